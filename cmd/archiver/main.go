@@ -1,0 +1,136 @@
+// Command archiver is mxarchive's only writer: it records public Matrix rooms
+// into the archive. This file wires configuration, logging and the store to
+// the subcommands; the work itself lives in package ingest.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+const usage = `Usage: archiver [-c config.yaml] COMMAND [ARGS]
+
+Commands:
+  import [--format ndjson|element] [--assume-world-readable] FILE...
+        Import Matrix events: newline-delimited JSON as /messages returns
+        them, or Element's "Export chat" JSON. Importing twice changes nothing.
+  config
+        Print the effective configuration (secrets hidden).
+
+Every configuration key can be set by an environment variable
+MXARCHIVE_<SECTION>_<KEY>, e.g. MXARCHIVE_DATABASE_URI; see README.md.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "archiver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("archiver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := fs.String("c", "", "configuration file (default: built-in defaults)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath, os.Environ())
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("no command given")
+	}
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	switch cmd {
+	case "import":
+		return importCmd(ctx, cfg, log, rest, stdout, stderr)
+	case "config":
+		_, err := fmt.Fprint(stdout, cfg.Redacted())
+		return err
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+	return store.Open(ctx, cfg.Database, cfg.DataDir, log)
+}
+
+func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "", "ndjson or element (default: detected from the file)")
+	assume := fs.Bool("assume-world-readable", false, "treat rooms whose history visibility the file does not state as world-readable (you vouch for it)")
+	batch := fs.Int("batch", 2000, "events per database transaction")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("import: name at least one file")
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	in := ingest.New(st, log)
+	prog := newProgress(stderr, log)
+	failed := 0
+	for _, path := range fs.Args() {
+		rep, err := in.ImportFile(ctx, path, ingest.ImportOptions{
+			Format: ingest.Format(*format), AssumeWorldReadable: *assume, BatchSize: *batch, Progress: prog.update,
+		})
+		prog.done()
+		for _, le := range rep.Rejected {
+			fmt.Fprintf(stderr, "%s: %v (line skipped)\n", path, le)
+		}
+		if err != nil {
+			failed++
+			fmt.Fprintf(stderr, "%v\n", err)
+			continue
+		}
+		fmt.Fprintln(stdout, rep.String())
+		for _, r := range rep.Unstated {
+			if *assume {
+				fmt.Fprintf(stdout, "  %s: the file does not state its history visibility; archived as world-readable because you passed --assume-world-readable\n", r)
+			} else {
+				fmt.Fprintf(stdout, "  %s: the file does not state its history visibility, so its messages were not archived; pass --assume-world-readable if the room's history was public\n", r)
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files failed", failed, fs.NArg())
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// EnvPrefix starts every environment override.
+const EnvPrefix = "MXARCHIVE_"
+
+// Config is the whole configuration. Zero values mean the defaults below.
+type Config struct {
+	// DataDir holds the SQLite database and the search index.
+	DataDir    string       `yaml:"data_dir"`
+	Database   store.Config `yaml:"database"`
+	Web        Web          `yaml:"web"`
+	Homeserver Homeserver   `yaml:"homeserver"`
+	Appservice Appservice   `yaml:"appservice"`
+	Log        Log          `yaml:"log"`
+}
+
+// Web configures archive-web.
+type Web struct {
+	Listen string `yaml:"listen"`
+	// BaseURL is the public URL of the archive (for absolute links and
+	// citations); empty means links are relative to the request's host.
+	BaseURL string `yaml:"base_url"`
+}
+
+// Homeserver names the homeserver the archiver talks to (mautrix names).
+type Homeserver struct {
+	Address string `yaml:"address"` // client-server API URL
+	Domain  string `yaml:"domain"`  // server name
+}
+
+// Appservice configures the archiver as an application service.
+type Appservice struct {
+	Listen       string `yaml:"listen"`
+	ID           string `yaml:"id"`
+	BotLocalpart string `yaml:"bot_localpart"`
+	ASToken      string `yaml:"as_token" secret:"true"`
+	HSToken      string `yaml:"hs_token" secret:"true"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		DataDir:  "./data",
+		Database: store.Config{Type: "sqlite", QueryTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute},
+		Web:      Web{Listen: "127.0.0.1:8080"},
+		Appservice: Appservice{
+			Listen:       "127.0.0.1:29330",
+			ID:           "mxarchive",
+			BotLocalpart: "archive",
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads path (none if empty) over the defaults, then applies the
+// environment. An unknown key in the file is an error, so a typo cannot
+// silently fall back to a default.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return cfg, fmt.Errorf("config file %s does not exist (run without -c to use the defaults)", path)
+			}
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		// An empty file decodes as io.EOF: no settings, not an error.
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, envMap(environ)); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+func envMap(environ []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// applyEnv sets each field from the environment variable named by the
+// prefix and its yaml key, recursing into sections.
+func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if key == "" || key == "-" {
+			continue
+		}
+		name := prefix + strings.ToUpper(key)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+			if err := applyEnv(fv, name+"_", env); err != nil {
+				return err
+			}
+			continue
+		}
+		s, ok := env[name]
+		if !ok {
+			continue
+		}
+		if err := setScalar(fv, s); err != nil {
+			return fmt.Errorf("environment variable %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setScalar(fv reflect.Value, s string) error {
+	switch {
+	case fv.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(s)
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
+	case fv.Kind() == reflect.Int || fv.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		fv.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported type %s", fv.Type())
+	}
+	return nil
+}
+
+func (c Config) validate() error {
+	switch c.Database.Type {
+	case "sqlite", "postgres":
+	default:
+		return fmt.Errorf("database.type %q: want sqlite or postgres", c.Database.Type)
+	}
+	if c.Database.Type == "postgres" && c.Database.URI == "" {
+		return errors.New("database.uri is required for postgres (postgres://user:password@host/db)")
+	}
+	if c.DataDir == "" {
+		return errors.New("data_dir must not be empty")
+	}
+	return nil
+}
+
+// Redacted returns the configuration as YAML with every secret replaced,
+// fit for logs and `config show`.
+func (c Config) Redacted() string {
+	cp := c
+	redact(reflect.ValueOf(&cp).Elem())
+	if u := cp.Database.URI; strings.Contains(u, "@") {
+		if i := strings.Index(u, "://"); i >= 0 {
+			if j := strings.LastIndex(u, "@"); j > i {
+				cp.Database.URI = u[:i+3] + "xxxxx" + u[j:]
+			}
+		}
+	}
+	b, err := yaml.Marshal(cp)
+	if err != nil {
+		return fmt.Sprintf("(unprintable config: %v)", err)
+	}
+	return string(b)
+}
+
+func redact(v reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
+			redact(fv)
+			continue
+		}
+		if f.Tag.Get("secret") == "true" && fv.Kind() == reflect.String && fv.String() != "" {
+			fv.SetString("xxxxx")
+		}
+	}
+}

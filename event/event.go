@@ -1,0 +1,201 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// MaxEventSize is the largest event accepted, in bytes of JSON. The spec caps
+// an event at 65,536 bytes in federation format; the client format we receive
+// is of the same order, so anything much larger is hostile or broken.
+const MaxEventSize = 96 * 1024
+
+// ErrMalformed wraps every reason an event is rejected by Parse.
+var ErrMalformed = errors.New("malformed event")
+
+// Event is one Matrix event as the archive stores it. Content is the exact
+// content bytes as received; Raw is the whole event minus "unsigned", which is
+// per-recipient data the server rebuilds and must not be archived.
+type Event struct {
+	ID       id.EventID
+	RoomID   id.RoomID
+	Sender   id.UserID
+	Type     string
+	StateKey *string
+	OriginTS int64 // milliseconds since the Unix epoch
+	Content  json.RawMessage
+	// Redacts is the top-level "redacts" of a pre-v11 m.room.redaction.
+	Redacts id.EventID
+	// RedactedBecause is unsigned.redacted_because when the source (for
+	// example /messages) served the event already redacted; nil otherwise.
+	RedactedBecause json.RawMessage
+	Raw             json.RawMessage
+}
+
+// IsState reports whether the event is a state event.
+func (e *Event) IsState() bool { return e.StateKey != nil }
+
+// Parse validates one event in client-server format and returns it. Every
+// error wraps ErrMalformed and names the offending field.
+//
+// Top-level keys are matched exactly and may not repeat. encoding/json's
+// struct decoding matches keys case-insensitively and lets the last duplicate
+// win, so {"event_id":"$a","EVENT_ID":"$b"} would yield ID "$b" while Raw (and
+// any JSON query over it) says "$a"; the archive keys everything by these
+// fields, so both must agree.
+func Parse(raw []byte) (*Event, error) {
+	if len(raw) > MaxEventSize {
+		return nil, fmt.Errorf("%w: %d bytes, larger than the %d-byte limit", ErrMalformed, len(raw), MaxEventSize)
+	}
+	w, err := topLevelFields(raw)
+	if err != nil {
+		return nil, err
+	}
+	var e Event
+	var s string
+	if s, err = requiredString("event_id", w["event_id"], 255); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(s, "$") || len(s) < 2 {
+		return nil, fmt.Errorf("%w: event_id %q does not start with '$'", ErrMalformed, s)
+	}
+	e.ID = id.EventID(s)
+	if s, err = requiredString("room_id", w["room_id"], 255); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(s, "!") || len(s) < 2 {
+		return nil, fmt.Errorf("%w: room_id %q does not start with '!'", ErrMalformed, s)
+	}
+	e.RoomID = id.RoomID(s)
+	if s, err = requiredString("sender", w["sender"], 255); err != nil {
+		return nil, err
+	}
+	if _, _, perr := id.UserID(s).Parse(); perr != nil || !strings.HasPrefix(s, "@") {
+		return nil, fmt.Errorf("%w: sender %q is not a user ID", ErrMalformed, s)
+	}
+	e.Sender = id.UserID(s)
+	if e.Type, err = requiredString("type", w["type"], 255); err != nil {
+		return nil, err
+	}
+	if e.Type == "" {
+		return nil, fmt.Errorf("%w: type is empty", ErrMalformed)
+	}
+	if sk := w["state_key"]; !isAbsent(sk) {
+		key, err := requiredString("state_key", sk, 255)
+		if err != nil {
+			return nil, err
+		}
+		e.StateKey = &key
+	}
+	// null would otherwise decode to a silent zero timestamp.
+	ts := w["origin_server_ts"]
+	if isAbsent(ts) {
+		return nil, fmt.Errorf("%w: origin_server_ts is missing", ErrMalformed)
+	}
+	if err := json.Unmarshal(ts, &e.OriginTS); err != nil || e.OriginTS < 0 {
+		return nil, fmt.Errorf("%w: origin_server_ts %s is not a non-negative integer", ErrMalformed, truncate(ts))
+	}
+	content := w["content"]
+	if len(content) == 0 || !isObject(content) {
+		return nil, fmt.Errorf("%w: content is missing or not an object", ErrMalformed)
+	}
+	e.Content = append(json.RawMessage(nil), content...)
+	if r := w["redacts"]; !isAbsent(r) {
+		target, err := requiredString("redacts", r, 255)
+		if err != nil {
+			return nil, err
+		}
+		e.Redacts = id.EventID(target)
+	}
+	if u, ok := objectFields(w["unsigned"]); ok {
+		if rb := u["redacted_because"]; isObject(rb) {
+			e.RedactedBecause = append(json.RawMessage(nil), rb...)
+		}
+	}
+	e.Raw, err = withoutUnsigned(raw, w)
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// topLevelFields splits an event into its top-level members, rejecting
+// anything but a JSON object and any key that appears twice (after
+// unescaping), which different JSON readers resolve differently.
+func topLevelFields(raw []byte) (map[string]json.RawMessage, error) {
+	if !json.Valid(raw) {
+		var probe any
+		err := json.Unmarshal(raw, &probe)
+		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrMalformed, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if d, ok := tok.(json.Delim); err != nil || !ok || d != '{' {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	fields := make(map[string]json.RawMessage)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: object key is not a string", ErrMalformed)
+		}
+		if _, dup := fields[key]; dup {
+			return nil, fmt.Errorf("%w: duplicate key %q", ErrMalformed, truncate([]byte(key)))
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: value of %q: %v", ErrMalformed, truncate([]byte(key)), err)
+		}
+		fields[key] = v
+	}
+	return fields, nil
+}
+
+func requiredString(field string, v json.RawMessage, max int) (string, error) {
+	if len(v) == 0 {
+		return "", fmt.Errorf("%w: %s is missing", ErrMalformed, field)
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", fmt.Errorf("%w: %s %s is not a string", ErrMalformed, field, truncate(v))
+	}
+	if len(s) > max {
+		return "", fmt.Errorf("%w: %s is longer than %d bytes", ErrMalformed, field, max)
+	}
+	return s, nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "…"
+	}
+	return string(b)
+}
+
+// withoutUnsigned returns the event without its "unsigned" key. Events that
+// have none keep their exact bytes; the others are re-encoded from fields.
+func withoutUnsigned(raw []byte, fields map[string]json.RawMessage) (json.RawMessage, error) {
+	if _, ok := fields["unsigned"]; !ok {
+		return append(json.RawMessage(nil), raw...), nil
+	}
+	rest := make(map[string]json.RawMessage, len(fields))
+	for k, v := range fields {
+		if k != "unsigned" {
+			rest[k] = v
+		}
+	}
+	out, err := encodeObject(rest)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,328 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// validEvent is a minimal, valid client-format message event.
+const validEvent = `{"event_id":"$ev1:example.org","room_id":"!room:example.org","sender":"@alice:example.org","type":"m.room.message","origin_server_ts":1700000000000,"content":{"msgtype":"m.text","body":"hello <b>&"}}`
+
+// withField returns validEvent with key set to the raw JSON value, or
+// removed when value is "".
+func withField(t *testing.T, key, value string) []byte {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(validEvent), &m); err != nil {
+		t.Fatal(err)
+	}
+	if value == "" {
+		delete(m, key)
+	} else {
+		m[key] = json.RawMessage(value)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseValid(t *testing.T) {
+	stateKey := func(s string) *string { return &s }
+	tests := []struct {
+		name            string
+		raw             []byte
+		want            Event // Raw, Content and RedactedBecause are checked separately
+		wantContent     string
+		wantRaw         string // "" means: identical to the input
+		wantRedactedBec string
+	}{
+		{
+			name: "message",
+			raw:  []byte(validEvent),
+			want: Event{
+				ID: "$ev1:example.org", RoomID: "!room:example.org", Sender: "@alice:example.org",
+				Type: TypeMessage, OriginTS: 1700000000000,
+			},
+			wantContent: `{"msgtype":"m.text","body":"hello <b>&"}`,
+		},
+		{
+			name: "state event with empty state key",
+			raw:  withField(t, "state_key", `""`),
+			want: Event{
+				ID: "$ev1:example.org", RoomID: "!room:example.org", Sender: "@alice:example.org",
+				Type: TypeMessage, OriginTS: 1700000000000, StateKey: stateKey(""),
+			},
+			wantContent: `{"body":"hello <b>&","msgtype":"m.text"}`,
+		},
+		{
+			name: "null state key is not state",
+			raw:  withField(t, "state_key", `null`),
+			want: Event{
+				ID: "$ev1:example.org", RoomID: "!room:example.org", Sender: "@alice:example.org",
+				Type: TypeMessage, OriginTS: 1700000000000,
+			},
+			wantContent: `{"body":"hello <b>&","msgtype":"m.text"}`,
+		},
+		{
+			name: "pre-v11 redaction with top-level redacts",
+			raw:  []byte(`{"event_id":"$r","room_id":"!r:x","sender":"@m:x","type":"m.room.redaction","origin_server_ts":5,"redacts":"$target","content":{"reason":"spam"}}`),
+			want: Event{
+				ID: "$r", RoomID: "!r:x", Sender: "@m:x", Type: TypeRedaction, OriginTS: 5, Redacts: "$target",
+			},
+			wantContent: `{"reason":"spam"}`,
+		},
+		{
+			name: "null redacts",
+			raw:  []byte(`{"event_id":"$r","room_id":"!r:x","sender":"@m:x","type":"m.room.redaction","origin_server_ts":5,"redacts":null,"content":{}}`),
+			want: Event{
+				ID: "$r", RoomID: "!r:x", Sender: "@m:x", Type: TypeRedaction, OriginTS: 5,
+			},
+			wantContent: `{}`,
+		},
+		{
+			name: "unsigned stripped and redacted_because captured",
+			raw: []byte(`{"event_id":"$e","room_id":"!r:x","sender":"@a:x","type":"m.room.message","origin_server_ts":7,"content":{},` +
+				`"unsigned":{"age":12,"redacted_because":{"event_id":"$r","type":"m.room.redaction","content":{"reason":"<spam>"}}}}`),
+			want: Event{
+				ID: "$e", RoomID: "!r:x", Sender: "@a:x", Type: TypeMessage, OriginTS: 7,
+			},
+			wantContent:     `{}`,
+			wantRaw:         `{"content":{},"event_id":"$e","origin_server_ts":7,"room_id":"!r:x","sender":"@a:x","type":"m.room.message"}`,
+			wantRedactedBec: `{"event_id":"$r","type":"m.room.redaction","content":{"reason":"<spam>"}}`,
+		},
+		{
+			name: "unsigned not an object is still stripped",
+			raw:  []byte(`{"event_id":"$e","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":0,"content":{"b":"<i>"},"unsigned":"junk"}`),
+			want: Event{
+				ID: "$e", RoomID: "!r:x", Sender: "@a:x", Type: "t",
+			},
+			wantContent: `{"b":"<i>"}`,
+			wantRaw:     `{"content":{"b":"<i>"},"event_id":"$e","origin_server_ts":0,"room_id":"!r:x","sender":"@a:x","type":"t"}`,
+		},
+		{
+			name: "redacted_because that is not an object is ignored",
+			raw:  []byte(`{"event_id":"$e","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":0,"content":{},"unsigned":{"redacted_because":"$r"}}`),
+			want: Event{
+				ID: "$e", RoomID: "!r:x", Sender: "@a:x", Type: "t",
+			},
+			wantContent: `{}`,
+			wantRaw:     `{"content":{},"event_id":"$e","origin_server_ts":0,"room_id":"!r:x","sender":"@a:x","type":"t"}`,
+		},
+		{
+			name: "whitespace around values",
+			raw:  []byte(" {\"event_id\" : \"$e\", \"room_id\":\"!r:x\",\"sender\":\"@a:x\",\"type\":\"t\",\"origin_server_ts\": 3 ,\"content\" :  { \"a\" : 1 } }\n"),
+			want: Event{
+				ID: "$e", RoomID: "!r:x", Sender: "@a:x", Type: "t", OriginTS: 3,
+			},
+			wantContent: `{ "a" : 1 }`,
+		},
+		{
+			name: "v12 room ID without a server",
+			raw:  []byte(`{"event_id":"$abc_-","room_id":"!31hneApxJ_1o-63DmFrpeqnkFfWppnzWso1JvH3ogLM","sender":"@a:x","type":"t","origin_server_ts":1,"content":{}}`),
+			want: Event{
+				ID: "$abc_-", RoomID: "!31hneApxJ_1o-63DmFrpeqnkFfWppnzWso1JvH3ogLM", Sender: "@a:x", Type: "t", OriginTS: 1,
+			},
+			wantContent: `{}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse(tt.raw)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got.ID != tt.want.ID || got.RoomID != tt.want.RoomID || got.Sender != tt.want.Sender ||
+				got.Type != tt.want.Type || got.OriginTS != tt.want.OriginTS || got.Redacts != tt.want.Redacts {
+				t.Errorf("Parse = %+v, want %+v", got, tt.want)
+			}
+			if (got.StateKey == nil) != (tt.want.StateKey == nil) ||
+				(got.StateKey != nil && *got.StateKey != *tt.want.StateKey) {
+				t.Errorf("StateKey = %v, want %v", got.StateKey, tt.want.StateKey)
+			}
+			if got.IsState() != (tt.want.StateKey != nil) {
+				t.Errorf("IsState = %v", got.IsState())
+			}
+			assertSameJSON(t, "Content", got.Content, tt.wantContent)
+			wantRaw := tt.wantRaw
+			if wantRaw == "" {
+				if !bytes.Equal(got.Raw, tt.raw) {
+					t.Errorf("Raw = %s, want the input unchanged", got.Raw)
+				}
+			} else if string(got.Raw) != wantRaw {
+				t.Errorf("Raw = %s, want %s", got.Raw, wantRaw)
+			}
+			if fields, _ := objectFields(got.Raw); fields["unsigned"] != nil {
+				t.Errorf("Raw still has unsigned: %s", got.Raw)
+			}
+			if tt.wantRedactedBec == "" {
+				if got.RedactedBecause != nil {
+					t.Errorf("RedactedBecause = %s, want nil", got.RedactedBecause)
+				}
+			} else if string(got.RedactedBecause) != tt.wantRedactedBec {
+				t.Errorf("RedactedBecause = %s, want %s", got.RedactedBecause, tt.wantRedactedBec)
+			}
+		})
+	}
+}
+
+// TestParseKeepsContentBytes guards the promise that Content is the exact
+// bytes received, not a re-encoding.
+func TestParseKeepsContentBytes(t *testing.T) {
+	raw := []byte(`{"event_id":"$e","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":1,"content":{"z":1,"a":"\u00e9<"},"unsigned":{}}`)
+	e, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"z":1,"a":"\u00e9<"}`; string(e.Content) != want {
+		t.Errorf("Content = %s, want %s", e.Content, want)
+	}
+	// The copy must not alias the input.
+	raw[bytes.Index(raw, []byte(`"z"`))+1] = 'Z'
+	if bytes.Contains(e.Content, []byte("Z")) {
+		t.Error("Content aliases the input buffer")
+	}
+}
+
+func TestParseMalformed(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     []byte
+		wantErr string // a substring naming the problem
+	}{
+		{"empty input", []byte(``), "not a JSON object"},
+		{"not JSON", []byte(`{"event_id":`), "not a JSON object"},
+		{"trailing garbage", []byte(validEvent + ` x`), "not a JSON object"},
+		{"array", []byte(`[1,2]`), "not a JSON object"},
+		{"null", []byte(`null`), "not a JSON object"},
+		{"string", []byte(`"event"`), "not a JSON object"},
+		{"oversized", append([]byte(validEvent), bytes.Repeat([]byte(" "), MaxEventSize)...), "limit"},
+		{"missing event_id", withField(t, "event_id", ""), "event_id is missing"},
+		{"event_id a number", withField(t, "event_id", `12`), "event_id"},
+		{"event_id null", withField(t, "event_id", `null`), "event_id"},
+		{"event_id without $", withField(t, "event_id", `"ev1:example.org"`), "does not start with '$'"},
+		{"event_id only $", withField(t, "event_id", `"$"`), "does not start with '$'"},
+		{"event_id too long", withField(t, "event_id", `"$`+strings.Repeat("a", 255)+`"`), "longer than"},
+		{"missing room_id", withField(t, "room_id", ""), "room_id is missing"},
+		{"room_id an object", withField(t, "room_id", `{}`), "room_id"},
+		{"room_id without !", withField(t, "room_id", `"#alias:x"`), "does not start with '!'"},
+		{"missing sender", withField(t, "sender", ""), "sender is missing"},
+		{"sender a bool", withField(t, "sender", `true`), "sender"},
+		{"sender without server", withField(t, "sender", `"@alice"`), "not a user ID"},
+		{"sender with empty server", withField(t, "sender", `"@alice:"`), "not a user ID"},
+		{"sender without @", withField(t, "sender", `"alice:example.org"`), "not a user ID"},
+		{"missing type", withField(t, "type", ""), "type is missing"},
+		{"type empty", withField(t, "type", `""`), "type is empty"},
+		{"type a number", withField(t, "type", `1`), "type"},
+		{"state_key a number", withField(t, "state_key", `0`), "state_key"},
+		{"missing origin_server_ts", withField(t, "origin_server_ts", ""), "origin_server_ts is missing"},
+		{"origin_server_ts null", withField(t, "origin_server_ts", `null`), "origin_server_ts is missing"},
+		{"origin_server_ts a string", withField(t, "origin_server_ts", `"1700000000000"`), "origin_server_ts"},
+		{"origin_server_ts negative", withField(t, "origin_server_ts", `-1`), "non-negative"},
+		{"origin_server_ts fractional", withField(t, "origin_server_ts", `1.5`), "non-negative integer"},
+		{"origin_server_ts too big", withField(t, "origin_server_ts", `99999999999999999999`), "non-negative integer"},
+		{"missing content", withField(t, "content", ""), "content is missing"},
+		{"content an array", withField(t, "content", `[]`), "content"},
+		{"content a string", withField(t, "content", `"hi"`), "content"},
+		{"content null", withField(t, "content", `null`), "content"},
+		{"redacts a number", withField(t, "redacts", `5`), "redacts"},
+		{"duplicate key", []byte(`{"event_id":"$a","event_id":"$b","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":1,"content":{}}`), "duplicate key"},
+		{"duplicate key after unescaping", []byte(`{"event_id":"$a","event\u005fid":"$b","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":1,"content":{}}`), "duplicate key"},
+		{"keys match exactly, not case-insensitively", []byte(`{"EVENT_ID":"$a","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":1,"content":{}}`), "event_id is missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := Parse(tt.raw)
+			if err == nil {
+				t.Fatalf("Parse = %+v, want an error", e)
+			}
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("error %v does not wrap ErrMalformed", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not mention %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseMaxSize(t *testing.T) {
+	base := []byte(validEvent)
+	pad := MaxEventSize - len(base)
+	exact := append(append([]byte(nil), base...), bytes.Repeat([]byte(" "), pad)...)
+	if _, err := Parse(exact); err != nil {
+		t.Errorf("event of exactly MaxEventSize bytes: %v", err)
+	}
+	if _, err := Parse(append(exact, ' ')); !errors.Is(err, ErrMalformed) {
+		t.Errorf("event one byte over: err = %v, want ErrMalformed", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(validEvent))
+	f.Add([]byte(`{"event_id":"$e","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":7,"content":{},"unsigned":{"redacted_because":{"a":1}}}`))
+	f.Add([]byte(`{"event_id":"$e","room_id":"!r:x","sender":"@a:x","type":"m.room.redaction","origin_server_ts":7,"redacts":"$t","state_key":"","content":{"redacts":"$t"}}`))
+	f.Add([]byte(`{"event_id":"$a","event\u005fid":"$b"}`))
+	f.Add([]byte(`{"unsigned":1,"unsigned":2}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		e, err := Parse(raw)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if !json.Valid(e.Raw) {
+			t.Fatalf("Raw is not valid JSON: %q", e.Raw)
+		}
+		fields, err := topLevelFields(e.Raw)
+		if err != nil {
+			t.Fatalf("Raw %q: %v", e.Raw, err)
+		}
+		if _, ok := fields["unsigned"]; ok {
+			t.Fatalf("Raw still has unsigned: %q", e.Raw)
+		}
+		if !isObject(e.Content) || !json.Valid(e.Content) {
+			t.Fatalf("Content is not a JSON object: %q", e.Content)
+		}
+		if e.RedactedBecause != nil && (!isObject(e.RedactedBecause) || !json.Valid(e.RedactedBecause)) {
+			t.Fatalf("RedactedBecause is not a JSON object: %q", e.RedactedBecause)
+		}
+		if len(e.Raw) > MaxEventSize {
+			return
+		}
+		// What Parse accepted and stored must parse again to the same event.
+		again, err := Parse(e.Raw)
+		if err != nil {
+			t.Fatalf("Parse(Raw) = %v; Raw %q", err, e.Raw)
+		}
+		if again.ID != e.ID || again.RoomID != e.RoomID || again.Sender != e.Sender || again.Type != e.Type ||
+			again.OriginTS != e.OriginTS || again.Redacts != e.Redacts || again.IsState() != e.IsState() {
+			t.Fatalf("Parse(Raw) = %+v, want %+v", again, e)
+		}
+	})
+}
+
+// assertSameJSON compares two JSON texts by meaning.
+func assertSameJSON(t *testing.T, what string, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Errorf("%s = %s: %v", what, got, err)
+		return
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("bad want %s: %v", want, err)
+	}
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if !bytes.Equal(gb, wb) {
+		t.Errorf("%s = %s, want %s", what, got, want)
+	}
+}

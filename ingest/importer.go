@@ -1,0 +1,418 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+// Format of an import file.
+type Format string
+
+// The formats the importer reads.
+const (
+	FormatAuto    Format = ""
+	FormatNDJSON  Format = "ndjson"  // one client-format event per line, as /messages returns them
+	FormatElement Format = "element" // Element's "Export chat" JSON
+)
+
+// ImportOptions tune an import.
+type ImportOptions struct {
+	Format Format
+	// AssumeWorldReadable vouches that rooms whose history visibility the
+	// file does not state were world-readable (Element exports often omit it).
+	AssumeWorldReadable bool
+	// BatchSize is the number of events per database transaction.
+	BatchSize int
+	// Progress, if set, is called now and then with the bytes read so far
+	// in the current pass and the file's size.
+	Progress func(p Progress)
+}
+
+// Progress is a snapshot of a running import.
+type Progress struct {
+	File       string
+	Pass       int // 1: state events, 2: everything else
+	BytesRead  int64
+	BytesTotal int64
+	Events     int
+}
+
+// LineError is one rejected line (or, in an export, message) of an import.
+type LineError struct {
+	Line int // 1-based line in an NDJSON file; message index + 1 in an export
+	Err  error
+}
+
+func (e LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+
+// ImportReport says what an import did.
+type ImportReport struct {
+	File     string
+	Format   Format
+	Events   int // valid events read
+	Rejected []LineError
+	Result
+	// Rooms lists the rooms the file had events for.
+	Rooms []id.RoomID
+	// Unstated lists rooms whose history visibility the file did not state
+	// and that were therefore archived only if AssumeWorldReadable was set.
+	Unstated []id.RoomID
+}
+
+// maxLine bounds one NDJSON line; longer lines are rejected, not buffered.
+const maxLine = event.MaxEventSize + 1024
+
+// ErrNoEvents is returned for a file with no valid event at all.
+var ErrNoEvents = errors.New("no valid events in file")
+
+// ImportFile imports one file. Malformed lines are reported in the report
+// and skipped; the good ones are all imported. Importing the same file again
+// changes nothing.
+func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOptions) (ImportReport, error) {
+	rep := ImportReport{File: path, Format: opts.Format}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 2000
+	}
+	if rep.Format == FormatAuto {
+		f, err := detectFormat(path)
+		if err != nil {
+			return rep, err
+		}
+		rep.Format = f
+	}
+	var src eventSource
+	switch rep.Format {
+	case FormatNDJSON:
+		src = &ndjsonSource{path: path}
+	case FormatElement:
+		es, err := readElementExport(path)
+		if err != nil {
+			return rep, err
+		}
+		src = es
+	default:
+		return rep, fmt.Errorf("import %s: unknown format %q (want ndjson or element)", path, rep.Format)
+	}
+
+	// Pass 1: state events only, in timeline order, so that pass 2 judges
+	// every message by the state in force when it was sent, whatever order
+	// the file is in.
+	var state []*event.Event
+	rooms := map[id.RoomID]bool{}
+	stated := map[id.RoomID]bool{}
+	err := src.each(ctx, true, opts.progress(path, 1), func(_ int, ev *event.Event) error {
+		state = append(state, ev)
+		rooms[ev.RoomID] = true
+		if ev.Type == event.TypeHistoryVisibility {
+			stated[ev.RoomID] = true
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return rep, err
+	}
+	for len(state) > 0 {
+		n := min(len(state), opts.BatchSize)
+		r, err := in.Ingest(ctx, state[:n])
+		if err != nil {
+			return rep, fmt.Errorf("import %s: %w", path, err)
+		}
+		rep.Result.Add(r)
+		rep.Events += n
+		state = state[n:]
+	}
+
+	// Pass 2: everything else, in batches.
+	batch := make([]*event.Event, 0, opts.BatchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		r, err := in.Ingest(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", path, err)
+		}
+		rep.Result.Add(r)
+		batch = batch[:0]
+		return nil
+	}
+	assumed := map[id.RoomID]bool{}
+	err = src.each(ctx, false, opts.progress(path, 2), func(_ int, ev *event.Event) error {
+		rep.Events++
+		if !rooms[ev.RoomID] {
+			rooms[ev.RoomID] = true
+		}
+		if !stated[ev.RoomID] && opts.AssumeWorldReadable && !assumed[ev.RoomID] {
+			assumed[ev.RoomID] = true
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := in.AssumeWorldReadable(ctx, ev.RoomID); err != nil {
+				return err
+			}
+		}
+		batch = append(batch, ev)
+		if len(batch) >= opts.BatchSize {
+			return flush()
+		}
+		return nil
+	}, func(le LineError) { rep.Rejected = append(rep.Rejected, le) })
+	if err != nil {
+		return rep, err
+	}
+	if err := flush(); err != nil {
+		return rep, err
+	}
+	for r := range rooms {
+		rep.Rooms = append(rep.Rooms, r)
+		if !stated[r] {
+			rep.Unstated = append(rep.Unstated, r)
+		}
+	}
+	if es, ok := src.(*elementSource); ok && len(rep.Rooms) == 1 {
+		if err := in.store.SetFallbackMeta(ctx, rep.Rooms[0], es.header.RoomName, es.header.Topic); err != nil {
+			return rep, err
+		}
+	}
+	if rep.Events == 0 {
+		return rep, fmt.Errorf("import %s: %w (%d lines rejected)", path, ErrNoEvents, len(rep.Rejected))
+	}
+	return rep, nil
+}
+
+func (o ImportOptions) progress(file string, pass int) func(read, total int64, events int) {
+	if o.Progress == nil {
+		return nil
+	}
+	return func(read, total int64, events int) {
+		o.Progress(Progress{File: file, Pass: pass, BytesRead: read, BytesTotal: total, Events: events})
+	}
+}
+
+// eventSource yields a file's valid events with their line numbers.
+// stateOnly asks for state events only (and no error reports).
+type eventSource interface {
+	each(ctx context.Context, stateOnly bool, progress func(read, total int64, events int),
+		fn func(line int, ev *event.Event) error, reject func(LineError)) error
+}
+
+// detectFormat tells an Element export (one JSON object with a "messages"
+// array, usually pretty-printed) from NDJSON (one event per line).
+func detectFormat(path string) (Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64*1024)
+	first, err := r.ReadSlice('\n')
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return "", fmt.Errorf("import %s: %w", path, err)
+	}
+	first = bytes.TrimSpace(first)
+	if len(first) == 0 {
+		return "", fmt.Errorf("import %s: the file is empty or starts with a blank line", path)
+	}
+	if bytes.Equal(first, []byte("{")) {
+		return FormatElement, nil
+	}
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(first, &probe) == nil {
+		if _, ok := probe["messages"]; ok {
+			return FormatElement, nil
+		}
+	}
+	return FormatNDJSON, nil
+}
+
+type ndjsonSource struct{ path string }
+
+func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(int64, int64, int),
+	fn func(int, *event.Event) error, reject func(LineError)) error {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	var total int64
+	if st, err := f.Stat(); err == nil {
+		total = st.Size()
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var read int64
+	line, events := 0, 0
+	lastReport := time.Now()
+	for {
+		b, tooLong, err := readLine(r)
+		read += int64(len(b))
+		if len(b) == 0 && errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("import %s: line %d: %w", s.path, line+1, err)
+		}
+		line++
+		if line%1024 == 0 {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if progress != nil && time.Since(lastReport) > 200*time.Millisecond {
+				progress(read, total, events)
+				lastReport = time.Now()
+			}
+		}
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 {
+			continue
+		}
+		// A state event must say "state_key"; skipping the rest unparsed
+		// keeps the first pass cheap.
+		if stateOnly && !bytes.Contains(b, []byte(`"state_key"`)) {
+			continue
+		}
+		var ev *event.Event
+		if tooLong {
+			err = fmt.Errorf("%w: line longer than %d bytes", event.ErrMalformed, maxLine)
+		} else {
+			ev, err = event.Parse(b)
+		}
+		if err != nil {
+			if reject != nil {
+				reject(LineError{Line: line, Err: err})
+			}
+			continue
+		}
+		if ev.IsState() != stateOnly {
+			continue
+		}
+		events++
+		if err := fn(line, ev); err != nil {
+			return err
+		}
+	}
+	if progress != nil {
+		progress(read, total, events)
+	}
+	return nil
+}
+
+// readLine reads one line, without keeping more than maxLine bytes of it: a
+// longer line is consumed and reported as tooLong.
+func readLine(r *bufio.Reader) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(buf)+len(chunk) <= maxLine {
+			buf = append(buf, chunk...)
+		} else {
+			tooLong = true
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if tooLong {
+			return []byte("x"), true, err // non-empty, so the caller counts the line
+		}
+		return buf, false, err
+	}
+}
+
+// elementHeader is the top of an Element "Export chat" JSON.
+type elementHeader struct {
+	RoomName    string            `json:"room_name"`
+	RoomCreator string            `json:"room_creator"`
+	Topic       string            `json:"topic"`
+	ExportDate  string            `json:"export_date"`
+	ExportedBy  string            `json:"exported_by"`
+	Messages    []json.RawMessage `json:"messages"`
+}
+
+type elementSource struct {
+	header elementHeader
+	size   int64
+}
+
+// maxExportSize bounds an export read into memory at once.
+const maxExportSize = 4 << 30
+
+func readElementExport(path string) (*elementSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	if st.Size() > maxExportSize {
+		return nil, fmt.Errorf("import %s: export of %d bytes is larger than the %d-byte limit; convert it to NDJSON", path, st.Size(), int64(maxExportSize))
+	}
+	s := &elementSource{size: st.Size()}
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
+	if err := dec.Decode(&s.header); err != nil {
+		return nil, fmt.Errorf("import %s: not an Element export (a JSON object with room_name and messages): %w", path, err)
+	}
+	if s.header.Messages == nil {
+		return nil, fmt.Errorf("import %s: not an Element export: no \"messages\" array", path)
+	}
+	return s, nil
+}
+
+func (s *elementSource) each(ctx context.Context, stateOnly bool, progress func(int64, int64, int),
+	fn func(int, *event.Event) error, reject func(LineError)) error {
+	events := 0
+	for i, raw := range s.header.Messages {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(s.size*int64(i)/int64(len(s.header.Messages)), s.size, events)
+			}
+		}
+		ev, err := event.Parse(raw)
+		if err != nil {
+			if reject != nil {
+				reject(LineError{Line: i + 1, Err: fmt.Errorf("message %d: %w", i, err)})
+			}
+			continue
+		}
+		if ev.IsState() != stateOnly {
+			continue
+		}
+		events++
+		if err := fn(i+1, ev); err != nil {
+			return err
+		}
+	}
+	if progress != nil {
+		progress(s.size, s.size, events)
+	}
+	return nil
+}
+
+// String summarizes the report for a terminal.
+func (r ImportReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s): %d events read, %d stored, %d already archived, %d not public",
+		r.File, r.Format, r.Events, r.Stored, r.Duplicates, r.NotPublic)
+	if r.RedactionsApplied+r.RedactionsPending+r.RedactionsInvalid > 0 {
+		fmt.Fprintf(&b, "; redactions: %d applied, %d waiting for their target, %d not permitted",
+			r.RedactionsApplied, r.RedactionsPending, r.RedactionsInvalid)
+	}
+	fmt.Fprintf(&b, "; %d lines rejected", len(r.Rejected))
+	return b.String()
+}

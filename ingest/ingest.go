@@ -1,0 +1,156 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Ingester prepares events for the store and writes them. It keeps each
+// room's state history in memory, loaded from the store on first use, so the
+// per-event decisions cost no queries. It is the archive's single writer:
+// methods serialize on a mutex.
+type Ingester struct {
+	store *store.Store
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	rooms map[id.RoomID]*roomState
+	seq   int64
+}
+
+// New returns an Ingester writing to st.
+func New(st *store.Store, log *slog.Logger) *Ingester {
+	return &Ingester{store: st, log: log, rooms: map[id.RoomID]*roomState{}}
+}
+
+// Result counts what one Ingest call did.
+type Result struct {
+	store.PutResult
+	// NotPublic counts events left out because the room's history was not
+	// world-readable (or the room was encrypted) when they were sent.
+	NotPublic int
+}
+
+// Add accumulates another call's result.
+func (r *Result) Add(o Result) {
+	r.PutResult.Add(o.PutResult)
+	r.NotPublic += o.NotPublic
+}
+
+// AssumeWorldReadable makes a room whose history visibility is unknown count
+// as world-readable, for imports whose source omits the state event and
+// whose operator vouches for it. A known visibility always wins.
+func (in *Ingester) AssumeWorldReadable(ctx context.Context, room id.RoomID) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	rs, err := in.room(ctx, room)
+	if err != nil {
+		return err
+	}
+	rs.assumeWorldReadable = true
+	return nil
+}
+
+func (in *Ingester) room(ctx context.Context, roomID id.RoomID) (*roomState, error) {
+	if rs, ok := in.rooms[roomID]; ok {
+		return rs, nil
+	}
+	evs, err := in.store.StateEvents(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("load state of %s: %w", roomID, err)
+	}
+	rs := newRoomState()
+	for i := range evs {
+		in.seq++
+		rs.add(&evs[i].Event, in.seq)
+	}
+	in.rooms[roomID] = rs
+	return rs, nil
+}
+
+// Ingest writes a batch of events in one store transaction. State events
+// are applied first, in timeline order, so the messages of the batch are
+// judged by the state in force when they were sent. Events sent while the
+// room was not public are left out, except state events, which are kept
+// (never shown) because later decisions depend on them.
+func (in *Ingester) Ingest(ctx context.Context, evs []*event.Event) (Result, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var res Result
+	state := make([]*event.Event, 0)
+	var other []*event.Event
+	for _, ev := range evs {
+		if ev.IsState() {
+			state = append(state, ev)
+		} else {
+			other = append(other, ev)
+		}
+	}
+	sort.SliceStable(state, func(i, j int) bool { return state[i].OriginTS < state[j].OriginTS })
+
+	out := make([]store.Event, 0, len(evs))
+	// The in-memory state is only updated once the batch commits, so that a
+	// failed write leaves it consistent with the store; until then pending
+	// holds this batch's state events.
+	type pendingState struct {
+		rs *roomState
+		ev *event.Event
+	}
+	var pending []pendingState
+	for _, ev := range state {
+		rs, err := in.room(ctx, ev.RoomID)
+		if err != nil {
+			return res, err
+		}
+		public := rs.public(ev)
+		out = append(out, in.prepare(rs, ev, public))
+		in.seq++
+		rs.add(ev, in.seq)
+		pending = append(pending, pendingState{rs, ev})
+	}
+	for _, ev := range other {
+		rs, err := in.room(ctx, ev.RoomID)
+		if err != nil {
+			return res, err
+		}
+		// Redactions are always stored and applied, whatever the room's
+		// visibility: erasing beats not recording.
+		public := rs.public(ev)
+		if !public && ev.Type != event.TypeRedaction {
+			res.NotPublic++
+			continue
+		}
+		out = append(out, in.prepare(rs, ev, public))
+	}
+	put, err := in.store.PutEvents(ctx, out)
+	if err != nil {
+		// Forget the rooms this batch touched; they reload from the store.
+		for _, p := range pending {
+			delete(in.rooms, p.ev.RoomID)
+		}
+		return res, err
+	}
+	res.PutResult = put
+	return res, nil
+}
+
+func (in *Ingester) prepare(rs *roomState, ev *event.Event, public bool) store.Event {
+	se := store.Event{Event: *ev, Public: public}
+	se.SenderName = rs.displayName(ev.Sender, ev.OriginTS, ev.ID)
+	if ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(ev.Sender) {
+		// A member event names its sender by the name it sets.
+		if n := event.StringField(ev.Content, "displayname"); n != "" {
+			se.SenderName = n
+		}
+	}
+	se.Rel = event.ParseRelation(ev.Content)
+	return se
+}

@@ -1,0 +1,112 @@
+package ingest
+
+import (
+	"encoding/json"
+	"sort"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+// roomState is a room's state over time, in memory: for each (type,
+// state_key) the state events in timeline order, so that "the state in force
+// when event X was sent" is a binary search. Timeline order is
+// origin_server_ts; Matrix gives nothing better without the room DAG.
+type roomState struct {
+	entries map[stateKey][]stateEntry
+	seen    map[id.EventID]bool
+	// assumeWorldReadable stands in for a missing m.room.history_visibility
+	// when the operator has said the room was world-readable.
+	assumeWorldReadable bool
+}
+
+type stateKey struct{ typ, key string }
+
+type stateEntry struct {
+	ts      int64
+	seq     int64 // arrival order, breaking ties between equal timestamps
+	eventID id.EventID
+	content json.RawMessage
+}
+
+func newRoomState() *roomState {
+	return &roomState{entries: map[stateKey][]stateEntry{}, seen: map[id.EventID]bool{}}
+}
+
+// add records a state event; adding one twice changes nothing.
+func (r *roomState) add(ev *event.Event, seq int64) {
+	if ev.StateKey == nil || r.seen[ev.ID] {
+		return
+	}
+	r.seen[ev.ID] = true
+	k := stateKey{ev.Type, *ev.StateKey}
+	list := r.entries[k]
+	e := stateEntry{ts: ev.OriginTS, seq: seq, eventID: ev.ID, content: ev.Content}
+	i := sort.Search(len(list), func(i int) bool {
+		return list[i].ts > e.ts || (list[i].ts == e.ts && list[i].seq > e.seq)
+	})
+	list = append(list, stateEntry{})
+	copy(list[i+1:], list[i:])
+	list[i] = e
+	r.entries[k] = list
+}
+
+// at returns the content of the state event (typ, key) in force at ts,
+// excluding the event `self` (so a state event can be judged by the state
+// it replaced).
+func (r *roomState) at(typ, key string, ts int64, self id.EventID) (json.RawMessage, bool) {
+	list := r.entries[stateKey{typ, key}]
+	i := sort.Search(len(list), func(i int) bool { return list[i].ts > ts })
+	for i--; i >= 0; i-- {
+		if list[i].eventID != self {
+			return list[i].content, true
+		}
+	}
+	return nil, false
+}
+
+const worldReadable = "world_readable"
+
+// visibility is the history visibility in force at ts (before self).
+func (r *roomState) visibility(ts int64, self id.EventID) string {
+	c, ok := r.at(event.TypeHistoryVisibility, "", ts, self)
+	if !ok {
+		if r.assumeWorldReadable {
+			return worldReadable
+		}
+		return "shared" // the spec's default when the event is missing
+	}
+	v := event.StringField(c, "history_visibility")
+	if v == "" {
+		return "shared"
+	}
+	return v
+}
+
+// public reports whether ev may be archived and shown: the room's history
+// was world_readable when it was sent, and the room was not encrypted
+// (ARCHITECTURE.md rule 2). A history-visibility change is itself public if
+// either side of it is world_readable, as the spec rules for visibility.
+func (r *roomState) public(ev *event.Event) bool {
+	if ev.Type == event.TypeEncrypted {
+		return false
+	}
+	if _, enc := r.at(event.TypeEncryption, "", ev.OriginTS, ev.ID); enc || (ev.Type == event.TypeEncryption && ev.StateKey != nil) {
+		return false
+	}
+	before := r.visibility(ev.OriginTS, ev.ID)
+	if ev.Type == event.TypeHistoryVisibility && ev.StateKey != nil && *ev.StateKey == "" {
+		return before == worldReadable || event.StringField(ev.Content, "history_visibility") == worldReadable
+	}
+	return before == worldReadable
+}
+
+// displayName is the sender's display name at ts, "" if none was set.
+func (r *roomState) displayName(user id.UserID, ts int64, self id.EventID) string {
+	c, ok := r.at(event.TypeMember, string(user), ts, self)
+	if !ok {
+		return ""
+	}
+	return event.StringField(c, "displayname")
+}

@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+const (
+	eventColumns = `nid, event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
+		rel_type, rel_target, rel_key, reply_to, content, raw, redacted, received_at`
+	eventByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE event_id = $1`
+	// Day pages list public timeline events and state changes; edits,
+	// reactions and redaction events are shown through their targets.
+	dayEventsSQL = `SELECT ` + eventColumns + ` FROM events
+		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND public
+		  AND type NOT IN ('m.reaction', 'm.room.redaction') AND rel_type <> 'm.replace'
+		ORDER BY origin_ts, nid LIMIT $4`
+	prevMessageSQL = `SELECT origin_ts FROM events
+		WHERE room_id = $1 AND origin_ts < $2 AND public AND type IN ('m.room.message', 'm.sticker')
+		  AND rel_type <> 'm.replace'
+		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+	nextMessageSQL = `SELECT origin_ts FROM events
+		WHERE room_id = $1 AND origin_ts >= $2 AND public AND type IN ('m.room.message', 'm.sticker')
+		  AND rel_type <> 'm.replace'
+		ORDER BY origin_ts, nid LIMIT 1`
+	stateEventsSQL = `SELECT ` + eventColumns + ` FROM events
+		WHERE room_id = $1 AND state_key IS NOT NULL ORDER BY origin_ts, nid`
+	redactionOfSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts, received_at, applied_at, rejected
+		FROM redactions WHERE target_id = $1 AND applied_at IS NOT NULL ORDER BY applied_at, redaction_id LIMIT 1`
+	changesSQL = `SELECT pos, kind, room_id, event_id, at FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2`
+	countSQL   = `SELECT COUNT(*) FROM events`
+)
+
+func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
+	var e Event
+	var evID, roomID, sender, relTarget, replyTo, content, raw string
+	var stateKey sql.NullString
+	var receivedAt int64
+	err := sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
+		&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &content, &raw, &e.Redacted, &receivedAt)
+	if err != nil {
+		return Event{}, err
+	}
+	e.ID, e.RoomID, e.Sender = id.EventID(evID), id.RoomID(roomID), id.UserID(sender)
+	e.Rel.EventID, e.Rel.ReplyTo = id.EventID(relTarget), id.EventID(replyTo)
+	if stateKey.Valid {
+		sk := stateKey.String
+		e.StateKey = &sk
+	}
+	e.Content, e.Raw = json.RawMessage(content), json.RawMessage(raw)
+	e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
+	if e.Type == event.TypeRedaction {
+		e.Redacts = event.RedactsTarget(&e.Event)
+	}
+	return e, nil
+}
+
+func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EventByID returns a stored event, public or not; ErrNotFound if unknown.
+func (s *Store) EventByID(ctx context.Context, eventID id.EventID) (Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	e, err := scanEvent(s.db.QueryRowContext(ctx, eventByIDSQL, string(eventID)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Event{}, fmt.Errorf("event %s: %w", eventID, ErrNotFound)
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("event %s: %w", eventID, err)
+	}
+	return e, nil
+}
+
+// MaxDayEvents bounds one day page's query; a busier day is cut there.
+const MaxDayEvents = 20000
+
+// DayEvents returns the public events of a room shown on a day page for the
+// half-open interval [from, to) of milliseconds, in timeline order.
+func (s *Store) DayEvents(ctx context.Context, roomID id.RoomID, from, to int64) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	evs, err := s.queryEvents(ctx, dayEventsSQL, string(roomID), from, to, MaxDayEvents)
+	if err != nil {
+		return nil, fmt.Errorf("day events of %s: %w", roomID, err)
+	}
+	return evs, nil
+}
+
+// AdjacentMessages returns the timestamps of the nearest public message
+// before from and at or after to (0 where there is none): the days a day
+// page links to as previous and next.
+func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to int64) (prev, next int64, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	if err = s.db.QueryRowContext(ctx, prevMessageSQL, string(roomID), from).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("previous message in %s: %w", roomID, err)
+	}
+	if err = s.db.QueryRowContext(ctx, nextMessageSQL, string(roomID), to).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("next message in %s: %w", roomID, err)
+	}
+	return prev, next, nil
+}
+
+// maxIDsPerQuery keeps IN lists well inside both databases' limits.
+const maxIDsPerQuery = 500
+
+// inQuery runs query (which has one %s for a placeholder list) over ids in
+// chunks and concatenates the results.
+func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID) ([]Event, error) {
+	var out []Event
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph := make([]string, n)
+		args := make([]any, n)
+		for i := range n {
+			ph[i] = fmt.Sprintf("$%d", i+1)
+			args[i] = string(ids[i])
+		}
+		evs, err := s.queryEvents(ctx, fmt.Sprintf(query, strings.Join(ph, ",")), args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// Related returns the public, unredacted events that relate to any of the
+// given events (edits, reactions, thread replies, references).
+func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	evs, err := s.inQuery(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE rel_target IN (%s) AND public AND NOT redacted ORDER BY origin_ts, nid`, targets)
+	if err != nil {
+		return nil, fmt.Errorf("related events: %w", err)
+	}
+	return evs, nil
+}
+
+// EventsByID returns the stored events among ids, in no particular order.
+func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	evs, err := s.inQuery(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (%s)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("events by id: %w", err)
+	}
+	return evs, nil
+}
+
+// StateEvents returns every stored state event of a room in timeline order.
+func (s *Store) StateEvents(ctx context.Context, roomID id.RoomID) ([]Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout) // a big room has many members
+	defer cancel()
+	evs, err := s.queryEvents(ctx, stateEventsSQL, string(roomID))
+	if err != nil {
+		return nil, fmt.Errorf("state events of %s: %w", roomID, err)
+	}
+	return evs, nil
+}
+
+// RedactionOf returns the applied redaction of an event; ErrNotFound if the
+// event is not redacted.
+func (s *Store) RedactionOf(ctx context.Context, target id.EventID) (Redaction, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var r Redaction
+	var redID, targetID, roomID, sender string
+	var ts, received int64
+	var applied sql.NullInt64
+	err := s.db.QueryRowContext(ctx, redactionOfSQL, string(target)).Scan(&redID, &targetID, &roomID, &sender,
+		&r.Reason, &ts, &received, &applied, &r.Rejected)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Redaction{}, fmt.Errorf("redaction of %s: %w", target, ErrNotFound)
+	}
+	if err != nil {
+		return Redaction{}, fmt.Errorf("redaction of %s: %w", target, err)
+	}
+	r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(roomID), id.UserID(sender)
+	r.TS, r.ReceivedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC()
+	if applied.Valid {
+		r.AppliedAt = time.UnixMilli(applied.Int64).UTC()
+	}
+	return r, nil
+}
+
+// Changes returns up to limit change-feed entries after position after.
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]Change, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, changesSQL, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("changes after %d: %w", after, err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		var kind, room, ev string
+		var at int64
+		if err := rows.Scan(&c.Pos, &kind, &room, &ev, &at); err != nil {
+			return nil, fmt.Errorf("changes after %d: %w", after, err)
+		}
+		c.Kind, c.RoomID, c.EventID, c.At = ChangeKind(kind), id.RoomID(room), id.EventID(ev), time.UnixMilli(at).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CountEvents returns how many events the archive holds.
+func (s *Store) CountEvents(ctx context.Context) (int64, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var n int64
+	if err := s.db.QueryRowContext(ctx, countSQL).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+const (
+	roomColumns = `room_id, room_version, creator, create_event_id, name, topic, avatar_url,
+		canonical_alias, alt_aliases, join_rule, history_visibility, encrypted,
+		predecessor_room_id, successor_room_id, hidden, hidden_reason, message_count, first_ts, last_ts`
+	listRoomsSQL = `SELECT ` + roomColumns + ` FROM rooms WHERE NOT hidden AND message_count > 0
+		ORDER BY last_ts DESC, room_id`
+	getRoomSQL   = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
+	roomAliasSQL = `SELECT room_id FROM rooms WHERE canonical_alias = $1
+		UNION ALL SELECT room_id FROM room_aliases WHERE alias = $1`
+	latestStateSQL = `SELECT event_id, sender, content FROM events
+		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+	upsertAliasSQL = `INSERT INTO room_aliases (alias, room_id, seen_ts) VALUES ($1, $2, $3)
+		ON CONFLICT (alias) DO UPDATE SET room_id = excluded.room_id, seen_ts = excluded.seen_ts
+		WHERE excluded.seen_ts >= room_aliases.seen_ts`
+	fallbackMetaSQL = `UPDATE rooms SET
+		name = CASE WHEN name = '' THEN $2 ELSE name END,
+		topic = CASE WHEN topic = '' THEN $3 ELSE topic END WHERE room_id = $1`
+)
+
+// refreshRoom recomputes a room's summary from its latest state events. A
+// field whose state event does not exist keeps its value (an import may
+// have set a name from outside the timeline); a redacted one empties it.
+func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
+	sets := map[string]any{}
+	latest := func(typ string) (id.EventID, id.UserID, json.RawMessage, bool, error) {
+		var evID, sender, content string
+		err := w.tx.QueryRowContext(ctx, latestStateSQL, string(room), typ).Scan(&evID, &sender, &content)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", "", nil, false, nil
+		}
+		return id.EventID(evID), id.UserID(sender), json.RawMessage(content), err == nil, err
+	}
+	if evID, sender, c, ok, err := latest(event.TypeCreate); err != nil {
+		return err
+	} else if ok {
+		v := event.StringField(c, "room_version")
+		if v == "" {
+			v = "1"
+		}
+		sets["room_version"], sets["creator"], sets["create_event_id"] = v, string(sender), string(evID)
+		var pred struct {
+			Predecessor struct {
+				RoomID string `json:"room_id"`
+			} `json:"predecessor"`
+		}
+		if json.Unmarshal(c, &pred) == nil {
+			sets["predecessor_room_id"] = pred.Predecessor.RoomID
+		}
+	}
+	simple := []struct{ typ, key, column string }{
+		{event.TypeName, "name", "name"},
+		{event.TypeTopic, "topic", "topic"},
+		{event.TypeAvatar, "url", "avatar_url"},
+		{event.TypeJoinRules, "join_rule", "join_rule"},
+		{event.TypeHistoryVisibility, "history_visibility", "history_visibility"},
+		{event.TypeTombstone, "replacement_room", "successor_room_id"},
+	}
+	for _, f := range simple {
+		_, _, c, ok, err := latest(f.typ)
+		if err != nil {
+			return err
+		}
+		if ok {
+			sets[f.column] = event.StringField(c, f.key)
+		}
+	}
+	if v, ok := sets["history_visibility"]; ok && v == "" {
+		sets["history_visibility"] = "shared" // the spec's default for a missing value
+	}
+	if _, _, _, ok, err := latest(event.TypeEncryption); err != nil {
+		return err
+	} else if ok {
+		sets["encrypted"] = true // even a redacted m.room.encryption keeps a room encrypted
+	}
+	if _, _, c, ok, err := latest(event.TypeCanonicalAlias); err != nil {
+		return err
+	} else if ok {
+		var ca struct {
+			Alias      string   `json:"alias"`
+			AltAliases []string `json:"alt_aliases"`
+		}
+		_ = json.Unmarshal(c, &ca) // a malformed alias event means no alias
+		alt, _ := json.Marshal(nonNil(ca.AltAliases))
+		sets["canonical_alias"], sets["alt_aliases"] = ca.Alias, string(alt)
+		for _, a := range append([]string{ca.Alias}, ca.AltAliases...) {
+			if strings.HasPrefix(a, "#") {
+				if _, err := w.tx.ExecContext(ctx, upsertAliasSQL, a, string(room), w.now); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(sets) == 0 {
+		return nil
+	}
+	cols := make([]string, 0, len(sets))
+	args := []any{string(room)}
+	for col, v := range sets {
+		args = append(args, v)
+		cols = append(cols, fmt.Sprintf("%s = $%d", col, len(args)))
+	}
+	_, err := w.tx.ExecContext(ctx, `UPDATE rooms SET `+strings.Join(cols, ", ")+` WHERE room_id = $1`, args...)
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
+	var r Room
+	var roomID, creator, createID, alt, pred, succ string
+	err := sc.Scan(&roomID, &r.Version, &creator, &createID, &r.Name, &r.Topic, &r.AvatarURL,
+		&r.CanonicalAlias, &alt, &r.JoinRule, &r.HistoryVisibility, &r.Encrypted,
+		&pred, &succ, &r.Hidden, &r.HiddenReason, &r.MessageCount, &r.FirstTS, &r.LastTS)
+	if err != nil {
+		return Room{}, err
+	}
+	r.ID, r.Creator, r.CreateEventID = id.RoomID(roomID), id.UserID(creator), id.EventID(createID)
+	r.Predecessor, r.Successor = id.RoomID(pred), id.RoomID(succ)
+	_ = json.Unmarshal([]byte(alt), &r.AltAliases) // written by refreshRoom, always a JSON array
+	return r, nil
+}
+
+// Rooms lists the rooms the directory shows: not hidden, with messages,
+// most recently active first.
+func (s *Store) Rooms(ctx context.Context) ([]Room, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, listRoomsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("list rooms: %w", err)
+	}
+	defer rows.Close()
+	var out []Room
+	for rows.Next() {
+		r, err := scanRoom(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list rooms: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Room returns one room, hidden or not; ErrNotFound if unknown.
+func (s *Store) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	r, err := scanRoom(s.db.QueryRowContext(ctx, getRoomSQL, string(roomID)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Room{}, fmt.Errorf("room %s: %w", roomID, ErrNotFound)
+	}
+	if err != nil {
+		return Room{}, fmt.Errorf("room %s: %w", roomID, err)
+	}
+	return r, nil
+}
+
+// RoomIDByAlias resolves an alias (with its '#') to the room whose canonical
+// alias it is, else to the room it was last seen on; ErrNotFound otherwise.
+func (s *Store) RoomIDByAlias(ctx context.Context, alias string) (id.RoomID, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var roomID string
+	err := s.db.QueryRowContext(ctx, roomAliasSQL, alias).Scan(&roomID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("alias %s: %w", alias, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("alias %s: %w", alias, err)
+	}
+	return id.RoomID(roomID), nil
+}
+
+// SetFallbackMeta gives a room a name and topic from outside its timeline
+// (an export's header) where its state provides none.
+func (s *Store) SetFallbackMeta(ctx context.Context, roomID id.RoomID, name, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
+	defer cancel()
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("set room meta: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, insertRoomSQL, string(roomID)); err != nil {
+		return fmt.Errorf("set room meta: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, fallbackMetaSQL, string(roomID), name, topic); err != nil {
+		return fmt.Errorf("set room meta: %w", err)
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+const (
+	currentStateSQL = `SELECT content FROM events
+		WHERE room_id = $1 AND type = $2 AND state_key = $3
+		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+	memberEventsSQL = `SELECT state_key, content FROM events
+		WHERE room_id = $1 AND type = 'm.room.member' AND state_key IS NOT NULL
+		ORDER BY state_key, origin_ts, nid`
+)
+
+// CurrentState returns the content of the room's latest state event
+// (type, stateKey); ErrNotFound if there is none.
+func (s *Store) CurrentState(ctx context.Context, roomID id.RoomID, typ, stateKey string) (json.RawMessage, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var content string
+	err := s.db.QueryRowContext(ctx, currentStateSQL, string(roomID), typ, stateKey).Scan(&content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, err)
+	}
+	return json.RawMessage(content), nil
+}
+
+// JoinedMembers returns the users whose latest membership in the room is
+// "join", as far as the archive has seen.
+func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserID, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, memberEventsSQL, string(roomID))
+	if err != nil {
+		return nil, fmt.Errorf("members of %s: %w", roomID, err)
+	}
+	defer rows.Close()
+	var out []id.UserID
+	var last string
+	var lastJoined bool
+	flush := func() {
+		if last != "" && lastJoined {
+			out = append(out, id.UserID(last))
+		}
+	}
+	for rows.Next() {
+		var user, content string
+		if err := rows.Scan(&user, &content); err != nil {
+			return nil, fmt.Errorf("members of %s: %w", roomID, err)
+		}
+		if user != last {
+			flush()
+			last = user
+		}
+		lastJoined = event.StringField(json.RawMessage(content), "membership") == "join"
+	}
+	flush()
+	return out, rows.Err()
+}
+
+const previousStateSQL = `SELECT content FROM events
+	WHERE room_id = $1 AND type = $2 AND state_key = $3
+	  AND (origin_ts < $4 OR (origin_ts = $4 AND nid < $5))
+	ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+
+// PreviousState returns the content of the state event that ev replaced
+// (same room, type and state key, just before it); ErrNotFound if none.
+func (s *Store) PreviousState(ctx context.Context, ev Event) (json.RawMessage, error) {
+	if ev.StateKey == nil {
+		return nil, fmt.Errorf("previous state of %s: not a state event: %w", ev.ID, ErrNotFound)
+	}
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var content string
+	err := s.db.QueryRowContext(ctx, previousStateSQL, string(ev.RoomID), ev.Type, *ev.StateKey, ev.OriginTS, ev.NID).Scan(&content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("previous state of %s: %w", ev.ID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("previous state of %s: %w", ev.ID, err)
+	}
+	return json.RawMessage(content), nil
+}

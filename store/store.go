@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// Sentinel errors. Callers test them with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrSchemaTooNew  = errors.New("database schema is newer than this binary")
+	ErrUnknownDBType = errors.New("unknown database type")
+)
+
+// Config selects and tunes the database.
+type Config struct {
+	// Type is "sqlite" or "postgres".
+	Type string `yaml:"type"`
+	// URI is a file path (SQLite) or a postgres:// URL. For SQLite an empty
+	// URI means DataDir/mxarchive.db.
+	URI string `yaml:"uri"`
+	// QueryTimeout bounds every read query; writes get WriteTimeout.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+}
+
+type dialect int
+
+const (
+	sqlite dialect = iota
+	postgres
+)
+
+// Store is the archive's database. It is safe for concurrent use.
+type Store struct {
+	db           *sql.DB
+	dialect      dialect
+	log          *slog.Logger
+	queryTimeout time.Duration
+	writeTimeout time.Duration
+	now          func() time.Time
+}
+
+// Open connects, applies pending migrations and refuses a schema newer than
+// this binary. dataDir is where the default SQLite file lives.
+func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*Store, error) {
+	s := &Store{log: log, queryTimeout: cfg.QueryTimeout, writeTimeout: cfg.WriteTimeout, now: time.Now}
+	if s.queryTimeout <= 0 {
+		s.queryTimeout = 10 * time.Second
+	}
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = 2 * time.Minute
+	}
+	var err error
+	switch cfg.Type {
+	case "", "sqlite", "sqlite3":
+		s.dialect = sqlite
+		path := cfg.URI
+		if path == "" {
+			if err := os.MkdirAll(dataDir, 0o750); err != nil {
+				return nil, fmt.Errorf("open store: create data directory: %w", err)
+			}
+			path = filepath.Join(dataDir, "mxarchive.db")
+		}
+		s.db, err = sql.Open("sqlite", sqliteDSN(path))
+	case "postgres", "postgresql":
+		s.dialect = postgres
+		s.db, err = sql.Open("pgx", cfg.URI)
+	default:
+		return nil, fmt.Errorf("open store: %w %q (want sqlite or postgres)", ErrUnknownDBType, cfg.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if s.dialect == sqlite {
+		// One writer at a time is SQLite's model; readers run in parallel
+		// under WAL. Keep a few connections so pages and writes overlap.
+		s.db.SetMaxOpenConns(8)
+	} else {
+		s.db.SetMaxOpenConns(32)
+		s.db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.queryTimeout)
+	defer cancel()
+	if err := s.db.PingContext(pctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("open store: connect to %s: %w", cfg.redacted(), err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a file path into a modernc.org/sqlite DSN: WAL, a busy
+// timeout so readers never fail on a writer, and BEGIN IMMEDIATE so two
+// writers queue instead of deadlocking on lock upgrade.
+func sqliteDSN(path string) string {
+	if strings.HasPrefix(path, "file:") {
+		return path
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// redacted names the database without its password, for errors and logs.
+func (c Config) redacted() string {
+	if c.Type != "postgres" && c.Type != "postgresql" {
+		if c.URI == "" {
+			return "sqlite (data directory)"
+		}
+		return "sqlite " + c.URI
+	}
+	u, err := url.Parse(c.URI)
+	if err != nil {
+		return "postgres (unparseable URI)"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.Redacted()
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Store) Dialect() string {
+	if s.dialect == postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Ping checks the database answers, for health checks.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.queryTimeout)
+	defer cancel()
+	return s.db.PingContext(ctx)
+}
+
+func (s *Store) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.queryTimeout)
+}
+
+// beginWrite starts a write transaction and serializes it against every
+// other writer, so change-feed positions become visible in order.
+func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.dialect == postgres {
+		// 0x6d786172 is "mxar": one lock for all archive writers.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(1836605810)`); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}

@@ -1,0 +1,397 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/internal/pgtest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const room = id.RoomID("!room:example.org")
+
+// mk builds a stored event from client-format JSON fields.
+func mk(t *testing.T, evID, typ, sender string, ts int64, stateKey *string, content string) store.Event {
+	t.Helper()
+	m := map[string]any{
+		"event_id": evID, "room_id": string(room), "type": typ, "sender": sender,
+		"origin_server_ts": ts, "content": json.RawMessage(content),
+	}
+	if stateKey != nil {
+		m["state_key"] = *stateKey
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := event.Parse(raw)
+	if err != nil {
+		t.Fatalf("parse %s: %v", evID, err)
+	}
+	return store.Event{Event: *ev, Public: true, Rel: event.ParseRelation(ev.Content)}
+}
+
+func sk(s string) *string { return &s }
+
+// baseRoom is a world-readable room with a moderator (PL 50) on another server.
+func baseRoom(t *testing.T) []store.Event {
+	return []store.Event{
+		mk(t, "$create", "m.room.create", "@alice:example.org", 1000, sk(""), `{"room_version":"10","creator":"@alice:example.org"}`),
+		mk(t, "$pl", "m.room.power_levels", "@alice:example.org", 1001, sk(""), `{"users":{"@alice:example.org":100,"@mod:other.org":50},"redact":50}`),
+		mk(t, "$hv", "m.room.history_visibility", "@alice:example.org", 1002, sk(""), `{"history_visibility":"world_readable"}`),
+		mk(t, "$name", "m.room.name", "@alice:example.org", 1003, sk(""), `{"name":"Test Room"}`),
+		mk(t, "$alias", "m.room.canonical_alias", "@alice:example.org", 1004, sk(""), `{"alias":"#test:example.org","alt_aliases":["#old:example.org"]}`),
+		mk(t, "$join", "m.room.member", "@alice:example.org", 1005, sk("@alice:example.org"), `{"membership":"join","displayname":"Alice"}`),
+	}
+}
+
+func put(t *testing.T, st *store.Store, evs ...store.Event) store.PutResult {
+	t.Helper()
+	res, err := st.PutEvents(context.Background(), evs)
+	if err != nil {
+		t.Fatalf("PutEvents: %v", err)
+	}
+	return res
+}
+
+func TestPutEventsIdempotent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		evs := append(baseRoom(t), mk(t, "$m1", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"hello"}`))
+		first := put(t, st, evs...)
+		if first.Stored != len(evs) || first.Duplicates != 0 {
+			t.Fatalf("first put = %+v", first)
+		}
+		changes, err := st.Changes(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := put(t, st, evs...)
+		if second.Stored != 0 || second.Duplicates != len(evs) {
+			t.Fatalf("second put = %+v", second)
+		}
+		n, err := st.CountEvents(ctx)
+		if err != nil || n != int64(len(evs)) {
+			t.Fatalf("CountEvents = %d, %v; want %d", n, err, len(evs))
+		}
+		again, _ := st.Changes(ctx, 0, 1000)
+		if len(again) != len(changes) {
+			t.Errorf("a duplicate put appended %d changes", len(again)-len(changes))
+		}
+		r, err := st.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.MessageCount != 1 || r.LastTS != 2000 || r.FirstTS != 2000 {
+			t.Errorf("room counters = %d %d %d", r.MessageCount, r.FirstTS, r.LastTS)
+		}
+	})
+}
+
+func TestRoomSummary(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		put(t, st, mk(t, "$m1", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`))
+		r, err := st.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Room{ID: room, Version: "10", Creator: "@alice:example.org", CreateEventID: "$create", Name: "Test Room",
+			CanonicalAlias: "#test:example.org", AltAliases: []string{"#old:example.org"}, HistoryVisibility: "world_readable",
+			MessageCount: 1, FirstTS: 2000, LastTS: 2000}
+		if fmt.Sprintf("%+v", r) != fmt.Sprintf("%+v", want) {
+			t.Errorf("room =\n%+v\nwant\n%+v", r, want)
+		}
+		for _, alias := range []string{"#test:example.org", "#old:example.org"} {
+			got, err := st.RoomIDByAlias(ctx, alias)
+			if err != nil || got != room {
+				t.Errorf("RoomIDByAlias(%s) = %s, %v", alias, got, err)
+			}
+		}
+		if _, err := st.RoomIDByAlias(ctx, "#nope:example.org"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown alias: err = %v, want ErrNotFound", err)
+		}
+		// The canonical alias moves on; the old one keeps resolving here.
+		put(t, st, mk(t, "$alias2", "m.room.canonical_alias", "@alice:example.org", 3000, sk(""), `{"alias":"#new:example.org"}`),
+			mk(t, "$topic", "m.room.topic", "@alice:example.org", 3001, sk(""), `{"topic":"Now with topic"}`))
+		r, _ = st.Room(ctx, room)
+		if r.CanonicalAlias != "#new:example.org" || r.Topic != "Now with topic" || len(r.AltAliases) != 0 {
+			t.Errorf("after change: %+v", r)
+		}
+		if got, err := st.RoomIDByAlias(ctx, "#test:example.org"); err != nil || got != room {
+			t.Errorf("old alias = %s, %v", got, err)
+		}
+		rooms, err := st.Rooms(ctx)
+		if err != nil || len(rooms) != 1 || rooms[0].ID != room {
+			t.Errorf("Rooms = %+v, %v", rooms, err)
+		}
+		// A room with no messages is not in the directory.
+		other := mk(t, "$c2", "m.room.create", "@bob:example.org", 1, sk(""), `{}`)
+		other.RoomID = "!empty:example.org"
+		put(t, st, other)
+		if rooms, _ := st.Rooms(ctx); len(rooms) != 1 {
+			t.Errorf("empty room listed: %+v", rooms)
+		}
+		if _, err := st.Room(ctx, "!missing:example.org"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing room err = %v", err)
+		}
+	})
+}
+
+func TestRedactions(t *testing.T) {
+	msg := func(t *testing.T, id, sender string, ts int64, body string) store.Event {
+		return mk(t, id, "m.room.message", sender, ts, nil, fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, body))
+	}
+	redaction := func(t *testing.T, id, sender string, ts int64, target string) store.Event {
+		return mk(t, id, "m.room.redaction", sender, ts, nil, fmt.Sprintf(`{"redacts":%q,"reason":"spam"}`, target))
+	}
+	tests := []struct {
+		name        string
+		events      func(t *testing.T) []store.Event
+		target      id.EventID
+		wantApplied bool
+		wantSecret  bool // whether "secret" must still be stored
+	}{
+		{name: "self redaction after target", target: "$m", wantApplied: true, events: func(t *testing.T) []store.Event {
+			return []store.Event{msg(t, "$m", "@bob:example.org", 2000, "secret"), redaction(t, "$r", "@bob:example.org", 3000, "$m")}
+		}},
+		{name: "redaction before target", target: "$m", wantApplied: true, events: func(t *testing.T) []store.Event {
+			return []store.Event{redaction(t, "$r", "@bob:example.org", 3000, "$m"), msg(t, "$m", "@bob:example.org", 2000, "secret")}
+		}},
+		{name: "moderator on another server", target: "$m", wantApplied: true, events: func(t *testing.T) []store.Event {
+			return []store.Event{msg(t, "$m", "@bob:example.org", 2000, "secret"), redaction(t, "$r", "@mod:other.org", 3000, "$m")}
+		}},
+		{name: "powerless user on another server", target: "$m", wantApplied: false, wantSecret: true, events: func(t *testing.T) []store.Event {
+			return []store.Event{msg(t, "$m", "@bob:example.org", 2000, "secret"), redaction(t, "$r", "@eve:evil.org", 3000, "$m")}
+		}},
+		{name: "never the create event", target: "$create", wantApplied: false, events: func(t *testing.T) []store.Event {
+			return []store.Event{redaction(t, "$r", "@alice:example.org", 3000, "$create")}
+		}},
+		{name: "original erases its edits", target: "$m", wantApplied: true, events: func(t *testing.T) []store.Event {
+			edit := mk(t, "$e", "m.room.message", "@bob:example.org", 2500, nil,
+				`{"msgtype":"m.text","body":"* secret v2","m.new_content":{"msgtype":"m.text","body":"secret v2"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`)
+			return []store.Event{msg(t, "$m", "@bob:example.org", 2000, "secret"), edit, redaction(t, "$r", "@bob:example.org", 3000, "$m")}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				ctx := context.Background()
+				put(t, st, baseRoom(t)...)
+				for _, ev := range tc.events(t) {
+					put(t, st, ev) // one batch each: arrival order matters here
+				}
+				red, err := st.RedactionOf(ctx, tc.target)
+				if tc.wantApplied {
+					if err != nil {
+						t.Fatalf("RedactionOf: %v", err)
+					}
+					if red.RedactionID != "$r" || red.Reason != "spam" || red.AppliedAt.IsZero() || red.TS.UnixMilli() != 3000 {
+						t.Errorf("redaction = %+v", red)
+					}
+					ev, err := st.EventByID(ctx, tc.target)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !ev.Redacted {
+						t.Errorf("target not marked redacted")
+					}
+					changes, _ := st.Changes(ctx, 0, 1000)
+					if !hasChange(changes, store.ChangeRedacted, tc.target) {
+						t.Errorf("no redacted change for %s in feed", tc.target)
+					}
+				} else if !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("RedactionOf = %+v, %v; want not applied", red, err)
+				}
+				// Nothing anywhere in the stored events may still say "secret"
+				// once its redaction is applied.
+				evs, err := st.EventsByID(ctx, []id.EventID{"$m", "$e"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				leaked := false
+				for _, e := range evs {
+					if strings.Contains(string(e.Content)+string(e.Raw), "secret") {
+						leaked = true
+					}
+				}
+				if leaked != tc.wantSecret {
+					t.Errorf("secret still stored = %v, want %v", leaked, tc.wantSecret)
+				}
+			})
+		})
+	}
+}
+
+func hasChange(cs []store.Change, kind store.ChangeKind, ev id.EventID) bool {
+	for _, c := range cs {
+		if c.Kind == kind && c.EventID == ev {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAlreadyRedactedFromSource(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		raw := `{"event_id":"$gone","room_id":"!room:example.org","type":"m.room.message","sender":"@bob:example.org","origin_server_ts":2000,"content":{},
+			"unsigned":{"redacted_because":{"event_id":"$why","room_id":"!room:example.org","type":"m.room.redaction","sender":"@alice:example.org","origin_server_ts":2100,"redacts":"$gone","content":{"reason":"off-topic"}}}}`
+		ev, err := event.Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, st, store.Event{Event: *ev, Public: true})
+		red, err := st.RedactionOf(ctx, "$gone")
+		if err != nil || red.Sender != "@alice:example.org" || red.Reason != "off-topic" {
+			t.Fatalf("RedactionOf = %+v, %v", red, err)
+		}
+		if got, _ := st.EventByID(ctx, "$gone"); !got.Redacted {
+			t.Error("event not marked redacted")
+		}
+	})
+}
+
+func TestDayQueries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		const day = int64(86_400_000)
+		put(t, st, baseRoom(t)...)
+		put(t, st,
+			mk(t, "$d1", "m.room.message", "@alice:example.org", 10*day+5, nil, `{"msgtype":"m.text","body":"day 10"}`),
+			mk(t, "$d1b", "m.room.message", "@alice:example.org", 10*day+9, nil, `{"msgtype":"m.text","body":"day 10 again"}`),
+			mk(t, "$edit", "m.room.message", "@alice:example.org", 10*day+10, nil, `{"msgtype":"m.text","body":"* x","m.new_content":{"msgtype":"m.text","body":"x"},"m.relates_to":{"rel_type":"m.replace","event_id":"$d1"}}`),
+			mk(t, "$react", "m.reaction", "@alice:example.org", 10*day+11, nil, `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$d1","key":"👍"}}`),
+			mk(t, "$d3", "m.room.message", "@alice:example.org", 13*day+1, nil, `{"msgtype":"m.text","body":"day 13"}`),
+			mk(t, "$bob", "m.room.member", "@bob:other.org", 13*day+2, sk("@bob:other.org"), `{"membership":"join"}`),
+			mk(t, "$bob2", "m.room.member", "@bob:other.org", 13*day+3, sk("@bob:other.org"), `{"membership":"join","displayname":"Bob"}`),
+		)
+		evs, err := st.DayEvents(ctx, room, 10*day, 11*day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range evs {
+			ids = append(ids, string(e.ID))
+		}
+		if strings.Join(ids, " ") != "$d1 $d1b" {
+			t.Errorf("day 10 = %v (edits and reactions belong to their targets)", ids)
+		}
+		prev, next, err := st.AdjacentMessages(ctx, room, 11*day, 12*day)
+		if err != nil || prev != 10*day+9 || next != 13*day+1 {
+			t.Errorf("AdjacentMessages = %d %d %v", prev, next, err)
+		}
+		rel, err := st.Related(ctx, []id.EventID{"$d1"})
+		if err != nil || len(rel) != 2 {
+			t.Errorf("Related = %d events, %v", len(rel), err)
+		}
+		members, err := st.JoinedMembers(ctx, room)
+		if err != nil || fmt.Sprint(members) != "[@alice:example.org @bob:other.org]" {
+			t.Errorf("JoinedMembers = %v, %v", members, err)
+		}
+		bob2, _ := st.EventByID(ctx, "$bob2")
+		prevState, err := st.PreviousState(ctx, bob2)
+		if err != nil || event.StringField(prevState, "displayname") != "" || event.StringField(prevState, "membership") != "join" {
+			t.Errorf("PreviousState = %s, %v", prevState, err)
+		}
+		pl, err := st.CurrentState(ctx, room, "m.room.power_levels", "")
+		if err != nil || !strings.Contains(string(pl), "@mod:other.org") {
+			t.Errorf("CurrentState = %s, %v", pl, err)
+		}
+	})
+}
+
+func TestChangeFeedOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		put(t, st, mk(t, "$a", "m.room.message", "@alice:example.org", 5000, nil, `{"msgtype":"m.text","body":"a"}`))
+		cs, err := st.Changes(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(cs); i++ {
+			if cs[i].Pos <= cs[i-1].Pos {
+				t.Fatalf("positions not increasing: %d then %d", cs[i-1].Pos, cs[i].Pos)
+			}
+		}
+		tail, err := st.Changes(ctx, cs[len(cs)-2].Pos, 10)
+		if err != nil || len(tail) != 1 || tail[0].EventID != "$a" || tail[0].Kind != store.ChangeStored {
+			t.Errorf("tail = %+v, %v", tail, err)
+		}
+	})
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			cfg := store.Config{Type: d}
+			dir := t.TempDir()
+			if d == "postgres" {
+				cfg.URI = pgtest.NewDatabase(t)
+			} else {
+				cfg.URI = filepath.Join(dir, "x.db")
+			}
+			ctx := context.Background()
+			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			// Reopening an up-to-date database is fine.
+			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t))
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			st.Close()
+			bumpSchema(t, d, cfg.URI)
+			_, err = store.Open(ctx, cfg, dir, storetest.Logger(t))
+			if !errors.Is(err, store.ErrSchemaTooNew) {
+				t.Fatalf("open newer schema: err = %v, want ErrSchemaTooNew", err)
+			}
+		})
+	}
+}
+
+// bumpSchema pretends a newer mxarchive migrated the database.
+func bumpSchema(t *testing.T, dialect, uri string) {
+	driver := "sqlite"
+	if dialect == "postgres" {
+		driver = "pgx"
+	}
+	db, err := sql.Open(driver, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE schema_version SET version = 999`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	_, err := store.Open(ctx, store.Config{Type: "mysql"}, t.TempDir(), storetest.Logger(t))
+	if !errors.Is(err, store.ErrUnknownDBType) {
+		t.Errorf("mysql: %v", err)
+	}
+	// A database that is down is a clear error naming it, without the password.
+	_, err = store.Open(ctx, store.Config{Type: "postgres", URI: "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"}, t.TempDir(), storetest.Logger(t))
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("down database: %v", err)
+	}
+}

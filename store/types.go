@@ -1,0 +1,115 @@
+package store
+
+import (
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+// Event is a Matrix event as the archive stores it, with what ingest derived
+// from the room state in force when it was sent.
+type Event struct {
+	event.Event
+	// NID is the store's own sequence number (set on read); it breaks ties
+	// between events with the same origin_server_ts.
+	NID int64
+	// Public is true when the room's history was world_readable (and the
+	// room unencrypted) when the event was sent. Only public events are shown.
+	Public bool
+	// SenderName is the sender's display name as it was at the event.
+	SenderName string
+	Rel        event.Relation
+	Redacted   bool
+	ReceivedAt time.Time
+}
+
+// Displayable reports whether the event is a timeline message (not an edit,
+// a reaction or a redaction): what day pages list and rooms count.
+func (e *Event) Displayable() bool {
+	return (e.Type == event.TypeMessage || e.Type == event.TypeSticker) && e.Rel.Type != relReplace
+}
+
+const (
+	relReplace    = "m.replace"
+	relAnnotation = "m.annotation"
+)
+
+// Redaction is what the archive knows of one m.room.redaction.
+type Redaction struct {
+	RedactionID id.EventID
+	TargetID    id.EventID
+	RoomID      id.RoomID
+	Sender      id.UserID
+	Reason      string
+	// TS is the redaction event's own origin_server_ts.
+	TS         time.Time
+	ReceivedAt time.Time
+	// AppliedAt is zero while the target has not arrived.
+	AppliedAt time.Time
+	Rejected  bool
+}
+
+// Room is a room's current summary, derived from its state events.
+type Room struct {
+	ID                id.RoomID
+	Version           string
+	Creator           id.UserID
+	CreateEventID     id.EventID
+	Name              string
+	Topic             string
+	AvatarURL         string
+	CanonicalAlias    string
+	AltAliases        []string
+	JoinRule          string
+	HistoryVisibility string
+	Encrypted         bool
+	Predecessor       id.RoomID
+	Successor         id.RoomID
+	Hidden            bool
+	HiddenReason      string
+	MessageCount      int64
+	FirstTS           int64
+	LastTS            int64
+}
+
+// Change is one entry of the change feed.
+type Change struct {
+	Pos     int64
+	Kind    ChangeKind
+	RoomID  id.RoomID
+	EventID id.EventID
+	At      time.Time
+}
+
+// ChangeKind says what happened at a change-feed position.
+type ChangeKind string
+
+// The kinds of change the feed carries. An indexer re-reads the event from
+// the store for each, so the kind is a hint, not the data.
+const (
+	ChangeStored   ChangeKind = "stored"
+	ChangeEdited   ChangeKind = "edited" // EventID is the original whose latest text changed
+	ChangeRedacted ChangeKind = "redacted"
+	ChangeExpired  ChangeKind = "expired"
+	ChangeHidden   ChangeKind = "room_hidden"
+)
+
+// PutResult counts what PutEvents did.
+type PutResult struct {
+	Stored            int // new events written
+	Duplicates        int // events already in the archive, left unchanged
+	RedactionsApplied int
+	RedactionsPending int // redactions whose target is not (yet) in the archive
+	RedactionsInvalid int
+}
+
+// Add accumulates another batch's result.
+func (r *PutResult) Add(o PutResult) {
+	r.Stored += o.Stored
+	r.Duplicates += o.Duplicates
+	r.RedactionsApplied += o.RedactionsApplied
+	r.RedactionsPending += o.RedactionsPending
+	r.RedactionsInvalid += o.RedactionsInvalid
+}

@@ -1,0 +1,424 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+const (
+	insertRoomSQL  = `INSERT INTO rooms (room_id) VALUES ($1) ON CONFLICT (room_id) DO NOTHING`
+	insertEventSQL = `INSERT INTO events
+		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
+		 rel_type, rel_target, rel_key, reply_to, content, raw, redacted, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, FALSE, $15)
+		ON CONFLICT (event_id) DO NOTHING`
+	insertChangeSQL    = `INSERT INTO changes (kind, room_id, event_id, at) VALUES ($1, $2, $3, $4)`
+	insertRedactionSQL = `INSERT INTO redactions
+		(redaction_id, target_id, room_id, sender, reason, origin_ts, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (redaction_id) DO NOTHING`
+	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
+		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
+	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted
+		FROM events WHERE event_id = $1`
+	stateAtSQL = `SELECT content, sender FROM events
+		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND origin_ts <= $4
+		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+	markRedactedSQL = `UPDATE events SET raw = $1, content = $2, redacted = TRUE WHERE nid = $3`
+	editsOfSQL      = `SELECT nid, raw FROM events WHERE rel_target = $1 AND rel_type = 'm.replace' AND NOT redacted`
+	markAppliedSQL  = `UPDATE redactions SET applied_at = $1 WHERE redaction_id = $2`
+	markRejectedSQL = `UPDATE redactions SET rejected = TRUE WHERE redaction_id = $1`
+	roomVersionSQL  = `SELECT room_version, creator FROM rooms WHERE room_id = $1`
+	countMessageSQL = `UPDATE rooms SET message_count = message_count + $2,
+		first_ts = CASE WHEN first_ts = 0 OR $3 < first_ts THEN $3 ELSE first_ts END,
+		last_ts = CASE WHEN $4 > last_ts THEN $4 ELSE last_ts END
+		WHERE room_id = $1`
+	uncountMessageSQL = `UPDATE rooms SET message_count = message_count - 1 WHERE room_id = $1 AND message_count > 0`
+)
+
+// roomDelta is what one batch changed in a room's summary.
+type roomDelta struct {
+	state        bool
+	messages     int64
+	minTS, maxTS int64
+}
+
+// PutEvents stores a batch of events in one transaction, idempotently on
+// event ID: an event already in the archive is left as it is. Redactions in
+// the batch are recorded and applied to their targets when valid; a stored
+// event that an earlier redaction was waiting for is redacted as it lands.
+// Every change is appended to the change feed in the same transaction.
+func (s *Store) PutEvents(ctx context.Context, evs []Event) (PutResult, error) {
+	var res PutResult
+	if len(evs) == 0 {
+		return res, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
+	defer cancel()
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return res, fmt.Errorf("put events: begin: %w", err)
+	}
+	defer tx.Rollback()
+	w, err := s.newWriter(ctx, tx)
+	if err != nil {
+		return res, fmt.Errorf("put events: %w", err)
+	}
+	defer w.close()
+	for i := range evs {
+		if err := w.put(ctx, &evs[i], &res); err != nil {
+			return PutResult{}, fmt.Errorf("put event %s: %w", evs[i].ID, err)
+		}
+	}
+	if err := w.finish(ctx); err != nil {
+		return PutResult{}, fmt.Errorf("put events: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return PutResult{}, fmt.Errorf("put events: commit: %w", err)
+	}
+	return res, nil
+}
+
+// writer holds one write transaction's prepared statements and state.
+type writer struct {
+	s       *Store
+	tx      *sql.Tx
+	now     int64
+	insert  *sql.Stmt
+	change  *sql.Stmt
+	pending *sql.Stmt
+	rooms   map[id.RoomID]*roomDelta
+}
+
+func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
+	w := &writer{s: s, tx: tx, now: s.now().UnixMilli(), rooms: map[id.RoomID]*roomDelta{}}
+	var err error
+	if w.insert, err = tx.PrepareContext(ctx, insertEventSQL); err != nil {
+		return nil, err
+	}
+	if w.change, err = tx.PrepareContext(ctx, insertChangeSQL); err != nil {
+		return nil, err
+	}
+	if w.pending, err = tx.PrepareContext(ctx, pendingRedactionsSQL); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *writer) close() {
+	for _, st := range []*sql.Stmt{w.insert, w.change, w.pending} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func (w *writer) feed(ctx context.Context, kind ChangeKind, room id.RoomID, ev id.EventID) error {
+	_, err := w.change.ExecContext(ctx, string(kind), string(room), string(ev), w.now)
+	return err
+}
+
+func (w *writer) room(ctx context.Context, roomID id.RoomID) (*roomDelta, error) {
+	if d, ok := w.rooms[roomID]; ok {
+		return d, nil
+	}
+	if _, err := w.tx.ExecContext(ctx, insertRoomSQL, string(roomID)); err != nil {
+		return nil, err
+	}
+	d := &roomDelta{}
+	w.rooms[roomID] = d
+	return d, nil
+}
+
+func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
+	d, err := w.room(ctx, ev.RoomID)
+	if err != nil {
+		return err
+	}
+	var stateKey any
+	if ev.StateKey != nil {
+		stateKey = *ev.StateKey
+	}
+	r, err := w.insert.ExecContext(ctx, string(ev.ID), string(ev.RoomID), ev.Type, stateKey,
+		string(ev.Sender), ev.SenderName, ev.OriginTS, ev.Public,
+		ev.Rel.Type, string(ev.Rel.EventID), ev.Rel.Key, string(ev.Rel.ReplyTo),
+		string(ev.Content), string(ev.Raw), w.now)
+	if err != nil {
+		return err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		res.Duplicates++
+	} else {
+		res.Stored++
+		if err := w.feed(ctx, ChangeStored, ev.RoomID, ev.ID); err != nil {
+			return err
+		}
+		if ev.IsState() {
+			d.state = true
+		}
+		if ev.Public && ev.Displayable() {
+			d.messages++
+			if d.minTS == 0 || ev.OriginTS < d.minTS {
+				d.minTS = ev.OriginTS
+			}
+			if ev.OriginTS > d.maxTS {
+				d.maxTS = ev.OriginTS
+			}
+		}
+		if ev.Rel.Type == relReplace && ev.Rel.EventID != "" {
+			if err := w.feed(ctx, ChangeEdited, ev.RoomID, ev.Rel.EventID); err != nil {
+				return err
+			}
+		}
+	}
+	// The source may serve the event already redacted (backfill, export):
+	// record that redaction so the archive shows it, even for a duplicate.
+	if len(ev.RedactedBecause) > 0 {
+		if red, perr := event.Parse(ev.RedactedBecause); perr == nil {
+			if err := w.recordRedaction(ctx, red, ev.ID, res); err != nil {
+				return err
+			}
+		} else {
+			w.s.log.Warn("ignoring malformed unsigned.redacted_because", "event_id", ev.ID, "err", perr)
+		}
+	}
+	if ev.Type == event.TypeRedaction {
+		if target := event.RedactsTarget(&ev.Event); target != "" {
+			return w.recordRedaction(ctx, &ev.Event, target, res)
+		}
+		return nil
+	}
+	if n > 0 {
+		return w.applyPending(ctx, ev.ID, res)
+	}
+	return nil
+}
+
+// recordRedaction stores a redaction keyed by its target and applies it if
+// the target is already here.
+func (w *writer) recordRedaction(ctx context.Context, red *event.Event, target id.EventID, res *PutResult) error {
+	reason := event.StringField(red.Content, "reason")
+	if _, err := w.tx.ExecContext(ctx, insertRedactionSQL, string(red.ID), string(target), string(red.RoomID),
+		string(red.Sender), reason, red.OriginTS, w.now); err != nil {
+		return err
+	}
+	return w.applyPending(ctx, target, res)
+}
+
+type pendingRedaction struct {
+	id, target, room, sender, reason string
+	ts                               int64
+}
+
+// applyPending applies every unapplied redaction waiting for target.
+func (w *writer) applyPending(ctx context.Context, target id.EventID, res *PutResult) error {
+	rows, err := w.pending.QueryContext(ctx, string(target))
+	if err != nil {
+		return err
+	}
+	var pend []pendingRedaction
+	for rows.Next() {
+		var p pendingRedaction
+		if err := rows.Scan(&p.id, &p.target, &p.room, &p.sender, &p.reason, &p.ts); err != nil {
+			rows.Close()
+			return err
+		}
+		pend = append(pend, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range pend {
+		if err := w.applyRedaction(ctx, p, res); err != nil {
+			return fmt.Errorf("apply redaction %s: %w", p.id, err)
+		}
+	}
+	return nil
+}
+
+func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *PutResult) error {
+	var (
+		nid                                            int64
+		room, typ, sender, relType, relTarget, rawText string
+		public, redacted                               bool
+	)
+	err := w.tx.QueryRowContext(ctx, redactionTargetSQL, p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted)
+	if errors.Is(err, sql.ErrNoRows) {
+		res.RedactionsPending++
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	version, creators, err := w.roomVersion(ctx, id.RoomID(room))
+	if err != nil {
+		return err
+	}
+	pl, _, err := w.stateAt(ctx, id.RoomID(room), event.TypePowerLevels, "", p.ts)
+	if err != nil {
+		return err
+	}
+	allowed := room == p.room && event.RedactionAllowed(event.RedactCheck{
+		RoomVersion:   version,
+		Redaction:     &event.Event{ID: id.EventID(p.id), RoomID: id.RoomID(p.room), Sender: id.UserID(p.sender), Type: event.TypeRedaction},
+		TargetEventID: id.EventID(p.target),
+		TargetSender:  id.UserID(sender),
+		TargetType:    typ,
+		PowerLevels:   pl,
+		Creators:      creators,
+	})
+	if !allowed {
+		res.RedactionsInvalid++
+		w.s.log.Warn("redaction not applied: not permitted by the room's rules",
+			"room_id", room, "event_id", p.target, "redaction_id", p.id, "sender", p.sender)
+		_, err := w.tx.ExecContext(ctx, markRejectedSQL, p.id)
+		return err
+	}
+	if !redacted {
+		if err := w.stripEvent(ctx, nid, rawText, version); err != nil {
+			return err
+		}
+		// Redacting an original erases every edit's text with it.
+		edits, err := w.editsOf(ctx, id.EventID(p.target))
+		if err != nil {
+			return err
+		}
+		for _, e := range edits {
+			if err := w.stripEvent(ctx, e.nid, e.raw, version); err != nil {
+				return err
+			}
+		}
+		if err := w.feed(ctx, ChangeRedacted, id.RoomID(room), id.EventID(p.target)); err != nil {
+			return err
+		}
+		if relType == relReplace && relTarget != "" {
+			// Redacting an edit reverts its original to the previous version.
+			if err := w.feed(ctx, ChangeEdited, id.RoomID(room), id.EventID(relTarget)); err != nil {
+				return err
+			}
+		}
+		if public && (typ == event.TypeMessage || typ == event.TypeSticker) && relType != relReplace {
+			if _, err := w.tx.ExecContext(ctx, uncountMessageSQL, room); err != nil {
+				return err
+			}
+		}
+	}
+	res.RedactionsApplied++
+	_, err = w.tx.ExecContext(ctx, markAppliedSQL, w.now, p.id)
+	return err
+}
+
+type rawRow struct {
+	nid int64
+	raw string
+}
+
+func (w *writer) editsOf(ctx context.Context, target id.EventID) ([]rawRow, error) {
+	rows, err := w.tx.QueryContext(ctx, editsOfSQL, string(target))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []rawRow
+	for rows.Next() {
+		var r rawRow
+		if err := rows.Scan(&r.nid, &r.raw); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// stripEvent replaces a stored event by its redacted form.
+func (w *writer) stripEvent(ctx context.Context, nid int64, rawText, version string) error {
+	red, err := event.Redact(json.RawMessage(rawText), version)
+	if err != nil {
+		return err
+	}
+	var parts struct {
+		Content json.RawMessage `json:"content"`
+	}
+	if err := json.Unmarshal(red, &parts); err != nil || len(parts.Content) == 0 {
+		parts.Content = json.RawMessage(`{}`)
+	}
+	_, err = w.tx.ExecContext(ctx, markRedactedSQL, string(red), string(parts.Content), nid)
+	return err
+}
+
+// roomVersion returns the room's version and its creators (the create
+// event's sender plus, from v12, content.additional_creators).
+func (w *writer) roomVersion(ctx context.Context, room id.RoomID) (string, []id.UserID, error) {
+	var version, creator string
+	err := w.tx.QueryRowContext(ctx, roomVersionSQL, string(room)).Scan(&version, &creator)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", nil, err
+	}
+	create, createSender, err := w.stateAt(ctx, room, event.TypeCreate, "", 1<<62)
+	if err != nil {
+		return "", nil, err
+	}
+	if create != nil {
+		version = event.StringField(create, "room_version")
+		if version == "" {
+			version = "1"
+		}
+		creator = string(createSender)
+	}
+	var creators []id.UserID
+	if creator != "" {
+		creators = append(creators, id.UserID(creator))
+	}
+	var extra struct {
+		AdditionalCreators []string `json:"additional_creators"`
+	}
+	if create != nil && json.Unmarshal(create, &extra) == nil {
+		for _, c := range extra.AdditionalCreators {
+			creators = append(creators, id.UserID(c))
+		}
+	}
+	return version, creators, nil
+}
+
+// stateAt returns the content and sender of the room's state event
+// (type, stateKey) in force at ts, or nil content if there is none.
+func (w *writer) stateAt(ctx context.Context, room id.RoomID, typ, stateKey string, ts int64) (json.RawMessage, id.UserID, error) {
+	var content, sender string
+	err := w.tx.QueryRowContext(ctx, stateAtSQL, string(room), typ, stateKey, ts).Scan(&content, &sender)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return json.RawMessage(content), id.UserID(sender), nil
+}
+
+// finish updates the summaries of the rooms the batch touched.
+func (w *writer) finish(ctx context.Context) error {
+	for room, d := range w.rooms {
+		if d.messages > 0 {
+			if _, err := w.tx.ExecContext(ctx, countMessageSQL, string(room), d.messages, d.minTS, d.maxTS); err != nil {
+				return err
+			}
+		}
+		if d.state {
+			if err := w.refreshRoom(ctx, room); err != nil {
+				return fmt.Errorf("refresh room %s: %w", room, err)
+			}
+		}
+	}
+	return nil
+}

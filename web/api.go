@@ -1,0 +1,255 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// The JSON API, for scripts and bots. Shapes are stable: fields are only
+// ever added.
+
+type apiRoom struct {
+	RoomID            string   `json:"room_id"`
+	Alias             string   `json:"canonical_alias,omitempty"`
+	AltAliases        []string `json:"alt_aliases,omitempty"`
+	Name              string   `json:"name"`
+	Topic             string   `json:"topic,omitempty"`
+	MessageCount      int64    `json:"message_count"`
+	FirstMessage      string   `json:"first_message,omitempty"`
+	LastActivity      string   `json:"last_activity,omitempty"`
+	URL               string   `json:"url"`
+	MatrixTo          string   `json:"matrix_to"`
+	RoomVersion       string   `json:"room_version"`
+	PredecessorRoomID string   `json:"predecessor_room_id,omitempty"`
+	SuccessorRoomID   string   `json:"successor_room_id,omitempty"`
+}
+
+type apiMessageContent struct {
+	MsgType       string `json:"msgtype,omitempty"`
+	Body          string `json:"body"`
+	Format        string `json:"format,omitempty"`
+	FormattedBody string `json:"formatted_body,omitempty"`
+	URL           string `json:"url,omitempty"`
+	FileName      string `json:"filename,omitempty"`
+}
+
+type apiEvent struct {
+	EventID        string             `json:"event_id"`
+	RoomID         string             `json:"room_id"`
+	Type           string             `json:"type"`
+	Sender         string             `json:"sender"`
+	SenderName     string             `json:"sender_name,omitempty"`
+	OriginServerTS int64              `json:"origin_server_ts"`
+	Time           string             `json:"time"`
+	Content        *apiMessageContent `json:"content,omitempty"`
+	// Text is the message's plain text as shown (reply fallback removed,
+	// latest edit applied); HTML is its sanitized HTML.
+	Text        string           `json:"text,omitempty"`
+	HTML        string           `json:"html,omitempty"`
+	Edited      bool             `json:"edited"`
+	EditedAt    string           `json:"edited_at,omitempty"`
+	InReplyTo   string           `json:"in_reply_to,omitempty"`
+	ThreadRoot  string           `json:"thread_root,omitempty"`
+	Reactions   []apiReaction    `json:"reactions,omitempty"`
+	ThreadCount int              `json:"thread_replies,omitempty"`
+	Redacted    bool             `json:"redacted"`
+	RedactedBy  string           `json:"redacted_by,omitempty"`
+	RedactedAt  string           `json:"redacted_at,omitempty"`
+	AppliedAt   string           `json:"applied_at,omitempty"`
+	Reason      string           `json:"redaction_reason,omitempty"`
+	Permalink   string           `json:"permalink"`
+	MatrixTo    string           `json:"matrix_to"`
+	StateKey    *string          `json:"state_key,omitempty"`
+	State       *json.RawMessage `json:"state_content,omitempty"`
+}
+
+type apiReaction struct {
+	Key     string   `json:"key"`
+	Count   int      `json:"count"`
+	Senders []string `json:"senders"`
+}
+
+type apiDay struct {
+	RoomID   string     `json:"room_id"`
+	Date     string     `json:"date"`
+	Previous string     `json:"previous_date,omitempty"`
+	Next     string     `json:"next_date,omitempty"`
+	Events   []apiEvent `json:"events"`
+}
+
+// absolute turns a path into a URL on this archive.
+func (s *Server) absolute(c echo.Context, path string) string {
+	if s.opts.BaseURL != "" {
+		return s.opts.BaseURL + path
+	}
+	return c.Scheme() + "://" + c.Request().Host + path
+}
+
+func (s *Server) apiRooms(c echo.Context) error {
+	ctx := c.Request().Context()
+	rooms, err := s.store.Rooms(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]apiRoom, 0, len(rooms))
+	for _, r := range rooms {
+		out = append(out, s.apiRoom(c, r))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"rooms": out})
+}
+
+func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {
+	a := apiRoom{
+		RoomID: string(r.ID), Alias: r.CanonicalAlias, AltAliases: r.AltAliases, Name: roomName(r), Topic: r.Topic,
+		MessageCount: r.MessageCount, URL: s.absolute(c, roomPath(r)), RoomVersion: r.Version,
+		MatrixTo:          event.MatrixToRoom(string(r.ID), s.viaServers(c.Request().Context(), r)),
+		PredecessorRoomID: string(r.Predecessor), SuccessorRoomID: string(r.Successor),
+	}
+	if r.FirstTS > 0 {
+		a.FirstMessage = time.UnixMilli(r.FirstTS).UTC().Format(time.RFC3339)
+	}
+	if r.LastTS > 0 {
+		a.LastActivity = time.UnixMilli(r.LastTS).UTC().Format(time.RFC3339)
+	}
+	return a
+}
+
+func (s *Server) apiDay(c echo.Context) error {
+	r, _, err := s.resolveRoom(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	date := c.QueryParam("date")
+	if date == "" {
+		return badRequest("The date parameter is required: ?date=2026-03-02 (UTC).")
+	}
+	_, from, to, err := parseDay(date)
+	if err != nil {
+		return err
+	}
+	evs, err := s.store.DayEvents(ctx, r.ID, from, to)
+	if err != nil {
+		return err
+	}
+	prev, next, err := s.store.AdjacentMessages(ctx, r.ID, from, to)
+	if err != nil {
+		return err
+	}
+	msgs, err := s.shownMessages(ctx, evs)
+	if err != nil {
+		return err
+	}
+	via := s.viaServers(ctx, r)
+	out := apiDay{RoomID: string(r.ID), Date: date, Events: []apiEvent{}}
+	if prev > 0 {
+		out.Previous = time.UnixMilli(prev).UTC().Format(dateLayout)
+	}
+	if next > 0 {
+		out.Next = time.UnixMilli(next).UTC().Format(dateLayout)
+	}
+	for _, e := range evs {
+		out.Events = append(out.Events, s.apiEvent(c, r, e, msgs[e.ID], via))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiEventHandler(c echo.Context) error {
+	ctx := c.Request().Context()
+	raw, err := param(c, "event")
+	if err != nil {
+		return err
+	}
+	ev, err := s.lookupEvent(c, raw)
+	if err != nil {
+		return err
+	}
+	r, err := s.store.Room(ctx, ev.RoomID)
+	if err != nil {
+		return err
+	}
+	if r.Hidden {
+		return &httpError{code: http.StatusGone, msg: "This room is no longer shown in the archive."}
+	}
+	if !ev.Public {
+		return notFound("This event is not part of the public archive.")
+	}
+	msgs, err := s.shownMessages(ctx, []store.Event{ev})
+	if err != nil {
+		return err
+	}
+	out := s.apiEvent(c, r, ev, msgs[ev.ID], s.viaServers(ctx, r))
+	if ev.Redacted && msgs[ev.ID] == nil {
+		// A redacted non-message (state, reaction): still report who and when.
+		if red, err := s.store.RedactionOf(ctx, ev.ID); err == nil {
+			fillRedaction(&out, red)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func fillRedaction(a *apiEvent, r store.Redaction) {
+	a.Redacted = true
+	a.RedactedBy = string(r.Sender)
+	if !r.TS.IsZero() && r.Sender != "" {
+		a.RedactedAt = r.TS.Format(time.RFC3339)
+	}
+	if !r.AppliedAt.IsZero() {
+		a.AppliedAt = r.AppliedAt.Format(time.RFC3339)
+	}
+	a.Reason = r.Reason
+}
+
+// apiEvent is one event as shown; sh is nil for non-message events.
+func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown, via []string) apiEvent {
+	a := apiEvent{
+		EventID: string(e.ID), RoomID: string(e.RoomID), Type: e.Type, Sender: string(e.Sender),
+		SenderName: e.SenderName, OriginServerTS: e.OriginTS,
+		Time:      time.UnixMilli(e.OriginTS).UTC().Format(time.RFC3339),
+		Permalink: s.absolute(c, eventPath(r, e.ID)),
+		MatrixTo:  event.MatrixToEvent(string(r.ID), e.ID, via),
+		InReplyTo: string(e.Rel.ReplyTo), Redacted: e.Redacted,
+	}
+	if e.Rel.Type == "m.thread" {
+		a.ThreadRoot = string(e.Rel.EventID)
+	}
+	if e.IsState() {
+		a.StateKey = e.StateKey
+		if !e.Redacted {
+			st := json.RawMessage(e.Content)
+			a.State = &st
+		}
+	}
+	if sh == nil {
+		return a
+	}
+	if sh.redaction != nil {
+		fillRedaction(&a, *sh.redaction)
+		return a
+	}
+	body := s.render.Text(sh.msg)
+	a.Content = &apiMessageContent{MsgType: sh.msg.MsgType, Body: body, URL: sh.msg.URL, FileName: sh.msg.FileName}
+	html := string(s.render.Message(sh.msg))
+	if sh.msg.IsHTML() {
+		a.Content.Format, a.Content.FormattedBody = event.FormatHTML, html
+	}
+	a.Text, a.HTML = body, html
+	a.Edited = sh.edited
+	if sh.edited {
+		a.EditedAt = time.UnixMilli(sh.editedAt).UTC().Format(time.RFC3339)
+	}
+	for _, rc := range sh.reactions {
+		a.Reactions = append(a.Reactions, apiReaction(rc))
+	}
+	a.ThreadCount = sh.thread.Count
+	return a
+}

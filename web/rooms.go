@@ -1,0 +1,162 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// slug is how a room appears in URLs: its canonical alias without the '#',
+// else its room ID with the '!'.
+func slug(r store.Room) string {
+	if a := r.CanonicalAlias; strings.HasPrefix(a, "#") && len(a) > 1 {
+		return a[1:]
+	}
+	return string(r.ID)
+}
+
+// pathSegment escapes one path segment, keeping '!' (valid in a path, and
+// how people read room IDs) unescaped.
+func pathSegment(s string) string {
+	return strings.ReplaceAll(url.PathEscape(s), "%21", "!")
+}
+
+// roomPath is the path of a room's page, with optional further segments.
+func roomPath(r store.Room, rest ...string) string {
+	p := "/room/" + pathSegment(slug(r))
+	for _, seg := range rest {
+		p += "/" + pathSegment(seg)
+	}
+	return p
+}
+
+func eventPath(r store.Room, ev id.EventID) string { return roomPath(r, "event", string(ev)) }
+
+// param returns a path parameter unescaped: Echo hands them over as they
+// appear in the raw path.
+func param(c echo.Context, name string) (string, error) {
+	v, err := url.PathUnescape(c.Param(name))
+	if err != nil {
+		return "", badRequest("The address is not valid: %s is badly escaped.", name)
+	}
+	return v, nil
+}
+
+// resolveRoom finds the room a URL names, by room ID or alias. It also
+// reports whether the URL used the room's canonical slug.
+func (s *Server) resolveRoom(c echo.Context) (store.Room, bool, error) {
+	raw, err := param(c, "room")
+	if err != nil {
+		return store.Room{}, false, err
+	}
+	ctx := c.Request().Context()
+	var roomID id.RoomID
+	switch {
+	case strings.HasPrefix(raw, "!"):
+		roomID = id.RoomID(raw)
+	case strings.HasPrefix(raw, "#"):
+		return store.Room{}, false, badRequest("Write the room alias without its '#', for example /room/%s.", pathSegment(raw[1:]))
+	default:
+		roomID, err = s.store.RoomIDByAlias(ctx, "#"+raw)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Room{}, false, notFound("This archive has no room %s.", "#"+raw)
+		}
+		if err != nil {
+			return store.Room{}, false, err
+		}
+	}
+	r, err := s.store.Room(ctx, roomID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Room{}, false, notFound("This archive has no room %s.", raw)
+	}
+	if err != nil {
+		return store.Room{}, false, err
+	}
+	if r.Hidden {
+		msg := "This room is no longer shown in the archive."
+		if r.HiddenReason != "" {
+			msg += " " + r.HiddenReason
+		}
+		return store.Room{}, false, &httpError{code: http.StatusGone, msg: msg}
+	}
+	return r, raw == slug(r), nil
+}
+
+// viaCache remembers each room's matrix.to via servers for a while:
+// computing them reads every member event of the room.
+type viaCache struct {
+	ttl   time.Duration
+	mu    sync.Mutex
+	rooms map[id.RoomID]viaEntry
+}
+
+type viaEntry struct {
+	servers []string
+	expires time.Time
+}
+
+func newViaCache(ttl time.Duration) *viaCache {
+	return &viaCache{ttl: ttl, rooms: map[id.RoomID]viaEntry{}}
+}
+
+func (s *Server) viaServers(ctx context.Context, r store.Room) []string {
+	s.via.mu.Lock()
+	e, ok := s.via.rooms[r.ID]
+	s.via.mu.Unlock()
+	if ok && s.now().Before(e.expires) {
+		return e.servers
+	}
+	servers, err := s.computeVia(ctx, r)
+	if err != nil {
+		// A page without via servers still works; log and move on.
+		s.log.Warn("computing via servers", "room_id", r.ID, "err", err)
+		return fallbackVia(r)
+	}
+	s.via.mu.Lock()
+	s.via.rooms[r.ID] = viaEntry{servers: servers, expires: s.now().Add(s.via.ttl)}
+	s.via.mu.Unlock()
+	return servers
+}
+
+func (s *Server) computeVia(ctx context.Context, r store.Room) ([]string, error) {
+	members, err := s.store.JoinedMembers(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := s.store.CurrentState(ctx, r.ID, event.TypePowerLevels, "")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	acl, err := s.store.CurrentState(ctx, r.ID, event.TypeServerACL, "")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	var creators []id.UserID
+	if r.Creator != "" {
+		creators = append(creators, r.Creator)
+	}
+	via := event.ViaServers(pl, members, acl, creators)
+	if len(via) == 0 {
+		return fallbackVia(r), nil
+	}
+	return via, nil
+}
+
+// fallbackVia is the creator's server: a room with no known members was at
+// least on the server that created it.
+func fallbackVia(r store.Room) []string {
+	if srv := event.ServerName(r.Creator); srv != "" {
+		return []string{srv}
+	}
+	return nil
+}

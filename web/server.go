@@ -1,0 +1,265 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure the server.
+type Options struct {
+	// BaseURL is the archive's public URL, without a trailing slash; empty
+	// means absolute links are built from each request's Host.
+	BaseURL string
+	// SiteName is shown in every page's header.
+	SiteName string
+	// RequestTimeout bounds the work of one request.
+	RequestTimeout time.Duration
+}
+
+// Server serves the archive.
+type Server struct {
+	store  *store.Store
+	render *render.Renderer
+	log    *slog.Logger
+	opts   Options
+	pages  map[string]*template.Template
+	echo   *echo.Echo
+	via    *viaCache
+	now    func() time.Time
+}
+
+// New builds the server, parsing every template now.
+func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*Server, error) {
+	if opts.SiteName == "" {
+		opts.SiteName = "mxarchive"
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 15 * time.Second
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.echo = s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// page names and the content template each defines; every page is
+// layout.html plus its own file.
+var pageNames = []string{"directory", "day", "error"}
+
+func (s *Server) parseTemplates() error {
+	s.pages = map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").Funcs(template.FuncMap{
+			"roomPath": roomPath,
+		}).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return fmt.Errorf("parse template %s: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	return nil
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	e.Use(s.logRequests)
+	e.Use(middleware.BodyLimit("64K"))
+	e.Use(s.securityHeaders)
+	e.Use(s.timeout)
+
+	static, _ := fs.Sub(staticFS, "static")
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))),
+		func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+				return next(c)
+			}
+		})
+	// Every page answers HEAD too: link checkers and curl -I use it.
+	get := func(path string, h echo.HandlerFunc) { e.Match([]string{http.MethodGet, http.MethodHead}, path, h) }
+	get("/", s.directory)
+	get("/room/:room", s.roomLatest)
+	get("/room/:room/:date", s.day)
+	get("/room/:room/event/:event", s.permalink)
+	get("/event/:event", s.eventRedirect)
+	get("/healthz", s.health)
+	get("/api/v1/rooms", s.apiRooms)
+	get("/api/v1/rooms/:room/events", s.apiDay)
+	get("/api/v1/events/:event", s.apiEventHandler)
+	return e
+}
+
+// httpError is an error with a status and a message safe to show anyone.
+type httpError struct {
+	code int
+	msg  string
+	err  error // the cause, logged, never shown
+}
+
+func (e *httpError) Error() string {
+	if e.err != nil {
+		return fmt.Sprintf("%d %s: %v", e.code, e.msg, e.err)
+	}
+	return fmt.Sprintf("%d %s", e.code, e.msg)
+}
+
+func (e *httpError) Unwrap() error { return e.err }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+// handleError is the one place errors become responses: a status and a
+// message safe to show, as JSON under /api/ and as a page elsewhere.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "Something went wrong on our side. The error has been logged."
+	var he *httpError
+	var ee *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
+		code, msg = he.code, he.msg
+	case errors.As(err, &ee):
+		code = ee.Code
+		msg = http.StatusText(code)
+		if code == http.StatusNotFound {
+			msg = "There is no page at this address."
+		}
+		if code == http.StatusRequestEntityTooLarge {
+			msg = "The request is too large."
+		}
+	case errors.Is(err, store.ErrNotFound):
+		code, msg = http.StatusNotFound, "Not found."
+	case errors.Is(err, context.DeadlineExceeded):
+		code, msg = http.StatusServiceUnavailable, "The archive took too long to answer. Please try again."
+	}
+	if code >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		_ = c.JSON(code, apiError{ErrCode: errCode(code), Error: msg})
+		return
+	}
+	if err := s.renderPage(c, code, "error", errorView{Code: code, Title: http.StatusText(code), Message: msg}); err != nil {
+		s.log.Error("render error page", "err", err)
+	}
+}
+
+type apiError struct {
+	ErrCode string `json:"errcode"`
+	Error   string `json:"error"`
+}
+
+func errCode(code int) string {
+	switch code {
+	case http.StatusNotFound:
+		return "M_NOT_FOUND"
+	case http.StatusBadRequest:
+		return "M_BAD_REQUEST"
+	case http.StatusGone:
+		return "M_GONE"
+	case http.StatusRequestEntityTooLarge:
+		return "M_TOO_LARGE"
+	case http.StatusServiceUnavailable:
+		return "M_UNAVAILABLE"
+	}
+	if code >= 500 {
+		return "M_UNKNOWN"
+	}
+	return "M_BAD_REQUEST"
+}
+
+// renderPage executes a page template into the response.
+func (s *Server) renderPage(c echo.Context, code int, name string, data any) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("no page template %q", name)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data}); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	return c.HTML(code, b.String())
+}
+
+// pageData is what layout.html sees; .Page is the page's own view.
+type pageData struct {
+	Site string
+	Page any
+}
+
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		s.log.Debug("request", "method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", c.Response().Status, "duration", time.Since(start))
+		return nil
+	}
+}
+
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		// No scripts at all: pages work without JavaScript, and a sanitizer
+		// bug cannot become script execution.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		return next(c)
+	}
+}
+
+func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.opts.RequestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+func (s *Server) health(c echo.Context) error {
+	if err := s.store.Ping(c.Request().Context()); err != nil {
+		return &httpError{code: http.StatusServiceUnavailable, msg: "The database is not answering.", err: err}
+	}
+	return c.String(http.StatusOK, "ok\n")
+}

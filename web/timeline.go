@@ -1,0 +1,578 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// shown is a message as a reader sees it: its latest valid edit applied,
+// its reactions and thread counted, its redaction known.
+type shown struct {
+	ev        store.Event
+	msg       event.Message // the displayed content (after the latest edit)
+	edited    bool
+	editedAt  int64
+	redaction *store.Redaction // set when the message was redacted
+	reactions []reaction
+	thread    threadSummary
+}
+
+type reaction struct {
+	Key     string
+	Count   int
+	Senders []string
+}
+
+type threadSummary struct {
+	Count  int
+	LastTS int64
+}
+
+// relatedIndex groups related events by what they relate to.
+type relatedIndex struct {
+	edits     map[id.EventID][]*event.Event
+	reactions map[id.EventID][]store.Event
+	thread    map[id.EventID][]store.Event
+}
+
+func indexRelated(rel []store.Event) relatedIndex {
+	ix := relatedIndex{
+		edits:     map[id.EventID][]*event.Event{},
+		reactions: map[id.EventID][]store.Event{},
+		thread:    map[id.EventID][]store.Event{},
+	}
+	for i := range rel {
+		r := rel[i]
+		switch r.Rel.Type {
+		case "m.replace":
+			ix.edits[r.Rel.EventID] = append(ix.edits[r.Rel.EventID], &rel[i].Event)
+		case "m.annotation":
+			if r.Type == event.TypeReaction {
+				ix.reactions[r.Rel.EventID] = append(ix.reactions[r.Rel.EventID], r)
+			}
+		case "m.thread":
+			ix.thread[r.Rel.EventID] = append(ix.thread[r.Rel.EventID], r)
+		}
+	}
+	return ix
+}
+
+// shownMessages resolves the displayed form of every message among evs.
+func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.EventID]*shown, error) {
+	var ids []id.EventID
+	for _, e := range evs {
+		if e.Displayable() {
+			ids = append(ids, e.ID)
+		}
+	}
+	out := make(map[id.EventID]*shown, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rel, err := s.store.Related(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	ix := indexRelated(rel)
+	for i := range evs {
+		e := evs[i]
+		if !e.Displayable() {
+			continue
+		}
+		sh, err := s.shownOne(ctx, e, ix)
+		if err != nil {
+			return nil, err
+		}
+		out[e.ID] = sh
+	}
+	return out, nil
+}
+
+func (s *Server) shownOne(ctx context.Context, e store.Event, ix relatedIndex) (*shown, error) {
+	sh := &shown{ev: e}
+	if e.Redacted {
+		r, err := s.store.RedactionOf(ctx, e.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		sh.redaction = &r
+		return sh, nil
+	}
+	content := e.Content
+	var valid []*event.Event
+	for _, ed := range ix.edits[e.ID] {
+		if event.ValidEdit(&e.Event, ed) {
+			valid = append(valid, ed)
+		}
+	}
+	if latest := event.LatestEdit(valid); latest != nil {
+		if nc, ok := event.NewContent(latest.Content); ok {
+			content = event.ApplyEdit(e.Content, nc)
+			sh.edited, sh.editedAt = true, latest.OriginTS
+		}
+	}
+	msg, err := event.ParseMessage(content)
+	if err != nil {
+		// Stored but undisplayable content (a wrong-typed field): show that
+		// plainly instead of failing the whole page.
+		msg = event.Message{MsgType: "m.text", Body: "(this message could not be displayed)"}
+	}
+	sh.msg = msg
+	sh.reactions = aggregateReactions(ix.reactions[e.ID])
+	for _, t := range ix.thread[e.ID] {
+		sh.thread.Count++
+		sh.thread.LastTS = max(sh.thread.LastTS, t.OriginTS)
+	}
+	return sh, nil
+}
+
+// maxReactionKey bounds a reaction key as displayed.
+const maxReactionKey = 64
+
+// aggregateReactions counts reactions per key, once per sender and key.
+func aggregateReactions(rs []store.Event) []reaction {
+	var out []reaction
+	index := map[string]int{}
+	seen := map[string]bool{}
+	for _, r := range rs {
+		key := r.Rel.Key
+		if key == "" || seen[string(r.Sender)+"\x00"+key] {
+			continue
+		}
+		seen[string(r.Sender)+"\x00"+key] = true
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, reaction{Key: truncateRunes(key, maxReactionKey)})
+		}
+		out[i].Count++
+		out[i].Senders = append(out[i].Senders, displayName(r.SenderName, r.Sender))
+	}
+	return out
+}
+
+func displayName(name string, user id.UserID) string {
+	if strings.TrimSpace(name) != "" {
+		return name
+	}
+	return string(user)
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// excerpt is a one-line preview of a message's text.
+func excerpt(text string, n int) string {
+	return truncateRunes(strings.Join(strings.Fields(text), " "), n)
+}
+
+// Views. Each page has its own typed view; these are the shared parts.
+
+type roomView struct {
+	Room         store.Room
+	Name         string
+	Alias        string
+	ID           string
+	Topic        template.HTML
+	Path         string
+	MatrixTo     string
+	MessageCount int64
+	LastActivity string
+	Initial      string
+	Predecessor  string // path of the previous room, if archived
+	Successor    string
+}
+
+func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
+	v := roomView{
+		Room: r, Name: roomName(r), Alias: r.CanonicalAlias, ID: string(r.ID),
+		Topic: s.render.Plain(r.Topic), Path: roomPath(r), MessageCount: r.MessageCount,
+		MatrixTo: event.MatrixToRoom(string(r.ID), s.viaServers(ctx, r)),
+	}
+	if r.LastTS > 0 {
+		v.LastActivity = time.UnixMilli(r.LastTS).UTC().Format("2006-01-02 15:04 UTC")
+	}
+	if first, _ := utf8.DecodeRuneInString(strings.TrimLeft(v.Name, "#!@")); first != utf8.RuneError {
+		v.Initial = strings.ToUpper(string(first))
+	}
+	for _, link := range []struct {
+		id  id.RoomID
+		dst *string
+	}{{r.Predecessor, &v.Predecessor}, {r.Successor, &v.Successor}} {
+		if link.id == "" {
+			continue
+		}
+		if other, err := s.store.Room(ctx, link.id); err == nil && !other.Hidden {
+			*link.dst = roomPath(other)
+		}
+	}
+	return v
+}
+
+// roomName follows the spec: the name, else the canonical alias, else the ID.
+func roomName(r store.Room) string {
+	if strings.TrimSpace(r.Name) != "" {
+		return r.Name
+	}
+	if r.CanonicalAlias != "" {
+		return r.CanonicalAlias
+	}
+	return string(r.ID)
+}
+
+type messageView struct {
+	ID         string
+	Permalink  string
+	MatrixTo   string
+	Time       string
+	DateTime   string
+	SenderName string
+	SenderID   string
+	Kind       string // text, emote, notice, media
+	Body       template.HTML
+	Edited     bool
+	EditedAt   string
+	Deleted    *deletedView
+	Reply      *replyView
+	Reactions  []reaction
+	Thread     *threadView
+	InThread   bool
+	Highlight  bool
+}
+
+type deletedView struct {
+	By        string
+	At        string
+	Reason    string
+	AppliedAt string
+}
+
+type replyView struct {
+	Permalink  string
+	SenderName string
+	Excerpt    string
+	Missing    string // why there is no excerpt: deleted, not archived
+}
+
+type threadView struct {
+	Count  int
+	LastAt string
+}
+
+type stateView struct {
+	ID        string
+	Permalink string
+	Time      string
+	DateTime  string
+	Text      string
+	Link      string // an optional link (e.g. to an upgraded room)
+	LinkText  string
+	Highlight bool
+	member    bool
+	summary   string // member runs: "joined", "left", …
+}
+
+type itemView struct {
+	Message *messageView
+	State   *stateView
+	Members *memberRunView
+}
+
+// memberRunView is a run of membership changes collapsed into one line.
+type memberRunView struct {
+	Summary string
+	Changes []*stateView
+	Open    bool // holds the highlighted event
+}
+
+const timeLayout = "15:04"
+
+func fmtTime(ms int64) (short, iso string) {
+	t := time.UnixMilli(ms).UTC()
+	return t.Format(timeLayout), t.Format(time.RFC3339)
+}
+
+func fmtStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// timeline builds a day page's items from its events.
+func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID) ([]itemView, error) {
+	msgs, err := s.shownMessages(ctx, evs)
+	if err != nil {
+		return nil, err
+	}
+	parents, err := s.replyParents(ctx, evs, msgs)
+	if err != nil {
+		return nil, err
+	}
+	via := s.viaServers(ctx, r)
+	var items []itemView
+	for _, e := range evs {
+		if sh, ok := msgs[e.ID]; ok {
+			items = append(items, itemView{Message: s.messageView(r, sh, parents, via, highlight)})
+			continue
+		}
+		if !e.IsState() {
+			continue
+		}
+		sv, err := s.stateView(ctx, r, e)
+		if err != nil {
+			return nil, err
+		}
+		if sv == nil {
+			continue
+		}
+		sv.Highlight = e.ID == highlight
+		if sv.member {
+			if n := len(items); n > 0 && items[n-1].Members != nil {
+				run := items[n-1].Members
+				run.Changes = append(run.Changes, sv)
+				run.Open = run.Open || sv.Highlight
+				continue
+			}
+			items = append(items, itemView{Members: &memberRunView{Changes: []*stateView{sv}, Open: sv.Highlight}})
+			continue
+		}
+		items = append(items, itemView{State: sv})
+	}
+	for _, it := range items {
+		if it.Members != nil {
+			it.Members.Summary = summarizeMembers(it.Members.Changes)
+		}
+	}
+	return items, nil
+}
+
+func summarizeMembers(changes []*stateView) string {
+	counts := map[string]int{}
+	var order []string
+	for _, c := range changes {
+		if counts[c.summary] == 0 {
+			order = append(order, c.summary)
+		}
+		counts[c.summary]++
+	}
+	parts := make([]string, 0, len(order))
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// replyParents loads the messages replied to, with their displayed form.
+func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[id.EventID]*shown) (map[id.EventID]*shown, error) {
+	parents := map[id.EventID]*shown{}
+	var missing []id.EventID
+	for _, sh := range msgs {
+		p := sh.ev.Rel.ReplyTo
+		if p == "" {
+			continue
+		}
+		if ps, ok := msgs[p]; ok {
+			parents[p] = ps
+		} else if _, queued := parents[p]; !queued {
+			parents[p] = nil
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return parents, nil
+	}
+	found, err := s.store.EventsByID(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	var public []store.Event
+	for _, f := range found {
+		if f.Public {
+			public = append(public, f)
+		}
+	}
+	more, err := s.shownMessages(ctx, public)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range more {
+		parents[k] = v
+	}
+	return parents, nil
+}
+
+func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*shown, via []string, highlight id.EventID) *messageView {
+	e := sh.ev
+	v := &messageView{
+		ID: string(e.ID), Permalink: eventPath(r, e.ID),
+		MatrixTo:   event.MatrixToEvent(string(r.ID), e.ID, via),
+		SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
+		Highlight: e.ID == highlight, InThread: e.Rel.Type == "m.thread",
+	}
+	v.Time, v.DateTime = fmtTime(e.OriginTS)
+	if sh.redaction != nil {
+		v.Kind = "deleted"
+		d := &deletedView{Reason: sh.redaction.Reason, AppliedAt: fmtStamp(sh.redaction.AppliedAt)}
+		if sh.redaction.Sender != "" {
+			d.By = string(sh.redaction.Sender)
+			d.At = fmtStamp(sh.redaction.TS)
+		}
+		v.Deleted = d
+		return v
+	}
+	v.Kind = "text"
+	switch sh.msg.MsgType {
+	case event.MsgEmote:
+		v.Kind = "emote"
+	case event.MsgNotice:
+		v.Kind = "notice"
+	case event.MsgImage, event.MsgFile, event.MsgAudio, event.MsgVideo:
+		v.Kind = "media"
+	}
+	v.Body = s.render.Message(sh.msg)
+	if sh.edited {
+		v.Edited = true
+		v.EditedAt = fmtStamp(time.UnixMilli(sh.editedAt))
+	}
+	if p := e.Rel.ReplyTo; p != "" {
+		rv := &replyView{Permalink: "/event/" + pathSegment(string(p))}
+		switch ps := parents[p]; {
+		case ps == nil:
+			rv.Missing = "a message that is not in the archive"
+		case ps.redaction != nil:
+			rv.Missing = "a deleted message"
+			rv.Permalink = eventPath(r, p)
+		default:
+			rv.SenderName = displayName(ps.ev.SenderName, ps.ev.Sender)
+			rv.Excerpt = excerpt(s.render.Text(ps.msg), 120)
+			rv.Permalink = eventPath(r, p)
+		}
+		v.Reply = rv
+	}
+	v.Reactions = sh.reactions
+	if sh.thread.Count > 0 {
+		_, last := fmtTime(sh.thread.LastTS)
+		v.Thread = &threadView{Count: sh.thread.Count, LastAt: last}
+	}
+	return v
+}
+
+// stateView describes a state change as one line, or returns nil for state
+// that is noise to readers (power levels, join rules, ACLs…).
+func (s *Server) stateView(ctx context.Context, r store.Room, e store.Event) (*stateView, error) {
+	who := displayName(e.SenderName, e.Sender)
+	v := &stateView{ID: string(e.ID), Permalink: eventPath(r, e.ID)}
+	v.Time, v.DateTime = fmtTime(e.OriginTS)
+	str := func(k string) string { return event.StringField(e.Content, k) }
+	switch e.Type {
+	case event.TypeCreate:
+		v.Text = who + " created the room."
+	case event.TypeName:
+		if n := str("name"); n != "" {
+			v.Text = fmt.Sprintf("%s changed the room name to “%s”.", who, n)
+		} else {
+			v.Text = who + " removed the room name."
+		}
+	case event.TypeTopic:
+		if t := str("topic"); t != "" {
+			v.Text = fmt.Sprintf("%s changed the topic to “%s”.", who, excerpt(t, 300))
+		} else {
+			v.Text = who + " removed the topic."
+		}
+	case event.TypeAvatar:
+		v.Text = who + " changed the room avatar."
+	case event.TypeCanonicalAlias:
+		if a := str("alias"); a != "" {
+			v.Text = fmt.Sprintf("%s set the room's main address to %s.", who, a)
+		} else {
+			return nil, nil
+		}
+	case event.TypeHistoryVisibility:
+		if str("history_visibility") == "world_readable" {
+			v.Text = who + " made the room's history readable by anyone (it is archived from here on)."
+		} else {
+			v.Text = who + " made the room's history private (the archive stops recording here)."
+		}
+	case event.TypeTombstone:
+		v.Text = who + " upgraded this room."
+		if succ := id.RoomID(str("replacement_room")); succ != "" {
+			if other, err := s.store.Room(ctx, succ); err == nil && !other.Hidden {
+				v.Link, v.LinkText = roomPath(other), "Continue in the new room"
+			}
+		}
+	case event.TypeMember:
+		return s.memberView(ctx, e, v)
+	default:
+		return nil, nil
+	}
+	return v, nil
+}
+
+func (s *Server) memberView(ctx context.Context, e store.Event, v *stateView) (*stateView, error) {
+	v.member = true
+	target := id.UserID(*e.StateKey)
+	name := event.StringField(e.Content, "displayname")
+	membership := event.StringField(e.Content, "membership")
+	prev, err := s.store.PreviousState(ctx, e)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	prevMembership := event.StringField(prev, "membership")
+	prevName := event.StringField(prev, "displayname")
+	subject := displayName(name, target)
+	sender := displayName(e.SenderName, e.Sender)
+	switch membership {
+	case "join":
+		switch {
+		case prevMembership == "join" && prevName != name && name == "":
+			v.Text, v.summary = fmt.Sprintf("%s removed their display name (%s).", displayName(prevName, target), target), "changed their name"
+		case prevMembership == "join" && prevName != name:
+			v.Text, v.summary = fmt.Sprintf("%s changed their display name to %s.", displayName(prevName, target), name), "changed their name"
+		case prevMembership == "join":
+			v.Text, v.summary = subject+" changed their avatar.", "changed their avatar"
+		default:
+			v.Text, v.summary = subject+" joined.", "joined"
+		}
+	case "leave":
+		leaver := displayName(prevName, target)
+		switch {
+		case prevMembership == "ban":
+			v.Text, v.summary = fmt.Sprintf("%s unbanned %s.", sender, leaver), "were unbanned"
+		case e.Sender != target:
+			v.Text, v.summary = fmt.Sprintf("%s removed %s.", sender, leaver), "were removed"
+		case prevMembership == "invite":
+			v.Text, v.summary = leaver+" declined the invitation.", "declined"
+		default:
+			v.Text, v.summary = leaver+" left.", "left"
+		}
+	case "ban":
+		v.Text, v.summary = fmt.Sprintf("%s banned %s.", sender, displayName(prevName, target)), "were banned"
+	case "invite":
+		v.Text, v.summary = fmt.Sprintf("%s invited %s.", sender, subject), "were invited"
+	case "knock":
+		v.Text, v.summary = subject+" asked to join.", "asked to join"
+	default:
+		return nil, nil
+	}
+	if r := event.StringField(e.Content, "reason"); r != "" && membership != "join" {
+		v.Text += " Reason: " + excerpt(r, 200)
+	}
+	return v, nil
+}
