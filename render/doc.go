@@ -1,0 +1,19 @@
+// Package render turns untrusted Matrix message content into HTML and text
+// for the archive's pages, day logs and search index.
+//
+// It is the only package that produces template.HTML. Everything it returns
+// has been sanitised here: Matrix HTML goes through a bluemonday allowlist
+// (MATRIX.md §6.3) and then a post-pass over the parsed tree that applies
+// what bluemonday cannot express (colours as CSS, spoilers, mxc images,
+// rel on links, the nesting cap); plain text is escaped and linkified.
+//
+// Reply fallbacks (MATRIX.md §5.2) are stripped here rather than relied upon
+// from elsewhere: quoted fallback text must never be shown, or indexed, as if
+// the replier had written it.
+//
+// The markup uses a few classes ("spoiler", "media", "caption", "geo") whose
+// rules the page stylesheet must contain; CSS holds the ones that matter for
+// correctness. Colours are inline style attributes built only from validated
+// #rrggbb values, so a Content-Security-Policy has to allow those
+// (style-src-attr 'unsafe-inline'); no script is ever needed.
+package render

@@ -1,0 +1,156 @@
+package render
+
+import (
+	"html"
+	"html/template"
+	"strings"
+
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+// Options configures a Renderer.
+type Options struct {
+	// MediaURL maps a valid mxc URI (server a valid server name, mediaID
+	// [A-Za-z0-9_-]+, both already validated) to a URL the archive serves.
+	// nil means the archive serves no media: inline images become their
+	// alt text in brackets and media messages show the filename unlinked.
+	MediaURL func(server, mediaID string) string
+}
+
+// Renderer turns message content into HTML and text. It is safe for
+// concurrent use; build one at start-up with New.
+type Renderer struct {
+	policy   *bluemonday.Policy
+	mediaURL func(server, mediaID string) string
+}
+
+// New builds a Renderer. The sanitizer policy is compiled once here.
+func New(opts Options) *Renderer {
+	return &Renderer{policy: newPolicy(), mediaURL: opts.MediaURL}
+}
+
+// Message renders a message's body: the sanitized formatted_body for HTML
+// messages, else the escaped and linkified body, with reply fallbacks
+// removed either way. Media show their filename, linked when the archive
+// serves media, and the caption if there is one; m.location shows the body
+// and, for a valid geo URI, a geo: link; unknown msgtypes show the body.
+// Emotes and notices get the same HTML; styling them is the caller's job.
+// The result may contain block elements: put it in a div, not a p.
+func (r *Renderer) Message(m event.Message) template.HTML {
+	switch {
+	case isMedia(m):
+		return r.media(m)
+	case m.MsgType == event.MsgLocation:
+		return r.location(m)
+	default:
+		return r.body(m)
+	}
+}
+
+// body is the text part of a message: formatted when there is usable HTML,
+// plain otherwise.
+func (r *Renderer) body(m event.Message) template.HTML {
+	if m.IsHTML() {
+		// A formatted body that sanitizes to nothing (only a reply
+		// fallback, only a script) falls back to the plain body, which then
+		// shows what was sent, escaped.
+		if h := r.HTML(m.FormattedBody); strings.TrimSpace(string(h)) != "" {
+			return h
+		}
+	}
+	return r.Plain(stripReplyFallbackText(m.Body))
+}
+
+// isMedia reports whether m is a file-like message. Stickers are m.sticker
+// events whose content has no msgtype but a url.
+func isMedia(m event.Message) bool {
+	switch m.MsgType {
+	case event.MsgImage, event.MsgFile, event.MsgAudio, event.MsgVideo:
+		return true
+	case "":
+		return m.URL != ""
+	}
+	return false
+}
+
+// mediaLabel names a file-like message that has neither filename nor body.
+func mediaLabel(msgtype string) string {
+	switch msgtype {
+	case event.MsgImage:
+		return "image"
+	case event.MsgAudio:
+		return "audio"
+	case event.MsgVideo:
+		return "video"
+	case "":
+		return "sticker"
+	}
+	return "file"
+}
+
+func (r *Renderer) media(m event.Message) template.HTML {
+	name := m.FileName
+	if name == "" {
+		// Before Matrix 1.10 the body is the filename; for a sticker it is
+		// the description.
+		name = m.Body
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = mediaLabel(m.MsgType)
+	}
+
+	var b strings.Builder
+	if server, mediaID, ok := parseMXC(m.URL); ok && r.mediaURL != nil {
+		b.WriteString(`<a class="media" href="`)
+		b.WriteString(html.EscapeString(r.mediaURL(server, mediaID)))
+		b.WriteString(`" rel="` + linkRel + `">`)
+		b.WriteString(html.EscapeString(name))
+		b.WriteString(`</a>`)
+	} else {
+		b.WriteString(`<span class="media">`)
+		b.WriteString(html.EscapeString(name))
+		b.WriteString(`</span>`)
+	}
+	if m.Caption() != "" {
+		if caption := r.body(m); caption != "" {
+			b.WriteString(`<div class="caption">`)
+			b.WriteString(string(caption))
+			b.WriteString(`</div>`)
+		}
+	}
+	return template.HTML(b.String())
+}
+
+func (r *Renderer) location(m event.Message) template.HTML {
+	body := r.Plain(stripReplyFallbackText(m.Body))
+	if !validGeoURI(m.GeoURI) {
+		return body
+	}
+	geo := html.EscapeString(m.GeoURI)
+	var b strings.Builder
+	b.WriteString(string(body))
+	if body != "" {
+		b.WriteByte(' ')
+	}
+	b.WriteString(`<a class="geo" href="` + geo + `" rel="` + linkRel + `">` + geo + `</a>`)
+	return template.HTML(b.String())
+}
+
+// Text returns the message's readable plain text, for plain-text day logs
+// and the search index. The reply fallback is stripped so quoted text is
+// never attributed to the replier. HTML messages use their plain body, and
+// the HTML converted to text only when that body is empty. A media message
+// with neither falls back to its filename.
+func (r *Renderer) Text(m event.Message) string {
+	text := stripReplyFallbackText(m.Body)
+	if strings.TrimSpace(text) == "" && m.IsHTML() {
+		text = r.htmlText(m.FormattedBody)
+	}
+	if strings.TrimSpace(text) == "" && isMedia(m) {
+		text = m.FileName
+	}
+	return text
+}
