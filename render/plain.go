@@ -84,31 +84,3 @@ func escapeLines(s string) template.HTML {
 	writeEscapedLines(&b, s)
 	return template.HTML(b.String())
 }
-
-// stripReplyFallbackText removes a legacy plain-text reply fallback
-// (MATRIX.md §5.2): when the body starts with "> <" or "> * <" and has more
-// than one line, the leading "> " lines and the blank separator after them.
-// A body that merely starts with a quote is left alone.
-func stripReplyFallbackText(body string) string {
-	if !strings.HasPrefix(body, "> <") && !strings.HasPrefix(body, "> * <") || !strings.Contains(body, "\n") {
-		return body
-	}
-	rest := body
-	for rest != "" {
-		line, after, _ := strings.Cut(rest, "\n")
-		line = strings.TrimSuffix(line, "\r")
-		// A quoted empty line may have lost its trailing space.
-		if !strings.HasPrefix(line, "> ") && line != ">" {
-			break
-		}
-		rest = after
-	}
-	for rest != "" {
-		line, after, _ := strings.Cut(rest, "\n")
-		if strings.TrimSpace(line) != "" {
-			break
-		}
-		rest = after
-	}
-	return strings.TrimRight(rest, " \t\r\n")
-}

@@ -1,6 +1,11 @@
 package render
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/event"
+)
 
 func link(u string) string { return `<a href="` + u + `" rel="nofollow ugc noopener">` + u + `</a>` }
 
@@ -64,7 +69,7 @@ func TestStripReplyFallbackText(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := stripReplyFallbackText(tc.in); got != tc.want {
+			if got := strings.TrimRight(event.StripReplyFallbackText(tc.in), " \t\r\n"); got != tc.want {
 				t.Errorf("stripReplyFallbackText(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})

@@ -60,7 +60,7 @@ func (r *Renderer) body(m event.Message) template.HTML {
 			return h
 		}
 	}
-	return r.Plain(stripReplyFallbackText(m.Body))
+	return r.Plain(event.StripReplyFallbackText(m.Body))
 }
 
 // isMedia reports whether m is a file-like message. Stickers are m.sticker
@@ -125,7 +125,7 @@ func (r *Renderer) media(m event.Message) template.HTML {
 }
 
 func (r *Renderer) location(m event.Message) template.HTML {
-	body := r.Plain(stripReplyFallbackText(m.Body))
+	body := r.Plain(event.StripReplyFallbackText(m.Body))
 	if !validGeoURI(m.GeoURI) {
 		return body
 	}
@@ -145,7 +145,7 @@ func (r *Renderer) location(m event.Message) template.HTML {
 // the HTML converted to text only when that body is empty. A media message
 // with neither falls back to its filename.
 func (r *Renderer) Text(m event.Message) string {
-	text := stripReplyFallbackText(m.Body)
+	text := event.StripReplyFallbackText(m.Body)
 	if strings.TrimSpace(text) == "" && m.IsHTML() {
 		text = r.htmlText(m.FormattedBody)
 	}

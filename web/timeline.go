@@ -271,8 +271,9 @@ type replyView struct {
 }
 
 type threadView struct {
-	Count  int
-	LastAt string
+	Count   int
+	LastAt  string
+	LastISO string
 }
 
 type stateView struct {
@@ -468,8 +469,8 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 	}
 	v.Reactions = sh.reactions
 	if sh.thread.Count > 0 {
-		_, last := fmtTime(sh.thread.LastTS)
-		v.Thread = &threadView{Count: sh.thread.Count, LastAt: last}
+		v.Thread = &threadView{Count: sh.thread.Count, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
+		_, v.Thread.LastISO = fmtTime(sh.thread.LastTS)
 	}
 	return v
 }

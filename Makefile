@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+GO ?= go
+BIN := bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
+DEMO_LISTEN ?= 127.0.0.1:8080
+
+.PHONY: all build demo test lint fmt-check vet unit clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Imports the bundled demo rooms into the embedded default (SQLite in ./data)
+# and serves them. Importing is idempotent, so running it again is safe.
+demo: build
+	$(BIN)/archiver import testdata/demo/*.ndjson
+	@echo
+	@echo "    mxarchive demo: browse to http://$(DEMO_LISTEN)/   (Ctrl-C stops it)"
+	@echo
+	MXARCHIVE_WEB_LISTEN=$(DEMO_LISTEN) $(BIN)/archive-web
+
+# Every test: formatting, vet, staticcheck, and the whole suite with the race
+# detector, PostgreSQL included (the tests start their own throwaway cluster,
+# or use MXARCHIVE_TEST_POSTGRES). Under CI=true a missing PostgreSQL fails.
+test: fmt-check vet lint unit
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,507 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/pgtest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	demoFile  = "../testdata/demo/ansible-community.ndjson"
+	demoRoom  = "!aNsIbLeCoMmUnItY:example.org"
+	demoSlug  = "ansible-community:example.org"
+	editOrig  = "$IN-0ysezAogSjmlPL2rmdMwpMoIg7WpnD7EEYAzTcUo"
+	editEvent = "$9oUDb1vdFBliiaqpS6BoS3N3ai1sv7qRRYBYzUo1H78"
+	htmlOrig  = "$B7JkLzT_ej5KiiL0lUGC2845OsB2_hxnOU-qInTUAiQ"
+	htmlEdit  = "$E3wq-fuNzSzx_TVvgrG9E_u-4Q7wLJjDRP7k0pQiNAw"
+	emote     = "$qTpsFCTFhuHNCutywt3eBckHNDJr5H6mJueluZRCzhY"
+	notice    = "$ZMb7Th2YLOFscoLZVtWWBZiR_ONtbMkMLKx49ebtvhw"
+)
+
+var replies = []string{
+	"$fahWZvrMrcns9ELHFCfMSrHxfJbU4PbivEkZB1F0Fbc",
+	"$SrBNeewMDTKxUUexlhXHAlerngWQe4a8YGYp8UPQI-U",
+	"$U-iq8zsYF349ICY0t1YNvZz3SfA3hPNGl5_OtycISqY",
+	"$3P36YYliOl2j_Gzimw3aT-ZUmb8AxBOlkoXWcL8BdG8",
+	"$q8Nz0CHEDxkeeAmpl7YeBdojiCu-biWau66FUErMzi8",
+}
+
+// fixtureEvents indexes the demo file's events by ID, to compare pages with
+// what was sent.
+func fixtureEvents(t *testing.T, path string) map[string]*event.Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]*event.Event{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		ev, err := event.Parse(sc.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[string(ev.ID)] = ev
+	}
+	return out
+}
+
+type env struct {
+	st  *store.Store
+	srv *web.Server
+}
+
+func newEnv(t *testing.T, st *store.Store, files ...string) *env {
+	t.Helper()
+	in := ingest.New(st, storetest.Logger(t))
+	for _, f := range files {
+		if _, err := in.ImportFile(context.Background(), f, ingest.ImportOptions{}); err != nil {
+			t.Fatalf("import %s: %v", f, err)
+		}
+	}
+	srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{st: st, srv: srv}
+}
+
+func (e *env) get(t *testing.T, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec
+}
+
+func (e *env) page(t *testing.T, path string, wantCode int) *goquery.Document {
+	t.Helper()
+	rec := e.get(t, path)
+	if rec.Code != wantCode {
+		t.Fatalf("GET %s = %d, want %d; body:\n%.2000s", path, rec.Code, wantCode, rec.Body.String())
+	}
+	doc, err := goquery.NewDocumentFromReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func (e *env) redirect(t *testing.T, path string, wantCode int) string {
+	t.Helper()
+	rec := e.get(t, path)
+	if rec.Code != wantCode {
+		t.Fatalf("GET %s = %d, want %d", path, rec.Code, wantCode)
+	}
+	return rec.Header().Get("Location")
+}
+
+// msgByID finds a message's list item. IDs contain characters CSS
+// selectors would need escaped, so match the attribute in Go.
+func msgByID(doc *goquery.Document, evID string) *goquery.Selection {
+	return doc.Find("li").FilterFunction(func(_ int, s *goquery.Selection) bool {
+		v, _ := s.Attr("id")
+		return v == evID
+	})
+}
+
+func TestDirectory(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, demoFile, "../testdata/demo/opendev-infra.ndjson")
+		doc := e.page(t, "/", http.StatusOK)
+		names := doc.Find("li.room .room-name").Map(func(_ int, s *goquery.Selection) string { return s.Text() })
+		if fmt.Sprint(names) != "[OpenDev Infra Ansible Community]" {
+			t.Errorf("rooms (most recent first) = %v", names)
+		}
+		ansible := doc.Find("li.room").Last()
+		if href, _ := ansible.Find(".room-name").Attr("href"); href != "/room/"+demoSlug {
+			t.Errorf("room link = %q", href)
+		}
+		if got := ansible.Find(".count").Text(); got != "97 messages" {
+			t.Errorf("count = %q", got)
+		}
+		if ansible.Find(".alias").Text() != "#ansible-community:example.org" || ansible.Find(".avatar").Text() != "A" {
+			t.Errorf("alias/avatar = %q %q", ansible.Find(".alias").Text(), ansible.Find(".avatar").Text())
+		}
+	})
+}
+
+func TestDayPage(t *testing.T) {
+	fx := fixtureEvents(t, demoFile)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, demoFile)
+		latest := e.redirect(t, "/room/"+demoSlug, http.StatusFound)
+		if latest != "/room/"+demoSlug+"/2026-03-07" {
+			t.Errorf("latest day redirect = %q", latest)
+		}
+		doc := e.page(t, "/room/"+demoSlug+"/2026-03-03", http.StatusOK)
+		if doc.Find("h1").Text() != "Ansible Community" {
+			t.Errorf("h1 = %q", doc.Find("h1").Text())
+		}
+		prev, _ := doc.Find("nav.days a.prev").First().Attr("href")
+		next, _ := doc.Find("nav.days a.next").First().Attr("href")
+		if prev != "/room/"+demoSlug+"/2026-03-02" || next != "/room/"+demoSlug+"/2026-03-04" {
+			t.Errorf("prev/next = %q %q", prev, next)
+		}
+		msgs := doc.Find("ol.timeline > li.msg")
+		if msgs.Length() < 10 {
+			t.Fatalf("only %d messages on the page", msgs.Length())
+		}
+		// Every message: name, MXID, time, permalink, and a correct matrix.to link.
+		msgs.Each(func(_ int, s *goquery.Selection) {
+			id, _ := s.Attr("id")
+			ev := fx[id]
+			if ev == nil {
+				t.Errorf("message %q is not in the fixture", id)
+				return
+			}
+			if s.Find(".sender").Text() == "" || s.Find(".mxid").Text() != string(ev.Sender) {
+				t.Errorf("%s: sender %q mxid %q", id, s.Find(".sender").Text(), s.Find(".mxid").Text())
+			}
+			perma, _ := s.Find("a.time").Attr("href")
+			if perma != "/room/"+demoSlug+"/event/"+id {
+				t.Errorf("%s: permalink %q", id, perma)
+			}
+			mt, _ := s.Find("a.matrixto").Attr("href")
+			if want := "https://matrix.to/#/%21aNsIbLeCoMmUnItY:example.org/" + id + "?via=example.org&via=matrix.org&via=chat.libre.example"; mt != want {
+				t.Errorf("%s: matrix.to = %q, want %q", id, mt, want)
+			}
+		})
+		// The edit is applied, marked, and never shown as its own message.
+		orig := msgByID(doc, editOrig)
+		newBody := event.StringField(mustNewContent(t, fx[editEvent]), "body")
+		oldBody := event.StringField(fx[editOrig].Content, "body")
+		if !strings.Contains(orig.Find(".body").Text(), newBody) || strings.Contains(orig.Find(".body").Text(), oldBody) {
+			t.Errorf("edited message shows %q; want %q not %q", orig.Find(".body").Text(), newBody, oldBody)
+		}
+		if orig.Find(".edited").Length() != 1 || msgByID(doc, editEvent).Length() != 0 {
+			t.Error("edit marker missing, or the edit shown as a message")
+		}
+	})
+}
+
+func mustNewContent(t *testing.T, ev *event.Event) json.RawMessage {
+	nc, ok := event.NewContent(ev.Content)
+	if !ok {
+		t.Fatalf("%s has no m.new_content", ev.ID)
+	}
+	return nc
+}
+
+// Replies show who and what they answer, and never the fallback quote.
+func TestRepliesDoNotLeakFallbacks(t *testing.T) {
+	fx := fixtureEvents(t, demoFile)
+	e := newEnv(t, storetest.Open(t, "sqlite"), demoFile)
+	for _, r := range replies {
+		ev := fx[r]
+		loc := e.redirect(t, "/event/"+url.PathEscape(r), http.StatusFound)
+		page := e.page(t, loc, http.StatusOK)
+		li := msgByID(page, r)
+		if li.Length() != 1 || !li.HasClass("highlight") {
+			t.Fatalf("%s: not highlighted on its permalink page", r)
+		}
+		body := event.StringField(ev.Content, "body")
+		quoted := strings.SplitN(body, "\n", 2)[0] // "> <@user:server> quoted text"
+		quotedText := strings.TrimSpace(quoted[strings.Index(quoted, ">")+1:])
+		quotedText = strings.TrimSpace(quotedText[strings.Index(quotedText, ">")+1:])
+		if got := li.Find(".body").Text(); quotedText != "" && strings.Contains(got, quotedText) {
+			t.Errorf("%s: body leaks the reply fallback %q: %q", r, quotedText, got)
+		}
+		rt := li.Find("a.reply-to")
+		parent := fx[string(event.ParseRelation(ev.Content).ReplyTo)]
+		href, _ := rt.Attr("href")
+		if parent == nil || href != "/room/"+demoSlug+"/event/"+string(parent.ID) || rt.Find(".reply-sender").Text() == "" {
+			t.Errorf("%s: reply link %q sender %q", r, href, rt.Find(".reply-sender").Text())
+		}
+	}
+}
+
+func TestEmoteNoticeReactions(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), demoFile)
+	doc := e.page(t, e.redirect(t, "/event/"+emote, http.StatusFound), http.StatusOK)
+	if li := msgByID(doc, emote); !li.HasClass("emote") || !strings.HasPrefix(li.Find(".sender").Text(), "* ") {
+		t.Errorf("emote not styled: class %q sender %q", li.AttrOr("class", ""), li.Find(".sender").Text())
+	}
+	doc = e.page(t, e.redirect(t, "/event/"+notice, http.StatusFound), http.StatusOK)
+	li := msgByID(doc, notice)
+	if !li.HasClass("notice") {
+		t.Errorf("notice not styled: %q", li.AttrOr("class", ""))
+	}
+	got := li.Find(".reactions summary").Map(func(_ int, s *goquery.Selection) string {
+		return strings.Join(strings.Fields(s.Text()), " ")
+	})
+	if fmt.Sprint(got) != "[🎉 2 🚀 1]" {
+		t.Errorf("reactions = %v", got)
+	}
+}
+
+func TestPermalinks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, demoFile)
+		// /event/{id} redirects to the canonical permalink.
+		if loc := e.redirect(t, "/event/"+editOrig, http.StatusFound); loc != "/room/"+demoSlug+"/event/"+editOrig {
+			t.Errorf("/event redirect = %q", loc)
+		}
+		// A permalink through the room ID (stale once the room has an alias) moves to the alias.
+		if loc := e.redirect(t, "/room/"+demoRoom+"/event/"+editOrig, http.StatusMovedPermanently); loc != "/room/"+demoSlug+"/event/"+editOrig {
+			t.Errorf("stale room redirect = %q", loc)
+		}
+		if loc := e.redirect(t, "/room/"+demoRoom+"/2026-03-03", http.StatusMovedPermanently); loc != "/room/"+demoSlug+"/2026-03-03" {
+			t.Errorf("stale day redirect = %q", loc)
+		}
+		// A permalink to an edit resolves to the original it edits.
+		if loc := e.redirect(t, "/room/"+demoSlug+"/event/"+htmlEdit, http.StatusFound); loc != "/room/"+demoSlug+"/event/"+htmlOrig {
+			t.Errorf("edit permalink = %q", loc)
+		}
+		doc := e.page(t, "/room/"+demoSlug+"/event/"+htmlOrig, http.StatusOK)
+		if li := msgByID(doc, htmlOrig); !li.HasClass("highlight") {
+			t.Error("permalinked message not highlighted")
+		}
+		// Unknown, malformed and garbage.
+		doc = e.page(t, "/event/$doesnotexist", http.StatusNotFound)
+		if !strings.Contains(doc.Find(".message").Text(), "no event $doesnotexist") {
+			t.Errorf("404 page says %q", doc.Find(".message").Text())
+		}
+		e.page(t, "/event/nodollar", http.StatusBadRequest)
+		e.page(t, "/room/nosuch:example.org/2026-03-03", http.StatusNotFound)
+		doc = e.page(t, "/room/"+demoSlug+"/2026-13-45", http.StatusBadRequest)
+		if !strings.Contains(doc.Find(".message").Text(), "2026-03-02") {
+			t.Errorf("bad date message = %q", doc.Find(".message").Text())
+		}
+		e.page(t, "/room/%23"+demoSlug+"/2026-03-03", http.StatusBadRequest)
+		// A day without messages is a 404 that still links to the nearest days.
+		doc = e.page(t, "/room/"+demoSlug+"/2026-03-05", http.StatusNotFound)
+		if doc.Find("nav.days a.prev").Length() == 0 || doc.Find("nav.days a.next").Length() == 0 {
+			t.Error("empty day has no prev/next links")
+		}
+		// HEAD works like GET.
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/room/"+demoSlug+"/2026-03-03", nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("HEAD = %d", rec.Code)
+		}
+	})
+}
+
+// writeRoom writes a small world-readable room with the given extra events.
+func writeRoom(t *testing.T, extra ...string) string {
+	t.Helper()
+	lines := []string{
+		`{"event_id":"$c","room_id":"!x:example.org","type":"m.room.create","sender":"@a:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"3"}}`,
+		`{"event_id":"$hv","room_id":"!x:example.org","type":"m.room.history_visibility","sender":"@a:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+		`{"event_id":"$j","room_id":"!x:example.org","type":"m.room.member","sender":"@a:example.org","origin_server_ts":1767225600002,"state_key":"@a:example.org","content":{"membership":"join","displayname":"Ann"}}`,
+	}
+	p := filepath.Join(t.TempDir(), "room.ndjson")
+	if err := os.WriteFile(p, []byte(strings.Join(append(lines, extra...), "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func msgLine(evID string, ts int64, content string) string {
+	return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.message","sender":"@a:example.org","origin_server_ts":%d,"content":%s}`, evID, ts, content)
+}
+
+// Room v3 event IDs are standard base64: '/' and '+' must survive URLs.
+func TestV3EventIDs(t *testing.T) {
+	const evID = "$ab/cd+ef/gh"
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, msgLine(evID, 1767225601000, `{"msgtype":"m.text","body":"slashes"}`)))
+	loc := e.redirect(t, "/event/"+url.PathEscape(evID), http.StatusFound)
+	if loc != "/room/!x:example.org/event/$ab%2Fcd+ef%2Fgh" {
+		t.Errorf("redirect = %q", loc)
+	}
+	doc := e.page(t, loc, http.StatusOK)
+	li := msgByID(doc, evID)
+	if !li.HasClass("highlight") {
+		t.Fatal("v3 event not found on its permalink page")
+	}
+	if mt, _ := li.Find("a.matrixto").Attr("href"); mt != "https://matrix.to/#/%21x:example.org/$ab%2Fcd+ef%2Fgh?via=example.org" {
+		t.Errorf("matrix.to = %q", mt)
+	}
+	rec := e.get(t, "/api/v1/events/"+url.PathEscape(evID))
+	var got map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got["event_id"] != evID {
+		t.Errorf("API = %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestHostileHTMLIsSanitized(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		msgLine("$evil", 1767225601000, `{"msgtype":"m.text","body":"hi","format":"org.matrix.custom.html","formatted_body":"<img src=x onerror=alert(1)><a href=\"javascript:alert(2)\">click</a><script>alert(3)</script><b>bold</b>"}`)))
+	rec := e.get(t, "/room/!x:example.org/2026-01-01")
+	body := rec.Body.String()
+	for _, bad := range []string{"onerror", "javascript:", "<script>alert"} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page contains %q", bad)
+		}
+	}
+	if !strings.Contains(body, "<b>bold</b>") {
+		t.Error("allowed markup was lost")
+	}
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP = %q", csp)
+	}
+}
+
+func TestRedactedMessageIsGoneEverywhere(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"the launch code is 0000"}`),
+			msgLine("$edit", 1767225602000, `{"msgtype":"m.text","body":"* the launch code is 1234","m.new_content":{"msgtype":"m.text","body":"the launch code is 1234"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`),
+			msgLine("$reply", 1767225603000, `{"msgtype":"m.text","body":"> <@a:example.org> the launch code is 1234\n\nplease delete that","m.relates_to":{"m.in_reply_to":{"event_id":"$m"}}}`),
+			`{"event_id":"$red","room_id":"!x:example.org","type":"m.room.redaction","sender":"@a:example.org","origin_server_ts":1767225604000,"redacts":"$m","content":{"reason":"oops"}}`,
+		))
+		for _, path := range []string{
+			"/room/!x:example.org/2026-01-01", "/room/!x:example.org/event/$m", "/room/!x:example.org/2026-01-01.txt",
+			"/api/v1/rooms/!x:example.org/events?date=2026-01-01", "/api/v1/events/$m", "/api/v1/events/$reply",
+		} {
+			rec := e.get(t, path)
+			if rec.Code != http.StatusOK {
+				t.Errorf("%s = %d", path, rec.Code)
+			}
+			if strings.Contains(rec.Body.String(), "launch code") {
+				t.Errorf("%s still shows the redacted text:\n%s", path, rec.Body)
+			}
+		}
+		doc := e.page(t, "/room/!x:example.org/event/$m", http.StatusOK)
+		del := msgByID(doc, "$m").Find(".body.deleted").Text()
+		if !strings.Contains(del, "deleted by @a:example.org") || !strings.Contains(del, "oops") || !strings.Contains(del, "applied") {
+			t.Errorf("placeholder = %q", del)
+		}
+		if got := msgByID(doc, "$reply").Find("a.reply-to").Text(); !strings.Contains(got, "a deleted message") {
+			t.Errorf("reply to deleted = %q", got)
+		}
+		var api struct {
+			Redacted   bool   `json:"redacted"`
+			RedactedBy string `json:"redacted_by"`
+			RedactedAt string `json:"redacted_at"`
+			AppliedAt  string `json:"applied_at"`
+		}
+		json.Unmarshal(e.get(t, "/api/v1/events/$m").Body.Bytes(), &api)
+		if !api.Redacted || api.RedactedBy != "@a:example.org" || api.RedactedAt != "2026-01-01T00:00:04Z" || api.AppliedAt == "" {
+			t.Errorf("API redaction fields = %+v", api)
+		}
+	})
+}
+
+func TestAPI(t *testing.T) {
+	fx := fixtureEvents(t, demoFile)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, demoFile)
+		var rooms struct {
+			Rooms []struct {
+				RoomID       string `json:"room_id"`
+				Alias        string `json:"canonical_alias"`
+				MessageCount int    `json:"message_count"`
+				URL          string `json:"url"`
+			} `json:"rooms"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms"), http.StatusOK, &rooms)
+		if len(rooms.Rooms) != 1 || rooms.Rooms[0].RoomID != demoRoom || rooms.Rooms[0].MessageCount != 97 ||
+			rooms.Rooms[0].URL != "https://archive.example/room/"+demoSlug {
+			t.Errorf("rooms = %+v", rooms)
+		}
+		var day struct {
+			Date     string `json:"date"`
+			Previous string `json:"previous_date"`
+			Next     string `json:"next_date"`
+			Events   []struct {
+				EventID   string `json:"event_id"`
+				Text      string `json:"text"`
+				Edited    bool   `json:"edited"`
+				Permalink string `json:"permalink"`
+				MatrixTo  string `json:"matrix_to"`
+			} `json:"events"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms/"+demoSlug+"/events?date=2026-03-03"), http.StatusOK, &day)
+		if day.Previous != "2026-03-02" || day.Next != "2026-03-04" || len(day.Events) < 10 {
+			t.Fatalf("day = %s %s %d events", day.Previous, day.Next, len(day.Events))
+		}
+		for _, ev := range day.Events {
+			if ev.EventID == editOrig {
+				if !ev.Edited || ev.Text != event.StringField(mustNewContent(t, fx[editEvent]), "body") {
+					t.Errorf("edited event in API: %+v", ev)
+				}
+				if ev.Permalink != "https://archive.example/room/"+demoSlug+"/event/"+editOrig {
+					t.Errorf("permalink = %q", ev.Permalink)
+				}
+			}
+		}
+		var one struct {
+			EventID    string `json:"event_id"`
+			SenderName string `json:"sender_name"`
+			Content    struct {
+				Body string `json:"body"`
+			} `json:"content"`
+		}
+		decode(t, e.get(t, "/api/v1/events/"+replies[0]), http.StatusOK, &one)
+		if one.EventID != replies[0] || one.SenderName == "" || strings.HasPrefix(one.Content.Body, "> ") {
+			t.Errorf("event = %+v", one)
+		}
+		var apiErr struct {
+			ErrCode string `json:"errcode"`
+			Error   string `json:"error"`
+		}
+		decode(t, e.get(t, "/api/v1/events/$nope"), http.StatusNotFound, &apiErr)
+		if apiErr.ErrCode != "M_NOT_FOUND" || apiErr.Error == "" {
+			t.Errorf("404 = %+v", apiErr)
+		}
+		decode(t, e.get(t, "/api/v1/rooms/"+demoSlug+"/events?date=yesterday"), http.StatusBadRequest, &apiErr)
+		decode(t, e.get(t, "/api/v1/rooms/"+demoSlug+"/events"), http.StatusBadRequest, &apiErr)
+		if !strings.Contains(apiErr.Error, "date") {
+			t.Errorf("missing date error = %+v", apiErr)
+		}
+	})
+}
+
+func decode(t *testing.T, rec *httptest.ResponseRecorder, wantCode int, v any) {
+	t.Helper()
+	if rec.Code != wantCode {
+		t.Fatalf("status %d, want %d: %s", rec.Code, wantCode, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("content type %q", ct)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+		t.Fatalf("decode: %v: %s", err, rec.Body)
+	}
+}
+
+func TestPlainTextLog(t *testing.T) {
+	fx := fixtureEvents(t, demoFile)
+	e := newEnv(t, storetest.Open(t, "sqlite"), demoFile)
+	rec := e.get(t, "/room/"+demoSlug+"/2026-03-03.txt")
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") {
+		t.Fatalf("txt = %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	text := rec.Body.String()
+	if !strings.Contains(text, "* Diego Ferreira ") || !strings.Contains(text, "(edited)") {
+		t.Errorf("log lacks the emote or edit marker:\n%s", text)
+	}
+	for _, r := range replies {
+		if body := event.StringField(fx[r].Content, "body"); strings.Contains(text, strings.SplitN(body, "\n", 2)[0]) {
+			t.Errorf("log contains reply fallback of %s", r)
+		}
+	}
+}
