@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -127,37 +128,96 @@ func Parse(raw []byte) (*Event, error) {
 // topLevelFields splits an event into its top-level members, rejecting
 // anything but a JSON object and any key that appears twice (after
 // unescaping), which different JSON readers resolve differently.
+//
+// It validates once with json.Valid and then walks the bytes itself: the
+// token-by-token json.Decoder was most of an import's parsing time.
 func topLevelFields(raw []byte) (map[string]json.RawMessage, error) {
 	if !json.Valid(raw) {
 		var probe any
 		err := json.Unmarshal(raw, &probe)
 		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrMalformed, err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if d, ok := tok.(json.Delim); err != nil || !ok || d != '{' {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
-	fields := make(map[string]json.RawMessage)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("%w: object key is not a string", ErrMalformed)
+	fields := make(map[string]json.RawMessage, 10)
+	i = skipSpace(raw, i+1)
+	for i < len(raw) && raw[i] != '}' {
+		// raw is valid JSON, so here is a string key, ':', a value, then
+		// ',' or '}'.
+		end := stringEnd(raw, i)
+		key := string(raw[i+1 : end-1])
+		// Escapes and invalid UTF-8 (which encoding/json turns into U+FFFD)
+		// need the real decoder; plain keys are their bytes.
+		if bytes.IndexByte(raw[i:end], '\\') >= 0 || !utf8.Valid(raw[i:end]) {
+			if err := json.Unmarshal(raw[i:end], &key); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+			}
 		}
 		if _, dup := fields[key]; dup {
 			return nil, fmt.Errorf("%w: duplicate key %q", ErrMalformed, truncate([]byte(key)))
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("%w: value of %q: %v", ErrMalformed, truncate([]byte(key)), err)
+		i = skipSpace(raw, end)
+		i = skipSpace(raw, i+1) // the ':'
+		vend := valueEnd(raw, i)
+		fields[key] = raw[i:vend:vend]
+		i = skipSpace(raw, vend)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
 		}
-		fields[key] = v
 	}
 	return fields, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string starting at b[i].
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// valueEnd returns the index just past the JSON value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = stringEnd(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	default: // number, true, false, null
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+			j++
+		}
+		return j
+	}
 }
 
 func requiredString(field string, v json.RawMessage, max int) (string, error) {

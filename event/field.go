@@ -12,3 +12,14 @@ func StringField(obj json.RawMessage, key string) string {
 	}
 	return stringField(m, key)
 }
+
+// ContentOf returns the "content" member of a whole event's JSON, or {} when
+// there is none. The store keeps each event's JSON once and reads its
+// content from it.
+func ContentOf(raw []byte) json.RawMessage {
+	m, err := topLevelFields(raw)
+	if err != nil || !isObject(m["content"]) {
+		return emptyObject()
+	}
+	return m["content"]
+}

@@ -83,7 +83,7 @@ var ErrNoEvents = errors.New("no valid events in file")
 func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOptions) (ImportReport, error) {
 	rep := ImportReport{File: path, Format: opts.Format}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 2000
+		opts.BatchSize = 10000
 	}
 	if rep.Format == FormatAuto {
 		f, err := detectFormat(path)
@@ -134,45 +134,79 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 		state = state[n:]
 	}
 
-	// Pass 2: everything else, in batches.
-	batch := make([]*event.Event, 0, opts.BatchSize)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		r, err := in.Ingest(ctx, batch)
-		if err != nil {
-			return fmt.Errorf("import %s: %w", path, err)
-		}
-		rep.Result.Add(r)
-		batch = batch[:0]
-		return nil
+	// Pass 2: everything else, in batches. Reading and parsing run in their
+	// own goroutine, one batch ahead of the writes, so the two overlap.
+	type batchMsg struct {
+		evs    []*event.Event
+		assume id.RoomID // vouch for this room before writing the batch
 	}
-	assumed := map[id.RoomID]bool{}
-	err = src.each(ctx, false, opts.progress(path, 2), func(_ int, ev *event.Event) error {
-		rep.Events++
-		if !rooms[ev.RoomID] {
+	batches := make(chan batchMsg, 2)
+	readErr := make(chan error, 1)
+	rctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	var rejected []LineError
+	go func() {
+		defer close(batches)
+		batch := make([]*event.Event, 0, opts.BatchSize)
+		send := func(m batchMsg) bool {
+			select {
+			case batches <- m:
+				return true
+			case <-rctx.Done():
+				return false
+			}
+		}
+		assumed := map[id.RoomID]bool{}
+		err := src.each(rctx, false, opts.progress(path, 2), func(_ int, ev *event.Event) error {
 			rooms[ev.RoomID] = true
-		}
-		if !stated[ev.RoomID] && opts.AssumeWorldReadable && !assumed[ev.RoomID] {
-			assumed[ev.RoomID] = true
-			if err := flush(); err != nil {
-				return err
+			if !stated[ev.RoomID] && opts.AssumeWorldReadable && !assumed[ev.RoomID] {
+				assumed[ev.RoomID] = true
+				if !send(batchMsg{evs: batch, assume: ev.RoomID}) {
+					return rctx.Err()
+				}
+				batch = make([]*event.Event, 0, opts.BatchSize)
 			}
-			if err := in.AssumeWorldReadable(ctx, ev.RoomID); err != nil {
-				return err
+			batch = append(batch, ev)
+			if len(batch) >= opts.BatchSize {
+				if !send(batchMsg{evs: batch}) {
+					return rctx.Err()
+				}
+				batch = make([]*event.Event, 0, opts.BatchSize)
+			}
+			return nil
+		}, func(le LineError) { rejected = append(rejected, le) })
+		if err == nil && len(batch) > 0 && !send(batchMsg{evs: batch}) {
+			err = rctx.Err()
+		}
+		readErr <- err
+	}()
+	var writeErr error
+	for b := range batches {
+		if writeErr != nil {
+			stopReading()
+			continue // drain so the reader can finish
+		}
+		if len(b.evs) > 0 {
+			r, err := in.Ingest(ctx, b.evs)
+			if err != nil {
+				writeErr = fmt.Errorf("import %s: %w", path, err)
+				continue
+			}
+			rep.Result.Add(r)
+			rep.Events += len(b.evs)
+		}
+		if b.assume != "" {
+			if err := in.AssumeWorldReadable(ctx, b.assume); err != nil {
+				writeErr = err
 			}
 		}
-		batch = append(batch, ev)
-		if len(batch) >= opts.BatchSize {
-			return flush()
-		}
-		return nil
-	}, func(le LineError) { rep.Rejected = append(rep.Rejected, le) })
-	if err != nil {
-		return rep, err
 	}
-	if err := flush(); err != nil {
+	err = <-readErr
+	rep.Rejected = rejected
+	if writeErr != nil {
+		return rep, writeErr
+	}
+	if err != nil {
 		return rep, err
 	}
 	for r := range rooms {

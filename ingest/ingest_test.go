@@ -51,7 +51,9 @@ func msg(evID string, ts int64, body string) string {
 	return ev(evID, "m.room.message", "@alice:example.org", ts, nil, fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, body))
 }
 
-func writeLines(t *testing.T, lines []string) string {
+func writeLines(t *testing.T, lines []string) string { return writeLinesB(t, lines) }
+
+func writeLinesB(t testing.TB, lines []string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "events.ndjson")
 	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {

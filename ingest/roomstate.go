@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"sort"
 
 	"maunium.net/go/mautrix/id"
@@ -27,7 +26,10 @@ type stateEntry struct {
 	ts      int64
 	seq     int64 // arrival order, breaking ties between equal timestamps
 	eventID id.EventID
-	content json.RawMessage
+	// value is the one field each message consults, decoded once: the
+	// display name of a member event, the visibility of a
+	// history-visibility event.
+	value string
 }
 
 func newRoomState() *roomState {
@@ -42,7 +44,13 @@ func (r *roomState) add(ev *event.Event, seq int64) {
 	r.seen[ev.ID] = true
 	k := stateKey{ev.Type, *ev.StateKey}
 	list := r.entries[k]
-	e := stateEntry{ts: ev.OriginTS, seq: seq, eventID: ev.ID, content: ev.Content}
+	e := stateEntry{ts: ev.OriginTS, seq: seq, eventID: ev.ID}
+	switch ev.Type {
+	case event.TypeMember:
+		e.value = event.StringField(ev.Content, "displayname")
+	case event.TypeHistoryVisibility:
+		e.value = event.StringField(ev.Content, "history_visibility")
+	}
 	i := sort.Search(len(list), func(i int) bool {
 		return list[i].ts > e.ts || (list[i].ts == e.ts && list[i].seq > e.seq)
 	})
@@ -52,36 +60,34 @@ func (r *roomState) add(ev *event.Event, seq int64) {
 	r.entries[k] = list
 }
 
-// at returns the content of the state event (typ, key) in force at ts,
-// excluding the event `self` (so a state event can be judged by the state
-// it replaced).
-func (r *roomState) at(typ, key string, ts int64, self id.EventID) (json.RawMessage, bool) {
+// at returns the state event (typ, key) in force at ts, excluding the event
+// `self` (so a state event can be judged by the state it replaced).
+func (r *roomState) at(typ, key string, ts int64, self id.EventID) (stateEntry, bool) {
 	list := r.entries[stateKey{typ, key}]
 	i := sort.Search(len(list), func(i int) bool { return list[i].ts > ts })
 	for i--; i >= 0; i-- {
 		if list[i].eventID != self {
-			return list[i].content, true
+			return list[i], true
 		}
 	}
-	return nil, false
+	return stateEntry{}, false
 }
 
 const worldReadable = "world_readable"
 
 // visibility is the history visibility in force at ts (before self).
 func (r *roomState) visibility(ts int64, self id.EventID) string {
-	c, ok := r.at(event.TypeHistoryVisibility, "", ts, self)
+	e, ok := r.at(event.TypeHistoryVisibility, "", ts, self)
 	if !ok {
 		if r.assumeWorldReadable {
 			return worldReadable
 		}
 		return "shared" // the spec's default when the event is missing
 	}
-	v := event.StringField(c, "history_visibility")
-	if v == "" {
+	if e.value == "" {
 		return "shared"
 	}
-	return v
+	return e.value
 }
 
 // public reports whether ev may be archived and shown: the room's history
@@ -104,9 +110,6 @@ func (r *roomState) public(ev *event.Event) bool {
 
 // displayName is the sender's display name at ts, "" if none was set.
 func (r *roomState) displayName(user id.UserID, ts int64, self id.EventID) string {
-	c, ok := r.at(event.TypeMember, string(user), ts, self)
-	if !ok {
-		return ""
-	}
-	return event.StringField(c, "displayname")
+	e, _ := r.at(event.TypeMember, string(user), ts, self)
+	return e.value
 }

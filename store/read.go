@@ -16,7 +16,7 @@ import (
 
 const (
 	eventColumns = `nid, event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
-		rel_type, rel_target, rel_key, reply_to, content, raw, redacted, received_at`
+		rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at`
 	eventByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE event_id = $1`
 	// Day pages list public timeline events and state changes; edits,
 	// reactions and redaction events are shown through their targets.
@@ -42,11 +42,11 @@ const (
 
 func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 	var e Event
-	var evID, roomID, sender, relTarget, replyTo, content, raw string
+	var evID, roomID, sender, relTarget, replyTo, raw string
 	var stateKey sql.NullString
 	var receivedAt int64
 	err := sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
-		&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &content, &raw, &e.Redacted, &receivedAt)
+		&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
 	if err != nil {
 		return Event{}, err
 	}
@@ -56,7 +56,8 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 		sk := stateKey.String
 		e.StateKey = &sk
 	}
-	e.Content, e.Raw = json.RawMessage(content), json.RawMessage(raw)
+	e.Raw = json.RawMessage(raw)
+	e.Content = event.ContentOf(e.Raw)
 	e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
 	if e.Type == event.TypeRedaction {
 		e.Redacts = event.RedactsTarget(&e.Event)

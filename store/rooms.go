@@ -22,7 +22,7 @@ const (
 	getRoomSQL   = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	roomAliasSQL = `SELECT room_id FROM rooms WHERE canonical_alias = $1
 		UNION ALL SELECT room_id FROM room_aliases WHERE alias = $1`
-	latestStateSQL = `SELECT event_id, sender, content FROM events
+	latestStateSQL = `SELECT event_id, sender, raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	upsertAliasSQL = `INSERT INTO room_aliases (alias, room_id, seen_ts) VALUES ($1, $2, $3)
 		ON CONFLICT (alias) DO UPDATE SET room_id = excluded.room_id, seen_ts = excluded.seen_ts
@@ -43,7 +43,7 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", "", nil, false, nil
 		}
-		return id.EventID(evID), id.UserID(sender), json.RawMessage(content), err == nil, err
+		return id.EventID(evID), id.UserID(sender), event.ContentOf([]byte(content)), err == nil, err
 	}
 	if evID, sender, c, ok, err := latest(event.TypeCreate); err != nil {
 		return err

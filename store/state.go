@@ -13,10 +13,10 @@ import (
 )
 
 const (
-	currentStateSQL = `SELECT content FROM events
+	currentStateSQL = `SELECT raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
-	memberEventsSQL = `SELECT state_key, content FROM events
+	memberEventsSQL = `SELECT state_key, raw FROM events
 		WHERE room_id = $1 AND type = 'm.room.member' AND state_key IS NOT NULL
 		ORDER BY state_key, origin_ts, nid`
 )
@@ -34,7 +34,7 @@ func (s *Store) CurrentState(ctx context.Context, roomID id.RoomID, typ, stateKe
 	if err != nil {
 		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, err)
 	}
-	return json.RawMessage(content), nil
+	return event.ContentOf([]byte(content)), nil
 }
 
 // JoinedMembers returns the users whose latest membership in the room is
@@ -64,13 +64,13 @@ func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserI
 			flush()
 			last = user
 		}
-		lastJoined = event.StringField(json.RawMessage(content), "membership") == "join"
+		lastJoined = event.StringField(event.ContentOf([]byte(content)), "membership") == "join"
 	}
 	flush()
 	return out, rows.Err()
 }
 
-const previousStateSQL = `SELECT content FROM events
+const previousStateSQL = `SELECT raw FROM events
 	WHERE room_id = $1 AND type = $2 AND state_key = $3
 	  AND (origin_ts < $4 OR (origin_ts = $4 AND nid < $5))
 	ORDER BY origin_ts DESC, nid DESC LIMIT 1`
@@ -91,5 +91,5 @@ func (s *Store) PreviousState(ctx context.Context, ev Event) (json.RawMessage, e
 	if err != nil {
 		return nil, fmt.Errorf("previous state of %s: %w", ev.ID, err)
 	}
-	return json.RawMessage(content), nil
+	return event.ContentOf([]byte(content)), nil
 }

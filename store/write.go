@@ -16,22 +16,23 @@ const (
 	insertRoomSQL  = `INSERT INTO rooms (room_id) VALUES ($1) ON CONFLICT (room_id) DO NOTHING`
 	insertEventSQL = `INSERT INTO events
 		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
-		 rel_type, rel_target, rel_key, reply_to, content, raw, redacted, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, FALSE, $15)
+		 rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14)
 		ON CONFLICT (event_id) DO NOTHING`
 	insertChangeSQL    = `INSERT INTO changes (kind, room_id, event_id, at) VALUES ($1, $2, $3, $4)`
 	insertRedactionSQL = `INSERT INTO redactions
 		(redaction_id, target_id, room_id, sender, reason, origin_ts, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (redaction_id) DO NOTHING`
+	anyPendingSQL        = `SELECT 1 FROM redactions WHERE applied_at IS NULL AND NOT rejected LIMIT 1`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
 		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
 	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted
 		FROM events WHERE event_id = $1`
-	stateAtSQL = `SELECT content, sender FROM events
+	stateAtSQL = `SELECT raw, sender FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND origin_ts <= $4
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
-	markRedactedSQL = `UPDATE events SET raw = $1, content = $2, redacted = TRUE WHERE nid = $3`
+	markRedactedSQL = `UPDATE events SET raw = $1, redacted = TRUE WHERE nid = $2`
 	editsOfSQL      = `SELECT nid, raw FROM events WHERE rel_target = $1 AND rel_type = 'm.replace' AND NOT redacted`
 	markAppliedSQL  = `UPDATE redactions SET applied_at = $1 WHERE redaction_id = $2`
 	markRejectedSQL = `UPDATE redactions SET rejected = TRUE WHERE redaction_id = $1`
@@ -95,11 +96,23 @@ type writer struct {
 	change  *sql.Stmt
 	pending *sql.Stmt
 	rooms   map[id.RoomID]*roomDelta
+	// anyPending is false when no redaction was waiting for its target at
+	// the start of the batch; then only targets named in this batch
+	// (batchTargets) can be waiting, and most events need no query at all.
+	anyPending   bool
+	batchTargets map[id.EventID]bool
 }
 
 func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
-	w := &writer{s: s, tx: tx, now: s.now().UnixMilli(), rooms: map[id.RoomID]*roomDelta{}}
-	var err error
+	w := &writer{s: s, tx: tx, now: s.now().UnixMilli(), rooms: map[id.RoomID]*roomDelta{}, batchTargets: map[id.EventID]bool{}}
+	var one int
+	err := tx.QueryRowContext(ctx, anyPendingSQL).Scan(&one)
+	switch {
+	case err == nil:
+		w.anyPending = true
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, err
+	}
 	if w.insert, err = tx.PrepareContext(ctx, insertEventSQL); err != nil {
 		return nil, err
 	}
@@ -149,7 +162,7 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 	r, err := w.insert.ExecContext(ctx, string(ev.ID), string(ev.RoomID), ev.Type, stateKey,
 		string(ev.Sender), ev.SenderName, ev.OriginTS, ev.Public,
 		ev.Rel.Type, string(ev.Rel.EventID), ev.Rel.Key, string(ev.Rel.ReplyTo),
-		string(ev.Content), string(ev.Raw), w.now)
+		string(ev.Raw), w.now)
 	if err != nil {
 		return err
 	}
@@ -208,6 +221,7 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 // recordRedaction stores a redaction keyed by its target and applies it if
 // the target is already here.
 func (w *writer) recordRedaction(ctx context.Context, red *event.Event, target id.EventID, res *PutResult) error {
+	w.batchTargets[target] = true
 	reason := event.StringField(red.Content, "reason")
 	if _, err := w.tx.ExecContext(ctx, insertRedactionSQL, string(red.ID), string(target), string(red.RoomID),
 		string(red.Sender), reason, red.OriginTS, w.now); err != nil {
@@ -223,6 +237,9 @@ type pendingRedaction struct {
 
 // applyPending applies every unapplied redaction waiting for target.
 func (w *writer) applyPending(ctx context.Context, target id.EventID, res *PutResult) error {
+	if !w.anyPending && !w.batchTargets[target] {
+		return nil
+	}
 	rows, err := w.pending.QueryContext(ctx, string(target))
 	if err != nil {
 		return err
@@ -348,13 +365,7 @@ func (w *writer) stripEvent(ctx context.Context, nid int64, rawText, version str
 	if err != nil {
 		return err
 	}
-	var parts struct {
-		Content json.RawMessage `json:"content"`
-	}
-	if err := json.Unmarshal(red, &parts); err != nil || len(parts.Content) == 0 {
-		parts.Content = json.RawMessage(`{}`)
-	}
-	_, err = w.tx.ExecContext(ctx, markRedactedSQL, string(red), string(parts.Content), nid)
+	_, err = w.tx.ExecContext(ctx, markRedactedSQL, string(red), nid)
 	return err
 }
 
@@ -403,7 +414,7 @@ func (w *writer) stateAt(ctx context.Context, room id.RoomID, typ, stateKey stri
 	if err != nil {
 		return nil, "", err
 	}
-	return json.RawMessage(content), id.UserID(sender), nil
+	return event.ContentOf([]byte(content)), id.UserID(sender), nil
 }
 
 // finish updates the summaries of the rooms the batch touched.

@@ -92,7 +92,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	fs.SetOutput(stderr)
 	format := fs.String("format", "", "ndjson or element (default: detected from the file)")
 	assume := fs.Bool("assume-world-readable", false, "treat rooms whose history visibility the file does not state as world-readable (you vouch for it)")
-	batch := fs.Int("batch", 2000, "events per database transaction")
+	batch := fs.Int("batch", 10000, "events per database transaction")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

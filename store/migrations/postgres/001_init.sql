@@ -45,7 +45,8 @@ CREATE TABLE events (
     rel_target  TEXT NOT NULL DEFAULT '',
     rel_key     TEXT NOT NULL DEFAULT '',
     reply_to    TEXT NOT NULL DEFAULT '',
-    content     TEXT NOT NULL,
+    -- The event as received, minus "unsigned"; its content is read from it
+    -- (stored once: an import writes half the bytes it would otherwise).
     raw         TEXT NOT NULL,
     redacted    BOOLEAN NOT NULL DEFAULT FALSE,
     received_at BIGINT NOT NULL
