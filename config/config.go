@@ -28,7 +28,27 @@ type Config struct {
 	Web        Web          `yaml:"web"`
 	Homeserver Homeserver   `yaml:"homeserver"`
 	Appservice Appservice   `yaml:"appservice"`
+	Archive    Archive      `yaml:"archive"`
 	Log        Log          `yaml:"log"`
+}
+
+// Archive says which rooms the archiver follows and how.
+type Archive struct {
+	// Join lists rooms (IDs or aliases) to join at start; room admins can
+	// also opt in by inviting the bot.
+	Join []string `yaml:"join"`
+	// Allow and deny lists, by room ID or alias and by server name. A deny
+	// always wins; a non-empty allow list admits only what it names.
+	AllowRooms   []string `yaml:"allow_rooms"`
+	DenyRooms    []string `yaml:"deny_rooms"`
+	AllowServers []string `yaml:"allow_servers"`
+	DenyServers  []string `yaml:"deny_servers"`
+	// BackfillLimit caps how many events a backfill reads per room; 0
+	// reads back to the room's creation.
+	BackfillLimit int `yaml:"backfill_limit"`
+	// SweepInterval: how often each room is read forward for events the
+	// homeserver did not push.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
 }
 
 // Web configures archive-web.
@@ -71,8 +91,52 @@ func Defaults() Config {
 			ID:           "mxarchive",
 			BotLocalpart: "archive",
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Archive: Archive{SweepInterval: 30 * time.Second},
+		Log:     Log{Level: "info", Format: "text"},
 	}
+}
+
+// BotUserID is the archive bot's Matrix ID.
+func (c Config) BotUserID() string {
+	return "@" + c.Appservice.BotLocalpart + ":" + c.Homeserver.Domain
+}
+
+// CheckAppservice reports what is missing to run as an appservice.
+func (c Config) CheckAppservice() error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{
+		{"homeserver.address", c.Homeserver.Address}, {"homeserver.domain", c.Homeserver.Domain},
+		{"appservice.as_token", c.Appservice.ASToken}, {"appservice.hs_token", c.Appservice.HSToken},
+		{"appservice.bot_localpart", c.Appservice.BotLocalpart}, {"appservice.listen", c.Appservice.Listen},
+	} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the appservice needs %s (run `archiver init` to write a config and a registration)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// LoadBytes parses a configuration file's contents over the defaults,
+// without the environment.
+func LoadBytes(b []byte) (Config, error) {
+	cfg := Defaults()
+	if err := decode(b, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+func decode(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// An empty file decodes as io.EOF: no settings, not an error.
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
 }
 
 // Load reads path (none if empty) over the defaults, then applies the
@@ -88,10 +152,7 @@ func Load(path string, environ []string) (Config, error) {
 			}
 			return cfg, fmt.Errorf("read config: %w", err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		// An empty file decodes as io.EOF: no settings, not an error.
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		if err := decode(b, &cfg); err != nil {
 			return cfg, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}

@@ -20,15 +20,18 @@ import (
 type Ingester struct {
 	store *store.Store
 	log   *slog.Logger
+	bot   id.UserID
 
 	mu    sync.Mutex
 	rooms map[id.RoomID]*roomState
 	seq   int64
 }
 
-// New returns an Ingester writing to st.
-func New(st *store.Store, log *slog.Logger) *Ingester {
-	return &Ingester{store: st, log: log, rooms: map[id.RoomID]*roomState{}}
+// New returns an Ingester writing to st. bot is the archive bot's user ID
+// (empty when only importing): events sent while it was kicked or banned
+// are not recorded.
+func New(st *store.Store, log *slog.Logger, bot id.UserID) *Ingester {
+	return &Ingester{store: st, log: log, bot: bot, rooms: map[id.RoomID]*roomState{}}
 }
 
 // Result counts what one Ingest call did.
@@ -67,7 +70,7 @@ func (in *Ingester) room(ctx context.Context, roomID id.RoomID) (*roomState, err
 	if err != nil {
 		return nil, fmt.Errorf("load state of %s: %w", roomID, err)
 	}
-	rs := newRoomState()
+	rs := newRoomState(in.bot)
 	for i := range evs {
 		in.seq++
 		rs.add(&evs[i].Event, in.seq)
@@ -82,6 +85,16 @@ func (in *Ingester) room(ctx context.Context, roomID id.RoomID) (*roomState, err
 // room was not public are left out, except state events, which are kept
 // (never shown) because later decisions depend on them.
 func (in *Ingester) Ingest(ctx context.Context, evs []*event.Event) (Result, error) {
+	return in.ingest(ctx, "", evs)
+}
+
+// IngestTransaction is Ingest for an appservice transaction: the
+// transaction's record commits with its events.
+func (in *Ingester) IngestTransaction(ctx context.Context, txnID string, evs []*event.Event) (Result, error) {
+	return in.ingest(ctx, txnID, evs)
+}
+
+func (in *Ingester) ingest(ctx context.Context, txnID string, evs []*event.Event) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var res Result
@@ -130,7 +143,13 @@ func (in *Ingester) Ingest(ctx context.Context, evs []*event.Event) (Result, err
 		}
 		out = append(out, in.prepare(rs, ev, public))
 	}
-	put, err := in.store.PutEvents(ctx, out)
+	var put store.PutResult
+	var err error
+	if txnID != "" {
+		put, err = in.store.PutTransaction(ctx, txnID, out)
+	} else {
+		put, err = in.store.PutEvents(ctx, out)
+	}
 	if err != nil {
 		// Forget the rooms this batch touched; they reload from the store.
 		for _, p := range pending {

@@ -101,13 +101,13 @@ func TestImportTenThousandTwice(t *testing.T) {
 		// A malformed line in the middle: line 5001 of the file.
 		lines = slices.Insert(lines, 5000, `{"event_id": "$broken", "type": "m.room.message", "content": `)
 		path := writeLines(t, lines)
-		in := ingest.New(st, storetest.Logger(t))
+		in := ingest.New(st, storetest.Logger(t), "")
 
 		rep := importFile(t, in, path, ingest.ImportOptions{BatchSize: 1000})
 		if rep.Events != 10_000 || rep.Stored != 10_000 || len(rep.Rejected) != 1 || rep.Rejected[0].Line != 5001 {
 			t.Fatalf("first import: %s; rejected %v", rep, rep.Rejected)
 		}
-		again := importFile(t, ingest.New(st, storetest.Logger(t)), path, ingest.ImportOptions{BatchSize: 1000})
+		again := importFile(t, ingest.New(st, storetest.Logger(t), ""), path, ingest.ImportOptions{BatchSize: 1000})
 		if again.Stored != 0 || again.Duplicates != 10_000 {
 			t.Fatalf("second import: %s", again)
 		}
@@ -124,7 +124,7 @@ func TestImportTenThousandTwice(t *testing.T) {
 
 func TestImportMalformedFixture(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		rep := importFile(t, ingest.New(st, storetest.Logger(t)), "../testdata/import/malformed.ndjson", ingest.ImportOptions{})
+		rep := importFile(t, ingest.New(st, storetest.Logger(t), ""), "../testdata/import/malformed.ndjson", ingest.ImportOptions{})
 		var lines []int
 		for _, r := range rep.Rejected {
 			lines = append(lines, r.Line)
@@ -158,7 +158,7 @@ func TestVisibilityChangesMidway(t *testing.T) {
 	for name, file := range map[string][]string{"forward": lines, "reversed": reversed} {
 		t.Run(name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, st *store.Store) {
-				rep := importFile(t, ingest.New(st, storetest.Logger(t)), writeLines(t, file), ingest.ImportOptions{})
+				rep := importFile(t, ingest.New(st, storetest.Logger(t), ""), writeLines(t, file), ingest.ImportOptions{})
 				got := storedIDs(t, st, "$pub1", "$private", "$pub2", "$secret", "$after-enc")
 				if fmt.Sprint(got) != "[$pub1 $pub2]" || rep.NotPublic != 3 {
 					t.Errorf("stored %v, not public %d; want [$pub1 $pub2] and 3", got, rep.NotPublic)
@@ -183,7 +183,7 @@ func TestDisplayNameAtTheTime(t *testing.T) {
 			ev("$rename", "m.room.member", "@alice:example.org", 200, sk("@alice:example.org"), `{"membership":"join","displayname":"Alice Liddell"}`),
 			msg("$after", 300, "as Alice Liddell"),
 		)
-		importFile(t, ingest.New(st, storetest.Logger(t)), writeLines(t, lines), ingest.ImportOptions{})
+		importFile(t, ingest.New(st, storetest.Logger(t), ""), writeLines(t, lines), ingest.ImportOptions{})
 		ctx := context.Background()
 		for evID, want := range map[id.EventID]string{"$before": "Alice", "$after": "Alice Liddell"} {
 			e, err := st.EventByID(ctx, evID)
@@ -200,7 +200,7 @@ func TestRedactionBeforeTargetInFile(t *testing.T) {
 			ev("$red", "m.room.redaction", "@alice:example.org", 300, nil, `{"redacts":"$oops","reason":"typo"}`),
 			msg("$oops", 100, "my password is hunter2"),
 		)
-		rep := importFile(t, ingest.New(st, storetest.Logger(t)), writeLines(t, lines), ingest.ImportOptions{})
+		rep := importFile(t, ingest.New(st, storetest.Logger(t), ""), writeLines(t, lines), ingest.ImportOptions{})
 		if rep.RedactionsApplied != 1 {
 			t.Errorf("redactions applied = %d", rep.RedactionsApplied)
 		}
@@ -215,7 +215,7 @@ func TestElementExport(t *testing.T) {
 	const path = "../testdata/import/element-export.json"
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		in := ingest.New(st, storetest.Logger(t))
+		in := ingest.New(st, storetest.Logger(t), "")
 		rep := importFile(t, in, path, ingest.ImportOptions{})
 		if rep.Format != ingest.FormatElement || len(rep.Unstated) != 1 || rep.NotPublic == 0 {
 			t.Fatalf("without vouching: %s, unstated %v", rep, rep.Unstated)
@@ -237,7 +237,7 @@ func TestElementExport(t *testing.T) {
 
 func TestImportErrors(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
-	in := ingest.New(st, storetest.Logger(t))
+	in := ingest.New(st, storetest.Logger(t), "")
 	ctx := context.Background()
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.ndjson")
@@ -267,7 +267,7 @@ func TestImportErrors(t *testing.T) {
 // The demo rooms import completely: every line valid, every message public.
 func TestImportDemo(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
-	in := ingest.New(st, storetest.Logger(t))
+	in := ingest.New(st, storetest.Logger(t), "")
 	files, _ := filepath.Glob("../testdata/demo/*.ndjson")
 	if len(files) < 2 {
 		t.Fatalf("demo files: %v", files)

@@ -18,6 +18,8 @@ type roomState struct {
 	// assumeWorldReadable stands in for a missing m.room.history_visibility
 	// when the operator has said the room was world-readable.
 	assumeWorldReadable bool
+	// bot is the archive bot, whose removal from the room stops recording.
+	bot id.UserID
 }
 
 type stateKey struct{ typ, key string }
@@ -30,10 +32,12 @@ type stateEntry struct {
 	// display name of a member event, the visibility of a
 	// history-visibility event.
 	value string
+	// membership of a member event.
+	membership string
 }
 
-func newRoomState() *roomState {
-	return &roomState{entries: map[stateKey][]stateEntry{}, seen: map[id.EventID]bool{}}
+func newRoomState(bot id.UserID) *roomState {
+	return &roomState{entries: map[stateKey][]stateEntry{}, seen: map[id.EventID]bool{}, bot: bot}
 }
 
 // add records a state event; adding one twice changes nothing.
@@ -48,6 +52,7 @@ func (r *roomState) add(ev *event.Event, seq int64) {
 	switch ev.Type {
 	case event.TypeMember:
 		e.value = event.StringField(ev.Content, "displayname")
+		e.membership = event.StringField(ev.Content, "membership")
 	case event.TypeHistoryVisibility:
 		e.value = event.StringField(ev.Content, "history_visibility")
 	}
@@ -101,11 +106,37 @@ func (r *roomState) public(ev *event.Event) bool {
 	if _, enc := r.at(event.TypeEncryption, "", ev.OriginTS, ev.ID); enc || (ev.Type == event.TypeEncryption && ev.StateKey != nil) {
 		return false
 	}
+	if r.botRemoved(ev.OriginTS) {
+		return false
+	}
 	before := r.visibility(ev.OriginTS, ev.ID)
 	if ev.Type == event.TypeHistoryVisibility && ev.StateKey != nil && *ev.StateKey == "" {
 		return before == worldReadable || event.StringField(ev.Content, "history_visibility") == worldReadable
 	}
 	return before == worldReadable
+}
+
+// botRemoved reports whether the archive bot had been kicked or banned (and
+// not let back in) at ts: what is sent then was not meant to be archived.
+// An invite after a removal is not yet a welcome back; history from before
+// the bot's first membership is archived (that is backfill's purpose).
+func (r *roomState) botRemoved(ts int64) bool {
+	if r.bot == "" {
+		return false
+	}
+	list := r.entries[stateKey{event.TypeMember, string(r.bot)}]
+	i := sort.Search(len(list), func(i int) bool { return list[i].ts > ts })
+	for i--; i >= 0; i-- {
+		switch list[i].membership {
+		case "invite", "knock":
+			continue
+		case "leave", "ban":
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // displayName is the sender's display name at ts, "" if none was set.

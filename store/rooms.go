@@ -16,8 +16,10 @@ import (
 const (
 	roomColumns = `room_id, room_version, creator, create_event_id, name, topic, avatar_url,
 		canonical_alias, alt_aliases, join_rule, history_visibility, encrypted,
-		predecessor_room_id, successor_room_id, hidden, hidden_reason, message_count, first_ts, last_ts`
+		predecessor_room_id, successor_room_id, hidden, hidden_reason, bot_membership, message_count, first_ts, last_ts`
+	// The directory: rooms with messages whose Unavailable() is "".
 	listRoomsSQL = `SELECT ` + roomColumns + ` FROM rooms WHERE NOT hidden AND message_count > 0
+		AND bot_membership IN ('', 'join') AND history_visibility IN ('', 'world_readable')
 		ORDER BY last_ts DESC, room_id`
 	getRoomSQL   = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	roomAliasSQL = `SELECT room_id FROM rooms WHERE canonical_alias = $1
@@ -105,8 +107,22 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 			}
 		}
 	}
+	if w.s.bot != "" {
+		var raw string
+		err := w.tx.QueryRowContext(ctx, currentStateSQL, string(room), event.TypeMember, string(w.s.bot)).Scan(&raw)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err == nil {
+			sets["bot_membership"] = event.StringField(event.ContentOf([]byte(raw)), "membership")
+		}
+	}
 	if len(sets) == 0 {
 		return nil
+	}
+	before, err := scanRoom(w.tx.QueryRowContext(ctx, getRoomSQL, string(room)))
+	if err != nil {
+		return err
 	}
 	cols := make([]string, 0, len(sets))
 	args := []any{string(room)}
@@ -114,8 +130,18 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		args = append(args, v)
 		cols = append(cols, fmt.Sprintf("%s = $%d", col, len(args)))
 	}
-	_, err := w.tx.ExecContext(ctx, `UPDATE rooms SET `+strings.Join(cols, ", ")+` WHERE room_id = $1`, args...)
-	return err
+	if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET `+strings.Join(cols, ", ")+` WHERE room_id = $1`, args...); err != nil {
+		return err
+	}
+	after, err := scanRoom(w.tx.QueryRowContext(ctx, getRoomSQL, string(room)))
+	if err != nil {
+		return err
+	}
+	if (before.Unavailable() == "") != (after.Unavailable() == "") {
+		w.s.log.Info("room availability changed", "room_id", room, "shown", after.Unavailable() == "", "reason", after.Unavailable())
+		return w.feed(ctx, ChangeHidden, room, "")
+	}
+	return nil
 }
 
 func nonNil(s []string) []string {
@@ -130,7 +156,7 @@ func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
 	var roomID, creator, createID, alt, pred, succ string
 	err := sc.Scan(&roomID, &r.Version, &creator, &createID, &r.Name, &r.Topic, &r.AvatarURL,
 		&r.CanonicalAlias, &alt, &r.JoinRule, &r.HistoryVisibility, &r.Encrypted,
-		&pred, &succ, &r.Hidden, &r.HiddenReason, &r.MessageCount, &r.FirstTS, &r.LastTS)
+		&pred, &succ, &r.Hidden, &r.HiddenReason, &r.BotMembership, &r.MessageCount, &r.FirstTS, &r.LastTS)
 	if err != nil {
 		return Room{}, err
 	}

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"maunium.net/go/mautrix/id"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // Sentinel errors. Callers test them with errors.Is.
@@ -50,7 +51,14 @@ type Store struct {
 	queryTimeout time.Duration
 	writeTimeout time.Duration
 	now          func() time.Time
+	// bot is the archive bot's user ID: its membership decides whether a
+	// room is shown. Empty for a store that only imports.
+	bot id.UserID
 }
+
+// SetBot names the archive bot whose membership decides whether a room is
+// shown. Call it once, before writing.
+func (s *Store) SetBot(bot id.UserID) { s.bot = bot }
 
 // Open connects, applies pending migrations and refuses a schema newer than
 // this binary. dataDir is where the default SQLite file lives.

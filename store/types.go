@@ -67,11 +67,33 @@ type Room struct {
 	Encrypted         bool
 	Predecessor       id.RoomID
 	Successor         id.RoomID
-	Hidden            bool
+	Hidden            bool // by the operator
 	HiddenReason      string
+	BotMembership     string // the archive bot's membership; "" for rooms it never joined (imports)
 	MessageCount      int64
 	FirstTS           int64
 	LastTS            int64
+}
+
+// Unavailable says why the room is not shown, or "" if it is: hidden by the
+// operator, the archive bot removed from it, or its history no longer
+// world-readable (ARCHITECTURE.md rule 2: the archive stops showing a room
+// until it is public again).
+func (r Room) Unavailable() string {
+	switch {
+	case r.Hidden:
+		if r.HiddenReason != "" {
+			return "The archive's operator has hidden this room: " + r.HiddenReason
+		}
+		return "The archive's operator has hidden this room."
+	case r.BotMembership == "ban":
+		return "The room's moderators banned the archive from this room, so it is no longer shown."
+	case r.BotMembership == "leave" || r.BotMembership == "invite":
+		return "The archive is no longer a member of this room, so it is no longer shown."
+	case r.HistoryVisibility != "" && r.HistoryVisibility != "world_readable":
+		return "This room's history is no longer readable by anyone, so the archive no longer shows it."
+	}
+	return ""
 }
 
 // Change is one entry of the change feed.

@@ -37,6 +37,9 @@ const (
 	markAppliedSQL  = `UPDATE redactions SET applied_at = $1 WHERE redaction_id = $2`
 	markRejectedSQL = `UPDATE redactions SET rejected = TRUE WHERE redaction_id = $1`
 	roomVersionSQL  = `SELECT room_version, creator FROM rooms WHERE room_id = $1`
+	recordTxnSQL    = `INSERT INTO appservice_txns (txn_id, events, received_at) VALUES ($1, $2, $3)
+		ON CONFLICT (txn_id) DO UPDATE SET deliveries = appservice_txns.deliveries + 1,
+		events = CASE WHEN excluded.events > appservice_txns.events THEN excluded.events ELSE appservice_txns.events END`
 	countMessageSQL = `UPDATE rooms SET message_count = message_count + $2,
 		first_ts = CASE WHEN first_ts = 0 OR $3 < first_ts THEN $3 ELSE first_ts END,
 		last_ts = CASE WHEN $4 > last_ts THEN $4 ELSE last_ts END
@@ -57,8 +60,21 @@ type roomDelta struct {
 // event that an earlier redaction was waiting for is redacted as it lands.
 // Every change is appended to the change feed in the same transaction.
 func (s *Store) PutEvents(ctx context.Context, evs []Event) (PutResult, error) {
+	return s.put(ctx, "", evs)
+}
+
+// PutTransaction is PutEvents for an appservice transaction: the events and
+// the transaction's record commit together, so a 200 sent after it returns
+// means everything is stored (ARCHITECTURE.md rule 1). A transaction seen
+// before is processed again, event by event: homeservers have been seen to
+// resend a transaction ID with more events than the first time.
+func (s *Store) PutTransaction(ctx context.Context, txnID string, evs []Event) (PutResult, error) {
+	return s.put(ctx, txnID, evs)
+}
+
+func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, error) {
 	var res PutResult
-	if len(evs) == 0 {
+	if len(evs) == 0 && txnID == "" {
 		return res, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
@@ -80,6 +96,11 @@ func (s *Store) PutEvents(ctx context.Context, evs []Event) (PutResult, error) {
 	}
 	if err := w.finish(ctx); err != nil {
 		return PutResult{}, fmt.Errorf("put events: %w", err)
+	}
+	if txnID != "" {
+		if _, err := tx.ExecContext(ctx, recordTxnSQL, txnID, len(evs), w.now); err != nil {
+			return PutResult{}, fmt.Errorf("record transaction %s: %w", txnID, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return PutResult{}, fmt.Errorf("put events: commit: %w", err)

@@ -148,8 +148,8 @@ func (s *Server) permalink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Hidden {
-		return &httpError{code: http.StatusGone, msg: "This room is no longer shown in the archive."}
+	if why := r.Unavailable(); why != "" {
+		return &httpError{code: http.StatusGone, msg: why}
 	}
 	if !ev.Public {
 		return notFound("This event is not part of the public archive: the room's history was not public when it was sent.")

@@ -82,12 +82,8 @@ func (s *Server) resolveRoom(c echo.Context) (store.Room, bool, error) {
 	if err != nil {
 		return store.Room{}, false, err
 	}
-	if r.Hidden {
-		msg := "This room is no longer shown in the archive."
-		if r.HiddenReason != "" {
-			msg += " " + r.HiddenReason
-		}
-		return store.Room{}, false, &httpError{code: http.StatusGone, msg: msg}
+	if why := r.Unavailable(); why != "" {
+		return store.Room{}, false, &httpError{code: http.StatusGone, msg: why}
 	}
 	return r, raw == slug(r), nil
 }

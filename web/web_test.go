@@ -75,7 +75,7 @@ type env struct {
 
 func newEnv(t *testing.T, st *store.Store, files ...string) *env {
 	t.Helper()
-	in := ingest.New(st, storetest.Logger(t))
+	in := ingest.New(st, storetest.Logger(t), "")
 	for _, f := range files {
 		if _, err := in.ImportFile(context.Background(), f, ingest.ImportOptions{}); err != nil {
 			t.Fatalf("import %s: %v", f, err)

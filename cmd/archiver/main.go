@@ -19,9 +19,18 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
-const usage = `Usage: archiver [-c config.yaml] COMMAND [ARGS]
+const usage = `Usage: archiver [-c config.yaml] [COMMAND [ARGS]]
 
 Commands:
+  run (the default)
+        Run the application service: receive the homeserver's transactions,
+        join rooms the bot is invited to, backfill and follow them.
+  init [-o DIR] [--force]
+        Write a commented config.yaml and a registration.yaml for the
+        homeserver, with fresh tokens and any values set in the environment.
+  backfill [--room ROOM] [--limit N]
+        Read history of one room (or every room the bot is in) from the
+        homeserver into the archive.
   import [--format ndjson|element] [--assume-world-readable] FILE...
         Import Matrix events: newline-delimited JSON as /messages returns
         them, or Element's "Export chat" JSON. Importing twice changes nothing.
@@ -54,12 +63,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("no command given")
+	cmd, rest := "run", []string(nil)
+	if fs.NArg() > 0 {
+		cmd, rest = fs.Arg(0), fs.Args()[1:]
 	}
-	cmd, rest := fs.Arg(0), fs.Args()[1:]
 	switch cmd {
+	case "run":
+		return runCmd(ctx, cfg, log, rest, stderr)
+	case "init":
+		return initCmd(cfg, rest, stdout, stderr)
+	case "backfill":
+		return backfillCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "import":
 		return importCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "config":
@@ -104,7 +118,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		return err
 	}
 	defer st.Close()
-	in := ingest.New(st, log)
+	in := ingest.New(st, log, "")
 	prog := newProgress(stderr, log)
 	failed := 0
 	for _, path := range fs.Args() {

@@ -13,7 +13,8 @@ CREATE TABLE rooms (
     canonical_alias     TEXT NOT NULL DEFAULT '',
     alt_aliases         TEXT NOT NULL DEFAULT '[]',
     join_rule           TEXT NOT NULL DEFAULT '',
-    history_visibility  TEXT NOT NULL DEFAULT 'shared',
+    -- '' while unknown (an import that does not state it).
+    history_visibility  TEXT NOT NULL DEFAULT '',
     encrypted           BOOLEAN NOT NULL DEFAULT FALSE,
     predecessor_room_id TEXT NOT NULL DEFAULT '',
     successor_room_id   TEXT NOT NULL DEFAULT '',

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mxarchive/mxarchive/config"
+)
+
+// configTemplate is the commented config.yaml `archiver init` writes.
+var configTemplate = template.Must(template.New("config").Funcs(template.FuncMap{"q": yamlString, "list": yamlList}).Parse(
+	`# mxarchive configuration. Every key can also be set by an environment
+# variable MXARCHIVE_<SECTION>_<KEY>, e.g. MXARCHIVE_DATABASE_URI.
+
+# Where the SQLite database and the search index live.
+data_dir: {{q .DataDir}}
+
+database:
+  # sqlite (embedded, the default) or postgres.
+  type: {{q .Database.Type}}
+  # SQLite: a file path (empty: data_dir/mxarchive.db).
+  # PostgreSQL: postgres://user:password@host/dbname
+  uri: {{q .Database.URI}}
+
+homeserver:
+  # The client-server API URL of your homeserver, as the archiver reaches it.
+  address: {{q .Homeserver.Address}}
+  # The homeserver's server name (the part after ':' in user IDs).
+  domain: {{q .Homeserver.Domain}}
+
+appservice:
+  # Where the archiver listens for the homeserver's transactions. The
+  # registration's url is http:// + this.
+  listen: {{q .Appservice.Listen}}
+  id: {{q .Appservice.ID}}
+  # The archive bot is @bot_localpart:domain. Invite it to a room to archive
+  # the room (only world-readable history is archived).
+  bot_localpart: {{q .Appservice.BotLocalpart}}
+  # Secrets shared with the homeserver through registration.yaml.
+  as_token: {{q .Appservice.ASToken}}
+  hs_token: {{q .Appservice.HSToken}}
+
+archive:
+  # Rooms (IDs or aliases) to join at start, besides rooms the bot is invited to.
+  join: {{list .Archive.Join}}
+  # Allow and deny lists by room (ID or alias) and by server. A deny always
+  # wins; a non-empty allow list admits only what it names.
+  allow_rooms: {{list .Archive.AllowRooms}}
+  deny_rooms: {{list .Archive.DenyRooms}}
+  allow_servers: {{list .Archive.AllowServers}}
+  deny_servers: {{list .Archive.DenyServers}}
+  # Events read per room when backfilling; 0 reads back to the room's creation.
+  backfill_limit: {{.Archive.BackfillLimit}}
+  # How often each room is read forward for events the homeserver did not push.
+  sweep_interval: {{.Archive.SweepInterval}}
+
+web:
+  listen: {{q .Web.Listen}}
+  # The archive's public URL, for absolute permalinks in the API.
+  base_url: {{q .Web.BaseURL}}
+
+log:
+  level: {{q .Log.Level}} # debug, info, warn, error
+  format: {{q .Log.Format}} # text or json
+`))
+
+func yamlString(s string) string {
+	b, _ := yaml.Marshal(s)
+	return strings.TrimSpace(string(b))
+}
+
+func yamlList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	quoted := make([]string, len(l))
+	for i, s := range l {
+		quoted[i] = yamlString(s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
+// registration is the homeserver's appservice registration file.
+type registration struct {
+	ID              string     `yaml:"id"`
+	URL             string     `yaml:"url"`
+	ASToken         string     `yaml:"as_token"`
+	HSToken         string     `yaml:"hs_token"`
+	SenderLocalpart string     `yaml:"sender_localpart"`
+	RateLimited     bool       `yaml:"rate_limited"`
+	Namespaces      namespaces `yaml:"namespaces"`
+}
+
+type namespaces struct {
+	Users   []namespace `yaml:"users"`
+	Aliases []namespace `yaml:"aliases"`
+	Rooms   []namespace `yaml:"rooms"`
+}
+
+type namespace struct {
+	Regex     string `yaml:"regex"`
+	Exclusive bool   `yaml:"exclusive"`
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// initCmd writes config.yaml and registration.yaml, taking values already
+// in the configuration (file or environment) and inventing fresh tokens.
+func initCmd(cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("init", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	dir := flags.String("o", ".", "directory to write config.yaml and registration.yaml into")
+	force := flags.Bool("force", false, "overwrite existing files")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	for _, tok := range []*string{&cfg.Appservice.ASToken, &cfg.Appservice.HSToken} {
+		if *tok == "" {
+			if *tok, err = newToken(); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.Homeserver.Domain == "" {
+		cfg.Homeserver.Domain = "example.org"
+		fmt.Fprintln(stderr, "note: homeserver.domain is not set; wrote example.org: edit it (or set MXARCHIVE_HOMESERVER_DOMAIN)")
+	}
+	if cfg.Homeserver.Address == "" {
+		cfg.Homeserver.Address = "http://127.0.0.1:8008"
+		fmt.Fprintln(stderr, "note: homeserver.address is not set; wrote http://127.0.0.1:8008: edit it (or set MXARCHIVE_HOMESERVER_ADDRESS)")
+	}
+	var cfgText strings.Builder
+	if err := configTemplate.Execute(&cfgText, cfg); err != nil {
+		return err
+	}
+	// What we wrote must load back as what we meant.
+	if _, err := config.LoadBytes([]byte(cfgText.String())); err != nil {
+		return fmt.Errorf("init: the generated config does not load: %w", err)
+	}
+	reg := registration{
+		ID: cfg.Appservice.ID, URL: "http://" + cfg.Appservice.Listen,
+		ASToken: cfg.Appservice.ASToken, HSToken: cfg.Appservice.HSToken,
+		SenderLocalpart: cfg.Appservice.BotLocalpart, RateLimited: false,
+		// The archive needs no users, aliases or rooms of its own: it hears
+		// rooms through its bot's membership. Empty lists, not omitted keys:
+		// homeservers require the keys.
+		Namespaces: namespaces{Users: []namespace{}, Aliases: []namespace{}, Rooms: []namespace{}},
+	}
+	regText, err := yaml.Marshal(reg)
+	if err != nil {
+		return err
+	}
+	regText = append([]byte("# Appservice registration for mxarchive: install it in your homeserver (see README.md).\n"), regText...)
+	if err := os.MkdirAll(*dir, 0o750); err != nil {
+		return err
+	}
+	cfgPath, regPath := filepath.Join(*dir, "config.yaml"), filepath.Join(*dir, "registration.yaml")
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{cfgPath, []byte(cfgText.String())}, {regPath, regText}} {
+		mode := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+		if *force {
+			mode = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		}
+		fh, err := os.OpenFile(f.path, mode, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("init: %s exists; pass --force to overwrite it", f.path)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := fh.Write(f.data); err != nil {
+			fh.Close()
+			return err
+		}
+		if err := fh.Close(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, `Wrote %s and %s.
+
+Install the registration in your homeserver, then run: archiver -c %s
+
+  Synapse:  add the file to app_service_config_files in homeserver.yaml, restart Synapse.
+  Dendrite: add it to app_service_api.config_files in dendrite.yaml, restart Dendrite.
+  Conduit:  in the admin room, send "@conduit:<your server>: register-appservice" followed by
+            the file's contents in a code block (conduwuit: "!admin appservices register").
+
+The homeserver must reach the archiver at %s, and the archiver the homeserver at %s.
+Invite %s to a room whose history is world-readable to archive it.
+`, cfgPath, regPath, cfgPath, reg.URL, cfg.Homeserver.Address, cfg.BotUserID())
+	return nil
+}

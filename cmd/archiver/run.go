@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// archiver is the wired appservice: store, ingester, homeserver client and
+// room manager.
+type archiver struct {
+	st      *store.Store
+	in      *ingest.Ingester
+	manager *ingest.Manager
+	bot     id.UserID
+}
+
+func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*archiver, error) {
+	if err := cfg.CheckAppservice(); err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	bot := id.UserID(cfg.BotUserID())
+	st.SetBot(bot)
+	in := ingest.New(st, log, bot)
+	client, err := ingest.NewClient(cfg.Homeserver.Address, cfg.Appservice.ASToken, bot)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	mgr := ingest.NewManager(ingest.ManagerConfig{
+		Join:          cfg.Archive.Join,
+		AllowRooms:    cfg.Archive.AllowRooms,
+		DenyRooms:     cfg.Archive.DenyRooms,
+		AllowServers:  cfg.Archive.AllowServers,
+		DenyServers:   cfg.Archive.DenyServers,
+		BackfillLimit: cfg.Archive.BackfillLimit,
+		SweepInterval: cfg.Archive.SweepInterval,
+		SpoolDir:      filepath.Join(cfg.DataDir, "spool"),
+	}, client, in, st, bot, log)
+	return &archiver{st: st, in: in, manager: mgr, bot: bot}, nil
+}
+
+// runCmd runs the application service until ctx ends.
+func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := newArchiver(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.st.Close()
+	as := ingest.NewAppService(a.in, cfg.Appservice.HSToken, a.manager, log)
+	ln, err := net.Listen("tcp", cfg.Appservice.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Appservice.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           as.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Long enough for a large transaction on a slow disk; the homeserver
+		// gives up at 30–60 s and resends, which is harmless.
+		ReadTimeout:  2 * time.Minute,
+		WriteTimeout: 2 * time.Minute,
+	}
+	log.Info("archiver listening for the homeserver", "listen", ln.Addr().String(), "bot", a.bot,
+		"homeserver", cfg.Homeserver.Address, "database", a.st.Dialect())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- a.manager.Run(ctx) }()
+	select {
+	case err = <-errc:
+		cancel()
+	case <-ctx.Done():
+	}
+	shutdown, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	if serr := srv.Shutdown(shutdown); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		log.Warn("shutting down the listener", "err", serr)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// backfillCmd reads history of one room, or of every room the bot is in.
+func backfillCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	room := fs.String("room", "", "room ID to backfill (default: every room the bot is in)")
+	limit := fs.Int("limit", -1, "events to read per room (default: archive.backfill_limit; 0 = to creation)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *limit >= 0 {
+		cfg.Archive.BackfillLimit = *limit
+	}
+	a, err := newArchiver(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.st.Close()
+	rooms := []id.RoomID{id.RoomID(*room)}
+	if *room == "" {
+		if rooms, err = a.st.JoinedRooms(ctx); err != nil {
+			return err
+		}
+		if len(rooms) == 0 {
+			return errors.New("backfill: the bot is in no room yet; invite it, or name a room with --room")
+		}
+	}
+	prog := newProgress(stderr, log)
+	for _, r := range rooms {
+		rep, err := a.manager.Backfill(ctx, r, func(n int) {
+			prog.update(ingest.Progress{File: string(r), Pass: 2, Events: n})
+		})
+		prog.done()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: read %d events in %d pages; %d stored, %d already archived, %d not public%s\n",
+			r, rep.Events, rep.Pages, rep.Import.Stored, rep.Import.Duplicates, rep.Import.NotPublic,
+			map[bool]string{true: "; reached the room's creation", false: ""}[rep.ReachedCreate])
+	}
+	return nil
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package dendritetest
+
+import "syscall"
+
+// sysProcAttr: elsewhere than Linux there is no parent-death signal; the
+// test's cleanup has to stop Dendrite.
+func sysProcAttr() *syscall.SysProcAttr { return nil }

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+const (
+	getRoomSyncSQL = `SELECT forward_token, complete_from_ts, reached_create, backfilled_at, sweep_at
+		FROM room_sync WHERE room_id = $1`
+	putRoomSyncSQL = `INSERT INTO room_sync (room_id, forward_token, complete_from_ts, reached_create, backfilled_at, sweep_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (room_id) DO UPDATE SET forward_token = excluded.forward_token,
+		complete_from_ts = excluded.complete_from_ts, reached_create = excluded.reached_create,
+		backfilled_at = excluded.backfilled_at, sweep_at = excluded.sweep_at`
+	joinedRoomsSQL = `SELECT room_id FROM rooms WHERE bot_membership = 'join' ORDER BY room_id`
+	txnSQL         = `SELECT events, deliveries FROM appservice_txns WHERE txn_id = $1`
+)
+
+// RoomSync is how far the archiver has followed a room.
+type RoomSync struct {
+	RoomID id.RoomID
+	// ForwardToken is where the next forward /messages sweep starts.
+	ForwardToken string
+	// CompleteFrom: the archive holds the room's history from this moment
+	// to the present; zero until a backfill finishes.
+	CompleteFrom time.Time
+	// ReachedCreate: that history goes back to the room's creation.
+	ReachedCreate bool
+	BackfilledAt  time.Time
+	SweptAt       time.Time
+}
+
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func timeOrZero(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// RoomSync returns a room's sync state; a room never synced has a zero one.
+func (s *Store) RoomSync(ctx context.Context, roomID id.RoomID) (RoomSync, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rs := RoomSync{RoomID: roomID}
+	var complete, backfilled, swept int64
+	err := s.db.QueryRowContext(ctx, getRoomSyncSQL, string(roomID)).Scan(&rs.ForwardToken, &complete, &rs.ReachedCreate, &backfilled, &swept)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return rs, fmt.Errorf("sync state of %s: %w", roomID, err)
+	}
+	rs.CompleteFrom, rs.BackfilledAt, rs.SweptAt = timeOrZero(complete), timeOrZero(backfilled), timeOrZero(swept)
+	return rs, nil
+}
+
+// SetRoomSync saves a room's sync state.
+func (s *Store) SetRoomSync(ctx context.Context, rs RoomSync) error {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	_, err := s.db.ExecContext(ctx, putRoomSyncSQL, string(rs.RoomID), rs.ForwardToken, msOrZero(rs.CompleteFrom),
+		rs.ReachedCreate, msOrZero(rs.BackfilledAt), msOrZero(rs.SweptAt))
+	if err != nil {
+		return fmt.Errorf("save sync state of %s: %w", rs.RoomID, err)
+	}
+	return nil
+}
+
+// JoinedRooms lists the rooms the archive bot is joined to, as far as the
+// archive has seen.
+func (s *Store) JoinedRooms(ctx context.Context) ([]id.RoomID, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, joinedRoomsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("joined rooms: %w", err)
+	}
+	defer rows.Close()
+	var out []id.RoomID
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, fmt.Errorf("joined rooms: %w", err)
+		}
+		out = append(out, id.RoomID(r))
+	}
+	return out, rows.Err()
+}
+
+// Transaction reports whether an appservice transaction was committed, with
+// its largest event count and how many times it was delivered.
+func (s *Store) Transaction(ctx context.Context, txnID string) (events, deliveries int, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	err = s.db.QueryRowContext(ctx, txnSQL, txnID).Scan(&events, &deliveries)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("transaction %s: %w", txnID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("transaction %s: %w", txnID, err)
+	}
+	return events, deliveries, nil
+}
