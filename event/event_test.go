@@ -326,3 +326,18 @@ func assertSameJSON(t *testing.T, what string, got []byte, want string) {
 		t.Errorf("%s = %s, want %s", what, got, want)
 	}
 }
+
+func TestInRoom(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"missing", `{"event_id":"$a","type":"m.room.redaction"}`, `"room_id":"!r:x"`},
+		{"kept", `{"event_id":"$a","room_id":"!other:x"}`, `"room_id":"!other:x"`},
+		{"empty object", `{}`, `{"room_id":"!r:x"}`},
+		{"not json", `{nope`, `{nope`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(InRoom(json.RawMessage(tc.in), "!r:x")); !strings.Contains(got, tc.want) {
+				t.Errorf("InRoom(%s) = %s, want it to contain %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -23,3 +23,23 @@ func ContentOf(raw []byte) json.RawMessage {
 	}
 	return m["content"]
 }
+
+// InRoom returns raw with "room_id" set to roomID when it has none: /sync
+// serves events without it, keyed by room instead. An event that names a
+// room keeps its own, and Parse will judge it.
+func InRoom(raw json.RawMessage, roomID string) json.RawMessage {
+	m, err := topLevelFields(raw)
+	if err != nil {
+		return raw // Parse reports it
+	}
+	if _, ok := m["room_id"]; ok {
+		return raw
+	}
+	id, _ := json.Marshal(roomID)
+	m["room_id"] = id
+	out, err := encodeObject(m)
+	if err != nil {
+		return raw
+	}
+	return out
+}

@@ -277,6 +277,15 @@ func parseAll(raw []json.RawMessage, log *slog.Logger) []*event.Event {
 	return out
 }
 
+// inRoom gives /sync's events, which omit room_id, the room they are under.
+func inRoom(raw []json.RawMessage, roomID id.RoomID) []json.RawMessage {
+	out := make([]json.RawMessage, len(raw))
+	for i, r := range raw {
+		out[i] = event.InRoom(r, string(roomID))
+	}
+	return out
+}
+
 func currentValue(state []*event.Event, typ, key string) string {
 	for _, ev := range state {
 		if ev.Type == typ && ev.StateKey != nil && *ev.StateKey == "" {
@@ -477,10 +486,10 @@ func (m *Manager) syncLoop(ctx context.Context) {
 		delay = time.Second
 		var evs []*event.Event
 		for roomID, r := range resp.Rooms.Join {
-			evs = append(evs, parseAll(r.Timeline.Events, m.log.With("room_id", roomID))...)
+			evs = append(evs, parseAll(inRoom(r.Timeline.Events, roomID), m.log.With("room_id", roomID))...)
 		}
 		for roomID, r := range resp.Rooms.Leave {
-			evs = append(evs, parseAll(r.Timeline.Events, m.log.With("room_id", roomID))...)
+			evs = append(evs, parseAll(inRoom(r.Timeline.Events, roomID), m.log.With("room_id", roomID))...)
 		}
 		if len(evs) > 0 {
 			if _, err := m.in.Ingest(ctx, evs); err != nil {

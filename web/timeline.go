@@ -197,6 +197,9 @@ type roomView struct {
 	Initial      string
 	Predecessor  string // path of the previous room, if archived
 	Successor    string
+	// HistoryNote says where the archived history begins when the archive
+	// could not read back to the room's creation.
+	HistoryNote string
 }
 
 func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
@@ -210,6 +213,10 @@ func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 	}
 	if first, _ := utf8.DecodeRuneInString(strings.TrimLeft(v.Name, "#!@")); first != utf8.RuneError {
 		v.Initial = strings.ToUpper(string(first))
+	}
+	if rs, err := s.store.RoomSync(ctx, r.ID); err == nil && !rs.ReachedCreate && !rs.CompleteFrom.IsZero() {
+		v.HistoryNote = fmt.Sprintf("The archive holds this room's history from %s on; earlier messages were not archived.",
+			rs.CompleteFrom.Format("2 January 2006, 15:04 UTC"))
 	}
 	for _, link := range []struct {
 		id  id.RoomID

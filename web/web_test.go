@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -503,5 +504,22 @@ func TestPlainTextLog(t *testing.T) {
 		if body := event.StringField(fx[r].Content, "body"); strings.Contains(text, strings.SplitN(body, "\n", 2)[0]) {
 			t.Errorf("log contains reply fallback of %s", r)
 		}
+	}
+}
+
+func TestHistoryGapIsShown(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	e := newEnv(t, st, demoFile)
+	doc := e.page(t, "/room/"+demoSlug+"/2026-03-03", http.StatusOK)
+	if doc.Find(".history-note").Length() != 0 {
+		t.Error("a history note without any sync state")
+	}
+	from := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	if err := st.SetRoomSync(context.Background(), store.RoomSync{RoomID: demoRoom, CompleteFrom: from}); err != nil {
+		t.Fatal(err)
+	}
+	doc = e.page(t, "/room/"+demoSlug+"/2026-03-03", http.StatusOK)
+	if got := doc.Find(".history-note").Text(); !strings.Contains(got, "2 March 2026, 09:00 UTC") {
+		t.Errorf("history note = %q", got)
 	}
 }

@@ -181,7 +181,7 @@ func (u *User) Do(method, path string, body, out any) (int, error) {
 	if u.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+u.Token)
 	}
-	resp, err := u.server.http.Do(req)
+	resp, err := u.server.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}

@@ -22,11 +22,17 @@
 // legacy appservice auth and paths off. Its log is dendrite.log in Dir and
 // its last 100 lines are logged when the test fails. It is stopped at
 // cleanup (SIGTERM, SIGKILL after 5 s) and, on Linux, killed by the kernel
-// if the test binary dies first (Pdeathsig), so it never outlives its test.
+// if the test binary dies first (Pdeathsig), so it never outlives its test;
+// a /dev/shm directory left behind that way is removed by the next test
+// binary that starts a server.
 //
-// Measured here (2 cores, state on /dev/shm): Start ≈ 0.15–0.25 s to the
-// first 200 from /_matrix/client/versions (key generation included);
-// Restart ≈ 0.06–0.11 s to stop (SIGTERM) plus ≈ 0.13–0.17 s to start.
+// This package's own tests take ≈ 35 s, most of it waiting on Dendrite's
+// retry backoff and on JetStream's ack wait; -short leaves those two out.
+//
+// Measured here (2 cores, state on /dev/shm, binaries cached): Start takes
+// ≈ 0.15–0.35 s to the first 200 from /_matrix/client/versions (key
+// generation included; the upper end with two servers starting at once);
+// Restart ≈ 0.06–0.11 s to stop (SIGTERM) plus ≈ 0.13–0.22 s to start.
 //
 // # What Dendrite v0.15.2 does, as observed by this package's tests
 //
@@ -60,8 +66,11 @@
 //     /transactions was ever called: no user or alias queries, no ping.
 //   - With empty namespaces, an invite of the bot is pushed (its state_key
 //     is the bot) although the bot is not in the room; once the bot has
-//     joined, every new event of the room is pushed. Pushed events have no
-//     "unsigned" at all.
+//     joined, every new event of the room is pushed. Pushed events never
+//     carry prev_content or age: messages and most state events have no
+//     "unsigned" at all, joins made through /join have "unsigned": {}, and
+//     the bot's invite has unsigned.invite_room_state (stripped create,
+//     join_rules, name and canonical_alias).
 //   - m.room.redaction is never pushed: the sync API consumer, which feeds
 //     the appservice stream, drops redaction events from it. The redaction
 //     is visible to the bot through /sync (incremental, also when filtered to
@@ -76,8 +85,8 @@
 //   - Across a restart (SIGTERM while the appservice was refusing): Dendrite
 //     exits within ≈ 0.1 s even mid-backoff, without giving the event back
 //     to JetStream, so after the restart it is redelivered, under the same
-//     txnId, only when JetStream's 30 s ack wait has run out (≈ 29.5 s after
-//     the failed attempt). Events sent after the restart are pushed at once
+//     txnId, only when JetStream's 30 s ack wait has run out (29.5–30.3 s
+//     after the failed attempt). Events sent after the restart are pushed at once
 //     in transactions of their own and so overtake it: order is not kept
 //     across restarts. A test of redelivery across a restart takes ≈ 30 s.
 //   - Shared-secret registration nonces live in memory (from the source):

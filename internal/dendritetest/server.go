@@ -63,7 +63,7 @@ type Server struct {
 	config  string // path of dendrite.yaml
 	logPath string
 	binDir  string
-	http    *http.Client
+	client  *http.Client
 
 	mu   sync.Mutex
 	proc *process // nil while stopped
@@ -101,7 +101,7 @@ func Start(t testing.TB, opts Options) *Server {
 		config:       filepath.Join(dir, "dendrite.yaml"),
 		logPath:      filepath.Join(dir, "dendrite.log"),
 		binDir:       bin,
-		http:         &http.Client{Timeout: 2 * time.Minute},
+		client:       &http.Client{Timeout: 2 * time.Minute},
 	}
 	t.Cleanup(func() {
 		if err := s.stop(); err != nil {
@@ -110,7 +110,7 @@ func Start(t testing.TB, opts Options) *Server {
 		if t.Failed() && !s.logShown.Load() {
 			t.Logf("dendritetest: last %d lines of %s:\n%s", failureLogLines, s.logPath, s.LogTail(failureLogLines))
 		}
-		s.http.CloseIdleConnections()
+		s.client.CloseIdleConnections()
 		if err := os.RemoveAll(dir); err != nil {
 			t.Errorf("dendritetest: %v", err)
 		}
@@ -282,8 +282,8 @@ func (s *Server) stop() error {
 		return nil
 	}
 	s.proc = nil
-	if s.http != nil {
-		s.http.CloseIdleConnections()
+	if s.client != nil {
+		s.client.CloseIdleConnections()
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -322,11 +322,45 @@ func appendLog(path, format string, args ...any) {
 // the test's temporary directory. The caller removes it.
 func stateDir(t testing.TB) (string, error) {
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		if dir, err := os.MkdirTemp("/dev/shm", "dendritetest-"); err == nil {
+		sweepShm()
+		if dir, err := os.MkdirTemp("/dev/shm", shmPrefix); err == nil {
+			if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+				os.RemoveAll(dir)
+				return "", err
+			}
 			return dir, nil
 		}
 	}
 	return os.MkdirTemp(t.TempDir(), "dendrite-")
+}
+
+const (
+	shmPrefix = "dendritetest-"
+	// ownerFile holds the pid of the test binary owning a state directory.
+	ownerFile = "owner.pid"
+)
+
+var sweepOnce sync.Once
+
+// sweepShm removes, once per test binary, the state directories in
+// /dev/shm left by test binaries that died without cleaning up (killed by
+// a -timeout panic, say: their Dendrite dies with them, but tmpfs keeps
+// its files until removed).
+func sweepShm() {
+	sweepOnce.Do(func() {
+		dirs, _ := filepath.Glob(filepath.Join("/dev/shm", shmPrefix+"*"))
+		for _, dir := range dirs {
+			b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+			if err != nil {
+				continue // not ours, or being created
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil || pid == os.Getpid() || processAlive(pid) {
+				continue
+			}
+			os.RemoveAll(dir)
+		}
+	})
 }
 
 func freePort() (int, error) {
