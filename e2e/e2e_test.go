@@ -441,7 +441,7 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 	room := w.publicRoom("outage", "world_readable")
 	w.inviteBot(room)
 	w.matchesHomeserver(room, 60*time.Second)
-	setConnections(t, dsn, false)
+	pgtest.SetConnections(t, dsn, false)
 	var during []string
 	for i := range 5 {
 		during = append(during, w.alice.Send(t, room, "m.room.message", text(fmt.Sprintf("while the database is down %d", i))))
@@ -451,7 +451,7 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 	if !strings.Contains(string(log), "transaction not stored; the homeserver will retry") {
 		t.Error("the archiver never refused a transaction while the database was down")
 	}
-	setConnections(t, dsn, true)
+	pgtest.SetConnections(t, dsn, true)
 	w.matchesHomeserver(room, 90*time.Second)
 	if got := w.archived(during...); len(got) != len(during) {
 		t.Errorf("after the outage %d of %d messages are archived", len(got), len(during))

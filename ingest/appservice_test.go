@@ -2,12 +2,9 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -146,41 +143,16 @@ func TestAppServiceDatabaseDown(t *testing.T) {
 	srv, _ := newAppService(t, st)
 	body := txnBody(append(header("world_readable"), msg("$m", 10, "hello"))...)
 
-	setConnections(t, dsn, false)
+	pgtest.SetConnections(t, dsn, false)
 	code, out := putTxn(t, srv, "/_matrix/app/v1/transactions/7", hsToken, body)
 	if code < 500 || out["errcode"] != "M_UNKNOWN" {
 		t.Fatalf("with the database down: %d %v, want 5xx", code, out)
 	}
-	setConnections(t, dsn, true)
+	pgtest.SetConnections(t, dsn, true)
 	if code, out := putTxn(t, srv, "/_matrix/app/v1/transactions/7", hsToken, body); code != 200 {
 		t.Fatalf("after recovery: %d %v", code, out)
 	}
 	if n, err := st.CountEvents(context.Background()); err != nil || n != 4 {
 		t.Errorf("after recovery: %d events, %v", n, err)
-	}
-}
-
-// setConnections takes a test database down (refusing and cutting every
-// connection) or brings it back, from the cluster's maintenance database.
-func setConnections(t *testing.T, dsn string, allow bool) {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(fmt.Sprintf(`ALTER DATABASE %q ALLOW_CONNECTIONS %v`, name, allow)); err != nil {
-		t.Fatal(err)
-	}
-	if !allow {
-		if _, err := db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

@@ -20,29 +20,36 @@ type migration struct {
 	sql     string
 }
 
-// migrations lists the dialect's numbered migration files in order. A file
-// is named NNN_description.sql; numbers start at 1 and have no gaps.
+// migrations lists the migrations in order. A file is named
+// NNN_description.sql; numbers start at 1 and have no gaps. Each number
+// comes from migrations/<dialect>/ when the dialects need different SQL
+// (identity columns), else from migrations/common/.
 func (s *Store) migrations() ([]migration, error) {
-	dir := path.Join("migrations", s.Dialect())
-	entries, err := fs.ReadDir(migrationFS, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		if !ok || !strings.HasSuffix(e.Name(), ".sql") {
-			return nil, fmt.Errorf("migration file %s is not named NNN_name.sql", e.Name())
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration file %s: %w", e.Name(), err)
-		}
-		b, err := fs.ReadFile(migrationFS, path.Join(dir, e.Name()))
+	byVersion := map[int]migration{}
+	for _, dir := range []string{"migrations/common", path.Join("migrations", s.Dialect())} {
+		entries, err := fs.ReadDir(migrationFS, dir)
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+		for _, e := range entries {
+			num, _, ok := strings.Cut(e.Name(), "_")
+			if !ok || !strings.HasSuffix(e.Name(), ".sql") {
+				return nil, fmt.Errorf("migration file %s is not named NNN_name.sql", e.Name())
+			}
+			v, err := strconv.Atoi(num)
+			if err != nil {
+				return nil, fmt.Errorf("migration file %s: %w", e.Name(), err)
+			}
+			b, err := fs.ReadFile(migrationFS, path.Join(dir, e.Name()))
+			if err != nil {
+				return nil, err
+			}
+			byVersion[v] = migration{version: v, name: e.Name(), sql: string(b)} // the dialect's wins
+		}
+	}
+	ms := make([]migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		ms = append(ms, m)
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	for i, m := range ms {

@@ -163,23 +163,9 @@ func (s *Server) apiDay(c echo.Context) error {
 
 func (s *Server) apiEventHandler(c echo.Context) error {
 	ctx := c.Request().Context()
-	raw, err := param(c, "event")
+	ev, r, err := s.publicEvent(c)
 	if err != nil {
 		return err
-	}
-	ev, err := s.lookupEvent(c, raw)
-	if err != nil {
-		return err
-	}
-	r, err := s.store.Room(ctx, ev.RoomID)
-	if err != nil {
-		return err
-	}
-	if why := r.Unavailable(); why != "" {
-		return &httpError{code: http.StatusGone, msg: why}
-	}
-	if !ev.Public {
-		return notFound("This event is not part of the public archive.")
 	}
 	msgs, err := s.shownMessages(ctx, []store.Event{ev})
 	if err != nil {

@@ -135,24 +135,9 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 // Permalinks are forever: a stale room part redirects, an edit or reaction
 // resolves to its target, and an event the archive cannot show says why.
 func (s *Server) permalink(c echo.Context) error {
-	ctx := c.Request().Context()
-	raw, err := param(c, "event")
+	ev, r, err := s.publicEvent(c)
 	if err != nil {
 		return err
-	}
-	ev, err := s.lookupEvent(c, raw)
-	if err != nil {
-		return err
-	}
-	r, err := s.store.Room(ctx, ev.RoomID)
-	if err != nil {
-		return err
-	}
-	if why := r.Unavailable(); why != "" {
-		return &httpError{code: http.StatusGone, msg: why}
-	}
-	if !ev.Public {
-		return notFound("This event is not part of the public archive: the room's history was not public when it was sent.")
 	}
 	// Edits, reactions and other relations resolve to the message they
 	// belong to, as the spec asks of permalinks to edits.
@@ -174,6 +159,31 @@ func (s *Server) permalink(c echo.Context) error {
 	return s.renderPage(c, http.StatusOK, "day", v)
 }
 
+// publicEvent finds the event the URL's :event names and its room, or the
+// error that says why it cannot be shown: not an event ID (400), unknown
+// (404), not public (404), or its room no longer shown (410).
+func (s *Server) publicEvent(c echo.Context) (store.Event, store.Room, error) {
+	raw, err := param(c, "event")
+	if err != nil {
+		return store.Event{}, store.Room{}, err
+	}
+	ev, err := s.lookupEvent(c, raw)
+	if err != nil {
+		return store.Event{}, store.Room{}, err
+	}
+	r, err := s.store.Room(c.Request().Context(), ev.RoomID)
+	if err != nil {
+		return store.Event{}, store.Room{}, err
+	}
+	if why := r.Unavailable(); why != "" {
+		return store.Event{}, store.Room{}, &httpError{code: http.StatusGone, msg: why}
+	}
+	if !ev.Public {
+		return store.Event{}, store.Room{}, notFound("This event is not part of the public archive: the room's history was not public when it was sent.")
+	}
+	return ev, r, nil
+}
+
 // lookupEvent finds an event by the ID a URL gives, with a clear 400 for
 // something that is not an event ID and a 404 page for an unknown one.
 func (s *Server) lookupEvent(c echo.Context, raw string) (store.Event, error) {
@@ -189,15 +199,7 @@ func (s *Server) lookupEvent(c echo.Context, raw string) (store.Event, error) {
 
 // eventRedirect serves /event/{id}: the permalink without a room part.
 func (s *Server) eventRedirect(c echo.Context) error {
-	raw, err := param(c, "event")
-	if err != nil {
-		return err
-	}
-	ev, err := s.lookupEvent(c, raw)
-	if err != nil {
-		return err
-	}
-	r, err := s.store.Room(c.Request().Context(), ev.RoomID)
+	ev, r, err := s.publicEvent(c)
 	if err != nil {
 		return err
 	}
