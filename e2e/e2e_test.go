@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +24,9 @@ import (
 	"github.com/mxarchive/mxarchive/internal/dendritetest"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
 )
 
 var archiverBin, buildErr = "", error(nil)
@@ -257,6 +261,11 @@ func (w *world) roomEvents(room string) map[string]store.Event {
 func (w *world) matchesHomeserver(room string, timeout time.Duration) {
 	w.t.Helper()
 	var problems []string
+	defer func() {
+		if w.t.Failed() && len(problems) > 0 {
+			w.t.Logf("last differences: %v", problems)
+		}
+	}()
 	w.waitFor("the archive to match the homeserver's history of "+room, timeout, func() bool {
 		problems = nil
 		hist := w.history(room)
@@ -265,13 +274,20 @@ func (w *world) matchesHomeserver(room string, timeout time.Duration) {
 			ids[i] = e.ID
 		}
 		got := w.archived(ids...)
+		hsRedacted := map[string]bool{}
+		for _, e := range hist {
+			hsRedacted[e.ID] = len(e.Unsigned.RedactedBecause) > 0
+		}
 		for _, e := range hist {
 			a, ok := got[e.ID]
+			// The archive also erases the edits of a redacted message
+			// (ARCHITECTURE.md rule 3); the homeserver leaves them.
+			want := hsRedacted[e.ID] || (a.Rel.Type == "m.replace" && hsRedacted[string(a.Rel.EventID)])
 			switch {
 			case !ok:
 				problems = append(problems, fmt.Sprintf("missing %s %s", e.Type, e.ID))
-			case a.Redacted != (len(e.Unsigned.RedactedBecause) > 0):
-				problems = append(problems, fmt.Sprintf("%s %s redacted=%v in the archive, %v on the homeserver", e.Type, e.ID, a.Redacted, !a.Redacted))
+			case a.Redacted != want:
+				problems = append(problems, fmt.Sprintf("%s %s redacted=%v in the archive, want %v", e.Type, e.ID, a.Redacted, want))
 			}
 		}
 		return len(problems) == 0
@@ -481,5 +497,77 @@ func TestFollowsRoomUpgrades(t *testing.T) {
 	newRoom, err2 := w.st.Room(context.Background(), id.RoomID(up.ReplacementRoom))
 	if err1 != nil || err2 != nil || string(oldRoom.Successor) != up.ReplacementRoom || string(newRoom.Predecessor) != old {
 		t.Errorf("rooms not linked: old.successor=%q new.predecessor=%q (%v %v)", oldRoom.Successor, newRoom.Predecessor, err1, err2)
+	}
+}
+
+// Redact a message, an edited message and a replied-to message on the
+// homeserver, then read every route of the archive for any trace of them.
+func TestRedactedTextIsGoneFromEveryRoute(t *testing.T) {
+	w := newWorld(t)
+	room := w.publicRoom("redact", "world_readable")
+	w.inviteBot(room)
+	a, b := w.alice, w.bob
+	plain := a.Send(t, room, "m.room.message", text("alpha secret one"))
+	edited := a.Send(t, room, "m.room.message", map[string]any{"msgtype": "m.text", "body": "beta secret two",
+		"format": "org.matrix.custom.html", "formatted_body": "<b>beta secret two</b>"})
+	edit := a.Send(t, room, "m.room.message", map[string]any{"msgtype": "m.text", "body": "* beta secret two, edited",
+		"m.new_content": text("beta secret two, edited"), "m.relates_to": map[string]any{"rel_type": "m.replace", "event_id": edited}})
+	parent := a.Send(t, room, "m.room.message", text("gamma secret three"))
+	reply := b.Send(t, room, "m.room.message", map[string]any{"msgtype": "m.text",
+		"body":           "> <@alice:hs.test> gamma secret three\n\nplease delete that",
+		"format":         "org.matrix.custom.html",
+		"formatted_body": `<mx-reply><blockquote><a href="https://matrix.to/#/` + room + `/` + parent + `">In reply to</a> <a href="https://matrix.to/#/@alice:hs.test">@alice:hs.test</a><br>gamma secret three</blockquote></mx-reply>please delete that`,
+		"m.relates_to":   map[string]any{"m.in_reply_to": map[string]any{"event_id": parent}}})
+	w.matchesHomeserver(room, 60*time.Second) // everything arrived before the redactions
+	for _, ev := range []string{plain, edited, parent} {
+		a.Redact(t, room, ev, "cleaning up")
+	}
+	w.matchesHomeserver(room, 60*time.Second)
+
+	srv, err := web.New(w.st, render.New(render.Options{}), storetest.Logger(t), web.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.st.Room(context.Background(), id.RoomID(room))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slug := strings.TrimPrefix(r.CanonicalAlias, "#")
+	day := time.Now().UTC().Format("2006-01-02")
+	paths := []string{"/", "/room/" + slug + "/" + day, "/room/" + slug + "/" + day + ".txt", "/room/" + slug + "/redactions",
+		"/api/v1/rooms/" + slug + "/events?date=" + day, "/api/v1/rooms/" + slug + "/redactions"}
+	for _, ev := range []string{plain, edited, edit, parent, reply} {
+		paths = append(paths, "/room/"+slug+"/event/"+ev, "/api/v1/events/"+ev, "/room/"+slug+"/event/"+ev+"/edits")
+	}
+	for _, p := range paths {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+		if rec.Code == http.StatusFound {
+			loc := rec.Header().Get("Location")
+			rec = httptest.NewRecorder()
+			srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, loc, nil))
+		}
+		if rec.Code >= 500 {
+			t.Errorf("%s: %d", p, rec.Code)
+		}
+		if body := rec.Body.String(); strings.Contains(body, "secret") {
+			i := strings.Index(body, "secret")
+			t.Errorf("%s (%d) shows redacted text: …%s…", p, rec.Code, body[max(0, i-80):min(len(body), i+40)])
+		}
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/room/"+slug+"/event/"+reply, nil))
+	if !strings.Contains(rec.Body.String(), "In reply to a deleted message") || !strings.Contains(rec.Body.String(), "please delete that") {
+		t.Error("the reply's page does not say it answers a deleted message, or lost its own text")
+	}
+	rec = httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/rooms/"+slug+"/redactions", nil))
+	var list struct {
+		Redactions []struct {
+			EventID string `json:"event_id"`
+		} `json:"redactions"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || len(list.Redactions) != 3 {
+		t.Errorf("redactions API lists %d (%v): %s", len(list.Redactions), err, rec.Body)
 	}
 }

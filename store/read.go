@@ -244,3 +244,48 @@ func (s *Store) CountEvents(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// RoomRedaction is an applied redaction as moderators see it, with what the
+// archive knows of its target.
+type RoomRedaction struct {
+	Redaction
+	TargetType   string
+	TargetSender id.UserID
+	TargetTS     time.Time
+}
+
+const roomRedactionsSQL = `SELECT r.redaction_id, r.target_id, r.room_id, r.sender, r.reason, r.origin_ts, r.received_at,
+		r.applied_at, e.type, e.sender, e.origin_ts
+	FROM redactions r JOIN events e ON e.event_id = r.target_id
+	WHERE r.room_id = $1 AND r.applied_at IS NOT NULL AND e.public AND r.origin_ts < $2
+	ORDER BY r.origin_ts DESC, r.redaction_id DESC LIMIT $3`
+
+// RoomRedactions lists a room's applied redactions of public events, newest
+// first, those sent before the given time (ms; 0 for now), at most limit.
+func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int64, limit int) ([]RoomRedaction, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	if before <= 0 {
+		before = 1 << 62
+	}
+	rows, err := s.db.QueryContext(ctx, roomRedactionsSQL, string(roomID), before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
+	}
+	defer rows.Close()
+	var out []RoomRedaction
+	for rows.Next() {
+		var r RoomRedaction
+		var redID, targetID, room, sender, targetSender string
+		var ts, received, applied, targetTS int64
+		if err := rows.Scan(&redID, &targetID, &room, &sender, &r.Reason, &ts, &received, &applied,
+			&r.TargetType, &targetSender, &targetTS); err != nil {
+			return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
+		}
+		r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(room), id.UserID(sender)
+		r.TS, r.ReceivedAt, r.AppliedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC(), time.UnixMilli(applied).UTC()
+		r.TargetSender, r.TargetTS = id.UserID(targetSender), time.UnixMilli(targetTS).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

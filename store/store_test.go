@@ -395,3 +395,30 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("down database: %v", err)
 	}
 }
+
+// Rooms v1 and v2 accept a redaction whose event ID has the target's domain
+// (auth rule 11); later versions ignore event-ID domains and look at the
+// senders' servers and power.
+func TestRedactionRulesByRoomVersion(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		want    bool
+	}{{"1", true}, {"2", true}, {"3", false}, {"10", false}, {"11", false}} {
+		t.Run("v"+tc.version, func(t *testing.T) {
+			st := storetest.Open(t, "sqlite")
+			ctx := context.Background()
+			put(t, st,
+				mk(t, "$create:example.org", "m.room.create", "@alice:example.org", 1000, sk(""), fmt.Sprintf(`{"room_version":%q,"creator":"@alice:example.org"}`, tc.version)),
+				mk(t, "$pl:example.org", "m.room.power_levels", "@alice:example.org", 1001, sk(""), `{"users":{"@alice:example.org":100}}`),
+				mk(t, "$target:example.org", "m.room.message", "@bob:other.org", 2000, nil, `{"msgtype":"m.text","body":"x"}`),
+			)
+			// A powerless user of a third server, in a redaction event whose
+			// ID carries the target's domain.
+			put(t, st, mk(t, "$red:example.org", "m.room.redaction", "@eve:third.org", 3000, nil, `{"redacts":"$target:example.org"}`))
+			_, err := st.RedactionOf(ctx, "$target:example.org")
+			if applied := err == nil; applied != tc.want {
+				t.Errorf("applied = %v, want %v (err %v)", applied, tc.want, err)
+			}
+		})
+	}
+}

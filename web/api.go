@@ -131,7 +131,7 @@ func (s *Server) apiDay(c echo.Context) error {
 	if date == "" {
 		return badRequest("The date parameter is required: ?date=2026-03-02 (UTC).")
 	}
-	_, from, to, err := parseDay(date)
+	day, from, to, err := parseDay(date)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (s *Server) apiDay(c echo.Context) error {
 	for _, e := range evs {
 		out.Events = append(out.Events, s.apiEvent(c, r, e, msgs[e.ID], via))
 	}
-	return c.JSON(http.StatusOK, out)
+	return s.jsonCached(c, out, day)
 }
 
 func (s *Server) apiEventHandler(c echo.Context) error {
@@ -180,7 +180,7 @@ func (s *Server) apiEventHandler(c echo.Context) error {
 			return err
 		}
 	}
-	return c.JSON(http.StatusOK, out)
+	return s.jsonCached(c, out, time.Time{})
 }
 
 func fillRedaction(a *apiEvent, r store.Redaction) {

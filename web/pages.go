@@ -47,6 +47,7 @@ func (s *Server) roomLatest(c echo.Context) error {
 }
 
 type dayView struct {
+	Day       time.Time // midnight UTC
 	Room      roomView
 	Date      string
 	DateLong  string
@@ -88,7 +89,7 @@ func (s *Server) day(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderPage(c, code, "day", v)
+	return s.renderCached(c, code, "day", v, v.Day)
 }
 
 // dayView builds a day page; the status is 404 for a day without messages
@@ -108,7 +109,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 		return dayView{}, 0, err
 	}
 	v := dayView{
-		Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
+		Day: t, Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
 		TextPath: roomPath(r, date+".txt"), Truncated: len(evs) >= store.MaxDayEvents,
 		Highlight: string(highlight),
 	}
@@ -120,7 +121,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 		v.NextDate = time.UnixMilli(next).UTC().Format(dateLayout)
 		v.NextPath = roomPath(r, v.NextDate)
 	}
-	v.Items, err = s.timeline(ctx, r, evs, highlight)
+	v.Items, err = s.timeline(ctx, r, evs, highlight, false)
 	if err != nil {
 		return dayView{}, 0, err
 	}
@@ -151,12 +152,16 @@ func (s *Server) permalink(c echo.Context) error {
 	if given != slug(r) {
 		return c.Redirect(http.StatusMovedPermanently, eventPath(r, ev.ID))
 	}
+	// A thread reply is shown in its thread, highlighted.
+	if ev.Rel.Type == "m.thread" && ev.Rel.EventID != "" {
+		return s.renderThread(c, r, ev.Rel.EventID, ev.ID)
+	}
 	date := time.UnixMilli(ev.OriginTS).UTC().Format(dateLayout)
 	v, _, err := s.dayView(c, r, date, ev.ID)
 	if err != nil {
 		return err
 	}
-	return s.renderPage(c, http.StatusOK, "day", v)
+	return s.renderCached(c, http.StatusOK, "day", v, v.Day)
 }
 
 // publicEvent finds the event the URL's :event names and its room, or the
@@ -213,7 +218,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 		return c.Redirect(http.StatusMovedPermanently, roomPath(r, date+".txt"))
 	}
 	ctx := c.Request().Context()
-	_, from, to, err := parseDay(date)
+	day, from, to, err := parseDay(date)
 	if err != nil {
 		return err
 	}
@@ -255,7 +260,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 	if len(msgs) == 0 {
 		code = http.StatusNotFound
 	}
-	return c.Blob(code, "text/plain; charset=utf-8", []byte(b.String()))
+	return s.sendCached(c, code, "text/plain; charset=utf-8", []byte(b.String()), day)
 }
 
 type errorView struct {

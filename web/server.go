@@ -1,8 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -69,14 +73,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // page names and the content template each defines; every page is
 // layout.html plus its own file.
-var pageNames = []string{"directory", "day", "error"}
+var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
 			"roomPath": roomPath,
-		}).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse template %s: %w", name, err)
 		}
@@ -102,11 +106,15 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room", s.roomLatest)
 	get("/room/:room/:date", s.day)
 	get("/room/:room/event/:event", s.permalink)
+	get("/room/:room/redactions", s.redactions)
+	get("/room/:room/thread/:event", s.thread)
+	get("/room/:room/event/:event/edits", s.edits)
 	get("/event/:event", s.eventRedirect)
 	get("/healthz", s.health)
 	get("/api/v1/rooms", s.apiRooms)
 	get("/api/v1/rooms/:room/events", s.apiDay)
 	get("/api/v1/events/:event", s.apiEventHandler)
+	get("/api/v1/rooms/:room/redactions", s.apiRedactions)
 	return e
 }
 
@@ -196,17 +204,80 @@ func errCode(code int) string {
 	return "M_BAD_REQUEST"
 }
 
-// renderPage executes a page template into the response.
+// renderPage executes a page template into the response, uncached.
 func (s *Server) renderPage(c echo.Context, code int, name string, data any) error {
+	b, err := s.execPage(name, data)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(code, b)
+}
+
+func (s *Server) execPage(name string, data any) ([]byte, error) {
 	t, ok := s.pages[name]
 	if !ok {
-		return fmt.Errorf("no page template %q", name)
+		return nil, fmt.Errorf("no page template %q", name)
 	}
-	var b strings.Builder
+	var b bytes.Buffer
 	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data}); err != nil {
-		return fmt.Errorf("render %s: %w", name, err)
+		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
-	return c.HTML(code, b.String())
+	return b.Bytes(), nil
+}
+
+// currentDayMaxAge is how long a cache may keep the current day's pages
+// without asking again: new messages (and redactions) show up that late.
+const currentDayMaxAge = 30 * time.Second
+
+// sendCached answers with an ETag over the body, so that caches revalidate
+// cheaply, and a Cache-Control that cannot let a redaction be outlived:
+// content that can still change is revalidated on every use (no-cache),
+// except the current day's pages, which may be kept currentDayMaxAge.
+// day is the UTC day the content belongs to, zero for none.
+func (s *Server) sendCached(c echo.Context, code int, contentType string, body []byte, day time.Time) error {
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	h := c.Response().Header()
+	h.Set("ETag", etag)
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	if !day.IsZero() && !day.Before(today) {
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(currentDayMaxAge.Seconds())))
+	} else {
+		h.Set("Cache-Control", "public, no-cache")
+	}
+	if code == http.StatusOK && etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.Blob(code, contentType, body)
+}
+
+func etagMatches(header, etag string) bool {
+	for _, part := range strings.Split(header, ",") {
+		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
+		if part == etag || part == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// renderCached renders a page and sends it with sendCached.
+func (s *Server) renderCached(c echo.Context, code int, name string, data any, day time.Time) error {
+	b, err := s.execPage(name, data)
+	if err != nil {
+		return err
+	}
+	return s.sendCached(c, code, echo.MIMETextHTMLCharsetUTF8, b, day)
+}
+
+// jsonCached sends v as JSON with sendCached.
+func (s *Server) jsonCached(c echo.Context, v any, day time.Time) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.sendCached(c, http.StatusOK, echo.MIMEApplicationJSON, b, day)
 }
 
 // pageData is what layout.html sees; .Page is the page's own view.

@@ -261,6 +261,12 @@ type messageView struct {
 	Thread     *threadView
 	InThread   bool
 	Highlight  bool
+	// Compact: a thread reply in the main timeline, shown as one line that
+	// links to its thread, as clients do.
+	Compact    bool
+	ThreadPath string
+	Excerpt    string
+	EditsPath  string
 }
 
 type deletedView struct {
@@ -278,6 +284,7 @@ type replyView struct {
 }
 
 type threadView struct {
+	Path    string
 	Count   int
 	LastAt  string
 	LastISO string
@@ -323,8 +330,9 @@ func fmtStamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// timeline builds a day page's items from its events.
-func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID) ([]itemView, error) {
+// timeline builds a page's items from its events. On a thread's own page
+// (threadPage) thread replies are shown in full, elsewhere compactly.
+func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, threadPage bool) ([]itemView, error) {
 	msgs, err := s.shownMessages(ctx, evs)
 	if err != nil {
 		return nil, err
@@ -337,7 +345,9 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 	var items []itemView
 	for _, e := range evs {
 		if sh, ok := msgs[e.ID]; ok {
-			items = append(items, itemView{Message: s.messageView(r, sh, parents, via, highlight)})
+			mv := s.messageView(r, sh, parents, via, highlight)
+			mv.Compact = mv.InThread && !threadPage
+			items = append(items, itemView{Message: mv})
 			continue
 		}
 		if !e.IsState() {
@@ -433,6 +443,10 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		MatrixTo:   event.MatrixToEvent(string(r.ID), e.ID, via),
 		SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
 		Highlight: e.ID == highlight, InThread: e.Rel.Type == "m.thread",
+		EditsPath: roomPath(r, "event", string(e.ID), "edits"),
+	}
+	if v.InThread {
+		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
 	}
 	v.Time, v.DateTime = fmtTime(e.OriginTS)
 	if sh.redaction != nil {
@@ -455,6 +469,7 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		v.Kind = "media"
 	}
 	v.Body = s.render.Message(sh.msg)
+	v.Excerpt = excerpt(s.render.Text(sh.msg), 100)
 	if sh.edited {
 		v.Edited = true
 		v.EditedAt = fmtStamp(time.UnixMilli(sh.editedAt))
@@ -476,7 +491,7 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 	}
 	v.Reactions = sh.reactions
 	if sh.thread.Count > 0 {
-		v.Thread = &threadView{Count: sh.thread.Count, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
+		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
 		_, v.Thread.LastISO = fmtTime(sh.thread.LastTS)
 	}
 	return v

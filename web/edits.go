@@ -1,0 +1,78 @@
+package web
+
+import (
+	"cmp"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+type editsView struct {
+	Room      roomView
+	Permalink string
+	Versions  []versionView
+}
+
+type versionView struct {
+	Label string
+	Time  string
+	Body  template.HTML
+}
+
+// edits serves a message's edit history: the original and every valid edit
+// the archive holds, oldest first. A redacted message has no history to show:
+// redacting the original erased its edits too.
+func (s *Server) edits(c echo.Context) error {
+	ctx := c.Request().Context()
+	ev, r, err := s.publicEvent(c)
+	if err != nil {
+		return err
+	}
+	if given, _ := param(c, "room"); given != slug(r) {
+		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "event", string(ev.ID), "edits"))
+	}
+	if ev.Rel.Type == event.RelReplace && ev.Rel.EventID != "" {
+		return c.Redirect(http.StatusFound, roomPath(r, "event", string(ev.Rel.EventID), "edits"))
+	}
+	if ev.Redacted {
+		return &httpError{code: http.StatusGone, msg: "This message was deleted, and its edits with it."}
+	}
+	if !ev.Displayable() {
+		return notFound("Only messages have an edit history.")
+	}
+	related, err := s.store.Related(ctx, []id.EventID{ev.ID})
+	if err != nil {
+		return err
+	}
+	var edits []*event.Event
+	for i := range related {
+		if related[i].Rel.Type == event.RelReplace && event.ValidEdit(&ev.Event, &related[i].Event) {
+			edits = append(edits, &related[i].Event)
+		}
+	}
+	slices.SortFunc(edits, func(a, b *event.Event) int {
+		return cmp.Or(cmp.Compare(a.OriginTS, b.OriginTS), cmp.Compare(a.ID, b.ID))
+	})
+	v := editsView{Room: s.roomView(ctx, r), Permalink: eventPath(r, ev.ID)}
+	add := func(label string, ts int64, content []byte) {
+		msg, err := event.ParseMessage(event.ApplyEdit(ev.Content, content))
+		if err != nil {
+			msg = event.Message{Body: "(this version could not be displayed)"}
+		}
+		v.Versions = append(v.Versions, versionView{Label: label, Time: fmtStamp(time.UnixMilli(ts)), Body: s.render.Message(msg)})
+	}
+	add("Original", ev.OriginTS, ev.Content)
+	for i, e := range edits {
+		if nc, ok := event.NewContent(e.Content); ok {
+			add(fmt.Sprintf("Edit %d", i+1), e.OriginTS, nc)
+		}
+	}
+	return s.renderCached(c, http.StatusOK, "edits", v, time.Time{})
+}
