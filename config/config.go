@@ -30,7 +30,17 @@ type Config struct {
 	Homeserver Homeserver   `yaml:"homeserver"`
 	Appservice Appservice   `yaml:"appservice"`
 	Archive    Archive      `yaml:"archive"`
+	Search     Search       `yaml:"search"`
 	Log        Log          `yaml:"log"`
+}
+
+// Search configures archive-web's search index.
+type Search struct {
+	// Enabled turns /search and the index on.
+	Enabled bool `yaml:"enabled"`
+	// Language adds stemming for one language (en, de, fr, es, …); empty
+	// indexes words by Unicode word segmentation only, for any language.
+	Language string `yaml:"language"`
 }
 
 // Archive says which rooms the archiver follows and how.
@@ -106,6 +116,7 @@ func Defaults() Config {
 			BotLocalpart: "archive",
 		},
 		Archive: Archive{SweepInterval: 30 * time.Second},
+		Search:  Search{Enabled: true},
 		Log:     Log{Level: "info", Format: "text"},
 	}
 }

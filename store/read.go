@@ -152,12 +152,14 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID) ([]
 }
 
 // Related returns the public, unredacted events that relate to any of the
-// given events (edits, reactions, thread replies, references).
+// given events (edits, reactions, thread replies, references). The query
+// repeats the partial index's condition (a non-empty rel_target): SQLite uses a
+// partial index only when the WHERE clause implies it.
 func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	evs, err := s.inQuery(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE rel_target IN (%s) AND public AND NOT redacted ORDER BY origin_ts, nid`, targets)
+		WHERE rel_target IN (%s) AND rel_target <> '' AND public AND NOT redacted ORDER BY origin_ts, nid`, targets)
 	if err != nil {
 		return nil, fmt.Errorf("related events: %w", err)
 	}
@@ -288,4 +290,28 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// Paged in timeline order, which the (room_id, origin_ts, nid) index serves
+// without sorting.
+const roomMessagesSQL = `SELECT ` + eventColumns + ` FROM events
+	WHERE room_id = $1 AND (origin_ts > $2 OR (origin_ts = $2 AND nid > $3))
+	  AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace'
+	ORDER BY origin_ts, nid LIMIT $4`
+
+// RoomMessages pages through a room's timeline messages (public or not,
+// redacted or not) in timeline order, after the given event (nil for the
+// start).
+func (s *Store) RoomMessages(ctx context.Context, roomID id.RoomID, after *Event, limit int) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	ts, nid := int64(-1), int64(0)
+	if after != nil {
+		ts, nid = after.OriginTS, after.NID
+	}
+	evs, err := s.queryEvents(ctx, roomMessagesSQL, string(roomID), ts, nid, limit)
+	if err != nil {
+		return nil, fmt.Errorf("messages of %s: %w", roomID, err)
+	}
+	return evs, nil
 }

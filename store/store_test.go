@@ -422,3 +422,19 @@ func TestRedactionRulesByRoomVersion(t *testing.T) {
 		})
 	}
 }
+
+// A redacted state event counts as that state with only its protected keys:
+// a redacted topic means no topic.
+func TestRedactedStateUpdatesTheRoom(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, append(baseRoom(t), mk(t, "$topic", "m.room.topic", "@alice:example.org", 2000, sk(""), `{"topic":"rude words"}`))...)
+		if r, _ := st.Room(ctx, room); r.Topic != "rude words" {
+			t.Fatalf("topic = %q", r.Topic)
+		}
+		put(t, st, mk(t, "$r", "m.room.redaction", "@alice:example.org", 3000, nil, `{"redacts":"$topic"}`))
+		if r, _ := st.Room(ctx, room); r.Topic != "" {
+			t.Errorf("topic after its redaction = %q, want none", r.Topic)
+		}
+	})
+}

@@ -27,13 +27,13 @@ const (
 	anyPendingSQL        = `SELECT 1 FROM redactions WHERE applied_at IS NULL AND NOT rejected LIMIT 1`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
 		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
-	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted
+	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted, state_key IS NOT NULL
 		FROM events WHERE event_id = $1`
 	stateAtSQL = `SELECT raw, sender FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND origin_ts <= $4
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	markRedactedSQL = `UPDATE events SET raw = $1, redacted = TRUE WHERE nid = $2`
-	editsOfSQL      = `SELECT nid, raw FROM events WHERE rel_target = $1 AND rel_type = 'm.replace' AND NOT redacted`
+	editsOfSQL      = `SELECT nid, raw FROM events WHERE rel_target = $1 AND rel_target <> '' AND rel_type = 'm.replace' AND NOT redacted`
 	markAppliedSQL  = `UPDATE redactions SET applied_at = $1 WHERE redaction_id = $2`
 	markRejectedSQL = `UPDATE redactions SET rejected = TRUE WHERE redaction_id = $1`
 	roomVersionSQL  = `SELECT room_version, creator FROM rooms WHERE room_id = $1`
@@ -290,9 +290,9 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	var (
 		nid                                            int64
 		room, typ, sender, relType, relTarget, rawText string
-		public, redacted                               bool
+		public, redacted, isState                      bool
 	)
-	err := w.tx.QueryRowContext(ctx, redactionTargetSQL, p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted)
+	err := w.tx.QueryRowContext(ctx, redactionTargetSQL, p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted, &isState)
 	if errors.Is(err, sql.ErrNoRows) {
 		res.RedactionsPending++
 		return nil
@@ -340,6 +340,14 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 		}
 		if err := w.feed(ctx, ChangeRedacted, id.RoomID(room), id.EventID(p.target)); err != nil {
 			return err
+		}
+		if isState {
+			// A redacted topic means no topic: recompute the summary.
+			d, err := w.room(ctx, id.RoomID(room))
+			if err != nil {
+				return err
+			}
+			d.state = true
 		}
 		if relType == relReplace && relTarget != "" {
 			// Redacting an edit reverts its original to the previous version.

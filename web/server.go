@@ -37,6 +37,8 @@ type Options struct {
 	SiteName string
 	// RequestTimeout bounds the work of one request.
 	RequestTimeout time.Duration
+	// Search answers /search; nil turns search off (503 with a message).
+	Search Searcher
 }
 
 // Server serves the archive.
@@ -49,6 +51,7 @@ type Server struct {
 	echo   *echo.Echo
 	via    *viaCache
 	now    func() time.Time
+	search Searcher
 }
 
 // New builds the server, parsing every template now.
@@ -60,7 +63,7 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 		opts.RequestTimeout = 15 * time.Second
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
-	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now}
+	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -73,7 +76,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // page names and the content template each defines; every page is
 // layout.html plus its own file.
-var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits"}
+var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
@@ -111,6 +114,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/event/:event/edits", s.edits)
 	get("/event/:event", s.eventRedirect)
 	get("/healthz", s.health)
+	get("/search", s.searchPage)
+	get("/api/v1/search", s.apiSearch)
 	get("/api/v1/rooms", s.apiRooms)
 	get("/api/v1/rooms/:room/events", s.apiDay)
 	get("/api/v1/events/:event", s.apiEventHandler)

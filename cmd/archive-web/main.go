@@ -1,6 +1,10 @@
-// Command archive-web serves the archive: pages, plain-text logs and the
-// JSON API, read from the store. This file only wires configuration, the
-// store, the renderer and the web server together.
+// Command archive-web serves the archive: pages, plain-text logs, search and
+// the JSON API, read from the store, with its own search index that follows
+// the store's change feed. This file only wires configuration, the store,
+// the index, the renderer and the web server together.
+//
+//	archive-web [-c config.yaml]            serve
+//	archive-web [-c config.yaml] reindex    rebuild the search index
 package main
 
 import (
@@ -13,10 +17,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
@@ -51,7 +57,27 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	defer st.Close()
-	srv, err := web.New(st, render.New(render.Options{}), log, web.Options{BaseURL: cfg.Web.BaseURL})
+	opts := web.Options{BaseURL: cfg.Web.BaseURL}
+	if cfg.Search.Enabled || fs.Arg(0) == "reindex" {
+		ix, err := indexer.Open(st, filepath.Join(cfg.DataDir, "index"), indexer.Options{Language: cfg.Search.Language}, log)
+		if err != nil {
+			return err
+		}
+		defer ix.Close()
+		if fs.Arg(0) == "reindex" {
+			return reindex(ctx, ix, stderr, log)
+		}
+		opts.Search = ix
+		go func() {
+			if err := ix.Follow(ctx); err != nil {
+				log.Error("search indexing stopped", "err", err)
+			}
+		}()
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unknown command %q (want reindex, or none to serve)", fs.Arg(0))
+	}
+	srv, err := web.New(st, render.New(render.Options{}), log, opts)
 	if err != nil {
 		return err
 	}

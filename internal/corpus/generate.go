@@ -1,4 +1,4 @@
-package main
+package corpus
 
 import (
 	"crypto/sha256"
@@ -12,11 +12,11 @@ import (
 
 const server = "bench.example"
 
-// generate writes events until n are written: each pass over the corpus is
+// Generate writes events until n are written: each pass over the corpus is
 // one "copy" with its own rooms (one per channel and copy), timestamps
 // shifted past the previous copy, and fresh event IDs. Every room starts
 // with the state a world-readable room has; senders join before speaking.
-func generate(w io.Writer, logs []ircLog, n int) (int, error) {
+func Generate(w io.Writer, logs []Log, n int) (int, error) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	written := 0
@@ -87,7 +87,7 @@ func generate(w io.Writer, logs []ircLog, n int) (int, error) {
 	return written, nil
 }
 
-func roomHeader(emit func(map[string]any) error, room string, l ircLog, copyNo int, ts time.Time) error {
+func roomHeader(emit func(map[string]any) error, room string, l Log, copyNo int, ts time.Time) error {
 	creator := "@archive-bench:" + server
 	state := []struct {
 		typ, key string

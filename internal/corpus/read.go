@@ -1,4 +1,7 @@
-package main
+// Package corpus replays the IRC corpus in ../shared/corpus (real chat:
+// text, nicks and the human-labelled reply graph) as Matrix events, for
+// tests and benchmarks that need realistic data at any scale.
+package corpus
 
 import (
 	"bufio"
@@ -12,13 +15,13 @@ import (
 	"time"
 )
 
-// ircLog is one corpus file: a channel's messages over a window of time.
-type ircLog struct {
+// Log is one corpus file: a channel's messages over a window of time.
+type Log struct {
 	channel string
-	lines   []ircLine
+	lines   []Line
 }
 
-type ircLine struct {
+type Line struct {
 	ts      time.Time
 	nick    string
 	text    string
@@ -33,7 +36,7 @@ var (
 	fileDate  = regexp.MustCompile(`^(\d{4}-\d\d-\d\d)`)
 )
 
-func readCorpus(dir string) ([]ircLog, error) {
+func Read(dir string) ([]Log, error) {
 	var files []string
 	for _, pat := range []string{"train/*.raw.txt", "dev/*.raw.txt", "test/*.raw.txt", "channel-two/channel-two.all.raw.txt", "new-domains/*.ascii.txt"} {
 		m, err := filepath.Glob(filepath.Join(dir, pat))
@@ -46,7 +49,7 @@ func readCorpus(dir string) ([]ircLog, error) {
 		return nil, fmt.Errorf("no corpus files under %s (want train/*.raw.txt and friends)", dir)
 	}
 	sort.Strings(files)
-	var logs []ircLog
+	var logs []Log
 	for _, f := range files {
 		l, err := readLog(f)
 		if err != nil {
@@ -59,9 +62,9 @@ func readCorpus(dir string) ([]ircLog, error) {
 	return logs, nil
 }
 
-func readLog(path string) (ircLog, error) {
+func readLog(path string) (Log, error) {
 	base := filepath.Base(path)
-	l := ircLog{channel: "ubuntu"}
+	l := Log{channel: "ubuntu"}
 	switch {
 	case strings.HasPrefix(base, "channel-two"):
 		l.channel = "linux"
@@ -112,7 +115,7 @@ func readLog(path string) (ircLog, error) {
 		}
 		last = ts
 		index[lineNo] = len(l.lines)
-		l.lines = append(l.lines, ircLine{ts: ts, nick: nick, text: text, replyTo: -1})
+		l.lines = append(l.lines, Line{ts: ts, nick: nick, text: text, replyTo: -1})
 	}
 	if err := sc.Err(); err != nil {
 		return l, fmt.Errorf("%s: %w", path, err)
@@ -123,7 +126,7 @@ func readLog(path string) (ircLog, error) {
 
 // readAnnotations applies the human-labelled reply graph ("A B -": line A
 // answers line B) where both lines are messages.
-func readAnnotations(rawPath string, index map[int]int, lines []ircLine) {
+func readAnnotations(rawPath string, index map[int]int, lines []Line) {
 	ann := strings.Replace(strings.Replace(rawPath, ".raw.txt", ".annotation.txt", 1), ".ascii.txt", ".annotation.txt", 1)
 	f, err := os.Open(ann)
 	if err != nil {
@@ -149,7 +152,7 @@ func readAnnotations(rawPath string, index map[int]int, lines []ircLine) {
 	}
 }
 
-func countMessages(logs []ircLog) int {
+func CountMessages(logs []Log) int {
 	n := 0
 	for _, l := range logs {
 		n += len(l.lines)

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// searchBench measures search latency over a fixed query mix on an archive
+// (the one the configuration names), each query class in every sort order,
+// and prints p50/p99 per class and the index size per message.
+func searchBench(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("search", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "archive configuration (default: built-in defaults and MXARCHIVE_* variables)")
+	runs := fs.Int("runs", 200, "runs of each query class and sort")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath, os.Environ())
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := store.Open(ctx, cfg.Database, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	indexPath := filepath.Join(cfg.DataDir, "index")
+	ix, err := indexer.Open(st, indexPath, indexer.Options{Language: cfg.Search.Language}, log)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	start := time.Now()
+	if n, err := ix.CatchUp(ctx, nil); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(stdout, "indexed %d changes in %s\n", n, time.Since(start).Round(time.Millisecond))
+	}
+	docs, _ := ix.DocCount()
+	size := dirSize(indexPath)
+	rooms, err := st.Rooms(ctx)
+	if err != nil || len(rooms) == 0 {
+		return fmt.Errorf("the archive has no rooms to search (%v)", err)
+	}
+	// A sender and a day that exist, for the filter classes.
+	probe, err := ix.Search(ctx, indexer.Request{Query: indexer.Query{Words: []string{"ubuntu"}}, Size: 1})
+	if err != nil || len(probe.Events) == 0 {
+		return fmt.Errorf("probe search found nothing (%v); is this the corpus replay?", err)
+	}
+	sender, room := probe.Events[0].Sender, probe.Events[0].RoomID
+	day := time.UnixMilli(probe.Events[0].OriginTS).UTC()
+	classes := []struct{ name, q string }{
+		{"rare term", "xorg.conf"},
+		{"common term", "ubuntu"},
+		{"two common terms", "how install"},
+		{"phrase", `"sudo apt-get install"`},
+		{"room filter", "install in:" + string(room)},
+		{"sender filter", "from:" + string(sender)},
+		{"date range", "install after:" + day.AddDate(0, 0, -30).Format("2006-01-02") + " before:" + day.AddDate(0, 0, 30).Format("2006-01-02")},
+	}
+	fmt.Fprintf(stdout, "%d messages indexed, index %.1f MiB (%.0f bytes/message); %d runs per cell\n\n",
+		docs, float64(size)/(1<<20), float64(size)/float64(max(docs, 1)), *runs)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "query class\tsort\tresults\tp50 ms\tp99 ms\t")
+	for _, c := range classes {
+		q, err := indexer.ParseQuery(c.q)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest} {
+			lat := make([]time.Duration, 0, *runs)
+			var total uint64
+			for range *runs {
+				t0 := time.Now()
+				res, err := ix.Search(ctx, indexer.Request{Query: q, Sort: sort, Size: 20})
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					return fmt.Errorf("%s/%s: %w", c.name, sort, err)
+				}
+				total = res.Total
+			}
+			slices.Sort(lat)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t\n", c.name, sort, total, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]))
+		}
+	}
+	return tw.Flush()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+

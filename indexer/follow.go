@@ -1,0 +1,221 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Follow keeps the index in step with the store until ctx ends: it catches
+// up, then polls the change feed.
+func (ix *Indexer) Follow(ctx context.Context) error {
+	for {
+		n, err := ix.CatchUp(ctx, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			ix.log.Error("indexing failed; retrying", "err", err)
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(ix.opts.PollInterval):
+		}
+	}
+}
+
+// CatchUp applies every change after the checkpoint and returns how many it
+// applied. progress, if set, is told the position reached after each batch.
+func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied int)) (int, error) {
+	total := 0
+	for {
+		n, pos, err := ix.step(ctx)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+		if progress != nil {
+			progress(pos, total)
+		}
+	}
+}
+
+// step applies one batch of changes in one index batch, with the new
+// checkpoint.
+func (ix *Indexer) step(ctx context.Context) (int, int64, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.idx == nil {
+		return 0, 0, errNoIndex
+	}
+	from, err := checkpointOf(ix.idx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read checkpoint: %w", err)
+	}
+	changes, err := ix.store.Changes(ctx, from, ix.opts.BatchSize)
+	if err != nil || len(changes) == 0 {
+		return 0, from, err
+	}
+	events := map[id.EventID]bool{}
+	rooms := map[id.RoomID]bool{}
+	for _, c := range changes {
+		if c.Kind == store.ChangeHidden {
+			rooms[c.RoomID] = true
+		} else if c.EventID != "" {
+			events[c.EventID] = true
+		}
+	}
+	batch := ix.idx.NewBatch()
+	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
+	ids := make([]id.EventID, 0, len(events))
+	for e := range events {
+		ids = append(ids, e)
+	}
+	if err := ix.reevaluate(ctx, ids, rc, batch); err != nil {
+		return 0, from, err
+	}
+	for room := range rooms {
+		if err := ix.reevaluateRoom(ctx, room, rc, batch); err != nil {
+			return 0, from, err
+		}
+	}
+	last := changes[len(changes)-1].Pos
+	batch.SetInternal(checkpointKey, []byte(strconv.FormatInt(last, 10)))
+	if err := ix.idx.Batch(batch); err != nil {
+		return 0, from, fmt.Errorf("write index batch: %w", err)
+	}
+	return len(changes), last, nil
+}
+
+// indexBatch is the part of a Bleve batch reevaluate needs.
+type indexBatch interface {
+	Index(id string, data any) error
+	Delete(id string)
+}
+
+// reevaluate brings the documents of the given events (and of the messages
+// they belong to: an edit's original, a thread reply's root) in line with
+// the store: indexed if visible, deleted otherwise.
+func (ix *Indexer) reevaluate(ctx context.Context, ids []id.EventID, rc *roomCache, batch indexBatch) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	evs, err := ix.store.EventsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	targets := map[id.EventID]bool{}
+	var missing []id.EventID
+	have := map[id.EventID]store.Event{}
+	for _, e := range evs {
+		have[e.ID] = e
+	}
+	for _, evID := range ids {
+		e, ok := have[evID]
+		if !ok {
+			batch.Delete(string(evID)) // gone from the store (purged): gone from the index
+			continue
+		}
+		switch {
+		case e.Displayable():
+			targets[e.ID] = true
+			if e.Rel.Type == event.RelThread && e.Rel.EventID != "" {
+				targets[e.Rel.EventID] = true // the root becomes (or stays) a thread
+			}
+		case e.Rel.Type == event.RelReplace && e.Rel.EventID != "":
+			targets[e.Rel.EventID] = true
+		}
+	}
+	for t := range targets {
+		if _, ok := have[t]; !ok {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		more, err := ix.store.EventsByID(ctx, missing)
+		if err != nil {
+			return err
+		}
+		for _, e := range more {
+			have[e.ID] = e
+		}
+	}
+	var msgs []store.Event
+	for t := range targets {
+		if e, ok := have[t]; ok && e.Displayable() {
+			msgs = append(msgs, e)
+		}
+	}
+	return ix.indexMessages(ctx, msgs, rc, batch)
+}
+
+// indexMessages writes or deletes the documents of timeline messages.
+func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *roomCache, batch indexBatch) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	ids := make([]id.EventID, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	related, err := ix.store.Related(ctx, ids)
+	if err != nil {
+		return err
+	}
+	edits := map[id.EventID][]*event.Event{}
+	roots := map[id.EventID]bool{}
+	for i := range related {
+		switch related[i].Rel.Type {
+		case event.RelReplace:
+			edits[related[i].Rel.EventID] = append(edits[related[i].Rel.EventID], &related[i].Event)
+		case event.RelThread:
+			roots[related[i].Rel.EventID] = true
+		}
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		room, err := rc.get(ctx, m.RoomID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		msg, ok := displayedText(m, edits[m.ID])
+		if !ok || !indexable(m, room) {
+			batch.Delete(string(m.ID))
+			continue
+		}
+		if err := batch.Index(string(m.ID), newDocument(m, msg, roots[m.ID])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reevaluateRoom re-indexes every message of a room, or removes them all
+// when the room is no longer shown.
+func (ix *Indexer) reevaluateRoom(ctx context.Context, roomID id.RoomID, rc *roomCache, batch indexBatch) error {
+	var after *store.Event
+	for {
+		msgs, err := ix.store.RoomMessages(ctx, roomID, after, 1000)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		if err := ix.indexMessages(ctx, msgs, rc, batch); err != nil {
+			return err
+		}
+		after = &msgs[len(msgs)-1]
+	}
+}

@@ -1,0 +1,269 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/token/unicodenorm"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Document field names.
+const (
+	fieldText     = "text"
+	fieldSender   = "sender"
+	fieldRoom     = "room"
+	fieldTS       = "ts"
+	fieldHasLink  = "has_link"
+	fieldIsThread = "is_thread"
+)
+
+// checkpointKey holds, inside the index, the last change-feed position the
+// index reflects. It is written in the same batch as the documents, so a
+// crash can never leave the two disagreeing.
+var checkpointKey = []byte("mxarchive.checkpoint")
+
+// errNoIndex: a failed Rebuild could not reopen any index.
+var errNoIndex = errors.New("the search index is not open (a rebuild failed; restart archive-web)")
+
+// Options configure the index.
+type Options struct {
+	// Language, if set (an analyzer Bleve knows: en, de, fr, es, it, …),
+	// adds that language's stemming; otherwise text is split into words by
+	// Unicode word segmentation and lower-cased, which suits multilingual
+	// rooms.
+	Language string
+	// BatchSize is how many changes one index batch covers.
+	BatchSize int
+	// PollInterval is how often Follow looks for new changes.
+	PollInterval time.Duration
+}
+
+// Indexer keeps a Bleve index in step with the store.
+type Indexer struct {
+	store *store.Store
+	log   *slog.Logger
+	opts  Options
+	path  string
+
+	mu  sync.RWMutex // guards idx against Rebuild swapping it
+	idx bleve.Index
+}
+
+const (
+	analyzerName = "mxarchive"
+	nfkcFilter   = "mxarchive_nfkc"
+)
+
+func newMapping(language string) (mapping.IndexMapping, error) {
+	m := bleve.NewIndexMapping()
+	// Compatibility-normalize (full-width letters, ligatures) before
+	// lower-casing, so differently encoded words match.
+	if err := m.AddCustomTokenFilter(nfkcFilter, map[string]any{"type": unicodenorm.Name, "form": unicodenorm.NFKC}); err != nil {
+		return nil, err
+	}
+	if err := m.AddCustomAnalyzer(analyzerName, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     unicode.Name,
+		"token_filters": []string{nfkcFilter, lowercase.Name},
+	}); err != nil {
+		return nil, err
+	}
+	analyzer := analyzerName
+	if language != "" {
+		analyzer = language
+	}
+	text := bleve.NewTextFieldMapping()
+	text.Analyzer = analyzer
+	text.Store = false
+	text.IncludeTermVectors = false
+	kw := bleve.NewKeywordFieldMapping()
+	kw.Store = false
+	num := bleve.NewNumericFieldMapping()
+	num.Store = false
+	num.DocValues = true
+	flag := bleve.NewBooleanFieldMapping()
+	flag.Store = false
+	doc := bleve.NewDocumentStaticMapping()
+	doc.AddFieldMappingsAt(fieldText, text)
+	doc.AddFieldMappingsAt(fieldSender, kw)
+	doc.AddFieldMappingsAt(fieldRoom, kw)
+	doc.AddFieldMappingsAt(fieldTS, num)
+	doc.AddFieldMappingsAt(fieldHasLink, flag)
+	doc.AddFieldMappingsAt(fieldIsThread, flag)
+	m.DefaultMapping = doc
+	m.DefaultAnalyzer = analyzer
+	m.StoreDynamic = false
+	m.IndexDynamic = false
+	m.DocValuesDynamic = false
+	return m, nil
+}
+
+// Open opens the index at path, creating it if it is missing. An index that
+// cannot be opened (corrupt, or from an incompatible version) is moved aside
+// and rebuilt from the store by following the change feed from the start:
+// the index is derived data, and a reader must not be kept from the archive
+// by a broken one.
+func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexer, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 2000
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 500 * time.Millisecond
+	}
+	ix := &Indexer{store: st, log: log, opts: opts, path: path}
+	idx, err := bleve.Open(path)
+	switch {
+	case err == nil:
+	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
+		log.Info("creating the search index; it will be filled from the archive", "path", path)
+		idx, err = ix.create(path)
+	default:
+		aside := path + ".broken-" + time.Now().UTC().Format("20060102T150405")
+		log.Error("the search index cannot be opened; moving it aside and rebuilding it", "path", path, "moved_to", aside, "err", err)
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("move broken index aside: %w (opening it failed with: %v)", rerr, err)
+		}
+		idx, err = ix.create(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open search index %s: %w", path, err)
+	}
+	ix.idx = idx
+	return ix, nil
+}
+
+// create makes a new, empty index. Batches are persisted before Batch
+// returns (Bleve's default): measured on an idle machine, skipping that
+// ("unsafe_batch") gained nothing here, and Close does not flush unpersisted
+// batches, which once lost a new index's mapping.
+func (ix *Indexer) create(path string) (bleve.Index, error) {
+	m, err := newMapping(ix.opts.Language)
+	if err != nil {
+		return nil, err
+	}
+	return bleve.New(path, m)
+}
+
+// Close closes the index.
+func (ix *Indexer) Close() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.idx == nil {
+		return nil // a failed Rebuild left nothing open
+	}
+	return ix.idx.Close()
+}
+
+// Checkpoint returns the change-feed position the index reflects.
+func (ix *Indexer) Checkpoint() (int64, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return checkpointOf(ix.idx)
+}
+
+func checkpointOf(idx bleve.Index) (int64, error) {
+	b, err := idx.GetInternal(checkpointKey)
+	if err != nil || len(b) == 0 {
+		return 0, err
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}
+
+// DocCount returns how many messages the index holds.
+func (ix *Indexer) DocCount() (uint64, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.idx.DocCount()
+}
+
+// document is what the index holds of one visible message.
+type document struct {
+	Text     string  `json:"text"`
+	Sender   string  `json:"sender"`
+	Room     string  `json:"room"`
+	TS       float64 `json:"ts"`
+	HasLink  bool    `json:"has_link"`
+	IsThread bool    `json:"is_thread"`
+}
+
+// BleveType names the document mapping (the default one).
+func (document) BleveType() string { return "_default" }
+
+// displayedText is a message's text as readers see it: the latest valid
+// edit, without the reply fallback (the quoted text belongs to someone
+// else and, once that is redacted, must not be findable).
+func displayedText(original *store.Event, edits []*event.Event) (event.Message, bool) {
+	content := original.Content
+	var valid []*event.Event
+	for _, e := range edits {
+		if event.ValidEdit(&original.Event, e) {
+			valid = append(valid, e)
+		}
+	}
+	if latest := event.LatestEdit(valid); latest != nil {
+		if nc, ok := event.NewContent(latest.Content); ok {
+			content = event.ApplyEdit(original.Content, nc)
+		}
+	}
+	msg, err := event.ParseMessage(content)
+	if err != nil {
+		return event.Message{}, false
+	}
+	msg.Body = event.StripReplyFallbackText(msg.Body)
+	return msg, true
+}
+
+// indexable reports whether a stored event belongs in the index.
+func indexable(e *store.Event, room store.Room) bool {
+	return e.Public && !e.Redacted && e.Displayable() && room.Unavailable() == ""
+}
+
+func hasLink(msg event.Message) bool {
+	s := msg.Body + " " + msg.FormattedBody
+	return strings.Contains(s, "http://") || strings.Contains(s, "https://")
+}
+
+func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
+	text := msg.Body
+	if c := msg.Caption(); c == "" && msg.FileName != "" && text != msg.FileName {
+		text += " " + msg.FileName
+	}
+	return document{
+		Text: text, Sender: string(e.Sender), Room: string(e.RoomID), TS: float64(e.OriginTS),
+		HasLink: hasLink(msg), IsThread: threadRoot || e.Rel.Type == event.RelThread,
+	}
+}
+
+// roomCache remembers rooms for one batch.
+type roomCache struct {
+	st    *store.Store
+	rooms map[id.RoomID]store.Room
+}
+
+func (rc *roomCache) get(ctx context.Context, roomID id.RoomID) (store.Room, error) {
+	if r, ok := rc.rooms[roomID]; ok {
+		return r, nil
+	}
+	r, err := rc.st.Room(ctx, roomID)
+	if err != nil {
+		return store.Room{}, err
+	}
+	rc.rooms[roomID] = r
+	return r, nil
+}

@@ -1,0 +1,311 @@
+package indexer_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/corpus"
+	"github.com/mxarchive/mxarchive/internal/pgtest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const corpusDir = "../../shared/corpus/ubuntu-irc"
+
+// corpusStore imports n events replayed from the real IRC corpus.
+func corpusStore(t *testing.T, dialect string, n int) *store.Store {
+	t.Helper()
+	logs, err := corpus.Read(corpusDir)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the corpus is missing: %v", err)
+		}
+		t.Skipf("the corpus is missing: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "corpus.ndjson")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	if _, err := corpus.Generate(w, logs, n); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	f.Close()
+	st := storetest.Open(t, dialect)
+	if _, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), path, ingest.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func openIndex(t *testing.T, st *store.Store, dir string) *indexer.Indexer {
+	t.Helper()
+	ix, err := indexer.Open(st, filepath.Join(dir, "index"), indexer.Options{BatchSize: 500}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+func catchUp(t *testing.T, ix *indexer.Indexer) {
+	t.Helper()
+	if _, err := ix.CatchUp(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func search(t *testing.T, ix *indexer.Indexer, q, sort string, size int, cursor string) indexer.Result {
+	t.Helper()
+	pq, err := indexer.ParseQuery(q)
+	if err != nil {
+		t.Fatalf("parse %q: %v", q, err)
+	}
+	res, err := ix.Search(context.Background(), indexer.Request{Query: pq, Sort: sort, Size: size, Cursor: cursor})
+	if err != nil {
+		t.Fatalf("search %q: %v", q, err)
+	}
+	return res
+}
+
+func body(e store.Event) string { return strings.ToLower(event.StringField(e.Content, "body")) }
+
+func TestSearchOnTheCorpus(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			st := corpusStore(t, dialect, 6000)
+			ix := openIndex(t, st, t.TempDir())
+			catchUp(t, ix)
+			if n, _ := ix.DocCount(); n < 5000 {
+				t.Fatalf("indexed %d messages", n)
+			}
+			ubuntu := search(t, ix, "ubuntu", "", 50, "")
+			if len(ubuntu.Events) == 0 || ubuntu.Total < 50 {
+				t.Fatalf("ubuntu: %d results of %d", len(ubuntu.Events), ubuntu.Total)
+			}
+			for _, e := range ubuntu.Events {
+				if !strings.Contains(body(e), "ubuntu") {
+					t.Errorf("result without the word: %q", body(e))
+				}
+			}
+			// Phrases match words in order; -word excludes.
+			for _, e := range search(t, ix, `"sudo apt-get"`, "", 50, "").Events {
+				if !strings.Contains(body(e), "sudo apt-get") {
+					t.Errorf("phrase result %q", body(e))
+				}
+			}
+			for _, e := range search(t, ix, "ubuntu -kubuntu", "", 50, "").Events {
+				if strings.Contains(body(e), "kubuntu") {
+					t.Errorf("excluded word in %q", body(e))
+				}
+			}
+			// Filters: sender and room, from the first result.
+			first := ubuntu.Events[0]
+			for _, e := range search(t, ix, fmt.Sprintf("from:%s", first.Sender), "", 50, "").Events {
+				if e.Sender != first.Sender {
+					t.Errorf("from: filter returned %s", e.Sender)
+				}
+			}
+			for _, e := range search(t, ix, fmt.Sprintf("ubuntu in:%s", first.RoomID), "", 50, "").Events {
+				if e.RoomID != first.RoomID {
+					t.Errorf("in: filter returned %s", e.RoomID)
+				}
+			}
+			// Newest and oldest first, paged by cursor without gaps or repeats.
+			for _, order := range []string{indexer.SortNewest, indexer.SortOldest} {
+				var all []store.Event
+				cur := ""
+				for page := 0; page < 4; page++ {
+					res := search(t, ix, "ubuntu", order, 20, cur)
+					all = append(all, res.Events...)
+					if res.Next == "" {
+						break
+					}
+					cur = res.Next
+				}
+				seen := map[string]bool{}
+				for i, e := range all {
+					if seen[string(e.ID)] {
+						t.Fatalf("%s: %s repeated across pages", order, e.ID)
+					}
+					seen[string(e.ID)] = true
+					if i > 0 && ((order == indexer.SortNewest && e.OriginTS > all[i-1].OriginTS) || (order == indexer.SortOldest && e.OriginTS < all[i-1].OriginTS)) {
+						t.Fatalf("%s: out of order at %d", order, i)
+					}
+				}
+				if len(all) < 60 {
+					t.Errorf("%s: only %d results over 4 pages", order, len(all))
+				}
+			}
+			// Dates bound results.
+			mid := ubuntu.Events[len(ubuntu.Events)/2].OriginTS
+			day := timeDay(mid)
+			for _, e := range search(t, ix, "ubuntu before:"+day, "", 50, "").Events {
+				if timeDay(e.OriginTS) >= day {
+					t.Errorf("before:%s returned a message of %s", day, timeDay(e.OriginTS))
+				}
+			}
+			// A filter alone lists messages.
+			if res := search(t, ix, "has:link", "newest", 10, ""); len(res.Events) == 0 {
+				t.Error("has:link found nothing in a corpus full of URLs")
+			} else if !strings.Contains(body(res.Events[0]), "http") {
+				t.Errorf("has:link result without a link: %q", body(res.Events[0]))
+			}
+		})
+	}
+}
+
+// A small room the tests change step by step.
+func lines(extra ...string) []string {
+	return append([]string{
+		`{"event_id":"$c","room_id":"!r:x","type":"m.room.create","sender":"@a:x","origin_server_ts":1000,"state_key":"","content":{"room_version":"10"}}`,
+		`{"event_id":"$hv","room_id":"!r:x","type":"m.room.history_visibility","sender":"@a:x","origin_server_ts":1001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+	}, extra...)
+}
+
+func msg(evID string, ts int64, content string) string {
+	return fmt.Sprintf(`{"event_id":%q,"room_id":"!r:x","type":"m.room.message","sender":"@a:x","origin_server_ts":%d,"content":%s}`, evID, ts, content)
+}
+
+func add(t *testing.T, st *store.Store, ls ...string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "e.ndjson")
+	os.WriteFile(p, []byte(strings.Join(ls, "\n")), 0o600)
+	if _, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), p, ingest.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ids(res indexer.Result) []string {
+	var out []string
+	for _, e := range res.Events {
+		out = append(out, string(e.ID))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestEditsRedactionsAndTheStoreAsTruth(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	add(t, st, lines(
+		msg("$m", 2000, `{"msgtype":"m.text","body":"the alpha release"}`),
+		msg("$reply", 3000, `{"msgtype":"m.text","body":"> <@a:x> the alpha release\n\nsounds good","m.relates_to":{"m.in_reply_to":{"event_id":"$m"}}}`),
+	)...)
+	catchUp(t, ix)
+	if got := ids(search(t, ix, "alpha", "", 10, "")); fmt.Sprint(got) != "[$m]" {
+		t.Errorf("alpha = %v: the reply's fallback quote must not be indexed", got)
+	}
+	add(t, st, msg("$e", 4000, `{"msgtype":"m.text","body":"* the beta release","m.new_content":{"msgtype":"m.text","body":"the beta release"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`))
+	catchUp(t, ix)
+	if len(search(t, ix, "alpha", "", 10, "").Events) != 0 || fmt.Sprint(ids(search(t, ix, "beta", "", 10, ""))) != "[$m]" {
+		t.Error("the edit did not replace the indexed text")
+	}
+	// Redacted in the store, index not caught up yet: never shown.
+	add(t, st, `{"event_id":"$red","room_id":"!r:x","type":"m.room.redaction","sender":"@a:x","origin_server_ts":5000,"redacts":"$m","content":{}}`)
+	if got := search(t, ix, "beta", "", 10, ""); len(got.Events) != 0 {
+		t.Errorf("a redacted message was returned before the index caught up: %v", ids(got))
+	}
+	before, _ := ix.DocCount()
+	catchUp(t, ix)
+	after, _ := ix.DocCount()
+	if after != before-1 {
+		t.Errorf("the redaction did not remove the document: %d → %d", before, after)
+	}
+	// The room stops being world-readable: hidden, so nothing of it is found.
+	add(t, st, `{"event_id":"$hv2","room_id":"!r:x","type":"m.room.history_visibility","sender":"@a:x","origin_server_ts":6000,"state_key":"","content":{"history_visibility":"shared"}}`)
+	if got := search(t, ix, "sounds", "", 10, ""); len(got.Events) != 0 {
+		t.Error("a message of a hidden room was returned")
+	}
+	catchUp(t, ix)
+	if n, _ := ix.DocCount(); n != 0 {
+		t.Errorf("%d documents left of a hidden room", n)
+	}
+}
+
+// Indexing stopped between batches (a crash; each batch with its checkpoint
+// is atomic) resumes from the checkpoint: nothing missing, nothing extra.
+func TestResumesFromTheCheckpoint(t *testing.T) {
+	st := corpusStore(t, "sqlite", 3000)
+	dir := t.TempDir()
+	ix, err := indexer.Open(st, filepath.Join(dir, "index"), indexer.Options{BatchSize: 200}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	batches := 0
+	_, err = ix.CatchUp(ctx, func(pos int64, applied int) {
+		if batches++; batches == 4 {
+			cancel() // "crash" after four batches
+		}
+	})
+	if err == nil {
+		t.Fatal("catch-up was not interrupted")
+	}
+	mid, _ := ix.Checkpoint()
+	ix.Close()
+	if mid == 0 {
+		t.Fatal("no checkpoint was written")
+	}
+	ix = openIndex(t, st, dir)
+	catchUp(t, ix)
+	got, _ := ix.DocCount()
+	fresh := openIndex(t, st, t.TempDir())
+	catchUp(t, fresh)
+	want, _ := fresh.DocCount()
+	if got != want || want == 0 {
+		t.Errorf("after resuming: %d documents, a fresh index has %d", got, want)
+	}
+}
+
+func TestBrokenIndexIsRebuilt(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	add(t, st, lines(msg("$m", 2000, `{"msgtype":"m.text","body":"survivor"}`))...)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "index"), 0o750)
+	os.WriteFile(filepath.Join(dir, "index", "index_meta.json"), []byte("{not json"), 0o600)
+	ix := openIndex(t, st, dir)
+	catchUp(t, ix)
+	if got := ids(search(t, ix, "survivor", "", 10, "")); fmt.Sprint(got) != "[$m]" {
+		t.Errorf("after rebuilding a broken index: %v", got)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "index.broken-*"))
+	if len(matches) != 1 {
+		t.Errorf("the broken index was not kept aside: %v", matches)
+	}
+	// Rebuild swaps a fresh index in and keeps working.
+	if err := ix.Rebuild(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(search(t, ix, "survivor", "", 10, "")); fmt.Sprint(got) != "[$m]" {
+		t.Errorf("after Rebuild: %v", got)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	q, _ := indexer.ParseQuery("x in:#nowhere:x")
+	for name, req := range map[string]indexer.Request{
+		"unknown room": {Query: q},
+		"bad sort":     {Query: indexer.Query{Words: []string{"x"}}, Sort: "random"},
+		"bad cursor":   {Query: indexer.Query{Words: []string{"x"}}, Cursor: "%%%"},
+	} {
+		if _, err := ix.Search(context.Background(), req); err == nil || !strings.Contains(err.Error(), "bad search request") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}

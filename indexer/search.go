@@ -1,0 +1,301 @@
+package indexer
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Sort orders of search results.
+const (
+	SortRelevance = "relevance"
+	SortNewest    = "newest"
+	SortOldest    = "oldest"
+)
+
+// Bounds on a search's cost.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+	// MaxOffset bounds how deep relevance results can be paged: deep
+	// offsets cost the index linearly, and nobody reads result 1,001.
+	MaxOffset = 1000
+)
+
+// ErrBadRequest wraps errors caused by the request, not the archive.
+var ErrBadRequest = errors.New("bad search request")
+
+// Request is one search.
+type Request struct {
+	Query Query
+	// Sort is SortRelevance (the default), SortNewest or SortOldest.
+	Sort   string
+	Size   int
+	Cursor string
+}
+
+// Result is one page of verified results.
+type Result struct {
+	// Events are the matching messages, checked against the store: public,
+	// not redacted, in a room that is shown.
+	Events []store.Event
+	// Next is the cursor of the next page, "" on the last.
+	Next string
+	// Total is the index's count of matches, before the check against the
+	// store; an estimate for display.
+	Total uint64
+}
+
+type cursor struct {
+	Offset int      `json:"o,omitempty"`
+	After  []string `json:"a,omitempty"`
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	if s == "" {
+		return c, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.Offset < 0 || c.Offset > MaxOffset || len(c.After) > 4 {
+		return c, fmt.Errorf("%w: the page cursor is not one this archive made", ErrBadRequest)
+	}
+	return c, nil
+}
+
+func (c cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Search runs a request against the index and checks every hit against the
+// store before returning it.
+func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
+	var res Result
+	if req.Size <= 0 {
+		req.Size = DefaultPageSize
+	}
+	req.Size = min(req.Size, MaxPageSize)
+	switch req.Sort {
+	case "":
+		req.Sort = SortRelevance
+	case SortRelevance, SortNewest, SortOldest:
+	default:
+		return res, fmt.Errorf("%w: sort must be relevance, newest or oldest", ErrBadRequest)
+	}
+	cur, err := decodeCursor(req.Cursor)
+	if err != nil {
+		return res, err
+	}
+	rooms, err := ix.resolveRooms(ctx, req.Query.In)
+	if err != nil {
+		return res, err
+	}
+	q := buildQuery(req.Query, rooms)
+
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.idx == nil {
+		return res, errNoIndex
+	}
+	// Fetch a little more than a page: some hits may fail the check
+	// against the store (redacted since they were indexed). Each kept
+	// event remembers where the index stands just after it, so the next
+	// page resumes right after the last event returned.
+	want := req.Size + 1
+	var resume []cursor
+	for round := 0; round < 3 && len(res.Events) < want; round++ {
+		fetch := want + want/2
+		sr := bleve.NewSearchRequestOptions(q, fetch, cur.Offset, false)
+		switch req.Sort {
+		case SortRelevance:
+			sr.SortBy([]string{"-_score", "-" + fieldTS, "_id"})
+		case SortNewest:
+			sr.SortBy([]string{"-" + fieldTS, "-_id"})
+		case SortOldest:
+			sr.SortBy([]string{fieldTS, "_id"})
+		}
+		if req.Sort != SortRelevance && cur.After != nil {
+			sr.From = 0
+			sr.SearchAfter = cur.After
+		}
+		sres, err := ix.idx.SearchInContext(ctx, sr)
+		if err != nil {
+			return res, fmt.Errorf("search: %w", err)
+		}
+		res.Total = sres.Total
+		ids := make([]id.EventID, len(sres.Hits))
+		for i, h := range sres.Hits {
+			ids[i] = id.EventID(h.ID)
+		}
+		verified, err := ix.verify(ctx, ids, req.Query, rooms)
+		if err != nil {
+			return res, err
+		}
+		for _, h := range sres.Hits {
+			if len(res.Events) == want {
+				break
+			}
+			// The cursor moves past every hit looked at, kept or not.
+			if req.Sort == SortRelevance {
+				cur.Offset++
+			} else {
+				cur.After = h.Sort
+			}
+			if e, ok := verified[id.EventID(h.ID)]; ok {
+				res.Events = append(res.Events, e)
+				resume = append(resume, cur)
+			}
+		}
+		if len(sres.Hits) < fetch {
+			break // the index has no more
+		}
+	}
+	if len(res.Events) > req.Size {
+		res.Events = res.Events[:req.Size]
+		next := resume[req.Size-1]
+		if req.Sort != SortRelevance || next.Offset < MaxOffset {
+			res.Next = next.encode()
+		}
+	}
+	return res, nil
+}
+
+// verify loads the hits from the store and keeps those that may be shown
+// and still satisfy the query's filters (the store is the truth; the index
+// may lag behind it).
+func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms []id.RoomID) (map[id.EventID]store.Event, error) {
+	out := map[id.EventID]store.Event{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	evs, err := ix.store.EventsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
+	for _, e := range evs {
+		room, err := rc.get(ctx, e.RoomID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if !indexable(&e, room) {
+			continue
+		}
+		if len(q.From) > 0 && !slices.Contains(q.From, e.Sender) {
+			continue
+		}
+		if len(rooms) > 0 && !slices.Contains(rooms, e.RoomID) {
+			continue
+		}
+		if (!q.After.IsZero() && e.OriginTS < q.After.UnixMilli()) || (!q.Before.IsZero() && e.OriginTS >= q.Before.UnixMilli()) {
+			continue
+		}
+		out[e.ID] = e
+	}
+	return out, nil
+}
+
+// resolveRooms turns in: filters (room IDs or aliases) into room IDs.
+func (ix *Indexer) resolveRooms(ctx context.Context, in []string) ([]id.RoomID, error) {
+	var out []id.RoomID
+	for _, r := range in {
+		if strings.HasPrefix(r, "!") {
+			out = append(out, id.RoomID(r))
+			continue
+		}
+		roomID, err := ix.store.RoomIDByAlias(ctx, r)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: this archive has no room %s", ErrBadRequest, r)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, roomID)
+	}
+	return out, nil
+}
+
+func buildQuery(q Query, rooms []id.RoomID) query.Query {
+	b := bleve.NewBooleanQuery()
+	must := 0
+	for _, w := range q.Words {
+		m := bleve.NewMatchQuery(w)
+		m.SetField(fieldText)
+		m.SetOperator(query.MatchQueryOperatorAnd)
+		b.AddMust(m)
+		must++
+	}
+	for _, p := range q.Phrases {
+		m := bleve.NewMatchPhraseQuery(p)
+		m.SetField(fieldText)
+		b.AddMust(m)
+		must++
+	}
+	for _, x := range q.Exclude {
+		m := bleve.NewMatchPhraseQuery(x)
+		m.SetField(fieldText)
+		b.AddMustNot(m)
+	}
+	if len(q.From) > 0 {
+		var any []query.Query
+		for _, u := range q.From {
+			t := bleve.NewTermQuery(string(u))
+			t.SetField(fieldSender)
+			any = append(any, t)
+		}
+		b.AddMust(bleve.NewDisjunctionQuery(any...))
+		must++
+	}
+	if len(rooms) > 0 {
+		var any []query.Query
+		for _, r := range rooms {
+			t := bleve.NewTermQuery(string(r))
+			t.SetField(fieldRoom)
+			any = append(any, t)
+		}
+		b.AddMust(bleve.NewDisjunctionQuery(any...))
+		must++
+	}
+	if !q.After.IsZero() || !q.Before.IsZero() {
+		var lo, hi *float64
+		if !q.After.IsZero() {
+			v := float64(q.After.UnixMilli())
+			lo = &v
+		}
+		if !q.Before.IsZero() {
+			v := float64(q.Before.UnixMilli())
+			hi = &v
+		}
+		inclusive, exclusive := true, false
+		r := bleve.NewNumericRangeInclusiveQuery(lo, hi, &inclusive, &exclusive)
+		r.SetField(fieldTS)
+		b.AddMust(r)
+		must++
+	}
+	for _, f := range []struct {
+		on    bool
+		field string
+	}{{q.HasLink, fieldHasLink}, {q.IsThread, fieldIsThread}} {
+		if f.on {
+			t := bleve.NewBoolFieldQuery(true)
+			t.SetField(f.field)
+			b.AddMust(t)
+			must++
+		}
+	}
+	if must == 0 {
+		b.AddMust(bleve.NewMatchAllQuery())
+	}
+	return b
+}

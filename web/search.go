@@ -1,0 +1,218 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Searcher is what the web needs of the search index.
+type Searcher interface {
+	Search(ctx context.Context, req indexer.Request) (indexer.Result, error)
+}
+
+// searchTimeout bounds one search; past it the reader gets a 503 with a
+// message, not a hanging page.
+const searchTimeout = 3 * time.Second
+
+type searchView struct {
+	Q        string
+	In       string
+	Sort     string
+	Rooms    []roomOption
+	Error    string
+	Searched bool
+	Results  []searchHit
+	Total    uint64
+	NextPath string
+}
+
+type roomOption struct {
+	Value    string
+	Name     string
+	Selected bool
+}
+
+type searchHit struct {
+	RoomName   string
+	RoomPath   string
+	SenderName string
+	SenderID   string
+	Time       string
+	DateTime   string
+	Snippet    template.HTML
+	Permalink  string
+	MatrixTo   string
+}
+
+type apiSearchHit struct {
+	EventID    string `json:"event_id"`
+	RoomID     string `json:"room_id"`
+	RoomName   string `json:"room_name"`
+	Sender     string `json:"sender"`
+	SenderName string `json:"sender_name,omitempty"`
+	Time       string `json:"time"`
+	Text       string `json:"text"`
+	Highlight  string `json:"highlight_html"`
+	Permalink  string `json:"permalink"`
+	MatrixTo   string `json:"matrix_to"`
+}
+
+// searchParams reads q, in, sort, size and cursor into a request.
+func searchParams(c echo.Context) (indexer.Request, error) {
+	var req indexer.Request
+	qs := c.QueryParam("q")
+	if in := strings.TrimSpace(c.QueryParam("in")); in != "" {
+		qs += " in:" + in
+	}
+	q, err := indexer.ParseQuery(qs)
+	if err != nil {
+		return req, badRequest("%s", err.Error())
+	}
+	req.Query, req.Sort, req.Cursor = q, c.QueryParam("sort"), c.QueryParam("cursor")
+	if s := c.QueryParam("size"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > indexer.MaxPageSize {
+			return req, badRequest("size must be a number from 1 to %d.", indexer.MaxPageSize)
+		}
+		req.Size = n
+	}
+	return req, nil
+}
+
+func (s *Server) runSearch(c echo.Context, req indexer.Request) (indexer.Result, error) {
+	if s.search == nil {
+		return indexer.Result{}, &httpError{code: http.StatusServiceUnavailable, msg: "Search is not enabled on this archive."}
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), searchTimeout)
+	defer cancel()
+	res, err := s.search.Search(ctx, req)
+	switch {
+	case errors.Is(err, indexer.ErrBadRequest):
+		return res, badRequest("%s", strings.TrimPrefix(err.Error(), indexer.ErrBadRequest.Error()+": "))
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return res, &httpError{code: http.StatusServiceUnavailable, msg: "The search took too long. Try fewer or rarer words, or narrow it to a room or dates.", err: err}
+	}
+	return res, err
+}
+
+// searchTerms are the words and phrases to highlight.
+func searchTerms(q indexer.Query) []string {
+	return append(append([]string{}, q.Words...), q.Phrases...)
+}
+
+// hits shows verified events as results: their current text (latest edit,
+// no reply fallback) from the store, with the query's terms marked.
+func (s *Server) hits(c echo.Context, evs []store.Event, q indexer.Query) ([]searchHit, []apiSearchHit, error) {
+	ctx := c.Request().Context()
+	msgs, err := s.shownMessages(ctx, evs)
+	if err != nil {
+		return nil, nil, err
+	}
+	rooms := map[id.RoomID]store.Room{}
+	var hits []searchHit
+	var api []apiSearchHit
+	for _, e := range evs {
+		sh := msgs[e.ID]
+		if sh == nil || sh.redaction != nil {
+			continue // redacted since it was verified: still never shown
+		}
+		r, ok := rooms[e.RoomID]
+		if !ok {
+			if r, err = s.store.Room(ctx, e.RoomID); err != nil {
+				return nil, nil, err
+			}
+			rooms[e.RoomID] = r
+		}
+		text := s.render.Text(sh.msg)
+		short, iso := fmtTime(e.OriginTS)
+		h := searchHit{
+			RoomName: roomName(r), RoomPath: roomPath(r), SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
+			Time: time.UnixMilli(e.OriginTS).UTC().Format("2006-01-02") + " " + short, DateTime: iso,
+			Snippet: s.render.Highlight(text, searchTerms(q)), Permalink: eventPath(r, e.ID),
+			MatrixTo: event.MatrixToEvent(string(r.ID), e.ID, s.viaServers(ctx, r)),
+		}
+		hits = append(hits, h)
+		api = append(api, apiSearchHit{EventID: string(e.ID), RoomID: string(r.ID), RoomName: h.RoomName, Sender: h.SenderID,
+			SenderName: e.SenderName, Time: iso, Text: text, Highlight: string(h.Snippet), Permalink: s.absolute(c, h.Permalink), MatrixTo: h.MatrixTo})
+	}
+	return hits, api, nil
+}
+
+// searchPage serves /search: the form, and results when there is a query.
+func (s *Server) searchPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := searchView{Q: c.QueryParam("q"), In: c.QueryParam("in"), Sort: c.QueryParam("sort")}
+	rooms, err := s.store.Rooms(ctx)
+	if err != nil {
+		return err
+	}
+	v.Rooms = append(v.Rooms, roomOption{Value: "", Name: "All rooms", Selected: v.In == ""})
+	for _, r := range rooms {
+		val := r.CanonicalAlias
+		if val == "" {
+			val = string(r.ID)
+		}
+		v.Rooms = append(v.Rooms, roomOption{Value: val, Name: roomName(r), Selected: v.In == val || v.In == string(r.ID)})
+	}
+	if strings.TrimSpace(v.Q) == "" && c.QueryParam("cursor") == "" {
+		return s.renderPage(c, http.StatusOK, "search", v)
+	}
+	code := http.StatusOK
+	req, err := searchParams(c)
+	var res indexer.Result
+	if err == nil {
+		res, err = s.runSearch(c, req)
+	}
+	var he *httpError
+	if errors.As(err, &he) && he.code < 500 || errors.As(err, &he) && he.code == http.StatusServiceUnavailable {
+		// Show the form again with the message, not a bare error page.
+		v.Error, code = he.msg, he.code
+		return s.renderPage(c, code, "search", v)
+	}
+	if err != nil {
+		return err
+	}
+	v.Searched, v.Total = true, res.Total
+	if v.Results, _, err = s.hits(c, res.Events, req.Query); err != nil {
+		return err
+	}
+	if res.Next != "" {
+		q := c.QueryParams()
+		q.Set("cursor", res.Next)
+		v.NextPath = "/search?" + q.Encode()
+	}
+	return s.renderPage(c, code, "search", v)
+}
+
+// apiSearch serves GET /api/v1/search with the same parameters as /search.
+func (s *Server) apiSearch(c echo.Context) error {
+	req, err := searchParams(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.runSearch(c, req)
+	if err != nil {
+		return err
+	}
+	_, hits, err := s.hits(c, res.Events, req.Query)
+	if err != nil {
+		return err
+	}
+	if hits == nil {
+		hits = []apiSearchHit{}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, map[string]any{"results": hits, "next_cursor": res.Next, "total_estimate": res.Total})
+}
