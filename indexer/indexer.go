@@ -91,7 +91,8 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	text := bleve.NewTextFieldMapping()
 	text.Analyzer = analyzer
 	text.Store = false
-	text.IncludeTermVectors = false
+	// Term positions: phrase queries cannot match without them.
+	text.IncludeTermVectors = true
 	kw := bleve.NewKeywordFieldMapping()
 	kw.Store = false
 	num := bleve.NewNumericFieldMapping()

@@ -102,7 +102,11 @@ func TestSearchOnTheCorpus(t *testing.T) {
 				}
 			}
 			// Phrases match words in order; -word excludes.
-			for _, e := range search(t, ix, `"sudo apt-get"`, "", 50, "").Events {
+			phrase := search(t, ix, `"sudo apt-get"`, "", 50, "")
+			if len(phrase.Events) < 5 {
+				t.Errorf("the phrase found %d messages in a corpus full of it", len(phrase.Events))
+			}
+			for _, e := range phrase.Events {
 				if !strings.Contains(body(e), "sudo apt-get") {
 					t.Errorf("phrase result %q", body(e))
 				}

@@ -119,7 +119,9 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		sr := bleve.NewSearchRequestOptions(q, fetch, cur.Offset, false)
 		switch req.Sort {
 		case SortRelevance:
-			sr.SortBy([]string{"-_score", "-" + fieldTS, "_id"})
+			// Score alone: a time tie-breaker would load every hit's
+			// timestamp, which dominated the cost of common terms.
+			sr.SortBy([]string{"-_score"})
 		case SortNewest:
 			sr.SortBy([]string{"-" + fieldTS, "-_id"})
 		case SortOldest:

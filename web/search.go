@@ -169,17 +169,16 @@ func (s *Server) searchPage(c echo.Context) error {
 	if strings.TrimSpace(v.Q) == "" && c.QueryParam("cursor") == "" {
 		return s.renderPage(c, http.StatusOK, "search", v)
 	}
-	code := http.StatusOK
 	req, err := searchParams(c)
 	var res indexer.Result
 	if err == nil {
 		res, err = s.runSearch(c, req)
 	}
-	var he *httpError
-	if errors.As(err, &he) && he.code < 500 || errors.As(err, &he) && he.code == http.StatusServiceUnavailable {
-		// Show the form again with the message, not a bare error page.
-		v.Error, code = he.msg, he.code
-		return s.renderPage(c, code, "search", v)
+	// A bad query, or a search that is off or too slow: show the form
+	// again with the message, not a bare error page.
+	if he := (*httpError)(nil); errors.As(err, &he) && (he.code < 500 || he.code == http.StatusServiceUnavailable) {
+		v.Error = he.msg
+		return s.renderPage(c, he.code, "search", v)
 	}
 	if err != nil {
 		return err
@@ -193,7 +192,7 @@ func (s *Server) searchPage(c echo.Context) error {
 		q.Set("cursor", res.Next)
 		v.NextPath = "/search?" + q.Encode()
 	}
-	return s.renderPage(c, code, "search", v)
+	return s.renderPage(c, http.StatusOK, "search", v)
 }
 
 // apiSearch serves GET /api/v1/search with the same parameters as /search.
