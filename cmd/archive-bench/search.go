@@ -113,4 +113,3 @@ func dirSize(dir string) int64 {
 	})
 	return n
 }
-
