@@ -16,6 +16,7 @@ import (
 // Follow keeps the index in step with the store until ctx ends: it catches
 // up, then polls the change feed.
 func (ix *Indexer) Follow(ctx context.Context) error {
+	changed := ix.store.Changed(ctx) // nil on SQLite: polling only
 	for {
 		n, err := ix.CatchUp(ctx, nil)
 		if err != nil {
@@ -30,6 +31,7 @@ func (ix *Indexer) Follow(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-changed:
 		case <-time.After(ix.opts.PollInterval):
 		}
 	}

@@ -54,6 +54,8 @@ type Store struct {
 	// bot is the archive bot's user ID: its membership decides whether a
 	// room is shown. Empty for a store that only imports.
 	bot id.UserID
+	// uri is the PostgreSQL connection string, for LISTEN (store/notify.go).
+	uri string
 }
 
 // SetBot names the archive bot whose membership decides whether a room is
@@ -63,7 +65,7 @@ func (s *Store) SetBot(bot id.UserID) { s.bot = bot }
 // Open connects, applies pending migrations and refuses a schema newer than
 // this binary. dataDir is where the default SQLite file lives.
 func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*Store, error) {
-	s := &Store{log: log, queryTimeout: cfg.QueryTimeout, writeTimeout: cfg.WriteTimeout, now: time.Now}
+	s := &Store{log: log, queryTimeout: cfg.QueryTimeout, writeTimeout: cfg.WriteTimeout, now: time.Now, uri: cfg.URI}
 	if s.queryTimeout <= 0 {
 		s.queryTimeout = 10 * time.Second
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -437,4 +438,30 @@ func TestRedactedStateUpdatesTheRoom(t *testing.T) {
 			t.Errorf("topic after its redaction = %q, want none", r.Topic)
 		}
 	})
+}
+
+// On PostgreSQL a reader hears of a commit at once (LISTEN/NOTIFY), without
+// waiting for its next poll; on SQLite there is nothing to listen to.
+func TestChangeNotifications(t *testing.T) {
+	if storetest.Open(t, "sqlite").Changed(context.Background()) != nil {
+		t.Error("SQLite returned a notification channel")
+	}
+	st := storetest.Open(t, "postgres")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changed := st.Changed(ctx)
+	put(t, st, baseRoom(t)...)
+	// LISTEN starts asynchronously, so commit until one is heard.
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		select {
+		case <-changed:
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no notification within 5 s of commits")
+		}
+		put(t, st, mk(t, fmt.Sprintf("$n%d", i), "m.room.message", "@alice:example.org", int64(5000+i), nil, `{"msgtype":"m.text","body":"x"}`))
+	}
 }

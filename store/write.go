@@ -102,6 +102,11 @@ func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, 
 			return PutResult{}, fmt.Errorf("record transaction %s: %w", txnID, err)
 		}
 	}
+	if s.dialect == postgres && res.Stored+res.RedactionsApplied > 0 {
+		if _, err := tx.ExecContext(ctx, `NOTIFY `+notifyChannel); err != nil {
+			return PutResult{}, fmt.Errorf("put events: notify: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return PutResult{}, fmt.Errorf("put events: commit: %w", err)
 	}

@@ -47,6 +47,7 @@ func (s *Server) roomLatest(c echo.Context) error {
 }
 
 type dayView struct {
+	Bot       string
 	Day       time.Time // midnight UTC
 	Room      roomView
 	Date      string
@@ -109,7 +110,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 		return dayView{}, 0, err
 	}
 	v := dayView{
-		Day: t, Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
+		Bot: s.opts.Bot, Day: t, Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
 		TextPath: roomPath(r, date+".txt"), Truncated: len(evs) >= store.MaxDayEvents,
 		Highlight: string(highlight),
 	}

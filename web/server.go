@@ -39,6 +39,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Search answers /search; nil turns search off (503 with a message).
 	Search Searcher
+	// Bot is the archive bot's user ID, named on room pages as the user
+	// to remove to stop the archiving; empty for an import-only archive.
+	Bot string
 }
 
 // Server serves the archive.

@@ -523,3 +523,17 @@ func TestHistoryGapIsShown(t *testing.T) {
 		t.Errorf("history note = %q", got)
 	}
 }
+
+func TestRoomFooterSaysHowToStopArchiving(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	e := newEnv(t, st, demoFile)
+	var err error
+	e.srv, err = web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{Bot: "@archive:example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.page(t, "/room/"+demoSlug+"/2026-03-03", http.StatusOK).Find("footer .consent").Text()
+	if !strings.Contains(got, "search engines may index") || !strings.Contains(got, "removing @archive:example.org") {
+		t.Errorf("footer = %q", got)
+	}
+}

@@ -58,6 +58,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	defer st.Close()
 	opts := web.Options{BaseURL: cfg.Web.BaseURL}
+	if cfg.Homeserver.Domain != "" {
+		opts.Bot = cfg.BotUserID()
+	}
 	if cfg.Search.Enabled || fs.Arg(0) == "reindex" {
 		ix, err := indexer.Open(st, filepath.Join(cfg.DataDir, "index"), indexer.Options{Language: cfg.Search.Language}, log)
 		if err != nil {
