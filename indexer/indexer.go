@@ -31,6 +31,9 @@ const (
 	fieldTS       = "ts"
 	fieldHasLink  = "has_link"
 	fieldIsThread = "is_thread"
+	// fieldMonth ("2026-03") partitions the index by time, so a search
+	// sorted by time can walk it month by month and stop early.
+	fieldMonth = "month"
 )
 
 // checkpointKey holds, inside the index, the last change-feed position the
@@ -63,6 +66,8 @@ type Indexer struct {
 
 	mu  sync.RWMutex // guards idx against Rebuild swapping it
 	idx bleve.Index
+
+	sortAllLimit int // see search.go; a field so tests can force either path
 }
 
 const (
@@ -107,6 +112,7 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	doc.AddFieldMappingsAt(fieldTS, num)
 	doc.AddFieldMappingsAt(fieldHasLink, flag)
 	doc.AddFieldMappingsAt(fieldIsThread, flag)
+	doc.AddFieldMappingsAt(fieldMonth, kw)
 	m.DefaultMapping = doc
 	m.DefaultAnalyzer = analyzer
 	m.StoreDynamic = false
@@ -127,7 +133,7 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 500 * time.Millisecond
 	}
-	ix := &Indexer{store: st, log: log, opts: opts, path: path}
+	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit}
 	idx, err := bleve.Open(path)
 	switch {
 	case err == nil:
@@ -201,6 +207,7 @@ type document struct {
 	TS       float64 `json:"ts"`
 	HasLink  bool    `json:"has_link"`
 	IsThread bool    `json:"is_thread"`
+	Month    string  `json:"month"`
 }
 
 // BleveType names the document mapping (the default one).
@@ -235,6 +242,8 @@ func indexable(e *store.Event, room store.Room) bool {
 	return e.Public && !e.Redacted && e.Displayable() && room.Unavailable() == ""
 }
 
+func monthOf(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01") }
+
 func hasLink(msg event.Message) bool {
 	s := msg.Body + " " + msg.FormattedBody
 	return strings.Contains(s, "http://") || strings.Contains(s, "https://")
@@ -248,6 +257,7 @@ func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
 	return document{
 		Text: text, Sender: string(e.Sender), Room: string(e.RoomID), TS: float64(e.OriginTS),
 		HasLink: hasLink(msg), IsThread: threadRoot || e.Rel.Type == event.RelThread,
+		Month: monthOf(e.OriginTS),
 	}
 }
 

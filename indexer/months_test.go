@@ -1,0 +1,76 @@
+package indexer
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/corpus"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+)
+
+// Walking the index month by month must give exactly the order (and the
+// page boundaries) of sorting every hit.
+func TestMonthWalkMatchesFullSort(t *testing.T) {
+	logs, err := corpus.Read("../../shared/corpus/ubuntu-irc")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	path := filepath.Join(t.TempDir(), "c.ndjson")
+	f, _ := os.Create(path)
+	w := bufio.NewWriter(f)
+	if _, err := corpus.Generate(w, logs, 8000); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	f.Close()
+	st := storetest.Open(t, "sqlite")
+	if _, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), path, ingest.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := Open(st, filepath.Join(t.TempDir(), "index"), Options{}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if _, err := ix.CatchUp(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	months, _ := ix.months()
+	if len(months) < 3 {
+		t.Fatalf("the test corpus spans only %d months", len(months))
+	}
+	pages := func(limit int, order string) []id.EventID {
+		ix.sortAllLimit = limit
+		var out []id.EventID
+		cur := ""
+		for range 10 {
+			res, err := ix.Search(context.Background(), Request{Query: Query{Words: []string{"ubuntu"}}, Sort: order, Size: 15, Cursor: cur})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range res.Events {
+				out = append(out, e.ID)
+			}
+			if cur = res.Next; cur == "" {
+				break
+			}
+		}
+		return out
+	}
+	for _, order := range []string{SortNewest, SortOldest} {
+		full, walked := pages(1<<30, order), pages(0, order)
+		if len(full) < 100 || !slices.Equal(full, walked) {
+			t.Errorf("%s: month walk differs from a full sort (%d vs %d results)", order, len(walked), len(full))
+		}
+	}
+}
