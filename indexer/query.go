@@ -39,7 +39,7 @@ import (
 //   - A term is a filter when it is name:value with name all ASCII letters
 //     and value non-empty and not starting with '/', ':' or '\' — so
 //     http://x.org, std::vector, C:\path, 10:30 and :smile: stay words, and so
-//     does an unknown name with an empty value (TODO:, Note:). A known name
+//     does an unknown name with an empty value (NB:, Note:). A known name
 //     with an empty value (from:) is an error, and so is an unknown name with
 //     a value (foo:bar); the message suggests quoting it to search for the
 //     text itself.
@@ -211,7 +211,7 @@ func filterExample(name string) (example string, known bool) {
 // and returns its lower-cased name and value. A value starting with '/',
 // ':' or '\' is not one: that is a URL (http://), a C++ scope (std::) or a
 // Windows path (C:\), and people search for those. An empty value makes a
-// filter only for a known name, so that "TODO:" stays a word while "from:"
+// filter only for a known name, so that "NB:" stays a word while "from:"
 // is reported as missing its value.
 func splitFilter(tok string) (name, value string, ok bool) {
 	i := strings.IndexByte(tok, ':')
