@@ -181,6 +181,9 @@ func (ix *Indexer) Close() error {
 func (ix *Indexer) Checkpoint() (int64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if ix.idx == nil {
+		return 0, errNoIndex
+	}
 	return checkpointOf(ix.idx)
 }
 
@@ -196,6 +199,9 @@ func checkpointOf(idx bleve.Index) (int64, error) {
 func (ix *Indexer) DocCount() (uint64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if ix.idx == nil {
+		return 0, errNoIndex
+	}
 	return ix.idx.DocCount()
 }
 

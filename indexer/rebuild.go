@@ -21,49 +21,60 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	if err != nil {
 		return fmt.Errorf("create new index: %w", err)
 	}
-	builder := &Indexer{store: ix.store, log: ix.log, opts: ix.opts, path: next, idx: fresh}
+	builder := &Indexer{store: ix.store, log: ix.log, opts: ix.opts, path: next, idx: fresh, sortAllLimit: ix.sortAllLimit}
 	if _, err := builder.CatchUp(ctx, progress); err != nil {
 		fresh.Close()
 		return fmt.Errorf("build new index: %w", err)
 	}
-	// Swap under the write lock, then catch up with what arrived meanwhile.
 	ix.mu.Lock()
-	old := ix.idx
-	if err := old.Close(); err != nil {
-		ix.log.Warn("closing the old index", "err", err)
-	}
-	if err := fresh.Close(); err != nil {
-		ix.mu.Unlock()
+	err = ix.swap(fresh, next)
+	ix.mu.Unlock()
+	if err != nil {
 		return err
 	}
+	// Catch up with what arrived during the swap.
+	_, err = ix.CatchUp(ctx, progress)
+	return err
+}
+
+// swap replaces the live index by the one built at next. On any failure the
+// old index is put back and reopened, so search keeps working. The caller
+// holds ix.mu.
+func (ix *Indexer) swap(fresh bleve.Index, next string) error {
+	if err := fresh.Close(); err != nil {
+		return fmt.Errorf("close the new index: %w", err) // the old one is untouched
+	}
+	if ix.idx != nil {
+		if err := ix.idx.Close(); err != nil {
+			ix.log.Warn("closing the old index", "err", err)
+		}
+	}
 	aside := ix.path + ".old-" + time.Now().UTC().Format("20060102T150405")
-	if err := os.Rename(ix.path, aside); err != nil && !os.IsNotExist(err) {
-		ix.mu.Unlock()
-		return fmt.Errorf("move the old index aside: %w", err)
+	reopenOld := func(cause error) error {
+		idx, err := bleve.Open(ix.path)
+		if err != nil {
+			ix.idx = nil
+			return fmt.Errorf("%w; reopening the old index failed too: %v", cause, err)
+		}
+		ix.idx = idx
+		return fmt.Errorf("%w (the old index is back in place)", cause)
+	}
+	if err := os.Rename(ix.path, aside); err != nil {
+		return reopenOld(fmt.Errorf("move the old index aside: %w", err))
 	}
 	if err := os.Rename(next, ix.path); err != nil {
-		ix.mu.Unlock()
-		return fmt.Errorf("swap in the new index: %w", err)
+		os.Rename(aside, ix.path)
+		return reopenOld(fmt.Errorf("swap in the new index: %w", err))
 	}
 	idx, err := bleve.Open(ix.path)
 	if err != nil {
-		// Put the old index back rather than leave search without one.
 		os.Rename(ix.path, next)
 		os.Rename(aside, ix.path)
-		idx, oerr := bleve.Open(ix.path)
-		if oerr == nil {
-			ix.idx = idx
-		} else {
-			ix.idx = nil
-		}
-		ix.mu.Unlock()
-		return fmt.Errorf("open the new index (the old one is back in place): %w", err)
+		return reopenOld(fmt.Errorf("open the new index: %w", err))
 	}
 	ix.idx = idx
-	ix.mu.Unlock()
 	if err := os.RemoveAll(aside); err != nil {
 		ix.log.Warn("removing the old index", "path", aside, "err", err)
 	}
-	_, err = ix.CatchUp(ctx, progress)
-	return err
+	return nil
 }

@@ -157,6 +157,13 @@ func (in *Ingester) ingest(ctx context.Context, txnID string, evs []*event.Event
 		}
 		return res, err
 	}
+	if put.RedactionsApplied > 0 {
+		// A redacted member event no longer names anyone: reload these
+		// rooms' state from the store, where the redaction is applied.
+		for _, ev := range evs {
+			delete(in.rooms, ev.RoomID)
+		}
+	}
 	res.PutResult = put
 	return res, nil
 }

@@ -95,7 +95,7 @@ func (r *Renderer) media(m event.Message) template.HTML {
 	if name == "" {
 		// Before Matrix 1.10 the body is the filename; for a sticker it is
 		// the description.
-		name = m.Body
+		name = event.StripReplyFallbackText(m.Body)
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {

@@ -160,3 +160,11 @@ func TestValidGeoURI(t *testing.T) {
 		}
 	}
 }
+
+func TestMediaNameWithoutReplyFallback(t *testing.T) {
+	r := New(Options{})
+	got := string(r.Message(event.Message{MsgType: event.MsgImage, Body: "> <@a:x> secret words\n\nimg.png", URL: "mxc://x.org/abc"}))
+	if strings.Contains(got, "secret") || !strings.Contains(got, "img.png") {
+		t.Errorf("media message = %q", got)
+	}
+}

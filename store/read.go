@@ -152,14 +152,18 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID) ([]
 }
 
 // Related returns the public, unredacted events that relate to any of the
-// given events (edits, reactions, thread replies, references). The query
+// given events (edits, reactions, thread replies, references), from the
+// target's own room only: a relation across rooms is invalid, and would let
+// another (perhaps hidden) room's text into this one's pages. The query
 // repeats the partial index's condition (a non-empty rel_target): SQLite uses a
 // partial index only when the WHERE clause implies it.
 func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	evs, err := s.inQuery(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE rel_target IN (%s) AND rel_target <> '' AND public AND NOT redacted ORDER BY origin_ts, nid`, targets)
+		WHERE rel_target IN (%s) AND rel_target <> '' AND public AND NOT redacted
+		  AND room_id = (SELECT t.room_id FROM events t WHERE t.event_id = events.rel_target)
+		ORDER BY origin_ts, nid`, targets)
 	if err != nil {
 		return nil, fmt.Errorf("related events: %w", err)
 	}

@@ -70,8 +70,10 @@ func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserI
 	return out, rows.Err()
 }
 
+// Only public state: a name set while the room was private must not appear
+// in a public "X changed their name to Y" line.
 const previousStateSQL = `SELECT raw FROM events
-	WHERE room_id = $1 AND type = $2 AND state_key = $3
+	WHERE room_id = $1 AND type = $2 AND state_key = $3 AND public
 	  AND (origin_ts < $4 OR (origin_ts = $4 AND nid < $5))
 	ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 

@@ -465,3 +465,35 @@ func TestChangeNotifications(t *testing.T) {
 		put(t, st, mk(t, fmt.Sprintf("$n%d", i), "m.room.message", "@alice:example.org", int64(5000+i), nil, `{"msgtype":"m.text","body":"x"}`))
 	}
 }
+
+// Relations only count within their room: an event elsewhere that claims to
+// edit, react to or reply in a thread of this room's message is not related.
+func TestRelatedStaysInTheRoom(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, append(baseRoom(t), mk(t, "$root", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"root"}`),
+			mk(t, "$here", "m.room.message", "@bob:example.org", 3000, nil, `{"msgtype":"m.text","body":"in thread","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`))...)
+		elsewhere := mk(t, "$there", "m.room.message", "@eve:example.org", 4000, nil, `{"msgtype":"m.text","body":"from another room","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`)
+		elsewhere.RoomID = "!other:example.org"
+		put(t, st, elsewhere)
+		rel, err := st.Related(ctx, []id.EventID{"$root"})
+		if err != nil || len(rel) != 1 || rel[0].ID != "$here" {
+			t.Errorf("Related = %v, %v; want only $here", rel, err)
+		}
+	})
+}
+
+// An edit that arrives after its original was redacted is erased too.
+func TestLateEditOfARedactedMessageIsErased(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, append(baseRoom(t), mk(t, "$m", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.text","body":"first"}`))...)
+		put(t, st, mk(t, "$r", "m.room.redaction", "@bob:example.org", 3000, nil, `{"redacts":"$m"}`))
+		put(t, st, mk(t, "$late", "m.room.message", "@bob:example.org", 2500, nil,
+			`{"msgtype":"m.text","body":"* secret second","m.new_content":{"msgtype":"m.text","body":"secret second"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`))
+		e, err := st.EventByID(ctx, "$late")
+		if err != nil || !e.Redacted || strings.Contains(string(e.Raw), "secret") {
+			t.Errorf("late edit: redacted=%v raw=%s err=%v", e.Redacted, e.Raw, err)
+		}
+	})
+}

@@ -219,6 +219,9 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 			if err := w.feed(ctx, ChangeEdited, ev.RoomID, ev.Rel.EventID); err != nil {
 				return err
 			}
+			if err := w.eraseLateEdit(ctx, ev); err != nil {
+				return err
+			}
 		}
 	}
 	// The source may serve the event already redacted (backfill, export):
@@ -369,6 +372,29 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	res.RedactionsApplied++
 	_, err = w.tx.ExecContext(ctx, markAppliedSQL, w.now, p.id)
 	return err
+}
+
+// eraseLateEdit strips an edit that arrives after its original was
+// redacted (backfill, a sweep): redacting a message erases all its edits,
+// including the ones the archive had not seen yet.
+func (w *writer) eraseLateEdit(ctx context.Context, ev *Event) error {
+	var targetRedacted bool
+	err := w.tx.QueryRowContext(ctx, `SELECT redacted FROM events WHERE event_id = $1`, string(ev.Rel.EventID)).Scan(&targetRedacted)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !targetRedacted) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var nid int64
+	if err := w.tx.QueryRowContext(ctx, `SELECT nid FROM events WHERE event_id = $1`, string(ev.ID)).Scan(&nid); err != nil {
+		return err
+	}
+	version, _, err := w.roomVersion(ctx, ev.RoomID)
+	if err != nil {
+		return err
+	}
+	return w.stripEvent(ctx, nid, string(ev.Raw), version)
 }
 
 type rawRow struct {

@@ -210,3 +210,24 @@ func TestOutOfOrderEditAndRedactedReaction(t *testing.T) {
 		t.Error("a redacted reaction is still counted")
 	}
 }
+
+// A reply quoting a message of another room (or a thread reply claiming a
+// root elsewhere) must not bring that room's text into this one.
+func TestNoTextCrossesRooms(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, msgLine("$root", 1767225601000, `{"msgtype":"m.text","body":"root here"}`)))
+	other := func(evID string, ts int64, content string) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!y:example.org","type":"m.room.message","sender":"@z:example.org","origin_server_ts":%d,"content":%s}`, evID, ts, content)
+	}
+	e.addEvents(t, strings.Join([]string{
+		`{"event_id":"$yc","room_id":"!y:example.org","type":"m.room.create","sender":"@z:example.org","origin_server_ts":1767225600000,"state_key":"","content":{}}`,
+		`{"event_id":"$yhv","room_id":"!y:example.org","type":"m.room.history_visibility","sender":"@z:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+		other("$elsewhere", 1767225602000, `{"msgtype":"m.text","body":"words from room y"}`),
+		other("$intruder", 1767225603000, `{"msgtype":"m.text","body":"thread reply from room y","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`),
+	}, "\n"))
+	e.addEvents(t, msgLine("$reply", 1767225604000, `{"msgtype":"m.text","body":"answer","m.relates_to":{"m.in_reply_to":{"event_id":"$elsewhere"}}}`))
+	for _, p := range []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org/thread/$root", "/room/!x:example.org/event/$reply"} {
+		if body := e.get(t, p).Body.String(); strings.Contains(body, "room y") {
+			t.Errorf("%s shows text from another room", p)
+		}
+	}
+}

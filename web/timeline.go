@@ -401,11 +401,13 @@ func summarizeMembers(changes []*stateView) string {
 func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[id.EventID]*shown) (map[id.EventID]*shown, error) {
 	parents := map[id.EventID]*shown{}
 	var missing []id.EventID
+	childRoom := map[id.EventID]id.RoomID{}
 	for _, sh := range msgs {
 		p := sh.ev.Rel.ReplyTo
 		if p == "" {
 			continue
 		}
+		childRoom[p] = sh.ev.RoomID
 		if ps, ok := msgs[p]; ok {
 			parents[p] = ps
 		} else if _, queued := parents[p]; !queued {
@@ -422,7 +424,9 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 	}
 	var public []store.Event
 	for _, f := range found {
-		if f.Public {
+		// A reply can only quote its own room: a parent elsewhere (perhaps
+		// in a hidden room) is treated as not archived.
+		if f.Public && f.RoomID == childRoom[f.ID] {
 			public = append(public, f)
 		}
 	}
