@@ -319,6 +319,9 @@ func TestRecordsAPublicRoomLikeTheHomeserver(t *testing.T) {
 	w.bob.Redact(t, room, secret, "oops")
 
 	w.matchesHomeserver(room, 60*time.Second)
+	// The homeserver applies redactions asynchronously: its history may not
+	// show this one yet when the comparison above runs.
+	w.waitFor("the redaction to reach the archive", 60*time.Second, func() bool { return w.archived(secret)[secret].Redacted })
 	got := w.archived(secret, reply)
 	if !got[secret].Redacted || strings.Contains(string(got[secret].Raw), "hunter2") {
 		t.Errorf("the redacted message is still readable in the archive: %s", got[secret].Raw)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"maunium.net/go/mautrix/id"
 
@@ -13,13 +14,12 @@ import (
 )
 
 const (
-	insertRoomSQL  = `INSERT INTO rooms (room_id) VALUES ($1) ON CONFLICT (room_id) DO NOTHING`
-	insertEventSQL = `INSERT INTO events
+	insertRoomSQL   = `INSERT INTO rooms (room_id) VALUES ($1) ON CONFLICT (room_id) DO NOTHING`
+	insertEventsSQL = `INSERT INTO events
 		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
-		 rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14)
-		ON CONFLICT (event_id) DO NOTHING`
-	insertChangeSQL    = `INSERT INTO changes (kind, room_id, event_id, at) VALUES ($1, $2, $3, $4)`
+		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
+		VALUES %s ON CONFLICT (event_id) DO NOTHING RETURNING event_id`
+	insertChangesSQL   = `INSERT INTO changes (kind, room_id, event_id, at) VALUES %s`
 	insertRedactionSQL = `INSERT INTO redactions
 		(redaction_id, target_id, room_id, sender, reason, origin_ts, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -45,6 +45,18 @@ const (
 		last_ts = CASE WHEN $4 > last_ts THEN $4 ELSE last_ts END
 		WHERE room_id = $1`
 	uncountMessageSQL = `UPDATE rooms SET message_count = message_count - 1 WHERE room_id = $1 AND message_count > 0`
+)
+
+// SQLite's single-row statements: its round trips are in-process, and its
+// multi-row statements measured several times slower than these prepared
+// ones (5.7k vs 45k events/s on import).
+const (
+	insertEventSQL = `INSERT INTO events
+		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
+		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (event_id) DO NOTHING`
+	insertChangeSQL = `INSERT INTO changes (kind, room_id, event_id, at) VALUES ($1, $2, $3, $4)`
 )
 
 // roomDelta is what one batch changed in a room's summary.
@@ -89,6 +101,9 @@ func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, 
 		return res, fmt.Errorf("put events: %w", err)
 	}
 	defer w.close()
+	if err := w.insertAll(ctx, evs); err != nil {
+		return PutResult{}, fmt.Errorf("put events: %w", err)
+	}
 	for i := range evs {
 		if err := w.put(ctx, &evs[i], &res); err != nil {
 			return PutResult{}, fmt.Errorf("put event %s: %w", evs[i].ID, err)
@@ -118,10 +133,13 @@ type writer struct {
 	s       *Store
 	tx      *sql.Tx
 	now     int64
-	insert  *sql.Stmt
-	change  *sql.Stmt
 	pending *sql.Stmt
 	rooms   map[id.RoomID]*roomDelta
+	// inserted holds the events insertAll wrote (not already archived),
+	// until put processes them.
+	inserted map[id.EventID]bool
+	// changes are buffered and written together by finish.
+	changes []any
 	// anyPending is false when no redaction was waiting for its target at
 	// the start of the batch; then only targets named in this batch
 	// (batchTargets) can be waiting, and most events need no query at all.
@@ -139,12 +157,6 @@ func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 	case !errors.Is(err, sql.ErrNoRows):
 		return nil, err
 	}
-	if w.insert, err = tx.PrepareContext(ctx, insertEventSQL); err != nil {
-		return nil, err
-	}
-	if w.change, err = tx.PrepareContext(ctx, insertChangeSQL); err != nil {
-		return nil, err
-	}
 	if w.pending, err = tx.PrepareContext(ctx, pendingRedactionsSQL); err != nil {
 		return nil, err
 	}
@@ -152,16 +164,127 @@ func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 }
 
 func (w *writer) close() {
-	for _, st := range []*sql.Stmt{w.insert, w.change, w.pending} {
+	for _, st := range []*sql.Stmt{w.pending} {
 		if st != nil {
 			st.Close()
 		}
 	}
 }
 
-func (w *writer) feed(ctx context.Context, kind ChangeKind, room id.RoomID, ev id.EventID) error {
-	_, err := w.change.ExecContext(ctx, string(kind), string(room), string(ev), w.now)
-	return err
+// feed appends a change to the feed (written by finish, in this order).
+func (w *writer) feed(_ context.Context, kind ChangeKind, room id.RoomID, ev id.EventID) error {
+	w.changes = append(w.changes, string(kind), string(room), string(ev), w.now)
+	return nil
+}
+
+// Rows per multi-row INSERT: well inside both databases' parameter limits
+// (SQLite 32,766; PostgreSQL 65,535).
+const (
+	eventsPerInsert  = 500
+	changesPerInsert = 2000
+)
+
+// insertMany runs query (one %s for the VALUES rows) over args, width
+// values per row, at most perStmt rows per statement, calling each for
+// every row a RETURNING query returns (each nil: no RETURNING).
+func (w *writer) insertMany(ctx context.Context, query string, args []any, width, perStmt int, each func(*sql.Rows) error) error {
+	for len(args) > 0 {
+		n := min(len(args)/width, perStmt)
+		rows := make([]string, n)
+		for i := range n {
+			ph := make([]string, width)
+			for j := range width {
+				ph[j] = fmt.Sprintf("$%d", i*width+j+1)
+			}
+			rows[i] = "(" + strings.Join(ph, ", ") + ")"
+		}
+		q := fmt.Sprintf(query, strings.Join(rows, ", "))
+		if each == nil {
+			if _, err := w.tx.ExecContext(ctx, q, args[:n*width]...); err != nil {
+				return err
+			}
+		} else if err := w.queryEach(ctx, q, args[:n*width], each); err != nil {
+			return err
+		}
+		args = args[n*width:]
+	}
+	return nil
+}
+
+// execEach runs a prepared single-row statement for each row of args,
+// telling done (if set) how many rows each affected.
+func (w *writer) execEach(ctx context.Context, query string, args []any, width int, done func(row []any, n int64)) error {
+	st, err := w.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for ; len(args) > 0; args = args[width:] {
+		row := args[:width]
+		r, err := st.ExecContext(ctx, row...)
+		if err != nil {
+			return err
+		}
+		if done != nil {
+			n, err := r.RowsAffected()
+			if err != nil {
+				return err
+			}
+			done(row, n)
+		}
+	}
+	return nil
+}
+
+func (w *writer) queryEach(ctx context.Context, q string, args []any, each func(*sql.Rows) error) error {
+	r, err := w.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for r.Next() {
+		if err := each(r); err != nil {
+			return err
+		}
+	}
+	return r.Err()
+}
+
+// insertAll writes the batch's events and remembers which were new: in
+// multi-row statements on PostgreSQL (a round trip per event made imports
+// and acks slow), one prepared statement per event on SQLite.
+func (w *writer) insertAll(ctx context.Context, evs []Event) error {
+	w.inserted = make(map[id.EventID]bool, len(evs))
+	args := make([]any, 0, len(evs)*14)
+	for i := range evs {
+		ev := &evs[i]
+		if _, err := w.room(ctx, ev.RoomID); err != nil {
+			return err
+		}
+		var stateKey any
+		if ev.StateKey != nil {
+			stateKey = *ev.StateKey
+		}
+		args = append(args, string(ev.ID), string(ev.RoomID), ev.Type, stateKey,
+			string(ev.Sender), ev.SenderName, ev.OriginTS, ev.Public,
+			ev.Rel.Type, string(ev.Rel.EventID), ev.Rel.Key, string(ev.Rel.ReplyTo),
+			string(ev.Raw), w.now)
+	}
+	if w.s.dialect == sqlite {
+		return w.execEach(ctx, insertEventSQL, args, 14, func(row []any, n int64) {
+			if n > 0 {
+				w.inserted[id.EventID(row[0].(string))] = true
+			}
+		})
+	}
+	return w.insertMany(ctx, insertEventsSQL, args, 14, eventsPerInsert, func(r *sql.Rows) error {
+		var evID string
+		if err := r.Scan(&evID); err != nil {
+			return err
+		}
+		w.inserted[id.EventID(evID)] = true
+		return nil
+	})
 }
 
 func (w *writer) room(ctx context.Context, roomID id.RoomID) (*roomDelta, error) {
@@ -181,20 +304,12 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 	if err != nil {
 		return err
 	}
-	var stateKey any
-	if ev.StateKey != nil {
-		stateKey = *ev.StateKey
-	}
-	r, err := w.insert.ExecContext(ctx, string(ev.ID), string(ev.RoomID), ev.Type, stateKey,
-		string(ev.Sender), ev.SenderName, ev.OriginTS, ev.Public,
-		ev.Rel.Type, string(ev.Rel.EventID), ev.Rel.Key, string(ev.Rel.ReplyTo),
-		string(ev.Raw), w.now)
-	if err != nil {
-		return err
-	}
-	n, err := r.RowsAffected()
-	if err != nil {
-		return err
+	// New if insertAll wrote it; a second copy in the same batch is a
+	// duplicate like any other.
+	n := 0
+	if w.inserted[ev.ID] {
+		n = 1
+		delete(w.inserted, ev.ID)
 	}
 	if n == 0 {
 		res.Duplicates++
@@ -477,7 +592,8 @@ func (w *writer) stateAt(ctx context.Context, room id.RoomID, typ, stateKey stri
 	return event.ContentOf([]byte(content)), id.UserID(sender), nil
 }
 
-// finish updates the summaries of the rooms the batch touched.
+// finish updates the summaries of the rooms the batch touched and writes
+// the buffered change feed.
 func (w *writer) finish(ctx context.Context) error {
 	for room, d := range w.rooms {
 		if d.messages > 0 {
@@ -491,5 +607,8 @@ func (w *writer) finish(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	if w.s.dialect == sqlite {
+		return w.execEach(ctx, insertChangeSQL, w.changes, 4, nil)
+	}
+	return w.insertMany(ctx, insertChangesSQL, w.changes, 4, changesPerInsert, nil)
 }
