@@ -174,8 +174,10 @@ func (m *Manager) waitForHomeserver(ctx context.Context) error {
 
 // join joins a room if policy allows, records its state and backfills it.
 func (m *Manager) join(ctx context.Context, j job) error {
-	if strings.HasPrefix(j.target, "!") && m.denied(id.RoomID(j.target), nil, serversOf(j.inviter)) != "" {
-		return m.refuse(ctx, id.RoomID(j.target), m.denied(id.RoomID(j.target), nil, serversOf(j.inviter)))
+	if strings.HasPrefix(j.target, "!") {
+		if why := m.denied(id.RoomID(j.target), nil, serversOf(j.inviter)); why != "" {
+			return m.refuse(ctx, id.RoomID(j.target), why)
+		}
 	}
 	roomID, err := m.client.Join(ctx, j.target, j.via, joinReason)
 	if err != nil {

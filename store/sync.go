@@ -66,7 +66,7 @@ func (s *Store) RoomSync(ctx context.Context, roomID id.RoomID) (RoomSync, error
 
 // SetRoomSync saves a room's sync state.
 func (s *Store) SetRoomSync(ctx context.Context, rs RoomSync) error {
-	ctx, cancel := s.readCtx(ctx)
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	_, err := s.db.ExecContext(ctx, putRoomSyncSQL, string(rs.RoomID), rs.ForwardToken, msOrZero(rs.CompleteFrom),
 		rs.ReachedCreate, msOrZero(rs.BackfilledAt), msOrZero(rs.SweptAt))
