@@ -39,11 +39,14 @@ func TestMain(m *testing.M) {
 		if berr != nil {
 			buildErr = fmt.Errorf("go build archiver: %v\n%s", berr, out)
 		}
-		defer os.RemoveAll(dir)
 	} else {
 		buildErr = err
 	}
-	pgtest.Main(m)
+	code := pgtest.Run(m)
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
 }
 
 const serverName = "hs.test"

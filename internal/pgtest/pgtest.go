@@ -50,6 +50,13 @@ var (
 // Main runs the tests of a package with a PostgreSQL server available, stops
 // the server if one was started, and exits with m.Run's code.
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main without the exit: it runs the tests, stops the server it
+// started and returns the exit code, so a TestMain can clean up its own
+// files before exiting.
+func Run(m *testing.M) int {
 	mainCalled = true
 	externalURL = os.Getenv(envURL)
 
@@ -63,7 +70,7 @@ func Main(m *testing.M) {
 		local = nil
 	}
 	mu.Unlock()
-	os.Exit(code)
+	return code
 }
 
 // NewDatabase creates an empty database for t, drops it (even if it is still
