@@ -171,19 +171,9 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	related, err := ix.store.Related(ctx, ids)
+	edits, roots, err := ix.relations(ctx, ids)
 	if err != nil {
 		return err
-	}
-	edits := map[id.EventID][]*event.Event{}
-	roots := map[id.EventID]bool{}
-	for i := range related {
-		switch related[i].Rel.Type {
-		case event.RelReplace:
-			edits[related[i].Rel.EventID] = append(edits[related[i].Rel.EventID], &related[i].Event)
-		case event.RelThread:
-			roots[related[i].Rel.EventID] = true
-		}
 	}
 	for i := range msgs {
 		m := &msgs[i]
@@ -201,6 +191,26 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 		}
 	}
 	return nil
+}
+
+// relations returns the edits of messages, and which of them are thread
+// roots.
+func (ix *Indexer) relations(ctx context.Context, ids []id.EventID) (map[id.EventID][]*event.Event, map[id.EventID]bool, error) {
+	related, err := ix.store.Related(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	edits := map[id.EventID][]*event.Event{}
+	roots := map[id.EventID]bool{}
+	for i := range related {
+		switch related[i].Rel.Type {
+		case event.RelReplace:
+			edits[related[i].Rel.EventID] = append(edits[related[i].Rel.EventID], &related[i].Event)
+		case event.RelThread:
+			roots[related[i].Rel.EventID] = true
+		}
+	}
+	return edits, roots, nil
 }
 
 // reevaluateRoom re-indexes every message of a room, or removes them all

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/blevesearch/bleve/v2"
+
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/ingest"
@@ -311,5 +313,114 @@ func TestBadRequests(t *testing.T) {
 		if _, err := ix.Search(context.Background(), req); err == nil || !strings.Contains(err.Error(), "bad search request") {
 			t.Errorf("%s: err = %v", name, err)
 		}
+	}
+}
+
+// Phrases are matched by word pairs and checked against the store: a
+// message with every pair but not in one run is not a match, and the check
+// reads the latest edit.
+func TestPhrasesByPairs(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	add(t, st, lines(
+		msg("$run", 2000, `{"msgtype":"m.text","body":"Just run sudo apt-get install vim"}`),
+		msg("$pairs", 3000, `{"msgtype":"m.text","body":"sudo apt then apt-get get install"}`),
+		msg("$two", 4000, `{"msgtype":"m.text","body":"install sudo first"}`),
+		msg("$apart", 5000, `{"msgtype":"m.text","body":"apt is not get"}`),
+		msg("$edited", 6000, `{"msgtype":"m.text","body":"nothing here"}`),
+		msg("$e", 7000, `{"msgtype":"m.text","body":"* x","m.new_content":{"msgtype":"m.text","body":"SUDO apt-get   install it"},"m.relates_to":{"rel_type":"m.replace","event_id":"$edited"}}`),
+	)...)
+	catchUp(t, ix)
+	for _, c := range []struct{ q, want string }{
+		{`"sudo apt-get install"`, "[$edited $run]"},
+		{`"apt get"`, "[$edited $pairs $run]"},
+		{`apt-get`, "[$edited $pairs $run]"}, // a split word is a phrase
+		{`"install sudo"`, "[$two]"},
+		{`install -"sudo apt-get install"`, "[$pairs $two]"},
+		{`install -"apt get"`, "[$two]"},
+		{`apt -get`, "[]"},
+		{`"!!!"`, "[]"},
+	} {
+		for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest} {
+			if got := fmt.Sprint(ids(search(t, ix, c.q, sort, 10, ""))); got != c.want {
+				t.Errorf("%s (%s) = %s, want %s", c.q, sort, got, c.want)
+			}
+		}
+	}
+}
+
+// When most hits fail the check against the store, a short page still
+// carries a cursor, and following it finds the rest.
+func TestShortPagesKeepACursor(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	var ls []string
+	// 40 messages with every pair of "a b c" apart, then 2 with the run.
+	for i := range 40 {
+		ls = append(ls, msg(fmt.Sprintf("$x%02d", i), int64(2000+i), `{"msgtype":"m.text","body":"a b, then b c"}`))
+	}
+	ls = append(ls, msg("$y1", 1500, `{"msgtype":"m.text","body":"a b c"}`), msg("$y2", 1600, `{"msgtype":"m.text","body":"x a b c"}`))
+	add(t, st, lines(ls...)...)
+	catchUp(t, ix)
+	var got []string
+	cursor := ""
+	for page := 0; page < 20; page++ {
+		res := search(t, ix, `"a b c"`, indexer.SortNewest, 2, cursor)
+		got = append(got, ids(res)...)
+		if cursor = res.Next; cursor == "" {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[$y2 $y1]" && fmt.Sprint(got) != "[$y1 $y2]" {
+		t.Errorf("paging a phrase whose pairs are mostly apart found %v", got)
+	}
+}
+
+// An index in an older format is replaced by a fresh one at start.
+func TestOldFormatIsRebuilt(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	add(t, st, lines(msg("$m", 2000, `{"msgtype":"m.text","body":"kept words"}`))...)
+	dir := t.TempDir()
+	old, err := bleve.New(filepath.Join(dir, "index"), bleve.NewIndexMapping())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetInternal([]byte("mxarchive.checkpoint"), []byte("999999"))
+	old.Close()
+	ix := openIndex(t, st, dir)
+	if cp, _ := ix.Checkpoint(); cp != 0 {
+		t.Fatalf("the old index was kept (checkpoint %d)", cp)
+	}
+	catchUp(t, ix)
+	if got := fmt.Sprint(ids(search(t, ix, `"kept words"`, "", 10, ""))); got != "[$m]" {
+		t.Errorf("after the format upgrade: %s", got)
+	}
+}
+
+// With a language configured, words are stemmed, phrases too, and the index
+// reopens with its analyzers.
+func TestLanguageStemming(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	dir := t.TempDir()
+	open := func() *indexer.Indexer {
+		ix, err := indexer.Open(st, filepath.Join(dir, "index"), indexer.Options{Language: "en"}, storetest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	}
+	ix := open()
+	add(t, st, lines(msg("$m", 2000, `{"msgtype":"m.text","body":"She was installing packages quickly"}`))...)
+	catchUp(t, ix)
+	ix.Close()
+	ix = open()
+	defer ix.Close()
+	for _, q := range []string{"install", "packages", `"installed package"`, `"install packages quickly"`} {
+		if got := fmt.Sprint(ids(search(t, ix, q, "", 10, ""))); got != "[$m]" {
+			t.Errorf("%s = %s", q, got)
+		}
+	}
+	if got := search(t, ix, `"packages installing"`, "", 10, ""); len(got.Events) != 0 {
+		t.Errorf("words out of order matched a phrase: %v", ids(got))
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/numeric"
+	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	"maunium.net/go/mautrix/id"
@@ -103,7 +105,6 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	q := buildQuery(req.Query, rooms)
 	bounds, err := ix.bounds(ctx, req.Query, rooms)
 	if err != nil {
 		return res, err
@@ -114,15 +115,17 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	if ix.idx == nil {
 		return res, errNoIndex
 	}
+	q, check, clauses := buildQuery(ix.idx.Mapping(), req.Query, rooms)
 	// Fetch a little more than a page: some hits may fail the check
 	// against the store (redacted since they were indexed). Each kept
 	// event remembers where the index stands just after it, so the next
 	// page resumes right after the last event returned.
 	want := req.Size + 1
 	var resume []cursor
+	more := false // the index may hold more hits past cur
 	for round := 0; round < 3 && len(res.Events) < want; round++ {
 		fetch := want + want/2
-		hits, total, err := ix.hits(ctx, q, req.Sort, fetch, cur, bounds)
+		hits, total, err := ix.hits(ctx, q, clauses, req.Sort, fetch, cur, bounds)
 		if err != nil {
 			return res, fmt.Errorf("search: %w", err)
 		}
@@ -131,7 +134,7 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		for i, h := range hits {
 			ids[i] = id.EventID(h.ID)
 		}
-		verified, err := ix.verify(ctx, ids, req.Query, rooms)
+		verified, err := ix.verify(ctx, ids, req.Query, rooms, check)
 		if err != nil {
 			return res, err
 		}
@@ -150,16 +153,23 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 				resume = append(resume, cur)
 			}
 		}
-		if len(hits) < fetch {
+		more = len(hits) == fetch
+		if !more {
 			break // the index has no more
 		}
 	}
-	if len(res.Events) > req.Size {
+	next := cur
+	switch {
+	case len(res.Events) > req.Size:
 		res.Events = res.Events[:req.Size]
-		next := resume[req.Size-1]
-		if req.Sort != SortRelevance || next.Offset < MaxOffset {
-			res.Next = next.encode()
-		}
+		next = resume[req.Size-1]
+	case !more:
+		return res, nil
+	}
+	// A short page with more to look at (many hits failed the check) still
+	// gets a cursor, past every hit looked at.
+	if req.Sort != SortRelevance || next.Offset < MaxOffset {
+		res.Next = next.encode()
 	}
 	return res, nil
 }
@@ -168,14 +178,19 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 // sorts every hit; above it, the search walks the index month by month.
 const sortAllLimit = 500
 
-// hits asks the index for n hits after the cursor, in the given order.
+// hits asks the index for n hits after the cursor, in the given order, and
+// an estimate of their total.
 //
 // Sorting by time costs Bleve a timestamp load per matching document: a
 // common term sorted newest first cost 150 ms at 1M messages. So a
-// time-ordered search with many hits walks the months (fieldMonth) from the
-// cursor's month on, newest or oldest first, sorting only each month's hits,
-// and stops as soon as it has n: whatever it has by then is the true page.
-func (ix *Indexer) hits(ctx context.Context, q query.Query, order string, n int, cur cursor, within monthRange) (search.DocumentMatchCollection, uint64, error) {
+// time-ordered search that may have many hits walks the months (fieldMonth)
+// from the cursor's month on, newest or oldest first, sorting only the hits
+// of the months visited, and stops as soon as it has n: whatever it has by
+// then is the true page. It does not count all hits first (that cost as
+// much as the walk): whether to walk is decided on an upper bound read from
+// the term dictionaries, and the total is extrapolated from the months
+// visited.
+func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, order string, n int, cur cursor, within monthRange) (search.DocumentMatchCollection, uint64, error) {
 	run := func(q query.Query, size int) (*bleve.SearchResult, error) {
 		sr := bleve.NewSearchRequestOptions(q, size, 0, false)
 		switch order {
@@ -185,36 +200,28 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, order string, n int,
 			sr.SortBy([]string{"-_score"})
 			sr.From = cur.Offset
 		case SortNewest:
-			sr.SortBy([]string{"-" + fieldTS, "-_id"})
+			sr.SortBy([]string{"-" + fieldTSort, "-_id"})
 		case SortOldest:
-			sr.SortBy([]string{fieldTS, "_id"})
+			sr.SortBy([]string{fieldTSort, "_id"})
 		}
 		if order != SortRelevance && cur.After != nil {
 			sr.SearchAfter = cur.After
 		}
 		return ix.idx.SearchInContext(ctx, sr)
 	}
-	if order == SortRelevance {
+	bound := int64(-1)
+	if order != SortRelevance {
+		var err error
+		if bound, err = ix.upperBound(ctx, clauses); err != nil {
+			return nil, 0, err
+		}
+	}
+	if order == SortRelevance || (bound >= 0 && bound <= int64(ix.sortAllLimit)) {
 		res, err := run(q, n)
 		if err != nil {
 			return nil, 0, err
 		}
 		return res.Hits, res.Total, nil
-	}
-	// Count the hits without sorting or scoring them: with the time sort, a
-	// count alone loaded every hit's timestamp.
-	cr := bleve.NewSearchRequestOptions(q, 0, 0, false)
-	cr.Score = "none"
-	count, err := ix.idx.SearchInContext(ctx, cr)
-	if err != nil {
-		return nil, 0, err
-	}
-	if count.Total <= uint64(ix.sortAllLimit) {
-		res, err := run(q, n)
-		if err != nil {
-			return nil, 0, err
-		}
-		return res.Hits, count.Total, nil
 	}
 	months, err := ix.months()
 	if err != nil {
@@ -227,27 +234,56 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, order string, n int,
 	// Start at the cursor's month: everything before it in this order was
 	// on earlier pages.
 	if len(cur.After) > 0 {
-		if i, err := numeric.PrefixCoded(cur.After[0]).Int64(); err == nil {
-			start := monthOf(int64(numeric.Int64ToFloat64(i)))
+		if ms, err := strconv.ParseInt(cur.After[0], 10, 64); err == nil {
+			start := monthOf(ms)
 			if k := slices.Index(months, start); k >= 0 {
 				months = months[k:]
 			}
 		}
 	}
+	// Visit windows of months sized so that each is expected to hold the
+	// hits still wanted, and doubling while they fall short: a rare term
+	// needs few queries, a common one sorts a single month. The density is
+	// guessed from the bound at first, then from what the windows found.
+	perMonth := float64(max(n, 1)) // no bound: try one month first
+	if bound >= 0 {
+		perMonth = float64(bound) / float64(max(len(months), 1))
+	}
 	var out search.DocumentMatchCollection
-	for _, m := range months {
-		t := bleve.NewTermQuery(m)
-		t.SetField(fieldMonth)
-		res, err := run(bleve.NewConjunctionQuery(q, t), n-len(out))
+	var seen uint64 // hits in the months visited
+	visited := 0
+	span := 1
+	for visited < len(months) {
+		need := n - len(out)
+		span = max(span, int(math.Ceil(2*float64(need)/max(perMonth, 1e-9))))
+		window := months[visited:min(visited+span, len(months))]
+		in := make([]query.Query, len(window))
+		for k, m := range window {
+			t := bleve.NewTermQuery(m)
+			t.SetField(fieldMonth)
+			in[k] = t
+		}
+		res, err := run(bleve.NewConjunctionQuery(q, bleve.NewDisjunctionQuery(in...)), need)
 		if err != nil {
 			return nil, 0, err
 		}
 		out = append(out, res.Hits...)
+		seen += res.Total
+		visited += len(window)
 		if len(out) >= n {
 			break
 		}
+		perMonth = float64(seen) / float64(visited)
+		span *= 2
 	}
-	return out, count.Total, nil
+	total := seen
+	if rest := len(months) - visited; rest > 0 {
+		total += uint64(float64(seen) / float64(visited) * float64(rest))
+		if bound >= 0 {
+			total = min(total, uint64(bound))
+		}
+	}
+	return out, total, nil
 }
 
 // monthRange bounds the months a search can match (inclusive, "2006-01").
@@ -311,7 +347,7 @@ func (ix *Indexer) months() ([]string, error) {
 // verify loads the hits from the store and keeps those that may be shown
 // and still satisfy the query's filters (the store is the truth; the index
 // may lag behind it).
-func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms []id.RoomID) (map[id.EventID]store.Event, error) {
+func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms []id.RoomID, check textCheck) (map[id.EventID]store.Event, error) {
 	out := map[id.EventID]store.Event{}
 	if len(ids) == 0 {
 		return out, nil
@@ -340,7 +376,50 @@ func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms 
 		}
 		out[e.ID] = e
 	}
-	return out, nil
+	if len(check.runs) == 0 && len(check.excluded) == 0 {
+		return out, nil
+	}
+	return ix.checkText(ctx, out, check)
+}
+
+// textCheck holds what the index can only approximate: phrases of three or
+// more words (the index matched all their pairs, maybe not in one run) and
+// excluded phrases of three or more words (not excluded by the index).
+type textCheck struct {
+	runs, excluded [][]string
+}
+
+// checkText keeps the events whose displayed text has every run and no
+// excluded phrase.
+func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]store.Event, check textCheck) (map[id.EventID]store.Event, error) {
+	ids := make([]id.EventID, 0, len(evs))
+	for i := range evs {
+		ids = append(ids, i)
+	}
+	edits, _, err := ix.relations(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	m := ix.idx.Mapping()
+	for i, e := range evs {
+		msg, ok := displayedText(&e, edits[i])
+		if !ok {
+			delete(evs, i)
+			continue
+		}
+		ws := words(m, newDocument(&e, msg, false).Text)
+		keep := true
+		for _, r := range check.runs {
+			keep = keep && containsRun(ws, r)
+		}
+		for _, x := range check.excluded {
+			keep = keep && !containsRun(ws, x)
+		}
+		if !keep {
+			delete(evs, i)
+		}
+	}
+	return evs, nil
 }
 
 // resolveRooms turns in: filters (room IDs or aliases) into room IDs.
@@ -363,46 +442,85 @@ func (ix *Indexer) resolveRooms(ctx context.Context, in []string) ([]id.RoomID, 
 	return out, nil
 }
 
-func buildQuery(q Query, rooms []id.RoomID) query.Query {
+// buildQuery turns a parsed query into the index's query, split into words
+// as the index splits text (m's analyzer), and says what the check against
+// the store must still establish.
+func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query, textCheck, []clause) {
+	var check textCheck
+	var clauses []clause
 	b := bleve.NewBooleanQuery()
 	must := 0
-	for _, w := range q.Words {
-		m := bleve.NewMatchQuery(w)
-		m.SetField(fieldText)
-		m.SetOperator(query.MatchQueryOperatorAnd)
-		b.AddMust(m)
-		must++
+	term := func(t string) query.Query {
+		tq := bleve.NewTermQuery(t)
+		tq.SetField(fieldText)
+		return tq
 	}
-	for _, p := range q.Phrases {
-		m := bleve.NewMatchPhraseQuery(p)
-		m.SetField(fieldText)
-		b.AddMust(m)
+	// run matches a sequence of words: one word, or all its pairs.
+	run := func(ws []string) query.Query {
+		if len(ws) == 1 {
+			return term(ws[0])
+		}
+		var all []query.Query
+		for _, p := range pairsOf(ws) {
+			all = append(all, term(p))
+		}
+		return bleve.NewConjunctionQuery(all...)
+	}
+	// A word the analyzer splits ("apt-get") is a phrase of its parts.
+	for _, p := range append(slices.Clip(q.Words), q.Phrases...) {
+		ws := words(m, p)
+		if len(ws) == 0 {
+			b.AddMust(bleve.NewMatchNoneQuery()) // nothing to match (only punctuation)
+			must++
+			clauses = append(clauses, clause{})
+			continue
+		}
+		b.AddMust(run(ws))
 		must++
+		if len(ws) == 1 {
+			clauses = append(clauses, clause{{fieldText, ws[0]}})
+		}
+		for _, p := range pairsOf(ws) {
+			clauses = append(clauses, clause{{fieldText, p}})
+		}
+		if len(ws) > 2 {
+			check.runs = append(check.runs, ws)
+		}
 	}
 	for _, x := range q.Exclude {
-		m := bleve.NewMatchPhraseQuery(x)
-		m.SetField(fieldText)
-		b.AddMustNot(m)
+		switch ws := words(m, x); {
+		case len(ws) == 0:
+		case len(ws) <= 2:
+			b.AddMustNot(run(ws)) // one term: exact
+		default:
+			check.excluded = append(check.excluded, ws)
+		}
 	}
 	if len(q.From) > 0 {
 		var any []query.Query
+		var c clause
 		for _, u := range q.From {
 			t := bleve.NewTermQuery(string(u))
 			t.SetField(fieldSender)
 			any = append(any, t)
+			c = append(c, fieldTerm{fieldSender, string(u)})
 		}
 		b.AddMust(bleve.NewDisjunctionQuery(any...))
 		must++
+		clauses = append(clauses, c)
 	}
 	if len(rooms) > 0 {
 		var any []query.Query
+		var c clause
 		for _, r := range rooms {
 			t := bleve.NewTermQuery(string(r))
 			t.SetField(fieldRoom)
 			any = append(any, t)
+			c = append(c, fieldTerm{fieldRoom, string(r)})
 		}
 		b.AddMust(bleve.NewDisjunctionQuery(any...))
 		must++
+		clauses = append(clauses, c)
 	}
 	if !q.After.IsZero() || !q.Before.IsZero() {
 		var lo, hi *float64
@@ -434,5 +552,42 @@ func buildQuery(q Query, rooms []id.RoomID) query.Query {
 	if must == 0 {
 		b.AddMust(bleve.NewMatchAllQuery())
 	}
-	return b
+	return b, check, clauses
+}
+
+// A clause is a condition every hit meets: it has one of these terms.
+type clause []fieldTerm
+
+type fieldTerm struct{ field, term string }
+
+// upperBound bounds the number of hits of a query from its clauses: the
+// fewest documents any one clause can match, from the term dictionaries
+// alone (no posting is read). -1 when the query has no such clause.
+func (ix *Indexer) upperBound(ctx context.Context, clauses []clause) (int64, error) {
+	if len(clauses) == 0 {
+		return -1, nil
+	}
+	adv, err := ix.idx.Advanced()
+	if err != nil {
+		return 0, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	bound := int64(math.MaxInt64)
+	for _, c := range clauses {
+		var n int64
+		for _, ft := range c {
+			tfr, err := r.TermFieldReader(ctx, []byte(ft.term), ft.field, false, false, false)
+			if err != nil {
+				return 0, err
+			}
+			n += int64(tfr.Count())
+			tfr.Close()
+		}
+		bound = min(bound, n)
+	}
+	return bound, nil
 }

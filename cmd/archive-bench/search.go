@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,6 +27,8 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "archive configuration (default: built-in defaults and MXARCHIVE_* variables)")
 	runs := fs.Int("runs", 200, "runs of each query class and sort")
+	only := fs.String("class", "", "run only the query classes whose name contains this")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the searches to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,7 +81,21 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 		docs, float64(size)/(1<<20), float64(size)/float64(max(docs, 1)), *runs)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "query class\tsort\tresults\tp50 ms\tp99 ms\t")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, c := range classes {
+		if !strings.Contains(c.name, *only) {
+			continue
+		}
 		q, err := indexer.ParseQuery(c.q)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
