@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,10 @@ type Config struct {
 	Appservice Appservice   `yaml:"appservice"`
 	Archive    Archive      `yaml:"archive"`
 	Search     Search       `yaml:"search"`
-	Log        Log          `yaml:"log"`
+	// Retention: how rooms' retention policies are honoured (Synapse's
+	// semantics); see store.Retention.
+	Retention store.Retention `yaml:"retention"`
+	Log       Log             `yaml:"log"`
 }
 
 // Search configures archive-web's search index.
@@ -60,6 +64,10 @@ type Archive struct {
 	// SweepInterval: how often each room is read forward for events the
 	// homeserver did not push.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// ShowFormerlyPublic keeps showing what was archived while a room was
+	// world-readable after it stops being so (default: hidden until it is
+	// world-readable again).
+	ShowFormerlyPublic bool `yaml:"show_formerly_public"`
 }
 
 // Web configures archive-web.
@@ -115,9 +123,10 @@ func Defaults() Config {
 			ID:           "mxarchive",
 			BotLocalpart: "archive",
 		},
-		Archive: Archive{SweepInterval: 30 * time.Second},
-		Search:  Search{Enabled: true},
-		Log:     Log{Level: "info", Format: "text"},
+		Archive:   Archive{SweepInterval: 30 * time.Second},
+		Search:    Search{Enabled: true},
+		Retention: store.Retention{Enabled: true, PurgeInterval: time.Hour},
+		Log:       Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -151,6 +160,7 @@ func LoadBytes(b []byte) (Config, error) {
 	if err := decode(b, &cfg); err != nil {
 		return cfg, err
 	}
+	cfg.withPolicy()
 	return cfg, cfg.validate()
 }
 
@@ -184,6 +194,7 @@ func Load(path string, environ []string) (Config, error) {
 	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, envMap(environ)); err != nil {
 		return cfg, err
 	}
+	cfg.withPolicy()
 	return cfg, cfg.validate()
 }
 
@@ -229,6 +240,9 @@ func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
 }
 
 func setScalar(fv reflect.Value, s string) error {
+	if u, ok := fv.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return u.UnmarshalText([]byte(s))
+	}
 	switch {
 	case fv.Type() == durationType:
 		d, err := time.ParseDuration(s)
@@ -276,7 +290,19 @@ func (c Config) validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
 	}
+	r := c.Retention
+	if r.AllowedLifetimeMin > 0 && r.AllowedLifetimeMax > 0 && r.AllowedLifetimeMin > r.AllowedLifetimeMax {
+		return errors.New("retention.allowed_lifetime_min is above retention.allowed_lifetime_max")
+	}
+	if r.Enabled && r.PurgeInterval <= 0 {
+		return errors.New("retention.purge_interval must be positive")
+	}
 	return nil
+}
+
+// withPolicy hands the store the policy parts of the configuration.
+func (c *Config) withPolicy() {
+	c.Database.Policy = store.Policy{Retention: c.Retention, ShowFormerlyPublic: c.Archive.ShowFormerlyPublic}
 }
 
 // Redacted returns the configuration as YAML with every secret replaced,

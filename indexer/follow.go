@@ -71,12 +71,20 @@ func (ix *Indexer) step(ctx context.Context) (int, int64, error) {
 	}
 	events := map[id.EventID]bool{}
 	rooms := map[id.RoomID]bool{}
+	users := map[id.UserID]bool{}
 	for _, c := range changes {
-		if c.Kind == store.ChangeHidden {
+		switch {
+		case c.Kind == store.ChangeHidden:
 			rooms[c.RoomID] = true
-		} else if c.EventID != "" {
+		case c.Kind == store.ChangeUser:
+			users[c.UserID] = true
+		case c.EventID != "":
 			events[c.EventID] = true
 		}
+	}
+	if len(users) > 0 || len(rooms) > 0 {
+		// Another process changed opt-outs or a policy: read them afresh.
+		ix.store.RefreshConsent()
 	}
 	batch := ix.idx.NewBatch()
 	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
@@ -89,6 +97,11 @@ func (ix *Indexer) step(ctx context.Context) (int, int64, error) {
 	}
 	for room := range rooms {
 		if err := ix.reevaluateRoom(ctx, room, rc, batch); err != nil {
+			return 0, from, err
+		}
+	}
+	for user := range users {
+		if err := ix.reevaluateUser(ctx, user, rc, batch); err != nil {
 			return 0, from, err
 		}
 	}
@@ -211,6 +224,22 @@ func (ix *Indexer) relations(ctx context.Context, ids []id.EventID) (map[id.Even
 		}
 	}
 	return edits, roots, nil
+}
+
+// reevaluateUser re-indexes every message of a user (opted in), or
+// removes them all (opted out, erased).
+func (ix *Indexer) reevaluateUser(ctx context.Context, user id.UserID, rc *roomCache, batch indexBatch) error {
+	var after *store.Event
+	for {
+		msgs, err := ix.store.SenderMessages(ctx, user, after, 1000)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		if err := ix.indexMessages(ctx, msgs, rc, batch); err != nil {
+			return err
+		}
+		after = &msgs[len(msgs)-1]
+	}
 }
 
 // reevaluateRoom re-indexes every message of a room, or removes them all

@@ -59,6 +59,8 @@ type Manager struct {
 	jobs chan job
 	mu   sync.Mutex
 	busy map[string]bool // rooms with a queued join, to drop repeats
+	// cmds are "!archive …" commands sent to the bot, answered in Run.
+	cmds chan *event.Event
 }
 
 type job struct {
@@ -76,7 +78,7 @@ func NewManager(cfg ManagerConfig, client *Client, in *Ingester, st *store.Store
 		cfg.SyncTimeout = 30 * time.Second
 	}
 	return &Manager{cfg: cfg, client: client, in: in, st: st, bot: bot, log: log,
-		jobs: make(chan job, 1024), busy: map[string]bool{}}
+		jobs: make(chan job, 1024), busy: map[string]bool{}, cmds: make(chan *event.Event, 256)}
 }
 
 // Committed implements Notifier: it queues a join for each invite of the
@@ -87,6 +89,12 @@ func (m *Manager) Committed(evs []*event.Event) {
 		case ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(m.bot):
 			if event.StringField(ev.Content, "membership") == "invite" {
 				m.enqueue(job{target: string(ev.RoomID), via: serversOf(ev.Sender), inviter: ev.Sender})
+			}
+		case ev.Type == event.TypeMessage && ev.Sender != m.bot && isCommand(ev):
+			select {
+			case m.cmds <- ev:
+			default:
+				m.log.Warn("command queue full; dropping a command", "room_id", ev.RoomID, "sender", ev.Sender)
 			}
 		case ev.Type == event.TypeTombstone && ev.StateKey != nil && *ev.StateKey == "":
 			if next := event.StringField(ev.Content, "replacement_room"); strings.HasPrefix(next, "!") {
@@ -143,6 +151,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			wg.Wait()
 			return nil
+		case ev := <-m.cmds:
+			if err := m.command(ctx, ev); err != nil && ctx.Err() == nil {
+				m.log.Error("answering a command failed", "room_id", ev.RoomID, "sender", ev.Sender, "err", err)
+			}
 		case j := <-m.jobs:
 			if err := m.join(ctx, j); err != nil && ctx.Err() == nil {
 				m.log.Error("joining room failed", "room", j.target, "err", err)

@@ -36,7 +36,7 @@ const (
 		WHERE room_id = $1 AND state_key IS NOT NULL ORDER BY origin_ts, nid`
 	redactionOfSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts, received_at, applied_at, rejected
 		FROM redactions WHERE target_id = $1 AND applied_at IS NOT NULL ORDER BY applied_at, redaction_id LIMIT 1`
-	changesSQL = `SELECT pos, kind, room_id, event_id, at FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2`
+	changesSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2`
 	countSQL   = `SELECT COUNT(*) FROM events`
 )
 
@@ -93,7 +93,25 @@ func (s *Store) EventByID(ctx context.Context, eventID id.EventID) (Event, error
 	if err != nil {
 		return Event{}, fmt.Errorf("event %s: %w", eventID, err)
 	}
-	return e, nil
+	evs, err := s.screen(ctx, []Event{e}, true)
+	if err != nil {
+		return Event{}, fmt.Errorf("event %s: %w", eventID, err)
+	}
+	return evs[0], nil
+}
+
+// Tombstone says why an event the archive once held was deleted on
+// purpose: "expired", "purged" (its room) or "erased" (its sender);
+// ErrNotFound if it was not.
+func (s *Store) Tombstone(ctx context.Context, eventID id.EventID) (string, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var reason string
+	err := s.db.QueryRowContext(ctx, `SELECT reason FROM tombstones WHERE event_id = $1`, string(eventID)).Scan(&reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("tombstone of %s: %w", eventID, ErrNotFound)
+	}
+	return reason, err
 }
 
 // MaxDayEvents bounds one day page's query; a busier day is cut there.
@@ -108,7 +126,7 @@ func (s *Store) DayEvents(ctx context.Context, roomID id.RoomID, from, to int64)
 	if err != nil {
 		return nil, fmt.Errorf("day events of %s: %w", roomID, err)
 	}
-	return evs, nil
+	return s.screen(ctx, evs, false)
 }
 
 // AdjacentMessages returns the timestamps of the nearest public message
@@ -117,10 +135,19 @@ func (s *Store) DayEvents(ctx context.Context, roomID id.RoomID, from, to int64)
 func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to int64) (prev, next int64, err error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	// Expired messages are not there to link to.
+	cut := s.expiredBefore(roomMax, roomID)
 	if err = s.db.QueryRowContext(ctx, prevMessageSQL, string(roomID), from).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, fmt.Errorf("previous message in %s: %w", roomID, err)
 	}
-	if err = s.db.QueryRowContext(ctx, nextMessageSQL, string(roomID), to).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if prev < cut {
+		prev = 0
+	}
+	if err = s.db.QueryRowContext(ctx, nextMessageSQL, string(roomID), max(to, cut)).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, fmt.Errorf("next message in %s: %w", roomID, err)
 	}
 	return prev, next, nil
@@ -167,7 +194,7 @@ func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, err
 	if err != nil {
 		return nil, fmt.Errorf("related events: %w", err)
 	}
-	return evs, nil
+	return s.screen(ctx, evs, false)
 }
 
 // EventsByID returns the stored events among ids, in no particular order.
@@ -178,7 +205,7 @@ func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, erro
 	if err != nil {
 		return nil, fmt.Errorf("events by id: %w", err)
 	}
-	return evs, nil
+	return s.screen(ctx, evs, false)
 }
 
 // StateEvents returns every stored state event of a room in timeline order.
@@ -229,12 +256,13 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]Change, 
 	var out []Change
 	for rows.Next() {
 		var c Change
-		var kind, room, ev string
+		var kind, room, ev, user string
 		var at int64
-		if err := rows.Scan(&c.Pos, &kind, &room, &ev, &at); err != nil {
+		if err := rows.Scan(&c.Pos, &kind, &room, &ev, &at, &user); err != nil {
 			return nil, fmt.Errorf("changes after %d: %w", after, err)
 		}
 		c.Kind, c.RoomID, c.EventID, c.At = ChangeKind(kind), id.RoomID(room), id.EventID(ev), time.UnixMilli(at).UTC()
+		c.UserID = id.UserID(user)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -303,9 +331,30 @@ const roomMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 	  AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace'
 	ORDER BY origin_ts, nid LIMIT $4`
 
+const senderMessagesSQL = `SELECT ` + eventColumns + ` FROM events
+	WHERE sender = $1 AND (origin_ts > $2 OR (origin_ts = $2 AND nid > $3))
+	  AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace'
+	ORDER BY origin_ts, nid LIMIT $4`
+
+// SenderMessages pages through a user's timeline messages in every room,
+// like RoomMessages.
+func (s *Store) SenderMessages(ctx context.Context, user id.UserID, after *Event, limit int) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	ts, nid := int64(-1), int64(0)
+	if after != nil {
+		ts, nid = after.OriginTS, after.NID
+	}
+	evs, err := s.queryEvents(ctx, senderMessagesSQL, string(user), ts, nid, limit)
+	if err != nil {
+		return nil, fmt.Errorf("messages of %s: %w", user, err)
+	}
+	return s.screen(ctx, evs, true)
+}
+
 // RoomMessages pages through a room's timeline messages (public or not,
-// redacted or not) in timeline order, after the given event (nil for the
-// start).
+// redacted or not, expired or not: Expired says) in timeline order, after
+// the given event (nil for the start).
 func (s *Store) RoomMessages(ctx context.Context, roomID id.RoomID, after *Event, limit int) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
@@ -317,5 +366,5 @@ func (s *Store) RoomMessages(ctx context.Context, roomID id.RoomID, after *Event
 	if err != nil {
 		return nil, fmt.Errorf("messages of %s: %w", roomID, err)
 	}
-	return evs, nil
+	return s.screen(ctx, evs, true)
 }

@@ -16,11 +16,15 @@ import (
 const (
 	roomColumns = `room_id, room_version, creator, create_event_id, name, topic, avatar_url,
 		canonical_alias, alt_aliases, join_rule, history_visibility, encrypted,
-		predecessor_room_id, successor_room_id, hidden, hidden_reason, bot_membership, message_count, first_ts, last_ts`
-	// The directory: rooms with messages whose Unavailable() is "".
-	listRoomsSQL = `SELECT ` + roomColumns + ` FROM rooms WHERE NOT hidden AND message_count > 0
-		AND bot_membership IN ('', 'join') AND history_visibility IN ('', 'world_readable')
+		predecessor_room_id, successor_room_id, hidden, hidden_reason, bot_membership, message_count, first_ts, last_ts,
+		retention_max_lifetime, purged`
+	// The directory: rooms with messages whose Unavailable() is "" (the
+	// rest of that test is in Go: it depends on the operator's policy).
+	listRoomsSQL = `SELECT ` + roomColumns + ` FROM rooms WHERE NOT hidden AND NOT purged AND message_count > 0
+		AND bot_membership IN ('', 'join')
 		ORDER BY last_ts DESC, room_id`
+	latestRetentionSQL = `SELECT raw FROM events WHERE room_id = $1 AND type IN ('m.room.retention', 'org.matrix.msc1763.retention')
+		AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	getRoomSQL   = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	roomAliasSQL = `SELECT room_id FROM rooms WHERE canonical_alias = $1
 		UNION ALL SELECT room_id FROM room_aliases WHERE alias = $1`
@@ -84,6 +88,13 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	if v, ok := sets["history_visibility"]; ok && v == "" {
 		sets["history_visibility"] = "shared" // the spec's default for a missing value
 	}
+	var retention string
+	switch err := w.tx.QueryRowContext(ctx, latestRetentionSQL, string(room)).Scan(&retention); {
+	case err == nil:
+		sets["retention_max_lifetime"] = RoomMaxLifetime(event.ContentOf([]byte(retention)))
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
 	if _, _, _, ok, err := latest(event.TypeEncryption); err != nil {
 		return err
 	} else if ok {
@@ -124,6 +135,7 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	if err != nil {
 		return err
 	}
+	before = w.s.withPolicy(before)
 	cols := make([]string, 0, len(sets))
 	args := []any{string(room)}
 	for col, v := range sets {
@@ -136,6 +148,14 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	after, err := scanRoom(w.tx.QueryRowContext(ctx, getRoomSQL, string(room)))
 	if err != nil {
 		return err
+	}
+	after = w.s.withPolicy(after)
+	if before.MaxLifetime != after.MaxLifetime {
+		// A new retention policy applies to all history at once: the
+		// index re-reads the room.
+		w.s.log.Info("room retention policy changed", "room_id", room, "max_lifetime", after.MaxLifetime)
+		w.s.consent.invalidate()
+		return w.feed(ctx, ChangeHidden, room, "")
 	}
 	if (before.Unavailable() == "") != (after.Unavailable() == "") {
 		w.s.log.Info("room availability changed", "room_id", room, "shown", after.Unavailable() == "", "reason", after.Unavailable())
@@ -154,16 +174,29 @@ func nonNil(s []string) []string {
 func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
 	var r Room
 	var roomID, creator, createID, alt, pred, succ string
+	var ownMax sql.NullInt64
 	err := sc.Scan(&roomID, &r.Version, &creator, &createID, &r.Name, &r.Topic, &r.AvatarURL,
 		&r.CanonicalAlias, &alt, &r.JoinRule, &r.HistoryVisibility, &r.Encrypted,
-		&pred, &succ, &r.Hidden, &r.HiddenReason, &r.BotMembership, &r.MessageCount, &r.FirstTS, &r.LastTS)
+		&pred, &succ, &r.Hidden, &r.HiddenReason, &r.BotMembership, &r.MessageCount, &r.FirstTS, &r.LastTS,
+		&ownMax, &r.Purged)
 	if err != nil {
 		return Room{}, err
 	}
 	r.ID, r.Creator, r.CreateEventID = id.RoomID(roomID), id.UserID(creator), id.EventID(createID)
 	r.Predecessor, r.Successor = id.RoomID(pred), id.RoomID(succ)
 	_ = json.Unmarshal([]byte(alt), &r.AltAliases) // written by refreshRoom, always a JSON array
+	if ownMax.Valid {
+		r.OwnMaxLifetime = &ownMax.Int64
+	}
 	return r, nil
+}
+
+// withPolicy completes a room read from the database with what the
+// operator's policy decides.
+func (s *Store) withPolicy(r Room) Room {
+	r.MaxLifetime, _ = s.policy.Retention.MaxLifetime(r.OwnMaxLifetime)
+	r.showFormerlyPublic = s.policy.ShowFormerlyPublic
+	return r
 }
 
 // Rooms lists the rooms the directory shows: not hidden, with messages,
@@ -182,7 +215,9 @@ func (s *Store) Rooms(ctx context.Context) ([]Room, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list rooms: %w", err)
 		}
-		out = append(out, r)
+		if r = s.withPolicy(r); r.Unavailable() == "" {
+			out = append(out, r)
+		}
 	}
 	return out, rows.Err()
 }
@@ -198,7 +233,7 @@ func (s *Store) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
 	if err != nil {
 		return Room{}, fmt.Errorf("room %s: %w", roomID, err)
 	}
-	return r, nil
+	return s.withPolicy(r), nil
 }
 
 // RoomIDByAlias resolves an alias (with its '#') to the room whose canonical

@@ -34,6 +34,9 @@ type Config struct {
 	// QueryTimeout bounds every read query; writes get WriteTimeout.
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// Policy is the operator's retention and visibility policy; the
+	// configuration fills it from its retention and archive sections.
+	Policy Policy `yaml:"-"`
 }
 
 type dialect int
@@ -55,7 +58,9 @@ type Store struct {
 	// room is shown. Empty for a store that only imports.
 	bot id.UserID
 	// uri is the PostgreSQL connection string, for LISTEN (store/notify.go).
-	uri string
+	uri     string
+	policy  Policy
+	consent consent
 }
 
 // SetBot names the archive bot whose membership decides whether a room is
@@ -65,7 +70,7 @@ func (s *Store) SetBot(bot id.UserID) { s.bot = bot }
 // Open connects, applies pending migrations and refuses a schema newer than
 // this binary. dataDir is where the default SQLite file lives.
 func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*Store, error) {
-	s := &Store{log: log, queryTimeout: cfg.QueryTimeout, writeTimeout: cfg.WriteTimeout, now: time.Now, uri: cfg.URI}
+	s := &Store{log: log, queryTimeout: cfg.QueryTimeout, writeTimeout: cfg.WriteTimeout, now: time.Now, uri: cfg.URI, policy: cfg.Policy}
 	if s.queryTimeout <= 0 {
 		s.queryTimeout = 10 * time.Second
 	}

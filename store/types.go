@@ -23,6 +23,11 @@ type Event struct {
 	Rel        event.Relation
 	Redacted   bool
 	ReceivedAt time.Time
+	// Expired: the room's retention policy has expired it (set on read;
+	// its content is withdrawn). OptedOut: its sender opted out (content
+	// withdrawn too).
+	Expired  bool
+	OptedOut bool
 }
 
 // Displayable reports whether the event is a timeline message (not an edit,
@@ -73,6 +78,15 @@ type Room struct {
 	MessageCount      int64
 	FirstTS           int64
 	LastTS            int64
+	// Purged by the operator: nothing of it is stored any more.
+	Purged bool
+	// OwnMaxLifetime is the max_lifetime (ms) of the room's own
+	// m.room.retention, nil if it sets none. MaxLifetime is the effective
+	// one under the operator's policy (0: nothing expires).
+	OwnMaxLifetime *int64
+	MaxLifetime    time.Duration
+	// showFormerlyPublic is the operator's Policy.ShowFormerlyPublic.
+	showFormerlyPublic bool
 }
 
 // Unavailable says why the room is not shown, or "" if it is: hidden by the
@@ -81,6 +95,8 @@ type Room struct {
 // until it is public again).
 func (r Room) Unavailable() string {
 	switch {
+	case r.Purged:
+		return "The archive's operator has removed this room from the archive."
 	case r.Hidden:
 		if r.HiddenReason != "" {
 			return "The archive's operator has hidden this room: " + r.HiddenReason
@@ -90,7 +106,7 @@ func (r Room) Unavailable() string {
 		return "The room's moderators banned the archive from this room, so it is no longer shown."
 	case r.BotMembership == "leave" || r.BotMembership == "invite":
 		return "The archive is no longer a member of this room, so it is no longer shown."
-	case r.HistoryVisibility != "" && r.HistoryVisibility != "world_readable":
+	case r.HistoryVisibility != "" && r.HistoryVisibility != "world_readable" && !r.showFormerlyPublic:
 		return "This room's history is no longer readable by anyone, so the archive no longer shows it."
 	}
 	return ""
@@ -102,6 +118,7 @@ type Change struct {
 	Kind    ChangeKind
 	RoomID  id.RoomID
 	EventID id.EventID
+	UserID  id.UserID
 	At      time.Time
 }
 
@@ -116,6 +133,9 @@ const (
 	ChangeRedacted ChangeKind = "redacted"
 	ChangeExpired  ChangeKind = "expired"
 	ChangeHidden   ChangeKind = "room_hidden"
+	// ChangeUser concerns all messages of Change.UserID (opt-out, opt-in,
+	// erasure).
+	ChangeUser ChangeKind = "user"
 )
 
 // PutResult counts what PutEvents did.
@@ -125,6 +145,7 @@ type PutResult struct {
 	RedactionsApplied int
 	RedactionsPending int // redactions whose target is not (yet) in the archive
 	RedactionsInvalid int
+	Withdrawn         int // deleted on purpose before (tombstoned), or of a purged room: not stored
 }
 
 // Add accumulates another batch's result.
@@ -134,4 +155,5 @@ func (r *PutResult) Add(o PutResult) {
 	r.RedactionsApplied += o.RedactionsApplied
 	r.RedactionsPending += o.RedactionsPending
 	r.RedactionsInvalid += o.RedactionsInvalid
+	r.Withdrawn += o.Withdrawn
 }

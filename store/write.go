@@ -19,7 +19,7 @@ const (
 		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
 		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
 		VALUES %s ON CONFLICT (event_id) DO NOTHING RETURNING event_id`
-	insertChangesSQL   = `INSERT INTO changes (kind, room_id, event_id, at) VALUES %s`
+	insertChangesSQL   = `INSERT INTO changes (kind, room_id, event_id, at, user_id) VALUES %s`
 	insertRedactionSQL = `INSERT INTO redactions
 		(redaction_id, target_id, room_id, sender, reason, origin_ts, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -56,7 +56,7 @@ const (
 		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (event_id) DO NOTHING`
-	insertChangeSQL = `INSERT INTO changes (kind, room_id, event_id, at) VALUES ($1, $2, $3, $4)`
+	insertChangeSQL = `INSERT INTO changes (kind, room_id, event_id, at, user_id) VALUES ($1, $2, $3, $4, $5)`
 )
 
 // roomDelta is what one batch changed in a room's summary.
@@ -101,6 +101,9 @@ func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, 
 		return res, fmt.Errorf("put events: %w", err)
 	}
 	defer w.close()
+	if evs, err = w.dropWithdrawn(ctx, evs, &res); err != nil {
+		return PutResult{}, fmt.Errorf("put events: %w", err)
+	}
 	if err := w.insertAll(ctx, evs); err != nil {
 		return PutResult{}, fmt.Errorf("put events: %w", err)
 	}
@@ -173,7 +176,13 @@ func (w *writer) close() {
 
 // feed appends a change to the feed (written by finish, in this order).
 func (w *writer) feed(_ context.Context, kind ChangeKind, room id.RoomID, ev id.EventID) error {
-	w.changes = append(w.changes, string(kind), string(room), string(ev), w.now)
+	w.changes = append(w.changes, string(kind), string(room), string(ev), w.now, "")
+	return nil
+}
+
+// feedUser appends a change concerning all of a user's messages.
+func (w *writer) feedUser(_ context.Context, user id.UserID) error {
+	w.changes = append(w.changes, string(ChangeUser), "", "", w.now, string(user))
 	return nil
 }
 
@@ -182,6 +191,7 @@ func (w *writer) feed(_ context.Context, kind ChangeKind, room id.RoomID, ev id.
 const (
 	eventsPerInsert  = 500
 	changesPerInsert = 2000
+	changeWidth      = 5 // values per change row
 )
 
 // insertMany runs query (one %s for the VALUES rows) over args, width
@@ -377,6 +387,9 @@ func (w *writer) recordRedaction(ctx context.Context, red *event.Event, target i
 type pendingRedaction struct {
 	id, target, room, sender, reason string
 	ts                               int64
+	// operator: a takedown by the archive's operator, not a Matrix
+	// redaction; the room's rules do not apply.
+	operator bool
 }
 
 // applyPending applies every unapplied redaction waiting for target.
@@ -431,7 +444,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	if err != nil {
 		return err
 	}
-	allowed := room == p.room && event.RedactionAllowed(event.RedactCheck{
+	allowed := p.operator || room == p.room && event.RedactionAllowed(event.RedactCheck{
 		RoomVersion:   version,
 		Redaction:     &event.Event{ID: id.EventID(p.id), RoomID: id.RoomID(p.room), Sender: id.UserID(p.sender), Type: event.TypeRedaction},
 		TargetEventID: id.EventID(p.target),
@@ -608,7 +621,7 @@ func (w *writer) finish(ctx context.Context) error {
 		}
 	}
 	if w.s.dialect == sqlite {
-		return w.execEach(ctx, insertChangeSQL, w.changes, 4, nil)
+		return w.execEach(ctx, insertChangeSQL, w.changes, changeWidth, nil)
 	}
-	return w.insertMany(ctx, insertChangesSQL, w.changes, 4, changesPerInsert, nil)
+	return w.insertMany(ctx, insertChangesSQL, w.changes, changeWidth, changesPerInsert, nil)
 }

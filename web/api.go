@@ -51,23 +51,26 @@ type apiEvent struct {
 	Content        *apiMessageContent `json:"content,omitempty"`
 	// Text is the message's plain text as shown (reply fallback removed,
 	// latest edit applied); HTML is its sanitized HTML.
-	Text        string           `json:"text,omitempty"`
-	HTML        string           `json:"html,omitempty"`
-	Edited      bool             `json:"edited"`
-	EditedAt    string           `json:"edited_at,omitempty"`
-	InReplyTo   string           `json:"in_reply_to,omitempty"`
-	ThreadRoot  string           `json:"thread_root,omitempty"`
-	Reactions   []apiReaction    `json:"reactions,omitempty"`
-	ThreadCount int              `json:"thread_replies,omitempty"`
-	Redacted    bool             `json:"redacted"`
-	RedactedBy  string           `json:"redacted_by,omitempty"`
-	RedactedAt  string           `json:"redacted_at,omitempty"`
-	AppliedAt   string           `json:"applied_at,omitempty"`
-	Reason      string           `json:"redaction_reason,omitempty"`
-	Permalink   string           `json:"permalink"`
-	MatrixTo    string           `json:"matrix_to"`
-	StateKey    *string          `json:"state_key,omitempty"`
-	State       *json.RawMessage `json:"state_content,omitempty"`
+	Text        string        `json:"text,omitempty"`
+	HTML        string        `json:"html,omitempty"`
+	Edited      bool          `json:"edited"`
+	EditedAt    string        `json:"edited_at,omitempty"`
+	InReplyTo   string        `json:"in_reply_to,omitempty"`
+	ThreadRoot  string        `json:"thread_root,omitempty"`
+	Reactions   []apiReaction `json:"reactions,omitempty"`
+	ThreadCount int           `json:"thread_replies,omitempty"`
+	Redacted    bool          `json:"redacted"`
+	RedactedBy  string        `json:"redacted_by,omitempty"`
+	RedactedAt  string        `json:"redacted_at,omitempty"`
+	AppliedAt   string        `json:"applied_at,omitempty"`
+	Reason      string        `json:"redaction_reason,omitempty"`
+	// Withdrawn says why the content is gone: "message deleted",
+	// "removed by the archive's operator", "hidden at the sender's request".
+	Withdrawn string           `json:"withdrawn,omitempty"`
+	Permalink string           `json:"permalink"`
+	MatrixTo  string           `json:"matrix_to"`
+	StateKey  *string          `json:"state_key,omitempty"`
+	State     *json.RawMessage `json:"state_content,omitempty"`
 }
 
 type apiReaction struct {
@@ -193,6 +196,7 @@ func fillRedaction(a *apiEvent, r store.Redaction) {
 		a.AppliedAt = r.AppliedAt.Format(time.RFC3339)
 	}
 	a.Reason = r.Reason
+	a.Withdrawn = r.Notice()
 }
 
 // apiEvent is one event as shown; sh is nil for non-message events.

@@ -187,6 +187,10 @@ func (s *Server) publicEvent(c echo.Context) (store.Event, store.Room, error) {
 	if !ev.Public {
 		return store.Event{}, store.Room{}, notFound("This event is not part of the public archive: the room's history was not public when it was sent.")
 	}
+	if ev.Expired {
+		return store.Event{}, store.Room{}, &httpError{code: http.StatusGone, msg: fmt.Sprintf(
+			"This message expired under the room's retention policy (messages are kept for %s), so the archive no longer shows it.", lifetime(r.MaxLifetime))}
+	}
 	return ev, r, nil
 }
 
@@ -196,11 +200,42 @@ func (s *Server) lookupEvent(c echo.Context, raw string) (store.Event, error) {
 	if !strings.HasPrefix(raw, "$") || len(raw) < 2 || len(raw) > 255 {
 		return store.Event{}, badRequest("%q is not a Matrix event ID; event IDs start with '$'.", truncateRunes(raw, 80))
 	}
-	ev, err := s.store.EventByID(c.Request().Context(), id.EventID(raw))
+	ctx := c.Request().Context()
+	ev, err := s.store.EventByID(ctx, id.EventID(raw))
 	if errors.Is(err, store.ErrNotFound) {
+		switch why, terr := s.store.Tombstone(ctx, id.EventID(raw)); {
+		case terr == nil:
+			return store.Event{}, &httpError{code: http.StatusGone, msg: tombstoneNotice(why)}
+		case !errors.Is(terr, store.ErrNotFound):
+			return store.Event{}, terr
+		}
 		return store.Event{}, notFound("The archive has no event %s. It may never have been archived, or the link may be mistyped.", raw)
 	}
 	return ev, err
+}
+
+// tombstoneNotice says why a message the archive held is gone for good.
+func tombstoneNotice(reason string) string {
+	switch reason {
+	case store.TombstoneExpired:
+		return "This message expired under the room's retention policy and was deleted from the archive."
+	case store.TombstoneErased:
+		return "This message was deleted from the archive at its sender's request."
+	default:
+		return "This message's room was removed from the archive by its operator."
+	}
+}
+
+// lifetime writes a retention period for readers ("30 days").
+func lifetime(d time.Duration) string {
+	switch days := d.Hours() / 24; {
+	case days >= 2:
+		return fmt.Sprintf("%.0f days", days)
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%.0f hours", d.Hours())
+	default:
+		return d.Round(time.Second).String()
+	}
 }
 
 // eventRedirect serves /event/{id}: the permalink without a room part.
@@ -241,7 +276,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 		ts := time.UnixMilli(e.OriginTS).UTC().Format("15:04:05")
 		name := displayName(e.SenderName, e.Sender)
 		if sh.redaction != nil {
-			fmt.Fprintf(&b, "[%s] <%s> (message deleted)\n", ts, name)
+			fmt.Fprintf(&b, "[%s] <%s> (%s)\n", ts, name, sh.redaction.Notice())
 			continue
 		}
 		text := strings.ReplaceAll(strings.TrimRight(s.render.Text(sh.msg), "\n"), "\n", "\n    ")

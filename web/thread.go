@@ -41,7 +41,7 @@ func (s *Server) thread(c echo.Context) error {
 func (s *Server) renderThread(c echo.Context, r store.Room, rootID, highlight id.EventID) error {
 	ctx := c.Request().Context()
 	root, err := s.store.EventByID(ctx, rootID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (root.RoomID != r.ID || !root.Public)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (root.RoomID != r.ID || !root.Public || root.Expired)) {
 		return notFound("This archive has no thread starting at %s in this room.", rootID)
 	}
 	if err != nil {

@@ -100,6 +100,11 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 
 func (s *Server) shownOne(ctx context.Context, e store.Event, ix relatedIndex) (*shown, error) {
 	sh := &shown{ev: e}
+	if e.OptedOut {
+		r := store.OptOutRedaction(e)
+		sh.redaction = &r
+		return sh, nil
+	}
 	if e.Redacted {
 		r, err := s.store.RedactionOf(ctx, e.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -270,6 +275,8 @@ type messageView struct {
 }
 
 type deletedView struct {
+	// Notice replaces "Message deleted" (a takedown, an opt-out).
+	Notice    string
 	By        string
 	At        string
 	Reason    string
@@ -456,6 +463,12 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 	if sh.redaction != nil {
 		v.Kind = "deleted"
 		d := &deletedView{Reason: sh.redaction.Reason, AppliedAt: fmtStamp(sh.redaction.AppliedAt)}
+		switch {
+		case sh.redaction.IsOptOut():
+			d = &deletedView{Notice: "Hidden at the sender's request"}
+		case sh.redaction.IsTakedown():
+			d.Notice = "Removed by the archive's operator"
+		}
 		if sh.redaction.Sender != "" {
 			d.By = string(sh.redaction.Sender)
 			d.At = fmtStamp(sh.redaction.TS)
@@ -483,6 +496,9 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		switch ps := parents[p]; {
 		case ps == nil:
 			rv.Missing = "a message that is not in the archive"
+		case ps.redaction != nil && ps.redaction.IsOptOut():
+			rv.Missing = "a message " + store.OptOutNotice
+			rv.Permalink = eventPath(r, p)
 		case ps.redaction != nil:
 			rv.Missing = "a deleted message"
 			rv.Permalink = eventPath(r, p)

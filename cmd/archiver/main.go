@@ -37,6 +37,17 @@ Commands:
   config
         Print the effective configuration (secrets hidden).
 
+Operator commands (each logged with who ran it and when; --dry-run says
+what would change; --by NAME names who runs it, default the system user):
+  hide-room ROOM [--reason TEXT]   hide a room (keeps recording); show-room ROOM undoes it
+  purge-room ROOM                  delete everything of a room and stop recording it
+  takedown EVENT --reason TEXT     remove one message's content, shown with the reason
+  erase-user @user:server          delete every message of a user, and opt them out
+  optout @user:server, optin @user:server
+                                   hide (or show again) a user's messages, past and future
+  retention                        delete expired messages now (the archiver also does
+                                   it every retention.purge_interval)
+
 Every configuration key can be set by an environment variable
 MXARCHIVE_<SECTION>_<KEY>, e.g. MXARCHIVE_DATABASE_URI; see README.md.
 `
@@ -79,6 +90,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "config":
 		_, err := fmt.Fprint(stdout, cfg.Redacted())
 		return err
+	case "hide-room", "show-room", "purge-room", "takedown", "erase-user", "optout", "optin", "retention":
+		return operatorCmd(ctx, cfg, log, cmd, rest, stdout, stderr)
 	default:
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", cmd)

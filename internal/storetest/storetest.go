@@ -19,7 +19,13 @@ var Dialects = []string{"sqlite", "postgres"}
 // test ends.
 func Open(t testing.TB, dialect string) *store.Store {
 	t.Helper()
-	cfg := store.Config{Type: dialect}
+	return OpenPolicy(t, dialect, store.Policy{})
+}
+
+// OpenPolicy is Open with the operator's policy.
+func OpenPolicy(t testing.TB, dialect string, p store.Policy) *store.Store {
+	t.Helper()
+	cfg := store.Config{Type: dialect, Policy: p}
 	if dialect == "postgres" {
 		cfg.URI = pgtest.NewDatabase(t)
 	}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"slices"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// operatorCmd runs one of the operator's commands: hide-room, show-room,
+// purge-room, takedown, erase-user, optout, optin and retention. Each
+// is logged (slog and the operator_log table) with who ran it and when,
+// dry runs too. The change feed carries each to archive-web's index.
+func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dryRun := fs.Bool("dry-run", false, "say what would change, change nothing")
+	reason := fs.String("reason", "", "why (shown to readers for hide-room and takedown)")
+	by := fs.String("by", "", "who is running this, for the log (default: the system user)")
+	// Flags may follow the argument: archiver takedown $ev --reason x.
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	needsArg := cmd != "retention"
+	if needsArg && len(positional) != 1 || !needsArg && len(positional) != 0 {
+		return fmt.Errorf("usage: archiver %s", operatorUsage[cmd])
+	}
+	if cmd == "takedown" && strings.TrimSpace(*reason) == "" {
+		return errors.New("takedown needs --reason TEXT: readers see it in place of the message")
+	}
+	target := ""
+	if needsArg {
+		target = positional[0]
+	}
+	actor := *by
+	if actor == "" {
+		actor = systemUser()
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var affected int64
+	var summary string
+	switch cmd {
+	case "hide-room", "show-room", "purge-room":
+		room, err := resolveRoom(ctx, st, target)
+		if err != nil {
+			return err
+		}
+		target = string(room)
+		r, err := st.Room(ctx, room)
+		if err != nil {
+			return err
+		}
+		switch cmd {
+		case "purge-room":
+			affected, err = st.PurgeRoom(ctx, room, *dryRun)
+			summary = fmt.Sprintf("%d events of %s deleted", affected, room)
+		case "hide-room":
+			affected = r.MessageCount
+			if !*dryRun {
+				err = st.HideRoom(ctx, room, true, *reason)
+			}
+			summary = fmt.Sprintf("%s hidden (%d messages)", room, affected)
+		default:
+			affected = r.MessageCount
+			if !*dryRun {
+				err = st.HideRoom(ctx, room, false, "")
+			}
+			summary = fmt.Sprintf("%s shown again (%d messages)", room, affected)
+		}
+		if err != nil {
+			return err
+		}
+	case "takedown":
+		if !strings.HasPrefix(target, "$") {
+			return fmt.Errorf("%q is not an event ID (they start with $)", target)
+		}
+		ev, err := st.EventByID(ctx, id.EventID(target))
+		if err != nil {
+			return err
+		}
+		affected = 1
+		if ev.Redacted {
+			affected = 0
+		}
+		if !*dryRun && !ev.Redacted {
+			if err := st.Takedown(ctx, ev.ID, *reason); err != nil {
+				return err
+			}
+		}
+		summary = fmt.Sprintf("content of %s in %s removed", ev.ID, ev.RoomID)
+	case "erase-user", "optout", "optin":
+		u, err := parseUser(target)
+		if err != nil {
+			return err
+		}
+		switch cmd {
+		case "erase-user":
+			affected, err = st.EraseUser(ctx, u, *dryRun)
+			summary = fmt.Sprintf("%d events of %s deleted or stripped; %s opted out", affected, u, u)
+		case "optout":
+			summary = fmt.Sprintf("%s opted out", u)
+			if !*dryRun {
+				var changed bool
+				changed, err = st.OptOut(ctx, u, "operator")
+				affected = boolCount(changed)
+			}
+		default:
+			summary = fmt.Sprintf("%s opted in", u)
+			if !*dryRun {
+				var changed bool
+				changed, err = st.OptIn(ctx, u)
+				affected = boolCount(changed)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	case "retention":
+		per, err := st.PurgeExpired(ctx, *dryRun)
+		rooms := make([]string, 0, len(per))
+		for r, n := range per {
+			affected += n
+			rooms = append(rooms, fmt.Sprintf("%s: %d", r, n))
+		}
+		slices.Sort(rooms)
+		summary = fmt.Sprintf("%d expired events deleted", affected)
+		if len(rooms) > 0 {
+			summary += " (" + strings.Join(rooms, ", ") + ")"
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if *dryRun {
+		summary = "dry run, nothing changed: " + strings.Replace(summary, "deleted", "would be deleted", 1)
+	}
+	fmt.Fprintln(stdout, summary)
+	log.Info("operator command", "command", cmd, "target", target, "by", actor, "dry_run", *dryRun, "affected", affected, "reason", *reason)
+	return st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: actor, Command: cmd, Target: target,
+		Reason: *reason, DryRun: *dryRun, Affected: affected})
+}
+
+var operatorUsage = map[string]string{
+	"hide-room":  "hide-room ROOM [--reason TEXT] [--dry-run]",
+	"show-room":  "show-room ROOM [--dry-run]",
+	"purge-room": "purge-room ROOM [--dry-run]",
+	"takedown":   "takedown EVENT --reason TEXT [--dry-run]",
+	"erase-user": "erase-user @user:server [--dry-run]",
+	"optout":     "optout @user:server",
+	"optin":      "optin @user:server",
+	"retention":  "retention [--dry-run]",
+}
+
+func boolCount(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func systemUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+func parseUser(s string) (id.UserID, error) {
+	u := id.UserID(s)
+	if _, _, err := u.Parse(); err != nil || !strings.HasPrefix(s, "@") {
+		return "", fmt.Errorf("%q is not a Matrix user ID (@user:server)", s)
+	}
+	return u, nil
+}
+
+// resolveRoom accepts a room ID or an alias the archive has seen.
+func resolveRoom(ctx context.Context, st *store.Store, s string) (id.RoomID, error) {
+	switch {
+	case strings.HasPrefix(s, "!"):
+		return id.RoomID(s), nil
+	case strings.HasPrefix(s, "#"):
+		return st.RoomIDByAlias(ctx, s)
+	}
+	return "", fmt.Errorf("%q is neither a room ID (!…) nor an alias (#…)", s)
+}

@@ -1,0 +1,250 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// consentTTL is how long a process trusts its copy of the rooms' retention
+// policies and of the opt-outs. The other process (archiver or archive-web)
+// may change them; within this time every read sees the change.
+const consentTTL = time.Second
+
+// consent caches what reads need to hide: each room's own max_lifetime and
+// the users who opted out.
+type consent struct {
+	mu      sync.Mutex
+	loaded  time.Time
+	roomMax map[id.RoomID]int64
+	optouts map[id.UserID]bool
+}
+
+// RefreshConsent makes the next read load opt-outs and retention policies
+// from the database, for a reader that learns from the change feed that
+// another process changed them.
+func (s *Store) RefreshConsent() { s.consent.invalidate() }
+
+func (c *consent) invalidate() {
+	c.mu.Lock()
+	c.loaded = time.Time{}
+	c.mu.Unlock()
+}
+
+// view returns the current retention overrides and opt-outs, reloading them
+// when older than consentTTL.
+func (s *Store) consentView(ctx context.Context) (map[id.RoomID]int64, map[id.UserID]bool, error) {
+	c := &s.consent
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded.IsZero() && time.Since(c.loaded) < consentTTL {
+		return c.roomMax, c.optouts, nil
+	}
+	roomMax := map[id.RoomID]int64{}
+	rows, err := s.db.QueryContext(ctx, `SELECT room_id, retention_max_lifetime FROM rooms WHERE retention_max_lifetime IS NOT NULL`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load retention policies: %w", err)
+	}
+	for rows.Next() {
+		var r string
+		var v int64
+		if err := rows.Scan(&r, &v); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		roomMax[id.RoomID(r)] = v
+	}
+	rows.Close()
+	optouts := map[id.UserID]bool{}
+	rows, err = s.db.QueryContext(ctx, `SELECT user_id FROM optouts`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load opt-outs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, nil, err
+		}
+		optouts[id.UserID(u)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	c.roomMax, c.optouts, c.loaded = roomMax, optouts, time.Now()
+	return roomMax, optouts, nil
+}
+
+// maxLifetime is a room's effective max_lifetime under the operator's
+// policy.
+func (s *Store) maxLifetime(roomMax map[id.RoomID]int64, room id.RoomID) (time.Duration, bool) {
+	var own *int64
+	if v, ok := roomMax[room]; ok {
+		own = &v
+	}
+	return s.policy.Retention.MaxLifetime(own)
+}
+
+// expiredBefore is the time (ms) before which a room's non-state events
+// have expired; 0 when none expire.
+func (s *Store) expiredBefore(roomMax map[id.RoomID]int64, room id.RoomID) int64 {
+	d, ok := s.maxLifetime(roomMax, room)
+	if !ok {
+		return 0
+	}
+	return s.now().Add(-d).UnixMilli()
+}
+
+// screen applies consent to events read from the database: an opted-out
+// sender's events lose their content (OptedOut), and expired non-state
+// events are marked Expired and, unless keepExpired, dropped. Every read
+// that returns events goes through it, so no route can show what the
+// sender or the room's policy withdrew.
+func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Event, error) {
+	if len(evs) == 0 {
+		return evs, nil
+	}
+	roomMax, optouts, err := s.consentView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cutoffs := map[id.RoomID]int64{}
+	out := evs[:0]
+	for _, e := range evs {
+		cut, ok := cutoffs[e.RoomID]
+		if !ok {
+			cut = s.expiredBefore(roomMax, e.RoomID)
+			cutoffs[e.RoomID] = cut
+		}
+		if !e.IsState() && e.OriginTS < cut {
+			if !keepExpired {
+				continue
+			}
+			e.Expired = true
+			e.withdraw()
+		}
+		if optouts[e.Sender] && !e.IsState() {
+			e.OptedOut = true
+			e.withdraw()
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// withdraw removes an event's content, keeping what places it: IDs, sender,
+// type, time and relation.
+func (e *Event) withdraw() {
+	e.Content = json.RawMessage(`{}`)
+	e.Raw, _ = json.Marshal(map[string]any{
+		"event_id": e.ID, "room_id": e.RoomID, "sender": e.Sender, "type": e.Type,
+		"origin_server_ts": e.OriginTS, "content": e.Content,
+	})
+	e.SenderName = ""
+}
+
+// OptOut records that a user's messages must not be shown (via says how:
+// "dm" or "operator") and appends a change so the index drops them. It
+// reports whether the user was not already opted out.
+func (s *Store) OptOut(ctx context.Context, user id.UserID, via string) (bool, error) {
+	return s.userChange(ctx, user, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING`, via)
+}
+
+// OptIn undoes OptOut.
+func (s *Store) OptIn(ctx context.Context, user id.UserID) (bool, error) {
+	return s.userChange(ctx, user, `DELETE FROM optouts WHERE user_id = $1`)
+}
+
+// OptedOut reports whether a user has opted out.
+func (s *Store) OptedOut(ctx context.Context, user id.UserID) (bool, error) {
+	_, optouts, err := s.consentView(ctx)
+	return optouts[user], err
+}
+
+func (s *Store) userChange(ctx context.Context, user id.UserID, query string, extra ...any) (bool, error) {
+	changed := false
+	err := s.inWrite(ctx, func(w *writer) error {
+		args := []any{string(user)}
+		if strings.HasPrefix(query, "INSERT") {
+			args = append(args, w.now)
+		}
+		res, err := w.tx.ExecContext(ctx, query, append(args, extra...)...)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		if changed = n > 0; changed {
+			return w.feedUser(ctx, user)
+		}
+		return nil
+	})
+	return changed, err
+}
+
+// inWrite runs f in a write transaction with a writer, then writes the
+// changes f fed, notifies and commits.
+func (s *Store) inWrite(ctx context.Context, f func(w *writer) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
+	defer cancel()
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	w, err := s.newWriter(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	if err := f(w); err != nil {
+		return err
+	}
+	if err := w.finish(ctx); err != nil {
+		return err
+	}
+	if s.dialect == postgres && len(w.changes) > 0 {
+		if _, err := tx.ExecContext(ctx, `NOTIFY `+notifyChannel); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.consent.invalidate()
+	return nil
+}
+
+// tombstoned returns which of ids were deleted on purpose (expired, purged,
+// erased) and must not be stored again.
+func (w *writer) tombstoned(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph := make([]string, n)
+		args := make([]any, n)
+		for i := range n {
+			ph[i] = fmt.Sprintf("$%d", i+1)
+			args[i] = ids[i]
+		}
+		rows, err := w.tx.QueryContext(ctx, `SELECT event_id FROM tombstones WHERE event_id IN (`+strings.Join(ph, ",")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var e string
+			if err := rows.Scan(&e); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[e] = true
+		}
+		rows.Close()
+		ids = ids[n:]
+	}
+	return out, nil
+}

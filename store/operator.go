@@ -1,0 +1,415 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// Reasons recorded in tombstones.
+const (
+	TombstoneExpired = "expired"
+	TombstonePurged  = "purged"
+	TombstoneErased  = "erased"
+)
+
+// purgeBatch is how many events one purge transaction deletes: small
+// enough that ingest never waits long for the write lock. A variable for
+// tests.
+var purgeBatch = 1000
+
+// dropWithdrawn removes from a batch the events deleted on purpose before
+// (a retried transaction or a backfill must not bring them back) and those
+// of purged rooms.
+func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult) ([]Event, error) {
+	if len(evs) == 0 {
+		return evs, nil
+	}
+	ids := make([]string, len(evs))
+	for i := range evs {
+		ids[i] = string(evs[i].ID)
+	}
+	gone, err := w.tombstoned(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	purged := map[string]bool{}
+	rows, err := w.tx.QueryContext(ctx, `SELECT room_id FROM rooms WHERE purged`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		purged[r] = true
+	}
+	rows.Close()
+	if len(gone) == 0 && len(purged) == 0 {
+		return evs, nil
+	}
+	out := evs[:0:0]
+	for _, e := range evs {
+		if gone[string(e.ID)] || purged[string(e.RoomID)] {
+			res.Withdrawn++
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// victim is an event about to be deleted on purpose.
+type victim struct {
+	nid      int64
+	id, room string
+	counted  bool // a public, unredacted message: counted in rooms.message_count
+}
+
+// deleteEvents deletes events, leaves their tombstones, drops the
+// redactions of them and appends a change for each so the index drops it.
+func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) error {
+	uncount := map[string]int{}
+	for _, v := range vs {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO tombstones (event_id, room_id, reason, at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (event_id) DO NOTHING`, v.id, v.room, reason, w.now); err != nil {
+			return err
+		}
+		if _, err := w.tx.ExecContext(ctx, `DELETE FROM events WHERE nid = $1`, v.nid); err != nil {
+			return err
+		}
+		if _, err := w.tx.ExecContext(ctx, `DELETE FROM redactions WHERE target_id = $1`, v.id); err != nil {
+			return err
+		}
+		if v.counted {
+			uncount[v.room]++
+		}
+		if err := w.feed(ctx, ChangeExpired, id.RoomID(v.room), id.EventID(v.id)); err != nil {
+			return err
+		}
+	}
+	for room, n := range uncount {
+		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET message_count = CASE WHEN message_count > $2 THEN message_count - $2 ELSE 0 END
+			WHERE room_id = $1`, room, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const victimColumns = `nid, event_id, room_id, (public AND NOT redacted AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace')`
+
+func (w *writer) victims(ctx context.Context, query string, args ...any) ([]victim, error) {
+	rows, err := w.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []victim
+	for rows.Next() {
+		var v victim
+		if err := rows.Scan(&v.nid, &v.id, &v.room, &v.counted); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// deleteInBatches runs selectSQL (which must end with LIMIT $n, n being
+// len(args)+1) and deletes what it returns, one transaction per batch,
+// until it returns nothing. With dryRun it only counts (countSQL, same
+// arguments without the limit). It returns how many events it deleted (or
+// would delete).
+func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, selectSQL, reason string, args ...any) (int64, error) {
+	if dryRun {
+		var n int64
+		ctx, cancel := s.readCtx(ctx)
+		defer cancel()
+		err := s.db.QueryRowContext(ctx, countSQL, args...).Scan(&n)
+		return n, err
+	}
+	var total int64
+	for {
+		var batch []victim
+		err := s.inWrite(ctx, func(w *writer) error {
+			var err error
+			if batch, err = w.victims(ctx, selectSQL, append(args, purgeBatch)...); err != nil {
+				return err
+			}
+			return w.deleteEvents(ctx, batch, reason)
+		})
+		if err != nil {
+			return total, err
+		}
+		total += int64(len(batch))
+		if len(batch) < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// PurgeExpired deletes the messages (every non-state event) that have
+// expired under their room's retention policy, except each room's latest
+// event, in batches, leaving tombstones. They were hidden from the moment
+// they expired; this frees the space and drops them from the index. It
+// returns how many events each room lost (or would lose, with dryRun).
+func (s *Store) PurgeExpired(ctx context.Context, dryRun bool) (map[id.RoomID]int64, error) {
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rooms, err := s.allRoomIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[id.RoomID]int64{}
+	for _, room := range rooms {
+		cut := s.expiredBefore(roomMax, room)
+		if cut == 0 {
+			continue
+		}
+		const where = ` FROM events WHERE room_id = $1 AND state_key IS NULL AND origin_ts < $2
+			AND nid <> (SELECT l.nid FROM events l WHERE l.room_id = $1 ORDER BY l.origin_ts DESC, l.nid DESC LIMIT 1)`
+		n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY origin_ts, nid LIMIT $3`,
+			TombstoneExpired, string(room), cut)
+		if n > 0 {
+			out[room] = n
+		}
+		if err != nil {
+			return out, fmt.Errorf("purge expired events of %s: %w", room, err)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) allRoomIDs(ctx context.Context) ([]id.RoomID, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, `SELECT room_id FROM rooms ORDER BY room_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []id.RoomID
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, id.RoomID(r))
+	}
+	return out, rows.Err()
+}
+
+// HideRoom hides a room (or shows it again) by the operator's decision. It
+// keeps recording; the index drops (or re-adds) its messages.
+func (s *Store) HideRoom(ctx context.Context, room id.RoomID, hidden bool, reason string) error {
+	if _, err := s.Room(ctx, room); err != nil {
+		return err
+	}
+	return s.inWrite(ctx, func(w *writer) error {
+		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET hidden = $2, hidden_reason = $3 WHERE room_id = $1`, string(room), hidden, reason); err != nil {
+			return err
+		}
+		return w.feed(ctx, ChangeHidden, room, "")
+	})
+}
+
+// PurgeRoom deletes every event of a room, leaving tombstones, and marks it
+// purged: nothing of it is stored again, and its pages answer 410.
+func (s *Store) PurgeRoom(ctx context.Context, room id.RoomID, dryRun bool) (int64, error) {
+	if _, err := s.Room(ctx, room); err != nil {
+		return 0, err
+	}
+	if !dryRun {
+		// Purged first: from here on ingest stores nothing of the room.
+		err := s.inWrite(ctx, func(w *writer) error {
+			if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET purged = TRUE WHERE room_id = $1`, string(room)); err != nil {
+				return err
+			}
+			return w.feed(ctx, ChangeHidden, room, "")
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	const where = ` FROM events WHERE room_id = $1`
+	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstonePurged, string(room))
+	if err != nil || dryRun {
+		return n, err
+	}
+	err = s.inWrite(ctx, func(w *writer) error {
+		for _, q := range []string{
+			`DELETE FROM redactions WHERE room_id = $1`, `DELETE FROM room_aliases WHERE room_id = $1`,
+			`DELETE FROM room_sync WHERE room_id = $1`,
+			`UPDATE rooms SET message_count = 0, first_ts = 0, last_ts = 0, name = '', topic = '', avatar_url = '',
+				canonical_alias = '', alt_aliases = '[]' WHERE room_id = $1`,
+		} {
+			if _, err := w.tx.ExecContext(ctx, q, string(room)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Takedown removes one event's content by the operator's decision: it is
+// stripped like a redaction (its edits too), and shown as removed by the
+// archive's operator with the reason.
+func (s *Store) Takedown(ctx context.Context, eventID id.EventID, reason string) error {
+	ev, err := s.EventByID(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	return s.inWrite(ctx, func(w *writer) error {
+		p := pendingRedaction{id: "takedown:" + string(eventID), target: string(eventID), room: string(ev.RoomID),
+			reason: reason, ts: w.now, operator: true}
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO redactions (redaction_id, target_id, room_id, sender, reason, origin_ts, received_at)
+			VALUES ($1, $2, $3, '', $4, $5, $5) ON CONFLICT (redaction_id) DO UPDATE SET reason = excluded.reason`,
+			p.id, p.target, p.room, reason, w.now); err != nil {
+			return err
+		}
+		var res PutResult
+		return w.applyRedaction(ctx, p, &res)
+	})
+}
+
+// IsTakedown reports whether a redaction is the operator's takedown.
+func (r Redaction) IsTakedown() bool { return strings.HasPrefix(string(r.RedactionID), "takedown:") }
+
+// OptOutNotice is what readers see in place of an opted-out user's message.
+const OptOutNotice = "hidden at the sender's request"
+
+// OptOutRedaction stands for an opted-out sender's message wherever a
+// deleted message is shown.
+func OptOutRedaction(e Event) Redaction {
+	return Redaction{RedactionID: "optout:" + e.ID, TargetID: e.ID, RoomID: e.RoomID, Reason: OptOutNotice}
+}
+
+// IsOptOut reports whether r is an OptOutRedaction.
+func (r Redaction) IsOptOut() bool { return strings.HasPrefix(string(r.RedactionID), "optout:") }
+
+// Notice is how a withdrawn message reads in plain text: deleted by a
+// redaction, removed by the operator, or hidden at the sender's request.
+func (r Redaction) Notice() string {
+	switch {
+	case r.IsOptOut():
+		return OptOutNotice
+	case r.IsTakedown():
+		return "removed by the archive's operator"
+	}
+	return "message deleted"
+}
+
+// EraseUser deletes every message (non-state event) a user sent, leaving
+// tombstones, strips the content of their state events (as a redaction
+// would: a display name, a topic they set) and opts them out, so what they
+// send later is not shown either. It returns the number of events deleted
+// or stripped (or that would be, with dryRun).
+func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int64, error) {
+	const where = ` FROM events WHERE sender = $1 AND state_key IS NULL`
+	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstoneErased, string(user))
+	if err != nil {
+		return n, err
+	}
+	var states int64
+	if dryRun {
+		ctx, cancel := s.readCtx(ctx)
+		defer cancel()
+		err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted`, string(user)).Scan(&states)
+		return n + states, err
+	}
+	err = s.inWrite(ctx, func(w *writer) error {
+		rows, err := w.tx.QueryContext(ctx, `SELECT nid, room_id, raw FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted`, string(user))
+		if err != nil {
+			return err
+		}
+		type st struct {
+			nid       int64
+			room, raw string
+		}
+		var all []st
+		for rows.Next() {
+			var x st
+			if err := rows.Scan(&x.nid, &x.room, &x.raw); err != nil {
+				rows.Close()
+				return err
+			}
+			all = append(all, x)
+		}
+		rows.Close()
+		for _, x := range all {
+			version, _, err := w.roomVersion(ctx, id.RoomID(x.room))
+			if err != nil {
+				return err
+			}
+			if err := w.stripEvent(ctx, x.nid, x.raw, version); err != nil {
+				return err
+			}
+			d, err := w.room(ctx, id.RoomID(x.room))
+			if err != nil {
+				return err
+			}
+			d.state = true
+			states++
+		}
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, 'erased') ON CONFLICT (user_id) DO NOTHING`, string(user), w.now); err != nil {
+			return err
+		}
+		return w.feedUser(ctx, user)
+	})
+	return n + states, err
+}
+
+// OperatorAction is one entry of the operator log.
+type OperatorAction struct {
+	At       time.Time
+	Actor    string // who ran it (the OS user, or what --by said)
+	Command  string
+	Target   string
+	Reason   string
+	DryRun   bool
+	Affected int64
+}
+
+// LogOperator records an operator command.
+func (s *Store) LogOperator(ctx context.Context, a OperatorAction) error {
+	if a.Actor == "" {
+		return errors.New("an operator action needs an actor")
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
+	defer cancel()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO operator_log (at, actor, command, target, reason, dry_run, affected) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		a.At.UnixMilli(), a.Actor, a.Command, a.Target, a.Reason, a.DryRun, a.Affected)
+	return err
+}
+
+// OperatorLog returns the operator log, newest first.
+func (s *Store) OperatorLog(ctx context.Context, limit int) ([]OperatorAction, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, command, target, reason, dry_run, affected FROM operator_log ORDER BY at DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OperatorAction
+	for rows.Next() {
+		var a OperatorAction
+		var at int64
+		if err := rows.Scan(&at, &a.Actor, &a.Command, &a.Target, &a.Reason, &a.DryRun, &a.Affected); err != nil {
+			return nil, err
+		}
+		a.At = time.UnixMilli(at).UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
