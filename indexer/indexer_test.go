@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 
@@ -422,5 +423,45 @@ func TestLanguageStemming(t *testing.T) {
 	}
 	if got := search(t, ix, `"packages installing"`, "", 10, ""); len(got.Events) != 0 {
 		t.Errorf("words out of order matched a phrase: %v", ids(got))
+	}
+}
+
+// Opting out removes a user's messages from the index (and opting in
+// brings them back); a retention policy drops expired ones at once.
+func TestOptOutAndRetentionLeaveTheIndex(t *testing.T) {
+	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true}})
+	ix := openIndex(t, st, t.TempDir())
+	now := time.Now().UnixMilli()
+	add(t, st, lines(
+		msg("$a", now-3*86400000, `{"msgtype":"m.text","body":"quokka old"}`),
+		msg("$b", now-1000, `{"msgtype":"m.text","body":"quokka new"}`),
+		`{"event_id":"$z","room_id":"!r:x","type":"m.room.message","sender":"@z:x","origin_server_ts":`+fmt.Sprint(now-2000)+`,"content":{"msgtype":"m.text","body":"quokka by z"}}`,
+	)...)
+	catchUp(t, ix)
+	if got := fmt.Sprint(ids(search(t, ix, "quokka", "", 10, ""))); got != "[$a $b $z]" {
+		t.Fatalf("before: %s", got)
+	}
+	ctx := context.Background()
+	if _, err := st.OptOut(ctx, "@z:x", "dm"); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, ix)
+	if n, _ := ix.DocCount(); n != 2 {
+		t.Errorf("after the opt-out the index holds %d documents, want 2", n)
+	}
+	if _, err := st.OptIn(ctx, "@z:x"); err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, ix)
+	if n, _ := ix.DocCount(); n != 3 {
+		t.Errorf("after the opt-in the index holds %d documents, want 3", n)
+	}
+	add(t, st, `{"event_id":"$ret","room_id":"!r:x","type":"m.room.retention","sender":"@a:x","origin_server_ts":`+fmt.Sprint(now-500)+`,"state_key":"","content":{"max_lifetime":86400000}}`)
+	if got := fmt.Sprint(ids(search(t, ix, "quokka", "", 10, ""))); got != "[$b $z]" {
+		t.Errorf("an expired message was returned before the index caught up: %s", got)
+	}
+	catchUp(t, ix)
+	if n, _ := ix.DocCount(); n != 2 {
+		t.Errorf("after the retention policy the index holds %d documents, want 2", n)
 	}
 }
