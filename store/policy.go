@@ -106,3 +106,6 @@ func (l *Lifetime) UnmarshalText(b []byte) error {
 func (l Lifetime) MarshalText() ([]byte, error) {
 	return []byte(strconv.FormatInt(time.Duration(l).Milliseconds(), 10)), nil
 }
+
+// String writes a Lifetime in milliseconds, as UnmarshalText reads it.
+func (l Lifetime) String() string { return strconv.FormatInt(time.Duration(l).Milliseconds(), 10) }

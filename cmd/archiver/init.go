@@ -64,6 +64,20 @@ archive:
   backfill_limit: {{.Archive.BackfillLimit}}
   # How often each room is read forward for events the homeserver did not push.
   sweep_interval: {{.Archive.SweepInterval}}
+  # Keep showing what was archived while a room was world-readable after it
+  # stops being so (by default the room is hidden until it is public again).
+  show_formerly_public: {{.Archive.ShowFormerlyPublic}}
+
+# Rooms' m.room.retention policies, with Synapse's semantics: a room's
+# max_lifetime clamped to [allowed_lifetime_min, allowed_lifetime_max], else
+# default_max_lifetime, else none. Durations: 30d, 1y, 12h, or milliseconds.
+retention:
+  enabled: {{.Retention.Enabled}}
+  default_max_lifetime: {{.Retention.DefaultMaxLifetime}}
+  allowed_lifetime_min: {{.Retention.AllowedLifetimeMin}}
+  allowed_lifetime_max: {{.Retention.AllowedLifetimeMax}}
+  # Expired messages are hidden at once; this is how often they are deleted.
+  purge_interval: {{.Retention.PurgeInterval}}
 
 web:
   listen: {{q .Web.Listen}}
