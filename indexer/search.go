@@ -496,32 +496,25 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 			check.excluded = append(check.excluded, ws)
 		}
 	}
-	if len(q.From) > 0 {
+	// A keyword filter: the field holds one of the values.
+	oneOf := func(field string, values []string) {
+		if len(values) == 0 {
+			return
+		}
 		var any []query.Query
 		var c clause
-		for _, u := range q.From {
-			t := bleve.NewTermQuery(string(u))
-			t.SetField(fieldSender)
+		for _, v := range values {
+			t := bleve.NewTermQuery(v)
+			t.SetField(field)
 			any = append(any, t)
-			c = append(c, fieldTerm{fieldSender, string(u)})
+			c = append(c, fieldTerm{field, v})
 		}
 		b.AddMust(bleve.NewDisjunctionQuery(any...))
 		must++
 		clauses = append(clauses, c)
 	}
-	if len(rooms) > 0 {
-		var any []query.Query
-		var c clause
-		for _, r := range rooms {
-			t := bleve.NewTermQuery(string(r))
-			t.SetField(fieldRoom)
-			any = append(any, t)
-			c = append(c, fieldTerm{fieldRoom, string(r)})
-		}
-		b.AddMust(bleve.NewDisjunctionQuery(any...))
-		must++
-		clauses = append(clauses, c)
-	}
+	oneOf(fieldSender, strs(q.From))
+	oneOf(fieldRoom, strs(rooms))
 	if !q.After.IsZero() || !q.Before.IsZero() {
 		var lo, hi *float64
 		if !q.After.IsZero() {
@@ -553,6 +546,14 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 		b.AddMust(bleve.NewMatchAllQuery())
 	}
 	return b, check, clauses
+}
+
+func strs[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
 }
 
 // A clause is a condition every hit meets: it has one of these terms.

@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,21 +60,16 @@ func (s *Store) consentView(ctx context.Context) (map[id.RoomID]int64, map[id.Us
 		roomMax[id.RoomID(r)] = v
 	}
 	rows.Close()
-	optouts := map[id.UserID]bool{}
-	rows, err = s.db.QueryContext(ctx, `SELECT user_id FROM optouts`)
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("load retention policies: %w", err)
+	}
+	users, err := scanStrings(s.db.QueryContext(ctx, `SELECT user_id FROM optouts`))
 	if err != nil {
 		return nil, nil, fmt.Errorf("load opt-outs: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, nil, err
-		}
+	optouts := make(map[id.UserID]bool, len(users))
+	for _, u := range users {
 		optouts[id.UserID(u)] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
 	}
 	c.roomMax, c.optouts, c.loaded = roomMax, optouts, time.Now()
 	return roomMax, optouts, nil
@@ -152,12 +147,17 @@ func (e *Event) withdraw() {
 // "dm" or "operator") and appends a change so the index drops them. It
 // reports whether the user was not already opted out.
 func (s *Store) OptOut(ctx context.Context, user id.UserID, via string) (bool, error) {
-	return s.userChange(ctx, user, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING`, via)
+	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
+		return w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING`,
+			string(user), w.now, via)
+	})
 }
 
 // OptIn undoes OptOut.
 func (s *Store) OptIn(ctx context.Context, user id.UserID) (bool, error) {
-	return s.userChange(ctx, user, `DELETE FROM optouts WHERE user_id = $1`)
+	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
+		return w.tx.ExecContext(ctx, `DELETE FROM optouts WHERE user_id = $1`, string(user))
+	})
 }
 
 // OptedOut reports whether a user has opted out.
@@ -166,19 +166,18 @@ func (s *Store) OptedOut(ctx context.Context, user id.UserID) (bool, error) {
 	return optouts[user], err
 }
 
-func (s *Store) userChange(ctx context.Context, user id.UserID, query string, extra ...any) (bool, error) {
+// userChange runs one statement on the opt-outs and, if it changed a row,
+// appends the user's change so the index re-reads their messages.
+func (s *Store) userChange(ctx context.Context, user id.UserID, exec func(w *writer) (sql.Result, error)) (bool, error) {
 	changed := false
 	err := s.inWrite(ctx, func(w *writer) error {
-		args := []any{string(user)}
-		if strings.HasPrefix(query, "INSERT") {
-			args = append(args, w.now)
-		}
-		res, err := w.tx.ExecContext(ctx, query, append(args, extra...)...)
+		res, err := exec(w)
 		if err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
 		if changed = n > 0; changed {
+			w.consentChanged = true
 			return w.feedUser(ctx, user)
 		}
 		return nil
@@ -187,13 +186,14 @@ func (s *Store) userChange(ctx context.Context, user id.UserID, query string, ex
 }
 
 // inWrite runs f in a write transaction with a writer, then writes the
-// changes f fed, notifies and commits.
+// changes f fed, notifies listeners if there were any, and commits. Every
+// write goes through it.
 func (s *Store) inWrite(ctx context.Context, f func(w *writer) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 	w, err := s.newWriter(ctx, tx)
@@ -209,13 +209,16 @@ func (s *Store) inWrite(ctx context.Context, f func(w *writer) error) error {
 	}
 	if s.dialect == postgres && len(w.changes) > 0 {
 		if _, err := tx.ExecContext(ctx, `NOTIFY `+notifyChannel); err != nil {
-			return err
+			return fmt.Errorf("notify: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return err
+		return fmt.Errorf("commit: %w", err)
 	}
-	s.consent.invalidate()
+	// Only after the commit: a reload before it would cache the old state.
+	if w.consentChanged {
+		s.consent.invalidate()
+	}
 	return nil
 }
 
@@ -225,25 +228,14 @@ func (w *writer) tombstoned(ctx context.Context, ids []string) (map[string]bool,
 	out := map[string]bool{}
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph := make([]string, n)
-		args := make([]any, n)
-		for i := range n {
-			ph[i] = fmt.Sprintf("$%d", i+1)
-			args[i] = ids[i]
-		}
-		rows, err := w.tx.QueryContext(ctx, `SELECT event_id FROM tombstones WHERE event_id IN (`+strings.Join(ph, ",")+`)`, args...)
+		ph, args := inList(ids[:n])
+		gone, err := scanStrings(w.tx.QueryContext(ctx, `SELECT event_id FROM tombstones WHERE event_id IN (`+ph+`)`, args...))
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var e string
-			if err := rows.Scan(&e); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, e := range gone {
 			out[e] = true
 		}
-		rows.Close()
 		ids = ids[n:]
 	}
 	return out, nil

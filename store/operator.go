@@ -37,20 +37,14 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 	if err != nil {
 		return nil, err
 	}
-	purged := map[string]bool{}
-	rows, err := w.tx.QueryContext(ctx, `SELECT room_id FROM rooms WHERE purged`)
+	rooms, err := scanStrings(w.tx.QueryContext(ctx, `SELECT room_id FROM rooms WHERE purged`))
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			rows.Close()
-			return nil, err
-		}
+	purged := make(map[string]bool, len(rooms))
+	for _, r := range rooms {
 		purged[r] = true
 	}
-	rows.Close()
 	if len(gone) == 0 && len(purged) == 0 {
 		return evs, nil
 	}
@@ -192,20 +186,12 @@ func (s *Store) PurgeExpired(ctx context.Context, dryRun bool) (map[id.RoomID]in
 func (s *Store) allRoomIDs(ctx context.Context) ([]id.RoomID, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, `SELECT room_id FROM rooms ORDER BY room_id`)
-	if err != nil {
-		return nil, err
+	rooms, err := scanStrings(s.db.QueryContext(ctx, `SELECT room_id FROM rooms ORDER BY room_id`))
+	out := make([]id.RoomID, len(rooms))
+	for i, r := range rooms {
+		out[i] = id.RoomID(r)
 	}
-	defer rows.Close()
-	var out []id.RoomID
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			return nil, err
-		}
-		out = append(out, id.RoomID(r))
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // HideRoom hides a room (or shows it again) by the operator's decision. It
@@ -364,6 +350,7 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 		if _, err := w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, 'erased') ON CONFLICT (user_id) DO NOTHING`, string(user), w.now); err != nil {
 			return err
 		}
+		w.consentChanged = true
 		return w.feedUser(ctx, user)
 	})
 	return n + states, err

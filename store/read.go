@@ -156,19 +156,42 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 // maxIDsPerQuery keeps IN lists well inside both databases' limits.
 const maxIDsPerQuery = 500
 
+// inList returns "$1,…,$n" and the ids as arguments, for an IN list.
+func inList[T ~string](ids []T) (string, []any) {
+	ph := make([]string, len(ids))
+	args := make([]any, len(ids))
+	for i, v := range ids {
+		ph[i] = fmt.Sprintf("$%d", i+1)
+		args[i] = string(v)
+	}
+	return strings.Join(ph, ","), args
+}
+
+// scanStrings reads a one-column result of strings and closes rows.
+func scanStrings(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // inQuery runs query (which has one %s for a placeholder list) over ids in
 // chunks and concatenates the results.
 func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID) ([]Event, error) {
 	var out []Event
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph := make([]string, n)
-		args := make([]any, n)
-		for i := range n {
-			ph[i] = fmt.Sprintf("$%d", i+1)
-			args[i] = string(ids[i])
-		}
-		evs, err := s.queryEvents(ctx, fmt.Sprintf(query, strings.Join(ph, ",")), args...)
+		ph, args := inList(ids[:n])
+		evs, err := s.queryEvents(ctx, fmt.Sprintf(query, ph), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -339,32 +362,28 @@ const senderMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 // SenderMessages pages through a user's timeline messages in every room,
 // like RoomMessages.
 func (s *Store) SenderMessages(ctx context.Context, user id.UserID, after *Event, limit int) ([]Event, error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	ts, nid := int64(-1), int64(0)
-	if after != nil {
-		ts, nid = after.OriginTS, after.NID
-	}
-	evs, err := s.queryEvents(ctx, senderMessagesSQL, string(user), ts, nid, limit)
-	if err != nil {
-		return nil, fmt.Errorf("messages of %s: %w", user, err)
-	}
-	return s.screen(ctx, evs, true)
+	return s.pageMessages(ctx, senderMessagesSQL, string(user), after, limit)
 }
 
 // RoomMessages pages through a room's timeline messages (public or not,
 // redacted or not, expired or not: Expired says) in timeline order, after
 // the given event (nil for the start).
 func (s *Store) RoomMessages(ctx context.Context, roomID id.RoomID, after *Event, limit int) ([]Event, error) {
+	return s.pageMessages(ctx, roomMessagesSQL, string(roomID), after, limit)
+}
+
+// pageMessages runs a message-paging query (key, then the position after
+// which to start, then the limit), keeping expired messages marked.
+func (s *Store) pageMessages(ctx context.Context, query, key string, after *Event, limit int) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	ts, nid := int64(-1), int64(0)
 	if after != nil {
 		ts, nid = after.OriginTS, after.NID
 	}
-	evs, err := s.queryEvents(ctx, roomMessagesSQL, string(roomID), ts, nid, limit)
+	evs, err := s.queryEvents(ctx, query, key, ts, nid, limit)
 	if err != nil {
-		return nil, fmt.Errorf("messages of %s: %w", roomID, err)
+		return nil, fmt.Errorf("messages of %s: %w", key, err)
 	}
 	return s.screen(ctx, evs, true)
 }

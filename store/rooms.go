@@ -154,7 +154,7 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		// A new retention policy applies to all history at once: the
 		// index re-reads the room.
 		w.s.log.Info("room retention policy changed", "room_id", room, "max_lifetime", after.MaxLifetime)
-		w.s.consent.invalidate()
+		w.consentChanged = true
 		return w.feed(ctx, ChangeHidden, room, "")
 	}
 	if (before.Unavailable() == "") != (after.Unavailable() == "") {

@@ -89,44 +89,28 @@ func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, 
 	if len(evs) == 0 && txnID == "" {
 		return res, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
-	defer cancel()
-	tx, err := s.beginWrite(ctx)
+	err := s.inWrite(ctx, func(w *writer) error {
+		keep, err := w.dropWithdrawn(ctx, evs, &res)
+		if err != nil {
+			return err
+		}
+		if err := w.insertAll(ctx, keep); err != nil {
+			return err
+		}
+		for i := range keep {
+			if err := w.put(ctx, &keep[i], &res); err != nil {
+				return fmt.Errorf("put event %s: %w", keep[i].ID, err)
+			}
+		}
+		if txnID != "" {
+			if _, err := w.tx.ExecContext(ctx, recordTxnSQL, txnID, len(evs), w.now); err != nil {
+				return fmt.Errorf("record transaction %s: %w", txnID, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return res, fmt.Errorf("put events: begin: %w", err)
-	}
-	defer tx.Rollback()
-	w, err := s.newWriter(ctx, tx)
-	if err != nil {
-		return res, fmt.Errorf("put events: %w", err)
-	}
-	defer w.close()
-	if evs, err = w.dropWithdrawn(ctx, evs, &res); err != nil {
 		return PutResult{}, fmt.Errorf("put events: %w", err)
-	}
-	if err := w.insertAll(ctx, evs); err != nil {
-		return PutResult{}, fmt.Errorf("put events: %w", err)
-	}
-	for i := range evs {
-		if err := w.put(ctx, &evs[i], &res); err != nil {
-			return PutResult{}, fmt.Errorf("put event %s: %w", evs[i].ID, err)
-		}
-	}
-	if err := w.finish(ctx); err != nil {
-		return PutResult{}, fmt.Errorf("put events: %w", err)
-	}
-	if txnID != "" {
-		if _, err := tx.ExecContext(ctx, recordTxnSQL, txnID, len(evs), w.now); err != nil {
-			return PutResult{}, fmt.Errorf("record transaction %s: %w", txnID, err)
-		}
-	}
-	if s.dialect == postgres && res.Stored+res.RedactionsApplied > 0 {
-		if _, err := tx.ExecContext(ctx, `NOTIFY `+notifyChannel); err != nil {
-			return PutResult{}, fmt.Errorf("put events: notify: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return PutResult{}, fmt.Errorf("put events: commit: %w", err)
 	}
 	return res, nil
 }
@@ -148,6 +132,9 @@ type writer struct {
 	// (batchTargets) can be waiting, and most events need no query at all.
 	anyPending   bool
 	batchTargets map[id.EventID]bool
+	// consentChanged: a retention policy or an opt-out changed; readers'
+	// caches are dropped after the commit.
+	consentChanged bool
 }
 
 func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
