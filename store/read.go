@@ -153,6 +153,81 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 	return prev, next, nil
 }
 
+// shownMessageCond is what makes an event a message a reader sees in full:
+// public, a timeline message (not an edit), not redacted, its sender not
+// opted out. Expiry, which depends on the room's policy, is a bound on
+// origin_ts added by each query.
+const shownMessageCond = `public AND NOT redacted AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace'
+	AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = events.sender)`
+
+// nextDaySQL is the start (ms) of the UTC day after the one holding
+// days.first_ts (origin_ts is never negative: event.Parse refuses that).
+const nextDaySQL = `(days.first_ts - days.first_ts % 86400000 + 86400000)`
+
+// roomDaysSQL walks a room's days with shown messages by seeking from one
+// day to the next (a loose index scan on events_room_ts), so that its cost
+// grows with the number of days, not of messages; for each day it then
+// seeks back from the day's end to its latest shown message.
+const roomDaysSQL = `WITH RECURSIVE days (first_ts, n) AS (
+		SELECT (SELECT origin_ts FROM events WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3
+			AND ` + shownMessageCond + ` ORDER BY origin_ts LIMIT 1), 1
+		UNION ALL
+		SELECT (SELECT origin_ts FROM events WHERE room_id = $1 AND origin_ts >= ` + nextDaySQL + ` AND origin_ts < $3
+			AND ` + shownMessageCond + ` ORDER BY origin_ts LIMIT 1), days.n + 1
+		FROM days WHERE days.first_ts IS NOT NULL AND days.n < $4
+	)
+	SELECT days.first_ts, (SELECT origin_ts FROM events WHERE room_id = $1 AND origin_ts >= days.first_ts
+		AND origin_ts < ` + nextDaySQL + ` AND origin_ts < $3
+		AND ` + shownMessageCond + ` ORDER BY origin_ts DESC LIMIT 1)
+	FROM days WHERE days.first_ts IS NOT NULL ORDER BY days.first_ts`
+
+// Day is a UTC day on which a room has messages to show.
+type Day struct {
+	Start  time.Time // midnight UTC
+	LastTS int64     // the day's latest shown message, ms
+}
+
+// RoomDays lists the UTC days of [from, to) (ms) on which a room has a
+// message shown in full (public, not an edit, not redacted, not expired,
+// its sender not opted out), oldest first, at most limit of them, each with
+// its latest such message. A day holding only deleted or withdrawn
+// messages is not listed.
+func (s *Store) RoomDays(ctx context.Context, roomID id.RoomID, from, to int64, limit int) ([]Day, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	if limit <= 0 {
+		return nil, nil
+	}
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, expires := s.maxLifetime(roomMax, roomID); expires {
+		from = max(from, s.expiredBefore(roomMax, roomID))
+	}
+	if from >= to {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, roomDaysSQL, string(roomID), from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("days of %s: %w", roomID, err)
+	}
+	defer rows.Close()
+	var out []Day
+	for rows.Next() {
+		var first int64
+		var last sql.NullInt64 // never NULL: the day's first message qualifies
+		if err := rows.Scan(&first, &last); err != nil {
+			return nil, fmt.Errorf("days of %s: %w", roomID, err)
+		}
+		out = append(out, Day{Start: time.UnixMilli(first).UTC().Truncate(24 * time.Hour), LastTS: max(first, last.Int64)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("days of %s: %w", roomID, err)
+	}
+	return out, nil
+}
+
 // maxIDsPerQuery keeps IN lists well inside both databases' limits.
 const maxIDsPerQuery = 500
 

@@ -59,7 +59,15 @@ func (s *Server) resolveRoom(c echo.Context) (store.Room, bool, error) {
 	if err != nil {
 		return store.Room{}, false, err
 	}
+	return s.resolveRoomSlug(c, raw)
+}
+
+// resolveRoomSlug is resolveRoom for a room part already taken from the
+// URL (unescaped): 400 for a '#', 404 for an unknown room, 410 for one that
+// is not shown.
+func (s *Server) resolveRoomSlug(c echo.Context, raw string) (store.Room, bool, error) {
 	ctx := c.Request().Context()
+	var err error
 	var roomID id.RoomID
 	switch {
 	case strings.HasPrefix(raw, "!"):

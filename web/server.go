@@ -117,6 +117,9 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/event/:event/edits", s.edits)
 	get("/event/:event", s.eventRedirect)
 	get("/healthz", s.health)
+	get("/robots.txt", s.robots)
+	get("/sitemap.xml", s.sitemapIndex)
+	get("/sitemap/:room", s.roomSitemap) // {room}.xml
 	get("/search", s.searchPage)
 	get("/api/v1/search", s.apiSearch)
 	get("/api/v1/rooms", s.apiRooms)
