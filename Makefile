@@ -4,7 +4,7 @@ BIN := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build demo test lint fmt-check vet unit clean
+.PHONY: all build demo test lint fmt-check vet unit bench clean
 
 all: build
 
@@ -37,6 +37,15 @@ lint:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The benchmark: ours on SQLite and PostgreSQL against Synapse-style
+# PostgreSQL full-text search, SQLite FTS5 and a linear scan, on the IRC
+# corpus replayed to BENCH_SCALE events. Prints a Markdown table and writes
+# bench-results/bench.{md,json,svg}. PostgreSQL: MXARCHIVE_BENCH_POSTGRES, or
+# a private cluster from the system's binaries. BENCH_FLAGS adds flags.
+BENCH_SCALE ?= 100000
+bench: build
+	$(BIN)/archive-bench run -scale $(BENCH_SCALE) $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BIN)

@@ -85,26 +85,11 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 10000
 	}
-	if rep.Format == FormatAuto {
-		f, err := detectFormat(path)
-		if err != nil {
-			return rep, err
-		}
-		rep.Format = f
+	src, format, err := openSource(path, rep.Format)
+	if err != nil {
+		return rep, err
 	}
-	var src eventSource
-	switch rep.Format {
-	case FormatNDJSON:
-		src = &ndjsonSource{path: path}
-	case FormatElement:
-		es, err := readElementExport(path)
-		if err != nil {
-			return rep, err
-		}
-		src = es
-	default:
-		return rep, fmt.Errorf("import %s: unknown format %q (want ndjson or element)", path, rep.Format)
-	}
+	rep.Format = format
 
 	// Pass 1: state events only, in timeline order, so that pass 2 judges
 	// every message by the state in force when it was sent, whatever order
@@ -112,7 +97,7 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 	var state []*event.Event
 	rooms := map[id.RoomID]bool{}
 	stated := map[id.RoomID]bool{}
-	err := src.each(ctx, true, opts.progress(path, 1), func(_ int, ev *event.Event) error {
+	err = src.each(ctx, true, opts.progress(path, 1), func(_ int, ev *event.Event) error {
 		state = append(state, ev)
 		rooms[ev.RoomID] = true
 		if ev.Type == event.TypeHistoryVisibility {
@@ -237,6 +222,45 @@ func (o ImportOptions) progress(file string, pass int) func(read, total int64, e
 
 // eventSource yields a file's valid events with their line numbers.
 // stateOnly asks for state events only (and no error reports).
+// openSource opens an import file in the given format, detected when
+// FormatAuto, and returns the format it used.
+func openSource(path string, format Format) (eventSource, Format, error) {
+	if format == FormatAuto {
+		f, err := detectFormat(path)
+		if err != nil {
+			return nil, format, err
+		}
+		format = f
+	}
+	switch format {
+	case FormatNDJSON:
+		return &ndjsonSource{path: path}, format, nil
+	case FormatElement:
+		es, err := readElementExport(path)
+		if err != nil {
+			return nil, format, err
+		}
+		return es, format, nil
+	}
+	return nil, format, fmt.Errorf("import %s: unknown format %q (want ndjson or element)", path, format)
+}
+
+// ReadFile calls fn with every valid event of an import file (state events
+// first, each group in file order), as ImportFile would read them, without
+// storing anything; malformed events are skipped. It returns the format.
+func ReadFile(ctx context.Context, path string, format Format, fn func(*event.Event) error) (Format, error) {
+	src, format, err := openSource(path, format)
+	if err != nil {
+		return format, err
+	}
+	for _, stateOnly := range []bool{true, false} {
+		if err := src.each(ctx, stateOnly, nil, func(_ int, ev *event.Event) error { return fn(ev) }, nil); err != nil {
+			return format, err
+		}
+	}
+	return format, nil
+}
+
 type eventSource interface {
 	each(ctx context.Context, stateOnly bool, progress func(read, total int64, events int),
 		fn func(line int, ev *event.Event) error, reject func(LineError)) error

@@ -1,23 +1,35 @@
-// Command archive-bench measures mxarchive on realistic data. gen replays
-// the IRC corpus in ../shared/corpus as Matrix events (newline-delimited
-// JSON, the format `archiver import` reads) at any scale; time `archiver
-// import` on its output to measure import. search measures search latency
-// on the resulting archive.
+// Command archive-bench measures mxarchive on realistic data, side by side
+// with the systems people would use instead. run (what `make bench` runs)
+// replays an input to a target size, imports it into SQLite and
+// PostgreSQL, and measures import, appservice acks, search (against
+// Synapse-style PostgreSQL full-text search, SQLite FTS5 and a linear
+// scan), day pages, redaction propagation and memory, and prints a
+// Markdown table (and writes JSON and an SVG chart). gen replays the IRC
+// corpus as Matrix events; search measures search on an existing archive.
 package main
 
 import (
 	"bufio"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/mxarchive/mxarchive/internal/corpus"
 )
 
 const usage = `Usage:
+  archive-bench run [-scale EVENTS] [-input FILE] [-db sqlite,postgres] [-o DIR] [flags]
   archive-bench gen [-corpus DIR] [-n EVENTS] [-o FILE]
   archive-bench search [-c config.yaml] [-runs N]
+
+run is the whole benchmark (archive-bench run -h lists its flags). It needs
+the archive-web binary beside it (make build) and PostgreSQL: a server
+named by -postgres or MXARCHIVE_BENCH_POSTGRES, else a private cluster
+started from the system's binaries.
 
 gen replays the IRC corpus (real text, nicks and reply structure) as Matrix
 events with shifted rooms, timestamps and event IDs, until -n events are
@@ -29,15 +41,20 @@ first), and the index size per message.
 `
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "archive-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "search" {
 		return searchBench(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "run" {
+		return benchRun(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "gen" {
 		fmt.Fprint(stderr, usage)

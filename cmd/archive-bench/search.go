@@ -119,8 +119,6 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	return tw.Flush()
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
 func dirSize(dir string) int64 {
 	var n int64
 	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/pgtest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+)
+
+var webBin, webBuildErr = "", error(nil)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "archive-bench-test-")
+	if err == nil {
+		webBin = filepath.Join(dir, "archive-web")
+		if out, berr := exec.Command("go", "build", "-o", webBin, "github.com/mxarchive/mxarchive/cmd/archive-web").CombinedOutput(); berr != nil {
+			webBuildErr = fmt.Errorf("go build archive-web: %v\n%s", berr, out)
+		}
+	} else {
+		webBuildErr = err
+	}
+	code := pgtest.Run(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Replaying a file to a larger size makes distinct copies whose relations
+// still point inside their own copy, and the importer takes every event.
+func TestReplayScalesAFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	const n = 500
+	written, err := replaySample(ctx, &buf, dir, n)
+	if err != nil || written != n {
+		t.Fatalf("replaySample = %d, %v; want %d", written, err, n)
+	}
+	type ev struct {
+		ID      string `json:"event_id"`
+		Room    string `json:"room_id"`
+		TS      int64  `json:"origin_server_ts"`
+		Content struct {
+			Relates struct {
+				EventID string `json:"event_id"`
+				ReplyTo struct {
+					EventID string `json:"event_id"`
+				} `json:"m.in_reply_to"`
+			} `json:"m.relates_to"`
+			Alias string `json:"alias"`
+		} `json:"content"`
+	}
+	var evs []ev
+	ids, rooms, aliases := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(buf.Bytes()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e ev
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		if ids[e.ID] {
+			t.Errorf("event ID %s repeats", e.ID)
+		}
+		ids[e.ID], rooms[e.Room] = true, true
+		if e.Content.Alias != "" {
+			if aliases[e.Content.Alias] {
+				t.Errorf("alias %s repeats", e.Content.Alias)
+			}
+			aliases[e.Content.Alias] = true
+		}
+		evs = append(evs, e)
+	}
+	if len(evs) != n {
+		t.Fatalf("%d events written, want %d", len(evs), n)
+	}
+	// 190 events in two rooms: three copies (the third cut short).
+	if len(rooms) != 6 {
+		t.Errorf("%d rooms, want 6: %v", len(rooms), rooms)
+	}
+	for _, e := range evs {
+		for _, ref := range []string{e.Content.Relates.EventID, e.Content.Relates.ReplyTo.EventID} {
+			if ref == "" {
+				continue
+			}
+			if !ids[ref] {
+				t.Errorf("%s relates to %s, which is not in the output", e.ID, ref)
+			}
+			copyOf := func(s string) string {
+				local, _, _ := strings.Cut(s, ":")
+				if i := strings.LastIndex(local, "-"); i > 0 && strings.Trim(local[i+1:], "0123456789") == "" {
+					return local[i+1:]
+				}
+				return "0"
+			}
+			if copyOf(ref) != copyOf(e.Room) {
+				t.Errorf("%s in %s relates to %s of another copy", e.ID, e.Room, ref)
+			}
+		}
+	}
+	first, second := evs[0], evs[190]
+	if second.Room != strings.Replace(first.Room, ":", "-1:", 1) || second.TS <= first.TS {
+		t.Errorf("copy 1 starts with %+v, copy 0 with %+v", second, first)
+	}
+
+	path := filepath.Join(dir, "scaled.ndjson")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := storetest.Open(t, "sqlite")
+	rep, err := ingest.New(st, storetest.Logger(t), "").ImportFile(ctx, path, ingest.ImportOptions{})
+	if err != nil || len(rep.Rejected) > 0 || rep.Stored != n || len(rep.Rooms) != 6 {
+		t.Fatalf("import: %+v, %v", rep, err)
+	}
+}
+
+// The query mix taken from data that is not the Ubuntu corpus still finds
+// something in every class.
+func TestQueryMixFromOtherData(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	if _, err := replaySample(ctx, &buf, t.TempDir(), 190); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "s.ndjson")
+	os.WriteFile(path, buf.Bytes(), 0o600)
+	msgs, err := readMessages(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := newLinearScan(msgs)
+	for _, c := range queryMix(msgs) {
+		if n := ls.search(c); n == 0 {
+			t.Errorf("%s (%q) matches nothing", c.Name, c.Ours)
+		}
+	}
+}
+
+// A whole run at a small scale, on both databases and both peers: every
+// figure of the report is measured.
+func TestRunMeasuresEverything(t *testing.T) {
+	if webBuildErr != nil {
+		t.Fatal(webBuildErr)
+	}
+	pg := pgtest.NewDatabase(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	const redactions, acks = 2, 3
+	err := run(context.Background(), []string{"run", "-scale", "3000", "-corpus", "../../../shared/corpus/ubuntu-irc",
+		"-postgres", pg, "-runs", "5", "-cell-time", "100ms", "-concurrent-time", "300ms", "-clients", "3",
+		"-ack-txns", fmt.Sprint(acks), "-redactions", fmt.Sprint(redactions), "-web", webBin, "-o", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, "bench.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Machine.Cores <= 0 || rep.Dataset.Events != 3000 || rep.Dataset.Messages == 0 || len(rep.Queries) != 7 {
+		t.Errorf("report header: %+v %+v, %d queries", rep.Machine, rep.Dataset, len(rep.Queries))
+	}
+	if len(rep.Ours) != 2 || len(rep.Peers) != 2 || len(rep.Linear.Search) != 7 {
+		t.Fatalf("ours %d, peers %d, linear %d; want 2, 2, 7", len(rep.Ours), len(rep.Peers), len(rep.Linear.Search))
+	}
+	for _, o := range rep.Ours {
+		if o.StoredPerSecond <= 0 || o.SearchablePerSecond <= 0 || o.Messages == 0 || o.IndexBytesPerMessage <= 0 || o.PeakRSSBytes <= 0 {
+			t.Errorf("%s: import/index/memory figures missing: %+v", o.Database, o)
+		}
+		if o.Ack.N != acks || o.Searchable.N != redactions || o.Redaction.N != redactions || o.DayPage.N == 0 ||
+			o.DayPageConcurrent.Ops == 0 || o.Concurrent.Ops == 0 || o.Redaction.P50 <= 0 {
+			t.Errorf("%s: latency figures missing: ack %+v searchable %+v redaction %+v day %+v", o.Database, o.Ack, o.Searchable, o.Redaction, o.DayPage)
+		}
+		checkCells(t, "ours on "+o.Database, o.Search)
+	}
+	for _, p := range rep.Peers {
+		if p.SizeBytes <= 0 || p.Concurrent.Ops == 0 {
+			t.Errorf("%s: %+v", p.Name, p)
+		}
+		checkCells(t, p.Name, p.Search)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "bench.md"))
+	svg, _ := os.ReadFile(filepath.Join(out, "bench.svg"))
+	for _, want := range []string{"| common term | newest |", "SQLite FTS5", "PostgreSQL FTS (Synapse)", "2 cores", "cores"} {
+		if want == "2 cores" {
+			want = fmt.Sprintf("**%d cores**", rep.Machine.Cores)
+		}
+		if !bytes.Contains(md, []byte(want)) || !strings.Contains(stdout.String(), want) {
+			t.Errorf("the Markdown report lacks %q", want)
+		}
+	}
+	if !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("common term")) {
+		t.Errorf("bench.svg is not the chart: %.200s", svg)
+	}
+}
+
+func checkCells(t *testing.T, who string, cells []cell) {
+	t.Helper()
+	if len(cells) != 14 {
+		t.Errorf("%s: %d cells, want 14", who, len(cells))
+	}
+	for _, c := range cells {
+		if c.N == 0 || c.P50 <= 0 {
+			t.Errorf("%s: %s/%s not measured: %+v", who, c.Class, c.Sort, c.latency)
+		}
+		if c.Class == "common term" && c.Results == 0 {
+			t.Errorf("%s: the common term found nothing", who)
+		}
+	}
+}

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+const (
+	botID   = "@archive:bench.example"
+	hsToken = "archive-bench-hs-token"
+)
+
+// dayInfo is the day page the benchmark reads: the room-day whose number
+// of messages is closest to the target.
+type dayInfo struct {
+	Room     string `json:"room"`
+	Date     string `json:"date"`
+	Messages int    `json:"messages"`
+	Sender   string `json:"sender"` // one who spoke that day, for the appservice's events
+}
+
+func (d dayInfo) path() string { return "/room/" + pathSegment(d.Room) + "/" + d.Date }
+
+func pathSegment(s string) string { return strings.ReplaceAll(url.PathEscape(s), "%21", "!") }
+
+func busiestDay(msgs []message, target int) dayInfo {
+	type key struct{ room, date string }
+	counts, senders := map[key]int{}, map[key]string{}
+	var order []key
+	for _, m := range msgs {
+		k := key{m.room, time.UnixMilli(m.ts).UTC().Format(time.DateOnly)}
+		if counts[k] == 0 {
+			order = append(order, k)
+			senders[k] = m.sender
+		}
+		counts[k]++
+	}
+	best := order[0]
+	dist := func(k key) int { return max(counts[k]-target, target-counts[k]) }
+	for _, k := range order {
+		if dist(k) < dist(best) {
+			best = k
+		}
+	}
+	return dayInfo{Room: best.room, Date: best.date, Messages: counts[best], Sender: senders[best]}
+}
+
+// appService is the real appservice handler on the benchmark's store,
+// behind a real HTTP server on loopback.
+type appService struct {
+	srv    *httptest.Server
+	client *http.Client
+	day    dayInfo
+	txn    atomic.Int64
+	seq    atomic.Int64
+}
+
+func startAppService(st *store.Store, log *slog.Logger, day dayInfo) (*appService, error) {
+	as := ingest.NewAppService(ingest.New(st, log, botID), hsToken, nil, log)
+	return &appService{srv: httptest.NewServer(as.Handler()), client: &http.Client{Timeout: time.Minute}, day: day}, nil
+}
+
+func (a *appService) close() { a.srv.Close() }
+
+// event returns a new event of the day's room: a message with body, or a
+// redaction of target.
+func (a *appService) event(body, redacts string) (string, map[string]any) {
+	n := a.seq.Add(1)
+	evID := fmt.Sprintf("$archive-bench-%d-%d", time.Now().UnixNano(), n)
+	ev := map[string]any{"event_id": evID, "room_id": a.day.Room, "sender": a.day.Sender,
+		"origin_server_ts": time.Now().UnixMilli(), "type": "m.room.message",
+		"content": map[string]any{"msgtype": "m.text", "body": body}}
+	if redacts != "" {
+		ev["type"], ev["redacts"] = "m.room.redaction", redacts
+		ev["content"] = map[string]any{"redacts": redacts, "reason": "archive-bench"}
+	}
+	return evID, ev
+}
+
+// send delivers one transaction and returns how long the ack took.
+func (a *appService) send(ctx context.Context, evs []map[string]any) (time.Duration, error) {
+	body, err := json.Marshal(map[string]any{"events": evs})
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut,
+		fmt.Sprintf("%s/_matrix/app/v1/transactions/bench-%d-%d", a.srv.URL, time.Now().UnixNano(), a.txn.Add(1)), bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+hsToken)
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(t0)
+	if resp.StatusCode != http.StatusOK {
+		return d, fmt.Errorf("transaction answered %s", resp.Status)
+	}
+	return d, nil
+}
+
+func (a *appService) measureAcks(ctx context.Context, txns int) (latency, error) {
+	var lat []time.Duration
+	for t := range txns {
+		evs := make([]map[string]any, 100)
+		for i := range evs {
+			_, evs[i] = a.event(fmt.Sprintf("appservice benchmark message %d of transaction %d, with some ordinary words", i, t), "")
+		}
+		d, err := a.send(ctx, evs)
+		if err != nil {
+			return latency{}, err
+		}
+		lat = append(lat, d)
+	}
+	return summarize(lat), nil
+}
+
+// webProcess is a running archive-web.
+type webProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	client *http.Client
+	logs   bytes.Buffer
+}
+
+func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string) (*webProcess, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	w := &webProcess{url: "http://" + addr, client: &http.Client{Timeout: time.Minute,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}}
+	w.cmd = exec.Command(bin)
+	w.cmd.Env = append(os.Environ(), "MXARCHIVE_DATA_DIR="+dataDir, "MXARCHIVE_DATABASE_TYPE="+cfg.Type,
+		"MXARCHIVE_DATABASE_URI="+cfg.URI, "MXARCHIVE_WEB_LISTEN="+addr, "MXARCHIVE_LOG_LEVEL=warn")
+	w.cmd.Stdout, w.cmd.Stderr = &w.logs, &w.logs
+	w.cmd.SysProcAttr = procAttr()
+	if err := w.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if code, _, err := w.get(ctx, "/healthz"); err == nil && code == http.StatusOK {
+			return w, nil
+		}
+		if time.Now().After(deadline) || w.cmd.ProcessState != nil {
+			w.stop()
+			return nil, fmt.Errorf("archive-web did not start: %s", w.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (w *webProcess) get(ctx context.Context, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// resolve returns the path a request for path ends at, after redirects.
+func (w *webProcess) resolve(ctx context.Context, path string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s answered %s", path, resp.Status)
+	}
+	return resp.Request.URL.EscapedPath(), nil
+}
+
+// peakRSS is the process's high-water resident set (VmHWM), in bytes.
+func (w *webProcess) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func (w *webProcess) stop() {
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { w.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		w.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// searchHas reports whether a search over HTTP finds the event.
+func (w *webProcess) searchHas(ctx context.Context, q, evID string) (bool, error) {
+	code, body, err := w.get(ctx, "/api/v1/search?q="+url.QueryEscape(q))
+	if err != nil {
+		return false, err
+	}
+	if code != http.StatusOK {
+		return false, fmt.Errorf("search answered %d: %s", code, body)
+	}
+	return bytes.Contains(body, []byte(evID)), nil
+}
+
+// pageHas reports whether the message's permalink page shows text.
+func (w *webProcess) pageHas(ctx context.Context, room, evID, text string) (bool, error) {
+	code, body, err := w.get(ctx, "/room/"+pathSegment(room)+"/event/"+pathSegment(evID))
+	if err != nil {
+		return false, err
+	}
+	if code != http.StatusOK {
+		return false, fmt.Errorf("permalink answered %d", code)
+	}
+	return bytes.Contains(body, []byte(text)), nil
+}
+
+// until polls cond every 2 ms until it holds, for at most timeout, and
+// returns how long that took from start.
+func until(ctx context.Context, start time.Time, timeout time.Duration, what string, cond func() (bool, error)) (time.Duration, error) {
+	for {
+		ok, err := cond()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", what, err)
+		}
+		if ok {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > timeout {
+			return 0, fmt.Errorf("%s: not after %s", what, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// measureWeb runs archive-web on the archive and measures the day page,
+// how fast a new message becomes searchable and a redaction propagates to
+// search and the permalink, and archive-web's peak memory.
+func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir string, as *appService, day dayInfo, res *oursResult) error {
+	w, err := startWeb(ctx, o.webBin, cfg, dataDir)
+	if err != nil {
+		return err
+	}
+	defer w.stop()
+	// Wait until it has indexed the appservice's messages.
+	marker, ev := as.event("archivebenchmarker caught up", "")
+	if _, err := as.send(ctx, []map[string]any{ev}); err != nil {
+		return err
+	}
+	if _, err := until(ctx, time.Now(), 5*time.Minute, "archive-web catching up", func() (bool, error) {
+		return w.searchHas(ctx, "archivebenchmarker", marker)
+	}); err != nil {
+		return err
+	}
+
+	// The room's page lives at its alias: take the address the room ID
+	// redirects to, so the measurement is one request, not two.
+	path, err := w.resolve(ctx, day.path())
+	if err != nil {
+		return err
+	}
+	res.DayPath = path
+	page := func(ctx context.Context) (int, error) {
+		code, body, err := w.get(ctx, path)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("%s answered %d", path, code)
+		}
+		return len(body), err
+	}
+	if res.DayPage, res.DayPageBytes, err = sequential(ctx, o.search, page); err != nil {
+		return err
+	}
+	if res.DayPageConcurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){page}); err != nil {
+		return err
+	}
+
+	var searchable, propagation []time.Duration
+	for i := range o.redactions {
+		word := fmt.Sprintf("redactionprobe%04dx", i)
+		text := "propagation probe " + word
+		evID, ev := as.event(text, "")
+		start := time.Now()
+		if _, err := as.send(ctx, []map[string]any{ev}); err != nil {
+			return err
+		}
+		d, err := until(ctx, start, 30*time.Second, "a new message becoming searchable", func() (bool, error) {
+			return w.searchHas(ctx, word, evID)
+		})
+		if err != nil {
+			return err
+		}
+		searchable = append(searchable, d)
+		if ok, err := w.pageHas(ctx, day.Room, evID, word); err != nil || !ok {
+			return fmt.Errorf("the new message's permalink does not show its text (%v)", err)
+		}
+		_, red := as.event("", evID)
+		start = time.Now()
+		if _, err := as.send(ctx, []map[string]any{red}); err != nil {
+			return err
+		}
+		d, err = until(ctx, start, 30*time.Second, "a redaction reaching search and the page", func() (bool, error) {
+			found, err := w.searchHas(ctx, word, evID)
+			if err != nil || found {
+				return false, err
+			}
+			shown, err := w.pageHas(ctx, day.Room, evID, word)
+			return !shown, err
+		})
+		if err != nil {
+			return err
+		}
+		propagation = append(propagation, d)
+	}
+	res.Searchable, res.Redaction = summarize(searchable), summarize(propagation)
+	res.PeakRSSBytes = w.peakRSS()
+	return nil
+}
+
+// serverVersion is PostgreSQL's version string, for the report.
+func serverVersion(ctx context.Context, u string) string {
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	defer conn.Close(ctx)
+	var v string
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
+		return "unknown: " + err.Error()
+	}
+	return v
+}
