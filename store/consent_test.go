@@ -163,6 +163,27 @@ func TestRetentionKeepsTheLatestEvent(t *testing.T) {
 	if err != nil || !e.Expired {
 		t.Errorf("the latest event: %v, expired=%v (kept, but hidden)", err, e.Expired)
 	}
+	// The kept event gets one change, so the index drops it; purging
+	// again adds none.
+	fed := func() int {
+		changes, err := st.Changes(ctx, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, c := range changes {
+			if c.EventID == "$b" && c.Kind == store.ChangeExpired {
+				n++
+			}
+		}
+		return n
+	}
+	if n := fed(); n != 1 {
+		t.Errorf("%d expiry changes for the kept latest event, want 1", n)
+	}
+	if per, err := st.PurgeExpired(ctx, false); err != nil || len(per) != 0 || fed() != 1 {
+		t.Errorf("purging again: %v %v, %d changes", per, err, fed())
+	}
 }
 
 func countType(evs []store.Event, typ string) int {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -176,11 +177,42 @@ func (s *Store) PurgeExpired(ctx context.Context, dryRun bool) (map[id.RoomID]in
 		if n > 0 {
 			out[room] = n
 		}
+		if err == nil && !dryRun {
+			err = s.feedKeptExpired(ctx, room, cut)
+		}
 		if err != nil {
 			return out, fmt.Errorf("purge expired events of %s: %w", room, err)
 		}
 	}
 	return out, nil
+}
+
+// feedKeptExpired appends a change for a room's latest event once it has
+// expired: the purge keeps it, hidden, and without a change the index
+// would hold it until a newer event let the purge delete it. Once per
+// event per process; a repeat after a restart is harmless.
+func (s *Store) feedKeptExpired(ctx context.Context, room id.RoomID, cut int64) error {
+	var nid, ts int64
+	var evID string
+	var state bool
+	rctx, cancel := s.readCtx(ctx)
+	err := s.db.QueryRowContext(rctx, `SELECT nid, event_id, state_key IS NOT NULL, origin_ts FROM events WHERE room_id = $1
+		ORDER BY origin_ts DESC, nid DESC LIMIT 1`, string(room)).Scan(&nid, &evID, &state, &ts)
+	cancel()
+	if errors.Is(err, sql.ErrNoRows) || state || ts >= cut {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if v, ok := s.keptExpired.Load(room); ok && v.(int64) == nid {
+		return nil
+	}
+	if err := s.inWrite(ctx, func(w *writer) error { return w.feed(ctx, ChangeExpired, room, id.EventID(evID)) }); err != nil {
+		return err
+	}
+	s.keptExpired.Store(room, nid)
+	return nil
 }
 
 func (s *Store) allRoomIDs(ctx context.Context) ([]id.RoomID, error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -61,6 +62,9 @@ type Store struct {
 	uri     string
 	policy  Policy
 	consent consent
+	// keptExpired remembers, per room, the expired latest event the purge
+	// already fed a change for (store/operator.go).
+	keptExpired sync.Map
 }
 
 // SetBot names the archive bot whose membership decides whether a room is
