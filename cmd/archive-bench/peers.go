@@ -92,25 +92,9 @@ func (p *pgFTS) size(ctx context.Context) (int64, error) {
 }
 
 func (p *pgFTS) search(ctx context.Context, c queryClass, sort string) (int, error) {
-	where, args := []string{"vector @@ websearch_to_tsquery('english', $1)"}, []any{c.Web}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if c.room != "" {
-		add("room_id = $%d", c.room)
-	}
-	if c.sender != "" {
-		add("sender = $%d", c.sender)
-	}
-	if c.from != 0 {
-		add("origin_server_ts >= $%d", c.from)
-	}
-	if c.to != 0 {
-		add("origin_server_ts < $%d", c.to)
-	}
+	where, args := conditions(c, "vector @@ websearch_to_tsquery('english', $1)", c.Web, func(i int) string { return fmt.Sprintf("$%d", i) })
 	q := `SELECT ts_rank_cd(vector, websearch_to_tsquery('english', $1)) AS rank, origin_server_ts, stream_ordering, room_id, event_id
-		FROM event_search WHERE ` + strings.Join(where, " AND ")
+		FROM event_search WHERE ` + where
 	if sort == sortRank {
 		q += fmt.Sprintf(" ORDER BY rank DESC LIMIT %d", pgRankLimit)
 	} else {
@@ -121,6 +105,37 @@ func (p *pgFTS) search(ctx context.Context, c queryClass, sort string) (int, err
 		return 0, err
 	}
 	defer rows.Close()
+	return count(rows)
+}
+
+// conditions is the WHERE clause of a class: the text match, then its
+// filters, with placeholders from ph (given the argument's position).
+func conditions(c queryClass, match string, text any, ph func(int) string) (string, []any) {
+	where, args := []string{match}, []any{text}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, cond+ph(len(args)))
+	}
+	if c.room != "" {
+		add("room_id = ", c.room)
+	}
+	if c.sender != "" {
+		add("sender = ", c.sender)
+	}
+	if c.from != 0 {
+		add("origin_server_ts >= ", c.from)
+	}
+	if c.to != 0 {
+		add("origin_server_ts < ", c.to)
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// count reads the rows a query returns.
+func count(rows interface {
+	Next() bool
+	Err() error
+}) (int, error) {
 	n := 0
 	for rows.Next() {
 		n++
@@ -190,32 +205,16 @@ func (f *fts5) size(context.Context) (int64, error) {
 }
 
 func (f *fts5) search(ctx context.Context, c queryClass, sort string) (int, error) {
-	where, args := []string{"messages MATCH ?"}, []any{c.FTS5}
-	if c.room != "" {
-		where, args = append(where, "room_id = ?"), append(args, c.room)
-	}
-	if c.sender != "" {
-		where, args = append(where, "sender = ?"), append(args, c.sender)
-	}
-	if c.from != 0 {
-		where, args = append(where, "origin_server_ts >= ?"), append(args, c.from)
-	}
-	if c.to != 0 {
-		where, args = append(where, "origin_server_ts < ?"), append(args, c.to)
-	}
+	where, args := conditions(c, "messages MATCH ?", c.FTS5, func(int) string { return "?" })
 	order := "rank"
 	if sort == sortNewest {
 		order = "rowid DESC"
 	}
-	rows, err := f.db.QueryContext(ctx, `SELECT rowid, event_id, room_id FROM messages WHERE `+strings.Join(where, " AND ")+
+	rows, err := f.db.QueryContext(ctx, `SELECT rowid, event_id, room_id FROM messages WHERE `+where+
 		` ORDER BY `+order+fmt.Sprintf(" LIMIT %d", pageSize), args...)
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		n++
-	}
-	return n, rows.Err()
+	return count(rows)
 }
