@@ -55,6 +55,8 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	} else if n > 0 {
 		fmt.Fprintf(stdout, "indexed %d changes in %s\n", n, time.Since(start).Round(time.Millisecond))
 	}
+	// Measuring while the index merges its segments measures the merges.
+	settle(indexPath, 5*time.Second, 15*time.Minute)
 	docs, _ := ix.DocCount()
 	size := dirSize(indexPath)
 	rooms, err := st.Rooms(ctx)
