@@ -252,10 +252,9 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, or
 	var out search.DocumentMatchCollection
 	var seen uint64 // hits in the months visited
 	visited := 0
-	span := 1
+	span := windowSpan(n, perMonth)
 	for visited < len(months) {
 		need := n - len(out)
-		span = max(span, int(math.Ceil(2*float64(need)/max(perMonth, 1e-9))))
 		window := months[visited:min(visited+span, len(months))]
 		in := make([]query.Query, len(window))
 		for k, m := range window {
@@ -263,7 +262,7 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, or
 			t.SetField(fieldMonth)
 			in[k] = t
 		}
-		res, err := run(bleve.NewConjunctionQuery(q, bleve.NewDisjunctionQuery(in...)), need)
+		res, err := run(narrowed(q, bleve.NewDisjunctionQuery(in...)), need)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -273,8 +272,12 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, or
 		if len(out) >= n {
 			break
 		}
-		perMonth = float64(seen) / float64(visited)
-		span *= 2
+		// A window with no hits says little (the newest months of an
+		// archive are often thin): count it as one hit, and never grow
+		// more than sixteenfold at once, or one empty month would send
+		// the next window over the whole archive.
+		perMonth = float64(max(seen, 1)) / float64(visited)
+		span = min(max(span*2, windowSpan(n-len(out), perMonth)), span*16)
 	}
 	total := seen
 	if rest := len(months) - visited; rest > 0 {
@@ -284,6 +287,43 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, or
 		}
 	}
 	return out, total, nil
+}
+
+// narrowed adds a condition to a query's required clauses, flattening
+// nested conjunctions, rather than wrapping the query. Bleve intersects
+// the postings of a conjunction of plain terms up front, whole: wrapped,
+// two common words were intersected over the entire index once per month
+// window (half the cost of a newest-first search). In one conjunction with
+// the window, it walks from the window, its most selective side.
+func narrowed(q query.Query, cond query.Query) query.Query {
+	b, ok := q.(*query.BooleanQuery)
+	if !ok {
+		return bleve.NewConjunctionQuery(q, cond)
+	}
+	var must []query.Query
+	switch m := b.Must.(type) {
+	case nil:
+	case *query.ConjunctionQuery:
+		for _, c := range m.Conjuncts {
+			if inner, ok := c.(*query.ConjunctionQuery); ok {
+				must = append(must, inner.Conjuncts...)
+			} else {
+				must = append(must, c)
+			}
+		}
+	default:
+		must = append(must, m)
+	}
+	out := bleve.NewBooleanQuery()
+	out.AddMust(append(must, cond)...)
+	out.Should, out.MustNot = b.Should, b.MustNot
+	return out
+}
+
+// windowSpan is the number of months expected to hold twice the hits
+// still needed at the given density.
+func windowSpan(need int, perMonth float64) int {
+	return max(1, int(math.Ceil(2*float64(need)/max(perMonth, 1e-9))))
 }
 
 // monthRange bounds the months a search can match (inclusive, "2006-01").
