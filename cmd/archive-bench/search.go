@@ -29,6 +29,8 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	runs := fs.Int("runs", 200, "runs of each query class and sort")
 	only := fs.String("class", "", "run only the query classes whose name contains this")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the searches to this file")
+	clients := fs.Int("clients", 10, "then run the whole mix with this many clients at once (0: don't)")
+	clientTime := fs.Duration("concurrent-time", 10*time.Second, "how long the concurrent run lasts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,6 +96,7 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var ops []func(context.Context) (int, error)
 	for _, c := range classes {
 		if !strings.Contains(c.name, *only) {
 			continue
@@ -116,9 +119,22 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 			}
 			slices.Sort(lat)
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t\n", c.name, sort, total, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]))
+			ops = append(ops, func(ctx context.Context) (int, error) {
+				res, err := ix.Search(ctx, indexer.Request{Query: q, Sort: sort, Size: 20})
+				return len(res.Events), err
+			})
 		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil || *clients <= 0 || len(ops) == 0 {
+		return err
+	}
+	tp, err := concurrent(ctx, *clients, *clientTime, ops)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "\n%d clients at once, the whole mix for %s: %.0f searches/s, p50 %.2f ms, p99 %.2f ms\n",
+		tp.Clients, *clientTime, tp.PerSec, tp.P50, tp.P99)
+	return err
 }
 
 func dirSize(dir string) int64 {
