@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/store"
@@ -68,6 +69,7 @@ func busiestDay(msgs []message, target int) dayInfo {
 // appService is the real appservice handler on the benchmark's store,
 // behind a real HTTP server on loopback.
 type appService struct {
+	st     *store.Store
 	srv    *httptest.Server
 	client *http.Client
 	day    dayInfo
@@ -77,7 +79,7 @@ type appService struct {
 
 func startAppService(st *store.Store, log *slog.Logger, day dayInfo) (*appService, error) {
 	as := ingest.NewAppService(ingest.New(st, log, botID), hsToken, nil, log)
-	return &appService{srv: httptest.NewServer(as.Handler()), client: &http.Client{Timeout: time.Minute}, day: day}, nil
+	return &appService{st: st, srv: httptest.NewServer(as.Handler()), client: &http.Client{Timeout: time.Minute}, day: day}, nil
 }
 
 func (a *appService) close() { a.srv.Close() }
@@ -85,9 +87,13 @@ func (a *appService) close() { a.srv.Close() }
 // event returns a new event of the day's room: a message with body, or a
 // redaction of target.
 func (a *appService) event(body, redacts string) (string, map[string]any) {
+	return a.eventIn(a.day.Room, body, redacts)
+}
+
+func (a *appService) eventIn(room, body, redacts string) (string, map[string]any) {
 	n := a.seq.Add(1)
 	evID := fmt.Sprintf("$archive-bench-%d-%d", time.Now().UnixNano(), n)
-	ev := map[string]any{"event_id": evID, "room_id": a.day.Room, "sender": a.day.Sender,
+	ev := map[string]any{"event_id": evID, "room_id": room, "sender": a.day.Sender,
 		"origin_server_ts": time.Now().UnixMilli(), "type": "m.room.message",
 		"content": map[string]any{"msgtype": "m.text", "body": body}}
 	if redacts != "" {
@@ -124,18 +130,46 @@ func (a *appService) send(ctx context.Context, evs []map[string]any) (time.Durat
 	return d, nil
 }
 
+// measureAcks sends transactions of 100 messages to a room of their own
+// (so that they do not swell the pages the other measurements read) and
+// times their acks.
 func (a *appService) measureAcks(ctx context.Context, txns int) (latency, error) {
+	room := fmt.Sprintf("!archive-bench-acks-%d:bench.example", time.Now().UnixNano())
+	var state []map[string]any
+	for _, s := range []struct {
+		typ, key string
+		content  map[string]any
+	}{
+		{"m.room.create", "", map[string]any{"room_version": "10"}},
+		{"m.room.member", a.day.Sender, map[string]any{"membership": "join"}},
+		{"m.room.history_visibility", "", map[string]any{"history_visibility": "world_readable"}},
+	} {
+		_, ev := a.eventIn(room, "", "")
+		ev["type"], ev["state_key"], ev["content"] = s.typ, s.key, s.content
+		state = append(state, ev)
+	}
+	if _, err := a.send(ctx, state); err != nil {
+		return latency{}, err
+	}
 	var lat []time.Duration
 	for t := range txns {
 		evs := make([]map[string]any, 100)
 		for i := range evs {
-			_, evs[i] = a.event(fmt.Sprintf("appservice benchmark message %d of transaction %d, with some ordinary words", i, t), "")
+			_, evs[i] = a.eventIn(room, fmt.Sprintf("appservice benchmark message %d of transaction %d, with some ordinary words", i, t), "")
 		}
 		d, err := a.send(ctx, evs)
 		if err != nil {
 			return latency{}, err
 		}
 		lat = append(lat, d)
+	}
+	// Acks of events left unstored would measure nothing.
+	r, err := a.st.Room(ctx, id.RoomID(room))
+	if err != nil {
+		return latency{}, err
+	}
+	if r.MessageCount != int64(txns*100) {
+		return latency{}, fmt.Errorf("%d of the %d messages sent were stored", r.MessageCount, txns*100)
 	}
 	return summarize(lat), nil
 }
