@@ -292,7 +292,7 @@ func measureOurs(ctx context.Context, o benchOptions, cfg store.Config, dataDir 
 	}
 
 	progress("%s: appservice transactions", res.Database)
-	as, err := startAppService(st, log, rep.Day)
+	as, err := startAppService(st, log, rep.Day, ds.msgs[len(ds.msgs)-1].ts+1)
 	if err != nil {
 		return res, err
 	}

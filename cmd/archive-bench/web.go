@@ -69,7 +69,11 @@ func busiestDay(msgs []message, target int) dayInfo {
 // appService is the real appservice handler on the benchmark's store,
 // behind a real HTTP server on loopback.
 type appService struct {
-	st     *store.Store
+	st *store.Store
+	// after is a time after every event of the dataset: a replayed corpus
+	// may run past today, and a message dated before its room was created
+	// is not public.
+	after  int64
 	srv    *httptest.Server
 	client *http.Client
 	day    dayInfo
@@ -77,9 +81,9 @@ type appService struct {
 	seq    atomic.Int64
 }
 
-func startAppService(st *store.Store, log *slog.Logger, day dayInfo) (*appService, error) {
+func startAppService(st *store.Store, log *slog.Logger, day dayInfo, after int64) (*appService, error) {
 	as := ingest.NewAppService(ingest.New(st, log, botID), hsToken, nil, log)
-	return &appService{st: st, srv: httptest.NewServer(as.Handler()), client: &http.Client{Timeout: time.Minute}, day: day}, nil
+	return &appService{st: st, after: after, srv: httptest.NewServer(as.Handler()), client: &http.Client{Timeout: time.Minute}, day: day}, nil
 }
 
 func (a *appService) close() { a.srv.Close() }
@@ -94,7 +98,7 @@ func (a *appService) eventIn(room, body, redacts string) (string, map[string]any
 	n := a.seq.Add(1)
 	evID := fmt.Sprintf("$archive-bench-%d-%d", time.Now().UnixNano(), n)
 	ev := map[string]any{"event_id": evID, "room_id": room, "sender": a.day.Sender,
-		"origin_server_ts": time.Now().UnixMilli(), "type": "m.room.message",
+		"origin_server_ts": max(time.Now().UnixMilli(), a.after+n), "type": "m.room.message",
 		"content": map[string]any{"msgtype": "m.text", "body": body}}
 	if redacts != "" {
 		ev["type"], ev["redacts"] = "m.room.redaction", redacts
@@ -128,6 +132,19 @@ func (a *appService) send(ctx context.Context, evs []map[string]any) (time.Durat
 		return d, fmt.Errorf("transaction answered %s", resp.Status)
 	}
 	return d, nil
+}
+
+// sendStored sends one event and makes sure the archive stored it (a
+// message it judges not public would leave the wait for it hanging).
+func (a *appService) sendStored(ctx context.Context, evID string, ev map[string]any) error {
+	if _, err := a.send(ctx, []map[string]any{ev}); err != nil {
+		return err
+	}
+	evs, err := a.st.EventsByID(ctx, []id.EventID{id.EventID(evID)})
+	if err == nil && (len(evs) != 1 || !evs[0].Public) {
+		err = fmt.Errorf("the archive did not store %s as public", evID)
+	}
+	return err
 }
 
 // measureAcks sends transactions of 100 messages to a room of their own
@@ -193,7 +210,7 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string)
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}}
 	w.cmd = exec.Command(bin)
 	w.cmd.Env = append(os.Environ(), "MXARCHIVE_DATA_DIR="+dataDir, "MXARCHIVE_DATABASE_TYPE="+cfg.Type,
-		"MXARCHIVE_DATABASE_URI="+cfg.URI, "MXARCHIVE_WEB_LISTEN="+addr, "MXARCHIVE_LOG_LEVEL=warn")
+		"MXARCHIVE_DATABASE_URI="+cfg.URI, "MXARCHIVE_WEB_LISTEN="+addr, "MXARCHIVE_LOG_LEVEL=info")
 	w.cmd.Stdout, w.cmd.Stderr = &w.logs, &w.logs
 	w.cmd.SysProcAttr = procAttr()
 	if err := w.cmd.Start(); err != nil {
@@ -224,6 +241,13 @@ func (w *webProcess) get(ctx context.Context, path string) (int, []byte, error) 
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
 
 // resolve returns the path a request for path ends at, after redirects.
@@ -328,13 +352,13 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 	defer w.stop()
 	// Wait until it has indexed the appservice's messages.
 	marker, ev := as.event("archivebenchmarker caught up", "")
-	if _, err := as.send(ctx, []map[string]any{ev}); err != nil {
+	if err := as.sendStored(ctx, marker, ev); err != nil {
 		return err
 	}
 	if _, err := until(ctx, time.Now(), 5*time.Minute, "archive-web catching up", func() (bool, error) {
 		return w.searchHas(ctx, "archivebenchmarker", marker)
 	}); err != nil {
-		return err
+		return fmt.Errorf("%w; archive-web's log:\n%s", err, tail(w.logs.String(), 4000))
 	}
 
 	// The room's page lives at its alias: take the address the room ID
@@ -364,7 +388,7 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		text := "propagation probe " + word
 		evID, ev := as.event(text, "")
 		start := time.Now()
-		if _, err := as.send(ctx, []map[string]any{ev}); err != nil {
+		if err := as.sendStored(ctx, evID, ev); err != nil {
 			return err
 		}
 		d, err := until(ctx, start, 30*time.Second, "a new message becoming searchable", func() (bool, error) {
