@@ -274,10 +274,10 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, or
 		}
 		// A window with no hits says little (the newest months of an
 		// archive are often thin): count it as one hit, and never grow
-		// more than sixteenfold at once, or one empty month would send
+		// more than eightfold at once, or one empty month would send
 		// the next window over the whole archive.
 		perMonth = float64(max(seen, 1)) / float64(visited)
-		span = min(max(span*2, windowSpan(n-len(out), perMonth)), span*16)
+		span = min(max(span*2, windowSpan(n-len(out), perMonth)), span*8)
 	}
 	total := seen
 	if rest := len(months) - visited; rest > 0 {
