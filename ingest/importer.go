@@ -220,8 +220,6 @@ func (o ImportOptions) progress(file string, pass int) func(read, total int64, e
 	}
 }
 
-// eventSource yields a file's valid events with their line numbers.
-// stateOnly asks for state events only (and no error reports).
 // openSource opens an import file in the given format, detected when
 // FormatAuto, and returns the format it used.
 func openSource(path string, format Format) (eventSource, Format, error) {
@@ -261,6 +259,8 @@ func ReadFile(ctx context.Context, path string, format Format, fn func(*event.Ev
 	return format, nil
 }
 
+// eventSource yields a file's valid events with their line numbers.
+// stateOnly asks for state events only (and no error reports).
 type eventSource interface {
 	each(ctx context.Context, stateOnly bool, progress func(read, total int64, events int),
 		fn func(line int, ev *event.Event) error, reject func(LineError)) error

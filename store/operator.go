@@ -199,11 +199,14 @@ func (s *Store) feedKeptExpired(ctx context.Context, room id.RoomID, cut int64) 
 	err := s.db.QueryRowContext(rctx, `SELECT nid, event_id, state_key IS NOT NULL, origin_ts FROM events WHERE room_id = $1
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`, string(room)).Scan(&nid, &evID, &state, &ts)
 	cancel()
-	if errors.Is(err, sql.ErrNoRows) || state || ts >= cut {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if state || ts >= cut {
+		return nil // state is never purged; a recent event has not expired
 	}
 	if v, ok := s.keptExpired.Load(room); ok && v.(int64) == nid {
 		return nil

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -194,9 +195,29 @@ func (a *appService) measureAcks(ctx context.Context, txns int) (latency, error)
 // webProcess is a running archive-web.
 type webProcess struct {
 	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has been reaped
 	url    string
 	client *http.Client
-	logs   bytes.Buffer
+	logs   lockedBuffer
+}
+
+// lockedBuffer is the process's output, written by exec's copying
+// goroutine and read by the benchmark.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string) (*webProcess, error) {
@@ -216,16 +237,22 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string)
 	if err := w.cmd.Start(); err != nil {
 		return nil, err
 	}
+	w.exited = make(chan struct{})
+	go func() { w.cmd.Wait(); close(w.exited) }()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if code, _, err := w.get(ctx, "/healthz"); err == nil && code == http.StatusOK {
 			return w, nil
 		}
-		if time.Now().After(deadline) || w.cmd.ProcessState != nil {
-			w.stop()
-			return nil, fmt.Errorf("archive-web did not start: %s", w.logs.String())
+		select {
+		case <-w.exited:
+			return nil, fmt.Errorf("archive-web exited: %s", tail(w.logs.String(), 4000))
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
+		if time.Now().After(deadline) {
+			w.stop()
+			return nil, fmt.Errorf("archive-web did not start within 2 minutes: %s", tail(w.logs.String(), 4000))
+		}
 	}
 }
 
@@ -285,13 +312,11 @@ func (w *webProcess) peakRSS() int64 {
 
 func (w *webProcess) stop() {
 	w.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { w.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-w.exited:
 	case <-time.After(15 * time.Second):
 		w.cmd.Process.Kill()
-		<-done
+		<-w.exited
 	}
 }
 
