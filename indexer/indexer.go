@@ -169,10 +169,10 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit}
 	idx, err := bleve.Open(path)
 	if err == nil {
-		if format, ferr := idx.GetInternal(formatKey); ferr != nil || string(format) != indexFormat {
+		if format, ferr := idx.GetInternal(formatKey); ferr != nil || string(format) != ix.format() {
 			idx.Close()
 			// Derived data in an older layout: replace it, keep nothing.
-			log.Info("the search index has an older format; rebuilding it from the archive", "path", path, "format", string(format), "want", indexFormat, "err", ferr)
+			log.Info("the search index has another format or language; rebuilding it from the archive", "path", path, "format", string(format), "want", ix.format(), "err", ferr)
 			if err := os.RemoveAll(path); err != nil {
 				return nil, fmt.Errorf("remove the old-format index: %w", err)
 			}
@@ -212,12 +212,16 @@ func (ix *Indexer) create(path string) (bleve.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := idx.SetInternal(formatKey, []byte(indexFormat)); err != nil {
+	if err := idx.SetInternal(formatKey, []byte(ix.format())); err != nil {
 		idx.Close()
 		return nil, err
 	}
 	return idx, nil
 }
+
+// format is what the index records of how it was built: the layout and
+// the configured language, so that changing either rebuilds it.
+func (ix *Indexer) format() string { return indexFormat + "/" + ix.opts.Language }
 
 // Close closes the index.
 func (ix *Indexer) Close() error {
@@ -306,14 +310,17 @@ func sortableTime(ms int64) string { return fmt.Sprintf("%013d", max(ms, 0)) }
 
 func monthOf(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01") }
 
+// hasLink reads the message's own text: a link in the quoted reply
+// fallback is someone else's (and may have been redacted since).
 func hasLink(msg event.Message) bool {
-	s := msg.Body + " " + msg.FormattedBody
+	s := msg.Body + " " + event.StripReplyFallbackHTML(msg.FormattedBody)
 	return strings.Contains(s, "http://") || strings.Contains(s, "https://")
 }
 
 func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
 	text := msg.Body
-	if c := msg.Caption(); c == "" && msg.FileName != "" && text != msg.FileName {
+	// A captioned file: the body is the caption, the name is findable too.
+	if msg.FileName != "" && text != msg.FileName {
 		text += " " + msg.FileName
 	}
 	return document{

@@ -3,6 +3,7 @@ package indexer_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -310,6 +311,9 @@ func TestBadRequests(t *testing.T) {
 		"unknown room": {Query: q},
 		"bad sort":     {Query: indexer.Query{Words: []string{"x"}}, Sort: "random"},
 		"bad cursor":   {Query: indexer.Query{Words: []string{"x"}}, Cursor: "%%%"},
+		// A time cursor with one key instead of two made Bleve panic.
+		"short time cursor":      {Query: indexer.Query{Words: []string{"x"}}, Sort: indexer.SortNewest, Cursor: base64.RawURLEncoding.EncodeToString([]byte(`{"a":["1"]}`))},
+		"cursor of another sort": {Query: indexer.Query{Words: []string{"x"}}, Cursor: base64.RawURLEncoding.EncodeToString([]byte(`{"a":["0000000000001","$x"]}`))},
 	} {
 		if _, err := ix.Search(context.Background(), req); err == nil || !strings.Contains(err.Error(), "bad search request") {
 			t.Errorf("%s: err = %v", name, err)
@@ -463,5 +467,31 @@ func TestOptOutAndRetentionLeaveTheIndex(t *testing.T) {
 	catchUp(t, ix)
 	if n, _ := ix.DocCount(); n != 2 {
 		t.Errorf("after the retention policy the index holds %d documents, want 2", n)
+	}
+}
+
+// has:link reads the message's own text, not the reply fallback quoting
+// someone else's link; a captioned file is findable by its name.
+func TestLinkAndFileNameAreTheMessagesOwn(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	add(t, st, lines(
+		msg("$link", 2000, `{"msgtype":"m.text","body":"see https://example.org/x"}`),
+		msg("$reply", 3000, `{"msgtype":"m.text","body":"> <@a:example.org> see https://example.org/x\n\nnice","format":"org.matrix.custom.html",`+
+			`"formatted_body":"<mx-reply><blockquote>see <a href=\"https://example.org/x\">https://example.org/x</a></blockquote></mx-reply>nice",`+
+			`"m.relates_to":{"m.in_reply_to":{"event_id":"$link"}}}`),
+		msg("$file", 4000, `{"msgtype":"m.file","body":"the quarterly figures","filename":"report.pdf","url":"mxc://example.org/f"}`),
+	)...)
+	catchUp(t, ix)
+	if got := ids(search(t, ix, "nice has:link", "", 10, "")); len(got) != 0 {
+		t.Errorf("a reply quoting a link counts as having one: %v", got)
+	}
+	if got := ids(search(t, ix, "see has:link", "", 10, "")); len(got) != 1 || got[0] != "$link" {
+		t.Errorf("see has:link = %v", got)
+	}
+	for _, q := range []string{"report.pdf", "quarterly"} {
+		if got := ids(search(t, ix, q, "", 10, "")); len(got) != 1 || got[0] != "$file" {
+			t.Errorf("%s = %v, want the captioned file", q, got)
+		}
 	}
 }

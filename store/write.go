@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	insertRoomSQL   = `INSERT INTO rooms (room_id) VALUES ($1) ON CONFLICT (room_id) DO NOTHING`
+	insertRoomSQL   = `INSERT INTO rooms (room_id, history_visibility) VALUES ($1, '') ON CONFLICT (room_id) DO NOTHING`
 	insertEventsSQL = `INSERT INTO events
 		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
 		 rel_type, rel_target, rel_key, reply_to, raw, received_at)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
@@ -71,5 +72,27 @@ func TestOptOutAndTakedownAreShown(t *testing.T) {
 	}
 	if !strings.Contains(page, "Removed by the archive") || !strings.Contains(page, "posted a phone number") {
 		t.Errorf("the takedown is not shown with its reason:\n%.3000s", page)
+	}
+}
+
+// A thread reply's permalink outlives its root: once the root has expired
+// the reply is shown on its day instead of in the thread, never a 404.
+func TestThreadReplyPermalinkOutlivesItsRoot(t *testing.T) {
+	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true}})
+	recent := time.Now().Add(-time.Hour).UnixMilli()
+	e := newEnv(t, st, writeRoom(t,
+		msgLine("$root", 1767225601000, `{"msgtype":"m.text","body":"an old question"}`),
+		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,
+		msgLine("$answer", recent, `{"msgtype":"m.text","body":"a late answer","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`),
+	))
+	rec := e.get(t, "/room/!x:example.org/event/$answer")
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "a late answer") || strings.Contains(rec.Body.String(), "an old question") {
+		t.Errorf("reply permalink with an expired root = %d: %.500s", rec.Code, rec.Body.String())
+	}
+	if rec := e.get(t, "/room/!x:example.org/thread/$root"); rec.Code != http.StatusGone {
+		t.Errorf("thread of an expired root = %d, want 410", rec.Code)
+	}
+	if rec := e.get(t, "/room/!x:example.org/thread/notanid"); rec.Code != http.StatusBadRequest {
+		t.Errorf("thread of a malformed ID = %d, want 400", rec.Code)
 	}
 }

@@ -153,9 +153,16 @@ func (s *Server) permalink(c echo.Context) error {
 	if given != slug(r) {
 		return c.Redirect(http.StatusMovedPermanently, eventPath(r, ev.ID))
 	}
-	// A thread reply is shown in its thread, highlighted.
+	// A thread reply is shown in its thread, highlighted; on its day when
+	// the root is gone (expired, say): the reply's permalink still works.
 	if ev.Rel.Type == "m.thread" && ev.Rel.EventID != "" {
-		return s.renderThread(c, r, ev.Rel.EventID, ev.ID)
+		root, ok, err := s.threadRoot(c, r, ev.Rel.EventID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return s.renderThread(c, r, root, ev.ID)
+		}
 	}
 	date := time.UnixMilli(ev.OriginTS).UTC().Format(dateLayout)
 	v, _, err := s.dayView(c, r, date, ev.ID)

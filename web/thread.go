@@ -22,31 +22,39 @@ type threadPageView struct {
 	Items    []itemView
 }
 
-// thread serves /room/{room}/thread/{root}: the whole thread.
+// thread serves /room/{room}/thread/{root}: the whole thread. The root is
+// looked up as a permalink is (400 for a malformed ID, 410 for one the
+// archive no longer shows).
 func (s *Server) thread(c echo.Context) error {
 	r, canonical, err := s.resolveRoom(c)
 	if err != nil {
 		return err
 	}
-	root, err := param(c, "event")
+	root, _, err := s.publicEvent(c)
 	if err != nil {
 		return err
+	}
+	if root.RoomID != r.ID {
+		return notFound("This archive has no thread starting at %s in this room.", root.ID)
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "thread", root))
+		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "thread", string(root.ID)))
 	}
-	return s.renderThread(c, r, id.EventID(root), "")
+	return s.renderThread(c, r, root, "")
 }
 
-func (s *Server) renderThread(c echo.Context, r store.Room, rootID, highlight id.EventID) error {
+// threadRoot is a reply's thread root when its thread can be shown.
+func (s *Server) threadRoot(c echo.Context, r store.Room, rootID id.EventID) (store.Event, bool, error) {
+	root, err := s.store.EventByID(c.Request().Context(), rootID)
+	if errors.Is(err, store.ErrNotFound) {
+		return root, false, nil
+	}
+	return root, err == nil && root.RoomID == r.ID && root.Public && !root.Expired, err
+}
+
+func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, highlight id.EventID) error {
 	ctx := c.Request().Context()
-	root, err := s.store.EventByID(ctx, rootID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (root.RoomID != r.ID || !root.Public || root.Expired)) {
-		return notFound("This archive has no thread starting at %s in this room.", rootID)
-	}
-	if err != nil {
-		return err
-	}
+	rootID := root.ID
 	related, err := s.store.Related(ctx, []id.EventID{rootID})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/ingest"
 )
 
 // configTemplate is the commented config.yaml `archiver init` writes.
@@ -105,28 +106,6 @@ func yamlList(l []string) string {
 	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
-// registration is the homeserver's appservice registration file.
-type registration struct {
-	ID              string     `yaml:"id"`
-	URL             string     `yaml:"url"`
-	ASToken         string     `yaml:"as_token"`
-	HSToken         string     `yaml:"hs_token"`
-	SenderLocalpart string     `yaml:"sender_localpart"`
-	RateLimited     bool       `yaml:"rate_limited"`
-	Namespaces      namespaces `yaml:"namespaces"`
-}
-
-type namespaces struct {
-	Users   []namespace `yaml:"users"`
-	Aliases []namespace `yaml:"aliases"`
-	Rooms   []namespace `yaml:"rooms"`
-}
-
-type namespace struct {
-	Regex     string `yaml:"regex"`
-	Exclusive bool   `yaml:"exclusive"`
-}
-
 func newToken() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -169,16 +148,12 @@ func initCmd(cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if _, err := config.LoadBytes([]byte(cfgText.String())); err != nil {
 		return fmt.Errorf("init: the generated config does not load: %w", err)
 	}
-	reg := registration{
+	reg := ingest.Registration{
 		ID: cfg.Appservice.ID, URL: "http://" + cfg.Appservice.Listen,
 		ASToken: cfg.Appservice.ASToken, HSToken: cfg.Appservice.HSToken,
-		SenderLocalpart: cfg.Appservice.BotLocalpart, RateLimited: false,
-		// The archive needs no users, aliases or rooms of its own: it hears
-		// rooms through its bot's membership. Empty lists, not omitted keys:
-		// homeservers require the keys.
-		Namespaces: namespaces{Users: []namespace{}, Aliases: []namespace{}, Rooms: []namespace{}},
+		SenderLocalpart: cfg.Appservice.BotLocalpart,
 	}
-	regText, err := yaml.Marshal(reg)
+	regText, err := reg.Marshal()
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/ingest"
 )
 
 func TestInit(t *testing.T) {
@@ -22,7 +23,7 @@ func TestInit(t *testing.T) {
 	if err := run(context.Background(), []string{"init", "-o", dir}, &out, &errs); err != nil {
 		t.Fatalf("init: %v\n%s", err, errs.String())
 	}
-	var reg registration
+	var reg ingest.Registration
 	b, _ := os.ReadFile(filepath.Join(dir, "registration.yaml"))
 	if err := yaml.Unmarshal(b, &reg); err != nil {
 		t.Fatal(err)

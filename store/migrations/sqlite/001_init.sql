@@ -13,8 +13,7 @@ CREATE TABLE rooms (
     canonical_alias     TEXT NOT NULL DEFAULT '',
     alt_aliases         TEXT NOT NULL DEFAULT '[]',
     join_rule           TEXT NOT NULL DEFAULT '',
-    -- '' while unknown (an import that does not state it).
-    history_visibility  TEXT NOT NULL DEFAULT '',
+    history_visibility  TEXT NOT NULL DEFAULT 'shared',
     encrypted           BOOLEAN NOT NULL DEFAULT FALSE,
     predecessor_room_id TEXT NOT NULL DEFAULT '',
     successor_room_id   TEXT NOT NULL DEFAULT '',
@@ -46,8 +45,7 @@ CREATE TABLE events (
     rel_target  TEXT NOT NULL DEFAULT '',
     rel_key     TEXT NOT NULL DEFAULT '',
     reply_to    TEXT NOT NULL DEFAULT '',
-    -- The event as received, minus "unsigned"; its content is read from it
-    -- (stored once: an import writes half the bytes it would otherwise).
+    content     TEXT NOT NULL,
     raw         TEXT NOT NULL,
     redacted    BOOLEAN NOT NULL DEFAULT FALSE,
     received_at BIGINT NOT NULL
