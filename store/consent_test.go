@@ -293,3 +293,25 @@ func displayNameOf(e store.Event) string {
 	_ = json.Unmarshal(e.Content, &c)
 	return c.Displayname
 }
+
+// Erasing a moderator erases the reasons they gave for redactions too; the
+// message they redacted stays redacted.
+func TestErasingARedactorErasesTheirReasons(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, append(baseRoom(t),
+			mk(t, "$m", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.text","body":"spam"}`),
+			mk(t, "$r", "m.room.redaction", "@alice:example.org", 3000, nil, `{"redacts":"$m","reason":"the moderator's own words"}`),
+		)...)
+		if _, err := st.EraseUser(ctx, "@alice:example.org", false); err != nil {
+			t.Fatal(err)
+		}
+		r, err := st.RedactionOf(ctx, "$m")
+		if err != nil || r.Reason != "" || r.Sender != "" {
+			t.Errorf("redaction after erasing its author: %+v, %v", r, err)
+		}
+		if e, err := st.EventByID(ctx, "$m"); err != nil || !e.Redacted {
+			t.Errorf("the redacted message: %v, redacted=%v", err, e.Redacted)
+		}
+	})
+}

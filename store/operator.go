@@ -82,6 +82,11 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 		if _, err := w.tx.ExecContext(ctx, `DELETE FROM redactions WHERE target_id = $1`, v.id); err != nil {
 			return err
 		}
+		// A deleted redaction's own words (its reason) and author go too;
+		// the row stays, so a target that arrives later is still redacted.
+		if _, err := w.tx.ExecContext(ctx, `UPDATE redactions SET reason = '', sender = '' WHERE redaction_id = $1`, v.id); err != nil {
+			return err
+		}
 		if v.counted {
 			uncount[v.room]++
 		}
@@ -336,6 +341,20 @@ func (r Redaction) Notice() string {
 // send later is not shown either. It returns the number of events deleted
 // or stripped (or that would be, with dryRun).
 func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int64, error) {
+	// Opted out first: from this commit on, nothing of theirs is shown or
+	// indexed, even what arrives while the batches run or if they fail.
+	if !dryRun {
+		err := s.inWrite(ctx, func(w *writer) error {
+			if _, err := w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, 'erased') ON CONFLICT (user_id) DO NOTHING`, string(user), w.now); err != nil {
+				return err
+			}
+			w.consentChanged = true
+			return w.feedUser(ctx, user)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
 	const where = ` FROM events WHERE sender = $1 AND state_key IS NULL`
 	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstoneErased, string(user))
 	if err != nil {
@@ -382,11 +401,7 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 			d.state = true
 			states++
 		}
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, 'erased') ON CONFLICT (user_id) DO NOTHING`, string(user), w.now); err != nil {
-			return err
-		}
-		w.consentChanged = true
-		return w.feedUser(ctx, user)
+		return nil
 	})
 	return n + states, err
 }

@@ -24,7 +24,7 @@ const (
 		(redaction_id, target_id, room_id, sender, reason, origin_ts, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (redaction_id) DO NOTHING`
-	anyPendingSQL        = `SELECT 1 FROM redactions WHERE applied_at IS NULL AND NOT rejected LIMIT 1`
+	pendingTargetsSQL    = `SELECT DISTINCT target_id FROM redactions WHERE target_id IN (%s) AND applied_at IS NULL AND NOT rejected`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
 		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
 	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted, state_key IS NOT NULL
@@ -97,6 +97,9 @@ func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, 
 		if err := w.insertAll(ctx, keep); err != nil {
 			return err
 		}
+		if err := w.notePending(ctx); err != nil {
+			return err
+		}
 		for i := range keep {
 			if err := w.put(ctx, &keep[i], &res); err != nil {
 				return fmt.Errorf("put event %s: %w", keep[i].ID, err)
@@ -127,10 +130,10 @@ type writer struct {
 	inserted map[id.EventID]bool
 	// changes are buffered and written together by finish.
 	changes []any
-	// anyPending is false when no redaction was waiting for its target at
-	// the start of the batch; then only targets named in this batch
-	// (batchTargets) can be waiting, and most events need no query at all.
-	anyPending   bool
+	// batchTargets are the events of this transaction a redaction may be
+	// waiting for: new events an earlier redaction names (notePending),
+	// and targets of redactions in this transaction. Only they are looked
+	// up in redactions, so most events need no query at all.
 	batchTargets map[id.EventID]bool
 	// consentChanged: a retention policy or an opt-out changed; readers'
 	// caches are dropped after the commit.
@@ -139,14 +142,7 @@ type writer struct {
 
 func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 	w := &writer{s: s, tx: tx, now: s.now().UnixMilli(), rooms: map[id.RoomID]*roomDelta{}, batchTargets: map[id.EventID]bool{}}
-	var one int
-	err := tx.QueryRowContext(ctx, anyPendingSQL).Scan(&one)
-	switch {
-	case err == nil:
-		w.anyPending = true
-	case !errors.Is(err, sql.ErrNoRows):
-		return nil, err
-	}
+	var err error
 	if w.pending, err = tx.PrepareContext(ctx, pendingRedactionsSQL); err != nil {
 		return nil, err
 	}
@@ -359,6 +355,29 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 	return nil
 }
 
+// notePending finds, in one query per few hundred events, which of the
+// events insertAll just wrote an unapplied redaction is waiting for (one
+// that arrived first, or was served before its target was backfilled).
+func (w *writer) notePending(ctx context.Context) error {
+	ids := make([]id.EventID, 0, len(w.inserted))
+	for e := range w.inserted {
+		ids = append(ids, e)
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph, args := inList(ids[:n])
+		targets, err := scanStrings(w.tx.QueryContext(ctx, fmt.Sprintf(pendingTargetsSQL, ph), args...))
+		if err != nil {
+			return err
+		}
+		for _, t := range targets {
+			w.batchTargets[id.EventID(t)] = true
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
 // recordRedaction stores a redaction keyed by its target and applies it if
 // the target is already here.
 func (w *writer) recordRedaction(ctx context.Context, red *event.Event, target id.EventID, res *PutResult) error {
@@ -381,7 +400,7 @@ type pendingRedaction struct {
 
 // applyPending applies every unapplied redaction waiting for target.
 func (w *writer) applyPending(ctx context.Context, target id.EventID, res *PutResult) error {
-	if !w.anyPending && !w.batchTargets[target] {
+	if !w.batchTargets[target] {
 		return nil
 	}
 	rows, err := w.pending.QueryContext(ctx, string(target))
