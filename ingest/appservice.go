@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -18,9 +19,10 @@ import (
 const MaxTransactionBytes = 32 << 20
 
 // Notifier learns of events once they are committed, to act on the ones
-// that ask for action (an invite to the bot, a tombstone).
+// that ask for action (an invite to the bot, a tombstone, a command). An
+// error fails the transaction, which the homeserver then sends again.
 type Notifier interface {
-	Committed(evs []*event.Event)
+	Committed(ctx context.Context, evs []*event.Event) error
 }
 
 // AppService answers the homeserver's application-service API. It is the
@@ -127,7 +129,11 @@ func (a *AppService) transaction(w http.ResponseWriter, r *http.Request) {
 	log.Debug("transaction stored", "events", len(evs), "stored", res.Stored, "duplicates", res.Duplicates,
 		"not_public", res.NotPublic, "duration", time.Since(start))
 	if a.notifier != nil {
-		a.notifier.Committed(evs)
+		if err := a.notifier.Committed(r.Context(), evs); err != nil {
+			log.Error("acting on the transaction failed; the homeserver will retry", "err", err)
+			writeError(w, http.StatusInternalServerError, "M_UNKNOWN", "The archive could not act on the transaction; retry later")
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }

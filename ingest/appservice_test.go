@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,7 +20,10 @@ const hsToken = "hs-secret"
 
 type recorder struct{ evs []*event.Event }
 
-func (r *recorder) Committed(evs []*event.Event) { r.evs = append(r.evs, evs...) }
+func (r *recorder) Committed(_ context.Context, evs []*event.Event) error {
+	r.evs = append(r.evs, evs...)
+	return nil
+}
 
 func newAppService(t *testing.T, st *store.Store) (*httptest.Server, *recorder) {
 	rec := &recorder{}
@@ -154,5 +158,23 @@ func TestAppServiceDatabaseDown(t *testing.T) {
 	}
 	if n, err := st.CountEvents(context.Background()); err != nil || n != 4 {
 		t.Errorf("after recovery: %d events, %v", n, err)
+	}
+}
+
+type failingNotifier struct{}
+
+func (failingNotifier) Committed(context.Context, []*event.Event) error {
+	return errors.New("the opt-out could not be saved")
+}
+
+// A transaction whose events the notifier could not act on (a command it
+// could not carry out) is not acknowledged: the homeserver sends it again.
+func TestTransactionFailsWhenActingOnItFails(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	as := ingest.NewAppService(ingest.New(st, storetest.Logger(t), "@archive:example.org"), hsToken, failingNotifier{}, storetest.Logger(t))
+	srv := httptest.NewServer(as.Handler())
+	defer srv.Close()
+	if code, _ := putTxn(t, srv, "/_matrix/app/v1/transactions/1", hsToken, txnBody(header("world_readable")...)); code != http.StatusInternalServerError {
+		t.Errorf("status %d, want 500", code)
 	}
 }

@@ -59,8 +59,8 @@ type Manager struct {
 	jobs chan job
 	mu   sync.Mutex
 	busy map[string]bool // rooms with a queued join, to drop repeats
-	// cmds are "!archive …" commands sent to the bot, answered in Run.
-	cmds chan *event.Event
+	// answers are the bot's replies to "!archive …" commands, sent in Run.
+	answers chan answer
 }
 
 type job struct {
@@ -78,12 +78,15 @@ func NewManager(cfg ManagerConfig, client *Client, in *Ingester, st *store.Store
 		cfg.SyncTimeout = 30 * time.Second
 	}
 	return &Manager{cfg: cfg, client: client, in: in, st: st, bot: bot, log: log,
-		jobs: make(chan job, 1024), busy: map[string]bool{}, cmds: make(chan *event.Event, 256)}
+		jobs: make(chan job, 1024), busy: map[string]bool{}, answers: make(chan answer, 256)}
 }
 
 // Committed implements Notifier: it queues a join for each invite of the
-// bot and each tombstone of a room the bot follows.
-func (m *Manager) Committed(evs []*event.Event) {
+// bot and each tombstone of a room the bot follows, and carries out each
+// "!archive" command before the transaction is acknowledged (an opt-out
+// acknowledged and then lost would never come again); only the bot's
+// answer is sent later, from Run.
+func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 	for _, ev := range evs {
 		switch {
 		case ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(m.bot):
@@ -91,10 +94,17 @@ func (m *Manager) Committed(evs []*event.Event) {
 				m.enqueue(job{target: string(ev.RoomID), via: serversOf(ev.Sender), inviter: ev.Sender})
 			}
 		case ev.Type == event.TypeMessage && ev.Sender != m.bot && isCommand(ev):
+			a, err := m.command(ctx, ev)
+			if err != nil {
+				return err
+			}
+			if a == nil {
+				continue
+			}
 			select {
-			case m.cmds <- ev:
+			case m.answers <- *a:
 			default:
-				m.log.Warn("command queue full; dropping a command", "room_id", ev.RoomID, "sender", ev.Sender)
+				m.log.Warn("answer queue full; the command was carried out but is not answered", "room_id", ev.RoomID, "sender", ev.Sender)
 			}
 		case ev.Type == event.TypeTombstone && ev.StateKey != nil && *ev.StateKey == "":
 			if next := event.StringField(ev.Content, "replacement_room"); strings.HasPrefix(next, "!") {
@@ -103,6 +113,7 @@ func (m *Manager) Committed(evs []*event.Event) {
 			}
 		}
 	}
+	return nil
 }
 
 func serversOf(users ...id.UserID) []string {
@@ -151,9 +162,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			wg.Wait()
 			return nil
-		case ev := <-m.cmds:
-			if err := m.command(ctx, ev); err != nil && ctx.Err() == nil {
-				m.log.Error("answering a command failed", "room_id", ev.RoomID, "sender", ev.Sender, "err", err)
+		case a := <-m.answers:
+			if err := a.send(ctx, m.client); err != nil && ctx.Err() == nil {
+				m.log.Error("answering a command failed", "room_id", a.room, "err", err)
 			}
 		case j := <-m.jobs:
 			if err := m.join(ctx, j); err != nil && ctx.Err() == nil {
@@ -482,22 +493,26 @@ const syncFilter = `{"presence":{"types":[]},"account_data":{"types":[]},"room":
 func (m *Manager) syncLoop(ctx context.Context) {
 	since := ""
 	delay := time.Second
+	// backoff waits before the next try, longer each time; false when ctx
+	// ended.
+	backoff := func(msg string, err error) bool {
+		m.log.Warn(msg, "in", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, time.Minute)
+		return true
+	}
 	for ctx.Err() == nil {
 		resp, err := m.client.Sync(ctx, since, syncFilter, m.cfg.SyncTimeout)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || !backoff("sync failed; retrying", err) {
 				return
 			}
-			m.log.Warn("sync failed; retrying", "in", delay, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(delay*2, time.Minute)
 			continue
 		}
-		delay = time.Second
 		var evs []*event.Event
 		for roomID, r := range resp.Rooms.Join {
 			evs = append(evs, parseAll(inRoom(r.Timeline.Events, roomID), m.log.With("room_id", roomID))...)
@@ -506,12 +521,19 @@ func (m *Manager) syncLoop(ctx context.Context) {
 			evs = append(evs, parseAll(inRoom(r.Timeline.Events, roomID), m.log.With("room_id", roomID))...)
 		}
 		if len(evs) > 0 {
-			if _, err := m.in.Ingest(ctx, evs); err != nil {
-				m.log.Error("storing events from sync failed; not advancing", "err", err)
-				continue // the same since token brings them again
+			_, err := m.in.Ingest(ctx, evs)
+			if err == nil {
+				err = m.Committed(ctx, evs)
 			}
-			m.Committed(evs)
+			if err != nil {
+				// The same since token brings them again.
+				if !backoff("storing events from sync failed; not advancing", err) {
+					return
+				}
+				continue
+			}
 		}
+		delay = time.Second
 		for roomID := range resp.Rooms.Invite {
 			m.enqueue(job{target: string(roomID)})
 		}
