@@ -158,10 +158,16 @@ func (in *Ingester) ingest(ctx context.Context, txnID string, evs []*event.Event
 		return res, err
 	}
 	if put.RedactionsApplied > 0 {
-		// A redacted member event no longer names anyone: reload these
-		// rooms' state from the store, where the redaction is applied.
+		// A redacted state event (a member event no longer names anyone):
+		// reload that room's state from the store, where the redaction is
+		// applied. That is a redaction of known state, or new state a
+		// waiting redaction may have hit; redactions of messages, the
+		// usual kind, change no state.
 		for _, ev := range evs {
-			delete(in.rooms, ev.RoomID)
+			rs, ok := in.rooms[ev.RoomID]
+			if ok && (ev.IsState() || (ev.Type == event.TypeRedaction && rs.seen[event.RedactsTarget(ev)])) {
+				delete(in.rooms, ev.RoomID)
+			}
 		}
 	}
 	res.PutResult = put
