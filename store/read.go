@@ -34,8 +34,8 @@ const (
 		ORDER BY origin_ts, nid LIMIT 1`
 	stateEventsSQL = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND state_key IS NOT NULL ORDER BY origin_ts, nid`
-	redactionOfSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts, received_at, applied_at, rejected
-		FROM redactions WHERE target_id = $1 AND applied_at IS NOT NULL ORDER BY applied_at, redaction_id LIMIT 1`
+	redactionsOfSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts, received_at, applied_at, rejected
+		FROM redactions WHERE target_id IN (%s) AND applied_at IS NOT NULL ORDER BY applied_at, redaction_id`
 	changesSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2`
 	countSQL   = `SELECT COUNT(*) FROM events`
 )
@@ -320,26 +320,57 @@ func (s *Store) StateEvents(ctx context.Context, roomID id.RoomID) ([]Event, err
 // RedactionOf returns the applied redaction of an event; ErrNotFound if the
 // event is not redacted.
 func (s *Store) RedactionOf(ctx context.Context, target id.EventID) (Redaction, error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	var r Redaction
-	var redID, targetID, roomID, sender string
-	var ts, received int64
-	var applied sql.NullInt64
-	err := s.db.QueryRowContext(ctx, redactionOfSQL, string(target)).Scan(&redID, &targetID, &roomID, &sender,
-		&r.Reason, &ts, &received, &applied, &r.Rejected)
-	if errors.Is(err, sql.ErrNoRows) {
+	rs, err := s.RedactionsOf(ctx, []id.EventID{target})
+	if err != nil {
+		return Redaction{}, err
+	}
+	r, ok := rs[target]
+	if !ok {
 		return Redaction{}, fmt.Errorf("redaction of %s: %w", target, ErrNotFound)
 	}
-	if err != nil {
-		return Redaction{}, fmt.Errorf("redaction of %s: %w", target, err)
-	}
-	r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(roomID), id.UserID(sender)
-	r.TS, r.ReceivedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC()
-	if applied.Valid {
-		r.AppliedAt = time.UnixMilli(applied.Int64).UTC()
-	}
 	return r, nil
+}
+
+// RedactionsOf returns the applied redaction (the first applied) of each
+// of the events that has one, with a query per few hundred events.
+func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.EventID]Redaction, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	out := make(map[id.EventID]Redaction, len(targets))
+	for len(targets) > 0 {
+		n := min(len(targets), maxIDsPerQuery)
+		ph, args := inList(targets[:n])
+		rows, err := s.db.QueryContext(ctx, fmt.Sprintf(redactionsOfSQL, ph), args...)
+		if err != nil {
+			return nil, fmt.Errorf("redactions: %w", err)
+		}
+		for rows.Next() {
+			var r Redaction
+			var redID, targetID, roomID, sender string
+			var ts, received int64
+			var applied sql.NullInt64
+			if err := rows.Scan(&redID, &targetID, &roomID, &sender, &r.Reason, &ts, &received, &applied, &r.Rejected); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("redactions: %w", err)
+			}
+			if _, seen := out[id.EventID(targetID)]; seen {
+				continue // the first applied one counts
+			}
+			r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(roomID), id.UserID(sender)
+			r.TS, r.ReceivedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC()
+			if applied.Valid {
+				r.AppliedAt = time.UnixMilli(applied.Int64).UTC()
+			}
+			out[r.TargetID] = r
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("redactions: %w", err)
+		}
+		targets = targets[n:]
+	}
+	return out, nil
 }
 
 // Changes returns up to limit change-feed entries after position after.

@@ -114,6 +114,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 		TextPath: roomPath(r, date+".txt"), Truncated: len(evs) >= store.MaxDayEvents,
 		Highlight: string(highlight),
 	}
+	v.Room.HistoryNote = s.historyNote(ctx, r)
 	if prev > 0 {
 		v.PrevDate = time.UnixMilli(prev).UTC().Format(dateLayout)
 		v.PrevPath = roomPath(r, v.PrevDate)

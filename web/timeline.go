@@ -84,12 +84,22 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 		return nil, err
 	}
 	ix := indexRelated(rel)
+	var redacted []id.EventID
+	for _, e := range evs {
+		if e.Displayable() && e.Redacted && !e.OptedOut {
+			redacted = append(redacted, e.ID)
+		}
+	}
+	redactions, err := s.store.RedactionsOf(ctx, redacted)
+	if err != nil {
+		return nil, err
+	}
 	for i := range evs {
 		e := evs[i]
 		if !e.Displayable() {
 			continue
 		}
-		sh, err := s.shownOne(ctx, e, ix)
+		sh, err := s.shownOne(e, ix, redactions)
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +108,7 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 	return out, nil
 }
 
-func (s *Server) shownOne(ctx context.Context, e store.Event, ix relatedIndex) (*shown, error) {
+func (s *Server) shownOne(e store.Event, ix relatedIndex, redactions map[id.EventID]store.Redaction) (*shown, error) {
 	sh := &shown{ev: e}
 	if e.OptedOut {
 		r := store.OptOutRedaction(e)
@@ -106,10 +116,7 @@ func (s *Server) shownOne(ctx context.Context, e store.Event, ix relatedIndex) (
 		return sh, nil
 	}
 	if e.Redacted {
-		r, err := s.store.RedactionOf(ctx, e.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
+		r := redactions[e.ID] // zero when unknown: still shown as deleted
 		sh.redaction = &r
 		return sh, nil
 	}
@@ -207,6 +214,17 @@ type roomView struct {
 	HistoryNote string
 }
 
+// historyNote says where the archived history begins when the archive
+// could not read back to the room's creation ("" otherwise). Only the day
+// page shows it: the directory need not read every room's sync state.
+func (s *Server) historyNote(ctx context.Context, r store.Room) string {
+	if rs, err := s.store.RoomSync(ctx, r.ID); err == nil && !rs.ReachedCreate && !rs.CompleteFrom.IsZero() {
+		return fmt.Sprintf("The archive holds this room's history from %s on; earlier messages were not archived.",
+			rs.CompleteFrom.Format("2 January 2006, 15:04 UTC"))
+	}
+	return ""
+}
+
 func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 	v := roomView{
 		Room: r, Name: roomName(r), Alias: r.CanonicalAlias, ID: string(r.ID),
@@ -218,10 +236,6 @@ func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 	}
 	if first, _ := utf8.DecodeRuneInString(strings.TrimLeft(v.Name, "#!@")); first != utf8.RuneError {
 		v.Initial = strings.ToUpper(string(first))
-	}
-	if rs, err := s.store.RoomSync(ctx, r.ID); err == nil && !rs.ReachedCreate && !rs.CompleteFrom.IsZero() {
-		v.HistoryNote = fmt.Sprintf("The archive holds this room's history from %s on; earlier messages were not archived.",
-			rs.CompleteFrom.Format("2 January 2006, 15:04 UTC"))
 	}
 	for _, link := range []struct {
 		id  id.RoomID
@@ -352,8 +366,7 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 	var items []itemView
 	for _, e := range evs {
 		if sh, ok := msgs[e.ID]; ok {
-			mv := s.messageView(r, sh, parents, via, highlight)
-			mv.Compact = mv.InThread && !threadPage
+			mv := s.messageView(r, sh, parents, via, highlight, threadPage)
 			items = append(items, itemView{Message: mv})
 			continue
 		}
@@ -447,7 +460,10 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 	return parents, nil
 }
 
-func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*shown, via []string, highlight id.EventID) *messageView {
+// messageView is one message as shown. In the main timeline (not on its
+// thread's page) a thread reply is compact: one line with an excerpt, so
+// only the excerpt is rendered, and otherwise only the body.
+func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*shown, via []string, highlight id.EventID, threadPage bool) *messageView {
 	e := sh.ev
 	v := &messageView{
 		ID: string(e.ID), Permalink: eventPath(r, e.ID),
@@ -456,6 +472,7 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		Highlight: e.ID == highlight, InThread: e.Rel.Type == "m.thread",
 		EditsPath: roomPath(r, "event", string(e.ID), "edits"),
 	}
+	v.Compact = v.InThread && !threadPage
 	if v.InThread {
 		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
 	}
@@ -485,8 +502,11 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 	case event.MsgImage, event.MsgFile, event.MsgAudio, event.MsgVideo:
 		v.Kind = "media"
 	}
-	v.Body = s.render.Message(sh.msg)
-	v.Excerpt = excerpt(s.render.Text(sh.msg), 100)
+	if v.Compact {
+		v.Excerpt = excerpt(s.render.Text(sh.msg), 100)
+	} else {
+		v.Body = s.render.Message(sh.msg)
+	}
 	if sh.edited {
 		v.Edited = true
 		v.EditedAt = fmtStamp(time.UnixMilli(sh.editedAt))
