@@ -315,3 +315,27 @@ func TestErasingARedactorErasesTheirReasons(t *testing.T) {
 		}
 	})
 }
+
+// Paging the room's redactions by (time, redaction ID) skips none that
+// share a millisecond at a page boundary (a moderation bot's bulk clean-up).
+func TestRoomRedactionsPageWithinOneMillisecond(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		evs := baseRoom(t)
+		for _, n := range []string{"1", "2", "3"} {
+			evs = append(evs,
+				mk(t, "$m"+n, "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"spam"}`),
+				mk(t, "$r"+n, "m.room.redaction", "@alice:example.org", 3000, nil, `{"redacts":"$m`+n+`"}`))
+		}
+		put(t, st, evs...)
+		first, err := st.RoomRedactions(ctx, room, 0, "", 2)
+		if err != nil || len(first) != 2 {
+			t.Fatalf("first page: %v, %v", first, err)
+		}
+		last := first[1]
+		rest, err := st.RoomRedactions(ctx, room, last.TS.UnixMilli(), last.RedactionID, 2)
+		if err != nil || len(rest) != 1 || rest[0].RedactionID == first[0].RedactionID || rest[0].RedactionID == last.RedactionID {
+			t.Errorf("second page: %+v, %v (first: %s, %s)", rest, err, first[0].RedactionID, last.RedactionID)
+		}
+	})
+}

@@ -420,18 +420,22 @@ type RoomRedaction struct {
 const roomRedactionsSQL = `SELECT r.redaction_id, r.target_id, r.room_id, r.sender, r.reason, r.origin_ts, r.received_at,
 		r.applied_at, e.type, e.sender, e.origin_ts
 	FROM redactions r JOIN events e ON e.event_id = r.target_id
-	WHERE r.room_id = $1 AND r.applied_at IS NOT NULL AND e.public AND r.origin_ts < $2
-	ORDER BY r.origin_ts DESC, r.redaction_id DESC LIMIT $3`
+	WHERE r.room_id = $1 AND r.applied_at IS NOT NULL AND e.public
+		AND (r.origin_ts < $2 OR (r.origin_ts = $2 AND r.redaction_id < $3))
+	ORDER BY r.origin_ts DESC, r.redaction_id DESC LIMIT $4`
 
 // RoomRedactions lists a room's applied redactions of public events, newest
-// first, those sent before the given time (ms; 0 for now), at most limit.
-func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int64, limit int) ([]RoomRedaction, error) {
+// first, at most limit, those before the position (before, beforeID): sent
+// before that time (ms; 0 for now), or at that time with a smaller
+// redaction ID (the order's tie-breaker, so a page boundary inside one
+// millisecond skips nothing).
+func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int64, beforeID id.EventID, limit int) ([]RoomRedaction, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	if before <= 0 {
 		before = 1 << 62
 	}
-	rows, err := s.db.QueryContext(ctx, roomRedactionsSQL, string(roomID), before, limit)
+	rows, err := s.db.QueryContext(ctx, roomRedactionsSQL, string(roomID), before, string(beforeID), limit)
 	if err != nil {
 		return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
 	}

@@ -2,10 +2,12 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -58,7 +60,9 @@ func (s *Server) redactions(c echo.Context) error {
 		})
 	}
 	if len(list) == redactionsPerPage {
-		v.OlderPath = roomPath(r, "redactions") + "?before=" + strconv.FormatInt(list[len(list)-1].TS.UnixMilli(), 10)
+		last := list[len(list)-1]
+		v.OlderPath = roomPath(r, "redactions") + "?before=" + strconv.FormatInt(last.TS.UnixMilli(), 10) +
+			"&before_id=" + url.QueryEscape(string(last.RedactionID))
 	}
 	return s.renderPage(c, http.StatusOK, "redactions", v)
 }
@@ -72,7 +76,7 @@ func (s *Server) roomRedactions(c echo.Context, r store.Room) ([]store.RoomRedac
 		}
 		before = n
 	}
-	return s.store.RoomRedactions(c.Request().Context(), r.ID, before, redactionsPerPage)
+	return s.store.RoomRedactions(c.Request().Context(), r.ID, before, id.EventID(c.QueryParam("before_id")), redactionsPerPage)
 }
 
 type apiRedaction struct {
