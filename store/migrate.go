@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -90,7 +91,13 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: database is at version %d, this binary knows up to %d; upgrade mxarchive", ErrSchemaTooNew, current, len(ms))
 	}
 	for _, m := range ms[current:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		apply, err := s.applies(ctx, tx, m)
+		if err != nil {
+			return fmt.Errorf("migrate: %s: %w", m.name, err)
+		}
+		if !apply {
+			s.log.Info("migration not needed by this database", "migration", m.name)
+		} else if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate: apply %s: %w", m.name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
@@ -105,4 +112,29 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: commit: %w", err)
 	}
 	return nil
+}
+
+// onlyIfColumn is a migration's optional first-line condition,
+// "-- only-if-column: table.column": the migration runs only on a database
+// that has that column. A database made before the release that dropped a
+// column has it; one made by a development build in between never did.
+const onlyIfColumn = "-- only-if-column: "
+
+func (s *Store) applies(ctx context.Context, tx *sql.Tx, m migration) (bool, error) {
+	first, _, _ := strings.Cut(m.sql, "\n")
+	cond, ok := strings.CutPrefix(strings.TrimSpace(first), onlyIfColumn)
+	if !ok {
+		return true, nil
+	}
+	table, column, ok := strings.Cut(strings.TrimSpace(cond), ".")
+	if !ok {
+		return false, fmt.Errorf("%q is not table.column", cond)
+	}
+	q := `SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`
+	if s.dialect == sqlite {
+		q = `SELECT COUNT(*) FROM pragma_table_info($1) WHERE name = $2`
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, q, table, column).Scan(&n)
+	return n > 0, err
 }

@@ -70,3 +70,39 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 		})
 	}
 }
+
+// A database made by a development build between versions 3 and 4 never
+// had the column 004 drops: 004 is skipped there, not an error.
+func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := store.Config{Type: d, URI: filepath.Join(dir, "dev.db")}
+			driver := "sqlite"
+			if d == "postgres" {
+				cfg.URI, driver = pgtest.NewDatabase(t), "pgx"
+			}
+			st, err := store.Open(context.Background(), cfg, dir, storetest.Logger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			db, err := sql.Open(driver, cfg.URI)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(`UPDATE schema_version SET version = 3`); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			st, err = store.Open(context.Background(), cfg, dir, storetest.Logger(t))
+			if err != nil {
+				t.Fatalf("reopening a database without events.content at version 3: %v", err)
+			}
+			defer st.Close()
+			if st.SchemaVersion() != 4 {
+				t.Errorf("schema version %d", st.SchemaVersion())
+			}
+		})
+	}
+}

@@ -37,26 +37,42 @@ var sorts = []string{sortRank, sortNewest}
 // filter values are read from the data: the room and sender that said the
 // filter term most often, and sixty days around its median use.
 func queryMix(msgs []message) []queryClass {
-	rare, common, pair, phrase, term := "xorg.conf", "ubuntu", "how install", "sudo apt-get install", "install"
-	if !anyContains(msgs, rare) || !anyContains(msgs, common) || !anyContains(msgs, phrase) {
+	t := ubuntuTerms
+	if !anyContains(msgs, t.rare) || !anyContains(msgs, t.common) || !anyContains(msgs, t.phrase) {
 		// Not the Ubuntu corpus: take the same shapes from the data.
-		rare, common, pair, phrase = termsOf(msgs)
-		term = common
+		t.rare, t.common, t.pair, t.phrase = termsOf(msgs)
+		t.term = t.common
 	}
 	rooms, senders := map[string]int{}, map[string]int{}
 	var times []int64
 	for _, m := range msgs {
-		if strings.Contains(strings.ToLower(m.body), term) {
+		if strings.Contains(strings.ToLower(m.body), t.term) {
 			rooms[m.room]++
 			senders[m.sender]++
 			times = append(times, m.ts)
 		}
 	}
-	room, sender := most(rooms), most(senders)
-	var day time.Time
+	t.room, t.sender = most(rooms), most(senders)
 	if len(times) > 0 {
-		day = time.UnixMilli(times[len(times)/2]).UTC().Truncate(24 * time.Hour)
+		t.day = time.UnixMilli(times[len(times)/2]).UTC()
 	}
+	return t.classes()
+}
+
+// mixTerms are what a query mix is made of: the terms of each class, and
+// the filter term with the room, sender and day the filters use.
+type mixTerms struct {
+	rare, common, pair, phrase, term string
+	room, sender                     string
+	day                              time.Time
+}
+
+// ubuntuTerms are the mix's terms for the Ubuntu IRC corpus.
+var ubuntuTerms = mixTerms{rare: "xorg.conf", common: "ubuntu", pair: "how install", phrase: "sudo apt-get install", term: "install"}
+
+// classes writes the mix for every system.
+func (t mixTerms) classes() []queryClass {
+	day := t.day.Truncate(24 * time.Hour)
 	from, to := day.AddDate(0, 0, -30), day.AddDate(0, 0, 30)
 	words := func(name, q string) queryClass {
 		fields := strings.Fields(q)
@@ -67,21 +83,21 @@ func queryMix(msgs []message) []queryClass {
 		return queryClass{Name: name, Ours: q, Web: q, FTS5: strings.Join(fts, " "), scan: fields}
 	}
 	filtered := func(name, ours string) queryClass {
-		c := words(name, term)
-		c.Ours = term + " " + ours
+		c := words(name, t.term)
+		c.Ours = t.term + " " + ours
 		return c
 	}
-	rc := filtered("room filter", "in:"+room)
-	rc.room = room
-	sc := filtered("sender filter", "from:"+sender)
-	sc.sender = sender
+	rc := filtered("room filter", "in:"+t.room)
+	rc.room = t.room
+	sc := filtered("sender filter", "from:"+t.sender)
+	sc.sender = t.sender
 	dc := filtered("date range", fmt.Sprintf("after:%s before:%s", from.AddDate(0, 0, -1).Format(time.DateOnly), to.Format(time.DateOnly)))
 	dc.from, dc.to = from.UnixMilli(), to.UnixMilli()
 	return []queryClass{
-		words("rare term", rare),
-		words("common term", common),
-		words("two common terms", pair),
-		{Name: "phrase", Ours: `"` + phrase + `"`, Web: `"` + phrase + `"`, FTS5: `"` + phrase + `"`, scan: []string{phrase}},
+		words("rare term", t.rare),
+		words("common term", t.common),
+		words("two common terms", t.pair),
+		{Name: "phrase", Ours: `"` + t.phrase + `"`, Web: `"` + t.phrase + `"`, FTS5: `"` + t.phrase + `"`, scan: []string{t.phrase}},
 		rc, sc, dc,
 	}
 }

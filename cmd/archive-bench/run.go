@@ -190,7 +190,7 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		res.BytesPerMessage = float64(res.SizeBytes) / float64(len(ds.msgs))
 		progress("%s: searching", p.name())
-		res.Search, res.Concurrent, err = measureSearch(ctx, o, rep.Queries, p.search)
+		res.Search, res.Concurrent, err = measureSearch(ctx, o.search, o.clients, o.concurrentTime, rep.Queries, sorts, p.search)
 		p.close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.name(), err)
@@ -202,15 +202,17 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return rep.write(stdout, o.out)
 }
 
-// measureSearch runs the query mix in both sorts, one query at a time, then
-// with o.clients clients at once.
-func measureSearch(ctx context.Context, o benchOptions, classes []queryClass, search func(context.Context, queryClass, string) (int, error)) ([]cell, throughput, error) {
+// measureSearch runs the query mix in the given sorts, one query at a
+// time within the budget, then (clients > 0) with that many clients at
+// once for concTime.
+func measureSearch(ctx context.Context, b budget, clients int, concTime time.Duration, classes []queryClass, sorts []string,
+	search func(context.Context, queryClass, string) (int, error)) ([]cell, throughput, error) {
 	var cells []cell
 	var ops []func(context.Context) (int, error)
 	for _, c := range classes {
 		for _, sort := range sorts {
 			op := func(ctx context.Context) (int, error) { return search(ctx, c, sort) }
-			lat, n, err := sequential(ctx, o.search, op)
+			lat, n, err := sequential(ctx, b, op)
 			if err != nil {
 				return nil, throughput{}, fmt.Errorf("%s, %s: %w", c.Name, sort, err)
 			}
@@ -218,7 +220,10 @@ func measureSearch(ctx context.Context, o benchOptions, classes []queryClass, se
 			ops = append(ops, op)
 		}
 	}
-	tp, err := concurrent(ctx, o.clients, o.concurrentTime, ops)
+	if clients <= 0 || len(ops) == 0 {
+		return cells, throughput{}, nil
+	}
+	tp, err := concurrent(ctx, clients, concTime, ops)
 	return cells, tp, err
 }
 
@@ -282,7 +287,7 @@ func measureOurs(ctx context.Context, o benchOptions, cfg store.Config, dataDir 
 		}
 		parsed[c.Name] = q
 	}
-	res.Search, res.Concurrent, err = measureSearch(ctx, o, rep.Queries, func(ctx context.Context, c queryClass, sort string) (int, error) {
+	res.Search, res.Concurrent, err = measureSearch(ctx, o.search, o.clients, o.concurrentTime, rep.Queries, sorts, func(ctx context.Context, c queryClass, sort string) (int, error) {
 		r, err := ix.Search(ctx, indexer.Request{Query: parsed[c.Name], Sort: sort, Size: pageSize})
 		return len(r.Events), err
 	})

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -61,30 +60,28 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	settle(indexPath, 5*time.Second, 15*time.Minute)
 	docs, _ := ix.DocCount()
 	size := dirSize(indexPath)
-	rooms, err := st.Rooms(ctx)
-	if err != nil || len(rooms) == 0 {
-		return fmt.Errorf("the archive has no rooms to search (%v)", err)
-	}
-	// A sender and a day that exist, for the filter classes.
-	probe, err := ix.Search(ctx, indexer.Request{Query: indexer.Query{Words: []string{"ubuntu"}}, Size: 1})
+	// A room, sender and day that exist, for the filter classes.
+	t := ubuntuTerms
+	probe, err := ix.Search(ctx, indexer.Request{Query: indexer.Query{Words: []string{t.term}}, Size: 1})
 	if err != nil || len(probe.Events) == 0 {
 		return fmt.Errorf("probe search found nothing (%v); is this the corpus replay?", err)
 	}
-	sender, room := probe.Events[0].Sender, probe.Events[0].RoomID
-	day := time.UnixMilli(probe.Events[0].OriginTS).UTC()
-	classes := []struct{ name, q string }{
-		{"rare term", "xorg.conf"},
-		{"common term", "ubuntu"},
-		{"two common terms", "how install"},
-		{"phrase", `"sudo apt-get install"`},
-		{"room filter", "install in:" + string(room)},
-		{"sender filter", "from:" + string(sender)},
-		{"date range", "install after:" + day.AddDate(0, 0, -30).Format("2006-01-02") + " before:" + day.AddDate(0, 0, 30).Format("2006-01-02")},
+	t.room, t.sender = string(probe.Events[0].RoomID), string(probe.Events[0].Sender)
+	t.day = time.UnixMilli(probe.Events[0].OriginTS).UTC()
+	var classes []queryClass
+	parsed := map[string]indexer.Query{}
+	for _, c := range t.classes() {
+		if !strings.Contains(c.Name, *only) {
+			continue
+		}
+		q, err := indexer.ParseQuery(c.Ours)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.Name, err)
+		}
+		classes, parsed[c.Name] = append(classes, c), q
 	}
 	fmt.Fprintf(stdout, "%d messages indexed, index %.1f MiB (%.0f bytes/message); %d runs per cell\n\n",
 		docs, float64(size)/(1<<20), float64(size)/float64(max(docs, 1)), *runs)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "query class\tsort\tresults\tp50 ms\tp99 ms\t")
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -96,40 +93,22 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var ops []func(context.Context) (int, error)
-	for _, c := range classes {
-		if !strings.Contains(c.name, *only) {
-			continue
-		}
-		q, err := indexer.ParseQuery(c.q)
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.name, err)
-		}
-		for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest} {
-			lat := make([]time.Duration, 0, *runs)
-			var total uint64
-			for range *runs {
-				t0 := time.Now()
-				res, err := ix.Search(ctx, indexer.Request{Query: q, Sort: sort, Size: 20})
-				lat = append(lat, time.Since(t0))
-				if err != nil {
-					return fmt.Errorf("%s/%s: %w", c.name, sort, err)
-				}
-				total = res.Total
-			}
-			slices.Sort(lat)
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t\n", c.name, sort, total, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]))
-			ops = append(ops, func(ctx context.Context) (int, error) {
-				res, err := ix.Search(ctx, indexer.Request{Query: q, Sort: sort, Size: 20})
-				return len(res.Events), err
-			})
-		}
-	}
-	if err := tw.Flush(); err != nil || *clients <= 0 || len(ops) == 0 {
+	// The results column is the index's estimate of all matches.
+	cells, tp, err := measureSearch(ctx, budget{runs: *runs, minRuns: *runs}, *clients, *clientTime, classes,
+		[]string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest},
+		func(ctx context.Context, c queryClass, sort string) (int, error) {
+			res, err := ix.Search(ctx, indexer.Request{Query: parsed[c.Name], Sort: sort, Size: pageSize})
+			return int(res.Total), err
+		})
+	if err != nil {
 		return err
 	}
-	tp, err := concurrent(ctx, *clients, *clientTime, ops)
-	if err != nil {
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "query class\tsort\tresults\tp50 ms\tp99 ms\t")
+	for _, c := range cells {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.2f\t\n", c.Class, c.Sort, c.Results, c.P50, c.P99)
+	}
+	if err := tw.Flush(); err != nil || tp.Ops == 0 {
 		return err
 	}
 	_, err = fmt.Fprintf(stdout, "\n%d clients at once, the whole mix for %s: %.0f searches/s, p50 %.2f ms, p99 %.2f ms\n",
