@@ -59,6 +59,8 @@ func TestLoad(t *testing.T) {
 		{name: "unknown key", path: typo, wantErr: "lisen"},
 		{name: "bad yaml", path: badYAML, wantErr: "bad.yaml"},
 		{name: "missing file", path: filepath.Join(dir, "nope.yaml"), wantErr: "does not exist"},
+		{name: "bad log level", env: []string{"MXARCHIVE_LOG_LEVEL=verbose"}, wantErr: "log.level"},
+		{name: "bad log format", env: []string{"MXARCHIVE_LOG_FORMAT=xml"}, wantErr: "log.format"},
 		{name: "bad duration", env: []string{"MXARCHIVE_DATABASE_QUERY_TIMEOUT=soon"}, wantErr: "MXARCHIVE_DATABASE_QUERY_TIMEOUT"},
 		{name: "bad db type", env: []string{"MXARCHIVE_DATABASE_TYPE=mysql"}, wantErr: "mysql"},
 		{name: "postgres needs uri", env: []string{"MXARCHIVE_DATABASE_TYPE=postgres"}, wantErr: "database.uri"},

@@ -448,9 +448,13 @@ func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 		}
 		from = page.End
 	}
-	rs.ForwardToken, rs.SweptAt = from, time.Now()
-	if err := m.st.SetRoomSync(ctx, rs); err != nil {
-		return n, err
+	// Written only when the position moved: a quiet room costs no write
+	// (SQLite has one writer, and live transactions need it).
+	if from != rs.ForwardToken {
+		rs.ForwardToken, rs.SweptAt = from, time.Now()
+		if err := m.st.SetRoomSync(ctx, rs); err != nil {
+			return n, err
+		}
 	}
 	if n > 0 {
 		m.log.Info("sweep stored events the homeserver had not pushed", "room_id", roomID, "stored", n)
