@@ -116,10 +116,6 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	bounds, err := ix.bounds(ctx, req.Query, rooms)
-	if err != nil {
-		return res, err
-	}
 
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -127,16 +123,25 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		return res, errNoIndex
 	}
 	q, check, clauses := buildQuery(ix.idx.Mapping(), req.Query, rooms)
+	// What a time-ordered walk needs is read once per request, not per
+	// round: the bound on its hits and the months it may visit.
+	var plan walk
+	if req.Sort != SortRelevance {
+		if plan, err = ix.planWalk(ctx, req, rooms, clauses); err != nil {
+			return res, err
+		}
+	}
 	// Fetch a little more than a page: some hits may fail the check
 	// against the store (redacted since they were indexed). Each kept
 	// event remembers where the index stands just after it, so the next
 	// page resumes right after the last event returned.
 	want := req.Size + 1
+	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}} // for this request's rounds
 	var resume []cursor
 	more := false // the index may hold more hits past cur
 	for round := 0; round < 3 && len(res.Events) < want; round++ {
 		fetch := want + want/2
-		hits, total, err := ix.hits(ctx, q, clauses, req.Sort, fetch, cur, bounds)
+		hits, total, err := ix.hits(ctx, q, plan, req.Sort, fetch, cur)
 		if err != nil {
 			return res, fmt.Errorf("search: %w", err)
 		}
@@ -145,7 +150,7 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		for i, h := range hits {
 			ids[i] = id.EventID(h.ID)
 		}
-		verified, err := ix.verify(ctx, ids, req.Query, rooms, check)
+		verified, err := ix.verify(ctx, ids, req.Query, rooms, check, rc)
 		if err != nil {
 			return res, err
 		}
@@ -201,7 +206,7 @@ const sortAllLimit = 500
 // much as the walk): whether to walk is decided on an upper bound read from
 // the term dictionaries, and the total is extrapolated from the months
 // visited.
-func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, order string, n int, cur cursor, within monthRange) (search.DocumentMatchCollection, uint64, error) {
+func (ix *Indexer) hits(ctx context.Context, q query.Query, plan walk, order string, n int, cur cursor) (search.DocumentMatchCollection, uint64, error) {
 	run := func(q query.Query, size int) (*bleve.SearchResult, error) {
 		sr := bleve.NewSearchRequestOptions(q, size, 0, false)
 		switch order {
@@ -220,28 +225,14 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, or
 		}
 		return ix.idx.SearchInContext(ctx, sr)
 	}
-	bound := int64(-1)
-	if order != SortRelevance {
-		var err error
-		if bound, err = ix.upperBound(ctx, clauses); err != nil {
-			return nil, 0, err
-		}
-	}
-	if order == SortRelevance || (bound >= 0 && bound <= int64(ix.sortAllLimit)) {
+	if order == SortRelevance || plan.sortAll {
 		res, err := run(q, n)
 		if err != nil {
 			return nil, 0, err
 		}
 		return res.Hits, res.Total, nil
 	}
-	months, err := ix.months()
-	if err != nil {
-		return nil, 0, err
-	}
-	months = slices.DeleteFunc(months, func(m string) bool { return m < within.first || m > within.last })
-	if order == SortNewest {
-		slices.Reverse(months)
-	}
+	bound, months := plan.bound, plan.months
 	// Start at the cursor's month: everything before it in this order was
 	// on earlier pages.
 	if len(cur.After) > 0 {
@@ -337,6 +328,37 @@ func windowSpan(need int, perMonth float64) int {
 	return max(1, int(math.Ceil(2*float64(need)/max(perMonth, 1e-9))))
 }
 
+// walk is how a time-ordered search goes through the index: by sorting
+// every hit (few enough), or month by month.
+type walk struct {
+	sortAll bool
+	bound   int64    // an upper bound on the hits, -1 if unknown
+	months  []string // the months to visit, in the walk's order
+}
+
+func (ix *Indexer) planWalk(ctx context.Context, req Request, rooms []id.RoomID, clauses []clause) (walk, error) {
+	bound, err := ix.upperBound(ctx, clauses)
+	if err != nil {
+		return walk{}, err
+	}
+	w := walk{bound: bound, sortAll: bound >= 0 && bound <= int64(ix.sortAllLimit)}
+	if w.sortAll {
+		return w, nil
+	}
+	within, err := ix.bounds(ctx, req.Query, rooms)
+	if err != nil {
+		return walk{}, err
+	}
+	if w.months, err = ix.months(); err != nil {
+		return walk{}, err
+	}
+	w.months = slices.DeleteFunc(w.months, func(m string) bool { return m < within.first || m > within.last })
+	if req.Sort == SortNewest {
+		slices.Reverse(w.months)
+	}
+	return w, nil
+}
+
 // monthRange bounds the months a search can match (inclusive, "2006-01").
 type monthRange struct{ first, last string }
 
@@ -398,7 +420,7 @@ func (ix *Indexer) months() ([]string, error) {
 // verify loads the hits from the store and keeps those that may be shown
 // and still satisfy the query's filters (the store is the truth; the index
 // may lag behind it).
-func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms []id.RoomID, check textCheck) (map[id.EventID]store.Event, error) {
+func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms []id.RoomID, check textCheck, rc *roomCache) (map[id.EventID]store.Event, error) {
 	out := map[id.EventID]store.Event{}
 	if len(ids) == 0 {
 		return out, nil
@@ -407,7 +429,6 @@ func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms 
 	if err != nil {
 		return nil, err
 	}
-	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
 	for _, e := range evs {
 		room, err := rc.get(ctx, e.RoomID)
 		if errors.Is(err, store.ErrNotFound) {
