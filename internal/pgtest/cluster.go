@@ -34,12 +34,19 @@ func CreateDatabase(adminURL, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ident := pgx.Identifier{name}.Sanitize()
-	if err := adminExec(adminURL, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+	if err := dropDatabase(adminURL, name); err != nil {
 		return "", fmt.Errorf("drop database %s: %w", name, err)
 	}
-	if err := adminExec(adminURL, "CREATE DATABASE "+ident+" TEMPLATE template0"); err != nil {
+	// template0 rather than the default template1: a shared server's
+	// template1 may have been customised, and we want an empty database.
+	if err := adminExec(adminURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return dbURL, nil
+}
+
+// dropDatabase drops a database if it exists; FORCE disconnects sessions
+// left open (PostgreSQL 13+).
+func dropDatabase(adminURL, name string) error {
+	return adminExec(adminURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 }

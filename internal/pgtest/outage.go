@@ -1,13 +1,12 @@
 package pgtest
 
 import (
-	"database/sql"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, registered for SetConnections
+	"github.com/jackc/pgx/v5"
 )
 
 // SetConnections takes a test database down — it refuses new connections
@@ -21,18 +20,19 @@ func SetConnections(t testing.TB, dsn string, allow bool) {
 		t.Fatal(err)
 	}
 	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	db, err := sql.Open("pgx", u.String())
+	admin, err := databaseURL(dsn, "postgres")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Exec(fmt.Sprintf(`ALTER DATABASE %q ALLOW_CONNECTIONS %v`, name, allow)); err != nil {
+	if err := adminExec(admin, fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS %v`, pgx.Identifier{name}.Sanitize(), allow)); err != nil {
 		t.Fatalf("allow connections %v to %s: %v", allow, name, err)
 	}
 	if !allow {
-		if _, err := db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+		if err := adminExec(admin, fmt.Sprintf(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s`, quoteLiteral(name))); err != nil {
 			t.Fatalf("cut connections to %s: %v", name, err)
 		}
 	}
 }
+
+// quoteLiteral quotes a string as an SQL literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -98,19 +98,12 @@ func NewDatabase(t testing.TB) string {
 	}
 
 	name := databaseName(t.Name())
-	dbURL, err := databaseURL(adminURL, name)
+	dbURL, err := CreateDatabase(adminURL, name)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	ident := pgx.Identifier{name}.Sanitize()
-	// template0 rather than the default template1: a shared server's
-	// template1 may have been customised, and tests want an empty database.
-	if err := adminExec(adminURL, "CREATE DATABASE "+ident+" TEMPLATE template0"); err != nil {
-		t.Fatalf("pgtest: creating database %s: %v", name, err)
-	}
 	t.Cleanup(func() {
-		// FORCE disconnects sessions the test leaked (PostgreSQL 13+).
-		if err := adminExec(adminURL, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
+		if err := dropDatabase(adminURL, name); err != nil {
 			t.Errorf("pgtest: dropping database %s: %v", name, err)
 		}
 	})
