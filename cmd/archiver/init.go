@@ -162,6 +162,13 @@ func initCmd(cfg config.Config, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfgPath, regPath := filepath.Join(*dir, "config.yaml"), filepath.Join(*dir, "registration.yaml")
+	// Both or neither: a new config beside an old registration would hold
+	// tokens the homeserver does not know.
+	for _, p := range []string{cfgPath, regPath} {
+		if _, err := os.Stat(p); err == nil && !*force {
+			return fmt.Errorf("init: %s exists; pass --force to overwrite it", p)
+		}
+	}
 	for _, f := range []struct {
 		path string
 		data []byte
