@@ -53,6 +53,14 @@ func Parse(raw []byte) (*Event, error) {
 	if len(raw) > MaxEventSize {
 		return nil, fmt.Errorf("%w: %d bytes, larger than the %d-byte limit", ErrMalformed, len(raw), MaxEventSize)
 	}
+	// json.Valid accepts bytes that are not UTF-8 (encoding/json decodes
+	// them to U+FFFD), but PostgreSQL refuses them in text: kept, such an
+	// event would fail every write it is part of. A lone surrogate escape
+	// such as "\ud800" is left alone: it is ASCII in the stored JSON, and
+	// every decoder reads it as U+FFFD.
+	if !utf8.Valid(raw) {
+		return nil, fmt.Errorf("%w: not valid UTF-8 (byte offset %d)", ErrMalformed, invalidUTF8At(raw))
+	}
 	w, err := topLevelFields(raw)
 	if err != nil {
 		return nil, err
@@ -231,7 +239,26 @@ func requiredString(field string, v json.RawMessage, max int) (string, error) {
 	if len(s) > max {
 		return "", fmt.Errorf("%w: %s is longer than %d bytes", ErrMalformed, field, max)
 	}
+	// These fields are the keys the archive stores and finds events by,
+	// and PostgreSQL text cannot hold U+0000: stored as anything else, the
+	// row would not be the event's.
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", fmt.Errorf("%w: %s contains U+0000", ErrMalformed, field)
+	}
 	return s, nil
+}
+
+// invalidUTF8At returns the offset of the first byte of b that does not
+// start a valid UTF-8 sequence.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 func truncate(b []byte) string {

@@ -232,6 +232,19 @@ func TestParseMalformed(t *testing.T) {
 		{"redacts a number", withField(t, "redacts", `5`), "redacts"},
 		{"duplicate key", []byte(`{"event_id":"$a","event_id":"$b","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":1,"content":{}}`), "duplicate key"},
 		{"duplicate key after unescaping", []byte(`{"event_id":"$a","event\u005fid":"$b","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":1,"content":{}}`), "duplicate key"},
+		// PostgreSQL refuses text that is not UTF-8, and encoding/json
+		// would quietly turn it into U+FFFD: the event is malformed.
+		{"invalid UTF-8 in content", []byte(strings.Replace(validEvent, "hello", "hel\xfflo", 1)), "not valid UTF-8"},
+		{"invalid UTF-8 in a key", []byte(strings.Replace(validEvent, `"msgtype"`, "\"msg\xc3type\"", 1)), "not valid UTF-8"},
+		{"UTF-8 encoded surrogate", []byte(strings.Replace(validEvent, "hello", "\xed\xa0\x80", 1)), "not valid UTF-8"},
+		// The archive keys rows by these; a NUL would be stored as
+		// something else than what the event says.
+		{"NUL in event_id", withField(t, "event_id", `"$a\u0000b"`), "event_id contains U+0000"},
+		{"NUL in room_id", withField(t, "room_id", `"!r\u0000:x"`), "room_id contains U+0000"},
+		{"NUL in sender", withField(t, "sender", `"@a\u0000:x"`), "sender"},
+		{"NUL in type", withField(t, "type", `"m.room.message\u0000"`), "type contains U+0000"},
+		{"NUL in state_key", withField(t, "state_key", `"\u0000"`), "state_key contains U+0000"},
+		{"NUL in redacts", withField(t, "redacts", `"$x\u0000"`), "redacts contains U+0000"},
 		{"keys match exactly, not case-insensitively", []byte(`{"EVENT_ID":"$a","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":1,"content":{}}`), "event_id is missing"},
 	}
 	for _, tt := range tests {
