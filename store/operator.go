@@ -424,8 +424,9 @@ func (s *Store) LogOperator(ctx context.Context, a OperatorAction) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
+	// A reason typed on the command line may hold any bytes.
 	_, err := s.db.ExecContext(ctx, `INSERT INTO operator_log (at, actor, command, target, reason, dry_run, affected) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.At.UnixMilli(), a.Actor, a.Command, a.Target, a.Reason, a.DryRun, a.Affected)
+		dbArgs([]any{a.At.UnixMilli(), a.Actor, a.Command, a.Target, a.Reason, a.DryRun, a.Affected})...)
 	return err
 }
 

@@ -265,7 +265,7 @@ func (s *Store) SetFallbackMeta(ctx context.Context, roomID id.RoomID, name, top
 	if _, err := tx.ExecContext(ctx, insertRoomSQL, string(roomID)); err != nil {
 		return fmt.Errorf("set room meta: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, fallbackMetaSQL, string(roomID), name, topic); err != nil {
+	if _, err := tx.ExecContext(ctx, fallbackMetaSQL, string(roomID), dbText(name), dbText(topic)); err != nil {
 		return fmt.Errorf("set room meta: %w", err)
 	}
 	return tx.Commit()

@@ -121,7 +121,7 @@ func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, 
 // writer holds one write transaction's prepared statements and state.
 type writer struct {
 	s       *Store
-	tx      *sql.Tx
+	tx      safeTx
 	now     int64
 	pending *sql.Stmt
 	rooms   map[id.RoomID]*roomDelta
@@ -141,7 +141,7 @@ type writer struct {
 }
 
 func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
-	w := &writer{s: s, tx: tx, now: s.now().UnixMilli(), rooms: map[id.RoomID]*roomDelta{}, batchTargets: map[id.EventID]bool{}}
+	w := &writer{s: s, tx: safeTx{tx}, now: s.now().UnixMilli(), rooms: map[id.RoomID]*roomDelta{}, batchTargets: map[id.EventID]bool{}}
 	var err error
 	if w.pending, err = tx.PrepareContext(ctx, pendingRedactionsSQL); err != nil {
 		return nil, err
@@ -214,7 +214,7 @@ func (w *writer) execEach(ctx context.Context, query string, args []any, width i
 	defer st.Close()
 	for ; len(args) > 0; args = args[width:] {
 		row := args[:width]
-		r, err := st.ExecContext(ctx, row...)
+		r, err := st.ExecContext(ctx, dbArgs(row)...)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,66 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// TestPutWritesNULSafely: U+0000 is valid JSON and valid Matrix, but
+// PostgreSQL text cannot hold it. Every decoded string the store writes
+// (display name, reaction key, redaction reason, room name, topic, alias)
+// is stored with U+FFFD in its place, the same on both databases, and the
+// batch commits.
+func TestPutWritesNULSafely(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		msg := mk(t, "$m1", "m.room.message", "@eve:example.org", 2000, nil, `{"msgtype":"m.text","body":"a\u0000b"}`)
+		msg.SenderName = "Ev\x00e"
+		evs := []store.Event{
+			mk(t, "$eve", "m.room.member", "@eve:example.org", 1900, sk("@eve:example.org"), `{"membership":"join","displayname":"Ev\u0000e"}`),
+			msg,
+			mk(t, "$react", "m.reaction", "@alice:example.org", 2001, nil, `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$m1","key":"ok\u0000"}}`),
+			mk(t, "$react2", "m.reaction", "@alice:example.org", 2001, nil, `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$m1","key":"ok\u0000"}}`),
+			mk(t, "$topic", "m.room.topic", "@alice:example.org", 2002, sk(""), `{"topic":"t\u0000opic"}`),
+			mk(t, "$name2", "m.room.name", "@alice:example.org", 2003, sk(""), `{"name":"n\u0000ame"}`),
+			mk(t, "$alias2", "m.room.canonical_alias", "@alice:example.org", 2004, sk(""), `{"alias":"#nul\u0000:example.org","alt_aliases":["#x\u0000:example.org"]}`),
+			mk(t, "$red", "m.room.redaction", "@alice:example.org", 2005, nil, `{"redacts":"$react","reason":"sp\u0000am"}`),
+		}
+		res, err := st.PutEvents(ctx, evs)
+		if err != nil {
+			t.Fatalf("PutEvents: %v", err)
+		}
+		if res.Stored != len(evs) {
+			t.Errorf("PutEvents = %+v, want all %d stored", res, len(evs))
+		}
+		got, err := st.EventByID(ctx, "$m1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.SenderName != "Ev\uFFFDe" {
+			t.Errorf("sender name = %q", got.SenderName)
+		}
+		if got, err = st.EventByID(ctx, "$react2"); err != nil || got.Rel.Key != "ok\uFFFD" {
+			t.Errorf("reaction key = %q, %v; want %q", got.Rel.Key, err, "ok\uFFFD")
+		}
+		reds, err := st.RedactionsOf(ctx, []id.EventID{"$react"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := reds["$react"]; r.Reason != "sp\uFFFDam" || r.AppliedAt.IsZero() {
+			t.Errorf("redaction = %+v, want reason %q, applied", r, "sp\uFFFDam")
+		}
+		r, err := st.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Topic != "t\uFFFDopic" || r.Name != "n\uFFFDame" || r.CanonicalAlias != "#nul\uFFFD:example.org" {
+			t.Errorf("room = name %q topic %q alias %q", r.Name, r.Topic, r.CanonicalAlias)
+		}
+	})
+}
