@@ -6,3 +6,6 @@ func SetPurgeBatch(n int) func() {
 	purgeBatch = n
 	return func() { purgeBatch = old }
 }
+
+// Refused exposes the test that tells a refused value from an outage.
+var Refused = refused

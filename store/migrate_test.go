@@ -100,8 +100,15 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 				t.Fatalf("reopening a database without events.content at version 3: %v", err)
 			}
 			defer st.Close()
-			if st.SchemaVersion() != 4 {
-				t.Errorf("schema version %d", st.SchemaVersion())
+			// Not a number: later migrations add to it.
+			db, err = sql.Open(driver, cfg.URI)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var v int
+			if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != st.SchemaVersion() {
+				t.Errorf("schema version %d, %v; want %d", v, err, st.SchemaVersion())
 			}
 		})
 	}

@@ -146,6 +146,9 @@ type PutResult struct {
 	RedactionsPending int // redactions whose target is not (yet) in the archive
 	RedactionsInvalid int
 	Withdrawn         int // deleted on purpose before (tombstoned), or of a purged room: not stored
+	// Quarantined lists the events the database refused, kept aside for
+	// the operator (Store.Quarantined) instead of stored.
+	Quarantined []id.EventID
 }
 
 // Add accumulates another batch's result.
@@ -156,4 +159,5 @@ func (r *PutResult) Add(o PutResult) {
 	r.RedactionsPending += o.RedactionsPending
 	r.RedactionsInvalid += o.RedactionsInvalid
 	r.Withdrawn += o.Withdrawn
+	r.Quarantined = append(r.Quarantined, o.Quarantined...)
 }

@@ -71,24 +71,66 @@ type roomDelta struct {
 // the batch are recorded and applied to their targets when valid; a stored
 // event that an earlier redaction was waiting for is redacted as it lands.
 // Every change is appended to the change feed in the same transaction.
+//
+// One event cannot fail the batch (ARCHITECTURE.md rule 7): when the
+// database refuses the batch's data, the batch is retried in parts, each
+// event it refuses on its own is quarantined (PutResult.Quarantined), and
+// the rest is stored. An error means nothing was refused but the write
+// failed (the database is down, a deadline): retry the batch.
 func (s *Store) PutEvents(ctx context.Context, evs []Event) (PutResult, error) {
-	return s.put(ctx, "", evs)
+	return s.put(ctx, SourceOther, "", evs)
+}
+
+// PutEventsFrom is PutEvents naming where the events came from, for the
+// quarantine's records.
+func (s *Store) PutEventsFrom(ctx context.Context, src Source, evs []Event) (PutResult, error) {
+	return s.put(ctx, src, "", evs)
 }
 
 // PutTransaction is PutEvents for an appservice transaction: the events and
 // the transaction's record commit together, so a 200 sent after it returns
 // means everything is stored (ARCHITECTURE.md rule 1). A transaction seen
 // before is processed again, event by event: homeservers have been seen to
-// resend a transaction ID with more events than the first time.
+// resend a transaction ID with more events than the first time. When an
+// event is refused, the rest commits in parts and the record after them.
 func (s *Store) PutTransaction(ctx context.Context, txnID string, evs []Event) (PutResult, error) {
-	return s.put(ctx, txnID, evs)
+	return s.put(ctx, SourceTransaction, txnID, evs)
 }
 
-func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, error) {
-	var res PutResult
+func (s *Store) put(ctx context.Context, src Source, txnID string, evs []Event) (PutResult, error) {
 	if len(evs) == 0 && txnID == "" {
+		return PutResult{}, nil
+	}
+	res, err := s.putBatch(ctx, txnID, len(evs), evs)
+	if err == nil {
 		return res, nil
 	}
+	if !refused(err) || len(evs) == 0 {
+		return PutResult{}, fmt.Errorf("put events: %w", err)
+	}
+	s.log.Warn("the database refused a batch; writing it in parts to find the events it refuses",
+		"source", src, "events", len(evs), "err", err)
+	res, err = s.isolate(ctx, src, evs, err)
+	if err != nil {
+		return PutResult{}, fmt.Errorf("put events: %w", err)
+	}
+	if txnID != "" {
+		// The record is for operators (idempotence is per event): a
+		// refused one must not make the homeserver resend for ever.
+		if _, err := s.putBatch(ctx, txnID, len(evs), nil); err != nil {
+			if !refused(err) {
+				return PutResult{}, fmt.Errorf("put events: %w", err)
+			}
+			s.log.Error("the database refused the transaction's record; its events are stored", "txn_id", txnID, "err", err)
+		}
+	}
+	return res, nil
+}
+
+// putBatch writes evs in one transaction, with the record of transaction
+// txnID (of total events) if set.
+func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Event) (PutResult, error) {
+	var res PutResult
 	err := s.inWrite(ctx, func(w *writer) error {
 		keep, err := w.dropWithdrawn(ctx, evs, &res)
 		if err != nil {
@@ -106,14 +148,14 @@ func (s *Store) put(ctx context.Context, txnID string, evs []Event) (PutResult, 
 			}
 		}
 		if txnID != "" {
-			if _, err := w.tx.ExecContext(ctx, recordTxnSQL, txnID, len(evs), w.now); err != nil {
+			if _, err := w.tx.ExecContext(ctx, recordTxnSQL, txnID, total, w.now); err != nil {
 				return fmt.Errorf("record transaction %s: %w", txnID, err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return PutResult{}, fmt.Errorf("put events: %w", err)
+		return PutResult{}, err
 	}
 	return res, nil
 }

@@ -5,7 +5,11 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mxarchive/mxarchive/internal/pgtest"
@@ -35,6 +39,46 @@ func OpenPolicy(t testing.TB, dialect string, p store.Policy) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// Refusing returns a fresh store of the given dialect whose database
+// refuses to store the events with the given IDs, and the URI of that
+// database. The refusal is the database's own, as for a value it cannot
+// hold: a CHECK constraint on PostgreSQL (SQLSTATE 23514) and a trigger on
+// SQLite (SQLITE_CONSTRAINT), so tests prove what happens when one event
+// of a batch is refused without depending on which values the store
+// already makes safe.
+func Refusing(t testing.TB, dialect string, eventIDs ...string) (*store.Store, string) {
+	t.Helper()
+	cfg := store.Config{Type: dialect, URI: filepath.Join(t.TempDir(), "refusing.db")}
+	driver := "sqlite"
+	if dialect == "postgres" {
+		cfg.URI, driver = pgtest.NewDatabase(t), "pgx"
+	}
+	st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t))
+	if err != nil {
+		t.Fatalf("open %s store: %v", dialect, err)
+	}
+	t.Cleanup(func() { st.Close() })
+	quoted := make([]string, len(eventIDs))
+	for i, e := range eventIDs {
+		quoted[i] = "'" + strings.ReplaceAll(e, "'", "''") + "'"
+	}
+	list := strings.Join(quoted, ", ")
+	stmt := fmt.Sprintf(`ALTER TABLE events ADD CONSTRAINT test_refused CHECK (event_id NOT IN (%s))`, list)
+	if dialect != "postgres" {
+		stmt = fmt.Sprintf(`CREATE TRIGGER test_refused BEFORE INSERT ON events WHEN NEW.event_id IN (%s)
+			BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`, list)
+	}
+	db, err := sql.Open(driver, cfg.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Fatalf("make %s refuse %v: %v", dialect, eventIDs, err)
+	}
+	return st, cfg.URI
 }
 
 // Each runs fn as a subtest once per dialect.
