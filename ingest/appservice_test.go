@@ -28,9 +28,13 @@ func (r *recorder) Committed(_ context.Context, evs []*event.Event) error {
 func newAppService(t *testing.T, st *store.Store) (*httptest.Server, *recorder) {
 	rec := &recorder{}
 	as := ingest.NewAppService(ingest.New(st, storetest.Logger(t), "@archive:example.org"), hsToken, rec, storetest.Logger(t))
+	return newAppServiceWith(t, as), rec
+}
+
+func newAppServiceWith(t *testing.T, as *ingest.AppService) *httptest.Server {
 	srv := httptest.NewServer(as.Handler())
 	t.Cleanup(srv.Close)
-	return srv, rec
+	return srv
 }
 
 func putTxn(t *testing.T, srv *httptest.Server, path, token string, body string) (int, map[string]any) {
