@@ -126,10 +126,17 @@ func (a *AppService) transaction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "M_UNKNOWN", "The archive could not store the transaction; retry later")
 		return
 	}
+	if len(res.Quarantined) > 0 {
+		// Each is logged with its event_id by the store; acknowledged all
+		// the same, or the homeserver would resend it for ever.
+		log.Warn("transaction stored without the events the database refused; they are quarantined",
+			"events", len(evs), "quarantined", len(res.Quarantined))
+	}
 	log.Debug("transaction stored", "events", len(evs), "stored", res.Stored, "duplicates", res.Duplicates,
-		"not_public", res.NotPublic, "duration", time.Since(start))
+		"not_public", res.NotPublic, "quarantined", len(res.Quarantined), "duration", time.Since(start))
 	if a.notifier != nil {
-		if err := a.notifier.Committed(r.Context(), evs); err != nil {
+		// A quarantined event is not archived, so it is not acted on.
+		if err := a.notifier.Committed(r.Context(), res.Kept(evs)); err != nil {
 			log.Error("acting on the transaction failed; the homeserver will retry", "err", err)
 			writeError(w, http.StatusInternalServerError, "M_UNKNOWN", "The archive could not act on the transaction; retry later")
 			return

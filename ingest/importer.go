@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 // Format of an import file.
@@ -35,6 +37,9 @@ type ImportOptions struct {
 	AssumeWorldReadable bool
 	// BatchSize is the number of events per database transaction.
 	BatchSize int
+	// Source names the path for the quarantine's records: import (the
+	// default) or backfill.
+	Source store.Source
 	// Progress, if set, is called now and then with the bytes read so far
 	// in the current pass and the file's size.
 	Progress func(p Progress)
@@ -63,6 +68,9 @@ type ImportReport struct {
 	Format   Format
 	Events   int // valid events read
 	Rejected []LineError
+	// QuarantinedLines are the lines (message indexes in an export) whose
+	// events the database refused: quarantined, the rest imported.
+	QuarantinedLines []LineError
 	Result
 	// Rooms lists the rooms the file had events for.
 	Rooms []id.RoomID
@@ -77,6 +85,10 @@ const maxLine = event.MaxEventSize + 1024
 // ErrNoEvents is returned for a file with no valid event at all.
 var ErrNoEvents = errors.New("no valid events in file")
 
+// ErrQuarantined is the LineError of an event the database refused: it
+// is kept aside (archiver quarantine lists it) and the rest imported.
+var ErrQuarantined = errors.New("refused by the database; quarantined")
+
 // ImportFile imports one file. Malformed lines are reported in the report
 // and skipped; the good ones are all imported. Importing the same file again
 // changes nothing.
@@ -84,6 +96,9 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 	rep := ImportReport{File: path, Format: opts.Format}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 10000
+	}
+	if opts.Source == "" {
+		opts.Source = store.SourceImport
 	}
 	src, format, err := openSource(path, rep.Format)
 	if err != nil {
@@ -95,10 +110,12 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 	// every message by the state in force when it was sent, whatever order
 	// the file is in.
 	var state []*event.Event
+	var stateLines []int
 	rooms := map[id.RoomID]bool{}
 	stated := map[id.RoomID]bool{}
-	err = src.each(ctx, true, opts.progress(path, 1), func(_ int, ev *event.Event) error {
+	err = src.each(ctx, true, opts.progress(path, 1), func(line int, ev *event.Event) error {
 		state = append(state, ev)
+		stateLines = append(stateLines, line)
 		rooms[ev.RoomID] = true
 		if ev.Type == event.TypeHistoryVisibility {
 			stated[ev.RoomID] = true
@@ -110,19 +127,21 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 	}
 	for len(state) > 0 {
 		n := min(len(state), opts.BatchSize)
-		r, err := in.Ingest(ctx, state[:n])
+		r, err := in.IngestFrom(ctx, opts.Source, state[:n])
 		if err != nil {
-			return rep, fmt.Errorf("import %s: %w", path, err)
+			return rep, fmt.Errorf("import %s: %s: %w", path, lineRange(stateLines[:n]), err)
 		}
 		rep.Result.Add(r)
+		rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, state[:n], stateLines[:n])...)
 		rep.Events += n
-		state = state[n:]
+		state, stateLines = state[n:], stateLines[n:]
 	}
 
 	// Pass 2: everything else, in batches. Reading and parsing run in their
 	// own goroutine, one batch ahead of the writes, so the two overlap.
 	type batchMsg struct {
 		evs    []*event.Event
+		lines  []int     // each event's line
 		assume id.RoomID // vouch for this room before writing the batch
 	}
 	batches := make(chan batchMsg, 2)
@@ -133,6 +152,7 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 	go func() {
 		defer close(batches)
 		batch := make([]*event.Event, 0, opts.BatchSize)
+		lines := make([]int, 0, opts.BatchSize)
 		send := func(m batchMsg) bool {
 			select {
 			case batches <- m:
@@ -142,25 +162,28 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 			}
 		}
 		assumed := map[id.RoomID]bool{}
-		err := src.each(rctx, false, opts.progress(path, 2), func(_ int, ev *event.Event) error {
+		err := src.each(rctx, false, opts.progress(path, 2), func(line int, ev *event.Event) error {
 			rooms[ev.RoomID] = true
 			if !stated[ev.RoomID] && opts.AssumeWorldReadable && !assumed[ev.RoomID] {
 				assumed[ev.RoomID] = true
-				if !send(batchMsg{evs: batch, assume: ev.RoomID}) {
+				if !send(batchMsg{evs: batch, lines: lines, assume: ev.RoomID}) {
 					return rctx.Err()
 				}
 				batch = make([]*event.Event, 0, opts.BatchSize)
+				lines = make([]int, 0, opts.BatchSize)
 			}
 			batch = append(batch, ev)
+			lines = append(lines, line)
 			if len(batch) >= opts.BatchSize {
-				if !send(batchMsg{evs: batch}) {
+				if !send(batchMsg{evs: batch, lines: lines}) {
 					return rctx.Err()
 				}
 				batch = make([]*event.Event, 0, opts.BatchSize)
+				lines = make([]int, 0, opts.BatchSize)
 			}
 			return nil
 		}, func(le LineError) { rejected = append(rejected, le) })
-		if err == nil && len(batch) > 0 && !send(batchMsg{evs: batch}) {
+		if err == nil && len(batch) > 0 && !send(batchMsg{evs: batch, lines: lines}) {
 			err = rctx.Err()
 		}
 		readErr <- err
@@ -172,12 +195,13 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 			continue // drain so the reader can finish
 		}
 		if len(b.evs) > 0 {
-			r, err := in.Ingest(ctx, b.evs)
+			r, err := in.IngestFrom(ctx, opts.Source, b.evs)
 			if err != nil {
-				writeErr = fmt.Errorf("import %s: %w", path, err)
+				writeErr = fmt.Errorf("import %s: %s: %w", path, lineRange(b.lines), err)
 				continue
 			}
 			rep.Result.Add(r)
+			rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, b.evs, b.lines)...)
 			rep.Events += len(b.evs)
 		}
 		if b.assume != "" {
@@ -209,6 +233,31 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 		return rep, fmt.Errorf("import %s: %w (%d lines rejected)", path, ErrNoEvents, len(rep.Rejected))
 	}
 	return rep, nil
+}
+
+// quarantinedLines names the lines of the events of a batch (evs, read
+// from lines) that the store quarantined.
+func quarantinedLines(r Result, evs []*event.Event, lines []int) []LineError {
+	var out []LineError
+	for i, ev := range evs {
+		if slices.Contains(r.Quarantined, ev.ID) {
+			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w", ev.ID, ErrQuarantined)})
+		}
+	}
+	return out
+}
+
+// lineRange names the lines of a batch that could not be written, so the
+// operator knows where the import stopped.
+func lineRange(lines []int) string {
+	if len(lines) == 0 {
+		return "no lines"
+	}
+	lo, hi := slices.Min(lines), slices.Max(lines)
+	if lo == hi {
+		return fmt.Sprintf("line %d", lo)
+	}
+	return fmt.Sprintf("the batch of lines %d to %d", lo, hi)
 }
 
 func (o ImportOptions) progress(file string, pass int) func(read, total int64, events int) {
@@ -472,5 +521,8 @@ func (r ImportReport) String() string {
 			r.RedactionsApplied, r.RedactionsPending, r.RedactionsInvalid)
 	}
 	fmt.Fprintf(&b, "; %d lines rejected", len(r.Rejected))
+	if len(r.QuarantinedLines) > 0 {
+		fmt.Fprintf(&b, "; %d quarantined (refused by the database)", len(r.QuarantinedLines))
+	}
 	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 
@@ -84,17 +85,42 @@ func (in *Ingester) room(ctx context.Context, roomID id.RoomID) (*roomState, err
 // judged by the state in force when they were sent. Events sent while the
 // room was not public are left out, except state events, which are kept
 // (never shown) because later decisions depend on them.
+//
+// An event the database refuses is quarantined, not stored, and the rest
+// of the batch is (Result.Quarantined, ARCHITECTURE.md rule 7); an error
+// means the batch was not stored and should be retried.
 func (in *Ingester) Ingest(ctx context.Context, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, "", evs)
+	return in.ingest(ctx, store.SourceOther, "", evs)
+}
+
+// IngestFrom is Ingest naming the path the events came by, for the
+// quarantine's records.
+func (in *Ingester) IngestFrom(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
+	return in.ingest(ctx, src, "", evs)
 }
 
 // IngestTransaction is Ingest for an appservice transaction: the
 // transaction's record commits with its events.
 func (in *Ingester) IngestTransaction(ctx context.Context, txnID string, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, txnID, evs)
+	return in.ingest(ctx, store.SourceTransaction, txnID, evs)
 }
 
-func (in *Ingester) ingest(ctx context.Context, txnID string, evs []*event.Event) (Result, error) {
+// Kept returns the events of evs that were not quarantined: the ones to
+// act on (an invite, a tombstone, a command) once the batch committed.
+func (r Result) Kept(evs []*event.Event) []*event.Event {
+	if len(r.Quarantined) == 0 {
+		return evs
+	}
+	out := make([]*event.Event, 0, len(evs))
+	for _, ev := range evs {
+		if !slices.Contains(r.Quarantined, ev.ID) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, evs []*event.Event) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var res Result
@@ -148,7 +174,7 @@ func (in *Ingester) ingest(ctx context.Context, txnID string, evs []*event.Event
 	if txnID != "" {
 		put, err = in.store.PutTransaction(ctx, txnID, out)
 	} else {
-		put, err = in.store.PutEvents(ctx, out)
+		put, err = in.store.PutEventsFrom(ctx, src, out)
 	}
 	if err != nil {
 		// Forget the rooms this batch touched; they reload from the store.
@@ -156,6 +182,13 @@ func (in *Ingester) ingest(ctx context.Context, txnID string, evs []*event.Event
 			delete(in.rooms, p.ev.RoomID)
 		}
 		return res, err
+	}
+	// A quarantined state event is in memory but not in the store: reload
+	// its room from the store, which is what later decisions must follow.
+	for _, p := range pending {
+		if slices.Contains(put.Quarantined, p.ev.ID) {
+			delete(in.rooms, p.ev.RoomID)
+		}
 	}
 	if put.RedactionsApplied > 0 {
 		// A redacted state event (a member event no longer names anyone):

@@ -393,7 +393,7 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 		return rep, fmt.Errorf("backfill %s: spool: %w", roomID, err)
 	}
 	if rep.Events > 0 {
-		rep.Import, err = m.in.ImportFile(ctx, spool.Name(), ImportOptions{Format: FormatNDJSON})
+		rep.Import, err = m.in.ImportFile(ctx, spool.Name(), ImportOptions{Format: FormatNDJSON, Source: store.SourceBackfill})
 		if err != nil && !errors.Is(err, ErrNoEvents) {
 			return rep, fmt.Errorf("backfill %s: %w", roomID, err)
 		}
@@ -437,7 +437,7 @@ func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 			return n, fmt.Errorf("sweep %s: %w", roomID, err)
 		}
 		if len(page.Chunk) > 0 {
-			res, err := m.in.Ingest(ctx, parseAll(page.Chunk, m.log.With("room_id", roomID)))
+			res, err := m.in.IngestFrom(ctx, store.SourceSweep, parseAll(page.Chunk, m.log.With("room_id", roomID)))
 			if err != nil {
 				return n, fmt.Errorf("sweep %s: %w", roomID, err)
 			}
@@ -525,9 +525,9 @@ func (m *Manager) syncLoop(ctx context.Context) {
 			evs = append(evs, parseAll(inRoom(r.Timeline.Events, roomID), m.log.With("room_id", roomID))...)
 		}
 		if len(evs) > 0 {
-			_, err := m.in.Ingest(ctx, evs)
+			res, err := m.in.IngestFrom(ctx, store.SourceSync, evs)
 			if err == nil {
-				err = m.Committed(ctx, evs)
+				err = m.Committed(ctx, res.Kept(evs))
 			}
 			if err != nil {
 				// The same since token brings them again.
