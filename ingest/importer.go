@@ -74,8 +74,11 @@ type ImportReport struct {
 	Result
 	// Rooms lists the rooms the file had events for.
 	Rooms []id.RoomID
-	// Unstated lists rooms whose history visibility the file did not state
-	// and that were therefore archived only if AssumeWorldReadable was set.
+	// Unstated lists rooms whose history visibility neither the file nor
+	// the archive states, whose messages were therefore archived only if
+	// AssumeWorldReadable was set. A room the archive already knows (an
+	// earlier import, the appservice) is judged by that state, so a file
+	// of its messages alone is archived and not listed here.
 	Unstated []id.RoomID
 }
 
@@ -220,7 +223,14 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 	}
 	for r := range rooms {
 		rep.Rooms = append(rep.Rooms, r)
-		if !stated[r] {
+		if stated[r] {
+			continue
+		}
+		known, err := in.visibilityKnown(ctx, r)
+		if err != nil {
+			return rep, err
+		}
+		if !known {
 			rep.Unstated = append(rep.Unstated, r)
 		}
 	}

@@ -63,6 +63,18 @@ func (in *Ingester) AssumeWorldReadable(ctx context.Context, room id.RoomID) err
 	return nil
 }
 
+// visibilityKnown reports whether the archive holds any history
+// visibility event of the room.
+func (in *Ingester) visibilityKnown(ctx context.Context, room id.RoomID) (bool, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	rs, err := in.room(ctx, room)
+	if err != nil {
+		return false, err
+	}
+	return len(rs.entries[stateKey{event.TypeHistoryVisibility, ""}]) > 0, nil
+}
+
 func (in *Ingester) room(ctx context.Context, roomID id.RoomID) (*roomState, error) {
 	if rs, ok := in.rooms[roomID]; ok {
 		return rs, nil

@@ -36,6 +36,10 @@ Commands:
         them, or Element's "Export chat" JSON. Importing twice changes nothing.
   config
         Print the effective configuration (secrets hidden).
+  quarantine [--json] [--limit N]
+        List the events the database refused to store, kept aside with its
+        error instead of failing their batch; --json prints each with the
+        event as received ("raw"), which archiver import can read again.
 
 Operator commands (each logged with who ran it and when; --dry-run says
 what would change; --by NAME names who runs it, default the system user):
@@ -90,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "config":
 		_, err := fmt.Fprint(stdout, cfg.Redacted())
 		return err
+	case "quarantine":
+		return quarantineCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "hide-room", "show-room", "purge-room", "takedown", "erase-user", "optout", "optin", "retention":
 		return operatorCmd(ctx, cfg, log, cmd, rest, stdout, stderr)
 	default:
@@ -129,6 +135,9 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		prog.done()
 		for _, le := range rep.Rejected {
 			fmt.Fprintf(stderr, "%s: %v (line skipped)\n", path, le)
+		}
+		for _, le := range rep.QuarantinedLines {
+			fmt.Fprintf(stderr, "%s: %v (archiver quarantine lists it)\n", path, le)
 		}
 		if err != nil {
 			failed++
