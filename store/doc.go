@@ -8,4 +8,9 @@
 // search indexer) never sees a change that did not commit, and positions are
 // handed out in commit order (writers are serialized: BEGIN IMMEDIATE on
 // SQLite, a transaction-scoped advisory lock on PostgreSQL).
+//
+// Every string a write binds is made storable by both databases (text.go),
+// and a batch the database still refuses is written in parts so that only
+// the refused events are left out, quarantined for the operator
+// (quarantine.go).
 package store
