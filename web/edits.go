@@ -61,12 +61,14 @@ func (s *Server) edits(c echo.Context) error {
 		return cmp.Or(cmp.Compare(a.OriginTS, b.OriginTS), cmp.Compare(a.ID, b.ID))
 	})
 	v := editsView{Room: s.roomView(ctx, r), Permalink: eventPath(r, ev.ID)}
+	var msgs []event.Message
 	add := func(label string, ts int64, content []byte) {
 		msg, err := event.ParseMessage(event.ApplyEdit(ev.Content, content))
 		if err != nil {
 			msg = event.Message{Body: "(this version could not be displayed)"}
 		}
-		v.Versions = append(v.Versions, versionView{Label: label, Time: fmtStamp(time.UnixMilli(ts)), Body: s.render.Message(msg)})
+		v.Versions = append(v.Versions, versionView{Label: label, Time: fmtStamp(time.UnixMilli(ts))})
+		msgs = append(msgs, msg)
 	}
 	add("Original", ev.OriginTS, ev.Content)
 	for i, e := range edits {
@@ -74,5 +76,11 @@ func (s *Server) edits(c echo.Context) error {
 			add(fmt.Sprintf("Edit %d", i+1), e.OriginTS, nc)
 		}
 	}
-	return s.renderCached(c, http.StatusOK, "edits", v, time.Time{})
+	// Queued once v.Versions has its final length: the jobs keep pointers
+	// into it.
+	var q renderQueue
+	for i, msg := range msgs {
+		q.html(msg, func(h template.HTML) { v.Versions[i].Body = h })
+	}
+	return s.renderValidated(c, http.StatusOK, "edits", v, &q, time.Time{})
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -127,6 +128,9 @@ func (s *Server) hits(c echo.Context, evs []store.Event, q indexer.Query) ([]sea
 		sh := msgs[e.ID]
 		if sh == nil || sh.redaction != nil {
 			continue // redacted since it was verified: still never shown
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, fmt.Errorf("search results: %w", err)
 		}
 		r, ok := rooms[e.RoomID]
 		if !ok {

@@ -73,8 +73,9 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 	}
 	v := threadPageView{Room: s.roomView(ctx, r), RootPath: eventPath(r, rootID),
 		DayPath: roomPath(r, time.UnixMilli(root.OriginTS).UTC().Format(dateLayout))}
-	if v.Items, err = s.timeline(ctx, r, evs, highlight, true); err != nil {
+	var q renderQueue
+	if v.Items, err = s.timeline(ctx, r, evs, highlight, true, &q); err != nil {
 		return err
 	}
-	return s.renderCached(c, http.StatusOK, "thread", v, time.Time{})
+	return s.renderValidated(c, http.StatusOK, "thread", v, &q, time.Time{})
 }
