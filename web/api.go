@@ -61,11 +61,14 @@ type apiEvent struct {
 	ThreadRoot  string        `json:"thread_root,omitempty"`
 	Reactions   []apiReaction `json:"reactions,omitempty"`
 	ThreadCount int           `json:"thread_replies,omitempty"`
-	Redacted    bool          `json:"redacted"`
-	RedactedBy  string        `json:"redacted_by,omitempty"`
-	RedactedAt  string        `json:"redacted_at,omitempty"`
-	AppliedAt   string        `json:"applied_at,omitempty"`
-	Reason      string        `json:"redaction_reason,omitempty"`
+	// RelationsCapped: only store.MaxRelated reactions or thread replies
+	// were loaded; there may be more than reactions and thread_replies say.
+	RelationsCapped bool   `json:"relations_truncated,omitempty"`
+	Redacted        bool   `json:"redacted"`
+	RedactedBy      string `json:"redacted_by,omitempty"`
+	RedactedAt      string `json:"redacted_at,omitempty"`
+	AppliedAt       string `json:"applied_at,omitempty"`
+	Reason          string `json:"redaction_reason,omitempty"`
 	// Withdrawn says why the content is gone: "message deleted",
 	// "removed by the archive's operator", "hidden at the sender's request".
 	Withdrawn string           `json:"withdrawn,omitempty"`
@@ -99,7 +102,7 @@ func (s *Server) absolute(c echo.Context, path string) string {
 
 func (s *Server) apiRooms(c echo.Context) error {
 	ctx := c.Request().Context()
-	rooms, err := s.store.Rooms(ctx)
+	rooms, more, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
 	if err != nil {
 		return err
 	}
@@ -107,7 +110,12 @@ func (s *Server) apiRooms(c echo.Context) error {
 	for _, r := range rooms {
 		out = append(out, s.apiRoom(c, r))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"rooms": out})
+	resp := map[string]any{"rooms": out}
+	if more {
+		// Only the store.MaxDirectoryRooms most recently active rooms.
+		resp["truncated"] = true
+	}
+	return c.JSON(http.StatusOK, resp)
 }
 
 func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {
@@ -258,4 +266,5 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 		a.Reactions = append(a.Reactions, apiReaction(rc))
 	}
 	a.ThreadCount = sh.thread.Count
+	a.RelationsCapped = sh.reactionsCapped || sh.thread.More
 }

@@ -287,3 +287,64 @@ func TestAPIContentURL(t *testing.T) {
 		}
 	})
 }
+
+// TestBoundsAreTold: relations past store.MaxRelated and rooms past
+// store.MaxDirectoryRooms are not loaded, and the reader is told so.
+func TestBoundsAreTold(t *testing.T) {
+	lines := []string{msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"popular"}`)}
+	for i := range store.MaxRelated + 1 {
+		lines = append(lines,
+			fmt.Sprintf(`{"event_id":"$r%d","room_id":"!x:example.org","type":"m.reaction","sender":"@u%d:example.org","origin_server_ts":%d,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$m","key":"👍"}}}`, i, i, 1767225602000+i),
+			fmt.Sprintf(`{"event_id":"$t%d","room_id":"!x:example.org","type":"m.room.message","sender":"@u%d:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"me too","m.relates_to":{"rel_type":"m.thread","event_id":"$m"}}}`, i, i, 1767225602000+i))
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t, lines...))
+		doc := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+		m := msgByID(doc, "$m")
+		if n := m.Find(".reactions .n").Text(); n != fmt.Sprint(store.MaxRelated) {
+			t.Errorf("reaction count %q", n)
+		}
+		if note := m.Find(".capped").Text(); !strings.Contains(note, fmt.Sprint(store.MaxRelated)) {
+			t.Errorf("no note that reactions were left out: %q", note)
+		}
+		if th := m.Find("p.thread").Text(); !strings.Contains(th, fmt.Sprintf("%d+ replies", store.MaxRelated)) {
+			t.Errorf("thread summary %q does not say there may be more", th)
+		}
+		thread := e.page(t, "/room/!x:example.org/thread/$m", http.StatusOK)
+		if note := thread.Find(".capped").Text(); !strings.Contains(note, fmt.Sprint(store.MaxRelated)) {
+			t.Errorf("thread page: no note that replies were left out: %q", note)
+		}
+		var one struct {
+			Truncated bool `json:"relations_truncated"`
+		}
+		decode(t, e.get(t, "/api/v1/events/$m"), http.StatusOK, &one)
+		if !one.Truncated {
+			t.Error("API: relations_truncated not set")
+		}
+	})
+
+	var rooms []string
+	for i := range store.MaxDirectoryRooms + 1 {
+		r := fmt.Sprintf("!room%d:example.org", i)
+		rooms = append(rooms,
+			fmt.Sprintf(`{"event_id":"$c%d","room_id":%q,"type":"m.room.create","sender":"@a:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"10"}}`, i, r),
+			fmt.Sprintf(`{"event_id":"$h%d","room_id":%q,"type":"m.room.history_visibility","sender":"@a:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`, i, r),
+			fmt.Sprintf(`{"event_id":"$m%d","room_id":%q,"type":"m.room.message","sender":"@a:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"hi"}}`, i, r, 1767225601000+i))
+	}
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoomFile(t, rooms...))
+	doc := e.page(t, "/", http.StatusOK)
+	if n := doc.Find("li.room").Length(); n != store.MaxDirectoryRooms {
+		t.Errorf("directory lists %d rooms, want %d", n, store.MaxDirectoryRooms)
+	}
+	if note := doc.Find(".capped").Text(); !strings.Contains(note, fmt.Sprint(store.MaxDirectoryRooms)) {
+		t.Errorf("directory: no note that rooms were left out: %q", note)
+	}
+	var list struct {
+		Rooms     []json.RawMessage `json:"rooms"`
+		Truncated bool              `json:"truncated"`
+	}
+	decode(t, e.get(t, "/api/v1/rooms"), http.StatusOK, &list)
+	if len(list.Rooms) != store.MaxDirectoryRooms || !list.Truncated {
+		t.Errorf("API rooms: %d, truncated %v", len(list.Rooms), list.Truncated)
+	}
+}

@@ -12,12 +12,14 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 type editsView struct {
 	Room      roomView
 	Permalink string
 	Versions  []versionView
+	Capped    int // store.MaxRelated when only that many edits were loaded
 }
 
 type versionView struct {
@@ -52,15 +54,22 @@ func (s *Server) edits(c echo.Context) error {
 		return err
 	}
 	var edits []*event.Event
+	loaded := 0
 	for i := range related {
-		if related[i].Rel.Type == event.RelReplace && event.ValidEdit(&ev.Event, &related[i].Event) {
-			edits = append(edits, &related[i].Event)
+		if related[i].Rel.Type == event.RelReplace {
+			loaded++
+			if event.ValidEdit(&ev.Event, &related[i].Event) {
+				edits = append(edits, &related[i].Event)
+			}
 		}
 	}
 	slices.SortFunc(edits, func(a, b *event.Event) int {
 		return cmp.Or(cmp.Compare(a.OriginTS, b.OriginTS), cmp.Compare(a.ID, b.ID))
 	})
 	v := editsView{Room: s.roomView(ctx, r), Permalink: eventPath(r, ev.ID)}
+	if loaded >= store.MaxRelated {
+		v.Capped = store.MaxRelated
+	}
 	var msgs []event.Message
 	add := func(label string, ts int64, content []byte) {
 		msg, err := event.ParseMessage(event.ApplyEdit(ev.Content, content))

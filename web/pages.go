@@ -17,16 +17,20 @@ import (
 const dateLayout = "2006-01-02"
 
 type directoryView struct {
-	Rooms []roomView
+	Rooms  []roomView
+	Capped int // store.MaxDirectoryRooms when more rooms were left out
 }
 
 func (s *Server) directory(c echo.Context) error {
 	ctx := c.Request().Context()
-	rooms, err := s.store.Rooms(ctx)
+	rooms, more, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
 	if err != nil {
 		return err
 	}
 	v := directoryView{}
+	if more {
+		v.Capped = store.MaxDirectoryRooms
+	}
 	for _, r := range rooms {
 		v.Rooms = append(v.Rooms, s.roomView(ctx, r))
 	}

@@ -158,7 +158,7 @@ func (s *Server) hits(c echo.Context, evs []store.Event, q indexer.Query) ([]sea
 func (s *Server) searchPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	v := searchView{Q: c.QueryParam("q"), In: c.QueryParam("in"), Sort: c.QueryParam("sort")}
-	rooms, err := s.store.Rooms(ctx)
+	rooms, _, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
 	if err != nil {
 		return err
 	}

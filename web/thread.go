@@ -20,6 +20,7 @@ type threadPageView struct {
 	RootPath string
 	DayPath  string
 	Items    []itemView
+	Capped   int // store.MaxRelated when only that many replies were loaded
 }
 
 // thread serves /room/{room}/thread/{root}: the whole thread. The root is
@@ -60,9 +61,13 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 		return err
 	}
 	evs := []store.Event{root}
+	replies := 0
 	for _, e := range related {
-		if e.Rel.Type == event.RelThread && e.Displayable() {
-			evs = append(evs, e)
+		if e.Rel.Type == event.RelThread {
+			replies++
+			if e.Displayable() {
+				evs = append(evs, e)
+			}
 		}
 	}
 	slices.SortStableFunc(evs, func(a, b store.Event) int {
@@ -73,6 +78,9 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 	}
 	v := threadPageView{Room: s.roomView(ctx, r), RootPath: eventPath(r, rootID),
 		DayPath: roomPath(r, time.UnixMilli(root.OriginTS).UTC().Format(dateLayout))}
+	if replies >= store.MaxRelated {
+		v.Capped = store.MaxRelated
+	}
 	var q renderQueue
 	if v.Items, err = s.timeline(ctx, r, evs, highlight, true, &q); err != nil {
 		return err

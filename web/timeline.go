@@ -25,6 +25,9 @@ type shown struct {
 	redaction *store.Redaction // set when the message was redacted
 	reactions []reaction
 	thread    threadSummary
+	// reactionsCapped: store.MaxRelated reactions were loaded, and there
+	// may be more.
+	reactionsCapped bool
 }
 
 type reaction struct {
@@ -36,6 +39,7 @@ type reaction struct {
 type threadSummary struct {
 	Count  int
 	LastTS int64
+	More   bool // store.MaxRelated replies were loaded, and there may be more
 }
 
 // relatedIndex groups related events by what they relate to.
@@ -144,10 +148,12 @@ func (s *Server) shownOne(e store.Event, ix relatedIndex, redactions map[id.Even
 	}
 	sh.msg = msg
 	sh.reactions = aggregateReactions(ix.reactions[e.ID])
+	sh.reactionsCapped = len(ix.reactions[e.ID]) >= store.MaxRelated
 	for _, t := range ix.thread[e.ID] {
 		sh.thread.Count++
 		sh.thread.LastTS = max(sh.thread.LastTS, t.OriginTS)
 	}
+	sh.thread.More = sh.thread.Count >= store.MaxRelated
 	return sh, nil
 }
 
@@ -280,9 +286,12 @@ type messageView struct {
 	Deleted    *deletedView
 	Reply      *replyView
 	Reactions  []reaction
-	Thread     *threadView
-	InThread   bool
-	Highlight  bool
+	// ReactionsCapped is store.MaxRelated when only that many reactions
+	// were counted, else 0.
+	ReactionsCapped int
+	Thread          *threadView
+	InThread        bool
+	Highlight       bool
 	// Compact: a thread reply in the main timeline, shown as one line that
 	// links to its thread, as clients do.
 	Compact    bool
@@ -310,6 +319,7 @@ type replyView struct {
 type threadView struct {
 	Path    string
 	Count   int
+	More    bool // Count is a lower bound
 	LastAt  string
 	LastISO string
 }
@@ -535,8 +545,11 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		v.Reply = rv
 	}
 	v.Reactions = sh.reactions
+	if sh.reactionsCapped {
+		v.ReactionsCapped = store.MaxRelated
+	}
 	if sh.thread.Count > 0 {
-		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
+		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, More: sh.thread.More, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
 		_, v.Thread.LastISO = fmtTime(sh.thread.LastTS)
 	}
 	return v
