@@ -348,3 +348,20 @@ func TestBoundsAreTold(t *testing.T) {
 		t.Errorf("API rooms: %d, truncated %v", len(list.Rooms), list.Truncated)
 	}
 }
+
+// TestPermalinkPastTheThreadBound: a reply older than the latest
+// store.MaxRelated of its thread still has a working permalink: its day,
+// with it highlighted, since the thread page cannot show it.
+func TestPermalinkPastTheThreadBound(t *testing.T) {
+	lines := []string{msgLine("$root", 1767225601000, `{"msgtype":"m.text","body":"root"}`)}
+	for i := range store.MaxRelated + 1 {
+		lines = append(lines, fmt.Sprintf(`{"event_id":"$t%d","room_id":"!x:example.org","type":"m.room.message","sender":"@u%d:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"reply %d","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}}`, i, i, 1767225602000+i, i))
+	}
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, lines...))
+	for _, evID := range []string{"$t0", fmt.Sprintf("$t%d", store.MaxRelated)} {
+		doc := e.page(t, "/room/!x:example.org/event/"+evID, http.StatusOK)
+		if li := msgByID(doc, evID); !li.HasClass("highlight") {
+			t.Errorf("permalink of %s does not show it highlighted", evID)
+		}
+	}
+}

@@ -161,14 +161,17 @@ func (s *Server) permalink(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, eventPath(r, ev.ID))
 	}
 	// A thread reply is shown in its thread, highlighted; on its day when
-	// the root is gone (expired, say): the reply's permalink still works.
+	// the root is gone (expired, say) or the thread page cannot show it
+	// (past store.MaxRelated replies): the reply's permalink still works.
 	if ev.Rel.Type == "m.thread" && ev.Rel.EventID != "" {
 		root, ok, err := s.threadRoot(c, r, ev.Rel.EventID)
 		if err != nil {
 			return err
 		}
 		if ok {
-			return s.renderThread(c, r, root, ev.ID)
+			if shown, err := s.renderThread(c, r, root, ev.ID); shown || err != nil {
+				return err
+			}
 		}
 	}
 	date := time.UnixMilli(ev.OriginTS).UTC().Format(dateLayout)
