@@ -1,6 +1,7 @@
 package render
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mxarchive/mxarchive/event"
@@ -45,5 +46,29 @@ func BenchmarkText(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = r.Text(m)
+	}
+}
+
+// BenchmarkHostile renders each hostile input of cost_test.go at about 32
+// KB as a formatted message and as text, including the parts whose cost
+// the work counter takes on trust (bluemonday, the HTML parser, url.Parse).
+// Compare its ns/op with BenchmarkHostileSmall (about 4 KB): linear is ×8.
+func BenchmarkHostile(b *testing.B) { benchHostile(b, 32768) }
+
+func BenchmarkHostileSmall(b *testing.B) { benchHostile(b, 4096) }
+
+func benchHostile(b *testing.B, size int) {
+	r := newTestRenderer()
+	for _, in := range hostileInputs {
+		s := in.prefix + strings.Repeat(in.unit, max(1, size/len(in.unit)))
+		m := event.Message{MsgType: event.MsgText, Body: s, Format: event.FormatHTML, FormattedBody: s}
+		b.Run(in.name, func(b *testing.B) {
+			b.SetBytes(int64(len(s)))
+			for b.Loop() {
+				_ = r.Message(m)
+				_ = r.Text(m)
+				_ = r.Plain(s)
+			}
+		})
 	}
 }

@@ -4,23 +4,29 @@ import (
 	"html"
 	"html/template"
 	"net/url"
-	"regexp"
 	"strings"
 )
 
-// urlRe finds link candidates in plain text. Only http(s): other schemes
-// in chat text are far more often prose than links, and javascript: must
-// never become one. \b keeps "xhttp://" from matching mid-word.
-var urlRe = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"]+`)
+// MaxLinks is how many URLs one plain-text body gets as links; the rest
+// stay text. Real messages hold a handful; a body of thousands of "http://a"
+// would otherwise become thousands of anchors, each parsed as a URL.
+const MaxLinks = 200
 
-// Plain escapes plain text, turns http(s) URLs into links and keeps line
-// breaks as <br>. It does not strip reply fallbacks; Message does.
+// Plain escapes plain text, turns http(s) URLs into links (at most MaxLinks)
+// and keeps line breaks as <br>. It does not strip reply fallbacks; Message
+// does. Its cost is linear in len(text): each byte is scanned a bounded
+// number of times.
 func (r *Renderer) Plain(text string) template.HTML {
 	var b strings.Builder
 	b.Grow(len(text) + len(text)/8)
-	last := 0
-	for _, m := range urlRe.FindAllStringIndex(text, -1) {
-		start, end := m[0], m[0]+linkLength(text[m[0]:m[1]])
+	last, links := 0, 0
+	for pos := 0; links < MaxLinks; {
+		start, candEnd := r.nextLinkCandidate(text, pos)
+		if start < 0 {
+			break
+		}
+		pos = candEnd
+		end := start + r.linkLength(text[start:candEnd])
 		if end == start {
 			continue
 		}
@@ -32,23 +38,93 @@ func (r *Renderer) Plain(text string) template.HTML {
 		b.WriteString(html.EscapeString(link))
 		b.WriteString(`</a>`)
 		last = end
+		links++
 	}
+	r.spend(len(text) - last)
 	writeEscapedLines(&b, text[last:])
 	return template.HTML(b.String())
 }
 
+// nextLinkCandidate finds the next link candidate at or after pos:
+// "http://" or "https://" (any case) at a word boundary, then everything up
+// to whitespace, <, > or ". Only http(s): other schemes in chat text are far
+// more often prose than links, and javascript: must never become one. The
+// boundary keeps "xhttp://" from matching mid-word. It returns -1 when there
+// is none. A hand-written scan rather than a regexp: FindAll with Go's
+// backtracker clears a bit vector the size of the input for every match.
+func (r *Renderer) nextLinkCandidate(text string, pos int) (start, end int) {
+	for i := pos; i < len(text); i++ {
+		r.spend(1)
+		c := text[i]
+		if c != 'h' && c != 'H' || i > 0 && isWordByte(text[i-1]) {
+			continue
+		}
+		n := schemeLen(text[i:])
+		if n == 0 {
+			continue
+		}
+		end := i + n
+		for end < len(text) && !endsLink(text[end]) {
+			end++
+		}
+		r.spend(end - i)
+		if end > i+n {
+			return i, end
+		}
+	}
+	return -1, -1
+}
+
+// schemeLen is the length of a leading "http://" or "https://", compared
+// ASCII-case-insensitively, or 0.
+func schemeLen(s string) int {
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
+			return len(scheme)
+		}
+	}
+	return 0
+}
+
+// isWordByte is \w in ASCII: what a link may not directly follow.
+func isWordByte(c byte) bool { return isAlnum(c) || c == '_' }
+
+// endsLink reports whether c ends a link candidate: ASCII whitespace, or a
+// character that cannot be in an unquoted URL in text. Bytes of multi-byte
+// UTF-8 characters never match, so they stay inside.
+func endsLink(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\f', '\r', '<', '>', '"':
+		return true
+	}
+	return false
+}
+
 // linkLength returns how much of the candidate is the URL: trailing
 // sentence punctuation is not, nor a closing bracket without its opening
-// one ("(see https://example.org/a_(b))."). 0 means no link at all.
-func linkLength(cand string) int {
+// one ("(see https://example.org/a_(b))."). 0 means no link at all. The
+// brackets are counted once and the counts kept as the end is trimmed, so
+// the cost is linear in the candidate's length.
+func (r *Renderer) linkLength(cand string) int {
+	r.spend(len(cand))
+	var open, closed [3]int // (), [], {}
+	for i := 0; i < len(cand); i++ {
+		if k := strings.IndexByte("([{", cand[i]); k >= 0 {
+			open[k]++
+		} else if k := strings.IndexByte(")]}", cand[i]); k >= 0 {
+			closed[k]++
+		}
+	}
 	for cand != "" {
+		r.spend(1)
 		last := cand[len(cand)-1]
+		k := strings.IndexByte(")]}", last)
 		switch {
 		case strings.IndexByte(".,;:!?'*", last) >= 0:
-		case last == ')' && strings.Count(cand, ")") > strings.Count(cand, "("):
-		case last == ']' && strings.Count(cand, "]") > strings.Count(cand, "["):
-		case last == '}' && strings.Count(cand, "}") > strings.Count(cand, "{"):
+		case k >= 0 && closed[k] > open[k]:
+			closed[k]--
 		default:
+			r.spend(len(cand))
 			u, err := url.Parse(cand)
 			if err != nil || u.Host == "" {
 				return 0

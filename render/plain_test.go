@@ -38,6 +38,12 @@ var plainTests = []struct {
 	{"newlines", "one\ntwo\r\nthree\rfour\n", "one<br>two<br>three<br>four<br>"},
 	{"url before newline", "https://example.org\nnext", link("https://example.org") + "<br>next"},
 	{"ftp not linked", "ftp://example.org/file", "ftp://example.org/file"},
+	{"unbalanced closers trimmed", "https://example.org/a)]}))", link("https://example.org/a") + ")]}))"},
+	{"balanced closers kept", "https://example.org/(a)[b]{c}.", link("https://example.org/(a)[b]{c}") + "."},
+	{"after underscore not linked", "_https://example.org", "_https://example.org"},
+	{"after non-ASCII letter linked", "éhttps://example.org", "é" + link("https://example.org")},
+	{"mixed-case scheme", "hTtPs://example.org", link("hTtPs://example.org")},
+	{"scheme then url", "http:// https://example.org", "http:// " + link("https://example.org")},
 }
 
 func TestPlain(t *testing.T) {
@@ -73,5 +79,17 @@ func TestStripReplyFallbackText(t *testing.T) {
 				t.Errorf("stripReplyFallbackText(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPlainLinkCap: past MaxLinks, URLs stay text, and the text is intact.
+func TestPlainLinkCap(t *testing.T) {
+	in := strings.Repeat("http://a.example ", MaxLinks+50)
+	out := string(newTestRenderer().Plain(in))
+	if n := strings.Count(out, "<a "); n != MaxLinks {
+		t.Errorf("Plain of %d URLs made %d links, want %d", MaxLinks+50, n, MaxLinks)
+	}
+	if rest := plainLinkRe.ReplaceAllString(out, "http://a.example"); rest != in {
+		t.Errorf("Plain lost text: %q", rest[:min(len(rest), 200)])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"html"
 	"html/template"
 	"strings"
+	"sync/atomic"
 
 	"github.com/microcosm-cc/bluemonday"
 
@@ -24,6 +25,18 @@ type Options struct {
 type Renderer struct {
 	policy   *bluemonday.Policy
 	mediaURL func(server, mediaID string) string
+	// work, when set (tests only), counts the steps of rendering's own
+	// loops: bytes scanned, tree nodes visited. The linear-cost test
+	// asserts that it grows in proportion to the input (design rule 10),
+	// which a timing assertion could not do reliably.
+	work *atomic.Int64
+}
+
+// spend counts n steps of work when a test asked for counting.
+func (r *Renderer) spend(n int) {
+	if r.work != nil {
+		r.work.Add(int64(n))
+	}
 }
 
 // New builds a Renderer. The sanitizer policy is compiled once here.

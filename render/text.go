@@ -16,25 +16,42 @@ func (r *Renderer) htmlText(formatted string) string {
 	if !ok {
 		return strings.TrimSpace(tokenText(r.policy.Sanitize(formatted)))
 	}
-	var w textWriter
+	w := textWriter{spend: r.spend}
 	w.children(root, false)
 	return w.String()
 }
 
 // textWriter accumulates text with HTML's whitespace rules outside pre.
 type textWriter struct {
+	spend func(int)
 	b     strings.Builder
 	nl    int  // newlines at the end of b
 	space bool // whitespace seen since the last word, not yet written
 }
 
+// children writes n's children. List items are numbered here, counting
+// as it goes: numbering each item by counting its previous siblings cost
+// quadratic time in a list of thousands of items.
 func (w *textWriter) children(n *html.Node, pre bool) {
+	ordered := n.Type == html.ElementNode && n.DataAtom == atom.Ol
+	num := 1
+	if s, ok := attr(n, "start"); ordered && ok && olStartRe.MatchString(s) {
+		num, _ = strconv.Atoi(s)
+	}
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		w.node(c, pre)
+		// "- " in unordered lists and "N. " in ordered ones, honouring start.
+		marker := "- "
+		if ordered && c.Type == html.ElementNode && c.DataAtom == atom.Li {
+			marker = strconv.Itoa(num) + ". "
+			num++
+		}
+		w.node(c, pre, marker)
 	}
 }
 
-func (w *textWriter) node(n *html.Node, pre bool) {
+// node writes one node; marker starts it when it is a list item.
+func (w *textWriter) node(n *html.Node, pre bool, marker string) {
+	w.spend(1 + len(n.Data))
 	switch n.Type {
 	case html.TextNode:
 		if pre {
@@ -65,7 +82,7 @@ func (w *textWriter) node(n *html.Node, pre bool) {
 		w.children(n, pre)
 	case atom.Li:
 		w.block()
-		w.raw(listMarker(n))
+		w.raw(marker)
 		w.children(n, pre)
 		w.block()
 	case atom.Td, atom.Th:
@@ -85,24 +102,6 @@ func (w *textWriter) node(n *html.Node, pre bool) {
 	default:
 		w.children(n, pre)
 	}
-}
-
-// listMarker is "- " in unordered lists and "N. " in ordered ones,
-// honouring start.
-func listMarker(li *html.Node) string {
-	if li.Parent == nil || li.Parent.DataAtom != atom.Ol {
-		return "- "
-	}
-	n := 1
-	if s, ok := attr(li.Parent, "start"); ok && olStartRe.MatchString(s) {
-		n, _ = strconv.Atoi(s)
-	}
-	for c := li.PrevSibling; c != nil; c = c.PrevSibling {
-		if c.Type == html.ElementNode && c.DataAtom == atom.Li {
-			n++
-		}
-	}
-	return strconv.Itoa(n) + ". "
 }
 
 // flow writes text with runs of whitespace collapsed to one space.
@@ -157,6 +156,7 @@ func (w *textWriter) block() {
 // String returns the text with trailing spaces and runs of blank lines
 // removed.
 func (w *textWriter) String() string {
+	w.spend(w.b.Len())
 	lines := strings.Split(w.b.String(), "\n")
 	out := lines[:0]
 	blank := 0

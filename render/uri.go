@@ -22,6 +22,13 @@ func parseMXC(uri string) (server, mediaID string, ok bool) {
 	return server, mediaID, true
 }
 
+// ValidMXC reports whether uri is an mxc://<server-name>/<media-id> URI
+// that parseMXC accepts: what the JSON API may pass on as a message's url.
+func ValidMXC(uri string) bool {
+	_, _, ok := parseMXC(uri)
+	return ok
+}
+
 func validMediaID(s string) bool {
 	if s == "" || len(s) > 255 {
 		return false

@@ -3,12 +3,14 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -59,11 +61,14 @@ type apiEvent struct {
 	ThreadRoot  string        `json:"thread_root,omitempty"`
 	Reactions   []apiReaction `json:"reactions,omitempty"`
 	ThreadCount int           `json:"thread_replies,omitempty"`
-	Redacted    bool          `json:"redacted"`
-	RedactedBy  string        `json:"redacted_by,omitempty"`
-	RedactedAt  string        `json:"redacted_at,omitempty"`
-	AppliedAt   string        `json:"applied_at,omitempty"`
-	Reason      string        `json:"redaction_reason,omitempty"`
+	// RelationsCapped: only store.MaxRelated reactions or thread replies
+	// were loaded; there may be more than reactions and thread_replies say.
+	RelationsCapped bool   `json:"relations_truncated,omitempty"`
+	Redacted        bool   `json:"redacted"`
+	RedactedBy      string `json:"redacted_by,omitempty"`
+	RedactedAt      string `json:"redacted_at,omitempty"`
+	AppliedAt       string `json:"applied_at,omitempty"`
+	Reason          string `json:"redaction_reason,omitempty"`
 	// Withdrawn says why the content is gone: "message deleted",
 	// "removed by the archive's operator", "hidden at the sender's request".
 	Withdrawn string           `json:"withdrawn,omitempty"`
@@ -97,7 +102,7 @@ func (s *Server) absolute(c echo.Context, path string) string {
 
 func (s *Server) apiRooms(c echo.Context) error {
 	ctx := c.Request().Context()
-	rooms, err := s.store.Rooms(ctx)
+	rooms, more, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
 	if err != nil {
 		return err
 	}
@@ -105,7 +110,12 @@ func (s *Server) apiRooms(c echo.Context) error {
 	for _, r := range rooms {
 		out = append(out, s.apiRoom(c, r))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"rooms": out})
+	resp := map[string]any{"rooms": out}
+	if more {
+		// Only the store.MaxDirectoryRooms most recently active rooms.
+		resp["truncated"] = true
+	}
+	return c.JSON(http.StatusOK, resp)
 }
 
 func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {
@@ -151,17 +161,18 @@ func (s *Server) apiDay(c echo.Context) error {
 		return err
 	}
 	via := s.viaServers(ctx, r)
-	out := apiDay{RoomID: string(r.ID), Date: date, Events: []apiEvent{}}
+	out := apiDay{RoomID: string(r.ID), Date: date, Events: make([]apiEvent, len(evs))}
 	if prev > 0 {
 		out.Previous = time.UnixMilli(prev).UTC().Format(dateLayout)
 	}
 	if next > 0 {
 		out.Next = time.UnixMilli(next).UTC().Format(dateLayout)
 	}
-	for _, e := range evs {
-		out.Events = append(out.Events, s.apiEvent(c, r, e, msgs[e.ID], via))
+	var q renderQueue
+	for i, e := range evs {
+		s.apiEvent(c, r, e, msgs[e.ID], via, &out.Events[i], &q)
 	}
-	return s.jsonCached(c, out, day)
+	return s.jsonValidated(c, out, &q, day)
 }
 
 func (s *Server) apiEventHandler(c echo.Context) error {
@@ -174,7 +185,9 @@ func (s *Server) apiEventHandler(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := s.apiEvent(c, r, ev, msgs[ev.ID], s.viaServers(ctx, r))
+	var out apiEvent
+	var q renderQueue
+	s.apiEvent(c, r, ev, msgs[ev.ID], s.viaServers(ctx, r), &out, &q)
 	if ev.Redacted && msgs[ev.ID] == nil {
 		// A redacted non-message (state, reaction): still report who and when.
 		if red, err := s.store.RedactionOf(ctx, ev.ID); err == nil {
@@ -183,7 +196,7 @@ func (s *Server) apiEventHandler(c echo.Context) error {
 			return err
 		}
 	}
-	return s.jsonCached(c, out, time.Time{})
+	return s.jsonValidated(c, &out, &q, time.Time{})
 }
 
 func fillRedaction(a *apiEvent, r store.Redaction) {
@@ -199,9 +212,10 @@ func fillRedaction(a *apiEvent, r store.Redaction) {
 	a.Withdrawn = r.Notice()
 }
 
-// apiEvent is one event as shown; sh is nil for non-message events.
-func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown, via []string) apiEvent {
-	a := apiEvent{
+// apiEvent fills a with one event as shown, its text and HTML queued on q;
+// sh is nil for non-message events.
+func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown, via []string, a *apiEvent, q *renderQueue) {
+	*a = apiEvent{
 		EventID: string(e.ID), RoomID: string(e.RoomID), Type: e.Type, Sender: string(e.Sender),
 		SenderName: e.SenderName, OriginServerTS: e.OriginTS,
 		Time:      time.UnixMilli(e.OriginTS).UTC().Format(time.RFC3339),
@@ -220,19 +234,30 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 		}
 	}
 	if sh == nil {
-		return a
+		return
 	}
 	if sh.redaction != nil {
-		fillRedaction(&a, *sh.redaction)
-		return a
+		fillRedaction(a, *sh.redaction)
+		return
 	}
-	body := s.render.Text(sh.msg)
-	a.Content = &apiMessageContent{MsgType: sh.msg.MsgType, Body: body, URL: sh.msg.URL, FileName: sh.msg.FileName}
-	html := string(s.render.Message(sh.msg))
-	if sh.msg.IsHTML() {
-		a.Content.Format, a.Content.FormattedBody = event.FormatHTML, html
+	content := &apiMessageContent{MsgType: sh.msg.MsgType, FileName: sh.msg.FileName}
+	a.Content = content
+	// Only a valid mxc URI: anything else (a javascript: or https: URL,
+	// a path) is the sender's, not media a client could fetch safely.
+	if render.ValidMXC(sh.msg.URL) {
+		content.URL = sh.msg.URL
 	}
-	a.Text, a.HTML = body, html
+	q.text(sh.msg, 0, func(t string) { content.Body, a.Text = t, t })
+	isHTML := sh.msg.IsHTML()
+	if isHTML {
+		content.Format = event.FormatHTML
+	}
+	q.html(sh.msg, func(h template.HTML) {
+		a.HTML = string(h)
+		if isHTML {
+			content.FormattedBody = a.HTML
+		}
+	})
 	a.Edited = sh.edited
 	if sh.edited {
 		a.EditedAt = time.UnixMilli(sh.editedAt).UTC().Format(time.RFC3339)
@@ -241,5 +266,5 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 		a.Reactions = append(a.Reactions, apiReaction(rc))
 	}
 	a.ThreadCount = sh.thread.Count
-	return a
+	a.RelationsCapped = sh.reactionsCapped || sh.thread.More
 }

@@ -12,12 +12,14 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 type editsView struct {
 	Room      roomView
 	Permalink string
 	Versions  []versionView
+	Capped    int // store.MaxRelated when only that many edits were loaded
 }
 
 type versionView struct {
@@ -52,21 +54,30 @@ func (s *Server) edits(c echo.Context) error {
 		return err
 	}
 	var edits []*event.Event
+	loaded := 0
 	for i := range related {
-		if related[i].Rel.Type == event.RelReplace && event.ValidEdit(&ev.Event, &related[i].Event) {
-			edits = append(edits, &related[i].Event)
+		if related[i].Rel.Type == event.RelReplace {
+			loaded++
+			if event.ValidEdit(&ev.Event, &related[i].Event) {
+				edits = append(edits, &related[i].Event)
+			}
 		}
 	}
 	slices.SortFunc(edits, func(a, b *event.Event) int {
 		return cmp.Or(cmp.Compare(a.OriginTS, b.OriginTS), cmp.Compare(a.ID, b.ID))
 	})
 	v := editsView{Room: s.roomView(ctx, r), Permalink: eventPath(r, ev.ID)}
+	if loaded >= store.MaxRelated {
+		v.Capped = store.MaxRelated
+	}
+	var msgs []event.Message
 	add := func(label string, ts int64, content []byte) {
 		msg, err := event.ParseMessage(event.ApplyEdit(ev.Content, content))
 		if err != nil {
 			msg = event.Message{Body: "(this version could not be displayed)"}
 		}
-		v.Versions = append(v.Versions, versionView{Label: label, Time: fmtStamp(time.UnixMilli(ts)), Body: s.render.Message(msg)})
+		v.Versions = append(v.Versions, versionView{Label: label, Time: fmtStamp(time.UnixMilli(ts))})
+		msgs = append(msgs, msg)
 	}
 	add("Original", ev.OriginTS, ev.Content)
 	for i, e := range edits {
@@ -74,5 +85,11 @@ func (s *Server) edits(c echo.Context) error {
 			add(fmt.Sprintf("Edit %d", i+1), e.OriginTS, nc)
 		}
 	}
-	return s.renderCached(c, http.StatusOK, "edits", v, time.Time{})
+	// Queued once v.Versions has its final length: the jobs keep pointers
+	// into it.
+	var q renderQueue
+	for i, msg := range msgs {
+		q.html(msg, func(h template.HTML) { v.Versions[i].Body = h })
+	}
+	return s.renderValidated(c, http.StatusOK, "edits", v, &q, time.Time{})
 }

@@ -17,16 +17,20 @@ import (
 const dateLayout = "2006-01-02"
 
 type directoryView struct {
-	Rooms []roomView
+	Rooms  []roomView
+	Capped int // store.MaxDirectoryRooms when more rooms were left out
 }
 
 func (s *Server) directory(c echo.Context) error {
 	ctx := c.Request().Context()
-	rooms, err := s.store.Rooms(ctx)
+	rooms, more, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
 	if err != nil {
 		return err
 	}
 	v := directoryView{}
+	if more {
+		v.Capped = store.MaxDirectoryRooms
+	}
 	for _, r := range rooms {
 		v.Rooms = append(v.Rooms, s.roomView(ctx, r))
 	}
@@ -86,16 +90,18 @@ func (s *Server) day(c echo.Context) error {
 	if !canonical {
 		return c.Redirect(http.StatusMovedPermanently, roomPath(r, date))
 	}
-	v, code, err := s.dayView(c, r, date, "")
+	var q renderQueue
+	v, code, err := s.dayView(c, r, date, "", &q)
 	if err != nil {
 		return err
 	}
-	return s.renderCached(c, code, "day", v, v.Day)
+	return s.renderValidated(c, code, "day", v, &q, v.Day)
 }
 
-// dayView builds a day page; the status is 404 for a day without messages
-// (the page still links to the nearest days that have some).
-func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id.EventID) (dayView, int, error) {
+// dayView builds a day page, its messages queued on q; the status is 404
+// for a day without messages (the page still links to the nearest days
+// that have some).
+func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id.EventID, q *renderQueue) (dayView, int, error) {
 	ctx := c.Request().Context()
 	t, from, to, err := parseDay(date)
 	if err != nil {
@@ -123,7 +129,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 		v.NextDate = time.UnixMilli(next).UTC().Format(dateLayout)
 		v.NextPath = roomPath(r, v.NextDate)
 	}
-	v.Items, err = s.timeline(ctx, r, evs, highlight, false)
+	v.Items, err = s.timeline(ctx, r, evs, highlight, false, q)
 	if err != nil {
 		return dayView{}, 0, err
 	}
@@ -155,22 +161,26 @@ func (s *Server) permalink(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, eventPath(r, ev.ID))
 	}
 	// A thread reply is shown in its thread, highlighted; on its day when
-	// the root is gone (expired, say): the reply's permalink still works.
+	// the root is gone (expired, say) or the thread page cannot show it
+	// (past store.MaxRelated replies): the reply's permalink still works.
 	if ev.Rel.Type == "m.thread" && ev.Rel.EventID != "" {
 		root, ok, err := s.threadRoot(c, r, ev.Rel.EventID)
 		if err != nil {
 			return err
 		}
 		if ok {
-			return s.renderThread(c, r, root, ev.ID)
+			if shown, err := s.renderThread(c, r, root, ev.ID); shown || err != nil {
+				return err
+			}
 		}
 	}
 	date := time.UnixMilli(ev.OriginTS).UTC().Format(dateLayout)
-	v, _, err := s.dayView(c, r, date, ev.ID)
+	var q renderQueue
+	v, _, err := s.dayView(c, r, date, ev.ID, &q)
 	if err != nil {
 		return err
 	}
-	return s.renderCached(c, http.StatusOK, "day", v, v.Day)
+	return s.renderValidated(c, http.StatusOK, "day", v, &q, v.Day)
 }
 
 // publicEvent finds the event the URL's :event names and its room, or the
@@ -256,7 +266,9 @@ func (s *Server) eventRedirect(c echo.Context) error {
 }
 
 // dayText serves a day as a plain-text log, one line per message, the way
-// IRC log bots did: for scripts, grep and old habits.
+// IRC log bots did: for scripts, grep and old habits. Every line a message
+// adds starts with "[hh:mm:ss] " or, for its own further lines, with four
+// spaces: a name or body cannot forge a line (logLine, logField).
 func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date string) error {
 	if !canonical {
 		return c.Redirect(http.StatusMovedPermanently, roomPath(r, date+".txt"))
@@ -274,37 +286,133 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# %s (%s) — %s UTC\n", roomName(r), r.ID, date)
+	v := textLogView{Header: fmt.Sprintf("# %s (%s) — %s UTC", logField(roomName(r)), logField(string(r.ID)), date)}
 	for _, e := range evs {
 		sh, ok := msgs[e.ID]
 		if !ok {
 			continue
 		}
-		ts := time.UnixMilli(e.OriginTS).UTC().Format("15:04:05")
-		name := displayName(e.SenderName, e.Sender)
+		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(displayName(e.SenderName, e.Sender)),
+			MsgType: sh.msg.MsgType, Edited: sh.edited}
 		if sh.redaction != nil {
-			fmt.Fprintf(&b, "[%s] <%s> (%s)\n", ts, name, sh.redaction.Notice())
-			continue
+			l.Notice = sh.redaction.Notice()
 		}
-		text := strings.ReplaceAll(strings.TrimRight(s.render.Text(sh.msg), "\n"), "\n", "\n    ")
-		if sh.edited {
-			text += " (edited)"
-		}
-		switch sh.msg.MsgType {
-		case event.MsgEmote:
-			fmt.Fprintf(&b, "[%s] * %s %s\n", ts, name, text)
-		case event.MsgNotice:
-			fmt.Fprintf(&b, "[%s] -%s- %s\n", ts, name, text)
-		default:
-			fmt.Fprintf(&b, "[%s] <%s> %s\n", ts, name, text)
+		v.Lines = append(v.Lines, l)
+	}
+	// Queued once v.Lines has its final length: the jobs keep pointers
+	// into it.
+	var q renderQueue
+	n := 0
+	for _, e := range evs {
+		if sh, ok := msgs[e.ID]; ok {
+			if sh.redaction == nil {
+				l := &v.Lines[n]
+				q.text(sh.msg, 0, func(t string) { l.text = t })
+			}
+			n++
 		}
 	}
 	code := http.StatusOK
 	if len(msgs) == 0 {
 		code = http.StatusNotFound
 	}
-	return s.sendCached(c, code, "text/plain; charset=utf-8", []byte(b.String()), day)
+	etag, err := s.validator(v, &q)
+	if err != nil {
+		return err
+	}
+	return s.sendValidated(c, code, "text/plain; charset=utf-8", etag, day, func() ([]byte, error) {
+		if err := s.run(ctx, &q); err != nil {
+			return nil, err
+		}
+		return v.bytes(), nil
+	})
+}
+
+// textLogView is a plain-text day log before its messages' text is
+// rendered.
+type textLogView struct {
+	Header string
+	Lines  []textLogLine
+}
+
+type textLogLine struct {
+	Time, Name, MsgType string
+	Notice              string // why the message is withdrawn, if it is
+	Edited              bool
+	text                string // rendered
+}
+
+func (v textLogView) bytes() []byte {
+	var b strings.Builder
+	b.WriteString(v.Header)
+	b.WriteByte('\n')
+	for _, l := range v.Lines {
+		if l.Notice != "" {
+			fmt.Fprintf(&b, "[%s] <%s> (%s)\n", l.Time, l.Name, l.Notice)
+			continue
+		}
+		text := logLines(l.text)
+		if l.Edited {
+			text += " (edited)"
+		}
+		switch l.MsgType {
+		case event.MsgEmote:
+			fmt.Fprintf(&b, "[%s] * %s %s\n", l.Time, l.Name, text)
+		case event.MsgNotice:
+			fmt.Fprintf(&b, "[%s] -%s- %s\n", l.Time, l.Name, text)
+		default:
+			fmt.Fprintf(&b, "[%s] <%s> %s\n", l.Time, l.Name, text)
+		}
+	}
+	return []byte(b.String())
+}
+
+// logField makes a name (or other one-line field) safe for one line of the
+// text log: every control character, and every character that some reader
+// takes for a line break, becomes a visible stand-in, so that a display
+// name like "x\n[12:00] <admin> …" cannot add a line of its own.
+func logField(s string) string { return strings.Map(logRune, s) }
+
+// logRune is the stand-in logField writes for r.
+func logRune(r rune) rune {
+	switch {
+	case r < 0x20:
+		return 0x2400 + r // the Control Pictures block: ␊, ␍, ␉…
+	case r == 0x7f:
+		return '␡'
+	case r >= 0x80 && r <= 0x9f, r == '\u2028', r == '\u2029':
+		return '\ufffd'
+	}
+	return r
+}
+
+// logLines makes a message's text safe for the text log: every kind of line
+// break (LF, CR LF, a lone CR, NEL, U+2028, U+2029) ends a line, and each
+// further line is indented by four spaces, so that it cannot pass for a
+// line of its own; other control characters except tab get stand-ins, as in
+// logField. Trailing line breaks are dropped.
+func logLines(text string) string {
+	var b strings.Builder
+	b.Grow(len(text))
+	pendingBreaks := 0
+	for i, r := range text {
+		brk := r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029'
+		if r == '\n' && i > 0 && text[i-1] == '\r' {
+			continue // the LF of a CR LF
+		}
+		if brk {
+			pendingBreaks++
+			continue
+		}
+		for ; pendingBreaks > 0; pendingBreaks-- {
+			b.WriteString("\n    ")
+		}
+		if r != '\t' {
+			r = logRune(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 type errorView struct {

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -128,6 +129,9 @@ func (s *Server) hits(c echo.Context, evs []store.Event, q indexer.Query) ([]sea
 		if sh == nil || sh.redaction != nil {
 			continue // redacted since it was verified: still never shown
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, nil, fmt.Errorf("search results: %w", err)
+		}
 		r, ok := rooms[e.RoomID]
 		if !ok {
 			if r, err = s.store.Room(ctx, e.RoomID); err != nil {
@@ -154,7 +158,7 @@ func (s *Server) hits(c echo.Context, evs []store.Event, q indexer.Query) ([]sea
 func (s *Server) searchPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	v := searchView{Q: c.QueryParam("q"), In: c.QueryParam("in"), Sort: c.QueryParam("sort")}
-	rooms, err := s.store.Rooms(ctx)
+	rooms, _, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
 	if err != nil {
 		return err
 	}

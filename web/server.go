@@ -55,6 +55,7 @@ type Server struct {
 	via    *viaCache
 	now    func() time.Time
 	search Searcher
+	salt   [32]byte // validatorSalt, computed once
 }
 
 // New builds the server, parsing every template now.
@@ -68,6 +69,10 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
 	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search}
 	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.salt, err = s.validatorSalt(); err != nil {
 		return nil, err
 	}
 	s.echo = s.routes()
@@ -178,8 +183,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		code, msg = http.StatusNotFound, "Not found."
 	case errors.Is(err, context.DeadlineExceeded):
 		code, msg = http.StatusServiceUnavailable, "The archive took too long to answer. Please try again."
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer, and it is no
+		// fault of ours worth an error in the log.
+		code, msg = http.StatusServiceUnavailable, "The request was cancelled."
+		s.log.Debug("request cancelled", "method", c.Request().Method, "path", c.Request().URL.Path)
 	}
-	if code >= 500 {
+	if code >= 500 && !errors.Is(err, context.Canceled) {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
@@ -242,13 +252,24 @@ func (s *Server) execPage(name string, data any) ([]byte, error) {
 const currentDayMaxAge = 30 * time.Second
 
 // sendCached answers with an ETag over the body, so that caches revalidate
-// cheaply, and a Cache-Control that cannot let a redaction be outlived:
+// cheaply (pages of messages use sendValidated instead, whose ETag is known
+// before rendering), and a Cache-Control that cannot let a redaction be outlived:
 // content that can still change is revalidated on every use (no-cache),
 // except the current day's pages, which may be kept currentDayMaxAge.
 // day is the UTC day the content belongs to, zero for none.
 func (s *Server) sendCached(c echo.Context, code int, contentType string, body []byte, day time.Time) error {
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	s.cacheHeaders(c, etag, day)
+	if code == http.StatusOK && etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.Blob(code, contentType, body)
+}
+
+// cacheHeaders sets the ETag and the Cache-Control described at
+// sendCached.
+func (s *Server) cacheHeaders(c echo.Context, etag string, day time.Time) {
 	h := c.Response().Header()
 	h.Set("ETag", etag)
 	today := s.now().UTC().Truncate(24 * time.Hour)
@@ -257,10 +278,6 @@ func (s *Server) sendCached(c echo.Context, code int, contentType string, body [
 	} else {
 		h.Set("Cache-Control", "public, no-cache")
 	}
-	if code == http.StatusOK && etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
-		return c.NoContent(http.StatusNotModified)
-	}
-	return c.Blob(code, contentType, body)
 }
 
 func etagMatches(header, etag string) bool {
@@ -271,15 +288,6 @@ func etagMatches(header, etag string) bool {
 		}
 	}
 	return false
-}
-
-// renderCached renders a page and sends it with sendCached.
-func (s *Server) renderCached(c echo.Context, code int, name string, data any, day time.Time) error {
-	b, err := s.execPage(name, data)
-	if err != nil {
-		return err
-	}
-	return s.sendCached(c, code, echo.MIMETextHTMLCharsetUTF8, b, day)
 }
 
 // jsonCached sends v as JSON with sendCached.

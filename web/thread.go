@@ -20,6 +20,7 @@ type threadPageView struct {
 	RootPath string
 	DayPath  string
 	Items    []itemView
+	Capped   int // store.MaxRelated when only that many replies were loaded
 }
 
 // thread serves /room/{room}/thread/{root}: the whole thread. The root is
@@ -40,7 +41,8 @@ func (s *Server) thread(c echo.Context) error {
 	if !canonical {
 		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "thread", string(root.ID)))
 	}
-	return s.renderThread(c, r, root, "")
+	_, err = s.renderThread(c, r, root, "")
+	return err
 }
 
 // threadRoot is a reply's thread root when its thread can be shown.
@@ -52,17 +54,25 @@ func (s *Server) threadRoot(c echo.Context, r store.Room, rootID id.EventID) (st
 	return root, err == nil && root.RoomID == r.ID && root.Public && !root.Expired, err
 }
 
-func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, highlight id.EventID) error {
+// renderThread serves a thread's page with highlight (a reply, or "" for
+// the root) highlighted. It answers nothing and returns false when the
+// highlighted reply is not among the replies the page shows (past
+// store.MaxRelated), so that its permalink can show it elsewhere.
+func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, highlight id.EventID) (bool, error) {
 	ctx := c.Request().Context()
 	rootID := root.ID
 	related, err := s.store.Related(ctx, []id.EventID{rootID})
 	if err != nil {
-		return err
+		return false, err
 	}
 	evs := []store.Event{root}
+	replies := 0
 	for _, e := range related {
-		if e.Rel.Type == event.RelThread && e.Displayable() {
-			evs = append(evs, e)
+		if e.Rel.Type == event.RelThread {
+			replies++
+			if e.Displayable() {
+				evs = append(evs, e)
+			}
 		}
 	}
 	slices.SortStableFunc(evs, func(a, b store.Event) int {
@@ -70,11 +80,17 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 	})
 	if highlight == "" {
 		highlight = rootID
+	} else if !slices.ContainsFunc(evs, func(e store.Event) bool { return e.ID == highlight }) {
+		return false, nil
 	}
 	v := threadPageView{Room: s.roomView(ctx, r), RootPath: eventPath(r, rootID),
 		DayPath: roomPath(r, time.UnixMilli(root.OriginTS).UTC().Format(dateLayout))}
-	if v.Items, err = s.timeline(ctx, r, evs, highlight, true); err != nil {
-		return err
+	if replies >= store.MaxRelated {
+		v.Capped = store.MaxRelated
 	}
-	return s.renderCached(c, http.StatusOK, "thread", v, time.Time{})
+	var q renderQueue
+	if v.Items, err = s.timeline(ctx, r, evs, highlight, true, &q); err != nil {
+		return false, err
+	}
+	return true, s.renderValidated(c, http.StatusOK, "thread", v, &q, time.Time{})
 }

@@ -25,6 +25,9 @@ type shown struct {
 	redaction *store.Redaction // set when the message was redacted
 	reactions []reaction
 	thread    threadSummary
+	// reactionsCapped: store.MaxRelated reactions were loaded, and there
+	// may be more.
+	reactionsCapped bool
 }
 
 type reaction struct {
@@ -36,6 +39,7 @@ type reaction struct {
 type threadSummary struct {
 	Count  int
 	LastTS int64
+	More   bool // store.MaxRelated replies were loaded, and there may be more
 }
 
 // relatedIndex groups related events by what they relate to.
@@ -99,6 +103,9 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 		if !e.Displayable() {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("messages shown: %w", err)
+		}
 		sh, err := s.shownOne(e, ix, redactions)
 		if err != nil {
 			return nil, err
@@ -141,10 +148,12 @@ func (s *Server) shownOne(e store.Event, ix relatedIndex, redactions map[id.Even
 	}
 	sh.msg = msg
 	sh.reactions = aggregateReactions(ix.reactions[e.ID])
+	sh.reactionsCapped = len(ix.reactions[e.ID]) >= store.MaxRelated
 	for _, t := range ix.thread[e.ID] {
 		sh.thread.Count++
 		sh.thread.LastTS = max(sh.thread.LastTS, t.OriginTS)
 	}
+	sh.thread.More = sh.thread.Count >= store.MaxRelated
 	return sh, nil
 }
 
@@ -277,9 +286,12 @@ type messageView struct {
 	Deleted    *deletedView
 	Reply      *replyView
 	Reactions  []reaction
-	Thread     *threadView
-	InThread   bool
-	Highlight  bool
+	// ReactionsCapped is store.MaxRelated when only that many reactions
+	// were counted, else 0.
+	ReactionsCapped int
+	Thread          *threadView
+	InThread        bool
+	Highlight       bool
 	// Compact: a thread reply in the main timeline, shown as one line that
 	// links to its thread, as clients do.
 	Compact    bool
@@ -307,6 +319,7 @@ type replyView struct {
 type threadView struct {
 	Path    string
 	Count   int
+	More    bool // Count is a lower bound
 	LastAt  string
 	LastISO string
 }
@@ -351,9 +364,10 @@ func fmtStamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// timeline builds a page's items from its events. On a thread's own page
-// (threadPage) thread replies are shown in full, elsewhere compactly.
-func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, threadPage bool) ([]itemView, error) {
+// timeline builds a page's items from its events, queueing the message
+// bodies on q. On a thread's own page (threadPage) thread replies are shown
+// in full, elsewhere compactly.
+func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, threadPage bool, q *renderQueue) ([]itemView, error) {
 	msgs, err := s.shownMessages(ctx, evs)
 	if err != nil {
 		return nil, err
@@ -366,7 +380,7 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 	var items []itemView
 	for _, e := range evs {
 		if sh, ok := msgs[e.ID]; ok {
-			mv := s.messageView(r, sh, parents, via, highlight, threadPage)
+			mv := s.messageView(r, sh, parents, via, highlight, threadPage, q)
 			items = append(items, itemView{Message: mv})
 			continue
 		}
@@ -460,10 +474,11 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 	return parents, nil
 }
 
-// messageView is one message as shown. In the main timeline (not on its
-// thread's page) a thread reply is compact: one line with an excerpt, so
-// only the excerpt is rendered, and otherwise only the body.
-func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*shown, via []string, highlight id.EventID, threadPage bool) *messageView {
+// messageView is one message as shown, its body and excerpts queued on q.
+// In the main timeline (not on its thread's page) a thread reply is
+// compact: one line with an excerpt, so only the excerpt is rendered, and
+// otherwise only the body.
+func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*shown, via []string, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
 	e := sh.ev
 	v := &messageView{
 		ID: string(e.ID), Permalink: eventPath(r, e.ID),
@@ -503,9 +518,9 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		v.Kind = "media"
 	}
 	if v.Compact {
-		v.Excerpt = excerpt(s.render.Text(sh.msg), 100)
+		q.text(sh.msg, 100, func(t string) { v.Excerpt = t })
 	} else {
-		v.Body = s.render.Message(sh.msg)
+		q.html(sh.msg, func(h template.HTML) { v.Body = h })
 	}
 	if sh.edited {
 		v.Edited = true
@@ -524,14 +539,17 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 			rv.Permalink = eventPath(r, p)
 		default:
 			rv.SenderName = displayName(ps.ev.SenderName, ps.ev.Sender)
-			rv.Excerpt = excerpt(s.render.Text(ps.msg), 120)
+			q.text(ps.msg, 120, func(t string) { rv.Excerpt = t })
 			rv.Permalink = eventPath(r, p)
 		}
 		v.Reply = rv
 	}
 	v.Reactions = sh.reactions
+	if sh.reactionsCapped {
+		v.ReactionsCapped = store.MaxRelated
+	}
 	if sh.thread.Count > 0 {
-		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
+		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, More: sh.thread.More, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
 		_, v.Thread.LastISO = fmtTime(sh.thread.LastTS)
 	}
 	return v

@@ -1,0 +1,193 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/render"
+)
+
+// Pages of messages are built in two steps: first everything is loaded and
+// the view assembled with the message bodies still to render (a
+// renderQueue), then, unless the client's copy is current, the bodies are
+// rendered and the page executed. The ETag is computed in between, from
+// the view and the messages to render, so a conditional request that ends
+// in 304 costs the queries but no rendering (design rule 10), and
+// rendering checks the request's deadline between messages.
+
+// renderQueue is the rendering a view still needs, in the order the view
+// was built.
+type renderQueue struct {
+	jobs []renderJob
+}
+
+type renderJob struct {
+	msg     event.Message
+	excerpt int                 // for setText: 0 for the whole text, else a one-line excerpt of that many runes
+	setHTML func(template.HTML) // the message rendered as HTML
+	setText func(string)        // or its plain text
+}
+
+// html queues m's HTML rendering (render.Message) for set.
+func (q *renderQueue) html(m event.Message, set func(template.HTML)) {
+	q.jobs = append(q.jobs, renderJob{msg: m, setHTML: set})
+}
+
+// text queues m's plain text (render.Text) for set; excerpt > 0 asks for a
+// one-line excerpt of that many runes instead.
+func (q *renderQueue) text(m event.Message, excerpt int, set func(string)) {
+	q.jobs = append(q.jobs, renderJob{msg: m, excerpt: excerpt, setText: set})
+}
+
+// run renders every queued message, stopping with the context's error as
+// soon as the request is cancelled or its deadline has passed.
+func (s *Server) run(ctx context.Context, q *renderQueue) error {
+	for _, j := range q.jobs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("rendering stopped: %w", err)
+		}
+		if j.setHTML != nil {
+			j.setHTML(s.render.Message(j.msg))
+			continue
+		}
+		text := s.render.Text(j.msg)
+		if j.excerpt > 0 {
+			text = excerpt(text, j.excerpt)
+		}
+		j.setText(text)
+	}
+	return nil
+}
+
+// validator is the ETag of a response built from view v (before rendering)
+// and the messages q will render: a hash over both and the server's
+// validatorSalt. Everything a page shows is in one or the other, so any
+// change to it (an edit, a redaction, a new name, a reaction) changes the
+// ETag.
+func (s *Server) validator(v any, q *renderQueue) (string, error) {
+	h := sha256.New()
+	h.Write(s.salt[:])
+	enc := json.NewEncoder(h)
+	if err := enc.Encode(v); err != nil {
+		return "", fmt.Errorf("validator: %w", err)
+	}
+	for _, j := range q.jobs {
+		kind := "html"
+		if j.setHTML == nil {
+			kind = "text"
+		}
+		if err := enc.Encode(struct {
+			Kind    string
+			Excerpt int
+			Msg     event.Message
+		}{kind, j.excerpt, j.msg}); err != nil {
+			return "", fmt.Errorf("validator: %w", err)
+		}
+	}
+	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`, nil
+}
+
+// validatorSalt covers what shapes a response besides its data: the
+// binary (module version and VCS revision when known), the templates and
+// stylesheet, the options shown on pages, and how the renderer renders a
+// probe message (which covers its media URL setting). A new release or
+// configuration therefore changes every ETag, while replicas running the
+// same build and configuration agree.
+func (s *Server) validatorSalt() ([32]byte, error) {
+	h := sha256.New()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		writeField(h, bi.Main.Path, bi.Main.Version, bi.Main.Sum)
+		for _, st := range bi.Settings {
+			if st.Key == "vcs.revision" || st.Key == "vcs.modified" || st.Key == "vcs.time" {
+				writeField(h, st.Key, st.Value)
+			}
+		}
+	}
+	err := fs.WalkDir(templateFS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(templateFS, path)
+		writeField(h, path, string(b))
+		return err
+	})
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("validator salt: %w", err)
+	}
+	writeField(h, styleCSS, render.CSS, s.opts.SiteName, s.opts.BaseURL, s.opts.Bot)
+	probe := event.Message{MsgType: event.MsgImage, Body: "see https://example.org", FileName: "probe.png", URL: "mxc://example.org/probe",
+		Format: event.FormatHTML, FormattedBody: `<p>see <a href="https://example.org">this</a> <img src="mxc://example.org/probe" alt="probe"></p>`}
+	writeField(h, string(s.render.Message(probe)), s.render.Text(probe))
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out, nil
+}
+
+// writeField writes each string with its length, so that no two lists of
+// strings hash alike.
+func writeField(h hash.Hash, fields ...string) {
+	for _, f := range fields {
+		fmt.Fprintf(h, "%d:%s", len(f), f)
+	}
+}
+
+// sendValidated answers with etag, computed before rendering, and the
+// Cache-Control of sendCached. A request whose If-None-Match matches gets
+// 304 without build being called; otherwise build renders the body.
+func (s *Server) sendValidated(c echo.Context, code int, contentType, etag string, day time.Time, build func() ([]byte, error)) error {
+	s.cacheHeaders(c, etag, day)
+	if code == http.StatusOK && etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	body, err := build()
+	if err != nil {
+		return err
+	}
+	return c.Blob(code, contentType, body)
+}
+
+// renderValidated renders page name from view v once q has rendered its
+// messages, with sendValidated.
+func (s *Server) renderValidated(c echo.Context, code int, name string, v any, q *renderQueue, day time.Time) error {
+	etag, err := s.validator(v, q)
+	if err != nil {
+		return err
+	}
+	return s.sendValidated(c, code, echo.MIMETextHTMLCharsetUTF8, etag, day, func() ([]byte, error) {
+		if err := s.run(c.Request().Context(), q); err != nil {
+			return nil, err
+		}
+		return s.execPage(name, v)
+	})
+}
+
+// jsonValidated sends v as JSON once q has rendered its messages, with
+// sendValidated.
+func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.Time) error {
+	etag, err := s.validator(v, q)
+	if err != nil {
+		return err
+	}
+	return s.sendValidated(c, http.StatusOK, echo.MIMEApplicationJSON, etag, day, func() ([]byte, error) {
+		if err := s.run(c.Request().Context(), q); err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("encode response: %w", err)
+		}
+		return b, nil
+	})
+}
