@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
 )
 
 // consentTTL is how long a process trusts its copy of the rooms' retention
@@ -96,10 +98,13 @@ func (s *Store) expiredBefore(roomMax map[id.RoomID]int64, room id.RoomID) int64
 }
 
 // screen applies consent to events read from the database: an opted-out
-// sender's events lose their content (OptedOut), and expired non-state
-// events are marked Expired and, unless keepExpired, dropped. Every read
-// that returns events goes through it, so no route can show what the
-// sender or the room's policy withdrew.
+// sender's events lose their content (OptedOut; a reaction its key), and
+// expired non-state events are marked Expired and, unless keepExpired,
+// dropped. State events stay (they place the room's history), but an
+// opted-out user's display name leaves them: the name copied in as their
+// sender's, and the profile in member events about them. Every read that
+// returns events goes through it, so no route can show what the sender or
+// the room's policy withdrew.
 func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Event, error) {
 	if len(evs) == 0 {
 		return evs, nil
@@ -123,9 +128,17 @@ func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Ev
 			e.Expired = true
 			e.withdraw()
 		}
-		if optouts[e.Sender] && !e.IsState() {
+		switch {
+		case optouts[e.Sender] && !e.IsState():
 			e.OptedOut = true
 			e.withdraw()
+		case e.IsState():
+			if optouts[e.Sender] {
+				e.SenderName = ""
+			}
+			if e.Type == event.TypeMember && optouts[id.UserID(*e.StateKey)] {
+				e.setContent(withdrawnProfile(e.Content, !optouts[e.Sender]))
+			}
 		}
 		out = append(out, e)
 	}
@@ -133,7 +146,7 @@ func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Ev
 }
 
 // withdraw removes an event's content, keeping what places it: IDs, sender,
-// type, time and relation.
+// type, time and relation (a reaction's key is content: it goes).
 func (e *Event) withdraw() {
 	e.Content = json.RawMessage(`{}`)
 	e.Raw, _ = json.Marshal(map[string]any{
@@ -141,6 +154,42 @@ func (e *Event) withdraw() {
 		"origin_server_ts": e.OriginTS, "content": e.Content,
 	})
 	e.SenderName = ""
+	e.Rel.Key = ""
+}
+
+// setContent replaces a state event's content, in Raw too (the API and
+// redaction read it there).
+func (e *Event) setContent(c json.RawMessage) {
+	e.Content = c
+	raw := map[string]any{
+		"event_id": e.ID, "room_id": e.RoomID, "sender": e.Sender, "type": e.Type,
+		"origin_server_ts": e.OriginTS, "content": c,
+	}
+	if e.StateKey != nil {
+		raw["state_key"] = *e.StateKey
+	}
+	e.Raw, _ = json.Marshal(raw)
+}
+
+// withdrawnProfile is a member event's content without its user's profile
+// (display name, avatar): only the membership, and the reason when someone
+// else gave it (keepReason; a moderator's words are not the user's).
+func withdrawnProfile(content json.RawMessage, keepReason bool) json.RawMessage {
+	out := map[string]string{"membership": event.StringField(content, "membership")}
+	if r := event.StringField(content, "reason"); r != "" && keepReason {
+		out["reason"] = r
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// withdrawnReason blanks the reason of a redaction whose sender opted out:
+// its words are theirs. Who redacted, and when, stay: moderators need them,
+// and the user ID is not the user's words.
+func withdrawnReason(r *Redaction, optouts map[id.UserID]bool) {
+	if optouts[r.Sender] {
+		r.Reason = ""
+	}
 }
 
 // OptOut records that a user's messages must not be shown (via says how:
