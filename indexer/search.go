@@ -55,14 +55,25 @@ type Result struct {
 	Events []store.Event
 	// Next is the cursor of the next page, "" on the last.
 	Next string
-	// Total is the index's count of matches, before the check against the
-	// store; an estimate for display.
+	// Total counts verified results: this page's, the earlier pages' (the
+	// cursor carries them) and the one that shows a next page exists.
+	// Exact: the index has no more hits, so Total is every match; otherwise
+	// it is a lower bound. Readers are shown only this: the index's own
+	// count includes hits the check against the store rejects, and so
+	// would tell what a reader may not see.
 	Total uint64
+	Exact bool
+	// IndexEstimate is the index's count of hits (expired messages never
+	// match), before the check against the store: for measurements, never
+	// for readers.
+	IndexEstimate uint64
 }
 
 type cursor struct {
 	Offset int      `json:"o,omitempty"`
 	After  []string `json:"a,omitempty"`
+	// Verified counts the results of the pages before, for Total.
+	Verified uint64 `json:"n,omitempty"`
 }
 
 // decodeCursor reads a cursor made for the given sort: an offset for
@@ -77,7 +88,8 @@ func decodeCursor(s, sort string) (cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	ok := err == nil && json.Unmarshal(b, &c) == nil && c.Offset >= 0 && c.Offset <= MaxOffset
 	if sort == SortRelevance {
-		ok = ok && len(c.After) == 0
+		// No more results can have been verified than hits looked at.
+		ok = ok && len(c.After) == 0 && c.Verified <= uint64(c.Offset)
 	} else {
 		ok = ok && c.Offset == 0 && (len(c.After) == 0 || (len(c.After) == 2 && len(c.After[0]) == len(sortableTime(0)) &&
 			strings.Trim(c.After[0], "0123456789") == ""))
@@ -116,6 +128,10 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	cutoffs, err := ix.store.ExpiryCutoffs(ctx)
+	if err != nil {
+		return res, fmt.Errorf("search: %w", err)
+	}
 
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -123,6 +139,7 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		return res, errNoIndex
 	}
 	q, check, clauses := buildQuery(ix.idx.Mapping(), req.Query, rooms)
+	withoutExpired(q, cutoffs, rooms)
 	// What a time-ordered walk needs is read once per request, not per
 	// round: the bound on its hits and the months it may visit.
 	var plan walk
@@ -145,7 +162,7 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("search: %w", err)
 		}
-		res.Total = total
+		res.IndexEstimate = total
 		ids := make([]id.EventID, len(hits))
 		for i, h := range hits {
 			ids[i] = id.EventID(h.ID)
@@ -175,19 +192,69 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		}
 	}
 	next := cur
+	before := cur.Verified // the cursor's count: it moved past hits, not pages
+	res.Total = before + uint64(len(res.Events))
 	switch {
 	case len(res.Events) > req.Size:
 		res.Events = res.Events[:req.Size]
 		next = resume[req.Size-1]
 	case !more:
+		res.Exact = true
 		return res, nil
 	}
+	next.Verified = before + uint64(len(res.Events))
 	// A short page with more to look at (many hits failed the check) still
 	// gets a cursor, past every hit looked at.
 	if req.Sort != SortRelevance || next.Offset < MaxOffset {
 		res.Next = next.encode()
 	}
 	return res, nil
+}
+
+// withoutExpired keeps what retention has expired from matching at all:
+// the check against the store drops it, but until the purge deletes it
+// (never, in an archive that only imports) the index holds it, and its
+// hits would weigh on walks and counts. The rooms under the default
+// cutoff take one clause whatever their number; each room with a policy
+// of its own takes one. Cutoffs move with the clock, so this is part of
+// every query rather than of the documents.
+func withoutExpired(q query.Query, cut store.Cutoffs, rooms []id.RoomID) {
+	b, ok := q.(*query.BooleanQuery)
+	if !ok {
+		return
+	}
+	before := func(ms int64) query.Query {
+		v, exclusive := float64(ms), false
+		r := bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &exclusive)
+		r.SetField(fieldTS)
+		return r
+	}
+	inRoom := func(r id.RoomID) query.Query {
+		t := bleve.NewTermQuery(string(r))
+		t.SetField(fieldRoom)
+		return t
+	}
+	// Only the rooms the query can match matter.
+	var own []id.RoomID
+	for r := range cut.Rooms {
+		if len(rooms) == 0 || slices.Contains(rooms, r) {
+			own = append(own, r)
+		}
+	}
+	slices.Sort(own)
+	if cut.Default > 0 {
+		d := bleve.NewBooleanQuery()
+		d.AddMust(before(cut.Default))
+		for _, r := range own {
+			d.AddMustNot(inRoom(r))
+		}
+		b.AddMustNot(d)
+	}
+	for _, r := range own {
+		if c := cut.Rooms[r]; c > 0 {
+			b.AddMustNot(bleve.NewConjunctionQuery(inRoom(r), before(c)))
+		}
+	}
 }
 
 // sortAllLimit is the hit count up to which a time-ordered search simply

@@ -97,6 +97,39 @@ func (s *Store) expiredBefore(roomMax map[id.RoomID]int64, room id.RoomID) int64
 	return s.now().Add(-d).UnixMilli()
 }
 
+// Cutoffs is where retention stands now: a room's non-state events older
+// than its cutoff (ms) have expired; 0: none have. Default applies to the
+// rooms not in Rooms, which holds those with a policy of their own.
+type Cutoffs struct {
+	Default int64
+	Rooms   map[id.RoomID]int64
+}
+
+// Of is a room's cutoff.
+func (c Cutoffs) Of(room id.RoomID) int64 {
+	if v, ok := c.Rooms[room]; ok {
+		return v
+	}
+	return c.Default
+}
+
+// ExpiryCutoffs returns what screen hides as expired at this moment, for a
+// reader (the search index) that must apply the same cutoffs itself.
+func (s *Store) ExpiryCutoffs(ctx context.Context) (Cutoffs, error) {
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return Cutoffs{}, err
+	}
+	c := Cutoffs{Rooms: make(map[id.RoomID]int64, len(roomMax))}
+	if d, ok := s.policy.Retention.MaxLifetime(nil); ok {
+		c.Default = s.now().Add(-d).UnixMilli()
+	}
+	for room := range roomMax {
+		c.Rooms[room] = s.expiredBefore(roomMax, room)
+	}
+	return c, nil
+}
+
 // screen applies consent to events read from the database: an opted-out
 // sender's events lose their content (OptedOut; a reaction its key), and
 // expired non-state events are marked Expired and, unless keepExpired,
