@@ -579,3 +579,31 @@ func TestDefaultRetentionSparesRoomsWithTheirOwn(t *testing.T) {
 		})
 	}
 }
+
+// The count carried from page to page: a lower bound while more pages
+// follow (the results verified so far, one of the next page's included),
+// exact on the last.
+func TestCountsAreVerifiedAcrossPages(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	var ls []string
+	for i := range 5 {
+		ls = append(ls, msg(fmt.Sprintf("$m%d", i), int64(2000+i), `{"msgtype":"m.text","body":"capybara"}`))
+	}
+	add(t, st, lines(ls...)...)
+	catchUp(t, ix)
+	for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest} {
+		var got []string
+		cursor := ""
+		for page := 0; page < 4; page++ {
+			res := search(t, ix, "capybara", sort, 2, cursor)
+			got = append(got, fmt.Sprintf("%d/%d/%v", len(res.Events), res.Total, res.Exact))
+			if cursor = res.Next; cursor == "" {
+				break
+			}
+		}
+		if s := fmt.Sprint(got); s != "[2/3/false 2/5/false 1/5/true]" {
+			t.Errorf("%s: pages (results/total/exact) = %s", sort, s)
+		}
+	}
+}
