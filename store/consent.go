@@ -105,14 +105,6 @@ type Cutoffs struct {
 	Rooms   map[id.RoomID]int64
 }
 
-// Of is a room's cutoff.
-func (c Cutoffs) Of(room id.RoomID) int64 {
-	if v, ok := c.Rooms[room]; ok {
-		return v
-	}
-	return c.Default
-}
-
 // ExpiryCutoffs returns what screen hides as expired at this moment, for a
 // reader (the search index) that must apply the same cutoffs itself.
 func (s *Store) ExpiryCutoffs(ctx context.Context) (Cutoffs, error) {
@@ -190,8 +182,8 @@ func (e *Event) withdraw() {
 	e.Rel.Key = ""
 }
 
-// setContent replaces a state event's content, in Raw too (the API and
-// redaction read it there).
+// setContent replaces a state event's content, in Raw too, so that no
+// reader of either sees the old one.
 func (e *Event) setContent(c json.RawMessage) {
 	e.Content = c
 	raw := map[string]any{
