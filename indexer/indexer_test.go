@@ -541,6 +541,17 @@ func TestExpiredHistoryIsNotCounted(t *testing.T) {
 					t.Errorf("%q (%s): the index counts %d hits, want %d", c.q, c.sort, res.IndexEstimate, c.total)
 				}
 			}
+			// archive-web's sweep deletes what expired since it was
+			// indexed (no purge has run).
+			if n, err := ix.DropExpired(context.Background()); err != nil || n != 1 {
+				t.Errorf("DropExpired = %d, %v; want 1", n, err)
+			}
+			if n, _ := ix.DocCount(); n != 1 {
+				t.Errorf("after DropExpired the index holds %d documents, want 1", n)
+			}
+			if n, err := ix.DropExpired(context.Background()); err != nil || n != 0 {
+				t.Errorf("DropExpired again = %d, %v; want 0", n, err)
+			}
 		})
 	}
 }
@@ -575,6 +586,12 @@ func TestDefaultRetentionSparesRoomsWithTheirOwn(t *testing.T) {
 				if got := fmt.Sprint(ids(res)); got != want || res.IndexEstimate != uint64(len(res.Events)) || res.Total != uint64(len(res.Events)) {
 					t.Errorf("%q = %s (index %d, total %d), want %s", q, got, res.IndexEstimate, res.Total, want)
 				}
+			}
+			if n, err := ix.DropExpired(context.Background()); err != nil || n != 1 {
+				t.Errorf("DropExpired = %d, %v; want 1 ($gone)", n, err)
+			}
+			if got := fmt.Sprint(ids(search(t, ix, "numbat", "", 10, ""))); got != "[$kept]" {
+				t.Errorf("after DropExpired: %s", got)
 			}
 		})
 	}

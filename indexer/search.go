@@ -139,7 +139,17 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		return res, errNoIndex
 	}
 	q, check, clauses := buildQuery(ix.idx.Mapping(), req.Query, rooms)
-	withoutExpired(q, cutoffs, rooms)
+	// Expired messages must not match at all: the check against the
+	// store drops them, but until the purge (never, in an archive that
+	// only imports) or DropExpired deletes them, their hits would weigh
+	// on walks and counts.
+	expired, err := ix.expiredQuery(cutoffs, rooms)
+	if err != nil {
+		return res, fmt.Errorf("search: %w", err)
+	}
+	if b, ok := q.(*query.BooleanQuery); ok && expired != nil {
+		b.AddMustNot(expired)
+	}
 	// What a time-ordered walk needs is read once per request, not per
 	// round: the bound on its hits and the months it may visit.
 	var plan walk
@@ -211,23 +221,47 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	return res, nil
 }
 
-// withoutExpired keeps what retention has expired from matching at all:
-// the check against the store drops it, but until the purge deletes it
-// (never, in an archive that only imports) the index holds it, and its
-// hits would weigh on walks and counts. The rooms under the default
-// cutoff take one clause whatever their number; each room with a policy
-// of its own takes one. Cutoffs move with the clock, so this is part of
-// every query rather than of the documents.
-func withoutExpired(q query.Query, cut store.Cutoffs, rooms []id.RoomID) {
-	b, ok := q.(*query.BooleanQuery)
-	if !ok {
-		return
+// expiredQuery matches the documents retention has expired under the
+// cutoffs, in the given rooms (all if none); nil when nothing expires. The
+// rooms under the default cutoff take one clause whatever their number;
+// each room with a policy of its own takes one. Cutoffs move with the
+// clock, so a search adds this to its query rather than trusting the
+// documents to be gone.
+func (ix *Indexer) expiredQuery(cut store.Cutoffs, rooms []id.RoomID) (query.Query, error) {
+	expires := cut.Default > 0
+	for _, c := range cut.Rooms {
+		expires = expires || c > 0
 	}
+	if !expires {
+		return nil, nil
+	}
+	months, err := ix.months()
+	if err != nil {
+		return nil, err
+	}
+	// Before a time: the whole months before it by their term, and only
+	// its own month by a numeric range. A range over all of expired
+	// history is a disjunction of hundreds of terms that every candidate
+	// hit must advance through (a relevance search on 55k messages, most
+	// of them expired, went from 1 ms to 30 ms; by months, 7 ms, and
+	// 1.4 ms once DropExpired had run); months are a few dozen.
 	before := func(ms int64) query.Query {
+		m := monthOf(ms)
 		v, exclusive := float64(ms), false
 		r := bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &exclusive)
 		r.SetField(fieldTS)
-		return r
+		in := bleve.NewTermQuery(m)
+		in.SetField(fieldMonth)
+		parts := []query.Query{bleve.NewConjunctionQuery(in, r)}
+		for _, earlier := range months {
+			if earlier >= m {
+				break
+			}
+			t := bleve.NewTermQuery(earlier)
+			t.SetField(fieldMonth)
+			parts = append(parts, t)
+		}
+		return bleve.NewDisjunctionQuery(parts...)
 	}
 	inRoom := func(r id.RoomID) query.Query {
 		t := bleve.NewTermQuery(string(r))
@@ -242,19 +276,24 @@ func withoutExpired(q query.Query, cut store.Cutoffs, rooms []id.RoomID) {
 		}
 	}
 	slices.Sort(own)
+	var any []query.Query
 	if cut.Default > 0 {
 		d := bleve.NewBooleanQuery()
 		d.AddMust(before(cut.Default))
 		for _, r := range own {
 			d.AddMustNot(inRoom(r))
 		}
-		b.AddMustNot(d)
+		any = append(any, d)
 	}
 	for _, r := range own {
 		if c := cut.Rooms[r]; c > 0 {
-			b.AddMustNot(bleve.NewConjunctionQuery(inRoom(r), before(c)))
+			any = append(any, bleve.NewConjunctionQuery(inRoom(r), before(c)))
 		}
 	}
+	if len(any) == 0 {
+		return nil, nil
+	}
+	return bleve.NewDisjunctionQuery(any...), nil
 }
 
 // sortAllLimit is the hit count up to which a time-ordered search simply
