@@ -17,6 +17,7 @@ import (
 // up, then polls the change feed.
 func (ix *Indexer) Follow(ctx context.Context) error {
 	changed := ix.store.Changed(ctx) // nil on SQLite: polling only
+	go ix.sweepExpired(ctx)
 	for {
 		n, err := ix.CatchUp(ctx, nil)
 		if err != nil {

@@ -495,3 +495,132 @@ func TestLinkAndFileNameAreTheMessagesOwn(t *testing.T) {
 		}
 	}
 }
+
+// An expired message matches nothing, and the count a search reports is of
+// verified results, before any purge (an import-only archive never
+// purges): neither a word nor a sender of expired history can be tested
+// through the total.
+func TestExpiredHistoryIsNotCounted(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true}})
+			ix := openIndex(t, st, t.TempDir())
+			const lifetime = 1500
+			now := time.Now().UnixMilli()
+			add(t, st, lines(
+				`{"event_id":"$ret","room_id":"!r:x","type":"m.room.retention","sender":"@a:x","origin_server_ts":`+fmt.Sprint(now-100)+`,"state_key":"","content":{"max_lifetime":`+fmt.Sprint(lifetime)+`}}`,
+				`{"event_id":"$old","room_id":"!r:x","type":"m.room.message","sender":"@gone:x","origin_server_ts":`+fmt.Sprint(now-50)+`,"content":{"msgtype":"m.text","body":"wombat xylophone"}}`,
+			)...)
+			catchUp(t, ix)
+			if got := fmt.Sprint(ids(search(t, ix, "xylophone", "", 10, ""))); got != "[$old]" {
+				t.Fatalf("while fresh: %s", got)
+			}
+			// Let $old expire; the index still holds it (nothing is purged).
+			time.Sleep(time.Until(time.UnixMilli(now - 50 + lifetime + 200)))
+			add(t, st, msg("$new", time.Now().UnixMilli(), `{"msgtype":"m.text","body":"wombat fresh"}`))
+			catchUp(t, ix)
+			for _, c := range []struct {
+				q, sort string
+				want    string
+				total   uint64
+			}{
+				{"wombat", "", "[$new]", 1},
+				{"wombat", indexer.SortNewest, "[$new]", 1},
+				{"xylophone", "", "[]", 0},
+				{"xylophone", indexer.SortOldest, "[]", 0},
+				{"from:@gone:x", "", "[]", 0},
+				{"from:@gone:x", indexer.SortNewest, "[]", 0},
+			} {
+				res := search(t, ix, c.q, c.sort, 10, "")
+				if got := fmt.Sprint(ids(res)); got != c.want || res.Total != c.total || !res.Exact {
+					t.Errorf("%q (%s) = %s, total %d (exact %v); want %s, total %d exactly", c.q, c.sort, got, res.Total, res.Exact, c.want, c.total)
+				}
+				// Not merely dropped by the check: the expired message
+				// does not match in the index.
+				if res.IndexEstimate != c.total {
+					t.Errorf("%q (%s): the index counts %d hits, want %d", c.q, c.sort, res.IndexEstimate, c.total)
+				}
+			}
+			// archive-web's sweep deletes what expired since it was
+			// indexed (no purge has run).
+			if n, err := ix.DropExpired(context.Background()); err != nil || n != 1 {
+				t.Errorf("DropExpired = %d, %v; want 1", n, err)
+			}
+			if n, _ := ix.DocCount(); n != 1 {
+				t.Errorf("after DropExpired the index holds %d documents, want 1", n)
+			}
+			if n, err := ix.DropExpired(context.Background()); err != nil || n != 0 {
+				t.Errorf("DropExpired again = %d, %v; want 0", n, err)
+			}
+		})
+	}
+}
+
+// Under the operator's default lifetime, a room with a longer policy of its
+// own keeps matching while the others' old messages stop matching.
+func TestDefaultRetentionSparesRoomsWithTheirOwn(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			const lifetime = 1500
+			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true, DefaultMaxLifetime: store.Lifetime(lifetime * time.Millisecond)}})
+			ix := openIndex(t, st, t.TempDir())
+			now := time.Now().UnixMilli()
+			add(t, st, lines(
+				`{"event_id":"$ret","room_id":"!r:x","type":"m.room.retention","sender":"@a:x","origin_server_ts":1002,"state_key":"","content":{"max_lifetime":86400000000}}`,
+				msg("$kept", now-50, `{"msgtype":"m.text","body":"numbat kept"}`),
+				`{"event_id":"$c2","room_id":"!s:x","type":"m.room.create","sender":"@a:x","origin_server_ts":1000,"state_key":"","content":{"room_version":"10"}}`,
+				`{"event_id":"$hv2","room_id":"!s:x","type":"m.room.history_visibility","sender":"@a:x","origin_server_ts":1001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+				`{"event_id":"$gone","room_id":"!s:x","type":"m.room.message","sender":"@a:x","origin_server_ts":`+fmt.Sprint(now-50)+`,"content":{"msgtype":"m.text","body":"numbat gone"}}`,
+			)...)
+			catchUp(t, ix)
+			if got := fmt.Sprint(ids(search(t, ix, "numbat", "", 10, ""))); got != "[$gone $kept]" {
+				t.Fatalf("while fresh: %s", got)
+			}
+			time.Sleep(time.Until(time.UnixMilli(now - 50 + lifetime + 200)))
+			for _, q := range []string{"numbat", "numbat in:!r:x", "numbat in:!s:x"} {
+				res := search(t, ix, q, indexer.SortNewest, 10, "")
+				want := "[$kept]"
+				if strings.Contains(q, "!s:x") {
+					want = "[]"
+				}
+				if got := fmt.Sprint(ids(res)); got != want || res.IndexEstimate != uint64(len(res.Events)) || res.Total != uint64(len(res.Events)) {
+					t.Errorf("%q = %s (index %d, total %d), want %s", q, got, res.IndexEstimate, res.Total, want)
+				}
+			}
+			if n, err := ix.DropExpired(context.Background()); err != nil || n != 1 {
+				t.Errorf("DropExpired = %d, %v; want 1 ($gone)", n, err)
+			}
+			if got := fmt.Sprint(ids(search(t, ix, "numbat", "", 10, ""))); got != "[$kept]" {
+				t.Errorf("after DropExpired: %s", got)
+			}
+		})
+	}
+}
+
+// The count carried from page to page: a lower bound while more pages
+// follow (the results verified so far, one of the next page's included),
+// exact on the last.
+func TestCountsAreVerifiedAcrossPages(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	var ls []string
+	for i := range 5 {
+		ls = append(ls, msg(fmt.Sprintf("$m%d", i), int64(2000+i), `{"msgtype":"m.text","body":"capybara"}`))
+	}
+	add(t, st, lines(ls...)...)
+	catchUp(t, ix)
+	for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest} {
+		var got []string
+		cursor := ""
+		for page := 0; page < 4; page++ {
+			res := search(t, ix, "capybara", sort, 2, cursor)
+			got = append(got, fmt.Sprintf("%d/%d/%v", len(res.Events), res.Total, res.Exact))
+			if cursor = res.Next; cursor == "" {
+				break
+			}
+		}
+		if s := fmt.Sprint(got); s != "[2/3/false 2/5/false 1/5/true]" {
+			t.Errorf("%s: pages (results/total/exact) = %s", sort, s)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func (m *Manager) command(ctx context.Context, ev *event.Event) (*answer, error)
 			return nil, err
 		}
 		m.log.Info("user opted out by direct message", "user_id", ev.Sender)
-		a.text = "Done: your messages in the public archive are now hidden (" + store.OptOutNotice + "), past and future, and removed from its search. Send \"!archive optin\" to undo this."
+		a.text = "Done: your messages in the public archive are now hidden (" + store.OptOutNotice + "), past and future, and removed from its search; so are your reactions, the reasons of your redactions and your display name. Send \"!archive optin\" to undo this."
 	case "optin", "opt-in":
 		if _, err := m.st.OptIn(ctx, ev.Sender); err != nil {
 			return nil, err

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
 )
 
 // consentTTL is how long a process trusts its copy of the rooms' retention
@@ -95,11 +97,39 @@ func (s *Store) expiredBefore(roomMax map[id.RoomID]int64, room id.RoomID) int64
 	return s.now().Add(-d).UnixMilli()
 }
 
+// Cutoffs is where retention stands now: a room's non-state events older
+// than its cutoff (ms) have expired; 0: none have. Default applies to the
+// rooms not in Rooms, which holds those with a policy of their own.
+type Cutoffs struct {
+	Default int64
+	Rooms   map[id.RoomID]int64
+}
+
+// ExpiryCutoffs returns what screen hides as expired at this moment, for a
+// reader (the search index) that must apply the same cutoffs itself.
+func (s *Store) ExpiryCutoffs(ctx context.Context) (Cutoffs, error) {
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return Cutoffs{}, err
+	}
+	c := Cutoffs{Rooms: make(map[id.RoomID]int64, len(roomMax))}
+	if d, ok := s.policy.Retention.MaxLifetime(nil); ok {
+		c.Default = s.now().Add(-d).UnixMilli()
+	}
+	for room := range roomMax {
+		c.Rooms[room] = s.expiredBefore(roomMax, room)
+	}
+	return c, nil
+}
+
 // screen applies consent to events read from the database: an opted-out
-// sender's events lose their content (OptedOut), and expired non-state
-// events are marked Expired and, unless keepExpired, dropped. Every read
-// that returns events goes through it, so no route can show what the
-// sender or the room's policy withdrew.
+// sender's events lose their content (OptedOut; a reaction its key), and
+// expired non-state events are marked Expired and, unless keepExpired,
+// dropped. State events stay (they place the room's history), but an
+// opted-out user's display name leaves them: the name copied in as their
+// sender's, and the profile in member events about them. Every read that
+// returns events goes through it, so no route can show what the sender or
+// the room's policy withdrew.
 func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Event, error) {
 	if len(evs) == 0 {
 		return evs, nil
@@ -123,9 +153,17 @@ func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Ev
 			e.Expired = true
 			e.withdraw()
 		}
-		if optouts[e.Sender] && !e.IsState() {
+		switch {
+		case optouts[e.Sender] && !e.IsState():
 			e.OptedOut = true
 			e.withdraw()
+		case e.IsState():
+			if optouts[e.Sender] {
+				e.SenderName = ""
+			}
+			if e.Type == event.TypeMember && optouts[id.UserID(*e.StateKey)] {
+				e.setContent(withdrawnProfile(e.Content, !optouts[e.Sender]))
+			}
 		}
 		out = append(out, e)
 	}
@@ -133,7 +171,7 @@ func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Ev
 }
 
 // withdraw removes an event's content, keeping what places it: IDs, sender,
-// type, time and relation.
+// type, time and relation (a reaction's key is content: it goes).
 func (e *Event) withdraw() {
 	e.Content = json.RawMessage(`{}`)
 	e.Raw, _ = json.Marshal(map[string]any{
@@ -141,6 +179,42 @@ func (e *Event) withdraw() {
 		"origin_server_ts": e.OriginTS, "content": e.Content,
 	})
 	e.SenderName = ""
+	e.Rel.Key = ""
+}
+
+// setContent replaces a state event's content, in Raw too, so that no
+// reader of either sees the old one.
+func (e *Event) setContent(c json.RawMessage) {
+	e.Content = c
+	raw := map[string]any{
+		"event_id": e.ID, "room_id": e.RoomID, "sender": e.Sender, "type": e.Type,
+		"origin_server_ts": e.OriginTS, "content": c,
+	}
+	if e.StateKey != nil {
+		raw["state_key"] = *e.StateKey
+	}
+	e.Raw, _ = json.Marshal(raw)
+}
+
+// withdrawnProfile is a member event's content without its user's profile
+// (display name, avatar): only the membership, and the reason when someone
+// else gave it (keepReason; a moderator's words are not the user's).
+func withdrawnProfile(content json.RawMessage, keepReason bool) json.RawMessage {
+	out := map[string]string{"membership": event.StringField(content, "membership")}
+	if r := event.StringField(content, "reason"); r != "" && keepReason {
+		out["reason"] = r
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// withdrawnReason blanks the reason of a redaction whose sender opted out:
+// its words are theirs. Who redacted, and when, stay: moderators need them,
+// and the user ID is not the user's words.
+func withdrawnReason(r *Redaction, optouts map[id.UserID]bool) {
+	if optouts[r.Sender] {
+		r.Reason = ""
+	}
 }
 
 // OptOut records that a user's messages must not be shown (via says how:

@@ -337,7 +337,9 @@ func (r Redaction) Notice() string {
 
 // EraseUser deletes every message (non-state event) a user sent, leaving
 // tombstones, strips the content of their state events (as a redaction
-// would: a display name, a topic they set) and opts them out, so what they
+// would: a display name, a topic they set) and of the member events others
+// sent about them (an invite carries the invitee's name), clears the
+// display name copied into their events, and opts them out, so what they
 // send later is not shown either. It returns the number of events deleted
 // or stripped (or that would be, with dryRun).
 func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int64, error) {
@@ -365,27 +367,58 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 		ctx, cancel := s.readCtx(ctx)
 		defer cancel()
 		err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted`, string(user)).Scan(&states)
+		if err != nil {
+			return n, err
+		}
+		rooms, err := s.allRoomIDs(ctx)
+		for _, room := range rooms {
+			var k int64
+			if err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE `+aboutUserSQL, string(room), string(user)).Scan(&k); err != nil {
+				break
+			}
+			states += k
+		}
 		return n + states, err
 	}
+	rooms, err := s.allRoomIDs(ctx)
+	if err != nil {
+		return n, err
+	}
 	err = s.inWrite(ctx, func(w *writer) error {
-		rows, err := w.tx.QueryContext(ctx, `SELECT nid, room_id, raw FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted`, string(user))
-		if err != nil {
-			return err
-		}
 		type st struct {
 			nid       int64
 			room, raw string
 		}
 		var all []st
-		for rows.Next() {
-			var x st
-			if err := rows.Scan(&x.nid, &x.room, &x.raw); err != nil {
-				rows.Close()
+		collect := func(query string, args ...any) error {
+			rows, err := w.tx.QueryContext(ctx, query, args...)
+			if err != nil {
 				return err
 			}
-			all = append(all, x)
+			defer rows.Close()
+			for rows.Next() {
+				var x st
+				if err := rows.Scan(&x.nid, &x.room, &x.raw); err != nil {
+					return err
+				}
+				all = append(all, x)
+			}
+			return rows.Err()
 		}
-		rows.Close()
+		if err := collect(`SELECT nid, room_id, raw FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted`, string(user)); err != nil {
+			return err
+		}
+		// Room by room, so that the (room, type, state_key) index serves it.
+		for _, room := range rooms {
+			if err := collect(`SELECT nid, room_id, raw FROM events WHERE `+aboutUserSQL, string(room), string(user)); err != nil {
+				return err
+			}
+		}
+		// Their state events keep their place in the timeline, without the
+		// name ingest copied into them.
+		if _, err := w.tx.ExecContext(ctx, `UPDATE events SET sender_name = '' WHERE sender = $1 AND sender_name <> ''`, string(user)); err != nil {
+			return err
+		}
 		for _, x := range all {
 			version, _, err := w.roomVersion(ctx, id.RoomID(x.room))
 			if err != nil {
@@ -405,6 +438,10 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 	})
 	return n + states, err
 }
+
+// aboutUserSQL selects the unredacted member events about a user ($2) in a
+// room ($1) that others sent.
+const aboutUserSQL = `room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND sender <> $2 AND NOT redacted`
 
 // OperatorAction is one entry of the operator log.
 type OperatorAction struct {

@@ -390,6 +390,10 @@ func (s *Store) RedactionOf(ctx context.Context, target id.EventID) (Redaction, 
 func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.EventID]Redaction, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
+	_, optouts, err := s.consentView(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("redactions: %w", err)
+	}
 	out := make(map[id.EventID]Redaction, len(targets))
 	for len(targets) > 0 {
 		n := min(len(targets), maxIDsPerQuery)
@@ -415,6 +419,7 @@ func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.
 			if applied.Valid {
 				r.AppliedAt = time.UnixMilli(applied.Int64).UTC()
 			}
+			withdrawnReason(&r, optouts)
 			out[r.TargetID] = r
 		}
 		err = rows.Err()
@@ -489,6 +494,10 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 	if before <= 0 {
 		before = 1 << 62
 	}
+	_, optouts, err := s.consentView(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
+	}
 	rows, err := s.db.QueryContext(ctx, roomRedactionsSQL, string(roomID), before, string(beforeID), limit)
 	if err != nil {
 		return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
@@ -506,6 +515,7 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 		r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(room), id.UserID(sender)
 		r.TS, r.ReceivedAt, r.AppliedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC(), time.UnixMilli(applied).UTC()
 		r.TargetSender, r.TargetTS = id.UserID(targetSender), time.UnixMilli(targetTS).UTC()
+		withdrawnReason(&r.Redaction, optouts)
 		out = append(out, r)
 	}
 	return out, rows.Err()

@@ -93,5 +93,17 @@ func (s *Store) PreviousState(ctx context.Context, ev Event) (json.RawMessage, e
 	if err != nil {
 		return nil, fmt.Errorf("previous state of %s: %w", ev.ID, err)
 	}
-	return event.ContentOf([]byte(content)), nil
+	c := event.ContentOf([]byte(content))
+	if ev.Type == event.TypeMember {
+		// The name a line like "X changed their name to Y" reads from
+		// the previous member event is screened like the event itself.
+		_, optouts, err := s.consentView(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("previous state of %s: %w", ev.ID, err)
+		}
+		if optouts[id.UserID(*ev.StateKey)] {
+			c = withdrawnProfile(c, false)
+		}
+	}
+	return c, nil
 }

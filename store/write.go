@@ -27,7 +27,7 @@ const (
 	pendingTargetsSQL    = `SELECT DISTINCT target_id FROM redactions WHERE target_id IN (%s) AND applied_at IS NULL AND NOT rejected`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
 		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
-	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted, state_key IS NOT NULL
+	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted, state_key, origin_ts
 		FROM events WHERE event_id = $1`
 	stateAtSQL = `SELECT raw, sender FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND origin_ts <= $4
@@ -472,11 +472,13 @@ func (w *writer) applyPending(ctx context.Context, target id.EventID, res *PutRe
 
 func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *PutResult) error {
 	var (
-		nid                                            int64
+		nid, ts                                        int64
 		room, typ, sender, relType, relTarget, rawText string
-		public, redacted, isState                      bool
+		public, redacted                               bool
+		stateKey                                       sql.NullString
 	)
-	err := w.tx.QueryRowContext(ctx, redactionTargetSQL, p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted, &isState)
+	err := w.tx.QueryRowContext(ctx, redactionTargetSQL, p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted, &stateKey, &ts)
+	isState := stateKey.Valid
 	if errors.Is(err, sql.ErrNoRows) {
 		res.RedactionsPending++
 		return nil
@@ -524,6 +526,12 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 		}
 		if err := w.feed(ctx, ChangeRedacted, id.RoomID(room), id.EventID(p.target)); err != nil {
 			return err
+		}
+		if typ == event.TypeMember && isState {
+			// Redacting one's member event withdraws the name it set.
+			if err := w.forgetName(ctx, id.RoomID(room), id.UserID(stateKey.String), ts); err != nil {
+				return err
+			}
 		}
 		if isState {
 			// A redacted topic means no topic: recompute the summary.

@@ -35,7 +35,7 @@ type searchView struct {
 	Error    string
 	Searched bool
 	Results  []searchHit
-	Total    uint64
+	Count    string // how many matches, as far as they were verified
 	NextPath string
 }
 
@@ -187,7 +187,7 @@ func (s *Server) searchPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Searched, v.Total = true, res.Total
+	v.Searched, v.Count = true, countText(res)
 	if v.Results, _, err = s.hits(c, res.Events, req.Query); err != nil {
 		return err
 	}
@@ -197,6 +197,19 @@ func (s *Server) searchPage(c echo.Context) error {
 		v.NextPath = "/search?" + q.Encode()
 	}
 	return s.renderPage(c, http.StatusOK, "search", v)
+}
+
+// countText says how many verified matches there are: all of them when
+// the index had no more, else at least those (the index's own count would
+// include hits the store rejects, such as redacted messages).
+func countText(res indexer.Result) string {
+	switch {
+	case !res.Exact:
+		return fmt.Sprintf("At least %d matches.", res.Total)
+	case res.Total == 1:
+		return "1 match."
+	}
+	return fmt.Sprintf("%d matches.", res.Total)
 }
 
 // apiSearch serves GET /api/v1/search with the same parameters as /search.
@@ -217,5 +230,7 @@ func (s *Server) apiSearch(c echo.Context) error {
 		hits = []apiSearchHit{}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, map[string]any{"results": hits, "next_cursor": res.Next, "total_estimate": res.Total})
+	// total_estimate keeps its name for existing scripts; it is a count of
+	// verified matches, exact when total_exact, else a lower bound.
+	return c.JSON(http.StatusOK, map[string]any{"results": hits, "next_cursor": res.Next, "total_estimate": res.Total, "total_exact": res.Exact})
 }

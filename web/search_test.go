@@ -2,16 +2,19 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
 )
 
@@ -49,6 +52,11 @@ func TestSearchPage(t *testing.T) {
 			t.Errorf("permalink %q", href)
 		}
 	})
+	// A count the index alone would give is never shown: with more pages
+	// to come it is the verified results so far, labelled a lower bound.
+	if count := e.page(t, "/search?q=podman&size=1", http.StatusOK).Find(".count").Text(); count != "At least 2 matches." {
+		t.Errorf("count with more pages = %q", count)
+	}
 	// Scoped to a room by the room page's box; the other room has no podman.
 	if n := e.page(t, "/search?q=podman&in=%23opendev-infra:example.org", http.StatusOK).Find("li.result").Length(); n != 0 {
 		t.Errorf("room-scoped search found %d results in the wrong room", n)
@@ -104,5 +112,45 @@ func TestSearchDisabled(t *testing.T) {
 	doc := e.page(t, "/search?q=podman", http.StatusServiceUnavailable)
 	if !strings.Contains(doc.Find(".error.message").Text(), "not enabled") {
 		t.Errorf("message = %q", doc.Find(".error.message").Text())
+	}
+}
+
+// The count a search shows never reveals expired history: an expired
+// message's word gives no results and a count of none, on the page and in
+// the API, before any purge.
+func TestSearchCountHidesExpiredHistory(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true}})
+			const lifetime = 1500
+			now := time.Now().UnixMilli()
+			e := newEnv(t, st, writeRoom(t,
+				`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":`+fmt.Sprint(now-100)+`,"state_key":"","content":{"max_lifetime":`+fmt.Sprint(lifetime)+`}}`,
+				msgLine("$old", now-50, `{"msgtype":"m.text","body":"wombat xylophone"}`),
+			))
+			ix := e.withSearch(t)
+			if n := e.page(t, "/search?q=xylophone", http.StatusOK).Find("li.result").Length(); n != 1 {
+				t.Fatalf("while fresh: %d results", n)
+			}
+			time.Sleep(time.Until(time.UnixMilli(now - 50 + lifetime + 200)))
+			e.addEvents(t, msgLine("$new", time.Now().UnixMilli(), `{"msgtype":"m.text","body":"wombat fresh"}`))
+			if _, err := ix.CatchUp(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			for q, want := range map[string]int{"xylophone": 0, "wombat": 1} {
+				var out struct {
+					Results []struct{} `json:"results"`
+					Total   int        `json:"total_estimate"`
+				}
+				decode(t, e.get(t, "/api/v1/search?q="+q), http.StatusOK, &out)
+				if len(out.Results) != want || out.Total != want {
+					t.Errorf("API %q: %d results, total %d; want %d", q, len(out.Results), out.Total, want)
+				}
+				count := e.page(t, "/search?q="+q, http.StatusOK).Find(".count").Text()
+				if want == 0 && count != "" || want == 1 && count != "1 match." {
+					t.Errorf("page %q says %q", q, count)
+				}
+			}
+		})
 	}
 }

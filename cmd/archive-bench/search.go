@@ -98,7 +98,7 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 		[]string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest},
 		func(ctx context.Context, c queryClass, sort string) (int, error) {
 			res, err := ix.Search(ctx, indexer.Request{Query: parsed[c.Name], Sort: sort, Size: pageSize})
-			return int(res.Total), err
+			return int(res.IndexEstimate), err
 		})
 	if err != nil {
 		return err
