@@ -91,8 +91,17 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Exec(`UPDATE schema_version SET version = 3`); err != nil {
-				t.Fatal(err)
+			latest := st.SchemaVersion()
+			// Back to version 3: later migrations run again on reopening,
+			// so their objects go first (each migration after 004 adds its
+			// undo here).
+			for _, q := range []string{
+				`DROP TABLE alias_claims`, `DROP INDEX room_aliases_room`, `ALTER TABLE room_aliases DROP COLUMN how`, // 005_alias
+				`UPDATE schema_version SET version = 3`,
+			} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
 			}
 			db.Close()
 			st, err = store.Open(context.Background(), cfg, dir, storetest.Logger(t))
@@ -100,7 +109,7 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 				t.Fatalf("reopening a database without events.content at version 3: %v", err)
 			}
 			defer st.Close()
-			if st.SchemaVersion() != 4 {
+			if st.SchemaVersion() != latest {
 				t.Errorf("schema version %d", st.SchemaVersion())
 			}
 		})
