@@ -84,7 +84,7 @@ func (s *Server) day(c echo.Context) error {
 		return s.dayText(c, r, canonical, d)
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, date))
+		return canonicalRedirect(c, roomPath(r, date))
 	}
 	v, code, err := s.dayView(c, r, date, "")
 	if err != nil {
@@ -152,7 +152,7 @@ func (s *Server) permalink(c echo.Context) error {
 	}
 	given, _ := param(c, "room")
 	if given != slug(r) {
-		return c.Redirect(http.StatusMovedPermanently, eventPath(r, ev.ID))
+		return canonicalRedirect(c, eventPath(r, ev.ID))
 	}
 	// A thread reply is shown in its thread, highlighted; on its day when
 	// the root is gone (expired, say): the reply's permalink still works.
@@ -259,7 +259,7 @@ func (s *Server) eventRedirect(c echo.Context) error {
 // IRC log bots did: for scripts, grep and old habits.
 func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date string) error {
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, date+".txt"))
+		return canonicalRedirect(c, roomPath(r, date+".txt"))
 	}
 	ctx := c.Request().Context()
 	day, from, to, err := parseDay(date)

@@ -44,7 +44,7 @@ func (s *Server) redactions(c echo.Context) error {
 		return err
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "redactions"))
+		return canonicalRedirect(c, roomPath(r, "redactions"))
 	}
 	list, err := s.roomRedactions(c, r)
 	if err != nil {

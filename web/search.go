@@ -160,7 +160,7 @@ func (s *Server) searchPage(c echo.Context) error {
 	}
 	v.Rooms = append(v.Rooms, roomOption{Value: "", Name: "All rooms", Selected: v.In == ""})
 	for _, r := range rooms {
-		val := r.CanonicalAlias
+		val := r.Alias // the alias in:# resolves to this room
 		if val == "" {
 			val = string(r.ID)
 		}

@@ -155,7 +155,7 @@ func (s *Server) roomSitemap(c echo.Context) error {
 		}
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, sitemapPath(r, p))
+		return canonicalRedirect(c, sitemapPath(r, p))
 	}
 	from, to := sitemapRange(r, p, pages)
 	days, err := s.store.RoomDays(c.Request().Context(), r.ID, from, to, sitemapMaxURLs)

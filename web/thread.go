@@ -38,7 +38,7 @@ func (s *Server) thread(c echo.Context) error {
 		return notFound("This archive has no thread starting at %s in this room.", root.ID)
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "thread", string(root.ID)))
+		return canonicalRedirect(c, roomPath(r, "thread", string(root.ID)))
 	}
 	return s.renderThread(c, r, root, "")
 }
