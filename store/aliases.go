@@ -42,6 +42,7 @@ const (
 	routeByDirectory  = "directory"
 	routeByUnclaimed  = "unclaimed"
 	maxPendingClaims  = 1000
+	maxClaimsPerRoom  = 20
 	outcomeVerified   = "verified"
 	outcomeElsewhere  = "elsewhere"
 	outcomeUnresolved = "unresolved"
@@ -51,6 +52,13 @@ const (
 // canonical_alias event (evID). A claim already recorded from that event
 // keeps its verification; a new event makes its claims pending again.
 func (w *writer) recordClaims(ctx context.Context, room id.RoomID, evID id.EventID, aliases []string) error {
+	// Each claim costs a directory lookup: a room claiming thousands of
+	// aliases gets its first few considered.
+	if len(aliases) > maxClaimsPerRoom {
+		w.s.log.Warn("room claims too many aliases; only the first are considered", "room_id", room, "event_id", evID,
+			"aliases", len(aliases), "considered", maxClaimsPerRoom)
+		aliases = aliases[:maxClaimsPerRoom]
+	}
 	for _, a := range aliases {
 		if !validAlias(a) {
 			continue
