@@ -18,7 +18,7 @@ import (
 // by any room admin) and records the answer in the store, which routes an
 // alias's URLs only to the room the directory names. Claims become pending
 // whenever a room's canonical_alias event changes, including the state read
-// on join, and are asked about at most once per change.
+// on join, and are asked about again once a day.
 type AliasVerifier struct {
 	client *Client
 	st     *store.Store
@@ -27,9 +27,14 @@ type AliasVerifier struct {
 	wake   chan struct{}
 }
 
-// aliasBatch bounds the claims read per round; a full batch starts the
-// next round at once.
-const aliasBatch = 100
+const (
+	// aliasBatch bounds the claims read per round; a full batch starts
+	// the next round at once.
+	aliasBatch = 100
+	// aliasRecheck is how often a checked claim is asked about again: the
+	// directory can move an alias without any state event in the room.
+	aliasRecheck = 24 * time.Hour
+)
 
 // NewAliasVerifier returns a verifier that looks for pending claims every
 // interval (0: 10 s) and whenever Committed sees a canonical alias event.
@@ -89,7 +94,7 @@ func (v *AliasVerifier) Run(ctx context.Context) {
 // first error that a later round may not repeat (the homeserver or the
 // database unavailable), leaving the rest pending.
 func (v *AliasVerifier) Round(ctx context.Context) (int, error) {
-	claims, err := v.st.PendingAliasClaims(ctx, aliasBatch)
+	claims, err := v.st.PendingAliasClaims(ctx, time.Now().Add(-aliasRecheck), aliasBatch)
 	if err != nil {
 		return 0, err
 	}

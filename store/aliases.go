@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -28,8 +29,8 @@ const (
 			checked_ts = 0, outcome = ''
 		WHERE alias_claims.event_id <> excluded.event_id`
 	dropStaleClaimsSQL = `DELETE FROM alias_claims WHERE room_id = $1 AND event_id <> $2`
-	pendingClaimsSQL   = `SELECT alias, room_id, event_id FROM alias_claims WHERE checked_ts = 0
-		ORDER BY claimed_ts, alias, room_id LIMIT $1`
+	pendingClaimsSQL   = `SELECT alias, room_id, event_id FROM alias_claims WHERE checked_ts < $1
+		ORDER BY checked_ts, claimed_ts, alias, room_id LIMIT $2`
 	checkClaimSQL = `UPDATE alias_claims SET checked_ts = $4, outcome = $5
 		WHERE alias = $1 AND room_id = $2 AND event_id = $3`
 	routeOfSQL = `SELECT room_id, how FROM room_aliases WHERE alias = $1`
@@ -89,14 +90,21 @@ type AliasClaim struct {
 }
 
 // PendingAliasClaims returns claims the homeserver's directory has not been
-// asked about since their state event arrived, oldest first, at most limit.
-func (s *Store) PendingAliasClaims(ctx context.Context, limit int) ([]AliasClaim, error) {
+// asked about since their state event arrived, then those last asked about
+// before checkedBefore (the directory can change without the room's state
+// changing), at most limit, least recently checked first. A zero
+// checkedBefore returns only the never-checked.
+func (s *Store) PendingAliasClaims(ctx context.Context, checkedBefore time.Time, limit int) ([]AliasClaim, error) {
 	if limit <= 0 || limit > maxPendingClaims {
 		limit = maxPendingClaims
 	}
+	before := int64(1) // checked_ts 0: never asked
+	if !checkedBefore.IsZero() {
+		before = max(before, checkedBefore.UnixMilli())
+	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, pendingClaimsSQL, limit)
+	rows, err := s.db.QueryContext(ctx, pendingClaimsSQL, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending alias claims: %w", err)
 	}
