@@ -94,8 +94,9 @@
 //     clientapi/routing/sendevent.go): then every alias in it must be the
 //     room's, else 400 M_BAD_ALIAS; with "alias" absent, alt_aliases naming
 //     another room's aliases are accepted, so any room admin can claim them
-//     (e2e TestSquattedAliasesRouteToTheirRoom). Over federation nothing is
-//     checked at all.
+//     (e2e TestSquattedAliasesRouteToTheirRoom). The check is the sending
+//     server's own (the spec asks nothing of servers receiving the event
+//     over federation); not observed here, federation being off.
 //   - Shared-secret registration nonces live in memory (from the source):
 //     one fetched before a restart is refused after it; Register always
 //     fetches a fresh one.
