@@ -20,9 +20,10 @@ import (
 // when that alias routes to it (the store's Alias: verified, and no other
 // room's), else its room ID with the '!'. A room's slug can change (a new
 // alias, an alias handed to another room), so canonicalising to it is a
-// temporary redirect (canonicalRedirect).
+// temporary redirect (canonicalRedirect). An alias whose slug would read
+// as a room ID ('#!…') or as a refused '#' ('##…') is not used.
 func slug(r store.Room) string {
-	if a := r.Alias; strings.HasPrefix(a, "#") && len(a) > 1 {
+	if a := r.Alias; strings.HasPrefix(a, "#") && len(a) > 1 && a[1] != '!' && a[1] != '#' {
 		return a[1:]
 	}
 	return string(r.ID)

@@ -569,3 +569,17 @@ func TestAliasSquatting(t *testing.T) {
 		}
 	})
 }
+
+// An alias whose localpart starts with '!' or '#' would make a slug that
+// reads as a room ID (another room's) or as a refused '#': such a room
+// keeps its room-ID URLs.
+func TestAliasSlugsThatReadAsSomethingElse(t *testing.T) {
+	for _, alias := range []string{"##hash:example.org", "#!other:example.org"} {
+		t.Run(alias, func(t *testing.T) {
+			e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+				`{"event_id":"$ca","room_id":"!x:example.org","type":"m.room.canonical_alias","sender":"@a:example.org","origin_server_ts":1767225600003,"state_key":"","content":{"alias":"`+alias+`"}}`,
+				msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"hello"}`)))
+			e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+		})
+	}
+}
