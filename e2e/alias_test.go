@@ -66,7 +66,7 @@ func TestSquattedAliasesRouteToTheirRoom(t *testing.T) {
 	// asked about), and the hostile one refused in the log.
 	w.waitFor("the hostile claims to be refused", 60*time.Second, func() bool {
 		b, _ := os.ReadFile(filepath.Join(w.dir, "archiver.log"))
-		p, err := w.st.PendingAliasClaims(ctx, time.Time{}, 10)
+		p, err := w.st.PendingAliasClaims(ctx, time.Time{}, time.Time{}, 10)
 		return err == nil && len(p) == 0 && strings.Contains(string(b), "alias claim refused") &&
 			strings.Contains(string(b), "room_id="+hostile+" alias="+old)
 	})

@@ -34,6 +34,9 @@ const (
 	// aliasRecheck is how often a checked claim is asked about again: the
 	// directory can move an alias without any state event in the room.
 	aliasRecheck = 24 * time.Hour
+	// aliasRetry is how soon a claim the directory failed to look up
+	// (a 5xx) is asked about again.
+	aliasRetry = time.Hour
 )
 
 // NewAliasVerifier returns a verifier that looks for pending claims every
@@ -90,16 +93,29 @@ func (v *AliasVerifier) Run(ctx context.Context) {
 }
 
 // Round asks the directory about each pending claim (up to a batch) and
-// records the answers; it returns how many claims it read. It stops at the
-// first error that a later round may not repeat (the homeserver or the
-// database unavailable), leaving the rest pending.
+// records the answers; it returns how many claims it read. A claim the
+// homeserver fails to look up (5xx) is deferred and the round goes on; it
+// stops at an error that concerns every claim (the homeserver unreachable
+// or rate-limiting, the database down), leaving the rest pending.
 func (v *AliasVerifier) Round(ctx context.Context) (int, error) {
-	claims, err := v.st.PendingAliasClaims(ctx, time.Now().Add(-aliasRecheck), aliasBatch)
+	now := time.Now()
+	claims, err := v.st.PendingAliasClaims(ctx, now.Add(-aliasRecheck), now.Add(-aliasRetry), aliasBatch)
 	if err != nil {
 		return 0, err
 	}
 	for _, c := range claims {
+		log := v.log.With("room_id", c.RoomID, "alias", c.Alias, "event_id", c.EventID)
 		resolved, err := v.resolve(ctx, c.Alias)
+		var me *MatrixError
+		if errors.As(err, &me) && me.Status >= 500 {
+			// The homeserver answered, but not about this alias (its own
+			// server unreachable, say): the others must not wait for it.
+			log.Warn("the homeserver's directory could not look the alias up; asking again later", "in", aliasRetry, "err", err)
+			if err := v.st.DeferAliasClaim(ctx, c); err != nil {
+				return len(claims), err
+			}
+			continue
+		}
 		if err != nil {
 			return len(claims), err
 		}
@@ -107,7 +123,6 @@ func (v *AliasVerifier) Round(ctx context.Context) (int, error) {
 		if err != nil {
 			return len(claims), err
 		}
-		log := v.log.With("room_id", c.RoomID, "alias", c.Alias, "event_id", c.EventID)
 		switch res.Outcome {
 		case store.AliasRouted:
 			if res.Previous != "" {
@@ -127,7 +142,7 @@ func (v *AliasVerifier) Round(ctx context.Context) (int, error) {
 
 // resolve asks the directory which room an alias names: "" when it names
 // none (unknown, or an alias the homeserver refuses to look up); an error
-// only for what may pass (rate limits, server or network failures).
+// for what may pass (rate limits, server or network failures).
 func (v *AliasVerifier) resolve(ctx context.Context, alias string) (id.RoomID, error) {
 	room, _, err := v.client.ResolveAlias(ctx, alias)
 	var me *MatrixError

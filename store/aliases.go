@@ -29,8 +29,9 @@ const (
 			checked_ts = 0, outcome = ''
 		WHERE alias_claims.event_id <> excluded.event_id`
 	dropStaleClaimsSQL = `DELETE FROM alias_claims WHERE room_id = $1 AND event_id <> $2`
-	pendingClaimsSQL   = `SELECT alias, room_id, event_id FROM alias_claims WHERE checked_ts < $1
-		ORDER BY checked_ts, claimed_ts, alias, room_id LIMIT $2`
+	pendingClaimsSQL   = `SELECT alias, room_id, event_id FROM alias_claims
+		WHERE checked_ts < $1 OR (outcome = 'failed' AND checked_ts < $2)
+		ORDER BY checked_ts, claimed_ts, alias, room_id LIMIT $3`
 	checkClaimSQL = `UPDATE alias_claims SET checked_ts = $4, outcome = $5
 		WHERE alias = $1 AND room_id = $2 AND event_id = $3`
 	routeOfSQL = `SELECT room_id, how FROM room_aliases WHERE alias = $1`
@@ -47,6 +48,7 @@ const (
 	outcomeVerified   = "verified"
 	outcomeElsewhere  = "elsewhere"
 	outcomeUnresolved = "unresolved"
+	outcomeFailed     = "failed"
 )
 
 // recordClaims replaces a room's alias claims with those of its latest
@@ -92,19 +94,22 @@ type AliasClaim struct {
 // PendingAliasClaims returns claims the homeserver's directory has not been
 // asked about since their state event arrived, then those last asked about
 // before checkedBefore (the directory can change without the room's state
-// changing), at most limit, least recently checked first. A zero
-// checkedBefore returns only the never-checked.
-func (s *Store) PendingAliasClaims(ctx context.Context, checkedBefore time.Time, limit int) ([]AliasClaim, error) {
+// changing) and those whose lookup failed before failedBefore (DeferAliasClaim),
+// at most limit, least recently checked first. Zero times select none of
+// the latter two.
+func (s *Store) PendingAliasClaims(ctx context.Context, checkedBefore, failedBefore time.Time, limit int) ([]AliasClaim, error) {
 	if limit <= 0 || limit > maxPendingClaims {
 		limit = maxPendingClaims
 	}
-	before := int64(1) // checked_ts 0: never asked
-	if !checkedBefore.IsZero() {
-		before = max(before, checkedBefore.UnixMilli())
+	ms := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 1 // checked_ts 0: never asked
+		}
+		return max(1, t.UnixMilli())
 	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, pendingClaimsSQL, before, limit)
+	rows, err := s.db.QueryContext(ctx, pendingClaimsSQL, ms(checkedBefore), ms(failedBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending alias claims: %w", err)
 	}
@@ -202,6 +207,22 @@ func (s *Store) CheckAliasClaim(ctx context.Context, c AliasClaim, resolved id.R
 		return AliasCheck{}, fmt.Errorf("check alias %s for room %s: %w", c.Alias, c.RoomID, err)
 	}
 	return out, nil
+}
+
+// DeferAliasClaim records that the directory could not answer about a claim
+// (Dendrite answers 500 when the alias's own server is unreachable): it
+// routes nothing new and is asked about again once failedBefore (see
+// PendingAliasClaims) passes, so one unanswerable claim cannot hold back
+// the others.
+func (s *Store) DeferAliasClaim(ctx context.Context, c AliasClaim) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, checkClaimSQL, c.Alias, string(c.RoomID), string(c.EventID), w.now, outcomeFailed)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("defer alias %s for room %s: %w", c.Alias, c.RoomID, err)
+	}
+	return nil
 }
 
 // AliasConflict is an alias a room claims that routes elsewhere or that

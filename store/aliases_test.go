@@ -76,7 +76,7 @@ func TestAliasVerification(t *testing.T) {
 		ctx := context.Background()
 		put(t, st, baseRoom(t)...)
 		put(t, st, hostileRoom(t)...)
-		pending, err := st.PendingAliasClaims(ctx, time.Time{}, 10)
+		pending, err := st.PendingAliasClaims(ctx, time.Time{}, time.Time{}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func TestAliasVerification(t *testing.T) {
 		}
 		// Checked claims are no longer pending; an import of the hostile
 		// room cannot take a routed alias.
-		if p, _ := st.PendingAliasClaims(ctx, time.Time{}, 10); len(p) != 1 || p[0].Alias != "#old:example.org" {
+		if p, _ := st.PendingAliasClaims(ctx, time.Time{}, time.Time{}, 10); len(p) != 1 || p[0].Alias != "#old:example.org" {
 			t.Errorf("pending after checks = %+v", p)
 		}
 		conflicts, err := st.RouteUnclaimedAliases(ctx, hostile)
@@ -128,7 +128,7 @@ func TestAliasVerification(t *testing.T) {
 		}
 		// Checked claims come back for a periodic re-check, least recently
 		// checked first.
-		if p, _ := st.PendingAliasClaims(ctx, time.Now().Add(time.Minute), 10); len(p) != 3 || p[0].Alias != "#old:example.org" {
+		if p, _ := st.PendingAliasClaims(ctx, time.Now().Add(time.Minute), time.Time{}, 10); len(p) != 3 || p[0].Alias != "#old:example.org" {
 			t.Errorf("claims due for a re-check = %+v", p)
 		}
 		// The hostile room re-asserts its claim: pending again, still refused.
@@ -176,7 +176,7 @@ func TestImportRoutesOnlyUnclaimedAliases(t *testing.T) {
 			t.Errorf("contested #test routes to %q", got)
 		}
 		// The directory later disproves an import's route: it goes.
-		p, _ := st.PendingAliasClaims(ctx, time.Time{}, 10)
+		p, _ := st.PendingAliasClaims(ctx, time.Time{}, time.Time{}, 10)
 		for _, c := range p {
 			if c.Alias == "#old:example.org" {
 				if got, err := st.CheckAliasClaim(ctx, c, hostile); err != nil || got != (store.AliasCheck{Outcome: store.AliasElsewhere, Previous: room}) {

@@ -81,7 +81,7 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 			if got, err := st.RoomIDByAlias(context.Background(), "#real:example.org"); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("contested #real after migration routes to %q, %v", got, err)
 			}
-			pending, err := st.PendingAliasClaims(context.Background(), time.Time{}, 10)
+			pending, err := st.PendingAliasClaims(context.Background(), time.Time{}, time.Time{}, 10)
 			if err != nil || len(pending) != 3 {
 				t.Errorf("pending claims after migration: %+v, %v", pending, err)
 			}
