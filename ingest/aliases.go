@@ -37,6 +37,9 @@ const (
 	// aliasRetry is how soon a claim the directory failed to look up
 	// (a 5xx) is asked about again.
 	aliasRetry = time.Hour
+	// aliasLookupTimeout bounds one directory request (a remote alias
+	// makes the homeserver ask the alias's server).
+	aliasLookupTimeout = 30 * time.Second
 )
 
 // NewAliasVerifier returns a verifier that looks for pending claims every
@@ -144,6 +147,9 @@ func (v *AliasVerifier) Round(ctx context.Context) (int, error) {
 // none (unknown, or an alias the homeserver refuses to look up); an error
 // for what may pass (rate limits, server or network failures).
 func (v *AliasVerifier) resolve(ctx context.Context, alias string) (id.RoomID, error) {
+	// A homeserver that never answers must not stop verification for good.
+	ctx, cancel := context.WithTimeout(ctx, aliasLookupTimeout)
+	defer cancel()
 	room, _, err := v.client.ResolveAlias(ctx, alias)
 	var me *MatrixError
 	if errors.As(err, &me) && me.Status >= 400 && me.Status < 500 && me.Status != http.StatusTooManyRequests {
