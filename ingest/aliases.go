@@ -110,9 +110,11 @@ func (v *AliasVerifier) Round(ctx context.Context) (int, error) {
 		log := v.log.With("room_id", c.RoomID, "alias", c.Alias, "event_id", c.EventID)
 		resolved, err := v.resolve(ctx, c.Alias)
 		var me *MatrixError
-		if errors.As(err, &me) && me.Status >= 500 {
+		if errors.As(err, &me) && me.Status >= 500 || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			// The homeserver answered, but not about this alias (its own
-			// server unreachable, say): the others must not wait for it.
+			// server unreachable, say), or this lookup alone timed out (a
+			// remote server that never answers): the others must not wait
+			// for it.
 			log.Warn("the homeserver's directory could not look the alias up; asking again later", "in", aliasRetry, "err", err)
 			if err := v.st.DeferAliasClaim(ctx, c); err != nil {
 				return len(claims), err
