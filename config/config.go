@@ -73,8 +73,9 @@ type Archive struct {
 // Web configures archive-web.
 type Web struct {
 	Listen string `yaml:"listen"`
-	// BaseURL is the public URL of the archive (for absolute links and
-	// citations); empty means links are relative to the request's host.
+	// BaseURL is the public URL of the archive (for absolute links,
+	// citations and sitemaps); empty means the API links by path and
+	// there are no sitemaps, never links from the request's Host.
 	BaseURL string `yaml:"base_url"`
 }
 

@@ -69,17 +69,18 @@ func get(srv http.Handler, path string) (int, string) {
 	return 0, "too many redirects"
 }
 
-// slugOf is the room's path segment on the web (its alias without '#').
+// slugOf is the room's path segment on the web: its alias without '#'
+// once the directory verified it, else its ID.
 func (w *world) slugOf(st *store.Store, room string) string {
 	w.t.Helper()
 	r, err := st.Room(context.Background(), id.RoomID(room))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if r.CanonicalAlias == "" {
+	if r.Alias == "" {
 		return url.PathEscape(room)
 	}
-	return strings.TrimPrefix(r.CanonicalAlias, "#")
+	return strings.TrimPrefix(r.Alias, "#")
 }
 
 // roomRoutes lists every route that could show a room's messages or the

@@ -624,3 +624,36 @@ func TestCountsAreVerifiedAcrossPages(t *testing.T) {
 		}
 	}
 }
+
+// in:#alias names the room the alias routes to, never a room that merely
+// claims it in its state: here the real room's old alias, which a hostile
+// room then takes as its canonical alias.
+func TestInAliasIgnoresSquatters(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	importRouted := func(ls ...string) {
+		t.Helper()
+		p := filepath.Join(t.TempDir(), "e.ndjson")
+		if err := os.WriteFile(p, []byte(strings.Join(ls, "\n")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), p, ingest.ImportOptions{RouteUnclaimedAliases: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alias := func(room, evID, a string, ts int64) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":%q,"type":"m.room.canonical_alias","sender":"@a:x","origin_server_ts":%d,"state_key":"","content":{"alias":%q}}`, evID, room, ts, a)
+	}
+	importRouted(lines(alias("!r:x", "$a1", "#a:x", 1002), msg("$real", 2000, `{"msgtype":"m.text","body":"hello from the real room"}`))...)
+	importRouted(alias("!r:x", "$a2", "#b:x", 3000))
+	hostile := strings.NewReplacer(`"!r:x"`, `"!h:x"`, `"$c"`, `"$hc"`, `"$hv"`, `"$hhv"`, `"$real"`, `"$fake"`)
+	var ls []string
+	for _, l := range lines(alias("!r:x", "$h1", "#a:x", 1002), msg("$real", 2000, `{"msgtype":"m.text","body":"hello from the hostile room"}`)) {
+		ls = append(ls, hostile.Replace(l))
+	}
+	importRouted(ls...)
+	catchUp(t, ix)
+	if got := ids(search(t, ix, "hello in:#a:x", "", 10, "")); fmt.Sprint(got) != "[$real]" {
+		t.Errorf("in:#a:x = %v, want the real room's message", got)
+	}
+}

@@ -40,6 +40,11 @@ type ImportOptions struct {
 	// Source names the path for the quarantine's records: import (the
 	// default) or backfill.
 	Source store.Source
+	// RouteUnclaimedAliases lets the file's rooms route the aliases their
+	// state claims where no other room claims them: an operator's import
+	// has no homeserver directory to verify them with. A backfill leaves
+	// it off (the archiver verifies aliases with the directory).
+	RouteUnclaimedAliases bool
 	// Progress, if set, is called now and then with the bytes read so far
 	// in the current pass and the file's size.
 	Progress func(p Progress)
@@ -232,6 +237,18 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 		}
 		if !known {
 			rep.Unstated = append(rep.Unstated, r)
+		}
+	}
+	if opts.RouteUnclaimedAliases {
+		for _, r := range rep.Rooms {
+			conflicts, err := in.store.RouteUnclaimedAliases(ctx, r)
+			if err != nil {
+				return rep, fmt.Errorf("import %s: %w", path, err)
+			}
+			for _, c := range conflicts {
+				in.log.Warn("alias claimed by another room too; this room keeps room-ID URLs",
+					"room_id", r, "alias", c.Alias, "other_room_id", c.Other)
+			}
 		}
 	}
 	if es, ok := src.(*elementSource); ok && len(rep.Rooms) == 1 {

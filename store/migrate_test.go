@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
@@ -36,7 +38,11 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 				string(v1),
 				`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
 				`INSERT INTO schema_version (version) VALUES (1)`,
-				`INSERT INTO rooms (room_id, name, history_visibility, message_count) VALUES ('!old:example.org', 'Old room', 'world_readable', 1)`,
+				`INSERT INTO rooms (room_id, name, history_visibility, message_count, canonical_alias) VALUES ('!old:example.org', 'Old room', 'world_readable', 1, '#old:example.org')`,
+				// Aliases before 006: last writer wins. #old is nobody else's;
+				// #real is two rooms' canonical alias, and the squatter wrote last.
+				`INSERT INTO rooms (room_id, canonical_alias) VALUES ('!real:example.org', '#real:example.org'), ('!squat:example.org', '#real:example.org')`,
+				`INSERT INTO room_aliases (alias, room_id, seen_ts) VALUES ('#old:example.org', '!old:example.org', 1), ('#real:example.org', '!squat:example.org', 2)`,
 				`INSERT INTO events (event_id, room_id, type, sender, origin_ts, public, content, raw, received_at)
 				 VALUES ('$old', '!old:example.org', 'm.room.message', '@a:example.org', 5, TRUE,
 				 '{"msgtype":"m.text","body":"from v1"}',
@@ -67,6 +73,18 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 			if err := st.SetRoomSync(context.Background(), store.RoomSync{RoomID: "!old:example.org", ForwardToken: "t1"}); err != nil {
 				t.Errorf("a v2 table is missing: %v", err)
 			}
+			// 006: an uncontested alias keeps routing; a contested one
+			// routes nowhere until the directory is asked; all are claims.
+			if got, err := st.RoomIDByAlias(context.Background(), "#old:example.org"); err != nil || got != "!old:example.org" || r.Alias != "#old:example.org" {
+				t.Errorf("#old after migration: %q, %v; slug %q", got, err, r.Alias)
+			}
+			if got, err := st.RoomIDByAlias(context.Background(), "#real:example.org"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("contested #real after migration routes to %q, %v", got, err)
+			}
+			pending, err := st.PendingAliasClaims(context.Background(), time.Time{}, time.Time{}, 10)
+			if err != nil || len(pending) != 3 {
+				t.Errorf("pending claims after migration: %+v, %v", pending, err)
+			}
 		})
 	}
 }
@@ -91,8 +109,17 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.Exec(`UPDATE schema_version SET version = 3`); err != nil {
-				t.Fatal(err)
+			latest := st.SchemaVersion()
+			// Back to version 3: later migrations run again on reopening,
+			// so their objects go first (each migration after 004 adds its
+			// undo here).
+			for _, q := range []string{
+				`DROP TABLE alias_claims`, `DROP INDEX room_aliases_room`, `ALTER TABLE room_aliases DROP COLUMN how`, // 006_alias
+				`UPDATE schema_version SET version = 3`,
+			} {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
 			}
 			db.Close()
 			st, err = store.Open(context.Background(), cfg, dir, storetest.Logger(t))
@@ -107,8 +134,8 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 			}
 			defer db.Close()
 			var v int
-			if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != st.SchemaVersion() {
-				t.Errorf("schema version %d, %v; want %d", v, err, st.SchemaVersion())
+			if err := db.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != latest {
+				t.Errorf("schema version %d, %v; want %d", v, err, latest)
 			}
 		})
 	}

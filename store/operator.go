@@ -274,6 +274,7 @@ func (s *Store) PurgeRoom(ctx context.Context, room id.RoomID, dryRun bool) (int
 	err = s.inWrite(ctx, func(w *writer) error {
 		for _, q := range []string{
 			`DELETE FROM redactions WHERE room_id = $1`, `DELETE FROM room_aliases WHERE room_id = $1`,
+			`DELETE FROM alias_claims WHERE room_id = $1`,
 			`DELETE FROM room_sync WHERE room_id = $1`,
 			`UPDATE rooms SET message_count = 0, first_ts = 0, last_ts = 0, name = '', topic = '', avatar_url = '',
 				canonical_alias = '', alt_aliases = '[]' WHERE room_id = $1`,

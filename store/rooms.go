@@ -17,7 +17,7 @@ const (
 	roomColumns = `room_id, room_version, creator, create_event_id, name, topic, avatar_url,
 		canonical_alias, alt_aliases, join_rule, history_visibility, encrypted,
 		predecessor_room_id, successor_room_id, hidden, hidden_reason, bot_membership, message_count, first_ts, last_ts,
-		retention_max_lifetime, purged`
+		retention_max_lifetime, purged, ` + routedAliasColumn
 	// The directory: rooms with messages whose Unavailable() is "" (the
 	// rest of that test is in Go: it depends on the operator's policy).
 	listRoomsSQL = `SELECT ` + roomColumns + ` FROM rooms WHERE NOT hidden AND NOT purged AND message_count > 0
@@ -25,14 +25,9 @@ const (
 		ORDER BY last_ts DESC, room_id`
 	latestRetentionSQL = `SELECT raw FROM events WHERE room_id = $1 AND type IN ('m.room.retention', 'org.matrix.msc1763.retention')
 		AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
-	getRoomSQL   = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
-	roomAliasSQL = `SELECT room_id FROM rooms WHERE canonical_alias = $1
-		UNION ALL SELECT room_id FROM room_aliases WHERE alias = $1`
+	getRoomSQL     = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	latestStateSQL = `SELECT event_id, sender, raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
-	upsertAliasSQL = `INSERT INTO room_aliases (alias, room_id, seen_ts) VALUES ($1, $2, $3)
-		ON CONFLICT (alias) DO UPDATE SET room_id = excluded.room_id, seen_ts = excluded.seen_ts
-		WHERE excluded.seen_ts >= room_aliases.seen_ts`
 	fallbackMetaSQL = `UPDATE rooms SET
 		name = CASE WHEN name = '' THEN $2 ELSE name END,
 		topic = CASE WHEN topic = '' THEN $3 ELSE topic END WHERE room_id = $1`
@@ -100,7 +95,7 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	} else if ok {
 		sets["encrypted"] = true // even a redacted m.room.encryption keeps a room encrypted
 	}
-	if _, _, c, ok, err := latest(event.TypeCanonicalAlias); err != nil {
+	if evID, _, c, ok, err := latest(event.TypeCanonicalAlias); err != nil {
 		return err
 	} else if ok {
 		var ca struct {
@@ -110,12 +105,9 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		_ = json.Unmarshal(c, &ca) // a malformed alias event means no alias
 		alt, _ := json.Marshal(nonNil(ca.AltAliases))
 		sets["canonical_alias"], sets["alt_aliases"] = ca.Alias, string(alt)
-		for _, a := range append([]string{ca.Alias}, ca.AltAliases...) {
-			if strings.HasPrefix(a, "#") {
-				if _, err := w.tx.ExecContext(ctx, upsertAliasSQL, a, string(room), w.now); err != nil {
-					return err
-				}
-			}
+		// Only claims: they route URLs once verified (aliases.go).
+		if err := w.recordClaims(ctx, room, evID, append([]string{ca.Alias}, ca.AltAliases...)); err != nil {
+			return err
 		}
 	}
 	if w.s.bot != "" {
@@ -178,7 +170,7 @@ func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
 	err := sc.Scan(&roomID, &r.Version, &creator, &createID, &r.Name, &r.Topic, &r.AvatarURL,
 		&r.CanonicalAlias, &alt, &r.JoinRule, &r.HistoryVisibility, &r.Encrypted,
 		&pred, &succ, &r.Hidden, &r.HiddenReason, &r.BotMembership, &r.MessageCount, &r.FirstTS, &r.LastTS,
-		&ownMax, &r.Purged)
+		&ownMax, &r.Purged, &r.Alias)
 	if err != nil {
 		return Room{}, err
 	}
@@ -234,22 +226,6 @@ func (s *Store) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
 		return Room{}, fmt.Errorf("room %s: %w", roomID, err)
 	}
 	return s.withPolicy(r), nil
-}
-
-// RoomIDByAlias resolves an alias (with its '#') to the room whose canonical
-// alias it is, else to the room it was last seen on; ErrNotFound otherwise.
-func (s *Store) RoomIDByAlias(ctx context.Context, alias string) (id.RoomID, error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	var roomID string
-	err := s.db.QueryRowContext(ctx, roomAliasSQL, alias).Scan(&roomID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("alias %s: %w", alias, ErrNotFound)
-	}
-	if err != nil {
-		return "", fmt.Errorf("alias %s: %w", alias, err)
-	}
-	return id.RoomID(roomID), nil
 }
 
 // SetFallbackMeta gives a room a name and topic from outside its timeline

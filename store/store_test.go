@@ -106,12 +106,16 @@ func TestRoomSummary(t *testing.T) {
 		ctx := context.Background()
 		put(t, st, baseRoom(t)...)
 		put(t, st, mk(t, "$m1", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`))
+		// As an import would: no directory to ask, and nobody else claims them.
+		if c, err := st.RouteUnclaimedAliases(ctx, room); err != nil || len(c) != 0 {
+			t.Fatalf("RouteUnclaimedAliases = %+v, %v", c, err)
+		}
 		r, err := st.Room(ctx, room)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := store.Room{ID: room, Version: "10", Creator: "@alice:example.org", CreateEventID: "$create", Name: "Test Room",
-			CanonicalAlias: "#test:example.org", AltAliases: []string{"#old:example.org"}, HistoryVisibility: "world_readable",
+			CanonicalAlias: "#test:example.org", Alias: "#test:example.org", AltAliases: []string{"#old:example.org"}, HistoryVisibility: "world_readable",
 			MessageCount: 1, FirstTS: 2000, LastTS: 2000}
 		if fmt.Sprintf("%+v", r) != fmt.Sprintf("%+v", want) {
 			t.Errorf("room =\n%+v\nwant\n%+v", r, want)

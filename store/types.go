@@ -58,14 +58,18 @@ type Redaction struct {
 
 // Room is a room's current summary, derived from its state events.
 type Room struct {
-	ID                id.RoomID
-	Version           string
-	Creator           id.UserID
-	CreateEventID     id.EventID
-	Name              string
-	Topic             string
-	AvatarURL         string
-	CanonicalAlias    string
+	ID             id.RoomID
+	Version        string
+	Creator        id.UserID
+	CreateEventID  id.EventID
+	Name           string
+	Topic          string
+	AvatarURL      string
+	CanonicalAlias string // as the room's state claims it
+	// Alias is CanonicalAlias when that alias routes to this room (verified
+	// with the homeserver's directory, or unclaimed by any other imported
+	// room), else "": the room's URLs use it.
+	Alias             string
 	AltAliases        []string
 	JoinRule          string
 	HistoryVisibility string

@@ -92,12 +92,11 @@ type apiDay struct {
 	Events   []apiEvent `json:"events"`
 }
 
-// absolute turns a path into a URL on this archive.
-func (s *Server) absolute(c echo.Context, path string) string {
-	if s.opts.BaseURL != "" {
-		return s.opts.BaseURL + path
-	}
-	return c.Scheme() + "://" + c.Request().Host + path
+// absolute turns a path into a URL on this archive: under base_url, else
+// the path alone. Never from the request's Host or X-Forwarded-* headers:
+// anyone can forge them, and a cache would serve the forged links to all.
+func (s *Server) absolute(path string) string {
+	return s.opts.BaseURL + path
 }
 
 func (s *Server) apiRooms(c echo.Context) error {
@@ -121,7 +120,7 @@ func (s *Server) apiRooms(c echo.Context) error {
 func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {
 	a := apiRoom{
 		RoomID: string(r.ID), Alias: r.CanonicalAlias, AltAliases: r.AltAliases, Name: roomName(r), Topic: r.Topic,
-		MessageCount: r.MessageCount, URL: s.absolute(c, roomPath(r)), RoomVersion: r.Version,
+		MessageCount: r.MessageCount, URL: s.absolute(roomPath(r)), RoomVersion: r.Version,
 		MatrixTo:          event.MatrixToRoom(string(r.ID), s.viaServers(c.Request().Context(), r)),
 		PredecessorRoomID: string(r.Predecessor), SuccessorRoomID: string(r.Successor),
 	}
@@ -219,7 +218,7 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 		EventID: string(e.ID), RoomID: string(e.RoomID), Type: e.Type, Sender: string(e.Sender),
 		SenderName: e.SenderName, OriginServerTS: e.OriginTS,
 		Time:      time.UnixMilli(e.OriginTS).UTC().Format(time.RFC3339),
-		Permalink: s.absolute(c, eventPath(r, e.ID)),
+		Permalink: s.absolute(eventPath(r, e.ID)),
 		MatrixTo:  event.MatrixToEvent(string(r.ID), e.ID, via),
 		InReplyTo: string(e.Rel.ReplyTo), Redacted: e.Redacted,
 	}

@@ -38,7 +38,7 @@ func (s *Server) edits(c echo.Context) error {
 		return err
 	}
 	if given, _ := param(c, "room"); given != slug(r) {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "event", string(ev.ID), "edits"))
+		return canonicalRedirect(c, roomPath(r, "event", string(ev.ID), "edits"))
 	}
 	if ev.Rel.Type == event.RelReplace && ev.Rel.EventID != "" {
 		return c.Redirect(http.StatusFound, roomPath(r, "event", string(ev.Rel.EventID), "edits"))

@@ -32,7 +32,7 @@ func (e *env) addEvents(t *testing.T, lines ...string) {
 	in := ingest.New(e.st, storetest.Logger(t), "")
 	for _, l := range lines {
 		p := writeRoomFile(t, l)
-		if _, err := in.ImportFile(context.Background(), p, ingest.ImportOptions{}); err != nil {
+		if _, err := in.ImportFile(context.Background(), p, ingest.ImportOptions{RouteUnclaimedAliases: true}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -88,7 +88,7 @@ func (s *Server) day(c echo.Context) error {
 		return s.dayText(c, r, canonical, d)
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, date))
+		return canonicalRedirect(c, roomPath(r, date))
 	}
 	var q renderQueue
 	v, code, err := s.dayView(c, r, date, "", &q)
@@ -158,7 +158,7 @@ func (s *Server) permalink(c echo.Context) error {
 	}
 	given, _ := param(c, "room")
 	if given != slug(r) {
-		return c.Redirect(http.StatusMovedPermanently, eventPath(r, ev.ID))
+		return canonicalRedirect(c, eventPath(r, ev.ID))
 	}
 	// A thread reply is shown in its thread, highlighted; on its day when
 	// the root is gone (expired, say) or the thread page cannot show it
@@ -271,7 +271,7 @@ func (s *Server) eventRedirect(c echo.Context) error {
 // spaces: a name or body cannot forge a line (logLine, logField).
 func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date string) error {
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, date+".txt"))
+		return canonicalRedirect(c, roomPath(r, date+".txt"))
 	}
 	ctx := c.Request().Context()
 	day, from, to, err := parseDay(date)

@@ -44,7 +44,7 @@ func (s *Server) redactions(c echo.Context) error {
 		return err
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "redactions"))
+		return canonicalRedirect(c, roomPath(r, "redactions"))
 	}
 	list, err := s.roomRedactions(c, r)
 	if err != nil {
@@ -113,7 +113,7 @@ func (s *Server) apiRedactions(c echo.Context) error {
 			RedactionID: string(rd.RedactionID), RedactedBy: string(rd.Sender), Reason: rd.Reason,
 			RedactedAt: rd.TS.Format(time.RFC3339Nano), ReceivedAt: rd.ReceivedAt.Format(time.RFC3339Nano),
 			AppliedAt: rd.AppliedAt.Format(time.RFC3339Nano), PropagationMS: rd.AppliedAt.Sub(rd.TS).Milliseconds(),
-			Permalink: s.absolute(c, eventPath(r, rd.TargetID)),
+			Permalink: s.absolute(eventPath(r, rd.TargetID)),
 		})
 	}
 	return s.jsonCached(c, out, time.Time{})

@@ -16,10 +16,14 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
-// slug is how a room appears in URLs: its canonical alias without the '#',
-// else its room ID with the '!'.
+// slug is how a room appears in URLs: its canonical alias without the '#'
+// when that alias routes to it (the store's Alias: verified, and no other
+// room's), else its room ID with the '!'. A room's slug can change (a new
+// alias, an alias handed to another room), so canonicalising to it is a
+// temporary redirect (canonicalRedirect). An alias whose slug would read
+// as a room ID ('#!…') or as a refused '#' ('##…') is not used.
 func slug(r store.Room) string {
-	if a := r.CanonicalAlias; strings.HasPrefix(a, "#") && len(a) > 1 {
+	if a := r.Alias; strings.HasPrefix(a, "#") && len(a) > 1 && a[1] != '!' && a[1] != '#' {
 		return a[1:]
 	}
 	return string(r.ID)
@@ -38,6 +42,14 @@ func roomPath(r store.Room, rest ...string) string {
 		p += "/" + pathSegment(seg)
 	}
 	return p
+}
+
+// canonicalRedirect sends a request for a room by a stale name (its ID,
+// an old alias) to its slug. 302, not 301: a 301 is cacheable by default
+// and browsers keep it for good, but a slug changes when the alias does.
+// All these routes are GET/HEAD, so 307's keeping of the method adds nothing.
+func canonicalRedirect(c echo.Context, path string) error {
+	return c.Redirect(http.StatusFound, path)
 }
 
 func eventPath(r store.Room, ev id.EventID) string { return roomPath(r, "event", string(ev)) }

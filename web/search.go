@@ -149,7 +149,7 @@ func (s *Server) hits(c echo.Context, evs []store.Event, q indexer.Query) ([]sea
 		}
 		hits = append(hits, h)
 		api = append(api, apiSearchHit{EventID: string(e.ID), RoomID: string(r.ID), RoomName: h.RoomName, Sender: h.SenderID,
-			SenderName: e.SenderName, Time: iso, Text: text, Highlight: string(h.Snippet), Permalink: s.absolute(c, h.Permalink), MatrixTo: h.MatrixTo})
+			SenderName: e.SenderName, Time: iso, Text: text, Highlight: string(h.Snippet), Permalink: s.absolute(h.Permalink), MatrixTo: h.MatrixTo})
 	}
 	return hits, api, nil
 }
@@ -164,7 +164,7 @@ func (s *Server) searchPage(c echo.Context) error {
 	}
 	v.Rooms = append(v.Rooms, roomOption{Value: "", Name: "All rooms", Selected: v.In == ""})
 	for _, r := range rooms {
-		val := r.CanonicalAlias
+		val := r.Alias // the alias in:# resolves to this room
 		if val == "" {
 			val = string(r.ID)
 		}

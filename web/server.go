@@ -30,8 +30,9 @@ var styleCSS string
 
 // Options configure the server.
 type Options struct {
-	// BaseURL is the archive's public URL, without a trailing slash; empty
-	// means absolute links are built from each request's Host.
+	// BaseURL is the archive's public URL, without a trailing slash. Empty:
+	// the API links by path and there are no sitemaps (never a URL built
+	// from the request's Host, which anyone can forge).
 	BaseURL string
 	// SiteName is shown in every page's header.
 	SiteName string

@@ -107,6 +107,9 @@ func (s *Server) sendXML(c echo.Context, v any) error {
 // recently active first, with the time of its latest message. An archive
 // with more than sitemapMaxURLs room sitemaps lists the most active ones.
 func (s *Server) sitemapIndex(c echo.Context) error {
+	if err := s.needBaseURL(); err != nil {
+		return err
+	}
 	rooms, err := s.store.Rooms(c.Request().Context())
 	if err != nil {
 		return err
@@ -115,7 +118,7 @@ func (s *Server) sitemapIndex(c echo.Context) error {
 	for _, r := range rooms {
 		pages := sitemapPages(r)
 		for p := 1; p <= pages && len(idx.Sitemaps) < sitemapMaxURLs; p++ {
-			e := sitemapEntry{Loc: s.absolute(c, sitemapPath(r, p))}
+			e := sitemapEntry{Loc: s.absolute(sitemapPath(r, p))}
 			if p == pages {
 				e.LastMod = lastMod(r.LastTS)
 			}
@@ -132,6 +135,9 @@ func (s *Server) sitemapIndex(c echo.Context) error {
 func (s *Server) roomSitemap(c echo.Context) error {
 	raw, err := param(c, "room")
 	if err != nil {
+		return err
+	}
+	if err := s.needBaseURL(); err != nil {
 		return err
 	}
 	name, ok := strings.CutSuffix(raw, ".xml")
@@ -155,7 +161,7 @@ func (s *Server) roomSitemap(c echo.Context) error {
 		}
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, sitemapPath(r, p))
+		return canonicalRedirect(c, sitemapPath(r, p))
 	}
 	from, to := sitemapRange(r, p, pages)
 	days, err := s.store.RoomDays(c.Request().Context(), r.ID, from, to, sitemapMaxURLs)
@@ -165,21 +171,32 @@ func (s *Server) roomSitemap(c echo.Context) error {
 	set := urlSet{NS: sitemapNS, URLs: make([]sitemapEntry, 0, len(days))}
 	for _, d := range days {
 		set.URLs = append(set.URLs, sitemapEntry{
-			Loc:     s.absolute(c, roomPath(r, d.Start.Format(dateLayout))),
+			Loc:     s.absolute(roomPath(r, d.Start.Format(dateLayout))),
 			LastMod: lastMod(d.LastTS),
 		})
 	}
 	return s.sendXML(c, set)
 }
 
+// needBaseURL refuses sitemaps to an archive without base_url: the
+// protocol wants absolute URLs, and the request's Host is no source for
+// them (absolute).
+func (s *Server) needBaseURL() error {
+	if s.opts.BaseURL == "" {
+		return notFound("This archive has no sitemaps: its operator has not set web.base_url, which sitemaps need for their absolute URLs.")
+	}
+	return nil
+}
+
 // robots lets crawlers read the pages but not search results (endless,
-// and costly) or the API, and names the sitemap index.
+// and costly) or the API, and names the sitemap index when there is one.
 func (s *Server) robots(c echo.Context) error {
 	body := "User-agent: *\n" +
 		"Disallow: /api/\n" +
 		"Disallow: /search\n" +
-		"Allow: /\n" +
-		"\n" +
-		"Sitemap: " + s.absolute(c, "/sitemap.xml") + "\n"
+		"Allow: /\n"
+	if s.opts.BaseURL != "" {
+		body += "\nSitemap: " + s.absolute("/sitemap.xml") + "\n"
+	}
 	return s.sendCached(c, http.StatusOK, "text/plain; charset=utf-8", []byte(body), time.Time{})
 }

@@ -218,7 +218,7 @@ func TestRoomSitemapListsDaysWithMessages(t *testing.T) {
 			t.Errorf("sitemap days %v, day navigation %v", order, nav)
 		}
 		// A non-canonical name redirects; bad addresses are clear errors.
-		if loc := e.redirect(t, "/sitemap/"+demoRoom+".xml", http.StatusMovedPermanently); loc != "/sitemap/"+demoSlug+".xml" {
+		if loc := e.redirect(t, "/sitemap/"+demoRoom+".xml", http.StatusFound); loc != "/sitemap/"+demoSlug+".xml" {
 			t.Errorf("room ID redirects to %q", loc)
 		}
 		e.page(t, "/sitemap/"+demoSlug, http.StatusNotFound)
@@ -304,14 +304,15 @@ func TestRobotsTxt(t *testing.T) {
 	if ct := rec.Header().Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	// Without a base URL the sitemap's URL is the request's.
+	// Without a base URL there is no sitemap to name (the request's host
+	// is no source for one: TestForgedHostIsNeverReflected).
 	srv, err := web.New(e.st, render.New(render.Options{}), storetest.Logger(t), web.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec = httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://archive.test:8080/robots.txt", nil))
-	if !strings.HasSuffix(rec.Body.String(), "\nSitemap: http://archive.test:8080/sitemap.xml\n") {
+	if rec.Body.String() != "User-agent: *\nDisallow: /api/\nDisallow: /search\nAllow: /\n" {
 		t.Errorf("robots.txt without a base URL:\n%s", rec.Body.String())
 	}
 	// An empty archive has an empty, valid index.
@@ -365,5 +366,49 @@ func TestSitemapEscaping(t *testing.T) {
 	e.getXML(t, "/sitemap/q&a%3Cb%3E:example.org.xml", &set)
 	if len(set.URLs) != 1 || set.URLs[0].Loc != base+"/room/q&a%3Cb%3E:example.org/2026-01-01" {
 		t.Errorf("urlset = %+v", set.URLs)
+	}
+}
+
+// Without base_url the archive has no address of its own: it must never
+// take one from the request (Host, X-Forwarded-*), which anyone can forge
+// and caches would keep. The API links by path, robots.txt names no
+// sitemap, and sitemaps (which need absolute URLs) say what is missing.
+func TestForgedHostIsNeverReflected(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	e := newEnv(t, st, demoFile)
+	srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	forged := func(path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Host = "evil.example"
+		req.Header.Set("X-Forwarded-Host", "evil.example")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, p := range []string{"/robots.txt", "/sitemap.xml", "/sitemap/" + demoSlug + ".xml", "/api/v1/rooms",
+		"/api/v1/events/" + editOrig, "/api/v1/rooms/" + demoSlug + "/events?date=2026-03-03", "/api/v1/rooms/" + demoSlug + "/redactions"} {
+		if rec := forged(p); strings.Contains(rec.Body.String(), "evil.example") || strings.Contains(rec.Header().Get("Location"), "evil.example") {
+			t.Errorf("%s reflects the forged host (%d):\n%.600s", p, rec.Code, rec.Body.String())
+		}
+	}
+	if rec := forged("/robots.txt"); rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "Sitemap:") {
+		t.Errorf("robots.txt without base_url = %d:\n%s", rec.Code, rec.Body.String())
+	}
+	if rec := forged("/sitemap.xml"); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "base_url") {
+		t.Errorf("sitemap without base_url = %d:\n%.600s", rec.Code, rec.Body.String())
+	}
+	var rooms struct {
+		Rooms []struct {
+			URL string `json:"url"`
+		} `json:"rooms"`
+	}
+	decode(t, forged("/api/v1/rooms"), http.StatusOK, &rooms)
+	if len(rooms.Rooms) != 1 || rooms.Rooms[0].URL != "/room/"+demoSlug {
+		t.Errorf("API room URLs = %+v", rooms.Rooms)
 	}
 }

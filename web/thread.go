@@ -39,7 +39,7 @@ func (s *Server) thread(c echo.Context) error {
 		return notFound("This archive has no thread starting at %s in this room.", root.ID)
 	}
 	if !canonical {
-		return c.Redirect(http.StatusMovedPermanently, roomPath(r, "thread", string(root.ID)))
+		return canonicalRedirect(c, roomPath(r, "thread", string(root.ID)))
 	}
 	_, err = s.renderThread(c, r, root, "")
 	return err

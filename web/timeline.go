@@ -236,7 +236,7 @@ func (s *Server) historyNote(ctx context.Context, r store.Room) string {
 
 func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 	v := roomView{
-		Room: r, Name: roomName(r), Alias: r.CanonicalAlias, ID: string(r.ID),
+		Room: r, Name: roomName(r), Alias: r.Alias, ID: string(r.ID),
 		Topic: s.render.Plain(r.Topic), Path: roomPath(r), MessageCount: r.MessageCount,
 		MatrixTo: event.MatrixToRoom(string(r.ID), s.viaServers(ctx, r)),
 	}
@@ -260,13 +260,15 @@ func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 	return v
 }
 
-// roomName follows the spec: the name, else the canonical alias, else the ID.
+// roomName follows the spec: the name, else the canonical alias, else the
+// ID; only an alias that routes to the room stands for it (a squatter's
+// claim would pass it off as the real room).
 func roomName(r store.Room) string {
 	if strings.TrimSpace(r.Name) != "" {
 		return r.Name
 	}
-	if r.CanonicalAlias != "" {
-		return r.CanonicalAlias
+	if r.Alias != "" {
+		return r.Alias
 	}
 	return string(r.ID)
 }

@@ -82,7 +82,9 @@ retention:
 
 web:
   listen: {{q .Web.Listen}}
-  # The archive's public URL, for absolute permalinks in the API.
+  # The archive's public URL, for absolute permalinks in the API and for
+  # sitemaps. Empty: the API links by path and there are no sitemaps (the
+  # request's Host header is never used: anyone can forge it).
   base_url: {{q .Web.BaseURL}}
 
 log:

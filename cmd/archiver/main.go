@@ -131,6 +131,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	for _, path := range fs.Args() {
 		rep, err := in.ImportFile(ctx, path, ingest.ImportOptions{
 			Format: ingest.Format(*format), AssumeWorldReadable: *assume, BatchSize: *batch, Progress: prog.update,
+			RouteUnclaimedAliases: true,
 		})
 		prog.done()
 		for _, le := range rep.Rejected {

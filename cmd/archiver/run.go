@@ -15,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -25,7 +26,20 @@ type archiver struct {
 	st      *store.Store
 	in      *ingest.Ingester
 	manager *ingest.Manager
+	aliases *ingest.AliasVerifier
 	bot     id.UserID
+}
+
+// notifiers passes committed events to each of its notifiers in turn.
+type notifiers []ingest.Notifier
+
+func (ns notifiers) Committed(ctx context.Context, evs []*event.Event) error {
+	for _, n := range ns {
+		if err := n.Committed(ctx, evs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*archiver, error) {
@@ -54,7 +68,7 @@ func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*arc
 		SweepInterval: cfg.Archive.SweepInterval,
 		SpoolDir:      filepath.Join(cfg.DataDir, "spool"),
 	}, client, in, st, bot, log)
-	return &archiver{st: st, in: in, manager: mgr, bot: bot}, nil
+	return &archiver{st: st, in: in, manager: mgr, aliases: ingest.NewAliasVerifier(client, st, log, 0), bot: bot}, nil
 }
 
 // runCmd runs the application service until ctx ends.
@@ -69,7 +83,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		return err
 	}
 	defer a.st.Close()
-	as := ingest.NewAppService(a.in, cfg.Appservice.HSToken, a.manager, log)
+	as := ingest.NewAppService(a.in, cfg.Appservice.HSToken, notifiers{a.manager, a.aliases}, log)
 	ln, err := net.Listen("tcp", cfg.Appservice.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Appservice.Listen, err)
@@ -89,6 +103,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- a.manager.Run(ctx) }()
+	go a.aliases.Run(ctx)
 	if cfg.Retention.Enabled {
 		go purgeLoop(ctx, a.st, cfg.Retention.PurgeInterval, log)
 	}

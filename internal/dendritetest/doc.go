@@ -89,6 +89,14 @@
 //     after the failed attempt). Events sent after the restart are pushed at once
 //     in transactions of their own and so overtake it: order is not kept
 //     across restarts. A test of redelivery across a restart takes ≈ 30 s.
+//   - m.room.canonical_alias sent through the client API is checked
+//     against the directory only when "alias" is set (from the source,
+//     clientapi/routing/sendevent.go): then every alias in it must be the
+//     room's, else 400 M_BAD_ALIAS; with "alias" absent, alt_aliases naming
+//     another room's aliases are accepted, so any room admin can claim them
+//     (e2e TestSquattedAliasesRouteToTheirRoom). The check is the sending
+//     server's own (the spec asks nothing of servers receiving the event
+//     over federation); not observed here, federation being off.
 //   - Shared-secret registration nonces live in memory (from the source):
 //     one fetched before a restart is refused after it; Register always
 //     fetches a fresh one.
