@@ -129,6 +129,8 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*S
 // memory-mapped reads: event IDs are random, so inserts touch index pages all
 // over the file, and with SQLite's 2 MiB default most of an import's time
 // went to re-reading them.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 func sqliteDSN(path string) string {
 	if strings.HasPrefix(path, "file:") {
 		return path
@@ -139,7 +141,9 @@ func sqliteDSN(path string) string {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
+	// In a file: URI '?' starts the query and '#' a fragment, and SQLite
+	// decodes %XX: a data directory named "a#1" must not open the file "a".
+	return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 }
 
 // redacted names the database without its password, for errors and logs.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -500,4 +501,29 @@ func TestLateEditOfARedactedMessageIsErased(t *testing.T) {
 			t.Errorf("late edit: redacted=%v raw=%s err=%v", e.Redacted, e.Raw, err)
 		}
 	})
+}
+
+// A data directory whose path holds URI punctuation ('#', '?', '%') opens
+// the database file at exactly that path: in a file: URI they would end
+// the path (two directories named "a#1" and "a#2" shared one file "a").
+func TestSQLitePathWithURIPunctuation(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"a#1", "a#2", "b?x=1", "c%41"} {
+		dir := filepath.Join(root, name)
+		path := filepath.Join(dir, "archive.db")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		st, err := store.Open(context.Background(), store.Config{Type: "sqlite", URI: path}, dir, storetest.Logger(t))
+		if err != nil {
+			t.Fatalf("open %s: %v", path, err)
+		}
+		st.Close()
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("database for %s not at its path: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "a")); err == nil {
+		t.Errorf("a truncated path %q was created", filepath.Join(root, "a"))
+	}
 }
