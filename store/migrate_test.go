@@ -86,6 +86,7 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			latest := st.SchemaVersion()
 			st.Close()
 			db, err := sql.Open(driver, cfg.URI)
 			if err != nil {
@@ -100,7 +101,7 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 				t.Fatalf("reopening a database without events.content at version 3: %v", err)
 			}
 			defer st.Close()
-			if st.SchemaVersion() != 4 {
+			if st.SchemaVersion() != latest {
 				t.Errorf("schema version %d", st.SchemaVersion())
 			}
 		})
