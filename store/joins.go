@@ -14,7 +14,7 @@ const (
 	// tried (no row, or no state), or failed and past its back-off.
 	backfillDueSQL = `SELECT r.room_id FROM rooms r LEFT JOIN room_follow f ON f.room_id = r.room_id
 		WHERE r.bot_membership = 'join' AND NOT r.purged
-		AND (f.room_id IS NULL OR (f.backfill_state <> 'complete' AND f.backfill_next_at <= $1))
+		AND (f.room_id IS NULL OR (f.backfill_state IN ('', 'failed') AND f.backfill_next_at <= $1))
 		ORDER BY r.room_id LIMIT $2`
 	addPendingJoinSQL = `INSERT INTO pending_joins (target, kind, inviter, predecessor, via, added_at, next_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (target) DO NOTHING`

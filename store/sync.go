@@ -43,7 +43,7 @@ type RoomSync struct {
 	BackfilledAt  time.Time
 	SweptAt       time.Time
 	// Backfill is how the room's backfill went (BackfillComplete,
-	// BackfillFailed, or "" never tried); a failed one is retried from
+	// BackfillFailed, BackfillRefused, or "" never tried); a failed one is retried from
 	// BackfillNextAt. BackfillError is the last failure, for the operator.
 	Backfill         string
 	BackfillAttempts int
@@ -58,6 +58,9 @@ type RoomSync struct {
 const (
 	BackfillComplete = "complete"
 	BackfillFailed   = "failed"
+	// BackfillRefused: the archiver declined the room (it leaves it);
+	// nothing is read until it is joined again.
+	BackfillRefused = "refused"
 )
 
 func msOrZero(t time.Time) int64 {

@@ -45,14 +45,17 @@ func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*arc
 		return nil, err
 	}
 	mgr := ingest.NewManager(ingest.ManagerConfig{
-		Join:          cfg.Archive.Join,
-		AllowRooms:    cfg.Archive.AllowRooms,
-		DenyRooms:     cfg.Archive.DenyRooms,
-		AllowServers:  cfg.Archive.AllowServers,
-		DenyServers:   cfg.Archive.DenyServers,
-		BackfillLimit: cfg.Archive.BackfillLimit,
-		SweepInterval: cfg.Archive.SweepInterval,
-		SpoolDir:      filepath.Join(cfg.DataDir, "spool"),
+		Join:                cfg.Archive.Join,
+		AllowRooms:          cfg.Archive.AllowRooms,
+		DenyRooms:           cfg.Archive.DenyRooms,
+		AllowServers:        cfg.Archive.AllowServers,
+		DenyServers:         cfg.Archive.DenyServers,
+		BackfillLimit:       cfg.Archive.BackfillLimit,
+		BackfillMaxBytes:    cfg.Archive.BackfillMaxBytes,
+		BackfillRetry:       cfg.Archive.BackfillRetry,
+		LeaveNonPublicAfter: cfg.Archive.LeaveNonPublicAfter,
+		SweepInterval:       cfg.Archive.SweepInterval,
+		SpoolDir:            filepath.Join(cfg.DataDir, "spool"),
 	}, client, in, st, bot, log)
 	return &archiver{st: st, in: in, manager: mgr, bot: bot}, nil
 }
