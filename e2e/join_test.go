@@ -172,3 +172,32 @@ func TestLeavesARoomThatStaysNonPublic(t *testing.T) {
 		t.Errorf("the bot left a world-readable room too: %q", m)
 	}
 }
+
+// A backfill stops at archive.backfill_max_bytes: the newest history is
+// archived, the older is not, and the room records that its history does
+// not reach its creation.
+func TestBackfillStopsAtItsByteBound(t *testing.T) {
+	w := newWorld(t)
+	w.stopArchiver()
+	w.env = append(w.env, "MXARCHIVE_ARCHIVE_BACKFILL_MAX_BYTES=4000")
+	w.startArchiver()
+	room := w.publicRoom("bounded", "world_readable")
+	var sent []string
+	for i := range 20 {
+		sent = append(sent, w.alice.Send(t, room, "m.room.message", text(strings.Repeat("history ", 20)+string(rune('a'+i)))))
+	}
+	w.inviteBot(room)
+	newest := sent[len(sent)-1]
+	w.waitFor("the newest message from the backfill", 60*time.Second, func() bool { return len(w.archived(newest)) == 1 })
+	time.Sleep(2 * time.Second)
+	got := w.archived(sent...)
+	if len(got) == len(sent) || len(got) == 0 {
+		t.Errorf("%d of %d messages archived; want the newest only, up to 4,000 bytes", len(got), len(sent))
+	}
+	if _, ok := got[sent[0]]; ok {
+		t.Error("the oldest message was archived beyond the bound")
+	}
+	if rs, err := w.st.RoomSync(context.Background(), id.RoomID(room)); err != nil || rs.ReachedCreate {
+		t.Errorf("room sync = %+v, %v; want history not reaching creation", rs, err)
+	}
+}

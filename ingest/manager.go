@@ -653,6 +653,13 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 			forward = page.Start // "now": where forward sweeps begin
 		}
 		for _, raw := range page.Chunk {
+			line := append(compact(raw), '\n')
+			// The bounds are checked per event: one page of 1,000 events
+			// can be far past them.
+			if (m.cfg.BackfillLimit > 0 && rep.Events >= m.cfg.BackfillLimit) || rep.Bytes+int64(len(line)) > m.cfg.BackfillMaxBytes {
+				rep.Bounded = true
+				break
+			}
 			var probe struct {
 				Type string `json:"type"`
 				TS   int64  `json:"origin_server_ts"`
@@ -664,7 +671,6 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 			if probe.TS > 0 && (oldest == 0 || probe.TS < oldest) {
 				oldest = probe.TS
 			}
-			line := append(compact(raw), '\n')
 			if _, err := w.Write(line); err != nil {
 				return rep, fmt.Errorf("backfill %s: spool: %w", roomID, err)
 			}
@@ -674,11 +680,7 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 		if progress != nil {
 			progress(rep.Events)
 		}
-		if page.End == "" || page.End == from || len(page.Chunk) == 0 {
-			break
-		}
-		if (m.cfg.BackfillLimit > 0 && rep.Events >= m.cfg.BackfillLimit) || rep.Bytes >= m.cfg.BackfillMaxBytes {
-			rep.Bounded = !rep.ReachedCreate
+		if rep.Bounded || page.End == "" || page.End == from || len(page.Chunk) == 0 {
 			break
 		}
 		from = page.End
