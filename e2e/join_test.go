@@ -153,6 +153,21 @@ func TestFailedBackfillAndJoinAreRetried(t *testing.T) {
 	}
 	f.failJoin.Store(false)
 	w.waitFor("the failed join to be retried", 60*time.Second, func() bool { return w.botMembership(up.ReplacementRoom) == "join" })
+
+	// The operator's archive.join too.
+	listed := w.alice.CreateRoom(t, map[string]any{"preset": "public_chat",
+		"initial_state": []map[string]any{{"type": "m.room.history_visibility", "state_key": "",
+			"content": map[string]any{"history_visibility": "world_readable"}}}})
+	f.failJoin.Store(true)
+	w.stopArchiver()
+	w.env = append(w.env, "MXARCHIVE_ARCHIVE_JOIN="+listed)
+	w.startArchiver()
+	time.Sleep(4 * time.Second)
+	if m := w.botMembership(listed); m == "join" {
+		t.Fatal("the operator's join was not made to fail")
+	}
+	f.failJoin.Store(false)
+	w.waitFor("the operator's failed join to be retried", 60*time.Second, func() bool { return w.botMembership(listed) == "join" })
 }
 
 // A room whose history stays non-public is left after

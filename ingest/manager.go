@@ -218,7 +218,11 @@ func (m *Manager) Run(ctx context.Context) error {
 		return err
 	}
 	for _, r := range m.cfg.Join {
-		m.enqueue(job{target: r, kind: joinByOperator})
+		// Recorded like any other join, so that a failed one is retried.
+		if err := m.request(ctx, job{target: r, kind: joinByOperator}); err != nil {
+			m.log.Error("recording a join from archive.join; trying it once", "room", r, "err", err)
+			m.enqueue(job{target: r, kind: joinByOperator})
+		}
 	}
 	var wg sync.WaitGroup
 	wg.Add(3)
