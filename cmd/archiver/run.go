@@ -172,9 +172,15 @@ func backfillCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: read %d events in %d pages; %d stored, %d already archived, %d not public%s\n",
-			r, rep.Events, rep.Pages, rep.Import.Stored, rep.Import.Duplicates, rep.Import.NotPublic,
-			map[bool]string{true: "; reached the room's creation", false: ""}[rep.ReachedCreate])
+		end := ""
+		switch {
+		case rep.ReachedCreate:
+			end = "; reached the room's creation"
+		case rep.Bounded:
+			end = "; stopped at archive.backfill_limit or archive.backfill_max_bytes: older history is not archived"
+		}
+		fmt.Fprintf(stdout, "%s: read %d events (%d bytes) in %d pages; %d stored, %d already archived, %d not public%s\n",
+			r, rep.Events, rep.Bytes, rep.Pages, rep.Import.Stored, rep.Import.Duplicates, rep.Import.NotPublic, end)
 	}
 	return nil
 }
