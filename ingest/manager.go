@@ -41,7 +41,7 @@ type ManagerConfig struct {
 	BackfillRetry time.Duration
 	// LeaveNonPublicAfter: the bot leaves a room whose history has not been
 	// world-readable for this long (0: never). Until then such a room is
-	// not swept.
+	// not swept unless it holds archived messages.
 	LeaveNonPublicAfter time.Duration
 	// SweepInterval is how often each room is swept forward with
 	// /messages for anything transactions missed.
@@ -790,12 +790,12 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			public, err := m.notePublic(ctx, r)
+			sweep, err := m.notePublic(ctx, r)
 			if err != nil {
 				m.log.Warn("checking whether a room is public failed; next time", "room_id", r, "err", err)
 				continue
 			}
-			if !public {
+			if !sweep {
 				continue // nothing to record; /sync brings a change of visibility
 			}
 			if _, err := m.Sweep(ctx, r); err != nil && ctx.Err() == nil {
@@ -810,40 +810,43 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 const notPublicReason = "This room's history has not been world-readable for a long time, so the archive stops following it. " +
 	"A room admin can invite it again after making the history world-readable."
 
-// notePublic reports whether a joined room's history is world-readable
-// (and the room not encrypted). A room that is not is remembered with the
-// time it was first seen so, and left once that is longer ago than
-// LeaveNonPublicAfter: a room that will never be public costs nothing for
-// ever after.
+// notePublic reports whether a joined room is worth sweeping: its history
+// is world-readable (and the room not encrypted), or it holds messages
+// archived while it was, whose redactions must still reach the archive. A
+// room that is not public is remembered with the time it was first seen
+// so, and left once that is longer ago than LeaveNonPublicAfter: a room
+// that will never be public costs nothing for ever after.
 func (m *Manager) notePublic(ctx context.Context, roomID id.RoomID) (bool, error) {
 	room, err := m.st.Room(ctx, roomID)
 	if err != nil {
 		return false, err
 	}
 	public := room.HistoryVisibility == "world_readable" && !room.Encrypted
+	sweep := public || room.MessageCount > 0
 	rs, err := m.st.RoomSync(ctx, roomID)
 	if err != nil {
-		return public, err
+		return sweep, err
 	}
 	now := time.Now()
 	switch {
 	case public && !rs.NotPublicSince.IsZero():
 		rs.NotPublicSince = time.Time{}
-		return public, m.st.SetRoomSync(ctx, rs)
+		return sweep, m.st.SetRoomSync(ctx, rs)
 	case public:
-		return public, nil
+		return sweep, nil
 	case rs.NotPublicSince.IsZero():
 		rs.NotPublicSince = now
-		return public, m.st.SetRoomSync(ctx, rs)
+		return sweep, m.st.SetRoomSync(ctx, rs)
 	case m.cfg.LeaveNonPublicAfter > 0 && now.Sub(rs.NotPublicSince) >= m.cfg.LeaveNonPublicAfter:
 		m.log.Info("leaving a room whose history has not been world-readable", "room_id", roomID,
 			"since", rs.NotPublicSince, "history_visibility", room.HistoryVisibility, "encrypted", room.Encrypted)
 		if err := m.client.Leave(ctx, roomID, notPublicReason); err != nil && !IsForbidden(err) {
-			return public, fmt.Errorf("leave %s: %w", roomID, err)
+			return sweep, fmt.Errorf("leave %s: %w", roomID, err)
 		}
 		// The leave event, pushed or synced, records the membership.
+		return false, nil
 	}
-	return public, nil
+	return sweep, nil
 }
 
 // syncFilter asks /sync only for what transactions may miss and the archive

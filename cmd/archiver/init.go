@@ -70,7 +70,8 @@ archive:
   # each failure, up to 6h).
   backfill_retry: {{.Archive.BackfillRetry}}
   # The bot leaves a room whose history has not been world-readable for this
-  # long (0: never). Until then such a room is not swept.
+  # long (0: never). Until then it is not swept, unless it holds messages
+  # archived while it was world-readable.
   leave_non_public_after: {{.Archive.LeaveNonPublicAfter}}
   # How often each room is read forward for events the homeserver did not push.
   sweep_interval: {{.Archive.SweepInterval}}
