@@ -61,6 +61,16 @@ type Archive struct {
 	// BackfillLimit caps how many events a backfill reads per room; 0
 	// reads back to the room's creation.
 	BackfillLimit int `yaml:"backfill_limit"`
+	// BackfillMaxBytes caps the bytes one backfill reads and spools per
+	// room; history older than where it stops is not archived (and the
+	// room says so).
+	BackfillMaxBytes int64 `yaml:"backfill_max_bytes"`
+	// BackfillRetry is the first wait before a failed backfill or join is
+	// retried; it doubles with each failure, up to six hours.
+	BackfillRetry time.Duration `yaml:"backfill_retry"`
+	// LeaveNonPublicAfter: the bot leaves a room whose history has not
+	// been world-readable for this long; 0 stays for ever.
+	LeaveNonPublicAfter time.Duration `yaml:"leave_non_public_after"`
 	// SweepInterval: how often each room is read forward for events the
 	// homeserver did not push.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
@@ -124,7 +134,8 @@ func Defaults() Config {
 			ID:           "mxarchive",
 			BotLocalpart: "archive",
 		},
-		Archive:   Archive{SweepInterval: 30 * time.Second},
+		Archive: Archive{SweepInterval: 30 * time.Second, BackfillMaxBytes: 1 << 30, BackfillRetry: time.Minute,
+			LeaveNonPublicAfter: 7 * 24 * time.Hour},
 		Search:    Search{Enabled: true},
 		Retention: store.Retention{Enabled: true, PurgeInterval: time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
@@ -297,6 +308,10 @@ func (c Config) validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	if a := c.Archive; a.BackfillLimit < 0 || a.BackfillMaxBytes <= 0 || a.BackfillRetry <= 0 || a.LeaveNonPublicAfter < 0 {
+		return fmt.Errorf("archive: backfill_limit (%d) and leave_non_public_after (%s) must not be negative, backfill_max_bytes (%d) and backfill_retry (%s) must be positive",
+			a.BackfillLimit, a.LeaveNonPublicAfter, a.BackfillMaxBytes, a.BackfillRetry)
 	}
 	r := c.Retention
 	if r.AllowedLifetimeMin > 0 && r.AllowedLifetimeMax > 0 && r.AllowedLifetimeMin > r.AllowedLifetimeMax {

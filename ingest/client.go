@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,6 +26,9 @@ type Client struct {
 	asToken string
 	user    id.UserID
 	http    *http.Client
+	// timeout bounds each call; syncMargin is what /sync gets beyond its
+	// long-poll timeout.
+	timeout, syncMargin time.Duration
 }
 
 // NewClient returns a client for the homeserver at address (its
@@ -34,8 +38,21 @@ func NewClient(address, asToken string, user id.UserID) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("homeserver.address %q is not an http(s) URL", address)
 	}
-	return &Client{base: u, asToken: asToken, user: user, http: &http.Client{}}, nil
+	// Connecting and the TLS handshake get their own short bounds; the
+	// whole call is bounded by a deadline on its context (do), because a
+	// response header timeout would cut /sync's long-poll.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.MaxIdleConnsPerHost = 8
+	return &Client{base: u, asToken: asToken, user: user, http: &http.Client{Transport: tr},
+		timeout: defaultCallTimeout, syncMargin: 30 * time.Second}, nil
 }
+
+// defaultCallTimeout bounds one homeserver call (a /messages page of 1,000
+// events from a slow server takes seconds, not minutes): a homeserver that
+// accepts and never answers must not stall joins, sweeps or answers.
+const defaultCallTimeout = 90 * time.Second
 
 // MatrixError is an error response from the homeserver.
 type MatrixError struct {
@@ -73,6 +90,13 @@ func IsForbidden(err error) bool {
 const maxResponse = 64 << 20
 
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	return c.doFor(ctx, c.timeout, method, path, query, body, out)
+}
+
+// doFor is do with its own time limit.
+func (c *Client) doFor(ctx context.Context, limit time.Duration, method, path string, query url.Values, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	// path's dynamic segments are already escaped (seg).
 	if query == nil {
 		query = url.Values{}
@@ -223,10 +247,8 @@ func (c *Client) Sync(ctx context.Context, since, filter string, timeout time.Du
 	if since != "" {
 		q.Set("since", since)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
-	defer cancel()
 	var out SyncResponse
-	err := c.do(ctx, http.MethodGet, "/_matrix/client/v3/sync", q, nil, &out)
+	err := c.doFor(ctx, timeout+c.syncMargin, http.MethodGet, "/_matrix/client/v3/sync", q, nil, &out)
 	return out, err
 }
 

@@ -52,25 +52,47 @@ func (m *Manager) command(ctx context.Context, ev *event.Event) (*answer, error)
 	a := &answer{room: ev.RoomID, command: ev.ID}
 	switch verb {
 	case "optout", "opt-out":
-		if _, err := m.st.OptOut(ctx, ev.Sender, "dm"); err != nil {
+		if _, err := m.st.OptOut(ctx, ev.Sender, store.OptOutByUser); err != nil {
 			return nil, err
 		}
 		m.log.Info("user opted out by direct message", "user_id", ev.Sender)
 		a.text = "Done: your messages in the public archive are now hidden (" + store.OptOutNotice + "), past and future, and removed from its search; so are your reactions, the reasons of your redactions and your display name. Send \"!archive optin\" to undo this."
 	case "optin", "opt-in":
-		if _, err := m.st.OptIn(ctx, ev.Sender); err != nil {
-			return nil, err
-		}
-		m.log.Info("user opted in by direct message", "user_id", ev.Sender)
-		a.text = "Done: your messages in public, world-readable rooms are shown in the archive again."
-	case "status":
-		out, err := m.st.OptedOut(ctx, ev.Sender)
+		// Only the user's own opt-out: an operator's opt-out or erasure
+		// is the operator's to undo (a DM must not bring back what the
+		// operator removed).
+		changed, err := m.st.OptInSelf(ctx, ev.Sender)
 		if err != nil {
 			return nil, err
 		}
-		a.text = "Your messages are shown in the archive of world-readable rooms. Send \"!archive optout\" to hide them."
-		if out {
+		via := ""
+		if !changed {
+			if via, err = m.st.OptOutVia(ctx, ev.Sender); err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case changed:
+			m.log.Info("user opted in by direct message", "user_id", ev.Sender)
+			a.text = "Done: your messages in public, world-readable rooms are shown in the archive again."
+		case via != "":
+			m.log.Warn("refused a direct-message opt-in: the operator opted this user out", "user_id", ev.Sender, "via", via)
+			a.text = "Not done: the archive's operator hid your messages, so only the operator can show them again. Please contact them."
+		default:
+			a.text = "Your messages are already shown in the archive of world-readable rooms."
+		}
+	case "status":
+		via, err := m.st.OptOutVia(ctx, ev.Sender)
+		if err != nil {
+			return nil, err
+		}
+		switch via {
+		case "":
+			a.text = "Your messages are shown in the archive of world-readable rooms. Send \"!archive optout\" to hide them."
+		case store.OptOutByUser:
 			a.text = "You have opted out: your messages are hidden in the archive. Send \"!archive optin\" to show them again."
+		default:
+			a.text = "The archive's operator hid your messages in the archive; only the operator can show them again."
 		}
 	default:
 		a.text = "Commands: \"!archive optout\" hides your messages in the public archive (past and future), \"!archive optin\" shows them again, \"!archive status\" says which applies."

@@ -26,13 +26,28 @@ type Ingester struct {
 	mu    sync.Mutex
 	rooms map[id.RoomID]*roomState
 	seq   int64
+	// maxRooms bounds the rooms whose state is kept in memory: an archive
+	// of many rooms (or a hostile flood of invites) must not grow the
+	// archiver without limit. The least recently used are dropped after
+	// a batch (never during one: a batch's state is not yet in the store)
+	// and reload from the store when next needed.
+	maxRooms int
+	lastUse  map[id.RoomID]int64
+	// assumed are the rooms AssumeWorldReadable named; kept apart from the
+	// cache so that an evicted room keeps the operator's word.
+	assumed map[id.RoomID]bool
 }
+
+// defaultMaxRooms is the default bound of the state cache: a room's state
+// history is a few kilobytes to a few megabytes (its member events).
+const defaultMaxRooms = 1024
 
 // New returns an Ingester writing to st. bot is the archive bot's user ID
 // (empty when only importing): events sent while it was kicked or banned
 // are not recorded.
 func New(st *store.Store, log *slog.Logger, bot id.UserID) *Ingester {
-	return &Ingester{store: st, log: log, bot: bot, rooms: map[id.RoomID]*roomState{}}
+	return &Ingester{store: st, log: log, bot: bot, rooms: map[id.RoomID]*roomState{},
+		maxRooms: defaultMaxRooms, lastUse: map[id.RoomID]int64{}, assumed: map[id.RoomID]bool{}}
 }
 
 // Result counts what one Ingest call did.
@@ -60,6 +75,7 @@ func (in *Ingester) AssumeWorldReadable(ctx context.Context, room id.RoomID) err
 		return err
 	}
 	rs.assumeWorldReadable = true
+	in.assumed[room] = true
 	return nil
 }
 
@@ -76,6 +92,8 @@ func (in *Ingester) visibilityKnown(ctx context.Context, room id.RoomID) (bool, 
 }
 
 func (in *Ingester) room(ctx context.Context, roomID id.RoomID) (*roomState, error) {
+	in.seq++
+	in.lastUse[roomID] = in.seq
 	if rs, ok := in.rooms[roomID]; ok {
 		return rs, nil
 	}
@@ -88,8 +106,36 @@ func (in *Ingester) room(ctx context.Context, roomID id.RoomID) (*roomState, err
 		in.seq++
 		rs.add(&evs[i].Event, in.seq)
 	}
+	rs.assumeWorldReadable = in.assumed[roomID]
 	in.rooms[roomID] = rs
 	return rs, nil
+}
+
+// trim drops the least recently used rooms' state when the cache is over
+// its bound, down to three quarters of it, so the sort is paid once per
+// many new rooms rather than once per batch.
+func (in *Ingester) trim() {
+	if in.maxRooms <= 0 || (len(in.rooms) <= in.maxRooms && len(in.lastUse) <= 2*in.maxRooms) {
+		return // (lastUse also remembers rooms dropped after a failed write)
+	}
+	type use struct {
+		room id.RoomID
+		at   int64
+	}
+	uses := make([]use, 0, len(in.rooms))
+	for r := range in.rooms {
+		uses = append(uses, use{r, in.lastUse[r]})
+	}
+	sort.Slice(uses, func(i, j int) bool { return uses[i].at > uses[j].at })
+	keep := min(max(in.maxRooms*3/4, 1), len(uses))
+	for _, u := range uses[keep:] {
+		delete(in.rooms, u.room)
+	}
+	last := make(map[id.RoomID]int64, keep)
+	for _, u := range uses[:keep] {
+		last[u.room] = u.at
+	}
+	in.lastUse = last
 }
 
 // Ingest writes a batch of events in one store transaction. State events
@@ -135,6 +181,7 @@ func (r Result) Kept(evs []*event.Event) []*event.Event {
 func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, evs []*event.Event) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	defer in.trim()
 	var res Result
 	state := make([]*event.Event, 0)
 	var other []*event.Event

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"maunium.net/go/mautrix/id"
 
@@ -31,6 +32,17 @@ type ManagerConfig struct {
 	AllowServers, DenyServers []string
 	// BackfillLimit caps the events read per backfill; 0 reads to creation.
 	BackfillLimit int
+	// BackfillMaxBytes caps the bytes of events one backfill spools (the
+	// spool file's size); a backfill that reaches it stops there, and the
+	// room's history is recorded as incomplete before that point.
+	BackfillMaxBytes int64
+	// BackfillRetry is the first wait before a failed backfill or join is
+	// tried again; it doubles with each failure, up to maxRetryWait.
+	BackfillRetry time.Duration
+	// LeaveNonPublicAfter: the bot leaves a room whose history has not been
+	// world-readable for this long (0: never). Until then such a room is
+	// not swept unless it holds archived messages.
+	LeaveNonPublicAfter time.Duration
 	// SweepInterval is how often each room is swept forward with
 	// /messages for anything transactions missed.
 	SweepInterval time.Duration
@@ -38,6 +50,22 @@ type ManagerConfig struct {
 	SyncTimeout time.Duration
 	// SpoolDir holds backfill spool files while they are imported.
 	SpoolDir string
+}
+
+// DefaultBackfillMaxBytes bounds a backfill's spool file when the
+// configuration does not.
+const DefaultBackfillMaxBytes = 1 << 30
+
+// maxRetryWait caps the back-off of failed backfills and joins.
+const maxRetryWait = 6 * time.Hour
+
+// retryWait is the wait after the n-th consecutive failure (n >= 1).
+func retryWait(first time.Duration, n int) time.Duration {
+	d := first
+	for i := 1; i < n && d < maxRetryWait; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryWait)
 }
 
 // joinReason is shown to the room with the bot's join.
@@ -66,8 +94,23 @@ type Manager struct {
 type job struct {
 	target  string // room ID or alias to join
 	via     []string
-	inviter id.UserID
+	kind    joinKind
+	inviter id.UserID // joinByInvite: who invited the bot
+	// predecessor (joinByTombstone) is the room whose tombstone names
+	// target: the replacement's m.room.create must name it back.
+	predecessor id.RoomID
+	attempts    int // failed attempts so far (pending_joins)
 }
+
+// joinKind says who asked the archive to join, which decides what must be
+// checked before archiving (design rule 8).
+type joinKind string
+
+const (
+	joinByOperator  joinKind = "operator"  // archive.join: the operator's word
+	joinByInvite    joinKind = "invite"    // a member invited the bot
+	joinByTombstone joinKind = "tombstone" // an archived room was upgraded
+)
 
 // NewManager returns a manager acting as bot through client.
 func NewManager(cfg ManagerConfig, client *Client, in *Ingester, st *store.Store, bot id.UserID, log *slog.Logger) *Manager {
@@ -76,6 +119,12 @@ func NewManager(cfg ManagerConfig, client *Client, in *Ingester, st *store.Store
 	}
 	if cfg.SyncTimeout <= 0 {
 		cfg.SyncTimeout = 30 * time.Second
+	}
+	if cfg.BackfillRetry <= 0 {
+		cfg.BackfillRetry = time.Minute
+	}
+	if cfg.BackfillMaxBytes <= 0 {
+		cfg.BackfillMaxBytes = DefaultBackfillMaxBytes
 	}
 	return &Manager{cfg: cfg, client: client, in: in, st: st, bot: bot, log: log,
 		jobs: make(chan job, 1024), busy: map[string]bool{}, answers: make(chan answer, 256)}
@@ -91,7 +140,9 @@ func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 		switch {
 		case ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(m.bot):
 			if event.StringField(ev.Content, "membership") == "invite" {
-				m.enqueue(job{target: string(ev.RoomID), via: serversOf(ev.Sender), inviter: ev.Sender})
+				if err := m.request(ctx, job{target: string(ev.RoomID), via: serversOf(ev.Sender), kind: joinByInvite, inviter: ev.Sender}); err != nil {
+					return err
+				}
 			}
 		case ev.Type == event.TypeMessage && ev.Sender != m.bot && isCommand(ev):
 			a, err := m.command(ctx, ev)
@@ -107,9 +158,11 @@ func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 				m.log.Warn("answer queue full; the command was carried out but is not answered", "room_id", ev.RoomID, "sender", ev.Sender)
 			}
 		case ev.Type == event.TypeTombstone && ev.StateKey != nil && *ev.StateKey == "":
-			if next := event.StringField(ev.Content, "replacement_room"); strings.HasPrefix(next, "!") {
-				m.log.Info("room upgraded; following it", "room_id", ev.RoomID, "replacement", next)
-				m.enqueue(job{target: next, via: serversOf(ev.Sender)})
+			if next := event.StringField(ev.Content, "replacement_room"); strings.HasPrefix(next, "!") && next != string(ev.RoomID) {
+				m.log.Info("room upgraded; following it if the new room names this one as its predecessor", "room_id", ev.RoomID, "replacement", next)
+				if err := m.request(ctx, job{target: next, via: serversOf(ev.Sender), kind: joinByTombstone, predecessor: ev.RoomID}); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -126,6 +179,17 @@ func serversOf(users ...id.UserID) []string {
 	return out
 }
 
+// request records a join in the store before queueing it: an invite or a
+// tombstone acknowledged and then lost to a crash would never come again.
+func (m *Manager) request(ctx context.Context, j job) error {
+	if err := m.st.AddPendingJoin(ctx, store.PendingJoin{Target: j.target, Kind: string(j.kind),
+		Inviter: j.inviter, Predecessor: j.predecessor, Via: j.via}); err != nil {
+		return err
+	}
+	m.enqueue(j)
+	return nil
+}
+
 func (m *Manager) enqueue(j job) {
 	m.mu.Lock()
 	if m.busy[j.target] {
@@ -137,43 +201,121 @@ func (m *Manager) enqueue(j job) {
 	select {
 	case m.jobs <- j:
 	default:
-		// The queue is full; /sync will report the invite again.
+		// The queue is full; the join is in pending_joins, retried from there.
 		m.mu.Lock()
 		delete(m.busy, j.target)
 		m.mu.Unlock()
-		m.log.Warn("join queue full; will retry from /sync", "room", j.target)
+		m.log.Warn("join queue full; will retry from the pending joins", "room", j.target)
 	}
 }
 
-// Run follows rooms until ctx ends.
+// Run follows rooms until ctx ends. Joins and backfill retries run in one
+// goroutine (each reads and writes a room's state), the bot's answers in
+// another, so that a slow join never holds an answer, nor the other way
+// round; /sync and the sweeps have their own.
 func (m *Manager) Run(ctx context.Context) error {
 	if err := m.waitForHomeserver(ctx); err != nil {
 		return err
 	}
 	for _, r := range m.cfg.Join {
-		m.enqueue(job{target: r})
+		// Recorded like any other join, so that a failed one is retried.
+		if err := m.request(ctx, job{target: r, kind: joinByOperator}); err != nil {
+			m.log.Error("recording a join from archive.join; trying it once", "room", r, "err", err)
+			m.enqueue(job{target: r, kind: joinByOperator})
+		}
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); m.syncLoop(ctx) }()
 	go func() { defer wg.Done(); m.sweepLoop(ctx) }()
+	go func() { defer wg.Done(); m.answerLoop(ctx) }()
+	m.followLoop(ctx)
+	wg.Wait()
+	return nil
+}
+
+func (m *Manager) answerLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			wg.Wait()
-			return nil
+			return
 		case a := <-m.answers:
 			if err := a.send(ctx, m.client); err != nil && ctx.Err() == nil {
 				m.log.Error("answering a command failed", "room_id", a.room, "err", err)
 			}
-		case j := <-m.jobs:
-			if err := m.join(ctx, j); err != nil && ctx.Err() == nil {
-				m.log.Error("joining room failed", "room", j.target, "err", err)
-			}
-			m.mu.Lock()
-			delete(m.busy, j.target)
-			m.mu.Unlock()
 		}
+	}
+}
+
+// followLoop carries out joins as they come, and every retry tick the
+// joins and backfills that failed before (or were left by a crash).
+func (m *Manager) followLoop(ctx context.Context) {
+	tick := time.NewTicker(min(m.cfg.BackfillRetry, 30*time.Second))
+	defer tick.Stop()
+	m.retryDue(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-m.jobs:
+			m.runJob(ctx, j)
+		case <-tick.C:
+			m.retryDue(ctx)
+		}
+	}
+}
+
+// retryBatch bounds what one retry tick takes on.
+const retryBatch = 16
+
+func (m *Manager) retryDue(ctx context.Context) {
+	now := time.Now()
+	pending, err := m.st.DuePendingJoins(ctx, now, retryBatch)
+	if err != nil {
+		m.log.Error("reading pending joins", "err", err)
+	}
+	for _, p := range pending {
+		m.enqueue(job{target: p.Target, via: p.Via, kind: joinKind(p.Kind), inviter: p.Inviter,
+			predecessor: p.Predecessor, attempts: p.Attempts})
+	}
+	rooms, err := m.st.BackfillDue(ctx, now, retryBatch)
+	if err != nil {
+		m.log.Error("listing rooms to backfill", "err", err)
+		return
+	}
+	for _, r := range rooms {
+		if ctx.Err() != nil {
+			return
+		}
+		m.backfillRoom(ctx, r)
+	}
+}
+
+// runJob joins, and keeps the pending join for a later try when the
+// homeserver failed (not when it refused, nor when the archive did).
+func (m *Manager) runJob(ctx context.Context, j job) {
+	defer func() {
+		m.mu.Lock()
+		delete(m.busy, j.target)
+		m.mu.Unlock()
+	}()
+	err := m.join(ctx, j)
+	if ctx.Err() != nil {
+		return // still pending: carried out after the restart
+	}
+	if err != nil && Temporary(err) {
+		wait := retryWait(m.cfg.BackfillRetry, j.attempts+1)
+		m.log.Warn("joining room failed; will retry", "room", j.target, "in", wait, "attempts", j.attempts+1, "err", err)
+		if perr := m.st.PostponePendingJoin(ctx, j.target, time.Now().Add(wait), err.Error()); perr != nil {
+			m.log.Error("recording a failed join", "room", j.target, "err", perr)
+		}
+		return
+	}
+	if err != nil {
+		m.log.Error("joining room failed; not retrying", "room", j.target, "err", err)
+	}
+	if derr := m.st.DonePendingJoin(ctx, j.target); derr != nil {
+		m.log.Error("forgetting a pending join", "room", j.target, "err", derr)
 	}
 }
 
@@ -195,7 +337,14 @@ func (m *Manager) waitForHomeserver(ctx context.Context) error {
 	}
 }
 
-// join joins a room if policy allows, records its state and backfills it.
+// join joins a room if policy allows and whoever asked had the power to
+// (design rule 8), records its state and backfills it. An invite is
+// checked once the bot is in (the invite's stripped state holds no power
+// levels): against the room's current state, the inviter must hold the
+// power to send m.room.history_visibility, which is the power to make the
+// history public or not. A tombstone is followed only if the replacement's
+// m.room.create names the old room as its predecessor. Otherwise the bot
+// leaves, saying why.
 func (m *Manager) join(ctx context.Context, j job) error {
 	if strings.HasPrefix(j.target, "!") {
 		if why := m.denied(id.RoomID(j.target), nil, serversOf(j.inviter)); why != "" {
@@ -215,22 +364,134 @@ func (m *Manager) join(ctx context.Context, j job) error {
 	if why := m.denied(roomID, state, serversOf(j.inviter)); why != "" {
 		return m.refuse(ctx, roomID, why)
 	}
+	switch j.kind {
+	case joinByInvite:
+		if why := inviterMayNot(state, j.inviter); why != "" {
+			return m.refuse(ctx, roomID, why)
+		}
+	case joinByTombstone:
+		if why := notSuccessorOf(state, j.predecessor); why != "" {
+			return m.refuse(ctx, roomID, why)
+		}
+	}
 	if _, err := m.in.Ingest(ctx, state); err != nil {
 		return fmt.Errorf("store state of %s: %w", roomID, err)
 	}
 	if vis := currentValue(state, event.TypeHistoryVisibility, "history_visibility"); vis != "world_readable" {
-		log.Warn("joined, but the room's history is not world-readable: staying joined and recording nothing until it is",
-			"history_visibility", vis)
+		log.Warn("joined, but the room's history is not world-readable: recording nothing until it is",
+			"history_visibility", vis, "asked_by", j.kind, "inviter", j.inviter)
 	} else {
-		log.Info("joined room; archiving its world-readable history")
+		log.Info("joined room; archiving its world-readable history", "asked_by", j.kind, "inviter", j.inviter)
 	}
-	_, err = m.Backfill(ctx, roomID, nil)
-	return err
+	m.backfillRoom(ctx, roomID)
+	return nil
+}
+
+// inviterMayNot returns why the inviter may not ask for the room to be
+// archived, or "" if they may.
+func inviterMayNot(state []*event.Event, inviter id.UserID) string {
+	if inviter == "" {
+		return "the archive could not tell who invited it"
+	}
+	var pl json.RawMessage
+	var create *event.Event
+	for _, ev := range state {
+		if ev.StateKey == nil || *ev.StateKey != "" {
+			continue
+		}
+		switch ev.Type {
+		case event.TypePowerLevels:
+			pl = ev.Content
+		case event.TypeCreate:
+			create = ev
+		}
+	}
+	if create == nil {
+		return "the room's state has no m.room.create event"
+	}
+	version := event.StringField(create.Content, "room_version")
+	if version == "" {
+		version = "1"
+	}
+	creators := []id.UserID{create.Sender}
+	var extra struct {
+		AdditionalCreators []id.UserID `json:"additional_creators"`
+	}
+	if json.Unmarshal(create.Content, &extra) == nil {
+		creators = append(creators, extra.AdditionalCreators...)
+	}
+	if !event.MaySendState(version, pl, creators, inviter, event.TypeHistoryVisibility) {
+		return string(inviter) + " invited the archive but lacks the power to change the room's history visibility; a room admin must invite it"
+	}
+	return ""
+}
+
+// notSuccessorOf returns why the room is not the replacement of
+// predecessor, or "" if its m.room.create names predecessor.
+func notSuccessorOf(state []*event.Event, predecessor id.RoomID) string {
+	for _, ev := range state {
+		if ev.Type != event.TypeCreate || ev.StateKey == nil || *ev.StateKey != "" {
+			continue
+		}
+		var c struct {
+			Predecessor struct {
+				RoomID id.RoomID `json:"room_id"`
+			} `json:"predecessor"`
+		}
+		if json.Unmarshal(ev.Content, &c) == nil && predecessor != "" && c.Predecessor.RoomID == predecessor {
+			return ""
+		}
+		return "the room was named as the replacement of " + string(predecessor) + ", but its m.room.create does not name that room as its predecessor"
+	}
+	return "the room's state has no m.room.create event"
+}
+
+// backfillRoom backfills a room and records the outcome: a failure is
+// retried after a back-off that doubles with each failure.
+func (m *Manager) backfillRoom(ctx context.Context, roomID id.RoomID) {
+	_, err := m.Backfill(ctx, roomID, nil)
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	rs, rerr := m.st.RoomSync(ctx, roomID)
+	if rerr != nil {
+		m.log.Error("backfill failed, and reading its record failed", "room_id", roomID, "err", err, "read_err", rerr)
+		return
+	}
+	rs.Backfill = store.BackfillFailed
+	rs.BackfillAttempts++
+	wait := retryWait(m.cfg.BackfillRetry, rs.BackfillAttempts)
+	rs.BackfillNextAt = time.Now().Add(wait)
+	rs.BackfillError = truncateString(err.Error(), 1000)
+	if serr := m.st.SetRoomSync(ctx, rs); serr != nil {
+		m.log.Error("recording a failed backfill", "room_id", roomID, "err", serr)
+	}
+	m.log.Warn("backfill failed; will retry", "room_id", roomID, "attempts", rs.BackfillAttempts, "in", wait, "err", err)
+}
+
+func truncateString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // refuse leaves (or declines the invite to) a room the policy excludes.
 func (m *Manager) refuse(ctx context.Context, roomID id.RoomID, why string) error {
 	m.log.Info("not archiving room", "room_id", roomID, "reason", why)
+	// Until the leave arrives the room may look joined: the backfill
+	// retry must not read it meanwhile.
+	rs, err := m.st.RoomSync(ctx, roomID)
+	if err == nil {
+		rs.Backfill = store.BackfillRefused
+		err = m.st.SetRoomSync(ctx, rs)
+	}
+	if err != nil {
+		return err
+	}
 	if err := m.client.Leave(ctx, roomID, "This archive does not archive this room: "+why); err != nil && !IsForbidden(err) {
 		return err
 	}
@@ -302,6 +563,32 @@ func parseAll(raw []json.RawMessage, log *slog.Logger) []*event.Event {
 	return out
 }
 
+// inviterIn finds who invited the bot in a /sync invite's stripped state
+// (homeservers include the invite event itself); "" if it is not there, and
+// then the invite is declined.
+func (m *Manager) inviterIn(invite json.RawMessage) id.UserID {
+	var inv struct {
+		State struct {
+			Events []struct {
+				Type     string          `json:"type"`
+				StateKey *string         `json:"state_key"`
+				Sender   id.UserID       `json:"sender"`
+				Content  json.RawMessage `json:"content"`
+			} `json:"events"`
+		} `json:"invite_state"`
+	}
+	if json.Unmarshal(invite, &inv) != nil {
+		return ""
+	}
+	for _, ev := range inv.State.Events {
+		if ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(m.bot) &&
+			event.StringField(ev.Content, "membership") == "invite" {
+			return ev.Sender
+		}
+	}
+	return ""
+}
+
 // inRoom gives /sync's events, which omit room_id, the room they are under.
 func inRoom(raw []json.RawMessage, roomID id.RoomID) []json.RawMessage {
 	out := make([]json.RawMessage, len(raw))
@@ -325,15 +612,20 @@ type BackfillReport struct {
 	Room          id.RoomID
 	Events        int
 	Pages         int
+	Bytes         int64
 	ReachedCreate bool
-	Import        ImportReport
+	// Bounded: the backfill stopped at backfill_limit or
+	// backfill_max_bytes, short of the room's creation.
+	Bounded bool
+	Import  ImportReport
 }
 
 // backfillPage is the page size; Synapse caps /messages at 1,000.
 const backfillPage = 1000
 
 // Backfill pages the room's history backwards as the bot, to its creation
-// or the configured limit, into a spool file, and imports that: the
+// or the configured bounds (events, spool bytes), into a spool file, and
+// imports that: the
 // importer reads state first, so every event is judged by the state in
 // force when it was sent even though pages arrive newest first. It is
 // idempotent, and records how far back history is complete.
@@ -365,6 +657,13 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 			forward = page.Start // "now": where forward sweeps begin
 		}
 		for _, raw := range page.Chunk {
+			line := append(compact(raw), '\n')
+			// The bounds are checked per event: one page of 1,000 events
+			// can be far past them.
+			if (m.cfg.BackfillLimit > 0 && rep.Events >= m.cfg.BackfillLimit) || rep.Bytes+int64(len(line)) > m.cfg.BackfillMaxBytes {
+				rep.Bounded = true
+				break
+			}
 			var probe struct {
 				Type string `json:"type"`
 				TS   int64  `json:"origin_server_ts"`
@@ -376,15 +675,16 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 			if probe.TS > 0 && (oldest == 0 || probe.TS < oldest) {
 				oldest = probe.TS
 			}
-			if _, err := w.Write(append(compact(raw), '\n')); err != nil {
+			if _, err := w.Write(line); err != nil {
 				return rep, fmt.Errorf("backfill %s: spool: %w", roomID, err)
 			}
 			rep.Events++
+			rep.Bytes += int64(len(line))
 		}
 		if progress != nil {
 			progress(rep.Events)
 		}
-		if page.End == "" || page.End == from || (m.cfg.BackfillLimit > 0 && rep.Events >= m.cfg.BackfillLimit) {
+		if rep.Bounded || page.End == "" || page.End == from || len(page.Chunk) == 0 {
 			break
 		}
 		from = page.End
@@ -401,6 +701,12 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	if rs.ForwardToken == "" {
 		rs.ForwardToken = forward
 	}
+	if rs.ForwardToken == "" {
+		// Without a position the room would never be swept: fail, and
+		// the retry asks again.
+		return rep, fmt.Errorf("backfill %s: the homeserver gave no position to sweep from", roomID)
+	}
+	rs.Backfill, rs.BackfillAttempts, rs.BackfillNextAt, rs.BackfillError = store.BackfillComplete, 0, time.Time{}, ""
 	if oldest > 0 && (rs.CompleteFrom.IsZero() || time.UnixMilli(oldest).Before(rs.CompleteFrom)) {
 		rs.CompleteFrom = time.UnixMilli(oldest).UTC()
 	}
@@ -409,8 +715,12 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	if err := m.st.SetRoomSync(ctx, rs); err != nil {
 		return rep, err
 	}
-	m.log.Info("backfilled room", "room_id", roomID, "events", rep.Events, "stored", rep.Import.Stored,
+	m.log.Info("backfilled room", "room_id", roomID, "events", rep.Events, "bytes", rep.Bytes, "stored", rep.Import.Stored,
 		"already_archived", rep.Import.Duplicates, "not_public", rep.Import.NotPublic, "reached_create", rep.ReachedCreate)
+	if rep.Bounded {
+		m.log.Warn("backfill stopped at its bound (archive.backfill_limit, archive.backfill_max_bytes): older history is not archived",
+			"room_id", roomID, "events", rep.Events, "bytes", rep.Bytes)
+	}
 	return rep, nil
 }
 
@@ -477,11 +787,66 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 			continue
 		}
 		for _, r := range rooms {
+			if ctx.Err() != nil {
+				return
+			}
+			sweep, err := m.notePublic(ctx, r)
+			if err != nil {
+				m.log.Warn("checking whether a room is public failed; next time", "room_id", r, "err", err)
+				continue
+			}
+			if !sweep {
+				continue // nothing to record; /sync brings a change of visibility
+			}
 			if _, err := m.Sweep(ctx, r); err != nil && ctx.Err() == nil {
 				m.log.Warn("sweep failed; next time", "room_id", r, "err", err)
 			}
 		}
 	}
+}
+
+// notPublicReason is the bot's leave reason for a room that stayed
+// non-public.
+const notPublicReason = "This room's history has not been world-readable for a long time, so the archive stops following it. " +
+	"A room admin can invite it again after making the history world-readable."
+
+// notePublic reports whether a joined room is worth sweeping: its history
+// is world-readable (and the room not encrypted), or it holds messages
+// archived while it was, whose redactions must still reach the archive. A
+// room that is not public is remembered with the time it was first seen
+// so, and left once that is longer ago than LeaveNonPublicAfter: a room
+// that will never be public costs nothing for ever after.
+func (m *Manager) notePublic(ctx context.Context, roomID id.RoomID) (bool, error) {
+	room, err := m.st.Room(ctx, roomID)
+	if err != nil {
+		return false, err
+	}
+	public := room.HistoryVisibility == "world_readable" && !room.Encrypted
+	sweep := public || room.MessageCount > 0
+	rs, err := m.st.RoomSync(ctx, roomID)
+	if err != nil {
+		return sweep, err
+	}
+	now := time.Now()
+	switch {
+	case public && !rs.NotPublicSince.IsZero():
+		rs.NotPublicSince = time.Time{}
+		return sweep, m.st.SetRoomSync(ctx, rs)
+	case public:
+		return sweep, nil
+	case rs.NotPublicSince.IsZero():
+		rs.NotPublicSince = now
+		return sweep, m.st.SetRoomSync(ctx, rs)
+	case m.cfg.LeaveNonPublicAfter > 0 && now.Sub(rs.NotPublicSince) >= m.cfg.LeaveNonPublicAfter:
+		m.log.Info("leaving a room whose history has not been world-readable", "room_id", roomID,
+			"since", rs.NotPublicSince, "history_visibility", room.HistoryVisibility, "encrypted", room.Encrypted)
+		if err := m.client.Leave(ctx, roomID, notPublicReason); err != nil && !IsForbidden(err) {
+			return sweep, fmt.Errorf("leave %s: %w", roomID, err)
+		}
+		// The leave event, pushed or synced, records the membership.
+		return false, nil
+	}
+	return sweep, nil
 }
 
 // syncFilter asks /sync only for what transactions may miss and the archive
@@ -538,8 +903,20 @@ func (m *Manager) syncLoop(ctx context.Context) {
 			}
 		}
 		delay = time.Second
-		for roomID := range resp.Rooms.Invite {
-			m.enqueue(job{target: string(roomID)})
+		var inviteErr error
+		for roomID, inv := range resp.Rooms.Invite {
+			j := job{target: string(roomID), kind: joinByInvite, inviter: m.inviterIn(inv)}
+			j.via = serversOf(j.inviter)
+			if err := m.request(ctx, j); err != nil {
+				inviteErr = err
+			}
+		}
+		if inviteErr != nil {
+			// Not advancing: the same since brings the invites again.
+			if !backoff("recording an invite from sync failed; not advancing", inviteErr) {
+				return
+			}
+			continue
 		}
 		since = resp.NextBatch
 	}

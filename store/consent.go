@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -217,21 +218,59 @@ func withdrawnReason(r *Redaction, optouts map[id.UserID]bool) {
 	}
 }
 
+// Who opted a user out (optouts.via): the user by direct message, the
+// operator, or the operator's erasure. Only the user's own opt-out may be
+// undone by the user.
+const (
+	OptOutByUser     = "dm"
+	OptOutByOperator = "operator"
+	OptOutErased     = "erased"
+)
+
 // OptOut records that a user's messages must not be shown (via says how:
-// "dm" or "operator") and appends a change so the index drops them. It
-// reports whether the user was not already opted out.
+// OptOutByUser or OptOutByOperator) and appends a change so the index drops
+// them. It reports whether the user was not already opted out (or was
+// opted out only by themselves and now by the operator).
 func (s *Store) OptOut(ctx context.Context, user id.UserID, via string) (bool, error) {
 	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
-		return w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING`,
-			string(user), w.now, via)
+		// The operator's opt-out replaces the user's own, which the user
+		// could otherwise undo; nothing replaces the operator's.
+		return w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id) DO UPDATE SET via = excluded.via WHERE optouts.via = $4 AND excluded.via <> $4`,
+			string(user), w.now, via, OptOutByUser)
 	})
 }
 
-// OptIn undoes OptOut.
+// OptIn undoes OptOut, whoever opted the user out (the operator's command).
 func (s *Store) OptIn(ctx context.Context, user id.UserID) (bool, error) {
 	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
 		return w.tx.ExecContext(ctx, `DELETE FROM optouts WHERE user_id = $1`, string(user))
 	})
+}
+
+// OptInSelf undoes only the user's own opt-out (OptOutByUser): a direct
+// message must not undo what the operator decided. It reports whether the
+// user was opted in; if not, OptOutVia says why.
+func (s *Store) OptInSelf(ctx context.Context, user id.UserID) (bool, error) {
+	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
+		return w.tx.ExecContext(ctx, `DELETE FROM optouts WHERE user_id = $1 AND via = $2`, string(user), OptOutByUser)
+	})
+}
+
+// OptOutVia returns who opted the user out (OptOutByUser, OptOutByOperator,
+// OptOutErased), or "" if the user has not opted out.
+func (s *Store) OptOutVia(ctx context.Context, user id.UserID) (string, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var via string
+	err := s.db.QueryRowContext(ctx, `SELECT via FROM optouts WHERE user_id = $1`, string(user)).Scan(&via)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("opt-out of %s: %w", user, err)
+	}
+	return via, nil
 }
 
 // OptedOut reports whether a user has opted out.

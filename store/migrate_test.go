@@ -104,12 +104,12 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			latest := st.SchemaVersion()
 			st.Close()
 			db, err := sql.Open(driver, cfg.URI)
 			if err != nil {
 				t.Fatal(err)
 			}
-			latest := st.SchemaVersion()
 			// Back to version 3: later migrations run again on reopening,
 			// so their objects go first (each migration after 004 adds its
 			// undo here).

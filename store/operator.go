@@ -348,7 +348,8 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 	// indexed, even what arrives while the batches run or if they fail.
 	if !dryRun {
 		err := s.inWrite(ctx, func(w *writer) error {
-			if _, err := w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, 'erased') ON CONFLICT (user_id) DO NOTHING`, string(user), w.now); err != nil {
+			if _, err := w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, $3)
+				ON CONFLICT (user_id) DO UPDATE SET via = excluded.via`, string(user), w.now, OptOutErased); err != nil {
 				return err
 			}
 			w.consentChanged = true

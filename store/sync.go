@@ -11,13 +11,21 @@ import (
 )
 
 const (
-	getRoomSyncSQL = `SELECT forward_token, complete_from_ts, reached_create, backfilled_at, sweep_at
-		FROM room_sync WHERE room_id = $1`
+	getRoomSyncSQL = `SELECT COALESCE(s.forward_token, ''), COALESCE(s.complete_from_ts, 0), COALESCE(s.reached_create, FALSE),
+		COALESCE(s.backfilled_at, 0), COALESCE(s.sweep_at, 0),
+		COALESCE(f.backfill_state, ''), COALESCE(f.backfill_attempts, 0), COALESCE(f.backfill_next_at, 0),
+		COALESCE(f.backfill_error, ''), COALESCE(f.not_public_since, 0)
+		FROM (SELECT $1 AS room_id) q LEFT JOIN room_sync s ON s.room_id = q.room_id LEFT JOIN room_follow f ON f.room_id = q.room_id
+		WHERE s.room_id IS NOT NULL OR f.room_id IS NOT NULL`
 	putRoomSyncSQL = `INSERT INTO room_sync (room_id, forward_token, complete_from_ts, reached_create, backfilled_at, sweep_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (room_id) DO UPDATE SET forward_token = excluded.forward_token,
 		complete_from_ts = excluded.complete_from_ts, reached_create = excluded.reached_create,
 		backfilled_at = excluded.backfilled_at, sweep_at = excluded.sweep_at`
+	putRoomFollowSQL = `INSERT INTO room_follow (room_id, backfill_state, backfill_attempts, backfill_next_at, backfill_error, not_public_since)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (room_id) DO UPDATE SET backfill_state = excluded.backfill_state, backfill_attempts = excluded.backfill_attempts,
+		backfill_next_at = excluded.backfill_next_at, backfill_error = excluded.backfill_error, not_public_since = excluded.not_public_since`
 	joinedRoomsSQL = `SELECT room_id FROM rooms WHERE bot_membership = 'join' ORDER BY room_id`
 	txnSQL         = `SELECT events, deliveries FROM appservice_txns WHERE txn_id = $1`
 )
@@ -34,7 +42,26 @@ type RoomSync struct {
 	ReachedCreate bool
 	BackfilledAt  time.Time
 	SweptAt       time.Time
+	// Backfill is how the room's backfill went (BackfillComplete,
+	// BackfillFailed, BackfillRefused, or "" never tried); a failed one is retried from
+	// BackfillNextAt. BackfillError is the last failure, for the operator.
+	Backfill         string
+	BackfillAttempts int
+	BackfillNextAt   time.Time
+	BackfillError    string
+	// NotPublicSince is when the room was first seen not world-readable
+	// since it last was; zero while it is.
+	NotPublicSince time.Time
 }
+
+// Backfill states.
+const (
+	BackfillComplete = "complete"
+	BackfillFailed   = "failed"
+	// BackfillRefused: the archiver declined the room (it leaves it);
+	// nothing is read until it is joined again.
+	BackfillRefused = "refused"
+)
 
 func msOrZero(t time.Time) int64 {
 	if t.IsZero() {
@@ -55,12 +82,14 @@ func (s *Store) RoomSync(ctx context.Context, roomID id.RoomID) (RoomSync, error
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	rs := RoomSync{RoomID: roomID}
-	var complete, backfilled, swept int64
-	err := s.db.QueryRowContext(ctx, getRoomSyncSQL, string(roomID)).Scan(&rs.ForwardToken, &complete, &rs.ReachedCreate, &backfilled, &swept)
+	var complete, backfilled, swept, next, notPublic int64
+	err := s.db.QueryRowContext(ctx, getRoomSyncSQL, string(roomID)).Scan(&rs.ForwardToken, &complete, &rs.ReachedCreate, &backfilled, &swept,
+		&rs.Backfill, &rs.BackfillAttempts, &next, &rs.BackfillError, &notPublic)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return rs, fmt.Errorf("sync state of %s: %w", roomID, err)
 	}
 	rs.CompleteFrom, rs.BackfilledAt, rs.SweptAt = timeOrZero(complete), timeOrZero(backfilled), timeOrZero(swept)
+	rs.BackfillNextAt, rs.NotPublicSince = timeOrZero(next), timeOrZero(notPublic)
 	return rs, nil
 }
 
@@ -68,8 +97,13 @@ func (s *Store) RoomSync(ctx context.Context, roomID id.RoomID) (RoomSync, error
 func (s *Store) SetRoomSync(ctx context.Context, rs RoomSync) error {
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
+	// Two rows, each consistent on its own: no transaction needed.
 	_, err := s.db.ExecContext(ctx, putRoomSyncSQL, string(rs.RoomID), rs.ForwardToken, msOrZero(rs.CompleteFrom),
 		rs.ReachedCreate, msOrZero(rs.BackfilledAt), msOrZero(rs.SweptAt))
+	if err == nil {
+		_, err = s.db.ExecContext(ctx, putRoomFollowSQL, string(rs.RoomID),
+			rs.Backfill, rs.BackfillAttempts, msOrZero(rs.BackfillNextAt), rs.BackfillError, msOrZero(rs.NotPublicSince))
+	}
 	if err != nil {
 		return fmt.Errorf("save sync state of %s: %w", rs.RoomID, err)
 	}

@@ -391,6 +391,11 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		}
 		return nil
 	}
+	if n > 0 && (ev.Type == event.TypePowerLevels || ev.Type == event.TypeCreate) && ev.StateKey != nil && *ev.StateKey == "" {
+		if err := w.rejudgeRedactions(ctx, ev.RoomID, res); err != nil {
+			return fmt.Errorf("re-judge redactions in %s: %w", ev.RoomID, err)
+		}
+	}
 	if n > 0 {
 		return w.applyPending(ctx, ev.ID, res)
 	}
@@ -430,6 +435,35 @@ func (w *writer) recordRedaction(ctx context.Context, red *event.Event, target i
 		return err
 	}
 	return w.applyPending(ctx, target, res)
+}
+
+// rejudgeLimit bounds the redactions one state event re-judges: a room
+// full of rejected redactions must not make every power-level change cost
+// without bound.
+const rejudgeLimit = 1000
+
+// rejudgeRedactions judges again the unapplied redactions of a room whose
+// power levels or create event just arrived: a redaction rejected (or
+// deferred for want of the room version) before the state in force when it
+// was sent was known may be valid after all, or finally judged.
+func (w *writer) rejudgeRedactions(ctx context.Context, room id.RoomID, res *PutResult) error {
+	targets, err := scanStrings(w.tx.QueryContext(ctx, `SELECT DISTINCT r.target_id FROM redactions r
+		JOIN events e ON e.event_id = r.target_id
+		WHERE r.room_id = $1 AND r.applied_at IS NULL LIMIT $2`, string(room), rejudgeLimit))
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if _, err := w.tx.ExecContext(ctx, `UPDATE redactions SET rejected = FALSE WHERE target_id = $1 AND room_id = $2 AND applied_at IS NULL`,
+			t, string(room)); err != nil {
+			return err
+		}
+		w.batchTargets[id.EventID(t)] = true
+		if err := w.applyPending(ctx, id.EventID(t), res); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type pendingRedaction struct {
@@ -494,7 +528,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	if err != nil {
 		return err
 	}
-	allowed := p.operator || room == p.room && event.RedactionAllowed(event.RedactCheck{
+	check := event.RedactCheck{
 		RoomVersion:   version,
 		Redaction:     &event.Event{ID: id.EventID(p.id), RoomID: id.RoomID(p.room), Sender: id.UserID(p.sender), Type: event.TypeRedaction},
 		TargetEventID: id.EventID(p.target),
@@ -502,7 +536,29 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 		TargetType:    typ,
 		PowerLevels:   pl,
 		Creators:      creators,
-	})
+	}
+	allowed := p.operator || room == p.room && event.RedactionAllowed(check)
+	if !p.operator && room == p.room {
+		known, err := w.createKnown(ctx, id.RoomID(room))
+		if err != nil {
+			return err
+		}
+		if !known {
+			// The room version is unknown: judge by the oldest and the
+			// newest rules, and wait for the create event (which
+			// rejudgeRedactions acts on) when they disagree.
+			check.RoomVersion = "1"
+			v1 := event.RedactionAllowed(check)
+			check.RoomVersion = "11"
+			if v1 != event.RedactionAllowed(check) {
+				res.RedactionsPending++
+				w.s.log.Info("redaction waits for the room's create event: its version decides it",
+					"room_id", room, "event_id", p.target, "redaction_id", p.id)
+				return nil
+			}
+			allowed = v1
+		}
+	}
 	if !allowed {
 		res.RedactionsInvalid++
 		w.s.log.Warn("redaction not applied: not permitted by the room's rules",
@@ -645,6 +701,18 @@ func (w *writer) roomVersion(ctx context.Context, room id.RoomID) (string, []id.
 		}
 	}
 	return version, creators, nil
+}
+
+// createKnown reports whether the archive holds the room's create event,
+// without which its version is unknown.
+func (w *writer) createKnown(ctx context.Context, room id.RoomID) (bool, error) {
+	var one int
+	err := w.tx.QueryRowContext(ctx, `SELECT 1 FROM events WHERE room_id = $1 AND type = $2 AND state_key = '' LIMIT 1`,
+		string(room), event.TypeCreate).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // stateAt returns the content and sender of the room's state event

@@ -63,6 +63,16 @@ archive:
   deny_servers: {{list .Archive.DenyServers}}
   # Events read per room when backfilling; 0 reads back to the room's creation.
   backfill_limit: {{.Archive.BackfillLimit}}
+  # Bytes of events read per room when backfilling (the spool file's size);
+  # a backfill that stops at either bound archives no older history.
+  backfill_max_bytes: {{.Archive.BackfillMaxBytes}}
+  # First wait before a failed backfill or join is retried (it doubles with
+  # each failure, up to 6h).
+  backfill_retry: {{.Archive.BackfillRetry}}
+  # The bot leaves a room whose history has not been world-readable for this
+  # long (0: never). Until then it is not swept, unless it holds messages
+  # archived while it was world-readable.
+  leave_non_public_after: {{.Archive.LeaveNonPublicAfter}}
   # How often each room is read forward for events the homeserver did not push.
   sweep_interval: {{.Archive.SweepInterval}}
   # Keep showing what was archived while a room was world-readable after it

@@ -126,7 +126,7 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 			summary = fmt.Sprintf("%s opted out", u)
 			if !*dryRun {
 				var changed bool
-				changed, err = st.OptOut(ctx, u, "operator")
+				changed, err = st.OptOut(ctx, u, store.OptOutByOperator)
 				affected = boolCount(changed)
 			}
 		default:

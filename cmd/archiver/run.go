@@ -59,14 +59,17 @@ func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*arc
 		return nil, err
 	}
 	mgr := ingest.NewManager(ingest.ManagerConfig{
-		Join:          cfg.Archive.Join,
-		AllowRooms:    cfg.Archive.AllowRooms,
-		DenyRooms:     cfg.Archive.DenyRooms,
-		AllowServers:  cfg.Archive.AllowServers,
-		DenyServers:   cfg.Archive.DenyServers,
-		BackfillLimit: cfg.Archive.BackfillLimit,
-		SweepInterval: cfg.Archive.SweepInterval,
-		SpoolDir:      filepath.Join(cfg.DataDir, "spool"),
+		Join:                cfg.Archive.Join,
+		AllowRooms:          cfg.Archive.AllowRooms,
+		DenyRooms:           cfg.Archive.DenyRooms,
+		AllowServers:        cfg.Archive.AllowServers,
+		DenyServers:         cfg.Archive.DenyServers,
+		BackfillLimit:       cfg.Archive.BackfillLimit,
+		BackfillMaxBytes:    cfg.Archive.BackfillMaxBytes,
+		BackfillRetry:       cfg.Archive.BackfillRetry,
+		LeaveNonPublicAfter: cfg.Archive.LeaveNonPublicAfter,
+		SweepInterval:       cfg.Archive.SweepInterval,
+		SpoolDir:            filepath.Join(cfg.DataDir, "spool"),
 	}, client, in, st, bot, log)
 	return &archiver{st: st, in: in, manager: mgr, aliases: ingest.NewAliasVerifier(client, st, log, 0), bot: bot}, nil
 }
@@ -184,9 +187,15 @@ func backfillCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: read %d events in %d pages; %d stored, %d already archived, %d not public%s\n",
-			r, rep.Events, rep.Pages, rep.Import.Stored, rep.Import.Duplicates, rep.Import.NotPublic,
-			map[bool]string{true: "; reached the room's creation", false: ""}[rep.ReachedCreate])
+		end := ""
+		switch {
+		case rep.ReachedCreate:
+			end = "; reached the room's creation"
+		case rep.Bounded:
+			end = "; stopped at archive.backfill_limit or archive.backfill_max_bytes: older history is not archived"
+		}
+		fmt.Fprintf(stdout, "%s: read %d events (%d bytes) in %d pages; %d stored, %d already archived, %d not public%s\n",
+			r, rep.Events, rep.Bytes, rep.Pages, rep.Import.Stored, rep.Import.Duplicates, rep.Import.NotPublic, end)
 	}
 	return nil
 }
