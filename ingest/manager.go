@@ -374,7 +374,7 @@ func (m *Manager) join(ctx context.Context, j job) error {
 			return m.refuse(ctx, roomID, why)
 		}
 	}
-	if _, err := m.in.Ingest(ctx, state); err != nil {
+	if _, err := m.in.IngestFrom(ctx, store.SourceState, state); err != nil {
 		return fmt.Errorf("store state of %s: %w", roomID, err)
 	}
 	if vis := currentValue(state, event.TypeHistoryVisibility, "history_visibility"); vis != "world_readable" {
