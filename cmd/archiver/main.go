@@ -34,6 +34,10 @@ Commands:
   import [--format ndjson|element] [--assume-world-readable] FILE...
         Import Matrix events: newline-delimited JSON as /messages returns
         them, or Element's "Export chat" JSON. Importing twice changes nothing.
+  media fetch [--room ROOM] | media stats
+        Fetch every queued media file now, retrying failed ones, with
+        progress (the archiver also fetches continuously); count the media
+        store.
   config
         Print the effective configuration (secrets hidden).
   quarantine [--json] [--limit N]
@@ -96,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case "quarantine":
 		return quarantineCmd(ctx, cfg, log, rest, stdout, stderr)
+	case "media":
+		return mediaCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "hide-room", "show-room", "purge-room", "takedown", "erase-user", "optout", "optin", "retention":
 		return operatorCmd(ctx, cfg, log, cmd, rest, stdout, stderr)
 	default:
