@@ -58,6 +58,10 @@ func OpenDir(root string) (*Dir, error) {
 	return &Dir{root: root}, nil
 }
 
+// ReadDir returns the blob directory root for reading only (archive-web):
+// nothing is created, so it works on a read-only mount.
+func ReadDir(root string) *Dir { return &Dir{root: root} }
+
 // validHash admits only what Put produces, so a hash from the database can
 // never name a path outside the directory.
 func validHash(h string) bool {
