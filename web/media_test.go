@@ -29,7 +29,7 @@ type mediaEnv struct {
 	blobs *media.Dir
 }
 
-func newMediaEnv(t *testing.T, st *store.Store, file string) *mediaEnv {
+func newMediaEnv(t testing.TB, st *store.Store, file string) *mediaEnv {
 	t.Helper()
 	in := ingest.New(st, storetest.Logger(t), "")
 	if _, err := in.ImportFile(context.Background(), file, ingest.ImportOptions{}); err != nil {
@@ -47,7 +47,7 @@ func newMediaEnv(t *testing.T, st *store.Store, file string) *mediaEnv {
 }
 
 // fetch does what the archiver's fetcher does for one URI.
-func (e *mediaEnv) fetch(t *testing.T, uri, body string) media.Blob {
+func (e *mediaEnv) fetch(t testing.TB, uri, body string) media.Blob {
 	t.Helper()
 	ctx := context.Background()
 	b, err := e.blobs.Put(ctx, strings.NewReader(body), 0)
