@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -184,7 +185,41 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		return err
 	}
 	log.Debug("media fetched", "sha256", b.Hash, "size", b.Size, "content_type", ct, "kept", kept)
+	if kept && IsImage(ct) && b.Size > ThumbnailAbove {
+		if err := f.thumbnail(ctx, j.MXC, b); err != nil {
+			// Pages then show the image itself: a thumbnail is an
+			// optimisation, not a condition for serving.
+			log.Warn("media thumbnail not made", "err", err)
+		}
+	}
 	return nil
+}
+
+// Thumbnails are made for images larger than ThumbnailAbove bytes, to fit
+// ThumbnailWidth×ThumbnailHeight: what a page shows inline.
+const (
+	ThumbnailAbove  = 256 << 10
+	ThumbnailWidth  = 800
+	ThumbnailHeight = 800
+)
+
+// thumbnail makes and records a thumbnail of a stored image.
+func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
+	src, err := f.blobs.Open(ctx, b.Hash)
+	if err != nil {
+		return err
+	}
+	out, ct, err := Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
+	src.Close()
+	if err != nil {
+		return err
+	}
+	tb, err := f.blobs.Put(ctx, bytes.NewReader(out), 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct)
+	return err
 }
 
 // Collect deletes the bytes of blobs no media row names any more, then

@@ -1,9 +1,15 @@
 package media_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
+	"image"
+	"image/png"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -230,4 +236,70 @@ func TestFetcherRunResumes(t *testing.T) {
 		}
 		t.Fatal("Run did not fetch the queued media")
 	})
+}
+
+// A large image gets a thumbnail made by the archive; a decompression bomb
+// (a small file whose header claims 10^10 pixels) gets none, costs no
+// memory, and is still served as stored.
+func TestFetcherThumbnails(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ctx := context.Background()
+	// A 2000×1500 PNG of noise: well over media.ThumbnailAbove.
+	img := image.NewNRGBA(image.Rect(0, 0, 2000, 1500))
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(r.IntN(256))
+	}
+	var big bytes.Buffer
+	png.Encode(&big, img)
+	bomb := append(bombHeader(100000, 100000), bytes.Repeat([]byte{0}, media.ThumbnailAbove+1)...)
+	hs := &homeserver{v1: true, files: map[string]string{"example.org/big": big.String(), "example.org/bomb": string(bomb)}}
+	srv := httptest.NewServer(hs)
+	defer srv.Close()
+	st.PutEvents(ctx, []store.Event{
+		ev(t, "$create", "m.room.create", "@bob:example.org", 1000, sk(""), `{"room_version":"10","creator":"@bob:example.org"}`),
+		ev(t, "$big", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.image","body":"big.png","url":"mxc://example.org/big"}`),
+		ev(t, "$bomb", "m.room.message", "@bob:example.org", 2001, nil, `{"msgtype":"m.image","body":"bomb.png","url":"mxc://example.org/bomb"}`),
+	})
+	blobs, _ := media.OpenDir(t.TempDir())
+	f, _ := media.NewFetcher(st, blobs, srv.URL, "as-token", "@archive:example.org", storetest.Logger(t))
+	if _, err := f.Drain(ctx, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := st.MediaFor(ctx, event.MXC{Server: "example.org", MediaID: "big"})
+	if m.State != store.MediaReady || m.ThumbSHA256 == "" || m.ThumbType != "image/png" {
+		t.Fatalf("large image: %+v", m)
+	}
+	th, err := blobs.Open(ctx, m.ThumbSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := image.DecodeConfig(th)
+	th.Close()
+	if err != nil || cfg.Width != media.ThumbnailWidth || cfg.Height != 600 {
+		t.Fatalf("thumbnail %d×%d, %v", cfg.Width, cfg.Height, err)
+	}
+	m, _ = st.MediaFor(ctx, event.MXC{Server: "example.org", MediaID: "bomb"})
+	if m.State != store.MediaReady || m.ThumbSHA256 != "" {
+		t.Fatalf("bomb: %+v", m)
+	}
+	// Redacting the large image deletes both its bytes and its thumbnail.
+	st.PutEvents(ctx, []store.Event{ev(t, "$r", "m.room.redaction", "@bob:example.org", 3000, nil, `{"redacts":"$big"}`)})
+	if n, err := f.Collect(ctx); err != nil || n != 2 {
+		t.Fatalf("Collect after redacting the large image = %d, %v; want its bytes and its thumbnail", n, err)
+	}
+}
+
+func bombHeader(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 6
+	chunk := append([]byte("IHDR"), ihdr...)
+	binary.Write(&b, binary.BigEndian, uint32(13))
+	b.Write(chunk)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	return b.Bytes()
 }

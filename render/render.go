@@ -19,6 +19,10 @@ type Options struct {
 	// nil means the archive serves no media: inline images become their
 	// alt text in brackets and media messages show the filename unlinked.
 	MediaURL func(server, mediaID string) string
+	// ThumbnailURL, if set, is what an inline image's src points to (a
+	// smaller copy); the image still links to MediaURL. nil: the image
+	// itself.
+	ThumbnailURL func(server, mediaID string) string
 }
 
 // Renderer turns message content into HTML and text. It is safe for
@@ -26,6 +30,7 @@ type Options struct {
 type Renderer struct {
 	policy   *bluemonday.Policy
 	mediaURL func(server, mediaID string) string
+	thumbURL func(server, mediaID string) string
 	// work, when set (tests only), counts the steps of rendering's own
 	// loops: bytes scanned, tree nodes visited. The linear-cost test
 	// asserts that it grows in proportion to the input (design rule 10),
@@ -42,7 +47,7 @@ func (r *Renderer) spend(n int) {
 
 // New builds a Renderer. The sanitizer policy is compiled once here.
 func New(opts Options) *Renderer {
-	return &Renderer{policy: newPolicy(), mediaURL: opts.MediaURL}
+	return &Renderer{policy: newPolicy(), mediaURL: opts.MediaURL, thumbURL: opts.ThumbnailURL}
 }
 
 // Message renders a message's body: the sanitized formatted_body for HTML
@@ -176,7 +181,11 @@ func (r *Renderer) media(m event.Message) template.HTML {
 		}
 		switch m.MsgType {
 		case event.MsgImage, "":
-			b.WriteString(`<a class="media" href="` + u + `" rel="` + linkRel + `"><img class="media" src="` + u + `" alt="` + html.EscapeString(name) + `"`)
+			src := u
+			if r.thumbURL != nil {
+				src = html.EscapeString(r.thumbURL(server, mediaID))
+			}
+			b.WriteString(`<a class="media" href="` + u + `" rel="` + linkRel + `"><img class="media" src="` + src + `" alt="` + html.EscapeString(name) + `"`)
 			size()
 			b.WriteString(` loading="lazy"></a>`)
 		case event.MsgVideo, event.MsgAudio:

@@ -181,3 +181,19 @@ func TestMediaNameWithoutReplyFallback(t *testing.T) {
 		t.Errorf("media message = %q", got)
 	}
 }
+
+func TestImageThumbnailURL(t *testing.T) {
+	r := New(Options{
+		MediaURL:     func(server, id string) string { return "/m/" + server + "/" + id },
+		ThumbnailURL: func(server, id string) string { return "/m/" + server + "/" + id + "/thumbnail" },
+	})
+	got := string(r.Message(event.Message{MsgType: event.MsgImage, Body: "big.png", URL: "mxc://example.org/abc"}))
+	want := `<a class="media" href="/m/example.org/abc" rel="nofollow ugc noopener"><img class="media" src="/m/example.org/abc/thumbnail" alt="big.png" loading="lazy"></a>`
+	if got != want {
+		t.Errorf("image with thumbnails\n got %q\nwant %q", got, want)
+	}
+	// Files are never shown through the thumbnail route.
+	if got := string(r.Message(event.Message{MsgType: event.MsgFile, Body: "a.pdf", URL: "mxc://example.org/abc"})); strings.Contains(got, "thumbnail") {
+		t.Errorf("file: %q", got)
+	}
+}

@@ -37,6 +37,9 @@ type Media struct {
 	Size        int64
 	ContentType string
 	FetchedAt   time.Time
+	// ThumbSHA256 and ThumbType: a thumbnail the archive made ("" if none).
+	ThumbSHA256 string
+	ThumbType   string
 	// Error is the last fetch error while Pending.
 	Error string
 }
@@ -63,12 +66,12 @@ const (
 		ON CONFLICT (server, media_id) DO NOTHING`
 	dropMediaRefsSQL = `DELETE FROM media_refs WHERE event_id = $1 RETURNING server, media_id`
 	mediaRefsLeftSQL = `SELECT COUNT(*) FROM media_refs WHERE server = $1 AND media_id = $2`
-	mediaBySHASQL    = `SELECT COUNT(*) FROM media WHERE sha256 = $1`
+	mediaBySHASQL    = `SELECT COUNT(*) FROM media WHERE sha256 = $1 OR thumb_sha256 = $1`
 	insertOrphanSQL  = `INSERT INTO media_orphans (sha256, since) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING`
 	visibleRefsSQL   = `SELECT ` + eventColumns + ` FROM events WHERE event_id IN
 		(SELECT event_id FROM media_refs WHERE server = $1 AND media_id = $2) AND public AND NOT redacted
 		ORDER BY nid DESC LIMIT $3`
-	mediaRowSQL = `SELECT sha256, size, content_type, fetched_at, erased_at FROM media WHERE server = $1 AND media_id = $2`
+	mediaRowSQL = `SELECT sha256, size, content_type, fetched_at, erased_at, thumb_sha256, thumb_type FROM media WHERE server = $1 AND media_id = $2`
 )
 
 // addMediaRefs records the media a new public event refers to and queues
@@ -129,28 +132,38 @@ func (w *writer) dropMediaRefs(ctx context.Context, eventID string) error {
 			VALUES ($1, $2, '', 0, '', 0, $3) ON CONFLICT (server, media_id) DO NOTHING`, m.Server, m.MediaID, w.now); err != nil {
 			return err
 		}
-		var sha string
-		if err := w.tx.QueryRowContext(ctx, `SELECT sha256 FROM media WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID).Scan(&sha); err != nil {
+		var sha, thumb string
+		if err := w.tx.QueryRowContext(ctx, `SELECT sha256, thumb_sha256 FROM media WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID).Scan(&sha, &thumb); err != nil {
 			return err
 		}
-		if _, err := w.tx.ExecContext(ctx, `UPDATE media SET erased_at = $3, sha256 = '', size = 0 WHERE server = $1 AND media_id = $2`,
-			m.Server, m.MediaID, w.now); err != nil {
+		if _, err := w.tx.ExecContext(ctx, `UPDATE media SET erased_at = $3, sha256 = '', size = 0, thumb_sha256 = '', thumb_type = ''
+			WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID, w.now); err != nil {
 			return err
 		}
-		if sha == "" {
-			continue
-		}
-		var users int
-		if err := w.tx.QueryRowContext(ctx, mediaBySHASQL, sha).Scan(&users); err != nil {
-			return err
-		}
-		if users == 0 {
-			if _, err := w.tx.ExecContext(ctx, insertOrphanSQL, sha, w.now); err != nil {
+		for _, h := range []string{sha, thumb} {
+			if err := w.orphanIfUnused(ctx, h); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// orphanIfUnused hands a blob to the archiver for deletion when no media
+// row names it any more.
+func (w *writer) orphanIfUnused(ctx context.Context, sha string) error {
+	if sha == "" {
+		return nil
+	}
+	var users int
+	if err := w.tx.QueryRowContext(ctx, mediaBySHASQL, sha).Scan(&users); err != nil {
+		return err
+	}
+	if users > 0 {
+		return nil
+	}
+	_, err := w.tx.ExecContext(ctx, insertOrphanSQL, sha, w.now)
+	return err
 }
 
 // MediaFor says whether the media at mxc may be served, checked against
@@ -163,7 +176,7 @@ func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
 	defer cancel()
 	out := Media{MXC: mxc}
 	var erasedAt, fetchedAt int64
-	err := s.db.QueryRowContext(ctx, mediaRowSQL, mxc.Server, mxc.MediaID).Scan(&out.SHA256, &out.Size, &out.ContentType, &fetchedAt, &erasedAt)
+	err := s.db.QueryRowContext(ctx, mediaRowSQL, mxc.Server, mxc.MediaID).Scan(&out.SHA256, &out.Size, &out.ContentType, &fetchedAt, &erasedAt, &out.ThumbSHA256, &out.ThumbType)
 	known := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return out, fmt.Errorf("media %s: %w", mxc, err)
@@ -218,7 +231,7 @@ func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
 		}
 	}
 	if out.State != MediaReady {
-		out.SHA256, out.Size, out.ContentType = "", 0, ""
+		out.SHA256, out.Size, out.ContentType, out.ThumbSHA256, out.ThumbType = "", 0, "", "", ""
 	}
 	return out, nil
 }
@@ -281,20 +294,13 @@ func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, 
 		if refs == 0 {
 			// Erased while downloading: the bytes are an orphan unless
 			// another URI names them.
-			var users int
-			if err := w.tx.QueryRowContext(ctx, mediaBySHASQL, sha256).Scan(&users); err != nil {
-				return err
-			}
-			if users == 0 {
-				_, err := w.tx.ExecContext(ctx, insertOrphanSQL, sha256, w.now)
-				return err
-			}
-			return nil
+			return w.orphanIfUnused(ctx, sha256)
 		}
 		kept = true
 		if _, err := w.tx.ExecContext(ctx, `INSERT INTO media (server, media_id, sha256, size, content_type, fetched_at, erased_at)
 			VALUES ($1, $2, $3, $4, $5, $6, 0)
-			ON CONFLICT (server, media_id) DO UPDATE SET sha256 = $3, size = $4, content_type = $5, fetched_at = $6, erased_at = 0`,
+			ON CONFLICT (server, media_id) DO UPDATE SET sha256 = $3, size = $4, content_type = $5, fetched_at = $6, erased_at = 0,
+				thumb_sha256 = '', thumb_type = ''`,
 			mxc.Server, mxc.MediaID, sha256, size, contentType, w.now); err != nil {
 			return err
 		}
@@ -304,6 +310,33 @@ func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, 
 	})
 	if err != nil {
 		return false, fmt.Errorf("media %s fetched: %w", mxc, err)
+	}
+	return kept, nil
+}
+
+// MediaThumbnail records the thumbnail made of a stored file. It reports
+// false, recording nothing, when the file was erased meanwhile (the blob is
+// then orphaned).
+func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, contentType string) (bool, error) {
+	kept := false
+	err := s.inWrite(ctx, func(w *writer) error {
+		res, err := w.tx.ExecContext(ctx, `UPDATE media SET thumb_sha256 = $3, thumb_type = $4
+			WHERE server = $1 AND media_id = $2 AND erased_at = 0`, mxc.Server, mxc.MediaID, sha256, contentType)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if kept = n > 0; !kept {
+			return w.orphanIfUnused(ctx, sha256)
+		}
+		_, err = w.tx.ExecContext(ctx, `DELETE FROM media_orphans WHERE sha256 = $1`, sha256)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("media %s thumbnail: %w", mxc, err)
 	}
 	return kept, nil
 }
@@ -328,7 +361,8 @@ func (s *Store) OrphanedBlobs(ctx context.Context, limit int) ([]string, error) 
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	out, err := scanStrings(s.db.QueryContext(ctx, `SELECT sha256 FROM media_orphans o
-		WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = o.sha256) ORDER BY since LIMIT $1`, limit))
+		WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = o.sha256)
+		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.thumb_sha256 = o.sha256) ORDER BY since LIMIT $1`, limit))
 	if err != nil {
 		return nil, fmt.Errorf("media orphans: %w", err)
 	}

@@ -72,12 +72,14 @@ func orphans(t *testing.T, st *store.Store) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(o)
 	return o
 }
 
 const (
 	shaA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	shaB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	shaC = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 )
 
 // Refs are written with the event, only for public events; a URI shared by
@@ -120,13 +122,20 @@ func TestMediaRefcounts(t *testing.T) {
 			t.Fatalf("a duplicate queued %v", due)
 		}
 
+		// The archive's own thumbnail of thumb (shaC) goes with it.
+		if kept, err := st.MediaThumbnail(ctx, event.MXC{Server: "example.org", MediaID: "thumb"}, shaC, "image/jpeg"); err != nil || !kept {
+			t.Fatalf("MediaThumbnail = %v, %v", kept, err)
+		}
+		if m := wantMedia(t, st, "mxc://example.org/thumb", store.MediaReady); m.ThumbSHA256 != shaC || m.ThumbType != "image/jpeg" {
+			t.Fatalf("thumbnail not recorded: %+v", m)
+		}
 		put(t, st, mk(t, "$r1", "m.room.redaction", "@bob:example.org", 3000, nil, `{"redacts":"$img"}`))
 		wantMedia(t, st, "mxc://example.org/thumb", store.MediaGone)
 		wantMedia(t, st, "mxc://example.org/img", store.MediaReady) // $again still shows it
-		if o := orphans(t, st); !slices.Equal(o, []string{shaB}) {
-			t.Fatalf("orphans after redacting $img: %v, want only the thumbnail's blob", o)
+		if o := orphans(t, st); !slices.Equal(o, []string{shaB, shaC}) {
+			t.Fatalf("orphans after redacting $img: %v, want the thumbnail's blob and the archive's thumbnail of it", o)
 		}
-		if err := st.ForgetOrphans(ctx, []string{shaB}); err != nil {
+		if err := st.ForgetOrphans(ctx, []string{shaB, shaC}); err != nil {
 			t.Fatal(err)
 		}
 		put(t, st, mk(t, "$r2", "m.room.redaction", "@carol:example.org", 3100, nil, `{"redacts":"$again"}`))
@@ -174,7 +183,7 @@ func TestMediaFollowsVisibility(t *testing.T) {
 			mediaMsg(t, "$c", "@dave:example.org", 2200, "m.audio", "mxc://example.org/c", ""))
 		fetched(t, st, "mxc://example.org/a", shaA)
 		fetched(t, st, "mxc://example.org/b", shaB)
-		fetched(t, st, "mxc://example.org/c", "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc")
+		fetched(t, st, "mxc://example.org/c", shaC)
 
 		if _, err := st.OptOut(ctx, "@bob:example.org", "operator"); err != nil {
 			t.Fatal(err)

@@ -34,12 +34,21 @@ func (s *Server) mediaURL(c echo.Context, uri string) string {
 	return s.absolute(c, MediaPath(m.Server, m.MediaID))
 }
 
-// media serves the archive's copy of an mxc URI, only while an event that
+// ThumbnailPath is where an image's thumbnail is served: the archive's own
+// thumbnail of a large image, else the image itself.
+func ThumbnailPath(server, mediaID string) string {
+	return MediaPath(server, mediaID) + "/thumbnail"
+}
+
+func (s *Server) media(c echo.Context) error     { return s.serveMedia(c, false) }
+func (s *Server) thumbnail(c echo.Context) error { return s.serveMedia(c, true) }
+
+// serveMedia serves the archive's copy of an mxc URI, only while an event that
 // may be shown refers to it: checked against the store on every request,
 // revalidation included, so a redaction, expiry, opt-out, takedown or
 // hidden room answers 410 at once, and no cache may reuse a response
 // without asking (no-cache, with the blob's hash as ETag).
-func (s *Server) media(c echo.Context) error {
+func (s *Server) serveMedia(c echo.Context, thumb bool) error {
 	if s.opts.Media == nil {
 		return notFound("This archive does not keep copies of media.")
 	}
@@ -60,11 +69,20 @@ func (s *Server) media(c echo.Context) error {
 	case store.MediaPending:
 		return notFound("The archive has no copy of this file (not fetched yet, too large, or the homeserver refused it).")
 	}
-	f, err := s.opts.Media.Open(ctx, info.SHA256)
+	sha, contentType := info.SHA256, info.ContentType
+	if thumb {
+		switch {
+		case info.ThumbSHA256 != "":
+			sha, contentType = info.ThumbSHA256, info.ThumbType
+		case !media.IsImage(info.ContentType):
+			return notFound("This file is not an image, so it has no thumbnail.")
+		}
+	}
+	f, err := s.opts.Media.Open(ctx, sha)
 	if errors.Is(err, media.ErrNotFound) {
 		// Deleted by the archiver between the check and the open, or
 		// media.dir is not the archiver's directory: either way no copy.
-		s.log.Warn("media file missing from the media directory", "mxc", m.String(), "sha256", info.SHA256)
+		s.log.Warn("media file missing from the media directory", "mxc", m.String(), "sha256", sha)
 		return notFound("The archive has no copy of this file.")
 	}
 	if err != nil {
@@ -72,15 +90,15 @@ func (s *Server) media(c echo.Context) error {
 	}
 	defer f.Close()
 	h := c.Response().Header()
-	h.Set("Content-Type", info.ContentType)
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Security-Policy", mediaCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
-	if media.Inline(info.ContentType) {
+	if media.Inline(contentType) {
 		h.Set("Content-Disposition", "inline")
 	} else {
 		h.Set("Content-Disposition", "attachment")
 	}
-	h.Set("ETag", `"`+info.SHA256+`"`)
+	h.Set("ETag", `"`+sha+`"`)
 	h.Set("Cache-Control", "public, no-cache")
 	// ServeContent answers Range (audio and video seek), HEAD and
 	// If-None-Match against the ETag set above.

@@ -128,6 +128,26 @@ func TestMediaServing(t *testing.T) {
 		t.Errorf("revalidation: %d", rv.Code)
 	}
 
+	// Thumbnails: the image itself until the archive made one, then that;
+	// none for what is not an inline image.
+	if th := e.do(t, http.MethodGet, "/media/example.org/png/thumbnail", nil); th.Code != http.StatusOK || th.Body.String() != testPNG {
+		t.Errorf("thumbnail without one made: %d", th.Code)
+	}
+	if th := e.do(t, http.MethodGet, "/media/example.org/svg/thumbnail", nil); th.Code != http.StatusNotFound {
+		t.Errorf("thumbnail of an SVG: %d", th.Code)
+	}
+	small, err := e.blobs.Put(context.Background(), strings.NewReader("\xFF\xD8\xFF\xE0 small"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MediaThumbnail(context.Background(), event.MXC{Server: "example.org", MediaID: "png"}, small.Hash, "image/jpeg"); err != nil {
+		t.Fatal(err)
+	}
+	if th := e.do(t, http.MethodGet, "/media/example.org/png/thumbnail", nil); th.Code != http.StatusOK ||
+		th.Body.String() != "\xFF\xD8\xFF\xE0 small" || th.Header().Get("Content-Type") != "image/jpeg" || th.Header().Get("ETag") == etag {
+		t.Errorf("made thumbnail: %d %v", th.Code, th.Header())
+	}
+
 	// Not fetched yet, never referred to, not a media address.
 	for path, want := range map[string]int{
 		"/media/example.org/later":          http.StatusNotFound,
@@ -150,6 +170,9 @@ func TestMediaServing(t *testing.T) {
 	}
 	if rv := e.do(t, http.MethodGet, "/media/example.org/png", map[string]string{"If-None-Match": etag}); rv.Code != http.StatusGone {
 		t.Errorf("revalidation after the redaction: %d", rv.Code)
+	}
+	if th := e.do(t, http.MethodGet, "/media/example.org/png/thumbnail", nil); th.Code != http.StatusGone {
+		t.Errorf("thumbnail after the redaction: %d", th.Code)
 	}
 	// Hiding the room stops the rest.
 	if err := st.HideRoom(context.Background(), "!x:example.org", true, ""); err != nil {

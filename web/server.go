@@ -137,6 +137,7 @@ func (s *Server) routes() *echo.Echo {
 	get("/api/v1/events/:event", s.apiEventHandler)
 	get("/api/v1/rooms/:room/redactions", s.apiRedactions)
 	get("/media/:server/:id", s.media)
+	get("/media/:server/:id/thumbnail", s.thumbnail)
 	return e
 }
 

@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		// The archiver's media directory, read only: on another machine,
 		// the same directory mounted (README, "Media").
 		opts.Media = media.ReadDir(cfg.MediaDir())
-		ropts.MediaURL = web.MediaPath
+		ropts.MediaURL, ropts.ThumbnailURL = web.MediaPath, web.ThumbnailPath
 	}
 	srv, err := web.New(st, render.New(ropts), log, opts)
 	if err != nil {

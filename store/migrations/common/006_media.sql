@@ -14,8 +14,9 @@ CREATE TABLE IF NOT EXISTS media_refs (
 CREATE INDEX IF NOT EXISTS media_refs_mxc ON media_refs (server, media_id);
 -- media: what was fetched for an mxc URI: the blob (SHA-256 of the bytes,
 -- content-addressed, so the same file under two URIs is stored once), its
--- size and the type sniffed from the bytes. erased_at > 0: every reference
--- went, the row stays so the URL answers 410 rather than 404.
+-- size and the type sniffed from the bytes; thumb_sha256 a thumbnail the
+-- archive made of a large image ('' for none). erased_at > 0: every
+-- reference went, the row stays so the URL answers 410 rather than 404.
 CREATE TABLE IF NOT EXISTS media (
     server       TEXT NOT NULL,
     media_id     TEXT NOT NULL,
@@ -23,10 +24,13 @@ CREATE TABLE IF NOT EXISTS media (
     size         BIGINT NOT NULL,
     content_type TEXT NOT NULL,
     fetched_at   BIGINT NOT NULL,
+    thumb_sha256 TEXT NOT NULL DEFAULT '',
+    thumb_type   TEXT NOT NULL DEFAULT '',
     erased_at    BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (server, media_id)
 );
 CREATE INDEX IF NOT EXISTS media_sha256 ON media (sha256);
+CREATE INDEX IF NOT EXISTS media_thumb_sha256 ON media (thumb_sha256);
 -- media_queue: fetches still to do, written with the event so that an
 -- archiver killed mid-download resumes; attempts and next_at pace retries,
 -- gave_up stops them until `archiver media fetch`.
