@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,6 +17,9 @@ import (
 // sandbox with no origin and may load nothing, so it can never script the
 // archive.
 const mediaCSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
+
+// mediaWriteTimeout bounds sending one media file.
+const mediaWriteTimeout = 10 * time.Minute
 
 // MediaPath is the archive's URL path for an mxc URI's copy (server and
 // mediaID already validated by event.ParseMXC).
@@ -100,6 +104,9 @@ func (s *Server) serveMedia(c echo.Context, thumb bool) error {
 	}
 	h.Set("ETag", `"`+sha+`"`)
 	h.Set("Cache-Control", "public, no-cache")
+	// The server's write timeout suits pages; a 50 MiB video to a slow
+	// reader needs longer, but not forever. (Recorders in tests cannot.)
+	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(mediaWriteTimeout))
 	// ServeContent answers Range (audio and video seek), HEAD and
 	// If-None-Match against the ETag set above.
 	http.ServeContent(c.Response(), c.Request(), "", f.ModTime(), f)
