@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -176,4 +179,97 @@ func TestMediaArchivedServedAndErased(t *testing.T) {
 		t.Errorf("media stats after the redaction: %s", out)
 	}
 	fmt.Fprintln(os.Stderr, "media stats:", strings.TrimSpace(out))
+}
+
+// slowMedia is a proxy in front of the homeserver that trickles media
+// downloads while slow is set, so the archiver can be killed mid-download.
+type slowMedia struct {
+	target    string
+	slow      atomic.Bool
+	inFlight  atomic.Int32
+	transport http.RoundTripper
+}
+
+func (p *slowMedia) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := r.Clone(r.Context())
+	req.RequestURI = ""
+	u, _ := url.Parse(p.target)
+	req.URL.Scheme, req.URL.Host = u.Scheme, u.Host
+	resp, err := p.transport.RoundTrip(req)
+	if err != nil {
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	if !strings.Contains(r.URL.Path, "/media/") || !strings.Contains(r.URL.Path, "/download/") || !p.slow.Load() {
+		io.Copy(w, resp.Body)
+		return
+	}
+	p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+		if err != nil {
+			return
+		}
+		if p.slow.Load() {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
+// The archiver killed (SIGKILL) in the middle of a download: nothing half
+// written is served, the fetch is still queued, and the restarted archiver
+// fetches the whole file.
+func TestMediaFetchResumesAfterAKill(t *testing.T) {
+	w := newWorld(t)
+	proxy := &slowMedia{target: w.hs.URL, transport: http.DefaultTransport}
+	proxy.slow.Store(true)
+	ps := httptest.NewServer(proxy)
+	defer ps.Close()
+	w.stopArchiver()
+	w.env = append(w.env, "MXARCHIVE_HOMESERVER_ADDRESS="+ps.URL)
+	w.startArchiver()
+
+	room := w.publicRoom("mediakill", "world_readable")
+	w.inviteBot(room)
+	// 1 MiB at 4 KiB per 200 ms: about 50 s to download.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	uri := upload(t, w.alice, "big.bin", "application/octet-stream", big)
+	w.alice.Send(t, room, "m.room.message", map[string]any{"msgtype": "m.file", "body": "big.bin", "url": uri})
+	w.waitFor("the download to start", 60*time.Second, func() bool { return proxy.inFlight.Load() > 0 })
+	time.Sleep(time.Second)
+	w.crash()
+
+	ctx := context.Background()
+	m, err := w.st.MediaFor(ctx, mxcOf(t, uri))
+	if err != nil || m.State != store.MediaPending {
+		t.Fatalf("after the kill: %+v, %v; want pending", m, err)
+	}
+	jobs, err := w.st.DueMedia(ctx, "", time.Now().Add(time.Hour), 10)
+	if err != nil || len(jobs) != 1 || jobs[0].String() != uri {
+		t.Fatalf("queue after the kill: %+v, %v", jobs, err)
+	}
+
+	proxy.slow.Store(false)
+	w.startArchiver()
+	w.waitFor("the restarted archiver to fetch the file", 60*time.Second, func() bool {
+		m, err = w.st.MediaFor(ctx, mxcOf(t, uri))
+		return err == nil && m.State == store.MediaReady
+	})
+	got, err := os.ReadFile(media.ReadDir(filepath.Join(w.dir, "data", "media")).Path(m.SHA256))
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("stored %d bytes (%v), want the %d uploaded", len(got), err, len(big))
+	}
 }

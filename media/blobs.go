@@ -50,10 +50,26 @@ type Dir struct {
 	root string
 }
 
-// OpenDir returns the blob directory root, creating it if needed.
+// staleTemp is the age past which a temporary file is a process's leftover
+// (killed mid-download): a live download writes to its file continuously
+// and gives up after 15 minutes.
+const staleTemp = time.Hour
+
+// OpenDir returns the blob directory root, creating it if needed, and
+// removes temporary files that killed processes left behind.
 func OpenDir(root string) (*Dir, error) {
-	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o750); err != nil {
+	tmp := filepath.Join(root, "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return nil, fmt.Errorf("media directory: %w", err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("media directory: %w", err)
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && !e.IsDir() && time.Since(info.ModTime()) > staleTemp {
+			os.Remove(filepath.Join(tmp, e.Name()))
+		}
 	}
 	return &Dir{root: root}, nil
 }

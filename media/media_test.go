@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDirDedupAndDelete(t *testing.T) {
@@ -181,5 +182,28 @@ func TestThumbnailPixelBound(t *testing.T) {
 	}
 	if got := img.Bounds().Size(); got != (image.Point{320, 160}) {
 		t.Fatalf("thumbnail size %v, want 320×160", got)
+	}
+}
+
+// A killed process's temporary file is removed when the directory is next
+// opened, once it is old enough not to be a download in progress.
+func TestOpenDirRemovesStaleTemporaries(t *testing.T) {
+	root := t.TempDir()
+	if _, err := OpenDir(root); err != nil {
+		t.Fatal(err)
+	}
+	stale, fresh := root+"/tmp/put-stale", root+"/tmp/put-fresh"
+	os.WriteFile(stale, []byte("half a download"), 0o600)
+	os.WriteFile(fresh, []byte("a download in progress"), 0o600)
+	old := time.Now().Add(-2 * staleTemp)
+	os.Chtimes(stale, old, old)
+	if _, err := OpenDir(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temporary removed: %v", err)
 	}
 }
