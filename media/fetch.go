@@ -209,6 +209,20 @@ func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
 	if err != nil {
 		return err
 	}
+	cfg, _, err := CheckPixels(src, MaxPixels)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	if cfg.Width <= ThumbnailWidth && cfg.Height <= ThumbnailHeight {
+		// Already page-sized: a re-encoded copy would be no smaller.
+		src.Close()
+		return nil
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		src.Close()
+		return err
+	}
 	out, ct, err := Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
 	src.Close()
 	if err != nil {

@@ -253,13 +253,21 @@ func TestFetcherThumbnails(t *testing.T) {
 	var big bytes.Buffer
 	png.Encode(&big, img)
 	bomb := append(bombHeader(100000, 100000), bytes.Repeat([]byte{0}, media.ThumbnailAbove+1)...)
-	hs := &homeserver{v1: true, files: map[string]string{"example.org/big": big.String(), "example.org/bomb": string(bomb)}}
+	// 700×500 of noise: over ThumbnailAbove in bytes, but already page-sized.
+	mid := image.NewNRGBA(image.Rect(0, 0, 700, 500))
+	for i := range mid.Pix {
+		mid.Pix[i] = byte(r.IntN(256))
+	}
+	var midPNG bytes.Buffer
+	png.Encode(&midPNG, mid)
+	hs := &homeserver{v1: true, files: map[string]string{"example.org/big": big.String(), "example.org/bomb": string(bomb), "example.org/mid": midPNG.String()}}
 	srv := httptest.NewServer(hs)
 	defer srv.Close()
 	st.PutEvents(ctx, []store.Event{
 		ev(t, "$create", "m.room.create", "@bob:example.org", 1000, sk(""), `{"room_version":"10","creator":"@bob:example.org"}`),
 		ev(t, "$big", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.image","body":"big.png","url":"mxc://example.org/big"}`),
 		ev(t, "$bomb", "m.room.message", "@bob:example.org", 2001, nil, `{"msgtype":"m.image","body":"bomb.png","url":"mxc://example.org/bomb"}`),
+		ev(t, "$mid", "m.room.message", "@bob:example.org", 2002, nil, `{"msgtype":"m.image","body":"mid.png","url":"mxc://example.org/mid"}`),
 	})
 	blobs, _ := media.OpenDir(t.TempDir())
 	f, _ := media.NewFetcher(st, blobs, srv.URL, "as-token", "@archive:example.org", storetest.Logger(t))
@@ -282,6 +290,10 @@ func TestFetcherThumbnails(t *testing.T) {
 	m, _ = st.MediaFor(ctx, event.MXC{Server: "example.org", MediaID: "bomb"})
 	if m.State != store.MediaReady || m.ThumbSHA256 != "" {
 		t.Fatalf("bomb: %+v", m)
+	}
+	m, _ = st.MediaFor(ctx, event.MXC{Server: "example.org", MediaID: "mid"})
+	if m.State != store.MediaReady || m.ThumbSHA256 != "" || m.Size < media.ThumbnailAbove {
+		t.Fatalf("page-sized image got a thumbnail: %+v", m)
 	}
 	// Redacting the large image deletes both its bytes and its thumbnail.
 	st.PutEvents(ctx, []store.Event{ev(t, "$r", "m.room.redaction", "@bob:example.org", 3000, nil, `{"redacts":"$big"}`)})
