@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -36,6 +37,31 @@ type Config struct {
 	// semantics); see store.Retention.
 	Retention store.Retention `yaml:"retention"`
 	Log       Log             `yaml:"log"`
+	Media     Media           `yaml:"media"`
+}
+
+// Media configures the archive's own copy of media (images, files, audio,
+// video of archived public events).
+type Media struct {
+	// Enabled: the archiver fetches media and archive-web serves it.
+	Enabled bool `yaml:"enabled"`
+	// Dir holds the content-addressed files; empty means data_dir/media.
+	// archive-web reads the same directory (mount it read-only there when
+	// it runs on another machine).
+	Dir string `yaml:"dir"`
+	// MaxSize bounds one file in bytes (default 50 MiB): bytes past it are
+	// not read and the file shows as unavailable.
+	MaxSize int64 `yaml:"max_size"`
+	// Concurrency bounds downloads in flight.
+	Concurrency int `yaml:"concurrency"`
+}
+
+// MediaDir returns where media files live.
+func (c Config) MediaDir() string {
+	if c.Media.Dir != "" {
+		return c.Media.Dir
+	}
+	return filepath.Join(c.DataDir, "media")
 }
 
 // Search configures archive-web's search index.
@@ -139,6 +165,7 @@ func Defaults() Config {
 		Search:    Search{Enabled: true},
 		Retention: store.Retention{Enabled: true, PurgeInterval: time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
+		Media:     Media{Enabled: true, MaxSize: 50 << 20, Concurrency: 4},
 	}
 }
 
@@ -301,6 +328,12 @@ func (c Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
+	}
+	if c.Media.MaxSize <= 0 {
+		return fmt.Errorf("media.max_size %d: want a size in bytes above 0 (default 52428800, 50 MiB)", c.Media.MaxSize)
+	}
+	if c.Media.Concurrency < 1 || c.Media.Concurrency > 64 {
+		return fmt.Errorf("media.concurrency %d: want 1 to 64", c.Media.Concurrency)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {

@@ -64,6 +64,18 @@ func TestLoad(t *testing.T) {
 		{name: "bad duration", env: []string{"MXARCHIVE_DATABASE_QUERY_TIMEOUT=soon"}, wantErr: "MXARCHIVE_DATABASE_QUERY_TIMEOUT"},
 		{name: "bad db type", env: []string{"MXARCHIVE_DATABASE_TYPE=mysql"}, wantErr: "mysql"},
 		{name: "postgres needs uri", env: []string{"MXARCHIVE_DATABASE_TYPE=postgres"}, wantErr: "database.uri"},
+		{name: "media defaults", check: func(t *testing.T, c Config) {
+			if !c.Media.Enabled || c.Media.MaxSize != 50<<20 || c.Media.Concurrency != 4 || c.MediaDir() != filepath.Join("data", "media") {
+				t.Errorf("media defaults = %+v, dir %s", c.Media, c.MediaDir())
+			}
+		}},
+		{name: "media env", env: []string{"MXARCHIVE_MEDIA_MAX_SIZE=1048576", "MXARCHIVE_MEDIA_CONCURRENCY=2", "MXARCHIVE_MEDIA_DIR=/m"}, check: func(t *testing.T, c Config) {
+			if c.Media.MaxSize != 1<<20 || c.Media.Concurrency != 2 || c.MediaDir() != "/m" {
+				t.Errorf("media = %+v", c.Media)
+			}
+		}},
+		{name: "media max_size must be positive", env: []string{"MXARCHIVE_MEDIA_MAX_SIZE=0"}, wantErr: "media.max_size"},
+		{name: "media concurrency bounded", env: []string{"MXARCHIVE_MEDIA_CONCURRENCY=1000"}, wantErr: "media.concurrency"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -50,6 +50,37 @@ type Message struct {
 	URL           string `json:"url,omitempty"` // mxc:// URI of the media, if unencrypted
 	FileName      string `json:"filename,omitempty"`
 	GeoURI        string `json:"geo_uri,omitempty"`
+	// Info is what the sender stated about the media (info.w, info.h,
+	// info.size), read leniently by ParseMessage: a wrong type there reads
+	// as absent, since it only sizes the display.
+	Info MediaInfo `json:"-"`
+}
+
+// MediaInfo is a media message's stated dimensions and size; 0 means not
+// stated (or not a non-negative integer).
+type MediaInfo struct {
+	W, H int64
+	Size int64
+}
+
+// parseMediaInfo reads content.info leniently.
+func parseMediaInfo(content json.RawMessage) MediaInfo {
+	f, ok := objectFields(content)
+	if !ok {
+		return MediaInfo{}
+	}
+	info, ok := objectFields(f["info"])
+	if !ok {
+		return MediaInfo{}
+	}
+	num := func(key string) int64 {
+		var n int64
+		if json.Unmarshal(info[key], &n) != nil || n < 0 {
+			return 0
+		}
+		return n
+	}
+	return MediaInfo{W: num("w"), H: num("h"), Size: num("size")}
 }
 
 // IsHTML reports whether FormattedBody holds Matrix HTML to sanitize.
@@ -71,5 +102,6 @@ func ParseMessage(content json.RawMessage) (Message, error) {
 	if err := json.Unmarshal(content, &m); err != nil {
 		return Message{}, fmt.Errorf("%w: message content: %v", ErrMalformed, err)
 	}
+	m.Info = parseMediaInfo(content)
 	return m, nil
 }

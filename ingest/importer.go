@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -48,6 +49,10 @@ type ImportOptions struct {
 	// Progress, if set, is called now and then with the bytes read so far
 	// in the current pass and the file's size.
 	Progress func(p Progress)
+	// Media, if set, receives the attachments of an Element export ZIP
+	// (at most MediaMaxSize bytes each; 0: no bound).
+	Media        media.Blobs
+	MediaMaxSize int64
 }
 
 // Progress is a snapshot of a running import.
@@ -85,6 +90,10 @@ type ImportReport struct {
 	// earlier import, the appservice) is judged by that state, so a file
 	// of its messages alone is archived and not listed here.
 	Unstated []id.RoomID
+	// Media counts the attachments of an Element export ZIP put into the
+	// media store; MediaErrors the ones that could not be.
+	Media       int
+	MediaErrors []error
 }
 
 // maxLine bounds one NDJSON line; longer lines are rejected, not buffered.
@@ -101,6 +110,9 @@ var ErrQuarantined = errors.New("refused by the database; quarantined")
 // and skipped; the good ones are all imported. Importing the same file again
 // changes nothing.
 func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOptions) (ImportReport, error) {
+	if isZip(path) {
+		return in.importZip(ctx, path, opts)
+	}
 	rep := ImportReport{File: path, Format: opts.Format}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 10000
@@ -548,6 +560,9 @@ func (r ImportReport) String() string {
 			r.RedactionsApplied, r.RedactionsPending, r.RedactionsInvalid)
 	}
 	fmt.Fprintf(&b, "; %d lines rejected", len(r.Rejected))
+	if r.Media > 0 || len(r.MediaErrors) > 0 {
+		fmt.Fprintf(&b, "; %d attachments stored, %d not", r.Media, len(r.MediaErrors))
+	}
 	if len(r.QuarantinedLines) > 0 {
 		fmt.Fprintf(&b, "; %d quarantined (refused by the database)", len(r.QuarantinedLines))
 	}

@@ -3,6 +3,7 @@ package render
 import (
 	"html"
 	"html/template"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -18,6 +19,10 @@ type Options struct {
 	// nil means the archive serves no media: inline images become their
 	// alt text in brackets and media messages show the filename unlinked.
 	MediaURL func(server, mediaID string) string
+	// ThumbnailURL, if set, is what an inline image's src points to (a
+	// smaller copy); the image still links to MediaURL. nil: the image
+	// itself.
+	ThumbnailURL func(server, mediaID string) string
 }
 
 // Renderer turns message content into HTML and text. It is safe for
@@ -25,6 +30,7 @@ type Options struct {
 type Renderer struct {
 	policy   *bluemonday.Policy
 	mediaURL func(server, mediaID string) string
+	thumbURL func(server, mediaID string) string
 	// work, when set (tests only), counts the steps of rendering's own
 	// loops: bytes scanned, tree nodes visited. The linear-cost test
 	// asserts that it grows in proportion to the input (design rule 10),
@@ -41,7 +47,7 @@ func (r *Renderer) spend(n int) {
 
 // New builds a Renderer. The sanitizer policy is compiled once here.
 func New(opts Options) *Renderer {
-	return &Renderer{policy: newPolicy(), mediaURL: opts.MediaURL}
+	return &Renderer{policy: newPolicy(), mediaURL: opts.MediaURL, thumbURL: opts.ThumbnailURL}
 }
 
 // Message renders a message's body: the sanitized formatted_body for HTML
@@ -103,6 +109,49 @@ func mediaLabel(msgtype string) string {
 	return "file"
 }
 
+// mediaBox bounds the size an image or video is shown at, in CSS pixels:
+// the stated size scaled down to fit, never up.
+const mediaBox = 400
+
+// fitBox scales the stated w×h to fit mediaBox×mediaBox, keeping the aspect
+// ratio; ok is false when no usable size was stated (the browser then sizes
+// the element, bounded by the stylesheet).
+func fitBox(info event.MediaInfo) (w, h int64, ok bool) {
+	w, h = info.W, info.H
+	if w <= 0 || h <= 0 {
+		return 0, 0, false
+	}
+	if w > mediaBox {
+		// Scale in floating point: stated sizes are untrusted and may be
+		// large enough to overflow an integer product.
+		h, w = max(1, int64(float64(h)*mediaBox/float64(w))), mediaBox
+	}
+	if h > mediaBox {
+		w, h = max(1, int64(float64(w)*mediaBox/float64(h))), mediaBox
+	}
+	return w, h, true
+}
+
+// humanSize formats a stated file size.
+func humanSize(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
+	f, unit := float64(n)/1024, "KiB"
+	for _, u := range []string{"MiB", "GiB", "TiB"} {
+		if f < 1024 {
+			break
+		}
+		f, unit = f/1024, u
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + " " + unit
+}
+
+// media renders a file-like message: images and stickers inline at their
+// stated size (bounded, lazy, the name as alt text), video and audio in
+// native players that load nothing until asked, files as download links
+// with their stated size. Without a media URL (invalid or encrypted mxc,
+// or an archive that serves no media) only the name shows.
 func (r *Renderer) media(m event.Message) template.HTML {
 	name := m.FileName
 	if name == "" {
@@ -117,11 +166,45 @@ func (r *Renderer) media(m event.Message) template.HTML {
 
 	var b strings.Builder
 	if server, mediaID, ok := parseMXC(m.URL); ok && r.mediaURL != nil {
-		b.WriteString(`<a class="media" href="`)
-		b.WriteString(html.EscapeString(r.mediaURL(server, mediaID)))
-		b.WriteString(`" rel="` + linkRel + `">`)
-		b.WriteString(html.EscapeString(name))
-		b.WriteString(`</a>`)
+		u := html.EscapeString(r.mediaURL(server, mediaID))
+		size := func() {
+			if w, h, ok := fitBox(m.Info); ok {
+				b.WriteString(` width="` + strconv.FormatInt(w, 10) + `" height="` + strconv.FormatInt(h, 10) + `"`)
+			}
+		}
+		link := func(download bool) {
+			b.WriteString(`<a class="media" href="` + u + `" rel="` + linkRel + `"`)
+			if download {
+				b.WriteString(` download`)
+			}
+			b.WriteString(`>` + html.EscapeString(name) + `</a>`)
+		}
+		switch m.MsgType {
+		case event.MsgImage, "":
+			src := u
+			if r.thumbURL != nil {
+				src = html.EscapeString(r.thumbURL(server, mediaID))
+			}
+			b.WriteString(`<a class="media" href="` + u + `" rel="` + linkRel + `"><img class="media" src="` + src + `" alt="` + html.EscapeString(name) + `"`)
+			size()
+			b.WriteString(` loading="lazy"></a>`)
+		case event.MsgVideo, event.MsgAudio:
+			tag := "audio"
+			if m.MsgType == event.MsgVideo {
+				tag = "video"
+			}
+			b.WriteString(`<` + tag + ` class="media" src="` + u + `" controls preload="none"`)
+			if tag == "video" {
+				size()
+			}
+			b.WriteString(`></` + tag + `> `)
+			link(true)
+		default:
+			link(true)
+		}
+		if m.MsgType != event.MsgImage && m.MsgType != "" && m.Info.Size > 0 {
+			b.WriteString(` <span class="size">(` + humanSize(m.Info.Size) + `)</span>`)
+		}
 	} else {
 		b.WriteString(`<span class="media">`)
 		b.WriteString(html.EscapeString(name))

@@ -33,22 +33,35 @@ func TestMessage(t *testing.T) {
 			Format: event.FormatHTML, FormattedBody: "<script>x</script>"}, "&lt;script&gt;x&lt;/script&gt;"},
 		{"unknown msgtype", event.Message{MsgType: "org.example.custom", Body: "hi & bye"}, "hi &amp; bye"},
 		{"image", event.Message{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://example.org/abc"},
-			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener">cat.png</a>`},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener"><img class="media" src="/_media/example.org/abc" alt="cat.png" loading="lazy"></a>`},
+		{"image at its stated size, bounded", event.Message{MsgType: event.MsgImage, Body: "wide.png", URL: "mxc://example.org/abc", Info: event.MediaInfo{W: 1600, H: 1200}},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener"><img class="media" src="/_media/example.org/abc" alt="wide.png" width="400" height="300" loading="lazy"></a>`},
+		{"small image keeps its size", event.Message{MsgType: event.MsgImage, Body: "icon.png", URL: "mxc://example.org/abc", Info: event.MediaInfo{W: 32, H: 16}},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener"><img class="media" src="/_media/example.org/abc" alt="icon.png" width="32" height="16" loading="lazy"></a>`},
+		{"absurd stated size", event.Message{MsgType: event.MsgImage, Body: "x.png", URL: "mxc://example.org/abc", Info: event.MediaInfo{W: 1, H: 1 << 40}},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener"><img class="media" src="/_media/example.org/abc" alt="x.png" width="1" height="400" loading="lazy"></a>`},
 		{"image with caption", event.Message{MsgType: event.MsgImage, Body: "look https://example.org", FileName: "cat.png", URL: "mxc://example.org/abc"},
-			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener">cat.png</a>` +
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener"><img class="media" src="/_media/example.org/abc" alt="cat.png" loading="lazy"></a>` +
 				`<div class="caption">look ` + link("https://example.org") + `</div>`},
 		{"file with html caption", event.Message{MsgType: event.MsgFile, Body: "the *report*", FileName: "r.pdf", URL: "mxc://example.org/abc",
 			Format: event.FormatHTML, FormattedBody: `the <em>report</em><script>x</script>`},
-			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener">r.pdf</a><div class="caption">the <em>report</em></div>`},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download>r.pdf</a><div class="caption">the <em>report</em></div>`},
+		{"file with size", event.Message{MsgType: event.MsgFile, Body: "build.log", URL: "mxc://example.org/abc", Info: event.MediaInfo{Size: 1536}},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download>build.log</a> <span class="size">(1.5 KiB)</span>`},
+		{"video player", event.Message{MsgType: event.MsgVideo, Body: "clip.mp4", URL: "mxc://example.org/abc", Info: event.MediaInfo{W: 1920, H: 1080, Size: 5 << 20}},
+			`<video class="media" src="/_media/example.org/abc" controls preload="none" width="400" height="225"></video> ` +
+				`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download>clip.mp4</a> <span class="size">(5.0 MiB)</span>`},
 		{"file with invalid mxc", event.Message{MsgType: event.MsgFile, Body: "x.txt", URL: "mxc://example.org/../x"},
 			`<span class="media">x.txt</span>`},
 		{"file name escaped", event.Message{MsgType: event.MsgFile, Body: `<img src=x>.txt`, URL: "https://evil.example/"},
 			`<span class="media">&lt;img src=x&gt;.txt</span>`},
 		{"audio without name", event.Message{MsgType: event.MsgAudio, URL: "mxc://example.org/abc"},
-			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener">audio</a>`},
+			`<audio class="media" src="/_media/example.org/abc" controls preload="none"></audio> <a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download>audio</a>`},
 		{"encrypted video", event.Message{MsgType: event.MsgVideo, Body: "clip.mp4"}, `<span class="media">clip.mp4</span>`},
 		{"sticker", event.Message{Body: "a happy cat", URL: "mxc://example.org/st1"},
-			`<a class="media" href="/_media/example.org/st1" rel="nofollow ugc noopener">a happy cat</a>`},
+			`<a class="media" href="/_media/example.org/st1" rel="nofollow ugc noopener"><img class="media" src="/_media/example.org/st1" alt="a happy cat" loading="lazy"></a>`},
+		{"alt text escaped", event.Message{MsgType: event.MsgImage, Body: `"><script>x</script>`, URL: "mxc://example.org/abc"},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener"><img class="media" src="/_media/example.org/abc" alt="&#34;&gt;&lt;script&gt;x&lt;/script&gt;" loading="lazy"></a>`},
 		{"location", event.Message{MsgType: event.MsgLocation, Body: "Big Ben", GeoURI: "geo:51.5007,-0.1246;u=35"},
 			`Big Ben <a class="geo" href="geo:51.5007,-0.1246;u=35" rel="nofollow ugc noopener">geo:51.5007,-0.1246;u=35</a>`},
 		{"location invalid geo", event.Message{MsgType: event.MsgLocation, Body: "somewhere", GeoURI: `geo:1,2"><script>`},
@@ -166,5 +179,21 @@ func TestMediaNameWithoutReplyFallback(t *testing.T) {
 	got := string(r.Message(event.Message{MsgType: event.MsgImage, Body: "> <@a:x> secret words\n\nimg.png", URL: "mxc://x.org/abc"}))
 	if strings.Contains(got, "secret") || !strings.Contains(got, "img.png") {
 		t.Errorf("media message = %q", got)
+	}
+}
+
+func TestImageThumbnailURL(t *testing.T) {
+	r := New(Options{
+		MediaURL:     func(server, id string) string { return "/m/" + server + "/" + id },
+		ThumbnailURL: func(server, id string) string { return "/m/" + server + "/" + id + "/thumbnail" },
+	})
+	got := string(r.Message(event.Message{MsgType: event.MsgImage, Body: "big.png", URL: "mxc://example.org/abc"}))
+	want := `<a class="media" href="/m/example.org/abc" rel="nofollow ugc noopener"><img class="media" src="/m/example.org/abc/thumbnail" alt="big.png" loading="lazy"></a>`
+	if got != want {
+		t.Errorf("image with thumbnails\n got %q\nwant %q", got, want)
+	}
+	// Files are never shown through the thumbnail route.
+	if got := string(r.Message(event.Message{MsgType: event.MsgFile, Body: "a.pdf", URL: "mxc://example.org/abc"})); strings.Contains(got, "thumbnail") {
+		t.Errorf("file: %q", got)
 	}
 }

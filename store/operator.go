@@ -79,6 +79,9 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 		if _, err := w.tx.ExecContext(ctx, `DELETE FROM events WHERE nid = $1`, v.nid); err != nil {
 			return err
 		}
+		if err := w.dropMediaRefs(ctx, v.id); err != nil {
+			return err
+		}
 		if _, err := w.tx.ExecContext(ctx, `DELETE FROM redactions WHERE target_id = $1`, v.id); err != nil {
 			return err
 		}

@@ -353,6 +353,9 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		if err := w.feed(ctx, ChangeStored, ev.RoomID, ev.ID); err != nil {
 			return err
 		}
+		if err := w.addMediaRefs(ctx, ev); err != nil {
+			return err
+		}
 		if ev.IsState() {
 			d.state = true
 		}
@@ -659,14 +662,21 @@ func (w *writer) editsOf(ctx context.Context, target id.EventID) ([]rawRow, erro
 	return out, rows.Err()
 }
 
-// stripEvent replaces a stored event by its redacted form.
+// stripEvent replaces a stored event by its redacted form; the media it
+// referred to loses that reference (media.go).
 func (w *writer) stripEvent(ctx context.Context, nid int64, rawText, version string) error {
 	red, err := event.Redact(json.RawMessage(rawText), version)
 	if err != nil {
 		return err
 	}
-	_, err = w.tx.ExecContext(ctx, markRedactedSQL, string(red), nid)
-	return err
+	if _, err = w.tx.ExecContext(ctx, markRedactedSQL, string(red), nid); err != nil {
+		return err
+	}
+	var evID string
+	if err := w.tx.QueryRowContext(ctx, `SELECT event_id FROM events WHERE nid = $1`, nid).Scan(&evID); err != nil {
+		return err
+	}
+	return w.dropMediaRefs(ctx, evID)
 }
 
 // roomVersion returns the room's version and its creators (the create

@@ -40,6 +40,8 @@ type apiMessageContent struct {
 	FormattedBody string `json:"formatted_body,omitempty"`
 	URL           string `json:"url,omitempty"`
 	FileName      string `json:"filename,omitempty"`
+	// MediaURL is the archive's copy of url, when the archive keeps media.
+	MediaURL string `json:"media_url,omitempty"`
 }
 
 type apiEvent struct {
@@ -245,6 +247,7 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 	// a path) is the sender's, not media a client could fetch safely.
 	if render.ValidMXC(sh.msg.URL) {
 		content.URL = sh.msg.URL
+		content.MediaURL = s.mediaURL(sh.msg.URL)
 	}
 	q.text(sh.msg, 0, func(t string) { content.Body, a.Text = t, t })
 	isHTML := sh.msg.IsHTML()

@@ -296,6 +296,8 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 			MsgType: sh.msg.MsgType, Edited: sh.edited}
 		if sh.redaction != nil {
 			l.Notice = sh.redaction.Notice()
+		} else {
+			l.Media = s.mediaURL(sh.msg.URL)
 		}
 		v.Lines = append(v.Lines, l)
 	}
@@ -338,6 +340,7 @@ type textLogView struct {
 type textLogLine struct {
 	Time, Name, MsgType string
 	Notice              string // why the message is withdrawn, if it is
+	Media               string // the archive's URL of its media, if any
 	Edited              bool
 	text                string // rendered
 }
@@ -352,6 +355,11 @@ func (v textLogView) bytes() []byte {
 			continue
 		}
 		text := logLines(l.text)
+		if l.Media != "" {
+			// Built from a validated mxc URI and the archive's own URL:
+			// nothing in it can break the line.
+			text += " <" + l.Media + ">"
+		}
 		if l.Edited {
 			text += " (edited)"
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -43,6 +44,10 @@ type Options struct {
 	// Bot is the archive bot's user ID, named on room pages as the user
 	// to remove to stop the archiving; empty for an import-only archive.
 	Bot string
+	// Media holds the archive's copies of media, served at /media/; nil
+	// serves none. archive-web only reads it: the archiver writes and
+	// deletes.
+	Media media.Blobs
 }
 
 // Server serves the archive.
@@ -132,6 +137,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/api/v1/rooms/:room/events", s.apiDay)
 	get("/api/v1/events/:event", s.apiEventHandler)
 	get("/api/v1/rooms/:room/redactions", s.apiRedactions)
+	get("/media/:server/:id", s.media)
+	get("/media/:server/:id/thumbnail", s.thumbnail)
 	return e
 }
 
@@ -326,7 +333,7 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		// bug cannot become script execution.
 		// Style attributes are allowed only for the colours render emits
 		// after validating them as #rrggbb.
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; media-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		return next(c)

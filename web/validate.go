@@ -92,7 +92,10 @@ func (s *Server) validator(v any, q *renderQueue) (string, error) {
 			Kind    string
 			Excerpt int
 			Msg     event.Message
-		}{kind, j.excerpt, j.msg}); err != nil {
+			// Info is not in Message's JSON (it is parsed leniently) but
+			// sizes the media shown.
+			Info event.MediaInfo
+		}{kind, j.excerpt, j.msg, j.msg.Info}); err != nil {
 			return "", fmt.Errorf("validator: %w", err)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
@@ -83,7 +84,14 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unknown command %q (want reindex, or none to serve)", fs.Arg(0))
 	}
-	srv, err := web.New(st, render.New(render.Options{}), log, opts)
+	var ropts render.Options
+	if cfg.Media.Enabled {
+		// The archiver's media directory, read only: on another machine,
+		// the same directory mounted (README, "Media").
+		opts.Media = media.ReadDir(cfg.MediaDir())
+		ropts.MediaURL, ropts.ThumbnailURL = web.MediaPath, web.ThumbnailPath
+	}
+	srv, err := web.New(st, render.New(ropts), log, opts)
 	if err != nil {
 		return err
 	}

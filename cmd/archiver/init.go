@@ -90,6 +90,22 @@ retention:
   # Expired messages are hidden at once; this is how often they are deleted.
   purge_interval: {{.Retention.PurgeInterval}}
 
+# The archive's own copy of the media of archived public events (images,
+# files, audio, video, stickers, thumbnails), fetched from the homeserver
+# after each transaction is acknowledged and kept content-addressed (each
+# distinct file once) under dir. archive-web serves it from the same
+# directory: on another machine, mount it there read-only. Bytes are deleted
+# when no event that may be shown refers to them any more.
+media:
+  enabled: {{.Media.Enabled}}
+  # Empty: data_dir/media.
+  dir: {{q .Media.Dir}}
+  # Largest file fetched, in bytes (52428800 = 50 MiB); larger ones show as
+  # unavailable.
+  max_size: {{.Media.MaxSize}}
+  # Downloads in flight.
+  concurrency: {{.Media.Concurrency}}
+
 web:
   listen: {{q .Web.Listen}}
   # The archive's public URL, for absolute permalinks in the API and for

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -33,7 +34,12 @@ Commands:
         homeserver into the archive.
   import [--format ndjson|element] [--assume-world-readable] FILE...
         Import Matrix events: newline-delimited JSON as /messages returns
-        them, or Element's "Export chat" JSON. Importing twice changes nothing.
+        them, or Element's "Export chat" JSON, or its ZIP with attachments
+        (put into the media store). Importing twice changes nothing.
+  media fetch [--room ROOM] | media stats
+        Fetch every queued media file now, retrying failed ones, with
+        progress (the archiver also fetches continuously); count the media
+        store.
   config
         Print the effective configuration (secrets hidden).
   quarantine [--json] [--limit N]
@@ -96,6 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case "quarantine":
 		return quarantineCmd(ctx, cfg, log, rest, stdout, stderr)
+	case "media":
+		return mediaCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "hide-room", "show-room", "purge-room", "takedown", "erase-user", "optout", "optin", "retention":
 		return operatorCmd(ctx, cfg, log, cmd, rest, stdout, stderr)
 	default:
@@ -127,18 +135,29 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	defer st.Close()
 	in := ingest.New(st, log, "")
 	prog := newProgress(stderr, log)
+	opts := ingest.ImportOptions{
+		Format: ingest.Format(*format), AssumeWorldReadable: *assume, BatchSize: *batch, Progress: prog.update,
+		RouteUnclaimedAliases: true,
+	}
+	if cfg.Media.Enabled {
+		// An Element export ZIP's attachments go into the media store.
+		if opts.Media, err = media.OpenDir(cfg.MediaDir()); err != nil {
+			return err
+		}
+		opts.MediaMaxSize = cfg.Media.MaxSize
+	}
 	failed := 0
 	for _, path := range fs.Args() {
-		rep, err := in.ImportFile(ctx, path, ingest.ImportOptions{
-			Format: ingest.Format(*format), AssumeWorldReadable: *assume, BatchSize: *batch, Progress: prog.update,
-			RouteUnclaimedAliases: true,
-		})
+		rep, err := in.ImportFile(ctx, path, opts)
 		prog.done()
 		for _, le := range rep.Rejected {
 			fmt.Fprintf(stderr, "%s: %v (line skipped)\n", path, le)
 		}
 		for _, le := range rep.QuarantinedLines {
 			fmt.Fprintf(stderr, "%s: %v (archiver quarantine lists it)\n", path, le)
+		}
+		for _, me := range rep.MediaErrors {
+			fmt.Fprintf(stderr, "%s: attachment %v (the archiver fetches it from the homeserver instead)\n", path, me)
 		}
 		if err != nil {
 			failed++

@@ -159,6 +159,11 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 	if *dryRun {
 		summary = "dry run, nothing changed: " + strings.Replace(summary, "deleted", "would be deleted", 1)
 	}
+	if !*dryRun {
+		if err := collectMedia(ctx, cfg, st, log); err != nil {
+			return fmt.Errorf("deleting media no event refers to: %w", err)
+		}
+	}
 	fmt.Fprintln(stdout, summary)
 	log.Info("operator command", "command", cmd, "target", target, "by", actor, "dry_run", *dryRun, "affected", affected, "reason", *reason)
 	return st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: actor, Command: cmd, Target: target,

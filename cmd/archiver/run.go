@@ -17,6 +17,7 @@ import (
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -86,6 +87,12 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		return err
 	}
 	defer a.st.Close()
+	var fetcher *media.Fetcher
+	if cfg.Media.Enabled {
+		if fetcher, err = newFetcher(cfg, a.st, log); err != nil {
+			return err
+		}
+	}
 	as := ingest.NewAppService(a.in, cfg.Appservice.HSToken, notifiers{a.manager, a.aliases}, log)
 	ln, err := net.Listen("tcp", cfg.Appservice.Listen)
 	if err != nil {
@@ -109,6 +116,15 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	go a.aliases.Run(ctx)
 	if cfg.Retention.Enabled {
 		go purgeLoop(ctx, a.st, cfg.Retention.PurgeInterval, log)
+	}
+	if fetcher != nil {
+		// Downloads run beside the appservice, never inside a transaction:
+		// the store queued them with the events.
+		go func() {
+			if err := fetcher.Run(ctx); err != nil {
+				log.Error("media fetcher stopped", "err", err)
+			}
+		}()
 	}
 	select {
 	case err = <-errc:

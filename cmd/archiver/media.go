@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/media"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// newFetcher wires the media fetcher from the configuration.
+func newFetcher(cfg config.Config, st *store.Store, log *slog.Logger) (*media.Fetcher, error) {
+	blobs, err := media.OpenDir(cfg.MediaDir())
+	if err != nil {
+		return nil, err
+	}
+	f, err := media.NewFetcher(st, blobs, cfg.Homeserver.Address, cfg.Appservice.ASToken, id.UserID(cfg.BotUserID()), log)
+	if err != nil {
+		return nil, err
+	}
+	f.MaxSize, f.Concurrency = cfg.Media.MaxSize, cfg.Media.Concurrency
+	return f, nil
+}
+
+// collectMedia deletes the bytes an operator command left without a
+// reference, so that a takedown or erasure run while the archiver is
+// stopped leaves no copy on disk either.
+func collectMedia(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) error {
+	if !cfg.Media.Enabled {
+		return nil
+	}
+	blobs, err := media.OpenDir(cfg.MediaDir())
+	if err != nil {
+		return err
+	}
+	// Only Collect is used: no homeserver address is needed for it.
+	f, err := media.NewFetcher(st, blobs, "http://unused.invalid", "", "", log)
+	if err != nil {
+		return err
+	}
+	n, err := f.Collect(ctx)
+	if n > 0 {
+		log.Info("media: deleted bytes no event refers to", "blobs", n)
+	}
+	return err
+}
+
+// mediaCmd: `archiver media fetch [--room ROOM]` fetches every queued
+// media file now (retrying those that failed), with progress;
+// `archiver media stats` counts the media store.
+func mediaCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "fetch" && args[0] != "stats") {
+		return errors.New("usage: archiver media fetch [--room ROOM] | archiver media stats")
+	}
+	fs := flag.NewFlagSet("media "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	room := fs.String("room", "", "only this room's media (default: all)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if args[0] == "stats" {
+		s, err := st.MediaStats(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%d media URIs in %d files, %d bytes; %d queued, %d given up\n", s.URIs, s.Blobs, s.Bytes, s.Queued, s.GaveUp)
+		return err
+	}
+	if !cfg.Media.Enabled {
+		return errors.New("media.enabled is false: nothing is fetched")
+	}
+	if err := cfg.CheckAppservice(); err != nil {
+		return err
+	}
+	f, err := newFetcher(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	terminal := false
+	if file, ok := stderr.(*os.File); ok {
+		terminal = term.IsTerminal(int(file.Fd()))
+	}
+	last := time.Now()
+	s, err := f.Drain(ctx, id.RoomID(*room), func(done, total int64) {
+		if terminal {
+			fmt.Fprintf(stderr, "\rfetching media: %d of %d   ", done, total)
+		} else if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			log.Info("media fetch progress", "done", done, "total", total)
+		}
+	})
+	if terminal {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%d media URIs in %d files, %d bytes; %d still queued (retried later), %d given up\n",
+		s.URIs, s.Blobs, s.Bytes, s.Queued, s.GaveUp)
+	return err
+}

@@ -1,0 +1,152 @@
+package event
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// MXC is a validated mxc://<server-name>/<media-id> URI (MATRIX.md §6.5).
+type MXC struct {
+	Server  string
+	MediaID string
+}
+
+// String returns the URI.
+func (m MXC) String() string { return "mxc://" + m.Server + "/" + m.MediaID }
+
+// ParseMXC splits mxc://<server-name>/<media-id>, validating both parts so
+// that a URL built from them cannot traverse paths, reach another host or
+// smuggle syntax: the server name per the spec's grammar, the media ID as
+// [A-Za-z0-9_-]{1,255}. Anything else is not an mxc URI the archive uses.
+func ParseMXC(uri string) (MXC, bool) {
+	rest, found := strings.CutPrefix(uri, "mxc://")
+	if !found {
+		return MXC{}, false
+	}
+	server, mediaID, found := strings.Cut(rest, "/")
+	if !found || !ValidServerName(server) || !ValidMediaID(mediaID) {
+		return MXC{}, false
+	}
+	return MXC{Server: server, MediaID: mediaID}, true
+}
+
+// ValidMediaID reports whether s is a media ID the archive accepts:
+// [A-Za-z0-9_-], 1 to 255 bytes.
+func ValidMediaID(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isAlnum(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidServerName implements the spec's grammar:
+// server_name = hostname [ ":" port ], hostname = IPv4 / "[" IPv6 "]" / dns-name.
+func ValidServerName(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	host, port := s, ""
+	if s[0] == '[' {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return false
+		}
+		host, port = s[1:end], s[end+1:]
+		if len(host) < 2 || len(host) > 45 {
+			return false
+		}
+		for i := 0; i < len(host); i++ {
+			c := host[i]
+			if !isHex(c) && c != ':' && c != '.' {
+				return false
+			}
+		}
+	} else {
+		if i := strings.IndexByte(s, ':'); i >= 0 {
+			host, port = s[:i], s[i:]
+		}
+		if host == "" {
+			return false
+		}
+		for i := 0; i < len(host); i++ {
+			c := host[i]
+			if !isAlnum(c) && c != '.' && c != '-' {
+				return false
+			}
+		}
+	}
+	if port == "" {
+		return true
+	}
+	digits, found := strings.CutPrefix(port, ":")
+	if !found || digits == "" || len(digits) > 5 {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func isHex(c byte) bool {
+	return c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c >= '0' && c <= '9'
+}
+
+// mediaMsgTypes are the msgtypes whose url is media; a sticker has no
+// msgtype.
+var mediaMsgTypes = map[string]bool{MsgImage: true, MsgFile: true, MsgAudio: true, MsgVideo: true}
+
+// MediaRefs returns the valid mxc URIs an m.room.message or m.sticker
+// content refers to (url and info.thumbnail_url, and those of an edit's
+// m.new_content), without duplicates. Fields of the wrong type and invalid
+// URIs are skipped: media is optional, the message is still archived. An
+// encrypted file's URI sits under "file" and is never returned.
+func MediaRefs(typ string, content json.RawMessage) []MXC {
+	if typ != TypeMessage && typ != TypeSticker {
+		return nil
+	}
+	var out []MXC
+	add := func(s string) {
+		m, ok := ParseMXC(s)
+		if !ok {
+			return
+		}
+		for _, o := range out {
+			if o == m {
+				return
+			}
+		}
+		out = append(out, m)
+	}
+	var walk func(c json.RawMessage, depth int)
+	walk = func(c json.RawMessage, depth int) {
+		f, ok := objectFields(c)
+		if !ok {
+			return
+		}
+		// A text message with a url field is not media.
+		if typ == TypeSticker || mediaMsgTypes[stringField(f, "msgtype")] {
+			add(stringField(f, "url"))
+			if info, ok := objectFields(f["info"]); ok {
+				add(stringField(info, "thumbnail_url"))
+			}
+		}
+		if depth == 0 {
+			walk(f["m.new_content"], 1)
+		}
+	}
+	walk(content, 0)
+	return out
+}

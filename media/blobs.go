@@ -1,0 +1,197 @@
+package media
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ErrTooLarge is returned by Put when the content exceeds its limit; nothing
+// is kept.
+var ErrTooLarge = errors.New("media larger than the configured limit")
+
+// ErrNotFound: no blob with that hash.
+var ErrNotFound = errors.New("media blob not found")
+
+// Blob describes stored bytes.
+type Blob struct {
+	Hash string // lower-case hex SHA-256 of the bytes
+	Size int64
+}
+
+// File is an open blob: what http.ServeContent needs.
+type File interface {
+	io.ReadSeeker
+	io.Closer
+	ModTime() time.Time
+}
+
+// Blobs stores content-addressed bytes. Implementations must make Put
+// atomic (a reader never sees a partial blob) and idempotent (the same
+// bytes twice are one blob).
+type Blobs interface {
+	// Put stores r's bytes, reading at most max bytes (max <= 0: no limit);
+	// more is ErrTooLarge and nothing is kept.
+	Put(ctx context.Context, r io.Reader, max int64) (Blob, error)
+	Open(ctx context.Context, hash string) (File, error)
+	// Delete removes a blob; deleting a missing blob is not an error.
+	Delete(ctx context.Context, hash string) error
+}
+
+// Dir keeps blobs as files under a directory: <dir>/ab/cd/<hash>.
+type Dir struct {
+	root string
+}
+
+// staleTemp is the age past which a temporary file is a process's leftover
+// (killed mid-download): a live download writes to its file continuously
+// and gives up after 15 minutes.
+const staleTemp = time.Hour
+
+// OpenDir returns the blob directory root, creating it if needed, and
+// removes temporary files that killed processes left behind.
+func OpenDir(root string) (*Dir, error) {
+	tmp := filepath.Join(root, "tmp")
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		return nil, fmt.Errorf("media directory: %w", err)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("media directory: %w", err)
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && !e.IsDir() && time.Since(info.ModTime()) > staleTemp {
+			os.Remove(filepath.Join(tmp, e.Name()))
+		}
+	}
+	return &Dir{root: root}, nil
+}
+
+// ReadDir returns the blob directory root for reading only (archive-web):
+// nothing is created, so it works on a read-only mount.
+func ReadDir(root string) *Dir { return &Dir{root: root} }
+
+// validHash admits only what Put produces, so a hash from the database can
+// never name a path outside the directory.
+func validHash(h string) bool {
+	if len(h) != sha256.Size*2 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *Dir) path(hash string) string {
+	return filepath.Join(d.root, hash[:2], hash[2:4], hash)
+}
+
+// Path returns where a blob lives (tests and operators).
+func (d *Dir) Path(hash string) string { return d.path(hash) }
+
+// ctxReader stops a copy when its context ends: a download the archiver
+// abandons must not keep writing.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Put writes to a temporary file while hashing, then renames it into place:
+// a crash leaves at most a temporary file, never a truncated blob.
+func (d *Dir) Put(ctx context.Context, r io.Reader, max int64) (Blob, error) {
+	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "put-*")
+	if err != nil {
+		return Blob{}, fmt.Errorf("media temp file: %w", err)
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	h := sha256.New()
+	src := io.Reader(ctxReader{ctx, r})
+	if max > 0 {
+		// One byte past the limit tells "exactly max" from "more".
+		src = io.LimitReader(src, max+1)
+	}
+	n, err := io.Copy(io.MultiWriter(tmp, h), src)
+	if err != nil {
+		return Blob{}, fmt.Errorf("media write: %w", err)
+	}
+	if max > 0 && n > max {
+		return Blob{}, fmt.Errorf("%w (%d bytes)", ErrTooLarge, max)
+	}
+	if err := tmp.Sync(); err != nil {
+		return Blob{}, fmt.Errorf("media sync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return Blob{}, fmt.Errorf("media close: %w", err)
+	}
+	b := Blob{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
+	dst := d.path(b.Hash)
+	if _, err := os.Stat(dst); err == nil {
+		return b, nil // the same bytes are already here
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return Blob{}, fmt.Errorf("media directory: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return Blob{}, fmt.Errorf("media rename: %w", err)
+	}
+	return b, nil
+}
+
+type osFile struct {
+	*os.File
+	mod time.Time
+}
+
+func (f osFile) ModTime() time.Time { return f.mod }
+
+// Open opens a blob for reading.
+func (d *Dir) Open(_ context.Context, hash string) (File, error) {
+	if !validHash(hash) {
+		return nil, fmt.Errorf("%w: invalid hash %q", ErrNotFound, hash)
+	}
+	f, err := os.Open(d.path(hash))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, hash)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("media open: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("media stat: %w", err)
+	}
+	return osFile{f, st.ModTime()}, nil
+}
+
+// Delete removes a blob's file.
+func (d *Dir) Delete(_ context.Context, hash string) error {
+	if !validHash(hash) {
+		return fmt.Errorf("media delete: invalid hash %q", hash)
+	}
+	if err := os.Remove(d.path(hash)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("media delete: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,360 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// DefaultMaxSize is media.max_size's default: 50 MiB.
+const DefaultMaxSize = 50 << 20
+
+// Fetcher downloads queued media from the homeserver into Blobs and
+// deletes the bytes of blobs no event refers to any more. The archiver runs
+// one (Run); `archiver media fetch` drains the queue with it (Drain).
+type Fetcher struct {
+	store *store.Store
+	blobs Blobs
+	http  *http.Client
+	base  *url.URL
+	token string
+	user  id.UserID
+	log   *slog.Logger
+	// MaxSize bounds one file (bytes past it are not read); Concurrency
+	// bounds downloads in flight; Poll is how often the queue and orphans
+	// are looked at.
+	MaxSize     int64
+	Concurrency int
+	Poll        time.Duration
+	// gc serializes deleting orphaned bytes against downloads in flight: a
+	// download that finds its bytes already stored (dedup) must not see
+	// them deleted before it records them.
+	gc  sync.RWMutex
+	now func() time.Time
+}
+
+// NewFetcher returns a fetcher using the homeserver at address as user
+// (the archive bot) with the appservice token.
+func NewFetcher(st *store.Store, blobs Blobs, address, asToken string, user id.UserID, log *slog.Logger) (*Fetcher, error) {
+	u, err := url.Parse(strings.TrimRight(address, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("homeserver.address %q is not an http(s) URL", address)
+	}
+	return &Fetcher{
+		store: st, blobs: blobs, base: u, token: asToken, user: user, log: log,
+		// A stalled homeserver must not hold a download slot forever; a
+		// 50 MiB file at 1 Mbit/s takes ~7 minutes.
+		http:    &http.Client{Timeout: 15 * time.Minute},
+		MaxSize: DefaultMaxSize, Concurrency: 4, Poll: 2 * time.Second, now: time.Now,
+	}, nil
+}
+
+// fetchError is a failed download: permanent ones are not retried
+// automatically.
+type fetchError struct {
+	status    int
+	errcode   string
+	permanent bool
+	err       error
+}
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// Download fetches one mxc URI through the authenticated client media API
+// (MSC3916), falling back to the legacy endpoint when the homeserver does
+// not know the new one, and stores it. It returns the blob and the content
+// type sniffed from its bytes.
+func (f *Fetcher) Download(ctx context.Context, m event.MXC) (Blob, string, error) {
+	// Validated again here: this is where the URI becomes a URL, and
+	// nothing the room sent may choose another path or host.
+	if _, ok := event.ParseMXC(m.String()); !ok {
+		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("invalid mxc URI %q", m.String())}
+	}
+	path := "/" + url.PathEscape(m.Server) + "/" + url.PathEscape(m.MediaID)
+	b, ct, err := f.get(ctx, "/_matrix/client/v1/media/download"+path, nil)
+	var fe *fetchError
+	if errors.As(err, &fe) && (fe.status == http.StatusNotFound && fe.errcode == "M_UNRECOGNIZED" ||
+		fe.status == http.StatusBadRequest || fe.status == http.StatusMethodNotAllowed) {
+		b, ct, err = f.get(ctx, "/_matrix/media/v3/download"+path, url.Values{"allow_remote": {"true"}})
+	}
+	return b, ct, err
+}
+
+// headBuffer keeps the first SniffLen bytes written to it.
+type headBuffer struct{ b []byte }
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if n := SniffLen - len(h.b); n > 0 {
+		h.b = append(h.b, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (f *Fetcher) get(ctx context.Context, path string, q url.Values) (Blob, string, error) {
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("user_id", string(f.user))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base.String()+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return Blob{}, "", &fetchError{permanent: true, err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return Blob{}, "", &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var me struct {
+			ErrCode string `json:"errcode"`
+			Error   string `json:"error"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&me)
+		// 4xx but rate limits is the homeserver's final word on this file
+		// (not found, forbidden, too large for it).
+		perm := resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests
+		return Blob{}, "", &fetchError{status: resp.StatusCode, errcode: me.ErrCode, permanent: perm,
+			err: fmt.Errorf("GET %s: homeserver answered %d %s %s", path, resp.StatusCode, me.ErrCode, me.Error)}
+	}
+	if f.MaxSize > 0 && resp.ContentLength > f.MaxSize {
+		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("%w: %d bytes announced", ErrTooLarge, resp.ContentLength)}
+	}
+	head := &headBuffer{}
+	b, err := f.blobs.Put(ctx, io.TeeReader(resp.Body, head), f.MaxSize)
+	if errors.Is(err, ErrTooLarge) {
+		return Blob{}, "", &fetchError{permanent: true, err: err}
+	}
+	if err != nil {
+		return Blob{}, "", &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
+	}
+	return b, Sniff(head.b), nil
+}
+
+// backoff is the wait before retry n (1-based): 30 s doubling, at most 6 h.
+func backoff(n int) time.Duration {
+	d := 30 * time.Second
+	for i := 1; i < n && d < 6*time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, 6*time.Hour)
+}
+
+// maxAttempts: after this many failures a fetch waits for `archiver media
+// fetch`; permanent failures give up after permanentAttempts (a remote
+// homeserver may be briefly unreachable behind a 404).
+const (
+	maxAttempts       = 12
+	permanentAttempts = 3
+)
+
+// fetch runs one job and records its outcome.
+func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
+	f.gc.RLock()
+	defer f.gc.RUnlock()
+	log := f.log.With("room_id", j.RoomID, "mxc", j.String())
+	b, ct, err := f.Download(ctx, j.MXC)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // shutting down: the job stays queued as it was
+		}
+		var fe *fetchError
+		perm := errors.As(err, &fe) && fe.permanent
+		n := j.Attempts + 1
+		giveUp := n >= maxAttempts || perm && n >= permanentAttempts
+		log.Warn("media fetch failed", "attempt", n, "gave_up", giveUp, "err", err)
+		return f.store.MediaFailed(ctx, j.MXC, err.Error(), f.now().Add(backoff(n)), giveUp)
+	}
+	kept, err := f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct)
+	if err != nil {
+		return err
+	}
+	log.Debug("media fetched", "sha256", b.Hash, "size", b.Size, "content_type", ct, "kept", kept)
+	if kept && IsImage(ct) && b.Size > ThumbnailAbove {
+		if err := f.thumbnail(ctx, j.MXC, b); err != nil {
+			// Pages then show the image itself: a thumbnail is an
+			// optimisation, not a condition for serving.
+			log.Warn("media thumbnail not made", "err", err)
+		}
+	}
+	return nil
+}
+
+// Thumbnails are made for images larger than ThumbnailAbove bytes, to fit
+// ThumbnailWidth×ThumbnailHeight: what a page shows inline.
+const (
+	ThumbnailAbove  = 256 << 10
+	ThumbnailWidth  = 800
+	ThumbnailHeight = 800
+)
+
+// thumbnail makes and records a thumbnail of a stored image.
+func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
+	src, err := f.blobs.Open(ctx, b.Hash)
+	if err != nil {
+		return err
+	}
+	cfg, _, err := CheckPixels(src, MaxPixels)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	if cfg.Width <= ThumbnailWidth && cfg.Height <= ThumbnailHeight {
+		// Already page-sized: a re-encoded copy would be no smaller.
+		src.Close()
+		return nil
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		src.Close()
+		return err
+	}
+	out, ct, err := Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
+	src.Close()
+	if err != nil {
+		return err
+	}
+	tb, err := f.blobs.Put(ctx, bytes.NewReader(out), 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct)
+	return err
+}
+
+// Collect deletes the bytes of blobs no media row names any more, then
+// forgets them. It returns how many it deleted.
+func (f *Fetcher) Collect(ctx context.Context) (int, error) {
+	f.gc.Lock()
+	defer f.gc.Unlock()
+	total := 0
+	for {
+		shas, err := f.store.OrphanedBlobs(ctx, 100)
+		if err != nil || len(shas) == 0 {
+			return total, err
+		}
+		for _, h := range shas {
+			if err := f.blobs.Delete(ctx, h); err != nil {
+				return total, err
+			}
+		}
+		if err := f.store.ForgetOrphans(ctx, shas); err != nil {
+			return total, err
+		}
+		total += len(shas)
+	}
+}
+
+// round fetches the jobs due now (of room, or all), Concurrency at a time,
+// and returns how many it ran.
+func (f *Fetcher) round(ctx context.Context, room id.RoomID, progress func(done int)) (int, error) {
+	jobs, err := f.store.DueMedia(ctx, room, f.now(), max(1, f.Concurrency)*8)
+	if err != nil || len(jobs) == 0 {
+		return 0, err
+	}
+	sem := make(chan struct{}, max(1, f.Concurrency))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	done := 0
+	for _, j := range jobs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return done, ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := f.fetch(ctx, j)
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if progress != nil {
+				progress(done)
+			}
+		}()
+	}
+	wg.Wait()
+	return done, firstErr
+}
+
+// Run fetches queued media and deletes orphaned bytes until ctx ends. The
+// queue lives in the database, so a restart resumes where it stopped.
+func (f *Fetcher) Run(ctx context.Context) error {
+	t := time.NewTicker(f.Poll)
+	defer t.Stop()
+	for {
+		if n, err := f.Collect(ctx); err != nil && ctx.Err() == nil {
+			f.log.Error("media: deleting orphaned bytes", "err", err)
+		} else if n > 0 {
+			f.log.Info("media: deleted bytes no event refers to", "blobs", n)
+		}
+		for {
+			n, err := f.round(ctx, "", nil)
+			if err != nil && ctx.Err() == nil {
+				f.log.Error("media fetch round", "err", err)
+			}
+			if n == 0 || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Drain makes every queued fetch of room (or all) due, runs them until none
+// is due, deleting orphaned bytes first, and reports progress as it goes.
+func (f *Fetcher) Drain(ctx context.Context, room id.RoomID, progress func(done, total int64)) (store.MediaStats, error) {
+	if _, err := f.Collect(ctx); err != nil {
+		return store.MediaStats{}, err
+	}
+	total, err := f.store.RetryMedia(ctx, room)
+	if err != nil {
+		return store.MediaStats{}, err
+	}
+	var done int64
+	for {
+		base := done
+		n, err := f.round(ctx, room, func(d int) {
+			if progress != nil {
+				progress(base+int64(d), total)
+			}
+		})
+		done += int64(n)
+		if err != nil {
+			return store.MediaStats{}, err
+		}
+		if n == 0 {
+			break
+		}
+		// A failure reschedules its job later; Drain stops rather than
+		// wait for it (the archiver's loop will retry).
+		if done >= total {
+			break
+		}
+	}
+	return f.store.MediaStats(ctx)
+}

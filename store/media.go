@@ -1,0 +1,412 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+// MediaState says what the archive may do with an mxc URI.
+type MediaState int
+
+const (
+	// MediaUnknown: no archived event ever referred to it (404).
+	MediaUnknown MediaState = iota
+	// MediaGone: known, but no event that may be shown refers to it any
+	// more (redacted, taken down, expired, opted out, erased, room hidden
+	// or purged): 410.
+	MediaGone
+	// MediaPending: a visible event refers to it but its bytes are not
+	// (yet) in the media store: not fetched, failing, or too large.
+	MediaPending
+	// MediaReady: visible and stored.
+	MediaReady
+)
+
+// Media is what the store knows of one mxc URI's copy.
+type Media struct {
+	event.MXC
+	State       MediaState
+	SHA256      string
+	Size        int64
+	ContentType string
+	FetchedAt   time.Time
+	// ThumbSHA256 and ThumbType: a thumbnail the archive made ("" if none).
+	ThumbSHA256 string
+	ThumbType   string
+	// Error is the last fetch error while Pending.
+	Error string
+}
+
+// MediaJob is one queued fetch.
+type MediaJob struct {
+	event.MXC
+	RoomID   id.RoomID
+	Attempts int
+}
+
+// maxVisibleChecks bounds how many referring events a media request
+// examines: one visible is enough, and a file posted a million times must
+// not cost a million rows per request.
+const maxVisibleChecks = 50
+
+const (
+	insertMediaRefSQL = `INSERT INTO media_refs (event_id, room_id, server, media_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (event_id, server, media_id) DO NOTHING`
+	// A URI is queued unless it is already stored (the same file in
+	// another event); one erased before is fetched again.
+	enqueueMediaSQL = `INSERT INTO media_queue (server, media_id, room_id) SELECT $1, $2, $3
+		WHERE NOT EXISTS (SELECT 1 FROM media WHERE server = $1 AND media_id = $2 AND erased_at = 0)
+		ON CONFLICT (server, media_id) DO NOTHING`
+	dropMediaRefsSQL = `DELETE FROM media_refs WHERE event_id = $1 RETURNING server, media_id`
+	mediaRefsLeftSQL = `SELECT COUNT(*) FROM media_refs WHERE server = $1 AND media_id = $2`
+	mediaBySHASQL    = `SELECT COUNT(*) FROM media WHERE sha256 = $1 OR thumb_sha256 = $1`
+	insertOrphanSQL  = `INSERT INTO media_orphans (sha256, since) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING`
+	visibleRefsSQL   = `SELECT ` + eventColumns + ` FROM events WHERE event_id IN
+		(SELECT event_id FROM media_refs WHERE server = $1 AND media_id = $2) AND public AND NOT redacted
+		ORDER BY nid DESC LIMIT $3`
+	mediaRowSQL = `SELECT sha256, size, content_type, fetched_at, erased_at, thumb_sha256, thumb_type FROM media WHERE server = $1 AND media_id = $2`
+)
+
+// addMediaRefs records the media a new public event refers to and queues
+// their fetch, in the event's own transaction: the ack never waits for a
+// download, and a crash loses no fetch. Non-public events (history not
+// world-readable, encrypted rooms) have no refs, so their media is never
+// fetched.
+func (w *writer) addMediaRefs(ctx context.Context, ev *Event) error {
+	if !ev.Public {
+		return nil
+	}
+	for _, m := range event.MediaRefs(ev.Type, event.ContentOf(ev.Raw)) {
+		if _, err := w.tx.ExecContext(ctx, insertMediaRefSQL, string(ev.ID), string(ev.RoomID), m.Server, m.MediaID); err != nil {
+			return fmt.Errorf("media ref: %w", err)
+		}
+		if _, err := w.tx.ExecContext(ctx, enqueueMediaSQL, m.Server, m.MediaID, string(ev.RoomID)); err != nil {
+			return fmt.Errorf("media queue: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropMediaRefs removes an erased event's media refs. A URI left with no
+// reference is marked erased, its queued fetch dropped, and its blob, if
+// no other URI shares it, handed to the archiver for deletion
+// (media_orphans) in this same transaction.
+func (w *writer) dropMediaRefs(ctx context.Context, eventID string) error {
+	rows, err := w.tx.QueryContext(ctx, dropMediaRefsSQL, eventID)
+	if err != nil {
+		return fmt.Errorf("media refs of %s: %w", eventID, err)
+	}
+	var dropped []event.MXC
+	for rows.Next() {
+		var m event.MXC
+		if err := rows.Scan(&m.Server, &m.MediaID); err != nil {
+			rows.Close()
+			return err
+		}
+		dropped = append(dropped, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range dropped {
+		var left int
+		if err := w.tx.QueryRowContext(ctx, mediaRefsLeftSQL, m.Server, m.MediaID).Scan(&left); err != nil {
+			return err
+		}
+		if left > 0 {
+			continue
+		}
+		if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_queue WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID); err != nil {
+			return err
+		}
+		// Keep a row either way, so the URL answers 410 rather than 404.
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO media (server, media_id, sha256, size, content_type, fetched_at, erased_at)
+			VALUES ($1, $2, '', 0, '', 0, $3) ON CONFLICT (server, media_id) DO NOTHING`, m.Server, m.MediaID, w.now); err != nil {
+			return err
+		}
+		var sha, thumb string
+		if err := w.tx.QueryRowContext(ctx, `SELECT sha256, thumb_sha256 FROM media WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID).Scan(&sha, &thumb); err != nil {
+			return err
+		}
+		if _, err := w.tx.ExecContext(ctx, `UPDATE media SET erased_at = $3, sha256 = '', size = 0, thumb_sha256 = '', thumb_type = ''
+			WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID, w.now); err != nil {
+			return err
+		}
+		for _, h := range []string{sha, thumb} {
+			if err := w.orphanIfUnused(ctx, h); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// orphanIfUnused hands a blob to the archiver for deletion when no media
+// row names it any more.
+func (w *writer) orphanIfUnused(ctx context.Context, sha string) error {
+	if sha == "" {
+		return nil
+	}
+	var users int
+	if err := w.tx.QueryRowContext(ctx, mediaBySHASQL, sha).Scan(&users); err != nil {
+		return err
+	}
+	if users > 0 {
+		return nil
+	}
+	_, err := w.tx.ExecContext(ctx, insertOrphanSQL, sha, w.now)
+	return err
+}
+
+// MediaFor says whether the media at mxc may be served, checked against
+// the events that refer to it now: at least one must be public,
+// unredacted, within its room's retention, not from an opted-out sender,
+// and in a room that is shown. Like search hits, nothing is trusted from
+// an earlier decision.
+func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	out := Media{MXC: mxc}
+	var erasedAt, fetchedAt int64
+	err := s.db.QueryRowContext(ctx, mediaRowSQL, mxc.Server, mxc.MediaID).Scan(&out.SHA256, &out.Size, &out.ContentType, &fetchedAt, &erasedAt, &out.ThumbSHA256, &out.ThumbType)
+	known := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return out, fmt.Errorf("media %s: %w", mxc, err)
+	}
+	evs, err := s.queryEvents(ctx, visibleRefsSQL, mxc.Server, mxc.MediaID, maxVisibleChecks)
+	if err != nil {
+		return out, fmt.Errorf("media %s refs: %w", mxc, err)
+	}
+	if evs, err = s.screen(ctx, evs, false); err != nil {
+		return out, fmt.Errorf("media %s refs: %w", mxc, err)
+	}
+	visible := false
+	rooms := map[id.RoomID]bool{}
+	for _, e := range evs {
+		if e.OptedOut {
+			continue
+		}
+		shown, seen := rooms[e.RoomID]
+		if !seen {
+			r, err := s.Room(ctx, e.RoomID)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return out, fmt.Errorf("media %s room: %w", mxc, err)
+			}
+			shown = err == nil && r.Unavailable() == ""
+			rooms[e.RoomID] = shown
+		}
+		if shown {
+			visible = true
+			break
+		}
+	}
+	switch {
+	case visible && known && erasedAt == 0 && out.SHA256 != "":
+		out.State = MediaReady
+		out.FetchedAt = time.UnixMilli(fetchedAt).UTC()
+	case visible:
+		out.State = MediaPending
+		out.SHA256, out.Size, out.ContentType = "", 0, ""
+		err := s.db.QueryRowContext(ctx, `SELECT error FROM media_queue WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID).Scan(&out.Error)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return out, fmt.Errorf("media %s queue: %w", mxc, err)
+		}
+	case known || len(evs) > 0:
+		out.State = MediaGone
+	default:
+		var refs int
+		if err := s.db.QueryRowContext(ctx, mediaRefsLeftSQL, mxc.Server, mxc.MediaID).Scan(&refs); err != nil {
+			return out, fmt.Errorf("media %s refs: %w", mxc, err)
+		}
+		if refs > 0 {
+			out.State = MediaGone
+		}
+	}
+	if out.State != MediaReady {
+		out.SHA256, out.Size, out.ContentType, out.ThumbSHA256, out.ThumbType = "", 0, "", "", ""
+	}
+	return out, nil
+}
+
+// DueMedia returns up to limit queued fetches whose time has come (all of
+// room's, retries included, when room is set: `archiver media fetch`).
+func (s *Store) DueMedia(ctx context.Context, room id.RoomID, now time.Time, limit int) ([]MediaJob, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue
+		WHERE NOT gave_up AND next_at <= $1 AND ($2 = '' OR room_id = $2) ORDER BY next_at, server, media_id LIMIT $3`,
+		now.UnixMilli(), string(room), limit)
+	if err != nil {
+		return nil, fmt.Errorf("media queue: %w", err)
+	}
+	defer rows.Close()
+	var out []MediaJob
+	for rows.Next() {
+		var j MediaJob
+		var roomID string
+		if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts); err != nil {
+			return nil, fmt.Errorf("media queue: %w", err)
+		}
+		j.RoomID = id.RoomID(roomID)
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// RetryMedia makes every given-up and waiting fetch (of room, or all) due
+// now: the operator's catch-up. It returns how many are queued.
+func (s *Store) RetryMedia(ctx context.Context, room id.RoomID) (int64, error) {
+	var n int64
+	err := s.inWrite(ctx, func(w *writer) error {
+		if _, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET gave_up = FALSE, next_at = 0 WHERE $1 = '' OR room_id = $1`, string(room)); err != nil {
+			return err
+		}
+		return w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM media_queue WHERE $1 = '' OR room_id = $1`, string(room)).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry media: %w", err)
+	}
+	return n, nil
+}
+
+// MediaFetched records the blob fetched for a job and takes it off the
+// queue. It reports false, recording nothing, when no event refers to the
+// URI any more (erased while downloading): the blob is then recorded as an
+// orphan unless another URI names it, and the archiver deletes it.
+func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, size int64, contentType string) (bool, error) {
+	kept := false
+	err := s.inWrite(ctx, func(w *writer) error {
+		if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_queue WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID); err != nil {
+			return err
+		}
+		var refs int
+		if err := w.tx.QueryRowContext(ctx, mediaRefsLeftSQL, mxc.Server, mxc.MediaID).Scan(&refs); err != nil {
+			return err
+		}
+		if refs == 0 {
+			// Erased while downloading: the bytes are an orphan unless
+			// another URI names them.
+			return w.orphanIfUnused(ctx, sha256)
+		}
+		kept = true
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO media (server, media_id, sha256, size, content_type, fetched_at, erased_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 0)
+			ON CONFLICT (server, media_id) DO UPDATE SET sha256 = $3, size = $4, content_type = $5, fetched_at = $6, erased_at = 0,
+				thumb_sha256 = '', thumb_type = ''`,
+			mxc.Server, mxc.MediaID, sha256, size, contentType, w.now); err != nil {
+			return err
+		}
+		// The blob is named again: it is no orphan any more.
+		_, err := w.tx.ExecContext(ctx, `DELETE FROM media_orphans WHERE sha256 = $1`, sha256)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("media %s fetched: %w", mxc, err)
+	}
+	return kept, nil
+}
+
+// MediaThumbnail records the thumbnail made of a stored file. It reports
+// false, recording nothing, when the file was erased meanwhile (the blob is
+// then orphaned).
+func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, contentType string) (bool, error) {
+	kept := false
+	err := s.inWrite(ctx, func(w *writer) error {
+		res, err := w.tx.ExecContext(ctx, `UPDATE media SET thumb_sha256 = $3, thumb_type = $4
+			WHERE server = $1 AND media_id = $2 AND erased_at = 0`, mxc.Server, mxc.MediaID, sha256, contentType)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if kept = n > 0; !kept {
+			return w.orphanIfUnused(ctx, sha256)
+		}
+		_, err = w.tx.ExecContext(ctx, `DELETE FROM media_orphans WHERE sha256 = $1`, sha256)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("media %s thumbnail: %w", mxc, err)
+	}
+	return kept, nil
+}
+
+// MediaFailed records a failed fetch: retried at next, or never again
+// automatically when giveUp.
+func (s *Store) MediaFailed(ctx context.Context, mxc event.MXC, cause string, next time.Time, giveUp bool) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET attempts = attempts + 1, next_at = $3, error = $4, gave_up = $5
+			WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID, next.UnixMilli(), cause, giveUp)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("media %s failed: %w", mxc, err)
+	}
+	return nil
+}
+
+// OrphanedBlobs returns up to limit blobs no media row names: their bytes
+// are to be deleted, then ForgetOrphans called.
+func (s *Store) OrphanedBlobs(ctx context.Context, limit int) ([]string, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	out, err := scanStrings(s.db.QueryContext(ctx, `SELECT sha256 FROM media_orphans o
+		WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = o.sha256)
+		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.thumb_sha256 = o.sha256) ORDER BY since LIMIT $1`, limit))
+	if err != nil {
+		return nil, fmt.Errorf("media orphans: %w", err)
+	}
+	return out, nil
+}
+
+// ForgetOrphans removes orphan rows whose bytes were deleted.
+func (s *Store) ForgetOrphans(ctx context.Context, shas []string) error {
+	if len(shas) == 0 {
+		return nil
+	}
+	err := s.inWrite(ctx, func(w *writer) error {
+		for _, h := range shas {
+			if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_orphans WHERE sha256 = $1`, h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget media orphans: %w", err)
+	}
+	return nil
+}
+
+// MediaStats counts the media store for the operator: blobs and bytes
+// stored, and fetches queued or given up.
+type MediaStats struct {
+	URIs, Blobs, Bytes, Queued, GaveUp int64
+}
+
+// MediaStats returns the media store's counts.
+func (s *Store) MediaStats(ctx context.Context) (MediaStats, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var st MediaStats
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM media WHERE erased_at = 0),
+		(SELECT COUNT(DISTINCT sha256) FROM media WHERE erased_at = 0),
+		(SELECT COALESCE(SUM(size), 0) FROM (SELECT sha256, MAX(size) AS size FROM media WHERE erased_at = 0 GROUP BY sha256) b),
+		(SELECT COUNT(*) FROM media_queue WHERE NOT gave_up),
+		(SELECT COUNT(*) FROM media_queue WHERE gave_up)`).Scan(&st.URIs, &st.Blobs, &st.Bytes, &st.Queued, &st.GaveUp)
+	if err != nil {
+		return st, fmt.Errorf("media stats: %w", err)
+	}
+	return st, nil
+}
