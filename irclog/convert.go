@@ -1,0 +1,327 @@
+package irclog
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// ProvenanceKey is the content key under which every imported event says
+// where it came from: network, channel, log file, line, the nick as
+// written and a hash of what the line said.
+const ProvenanceKey = "org.mxarchive.irc"
+
+// Provenance is the value under ProvenanceKey.
+type Provenance struct {
+	Network string `json:"network"`
+	Channel string `json:"channel"`
+	Source  string `json:"source"`
+	Line    int    `json:"line"`
+	Nick    string `json:"nick"`
+	// Hash identifies what the line said (kind, nicks, text), so a
+	// re-export whose line at the same position differs can be told from
+	// the same line read again.
+	Hash string `json:"hash"`
+}
+
+// Options say where a log's lines go.
+type Options struct {
+	Network string // names the senders' namespace and the event IDs
+	Channel string // "#chan", for the event IDs and the provenance
+	Server  string // server name of the senders' user IDs
+	Room    id.RoomID
+	// Location is the zone the log's times are written in (default UTC).
+	Location *time.Location
+	// Date is the day of a log whose lines carry no date (ZNC, plain)
+	// when the file name does not say it; zero if not given.
+	Date time.Time
+}
+
+// Event is one line turned into a Matrix event.
+type Event struct {
+	ID    id.EventID
+	JSON  []byte // the event in client format, as the importer reads it
+	State bool
+	Hash  string // Provenance.Hash
+}
+
+// ErrNoFit is a line that fits the file's format nowhere.
+var ErrNoFit = errors.New("the line fits no known form")
+
+// ErrNoDate is a line whose day is unknown.
+var ErrNoDate = errors.New("the day of the line is unknown: name the file YYYY-MM-DD or YYYYMMDD, or pass --date")
+
+// Converter turns the lines of one file, in order, into events.
+type Converter struct {
+	format Format
+	opts   Options
+	source string
+
+	// the day of the lines, from the file name, --date, or the log's own
+	// date lines
+	year  int
+	month time.Month
+	day   int
+	// last time seen, for lines without one
+	stamp        string
+	hour, minute int
+	second       int
+	// ordinals of the current day's stamps: the line position the IDs
+	// and the millisecond offsets come from
+	seen map[string]int
+}
+
+var nameDate = regexp.MustCompile(`(\d{4})-?(\d{2})-?(\d{2})`)
+
+// DateFromName finds a YYYY-MM-DD or YYYYMMDD date in a file name.
+func DateFromName(name string) (time.Time, bool) {
+	for _, m := range nameDate.FindAllStringSubmatch(filepath.Base(name), -1) {
+		y, _ := strconv.Atoi(m[1])
+		mo, _ := strconv.Atoi(m[2])
+		d, _ := strconv.Atoi(m[3])
+		t := time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC)
+		if mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && t.Day() == d && y >= 1980 {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// NewConverter starts reading a file named path in format f.
+func NewConverter(f Format, path string, opts Options) (*Converter, error) {
+	if opts.Network == "" || opts.Channel == "" {
+		return nil, errors.New("an IRC log needs its network and channel (--network, --channel)")
+	}
+	if opts.Server == "" {
+		return nil, errors.New("an IRC log needs a server name for its senders")
+	}
+	if opts.Room == "" {
+		return nil, errors.New("an IRC log needs a room (--room or --new-room)")
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	c := &Converter{format: f, opts: opts, source: filepath.Base(path), seen: map[string]int{}}
+	d, ok := DateFromName(path)
+	if !ok && !opts.Date.IsZero() {
+		d, ok = opts.Date, true
+	}
+	if ok {
+		c.year, c.month, c.day = d.Date()
+	}
+	return c, nil
+}
+
+// Line converts line number n (1-based) of the file. It returns no event
+// for lines dropped on purpose (mode changes, client chatter, date lines)
+// and an error for a line that fits nothing or whose day is unknown.
+func (c *Converter) Line(n int, raw []byte) (*Event, error) {
+	s := Decode(raw)
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	l := Parse(c.format, s)
+	switch l.Kind {
+	case KindNone:
+		return nil, ErrNoFit
+	case KindSkip:
+		return nil, nil
+	case KindDate:
+		c.setDay(l.Year, l.Month, l.Day)
+		return nil, nil
+	}
+	if l.HasDate() {
+		y := l.Year
+		if y == 0 { // HexChat: month and day only
+			y = c.year
+			if y == 0 {
+				return nil, ErrNoDate
+			}
+			if l.Month < c.month {
+				y++ // the log went past New Year
+			}
+		}
+		c.setDay(y, l.Month, l.Day)
+	}
+	if c.day == 0 {
+		return nil, ErrNoDate
+	}
+	if l.Stamp != "" {
+		c.stamp, c.hour, c.minute, c.second = l.Stamp, l.Hour, l.Minute, l.Second
+	} else if c.stamp == "" {
+		c.stamp = "00:00"
+	}
+	key := fmt.Sprintf("%04d-%02d-%02d %s", c.year, c.month, c.day, c.stamp)
+	ord := c.seen[key]
+	c.seen[key] = ord + 1
+	return c.event(n, key, ord, l)
+}
+
+func (c *Converter) setDay(y int, m time.Month, d int) {
+	if y != c.year || m != c.month || d != c.day {
+		c.year, c.month, c.day = y, m, d
+		clear(c.seen)
+	}
+}
+
+// timestamp is the line's time in ms: its written time in the log's zone,
+// plus ord ms so that lines sharing a written time keep their order (at
+// most the resolution's span, beyond which they tie and keep arrival order).
+func (c *Converter) timestamp(ord int) int64 {
+	t := time.Date(c.year, c.month, c.day, c.hour, c.minute, c.second, 0, c.opts.Location)
+	span := 999
+	if len(c.stamp) == 5 {
+		span = 59999
+	}
+	return t.UnixMilli() + int64(min(ord, span))
+}
+
+// EventID derives a line's event ID from its network, channel, day, time
+// as written and position among the lines written at that time: the same
+// line read from any file, or from an overlapping one, has the same ID.
+func EventID(network, channel, dayStamp string, ord int) id.EventID {
+	h := sha256.Sum256([]byte(strings.ToLower(network) + "\x1f" + strings.ToLower(channel) + "\x1f" + dayStamp + "\x1f" + strconv.Itoa(ord)))
+	return id.EventID("$irc-" + base64.RawURLEncoding.EncodeToString(h[:24]))
+}
+
+// SenderID is the user ID a nick on a network is archived under: the
+// Matrix spec's mapping from other character sets applied to the network
+// and the nick, lowercased first because IRC nicks are case-insensitive.
+func SenderID(network, nick, server string) id.UserID {
+	return id.UserID("@irc_" + escape(strings.ToLower(network)) + "_" + escape(strings.ToLower(nick)) + ":" + server)
+}
+
+// NetworkUserID is the user ID that creates a room made for a channel.
+func NetworkUserID(network, server string) id.UserID {
+	return id.UserID("@irc_" + escape(strings.ToLower(network)) + ":" + server)
+}
+
+// escape applies the spec's "Mapping from other character sets" (the
+// input is already lowercase, so A–Z never occur).
+func escape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		switch {
+		case c == '_':
+			b.WriteString("__")
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-', c == '/':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "=%02x", c)
+		}
+	}
+	return b.String()
+}
+
+func lineHash(l Line) string {
+	h := sha256.Sum256([]byte(strconv.Itoa(int(l.Kind)) + "\x1f" + l.Nick + "\x1f" + l.Target + "\x1f" + l.Text))
+	return base64.RawURLEncoding.EncodeToString(h[:12])
+}
+
+type wireEvent struct {
+	ID       id.EventID     `json:"event_id"`
+	Room     id.RoomID      `json:"room_id"`
+	Sender   id.UserID      `json:"sender"`
+	Type     string         `json:"type"`
+	StateKey *string        `json:"state_key,omitempty"`
+	TS       int64          `json:"origin_server_ts"`
+	Content  map[string]any `json:"content"`
+}
+
+func (c *Converter) event(n int, key string, ord int, l Line) (*Event, error) {
+	prov := Provenance{Network: c.opts.Network, Channel: c.opts.Channel, Source: c.source, Line: n, Nick: l.Nick, Hash: lineHash(l)}
+	sender := SenderID(c.opts.Network, l.Nick, c.opts.Server)
+	w := wireEvent{
+		ID: EventID(c.opts.Network, c.opts.Channel, key, ord), Room: c.opts.Room, Sender: sender,
+		TS: c.timestamp(ord), Content: map[string]any{ProvenanceKey: prov},
+	}
+	member := func(stateKey id.UserID, membership string) {
+		w.Type = "m.room.member"
+		sk := string(stateKey)
+		w.StateKey = &sk
+		w.Content["membership"] = membership
+	}
+	switch l.Kind {
+	case KindMessage, KindAction, KindNotice:
+		w.Type = "m.room.message"
+		w.Content["msgtype"] = map[Kind]string{KindMessage: "m.text", KindAction: "m.emote", KindNotice: "m.notice"}[l.Kind]
+		w.Content["body"] = l.Text
+	case KindJoin:
+		member(sender, "join")
+		w.Content["displayname"] = l.Nick
+	case KindPart, KindQuit:
+		member(sender, "leave")
+		if l.Text != "" {
+			w.Content["reason"] = l.Text
+		}
+	case KindKick:
+		member(SenderID(c.opts.Network, l.Target, c.opts.Server), "leave")
+		if l.Text != "" {
+			w.Content["reason"] = l.Text
+		}
+	case KindNick:
+		// The old nick's member takes the new nick as its display name:
+		// the archive shows a rename. The new nick speaks as its own
+		// sender from then on, named by the nick on each line.
+		member(sender, "join")
+		w.Content["displayname"] = l.Target
+	case KindTopic:
+		w.Type = "m.room.topic"
+		empty := ""
+		w.StateKey = &empty
+		w.Content["topic"] = l.Text
+	default:
+		return nil, ErrNoFit
+	}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("encode line %d: %w", n, err)
+	}
+	return &Event{ID: w.ID, JSON: b, State: w.StateKey != nil, Hash: prov.Hash}, nil
+}
+
+// RoomEvents are the state events that make an archive room for a
+// channel that never moved to Matrix: its creation, its alias and name
+// (the channel), stamped ts (just before its first line).
+func RoomEvents(opts Options, alias string, ts int64) ([][]byte, error) {
+	creator := NetworkUserID(opts.Network, opts.Server)
+	empty := ""
+	prov := map[string]any{"network": opts.Network, "channel": opts.Channel}
+	evs := []wireEvent{
+		{Type: "m.room.create", Content: map[string]any{"creator": creator, "room_version": "10", ProvenanceKey: prov}},
+		{Type: "m.room.canonical_alias", Content: map[string]any{"alias": alias, ProvenanceKey: prov}},
+		{Type: "m.room.name", Content: map[string]any{"name": opts.Channel, ProvenanceKey: prov}},
+	}
+	var out [][]byte
+	for i := range evs {
+		w := &evs[i]
+		w.Room, w.Sender, w.StateKey, w.TS = opts.Room, creator, &empty, ts-int64(len(evs)-i)
+		h := sha256.Sum256([]byte(string(opts.Room) + "\x1f" + w.Type))
+		w.ID = id.EventID("$irc-" + base64.RawURLEncoding.EncodeToString(h[:24]))
+		b, err := json.Marshal(w)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// RoomID is the room ID of the archive room made for alias.
+func RoomID(alias string) (id.RoomID, error) {
+	_, server, ok := strings.Cut(alias, ":")
+	if !strings.HasPrefix(alias, "#") || !ok || server == "" || len(alias) > 255 || strings.ContainsAny(alias, " \t") {
+		return "", fmt.Errorf("%q is not a room alias (#name:server)", alias)
+	}
+	h := sha256.Sum256([]byte(alias))
+	return id.RoomID("!irc-" + base64.RawURLEncoding.EncodeToString(h[:15]) + ":" + server), nil
+}
