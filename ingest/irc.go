@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/irclog"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 // IRC log imports: the format is irc:<reader> (irc:limnoria, irc:plain…),
@@ -284,5 +286,35 @@ func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Eve
 			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
 		}
 	}
+	return out, nil
+}
+
+// IRCSenders returns the user IDs an IRC nick was imported as into a
+// room: one per network (and server) whose logs went into it, as the
+// room's imported state events (joins, topics, the room's creation)
+// record them. Opting a nick out needs no network name from the operator.
+func IRCSenders(ctx context.Context, st *store.Store, room id.RoomID, nick string) ([]id.UserID, error) {
+	evs, err := st.StateEvents(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[id.UserID]bool{}
+	var out []id.UserID
+	add := func(u id.UserID) {
+		if c, ok := irclog.SameNetworkSender(u, nick); ok && !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	for _, ev := range evs {
+		if !strings.HasPrefix(string(ev.ID), "$irc-") {
+			continue
+		}
+		add(ev.Sender)
+		if ev.StateKey != nil && strings.HasPrefix(*ev.StateKey, "@") {
+			add(id.UserID(*ev.StateKey))
+		}
+	}
+	slices.Sort(out)
 	return out, nil
 }

@@ -325,3 +325,29 @@ func RoomID(alias string) (id.RoomID, error) {
 	h := sha256.Sum256([]byte(alias))
 	return id.RoomID("!irc-" + base64.RawURLEncoding.EncodeToString(h[:15]) + ":" + server), nil
 }
+
+// SameNetworkSender returns the user ID nick has on the network and
+// server of u, an imported IRC sender or a network's own user
+// (NetworkUserID); false if u is neither.
+func SameNetworkSender(u id.UserID, nick string) (id.UserID, bool) {
+	local, server, ok := strings.Cut(strings.TrimPrefix(string(u), "@"), ":")
+	rest, isIRC := strings.CutPrefix(local, "irc_")
+	if !ok || !isIRC || !strings.HasPrefix(string(u), "@") {
+		return "", false
+	}
+	// The escaped network has no single "_": the first one ends it.
+	for i := 0; i < len(rest); i++ {
+		if rest[i] != '_' {
+			continue
+		}
+		if i+1 < len(rest) && rest[i+1] == '_' {
+			i++
+			continue
+		}
+		return id.UserID("@irc_" + rest[:i] + "_" + escape(strings.ToLower(nick)) + ":" + server), true
+	}
+	if rest == "" {
+		return "", false
+	}
+	return id.UserID("@irc_" + rest + "_" + escape(strings.ToLower(nick)) + ":" + server), true
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix/id"
 )
 
 var testOpts = Options{Network: "OFTC", Channel: "#opendev", Server: "archive.test", Room: "!r:archive.test"}
@@ -256,4 +258,22 @@ func FuzzLine(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSameNetworkSender(t *testing.T) {
+	for _, tt := range []struct {
+		u, nick, want string
+		ok            bool
+	}{
+		{"@irc_oftc_fungi:s", "Clarkb", "@irc_oftc_clarkb:s", true},
+		{"@irc_my__net_a__b:s", "x_y", "@irc_my__net_x__y:s", true},
+		{"@irc_oftc:s", "x", "@irc_oftc_x:s", true}, // the network's own user
+		{"@irc_:s", "x", "", false},
+		{"@alice:s", "x", "", false},
+	} {
+		got, ok := SameNetworkSender(id.UserID(tt.u), tt.nick)
+		if string(got) != tt.want || ok != tt.ok {
+			t.Errorf("SameNetworkSender(%s, %s) = %s, %v; want %s, %v", tt.u, tt.nick, got, ok, tt.want, tt.ok)
+		}
+	}
 }

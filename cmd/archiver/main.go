@@ -34,6 +34,12 @@ Commands:
   import [--format ndjson|element] [--assume-world-readable] FILE...
         Import Matrix events: newline-delimited JSON as /messages returns
         them, or Element's "Export chat" JSON. Importing twice changes nothing.
+  import --network NAME --channel '#chan' (--room ROOM | --new-room '#name:server')
+         [--tz ZONE] [--date YYYY-MM-DD] [--server NAME] LOGFILE...
+        Import IRC logs (Limnoria/Supybot, irssi, WeeChat, HexChat/XChat,
+        ZNC, plain "[HH:MM] <nick> text"; recognised by content) into an
+        archived room, before its own history, or into a new room made for
+        a channel that never moved. You vouch that the channel was public.
   config
         Print the effective configuration (secrets hidden).
   quarantine [--json] [--limit N]
@@ -49,6 +55,8 @@ what would change; --by NAME names who runs it, default the system user):
   erase-user @user:server          delete every message of a user, and opt them out
   optout @user:server, optin @user:server
                                    hide (or show again) a user's messages, past and future
+  optout --irc NICK --room ROOM    the same for an IRC nick whose logs were imported
+                                   into ROOM (also optin, erase-user)
   retention                        delete expired messages now (the archiver also does
                                    it every retention.purge_interval)
 
@@ -114,6 +122,8 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	format := fs.String("format", "", "ndjson or element (default: detected from the file)")
 	assume := fs.Bool("assume-world-readable", false, "treat rooms whose history visibility the file does not state as world-readable (you vouch for it)")
 	batch := fs.Int("batch", 10000, "events per database transaction")
+	var ircf ircFlags
+	ircf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -125,16 +135,24 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		return err
 	}
 	defer st.Close()
+	ircOpts, err := ircf.options(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
 	in := ingest.New(st, log, "")
 	prog := newProgress(stderr, log)
 	failed := 0
 	for _, path := range fs.Args() {
 		rep, err := in.ImportFile(ctx, path, ingest.ImportOptions{
 			Format: ingest.Format(*format), AssumeWorldReadable: *assume, BatchSize: *batch, Progress: prog.update,
+			IRC: ircOpts,
 		})
 		prog.done()
 		for _, le := range rep.Rejected {
 			fmt.Fprintf(stderr, "%s: %v (line skipped)\n", path, le)
+		}
+		for _, le := range rep.Changed {
+			fmt.Fprintf(stderr, "%s: %v\n", path, le)
 		}
 		for _, le := range rep.QuarantinedLines {
 			fmt.Fprintf(stderr, "%s: %v (archiver quarantine lists it)\n", path, le)
@@ -145,6 +163,9 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 			continue
 		}
 		fmt.Fprintln(stdout, rep.String())
+		if rep.Format.IsIRC() {
+			continue // public because the operator vouched for it by importing it
+		}
 		for _, r := range rep.Unstated {
 			if *assume {
 				fmt.Fprintf(stdout, "  %s: the file does not state its history visibility; archived as world-readable because you passed --assume-world-readable\n", r)
