@@ -60,6 +60,7 @@ type dayView struct {
 	Items     []itemView
 	Truncated bool
 	Highlight string
+	IRC       []ircLogs // the IRC logs lines of the day came from
 }
 
 // parseDay parses a YYYY-MM-DD date into the UTC day's [from, to) in ms.
@@ -127,6 +128,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 	if err != nil {
 		return dayView{}, 0, err
 	}
+	v.IRC = ircNote(v.Items)
 	code := http.StatusOK
 	if len(v.Items) == 0 {
 		code = http.StatusNotFound

@@ -286,6 +286,7 @@ type messageView struct {
 	ThreadPath string
 	Excerpt    string
 	EditsPath  string
+	IRC        *ircOrigin // a line imported from an IRC log (irc.go)
 }
 
 type deletedView struct {
@@ -473,6 +474,7 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		EditsPath: roomPath(r, "event", string(e.ID), "edits"),
 	}
 	v.Compact = v.InThread && !threadPage
+	v.IRC = ircOriginOf(&e)
 	if v.InThread {
 		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
 	}

@@ -1,0 +1,100 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/irclog"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// IRC logs of several formats imported into one new room read like any
+// archived history: day pages in order, each line marked as coming from
+// IRC (network, channel, log file), the header naming the logs, the
+// plain-text log in order, and search finding the lines.
+func TestIRCImportPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		alias := "#opendev:irc.example"
+		room, err := irclog.RoomID(alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := &ingest.IRCOptions{NewRoomAlias: alias, Options: irclog.Options{
+			Network: "OFTC", Channel: "#opendev", Server: "irc.example", Room: room}}
+		in := ingest.New(st, storetest.Logger(t), "")
+		files, _ := filepath.Glob("../testdata/irc/*")
+		for _, f := range files {
+			if _, err := in.ImportFile(context.Background(), f, ingest.ImportOptions{IRC: opts}); err != nil {
+				t.Fatalf("import %s: %v", f, err)
+			}
+		}
+		e := newEnv(t, st)
+		e.withSearch(t)
+		slug := "opendev:irc.example"
+
+		doc := e.page(t, "/room/"+slug+"/2021-08-18", http.StatusOK)
+		var bodies []string
+		doc.Find("li.msg").Each(func(_ int, s *goquery.Selection) {
+			bodies = append(bodies, strings.TrimSpace(s.Find(".sender").Text())+": "+strings.TrimSpace(s.Find(".body").Text()))
+		})
+		want := []string{
+			"fungi: irssi after midnight",
+			"corvus: weechat hello €",
+			"* corvus: weechat action",
+			"ianw: znc line with bold and colour",
+			"ianw: znc café in latin-1",
+			"frickler: hexchat hello",
+			"* frickler: hexchat action",
+			"gerritbot: hexchat notice",
+			"jrosser: plain first",
+			"jrosser: plain second",
+			"* jrosser: has some thoughts",
+			"* jrosser: plain action",
+		}
+		if strings.Join(bodies, "\n") != strings.Join(want, "\n") {
+			t.Errorf("day page:\n%s\nwant:\n%s", strings.Join(bodies, "\n"), strings.Join(want, "\n"))
+		}
+		marker := doc.Find("li.msg .irc-origin").First()
+		if marker.Length() == 0 || !strings.Contains(marker.Text(), "IRC") || !strings.Contains(marker.AttrOr("title", ""), "irssi-opendev.log, line 10") ||
+			!strings.Contains(marker.AttrOr("title", ""), "#opendev on OFTC") {
+			t.Errorf("IRC marker of the first line: %q title %q", marker.Text(), marker.AttrOr("title", ""))
+		}
+		if doc.Find("li.msg .irc-origin").Length() != len(want) {
+			t.Errorf("%d of %d lines marked as from IRC", doc.Find("li.msg .irc-origin").Length(), len(want))
+		}
+		note := doc.Find(".room-header .irc-note").Text()
+		for _, s := range []string{"IRC", "#opendev", "OFTC", "2021-08-18.log", "hexchat-opendev.log", "weechat-opendev.weechatlog"} {
+			if !strings.Contains(note, s) {
+				t.Errorf("header note %q does not name %s", note, s)
+			}
+		}
+
+		rec := e.get(t, "/room/"+slug+"/2021-08-17.txt")
+		text := rec.Body.String()
+		last := -1
+		for _, line := range []string{"<fungi> limnoria first line", "<fungi> limnoria second line", "* corvus waves",
+			"-openstackgerrit- limnoria notice", "<clarkb> irssi first", "<fungi> irssi second", "* clarkb irssi action"} {
+			i := strings.Index(text, line)
+			if i <= last {
+				t.Errorf("text log: %q missing or out of order:\n%s", line, text)
+			}
+			last = i
+		}
+
+		doc = e.page(t, "/search?q=hexchat", http.StatusOK)
+		if n := doc.Find("li.result").Length(); n != 3 {
+			t.Errorf("search hexchat: %d results, want 3", n)
+		}
+		doc = e.page(t, "/search?q=limnoria&in="+alias, http.StatusOK)
+		if n := doc.Find("li.result").Length(); n != 3 {
+			t.Errorf("search limnoria in the room: %d results, want 3", n)
+		}
+	})
+}
