@@ -40,6 +40,9 @@ type IRCOptions struct {
 	// NewRoomAlias, if set, makes Room an archive room of its own for the
 	// channel (created, named and aliased by the import).
 	NewRoomAlias string
+	// Successor, if set, is the Matrix room the channel moved to: the
+	// importing command links the two (LinkSuccessor) after the files.
+	Successor id.RoomID
 }
 
 // ErrUnknownFormat is a file that is no import format the archive reads.
@@ -317,4 +320,35 @@ func IRCSenders(ctx context.Context, st *store.Store, room id.RoomID, nick strin
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// LinkSuccessor marks a channel's room (made by an IRC import) as
+// continued in a Matrix room, like a room upgrade: a tombstone just after
+// its last archived message. Linking again changes nothing.
+func (in *Ingester) LinkSuccessor(ctx context.Context, opts irclog.Options, successor id.RoomID) error {
+	if !strings.HasPrefix(string(successor), "!") {
+		return fmt.Errorf("successor %q is not a room ID", successor)
+	}
+	r, err := in.store.Room(ctx, opts.Room)
+	if err != nil {
+		return fmt.Errorf("link %s to its successor: %w", opts.Room, err)
+	}
+	if !strings.HasPrefix(string(r.CreateEventID), "$irc-") {
+		return fmt.Errorf("link %s to its successor: only a room made by an IRC import (--new-room) can be linked", opts.Room)
+	}
+	raw, err := irclog.TombstoneEvent(opts, successor, max(r.LastTS, r.FirstTS)+1)
+	if err != nil {
+		return err
+	}
+	ev, err := event.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("link %s to its successor: %w", opts.Room, err)
+	}
+	if err := in.AssumeWorldReadable(ctx, opts.Room); err != nil {
+		return err
+	}
+	if _, err := in.IngestFrom(ctx, store.SourceImport, []*event.Event{ev}); err != nil {
+		return fmt.Errorf("link %s to its successor: %w", opts.Room, err)
+	}
+	return nil
 }

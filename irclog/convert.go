@@ -351,3 +351,22 @@ func SameNetworkSender(u id.UserID, nick string) (id.UserID, bool) {
 	}
 	return id.UserID("@irc_" + rest + "_" + escape(strings.ToLower(nick)) + ":" + server), true
 }
+
+// TombstoneEvent links a channel's room (opts.Room) to the Matrix room it
+// moved to, as a room upgrade does: an m.room.tombstone at ts (after its
+// last line), sent by the network's user, with an ID derived from both
+// rooms so that linking again adds nothing.
+func TombstoneEvent(opts Options, successor id.RoomID, ts int64) ([]byte, error) {
+	empty := ""
+	h := sha256.Sum256([]byte(string(opts.Room) + "\x1fm.room.tombstone\x1f" + string(successor)))
+	w := wireEvent{
+		ID: id.EventID("$irc-" + base64.RawURLEncoding.EncodeToString(h[:24])), Room: opts.Room,
+		Sender: NetworkUserID(opts.Network, opts.Server), Type: "m.room.tombstone", StateKey: &empty, TS: ts,
+		Content: map[string]any{
+			"body":             "This channel continues in Matrix.",
+			"replacement_room": successor,
+			ProvenanceKey:      map[string]any{"network": opts.Network, "channel": opts.Channel},
+		},
+	}
+	return json.Marshal(w)
+}

@@ -219,7 +219,9 @@ func message(s string, l *Line) bool {
 	if end < 0 {
 		return false
 	}
-	nick := bareNick(s[1:end])
+	// Spaces inside the brackets are not part of the nick (IRC nicks have
+	// none): some logs, like irclogs.ubuntu.com's, write "<bur[n] er>".
+	nick := strings.ReplaceAll(bareNick(s[1:end]), " ", "")
 	if !validNick(nick) {
 		return false
 	}

@@ -88,6 +88,10 @@ func TestParse(t *testing.T) {
 		// plain (irclogs.ubuntu.com), lines as in the corpus
 		{"plain message", Plain, "[09:14] <crimsun> kleedrac: I'm afraid not.", want{Kind: KindMessage, Stamp: "09:14", Hour: 9, Minute: 14, Nick: "crimsun", Text: "kleedrac: I'm afraid not."}},
 		{"plain odd nick", Plain, "[09:15] <|QuaD-> totem xine", want{Kind: KindMessage, Stamp: "09:15", Hour: 9, Minute: 15, Nick: "|QuaD-", Text: "totem xine"}},
+		// The corpus writes some nicks with a space inside the brackets
+		// ("bur[n] er"); IRC nicks have none, so the space is dropped.
+		{"plain nick with space", Plain, "[06:03] <bur[n] er> anyone?", want{Kind: KindMessage, Stamp: "06:03", Hour: 6, Minute: 3, Nick: "bur[n]er", Text: "anyone?"}},
+		{"plain nick with trailing space", Plain, "[07:15] <[optik] > hola", want{Kind: KindMessage, Stamp: "07:15", Hour: 7, Minute: 15, Nick: "[optik]", Text: "hola"}},
 		{"plain action", Plain, "[11:42]  * teamcobra <3's gftp", want{Kind: KindAction, Stamp: "11:42", Hour: 11, Minute: 42, Nick: "teamcobra", Text: "<3's gftp"}},
 		{"plain notice", Plain, "[05:12] -gfxtxoyrwa:#ubuntu- happy", want{Kind: KindNotice, Stamp: "05:12", Hour: 5, Minute: 12, Nick: "gfxtxoyrwa", Text: "happy"}},
 		{"plain join", Plain, "=== L0sT [~waa3@raptor.ukc.ac.uk]  has joined #ubuntu", want{Kind: KindJoin, Nick: "L0sT"}},

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -95,6 +96,51 @@ func TestIRCImportPages(t *testing.T) {
 		doc = e.page(t, "/search?q=limnoria&in="+alias, http.StatusOK)
 		if n := doc.Find("li.result").Length(); n != 3 {
 			t.Errorf("search limnoria in the room: %d results, want 3", n)
+		}
+	})
+}
+
+// A channel's IRC room linked to its Matrix successor shows like a room
+// upgrade, both ways: the IRC room says where it continues, the Matrix
+// room where its earlier history is. A Matrix room's own tombstone cannot
+// claim another room as its successor this way.
+func TestIRCSuccessorLinks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		alias := "#opendev:irc.example"
+		room, _ := irclog.RoomID(alias)
+		opts := &ingest.IRCOptions{NewRoomAlias: alias, Options: irclog.Options{
+			Network: "OFTC", Channel: "#opendev", Server: "irc.example", Room: room}}
+		e := newEnv(t, st, demoFile)
+		in := ingest.New(st, storetest.Logger(t), "")
+		if _, err := in.ImportFile(ctx, "../testdata/irc/opendev.2021-08-17.log", ingest.ImportOptions{IRC: opts}); err != nil {
+			t.Fatal(err)
+		}
+		// A recorded Matrix room's tombstone naming the demo room as its
+		// successor does not make the demo room link back to it.
+		hostile := filepath.Join(t.TempDir(), "hostile.ndjson")
+		os.WriteFile(hostile, []byte(`{"event_id":"$hc","room_id":"!evil:example.org","sender":"@m:example.org","type":"m.room.create","state_key":"","origin_server_ts":1,"content":{"room_version":"10"}}
+{"event_id":"$ht","room_id":"!evil:example.org","sender":"@m:example.org","type":"m.room.tombstone","state_key":"","origin_server_ts":2,"content":{"body":"x","replacement_room":"`+demoRoom+`"}}
+`), 0o600)
+		if _, err := in.ImportFile(ctx, hostile, ingest.ImportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.page(t, "/room/"+demoSlug+"/2026-03-03", http.StatusOK).Find(".room-header .upgrade").Length(); n != 0 {
+			t.Errorf("a Matrix room's tombstone made the demo room link back to it")
+		}
+		if err := in.LinkSuccessor(ctx, opts.Options, demoRoom); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.LinkSuccessor(ctx, opts.Options, demoRoom); err != nil { // twice changes nothing
+			t.Fatal(err)
+		}
+		doc := e.page(t, "/room/opendev:irc.example/2021-08-17", http.StatusOK)
+		if href := doc.Find(".room-header .upgrade a").AttrOr("href", ""); href != "/room/"+demoSlug {
+			t.Errorf("IRC room links on to %q, want /room/%s", href, demoSlug)
+		}
+		doc = e.page(t, "/room/"+demoSlug+"/2026-03-03", http.StatusOK)
+		if href := doc.Find(".room-header .upgrade a").AttrOr("href", ""); href != "/room/opendev:irc.example" {
+			t.Errorf("Matrix room links back to %q, want /room/opendev:irc.example", href)
 		}
 	})
 }

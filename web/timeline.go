@@ -237,6 +237,12 @@ func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 	if first, _ := utf8.DecodeRuneInString(strings.TrimLeft(v.Name, "#!@")); first != utf8.RuneError {
 		v.Initial = strings.ToUpper(string(first))
 	}
+	if r.Predecessor == "" {
+		// A channel's IRC history linked to this room (store/links.go).
+		if p, err := s.store.ImportedPredecessor(ctx, r.ID); err == nil {
+			r.Predecessor = p
+		}
+	}
 	for _, link := range []struct {
 		id  id.RoomID
 		dst *string

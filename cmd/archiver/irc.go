@@ -16,7 +16,7 @@ import (
 
 // ircFlags are archiver import's flags for IRC logs.
 type ircFlags struct {
-	network, channel, room, newRoom, tz, date, server string
+	network, channel, room, newRoom, tz, date, server, successor string
 }
 
 func (f *ircFlags) register(fs *flag.FlagSet) {
@@ -26,13 +26,14 @@ func (f *ircFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.newRoom, "new-room", "", "IRC logs: make a room '#name:server' for a channel that never moved to Matrix")
 	fs.StringVar(&f.tz, "tz", "UTC", "IRC logs: the time zone their times are written in")
 	fs.StringVar(&f.date, "date", "", "IRC logs: the day (YYYY-MM-DD) of a log whose lines and file name carry none")
+	fs.StringVar(&f.successor, "successor", "", "IRC logs with --new-room: the Matrix room (ID or alias) the channel moved to, linked both ways like a room upgrade")
 	fs.StringVar(&f.server, "server", "", "IRC logs: server name of the senders' user IDs (default: homeserver.domain, else the room's server)")
 }
 
 // options returns the IRC options the flags give, nil if no IRC flag was
 // given (an IRC log is then refused, saying which flags it needs).
 func (f *ircFlags) options(ctx context.Context, cfg config.Config, st *store.Store) (*ingest.IRCOptions, error) {
-	if f.network == "" && f.channel == "" && f.room == "" && f.newRoom == "" {
+	if f.network == "" && f.channel == "" && f.room == "" && f.newRoom == "" && f.successor == "" {
 		return nil, nil
 	}
 	switch {
@@ -42,6 +43,8 @@ func (f *ircFlags) options(ctx context.Context, cfg config.Config, st *store.Sto
 		return nil, fmt.Errorf("import: --channel %q is not a channel (#name)", f.channel)
 	case (f.room == "") == (f.newRoom == ""):
 		return nil, errors.New("import: IRC logs need exactly one of --room ROOM and --new-room '#name:server'")
+	case f.successor != "" && f.newRoom == "":
+		return nil, errors.New("import: --successor links a room made with --new-room to the Matrix room the channel moved to")
 	}
 	loc, err := time.LoadLocation(f.tz)
 	if err != nil {
@@ -64,6 +67,11 @@ func (f *ircFlags) options(ctx context.Context, cfg config.Config, st *store.Sto
 		}
 		if _, err := st.Room(ctx, opts.Room); err != nil {
 			return nil, fmt.Errorf("import: --room %s: %w (IRC history goes into a room the archive holds; --new-room makes one)", f.room, err)
+		}
+	}
+	if f.successor != "" {
+		if opts.Successor, err = resolveRoom(ctx, st, f.successor); err != nil {
+			return nil, fmt.Errorf("import: --successor %s: %w", f.successor, err)
 		}
 	}
 	if opts.Server == "" {

@@ -65,6 +65,14 @@ func TestImportIRCCommand(t *testing.T) {
 	if err := run(ctx, []string{"import", "--network", "libera", "--channel", "#ansible", "--room", "!aNsIbLeCoMmUnItY:example.org", "../../testdata/irc/opendev.2021-08-17.log"}, &out, &errs); err != nil {
 		t.Fatalf("import --room: %v\n%s", err, errs.String())
 	}
+	out.Reset()
+	if err := run(ctx, []string{"import", "--network", "OFTC", "--channel", "#opendev", "--new-room", "#opendev:irc.example",
+		"--successor", "!aNsIbLeCoMmUnItY:example.org", "../../testdata/irc/2021-08-18.log"}, &out, &errs); err != nil {
+		t.Fatalf("import --successor: %v\n%s", err, errs.String())
+	}
+	if !strings.Contains(out.String(), "linked both ways") {
+		t.Errorf("--successor output:\n%s", out.String())
+	}
 	if err := run(ctx, []string{"import", "--network", "libera", "--channel", "#ansible", "--room", "!nOsUcH:example.org", files[0]}, &out, &errs); err == nil {
 		t.Error("import into a room the archive does not hold succeeded")
 	}
@@ -86,6 +94,12 @@ func TestImportIRCCommand(t *testing.T) {
 	}
 	defer st.Close()
 	newRoom, _ := irclog.RoomID("#opendev:irc.example")
+	if r, err := st.Room(ctx, newRoom); err != nil || r.Successor != "!aNsIbLeCoMmUnItY:example.org" {
+		t.Errorf("IRC room's successor %q, %v", r.Successor, err)
+	}
+	if p, err := st.ImportedPredecessor(ctx, "!aNsIbLeCoMmUnItY:example.org"); err != nil || p != newRoom {
+		t.Errorf("Matrix room's imported predecessor %q, %v", p, err)
+	}
 	for _, room := range []string{string(newRoom), "!aNsIbLeCoMmUnItY:example.org"} {
 		evs, err := st.DayEvents(ctx, id.RoomID(room), 0, 1<<42)
 		if err != nil {

@@ -35,11 +35,12 @@ Commands:
         Import Matrix events: newline-delimited JSON as /messages returns
         them, or Element's "Export chat" JSON. Importing twice changes nothing.
   import --network NAME --channel '#chan' (--room ROOM | --new-room '#name:server')
-         [--tz ZONE] [--date YYYY-MM-DD] [--server NAME] LOGFILE...
+         [--successor ROOM] [--tz ZONE] [--date YYYY-MM-DD] [--server NAME] LOGFILE...
         Import IRC logs (Limnoria/Supybot, irssi, WeeChat, HexChat/XChat,
         ZNC, plain "[HH:MM] <nick> text"; recognised by content) into an
         archived room, before its own history, or into a new room made for
-        a channel that never moved. You vouch that the channel was public.
+        a channel that never moved (--successor links it to the Matrix room
+        it moved to, like a room upgrade). You vouch that it was public.
   config
         Print the effective configuration (secrets hidden).
   quarantine [--json] [--limit N]
@@ -173,6 +174,12 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 				fmt.Fprintf(stdout, "  %s: the file does not state its history visibility, so its messages were not archived; pass --assume-world-readable if the room's history was public\n", r)
 			}
 		}
+	}
+	if ircOpts != nil && ircOpts.Successor != "" {
+		if err := in.LinkSuccessor(ctx, ircOpts.Options, ircOpts.Successor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s continues in %s: linked both ways\n", ircOpts.Room, ircOpts.Successor)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d files failed", failed, fs.NArg())
