@@ -82,6 +82,20 @@ type Converter struct {
 
 var nameDate = regexp.MustCompile(`(\d{4})-?(\d{2})-?(\d{2})`)
 
+// validName reports whether s is 1 to max ASCII letters, digits and
+// the given punctuation.
+func validName(s string, max int, punct string) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(punct, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // DateFromName finds a YYYY-MM-DD or YYYYMMDD date in a file name.
 func DateFromName(name string) (time.Time, bool) {
 	for _, m := range nameDate.FindAllStringSubmatch(filepath.Base(name), -1) {
@@ -103,6 +117,18 @@ func NewConverter(f Format, path string, opts Options) (*Converter, error) {
 	}
 	if opts.Server == "" {
 		return nil, errors.New("an IRC log needs a server name for its senders")
+	}
+	// Bounded so that a sender ID (nick up to 64 bytes, escaped up to
+	// threefold) stays within the spec's 255 bytes.
+	if !validName(opts.Network, 24, "._-") {
+		return nil, fmt.Errorf("network %q: use 1 to 24 letters, digits, '.', '-' or '_'", opts.Network)
+	}
+	if !validName(opts.Server, 32, ".-:[]") {
+		return nil, fmt.Errorf("server name %q is not a host name (at most 32 characters)", opts.Server)
+	}
+	if len(opts.Channel) < 2 || len(opts.Channel) > 200 || !strings.ContainsRune("#&+!", rune(opts.Channel[0])) ||
+		strings.ContainsAny(opts.Channel, " ,") || strings.ContainsFunc(opts.Channel, func(r rune) bool { return r < ' ' }) {
+		return nil, fmt.Errorf("channel %q is not an IRC channel name (#name)", opts.Channel)
 	}
 	if opts.Room == "" {
 		return nil, errors.New("an IRC log needs a room (--room or --new-room)")

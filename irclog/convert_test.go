@@ -277,3 +277,20 @@ func TestSameNetworkSender(t *testing.T) {
 		}
 	}
 }
+
+// Options that would make every line's sender an invalid user ID are
+// refused up front with the reason, rather than rejecting every line.
+func TestConverterRefusesBadOptions(t *testing.T) {
+	for name, o := range map[string]Options{
+		"long network":     {Network: strings.Repeat("n", 100), Channel: "#c", Server: "s", Room: "!r:s"},
+		"network spaces":   {Network: "my net", Channel: "#c", Server: "s", Room: "!r:s"},
+		"server with at":   {Network: "n", Channel: "#c", Server: "a@b", Room: "!r:s"},
+		"channel no hash":  {Network: "n", Channel: "c", Server: "s", Room: "!r:s"},
+		"no room":          {Network: "n", Channel: "#c", Server: "s"},
+		"channel too long": {Network: "n", Channel: "#" + strings.Repeat("c", 300), Server: "s", Room: "!r:s"},
+	} {
+		if _, err := NewConverter(Plain, "2021-01-01.log", o); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
