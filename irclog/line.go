@@ -331,10 +331,11 @@ func event(s string, l *Line) bool {
 	switch {
 	case strings.HasPrefix(rest, "has joined "), strings.HasPrefix(rest, "joined "), rest == "has joined":
 		l.Kind, l.Nick = KindJoin, nick
-	case strings.HasPrefix(rest, "has left "), strings.HasPrefix(rest, "left "), rest == "has left":
+	case strings.HasPrefix(rest, "has left "), strings.HasPrefix(rest, "left "), rest == "has left",
+		strings.HasPrefix(rest, "has parted "): // older Supybot
 		l.Kind, l.Nick = KindPart, nick
 		// "has left #chan [reason]" / "(reason)"
-		after := strings.TrimPrefix(strings.TrimPrefix(rest, "has "), "left")
+		after := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(rest, "has "), "left"), "parted")
 		after = strings.TrimLeft(after, " ")
 		if after != "" && (after[0] == '#' || after[0] == '&') {
 			_, after, _ = strings.Cut(after, " ")
