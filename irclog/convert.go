@@ -31,6 +31,9 @@ type Provenance struct {
 	// re-export whose line at the same position differs can be told from
 	// the same line read again.
 	Hash string `json:"hash"`
+	// NewNick is set on a nick change: the old nick's member leaves (the
+	// new nick is another sender) and pages say "old is now known as new".
+	NewNick string `json:"new_nick,omitempty"`
 }
 
 // Options say where a log's lines go.
@@ -284,22 +287,29 @@ func (c *Converter) event(n int, key string, ord int, l Line) (*Event, error) {
 	case KindJoin:
 		member(sender, "join")
 		w.Content["displayname"] = l.Nick
+	// Leaves carry the nick as display name too: the old nick may never
+	// have joined in the logs (it was there when logging began), and the
+	// page names whoever left by it.
 	case KindPart, KindQuit:
 		member(sender, "leave")
+		w.Content["displayname"] = l.Nick
 		if l.Text != "" {
 			w.Content["reason"] = l.Text
 		}
 	case KindKick:
 		member(SenderID(c.opts.Network, l.Target, c.opts.Server), "leave")
+		w.Content["displayname"] = l.Target
 		if l.Text != "" {
 			w.Content["reason"] = l.Text
 		}
 	case KindNick:
-		// The old nick's member takes the new nick as its display name:
-		// the archive shows a rename. The new nick speaks as its own
-		// sender from then on, named by the nick on each line.
-		member(sender, "join")
-		w.Content["displayname"] = l.Target
+		// Senders are per nick, so the old nick's sender leaves; the new
+		// nick speaks as its own sender from then on. NewNick lets pages
+		// show the change as a rename.
+		member(sender, "leave")
+		w.Content["displayname"] = l.Nick
+		prov.NewNick = l.Target
+		w.Content[ProvenanceKey] = prov
 	case KindTopic:
 		w.Type = "m.room.topic"
 		empty := ""

@@ -74,7 +74,7 @@ func TestConvertKinds(t *testing.T) {
 		{"m.room.member", "@irc_oftc_fungi:archive.test", "@irc_oftc_fungi:archive.test", `"displayname":"fungi","membership":"join"`},
 		{"m.room.member", "@irc_oftc_fungi:archive.test", "@irc_oftc_fungi:archive.test", `"membership":"leave","org.mxarchive.irc"`},
 		{"m.room.member", "@irc_oftc_spam__bot:archive.test", "@irc_oftc_fungi:archive.test", `"reason":"spam"`},
-		{"m.room.member", "@irc_oftc_fungi:archive.test", "@irc_oftc_fungi:archive.test", `"displayname":"fungi_","membership":"join"`},
+		{"m.room.member", "@irc_oftc_fungi:archive.test", "@irc_oftc_fungi:archive.test", `"displayname":"fungi","membership":"leave","org.mxarchive.irc":{"network":"OFTC","channel":"#opendev","source":"x.log","line":7,"nick":"fungi","hash":`},
 		{"m.room.topic", "", "@irc_oftc_fungi:archive.test", `"topic":"t"`},
 	}
 	if len(evs) != len(want) {

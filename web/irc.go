@@ -17,6 +17,7 @@ import (
 type ircOrigin struct {
 	Network, Channel, Source string
 	Line                     int
+	Nick, NewNick            string // NewNick: the line was a nick change
 }
 
 // ircOriginOf reads an event's IRC provenance; nil for a Matrix event or
@@ -31,7 +32,7 @@ func ircOriginOf(e *store.Event) *ircOrigin {
 	if json.Unmarshal(e.Content, &c) != nil || c.P == nil || c.P.Network == "" {
 		return nil
 	}
-	return &ircOrigin{Network: c.P.Network, Channel: c.P.Channel, Source: c.P.Source, Line: c.P.Line}
+	return &ircOrigin{Network: c.P.Network, Channel: c.P.Channel, Source: c.P.Source, Line: c.P.Line, Nick: c.P.Nick, NewNick: c.P.NewNick}
 }
 
 // ircLogs are the IRC logs of one channel that lines of a page came from.
@@ -58,4 +59,13 @@ func ircNote(items []itemView) []ircLogs {
 		}
 	}
 	return out
+}
+
+// ircNickChange is the provenance of an imported nick change, nil for any
+// other event.
+func ircNickChange(e *store.Event) *ircOrigin {
+	if o := ircOriginOf(e); o != nil && o.NewNick != "" && o.Nick != "" {
+		return o
+	}
+	return nil
 }

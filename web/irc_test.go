@@ -77,6 +77,18 @@ func TestIRCImportPages(t *testing.T) {
 			}
 		}
 
+		// Joins, parts, quits, kicks and nick changes fold into the
+		// membership lines, named by their nicks.
+		var members []string
+		e.page(t, "/room/"+slug+"/2021-08-17", http.StatusOK).Find("li.members li.state").Each(func(_ int, s *goquery.Selection) {
+			members = append(members, strings.TrimSpace(s.Text()))
+		})
+		wantMembers := []string{"19:00 fungi joined.", "19:00 clarkb is now known as clarkb_.", "19:00 fungi removed spammer. Reason: spam",
+			"19:00 corvus left. Reason: Quit: limnoria quitting", "20:00 clarkb joined."}
+		if strings.Join(members, "\n") != strings.Join(wantMembers, "\n") {
+			t.Errorf("membership lines:\n%s\nwant:\n%s", strings.Join(members, "\n"), strings.Join(wantMembers, "\n"))
+		}
+
 		rec := e.get(t, "/room/"+slug+"/2021-08-17.txt")
 		text := rec.Body.String()
 		last := -1

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -622,8 +623,11 @@ func (s *Server) memberView(ctx context.Context, e store.Event, v *stateView) (*
 			v.Text, v.summary = subject+" joined.", "joined"
 		}
 	case "leave":
-		leaver := displayName(prevName, target)
+		leaver := displayName(cmp.Or(prevName, name), target)
+		nick := ircNickChange(&e)
 		switch {
+		case nick != nil:
+			v.Text, v.summary = fmt.Sprintf("%s is now known as %s.", nick.Nick, nick.NewNick), "changed their name"
 		case prevMembership == "ban":
 			v.Text, v.summary = fmt.Sprintf("%s unbanned %s.", sender, leaver), "were unbanned"
 		case e.Sender != target:
