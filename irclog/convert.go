@@ -146,6 +146,9 @@ func NewConverter(f Format, path string, opts Options) (*Converter, error) {
 	}
 	if ok {
 		c.year, c.month, c.day = d.Date()
+	} else if f == ZNC || f == Plain {
+		// Their lines never say the day: every line would fail.
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), ErrNoDate)
 	}
 	return c, nil
 }

@@ -197,9 +197,15 @@ func TestConvertDates(t *testing.T) {
 		}
 	})
 	t.Run("no date", func(t *testing.T) {
-		_, errs := convert(t, Plain, "channel.log", testOpts, "[09:14] <a> x")
+		// A day file without its day is refused whole, not line by line.
+		for _, f := range []Format{Plain, ZNC} {
+			if _, err := NewConverter(f, "channel.log", testOpts); !errors.Is(err, ErrNoDate) {
+				t.Errorf("%s: NewConverter: %v, want ErrNoDate", f, err)
+			}
+		}
+		_, errs := convert(t, Irssi, "channel.log", testOpts, "09:14 <a> x")
 		if len(errs) != 1 || !errors.Is(errs[0], ErrNoDate) {
-			t.Errorf("errors %v, want ErrNoDate", errs)
+			t.Errorf("irssi line before any date: errors %v, want ErrNoDate", errs)
 		}
 	})
 	t.Run("date flag", func(t *testing.T) {

@@ -120,7 +120,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "", "ndjson or element (default: detected from the file)")
+	format := fs.String("format", "", "ndjson, element or irc:FORMAT (limnoria, irssi, weechat, hexchat, znc, plain; default: detected from the file)")
 	assume := fs.Bool("assume-world-readable", false, "treat rooms whose history visibility the file does not state as world-readable (you vouch for it)")
 	batch := fs.Int("batch", 10000, "events per database transaction")
 	var ircf ircFlags
