@@ -175,17 +175,17 @@ func (s *ircSource) each(ctx context.Context, stateOnly bool, progress func(int6
 		if out == nil {
 			continue
 		}
+		if firstTS < 0 || out.TS < firstTS {
+			firstTS = out.TS
+		}
+		if out.State != stateOnly {
+			continue // the other pass's
+		}
 		ev, err := event.Parse(out.JSON)
 		if err != nil {
 			if reject != nil {
 				reject(LineError{Line: line, Err: err})
 			}
-			continue
-		}
-		if firstTS < 0 || ev.OriginTS < firstTS {
-			firstTS = ev.OriginTS
-		}
-		if out.State != stateOnly {
 			continue
 		}
 		events++

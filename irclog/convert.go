@@ -54,6 +54,7 @@ type Event struct {
 	ID    id.EventID
 	JSON  []byte // the event in client format, as the importer reads it
 	State bool
+	TS    int64  // origin_server_ts
 	Hash  string // Provenance.Hash
 }
 
@@ -62,6 +63,9 @@ var ErrNoFit = errors.New("the line fits no known form")
 
 // ErrNoDate is a line whose day is unknown.
 var ErrNoDate = errors.New("the day of the line is unknown: name the file YYYY-MM-DD or YYYYMMDD, or pass --date")
+
+// ErrBadDate is a line dated outside the years an IRC log can have.
+var ErrBadDate = errors.New("the line's date is impossible for an IRC log")
 
 // Converter turns the lines of one file, in order, into events.
 type Converter struct {
@@ -121,7 +125,7 @@ func NewConverter(f Format, path string, opts Options) (*Converter, error) {
 	if opts.Server == "" {
 		return nil, errors.New("an IRC log needs a server name for its senders")
 	}
-	// Bounded so that a sender ID (nick up to 64 bytes, escaped up to
+	// Bounded so that a sender ID (nick up to 32 bytes, escaped up to
 	// threefold) stays within the spec's 255 bytes.
 	if !validName(opts.Network, 24, "._-") {
 		return nil, fmt.Errorf("network %q: use 1 to 24 letters, digits, '.', '-' or '_'", opts.Network)
@@ -186,6 +190,10 @@ func (c *Converter) Line(n int, raw []byte) (*Event, error) {
 	}
 	if c.day == 0 {
 		return nil, ErrNoDate
+	}
+	if c.year < 1980 || c.year > 9999 {
+		// Matrix times are milliseconds after 1970; IRC began in 1988.
+		return nil, fmt.Errorf("%w: the year %d", ErrBadDate, c.year)
 	}
 	if l.Stamp != "" {
 		c.stamp, c.hour, c.minute, c.second = l.Stamp, l.Hour, l.Minute, l.Second
@@ -325,7 +333,7 @@ func (c *Converter) event(n int, key string, ord int, l Line) (*Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode line %d: %w", n, err)
 	}
-	return &Event{ID: w.ID, JSON: b, State: w.StateKey != nil, Hash: prov.Hash}, nil
+	return &Event{ID: w.ID, JSON: b, State: w.StateKey != nil, TS: w.TS, Hash: prov.Hash}, nil
 }
 
 // RoomEvents are the state events that make an archive room for a

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	mxevent "github.com/mxarchive/mxarchive/event"
 )
 
 var testOpts = Options{Network: "OFTC", Channel: "#opendev", Server: "archive.test", Room: "!r:archive.test"}
@@ -236,12 +238,13 @@ func TestSenderID(t *testing.T) {
 }
 
 // FuzzLine feeds any bytes to every reader and the converter: nothing
-// panics, and every event produced is JSON with the provenance.
+// panics, and every event produced is a valid event with the provenance.
 func FuzzLine(f *testing.F) {
 	for _, s := range []string{
 		"2021-08-17T19:00:24  <corvus> zuul", "19:00 -!- a [b@c] has left #x [y]", "2021-08-17 19:00:24\t<--\ta has kicked b (c)",
 		"Aug 17 19:00:24 *\ta has kicked b from #c (d)", "[19:00:24] *** Quits: a (b@c) (d)", "=== ..[topic/#u:a] : b",
 		"[09:14] -a:#b- c", "\x03\x04\x02", "=== a was kicked off #b by ", "-a(b)- c",
+		"[09:14] <" + strings.Repeat("\xff", 32) + "> x", "2021-08-17T19:00:24  *** " + strings.Repeat("é", 16) + " is now known as " + strings.Repeat("\x01", 32),
 	} {
 		f.Add([]byte(s))
 	}
@@ -261,6 +264,10 @@ func FuzzLine(f *testing.F) {
 			}
 			if !strings.Contains(string(w.Content), ProvenanceKey) {
 				t.Fatalf("%s: %q: no provenance", format, b)
+			}
+			// Every event made is one the importer accepts.
+			if _, err := mxevent.Parse(ev.JSON); err != nil {
+				t.Fatalf("%s: %q: %v", format, b, err)
 			}
 		}
 	})

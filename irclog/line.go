@@ -191,9 +191,10 @@ func isoDate(s string, l *Line) bool {
 
 // validNick reports whether s can be an IRC nick (loosely: servers differ,
 // so anything without spaces, brackets of the log's own syntax or control
-// characters, at most 64 bytes).
+// characters, at most 32 bytes: no network's NICKLEN is longer, and so a
+// sender ID stays within the spec's 255 bytes whatever the nick escapes to).
 func validNick(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > 32 {
 		return false
 	}
 	for _, r := range s {

@@ -105,6 +105,9 @@ func TestParse(t *testing.T) {
 		{"plain topic", Plain, "=== ..[topic/#ubuntu:Seveas] : Happy Dapper Day Everyone!", want{Kind: KindTopic, Nick: "Seveas", Text: "Happy Dapper Day Everyone!"}},
 		{"plain mode", Plain, "=== mode/#ubuntu [+o Hobbsee]  by ChanServ", want{Kind: KindSkip}},
 		{"plain old action", Plain, "=== JP goes to look", want{Kind: KindAction, Nick: "JP", Text: "goes to look"}},
+		// Longer than any network's NICKLEN, and would make a sender ID
+		// past the spec's 255 bytes once escaped.
+		{"plain nick too long", Plain, "[09:14] <" + strings.Repeat("é", 17) + "> hi", want{}},
 		{"plain seconds is znc", Plain, "[09:14:00] <crimsun> hi", want{}},
 		{"plain garbage", Plain, "PK\x03\x04garbage", want{}},
 	}
