@@ -156,3 +156,34 @@ func TestIRCSuccessorLinks(t *testing.T) {
 		}
 	})
 }
+
+// A hostile log line is text: markup in a message, quotes in a nick and
+// in the log file's name reach the page escaped.
+func TestIRCHostileLine(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	alias := "#evil:irc.example"
+	room, _ := irclog.RoomID(alias)
+	opts := &ingest.IRCOptions{NewRoomAlias: alias, Options: irclog.Options{
+		Network: "OFTC", Channel: "#evil", Server: "irc.example", Room: room}}
+	path := filepath.Join(t.TempDir(), `2021-09-01 "><b>x.log`)
+	os.WriteFile(path, []byte("[10:00:00] <ev\"il'> <script>alert(1)</script><img src=x onerror=alert(1)> javascript:alert(1)\n"), 0o600)
+	in := ingest.New(st, storetest.Logger(t), "")
+	if _, err := in.ImportFile(context.Background(), path, ingest.ImportOptions{IRC: opts}); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, st)
+	doc := e.page(t, "/room/evil:irc.example/2021-09-01", http.StatusOK)
+	msg := doc.Find("li.msg")
+	if msg.Find("script, img, b").Length() > 0 || doc.Find(".irc-note b").Length() > 0 {
+		t.Errorf("markup from the log became elements: %s", msg.Find(".body").Text())
+	}
+	if got := msg.Find(".body").Text(); !strings.Contains(got, "<script>alert(1)</script><img src=x onerror=alert(1)>") {
+		t.Errorf("body %q", got)
+	}
+	if got := strings.TrimSpace(msg.Find(".sender").Text()); got != `ev"il'` {
+		t.Errorf("sender %q", got)
+	}
+	if href := msg.Find(".body a").AttrOr("href", ""); strings.HasPrefix(href, "javascript:") {
+		t.Errorf("a javascript: link: %q", href)
+	}
+}
