@@ -143,6 +143,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	in := ingest.New(st, log, "")
 	prog := newProgress(stderr, log)
 	failed := 0
+	var total ingest.ImportReport
 	for _, path := range fs.Args() {
 		rep, err := in.ImportFile(ctx, path, ingest.ImportOptions{
 			Format: ingest.Format(*format), AssumeWorldReadable: *assume, BatchSize: *batch, Progress: prog.update,
@@ -164,6 +165,10 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 			continue
 		}
 		fmt.Fprintln(stdout, rep.String())
+		total.Events += rep.Events
+		total.Result.Add(rep.Result)
+		total.Rejected = append(total.Rejected, rep.Rejected...)
+		total.Changed = append(total.Changed, rep.Changed...)
 		if rep.Format.IsIRC() {
 			continue // public because the operator vouched for it by importing it
 		}
@@ -174,6 +179,14 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 				fmt.Fprintf(stdout, "  %s: the file does not state its history visibility, so its messages were not archived; pass --assume-world-readable if the room's history was public\n", r)
 			}
 		}
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stdout, "total: %d files, %d events read, %d stored, %d already archived, %d not public; %d lines rejected",
+			fs.NArg()-failed, total.Events, total.Stored, total.Duplicates, total.NotPublic, len(total.Rejected))
+		if len(total.Changed) > 0 {
+			fmt.Fprintf(stdout, "; %d lines differ from the archived ones (kept the archived)", len(total.Changed))
+		}
+		fmt.Fprintln(stdout)
 	}
 	if ircOpts != nil && ircOpts.Successor != "" {
 		if err := in.LinkSuccessor(ctx, ircOpts.Options, ircOpts.Successor); err != nil {
