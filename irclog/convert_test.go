@@ -1,8 +1,11 @@
 package irclog
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -306,4 +309,41 @@ func TestConverterRefusesBadOptions(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// The real corpus (irclogs.ubuntu.com days, where present) is detected as
+// plain logs and every line of every day is read.
+func TestRealCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../../shared/corpus/ubuntu-irc/dev/*.raw.txt")
+	if len(files) == 0 {
+		t.Skip("corpus not found")
+	}
+	lines := 0
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
+		sample := make([]string, 0, 60)
+		for _, l := range raw[:min(len(raw), 60)] {
+			sample = append(sample, Decode(l))
+		}
+		f, err := Detect(sample)
+		if err != nil || f != Plain {
+			t.Errorf("%s: detected %q, %v", filepath.Base(path), f, err)
+			continue
+		}
+		c, err := NewConverter(f, path, testOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range raw {
+			lines++
+			if _, err := c.Line(i+1, l); err != nil {
+				t.Errorf("%s:%d: %v: %q", filepath.Base(path), i+1, err, l)
+			}
+		}
+	}
+	t.Logf("%d files, %d lines", len(files), lines)
 }
