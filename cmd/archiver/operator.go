@@ -225,7 +225,7 @@ func targetUsers(ctx context.Context, st *store.Store, target, nick, room string
 		return nil, err
 	}
 	if len(users) == 0 {
-		return nil, fmt.Errorf("%s holds no imported IRC logs, so the nick %q names no one there", room, nick)
+		return nil, fmt.Errorf("%s has no imported IRC joins, topics or creation to tell its network from, so the nick %q names no one there; name the sender instead: @irc_NETWORK_NICK:SERVER as the import made it", room, nick)
 	}
 	return users, nil
 }
