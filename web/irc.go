@@ -2,8 +2,10 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/mxarchive/mxarchive/irclog"
 	"github.com/mxarchive/mxarchive/store"
@@ -45,18 +47,47 @@ type ircLogs struct {
 func ircNote(items []itemView) []ircLogs {
 	var out []ircLogs
 	for _, it := range items {
-		m := it.Message
-		if m == nil || m.IRC == nil {
-			continue
+		if it.Message != nil {
+			out = addIRCLog(out, it.Message.IRC)
 		}
-		i := slices.IndexFunc(out, func(l ircLogs) bool { return l.Network == m.IRC.Network && l.Channel == m.IRC.Channel })
-		if i < 0 {
-			out = append(out, ircLogs{Network: m.IRC.Network, Channel: m.IRC.Channel})
-			i = len(out) - 1
+	}
+	return out
+}
+
+func addIRCLog(out []ircLogs, o *ircOrigin) []ircLogs {
+	if o == nil {
+		return out
+	}
+	i := slices.IndexFunc(out, func(l ircLogs) bool { return l.Network == o.Network && l.Channel == o.Channel })
+	if i < 0 {
+		out = append(out, ircLogs{Network: o.Network, Channel: o.Channel})
+		i = len(out) - 1
+	}
+	if !slices.Contains(out[i].Files, o.Source) {
+		out[i].Files = append(out[i].Files, o.Source)
+	}
+	return out
+}
+
+// ircTextNote is the plain-text log's header lines naming the IRC logs
+// the day's messages came from. Names are the operator's file names; any
+// control character (a newline would start a line of its own) is dropped.
+func ircTextNote(evs []store.Event) []string {
+	var logs []ircLogs
+	for i := range evs {
+		if !evs[i].IsState() {
+			logs = addIRCLog(logs, ircOriginOf(&evs[i]))
 		}
-		if !slices.Contains(out[i].Files, m.IRC.Source) {
-			out[i].Files = append(out[i].Files, m.IRC.Source)
-		}
+	}
+	var out []string
+	for _, l := range logs {
+		line := fmt.Sprintf("Lines from IRC: %s on %s, logs %s", l.Channel, l.Network, strings.Join(l.Files, ", "))
+		out = append(out, strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return -1
+			}
+			return r
+		}, line))
 	}
 	return out
 }

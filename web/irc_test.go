@@ -91,6 +91,9 @@ func TestIRCImportPages(t *testing.T) {
 
 		rec := e.get(t, "/room/"+slug+"/2021-08-17.txt")
 		text := rec.Body.String()
+		if !strings.Contains(text, "\n# Lines from IRC: #opendev on OFTC, logs opendev.2021-08-17.log, irssi-opendev.log\n") {
+			t.Errorf("text log does not say its lines come from IRC:\n%s", text)
+		}
 		last := -1
 		for _, line := range []string{"<fungi> limnoria first line", "<fungi> limnoria second line", "* corvus waves",
 			"-openstackgerrit- limnoria notice", "<clarkb> irssi first", "<fungi> irssi second", "* clarkb irssi action"} {
@@ -165,7 +168,7 @@ func TestIRCHostileLine(t *testing.T) {
 	room, _ := irclog.RoomID(alias)
 	opts := &ingest.IRCOptions{NewRoomAlias: alias, Options: irclog.Options{
 		Network: "OFTC", Channel: "#evil", Server: "irc.example", Room: room}}
-	path := filepath.Join(t.TempDir(), `2021-09-01 "><b>x.log`)
+	path := filepath.Join(t.TempDir(), "2021-09-01 \"><b>x\n# forged.log")
 	os.WriteFile(path, []byte("[10:00:00] <ev\"il'> <script>alert(1)</script><img src=x onerror=alert(1)> javascript:alert(1)\n"), 0o600)
 	in := ingest.New(st, storetest.Logger(t), "")
 	if _, err := in.ImportFile(context.Background(), path, ingest.ImportOptions{IRC: opts}); err != nil {
@@ -185,5 +188,9 @@ func TestIRCHostileLine(t *testing.T) {
 	}
 	if href := msg.Find(".body a").AttrOr("href", ""); strings.HasPrefix(href, "javascript:") {
 		t.Errorf("a javascript: link: %q", href)
+	}
+	// A newline in the file's name does not start a line of the text log.
+	if text := e.get(t, "/room/evil:irc.example/2021-09-01.txt").Body.String(); strings.Contains(text, "\n# forged") || !strings.Contains(text, "# forged.log") {
+		t.Errorf("text log:\n%s", text)
 	}
 }

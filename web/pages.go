@@ -278,6 +278,9 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s (%s) — %s UTC\n", roomName(r), r.ID, date)
+	for _, l := range ircTextNote(evs) {
+		fmt.Fprintf(&b, "# %s\n", l)
+	}
 	for _, e := range evs {
 		sh, ok := msgs[e.ID]
 		if !ok {
