@@ -53,6 +53,9 @@ type ImportOptions struct {
 	// (at most MediaMaxSize bytes each; 0: no bound).
 	Media        media.Blobs
 	MediaMaxSize int64
+	// IRC says where an IRC log's lines go; an IRC log is refused without
+	// it. Importing one vouches that the channel was public.
+	IRC *IRCOptions
 }
 
 // Progress is a snapshot of a running import.
@@ -78,6 +81,9 @@ type ImportReport struct {
 	Format   Format
 	Events   int // valid events read
 	Rejected []LineError
+	// Changed are the lines of an IRC log whose place in the channel's
+	// history the archive holds with other content (irc.go).
+	Changed []LineError
 	// QuarantinedLines are the lines (message indexes in an export) whose
 	// events the database refused: quarantined, the rest imported.
 	QuarantinedLines []LineError
@@ -120,11 +126,15 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 	if opts.Source == "" {
 		opts.Source = store.SourceImport
 	}
-	src, format, err := openSource(path, rep.Format)
+	src, format, err := openSource(path, rep.Format, opts.IRC)
 	if err != nil {
 		return rep, err
 	}
 	rep.Format = format
+	_, irc := src.(*ircSource)
+	if irc {
+		opts.AssumeWorldReadable = true // the operator vouches by importing it
+	}
 
 	// Pass 1: state events only, in timeline order, so that pass 2 judges
 	// every message by the state in force when it was sent, whatever order
@@ -153,6 +163,13 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 		}
 		rep.Result.Add(r)
 		rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, state[:n], stateLines[:n])...)
+		if irc {
+			changed, err := in.changedLines(ctx, r, state[:n], stateLines[:n])
+			if err != nil {
+				return rep, fmt.Errorf("import %s: %w", path, err)
+			}
+			rep.Changed = append(rep.Changed, changed...)
+		}
 		rep.Events += n
 		state, stateLines = state[n:], stateLines[n:]
 	}
@@ -222,6 +239,14 @@ func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOpti
 			}
 			rep.Result.Add(r)
 			rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, b.evs, b.lines)...)
+			if irc {
+				changed, err := in.changedLines(ctx, r, b.evs, b.lines)
+				if err != nil {
+					writeErr = fmt.Errorf("import %s: %w", path, err)
+					continue
+				}
+				rep.Changed = append(rep.Changed, changed...)
+			}
 			rep.Events += len(b.evs)
 		}
 		if b.assume != "" {
@@ -309,14 +334,18 @@ func (o ImportOptions) progress(file string, pass int) func(read, total int64, e
 }
 
 // openSource opens an import file in the given format, detected when
-// FormatAuto, and returns the format it used.
-func openSource(path string, format Format) (eventSource, Format, error) {
+// FormatAuto, and returns the format it used. irc is needed for IRC logs.
+func openSource(path string, format Format, irc *IRCOptions) (eventSource, Format, error) {
 	if format == FormatAuto {
-		f, err := detectFormat(path)
+		f, err := sniff(path)
 		if err != nil {
 			return nil, format, err
 		}
 		format = f
+	}
+	if format.IsIRC() {
+		s, err := newIRCSource(path, format, irc)
+		return s, format, err
 	}
 	switch format {
 	case FormatNDJSON:
@@ -328,14 +357,14 @@ func openSource(path string, format Format) (eventSource, Format, error) {
 		}
 		return es, format, nil
 	}
-	return nil, format, fmt.Errorf("import %s: unknown format %q (want ndjson or element)", path, format)
+	return nil, format, fmt.Errorf("import %s: unknown format %q (want ndjson, element or irc:FORMAT)", path, format)
 }
 
 // ReadFile calls fn with every valid event of an import file (state events
 // first, each group in file order), as ImportFile would read them, without
 // storing anything; malformed events are skipped. It returns the format.
 func ReadFile(ctx context.Context, path string, format Format, fn func(*event.Event) error) (Format, error) {
-	src, format, err := openSource(path, format)
+	src, format, err := openSource(path, format, nil)
 	if err != nil {
 		return format, err
 	}
@@ -562,6 +591,9 @@ func (r ImportReport) String() string {
 	fmt.Fprintf(&b, "; %d lines rejected", len(r.Rejected))
 	if r.Media > 0 || len(r.MediaErrors) > 0 {
 		fmt.Fprintf(&b, "; %d attachments stored, %d not", r.Media, len(r.MediaErrors))
+	}
+	if len(r.Changed) > 0 {
+		fmt.Fprintf(&b, "; %d lines differ from the archived ones (kept the archived)", len(r.Changed))
 	}
 	if len(r.QuarantinedLines) > 0 {
 		fmt.Fprintf(&b, "; %d quarantined (refused by the database)", len(r.QuarantinedLines))

@@ -275,6 +275,9 @@ func (in *Ingester) prepare(rs *roomState, ev *event.Event, public bool) store.E
 			se.SenderName = n
 		}
 	}
+	if n := ircNick(ev); n != "" {
+		se.SenderName = n // an IRC line is named by the nick it was written by
+	}
 	se.Rel = event.ParseRelation(ev.Content)
 	return se
 }

@@ -250,9 +250,10 @@ func TestImportErrors(t *testing.T) {
 		path string
 		want string
 	}{
-		"missing":        {filepath.Join(dir, "nope"), "no such file"},
-		"empty":          {empty, "empty"},
-		"all garbage":    {garbage, "no valid events"},
+		"missing": {filepath.Join(dir, "nope"), "no such file"},
+		"empty":   {empty, "the file is empty"},
+		// A file in no known format is refused whole, naming the formats tried.
+		"all garbage":    {garbage, "tried ndjson and element (no line is a JSON object), and it is not an IRC log in any known format (tried limnoria, irssi, weechat, hexchat, znc, plain"},
 		"export no msgs": {notExport, "no \"messages\" array"},
 	} {
 		t.Run(name, func(t *testing.T) {

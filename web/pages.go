@@ -64,6 +64,7 @@ type dayView struct {
 	Items     []itemView
 	Truncated bool
 	Highlight string
+	IRC       []ircLogs // the IRC logs lines of the day came from
 }
 
 // parseDay parses a YYYY-MM-DD date into the UTC day's [from, to) in ms.
@@ -133,6 +134,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 	if err != nil {
 		return dayView{}, 0, err
 	}
+	v.IRC = ircNote(v.Items)
 	code := http.StatusOK
 	if len(v.Items) == 0 {
 		code = http.StatusNotFound
@@ -287,6 +289,9 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 		return err
 	}
 	v := textLogView{Header: fmt.Sprintf("# %s (%s) — %s UTC", logField(roomName(r)), logField(string(r.ID)), date)}
+	for _, l := range ircTextNote(evs) {
+		v.Header += "\n# " + logField(l)
+	}
 	for _, e := range evs {
 		sh, ok := msgs[e.ID]
 		if !ok {

@@ -97,7 +97,7 @@ func (s *Server) parseTemplates() error {
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
 			"roomPath": roomPath,
-		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/"+name+".html")
+		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/irc.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse template %s: %w", name, err)
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -246,6 +247,12 @@ func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 	if first, _ := utf8.DecodeRuneInString(strings.TrimLeft(v.Name, "#!@")); first != utf8.RuneError {
 		v.Initial = strings.ToUpper(string(first))
 	}
+	if r.Predecessor == "" {
+		// A channel's IRC history linked to this room (store/links.go).
+		if p, err := s.store.ImportedPredecessor(ctx, r.ID); err == nil {
+			r.Predecessor = p
+		}
+	}
 	for _, link := range []struct {
 		id  id.RoomID
 		dst *string
@@ -300,6 +307,7 @@ type messageView struct {
 	ThreadPath string
 	Excerpt    string
 	EditsPath  string
+	IRC        *ircOrigin // a line imported from an IRC log (irc.go)
 }
 
 type deletedView struct {
@@ -490,6 +498,7 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		EditsPath: roomPath(r, "event", string(e.ID), "edits"),
 	}
 	v.Compact = v.InThread && !threadPage
+	v.IRC = ircOriginOf(&e)
 	if v.InThread {
 		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
 	}
@@ -634,8 +643,11 @@ func (s *Server) memberView(ctx context.Context, e store.Event, v *stateView) (*
 			v.Text, v.summary = subject+" joined.", "joined"
 		}
 	case "leave":
-		leaver := displayName(prevName, target)
+		leaver := displayName(cmp.Or(prevName, name), target)
+		nick := ircNickChange(&e)
 		switch {
+		case nick != nil:
+			v.Text, v.summary = fmt.Sprintf("%s is now known as %s.", nick.Nick, nick.NewNick), "changed their name"
 		case prevMembership == "ban":
 			v.Text, v.summary = fmt.Sprintf("%s unbanned %s.", sender, leaver), "were unbanned"
 		case e.Sender != target:

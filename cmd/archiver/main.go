@@ -36,6 +36,13 @@ Commands:
         Import Matrix events: newline-delimited JSON as /messages returns
         them, or Element's "Export chat" JSON, or its ZIP with attachments
         (put into the media store). Importing twice changes nothing.
+  import --network NAME --channel '#chan' (--room ROOM | --new-room '#name:server')
+         [--successor ROOM] [--tz ZONE] [--date YYYY-MM-DD] [--server NAME] LOGFILE...
+        Import IRC logs (Limnoria/Supybot, irssi, WeeChat, HexChat/XChat,
+        ZNC, plain "[HH:MM] <nick> text"; recognised by content) into an
+        archived room, before its own history, or into a new room made for
+        a channel that never moved (--successor links it to the Matrix room
+        it moved to, like a room upgrade). You vouch that it was public.
   media fetch [--room ROOM] | media stats
         Fetch every queued media file now, retrying failed ones, with
         progress (the archiver also fetches continuously); count the media
@@ -55,6 +62,8 @@ what would change; --by NAME names who runs it, default the system user):
   erase-user @user:server          delete every message of a user, and opt them out
   optout @user:server, optin @user:server
                                    hide (or show again) a user's messages, past and future
+  optout --irc NICK --room ROOM    the same for an IRC nick whose logs were imported
+                                   into ROOM (also optin, erase-user)
   retention                        delete expired messages now (the archiver also does
                                    it every retention.purge_interval)
 
@@ -119,9 +128,11 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "", "ndjson or element (default: detected from the file)")
+	format := fs.String("format", "", "ndjson, element or irc:FORMAT (limnoria, irssi, weechat, hexchat, znc, plain; default: detected from the file)")
 	assume := fs.Bool("assume-world-readable", false, "treat rooms whose history visibility the file does not state as world-readable (you vouch for it)")
 	batch := fs.Int("batch", 10000, "events per database transaction")
+	var ircf ircFlags
+	ircf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -133,11 +144,15 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		return err
 	}
 	defer st.Close()
+	ircOpts, err := ircf.options(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
 	in := ingest.New(st, log, "")
 	prog := newProgress(stderr, log)
 	opts := ingest.ImportOptions{
 		Format: ingest.Format(*format), AssumeWorldReadable: *assume, BatchSize: *batch, Progress: prog.update,
-		RouteUnclaimedAliases: true,
+		RouteUnclaimedAliases: true, IRC: ircOpts,
 	}
 	if cfg.Media.Enabled {
 		// An Element export ZIP's attachments go into the media store.
@@ -147,11 +162,15 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		opts.MediaMaxSize = cfg.Media.MaxSize
 	}
 	failed := 0
+	var total ingest.ImportReport
 	for _, path := range fs.Args() {
 		rep, err := in.ImportFile(ctx, path, opts)
 		prog.done()
 		for _, le := range rep.Rejected {
 			fmt.Fprintf(stderr, "%s: %v (line skipped)\n", path, le)
+		}
+		for _, le := range rep.Changed {
+			fmt.Fprintf(stderr, "%s: %v\n", path, le)
 		}
 		for _, le := range rep.QuarantinedLines {
 			fmt.Fprintf(stderr, "%s: %v (archiver quarantine lists it)\n", path, le)
@@ -165,6 +184,13 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 			continue
 		}
 		fmt.Fprintln(stdout, rep.String())
+		total.Events += rep.Events
+		total.Result.Add(rep.Result)
+		total.Rejected = append(total.Rejected, rep.Rejected...)
+		total.Changed = append(total.Changed, rep.Changed...)
+		if rep.Format.IsIRC() {
+			continue // public because the operator vouched for it by importing it
+		}
 		for _, r := range rep.Unstated {
 			if *assume {
 				fmt.Fprintf(stdout, "  %s: the file does not state its history visibility; archived as world-readable because you passed --assume-world-readable\n", r)
@@ -172,6 +198,20 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 				fmt.Fprintf(stdout, "  %s: the file does not state its history visibility, so its messages were not archived; pass --assume-world-readable if the room's history was public\n", r)
 			}
 		}
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stdout, "total: %d files, %d events read, %d stored, %d already archived, %d not public; %d lines rejected",
+			fs.NArg()-failed, total.Events, total.Stored, total.Duplicates, total.NotPublic, len(total.Rejected))
+		if len(total.Changed) > 0 {
+			fmt.Fprintf(stdout, "; %d lines differ from the archived ones (kept the archived)", len(total.Changed))
+		}
+		fmt.Fprintln(stdout)
+	}
+	if ircOpts != nil && ircOpts.Successor != "" {
+		if err := in.LinkSuccessor(ctx, ircOpts.Options, ircOpts.Successor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s continues in %s: linked both ways\n", ircOpts.Room, ircOpts.Successor)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d files failed", failed, fs.NArg())

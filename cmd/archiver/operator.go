@@ -16,6 +16,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -29,6 +30,8 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 	dryRun := fs.Bool("dry-run", false, "say what would change, change nothing")
 	reason := fs.String("reason", "", "why (shown to readers for hide-room and takedown)")
 	by := fs.String("by", "", "who is running this, for the log (default: the system user)")
+	ircNick := fs.String("irc", "", "optout, optin, erase-user: an IRC nick whose imported lines in --room it applies to")
+	ircRoom := fs.String("room", "", "with --irc: the room the nick's IRC logs were imported into")
 	// Flags may follow the argument: archiver takedown $ev --reason x.
 	var positional []string
 	for rest := args; ; {
@@ -42,6 +45,12 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		rest = fs.Args()[1:]
 	}
 	needsArg := cmd != "retention"
+	if *ircNick != "" {
+		if cmd != "optout" && cmd != "optin" && cmd != "erase-user" || *ircRoom == "" {
+			return fmt.Errorf("usage: archiver %s --irc NICK --room ROOM", cmd)
+		}
+		needsArg = false
+	}
 	if needsArg && len(positional) != 1 || !needsArg && len(positional) != 0 {
 		return fmt.Errorf("usage: archiver %s", operatorUsage[cmd])
 	}
@@ -114,32 +123,39 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		}
 		summary = fmt.Sprintf("content of %s in %s removed", ev.ID, ev.RoomID)
 	case "erase-user", "optout", "optin":
-		u, err := parseUser(target)
+		users, err := targetUsers(ctx, st, target, *ircNick, *ircRoom)
 		if err != nil {
 			return err
 		}
-		switch cmd {
-		case "erase-user":
-			affected, err = st.EraseUser(ctx, u, *dryRun)
-			summary = fmt.Sprintf("%d events of %s deleted or stripped; %s opted out", affected, u, u)
-		case "optout":
-			summary = fmt.Sprintf("%s opted out", u)
-			if !*dryRun {
-				var changed bool
-				changed, err = st.OptOut(ctx, u, store.OptOutByOperator)
-				affected = boolCount(changed)
+		target = joinUsers(users)
+		var summaries []string
+		for _, u := range users {
+			var n int64
+			switch cmd {
+			case "erase-user":
+				n, err = st.EraseUser(ctx, u, *dryRun)
+				summaries = append(summaries, fmt.Sprintf("%d events of %s deleted or stripped; %s opted out", n, u, u))
+			case "optout":
+				summaries = append(summaries, fmt.Sprintf("%s opted out", u))
+				if !*dryRun {
+					var changed bool
+					changed, err = st.OptOut(ctx, u, store.OptOutByOperator)
+					n = boolCount(changed)
+				}
+			default:
+				summaries = append(summaries, fmt.Sprintf("%s opted in", u))
+				if !*dryRun {
+					var changed bool
+					changed, err = st.OptIn(ctx, u)
+					n = boolCount(changed)
+				}
 			}
-		default:
-			summary = fmt.Sprintf("%s opted in", u)
-			if !*dryRun {
-				var changed bool
-				changed, err = st.OptIn(ctx, u)
-				affected = boolCount(changed)
+			if err != nil {
+				return err
 			}
+			affected += n
 		}
-		if err != nil {
-			return err
-		}
+		summary = strings.Join(summaries, "; ")
 	case "retention":
 		per, err := st.PurgeExpired(ctx, *dryRun)
 		rooms := make([]string, 0, len(per))
@@ -175,9 +191,9 @@ var operatorUsage = map[string]string{
 	"show-room":  "show-room ROOM [--dry-run]",
 	"purge-room": "purge-room ROOM [--dry-run]",
 	"takedown":   "takedown EVENT --reason TEXT [--dry-run]",
-	"erase-user": "erase-user @user:server [--dry-run]",
-	"optout":     "optout @user:server",
-	"optin":      "optin @user:server",
+	"erase-user": "erase-user (@user:server | --irc NICK --room ROOM) [--dry-run]",
+	"optout":     "optout @user:server | optout --irc NICK --room ROOM",
+	"optin":      "optin @user:server | optin --irc NICK --room ROOM",
 	"retention":  "retention [--dry-run]",
 }
 
@@ -196,6 +212,35 @@ func systemUser() string {
 		return u
 	}
 	return "unknown"
+}
+
+// targetUsers is the user an operator command names: a user ID, or with
+// --irc the senders an IRC nick was imported as into a room.
+func targetUsers(ctx context.Context, st *store.Store, target, nick, room string) ([]id.UserID, error) {
+	if nick == "" {
+		u, err := parseUser(target)
+		return []id.UserID{u}, err
+	}
+	r, err := resolveRoom(ctx, st, room)
+	if err != nil {
+		return nil, err
+	}
+	users, err := ingest.IRCSenders(ctx, st, r, nick)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("%s has no imported IRC joins, topics or creation to tell its network from, so the nick %q names no one there; name the sender instead: @irc_NETWORK_NICK:SERVER as the import made it", room, nick)
+	}
+	return users, nil
+}
+
+func joinUsers(us []id.UserID) string {
+	s := make([]string, len(us))
+	for i, u := range us {
+		s[i] = string(u)
+	}
+	return strings.Join(s, ",")
 }
 
 func parseUser(s string) (id.UserID, error) {

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/irclog"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+func ircFixtures(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../../testdata/irc/*")
+	if err != nil || len(files) < 6 {
+		t.Fatalf("fixtures: %v %v", files, err)
+	}
+	return files
+}
+
+// archiver import reads IRC logs by content into a new room (or an
+// archived one), counts what it did, and names the line that fits nothing;
+// archiver optout --irc hides a nick's lines.
+func TestImportIRCCommand(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	ctx := context.Background()
+	var out, errs bytes.Buffer
+	files := ircFixtures(t)
+
+	// Without the flags saying where it goes, an IRC log is refused.
+	err := run(ctx, []string{"import", files[0]}, &out, &errs)
+	if err == nil || !strings.Contains(errs.String(), "--network") {
+		t.Errorf("import without IRC flags: %v\n%s", err, errs.String())
+	}
+	errs.Reset()
+	args := append([]string{"import", "--network", "OFTC", "--channel", "#opendev", "--new-room", "#opendev:irc.example", "--tz", "UTC"}, files...)
+	if err := run(ctx, args, &out, &errs); err != nil {
+		t.Fatalf("import: %v\n%s", err, errs.String())
+	}
+	if !strings.Contains(errs.String(), "opendev.2021-08-17.log: line 8: the line fits no known form") {
+		t.Errorf("the bad line is not named with file and line:\n%s", errs.String())
+	}
+	if !strings.Contains(out.String(), "(irc:hexchat)") || !strings.Contains(out.String(), "(irc:plain)") ||
+		// Each file carries the new room's three creation events: stored once.
+		!strings.Contains(out.String(), "total: 6 files, 50 events read, 35 stored, 15 already archived, 0 not public; 1 lines rejected") {
+		t.Errorf("report:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, args, &out, &errs); err != nil {
+		t.Fatalf("import again: %v", err)
+	}
+	if strings.Count(out.String(), " 0 stored") != len(files)+1 { // and the total
+		t.Errorf("importing again stored something:\n%s", out.String())
+	}
+
+	// Into an archived Matrix room, before its own history.
+	if err := run(ctx, []string{"import", "../../testdata/demo/ansible-community.ndjson"}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"import", "--network", "libera", "--channel", "#ansible", "--room", "!aNsIbLeCoMmUnItY:example.org", "../../testdata/irc/opendev.2021-08-17.log"}, &out, &errs); err != nil {
+		t.Fatalf("import --room: %v\n%s", err, errs.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"import", "--network", "OFTC", "--channel", "#opendev", "--new-room", "#opendev:irc.example",
+		"--successor", "!aNsIbLeCoMmUnItY:example.org", "../../testdata/irc/2021-08-18.log"}, &out, &errs); err != nil {
+		t.Fatalf("import --successor: %v\n%s", err, errs.String())
+	}
+	if !strings.Contains(out.String(), "linked both ways") {
+		t.Errorf("--successor output:\n%s", out.String())
+	}
+	if err := run(ctx, []string{"import", "--network", "libera", "--channel", "#ansible", "--room", "!nOsUcH:example.org", files[0]}, &out, &errs); err == nil {
+		t.Error("import into a room the archive does not hold succeeded")
+	}
+
+	if err := run(ctx, []string{"optout", "--irc", "Fungi", "--room", "#opendev:irc.example"}, &out, &errs); err != nil {
+		t.Fatalf("optout --irc: %v\n%s", err, errs.String())
+	}
+	if err := run(ctx, []string{"optout", "--irc", "fungi", "--room", "!aNsIbLeCoMmUnItY:example.org"}, &out, &errs); err != nil {
+		t.Fatalf("optout --irc: %v\n%s", err, errs.String())
+	}
+
+	cfg, err := config.Load("", []string{"MXARCHIVE_DATA_DIR=" + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, cfg.Database, dir, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	newRoom, _ := irclog.RoomID("#opendev:irc.example")
+	if r, err := st.Room(ctx, newRoom); err != nil || r.Successor != "!aNsIbLeCoMmUnItY:example.org" {
+		t.Errorf("IRC room's successor %q, %v", r.Successor, err)
+	}
+	if p, err := st.ImportedPredecessor(ctx, "!aNsIbLeCoMmUnItY:example.org"); err != nil || p != newRoom {
+		t.Errorf("Matrix room's imported predecessor %q, %v", p, err)
+	}
+	for _, room := range []string{string(newRoom), "!aNsIbLeCoMmUnItY:example.org"} {
+		evs, err := st.DayEvents(ctx, id.RoomID(room), 0, 1<<42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fungi, others int
+		for _, e := range evs {
+			if e.Type != "m.room.message" || !strings.HasPrefix(string(e.ID), "$irc-") {
+				continue
+			}
+			if !e.Public {
+				t.Errorf("%s: %s not public", room, e.ID)
+			}
+			if strings.Contains(string(e.Sender), "_fungi:") {
+				fungi++
+				if !e.OptedOut || strings.Contains(string(e.Content), "limnoria") {
+					t.Errorf("%s: fungi's line %s shown after optout --irc: %s", room, e.ID, e.Content)
+				}
+			} else {
+				others++
+			}
+		}
+		if fungi == 0 || others == 0 {
+			t.Errorf("%s: %d lines of fungi, %d of others", room, fungi, others)
+		}
+	}
+}

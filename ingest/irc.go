@@ -1,0 +1,354 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/irclog"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// IRC log imports: the format is irc:<reader> (irc:limnoria, irc:plain…),
+// detected from the file's first lines; irclog turns each line into an
+// event and this file feeds them to ImportFile's two passes.
+
+// formatIRCPrefix starts the Format of an IRC log.
+const formatIRCPrefix = "irc:"
+
+// IRCFormat is the import Format of an IRC log in the given reader's format.
+func IRCFormat(f irclog.Format) Format { return Format(formatIRCPrefix + string(f)) }
+
+// IsIRC reports whether f is an IRC log format.
+func (f Format) IsIRC() bool { return strings.HasPrefix(string(f), formatIRCPrefix) }
+
+// IRCOptions say where an IRC log's lines go (irclog.Options), and, for a
+// channel that never moved to Matrix, the alias of the room made for it.
+type IRCOptions struct {
+	irclog.Options
+	// NewRoomAlias, if set, makes Room an archive room of its own for the
+	// channel (created, named and aliased by the import).
+	NewRoomAlias string
+	// Successor, if set, is the Matrix room the channel moved to: the
+	// importing command links the two (LinkSuccessor) after the files.
+	Successor id.RoomID
+}
+
+// ErrUnknownFormat is a file that is no import format the archive reads.
+var ErrUnknownFormat = errors.New("not a file the archive can import")
+
+// ErrIRCChanged is a line whose position in the channel's history the
+// archive already holds with different content: kept as archived.
+var ErrIRCChanged = errors.New("the archive holds a different line at this position (a re-export that changed it?); kept the archived one")
+
+// sniffBytes is how much of a file format detection reads.
+const sniffBytes = 64 << 10
+
+// sniff reads the start of a file and decides between the JSON formats,
+// the IRC formats, and refusal (ZIP archives, binary files, text in no
+// known form).
+func sniff(path string) (Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, sniffBytes)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("import %s: %w", path, err)
+	}
+	head = head[:n]
+	switch {
+	case len(bytes.TrimSpace(head)) == 0:
+		return "", fmt.Errorf("import %s: %w: the file is empty", path, ErrUnknownFormat)
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		return "", fmt.Errorf("import %s: %w: it is a ZIP archive (an Element export as HTML or a ZIP? export as JSON, or unzip it and import the JSON inside)", path, ErrUnknownFormat)
+	case bytes.IndexByte(head, 0) >= 0, bytes.HasPrefix(head, []byte("\x1f\x8b")):
+		return "", fmt.Errorf("import %s: %w: it is a binary file, not text (compressed? decompress it first)", path, ErrUnknownFormat)
+	}
+	// Any JSON object line among the first ones: the JSON formats, whose
+	// own readers report the bad lines.
+	lines := strings.Split(string(head), "\n")
+	if n == sniffBytes && len(lines) > 1 {
+		lines = lines[:len(lines)-1] // cut mid-line
+	}
+	for i, l := range lines {
+		if i == 50 {
+			break
+		}
+		if strings.HasPrefix(strings.TrimSpace(l), "{") {
+			return detectFormat(path)
+		}
+	}
+	decoded := make([]string, len(lines))
+	for i, l := range lines {
+		decoded[i] = irclog.Decode([]byte(l))
+	}
+	irc, err := irclog.Detect(decoded)
+	if err != nil {
+		return "", fmt.Errorf("import %s: %w: tried ndjson and element (no line is a JSON object), and it is %w", path, ErrUnknownFormat, err)
+	}
+	return IRCFormat(irc), nil
+}
+
+type ircSource struct {
+	path   string
+	format irclog.Format
+	opts   IRCOptions
+}
+
+func newIRCSource(path string, format Format, opts *IRCOptions) (*ircSource, error) {
+	if opts == nil {
+		return nil, fmt.Errorf("import %s: an IRC log (%s): name its --network, --channel, and --room or --new-room", path, strings.TrimPrefix(string(format), formatIRCPrefix))
+	}
+	f := irclog.Format(strings.TrimPrefix(string(format), formatIRCPrefix))
+	if _, err := irclog.NewConverter(f, path, opts.Options); err != nil {
+		return nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	return &ircSource{path: path, format: f, opts: *opts}, nil
+}
+
+func (s *ircSource) each(ctx context.Context, stateOnly bool, progress func(int64, int64, int),
+	fn func(int, *event.Event) error, reject func(LineError)) error {
+	conv, err := irclog.NewConverter(s.format, s.path, s.opts.Options)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", s.path, err)
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	var total int64
+	if st, err := f.Stat(); err == nil {
+		total = st.Size()
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var read int64
+	line, events := 0, 0
+	firstTS := int64(-1)
+	lastReport := time.Now()
+	for {
+		b, tooLong, err := readLine(r)
+		read += int64(len(b))
+		if len(b) == 0 && errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("import %s: line %d: %w", s.path, line+1, err)
+		}
+		line++
+		if line%1024 == 0 {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			if progress != nil && time.Since(lastReport) > 200*time.Millisecond {
+				progress(read, total, events)
+				lastReport = time.Now()
+			}
+		}
+		if tooLong {
+			if reject != nil {
+				reject(LineError{Line: line, Err: fmt.Errorf("line longer than %d bytes", maxLine)})
+			}
+			continue
+		}
+		out, err := conv.Line(line, b)
+		if err != nil {
+			if reject != nil {
+				reject(LineError{Line: line, Err: fmt.Errorf("%w: %q", err, truncate(irclog.Decode(b), 80))})
+			}
+			continue
+		}
+		if out == nil {
+			continue
+		}
+		if firstTS < 0 || out.TS < firstTS {
+			firstTS = out.TS
+		}
+		if out.State != stateOnly {
+			continue // the other pass's
+		}
+		ev, err := event.Parse(out.JSON)
+		if err != nil {
+			if reject != nil {
+				reject(LineError{Line: line, Err: err})
+			}
+			continue
+		}
+		events++
+		if err := fn(line, ev); err != nil {
+			return err
+		}
+	}
+	// A room made for the channel is created just before its first line
+	// (IDs derived from the room: a later file adds nothing).
+	if stateOnly && s.opts.NewRoomAlias != "" && firstTS >= 0 {
+		raws, err := irclog.RoomEvents(s.opts.Options, s.opts.NewRoomAlias, firstTS)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", s.path, err)
+		}
+		for _, raw := range raws {
+			ev, err := event.Parse(raw)
+			if err != nil {
+				return fmt.Errorf("import %s: room events: %w", s.path, err)
+			}
+			events++
+			if err := fn(0, ev); err != nil {
+				return err
+			}
+		}
+	}
+	if progress != nil {
+		progress(read, total, events)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xc0 != 0x80 }
+
+// ircProvenance reads the provenance an imported IRC line carries.
+func ircProvenance(content json.RawMessage) (irclog.Provenance, bool) {
+	if !bytes.Contains(content, []byte(irclog.ProvenanceKey)) {
+		return irclog.Provenance{}, false
+	}
+	var c map[string]json.RawMessage
+	if json.Unmarshal(content, &c) != nil || c[irclog.ProvenanceKey] == nil {
+		return irclog.Provenance{}, false
+	}
+	var p irclog.Provenance
+	if json.Unmarshal(c[irclog.ProvenanceKey], &p) != nil {
+		return irclog.Provenance{}, false
+	}
+	return p, true
+}
+
+// ircNick is the nick an imported IRC line was written by, which names
+// its sender on that line whatever the member state says.
+func ircNick(ev *event.Event) string {
+	if !strings.HasPrefix(string(ev.ID), "$irc-") {
+		return ""
+	}
+	p, _ := ircProvenance(ev.Content)
+	return p.Nick
+}
+
+// changedLines finds, among a batch's events the store already held
+// (r.Duplicates), those whose archived line differs from the file's: a
+// re-export that changed history. The archived one stays; the line is
+// reported. Lines whose archived content is gone (redacted, opted out)
+// cannot be compared and are not reported.
+func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Event, lines []int) ([]LineError, error) {
+	if r.Duplicates == 0 {
+		return nil, nil
+	}
+	ids := make([]id.EventID, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	stored, err := in.store.EventsByID(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("compare with archived lines: %w", err)
+	}
+	old := make(map[id.EventID]irclog.Provenance, len(stored))
+	for _, se := range stored {
+		if p, ok := ircProvenance(se.Content); ok {
+			old[se.ID] = p
+		}
+	}
+	var out []LineError
+	for i, ev := range evs {
+		o, ok := old[ev.ID]
+		if !ok {
+			continue
+		}
+		p, _ := ircProvenance(ev.Content)
+		if o.Hash != "" && p.Hash != o.Hash {
+			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
+		}
+	}
+	return out, nil
+}
+
+// IRCSenders returns the user IDs an IRC nick was imported as into a
+// room: one per network (and server) whose logs went into it, as the
+// room's imported state events (joins, topics, the room's creation)
+// record them. Opting a nick out needs no network name from the operator.
+func IRCSenders(ctx context.Context, st *store.Store, room id.RoomID, nick string) ([]id.UserID, error) {
+	evs, err := st.StateEvents(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[id.UserID]bool{}
+	var out []id.UserID
+	add := func(u id.UserID) {
+		if c, ok := irclog.SameNetworkSender(u, nick); ok && !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	for _, ev := range evs {
+		if !strings.HasPrefix(string(ev.ID), "$irc-") {
+			continue
+		}
+		add(ev.Sender)
+		if ev.StateKey != nil && strings.HasPrefix(*ev.StateKey, "@") {
+			add(id.UserID(*ev.StateKey))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// LinkSuccessor marks a channel's room (made by an IRC import) as
+// continued in a Matrix room, like a room upgrade: a tombstone just after
+// its last archived message. Linking again changes nothing.
+func (in *Ingester) LinkSuccessor(ctx context.Context, opts irclog.Options, successor id.RoomID) error {
+	if !strings.HasPrefix(string(successor), "!") {
+		return fmt.Errorf("successor %q is not a room ID", successor)
+	}
+	r, err := in.store.Room(ctx, opts.Room)
+	if err != nil {
+		return fmt.Errorf("link %s to its successor: %w", opts.Room, err)
+	}
+	if !strings.HasPrefix(string(r.CreateEventID), "$irc-") {
+		return fmt.Errorf("link %s to its successor: only a room made by an IRC import (--new-room) can be linked", opts.Room)
+	}
+	raw, err := irclog.TombstoneEvent(opts, successor, max(r.LastTS, r.FirstTS)+1)
+	if err != nil {
+		return err
+	}
+	ev, err := event.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("link %s to its successor: %w", opts.Room, err)
+	}
+	if err := in.AssumeWorldReadable(ctx, opts.Room); err != nil {
+		return err
+	}
+	if _, err := in.IngestFrom(ctx, store.SourceImport, []*event.Event{ev}); err != nil {
+		return fmt.Errorf("link %s to its successor: %w", opts.Room, err)
+	}
+	return nil
+}

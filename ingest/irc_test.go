@@ -1,0 +1,215 @@
+package ingest_test
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/irclog"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// An Element export ZIP, or any binary file, is refused as a whole with a
+// message saying what it is, rather than read as NDJSON line by line
+// ("467 lines rejected").
+func TestImportRefusesZipAndBinary(t *testing.T) {
+	dir := t.TempDir()
+	zipPath := filepath.Join(dir, "export.zip")
+	f, err := os.Create(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("export.json")
+	w.Write([]byte(`{"room_name":"x","messages":[]}`))
+	zw.Close()
+	f.Close()
+	binPath := filepath.Join(dir, "image.png")
+	os.WriteFile(binPath, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"), 0o600)
+	proseFile := filepath.Join(dir, "notes.txt")
+	os.WriteFile(proseFile, []byte("Dear diary,\ntoday I wrote a parser.\n"), 0o600)
+
+	st := storetest.Open(t, "sqlite")
+	in := ingest.New(st, storetest.Logger(t), "")
+	for _, tt := range []struct{ path, want string }{
+		{zipPath, "ZIP archive"},
+		{binPath, "binary"},
+		{proseFile, "limnoria, irssi, weechat, hexchat, znc, plain"},
+	} {
+		rep, err := in.ImportFile(context.Background(), tt.path, ingest.ImportOptions{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one saying %q", filepath.Base(tt.path), err, tt.want)
+		}
+		if len(rep.Rejected) > 0 {
+			t.Errorf("%s: %d lines rejected; the file should be refused whole", filepath.Base(tt.path), len(rep.Rejected))
+		}
+		if !errors.Is(err, ingest.ErrUnknownFormat) {
+			t.Errorf("%s: error %v is not ErrUnknownFormat", filepath.Base(tt.path), err)
+		}
+	}
+}
+
+// ircFiles are the fixture logs, one per format, of one channel in
+// time order.
+var ircFiles = []struct{ name, format string }{
+	{"opendev.2021-08-17.log", "irc:limnoria"},
+	{"irssi-opendev.log", "irc:irssi"},
+	{"weechat-opendev.weechatlog", "irc:weechat"},
+	{"2021-08-18.log", "irc:znc"},
+	{"hexchat-opendev.log", "irc:hexchat"},
+	{"20210818-plain.txt", "irc:plain"},
+}
+
+// ircMessages are the fixtures' messages in order, as "nick: body".
+var ircMessages = []string{
+	"fungi: limnoria first line of the day",
+	"fungi: limnoria second line, same second",
+	"corvus: waves",
+	"openstackgerrit: limnoria notice merged",
+	"clarkb: irssi first",
+	"fungi: irssi second, same minute",
+	"clarkb: irssi action",
+	"fungi: irssi after midnight",
+	"corvus: weechat hello €",
+	"corvus: weechat action",
+	"ianw: znc line with bold and colour",
+	"ianw: znc café in latin-1",
+	"frickler: hexchat hello",
+	"frickler: hexchat action",
+	"gerritbot: hexchat notice",
+	"jrosser: plain first",
+	"jrosser: plain second",
+	"jrosser: has some thoughts",
+	"jrosser: plain action",
+}
+
+func ircOptions(t *testing.T) *ingest.IRCOptions {
+	t.Helper()
+	alias := "#opendev:archive.test"
+	room, err := irclog.RoomID(alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ingest.IRCOptions{NewRoomAlias: alias, Options: irclog.Options{
+		Network: "OFTC", Channel: "#opendev", Server: "archive.test", Room: room}}
+}
+
+func importIRC(t *testing.T, in *ingest.Ingester, path string, opts *ingest.IRCOptions) ingest.ImportReport {
+	t.Helper()
+	rep, err := in.ImportFile(context.Background(), path, ingest.ImportOptions{IRC: opts, BatchSize: 4})
+	if err != nil {
+		t.Fatalf("import %s: %v", path, err)
+	}
+	return rep
+}
+
+// Logs of every format go into one new room, in order, named by their
+// nicks; importing them again, or an overlapping export, adds nothing; a
+// changed line is reported and the archived one kept.
+func TestImportIRC(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		opts := ircOptions(t)
+		in := ingest.New(st, storetest.Logger(t), "")
+		for _, f := range ircFiles {
+			rep := importIRC(t, in, filepath.Join("../testdata/irc", f.name), opts)
+			if string(rep.Format) != f.format {
+				t.Errorf("%s read as %s, want %s", f.name, rep.Format, f.format)
+			}
+			wantRejected := 0
+			if f.format == "irc:limnoria" {
+				wantRejected = 1
+			}
+			if len(rep.Rejected) != wantRejected {
+				t.Errorf("%s: rejected %v, want %d", f.name, rep.Rejected, wantRejected)
+			}
+			if rep.Stored == 0 || rep.NotPublic > 0 || len(rep.Changed) > 0 {
+				t.Errorf("%s: %s", f.name, rep)
+			}
+		}
+		if r := filepath.Join("../testdata/irc", ircFiles[0].name); true {
+			rep := importIRC(t, in, r, opts)
+			if len(rep.Rejected) != 1 || rep.Rejected[0].Line != 8 || !strings.Contains(rep.Rejected[0].Error(), "this line fits no format") {
+				t.Errorf("rejected lines: %v; want line 8 named", rep.Rejected)
+			}
+		}
+
+		room, err := st.Room(ctx, opts.Room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if room.Name != "#opendev" || room.CanonicalAlias != "#opendev:archive.test" || room.Topic != "irssi topic" {
+			t.Errorf("room: name %q alias %q topic %q", room.Name, room.CanonicalAlias, room.Topic)
+		}
+		if got, err := st.RoomIDByAlias(ctx, "#opendev:archive.test"); err != nil || got != opts.Room {
+			t.Errorf("alias resolves to %s, %v", got, err)
+		}
+		got := ircDay(t, st, opts.Room)
+		if strings.Join(got, "\n") != strings.Join(ircMessages, "\n") {
+			t.Errorf("messages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(ircMessages, "\n"))
+		}
+
+		// Everything again, then a WeeChat export overlapping the ZNC day
+		// file, with one line changed.
+		for _, f := range ircFiles {
+			rep := importIRC(t, in, filepath.Join("../testdata/irc", f.name), opts)
+			if rep.Stored != 0 || len(rep.Changed) > 0 {
+				t.Errorf("%s again: %s", f.name, rep)
+			}
+		}
+		overlap := filepath.Join(t.TempDir(), "weechat-overlap.log")
+		os.WriteFile(overlap, []byte("2021-08-18 02:00:02\tianw\tznc line with bold and colour\n"+
+			"2021-08-18 02:00:02\tianw\tznc cafe, rewritten\n"), 0o600)
+		rep := importIRC(t, in, overlap, opts)
+		// Two lines and the room's three creation events, all known.
+		if rep.Stored != 0 || rep.Duplicates != 5 {
+			t.Errorf("overlapping export: %s", rep)
+		}
+		if len(rep.Changed) != 1 || rep.Changed[0].Line != 2 || !errors.Is(rep.Changed[0].Err, ingest.ErrIRCChanged) ||
+			!strings.Contains(rep.Changed[0].Error(), "2021-08-18.log line 3") {
+			t.Errorf("changed lines: %v; want line 2, archived from 2021-08-18.log line 3", rep.Changed)
+		}
+		if got := ircDay(t, st, opts.Room); strings.Join(got, "\n") != strings.Join(ircMessages, "\n") {
+			t.Errorf("after re-imports:\n%s", strings.Join(got, "\n"))
+		}
+	})
+}
+
+// ircDay lists the room's public messages over the fixtures' two days.
+func ircDay(t *testing.T, st *store.Store, room id.RoomID) []string {
+	t.Helper()
+	from := time.Date(2021, 8, 17, 0, 0, 0, 0, time.UTC).UnixMilli()
+	evs, err := st.DayEvents(context.Background(), room, from, from+2*86400000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		if e.Type != "m.room.message" || !e.Public {
+			continue
+		}
+		out = append(out, e.SenderName+": "+event.StringField(e.Content, "body"))
+	}
+	return out
+}
+
+// A file the importer recognises as IRC but that comes without the
+// options saying where it goes is refused, naming what is missing.
+func TestImportIRCNeedsOptions(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	in := ingest.New(st, storetest.Logger(t), "")
+	_, err := in.ImportFile(context.Background(), "../testdata/irc/2021-08-18.log", ingest.ImportOptions{})
+	if err == nil || !strings.Contains(err.Error(), "--network") {
+		t.Errorf("error %v, want one asking for --network", err)
+	}
+}

@@ -1,0 +1,349 @@
+package irclog
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	mxevent "github.com/mxarchive/mxarchive/event"
+)
+
+var testOpts = Options{Network: "OFTC", Channel: "#opendev", Server: "archive.test", Room: "!r:archive.test"}
+
+type wire struct {
+	ID       string          `json:"event_id"`
+	Sender   string          `json:"sender"`
+	Type     string          `json:"type"`
+	StateKey *string         `json:"state_key"`
+	TS       int64           `json:"origin_server_ts"`
+	Content  json.RawMessage `json:"content"`
+}
+
+// convert runs lines through a converter and decodes the events.
+func convert(t *testing.T, f Format, path string, opts Options, lines ...string) ([]wire, []error) {
+	t.Helper()
+	c, err := NewConverter(f, path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []wire
+	var errs []error
+	for i, l := range lines {
+		ev, err := c.Line(i+1, []byte(l))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ev == nil {
+			continue
+		}
+		var w wire
+		if err := json.Unmarshal(ev.JSON, &w); err != nil {
+			t.Fatal(err)
+		}
+		if string(ev.ID) != w.ID {
+			t.Errorf("Event.ID %s, JSON %s", ev.ID, w.ID)
+		}
+		out = append(out, w)
+	}
+	return out, errs
+}
+
+func TestConvertKinds(t *testing.T) {
+	evs, errs := convert(t, Limnoria, "x.log", testOpts,
+		"2021-08-17T19:00:24  <Fungi> hello",
+		"2021-08-17T19:00:24  * fungi waves",
+		"2021-08-17T19:00:24  -gerritbot- merged",
+		"2021-08-17T19:00:25  *** fungi <f@h> has joined #opendev",
+		"2021-08-17T19:00:25  *** fungi <f@h> has left #opendev (bye)",
+		"2021-08-17T19:00:25  *** spam_bot was kicked by fungi (spam)",
+		"2021-08-17T19:00:26  *** fungi is now known as fungi_",
+		`2021-08-17T19:00:27  *** fungi changes topic to "t"`,
+		"2021-08-17T19:00:28  *** ChanServ sets mode: +o fungi",
+		"nonsense",
+	)
+	if len(errs) != 1 || !errors.Is(errs[0], ErrNoFit) {
+		t.Errorf("errors: %v, want one ErrNoFit", errs)
+	}
+	want := []struct{ typ, stateKey, sender, content string }{
+		{"m.room.message", "", "@irc_oftc_fungi:archive.test", `"body":"hello","msgtype":"m.text"`},
+		{"m.room.message", "", "@irc_oftc_fungi:archive.test", `"body":"waves","msgtype":"m.emote"`},
+		{"m.room.message", "", "@irc_oftc_gerritbot:archive.test", `"body":"merged","msgtype":"m.notice"`},
+		{"m.room.member", "@irc_oftc_fungi:archive.test", "@irc_oftc_fungi:archive.test", `"displayname":"fungi","membership":"join"`},
+		{"m.room.member", "@irc_oftc_fungi:archive.test", "@irc_oftc_fungi:archive.test", `"membership":"leave","org.mxarchive.irc"`},
+		{"m.room.member", "@irc_oftc_spam__bot:archive.test", "@irc_oftc_fungi:archive.test", `"reason":"spam"`},
+		{"m.room.member", "@irc_oftc_fungi:archive.test", "@irc_oftc_fungi:archive.test", `"displayname":"fungi","membership":"leave","org.mxarchive.irc":{"network":"OFTC","channel":"#opendev","source":"x.log","line":7,"nick":"fungi","hash":`},
+		{"m.room.topic", "", "@irc_oftc_fungi:archive.test", `"topic":"t"`},
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("%d events, want %d", len(evs), len(want))
+	}
+	for i, w := range want {
+		e := evs[i]
+		sk := ""
+		if e.StateKey != nil {
+			sk = *e.StateKey
+		}
+		if e.Type != w.typ || sk != w.stateKey || e.Sender != w.sender || !strings.Contains(string(e.Content), w.content) {
+			t.Errorf("event %d: %s %q %s %s; want %+v", i, e.Type, sk, e.Sender, e.Content, w)
+		}
+		if (w.typ != "m.room.message") != (e.StateKey != nil) {
+			t.Errorf("event %d: state key %v", i, e.StateKey)
+		}
+		if !strings.HasPrefix(e.ID, "$irc-") {
+			t.Errorf("event ID %s", e.ID)
+		}
+	}
+	if !strings.Contains(string(evs[0].Content), `"org.mxarchive.irc":{"network":"OFTC","channel":"#opendev","source":"x.log","line":1,"nick":"Fungi"`) {
+		t.Errorf("provenance: %s", evs[0].Content)
+	}
+	if !strings.Contains(string(evs[4].Content), `"reason":"bye"`) {
+		t.Errorf("part reason: %s", evs[4].Content)
+	}
+}
+
+// Minute-resolution lines keep their order: each line of a minute is one
+// millisecond after the one before it, and untimed lines share the
+// previous line's time.
+func TestConvertOrderWithinMinute(t *testing.T) {
+	evs, errs := convert(t, Plain, "2004-12-25.raw.txt", testOpts,
+		"[09:14] <a> one", "[09:14] <b> two", "=== c [c@h]  has joined #ubuntu", "[09:14] <a> three", "[09:15] <a> four")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	base := time.Date(2004, 12, 25, 9, 14, 0, 0, time.UTC).UnixMilli()
+	for i, want := range []int64{base, base + 1, base + 2, base + 3, base + 60000} {
+		if evs[i].TS != want {
+			t.Errorf("line %d at %d, want %d", i+1, evs[i].TS, want)
+		}
+	}
+}
+
+func TestConvertTimeZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	opts := testOpts
+	opts.Location = berlin
+	for _, tt := range []struct {
+		name, file, line string
+		f                Format
+		want             time.Time
+	}{
+		{"summer, day file", "2021-08-17.log", "[19:00:24] <a> x", ZNC, time.Date(2021, 8, 17, 17, 0, 24, 0, time.UTC)},
+		{"winter, dated line", "x.log", "2021-01-05T00:30:00  <a> x", Limnoria, time.Date(2021, 1, 4, 23, 30, 0, 0, time.UTC)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, errs := convert(t, tt.f, tt.file, opts, tt.line)
+			if len(errs) > 0 || len(evs) != 1 {
+				t.Fatal(errs)
+			}
+			if got := time.UnixMilli(evs[0].TS).UTC(); !got.Equal(tt.want) {
+				t.Errorf("at %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// The same line gets the same ID from any file holding it: a day file and
+// a longer log that overlaps it, a file read twice. A different day, time
+// or position gets another.
+func TestConvertIDsStable(t *testing.T) {
+	day, _ := convert(t, ZNC, "2021-08-18.log", testOpts, "[02:00:02] <ianw> a", "[02:00:02] <ianw> b")
+	long, _ := convert(t, WeeChat, "weechat.log", testOpts,
+		"2021-08-17 23:59:59\tianw\tthe day before", "2021-08-18 02:00:02\tianw\ta", "2021-08-18 02:00:02\tianw\tb")
+	if day[0].ID != long[1].ID || day[1].ID != long[2].ID {
+		t.Errorf("overlapping files give different IDs: %s %s / %s %s", day[0].ID, day[1].ID, long[1].ID, long[2].ID)
+	}
+	if day[0].ID == day[1].ID || long[0].ID == long[1].ID {
+		t.Error("two lines share an ID")
+	}
+	other := testOpts
+	other.Channel = "#zuul"
+	z, _ := convert(t, ZNC, "2021-08-18.log", other, "[02:00:02] <ianw> a")
+	if z[0].ID == day[0].ID {
+		t.Error("another channel's line has the same ID")
+	}
+	// Channel names are case-insensitive on IRC.
+	other.Channel = "#OpenDev"
+	o, _ := convert(t, ZNC, "2021-08-18.log", other, "[02:00:02] <ianw> a")
+	if o[0].ID != day[0].ID {
+		t.Error("#OpenDev and #opendev differ")
+	}
+}
+
+func TestConvertDates(t *testing.T) {
+	t.Run("irssi day change", func(t *testing.T) {
+		evs, errs := convert(t, Irssi, "irssi.log", testOpts,
+			"--- Log opened Tue Aug 17 23:59:00 2021", "23:59 <a> x", "--- Day changed Wed Aug 18 2021", "00:01 <a> y")
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		if got := time.UnixMilli(evs[1].TS).UTC(); !got.Equal(time.Date(2021, 8, 18, 0, 1, 0, 0, time.UTC)) {
+			t.Errorf("after the day change: %s", got)
+		}
+	})
+	t.Run("hexchat new year", func(t *testing.T) {
+		evs, errs := convert(t, HexChat, "hexchat.log", testOpts,
+			"**** BEGIN LOGGING AT Fri Dec 31 23:00:00 2021", "Dec 31 23:59:59 <a>\tx", "Jan 01 00:00:01 <a>\ty")
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		if got := time.UnixMilli(evs[1].TS).UTC(); !got.Equal(time.Date(2022, 1, 1, 0, 0, 1, 0, time.UTC)) {
+			t.Errorf("after New Year: %s", got)
+		}
+	})
+	t.Run("no date", func(t *testing.T) {
+		// A day file without its day is refused whole, not line by line.
+		for _, f := range []Format{Plain, ZNC} {
+			if _, err := NewConverter(f, "channel.log", testOpts); !errors.Is(err, ErrNoDate) {
+				t.Errorf("%s: NewConverter: %v, want ErrNoDate", f, err)
+			}
+		}
+		_, errs := convert(t, Irssi, "channel.log", testOpts, "09:14 <a> x")
+		if len(errs) != 1 || !errors.Is(errs[0], ErrNoDate) {
+			t.Errorf("irssi line before any date: errors %v, want ErrNoDate", errs)
+		}
+	})
+	t.Run("date flag", func(t *testing.T) {
+		opts := testOpts
+		opts.Date = time.Date(2020, 2, 29, 0, 0, 0, 0, time.UTC)
+		evs, errs := convert(t, Plain, "channel.log", opts, "[09:14] <a> x")
+		if len(errs) > 0 || time.UnixMilli(evs[0].TS).UTC() != time.Date(2020, 2, 29, 9, 14, 0, 0, time.UTC) {
+			t.Errorf("%v %v", evs, errs)
+		}
+	})
+}
+
+func TestSenderID(t *testing.T) {
+	for _, tt := range []struct{ network, nick, want string }{
+		{"libera", "Fungi", "@irc_libera_fungi:s"},
+		{"libera", "fungi", "@irc_libera_fungi:s"},
+		{"libera", "[m]_x", "@irc_libera_=5bm=5d__x:s"},
+		{"OFTC net", "|QuaD-", "@irc_oftc=20net_=7cquad-:s"},
+		{"x", "défi", "@irc_x_d=c3=a9fi:s"},
+	} {
+		if got := SenderID(tt.network, tt.nick, "s"); string(got) != tt.want {
+			t.Errorf("SenderID(%q, %q) = %s, want %s", tt.network, tt.nick, got, tt.want)
+		}
+		if _, _, err := SenderID(tt.network, tt.nick, "s").Parse(); err != nil {
+			t.Errorf("%s: %v", SenderID(tt.network, tt.nick, "s"), err)
+		}
+	}
+}
+
+// FuzzLine feeds any bytes to every reader and the converter: nothing
+// panics, and every event produced is a valid event with the provenance.
+func FuzzLine(f *testing.F) {
+	for _, s := range []string{
+		"2021-08-17T19:00:24  <corvus> zuul", "19:00 -!- a [b@c] has left #x [y]", "2021-08-17 19:00:24\t<--\ta has kicked b (c)",
+		"Aug 17 19:00:24 *\ta has kicked b from #c (d)", "[19:00:24] *** Quits: a (b@c) (d)", "=== ..[topic/#u:a] : b",
+		"[09:14] -a:#b- c", "\x03\x04\x02", "=== a was kicked off #b by ", "-a(b)- c",
+		"[09:14] <" + strings.Repeat("\xff", 32) + "> x", "2021-08-17T19:00:24  *** " + strings.Repeat("é", 16) + " is now known as " + strings.Repeat("\x01", 32),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, format := range Formats {
+			c, err := NewConverter(format, "2021-08-17.log", testOpts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err := c.Line(1, b)
+			if err != nil || ev == nil {
+				continue
+			}
+			var w wire
+			if err := json.Unmarshal(ev.JSON, &w); err != nil {
+				t.Fatalf("%s: %q gives bad JSON: %v", format, b, err)
+			}
+			if !strings.Contains(string(w.Content), ProvenanceKey) {
+				t.Fatalf("%s: %q: no provenance", format, b)
+			}
+			// Every event made is one the importer accepts.
+			if _, err := mxevent.Parse(ev.JSON); err != nil {
+				t.Fatalf("%s: %q: %v", format, b, err)
+			}
+		}
+	})
+}
+
+func TestSameNetworkSender(t *testing.T) {
+	for _, tt := range []struct {
+		u, nick, want string
+		ok            bool
+	}{
+		{"@irc_oftc_fungi:s", "Clarkb", "@irc_oftc_clarkb:s", true},
+		{"@irc_my__net_a__b:s", "x_y", "@irc_my__net_x__y:s", true},
+		{"@irc_oftc:s", "x", "@irc_oftc_x:s", true}, // the network's own user
+		{"@irc_:s", "x", "", false},
+		{"@alice:s", "x", "", false},
+	} {
+		got, ok := SameNetworkSender(id.UserID(tt.u), tt.nick)
+		if string(got) != tt.want || ok != tt.ok {
+			t.Errorf("SameNetworkSender(%s, %s) = %s, %v; want %s, %v", tt.u, tt.nick, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// Options that would make every line's sender an invalid user ID are
+// refused up front with the reason, rather than rejecting every line.
+func TestConverterRefusesBadOptions(t *testing.T) {
+	for name, o := range map[string]Options{
+		"long network":     {Network: strings.Repeat("n", 100), Channel: "#c", Server: "s", Room: "!r:s"},
+		"network spaces":   {Network: "my net", Channel: "#c", Server: "s", Room: "!r:s"},
+		"server with at":   {Network: "n", Channel: "#c", Server: "a@b", Room: "!r:s"},
+		"channel no hash":  {Network: "n", Channel: "c", Server: "s", Room: "!r:s"},
+		"no room":          {Network: "n", Channel: "#c", Server: "s"},
+		"channel too long": {Network: "n", Channel: "#" + strings.Repeat("c", 300), Server: "s", Room: "!r:s"},
+	} {
+		if _, err := NewConverter(Plain, "2021-01-01.log", o); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// The real corpus (irclogs.ubuntu.com days, where present) is detected as
+// plain logs and every line of every day is read.
+func TestRealCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../../shared/corpus/ubuntu-irc/dev/*.raw.txt")
+	if len(files) == 0 {
+		t.Skip("corpus not found")
+	}
+	lines := 0
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
+		sample := make([]string, 0, 60)
+		for _, l := range raw[:min(len(raw), 60)] {
+			sample = append(sample, Decode(l))
+		}
+		f, err := Detect(sample)
+		if err != nil || f != Plain {
+			t.Errorf("%s: detected %q, %v", filepath.Base(path), f, err)
+			continue
+		}
+		c, err := NewConverter(f, path, testOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range raw {
+			lines++
+			if _, err := c.Line(i+1, l); err != nil {
+				t.Errorf("%s:%d: %v: %q", filepath.Base(path), i+1, err, l)
+			}
+		}
+	}
+	t.Logf("%d files, %d lines", len(files), lines)
+}

@@ -1,0 +1,206 @@
+package irclog
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	type want = Line
+	tests := []struct {
+		name   string
+		format Format
+		line   string
+		want   Line
+	}{
+		// Limnoria ChannelLogger (OpenDev eavesdrop)
+		{"limnoria message", Limnoria, "2021-08-17T19:00:24  <corvus> zuul is happy", want{Kind: KindMessage, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "corvus", Text: "zuul is happy"}},
+		{"limnoria action", Limnoria, "2021-08-17T19:00:25  * fungi waves", want{Kind: KindAction, Stamp: "19:00:25", Hour: 19, Second: 25, Year: 2021, Month: 8, Day: 17, Nick: "fungi", Text: "waves"}},
+		{"limnoria notice", Limnoria, "2021-08-17T19:00:26  -openstackgerrit- change merged", want{Kind: KindNotice, Stamp: "19:00:26", Hour: 19, Second: 26, Year: 2021, Month: 8, Day: 17, Nick: "openstackgerrit", Text: "change merged"}},
+		{"limnoria join", Limnoria, "2021-08-17T19:01:00  *** clarkb <~clarkb@198.51.100.7> has joined #opendev", want{Kind: KindJoin, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "clarkb"}},
+		{"limnoria part", Limnoria, "2021-08-17T19:01:00  *** clarkb <~clarkb@198.51.100.7> has left #opendev (bye now)", want{Kind: KindPart, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "clarkb", Text: "bye now"}},
+		{"limnoria quit", Limnoria, "2021-08-17T19:01:00  *** clarkb <~clarkb@198.51.100.7> has quit IRC (Quit: ZNC - https://znc.in)", want{Kind: KindQuit, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "clarkb", Text: "Quit: ZNC - https://znc.in"}},
+		{"limnoria kick without reason", Limnoria, "2021-08-17T19:01:00  *** spammer was kicked by fungi", want{Kind: KindKick, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "fungi", Target: "spammer"}},
+		{"limnoria hostmask prefix", Limnoria, "2021-08-17T19:01:00  *** clarkb <clarkb!~clarkb@198.51.100.7> has quit IRC", want{Kind: KindQuit, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "clarkb"}},
+		{"supybot parted", Limnoria, "2021-08-17T19:01:00  *** clarkb has parted #opendev (bye)", want{Kind: KindPart, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "clarkb", Text: "bye"}},
+		{"limnoria nick", Limnoria, "2021-08-17T19:01:00  *** clarkb is now known as clarkb_", want{Kind: KindNick, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "clarkb", Target: "clarkb_"}},
+		{"limnoria kick", Limnoria, "2021-08-17T19:01:00  *** spammer was kicked by fungi (spam)", want{Kind: KindKick, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "fungi", Target: "spammer", Text: "spam"}},
+		{"limnoria topic", Limnoria, `2021-08-17T19:01:00  *** fungi changes topic to "OpenDev | https://opendev.org"`, want{Kind: KindTopic, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17, Nick: "fungi", Text: "OpenDev | https://opendev.org"}},
+		{"limnoria mode", Limnoria, "2021-08-17T19:01:00  *** ChanServ sets mode: +o fungi", want{Kind: KindSkip, Stamp: "19:01:00", Hour: 19, Minute: 1, Year: 2021, Month: 8, Day: 17}},
+		{"limnoria bad date", Limnoria, "2021-13-17T19:00:24  <corvus> hi", want{}},
+		{"limnoria not a log", Limnoria, "hello world", want{}},
+
+		// irssi
+		{"irssi log opened", Irssi, "--- Log opened Tue Aug 17 19:00:00 2021", want{Kind: KindDate, Year: 2021, Month: 8, Day: 17}},
+		{"irssi day changed", Irssi, "--- Day changed Wed Aug 18 2021", want{Kind: KindDate, Year: 2021, Month: 8, Day: 18}},
+		{"irssi log closed", Irssi, "--- Log closed Wed Aug 18 01:00:00 2021", want{Kind: KindSkip}},
+		{"irssi op message", Irssi, "19:00 <@fungi> hello", want{Kind: KindMessage, Stamp: "19:00", Hour: 19, Nick: "fungi", Text: "hello"}},
+		{"irssi plain message", Irssi, "19:00 < corvus> <b>not html</b>", want{Kind: KindMessage, Stamp: "19:00", Hour: 19, Nick: "corvus", Text: "<b>not html</b>"}},
+		{"irssi action", Irssi, "19:00  * fungi waves", want{Kind: KindAction, Stamp: "19:00", Hour: 19, Nick: "fungi", Text: "waves"}},
+		{"irssi join", Irssi, "19:01 -!- clarkb [~clarkb@198.51.100.7] has joined #opendev", want{Kind: KindJoin, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "clarkb"}},
+		{"irssi part", Irssi, "19:01 -!- clarkb [~clarkb@198.51.100.7] has left #opendev [off to lunch]", want{Kind: KindPart, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "clarkb", Text: "off to lunch"}},
+		{"irssi quit", Irssi, "19:01 -!- clarkb [~clarkb@198.51.100.7] has quit [Ping timeout: 252 seconds]", want{Kind: KindQuit, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "clarkb", Text: "Ping timeout: 252 seconds"}},
+		{"irssi kick", Irssi, "19:01 -!- spammer was kicked from #opendev by fungi [spam]", want{Kind: KindKick, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "fungi", Target: "spammer", Text: "spam"}},
+		{"irssi nick", Irssi, "19:01 -!- clarkb is now known as clarkb_afk", want{Kind: KindNick, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "clarkb", Target: "clarkb_afk"}},
+		{"irssi topic", Irssi, "19:01 -!- fungi changed the topic of #opendev to: new topic", want{Kind: KindTopic, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "fungi", Text: "new topic"}},
+		{"irssi mode", Irssi, "19:01 -!- mode/#opendev [+o fungi] by ChanServ", want{Kind: KindSkip, Stamp: "19:01", Hour: 19, Minute: 1}},
+		{"irssi chatter", Irssi, "19:01 -!- Irssi: Join to #opendev was synced in 1 secs", want{Kind: KindSkip, Stamp: "19:01", Hour: 19, Minute: 1}},
+		{"irssi notice", Irssi, "19:02 -NickServ(NickServ@services.)- You are now identified", want{Kind: KindNotice, Stamp: "19:02", Hour: 19, Minute: 2, Nick: "NickServ", Text: "You are now identified"}},
+		{"irssi seconds", Irssi, "19:02:03 <fungi> with seconds", want{Kind: KindMessage, Stamp: "19:02:03", Hour: 19, Minute: 2, Second: 3, Nick: "fungi", Text: "with seconds"}},
+		{"irssi bad hour", Irssi, "25:00 <fungi> no", want{}},
+
+		// WeeChat
+		{"weechat message", WeeChat, "2021-08-17 19:00:24\t@fungi\thello", want{Kind: KindMessage, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "fungi", Text: "hello"}},
+		{"weechat action", WeeChat, "2021-08-17 19:00:24\t *\tfungi waves", want{Kind: KindAction, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "fungi", Text: "waves"}},
+		{"weechat join", WeeChat, "2021-08-17 19:00:24\t-->\tclarkb (~clarkb@198.51.100.7) has joined #opendev", want{Kind: KindJoin, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "clarkb"}},
+		{"weechat part", WeeChat, "2021-08-17 19:00:24\t<--\tclarkb (~clarkb@198.51.100.7) has left #opendev (Leaving)", want{Kind: KindPart, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "clarkb", Text: "Leaving"}},
+		{"weechat quit", WeeChat, "2021-08-17 19:00:24\t<--\tclarkb (~clarkb@198.51.100.7) has quit (Remote host closed the connection)", want{Kind: KindQuit, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "clarkb", Text: "Remote host closed the connection"}},
+		{"weechat kick", WeeChat, "2021-08-17 19:00:24\t<--\tfungi has kicked spammer (go away)", want{Kind: KindKick, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "fungi", Target: "spammer", Text: "go away"}},
+		{"weechat nick", WeeChat, "2021-08-17 19:00:24\t--\tclarkb is now known as clarkb_", want{Kind: KindNick, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "clarkb", Target: "clarkb_"}},
+		{"weechat topic", WeeChat, "2021-08-17 19:00:24\t--\tfungi has changed topic for #opendev from \"old\" to \"new one\"", want{Kind: KindTopic, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "fungi", Text: "new one"}},
+		{"weechat mode", WeeChat, "2021-08-17 19:00:24\t--\tMode #opendev [+o fungi] by ChanServ", want{Kind: KindSkip, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17}},
+		{"weechat notice", WeeChat, "2021-08-17 19:00:24\t--\tNotice(gerritbot) -> #opendev: change merged", want{Kind: KindNotice, Stamp: "19:00:24", Hour: 19, Second: 24, Year: 2021, Month: 8, Day: 17, Nick: "gerritbot", Text: "change merged"}},
+		{"weechat no tab", WeeChat, "2021-08-17 19:00:24 fungi hello", want{}},
+
+		// HexChat / XChat
+		{"hexchat begin", HexChat, "**** BEGIN LOGGING AT Tue Aug 17 19:00:00 2021", want{Kind: KindDate, Year: 2021, Month: 8, Day: 17}},
+		{"hexchat message", HexChat, "Aug 17 19:00:24 <fungi>\thello", want{Kind: KindMessage, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "fungi", Text: "hello"}},
+		{"hexchat padded day", HexChat, "Aug  7 19:00:24 <fungi>\thello", want{Kind: KindMessage, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 7, Nick: "fungi", Text: "hello"}},
+		{"hexchat action", HexChat, "Aug 17 19:00:24 *\tfungi waves", want{Kind: KindAction, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "fungi", Text: "waves"}},
+		{"hexchat join", HexChat, "Aug 17 19:00:24 *\tclarkb (~clarkb@198.51.100.7) has joined #opendev", want{Kind: KindJoin, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "clarkb"}},
+		{"hexchat quit", HexChat, "Aug 17 19:00:24 *\tclarkb has quit (Ping timeout)", want{Kind: KindQuit, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "clarkb", Text: "Ping timeout"}},
+		{"hexchat kick", HexChat, "Aug 17 19:00:24 *\tfungi has kicked spammer from #opendev (spam)", want{Kind: KindKick, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "fungi", Target: "spammer", Text: "spam"}},
+		{"hexchat topic", HexChat, "Aug 17 19:00:24 *\tfungi has changed the topic to: a topic", want{Kind: KindTopic, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "fungi", Text: "a topic"}},
+		{"hexchat mode", HexChat, "Aug 17 19:00:24 *\tChanServ gives channel operator status to fungi", want{Kind: KindSkip, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17}},
+		{"hexchat notice", HexChat, "Aug 17 19:00:24 -gerritbot-\tchange merged", want{Kind: KindNotice, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "gerritbot", Text: "change merged"}},
+
+		// ZNC
+		{"znc message", ZNC, "[19:00:24] <fungi> hello", want{Kind: KindMessage, Stamp: "19:00:24", Hour: 19, Second: 24, Nick: "fungi", Text: "hello"}},
+		{"znc action", ZNC, "[19:00:24] * fungi waves", want{Kind: KindAction, Stamp: "19:00:24", Hour: 19, Second: 24, Nick: "fungi", Text: "waves"}},
+		{"znc join", ZNC, "[19:00:24] *** Joins: clarkb (~clarkb@198.51.100.7)", want{Kind: KindJoin, Stamp: "19:00:24", Hour: 19, Second: 24, Nick: "clarkb"}},
+		{"znc part", ZNC, "[19:00:24] *** Parts: clarkb (~clarkb@198.51.100.7) (later)", want{Kind: KindPart, Stamp: "19:00:24", Hour: 19, Second: 24, Nick: "clarkb", Text: "later"}},
+		{"znc quit", ZNC, "[19:00:24] *** Quits: clarkb (~clarkb@198.51.100.7) (Quit: Leaving)", want{Kind: KindQuit, Stamp: "19:00:24", Hour: 19, Second: 24, Nick: "clarkb", Text: "Quit: Leaving"}},
+		{"znc kick", ZNC, "[19:00:24] *** spammer was kicked by fungi (spam)", want{Kind: KindKick, Stamp: "19:00:24", Hour: 19, Second: 24, Nick: "fungi", Target: "spammer", Text: "spam"}},
+		{"znc topic", ZNC, "[19:00:24] *** fungi changes topic to 'the topic'", want{Kind: KindTopic, Stamp: "19:00:24", Hour: 19, Second: 24, Nick: "fungi", Text: "the topic"}},
+		{"znc mode", ZNC, "[19:00:24] *** ChanServ sets mode: +o fungi", want{Kind: KindSkip, Stamp: "19:00:24", Hour: 19, Second: 24}},
+		{"znc notice", ZNC, "[19:00:24] -gerritbot- change merged", want{Kind: KindNotice, Stamp: "19:00:24", Hour: 19, Second: 24, Nick: "gerritbot", Text: "change merged"}},
+		{"znc minutes only is plain", ZNC, "[19:00] <fungi> hello", want{}},
+
+		// plain (irclogs.ubuntu.com), lines as in the corpus
+		{"plain message", Plain, "[09:14] <crimsun> kleedrac: I'm afraid not.", want{Kind: KindMessage, Stamp: "09:14", Hour: 9, Minute: 14, Nick: "crimsun", Text: "kleedrac: I'm afraid not."}},
+		{"plain odd nick", Plain, "[09:15] <|QuaD-> totem xine", want{Kind: KindMessage, Stamp: "09:15", Hour: 9, Minute: 15, Nick: "|QuaD-", Text: "totem xine"}},
+		// The corpus writes some nicks with a space inside the brackets
+		// ("bur[n] er"); IRC nicks have none, so the space is dropped.
+		{"plain nick with space", Plain, "[06:03] <bur[n] er> anyone?", want{Kind: KindMessage, Stamp: "06:03", Hour: 6, Minute: 3, Nick: "bur[n]er", Text: "anyone?"}},
+		{"plain nick with trailing space", Plain, "[07:15] <[optik] > hola", want{Kind: KindMessage, Stamp: "07:15", Hour: 7, Minute: 15, Nick: "[optik]", Text: "hola"}},
+		{"plain action", Plain, "[11:42]  * teamcobra <3's gftp", want{Kind: KindAction, Stamp: "11:42", Hour: 11, Minute: 42, Nick: "teamcobra", Text: "<3's gftp"}},
+		{"plain notice", Plain, "[05:12] -gfxtxoyrwa:#ubuntu- happy", want{Kind: KindNotice, Stamp: "05:12", Hour: 5, Minute: 12, Nick: "gfxtxoyrwa", Text: "happy"}},
+		{"plain join", Plain, "=== L0sT [~waa3@raptor.ukc.ac.uk]  has joined #ubuntu", want{Kind: KindJoin, Nick: "L0sT"}},
+		{"plain part", Plain, `=== sivang [~sivang@80.179.93.130.forward.012.net.il]  has left #ubuntu ["Leaving"]`, want{Kind: KindPart, Nick: "sivang", Text: `"Leaving"`}},
+		{"plain part no reason", Plain, "=== devFran [~Fran@84-120-105-69.onocable.ono.com]  has left #Ubuntu []", want{Kind: KindPart, Nick: "devFran"}},
+		{"plain nick", Plain, "=== Gus|Away is now known as Gus_", want{Kind: KindNick, Nick: "Gus|Away", Target: "Gus_"}},
+		{"plain kick", Plain, "=== _mason was kicked off #ubuntu by apokryphos (flood)", want{Kind: KindKick, Nick: "apokryphos", Target: "_mason", Text: "flood"}},
+		{"plain topic", Plain, "=== ..[topic/#ubuntu:Seveas] : Happy Dapper Day Everyone!", want{Kind: KindTopic, Nick: "Seveas", Text: "Happy Dapper Day Everyone!"}},
+		{"plain mode", Plain, "=== mode/#ubuntu [+o Hobbsee]  by ChanServ", want{Kind: KindSkip}},
+		{"plain old action", Plain, "=== JP goes to look", want{Kind: KindAction, Nick: "JP", Text: "goes to look"}},
+		// Longer than any network's NICKLEN, and would make a sender ID
+		// past the spec's 255 bytes once escaped.
+		{"plain nick too long", Plain, "[09:14] <" + strings.Repeat("é", 17) + "> hi", want{}},
+		{"plain seconds is znc", Plain, "[09:14:00] <crimsun> hi", want{}},
+		{"plain garbage", Plain, "PK\x03\x04garbage", want{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Parse(tt.format, tt.line)
+			if got != tt.want {
+				t.Errorf("Parse(%s, %q)\n got %+v\nwant %+v", tt.format, tt.line, got, tt.want)
+			}
+			// A trailing CR (a log copied from Windows) changes nothing.
+			if crlf := Parse(tt.format, tt.line+"\r\n"); crlf != tt.want {
+				t.Errorf("with CRLF: got %+v", crlf)
+			}
+		})
+	}
+}
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  Format
+	}{
+		{"limnoria", []string{"2021-08-17T19:00:24  <corvus> hi", "2021-08-17T19:00:25  *** fungi <f@h> has joined #opendev"}, Limnoria},
+		{"irssi", []string{"--- Log opened Tue Aug 17 19:00:00 2021", "19:00 -!- fungi [f@h] has joined #opendev", "19:00 <@fungi> hi"}, Irssi},
+		{"weechat", []string{"2021-08-17 19:00:24\t-->\tfungi (f@h) has joined #opendev", "2021-08-17 19:00:25\tfungi\thi"}, WeeChat},
+		{"hexchat", []string{"**** BEGIN LOGGING AT Tue Aug 17 19:00:00 2021", "", "Aug 17 19:00:24 <fungi>\thi"}, HexChat},
+		{"znc", []string{"[19:00:24] *** Joins: fungi (f@h)", "[19:00:25] <fungi> hi"}, ZNC},
+		{"plain", []string{"=== fungi [f@h]  has joined #ubuntu", "[19:00] <fungi> hi", "[19:01] <corvus> ho"}, Plain},
+		{"one odd line among many", []string{"[19:00] <a> x", "garbage", "[19:01] <b> y"}, Plain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Detect(tt.lines)
+			if err != nil || got != tt.want {
+				t.Errorf("Detect = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	for name, lines := range map[string][]string{
+		"json":  {`{"type":"m.room.message"}`},
+		"prose": {"Dear diary,", "today I wrote a parser.", "[19:00] <a> x"},
+		"empty": {"", "  "},
+	} {
+		t.Run("refuses "+name, func(t *testing.T) {
+			f, err := Detect(lines)
+			if !errors.Is(err, ErrUnknownFormat) {
+				t.Fatalf("Detect = %q, %v; want ErrUnknownFormat", f, err)
+			}
+			if !strings.Contains(err.Error(), "limnoria, irssi, weechat, hexchat, znc, plain") {
+				t.Errorf("error does not name the formats tried: %v", err)
+			}
+		})
+	}
+}
+
+func TestDecode(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"utf-8 kept", []byte("caf\xc3\xa9 \xe2\x82\xac\r\n"), "café €"},
+		{"latin-1", []byte("caf\xe9 na\xefve"), "café naïve"},
+		{"cp1252 quotes and euro", []byte("\x93quoted\x94 \x80 \x85"), "“quoted” € …"},
+		{"cp1252 undefined byte dropped", []byte("a\x81b\xe9"), "abé"},
+		{"bold, underline, reset", []byte("\x02bold\x02 \x1funder\x1f\x0f"), "bold under"},
+		{"colours", []byte("\x034red\x03 \x0304,12both\x03 \x0399,1x"), "red both x"},
+		{"colour then digits kept after two", []byte("\x03123"), "3"},
+		{"colour comma without digit", []byte("\x034,text"), ",text"},
+		{"hex colour", []byte("\x04FF0000red\x04"), "red"},
+		{"other controls dropped, tab kept", []byte("a\x00b\x07c\td\x7f"), "abc\td"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Decode(tt.in); got != tt.want {
+				t.Errorf("Decode(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDateFromName(t *testing.T) {
+	for name, want := range map[string]string{
+		"logs/#ubuntu/2004-12-25.train-c.raw.txt": "2004-12-25",
+		"#opendev_20210817.log":                   "2021-08-17",
+		"znc/libera/#zuul/2021-08-17.log":         "2021-08-17",
+		"channel.log":                             "",
+		"2021-02-30.log":                          "",
+	} {
+		got, ok := DateFromName(name)
+		if s := got.Format(time.DateOnly); (ok && s != want) || (!ok && want != "") {
+			t.Errorf("DateFromName(%q) = %s, %v; want %q", name, s, ok, want)
+		}
+	}
+}

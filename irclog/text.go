@@ -1,0 +1,104 @@
+package irclog
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// cp1252 maps the bytes 0x80–0x9F where Windows-1252 differs from Latin-1
+// (whose bytes there are C1 controls no log means); 0 marks the five bytes
+// Windows-1252 leaves undefined.
+var cp1252 = [32]rune{
+	'€', 0, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0, 'Ž', 0,
+	0, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0, 'ž', 'Ÿ',
+}
+
+// Decode returns a raw log line as text: UTF-8 if it is valid UTF-8,
+// otherwise Windows-1252/Latin-1, decided per line because logs that lived
+// through a client's move to UTF-8 mix both. It also drops the line end
+// and mIRC formatting codes.
+func Decode(b []byte) string {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	var s string
+	if utf8.Valid(b) {
+		s = string(b)
+	} else {
+		var sb strings.Builder
+		sb.Grow(len(b) + 8)
+		for _, c := range b {
+			switch {
+			case c < 0x80:
+				sb.WriteByte(c)
+			case c < 0xa0:
+				// The five bytes Windows-1252 leaves undefined would be C1
+				// controls in Latin-1, which nothing writes on purpose.
+				if r := cp1252[c-0x80]; r != 0 {
+					sb.WriteRune(r)
+				}
+			default:
+				sb.WriteRune(rune(c))
+			}
+		}
+		s = sb.String()
+	}
+	return StripFormatting(s)
+}
+
+// StripFormatting removes mIRC formatting: bold (^B), italics (^]),
+// underline (^_), strike-through (^^), monospace (^Q), reverse (^V), reset
+// (^O), colours (^C with up to two foreground and background digits) and
+// hex colours (^D), and any other control character but the tab, which
+// the web would show as nothing or as a box.
+func StripFormatting(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var sb strings.Builder
+	sb.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == 0x03: // ^C[fg[,bg]]
+			i += colourDigits(s[i+1:], isDigit, 2)
+		case c == 0x04: // ^D[RRGGBB[,RRGGBB]]
+			i += colourDigits(s[i+1:], isHex, 6)
+		case c < 0x20 && c != '\t' || c == 0x7f:
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isHex(c byte) bool   { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// colourDigits returns how many bytes of s after a colour code belong to
+// it: up to max digits, then optionally a comma and up to max more (the
+// comma only if a digit follows it, as mIRC reads it).
+func colourDigits(s string, ok func(byte) bool, max int) int {
+	n := 0
+	for n < len(s) && n < max && ok(s[n]) {
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	if n < len(s)-1 && s[n] == ',' && ok(s[n+1]) {
+		m := 1
+		for n+m < len(s) && m <= max && ok(s[n+m]) {
+			m++
+		}
+		n += m
+	}
+	return n
+}
