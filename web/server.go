@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -160,9 +161,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	code, msg := http.StatusInternalServerError, "Something went wrong on our side. The error has been logged."
+	retry := false
 	var he *httpError
 	var ee *echo.HTTPError
 	switch {
+	case store.Unavailable(err):
+		// Checked first: /healthz wraps the same outage in its own 503.
+		// Nothing is wrong with the request, so the reader (or crawler) is
+		// told to come back rather than that the page is broken.
+		code, msg, retry = http.StatusServiceUnavailable, "The archive's database is not answering at the moment. Please try again in a few seconds.", true
 	case errors.As(err, &he):
 		code, msg = he.code, he.msg
 	case errors.As(err, &ee):
@@ -177,9 +184,16 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.Is(err, store.ErrNotFound):
 		code, msg = http.StatusNotFound, "Not found."
 	case errors.Is(err, context.DeadlineExceeded):
-		code, msg = http.StatusServiceUnavailable, "The archive took too long to answer. Please try again."
+		code, msg, retry = http.StatusServiceUnavailable, "The archive took too long to answer. Please try again.", true
 	}
-	if code >= 500 {
+	switch {
+	case retry:
+		// An outage fails every request; a warning each is enough, the
+		// cause is the same.
+		s.log.Warn("request failed: database unavailable", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+		c.Response().Header().Set("Cache-Control", "no-store")
+	case code >= 500:
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
@@ -190,6 +204,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("render error page", "err", err)
 	}
 }
+
+// retryAfter is what a 503 for an unavailable database asks clients to
+// wait: long enough that crawlers do not hammer a recovering database,
+// short enough for a restart.
+const retryAfter = 10 * time.Second
 
 type apiError struct {
 	ErrCode string `json:"errcode"`
