@@ -73,6 +73,10 @@ type Indexer struct {
 	idx bleve.Index
 
 	sortAllLimit int // see search.go; a field so tests can force either path
+
+	// wait is Follow's timer between rounds (time.After); a field so tests
+	// can count the back-off with a fake clock.
+	wait func(time.Duration) <-chan time.Time
 }
 
 const (
@@ -166,7 +170,7 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 500 * time.Millisecond
 	}
-	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit}
+	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, wait: time.After}
 	idx, err := bleve.Open(path)
 	if err == nil {
 		if format, ferr := idx.GetInternal(formatKey); ferr != nil || string(format) != ix.format() {
