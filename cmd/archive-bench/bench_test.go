@@ -220,3 +220,65 @@ func checkCells(t *testing.T, who string, cells []cell) {
 		}
 	}
 }
+
+// A short load run on PostgreSQL with the database stopped for its middle
+// third: every route is hit, nothing but 200 outside the outage, 503s with
+// Retry-After during it, and archive-web answers again by itself after.
+func TestLoadRunSurvivesAnOutage(t *testing.T) {
+	if webBuildErr != nil {
+		t.Fatal(webBuildErr)
+	}
+	pg := pgtest.NewDatabase(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"load", "-scale", "3000", "-corpus", "../../../shared/corpus/ubuntu-irc",
+		"-db", "postgres", "-postgres", pg, "-clients", "4", "-duration", "9s", "-outage",
+		"-hostile-messages", "8", "-hostile-reactions", "5", "-squat=false", "-web", webBin, "-o", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, "load.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep loadReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Dropped) > 0 {
+		t.Errorf("targets left out: %v", rep.Dropped)
+	}
+	if len(rep.Queries) < 5 {
+		t.Errorf("only %d search queries: %v", len(rep.Queries), rep.Queries)
+	}
+	if len(rep.Routes) != len(loadRoutes) {
+		t.Fatalf("%d routes reported, want %d", len(rep.Routes), len(loadRoutes))
+	}
+	for _, r := range rep.Routes {
+		if r.Requests == 0 || r.P50 <= 0 {
+			t.Errorf("route %s was not measured: %+v", r.Route, r)
+		}
+		if r.Errors > 0 {
+			t.Errorf("route %s: %d answers other than 200 outside the outage: %v", r.Route, r.Errors, r.Statuses)
+		}
+	}
+	o := rep.Outage
+	if o == nil {
+		t.Fatal("no outage in the report")
+	}
+	if o.Unavailable503 == 0 || o.WithoutRetryAfter > 0 || o.During["500"] > 0 {
+		t.Errorf("during the outage: %v, %d without Retry-After; want 503s with Retry-After and no 500", o.During, o.WithoutRetryAfter)
+	}
+	if o.RecoverySeconds < 0 || o.FailuresAfterRecovery > 0 {
+		t.Errorf("after the outage: first 200 after %.2f s, then %d failures; want recovery", o.RecoverySeconds, o.FailuresAfterRecovery)
+	}
+	if rep.PeakRSSBytes <= 0 || rep.Requests == 0 {
+		t.Errorf("requests %d, peak RSS %d", rep.Requests, rep.PeakRSSBytes)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "load.md"))
+	for _, want := range []string{"| route | targets | requests | req/s | p50 ms | p99 ms |", "| hostile day page |", "Database outage", "peak RSS"} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("load.md lacks %q", want)
+		}
+	}
+}
