@@ -83,6 +83,9 @@ func TestUnavailable(t *testing.T) {
 			fmt.Errorf("load: %w", store.ErrNotFound),
 			errors.New("decode event: unexpected end of JSON input"),
 			context.Canceled,
+			// A query past its timeout is a slow query, not an outage (the
+			// web says "took too long"): context's error is also a net.Error.
+			fmt.Errorf("day events: %w", context.DeadlineExceeded),
 			nil,
 		} {
 			if store.Unavailable(err) {
