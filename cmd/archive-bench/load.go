@@ -43,6 +43,7 @@ type loadOptions struct {
 	hostileMessages  int
 	hostileReactions int
 	squat            bool
+	hostileShare     float64
 	seed             uint64
 }
 
@@ -65,6 +66,7 @@ func parseLoad(args []string, stderr io.Writer) (loadOptions, error) {
 	fs.IntVar(&o.hostileMessages, "hostile-messages", 200, "messages of the hostile room (≈60 KB each, 40 a day)")
 	fs.IntVar(&o.hostileReactions, "hostile-reactions", 50, "reactions to each hostile message")
 	fs.BoolVar(&o.squat, "squat", true, "the hostile room claims a real room's canonical alias; false gives it its own (an archive that lets the squat win sends the hostile room's day pages elsewhere, and they drop out of the run)")
+	fs.Float64Var(&o.hostileShare, "hostile-share", -1, "share of requests that go to the hostile room's routes, 0 to 1 (default: its routes count like any other)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the clients' choices, so runs are comparable")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -78,6 +80,8 @@ func parseLoad(args []string, stderr io.Writer) (loadOptions, error) {
 		return o, errors.New("-scale, -clients and -duration must be positive")
 	case o.hostileMessages < 0 || o.hostileReactions < 0:
 		return o, errors.New("-hostile-messages and -hostile-reactions must not be negative")
+	case o.hostileShare > 1:
+		return o, errors.New("-hostile-share is a fraction, at most 1")
 	}
 	if o.webBin == "" {
 		exe, err := os.Executable()
@@ -154,6 +158,7 @@ type loadReport struct {
 	Hostile          hostileRoom   `json:"hostile_room"`
 	HostileMessages  int           `json:"hostile_messages"`
 	HostileReactions int           `json:"hostile_reactions"`
+	HostileShare     float64       `json:"hostile_share"` // -1: its routes count like any other
 	ImportSeconds    float64       `json:"import_s"`
 	IndexSeconds     float64       `json:"index_s"`
 	Clients          int           `json:"clients"`
@@ -203,7 +208,7 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	rep := &loadReport{Machine: machine(), Started: started.UTC().Format(time.RFC3339), Database: o.db, Hostile: hostile,
-		HostileMessages: o.hostileMessages, HostileReactions: o.hostileReactions, Clients: o.clients,
+		HostileMessages: o.hostileMessages, HostileReactions: o.hostileReactions, HostileShare: o.hostileShare, Clients: o.clients,
 		Dataset: datasetInfo{Source: ds.source, Events: ds.events, Messages: len(ds.msgs)}}
 
 	cfg := store.Config{Type: o.db}
@@ -248,7 +253,7 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if o.outage {
 		outage = &outageWindow{dsn: cfg.URI, start: o.duration / 3, end: 2 * o.duration / 3}
 	}
-	samples, elapsed, err := generateLoad(ctx, web, targets, o.clients, o.duration, o.seed, outage)
+	samples, elapsed, err := generateLoad(ctx, web, targets, o.clients, o.duration, o.seed, o.hostileShare, outage)
 	if err != nil {
 		return err
 	}
@@ -550,17 +555,32 @@ type outageWindow struct {
 }
 
 // generateLoad runs the clients for dur and returns every request.
-func generateLoad(ctx context.Context, web *webProcess, targets []target, clients int, dur time.Duration, seed uint64, outage *outageWindow) ([]hit, time.Duration, error) {
+func generateLoad(ctx context.Context, web *webProcess, targets []target, clients int, dur time.Duration, seed uint64,
+	hostileShare float64, outage *outageWindow) ([]hit, time.Duration, error) {
 	byRoute := map[string][]target{}
-	var routes []string
+	var routes, plainRoutes, hostileRoutes []string
 	for _, t := range targets {
 		if len(byRoute[t.Route]) == 0 {
 			routes = append(routes, t.Route)
+			if strings.HasPrefix(t.Route, "hostile ") {
+				hostileRoutes = append(hostileRoutes, t.Route)
+			} else {
+				plainRoutes = append(plainRoutes, t.Route)
+			}
 		}
 		byRoute[t.Route] = append(byRoute[t.Route], t)
 	}
 	if len(routes) == 0 {
 		return nil, 0, errors.New("no target answered before the run")
+	}
+	pickRoute := func(rng *rand.Rand) string {
+		if hostileShare < 0 || len(hostileRoutes) == 0 || len(plainRoutes) == 0 {
+			return routes[rng.IntN(len(routes))]
+		}
+		if rng.Float64() < hostileShare {
+			return hostileRoutes[rng.IntN(len(hostileRoutes))]
+		}
+		return plainRoutes[rng.IntN(len(plainRoutes))]
 	}
 	// One keep-alive connection per client, never following redirects:
 	// every request is measured on its own.
@@ -603,7 +623,7 @@ func generateLoad(ctx context.Context, web *webProcess, targets []target, client
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(c)))
 			for ctx.Err() == nil {
-				route := routes[rng.IntN(len(routes))]
+				route := pickRoute(rng)
 				t := byRoute[route][rng.IntN(len(byRoute[route]))]
 				s := hit{route: route, start: time.Since(start)}
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, web.url+t.Path, nil)
@@ -729,6 +749,9 @@ func (r *loadReport) markdown(w io.Writer) {
 	fmt.Fprintf(w, "%s; **%d cores** (%s), %.1f GiB; %s.\n\n", r.Machine.OS, r.Machine.Cores, r.Machine.CPU, float64(r.Machine.MemoryBytes)/(1<<30), r.Machine.Go)
 	fmt.Fprintf(w, "Dataset: %d events (%d messages) from %s, plus a hostile room (%s, squatting %s): %d messages of ≈60 KB (links, NULs, formatted bodies nested %d deep), %d reactions each. Import %.0f s, index %.0f s.\n\n",
 		r.Dataset.Events, r.Dataset.Messages, r.Dataset.Source, r.Hostile.Room, r.Hostile.Alias, r.HostileMessages, hostileNesting, r.HostileReactions, r.ImportSeconds, r.IndexSeconds)
+	if r.HostileShare >= 0 {
+		fmt.Fprintf(w, "%.0f%% of requests go to the hostile room's routes.\n\n", 100*r.HostileShare)
+	}
 	fmt.Fprintf(w, "**%d requests, %.0f req/s; archive-web peak RSS %.0f MiB**; %d ERROR lines in its log.\n\n", r.Requests, r.PerSecond, mib(r.PeakRSSBytes), r.ServerErrors)
 	fmt.Fprintln(w, "| route | targets | requests | req/s | p50 ms | p99 ms | max ms | answers | errors |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
