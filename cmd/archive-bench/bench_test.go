@@ -282,3 +282,44 @@ func TestLoadRunSurvivesAnOutage(t *testing.T) {
 		}
 	}
 }
+
+// -data keeps the imported archive, and a second run on it skips the
+// import and measures the same archive.
+func TestLoadReusesData(t *testing.T) {
+	if webBuildErr != nil {
+		t.Fatal(webBuildErr)
+	}
+	data := t.TempDir()
+	var reports []loadReport
+	for i := range 2 {
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"load", "-scale", "2000", "-corpus", "../../../shared/corpus/ubuntu-irc",
+			"-db", "sqlite", "-data", data, "-clients", "2", "-duration", "1s",
+			"-hostile-messages", "2", "-hostile-reactions", "2", "-hostile-share", "0", "-web", webBin, "-o", out}, &stdout, &stderr)
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, stderr.String())
+		}
+		if imported := strings.Contains(stderr.String(), "importing"); imported != (i == 0) {
+			t.Errorf("run %d imported: %v\n%s", i, imported, stderr.String())
+		}
+		b, err := os.ReadFile(filepath.Join(out, "load.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep loadReport
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, rep)
+	}
+	a, b := reports[0], reports[1]
+	if a.Dataset != b.Dataset || a.Hostile.Room != b.Hostile.Room || b.Requests == 0 || b.ImportSeconds != a.ImportSeconds {
+		t.Errorf("the second run measured another archive: %+v / %+v, %d requests", a.Dataset, b.Dataset, b.Requests)
+	}
+	for _, r := range b.Routes {
+		if strings.HasPrefix(r.Route, "hostile ") && r.Requests > 0 {
+			t.Errorf("-hostile-share 0 sent %d requests to %s", r.Requests, r.Route)
+		}
+	}
+}

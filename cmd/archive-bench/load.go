@@ -38,6 +38,7 @@ type loadOptions struct {
 	outage           bool
 	dir              string
 	keep             bool
+	data             string
 	out              string
 	webBin           string
 	hostileMessages  int
@@ -61,6 +62,7 @@ func parseLoad(args []string, stderr io.Writer) (loadOptions, error) {
 	fs.BoolVar(&o.outage, "outage", false, "stop the database for the middle third of the run (postgres only): expect 503s, then recovery")
 	fs.StringVar(&o.dir, "dir", "", "work directory for the database and index (default: a temporary one, removed at the end)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	fs.StringVar(&o.data, "data", "", "a directory to keep the imported archive in: the first run builds it there (to -scale), later runs with the same -data and -db reuse it and skip the import (with -db postgres it needs -postgres: a private cluster ends with the run)")
 	fs.StringVar(&o.out, "o", "bench-results", "directory for load.md and load.json (empty: print only)")
 	fs.StringVar(&o.webBin, "web", "", "the archive-web binary (default: the one beside archive-bench)")
 	fs.IntVar(&o.hostileMessages, "hostile-messages", 200, "messages of the hostile room (≈60 KB each, 40 a day)")
@@ -80,6 +82,10 @@ func parseLoad(args []string, stderr io.Writer) (loadOptions, error) {
 		return o, errors.New("-scale, -clients and -duration must be positive")
 	case o.hostileMessages < 0 || o.hostileReactions < 0:
 		return o, errors.New("-hostile-messages and -hostile-reactions must not be negative")
+	case o.data != "" && o.dir != "":
+		return o, errors.New("-data and -dir: give one (-data keeps its archive for later runs)")
+	case o.data != "" && o.db == "postgres" && o.postgres == "":
+		return o, errors.New("-data with -db postgres needs -postgres: a private cluster's databases end with the run")
 	case o.hostileShare > 1:
 		return o, errors.New("-hostile-share is a fraction, at most 1")
 	}
@@ -186,7 +192,10 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "[%6.1fs] %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, args...))
 	}
-	dir := o.dir
+	dir, keep := o.dir, o.keep
+	if o.data != "" {
+		dir, keep = o.data, true
+	}
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "archive-bench-load-"); err != nil {
 			return err
@@ -194,45 +203,75 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if !o.keep {
+	if !keep {
 		defer os.RemoveAll(dir)
 	}
-
-	progress("preparing %d events and the hostile room", o.scale)
-	ds, err := prepareDataset(ctx, o.input, o.corpus, o.scale, dir)
-	if err != nil {
+	// Everything of one database lives under dir/<db>: the NDJSON it was
+	// imported from, the SQLite file, the index, and builtFile.
+	dataDir := filepath.Join(dir, o.db)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return err
 	}
-	hostile, err := appendHostile(ds, o.hostileMessages, o.hostileReactions, o.squat)
-	if err != nil {
-		return err
-	}
-	rep := &loadReport{Machine: machine(), Started: started.UTC().Format(time.RFC3339), Database: o.db, Hostile: hostile,
-		HostileMessages: o.hostileMessages, HostileReactions: o.hostileReactions, HostileShare: o.hostileShare, Clients: o.clients,
-		Dataset: datasetInfo{Source: ds.source, Events: ds.events, Messages: len(ds.msgs)}}
-
-	cfg := store.Config{Type: o.db}
-	if o.db == "postgres" {
-		pgURL := o.postgres
-		if pgURL == "" {
-			progress("starting a private PostgreSQL cluster")
-			cl, err := pgtest.StartCluster()
-			if err != nil {
-				return fmt.Errorf("PostgreSQL is needed for -db postgres: %w (install it, pass -postgres, or -db sqlite)", err)
-			}
-			defer cl.Stop()
-			pgURL = cl.URL
-		}
-		rep.Machine.PostgreSQL = serverVersion(ctx, pgURL)
-		if cfg.URI, err = pgtest.CreateDatabase(pgURL, "mxarchive_load"); err != nil {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var (
+		b   builtArchive
+		ds  *dataset
+		cfg = store.Config{Type: o.db}
+	)
+	if o.data != "" {
+		b, err = readBuilt(dataDir)
+		if err != nil {
 			return err
 		}
 	}
-	dataDir := filepath.Join(dir, o.db)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	progress("%s: importing and indexing", o.db)
-	if rep.ImportSeconds, rep.IndexSeconds, err = loadArchive(ctx, cfg, dataDir, ds.path, log); err != nil {
-		return err
+	if b.Dataset.Events > 0 {
+		progress("reusing the %s archive in %s (%d events)", o.db, dataDir, b.Dataset.Events)
+		if ds, err = reuseDataset(ctx, dataDir, b); err != nil {
+			return err
+		}
+		cfg.URI = b.URI
+	} else {
+		progress("preparing %d events and the hostile room", o.scale)
+		if ds, err = prepareDataset(ctx, o.input, o.corpus, o.scale, dataDir); err != nil {
+			return err
+		}
+		b = builtArchive{Dataset: datasetInfo{Source: ds.source, Events: ds.events, Messages: len(ds.msgs)},
+			HostileMessages: o.hostileMessages, HostileReactions: o.hostileReactions}
+		if b.Hostile, err = appendHostile(ds, o.hostileMessages, o.hostileReactions, o.squat); err != nil {
+			return err
+		}
+		if o.db == "postgres" {
+			pgURL := o.postgres
+			if pgURL == "" {
+				progress("starting a private PostgreSQL cluster")
+				cl, err := pgtest.StartCluster()
+				if err != nil {
+					return fmt.Errorf("PostgreSQL is needed for -db postgres: %w (install it, pass -postgres, or -db sqlite)", err)
+				}
+				defer cl.Stop()
+				pgURL = cl.URL
+			}
+			if cfg.URI, err = pgtest.CreateDatabase(pgURL, "mxarchive_load"); err != nil {
+				return err
+			}
+			b.URI = cfg.URI
+		}
+		progress("%s: importing and indexing", o.db)
+		if b.ImportSeconds, b.IndexSeconds, err = loadArchive(ctx, cfg, dataDir, ds.path, log); err != nil {
+			return err
+		}
+		if o.data != "" {
+			if err := writeBuilt(dataDir, b); err != nil {
+				return err
+			}
+		}
+	}
+	hostile := b.Hostile
+	rep := &loadReport{Machine: machine(), Started: started.UTC().Format(time.RFC3339), Database: o.db, Hostile: hostile,
+		HostileMessages: b.HostileMessages, HostileReactions: b.HostileReactions, HostileShare: o.hostileShare, Clients: o.clients,
+		Dataset: b.Dataset, ImportSeconds: b.ImportSeconds, IndexSeconds: b.IndexSeconds}
+	if o.db == "postgres" {
+		rep.Machine.PostgreSQL = serverVersion(ctx, cfg.URI)
 	}
 
 	progress("%s: starting archive-web", o.db)
@@ -267,6 +306,66 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	summarizeLoad(rep, targets, samples, elapsed, outage)
 	progress("done")
 	return rep.write(stdout, o.out)
+}
+
+// builtArchive is what a run that built an archive under -data leaves
+// for later runs: enough to rebuild the report and the targets.
+type builtArchive struct {
+	Dataset          datasetInfo `json:"dataset"`
+	Hostile          hostileRoom `json:"hostile_room"`
+	HostileMessages  int         `json:"hostile_messages"`
+	HostileReactions int         `json:"hostile_reactions"`
+	URI              string      `json:"uri,omitempty"` // the PostgreSQL database
+	ImportSeconds    float64     `json:"import_s"`
+	IndexSeconds     float64     `json:"index_s"`
+}
+
+const builtFile = "load-archive.json"
+
+// readBuilt reads what a previous run left in dataDir; none (a zero
+// value) if it built nothing there.
+func readBuilt(dataDir string) (builtArchive, error) {
+	var b builtArchive
+	raw, err := os.ReadFile(filepath.Join(dataDir, builtFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return b, nil
+	}
+	if err != nil {
+		return b, err
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return b, fmt.Errorf("%s: %w (remove the directory to build afresh)", filepath.Join(dataDir, builtFile), err)
+	}
+	return b, nil
+}
+
+// writeBuilt records a finished import, last, so that a run cut short
+// during the import is not taken for a finished one.
+func writeBuilt(dataDir string, b builtArchive) error {
+	raw, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dataDir, builtFile), raw, 0o644)
+}
+
+// reuseDataset reads back the messages of a kept archive's input, without
+// the hostile room's (the targets of the ordinary routes).
+func reuseDataset(ctx context.Context, dataDir string, b builtArchive) (*dataset, error) {
+	ds := &dataset{path: filepath.Join(dataDir, "bench.ndjson"), source: b.Dataset.Source, events: b.Dataset.Events}
+	msgs, err := readMessages(ctx, ds.path)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if m.room != b.Hostile.Room {
+			ds.msgs = append(ds.msgs, m)
+		}
+	}
+	if len(ds.msgs) == 0 {
+		return nil, fmt.Errorf("%s has no messages", ds.path)
+	}
+	return ds, nil
 }
 
 // appendHostile adds the hostile room to the dataset's file, after its
