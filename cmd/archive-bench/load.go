@@ -178,8 +178,10 @@ type loadReport struct {
 	// Dropped lists targets left out because they did not answer 200
 	// before the run (with why), so a missing route is never silent.
 	Dropped []string `json:"dropped,omitempty"`
-	// ServerErrors counts ERROR lines archive-web logged during the run.
-	ServerErrors int `json:"server_error_lines"`
+	// ServerErrors counts ERROR lines archive-web logged during the run;
+	// ServerErrorLines are the first few.
+	ServerErrors     int      `json:"server_error_count"`
+	ServerErrorLines []string `json:"server_error_lines,omitempty"`
 }
 
 // benchLoad runs `archive-bench load`.
@@ -285,7 +287,7 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, d := range dropped {
 		progress("left out: %s", d)
 	}
-	logsBefore := strings.Count(web.logs.String(), "level=ERROR")
+	logsBefore := strings.Count(web.logs.String(), "\n") // lines before the run
 
 	progress("%s: %d clients for %s over %d targets%s", o.db, o.clients, o.duration, len(targets), map[bool]string{true: ", database stopped for the middle third"}[o.outage])
 	var outage *outageWindow
@@ -302,7 +304,14 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 	}
 	rep.PeakRSSBytes = web.peakRSS()
-	rep.ServerErrors = strings.Count(web.logs.String(), "level=ERROR") - logsBefore
+	for i, line := range strings.Split(web.logs.String(), "\n") {
+		if i >= logsBefore && strings.Contains(line, "level=ERROR") {
+			rep.ServerErrors++
+			if len(rep.ServerErrorLines) < 5 {
+				rep.ServerErrorLines = append(rep.ServerErrorLines, tail(line, 400))
+			}
+		}
+	}
 	summarizeLoad(rep, targets, samples, elapsed, outage)
 	progress("done")
 	return rep.write(stdout, o.out)
@@ -762,13 +771,19 @@ func generateLoad(ctx context.Context, web *webProcess, targets []target, client
 func summarizeLoad(rep *loadReport, targets []target, samples []hit, elapsed time.Duration, outage *outageWindow) {
 	rep.DurationSeconds = elapsed.Seconds()
 	rep.Requests = len(samples)
-	rep.PerSecond = float64(len(samples)) / elapsed.Seconds()
-	// A request that overlaps the outage in any way may fail with it.
+	// A request that overlaps the outage in any way may fail with it. The
+	// rates and latencies are of the rest, the archive at work: fast 503s
+	// would flatter them.
 	during := func(s hit) bool { return outage != nil && s.end >= outage.start && s.start < outage.end }
+	working := elapsed
+	if outage != nil {
+		working -= outage.end - outage.start
+	}
 	nTargets := map[string]int{}
 	for _, t := range targets {
 		nTargets[t.Route]++
 	}
+	measured := 0
 	for _, route := range loadRoutes {
 		r := routeResult{Route: route, Targets: nTargets[route], Statuses: map[string]int{}}
 		var lat []time.Duration
@@ -778,16 +793,21 @@ func summarizeLoad(rep *loadReport, targets []target, samples []hit, elapsed tim
 			}
 			r.Requests++
 			r.Statuses[statusKey(s.status)]++
-			if s.status != http.StatusOK && !during(s) {
+			if during(s) {
+				continue
+			}
+			if s.status != http.StatusOK {
 				r.Errors++
 			}
 			lat = append(lat, s.end-s.start)
 		}
 		l := summarize(lat)
 		r.P50, r.P99, r.Max = l.P50, l.P99, l.Max
-		r.PerSecond = float64(r.Requests) / elapsed.Seconds()
+		r.PerSecond = float64(len(lat)) / working.Seconds()
+		measured += len(lat)
 		rep.Routes = append(rep.Routes, r)
 	}
+	rep.PerSecond = float64(measured) / working.Seconds()
 	if outage == nil {
 		return
 	}
@@ -852,6 +872,10 @@ func (r *loadReport) markdown(w io.Writer) {
 		fmt.Fprintf(w, "%.0f%% of requests go to the hostile room's routes.\n\n", 100*r.HostileShare)
 	}
 	fmt.Fprintf(w, "**%d requests, %.0f req/s; archive-web peak RSS %.0f MiB**; %d ERROR lines in its log.\n\n", r.Requests, r.PerSecond, mib(r.PeakRSSBytes), r.ServerErrors)
+	if r.Outage != nil {
+		fmt.Fprintln(w, "req/s and latencies leave out the requests that overlapped the database outage (they are in the answers column and below).")
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintln(w, "| route | targets | requests | req/s | p50 ms | p99 ms | max ms | answers | errors |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 	for _, rt := range r.Routes {
@@ -866,6 +890,12 @@ func (r *loadReport) markdown(w io.Writer) {
 			fmt.Fprintf(w, "First 200 %.2f s after the database returned; %d failures after that.\n", o.RecoverySeconds, o.FailuresAfterRecovery)
 		} else {
 			fmt.Fprintln(w, "**No 200 after the database returned.**")
+		}
+	}
+	if len(r.ServerErrorLines) > 0 {
+		fmt.Fprintf(w, "\narchive-web's ERROR lines (first %d of %d):\n", len(r.ServerErrorLines), r.ServerErrors)
+		for _, l := range r.ServerErrorLines {
+			fmt.Fprintf(w, "- `%s`\n", strings.ReplaceAll(l, "`", "'"))
 		}
 	}
 	fmt.Fprintln(w, "\nSearch queries (each in relevance, newest and oldest order, on /search and /api/v1/search):")
