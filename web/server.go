@@ -161,7 +161,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	code, msg := http.StatusInternalServerError, "Something went wrong on our side. The error has been logged."
-	retry := false
+	// unavailable: the database is down, every request fails alike;
+	// retry: the client should come back (a Retry-After is sent).
+	unavailable, retry := false, false
 	var he *httpError
 	var ee *echo.HTTPError
 	switch {
@@ -169,7 +171,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// Checked first: /healthz wraps the same outage in its own 503.
 		// Nothing is wrong with the request, so the reader (or crawler) is
 		// told to come back rather than that the page is broken.
-		code, msg, retry = http.StatusServiceUnavailable, "The archive's database is not answering at the moment. Please try again in a few seconds.", true
+		code, msg, unavailable, retry = http.StatusServiceUnavailable, "The archive's database is not answering at the moment. Please try again in a few seconds.", true, true
 	case errors.As(err, &he):
 		code, msg = he.code, he.msg
 	case errors.As(err, &ee):
@@ -187,14 +189,16 @@ func (s *Server) handleError(err error, c echo.Context) {
 		code, msg, retry = http.StatusServiceUnavailable, "The archive took too long to answer. Please try again.", true
 	}
 	switch {
-	case retry:
-		// An outage fails every request; a warning each is enough, the
-		// cause is the same.
-		s.log.Warn("request failed: database unavailable", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
-		c.Response().Header().Set("Cache-Control", "no-store")
+	case unavailable:
+		// An outage fails every request with the same cause: a warning
+		// each, not an error each (the indexer reports the outage once).
+		s.log.Warn("request failed: the database is unavailable", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
 	case code >= 500:
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
+	}
+	if retry {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+		c.Response().Header().Set("Cache-Control", "no-store")
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		_ = c.JSON(code, apiError{ErrCode: errCode(code), Error: msg})
@@ -205,9 +209,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 }
 
-// retryAfter is what a 503 for an unavailable database asks clients to
-// wait: long enough that crawlers do not hammer a recovering database,
-// short enough for a restart.
+// retryAfter is what a 503 (database unavailable, request timed out) asks
+// clients to wait: long enough that crawlers do not hammer a recovering
+// database, short enough for a restart.
 const retryAfter = 10 * time.Second
 
 type apiError struct {
