@@ -232,8 +232,8 @@ func TestLoadRunSurvivesAnOutage(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"load", "-scale", "3000", "-corpus", "../../../shared/corpus/ubuntu-irc",
-		"-db", "postgres", "-postgres", pg, "-clients", "4", "-duration", "9s", "-outage",
-		"-hostile-messages", "8", "-hostile-reactions", "5", "-squat=false", "-web", webBin, "-o", out}, &stdout, &stderr)
+		"-db", "postgres", "-postgres", pg, "-clients", "4", "-duration", "12s", "-outage",
+		"-hostile-messages", "8", "-hostile-reactions", "5", "-hostile-kb", "4", "-squat=false", "-web", webBin, "-o", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("load: %v\n%s", err, stderr.String())
 	}

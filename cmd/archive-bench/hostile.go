@@ -22,13 +22,16 @@ type hostileRoom struct {
 	Alias  string   `json:"alias"` // the squatted alias
 	Days   []string `json:"days"`  // YYYY-MM-DD, the days its messages are on
 	Events []string `json:"events"`
+	// MessageBytes is the size of each message's body and formatted body
+	// together; Nesting how deep the formatted body nests.
+	MessageBytes int `json:"message_bytes"`
+	Nesting      int `json:"nesting"`
 }
 
 const (
-	hostileServer    = "hostile.example"
-	hostileBodyBytes = 60 << 10
-	hostileNesting   = 400
-	hostilePerDay    = 40
+	hostileServer  = "hostile.example"
+	hostileNesting = 400
+	hostilePerDay  = 40
 )
 
 // hostileID is a deterministic v4-style event ID.
@@ -105,11 +108,12 @@ func hostileHTML(depth int) string {
 }
 
 // writeHostileRoom appends the hostile room to an NDJSON dataset: its state
-// from start, then messages (hostilePerDay a day) with reactions reactions
-// each, from 50 members.
-func writeHostileRoom(w io.Writer, alias string, start int64, messages, reactions int) (hostileRoom, error) {
+// from start, then messages of size bytes (hostilePerDay a day) with
+// reactions reactions each, from 50 members.
+func writeHostileRoom(w io.Writer, alias string, start int64, messages, reactions, size int) (hostileRoom, error) {
 	room := "!hostile:" + hostileServer
-	h := hostileRoom{Room: room, Alias: alias}
+	// Half the size at most goes to the nesting (≈110 bytes a level).
+	h := hostileRoom{Room: room, Alias: alias, MessageBytes: size, Nesting: min(hostileNesting, size/2/110)}
 	enc := json.NewEncoder(w)
 	admin := "@mallory:" + hostileServer
 	member := func(i int) string { return fmt.Sprintf("@m%02d:%s", i%50, hostileServer) }
@@ -146,8 +150,8 @@ func writeHostileRoom(w io.Writer, alias string, start int64, messages, reaction
 			return h, err
 		}
 	}
-	html := hostileHTML(hostileNesting)
-	body := hostileBody(0, hostileBodyBytes-len(html))
+	html := hostileHTML(h.Nesting)
+	body := hostileBody(0, size-len(html))
 	day := time.UnixMilli(ts).UTC().Truncate(24 * time.Hour)
 	for i := range messages {
 		if i > 0 && i%hostilePerDay == 0 {

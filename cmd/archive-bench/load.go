@@ -43,6 +43,7 @@ type loadOptions struct {
 	webBin           string
 	hostileMessages  int
 	hostileReactions int
+	hostileKB        int
 	squat            bool
 	hostileShare     float64
 	seed             uint64
@@ -67,6 +68,7 @@ func parseLoad(args []string, stderr io.Writer) (loadOptions, error) {
 	fs.StringVar(&o.webBin, "web", "", "the archive-web binary (default: the one beside archive-bench)")
 	fs.IntVar(&o.hostileMessages, "hostile-messages", 200, "messages of the hostile room (≈60 KB each, 40 a day)")
 	fs.IntVar(&o.hostileReactions, "hostile-reactions", 50, "reactions to each hostile message")
+	fs.IntVar(&o.hostileKB, "hostile-kb", 60, "size of each hostile message in KiB (body and formatted body; 60 is about what a homeserver lets through)")
 	fs.BoolVar(&o.squat, "squat", true, "the hostile room claims a real room's canonical alias; false gives it its own (an archive that lets the squat win sends the hostile room's day pages elsewhere, and they drop out of the run)")
 	fs.Float64Var(&o.hostileShare, "hostile-share", -1, "share of requests that go to the hostile room's routes, 0 to 1 (default: its routes count like any other)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the clients' choices, so runs are comparable")
@@ -80,8 +82,8 @@ func parseLoad(args []string, stderr io.Writer) (loadOptions, error) {
 		return o, errors.New("-outage stops a PostgreSQL database; use it with -db postgres")
 	case o.scale <= 0 || o.clients <= 0 || o.duration <= 0:
 		return o, errors.New("-scale, -clients and -duration must be positive")
-	case o.hostileMessages < 0 || o.hostileReactions < 0:
-		return o, errors.New("-hostile-messages and -hostile-reactions must not be negative")
+	case o.hostileMessages < 0 || o.hostileReactions < 0 || o.hostileKB <= 0:
+		return o, errors.New("-hostile-messages and -hostile-reactions must not be negative, -hostile-kb must be positive")
 	case o.data != "" && o.dir != "":
 		return o, errors.New("-data and -dir: give one (-data keeps its archive for later runs)")
 	case o.data != "" && o.db == "postgres" && o.postgres == "":
@@ -239,7 +241,7 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		b = builtArchive{Dataset: datasetInfo{Source: ds.source, Events: ds.events, Messages: len(ds.msgs)},
 			HostileMessages: o.hostileMessages, HostileReactions: o.hostileReactions}
-		if b.Hostile, err = appendHostile(ds, o.hostileMessages, o.hostileReactions, o.squat); err != nil {
+		if b.Hostile, err = appendHostile(ds, o.hostileMessages, o.hostileReactions, o.hostileKB<<10, o.squat); err != nil {
 			return err
 		}
 		if o.db == "postgres" {
@@ -379,7 +381,7 @@ func reuseDataset(ctx context.Context, dataDir string, b builtArchive) (*dataset
 
 // appendHostile adds the hostile room to the dataset's file, after its
 // last message, squatting the first alias it finds there.
-func appendHostile(ds *dataset, messages, reactions int, squat bool) (hostileRoom, error) {
+func appendHostile(ds *dataset, messages, reactions, size int, squat bool) (hostileRoom, error) {
 	alias := "#hostile:" + hostileServer
 	if squat {
 		var err error
@@ -393,7 +395,7 @@ func appendHostile(ds *dataset, messages, reactions int, squat bool) (hostileRoo
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	h, err := writeHostileRoom(w, alias, ds.msgs[len(ds.msgs)-1].ts+time.Hour.Milliseconds(), messages, reactions)
+	h, err := writeHostileRoom(w, alias, ds.msgs[len(ds.msgs)-1].ts+time.Hour.Milliseconds(), messages, reactions, size)
 	if err != nil {
 		return h, err
 	}
@@ -866,8 +868,8 @@ func (r *loadReport) write(stdout io.Writer, dir string) error {
 func (r *loadReport) markdown(w io.Writer) {
 	fmt.Fprintf(w, "## archive-bench load: %s, %d clients for %.0f s\n\n", r.Database, r.Clients, r.DurationSeconds)
 	fmt.Fprintf(w, "%s; **%d cores** (%s), %.1f GiB; %s.\n\n", r.Machine.OS, r.Machine.Cores, r.Machine.CPU, float64(r.Machine.MemoryBytes)/(1<<30), r.Machine.Go)
-	fmt.Fprintf(w, "Dataset: %d events (%d messages) from %s, plus a hostile room (%s, squatting %s): %d messages of ≈60 KB (links, NULs, formatted bodies nested %d deep), %d reactions each. Import %.0f s, index %.0f s.\n\n",
-		r.Dataset.Events, r.Dataset.Messages, r.Dataset.Source, r.Hostile.Room, r.Hostile.Alias, r.HostileMessages, hostileNesting, r.HostileReactions, r.ImportSeconds, r.IndexSeconds)
+	fmt.Fprintf(w, "Dataset: %d events (%d messages) from %s, plus a hostile room (%s, squatting %s): %d messages of %d KiB (links, NULs, formatted bodies nested %d deep), %d reactions each. Import %.0f s, index %.0f s.\n\n",
+		r.Dataset.Events, r.Dataset.Messages, r.Dataset.Source, r.Hostile.Room, r.Hostile.Alias, r.HostileMessages, r.Hostile.MessageBytes>>10, r.Hostile.Nesting, r.HostileReactions, r.ImportSeconds, r.IndexSeconds)
 	if r.HostileShare >= 0 {
 		fmt.Fprintf(w, "%.0f%% of requests go to the hostile room's routes.\n\n", 100*r.HostileShare)
 	}
