@@ -112,8 +112,9 @@ func hostileHTML(depth int) string {
 // reactions reactions each, from 50 members.
 func writeHostileRoom(w io.Writer, alias string, start int64, messages, reactions, size int) (hostileRoom, error) {
 	room := "!hostile:" + hostileServer
-	// Half the size at most goes to the nesting (≈110 bytes a level).
-	h := hostileRoom{Room: room, Alias: alias, MessageBytes: size, Nesting: min(hostileNesting, size/2/110)}
+	// Three quarters of the size at most go to the nesting (≈110 bytes a
+	// level): 400 levels at 60 KiB.
+	h := hostileRoom{Room: room, Alias: alias, MessageBytes: size, Nesting: min(hostileNesting, size*3/4/110)}
 	enc := json.NewEncoder(w)
 	admin := "@mallory:" + hostileServer
 	member := func(i int) string { return fmt.Sprintf("@m%02d:%s", i%50, hostileServer) }
