@@ -118,10 +118,10 @@ var loadRoutes = []string{"directory", "day page", "text log", "permalink", "sea
 
 // hit is one request.
 type hit struct {
-	route      string
-	status     int // 0: no answer (transport error)
-	start, end time.Duration
-	retryAfter bool
+	route, path string
+	status      int // 0: no answer (transport error)
+	start, end  time.Duration
+	retryAfter  bool
 }
 
 // routeResult is one row of the report.
@@ -135,8 +135,9 @@ type routeResult struct {
 	Max       float64        `json:"max_ms"`
 	Statuses  map[string]int `json:"statuses"` // "200", "503", "error" (no answer)
 	// Errors counts answers other than 200 to requests that did not
-	// overlap the outage.
-	Errors int `json:"errors"`
+	// overlap the outage; Failed names the first few ("503 /search?q=…").
+	Errors int      `json:"errors"`
+	Failed []string `json:"failed,omitempty"`
 }
 
 // outageResult is what the run saw while the database was down and after.
@@ -735,7 +736,7 @@ func generateLoad(ctx context.Context, web *webProcess, targets []target, client
 			for ctx.Err() == nil {
 				route := pickRoute(rng)
 				t := byRoute[route][rng.IntN(len(byRoute[route]))]
-				s := hit{route: route, start: time.Since(start)}
+				s := hit{route: route, path: t.Path, start: time.Since(start)}
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, web.url+t.Path, nil)
 				if err != nil {
 					continue
@@ -800,6 +801,9 @@ func summarizeLoad(rep *loadReport, targets []target, samples []hit, elapsed tim
 			}
 			if s.status != http.StatusOK {
 				r.Errors++
+				if f := statusKey(s.status) + " " + s.path; len(r.Failed) < 5 && !slices.Contains(r.Failed, f) {
+					r.Failed = append(r.Failed, f)
+				}
 			}
 			lat = append(lat, s.end-s.start)
 		}
@@ -884,6 +888,12 @@ func (r *loadReport) markdown(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %d | %d | %.1f | %s | %s | %s | %s | %d |\n", rt.Route, rt.Targets, rt.Requests, rt.PerSecond,
 			num(rt.P50), num(rt.P99), num(rt.Max), statuses(rt.Statuses), rt.Errors)
 	}
+	for _, rt := range r.Routes {
+		for _, f := range rt.Failed {
+			fmt.Fprintf(w, "\n- %s failed: `%s`", rt.Route, strings.ReplaceAll(f, "`", "'"))
+		}
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "\nErrors are answers other than 200 to requests that did not overlap the outage (targets were resolved to their final URL before the run, so 200 is the only right answer).")
 	if o := r.Outage; o != nil {
 		fmt.Fprintf(w, "\n**Database outage** from %.0f s to %.0f s: answers to the requests that overlapped it: %s; %d were 503, %d of them without Retry-After. ",
