@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
@@ -321,5 +323,46 @@ func TestLoadReusesData(t *testing.T) {
 		if strings.HasPrefix(r.Route, "hostile ") && r.Requests > 0 {
 			t.Errorf("-hostile-share 0 sent %d requests to %s", r.Requests, r.Route)
 		}
+	}
+}
+
+// The load summary excuses exactly the requests that overlapped the
+// outage, names the failures outside it, and times the recovery from the
+// database's return.
+func TestSummarizeLoad(t *testing.T) {
+	s := func(sec float64) time.Duration { return time.Duration(sec * float64(time.Second)) }
+	outage := &outageWindow{start: s(10), end: s(20)}
+	hits := []hit{
+		{route: "day page", path: "/a", status: 200, start: s(1), end: s(2)},
+		{route: "day page", path: "/b", status: 500, start: s(3), end: s(4)},                    // before: an error
+		{route: "day page", path: "/a", status: 503, retryAfter: true, start: s(9), end: s(11)}, // overlaps the start: excused
+		{route: "day page", path: "/a", status: 503, retryAfter: true, start: s(12), end: s(12.1)},
+		{route: "day page", path: "/a", status: 503, start: s(13), end: s(13.1)},                     // no Retry-After
+		{route: "day page", path: "/a", status: 503, retryAfter: true, start: s(20.2), end: s(20.3)}, // after, not yet back
+		{route: "day page", path: "/a", status: 200, start: s(20.4), end: s(21)},                     // first 200: recovered 1 s after
+		{route: "search", path: "/search?q=x", status: 503, start: s(22), end: s(23)},                // after recovery: a failure
+	}
+	rep := &loadReport{}
+	summarizeLoad(rep, []target{{"day page", "/a"}, {"day page", "/b"}, {"search", "/search?q=x"}}, hits, s(30), outage)
+	day, search := rep.Routes[1], rep.Routes[4]
+	if day.Route != "day page" || search.Route != "search" {
+		t.Fatalf("routes out of order: %v %v", day.Route, search.Route)
+	}
+	if day.Requests != 7 || day.Errors != 2 || !slices.Equal(day.Failed, []string{"500 /b", "503 /a"}) {
+		t.Errorf("day page: %d requests, %d errors %v; want 7, 2 [500 /b, 503 /a]", day.Requests, day.Errors, day.Failed)
+	}
+	if search.Errors != 1 {
+		t.Errorf("search: %d errors, want 1", search.Errors)
+	}
+	o := rep.Outage
+	if o.Unavailable503 != 3 || o.WithoutRetryAfter != 1 || o.During["503"] != 3 {
+		t.Errorf("outage: %+v", o)
+	}
+	if o.RecoverySeconds < 0.99 || o.RecoverySeconds > 1.01 || o.FailuresAfterRecovery != 1 {
+		t.Errorf("recovery after %.2f s with %d failures; want 1 s and 1", o.RecoverySeconds, o.FailuresAfterRecovery)
+	}
+	// 5 requests outside a 10 s outage in a 30 s run.
+	if want := 5.0 / 20; rep.PerSecond != want {
+		t.Errorf("req/s = %v, want %v", rep.PerSecond, want)
 	}
 }
