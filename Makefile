@@ -4,7 +4,7 @@ BIN := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build demo test lint fmt-check vet unit bench clean
+.PHONY: all build demo test lint fmt-check vet unit bench bench-load clean
 
 all: build
 
@@ -46,6 +46,15 @@ unit:
 BENCH_SCALE ?= 100000
 bench: build
 	$(BIN)/archive-bench run -scale $(BENCH_SCALE) $(BENCH_FLAGS)
+
+# The load test: LOAD_CLIENTS clients for LOAD_DURATION against a real
+# archive-web on PostgreSQL at LOAD_SCALE events plus a hostile room, with the
+# database stopped for the middle third. Writes bench-results/load.{md,json}.
+LOAD_SCALE ?= 300000
+LOAD_CLIENTS ?= 16
+LOAD_DURATION ?= 60s
+bench-load: build
+	$(BIN)/archive-bench load -scale $(LOAD_SCALE) -db postgres -outage -clients $(LOAD_CLIENTS) -duration $(LOAD_DURATION) $(LOAD_FLAGS)
 
 clean:
 	rm -rf $(BIN)

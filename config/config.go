@@ -326,6 +326,12 @@ func (c Config) validate() error {
 	if c.Database.Type == "postgres" && c.Database.URI == "" {
 		return errors.New("database.uri is required for postgres (postgres://user:password@host/db)")
 	}
+	if c.Database.MaxOpenConns < 0 || c.Database.MaxIdleConns < 0 {
+		return errors.New("database.max_open_conns and database.max_idle_conns must not be negative (0 means the default)")
+	}
+	if c.Database.MaxOpenConns > 0 && c.Database.MaxIdleConns > c.Database.MaxOpenConns {
+		return fmt.Errorf("database.max_idle_conns (%d) is above database.max_open_conns (%d)", c.Database.MaxIdleConns, c.Database.MaxOpenConns)
+	}
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
 	}

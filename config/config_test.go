@@ -56,6 +56,13 @@ func TestLoad(t *testing.T) {
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{name: "pool from env", env: []string{"MXARCHIVE_DATABASE_MAX_OPEN_CONNS=12", "MXARCHIVE_DATABASE_MAX_IDLE_CONNS=6"}, check: func(t *testing.T, c Config) {
+			if c.Database.MaxOpenConns != 12 || c.Database.MaxIdleConns != 6 {
+				t.Errorf("pool = %d open, %d idle; want 12, 6", c.Database.MaxOpenConns, c.Database.MaxIdleConns)
+			}
+		}},
+		{name: "negative pool", env: []string{"MXARCHIVE_DATABASE_MAX_OPEN_CONNS=-1"}, wantErr: "database.max_open_conns"},
+		{name: "more idle than open", env: []string{"MXARCHIVE_DATABASE_MAX_OPEN_CONNS=4", "MXARCHIVE_DATABASE_MAX_IDLE_CONNS=8"}, wantErr: "database.max_idle_conns"},
 		{name: "unknown key", path: typo, wantErr: "lisen"},
 		{name: "bad yaml", path: badYAML, wantErr: "bad.yaml"},
 		{name: "missing file", path: filepath.Join(dir, "nope.yaml"), wantErr: "does not exist"},

@@ -13,29 +13,64 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
+// maxRetryDelay caps Follow's back-off while the store fails: an outage is
+// noticed within this long after it ends.
+const maxRetryDelay = 30 * time.Second
+
 // Follow keeps the index in step with the store until ctx ends: it catches
-// up, then polls the change feed.
+// up, then polls the change feed. While the store fails (the database is
+// down) it retries with exponential back-off up to maxRetryDelay, and logs
+// once when it starts failing and once when it works again, not every
+// round.
 func (ix *Indexer) Follow(ctx context.Context) error {
 	changed := ix.store.Changed(ctx) // nil on SQLite: polling only
 	go ix.sweepExpired(ctx)
+	failures := 0
+	var failingSince time.Time
 	for {
 		n, err := ix.CatchUp(ctx, nil)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			ix.log.Error("indexing failed; retrying", "err", err)
+		if ctx.Err() != nil {
+			return nil
 		}
-		if n > 0 {
-			continue
+		wait := ix.opts.PollInterval
+		if err != nil {
+			failures++
+			wait = retryDelay(ix.opts.PollInterval, failures)
+			if failures == 1 {
+				failingSince = time.Now()
+				ix.log.Error("indexing failed; retrying with back-off, logged again when it works", "err", err, "retry_in", wait)
+			} else {
+				ix.log.Debug("indexing still failing", "err", err, "attempt", failures, "retry_in", wait)
+			}
+		} else {
+			if failures > 0 {
+				ix.log.Info("indexing works again", "failed_attempts", failures, "failing_for", time.Since(failingSince).Round(time.Millisecond))
+				failures = 0
+			}
+			if n > 0 {
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-changed:
-		case <-time.After(ix.opts.PollInterval):
+		case <-changed: // a commit: the database is back, whatever the back-off says
+		case <-ix.wait(wait):
 		}
 	}
+}
+
+// retryDelay is the wait after the failures-th failure in a row: twice the
+// poll interval, doubling each time, at most maxRetryDelay.
+func retryDelay(poll time.Duration, failures int) time.Duration {
+	d := poll
+	for range min(failures, 32) {
+		d *= 2
+		if d >= maxRetryDelay {
+			return maxRetryDelay
+		}
+	}
+	return d
 }
 
 // CatchUp applies every change after the checkpoint and returns how many it

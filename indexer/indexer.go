@@ -17,6 +17,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/token/unicodenorm"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
+	bolterrors "go.etcd.io/bbolt/errors"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
@@ -73,6 +74,10 @@ type Indexer struct {
 	idx bleve.Index
 
 	sortAllLimit int // see search.go; a field so tests can force either path
+
+	// wait is Follow's timer between rounds (time.After); a field so tests
+	// can count the back-off with a fake clock.
+	wait func(time.Duration) <-chan time.Time
 }
 
 const (
@@ -166,8 +171,15 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 500 * time.Millisecond
 	}
-	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit}
-	idx, err := bleve.Open(path)
+	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, wait: time.After}
+	// Bleve's root file is locked for as long as a process has the index
+	// open, and bolt waits for the lock for ever by default: a second
+	// archive-web (a reindex beside a running server) would hang silently.
+	idx, err := bleve.OpenUsing(path, map[string]any{"bolt_timeout": lockWait.String()})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		// Not broken, only busy: never move it aside.
+		return nil, fmt.Errorf("open search index %s: %w", path, ErrLocked)
+	}
 	if err == nil {
 		if format, ferr := idx.GetInternal(formatKey); ferr != nil || string(format) != ix.format() {
 			idx.Close()
@@ -347,3 +359,10 @@ func (rc *roomCache) get(ctx context.Context, roomID id.RoomID) (store.Room, err
 	rc.rooms[roomID] = r
 	return r, nil
 }
+
+// ErrLocked is returned by Open when another process holds the index.
+var ErrLocked = errors.New("the search index is in use by another process")
+
+// lockWait is how long Open waits for another process to let go of the
+// index (one closing as another starts) before returning ErrLocked.
+const lockWait = 2 * time.Second

@@ -24,6 +24,10 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	builder := &Indexer{store: ix.store, log: ix.log, opts: ix.opts, path: next, idx: fresh, sortAllLimit: ix.sortAllLimit}
 	if _, err := builder.CatchUp(ctx, progress); err != nil {
 		fresh.Close()
+		// Half an index is of no use to anyone, and can be large.
+		if rerr := os.RemoveAll(next); rerr != nil {
+			ix.log.Warn("removing the half-built index", "path", next, "err", rerr)
+		}
 		return fmt.Errorf("build new index: %w", err)
 	}
 	ix.mu.Lock()

@@ -1,5 +1,10 @@
 package store
 
+import (
+	"context"
+	"database/sql"
+)
+
 // SetPurgeBatch lets tests see purges run in several batches.
 func SetPurgeBatch(n int) func() {
 	old := purgeBatch
@@ -9,3 +14,9 @@ func SetPurgeBatch(n int) func() {
 
 // Refused exposes the test that tells a refused value from an outage.
 var Refused = refused
+
+// PoolStats lets tests see the connection pool the configuration asked for.
+func (s *Store) PoolStats() sql.DBStats { return s.db.Stats() }
+
+// Conn takes one connection from the pool.
+func (s *Store) Conn(ctx context.Context) (*sql.Conn, error) { return s.db.Conn(ctx) }

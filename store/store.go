@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -35,6 +36,14 @@ type Config struct {
 	// QueryTimeout bounds every read query; writes get WriteTimeout.
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxOpenConns caps the connections the process opens (0: 8 on
+	// SQLite, 32 on PostgreSQL); MaxIdleConns is how many of them stay open
+	// between requests (0: as many as MaxOpenConns on PostgreSQL, where a
+	// new connection costs a backend process and a round trip per request
+	// burst; 2 on SQLite, where every idle connection keeps its own 64 MiB
+	// page cache).
+	MaxOpenConns int `yaml:"max_open_conns"`
+	MaxIdleConns int `yaml:"max_idle_conns"`
 	// Policy is the operator's retention and visibility policy; the
 	// configuration fills it from its retention and archive sections.
 	Policy Policy `yaml:"-"`
@@ -102,14 +111,21 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*S
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	maxOpen, maxIdle := cfg.MaxOpenConns, cfg.MaxIdleConns
 	if s.dialect == sqlite {
 		// One writer at a time is SQLite's model; readers run in parallel
 		// under WAL. Keep a few connections so pages and writes overlap.
-		s.db.SetMaxOpenConns(8)
+		maxOpen = cmp.Or(maxOpen, 8)
+		maxIdle = cmp.Or(maxIdle, 2)
 	} else {
-		s.db.SetMaxOpenConns(32)
+		maxOpen = cmp.Or(maxOpen, 32)
+		maxIdle = cmp.Or(maxIdle, maxOpen)
+		// Idle connections are still closed after a quiet while, so an idle
+		// archive does not hold backends.
 		s.db.SetConnMaxIdleTime(5 * time.Minute)
 	}
+	s.db.SetMaxOpenConns(maxOpen)
+	s.db.SetMaxIdleConns(min(maxIdle, maxOpen))
 	pctx, cancel := context.WithTimeout(ctx, s.queryTimeout)
 	defer cancel()
 	if err := s.db.PingContext(pctx); err != nil {

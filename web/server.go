@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -173,9 +174,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	code, msg := http.StatusInternalServerError, "Something went wrong on our side. The error has been logged."
+	// unavailable: the database is down, every request fails alike;
+	// retry: the client should come back (a Retry-After is sent).
+	unavailable, retry := false, false
 	var he *httpError
 	var ee *echo.HTTPError
 	switch {
+	case store.Unavailable(err):
+		// Checked first: /healthz wraps the same outage in its own 503.
+		// Nothing is wrong with the request, so the reader (or crawler) is
+		// told to come back rather than that the page is broken.
+		code, msg, unavailable, retry = http.StatusServiceUnavailable, "The archive's database is not answering at the moment. Please try again in a few seconds.", true, true
 	case errors.As(err, &he):
 		code, msg = he.code, he.msg
 	case errors.As(err, &ee):
@@ -190,15 +199,25 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case errors.Is(err, store.ErrNotFound):
 		code, msg = http.StatusNotFound, "Not found."
 	case errors.Is(err, context.DeadlineExceeded):
-		code, msg = http.StatusServiceUnavailable, "The archive took too long to answer. Please try again."
+		code, msg, retry = http.StatusServiceUnavailable, "The archive took too long to answer. Please try again.", true
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer, and it is no
 		// fault of ours worth an error in the log.
 		code, msg = http.StatusServiceUnavailable, "The request was cancelled."
-		s.log.Debug("request cancelled", "method", c.Request().Method, "path", c.Request().URL.Path)
 	}
-	if code >= 500 && !errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(err, context.Canceled):
+		s.log.Debug("request cancelled", "method", c.Request().Method, "path", c.Request().URL.Path)
+	case unavailable:
+		// An outage fails every request with the same cause: a warning
+		// each, not an error each (the indexer reports the outage once).
+		s.log.Warn("request failed: the database is unavailable", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
+	case code >= 500:
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "err", err)
+	}
+	if retry {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+		c.Response().Header().Set("Cache-Control", "no-store")
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		_ = c.JSON(code, apiError{ErrCode: errCode(code), Error: msg})
@@ -208,6 +227,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("render error page", "err", err)
 	}
 }
+
+// retryAfter is what a 503 (database unavailable, request timed out) asks
+// clients to wait: long enough that crawlers do not hammer a recovering
+// database, short enough for a restart.
+const retryAfter = 10 * time.Second
 
 type apiError struct {
 	ErrCode string `json:"errcode"`

@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
@@ -218,5 +220,149 @@ func checkCells(t *testing.T, who string, cells []cell) {
 		if c.Class == "common term" && c.Results == 0 {
 			t.Errorf("%s: the common term found nothing", who)
 		}
+	}
+}
+
+// A short load run on PostgreSQL with the database stopped for its middle
+// third: every route is hit, nothing but 200 outside the outage, 503s with
+// Retry-After during it, and archive-web answers again by itself after.
+func TestLoadRunSurvivesAnOutage(t *testing.T) {
+	if webBuildErr != nil {
+		t.Fatal(webBuildErr)
+	}
+	pg := pgtest.NewDatabase(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"load", "-scale", "3000", "-corpus", "../../../shared/corpus/ubuntu-irc",
+		"-db", "postgres", "-postgres", pg, "-clients", "4", "-duration", "12s", "-outage",
+		"-hostile-messages", "8", "-hostile-reactions", "5", "-hostile-kb", "4", "-squat=false", "-web", webBin, "-o", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(out, "load.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep loadReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Dropped) > 0 {
+		t.Errorf("targets left out: %v", rep.Dropped)
+	}
+	if len(rep.Queries) < 5 {
+		t.Errorf("only %d search queries: %v", len(rep.Queries), rep.Queries)
+	}
+	if len(rep.Routes) != len(loadRoutes) {
+		t.Fatalf("%d routes reported, want %d", len(rep.Routes), len(loadRoutes))
+	}
+	for _, r := range rep.Routes {
+		if r.Requests == 0 || r.P50 <= 0 {
+			t.Errorf("route %s was not measured: %+v", r.Route, r)
+		}
+		if r.Errors > 0 {
+			t.Errorf("route %s: %d answers other than 200 outside the outage: %v", r.Route, r.Errors, r.Statuses)
+		}
+	}
+	o := rep.Outage
+	if o == nil {
+		t.Fatal("no outage in the report")
+	}
+	if o.Unavailable503 == 0 || o.WithoutRetryAfter > 0 || o.During["500"] > 0 {
+		t.Errorf("during the outage: %v, %d without Retry-After; want 503s with Retry-After and no 500", o.During, o.WithoutRetryAfter)
+	}
+	if o.RecoverySeconds < 0 || o.FailuresAfterRecovery > 0 {
+		t.Errorf("after the outage: first 200 after %.2f s, then %d failures; want recovery", o.RecoverySeconds, o.FailuresAfterRecovery)
+	}
+	if rep.PeakRSSBytes <= 0 || rep.Requests == 0 {
+		t.Errorf("requests %d, peak RSS %d", rep.Requests, rep.PeakRSSBytes)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "load.md"))
+	for _, want := range []string{"| route | targets | requests | req/s | p50 ms | p99 ms |", "| hostile day page |", "Database outage", "peak RSS"} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("load.md lacks %q", want)
+		}
+	}
+}
+
+// -data keeps the imported archive, and a second run on it skips the
+// import and measures the same archive.
+func TestLoadReusesData(t *testing.T) {
+	if webBuildErr != nil {
+		t.Fatal(webBuildErr)
+	}
+	data := t.TempDir()
+	var reports []loadReport
+	for i := range 2 {
+		out := t.TempDir()
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), []string{"load", "-scale", "2000", "-corpus", "../../../shared/corpus/ubuntu-irc",
+			"-db", "sqlite", "-data", data, "-clients", "2", "-duration", "1s",
+			"-hostile-messages", "2", "-hostile-reactions", "2", "-hostile-share", "0", "-web", webBin, "-o", out}, &stdout, &stderr)
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, stderr.String())
+		}
+		if imported := strings.Contains(stderr.String(), "importing"); imported != (i == 0) {
+			t.Errorf("run %d imported: %v\n%s", i, imported, stderr.String())
+		}
+		b, err := os.ReadFile(filepath.Join(out, "load.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep loadReport
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, rep)
+	}
+	a, b := reports[0], reports[1]
+	if a.Dataset != b.Dataset || a.Hostile.Room != b.Hostile.Room || b.Requests == 0 || b.ImportSeconds != a.ImportSeconds {
+		t.Errorf("the second run measured another archive: %+v / %+v, %d requests", a.Dataset, b.Dataset, b.Requests)
+	}
+	for _, r := range b.Routes {
+		if strings.HasPrefix(r.Route, "hostile ") && r.Requests > 0 {
+			t.Errorf("-hostile-share 0 sent %d requests to %s", r.Requests, r.Route)
+		}
+	}
+}
+
+// The load summary excuses exactly the requests that overlapped the
+// outage, names the failures outside it, and times the recovery from the
+// database's return.
+func TestSummarizeLoad(t *testing.T) {
+	s := func(sec float64) time.Duration { return time.Duration(sec * float64(time.Second)) }
+	outage := &outageWindow{start: s(10), end: s(20)}
+	hits := []hit{
+		{route: "day page", path: "/a", status: 200, start: s(1), end: s(2)},
+		{route: "day page", path: "/b", status: 500, start: s(3), end: s(4)},                    // before: an error
+		{route: "day page", path: "/a", status: 503, retryAfter: true, start: s(9), end: s(11)}, // overlaps the start: excused
+		{route: "day page", path: "/a", status: 503, retryAfter: true, start: s(12), end: s(12.1)},
+		{route: "day page", path: "/a", status: 503, start: s(13), end: s(13.1)},                     // no Retry-After
+		{route: "day page", path: "/a", status: 503, retryAfter: true, start: s(20.2), end: s(20.3)}, // after, not yet back
+		{route: "day page", path: "/a", status: 200, start: s(20.4), end: s(21)},                     // first 200: recovered 1 s after
+		{route: "search", path: "/search?q=x", status: 503, start: s(22), end: s(23)},                // after recovery: a failure
+	}
+	rep := &loadReport{}
+	summarizeLoad(rep, []target{{"day page", "/a"}, {"day page", "/b"}, {"search", "/search?q=x"}}, hits, s(30), outage)
+	day, search := rep.Routes[1], rep.Routes[4]
+	if day.Route != "day page" || search.Route != "search" {
+		t.Fatalf("routes out of order: %v %v", day.Route, search.Route)
+	}
+	if day.Requests != 7 || day.Errors != 2 || !slices.Equal(day.Failed, []string{"500 /b", "503 /a"}) {
+		t.Errorf("day page: %d requests, %d errors %v; want 7, 2 [500 /b, 503 /a]", day.Requests, day.Errors, day.Failed)
+	}
+	if search.Errors != 1 {
+		t.Errorf("search: %d errors, want 1", search.Errors)
+	}
+	o := rep.Outage
+	if o.Unavailable503 != 3 || o.WithoutRetryAfter != 1 || o.During["503"] != 3 {
+		t.Errorf("outage: %+v", o)
+	}
+	if o.RecoverySeconds < 0.99 || o.RecoverySeconds > 1.01 || o.FailuresAfterRecovery != 1 {
+		t.Errorf("recovery after %.2f s with %d failures; want 1 s and 1", o.RecoverySeconds, o.FailuresAfterRecovery)
+	}
+	// 5 requests outside a 10 s outage in a 30 s run.
+	if want := 5.0 / 20; rep.PerSecond != want {
+		t.Errorf("req/s = %v, want %v", rep.PerSecond, want)
 	}
 }

@@ -5,7 +5,9 @@
 // Synapse-style PostgreSQL full-text search, SQLite FTS5 and a linear
 // scan), day pages, redaction propagation and memory, and prints a
 // Markdown table (and writes JSON and an SVG chart). gen replays the IRC
-// corpus as Matrix events; search measures search on an existing archive.
+// corpus as Matrix events; search measures search on an existing archive;
+// load puts a running archive-web under concurrent clients (and a database
+// outage).
 package main
 
 import (
@@ -25,6 +27,7 @@ const usage = `Usage:
   archive-bench run [-scale EVENTS] [-input FILE] [-db sqlite,postgres] [-o DIR] [flags]
   archive-bench gen [-corpus DIR] [-n EVENTS] [-o FILE]
   archive-bench search [-c config.yaml] [-runs N]
+  archive-bench load [-scale EVENTS] [-db sqlite|postgres] [-clients N] [-duration D] [-outage] [flags]
 
 run is the whole benchmark (archive-bench run -h lists its flags). It needs
 the archive-web binary beside it (make build) and PostgreSQL: a server
@@ -34,6 +37,16 @@ started from the system's binaries.
 gen replays the IRC corpus (real text, nicks and reply structure) as Matrix
 events with shifted rooms, timestamps and event IDs, until -n events are
 written. Output is deterministic: the same flags give the same bytes.
+
+load puts a running archive-web under -clients concurrent clients for
+-duration: day pages, permalinks, search (the most expensive query shapes
+the parser accepts), the API, text logs and sitemaps, with a hostile room
+added to the dataset (huge messages full of links and NULs, deeply nested
+HTML, many reactions, a squatted alias). It reports requests/s, p50/p99
+and errors per route and archive-web's peak RSS; with -outage (PostgreSQL)
+it stops the database for the middle third of the run and reports the
+answers meanwhile (503 with Retry-After expected) and the recovery.
+Results go to bench-results/load.{md,json}.
 
 search measures search latency (p50/p99) over a fixed query mix, in every
 sort order, on the archive the configuration names (import gen's output
@@ -52,6 +65,9 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "search" {
 		return searchBench(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "load" {
+		return benchLoad(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "run" {
 		return benchRun(ctx, args[1:], stdout, stderr)

@@ -66,7 +66,12 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		opts.Bot = cfg.BotUserID()
 	}
 	if cfg.Search.Enabled || fs.Arg(0) == "reindex" {
-		ix, err := indexer.Open(st, filepath.Join(cfg.DataDir, "index"), indexer.Options{Language: cfg.Search.Language}, log)
+		indexPath := filepath.Join(cfg.DataDir, "index")
+		ix, err := indexer.Open(st, indexPath, indexer.Options{Language: cfg.Search.Language}, log)
+		if errors.Is(err, indexer.ErrLocked) {
+			return fmt.Errorf("another archive-web (a running server, or a reindex) holds the search index %s: stop it first; "+
+				"a server rebuilds a missing or old index by itself at start: %w", indexPath, err)
+		}
 		if err != nil {
 			return err
 		}

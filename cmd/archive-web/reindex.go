@@ -34,6 +34,9 @@ func reindex(ctx context.Context, ix *indexer.Indexer, stderr io.Writer, log *sl
 	if tty {
 		fmt.Fprintln(stderr)
 	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("reindex interrupted: %w", err)
+	}
 	if err != nil {
 		return err
 	}

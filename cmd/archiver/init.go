@@ -33,6 +33,12 @@ database:
   # SQLite: a file path (empty: data_dir/mxarchive.db).
   # PostgreSQL: postgres://user:password@host/dbname
   uri: {{q .Database.URI}}
+  # Connections each process may open (0: 32 on PostgreSQL, 8 on SQLite)
+  # and keep open between requests (0: all of them on PostgreSQL, 2 on
+  # SQLite). The archiver and archive-web each have their own pool: keep
+  # their sum under PostgreSQL's max_connections.
+  max_open_conns: {{.Database.MaxOpenConns}}
+  max_idle_conns: {{.Database.MaxIdleConns}}
 
 homeserver:
   # The client-server API URL of your homeserver, as the archiver reaches it.
