@@ -231,7 +231,9 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string)
 		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}}
 	w.cmd = exec.Command(bin)
 	w.cmd.Env = append(os.Environ(), "MXARCHIVE_DATA_DIR="+dataDir, "MXARCHIVE_DATABASE_TYPE="+cfg.Type,
-		"MXARCHIVE_DATABASE_URI="+cfg.URI, "MXARCHIVE_WEB_LISTEN="+addr, "MXARCHIVE_LOG_LEVEL=info")
+		"MXARCHIVE_DATABASE_URI="+cfg.URI, "MXARCHIVE_WEB_LISTEN="+addr, "MXARCHIVE_LOG_LEVEL=info",
+		// Sitemaps and feeds need absolute URLs; they are never built from the Host header.
+		"MXARCHIVE_WEB_BASE_URL="+w.url)
 	w.cmd.Stdout, w.cmd.Stderr = &w.logs, &w.logs
 	w.cmd.SysProcAttr = procAttr()
 	if err := w.cmd.Start(); err != nil {
