@@ -90,6 +90,10 @@ type apiDay struct {
 	Previous string     `json:"previous_date,omitempty"`
 	Next     string     `json:"next_date,omitempty"`
 	Events   []apiEvent `json:"events"`
+	// Truncated: the day has more events than one response holds; the
+	// rest follow with &after=NextAfter.
+	Truncated bool   `json:"truncated,omitempty"`
+	NextAfter string `json:"next_after,omitempty"`
 }
 
 // absolute turns a path into a URL on this archive: under base_url, else
@@ -147,7 +151,11 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	evs, err := s.store.DayEvents(ctx, r.ID, from, to)
+	pos, err := s.dayCursor(c, r, c.QueryParam("after"), from, to)
+	if err != nil {
+		return err
+	}
+	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize)
 	if err != nil {
 		return err
 	}
@@ -161,6 +169,9 @@ func (s *Server) apiDay(c echo.Context) error {
 	}
 	via := s.viaServers(ctx, r)
 	out := apiDay{RoomID: string(r.ID), Date: date, Events: make([]apiEvent, len(evs))}
+	if more && len(evs) > 0 {
+		out.Truncated, out.NextAfter = true, string(evs[len(evs)-1].ID)
+	}
 	if prev > 0 {
 		out.Previous = time.UnixMilli(prev).UTC().Format(dateLayout)
 	}

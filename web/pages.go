@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ func (s *Server) roomLatest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if date := c.QueryParam("date"); date != "" {
+		return s.jumpToDate(c, r, date)
+	}
 	if r.LastTS == 0 {
 		return notFound("The archive has no public messages of %s yet.", roomName(r))
 	}
@@ -51,19 +55,25 @@ func (s *Server) roomLatest(c echo.Context) error {
 }
 
 type dayView struct {
-	Bot       string
-	Day       time.Time // midnight UTC
-	Room      roomView
-	Date      string
-	DateLong  string
-	PrevPath  string
-	PrevDate  string
-	NextPath  string
-	NextDate  string
-	TextPath  string
-	Items     []itemView
-	Truncated bool
-	Highlight string
+	Bot      string
+	Day      time.Time // midnight UTC
+	Room     roomView
+	Date     string
+	DateLong string
+	PrevPath string
+	PrevDate string
+	NextPath string
+	NextDate string
+	TextPath string
+	Items    []itemView
+	// A day with more events than a page holds is read in pages: the
+	// links to the page before and after this one on the same day ("" at
+	// either end), and whether this is a later page.
+	PrevPagePath string
+	NextPagePath string
+	LaterPage    bool
+	// Nav is the calendar and date field in the header.
+	Nav dayNav
 }
 
 // parseDay parses a YYYY-MM-DD date into the UTC day's [from, to) in ms.
@@ -91,23 +101,64 @@ func (s *Server) day(c echo.Context) error {
 		return canonicalRedirect(c, roomPath(r, date))
 	}
 	var q renderQueue
-	v, code, err := s.dayView(c, r, date, "", &q)
+	v, code, err := s.dayView(c, r, date, c.QueryParam("after"), &q)
 	if err != nil {
 		return err
 	}
 	return s.renderValidated(c, code, "day", v, &q, v.Day)
 }
 
-// dayView builds a day page, its messages queued on q; the status is 404
-// for a day without messages (the page still links to the nearest days
-// that have some).
-func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id.EventID, q *renderQueue) (dayView, int, error) {
+// dayCursor resolves a day page's ?after= (an event ID) to the position
+// the page starts after; the zero Position for none. Anything but a public
+// event of this room on this day is a 400: a cursor is only ever one of
+// our own links.
+func (s *Server) dayCursor(c echo.Context, r store.Room, after string, from, to int64) (store.Position, error) {
+	if after == "" {
+		return store.Position{}, nil
+	}
+	bad := badRequest("?after= names no message of this room on this day; it takes an event ID from the link to the next page.")
+	if !strings.HasPrefix(after, "$") || len(after) > 255 {
+		return store.Position{}, bad
+	}
+	ev, err := s.store.EventByID(c.Request().Context(), id.EventID(after))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Position{}, bad
+	}
+	if err != nil {
+		return store.Position{}, err
+	}
+	if ev.RoomID != r.ID || !ev.Public || ev.OriginTS < from || ev.OriginTS >= to {
+		return store.Position{}, bad
+	}
+	return store.PositionOf(ev), nil
+}
+
+// dayPagePath is the path of the day's page that starts after the event
+// after ("" for the first page).
+func dayPagePath(r store.Room, date string, after id.EventID) string {
+	p := roomPath(r, date)
+	if after != "" {
+		p += "?after=" + url.QueryEscape(string(after))
+	}
+	return p
+}
+
+// dayView builds a day page (the page of it after the event ?after=
+// names, if any), its messages queued on q; the status is 404 for a day
+// without messages (the page still links to the nearest days that have
+// some).
+func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *renderQueue) (dayView, int, error) {
 	ctx := c.Request().Context()
 	t, from, to, err := parseDay(date)
 	if err != nil {
 		return dayView{}, 0, err
 	}
-	evs, err := s.store.DayEvents(ctx, r.ID, from, to)
+	pos, err := s.dayCursor(c, r, after, from, to)
+	if err != nil {
+		return dayView{}, 0, err
+	}
+	size := s.opts.DayPageSize
+	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, size)
 	if err != nil {
 		return dayView{}, 0, err
 	}
@@ -117,8 +168,22 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 	}
 	v := dayView{
 		Bot: s.opts.Bot, Day: t, Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
-		TextPath: roomPath(r, date+".txt"), Truncated: len(evs) >= store.MaxDayEvents,
-		Highlight: string(highlight),
+		TextPath: roomPath(r, date+".txt"), LaterPage: after != "",
+	}
+	if more && len(evs) > 0 {
+		v.NextPagePath = dayPagePath(r, date, evs[len(evs)-1].ID)
+	}
+	if after != "" {
+		// The page before ends with the cursor's own event: read one more
+		// than a page back from just past it, and start after the oldest.
+		before, _, err := s.store.DayPageBefore(ctx, r.ID, from, store.Position{TS: pos.TS, NID: pos.NID + 1}, size+1)
+		if err != nil {
+			return dayView{}, 0, err
+		}
+		v.PrevPagePath = dayPagePath(r, date, "")
+		if len(before) > size {
+			v.PrevPagePath = dayPagePath(r, date, before[0].ID)
+		}
 	}
 	v.Room.HistoryNote = s.historyNote(ctx, r)
 	if prev > 0 {
@@ -129,12 +194,16 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 		v.NextDate = time.UnixMilli(next).UTC().Format(dateLayout)
 		v.NextPath = roomPath(r, v.NextDate)
 	}
-	v.Items, err = s.timeline(ctx, r, evs, highlight, false, q)
+	v.Nav = s.dayNavOf(r, t)
+	if j, err := time.Parse(dateLayout, c.QueryParam("jumped")); err == nil {
+		v.Nav.Jumped = j.Format(dateLayout)
+	}
+	v.Items, err = s.timeline(ctx, r, evs, "", false, q)
 	if err != nil {
 		return dayView{}, 0, err
 	}
 	code := http.StatusOK
-	if len(v.Items) == 0 {
+	if len(v.Items) == 0 && !v.LaterPage {
 		code = http.StatusNotFound
 	}
 	return v, code, nil
@@ -174,13 +243,7 @@ func (s *Server) permalink(c echo.Context) error {
 			}
 		}
 	}
-	date := time.UnixMilli(ev.OriginTS).UTC().Format(dateLayout)
-	var q renderQueue
-	v, _, err := s.dayView(c, r, date, ev.ID, &q)
-	if err != nil {
-		return err
-	}
-	return s.renderValidated(c, http.StatusOK, "day", v, &q, v.Day)
+	return s.permalinkPage(c, r, ev)
 }
 
 // publicEvent finds the event the URL's :event names and its room, or the
@@ -278,9 +341,19 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 	if err != nil {
 		return err
 	}
-	evs, err := s.store.DayEvents(ctx, r.ID, from, to)
-	if err != nil {
-		return err
+	// The whole day, however busy, read a page at a time: the log is
+	// where every message of a day can be had in one response.
+	var evs []store.Event
+	for pos := (store.Position{}); ; {
+		page, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize)
+		if err != nil {
+			return err
+		}
+		evs = append(evs, page...)
+		if !more || len(page) == 0 {
+			break
+		}
+		pos = store.PositionOf(page[len(page)-1])
 	}
 	msgs, err := s.shownMessages(ctx, evs)
 	if err != nil {

@@ -43,6 +43,12 @@ type Options struct {
 	// Bot is the archive bot's user ID, named on room pages as the user
 	// to remove to stop the archiving; empty for an import-only archive.
 	Bot string
+	// DayPageSize is how many events one day page shows (default 500); a
+	// busier day is split into pages that link to each other.
+	DayPageSize int
+	// APIDayPageSize is how many events one JSON day holds (default
+	// store.MaxDayEvents); a busier day is flagged and continued.
+	APIDayPageSize int
 }
 
 // Server serves the archive.
@@ -68,6 +74,12 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 		opts.RequestTimeout = 15 * time.Second
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	if opts.DayPageSize <= 0 {
+		opts.DayPageSize = 500
+	}
+	if opts.APIDayPageSize <= 0 {
+		opts.APIDayPageSize = store.MaxDayEvents
+	}
 	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
@@ -85,14 +97,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // page names and the content template each defines; every page is
 // layout.html plus its own file.
-var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search"}
+var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search", "permalink", "calendar"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
-			"roomPath": roomPath,
-		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/"+name+".html")
+			"roomPath":     roomPath,
+			"calendarText": calendarText,
+		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/meta.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse template %s: %w", name, err)
 		}
@@ -119,6 +132,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/:date", s.day)
 	get("/room/:room/event/:event", s.permalink)
 	get("/room/:room/redactions", s.redactions)
+	get("/room/:room/calendar", s.calendarLatest)
+	get("/room/:room/calendar/:period", s.calendar)
 	get("/room/:room/thread/:event", s.thread)
 	get("/room/:room/event/:event/edits", s.edits)
 	get("/event/:event", s.eventRedirect)
