@@ -130,3 +130,27 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 	}
 	return out, nil
 }
+
+// latestMessagesSQL reads a room's newest shown messages backwards along
+// events_room_ts, from the expiry cutoff ($2) on.
+const latestMessagesSQL = `SELECT ` + eventColumns + ` FROM events
+	WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownMessageCond + `
+	ORDER BY origin_ts DESC, nid DESC LIMIT $3`
+
+// LatestMessages returns a room's newest messages shown in full (public,
+// not an edit, not redacted, not expired, the sender not opted out),
+// newest first, at most limit: what a feed of the room lists, so that a
+// message deleted, expired or withdrawn leaves it at once.
+func (s *Store) LatestMessages(ctx context.Context, roomID id.RoomID, limit int) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := s.queryEvents(ctx, latestMessagesSQL, string(roomID), s.expiredBefore(roomMax, roomID), limit)
+	if err != nil {
+		return nil, fmt.Errorf("latest messages of %s: %w", roomID, err)
+	}
+	return s.screen(ctx, evs, false)
+}

@@ -32,8 +32,10 @@ type permalinkView struct {
 	Items   []itemView
 	// Meta is the link preview; Cite the citations (empty for a message
 	// that is not shown in full: deleted, a state change).
-	Meta pageMeta
+	Meta *pageMeta
 	Cite *citeView
+	// AccessDate is the citations' access-date, here so the ETag covers it.
+	AccessDate string
 }
 
 // pageMeta is what a page tells crawlers and link unfurlers.
@@ -97,7 +99,7 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	}
 	url := s.absolute(eventPath(r, ev.ID))
 	when := time.UnixMilli(ev.OriginTS).UTC()
-	v.Meta = pageMeta{
+	v.Meta = &pageMeta{
 		Title:     fmt.Sprintf("%s in %s, %s", displayName(ev.SenderName, ev.Sender), roomName(r), when.Format("2 January 2006")),
 		Canonical: url, Published: when.Format(time.RFC3339), SiteName: s.opts.SiteName,
 		Description: fmt.Sprintf("A message in %s, archived by %s.", roomName(r), s.opts.SiteName),
@@ -111,6 +113,7 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 		cite := &citeView{URL: url}
 		v.Cite = cite
 		access := s.now().UTC().Format(dateLayout)
+		v.AccessDate = access
 		q.text(sh.msg, 0, func(text string) {
 			short := excerpt(text, 200)
 			v.Meta.Title = fmt.Sprintf("%s: “%s” · %s", author, excerpt(text, 70), roomName(r))
@@ -121,7 +124,8 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 			})
 		})
 	}
-	return s.renderValidated(c, http.StatusOK, "permalink", v, &q, time.Time{})
+	// v goes by pointer: the queue's callbacks fill it in after the ETag.
+	return s.renderValidated(c, http.StatusOK, "permalink", &v, &q, time.Time{})
 }
 
 // citeFacts is what a citation names.

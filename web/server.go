@@ -132,6 +132,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/:date", s.day)
 	get("/room/:room/event/:event", s.permalink)
 	get("/room/:room/redactions", s.redactions)
+	get("/room/:room/feed.atom", s.roomFeed)
+	get("/search/feed.atom", s.searchFeed)
 	get("/room/:room/calendar", s.calendarLatest)
 	get("/room/:room/calendar/:period", s.calendar)
 	get("/room/:room/thread/:event", s.thread)
