@@ -74,6 +74,11 @@ type dayView struct {
 	LaterPage    bool
 	// Nav is the calendar and date field in the header.
 	Nav dayNav
+	// LiveURL is set on the current day's last page: where archive.js
+	// asks for new items, continuing after LiveSince (an event ID).
+	LiveURL   string
+	LiveSince string
+	LastID    string // the page's last event
 }
 
 // parseDay parses a YYYY-MM-DD date into the UTC day's [from, to) in ms.
@@ -104,6 +109,9 @@ func (s *Server) day(c echo.Context) error {
 	v, code, err := s.dayView(c, r, date, c.QueryParam("after"), &q)
 	if err != nil {
 		return err
+	}
+	if c.QueryParam("fragment") == "items" {
+		return s.liveItems(c, v, &q)
 	}
 	return s.renderValidated(c, code, "day", v, &q, v.Day)
 }
@@ -170,6 +178,9 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 		Bot: s.opts.Bot, Day: t, Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
 		TextPath: roomPath(r, date+".txt"), LaterPage: after != "",
 	}
+	if len(evs) > 0 {
+		v.LastID = string(evs[len(evs)-1].ID)
+	}
 	if more && len(evs) > 0 {
 		v.NextPagePath = dayPagePath(r, date, evs[len(evs)-1].ID)
 	}
@@ -195,6 +206,13 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 		v.NextPath = roomPath(r, v.NextDate)
 	}
 	v.Nav = s.dayNavOf(r, t)
+	if today := s.now().UTC().Truncate(24 * time.Hour); t.Equal(today) && v.NextPagePath == "" {
+		v.LiveURL = roomPath(r, date) + "?fragment=items"
+		v.LiveSince = after
+		if len(evs) > 0 {
+			v.LiveSince = string(evs[len(evs)-1].ID)
+		}
+	}
 	if j, err := time.Parse(dateLayout, c.QueryParam("jumped")); err == nil {
 		v.Nav.Jumped = j.Format(dateLayout)
 	}

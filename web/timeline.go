@@ -279,6 +279,7 @@ type messageView struct {
 	MatrixTo   string
 	Time       string
 	DateTime   string
+	TS         int64 // UTC ms, for the local-time script (data-ts)
 	SenderName string
 	SenderID   string
 	Kind       string // text, emote, notice, media
@@ -331,6 +332,7 @@ type stateView struct {
 	Permalink string
 	Time      string
 	DateTime  string
+	TS        int64 // UTC ms (data-ts)
 	Text      string
 	Link      string // an optional link (e.g. to an upgraded room)
 	LinkText  string
@@ -494,6 +496,7 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
 	}
 	v.Time, v.DateTime = fmtTime(e.OriginTS)
+	v.TS = e.OriginTS
 	if sh.redaction != nil {
 		v.Kind = "deleted"
 		d := &deletedView{Reason: sh.redaction.Reason, AppliedAt: fmtStamp(sh.redaction.AppliedAt)}
@@ -563,6 +566,7 @@ func (s *Server) stateView(ctx context.Context, r store.Room, e store.Event) (*s
 	who := displayName(e.SenderName, e.Sender)
 	v := &stateView{ID: string(e.ID), Permalink: eventPath(r, e.ID)}
 	v.Time, v.DateTime = fmtTime(e.OriginTS)
+	v.TS = e.OriginTS
 	str := func(k string) string { return event.StringField(e.Content, k) }
 	switch e.Type {
 	case event.TypeCreate:
