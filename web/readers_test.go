@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,6 +131,67 @@ func TestPermalinkPreviewAndCitations(t *testing.T) {
 			if doc.Find("button#"+id).Length() != 1 {
 				t.Errorf("no copy button #%s", id)
 			}
+		}
+	})
+}
+
+func pollLine(evID, typ, sender string, ts int64, content string) string {
+	return `{"event_id":"` + evID + `","room_id":"!x:example.org","type":"` + typ + `","sender":"` + sender + `","origin_server_ts":` + itoa(ts) + `,"content":` + content + `}`
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestPolls: a poll shows its question and answers (it was dropped
+// before), only each voter's latest response before the end counts, an
+// end from someone other than its creator is ignored, and the result shows
+// once it has ended.
+func TestPolls(t *testing.T) {
+	const start = `{"org.matrix.msc3381.poll.start":{"question":{"org.matrix.msc1767.text":"Tabs or spaces?"},"kind":"org.matrix.msc3381.poll.undisclosed","max_selections":1,"answers":[{"id":"t","org.matrix.msc1767.text":"Tabs"},{"id":"s","org.matrix.msc1767.text":"Spaces <b>!</b>"}]},"org.matrix.msc1767.text":"Tabs or spaces?"}`
+	ref := func(sel string) string {
+		return `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"org.matrix.msc3381.poll.response":{"answers":["` + sel + `"]}}`
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			pollLine("$poll", "org.matrix.msc3381.poll.start", "@a:example.org", 1767225601000, start),
+			pollLine("$v1", "org.matrix.msc3381.poll.response", "@b:example.org", 1767225602000, ref("t")),
+			pollLine("$v2", "org.matrix.msc3381.poll.response", "@b:example.org", 1767225603000, ref("s")),
+			pollLine("$v3", "org.matrix.msc3381.poll.response", "@c:example.org", 1767225604000, ref("s")),
+		))
+		const day = "/room/!x:example.org/2026-01-01"
+		poll := msgByID(e.page(t, day, http.StatusOK), "$poll")
+		if q := poll.Find(".question").Text(); !strings.Contains(q, "Tabs or spaces?") {
+			t.Fatalf("poll question %q", q)
+		}
+		if a := poll.Find(".answer-text").Map(func(_ int, s *goquery.Selection) string { return s.Text() }); strings.Join(a, "|") != "Tabs|Spaces <b>!</b>" {
+			t.Errorf("answers %q", a)
+		}
+		if poll.Find(".votes").Length() != 0 || !strings.Contains(poll.Find(".poll-status").Text(), "when the poll ends") {
+			t.Error("an open undisclosed poll shows its votes")
+		}
+		e.addEvents(t,
+			pollLine("$fake", "org.matrix.msc3381.poll.end", "@c:example.org", 1767225605000, `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"}}`),
+		)
+		if msgByID(e.page(t, day, http.StatusOK), "$poll").Find(".votes").Length() != 0 {
+			t.Error("an end from someone other than the creator ended the poll")
+		}
+		e.addEvents(t,
+			pollLine("$end", "org.matrix.msc3381.poll.end", "@a:example.org", 1767225606000, `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"}}`),
+			pollLine("$late", "org.matrix.msc3381.poll.response", "@d:example.org", 1767225607000, ref("t")),
+		)
+		poll = msgByID(e.page(t, day, http.StatusOK), "$poll")
+		votes := poll.Find(".votes").Map(func(_ int, s *goquery.Selection) string { return s.Text() })
+		if strings.Join(votes, "|") != "0 votes (0%)|2 votes (100%)" {
+			t.Errorf("votes %q", votes)
+		}
+		if w := poll.Find("li.winner .answer-text").Text(); w != "Spaces <b>!</b>" {
+			t.Errorf("winner %q", w)
+		}
+		if !strings.Contains(poll.Find(".poll-status").Text(), "Ended") {
+			t.Errorf("status %q", poll.Find(".poll-status").Text())
+		}
+		// Its permalink shows it too.
+		if msgByID(e.page(t, "/room/!x:example.org/event/$poll", http.StatusOK), "$poll").Find(".question").Length() != 1 {
+			t.Error("poll permalink does not show the poll")
 		}
 	})
 }

@@ -342,6 +342,7 @@ type stateView struct {
 }
 
 type itemView struct {
+	Poll    *pollView
 	Message *messageView
 	State   *stateView
 	Members *memberRunView
@@ -380,9 +381,17 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 	if err != nil {
 		return nil, err
 	}
+	polls, err := s.polls(ctx, r, evs, highlight)
+	if err != nil {
+		return nil, err
+	}
 	via := s.viaServers(ctx, r)
 	var items []itemView
 	for _, e := range evs {
+		if pv, ok := polls[e.ID]; ok {
+			items = append(items, itemView{Poll: pv})
+			continue
+		}
 		if sh, ok := msgs[e.ID]; ok {
 			mv := s.messageView(r, sh, parents, via, highlight, threadPage, q)
 			items = append(items, itemView{Message: mv})
