@@ -116,6 +116,9 @@ func (s *Server) calendar(c echo.Context) error {
 		return badRequest("%q is not a year or a month; calendars are at …/calendar/2026 or …/calendar/2026-03.", truncateRunes(period, 40))
 	}
 	ctx := c.Request().Context()
+	if _, _, err := s.roomRobots(c, r); err != nil {
+		return err
+	}
 	counts, err := s.store.DayCounts(ctx, r.ID, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return err

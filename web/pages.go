@@ -79,6 +79,8 @@ type dayView struct {
 	LiveURL   string
 	LiveSince string
 	LastID    string // the page's last event
+	// Robots is the room's own robots rule (MSC4021), "" for none.
+	Robots string
 }
 
 // parseDay parses a YYYY-MM-DD date into the UTC day's [from, to) in ms.
@@ -206,6 +208,9 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 		v.NextPath = roomPath(r, v.NextDate)
 	}
 	v.Nav = s.dayNavOf(r, t)
+	if v.Robots, _, err = s.roomRobots(c, r); err != nil {
+		return dayView{}, 0, err
+	}
 	if today := s.now().UTC().Truncate(24 * time.Hour); t.Equal(today) && v.NextPagePath == "" {
 		v.LiveURL = roomPath(r, date) + "?fragment=items"
 		v.LiveSince = after
@@ -357,6 +362,9 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 	ctx := c.Request().Context()
 	day, from, to, err := parseDay(date)
 	if err != nil {
+		return err
+	}
+	if _, _, err := s.roomRobots(c, r); err != nil {
 		return err
 	}
 	// The whole day, however busy, read a page at a time: the log is

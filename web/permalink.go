@@ -104,6 +104,9 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 		Canonical: url, Published: when.Format(time.RFC3339), SiteName: s.opts.SiteName,
 		Description: fmt.Sprintf("A message in %s, archived by %s.", roomName(r), s.opts.SiteName),
 	}
+	if v.Meta.Robots, _, err = s.roomRobots(c, r); err != nil {
+		return err
+	}
 	msgs, err := s.shownMessages(ctx, []store.Event{ev})
 	if err != nil {
 		return err

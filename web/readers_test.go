@@ -195,3 +195,73 @@ func TestPolls(t *testing.T) {
 		}
 	})
 }
+
+// TestAboutPageAndArchiveControls: the about page gives the room's facts,
+// its upgrade chain both ways, and what search engines are told; a room's
+// m.room.archive_controls (stable or unstable) puts its valid robots
+// directives on its pages, as a meta tag and the X-Robots-Tag header.
+func TestAboutPageAndArchiveControls(t *testing.T) {
+	state := func(evID, typ, room string, ts int64, content string) string {
+		return `{"event_id":"` + evID + `","room_id":"` + room + `","type":"` + typ + `","sender":"@a:example.org","state_key":"","origin_server_ts":` + itoa(ts) + `,"content":` + content + `}`
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, readersRoom(t), writeRoomFile(t,
+			state("$c2", "m.room.create", "!y:example.org", 1767225600000, `{"room_version":"10","predecessor":{"room_id":"!x:example.org","event_id":"$t"}}`),
+			state("$hv2", "m.room.history_visibility", "!y:example.org", 1767225600001, `{"history_visibility":"world_readable"}`),
+			state("$n2", "m.room.name", "!y:example.org", 1767225600002, `{"name":"Second room"}`),
+		))
+		e.addEvents(t, state("$t", "m.room.tombstone", "!x:example.org", 1767225700000, `{"body":"moved","replacement_room":"!y:example.org"}`))
+		doc := e.page(t, "/room/!x:example.org/about", http.StatusOK)
+		if id := doc.Find("code.room-id").Text(); id != "!x:example.org" {
+			t.Errorf("room id %q", id)
+		}
+		if v := doc.Find(".room-version").Text(); v != "3" {
+			t.Errorf("version %q", v)
+		}
+		if n := doc.Find(".count").Text(); n != "3" {
+			t.Errorf("count %q", n)
+		}
+		if first, last := doc.Find("a.first").AttrOr("href", ""), doc.Find("a.last").AttrOr("href", ""); first != "/room/!x:example.org/2026-01-01" || last != "/room/!x:example.org/2026-01-05" {
+			t.Errorf("first %q last %q", first, last)
+		}
+		if later := doc.Find("ol.later a").AttrOr("href", ""); later != "/room/!y:example.org/about" {
+			t.Errorf("upgrade link %q", later)
+		}
+		if earlier := e.page(t, "/room/!y:example.org/about", http.StatusOK).Find("ol.earlier a").AttrOr("href", ""); earlier != "/room/!x:example.org/about" {
+			t.Errorf("predecessor link %q", earlier)
+		}
+		if !strings.Contains(doc.Find(".indexing").Text(), "may index") || doc.Find(`meta[name="robots"]`).Length() != 0 {
+			t.Error("an indexable room is not said to be")
+		}
+
+		e.addEvents(t, state("$ac", "org.matrix.msc4021.archive_controls", "!x:example.org", 1767225800000, `{"robots":["noindex","bogus\nX: y","noarchive"]}`))
+		for _, path := range []string{"/room/!x:example.org/about", "/room/!x:example.org/2026-01-01", "/room/!x:example.org/event/$a", "/room/!x:example.org/2026-01-01.txt"} {
+			rec := e.get(t, path)
+			if got := rec.Header().Get("X-Robots-Tag"); got != "noindex, noarchive" {
+				t.Errorf("%s: X-Robots-Tag %q", path, got)
+			}
+			if strings.HasSuffix(path, ".txt") {
+				continue
+			}
+			d, _ := goquery.NewDocumentFromReader(rec.Body)
+			metas := d.Find(`meta[name="robots"]`).Map(func(_ int, s *goquery.Selection) string { return s.AttrOr("content", "") })
+			if !contains(metas, "noindex, noarchive") {
+				t.Errorf("%s: robots meta %q", path, metas)
+			}
+		}
+		// The stable type wins over the unstable one.
+		e.addEvents(t, state("$ac2", "m.room.archive_controls", "!x:example.org", 1767225900000, `{"archive":false}`))
+		if got := e.get(t, "/room/!x:example.org/about").Header().Get("X-Robots-Tag"); got != "noindex" {
+			t.Errorf("archive:false gives X-Robots-Tag %q", got)
+		}
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -105,7 +105,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // page names and the content template each defines; every page is
 // layout.html plus its own file.
-var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search", "permalink", "calendar"}
+var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search", "permalink", "calendar", "about"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
@@ -142,6 +142,7 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/event/:event", s.permalink)
 	get("/room/:room/redactions", s.redactions)
 	get("/room/:room/feed.atom", s.roomFeed)
+	get("/room/:room/about", s.about)
 	get("/search/feed.atom", s.searchFeed)
 	get("/room/:room/calendar", s.calendarLatest)
 	get("/room/:room/calendar/:period", s.calendar)
