@@ -17,27 +17,6 @@ import (
 
 const dateLayout = "2006-01-02"
 
-type directoryView struct {
-	Rooms  []roomView
-	Capped int // store.MaxDirectoryRooms when more rooms were left out
-}
-
-func (s *Server) directory(c echo.Context) error {
-	ctx := c.Request().Context()
-	rooms, more, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
-	if err != nil {
-		return err
-	}
-	v := directoryView{}
-	if more {
-		v.Capped = store.MaxDirectoryRooms
-	}
-	for _, r := range rooms {
-		v.Rooms = append(v.Rooms, s.roomView(ctx, r))
-	}
-	return s.renderPage(c, http.StatusOK, "directory", v)
-}
-
 // roomLatest sends a reader to the room's most recent day with messages.
 func (s *Server) roomLatest(c echo.Context) error {
 	r, _, err := s.resolveRoom(c)

@@ -265,3 +265,62 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestDirectoryFilterSortPagesSpaces: the directory filters by name,
+// alias or topic, sorts by name, and lists a space's rooms when the
+// archive holds the space's m.space.child state.
+func TestDirectoryFilterSortPagesSpaces(t *testing.T) {
+	room := func(rid, name, topic string, ts int64) []string {
+		return []string{
+			`{"event_id":"$c` + rid + `","room_id":"!` + rid + `:example.org","type":"m.room.create","sender":"@a:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"10"}}`,
+			`{"event_id":"$h` + rid + `","room_id":"!` + rid + `:example.org","type":"m.room.history_visibility","sender":"@a:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+			`{"event_id":"$n` + rid + `","room_id":"!` + rid + `:example.org","type":"m.room.name","sender":"@a:example.org","origin_server_ts":1767225600002,"state_key":"","content":{"name":"` + name + `"}}`,
+			`{"event_id":"$t` + rid + `","room_id":"!` + rid + `:example.org","type":"m.room.topic","sender":"@a:example.org","origin_server_ts":1767225600003,"state_key":"","content":{"topic":"` + topic + `"}}`,
+			`{"event_id":"$m` + rid + `","room_id":"!` + rid + `:example.org","type":"m.room.message","sender":"@a:example.org","origin_server_ts":` + itoa(ts) + `,"content":{"msgtype":"m.text","body":"hi"}}`,
+		}
+	}
+	var lines []string
+	lines = append(lines, room("b", "Bravo", "all about gardening", 1767225605000)...)
+	lines = append(lines, room("a", "alpha", "cooking", 1767225604000)...)
+	lines = append(lines, room("c", "Charlie", "Gardening too", 1767225603000)...)
+	lines = append(lines, room("s", "Green space", "a space", 1767225602000)...)
+	lines = append(lines,
+		`{"event_id":"$sc1","room_id":"!s:example.org","type":"m.space.child","sender":"@a:example.org","origin_server_ts":1767225606000,"state_key":"!a:example.org","content":{"via":["example.org"]}}`,
+		`{"event_id":"$sc2","room_id":"!s:example.org","type":"m.space.child","sender":"@a:example.org","origin_server_ts":1767225606000,"state_key":"!c:example.org","content":{"via":["example.org"]}}`,
+		`{"event_id":"$sc3","room_id":"!s:example.org","type":"m.space.child","sender":"@a:example.org","origin_server_ts":1767225607000,"state_key":"!c:example.org","content":{}}`,
+	)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoomFile(t, lines...))
+		names := func(path string) string {
+			return strings.Join(e.page(t, path, http.StatusOK).Find("li.room .room-name").Map(func(_ int, s *goquery.Selection) string { return s.Text() }), ",")
+		}
+		if got := names("/"); got != "Bravo,alpha,Charlie,Green space" {
+			t.Errorf("by activity: %s", got)
+		}
+		if got := names("/?sort=name"); got != "alpha,Bravo,Charlie,Green space" {
+			t.Errorf("by name: %s", got)
+		}
+		if got := names("/?q=GARDEN"); got != "Bravo,Charlie" {
+			t.Errorf("filter: %s", got)
+		}
+		// !c was removed from the space (its latest child event has no via).
+		doc := e.page(t, "/", http.StatusOK)
+		if sp := doc.Find("nav.spaces a.space").AttrOr("href", ""); sp != "/?space=%21s%3Aexample.org" {
+			t.Errorf("space link %q", sp)
+		}
+		if got := names("/?space=!s:example.org"); got != "alpha" {
+			t.Errorf("space's rooms: %s", got)
+		}
+		if got := e.page(t, "/?q=nothing-matches", http.StatusOK).Find("p.empty").Text(); got != "No archived room matches." {
+			t.Errorf("empty filter: %q", got)
+		}
+		for _, bad := range []string{"/?sort=size", "/?page=0", "/?page=x"} {
+			if rec := e.get(t, bad); rec.Code != http.StatusBadRequest {
+				t.Errorf("%s = %d", bad, rec.Code)
+			}
+		}
+		if rec := e.get(t, "/?space=!nope:example.org"); rec.Code != http.StatusNotFound {
+			t.Errorf("unknown space = %d", rec.Code)
+		}
+	})
+}
