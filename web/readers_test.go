@@ -324,3 +324,18 @@ func TestDirectoryFilterSortPagesSpaces(t *testing.T) {
 		}
 	})
 }
+
+// TestDemoPoll: the demo room's poll shows its result, counting only the
+// changed vote's latest choice.
+func TestDemoPoll(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), "../testdata/demo/opendev-infra.ndjson")
+	doc := e.page(t, "/room/opendev-infra:example.org/2026-03-11", http.StatusOK)
+	poll := doc.Find("li.poll")
+	if poll.Length() != 1 {
+		t.Fatalf("%d polls on the demo day", poll.Length())
+	}
+	votes := poll.Find(".votes").Map(func(_ int, s *goquery.Selection) string { return s.Text() })
+	if strings.Join(votes, "|") != "0 votes (0%)|3 votes (100%)|0 votes (0%)" || poll.Find("li.winner .answer-text").Text() != "Thursday 15:00 UTC" {
+		t.Errorf("demo poll: votes %q, winner %q", votes, poll.Find("li.winner .answer-text").Text())
+	}
+}
