@@ -20,7 +20,8 @@ import (
 
 // roomRobots is the robots rule for a room's pages: the room's own
 // archive_controls directives (the stable type, else the unstable one),
-// plus noindex when it asks not to be listed. Set as the X-Robots-Tag
+// plus noindex when it asks not to be listed or its history is no longer
+// public. Set as the X-Robots-Tag
 // header too, which also covers the plain-text log.
 func (s *Server) roomRobots(c echo.Context, r store.Room) (string, event.ArchiveControls, error) {
 	ctx := c.Request().Context()
@@ -37,7 +38,11 @@ func (s *Server) roomRobots(c echo.Context, r store.Room) (string, event.Archive
 		break
 	}
 	rules := ac.Robots
-	if ac.Unlisted && !contains(rules, "noindex") && !contains(rules, "none") {
+	// A room whose history is no longer world-readable, shown only under
+	// the operator's show_formerly_public, is not offered to search
+	// engines either.
+	unlisted := ac.Unlisted || r.HistoryVisibility != "" && r.HistoryVisibility != "world_readable"
+	if unlisted && !contains(rules, "noindex") && !contains(rules, "none") {
 		rules = append([]string{"noindex"}, rules...)
 	}
 	robots := strings.Join(rules, ", ")

@@ -339,3 +339,21 @@ func TestDemoPoll(t *testing.T) {
 		t.Errorf("demo poll: votes %q, winner %q", votes, poll.Find("li.winner .answer-text").Text())
 	}
 }
+
+// TestFormerlyPublicRoomIsNotIndexed: a room shown only because the
+// operator keeps formerly public history gets noindex on its pages.
+func TestFormerlyPublicRoomIsNotIndexed(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			e := newEnv(t, storetest.OpenPolicy(t, dialect, store.Policy{ShowFormerlyPublic: true}), readersRoom(t))
+			if got := e.get(t, "/room/!x:example.org/2026-01-01").Header().Get("X-Robots-Tag"); got != "" {
+				t.Errorf("public room: X-Robots-Tag %q", got)
+			}
+			e.addEvents(t, `{"event_id":"$hv9","room_id":"!x:example.org","type":"m.room.history_visibility","sender":"@a:example.org","origin_server_ts":1767300000000,"state_key":"","content":{"history_visibility":"shared"}}`)
+			rec := e.get(t, "/room/!x:example.org/2026-01-01")
+			if rec.Code != http.StatusOK || rec.Header().Get("X-Robots-Tag") != "noindex" {
+				t.Errorf("formerly public room: %d, X-Robots-Tag %q", rec.Code, rec.Header().Get("X-Robots-Tag"))
+			}
+		})
+	}
+}
