@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/xml"
 	"net/http"
 	"strings"
@@ -115,5 +116,42 @@ func TestSearchFeed(t *testing.T) {
 	doc := e.page(t, "/search?q=kiwi", http.StatusOK)
 	if href := doc.Find(`link[rel="alternate"]`).AttrOr("href", ""); href != "/search/feed.atom?q=kiwi" {
 		t.Errorf("search page feed link %q", href)
+	}
+}
+
+// TestFeedsAndCalendarDropExpiredAndOptedOut: an expired message and an
+// opted-out sender's messages leave the room feed, the calendar's counts
+// and the jump at once, before any purge.
+func TestFeedsAndCalendarDropExpiredAndOptedOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			msgLine("$x1", 1767225601000, `{"msgtype":"m.text","body":"kept"}`),
+			`{"event_id":"$bob1","room_id":"!x:example.org","type":"m.room.message","sender":"@bob:example.org","origin_server_ts":1767225602000,"content":{"msgtype":"m.text","body":"bob's"}}`,
+		))
+		if f := e.feed(t, "/room/!x:example.org/feed.atom"); len(f.Entries) != 2 {
+			t.Fatalf("entries before: %d", len(f.Entries))
+		}
+		if _, err := st.OptOut(context.Background(), "@bob:example.org", "test"); err != nil {
+			t.Fatal(err)
+		}
+		st.RefreshConsent()
+		if f := e.feed(t, "/room/!x:example.org/feed.atom"); len(f.Entries) != 1 || !strings.HasSuffix(f.Entries[0].ID, "$x1") {
+			t.Errorf("opted-out sender still in the feed: %+v", f.Entries)
+		}
+		month := e.page(t, "/room/!x:example.org/calendar/2026-01", http.StatusOK)
+		if n := cell(month, "2026-01-01").Find(".count").Text(); n != "1" {
+			t.Errorf("calendar counts an opted-out message: %q", n)
+		}
+	})
+	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true}})
+	e := newEnv(t, st, writeRoom(t,
+		msgLine("$old", 1767225601000, `{"msgtype":"m.text","body":"words that expire"}`),
+		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,
+	))
+	if f := e.feed(t, "/room/!x:example.org/feed.atom"); len(f.Entries) != 0 {
+		t.Errorf("expired message in the feed: %+v", f.Entries)
+	}
+	if cell(e.page(t, "/room/!x:example.org/calendar/2026", http.StatusOK), "2026-01-01").Find("a").Length() != 0 {
+		t.Error("calendar links a day whose messages expired")
 	}
 }
