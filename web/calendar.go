@@ -139,8 +139,13 @@ func (s *Server) calendar(c echo.Context) error {
 		v.PrevPath, v.PrevText = roomPath(r, "calendar", from.AddDate(-1, 0, 0).Format("2006")), from.AddDate(-1, 0, 0).Format("2006")
 		v.NextPath, v.NextText = roomPath(r, "calendar", to.Format("2006")), to.Format("2006")
 	}
-	if from.Year() <= 1970 && from.Month() == time.January {
+	// Links lead only towards the room's messages, so that a crawler
+	// following them does not walk through empty centuries.
+	if r.FirstTS == 0 || from.UnixMilli() <= r.FirstTS {
 		v.PrevPath = ""
+	}
+	if r.LastTS == 0 || to.UnixMilli() > r.LastTS {
+		v.NextPath = ""
 	}
 	b, err := s.execPage("calendar", v)
 	if err != nil {

@@ -54,11 +54,19 @@ func TestCalendarAndJump(t *testing.T) {
 		}
 
 		year := e.page(t, room+"/calendar/2026", http.StatusOK)
+		month := e.page(t, room+"/calendar/2026-01", http.StatusOK)
 		if a := cell(year, "2026-01-01").Find("a"); a.AttrOr("href", "") != room+"/2026-01-01" || !cell(year, "2026-01-01").HasClass("heat-1") {
 			t.Errorf("2026-01-01 in the year: %q", a.AttrOr("href", ""))
 		}
 		if cell(year, "2026-01-02").Find("a").Length() != 0 || !cell(year, "2026-01-02").HasClass("heat-0") {
 			t.Error("an empty day links somewhere")
+		}
+		// The links lead towards the room's messages only.
+		if year.Find("a[rel=prev]").Length() != 0 || year.Find("a[rel=next]").Length() != 0 {
+			t.Error("the year of all the room's messages links to years without any")
+		}
+		if got := month.Find("a[rel=next]").AttrOr("href", "x"); got != "x" {
+			t.Errorf("the month of the last message links to %q", got)
 		}
 		if n := year.Find("table.month").Length(); n != 12 {
 			t.Errorf("year view has %d months", n)
@@ -66,7 +74,6 @@ func TestCalendarAndJump(t *testing.T) {
 		if total := year.Find("p.calendar-total").Text(); !strings.HasPrefix(total, "3 messages") {
 			t.Errorf("year total %q", total)
 		}
-		month := e.page(t, room+"/calendar/2026-01", http.StatusOK)
 		if n := cell(month, "2026-01-01").Find(".count").Text(); n != "2" {
 			t.Errorf("month view count for 2026-01-01 = %q", n)
 		}
