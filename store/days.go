@@ -87,18 +87,28 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 	return evs, more, nil
 }
 
-// dayCountsSQL counts a room's shown messages per UTC day of [$2, $3).
-// Its cost grows with the messages of the range (a month or a year), each
-// read through events_room_ts; integer division is the same in both
-// databases.
-const dayCountsSQL = `SELECT origin_ts / 86400000, COUNT(*) FROM events
+// countsSQL counts a room's shown messages per bucket of $4 ms (a day, an
+// hour) in [$2, $3). Its cost grows with the messages of the range (a
+// month or a year, a busy day), each read through events_room_ts; integer
+// division is the same in both databases.
+const countsSQL = `SELECT origin_ts / $4, COUNT(*) FROM events
 	WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND ` + shownMessageCond + `
-	GROUP BY origin_ts / 86400000`
+	GROUP BY 1`
 
 // DayCounts returns how many messages of a room are shown in full on each
 // UTC day of [from, to) (ms) that has any, keyed by the day's midnight
 // (ms); expired days are left out, as everywhere.
 func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64) (map[int64]int, error) {
+	return s.counts(ctx, roomID, from, to, 86400000)
+}
+
+// HourCounts is DayCounts by the hour: keyed by the start of each hour
+// (ms) of [from, to) with shown messages.
+func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from, to int64) (map[int64]int, error) {
+	return s.counts(ctx, roomID, from, to, 3600000)
+}
+
+func (s *Store) counts(ctx context.Context, roomID id.RoomID, from, to, bucket int64) (map[int64]int, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	roomMax, _, err := s.consentView(ctx)
@@ -112,21 +122,21 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 	if from >= to {
 		return out, nil
 	}
-	rows, err := s.db.QueryContext(ctx, dayCountsSQL, string(roomID), from, to)
+	rows, err := s.db.QueryContext(ctx, countsSQL, string(roomID), from, to, bucket)
 	if err != nil {
-		return nil, fmt.Errorf("day counts of %s: %w", roomID, err)
+		return nil, fmt.Errorf("message counts of %s: %w", roomID, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var day int64
+		var b int64
 		var n int
-		if err := rows.Scan(&day, &n); err != nil {
-			return nil, fmt.Errorf("day counts of %s: %w", roomID, err)
+		if err := rows.Scan(&b, &n); err != nil {
+			return nil, fmt.Errorf("message counts of %s: %w", roomID, err)
 		}
-		out[day*86400000] = n
+		out[b*bucket] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("day counts of %s: %w", roomID, err)
+		return nil, fmt.Errorf("message counts of %s: %w", roomID, err)
 	}
 	return out, nil
 }

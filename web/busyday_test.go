@@ -129,3 +129,36 @@ func expectedIDs(n int) []string {
 	}
 	return out
 }
+
+// TestBusyDayOpensAtEachHour: a day of several pages lists its hours with
+// messages, and ?hour= opens it there.
+func TestBusyDayOpensAtEachHour(t *testing.T) {
+	var lines []string
+	for i := range 8 {
+		lines = append(lines, msgLine(fmt.Sprintf("$e%d", i), 1767225601000+int64(i)*1000, `{"msgtype":"m.text","body":"early"}`))
+	}
+	for i := range 3 {
+		lines = append(lines, msgLine(fmt.Sprintf("$a%d", i), 1767225600000+13*3600000+int64(i)*1000, `{"msgtype":"m.text","body":"afternoon"}`))
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{DayPageSize: 5}, writeRoom(t, lines...))
+		const day = "/room/!x:example.org/2026-01-01"
+		hours := e.page(t, day, http.StatusOK).Find("nav.hours a").Map(func(_ int, s *goquery.Selection) string { return s.Text() + " " + s.AttrOr("href", "") })
+		if fmt.Sprint(hours) != "[00:00 "+day+"?hour=00 13:00 "+day+"?hour=13]" {
+			t.Errorf("hours %v", hours)
+		}
+		doc := e.page(t, day+"?hour=13", http.StatusOK)
+		ids := doc.Find("ol.timeline > li.msg").Map(func(_ int, s *goquery.Selection) string { return s.AttrOr("id", "") })
+		if fmt.Sprint(ids) != "[$a0 $a1 $a2]" {
+			t.Errorf("13:00 shows %v", ids)
+		}
+		if prev := doc.Find("a.page-prev").AttrOr("href", ""); prev != day+"?after="+url.QueryEscape("$e2") {
+			t.Errorf("page before 13:00 = %q", prev)
+		}
+		for _, bad := range []string{"?hour=24", "?hour=1", "?hour=xx", "?hour=13&after=%24e1"} {
+			if rec := e.get(t, day+bad); rec.Code != http.StatusBadRequest {
+				t.Errorf("%s = %d", bad, rec.Code)
+			}
+		}
+	})
+}

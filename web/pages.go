@@ -3,8 +3,10 @@ package web
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +62,14 @@ type dayView struct {
 	LastID    string // the page's last event
 	// Robots is the room's own robots rule (MSC4021), "" for none.
 	Robots string
+	// Hours open a day of several pages at each hour with messages.
+	Hours []hourLink
+}
+
+type hourLink struct {
+	Label string
+	Path  string
+	Count int
 }
 
 // parseDay parses a YYYY-MM-DD date into the UTC day's [from, to) in ms.
@@ -146,6 +156,19 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	if err != nil {
 		return dayView{}, 0, err
 	}
+	// The page before this one ends with the cursor's own event.
+	beforePos := store.Position{TS: pos.TS, NID: pos.NID + 1}
+	hour := c.QueryParam("hour")
+	if hour != "" {
+		h, err := strconv.Atoi(hour)
+		if err != nil || len(hour) != 2 || h < 0 || h > 23 || after != "" {
+			return dayView{}, 0, badRequest("?hour= takes an hour of the day from 00 to 23 (UTC), without ?after=.")
+		}
+		// From the hour's first millisecond: after every event of the
+		// millisecond before, and before every event of the hour.
+		start := from + int64(h)*3600000
+		pos, beforePos = store.Position{TS: start - 1, NID: math.MaxInt64}, store.Position{TS: start, NID: math.MinInt64}
+	}
 	size := s.opts.DayPageSize
 	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, size)
 	if err != nil {
@@ -157,7 +180,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	}
 	v := dayView{
 		Bot: s.opts.Bot, Day: t, Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
-		TextPath: roomPath(r, date+".txt"), LaterPage: after != "",
+		TextPath: roomPath(r, date+".txt"), LaterPage: after != "" || hour != "",
 	}
 	if len(evs) > 0 {
 		v.LastID = string(evs[len(evs)-1].ID)
@@ -165,16 +188,29 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	if more && len(evs) > 0 {
 		v.NextPagePath = dayPagePath(r, date, evs[len(evs)-1].ID)
 	}
-	if after != "" {
-		// The page before ends with the cursor's own event: read one more
-		// than a page back from just past it, and start after the oldest.
-		before, _, err := s.store.DayPageBefore(ctx, r.ID, from, store.Position{TS: pos.TS, NID: pos.NID + 1}, size+1)
+	if v.LaterPage {
+		// Read one more than a page back, and start after the oldest.
+		before, _, err := s.store.DayPageBefore(ctx, r.ID, from, beforePos, size+1)
 		if err != nil {
 			return dayView{}, 0, err
 		}
-		v.PrevPagePath = dayPagePath(r, date, "")
-		if len(before) > size {
+		switch {
+		case len(before) > size:
 			v.PrevPagePath = dayPagePath(r, date, before[0].ID)
+		case len(before) > 0:
+			v.PrevPagePath = dayPagePath(r, date, "")
+		}
+	}
+	if v.LaterPage || v.NextPagePath != "" {
+		// A day of several pages also opens at each hour.
+		counts, err := s.store.HourCounts(ctx, r.ID, from, to)
+		if err != nil {
+			return dayView{}, 0, err
+		}
+		for h := 0; h < 24; h++ {
+			if n := counts[from+int64(h)*3600000]; n > 0 {
+				v.Hours = append(v.Hours, hourLink{Label: fmt.Sprintf("%02d:00", h), Path: fmt.Sprintf("%s?hour=%02d", roomPath(r, date), h), Count: n})
+			}
 		}
 	}
 	v.Room.HistoryNote = s.historyNote(ctx, r)
