@@ -260,6 +260,10 @@ func (s *Server) permalink(c echo.Context) error {
 	if (ev.Rel.Type == "m.replace" || ev.Rel.Type == "m.annotation") && ev.Rel.EventID != "" {
 		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
 	}
+	// A poll's responses and end are shown as its result.
+	if (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == "m.reference" && ev.Rel.EventID != "" {
+		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
+	}
 	if ev.Type == event.TypeRedaction && ev.Redacts != "" {
 		return c.Redirect(http.StatusFound, eventPath(r, ev.Redacts))
 	}

@@ -196,6 +196,10 @@ func TestPolls(t *testing.T) {
 		if !strings.Contains(poll.Find(".poll-status").Text(), "Ended") {
 			t.Errorf("status %q", poll.Find(".poll-status").Text())
 		}
+		// A vote's permalink leads to the poll.
+		if loc := e.redirect(t, "/room/!x:example.org/event/$v2", http.StatusFound); loc != "/room/!x:example.org/event/$poll" {
+			t.Errorf("vote permalink = %q", loc)
+		}
 		// Its permalink shows it too.
 		if msgByID(e.page(t, "/room/!x:example.org/event/$poll", http.StatusOK), "$poll").Find(".question").Length() != 1 {
 			t.Error("poll permalink does not show the poll")
