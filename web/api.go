@@ -76,6 +76,57 @@ type apiEvent struct {
 	MatrixTo  string           `json:"matrix_to"`
 	StateKey  *string          `json:"state_key,omitempty"`
 	State     *json.RawMessage `json:"state_content,omitempty"`
+	// Poll is an MSC3381 poll's question, answers and, when they are
+	// shown (a disclosed poll, or an ended one), its votes.
+	Poll *apiPoll `json:"poll,omitempty"`
+}
+
+type apiPoll struct {
+	Question string          `json:"question"`
+	Answers  []apiPollAnswer `json:"answers"`
+	Ended    bool            `json:"ended"`
+	EndedAt  string          `json:"ended_at,omitempty"`
+	Voters   *int            `json:"voters,omitempty"`
+	// Truncated: store.MaxRelated responses were counted, and there may
+	// be more.
+	Truncated bool `json:"responses_truncated,omitempty"`
+}
+
+type apiPollAnswer struct {
+	Text   string `json:"text"`
+	Votes  *int   `json:"votes,omitempty"`
+	Winner bool   `json:"winner,omitempty"`
+}
+
+// addPolls fills the poll of every poll start among evs (out[i] is
+// evs[i]).
+func (s *Server) addPolls(c echo.Context, r store.Room, evs []store.Event, out []apiEvent) error {
+	polls, err := s.polls(c.Request().Context(), r, evs, "")
+	if err != nil {
+		return err
+	}
+	for i, e := range evs {
+		pv, ok := polls[e.ID]
+		if !ok {
+			continue
+		}
+		p := &apiPoll{Question: pv.Question, Ended: pv.Ended, Truncated: pv.Capped}
+		if pv.Ended {
+			p.EndedAt = time.UnixMilli(pv.EndTS).UTC().Format(time.RFC3339)
+		}
+		if pv.ShowVotes {
+			p.Voters = &pv.Voters
+		}
+		for _, a := range pv.Answers {
+			pa := apiPollAnswer{Text: a.Text, Winner: a.Winner}
+			if pv.ShowVotes {
+				pa.Votes = &a.Votes
+			}
+			p.Answers = append(p.Answers, pa)
+		}
+		out[i].Poll = p
+	}
+	return nil
 }
 
 type apiReaction struct {
@@ -182,6 +233,9 @@ func (s *Server) apiDay(c echo.Context) error {
 	for i, e := range evs {
 		s.apiEvent(c, r, e, msgs[e.ID], via, &out.Events[i], &q)
 	}
+	if err := s.addPolls(c, r, evs, out.Events); err != nil {
+		return err
+	}
 	return s.jsonValidated(c, out, &q, day)
 }
 
@@ -198,6 +252,11 @@ func (s *Server) apiEventHandler(c echo.Context) error {
 	var out apiEvent
 	var q renderQueue
 	s.apiEvent(c, r, ev, msgs[ev.ID], s.viaServers(ctx, r), &out, &q)
+	one := []apiEvent{out}
+	if err := s.addPolls(c, r, []store.Event{ev}, one); err != nil {
+		return err
+	}
+	out.Poll = one[0].Poll
 	if ev.Redacted && msgs[ev.ID] == nil {
 		// A redacted non-message (state, reaction): still report who and when.
 		if red, err := s.store.RedactionOf(ctx, ev.ID); err == nil {

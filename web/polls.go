@@ -27,6 +27,7 @@ type pollView struct {
 	Answers    []pollAnswerView
 	Ended      bool
 	EndedAt    string
+	EndTS      int64
 	// ShowVotes: disclosed polls show votes while open, all polls once
 	// ended.
 	ShowVotes bool
@@ -88,6 +89,7 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 		}
 		v.Time, v.DateTime = fmtTime(e.OriginTS)
 		if t.Ended {
+			v.EndTS = t.EndTS
 			v.EndedAt = fmtStamp(time.UnixMilli(t.EndTS))
 		}
 		winners := map[string]bool{}

@@ -196,6 +196,22 @@ func TestPolls(t *testing.T) {
 		if !strings.Contains(poll.Find(".poll-status").Text(), "Ended") {
 			t.Errorf("status %q", poll.Find(".poll-status").Text())
 		}
+		var api struct {
+			Poll struct {
+				Question string `json:"question"`
+				Ended    bool   `json:"ended"`
+				Voters   int    `json:"voters"`
+				Answers  []struct {
+					Text   string `json:"text"`
+					Votes  int    `json:"votes"`
+					Winner bool   `json:"winner"`
+				} `json:"answers"`
+			} `json:"poll"`
+		}
+		decode(t, e.get(t, "/api/v1/events/$poll"), http.StatusOK, &api)
+		if p := api.Poll; p.Question != "Tabs or spaces?" || !p.Ended || p.Voters != 2 || len(p.Answers) != 2 || p.Answers[1].Votes != 2 || !p.Answers[1].Winner {
+			t.Errorf("API poll %+v", p)
+		}
 		// A vote's permalink leads to the poll.
 		if loc := e.redirect(t, "/room/!x:example.org/event/$v2", http.StatusFound); loc != "/room/!x:example.org/event/$poll" {
 			t.Errorf("vote permalink = %q", loc)
