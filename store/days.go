@@ -87,58 +87,73 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 	return evs, more, nil
 }
 
-// countsSQL counts a room's shown messages per bucket of $4 ms (a day, an
-// hour) in [$2, $3). Its cost grows with the messages of the range (a
-// month or a year, a busy day), each read through events_room_ts; integer
-// division is the same in both databases.
-const countsSQL = `SELECT origin_ts / $4, COUNT(*) FROM events
+// MaxCount caps the messages DayCounts and HourCounts count per day or
+// hour: a count of at least that many is reported as MaxCount. So a
+// calendar costs at most MaxCount rows per day, however busy the room.
+const MaxCount = 1000
+
+// cappedCountSQL counts a room's shown messages in [$2, $3), up to $4.
+const cappedCountSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM events
 	WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND ` + shownMessageCond + `
-	GROUP BY 1`
+	LIMIT $4) capped`
 
 // DayCounts returns how many messages of a room are shown in full on each
-// UTC day of [from, to) (ms) that has any, keyed by the day's midnight
-// (ms); expired days are left out, as everywhere.
+// UTC day of [from, to) (ms) that has any, up to MaxCount, keyed by the
+// day's midnight (ms); expired days are left out, as everywhere. The days
+// are found by RoomDays' loose index scan (at most 400 of them), then each
+// is counted up to the cap.
 func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64) (map[int64]int, error) {
-	return s.counts(ctx, roomID, from, to, 86400000)
+	days, err := s.RoomDays(ctx, roomID, from, to, 400)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]int{}
+	for _, d := range days {
+		start := d.Start.UnixMilli()
+		n, err := s.countCapped(ctx, roomID, max(start, from), min(start+86400000, to))
+		if err != nil {
+			return nil, err
+		}
+		out[start] = n
+	}
+	return out, nil
 }
 
-// HourCounts is DayCounts by the hour: keyed by the start of each hour
-// (ms) of [from, to) with shown messages.
-func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from, to int64) (map[int64]int, error) {
-	return s.counts(ctx, roomID, from, to, 3600000)
-}
-
-func (s *Store) counts(ctx context.Context, roomID id.RoomID, from, to, bucket int64) (map[int64]int, error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
+// HourCounts is DayCounts by the hour of one day: keyed by the start of
+// each hour (ms) of [from, from+24h) with shown messages, up to MaxCount.
+func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from int64) (map[int64]int, error) {
 	roomMax, _, err := s.consentView(ctx)
 	if err != nil {
 		return nil, err
 	}
+	cut := int64(0)
 	if _, expires := s.maxLifetime(roomMax, roomID); expires {
-		from = max(from, s.expiredBefore(roomMax, roomID))
+		cut = s.expiredBefore(roomMax, roomID)
 	}
 	out := map[int64]int{}
-	if from >= to {
-		return out, nil
-	}
-	rows, err := s.db.QueryContext(ctx, countsSQL, string(roomID), from, to, bucket)
-	if err != nil {
-		return nil, fmt.Errorf("message counts of %s: %w", roomID, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var b int64
-		var n int
-		if err := rows.Scan(&b, &n); err != nil {
-			return nil, fmt.Errorf("message counts of %s: %w", roomID, err)
+	for h := from; h < from+86400000; h += 3600000 {
+		if h+3600000 <= cut {
+			continue
 		}
-		out[b*bucket] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("message counts of %s: %w", roomID, err)
+		n, err := s.countCapped(ctx, roomID, max(h, cut), h+3600000)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out[h] = n
+		}
 	}
 	return out, nil
+}
+
+func (s *Store) countCapped(ctx context.Context, roomID id.RoomID, from, to int64) (int, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var n int
+	if err := s.db.QueryRowContext(ctx, cappedCountSQL, string(roomID), from, to, MaxCount).Scan(&n); err != nil {
+		return 0, fmt.Errorf("message count of %s: %w", roomID, err)
+	}
+	return n, nil
 }
 
 // latestMessagesSQL reads a room's newest shown messages backwards along

@@ -47,13 +47,17 @@ type calendarView struct {
 	UpPath   string // from a month to its year
 	UpText   string
 	Total    int
+	// AtLeast: a day was counted only up to store.MaxCount, so Total is
+	// a lower bound.
+	AtLeast bool
 }
 
 type monthView struct {
-	Name  string
-	Path  string
-	Weeks [][]dayCell
-	Total int
+	Name    string
+	Path    string
+	Weeks   [][]dayCell
+	Total   int
+	AtLeast bool
 }
 
 type dayCell struct {
@@ -61,7 +65,8 @@ type dayCell struct {
 	Date  string
 	Path  string // "" for a day without messages
 	Count int
-	Level int // 0–4, for the heatmap
+	More  bool // Count is store.MaxCount: at least that many
+	Level int  // 0–4, for the heatmap
 }
 
 // heatLevel buckets a day's messages for the heatmap's five shades.
@@ -127,6 +132,7 @@ func (s *Server) calendar(c echo.Context) error {
 	for m := from; m.Before(to); m = m.AddDate(0, 1, 0) {
 		mv := buildMonth(r, m, counts)
 		v.Total += mv.Total
+		v.AtLeast = v.AtLeast || mv.AtLeast
 		v.Months = append(v.Months, mv)
 	}
 	if month {
@@ -169,11 +175,12 @@ func buildMonth(r store.Room, m time.Time, counts map[int64]int) monthView {
 	}
 	for d := m; d.Month() == m.Month(); d = d.AddDate(0, 0, 1) {
 		n := counts[d.UnixMilli()]
-		cell := dayCell{Day: d.Day(), Date: d.Format(dateLayout), Count: n, Level: heatLevel(n)}
+		cell := dayCell{Day: d.Day(), Date: d.Format(dateLayout), Count: n, More: n >= store.MaxCount, Level: heatLevel(n)}
 		if n > 0 {
 			cell.Path = roomPath(r, d.Format(dateLayout))
 		}
 		mv.Total += n
+		mv.AtLeast = mv.AtLeast || n >= store.MaxCount
 		week = append(week, cell)
 		if len(week) == 7 {
 			mv.Weeks, week = append(mv.Weeks, week), nil
@@ -225,7 +232,7 @@ func (s *Server) jumpToDate(c echo.Context, r store.Room, date string) error {
 	return c.Redirect(http.StatusFound, roomPath(r, day)+"?jumped="+t.Format(dateLayout))
 }
 
-// calendarText writes a day's count for a title attribute.
+// calendarText writes a count of messages.
 func calendarText(n int) string {
 	if n == 1 {
 		return "1 message"

@@ -70,6 +70,7 @@ type hourLink struct {
 	Label string
 	Path  string
 	Count int
+	More  bool // counted only up to store.MaxCount
 }
 
 // parseDay parses a YYYY-MM-DD date into the UTC day's [from, to) in ms.
@@ -203,13 +204,13 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	}
 	if v.LaterPage || v.NextPagePath != "" {
 		// A day of several pages also opens at each hour.
-		counts, err := s.store.HourCounts(ctx, r.ID, from, to)
+		counts, err := s.store.HourCounts(ctx, r.ID, from)
 		if err != nil {
 			return dayView{}, 0, err
 		}
 		for h := 0; h < 24; h++ {
 			if n := counts[from+int64(h)*3600000]; n > 0 {
-				v.Hours = append(v.Hours, hourLink{Label: fmt.Sprintf("%02d:00", h), Path: fmt.Sprintf("%s?hour=%02d", roomPath(r, date), h), Count: n})
+				v.Hours = append(v.Hours, hourLink{Label: fmt.Sprintf("%02d:00", h), Path: fmt.Sprintf("%s?hour=%02d", roomPath(r, date), h), Count: n, More: n >= store.MaxCount})
 			}
 		}
 	}

@@ -384,3 +384,20 @@ func TestFormerlyPublicRoomIsNotIndexed(t *testing.T) {
 		})
 	}
 }
+
+// TestCalendarCountsAreBounded: a day is counted only up to
+// store.MaxCount, and the calendar says "at least".
+func TestCalendarCountsAreBounded(t *testing.T) {
+	var lines []string
+	for i := range store.MaxCount + 1 {
+		lines = append(lines, msgLine("$b"+itoa(int64(i)), 1767225601000+int64(i), `{"msgtype":"m.text","body":"flood"}`))
+	}
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, lines...))
+	month := e.page(t, "/room/!x:example.org/calendar/2026-01", http.StatusOK)
+	if n := cell(month, "2026-01-01").Find(".count").Text(); n != itoa(int64(store.MaxCount))+"+" {
+		t.Errorf("capped day count %q", n)
+	}
+	if total := month.Find("p.calendar-total").Text(); !strings.HasPrefix(total, "At least "+itoa(int64(store.MaxCount))+" messages") {
+		t.Errorf("total %q", total)
+	}
+}
