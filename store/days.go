@@ -15,15 +15,21 @@ const (
 	// dayPageSQL is dayEventsSQL from a position on: events after
 	// (origin_ts, nid) = ($4, $5). Row values compare the same way in both
 	// databases and walk events_room_ts.
+	//
+	// Expired non-state events ($7 is the room's cutoff) are left out
+	// here, as screen would drop them: a page screened empty would
+	// otherwise end the day before its later messages.
 	dayPageSQL = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND (origin_ts, nid) > ($4, $5) AND public
 		  AND type NOT IN ('m.reaction', 'm.room.redaction') AND rel_type <> 'm.replace'
+		  AND (origin_ts >= $7 OR state_key IS NOT NULL)
 		ORDER BY origin_ts, nid LIMIT $6`
 	// dayPageBeforeSQL reads backwards from a position: the events before
 	// (origin_ts, nid) = ($3, $4), newest first.
 	dayPageBeforeSQL = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND (origin_ts, nid) < ($3, $4) AND public
 		  AND type NOT IN ('m.reaction', 'm.room.redaction') AND rel_type <> 'm.replace'
+		  AND (origin_ts >= $6 OR state_key IS NOT NULL)
 		ORDER BY origin_ts DESC, nid DESC LIMIT $5`
 )
 
@@ -37,6 +43,16 @@ type Position struct {
 // PositionOf is the position of e itself.
 func PositionOf(e Event) Position { return Position{TS: e.OriginTS, NID: e.NID} }
 
+// expiryCut is the time (ms) before which the room's non-state events have
+// expired; 0 when none have.
+func (s *Store) expiryCut(ctx context.Context, roomID id.RoomID) (int64, error) {
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.expiredBefore(roomMax, roomID), nil
+}
+
 // DayPage returns the events a day page shows (as DayEvents) in [from, to)
 // that come after the position after, at most limit of them in timeline
 // order; more reports that further events follow in the range.
@@ -46,8 +62,12 @@ func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, a
 	if limit <= 0 {
 		return nil, false, fmt.Errorf("day page of %s: limit %d", roomID, limit)
 	}
+	cut, err := s.expiryCut(ctx, roomID)
+	if err != nil {
+		return nil, false, err
+	}
 	// The position may lie before the day (the zero Position does).
-	evs, err = s.queryEvents(ctx, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1)
+	evs, err = s.queryEvents(ctx, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}
@@ -70,7 +90,11 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 	if limit <= 0 {
 		return nil, false, fmt.Errorf("day page of %s: limit %d", roomID, limit)
 	}
-	evs, err = s.queryEvents(ctx, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1)
+	cut, err := s.expiryCut(ctx, roomID)
+	if err != nil {
+		return nil, false, err
+	}
+	evs, err = s.queryEvents(ctx, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -161,4 +162,37 @@ func TestBusyDayOpensAtEachHour(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDayPagesSkipExpiredMessages: when a day's first page's worth of
+// events have all expired, its later messages still show (a page
+// screened empty used to end the day there, on the page and in the text
+// log).
+func TestDayPagesSkipExpiredMessages(t *testing.T) {
+	const day = int64(1767225600000 + 86400000) // 2026-01-02
+	cut := day + 12*3600000
+	lifetime := time.Now().UnixMilli() - cut
+	lines := []string{
+		fmt.Sprintf(`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225603000,"state_key":"","content":{"max_lifetime":%d}}`, lifetime),
+	}
+	for i := range 3 {
+		lines = append(lines, msgLine(fmt.Sprintf("$gone%d", i), day+int64(i+1)*3600000, `{"msgtype":"m.text","body":"expired"}`))
+	}
+	for i := range 2 {
+		lines = append(lines, msgLine(fmt.Sprintf("$kept%d", i), day+int64(20+i)*3600000, fmt.Sprintf(`{"msgtype":"m.text","body":"kept %d"}`, i)))
+	}
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true}})
+			e := newEnvRender(t, st, render.New(render.Options{}), web.Options{DayPageSize: 2, APIDayPageSize: 2}, writeRoom(t, lines...))
+			doc := e.page(t, "/room/!x:example.org/2026-01-02", http.StatusOK)
+			ids := doc.Find("ol.timeline > li.msg").Map(func(_ int, s *goquery.Selection) string { return s.AttrOr("id", "") })
+			if fmt.Sprint(ids) != "[$kept0 $kept1]" {
+				t.Errorf("day shows %v", ids)
+			}
+			if txt := e.get(t, "/room/!x:example.org/2026-01-02.txt").Body.String(); !strings.Contains(txt, "kept 1") || strings.Contains(txt, "expired") {
+				t.Errorf("text log:\n%s", txt)
+			}
+		})
+	}
 }
