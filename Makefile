@@ -12,13 +12,14 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 # Imports the bundled demo rooms into the embedded default (SQLite in ./data)
-# and serves them. Importing is idempotent, so running it again is safe.
+# and serves them (with a base URL, so feeds and sitemaps work). Importing is
+# idempotent, so running it again is safe.
 demo: build
 	$(BIN)/archiver import testdata/demo/*.ndjson
 	@echo
 	@echo "    mxarchive demo: browse to http://$(DEMO_LISTEN)/   (Ctrl-C stops it)"
 	@echo
-	MXARCHIVE_WEB_LISTEN=$(DEMO_LISTEN) $(BIN)/archive-web
+	MXARCHIVE_WEB_LISTEN=$(DEMO_LISTEN) MXARCHIVE_WEB_BASE_URL=http://$(DEMO_LISTEN) $(BIN)/archive-web
 
 # Every test: formatting, vet, staticcheck, and the whole suite with the race
 # detector, PostgreSQL included (the tests start their own throwaway cluster,

@@ -115,11 +115,14 @@ func (s *Store) Tombstone(ctx context.Context, eventID id.EventID) (string, erro
 	return reason, err
 }
 
-// MaxDayEvents bounds one day page's query; a busier day is cut there.
+// MaxDayEvents bounds one JSON day and DayEvents; pages of a day are read
+// with DayPage, which leaves nothing out.
 const MaxDayEvents = 20000
 
 // DayEvents returns the public events of a room shown on a day page for the
-// half-open interval [from, to) of milliseconds, in timeline order.
+// half-open interval [from, to) of milliseconds, in timeline order, at most
+// MaxDayEvents of them (for tests and tools; the web reads days with
+// DayPage).
 func (s *Store) DayEvents(ctx context.Context, roomID id.RoomID, from, to int64) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()

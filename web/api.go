@@ -78,6 +78,57 @@ type apiEvent struct {
 	MatrixTo  string           `json:"matrix_to"`
 	StateKey  *string          `json:"state_key,omitempty"`
 	State     *json.RawMessage `json:"state_content,omitempty"`
+	// Poll is an MSC3381 poll's question, answers and, when they are
+	// shown (a disclosed poll, or an ended one), its votes.
+	Poll *apiPoll `json:"poll,omitempty"`
+}
+
+type apiPoll struct {
+	Question string          `json:"question"`
+	Answers  []apiPollAnswer `json:"answers"`
+	Ended    bool            `json:"ended"`
+	EndedAt  string          `json:"ended_at,omitempty"`
+	Voters   *int            `json:"voters,omitempty"`
+	// Truncated: store.MaxRelated responses were counted, and there may
+	// be more.
+	Truncated bool `json:"responses_truncated,omitempty"`
+}
+
+type apiPollAnswer struct {
+	Text   string `json:"text"`
+	Votes  *int   `json:"votes,omitempty"`
+	Winner bool   `json:"winner,omitempty"`
+}
+
+// addPolls fills the poll of every poll start among evs (out[i] is
+// evs[i]).
+func (s *Server) addPolls(c echo.Context, r store.Room, evs []store.Event, out []apiEvent) error {
+	polls, err := s.polls(c.Request().Context(), r, evs, "")
+	if err != nil {
+		return err
+	}
+	for i, e := range evs {
+		pv, ok := polls[e.ID]
+		if !ok {
+			continue
+		}
+		p := &apiPoll{Question: pv.Question, Ended: pv.Ended, Truncated: pv.Capped}
+		if pv.Ended {
+			p.EndedAt = time.UnixMilli(pv.EndTS).UTC().Format(time.RFC3339)
+		}
+		if pv.ShowVotes {
+			p.Voters = &pv.Voters
+		}
+		for _, a := range pv.Answers {
+			pa := apiPollAnswer{Text: a.Text, Winner: a.Winner}
+			if pv.ShowVotes {
+				pa.Votes = &a.Votes
+			}
+			p.Answers = append(p.Answers, pa)
+		}
+		out[i].Poll = p
+	}
+	return nil
 }
 
 type apiReaction struct {
@@ -92,6 +143,10 @@ type apiDay struct {
 	Previous string     `json:"previous_date,omitempty"`
 	Next     string     `json:"next_date,omitempty"`
 	Events   []apiEvent `json:"events"`
+	// Truncated: the day has more events than one response holds; the
+	// rest follow with &after=NextAfter.
+	Truncated bool   `json:"truncated,omitempty"`
+	NextAfter string `json:"next_after,omitempty"`
 }
 
 // absolute turns a path into a URL on this archive: under base_url, else
@@ -149,7 +204,11 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	evs, err := s.store.DayEvents(ctx, r.ID, from, to)
+	pos, err := s.dayCursor(c, r, c.QueryParam("after"), from, to)
+	if err != nil {
+		return err
+	}
+	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize)
 	if err != nil {
 		return err
 	}
@@ -163,6 +222,9 @@ func (s *Server) apiDay(c echo.Context) error {
 	}
 	via := s.viaServers(ctx, r)
 	out := apiDay{RoomID: string(r.ID), Date: date, Events: make([]apiEvent, len(evs))}
+	if more && len(evs) > 0 {
+		out.Truncated, out.NextAfter = true, string(evs[len(evs)-1].ID)
+	}
 	if prev > 0 {
 		out.Previous = time.UnixMilli(prev).UTC().Format(dateLayout)
 	}
@@ -172,6 +234,9 @@ func (s *Server) apiDay(c echo.Context) error {
 	var q renderQueue
 	for i, e := range evs {
 		s.apiEvent(c, r, e, msgs[e.ID], via, &out.Events[i], &q)
+	}
+	if err := s.addPolls(c, r, evs, out.Events); err != nil {
+		return err
 	}
 	return s.jsonValidated(c, out, &q, day)
 }
@@ -189,6 +254,11 @@ func (s *Server) apiEventHandler(c echo.Context) error {
 	var out apiEvent
 	var q renderQueue
 	s.apiEvent(c, r, ev, msgs[ev.ID], s.viaServers(ctx, r), &out, &q)
+	one := []apiEvent{out}
+	if err := s.addPolls(c, r, []store.Event{ev}, one); err != nil {
+		return err
+	}
+	out.Poll = one[0].Poll
 	if ev.Redacted && msgs[ev.ID] == nil {
 		// A redacted non-message (state, reaction): still report who and when.
 		if red, err := s.store.RedactionOf(ctx, ev.ID); err == nil {

@@ -3,7 +3,10 @@ package web
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,32 +19,14 @@ import (
 
 const dateLayout = "2006-01-02"
 
-type directoryView struct {
-	Rooms  []roomView
-	Capped int // store.MaxDirectoryRooms when more rooms were left out
-}
-
-func (s *Server) directory(c echo.Context) error {
-	ctx := c.Request().Context()
-	rooms, more, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
-	if err != nil {
-		return err
-	}
-	v := directoryView{}
-	if more {
-		v.Capped = store.MaxDirectoryRooms
-	}
-	for _, r := range rooms {
-		v.Rooms = append(v.Rooms, s.roomView(ctx, r))
-	}
-	return s.renderPage(c, http.StatusOK, "directory", v)
-}
-
 // roomLatest sends a reader to the room's most recent day with messages.
 func (s *Server) roomLatest(c echo.Context) error {
 	r, _, err := s.resolveRoom(c)
 	if err != nil {
 		return err
+	}
+	if date := c.QueryParam("date"); date != "" {
+		return s.jumpToDate(c, r, date)
 	}
 	if r.LastTS == 0 {
 		return notFound("The archive has no public messages of %s yet.", roomName(r))
@@ -51,20 +36,42 @@ func (s *Server) roomLatest(c echo.Context) error {
 }
 
 type dayView struct {
-	Bot       string
-	Day       time.Time // midnight UTC
-	Room      roomView
-	Date      string
-	DateLong  string
-	PrevPath  string
-	PrevDate  string
-	NextPath  string
-	NextDate  string
-	TextPath  string
-	Items     []itemView
-	Truncated bool
-	Highlight string
+	Bot      string
+	Day      time.Time // midnight UTC
+	Room     roomView
+	Date     string
+	DateLong string
+	PrevPath string
+	PrevDate string
+	NextPath string
+	NextDate string
+	TextPath string
+	Items    []itemView
+	// A day with more events than a page holds is read in pages: the
+	// links to the page before and after this one on the same day ("" at
+	// either end), and whether this is a later page.
+	PrevPagePath string
+	NextPagePath string
+	LaterPage    bool
+	// Nav is the calendar and date field in the header.
+	Nav dayNav
+	// LiveURL is set on the current day's last page: where archive.js
+	// asks for new items, continuing after LiveSince (an event ID).
+	LiveURL   string
+	LiveSince string
+	LastID    string    // the page's last event
 	IRC       []ircLogs // the IRC logs lines of the day came from
+	// Robots is the room's own robots rule (MSC4021), "" for none.
+	Robots string
+	// Hours open a day of several pages at each hour with messages.
+	Hours []hourLink
+}
+
+type hourLink struct {
+	Label string
+	Path  string
+	Count int
+	More  bool // counted only up to store.MaxCount
 }
 
 // parseDay parses a YYYY-MM-DD date into the UTC day's [from, to) in ms.
@@ -92,23 +99,80 @@ func (s *Server) day(c echo.Context) error {
 		return canonicalRedirect(c, roomPath(r, date))
 	}
 	var q renderQueue
-	v, code, err := s.dayView(c, r, date, "", &q)
+	v, code, err := s.dayView(c, r, date, c.QueryParam("after"), &q)
 	if err != nil {
 		return err
+	}
+	if c.QueryParam("fragment") == "items" {
+		return s.liveItems(c, v, &q)
 	}
 	return s.renderValidated(c, code, "day", v, &q, v.Day)
 }
 
-// dayView builds a day page, its messages queued on q; the status is 404
-// for a day without messages (the page still links to the nearest days
-// that have some).
-func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id.EventID, q *renderQueue) (dayView, int, error) {
+// dayCursor resolves a day page's ?after= (an event ID) to the position
+// the page starts after; the zero Position for none. Anything but a public
+// event of this room on this day is a 400: a cursor is only ever one of
+// our own links.
+func (s *Server) dayCursor(c echo.Context, r store.Room, after string, from, to int64) (store.Position, error) {
+	if after == "" {
+		return store.Position{}, nil
+	}
+	bad := badRequest("?after= names no message of this room on this day; it takes an event ID from the link to the next page.")
+	if !strings.HasPrefix(after, "$") || len(after) > 255 {
+		return store.Position{}, bad
+	}
+	ev, err := s.store.EventByID(c.Request().Context(), id.EventID(after))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Position{}, bad
+	}
+	if err != nil {
+		return store.Position{}, err
+	}
+	if ev.RoomID != r.ID || !ev.Public || ev.OriginTS < from || ev.OriginTS >= to {
+		return store.Position{}, bad
+	}
+	return store.PositionOf(ev), nil
+}
+
+// dayPagePath is the path of the day's page that starts after the event
+// after ("" for the first page).
+func dayPagePath(r store.Room, date string, after id.EventID) string {
+	p := roomPath(r, date)
+	if after != "" {
+		p += "?after=" + url.QueryEscape(string(after))
+	}
+	return p
+}
+
+// dayView builds a day page (the page of it after the event ?after=
+// names, if any), its messages queued on q; the status is 404 for a day
+// without messages (the page still links to the nearest days that have
+// some).
+func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *renderQueue) (dayView, int, error) {
 	ctx := c.Request().Context()
 	t, from, to, err := parseDay(date)
 	if err != nil {
 		return dayView{}, 0, err
 	}
-	evs, err := s.store.DayEvents(ctx, r.ID, from, to)
+	pos, err := s.dayCursor(c, r, after, from, to)
+	if err != nil {
+		return dayView{}, 0, err
+	}
+	// The page before this one ends with the cursor's own event.
+	beforePos := store.Position{TS: pos.TS, NID: pos.NID + 1}
+	hour := c.QueryParam("hour")
+	if hour != "" {
+		h, err := strconv.Atoi(hour)
+		if err != nil || len(hour) != 2 || h < 0 || h > 23 || after != "" {
+			return dayView{}, 0, badRequest("?hour= takes an hour of the day from 00 to 23 (UTC), without ?after=.")
+		}
+		// From the hour's first millisecond: after every event of the
+		// millisecond before, and before every event of the hour.
+		start := from + int64(h)*3600000
+		pos, beforePos = store.Position{TS: start - 1, NID: math.MaxInt64}, store.Position{TS: start, NID: math.MinInt64}
+	}
+	size := s.opts.DayPageSize
+	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, size)
 	if err != nil {
 		return dayView{}, 0, err
 	}
@@ -118,8 +182,38 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 	}
 	v := dayView{
 		Bot: s.opts.Bot, Day: t, Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
-		TextPath: roomPath(r, date+".txt"), Truncated: len(evs) >= store.MaxDayEvents,
-		Highlight: string(highlight),
+		TextPath: roomPath(r, date+".txt"), LaterPage: after != "" || hour != "",
+	}
+	if len(evs) > 0 {
+		v.LastID = string(evs[len(evs)-1].ID)
+	}
+	if more && len(evs) > 0 {
+		v.NextPagePath = dayPagePath(r, date, evs[len(evs)-1].ID)
+	}
+	if v.LaterPage {
+		// Read one more than a page back, and start after the oldest.
+		before, _, err := s.store.DayPageBefore(ctx, r.ID, from, beforePos, size+1)
+		if err != nil {
+			return dayView{}, 0, err
+		}
+		switch {
+		case len(before) > size:
+			v.PrevPagePath = dayPagePath(r, date, before[0].ID)
+		case len(before) > 0:
+			v.PrevPagePath = dayPagePath(r, date, "")
+		}
+	}
+	if v.LaterPage || v.NextPagePath != "" {
+		// A day of several pages also opens at each hour.
+		counts, err := s.store.HourCounts(ctx, r.ID, from)
+		if err != nil {
+			return dayView{}, 0, err
+		}
+		for h := 0; h < 24; h++ {
+			if n := counts[from+int64(h)*3600000]; n > 0 {
+				v.Hours = append(v.Hours, hourLink{Label: fmt.Sprintf("%02d:00", h), Path: fmt.Sprintf("%s?hour=%02d", roomPath(r, date), h), Count: n, More: n >= store.MaxCount})
+			}
+		}
 	}
 	v.Room.HistoryNote = s.historyNote(ctx, r)
 	if prev > 0 {
@@ -130,13 +224,27 @@ func (s *Server) dayView(c echo.Context, r store.Room, date string, highlight id
 		v.NextDate = time.UnixMilli(next).UTC().Format(dateLayout)
 		v.NextPath = roomPath(r, v.NextDate)
 	}
-	v.Items, err = s.timeline(ctx, r, evs, highlight, false, q)
+	v.Nav = s.dayNavOf(r, t)
+	if v.Robots, _, err = s.roomRobots(c, r); err != nil {
+		return dayView{}, 0, err
+	}
+	if today := s.now().UTC().Truncate(24 * time.Hour); t.Equal(today) && v.NextPagePath == "" {
+		v.LiveURL = roomPath(r, date) + "?fragment=items"
+		v.LiveSince = after
+		if len(evs) > 0 {
+			v.LiveSince = string(evs[len(evs)-1].ID)
+		}
+	}
+	if j, err := time.Parse(dateLayout, c.QueryParam("jumped")); err == nil {
+		v.Nav.Jumped = j.Format(dateLayout)
+	}
+	v.Items, err = s.timeline(ctx, r, evs, "", false, q)
 	if err != nil {
 		return dayView{}, 0, err
 	}
 	v.IRC = ircNote(v.Items)
 	code := http.StatusOK
-	if len(v.Items) == 0 {
+	if len(v.Items) == 0 && !v.LaterPage {
 		code = http.StatusNotFound
 	}
 	return v, code, nil
@@ -153,6 +261,10 @@ func (s *Server) permalink(c echo.Context) error {
 	// Edits, reactions and other relations resolve to the message they
 	// belong to, as the spec asks of permalinks to edits.
 	if (ev.Rel.Type == "m.replace" || ev.Rel.Type == "m.annotation") && ev.Rel.EventID != "" {
+		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
+	}
+	// A poll's responses and end are shown as its result.
+	if (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == "m.reference" && ev.Rel.EventID != "" {
 		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
 	}
 	if ev.Type == event.TypeRedaction && ev.Redacts != "" {
@@ -176,13 +288,7 @@ func (s *Server) permalink(c echo.Context) error {
 			}
 		}
 	}
-	date := time.UnixMilli(ev.OriginTS).UTC().Format(dateLayout)
-	var q renderQueue
-	v, _, err := s.dayView(c, r, date, ev.ID, &q)
-	if err != nil {
-		return err
-	}
-	return s.renderValidated(c, http.StatusOK, "day", v, &q, v.Day)
+	return s.permalinkPage(c, r, ev)
 }
 
 // publicEvent finds the event the URL's :event names and its room, or the
@@ -280,9 +386,22 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 	if err != nil {
 		return err
 	}
-	evs, err := s.store.DayEvents(ctx, r.ID, from, to)
-	if err != nil {
+	if _, _, err := s.roomRobots(c, r); err != nil {
 		return err
+	}
+	// The whole day, however busy, read a page at a time: the log is
+	// where every message of a day can be had in one response.
+	var evs []store.Event
+	for pos := (store.Position{}); ; {
+		page, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize)
+		if err != nil {
+			return err
+		}
+		evs = append(evs, page...)
+		if !more || len(page) == 0 {
+			break
+		}
+		pos = store.PositionOf(page[len(page)-1])
 	}
 	msgs, err := s.shownMessages(ctx, evs)
 	if err != nil {

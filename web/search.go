@@ -52,6 +52,7 @@ type searchHit struct {
 	SenderID   string
 	Time       string
 	DateTime   string
+	TS         int64 // UTC ms (data-ts)
 	Snippet    template.HTML
 	Permalink  string
 	MatrixTo   string
@@ -143,7 +144,7 @@ func (s *Server) hits(c echo.Context, evs []store.Event, q indexer.Query) ([]sea
 		short, iso := fmtTime(e.OriginTS)
 		h := searchHit{
 			RoomName: roomName(r), RoomPath: roomPath(r), SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
-			Time: time.UnixMilli(e.OriginTS).UTC().Format("2006-01-02") + " " + short, DateTime: iso,
+			Time: time.UnixMilli(e.OriginTS).UTC().Format("2006-01-02") + " " + short, DateTime: iso, TS: e.OriginTS,
 			Snippet: s.render.Highlight(text, searchTerms(q)), Permalink: eventPath(r, e.ID),
 			MatrixTo: event.MatrixToEvent(string(r.ID), e.ID, s.viaServers(ctx, r)),
 		}

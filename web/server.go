@@ -30,6 +30,9 @@ var templateFS embed.FS
 //go:embed static/style.css
 var styleCSS string
 
+//go:embed static/archive.js
+var archiveJS []byte
+
 // Options configure the server.
 type Options struct {
 	// BaseURL is the archive's public URL, without a trailing slash. Empty:
@@ -49,6 +52,12 @@ type Options struct {
 	// serves none. archive-web only reads it: the archiver writes and
 	// deletes.
 	Media media.Blobs
+	// DayPageSize is how many events one day page shows (default 500); a
+	// busier day is split into pages that link to each other.
+	DayPageSize int
+	// APIDayPageSize is how many events one JSON day holds (default
+	// store.MaxDayEvents); a busier day is flagged and continued.
+	APIDayPageSize int
 }
 
 // Server serves the archive.
@@ -63,6 +72,9 @@ type Server struct {
 	now    func() time.Time
 	search Searcher
 	salt   [32]byte // validatorSalt, computed once
+	// scriptPath is /static/archive.<hash>.js: named by its content, so
+	// it can be cached for a year and a new build is fetched at once.
+	scriptPath string
 }
 
 // New builds the server, parsing every template now.
@@ -74,7 +86,15 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 		opts.RequestTimeout = 15 * time.Second
 	}
 	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	if opts.DayPageSize <= 0 {
+		opts.DayPageSize = 500
+	}
+	if opts.APIDayPageSize <= 0 {
+		opts.APIDayPageSize = store.MaxDayEvents
+	}
 	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search}
+	sum := sha256.Sum256(archiveJS)
+	s.scriptPath = "/static/archive." + hex.EncodeToString(sum[:6]) + ".js"
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -91,14 +111,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // page names and the content template each defines; every page is
 // layout.html plus its own file.
-var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search"}
+var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search", "permalink", "calendar", "about"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
-			"roomPath": roomPath,
-		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/irc.html", "templates/"+name+".html")
+			"roomPath":     roomPath,
+			"calendarText": calendarText,
+		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/meta.html", "templates/irc.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse template %s: %w", name, err)
 		}
@@ -118,6 +139,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.timeout)
 
 	e.GET("/static/style.css", s.stylesheet)
+	e.GET(s.scriptPath, s.script)
 	// Every page answers HEAD too: link checkers and curl -I use it.
 	get := func(path string, h echo.HandlerFunc) { e.Match([]string{http.MethodGet, http.MethodHead}, path, h) }
 	get("/", s.directory)
@@ -125,6 +147,11 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/:date", s.day)
 	get("/room/:room/event/:event", s.permalink)
 	get("/room/:room/redactions", s.redactions)
+	get("/room/:room/feed.atom", s.roomFeed)
+	get("/room/:room/about", s.about)
+	get("/search/feed.atom", s.searchFeed)
+	get("/room/:room/calendar", s.calendarLatest)
+	get("/room/:room/calendar/:period", s.calendar)
 	get("/room/:room/thread/:event", s.thread)
 	get("/room/:room/event/:event/edits", s.edits)
 	get("/event/:event", s.eventRedirect)
@@ -273,7 +300,7 @@ func (s *Server) execPage(name string, data any) ([]byte, error) {
 		return nil, fmt.Errorf("no page template %q", name)
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data}); err != nil {
+	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data, Script: s.scriptPath}); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
 	return b.Bytes(), nil
@@ -333,8 +360,9 @@ func (s *Server) jsonCached(c echo.Context, v any, day time.Time) error {
 
 // pageData is what layout.html sees; .Page is the page's own view.
 type pageData struct {
-	Site string
-	Page any
+	Site   string
+	Page   any
+	Script string // the path of archive.js
 }
 
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
@@ -353,11 +381,12 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		// No scripts at all: pages work without JavaScript, and a sanitizer
-		// bug cannot become script execution.
-		// Style attributes are allowed only for the colours render emits
+		// Scripts only from our own origin (archive.js, which only
+		// enhances: pages work without it), never inline: a sanitizer bug
+		// cannot become script execution. Its fetches go to the archive
+		// alone. Style attributes are allowed only for the colours render emits
 		// after validating them as #rrggbb.
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; media-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self'; media-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		return next(c)
@@ -378,6 +407,12 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) stylesheet(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
 	return c.Blob(http.StatusOK, "text/css; charset=utf-8", []byte(styleCSS+"\n"+render.CSS))
+}
+
+// script serves archive.js under its content-named path, cached for good.
+func (s *Server) script(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", archiveJS)
 }
 
 func (s *Server) health(c echo.Context) error {

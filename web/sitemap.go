@@ -189,11 +189,12 @@ func (s *Server) needBaseURL() error {
 }
 
 // robots lets crawlers read the pages but not search results (endless,
-// and costly) or the API, and names the sitemap index when there is one.
+// and costly), feeds (the pages again) or the API, and names the sitemap index when there is one.
 func (s *Server) robots(c echo.Context) error {
 	body := "User-agent: *\n" +
 		"Disallow: /api/\n" +
 		"Disallow: /search\n" +
+		"Disallow: /room/*/feed.atom\n" +
 		"Allow: /\n"
 	if s.opts.BaseURL != "" {
 		body += "\nSitemap: " + s.absolute("/sitemap.xml") + "\n"

@@ -286,6 +286,7 @@ type messageView struct {
 	MatrixTo   string
 	Time       string
 	DateTime   string
+	TS         int64 // UTC ms, for the local-time script (data-ts)
 	SenderName string
 	SenderID   string
 	Kind       string // text, emote, notice, media
@@ -339,6 +340,7 @@ type stateView struct {
 	Permalink string
 	Time      string
 	DateTime  string
+	TS        int64 // UTC ms (data-ts)
 	Text      string
 	Link      string // an optional link (e.g. to an upgraded room)
 	LinkText  string
@@ -348,6 +350,7 @@ type stateView struct {
 }
 
 type itemView struct {
+	Poll    *pollView
 	Message *messageView
 	State   *stateView
 	Members *memberRunView
@@ -386,9 +389,17 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 	if err != nil {
 		return nil, err
 	}
+	polls, err := s.polls(ctx, r, evs, highlight)
+	if err != nil {
+		return nil, err
+	}
 	via := s.viaServers(ctx, r)
 	var items []itemView
 	for _, e := range evs {
+		if pv, ok := polls[e.ID]; ok {
+			items = append(items, itemView{Poll: pv})
+			continue
+		}
 		if sh, ok := msgs[e.ID]; ok {
 			mv := s.messageView(r, sh, parents, via, highlight, threadPage, q)
 			items = append(items, itemView{Message: mv})
@@ -503,6 +514,7 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
 	}
 	v.Time, v.DateTime = fmtTime(e.OriginTS)
+	v.TS = e.OriginTS
 	if sh.redaction != nil {
 		v.Kind = "deleted"
 		d := &deletedView{Reason: sh.redaction.Reason, AppliedAt: fmtStamp(sh.redaction.AppliedAt)}
@@ -572,6 +584,7 @@ func (s *Server) stateView(ctx context.Context, r store.Room, e store.Event) (*s
 	who := displayName(e.SenderName, e.Sender)
 	v := &stateView{ID: string(e.ID), Permalink: eventPath(r, e.ID)}
 	v.Time, v.DateTime = fmtTime(e.OriginTS)
+	v.TS = e.OriginTS
 	str := func(k string) string { return event.StringField(e.Content, k) }
 	switch e.Type {
 	case event.TypeCreate:

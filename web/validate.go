@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -129,7 +130,8 @@ func (s *Server) validatorSalt() ([32]byte, error) {
 	if err != nil {
 		return [32]byte{}, fmt.Errorf("validator salt: %w", err)
 	}
-	writeField(h, styleCSS, render.CSS, s.opts.SiteName, s.opts.BaseURL, s.opts.Bot)
+	writeField(h, styleCSS, render.CSS, string(archiveJS), s.opts.SiteName, s.opts.BaseURL, s.opts.Bot,
+		strconv.Itoa(s.opts.DayPageSize), strconv.Itoa(s.opts.APIDayPageSize))
 	probe := event.Message{MsgType: event.MsgImage, Body: "see https://example.org", FileName: "probe.png", URL: "mxc://example.org/probe",
 		Format: event.FormatHTML, FormattedBody: `<p>see <a href="https://example.org">this</a> <img src="mxc://example.org/probe" alt="probe"></p>`}
 	writeField(h, string(s.render.Message(probe)), s.render.Text(probe))

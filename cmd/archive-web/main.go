@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	defer st.Close()
 	opts := web.Options{BaseURL: cfg.Web.BaseURL}
 	if opts.BaseURL == "" {
-		log.Warn("web.base_url is not set: the API links by path and there are no sitemaps")
+		log.Warn("web.base_url is not set: the API links by path and there are no sitemaps or feeds")
 	}
 	if cfg.Homeserver.Domain != "" {
 		opts.Bot = cfg.BotUserID()

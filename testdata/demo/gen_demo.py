@@ -822,6 +822,37 @@ def opendev_infra():
     r.msg(FRANK, "Reminder for whoever is on call tonight: the backup server's disk check is noisy, "
                  "it's a known false alarm. See the **runbook** for the real threshold.")
     r.msg(INES, "Noted, thanks. Good night!", html=None)
+
+    # A poll (MSC3381, with the unstable types Element sends): four votes,
+    # one of them changed, then ended by its creator. Added last so that
+    # every earlier event keeps its ID and time.
+    r.at("2026-03-11 17:05:12")
+    answers = [("tue", "Tuesday 15:00 UTC"), ("thu", "Thursday 15:00 UTC"), ("fri", "Friday 09:00 UTC")]
+    question = "When should we hold the next infra meeting?"
+    poll = r.ev(BEN, "org.matrix.msc3381.poll.start", {
+        "org.matrix.msc3381.poll.start": {
+            "question": {"org.matrix.msc1767.text": question},
+            "kind": "org.matrix.msc3381.poll.disclosed",
+            "max_selections": 1,
+            "answers": [{"id": a, "org.matrix.msc1767.text": t} for a, t in answers],
+        },
+        "org.matrix.msc1767.text": question + "\n" + "\n".join("%d. %s" % (i + 1, t) for i, (_, t) in enumerate(answers)),
+    })
+
+    def vote(user, answer):
+        r.ev(user, "org.matrix.msc3381.poll.response", {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+            "org.matrix.msc3381.poll.response": {"answers": [answer]},
+        }, gap=(20, 90))
+
+    vote(INES, "thu")
+    vote(YUKI, "tue")
+    vote(FRANK, "thu")
+    vote(YUKI, "thu")  # changed her mind: only the latest vote counts
+    r.ev(BEN, "org.matrix.msc3381.poll.end", {
+        "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
+        "org.matrix.msc1767.text": "The poll has ended. Top answer: Thursday 15:00 UTC",
+    }, gap=(300, 600))
     return r, ids
 
 

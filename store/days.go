@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// A day is read in pages: a busy day (a bridge flooding a room, say) holds
+// more events than one page should render, and every one of them must stay
+// reachable, so pages follow each other by position instead of being cut.
+
+const (
+	// dayPageSQL is dayEventsSQL from a position on: events after
+	// (origin_ts, nid) = ($4, $5). Row values compare the same way in both
+	// databases and walk events_room_ts.
+	//
+	// Expired non-state events ($7 is the room's cutoff) are left out
+	// here, as screen would drop them: a page screened empty would
+	// otherwise end the day before its later messages.
+	dayPageSQL = `SELECT ` + eventColumns + ` FROM events
+		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND (origin_ts, nid) > ($4, $5) AND public
+		  AND type NOT IN ('m.reaction', 'm.room.redaction') AND rel_type <> 'm.replace'
+		  AND (origin_ts >= $7 OR state_key IS NOT NULL)
+		ORDER BY origin_ts, nid LIMIT $6`
+	// dayPageBeforeSQL reads backwards from a position: the events before
+	// (origin_ts, nid) = ($3, $4), newest first.
+	dayPageBeforeSQL = `SELECT ` + eventColumns + ` FROM events
+		WHERE room_id = $1 AND origin_ts >= $2 AND (origin_ts, nid) < ($3, $4) AND public
+		  AND type NOT IN ('m.reaction', 'm.room.redaction') AND rel_type <> 'm.replace'
+		  AND (origin_ts >= $6 OR state_key IS NOT NULL)
+		ORDER BY origin_ts DESC, nid DESC LIMIT $5`
+)
+
+// Position is a place in a room's timeline: an event's origin_ts and nid
+// (timeline order). The zero Position is before every event.
+type Position struct {
+	TS  int64
+	NID int64
+}
+
+// PositionOf is the position of e itself.
+func PositionOf(e Event) Position { return Position{TS: e.OriginTS, NID: e.NID} }
+
+// expiryCut is the time (ms) before which the room's non-state events have
+// expired; 0 when none have.
+func (s *Store) expiryCut(ctx context.Context, roomID id.RoomID) (int64, error) {
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.expiredBefore(roomMax, roomID), nil
+}
+
+// DayPage returns the events a day page shows (as DayEvents) in [from, to)
+// that come after the position after, at most limit of them in timeline
+// order; more reports that further events follow in the range.
+func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, after Position, limit int) (evs []Event, more bool, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	if limit <= 0 {
+		return nil, false, fmt.Errorf("day page of %s: limit %d", roomID, limit)
+	}
+	cut, err := s.expiryCut(ctx, roomID)
+	if err != nil {
+		return nil, false, err
+	}
+	// The position may lie before the day (the zero Position does).
+	evs, err = s.queryEvents(ctx, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
+	if err != nil {
+		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
+	}
+	if len(evs) > limit {
+		evs, more = evs[:limit], true
+	}
+	evs, err = s.screen(ctx, evs, false)
+	if err != nil {
+		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
+	}
+	return evs, more, nil
+}
+
+// DayPageBefore returns the events a day page shows from from (ms) up to,
+// not including, the position before: the last limit of them, in timeline
+// order; more reports that earlier ones exist in the range.
+func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64, before Position, limit int) (evs []Event, more bool, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	if limit <= 0 {
+		return nil, false, fmt.Errorf("day page of %s: limit %d", roomID, limit)
+	}
+	cut, err := s.expiryCut(ctx, roomID)
+	if err != nil {
+		return nil, false, err
+	}
+	evs, err = s.queryEvents(ctx, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
+	if err != nil {
+		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
+	}
+	if len(evs) > limit {
+		evs, more = evs[:limit], true
+	}
+	for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+		evs[i], evs[j] = evs[j], evs[i]
+	}
+	evs, err = s.screen(ctx, evs, false)
+	if err != nil {
+		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
+	}
+	return evs, more, nil
+}
+
+// MaxCount caps the messages DayCounts and HourCounts count per day or
+// hour: a count of at least that many is reported as MaxCount. So a
+// calendar costs at most MaxCount rows per day, however busy the room.
+const MaxCount = 1000
+
+// cappedCountSQL counts a room's shown messages in [$2, $3), up to $4.
+const cappedCountSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM events
+	WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND ` + shownMessageCond + `
+	LIMIT $4) capped`
+
+// DayCounts returns how many messages of a room are shown in full on each
+// UTC day of [from, to) (ms) that has any, up to MaxCount, keyed by the
+// day's midnight (ms); expired days are left out, as everywhere. The days
+// are found by RoomDays' loose index scan (at most 400 of them), then each
+// is counted up to the cap.
+func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64) (map[int64]int, error) {
+	days, err := s.RoomDays(ctx, roomID, from, to, 400)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]int{}
+	for _, d := range days {
+		start := d.Start.UnixMilli()
+		n, err := s.countCapped(ctx, roomID, max(start, from), min(start+86400000, to))
+		if err != nil {
+			return nil, err
+		}
+		out[start] = n
+	}
+	return out, nil
+}
+
+// HourCounts is DayCounts by the hour of one day: keyed by the start of
+// each hour (ms) of [from, from+24h) with shown messages, up to MaxCount.
+func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from int64) (map[int64]int, error) {
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cut := int64(0)
+	if _, expires := s.maxLifetime(roomMax, roomID); expires {
+		cut = s.expiredBefore(roomMax, roomID)
+	}
+	out := map[int64]int{}
+	for h := from; h < from+86400000; h += 3600000 {
+		if h+3600000 <= cut {
+			continue
+		}
+		n, err := s.countCapped(ctx, roomID, max(h, cut), h+3600000)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out[h] = n
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) countCapped(ctx context.Context, roomID id.RoomID, from, to int64) (int, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var n int
+	if err := s.db.QueryRowContext(ctx, cappedCountSQL, string(roomID), from, to, MaxCount).Scan(&n); err != nil {
+		return 0, fmt.Errorf("message count of %s: %w", roomID, err)
+	}
+	return n, nil
+}
+
+// latestMessagesSQL reads a room's newest shown messages backwards along
+// events_room_ts, from the expiry cutoff ($2) on.
+const latestMessagesSQL = `SELECT ` + eventColumns + ` FROM events
+	WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownMessageCond + `
+	ORDER BY origin_ts DESC, nid DESC LIMIT $3`
+
+// LatestMessages returns a room's newest messages shown in full (public,
+// not an edit, not redacted, not expired, the sender not opted out),
+// newest first, at most limit: what a feed of the room lists, so that a
+// message deleted, expired or withdrawn leaves it at once.
+func (s *Store) LatestMessages(ctx context.Context, roomID id.RoomID, limit int) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := s.queryEvents(ctx, latestMessagesSQL, string(roomID), s.expiredBefore(roomMax, roomID), limit)
+	if err != nil {
+		return nil, fmt.Errorf("latest messages of %s: %w", roomID, err)
+	}
+	return s.screen(ctx, evs, false)
+}

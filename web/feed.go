@@ -1,0 +1,202 @@
+package web
+
+import (
+	"encoding/xml"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Atom feeds (RFC 4287): a room's newest messages, and a search's newest
+// matches, so that someone can follow a room or a keyword without a Matrix
+// client. Both read the store on every request (a search through the
+// Searcher, which re-checks every hit against it), so a message deleted,
+// expired or withdrawn leaves the feed at once. Entry IDs are permalinks,
+// which need absolute URLs: without base_url there are no feeds.
+
+// feedEntries is how many messages a feed lists.
+const feedEntries = 50
+
+type atomFeed struct {
+	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string      `xml:"id"`
+	Title   string      `xml:"title"`
+	Updated string      `xml:"updated"`
+	Links   []atomLink  `xml:"link"`
+	Author  *atomPerson `xml:"author,omitempty"`
+	Entries []atomEntry `xml:"entry"`
+}
+
+type atomLink struct {
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+	Href string `xml:"href,attr"`
+}
+
+type atomPerson struct {
+	Name string `xml:"name"`
+	URI  string `xml:"uri,omitempty"`
+}
+
+type atomText struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+type atomEntry struct {
+	ID        string     `xml:"id"`
+	Title     string     `xml:"title"`
+	Updated   string     `xml:"updated"`
+	Published string     `xml:"published"`
+	Link      atomLink   `xml:"link"`
+	Author    atomPerson `xml:"author"`
+	Content   atomText   `xml:"content"`
+}
+
+// feedPath is a room's feed.
+func feedPath(r store.Room) string { return roomPath(r, "feed.atom") }
+
+func (s *Server) needFeeds() error {
+	if s.opts.BaseURL == "" {
+		return notFound("This archive has no feeds: its operator has not set web.base_url, which feeds need for their entries' permanent IDs.")
+	}
+	return nil
+}
+
+func (s *Server) roomFeed(c echo.Context) error {
+	r, canonical, err := s.resolveRoom(c)
+	if err != nil {
+		return err
+	}
+	if err := s.needFeeds(); err != nil {
+		return err
+	}
+	if !canonical {
+		return canonicalRedirect(c, feedPath(r))
+	}
+	ctx := c.Request().Context()
+	evs, err := s.store.LatestMessages(ctx, r.ID, feedEntries)
+	if err != nil {
+		return err
+	}
+	f := atomFeed{
+		ID: s.absolute(feedPath(r)), Title: fmt.Sprintf("%s · %s", roomName(r), s.opts.SiteName),
+		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.absolute(feedPath(r))}, {Rel: "alternate", Type: "text/html", Href: s.absolute(roomPath(r))}},
+	}
+	rooms := map[id.RoomID]store.Room{r.ID: r}
+	return s.sendFeed(c, f, evs, rooms, time.UnixMilli(r.FirstTS))
+}
+
+// searchFeed serves /search/feed.atom?q=…: the newest matches of a query.
+func (s *Server) searchFeed(c echo.Context) error {
+	if err := s.needFeeds(); err != nil {
+		return err
+	}
+	req, err := searchParams(c)
+	if err != nil {
+		return err
+	}
+	if len(req.Query.Words)+len(req.Query.Phrases) == 0 {
+		return badRequest("A search feed needs words to follow: /search/feed.atom?q=word.")
+	}
+	req.Sort, req.Size, req.Cursor = indexer.SortNewest, min(feedEntries, indexer.MaxPageSize), ""
+	res, err := s.runSearch(c, req)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	rooms := map[id.RoomID]store.Room{}
+	for _, e := range res.Events {
+		if _, ok := rooms[e.RoomID]; !ok {
+			r, err := s.store.Room(ctx, e.RoomID)
+			if err != nil {
+				return err
+			}
+			rooms[e.RoomID] = r
+		}
+	}
+	q := url.Values{"q": {c.QueryParam("q")}}
+	if in := c.QueryParam("in"); in != "" {
+		q.Set("in", in)
+	}
+	self := s.absolute("/search/feed.atom?" + q.Encode())
+	f := atomFeed{
+		ID: self, Title: fmt.Sprintf("Search “%s” · %s", c.QueryParam("q"), s.opts.SiteName),
+		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}, {Rel: "alternate", Type: "text/html", Href: s.absolute("/search?" + q.Encode() + "&sort=newest")}},
+	}
+	return s.sendFeed(c, f, res.Events, rooms, time.Time{})
+}
+
+// sendFeed fills f's entries from evs (newest first) and sends it. A feed
+// without entries is updated as of since (the room's first message), or
+// the Unix epoch: a stable value, so that its ETag is too.
+func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms map[id.RoomID]store.Room, since time.Time) error {
+	ctx := c.Request().Context()
+	msgs, err := s.shownMessages(ctx, evs)
+	if err != nil {
+		return err
+	}
+	f.Author = &atomPerson{Name: s.opts.SiteName, URI: s.absolute("/")}
+	var newest time.Time
+	var q renderQueue
+	f.Entries = make([]atomEntry, 0, len(evs))
+	for _, e := range evs {
+		sh := msgs[e.ID]
+		if sh == nil || sh.redaction != nil {
+			continue
+		}
+		r := rooms[e.RoomID]
+		link := s.absolute(eventPath(r, e.ID))
+		published := time.UnixMilli(e.OriginTS).UTC()
+		updated := published
+		if sh.edited && sh.editedAt > e.OriginTS {
+			updated = time.UnixMilli(sh.editedAt).UTC()
+		}
+		newest = later(newest, updated)
+		f.Entries = append(f.Entries, atomEntry{
+			ID: link, Updated: updated.Format(time.RFC3339), Published: published.Format(time.RFC3339),
+			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: link},
+			Author:  atomPerson{Name: displayName(e.SenderName, e.Sender), URI: "https://matrix.to/#/" + url.PathEscape(string(e.Sender))},
+			Content: atomText{Type: "html"},
+		})
+		en := &f.Entries[len(f.Entries)-1]
+		author, room := en.Author.Name, roomName(r)
+		q.text(sh.msg, 80, func(t string) { en.Title = fmt.Sprintf("%s in %s: %s", author, room, t) })
+		// The sanitized HTML from render, carried as escaped text
+		// (type="html"): feed readers sanitize again, and the XML cannot
+		// be broken by it.
+		q.html(sh.msg, func(h template.HTML) { en.Content.Body = string(h) })
+	}
+	if newest.IsZero() {
+		newest = since
+		if since.UnixMilli() <= 0 {
+			newest = time.Unix(0, 0)
+		}
+	}
+	f.Updated = newest.UTC().Format(time.RFC3339)
+	if err := s.run(ctx, &q); err != nil {
+		return err
+	}
+	b, err := xml.MarshalIndent(f, "", " ")
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	// Feeds are for readers, not search engines (robots.txt too).
+	c.Response().Header().Set("X-Robots-Tag", "noindex")
+	return s.sendCached(c, http.StatusOK, "application/atom+xml; charset=utf-8", append([]byte(xml.Header), b...), s.now().UTC().Truncate(24*time.Hour))
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,157 @@
+package web_test
+
+import (
+	"context"
+	"encoding/xml"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
+)
+
+type atomFeed struct {
+	XMLName xml.Name `xml:"http://www.w3.org/2005/Atom feed"`
+	ID      string   `xml:"id"`
+	Updated string   `xml:"updated"`
+	Entries []struct {
+		ID      string `xml:"id"`
+		Title   string `xml:"title"`
+		Updated string `xml:"updated"`
+		Link    struct {
+			Href string `xml:"href,attr"`
+		} `xml:"link"`
+		Content struct {
+			Type string `xml:"type,attr"`
+			Body string `xml:",chardata"`
+		} `xml:"content"`
+	} `xml:"entry"`
+}
+
+func (e *env) feed(t *testing.T, path string) atomFeed {
+	t.Helper()
+	rec := e.get(t, path)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s = %d: %s", path, rec.Code, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/atom+xml; charset=utf-8" {
+		t.Errorf("%s: Content-Type %q", path, ct)
+	}
+	if rec.Header().Get("X-Robots-Tag") != "noindex" || rec.Header().Get("ETag") == "" {
+		t.Errorf("%s: headers %v", path, rec.Header())
+	}
+	var f atomFeed
+	if err := xml.Unmarshal(rec.Body.Bytes(), &f); err != nil {
+		t.Fatalf("%s: not an Atom feed: %v\n%s", path, err, rec.Body)
+	}
+	return f
+}
+
+// TestRoomFeed: newest first, permalinks as IDs, the edit's time as
+// updated, the sanitized HTML as content; a redacted message leaves the
+// feed at once; day pages link it; no base URL, no feed.
+func TestRoomFeed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			msgLine("$f1", 1767225601000, `{"msgtype":"m.text","body":"first","format":"org.matrix.custom.html","formatted_body":"<b>first</b><script>alert(1)</script>"}`),
+			msgLine("$f2", 1767225602000, `{"msgtype":"m.text","body":"second"}`),
+			msgLine("$f2e", 1767225609000, `{"msgtype":"m.text","body":"* second, edited","m.new_content":{"msgtype":"m.text","body":"second, edited"},"m.relates_to":{"rel_type":"m.replace","event_id":"$f2"}}`),
+		))
+		const feed = "/room/!x:example.org/feed.atom"
+		f := e.feed(t, feed)
+		if len(f.Entries) != 2 {
+			t.Fatalf("entries: %+v", f.Entries)
+		}
+		second, first := f.Entries[0], f.Entries[1]
+		if second.ID != "https://archive.example/room/!x:example.org/event/$f2" || second.Link.Href != second.ID {
+			t.Errorf("entry id %q link %q", second.ID, second.Link.Href)
+		}
+		if want := time.UnixMilli(1767225609000).UTC().Format(time.RFC3339); second.Updated != want || f.Updated != want {
+			t.Errorf("updated: entry %q feed %q, want %q", second.Updated, f.Updated, want)
+		}
+		if !strings.Contains(second.Content.Body, "second, edited") || !strings.Contains(second.Title, "Ann") {
+			t.Errorf("edited entry: %+v", second)
+		}
+		if first.Content.Type != "html" || !strings.Contains(first.Content.Body, "<b>first</b>") || strings.Contains(first.Content.Body, "script") {
+			t.Errorf("content not the sanitized HTML: %q", first.Content.Body)
+		}
+		day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+		if day.Find(`link[rel="alternate"][type="application/atom+xml"]`).AttrOr("href", "") != feed {
+			t.Error("day page does not link its room's feed")
+		}
+
+		e.addEvents(t, redactionLine("$rd", "@a:example.org", 1767225700000, "$f1", "oops"))
+		if f := e.feed(t, feed); len(f.Entries) != 1 || strings.Contains(f.Entries[0].ID, "$f1") {
+			t.Errorf("redacted message still in the feed: %+v", f.Entries)
+		}
+
+		noBase, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := (&env{st: st, srv: noBase}).get(t, feed); rec.Code != http.StatusNotFound {
+			t.Errorf("feed without a base URL = %d", rec.Code)
+		}
+	})
+}
+
+func TestSearchFeed(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		msgLine("$s1", 1767225601000, `{"msgtype":"m.text","body":"kiwi one"}`),
+		msgLine("$s2", 1767225602000, `{"msgtype":"m.text","body":"kiwi two"}`),
+		msgLine("$s3", 1767225603000, `{"msgtype":"m.text","body":"banana"}`),
+	))
+	e.withSearch(t)
+	f := e.feed(t, "/search/feed.atom?q=kiwi")
+	if len(f.Entries) != 2 || !strings.HasSuffix(f.Entries[0].ID, "$s2") || !strings.HasSuffix(f.Entries[1].ID, "$s1") {
+		t.Errorf("search feed entries: %+v", f.Entries)
+	}
+	if rec := e.get(t, "/search/feed.atom?q="); rec.Code != http.StatusBadRequest {
+		t.Errorf("empty search feed = %d", rec.Code)
+	}
+	doc := e.page(t, "/search?q=kiwi", http.StatusOK)
+	if href := doc.Find(`link[rel="alternate"]`).AttrOr("href", ""); href != "/search/feed.atom?q=kiwi" {
+		t.Errorf("search page feed link %q", href)
+	}
+}
+
+// TestFeedsAndCalendarDropExpiredAndOptedOut: an expired message and an
+// opted-out sender's messages leave the room feed, the calendar's counts
+// and the jump at once, before any purge.
+func TestFeedsAndCalendarDropExpiredAndOptedOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			msgLine("$x1", 1767225601000, `{"msgtype":"m.text","body":"kept"}`),
+			`{"event_id":"$bob1","room_id":"!x:example.org","type":"m.room.message","sender":"@bob:example.org","origin_server_ts":1767225602000,"content":{"msgtype":"m.text","body":"bob's"}}`,
+		))
+		if f := e.feed(t, "/room/!x:example.org/feed.atom"); len(f.Entries) != 2 {
+			t.Fatalf("entries before: %d", len(f.Entries))
+		}
+		if _, err := st.OptOut(context.Background(), "@bob:example.org", "test"); err != nil {
+			t.Fatal(err)
+		}
+		st.RefreshConsent()
+		if f := e.feed(t, "/room/!x:example.org/feed.atom"); len(f.Entries) != 1 || !strings.HasSuffix(f.Entries[0].ID, "$x1") {
+			t.Errorf("opted-out sender still in the feed: %+v", f.Entries)
+		}
+		month := e.page(t, "/room/!x:example.org/calendar/2026-01", http.StatusOK)
+		if n := cell(month, "2026-01-01").Find(".count").Text(); n != "1" {
+			t.Errorf("calendar counts an opted-out message: %q", n)
+		}
+	})
+	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true}})
+	e := newEnv(t, st, writeRoom(t,
+		msgLine("$old", 1767225601000, `{"msgtype":"m.text","body":"words that expire"}`),
+		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,
+	))
+	if f := e.feed(t, "/room/!x:example.org/feed.atom"); len(f.Entries) != 0 {
+		t.Errorf("expired message in the feed: %+v", f.Entries)
+	}
+	if cell(e.page(t, "/room/!x:example.org/calendar/2026", http.StatusOK), "2026-01-01").Find("a").Length() != 0 {
+		t.Error("calendar links a day whose messages expired")
+	}
+}

@@ -1,0 +1,109 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Polls (MSC3381) in the timeline: the question and its answers, the
+// votes while the poll is open if it discloses them, and the result once
+// it has ended. The rules are event.TallyPoll's.
+
+type pollView struct {
+	ID         string
+	Permalink  string
+	Time       string
+	DateTime   string
+	TS         int64
+	SenderName string
+	SenderID   string
+	Question   string
+	Answers    []pollAnswerView
+	Ended      bool
+	EndedAt    string
+	EndTS      int64
+	// ShowVotes: disclosed polls show votes while open, all polls once
+	// ended.
+	ShowVotes bool
+	Voters    int
+	// Capped: store.MaxRelated responses were loaded, and there may be
+	// more than counted.
+	Capped    bool
+	Highlight bool
+}
+
+type pollAnswerView struct {
+	Text    string
+	Votes   int
+	Percent int
+	Winner  bool
+}
+
+// polls builds the view of every poll start among evs, keyed by its
+// event ID, loading all their responses and ends in one query.
+func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID) (map[id.EventID]*pollView, error) {
+	type start struct {
+		ev   store.Event
+		poll event.Poll
+	}
+	var starts []start
+	var ids []id.EventID
+	for _, e := range evs {
+		if !event.IsPollStart(e.Type) || e.Redacted || e.IsState() {
+			continue
+		}
+		if p, ok := event.ParsePoll(e.Content); ok {
+			starts = append(starts, start{e, p})
+			ids = append(ids, e.ID)
+		}
+	}
+	out := map[id.EventID]*pollView{}
+	if len(starts) == 0 {
+		return out, nil
+	}
+	rel, err := s.store.Related(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("poll responses: %w", err)
+	}
+	byPoll := map[id.EventID][]*event.Event{}
+	for i := range rel {
+		if rel[i].Rel.Type == "m.reference" && (event.IsPollResponse(rel[i].Type) || event.IsPollEnd(rel[i].Type)) {
+			byPoll[rel[i].Rel.EventID] = append(byPoll[rel[i].Rel.EventID], &rel[i].Event)
+		}
+	}
+	for _, st := range starts {
+		e := st.ev
+		related := byPoll[e.ID]
+		t := event.TallyPoll(st.poll, &e.Event, related)
+		v := &pollView{
+			ID: string(e.ID), Permalink: eventPath(r, e.ID), TS: e.OriginTS,
+			SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
+			Question: st.poll.Question, Ended: t.Ended, ShowVotes: t.Ended || st.poll.Disclosed,
+			Voters: t.Voters, Capped: len(related) >= store.MaxRelated, Highlight: e.ID == highlight,
+		}
+		v.Time, v.DateTime = fmtTime(e.OriginTS)
+		if t.Ended {
+			v.EndTS = t.EndTS
+			v.EndedAt = fmtStamp(time.UnixMilli(t.EndTS))
+		}
+		winners := map[string]bool{}
+		for _, w := range t.Winners {
+			winners[w] = true
+		}
+		for _, a := range st.poll.Answers {
+			av := pollAnswerView{Text: a.Text, Votes: t.Votes[a.ID], Winner: t.Ended && winners[a.ID]}
+			if t.Voters > 0 {
+				av.Percent = av.Votes * 100 / t.Voters
+			}
+			v.Answers = append(v.Answers, av)
+		}
+		out[e.ID] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,79 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+)
+
+// TestScriptAndLiveToday: pages load archive.js from the archive's own
+// origin under a content-named path (cached for good), the CSP allows
+// scripts from there alone, and the current day's page offers the live
+// fragment, which returns exactly the items after the one it is given.
+func TestScriptAndLiveToday(t *testing.T) {
+	// Times early in the current UTC day: the test cannot straddle midnight.
+	now := time.Now().UTC().Truncate(24 * time.Hour).Add(3 * time.Second)
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		msgLine("$old", 1767225601000, `{"msgtype":"m.text","body":"old"}`),
+		msgLine("$t1", now.Add(-2*time.Second).UnixMilli(), `{"msgtype":"m.text","body":"earlier today"}`),
+	))
+	today := "/room/!x:example.org/" + now.Format("2006-01-02")
+	rec := e.get(t, today)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("today = %d", rec.Code)
+	}
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-inline'; s") {
+		t.Errorf("CSP %q", csp)
+	}
+	doc, err := goquery.NewDocumentFromReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := doc.Find("head script[src]").AttrOr("src", "")
+	if !strings.HasPrefix(src, "/static/archive.") || !strings.HasSuffix(src, ".js") || doc.Find("script:not([src])").Length() != 0 {
+		t.Errorf("script %q, or an inline script", src)
+	}
+	js := e.get(t, src)
+	if js.Code != http.StatusOK || !strings.Contains(js.Header().Get("Cache-Control"), "immutable") || !strings.Contains(js.Body.String(), "data-live-since") {
+		t.Errorf("GET %s = %d %v", src, js.Code, js.Header())
+	}
+	if doc.Find(`a.skip-link[href="#main"]`).Length() != 1 || doc.Find("main#main").Length() != 1 {
+		t.Error("no skip link to main")
+	}
+	if doc.Find(`time[data-ts="1767225601000"]`).Length() != 0 {
+		t.Error("another day's message on today's page")
+	}
+	if doc.Find(fmt.Sprintf(`time[data-ts="%d"]`, now.Add(-2*time.Second).UnixMilli())).Length() != 1 {
+		t.Error("no data-ts on today's message")
+	}
+	if doc.Find(`.body[dir="auto"]`).Length() == 0 {
+		t.Error("message bodies lack dir=auto")
+	}
+	live := doc.Find("#live")
+	since, liveURL := live.AttrOr("data-live-since", ""), live.AttrOr("data-live-url", "")
+	if since != "$t1" || liveURL == "" {
+		t.Fatalf("live: since %q url %q", since, liveURL)
+	}
+	// Nothing new yet: an empty fragment that keeps the position.
+	frag := e.get(t, liveURL+"&after="+url.QueryEscape(since))
+	if frag.Code != http.StatusOK || strings.Contains(frag.Body.String(), "<li") || frag.Header().Get("X-Live-Since") != "$t1" {
+		t.Errorf("empty poll: %d %q %v", frag.Code, frag.Body.String(), frag.Header())
+	}
+	e.addEvents(t, msgLine("$t2", now.Add(-time.Second).UnixMilli(), `{"msgtype":"m.text","body":"new <b>one</b>"}`))
+	frag = e.get(t, liveURL+"&after="+url.QueryEscape(since))
+	fd, _ := goquery.NewDocumentFromReader(frag.Body)
+	if ids := fd.Find("li.msg").Map(func(_ int, s *goquery.Selection) string { return s.AttrOr("id", "") }); fmt.Sprint(ids) != "[$t2]" || frag.Header().Get("X-Live-Since") != "$t2" {
+		t.Errorf("poll after a new message: %v, since %q", ids, frag.Header().Get("X-Live-Since"))
+	}
+	// A past day has no live part.
+	if e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK).Find("#live").Length() != 0 {
+		t.Error("a past day polls for new messages")
+	}
+}
