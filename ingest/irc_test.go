@@ -19,9 +19,10 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
-// An Element export ZIP, or any binary file, is refused as a whole with a
-// message saying what it is, rather than read as NDJSON line by line
-// ("467 lines rejected").
+// A ZIP that is not an Element export, or any binary file, is refused as a
+// whole with a message saying what it is, rather than read as NDJSON line
+// by line ("467 lines rejected"). (An Element export ZIP is imported:
+// zipimport_test.go.)
 func TestImportRefusesZipAndBinary(t *testing.T) {
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "export.zip")
@@ -30,8 +31,8 @@ func TestImportRefusesZipAndBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	zw := zip.NewWriter(f)
-	w, _ := zw.Create("export.json")
-	w.Write([]byte(`{"room_name":"x","messages":[]}`))
+	w, _ := zw.Create("photos/cat.txt")
+	w.Write([]byte("not an export"))
 	zw.Close()
 	f.Close()
 	binPath := filepath.Join(dir, "image.png")
@@ -106,7 +107,7 @@ func ircOptions(t *testing.T) *ingest.IRCOptions {
 
 func importIRC(t *testing.T, in *ingest.Ingester, path string, opts *ingest.IRCOptions) ingest.ImportReport {
 	t.Helper()
-	rep, err := in.ImportFile(context.Background(), path, ingest.ImportOptions{IRC: opts, BatchSize: 4})
+	rep, err := in.ImportFile(context.Background(), path, ingest.ImportOptions{IRC: opts, BatchSize: 4, RouteUnclaimedAliases: true})
 	if err != nil {
 		t.Fatalf("import %s: %v", path, err)
 	}

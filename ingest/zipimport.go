@@ -43,7 +43,7 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 	rep := ImportReport{File: p, Format: FormatElement}
 	zr, err := zip.OpenReader(p)
 	if err != nil {
-		return rep, fmt.Errorf("import %s: not a readable ZIP: %w", p, err)
+		return rep, fmt.Errorf("import %s: %w: not a readable ZIP archive: %w", p, ErrUnknownFormat, err)
 	}
 	defer zr.Close()
 	var exports []*zip.File
@@ -58,7 +58,7 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 		}
 	}
 	if len(exports) != 1 {
-		return rep, fmt.Errorf("import %s: an Element export ZIP holds one JSON file at its top level; this one has %d", p, len(exports))
+		return rep, fmt.Errorf("import %s: %w: a ZIP archive is read as an Element export, which holds one JSON file at its top level; this one has %d", p, ErrUnknownFormat, len(exports))
 	}
 	// The JSON is imported from a temporary copy: the importer reads files
 	// by path, twice.

@@ -32,7 +32,7 @@ func TestIRCImportPages(t *testing.T) {
 		in := ingest.New(st, storetest.Logger(t), "")
 		files, _ := filepath.Glob("../testdata/irc/*")
 		for _, f := range files {
-			if _, err := in.ImportFile(context.Background(), f, ingest.ImportOptions{IRC: opts}); err != nil {
+			if _, err := in.ImportFile(context.Background(), f, ingest.ImportOptions{IRC: opts, RouteUnclaimedAliases: true}); err != nil {
 				t.Fatalf("import %s: %v", f, err)
 			}
 		}
@@ -128,7 +128,7 @@ func TestIRCSuccessorLinks(t *testing.T) {
 			Network: "OFTC", Channel: "#opendev", Server: "irc.example", Room: room}}
 		e := newEnv(t, st, demoFile)
 		in := ingest.New(st, storetest.Logger(t), "")
-		if _, err := in.ImportFile(ctx, "../testdata/irc/opendev.2021-08-17.log", ingest.ImportOptions{IRC: opts}); err != nil {
+		if _, err := in.ImportFile(ctx, "../testdata/irc/opendev.2021-08-17.log", ingest.ImportOptions{IRC: opts, RouteUnclaimedAliases: true}); err != nil {
 			t.Fatal(err)
 		}
 		// A recorded Matrix room's tombstone naming the demo room as its
@@ -171,7 +171,7 @@ func TestIRCHostileLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "2021-09-01 \"><b>x\n# forged.log")
 	os.WriteFile(path, []byte("[10:00:00] <ev\"il'> <script>alert(1)</script><img src=x onerror=alert(1)> javascript:alert(1)\n"), 0o600)
 	in := ingest.New(st, storetest.Logger(t), "")
-	if _, err := in.ImportFile(context.Background(), path, ingest.ImportOptions{IRC: opts}); err != nil {
+	if _, err := in.ImportFile(context.Background(), path, ingest.ImportOptions{IRC: opts, RouteUnclaimedAliases: true}); err != nil {
 		t.Fatal(err)
 	}
 	e := newEnv(t, st)
