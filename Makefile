@@ -4,7 +4,7 @@ BIN := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build demo test lint fmt-check vet unit bench clean
+.PHONY: all build demo test lint fmt-check vet unit bench screenshots clean
 
 all: build
 
@@ -22,7 +22,9 @@ demo: build
 
 # Every test: formatting, vet, staticcheck, and the whole suite with the race
 # detector, PostgreSQL included (the tests start their own throwaway cluster,
-# or use MXARCHIVE_TEST_POSTGRES). Under CI=true a missing PostgreSQL fails.
+# or use MXARCHIVE_TEST_POSTGRES), and the real-browser tests (Chromium, and
+# axe-core which they install with npm). Under CI=true a missing PostgreSQL
+# or browser fails.
 test: fmt-check vet lint unit
 
 fmt-check:
@@ -46,6 +48,11 @@ unit:
 BENCH_SCALE ?= 100000
 bench: build
 	$(BIN)/archive-bench run -scale $(BENCH_SCALE) $(BENCH_FLAGS)
+
+# Screenshots of the main pages at desktop and phone width, for review, in
+# bin/screenshots (or $MXARCHIVE_SCREENSHOTS).
+screenshots:
+	$(GO) test -count=1 -run TestScreenshots ./internal/browsertest/
 
 clean:
 	rm -rf $(BIN)
