@@ -28,7 +28,7 @@ func hostileDay(i int) string { return hostileStart.AddDate(0, 0, i/perDay).Form
 
 // hostile is an archive holding every payload of the corpus in every
 // place a room member controls: as a message's formatted_body and its
-// plain body, as the sender's display name, as the room's name and topic
+// plain body, as an edit's new content, as the sender's display name, as the room's name and topic
 // (state lines in the timeline, and the header of a room of its own), as
 // a reaction key, and quoted by a reply.
 type hostile struct {
@@ -36,6 +36,7 @@ type hostile struct {
 	payloads  []browsertest.Payload
 	formatted []string // event ID of payload i's formatted message
 	plain     []string // event ID of payload i's plain-body message
+	edited    []string // event ID of a message edited into payload i
 }
 
 func newHostile(t *testing.T) *hostile {
@@ -67,6 +68,13 @@ func newHostile(t *testing.T) *hostile {
 		})
 		h.formatted = append(h.formatted, f)
 		h.plain = append(h.plain, main.add(hostileRoom, user, "m.room.message", nil, map[string]any{"msgtype": "m.text", "body": text}))
+		e := main.add(hostileRoom, user, "m.room.message", nil, map[string]any{"msgtype": "m.text", "body": "before the edit " + browsertest.Marker(i)})
+		h.edited = append(h.edited, e)
+		edit := map[string]any{"msgtype": "m.text", "body": "edited " + text, "format": "org.matrix.custom.html", "formatted_body": "edited " + text}
+		main.add(hostileRoom, user, "m.room.message", nil, map[string]any{
+			"msgtype": "m.text", "body": "* edited " + text, "format": "org.matrix.custom.html", "formatted_body": "* edited " + text,
+			"m.new_content": edit, "m.relates_to": map[string]any{"rel_type": "m.replace", "event_id": e},
+		})
 		main.add(hostileRoom, moderator, "m.reaction", nil, map[string]any{"m.relates_to": map[string]any{"rel_type": "m.annotation", "event_id": f, "key": text}})
 		main.add(hostileRoom, moderator, "m.room.message", nil, map[string]any{
 			"msgtype": "m.text", "body": "reply " + browsertest.Marker(i),
@@ -132,9 +140,9 @@ func TestHostileCorpus(t *testing.T) {
 		}
 		for i := range n {
 			m := browsertest.Marker(i)
-			f, p := items[h.formatted[i]], items[h.plain[i]]
-			if !strings.Contains(f.Body, m) || !strings.Contains(p.Body, m) {
-				t.Errorf("payload %d (%s): message text lost: formatted %q, plain %q", i, h.payloads[i].Family, f.Body, p.Body)
+			f, p, e := items[h.formatted[i]], items[h.plain[i]], items[h.edited[i]]
+			if !strings.Contains(f.Body, m) || !strings.Contains(p.Body, m) || !strings.Contains(e.Body, "edited "+m) {
+				t.Errorf("payload %d (%s): message text lost: formatted %q, plain %q, edited %q", i, h.payloads[i].Family, f.Body, p.Body, e.Body)
 			}
 			if !strings.Contains(f.Sender, m) {
 				t.Errorf("payload %d (%s): display name lost: %q", i, h.payloads[i].Family, f.Sender)
@@ -162,6 +170,16 @@ func TestHostileCorpus(t *testing.T) {
 			guarded(t, tab, path)
 			if !markers(tab.VisibleText(t))[i] {
 				t.Errorf("payload %d (%s): %s does not show its text", i, h.payloads[i].Family, path)
+			}
+		}
+	})
+
+	t.Run("edit-history", func(t *testing.T) {
+		for i := range n {
+			path := "/room/" + hostileRoom + "/event/" + h.edited[i] + "/edits"
+			guarded(t, tab, path)
+			if !strings.Contains(tab.VisibleText(t), "edited "+browsertest.Marker(i)) {
+				t.Errorf("payload %d (%s): %s does not show the edit's text", i, h.payloads[i].Family, path)
 			}
 		}
 	})
