@@ -78,14 +78,25 @@ func TestScreenshots(t *testing.T) {
 			t.Run(p.name+"-"+s.suffix, func(t *testing.T) {
 				tab.Open(t, p.path)
 				if s.width == phoneWidth {
-					if w := browsertest.Eval[int](t, tab, `document.documentElement.scrollWidth`); w > phoneWidth {
-						wide := browsertest.Eval[[]string](t, tab, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 360.5 || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible').slice(0, 5).map(e => e.localName + (e.className ? '.' + e.className : '') + ': ' + e.outerHTML.slice(0, 100))`)
-						t.Errorf("%s is %d px wide at %d px; too wide:\n%s", p.path, w, phoneWidth, strings.Join(wide, "\n"))
-					}
+					checkPhoneWidth(t, tab, p.path)
 				}
 				tab.SaveScreenshot(t, dir, p.name+"-"+s.suffix)
 			})
 		}
 	}
 	t.Logf("screenshots in %s", dir)
+}
+
+// checkPhoneWidth fails if the open page (in a 360 px viewport) is wider
+// than the screen, naming the innermost culprits.
+func checkPhoneWidth(t *testing.T, tab *browsertest.Tab, path string) {
+	t.Helper()
+	w := browsertest.Eval[int](t, tab, `document.documentElement.scrollWidth`)
+	if w <= phoneWidth {
+		return
+	}
+	wide := browsertest.Eval[[]string](t, tab, `[...document.querySelectorAll('body *')]
+		.filter(e => e.getBoundingClientRect().right > 360.5 || e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible')
+		.slice(-5).map(e => e.localName + (e.className ? '.' + e.className : '') + ': ' + e.outerHTML.slice(0, 120))`)
+	t.Errorf("%s is %d px wide at %d px; too wide:\n%s", path, w, phoneWidth, strings.Join(wide, "\n"))
 }

@@ -162,6 +162,21 @@ func TestHostileCorpus(t *testing.T) {
 		}
 	})
 
+	// A hostile member must not be able to widen the page past a phone's
+	// screen either: long names, reaction keys and quotes must break.
+	t.Run("phone-width", func(t *testing.T) {
+		tab.Viewport(t, phoneWidth, 800)
+		defer tab.Viewport(t, desktopWidth, 900)
+		paths := []string{"/", "/search?q=hostile&size=100"}
+		for i := 0; i < n; i += perDay {
+			paths = append(paths, "/room/"+hostileRoom+"/"+hostileDay(i), fmt.Sprintf("/room/!hroom%d:example.org/%s", min(i+perDay/2, n-1), hostileStart.Format(time.DateOnly)))
+		}
+		for _, path := range paths {
+			tab.Open(t, path)
+			checkPhoneWidth(t, tab, path)
+		}
+	})
+
 	t.Run("permalinks", func(t *testing.T) {
 		for i := range n {
 			// The formatted message carries the payload in its body too;
