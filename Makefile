@@ -4,7 +4,7 @@ BIN := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.6.1
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build demo test lint fmt-check vet unit bench bench-load clean
+.PHONY: all build demo test lint fmt-check vet unit bench bench-load screenshots clean
 
 all: build
 
@@ -23,7 +23,9 @@ demo: build
 
 # Every test: formatting, vet, staticcheck, and the whole suite with the race
 # detector, PostgreSQL included (the tests start their own throwaway cluster,
-# or use MXARCHIVE_TEST_POSTGRES). Under CI=true a missing PostgreSQL fails.
+# or use MXARCHIVE_TEST_POSTGRES), and the real-browser tests (Chromium, and
+# axe-core which they install with npm). Under CI=true a missing PostgreSQL
+# or browser fails.
 test: fmt-check vet lint unit
 
 fmt-check:
@@ -56,6 +58,11 @@ LOAD_CLIENTS ?= 16
 LOAD_DURATION ?= 60s
 bench-load: build
 	$(BIN)/archive-bench load -scale $(LOAD_SCALE) -db postgres -outage -clients $(LOAD_CLIENTS) -duration $(LOAD_DURATION) $(LOAD_FLAGS)
+
+# Screenshots of the main pages at desktop and phone width, for review, in
+# bin/screenshots (or $MXARCHIVE_SCREENSHOTS).
+screenshots:
+	$(GO) test -count=1 -run TestScreenshots ./internal/browsertest/
 
 clean:
 	rm -rf $(BIN)

@@ -109,7 +109,7 @@ func (r *Renderer) clean(parent *html.Node, depth int) {
 		switch c.Type {
 		case html.TextNode:
 		case html.ElementNode:
-			if depth >= MaxDepth || !outputTags[c.DataAtom] && !legacyTag(c.DataAtom) {
+			if depth >= MaxDepth || !outputTags[c.DataAtom] && !legacyTag(c.DataAtom) || strayListItem(c, parent) {
 				// Unwrap and go on with the first lifted child, which is
 				// checked at this same depth.
 				if first := unwrap(c); first != nil {
@@ -132,6 +132,15 @@ func (r *Renderer) clean(parent *html.Node, depth int) {
 }
 
 func legacyTag(a atom.Atom) bool { return a == atom.Font || a == atom.Strike }
+
+// strayListItem reports an li outside a list. Pages put each message inside
+// an li of their own, and a browser parsing the page ends that li at a
+// message's stray li start tag (through div, p and inline elements),
+// so the rest of the message would spill out of its item; found by the
+// hostile-HTML browser test.
+func strayListItem(n, parent *html.Node) bool {
+	return n.DataAtom == atom.Li && parent.DataAtom != atom.Ul && parent.DataAtom != atom.Ol
+}
 
 // unwrap replaces n by its children and returns the first of them.
 func unwrap(n *html.Node) *html.Node {

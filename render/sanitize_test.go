@@ -90,6 +90,12 @@ var hostileHTML = []struct {
 	{"code evil class dropped", `<code class="evil">x</code>`, `<code>x</code>`},
 	{"code two classes dropped", `<code class="language-go evil">x</code>`, `<code>x</code>`},
 	{"class elsewhere dropped", `<p class="spoiler">x</p>`, `<p>x</p>`},
+	// A list item outside a list would close the page's own <li> around the
+	// message (the HTML parser ends an open li at the next li start tag,
+	// looking through div, p and inline elements), spilling the rest of the
+	// message's markup out of it.
+	{"stray li unwrapped", `<li>a</li><b><li>b</li></b><ul><li>c</li></ul>`, `a<b>b</b><ul><li>c</li></ul>`},
+	{"li in a list kept", `<ol><li>a<ul><li>b</li></ul></li></ol>`, `<ol><li>a<ul><li>b</li></ul></li></ol>`},
 	{"ol start kept", `<ol start="3"><li>c</li></ol>`, `<ol start="3"><li>c</li></ol>`},
 	{"ol start invalid", `<ol start="3x"><li>c</li></ol>`, `<ol><li>c</li></ol>`},
 	{"spoiler with reason", `<span data-mx-spoiler="plot">Snape</span>`,
