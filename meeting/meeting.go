@@ -427,3 +427,11 @@ func command(l Line) (cmd, arg string) {
 	}
 	return "", ""
 }
+
+// Starts reports whether a line is a #startmeeting: where a day page marks
+// a meeting. (One said inside a running meeting is a line of that meeting;
+// its own minutes page still shows the meeting it would start.)
+func Starts(l Line) bool {
+	cmd, _ := command(l)
+	return cmd == "startmeeting"
+}
