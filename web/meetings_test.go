@@ -8,7 +8,9 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/irclog"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -209,6 +211,47 @@ func TestMeetingMinutesFollowWithdrawals(t *testing.T) {
 		list := e.page(t, "/room/!x:example.org/meetings", http.StatusOK)
 		if n := list.Find("table.meetings tbody tr").Length(); n != 0 {
 			t.Errorf("%d meetings listed after the start was redacted", n)
+		}
+	})
+}
+
+// The demo's IRC log (what `make demo` imports) holds a meeting; its
+// minutes follow meetbot's rules through the whole import path: a second
+// chair, an #agreed refused from a non-chair, an #undo, actions by nick.
+func TestDemoIRCMeeting(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		alias := "#opendev-meeting:example.org"
+		room, err := irclog.RoomID(alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := &ingest.IRCOptions{NewRoomAlias: alias, Options: irclog.Options{Network: "OFTC", Channel: "#opendev-meeting", Server: "example.org", Room: room}}
+		in := ingest.New(st, storetest.Logger(t), "")
+		if _, err := in.ImportFile(context.Background(), "../testdata/demo/irc/opendev-meeting.2026-03-03.log", ingest.ImportOptions{IRC: opts}); err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, st)
+		var ms struct {
+			Meetings []apiMeetingJSON `json:"meetings"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms/"+string(room)+"/meetings"), http.StatusOK, &ms)
+		if len(ms.Meetings) != 1 {
+			t.Fatalf("%d meetings, want 1", len(ms.Meetings))
+		}
+		m := ms.Meetings[0]
+		if m.Title != "infra" || !m.Ended || m.Topics != 3 || m.Actions != 3 || len(m.Chairs) != 2 {
+			t.Errorf("demo meeting: %+v", m)
+		}
+		txt := e.get(t, "/room/"+string(room)+"/meeting/"+m.ID+".txt").Body.String()
+		for _, want := range []string{"* tonio\n  * bo_k and tonio to rehearse the rollback on Friday\n", "* mira (11)\n"} {
+			if !strings.Contains(txt, want) {
+				t.Errorf("text minutes lack %q:\n%s", want, txt)
+			}
+		}
+		for _, gone := range []string{"also on Friday", "update the wiki page"} {
+			if strings.Contains(txt, gone) {
+				t.Errorf("text minutes hold %q (refused or undone)", gone)
+			}
 		}
 	})
 }
