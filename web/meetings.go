@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -51,16 +50,19 @@ func meetingLine(sh *shown) (meeting.Line, bool) {
 }
 
 // loadMeeting computes the meeting started by start (a shown message of
-// r); false when that message starts none.
-func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Event) (meeting.Meeting, bool, error) {
+// r); false when that message starts none. It also returns how many events
+// it loaded, which a list counts against its budget.
+func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Event) (meeting.Meeting, bool, int, error) {
+	loaded := 0
 	for i, span := range meetingWindows {
 		evs, err := s.store.DayEvents(ctx, r.ID, start.OriginTS, start.OriginTS+span)
 		if err != nil {
-			return meeting.Meeting{}, false, err
+			return meeting.Meeting{}, false, loaded, err
 		}
+		loaded += len(evs)
 		msgs, err := s.shownMessages(ctx, evs)
 		if err != nil {
-			return meeting.Meeting{}, false, err
+			return meeting.Meeting{}, false, loaded, err
 		}
 		lines := make([]meeting.Line, 0, len(msgs))
 		for _, e := range evs {
@@ -72,14 +74,14 @@ func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Even
 		}
 		m, ok := meeting.At(lines, start.ID)
 		if !ok {
-			return meeting.Meeting{}, false, nil
+			return meeting.Meeting{}, false, loaded, nil
 		}
 		windowEnd := start.OriginTS + span
 		if m.Ended || i == len(meetingWindows)-1 || len(evs) >= store.MaxDayEvents || m.End+meeting.Silence < windowEnd {
-			return m, true, nil
+			return m, true, loaded, nil
 		}
 	}
-	return meeting.Meeting{}, false, nil // not reached: the last window returns
+	return meeting.Meeting{}, false, loaded, nil // not reached: the last window returns
 }
 
 type meetingListView struct {
@@ -101,6 +103,13 @@ type meetingSummaryView struct {
 	Lines          int
 }
 
+// meetingListBudget bounds the events one list loads: a member who says
+// #startmeeting every few hours in a busy room must not make the list
+// load the whole room. The newest meetings are computed first.
+const meetingListBudget = 100000
+
+// meetingList computes a room's meetings, newest first; true when older
+// ones were left out (past maxListedMeetings or the budget).
 func (s *Server) meetingList(c echo.Context, r store.Room) ([]meeting.Meeting, bool, error) {
 	ctx := c.Request().Context()
 	starts, err := s.store.MeetingStarts(ctx, r.ID)
@@ -111,22 +120,40 @@ func (s *Server) meetingList(c echo.Context, r store.Room) ([]meeting.Meeting, b
 	if capped {
 		starts = starts[len(starts)-maxListedMeetings:]
 	}
-	var out []meeting.Meeting
-	var end int64 = -1
-	for _, st := range starts {
-		if st.OptedOut || st.OriginTS <= end {
-			continue // withdrawn, or said inside the previous meeting
+	var found []meeting.Meeting // newest first
+	loaded := 0
+	for i := len(starts) - 1; i >= 0; i-- {
+		st := starts[i]
+		if st.OptedOut {
+			continue
 		}
-		m, ok, err := s.loadMeeting(ctx, r, st)
+		if loaded >= meetingListBudget {
+			capped = true
+			break
+		}
+		m, ok, n, err := s.loadMeeting(ctx, r, st)
+		loaded += n
 		if err != nil {
 			return nil, false, err
 		}
 		if ok {
-			out = append(out, m)
-			end = m.End
+			found = append(found, m)
 		}
 	}
-	slices.Reverse(out) // newest first
+	// A #startmeeting said inside an earlier meeting is a line of it.
+	var out []meeting.Meeting
+	for i := range found {
+		nested := false
+		for j := i + 1; j < len(found); j++ {
+			if found[j].Start <= found[i].Start && found[i].Start <= found[j].End && found[j].ID != found[i].ID {
+				nested = true
+				break
+			}
+		}
+		if !nested {
+			out = append(out, found[i])
+		}
+	}
 	return out, capped, nil
 }
 
@@ -195,7 +222,7 @@ func (s *Server) meetingAt(c echo.Context, r store.Room, raw string) (meeting.Me
 	if err != nil || e.RoomID != r.ID || !e.Public || !e.Displayable() {
 		return meeting.Meeting{}, notFound("No meeting of %s starts at %s.", roomName(r), raw)
 	}
-	m, ok, err := s.loadMeeting(ctx, r, e)
+	m, ok, _, err := s.loadMeeting(ctx, r, e)
 	if err != nil {
 		return meeting.Meeting{}, err
 	}

@@ -255,3 +255,28 @@ func TestDemoIRCMeeting(t *testing.T) {
 		}
 	})
 }
+
+// A #startmeeting said inside a running meeting is a line of it, not a
+// second meeting in the list; a meeting nobody ended is listed as such.
+func TestNestedStartIsALine(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			meetingMsg("$a0", 60000, aUser, "#startmeeting outer"),
+			meetingMsg("$a1", 120000, zUser, "#startmeeting inner"),
+			meetingMsg("$a2", 180000, aUser, "#endmeeting"),
+			meetingMsg("$b0", 4*3600000, zUser, "#startmeeting never ended"),
+			meetingMsg("$b1", 4*3600000+60000, zUser, "#info left open"),
+		))
+		var ms struct {
+			Meetings []apiMeetingJSON `json:"meetings"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings"), http.StatusOK, &ms)
+		var got []string
+		for _, m := range ms.Meetings {
+			got = append(got, m.ID+" "+m.Title+" "+map[bool]string{true: "ended", false: "open"}[m.Ended])
+		}
+		if strings.Join(got, ", ") != "$b0 never ended open, $a0 outer ended" {
+			t.Errorf("meetings: %q", got)
+		}
+	})
+}
