@@ -332,54 +332,91 @@ func (st *meetingState) finish() {
 			m.Chairs = append(m.Chairs, *st.people[u])
 		}
 	}
-	// Action items by person, people in the order of the list above.
-	for _, p := range m.People {
-		var mine []Item
-		for _, a := range m.Actions {
-			if names(a.Text, p) {
-				mine = append(mine, a)
+	st.assign()
+}
+
+// Bounds of action assignment, which would otherwise cost actions × people
+// × text (a hostile meeting at the line cap took minutes): names are looked
+// up word by word in the first maxActionScan bytes of an action, and only
+// the maxSpacedNames most talkative people whose names are not one word
+// ("Ann Smith", "bur[n]er") are searched for as substrings.
+const (
+	maxActionScan  = 512
+	maxSpacedNames = 16
+)
+
+// assign fills ByPerson (people in the order of People) and Unassigned.
+func (st *meetingState) assign() {
+	m := &st.m
+	words := map[string][]int{} // a one-word name, lower case → people
+	var spaced []int
+	for i, p := range m.People {
+		for _, c := range nameCandidates(p) {
+			if strings.IndexFunc(c, func(r rune) bool { return !wordRune(r) }) < 0 {
+				words[c] = append(words[c], i)
+			} else if len(spaced) < maxSpacedNames {
+				spaced = append(spaced, i)
 			}
-		}
-		if len(mine) > 0 {
-			m.ByPerson = append(m.ByPerson, Assigned{Person: p, Actions: mine})
 		}
 	}
+	mine := make([][]Item, len(m.People))
 	for _, a := range m.Actions {
-		assigned := false
-		for _, p := range m.People {
-			if names(a.Text, p) {
-				assigned = true
-				break
+		text := a.Text
+		if len(text) > maxActionScan {
+			text = strings.ToValidUTF8(text[:maxActionScan], "")
+		}
+		text = strings.ToLower(text)
+		hit := map[int]bool{}
+		for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !wordRune(r) }) {
+			for _, i := range words[w] {
+				hit[i] = true
 			}
 		}
-		if !assigned {
+		for _, i := range spaced {
+			if !hit[i] && names(text, m.People[i]) {
+				hit[i] = true
+			}
+		}
+		if len(hit) == 0 {
 			m.Unassigned = append(m.Unassigned, a)
+		}
+		for i := range hit {
+			mine[i] = append(mine[i], a)
+		}
+	}
+	for i, p := range m.People {
+		if len(mine[i]) > 0 {
+			m.ByPerson = append(m.ByPerson, Assigned{Person: p, Actions: mine[i]})
 		}
 	}
 }
 
-// names reports whether text mentions the person by name (or by user ID
-// localpart) as a whole word, in any case.
-func names(text string, p Person) bool {
-	cands := []string{p.Name}
-	if local, _, err := p.Sender.Parse(); err == nil && local != "" && !strings.EqualFold(local, p.Name) {
-		cands = append(cands, local)
+// nameCandidates are the lower-cased names a person is assigned actions
+// by: the display name and the user ID's localpart.
+func nameCandidates(p Person) []string {
+	var out []string
+	if n := strings.ToLower(strings.TrimSpace(p.Name)); n != "" {
+		out = append(out, n)
 	}
-	lower := strings.ToLower(text)
-	for _, c := range cands {
-		c = strings.ToLower(strings.TrimSpace(c))
-		if c == "" {
-			continue
-		}
-		for off := 0; off < len(lower); {
-			i := strings.Index(lower[off:], c)
+	if local, _, err := p.Sender.Parse(); err == nil && local != "" && !strings.EqualFold(local, strings.TrimSpace(p.Name)) {
+		out = append(out, strings.ToLower(local))
+	}
+	return out
+}
+
+// names reports whether lower-cased text mentions the person by one of
+// their names as a whole word.
+func names(text string, p Person) bool {
+	for _, c := range nameCandidates(p) {
+		for off := 0; off < len(text); {
+			i := strings.Index(text[off:], c)
 			if i < 0 {
 				break
 			}
 			at := off + i
-			before, _ := utf8.DecodeLastRuneInString(lower[:at])
-			after, _ := utf8.DecodeRuneInString(lower[at+len(c):])
-			if (at == 0 || !wordRune(before)) && (at+len(c) == len(lower) || !wordRune(after)) {
+			before, _ := utf8.DecodeLastRuneInString(text[:at])
+			after, _ := utf8.DecodeRuneInString(text[at+len(c):])
+			if (at == 0 || !wordRune(before)) && (at+len(c) == len(text) || !wordRune(after)) {
 				return true
 			}
 			off = at + 1
