@@ -20,7 +20,8 @@
 //     with a URL is a link;
 //   - /me lines and notices are counted as lines said but never commands;
 //   - an action item is assigned to every participant whose name appears in
-//     its text as a whole word; one naming nobody is unassigned.
+//     its text as a whole word (looked for in its first 512 bytes); one
+//     naming nobody is unassigned.
 //
 // Where the archive differs from a live bot: a meeting nobody ended (the bot
 // was down, the chair left) ends at its last line before two hours of
