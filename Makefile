@@ -16,6 +16,7 @@ build:
 # idempotent, so running it again is safe.
 demo: build
 	$(BIN)/archiver import testdata/demo/*.ndjson
+	$(BIN)/archiver import --network OFTC --channel '#opendev-meeting' --new-room '#opendev-meeting:example.org' testdata/demo/irc/*.log
 	@echo
 	@echo "    mxarchive demo: browse to http://$(DEMO_LISTEN)/   (Ctrl-C stops it)"
 	@echo

@@ -111,7 +111,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // page names and the content template each defines; every page is
 // layout.html plus its own file.
-var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search", "permalink", "calendar", "about"}
+var pageNames = []string{"directory", "day", "error", "redactions", "thread", "edits", "search", "permalink", "calendar", "about", "meetings", "meeting"}
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
@@ -154,6 +154,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/calendar/:period", s.calendar)
 	get("/room/:room/thread/:event", s.thread)
 	get("/room/:room/event/:event/edits", s.edits)
+	get("/room/:room/meetings", s.meetings)
+	get("/room/:room/meeting/:meeting", s.meetingPage)
 	get("/event/:event", s.eventRedirect)
 	get("/healthz", s.health)
 	get("/robots.txt", s.robots)
@@ -165,6 +167,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/api/v1/rooms/:room/events", s.apiDay)
 	get("/api/v1/events/:event", s.apiEventHandler)
 	get("/api/v1/rooms/:room/redactions", s.apiRedactions)
+	get("/api/v1/rooms/:room/meetings", s.apiMeetings)
+	get("/api/v1/rooms/:room/meetings/:meeting", s.apiMeeting)
 	get("/media/:server/:id", s.media)
 	get("/media/:server/:id/thumbnail", s.thumbnail)
 	return e

@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/meeting"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -309,6 +310,8 @@ type messageView struct {
 	Excerpt    string
 	EditsPath  string
 	IRC        *ircOrigin // a line imported from an IRC log (irc.go)
+	// MeetingPath: the message is a #startmeeting; its minutes (meetings.go).
+	MeetingPath string
 }
 
 type deletedView struct {
@@ -539,6 +542,9 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		v.Kind = "notice"
 	case event.MsgImage, event.MsgFile, event.MsgAudio, event.MsgVideo:
 		v.Kind = "media"
+	}
+	if l, ok := meetingLine(sh); ok && meeting.Starts(l) {
+		v.MeetingPath = meetingPath(r, e.ID, "")
 	}
 	if v.Compact {
 		q.text(sh.msg, 100, func(t string) { v.Excerpt = t })

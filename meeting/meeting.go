@@ -1,0 +1,474 @@
+package meeting
+
+import (
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// Limits of one meeting (see the package comment).
+const (
+	MaxLines    = 20000
+	MaxDuration = 24 * 60 * 60 * 1000 // ms
+	// Silence ends a meeting nobody ended.
+	Silence = 2 * 60 * 60 * 1000 // ms
+)
+
+// Line is one shown message, in timeline order.
+type Line struct {
+	EventID id.EventID
+	Sender  id.UserID // stable: a user ID, or an IRC nick's sender
+	Name    string    // the display name at the time (the nick on IRC)
+	TS      int64     // ms since the epoch
+	Text    string    // plain text after the latest edit
+	// Command says whether the line may hold a command: true for ordinary
+	// messages, false for /me lines and notices (bots answer with notices).
+	Command bool
+}
+
+// Kind is the kind of a minutes item.
+type Kind string
+
+// The kinds of item.
+const (
+	Topic  Kind = "topic"
+	Info   Kind = "info"
+	Idea   Kind = "idea"
+	Help   Kind = "help"
+	Action Kind = "action"
+	Agreed Kind = "agreed"
+	Link   Kind = "link"
+)
+
+// Item is one line of the minutes.
+type Item struct {
+	Kind    Kind
+	Text    string
+	EventID id.EventID
+	Sender  id.UserID
+	Name    string
+	TS      int64
+}
+
+// Section is a topic and the items under it. The first section has no
+// topic (Topic.EventID empty) when items came before the first #topic.
+type Section struct {
+	Topic Item
+	Items []Item
+}
+
+// Person is a participant: anyone who said a line during the meeting.
+type Person struct {
+	Sender id.UserID
+	Name   string // the last name used in the meeting
+	Lines  int
+}
+
+// Assigned is a person's action items.
+type Assigned struct {
+	Person  Person
+	Actions []Item
+}
+
+// Meeting is one meeting's minutes.
+type Meeting struct {
+	ID    id.EventID // the #startmeeting line: stable, derived from the archive
+	Title string
+	Owner Person
+	// Chairs at the end of the meeting, owner first.
+	Chairs   []Person
+	Start    int64
+	End      int64
+	EndID    id.EventID // the #endmeeting line, or the last line of an unended meeting
+	Ended    bool       // a chair said #endmeeting
+	Sections []Section
+	Actions  []Item
+	ByPerson []Assigned
+	// Unassigned holds action items that name no participant.
+	Unassigned []Item
+	People     []Person // by lines said, most first
+	Lines      int
+}
+
+// Topics counts the meeting's #topic items.
+func (m *Meeting) Topics() int {
+	n := 0
+	for _, s := range m.Sections {
+		if s.Topic.EventID != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Extract finds the meetings in lines (in timeline order) and returns them
+// in order. Lines outside meetings are ignored.
+func Extract(lines []Line) []Meeting {
+	var out []Meeting
+	for i := 0; i < len(lines); i++ {
+		cmd, arg := command(lines[i])
+		if cmd != "startmeeting" {
+			continue
+		}
+		m, next := run(lines, i, arg)
+		out = append(out, m)
+		i = next - 1
+	}
+	return out
+}
+
+// At returns the meeting started by the line with the given event ID, if
+// that line starts one; lines must begin at or before it.
+func At(lines []Line, start id.EventID) (Meeting, bool) {
+	for i := range lines {
+		if lines[i].EventID != start {
+			continue
+		}
+		cmd, arg := command(lines[i])
+		if cmd != "startmeeting" {
+			return Meeting{}, false
+		}
+		m, _ := run(lines, i, arg)
+		return m, true
+	}
+	return Meeting{}, false
+}
+
+// meetingState is a meeting being read.
+type meetingState struct {
+	m       Meeting
+	items   []Item // in order, for #undo
+	chairs  map[id.UserID]bool
+	pending map[string]bool // #chair names not yet seen as anyone's name
+	people  map[id.UserID]*Person
+	order   []id.UserID
+	names   map[string]id.UserID // lower-cased names and IDs seen so far
+	owner   id.UserID            // never unchaired
+}
+
+// run reads the meeting started at lines[start] and returns it and the
+// index of the first line after it.
+func run(lines []Line, start int, title string) (Meeting, int) {
+	first := lines[start]
+	st := &meetingState{
+		chairs: map[id.UserID]bool{first.Sender: true}, pending: map[string]bool{},
+		people: map[id.UserID]*Person{}, names: map[string]id.UserID{}, owner: first.Sender,
+	}
+	// Names said before the meeting can be chaired by name too.
+	for _, l := range lines[:start] {
+		st.learn(l)
+	}
+	st.m = Meeting{ID: first.EventID, Title: title, Start: first.TS, End: first.TS, EndID: first.EventID}
+	last := start
+	i := start
+	for ; i < len(lines); i++ {
+		l := lines[i]
+		if i > start && (l.TS-lines[last].TS > Silence || l.TS-first.TS > MaxDuration || i-start >= MaxLines) {
+			break
+		}
+		last = i
+		st.learn(l)
+		st.said(l)
+		if i == start {
+			continue
+		}
+		cmd, arg := command(l)
+		if st.step(l, cmd, arg) {
+			st.m.Ended = true
+			i++
+			break
+		}
+	}
+	end := lines[last]
+	st.m.End, st.m.EndID = end.TS, end.EventID
+	st.m.Lines = last - start + 1
+	st.finish()
+	return st.m, i
+}
+
+// learn records the names by which a sender may be chaired.
+func (st *meetingState) learn(l Line) {
+	for _, k := range nameKeys(l) {
+		if _, ok := st.names[k]; !ok {
+			st.names[k] = l.Sender
+		}
+	}
+}
+
+func nameKeys(l Line) []string {
+	keys := []string{strings.ToLower(string(l.Sender))}
+	if n := strings.ToLower(strings.TrimSpace(l.Name)); n != "" {
+		keys = append(keys, n)
+	}
+	if local, _, err := l.Sender.Parse(); err == nil && local != "" {
+		keys = append(keys, strings.ToLower(local))
+	}
+	return keys
+}
+
+func (st *meetingState) said(l Line) {
+	p := st.people[l.Sender]
+	if p == nil {
+		p = &Person{Sender: l.Sender}
+		st.people[l.Sender] = p
+		st.order = append(st.order, l.Sender)
+	}
+	p.Lines++
+	p.Name = displayName(l)
+	// A name chaired before its owner spoke: the first to speak under it.
+	for _, k := range nameKeys(l) {
+		if st.pending[k] {
+			delete(st.pending, k)
+			st.chairs[l.Sender] = true
+		}
+	}
+}
+
+func displayName(l Line) string {
+	if strings.TrimSpace(l.Name) != "" {
+		return l.Name
+	}
+	return string(l.Sender)
+}
+
+// step applies one line's command; it reports whether the meeting ended.
+func (st *meetingState) step(l Line, cmd, arg string) bool {
+	chair := st.chairs[l.Sender]
+	add := func(k Kind) {
+		if arg != "" {
+			st.items = append(st.items, Item{Kind: k, Text: arg, EventID: l.EventID, Sender: l.Sender, Name: displayName(l), TS: l.TS})
+		}
+	}
+	switch cmd {
+	case "endmeeting":
+		return chair
+	case "topic":
+		if chair {
+			add(Topic)
+		}
+	case "agreed", "agree", "accepted", "accept", "rejected", "reject":
+		if chair {
+			if strings.HasPrefix(cmd, "reject") && arg != "" {
+				arg = "REJECTED: " + arg
+			}
+			add(Agreed)
+		}
+	case "info":
+		add(Info)
+	case "idea":
+		add(Idea)
+	case "help":
+		add(Help)
+	case "action":
+		add(Action)
+	case "link":
+		add(Link)
+	case "url":
+		add(Link)
+	case "chair":
+		if chair {
+			for _, n := range nickArgs(arg) {
+				if u, ok := st.names[strings.ToLower(n)]; ok {
+					st.chairs[u] = true
+				} else {
+					st.pending[strings.ToLower(n)] = true
+				}
+			}
+		}
+	case "unchair":
+		if chair {
+			for _, n := range nickArgs(arg) {
+				delete(st.pending, strings.ToLower(n))
+				if u, ok := st.names[strings.ToLower(n)]; ok && u != st.owner {
+					delete(st.chairs, u)
+				}
+			}
+		}
+	case "undo":
+		if chair && len(st.items) > 0 {
+			st.items = st.items[:len(st.items)-1]
+		}
+	case "meetingname", "meetingtopic":
+		if chair && arg != "" {
+			st.m.Title = arg
+		}
+	}
+	return false
+}
+
+// nickArgs splits "#chair a, b c" into names.
+func nickArgs(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
+}
+
+// finish builds the sections, action lists and people from the items.
+func (st *meetingState) finish() {
+	m, owner := &st.m, st.owner
+	for _, it := range st.items {
+		if it.Kind == Topic {
+			m.Sections = append(m.Sections, Section{Topic: it})
+			continue
+		}
+		if len(m.Sections) == 0 {
+			m.Sections = append(m.Sections, Section{})
+		}
+		s := &m.Sections[len(m.Sections)-1]
+		s.Items = append(s.Items, it)
+		if it.Kind == Action {
+			m.Actions = append(m.Actions, it)
+		}
+	}
+	for _, u := range st.order {
+		m.People = append(m.People, *st.people[u])
+	}
+	sort.SliceStable(m.People, func(i, j int) bool { return m.People[i].Lines > m.People[j].Lines })
+	m.Owner = *st.people[owner]
+	m.Chairs = append(m.Chairs, m.Owner)
+	for _, u := range st.order {
+		if u != owner && st.chairs[u] {
+			m.Chairs = append(m.Chairs, *st.people[u])
+		}
+	}
+	st.assign()
+}
+
+// Bounds of action assignment, which would otherwise cost actions × people
+// × text (a hostile meeting at the line cap took minutes): names are looked
+// up word by word in the first maxActionScan bytes of an action, and only
+// the maxSpacedNames most talkative people whose names are not one word
+// ("Ann Smith", "bur[n]er") are searched for as substrings.
+const (
+	maxActionScan  = 512
+	maxSpacedNames = 16
+)
+
+// assign fills ByPerson (people in the order of People) and Unassigned.
+func (st *meetingState) assign() {
+	m := &st.m
+	words := map[string][]int{} // a one-word name, lower case → people
+	var spaced []int
+	for i, p := range m.People {
+		for _, c := range nameCandidates(p) {
+			if strings.IndexFunc(c, func(r rune) bool { return !wordRune(r) }) < 0 {
+				words[c] = append(words[c], i)
+			} else if len(spaced) < maxSpacedNames {
+				spaced = append(spaced, i)
+			}
+		}
+	}
+	mine := make([][]Item, len(m.People))
+	for _, a := range m.Actions {
+		text := a.Text
+		if len(text) > maxActionScan {
+			text = strings.ToValidUTF8(text[:maxActionScan], "")
+		}
+		text = strings.ToLower(text)
+		hit := map[int]bool{}
+		for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !wordRune(r) }) {
+			for _, i := range words[w] {
+				hit[i] = true
+			}
+		}
+		for _, i := range spaced {
+			if !hit[i] && names(text, m.People[i]) {
+				hit[i] = true
+			}
+		}
+		if len(hit) == 0 {
+			m.Unassigned = append(m.Unassigned, a)
+		}
+		for i := range hit {
+			mine[i] = append(mine[i], a)
+		}
+	}
+	for i, p := range m.People {
+		if len(mine[i]) > 0 {
+			m.ByPerson = append(m.ByPerson, Assigned{Person: p, Actions: mine[i]})
+		}
+	}
+}
+
+// nameCandidates are the lower-cased names a person is assigned actions
+// by: the display name and the user ID's localpart.
+func nameCandidates(p Person) []string {
+	var out []string
+	if n := strings.ToLower(strings.TrimSpace(p.Name)); n != "" {
+		out = append(out, n)
+	}
+	if local, _, err := p.Sender.Parse(); err == nil && local != "" && !strings.EqualFold(local, strings.TrimSpace(p.Name)) {
+		out = append(out, strings.ToLower(local))
+	}
+	return out
+}
+
+// names reports whether lower-cased text mentions the person by one of
+// their names as a whole word.
+func names(text string, p Person) bool {
+	for _, c := range nameCandidates(p) {
+		for off := 0; off < len(text); {
+			i := strings.Index(text[off:], c)
+			if i < 0 {
+				break
+			}
+			at := off + i
+			before, _ := utf8.DecodeLastRuneInString(text[:at])
+			after, _ := utf8.DecodeRuneInString(text[at+len(c):])
+			if (at == 0 || !wordRune(before)) && (at+len(c) == len(text) || !wordRune(after)) {
+				return true
+			}
+			off = at + 1
+		}
+	}
+	return false
+}
+
+func wordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// urlPrefixes make a line a link without #link, as MeetBot's UrlProtocols.
+var urlPrefixes = [...]string{"http://", "https://", "ftp://", "mailto:"}
+
+// command returns a line's command (lower case, without '#') and its
+// argument, or "" when the line holds none.
+func command(l Line) (cmd, arg string) {
+	if !l.Command {
+		return "", ""
+	}
+	s := strings.TrimSpace(l.Text)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = strings.TrimSpace(s[:i]) // a command is the first line only
+	}
+	switch {
+	case strings.HasPrefix(s, "#"):
+		s = s[1:]
+		word, rest, _ := strings.Cut(s, " ")
+		if j := strings.IndexFunc(word, unicode.IsSpace); j >= 0 {
+			word, rest = word[:j], word[j:]+" "+rest
+		}
+		return strings.ToLower(word), strings.TrimSpace(rest)
+	case strings.HasPrefix(s, "["):
+		// MootBot: "[TOPIC] text", "[ACTION] text".
+		word, rest, ok := strings.Cut(s[1:], "]")
+		if !ok || strings.ContainsAny(word, " \t") {
+			return "", ""
+		}
+		return strings.ToLower(word), strings.TrimSpace(rest)
+	}
+	lower := strings.ToLower(s)
+	for _, p := range urlPrefixes {
+		if strings.HasPrefix(lower, p) && len(s) > len(p) {
+			return "url", s
+		}
+	}
+	return "", ""
+}
+
+// Starts reports whether a line is a #startmeeting: where a day page marks
+// a meeting. (One said inside a running meeting is a line of that meeting;
+// its own minutes page still shows the meeting it would start.)
+func Starts(l Line) bool {
+	cmd, _ := command(l)
+	return cmd == "startmeeting"
+}

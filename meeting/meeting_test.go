@@ -1,0 +1,163 @@
+package meeting
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// script turns "nick: text" lines into Lines a minute apart; "* nick text"
+// is a /me line.
+func script(ls ...string) []Line {
+	var out []Line
+	for i, s := range ls {
+		l := Line{EventID: id.EventID(fmt.Sprintf("$%d", i)), TS: int64(i) * 60000, Command: true}
+		if rest, ok := strings.CutPrefix(s, "* "); ok {
+			nick, text, _ := strings.Cut(rest, " ")
+			l.Name, l.Text, l.Command = nick, text, false
+		} else {
+			nick, text, _ := strings.Cut(s, ": ")
+			l.Name, l.Text = nick, text
+		}
+		l.Sender = id.UserID("@" + strings.ToLower(l.Name) + ":example.org")
+		out = append(out, l)
+	}
+	return out
+}
+
+// summary is a compact, comparable form of a meeting's minutes.
+func summary(m Meeting) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "title=%q ended=%v lines=%d end=%s chairs=", m.Title, m.Ended, m.Lines, m.EndID)
+	for i, c := range m.Chairs {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(c.Name)
+	}
+	for _, s := range m.Sections {
+		fmt.Fprintf(&b, " | T(%s)", s.Topic.Text)
+		for _, it := range s.Items {
+			fmt.Fprintf(&b, " %s:%s", it.Kind, it.Text)
+		}
+	}
+	for _, a := range m.ByPerson {
+		fmt.Fprintf(&b, " @%s=%d", a.Person.Name, len(a.Actions))
+	}
+	if len(m.Unassigned) > 0 {
+		fmt.Fprintf(&b, " @?=%d", len(m.Unassigned))
+	}
+	return b.String()
+}
+
+func TestExtract(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  []string
+	}{
+		{"no meeting", []string{"ann: hello", "bob: #topic nothing"}, nil},
+		{"basic", []string{
+			"ann: hi", "ann: #startmeeting Weekly sync", "ann: #topic Release", "bob: #info tagged rc1",
+			"ann: #agreed ship friday", "bob: #action bob writes notes", "ann: #endmeeting", "bob: #info after",
+		}, []string{`title="Weekly sync" ended=true lines=6 end=$6 chairs=ann | T(Release) info:tagged rc1 agreed:ship friday action:bob writes notes @bob=1`}},
+		{"commands any case, leading space", []string{
+			"ann: #StartMeeting", "ann:   #TOPIC One", "bob: #Info x", "ann: #ENDMEETING",
+		}, []string{`title="" ended=true lines=4 end=$3 chairs=ann | T(One) info:x`}},
+		{"only chairs set topics, agree and end", []string{
+			"ann: #startmeeting", "bob: #topic hijack", "bob: #agreed nope", "bob: #endmeeting", "bob: #idea fine", "ann: #endmeeting",
+		}, []string{`title="" ended=true lines=6 end=$5 chairs=ann | T() idea:fine`}},
+		{"chair then unchair, owner stays", []string{
+			"bob: here", "ann: #startmeeting", "ann: #chair bob", "bob: #topic by bob", "bob: #unchair ann", "bob: #unchair bob",
+			"bob: #topic not any more", "ann: #endmeeting",
+		}, []string{`title="" ended=true lines=7 end=$7 chairs=ann | T(by bob)`}},
+		{"chair a name before it speaks", []string{
+			"ann: #startmeeting", "ann: #chair Carol, dave", "carol: #topic from carol", "carol: #endmeeting",
+		}, []string{`title="" ended=true lines=4 end=$3 chairs=ann,carol | T(from carol)`}},
+		{"undo removes the last item, chairs only", []string{
+			"ann: #startmeeting", "bob: #info keep", "bob: #info oops", "bob: #undo", "ann: #undo", "ann: #endmeeting",
+		}, []string{`title="" ended=true lines=6 end=$5 chairs=ann | T() info:keep`}},
+		{"meetingname and mootbot brackets", []string{
+			"ann: #startmeeting", "ann: #meetingname Team", "ann: [TOPIC] old style", "bob: [ACTION] ann to review", "ann: #endmeeting",
+		}, []string{`title="Team" ended=true lines=5 end=$4 chairs=ann | T(old style) action:ann to review @ann=1`}},
+		{"bare URL is a link, emote is no command", []string{
+			"ann: #startmeeting", "bob: https://example.org/x", "* bob #topic waves", "ann: #endmeeting",
+		}, []string{`title="" ended=true lines=4 end=$3 chairs=ann | T() link:https://example.org/x`}},
+		{"empty item ignored", []string{"ann: #startmeeting", "bob: #info", "ann: #endmeeting"},
+			[]string{`title="" ended=true lines=3 end=$2 chairs=ann`}},
+		{"actions by person and unassigned", []string{
+			"ann: #startmeeting", "bob: hi", "carol_: hi", "ann: #action Bob and carol_ fix it", "ann: #action someone documents",
+			"ann: #action bobby does it", "ann: #endmeeting",
+		}, []string{`title="" ended=true lines=7 end=$6 chairs=ann | T() action:Bob and carol_ fix it action:someone documents action:bobby does it @bob=1 @carol_=1 @?=2`}},
+		{"second startmeeting inside is a line", []string{
+			"ann: #startmeeting A", "bob: #startmeeting B", "ann: #endmeeting", "bob: #startmeeting C", "bob: #endmeeting",
+		}, []string{`title="A" ended=true lines=3 end=$2 chairs=ann`, `title="C" ended=true lines=2 end=$4 chairs=bob`}},
+		{"only the first line holds a command", []string{"ann: #startmeeting", "bob: text\n#info no", "ann: #endmeeting"},
+			[]string{`title="" ended=true lines=3 end=$2 chairs=ann`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, m := range Extract(script(tt.lines...)) {
+				got = append(got, summary(m))
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestUnendedMeeting(t *testing.T) {
+	ls := script("ann: #startmeeting", "bob: #info a", "bob: later", "ann: #startmeeting next", "ann: #endmeeting")
+	// Two hours and a minute of silence after "later".
+	for i := 3; i < len(ls); i++ {
+		ls[i].TS += Silence + 60000
+	}
+	ms := Extract(ls)
+	if len(ms) != 2 {
+		t.Fatalf("got %d meetings, want 2", len(ms))
+	}
+	if m := ms[0]; m.Ended || m.EndID != "$2" || m.Lines != 3 {
+		t.Errorf("unended meeting: ended=%v end=%s lines=%d, want cut at $2 after 3 lines", m.Ended, m.EndID, m.Lines)
+	}
+	if m := ms[1]; !m.Ended || m.Title != "next" {
+		t.Errorf("next meeting: %s", summary(m))
+	}
+
+	// The 24-hour cap holds even when nobody is ever silent long.
+	var long []Line
+	for i := 0; i < 30*60; i++ { // a line a minute for 30 hours
+		long = append(long, Line{EventID: id.EventID(fmt.Sprintf("$%d", i)), Sender: "@a:x", Name: "a", TS: int64(i) * 60000, Text: "chatter", Command: true})
+	}
+	long[0].Text = "#startmeeting"
+	m, ok := At(long, "$0")
+	if !ok || m.Ended || m.End-m.Start > MaxDuration {
+		t.Errorf("capped meeting: ok=%v ended=%v length=%d ms", ok, m.Ended, m.End-m.Start)
+	}
+}
+
+func TestAt(t *testing.T) {
+	ls := script("ann: hi", "ann: #startmeeting X", "ann: #endmeeting")
+	if _, ok := At(ls, "$0"); ok {
+		t.Error("At a line that starts no meeting: ok")
+	}
+	if m, ok := At(ls, "$1"); !ok || m.ID != "$1" || m.Title != "X" {
+		t.Errorf("At($1) = %v, %v", m.ID, ok)
+	}
+}
+
+// A room member cannot take a chair by using the chair's display name: a
+// chair is a sender, not a name.
+func TestChairIsASender(t *testing.T) {
+	ls := script("ann: #startmeeting", "ann: #endmeeting")
+	impostor := ls[1]
+	impostor.Sender, impostor.EventID = "@mallory:example.org", "$evil"
+	ls = []Line{ls[0], impostor, ls[1]}
+	m := Extract(ls)[0]
+	if m.EndID != "$1" {
+		t.Errorf("the impostor ended the meeting: end=%s", m.EndID)
+	}
+}

@@ -1,0 +1,36 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// MaxMeetings bounds the meetings one room lists.
+const MaxMeetings = 1000
+
+// meetingStartsSQL finds the messages that may start a meeting. The match
+// on the raw JSON is a cheap filter, never the rule: the meeting package
+// decides from the text as shown (a mention of "#startmeeting" inside a
+// sentence passes here and starts nothing). A redacted message has lost its
+// body, so it is not found. Edits are not searched: a message edited into a
+// #startmeeting is not found, which meetbot, reading lines once, would not
+// have seen either.
+const meetingStartsSQL = `SELECT ` + eventColumns + ` FROM events
+	WHERE room_id = $1 AND public AND type = 'm.room.message' AND rel_type <> 'm.replace'
+	  AND LOWER(raw) LIKE '%startmeeting%'
+	ORDER BY origin_ts, nid LIMIT $2`
+
+// MeetingStarts returns a room's public messages that mention
+// "startmeeting", screened like every read (expired and opted-out ones
+// dropped or withdrawn), in timeline order, at most MaxMeetings.
+func (s *Store) MeetingStarts(ctx context.Context, roomID id.RoomID) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	evs, err := s.queryEvents(ctx, meetingStartsSQL, string(roomID), MaxMeetings)
+	if err != nil {
+		return nil, fmt.Errorf("meeting starts of %s: %w", roomID, err)
+	}
+	return s.screen(ctx, evs, false)
+}

@@ -1,0 +1,415 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/meeting"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Meetings are derived on every request from the messages as shown (the
+// meeting package holds meetbot's rules), never stored: a redacted,
+// expired, opted-out or taken-down line leaves the minutes at once.
+
+// maxListedMeetings bounds the meetings a list computes: each costs a load
+// of its lines. The most recent are listed.
+const maxListedMeetings = 200
+
+// meetingWindows are the spans loaded after a #startmeeting: most meetings
+// end within the first, and only one still running at its end (not ended
+// and not silent for meeting.Silence before it) is loaded again in full.
+var meetingWindows = [...]int64{3 * 60 * 60 * 1000, meeting.MaxDuration + 1}
+
+// meetingLine is the meeting package's view of a shown message, or false
+// for one the minutes cannot hold (withdrawn, media).
+func meetingLine(sh *shown) (meeting.Line, bool) {
+	if sh.redaction != nil {
+		return meeting.Line{}, false
+	}
+	e := sh.ev
+	l := meeting.Line{EventID: e.ID, Sender: e.Sender, Name: e.SenderName, TS: e.OriginTS}
+	switch sh.msg.MsgType {
+	case event.MsgText:
+		l.Command = true
+	case event.MsgEmote, event.MsgNotice:
+	default:
+		return meeting.Line{}, false
+	}
+	l.Text = event.StripReplyFallbackText(sh.msg.Body)
+	return l, true
+}
+
+// loadMeeting computes the meeting started by start (a shown message of
+// r); false when that message starts none. It also returns how many events
+// it loaded, which a list counts against its budget.
+func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Event) (meeting.Meeting, bool, int, error) {
+	loaded := 0
+	for i, span := range meetingWindows {
+		evs, err := s.store.DayEvents(ctx, r.ID, start.OriginTS, start.OriginTS+span)
+		if err != nil {
+			return meeting.Meeting{}, false, loaded, err
+		}
+		loaded += len(evs)
+		msgs, err := s.shownMessages(ctx, evs)
+		if err != nil {
+			return meeting.Meeting{}, false, loaded, err
+		}
+		lines := make([]meeting.Line, 0, len(msgs))
+		for _, e := range evs {
+			if sh, ok := msgs[e.ID]; ok {
+				if l, ok := meetingLine(sh); ok {
+					lines = append(lines, l)
+				}
+			}
+		}
+		m, ok := meeting.At(lines, start.ID)
+		if !ok {
+			return meeting.Meeting{}, false, loaded, nil
+		}
+		windowEnd := start.OriginTS + span
+		if m.Ended || i == len(meetingWindows)-1 || len(evs) >= store.MaxDayEvents || m.End+meeting.Silence < windowEnd {
+			return m, true, loaded, nil
+		}
+	}
+	return meeting.Meeting{}, false, loaded, nil // not reached: the last window returns
+}
+
+type meetingListView struct {
+	Room     roomView
+	Meetings []meetingSummaryView
+	Capped   int // maxListedMeetings when older meetings were left out
+}
+
+type meetingSummaryView struct {
+	Path, TextPath string
+	Date, Time     string
+	DateTime       string
+	Title          string
+	Chairs         string
+	Length         string
+	Ended          bool
+	Topics         int
+	Actions        int
+	Lines          int
+}
+
+// meetingListBudget bounds the events one list loads: a member who says
+// #startmeeting every few hours in a busy room must not make the list
+// load the whole room. The newest meetings are computed first.
+const meetingListBudget = 100000
+
+// meetingList computes a room's meetings, newest first; true when older
+// ones were left out (past maxListedMeetings or the budget).
+func (s *Server) meetingList(c echo.Context, r store.Room) ([]meeting.Meeting, bool, error) {
+	ctx := c.Request().Context()
+	starts, err := s.store.MeetingStarts(ctx, r.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	capped := len(starts) > maxListedMeetings
+	if capped {
+		starts = starts[len(starts)-maxListedMeetings:]
+	}
+	var found []meeting.Meeting // newest first
+	loaded := 0
+	for i := len(starts) - 1; i >= 0; i-- {
+		st := starts[i]
+		if st.OptedOut {
+			continue
+		}
+		if loaded >= meetingListBudget {
+			capped = true
+			break
+		}
+		m, ok, n, err := s.loadMeeting(ctx, r, st)
+		loaded += n
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			found = append(found, m)
+		}
+	}
+	// A #startmeeting said inside an earlier meeting is a line of it.
+	var out []meeting.Meeting
+	for i := range found {
+		nested := false
+		for j := i + 1; j < len(found); j++ {
+			if found[j].Start <= found[i].Start && found[i].Start <= found[j].End && found[j].ID != found[i].ID {
+				nested = true
+				break
+			}
+		}
+		if !nested {
+			out = append(out, found[i])
+		}
+	}
+	return out, capped, nil
+}
+
+func (s *Server) meetings(c echo.Context) error {
+	r, canonical, err := s.resolveRoom(c)
+	if err != nil {
+		return err
+	}
+	if !canonical {
+		return canonicalRedirect(c, roomPath(r, "meetings"))
+	}
+	ms, capped, err := s.meetingList(c, r)
+	if err != nil {
+		return err
+	}
+	v := meetingListView{Room: s.roomView(c.Request().Context(), r)}
+	if capped {
+		v.Capped = maxListedMeetings
+	}
+	for i := range ms {
+		v.Meetings = append(v.Meetings, meetingSummary(r, &ms[i]))
+	}
+	return s.renderPage(c, http.StatusOK, "meetings", v)
+}
+
+func meetingPath(r store.Room, m id.EventID, rest string) string {
+	return roomPath(r, "meeting", string(m)+rest)
+}
+
+func meetingSummary(r store.Room, m *meeting.Meeting) meetingSummaryView {
+	start := time.UnixMilli(m.Start).UTC()
+	v := meetingSummaryView{
+		Path: meetingPath(r, m.ID, ""), TextPath: meetingPath(r, m.ID, ".txt"),
+		Date: start.Format(dateLayout), Time: start.Format(timeLayout), DateTime: start.Format(time.RFC3339),
+		Title: m.Title, Length: meetingLength(m), Ended: m.Ended,
+		Topics: m.Topics(), Actions: len(m.Actions), Lines: m.Lines,
+	}
+	var chairs []string
+	for _, c := range m.Chairs {
+		chairs = append(chairs, c.Name)
+	}
+	v.Chairs = strings.Join(chairs, ", ")
+	return v
+}
+
+func meetingLength(m *meeting.Meeting) string {
+	d := time.Duration(m.End-m.Start) * time.Millisecond
+	if d < time.Minute {
+		return "under a minute"
+	}
+	h, min := int(d.Hours()), int(d.Minutes())%60
+	if h == 0 {
+		return fmt.Sprintf("%d min", min)
+	}
+	return fmt.Sprintf("%d h %02d min", h, min)
+}
+
+// meetingAt loads the meeting a URL names: 404 when its start message is
+// not a shown #startmeeting of this room.
+func (s *Server) meetingAt(c echo.Context, r store.Room, raw string) (meeting.Meeting, error) {
+	ctx := c.Request().Context()
+	e, err := s.store.EventByID(ctx, id.EventID(raw))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return meeting.Meeting{}, err
+	}
+	if err != nil || e.RoomID != r.ID || !e.Public || !e.Displayable() {
+		return meeting.Meeting{}, notFound("No meeting of %s starts at %s.", roomName(r), raw)
+	}
+	m, ok, _, err := s.loadMeeting(ctx, r, e)
+	if err != nil {
+		return meeting.Meeting{}, err
+	}
+	if !ok {
+		return meeting.Meeting{}, notFound("No meeting of %s starts at %s: that message is not a #startmeeting the archive shows.", roomName(r), raw)
+	}
+	return m, nil
+}
+
+type meetingView struct {
+	Room        roomView
+	Summary     meetingSummaryView
+	ListPath    string
+	StartLink   string
+	EndLink     string
+	EndTime     string
+	Chairs      []string
+	Sections    []meetingSectionView
+	Actions     []meetingItemView
+	ByPerson    []meetingPersonView
+	Unassigned  []meetingItemView
+	People      []meetingPersonView
+	HasUnlisted bool
+}
+
+type meetingSectionView struct {
+	Topic *meetingItemView
+	Items []meetingItemView
+}
+
+type meetingItemView struct {
+	Kind      string
+	Label     string // INFO, ACTION… as meetbot writes them
+	Text      template.HTML
+	Name      string
+	Time      string
+	DateTime  string
+	Permalink string
+}
+
+type meetingPersonView struct {
+	Name    string
+	ID      string
+	Lines   int
+	Actions []meetingItemView
+}
+
+// itemLabel is meetbot's prefix for an item in the minutes.
+func itemLabel(k meeting.Kind) string {
+	if k == meeting.Info || k == meeting.Topic {
+		return ""
+	}
+	return strings.ToUpper(string(k))
+}
+
+func (s *Server) meetingItem(r store.Room, it meeting.Item) meetingItemView {
+	v := meetingItemView{Kind: string(it.Kind), Label: itemLabel(it.Kind), Text: s.render.Plain(it.Text), Name: it.Name, Permalink: eventPath(r, it.EventID)}
+	v.Time, v.DateTime = fmtTime(it.TS)
+	return v
+}
+
+func (s *Server) meetingPage(c echo.Context) error {
+	r, canonical, err := s.resolveRoom(c)
+	if err != nil {
+		return err
+	}
+	raw, err := param(c, "meeting")
+	if err != nil {
+		return err
+	}
+	raw, txt := strings.CutSuffix(raw, ".txt")
+	if !canonical {
+		suffix := ""
+		if txt {
+			suffix = ".txt"
+		}
+		return canonicalRedirect(c, meetingPath(r, id.EventID(raw), suffix))
+	}
+	m, err := s.meetingAt(c, r, raw)
+	if err != nil {
+		return err
+	}
+	if txt {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(meetingText(r, &m, s.absolute)))
+	}
+	v := meetingView{
+		Room: s.roomView(c.Request().Context(), r), Summary: meetingSummary(r, &m), ListPath: roomPath(r, "meetings"),
+		StartLink: eventPath(r, m.ID), EndLink: eventPath(r, m.EndID), EndTime: time.UnixMilli(m.End).UTC().Format(timeLayout),
+	}
+	for _, ch := range m.Chairs {
+		v.Chairs = append(v.Chairs, ch.Name)
+	}
+	for _, sec := range m.Sections {
+		sv := meetingSectionView{}
+		if sec.Topic.EventID != "" {
+			t := s.meetingItem(r, sec.Topic)
+			sv.Topic = &t
+		}
+		for _, it := range sec.Items {
+			sv.Items = append(sv.Items, s.meetingItem(r, it))
+		}
+		v.Sections = append(v.Sections, sv)
+	}
+	for _, a := range m.Actions {
+		v.Actions = append(v.Actions, s.meetingItem(r, a))
+	}
+	for _, p := range m.ByPerson {
+		pv := meetingPersonView{Name: p.Person.Name, ID: string(p.Person.Sender)}
+		for _, a := range p.Actions {
+			pv.Actions = append(pv.Actions, s.meetingItem(r, a))
+		}
+		v.ByPerson = append(v.ByPerson, pv)
+	}
+	for _, a := range m.Unassigned {
+		v.Unassigned = append(v.Unassigned, s.meetingItem(r, a))
+	}
+	for _, p := range m.People {
+		v.People = append(v.People, meetingPersonView{Name: p.Name, ID: string(p.Sender), Lines: p.Lines})
+	}
+	return s.renderPage(c, http.StatusOK, "meeting", v)
+}
+
+// meetingText writes minutes in the plain-text form of meetbot's .txt
+// minutes, each item followed by its permalink. Names and texts go through
+// logField/logLines like the text logs: a control character in a nick
+// cannot forge a line.
+func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) string {
+	var b strings.Builder
+	title := logField(roomName(r))
+	if m.Title != "" {
+		title += ": " + logField(m.Title)
+	}
+	rule := strings.Repeat("=", max(len([]rune(title)), 10))
+	fmt.Fprintf(&b, "%s\n%s\n%s\n\n\n", rule, title, rule)
+	start := time.UnixMilli(m.Start).UTC()
+	fmt.Fprintf(&b, "Meeting started by %s at %s UTC.  The full logs are available at\n%s .\n\n\n",
+		logField(m.Owner.Name), start.Format("2006-01-02 15:04:05"), abs(roomPath(r, start.Format(dateLayout))))
+	b.WriteString("Meeting summary\n---------------\n")
+	item := func(indent string, it meeting.Item) {
+		label := itemLabel(it.Kind)
+		if label != "" {
+			label += ": "
+		}
+		fmt.Fprintf(&b, "%s* %s%s  (%s, %s)\n%s  %s\n", indent, label, strings.Join(strings.Fields(logField(it.Text)), " "),
+			logField(it.Name), time.UnixMilli(it.TS).UTC().Format("15:04:05"), indent, abs(eventPath(r, it.EventID)))
+	}
+	for _, sec := range m.Sections {
+		indent := ""
+		if sec.Topic.EventID != "" {
+			item("", sec.Topic)
+			indent = "  "
+		}
+		for _, it := range sec.Items {
+			item(indent, it)
+		}
+	}
+	end := time.UnixMilli(m.End).UTC().Format("2006-01-02 15:04:05")
+	if m.Ended {
+		fmt.Fprintf(&b, "\nMeeting ended at %s UTC.\n\n\n", end)
+	} else {
+		fmt.Fprintf(&b, "\nMeeting not ended with #endmeeting; its last line was at %s UTC.\n\n\n", end)
+	}
+	b.WriteString("Action items\n------------\n")
+	if len(m.Actions) == 0 {
+		b.WriteString("* (none)\n")
+	}
+	for _, a := range m.Actions {
+		fmt.Fprintf(&b, "* %s\n", strings.Join(strings.Fields(logField(a.Text)), " "))
+	}
+	b.WriteString("\n\n\nAction items, by person\n-----------------------\n")
+	for _, p := range m.ByPerson {
+		fmt.Fprintf(&b, "* %s\n", logField(p.Person.Name))
+		for _, a := range p.Actions {
+			fmt.Fprintf(&b, "  * %s\n", strings.Join(strings.Fields(logField(a.Text)), " "))
+		}
+	}
+	if len(m.Unassigned) > 0 {
+		b.WriteString("* **UNASSIGNED**\n")
+		for _, a := range m.Unassigned {
+			fmt.Fprintf(&b, "  * %s\n", strings.Join(strings.Fields(logField(a.Text)), " "))
+		}
+	}
+	b.WriteString("\n\n\nPeople present (lines said)\n---------------------------\n")
+	for _, p := range m.People {
+		fmt.Fprintf(&b, "* %s (%d)\n", logField(p.Name), p.Lines)
+	}
+	b.WriteString("\n\n\nMinutes derived by mxarchive from the archived messages, meetbot's rules.\n")
+	return b.String()
+}

@@ -1,0 +1,282 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/irclog"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+func meetingMsg(evID string, offset int64, sender, body string) string {
+	return zLine(evID, "m.room.message", offset, sender, nil, `{"msgtype":"m.text","body":"`+body+`"}`)
+}
+
+// meetingRoom is a meeting chaired by Ann (@a) where Zorblax (@z) takes
+// part; Zorblax's own #endmeeting is ignored (not a chair).
+func meetingRoom(t *testing.T) string {
+	return writeRoom(t,
+		zLine("$zj", "m.room.member", 10, zUser, sk(zUser), `{"membership":"join","displayname":"Zorblax"}`),
+		meetingMsg("$before", 60000, aUser, "hello all"),
+		meetingMsg("$m0", 120000, aUser, "#startmeeting Release sync"),
+		meetingMsg("$m1", 180000, aUser, "#topic Release <b>plan</b>"),
+		meetingMsg("$m2", 240000, zUser, "#info rc1 is tagged https://example.org/rc1"),
+		meetingMsg("$m3", 300000, zUser, "#action Zorblax writes the notes zsecretaction"),
+		meetingMsg("$m4", 360000, aUser, "#action Ann reviews them"),
+		meetingMsg("$m5", 420000, zUser, "#endmeeting"),
+		meetingMsg("$m6", 480000, aUser, "#EndMeeting"),
+		meetingMsg("$after", 540000, zUser, "#info after the meeting"),
+	)
+}
+
+type apiMeetingJSON struct {
+	ID       string   `json:"meeting_id"`
+	Title    string   `json:"title"`
+	Ended    bool     `json:"ended"`
+	Chairs   []string `json:"chairs"`
+	Topics   int      `json:"topics"`
+	Actions  int      `json:"actions"`
+	Lines    int      `json:"lines"`
+	URL      string   `json:"url"`
+	Sections []struct {
+		Topic *struct {
+			Text      string `json:"text"`
+			Permalink string `json:"permalink"`
+		} `json:"topic"`
+		Items []struct {
+			Kind      string `json:"kind"`
+			Text      string `json:"text"`
+			Permalink string `json:"permalink"`
+		} `json:"items"`
+	} `json:"sections"`
+	ByPerson []struct {
+		Sender  string `json:"sender"`
+		Actions []struct {
+			Text string `json:"text"`
+		} `json:"actions"`
+	} `json:"action_items_by_person"`
+	People []struct {
+		Name  string `json:"name"`
+		Lines int    `json:"lines"`
+	} `json:"people"`
+}
+
+func TestMeetingPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, meetingRoom(t))
+
+		list := e.page(t, "/room/!x:example.org/meetings", http.StatusOK)
+		rows := list.Find("table.meetings tbody tr")
+		if rows.Length() != 1 {
+			t.Fatalf("%d meetings listed, want 1", rows.Length())
+		}
+		cells := rows.First().Find("td").Map(func(_ int, s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") })
+		if got := strings.Join(cells, " | "); got != "2026-01-01 00:02 | Release sync text | Ann | 6 min | 1 | 2" {
+			t.Errorf("list row = %q", got)
+		}
+		if href, _ := rows.Find("a").First().Attr("href"); href != "/room/!x:example.org/meeting/$m0" {
+			t.Errorf("meeting link %q", href)
+		}
+
+		doc := e.page(t, "/room/!x:example.org/meeting/$m0", http.StatusOK)
+		topic := doc.Find("ol.topics > li.topic").First()
+		if got := topic.ChildrenFiltered("span.text").Text(); got != "Release <b>plan</b>" {
+			t.Errorf("topic text %q (markup must stay text)", got)
+		}
+		var links []string
+		doc.Find("section.minutes a.time").Each(func(_ int, s *goquery.Selection) {
+			h, _ := s.Attr("href")
+			links = append(links, h)
+		})
+		if got := strings.Join(links, " "); got != "/room/!x:example.org/event/$m1 /room/!x:example.org/event/$m2 /room/!x:example.org/event/$m3 /room/!x:example.org/event/$m4" {
+			t.Errorf("item permalinks %s", got)
+		}
+		if doc.Find("section.minutes a[href='https://example.org/rc1']").Length() != 1 {
+			t.Error("the URL in an #info is not a link")
+		}
+		byPerson := doc.Find("ul.by-person > li").Map(func(_ int, s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") })
+		if len(byPerson) != 2 || !strings.HasPrefix(byPerson[0], "Ann") && !strings.HasPrefix(byPerson[1], "Ann") {
+			t.Errorf("by person: %q", byPerson)
+		}
+		people := strings.Join(doc.Find("section.people li").Map(func(_ int, s *goquery.Selection) string { return s.Text() }), ", ")
+		if people != "Ann (4), Zorblax (3)" {
+			t.Errorf("people: %q", people)
+		}
+		if strings.Contains(doc.Text(), "after the meeting") {
+			t.Error("a line after #endmeeting is in the minutes")
+		}
+
+		txt := e.get(t, "/room/!x:example.org/meeting/$m0.txt")
+		if txt.Code != http.StatusOK || !strings.HasPrefix(txt.Header().Get("Content-Type"), "text/plain") {
+			t.Fatalf("text minutes: %d %s", txt.Code, txt.Header().Get("Content-Type"))
+		}
+		for _, want := range []string{
+			"!x:example.org: Release sync\n", "Meeting started by Ann at 2026-01-01 00:02:00 UTC.",
+			"* Release <b>plan</b>  (Ann, 00:03:00)\n  https://archive.example/room/!x:example.org/event/$m1\n",
+			"  * ACTION: Zorblax writes the notes zsecretaction  (Zorblax, 00:05:00)\n",
+			"Meeting ended at 2026-01-01 00:08:00 UTC.", "* Zorblax\n  * Zorblax writes the notes zsecretaction\n", "* Ann (4)\n* Zorblax (3)\n",
+		} {
+			if !strings.Contains(txt.Body.String(), want) {
+				t.Errorf("text minutes lack %q:\n%s", want, txt.Body)
+			}
+		}
+
+		var ms struct {
+			Meetings []apiMeetingJSON `json:"meetings"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings"), http.StatusOK, &ms)
+		if len(ms.Meetings) != 1 || ms.Meetings[0].ID != "$m0" || ms.Meetings[0].Actions != 2 || !ms.Meetings[0].Ended || ms.Meetings[0].Chairs[0] != aUser {
+			t.Errorf("API list: %+v", ms.Meetings)
+		}
+		var m apiMeetingJSON
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings/$m0"), http.StatusOK, &m)
+		if len(m.Sections) != 1 || m.Sections[0].Topic == nil || len(m.Sections[0].Items) != 3 || m.Lines != 7 ||
+			m.Sections[0].Items[0].Permalink != "https://archive.example/room/!x:example.org/event/$m2" {
+			t.Errorf("API minutes: %+v", m)
+		}
+
+		day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+		if href, _ := msgByID(day, "$m0").Find("a.meeting-start").Attr("href"); href != "/room/!x:example.org/meeting/$m0" {
+			t.Errorf("day page: the start message links %q", href)
+		}
+		if msgByID(day, "$m1").Find("a.meeting-start").Length() != 0 {
+			t.Error("day page: a #topic is marked as a meeting start")
+		}
+
+		for path, code := range map[string]int{
+			"/room/!x:example.org/meeting/$m1":                  http.StatusNotFound, // not a #startmeeting
+			"/room/!x:example.org/meeting/$nope":                http.StatusNotFound,
+			"/api/v1/rooms/!x:example.org/meetings/$m1":         http.StatusNotFound,
+			"/room/!elsewhere:example.org/meeting/$m0":          http.StatusNotFound,
+			"/api/v1/rooms/!elsewhere:example.org/meetings/$m0": http.StatusNotFound,
+		} {
+			if got := e.get(t, path).Code; got != code {
+				t.Errorf("GET %s = %d, want %d", path, got, code)
+			}
+		}
+	})
+}
+
+// A redacted #action vanishes from the minutes at once, in every form; an
+// opted-out participant's lines and name leave them; a redacted
+// #startmeeting takes the meeting away.
+func TestMeetingMinutesFollowWithdrawals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, meetingRoom(t))
+		routes := func() map[string]string {
+			return map[string]string{
+				"minutes": e.get(t, "/room/!x:example.org/meeting/$m0").Body.String(),
+				"text":    e.get(t, "/room/!x:example.org/meeting/$m0.txt").Body.String(),
+				"API":     e.get(t, "/api/v1/rooms/!x:example.org/meetings/$m0").Body.String(),
+			}
+		}
+		for route, body := range routes() {
+			if !strings.Contains(body, "zsecretaction") {
+				t.Fatalf("before the redaction the %s lack the action:\n%.2000s", route, body)
+			}
+		}
+		e.addEvents(t, redactionLine("$r3", zUser, 1767225600000+600000, "$m3", "oops"))
+		for route, body := range routes() {
+			if strings.Contains(body, "zsecretaction") {
+				t.Errorf("after the redaction the %s still show the action:\n%.2000s", route, body)
+			}
+		}
+		var m apiMeetingJSON
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings/$m0"), http.StatusOK, &m)
+		if len(m.ByPerson) != 1 || m.ByPerson[0].Sender != aUser {
+			t.Errorf("actions by person after the redaction: %+v", m.ByPerson)
+		}
+
+		if _, err := st.OptOut(context.Background(), zUser, "dm"); err != nil {
+			t.Fatal(err)
+		}
+		for route, body := range routes() {
+			if strings.Contains(body, "rc1 is tagged") || strings.Contains(body, "Zorblax") {
+				t.Errorf("after the opt-out the %s still show Zorblax's lines:\n%.2000s", route, body)
+			}
+		}
+
+		e.addEvents(t, redactionLine("$r0", aUser, 1767225600000+700000, "$m0", ""))
+		for _, path := range []string{"/room/!x:example.org/meeting/$m0", "/room/!x:example.org/meeting/$m0.txt", "/api/v1/rooms/!x:example.org/meetings/$m0"} {
+			if got := e.get(t, path).Code; got != http.StatusNotFound {
+				t.Errorf("GET %s after the start was redacted = %d, want 404", path, got)
+			}
+		}
+		list := e.page(t, "/room/!x:example.org/meetings", http.StatusOK)
+		if n := list.Find("table.meetings tbody tr").Length(); n != 0 {
+			t.Errorf("%d meetings listed after the start was redacted", n)
+		}
+	})
+}
+
+// The demo's IRC log (what `make demo` imports) holds a meeting; its
+// minutes follow meetbot's rules through the whole import path: a second
+// chair, an #agreed refused from a non-chair, an #undo, actions by nick.
+func TestDemoIRCMeeting(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		alias := "#opendev-meeting:example.org"
+		room, err := irclog.RoomID(alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := &ingest.IRCOptions{NewRoomAlias: alias, Options: irclog.Options{Network: "OFTC", Channel: "#opendev-meeting", Server: "example.org", Room: room}}
+		in := ingest.New(st, storetest.Logger(t), "")
+		if _, err := in.ImportFile(context.Background(), "../testdata/demo/irc/opendev-meeting.2026-03-03.log", ingest.ImportOptions{IRC: opts}); err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, st)
+		var ms struct {
+			Meetings []apiMeetingJSON `json:"meetings"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms/"+string(room)+"/meetings"), http.StatusOK, &ms)
+		if len(ms.Meetings) != 1 {
+			t.Fatalf("%d meetings, want 1", len(ms.Meetings))
+		}
+		m := ms.Meetings[0]
+		if m.Title != "infra" || !m.Ended || m.Topics != 3 || m.Actions != 3 || len(m.Chairs) != 2 {
+			t.Errorf("demo meeting: %+v", m)
+		}
+		txt := e.get(t, "/room/"+string(room)+"/meeting/"+m.ID+".txt").Body.String()
+		for _, want := range []string{"* tonio\n  * bo_k and tonio to rehearse the rollback on Friday\n", "* mira (11)\n"} {
+			if !strings.Contains(txt, want) {
+				t.Errorf("text minutes lack %q:\n%s", want, txt)
+			}
+		}
+		for _, gone := range []string{"also on Friday", "update the wiki page"} {
+			if strings.Contains(txt, gone) {
+				t.Errorf("text minutes hold %q (refused or undone)", gone)
+			}
+		}
+	})
+}
+
+// A #startmeeting said inside a running meeting is a line of it, not a
+// second meeting in the list; a meeting nobody ended is listed as such.
+func TestNestedStartIsALine(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			meetingMsg("$a0", 60000, aUser, "#startmeeting outer"),
+			meetingMsg("$a1", 120000, zUser, "#startmeeting inner"),
+			meetingMsg("$a2", 180000, aUser, "#endmeeting"),
+			meetingMsg("$b0", 4*3600000, zUser, "#startmeeting never ended"),
+			meetingMsg("$b1", 4*3600000+60000, zUser, "#info left open"),
+		))
+		var ms struct {
+			Meetings []apiMeetingJSON `json:"meetings"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings"), http.StatusOK, &ms)
+		var got []string
+		for _, m := range ms.Meetings {
+			got = append(got, m.ID+" "+m.Title+" "+map[bool]string{true: "ended", false: "open"}[m.Ended])
+		}
+		if strings.Join(got, ", ") != "$b0 never ended open, $a0 outer ended" {
+			t.Errorf("meetings: %q", got)
+		}
+	})
+}
