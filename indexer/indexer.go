@@ -28,7 +28,6 @@ const (
 	fieldText   = "text"
 	fieldSender = "sender"
 	fieldRoom   = "room"
-	fieldTS     = "ts"
 	// fieldTSort is the time as 13 decimal digits of milliseconds, the
 	// only field with doc values: sorting reads one short term per hit,
 	// where the numeric field's doc values hold all its shifted terms
@@ -39,6 +38,10 @@ const (
 	// fieldMonth ("2026-03") partitions the index by time, so a search
 	// sorted by time can walk it month by month and stop early.
 	fieldMonth = "month"
+	// fieldDay ("2026-03-14") matches date filters (whole UTC days) with
+	// the months they cover. A numeric time field would add sixteen terms
+	// per message (one per precision shift), more than a line's words.
+	fieldDay = "day"
 )
 
 // checkpointKey holds, inside the index, the last change-feed position the
@@ -88,8 +91,9 @@ const (
 var formatKey = []byte("mxarchive.format")
 
 // indexFormat: 3 = word pairs instead of term positions, doc values only
-// for the time, as a short term (fieldTSort).
-const indexFormat = "3"
+// for the time, as a short term (fieldTSort); 4 = no composite _all field
+// and no numeric time field (dates by fieldDay and fieldMonth).
+const indexFormat = "4"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -131,9 +135,6 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	tsort.Store = false
 	tsort.IncludeTermVectors = false
 	tsort.DocValues = true
-	num := bleve.NewNumericFieldMapping()
-	num.Store = false
-	num.DocValues = false
 	flag := bleve.NewBooleanFieldMapping()
 	flag.Store = false
 	flag.DocValues = false
@@ -141,11 +142,15 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	doc.AddFieldMappingsAt(fieldText, text)
 	doc.AddFieldMappingsAt(fieldSender, kw)
 	doc.AddFieldMappingsAt(fieldRoom, kw)
-	doc.AddFieldMappingsAt(fieldTS, num)
 	doc.AddFieldMappingsAt(fieldTSort, tsort)
 	doc.AddFieldMappingsAt(fieldHasLink, flag)
 	doc.AddFieldMappingsAt(fieldIsThread, flag)
 	doc.AddFieldMappingsAt(fieldMonth, kw)
+	doc.AddFieldMappingsAt(fieldDay, kw)
+	// No query reads Bleve's composite "_all" field (every one names its
+	// field), yet by default it holds every field's terms again, with
+	// positions: it doubled the index.
+	doc.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
 	m.DefaultMapping = doc
 	m.DefaultAnalyzer = analyzer
 	m.StoreDynamic = false
@@ -263,14 +268,14 @@ func (ix *Indexer) DocCount() (uint64, error) {
 
 // document is what the index holds of one visible message.
 type document struct {
-	Text     string  `json:"text"`
-	Sender   string  `json:"sender"`
-	Room     string  `json:"room"`
-	TS       float64 `json:"ts"`
-	TSort    string  `json:"tsort"`
-	HasLink  bool    `json:"has_link"`
-	IsThread bool    `json:"is_thread"`
-	Month    string  `json:"month"`
+	Text     string `json:"text"`
+	Sender   string `json:"sender"`
+	Room     string `json:"room"`
+	TSort    string `json:"tsort"`
+	HasLink  bool   `json:"has_link"`
+	IsThread bool   `json:"is_thread"`
+	Month    string `json:"month"`
+	Day      string `json:"day"`
 }
 
 // BleveType names the document mapping (the default one).
@@ -310,6 +315,8 @@ func sortableTime(ms int64) string { return fmt.Sprintf("%013d", max(ms, 0)) }
 
 func monthOf(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01") }
 
+func dayOf(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.DateOnly) }
+
 // hasLink reads the message's own text: a link in the quoted reply
 // fallback is someone else's (and may have been redacted since).
 func hasLink(msg event.Message) bool {
@@ -317,16 +324,23 @@ func hasLink(msg event.Message) bool {
 	return strings.Contains(s, "http://") || strings.Contains(s, "https://")
 }
 
+// maxIndexTime is the last millisecond of year 9999: the index's time
+// fields hold times clamped to 1970–9999, where their text order (13
+// digits, "2006-01") is time order. A hostile origin_server_ts outside
+// that sorts at the end it is beyond; the store keeps the real one.
+const maxIndexTime = 253402300799999
+
 func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
+	ts := min(max(e.OriginTS, 0), maxIndexTime)
 	text := msg.Body
 	// A captioned file: the body is the caption, the name is findable too.
 	if msg.FileName != "" && text != msg.FileName {
 		text += " " + msg.FileName
 	}
 	return document{
-		Text: text, Sender: string(e.Sender), Room: string(e.RoomID), TS: float64(e.OriginTS), TSort: sortableTime(e.OriginTS),
+		Text: text, Sender: string(e.Sender), Room: string(e.RoomID), TSort: sortableTime(ts),
 		HasLink: hasLink(msg), IsThread: threadRoot || e.Rel.Type == event.RelThread,
-		Month: monthOf(e.OriginTS),
+		Month: monthOf(ts), Day: dayOf(ts),
 	}
 }
 

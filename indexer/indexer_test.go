@@ -657,3 +657,52 @@ func TestInAliasIgnoresSquatters(t *testing.T) {
 		t.Errorf("in:#a:x = %v, want the real room's message", got)
 	}
 }
+
+// Index size and build time grow with the terms each message adds: the
+// words, their pairs, and one term per filter field. A numeric time field
+// added sixteen more (its precision terms, one per shift), more than the
+// words of a typical line; dates are matched by day and month terms.
+func TestFewTermsPerMessage(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	add(t, st, lines(msg("$m", 1_700_000_000_000, `{"msgtype":"m.text","body":"alpha beta gamma delta"}`))...)
+	dir := t.TempDir()
+	ix, err := indexer.Open(st, filepath.Join(dir, "index"), indexer.Options{}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, ix)
+	if got := fmt.Sprint(ids(search(t, ix, "gamma after:2023-11-13 before:2023-11-16", "", 10, ""))); got != "[$m]" {
+		t.Fatalf("the message is not found in its dates: %s", got)
+	}
+	ix.Close()
+	idx, err := bleve.Open(filepath.Join(dir, "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	fields, err := idx.Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms := map[string]int{}
+	total := 0
+	for _, f := range fields {
+		d, err := idx.FieldDict(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for e, err := d.Next(); e != nil || err != nil; e, err = d.Next() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			terms[f]++
+			total++
+		}
+		d.Close()
+	}
+	// 4 words + 3 pairs of text; sender, room, time, month, day, two
+	// flags and the ID: one each.
+	if want := 7 + 8; total > want {
+		t.Errorf("one message of four words made %d terms (%v); want at most %d", total, terms, want)
+	}
+}
