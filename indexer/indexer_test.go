@@ -706,3 +706,29 @@ func TestFewTermsPerMessage(t *testing.T) {
 		t.Errorf("one message of four words made %d terms (%v); want at most %d", total, terms, want)
 	}
 }
+
+// A backlog is indexed in growing batches (fewer segments to merge), and
+// still checkpointed batch by batch.
+func TestCatchUpGrowsItsBatches(t *testing.T) {
+	st := corpusStore(t, "sqlite", 3000)
+	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: 100}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	var sizes []int
+	last := 0
+	n, err := ix.CatchUp(context.Background(), func(pos int64, applied int) {
+		sizes = append(sizes, applied-last)
+		last = applied
+		if cp, _ := ix.Checkpoint(); cp != pos {
+			t.Errorf("after a batch the checkpoint is %d, want %d", cp, pos)
+		}
+	})
+	if err != nil || n < 3000 {
+		t.Fatalf("CatchUp = %d, %v", n, err)
+	}
+	if len(sizes) >= n/100 || slices.Max(sizes) > 500 || sizes[0] != 100 {
+		t.Errorf("batches of %v for %d changes at a batch size of 100; want growing batches of at most 500", sizes, n)
+	}
+}
