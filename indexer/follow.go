@@ -48,6 +48,13 @@ func (ix *Indexer) Follow(ctx context.Context) error {
 // 60k-change catch-up). Batches stay small in the steady state, where a
 // change should be searchable at once.
 func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied int)) (int, error) {
+	if ix.stale.Load() {
+		// Rebuild clears stale once it has swapped, then catches up
+		// the new index.
+		if err := ix.Rebuild(ctx, progress); err != nil {
+			return 0, fmt.Errorf("rebuild the index in its new format: %w", err)
+		}
+	}
 	total := 0
 	size := ix.opts.BatchSize
 	for {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -79,6 +80,9 @@ type Indexer struct {
 	idx bleve.Index
 
 	sortAllLimit int // see search.go; a field so tests can force either path
+
+	// stale: the open index has another format; CatchUp rebuilds it.
+	stale atomic.Bool
 }
 
 const (
@@ -178,13 +182,12 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	idx, err := bleve.Open(path)
 	if err == nil {
 		if format, ferr := idx.GetInternal(formatKey); ferr != nil || string(format) != ix.format() {
-			idx.Close()
-			// Derived data in an older layout: replace it, keep nothing.
-			log.Info("the search index has another format or language; rebuilding it from the archive", "path", path, "format", string(format), "want", ix.format(), "err", ferr)
-			if err := os.RemoveAll(path); err != nil {
-				return nil, fmt.Errorf("remove the old-format index: %w", err)
-			}
-			err = bleve.ErrorIndexPathDoesNotExist
+			// Derived data in another layout: it keeps answering (every
+			// hit is still checked against the store; filters on fields
+			// it lacks match less) while the first CatchUp builds one in
+			// this layout beside it and swaps it in, as Rebuild does.
+			log.Info("the search index has another format or language; it will be rebuilt beside the old one, which serves until then", "path", path, "format", string(format), "want", ix.format(), "err", ferr)
+			ix.stale.Store(true)
 		}
 	}
 	switch {
@@ -236,9 +239,12 @@ func (ix *Indexer) Close() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.idx == nil {
-		return nil // a failed Rebuild left nothing open
+		return nil // a failed Rebuild left nothing open, or closed already
 	}
-	return ix.idx.Close()
+	// Bleve panics on a second Close; a closed Indexer just says so.
+	err := ix.idx.Close()
+	ix.idx = nil
+	return err
 }
 
 // Checkpoint returns the change-feed position the index reflects.

@@ -392,13 +392,27 @@ func TestOldFormatIsRebuilt(t *testing.T) {
 	}
 	old.SetInternal([]byte("mxarchive.checkpoint"), []byte("999999"))
 	old.Close()
+	// The old index serves until the new one, built beside it, is
+	// swapped in: an archive is not left without search for a rebuild.
 	ix := openIndex(t, st, dir)
-	if cp, _ := ix.Checkpoint(); cp != 0 {
-		t.Fatalf("the old index was kept (checkpoint %d)", cp)
+	if cp, _ := ix.Checkpoint(); cp != 999999 {
+		t.Fatalf("the old index was not kept while the new one is built (checkpoint %d)", cp)
 	}
 	catchUp(t, ix)
+	if cp, _ := ix.Checkpoint(); cp == 999999 || cp == 0 {
+		t.Fatalf("the old index was not replaced (checkpoint %d)", cp)
+	}
 	if got := fmt.Sprint(ids(search(t, ix, `"kept words"`, "", 10, ""))); got != "[$m]" {
 		t.Errorf("after the format upgrade: %s", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "index.*")); len(left) != 0 {
+		t.Errorf("left beside the index: %v", left)
+	}
+	// Reopened, the new index is kept.
+	ix.Close()
+	ix = openIndex(t, st, dir)
+	if cp, _ := ix.Checkpoint(); cp == 999999 || cp == 0 {
+		t.Errorf("the rebuilt index was not kept on reopening (checkpoint %d)", cp)
 	}
 }
 
