@@ -333,11 +333,12 @@ func hasLink(msg event.Message) bool {
 	return strings.Contains(s, "http://") || strings.Contains(s, "https://")
 }
 
-// maxIndexTime is the last millisecond of year 9999: the index's time
-// fields hold times clamped to 1970–9999, where their text order (13
-// digits, "2006-01") is time order. A hostile origin_server_ts outside
-// that sorts at the end it is beyond; the store keeps the real one.
-const maxIndexTime = 253402300799999
+// maxIndexTime is the largest time of 13 digits of ms (November 2286):
+// the index's time fields hold times clamped to 1970–2286, where their
+// text order (13 digits, "2006-01") is time order and a cursor is what
+// decodeCursor accepts. A hostile origin_server_ts outside that sorts at
+// the end it is beyond; the store keeps the real one.
+const maxIndexTime = 9_999_999_999_999
 
 func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
 	ts := min(max(e.OriginTS, 0), maxIndexTime)

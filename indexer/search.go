@@ -476,6 +476,8 @@ func (ix *Indexer) bounds(ctx context.Context, q Query, rooms []id.RoomID) (mont
 		}
 	}
 	if hi > 0 {
+		// As the index holds them (newDocument): clamped.
+		lo, hi = min(max(lo, 0), maxIndexTime), min(max(hi, 0), maxIndexTime)
 		b.first, b.last = max(b.first, monthOf(lo)), min(b.last, monthOf(hi))
 	}
 	return b, nil
