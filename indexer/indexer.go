@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -29,7 +30,6 @@ const (
 	fieldText   = "text"
 	fieldSender = "sender"
 	fieldRoom   = "room"
-	fieldTS     = "ts"
 	// fieldTSort is the time as 13 decimal digits of milliseconds, the
 	// only field with doc values: sorting reads one short term per hit,
 	// where the numeric field's doc values hold all its shifted terms
@@ -40,6 +40,10 @@ const (
 	// fieldMonth ("2026-03") partitions the index by time, so a search
 	// sorted by time can walk it month by month and stop early.
 	fieldMonth = "month"
+	// fieldDay ("2026-03-14") matches date filters (whole UTC days) with
+	// the months they cover. A numeric time field would add sixteen terms
+	// per message (one per precision shift), more than a line's words.
+	fieldDay = "day"
 )
 
 // checkpointKey holds, inside the index, the last change-feed position the
@@ -59,7 +63,10 @@ type Options struct {
 	Language string
 	// BatchSize is how many changes one index batch covers.
 	BatchSize int
-	// PollInterval is how often Follow looks for new changes.
+	// PollInterval is how often Follow looks for new changes (default
+	// 200 ms: where the store cannot notify, SQLite, a new message waits
+	// for the next poll, and the target for it to be searchable is
+	// 500 ms at p99; a poll with nothing new is one indexed read).
 	PollInterval time.Duration
 }
 
@@ -78,6 +85,8 @@ type Indexer struct {
 	// wait is Follow's timer between rounds (time.After); a field so tests
 	// can count the back-off with a fake clock.
 	wait func(time.Duration) <-chan time.Time
+	// stale: the open index has another format; CatchUp rebuilds it.
+	stale atomic.Bool
 }
 
 const (
@@ -93,8 +102,9 @@ const (
 var formatKey = []byte("mxarchive.format")
 
 // indexFormat: 3 = word pairs instead of term positions, doc values only
-// for the time, as a short term (fieldTSort).
-const indexFormat = "3"
+// for the time, as a short term (fieldTSort); 4 = no composite _all field
+// and no numeric time field (dates by fieldDay and fieldMonth).
+const indexFormat = "4"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -136,9 +146,6 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	tsort.Store = false
 	tsort.IncludeTermVectors = false
 	tsort.DocValues = true
-	num := bleve.NewNumericFieldMapping()
-	num.Store = false
-	num.DocValues = false
 	flag := bleve.NewBooleanFieldMapping()
 	flag.Store = false
 	flag.DocValues = false
@@ -146,11 +153,15 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	doc.AddFieldMappingsAt(fieldText, text)
 	doc.AddFieldMappingsAt(fieldSender, kw)
 	doc.AddFieldMappingsAt(fieldRoom, kw)
-	doc.AddFieldMappingsAt(fieldTS, num)
 	doc.AddFieldMappingsAt(fieldTSort, tsort)
 	doc.AddFieldMappingsAt(fieldHasLink, flag)
 	doc.AddFieldMappingsAt(fieldIsThread, flag)
 	doc.AddFieldMappingsAt(fieldMonth, kw)
+	doc.AddFieldMappingsAt(fieldDay, kw)
+	// No query reads Bleve's composite "_all" field (every one names its
+	// field), yet by default it holds every field's terms again, with
+	// positions: it doubled the index.
+	doc.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
 	m.DefaultMapping = doc
 	m.DefaultAnalyzer = analyzer
 	m.StoreDynamic = false
@@ -169,7 +180,7 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 		opts.BatchSize = 2000
 	}
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = 500 * time.Millisecond
+		opts.PollInterval = 200 * time.Millisecond
 	}
 	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, wait: time.After}
 	// Bleve's root file is locked for as long as a process has the index
@@ -182,13 +193,12 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	}
 	if err == nil {
 		if format, ferr := idx.GetInternal(formatKey); ferr != nil || string(format) != ix.format() {
-			idx.Close()
-			// Derived data in an older layout: replace it, keep nothing.
-			log.Info("the search index has another format or language; rebuilding it from the archive", "path", path, "format", string(format), "want", ix.format(), "err", ferr)
-			if err := os.RemoveAll(path); err != nil {
-				return nil, fmt.Errorf("remove the old-format index: %w", err)
-			}
-			err = bleve.ErrorIndexPathDoesNotExist
+			// Derived data in another layout: it keeps answering (every
+			// hit is still checked against the store; filters on fields
+			// it lacks match less) while the first CatchUp builds one in
+			// this layout beside it and swaps it in, as Rebuild does.
+			log.Info("the search index has another format or language; it will be rebuilt beside the old one, which serves until then", "path", path, "format", string(format), "want", ix.format(), "err", ferr)
+			ix.stale.Store(true)
 		}
 	}
 	switch {
@@ -240,9 +250,12 @@ func (ix *Indexer) Close() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.idx == nil {
-		return nil // a failed Rebuild left nothing open
+		return nil // a failed Rebuild left nothing open, or closed already
 	}
-	return ix.idx.Close()
+	// Bleve panics on a second Close; a closed Indexer just says so.
+	err := ix.idx.Close()
+	ix.idx = nil
+	return err
 }
 
 // Checkpoint returns the change-feed position the index reflects.
@@ -275,14 +288,14 @@ func (ix *Indexer) DocCount() (uint64, error) {
 
 // document is what the index holds of one visible message.
 type document struct {
-	Text     string  `json:"text"`
-	Sender   string  `json:"sender"`
-	Room     string  `json:"room"`
-	TS       float64 `json:"ts"`
-	TSort    string  `json:"tsort"`
-	HasLink  bool    `json:"has_link"`
-	IsThread bool    `json:"is_thread"`
-	Month    string  `json:"month"`
+	Text     string `json:"text"`
+	Sender   string `json:"sender"`
+	Room     string `json:"room"`
+	TSort    string `json:"tsort"`
+	HasLink  bool   `json:"has_link"`
+	IsThread bool   `json:"is_thread"`
+	Month    string `json:"month"`
+	Day      string `json:"day"`
 }
 
 // BleveType names the document mapping (the default one).
@@ -322,6 +335,8 @@ func sortableTime(ms int64) string { return fmt.Sprintf("%013d", max(ms, 0)) }
 
 func monthOf(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01") }
 
+func dayOf(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.DateOnly) }
+
 // hasLink reads the message's own text: a link in the quoted reply
 // fallback is someone else's (and may have been redacted since).
 func hasLink(msg event.Message) bool {
@@ -329,16 +344,24 @@ func hasLink(msg event.Message) bool {
 	return strings.Contains(s, "http://") || strings.Contains(s, "https://")
 }
 
+// maxIndexTime is the largest time of 13 digits of ms (November 2286):
+// the index's time fields hold times clamped to 1970–2286, where their
+// text order (13 digits, "2006-01") is time order and a cursor is what
+// decodeCursor accepts. A hostile origin_server_ts outside that sorts at
+// the end it is beyond; the store keeps the real one.
+const maxIndexTime = 9_999_999_999_999
+
 func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
+	ts := min(max(e.OriginTS, 0), maxIndexTime)
 	text := msg.Body
 	// A captioned file: the body is the caption, the name is findable too.
 	if msg.FileName != "" && text != msg.FileName {
 		text += " " + msg.FileName
 	}
 	return document{
-		Text: text, Sender: string(e.Sender), Room: string(e.RoomID), TS: float64(e.OriginTS), TSort: sortableTime(e.OriginTS),
+		Text: text, Sender: string(e.Sender), Room: string(e.RoomID), TSort: sortableTime(ts),
 		HasLink: hasLink(msg), IsThread: threadRoot || e.Rel.Type == event.RelThread,
-		Month: monthOf(e.OriginTS),
+		Month: monthOf(ts), Day: dayOf(ts),
 	}
 }
 

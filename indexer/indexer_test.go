@@ -392,13 +392,27 @@ func TestOldFormatIsRebuilt(t *testing.T) {
 	}
 	old.SetInternal([]byte("mxarchive.checkpoint"), []byte("999999"))
 	old.Close()
+	// The old index serves until the new one, built beside it, is
+	// swapped in: an archive is not left without search for a rebuild.
 	ix := openIndex(t, st, dir)
-	if cp, _ := ix.Checkpoint(); cp != 0 {
-		t.Fatalf("the old index was kept (checkpoint %d)", cp)
+	if cp, _ := ix.Checkpoint(); cp != 999999 {
+		t.Fatalf("the old index was not kept while the new one is built (checkpoint %d)", cp)
 	}
 	catchUp(t, ix)
+	if cp, _ := ix.Checkpoint(); cp == 999999 || cp == 0 {
+		t.Fatalf("the old index was not replaced (checkpoint %d)", cp)
+	}
 	if got := fmt.Sprint(ids(search(t, ix, `"kept words"`, "", 10, ""))); got != "[$m]" {
 		t.Errorf("after the format upgrade: %s", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "index.*")); len(left) != 0 {
+		t.Errorf("left beside the index: %v", left)
+	}
+	// Reopened, the new index is kept.
+	ix.Close()
+	ix = openIndex(t, st, dir)
+	if cp, _ := ix.Checkpoint(); cp == 999999 || cp == 0 {
+		t.Errorf("the rebuilt index was not kept on reopening (checkpoint %d)", cp)
 	}
 }
 
@@ -655,5 +669,118 @@ func TestInAliasIgnoresSquatters(t *testing.T) {
 	catchUp(t, ix)
 	if got := ids(search(t, ix, "hello in:#a:x", "", 10, "")); fmt.Sprint(got) != "[$real]" {
 		t.Errorf("in:#a:x = %v, want the real room's message", got)
+	}
+}
+
+// Index size and build time grow with the terms each message adds: the
+// words, their pairs, and one term per filter field. A numeric time field
+// added sixteen more (its precision terms, one per shift), more than the
+// words of a typical line; dates are matched by day and month terms.
+func TestFewTermsPerMessage(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	add(t, st, lines(msg("$m", 1_700_000_000_000, `{"msgtype":"m.text","body":"alpha beta gamma delta"}`))...)
+	dir := t.TempDir()
+	ix, err := indexer.Open(st, filepath.Join(dir, "index"), indexer.Options{}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, ix)
+	if got := fmt.Sprint(ids(search(t, ix, "gamma after:2023-11-13 before:2023-11-16", "", 10, ""))); got != "[$m]" {
+		t.Fatalf("the message is not found in its dates: %s", got)
+	}
+	ix.Close()
+	idx, err := bleve.Open(filepath.Join(dir, "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	fields, err := idx.Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms := map[string]int{}
+	total := 0
+	for _, f := range fields {
+		d, err := idx.FieldDict(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for e, err := d.Next(); e != nil || err != nil; e, err = d.Next() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			terms[f]++
+			total++
+		}
+		d.Close()
+	}
+	// 4 words + 3 pairs of text; sender, room, time, month, day, two
+	// flags and the ID: one each.
+	if want := 7 + 8; total > want {
+		t.Errorf("one message of four words made %d terms (%v); want at most %d", total, terms, want)
+	}
+}
+
+// A backlog is indexed in growing batches (fewer segments to merge), and
+// still checkpointed batch by batch.
+func TestCatchUpGrowsItsBatches(t *testing.T) {
+	st := corpusStore(t, "sqlite", 3000)
+	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: 100}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	var sizes []int
+	last := 0
+	n, err := ix.CatchUp(context.Background(), func(pos int64, applied int) {
+		sizes = append(sizes, applied-last)
+		last = applied
+		if cp, _ := ix.Checkpoint(); cp != pos {
+			t.Errorf("after a batch the checkpoint is %d, want %d", cp, pos)
+		}
+	})
+	if err != nil || n < 3000 {
+		t.Fatalf("CatchUp = %d, %v", n, err)
+	}
+	if len(sizes) >= n/100 || slices.Max(sizes) > 500 || sizes[0] != 100 {
+		t.Errorf("batches of %v for %d changes at a batch size of 100; want growing batches of at most 500", sizes, n)
+	}
+}
+
+// A hostile origin_server_ts far in the future (or before 1970) must not
+// break paging: the index's time fields are clamped to what their text
+// order can hold, so every cursor is one this archive accepts.
+func TestFarFutureTimesPage(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	add(t, st, lines(
+		msg("$a", 2000, `{"msgtype":"m.text","body":"zebra one"}`),
+		msg("$future", 1_000_000_000_000_000, `{"msgtype":"m.text","body":"zebra two"}`),
+		msg("$b", 3000, `{"msgtype":"m.text","body":"zebra three"}`),
+	)...)
+	catchUp(t, ix)
+	for _, sort := range []string{indexer.SortNewest, indexer.SortOldest} {
+		var got []string
+		cur := ""
+		for range 5 {
+			res := search(t, ix, "zebra", sort, 1, cur)
+			for _, e := range res.Events {
+				got = append(got, string(e.ID))
+			}
+			if cur = res.Next; cur == "" {
+				break
+			}
+		}
+		want := "[$future $b $a]"
+		if sort == indexer.SortOldest {
+			want = "[$a $b $future]"
+		}
+		if fmt.Sprint(got) != want {
+			t.Errorf("%s, a page at a time: %v, want %s", sort, got, want)
+		}
+		// Within the room, whose last message is the far one.
+		if res := search(t, ix, "zebra in:!r:x", sort, 10, ""); len(res.Events) != 3 {
+			t.Errorf("%s, in the room: %v", sort, ids(res))
+		}
 	}
 }

@@ -49,12 +49,12 @@ func TestMonthWalkMatchesFullSort(t *testing.T) {
 	if len(months) < 3 {
 		t.Fatalf("the test corpus spans only %d months", len(months))
 	}
-	pages := func(limit int, order string) []id.EventID {
+	pagesOf := func(q Query, limit int, order string) []id.EventID {
 		ix.sortAllLimit = limit
 		var out []id.EventID
 		cur := ""
 		for range 10 {
-			res, err := ix.Search(context.Background(), Request{Query: Query{Words: []string{"ubuntu"}}, Sort: order, Size: 15, Cursor: cur})
+			res, err := ix.Search(context.Background(), Request{Query: q, Sort: order, Size: 15, Cursor: cur})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,10 +67,27 @@ func TestMonthWalkMatchesFullSort(t *testing.T) {
 		}
 		return out
 	}
+	pages := func(limit int, order string) []id.EventID {
+		return pagesOf(Query{Words: []string{"ubuntu"}}, limit, order)
+	}
 	for _, order := range []string{SortNewest, SortOldest} {
 		full, walked := pages(1<<30, order), pages(0, order)
 		if len(full) < 100 || !slices.Equal(full, walked) {
 			t.Errorf("%s: month walk differs from a full sort (%d vs %d results)", order, len(walked), len(full))
+		}
+	}
+	// Within dates that start and end inside months, and within a room:
+	// the walk's days and the filter's must agree at the edges.
+	for _, q := range []string{"ubuntu after:2004-12-10 before:2005-07-20", "ubuntu in:!ubuntu-0:bench.example", "the after:2005-01-05"} {
+		pq, err := ParseQuery(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, order := range []string{SortNewest, SortOldest} {
+			full, walked := pagesOf(pq, 1<<30, order), pagesOf(pq, 0, order)
+			if len(full) < 50 || !slices.Equal(full, walked) {
+				t.Errorf("%q, %s: the walk differs from a full sort (%d vs %d results)", q, order, len(walked), len(full))
+			}
 		}
 	}
 }

@@ -32,6 +32,9 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	}
 	ix.mu.Lock()
 	err = ix.swap(fresh, next)
+	if err == nil {
+		ix.stale.Store(false) // the live index now has this format
+	}
 	ix.mu.Unlock()
 	if err != nil {
 		return err

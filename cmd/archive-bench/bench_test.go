@@ -195,7 +195,7 @@ func TestRunMeasuresEverything(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "bench.md"))
 	svg, _ := os.ReadFile(filepath.Join(out, "bench.svg"))
-	for _, want := range []string{"| common term | newest |", "SQLite FTS5", "PostgreSQL FTS (Synapse)", "2 cores", "cores"} {
+	for _, want := range []string{"| common term | newest |", "| common term | oldest |", "SQLite FTS5", "PostgreSQL FTS (Synapse)", "2 cores", "cores"} {
 		if want == "2 cores" {
 			want = fmt.Sprintf("**%d cores**", rep.Machine.Cores)
 		}
@@ -210,8 +210,8 @@ func TestRunMeasuresEverything(t *testing.T) {
 
 func checkCells(t *testing.T, who string, cells []cell) {
 	t.Helper()
-	if len(cells) != 14 {
-		t.Errorf("%s: %d cells, want 14", who, len(cells))
+	if want := 7 * len(sorts); len(cells) != want {
+		t.Errorf("%s: %d cells, want %d", who, len(cells), want)
 	}
 	for _, c := range cells {
 		if c.N == 0 || c.P50 <= 0 {

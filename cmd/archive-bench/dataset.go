@@ -41,8 +41,8 @@ type dataset struct {
 
 // prepareDataset writes the benchmark's input to dir/bench.ndjson: input
 // replayed to scale events, or without input the IRC corpus replayed by
-// corpus.Generate, or without the corpus the bundled sample replayed.
-func prepareDataset(ctx context.Context, input, corpusDir string, scale int, dir string) (*dataset, error) {
+// corpus.GenerateShape in the given shape, or without the corpus the bundled sample replayed.
+func prepareDataset(ctx context.Context, input, corpusDir, shape string, scale int, dir string) (*dataset, error) {
 	ds := &dataset{path: filepath.Join(dir, "bench.ndjson")}
 	f, err := os.Create(ds.path)
 	if err != nil {
@@ -57,8 +57,8 @@ func prepareDataset(ctx context.Context, input, corpusDir string, scale int, dir
 	case corpusDir != "" && isDir(corpusDir):
 		var logs []corpus.Log
 		if logs, err = corpus.Read(corpusDir); err == nil {
-			ds.source = fmt.Sprintf("%s (%d messages)", corpusDir, corpus.CountMessages(logs))
-			ds.events, err = corpus.Generate(w, logs, scale)
+			ds.source = fmt.Sprintf("%s (%d messages), shape %s", corpusDir, corpus.CountMessages(logs), shape)
+			ds.events, err = corpus.GenerateShape(w, logs, scale, shape)
 		}
 	default:
 		ds.source = "the bundled sample (the demo rooms; " + corpusDir + " not found)"

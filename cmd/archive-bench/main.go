@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/mxarchive/mxarchive/internal/corpus"
@@ -25,7 +26,7 @@ import (
 
 const usage = `Usage:
   archive-bench run [-scale EVENTS] [-input FILE] [-db sqlite,postgres] [-o DIR] [flags]
-  archive-bench gen [-corpus DIR] [-n EVENTS] [-o FILE]
+  archive-bench gen [-corpus DIR] [-shape SHAPE] [-n EVENTS] [-o FILE]
   archive-bench search [-c config.yaml] [-runs N]
   archive-bench load [-scale EVENTS] [-db sqlite|postgres] [-clients N] [-duration D] [-outage] [flags]
 
@@ -36,7 +37,8 @@ started from the system's binaries.
 
 gen replays the IRC corpus (real text, nicks and reply structure) as Matrix
 events with shifted rooms, timestamps and event IDs, until -n events are
-written. Output is deterministic: the same flags give the same bytes.
+written. -shape rearranges it: skewed (three busy rooms, many sparse ones),
+bursty (busy months, empty years), markdown (long Markdown messages). Output is deterministic: the same flags give the same bytes.
 
 load puts a running archive-web under -clients concurrent clients for
 -duration: day pages, permalinks, search (the most expensive query shapes
@@ -80,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	corpusDir := fs.String("corpus", "../shared/corpus/ubuntu-irc", "the ubuntu-irc corpus directory")
 	n := fs.Int("n", 100_000, "number of events to write")
+	shape := fs.String("shape", corpus.ShapeUbuntu, "how the corpus is replayed: "+strings.Join(corpus.Shapes, ", "))
 	out := fs.String("o", "-", "output file (- for standard output)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -98,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		w = f
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	written, err := corpus.Generate(bw, logs, *n)
+	written, err := corpus.GenerateShape(bw, logs, *n, *shape)
 	if err != nil {
 		return err
 	}

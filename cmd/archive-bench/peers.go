@@ -95,9 +95,12 @@ func (p *pgFTS) search(ctx context.Context, c queryClass, sort string) (int, err
 	where, args := conditions(c, "vector @@ websearch_to_tsquery('english', $1)", c.Web, func(i int) string { return fmt.Sprintf("$%d", i) })
 	q := `SELECT ts_rank_cd(vector, websearch_to_tsquery('english', $1)) AS rank, origin_server_ts, stream_ordering, room_id, event_id
 		FROM event_search WHERE ` + where
-	if sort == sortRank {
+	switch sort {
+	case sortRank:
 		q += fmt.Sprintf(" ORDER BY rank DESC LIMIT %d", pgRankLimit)
-	} else {
+	case sortOldest:
+		q += fmt.Sprintf(" ORDER BY origin_server_ts ASC NULLS LAST, stream_ordering ASC NULLS LAST LIMIT %d", pageSize)
+	default:
 		q += fmt.Sprintf(" ORDER BY origin_server_ts DESC NULLS LAST, stream_ordering DESC NULLS LAST LIMIT %d", pageSize)
 	}
 	rows, err := p.pool.Query(ctx, q, args...)
@@ -207,8 +210,11 @@ func (f *fts5) size(context.Context) (int64, error) {
 func (f *fts5) search(ctx context.Context, c queryClass, sort string) (int, error) {
 	where, args := conditions(c, "messages MATCH ?", c.FTS5, func(int) string { return "?" })
 	order := "rank"
-	if sort == sortNewest {
+	switch sort {
+	case sortNewest:
 		order = "rowid DESC"
+	case sortOldest:
+		order = "rowid ASC"
 	}
 	rows, err := f.db.QueryContext(ctx, `SELECT rowid, event_id, room_id FROM messages WHERE `+where+
 		` ORDER BY `+order+fmt.Sprintf(" LIMIT %d", pageSize), args...)

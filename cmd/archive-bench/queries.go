@@ -28,9 +28,10 @@ type queryClass struct {
 const (
 	sortRank   = "relevance"
 	sortNewest = "newest"
+	sortOldest = "oldest"
 )
 
-var sorts = []string{sortRank, sortNewest}
+var sorts = []string{sortRank, sortNewest, sortOldest}
 
 // queryMix is the fixed query mix of the issue: a rare term, a common term,
 // two common terms, a phrase, and a common term under each filter. The

@@ -255,7 +255,7 @@ func (r *report) markdown(w io.Writer) {
 		}
 	}
 
-	fmt.Fprintf(w, "\n## Search with %d concurrent clients, whole mix (both sorts)\n\n| system | queries/s | p50 ms | p99 ms |\n|---|---|---|---|\n", r.Settings.Clients)
+	fmt.Fprintf(w, "\n## Search with %d concurrent clients, whole mix (every sort)\n\n| system | queries/s | p50 ms | p99 ms |\n|---|---|---|---|\n", r.Settings.Clients)
 	for _, o := range r.Ours {
 		fmt.Fprintf(w, "| ours (%s) | %.0f | %s | %s |\n", o.Database, o.Concurrent.PerSec, num(o.Concurrent.P50), num(o.Concurrent.P99))
 	}

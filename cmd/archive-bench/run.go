@@ -16,6 +16,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/corpus"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -23,6 +24,8 @@ import (
 // benchOptions are the flags of `archive-bench run`.
 type benchOptions struct {
 	input, corpus  string
+	shape          string
+	peers          bool
 	scale          int
 	dbs            []string
 	postgres       string
@@ -43,6 +46,8 @@ func parseRun(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.input, "input", "", "an import file (NDJSON events or an Element export) to replay to -scale; default: the IRC corpus")
 	fs.StringVar(&o.corpus, "corpus", "../shared/corpus/ubuntu-irc", "the IRC corpus replayed when there is no -input (the bundled sample if absent)")
+	fs.StringVar(&o.shape, "shape", corpus.ShapeUbuntu, "how the corpus is replayed: "+strings.Join(corpus.Shapes, ", ")+" (ignored with -input)")
+	fs.BoolVar(&o.peers, "peers", true, "also measure the peers (FTS5, PostgreSQL full-text search) and the linear scan")
 	fs.IntVar(&o.scale, "scale", 100_000, "events to replay the input to")
 	dbs := fs.String("db", "sqlite,postgres", "databases to measure ours on, comma-separated")
 	fs.StringVar(&o.postgres, "postgres", os.Getenv("MXARCHIVE_BENCH_POSTGRES"), "postgres:// URL of a server where the benchmark may create databases (default: start a private cluster from the system's binaries)")
@@ -112,7 +117,7 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	progress("preparing %d events", o.scale)
-	ds, err := prepareDataset(ctx, o.input, o.corpus, o.scale, dir)
+	ds, err := prepareDataset(ctx, o.input, o.corpus, o.shape, o.scale, dir)
 	if err != nil {
 		return err
 	}
@@ -154,6 +159,11 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rep.Ours = append(rep.Ours, res)
 	}
 
+	if !o.peers {
+		rep.Seconds = time.Since(started).Seconds()
+		progress("done")
+		return rep.write(stdout, o.out)
+	}
 	progress("linear scan")
 	ls := newLinearScan(ds.msgs)
 	rep.Linear = linearResult{Name: "linear scan (in memory)"}
