@@ -87,6 +87,17 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		return err
 	}
 	defer a.st.Close()
+	// Two archivers on one database would both acknowledge transactions
+	// and sweep and backfill the same rooms: the second refuses to start.
+	lock, err := a.st.LockArchiver(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := lock.Release(); err != nil {
+			log.Warn("releasing the archiver lock", "err", err)
+		}
+	}()
 	var fetcher *media.Fetcher
 	if cfg.Media.Enabled {
 		if fetcher, err = newFetcher(cfg, a.st, log); err != nil {
