@@ -113,6 +113,9 @@ type Web struct {
 	// citations and sitemaps); empty means the API links by path and
 	// there are no sitemaps, never links from the request's Host.
 	BaseURL string `yaml:"base_url"`
+	// ReadyIndexLag is how many change-feed entries the search index may
+	// be behind before /readyz says this replica is not ready.
+	ReadyIndexLag int64 `yaml:"ready_index_lag"`
 }
 
 // Homeserver names the homeserver the archiver talks to (mautrix names).
@@ -154,7 +157,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:  "./data",
 		Database: store.Config{Type: "sqlite", QueryTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute},
-		Web:      Web{Listen: "127.0.0.1:8080"},
+		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000},
 		Appservice: Appservice{
 			Listen:       "127.0.0.1:29330",
 			ID:           "mxarchive",

@@ -49,6 +49,11 @@ type Options struct {
 	// serves none. archive-web only reads it: the archiver writes and
 	// deletes.
 	Media media.Blobs
+	// IndexPosition reports the change-feed position the search index
+	// reflects; with it /readyz fails while the index is more than
+	// ReadyIndexLag changes behind the feed. Nil: no index to wait for.
+	IndexPosition func() (int64, error)
+	ReadyIndexLag int64
 }
 
 // Server serves the archive.
@@ -128,7 +133,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/thread/:event", s.thread)
 	get("/room/:room/event/:event/edits", s.edits)
 	get("/event/:event", s.eventRedirect)
-	get("/healthz", s.health)
+	get("/healthz", s.healthz)
+	get("/readyz", s.readyz)
 	get("/robots.txt", s.robots)
 	get("/sitemap.xml", s.sitemapIndex)
 	get("/sitemap/:room", s.roomSitemap) // {room}.xml
@@ -181,7 +187,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var ee *echo.HTTPError
 	switch {
 	case store.Unavailable(err):
-		// Checked first: /healthz wraps the same outage in its own 503.
+		// Checked first: /readyz wraps the same outage in its own 503.
 		// Nothing is wrong with the request, so the reader (or crawler) is
 		// told to come back rather than that the page is broken.
 		code, msg, unavailable, retry = http.StatusServiceUnavailable, "The archive's database is not answering at the moment. Please try again in a few seconds.", true, true
@@ -378,11 +384,4 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) stylesheet(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
 	return c.Blob(http.StatusOK, "text/css; charset=utf-8", []byte(styleCSS+"\n"+render.CSS))
-}
-
-func (s *Server) health(c echo.Context) error {
-	if err := s.store.Ping(c.Request().Context()); err != nil {
-		return &httpError{code: http.StatusServiceUnavailable, msg: "The database is not answering.", err: err}
-	}
-	return c.String(http.StatusOK, "ok\n")
 }

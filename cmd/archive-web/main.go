@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 			return reindex(ctx, ix, stderr, log)
 		}
 		opts.Search = ix
+		opts.IndexPosition, opts.ReadyIndexLag = ix.Checkpoint, cfg.Web.ReadyIndexLag
 		go func() {
 			if err := ix.Follow(ctx); err != nil {
 				log.Error("search indexing stopped", "err", err)
