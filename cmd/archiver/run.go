@@ -110,7 +110,8 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		return fmt.Errorf("listen on %s: %w", cfg.Appservice.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           as.Handler(),
+		// /healthz and /readyz beside the homeserver's API, for probes.
+		Handler:           newHealth(a.st, cfg.Homeserver.Address, 30*time.Second, log).wrap(as.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Long enough for a large transaction on a slow disk; the homeserver
 		// gives up at 30–60 s and resends, which is harmless.
