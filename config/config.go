@@ -38,6 +38,7 @@ type Config struct {
 	Retention store.Retention `yaml:"retention"`
 	Log       Log             `yaml:"log"`
 	Media     Media           `yaml:"media"`
+	Metrics   Metrics         `yaml:"metrics"`
 }
 
 // Media configures the archive's own copy of media (images, files, audio,
@@ -104,6 +105,14 @@ type Archive struct {
 	// world-readable after it stops being so (default: hidden until it is
 	// world-readable again).
 	ShowFormerlyPublic bool `yaml:"show_formerly_public"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is where archive-web serves /metrics, never the public web
+	// port; empty (the default) serves none. Keep it on loopback or a
+	// private network: it tells how busy the archive is.
+	Listen string `yaml:"listen"`
 }
 
 // Web configures archive-web.

@@ -15,8 +15,5 @@ func SetPurgeBatch(n int) func() {
 // Refused exposes the test that tells a refused value from an outage.
 var Refused = refused
 
-// PoolStats lets tests see the connection pool the configuration asked for.
-func (s *Store) PoolStats() sql.DBStats { return s.db.Stats() }
-
 // Conn takes one connection from the pool.
 func (s *Store) Conn(ctx context.Context) (*sql.Conn, error) { return s.db.Conn(ctx) }

@@ -224,3 +224,6 @@ func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	}
 	return tx, nil
 }
+
+// PoolStats reports the connection pool, for metrics.
+func (s *Store) PoolStats() sql.DBStats { return s.db.Stats() }

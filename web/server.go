@@ -54,6 +54,8 @@ type Options struct {
 	// ReadyIndexLag changes behind the feed. Nil: no index to wait for.
 	IndexPosition func() (int64, error)
 	ReadyIndexLag int64
+	// Metrics records request and search latencies; nil records none.
+	Metrics *Metrics
 }
 
 // Server serves the archive.
@@ -352,6 +354,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.log.Debug("request", "method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", c.Response().Status, "duration", time.Since(start))
+		s.opts.Metrics.observeRequest(c, time.Since(start))
 		return nil
 	}
 }

@@ -122,6 +122,11 @@ web:
   # behind the database's change feed (/healthz only says it is alive).
   ready_index_lag: {{.Web.ReadyIndexLag}}
 
+metrics:
+  # Where archive-web serves Prometheus metrics at /metrics, apart from
+  # the public port (e.g. 127.0.0.1:9331). Empty: no metrics.
+  listen: {{q .Metrics.Listen}}
+
 log:
   level: {{q .Log.Level}} # debug, info, warn, error
   format: {{q .Log.Format}} # text or json
