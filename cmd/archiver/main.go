@@ -49,6 +49,9 @@ Commands:
         store.
   config
         Print the effective configuration (secrets hidden).
+  backup FILE
+        Write a consistent copy of a SQLite archive to FILE while the
+        archiver runs (never overwrites). PostgreSQL: use pg_dump.
   quarantine [--json] [--limit N]
         List the events the database refused to store, kept aside with its
         error instead of failing their batch; --json prints each with the
@@ -109,6 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "config":
 		_, err := fmt.Fprint(stdout, cfg.Redacted())
 		return err
+	case "backup":
+		return backupCmd(ctx, cfg, log, rest, stdout)
 	case "quarantine":
 		return quarantineCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "media":
