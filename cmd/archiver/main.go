@@ -49,6 +49,9 @@ Commands:
         store.
   config
         Print the effective configuration (secrets hidden).
+  log [--since DATE] [--command CMD] [--target ID] [--limit N] [--json]
+        Print the operator log (who ran which operator command, when and
+        why), newest first.
   backup FILE
         Write a consistent copy of a SQLite archive to FILE while the
         archiver runs (never overwrites). PostgreSQL: use pg_dump.
@@ -112,6 +115,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "config":
 		_, err := fmt.Fprint(stdout, cfg.Redacted())
 		return err
+	case "log":
+		return logCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "backup":
 		return backupCmd(ctx, cfg, log, rest, stdout)
 	case "quarantine":
