@@ -208,8 +208,9 @@ func backfillCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 	}
 	prog := newProgress(stderr, log)
 	for _, r := range rooms {
+		prog.start = time.Now()
 		rep, err := a.manager.Backfill(ctx, r, func(n int) {
-			prog.update(ingest.Progress{File: string(r), Pass: 2, Events: n})
+			prog.backfill(string(r), n, cfg.Archive.BackfillLimit)
 		})
 		prog.done()
 		if err != nil {
