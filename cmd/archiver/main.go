@@ -49,6 +49,9 @@ Commands:
         store.
   config
         Print the effective configuration (secrets hidden).
+  status [--json]
+        Per room: recording, hidden (and why), left, banned or not public;
+        last event; history complete or from when; backfill; pending media.
   log [--since DATE] [--command CMD] [--target ID] [--limit N] [--json]
         Print the operator log (who ran which operator command, when and
         why), newest first.
@@ -115,6 +118,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "config":
 		_, err := fmt.Fprint(stdout, cfg.Redacted())
 		return err
+	case "status":
+		return statusCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "log":
 		return logCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "backup":
