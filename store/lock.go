@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrArchiverRunning means another archiver process already records into
@@ -22,10 +23,19 @@ const archiverLockKey = 1836605811
 // database; Release frees it for the next.
 type ArchiverLock struct {
 	release func() error
+	lost    chan struct{}
 }
 
 // Release gives the lock up. The process exiting does too.
 func (l *ArchiverLock) Release() error { return l.release() }
+
+// Lost is closed when the lock is gone without Release: on PostgreSQL its
+// session ended (a server restart, a killed backend), and another archiver
+// may take it. A flock cannot be lost; its channel never closes.
+func (l *ArchiverLock) Lost() <-chan struct{} { return l.lost }
+
+// lockCheckInterval is how often the PostgreSQL lock's session is checked.
+var lockCheckInterval = 15 * time.Second
 
 // LockArchiver takes the database's archiver lock, or returns
 // ErrArchiverRunning if another process holds it. On PostgreSQL it is a
@@ -70,7 +80,30 @@ func (s *Store) lockPostgres(ctx context.Context) (*ArchiverLock, error) {
 		}
 		return nil, fmt.Errorf("%w (stop that archiver first)", ErrArchiverRunning)
 	}
-	return &ArchiverLock{release: func() error {
+	lost, stop, stopped := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(lockCheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			cctx, ccancel := s.readCtx(context.Background())
+			_, err := conn.ExecContext(cctx, `SELECT 1`)
+			ccancel()
+			if err != nil {
+				s.log.Error("the archiver lock's database session ended; another archiver may take it", "err", err)
+				close(lost)
+				return
+			}
+		}
+	}()
+	return &ArchiverLock{lost: lost, release: func() error {
+		close(stop)
+		<-stopped
 		// Closing the connection ends the session and with it the lock,
 		// even if the unlock below fails.
 		defer conn.Close()

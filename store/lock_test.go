@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
@@ -51,5 +52,44 @@ func TestLockArchiverIsExclusive(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// A PostgreSQL restart (or a killed backend) ends the session and with it
+// the lock: the archiver must learn it lost the lock rather than keep
+// running beside a second one that took it.
+func TestArchiverLockLost(t *testing.T) {
+	ctx := context.Background()
+	cfg := store.Config{Type: "postgres", URI: pgtest.NewDatabase(t)}
+	st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	restore := store.SetLockCheckInterval(50 * time.Millisecond)
+	defer restore()
+	lock, err := st.LockArchiver(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	select {
+	case <-lock.Lost():
+		t.Fatal("lock reported lost while held")
+	case <-time.After(300 * time.Millisecond):
+	}
+	conn, err := st.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var killed bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 1836605811 AND granted`).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminate the lock's backend: %v, %v", killed, err)
+	}
+	select {
+	case <-lock.Lost():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the archiver did not notice it lost its lock")
 	}
 }

@@ -141,6 +141,12 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	select {
 	case err = <-errc:
 		cancel()
+	case <-lock.Lost():
+		// Stop rather than run on beside an archiver that may now hold
+		// the lock; the supervisor restarts this one, which then waits
+		// its turn or refuses.
+		err = errors.New("lost the archiver lock: its PostgreSQL session ended (a server restart?); stopping so that two archivers never run at once")
+		cancel()
 	case <-ctx.Done():
 	}
 	shutdown, stop := context.WithTimeout(context.Background(), 10*time.Second)
