@@ -38,6 +38,7 @@ type Config struct {
 	Retention store.Retention `yaml:"retention"`
 	Log       Log             `yaml:"log"`
 	Media     Media           `yaml:"media"`
+	Metrics   Metrics         `yaml:"metrics"`
 }
 
 // Media configures the archive's own copy of media (images, files, audio,
@@ -106,6 +107,14 @@ type Archive struct {
 	ShowFormerlyPublic bool `yaml:"show_formerly_public"`
 }
 
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is where archive-web serves /metrics, never the public web
+	// port; empty (the default) serves none. Keep it on loopback or a
+	// private network: it tells how busy the archive is.
+	Listen string `yaml:"listen"`
+}
+
 // Web configures archive-web.
 type Web struct {
 	Listen string `yaml:"listen"`
@@ -113,6 +122,9 @@ type Web struct {
 	// citations and sitemaps); empty means the API links by path and
 	// there are no sitemaps, never links from the request's Host.
 	BaseURL string `yaml:"base_url"`
+	// ReadyIndexLag is how many change-feed entries the search index may
+	// be behind before /readyz says this replica is not ready.
+	ReadyIndexLag int64 `yaml:"ready_index_lag"`
 }
 
 // Homeserver names the homeserver the archiver talks to (mautrix names).
@@ -154,7 +166,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:  "./data",
 		Database: store.Config{Type: "sqlite", QueryTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute},
-		Web:      Web{Listen: "127.0.0.1:8080"},
+		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000},
 		Appservice: Appservice{
 			Listen:       "127.0.0.1:29330",
 			ID:           "mxarchive",

@@ -3,7 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 )
+
+// SetLockCheckInterval lets tests see a lost archiver lock quickly.
+func SetLockCheckInterval(d time.Duration) func() {
+	old := lockCheckInterval
+	lockCheckInterval = d
+	return func() { lockCheckInterval = old }
+}
 
 // SetPurgeBatch lets tests see purges run in several batches.
 func SetPurgeBatch(n int) func() {
@@ -14,9 +22,6 @@ func SetPurgeBatch(n int) func() {
 
 // Refused exposes the test that tells a refused value from an outage.
 var Refused = refused
-
-// PoolStats lets tests see the connection pool the configuration asked for.
-func (s *Store) PoolStats() sql.DBStats { return s.db.Stats() }
 
 // Conn takes one connection from the pool.
 func (s *Store) Conn(ctx context.Context) (*sql.Conn, error) { return s.db.Conn(ctx) }

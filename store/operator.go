@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -487,6 +488,43 @@ func (s *Store) OperatorLog(ctx context.Context, limit int) ([]OperatorAction, e
 		var at int64
 		if err := rows.Scan(&at, &a.Actor, &a.Command, &a.Target, &a.Reason, &a.DryRun, &a.Affected); err != nil {
 			return nil, err
+		}
+		a.At = time.UnixMilli(at).UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// OperatorLogQuery filters the operator log; zero fields match everything.
+type OperatorLogQuery struct {
+	Since   time.Time
+	Command string
+	Target  string
+	Limit   int
+}
+
+// FindOperatorLog returns the operator log entries matching q, newest
+// first.
+func (s *Store) FindOperatorLog(ctx context.Context, q OperatorLogQuery) ([]OperatorAction, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var since int64
+	if !q.Since.IsZero() {
+		since = q.Since.UnixMilli()
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, command, target, reason, dry_run, affected FROM operator_log
+		WHERE at >= $1 AND ($2 = '' OR command = $2) AND ($3 = '' OR target = $3) ORDER BY at DESC LIMIT $4`,
+		since, q.Command, q.Target, cmp.Or(q.Limit, 1000))
+	if err != nil {
+		return nil, fmt.Errorf("operator log: %w", err)
+	}
+	defer rows.Close()
+	var out []OperatorAction
+	for rows.Next() {
+		var a OperatorAction
+		var at int64
+		if err := rows.Scan(&at, &a.Actor, &a.Command, &a.Target, &a.Reason, &a.DryRun, &a.Affected); err != nil {
+			return nil, fmt.Errorf("operator log: %w", err)
 		}
 		a.At = time.UnixMilli(at).UTC()
 		out = append(out, a)

@@ -564,3 +564,15 @@ func (s *Store) pageMessages(ctx context.Context, query, key string, after *Even
 	}
 	return s.screen(ctx, evs, true)
 }
+
+// FeedHead returns the newest change-feed position (0 for an empty feed),
+// for readiness checks and index-lag metrics.
+func (s *Store) FeedHead(ctx context.Context) (int64, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var head int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(pos), 0) FROM changes`).Scan(&head); err != nil {
+		return 0, fmt.Errorf("change-feed head: %w", err)
+	}
+	return head, nil
+}

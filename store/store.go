@@ -68,7 +68,10 @@ type Store struct {
 	// room is shown. Empty for a store that only imports.
 	bot id.UserID
 	// uri is the PostgreSQL connection string, for LISTEN (store/notify.go).
-	uri     string
+	uri string
+	// path is the SQLite database file ("" in memory or on PostgreSQL),
+	// beside which the archiver's lock file lives (store/lock.go).
+	path    string
 	policy  Policy
 	consent consent
 	// keptExpired remembers, per room, the expired latest event the purge
@@ -101,6 +104,7 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*S
 			}
 			path = filepath.Join(dataDir, "mxarchive.db")
 		}
+		s.path = sqlitePath(path)
 		s.db, err = sql.Open("sqlite", sqliteDSN(path))
 	case "postgres", "postgresql":
 		s.dialect = postgres
@@ -220,3 +224,6 @@ func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	}
 	return tx, nil
 }
+
+// PoolStats reports the connection pool, for metrics.
+func (s *Store) PoolStats() sql.DBStats { return s.db.Stats() }

@@ -99,7 +99,12 @@ func (s *Server) runSearch(c echo.Context, req indexer.Request) (indexer.Result,
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), searchTimeout)
 	defer cancel()
+	start := time.Now()
 	res, err := s.search.Search(ctx, req)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	s.opts.Metrics.observeSearch(req.Sort, err, time.Since(start))
 	switch {
 	case errors.Is(err, indexer.ErrBadRequest):
 		return res, badRequest("%s", strings.TrimPrefix(err.Error(), indexer.ErrBadRequest.Error()+": "))

@@ -58,6 +58,13 @@ type Options struct {
 	// APIDayPageSize is how many events one JSON day holds (default
 	// store.MaxDayEvents); a busier day is flagged and continued.
 	APIDayPageSize int
+	// IndexPosition reports the change-feed position the search index
+	// reflects; with it /readyz fails while the index is more than
+	// ReadyIndexLag changes behind the feed. Nil: no index to wait for.
+	IndexPosition func() (int64, error)
+	ReadyIndexLag int64
+	// Metrics records request and search latencies; nil records none.
+	Metrics *Metrics
 }
 
 // Server serves the archive.
@@ -157,7 +164,8 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/meetings", s.meetings)
 	get("/room/:room/meeting/:meeting", s.meetingPage)
 	get("/event/:event", s.eventRedirect)
-	get("/healthz", s.health)
+	get("/healthz", s.healthz)
+	get("/readyz", s.readyz)
 	get("/robots.txt", s.robots)
 	get("/sitemap.xml", s.sitemapIndex)
 	get("/sitemap/:room", s.roomSitemap) // {room}.xml
@@ -212,7 +220,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var ee *echo.HTTPError
 	switch {
 	case store.Unavailable(err):
-		// Checked first: /healthz wraps the same outage in its own 503.
+		// Checked first: /readyz wraps the same outage in its own 503.
 		// Nothing is wrong with the request, so the reader (or crawler) is
 		// told to come back rather than that the page is broken.
 		code, msg, unavailable, retry = http.StatusServiceUnavailable, "The archive's database is not answering at the moment. Please try again in a few seconds.", true, true
@@ -378,6 +386,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.log.Debug("request", "method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", c.Response().Status, "duration", time.Since(start))
+		s.opts.Metrics.observeRequest(c, time.Since(start))
 		return nil
 	}
 }

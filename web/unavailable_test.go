@@ -32,7 +32,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 		"/room/" + demoSlug + "/event/" + editOrig,
 		"/event/" + editOrig,
 		"/sitemap.xml",
-		"/healthz",
+		"/readyz",
 		"/api/v1/rooms",
 		"/api/v1/rooms/" + demoRoom + "/events?date=2026-03-03",
 		"/api/v1/events/" + editOrig,
@@ -62,7 +62,7 @@ func TestDatabaseDownIs503(t *testing.T) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &apiErr); err != nil || apiErr.ErrCode != "M_UNAVAILABLE" || !strings.Contains(apiErr.Error, "database") {
 				t.Errorf("GET %s: body %q, want JSON M_UNAVAILABLE naming the database", p, body)
 			}
-		} else if !strings.Contains(body, "database") && p != "/healthz" {
+		} else if !strings.Contains(body, "database") && p != "/readyz" {
 			t.Errorf("GET %s: the page does not say the database is unavailable: %.500s", p, body)
 		}
 		if strings.Contains(body, "SQLSTATE") || strings.Contains(body, "pgtest_") {

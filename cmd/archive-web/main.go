@@ -21,6 +21,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/media"
@@ -80,6 +83,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 			return reindex(ctx, ix, stderr, log)
 		}
 		opts.Search = ix
+		opts.IndexPosition, opts.ReadyIndexLag = ix.Checkpoint, cfg.Web.ReadyIndexLag
 		go func() {
 			if err := ix.Follow(ctx); err != nil {
 				log.Error("search indexing stopped", "err", err)
@@ -95,6 +99,18 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		// the same directory mounted (README, "Media").
 		opts.Media = media.ReadDir(cfg.MediaDir())
 		ropts.MediaURL, ropts.ThumbnailURL = web.MediaPath, web.ThumbnailPath
+	}
+	if cfg.Metrics.Listen != "" {
+		// A registry of our own: nothing registered by a library behind
+		// our back, and tests can build servers side by side.
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts.Metrics = web.NewMetrics(reg, st, opts.IndexPosition)
+		stop, err := serveMetrics(cfg.Metrics.Listen, reg, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	srv, err := web.New(st, render.New(ropts), log, opts)
 	if err != nil {

@@ -118,6 +118,14 @@ web:
   # sitemaps. Empty: the API links by path and there are no sitemaps (the
   # request's Host header is never used: anyone can forge it).
   base_url: {{q .Web.BaseURL}}
+  # /readyz fails while the search index is more than this many changes
+  # behind the database's change feed (/healthz only says it is alive).
+  ready_index_lag: {{.Web.ReadyIndexLag}}
+
+metrics:
+  # Where archive-web serves Prometheus metrics at /metrics, apart from
+  # the public port (e.g. 127.0.0.1:9331). Empty: no metrics.
+  listen: {{q .Metrics.Listen}}
 
 log:
   level: {{q .Log.Level}} # debug, info, warn, error

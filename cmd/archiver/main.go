@@ -49,6 +49,15 @@ Commands:
         store.
   config
         Print the effective configuration (secrets hidden).
+  status [--json]
+        Per room: recording, hidden (and why), left, banned or not public;
+        last event; history complete or from when; backfill; pending media.
+  log [--since DATE] [--command CMD] [--target ID] [--limit N] [--json]
+        Print the operator log (who ran which operator command, when and
+        why), newest first.
+  backup FILE
+        Write a consistent copy of a SQLite archive to FILE while the
+        archiver runs (never overwrites). PostgreSQL: use pg_dump.
   quarantine [--json] [--limit N]
         List the events the database refused to store, kept aside with its
         error instead of failing their batch; --json prints each with the
@@ -109,6 +118,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "config":
 		_, err := fmt.Fprint(stdout, cfg.Redacted())
 		return err
+	case "status":
+		return statusCmd(ctx, cfg, log, rest, stdout, stderr)
+	case "log":
+		return logCmd(ctx, cfg, log, rest, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, cfg, log, rest, stdout)
 	case "quarantine":
 		return quarantineCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "media":

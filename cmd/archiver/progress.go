@@ -57,3 +57,29 @@ func (p *progress) done() {
 		p.drawn = false
 	}
 }
+
+// backfill shows a backfill's progress. /messages gives no total, so it
+// counts events read, as a share of limit when archive.backfill_limit
+// bounds it (0: to the room's creation, no share to show).
+func (p *progress) backfill(room string, events, limit int) {
+	share := ""
+	pct := ""
+	if limit > 0 {
+		pct = fmt.Sprintf("%.1f", 100*float64(min(events, limit))/float64(limit))
+		share = fmt.Sprintf(" %5s%% of %d,", pct, limit)
+	}
+	rate := float64(events) / max(time.Since(p.start).Seconds(), 0.001)
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r%s: backfilling:%s %d events read (%.0f/s)   ", room, share, events, rate)
+		p.drawn = true
+		return
+	}
+	if time.Since(p.last) >= 10*time.Second {
+		p.last = time.Now()
+		attrs := []any{"room_id", room, "events", events, "events_per_second", int(rate)}
+		if pct != "" {
+			attrs = append(attrs, "percent", pct, "limit", limit)
+		}
+		p.log.Info("backfill progress", attrs...)
+	}
+}

@@ -87,6 +87,17 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		return err
 	}
 	defer a.st.Close()
+	// Two archivers on one database would both acknowledge transactions
+	// and sweep and backfill the same rooms: the second refuses to start.
+	lock, err := a.st.LockArchiver(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := lock.Release(); err != nil {
+			log.Warn("releasing the archiver lock", "err", err)
+		}
+	}()
 	var fetcher *media.Fetcher
 	if cfg.Media.Enabled {
 		if fetcher, err = newFetcher(cfg, a.st, log); err != nil {
@@ -99,7 +110,8 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		return fmt.Errorf("listen on %s: %w", cfg.Appservice.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           as.Handler(),
+		// /healthz and /readyz beside the homeserver's API, for probes.
+		Handler:           newHealth(a.st, cfg.Homeserver.Address, 30*time.Second, log).wrap(as.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Long enough for a large transaction on a slow disk; the homeserver
 		// gives up at 30–60 s and resends, which is harmless.
@@ -128,6 +140,12 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	}
 	select {
 	case err = <-errc:
+		cancel()
+	case <-lock.Lost():
+		// Stop rather than run on beside an archiver that may now hold
+		// the lock; the supervisor restarts this one, which then waits
+		// its turn or refuses.
+		err = errors.New("lost the archiver lock: its PostgreSQL session ended (a server restart?); stopping so that two archivers never run at once")
 		cancel()
 	case <-ctx.Done():
 	}
@@ -196,8 +214,9 @@ func backfillCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 	}
 	prog := newProgress(stderr, log)
 	for _, r := range rooms {
+		prog.start = time.Now()
 		rep, err := a.manager.Backfill(ctx, r, func(n int) {
-			prog.update(ingest.Progress{File: string(r), Pass: 2, Events: n})
+			prog.backfill(string(r), n, cfg.Archive.BackfillLimit)
 		})
 		prog.done()
 		if err != nil {

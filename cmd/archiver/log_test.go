@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// `archiver log` prints the operator log, newest first, filtered by
+// --since, --command and --target, as text or --json.
+func TestLogCommand(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	recent := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, a := range []store.OperatorAction{
+		{At: old, Actor: "alice", Command: "takedown", Target: "$old", Reason: "spam"},
+		{At: recent, Actor: "bob", Command: "takedown", Target: "$new", Reason: "doxxing\nline two"},
+		{At: recent.Add(time.Hour), Actor: "bob", Command: "hide-room", Target: "!r:example.org", Reason: "raid"},
+	} {
+		if err := st.LogOperator(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	logOf := func(args ...string) string {
+		t.Helper()
+		var out, errs bytes.Buffer
+		if err := run(ctx, append([]string{"log"}, args...), &out, &errs); err != nil {
+			t.Fatalf("log %v: %v\n%s", args, err, errs.String())
+		}
+		return out.String()
+	}
+	all := logOf()
+	if strings.Count(all, "\n") != 3 || strings.Index(all, "hide-room") > strings.Index(all, "$old") {
+		t.Errorf("log = %q, want 3 lines newest first", all)
+	}
+	// A reason cannot forge a log line.
+	if strings.Contains(all, "\nline two") {
+		t.Errorf("a newline in a reason started a line: %q", all)
+	}
+	if got := logOf("--command", "takedown", "--since", "2026-03-01"); !strings.Contains(got, "$new") || strings.Contains(got, "$old") || strings.Contains(got, "hide-room") {
+		t.Errorf("--command takedown --since 2026-03-01 = %q", got)
+	}
+	var rows []map[string]any
+	js := logOf("--json", "--target", "!r:example.org")
+	for _, line := range strings.Split(strings.TrimSpace(js), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("--json line %q: %v", line, err)
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) != 1 || rows[0]["command"] != "hide-room" || rows[0]["reason"] != "raid" || rows[0]["actor"] != "bob" {
+		t.Errorf("--json --target = %v", rows)
+	}
+	var out, errs bytes.Buffer
+	if err := run(ctx, []string{"log", "--since", "yesterday-ish"}, &out, &errs); err == nil || !strings.Contains(err.Error(), "--since") {
+		t.Errorf("bad --since: %v", err)
+	}
+}
