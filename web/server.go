@@ -427,10 +427,3 @@ func (s *Server) script(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", archiveJS)
 }
-
-func (s *Server) health(c echo.Context) error {
-	if err := s.store.Ping(c.Request().Context()); err != nil {
-		return &httpError{code: http.StatusServiceUnavailable, msg: "The database is not answering.", err: err}
-	}
-	return c.String(http.StatusOK, "ok\n")
-}
