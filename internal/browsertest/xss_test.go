@@ -332,10 +332,16 @@ func TestHostileReaderPages(t *testing.T) {
 
 	t.Run("calendar", func(t *testing.T) {
 		for i := range n {
-			for _, period := range []string{hostileStart.Format("2006"), hostileStart.Format("2006-01")} {
+			periods := []string{hostileStart.Format("2006")}
+			if i%perDay == 0 {
+				// The month view has the same header; a sample keeps
+				// the test short.
+				periods = append(periods, hostileStart.Format("2006-01"))
+			}
+			for _, period := range periods {
 				path := room(i) + "/calendar/" + period
 				guarded(t, tab, path)
-				if !markers(browsertest.Eval[string](t, tab, `document.title + ' ' + document.querySelector('h1').innerText`))[i] {
+				if !markers(browsertest.Eval[string](t, tab, `document.querySelector('h1').innerText`))[i] {
 					t.Errorf("payload %d (%s): %s does not show the room's name", i, h.payloads[i].Family, path)
 				}
 			}
