@@ -7,7 +7,8 @@ import "testing"
 // click): elements that run or embed content, event handler attributes,
 // script-capable URLs, and style attributes other than the validated
 // colours render emits. Elements inside <template> are inert but counted
-// too: they are markup that got through.
+// too: they are markup that got through. The page's own feed links, its canonical link (at the configured base URL) and
+// the permalink's read-only citation fields (text only) are allowed.
 const unsafeDOMScript = `(() => {
   const bad = [];
   const embeds = new Set(['iframe','frame','frameset','object','embed','applet','portal','base','svg','math','template','style','noscript','form','input','textarea','select','video','audio','source','meta','link','script']);
@@ -18,7 +19,9 @@ const unsafeDOMScript = `(() => {
     const tag = el.localName;
     const inBody = document.body.contains(el);
     if (embeds.has(tag)) {
-      const ok = (tag === 'link' && el.rel === 'stylesheet' && !inBody && new URL(el.href).origin === location.origin)
+      const ok = (tag === 'link' && (el.rel === 'stylesheet' || el.rel === 'alternate' && el.type === 'application/atom+xml') && !inBody && new URL(el.href).origin === location.origin)
+        || (tag === 'link' && el.rel === 'canonical' && !inBody && /^https?:$/.test(new URL(el.href).protocol))
+        || ((tag === 'textarea' || tag === 'input' && el.type === 'text') && el.readOnly && el.closest('section.cite') && !el.closest('.body, .topic, .snippet') && !el.children.length)
         || (tag === 'meta' && !inBody && !el.httpEquiv)
         || (tag === 'script' && el.src && new URL(el.src).origin === location.origin && !el.textContent.trim())
         || (tag === 'form' && new URL(el.action).origin === location.origin && el.closest('main, header') && !el.closest('.body, .topic, .snippet'))

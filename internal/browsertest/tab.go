@@ -37,6 +37,10 @@ type TabOptions struct {
 	// payload test checks the sanitizer and the templates alone: with the
 	// archive's CSP (no scripts) in force, a sanitizer bug would be hidden.
 	BypassCSP bool
+	// InitScript, if set, runs in every document before the page's own
+	// scripts (after the guard), as a test's stand-in for what a reader's
+	// browser would do over time, such as a shorter timer.
+	InitScript string
 }
 
 // Tab is one browser tab whose guards record what a hostile page did.
@@ -112,6 +116,11 @@ func (b *Browser) NewTab(t testing.TB, base string, opts TabOptions) *Tab {
 		}
 		if _, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: guardScript}); err != nil {
 			return fmt.Errorf("add guard script: %w", err)
+		}
+		if opts.InitScript != "" {
+			if _, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: opts.InitScript}); err != nil {
+				return fmt.Errorf("add init script: %w", err)
+			}
 		}
 		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
 			return fmt.Errorf("enable network events: %w", err)
