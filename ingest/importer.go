@@ -416,7 +416,44 @@ type ndjsonSource struct{ path string }
 
 func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(int64, int64, int),
 	fn func(int, *event.Event) error, reject func(LineError)) error {
-	f, err := os.Open(s.path)
+	return eachLine(ctx, s.path, progress, func(line int, b []byte, tooLong bool) (bool, error) {
+		b = bytes.TrimSpace(b)
+		if len(b) == 0 {
+			return false, nil
+		}
+		// A state event must say "state_key"; skipping the rest unparsed
+		// keeps the first pass cheap.
+		if stateOnly && !bytes.Contains(b, []byte(`"state_key"`)) {
+			return false, nil
+		}
+		var ev *event.Event
+		var err error
+		if tooLong {
+			err = fmt.Errorf("%w: line longer than %d bytes", event.ErrMalformed, maxLine)
+		} else {
+			ev, err = event.Parse(b)
+		}
+		if err != nil {
+			if reject != nil {
+				reject(LineError{Line: line, Err: err})
+			}
+			return false, nil
+		}
+		if ev.IsState() != stateOnly {
+			return false, nil
+		}
+		return true, fn(line, ev)
+	}, nil)
+}
+
+// eachLine reads a file line by line for the line-based formats (NDJSON,
+// IRC logs): fn gets each line's number (from 1), its bytes and whether it
+// was cut at maxLine, and says whether the line gave an event. Every 1,024
+// lines it checks ctx and reports progress; at the end, after done (which
+// may add events of its own; nil for none), it reports once more.
+func eachLine(ctx context.Context, path string, progress func(int64, int64, int),
+	fn func(line int, b []byte, tooLong bool) (bool, error), done func() (int, error)) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -436,7 +473,7 @@ func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(i
 			break
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("import %s: line %d: %w", s.path, line+1, err)
+			return fmt.Errorf("import %s: line %d: %w", path, line+1, err)
 		}
 		line++
 		if line%1024 == 0 {
@@ -448,34 +485,20 @@ func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(i
 				lastReport = time.Now()
 			}
 		}
-		b = bytes.TrimSpace(b)
-		if len(b) == 0 {
-			continue
-		}
-		// A state event must say "state_key"; skipping the rest unparsed
-		// keeps the first pass cheap.
-		if stateOnly && !bytes.Contains(b, []byte(`"state_key"`)) {
-			continue
-		}
-		var ev *event.Event
-		if tooLong {
-			err = fmt.Errorf("%w: line longer than %d bytes", event.ErrMalformed, maxLine)
-		} else {
-			ev, err = event.Parse(b)
-		}
+		ok, err := fn(line, b, tooLong)
 		if err != nil {
-			if reject != nil {
-				reject(LineError{Line: line, Err: err})
-			}
-			continue
-		}
-		if ev.IsState() != stateOnly {
-			continue
-		}
-		events++
-		if err := fn(line, ev); err != nil {
 			return err
 		}
+		if ok {
+			events++
+		}
+	}
+	if done != nil {
+		n, err := done()
+		if err != nil {
+			return err
+		}
+		events += n
 	}
 	if progress != nil {
 		progress(read, total, events)

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -126,95 +124,61 @@ func (s *ircSource) each(ctx context.Context, stateOnly bool, progress func(int6
 	if err != nil {
 		return fmt.Errorf("import %s: %w", s.path, err)
 	}
-	f, err := os.Open(s.path)
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	defer f.Close()
-	var total int64
-	if st, err := f.Stat(); err == nil {
-		total = st.Size()
-	}
-	r := bufio.NewReaderSize(f, 1<<20)
-	var read int64
-	line, events := 0, 0
 	firstTS := int64(-1)
-	lastReport := time.Now()
-	for {
-		b, tooLong, err := readLine(r)
-		read += int64(len(b))
-		if len(b) == 0 && errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("import %s: line %d: %w", s.path, line+1, err)
-		}
-		line++
-		if line%1024 == 0 {
-			if cerr := ctx.Err(); cerr != nil {
-				return cerr
-			}
-			if progress != nil && time.Since(lastReport) > 200*time.Millisecond {
-				progress(read, total, events)
-				lastReport = time.Now()
-			}
-		}
+	lineFn := func(line int, b []byte, tooLong bool) (bool, error) {
 		if tooLong {
 			if reject != nil {
 				reject(LineError{Line: line, Err: fmt.Errorf("line longer than %d bytes", maxLine)})
 			}
-			continue
+			return false, nil
 		}
 		out, err := conv.Line(line, b)
 		if err != nil {
 			if reject != nil {
 				reject(LineError{Line: line, Err: fmt.Errorf("%w: %q", err, truncate(irclog.Decode(b), 80))})
 			}
-			continue
+			return false, nil
 		}
 		if out == nil {
-			continue
+			return false, nil
 		}
 		if firstTS < 0 || out.TS < firstTS {
 			firstTS = out.TS
 		}
 		if out.State != stateOnly {
-			continue // the other pass's
+			return false, nil // the other pass's
 		}
 		ev, err := event.Parse(out.JSON)
 		if err != nil {
 			if reject != nil {
 				reject(LineError{Line: line, Err: err})
 			}
-			continue
+			return false, nil
 		}
-		events++
-		if err := fn(line, ev); err != nil {
-			return err
-		}
+		return true, fn(line, ev)
 	}
 	// A room made for the channel is created just before its first line
 	// (IDs derived from the room: a later file adds nothing).
-	if stateOnly && s.opts.NewRoomAlias != "" && firstTS >= 0 {
+	roomFn := func() (int, error) {
+		if !stateOnly || s.opts.NewRoomAlias == "" || firstTS < 0 {
+			return 0, nil
+		}
 		raws, err := irclog.RoomEvents(s.opts.Options, s.opts.NewRoomAlias, firstTS)
 		if err != nil {
-			return fmt.Errorf("import %s: %w", s.path, err)
+			return 0, fmt.Errorf("import %s: %w", s.path, err)
 		}
-		for _, raw := range raws {
+		for i, raw := range raws {
 			ev, err := event.Parse(raw)
 			if err != nil {
-				return fmt.Errorf("import %s: room events: %w", s.path, err)
+				return i, fmt.Errorf("import %s: room events: %w", s.path, err)
 			}
-			events++
 			if err := fn(0, ev); err != nil {
-				return err
+				return i, err
 			}
 		}
+		return len(raws), nil
 	}
-	if progress != nil {
-		progress(read, total, events)
-	}
-	return nil
+	return eachLine(ctx, s.path, progress, lineFn, roomFn)
 }
 
 func truncate(s string, n int) string {
