@@ -185,6 +185,11 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 	if err := s.run(ctx, &q); err != nil {
 		return err
 	}
+	return s.writeFeed(c, f)
+}
+
+// writeFeed sends a filled feed.
+func (s *Server) writeFeed(c echo.Context, f atomFeed) error {
 	b, err := xml.MarshalIndent(f, "", " ")
 	if err != nil {
 		return fmt.Errorf("feed: %w", err)
@@ -199,4 +204,58 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// meetingsFeedPath is a room's feed of meetings.
+func meetingsFeedPath(r store.Room) string { return roomPath(r, "meetings.atom") }
+
+// meetingsFeed serves /room/{room}/meetings.atom: the room's newest
+// meetings, one entry per meeting with its plain-text minutes. Minutes are
+// derived from the shown messages on each request, as on the meetings
+// page, so a withdrawn line leaves the feed at once.
+func (s *Server) meetingsFeed(c echo.Context) error {
+	r, canonical, err := s.resolveRoom(c)
+	if err != nil {
+		return err
+	}
+	if err := s.needFeeds(); err != nil {
+		return err
+	}
+	if !canonical {
+		return canonicalRedirect(c, meetingsFeedPath(r))
+	}
+	ms, _, err := s.meetingList(c, r)
+	if err != nil {
+		return err
+	}
+	self := s.absolute(meetingsFeedPath(r))
+	f := atomFeed{
+		ID: self, Title: fmt.Sprintf("Meetings in %s · %s", roomName(r), s.opts.SiteName),
+		Links:  []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}, {Rel: "alternate", Type: "text/html", Href: s.absolute(roomPath(r, "meetings"))}},
+		Author: &atomPerson{Name: s.opts.SiteName, URI: s.absolute("/")},
+	}
+	newest := time.UnixMilli(max(r.FirstTS, 0)).UTC()
+	for i := range ms[:min(len(ms), feedEntries)] {
+		m := &ms[i]
+		link := s.absolute(meetingPath(r, m.ID, ""))
+		start, end := time.UnixMilli(m.Start).UTC(), time.UnixMilli(m.End).UTC()
+		newest = later(newest, end)
+		title := m.Title
+		if title == "" {
+			title = "Meeting"
+		}
+		var chair string
+		if len(m.Chairs) > 0 {
+			chair = m.Chairs[0].Name
+		}
+		f.Entries = append(f.Entries, atomEntry{
+			ID: link, Title: fmt.Sprintf("%s (%s)", title, start.Format(dateLayout)),
+			Updated: end.Format(time.RFC3339), Published: start.Format(time.RFC3339),
+			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: link},
+			Author:  atomPerson{Name: chair},
+			Content: atomText{Type: "text", Body: meetingText(r, m, s.absolute)},
+		})
+	}
+	f.Updated = newest.Format(time.RFC3339)
+	return s.writeFeed(c, f)
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/xml"
 	"net/http"
 	"strings"
 	"testing"
@@ -174,6 +175,7 @@ func TestMeetingMinutesFollowWithdrawals(t *testing.T) {
 				"minutes": e.get(t, "/room/!x:example.org/meeting/$m0").Body.String(),
 				"text":    e.get(t, "/room/!x:example.org/meeting/$m0.txt").Body.String(),
 				"API":     e.get(t, "/api/v1/rooms/!x:example.org/meetings/$m0").Body.String(),
+				"feed":    e.get(t, "/room/!x:example.org/meetings.atom").Body.String(),
 			}
 		}
 		for route, body := range routes() {
@@ -277,6 +279,41 @@ func TestNestedStartIsALine(t *testing.T) {
 		}
 		if strings.Join(got, ", ") != "$b0 never ended open, $a0 outer ended" {
 			t.Errorf("meetings: %q", got)
+		}
+	})
+}
+
+// A room's meetings feed: one entry per meeting, its ID the minutes'
+// permanent URL, its content the text minutes; linked from the meetings
+// page; gone with its start message.
+func TestMeetingsFeed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, meetingRoom(t))
+		rec := e.get(t, "/room/!x:example.org/meetings.atom")
+		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/atom+xml") {
+			t.Fatalf("feed: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+		}
+		var feed struct {
+			Entries []struct {
+				ID      string `xml:"id"`
+				Title   string `xml:"title"`
+				Content string `xml:"content"`
+			} `xml:"entry"`
+		}
+		if err := xml.Unmarshal(rec.Body.Bytes(), &feed); err != nil {
+			t.Fatalf("feed is not XML: %v\n%s", err, rec.Body)
+		}
+		if len(feed.Entries) != 1 || feed.Entries[0].ID != "https://archive.example/room/!x:example.org/meeting/$m0" ||
+			!strings.Contains(feed.Entries[0].Content, "zsecretaction") {
+			t.Fatalf("entries: %+v", feed.Entries)
+		}
+		page := e.page(t, "/room/!x:example.org/meetings", http.StatusOK)
+		if href, _ := page.Find(`link[rel=alternate][type="application/atom+xml"]`).Attr("href"); href != "/room/!x:example.org/meetings.atom" {
+			t.Errorf("meetings page links the feed at %q", href)
+		}
+		e.addEvents(t, redactionLine("$r0", aUser, 1767225600000+700000, "$m0", ""))
+		if body := e.get(t, "/room/!x:example.org/meetings.atom").Body.String(); strings.Contains(body, "<entry>") {
+			t.Errorf("the feed keeps a meeting whose start was redacted:\n%s", body)
 		}
 	})
 }

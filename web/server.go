@@ -155,6 +155,7 @@ func (s *Server) routes() *echo.Echo {
 	get("/room/:room/event/:event", s.permalink)
 	get("/room/:room/redactions", s.redactions)
 	get("/room/:room/feed.atom", s.roomFeed)
+	get("/room/:room/meetings.atom", s.meetingsFeed)
 	get("/room/:room/about", s.about)
 	get("/search/feed.atom", s.searchFeed)
 	get("/room/:room/calendar", s.calendarLatest)

@@ -195,6 +195,7 @@ func (s *Server) robots(c echo.Context) error {
 		"Disallow: /api/\n" +
 		"Disallow: /search\n" +
 		"Disallow: /room/*/feed.atom\n" +
+		"Disallow: /room/*/meetings.atom\n" +
 		"Allow: /\n"
 	if s.opts.BaseURL != "" {
 		body += "\nSitemap: " + s.absolute("/sitemap.xml") + "\n"

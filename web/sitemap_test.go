@@ -297,7 +297,7 @@ func TestRoomSitemapLeavesOutDaysWithoutShownMessages(t *testing.T) {
 func TestRobotsTxt(t *testing.T) {
 	e := newEnv(t, storetest.Open(t, "sqlite"))
 	rec := e.get(t, "/robots.txt")
-	want := "User-agent: *\nDisallow: /api/\nDisallow: /search\nDisallow: /room/*/feed.atom\nAllow: /\n\nSitemap: https://archive.example/sitemap.xml\n"
+	want := "User-agent: *\nDisallow: /api/\nDisallow: /search\nDisallow: /room/*/feed.atom\nDisallow: /room/*/meetings.atom\nAllow: /\n\nSitemap: https://archive.example/sitemap.xml\n"
 	if rec.Code != http.StatusOK || rec.Body.String() != want {
 		t.Errorf("robots.txt = %d:\n%s\nwant:\n%s", rec.Code, rec.Body.String(), want)
 	}
@@ -312,7 +312,7 @@ func TestRobotsTxt(t *testing.T) {
 	}
 	rec = httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://archive.test:8080/robots.txt", nil))
-	if rec.Body.String() != "User-agent: *\nDisallow: /api/\nDisallow: /search\nDisallow: /room/*/feed.atom\nAllow: /\n" {
+	if rec.Body.String() != "User-agent: *\nDisallow: /api/\nDisallow: /search\nDisallow: /room/*/feed.atom\nDisallow: /room/*/meetings.atom\nAllow: /\n" {
 		t.Errorf("robots.txt without a base URL:\n%s", rec.Body.String())
 	}
 	// An empty archive has an empty, valid index.
