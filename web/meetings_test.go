@@ -307,6 +307,10 @@ func TestMeetingsFeed(t *testing.T) {
 			!strings.Contains(feed.Entries[0].Content, "zsecretaction") {
 			t.Fatalf("entries: %+v", feed.Entries)
 		}
+		day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+		if href, _ := day.Find("a.meetings-link").Attr("href"); href != "/room/!x:example.org/meetings" {
+			t.Errorf("the day page links the meetings at %q", href)
+		}
 		page := e.page(t, "/room/!x:example.org/meetings", http.StatusOK)
 		if href, _ := page.Find(`link[rel=alternate][type="application/atom+xml"]`).Attr("href"); href != "/room/!x:example.org/meetings.atom" {
 			t.Errorf("meetings page links the feed at %q", href)
