@@ -17,28 +17,9 @@ const server = "bench.example"
 // shifted past the previous copy, and fresh event IDs. Every room starts
 // with the state a world-readable room has; senders join before speaking.
 func Generate(w io.Writer, logs []Log, n int) (int, error) {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
 	written := 0
-	emit := func(v map[string]any) error {
-		if written >= n {
-			return nil
-		}
-		written++
-		return enc.Encode(v)
-	}
-	var first, lastTS time.Time
-	for _, l := range logs {
-		for _, ln := range l.lines {
-			if first.IsZero() || ln.ts.Before(first) {
-				first = ln.ts
-			}
-			if ln.ts.After(lastTS) {
-				lastTS = ln.ts
-			}
-		}
-	}
-	span := lastTS.Sub(first) + 24*time.Hour
+	emit := emitter(w, n, &written)
+	_, span := corpusSpan(logs)
 	for copyNo := 0; written < n; copyNo++ {
 		shift := time.Duration(copyNo) * span
 		joined := map[string]map[string]bool{}
@@ -136,4 +117,35 @@ func localpart(nick string) string {
 		}
 	}
 	return b.String()
+}
+
+// emitter writes events as NDJSON until n are written, counting them in
+// *written; past n it writes nothing.
+func emitter(w io.Writer, n int, written *int) func(map[string]any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return func(v map[string]any) error {
+		if *written >= n {
+			return nil
+		}
+		*written++
+		return enc.Encode(v)
+	}
+}
+
+// corpusSpan is the corpus's first line's time and how long one copy of it
+// lasts (its span plus a day), by which each further copy is shifted.
+func corpusSpan(logs []Log) (time.Time, time.Duration) {
+	var first, last time.Time
+	for _, l := range logs {
+		for _, ln := range l.lines {
+			if first.IsZero() || ln.ts.Before(first) {
+				first = ln.ts
+			}
+			if ln.ts.After(last) {
+				last = ln.ts
+			}
+		}
+	}
+	return first, last.Sub(first) + 24*time.Hour
 }

@@ -3,7 +3,6 @@ package corpus
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -52,28 +51,9 @@ func GenerateShape(w io.Writer, logs []Log, n int, shape string) (int, error) {
 	default:
 		return 0, fmt.Errorf("unknown replay shape %q (want one of %s)", shape, strings.Join(Shapes, ", "))
 	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
 	written := 0
-	emit := func(v map[string]any) error {
-		if written >= n {
-			return nil
-		}
-		written++
-		return enc.Encode(v)
-	}
-	var first, last time.Time
-	for _, l := range logs {
-		for _, ln := range l.lines {
-			if first.IsZero() || ln.ts.Before(first) {
-				first = ln.ts
-			}
-			if ln.ts.After(last) {
-				last = ln.ts
-			}
-		}
-	}
-	span := last.Sub(first) + 24*time.Hour
+	emit := emitter(w, n, &written)
+	first, span := corpusSpan(logs)
 	if len(logs) == 0 {
 		return 0, fmt.Errorf("no corpus to replay")
 	}
