@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -229,4 +230,19 @@ func readMessages(ctx context.Context, path string) ([]message, error) {
 		return 0
 	})
 	return msgs, err
+}
+
+// replay is what a benchmark replays: an import file, or the IRC corpus in
+// one of its shapes (flags shared by run and load).
+type replay struct{ input, corpus, shape string }
+
+func (r *replay) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.input, "input", "", "an import file (NDJSON events or an Element export) to replay to -scale; default: the IRC corpus")
+	fs.StringVar(&r.corpus, "corpus", "../shared/corpus/ubuntu-irc", "the IRC corpus replayed when there is no -input (the bundled sample if absent)")
+	fs.StringVar(&r.shape, "shape", corpus.ShapeUbuntu, "how the corpus is replayed: "+strings.Join(corpus.Shapes, ", ")+" (ignored with -input)")
+}
+
+// prepare writes the replay, scale events long, into dir.
+func (r *replay) prepare(ctx context.Context, scale int, dir string) (*dataset, error) {
+	return prepareDataset(ctx, r.input, r.corpus, r.shape, scale, dir)
 }

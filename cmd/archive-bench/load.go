@@ -23,15 +23,13 @@ import (
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/ingest"
-	"github.com/mxarchive/mxarchive/internal/corpus"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/store"
 )
 
 // loadOptions are the flags of `archive-bench load`.
 type loadOptions struct {
-	input, corpus    string
-	shape            string
+	replay
 	scale            int
 	db               string
 	postgres         string
@@ -55,9 +53,7 @@ func parseLoad(args []string, stderr io.Writer) (loadOptions, error) {
 	var o loadOptions
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.input, "input", "", "an import file to replay to -scale; default: the IRC corpus")
-	fs.StringVar(&o.corpus, "corpus", "../shared/corpus/ubuntu-irc", "the IRC corpus replayed when there is no -input (the bundled sample if absent)")
-	fs.StringVar(&o.shape, "shape", corpus.ShapeUbuntu, "how the corpus is replayed: "+strings.Join(corpus.Shapes, ", ")+" (ignored with -input)")
+	o.replay.register(fs)
 	fs.IntVar(&o.scale, "scale", 100_000, "events to replay the input to (the hostile room comes on top)")
 	fs.StringVar(&o.db, "db", "sqlite", "the database archive-web reads: sqlite or postgres")
 	fs.StringVar(&o.postgres, "postgres", os.Getenv("MXARCHIVE_BENCH_POSTGRES"), "postgres:// URL of a server where the benchmark may create databases (default: a private cluster from the system's binaries)")
@@ -240,7 +236,7 @@ func benchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cfg.URI = b.URI
 	} else {
 		progress("preparing %d events and the hostile room", o.scale)
-		if ds, err = prepareDataset(ctx, o.input, o.corpus, o.shape, o.scale, dataDir); err != nil {
+		if ds, err = o.replay.prepare(ctx, o.scale, dataDir); err != nil {
 			return err
 		}
 		b = builtArchive{Dataset: datasetInfo{Source: ds.source, Events: ds.events, Messages: len(ds.msgs)},

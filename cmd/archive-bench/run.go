@@ -16,15 +16,13 @@ import (
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/ingest"
-	"github.com/mxarchive/mxarchive/internal/corpus"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/store"
 )
 
 // benchOptions are the flags of `archive-bench run`.
 type benchOptions struct {
-	input, corpus  string
-	shape          string
+	replay
 	peers          bool
 	scale          int
 	dbs            []string
@@ -44,9 +42,7 @@ func parseRun(args []string, stderr io.Writer) (benchOptions, error) {
 	var o benchOptions
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.input, "input", "", "an import file (NDJSON events or an Element export) to replay to -scale; default: the IRC corpus")
-	fs.StringVar(&o.corpus, "corpus", "../shared/corpus/ubuntu-irc", "the IRC corpus replayed when there is no -input (the bundled sample if absent)")
-	fs.StringVar(&o.shape, "shape", corpus.ShapeUbuntu, "how the corpus is replayed: "+strings.Join(corpus.Shapes, ", ")+" (ignored with -input)")
+	o.replay.register(fs)
 	fs.BoolVar(&o.peers, "peers", true, "also measure the peers (FTS5, PostgreSQL full-text search) and the linear scan")
 	fs.IntVar(&o.scale, "scale", 100_000, "events to replay the input to")
 	dbs := fs.String("db", "sqlite,postgres", "databases to measure ours on, comma-separated")
@@ -117,7 +113,7 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	progress("preparing %d events", o.scale)
-	ds, err := prepareDataset(ctx, o.input, o.corpus, o.shape, o.scale, dir)
+	ds, err := o.replay.prepare(ctx, o.scale, dir)
 	if err != nil {
 		return err
 	}
