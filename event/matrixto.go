@@ -15,7 +15,8 @@ import (
 // matrixToBase is where matrix.to links start; identifiers go in the fragment.
 const matrixToBase = "https://matrix.to/#/"
 
-// maxVia is how many via servers a link carries (MATRIX.md §8.3).
+// maxVia is how many via servers a link carries
+// (https://spec.matrix.org/v1.16/appendices/#routing).
 const maxVia = 3
 
 // viaMinLevel is the power level at which a user's server is preferred over
@@ -30,7 +31,7 @@ func ServerName(u id.UserID) string {
 }
 
 // ViaServers chooses up to three distinct servers to put in a link's via
-// parameters (MATRIX.md §8.3): first the server of the joined user with the
+// parameters (https://spec.matrix.org/v1.16/appendices/#routing): first the server of the joined user with the
 // highest power level if that level is at least 50, then the servers with
 // the most joined users. Servers that are IP literals or that the
 // m.room.server_acl content (serverACL, nil if none) forbids are never

@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// MXC is a validated mxc://<server-name>/<media-id> URI (MATRIX.md §6.5).
+// MXC is a validated mxc://<server-name>/<media-id> URI
+// (https://spec.matrix.org/v1.16/client-server-api/#matrix-content-mxc-uris).
 type MXC struct {
 	Server  string
 	MediaID string

@@ -189,7 +189,8 @@ type RedactCheck struct {
 }
 
 // RedactionAllowed reports whether the redaction may be applied to its
-// target (MATRIX.md §2.4). It never allows redacting m.room.create (Synapse
+// target (https://spec.matrix.org/v1.16/rooms/v1/#authorization-rules, rule 11, for v1/v2;
+// https://spec.matrix.org/v1.16/rooms/v3/#handling-redactions from v3). It never allows redacting m.room.create (Synapse
 // ignores those). Otherwise it allows:
 //   - v1/v2: the redaction's event-ID domain equals the target's event-ID
 //     domain (auth rule 11);

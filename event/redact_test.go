@@ -9,7 +9,8 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-// upTo is one column group of the MATRIX.md §2.1 table: want applies to every
+// upTo is one group of room versions that redact alike (each version's
+// algorithm: https://spec.matrix.org/v1.16/rooms/v11/#redactions and the other rooms/vN pages): want applies to every
 // room version after the previous upTo's last, up to and including last.
 type upTo struct {
 	last int

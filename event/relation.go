@@ -123,7 +123,7 @@ func NewContent(content json.RawMessage) (json.RawMessage, bool) {
 }
 
 // ValidEdit reports whether edit is a valid replacement of original
-// (MATRIX.md §5.1). Invalid edits are ignored, not applied: anyone can send
+// (https://spec.matrix.org/v1.16/client-server-api/#validity-of-replacement-events). Invalid edits are ignored, not applied: anyone can send
 // an m.replace pointing anywhere.
 func ValidEdit(original, edit *Event) bool {
 	if original == nil || edit == nil {

@@ -3,7 +3,8 @@ package event
 import "strings"
 
 // StripReplyFallbackText removes the legacy plain-text reply fallback
-// (MATRIX.md §5.2) from a body, so that the quoted text is neither shown nor
+// (https://spec.matrix.org/v1.16/client-server-api/#rich-replies: removed from the spec in v1.13,
+// still in old events, which clients should strip) from a body, so that the quoted text is neither shown nor
 // indexed as the replier's words. Call it only for events that have an
 // m.in_reply_to; the function itself sees only the body.
 //

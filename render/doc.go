@@ -3,11 +3,11 @@
 //
 // It is the only package that produces template.HTML. Everything it returns
 // has been sanitised here: Matrix HTML goes through a bluemonday allowlist
-// (MATRIX.md §6.3) and then a post-pass over the parsed tree that applies
+// (https://spec.matrix.org/v1.16/client-server-api/#mroommessage-msgtypes) and then a post-pass over the parsed tree that applies
 // what bluemonday cannot express (colours as CSS, spoilers, mxc images,
 // rel on links, the nesting cap); plain text is escaped and linkified.
 //
-// Reply fallbacks (MATRIX.md §5.2) are stripped here rather than relied upon
+// Reply fallbacks (https://spec.matrix.org/v1.16/client-server-api/#rich-replies) are stripped here rather than relied upon
 // from elsewhere: quoted fallback text must never be shown, or indexed, as if
 // the replier had written it.
 //

@@ -32,7 +32,8 @@ var (
 	imgSrcRe = regexp.MustCompile(`^mxc://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9_-]+$`)
 )
 
-// allowedTags is MATRIX.md §6.3's current list plus the legacy font and
+// allowedTags is the spec's current list
+// (https://spec.matrix.org/v1.16/client-server-api/#mroommessage-msgtypes) plus the legacy font and
 // strike, which old events still contain. mx-reply is deliberately absent.
 var allowedTags = []string{
 	"del", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "p", "a", "ul", "ol",

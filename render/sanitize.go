@@ -9,7 +9,8 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
-// MaxDepth is the deepest element nesting HTML keeps (MATRIX.md §6.3).
+// MaxDepth is the deepest element nesting HTML keeps
+// (https://spec.matrix.org/v1.16/client-server-api/#mroommessage-msgtypes: at most 100 levels).
 // Elements below it are unwrapped: their text stays, their tags go.
 const MaxDepth = 100
 

@@ -19,7 +19,10 @@ type Policy struct {
 }
 
 // Retention is the operator's retention configuration, with the semantics
-// of Synapse's `retention:` section (MATRIX.md §3.2): a room's
+// of Synapse's `retention:` section
+// (https://element-hq.github.io/synapse/latest/message_retention_policies.html;
+// MSC1763, https://github.com/matrix-org/matrix-spec-proposals/pull/1763,
+// is not in the spec): a room's
 // m.room.retention max_lifetime, clamped to [AllowedMin, AllowedMax], else
 // DefaultMaxLifetime, else none.
 type Retention struct {
