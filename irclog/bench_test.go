@@ -3,15 +3,28 @@ package irclog
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/mxarchive/mxarchive/internal/corpus"
 )
 
 // BenchmarkConvert measures reading lines into events, without the
-// database, on a day of the real corpus (skipped where it is absent).
+// database, on a day of the real corpus (where it is absent, on the
+// bundled sample's day, which the figure names).
 func BenchmarkConvert(b *testing.B) {
-	data, err := os.ReadFile("../../shared/corpus/ubuntu-irc/train/2004-12-25.train-c.raw.txt")
+	dir, src, err := corpus.Dir()
 	if err != nil {
-		b.Skip("corpus not found:", err)
+		b.Fatal(err)
+	}
+	day := filepath.Join(dir, "train", "2004-12-25.train-c.raw.txt")
+	if src == corpus.Sample {
+		day = filepath.Join(dir, "dev", "2009-10-01_17.raw.txt")
+	}
+	b.Log("reading", day)
+	data, err := os.ReadFile(day)
+	if err != nil {
+		b.Fatal(err)
 	}
 	lines := bytes.Split(data, []byte("\n"))
 	b.SetBytes(int64(len(data)))

@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	mxevent "github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/internal/corpus"
 )
 
 var testOpts = Options{Network: "OFTC", Channel: "#opendev", Server: "archive.test", Room: "!r:archive.test"}
@@ -311,12 +312,16 @@ func TestConverterRefusesBadOptions(t *testing.T) {
 	}
 }
 
-// The real corpus (irclogs.ubuntu.com days, where present) is detected as
-// plain logs and every line of every day is read.
+// The real corpus (irclogs.ubuntu.com days; the bundled sample's one day
+// where the corpus is absent) is detected as plain logs and every line of every day is read.
 func TestRealCorpus(t *testing.T) {
-	files, _ := filepath.Glob("../../shared/corpus/ubuntu-irc/dev/*.raw.txt")
+	dir, _, err := corpus.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "dev", "*.raw.txt"))
 	if len(files) == 0 {
-		t.Skip("corpus not found")
+		t.Fatalf("no dev/*.raw.txt in %s", dir)
 	}
 	lines := 0
 	for _, path := range files {

@@ -11,22 +11,22 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxarchive/mxarchive/internal/corpus"
 	"github.com/mxarchive/mxarchive/irclog"
 )
-
-const corpusDir = "../../shared/corpus/ubuntu-irc/new-domains"
 
 // corpusLines reads a real #ubuntu-meeting log ("channel YYYY-MM-DD
 // [HH:MM] <nick> text") through irclog's reader of the plain format, as
 // `archiver import` would.
 func corpusLines(t *testing.T, name string) []Line {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, name))
+	dir, _, err := corpus.Dir()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the corpus is missing: %v", err)
-		}
-		t.Skipf("the corpus is missing: %v", err)
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "new-domains", name))
+	if err != nil {
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var out []Line

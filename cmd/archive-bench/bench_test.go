@@ -157,7 +157,7 @@ func TestRunMeasuresEverything(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	const redactions, acks = 2, 3
-	err := run(context.Background(), []string{"run", "-scale", "3000", "-corpus", "../../../shared/corpus/ubuntu-irc",
+	err := run(context.Background(), []string{"run", "-scale", "3000",
 		"-postgres", pg, "-runs", "5", "-cell-time", "100ms", "-concurrent-time", "300ms", "-clients", "3",
 		"-ack-txns", fmt.Sprint(acks), "-redactions", fmt.Sprint(redactions), "-web", webBin, "-o", out}, &stdout, &stderr)
 	if err != nil {
@@ -233,7 +233,7 @@ func TestLoadRunSurvivesAnOutage(t *testing.T) {
 	pg := pgtest.NewDatabase(t)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"load", "-scale", "3000", "-corpus", "../../../shared/corpus/ubuntu-irc",
+	err := run(context.Background(), []string{"load", "-scale", "3000",
 		"-db", "postgres", "-postgres", pg, "-clients", "4", "-duration", "12s", "-outage",
 		"-hostile-messages", "8", "-hostile-reactions", "5", "-hostile-kb", "4", "-squat=false", "-web", webBin, "-o", out}, &stdout, &stderr)
 	if err != nil {
@@ -296,7 +296,7 @@ func TestLoadReusesData(t *testing.T) {
 	for i := range 2 {
 		out := t.TempDir()
 		var stdout, stderr bytes.Buffer
-		err := run(context.Background(), []string{"load", "-scale", "2000", "-corpus", "../../../shared/corpus/ubuntu-irc",
+		err := run(context.Background(), []string{"load", "-scale", "2000",
 			"-db", "sqlite", "-data", data, "-clients", "2", "-duration", "1s",
 			"-hostile-messages", "2", "-hostile-reactions", "2", "-hostile-share", "0", "-web", webBin, "-o", out}, &stdout, &stderr)
 		if err != nil {

@@ -238,11 +238,18 @@ type replay struct{ input, corpus, shape string }
 
 func (r *replay) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.input, "input", "", "an import file (NDJSON events or an Element export) to replay to -scale; default: the IRC corpus")
-	fs.StringVar(&r.corpus, "corpus", "../shared/corpus/ubuntu-irc", "the IRC corpus replayed when there is no -input (the bundled sample if absent)")
+	fs.StringVar(&r.corpus, "corpus", "", "the IRC corpus replayed when there is no -input (default: $"+corpus.EnvDir+", else ubuntu-irc in the shared corpus beside the repository, else its bundled sample; under CI=true the corpus is required)")
 	fs.StringVar(&r.shape, "shape", corpus.ShapeUbuntu, "how the corpus is replayed: "+strings.Join(corpus.Shapes, ", ")+" (ignored with -input)")
 }
 
 // prepare writes the replay, scale events long, into dir.
 func (r *replay) prepare(ctx context.Context, scale int, dir string) (*dataset, error) {
-	return prepareDataset(ctx, r.input, r.corpus, r.shape, scale, dir)
+	corpusDir := r.corpus
+	if r.input == "" && corpusDir == "" {
+		var err error
+		if corpusDir, _, err = corpus.Dir(); err != nil {
+			return nil, err
+		}
+	}
+	return prepareDataset(ctx, r.input, corpusDir, r.shape, scale, dir)
 }

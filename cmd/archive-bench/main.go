@@ -80,12 +80,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	corpusDir := fs.String("corpus", "../shared/corpus/ubuntu-irc", "the ubuntu-irc corpus directory")
+	corpusDir := fs.String("corpus", "", "the ubuntu-irc corpus directory (default: $"+corpus.EnvDir+", else ubuntu-irc in the shared corpus beside the repository, else its bundled sample)")
 	n := fs.Int("n", 100_000, "number of events to write")
 	shape := fs.String("shape", corpus.ShapeUbuntu, "how the corpus is replayed: "+strings.Join(corpus.Shapes, ", "))
 	out := fs.String("o", "-", "output file (- for standard output)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if *corpusDir == "" {
+		dir, _, err := corpus.Dir()
+		if err != nil {
+			return err
+		}
+		*corpusDir = dir
 	}
 	logs, err := corpus.Read(*corpusDir)
 	if err != nil {
