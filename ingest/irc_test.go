@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -213,4 +214,61 @@ func TestImportIRCNeedsOptions(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--network") {
 		t.Errorf("error %v, want one asking for --network", err)
 	}
+}
+
+// IRC logs imported into a Matrix room (--room) bring their nicks' joins
+// as history, but the nicks are not members of the Matrix room: they must
+// not be counted among its joined members, nor outnumber its real servers
+// when matrix.to links choose their via servers.
+func TestIRCIntoMatrixRoomAddsNoMembers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		in := ingest.New(st, storetest.Logger(t), "")
+		const y2024 = int64(1704067200000)
+		member := func(evID, user string, ts int64) string {
+			return ev(evID, "m.room.member", user, ts, sk(user), `{"membership":"join"}`)
+		}
+		matrix := writeLines(t, []string{
+			ev("$create", "m.room.create", "@alice:example.org", y2024, sk(""), `{"room_version":"10","creator":"@alice:example.org"}`),
+			member("$ja", "@alice:example.org", y2024+1),
+			ev("$pl", "m.room.power_levels", "@alice:example.org", y2024+2, sk(""), `{"users":{"@alice:example.org":100}}`),
+			ev("$hv", "m.room.history_visibility", "@alice:example.org", y2024+3, sk(""), `{"history_visibility":"world_readable"}`),
+			member("$jb", "@bob:matrix.org", y2024+4),
+			member("$jc", "@carol:matrix.org", y2024+5),
+			member("$jd", "@dave:other.net", y2024+6),
+			msg("$m", y2024+7, "the Matrix room's own history"),
+		})
+		importFile(t, in, matrix, ingest.ImportOptions{})
+
+		var log strings.Builder
+		log.WriteString("--- Log opened Tue Aug 17 20:00:00 2021\n")
+		for i, nick := range []string{"clarkb", "fungi", "ianw", "corvus", "frickler"} {
+			fmt.Fprintf(&log, "20:0%d -!- %s [~%s@198.51.100.7] has joined #opendev\n", i, nick, nick)
+			fmt.Fprintf(&log, "20:0%d < %s> hello from IRC\n", i, nick)
+		}
+		path := filepath.Join(t.TempDir(), "irssi-opendev.log")
+		if err := os.WriteFile(path, []byte(log.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep := importIRC(t, in, path, &ingest.IRCOptions{Options: irclog.Options{
+			Network: "OFTC", Channel: "#opendev", Server: "archive.test", Room: room}})
+		if rep.Stored < 10 || len(rep.Rejected) > 0 {
+			t.Fatalf("IRC import: %s", rep)
+		}
+
+		members, err := st.JoinedMembers(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fmt.Sprint(members), "[@alice:example.org @bob:matrix.org @carol:matrix.org @dave:other.net]"; got != want {
+			t.Errorf("JoinedMembers = %s, want %s", got, want)
+		}
+		pl, err := st.CurrentState(ctx, room, event.TypePowerLevels, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fmt.Sprint(event.ViaServers(pl, members, nil, []id.UserID{"@alice:example.org"})), "[example.org matrix.org other.net]"; got != want {
+			t.Errorf("via servers %s, want %s", got, want)
+		}
+	})
 }

@@ -16,8 +16,12 @@ const (
 	currentStateSQL = `SELECT raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+	// Joins imported from IRC logs (event IDs "$irc-…", irclog.EventID)
+	// are history, not members: the nicks never joined the Matrix room, and
+	// counted they would outnumber its servers in matrix.to via links.
 	memberEventsSQL = `SELECT state_key, raw FROM events
 		WHERE room_id = $1 AND type = 'm.room.member' AND state_key IS NOT NULL
+		  AND event_id NOT LIKE '$irc-%'
 		ORDER BY state_key, origin_ts, nid`
 )
 
@@ -38,7 +42,8 @@ func (s *Store) CurrentState(ctx context.Context, roomID id.RoomID, typ, stateKe
 }
 
 // JoinedMembers returns the users whose latest membership in the room is
-// "join", as far as the archive has seen.
+// "join", as far as the archive has seen, leaving out what IRC imports
+// recorded.
 func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserID, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
