@@ -39,6 +39,7 @@ type Config struct {
 	Log       Log             `yaml:"log"`
 	Media     Media           `yaml:"media"`
 	Metrics   Metrics         `yaml:"metrics"`
+	IRC       IRC             `yaml:"irc"`
 }
 
 // Media configures the archive's own copy of media (images, files, audio,
@@ -370,6 +371,9 @@ func (c Config) validate() error {
 	}
 	if r.Enabled && r.PurgeInterval <= 0 {
 		return errors.New("retention.purge_interval must be positive")
+	}
+	if err := c.IRC.Bridges.Check(); err != nil {
+		return err
 	}
 	return nil
 }

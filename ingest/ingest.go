@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/irclog"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -36,6 +37,18 @@ type Ingester struct {
 	// assumed are the rooms AssumeWorldReadable named; kept apart from the
 	// cache so that an evicted room keeps the operator's word.
 	assumed map[id.RoomID]bool
+	// bridges are the operator's IRC bridges, whose puppets are named by
+	// their nick when they set no display name (SetIRCBridges).
+	bridges irclog.Bridges
+}
+
+// SetIRCBridges names the IRC bridges (config irc.bridges) whose puppets
+// are recorded under their nick when they have no display name. Call it
+// before ingesting; the bridges apply to events recorded from then on.
+func (in *Ingester) SetIRCBridges(b irclog.Bridges) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.bridges = slices.Clone(b)
 }
 
 // defaultMaxRooms is the default bound of the state cache: a room's state
@@ -277,6 +290,11 @@ func (in *Ingester) prepare(rs *roomState, ev *event.Event, public bool) store.E
 	}
 	if n := ircNick(ev); n != "" {
 		se.SenderName = n // an IRC line is named by the nick it was written by
+	}
+	if se.SenderName == "" {
+		// A bridged IRC user without a display name: by the nick, as its
+		// imported IRC years name it, rather than by its user ID.
+		se.SenderName, _ = in.bridges.Nick(ev.Sender)
 	}
 	se.Rel = event.ParseRelation(ev.Content)
 	return se

@@ -272,3 +272,39 @@ func TestIRCIntoMatrixRoomAddsNoMembers(t *testing.T) {
 		}
 	})
 }
+
+// Puppets of an IRC bridge the operator configured are named by their
+// nick when they set no display name, so a reader sees the same name as in
+// the imported IRC years; a display name they set wins, and a look-alike
+// user ID on a server no bridge names keeps its user ID.
+func TestBridgedPuppetsNamedByNick(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		in := ingest.New(st, storetest.Logger(t), "")
+		in.SetIRCBridges(irclog.Bridges{{Server: "matrix.org", Prefix: "_oftc_"}})
+		bare := func(evID, user string, ts int64) string {
+			return ev(evID, "m.room.member", user, ts, sk(user), `{"membership":"join"}`)
+		}
+		say := func(evID, user string, ts int64) string {
+			return ev(evID, "m.room.message", user, ts, nil, `{"msgtype":"m.text","body":"hello"}`)
+		}
+		path := writeLines(t, append(header("world_readable"),
+			bare("$jp", "@_oftc_clarkb:matrix.org", 10), say("$mp", "@_oftc_clarkb:matrix.org", 11),
+			ev("$jn", "m.room.member", "@_oftc_fungi:matrix.org", 12, sk("@_oftc_fungi:matrix.org"), `{"membership":"join","displayname":"Jeremy"}`),
+			say("$mn", "@_oftc_fungi:matrix.org", 13),
+			bare("$jo", "@_oftc_corvus:evil.example", 14), say("$mo", "@_oftc_corvus:evil.example", 15),
+			say("$mu", "@_oftc_ianw:matrix.org", 16), // never joined in the archive's view
+		))
+		importFile(t, in, path, ingest.ImportOptions{})
+		want := map[id.EventID]string{"$jp": "clarkb", "$mp": "clarkb", "$jn": "Jeremy", "$mn": "Jeremy", "$jo": "", "$mo": "", "$mu": "ianw"}
+		for evID, name := range want {
+			e, err := st.EventByID(ctx, evID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.SenderName != name {
+				t.Errorf("%s by %s is named %q, want %q", evID, e.Sender, e.SenderName, name)
+			}
+		}
+	})
+}

@@ -130,6 +130,26 @@ metrics:
 log:
   level: {{q .Log.Level}} # debug, info, warn, error
   format: {{q .Log.Format}} # text or json
+
+irc:
+  # IRC bridges whose puppets are shown by their IRC nick when they set no
+  # display name (from when this is set), as imported IRC logs name them:
+  # server is the bridge's homeserver, prefix what its user template puts
+  # before the nick (matrix-appservice-irc's matrixClients.userTemplate).
+  # Only the bridges listed: no user ID is taken for a puppet by its look.
+  # For example, matrix.org's OFTC bridge (@_oftc_nick:matrix.org):
+  #   bridges:
+  #     - server: matrix.org
+  #       prefix: _oftc_
+{{- if .IRC.Bridges}}
+  bridges:
+{{- range .IRC.Bridges}}
+    - server: {{q .Server}}
+      prefix: {{q .Prefix}}
+{{- end}}
+{{- else}}
+  bridges: []
+{{- end}}
 `))
 
 func yamlString(s string) string {

@@ -164,6 +164,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		return err
 	}
 	in := ingest.New(st, log, "")
+	in.SetIRCBridges(cfg.IRC.Bridges)
 	prog := newProgress(stderr, log)
 	opts := ingest.ImportOptions{
 		Format: ingest.Format(*format), AssumeWorldReadable: *assume, BatchSize: *batch, Progress: prog.update,

@@ -54,6 +54,7 @@ func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*arc
 	bot := id.UserID(cfg.BotUserID())
 	st.SetBot(bot)
 	in := ingest.New(st, log, bot)
+	in.SetIRCBridges(cfg.IRC.Bridges)
 	client, err := ingest.NewClient(cfg.Homeserver.Address, cfg.Appservice.ASToken, bot)
 	if err != nil {
 		st.Close()
