@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -34,11 +35,11 @@ type Config struct {
 	Archive    Archive      `yaml:"archive"`
 	Search     Search       `yaml:"search"`
 	// Retention: how rooms' retention policies are honoured (Synapse's
-	// semantics); see store.Retention.
-	Retention store.Retention `yaml:"retention"`
-	Log       Log             `yaml:"log"`
-	Media     Media           `yaml:"media"`
-	Metrics   Metrics         `yaml:"metrics"`
+	// semantics); see retention.Policy.
+	Retention retention.Policy `yaml:"retention"`
+	Log       Log              `yaml:"log"`
+	Media     Media            `yaml:"media"`
+	Metrics   Metrics          `yaml:"metrics"`
 }
 
 // Media configures the archive's own copy of media (images, files, audio,
@@ -175,7 +176,7 @@ func Defaults() Config {
 		Archive: Archive{SweepInterval: 30 * time.Second, BackfillMaxBytes: 1 << 30, BackfillRetry: time.Minute,
 			LeaveNonPublicAfter: 7 * 24 * time.Hour},
 		Search:    Search{Enabled: true},
-		Retention: store.Retention{Enabled: true, PurgeInterval: time.Hour},
+		Retention: retention.Policy{Enabled: true, PurgeInterval: time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
 		Media:     Media{Enabled: true, MaxSize: 50 << 20, Concurrency: 4},
 	}
@@ -364,14 +365,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("archive: backfill_limit (%d) and leave_non_public_after (%s) must not be negative, backfill_max_bytes (%d) and backfill_retry (%s) must be positive",
 			a.BackfillLimit, a.LeaveNonPublicAfter, a.BackfillMaxBytes, a.BackfillRetry)
 	}
-	r := c.Retention
-	if r.AllowedLifetimeMin > 0 && r.AllowedLifetimeMax > 0 && r.AllowedLifetimeMin > r.AllowedLifetimeMax {
-		return errors.New("retention.allowed_lifetime_min is above retention.allowed_lifetime_max")
-	}
-	if r.Enabled && r.PurgeInterval <= 0 {
-		return errors.New("retention.purge_interval must be positive")
-	}
-	return nil
+	return c.Retention.Validate()
 }
 
 // withPolicy hands the store the policy parts of the configuration.

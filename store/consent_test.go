@@ -11,57 +11,9 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
-
-func ptr(v int64) *int64 { return &v }
-
-func TestRetentionPolicyResolution(t *testing.T) {
-	day := 24 * time.Hour
-	lt := func(d time.Duration) store.Lifetime { return store.Lifetime(d) }
-	for _, c := range []struct {
-		name string
-		cfg  store.Retention
-		room *int64
-		want time.Duration // 0: nothing expires
-	}{
-		{"disabled", store.Retention{Enabled: false, DefaultMaxLifetime: lt(day)}, ptr(1000), 0},
-		{"no policy anywhere", store.Retention{Enabled: true}, nil, 0},
-		{"room policy", store.Retention{Enabled: true}, ptr(int64(7 * day / time.Millisecond)), 7 * day},
-		{"default only", store.Retention{Enabled: true, DefaultMaxLifetime: lt(30 * day)}, nil, 30 * day},
-		{"room beats default", store.Retention{Enabled: true, DefaultMaxLifetime: lt(30 * day)}, ptr(int64(day / time.Millisecond)), day},
-		{"clamped up to the minimum", store.Retention{Enabled: true, AllowedLifetimeMin: lt(day)}, ptr(60000), day},
-		{"clamped down to the maximum", store.Retention{Enabled: true, AllowedLifetimeMax: lt(365 * day)}, ptr(int64(1000 * day / time.Millisecond)), 365 * day},
-		{"default clamped too", store.Retention{Enabled: true, DefaultMaxLifetime: lt(day), AllowedLifetimeMin: lt(2 * day)}, nil, 2 * day},
-		{"zero lifetime", store.Retention{Enabled: true}, ptr(0), 0},
-	} {
-		got, ok := c.cfg.MaxLifetime(c.room)
-		if (c.want == 0 && ok && got != 0) || (c.want != 0 && (!ok || got != c.want)) {
-			t.Errorf("%s: got %v (%v), want %v", c.name, got, ok, c.want)
-		}
-	}
-	for in, want := range map[string]*int64{
-		`{"max_lifetime":86400000}`: ptr(86400000), `{"min_lifetime":5}`: nil, `{"max_lifetime":-1}`: nil,
-		`{"max_lifetime":"1d"}`: nil, `{"max_lifetime":1.5}`: nil, `{"max_lifetime":9007199254740992}`: nil, `{}`: nil,
-	} {
-		got := store.RoomMaxLifetime(json.RawMessage(in))
-		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
-			t.Errorf("RoomMaxLifetime(%s) = %v", in, got)
-		}
-	}
-	for in, want := range map[string]time.Duration{"30d": 30 * day, "1y": 365 * day, "12h": 12 * time.Hour, "86400000": day, "0": 0, "2w": 14 * day} {
-		var l store.Lifetime
-		if err := l.UnmarshalText([]byte(in)); err != nil || time.Duration(l) != want {
-			t.Errorf("Lifetime(%q) = %v, %v", in, time.Duration(l), err)
-		}
-	}
-	for _, in := range []string{"1x", "-1d", "d", "1.5d"} {
-		var l store.Lifetime
-		if err := l.UnmarshalText([]byte(in)); err == nil {
-			t.Errorf("Lifetime(%q) accepted", in)
-		}
-	}
-}
 
 // A room with a one-day max_lifetime: older messages are hidden at once,
 // the purge deletes them in batches with tombstones, and nothing brings
@@ -71,7 +23,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true}})
+			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: retention.Policy{Enabled: true}})
 			now := time.Now().UnixMilli()
 			old := now - 3*24*3600*1000
 			evs := baseRoom(t)
@@ -151,7 +103,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 // The latest event of a room is never purged, even expired.
 func TestRetentionKeepsTheLatestEvent(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true, DefaultMaxLifetime: store.Lifetime(time.Hour)}})
+	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(time.Hour)}})
 	evs := baseRoom(t)
 	put(t, st, append(evs,
 		mk(t, "$a", "m.room.message", "@alice:example.org", 5000, nil, `{"msgtype":"m.text","body":"a"}`),

@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/retention"
 )
 
 const (
@@ -83,10 +84,10 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	if v, ok := sets["history_visibility"]; ok && v == "" {
 		sets["history_visibility"] = "shared" // the spec's default for a missing value
 	}
-	var retention string
-	switch err := w.tx.QueryRowContext(ctx, latestRetentionSQL, string(room)).Scan(&retention); {
+	var retentionRaw string
+	switch err := w.tx.QueryRowContext(ctx, latestRetentionSQL, string(room)).Scan(&retentionRaw); {
 	case err == nil:
-		sets["retention_max_lifetime"] = RoomMaxLifetime(event.ContentOf([]byte(retention)))
+		sets["retention_max_lifetime"] = retention.RoomMaxLifetime(event.ContentOf([]byte(retentionRaw)))
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	}

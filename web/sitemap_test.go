@@ -13,6 +13,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
 )
@@ -281,7 +282,7 @@ func TestRoomSitemapLeavesOutDaysWithoutShownMessages(t *testing.T) {
 		}
 	})
 	// Expired messages make no day appear.
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true, DefaultMaxLifetime: store.Lifetime(48 * time.Hour)}})
+	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(48 * time.Hour)}})
 	now := time.Now().UTC()
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$old", now.Add(-5*24*time.Hour).UnixMilli(), `{"msgtype":"m.text","body":"old"}`),
