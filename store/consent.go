@@ -85,7 +85,7 @@ func (s *Store) maxLifetime(roomMax map[id.RoomID]int64, room id.RoomID) (time.D
 	if v, ok := roomMax[room]; ok {
 		own = &v
 	}
-	return s.policy.Retention.MaxLifetime(own)
+	return s.opts.Retention.MaxLifetime(own)
 }
 
 // expiredBefore is the time (ms) before which a room's non-state events
@@ -114,7 +114,7 @@ func (s *Store) ExpiryCutoffs(ctx context.Context) (Cutoffs, error) {
 		return Cutoffs{}, err
 	}
 	c := Cutoffs{Rooms: make(map[id.RoomID]int64, len(roomMax))}
-	if d, ok := s.policy.Retention.MaxLifetime(nil); ok {
+	if d, ok := s.opts.Retention.MaxLifetime(nil); ok {
 		c.Default = s.now().Add(-d).UnixMilli()
 	}
 	for room := range roomMax {

@@ -19,11 +19,10 @@ import (
 // the purge deletes them in batches with tombstones, and nothing brings
 // them back.
 func TestRetentionExpiresAndPurges(t *testing.T) {
-	defer store.SetPurgeBatch(7)()
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: retention.Policy{Enabled: true}})
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}, PurgeBatch: 7})
 			now := time.Now().UnixMilli()
 			old := now - 3*24*3600*1000
 			evs := baseRoom(t)
@@ -103,7 +102,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 // The latest event of a room is never purged, even expired.
 func TestRetentionKeepsTheLatestEvent(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(time.Hour)}})
+	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(time.Hour)}})
 	evs := baseRoom(t)
 	put(t, st, append(evs,
 		mk(t, "$a", "m.room.message", "@alice:example.org", 5000, nil, `{"msgtype":"m.text","body":"a"}`),

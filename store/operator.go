@@ -19,11 +19,6 @@ const (
 	TombstoneErased  = "erased"
 )
 
-// purgeBatch is how many events one purge transaction deletes: small
-// enough that ingest never waits long for the write lock. A variable for
-// tests.
-var purgeBatch = 1000
-
 // dropWithdrawn removes from a batch the events deleted on purpose before
 // (a retried transaction or a backfill must not bring them back) and those
 // of purged rooms.
@@ -144,7 +139,7 @@ func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, sele
 		var batch []victim
 		err := s.inWrite(ctx, func(w *writer) error {
 			var err error
-			if batch, err = w.victims(ctx, selectSQL, append(args, purgeBatch)...); err != nil {
+			if batch, err = w.victims(ctx, selectSQL, append(args, s.opts.PurgeBatch)...); err != nil {
 				return err
 			}
 			return w.deleteEvents(ctx, batch, reason)
@@ -153,7 +148,7 @@ func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, sele
 			return total, err
 		}
 		total += int64(len(batch))
-		if len(batch) < purgeBatch {
+		if len(batch) < s.opts.PurgeBatch {
 			return total, nil
 		}
 	}

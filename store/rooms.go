@@ -187,8 +187,8 @@ func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
 // withPolicy completes a room read from the database with what the
 // operator's policy decides.
 func (s *Store) withPolicy(r Room) Room {
-	r.MaxLifetime, _ = s.policy.Retention.MaxLifetime(r.OwnMaxLifetime)
-	r.showFormerlyPublic = s.policy.ShowFormerlyPublic
+	r.MaxLifetime, _ = s.opts.Retention.MaxLifetime(r.OwnMaxLifetime)
+	r.showFormerlyPublic = s.opts.ShowFormerlyPublic
 	return r
 }
 

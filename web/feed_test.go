@@ -144,7 +144,7 @@ func TestFeedsAndCalendarDropExpiredAndOptedOut(t *testing.T) {
 			t.Errorf("calendar counts an opted-out message: %q", n)
 		}
 	})
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: retention.Policy{Enabled: true}})
+	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true}})
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$old", 1767225601000, `{"msgtype":"m.text","body":"words that expire"}`),
 		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,

@@ -47,12 +47,11 @@ func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*arc
 	if err := cfg.CheckAppservice(); err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg, log)
+	bot := id.UserID(cfg.BotUserID())
+	st, err := store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log, storeOptions(cfg, bot))
 	if err != nil {
 		return nil, err
 	}
-	bot := id.UserID(cfg.BotUserID())
-	st.SetBot(bot)
 	in := ingest.New(st, log, bot)
 	client, err := ingest.NewClient(cfg.Homeserver.Address, cfg.Appservice.ASToken, bot)
 	if err != nil {
