@@ -24,8 +24,6 @@ const (
 	listRoomsSQL = `SELECT ` + roomColumns + ` FROM rooms WHERE NOT hidden AND NOT purged AND message_count > 0
 		AND bot_membership IN ('', 'join')
 		ORDER BY last_ts DESC, room_id`
-	latestRetentionSQL = `SELECT raw FROM events WHERE room_id = $1 AND type IN ('m.room.retention', 'org.matrix.msc1763.retention')
-		AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	getRoomSQL     = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	latestStateSQL = `SELECT event_id, sender, raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
