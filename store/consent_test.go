@@ -290,3 +290,56 @@ func TestRoomRedactionsPageWithinOneMillisecond(t *testing.T) {
 		}
 	})
 }
+
+// Another process's opt-out, opt-in and room policy hold on this process's
+// very next read: the store follows the change feed itself, so no reader
+// has to be told to refresh what it cached.
+func TestConsentFollowsAnotherProcess(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			archiver, web := storetest.Twins(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}})
+			now := time.Now().UnixMilli()
+			evs := baseRoom(t)
+			for i := range evs {
+				evs[i].OriginTS = now - 10*24*3600*1000 + int64(i)
+			}
+			put(t, archiver, append(evs,
+				mk(t, "$bob", "m.room.message", "@bob:example.org", now-3*24*3600*1000, nil, `{"msgtype":"m.text","body":"bob speaks"}`),
+				mk(t, "$new", "m.room.message", "@alice:example.org", now-1000, nil, `{"msgtype":"m.text","body":"recent"}`))...)
+			shown := func(step string) (bob store.Event) {
+				t.Helper()
+				e, err := web.EventByID(ctx, "$bob")
+				if err != nil {
+					t.Fatalf("%s: %v", step, err)
+				}
+				return e
+			}
+			if e := shown("before"); e.OptedOut || e.Expired {
+				t.Fatalf("before: opted out %v, expired %v", e.OptedOut, e.Expired)
+			}
+			if _, err := archiver.OptOut(ctx, "@bob:example.org", store.OptOutByOperator); err != nil {
+				t.Fatal(err)
+			}
+			if e := shown("after the opt-out"); !e.OptedOut || string(e.Content) != "{}" {
+				t.Errorf("the other process's opt-out is not screened: opted out %v, content %s", e.OptedOut, e.Content)
+			}
+			if out, err := web.OptedOut(ctx, "@bob:example.org"); err != nil || !out {
+				t.Errorf("OptedOut = %v, %v", out, err)
+			}
+			if _, err := archiver.OptIn(ctx, "@bob:example.org"); err != nil {
+				t.Fatal(err)
+			}
+			if e := shown("after the opt-in"); e.OptedOut {
+				t.Error("the other process's opt-in is not screened: still opted out")
+			}
+			put(t, archiver, mk(t, "$ret", "m.room.retention", "@alice:example.org", now-500, sk(""), `{"max_lifetime":86400000}`))
+			if e := shown("after the policy"); !e.Expired {
+				t.Error("the other process's room policy is not screened: an expired message is shown")
+			}
+			if c, err := web.ExpiryCutoffs(ctx); err != nil || c.Rooms[room] == 0 {
+				t.Errorf("ExpiryCutoffs = %+v, %v; want the room's cutoff", c, err)
+			}
+		})
+	}
+}

@@ -282,7 +282,6 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 				ON CONFLICT (user_id) DO UPDATE SET via = excluded.via`, string(user), w.now, OptOutErased); err != nil {
 				return err
 			}
-			w.consentChanged = true
 			return w.feedUser(ctx, user)
 		})
 		if err != nil {

@@ -75,7 +75,6 @@ func (s *Store) userChange(ctx context.Context, user id.UserID, exec func(w *wri
 		}
 		n, _ := res.RowsAffected()
 		if changed = n > 0; changed {
-			w.consentChanged = true
 			return w.feedUser(ctx, user)
 		}
 		return nil

@@ -141,11 +141,12 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		return err
 	}
 	after = w.s.withPolicy(after)
-	if before.MaxLifetime != after.MaxLifetime {
+	if before.MaxLifetime != after.MaxLifetime || !sameMax(before.OwnMaxLifetime, after.OwnMaxLifetime) {
 		// A new retention policy applies to all history at once: the
-		// index re-reads the room.
+		// index re-reads the room, and every process reloads the policies
+		// it screens with (store/screen.go), the room's own value too: a
+		// process with other clamps may resolve it differently.
 		w.s.log.Info("room retention policy changed", "room_id", room, "max_lifetime", after.MaxLifetime)
-		w.consentChanged = true
 		return w.feed(ctx, ChangeHidden, room, "")
 	}
 	if (before.Unavailable() == "") != (after.Unavailable() == "") {
@@ -154,6 +155,8 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	}
 	return nil
 }
+
+func sameMax(a, b *int64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
 func nonNil(s []string) []string {
 	if s == nil {

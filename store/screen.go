@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -17,50 +18,86 @@ import (
 // before any purge or index update. The writes these follow live in
 // optouts.go and retention.go.
 
-// consentTTL is how long a process trusts its copy of the rooms' retention
-// policies and of the opt-outs. The other process (archiver or archive-web)
-// may change them; within this time every read sees the change.
-const consentTTL = time.Second
+// consentChangesSQL looks at the change feed after the position a cached
+// copy of the policies and opt-outs is current to: how many changes (at
+// most $2, so a reader idle through a long import does not scan them all),
+// the last position, and whether one of them is an opt-out, opt-in,
+// erasure ($3) or a room's visibility or policy ($4). Every write of either
+// feeds one of those in its transaction, so a copy is current exactly as
+// long as none has come.
+const consentChangesSQL = `SELECT COUNT(*), COALESCE(MAX(pos), $1), COALESCE(MAX(CASE WHEN kind IN ($3, $4) THEN 1 ELSE 0 END), 0)
+	FROM (SELECT pos, kind FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2) c`
+
+// consentScan bounds consentChangesSQL: past that many changes, reloading
+// is cheaper than looking through them.
+const consentScan = 10000
 
 // consent caches what reads need to hide: each room's own max_lifetime and
-// the users who opted out.
+// the users who opted out, as of change-feed position pos. Another process
+// (archiver or archive-web) may change them; the feed says when.
 type consent struct {
 	mu      sync.Mutex
-	loaded  time.Time
+	loaded  bool
+	pos     int64
 	roomMax map[id.RoomID]int64
 	optouts map[id.UserID]bool
 }
 
-// RefreshConsent makes the next read load opt-outs and retention policies
-// from the database, for a reader that learns from the change feed that
-// another process changed them.
-func (s *Store) RefreshConsent() { s.consent.invalidate() }
-
-func (c *consent) invalidate() {
-	c.mu.Lock()
-	c.loaded = time.Time{}
-	c.mu.Unlock()
-}
-
-// consentView returns the current retention overrides and opt-outs, reloading them
-// when older than consentTTL.
+// consentView returns the current retention overrides and opt-outs: the
+// cached copy while the change feed holds no change to them since it was
+// loaded, else a fresh one. Its own writes reach it the same way, after
+// their commit. The lock is not held over the queries, so reads do not
+// queue behind one another.
 func (s *Store) consentView(ctx context.Context) (map[id.RoomID]int64, map[id.UserID]bool, error) {
 	c := &s.consent
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.loaded.IsZero() && time.Since(c.loaded) < consentTTL {
-		return c.roomMax, c.optouts, nil
+	loaded, pos, roomMax, optouts := c.loaded, c.pos, c.roomMax, c.optouts
+	c.mu.Unlock()
+	if loaded {
+		head, changed, err := s.consentChanged(ctx, pos)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !changed {
+			c.mu.Lock()
+			if c.pos == pos {
+				c.pos = head
+			}
+			c.mu.Unlock()
+			return roomMax, optouts, nil
+		}
 	}
-	roomMax, err := s.roomPolicies(ctx)
+	// The feed's head first: a change committed while loading is then
+	// after it, and the next read sees it.
+	head, err := s.FeedHead(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	optouts, err := s.optedOutUsers(ctx)
-	if err != nil {
+	if roomMax, err = s.roomPolicies(ctx); err != nil {
 		return nil, nil, err
 	}
-	c.roomMax, c.optouts, c.loaded = roomMax, optouts, time.Now()
+	if optouts, err = s.optedOutUsers(ctx); err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	if !c.loaded || head >= c.pos {
+		c.loaded, c.pos, c.roomMax, c.optouts = true, head, roomMax, optouts
+	}
+	c.mu.Unlock()
 	return roomMax, optouts, nil
+}
+
+// consentChanged reports the change feed's head after pos (pos when none)
+// and whether policies or opt-outs may have changed since pos.
+func (s *Store) consentChanged(ctx context.Context, pos int64) (head int64, changed bool, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var n, relevant int
+	err = s.db.QueryRowContext(ctx, consentChangesSQL, pos, consentScan, string(ChangeUser), string(ChangeHidden)).Scan(&n, &head, &relevant)
+	if err != nil {
+		return 0, false, fmt.Errorf("changes to opt-outs and policies after %d: %w", pos, err)
+	}
+	return head, relevant == 1 || n == consentScan, nil
 }
 
 // maxLifetime is a room's effective max_lifetime under the operator's

@@ -177,9 +177,6 @@ type writer struct {
 	// and targets of redactions in this transaction. Only they are looked
 	// up in redactions, so most events need no query at all.
 	batchTargets map[id.EventID]bool
-	// consentChanged: a retention policy or an opt-out changed; readers'
-	// caches are dropped after the commit.
-	consentChanged bool
 }
 
 func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
@@ -789,10 +786,6 @@ func (s *Store) inWrite(ctx context.Context, f func(w *writer) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
-	}
-	// Only after the commit: a reload before it would cache the old state.
-	if w.consentChanged {
-		s.consent.invalidate()
 	}
 	return nil
 }

@@ -41,6 +41,27 @@ func OpenWith(t testing.TB, dialect string, opts store.Options) *store.Store {
 	return st
 }
 
+// Twins returns two stores of the given dialect on one fresh database, as
+// two processes (archiver and archive-web) hold it, both closed when the
+// test ends.
+func Twins(t testing.TB, dialect string, opts store.Options) (*store.Store, *store.Store) {
+	t.Helper()
+	cfg := store.Config{Type: dialect, URI: filepath.Join(t.TempDir(), "twins.db")}
+	if dialect == "postgres" {
+		cfg.URI = pgtest.NewDatabase(t)
+	}
+	var out [2]*store.Store
+	for i := range out {
+		st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t), opts)
+		if err != nil {
+			t.Fatalf("open %s store %d: %v", dialect, i+1, err)
+		}
+		t.Cleanup(func() { st.Close() })
+		out[i] = st
+	}
+	return out[0], out[1]
+}
+
 // Refusing returns a fresh store of the given dialect whose database
 // refuses to store the events with the given IDs, and the URI of that
 // database. The refusal is the database's own, as for a value it cannot
