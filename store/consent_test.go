@@ -60,7 +60,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 				t.Errorf("EventsByID returned %d events, want only the fresh one", len(evs))
 			}
 			// Dry run: counts, deletes nothing.
-			per, err := st.PurgeExpired(ctx, true)
+			per, err := st.PurgeExpired(ctx, true, nil)
 			if err != nil || per[room] != 20 {
 				t.Fatalf("dry run: %v %v", per, err)
 			}
@@ -68,7 +68,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 				t.Fatal("the dry run deleted something")
 			}
 			before, _ := st.Changes(ctx, 0, 100000)
-			per, err = st.PurgeExpired(ctx, false)
+			per, err = st.PurgeExpired(ctx, false, nil)
 			if err != nil || per[room] != 20 {
 				t.Fatalf("purge: %v %v", per, err)
 			}
@@ -85,7 +85,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 				t.Errorf("the purge appended %d changes, want one per event (20)", n)
 			}
 			// Idempotent, and a redelivery cannot bring them back.
-			if per, err := st.PurgeExpired(ctx, false); err != nil || len(per) != 0 {
+			if per, err := st.PurgeExpired(ctx, false, nil); err != nil || len(per) != 0 {
 				t.Errorf("second purge: %v %v", per, err)
 			}
 			res := put(t, st, expired...)
@@ -107,7 +107,7 @@ func TestRetentionKeepsTheLatestEvent(t *testing.T) {
 	put(t, st, append(evs,
 		mk(t, "$a", "m.room.message", "@alice:example.org", 5000, nil, `{"msgtype":"m.text","body":"a"}`),
 		mk(t, "$b", "m.room.message", "@alice:example.org", 6000, nil, `{"msgtype":"m.text","body":"b"}`))...)
-	if per, err := st.PurgeExpired(ctx, false); err != nil || per[room] != 1 {
+	if per, err := st.PurgeExpired(ctx, false, nil); err != nil || per[room] != 1 {
 		t.Fatalf("purge: %v %v", per, err)
 	}
 	e, err := st.EventByID(ctx, "$b")
@@ -132,7 +132,7 @@ func TestRetentionKeepsTheLatestEvent(t *testing.T) {
 	if n := fed(); n != 1 {
 		t.Errorf("%d expiry changes for the kept latest event, want 1", n)
 	}
-	if per, err := st.PurgeExpired(ctx, false); err != nil || len(per) != 0 || fed() != 1 {
+	if per, err := st.PurgeExpired(ctx, false, nil); err != nil || len(per) != 0 || fed() != 1 {
 		t.Errorf("purging again: %v %v, %d changes", per, err, fed())
 	}
 }
@@ -339,6 +339,41 @@ func TestConsentFollowsAnotherProcess(t *testing.T) {
 			}
 			if c, err := web.ExpiryCutoffs(ctx); err != nil || c.Rooms[room] == 0 {
 				t.Errorf("ExpiryCutoffs = %+v, %v; want the room's cutoff", c, err)
+			}
+		})
+	}
+}
+
+// The purge reports each batch after it commits (the retention job logs
+// them), and what it reports is what it deleted.
+func TestRetentionPurgeReportsEachBatch(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.OpenWith(t, dialect, store.Options{PurgeBatch: 7,
+				Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(time.Hour)}})
+			evs := baseRoom(t)
+			for i := range 20 {
+				evs = append(evs, mk(t, fmt.Sprintf("$old%02d", i), "m.room.message", "@alice:example.org", 5000+int64(i), nil, `{"msgtype":"m.text","body":"old"}`))
+			}
+			put(t, st, evs...)
+			if _, err := st.PurgeExpired(ctx, true, func(b retention.Batch) { t.Errorf("a dry run reported a batch: %+v", b) }); err != nil {
+				t.Fatal(err)
+			}
+			var batches []retention.Batch
+			per, err := st.PurgeExpired(ctx, false, func(b retention.Batch) {
+				if _, err := st.EventByID(ctx, id.EventID(fmt.Sprintf("$old%02d", 7*len(batches)))); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("batch %d reported before its events were gone: %v", len(batches)+1, err)
+				}
+				batches = append(batches, b)
+			})
+			// 19 of the 20 (the latest event stays): 7, 7 and 5.
+			if err != nil || per[room] != 19 {
+				t.Fatalf("purge: %v %v", per, err)
+			}
+			want := []retention.Batch{{Room: room, Deleted: 7}, {Room: room, Deleted: 7}, {Room: room, Deleted: 5}}
+			if fmt.Sprint(batches) != fmt.Sprint(want) {
+				t.Errorf("batches = %+v, want %+v", batches, want)
 			}
 		})
 	}

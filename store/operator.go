@@ -124,8 +124,8 @@ func (w *writer) victims(ctx context.Context, query string, args ...any) ([]vict
 // len(args)+1) and deletes what it returns, one transaction per batch,
 // until it returns nothing. With dryRun it only counts (countSQL, same
 // arguments without the limit). It returns how many events it deleted (or
-// would delete).
-func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, selectSQL, reason string, args ...any) (int64, error) {
+// would delete). batchDone, if set, hears of each batch after its commit.
+func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, selectSQL, reason string, batchDone func(n int), args ...any) (int64, error) {
 	if dryRun {
 		var n int64
 		ctx, cancel := s.readCtx(ctx)
@@ -147,6 +147,9 @@ func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, sele
 			return total, err
 		}
 		total += int64(len(batch))
+		if batchDone != nil && len(batch) > 0 {
+			batchDone(len(batch))
+		}
 		if len(batch) < s.opts.PurgeBatch {
 			return total, nil
 		}
@@ -197,7 +200,7 @@ func (s *Store) PurgeRoom(ctx context.Context, room id.RoomID, dryRun bool) (int
 		}
 	}
 	const where = ` FROM events WHERE room_id = $1`
-	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstonePurged, string(room))
+	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstonePurged, nil, string(room))
 	if err != nil || dryRun {
 		return n, err
 	}
@@ -289,7 +292,7 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 		}
 	}
 	const where = ` FROM events WHERE sender = $1 AND state_key IS NULL`
-	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstoneErased, string(user))
+	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstoneErased, nil, string(user))
 	if err != nil {
 		return n, err
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/retention"
 )
 
 // Retention's SQL: what a room's own policy says, and the purge of what
@@ -47,8 +49,10 @@ func (s *Store) roomPolicies(ctx context.Context) (map[id.RoomID]int64, error) {
 // expired under their room's retention policy, except each room's latest
 // event, in batches, leaving tombstones. They were hidden from the moment
 // they expired; this frees the space and drops them from the index. It
-// returns how many events each room lost (or would lose, with dryRun).
-func (s *Store) PurgeExpired(ctx context.Context, dryRun bool) (map[id.RoomID]int64, error) {
+// returns how many events each room lost (or would lose, with dryRun);
+// progress, if set, hears of each batch after its commit (the retention
+// job logs them).
+func (s *Store) PurgeExpired(ctx context.Context, dryRun bool, progress func(retention.Batch)) (map[id.RoomID]int64, error) {
 	roomMax, _, err := s.consentView(ctx)
 	if err != nil {
 		return nil, err
@@ -65,8 +69,12 @@ func (s *Store) PurgeExpired(ctx context.Context, dryRun bool) (map[id.RoomID]in
 		}
 		const where = ` FROM events WHERE room_id = $1 AND state_key IS NULL AND origin_ts < $2
 			AND nid <> (SELECT l.nid FROM events l WHERE l.room_id = $1 ORDER BY l.origin_ts DESC, l.nid DESC LIMIT 1)`
+		var batchDone func(int)
+		if progress != nil {
+			batchDone = func(n int) { progress(retention.Batch{Room: room, Deleted: n}) }
+		}
 		n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY origin_ts, nid LIMIT $3`,
-			TombstoneExpired, string(room), cut)
+			TombstoneExpired, batchDone, string(room), cut)
 		if n > 0 {
 			out[room] = n
 		}

@@ -32,7 +32,7 @@ func TestExpiredMessagesAreGoneEverywhere(t *testing.T) {
 	if rec.Code != http.StatusGone || !strings.Contains(rec.Body.String(), "retention policy") {
 		t.Errorf("permalink of an expired message = %d: %.300s", rec.Code, rec.Body.String())
 	}
-	if _, err := st.PurgeExpired(context.Background(), false); err != nil {
+	if _, err := st.PurgeExpired(context.Background(), false, nil); err != nil {
 		t.Fatal(err)
 	}
 	rec = e.get(t, "/event/$old")
