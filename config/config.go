@@ -17,7 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/retention"
 )
 
 // EnvPrefix starts every environment override.
@@ -26,20 +26,41 @@ const EnvPrefix = "MXARCHIVE_"
 // Config is the whole configuration. Zero values mean the defaults below.
 type Config struct {
 	// DataDir holds the SQLite database and the search index.
-	DataDir    string       `yaml:"data_dir"`
-	Database   store.Config `yaml:"database"`
-	Web        Web          `yaml:"web"`
-	Homeserver Homeserver   `yaml:"homeserver"`
-	Appservice Appservice   `yaml:"appservice"`
-	Archive    Archive      `yaml:"archive"`
-	Search     Search       `yaml:"search"`
+	DataDir    string     `yaml:"data_dir"`
+	Database   Database   `yaml:"database"`
+	Web        Web        `yaml:"web"`
+	Homeserver Homeserver `yaml:"homeserver"`
+	Appservice Appservice `yaml:"appservice"`
+	Archive    Archive    `yaml:"archive"`
+	Search     Search     `yaml:"search"`
 	// Retention: how rooms' retention policies are honoured (Synapse's
-	// semantics); see store.Retention.
-	Retention store.Retention `yaml:"retention"`
-	Log       Log             `yaml:"log"`
-	Media     Media           `yaml:"media"`
-	Metrics   Metrics         `yaml:"metrics"`
-	IRC       IRC             `yaml:"irc"`
+	// semantics); see retention.Policy.
+	Retention retention.Policy `yaml:"retention"`
+	Log       Log              `yaml:"log"`
+	Media     Media            `yaml:"media"`
+	Metrics   Metrics          `yaml:"metrics"`
+	IRC       IRC              `yaml:"irc"`
+}
+
+// Database selects and tunes the database. It has store.Config's fields,
+// so the binaries convert it (store.Config(cfg.Database)) and config need
+// not import the store; a field added to one and not the other fails that
+// conversion at compile time.
+type Database struct {
+	// Type is "sqlite" or "postgres".
+	Type string `yaml:"type"`
+	// URI is a file path (SQLite) or a postgres:// URL. For SQLite an empty
+	// URI means DataDir/mxarchive.db.
+	URI string `yaml:"uri"`
+	// QueryTimeout bounds every read query; writes get WriteTimeout.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxOpenConns caps the connections the process opens (0: 8 on
+	// SQLite, 32 on PostgreSQL); MaxIdleConns is how many of them stay
+	// open between requests (0: as many as MaxOpenConns on PostgreSQL, 2
+	// on SQLite).
+	MaxOpenConns int `yaml:"max_open_conns"`
+	MaxIdleConns int `yaml:"max_idle_conns"`
 }
 
 // Media configures the archive's own copy of media (images, files, audio,
@@ -166,7 +187,7 @@ func (l Log) NewLogger(w io.Writer) *slog.Logger {
 func Defaults() Config {
 	return Config{
 		DataDir:  "./data",
-		Database: store.Config{Type: "sqlite", QueryTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute},
+		Database: Database{Type: "sqlite", QueryTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute},
 		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000},
 		Appservice: Appservice{
 			Listen:       "127.0.0.1:29330",
@@ -176,7 +197,7 @@ func Defaults() Config {
 		Archive: Archive{SweepInterval: 30 * time.Second, BackfillMaxBytes: 1 << 30, BackfillRetry: time.Minute,
 			LeaveNonPublicAfter: 7 * 24 * time.Hour},
 		Search:    Search{Enabled: true},
-		Retention: store.Retention{Enabled: true, PurgeInterval: time.Hour},
+		Retention: retention.Policy{Enabled: true, PurgeInterval: time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
 		Media:     Media{Enabled: true, MaxSize: 50 << 20, Concurrency: 4},
 	}
@@ -212,7 +233,6 @@ func LoadBytes(b []byte) (Config, error) {
 	if err := decode(b, &cfg); err != nil {
 		return cfg, err
 	}
-	cfg.withPolicy()
 	return cfg, cfg.validate()
 }
 
@@ -246,7 +266,6 @@ func Load(path string, environ []string) (Config, error) {
 	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, envMap(environ)); err != nil {
 		return cfg, err
 	}
-	cfg.withPolicy()
 	return cfg, cfg.validate()
 }
 
@@ -365,22 +384,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("archive: backfill_limit (%d) and leave_non_public_after (%s) must not be negative, backfill_max_bytes (%d) and backfill_retry (%s) must be positive",
 			a.BackfillLimit, a.LeaveNonPublicAfter, a.BackfillMaxBytes, a.BackfillRetry)
 	}
-	r := c.Retention
-	if r.AllowedLifetimeMin > 0 && r.AllowedLifetimeMax > 0 && r.AllowedLifetimeMin > r.AllowedLifetimeMax {
-		return errors.New("retention.allowed_lifetime_min is above retention.allowed_lifetime_max")
-	}
-	if r.Enabled && r.PurgeInterval <= 0 {
-		return errors.New("retention.purge_interval must be positive")
-	}
 	if err := c.IRC.Bridges.Check(); err != nil {
 		return err
 	}
-	return nil
-}
-
-// withPolicy hands the store the policy parts of the configuration.
-func (c *Config) withPolicy() {
-	c.Database.Policy = store.Policy{Retention: c.Retention, ShowFormerlyPublic: c.Archive.ShowFormerlyPublic}
+	return c.Retention.Validate()
 }
 
 // Redacted returns the configuration as YAML with every secret replaced,

@@ -39,7 +39,8 @@ func (w *world) readerStore() *store.Store {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), cfg.Database, cfg.DataDir, storetest.Logger(w.t))
+	st, err := store.Open(context.Background(), store.Config(cfg.Database), cfg.DataDir, storetest.Logger(w.t),
+		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func newWorld(t *testing.T, dbEnv ...string) *world {
 		}
 	}
 	w.waitFor("the archiver's database", 30*time.Second, func() bool {
-		st, err := store.Open(context.Background(), cfg, filepath.Join(w.dir, "data"), storetest.Logger(t))
+		st, err := store.Open(context.Background(), cfg, filepath.Join(w.dir, "data"), storetest.Logger(t), store.Options{})
 		if err != nil {
 			return false
 		}

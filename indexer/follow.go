@@ -141,10 +141,6 @@ func (ix *Indexer) step(ctx context.Context, size int) (int, int64, error) {
 			events[c.EventID] = true
 		}
 	}
-	if len(users) > 0 || len(rooms) > 0 {
-		// Another process changed opt-outs or a policy: read them afresh.
-		ix.store.RefreshConsent()
-	}
 	batch := ix.idx.NewBatch()
 	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
 	ids := make([]id.EventID, 0, len(events))

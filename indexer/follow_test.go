@@ -48,7 +48,7 @@ func TestFollowBacksOffWhileTheDatabaseIsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dsn := pgtest.NewDatabase(t)
-	st, err := store.Open(ctx, store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t))
+	st, err := store.Open(ctx, store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/mxarchive/mxarchive/internal/corpus"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -447,7 +448,7 @@ func TestLanguageStemming(t *testing.T) {
 // Opting out removes a user's messages from the index (and opting in
 // brings them back); a retention policy drops expired ones at once.
 func TestOptOutAndRetentionLeaveTheIndex(t *testing.T) {
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true}})
+	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true}})
 	ix := openIndex(t, st, t.TempDir())
 	now := time.Now().UnixMilli()
 	add(t, st, lines(
@@ -517,7 +518,7 @@ func TestLinkAndFileNameAreTheMessagesOwn(t *testing.T) {
 func TestExpiredHistoryIsNotCounted(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true}})
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}})
 			ix := openIndex(t, st, t.TempDir())
 			const lifetime = 1500
 			now := time.Now().UnixMilli()
@@ -576,7 +577,7 @@ func TestDefaultRetentionSparesRoomsWithTheirOwn(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			const lifetime = 1500
-			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true, DefaultMaxLifetime: store.Lifetime(lifetime * time.Millisecond)}})
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(lifetime * time.Millisecond)}})
 			ix := openIndex(t, st, t.TempDir())
 			now := time.Now().UnixMilli()
 			add(t, st, lines(

@@ -143,7 +143,7 @@ func TestAppServiceSkipsMalformedEvents(t *testing.T) {
 // everything.
 func TestAppServiceDatabaseDown(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	st, err := store.Open(context.Background(), store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t))
+	st, err := store.Open(context.Background(), store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestBackup(t *testing.T) {
 		if err != nil {
 			t.Fatalf("backup: %v", err)
 		}
-		copyStore, err := store.Open(ctx, store.Config{Type: "sqlite", URI: out}, t.TempDir(), storetest.Logger(t))
+		copyStore, err := store.Open(ctx, store.Config{Type: "sqlite", URI: out}, t.TempDir(), storetest.Logger(t), store.Options{})
 		if err != nil {
 			t.Fatalf("open the backup: %v", err)
 		}

@@ -11,67 +11,18 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
-
-func ptr(v int64) *int64 { return &v }
-
-func TestRetentionPolicyResolution(t *testing.T) {
-	day := 24 * time.Hour
-	lt := func(d time.Duration) store.Lifetime { return store.Lifetime(d) }
-	for _, c := range []struct {
-		name string
-		cfg  store.Retention
-		room *int64
-		want time.Duration // 0: nothing expires
-	}{
-		{"disabled", store.Retention{Enabled: false, DefaultMaxLifetime: lt(day)}, ptr(1000), 0},
-		{"no policy anywhere", store.Retention{Enabled: true}, nil, 0},
-		{"room policy", store.Retention{Enabled: true}, ptr(int64(7 * day / time.Millisecond)), 7 * day},
-		{"default only", store.Retention{Enabled: true, DefaultMaxLifetime: lt(30 * day)}, nil, 30 * day},
-		{"room beats default", store.Retention{Enabled: true, DefaultMaxLifetime: lt(30 * day)}, ptr(int64(day / time.Millisecond)), day},
-		{"clamped up to the minimum", store.Retention{Enabled: true, AllowedLifetimeMin: lt(day)}, ptr(60000), day},
-		{"clamped down to the maximum", store.Retention{Enabled: true, AllowedLifetimeMax: lt(365 * day)}, ptr(int64(1000 * day / time.Millisecond)), 365 * day},
-		{"default clamped too", store.Retention{Enabled: true, DefaultMaxLifetime: lt(day), AllowedLifetimeMin: lt(2 * day)}, nil, 2 * day},
-		{"zero lifetime", store.Retention{Enabled: true}, ptr(0), 0},
-	} {
-		got, ok := c.cfg.MaxLifetime(c.room)
-		if (c.want == 0 && ok && got != 0) || (c.want != 0 && (!ok || got != c.want)) {
-			t.Errorf("%s: got %v (%v), want %v", c.name, got, ok, c.want)
-		}
-	}
-	for in, want := range map[string]*int64{
-		`{"max_lifetime":86400000}`: ptr(86400000), `{"min_lifetime":5}`: nil, `{"max_lifetime":-1}`: nil,
-		`{"max_lifetime":"1d"}`: nil, `{"max_lifetime":1.5}`: nil, `{"max_lifetime":9007199254740992}`: nil, `{}`: nil,
-	} {
-		got := store.RoomMaxLifetime(json.RawMessage(in))
-		if (got == nil) != (want == nil) || (got != nil && *got != *want) {
-			t.Errorf("RoomMaxLifetime(%s) = %v", in, got)
-		}
-	}
-	for in, want := range map[string]time.Duration{"30d": 30 * day, "1y": 365 * day, "12h": 12 * time.Hour, "86400000": day, "0": 0, "2w": 14 * day} {
-		var l store.Lifetime
-		if err := l.UnmarshalText([]byte(in)); err != nil || time.Duration(l) != want {
-			t.Errorf("Lifetime(%q) = %v, %v", in, time.Duration(l), err)
-		}
-	}
-	for _, in := range []string{"1x", "-1d", "d", "1.5d"} {
-		var l store.Lifetime
-		if err := l.UnmarshalText([]byte(in)); err == nil {
-			t.Errorf("Lifetime(%q) accepted", in)
-		}
-	}
-}
 
 // A room with a one-day max_lifetime: older messages are hidden at once,
 // the purge deletes them in batches with tombstones, and nothing brings
 // them back.
 func TestRetentionExpiresAndPurges(t *testing.T) {
-	defer store.SetPurgeBatch(7)()
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true}})
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}, PurgeBatch: 7})
 			now := time.Now().UnixMilli()
 			old := now - 3*24*3600*1000
 			evs := baseRoom(t)
@@ -109,7 +60,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 				t.Errorf("EventsByID returned %d events, want only the fresh one", len(evs))
 			}
 			// Dry run: counts, deletes nothing.
-			per, err := st.PurgeExpired(ctx, true)
+			per, err := st.PurgeExpired(ctx, true, nil)
 			if err != nil || per[room] != 20 {
 				t.Fatalf("dry run: %v %v", per, err)
 			}
@@ -117,7 +68,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 				t.Fatal("the dry run deleted something")
 			}
 			before, _ := st.Changes(ctx, 0, 100000)
-			per, err = st.PurgeExpired(ctx, false)
+			per, err = st.PurgeExpired(ctx, false, nil)
 			if err != nil || per[room] != 20 {
 				t.Fatalf("purge: %v %v", per, err)
 			}
@@ -134,7 +85,7 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 				t.Errorf("the purge appended %d changes, want one per event (20)", n)
 			}
 			// Idempotent, and a redelivery cannot bring them back.
-			if per, err := st.PurgeExpired(ctx, false); err != nil || len(per) != 0 {
+			if per, err := st.PurgeExpired(ctx, false, nil); err != nil || len(per) != 0 {
 				t.Errorf("second purge: %v %v", per, err)
 			}
 			res := put(t, st, expired...)
@@ -151,12 +102,12 @@ func TestRetentionExpiresAndPurges(t *testing.T) {
 // The latest event of a room is never purged, even expired.
 func TestRetentionKeepsTheLatestEvent(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true, DefaultMaxLifetime: store.Lifetime(time.Hour)}})
+	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(time.Hour)}})
 	evs := baseRoom(t)
 	put(t, st, append(evs,
 		mk(t, "$a", "m.room.message", "@alice:example.org", 5000, nil, `{"msgtype":"m.text","body":"a"}`),
 		mk(t, "$b", "m.room.message", "@alice:example.org", 6000, nil, `{"msgtype":"m.text","body":"b"}`))...)
-	if per, err := st.PurgeExpired(ctx, false); err != nil || per[room] != 1 {
+	if per, err := st.PurgeExpired(ctx, false, nil); err != nil || per[room] != 1 {
 		t.Fatalf("purge: %v %v", per, err)
 	}
 	e, err := st.EventByID(ctx, "$b")
@@ -181,7 +132,7 @@ func TestRetentionKeepsTheLatestEvent(t *testing.T) {
 	if n := fed(); n != 1 {
 		t.Errorf("%d expiry changes for the kept latest event, want 1", n)
 	}
-	if per, err := st.PurgeExpired(ctx, false); err != nil || len(per) != 0 || fed() != 1 {
+	if per, err := st.PurgeExpired(ctx, false, nil); err != nil || len(per) != 0 || fed() != 1 {
 		t.Errorf("purging again: %v %v, %d changes", per, err, fed())
 	}
 }
@@ -338,4 +289,92 @@ func TestRoomRedactionsPageWithinOneMillisecond(t *testing.T) {
 			t.Errorf("second page: %+v, %v (first: %s, %s)", rest, err, first[0].RedactionID, last.RedactionID)
 		}
 	})
+}
+
+// Another process's opt-out, opt-in and room policy hold on this process's
+// very next read: the store follows the change feed itself, so no reader
+// has to be told to refresh what it cached.
+func TestConsentFollowsAnotherProcess(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			archiver, web := storetest.Twins(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}})
+			now := time.Now().UnixMilli()
+			evs := baseRoom(t)
+			for i := range evs {
+				evs[i].OriginTS = now - 10*24*3600*1000 + int64(i)
+			}
+			put(t, archiver, append(evs,
+				mk(t, "$bob", "m.room.message", "@bob:example.org", now-3*24*3600*1000, nil, `{"msgtype":"m.text","body":"bob speaks"}`),
+				mk(t, "$new", "m.room.message", "@alice:example.org", now-1000, nil, `{"msgtype":"m.text","body":"recent"}`))...)
+			shown := func(step string) (bob store.Event) {
+				t.Helper()
+				e, err := web.EventByID(ctx, "$bob")
+				if err != nil {
+					t.Fatalf("%s: %v", step, err)
+				}
+				return e
+			}
+			if e := shown("before"); e.OptedOut || e.Expired {
+				t.Fatalf("before: opted out %v, expired %v", e.OptedOut, e.Expired)
+			}
+			if _, err := archiver.OptOut(ctx, "@bob:example.org", store.OptOutByOperator); err != nil {
+				t.Fatal(err)
+			}
+			if e := shown("after the opt-out"); !e.OptedOut || string(e.Content) != "{}" {
+				t.Errorf("the other process's opt-out is not screened: opted out %v, content %s", e.OptedOut, e.Content)
+			}
+			if out, err := web.OptedOut(ctx, "@bob:example.org"); err != nil || !out {
+				t.Errorf("OptedOut = %v, %v", out, err)
+			}
+			if _, err := archiver.OptIn(ctx, "@bob:example.org"); err != nil {
+				t.Fatal(err)
+			}
+			if e := shown("after the opt-in"); e.OptedOut {
+				t.Error("the other process's opt-in is not screened: still opted out")
+			}
+			put(t, archiver, mk(t, "$ret", "m.room.retention", "@alice:example.org", now-500, sk(""), `{"max_lifetime":86400000}`))
+			if e := shown("after the policy"); !e.Expired {
+				t.Error("the other process's room policy is not screened: an expired message is shown")
+			}
+			if c, err := web.ExpiryCutoffs(ctx); err != nil || c.Rooms[room] == 0 {
+				t.Errorf("ExpiryCutoffs = %+v, %v; want the room's cutoff", c, err)
+			}
+		})
+	}
+}
+
+// The purge reports each batch after it commits (the retention job logs
+// them), and what it reports is what it deleted.
+func TestRetentionPurgeReportsEachBatch(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.OpenWith(t, dialect, store.Options{PurgeBatch: 7,
+				Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(time.Hour)}})
+			evs := baseRoom(t)
+			for i := range 20 {
+				evs = append(evs, mk(t, fmt.Sprintf("$old%02d", i), "m.room.message", "@alice:example.org", 5000+int64(i), nil, `{"msgtype":"m.text","body":"old"}`))
+			}
+			put(t, st, evs...)
+			if _, err := st.PurgeExpired(ctx, true, func(b retention.Batch) { t.Errorf("a dry run reported a batch: %+v", b) }); err != nil {
+				t.Fatal(err)
+			}
+			var batches []retention.Batch
+			per, err := st.PurgeExpired(ctx, false, func(b retention.Batch) {
+				if _, err := st.EventByID(ctx, id.EventID(fmt.Sprintf("$old%02d", 7*len(batches)))); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("batch %d reported before its events were gone: %v", len(batches)+1, err)
+				}
+				batches = append(batches, b)
+			})
+			// 19 of the 20 (the latest event stays): 7, 7 and 5.
+			if err != nil || per[room] != 19 {
+				t.Fatalf("purge: %v %v", per, err)
+			}
+			want := []retention.Batch{{Room: room, Deleted: 7}, {Room: room, Deleted: 7}, {Room: room, Deleted: 5}}
+			if fmt.Sprint(batches) != fmt.Sprint(want) {
+				t.Errorf("batches = %+v, want %+v", batches, want)
+			}
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -85,7 +86,7 @@ func TestRoomDaysExpiry(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
-			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true, DefaultMaxLifetime: store.Lifetime(48 * time.Hour)}})
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(48 * time.Hour)}})
 			now := time.Now().UnixMilli()
 			put(t, st, append(baseRoom(t),
 				mk(t, "$old", "m.room.message", "@alice:example.org", now-5*dayMS, nil, `{"msgtype":"m.text","body":"old"}`),

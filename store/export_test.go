@@ -3,22 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
-	"time"
 )
-
-// SetLockCheckInterval lets tests see a lost archiver lock quickly.
-func SetLockCheckInterval(d time.Duration) func() {
-	old := lockCheckInterval
-	lockCheckInterval = d
-	return func() { lockCheckInterval = old }
-}
-
-// SetPurgeBatch lets tests see purges run in several batches.
-func SetPurgeBatch(n int) func() {
-	old := purgeBatch
-	purgeBatch = n
-	return func() { purgeBatch = old }
-}
 
 // Refused exposes the test that tells a refused value from an outage.
 var Refused = refused

@@ -34,9 +34,6 @@ func (l *ArchiverLock) Release() error { return l.release() }
 // may take it. A flock cannot be lost; its channel never closes.
 func (l *ArchiverLock) Lost() <-chan struct{} { return l.lost }
 
-// lockCheckInterval is how often the PostgreSQL lock's session is checked.
-var lockCheckInterval = 15 * time.Second
-
 // LockArchiver takes the database's archiver lock, or returns
 // ErrArchiverRunning if another process holds it. On PostgreSQL it is a
 // session advisory lock held on a connection of its own; on SQLite an
@@ -83,7 +80,7 @@ func (s *Store) lockPostgres(ctx context.Context) (*ArchiverLock, error) {
 	lost, stop, stopped := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(lockCheckInterval)
+		t := time.NewTicker(s.opts.LockCheckInterval)
 		defer t.Stop()
 		for {
 			select {

@@ -25,7 +25,7 @@ func TestLockArchiverIsExclusive(t *testing.T) {
 				cfg.URI = pgtest.NewDatabase(t)
 			}
 			open := func() *store.Store {
-				st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t))
+				st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t), store.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -61,13 +61,11 @@ func TestLockArchiverIsExclusive(t *testing.T) {
 func TestArchiverLockLost(t *testing.T) {
 	ctx := context.Background()
 	cfg := store.Config{Type: "postgres", URI: pgtest.NewDatabase(t)}
-	st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t))
+	st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t), store.Options{LockCheckInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	restore := store.SetLockCheckInterval(50 * time.Millisecond)
-	defer restore()
 	lock, err := st.LockArchiver(ctx)
 	if err != nil {
 		t.Fatal(err)

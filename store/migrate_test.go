@@ -54,7 +54,7 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 			}
 			db.Close()
 
-			st, err := store.Open(context.Background(), cfg, dir, storetest.Logger(t))
+			st, err := store.Open(context.Background(), cfg, dir, storetest.Logger(t), store.Options{})
 			if err != nil {
 				t.Fatalf("migrating from v1: %v", err)
 			}
@@ -100,7 +100,7 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 			if d == "postgres" {
 				cfg.URI, driver = pgtest.NewDatabase(t), "pgx"
 			}
-			st, err := store.Open(context.Background(), cfg, dir, storetest.Logger(t))
+			st, err := store.Open(context.Background(), cfg, dir, storetest.Logger(t), store.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 				}
 			}
 			db.Close()
-			st, err = store.Open(context.Background(), cfg, dir, storetest.Logger(t))
+			st, err = store.Open(context.Background(), cfg, dir, storetest.Logger(t), store.Options{})
 			if err != nil {
 				t.Fatalf("reopening a database without events.content at version 3: %v", err)
 			}

@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,11 +17,6 @@ const (
 	TombstonePurged  = "purged"
 	TombstoneErased  = "erased"
 )
-
-// purgeBatch is how many events one purge transaction deletes: small
-// enough that ingest never waits long for the write lock. A variable for
-// tests.
-var purgeBatch = 1000
 
 // dropWithdrawn removes from a batch the events deleted on purpose before
 // (a retried transaction or a backfill must not bring them back) and those
@@ -130,8 +124,8 @@ func (w *writer) victims(ctx context.Context, query string, args ...any) ([]vict
 // len(args)+1) and deletes what it returns, one transaction per batch,
 // until it returns nothing. With dryRun it only counts (countSQL, same
 // arguments without the limit). It returns how many events it deleted (or
-// would delete).
-func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, selectSQL, reason string, args ...any) (int64, error) {
+// would delete). batchDone, if set, hears of each batch after its commit.
+func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, selectSQL, reason string, batchDone func(n int), args ...any) (int64, error) {
 	if dryRun {
 		var n int64
 		ctx, cancel := s.readCtx(ctx)
@@ -144,7 +138,7 @@ func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, sele
 		var batch []victim
 		err := s.inWrite(ctx, func(w *writer) error {
 			var err error
-			if batch, err = w.victims(ctx, selectSQL, append(args, purgeBatch)...); err != nil {
+			if batch, err = w.victims(ctx, selectSQL, append(args, s.opts.PurgeBatch)...); err != nil {
 				return err
 			}
 			return w.deleteEvents(ctx, batch, reason)
@@ -153,78 +147,13 @@ func (s *Store) deleteInBatches(ctx context.Context, dryRun bool, countSQL, sele
 			return total, err
 		}
 		total += int64(len(batch))
-		if len(batch) < purgeBatch {
+		if batchDone != nil && len(batch) > 0 {
+			batchDone(len(batch))
+		}
+		if len(batch) < s.opts.PurgeBatch {
 			return total, nil
 		}
 	}
-}
-
-// PurgeExpired deletes the messages (every non-state event) that have
-// expired under their room's retention policy, except each room's latest
-// event, in batches, leaving tombstones. They were hidden from the moment
-// they expired; this frees the space and drops them from the index. It
-// returns how many events each room lost (or would lose, with dryRun).
-func (s *Store) PurgeExpired(ctx context.Context, dryRun bool) (map[id.RoomID]int64, error) {
-	roomMax, _, err := s.consentView(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rooms, err := s.allRoomIDs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := map[id.RoomID]int64{}
-	for _, room := range rooms {
-		cut := s.expiredBefore(roomMax, room)
-		if cut == 0 {
-			continue
-		}
-		const where = ` FROM events WHERE room_id = $1 AND state_key IS NULL AND origin_ts < $2
-			AND nid <> (SELECT l.nid FROM events l WHERE l.room_id = $1 ORDER BY l.origin_ts DESC, l.nid DESC LIMIT 1)`
-		n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY origin_ts, nid LIMIT $3`,
-			TombstoneExpired, string(room), cut)
-		if n > 0 {
-			out[room] = n
-		}
-		if err == nil && !dryRun {
-			err = s.feedKeptExpired(ctx, room, cut)
-		}
-		if err != nil {
-			return out, fmt.Errorf("purge expired events of %s: %w", room, err)
-		}
-	}
-	return out, nil
-}
-
-// feedKeptExpired appends a change for a room's latest event once it has
-// expired: the purge keeps it, hidden, and without a change the index
-// would hold it until a newer event let the purge delete it. Once per
-// event per process; a repeat after a restart is harmless.
-func (s *Store) feedKeptExpired(ctx context.Context, room id.RoomID, cut int64) error {
-	var nid, ts int64
-	var evID string
-	var state bool
-	rctx, cancel := s.readCtx(ctx)
-	err := s.db.QueryRowContext(rctx, `SELECT nid, event_id, state_key IS NOT NULL, origin_ts FROM events WHERE room_id = $1
-		ORDER BY origin_ts DESC, nid DESC LIMIT 1`, string(room)).Scan(&nid, &evID, &state, &ts)
-	cancel()
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if state || ts >= cut {
-		return nil // state is never purged; a recent event has not expired
-	}
-	if v, ok := s.keptExpired.Load(room); ok && v.(int64) == nid {
-		return nil
-	}
-	if err := s.inWrite(ctx, func(w *writer) error { return w.feed(ctx, ChangeExpired, room, id.EventID(evID)) }); err != nil {
-		return err
-	}
-	s.keptExpired.Store(room, nid)
-	return nil
 }
 
 func (s *Store) allRoomIDs(ctx context.Context) ([]id.RoomID, error) {
@@ -271,7 +200,7 @@ func (s *Store) PurgeRoom(ctx context.Context, room id.RoomID, dryRun bool) (int
 		}
 	}
 	const where = ` FROM events WHERE room_id = $1`
-	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstonePurged, string(room))
+	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstonePurged, nil, string(room))
 	if err != nil || dryRun {
 		return n, err
 	}
@@ -356,7 +285,6 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 				ON CONFLICT (user_id) DO UPDATE SET via = excluded.via`, string(user), w.now, OptOutErased); err != nil {
 				return err
 			}
-			w.consentChanged = true
 			return w.feedUser(ctx, user)
 		})
 		if err != nil {
@@ -364,7 +292,7 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 		}
 	}
 	const where = ` FROM events WHERE sender = $1 AND state_key IS NULL`
-	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstoneErased, string(user))
+	n, err := s.deleteInBatches(ctx, dryRun, `SELECT COUNT(*)`+where, `SELECT `+victimColumns+where+` ORDER BY nid LIMIT $2`, TombstoneErased, nil, string(user))
 	if err != nil {
 		return n, err
 	}

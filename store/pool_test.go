@@ -21,7 +21,7 @@ func TestPoolFollowsConfig(t *testing.T) {
 			if dialect == "postgres" {
 				cfg.URI = pgtest.NewDatabase(t)
 			}
-			st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t))
+			st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t), store.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/retention"
 )
 
 const (
@@ -23,8 +24,6 @@ const (
 	listRoomsSQL = `SELECT ` + roomColumns + ` FROM rooms WHERE NOT hidden AND NOT purged AND message_count > 0
 		AND bot_membership IN ('', 'join')
 		ORDER BY last_ts DESC, room_id`
-	latestRetentionSQL = `SELECT raw FROM events WHERE room_id = $1 AND type IN ('m.room.retention', 'org.matrix.msc1763.retention')
-		AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	getRoomSQL     = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	latestStateSQL = `SELECT event_id, sender, raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
@@ -83,10 +82,10 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	if v, ok := sets["history_visibility"]; ok && v == "" {
 		sets["history_visibility"] = "shared" // the spec's default for a missing value
 	}
-	var retention string
-	switch err := w.tx.QueryRowContext(ctx, latestRetentionSQL, string(room)).Scan(&retention); {
+	var retentionRaw string
+	switch err := w.tx.QueryRowContext(ctx, latestRetentionSQL, string(room)).Scan(&retentionRaw); {
 	case err == nil:
-		sets["retention_max_lifetime"] = RoomMaxLifetime(event.ContentOf([]byte(retention)))
+		sets["retention_max_lifetime"] = retention.RoomMaxLifetime(event.ContentOf([]byte(retentionRaw)))
 	case !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
@@ -142,11 +141,12 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		return err
 	}
 	after = w.s.withPolicy(after)
-	if before.MaxLifetime != after.MaxLifetime {
+	if before.MaxLifetime != after.MaxLifetime || !sameMax(before.OwnMaxLifetime, after.OwnMaxLifetime) {
 		// A new retention policy applies to all history at once: the
-		// index re-reads the room.
+		// index re-reads the room, and every process reloads the policies
+		// it screens with (store/screen.go), the room's own value too: a
+		// process with other clamps may resolve it differently.
 		w.s.log.Info("room retention policy changed", "room_id", room, "max_lifetime", after.MaxLifetime)
-		w.consentChanged = true
 		return w.feed(ctx, ChangeHidden, room, "")
 	}
 	if (before.Unavailable() == "") != (after.Unavailable() == "") {
@@ -155,6 +155,8 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	}
 	return nil
 }
+
+func sameMax(a, b *int64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
 func nonNil(s []string) []string {
 	if s == nil {
@@ -186,8 +188,8 @@ func scanRoom(sc interface{ Scan(...any) error }) (Room, error) {
 // withPolicy completes a room read from the database with what the
 // operator's policy decides.
 func (s *Store) withPolicy(r Room) Room {
-	r.MaxLifetime, _ = s.policy.Retention.MaxLifetime(r.OwnMaxLifetime)
-	r.showFormerlyPublic = s.policy.ShowFormerlyPublic
+	r.MaxLifetime, _ = s.opts.Retention.MaxLifetime(r.OwnMaxLifetime)
+	r.showFormerlyPublic = s.opts.ShowFormerlyPublic
 	return r
 }
 

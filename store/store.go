@@ -17,6 +17,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"maunium.net/go/mautrix/id"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/mxarchive/mxarchive/retention"
 )
 
 // Sentinel errors. Callers test them with errors.Is.
@@ -44,9 +46,28 @@ type Config struct {
 	// page cache).
 	MaxOpenConns int `yaml:"max_open_conns"`
 	MaxIdleConns int `yaml:"max_idle_conns"`
-	// Policy is the operator's retention and visibility policy; the
-	// configuration fills it from its retention and archive sections.
-	Policy Policy `yaml:"-"`
+}
+
+// Options are what the process decides about its store beyond the
+// database section: the zero value is every default (no bot, no retention,
+// non-public rooms hidden), which is what tests and one-off commands want.
+type Options struct {
+	// Bot is the archive bot's user ID: its membership decides whether a
+	// room is shown. Empty for a store that only imports or reads.
+	Bot id.UserID
+	// Retention is the operator's retention policy (the config's retention
+	// section); the zero value honours no policy.
+	Retention retention.Policy
+	// ShowFormerlyPublic keeps showing what was archived while a room was
+	// world-readable after it stops being so. Off by default: the room is
+	// hidden until it is world-readable again.
+	ShowFormerlyPublic bool
+	// PurgeBatch is how many events one purge transaction deletes (0:
+	// 1000): small enough that ingest never waits long for the write lock.
+	PurgeBatch int
+	// LockCheckInterval is how often the PostgreSQL archiver lock's
+	// session is checked (0: 15 s).
+	LockCheckInterval time.Duration
 }
 
 type dialect int
@@ -64,29 +85,29 @@ type Store struct {
 	queryTimeout time.Duration
 	writeTimeout time.Duration
 	now          func() time.Time
-	// bot is the archive bot's user ID: its membership decides whether a
-	// room is shown. Empty for a store that only imports.
+	// bot is Options.Bot, the user whose membership decides whether a room
+	// is shown.
 	bot id.UserID
 	// uri is the PostgreSQL connection string, for LISTEN (store/notify.go).
 	uri string
 	// path is the SQLite database file ("" in memory or on PostgreSQL),
 	// beside which the archiver's lock file lives (store/lock.go).
-	path    string
-	policy  Policy
+	path string
+	// opts are the Options it was opened with, their zeros replaced by
+	// the defaults.
+	opts    Options
 	consent consent
 	// keptExpired remembers, per room, the expired latest event the purge
 	// already fed a change for (store/operator.go).
 	keptExpired sync.Map
 }
 
-// SetBot names the archive bot whose membership decides whether a room is
-// shown. Call it once, before writing.
-func (s *Store) SetBot(bot id.UserID) { s.bot = bot }
-
 // Open connects, applies pending migrations and refuses a schema newer than
 // this binary. dataDir is where the default SQLite file lives.
-func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger) (*Store, error) {
-	s := &Store{log: log, queryTimeout: cfg.QueryTimeout, writeTimeout: cfg.WriteTimeout, now: time.Now, uri: cfg.URI, policy: cfg.Policy}
+func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opts Options) (*Store, error) {
+	opts.PurgeBatch = cmp.Or(opts.PurgeBatch, 1000)
+	opts.LockCheckInterval = cmp.Or(opts.LockCheckInterval, 15*time.Second)
+	s := &Store{log: log, queryTimeout: cfg.QueryTimeout, writeTimeout: cfg.WriteTimeout, now: time.Now, uri: cfg.URI, bot: opts.Bot, opts: opts}
 	if s.queryTimeout <= 0 {
 		s.queryTimeout = 10 * time.Second
 	}

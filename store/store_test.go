@@ -353,19 +353,19 @@ func TestSchemaTooNew(t *testing.T) {
 				cfg.URI = filepath.Join(dir, "x.db")
 			}
 			ctx := context.Background()
-			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t))
+			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			st.Close()
 			// Reopening an up-to-date database is fine.
-			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t))
+			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
 			if err != nil {
 				t.Fatalf("reopen: %v", err)
 			}
 			st.Close()
 			bumpSchema(t, d, cfg.URI)
-			_, err = store.Open(ctx, cfg, dir, storetest.Logger(t))
+			_, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
 			if !errors.Is(err, store.ErrSchemaTooNew) {
 				t.Fatalf("open newer schema: err = %v, want ErrSchemaTooNew", err)
 			}
@@ -391,12 +391,12 @@ func bumpSchema(t *testing.T, dialect, uri string) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	_, err := store.Open(ctx, store.Config{Type: "mysql"}, t.TempDir(), storetest.Logger(t))
+	_, err := store.Open(ctx, store.Config{Type: "mysql"}, t.TempDir(), storetest.Logger(t), store.Options{})
 	if !errors.Is(err, store.ErrUnknownDBType) {
 		t.Errorf("mysql: %v", err)
 	}
 	// A database that is down is a clear error naming it, without the password.
-	_, err = store.Open(ctx, store.Config{Type: "postgres", URI: "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"}, t.TempDir(), storetest.Logger(t))
+	_, err = store.Open(ctx, store.Config{Type: "postgres", URI: "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"}, t.TempDir(), storetest.Logger(t), store.Options{})
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("down database: %v", err)
 	}
@@ -514,7 +514,7 @@ func TestSQLitePathWithURIPunctuation(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		st, err := store.Open(context.Background(), store.Config{Type: "sqlite", URI: path}, dir, storetest.Logger(t))
+		st, err := store.Open(context.Background(), store.Config{Type: "sqlite", URI: path}, dir, storetest.Logger(t), store.Options{})
 		if err != nil {
 			t.Fatalf("open %s: %v", path, err)
 		}

@@ -20,7 +20,7 @@ func TestUnavailable(t *testing.T) {
 	ctx := context.Background()
 	t.Run("postgres down", func(t *testing.T) {
 		dsn := pgtest.NewDatabase(t)
-		st, err := store.Open(ctx, store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t))
+		st, err := store.Open(ctx, store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t), store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -177,9 +177,6 @@ type writer struct {
 	// and targets of redactions in this transaction. Only they are looked
 	// up in redactions, so most events need no query at all.
 	batchTargets map[id.EventID]bool
-	// consentChanged: a retention policy or an opt-out changed; readers'
-	// caches are dropped after the commit.
-	consentChanged bool
 }
 
 func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
@@ -758,4 +755,56 @@ func (w *writer) finish(ctx context.Context) error {
 		return w.execEach(ctx, insertChangeSQL, w.changes, changeWidth, nil)
 	}
 	return w.insertMany(ctx, insertChangesSQL, w.changes, changeWidth, changesPerInsert, nil)
+}
+
+// inWrite runs f in a write transaction with a writer, then writes the
+// changes f fed, notifies listeners if there were any, and commits. Every
+// write goes through it.
+func (s *Store) inWrite(ctx context.Context, f func(w *writer) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
+	defer cancel()
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	w, err := s.newWriter(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	if err := f(w); err != nil {
+		return err
+	}
+	if err := w.finish(ctx); err != nil {
+		return err
+	}
+	if s.dialect == postgres && len(w.changes) > 0 {
+		if _, err := tx.ExecContext(ctx, `NOTIFY `+notifyChannel); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// tombstoned returns which of ids were deleted on purpose (expired, purged,
+// erased) and must not be stored again.
+func (w *writer) tombstoned(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph, args := inList(ids[:n])
+		gone, err := scanStrings(w.tx.QueryContext(ctx, `SELECT event_id FROM tombstones WHERE event_id IN (`+ph+`)`, args...))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range gone {
+			out[e] = true
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }

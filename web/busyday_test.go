@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
 )
@@ -183,7 +184,7 @@ func TestDayPagesSkipExpiredMessages(t *testing.T) {
 	}
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
-			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true}})
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}})
 			e := newEnvRender(t, st, render.New(render.Options{}), web.Options{DayPageSize: 2, APIDayPageSize: 2}, writeRoom(t, lines...))
 			doc := e.page(t, "/room/!x:example.org/2026-01-02", http.StatusOK)
 			ids := doc.Find("ol.timeline > li.msg").Map(func(_ int, s *goquery.Selection) string { return s.AttrOr("id", "") })

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -16,7 +17,7 @@ const bobLine = `{"event_id":"$bob","room_id":"!x:example.org","type":"m.room.me
 // Expired messages are gone from pages, logs and the API as soon as they
 // expire; their permalinks answer 410, before and after the purge.
 func TestExpiredMessagesAreGoneEverywhere(t *testing.T) {
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true}})
+	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true}})
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$old", 1767225601000, `{"msgtype":"m.text","body":"words that expire"}`),
 		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,
@@ -31,7 +32,7 @@ func TestExpiredMessagesAreGoneEverywhere(t *testing.T) {
 	if rec.Code != http.StatusGone || !strings.Contains(rec.Body.String(), "retention policy") {
 		t.Errorf("permalink of an expired message = %d: %.300s", rec.Code, rec.Body.String())
 	}
-	if _, err := st.PurgeExpired(context.Background(), false); err != nil {
+	if _, err := st.PurgeExpired(context.Background(), false, nil); err != nil {
 		t.Fatal(err)
 	}
 	rec = e.get(t, "/event/$old")
@@ -78,7 +79,7 @@ func TestOptOutAndTakedownAreShown(t *testing.T) {
 // A thread reply's permalink outlives its root: once the root has expired
 // the reply is shown on its day instead of in the thread, never a 404.
 func TestThreadReplyPermalinkOutlivesItsRoot(t *testing.T) {
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true}})
+	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true}})
 	recent := time.Now().Add(-time.Hour).UnixMilli()
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$root", 1767225601000, `{"msgtype":"m.text","body":"an old question"}`),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
 )
@@ -134,7 +135,6 @@ func TestFeedsAndCalendarDropExpiredAndOptedOut(t *testing.T) {
 		if _, err := st.OptOut(context.Background(), "@bob:example.org", "test"); err != nil {
 			t.Fatal(err)
 		}
-		st.RefreshConsent()
 		if f := e.feed(t, "/room/!x:example.org/feed.atom"); len(f.Entries) != 1 || !strings.HasSuffix(f.Entries[0].ID, "$x1") {
 			t.Errorf("opted-out sender still in the feed: %+v", f.Entries)
 		}
@@ -143,7 +143,7 @@ func TestFeedsAndCalendarDropExpiredAndOptedOut(t *testing.T) {
 			t.Errorf("calendar counts an opted-out message: %q", n)
 		}
 	})
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true}})
+	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true}})
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$old", 1767225601000, `{"msgtype":"m.text","body":"words that expire"}`),
 		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,

@@ -49,7 +49,7 @@ func TestReadyzFollowsIndexLag(t *testing.T) {
 // /readyz says it cannot serve.
 func TestHealthzAliveReadyzNotWithDatabaseDown(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	st, err := store.Open(context.Background(), store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t))
+	st, err := store.Open(context.Background(), store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -372,7 +372,7 @@ func TestDemoPoll(t *testing.T) {
 func TestFormerlyPublicRoomIsNotIndexed(t *testing.T) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, storetest.OpenPolicy(t, dialect, store.Policy{ShowFormerlyPublic: true}), readersRoom(t))
+			e := newEnv(t, storetest.OpenWith(t, dialect, store.Options{ShowFormerlyPublic: true}), readersRoom(t))
 			if got := e.get(t, "/room/!x:example.org/2026-01-01").Header().Get("X-Robots-Tag"); got != "" {
 				t.Errorf("public room: X-Robots-Tag %q", got)
 			}

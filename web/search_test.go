@@ -14,6 +14,7 @@ import (
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
 )
@@ -121,7 +122,7 @@ func TestSearchDisabled(t *testing.T) {
 func TestSearchCountHidesExpiredHistory(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			st := storetest.OpenPolicy(t, dialect, store.Policy{Retention: store.Retention{Enabled: true}})
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}})
 			const lifetime = 1500
 			now := time.Now().UnixMilli()
 			e := newEnv(t, st, writeRoom(t,

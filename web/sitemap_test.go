@@ -13,6 +13,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
 )
@@ -97,9 +98,8 @@ func TestSitemapIndexListsShownRoomsOnly(t *testing.T) {
 			last = max(last, ev.OriginTS)
 		}
 	}
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	storetest.EachWith(t, store.Options{Bot: bot}, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		st.SetBot(bot)
 		const t0 = 1767225600000
 		e := newEnv(t, st, demoFile, writeRoom(t, msgLine("$x1", t0+3000, `{"msgtype":"m.text","body":"x"}`)))
 		e.addEvents(t,
@@ -281,7 +281,7 @@ func TestRoomSitemapLeavesOutDaysWithoutShownMessages(t *testing.T) {
 		}
 	})
 	// Expired messages make no day appear.
-	st := storetest.OpenPolicy(t, "sqlite", store.Policy{Retention: store.Retention{Enabled: true, DefaultMaxLifetime: store.Lifetime(48 * time.Hour)}})
+	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(48 * time.Hour)}})
 	now := time.Now().UTC()
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$old", now.Add(-5*24*time.Hour).UnixMilli(), `{"msgtype":"m.text","body":"old"}`),

@@ -18,7 +18,7 @@ import (
 // returns the same server answers again by itself.
 func TestDatabaseDownIs503(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	st, err := store.Open(context.Background(), store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t))
+	st, err := store.Open(context.Background(), store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -411,7 +411,7 @@ func loadArchive(ctx context.Context, cfg store.Config, dataDir, path string, lo
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return 0, 0, err
 	}
-	st, err := store.Open(ctx, cfg, dataDir, log)
+	st, err := store.Open(ctx, cfg, dataDir, log, store.Options{})
 	if err != nil {
 		return 0, 0, err
 	}

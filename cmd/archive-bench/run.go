@@ -242,7 +242,7 @@ func measureOurs(ctx context.Context, o benchOptions, cfg store.Config, dataDir 
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return res, err
 	}
-	st, err := store.Open(ctx, cfg, dataDir, log)
+	st, err := store.Open(ctx, cfg, dataDir, log, store.Options{})
 	if err != nil {
 		return res, err
 	}

@@ -39,7 +39,8 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := store.Open(ctx, cfg.Database, cfg.DataDir, log)
+	st, err := store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log,
+		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic})
 	if err != nil {
 		return err
 	}

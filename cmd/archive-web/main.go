@@ -56,7 +56,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := cfg.Log.NewLogger(stderr)
 
-	st, err := store.Open(ctx, cfg.Database, cfg.DataDir, log)
+	st, err := store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log,
+		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic})
 	if err != nil {
 		return err
 	}

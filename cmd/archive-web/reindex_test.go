@@ -25,7 +25,7 @@ func TestReindexBesideARunningServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The "running server": the same store and index, held open.
-	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dataDir, storetest.Logger(t))
+	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dataDir, storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestReindexBesideARunningServer(t *testing.T) {
 // half-built index and leaves the live one in service.
 func TestReindexInterrupted(t *testing.T) {
 	dataDir := t.TempDir()
-	st, err := store.Open(context.Background(), store.Config{Type: "sqlite"}, dataDir, storetest.Logger(t))
+	st, err := store.Open(context.Background(), store.Config{Type: "sqlite"}, dataDir, storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

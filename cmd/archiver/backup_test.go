@@ -22,7 +22,7 @@ func TestBackupCommand(t *testing.T) {
 	if err := run(context.Background(), []string{"backup", file}, &out, &errs); err != nil || !strings.Contains(out.String(), file) {
 		t.Fatalf("backup: %v, %q", err, out.String())
 	}
-	st, err := store.Open(context.Background(), store.Config{Type: "sqlite", URI: file}, t.TempDir(), storetest.Logger(t))
+	st, err := store.Open(context.Background(), store.Config{Type: "sqlite", URI: file}, t.TempDir(), storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestRunRefusesSecondArchiver(t *testing.T) {
 			t.Setenv("MXARCHIVE_APPSERVICE_LISTEN", "127.0.0.1:0")
 
 			// The first archiver, as another process would hold it.
-			first, err := store.Open(context.Background(), cfg, dir, storetest.Logger(t))
+			first, err := store.Open(context.Background(), cfg, dir, storetest.Logger(t), store.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

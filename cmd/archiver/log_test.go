@@ -18,7 +18,7 @@ func TestLogCommand(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("MXARCHIVE_DATA_DIR", dir)
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t))
+	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

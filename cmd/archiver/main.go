@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/media"
@@ -137,7 +139,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
-	return store.Open(ctx, cfg.Database, cfg.DataDir, log)
+	return store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log, storeOptions(cfg, ""))
+}
+
+// storeOptions are the store's options from the configuration. bot is the
+// archive bot for the commands that record its membership (run, backfill);
+// the others leave it empty.
+func storeOptions(cfg config.Config, bot id.UserID) store.Options {
+	return store.Options{Bot: bot, Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic}
 }
 
 func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {

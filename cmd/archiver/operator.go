@@ -157,7 +157,7 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		}
 		summary = strings.Join(summaries, "; ")
 	case "retention":
-		per, err := st.PurgeExpired(ctx, *dryRun)
+		per, err := st.PurgeExpired(ctx, *dryRun, nil)
 		rooms := make([]string, 0, len(per))
 		for r, n := range per {
 			affected += n

@@ -25,7 +25,7 @@ func TestOperatorCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, cfg.Database, dir, storetest.Logger(t))
+	st, err := store.Open(ctx, store.Config(cfg.Database), dir, storetest.Logger(t), storeOptions(cfg, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/media"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -47,12 +48,11 @@ func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*arc
 	if err := cfg.CheckAppservice(); err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg, log)
+	bot := id.UserID(cfg.BotUserID())
+	st, err := store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log, storeOptions(cfg, bot))
 	if err != nil {
 		return nil, err
 	}
-	bot := id.UserID(cfg.BotUserID())
-	st.SetBot(bot)
 	in := ingest.New(st, log, bot)
 	in.SetIRCBridges(cfg.IRC.Bridges)
 	client, err := ingest.NewClient(cfg.Homeserver.Address, cfg.Appservice.ASToken, bot)
@@ -128,7 +128,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	go func() { errc <- a.manager.Run(ctx) }()
 	go a.aliases.Run(ctx)
 	if cfg.Retention.Enabled {
-		go purgeLoop(ctx, a.st, cfg.Retention.PurgeInterval, log)
+		go retention.Run(ctx, a.st, cfg.Retention.PurgeInterval, log)
 	}
 	if fetcher != nil {
 		// Downloads run beside the appservice, never inside a transaction:
@@ -159,32 +159,6 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		return err
 	}
 	return nil
-}
-
-// purgeLoop deletes expired messages every interval (they are hidden from
-// the moment they expire; this deletes them and drops them from the index).
-// A failed round is logged and retried at the next tick.
-func purgeLoop(ctx context.Context, st *store.Store, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		per, err := st.PurgeExpired(ctx, false)
-		var n int64
-		for _, k := range per {
-			n += k
-		}
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("retention purge failed; retrying at the next interval", "err", err, "deleted", n)
-		case n > 0:
-			log.Info("retention purge", "deleted", n, "rooms", len(per))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // backfillCmd reads history of one room, or of every room the bot is in.

@@ -23,22 +23,43 @@ var Dialects = []string{"sqlite", "postgres"}
 // test ends.
 func Open(t testing.TB, dialect string) *store.Store {
 	t.Helper()
-	return OpenPolicy(t, dialect, store.Policy{})
+	return OpenWith(t, dialect, store.Options{})
 }
 
-// OpenPolicy is Open with the operator's policy.
-func OpenPolicy(t testing.TB, dialect string, p store.Policy) *store.Store {
+// OpenWith is Open with options (the operator's policy, a bot).
+func OpenWith(t testing.TB, dialect string, opts store.Options) *store.Store {
 	t.Helper()
-	cfg := store.Config{Type: dialect, Policy: p}
+	cfg := store.Config{Type: dialect}
 	if dialect == "postgres" {
 		cfg.URI = pgtest.NewDatabase(t)
 	}
-	st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t))
+	st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t), opts)
 	if err != nil {
 		t.Fatalf("open %s store: %v", dialect, err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// Twins returns two stores of the given dialect on one fresh database, as
+// two processes (archiver and archive-web) hold it, both closed when the
+// test ends.
+func Twins(t testing.TB, dialect string, opts store.Options) (*store.Store, *store.Store) {
+	t.Helper()
+	cfg := store.Config{Type: dialect, URI: filepath.Join(t.TempDir(), "twins.db")}
+	if dialect == "postgres" {
+		cfg.URI = pgtest.NewDatabase(t)
+	}
+	var out [2]*store.Store
+	for i := range out {
+		st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t), opts)
+		if err != nil {
+			t.Fatalf("open %s store %d: %v", dialect, i+1, err)
+		}
+		t.Cleanup(func() { st.Close() })
+		out[i] = st
+	}
+	return out[0], out[1]
 }
 
 // Refusing returns a fresh store of the given dialect whose database
@@ -55,7 +76,7 @@ func Refusing(t testing.TB, dialect string, eventIDs ...string) (*store.Store, s
 	if dialect == "postgres" {
 		cfg.URI, driver = pgtest.NewDatabase(t), "pgx"
 	}
-	st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t))
+	st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t), store.Options{})
 	if err != nil {
 		t.Fatalf("open %s store: %v", dialect, err)
 	}
@@ -83,8 +104,13 @@ func Refusing(t testing.TB, dialect string, eventIDs ...string) (*store.Store, s
 
 // Each runs fn as a subtest once per dialect.
 func Each(t *testing.T, fn func(t *testing.T, st *store.Store)) {
+	EachWith(t, store.Options{}, fn)
+}
+
+// EachWith is Each with options.
+func EachWith(t *testing.T, opts store.Options, fn func(t *testing.T, st *store.Store)) {
 	for _, d := range Dialects {
-		t.Run(d, func(t *testing.T) { fn(t, Open(t, d)) })
+		t.Run(d, func(t *testing.T) { fn(t, OpenWith(t, d, opts)) })
 	}
 }
 

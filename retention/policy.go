@@ -1,31 +1,21 @@
-package store
+package retention
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Policy is what the operator decides about showing and keeping history.
-// Both binaries take it from the configuration (config.Config.Policy).
-type Policy struct {
-	Retention Retention
-	// ShowFormerlyPublic keeps showing what was archived while a room was
-	// world-readable after it stops being so. Off by default: the room is
-	// hidden until it is world-readable again.
-	ShowFormerlyPublic bool
-}
-
-// Retention is the operator's retention configuration, with the semantics
-// of Synapse's `retention:` section
+// Policy is the operator's retention configuration, with the semantics of
+// Synapse's `retention:` section
 // (https://element-hq.github.io/synapse/latest/message_retention_policies.html;
 // MSC1763, https://github.com/matrix-org/matrix-spec-proposals/pull/1763,
-// is not in the spec): a room's
-// m.room.retention max_lifetime, clamped to [AllowedMin, AllowedMax], else
-// DefaultMaxLifetime, else none.
-type Retention struct {
+// is not in the spec): a room's m.room.retention max_lifetime, clamped to [AllowedLifetimeMin,
+// AllowedLifetimeMax], else DefaultMaxLifetime, else none.
+type Policy struct {
 	// Enabled honours retention policies; true by default.
 	Enabled bool `yaml:"enabled"`
 	// DefaultMaxLifetime applies to rooms without a max_lifetime of their
@@ -40,28 +30,50 @@ type Retention struct {
 	PurgeInterval time.Duration `yaml:"purge_interval"`
 }
 
+// Validate reports a policy that cannot be honoured, naming the keys.
+func (p Policy) Validate() error {
+	if p.AllowedLifetimeMin > 0 && p.AllowedLifetimeMax > 0 && p.AllowedLifetimeMin > p.AllowedLifetimeMax {
+		return errors.New("retention.allowed_lifetime_min is above retention.allowed_lifetime_max")
+	}
+	if p.Enabled && p.PurgeInterval <= 0 {
+		return errors.New("retention.purge_interval must be positive")
+	}
+	return nil
+}
+
 // MaxLifetime resolves the effective max_lifetime of a room whose own
 // policy says roomMax (nil when it sets none). ok is false when nothing
 // expires.
-func (r Retention) MaxLifetime(roomMax *int64) (d time.Duration, ok bool) {
-	if !r.Enabled {
+func (p Policy) MaxLifetime(roomMax *int64) (d time.Duration, ok bool) {
+	if !p.Enabled {
 		return 0, false
 	}
 	switch {
 	case roomMax != nil:
 		d = time.Duration(*roomMax) * time.Millisecond
-	case r.DefaultMaxLifetime > 0:
-		d = time.Duration(r.DefaultMaxLifetime)
+	case p.DefaultMaxLifetime > 0:
+		d = time.Duration(p.DefaultMaxLifetime)
 	default:
 		return 0, false
 	}
-	if r.AllowedLifetimeMin > 0 && d < time.Duration(r.AllowedLifetimeMin) {
-		d = time.Duration(r.AllowedLifetimeMin)
+	if p.AllowedLifetimeMin > 0 && d < time.Duration(p.AllowedLifetimeMin) {
+		d = time.Duration(p.AllowedLifetimeMin)
 	}
-	if r.AllowedLifetimeMax > 0 && d > time.Duration(r.AllowedLifetimeMax) {
-		d = time.Duration(r.AllowedLifetimeMax)
+	if p.AllowedLifetimeMax > 0 && d > time.Duration(p.AllowedLifetimeMax) {
+		d = time.Duration(p.AllowedLifetimeMax)
 	}
 	return d, true
+}
+
+// ExpiredBefore is the time (ms) before which a room's non-state events
+// have expired at now, for a room whose own policy says roomMax; 0 when
+// none expire.
+func (p Policy) ExpiredBefore(now time.Time, roomMax *int64) int64 {
+	d, ok := p.MaxLifetime(roomMax)
+	if !ok {
+		return 0
+	}
+	return now.Add(-d).UnixMilli()
 }
 
 // RoomMaxLifetime reads max_lifetime (ms) from an m.room.retention content;

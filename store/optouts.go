@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// Who opted a user out (optouts.via): the user by direct message, the
+// operator, or the operator's erasure. Only the user's own opt-out may be
+// undone by the user.
+const (
+	OptOutByUser     = "dm"
+	OptOutByOperator = "operator"
+	OptOutErased     = "erased"
+)
+
+// OptOut records that a user's messages must not be shown (via says how:
+// OptOutByUser or OptOutByOperator) and appends a change so the index drops
+// them. It reports whether the user was not already opted out (or was
+// opted out only by themselves and now by the operator).
+func (s *Store) OptOut(ctx context.Context, user id.UserID, via string) (bool, error) {
+	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
+		// The operator's opt-out replaces the user's own, which the user
+		// could otherwise undo; nothing replaces the operator's.
+		return w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, $3)
+			ON CONFLICT (user_id) DO UPDATE SET via = excluded.via WHERE optouts.via = $4 AND excluded.via <> $4`,
+			string(user), w.now, via, OptOutByUser)
+	})
+}
+
+// OptIn undoes OptOut, whoever opted the user out (the operator's command).
+func (s *Store) OptIn(ctx context.Context, user id.UserID) (bool, error) {
+	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
+		return w.tx.ExecContext(ctx, `DELETE FROM optouts WHERE user_id = $1`, string(user))
+	})
+}
+
+// OptInSelf undoes only the user's own opt-out (OptOutByUser): a direct
+// message must not undo what the operator decided. It reports whether the
+// user was opted in; if not, OptOutVia says why.
+func (s *Store) OptInSelf(ctx context.Context, user id.UserID) (bool, error) {
+	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
+		return w.tx.ExecContext(ctx, `DELETE FROM optouts WHERE user_id = $1 AND via = $2`, string(user), OptOutByUser)
+	})
+}
+
+// OptOutVia returns who opted the user out (OptOutByUser, OptOutByOperator,
+// OptOutErased), or "" if the user has not opted out.
+func (s *Store) OptOutVia(ctx context.Context, user id.UserID) (string, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var via string
+	err := s.db.QueryRowContext(ctx, `SELECT via FROM optouts WHERE user_id = $1`, string(user)).Scan(&via)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("opt-out of %s: %w", user, err)
+	}
+	return via, nil
+}
+
+// userChange runs one statement on the opt-outs and, if it changed a row,
+// appends the user's change so the index re-reads their messages.
+func (s *Store) userChange(ctx context.Context, user id.UserID, exec func(w *writer) (sql.Result, error)) (bool, error) {
+	changed := false
+	err := s.inWrite(ctx, func(w *writer) error {
+		res, err := exec(w)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		if changed = n > 0; changed {
+			return w.feedUser(ctx, user)
+		}
+		return nil
+	})
+	return changed, err
+}
+
+// optedOutUsers loads the users who opted out, for screen's cache.
+func (s *Store) optedOutUsers(ctx context.Context) (map[id.UserID]bool, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	users, err := scanStrings(s.db.QueryContext(ctx, `SELECT user_id FROM optouts`))
+	if err != nil {
+		return nil, fmt.Errorf("load opt-outs: %w", err)
+	}
+	optouts := make(map[id.UserID]bool, len(users))
+	for _, u := range users {
+		optouts[id.UserID(u)] = true
+	}
+	return optouts, nil
+}

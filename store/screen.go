@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+)
+
+// Read-side screening: which events, and how much of them, a read may
+// return. Every read that returns events passes them through screen, so
+// an opt-out or an expired retention cutoff holds on every route at once,
+// before any purge or index update. The writes these follow live in
+// optouts.go and retention.go.
+
+// consentChangesSQL looks at the change feed after the position a cached
+// copy of the policies and opt-outs is current to: how many changes (at
+// most $2, so a reader idle through a long import does not scan them all),
+// the last position, and whether one of them is an opt-out, opt-in,
+// erasure ($3) or a room's visibility or policy ($4). Every write of either
+// feeds one of those in its transaction, so a copy is current exactly as
+// long as none has come.
+const consentChangesSQL = `SELECT COUNT(*), COALESCE(MAX(pos), $1), COALESCE(MAX(CASE WHEN kind IN ($3, $4) THEN 1 ELSE 0 END), 0)
+	FROM (SELECT pos, kind FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2) c`
+
+// consentScan bounds consentChangesSQL: past that many changes, reloading
+// is cheaper than looking through them.
+const consentScan = 10000
+
+// consent caches what reads need to hide: each room's own max_lifetime and
+// the users who opted out, as of change-feed position pos. Another process
+// (archiver or archive-web) may change them; the feed says when.
+type consent struct {
+	mu      sync.Mutex
+	loaded  bool
+	pos     int64
+	roomMax map[id.RoomID]int64
+	optouts map[id.UserID]bool
+}
+
+// consentView returns the current retention overrides and opt-outs: the
+// cached copy while the change feed holds no change to them since it was
+// loaded, else a fresh one. Its own writes reach it the same way, after
+// their commit. The lock is not held over the queries, so reads do not
+// queue behind one another.
+func (s *Store) consentView(ctx context.Context) (map[id.RoomID]int64, map[id.UserID]bool, error) {
+	c := &s.consent
+	c.mu.Lock()
+	loaded, pos, roomMax, optouts := c.loaded, c.pos, c.roomMax, c.optouts
+	c.mu.Unlock()
+	if loaded {
+		head, changed, err := s.consentChanged(ctx, pos)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !changed {
+			c.mu.Lock()
+			if c.pos == pos {
+				c.pos = head
+			}
+			c.mu.Unlock()
+			return roomMax, optouts, nil
+		}
+	}
+	// The feed's head first: a change committed while loading is then
+	// after it, and the next read sees it.
+	head, err := s.FeedHead(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if roomMax, err = s.roomPolicies(ctx); err != nil {
+		return nil, nil, err
+	}
+	if optouts, err = s.optedOutUsers(ctx); err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	if !c.loaded || head >= c.pos {
+		c.loaded, c.pos, c.roomMax, c.optouts = true, head, roomMax, optouts
+	}
+	c.mu.Unlock()
+	return roomMax, optouts, nil
+}
+
+// consentChanged reports the change feed's head after pos (pos when none)
+// and whether policies or opt-outs may have changed since pos.
+func (s *Store) consentChanged(ctx context.Context, pos int64) (head int64, changed bool, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var n, relevant int
+	err = s.db.QueryRowContext(ctx, consentChangesSQL, pos, consentScan, string(ChangeUser), string(ChangeHidden)).Scan(&n, &head, &relevant)
+	if err != nil {
+		return 0, false, fmt.Errorf("changes to opt-outs and policies after %d: %w", pos, err)
+	}
+	return head, relevant == 1 || n == consentScan, nil
+}
+
+// maxLifetime is a room's effective max_lifetime under the operator's
+// policy.
+func (s *Store) maxLifetime(roomMax map[id.RoomID]int64, room id.RoomID) (time.Duration, bool) {
+	return s.opts.Retention.MaxLifetime(ownMax(roomMax, room))
+}
+
+// expiredBefore is the time (ms) before which a room's non-state events
+// have expired; 0 when none expire.
+func (s *Store) expiredBefore(roomMax map[id.RoomID]int64, room id.RoomID) int64 {
+	return s.opts.Retention.ExpiredBefore(s.now(), ownMax(roomMax, room))
+}
+
+// ownMax is the room's own max_lifetime, nil when it sets none.
+func ownMax(roomMax map[id.RoomID]int64, room id.RoomID) *int64 {
+	if v, ok := roomMax[room]; ok {
+		return &v
+	}
+	return nil
+}
+
+// Cutoffs is where retention stands now: a room's non-state events older
+// than its cutoff (ms) have expired; 0: none have. Default applies to the
+// rooms not in Rooms, which holds those with a policy of their own.
+type Cutoffs struct {
+	Default int64
+	Rooms   map[id.RoomID]int64
+}
+
+// ExpiryCutoffs returns what screen hides as expired at this moment, for a
+// reader (the search index) that must apply the same cutoffs itself.
+func (s *Store) ExpiryCutoffs(ctx context.Context) (Cutoffs, error) {
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return Cutoffs{}, err
+	}
+	c := Cutoffs{Rooms: make(map[id.RoomID]int64, len(roomMax))}
+	c.Default = s.opts.Retention.ExpiredBefore(s.now(), nil)
+	for room := range roomMax {
+		c.Rooms[room] = s.expiredBefore(roomMax, room)
+	}
+	return c, nil
+}
+
+// screen applies consent to events read from the database: an opted-out
+// sender's events lose their content (OptedOut; a reaction its key), and
+// expired non-state events are marked Expired and, unless keepExpired,
+// dropped. State events stay (they place the room's history), but an
+// opted-out user's display name leaves them: the name copied in as their
+// sender's, and the profile in member events about them. Every read that
+// returns events goes through it, so no route can show what the sender or
+// the room's policy withdrew.
+func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Event, error) {
+	if len(evs) == 0 {
+		return evs, nil
+	}
+	roomMax, optouts, err := s.consentView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cutoffs := map[id.RoomID]int64{}
+	out := evs[:0]
+	for _, e := range evs {
+		cut, ok := cutoffs[e.RoomID]
+		if !ok {
+			cut = s.expiredBefore(roomMax, e.RoomID)
+			cutoffs[e.RoomID] = cut
+		}
+		if !e.IsState() && e.OriginTS < cut {
+			if !keepExpired {
+				continue
+			}
+			e.Expired = true
+			e.withdraw()
+		}
+		switch {
+		case optouts[e.Sender] && !e.IsState():
+			e.OptedOut = true
+			e.withdraw()
+		case e.IsState():
+			if optouts[e.Sender] {
+				e.SenderName = ""
+			}
+			if e.Type == event.TypeMember && optouts[id.UserID(*e.StateKey)] {
+				e.setContent(withdrawnProfile(e.Content, !optouts[e.Sender]))
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// withdraw removes an event's content, keeping what places it: IDs, sender,
+// type, time and relation (a reaction's key is content: it goes).
+func (e *Event) withdraw() {
+	e.Content = json.RawMessage(`{}`)
+	e.Raw, _ = json.Marshal(map[string]any{
+		"event_id": e.ID, "room_id": e.RoomID, "sender": e.Sender, "type": e.Type,
+		"origin_server_ts": e.OriginTS, "content": e.Content,
+	})
+	e.SenderName = ""
+	e.Rel.Key = ""
+}
+
+// setContent replaces a state event's content, in Raw too, so that no
+// reader of either sees the old one.
+func (e *Event) setContent(c json.RawMessage) {
+	e.Content = c
+	raw := map[string]any{
+		"event_id": e.ID, "room_id": e.RoomID, "sender": e.Sender, "type": e.Type,
+		"origin_server_ts": e.OriginTS, "content": c,
+	}
+	if e.StateKey != nil {
+		raw["state_key"] = *e.StateKey
+	}
+	e.Raw, _ = json.Marshal(raw)
+}
+
+// withdrawnProfile is a member event's content without its user's profile
+// (display name, avatar): only the membership, and the reason when someone
+// else gave it (keepReason; a moderator's words are not the user's).
+func withdrawnProfile(content json.RawMessage, keepReason bool) json.RawMessage {
+	out := map[string]string{"membership": event.StringField(content, "membership")}
+	if r := event.StringField(content, "reason"); r != "" && keepReason {
+		out["reason"] = r
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// withdrawnReason blanks the reason of a redaction whose sender opted out:
+// its words are theirs. Who redacted, and when, stay: moderators need them,
+// and the user ID is not the user's words.
+func withdrawnReason(r *Redaction, optouts map[id.UserID]bool) {
+	if optouts[r.Sender] {
+		r.Reason = ""
+	}
+}
+
+// OptedOut reports whether a user has opted out.
+func (s *Store) OptedOut(ctx context.Context, user id.UserID) (bool, error) {
+	_, optouts, err := s.consentView(ctx)
+	return optouts[user], err
+}
