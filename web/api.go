@@ -294,7 +294,7 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 		MatrixTo:  event.MatrixToEvent(string(r.ID), e.ID, via),
 		InReplyTo: string(e.Rel.ReplyTo), Redacted: e.Redacted,
 	}
-	if e.Rel.Type == "m.thread" {
+	if e.Rel.Type == event.RelThread {
 		a.ThreadRoot = string(e.Rel.EventID)
 	}
 	if e.IsState() {

@@ -260,11 +260,11 @@ func (s *Server) permalink(c echo.Context) error {
 	}
 	// Edits, reactions and other relations resolve to the message they
 	// belong to, as the spec asks of permalinks to edits.
-	if (ev.Rel.Type == "m.replace" || ev.Rel.Type == "m.annotation") && ev.Rel.EventID != "" {
+	if (ev.Rel.Type == event.RelReplace || ev.Rel.Type == event.RelAnnotation) && ev.Rel.EventID != "" {
 		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
 	}
 	// A poll's responses and end are shown as its result.
-	if (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == "m.reference" && ev.Rel.EventID != "" {
+	if (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == event.RelReference && ev.Rel.EventID != "" {
 		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
 	}
 	if ev.Type == event.TypeRedaction && ev.Redacts != "" {
@@ -277,7 +277,7 @@ func (s *Server) permalink(c echo.Context) error {
 	// A thread reply is shown in its thread, highlighted; on its day when
 	// the root is gone (expired, say) or the thread page cannot show it
 	// (past store.MaxRelated replies): the reply's permalink still works.
-	if ev.Rel.Type == "m.thread" && ev.Rel.EventID != "" {
+	if ev.Rel.Type == event.RelThread && ev.Rel.EventID != "" {
 		root, ok, err := s.threadRoot(c, r, ev.Rel.EventID)
 		if err != nil {
 			return err

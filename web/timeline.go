@@ -44,33 +44,23 @@ type threadSummary struct {
 	More   bool // store.MaxRelated replies were loaded, and there may be more
 }
 
-// relatedIndex groups related events by what they relate to.
-type relatedIndex struct {
-	edits     map[id.EventID][]*event.Event
-	reactions map[id.EventID][]store.Event
-	thread    map[id.EventID][]store.Event
+// relatedByTarget groups related events by the message they relate to.
+func relatedByTarget(rel []store.Event) map[id.EventID][]store.Event {
+	out := map[id.EventID][]store.Event{}
+	for _, r := range rel {
+		out[r.Rel.EventID] = append(out[r.Rel.EventID], r)
+	}
+	return out
 }
 
-func indexRelated(rel []store.Event) relatedIndex {
-	ix := relatedIndex{
-		edits:     map[id.EventID][]*event.Event{},
-		reactions: map[id.EventID][]store.Event{},
-		thread:    map[id.EventID][]store.Event{},
-	}
+// resolve is event.Resolve over the store's events; the result's indices
+// are into rel.
+func resolve(e *store.Event, rel []store.Event) event.Resolved {
+	related := make([]event.Related, len(rel))
 	for i := range rel {
-		r := rel[i]
-		switch r.Rel.Type {
-		case "m.replace":
-			ix.edits[r.Rel.EventID] = append(ix.edits[r.Rel.EventID], &rel[i].Event)
-		case "m.annotation":
-			if r.Type == event.TypeReaction {
-				ix.reactions[r.Rel.EventID] = append(ix.reactions[r.Rel.EventID], r)
-			}
-		case "m.thread":
-			ix.thread[r.Rel.EventID] = append(ix.thread[r.Rel.EventID], r)
-		}
+		related[i] = event.Related{Event: &rel[i].Event, Rel: rel[i].Rel}
 	}
-	return ix
+	return event.Resolve(event.Related{Event: &e.Event, Rel: e.Rel}, related)
 }
 
 // shownMessages resolves the displayed form of every message among evs.
@@ -89,7 +79,7 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 	if err != nil {
 		return nil, err
 	}
-	ix := indexRelated(rel)
+	byTarget := relatedByTarget(rel)
 	var redacted []id.EventID
 	for _, e := range evs {
 		if e.Displayable() && e.Redacted && !e.OptedOut {
@@ -108,82 +98,46 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("messages shown: %w", err)
 		}
-		sh, err := s.shownOne(e, ix, redactions)
-		if err != nil {
-			return nil, err
-		}
-		out[e.ID] = sh
+		out[e.ID] = shownOne(e, byTarget[e.ID], redactions)
 	}
 	return out, nil
 }
 
-func (s *Server) shownOne(e store.Event, ix relatedIndex, redactions map[id.EventID]store.Redaction) (*shown, error) {
+// shownOne is one message as shown, from its related events (rel) and the
+// redactions of the page's messages.
+func shownOne(e store.Event, rel []store.Event, redactions map[id.EventID]store.Redaction) *shown {
 	sh := &shown{ev: e}
 	if e.OptedOut {
 		r := store.OptOutRedaction(e)
 		sh.redaction = &r
-		return sh, nil
+		return sh
 	}
 	if e.Redacted {
 		r := redactions[e.ID] // zero when unknown: still shown as deleted
 		sh.redaction = &r
-		return sh, nil
+		return sh
 	}
-	content := e.Content
-	var valid []*event.Event
-	for _, ed := range ix.edits[e.ID] {
-		if event.ValidEdit(&e.Event, ed) {
-			valid = append(valid, ed)
-		}
-	}
-	if latest := event.LatestEdit(valid); latest != nil {
-		if nc, ok := event.NewContent(latest.Content); ok {
-			content = event.ApplyEdit(e.Content, nc)
-			sh.edited, sh.editedAt = true, latest.OriginTS
-		}
-	}
-	msg, err := event.ParseMessage(content)
-	if err != nil {
+	res := resolve(&e, rel)
+	sh.msg, sh.edited, sh.editedAt = res.Message, res.Edited, res.EditedAt
+	if res.Err != nil {
 		// Stored but undisplayable content (a wrong-typed field): show that
 		// plainly instead of failing the whole page.
-		msg = event.Message{MsgType: "m.text", Body: "(this message could not be displayed)"}
+		sh.msg = event.Message{MsgType: "m.text", Body: "(this message could not be displayed)"}
 	}
-	sh.msg = msg
-	sh.reactions = aggregateReactions(ix.reactions[e.ID])
-	sh.reactionsCapped = len(ix.reactions[e.ID]) >= store.MaxRelated
-	for _, t := range ix.thread[e.ID] {
-		sh.thread.Count++
-		sh.thread.LastTS = max(sh.thread.LastTS, t.OriginTS)
+	for _, r := range res.Reactions {
+		rv := reaction{Key: truncateRunes(r.Key, maxReactionKey), Count: len(r.Senders)}
+		for _, i := range r.Senders {
+			rv.Senders = append(rv.Senders, displayName(rel[i].SenderName, rel[i].Sender))
+		}
+		sh.reactions = append(sh.reactions, rv)
 	}
-	sh.thread.More = sh.thread.Count >= store.MaxRelated
-	return sh, nil
+	sh.reactionsCapped = res.ReactionsLoaded >= store.MaxRelated
+	sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS, More: res.ThreadCount >= store.MaxRelated}
+	return sh
 }
 
 // maxReactionKey bounds a reaction key as displayed.
 const maxReactionKey = 64
-
-// aggregateReactions counts reactions per key, once per sender and key.
-func aggregateReactions(rs []store.Event) []reaction {
-	var out []reaction
-	index := map[string]int{}
-	seen := map[string]bool{}
-	for _, r := range rs {
-		key := r.Rel.Key
-		if key == "" || seen[string(r.Sender)+"\x00"+key] {
-			continue
-		}
-		seen[string(r.Sender)+"\x00"+key] = true
-		i, ok := index[key]
-		if !ok {
-			i = len(out)
-			index[key] = i
-			out = append(out, reaction{Key: truncateRunes(key, maxReactionKey)})
-		}
-		out[i].Count++
-		out[i].Senders = append(out[i].Senders, displayName(r.SenderName, r.Sender))
-	}
-	return out
-}
 
 func displayName(name string, user id.UserID) string {
 	if strings.TrimSpace(name) != "" {
@@ -508,7 +462,7 @@ func (s *Server) messageView(r store.Room, sh *shown, parents map[id.EventID]*sh
 		ID: string(e.ID), Permalink: eventPath(r, e.ID),
 		MatrixTo:   event.MatrixToEvent(string(r.ID), e.ID, via),
 		SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
-		Highlight: e.ID == highlight, InThread: e.Rel.Type == "m.thread",
+		Highlight: e.ID == highlight, InThread: e.Rel.Type == event.RelThread,
 		EditsPath: roomPath(r, "event", string(e.ID), "edits"),
 	}
 	v.Compact = v.InThread && !threadPage
