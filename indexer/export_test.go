@@ -1,7 +1,37 @@
 package indexer
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/store"
+)
 
 // SetWait replaces the timer Follow waits on between rounds, so tests
 // can count its back-off without waiting for it.
 func (ix *Indexer) SetWait(wait func(time.Duration) <-chan time.Time) { ix.wait = wait }
+
+// recordBatch keeps what indexMessages would write to the index.
+type recordBatch map[string]any
+
+func (b recordBatch) Index(id string, data any) error { b[id] = data; return nil }
+func (b recordBatch) Delete(id string)                { b[id] = nil }
+
+// IndexedTexts runs the indexer's own path over msgs and returns, per
+// message, the text its document holds; a message it would delete (or
+// not index) is absent.
+func (ix *Indexer) IndexedTexts(ctx context.Context, msgs []store.Event) (map[id.EventID]string, error) {
+	b := recordBatch{}
+	if err := ix.indexMessages(ctx, msgs, &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}, b); err != nil {
+		return nil, err
+	}
+	out := map[id.EventID]string{}
+	for k, v := range b {
+		if doc, ok := v.(document); ok {
+			out[id.EventID(k)] = doc.Text
+		}
+	}
+	return out, nil
+}

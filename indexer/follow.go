@@ -235,11 +235,7 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 	if len(msgs) == 0 {
 		return nil
 	}
-	ids := make([]id.EventID, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.ID
-	}
-	edits, roots, err := ix.relations(ctx, ids)
+	resolved, err := ix.resolve(ctx, msgs)
 	if err != nil {
 		return err
 	}
@@ -249,36 +245,41 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		msg, ok := displayedText(m, edits[m.ID])
+		res := resolved[m.ID]
+		msg, ok := res.Searchable()
 		if !ok || !indexable(m, room) {
 			batch.Delete(string(m.ID))
 			continue
 		}
-		if err := batch.Index(string(m.ID), newDocument(m, msg, roots[m.ID])); err != nil {
+		if err := batch.Index(string(m.ID), newDocument(m, msg, res.ThreadCount > 0)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// relations returns the edits of messages, and which of them are thread
-// roots.
-func (ix *Indexer) relations(ctx context.Context, ids []id.EventID) (map[id.EventID][]*event.Event, map[id.EventID]bool, error) {
+// resolve loads what relates to msgs and resolves each as readers see it
+// (event.Resolve, as the web does).
+func (ix *Indexer) resolve(ctx context.Context, msgs []store.Event) (map[id.EventID]event.Resolved, error) {
+	ids := make([]id.EventID, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
 	related, err := ix.store.Related(ctx, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	edits := map[id.EventID][]*event.Event{}
-	roots := map[id.EventID]bool{}
+	byTarget := map[id.EventID][]event.Related{}
 	for i := range related {
-		switch related[i].Rel.Type {
-		case event.RelReplace:
-			edits[related[i].Rel.EventID] = append(edits[related[i].Rel.EventID], &related[i].Event)
-		case event.RelThread:
-			roots[related[i].Rel.EventID] = true
-		}
+		r := &related[i]
+		byTarget[r.Rel.EventID] = append(byTarget[r.Rel.EventID], event.Related{Event: &r.Event, Rel: r.Rel})
 	}
-	return edits, roots, nil
+	out := make(map[id.EventID]event.Resolved, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		out[m.ID] = event.Resolve(event.Related{Event: &m.Event, Rel: m.Rel}, byTarget[m.ID])
+	}
+	return out, nil
 }
 
 // reevaluateUser re-indexes every message of a user (opted in), or

@@ -301,30 +301,6 @@ type document struct {
 // BleveType names the document mapping (the default one).
 func (document) BleveType() string { return "_default" }
 
-// displayedText is a message's text as readers see it: the latest valid
-// edit, without the reply fallback (the quoted text belongs to someone
-// else and, once that is redacted, must not be findable).
-func displayedText(original *store.Event, edits []*event.Event) (event.Message, bool) {
-	content := original.Content
-	var valid []*event.Event
-	for _, e := range edits {
-		if event.ValidEdit(&original.Event, e) {
-			valid = append(valid, e)
-		}
-	}
-	if latest := event.LatestEdit(valid); latest != nil {
-		if nc, ok := event.NewContent(latest.Content); ok {
-			content = event.ApplyEdit(original.Content, nc)
-		}
-	}
-	msg, err := event.ParseMessage(content)
-	if err != nil {
-		return event.Message{}, false
-	}
-	msg.Body = event.StripReplyFallbackText(msg.Body)
-	return msg, true
-}
-
 // indexable reports whether a stored event belongs in the index.
 func indexable(e *store.Event, room store.Room) bool {
 	return e.Public && !e.Redacted && !e.Expired && !e.OptedOut && e.Displayable() && room.Unavailable() == ""

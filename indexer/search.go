@@ -555,17 +555,17 @@ type textCheck struct {
 // checkText keeps the events whose displayed text has every run and no
 // excluded phrase.
 func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]store.Event, check textCheck) (map[id.EventID]store.Event, error) {
-	ids := make([]id.EventID, 0, len(evs))
-	for i := range evs {
-		ids = append(ids, i)
+	msgs := make([]store.Event, 0, len(evs))
+	for _, e := range evs {
+		msgs = append(msgs, e)
 	}
-	edits, _, err := ix.relations(ctx, ids)
+	resolved, err := ix.resolve(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}
 	m := ix.idx.Mapping()
 	for i, e := range evs {
-		msg, ok := displayedText(&e, edits[i])
+		msg, ok := resolved[i].Searchable()
 		if !ok {
 			delete(evs, i)
 			continue

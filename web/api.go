@@ -208,14 +208,11 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize)
+	d, err := s.loadDay(ctx, r, from, to, pos, s.opts.APIDayPageSize, false)
 	if err != nil {
 		return err
 	}
-	prev, next, err := s.store.AdjacentMessages(ctx, r.ID, from, to)
-	if err != nil {
-		return err
-	}
+	evs, more, prev, next := d.evs, d.more, d.prev, d.next
 	msgs, err := s.shownMessages(ctx, evs)
 	if err != nil {
 		return err
@@ -294,7 +291,7 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 		MatrixTo:  event.MatrixToEvent(string(r.ID), e.ID, via),
 		InReplyTo: string(e.Rel.ReplyTo), Redacted: e.Redacted,
 	}
-	if e.Rel.Type == "m.thread" {
+	if e.Rel.Type == event.RelThread {
 		a.ThreadRoot = string(e.Rel.EventID)
 	}
 	if e.IsState() {

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"cmp"
 	"fmt"
 	"html/template"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -53,21 +51,9 @@ func (s *Server) edits(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var edits []*event.Event
-	loaded := 0
-	for i := range related {
-		if related[i].Rel.Type == event.RelReplace {
-			loaded++
-			if event.ValidEdit(&ev.Event, &related[i].Event) {
-				edits = append(edits, &related[i].Event)
-			}
-		}
-	}
-	slices.SortFunc(edits, func(a, b *event.Event) int {
-		return cmp.Or(cmp.Compare(a.OriginTS, b.OriginTS), cmp.Compare(a.ID, b.ID))
-	})
+	res := resolve(&ev, related)
 	v := editsView{Room: s.roomView(ctx, r), Permalink: eventPath(r, ev.ID)}
-	if loaded >= store.MaxRelated {
+	if res.EditsLoaded >= store.MaxRelated {
 		v.Capped = store.MaxRelated
 	}
 	var msgs []event.Message
@@ -80,9 +66,10 @@ func (s *Server) edits(c echo.Context) error {
 		msgs = append(msgs, msg)
 	}
 	add("Original", ev.OriginTS, ev.Content)
-	for i, e := range edits {
+	for n, i := range res.Edits {
+		e := related[i]
 		if nc, ok := event.NewContent(e.Content); ok {
-			add(fmt.Sprintf("Edit %d", i+1), e.OriginTS, nc)
+			add(fmt.Sprintf("Edit %d", n+1), e.OriginTS, nc)
 		}
 	}
 	// Queued once v.Versions has its final length: the jobs keep pointers

@@ -92,11 +92,13 @@ func (s *Server) day(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if d, ok := strings.CutSuffix(date, ".txt"); ok {
-		return s.dayText(c, r, canonical, d)
-	}
+	// The one canonical-room redirect of the day's page and its text log
+	// (date keeps its ".txt").
 	if !canonical {
 		return canonicalRedirect(c, roomPath(r, date))
+	}
+	if d, ok := strings.CutSuffix(date, ".txt"); ok {
+		return s.dayText(c, r, d)
 	}
 	var q renderQueue
 	v, code, err := s.dayView(c, r, date, c.QueryParam("after"), &q)
@@ -172,14 +174,11 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 		pos, beforePos = store.Position{TS: start - 1, NID: math.MaxInt64}, store.Position{TS: start, NID: math.MinInt64}
 	}
 	size := s.opts.DayPageSize
-	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, size)
+	day, err := s.loadDay(ctx, r, from, to, pos, size, false)
 	if err != nil {
 		return dayView{}, 0, err
 	}
-	prev, next, err := s.store.AdjacentMessages(ctx, r.ID, from, to)
-	if err != nil {
-		return dayView{}, 0, err
-	}
+	evs, more, prev, next := day.evs, day.more, day.prev, day.next
 	v := dayView{
 		Bot: s.opts.Bot, Day: t, Room: s.roomView(ctx, r), Date: date, DateLong: t.Format("Monday, 2 January 2006"),
 		TextPath: roomPath(r, date+".txt"), LaterPage: after != "" || hour != "",
@@ -260,11 +259,11 @@ func (s *Server) permalink(c echo.Context) error {
 	}
 	// Edits, reactions and other relations resolve to the message they
 	// belong to, as the spec asks of permalinks to edits.
-	if (ev.Rel.Type == "m.replace" || ev.Rel.Type == "m.annotation") && ev.Rel.EventID != "" {
+	if (ev.Rel.Type == event.RelReplace || ev.Rel.Type == event.RelAnnotation) && ev.Rel.EventID != "" {
 		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
 	}
 	// A poll's responses and end are shown as its result.
-	if (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == "m.reference" && ev.Rel.EventID != "" {
+	if (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == event.RelReference && ev.Rel.EventID != "" {
 		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
 	}
 	if ev.Type == event.TypeRedaction && ev.Redacts != "" {
@@ -277,7 +276,7 @@ func (s *Server) permalink(c echo.Context) error {
 	// A thread reply is shown in its thread, highlighted; on its day when
 	// the root is gone (expired, say) or the thread page cannot show it
 	// (past store.MaxRelated replies): the reply's permalink still works.
-	if ev.Rel.Type == "m.thread" && ev.Rel.EventID != "" {
+	if ev.Rel.Type == event.RelThread && ev.Rel.EventID != "" {
 		root, ok, err := s.threadRoot(c, r, ev.Rel.EventID)
 		if err != nil {
 			return err
@@ -377,10 +376,7 @@ func (s *Server) eventRedirect(c echo.Context) error {
 // IRC log bots did: for scripts, grep and old habits. Every line a message
 // adds starts with "[hh:mm:ss] " or, for its own further lines, with four
 // spaces: a name or body cannot forge a line (logLine, logField).
-func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date string) error {
-	if !canonical {
-		return canonicalRedirect(c, roomPath(r, date+".txt"))
-	}
+func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 	ctx := c.Request().Context()
 	day, from, to, err := parseDay(date)
 	if err != nil {
@@ -389,20 +385,13 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 	if _, _, err := s.roomRobots(c, r); err != nil {
 		return err
 	}
-	// The whole day, however busy, read a page at a time: the log is
-	// where every message of a day can be had in one response.
-	var evs []store.Event
-	for pos := (store.Position{}); ; {
-		page, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize)
-		if err != nil {
-			return err
-		}
-		evs = append(evs, page...)
-		if !more || len(page) == 0 {
-			break
-		}
-		pos = store.PositionOf(page[len(page)-1])
+	// The whole day, however busy: the log is where every message of a
+	// day can be had in one response.
+	d, err := s.loadDay(ctx, r, from, to, store.Position{}, s.opts.APIDayPageSize, true)
+	if err != nil {
+		return err
 	}
+	evs := d.evs
 	msgs, err := s.shownMessages(ctx, evs)
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 	}
 	byPoll := map[id.EventID][]*event.Event{}
 	for i := range rel {
-		if rel[i].Rel.Type == "m.reference" && (event.IsPollResponse(rel[i].Type) || event.IsPollEnd(rel[i].Type)) {
+		if rel[i].Rel.Type == event.RelReference && (event.IsPollResponse(rel[i].Type) || event.IsPollEnd(rel[i].Type)) {
 			byPoll[rel[i].Rel.EventID] = append(byPoll[rel[i].Rel.EventID], &rel[i].Event)
 		}
 	}

@@ -1,0 +1,326 @@
+package web
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/meeting"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Building views from loaded data (load.go): pure functions, no store
+// calls, so a page costs the same queries whatever its events are.
+
+// shownOne is one message as shown, from its related events (rel) and the
+// redactions of the page's messages.
+func shownOne(e store.Event, rel []store.Event, redactions map[id.EventID]store.Redaction) *shown {
+	sh := &shown{ev: e}
+	if e.OptedOut {
+		r := store.OptOutRedaction(e)
+		sh.redaction = &r
+		return sh
+	}
+	if e.Redacted {
+		r := redactions[e.ID] // zero when unknown: still shown as deleted
+		sh.redaction = &r
+		return sh
+	}
+	res := resolve(&e, rel)
+	sh.msg, sh.edited, sh.editedAt = res.Message, res.Edited, res.EditedAt
+	if res.Err != nil {
+		// Stored but undisplayable content (a wrong-typed field): show that
+		// plainly instead of failing the whole page.
+		sh.msg = event.Message{MsgType: "m.text", Body: "(this message could not be displayed)"}
+	}
+	for _, r := range res.Reactions {
+		rv := reaction{Key: truncateRunes(r.Key, maxReactionKey), Count: len(r.Senders)}
+		for _, i := range r.Senders {
+			rv.Senders = append(rv.Senders, displayName(rel[i].SenderName, rel[i].Sender))
+		}
+		sh.reactions = append(sh.reactions, rv)
+	}
+	sh.reactionsCapped = res.ReactionsLoaded >= store.MaxRelated
+	sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS, More: res.ThreadCount >= store.MaxRelated}
+	return sh
+}
+
+// maxReactionKey bounds a reaction key as displayed.
+const maxReactionKey = 64
+
+func displayName(name string, user id.UserID) string {
+	if strings.TrimSpace(name) != "" {
+		return name
+	}
+	return string(user)
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// excerpt is a one-line preview of a message's text.
+func excerpt(text string, n int) string {
+	return truncateRunes(strings.Join(strings.Fields(text), " "), n)
+}
+
+// Views. Each page has its own typed view; these are the shared parts.
+
+// buildTimeline builds the items of evs from what loadTimeline loaded.
+func buildTimeline(r store.Room, evs []store.Event, d timelineData, highlight id.EventID, threadPage bool, q *renderQueue) []itemView {
+	var items []itemView
+	for _, e := range evs {
+		if pv, ok := d.polls[e.ID]; ok {
+			items = append(items, itemView{Poll: pv})
+			continue
+		}
+		if sh, ok := d.msgs[e.ID]; ok {
+			mv := buildMessage(r, sh, d.parents, d.via, highlight, threadPage, q)
+			items = append(items, itemView{Message: mv})
+			continue
+		}
+		if !e.IsState() {
+			continue
+		}
+		sv := buildState(r, e, d)
+		if sv == nil {
+			continue
+		}
+		sv.Highlight = e.ID == highlight
+		if sv.member {
+			if n := len(items); n > 0 && items[n-1].Members != nil {
+				run := items[n-1].Members
+				run.Changes = append(run.Changes, sv)
+				run.Open = run.Open || sv.Highlight
+				continue
+			}
+			items = append(items, itemView{Members: &memberRunView{Changes: []*stateView{sv}, Open: sv.Highlight}})
+			continue
+		}
+		items = append(items, itemView{State: sv})
+	}
+	for _, it := range items {
+		if it.Members != nil {
+			it.Members.Summary = summarizeMembers(it.Members.Changes)
+		}
+	}
+	return items
+}
+
+func summarizeMembers(changes []*stateView) string {
+	counts := map[string]int{}
+	var order []string
+	for _, c := range changes {
+		if counts[c.summary] == 0 {
+			order = append(order, c.summary)
+		}
+		counts[c.summary]++
+	}
+	parts := make([]string, 0, len(order))
+	for _, k := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// buildMessage is one message as shown, its body and excerpts queued on q.
+// In the main timeline (not on its thread's page) a thread reply is
+// compact: one line with an excerpt, so only the excerpt is rendered, and
+// otherwise only the body.
+func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, via []string, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
+	e := sh.ev
+	v := &messageView{
+		ID: string(e.ID), Permalink: eventPath(r, e.ID),
+		MatrixTo:   event.MatrixToEvent(string(r.ID), e.ID, via),
+		SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
+		Highlight: e.ID == highlight, InThread: e.Rel.Type == event.RelThread,
+		EditsPath: roomPath(r, "event", string(e.ID), "edits"),
+	}
+	v.Compact = v.InThread && !threadPage
+	v.IRC = ircOriginOf(&e)
+	if v.InThread {
+		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
+	}
+	v.Time, v.DateTime = fmtTime(e.OriginTS)
+	v.TS = e.OriginTS
+	if sh.redaction != nil {
+		v.Kind = "deleted"
+		d := &deletedView{Reason: sh.redaction.Reason, AppliedAt: fmtStamp(sh.redaction.AppliedAt)}
+		switch {
+		case sh.redaction.IsOptOut():
+			d = &deletedView{Notice: "Hidden at the sender's request"}
+		case sh.redaction.IsTakedown():
+			d.Notice = "Removed by the archive's operator"
+		}
+		if sh.redaction.Sender != "" {
+			d.By = string(sh.redaction.Sender)
+			d.At = fmtStamp(sh.redaction.TS)
+		}
+		v.Deleted = d
+		return v
+	}
+	v.Kind = "text"
+	switch sh.msg.MsgType {
+	case event.MsgEmote:
+		v.Kind = "emote"
+	case event.MsgNotice:
+		v.Kind = "notice"
+	case event.MsgImage, event.MsgFile, event.MsgAudio, event.MsgVideo:
+		v.Kind = "media"
+	}
+	if l, ok := meetingLine(sh); ok && meeting.Starts(l) {
+		v.MeetingPath = meetingPath(r, e.ID, "")
+	}
+	if v.Compact {
+		q.text(sh.msg, 100, func(t string) { v.Excerpt = t })
+	} else {
+		q.html(sh.msg, func(h template.HTML) { v.Body = h })
+	}
+	if sh.edited {
+		v.Edited = true
+		v.EditedAt = fmtStamp(time.UnixMilli(sh.editedAt))
+	}
+	if p := e.Rel.ReplyTo; p != "" {
+		rv := &replyView{Permalink: "/event/" + pathSegment(string(p))}
+		switch ps := parents[p]; {
+		case ps == nil:
+			rv.Missing = "a message that is not in the archive"
+		case ps.redaction != nil && ps.redaction.IsOptOut():
+			rv.Missing = "a message " + store.OptOutNotice
+			rv.Permalink = eventPath(r, p)
+		case ps.redaction != nil:
+			rv.Missing = "a deleted message"
+			rv.Permalink = eventPath(r, p)
+		default:
+			rv.SenderName = displayName(ps.ev.SenderName, ps.ev.Sender)
+			q.text(ps.msg, 120, func(t string) { rv.Excerpt = t })
+			rv.Permalink = eventPath(r, p)
+		}
+		v.Reply = rv
+	}
+	v.Reactions = sh.reactions
+	if sh.reactionsCapped {
+		v.ReactionsCapped = store.MaxRelated
+	}
+	if sh.thread.Count > 0 {
+		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, More: sh.thread.More, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
+		_, v.Thread.LastISO = fmtTime(sh.thread.LastTS)
+	}
+	return v
+}
+
+// buildState describes a state change as one line, or returns nil for state
+// that is noise to readers (power levels, join rules, ACLs…).
+func buildState(r store.Room, e store.Event, d timelineData) *stateView {
+	who := displayName(e.SenderName, e.Sender)
+	v := &stateView{ID: string(e.ID), Permalink: eventPath(r, e.ID)}
+	v.Time, v.DateTime = fmtTime(e.OriginTS)
+	v.TS = e.OriginTS
+	str := func(k string) string { return event.StringField(e.Content, k) }
+	switch e.Type {
+	case event.TypeCreate:
+		v.Text = who + " created the room."
+	case event.TypeName:
+		if n := str("name"); n != "" {
+			v.Text = fmt.Sprintf("%s changed the room name to “%s”.", who, n)
+		} else {
+			v.Text = who + " removed the room name."
+		}
+	case event.TypeTopic:
+		if t := str("topic"); t != "" {
+			v.Text = fmt.Sprintf("%s changed the topic to “%s”.", who, excerpt(t, 300))
+		} else {
+			v.Text = who + " removed the topic."
+		}
+	case event.TypeAvatar:
+		v.Text = who + " changed the room avatar."
+	case event.TypeCanonicalAlias:
+		if a := str("alias"); a != "" {
+			v.Text = fmt.Sprintf("%s set the room's main address to %s.", who, a)
+		} else {
+			return nil
+		}
+	case event.TypeHistoryVisibility:
+		if str("history_visibility") == "world_readable" {
+			v.Text = who + " made the room's history readable by anyone (it is archived from here on)."
+		} else {
+			v.Text = who + " made the room's history private (the archive stops recording here)."
+		}
+	case event.TypeTombstone:
+		v.Text = who + " upgraded this room."
+		if succ := id.RoomID(str("replacement_room")); succ != "" {
+			if other, ok := d.successors[succ]; ok {
+				v.Link, v.LinkText = roomPath(other), "Continue in the new room"
+			}
+		}
+	case event.TypeMember:
+		return buildMember(e, v, d.prevMember[e.ID])
+	default:
+		return nil
+	}
+	return v
+}
+
+// buildMember words a membership change; prev is the content of the member
+// event it replaced (nil for none).
+func buildMember(e store.Event, v *stateView, prev json.RawMessage) *stateView {
+	v.member = true
+	target := id.UserID(*e.StateKey)
+	name := event.StringField(e.Content, "displayname")
+	membership := event.StringField(e.Content, "membership")
+	prevMembership := event.StringField(prev, "membership")
+	prevName := event.StringField(prev, "displayname")
+	subject := displayName(name, target)
+	sender := displayName(e.SenderName, e.Sender)
+	switch membership {
+	case "join":
+		switch {
+		case prevMembership == "join" && prevName != name && name == "":
+			v.Text, v.summary = fmt.Sprintf("%s removed their display name (%s).", displayName(prevName, target), target), "changed their name"
+		case prevMembership == "join" && prevName != name:
+			v.Text, v.summary = fmt.Sprintf("%s changed their display name to %s.", displayName(prevName, target), name), "changed their name"
+		case prevMembership == "join":
+			v.Text, v.summary = subject+" changed their avatar.", "changed their avatar"
+		default:
+			v.Text, v.summary = subject+" joined.", "joined"
+		}
+	case "leave":
+		leaver := displayName(cmp.Or(prevName, name), target)
+		nick := ircNickChange(&e)
+		switch {
+		case nick != nil:
+			v.Text, v.summary = fmt.Sprintf("%s is now known as %s.", nick.Nick, nick.NewNick), "changed their name"
+		case prevMembership == "ban":
+			v.Text, v.summary = fmt.Sprintf("%s unbanned %s.", sender, leaver), "were unbanned"
+		case e.Sender != target:
+			v.Text, v.summary = fmt.Sprintf("%s removed %s.", sender, leaver), "were removed"
+		case prevMembership == "invite":
+			v.Text, v.summary = leaver+" declined the invitation.", "declined"
+		default:
+			v.Text, v.summary = leaver+" left.", "left"
+		}
+	case "ban":
+		v.Text, v.summary = fmt.Sprintf("%s banned %s.", sender, displayName(prevName, target)), "were banned"
+	case "invite":
+		v.Text, v.summary = fmt.Sprintf("%s invited %s.", sender, subject), "were invited"
+	case "knock":
+		v.Text, v.summary = subject+" asked to join.", "asked to join"
+	default:
+		return nil
+	}
+	if r := event.StringField(e.Content, "reason"); r != "" && membership != "join" {
+		v.Text += " Reason: " + excerpt(r, 200)
+	}
+	return v
+}

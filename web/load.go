@@ -1,0 +1,211 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Loading a page's data: every query a timeline needs, in batches, before
+// any view is built (build.go).
+
+// relatedByTarget groups related events by the message they relate to.
+func relatedByTarget(rel []store.Event) map[id.EventID][]store.Event {
+	out := map[id.EventID][]store.Event{}
+	for _, r := range rel {
+		out[r.Rel.EventID] = append(out[r.Rel.EventID], r)
+	}
+	return out
+}
+
+// resolve is event.Resolve over the store's events; the result's indices
+// are into rel.
+func resolve(e *store.Event, rel []store.Event) event.Resolved {
+	related := make([]event.Related, len(rel))
+	for i := range rel {
+		related[i] = event.Related{Event: &rel[i].Event, Rel: rel[i].Rel}
+	}
+	return event.Resolve(event.Related{Event: &e.Event, Rel: e.Rel}, related)
+}
+
+// shownMessages resolves the displayed form of every message among evs.
+func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.EventID]*shown, error) {
+	var ids []id.EventID
+	for _, e := range evs {
+		if e.Displayable() {
+			ids = append(ids, e.ID)
+		}
+	}
+	out := make(map[id.EventID]*shown, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rel, err := s.store.Related(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byTarget := relatedByTarget(rel)
+	var redacted []id.EventID
+	for _, e := range evs {
+		if e.Displayable() && e.Redacted && !e.OptedOut {
+			redacted = append(redacted, e.ID)
+		}
+	}
+	redactions, err := s.store.RedactionsOf(ctx, redacted)
+	if err != nil {
+		return nil, err
+	}
+	for i := range evs {
+		e := evs[i]
+		if !e.Displayable() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("messages shown: %w", err)
+		}
+		out[e.ID] = shownOne(e, byTarget[e.ID], redactions)
+	}
+	return out, nil
+}
+
+// dayData is one day's events as its HTML page, text log and JSON read
+// them.
+type dayData struct {
+	evs  []store.Event
+	more bool // the day goes on after evs
+	// prev and next are the times of the nearest messages on earlier and
+	// later days (0 for none).
+	prev, next int64
+}
+
+// loadDay reads the events of r's UTC day [from, to) after pos: one page
+// of size events with the nearest days that have messages, or (whole) all
+// of them, a page of size at a time.
+func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos store.Position, size int, whole bool) (dayData, error) {
+	var d dayData
+	for {
+		page, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, size)
+		if err != nil {
+			return d, err
+		}
+		d.evs, d.more = append(d.evs, page...), more
+		if !whole || !more || len(page) == 0 {
+			break
+		}
+		pos = store.PositionOf(page[len(page)-1])
+	}
+	if whole {
+		return d, nil // the text log links no other days
+	}
+	var err error
+	d.prev, d.next, err = s.store.AdjacentMessages(ctx, r.ID, from, to)
+	return d, err
+}
+
+// timelineData is what building a page's items needs, all loaded in
+// batches before any view is built: no query runs per event.
+type timelineData struct {
+	msgs    map[id.EventID]*shown
+	parents map[id.EventID]*shown // the messages replied to
+	polls   map[id.EventID]*pollView
+	via     []string
+	// prevMember is the content of the member event each of the page's
+	// member events replaced (store.PreviousMembership).
+	prevMember map[id.EventID]json.RawMessage
+	// successors are the shown rooms the page's tombstones name.
+	successors map[id.RoomID]store.Room
+}
+
+// loadTimeline loads what the items of evs need.
+func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID) (timelineData, error) {
+	var d timelineData
+	var err error
+	if d.msgs, err = s.shownMessages(ctx, evs); err != nil {
+		return d, err
+	}
+	if d.parents, err = s.replyParents(ctx, evs, d.msgs); err != nil {
+		return d, err
+	}
+	if d.polls, err = s.polls(ctx, r, evs, highlight); err != nil {
+		return d, err
+	}
+	if d.prevMember, err = s.store.PreviousMembership(ctx, evs); err != nil {
+		return d, err
+	}
+	d.successors = map[id.RoomID]store.Room{}
+	for _, e := range evs {
+		if e.Type != event.TypeTombstone || !e.IsState() {
+			continue
+		}
+		succ := id.RoomID(event.StringField(e.Content, "replacement_room"))
+		if _, done := d.successors[succ]; succ == "" || done {
+			continue
+		}
+		// A room upgraded many times names few successors: one lookup
+		// each, not one per tombstone.
+		if other, err := s.store.Room(ctx, succ); err == nil && other.Unavailable() == "" {
+			d.successors[succ] = other
+		}
+	}
+	d.via = s.viaServers(ctx, r)
+	return d, nil
+}
+
+// timeline loads and builds a page's items from its events, queueing the
+// message bodies on q. On a thread's own page (threadPage) thread replies
+// are shown in full, elsewhere compactly.
+func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, threadPage bool, q *renderQueue) ([]itemView, error) {
+	d, err := s.loadTimeline(ctx, r, evs, highlight)
+	if err != nil {
+		return nil, err
+	}
+	return buildTimeline(r, evs, d, highlight, threadPage, q), nil
+}
+
+// replyParents loads the messages replied to, with their displayed form.
+func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[id.EventID]*shown) (map[id.EventID]*shown, error) {
+	parents := map[id.EventID]*shown{}
+	var missing []id.EventID
+	childRoom := map[id.EventID]id.RoomID{}
+	for _, sh := range msgs {
+		p := sh.ev.Rel.ReplyTo
+		if p == "" {
+			continue
+		}
+		childRoom[p] = sh.ev.RoomID
+		if ps, ok := msgs[p]; ok {
+			parents[p] = ps
+		} else if _, queued := parents[p]; !queued {
+			parents[p] = nil
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return parents, nil
+	}
+	found, err := s.store.EventsByID(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	var public []store.Event
+	for _, f := range found {
+		// A reply can only quote its own room: a parent elsewhere (perhaps
+		// in a hidden room) is treated as not archived.
+		if f.Public && f.RoomID == childRoom[f.ID] {
+			public = append(public, f)
+		}
+	}
+	more, err := s.shownMessages(ctx, public)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range more {
+		parents[k] = v
+	}
+	return parents, nil
+}

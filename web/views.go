@@ -1,0 +1,218 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// The typed views of timelines (day, thread, permalink pages) and the
+// shared parts of room pages.
+
+// shown is a message as a reader sees it: its latest valid edit applied,
+// its reactions and thread counted, its redaction known.
+type shown struct {
+	ev        store.Event
+	msg       event.Message // the displayed content (after the latest edit)
+	edited    bool
+	editedAt  int64
+	redaction *store.Redaction // set when the message was redacted
+	reactions []reaction
+	thread    threadSummary
+	// reactionsCapped: store.MaxRelated reactions were loaded, and there
+	// may be more.
+	reactionsCapped bool
+}
+
+type reaction struct {
+	Key     string
+	Count   int
+	Senders []string
+}
+
+type threadSummary struct {
+	Count  int
+	LastTS int64
+	More   bool // store.MaxRelated replies were loaded, and there may be more
+}
+
+type roomView struct {
+	Room         store.Room
+	Name         string
+	Alias        string
+	ID           string
+	Topic        template.HTML
+	Path         string
+	MatrixTo     string
+	MessageCount int64
+	LastActivity string
+	Initial      string
+	Predecessor  string // path of the previous room, if archived
+	Successor    string
+	// HistoryNote says where the archived history begins when the archive
+	// could not read back to the room's creation.
+	HistoryNote string
+}
+
+// historyNote says where the archived history begins when the archive
+// could not read back to the room's creation ("" otherwise). Only the day
+// page shows it: the directory need not read every room's sync state.
+func (s *Server) historyNote(ctx context.Context, r store.Room) string {
+	if rs, err := s.store.RoomSync(ctx, r.ID); err == nil && !rs.ReachedCreate && !rs.CompleteFrom.IsZero() {
+		return fmt.Sprintf("The archive holds this room's history from %s on; earlier messages were not archived.",
+			rs.CompleteFrom.Format("2 January 2006, 15:04 UTC"))
+	}
+	return ""
+}
+
+func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
+	v := roomView{
+		Room: r, Name: roomName(r), Alias: r.Alias, ID: string(r.ID),
+		Topic: s.render.Plain(r.Topic), Path: roomPath(r), MessageCount: r.MessageCount,
+		MatrixTo: event.MatrixToRoom(string(r.ID), s.viaServers(ctx, r)),
+	}
+	if r.LastTS > 0 {
+		v.LastActivity = time.UnixMilli(r.LastTS).UTC().Format("2006-01-02 15:04 UTC")
+	}
+	if first, _ := utf8.DecodeRuneInString(strings.TrimLeft(v.Name, "#!@")); first != utf8.RuneError {
+		v.Initial = strings.ToUpper(string(first))
+	}
+	if r.Predecessor == "" {
+		// A channel's IRC history linked to this room (store/links.go).
+		if p, err := s.store.ImportedPredecessor(ctx, r.ID); err == nil {
+			r.Predecessor = p
+		}
+	}
+	for _, link := range []struct {
+		id  id.RoomID
+		dst *string
+	}{{r.Predecessor, &v.Predecessor}, {r.Successor, &v.Successor}} {
+		if link.id == "" {
+			continue
+		}
+		if other, err := s.store.Room(ctx, link.id); err == nil && other.Unavailable() == "" {
+			*link.dst = roomPath(other)
+		}
+	}
+	return v
+}
+
+// roomName follows the spec: the name, else the canonical alias, else the
+// ID; only an alias that routes to the room stands for it (a squatter's
+// claim would pass it off as the real room).
+func roomName(r store.Room) string {
+	if strings.TrimSpace(r.Name) != "" {
+		return r.Name
+	}
+	if r.Alias != "" {
+		return r.Alias
+	}
+	return string(r.ID)
+}
+
+type messageView struct {
+	ID         string
+	Permalink  string
+	MatrixTo   string
+	Time       string
+	DateTime   string
+	TS         int64 // UTC ms, for the local-time script (data-ts)
+	SenderName string
+	SenderID   string
+	Kind       string // text, emote, notice, media
+	Body       template.HTML
+	Edited     bool
+	EditedAt   string
+	Deleted    *deletedView
+	Reply      *replyView
+	Reactions  []reaction
+	// ReactionsCapped is store.MaxRelated when only that many reactions
+	// were counted, else 0.
+	ReactionsCapped int
+	Thread          *threadView
+	InThread        bool
+	Highlight       bool
+	// Compact: a thread reply in the main timeline, shown as one line that
+	// links to its thread, as clients do.
+	Compact    bool
+	ThreadPath string
+	Excerpt    string
+	EditsPath  string
+	IRC        *ircOrigin // a line imported from an IRC log (irc.go)
+	// MeetingPath: the message is a #startmeeting; its minutes (meetings.go).
+	MeetingPath string
+}
+
+type deletedView struct {
+	// Notice replaces "Message deleted" (a takedown, an opt-out).
+	Notice    string
+	By        string
+	At        string
+	Reason    string
+	AppliedAt string
+}
+
+type replyView struct {
+	Permalink  string
+	SenderName string
+	Excerpt    string
+	Missing    string // why there is no excerpt: deleted, not archived
+}
+
+type threadView struct {
+	Path    string
+	Count   int
+	More    bool // Count is a lower bound
+	LastAt  string
+	LastISO string
+}
+
+type stateView struct {
+	ID        string
+	Permalink string
+	Time      string
+	DateTime  string
+	TS        int64 // UTC ms (data-ts)
+	Text      string
+	Link      string // an optional link (e.g. to an upgraded room)
+	LinkText  string
+	Highlight bool
+	member    bool
+	summary   string // member runs: "joined", "left", …
+}
+
+type itemView struct {
+	Poll    *pollView
+	Message *messageView
+	State   *stateView
+	Members *memberRunView
+}
+
+// memberRunView is a run of membership changes collapsed into one line.
+type memberRunView struct {
+	Summary string
+	Changes []*stateView
+	Open    bool // holds the highlighted event
+}
+
+const timeLayout = "15:04"
+
+func fmtTime(ms int64) (short, iso string) {
+	t := time.UnixMilli(ms).UTC()
+	return t.Format(timeLayout), t.Format(time.RFC3339)
+}
+
+func fmtStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
