@@ -188,8 +188,8 @@ type PollTally struct {
 // response's unknown answer IDs are dropped and only its first
 // MaxSelections kept, and a response with no valid selection is spoiled,
 // withdrawing that user's vote. related holds the responses and ends in
-// any order.
-func TallyPoll(p Poll, start *Event, related []*Event) PollTally {
+// any order; power is the room's, which decides who else may end it.
+func TallyPoll(p Poll, start *Event, related []*Event, power RoomPower) PollTally {
 	t := PollTally{Votes: map[string]int{}}
 	for _, e := range related {
 		if IsPollEnd(e.Type) && e.Sender == start.Sender && (!t.Ended || e.OriginTS < t.EndTS) {

@@ -85,7 +85,7 @@ func TestTallyPoll(t *testing.T) {
 		}, "map[a:1 c:1] voters 2 ended false winners [a c]"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			tl := TallyPoll(p, start, tc.related)
+			tl := TallyPoll(p, start, tc.related, RoomPower{})
 			if got := fmt.Sprintf("%v voters %d ended %v winners %v", tl.Votes, tl.Voters, tl.Ended, tl.Winners); got != tc.want {
 				t.Errorf("got %s\nwant %s", got, tc.want)
 			}
@@ -105,6 +105,6 @@ func FuzzParsePoll(f *testing.F) {
 		if p.Question == "" || len(p.Answers) == 0 || len(p.Answers) > MaxPollAnswers || p.MaxSelections < 1 || p.MaxSelections > len(p.Answers) {
 			t.Fatalf("invalid poll accepted: %+v", p)
 		}
-		TallyPoll(p, &Event{Sender: "@a:x"}, []*Event{{Type: TypePollResponse, Sender: "@b:x", Content: b}})
+		TallyPoll(p, &Event{Sender: "@a:x"}, []*Event{{Type: TypePollResponse, Sender: "@b:x", Content: b}}, RoomPower{})
 	})
 }

@@ -7,6 +7,16 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
+// RoomPower is what judging a user's power in a room takes: the room's
+// version, the content of its m.room.power_levels (nil if it has none) and
+// its creators (the create event's sender, then, from v12,
+// content.additional_creators).
+type RoomPower struct {
+	RoomVersion string
+	PowerLevels json.RawMessage
+	Creators    []id.UserID
+}
+
 // defaultStateLevel is state_default when power levels do not set it.
 const defaultStateLevel = 50
 

@@ -80,7 +80,7 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 	for _, st := range starts {
 		e := st.ev
 		related := byPoll[e.ID]
-		t := event.TallyPoll(st.poll, &e.Event, related)
+		t := event.TallyPoll(st.poll, &e.Event, related, event.RoomPower{})
 		v := &pollView{
 			ID: string(e.ID), Permalink: eventPath(r, e.ID), TS: e.OriginTS,
 			SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
