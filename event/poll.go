@@ -181,18 +181,19 @@ type PollTally struct {
 }
 
 // TallyPoll counts a poll's votes by MSC3381's rules: the poll ends at the
-// first end event sent by the poll's creator (an end from anyone else is
-// ignored: the archive does not judge redaction power here); only
-// responses sent before the end count, each user's latest one (by
+// first valid end event, one sent by the poll's creator or by someone whose
+// power in the room (power) may redact others' events, as matrix-js-sdk's
+// Poll.validateEndEvent judges it (an end from anyone else is ignored);
+// only responses sent before the end count, each user's latest one (by
 // origin_server_ts, then order given) replaces the earlier ones; a
 // response's unknown answer IDs are dropped and only its first
 // MaxSelections kept, and a response with no valid selection is spoiled,
 // withdrawing that user's vote. related holds the responses and ends in
 // any order.
-func TallyPoll(p Poll, start *Event, related []*Event) PollTally {
+func TallyPoll(p Poll, start *Event, related []*Event, power RoomPower) PollTally {
 	t := PollTally{Votes: map[string]int{}}
 	for _, e := range related {
-		if IsPollEnd(e.Type) && e.Sender == start.Sender && (!t.Ended || e.OriginTS < t.EndTS) {
+		if IsPollEnd(e.Type) && (!t.Ended || e.OriginTS < t.EndTS) && (e.Sender == start.Sender || power.MayRedactOthers(e.Sender)) {
 			t.Ended, t.EndTS = true, e.OriginTS
 		}
 	}

@@ -85,11 +85,62 @@ func TestTallyPoll(t *testing.T) {
 		}, "map[a:1 c:1] voters 2 ended false winners [a c]"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			tl := TallyPoll(p, start, tc.related)
+			tl := TallyPoll(p, start, tc.related, RoomPower{})
 			if got := fmt.Sprintf("%v voters %d ended %v winners %v", tl.Votes, tl.Voters, tl.Ended, tl.Winners); got != tc.want {
 				t.Errorf("got %s\nwant %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestTallyPollModeratorEnd: besides the poll's creator, anyone whose
+// power may redact others' events (MSC3381; matrix-js-sdk's
+// validateEndEvent) may end a poll; anyone else's end is ignored.
+func TestTallyPollModeratorEnd(t *testing.T) {
+	p, _ := ParsePoll(json.RawMessage(pollStable))
+	start := &Event{ID: "$p", Sender: "@owner:x", OriginTS: 100}
+	end := func(sender string, ts int64) *Event {
+		return &Event{Type: TypePollEnd, Sender: id.UserID(sender), OriginTS: ts}
+	}
+	pl := func(s string) json.RawMessage { return json.RawMessage(s) }
+	related := func(ender string) []*Event {
+		return []*Event{vote("@u:x", 110, `{"m.selections":["a"]}`), end(ender, 120), vote("@v:x", 130, `{"m.selections":["b"]}`)}
+	}
+	const ended, open = "ended true at 120 map[a:1]", "ended false at 0 map[a:1 b:1]"
+	for name, tc := range map[string]struct {
+		ender string
+		power RoomPower
+		want  string
+	}{
+		"moderator at the redact level":      {"@mod:x", RoomPower{"10", pl(`{"users":{"@mod:x":50}}`), []id.UserID{"@owner:x"}}, ended},
+		"redact level lowered":               {"@mod:x", RoomPower{"10", pl(`{"redact":20,"users":{"@mod:x":20}}`), nil}, ended},
+		"below the redact level":             {"@mod:x", RoomPower{"10", pl(`{"redact":60,"users":{"@mod:x":50}}`), nil}, open},
+		"random member":                      {"@mallory:x", RoomPower{"10", pl(`{"users":{"@mod:x":50}}`), nil}, open},
+		"users_default high enough":          {"@mallory:x", RoomPower{"10", pl(`{"users_default":50}`), nil}, ended},
+		"room creator without power levels":  {"@founder:x", RoomPower{"10", nil, []id.UserID{"@founder:x"}}, ended},
+		"member without power levels":        {"@mallory:x", RoomPower{"10", nil, []id.UserID{"@founder:x"}}, open},
+		"v12 additional creator":             {"@co:x", RoomPower{"12", pl(`{"users":{}}`), []id.UserID{"@founder:x", "@co:x"}}, ended},
+		"additional creator before v12":      {"@co:x", RoomPower{"11", pl(`{"users":{}}`), []id.UserID{"@founder:x", "@co:x"}}, open},
+		"malformed power levels fail closed": {"@mod:x", RoomPower{"10", pl(`{"users":{"@mod:x":"lots"}}`), nil}, open},
+		"redact level malformed":             {"@mod:x", RoomPower{"10", pl(`{"redact":[1],"users":{"@mod:x":100}}`), nil}, open},
+		"no power known":                     {"@mod:x", RoomPower{}, open},
+		// The creator always may, even where the power levels would not
+		// let them redact (MSC3381: "the poll creator or").
+		"creator below the redact level": {"@owner:x", RoomPower{"10", pl(`{"redact":100,"users":{"@owner:x":0}}`), nil}, ended},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tl := TallyPoll(p, start, related(tc.ender), tc.power)
+			if got := fmt.Sprintf("ended %v at %d %v", tl.Ended, tl.EndTS, tl.Votes); got != tc.want {
+				t.Errorf("got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+	// The first valid end counts: an earlier end by someone without power
+	// neither ends the poll nor hides a later valid one.
+	power := RoomPower{"10", pl(`{"users":{"@mod:x":50}}`), nil}
+	tl := TallyPoll(p, start, []*Event{end("@mallory:x", 105), vote("@u:x", 110, `{"m.selections":["a"]}`), end("@mod:x", 140), end("@owner:x", 150)}, power)
+	if !tl.Ended || tl.EndTS != 140 || tl.Votes["a"] != 1 {
+		t.Errorf("first valid end: ended %v at %d, votes %v", tl.Ended, tl.EndTS, tl.Votes)
 	}
 }
 
@@ -105,6 +156,6 @@ func FuzzParsePoll(f *testing.F) {
 		if p.Question == "" || len(p.Answers) == 0 || len(p.Answers) > MaxPollAnswers || p.MaxSelections < 1 || p.MaxSelections > len(p.Answers) {
 			t.Fatalf("invalid poll accepted: %+v", p)
 		}
-		TallyPoll(p, &Event{Sender: "@a:x"}, []*Event{{Type: TypePollResponse, Sender: "@b:x", Content: b}})
+		TallyPoll(p, &Event{Sender: "@a:x"}, []*Event{{Type: TypePollResponse, Sender: "@b:x", Content: b}}, RoomPower{})
 	})
 }

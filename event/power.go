@@ -7,6 +7,45 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
+// RoomPower is what judging a user's power in a room takes: the room's
+// version, the content of its m.room.power_levels (nil if it has none) and
+// its creators (the create event's sender, then, from v12,
+// content.additional_creators).
+type RoomPower struct {
+	RoomVersion string
+	PowerLevels json.RawMessage
+	Creators    []id.UserID
+}
+
+// MayRedactOthers reports whether user's power may redact other users'
+// events: a level at least "redact" (50 by default), or, from v12, being a
+// creator. A malformed value that decides the answer fails closed.
+func (p RoomPower) MayRedactOthers(user id.UserID) bool {
+	check := RedactCheck{RoomVersion: p.RoomVersion, Redaction: &Event{Sender: user}, PowerLevels: p.PowerLevels, Creators: p.Creators}
+	return hasRedactPower(check, normaliseRoomVersion(p.RoomVersion))
+}
+
+// Creators lists a room's creators from its create event: its sender,
+// then content.additional_creators (which only v12 rooms honour;
+// RoomPower's judges know that). A malformed list is ignored.
+func Creators(createSender id.UserID, createContent json.RawMessage) []id.UserID {
+	var out []id.UserID
+	if createSender != "" {
+		out = append(out, createSender)
+	}
+	var extra struct {
+		AdditionalCreators []id.UserID `json:"additional_creators"`
+	}
+	if json.Unmarshal(createContent, &extra) == nil {
+		for _, u := range extra.AdditionalCreators {
+			if u != "" && !slices.Contains(out, u) {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
 // defaultStateLevel is state_default when power levels do not set it.
 const defaultStateLevel = 50
 

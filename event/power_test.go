@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"maunium.net/go/mautrix/id"
@@ -43,5 +44,25 @@ func TestMaySendState(t *testing.T) {
 		if got := MaySendState(c.version, pl, c.creators, c.user, TypeHistoryVisibility); got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+func TestCreators(t *testing.T) {
+	for name, tc := range map[string]struct {
+		sender  id.UserID
+		content string
+		want    string
+	}{
+		"sender only":          {"@a:x", `{"room_version":"11"}`, "[@a:x]"},
+		"additional creators":  {"@a:x", `{"room_version":"12","additional_creators":["@b:x","@a:x","@c:x"]}`, "[@a:x @b:x @c:x]"},
+		"malformed list":       {"@a:x", `{"additional_creators":"@b:x"}`, "[@a:x]"},
+		"no create event":      {"", ``, "[]"},
+		"not an object at all": {"@a:x", `[1]`, "[@a:x]"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := fmt.Sprint(Creators(tc.sender, json.RawMessage(tc.content))); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

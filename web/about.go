@@ -24,19 +24,11 @@ import (
 // public. Set as the X-Robots-Tag
 // header too, which also covers the plain-text log.
 func (s *Server) roomRobots(c echo.Context, r store.Room) (string, event.ArchiveControls, error) {
-	ctx := c.Request().Context()
-	var ac event.ArchiveControls
-	for _, typ := range []string{event.TypeArchiveControls, event.TypeArchiveControlsUnstable} {
-		content, err := s.store.CurrentState(ctx, r.ID, typ, "")
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return "", ac, err
-		}
-		ac = event.ParseArchiveControls(content)
-		break
+	controls, err := s.store.ArchiveControls(c.Request().Context(), []id.RoomID{r.ID})
+	if err != nil {
+		return "", event.ArchiveControls{}, err
 	}
+	ac := controls[r.ID]
 	rules := ac.Robots
 	// A room whose history is no longer world-readable, shown only under
 	// the operator's show_formerly_public, is not offered to search

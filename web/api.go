@@ -162,6 +162,9 @@ func (s *Server) apiRooms(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if rooms, err = s.listed(ctx, rooms); err != nil {
+		return err
+	}
 	out := make([]apiRoom, 0, len(rooms))
 	for _, r := range rooms {
 		out = append(out, s.apiRoom(c, r))

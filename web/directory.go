@@ -15,7 +15,8 @@ import (
 )
 
 // The directory: the shown rooms (at most store.MaxDirectoryRooms, most
-// recently active first), filtered by a word in their name, alias or
+// recently active first) but those that ask not to be listed (listing.go),
+// filtered by a word in their name, alias or
 // topic, sorted by activity or name, a page at a time, and grouped by the
 // Matrix spaces the archive knows.
 
@@ -73,6 +74,22 @@ func (s *Server) directory(c echo.Context) error {
 	children, err := s.store.SpaceChildren(ctx)
 	if err != nil {
 		return err
+	}
+	// One read of the listed rooms' and the spaces' archive_controls.
+	ids := make([]id.RoomID, 0, len(rooms)+len(children))
+	for _, r := range rooms {
+		ids = append(ids, r.ID)
+	}
+	for space := range children {
+		ids = append(ids, space)
+	}
+	unlisted, err := s.unlisted(ctx, ids)
+	if err != nil {
+		return err
+	}
+	rooms = filterRooms(rooms, func(r store.Room) bool { return !unlisted[r.ID] })
+	for space := range unlisted {
+		delete(children, space)
 	}
 	shown := map[id.RoomID]bool{}
 	for _, r := range rooms {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -77,10 +78,20 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 			byPoll[rel[i].Rel.EventID] = append(byPoll[rel[i].Rel.EventID], &rel[i].Event)
 		}
 	}
+	othersEnd := false
+	for _, st := range starts {
+		for _, e := range byPoll[st.ev.ID] {
+			othersEnd = othersEnd || event.IsPollEnd(e.Type) && e.Sender != st.ev.Sender
+		}
+	}
+	power, err := s.pollPower(ctx, r, othersEnd)
+	if err != nil {
+		return nil, err
+	}
 	for _, st := range starts {
 		e := st.ev
 		related := byPoll[e.ID]
-		t := event.TallyPoll(st.poll, &e.Event, related)
+		t := event.TallyPoll(st.poll, &e.Event, related, power)
 		v := &pollView{
 			ID: string(e.ID), Permalink: eventPath(r, e.ID), TS: e.OriginTS,
 			SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
@@ -106,4 +117,27 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 		out[e.ID] = v
 	}
 	return out, nil
+}
+
+// pollPower loads what TallyPoll needs to judge an end event sent by
+// someone other than the poll's creator (need): the room's power levels
+// and creators. It reads the room's current state, as matrix-js-sdk does
+// (room.currentState), so a moderator demoted since no longer ends the
+// poll here either, as in Element. Most polls are ended by their creator,
+// and then nothing is read.
+func (s *Server) pollPower(ctx context.Context, r store.Room, need bool) (event.RoomPower, error) {
+	power := event.RoomPower{RoomVersion: r.Version}
+	if !need {
+		return power, nil
+	}
+	pl, err := s.store.CurrentState(ctx, r.ID, event.TypePowerLevels, "")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return power, fmt.Errorf("poll power levels: %w", err)
+	}
+	create, err := s.store.CurrentState(ctx, r.ID, event.TypeCreate, "")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return power, fmt.Errorf("poll room creators: %w", err)
+	}
+	power.PowerLevels, power.Creators = pl, event.Creators(r.Creator, create)
+	return power, nil
 }

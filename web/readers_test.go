@@ -223,6 +223,54 @@ func TestPolls(t *testing.T) {
 	})
 }
 
+// TestPollEndedByModerator: a poll ends at an end event from someone whose
+// power may redact others' messages (by the room's power levels), not only
+// from its creator; a random member's end is still ignored.
+func TestPollEndedByModerator(t *testing.T) {
+	const start = `{"m.poll.start":{"question":{"m.text":"Ship it?"},"kind":"m.poll.undisclosed","max_selections":1,"answers":[{"id":"y","m.text":"Yes"},{"id":"n","m.text":"No"}]}}`
+	ref := func(typ, sel string) string {
+		if typ == "end" {
+			return `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.text":[{"body":"ended"}]}`
+		}
+		return `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.selections":["` + sel + `"]}`
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			`{"event_id":"$pl","room_id":"!x:example.org","type":"m.room.power_levels","sender":"@a:example.org","origin_server_ts":1767225600003,"state_key":"","content":{"users":{"@a:example.org":100,"@mod:example.org":50}}}`,
+			pollLine("$poll", "m.poll.start", "@b:example.org", 1767225601000, start),
+			pollLine("$v1", "m.poll.response", "@c:example.org", 1767225602000, ref("", "y")),
+			pollLine("$fake", "m.poll.end", "@c:example.org", 1767225603000, ref("end", "")),
+			pollLine("$v2", "m.poll.response", "@d:example.org", 1767225604000, ref("", "n")),
+		))
+		const day = "/room/!x:example.org/2026-01-01"
+		if poll := msgByID(e.page(t, day, http.StatusOK), "$poll"); poll.Find(".votes").Length() != 0 || strings.Contains(poll.Find(".poll-status").Text(), "Ended") {
+			t.Fatal("a random member's end ended the poll")
+		}
+		e.addEvents(t,
+			pollLine("$end", "m.poll.end", "@mod:example.org", 1767225605000, ref("end", "")),
+			pollLine("$late", "m.poll.response", "@e:example.org", 1767225606000, ref("", "n")),
+		)
+		poll := msgByID(e.page(t, day, http.StatusOK), "$poll")
+		if !strings.Contains(poll.Find(".poll-status").Text(), "Ended") {
+			t.Fatalf("a moderator's end did not end the poll: status %q", poll.Find(".poll-status").Text())
+		}
+		votes := poll.Find(".votes").Map(func(_ int, s *goquery.Selection) string { return s.Text() })
+		if strings.Join(votes, "|") != "1 vote (50%)|1 vote (50%)" {
+			t.Errorf("votes %q, want the two votes sent before the moderator's end", votes)
+		}
+		var api struct {
+			Poll struct {
+				Ended  bool `json:"ended"`
+				Voters int  `json:"voters"`
+			} `json:"poll"`
+		}
+		decode(t, e.get(t, "/api/v1/events/$poll"), http.StatusOK, &api)
+		if !api.Poll.Ended || api.Poll.Voters != 2 {
+			t.Errorf("API poll %+v: want ended with 2 voters (the vote after the moderator's end does not count)", api.Poll)
+		}
+	})
+}
+
 // TestAboutPageAndArchiveControls: the about page gives the room's facts,
 // its upgrade chain both ways, and what search engines are told; a room's
 // m.room.archive_controls (stable or unstable) puts its valid robots

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -19,7 +20,8 @@ import (
 // sitemap per shown room, /sitemap/{room}.xml lists the room's day pages
 // that have messages, and /robots.txt names the index. Hidden rooms are in
 // none of them: the index lists what the directory lists, and a room's
-// sitemap answers like its pages (410 for a room no longer shown).
+// sitemap answers like its pages (410 for a room no longer shown), or 404
+// for a room that asks not to be listed (listing.go).
 
 const sitemapNS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
@@ -114,6 +116,9 @@ func (s *Server) sitemapIndex(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if rooms, err = s.listed(c.Request().Context(), rooms); err != nil {
+		return err
+	}
 	idx := sitemapIndex{NS: sitemapNS, Sitemaps: []sitemapEntry{}}
 	for _, r := range rooms {
 		pages := sitemapPages(r)
@@ -150,6 +155,13 @@ func (s *Server) roomSitemap(c echo.Context) error {
 	}
 	if r.LastTS == 0 {
 		return notFound("The archive has no public messages of %s yet.", roomName(r))
+	}
+	unlisted, err := s.unlisted(c.Request().Context(), []id.RoomID{r.ID})
+	if err != nil {
+		return err
+	}
+	if unlisted[r.ID] {
+		return notFound("%s asks archives not to list it (m.room.archive_controls), so it has no sitemap; its pages are still reachable by link.", roomName(r))
 	}
 	pages, p := sitemapPages(r), 1
 	if q := c.QueryParam("page"); q != "" {

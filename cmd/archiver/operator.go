@@ -157,7 +157,10 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		}
 		summary = strings.Join(summaries, "; ")
 	case "retention":
-		per, err := st.PurgeExpired(ctx, *dryRun, nil)
+		// A dry run only counts, so it has no batches to show.
+		prog := newProgress(stderr, log)
+		per, err := st.PurgeExpired(ctx, *dryRun, prog.purge)
+		prog.done()
 		rooms := make([]string, 0, len(per))
 		for r, n := range per {
 			affected += n

@@ -10,10 +10,11 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/retention"
 )
 
-// progress shows a long import's progress: a line redrawn in place on a
-// terminal, a log line every ten seconds otherwise.
+// progress shows a long job's progress (import, backfill, purge): a line
+// redrawn in place on a terminal, log lines otherwise.
 type progress struct {
 	w        io.Writer
 	log      *slog.Logger
@@ -21,6 +22,7 @@ type progress struct {
 	start    time.Time
 	last     time.Time
 	drawn    bool
+	purged   int64 // events a purge deleted so far
 }
 
 func newProgress(w io.Writer, log *slog.Logger) *progress {
@@ -82,4 +84,21 @@ func (p *progress) backfill(room string, events, limit int) {
 		}
 		p.log.Info("backfill progress", attrs...)
 	}
+}
+
+// purge shows a retention purge's progress, one batch at a time: each is a
+// transaction that committed, so what it shows is deleted. The total is
+// not known beforehand (counting would cost a scan per room), so it shows
+// the running count and the batch's room. Unlike an import's, every batch
+// is logged, as retention.Run logs them: a batch is PurgeBatch events
+// (1000), so the lines stay few.
+func (p *progress) purge(b retention.Batch) {
+	p.purged += int64(b.Deleted)
+	rate := float64(p.purged) / max(time.Since(p.start).Seconds(), 0.001)
+	if p.terminal {
+		fmt.Fprintf(p.w, "\rpurging expired events: %d deleted (%.0f/s), last batch %d in %s   ", p.purged, rate, b.Deleted, b.Room)
+		p.drawn = true
+		return
+	}
+	p.log.Info("retention purge batch", "room_id", b.Room, "deleted", b.Deleted, "deleted_so_far", p.purged)
 }
