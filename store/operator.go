@@ -107,7 +107,7 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 	return nil
 }
 
-const victimColumns = `nid, event_id, room_id, (public AND NOT redacted AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace')`
+const victimColumns = `nid, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + `)`
 
 func (w *writer) victims(ctx context.Context, query string, args ...any) ([]victim, error) {
 	rows, err := w.tx.QueryContext(ctx, query, args...)

@@ -32,14 +32,23 @@ type Event struct {
 
 // Displayable reports whether the event is a timeline message (not an edit,
 // a reaction or a redaction): what day pages list and rooms count.
-func (e *Event) Displayable() bool {
-	return (e.Type == event.TypeMessage || e.Type == event.TypeSticker) && e.Rel.Type != relReplace
+func (e *Event) Displayable() bool { return isTimelineMessage(e.Type, e.Rel.Type) }
+
+// isTimelineMessage is the one Go statement of "a timeline message": a
+// message or sticker that is not an edit of another. timelineMessageSQL
+// says the same in SQL; a test holds the two together.
+func isTimelineMessage(typ, relType string) bool {
+	return (typ == event.TypeMessage || typ == event.TypeSticker) && relType != event.RelReplace
 }
 
-const (
-	relReplace    = "m.replace"
-	relAnnotation = "m.annotation"
-)
+// timelineMessageSQL is isTimelineMessage as a condition on events, which
+// every query about messages composes rather than spelling it again.
+const timelineMessageSQL = `type IN ('` + event.TypeMessage + `', '` + event.TypeSticker + `') AND rel_type <> '` + event.RelReplace + `'`
+
+// dayListedSQL is what day pages list besides messages' own relations:
+// every event but reactions, redaction events and edits, which are shown
+// through their targets.
+const dayListedSQL = `type NOT IN ('` + event.TypeReaction + `', '` + event.TypeRedaction + `') AND rel_type <> '` + event.RelReplace + `'`
 
 // Redaction is what the archive knows of one m.room.redaction.
 type Redaction struct {
