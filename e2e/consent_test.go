@@ -418,7 +418,7 @@ func TestOptOutAndInByDirectMessage(t *testing.T) {
 			t.Errorf("message %s of the direct message is public: %s", e.ID, e.Raw)
 		}
 	}
-	if r, err := rst.Room(ctx, id.RoomID(dm)); err == nil && (r.Unavailable() == "" || r.MessageCount != 0) {
+	if r, err := rst.Room(ctx, id.RoomID(dm)); err == nil && (r.Shown() || r.MessageCount != 0) {
 		t.Errorf("direct message room = %+v; want hidden with no messages", r)
 	}
 	for _, ev := range dmEvents {

@@ -260,7 +260,7 @@ func TestOptOutTakedownEraseAndPurgeRoom(t *testing.T) {
 		if err := st.HideRoom(ctx, room, true, "spam"); err != nil {
 			t.Fatal(err)
 		}
-		if r, _ := st.Room(ctx, room); r.Unavailable() == "" {
+		if r, _ := st.Room(ctx, room); r.Shown() {
 			t.Error("hide-room did not hide")
 		}
 		n, err := st.PurgeRoom(ctx, room, false)
@@ -274,7 +274,7 @@ func TestOptOutTakedownEraseAndPurgeRoom(t *testing.T) {
 		if res.Stored != 0 || res.Withdrawn != 1 {
 			t.Errorf("an event of a purged room was stored: %+v", res)
 		}
-		if r, _ := st.Room(ctx, room); !r.Purged || r.Unavailable() == "" {
+		if r, _ := st.Room(ctx, room); !r.Purged || r.Shown() {
 			t.Error("the purged room is not marked purged")
 		}
 		if err := st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: "ops", Command: "purge-room", Target: string(room), Affected: n}); err != nil {

@@ -340,7 +340,7 @@ func (s *Store) RoomsUpTo(ctx context.Context, limit int) (rooms []Room, more bo
 		if err != nil {
 			return nil, false, fmt.Errorf("list rooms: %w", err)
 		}
-		if r = s.withPolicy(r); r.Unavailable() == "" {
+		if r = s.withPolicy(r); r.Shown() {
 			rooms = append(rooms, r)
 		}
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -102,28 +103,61 @@ type Room struct {
 	showFormerlyPublic bool
 }
 
-// Unavailable says why the room is not shown, or "" if it is: hidden by the
-// operator, the archive bot removed from it, or its history no longer
+// Hiding is why the archive does not show a room: a fact, which the web
+// and the archiver put in their own words.
+type Hiding uint8
+
+// The reasons, in the order Room.Hiding checks them.
+const (
+	NotHidden        Hiding = iota
+	HiddenPurged            // removed by the operator: nothing of it is stored
+	HiddenByOperator        // hidden by the operator; Room.HiddenReason says why, if they said
+	HiddenBotBanned         // the room's moderators banned the archive bot
+	HiddenBotLeft           // the archive bot left, was kicked, or is only invited back
+	HiddenNotPublic         // the room's history is no longer world-readable
+)
+
+// String names the reason for logs and machine-readable output.
+func (h Hiding) String() string {
+	switch h {
+	case NotHidden:
+		return "shown"
+	case HiddenPurged:
+		return "purged"
+	case HiddenByOperator:
+		return "operator_hidden"
+	case HiddenBotBanned:
+		return "bot_banned"
+	case HiddenBotLeft:
+		return "bot_left"
+	case HiddenNotPublic:
+		return "not_public"
+	}
+	return fmt.Sprintf("Hiding(%d)", uint8(h))
+}
+
+// Hiding says why the room is not shown, or NotHidden if it is: hidden by
+// the operator, the archive bot removed from it, or its history no longer
 // world-readable (ARCHITECTURE.md rule 2: the archive stops showing a room
 // until it is public again).
-func (r Room) Unavailable() string {
+func (r Room) Hiding() Hiding {
 	switch {
 	case r.Purged:
-		return "The archive's operator has removed this room from the archive."
+		return HiddenPurged
 	case r.Hidden:
-		if r.HiddenReason != "" {
-			return "The archive's operator has hidden this room: " + r.HiddenReason
-		}
-		return "The archive's operator has hidden this room."
+		return HiddenByOperator
 	case r.BotMembership == "ban":
-		return "The room's moderators banned the archive from this room, so it is no longer shown."
+		return HiddenBotBanned
 	case r.BotMembership == "leave" || r.BotMembership == "invite":
-		return "The archive is no longer a member of this room, so it is no longer shown."
+		return HiddenBotLeft
 	case r.HistoryVisibility != "" && r.HistoryVisibility != "world_readable" && !r.showFormerlyPublic:
-		return "This room's history is no longer readable by anyone, so the archive no longer shows it."
+		return HiddenNotPublic
 	}
-	return ""
+	return NotHidden
 }
+
+// Shown reports whether the archive shows the room.
+func (r Room) Shown() bool { return r.Hiding() == NotHidden }
 
 // Change is one entry of the change feed.
 type Change struct {

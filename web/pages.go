@@ -307,8 +307,8 @@ func (s *Server) publicEvent(c echo.Context) (store.Event, store.Room, error) {
 	if err != nil {
 		return store.Event{}, store.Room{}, err
 	}
-	if why := r.Unavailable(); why != "" {
-		return store.Event{}, store.Room{}, &httpError{code: http.StatusGone, msg: why}
+	if !r.Shown() {
+		return store.Event{}, store.Room{}, &httpError{code: http.StatusGone, msg: roomGone(r)}
 	}
 	if !ev.Public {
 		return store.Event{}, store.Room{}, notFound("This event is not part of the public archive: the room's history was not public when it was sent.")

@@ -261,7 +261,7 @@ func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 		if link.id == "" {
 			continue
 		}
-		if other, err := s.store.Room(ctx, link.id); err == nil && other.Unavailable() == "" {
+		if other, err := s.store.Room(ctx, link.id); err == nil && other.Shown() {
 			*link.dst = roomPath(other)
 		}
 	}
@@ -624,7 +624,7 @@ func (s *Server) stateView(ctx context.Context, r store.Room, e store.Event) (*s
 	case event.TypeTombstone:
 		v.Text = who + " upgraded this room."
 		if succ := id.RoomID(str("replacement_room")); succ != "" {
-			if other, err := s.store.Room(ctx, succ); err == nil && other.Unavailable() == "" {
+			if other, err := s.store.Room(ctx, succ); err == nil && other.Shown() {
 				v.Link, v.LinkText = roomPath(other), "Continue in the new room"
 			}
 		}

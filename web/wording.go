@@ -1,0 +1,28 @@
+package web
+
+import "github.com/mxarchive/mxarchive/store"
+
+// The archive's words for what the store reports as facts: why a room or a
+// message is not shown. They live here, in one place, so that the pages,
+// the text logs and the API say the same thing, and the store says none of
+// it.
+
+// roomGone says to a reader why a room the archive does not show is gone.
+func roomGone(r store.Room) string {
+	switch r.Hiding() {
+	case store.HiddenPurged:
+		return "The archive's operator has removed this room from the archive."
+	case store.HiddenByOperator:
+		if r.HiddenReason != "" {
+			return "The archive's operator has hidden this room: " + r.HiddenReason
+		}
+		return "The archive's operator has hidden this room."
+	case store.HiddenBotBanned:
+		return "The room's moderators banned the archive from this room, so it is no longer shown."
+	case store.HiddenBotLeft:
+		return "The archive is no longer a member of this room, so it is no longer shown."
+	case store.HiddenNotPublic:
+		return "This room's history is no longer readable by anyone, so the archive no longer shows it."
+	}
+	return ""
+}
