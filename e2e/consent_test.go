@@ -388,9 +388,9 @@ func TestOptOutAndInByDirectMessage(t *testing.T) {
 	})
 	for _, ev := range bobs {
 		expectPage(t, srv, "/room/"+slug+"/event/"+ev, http.StatusOK, "Hidden at the sender's request", "alice said heron")
-		expectPage(t, srv, "/api/v1/events/"+ev, http.StatusOK, `"withdrawn":"`+store.OptOutNotice+`"`)
+		expectPage(t, srv, "/api/v1/events/"+ev, http.StatusOK, `"withdrawn":"hidden at the sender's request"`)
 	}
-	expectPage(t, srv, "/room/"+slug+"/"+time.Now().UTC().Format("2006-01-02")+".txt", http.StatusOK, store.OptOutNotice, "alice said heron")
+	expectPage(t, srv, "/room/"+slug+"/"+time.Now().UTC().Format("2006-01-02")+".txt", http.StatusOK, "hidden at the sender's request", "alice said heron")
 	shownNowhere(t, srv, roomRoutes(slug, append(bobs, control), nil), "pangolin")
 
 	status2 := w.bob.Send(t, dm, "m.room.message", text("!archive status"))

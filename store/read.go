@@ -416,6 +416,7 @@ func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.
 				continue // the first applied one counts
 			}
 			r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(roomID), id.UserID(sender)
+			r.Kind = redactionKindOf(redID)
 			r.TS, r.ReceivedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC()
 			if applied.Valid {
 				r.AppliedAt = time.UnixMilli(applied.Int64).UTC()
@@ -514,6 +515,7 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 			return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
 		}
 		r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(room), id.UserID(sender)
+		r.Kind = redactionKindOf(redID)
 		r.TS, r.ReceivedAt, r.AppliedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC(), time.UnixMilli(applied).UTC()
 		r.TargetSender, r.TargetTS = id.UserID(targetSender), time.UnixMilli(targetTS).UTC()
 		withdrawnReason(&r.Redaction, optouts)

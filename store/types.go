@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -64,6 +65,51 @@ type Redaction struct {
 	// AppliedAt is zero while the target has not arrived.
 	AppliedAt time.Time
 	Rejected  bool
+	// Kind says what withdrew the message.
+	Kind RedactionKind
+}
+
+// RedactionKind is what withdrew a message's content.
+type RedactionKind uint8
+
+const (
+	RedactionByUser   RedactionKind = iota // an m.room.redaction sent in the room
+	RedactionTakedown                      // the operator's takedown (Store.Takedown)
+	RedactionOptOut                        // its sender opted out (OptOutRedaction; never stored)
+)
+
+// String names the kind for logs and machine-readable output.
+func (k RedactionKind) String() string {
+	switch k {
+	case RedactionByUser:
+		return "redaction"
+	case RedactionTakedown:
+		return "takedown"
+	case RedactionOptOut:
+		return "optout"
+	}
+	return fmt.Sprintf("RedactionKind(%d)", uint8(k))
+}
+
+// The redaction IDs the archive makes up for what is not an
+// m.room.redaction. No Matrix event ID has them (event.Parse requires a
+// leading '$'), so no room member can forge one; existing databases hold
+// takedowns under takedownPrefix, so the kind is read from the ID rather
+// than stored beside it.
+const (
+	takedownPrefix = "takedown:"
+	optOutPrefix   = "optout:"
+)
+
+// redactionKindOf is the one place a stored redaction's kind is read.
+func redactionKindOf(redactionID string) RedactionKind {
+	switch {
+	case strings.HasPrefix(redactionID, takedownPrefix):
+		return RedactionTakedown
+	case strings.HasPrefix(redactionID, optOutPrefix):
+		return RedactionOptOut
+	}
+	return RedactionByUser
 }
 
 // Room is a room's current summary, derived from its state events.

@@ -419,7 +419,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, canonical bool, date stri
 		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(displayName(e.SenderName, e.Sender)),
 			MsgType: sh.msg.MsgType, Edited: sh.edited}
 		if sh.redaction != nil {
-			l.Notice = sh.redaction.Notice()
+			l.Notice = withdrawnNotice(*sh.redaction)
 		} else {
 			l.Media = s.mediaURL(sh.msg.URL)
 		}

@@ -26,3 +26,34 @@ func roomGone(r store.Room) string {
 	}
 	return ""
 }
+
+// optOutNotice is what readers see in place of an opted-out user's message.
+const optOutNotice = "hidden at the sender's request"
+
+// What a withdrawn message's place on a page says, by what withdrew it.
+const (
+	deletedOptOut   = "Hidden at the sender's request"
+	deletedTakedown = "Removed by the archive's operator"
+)
+
+// withdrawnNotice is how a withdrawn message reads in plain text (the text
+// log, the API): deleted by a redaction, removed by the operator, or
+// hidden at the sender's request.
+func withdrawnNotice(r store.Redaction) string {
+	switch r.Kind {
+	case store.RedactionOptOut:
+		return optOutNotice
+	case store.RedactionTakedown:
+		return "removed by the archive's operator"
+	}
+	return "message deleted"
+}
+
+// withdrawnReason is the reason the API gives: the redaction's own, or for
+// an opt-out, which has none, the notice, as it always has.
+func withdrawnReason(r store.Redaction) string {
+	if r.Kind == store.RedactionOptOut {
+		return optOutNotice
+	}
+	return r.Reason
+}
