@@ -333,7 +333,7 @@ func TestRecordsAPublicRoomLikeTheHomeserver(t *testing.T) {
 		t.Errorf("reply relation = %+v", got[reply].Rel)
 	}
 	r, err := w.st.Room(context.Background(), id.RoomID(room))
-	if err != nil || r.Topic != "a new topic" || r.CanonicalAlias != "#town:"+serverName || r.Unavailable() != "" {
+	if err != nil || r.Topic != "a new topic" || r.CanonicalAlias != "#town:"+serverName || !r.Shown() {
 		t.Errorf("room = %+v, %v", r, err)
 	}
 
@@ -341,7 +341,7 @@ func TestRecordsAPublicRoomLikeTheHomeserver(t *testing.T) {
 	a.Kick(t, room, w.bot, "no archive here")
 	w.waitFor("the room to be hidden after the kick", 30*time.Second, func() bool {
 		r, err := w.st.Room(context.Background(), id.RoomID(room))
-		return err == nil && r.Unavailable() != ""
+		return err == nil && !r.Shown()
 	})
 	after := a.Send(t, room, "m.room.message", text("said after the kick"))
 	time.Sleep(3 * time.Second) // two sweep intervals
@@ -367,7 +367,7 @@ func TestRecordsNothingOfANonPublicRoom(t *testing.T) {
 			t.Errorf("event %s %s of a shared-history room is public", e.Type, e.ID)
 		}
 	}
-	if r, err := w.st.Room(context.Background(), id.RoomID(room)); err != nil || r.Unavailable() == "" || r.MessageCount != 0 {
+	if r, err := w.st.Room(context.Background(), id.RoomID(room)); err != nil || r.Shown() || r.MessageCount != 0 {
 		t.Errorf("room = %+v, %v; want hidden with no messages", r, err)
 	}
 }
@@ -382,7 +382,7 @@ func TestStopsRecordingWhenHistoryStopsBeingPublic(t *testing.T) {
 	w.waitFor("the public messages", 30*time.Second, func() bool { return len(w.archived(before...)) == 2 })
 	w.waitFor("the room to be hidden", 30*time.Second, func() bool {
 		r, err := w.st.Room(context.Background(), id.RoomID(room))
-		return err == nil && r.Unavailable() != ""
+		return err == nil && !r.Shown()
 	})
 	time.Sleep(3 * time.Second)
 	if got := w.archived(after...); len(got) != 0 {

@@ -34,7 +34,7 @@ func (w *world) botMembership(room string) string {
 func (w *world) notShown(room string, events ...string) {
 	w.t.Helper()
 	r, err := w.st.Room(context.Background(), id.RoomID(room))
-	if err == nil && r.Unavailable() == "" {
+	if err == nil && r.Shown() {
 		w.t.Errorf("room %s is shown: %+v", room, r)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		w.t.Error(err)
@@ -60,7 +60,7 @@ func TestOnlyAnAdminsInviteMakesTheArchiveJoin(t *testing.T) {
 	// The room's admin asks: archived, history included.
 	w.inviteBot(room)
 	w.waitFor("the history the admin's invite opened", 60*time.Second, func() bool { return len(w.archived(before)) == 1 })
-	if r, err := w.st.Room(context.Background(), id.RoomID(room)); err != nil || r.Unavailable() != "" {
+	if r, err := w.st.Room(context.Background(), id.RoomID(room)); err != nil || !r.Shown() {
 		t.Errorf("room after the admin's invite: %+v, %v", r, err)
 	}
 }

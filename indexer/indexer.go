@@ -303,7 +303,7 @@ func (document) BleveType() string { return "_default" }
 
 // indexable reports whether a stored event belongs in the index.
 func indexable(e *store.Event, room store.Room) bool {
-	return e.Public && !e.Redacted && !e.Expired && !e.OptedOut && e.Displayable() && room.Unavailable() == ""
+	return e.Public && !e.Redacted && !e.Expired && !e.OptedOut && e.Displayable() && room.Shown()
 }
 
 // sortableTime writes a time (ms) so that string order is time order.

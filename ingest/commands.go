@@ -56,7 +56,7 @@ func (m *Manager) command(ctx context.Context, ev *event.Event) (*answer, error)
 			return nil, err
 		}
 		m.log.Info("user opted out by direct message", "user_id", ev.Sender)
-		a.text = "Done: your messages in the public archive are now hidden (" + store.OptOutNotice + "), past and future, and removed from its search; so are your reactions, the reasons of your redactions and your display name. Send \"!archive optin\" to undo this."
+		a.text = "Done: your messages in the public archive are now hidden (hidden at the sender's request), past and future, and removed from its search; so are your reactions, the reasons of your redactions and your display name. Send \"!archive optin\" to undo this."
 	case "optin", "opt-in":
 		// Only the user's own opt-out: an operator's opt-out or erasure
 		// is the operator's to undo (a DM must not bring back what the

@@ -187,7 +187,7 @@ func TestOptOutTakedownEraseAndPurgeRoom(t *testing.T) {
 		}
 		e, _ := st.EventByID(ctx, "$m2")
 		red, err := st.RedactionOf(ctx, "$m2")
-		if !e.Redacted || err != nil || !red.IsTakedown() || red.Reason != "court order" || red.Notice() != "removed by the archive's operator" {
+		if !e.Redacted || err != nil || red.Kind != store.RedactionTakedown || red.Reason != "court order" {
 			t.Errorf("takedown: redacted=%v redaction=%+v err=%v", e.Redacted, red, err)
 		}
 		// Erase a user: messages deleted with tombstones, state stripped,
@@ -211,7 +211,7 @@ func TestOptOutTakedownEraseAndPurgeRoom(t *testing.T) {
 		if err := st.HideRoom(ctx, room, true, "spam"); err != nil {
 			t.Fatal(err)
 		}
-		if r, _ := st.Room(ctx, room); r.Unavailable() == "" {
+		if r, _ := st.Room(ctx, room); r.Shown() {
 			t.Error("hide-room did not hide")
 		}
 		n, err := st.PurgeRoom(ctx, room, false)
@@ -225,7 +225,7 @@ func TestOptOutTakedownEraseAndPurgeRoom(t *testing.T) {
 		if res.Stored != 0 || res.Withdrawn != 1 {
 			t.Errorf("an event of a purged room was stored: %+v", res)
 		}
-		if r, _ := st.Room(ctx, room); !r.Purged || r.Unavailable() == "" {
+		if r, _ := st.Room(ctx, room); !r.Purged || r.Shown() {
 			t.Error("the purged room is not marked purged")
 		}
 		if err := st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: "ops", Command: "purge-room", Target: string(room), Affected: n}); err != nil {

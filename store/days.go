@@ -21,14 +21,14 @@ const (
 	// otherwise end the day before its later messages.
 	dayPageSQL = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND (origin_ts, nid) > ($4, $5) AND public
-		  AND type NOT IN ('m.reaction', 'm.room.redaction') AND rel_type <> 'm.replace'
+		  AND ` + dayListedSQL + `
 		  AND (origin_ts >= $7 OR state_key IS NOT NULL)
 		ORDER BY origin_ts, nid LIMIT $6`
 	// dayPageBeforeSQL reads backwards from a position: the events before
 	// (origin_ts, nid) = ($3, $4), newest first.
 	dayPageBeforeSQL = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND (origin_ts, nid) < ($3, $4) AND public
-		  AND type NOT IN ('m.reaction', 'm.room.redaction') AND rel_type <> 'm.replace'
+		  AND ` + dayListedSQL + `
 		  AND (origin_ts >= $6 OR state_key IS NOT NULL)
 		ORDER BY origin_ts DESC, nid DESC LIMIT $5`
 )

@@ -10,3 +10,7 @@ var Refused = refused
 
 // Conn takes one connection from the pool.
 func (s *Store) Conn(ctx context.Context) (*sql.Conn, error) { return s.db.Conn(ctx) }
+
+// TimelineMessageSQL exposes the SQL statement of "a timeline message", so
+// a test can hold it to Event.Displayable.
+const TimelineMessageSQL = timelineMessageSQL

@@ -200,7 +200,7 @@ func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return out, fmt.Errorf("media %s room: %w", mxc, err)
 			}
-			shown = err == nil && r.Unavailable() == ""
+			shown = err == nil && r.Shown()
 			rooms[e.RoomID] = shown
 		}
 		if shown {

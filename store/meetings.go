@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
 )
 
 // MaxMeetings bounds the meetings one room lists.
@@ -18,7 +20,7 @@ const MaxMeetings = 1000
 // #startmeeting is not found, which meetbot, reading lines once, would not
 // have seen either.
 const meetingStartsSQL = `SELECT ` + eventColumns + ` FROM events
-	WHERE room_id = $1 AND public AND type = 'm.room.message' AND rel_type <> 'm.replace'
+	WHERE room_id = $1 AND public AND ` + timelineMessageSQL + ` AND type = '` + event.TypeMessage + `'
 	  AND LOWER(raw) LIKE '%startmeeting%'
 	ORDER BY origin_ts, nid LIMIT $2`
 

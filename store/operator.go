@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -101,7 +100,7 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 	return nil
 }
 
-const victimColumns = `nid, event_id, room_id, (public AND NOT redacted AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace')`
+const victimColumns = `nid, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + `)`
 
 func (w *writer) victims(ctx context.Context, query string, args ...any) ([]victim, error) {
 	rows, err := w.tx.QueryContext(ctx, query, args...)
@@ -230,7 +229,7 @@ func (s *Store) Takedown(ctx context.Context, eventID id.EventID, reason string)
 		return err
 	}
 	return s.inWrite(ctx, func(w *writer) error {
-		p := pendingRedaction{id: "takedown:" + string(eventID), target: string(eventID), room: string(ev.RoomID),
+		p := pendingRedaction{id: takedownPrefix + string(eventID), target: string(eventID), room: string(ev.RoomID),
 			reason: reason, ts: w.now, operator: true}
 		if _, err := w.tx.ExecContext(ctx, `INSERT INTO redactions (redaction_id, target_id, room_id, sender, reason, origin_ts, received_at)
 			VALUES ($1, $2, $3, '', $4, $5, $5) ON CONFLICT (redaction_id) DO UPDATE SET reason = excluded.reason`,
@@ -242,31 +241,10 @@ func (s *Store) Takedown(ctx context.Context, eventID id.EventID, reason string)
 	})
 }
 
-// IsTakedown reports whether a redaction is the operator's takedown.
-func (r Redaction) IsTakedown() bool { return strings.HasPrefix(string(r.RedactionID), "takedown:") }
-
-// OptOutNotice is what readers see in place of an opted-out user's message.
-const OptOutNotice = "hidden at the sender's request"
-
 // OptOutRedaction stands for an opted-out sender's message wherever a
 // deleted message is shown.
 func OptOutRedaction(e Event) Redaction {
-	return Redaction{RedactionID: "optout:" + e.ID, TargetID: e.ID, RoomID: e.RoomID, Reason: OptOutNotice}
-}
-
-// IsOptOut reports whether r is an OptOutRedaction.
-func (r Redaction) IsOptOut() bool { return strings.HasPrefix(string(r.RedactionID), "optout:") }
-
-// Notice is how a withdrawn message reads in plain text: deleted by a
-// redaction, removed by the operator, or hidden at the sender's request.
-func (r Redaction) Notice() string {
-	switch {
-	case r.IsOptOut():
-		return OptOutNotice
-	case r.IsTakedown():
-		return "removed by the archive's operator"
-	}
-	return "message deleted"
+	return Redaction{RedactionID: optOutPrefix + e.ID, TargetID: e.ID, RoomID: e.RoomID, Kind: RedactionOptOut}
 }
 
 // EraseUser deletes every message (non-state event) a user sent, leaving

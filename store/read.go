@@ -23,15 +23,13 @@ const (
 	// reactions and redaction events are shown through their targets.
 	dayEventsSQL = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND public
-		  AND type NOT IN ('m.reaction', 'm.room.redaction') AND rel_type <> 'm.replace'
+		  AND ` + dayListedSQL + `
 		ORDER BY origin_ts, nid LIMIT $4`
 	prevMessageSQL = `SELECT origin_ts FROM events
-		WHERE room_id = $1 AND origin_ts < $2 AND public AND type IN ('m.room.message', 'm.sticker')
-		  AND rel_type <> 'm.replace'
+		WHERE room_id = $1 AND origin_ts < $2 AND public AND ` + timelineMessageSQL + `
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	nextMessageSQL = `SELECT origin_ts FROM events
-		WHERE room_id = $1 AND origin_ts >= $2 AND public AND type IN ('m.room.message', 'm.sticker')
-		  AND rel_type <> 'm.replace'
+		WHERE room_id = $1 AND origin_ts >= $2 AND public AND ` + timelineMessageSQL + `
 		ORDER BY origin_ts, nid LIMIT 1`
 	stateEventsSQL = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND state_key IS NOT NULL ORDER BY origin_ts, nid`
@@ -161,7 +159,7 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 // public, a timeline message (not an edit), not redacted, its sender not
 // opted out. Expiry, which depends on the room's policy, is a bound on
 // origin_ts added by each query.
-const shownMessageCond = `public AND NOT redacted AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace'
+const shownMessageCond = `public AND NOT redacted AND ` + timelineMessageSQL + `
 	AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = events.sender)`
 
 // nextDaySQL is the start (ms) of the UTC day after the one holding
@@ -299,7 +297,7 @@ var relatedSQL = `SELECT ` + eventColumns + ` FROM (
 		SELECT *, ROW_NUMBER() OVER (PARTITION BY rel_target, rel_type ORDER BY nid DESC) AS rel_rank
 		FROM events WHERE rel_target IN (%s) AND rel_target <> '' AND public AND NOT redacted
 		  AND room_id = (SELECT t.room_id FROM events t WHERE t.event_id = events.rel_target)
-		  AND (rel_type <> 'm.replace' OR sender = (SELECT t.sender FROM events t WHERE t.event_id = events.rel_target))
+		  AND (rel_type <> '` + event.RelReplace + `' OR sender = (SELECT t.sender FROM events t WHERE t.event_id = events.rel_target))
 	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
 	ORDER BY origin_ts, nid`
 
@@ -342,7 +340,7 @@ func (s *Store) RoomsUpTo(ctx context.Context, limit int) (rooms []Room, more bo
 		if err != nil {
 			return nil, false, fmt.Errorf("list rooms: %w", err)
 		}
-		if r = s.withPolicy(r); r.Unavailable() == "" {
+		if r = s.withPolicy(r); r.Shown() {
 			rooms = append(rooms, r)
 		}
 	}
@@ -418,6 +416,7 @@ func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.
 				continue // the first applied one counts
 			}
 			r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(roomID), id.UserID(sender)
+			r.Kind = redactionKindOf(redID)
 			r.TS, r.ReceivedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC()
 			if applied.Valid {
 				r.AppliedAt = time.UnixMilli(applied.Int64).UTC()
@@ -516,6 +515,7 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 			return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
 		}
 		r.RedactionID, r.TargetID, r.RoomID, r.Sender = id.EventID(redID), id.EventID(targetID), id.RoomID(room), id.UserID(sender)
+		r.Kind = redactionKindOf(redID)
 		r.TS, r.ReceivedAt, r.AppliedAt = time.UnixMilli(ts).UTC(), time.UnixMilli(received).UTC(), time.UnixMilli(applied).UTC()
 		r.TargetSender, r.TargetTS = id.UserID(targetSender), time.UnixMilli(targetTS).UTC()
 		withdrawnReason(&r.Redaction, optouts)
@@ -528,12 +528,12 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 // without sorting.
 const roomMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE room_id = $1 AND (origin_ts > $2 OR (origin_ts = $2 AND nid > $3))
-	  AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace'
+	  AND ` + timelineMessageSQL + `
 	ORDER BY origin_ts, nid LIMIT $4`
 
 const senderMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE sender = $1 AND (origin_ts > $2 OR (origin_ts = $2 AND nid > $3))
-	  AND type IN ('m.room.message', 'm.sticker') AND rel_type <> 'm.replace'
+	  AND ` + timelineMessageSQL + `
 	ORDER BY origin_ts, nid LIMIT $4`
 
 // SenderMessages pages through a user's timeline messages in every room,

@@ -19,7 +19,7 @@ const (
 		canonical_alias, alt_aliases, join_rule, history_visibility, encrypted,
 		predecessor_room_id, successor_room_id, hidden, hidden_reason, bot_membership, message_count, first_ts, last_ts,
 		retention_max_lifetime, purged, ` + routedAliasColumn
-	// The directory: rooms with messages whose Unavailable() is "" (the
+	// The directory: rooms with messages that are Shown() (the
 	// rest of that test is in Go: it depends on the operator's policy).
 	listRoomsSQL = `SELECT ` + roomColumns + ` FROM rooms WHERE NOT hidden AND NOT purged AND message_count > 0
 		AND bot_membership IN ('', 'join')
@@ -149,8 +149,8 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		w.s.log.Info("room retention policy changed", "room_id", room, "max_lifetime", after.MaxLifetime)
 		return w.feed(ctx, ChangeHidden, room, "")
 	}
-	if (before.Unavailable() == "") != (after.Unavailable() == "") {
-		w.s.log.Info("room availability changed", "room_id", room, "shown", after.Unavailable() == "", "reason", after.Unavailable())
+	if before.Shown() != after.Shown() {
+		w.s.log.Info("room availability changed", "room_id", room, "shown", after.Shown(), "reason", after.Hiding().String())
 		return w.feed(ctx, ChangeHidden, room, "")
 	}
 	return nil
@@ -209,7 +209,7 @@ func (s *Store) Rooms(ctx context.Context) ([]Room, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list rooms: %w", err)
 		}
-		if r = s.withPolicy(r); r.Unavailable() == "" {
+		if r = s.withPolicy(r); r.Shown() {
 			out = append(out, r)
 		}
 	}

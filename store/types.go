@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -32,14 +34,23 @@ type Event struct {
 
 // Displayable reports whether the event is a timeline message (not an edit,
 // a reaction or a redaction): what day pages list and rooms count.
-func (e *Event) Displayable() bool {
-	return (e.Type == event.TypeMessage || e.Type == event.TypeSticker) && e.Rel.Type != relReplace
+func (e *Event) Displayable() bool { return isTimelineMessage(e.Type, e.Rel.Type) }
+
+// isTimelineMessage is the one Go statement of "a timeline message": a
+// message or sticker that is not an edit of another. timelineMessageSQL
+// says the same in SQL; a test holds the two together.
+func isTimelineMessage(typ, relType string) bool {
+	return (typ == event.TypeMessage || typ == event.TypeSticker) && relType != event.RelReplace
 }
 
-const (
-	relReplace    = "m.replace"
-	relAnnotation = "m.annotation"
-)
+// timelineMessageSQL is isTimelineMessage as a condition on events, which
+// every query about messages composes rather than spelling it again.
+const timelineMessageSQL = `type IN ('` + event.TypeMessage + `', '` + event.TypeSticker + `') AND rel_type <> '` + event.RelReplace + `'`
+
+// dayListedSQL is what day pages list besides messages' own relations:
+// every event but reactions, redaction events and edits, which are shown
+// through their targets.
+const dayListedSQL = `type NOT IN ('` + event.TypeReaction + `', '` + event.TypeRedaction + `') AND rel_type <> '` + event.RelReplace + `'`
 
 // Redaction is what the archive knows of one m.room.redaction.
 type Redaction struct {
@@ -54,6 +65,51 @@ type Redaction struct {
 	// AppliedAt is zero while the target has not arrived.
 	AppliedAt time.Time
 	Rejected  bool
+	// Kind says what withdrew the message.
+	Kind RedactionKind
+}
+
+// RedactionKind is what withdrew a message's content.
+type RedactionKind uint8
+
+const (
+	RedactionByUser   RedactionKind = iota // an m.room.redaction sent in the room
+	RedactionTakedown                      // the operator's takedown (Store.Takedown)
+	RedactionOptOut                        // its sender opted out (OptOutRedaction; never stored)
+)
+
+// String names the kind for logs and machine-readable output.
+func (k RedactionKind) String() string {
+	switch k {
+	case RedactionByUser:
+		return "redaction"
+	case RedactionTakedown:
+		return "takedown"
+	case RedactionOptOut:
+		return "optout"
+	}
+	return fmt.Sprintf("RedactionKind(%d)", uint8(k))
+}
+
+// The redaction IDs the archive makes up for what is not an
+// m.room.redaction. No Matrix event ID has them (event.Parse requires a
+// leading '$'), so no room member can forge one; existing databases hold
+// takedowns under takedownPrefix, so the kind is read from the ID rather
+// than stored beside it.
+const (
+	takedownPrefix = "takedown:"
+	optOutPrefix   = "optout:"
+)
+
+// redactionKindOf is the one place a stored redaction's kind is read.
+func redactionKindOf(redactionID string) RedactionKind {
+	switch {
+	case strings.HasPrefix(redactionID, takedownPrefix):
+		return RedactionTakedown
+	case strings.HasPrefix(redactionID, optOutPrefix):
+		return RedactionOptOut
+	}
+	return RedactionByUser
 }
 
 // Room is a room's current summary, derived from its state events.
@@ -93,28 +149,61 @@ type Room struct {
 	showFormerlyPublic bool
 }
 
-// Unavailable says why the room is not shown, or "" if it is: hidden by the
-// operator, the archive bot removed from it, or its history no longer
+// Hiding is why the archive does not show a room: a fact, which the web
+// and the archiver put in their own words.
+type Hiding uint8
+
+// The reasons, in the order Room.Hiding checks them.
+const (
+	NotHidden        Hiding = iota
+	HiddenPurged            // removed by the operator: nothing of it is stored
+	HiddenByOperator        // hidden by the operator; Room.HiddenReason says why, if they said
+	HiddenBotBanned         // the room's moderators banned the archive bot
+	HiddenBotLeft           // the archive bot left, was kicked, or is only invited back
+	HiddenNotPublic         // the room's history is no longer world-readable
+)
+
+// String names the reason for logs and machine-readable output.
+func (h Hiding) String() string {
+	switch h {
+	case NotHidden:
+		return "shown"
+	case HiddenPurged:
+		return "purged"
+	case HiddenByOperator:
+		return "operator_hidden"
+	case HiddenBotBanned:
+		return "bot_banned"
+	case HiddenBotLeft:
+		return "bot_left"
+	case HiddenNotPublic:
+		return "not_public"
+	}
+	return fmt.Sprintf("Hiding(%d)", uint8(h))
+}
+
+// Hiding says why the room is not shown, or NotHidden if it is: hidden by
+// the operator, the archive bot removed from it, or its history no longer
 // world-readable (ARCHITECTURE.md rule 2: the archive stops showing a room
 // until it is public again).
-func (r Room) Unavailable() string {
+func (r Room) Hiding() Hiding {
 	switch {
 	case r.Purged:
-		return "The archive's operator has removed this room from the archive."
+		return HiddenPurged
 	case r.Hidden:
-		if r.HiddenReason != "" {
-			return "The archive's operator has hidden this room: " + r.HiddenReason
-		}
-		return "The archive's operator has hidden this room."
+		return HiddenByOperator
 	case r.BotMembership == "ban":
-		return "The room's moderators banned the archive from this room, so it is no longer shown."
+		return HiddenBotBanned
 	case r.BotMembership == "leave" || r.BotMembership == "invite":
-		return "The archive is no longer a member of this room, so it is no longer shown."
+		return HiddenBotLeft
 	case r.HistoryVisibility != "" && r.HistoryVisibility != "world_readable" && !r.showFormerlyPublic:
-		return "This room's history is no longer readable by anyone, so the archive no longer shows it."
+		return HiddenNotPublic
 	}
-	return ""
+	return NotHidden
 }
+
+// Shown reports whether the archive shows the room.
+func (r Room) Shown() bool { return r.Hiding() == NotHidden }
 
 // Change is one entry of the change feed.
 type Change struct {

@@ -33,7 +33,7 @@ const (
 		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND origin_ts <= $4
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	markRedactedSQL = `UPDATE events SET raw = $1, redacted = TRUE WHERE nid = $2`
-	editsOfSQL      = `SELECT nid, raw FROM events WHERE rel_target = $1 AND rel_target <> '' AND rel_type = 'm.replace' AND NOT redacted`
+	editsOfSQL      = `SELECT nid, raw FROM events WHERE rel_target = $1 AND rel_target <> '' AND rel_type = '` + event.RelReplace + `' AND NOT redacted`
 	markAppliedSQL  = `UPDATE redactions SET applied_at = $1 WHERE redaction_id = $2`
 	markRejectedSQL = `UPDATE redactions SET rejected = TRUE WHERE redaction_id = $1`
 	roomVersionSQL  = `SELECT room_version, creator FROM rooms WHERE room_id = $1`
@@ -365,7 +365,7 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 				d.maxTS = ev.OriginTS
 			}
 		}
-		if ev.Rel.Type == relReplace && ev.Rel.EventID != "" {
+		if ev.Rel.Type == event.RelReplace && ev.Rel.EventID != "" {
 			if err := w.feed(ctx, ChangeEdited, ev.RoomID, ev.Rel.EventID); err != nil {
 				return err
 			}
@@ -597,13 +597,13 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 			}
 			d.state = true
 		}
-		if relType == relReplace && relTarget != "" {
+		if relType == event.RelReplace && relTarget != "" {
 			// Redacting an edit reverts its original to the previous version.
 			if err := w.feed(ctx, ChangeEdited, id.RoomID(room), id.EventID(relTarget)); err != nil {
 				return err
 			}
 		}
-		if public && (typ == event.TypeMessage || typ == event.TypeSticker) && relType != relReplace {
+		if public && isTimelineMessage(typ, relType) {
 			if _, err := w.tx.ExecContext(ctx, uncountMessageSQL, room); err != nil {
 				return err
 			}

@@ -172,7 +172,7 @@ func (s *Server) upgradeChain(ctx context.Context, r store.Room, next func(store
 			return nil, err
 		}
 		l := roomLink{Name: roomName(other), ID: string(other.ID)}
-		if other.Unavailable() == "" {
+		if other.Shown() {
 			l.Path = roomPath(other, "about")
 		}
 		out = append(out, l)

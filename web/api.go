@@ -279,8 +279,8 @@ func fillRedaction(a *apiEvent, r store.Redaction) {
 	if !r.AppliedAt.IsZero() {
 		a.AppliedAt = r.AppliedAt.Format(time.RFC3339)
 	}
-	a.Reason = r.Reason
-	a.Withdrawn = r.Notice()
+	a.Reason = withdrawnReason(r)
+	a.Withdrawn = withdrawnNotice(r)
 }
 
 // apiEvent fills a with one event as shown, its text and HTML queued on q;

@@ -158,10 +158,10 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, via []
 		v.Kind = "deleted"
 		d := &deletedView{Reason: sh.redaction.Reason, AppliedAt: fmtStamp(sh.redaction.AppliedAt)}
 		switch {
-		case sh.redaction.IsOptOut():
-			d = &deletedView{Notice: "Hidden at the sender's request"}
-		case sh.redaction.IsTakedown():
-			d.Notice = "Removed by the archive's operator"
+		case sh.redaction.Kind == store.RedactionOptOut:
+			d = &deletedView{Notice: deletedOptOut}
+		case sh.redaction.Kind == store.RedactionTakedown:
+			d.Notice = deletedTakedown
 		}
 		if sh.redaction.Sender != "" {
 			d.By = string(sh.redaction.Sender)
@@ -196,8 +196,8 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, via []
 		switch ps := parents[p]; {
 		case ps == nil:
 			rv.Missing = "a message that is not in the archive"
-		case ps.redaction != nil && ps.redaction.IsOptOut():
-			rv.Missing = "a message " + store.OptOutNotice
+		case ps.redaction != nil && ps.redaction.Kind == store.RedactionOptOut:
+			rv.Missing = "a message " + optOutNotice
 			rv.Permalink = eventPath(r, p)
 		case ps.redaction != nil:
 			rv.Missing = "a deleted message"

@@ -191,7 +191,7 @@ func (s *Server) spaces(ctx context.Context, children map[id.RoomID][]id.RoomID,
 			continue
 		}
 		r, err := s.store.Room(ctx, space)
-		if err != nil || r.Unavailable() != "" || r.HistoryVisibility != "world_readable" {
+		if err != nil || !r.Shown() || r.HistoryVisibility != "world_readable" {
 			continue // a space that is not public does not name its rooms here
 		}
 		out = append(out, spaceView{ID: string(space), Name: roomName(r), Path: "/?space=" + url.QueryEscape(string(space)), Rooms: n})

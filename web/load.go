@@ -148,7 +148,7 @@ func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Eve
 		}
 		// A room upgraded many times names few successors: one lookup
 		// each, not one per tombstone.
-		if other, err := s.store.Room(ctx, succ); err == nil && other.Unavailable() == "" {
+		if other, err := s.store.Room(ctx, succ); err == nil && other.Shown() {
 			d.successors[succ] = other
 		}
 	}

@@ -306,8 +306,8 @@ func (s *Server) publicEvent(c echo.Context) (store.Event, store.Room, error) {
 	if err != nil {
 		return store.Event{}, store.Room{}, err
 	}
-	if why := r.Unavailable(); why != "" {
-		return store.Event{}, store.Room{}, &httpError{code: http.StatusGone, msg: why}
+	if !r.Shown() {
+		return store.Event{}, store.Room{}, &httpError{code: http.StatusGone, msg: roomGone(r)}
 	}
 	if !ev.Public {
 		return store.Event{}, store.Room{}, notFound("This event is not part of the public archive: the room's history was not public when it was sent.")
@@ -408,7 +408,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(displayName(e.SenderName, e.Sender)),
 			MsgType: sh.msg.MsgType, Edited: sh.edited}
 		if sh.redaction != nil {
-			l.Notice = sh.redaction.Notice()
+			l.Notice = withdrawnNotice(*sh.redaction)
 		} else {
 			l.Media = s.mediaURL(sh.msg.URL)
 		}

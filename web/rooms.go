@@ -102,8 +102,8 @@ func (s *Server) resolveRoomSlug(c echo.Context, raw string) (store.Room, bool, 
 	if err != nil {
 		return store.Room{}, false, err
 	}
-	if why := r.Unavailable(); why != "" {
-		return store.Room{}, false, &httpError{code: http.StatusGone, msg: why}
+	if !r.Shown() {
+		return store.Room{}, false, &httpError{code: http.StatusGone, msg: roomGone(r)}
 	}
 	return r, raw == slug(r), nil
 }

@@ -98,7 +98,7 @@ func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 		if link.id == "" {
 			continue
 		}
-		if other, err := s.store.Room(ctx, link.id); err == nil && other.Unavailable() == "" {
+		if other, err := s.store.Room(ctx, link.id); err == nil && other.Shown() {
 			*link.dst = roomPath(other)
 		}
 	}

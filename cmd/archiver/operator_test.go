@@ -72,8 +72,8 @@ func TestOperatorCommands(t *testing.T) {
 	if _, err := cmd("hide-room", "!aNsIbLeCoMmUnItY:example.org", "--reason", "spam wave"); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := st.Room(ctx, "!aNsIbLeCoMmUnItY:example.org"); !strings.Contains(r.Unavailable(), "spam wave") {
-		t.Errorf("hide-room: %q", r.Unavailable())
+	if r, _ := st.Room(ctx, "!aNsIbLeCoMmUnItY:example.org"); r.Hiding() != store.HiddenByOperator || !strings.Contains(r.HiddenReason, "spam wave") {
+		t.Errorf("hide-room: %v %q", r.Hiding(), r.HiddenReason)
 	}
 	if _, err := cmd("retention", "--dry-run"); err != nil {
 		t.Fatal(err)
