@@ -173,7 +173,7 @@ func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.F
 	if err != nil {
 		return false, err
 	}
-	return in.store.MediaFetched(ctx, url, b.Hash, b.Size, media.Sniff(head.Bytes()))
+	return in.store.MediaFetched(ctx, url, b.Hash, b.Size, media.Sniff(head.Bytes()), nil)
 }
 
 // limitedBuffer keeps the first n bytes written to it.

@@ -180,7 +180,7 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		log.Warn("media fetch failed", "attempt", n, "gave_up", giveUp, "err", err)
 		return f.store.MediaFailed(ctx, j.MXC, err.Error(), f.now().Add(backoff(n)), giveUp)
 	}
-	kept, err := f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct)
+	kept, err := f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct, nil)
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct)
+	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct, nil)
 	return err
 }
 

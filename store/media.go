@@ -281,7 +281,10 @@ func (s *Store) RetryMedia(ctx context.Context, room id.RoomID) (int64, error) {
 // queue. It reports false, recording nothing, when no event refers to the
 // URI any more (erased while downloading): the blob is then recorded as an
 // orphan unless another URI names it, and the archiver deletes it.
-func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, size int64, contentType string) (bool, error) {
+//
+// present, if not nil, is asked inside the write transaction whether the
+// blob's bytes are still on disk (see DeleteOrphans); its error aborts.
+func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, size int64, contentType string, present func() error) (bool, error) {
 	kept := false
 	err := s.inWrite(ctx, func(w *writer) error {
 		if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_queue WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID); err != nil {
@@ -316,8 +319,8 @@ func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, 
 
 // MediaThumbnail records the thumbnail made of a stored file. It reports
 // false, recording nothing, when the file was erased meanwhile (the blob is
-// then orphaned).
-func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, contentType string) (bool, error) {
+// then orphaned). present is as for MediaFetched.
+func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, contentType string, present func() error) (bool, error) {
 	kept := false
 	err := s.inWrite(ctx, func(w *writer) error {
 		res, err := w.tx.ExecContext(ctx, `UPDATE media SET thumb_sha256 = $3, thumb_type = $4

@@ -55,7 +55,7 @@ func (e *mediaEnv) fetch(t testing.TB, uri, body string) media.Blob {
 		t.Fatal(err)
 	}
 	m, _ := event.ParseMXC(uri)
-	if kept, err := e.st.MediaFetched(ctx, m, b.Hash, b.Size, media.Sniff([]byte(body))); err != nil || !kept {
+	if kept, err := e.st.MediaFetched(ctx, m, b.Hash, b.Size, media.Sniff([]byte(body)), nil); err != nil || !kept {
 		t.Fatalf("MediaFetched(%s) = %v, %v", uri, kept, err)
 	}
 	return b
@@ -140,7 +140,7 @@ func TestMediaServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.MediaThumbnail(context.Background(), event.MXC{Server: "example.org", MediaID: "png"}, small.Hash, "image/jpeg"); err != nil {
+	if _, err := st.MediaThumbnail(context.Background(), event.MXC{Server: "example.org", MediaID: "png"}, small.Hash, "image/jpeg", nil); err != nil {
 		t.Fatal(err)
 	}
 	if th := e.do(t, http.MethodGet, "/media/example.org/png/thumbnail", nil); th.Code != http.StatusOK ||
