@@ -3,6 +3,8 @@ package media
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,10 +44,19 @@ type Fetcher struct {
 	Poll        time.Duration
 	// gc serializes deleting orphaned bytes against downloads in flight: a
 	// download that finds its bytes already stored (dedup) must not see
-	// them deleted before it records them.
+	// them deleted before it records them. Another process's fetcher is
+	// kept out by the database instead (Store.DeleteOrphans).
 	gc  sync.RWMutex
 	now func() time.Time
+	// owner names this fetcher's claims on queued fetches
+	// (Store.ClaimMedia), which another process's fetcher leaves alone.
+	owner string
 }
+
+// claimLease is how long a claim on a queued fetch lasts unless renewed
+// (every claimLease/3 while the fetcher works): the delay after which a
+// killed process's claims pass to another.
+const claimLease = 30 * time.Second
 
 // NewFetcher returns a fetcher using the homeserver at address as user
 // (the archive bot) with the appservice token.
@@ -54,8 +65,12 @@ func NewFetcher(st *store.Store, blobs Blobs, address, asToken string, user id.U
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("homeserver.address %q is not an http(s) URL", address)
 	}
+	var owner [12]byte
+	if _, err := rand.Read(owner[:]); err != nil {
+		return nil, fmt.Errorf("media fetcher: %w", err)
+	}
 	return &Fetcher{
-		store: st, blobs: blobs, base: u, token: asToken, user: user, log: log,
+		store: st, blobs: blobs, base: u, token: asToken, user: user, log: log, owner: hex.EncodeToString(owner[:]),
 		// A stalled homeserver must not hold a download slot forever; a
 		// 50 MiB file at 1 Mbit/s takes ~7 minutes.
 		http:    &http.Client{Timeout: 15 * time.Minute},
@@ -169,6 +184,19 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 	defer f.gc.RUnlock()
 	log := f.log.With("room_id", j.RoomID, "mxc", j.String())
 	b, ct, err := f.Download(ctx, j.MXC)
+	var kept bool
+	if err == nil {
+		kept, err = f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct, f.present(ctx, b.Hash))
+		if errors.Is(err, ErrNotFound) {
+			// Another process's deletion pass removed the bytes this
+			// download found already on disk, before they were recorded:
+			// download them again, once.
+			log.Info("media bytes deleted by another process while recording them; fetching again")
+			if b, ct, err = f.Download(ctx, j.MXC); err == nil {
+				kept, err = f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct, f.present(ctx, b.Hash))
+			}
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the job stays queued as it was
@@ -180,10 +208,6 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		log.Warn("media fetch failed", "attempt", n, "gave_up", giveUp, "err", err)
 		return f.store.MediaFailed(ctx, j.MXC, err.Error(), f.now().Add(backoff(n)), giveUp)
 	}
-	kept, err := f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct, nil)
-	if err != nil {
-		return err
-	}
 	log.Debug("media fetched", "sha256", b.Hash, "size", b.Size, "content_type", ct, "kept", kept)
 	if kept && IsImage(ct) && b.Size > ThumbnailAbove {
 		if err := f.thumbnail(ctx, j.MXC, b); err != nil {
@@ -193,6 +217,18 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		}
 	}
 	return nil
+}
+
+// present returns the check MediaFetched makes, under the database's
+// write lock, that the blob hash is still on disk.
+func (f *Fetcher) present(ctx context.Context, hash string) func() error {
+	return func() error {
+		fl, err := f.blobs.Open(ctx, hash)
+		if err != nil {
+			return err
+		}
+		return fl.Close()
+	}
 }
 
 // Thumbnails are made for images larger than ThumbnailAbove bytes, to fit
@@ -232,7 +268,9 @@ func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct, nil)
+	// A thumbnail lost to another process's deletion pass is not made
+	// again: pages then show the image itself.
+	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct, f.present(ctx, tb.Hash))
 	return err
 }
 
@@ -243,29 +281,48 @@ func (f *Fetcher) Collect(ctx context.Context) (int, error) {
 	defer f.gc.Unlock()
 	total := 0
 	for {
-		shas, err := f.store.OrphanedBlobs(ctx, 100)
-		if err != nil || len(shas) == 0 {
+		n, err := f.store.DeleteOrphans(ctx, 100, func(h string) error { return f.blobs.Delete(ctx, h) })
+		total += n
+		if err != nil || n == 0 {
 			return total, err
 		}
-		for _, h := range shas {
-			if err := f.blobs.Delete(ctx, h); err != nil {
-				return total, err
-			}
-		}
-		if err := f.store.ForgetOrphans(ctx, shas); err != nil {
-			return total, err
-		}
-		total += len(shas)
 	}
 }
 
 // round fetches the jobs due now (of room, or all), Concurrency at a time,
 // and returns how many it ran.
 func (f *Fetcher) round(ctx context.Context, room id.RoomID, progress func(done int)) (int, error) {
-	jobs, err := f.store.DueMedia(ctx, room, f.now(), max(1, f.Concurrency)*8)
+	jobs, err := f.store.ClaimMedia(ctx, f.owner, room, f.now(), claimLease, max(1, f.Concurrency)*8)
 	if err != nil || len(jobs) == 0 {
 		return 0, err
 	}
+	// Claims not ended by their job (shutdown, an error) are given back
+	// at once rather than left to lapse.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := f.store.ReleaseMedia(rctx, f.owner); err != nil {
+			f.log.Warn("media: releasing claims", "err", err)
+		}
+	}()
+	renewed := make(chan struct{})
+	defer close(renewed)
+	go func() {
+		t := time.NewTicker(claimLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewed:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := f.store.RenewMedia(ctx, f.owner, f.now().Add(claimLease)); err != nil && ctx.Err() == nil {
+					f.log.Warn("media: renewing claims", "err", err)
+				}
+			}
+		}
+	}()
 	sem := make(chan struct{}, max(1, f.Concurrency))
 	var wg sync.WaitGroup
 	var mu sync.Mutex

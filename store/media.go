@@ -287,6 +287,14 @@ func (s *Store) RetryMedia(ctx context.Context, room id.RoomID) (int64, error) {
 func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, size int64, contentType string, present func() error) (bool, error) {
 	kept := false
 	err := s.inWrite(ctx, func(w *writer) error {
+		// Under the write lock, which DeleteOrphans also holds: bytes a
+		// deletion pass removed before this point are seen missing here,
+		// and none can be removed after this commits names them.
+		if present != nil {
+			if err := present(); err != nil {
+				return err
+			}
+		}
 		if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_queue WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID); err != nil {
 			return err
 		}
@@ -323,6 +331,11 @@ func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, 
 func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, contentType string, present func() error) (bool, error) {
 	kept := false
 	err := s.inWrite(ctx, func(w *writer) error {
+		if present != nil {
+			if err := present(); err != nil {
+				return err
+			}
+		}
 		res, err := w.tx.ExecContext(ctx, `UPDATE media SET thumb_sha256 = $3, thumb_type = $4
 			WHERE server = $1 AND media_id = $2 AND erased_at = 0`, mxc.Server, mxc.MediaID, sha256, contentType)
 		if err != nil {
@@ -348,7 +361,8 @@ func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, conte
 // automatically when giveUp.
 func (s *Store) MediaFailed(ctx context.Context, mxc event.MXC, cause string, next time.Time, giveUp bool) error {
 	err := s.inWrite(ctx, func(w *writer) error {
-		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET attempts = attempts + 1, next_at = $3, error = $4, gave_up = $5
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET attempts = attempts + 1, next_at = $3, error = $4, gave_up = $5,
+			quota = FALSE, lease_owner = '', lease_until = 0
 			WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID, next.UnixMilli(), cause, giveUp)
 		return err
 	})
@@ -358,14 +372,114 @@ func (s *Store) MediaFailed(ctx context.Context, mxc event.MXC, cause string, ne
 	return nil
 }
 
+// ClaimMedia takes up to limit queued fetches whose time has come (of
+// room, or all) and that no other fetcher holds, for owner until
+// now+lease: `archiver media fetch` and `archiver run` share the queue,
+// and a file is downloaded by one of them. A claim ends with
+// MediaFetched, MediaFailed, MediaWaitsForSpace or ReleaseMedia, or
+// lapses (a killed process); RenewMedia extends owner's claims.
+func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, now time.Time, lease time.Duration, limit int) ([]MediaJob, error) {
+	var out []MediaJob
+	err := s.inWrite(ctx, func(w *writer) error {
+		rows, err := w.tx.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue
+			WHERE NOT gave_up AND next_at <= $1 AND lease_until <= $1 AND ($2 = '' OR room_id = $2)
+			ORDER BY next_at, server, media_id LIMIT $3`, now.UnixMilli(), string(room), limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var j MediaJob
+			var roomID string
+			if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			j.RoomID = id.RoomID(roomID)
+			out = append(out, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, j := range out {
+			if _, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET lease_owner = $3, lease_until = $4 WHERE server = $1 AND media_id = $2`,
+				j.Server, j.MediaID, owner, now.Add(lease).UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim media: %w", err)
+	}
+	return out, nil
+}
+
+// RenewMedia extends owner's claims to until.
+func (s *Store) RenewMedia(ctx context.Context, owner string, until time.Time) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET lease_until = $2 WHERE lease_owner = $1 AND lease_until > 0`, owner, until.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("renew media claims: %w", err)
+	}
+	return nil
+}
+
+// ReleaseMedia gives up owner's remaining claims (a fetcher stopping):
+// the rows stay queued as they were, for whoever comes next.
+func (s *Store) ReleaseMedia(ctx context.Context, owner string) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET lease_owner = '', lease_until = 0 WHERE lease_owner = $1`, owner)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release media claims: %w", err)
+	}
+	return nil
+}
+
+// DeleteOrphans deletes up to limit blobs no media row names, calling del
+// for each, inside a write transaction: MediaFetched and MediaThumbnail
+// check their blob's presence under the same lock, so a fetcher in another
+// process that found the bytes already on disk either records them before
+// this pass looks (and they are no orphan) or sees them gone and fetches
+// again. It returns how many it deleted.
+func (s *Store) DeleteOrphans(ctx context.Context, limit int, del func(sha string) error) (int, error) {
+	n := 0
+	err := s.inWrite(ctx, func(w *writer) error {
+		shas, err := scanStrings(w.tx.QueryContext(ctx, orphansSQL, limit))
+		if err != nil {
+			return err
+		}
+		for _, h := range shas {
+			if err := del(h); err != nil {
+				return err
+			}
+			if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_orphans WHERE sha256 = $1`, h); err != nil {
+				return err
+			}
+		}
+		n = len(shas)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete media orphans: %w", err)
+	}
+	return n, nil
+}
+
+const orphansSQL = `SELECT sha256 FROM media_orphans o
+		WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = o.sha256)
+		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.thumb_sha256 = o.sha256) ORDER BY since LIMIT $1`
+
 // OrphanedBlobs returns up to limit blobs no media row names: their bytes
 // are to be deleted, then ForgetOrphans called.
 func (s *Store) OrphanedBlobs(ctx context.Context, limit int) ([]string, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	out, err := scanStrings(s.db.QueryContext(ctx, `SELECT sha256 FROM media_orphans o
-		WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = o.sha256)
-		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.thumb_sha256 = o.sha256) ORDER BY since LIMIT $1`, limit))
+	out, err := scanStrings(s.db.QueryContext(ctx, orphansSQL, limit))
 	if err != nil {
 		return nil, fmt.Errorf("media orphans: %w", err)
 	}
