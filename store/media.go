@@ -527,3 +527,68 @@ func (s *Store) MediaStats(ctx context.Context) (MediaStats, error) {
 	}
 	return st, nil
 }
+
+// MediaCopy is what the media store holds of an mxc URI, whoever refers to
+// it: pages ask it for the messages they show (which are visible, so
+// MediaFor's checks are already made).
+type MediaCopy struct {
+	// Stored: the bytes are in the media store.
+	Stored bool
+	// Queued: a fetch is to do; GaveUp: retries stopped (too large,
+	// refused by the homeserver, failing) until `archiver media fetch`;
+	// Quota: the last attempt found the media store full, and it waits
+	// for space.
+	Queued, GaveUp, Quota bool
+}
+
+// MediaCopies returns what the media store holds of each of uris. A URI
+// missing from the result is neither stored nor queued (referred to only
+// by events archived before media was kept, or erased).
+func (s *Store) MediaCopies(ctx context.Context, uris []event.MXC) (map[event.MXC]MediaCopy, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	out := make(map[event.MXC]MediaCopy, len(uris))
+	want := make(map[event.MXC]bool, len(uris))
+	var ids []string
+	for _, u := range uris {
+		if !want[u] {
+			want[u] = true
+			ids = append(ids, u.MediaID)
+		}
+	}
+	// By media ID only (one SQL text for both dialects, no row values);
+	// the server is matched here.
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph, args := inList(ids[:n])
+		ids = ids[n:]
+		rows, err := s.db.QueryContext(ctx, `SELECT server, media_id, TRUE, FALSE, FALSE, FALSE FROM media
+			WHERE media_id IN (`+ph+`) AND erased_at = 0 AND sha256 <> ''
+			UNION ALL SELECT server, media_id, FALSE, TRUE, gave_up, quota FROM media_queue WHERE media_id IN (`+ph+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("media copies: %w", err)
+		}
+		for rows.Next() {
+			var m event.MXC
+			var stored, queued, gaveUp, quota bool
+			if err := rows.Scan(&m.Server, &m.MediaID, &stored, &queued, &gaveUp, &quota); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("media copies: %w", err)
+			}
+			if !want[m] {
+				continue
+			}
+			c := out[m]
+			c.Stored = c.Stored || stored
+			if queued {
+				c.Queued, c.GaveUp, c.Quota = true, gaveUp, quota
+			}
+			out[m] = c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("media copies: %w", err)
+		}
+	}
+	return out, nil
+}

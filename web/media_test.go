@@ -194,6 +194,11 @@ func TestMediaOnPages(t *testing.T) {
 		msgLine("$log", 1767225603000, `{"msgtype":"m.file","body":"build.log","url":"mxc://example.org/log","info":{"size":2048}}`),
 		msgLine("$bad", 1767225604000, `{"msgtype":"m.file","body":"evil.txt","url":"mxc://example.org/../../x"}`),
 	))
+	// Fetched, as the archiver would: media the archive has no copy of is
+	// labelled instead (TestMediaUnavailableOnPages).
+	e.fetch(t, "mxc://example.org/png", testPNG)
+	e.fetch(t, "mxc://example.org/vid", "not really a video")
+	e.fetch(t, "mxc://example.org/log", "line 1\n")
 	doc := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
 	img := doc.Find(`img.media[src="/media/example.org/png"]`)
 	if img.Length() != 1 || img.AttrOr("width", "") != "400" || img.AttrOr("height", "") != "300" ||
