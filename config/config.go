@@ -113,6 +113,11 @@ type Metrics struct {
 	// port; empty (the default) serves none. Keep it on loopback or a
 	// private network: it tells how busy the archive is.
 	Listen string `yaml:"listen"`
+	// ArchiverListen is where the archiver serves its own /metrics
+	// (transactions, ingest lag, sweeps, backfill, media): both programs
+	// read this file, so each has its key. Never the appservice port;
+	// empty (the default) serves none.
+	ArchiverListen string `yaml:"archiver_listen"`
 }
 
 // Web configures archive-web.
@@ -346,6 +351,9 @@ func (c Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
+	}
+	if c.Metrics.ArchiverListen != "" && (c.Metrics.ArchiverListen == c.Appservice.Listen || c.Metrics.ArchiverListen == c.Metrics.Listen) {
+		return fmt.Errorf("metrics.archiver_listen %q: want an address of its own, not appservice.listen's or metrics.listen's", c.Metrics.ArchiverListen)
 	}
 	if c.Media.MaxSize <= 0 {
 		return fmt.Errorf("media.max_size %d: want a size in bytes above 0 (default 52428800, 50 MiB)", c.Media.MaxSize)

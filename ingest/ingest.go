@@ -36,6 +36,8 @@ type Ingester struct {
 	// assumed are the rooms AssumeWorldReadable named; kept apart from the
 	// cache so that an evicted room keeps the operator's word.
 	assumed map[id.RoomID]bool
+	// metrics, when set, counts what is stored (SetMetrics).
+	metrics *Metrics
 }
 
 // defaultMaxRooms is the default bound of the state cache: a room's state
@@ -263,6 +265,11 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		}
 	}
 	res.PutResult = put
+	var newest int64
+	for _, e := range out {
+		newest = max(newest, e.OriginTS)
+	}
+	in.metrics.storedEvents(src, put.Stored, newest)
 	return res, nil
 }
 

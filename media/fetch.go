@@ -42,6 +42,9 @@ type Fetcher struct {
 	MaxSize     int64
 	Concurrency int
 	Poll        time.Duration
+	// OnFetch, if set, is told each finished fetch's result ("fetched",
+	// "failed", "gave_up") and the bytes stored: the archiver's metrics.
+	OnFetch func(result string, bytes int64)
 	// gc serializes deleting orphaned bytes against downloads in flight: a
 	// download that finds its bytes already stored (dedup) must not see
 	// them deleted before it records them. Another process's fetcher is
@@ -206,8 +209,10 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		n := j.Attempts + 1
 		giveUp := n >= maxAttempts || perm && n >= permanentAttempts
 		log.Warn("media fetch failed", "attempt", n, "gave_up", giveUp, "err", err)
+		f.report(map[bool]string{false: "failed", true: "gave_up"}[giveUp], 0)
 		return f.store.MediaFailed(ctx, j.MXC, err.Error(), f.now().Add(backoff(n)), giveUp)
 	}
+	f.report("fetched", b.Size)
 	log.Debug("media fetched", "sha256", b.Hash, "size", b.Size, "content_type", ct, "kept", kept)
 	if kept && IsImage(ct) && b.Size > ThumbnailAbove {
 		if err := f.thumbnail(ctx, j.MXC, b); err != nil {
@@ -217,6 +222,13 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		}
 	}
 	return nil
+}
+
+// report tells OnFetch, if set, a fetch's result.
+func (f *Fetcher) report(result string, bytes int64) {
+	if f.OnFetch != nil {
+		f.OnFetch(result, bytes)
+	}
 }
 
 // present returns the check MediaFetched makes, under the database's

@@ -126,6 +126,9 @@ metrics:
   # Where archive-web serves Prometheus metrics at /metrics, apart from
   # the public port (e.g. 127.0.0.1:9331). Empty: no metrics.
   listen: {{q .Metrics.Listen}}
+  # Where the archiver serves its own Prometheus metrics at /metrics
+  # (e.g. 127.0.0.1:9332), never the appservice port. Empty: no metrics.
+  archiver_listen: {{q .Metrics.ArchiverListen}}
 
 log:
   level: {{q .Log.Level}} # debug, info, warn, error
