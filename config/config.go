@@ -55,6 +55,11 @@ type Media struct {
 	MaxSize int64 `yaml:"max_size"`
 	// Concurrency bounds downloads in flight.
 	Concurrency int `yaml:"concurrency"`
+	// MaxTotal bounds the media store's bytes (default 0: no bound). When
+	// full, new fetches wait ("quota", shown as unavailable) and are
+	// retried when space frees up; nothing referenced is ever deleted to
+	// make room.
+	MaxTotal int64 `yaml:"max_total"`
 }
 
 // MediaDir returns where media files live.
@@ -357,6 +362,9 @@ func (c Config) validate() error {
 	}
 	if c.Media.MaxSize <= 0 {
 		return fmt.Errorf("media.max_size %d: want a size in bytes above 0 (default 52428800, 50 MiB)", c.Media.MaxSize)
+	}
+	if c.Media.MaxTotal < 0 {
+		return fmt.Errorf("media.max_total %d: want a size in bytes, or 0 for no bound", c.Media.MaxTotal)
 	}
 	if c.Media.Concurrency < 1 || c.Media.Concurrency > 64 {
 		return fmt.Errorf("media.concurrency %d: want 1 to 64", c.Media.Concurrency)

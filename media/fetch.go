@@ -42,9 +42,19 @@ type Fetcher struct {
 	MaxSize     int64
 	Concurrency int
 	Poll        time.Duration
+	// MaxTotal bounds the media store's bytes (0: no bound): a fetch that
+	// would pass it waits for space ("quota"); nothing stored is deleted
+	// to make room.
+	MaxTotal int64
 	// OnFetch, if set, is told each finished fetch's result ("fetched",
-	// "failed", "gave_up") and the bytes stored: the archiver's metrics.
+	// "failed", "gave_up", "quota") and the bytes stored: the archiver's
+	// metrics.
 	OnFetch func(result string, bytes int64)
+	// quotaMu guards reserved: the bytes downloads in flight may still
+	// write, counted against MaxTotal so that concurrent downloads cannot
+	// pass it together.
+	quotaMu  sync.Mutex
+	reserved int64
 	// gc serializes deleting orphaned bytes against downloads in flight: a
 	// download that finds its bytes already stored (dedup) must not see
 	// them deleted before it records them. Another process's fetcher is
@@ -98,17 +108,22 @@ func (e *fetchError) Unwrap() error { return e.err }
 // not know the new one, and stores it. It returns the blob and the content
 // type sniffed from its bytes.
 func (f *Fetcher) Download(ctx context.Context, m event.MXC) (Blob, string, error) {
+	return f.download(ctx, m, f.MaxSize)
+}
+
+// download is Download reading at most limit bytes (<= 0: no limit).
+func (f *Fetcher) download(ctx context.Context, m event.MXC, limit int64) (Blob, string, error) {
 	// Validated again here: this is where the URI becomes a URL, and
 	// nothing the room sent may choose another path or host.
 	if _, ok := event.ParseMXC(m.String()); !ok {
 		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("invalid mxc URI %q", m.String())}
 	}
 	path := "/" + url.PathEscape(m.Server) + "/" + url.PathEscape(m.MediaID)
-	b, ct, err := f.get(ctx, "/_matrix/client/v1/media/download"+path, nil)
+	b, ct, err := f.get(ctx, "/_matrix/client/v1/media/download"+path, nil, limit)
 	var fe *fetchError
 	if errors.As(err, &fe) && (fe.status == http.StatusNotFound && fe.errcode == "M_UNRECOGNIZED" ||
 		fe.status == http.StatusBadRequest || fe.status == http.StatusMethodNotAllowed) {
-		b, ct, err = f.get(ctx, "/_matrix/media/v3/download"+path, url.Values{"allow_remote": {"true"}})
+		b, ct, err = f.get(ctx, "/_matrix/media/v3/download"+path, url.Values{"allow_remote": {"true"}}, limit)
 	}
 	return b, ct, err
 }
@@ -123,7 +138,7 @@ func (h *headBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (f *Fetcher) get(ctx context.Context, path string, q url.Values) (Blob, string, error) {
+func (f *Fetcher) get(ctx context.Context, path string, q url.Values, limit int64) (Blob, string, error) {
 	if q == nil {
 		q = url.Values{}
 	}
@@ -150,11 +165,11 @@ func (f *Fetcher) get(ctx context.Context, path string, q url.Values) (Blob, str
 		return Blob{}, "", &fetchError{status: resp.StatusCode, errcode: me.ErrCode, permanent: perm,
 			err: fmt.Errorf("GET %s: homeserver answered %d %s %s", path, resp.StatusCode, me.ErrCode, me.Error)}
 	}
-	if f.MaxSize > 0 && resp.ContentLength > f.MaxSize {
+	if limit > 0 && resp.ContentLength > limit {
 		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("%w: %d bytes announced", ErrTooLarge, resp.ContentLength)}
 	}
 	head := &headBuffer{}
-	b, err := f.blobs.Put(ctx, io.TeeReader(resp.Body, head), f.MaxSize)
+	b, err := f.blobs.Put(ctx, io.TeeReader(resp.Body, head), limit)
 	if errors.Is(err, ErrTooLarge) {
 		return Blob{}, "", &fetchError{permanent: true, err: err}
 	}
@@ -186,7 +201,19 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 	f.gc.RLock()
 	defer f.gc.RUnlock()
 	log := f.log.With("room_id", j.RoomID, "mxc", j.String())
-	b, ct, err := f.Download(ctx, j.MXC)
+	limit, release, ok, err := f.reserve(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return f.waitForSpace(ctx, j, log)
+	}
+	defer release()
+	b, ct, err := f.download(ctx, j.MXC, limit)
+	if errors.Is(err, ErrTooLarge) && limit != f.MaxSize {
+		// Within media.max_size but not within what the quota leaves.
+		return f.waitForSpace(ctx, j, log)
+	}
 	var kept bool
 	if err == nil {
 		kept, err = f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct, f.present(ctx, b.Hash))
@@ -195,7 +222,7 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 			// download found already on disk, before they were recorded:
 			// download them again, once.
 			log.Info("media bytes deleted by another process while recording them; fetching again")
-			if b, ct, err = f.Download(ctx, j.MXC); err == nil {
+			if b, ct, err = f.download(ctx, j.MXC, limit); err == nil {
 				kept, err = f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct, f.present(ctx, b.Hash))
 			}
 		}
@@ -222,6 +249,46 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		}
 	}
 	return nil
+}
+
+// quotaRetry is how long a fetch refused for space waits before it is
+// tried again, unless space frees up first (Collect).
+const quotaRetry = 10 * time.Minute
+
+// reserve returns how many bytes the next download may write: MaxSize, or
+// less when MaxTotal leaves less (ok false: nothing left), and the release
+// of that reservation.
+func (f *Fetcher) reserve(ctx context.Context) (limit int64, release func(), ok bool, err error) {
+	if f.MaxTotal <= 0 {
+		return f.MaxSize, func() {}, true, nil
+	}
+	st, err := f.store.MediaStats(ctx)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	f.quotaMu.Lock()
+	defer f.quotaMu.Unlock()
+	left := f.MaxTotal - st.Bytes - f.reserved
+	if left <= 0 {
+		return 0, nil, false, nil
+	}
+	limit = f.MaxSize
+	if limit <= 0 || left < limit {
+		limit = left
+	}
+	f.reserved += limit
+	return limit, func() {
+		f.quotaMu.Lock()
+		f.reserved -= limit
+		f.quotaMu.Unlock()
+	}, true, nil
+}
+
+// waitForSpace records a fetch refused because the media store is full.
+func (f *Fetcher) waitForSpace(ctx context.Context, j store.MediaJob, log *slog.Logger) error {
+	log.Warn("media fetch refused: the media store is full (media.max_total); waiting for space", "max_total", f.MaxTotal)
+	f.report("quota", 0)
+	return f.store.MediaWaitsForSpace(ctx, j.MXC, fmt.Sprintf("the media store is full (media.max_total %d bytes)", f.MaxTotal), f.now().Add(quotaRetry))
 }
 
 // report tells OnFetch, if set, a fetch's result.
@@ -295,8 +362,15 @@ func (f *Fetcher) Collect(ctx context.Context) (int, error) {
 	for {
 		n, err := f.store.DeleteOrphans(ctx, 100, func(h string) error { return f.blobs.Delete(ctx, h) })
 		total += n
-		if err != nil || n == 0 {
+		if err != nil {
 			return total, err
+		}
+		if n == 0 {
+			if total > 0 && f.MaxTotal > 0 {
+				// Fetches waiting for space may fit now.
+				return total, f.store.MediaSpaceFreed(ctx)
+			}
+			return total, nil
 		}
 	}
 }

@@ -474,6 +474,33 @@ const orphansSQL = `SELECT sha256 FROM media_orphans o
 		WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = o.sha256)
 		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.thumb_sha256 = o.sha256) ORDER BY since LIMIT $1`
 
+// MediaWaitsForSpace records a fetch refused because the media store is
+// full (media.max_total): not a failure (attempts and gave_up stay), tried
+// again at next or as soon as space frees up (MediaSpaceFreed).
+func (s *Store) MediaWaitsForSpace(ctx context.Context, mxc event.MXC, cause string, next time.Time) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET quota = TRUE, next_at = $3, error = $4, lease_owner = '', lease_until = 0
+			WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID, next.UnixMilli(), cause)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("media %s waits for space: %w", mxc, err)
+	}
+	return nil
+}
+
+// MediaSpaceFreed makes the fetches waiting for space due now.
+func (s *Store) MediaSpaceFreed(ctx context.Context) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET next_at = 0 WHERE quota`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("media space freed: %w", err)
+	}
+	return nil
+}
+
 // OrphanedBlobs returns up to limit blobs no media row names: their bytes
 // are to be deleted, then ForgetOrphans called.
 func (s *Store) OrphanedBlobs(ctx context.Context, limit int) ([]string, error) {
@@ -509,6 +536,8 @@ func (s *Store) ForgetOrphans(ctx context.Context, shas []string) error {
 // stored, and fetches queued or given up.
 type MediaStats struct {
 	URIs, Blobs, Bytes, Queued, GaveUp int64
+	// Quota: queued fetches waiting for space (media.max_total).
+	Quota int64
 }
 
 // MediaStats returns the media store's counts.
@@ -521,7 +550,8 @@ func (s *Store) MediaStats(ctx context.Context) (MediaStats, error) {
 		(SELECT COUNT(DISTINCT sha256) FROM media WHERE erased_at = 0),
 		(SELECT COALESCE(SUM(size), 0) FROM (SELECT sha256, MAX(size) AS size FROM media WHERE erased_at = 0 GROUP BY sha256) b),
 		(SELECT COUNT(*) FROM media_queue WHERE NOT gave_up),
-		(SELECT COUNT(*) FROM media_queue WHERE gave_up)`).Scan(&st.URIs, &st.Blobs, &st.Bytes, &st.Queued, &st.GaveUp)
+		(SELECT COUNT(*) FROM media_queue WHERE gave_up),
+		(SELECT COUNT(*) FROM media_queue WHERE quota AND NOT gave_up)`).Scan(&st.URIs, &st.Blobs, &st.Bytes, &st.Queued, &st.GaveUp, &st.Quota)
 	if err != nil {
 		return st, fmt.Errorf("media stats: %w", err)
 	}

@@ -111,6 +111,9 @@ media:
   max_size: {{.Media.MaxSize}}
   # Downloads in flight.
   concurrency: {{.Media.Concurrency}}
+  # Bytes the media store may hold in all (0: no bound). When full, new
+  # files show as unavailable and are fetched once space frees up.
+  max_total: {{.Media.MaxTotal}}
 
 web:
   listen: {{q .Web.Listen}}

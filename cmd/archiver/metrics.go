@@ -30,12 +30,12 @@ func archiverMetrics(st *store.Store, in *ingest.Ingester, fetcher *media.Fetche
 
 	fetches := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mxarchive_archiver_media_fetches_total",
-		Help: "Media downloads finished, by result (fetched; failed: retried later; gave_up: waits for `archiver media fetch`).",
+		Help: "Media downloads finished, by result (fetched; failed: retried later; gave_up: waits for `archiver media fetch`; quota: refused, the store is full).",
 	}, []string{"result"})
 	fetchedBytes := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "mxarchive_archiver_media_fetched_bytes_total", Help: "Bytes of media downloaded and stored.",
 	})
-	for _, r := range []string{"fetched", "failed", "gave_up"} {
+	for _, r := range []string{"fetched", "failed", "gave_up", "quota"} {
 		fetches.WithLabelValues(r)
 	}
 	reg.MustRegister(fetches, fetchedBytes, mediaCollector{st})
@@ -71,6 +71,7 @@ var (
 	mediaGaveUpDesc = prometheus.NewDesc("mxarchive_archiver_media_gave_up", "Media fetches given up (too large, refused, failing).", nil, nil)
 	mediaFilesDesc  = prometheus.NewDesc("mxarchive_archiver_media_stored_files", "Distinct files in the media store.", nil, nil)
 	mediaBytesDesc  = prometheus.NewDesc("mxarchive_archiver_media_stored_bytes", "Bytes in the media store (thumbnails aside).", nil, nil)
+	mediaSpaceDesc  = prometheus.NewDesc("mxarchive_archiver_media_waiting_for_space", "Media fetches waiting because the store is full (media.max_total).", nil, nil)
 )
 
 func (mediaCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -78,6 +79,7 @@ func (mediaCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- mediaGaveUpDesc
 	ch <- mediaFilesDesc
 	ch <- mediaBytesDesc
+	ch <- mediaSpaceDesc
 }
 
 func (c mediaCollector) Collect(ch chan<- prometheus.Metric) {
@@ -85,7 +87,7 @@ func (c mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	s, err := c.st.MediaStats(ctx)
 	if err != nil {
-		for _, d := range []*prometheus.Desc{mediaQueuedDesc, mediaGaveUpDesc, mediaFilesDesc, mediaBytesDesc} {
+		for _, d := range []*prometheus.Desc{mediaQueuedDesc, mediaGaveUpDesc, mediaFilesDesc, mediaBytesDesc, mediaSpaceDesc} {
 			ch <- prometheus.NewInvalidMetric(d, err)
 		}
 		return
@@ -94,6 +96,7 @@ func (c mediaCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(mediaGaveUpDesc, prometheus.GaugeValue, float64(s.GaveUp))
 	ch <- prometheus.MustNewConstMetric(mediaFilesDesc, prometheus.GaugeValue, float64(s.Blobs))
 	ch <- prometheus.MustNewConstMetric(mediaBytesDesc, prometheus.GaugeValue, float64(s.Bytes))
+	ch <- prometheus.MustNewConstMetric(mediaSpaceDesc, prometheus.GaugeValue, float64(s.Quota))
 }
 
 // serveMetrics serves reg at /metrics on its own listener, apart from the
