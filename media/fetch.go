@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -139,32 +140,11 @@ func (h *headBuffer) Write(p []byte) (int, error) {
 }
 
 func (f *Fetcher) get(ctx context.Context, path string, q url.Values, limit int64) (Blob, string, error) {
-	if q == nil {
-		q = url.Values{}
-	}
-	q.Set("user_id", string(f.user))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base.String()+path+"?"+q.Encode(), nil)
+	resp, err := f.request(ctx, path, q)
 	if err != nil {
-		return Blob{}, "", &fetchError{permanent: true, err: err}
-	}
-	req.Header.Set("Authorization", "Bearer "+f.token)
-	resp, err := f.http.Do(req)
-	if err != nil {
-		return Blob{}, "", &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
+		return Blob{}, "", err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var me struct {
-			ErrCode string `json:"errcode"`
-			Error   string `json:"error"`
-		}
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&me)
-		// 4xx but rate limits is the homeserver's final word on this file
-		// (not found, forbidden, too large for it).
-		perm := resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests
-		return Blob{}, "", &fetchError{status: resp.StatusCode, errcode: me.ErrCode, permanent: perm,
-			err: fmt.Errorf("GET %s: homeserver answered %d %s %s", path, resp.StatusCode, me.ErrCode, me.Error)}
-	}
 	if limit > 0 && resp.ContentLength > limit {
 		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("%w: %d bytes announced", ErrTooLarge, resp.ContentLength)}
 	}
@@ -177,6 +157,84 @@ func (f *Fetcher) get(ctx context.Context, path string, q url.Values, limit int6
 		return Blob{}, "", &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
 	}
 	return b, Sniff(head.b), nil
+}
+
+// request GETs path from the homeserver as the bot: a 200 response, whose
+// body the caller closes, or a *fetchError.
+func (f *Fetcher) request(ctx context.Context, path string, q url.Values) (*http.Response, error) {
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("user_id", string(f.user))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base.String()+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, &fetchError{permanent: true, err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return nil, &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var me struct {
+			ErrCode string `json:"errcode"`
+			Error   string `json:"error"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&me)
+		// 4xx but rate limits is the homeserver's final word on this file
+		// (not found, forbidden, too large for it).
+		perm := resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests
+		return nil, &fetchError{status: resp.StatusCode, errcode: me.ErrCode, permanent: perm,
+			err: fmt.Errorf("GET %s: homeserver answered %d %s %s", path, resp.StatusCode, me.ErrCode, me.Error)}
+	}
+	return resp, nil
+}
+
+// maxRemoteThumbnail bounds the bytes of a thumbnail the homeserver makes.
+const maxRemoteThumbnail = 4 << 20
+
+// remoteThumbnail asks the homeserver for a thumbnail of m fitting the
+// page (authenticated endpoint, then the legacy one) and accepts it only if
+// its bytes are an inline image type whose header is within ThumbnailWidth
+// × ThumbnailHeight: the homeserver's word on what it sent is not trusted
+// any more than the room's.
+func (f *Fetcher) remoteThumbnail(ctx context.Context, m event.MXC) ([]byte, string, error) {
+	path := "/" + url.PathEscape(m.Server) + "/" + url.PathEscape(m.MediaID)
+	size := func() url.Values {
+		return url.Values{"width": {strconv.Itoa(ThumbnailWidth)}, "height": {strconv.Itoa(ThumbnailHeight)}, "method": {"scale"}}
+	}
+	resp, err := f.request(ctx, "/_matrix/client/v1/media/thumbnail"+path, size())
+	var fe *fetchError
+	if errors.As(err, &fe) && (fe.status == http.StatusNotFound && fe.errcode == "M_UNRECOGNIZED" ||
+		fe.status == http.StatusBadRequest || fe.status == http.StatusMethodNotAllowed) {
+		q := size()
+		q.Set("allow_remote", "true")
+		resp, err = f.request(ctx, "/_matrix/media/v3/thumbnail"+path, q)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRemoteThumbnail+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("homeserver thumbnail: %w", err)
+	}
+	if len(b) > maxRemoteThumbnail {
+		return nil, "", fmt.Errorf("homeserver thumbnail: %w", ErrTooLarge)
+	}
+	ct := Sniff(b)
+	if !IsImage(ct) {
+		return nil, "", fmt.Errorf("homeserver thumbnail is %s, not an image shown inline", ct)
+	}
+	cfg, _, err := CheckPixels(bytes.NewReader(b), MaxPixels)
+	if err != nil {
+		return nil, "", fmt.Errorf("homeserver thumbnail: %w", err)
+	}
+	if cfg.Width > ThumbnailWidth || cfg.Height > ThumbnailHeight {
+		return nil, "", fmt.Errorf("homeserver thumbnail is %d×%d, larger than asked", cfg.Width, cfg.Height)
+	}
+	return b, ct, nil
 }
 
 // backoff is the wait before retry n (1-based): 30 s doubling, at most 6 h.
@@ -334,11 +392,17 @@ func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
 		src.Close()
 		return nil
 	}
-	if _, err := src.Seek(0, io.SeekStart); err != nil {
-		src.Close()
-		return err
+	// The homeserver's thumbnail first: it has often made one already, and
+	// decoding a large image here costs memory and time.
+	out, ct, err := f.remoteThumbnail(ctx, m)
+	if err != nil {
+		f.log.Debug("media: no usable homeserver thumbnail; making one", "mxc", m.String(), "err", err)
+		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			src.Close()
+			return err
+		}
+		out, ct, err = Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
 	}
-	out, ct, err := Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
 	src.Close()
 	if err != nil {
 		return err
