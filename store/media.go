@@ -379,10 +379,22 @@ func (s *Store) MediaFailed(ctx context.Context, mxc event.MXC, cause string, ne
 // MediaFetched, MediaFailed, MediaWaitsForSpace or ReleaseMedia, or
 // lapses (a killed process); RenewMedia extends owner's claims.
 func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, now time.Time, lease time.Duration, limit int) ([]MediaJob, error) {
+	// Looked at without the write lock first: the fetcher polls every
+	// few seconds, and an idle queue must cost no write (SQLite has one
+	// writer, and live transactions need it).
+	rctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var due int
+	if err := s.db.QueryRowContext(rctx, `SELECT COUNT(*) FROM (SELECT 1 FROM media_queue`+claimableSQL+` LIMIT 1) d`,
+		now.UnixMilli(), string(room)).Scan(&due); err != nil {
+		return nil, fmt.Errorf("claim media: %w", err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
 	var out []MediaJob
 	err := s.inWrite(ctx, func(w *writer) error {
-		rows, err := w.tx.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue
-			WHERE NOT gave_up AND next_at <= $1 AND lease_until <= $1 AND ($2 = '' OR room_id = $2)
+		rows, err := w.tx.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue`+claimableSQL+`
 			ORDER BY next_at, server, media_id LIMIT $3`, now.UnixMilli(), string(room), limit)
 		if err != nil {
 			return err
@@ -414,6 +426,10 @@ func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, no
 	}
 	return out, nil
 }
+
+// claimableSQL selects the queued fetches due at $1 (of room $2, or all)
+// that nobody holds.
+const claimableSQL = ` WHERE NOT gave_up AND next_at <= $1 AND lease_until <= $1 AND ($2 = '' OR room_id = $2)`
 
 // RenewMedia extends owner's claims to until.
 func (s *Store) RenewMedia(ctx context.Context, owner string, until time.Time) error {
