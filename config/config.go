@@ -77,6 +77,11 @@ type Media struct {
 	MaxSize int64 `yaml:"max_size"`
 	// Concurrency bounds downloads in flight.
 	Concurrency int `yaml:"concurrency"`
+	// MaxTotal bounds the media store's bytes (default 0: no bound). When
+	// full, new fetches wait ("quota", shown as unavailable) and are
+	// retried when space frees up; nothing referenced is ever deleted to
+	// make room.
+	MaxTotal int64 `yaml:"max_total"`
 }
 
 // MediaDir returns where media files live.
@@ -135,6 +140,11 @@ type Metrics struct {
 	// port; empty (the default) serves none. Keep it on loopback or a
 	// private network: it tells how busy the archive is.
 	Listen string `yaml:"listen"`
+	// ArchiverListen is where the archiver serves its own /metrics
+	// (transactions, ingest lag, sweeps, backfill, media): both programs
+	// read this file, so each has its key. Never the appservice port;
+	// empty (the default) serves none.
+	ArchiverListen string `yaml:"archiver_listen"`
 }
 
 // Web configures archive-web.
@@ -367,8 +377,14 @@ func (c Config) validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
 	}
+	if c.Metrics.ArchiverListen != "" && (c.Metrics.ArchiverListen == c.Appservice.Listen || c.Metrics.ArchiverListen == c.Metrics.Listen) {
+		return fmt.Errorf("metrics.archiver_listen %q: want an address of its own, not appservice.listen's or metrics.listen's", c.Metrics.ArchiverListen)
+	}
 	if c.Media.MaxSize <= 0 {
 		return fmt.Errorf("media.max_size %d: want a size in bytes above 0 (default 52428800, 50 MiB)", c.Media.MaxSize)
+	}
+	if c.Media.MaxTotal < 0 {
+		return fmt.Errorf("media.max_total %d: want a size in bytes, or 0 for no bound", c.Media.MaxTotal)
 	}
 	if c.Media.Concurrency < 1 || c.Media.Concurrency > 64 {
 		return fmt.Errorf("media.concurrency %d: want 1 to 64", c.Media.Concurrency)

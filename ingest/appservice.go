@@ -91,6 +91,8 @@ func (a *AppService) transaction(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	txnID := r.PathValue("txnId")
 	log := a.log.With("txn_id", txnID)
+	outcome, events := "bad_request", 0
+	defer func() { a.in.metrics.transaction(outcome, events, time.Since(start)) }()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxTransactionBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -119,6 +121,7 @@ func (a *AppService) transaction(w http.ResponseWriter, r *http.Request) {
 		}
 		evs = append(evs, ev)
 	}
+	outcome, events = "failed", len(txn.Events)
 	res, err := a.in.IngestTransaction(r.Context(), txnID, evs)
 	if err != nil {
 		// Not stored: a 5xx makes the homeserver send it again later.
@@ -142,6 +145,7 @@ func (a *AppService) transaction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	outcome = "ok"
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 

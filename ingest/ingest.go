@@ -40,6 +40,8 @@ type Ingester struct {
 	// bridges are the operator's IRC bridges, whose puppets are named by
 	// their nick when they set no display name (SetIRCBridges).
 	bridges irclog.Bridges
+	// metrics, when set, counts what is stored (SetMetrics).
+	metrics *Metrics
 }
 
 // SetIRCBridges names the IRC bridges (config irc.bridges) whose puppets
@@ -276,6 +278,11 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		}
 	}
 	res.PutResult = put
+	var newest int64
+	for _, e := range out {
+		newest = max(newest, e.OriginTS)
+	}
+	in.metrics.storedEvents(src, put.Stored, newest)
 	return res, nil
 }
 

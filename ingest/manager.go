@@ -449,8 +449,12 @@ func notSuccessorOf(state []*event.Event, predecessor id.RoomID) string {
 // backfillRoom backfills a room and records the outcome: a failure is
 // retried after a back-off that doubles with each failure.
 func (m *Manager) backfillRoom(ctx context.Context, roomID id.RoomID) {
-	_, err := m.Backfill(ctx, roomID, nil)
-	if err == nil || ctx.Err() != nil {
+	rep, err := m.Backfill(ctx, roomID, nil)
+	if ctx.Err() != nil {
+		return
+	}
+	m.in.metrics.backfill(rep.Events, err)
+	if err == nil {
 		return
 	}
 	rs, rerr := m.st.RoomSync(ctx, roomID)
@@ -798,7 +802,12 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 			if !sweep {
 				continue // nothing to record; /sync brings a change of visibility
 			}
-			if _, err := m.Sweep(ctx, r); err != nil && ctx.Err() == nil {
+			_, err = m.Sweep(ctx, r)
+			if ctx.Err() != nil {
+				return
+			}
+			m.in.metrics.run("sweep", err)
+			if err != nil {
 				m.log.Warn("sweep failed; next time", "room_id", r, "err", err)
 			}
 		}
@@ -877,6 +886,9 @@ func (m *Manager) syncLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		resp, err := m.client.Sync(ctx, since, syncFilter, m.cfg.SyncTimeout)
 		if err != nil {
+			if ctx.Err() == nil {
+				m.in.metrics.run("sync", err)
+			}
 			if ctx.Err() != nil || !backoff("sync failed; retrying", err) {
 				return
 			}
@@ -895,6 +907,7 @@ func (m *Manager) syncLoop(ctx context.Context) {
 				err = m.Committed(ctx, res.Kept(evs))
 			}
 			if err != nil {
+				m.in.metrics.run("sync", err)
 				// The same since token brings them again.
 				if !backoff("storing events from sync failed; not advancing", err) {
 					return
@@ -902,6 +915,7 @@ func (m *Manager) syncLoop(ctx context.Context) {
 				continue
 			}
 		}
+		m.in.metrics.run("sync", nil)
 		delay = time.Second
 		var inviteErr error
 		for roomID, inv := range resp.Rooms.Invite {

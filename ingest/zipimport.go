@@ -160,6 +160,19 @@ func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.F
 	if m.State != store.MediaPending {
 		return false, nil // not archived (not public), erased, or already here
 	}
+	kept, err := in.putAttachment(ctx, url, f, maxSize, blobs)
+	if errors.Is(err, media.ErrNotFound) {
+		// A running archiver's deletion pass removed the same bytes,
+		// found already on disk, before they were recorded: store them
+		// again, once.
+		kept, err = in.putAttachment(ctx, url, f, maxSize, blobs)
+	}
+	return kept, err
+}
+
+// putAttachment stores f's bytes and records them for url, checking under
+// the database's write lock that they are still on disk.
+func (in *Ingester) putAttachment(ctx context.Context, url event.MXC, f *zip.File, maxSize int64, blobs media.Blobs) (bool, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return false, err
@@ -167,13 +180,16 @@ func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.F
 	defer rc.Close()
 	var head bytes.Buffer
 	b, err := blobs.Put(ctx, io.TeeReader(rc, &limitedBuffer{&head, media.SniffLen}), maxSize)
-	if errors.Is(err, media.ErrTooLarge) {
-		return false, err
-	}
 	if err != nil {
 		return false, err
 	}
-	return in.store.MediaFetched(ctx, url, b.Hash, b.Size, media.Sniff(head.Bytes()))
+	return in.store.MediaFetched(ctx, url, b.Hash, b.Size, media.Sniff(head.Bytes()), func() error {
+		fl, err := blobs.Open(ctx, b.Hash)
+		if err != nil {
+			return err
+		}
+		return fl.Close()
+	})
 }
 
 // limitedBuffer keeps the first n bytes written to it.

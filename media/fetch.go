@@ -3,6 +3,8 @@ package media
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,12 +43,34 @@ type Fetcher struct {
 	MaxSize     int64
 	Concurrency int
 	Poll        time.Duration
+	// MaxTotal bounds the media store's bytes (0: no bound): a fetch that
+	// would pass it waits for space ("quota"); nothing stored is deleted
+	// to make room.
+	MaxTotal int64
+	// OnFetch, if set, is told each finished fetch's result ("fetched",
+	// "failed", "gave_up", "quota") and the bytes stored: the archiver's
+	// metrics.
+	OnFetch func(result string, bytes int64)
+	// quotaMu guards reserved: the bytes downloads in flight may still
+	// write, counted against MaxTotal so that concurrent downloads cannot
+	// pass it together.
+	quotaMu  sync.Mutex
+	reserved int64
 	// gc serializes deleting orphaned bytes against downloads in flight: a
 	// download that finds its bytes already stored (dedup) must not see
-	// them deleted before it records them.
+	// them deleted before it records them. Another process's fetcher is
+	// kept out by the database instead (Store.DeleteOrphans).
 	gc  sync.RWMutex
 	now func() time.Time
+	// owner names this fetcher's claims on queued fetches
+	// (Store.ClaimMedia), which another process's fetcher leaves alone.
+	owner string
 }
+
+// claimLease is how long a claim on a queued fetch lasts unless renewed
+// (every claimLease/3 while the fetcher works): the delay after which a
+// killed process's claims pass to another.
+const claimLease = 30 * time.Second
 
 // NewFetcher returns a fetcher using the homeserver at address as user
 // (the archive bot) with the appservice token.
@@ -54,8 +79,12 @@ func NewFetcher(st *store.Store, blobs Blobs, address, asToken string, user id.U
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("homeserver.address %q is not an http(s) URL", address)
 	}
+	var owner [12]byte
+	if _, err := rand.Read(owner[:]); err != nil {
+		return nil, fmt.Errorf("media fetcher: %w", err)
+	}
 	return &Fetcher{
-		store: st, blobs: blobs, base: u, token: asToken, user: user, log: log,
+		store: st, blobs: blobs, base: u, token: asToken, user: user, log: log, owner: hex.EncodeToString(owner[:]),
 		// A stalled homeserver must not hold a download slot forever; a
 		// 50 MiB file at 1 Mbit/s takes ~7 minutes.
 		http:    &http.Client{Timeout: 15 * time.Minute},
@@ -80,17 +109,22 @@ func (e *fetchError) Unwrap() error { return e.err }
 // not know the new one, and stores it. It returns the blob and the content
 // type sniffed from its bytes.
 func (f *Fetcher) Download(ctx context.Context, m event.MXC) (Blob, string, error) {
+	return f.download(ctx, m, f.MaxSize)
+}
+
+// download is Download reading at most limit bytes (<= 0: no limit).
+func (f *Fetcher) download(ctx context.Context, m event.MXC, limit int64) (Blob, string, error) {
 	// Validated again here: this is where the URI becomes a URL, and
 	// nothing the room sent may choose another path or host.
 	if _, ok := event.ParseMXC(m.String()); !ok {
 		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("invalid mxc URI %q", m.String())}
 	}
 	path := "/" + url.PathEscape(m.Server) + "/" + url.PathEscape(m.MediaID)
-	b, ct, err := f.get(ctx, "/_matrix/client/v1/media/download"+path, nil)
+	b, ct, err := f.get(ctx, "/_matrix/client/v1/media/download"+path, nil, limit)
 	var fe *fetchError
 	if errors.As(err, &fe) && (fe.status == http.StatusNotFound && fe.errcode == "M_UNRECOGNIZED" ||
 		fe.status == http.StatusBadRequest || fe.status == http.StatusMethodNotAllowed) {
-		b, ct, err = f.get(ctx, "/_matrix/media/v3/download"+path, url.Values{"allow_remote": {"true"}})
+		b, ct, err = f.get(ctx, "/_matrix/media/v3/download"+path, url.Values{"allow_remote": {"true"}}, limit)
 	}
 	return b, ct, err
 }
@@ -105,22 +139,44 @@ func (h *headBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (f *Fetcher) get(ctx context.Context, path string, q url.Values) (Blob, string, error) {
+func (f *Fetcher) get(ctx context.Context, path string, q url.Values, limit int64) (Blob, string, error) {
+	resp, err := f.request(ctx, path, q)
+	if err != nil {
+		return Blob{}, "", err
+	}
+	defer resp.Body.Close()
+	if limit > 0 && resp.ContentLength > limit {
+		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("%w: %d bytes announced", ErrTooLarge, resp.ContentLength)}
+	}
+	head := &headBuffer{}
+	b, err := f.blobs.Put(ctx, io.TeeReader(resp.Body, head), limit)
+	if errors.Is(err, ErrTooLarge) {
+		return Blob{}, "", &fetchError{permanent: true, err: err}
+	}
+	if err != nil {
+		return Blob{}, "", &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
+	}
+	return b, Sniff(head.b), nil
+}
+
+// request GETs path from the homeserver as the bot: a 200 response, whose
+// body the caller closes, or a *fetchError.
+func (f *Fetcher) request(ctx context.Context, path string, q url.Values) (*http.Response, error) {
 	if q == nil {
 		q = url.Values{}
 	}
 	q.Set("user_id", string(f.user))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.base.String()+path+"?"+q.Encode(), nil)
 	if err != nil {
-		return Blob{}, "", &fetchError{permanent: true, err: err}
+		return nil, &fetchError{permanent: true, err: err}
 	}
 	req.Header.Set("Authorization", "Bearer "+f.token)
 	resp, err := f.http.Do(req)
 	if err != nil {
-		return Blob{}, "", &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
+		return nil, &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
 		var me struct {
 			ErrCode string `json:"errcode"`
 			Error   string `json:"error"`
@@ -129,21 +185,56 @@ func (f *Fetcher) get(ctx context.Context, path string, q url.Values) (Blob, str
 		// 4xx but rate limits is the homeserver's final word on this file
 		// (not found, forbidden, too large for it).
 		perm := resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests
-		return Blob{}, "", &fetchError{status: resp.StatusCode, errcode: me.ErrCode, permanent: perm,
+		return nil, &fetchError{status: resp.StatusCode, errcode: me.ErrCode, permanent: perm,
 			err: fmt.Errorf("GET %s: homeserver answered %d %s %s", path, resp.StatusCode, me.ErrCode, me.Error)}
 	}
-	if f.MaxSize > 0 && resp.ContentLength > f.MaxSize {
-		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("%w: %d bytes announced", ErrTooLarge, resp.ContentLength)}
+	return resp, nil
+}
+
+// maxRemoteThumbnail bounds the bytes of a thumbnail the homeserver makes.
+const maxRemoteThumbnail = 4 << 20
+
+// remoteThumbnail asks the homeserver for a thumbnail of m fitting the
+// page (authenticated endpoint, then the legacy one) and accepts it only if
+// its bytes are an inline image type whose header is within ThumbnailWidth
+// × ThumbnailHeight: the homeserver's word on what it sent is not trusted
+// any more than the room's.
+func (f *Fetcher) remoteThumbnail(ctx context.Context, m event.MXC) ([]byte, string, error) {
+	path := "/" + url.PathEscape(m.Server) + "/" + url.PathEscape(m.MediaID)
+	size := func() url.Values {
+		return url.Values{"width": {strconv.Itoa(ThumbnailWidth)}, "height": {strconv.Itoa(ThumbnailHeight)}, "method": {"scale"}}
 	}
-	head := &headBuffer{}
-	b, err := f.blobs.Put(ctx, io.TeeReader(resp.Body, head), f.MaxSize)
-	if errors.Is(err, ErrTooLarge) {
-		return Blob{}, "", &fetchError{permanent: true, err: err}
+	resp, err := f.request(ctx, "/_matrix/client/v1/media/thumbnail"+path, size())
+	var fe *fetchError
+	if errors.As(err, &fe) && (fe.status == http.StatusNotFound && fe.errcode == "M_UNRECOGNIZED" ||
+		fe.status == http.StatusBadRequest || fe.status == http.StatusMethodNotAllowed) {
+		q := size()
+		q.Set("allow_remote", "true")
+		resp, err = f.request(ctx, "/_matrix/media/v3/thumbnail"+path, q)
 	}
 	if err != nil {
-		return Blob{}, "", &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
+		return nil, "", err
 	}
-	return b, Sniff(head.b), nil
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRemoteThumbnail+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("homeserver thumbnail: %w", err)
+	}
+	if len(b) > maxRemoteThumbnail {
+		return nil, "", fmt.Errorf("homeserver thumbnail: %w", ErrTooLarge)
+	}
+	ct := Sniff(b)
+	if !IsImage(ct) {
+		return nil, "", fmt.Errorf("homeserver thumbnail is %s, not an image shown inline", ct)
+	}
+	cfg, _, err := CheckPixels(bytes.NewReader(b), MaxPixels)
+	if err != nil {
+		return nil, "", fmt.Errorf("homeserver thumbnail: %w", err)
+	}
+	if cfg.Width > ThumbnailWidth || cfg.Height > ThumbnailHeight {
+		return nil, "", fmt.Errorf("homeserver thumbnail is %d×%d, larger than asked", cfg.Width, cfg.Height)
+	}
+	return b, ct, nil
 }
 
 // backoff is the wait before retry n (1-based): 30 s doubling, at most 6 h.
@@ -168,7 +259,32 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 	f.gc.RLock()
 	defer f.gc.RUnlock()
 	log := f.log.With("room_id", j.RoomID, "mxc", j.String())
-	b, ct, err := f.Download(ctx, j.MXC)
+	limit, release, ok, err := f.reserve(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return f.waitForSpace(ctx, j, log)
+	}
+	defer release()
+	b, ct, err := f.download(ctx, j.MXC, limit)
+	if errors.Is(err, ErrTooLarge) && limit != f.MaxSize {
+		// Within media.max_size but not within what the quota leaves.
+		return f.waitForSpace(ctx, j, log)
+	}
+	var kept bool
+	if err == nil {
+		kept, err = f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct, f.present(ctx, b.Hash))
+		if errors.Is(err, ErrNotFound) {
+			// Another process's deletion pass removed the bytes this
+			// download found already on disk, before they were recorded:
+			// download them again, once.
+			log.Info("media bytes deleted by another process while recording them; fetching again")
+			if b, ct, err = f.download(ctx, j.MXC, limit); err == nil {
+				kept, err = f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct, f.present(ctx, b.Hash))
+			}
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the job stays queued as it was
@@ -178,12 +294,10 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		n := j.Attempts + 1
 		giveUp := n >= maxAttempts || perm && n >= permanentAttempts
 		log.Warn("media fetch failed", "attempt", n, "gave_up", giveUp, "err", err)
+		f.report(map[bool]string{false: "failed", true: "gave_up"}[giveUp], 0)
 		return f.store.MediaFailed(ctx, j.MXC, err.Error(), f.now().Add(backoff(n)), giveUp)
 	}
-	kept, err := f.store.MediaFetched(ctx, j.MXC, b.Hash, b.Size, ct)
-	if err != nil {
-		return err
-	}
+	f.report("fetched", b.Size)
 	log.Debug("media fetched", "sha256", b.Hash, "size", b.Size, "content_type", ct, "kept", kept)
 	if kept && IsImage(ct) && b.Size > ThumbnailAbove {
 		if err := f.thumbnail(ctx, j.MXC, b); err != nil {
@@ -193,6 +307,65 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		}
 	}
 	return nil
+}
+
+// quotaRetry is how long a fetch refused for space waits before it is
+// tried again, unless space frees up first (Collect).
+const quotaRetry = 10 * time.Minute
+
+// reserve returns how many bytes the next download may write: MaxSize, or
+// less when MaxTotal leaves less (ok false: nothing left), and the release
+// of that reservation.
+func (f *Fetcher) reserve(ctx context.Context) (limit int64, release func(), ok bool, err error) {
+	if f.MaxTotal <= 0 {
+		return f.MaxSize, func() {}, true, nil
+	}
+	st, err := f.store.MediaStats(ctx)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	f.quotaMu.Lock()
+	defer f.quotaMu.Unlock()
+	left := f.MaxTotal - st.Bytes - f.reserved
+	if left <= 0 {
+		return 0, nil, false, nil
+	}
+	limit = f.MaxSize
+	if limit <= 0 || left < limit {
+		limit = left
+	}
+	f.reserved += limit
+	return limit, func() {
+		f.quotaMu.Lock()
+		f.reserved -= limit
+		f.quotaMu.Unlock()
+	}, true, nil
+}
+
+// waitForSpace records a fetch refused because the media store is full.
+func (f *Fetcher) waitForSpace(ctx context.Context, j store.MediaJob, log *slog.Logger) error {
+	log.Warn("media fetch refused: the media store is full (media.max_total); waiting for space", "max_total", f.MaxTotal)
+	f.report("quota", 0)
+	return f.store.MediaWaitsForSpace(ctx, j.MXC, fmt.Sprintf("the media store is full (media.max_total %d bytes)", f.MaxTotal), f.now().Add(quotaRetry))
+}
+
+// report tells OnFetch, if set, a fetch's result.
+func (f *Fetcher) report(result string, bytes int64) {
+	if f.OnFetch != nil {
+		f.OnFetch(result, bytes)
+	}
+}
+
+// present returns the check MediaFetched makes, under the database's
+// write lock, that the blob hash is still on disk.
+func (f *Fetcher) present(ctx context.Context, hash string) func() error {
+	return func() error {
+		fl, err := f.blobs.Open(ctx, hash)
+		if err != nil {
+			return err
+		}
+		return fl.Close()
+	}
 }
 
 // Thumbnails are made for images larger than ThumbnailAbove bytes, to fit
@@ -219,11 +392,17 @@ func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
 		src.Close()
 		return nil
 	}
-	if _, err := src.Seek(0, io.SeekStart); err != nil {
-		src.Close()
-		return err
+	// The homeserver's thumbnail first: it has often made one already, and
+	// decoding a large image here costs memory and time.
+	out, ct, err := f.remoteThumbnail(ctx, m)
+	if err != nil {
+		f.log.Debug("media: no usable homeserver thumbnail; making one", "mxc", m.String(), "err", err)
+		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			src.Close()
+			return err
+		}
+		out, ct, err = Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
 	}
-	out, ct, err := Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
 	src.Close()
 	if err != nil {
 		return err
@@ -232,7 +411,9 @@ func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct)
+	// A thumbnail lost to another process's deletion pass is not made
+	// again: pages then show the image itself.
+	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct, f.present(ctx, tb.Hash))
 	return err
 }
 
@@ -243,29 +424,55 @@ func (f *Fetcher) Collect(ctx context.Context) (int, error) {
 	defer f.gc.Unlock()
 	total := 0
 	for {
-		shas, err := f.store.OrphanedBlobs(ctx, 100)
-		if err != nil || len(shas) == 0 {
+		n, err := f.store.DeleteOrphans(ctx, 100, func(h string) error { return f.blobs.Delete(ctx, h) })
+		total += n
+		if err != nil {
 			return total, err
 		}
-		for _, h := range shas {
-			if err := f.blobs.Delete(ctx, h); err != nil {
-				return total, err
+		if n == 0 {
+			if total > 0 && f.MaxTotal > 0 {
+				// Fetches waiting for space may fit now.
+				return total, f.store.MediaSpaceFreed(ctx)
 			}
+			return total, nil
 		}
-		if err := f.store.ForgetOrphans(ctx, shas); err != nil {
-			return total, err
-		}
-		total += len(shas)
 	}
 }
 
 // round fetches the jobs due now (of room, or all), Concurrency at a time,
 // and returns how many it ran.
 func (f *Fetcher) round(ctx context.Context, room id.RoomID, progress func(done int)) (int, error) {
-	jobs, err := f.store.DueMedia(ctx, room, f.now(), max(1, f.Concurrency)*8)
+	jobs, err := f.store.ClaimMedia(ctx, f.owner, room, f.now(), claimLease, max(1, f.Concurrency)*8)
 	if err != nil || len(jobs) == 0 {
 		return 0, err
 	}
+	// Claims not ended by their job (shutdown, an error) are given back
+	// at once rather than left to lapse.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := f.store.ReleaseMedia(rctx, f.owner); err != nil {
+			f.log.Warn("media: releasing claims", "err", err)
+		}
+	}()
+	renewed := make(chan struct{})
+	defer close(renewed)
+	go func() {
+		t := time.NewTicker(claimLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewed:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := f.store.RenewMedia(ctx, f.owner, f.now().Add(claimLease)); err != nil && ctx.Err() == nil {
+					f.log.Warn("media: renewing claims", "err", err)
+				}
+			}
+		}
+	}()
 	sem := make(chan struct{}, max(1, f.Concurrency))
 	var wg sync.WaitGroup
 	var mu sync.Mutex

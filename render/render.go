@@ -68,6 +68,58 @@ func (r *Renderer) Message(m event.Message) template.HTML {
 	}
 }
 
+// MediaAvailability is what the archive holds of a media message's file,
+// as the caller found out (Message assumes MediaAvailable).
+type MediaAvailability int
+
+const (
+	// MediaAvailable: served at MediaURL; shown inline or linked.
+	MediaAvailable MediaAvailability = iota
+	// MediaNotYet: the archive will fetch it but has not yet.
+	MediaNotYet
+	// MediaUnavailable: the archive has no copy and none is coming by
+	// itself: refused (too large, the homeserver said no, failing), the
+	// media store full, encrypted, or archived before media was kept.
+	MediaUnavailable
+)
+
+// IsMedia reports whether m is a file-like message (an image, file, audio,
+// video or sticker), whose file MessageWithMedia shows.
+func IsMedia(m event.Message) bool { return isMedia(m) }
+
+// MessageWithMedia is Message for a message whose file the archive may
+// not have: unless avail is MediaAvailable, a media message shows, in
+// place of the image, player or link, a short label saying so, with the
+// file's name and stated size (and its caption), never a broken image.
+func (r *Renderer) MessageWithMedia(m event.Message, avail MediaAvailability) template.HTML {
+	if avail == MediaAvailable || !isMedia(m) {
+		return r.Message(m)
+	}
+	var b strings.Builder
+	b.WriteString(`<span class="media unavailable">` + html.EscapeString(MediaNote(m, avail)) + `: ` + html.EscapeString(mediaName(m)))
+	if m.Info.Size > 0 {
+		b.WriteString(` <span class="size">(` + humanSize(m.Info.Size) + `)</span>`)
+	}
+	b.WriteString(`</span>`)
+	r.caption(&b, m)
+	return template.HTML(b.String())
+}
+
+// MediaNote says, in a few words starting with the kind of file, why a
+// media message's file is not shown: "Image not archived yet", "File not
+// available in the archive". Plain text, for the label and the text log.
+func MediaNote(m event.Message, avail MediaAvailability) string {
+	kind := mediaLabel(m.MsgType)
+	if kind == "sticker" {
+		kind = "image"
+	}
+	kind = strings.ToUpper(kind[:1]) + kind[1:]
+	if avail == MediaNotYet {
+		return kind + " not archived yet"
+	}
+	return kind + " not available in the archive"
+}
+
 // body is the text part of a message: formatted when there is usable HTML,
 // plain otherwise.
 func (r *Renderer) body(m event.Message) template.HTML {
@@ -153,17 +205,7 @@ func humanSize(n int64) string {
 // with their stated size. Without a media URL (invalid or encrypted mxc,
 // or an archive that serves no media) only the name shows.
 func (r *Renderer) media(m event.Message) template.HTML {
-	name := m.FileName
-	if name == "" {
-		// Before Matrix 1.10 the body is the filename; for a sticker it is
-		// the description.
-		name = event.StripReplyFallbackText(m.Body)
-	}
-	name = strings.TrimSpace(name)
-	if name == "" {
-		name = mediaLabel(m.MsgType)
-	}
-
+	name := mediaName(m)
 	var b strings.Builder
 	if server, mediaID, ok := parseMXC(m.URL); ok && r.mediaURL != nil {
 		u := html.EscapeString(r.mediaURL(server, mediaID))
@@ -210,6 +252,27 @@ func (r *Renderer) media(m event.Message) template.HTML {
 		b.WriteString(html.EscapeString(name))
 		b.WriteString(`</span>`)
 	}
+	r.caption(&b, m)
+	return template.HTML(b.String())
+}
+
+// mediaName is what a media message's file is called.
+func mediaName(m event.Message) string {
+	name := m.FileName
+	if name == "" {
+		// Before Matrix 1.10 the body is the filename; for a sticker it is
+		// the description.
+		name = event.StripReplyFallbackText(m.Body)
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = mediaLabel(m.MsgType)
+	}
+	return name
+}
+
+// caption appends a media message's caption, if it has one.
+func (r *Renderer) caption(b *strings.Builder, m event.Message) {
 	if m.Caption() != "" {
 		if caption := r.body(m); caption != "" {
 			b.WriteString(`<div class="caption">`)
@@ -217,7 +280,6 @@ func (r *Renderer) media(m event.Message) template.HTML {
 			b.WriteString(`</div>`)
 		}
 	}
-	return template.HTML(b.String())
 }
 
 func (r *Renderer) location(m event.Message) template.HTML {

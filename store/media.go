@@ -281,9 +281,20 @@ func (s *Store) RetryMedia(ctx context.Context, room id.RoomID) (int64, error) {
 // queue. It reports false, recording nothing, when no event refers to the
 // URI any more (erased while downloading): the blob is then recorded as an
 // orphan unless another URI names it, and the archiver deletes it.
-func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, size int64, contentType string) (bool, error) {
+//
+// present, if not nil, is asked inside the write transaction whether the
+// blob's bytes are still on disk (see DeleteOrphans); its error aborts.
+func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, size int64, contentType string, present func() error) (bool, error) {
 	kept := false
 	err := s.inWrite(ctx, func(w *writer) error {
+		// Under the write lock, which DeleteOrphans also holds: bytes a
+		// deletion pass removed before this point are seen missing here,
+		// and none can be removed after this commits names them.
+		if present != nil {
+			if err := present(); err != nil {
+				return err
+			}
+		}
 		if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_queue WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID); err != nil {
 			return err
 		}
@@ -316,10 +327,15 @@ func (s *Store) MediaFetched(ctx context.Context, mxc event.MXC, sha256 string, 
 
 // MediaThumbnail records the thumbnail made of a stored file. It reports
 // false, recording nothing, when the file was erased meanwhile (the blob is
-// then orphaned).
-func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, contentType string) (bool, error) {
+// then orphaned). present is as for MediaFetched.
+func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, contentType string, present func() error) (bool, error) {
 	kept := false
 	err := s.inWrite(ctx, func(w *writer) error {
+		if present != nil {
+			if err := present(); err != nil {
+				return err
+			}
+		}
 		res, err := w.tx.ExecContext(ctx, `UPDATE media SET thumb_sha256 = $3, thumb_type = $4
 			WHERE server = $1 AND media_id = $2 AND erased_at = 0`, mxc.Server, mxc.MediaID, sha256, contentType)
 		if err != nil {
@@ -345,7 +361,8 @@ func (s *Store) MediaThumbnail(ctx context.Context, mxc event.MXC, sha256, conte
 // automatically when giveUp.
 func (s *Store) MediaFailed(ctx context.Context, mxc event.MXC, cause string, next time.Time, giveUp bool) error {
 	err := s.inWrite(ctx, func(w *writer) error {
-		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET attempts = attempts + 1, next_at = $3, error = $4, gave_up = $5
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET attempts = attempts + 1, next_at = $3, error = $4, gave_up = $5,
+			quota = FALSE, lease_owner = '', lease_until = 0
 			WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID, next.UnixMilli(), cause, giveUp)
 		return err
 	})
@@ -355,14 +372,157 @@ func (s *Store) MediaFailed(ctx context.Context, mxc event.MXC, cause string, ne
 	return nil
 }
 
+// ClaimMedia takes up to limit queued fetches whose time has come (of
+// room, or all) and that no other fetcher holds, for owner until
+// now+lease: `archiver media fetch` and `archiver run` share the queue,
+// and a file is downloaded by one of them. A claim ends with
+// MediaFetched, MediaFailed, MediaWaitsForSpace or ReleaseMedia, or
+// lapses (a killed process); RenewMedia extends owner's claims.
+func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, now time.Time, lease time.Duration, limit int) ([]MediaJob, error) {
+	// Looked at without the write lock first: the fetcher polls every
+	// few seconds, and an idle queue must cost no write (SQLite has one
+	// writer, and live transactions need it).
+	rctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var due int
+	if err := s.db.QueryRowContext(rctx, `SELECT COUNT(*) FROM (SELECT 1 FROM media_queue`+claimableSQL+` LIMIT 1) d`,
+		now.UnixMilli(), string(room)).Scan(&due); err != nil {
+		return nil, fmt.Errorf("claim media: %w", err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
+	var out []MediaJob
+	err := s.inWrite(ctx, func(w *writer) error {
+		rows, err := w.tx.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue`+claimableSQL+`
+			ORDER BY next_at, server, media_id LIMIT $3`, now.UnixMilli(), string(room), limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var j MediaJob
+			var roomID string
+			if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			j.RoomID = id.RoomID(roomID)
+			out = append(out, j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, j := range out {
+			if _, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET lease_owner = $3, lease_until = $4 WHERE server = $1 AND media_id = $2`,
+				j.Server, j.MediaID, owner, now.Add(lease).UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim media: %w", err)
+	}
+	return out, nil
+}
+
+// claimableSQL selects the queued fetches due at $1 (of room $2, or all)
+// that nobody holds.
+const claimableSQL = ` WHERE NOT gave_up AND next_at <= $1 AND lease_until <= $1 AND ($2 = '' OR room_id = $2)`
+
+// RenewMedia extends owner's claims to until.
+func (s *Store) RenewMedia(ctx context.Context, owner string, until time.Time) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET lease_until = $2 WHERE lease_owner = $1 AND lease_until > 0`, owner, until.UnixMilli())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("renew media claims: %w", err)
+	}
+	return nil
+}
+
+// ReleaseMedia gives up owner's remaining claims (a fetcher stopping):
+// the rows stay queued as they were, for whoever comes next.
+func (s *Store) ReleaseMedia(ctx context.Context, owner string) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET lease_owner = '', lease_until = 0 WHERE lease_owner = $1`, owner)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release media claims: %w", err)
+	}
+	return nil
+}
+
+// DeleteOrphans deletes up to limit blobs no media row names, calling del
+// for each, inside a write transaction: MediaFetched and MediaThumbnail
+// check their blob's presence under the same lock, so a fetcher in another
+// process that found the bytes already on disk either records them before
+// this pass looks (and they are no orphan) or sees them gone and fetches
+// again. It returns how many it deleted.
+func (s *Store) DeleteOrphans(ctx context.Context, limit int, del func(sha string) error) (int, error) {
+	n := 0
+	err := s.inWrite(ctx, func(w *writer) error {
+		shas, err := scanStrings(w.tx.QueryContext(ctx, orphansSQL, limit))
+		if err != nil {
+			return err
+		}
+		for _, h := range shas {
+			if err := del(h); err != nil {
+				return err
+			}
+			if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_orphans WHERE sha256 = $1`, h); err != nil {
+				return err
+			}
+		}
+		n = len(shas)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete media orphans: %w", err)
+	}
+	return n, nil
+}
+
+const orphansSQL = `SELECT sha256 FROM media_orphans o
+		WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = o.sha256)
+		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.thumb_sha256 = o.sha256) ORDER BY since LIMIT $1`
+
+// MediaWaitsForSpace records a fetch refused because the media store is
+// full (media.max_total): not a failure (attempts and gave_up stay), tried
+// again at next or as soon as space frees up (MediaSpaceFreed).
+func (s *Store) MediaWaitsForSpace(ctx context.Context, mxc event.MXC, cause string, next time.Time) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET quota = TRUE, next_at = $3, error = $4, lease_owner = '', lease_until = 0
+			WHERE server = $1 AND media_id = $2`, mxc.Server, mxc.MediaID, next.UnixMilli(), cause)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("media %s waits for space: %w", mxc, err)
+	}
+	return nil
+}
+
+// MediaSpaceFreed makes the fetches waiting for space due now.
+func (s *Store) MediaSpaceFreed(ctx context.Context) error {
+	err := s.inWrite(ctx, func(w *writer) error {
+		_, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET next_at = 0 WHERE quota`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("media space freed: %w", err)
+	}
+	return nil
+}
+
 // OrphanedBlobs returns up to limit blobs no media row names: their bytes
 // are to be deleted, then ForgetOrphans called.
 func (s *Store) OrphanedBlobs(ctx context.Context, limit int) ([]string, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	out, err := scanStrings(s.db.QueryContext(ctx, `SELECT sha256 FROM media_orphans o
-		WHERE NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = o.sha256)
-		  AND NOT EXISTS (SELECT 1 FROM media m WHERE m.thumb_sha256 = o.sha256) ORDER BY since LIMIT $1`, limit))
+	out, err := scanStrings(s.db.QueryContext(ctx, orphansSQL, limit))
 	if err != nil {
 		return nil, fmt.Errorf("media orphans: %w", err)
 	}
@@ -392,6 +552,8 @@ func (s *Store) ForgetOrphans(ctx context.Context, shas []string) error {
 // stored, and fetches queued or given up.
 type MediaStats struct {
 	URIs, Blobs, Bytes, Queued, GaveUp int64
+	// Quota: queued fetches waiting for space (media.max_total).
+	Quota int64
 }
 
 // MediaStats returns the media store's counts.
@@ -404,9 +566,75 @@ func (s *Store) MediaStats(ctx context.Context) (MediaStats, error) {
 		(SELECT COUNT(DISTINCT sha256) FROM media WHERE erased_at = 0),
 		(SELECT COALESCE(SUM(size), 0) FROM (SELECT sha256, MAX(size) AS size FROM media WHERE erased_at = 0 GROUP BY sha256) b),
 		(SELECT COUNT(*) FROM media_queue WHERE NOT gave_up),
-		(SELECT COUNT(*) FROM media_queue WHERE gave_up)`).Scan(&st.URIs, &st.Blobs, &st.Bytes, &st.Queued, &st.GaveUp)
+		(SELECT COUNT(*) FROM media_queue WHERE gave_up),
+		(SELECT COUNT(*) FROM media_queue WHERE quota AND NOT gave_up)`).Scan(&st.URIs, &st.Blobs, &st.Bytes, &st.Queued, &st.GaveUp, &st.Quota)
 	if err != nil {
 		return st, fmt.Errorf("media stats: %w", err)
 	}
 	return st, nil
+}
+
+// MediaCopy is what the media store holds of an mxc URI, whoever refers to
+// it: pages ask it for the messages they show (which are visible, so
+// MediaFor's checks are already made).
+type MediaCopy struct {
+	// Stored: the bytes are in the media store.
+	Stored bool
+	// Queued: a fetch is to do; GaveUp: retries stopped (too large,
+	// refused by the homeserver, failing) until `archiver media fetch`;
+	// Quota: the last attempt found the media store full, and it waits
+	// for space.
+	Queued, GaveUp, Quota bool
+}
+
+// MediaCopies returns what the media store holds of each of uris. A URI
+// missing from the result is neither stored nor queued (referred to only
+// by events archived before media was kept, or erased).
+func (s *Store) MediaCopies(ctx context.Context, uris []event.MXC) (map[event.MXC]MediaCopy, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	out := make(map[event.MXC]MediaCopy, len(uris))
+	want := make(map[event.MXC]bool, len(uris))
+	var ids []string
+	for _, u := range uris {
+		if !want[u] {
+			want[u] = true
+			ids = append(ids, u.MediaID)
+		}
+	}
+	// By media ID only (one SQL text for both dialects, no row values);
+	// the server is matched here.
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph, args := inList(ids[:n])
+		ids = ids[n:]
+		rows, err := s.db.QueryContext(ctx, `SELECT server, media_id, TRUE, FALSE, FALSE, FALSE FROM media
+			WHERE media_id IN (`+ph+`) AND erased_at = 0 AND sha256 <> ''
+			UNION ALL SELECT server, media_id, FALSE, TRUE, gave_up, quota FROM media_queue WHERE media_id IN (`+ph+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("media copies: %w", err)
+		}
+		for rows.Next() {
+			var m event.MXC
+			var stored, queued, gaveUp, quota bool
+			if err := rows.Scan(&m.Server, &m.MediaID, &stored, &queued, &gaveUp, &quota); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("media copies: %w", err)
+			}
+			if !want[m] {
+				continue
+			}
+			c := out[m]
+			c.Stored = c.Stored || stored
+			if queued {
+				c.Queued, c.GaveUp, c.Quota = true, gaveUp, quota
+			}
+			out[m] = c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("media copies: %w", err)
+		}
+	}
+	return out, nil
 }

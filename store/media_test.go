@@ -45,7 +45,7 @@ func wantMedia(t *testing.T, st *store.Store, uri string, want store.MediaState)
 func fetched(t *testing.T, st *store.Store, uri, sha string) bool {
 	t.Helper()
 	m, _ := event.ParseMXC(uri)
-	kept, err := st.MediaFetched(context.Background(), m, sha, 42, "image/png")
+	kept, err := st.MediaFetched(context.Background(), m, sha, 42, "image/png", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestMediaRefcounts(t *testing.T) {
 		}
 
 		// The archive's own thumbnail of thumb (shaC) goes with it.
-		if kept, err := st.MediaThumbnail(ctx, event.MXC{Server: "example.org", MediaID: "thumb"}, shaC, "image/jpeg"); err != nil || !kept {
+		if kept, err := st.MediaThumbnail(ctx, event.MXC{Server: "example.org", MediaID: "thumb"}, shaC, "image/jpeg", nil); err != nil || !kept {
 			t.Fatalf("MediaThumbnail = %v, %v", kept, err)
 		}
 		if m := wantMedia(t, st, "mxc://example.org/thumb", store.MediaReady); m.ThumbSHA256 != shaC || m.ThumbType != "image/jpeg" {

@@ -42,6 +42,11 @@ type apiMessageContent struct {
 	FileName      string `json:"filename,omitempty"`
 	// MediaURL is the archive's copy of url, when the archive keeps media.
 	MediaURL string `json:"media_url,omitempty"`
+	// Media, for a media message when the archive keeps media: "stored"
+	// (served at media_url), "pending" (not archived yet) or
+	// "unavailable" (refused, too large, the media store full, or
+	// encrypted: no copy is coming by itself).
+	Media string `json:"media,omitempty"`
 }
 
 type apiEvent struct {
@@ -319,6 +324,9 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 		content.URL = sh.msg.URL
 		content.MediaURL = s.mediaURL(sh.msg.URL)
 	}
+	q.media(sh.msg, func(a render.MediaAvailability) {
+		content.Media = map[render.MediaAvailability]string{render.MediaAvailable: "stored", render.MediaNotYet: "pending", render.MediaUnavailable: "unavailable"}[a]
+	})
 	q.text(sh.msg, 0, func(t string) { content.Body, a.Text = t, t })
 	isHTML := sh.msg.IsHTML()
 	if isHTML {

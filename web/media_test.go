@@ -55,7 +55,7 @@ func (e *mediaEnv) fetch(t testing.TB, uri, body string) media.Blob {
 		t.Fatal(err)
 	}
 	m, _ := event.ParseMXC(uri)
-	if kept, err := e.st.MediaFetched(ctx, m, b.Hash, b.Size, media.Sniff([]byte(body))); err != nil || !kept {
+	if kept, err := e.st.MediaFetched(ctx, m, b.Hash, b.Size, media.Sniff([]byte(body)), nil); err != nil || !kept {
 		t.Fatalf("MediaFetched(%s) = %v, %v", uri, kept, err)
 	}
 	return b
@@ -140,7 +140,7 @@ func TestMediaServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.MediaThumbnail(context.Background(), event.MXC{Server: "example.org", MediaID: "png"}, small.Hash, "image/jpeg"); err != nil {
+	if _, err := st.MediaThumbnail(context.Background(), event.MXC{Server: "example.org", MediaID: "png"}, small.Hash, "image/jpeg", nil); err != nil {
 		t.Fatal(err)
 	}
 	if th := e.do(t, http.MethodGet, "/media/example.org/png/thumbnail", nil); th.Code != http.StatusOK ||
@@ -194,6 +194,11 @@ func TestMediaOnPages(t *testing.T) {
 		msgLine("$log", 1767225603000, `{"msgtype":"m.file","body":"build.log","url":"mxc://example.org/log","info":{"size":2048}}`),
 		msgLine("$bad", 1767225604000, `{"msgtype":"m.file","body":"evil.txt","url":"mxc://example.org/../../x"}`),
 	))
+	// Fetched, as the archiver would: media the archive has no copy of is
+	// labelled instead (TestMediaUnavailableOnPages).
+	e.fetch(t, "mxc://example.org/png", testPNG)
+	e.fetch(t, "mxc://example.org/vid", "not really a video")
+	e.fetch(t, "mxc://example.org/log", "line 1\n")
 	doc := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
 	img := doc.Find(`img.media[src="/media/example.org/png"]`)
 	if img.Length() != 1 || img.AttrOr("width", "") != "400" || img.AttrOr("height", "") != "300" ||

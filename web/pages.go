@@ -14,6 +14,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -423,6 +424,11 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 			if sh.redaction == nil {
 				l := &v.Lines[n]
 				q.text(sh.msg, 0, func(t string) { l.text = t })
+				q.media(sh.msg, func(a render.MediaAvailability) {
+					if a != render.MediaAvailable {
+						l.Media, l.MediaNote = "", render.MediaNote(sh.msg, a)
+					}
+				})
 			}
 			n++
 		}
@@ -431,7 +437,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 	if len(msgs) == 0 {
 		code = http.StatusNotFound
 	}
-	etag, err := s.validator(v, &q)
+	etag, err := s.validator(ctx, v, &q)
 	if err != nil {
 		return err
 	}
@@ -454,6 +460,7 @@ type textLogLine struct {
 	Time, Name, MsgType string
 	Notice              string // why the message is withdrawn, if it is
 	Media               string // the archive's URL of its media, if any
+	MediaNote           string // or why the archive has no copy of it
 	Edited              bool
 	text                string // rendered
 }
@@ -472,6 +479,9 @@ func (v textLogView) bytes() []byte {
 			// Built from a validated mxc URI and the archive's own URL:
 			// nothing in it can break the line.
 			text += " <" + l.Media + ">"
+		}
+		if l.MediaNote != "" {
+			text += " (" + strings.ToLower(l.MediaNote[:1]) + l.MediaNote[1:] + ")"
 		}
 		if l.Edited {
 			text += " (edited)"

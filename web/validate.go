@@ -18,6 +18,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 // Pages of messages are built in two steps: first everything is loaded and
@@ -32,6 +33,11 @@ import (
 // was built.
 type renderQueue struct {
 	jobs []renderJob
+	// mediaSets are told what the archive holds of their message's file;
+	// resolveMedia answers them and the HTML jobs' media in one query,
+	// before the ETag is computed, so that a file arriving changes it.
+	mediaSets []mediaSet
+	resolved  bool
 }
 
 type renderJob struct {
@@ -39,6 +45,83 @@ type renderJob struct {
 	excerpt int                 // for setText: 0 for the whole text, else a one-line excerpt of that many runes
 	setHTML func(template.HTML) // the message rendered as HTML
 	setText func(string)        // or its plain text
+	media   render.MediaAvailability
+}
+
+type mediaSet struct {
+	msg event.Message
+	set func(render.MediaAvailability)
+}
+
+// media queues telling set what the archive holds of media message m's
+// file (never called for other messages, or when the archive keeps no
+// media).
+func (q *renderQueue) media(m event.Message, set func(render.MediaAvailability)) {
+	q.mediaSets = append(q.mediaSets, mediaSet{msg: m, set: set})
+}
+
+// resolveMedia finds out, in one query, what the archive holds of the
+// files of the media messages q renders as HTML or was asked about (once).
+func (s *Server) resolveMedia(ctx context.Context, q *renderQueue) error {
+	if q.resolved {
+		return nil
+	}
+	q.resolved = true
+	if s.opts.Media == nil {
+		return nil // no media served: names only, nothing to say
+	}
+	var uris []event.MXC
+	want := func(m event.Message) bool {
+		if !render.IsMedia(m) {
+			return false
+		}
+		if u, ok := event.ParseMXC(m.URL); ok {
+			uris = append(uris, u)
+		}
+		return true
+	}
+	var sets []mediaSet
+	for _, ms := range q.mediaSets {
+		if want(ms.msg) {
+			sets = append(sets, ms)
+		}
+	}
+	var jobs []*renderJob
+	for i := range q.jobs {
+		if j := &q.jobs[i]; j.setHTML != nil && want(j.msg) {
+			jobs = append(jobs, j)
+		}
+	}
+	if len(sets) == 0 && len(jobs) == 0 {
+		return nil
+	}
+	copies, err := s.store.MediaCopies(ctx, uris)
+	if err != nil {
+		return err
+	}
+	for _, ms := range sets {
+		ms.set(availability(ms.msg, copies))
+	}
+	for _, j := range jobs {
+		j.media = availability(j.msg, copies)
+	}
+	return nil
+}
+
+// availability is what the archive holds of media message m's file.
+func availability(m event.Message, copies map[event.MXC]store.MediaCopy) render.MediaAvailability {
+	u, ok := event.ParseMXC(m.URL)
+	if !ok {
+		return render.MediaUnavailable // encrypted, or no valid mxc URI
+	}
+	switch c := copies[u]; {
+	case c.Stored:
+		return render.MediaAvailable
+	case c.Queued && !c.GaveUp && !c.Quota:
+		return render.MediaNotYet
+	default:
+		return render.MediaUnavailable
+	}
 }
 
 // html queues m's HTML rendering (render.Message) for set.
@@ -55,12 +138,15 @@ func (q *renderQueue) text(m event.Message, excerpt int, set func(string)) {
 // run renders every queued message, stopping with the context's error as
 // soon as the request is cancelled or its deadline has passed.
 func (s *Server) run(ctx context.Context, q *renderQueue) error {
+	if err := s.resolveMedia(ctx, q); err != nil {
+		return err
+	}
 	for _, j := range q.jobs {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("rendering stopped: %w", err)
 		}
 		if j.setHTML != nil {
-			j.setHTML(s.render.Message(j.msg))
+			j.setHTML(s.render.MessageWithMedia(j.msg, j.media))
 			continue
 		}
 		text := s.render.Text(j.msg)
@@ -75,9 +161,12 @@ func (s *Server) run(ctx context.Context, q *renderQueue) error {
 // validator is the ETag of a response built from view v (before rendering)
 // and the messages q will render: a hash over both and the server's
 // validatorSalt. Everything a page shows is in one or the other, so any
-// change to it (an edit, a redaction, a new name, a reaction) changes the
-// ETag.
-func (s *Server) validator(v any, q *renderQueue) (string, error) {
+// change to it (an edit, a redaction, a new name, a reaction, a media file
+// fetched) changes the ETag.
+func (s *Server) validator(ctx context.Context, v any, q *renderQueue) (string, error) {
+	if err := s.resolveMedia(ctx, q); err != nil {
+		return "", err
+	}
 	h := sha256.New()
 	h.Write(s.salt[:])
 	enc := json.NewEncoder(h)
@@ -95,8 +184,9 @@ func (s *Server) validator(v any, q *renderQueue) (string, error) {
 			Msg     event.Message
 			// Info is not in Message's JSON (it is parsed leniently) but
 			// sizes the media shown.
-			Info event.MediaInfo
-		}{kind, j.excerpt, j.msg, j.msg.Info}); err != nil {
+			Info  event.MediaInfo
+			Media render.MediaAvailability
+		}{kind, j.excerpt, j.msg, j.msg.Info, j.media}); err != nil {
 			return "", fmt.Errorf("validator: %w", err)
 		}
 	}
@@ -134,7 +224,8 @@ func (s *Server) validatorSalt() ([32]byte, error) {
 		strconv.Itoa(s.opts.DayPageSize), strconv.Itoa(s.opts.APIDayPageSize))
 	probe := event.Message{MsgType: event.MsgImage, Body: "see https://example.org", FileName: "probe.png", URL: "mxc://example.org/probe",
 		Format: event.FormatHTML, FormattedBody: `<p>see <a href="https://example.org">this</a> <img src="mxc://example.org/probe" alt="probe"></p>`}
-	writeField(h, string(s.render.Message(probe)), s.render.Text(probe))
+	writeField(h, string(s.render.Message(probe)), s.render.Text(probe),
+		string(s.render.MessageWithMedia(probe, render.MediaNotYet)), string(s.render.MessageWithMedia(probe, render.MediaUnavailable)))
 	var out [32]byte
 	copy(out[:], h.Sum(nil))
 	return out, nil
@@ -166,7 +257,7 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 // renderValidated renders page name from view v once q has rendered its
 // messages, with sendValidated.
 func (s *Server) renderValidated(c echo.Context, code int, name string, v any, q *renderQueue, day time.Time) error {
-	etag, err := s.validator(v, q)
+	etag, err := s.validator(c.Request().Context(), v, q)
 	if err != nil {
 		return err
 	}
@@ -181,7 +272,7 @@ func (s *Server) renderValidated(c echo.Context, code int, name string, v any, q
 // jsonValidated sends v as JSON once q has rendered its messages, with
 // sendValidated.
 func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.Time) error {
-	etag, err := s.validator(v, q)
+	etag, err := s.validator(c.Request().Context(), v, q)
 	if err != nil {
 		return err
 	}

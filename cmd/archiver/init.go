@@ -111,6 +111,9 @@ media:
   max_size: {{.Media.MaxSize}}
   # Downloads in flight.
   concurrency: {{.Media.Concurrency}}
+  # Bytes the media store may hold in all (0: no bound). When full, new
+  # files show as unavailable and are fetched once space frees up.
+  max_total: {{.Media.MaxTotal}}
 
 web:
   listen: {{q .Web.Listen}}
@@ -126,6 +129,9 @@ metrics:
   # Where archive-web serves Prometheus metrics at /metrics, apart from
   # the public port (e.g. 127.0.0.1:9331). Empty: no metrics.
   listen: {{q .Metrics.Listen}}
+  # Where the archiver serves its own Prometheus metrics at /metrics
+  # (e.g. 127.0.0.1:9332), never the appservice port. Empty: no metrics.
+  archiver_listen: {{q .Metrics.ArchiverListen}}
 
 log:
   level: {{q .Log.Level}} # debug, info, warn, error

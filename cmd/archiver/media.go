@@ -28,7 +28,7 @@ func newFetcher(cfg config.Config, st *store.Store, log *slog.Logger) (*media.Fe
 	if err != nil {
 		return nil, err
 	}
-	f.MaxSize, f.Concurrency = cfg.Media.MaxSize, cfg.Media.Concurrency
+	f.MaxSize, f.Concurrency, f.MaxTotal = cfg.Media.MaxSize, cfg.Media.Concurrency, cfg.Media.MaxTotal
 	return f, nil
 }
 
@@ -81,7 +81,15 @@ func mediaCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(stdout, "%d media URIs in %d files, %d bytes; %d queued, %d given up\n", s.URIs, s.Blobs, s.Bytes, s.Queued, s.GaveUp)
+		if _, err := fmt.Fprintf(stdout, "%d media URIs in %d files, %d bytes; %d queued, %d given up\n", s.URIs, s.Blobs, s.Bytes, s.Queued, s.GaveUp); err != nil {
+			return err
+		}
+		if cfg.Media.MaxTotal > 0 {
+			_, err = fmt.Fprintf(stdout, "quota: %d of %d bytes used (%.1f%%); %d waiting for space\n",
+				s.Bytes, cfg.Media.MaxTotal, 100*float64(s.Bytes)/float64(cfg.Media.MaxTotal), s.Quota)
+		} else {
+			_, err = fmt.Fprintf(stdout, "quota: none (media.max_total 0); %d bytes used\n", s.Bytes)
+		}
 		return err
 	}
 	if !cfg.Media.Enabled {

@@ -105,6 +105,13 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 			return err
 		}
 	}
+	if cfg.Metrics.ArchiverListen != "" {
+		stop, err := serveMetrics(cfg.Metrics.ArchiverListen, archiverMetrics(a.st, a.in, fetcher), log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	as := ingest.NewAppService(a.in, cfg.Appservice.HSToken, notifiers{a.manager, a.aliases}, log)
 	ln, err := net.Listen("tcp", cfg.Appservice.Listen)
 	if err != nil {
