@@ -143,29 +143,53 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 	return out, nil
 }
 
+// hourCountsSQL counts a room's shown messages in each of the 24 hours
+// starting at $2 (ms), each from the expiry cutoff $3 on and up to $4, in
+// one query: the hours are generated (a recursive CTE, as both dialects
+// have one) and each is counted by a correlated, capped subquery, so the
+// cost stays MaxCount rows an hour however busy the day, where a GROUP BY
+// would read every message of it. $2 is cast because PostgreSQL would type
+// it from "hours.start + 3600000" as a 32-bit integer.
+const hourCountsSQL = `WITH RECURSIVE hours (start) AS (
+		SELECT CAST($2 AS BIGINT)
+		UNION ALL
+		SELECT hours.start + 3600000 FROM hours WHERE hours.start < CAST($2 AS BIGINT) + 82800000
+	)
+	SELECT hours.start, (SELECT COUNT(*) FROM (SELECT 1 FROM events
+		WHERE room_id = $1 AND origin_ts >= hours.start AND origin_ts >= $3 AND origin_ts < hours.start + 3600000
+		  AND ` + shownMessageCond + `
+		LIMIT $4) capped)
+	FROM hours`
+
 // HourCounts is DayCounts by the hour of one day: keyed by the start of
 // each hour (ms) of [from, from+24h) with shown messages, up to MaxCount.
+// The hours are from's, so a caller's day in another time zone is counted
+// by its own hours.
 func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from int64) (map[int64]int, error) {
-	roomMax, _, err := s.consentView(ctx)
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	cut, err := s.expiryCut(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	cut := int64(0)
-	if _, expires := s.maxLifetime(roomMax, roomID); expires {
-		cut = s.expiredBefore(roomMax, roomID)
+	rows, err := s.db.QueryContext(ctx, hourCountsSQL, string(roomID), from, cut, MaxCount)
+	if err != nil {
+		return nil, fmt.Errorf("hour counts of %s: %w", roomID, err)
 	}
+	defer rows.Close()
 	out := map[int64]int{}
-	for h := from; h < from+86400000; h += 3600000 {
-		if h+3600000 <= cut {
-			continue
-		}
-		n, err := s.countCapped(ctx, roomID, max(h, cut), h+3600000)
-		if err != nil {
-			return nil, err
+	for rows.Next() {
+		var h int64
+		var n int
+		if err := rows.Scan(&h, &n); err != nil {
+			return nil, fmt.Errorf("hour counts of %s: %w", roomID, err)
 		}
 		if n > 0 {
 			out[h] = n
 		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("hour counts of %s: %w", roomID, err)
 	}
 	return out, nil
 }

@@ -16,16 +16,21 @@ const MaxMeetings = 1000
 // on the raw JSON is a cheap filter, never the rule: the meeting package
 // decides from the text as shown (a mention of "#startmeeting" inside a
 // sentence passes here and starts nothing). A redacted message has lost its
-// body, so it is not found. Edits are not searched: a message edited into a
-// #startmeeting is not found, which meetbot, reading lines once, would not
-// have seen either.
+// body, so it is not found. A message is shown after its latest valid
+// edit, so an original that an edit mentioning "startmeeting" targets is a
+// candidate too (at the original's time, where meetbot users expect the
+// meeting to start); whether that edit is valid, and the latest, is
+// event.Resolve's to say, not this filter's. Edits themselves are never
+// starts.
 const meetingStartsSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE room_id = $1 AND public AND ` + timelineMessageSQL + ` AND type = '` + event.TypeMessage + `'
-	  AND LOWER(raw) LIKE '%startmeeting%'
+	  AND (LOWER(raw) LIKE '%startmeeting%'
+	    OR event_id IN (SELECT x.rel_target FROM events x
+	      WHERE x.room_id = $1 AND x.public AND x.rel_type = '` + event.RelReplace + `' AND LOWER(x.raw) LIKE '%startmeeting%'))
 	ORDER BY origin_ts, nid LIMIT $2`
 
 // MeetingStarts returns a room's public messages that mention
-// "startmeeting", screened like every read (expired and opted-out ones
+// "startmeeting", or whose edits do, screened like every read (expired and opted-out ones
 // dropped or withdrawn), in timeline order, at most MaxMeetings.
 func (s *Store) MeetingStarts(ctx context.Context, roomID id.RoomID) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)

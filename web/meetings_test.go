@@ -321,3 +321,111 @@ func TestMeetingsFeed(t *testing.T) {
 		}
 	})
 }
+
+// editLine is sender's m.replace of target, sent at offset, whose new
+// content is body.
+func editLine(evID string, offset int64, sender, target, body string) string {
+	return zLine(evID, "m.room.message", offset, sender, nil,
+		`{"msgtype":"m.text","body":"* `+body+`","m.new_content":{"msgtype":"m.text","body":"`+body+`"},"m.relates_to":{"rel_type":"m.replace","event_id":"`+target+`"}}`)
+}
+
+// Minutes are derived from the lines as shown, after their latest valid
+// edit, as meetbot users expect of a chat where lines can be corrected: a
+// line edited into #startmeeting starts a meeting at the line's own time
+// (listed, in the API and the feed), an edit that removes an #action
+// removes the action, one that adds it adds it, and an edited #info reads
+// as edited. Edits are not lines of their own, and a member's forged edit
+// of someone else's line starts nothing.
+func TestMeetingFollowsEdits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			zLine("$zj", "m.room.member", 10, zUser, sk(zUser), `{"membership":"join","displayname":"Zorblax"}`),
+			meetingMsg("$f", 20000, aUser, "just chatting"),
+			editLine("$fx", 25000, zUser, "$f", "#startmeeting zforged"),
+			meetingMsg("$e0", 60000, aUser, "good morning"),
+			meetingMsg("$e1", 120000, aUser, "#topic Plans"),
+			meetingMsg("$e2", 180000, zUser, "#action Zorblax does zremovedaction"),
+			meetingMsg("$e3", 240000, zUser, "#info zoldinfo"),
+			editLine("$e3x", 250000, zUser, "$e3", "#info znewinfo"),
+			meetingMsg("$e4", 300000, zUser, "we should ship"),
+			meetingMsg("$e5", 360000, aUser, "#endmeeting"),
+			meetingMsg("$g", 1000000, aUser, "#startmeeting zdropped"),
+			editLine("$e0x", 2000000, aUser, "$e0", "#startmeeting Edited sync"),
+			editLine("$e2x", 2100000, zUser, "$e2", "Zorblax does it later, no action"),
+			editLine("$e4x", 2200000, zUser, "$e4", "#action Zorblax ships zaddedaction"),
+			editLine("$gx", 2300000, aUser, "$g", "never mind"),
+		))
+
+		list := e.page(t, "/room/!x:example.org/meetings", http.StatusOK)
+		rows := list.Find("table.meetings tbody tr")
+		if rows.Length() != 1 {
+			t.Fatalf("%d meetings listed, want 1 (the line edited into #startmeeting)", rows.Length())
+		}
+		cells := rows.First().Find("td").Map(func(_ int, s *goquery.Selection) string { return strings.Join(strings.Fields(s.Text()), " ") })
+		if got := strings.Join(cells, " | "); got != "2026-01-01 00:01 | Edited sync text | Ann | 5 min | 1 | 1" {
+			t.Errorf("list row = %q", got)
+		}
+		if href, _ := rows.Find("a").First().Attr("href"); href != "/room/!x:example.org/meeting/$e0" {
+			t.Errorf("meeting link %q", href)
+		}
+
+		var ms struct {
+			Meetings []apiMeetingJSON `json:"meetings"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings"), http.StatusOK, &ms)
+		if len(ms.Meetings) != 1 || ms.Meetings[0].ID != "$e0" || ms.Meetings[0].Title != "Edited sync" || ms.Meetings[0].Actions != 1 {
+			t.Errorf("API list: %+v", ms.Meetings)
+		}
+		if feed := e.get(t, "/room/!x:example.org/meetings.atom").Body.String(); !strings.Contains(feed, "zaddedaction") || strings.Contains(feed, "zremovedaction") {
+			t.Errorf("the meetings feed does not follow the edits:\n%.3000s", feed)
+		}
+
+		minutes := map[string]string{
+			"minutes": e.get(t, "/room/!x:example.org/meeting/$e0").Body.String(),
+			"text":    e.get(t, "/room/!x:example.org/meeting/$e0.txt").Body.String(),
+			"API":     e.get(t, "/api/v1/rooms/!x:example.org/meetings/$e0").Body.String(),
+		}
+		for route, body := range minutes {
+			for _, want := range []string{"zaddedaction", "znewinfo", "Plans"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the %s lack %q:\n%.3000s", route, want, body)
+				}
+			}
+			for _, gone := range []string{"zremovedaction", "zoldinfo", "zforged", "zdropped"} {
+				if strings.Contains(body, gone) {
+					t.Errorf("the %s show %q:\n%.3000s", route, gone, body)
+				}
+			}
+		}
+		txt := minutes["text"]
+		for _, want := range []string{
+			"!x:example.org: Edited sync\n", "Meeting started by Ann at 2026-01-01 00:01:00 UTC.",
+			"  * ACTION: Zorblax ships zaddedaction  (Zorblax, 00:05:00)\n    https://archive.example/room/!x:example.org/event/$e4\n",
+			"* Zorblax\n  * Zorblax ships zaddedaction\n", "* Ann (3)\n* Zorblax (3)\n",
+		} {
+			if !strings.Contains(txt, want) {
+				t.Errorf("text minutes lack %q:\n%s", want, txt)
+			}
+		}
+		var m apiMeetingJSON
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings/$e0"), http.StatusOK, &m)
+		if m.Lines != 6 || len(m.ByPerson) != 1 || m.ByPerson[0].Sender != zUser || len(m.ByPerson[0].Actions) != 1 {
+			t.Errorf("API minutes: %+v", m)
+		}
+
+		day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+		if href, _ := msgByID(day, "$e0").Find("a.meeting-start").Attr("href"); href != "/room/!x:example.org/meeting/$e0" {
+			t.Errorf("day page: the line edited into #startmeeting links %q", href)
+		}
+		for _, id := range []string{"$f", "$g"} {
+			if msgByID(day, id).Find("a.meeting-start").Length() != 0 {
+				t.Errorf("day page: %s is marked as a meeting start", id)
+			}
+			for _, path := range []string{"/room/!x:example.org/meeting/" + id, "/api/v1/rooms/!x:example.org/meetings/" + id} {
+				if got := e.get(t, path).Code; got != http.StatusNotFound {
+					t.Errorf("GET %s = %d, want 404", path, got)
+				}
+			}
+		}
+	})
+}

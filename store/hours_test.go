@@ -1,0 +1,130 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+const hourMS = int64(time.Hour / time.Millisecond)
+
+// HourCounts counts a day's shown messages by the hour in one query (a day
+// page of several pages once spent 24 of its queries here), with the
+// per-hour counts DayCounts gives for each hour: the first and last
+// millisecond of an hour, empty hours left out, a busy hour capped at
+// MaxCount, and redacted, edit, non-public and opted-out messages not
+// counted.
+func TestHourCounts(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.Open(t, dialect)
+			d0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).UnixMilli()
+			msg := func(evID, sender string, ts int64) store.Event {
+				return mk(t, evID, "m.room.message", sender, ts, nil, `{"msgtype":"m.text","body":"hi"}`)
+			}
+			hidden := msg("$private", "@alice:example.org", d0+7*hourMS+3)
+			hidden.Public = false
+			evs := append(baseRoom(t),
+				msg("$prev", "@alice:example.org", d0-1), // the day before's last millisecond
+				msg("$h0a", "@alice:example.org", d0),    // 00:00:00.000
+				msg("$h0b", "@alice:example.org", d0+hourMS-1),
+				msg("$h1", "@alice:example.org", d0+hourMS), // 01:00:00.000
+				msg("$gone", "@alice:example.org", d0+7*hourMS+1),
+				mk(t, "$edit", "m.room.message", "@alice:example.org", d0+7*hourMS+2, nil,
+					`{"msgtype":"m.text","body":"* hi","m.new_content":{"msgtype":"m.text","body":"hi"},"m.relates_to":{"rel_type":"m.replace","event_id":"$h1"}}`),
+				hidden,
+				msg("$bob7", "@bob:example.org", d0+7*hourMS+4),
+				msg("$bob8", "@bob:example.org", d0+8*hourMS),
+				msg("$h8", "@alice:example.org", d0+8*hourMS+5),
+				msg("$last", "@alice:example.org", d0+24*hourMS-1),
+				msg("$next", "@alice:example.org", d0+24*hourMS), // the next day
+			)
+			for i := range store.MaxCount + 5 { // a busy hour
+				evs = append(evs, msg(fmt.Sprintf("$busy%d", i), "@alice:example.org", d0+5*hourMS+int64(i)))
+			}
+			put(t, st, evs...)
+			put(t, st, mk(t, "$red", "m.room.redaction", "@alice:example.org", d0+9*hourMS, nil, `{"redacts":"$gone"}`))
+			if _, err := st.OptOut(ctx, "@bob:example.org", "dm"); err != nil {
+				t.Fatal(err)
+			}
+
+			count, err := st.CountQueries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The first read loads the store's view of policies and opt-outs;
+			// later ones only check the change feed for news (one query).
+			if _, err := st.HourCounts(ctx, room, d0); err != nil {
+				t.Fatal(err)
+			}
+			before := count()
+			got, err := st.HourCounts(ctx, room, d0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			queries := count() - before
+			t.Logf("HourCounts: %d queries", queries)
+			if queries > 2 {
+				t.Errorf("HourCounts issued %d queries, want at most 2 (the consent check and the count)", queries)
+			}
+			want := map[int64]int{d0: 2, d0 + hourMS: 1, d0 + 5*hourMS: store.MaxCount, d0 + 8*hourMS: 1, d0 + 23*hourMS: 1}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("HourCounts = %v\nwant         %v", got, want)
+			}
+			for h := d0; h < d0+24*hourMS; h += hourMS {
+				per, err := st.DayCounts(ctx, room, h, h+hourMS)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if per[d0] != got[h] {
+					t.Errorf("hour %s: HourCounts %d, counted alone %d", time.UnixMilli(h).UTC().Format("15:04"), got[h], per[d0])
+				}
+			}
+			if got, err := st.HourCounts(ctx, "!unknown:example.org", d0); err != nil || len(got) != 0 {
+				t.Errorf("unknown room: %v %v", got, err)
+			}
+		})
+	}
+}
+
+// HourCounts leaves expired messages out: the hour holding the expiry cut
+// counts only what is after it, earlier hours nothing.
+func TestHourCountsExpiry(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(48 * time.Hour)}})
+			cut := time.Now().UnixMilli() - 48*hourMS
+			kept := cut + 5*60000 // five minutes on the kept side, whatever the test's speed
+			day := kept - kept%dayMS
+			times := map[string]int64{
+				"$expired": kept - 10*60000, // the same hour as the cut, or the one before
+				"$early":   day,             // expired, unless the cut is in the day's first minutes
+				"$kept":    kept,
+				"$later":   kept + 90*60000,
+			}
+			evs := baseRoom(t)
+			want := map[int64]int{}
+			for evID, ts := range times {
+				evs = append(evs, mk(t, evID, "m.room.message", "@alice:example.org", ts, nil, `{"msgtype":"m.text","body":"hi"}`))
+				if ts >= kept && ts < day+dayMS {
+					want[ts-ts%hourMS]++
+				}
+			}
+			put(t, st, evs...)
+			got, err := st.HourCounts(ctx, room, day)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("HourCounts with a 48 h lifetime = %v\nwant %v", got, want)
+			}
+		})
+	}
+}
