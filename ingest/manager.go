@@ -140,6 +140,19 @@ func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 		switch {
 		case ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(m.bot):
 			if event.StringField(ev.Content, "membership") == "invite" {
+				current, err := m.inviteInForce(ctx, ev)
+				if err != nil {
+					return err
+				}
+				if !current {
+					// Acted on before, and since replaced by a join or a
+					// leave (or a later invite): /sync's timeline and a
+					// redelivered transaction bring old invites again, and
+					// judging one anew would undo what a later one did.
+					m.log.Info("ignoring an invite that is no longer the bot's membership",
+						"room_id", ev.RoomID, "event_id", ev.ID, "inviter", ev.Sender)
+					continue
+				}
 				if err := m.request(ctx, job{target: string(ev.RoomID), via: serversOf(ev.Sender), kind: joinByInvite, inviter: ev.Sender}); err != nil {
 					return err
 				}
@@ -188,6 +201,21 @@ func (m *Manager) request(ctx context.Context, j job) error {
 	}
 	m.enqueue(j)
 	return nil
+}
+
+// inviteInForce reports whether the invite is the bot's membership in its
+// room as the archive knows it (the latest m.room.member of the bot; the
+// invite was stored before Committed is called). A room the store knows
+// no membership of counts as in force: the invite is all there is.
+func (m *Manager) inviteInForce(ctx context.Context, invite *event.Event) (bool, error) {
+	cur, err := m.st.CurrentStateEvent(ctx, invite.RoomID, event.TypeMember, string(m.bot))
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("the bot's membership in %s: %w", invite.RoomID, err)
+	}
+	return cur.ID == invite.ID, nil
 }
 
 func (m *Manager) enqueue(j job) {

@@ -28,17 +28,40 @@ const (
 // CurrentState returns the content of the room's latest state event
 // (type, stateKey); ErrNotFound if there is none.
 func (s *Store) CurrentState(ctx context.Context, roomID id.RoomID, typ, stateKey string) (json.RawMessage, error) {
+	raw, err := s.currentStateRaw(ctx, roomID, typ, stateKey)
+	if err != nil {
+		return nil, err
+	}
+	return event.ContentOf(raw), nil
+}
+
+// CurrentStateEvent returns the room's latest state event (type,
+// stateKey) itself, for callers that must know which event is in force;
+// ErrNotFound if there is none.
+func (s *Store) CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.Event, error) {
+	raw, err := s.currentStateRaw(ctx, roomID, typ, stateKey)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := event.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, err)
+	}
+	return ev, nil
+}
+
+func (s *Store) currentStateRaw(ctx context.Context, roomID id.RoomID, typ, stateKey string) ([]byte, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	var content string
-	err := s.db.QueryRowContext(ctx, currentStateSQL, string(roomID), typ, stateKey).Scan(&content)
+	var raw string
+	err := s.db.QueryRowContext(ctx, currentStateSQL, string(roomID), typ, stateKey).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, err)
 	}
-	return event.ContentOf([]byte(content)), nil
+	return []byte(raw), nil
 }
 
 // JoinedMembers returns the users whose latest membership in the room is
