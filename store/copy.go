@@ -15,8 +15,10 @@ import (
 var ErrTargetNotEmpty = errors.New("the target database is not empty")
 
 // copyBatch is how many rows CopyTo reads per query: each batch is one
-// bounded query, so memory stays flat on a table of any size.
-const copyBatch = 2000
+// bounded query, so memory stays flat on a table of any size. An event's
+// JSON is at most 64 KiB (the spec's limit), so a batch of events holds
+// at most 32 MiB.
+const copyBatch = 500
 
 // pgMaxParams is PostgreSQL's limit on the parameters of one statement.
 const pgMaxParams = 65535
