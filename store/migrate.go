@@ -80,8 +80,21 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: create schema_version: %w", err)
+	// archive-web may run under a role that can only read (doc/deploy.md);
+	// PostgreSQL refuses it even CREATE TABLE IF NOT EXISTS on an existing
+	// table, so an up-to-date schema must be opened without one.
+	have := `SELECT to_regclass('schema_version') IS NOT NULL`
+	if s.dialect == sqlite {
+		have = `SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`
+	}
+	var exists bool
+	if err := tx.QueryRowContext(ctx, have).Scan(&exists); err != nil {
+		return fmt.Errorf("migrate: look for schema_version: %w", err)
+	}
+	if !exists {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL)`); err != nil {
+			return fmt.Errorf("migrate: create schema_version: %w", err)
+		}
 	}
 	var current int
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {

@@ -60,6 +60,11 @@ Commands:
   backup FILE
         Write a consistent copy of a SQLite archive to FILE while the
         archiver runs (never overwrites). PostgreSQL: use pg_dump.
+  migrate-to postgres://USER@HOST/DB
+        Move a SQLite archive into an empty PostgreSQL database, keeping
+        everything (event IDs, change-feed positions, redactions, opt-outs,
+        takedowns, the operator log, sync and media state); stop the
+        archiver first. Counts are checked per table.
   quarantine [--json] [--limit N]
         List the events the database refused to store, kept aside with its
         error instead of failing their batch; --json prints each with the
@@ -126,6 +131,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return logCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "backup":
 		return backupCmd(ctx, cfg, log, rest, stdout)
+	case "migrate-to":
+		return migrateToCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "quarantine":
 		return quarantineCmd(ctx, cfg, log, rest, stdout, stderr)
 	case "media":
