@@ -66,18 +66,67 @@ type roomView struct {
 // could not read back to the room's creation ("" otherwise). Only the day
 // page shows it: the directory need not read every room's sync state.
 func (s *Server) historyNote(ctx context.Context, r store.Room) string {
-	if rs, err := s.store.RoomSync(ctx, r.ID); err == nil && !rs.ReachedCreate && !rs.CompleteFrom.IsZero() {
+	rs, err := s.store.RoomSync(ctx, r.ID)
+	if err != nil {
+		return ""
+	}
+	return buildHistoryNote(rs)
+}
+
+// buildHistoryNote words a room's sync state for readers.
+func buildHistoryNote(rs store.RoomSync) string {
+	if !rs.ReachedCreate && !rs.CompleteFrom.IsZero() {
 		return fmt.Sprintf("The archive holds this room's history from %s on; earlier messages were not archived.",
 			rs.CompleteFrom.Format("2 January 2006, 15:04 UTC"))
 	}
 	return ""
 }
 
+// roomLinks is what a room's header needs besides the room itself, read
+// before the view is built: its via servers and the rooms it links to, each
+// only while shown.
+type roomLinks struct {
+	via                    []string
+	predecessor, successor *store.Room
+}
+
+// loadRoomLinks reads a room's links: via servers (cached), the imported
+// IRC history's room when the room has no predecessor of its own, and the
+// predecessor and successor rooms.
+func (s *Server) loadRoomLinks(ctx context.Context, r store.Room) roomLinks {
+	l := roomLinks{via: s.viaServers(ctx, r)}
+	pred := r.Predecessor
+	if pred == "" {
+		// A channel's IRC history linked to this room (store/links.go).
+		if p, err := s.store.ImportedPredecessor(ctx, r.ID); err == nil {
+			pred = p
+		}
+	}
+	for _, link := range []struct {
+		id  id.RoomID
+		dst **store.Room
+	}{{pred, &l.predecessor}, {r.Successor, &l.successor}} {
+		if link.id == "" {
+			continue
+		}
+		if other, err := s.store.Room(ctx, link.id); err == nil && other.Shown() {
+			*link.dst = &other
+		}
+	}
+	return l
+}
+
+// roomView loads what a room's header needs, then builds it.
 func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
+	return buildRoomView(r, s.loadRoomLinks(ctx, r), s.render.Plain(r.Topic))
+}
+
+// buildRoomView is the room header's view, from data already loaded.
+func buildRoomView(r store.Room, l roomLinks, topic template.HTML) roomView {
 	v := roomView{
 		Room: r, Name: roomName(r), Alias: r.Alias, ID: string(r.ID),
-		Topic: s.render.Plain(r.Topic), Path: roomPath(r), MessageCount: r.MessageCount,
-		MatrixTo: event.MatrixToRoom(string(r.ID), s.viaServers(ctx, r)),
+		Topic: topic, Path: roomPath(r), MessageCount: r.MessageCount,
+		MatrixTo: event.MatrixToRoom(string(r.ID), l.via),
 	}
 	if r.LastTS > 0 {
 		v.LastActivity = time.UnixMilli(r.LastTS).UTC().Format("2006-01-02 15:04 UTC")
@@ -85,22 +134,11 @@ func (s *Server) roomView(ctx context.Context, r store.Room) roomView {
 	if first, _ := utf8.DecodeRuneInString(strings.TrimLeft(v.Name, "#!@")); first != utf8.RuneError {
 		v.Initial = strings.ToUpper(string(first))
 	}
-	if r.Predecessor == "" {
-		// A channel's IRC history linked to this room (store/links.go).
-		if p, err := s.store.ImportedPredecessor(ctx, r.ID); err == nil {
-			r.Predecessor = p
-		}
+	if l.predecessor != nil {
+		v.Predecessor = roomPath(*l.predecessor)
 	}
-	for _, link := range []struct {
-		id  id.RoomID
-		dst *string
-	}{{r.Predecessor, &v.Predecessor}, {r.Successor, &v.Successor}} {
-		if link.id == "" {
-			continue
-		}
-		if other, err := s.store.Room(ctx, link.id); err == nil && other.Shown() {
-			*link.dst = roomPath(other)
-		}
+	if l.successor != nil {
+		v.Successor = roomPath(*l.successor)
 	}
 	return v
 }
