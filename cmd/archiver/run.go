@@ -101,7 +101,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	}()
 	var fetcher *media.Fetcher
 	if cfg.Media.Enabled {
-		if fetcher, err = newFetcher(cfg, a.st, log); err != nil {
+		if fetcher, err = newFetcher(ctx, cfg, a.st, log); err != nil {
 			return err
 		}
 	}
