@@ -82,6 +82,86 @@ type Media struct {
 	// retried when space frees up; nothing referenced is ever deleted to
 	// make room.
 	MaxTotal int64 `yaml:"max_total"`
+	// S3 keeps the media in an S3-compatible bucket instead of Dir, when
+	// its bucket is set; both programs then use the bucket.
+	S3 MediaS3 `yaml:"s3"`
+}
+
+// MediaS3 names an S3-compatible bucket for media (AWS S3, MinIO, Ceph
+// RGW, Garage, versitygw…).
+type MediaS3 struct {
+	// Endpoint is host[:port], without a scheme.
+	Endpoint  string `yaml:"endpoint"`
+	Bucket    string `yaml:"bucket"`
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key"`
+	// SecretKey may come from MXARCHIVE_MEDIA_S3_SECRET_KEY, or from the
+	// file SecretKeyFile names (a systemd credential), so the config file
+	// need not hold it.
+	SecretKey     string `yaml:"secret_key" secret:"true"`
+	SecretKeyFile string `yaml:"secret_key_file"`
+	// Prefix is put before every object key ("mxarchive/"), so the bucket
+	// can hold other things too.
+	Prefix string `yaml:"prefix"`
+	// UseSSL talks HTTPS (default); false is for a bucket on loopback or a
+	// private network.
+	UseSSL bool `yaml:"use_ssl"`
+}
+
+// Enabled reports whether a bucket is configured (any of its keys set;
+// validate then requires the rest).
+func (s MediaS3) Enabled() bool {
+	return s.Endpoint != "" || s.Bucket != "" || s.AccessKey != "" || s.SecretKey != "" || s.SecretKeyFile != ""
+}
+
+// readSecretFile fills SecretKey from SecretKeyFile, once the file and
+// the environment are applied.
+func (s *MediaS3) readSecretFile() error {
+	if s.SecretKeyFile == "" {
+		return nil
+	}
+	if s.SecretKey != "" {
+		return errors.New("media.s3: set secret_key (or MXARCHIVE_MEDIA_S3_SECRET_KEY) or secret_key_file, not both")
+	}
+	b, err := os.ReadFile(s.SecretKeyFile)
+	if err != nil {
+		return fmt.Errorf("media.s3.secret_key_file: %w", err)
+	}
+	// A file written by echo or an editor ends with a newline that is not
+	// part of the key.
+	s.SecretKey = strings.TrimRight(string(b), "\r\n")
+	if s.SecretKey == "" {
+		return fmt.Errorf("media.s3.secret_key_file %s is empty", s.SecretKeyFile)
+	}
+	return nil
+}
+
+func (s MediaS3) validate(dirSet bool) error {
+	if !s.Enabled() {
+		return nil
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{
+		{"media.s3.endpoint", s.Endpoint}, {"media.s3.bucket", s.Bucket},
+		{"media.s3.access_key", s.AccessKey}, {"media.s3.secret_key", s.SecretKey},
+	} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("media.s3 needs %s (secret_key may come from MXARCHIVE_MEDIA_S3_SECRET_KEY or secret_key_file)", strings.Join(missing, ", "))
+	}
+	if strings.Contains(s.Endpoint, "://") || strings.ContainsAny(s.Endpoint, "/?#") {
+		return fmt.Errorf("media.s3.endpoint %q: want host[:port] without a scheme or path (use_ssl: false for plain HTTP)", s.Endpoint)
+	}
+	if strings.HasPrefix(s.Prefix, "/") {
+		return fmt.Errorf("media.s3.prefix %q: object keys do not start with a slash (like \"mxarchive/\")", s.Prefix)
+	}
+	if dirSet {
+		return errors.New("media.dir and media.s3 are both set: the media live in one place, set one of them")
+	}
+	return nil
 }
 
 // MediaDir returns where media files live.
@@ -209,7 +289,7 @@ func Defaults() Config {
 		Search:    Search{Enabled: true},
 		Retention: retention.Policy{Enabled: true, PurgeInterval: time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
-		Media:     Media{Enabled: true, MaxSize: 50 << 20, Concurrency: 4},
+		Media:     Media{Enabled: true, MaxSize: 50 << 20, Concurrency: 4, S3: MediaS3{UseSSL: true}},
 	}
 }
 
@@ -243,6 +323,9 @@ func LoadBytes(b []byte) (Config, error) {
 	if err := decode(b, &cfg); err != nil {
 		return cfg, err
 	}
+	if err := cfg.Media.S3.readSecretFile(); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.validate()
 }
 
@@ -274,6 +357,9 @@ func Load(path string, environ []string) (Config, error) {
 		}
 	}
 	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, envMap(environ)); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Media.S3.readSecretFile(); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.validate()
@@ -388,6 +474,9 @@ func (c Config) validate() error {
 	}
 	if c.Media.Concurrency < 1 || c.Media.Concurrency > 64 {
 		return fmt.Errorf("media.concurrency %d: want 1 to 64", c.Media.Concurrency)
+	}
+	if err := c.Media.S3.validate(c.Media.Dir != ""); err != nil {
+		return err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {

@@ -195,3 +195,26 @@ func (d *Dir) Delete(_ context.Context, hash string) error {
 	}
 	return nil
 }
+
+// Options say where the media store is: the bucket S3 names when its
+// Bucket is set, else the directory Dir.
+type Options struct {
+	Dir string
+	// ReadOnly opens the directory without creating anything, so that it
+	// works on a read-only mount (archive-web). A bucket is the same either
+	// way.
+	ReadOnly bool
+	S3       S3Config
+}
+
+// Open returns the media store o names. Both programs open it here, so
+// that they always agree on where the bytes are.
+func Open(ctx context.Context, o Options) (Blobs, error) {
+	if o.S3.Bucket != "" {
+		return OpenS3(ctx, o.S3)
+	}
+	if o.ReadOnly {
+		return ReadDir(o.Dir), nil
+	}
+	return OpenDir(o.Dir)
+}

@@ -83,7 +83,7 @@ func TestRunLogsEachBatchAndRetries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {
-		retention.Run(ctx, p, time.Millisecond, log)
+		retention.Run(ctx, p, time.Millisecond, log, retention.Observer{})
 		close(stopped)
 	}()
 	select {

@@ -131,10 +131,17 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 	if err != nil {
 		return nil, err
 	}
+	// Counted from the expiry cutoff too, as RoomDays lists: on the day
+	// the cutoff falls in, the messages before it are expired but may not
+	// be purged yet.
+	cut, err := s.expiryCut(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
 	out := map[int64]int{}
 	for _, d := range days {
 		start := d.Start.UnixMilli()
-		n, err := s.countCapped(ctx, roomID, max(start, from), min(start+86400000, to))
+		n, err := s.countCapped(ctx, roomID, max(start, from, cut), min(start+86400000, to))
 		if err != nil {
 			return nil, err
 		}

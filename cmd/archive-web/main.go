@@ -96,9 +96,17 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	var ropts render.Options
 	if cfg.Media.Enabled {
-		// The archiver's media directory, read only: on another machine,
-		// the same directory mounted (README, "Media").
-		opts.Media = media.ReadDir(cfg.MediaDir())
+		// The archiver's media store: its bucket, or its directory read
+		// only (on another machine, the same directory mounted; README,
+		// "Media").
+		mo := media.Options{Dir: cfg.MediaDir(), ReadOnly: true}
+		if s := cfg.Media.S3; s.Enabled() {
+			mo.S3 = media.S3Config{Endpoint: s.Endpoint, Bucket: s.Bucket, Region: s.Region, AccessKey: s.AccessKey, SecretKey: s.SecretKey,
+				Prefix: s.Prefix, Insecure: !s.UseSSL}
+		}
+		if opts.Media, err = media.Open(ctx, mo); err != nil {
+			return err
+		}
 		ropts.MediaURL, ropts.ThumbnailURL = web.MediaPath, web.ThumbnailPath
 	}
 	if cfg.Metrics.Listen != "" {

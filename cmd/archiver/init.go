@@ -114,6 +114,16 @@ media:
   # Bytes the media store may hold in all (0: no bound). When full, new
   # files show as unavailable and are fetched once space frees up.
   max_total: {{.Media.MaxTotal}}
+  # An S3-compatible bucket instead of dir (leave dir empty); the secret
+  # key is better in MXARCHIVE_MEDIA_S3_SECRET_KEY or secret_key_file.
+  # s3:
+  #   endpoint: s3.example.org
+  #   bucket: mxarchive-media
+  #   region: ""
+  #   access_key: ""
+  #   secret_key_file: /etc/mxarchive/s3-secret
+  #   prefix: ""
+  #   use_ssl: true
 
 web:
   listen: {{q .Web.Listen}}

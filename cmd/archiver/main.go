@@ -18,7 +18,6 @@ import (
 
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/ingest"
-	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -188,7 +187,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	}
 	if cfg.Media.Enabled {
 		// An Element export ZIP's attachments go into the media store.
-		if opts.Media, err = media.OpenDir(cfg.MediaDir()); err != nil {
+		if opts.Media, err = openMedia(ctx, cfg); err != nil {
 			return err
 		}
 		opts.MediaMaxSize = cfg.Media.MaxSize

@@ -18,9 +18,23 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
+// openMedia opens the media store the configuration names: media.s3's
+// bucket, or the media directory.
+func openMedia(ctx context.Context, cfg config.Config) (media.Blobs, error) {
+	s := cfg.Media.S3
+	o := media.Options{Dir: cfg.MediaDir()}
+	if s.Enabled() {
+		// Downloads are spooled beside the database while hashed, not in a
+		// system /tmp that may be a small tmpfs.
+		o.S3 = media.S3Config{Endpoint: s.Endpoint, Bucket: s.Bucket, Region: s.Region, AccessKey: s.AccessKey, SecretKey: s.SecretKey,
+			Prefix: s.Prefix, Insecure: !s.UseSSL, TempDir: cfg.DataDir}
+	}
+	return media.Open(ctx, o)
+}
+
 // newFetcher wires the media fetcher from the configuration.
-func newFetcher(cfg config.Config, st *store.Store, log *slog.Logger) (*media.Fetcher, error) {
-	blobs, err := media.OpenDir(cfg.MediaDir())
+func newFetcher(ctx context.Context, cfg config.Config, st *store.Store, log *slog.Logger) (*media.Fetcher, error) {
+	blobs, err := openMedia(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +53,7 @@ func collectMedia(ctx context.Context, cfg config.Config, st *store.Store, log *
 	if !cfg.Media.Enabled {
 		return nil
 	}
-	blobs, err := media.OpenDir(cfg.MediaDir())
+	blobs, err := openMedia(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -98,7 +112,7 @@ func mediaCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []s
 	if err := cfg.CheckAppservice(); err != nil {
 		return err
 	}
-	f, err := newFetcher(cfg, st, log)
+	f, err := newFetcher(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}

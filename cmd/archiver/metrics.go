@@ -16,13 +16,14 @@ import (
 
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/media"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
 // archiverMetrics registers the archiver's metrics on a registry of its
 // own: ingest (transactions, events by path, ingest lag, sweeps, /sync,
 // backfill), media fetches and queue, and the database pool. Retention
-// purges are not counted here yet.
+// purges are counted by purgeMetrics.
 func archiverMetrics(st *store.Store, in *ingest.Ingester, fetcher *media.Fetcher) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -60,6 +61,32 @@ func archiverMetrics(st *store.Store, in *ingest.Ingester, fetcher *media.Fetche
 			func() float64 { return st.PoolStats().WaitDuration.Seconds() }),
 	)
 	return reg
+}
+
+// purgeMetrics registers the retention purge's metrics on reg and returns
+// the observer that feeds them, for retention.Run.
+func purgeMetrics(reg *prometheus.Registry) retention.Observer {
+	runs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mxarchive_archiver_purge_runs_total",
+		Help: "Retention purge rounds finished, by result (ok; failed: retried at the next retention.purge_interval).",
+	}, []string{"result"})
+	purged := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "mxarchive_archiver_purged_events_total", Help: "Expired events the retention purge deleted.",
+	})
+	for _, r := range []string{"ok", "failed"} {
+		runs.WithLabelValues(r)
+	}
+	reg.MustRegister(runs, purged)
+	return retention.Observer{
+		Batch: func(b retention.Batch) { purged.Add(float64(b.Deleted)) },
+		Round: func(err error) {
+			if err != nil {
+				runs.WithLabelValues("failed").Inc()
+				return
+			}
+			runs.WithLabelValues("ok").Inc()
+		},
+	}
 }
 
 // mediaCollector reports the media store's counts, read with one query per

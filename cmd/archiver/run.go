@@ -101,12 +101,15 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	}()
 	var fetcher *media.Fetcher
 	if cfg.Media.Enabled {
-		if fetcher, err = newFetcher(cfg, a.st, log); err != nil {
+		if fetcher, err = newFetcher(ctx, cfg, a.st, log); err != nil {
 			return err
 		}
 	}
+	var purgeObs retention.Observer
 	if cfg.Metrics.ArchiverListen != "" {
-		stop, err := serveMetrics(cfg.Metrics.ArchiverListen, archiverMetrics(a.st, a.in, fetcher), log)
+		reg := archiverMetrics(a.st, a.in, fetcher)
+		purgeObs = purgeMetrics(reg)
+		stop, err := serveMetrics(cfg.Metrics.ArchiverListen, reg, log)
 		if err != nil {
 			return err
 		}
@@ -135,7 +138,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	go func() { errc <- a.manager.Run(ctx) }()
 	go a.aliases.Run(ctx)
 	if cfg.Retention.Enabled {
-		go retention.Run(ctx, a.st, cfg.Retention.PurgeInterval, log)
+		go retention.Run(ctx, a.st, cfg.Retention.PurgeInterval, log, purgeObs)
 	}
 	if fetcher != nil {
 		// Downloads run beside the appservice, never inside a transaction:
