@@ -4,113 +4,31 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/mxarchive/mxarchive/internal/s3test"
 )
-
-// EnvS3Bin names a versitygw binary to use instead of building one.
-const envS3Bin = "MXARCHIVE_VERSITYGW_BIN"
-
-var (
-	s3BinOnce sync.Once
-	s3Bin     string
-	s3BinErr  error
-)
-
-// versitygw returns the S3 server binary, built by
-// scripts/build-versitygw.sh on first use (then cached under
-// ~/.cache/mxarchive). Without it the test is skipped, or fails under
-// CI=true.
-func versitygw(t *testing.T) string {
-	t.Helper()
-	s3BinOnce.Do(func() {
-		if bin := os.Getenv(envS3Bin); bin != "" {
-			s3Bin = bin
-			return
-		}
-		_, file, _, _ := runtime.Caller(0)
-		script := filepath.Join(filepath.Dir(filepath.Dir(file)), "scripts", "build-versitygw.sh")
-		var stderr bytes.Buffer
-		cmd := exec.Command("bash", script)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			s3BinErr = fmt.Errorf("%s: %v\n%s", script, err, stderr.String())
-			return
-		}
-		s3Bin = strings.TrimSpace(string(out))
-	})
-	if s3BinErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no S3 server: %v", s3BinErr)
-		}
-		t.Skipf("no S3 server (set CI=true to make this a failure): %v", s3BinErr)
-	}
-	return s3Bin
-}
 
 // startS3 starts versitygw on loopback over a fresh directory and returns
 // a config for a new bucket on it.
 func startS3(t *testing.T) S3Config {
 	t.Helper()
-	bin := versitygw(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	root := t.TempDir()
-	cfg := S3Config{Endpoint: addr, Bucket: "archive", Region: "us-east-1", AccessKey: "mxarchive-test", SecretKey: "mxarchive-test-secret",
+	srv := s3test.StartWithoutBucket(t)
+	cfg := S3Config{Endpoint: srv.Endpoint, Bucket: srv.Bucket, Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
 		Prefix: "media/", Insecure: true, TempDir: t.TempDir()}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--access", cfg.AccessKey, "--secret", cfg.SecretKey, "--region", cfg.Region, "--port", addr, "--quiet",
-		"posix", "--sidecar", t.TempDir(), root)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("versitygw log:\n%s", logs.String())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on %s: %s", addr, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	// OpenS3 refuses a missing bucket; make it as an operator would.
 	if _, err := OpenS3(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("OpenS3 without the bucket: %v", err)
 	}
-	if err := os.Mkdir(filepath.Join(root, cfg.Bucket), 0o750); err != nil {
-		t.Fatal(err)
-	}
+	srv.CreateBucket(t)
 	return cfg
 }
 

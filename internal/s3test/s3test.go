@@ -67,6 +67,23 @@ func binary(t testing.TB) string {
 // fails under CI=true.
 func Start(t testing.TB) Server {
 	t.Helper()
+	s := StartWithoutBucket(t)
+	s.CreateBucket(t)
+	return s
+}
+
+// CreateBucket makes the bucket, as an operator would before using it.
+func (s Server) CreateBucket(t testing.TB) {
+	t.Helper()
+	if err := os.Mkdir(filepath.Join(s.Root, s.Bucket), 0o750); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartWithoutBucket is Start before the bucket exists, for tests of what
+// a missing bucket does.
+func StartWithoutBucket(t testing.TB) Server {
+	t.Helper()
 	b := binary(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -75,9 +92,6 @@ func Start(t testing.TB) Server {
 	addr := l.Addr().String()
 	l.Close()
 	s := Server{Endpoint: addr, Bucket: "archive", Region: "us-east-1", AccessKey: "mxarchive-test", SecretKey: "mxarchive-test-secret", Root: t.TempDir()}
-	if err := os.Mkdir(filepath.Join(s.Root, s.Bucket), 0o750); err != nil {
-		t.Fatal(err)
-	}
 	var logs bytes.Buffer
 	cmd := exec.Command(b, "--access", s.AccessKey, "--secret", s.SecretKey, "--region", s.Region, "--port", addr, "--quiet",
 		"posix", "--sidecar", t.TempDir(), s.Root)
