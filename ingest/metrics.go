@@ -22,15 +22,14 @@ type Metrics struct {
 	runs        *prometheus.CounterVec
 	backfills   *prometheus.CounterVec
 	backfilled  prometheus.Counter
-	// newest is the origin_server_ts (ms) of the newest event stored by
-	// a live path (transaction, /sync, sweep): the ingest lag's base.
-	newest atomic.Int64
+	// newest is, per live path (transaction, /sync, sweep), the
+	// origin_server_ts (ms) of the newest event it stored: the base of that
+	// path's ingest lag. Apart, so that /sync still bringing events while
+	// transactions have stopped shows as the transactions' lag growing.
+	// Backfills and imports bring old history by nature: they have none.
+	newest map[store.Source]*atomic.Int64
 	now    func() time.Time
 }
-
-// liveSources are the paths whose events measure the ingest lag: history
-// read backwards or imported is old by nature.
-var liveSources = map[store.Source]bool{store.SourceTransaction: true, store.SourceSync: true, store.SourceSweep: true}
 
 // NewMetrics registers the ingest metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -64,19 +63,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "mxarchive_archiver_backfill_events_read_total",
 			Help: "Events read by backfills (stored or already there).",
 		}),
-		now: time.Now,
+		now:    time.Now,
+		newest: map[store.Source]*atomic.Int64{},
 	}
-	reg.MustRegister(m.txns, m.txnEvents, m.txnDuration, m.stored, m.runs, m.backfills, m.backfilled,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "mxarchive_archiver_ingest_lag_seconds",
-			Help: "Now minus the origin time of the newest event stored by a live path since start (NaN before the first).",
+	reg.MustRegister(m.txns, m.txnEvents, m.txnDuration, m.stored, m.runs, m.backfills, m.backfilled)
+	for _, src := range []store.Source{store.SourceTransaction, store.SourceSync, store.SourceSweep} {
+		newest := &atomic.Int64{}
+		m.newest[src] = newest
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "mxarchive_archiver_ingest_lag_seconds",
+			Help:        "Now minus the origin time of the newest event this live path (txn, sync, sweep) stored since start (NaN before its first).",
+			ConstLabels: prometheus.Labels{"path": string(src)},
 		}, func() float64 {
-			n := m.newest.Load()
+			n := newest.Load()
 			if n == 0 {
 				return math.NaN()
 			}
 			return m.now().Sub(time.UnixMilli(n)).Seconds()
 		}))
+	}
 	// Zero series from the start, so a rate() has a base.
 	for _, r := range []string{"ok", "failed", "bad_request"} {
 		m.txns.WithLabelValues(r)
@@ -110,12 +115,13 @@ func (m *Metrics) storedEvents(src store.Source, stored int, newestTS int64) {
 		return
 	}
 	m.stored.WithLabelValues(string(src)).Add(float64(stored))
-	if !liveSources[src] || stored == 0 {
+	newest := m.newest[src]
+	if newest == nil || stored == 0 {
 		return
 	}
 	for {
-		old := m.newest.Load()
-		if newestTS <= old || m.newest.CompareAndSwap(old, newestTS) {
+		old := newest.Load()
+		if newestTS <= old || newest.CompareAndSwap(old, newestTS) {
 			return
 		}
 	}

@@ -130,8 +130,15 @@ func TestArchiverMetrics(t *testing.T) {
 					t.Errorf("%s = %v, want %v", line, got, want)
 				}
 			}
-			if lag := series(after, `mxarchive_archiver_ingest_lag_seconds`); lag < 0.5 || lag > 60 {
-				t.Errorf("ingest lag %v s after an event sent a second ago", lag)
+			if lag := series(after, `mxarchive_archiver_ingest_lag_seconds{path="txn"}`); lag < 0.5 || lag > 60 {
+				t.Errorf("transactions' ingest lag %v s after an event sent a second ago", lag)
+			}
+			// The other paths brought nothing yet: no lag to speak of, and
+			// not the transactions' lag passed off as theirs.
+			for _, path := range []string{"sync", "sweep"} {
+				if !strings.Contains(after, `mxarchive_archiver_ingest_lag_seconds{path="`+path+`"} NaN`) {
+					t.Errorf("%s's ingest lag is not NaN before it stored anything:\n%s", path, after)
+				}
 			}
 			if series(after, `mxarchive_archiver_db_open_connections`) < 1 {
 				t.Errorf("no database pool stats:\n%s", after)
