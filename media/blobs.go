@@ -125,6 +125,32 @@ func (d *Dir) Put(ctx context.Context, r io.Reader, max int64) (Blob, error) {
 		tmp.Close()
 		os.Remove(tmp.Name())
 	}()
+	b, err := spool(ctx, tmp, r, max)
+	if err != nil {
+		return Blob{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return Blob{}, fmt.Errorf("media sync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return Blob{}, fmt.Errorf("media close: %w", err)
+	}
+	dst := d.path(b.Hash)
+	if _, err := os.Stat(dst); err == nil {
+		return b, nil // the same bytes are already here
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return Blob{}, fmt.Errorf("media directory: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return Blob{}, fmt.Errorf("media rename: %w", err)
+	}
+	return b, nil
+}
+
+// spool copies r into tmp while hashing it, refusing more than max bytes
+// (0: no limit) with ErrTooLarge: the blob every backend keys by its hash.
+func spool(ctx context.Context, tmp *os.File, r io.Reader, max int64) (Blob, error) {
 	h := sha256.New()
 	src := io.Reader(ctxReader{ctx, r})
 	if max > 0 {
@@ -138,24 +164,7 @@ func (d *Dir) Put(ctx context.Context, r io.Reader, max int64) (Blob, error) {
 	if max > 0 && n > max {
 		return Blob{}, fmt.Errorf("%w (%d bytes)", ErrTooLarge, max)
 	}
-	if err := tmp.Sync(); err != nil {
-		return Blob{}, fmt.Errorf("media sync: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return Blob{}, fmt.Errorf("media close: %w", err)
-	}
-	b := Blob{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
-	dst := d.path(b.Hash)
-	if _, err := os.Stat(dst); err == nil {
-		return b, nil // the same bytes are already here
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return Blob{}, fmt.Errorf("media directory: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return Blob{}, fmt.Errorf("media rename: %w", err)
-	}
-	return b, nil
+	return Blob{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
 
 type osFile struct {

@@ -2,8 +2,6 @@ package media
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -91,20 +89,10 @@ func (s *S3) Put(ctx context.Context, r io.Reader, max int64) (Blob, error) {
 		tmp.Close()
 		os.Remove(tmp.Name())
 	}()
-	h := sha256.New()
-	src := io.Reader(ctxReader{ctx, r})
-	if max > 0 {
-		// One byte past the limit tells "exactly max" from "more".
-		src = io.LimitReader(src, max+1)
-	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), src)
+	b, err := spool(ctx, tmp, r, max)
 	if err != nil {
-		return Blob{}, fmt.Errorf("media write: %w", err)
+		return Blob{}, err
 	}
-	if max > 0 && n > max {
-		return Blob{}, fmt.Errorf("%w (%d bytes)", ErrTooLarge, max)
-	}
-	b := Blob{Hash: hex.EncodeToString(h.Sum(nil)), Size: n}
 	if _, err := s.client.StatObject(ctx, s.bucket, s.key(b.Hash), minio.StatObjectOptions{}); err == nil {
 		return b, nil // the same bytes are already there
 	} else if !notFound(err) {
@@ -115,7 +103,7 @@ func (s *S3) Put(ctx context.Context, r io.Reader, max int64) (Blob, error) {
 	}
 	// The content type is not stored: the archive sniffs it from the bytes
 	// and keeps it in the database, and never serves from the bucket.
-	if _, err := s.client.PutObject(ctx, s.bucket, s.key(b.Hash), tmp, n,
+	if _, err := s.client.PutObject(ctx, s.bucket, s.key(b.Hash), tmp, b.Size,
 		minio.PutObjectOptions{ContentType: "application/octet-stream", SendContentMd5: true}); err != nil {
 		return Blob{}, fmt.Errorf("media s3 put %s: %w", b.Hash, err)
 	}

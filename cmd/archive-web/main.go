@@ -26,6 +26,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/internal/metricslisten"
 	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
@@ -115,7 +116,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		opts.Metrics = web.NewMetrics(reg, st, opts.IndexPosition)
-		stop, err := serveMetrics(cfg.Metrics.Listen, reg, log)
+		stop, err := metricslisten.Serve(cfg.Metrics.Listen, reg, log)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/metricslisten"
 	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
@@ -109,7 +110,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	if cfg.Metrics.ArchiverListen != "" {
 		reg := archiverMetrics(a.st, a.in, fetcher)
 		purgeObs = purgeMetrics(reg)
-		stop, err := serveMetrics(cfg.Metrics.ArchiverListen, reg, log)
+		stop, err := metricslisten.Serve(cfg.Metrics.ArchiverListen, reg, log)
 		if err != nil {
 			return err
 		}

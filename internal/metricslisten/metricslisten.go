@@ -1,4 +1,8 @@
-package main
+// Package metricslisten serves a Prometheus registry on a listener of its
+// own, apart from a program's public or appservice port: both archive-web
+// and the archiver expose their metrics this way (config metrics.listen and
+// metrics.archiver_listen).
+package metricslisten
 
 import (
 	"context"
@@ -13,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// serveMetrics serves reg at /metrics on its own listener, apart from the
-// public port, until stop is called.
-func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
+// Serve serves reg at /metrics on addr until stop is called. The listener
+// is open when Serve returns, so a wrong address fails at start.
+func Serve(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
