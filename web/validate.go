@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -36,6 +37,7 @@ type renderQueue struct {
 
 type renderJob struct {
 	msg     event.Message
+	key     string              // its digest (jobDigest), once computed
 	excerpt int                 // for setText: 0 for the whole text, else a one-line excerpt of that many runes
 	setHTML func(template.HTML) // the message rendered as HTML
 	setText func(string)        // or its plain text
@@ -53,22 +55,64 @@ func (q *renderQueue) text(m event.Message, excerpt int, set func(string)) {
 }
 
 // run renders every queued message, stopping with the context's error as
-// soon as the request is cancelled or its deadline has passed.
+// soon as the request is cancelled or its deadline has passed. A message
+// rendered before with the same content is taken from the render cache.
 func (s *Server) run(ctx context.Context, q *renderQueue) error {
-	for _, j := range q.jobs {
+	var buf bytes.Buffer
+	for i := range q.jobs {
+		j := &q.jobs[i]
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("rendering stopped: %w", err)
 		}
+		if s.cache != nil && j.key == "" {
+			if err := j.digest(&buf); err != nil {
+				return err
+			}
+		}
+		if c, ok := s.cache.get(j.key); ok && j.key != "" {
+			if j.setHTML != nil {
+				j.setHTML(c.html)
+			} else {
+				j.setText(c.text)
+			}
+			continue
+		}
 		if j.setHTML != nil {
-			j.setHTML(s.render.Message(j.msg))
+			h := s.render.Message(j.msg)
+			s.cache.put(j.key, cached{html: h})
+			j.setHTML(h)
 			continue
 		}
 		text := s.render.Text(j.msg)
 		if j.excerpt > 0 {
 			text = excerpt(text, j.excerpt)
 		}
+		s.cache.put(j.key, cached{text: text})
 		j.setText(text)
 	}
+	return nil
+}
+
+// digest sets j.key to a hash of everything rendering j reads: its kind,
+// excerpt length and message (Info besides: it is not in Message's JSON,
+// which is parsed leniently, but sizes the media shown). The renderer's
+// own settings are the server's and never change while it runs.
+func (j *renderJob) digest(buf *bytes.Buffer) error {
+	kind := "html"
+	if j.setHTML == nil {
+		kind = "text"
+	}
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(struct {
+		Kind    string
+		Excerpt int
+		Msg     event.Message
+		Info    event.MediaInfo
+	}{kind, j.excerpt, j.msg, j.msg.Info}); err != nil {
+		return fmt.Errorf("validator: %w", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	j.key = "m" + string(sum[:])
 	return nil
 }
 
@@ -84,21 +128,13 @@ func (s *Server) validator(v any, q *renderQueue) (string, error) {
 	if err := enc.Encode(v); err != nil {
 		return "", fmt.Errorf("validator: %w", err)
 	}
-	for _, j := range q.jobs {
-		kind := "html"
-		if j.setHTML == nil {
-			kind = "text"
+	// Each message's digest, which also keys its rendering in the cache.
+	var buf bytes.Buffer
+	for i := range q.jobs {
+		if err := q.jobs[i].digest(&buf); err != nil {
+			return "", err
 		}
-		if err := enc.Encode(struct {
-			Kind    string
-			Excerpt int
-			Msg     event.Message
-			// Info is not in Message's JSON (it is parsed leniently) but
-			// sizes the media shown.
-			Info event.MediaInfo
-		}{kind, j.excerpt, j.msg, j.msg.Info}); err != nil {
-			return "", fmt.Errorf("validator: %w", err)
-		}
+		h.Write([]byte(q.jobs[i].key))
 	}
 	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`, nil
 }
@@ -171,10 +207,12 @@ func (s *Server) renderValidated(c echo.Context, code int, name string, v any, q
 		return err
 	}
 	return s.sendValidated(c, code, echo.MIMETextHTMLCharsetUTF8, etag, day, func() ([]byte, error) {
-		if err := s.run(c.Request().Context(), q); err != nil {
-			return nil, err
-		}
-		return s.execPage(name, v)
+		return s.cachedBody(fmt.Sprintf("page %s %d %s", name, code, etag), func() ([]byte, error) {
+			if err := s.run(c.Request().Context(), q); err != nil {
+				return nil, err
+			}
+			return s.execPage(name, v)
+		})
 	})
 }
 
@@ -186,13 +224,30 @@ func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.T
 		return err
 	}
 	return s.sendValidated(c, http.StatusOK, echo.MIMEApplicationJSON, etag, day, func() ([]byte, error) {
-		if err := s.run(c.Request().Context(), q); err != nil {
-			return nil, err
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("encode response: %w", err)
-		}
-		return b, nil
+		return s.cachedBody("json "+etag, func() ([]byte, error) {
+			if err := s.run(c.Request().Context(), q); err != nil {
+				return nil, err
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("encode response: %w", err)
+			}
+			return b, nil
+		})
 	})
+}
+
+// cachedBody is the response body cached under key (a page, its status
+// and its ETag: the ETag covers all the page shows), else build's, then
+// kept. The body is shared by every request that gets it: never written.
+func (s *Server) cachedBody(key string, build func() ([]byte, error)) ([]byte, error) {
+	if c, ok := s.cache.get(key); ok {
+		return c.body, nil
+	}
+	b, err := build()
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(key, cached{body: b})
+	return b, nil
 }
