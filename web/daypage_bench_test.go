@@ -37,25 +37,33 @@ func dayRoomLines(n int) []string {
 
 // BenchmarkDayPage measures a 500-message day page through the whole
 // handler on SQLite, the same page asked again and again (a crawler's and
-// a link's visitors' case); with a CPU profile it says where the time goes:
+// a link's visitors' case), without and with the render cache; with a CPU
+// profile it says where the time goes:
 //
-//	go test -run '^$' -bench BenchmarkDayPage -cpuprofile cpu.out ./web/
+//	go test -run '^$' -bench 'BenchmarkDayPage/cached' -cpuprofile cpu.out ./web/
 func BenchmarkDayPage(b *testing.B) {
 	st := storetest.Open(b, "sqlite")
 	room := writeRoom(b, dayRoomLines(500)...)
 	if _, err := ingest.New(st, storetest.Logger(b), "").ImportFile(context.Background(), room, ingest.ImportOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(b), web.Options{BaseURL: "https://archive.example"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for range b.N {
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/room/!x:example.org/2026-01-01", nil))
-		if rec.Code != http.StatusOK {
-			b.Fatalf("status %d", rec.Code)
-		}
+	for _, bc := range []struct {
+		name  string
+		bytes int64
+	}{{"nocache", 0}, {"cached", 64 << 20}} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(b), web.Options{BaseURL: "https://archive.example", CacheBytes: bc.bytes})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/room/!x:example.org/2026-01-01", nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
 	}
 }
