@@ -37,7 +37,7 @@ type renderQueue struct {
 
 type renderJob struct {
 	msg     event.Message
-	key     string              // its digest (jobDigest), once computed
+	key     string              // its digest, once computed: the render cache's key
 	excerpt int                 // for setText: 0 for the whole text, else a one-line excerpt of that many runes
 	setHTML func(template.HTML) // the message rendered as HTML
 	setText func(string)        // or its plain text
@@ -96,7 +96,10 @@ func (s *Server) run(ctx context.Context, q *renderQueue) error {
 // digest sets j.key to a hash of everything rendering j reads: its kind,
 // excerpt length and message (Info besides: it is not in Message's JSON,
 // which is parsed leniently, but sizes the media shown). The renderer's
-// own settings are the server's and never change while it runs.
+// own settings are the server's and never change while it runs; should
+// rendering ever read anything else (the state of the media, say), it
+// must be hashed here too. JSON is unambiguous here: the message's
+// strings come from json.Unmarshal, so they are valid UTF-8.
 func (j *renderJob) digest(buf *bytes.Buffer) error {
 	kind := "html"
 	if j.setHTML == nil {
@@ -109,7 +112,7 @@ func (j *renderJob) digest(buf *bytes.Buffer) error {
 		Msg     event.Message
 		Info    event.MediaInfo
 	}{kind, j.excerpt, j.msg, j.msg.Info}); err != nil {
-		return fmt.Errorf("validator: %w", err)
+		return fmt.Errorf("digest of a message to render: %w", err)
 	}
 	sum := sha256.Sum256(buf.Bytes())
 	j.key = "m" + string(sum[:])
