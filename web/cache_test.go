@@ -1,9 +1,13 @@
 package web_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +22,15 @@ import (
 // cacheOn is a render cache large enough for every test page.
 var cacheOn = web.Options{CacheBytes: 8 << 20}
 
+// cacheRoom is a room where @a says alphaword and @z, named Zorblax, zetaword.
+func cacheRoom() []string {
+	return []string{
+		zLine("$zj", "m.room.member", 10, zUser, sk(zUser), `{"membership":"join","displayname":"Zorblax"}`),
+		zLine("$m", "m.room.message", 1000, aUser, nil, `{"msgtype":"m.text","body":"alphaword here"}`),
+		zLine("$zm", "m.room.message", 2000, zUser, nil, `{"msgtype":"m.text","body":"zetaword here"}`),
+	}
+}
+
 // TestCachedPagesFollowEveryChange: with the render cache on, each kind
 // of change a page shows (page before, change, page after) is on the very
 // next request of every route that shows it: the day page, text log, API
@@ -25,11 +38,6 @@ var cacheOn = web.Options{CacheBytes: 8 << 20}
 // change, so the second answer comes from the cache.
 func TestCachedPagesFollowEveryChange(t *testing.T) {
 	ctx := context.Background()
-	base := []string{
-		zLine("$zj", "m.room.member", 10, zUser, sk(zUser), `{"membership":"join","displayname":"Zorblax"}`),
-		zLine("$m", "m.room.message", 1000, aUser, nil, `{"msgtype":"m.text","body":"alphaword here"}`),
-		zLine("$zm", "m.room.message", 2000, zUser, nil, `{"msgtype":"m.text","body":"zetaword here"}`),
-	}
 	cases := []struct {
 		name string
 		// gone must be shown before the change and by no route after it;
@@ -79,7 +87,7 @@ func TestCachedPagesFollowEveryChange(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			storetest.EachWith(t, store.Options{Retention: retention.Policy{Enabled: true}}, func(t *testing.T, st *store.Store) {
-				e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, base...))
+				e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...))
 				e.everywhere(t, "$m", "$zm")
 				before := e.everywhere(t, "$m", "$zm")
 				all := strings.Join(mapValues(before), "\n")
@@ -168,4 +176,66 @@ func TestRenderCacheIsBounded(t *testing.T) {
 			t.Fatalf("after %s the cache holds %d bytes, bound %d", path, n, bound)
 		}
 	}
+}
+
+// TestGzipVariant: with the cache on, a client that accepts gzip gets the
+// same page gzipped, under an ETag of its own that revalidates it (and not
+// the identity copy), with Vary: Accept-Encoding on both; q=0 refuses
+// gzip; and a redaction leaves the gzipped page too.
+func TestGzipVariant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...))
+		paths := []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org/2026-01-01.txt", "/api/v1/rooms/!x:example.org/events?date=2026-01-01"}
+		get := func(path, accept, inm string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("Accept-Encoding", accept)
+			req.Header.Set("If-None-Match", inm)
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, req)
+			return rec
+		}
+		for _, p := range paths {
+			plain := get(p, "", "")
+			for range 2 { // compressed, then from the cache
+				zipped := get(p, "br, gzip;q=0.8", "")
+				if zipped.Header().Get("Content-Encoding") != "gzip" || zipped.Header().Get("ETag") == plain.Header().Get("ETag") ||
+					!strings.Contains(zipped.Header().Get("Vary"), "Accept-Encoding") || !strings.Contains(plain.Header().Get("Vary"), "Accept-Encoding") {
+					t.Fatalf("%s: gzip %q, ETags %q and %q, Vary %q and %q", p, zipped.Header().Get("Content-Encoding"),
+						zipped.Header().Get("ETag"), plain.Header().Get("ETag"), zipped.Header().Get("Vary"), plain.Header().Get("Vary"))
+				}
+				if got := gunzip(t, zipped.Body.Bytes()); got != plain.Body.String() {
+					t.Errorf("%s: the gzipped body differs from the plain one", p)
+				}
+			}
+			zipped := get(p, "gzip", "")
+			if rec := get(p, "gzip", zipped.Header().Get("ETag")); rec.Code != http.StatusNotModified {
+				t.Errorf("%s: revalidating the gzipped copy = %d", p, rec.Code)
+			}
+			if rec := get(p, "gzip", plain.Header().Get("ETag")); rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "gzip" {
+				t.Errorf("%s: the identity ETag revalidated the gzipped copy: %d", p, rec.Code)
+			}
+			if rec := get(p, "gzip;q=0, identity", ""); rec.Header().Get("Content-Encoding") != "" || rec.Body.String() != plain.Body.String() {
+				t.Errorf("%s: gzip;q=0 got Content-Encoding %q", p, rec.Header().Get("Content-Encoding"))
+			}
+		}
+		e.addEvents(t, redactionLine("$r", aUser, 1767225605000, "$m", "spam"))
+		for _, p := range paths {
+			if body := gunzip(t, get(p, "gzip", "").Body.Bytes()); strings.Contains(body, "alphaword") {
+				t.Errorf("after the redaction the gzipped %s still shows it", p)
+			}
+		}
+	})
+}
+
+func gunzip(t *testing.T, b []byte) string {
+	t.Helper()
+	r, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -189,8 +191,19 @@ func writeField(h hash.Hash, fields ...string) {
 
 // sendValidated answers with etag, computed before rendering, and the
 // Cache-Control of sendCached. A request whose If-None-Match matches gets
-// 304 without build being called; otherwise build renders the body.
+// 304 without build being called; otherwise build renders the body. With
+// the render cache on, a client that accepts gzip gets the body
+// compressed, once per body (gzipVariant), under an ETag of its own.
 func (s *Server) sendValidated(c echo.Context, code int, contentType, etag string, day time.Time, build func() ([]byte, error)) error {
+	gz := s.cache != nil && acceptsGzip(c.Request().Header.Get("Accept-Encoding"))
+	if s.cache != nil {
+		c.Response().Header().Add("Vary", "Accept-Encoding")
+	}
+	if gz {
+		// A representation's strong validator is its own: a cache must
+		// not answer an identity request with the gzipped bytes.
+		etag = strings.TrimSuffix(etag, `"`) + `-gzip"`
+	}
 	s.cacheHeaders(c, etag, day)
 	if code == http.StatusOK && etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
 		return c.NoContent(http.StatusNotModified)
@@ -199,7 +212,52 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 	if err != nil {
 		return err
 	}
+	if gz {
+		if body, err = s.gzipVariant(fmt.Sprintf("gzip %d %s %s", code, contentType, etag), body); err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderContentEncoding, "gzip")
+	}
 	return c.Blob(code, contentType, body)
+}
+
+// gzipVariant is body gzipped, from the render cache under key when it
+// was compressed before. BestSpeed: a page nobody asked for yet (a
+// crawler's usual request) pays for the compression once, in its own
+// time; a day page shrinks about tenfold even so.
+func (s *Server) gzipVariant(key string, body []byte) ([]byte, error) {
+	return s.cachedBody(key, func() ([]byte, error) {
+		var b bytes.Buffer
+		w, err := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		if _, err := w.Write(body); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		if err := w.Close(); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return b.Bytes(), nil
+	})
+}
+
+// acceptsGzip says whether an Accept-Encoding header accepts gzip (named,
+// without q=0; "*" is not taken for it).
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q, ok := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q=")
+		if !ok {
+			return true
+		}
+		v, err := strconv.ParseFloat(q, 64)
+		return err == nil && v > 0
+	}
+	return false
 }
 
 // renderValidated renders page name from view v once q has rendered its
