@@ -63,6 +63,7 @@ type oursResult struct {
 	DayPath              string     `json:"day_page_path"`
 	DayPageBytes         int        `json:"day_page_bytes"`
 	DayPageConcurrent    throughput `json:"day_page_concurrent"`
+	DayPageFirstMS       float64    `json:"day_page_first_ms"` // the first request after archive-web started
 	// FloorPage and FloorPageConcurrent: the day page's bytes served from
 	// memory by a bare net/http handler (measureFloor), the physical limit.
 	FloorPage           latency    `json:"floor_page"`
@@ -221,6 +222,7 @@ func (r *report) markdown(w io.Writer) {
 	row("import: stored (messages/s)", func(o oursResult) string { return fmt.Sprintf("%.0f", o.StoredPerSecond) })
 	row("import: searchable (messages/s)", func(o oursResult) string { return fmt.Sprintf("%.0f", o.SearchablePerSecond) })
 	row("appservice ack, 100-event transaction, p50 / p99 ms", func(o oursResult) string { return pp(o.Ack) })
+	row(fmt.Sprintf("day page (%d messages), first request after start, ms", r.Day.Messages), func(o oursResult) string { return num(o.DayPageFirstMS) })
 	row(fmt.Sprintf("day page (%d messages), p50 / p99 ms", r.Day.Messages), func(o oursResult) string { return pp(o.DayPage) })
 	row(fmt.Sprintf("day page, %d clients (requests/s)", r.Settings.Clients), func(o oursResult) string {
 		return fmt.Sprintf("%.0f (p99 %s ms)", o.DayPageConcurrent.PerSec, num(o.DayPageConcurrent.P99))

@@ -402,6 +402,12 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		}
 		return len(body), err
 	}
+	// The first request after start: nothing is cached for the page yet.
+	t0 := time.Now()
+	if _, err := page(ctx); err != nil {
+		return err
+	}
+	res.DayPageFirstMS = ms(time.Since(t0))
 	if res.DayPage, res.DayPageBytes, err = sequential(ctx, o.search, page); err != nil {
 		return err
 	}
