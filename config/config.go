@@ -237,6 +237,10 @@ type Web struct {
 	// ReadyIndexLag is how many change-feed entries the search index may
 	// be behind before /readyz says this replica is not ready.
 	ReadyIndexLag int64 `yaml:"ready_index_lag"`
+	// CacheSize bounds, in bytes, archive-web's cache of rendered
+	// messages and pages (0: none). Entries are keyed by what they show,
+	// so a change to a message never serves an old copy.
+	CacheSize int64 `yaml:"cache_size"`
 }
 
 // Homeserver names the homeserver the archiver talks to (mautrix names).
@@ -278,7 +282,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:  "./data",
 		Database: Database{Type: "sqlite", QueryTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute},
-		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000},
+		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000, CacheSize: 64 << 20},
 		Appservice: Appservice{
 			Listen:       "127.0.0.1:29330",
 			ID:           "mxarchive",

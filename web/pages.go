@@ -442,10 +442,12 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 		return err
 	}
 	return s.sendValidated(c, code, "text/plain; charset=utf-8", etag, day, func() ([]byte, error) {
-		if err := s.run(ctx, &q); err != nil {
-			return nil, err
-		}
-		return v.bytes(), nil
+		return s.cachedBody(fmt.Sprintf("text %d %s", code, etag), func() ([]byte, error) {
+			if err := s.run(ctx, &q); err != nil {
+				return nil, err
+			}
+			return v.bytes(), nil
+		})
 	})
 }
 

@@ -65,6 +65,9 @@ type Options struct {
 	ReadyIndexLag int64
 	// Metrics records request and search latencies; nil records none.
 	Metrics *Metrics
+	// CacheBytes bounds the render cache (cache.go): rendered messages
+	// and whole responses, by their ETag. 0 caches nothing.
+	CacheBytes int64
 }
 
 // Server serves the archive.
@@ -79,6 +82,7 @@ type Server struct {
 	now    func() time.Time
 	search Searcher
 	salt   [32]byte // validatorSalt, computed once
+	cache  *renderCache
 	// scriptPath is /static/archive.<hash>.js: named by its content, so
 	// it can be cached for a year and a new build is fetched at once.
 	scriptPath string
@@ -99,7 +103,8 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	if opts.APIDayPageSize <= 0 {
 		opts.APIDayPageSize = store.MaxDayEvents
 	}
-	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search}
+	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search,
+		cache: newRenderCache(opts.CacheBytes)}
 	sum := sha256.Sum256(archiveJS)
 	s.scriptPath = "/static/archive." + hex.EncodeToString(sum[:6]) + ".js"
 	if err := s.parseTemplates(); err != nil {

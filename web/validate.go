@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +14,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -42,6 +45,7 @@ type renderQueue struct {
 
 type renderJob struct {
 	msg     event.Message
+	key     string              // its digest, once computed: the render cache's key
 	excerpt int                 // for setText: 0 for the whole text, else a one-line excerpt of that many runes
 	setHTML func(template.HTML) // the message rendered as HTML
 	setText func(string)        // or its plain text
@@ -136,25 +140,74 @@ func (q *renderQueue) text(m event.Message, excerpt int, set func(string)) {
 }
 
 // run renders every queued message, stopping with the context's error as
-// soon as the request is cancelled or its deadline has passed.
+// soon as the request is cancelled or its deadline has passed. A message
+// rendered before with the same content is taken from the render cache.
 func (s *Server) run(ctx context.Context, q *renderQueue) error {
 	if err := s.resolveMedia(ctx, q); err != nil {
 		return err
 	}
-	for _, j := range q.jobs {
+	var buf bytes.Buffer
+	for i := range q.jobs {
+		j := &q.jobs[i]
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("rendering stopped: %w", err)
 		}
+		if s.cache != nil && j.key == "" {
+			if err := j.digest(&buf); err != nil {
+				return err
+			}
+		}
+		if c, ok := s.cache.get(j.key); ok && j.key != "" {
+			if j.setHTML != nil {
+				j.setHTML(c.html)
+			} else {
+				j.setText(c.text)
+			}
+			continue
+		}
 		if j.setHTML != nil {
-			j.setHTML(s.render.MessageWithMedia(j.msg, j.media))
+			h := s.render.MessageWithMedia(j.msg, j.media)
+			s.cache.put(j.key, cached{html: h})
+			j.setHTML(h)
 			continue
 		}
 		text := s.render.Text(j.msg)
 		if j.excerpt > 0 {
 			text = excerpt(text, j.excerpt)
 		}
+		s.cache.put(j.key, cached{text: text})
 		j.setText(text)
 	}
+	return nil
+}
+
+// digest sets j.key to a hash of everything rendering j reads: its kind,
+// excerpt length and message (Info besides: it is not in Message's JSON,
+// which is parsed leniently, but sizes the media shown). The renderer's
+// own settings are the server's and never change while it runs; should
+// rendering ever read anything else (the state of the media, say), it
+// must be hashed here too. JSON is unambiguous here: the message's
+// strings come from json.Unmarshal, so they are valid UTF-8.
+func (j *renderJob) digest(buf *bytes.Buffer) error {
+	kind := "html"
+	if j.setHTML == nil {
+		kind = "text"
+	}
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(struct {
+		Kind    string
+		Excerpt int
+		Msg     event.Message
+		// Info is not in Message's JSON (it is parsed leniently) but
+		// sizes the media shown; Media is what the archive holds of its
+		// file, which the rendering shows (resolveMedia runs first).
+		Info  event.MediaInfo
+		Media render.MediaAvailability
+	}{kind, j.excerpt, j.msg, j.msg.Info, j.media}); err != nil {
+		return fmt.Errorf("digest of a message to render: %w", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	j.key = "m" + string(sum[:])
 	return nil
 }
 
@@ -173,22 +226,13 @@ func (s *Server) validator(ctx context.Context, v any, q *renderQueue) (string, 
 	if err := enc.Encode(v); err != nil {
 		return "", fmt.Errorf("validator: %w", err)
 	}
-	for _, j := range q.jobs {
-		kind := "html"
-		if j.setHTML == nil {
-			kind = "text"
+	// Each message's digest, which also keys its rendering in the cache.
+	var buf bytes.Buffer
+	for i := range q.jobs {
+		if err := q.jobs[i].digest(&buf); err != nil {
+			return "", err
 		}
-		if err := enc.Encode(struct {
-			Kind    string
-			Excerpt int
-			Msg     event.Message
-			// Info is not in Message's JSON (it is parsed leniently) but
-			// sizes the media shown.
-			Info  event.MediaInfo
-			Media render.MediaAvailability
-		}{kind, j.excerpt, j.msg, j.msg.Info, j.media}); err != nil {
-			return "", fmt.Errorf("validator: %w", err)
-		}
+		h.Write([]byte(q.jobs[i].key))
 	}
 	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`, nil
 }
@@ -241,8 +285,19 @@ func writeField(h hash.Hash, fields ...string) {
 
 // sendValidated answers with etag, computed before rendering, and the
 // Cache-Control of sendCached. A request whose If-None-Match matches gets
-// 304 without build being called; otherwise build renders the body.
+// 304 without build being called; otherwise build renders the body. With
+// the render cache on, a client that accepts gzip gets the body
+// compressed, once per body (gzipVariant), under an ETag of its own.
 func (s *Server) sendValidated(c echo.Context, code int, contentType, etag string, day time.Time, build func() ([]byte, error)) error {
+	gz := s.cache != nil && acceptsGzip(c.Request().Header.Get("Accept-Encoding"))
+	if s.cache != nil {
+		c.Response().Header().Add("Vary", "Accept-Encoding")
+	}
+	if gz {
+		// A representation's strong validator is its own: a cache must
+		// not answer an identity request with the gzipped bytes.
+		etag = strings.TrimSuffix(etag, `"`) + `-gzip"`
+	}
 	s.cacheHeaders(c, etag, day)
 	if code == http.StatusOK && etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
 		return c.NoContent(http.StatusNotModified)
@@ -251,7 +306,52 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 	if err != nil {
 		return err
 	}
+	if gz {
+		if body, err = s.gzipVariant(fmt.Sprintf("gzip %d %s %s", code, contentType, etag), body); err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderContentEncoding, "gzip")
+	}
 	return c.Blob(code, contentType, body)
+}
+
+// gzipVariant is body gzipped, from the render cache under key when it
+// was compressed before. BestSpeed: a page nobody asked for yet (a
+// crawler's usual request) pays for the compression once, in its own
+// time; a day page shrinks about tenfold even so.
+func (s *Server) gzipVariant(key string, body []byte) ([]byte, error) {
+	return s.cachedBody(key, func() ([]byte, error) {
+		var b bytes.Buffer
+		w, err := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		if _, err := w.Write(body); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		if err := w.Close(); err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return b.Bytes(), nil
+	})
+}
+
+// acceptsGzip says whether an Accept-Encoding header accepts gzip (named,
+// without q=0; "*" is not taken for it).
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q, ok := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q=")
+		if !ok {
+			return true
+		}
+		v, err := strconv.ParseFloat(q, 64)
+		return err == nil && v > 0
+	}
+	return false
 }
 
 // renderValidated renders page name from view v once q has rendered its
@@ -262,10 +362,12 @@ func (s *Server) renderValidated(c echo.Context, code int, name string, v any, q
 		return err
 	}
 	return s.sendValidated(c, code, echo.MIMETextHTMLCharsetUTF8, etag, day, func() ([]byte, error) {
-		if err := s.run(c.Request().Context(), q); err != nil {
-			return nil, err
-		}
-		return s.execPage(name, v)
+		return s.cachedBody(fmt.Sprintf("page %s %d %s", name, code, etag), func() ([]byte, error) {
+			if err := s.run(c.Request().Context(), q); err != nil {
+				return nil, err
+			}
+			return s.execPage(name, v)
+		})
 	})
 }
 
@@ -277,13 +379,30 @@ func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.T
 		return err
 	}
 	return s.sendValidated(c, http.StatusOK, echo.MIMEApplicationJSON, etag, day, func() ([]byte, error) {
-		if err := s.run(c.Request().Context(), q); err != nil {
-			return nil, err
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("encode response: %w", err)
-		}
-		return b, nil
+		return s.cachedBody("json "+etag, func() ([]byte, error) {
+			if err := s.run(c.Request().Context(), q); err != nil {
+				return nil, err
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("encode response: %w", err)
+			}
+			return b, nil
+		})
 	})
+}
+
+// cachedBody is the response body cached under key (a page, its status
+// and its ETag: the ETag covers all the page shows), else build's, then
+// kept. The body is shared by every request that gets it: never written.
+func (s *Server) cachedBody(key string, build func() ([]byte, error)) ([]byte, error) {
+	if c, ok := s.cache.get(key); ok {
+		return c.body, nil
+	}
+	b, err := build()
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(key, cached{body: b})
+	return b, nil
 }

@@ -307,7 +307,7 @@ func TestPermalinks(t *testing.T) {
 }
 
 // writeRoom writes a small world-readable room with the given extra events.
-func writeRoom(t *testing.T, extra ...string) string {
+func writeRoom(t testing.TB, extra ...string) string {
 	t.Helper()
 	lines := []string{
 		`{"event_id":"$c","room_id":"!x:example.org","type":"m.room.create","sender":"@a:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"3"}}`,

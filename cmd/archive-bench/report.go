@@ -63,9 +63,14 @@ type oursResult struct {
 	DayPath              string     `json:"day_page_path"`
 	DayPageBytes         int        `json:"day_page_bytes"`
 	DayPageConcurrent    throughput `json:"day_page_concurrent"`
-	Searchable           latency    `json:"new_message_searchable"`
-	Redaction            latency    `json:"redaction_propagation"`
-	PeakRSSBytes         int64      `json:"archive_web_peak_rss_bytes"`
+	DayPageFirstMS       float64    `json:"day_page_first_ms"` // the first request after archive-web started
+	// FloorPage and FloorPageConcurrent: the day page's bytes served from
+	// memory by a bare net/http handler (measureFloor), the physical limit.
+	FloorPage           latency    `json:"floor_page"`
+	FloorPageConcurrent throughput `json:"floor_page_concurrent"`
+	Searchable          latency    `json:"new_message_searchable"`
+	Redaction           latency    `json:"redaction_propagation"`
+	PeakRSSBytes        int64      `json:"archive_web_peak_rss_bytes"`
 }
 
 type peerResult struct {
@@ -217,9 +222,16 @@ func (r *report) markdown(w io.Writer) {
 	row("import: stored (messages/s)", func(o oursResult) string { return fmt.Sprintf("%.0f", o.StoredPerSecond) })
 	row("import: searchable (messages/s)", func(o oursResult) string { return fmt.Sprintf("%.0f", o.SearchablePerSecond) })
 	row("appservice ack, 100-event transaction, p50 / p99 ms", func(o oursResult) string { return pp(o.Ack) })
+	row(fmt.Sprintf("day page (%d messages), first request after start, ms", r.Day.Messages), func(o oursResult) string { return num(o.DayPageFirstMS) })
 	row(fmt.Sprintf("day page (%d messages), p50 / p99 ms", r.Day.Messages), func(o oursResult) string { return pp(o.DayPage) })
 	row(fmt.Sprintf("day page, %d clients (requests/s)", r.Settings.Clients), func(o oursResult) string {
 		return fmt.Sprintf("%.0f (p99 %s ms)", o.DayPageConcurrent.PerSec, num(o.DayPageConcurrent.P99))
+	})
+	row("floor: the same bytes from memory, bare net/http, p50 / p99 ms (day page ÷ floor, p50)", func(o oursResult) string {
+		return fmt.Sprintf("%s (%s)", pp(o.FloorPage), ratio(o.DayPage.P50, o.FloorPage.P50))
+	})
+	row(fmt.Sprintf("floor, %d clients (requests/s; floor ÷ day page)", r.Settings.Clients), func(o oursResult) string {
+		return fmt.Sprintf("%.0f (%s)", o.FloorPageConcurrent.PerSec, ratio(o.FloorPageConcurrent.PerSec, o.DayPageConcurrent.PerSec))
 	})
 	row("new message searchable (transaction → search hit), p50 / p99 ms", func(o oursResult) string { return pp(o.Searchable) })
 	row("redaction gone from search and page (transaction → gone), p50 / p99 ms", func(o oursResult) string { return pp(o.Redaction) })

@@ -402,10 +402,19 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		}
 		return len(body), err
 	}
+	// The first request after start: nothing is cached for the page yet.
+	t0 := time.Now()
+	if _, err := page(ctx); err != nil {
+		return err
+	}
+	res.DayPageFirstMS = ms(time.Since(t0))
 	if res.DayPage, res.DayPageBytes, err = sequential(ctx, o.search, page); err != nil {
 		return err
 	}
 	if res.DayPageConcurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){page}); err != nil {
+		return err
+	}
+	if err := measureFloor(ctx, o, w, path, res); err != nil {
 		return err
 	}
 
@@ -463,4 +472,44 @@ func serverVersion(ctx context.Context, u string) string {
 		return "unknown: " + err.Error()
 	}
 	return v
+}
+
+// measureFloor measures the physical limit the day page is held to: the
+// same page's bytes, fetched once from archive-web, served from memory by
+// a bare net/http handler in this process, read by a client like the one
+// that reads archive-web, with the same budget and clients.
+func measureFloor(ctx context.Context, o benchOptions, w *webProcess, path string, res *oursResult) error {
+	code, body, err := w.get(ctx, path)
+	if err != nil {
+		return err
+	}
+	if code != http.StatusOK {
+		return fmt.Errorf("%s answered %d", path, code)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		rw.Write(body)
+	}))
+	defer srv.Close()
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}
+	defer client.CloseIdleConnections()
+	floor := func(ctx context.Context) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return len(b), err
+	}
+	if res.FloorPage, _, err = sequential(ctx, o.search, floor); err != nil {
+		return err
+	}
+	res.FloorPageConcurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){floor})
+	return err
 }

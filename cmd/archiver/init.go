@@ -134,6 +134,10 @@ web:
   # /readyz fails while the search index is more than this many changes
   # behind the database's change feed (/healthz only says it is alive).
   ready_index_lag: {{.Web.ReadyIndexLag}}
+  # Bytes of rendered messages and pages archive-web keeps in memory
+  # (0: none). Each is keyed by what it shows, so a change is never
+  # served stale.
+  cache_size: {{.Web.CacheSize}}
 
 metrics:
   # Where archive-web serves Prometheus metrics at /metrics, apart from

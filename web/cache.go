@@ -1,0 +1,111 @@
+package web
+
+import (
+	"container/list"
+	"html/template"
+	"sync"
+)
+
+// The render cache: what rendering produced, kept in memory up to
+// Options.CacheBytes, least recently used dropped first. Two kinds of
+// entries share it:
+//
+//   - a message's rendered HTML or plain text (a renderJob), keyed by a
+//     hash of exactly what rendering reads (the job's kind, excerpt
+//     length and displayed content, the digest validator computes);
+//   - a whole response body, keyed by its page, status and ETag.
+//
+// Neither needs invalidating: a key is a hash of everything the entry
+// shows, and the ETag already changes with any change a page shows (an
+// edit, a redaction, a reaction, an expiry, an opt-out, a takedown, a new
+// name: TestCachedPagesFollowEveryChange), so a change makes a new key
+// and the old entry is simply never asked for again, on every replica
+// alike and without waiting for the change feed. What a page may show
+// (a hidden room, a withdrawn message) is still decided from the store on
+// every request, before the cache is consulted.
+type renderCache struct {
+	mu    sync.Mutex
+	limit int64
+	size  int64
+	order *list.List // of *cacheEntry, most recently used first
+	items map[string]*list.Element
+}
+
+// cached is a cache entry's value: one of the three is set.
+type cached struct {
+	html template.HTML // a message rendered by render.Message
+	text string        // a message's plain text or excerpt
+	body []byte        // a response body, shared read-only by every request
+}
+
+type cacheEntry struct {
+	key  string
+	val  cached
+	size int64
+}
+
+// cacheEntryOverhead approximates an entry's bookkeeping (list element,
+// map slot, headers), so that many small entries are not undercounted.
+const cacheEntryOverhead = 160
+
+// newRenderCache returns a cache of at most limit bytes, or nil (no
+// caching) for limit ≤ 0.
+func newRenderCache(limit int64) *renderCache {
+	if limit <= 0 {
+		return nil
+	}
+	return &renderCache{limit: limit, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *renderCache) get(key string) (cached, bool) {
+	if c == nil {
+		return cached{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return cached{}, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).val, true
+}
+
+// put keeps val under key, dropping the least recently used entries past
+// the limit. An entry larger than an eighth of the cache is not kept: one
+// huge page must not flush every other.
+func (c *renderCache) put(key string, val cached) {
+	if c == nil {
+		return
+	}
+	size := int64(len(key)+len(val.html)+len(val.text)+len(val.body)) + cacheEntryOverhead
+	if size > c.limit/8 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[key]; ok {
+		// Two requests rendered the same thing at once: keep one.
+		c.order.MoveToFront(el)
+		return
+	}
+	c.items[key] = c.order.PushFront(&cacheEntry{key: key, val: val, size: size})
+	c.size += size
+	for c.size > c.limit {
+		el := c.order.Back()
+		e := el.Value.(*cacheEntry)
+		c.order.Remove(el)
+		delete(c.items, e.key)
+		c.size -= e.size
+	}
+}
+
+// bytes is what the cache holds now, by its own count.
+func (c *renderCache) bytes() int64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.size
+}

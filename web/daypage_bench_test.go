@@ -1,0 +1,69 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/web"
+)
+
+// dayRoomLines is a day of n messages as a busy room has them: plain
+// text with links, formatted HTML with code, replies and reactions.
+func dayRoomLines(n int) []string {
+	var lines []string
+	for i := range n {
+		ts := 1767225601000 + int64(i)*60000
+		evID := fmt.Sprintf("$m%d", i)
+		switch i % 4 {
+		case 0:
+			lines = append(lines, msgLine(evID, ts, fmt.Sprintf(`{"msgtype":"m.text","body":"message %d: see https://example.org/docs/%d for the apt-get install steps, then restart the service"}`, i, i)))
+		case 1:
+			lines = append(lines, msgLine(evID, ts, fmt.Sprintf(`{"msgtype":"m.text","body":"**%d** run make","format":"org.matrix.custom.html","formatted_body":"<p><strong>%d</strong> run <code>make test</code> and read <a href=\"https://example.org/%d\">the log</a></p><ul><li>one</li><li>two</li></ul>"}`, i, i, i)))
+		case 2:
+			lines = append(lines, msgLine(evID, ts, fmt.Sprintf(`{"msgtype":"m.text","body":"> <@a:example.org> earlier\n\nreply %d agreed","m.relates_to":{"m.in_reply_to":{"event_id":"$m%d"}}}`, i, i-2)))
+		default:
+			lines = append(lines, msgLine(evID, ts, fmt.Sprintf(`{"msgtype":"m.emote","body":"waves at everyone in the channel %d"}`, i)))
+			lines = append(lines, fmt.Sprintf(`{"event_id":"$r%d","room_id":"!x:example.org","type":"m.reaction","sender":"@a:example.org","origin_server_ts":%d,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$m%d","key":"👍"}}}`, i, ts+1, i-1))
+		}
+	}
+	return lines
+}
+
+// BenchmarkDayPage measures a 500-message day page through the whole
+// handler on SQLite, the same page asked again and again (a crawler's and
+// a link's visitors' case), without and with the render cache; with a CPU
+// profile it says where the time goes:
+//
+//	go test -run '^$' -bench 'BenchmarkDayPage/cached' -cpuprofile cpu.out ./web/
+func BenchmarkDayPage(b *testing.B) {
+	st := storetest.Open(b, "sqlite")
+	room := writeRoom(b, dayRoomLines(500)...)
+	if _, err := ingest.New(st, storetest.Logger(b), "").ImportFile(context.Background(), room, ingest.ImportOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name  string
+		bytes int64
+	}{{"nocache", 0}, {"cached", 64 << 20}} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(b), web.Options{BaseURL: "https://archive.example", CacheBytes: bc.bytes})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/room/!x:example.org/2026-01-01", nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
