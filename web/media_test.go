@@ -31,6 +31,13 @@ type mediaEnv struct {
 
 func newMediaEnv(t testing.TB, st *store.Store, file string) *mediaEnv {
 	t.Helper()
+	return newMediaEnvOpts(t, st, file, web.Options{})
+}
+
+// newMediaEnvOpts is newMediaEnv with the server's options (the media
+// store is added to them).
+func newMediaEnvOpts(t testing.TB, st *store.Store, file string, opts web.Options) *mediaEnv {
+	t.Helper()
 	in := ingest.New(st, storetest.Logger(t), "")
 	if _, err := in.ImportFile(context.Background(), file, ingest.ImportOptions{}); err != nil {
 		t.Fatal(err)
@@ -39,7 +46,8 @@ func newMediaEnv(t testing.TB, st *store.Store, file string) *mediaEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(st, render.New(render.Options{MediaURL: web.MediaPath}), storetest.Logger(t), web.Options{Media: blobs})
+	opts.Media = blobs
+	srv, err := web.New(st, render.New(render.Options{MediaURL: web.MediaPath}), storetest.Logger(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,22 +10,33 @@ import (
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
 )
 
 // Media the archive has no copy of is said to be so on the page, in the
 // text log and in the API, in place of a broken image or a dead link: not
 // archived yet (queued), or not available (refused for good, encrypted).
-// When the copy arrives, the page's ETag changes and it shows the image.
+// When the copy arrives, the page's ETag changes and it shows the image,
+// with the render cache on too (a cached label must not outlive it).
 func TestMediaUnavailableOnPages(t *testing.T) {
+	for _, cache := range []struct {
+		name string
+		opts web.Options
+	}{{"uncached", web.Options{}}, {"cached", cacheOn}} {
+		t.Run(cache.name, func(t *testing.T) { testMediaUnavailableOnPages(t, cache.opts) })
+	}
+}
+
+func testMediaUnavailableOnPages(t *testing.T, opts web.Options) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		e := newMediaEnv(t, st, writeRoom(t,
+		e := newMediaEnvOpts(t, st, writeRoom(t,
 			msgLine("$ok", 1767225601000, `{"msgtype":"m.image","body":"shot.png","url":"mxc://example.org/ok"}`),
 			msgLine("$wait", 1767225602000, `{"msgtype":"m.image","body":"wait.png","url":"mxc://example.org/wait","info":{"size":1536,"w":800,"h":600}}`),
 			msgLine("$big", 1767225603000, `{"msgtype":"m.file","body":"big.bin","url":"mxc://example.org/big","info":{"size":2048}}`),
 			msgLine("$full", 1767225603500, `{"msgtype":"m.image","body":"full.png","url":"mxc://example.org/full"}`),
 			msgLine("$enc", 1767225604000, `{"msgtype":"m.video","body":"clip.mp4","file":{"url":"mxc://example.org/enc"},"info":{"size":4096}}`),
-		))
+		), opts)
 		e.fetch(t, "mxc://example.org/ok", testPNG)
 		if err := st.MediaFailed(ctx, event.MXC{Server: "example.org", MediaID: "big"}, "too large", time.Now(), true); err != nil {
 			t.Fatal(err)
