@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,6 +23,11 @@ import (
 type Metrics struct {
 	requests *prometheus.HistogramVec
 	searches *prometheus.HistogramVec
+	// cacheLookups counts render-cache lookups by kind (message,
+	// response) and result (hit, miss); cache is the server's render
+	// cache, for its size (set by New).
+	cacheLookups *prometheus.CounterVec
+	cache        atomic.Pointer[renderCache]
 }
 
 // NewMetrics registers the web's metrics on reg. indexPosition (may be
@@ -39,7 +45,19 @@ func NewMetrics(reg prometheus.Registerer, st *store.Store, indexPosition func()
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 3},
 		}, []string{"sort", "result"}),
 	}
-	reg.MustRegister(m.requests, m.searches)
+	m.cacheLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mxarchive_web_cache_lookups_total",
+		Help: "Render cache lookups, by kind (message: a rendered message; response: a whole page or API answer) and result (hit, miss).",
+	}, []string{"kind", "result"})
+	for _, k := range []string{"message", "response"} {
+		m.cacheLookups.WithLabelValues(k, "hit")
+		m.cacheLookups.WithLabelValues(k, "miss")
+	}
+	reg.MustRegister(m.requests, m.searches, m.cacheLookups,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "mxarchive_web_cache_bytes",
+			Help: "Bytes the render cache holds by its own count (bounded by web.cache_size).",
+		}, func() float64 { return float64(m.cache.Load().bytes()) }))
 	head := func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -83,6 +101,18 @@ func NewMetrics(reg prometheus.Registerer, st *store.Store, indexPosition func()
 			func() float64 { return st.PoolStats().WaitDuration.Seconds() }),
 	)
 	return m
+}
+
+// cacheLookup records one render-cache lookup.
+func (m *Metrics) cacheLookup(kind string, hit bool) {
+	if m == nil {
+		return
+	}
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.cacheLookups.WithLabelValues(kind, result).Inc()
 }
 
 // observeRequest records one answered request.

@@ -86,3 +86,37 @@ func TestWebMetricsMove(t *testing.T) {
 		}
 	})
 }
+
+// The render cache's hit rate and size are metrics: a page asked for
+// twice is a response miss then a hit, and its messages are rendered
+// (missed) once.
+func TestWebCacheMetrics(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		reg := prometheus.NewRegistry()
+		opts := cacheOn
+		opts.Metrics = web.NewMetrics(reg, st, nil)
+		e := newEnvRender(t, st, render.New(render.Options{}), opts, writeRoom(t, cacheRoom()...))
+		const day = "/room/!x:example.org/2026-01-01"
+		for range 2 {
+			if w := e.get(t, day); w.Code != http.StatusOK {
+				t.Fatalf("%s: %d", day, w.Code)
+			}
+		}
+		got := scrape(t, reg)
+		for series, want := range map[string]float64{
+			`mxarchive_web_cache_lookups_total{kind="response",result="miss"}`: 1,
+			`mxarchive_web_cache_lookups_total{kind="response",result="hit"}`:  1,
+			`mxarchive_web_cache_lookups_total{kind="message",result="hit"}`:   0,
+		} {
+			if v := metricValue(got, series); v != want {
+				t.Errorf("%s = %v, want %v", series, v, want)
+			}
+		}
+		if v := metricValue(got, `mxarchive_web_cache_lookups_total{kind="message",result="miss"}`); v < 2 {
+			t.Errorf("message misses = %v, want the page's messages (≥ 2)", v)
+		}
+		if v := metricValue(got, "mxarchive_web_cache_bytes"); v <= 0 {
+			t.Errorf("cache bytes = %v after two pages\n%s", v, got)
+		}
+	})
+}

@@ -105,6 +105,9 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	}
 	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search,
 		cache: newRenderCache(opts.CacheBytes)}
+	if opts.Metrics != nil && s.cache != nil {
+		opts.Metrics.cache.Store(s.cache)
+	}
 	sum := sha256.Sum256(archiveJS)
 	s.scriptPath = "/static/archive." + hex.EncodeToString(sum[:6]) + ".js"
 	if err := s.parseTemplates(); err != nil {

@@ -157,7 +157,11 @@ func (s *Server) run(ctx context.Context, q *renderQueue) error {
 				return err
 			}
 		}
-		if c, ok := s.cache.get(j.key); ok && j.key != "" {
+		c, ok := s.cache.get(j.key)
+		if s.cache != nil && j.key != "" {
+			s.opts.Metrics.cacheLookup("message", ok)
+		}
+		if ok && j.key != "" {
 			if j.setHTML != nil {
 				j.setHTML(c.html)
 			} else {
@@ -396,7 +400,11 @@ func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.T
 // and its ETag: the ETag covers all the page shows), else build's, then
 // kept. The body is shared by every request that gets it: never written.
 func (s *Server) cachedBody(key string, build func() ([]byte, error)) ([]byte, error) {
-	if c, ok := s.cache.get(key); ok {
+	c, ok := s.cache.get(key)
+	if s.cache != nil {
+		s.opts.Metrics.cacheLookup("response", ok)
+	}
+	if ok {
 		return c.body, nil
 	}
 	b, err := build()
