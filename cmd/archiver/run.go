@@ -137,6 +137,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- a.manager.Run(ctx) }()
 	go a.aliases.Run(ctx)
+	go nameArchivedPuppets(ctx, a.st, cfg.IRC.Bridges, log)
 	if cfg.Retention.Enabled {
 		go retention.Run(ctx, a.st, cfg.Retention.PurgeInterval, log, purgeObs)
 	}
