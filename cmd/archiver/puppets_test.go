@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,7 +71,8 @@ func TestRunNamesArchivedPuppets(t *testing.T) {
 			}
 
 			t.Setenv("MXARCHIVE_IRC_BRIDGES", "matrix.org=_oftc_")
-			var out, errs bytes.Buffer
+			var out bytes.Buffer
+			var errs lockedBuffer // the archiver's goroutines log into it
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			if err := run(ctx, []string{"run"}, &out, &errs); err != nil {
@@ -93,3 +95,21 @@ func TestRunNamesArchivedPuppets(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// lockedBuffer is a bytes.Buffer safe for goroutines that outlive run.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
