@@ -137,6 +137,8 @@ func (ix *Indexer) step(ctx context.Context, size int) (int, int64, error) {
 			rooms[c.RoomID] = true
 		case c.Kind == store.ChangeUser:
 			users[c.UserID] = true
+		case c.Kind == store.ChangeRenamed:
+			// Only a sender name changed, and the index holds user IDs.
 		case c.EventID != "":
 			events[c.EventID] = true
 		}

@@ -226,6 +226,8 @@ const (
 	ChangeRedacted ChangeKind = "redacted"
 	ChangeExpired  ChangeKind = "expired"
 	ChangeHidden   ChangeKind = "room_hidden"
+	// ChangeRenamed: EventID's sender name changed (NamePuppets).
+	ChangeRenamed ChangeKind = "renamed"
 	// ChangeUser concerns all messages of Change.UserID (opt-out, opt-in,
 	// erasure).
 	ChangeUser ChangeKind = "user"

@@ -153,7 +153,8 @@ log:
 
 irc:
   # IRC bridges whose puppets are shown by their IRC nick when they set no
-  # display name (from when this is set), as imported IRC logs name them:
+  # display name, as imported IRC logs name them ("archiver run" names
+  # their events archived earlier at each start):
   # server is the bridge's homeserver, prefix what its user template puts
   # before the nick (matrix-appservice-irc's matrixClients.userTemplate).
   # Only the bridges listed: no user ID is taken for a puppet by its look.

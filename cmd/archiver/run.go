@@ -138,6 +138,12 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- a.manager.Run(ctx) }()
 	go a.aliases.Run(ctx)
+	// Waited for below, so that it never uses the store once closed.
+	named := make(chan struct{})
+	go func() {
+		defer close(named)
+		nameArchivedPuppets(ctx, a.st, cfg.IRC.Bridges, log)
+	}()
 	if cfg.Retention.Enabled {
 		go retention.Run(ctx, a.st, cfg.Retention.PurgeInterval, log, purgeObs)
 	}
@@ -166,6 +172,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	if serr := srv.Shutdown(shutdown); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		log.Warn("shutting down the listener", "err", serr)
 	}
+	<-named
 	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
 		return err
 	}
