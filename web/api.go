@@ -212,6 +212,13 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	key, err := s.pageKey(c, r, "api day "+date, "after")
+	if err != nil {
+		return err
+	}
+	if served, err := s.servePageKey(c, key, day); served {
+		return err
+	}
 	pos, err := s.dayCursor(c, r, c.QueryParam("after"), from, to)
 	if err != nil {
 		return err

@@ -36,6 +36,7 @@ type cached struct {
 	html template.HTML // a message rendered by render.Message
 	text string        // a message's plain text or excerpt
 	body []byte        // a response body, shared read-only by every request
+	page *pageEntry    // or what answers a page key (pagekey.go)
 }
 
 type cacheEntry struct {
@@ -79,6 +80,9 @@ func (c *renderCache) put(key string, val cached) {
 		return
 	}
 	size := int64(len(key)+len(val.html)+len(val.text)+len(val.body)) + cacheEntryOverhead
+	if val.page != nil {
+		size += int64(len(val.page.contentType) + len(val.page.etag) + len(val.page.bodyKey) + len(val.page.robots))
+	}
 	if size > c.limit/8 {
 		return
 	}

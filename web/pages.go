@@ -383,6 +383,13 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 	if err != nil {
 		return err
 	}
+	key, err := s.pageKey(c, r, "text "+date)
+	if err != nil {
+		return err
+	}
+	if served, err := s.servePageKey(c, key, day); served {
+		return err
+	}
 	if _, _, err := s.roomRobots(c, r); err != nil {
 		return err
 	}
@@ -441,8 +448,10 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 	if err != nil {
 		return err
 	}
+	bodyKey := fmt.Sprintf("text %d %s", code, etag)
+	s.rememberPage(c, code, "text/plain; charset=utf-8", etag, bodyKey, &q)
 	return s.sendValidated(c, code, "text/plain; charset=utf-8", etag, day, func() ([]byte, error) {
-		return s.cachedBody(fmt.Sprintf("text %d %s", code, etag), func() ([]byte, error) {
+		return s.cachedBody(bodyKey, func() ([]byte, error) {
 			if err := s.run(ctx, &q); err != nil {
 				return nil, err
 			}

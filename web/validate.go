@@ -41,6 +41,9 @@ type renderQueue struct {
 	// before the ETag is computed, so that a file arriving changes it.
 	mediaSets []mediaSet
 	resolved  bool
+	// mediaLooked: what the archive holds of a file was looked up, which
+	// the change feed does not follow (no page key remembers this).
+	mediaLooked bool
 }
 
 type renderJob struct {
@@ -99,6 +102,7 @@ func (s *Server) resolveMedia(ctx context.Context, q *renderQueue) error {
 	if len(sets) == 0 && len(jobs) == 0 {
 		return nil
 	}
+	q.mediaLooked = true
 	copies, err := s.store.MediaCopies(ctx, uris)
 	if err != nil {
 		return err
@@ -382,6 +386,7 @@ func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.T
 	if err != nil {
 		return err
 	}
+	s.rememberPage(c, http.StatusOK, echo.MIMEApplicationJSON, etag, "json "+etag, q)
 	return s.sendValidated(c, http.StatusOK, echo.MIMEApplicationJSON, etag, day, func() ([]byte, error) {
 		return s.cachedBody("json "+etag, func() ([]byte, error) {
 			if err := s.run(c.Request().Context(), q); err != nil {

@@ -1,0 +1,103 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Page keys: a repeated text log or JSON day answered without loading it.
+// The key is a hash of everything such a response depends on that can
+// change: the change feed's head (store.ReadState: every event, edit,
+// redaction, takedown, opt-out, hidden room and expiry purge feeds it),
+// the room's own row (names, aliases, visibility: read anyway to resolve
+// the room) and its via servers. What changes with no feed entry is kept
+// out instead: a room whose messages expire as the clock moves (its
+// cutoff is not 0) gets no key, and a response whose messages' media
+// state was looked up (fetches and refusals feed nothing) is not
+// remembered under one. The key leads to the response's ETag and the
+// cache key of its body, both in the render cache; a body evicted since
+// means loading the page as before.
+
+// pageKeyName is the request's page key in the echo context, read when
+// the response's ETag is known.
+const pageKeyName = "mxarchive.pagekey"
+
+// pageEntry is what answers a page key.
+type pageEntry struct {
+	code          int
+	contentType   string
+	etag, bodyKey string
+	robots        string // the X-Robots-Tag the response carried
+}
+
+// pageKey is the key of the response to c for room r (route and the query
+// parameters it reads), or "" when the response may not be kept under one.
+func (s *Server) pageKey(c echo.Context, r store.Room, route string, params ...string) (string, error) {
+	if s.cache == nil {
+		return "", nil
+	}
+	ctx := c.Request().Context()
+	head, cutoff, err := s.store.ReadState(ctx, r.ID)
+	if err != nil {
+		return "", err
+	}
+	if cutoff > 0 {
+		// Messages of this room expire with the passage of time, which
+		// the change feed does not record.
+		return "", nil
+	}
+	room, err := json.Marshal(r)
+	if err != nil {
+		return "", fmt.Errorf("page key of %s: %w", r.ID, err)
+	}
+	h := sha256.New()
+	writeField(h, route, string(r.ID), strconv.FormatInt(head, 10), string(room), strings.Join(s.viaServers(ctx, r), " "))
+	for _, p := range params {
+		writeField(h, p, c.QueryParam(p))
+	}
+	return "pagekey " + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// servePageKey answers c from the entry under key, when there is one and
+// its body is still cached; served is false otherwise.
+func (s *Server) servePageKey(c echo.Context, key string, day time.Time) (served bool, err error) {
+	if key == "" {
+		return false, nil
+	}
+	e, ok := s.cache.get(key)
+	ok = ok && e.page != nil
+	var body cached
+	if ok {
+		body, ok = s.cache.get(e.page.bodyKey)
+	}
+	s.opts.Metrics.cacheLookup("pagekey", ok)
+	if !ok {
+		c.Set(pageKeyName, key)
+		return false, nil
+	}
+	p := e.page
+	if p.robots != "" {
+		c.Response().Header().Set("X-Robots-Tag", p.robots)
+	}
+	return true, s.sendValidated(c, p.code, p.contentType, p.etag, day, func() ([]byte, error) { return body.body, nil })
+}
+
+// rememberPage keeps under the request's page key, if it has one, what
+// answers it, unless the response showed media state.
+func (s *Server) rememberPage(c echo.Context, code int, contentType, etag, bodyKey string, q *renderQueue) {
+	key, _ := c.Get(pageKeyName).(string)
+	if key == "" || q.mediaLooked {
+		return
+	}
+	s.cache.put(key, cached{page: &pageEntry{code: code, contentType: contentType, etag: etag, bodyKey: bodyKey,
+		robots: c.Response().Header().Get("X-Robots-Tag")}})
+}

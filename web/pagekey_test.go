@@ -1,0 +1,108 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/retention"
+	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
+)
+
+// TestRepeatedDayNotLoaded: with the render cache on, a text log or JSON
+// day asked for again is answered from its page key without loading the
+// day: the room, and the one query that says where the change feed and
+// the screening stand. A conditional request is answered the same way.
+func TestRepeatedDayNotLoaded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20, DayPageSize: 1000, APIDayPageSize: 1000}, memberDay(t, 0))
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/room/!x:example.org/2026-01-01.txt", "/api/v1/rooms/!x:example.org/events?date=2026-01-01"} {
+			before := count()
+			first := e.get(t, path)
+			loaded := count() - before
+			before = count()
+			again := e.get(t, path)
+			repeated := count() - before
+			t.Logf("%s: %d queries the first time, %d again", path, loaded, repeated)
+			if first.Code != http.StatusOK || again.Code != http.StatusOK || again.Body.String() != first.Body.String() || again.Header().Get("ETag") != first.Header().Get("ETag") {
+				t.Fatalf("GET %s: %d then %d, bodies or ETags differ", path, first.Code, again.Code)
+			}
+			if repeated > 2 {
+				t.Errorf("GET %s again: %d queries, want at most 2", path, repeated)
+			}
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("If-None-Match", first.Header().Get("ETag"))
+			before = count()
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, req)
+			if rec.Code != http.StatusNotModified || count()-before > 2 {
+				t.Errorf("conditional GET %s = %d after %d queries", path, rec.Code, count()-before)
+			}
+		}
+	})
+}
+
+// TestCachedDayExpiresWithTime: a message whose room's max_lifetime runs
+// out while nothing is written leaves the text log and the JSON day
+// asked for again (the change feed does not say so; the clock does).
+func TestCachedDayExpiresWithTime(t *testing.T) {
+	storetest.EachWith(t, store.Options{Retention: retention.Policy{Enabled: true}}, func(t *testing.T, st *store.Store) {
+		const msgTS = 1767225601000
+		const margin = 3 * time.Second
+		lifetime := time.Now().Add(margin).UnixMilli() - msgTS
+		deadline := time.Now().Add(margin)
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t,
+			msgLine("$m", msgTS, `{"msgtype":"m.text","body":"alphaword here"}`),
+			fmt.Sprintf(`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":%d}}`, lifetime)))
+		paths := []string{"/room/!x:example.org/2026-01-01.txt", "/api/v1/rooms/!x:example.org/events?date=2026-01-01"}
+		for range 2 {
+			for _, p := range paths {
+				if body := e.get(t, p).Body.String(); !strings.Contains(body, "alphaword") {
+					t.Fatalf("before its expiry %s does not show the message:\n%s", p, body)
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the setup outlived the message's lifetime; nothing was tested")
+		}
+		time.Sleep(time.Until(deadline) + 200*time.Millisecond)
+		for _, p := range paths {
+			if body := e.get(t, p).Body.String(); strings.Contains(body, "alphaword") {
+				t.Errorf("after its expiry %s still shows the message", p)
+			}
+		}
+	})
+}
+
+// TestCachedDayFollowsMedia: a file fetched after the text log and JSON
+// day were cached (which feeds no change) is on both the next time.
+func TestCachedDayFollowsMedia(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newMediaEnvOpts(t, st, writeRoom(t,
+			msgLine("$wait", 1767225602000, `{"msgtype":"m.image","body":"wait.png","url":"mxc://example.org/wait"}`)), cacheOn)
+		paths := map[string]string{"/room/!x:example.org/2026-01-01.txt": "/media/example.org/wait", "/api/v1/rooms/!x:example.org/events?date=2026-01-01": `"media":"stored"`}
+		for range 2 {
+			for p, stored := range paths {
+				if body := e.get(t, p).Body.String(); strings.Contains(body, stored) {
+					t.Fatalf("before the fetch %s shows %q", p, stored)
+				}
+			}
+		}
+		e.fetch(t, "mxc://example.org/wait", testPNG)
+		for p, stored := range paths {
+			if body := e.get(t, p).Body.String(); !strings.Contains(body, stored) {
+				t.Errorf("after the fetch %s does not show %q:\n%s", p, stored, body)
+			}
+		}
+	})
+}
