@@ -47,9 +47,9 @@ func NewMetrics(reg prometheus.Registerer, st *store.Store, indexPosition func()
 	}
 	m.cacheLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mxarchive_web_cache_lookups_total",
-		Help: "Render cache lookups, by kind (message: a rendered message; response: a whole page or API answer) and result (hit, miss).",
+		Help: "Render cache lookups, by kind (message: a rendered message; response: a whole page or API answer; pagekey: a repeated text log or JSON day answered without loading it) and result (hit, miss).",
 	}, []string{"kind", "result"})
-	for _, k := range []string{"message", "response"} {
+	for _, k := range []string{"message", "response", "pagekey"} {
 		m.cacheLookups.WithLabelValues(k, "hit")
 		m.cacheLookups.WithLabelValues(k, "miss")
 	}
