@@ -39,25 +39,34 @@ func series(scrape, line string) float64 {
 	return v
 }
 
+// metricsRunEnv configures, through the environment, an `archiver run` on
+// dialect with a fresh data directory, an unreachable homeserver and its
+// metrics on a listener of their own; it returns the appservice and
+// metrics addresses.
+func metricsRunEnv(t *testing.T, dialect string) (appAddr, metricsAddr string) {
+	t.Helper()
+	t.Setenv("MXARCHIVE_DATA_DIR", t.TempDir())
+	t.Setenv("MXARCHIVE_DATABASE_TYPE", dialect)
+	if dialect == "postgres" {
+		t.Setenv("MXARCHIVE_DATABASE_URI", pgtest.NewDatabase(t))
+	}
+	appAddr, metricsAddr = freePort(t), freePort(t)
+	t.Setenv("MXARCHIVE_HOMESERVER_ADDRESS", "http://127.0.0.1:1")
+	t.Setenv("MXARCHIVE_HOMESERVER_DOMAIN", "example.org")
+	t.Setenv("MXARCHIVE_APPSERVICE_AS_TOKEN", "as-token")
+	t.Setenv("MXARCHIVE_APPSERVICE_HS_TOKEN", "hs-token")
+	t.Setenv("MXARCHIVE_APPSERVICE_LISTEN", appAddr)
+	t.Setenv("MXARCHIVE_METRICS_ARCHIVER_LISTEN", metricsAddr)
+	return appAddr, metricsAddr
+}
+
 // `archiver run` serves its metrics on metrics.archiver_listen, not on the
 // appservice port, and a transaction moves the transaction, event and
 // ingest-lag series.
 func TestArchiverMetrics(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			dir := t.TempDir()
-			t.Setenv("MXARCHIVE_DATA_DIR", dir)
-			t.Setenv("MXARCHIVE_DATABASE_TYPE", dialect)
-			if dialect == "postgres" {
-				t.Setenv("MXARCHIVE_DATABASE_URI", pgtest.NewDatabase(t))
-			}
-			appAddr, metricsAddr := freePort(t), freePort(t)
-			t.Setenv("MXARCHIVE_HOMESERVER_ADDRESS", "http://127.0.0.1:1")
-			t.Setenv("MXARCHIVE_HOMESERVER_DOMAIN", "example.org")
-			t.Setenv("MXARCHIVE_APPSERVICE_AS_TOKEN", "as-token")
-			t.Setenv("MXARCHIVE_APPSERVICE_HS_TOKEN", "hs-token")
-			t.Setenv("MXARCHIVE_APPSERVICE_LISTEN", appAddr)
-			t.Setenv("MXARCHIVE_METRICS_ARCHIVER_LISTEN", metricsAddr)
+			appAddr, metricsAddr := metricsRunEnv(t, dialect)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			var out, errs bytes.Buffer

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 )
 
@@ -19,18 +18,7 @@ import (
 func TestArchiverPurgeMetrics(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
-			t.Setenv("MXARCHIVE_DATA_DIR", t.TempDir())
-			t.Setenv("MXARCHIVE_DATABASE_TYPE", dialect)
-			if dialect == "postgres" {
-				t.Setenv("MXARCHIVE_DATABASE_URI", pgtest.NewDatabase(t))
-			}
-			appAddr, metricsAddr := freePort(t), freePort(t)
-			t.Setenv("MXARCHIVE_HOMESERVER_ADDRESS", "http://127.0.0.1:1")
-			t.Setenv("MXARCHIVE_HOMESERVER_DOMAIN", "example.org")
-			t.Setenv("MXARCHIVE_APPSERVICE_AS_TOKEN", "as-token")
-			t.Setenv("MXARCHIVE_APPSERVICE_HS_TOKEN", "hs-token")
-			t.Setenv("MXARCHIVE_APPSERVICE_LISTEN", appAddr)
-			t.Setenv("MXARCHIVE_METRICS_ARCHIVER_LISTEN", metricsAddr)
+			appAddr, metricsAddr := metricsRunEnv(t, dialect)
 			t.Setenv("MXARCHIVE_RETENTION_ENABLED", "true")
 			t.Setenv("MXARCHIVE_RETENTION_DEFAULT_MAX_LIFETIME", "1d")
 			t.Setenv("MXARCHIVE_RETENTION_PURGE_INTERVAL", "100ms")
