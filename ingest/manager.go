@@ -208,14 +208,14 @@ func (m *Manager) request(ctx context.Context, j job) error {
 // invite was stored before Committed is called). A room the store knows
 // no membership of counts as in force: the invite is all there is.
 func (m *Manager) inviteInForce(ctx context.Context, invite *event.Event) (bool, error) {
-	cur, err := m.st.CurrentStateEvent(ctx, invite.RoomID, event.TypeMember, string(m.bot))
+	cur, err := m.st.CurrentStateID(ctx, invite.RoomID, event.TypeMember, string(m.bot))
 	if errors.Is(err, store.ErrNotFound) {
 		return true, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("the bot's membership in %s: %w", invite.RoomID, err)
 	}
-	return cur.ID == invite.ID, nil
+	return cur == invite.ID, nil
 }
 
 func (m *Manager) enqueue(j job) {

@@ -16,6 +16,9 @@ const (
 	currentStateSQL = `SELECT raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+	currentStateIDSQL = `SELECT event_id FROM events
+		WHERE room_id = $1 AND type = $2 AND state_key = $3
+		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	// Joins imported from IRC logs (event IDs "$irc-…", irclog.EventID)
 	// are history, not members: the nicks never joined the Matrix room, and
 	// counted they would outnumber its servers in matrix.to via links.
@@ -28,40 +31,36 @@ const (
 // CurrentState returns the content of the room's latest state event
 // (type, stateKey); ErrNotFound if there is none.
 func (s *Store) CurrentState(ctx context.Context, roomID id.RoomID, typ, stateKey string) (json.RawMessage, error) {
-	raw, err := s.currentStateRaw(ctx, roomID, typ, stateKey)
-	if err != nil {
+	var raw string
+	if err := s.currentState(ctx, currentStateSQL, roomID, typ, stateKey, &raw); err != nil {
 		return nil, err
 	}
-	return event.ContentOf(raw), nil
+	return event.ContentOf([]byte(raw)), nil
 }
 
-// CurrentStateEvent returns the room's latest state event (type,
-// stateKey) itself, for callers that must know which event is in force;
-// ErrNotFound if there is none.
-func (s *Store) CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.Event, error) {
-	raw, err := s.currentStateRaw(ctx, roomID, typ, stateKey)
-	if err != nil {
-		return nil, err
+// CurrentStateID returns the ID of the room's latest state event (type,
+// stateKey), for callers that must know which event is in force;
+// ErrNotFound if there is none. It reads the column, parsing nothing, so
+// no stored JSON can make it fail.
+func (s *Store) CurrentStateID(ctx context.Context, roomID id.RoomID, typ, stateKey string) (id.EventID, error) {
+	var evID string
+	if err := s.currentState(ctx, currentStateIDSQL, roomID, typ, stateKey, &evID); err != nil {
+		return "", err
 	}
-	ev, err := event.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, err)
-	}
-	return ev, nil
+	return id.EventID(evID), nil
 }
 
-func (s *Store) currentStateRaw(ctx context.Context, roomID id.RoomID, typ, stateKey string) ([]byte, error) {
+func (s *Store) currentState(ctx context.Context, query string, roomID id.RoomID, typ, stateKey string, dst *string) error {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	var raw string
-	err := s.db.QueryRowContext(ctx, currentStateSQL, string(roomID), typ, stateKey).Scan(&raw)
+	err := s.db.QueryRowContext(ctx, query, string(roomID), typ, stateKey).Scan(dst)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, ErrNotFound)
+		return fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, err)
+		return fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, err)
 	}
-	return []byte(raw), nil
+	return nil
 }
 
 // JoinedMembers returns the users whose latest membership in the room is
