@@ -21,7 +21,7 @@ func Generate(w io.Writer, logs []Log, n int) (int, error) {
 	emit := emitter(w, n, &written)
 	_, span := corpusSpan(logs)
 	for copyNo := 0; written < n; copyNo++ {
-		shift := time.Duration(copyNo) * span
+		shift := copyShift(copyNo, span)
 		joined := map[string]map[string]bool{}
 		for fileNo, l := range logs {
 			room := fmt.Sprintf("!%s-%d:%s", l.channel, copyNo, server)
@@ -135,6 +135,20 @@ func emitter(w io.Writer, n int, written *int) func(map[string]any) error {
 
 // corpusSpan is the corpus's first line's time and how long one copy of it
 // lasts (its span plus a day), by which each further copy is shifted.
+// copyCycle bounds how far copies are shifted in time: a century.
+const copyCycle = 100 * 365 * 24 * time.Hour
+
+// copyShift is how far copy k of a corpus spanning span is shifted: past
+// the previous copy, until the next copy would pass a century; then the
+// copies start again at the corpus's own time, in their own rooms. A long
+// corpus replayed to many copies (the markdown shape at 1M events needs
+// about forty) would otherwise overflow time.Duration or pass the year
+// 2286, where the index clamps times.
+func copyShift(k int, span time.Duration) time.Duration {
+	perCycle := max(1, int(copyCycle/max(span, 1)))
+	return time.Duration(k%perCycle) * span
+}
+
 func corpusSpan(logs []Log) (time.Time, time.Duration) {
 	var first, last time.Time
 	for _, l := range logs {

@@ -110,7 +110,7 @@ func shaped(logs []Log, copyNo int, shape string, first time.Time, span time.Dur
 		base := len(items)
 		for i, ln := range l.lines {
 			it := item{room: fmt.Sprintf("!%s-%d:%s", l.channel, copyNo, server), nick: ln.nick, body: strings.TrimPrefix(ln.text, "ACTION "),
-				ts: ln.ts.Add(time.Duration(copyNo) * span), replyTo: -1}
+				ts: ln.ts.Add(copyShift(copyNo, span)), replyTo: -1}
 			if ln.replyTo >= 0 {
 				it.replyTo = base + ln.replyTo
 			}
@@ -172,10 +172,11 @@ var burstMonths = []struct {
 }{{0, 0.45}, {1, 0.05}, {4, 0.30}, {9, 0.20}}
 
 // bursty maps an offset into the corpus (of the given span) to a time in
-// copy k's year: three years per copy, messages only in burstMonths of the
+// copy k's year: three years per copy (a century at most), messages only in burstMonths of the
 // first, in the corpus's order.
 func bursty(off, span time.Duration, k int, first time.Time) time.Time {
-	year := time.Date(first.Year()+3*k, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Within a century, as copyShift: 33 copies of three years.
+	year := time.Date(first.Year()+3*(k%33), 1, 1, 0, 0, 0, 0, time.UTC)
 	p := float64(off) / float64(span)
 	for _, b := range burstMonths {
 		if p < b.share {

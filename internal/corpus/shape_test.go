@@ -150,3 +150,39 @@ func TestShapeUnknown(t *testing.T) {
 		t.Fatal("an unknown shape was accepted")
 	}
 }
+
+// TestCopiesStayInRange: however many copies a scale needs, every shape's
+// timestamps stay after the corpus's start and before the year 2200. A
+// corpus spanning decades, replayed to many copies, once overflowed
+// time.Duration (292 years) and wrote negative timestamps, which the
+// import rightly refused (the markdown shape at 1M events).
+func TestCopiesStayInRange(t *testing.T) {
+	start := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	var logs []Log
+	for c, name := range []string{"old", "older"} {
+		l := Log{channel: name}
+		for i := range 30 {
+			// 30 lines over 40 years.
+			l.lines = append(l.lines, Line{ts: start.AddDate(i*4/3, 0, c), nick: fmt.Sprintf("nick%d", i%3), text: fmt.Sprintf("line %d", i), replyTo: -1})
+		}
+		logs = append(logs, l)
+	}
+	limit := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, shape := range Shapes {
+		var buf bytes.Buffer
+		if _, err := GenerateShape(&buf, logs, 2_000, shape); err != nil {
+			t.Fatalf("%s: %v", shape, err)
+		}
+		sc := bufio.NewScanner(&buf)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var e shapedEvent
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				t.Fatal(err)
+			}
+			if ts := time.UnixMilli(e.TS).UTC(); ts.Before(start.Add(-time.Hour)) || !ts.Before(limit) {
+				t.Fatalf("%s: %s at %s; want between %s and %s", shape, e.ID, ts, start, limit)
+			}
+		}
+	}
+}
