@@ -1,0 +1,268 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/retention"
+	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
+)
+
+// htmlPages are the keyed HTML pages of cacheRoom's day: the day page and
+// a permalink.
+var htmlPages = []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org/event/$m"}
+
+// TestRepeatedPageNotLoaded: with the render cache on, the HTML day page
+// and a permalink asked for again are answered from their page keys
+// without loading the day: the room (and for a permalink its event), the
+// query that says where the change feed stands, and the few rows the
+// header shows besides (sync state, imported predecessor); a permalink
+// also screens its event, which asks the feed too. A conditional
+// request is answered the same way.
+func TestRepeatedPageNotLoaded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20, DayPageSize: 1000, APIDayPageSize: 1000}, memberDay(t, 0))
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			path string
+			max  int64
+		}{{"/room/!x:example.org/2026-01-01", 4}, {"/room/!x:example.org/event/$m500", 6}} {
+			before := count()
+			first := e.get(t, c.path)
+			loaded := count() - before
+			before = count()
+			again := e.get(t, c.path)
+			repeated := count() - before
+			t.Logf("%s: %d queries the first time, %d again", c.path, loaded, repeated)
+			if first.Code != http.StatusOK || again.Code != http.StatusOK || again.Body.String() != first.Body.String() || again.Header().Get("ETag") != first.Header().Get("ETag") {
+				t.Fatalf("GET %s: %d then %d, bodies or ETags differ", c.path, first.Code, again.Code)
+			}
+			if repeated > c.max {
+				t.Errorf("GET %s again: %d queries, want at most %d", c.path, repeated, c.max)
+			}
+			req := httptest.NewRequest(http.MethodGet, c.path, nil)
+			req.Header.Set("If-None-Match", first.Header().Get("ETag"))
+			before = count()
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, req)
+			if rec.Code != http.StatusNotModified || count()-before > c.max {
+				t.Errorf("conditional GET %s = %d after %d queries", c.path, rec.Code, count()-before)
+			}
+		}
+	})
+}
+
+// pageTwiceThenAfter asks for each HTML page twice (the second from its
+// key, once keyed), checks before on the second answer, runs change, and
+// returns the pages asked for again.
+func pageTwiceThenAfter(t *testing.T, e *env, before func(path, body string), change func()) map[string]string {
+	t.Helper()
+	for range 2 {
+		for _, p := range htmlPages {
+			rec := e.get(t, p)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("GET %s = %d", p, rec.Code)
+			}
+			before(p, rec.Body.String())
+		}
+	}
+	change()
+	after := map[string]string{}
+	for _, p := range htmlPages {
+		after[p] = e.get(t, p).Body.String()
+	}
+	return after
+}
+
+// TestCachedPageFollowsSyncState: the archiver finding it cannot read back
+// to the room's creation (sync state, which feeds no change) is on the
+// next day page and permalink.
+func TestCachedPageFollowsSyncState(t *testing.T) {
+	const note = "earlier messages were not archived"
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...))
+		after := pageTwiceThenAfter(t, e, func(p, body string) {
+			if strings.Contains(body, note) {
+				t.Fatalf("before the sync state %s says %q", p, note)
+			}
+		}, func() {
+			if err := st.SetRoomSync(context.Background(), store.RoomSync{RoomID: "!x:example.org",
+				CompleteFrom: time.UnixMilli(1767225600500).UTC()}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		for p, body := range after {
+			if !strings.Contains(body, note) {
+				t.Errorf("after the sync state %s does not say %q", p, note)
+			}
+		}
+	})
+}
+
+// TestCachedPageFollowsTheDate: a day page cached as today's (with its
+// live updates) is not today's the next day, and a permalink's citation
+// gives the day it is read as its access date.
+func TestCachedPageFollowsTheDate(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...))
+		var now atomic.Int64
+		now.Store(time.Date(2026, 1, 1, 23, 59, 0, 0, time.UTC).UnixMilli())
+		e.srv.SetNow(func() time.Time { return time.UnixMilli(now.Load()) })
+		after := pageTwiceThenAfter(t, e, func(p, body string) {
+			if p == htmlPages[0] && !strings.Contains(body, "data-live-url") {
+				t.Fatalf("on the day itself the day page is not live:\n%.3000s", body)
+			}
+			if p == htmlPages[1] && !strings.Contains(body, "access-date=2026-01-01") {
+				t.Fatalf("on the day itself the permalink's access date is not that day:\n%.3000s", body)
+			}
+		}, func() { now.Add(int64(2 * time.Minute / time.Millisecond)) })
+		if strings.Contains(after[htmlPages[0]], "data-live-url") {
+			t.Errorf("the next day the day page is still live")
+		}
+		if !strings.Contains(after[htmlPages[1]], "access-date=2026-01-02") {
+			t.Errorf("the next day the permalink's access date is not the next day")
+		}
+	})
+}
+
+// TestCachedPageExpiresWithTime: a message whose room's max_lifetime runs
+// out while nothing is written leaves the day page asked for again, and
+// its permalink is gone.
+func TestCachedPageExpiresWithTime(t *testing.T) {
+	storetest.EachWith(t, store.Options{Retention: retention.Policy{Enabled: true}}, func(t *testing.T, st *store.Store) {
+		const msgTS = 1767225601000
+		const margin = 3 * time.Second
+		lifetime := time.Now().Add(margin).UnixMilli() - msgTS
+		deadline := time.Now().Add(margin)
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t,
+			msgLine("$m", msgTS, `{"msgtype":"m.text","body":"alphaword here"}`),
+			fmt.Sprintf(`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":%d}}`, lifetime)))
+		after := pageTwiceThenAfter(t, e, func(p, body string) {
+			if !strings.Contains(body, "alphaword") {
+				t.Fatalf("before its expiry %s does not show the message", p)
+			}
+		}, func() {
+			if time.Now().After(deadline) {
+				t.Fatal("the setup outlived the message's lifetime; nothing was tested")
+			}
+			time.Sleep(time.Until(deadline) + 200*time.Millisecond)
+		})
+		for p, body := range after {
+			if strings.Contains(body, "alphaword") {
+				t.Errorf("after its expiry %s still shows the message", p)
+			}
+		}
+	})
+}
+
+// TestCachedPageFollowsMedia: a file fetched after the day page and the
+// permalink were cached (which feeds no change) is on both the next time.
+func TestCachedPageFollowsMedia(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newMediaEnvOpts(t, st, writeRoom(t,
+			msgLine("$m", 1767225602000, `{"msgtype":"m.image","body":"wait.png","url":"mxc://example.org/wait"}`)), cacheOn)
+		const stored = "/media/example.org/wait"
+		after := pageTwiceThenAfter(t, e.env, func(p, body string) {
+			if strings.Contains(body, stored) {
+				t.Fatalf("before the fetch %s shows %q", p, stored)
+			}
+		}, func() { e.fetch(t, "mxc://example.org/wait", testPNG) })
+		for p, body := range after {
+			if !strings.Contains(body, stored) {
+				t.Errorf("after the fetch %s does not show %q", p, stored)
+			}
+		}
+	})
+}
+
+// otherRoom writes a small world-readable room of its own.
+func otherRoom(t *testing.T, room string) string {
+	t.Helper()
+	var lines []string
+	for i, ev := range []string{
+		`"type":"m.room.create","state_key":"","content":{"room_version":"10"}`,
+		`"type":"m.room.history_visibility","state_key":"","content":{"history_visibility":"world_readable"}`,
+		`"type":"m.room.message","content":{"msgtype":"m.text","body":"over there"}`,
+	} {
+		lines = append(lines, fmt.Sprintf(`{"event_id":"$%s-%d","room_id":%q,"sender":"@a:example.org","origin_server_ts":%d,%s}`,
+			strings.Trim(room, "!:.example.org"), i, room, 1767225500000+int64(i), ev))
+	}
+	p := t.TempDir() + "/other.ndjson"
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCachedPageFollowsLinkedRooms: the rooms a page links to (the
+// predecessor in the day page's header, the successor an earlier
+// tombstone names in its timeline) leave the cached day page and
+// permalink once hidden.
+func TestCachedPageFollowsLinkedRooms(t *testing.T) {
+	for _, c := range []struct{ name, room string }{{"predecessor", "!p:example.org"}, {"tombstone successor", "!y:example.org"}} {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				main := writeRoom(t, append(cacheRoom(),
+					// Two tombstones: the room's successor is !z, so !y is
+					// linked only from the first one's line. Its predecessor
+					// is the IRC import !p (predecessorRoom).
+					`{"event_id":"$ty","room_id":"!x:example.org","type":"m.room.tombstone","sender":"@a:example.org","origin_server_ts":1767225603000,"state_key":"","content":{"replacement_room":"!y:example.org","body":"moved"}}`,
+					`{"event_id":"$tz","room_id":"!x:example.org","type":"m.room.tombstone","sender":"@a:example.org","origin_server_ts":1767225604000,"state_key":"","content":{"replacement_room":"!z:example.org","body":"moved again"}}`)...)
+				e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, main, otherRoom(t, "!y:example.org"), otherRoom(t, "!z:example.org"), predecessorRoom(t))
+				link := "/room/" + c.room
+				// Only the day page's header links to the predecessor.
+				pages := htmlPages[:1]
+				if c.name == "tombstone successor" {
+					pages = []string{htmlPages[0], "/room/!x:example.org/event/$ty"}
+				}
+				for range 2 {
+					for _, p := range pages {
+						if body := e.get(t, p).Body.String(); !strings.Contains(body, link) {
+							t.Fatalf("before hiding %s, %s does not link to it:\n%.4000s", c.room, p, body)
+						}
+					}
+				}
+				if err := st.HideRoom(context.Background(), id.RoomID(c.room), true, "operator"); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range pages {
+					if body := e.get(t, p).Body.String(); strings.Contains(body, link) {
+						t.Errorf("after hiding %s, %s still links to it", c.room, p)
+					}
+				}
+			})
+		})
+	}
+}
+
+// predecessorRoom is an IRC-imported room !p whose tombstone names !x: the
+// predecessor the header of !x links to.
+func predecessorRoom(t *testing.T) string {
+	t.Helper()
+	lines := []string{
+		`{"event_id":"$irc-pc","room_id":"!p:example.org","type":"m.room.create","sender":"@a:example.org","origin_server_ts":1767225400000,"state_key":"","content":{"room_version":"10"}}`,
+		`{"event_id":"$irc-ph","room_id":"!p:example.org","type":"m.room.history_visibility","sender":"@a:example.org","origin_server_ts":1767225400001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+		`{"event_id":"$irc-pm","room_id":"!p:example.org","type":"m.room.message","sender":"@a:example.org","origin_server_ts":1767225400002,"content":{"msgtype":"m.text","body":"old times"}}`,
+		`{"event_id":"$irc-pt","room_id":"!p:example.org","type":"m.room.tombstone","sender":"@a:example.org","origin_server_ts":1767225400003,"state_key":"","content":{"replacement_room":"!x:example.org","body":"moved"}}`,
+	}
+	p := t.TempDir() + "/pred.ndjson"
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
