@@ -70,7 +70,11 @@ func (s *Server) htmlPageKey(c echo.Context, r store.Room, route string, params 
 		s.log.WarnContext(ctx, "page key: sync state", slog.String("room_id", string(r.ID)), slog.Any("error", err))
 		return "", nil
 	}
-	links, err := json.Marshal(s.loadRoomLinks(ctx, r))
+	l := s.loadRoomLinks(ctx, r)
+	links, err := json.Marshal(struct {
+		Via                    []string
+		Predecessor, Successor *store.Room
+	}{l.via, l.predecessor, l.successor})
 	if err != nil {
 		return "", fmt.Errorf("page key of %s: %w", r.ID, err)
 	}

@@ -200,7 +200,7 @@ func otherRoom(t *testing.T, room string) string {
 		`"type":"m.room.message","content":{"msgtype":"m.text","body":"over there"}`,
 	} {
 		lines = append(lines, fmt.Sprintf(`{"event_id":"$%s-%d","room_id":%q,"sender":"@a:example.org","origin_server_ts":%d,%s}`,
-			strings.Trim(room, "!:.example.org"), i, room, 1767225500000+int64(i), ev))
+			strings.TrimSuffix(strings.TrimPrefix(room, "!"), ":example.org"), i, room, 1767225500000+int64(i), ev))
 	}
 	p := t.TempDir() + "/other.ndjson"
 	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
