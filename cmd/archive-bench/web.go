@@ -388,6 +388,12 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		return fmt.Errorf("%w; archive-web's log:\n%s", err, tail(w.logs.String(), 4000))
 	}
 
+	// A thread for the thread page, sent now: it lands on today's page,
+	// not on the day measured.
+	thread, err := as.sendThread(ctx, threadReplies)
+	if err != nil {
+		return err
+	}
 	// The room's page lives at its alias: take the address the room ID
 	// redirects to, so the measurement is one request, not two.
 	path, err := w.resolve(ctx, day.path())
@@ -395,13 +401,7 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		return err
 	}
 	res.DayPath = path
-	page := func(ctx context.Context) (int, error) {
-		code, body, err := w.get(ctx, path)
-		if err == nil && code != http.StatusOK {
-			err = fmt.Errorf("%s answered %d", path, code)
-		}
-		return len(body), err
-	}
+	page := w.getter(path)
 	// The first request after start: nothing is cached for the page yet.
 	t0 := time.Now()
 	if _, err := page(ctx); err != nil {
@@ -415,6 +415,9 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		return err
 	}
 	if err := measureFloor(ctx, o, w, path, res); err != nil {
+		return err
+	}
+	if err := measurePages(ctx, o, w, day, path, thread, res); err != nil {
 		return err
 	}
 
@@ -512,4 +515,100 @@ func measureFloor(ctx context.Context, o benchOptions, w *webProcess, path strin
 	}
 	res.FloorPageConcurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){floor})
 	return err
+}
+
+// threadReplies is how many replies the thread page's thread has.
+const threadReplies = 20
+
+// sendThread sends a thread root and n replies to it to the day's room,
+// and returns the root's ID.
+func (a *appService) sendThread(ctx context.Context, n int) (string, error) {
+	root, ev := a.event("archive-bench thread root, with some ordinary words", "")
+	if err := a.sendStored(ctx, root, ev); err != nil {
+		return "", err
+	}
+	evs := make([]map[string]any, n)
+	for i := range evs {
+		_, evs[i] = a.event(fmt.Sprintf("archive-bench thread reply %d, with some ordinary words", i), "")
+		evs[i]["content"].(map[string]any)["m.relates_to"] = map[string]any{"rel_type": "m.thread", "event_id": root}
+	}
+	if _, err := a.send(ctx, evs); err != nil {
+		return "", err
+	}
+	return root, nil
+}
+
+// getter is a measured request of path: its body's length, or an error
+// for any answer but 200.
+func (w *webProcess) getter(path string) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		code, body, err := w.get(ctx, path)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("%s answered %d", path, code)
+		}
+		return len(body), err
+	}
+}
+
+// measurePages measures the other pages of the day as the day page is
+// (first request, one client, o.clients clients): a permalink of a message
+// in the middle of the day, the day's text log and JSON, and a thread's
+// page. Their first request is the page's first, after the day page had
+// its messages rendered.
+func measurePages(ctx context.Context, o benchOptions, w *webProcess, day dayInfo, dayPath, thread string, res *oursResult) error {
+	room, date := pathSegment(day.Room), day.Date
+	apiPath := "/api/v1/rooms/" + room + "/events?date=" + date
+	code, body, err := w.get(ctx, apiPath)
+	if err != nil {
+		return err
+	}
+	var apiDay struct {
+		Events []struct {
+			EventID string `json:"event_id"`
+			Type    string `json:"type"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(body, &apiDay); err != nil || code != http.StatusOK {
+		return fmt.Errorf("%s answered %d (%v)", apiPath, code, err)
+	}
+	var msgs []string
+	for _, e := range apiDay.Events {
+		if e.Type == "m.room.message" {
+			msgs = append(msgs, e.EventID)
+		}
+	}
+	if len(msgs) == 0 {
+		return fmt.Errorf("%s holds no message", apiPath)
+	}
+	pages := []struct{ name, path string }{
+		{"permalink", "/room/" + room + "/event/" + pathSegment(msgs[len(msgs)/2])},
+		{"text log", dayPath + ".txt"},
+		{"JSON day", apiPath},
+		{fmt.Sprintf("thread page (%d replies)", threadReplies), "/room/" + room + "/thread/" + pathSegment(thread)},
+	}
+	for _, p := range pages {
+		// Measured where a reader lands: at the address the room ID
+		// redirects to (the API has no redirect).
+		path := p.path
+		if !strings.HasPrefix(path, "/api/") {
+			if path, err = w.resolve(ctx, path); err != nil {
+				return err
+			}
+		}
+		get := w.getter(path)
+		pr := pageResult{Name: p.name, Path: path}
+		t0 := time.Now()
+		if _, err := get(ctx); err != nil {
+			return err
+		}
+		pr.FirstMS = ms(time.Since(t0))
+		if pr.Latency, pr.Bytes, err = sequential(ctx, o.search, get); err != nil {
+			return err
+		}
+		if pr.Concurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){get}); err != nil {
+			return err
+		}
+		res.Pages = append(res.Pages, pr)
+	}
+	return nil
 }
