@@ -2,28 +2,48 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 
 	"maunium.net/go/mautrix/id"
 )
 
+// roomHeadSQL is a room's newest change-feed position (no row for none):
+// one probe of the changes_room index on both databases (ORDER BY … LIMIT
+// rather than MAX, which SQLite optimises only on an index's first
+// column).
+const roomHeadSQL = `SELECT pos FROM changes WHERE room_id = $1 ORDER BY pos DESC LIMIT 1`
+
 // ReadState is where the archive stands for a reader that keeps what it
-// read (web's page keys): head is a change-feed position every read that
-// starts after this call sees at least (every write feeds the change in
-// its own transaction, and writers are serialised, so positions commit in
-// order), and cutoff is the time (ms) before which room's non-state events
-// have expired now (0: none have; it moves with the clock, with no change
-// in the feed). It costs the one query the read-side screening makes
-// anyway to know its copy of opt-outs and policies is current.
-func (s *Store) ReadState(ctx context.Context, room id.RoomID) (head, cutoff int64, err error) {
+// read of one room (web's page keys). roomHead is the room's newest
+// change-feed position: every write that changes what a read of the room
+// returns (its events, edits, redactions, expiry purges, its own row and
+// policy) feeds a change of the room in its own transaction, and writers
+// are serialised, so positions commit in order and a read that starts
+// after this call sees at least what roomHead says. screened moves on
+// whenever screening may hide more or less (an opt-out or erasure, which
+// is no one room's change, or a room hidden or its policy changed): the
+// feed's head when the copy of opt-outs and policies was last loaded.
+// cutoff is the time (ms) before which room's non-state events have
+// expired now (0: none have; it moves with the clock, with no change in
+// the feed). Changes to other rooms move neither roomHead nor screened.
+func (s *Store) ReadState(ctx context.Context, room id.RoomID) (roomHead, screened, cutoff int64, err error) {
 	roomMax, _, err := s.consentView(ctx)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	// consentView has just read the feed's head into c.pos (or another
-	// read moved it further, having read a later head itself): either way
-	// a head read before now.
 	s.consent.mu.Lock()
-	head = s.consent.pos
+	screened = s.consent.screened
 	s.consent.mu.Unlock()
-	return head, s.expiredBefore(roomMax, room), nil
+	qctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	err = s.db.QueryRowContext(qctx, roomHeadSQL, string(room)).Scan(&roomHead)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil // no change yet: position 0
+	}
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("change-feed position of %s: %w", room, err)
+	}
+	return roomHead, screened, s.expiredBefore(roomMax, room), nil
 }

@@ -19,8 +19,10 @@ import (
 // Page keys: a repeated text log, JSON day, HTML day page or permalink
 // answered without loading it.
 // The key is a hash of everything such a response depends on that can
-// change: the change feed's head (store.ReadState: every event, edit,
-// redaction, takedown, opt-out, hidden room and expiry purge feeds it),
+// change: the room's newest change-feed position and where screening
+// stands (store.ReadState: every event, edit, redaction, takedown and
+// expiry purge of the room feeds the one, every opt-out, hidden room and
+// policy change the other; changes to other rooms neither),
 // the room's own row (names, aliases, visibility: read anyway to resolve
 // the room) and its via servers. What changes with no feed entry is kept
 // out instead: a room whose messages expire as the clock moves (its
@@ -89,7 +91,7 @@ func (s *Server) keyWith(c echo.Context, r store.Room, facts, route string, para
 		return "", nil
 	}
 	ctx := c.Request().Context()
-	head, cutoff, err := s.store.ReadState(ctx, r.ID)
+	head, screened, cutoff, err := s.store.ReadState(ctx, r.ID)
 	if err != nil {
 		return "", err
 	}
@@ -103,7 +105,7 @@ func (s *Server) keyWith(c echo.Context, r store.Room, facts, route string, para
 		return "", fmt.Errorf("page key of %s: %w", r.ID, err)
 	}
 	h := sha256.New()
-	writeField(h, route, string(r.ID), strconv.FormatInt(head, 10), string(room), strings.Join(s.viaServers(ctx, r), " "), facts)
+	writeField(h, route, string(r.ID), strconv.FormatInt(head, 10), strconv.FormatInt(screened, 10), string(room), strings.Join(s.viaServers(ctx, r), " "), facts)
 	for _, p := range params {
 		writeField(h, p, c.QueryParam(p))
 	}

@@ -41,7 +41,7 @@ func TestRepeatedPageNotLoaded(t *testing.T) {
 		for _, c := range []struct {
 			path string
 			max  int64
-		}{{"/room/!x:example.org/2026-01-01", 4}, {"/room/!x:example.org/event/$m500", 6}} {
+		}{{"/room/!x:example.org/2026-01-01", 5}, {"/room/!x:example.org/event/$m500", 7}} {
 			before := count()
 			first := e.get(t, c.path)
 			loaded := count() - before
@@ -265,4 +265,74 @@ func predecessorRoom(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestOtherRoomsKeepPageKeys: a message in another room leaves every
+// keyed page of this one answered from its key, as few queries as before
+// and with the same ETag; a message in this room does not.
+func TestOtherRoomsKeepPageKeys(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...), otherRoom(t, "!o:example.org"))
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths := map[string]int64{htmlPages[0]: 5, htmlPages[1]: 7, "/room/!x:example.org/2026-01-01.txt": 3,
+			"/api/v1/rooms/!x:example.org/events?date=2026-01-01": 3}
+		etags := map[string]string{}
+		for range 2 {
+			for p := range paths {
+				etags[p] = e.get(t, p).Header().Get("ETag")
+			}
+		}
+		e.addEvents(t, `{"event_id":"$o-new","room_id":"!o:example.org","type":"m.room.message","sender":"@a:example.org","origin_server_ts":1767225700000,"content":{"msgtype":"m.text","body":"elsewhere"}}`)
+		for p, max := range paths {
+			before := count()
+			rec := e.get(t, p)
+			if n := count() - before; n > max || rec.Header().Get("ETag") != etags[p] {
+				t.Errorf("after a message in another room GET %s: %d queries (want at most %d), ETag %s then %s", p, n, max, etags[p], rec.Header().Get("ETag"))
+			}
+		}
+		e.addEvents(t, zLine("$new", "m.room.message", 3000, aUser, nil, `{"msgtype":"m.text","body":"newword here"}`))
+		for p := range paths {
+			if body := e.get(t, p).Body.String(); p != htmlPages[1] && !strings.Contains(body, "newword") {
+				t.Errorf("after a message in this room %s does not show it", p)
+			}
+		}
+	})
+}
+
+// TestCachedPageFollowsLinkedRoomAddress: a linked room given an address
+// (its canonical alias: a change of that room alone) is linked there by
+// the cached day page and permalink that link to it.
+func TestCachedPageFollowsLinkedRoomAddress(t *testing.T) {
+	for _, c := range []struct{ name, room, alias string }{
+		{"predecessor", "!p:example.org", "#oldp:example.org"}, {"tombstone successor", "!y:example.org", "#newy:example.org"}} {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				main := writeRoom(t, append(cacheRoom(),
+					`{"event_id":"$ty","room_id":"!x:example.org","type":"m.room.tombstone","sender":"@a:example.org","origin_server_ts":1767225603000,"state_key":"","content":{"replacement_room":"!y:example.org","body":"moved"}}`,
+					`{"event_id":"$tz","room_id":"!x:example.org","type":"m.room.tombstone","sender":"@a:example.org","origin_server_ts":1767225604000,"state_key":"","content":{"replacement_room":"!z:example.org","body":"moved again"}}`)...)
+				e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, main, otherRoom(t, "!y:example.org"), otherRoom(t, "!z:example.org"), predecessorRoom(t))
+				pages := htmlPages[:1]
+				if c.name == "tombstone successor" {
+					pages = []string{htmlPages[0], "/room/!x:example.org/event/$ty"}
+				}
+				for range 2 {
+					for _, p := range pages {
+						if body := e.get(t, p).Body.String(); !strings.Contains(body, "/room/"+c.room) {
+							t.Fatalf("%s does not link to %s:\n%.4000s", p, c.room, body)
+						}
+					}
+				}
+				e.addEvents(t, fmt.Sprintf(`{"event_id":"$alias-%s","room_id":%q,"type":"m.room.canonical_alias","sender":"@a:example.org","origin_server_ts":1767225700000,"state_key":"","content":{"alias":%q}}`,
+					c.alias[1:4], c.room, c.alias))
+				for _, p := range pages {
+					if body := e.get(t, p).Body.String(); !strings.Contains(body, "/room/"+c.alias[1:]) {
+						t.Errorf("after %s took the address %s, %s does not link there", c.room, c.alias, p)
+					}
+				}
+			})
+		})
+	}
 }
