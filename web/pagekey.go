@@ -16,8 +16,8 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
-// Page keys: a repeated text log, JSON day, HTML day page or permalink
-// answered without loading it.
+// Page keys: a repeated text log, JSON day, HTML day page, permalink or
+// thread page answered without loading it.
 // The key is a hash of everything such a response depends on that can
 // change: the room's newest change-feed position and where screening
 // stands (store.ReadState: every event, edit, redaction, takedown and

@@ -336,3 +336,65 @@ func TestCachedPageFollowsLinkedRoomAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestCachedThreadPageFollowsChanges: a thread's page, asked for twice
+// (the second from its key, with few queries) before each kind of
+// change, shows it the next time.
+func TestCachedThreadPageFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	const thread = "/room/!x:example.org/thread/$m"
+	reply := zLine("$tr", "m.room.message", 3000, zUser, nil, `{"msgtype":"m.text","body":"threadword","m.relates_to":{"rel_type":"m.thread","event_id":"$m"}}`)
+	cases := []struct {
+		name          string
+		gone, appears string
+		change        func(t *testing.T, e *env)
+	}{
+		{"new reply", "", "secondreply", func(t *testing.T, e *env) {
+			e.addEvents(t, zLine("$tr2", "m.room.message", 4000, aUser, nil, `{"msgtype":"m.text","body":"secondreply","m.relates_to":{"rel_type":"m.thread","event_id":"$m"}}`))
+		}},
+		{"reply redacted", "threadword", "", func(t *testing.T, e *env) {
+			e.addEvents(t, redactionLine("$r", zUser, 1767225605000, "$tr", "oops"))
+		}},
+		{"root edited", "alphaword", "betaword", func(t *testing.T, e *env) {
+			e.addEvents(t, zLine("$ed", "m.room.message", 5000, aUser, nil,
+				`{"msgtype":"m.text","body":"* betaword here","m.new_content":{"msgtype":"m.text","body":"betaword here"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`))
+		}},
+		{"replier opted out", "threadword", "", func(t *testing.T, e *env) {
+			if _, err := e.st.OptOut(ctx, zUser, "operator"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, append(cacheRoom(), reply)...))
+				count, err := st.CountQueries()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range 2 {
+					before := count()
+					body := e.get(t, thread).Body.String()
+					// Again: the room, the root (its event, room and
+					// screening), where the room and screening stand, and
+					// the header's rows.
+					if n := count() - before; i == 1 && n > 8 {
+						t.Errorf("the thread page again: %d queries, want at most 8", n)
+					}
+					if !strings.Contains(body, "threadword") || c.gone != "" && !strings.Contains(body, c.gone) || c.appears != "" && strings.Contains(body, c.appears) {
+						t.Fatalf("before the %s the thread page is wrong:\n%.4000s", c.name, body)
+					}
+				}
+				c.change(t, e)
+				body := e.get(t, thread).Body.String()
+				if c.gone != "" && strings.Contains(body, c.gone) {
+					t.Errorf("after the %s the thread page still shows %q", c.name, c.gone)
+				}
+				if c.appears != "" && !strings.Contains(body, c.appears) {
+					t.Errorf("after the %s the thread page does not show %q", c.name, c.appears)
+				}
+			})
+		})
+	}
+}
