@@ -398,3 +398,27 @@ func TestCachedThreadPageFollowsChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestJunkQueryShareOneKey: a crawler adding junk to ?jumped= (which the
+// page ignores unless it is a date) gets the one page every such request
+// shares, answered from its key, not a key per junk value.
+func TestJunkQueryShareOneKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...))
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := e.get(t, "/room/!x:example.org/2026-01-01?jumped=junk0")
+		for i := 1; i < 5; i++ {
+			before := count()
+			rec := e.get(t, fmt.Sprintf("/room/!x:example.org/2026-01-01?jumped=junk%d", i))
+			if n := count() - before; n > 5 || rec.Body.String() != first.Body.String() {
+				t.Errorf("?jumped=junk%d: %d queries, same page %v", i, n, rec.Body.String() == first.Body.String())
+			}
+		}
+		if rec := e.get(t, "/room/!x:example.org/2026-01-01?jumped=2026-01-03"); !strings.Contains(rec.Body.String(), "2026-01-03") {
+			t.Errorf("a real ?jumped= date is not on the page")
+		}
+	})
+}

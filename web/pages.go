@@ -103,7 +103,13 @@ func (s *Server) day(c echo.Context) error {
 	}
 	if t, _, _, err := parseDay(date); err == nil && c.QueryParam("fragment") == "" {
 		// The live fragment is not keyed: it is asked for with no-store.
-		key, err := s.htmlPageKey(c, r, "day "+date, "after", "hour", "jumped")
+		// ?jumped= as the page reads it: a crawler's junk values must
+		// not each take a key of their own.
+		jumped := ""
+		if j, err := time.Parse(dateLayout, c.QueryParam("jumped")); err == nil {
+			jumped = j.Format(dateLayout)
+		}
+		key, err := s.htmlPageKey(c, r, "day "+date+" "+jumped, "after", "hour")
 		if err != nil {
 			return err
 		}
