@@ -194,7 +194,7 @@ func TestRunMeasuresEverything(t *testing.T) {
 				t.Errorf("%s: %s figures missing: %+v", o.Database, p.Name, p)
 			}
 		}
-		if got := strings.Join(names, ", "); got != fmt.Sprintf("permalink, text log, JSON day, thread page (%d replies)", threadReplies) {
+		if got := strings.Join(names, ", "); got != fmt.Sprintf("text log, JSON day, permalink, thread page (%d replies)", threadReplies) {
 			t.Errorf("%s: pages measured: %s", o.Database, got)
 		}
 	}

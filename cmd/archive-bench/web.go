@@ -41,8 +41,6 @@ type dayInfo struct {
 	Sender   string `json:"sender"` // one who spoke that day, for the appservice's events
 }
 
-func (d dayInfo) path() string { return "/room/" + pathSegment(d.Room) + "/" + d.Date }
-
 func pathSegment(s string) string { return strings.ReplaceAll(url.PathEscape(s), "%21", "!") }
 
 func busiestDay(msgs []message, target int) dayInfo {
@@ -282,22 +280,37 @@ func tail(s string, n int) string {
 	return s
 }
 
-// resolve returns the path a request for path ends at, after redirects.
-func (w *webProcess) resolve(ctx context.Context, path string) (string, error) {
+// roomPrefix is where the room's pages live ("/room/" and the alias the
+// room ID redirects to, else the ID), found without loading any page: a
+// page's first request is measured, so nothing may have loaded it before.
+// The room's own address redirects to its latest day; the prefix is that
+// day's path without the date.
+func (w *webProcess) roomPrefix(ctx context.Context, room string) (string, error) {
+	client := &http.Client{Timeout: time.Minute, Transport: w.client.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	path := "/room/" + pathSegment(room)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
 	if err != nil {
 		return "", err
 	}
-	resp, err := w.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s answered %s", path, resp.Status)
+	if resp.StatusCode != http.StatusFound {
+		return "", fmt.Errorf("%s answered %s, not a redirect to its latest day", path, resp.Status)
 	}
-	return resp.Request.URL.EscapedPath(), nil
+	loc, err := resp.Location()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	prefix := loc.EscapedPath()
+	if i := strings.LastIndexByte(prefix, '/'); i > len("/room/") {
+		return prefix[:i], nil
+	}
+	return "", fmt.Errorf("%s redirects to %s, not to a day", path, prefix)
 }
 
 // peakRSS is the process's high-water resident set (VmHWM), in bytes.
@@ -399,10 +412,11 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 	}
 	// The room's page lives at its alias: take the address the room ID
 	// redirects to, so the measurement is one request, not two.
-	path, err := w.resolve(ctx, day.path())
+	prefix, err := w.roomPrefix(ctx, day.Room)
 	if err != nil {
 		return err
 	}
+	path := prefix + "/" + day.Date
 	res.DayPath = path
 	page := w.getter(path)
 	// The first request after start: nothing is cached for the page yet.
@@ -554,15 +568,43 @@ func (w *webProcess) getter(path string) func(context.Context) (int, error) {
 }
 
 // measurePages measures the other pages of the day as the day page is
-// (first request, one client, o.clients clients): a permalink of a message
-// in the middle of the day, the day's text log and JSON, and a thread's
-// page. Their first request is the page's first, after the day page had
-// its messages rendered.
+// (first request, one client, o.clients clients): the day's text log and
+// JSON, a permalink of a message in the middle of the day (taken from the
+// JSON day) and a thread's page. Each first request is the page's first,
+// though the day page has rendered most of their messages before.
 func measurePages(ctx context.Context, o benchOptions, w *webProcess, day dayInfo, dayPath, thread string, res *oursResult) error {
-	room, date := pathSegment(day.Room), day.Date
-	apiPath := "/api/v1/rooms/" + room + "/events?date=" + date
-	code, body, err := w.get(ctx, apiPath)
-	if err != nil {
+	date := day.Date
+	prefix := strings.TrimSuffix(dayPath, "/"+date)
+	apiPath := "/api/v1/rooms/" + pathSegment(day.Room) + "/events?date=" + date
+	var apiBody []byte
+	measure := func(name, path string) error {
+		get := w.getter(path)
+		pr := pageResult{Name: name, Path: path}
+		t0 := time.Now()
+		code, body, err := w.get(ctx, path)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("%s answered %d", path, code)
+		}
+		if err != nil {
+			return err
+		}
+		pr.FirstMS = ms(time.Since(t0))
+		if path == apiPath {
+			apiBody = body
+		}
+		if pr.Latency, pr.Bytes, err = sequential(ctx, o.search, get); err != nil {
+			return err
+		}
+		if pr.Concurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){get}); err != nil {
+			return err
+		}
+		res.Pages = append(res.Pages, pr)
+		return nil
+	}
+	if err := measure("text log", dayPath+".txt"); err != nil {
+		return err
+	}
+	if err := measure("JSON day", apiPath); err != nil {
 		return err
 	}
 	var apiDay struct {
@@ -571,8 +613,8 @@ func measurePages(ctx context.Context, o benchOptions, w *webProcess, day dayInf
 			Type    string `json:"type"`
 		} `json:"events"`
 	}
-	if err := json.Unmarshal(body, &apiDay); err != nil || code != http.StatusOK {
-		return fmt.Errorf("%s answered %d (%v)", apiPath, code, err)
+	if err := json.Unmarshal(apiBody, &apiDay); err != nil {
+		return fmt.Errorf("%s: %w", apiPath, err)
 	}
 	var msgs []string
 	for _, e := range apiDay.Events {
@@ -583,35 +625,8 @@ func measurePages(ctx context.Context, o benchOptions, w *webProcess, day dayInf
 	if len(msgs) == 0 {
 		return fmt.Errorf("%s holds no message", apiPath)
 	}
-	pages := []struct{ name, path string }{
-		{"permalink", "/room/" + room + "/event/" + pathSegment(msgs[len(msgs)/2])},
-		{"text log", dayPath + ".txt"},
-		{"JSON day", apiPath},
-		{fmt.Sprintf("thread page (%d replies)", threadReplies), "/room/" + room + "/thread/" + pathSegment(thread)},
+	if err := measure("permalink", prefix+"/event/"+pathSegment(msgs[len(msgs)/2])); err != nil {
+		return err
 	}
-	for _, p := range pages {
-		// Measured where a reader lands: at the address the room ID
-		// redirects to (the API has no redirect).
-		path := p.path
-		if !strings.HasPrefix(path, "/api/") {
-			if path, err = w.resolve(ctx, path); err != nil {
-				return err
-			}
-		}
-		get := w.getter(path)
-		pr := pageResult{Name: p.name, Path: path}
-		t0 := time.Now()
-		if _, err := get(ctx); err != nil {
-			return err
-		}
-		pr.FirstMS = ms(time.Since(t0))
-		if pr.Latency, pr.Bytes, err = sequential(ctx, o.search, get); err != nil {
-			return err
-		}
-		if pr.Concurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){get}); err != nil {
-			return err
-		}
-		res.Pages = append(res.Pages, pr)
-	}
-	return nil
+	return measure(fmt.Sprintf("thread page (%d replies)", threadReplies), prefix+"/thread/"+pathSegment(thread))
 }
