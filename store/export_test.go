@@ -15,6 +15,6 @@ func (s *Store) Conn(ctx context.Context) (*sql.Conn, error) { return s.db.Conn(
 // a test can hold it to Event.Displayable.
 const TimelineMessageSQL = timelineMessageSQL
 
-// RoomHeadSQL exposes the query of a room's newest change-feed position,
-// for a test of its plan.
-const RoomHeadSQL = roomHeadSQL
+// ReadStateSQL exposes the query of a room's change-feed position and
+// sync state, for a test of its plan.
+const ReadStateSQL = readStateSQL

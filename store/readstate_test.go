@@ -11,8 +11,8 @@ import (
 )
 
 // TestRoomHeadIsAnIndexProbe: a room's newest change-feed position, which
-// every repeated page asks for, is read from the changes_room index on
-// both databases, not by scanning the feed. (PostgreSQL is told to avoid
+// every repeated page asks for (store.ReadState), is read from the
+// changes_room index on both databases, not by scanning the feed. (PostgreSQL is told to avoid
 // sequential scans: on a table this small it would prefer one anyway; the
 // test is whether the index can answer.)
 func TestRoomHeadIsAnIndexProbe(t *testing.T) {
@@ -23,12 +23,12 @@ func TestRoomHeadIsAnIndexProbe(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		q := "EXPLAIN QUERY PLAN " + store.RoomHeadSQL
+		q := "EXPLAIN QUERY PLAN " + store.ReadStateSQL
 		if st.Dialect() == "postgres" {
 			if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
 				t.Fatal(err)
 			}
-			q = "EXPLAIN " + store.RoomHeadSQL
+			q = "EXPLAIN " + store.ReadStateSQL
 		}
 		rows, err := conn.QueryContext(ctx, q, "!x:example.org")
 		if err != nil {
@@ -69,24 +69,28 @@ func TestReadStateIsPerRoom(t *testing.T) {
 		ctx := context.Background()
 		put(t, st, mkIn(t, "!x:example.org", "$c", "m.room.create", 1000, sk(""), `{"room_version":"10"}`),
 			mkIn(t, "!o:example.org", "$oc", "m.room.create", 1000, sk(""), `{"room_version":"10"}`))
-		head, screened, _, err := st.ReadState(ctx, "!x:example.org")
+		rs, err := st.ReadState(ctx, "!x:example.org")
 		if err != nil {
 			t.Fatal(err)
 		}
+		head, screened := rs.RoomHead, rs.Screened
 		put(t, st, mkIn(t, "!o:example.org", "$om", "m.room.message", 2000, nil, `{"msgtype":"m.text","body":"elsewhere"}`))
-		h2, s2, _, err := st.ReadState(ctx, "!x:example.org")
+		rs2, err := st.ReadState(ctx, "!x:example.org")
+		h2, s2 := rs2.RoomHead, rs2.Screened
 		if err != nil || h2 != head || s2 != screened {
 			t.Errorf("after a change elsewhere: %d, %d (%v); before %d, %d", h2, s2, err, head, screened)
 		}
 		put(t, st, mkIn(t, "!x:example.org", "$xm", "m.room.message", 2000, nil, `{"msgtype":"m.text","body":"here"}`))
-		h3, s3, _, err := st.ReadState(ctx, "!x:example.org")
+		rs3, err := st.ReadState(ctx, "!x:example.org")
+		h3, s3 := rs3.RoomHead, rs3.Screened
 		if err != nil || h3 <= h2 || s3 != s2 {
 			t.Errorf("after a change here: %d, %d (%v); before %d, %d", h3, s3, err, h2, s2)
 		}
 		if _, err := st.OptOut(ctx, "@alice:example.org", "operator"); err != nil {
 			t.Fatal(err)
 		}
-		h4, s4, _, err := st.ReadState(ctx, "!x:example.org")
+		rs4, err := st.ReadState(ctx, "!x:example.org")
+		h4, s4 := rs4.RoomHead, rs4.Screened
 		if err != nil || s4 <= s3 {
 			t.Errorf("after an opt-out: %d, %d (%v); before %d, %d", h4, s4, err, h3, s3)
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +52,7 @@ type pageEntry struct {
 // pageKey is the key of the response to c for room r (route and the query
 // parameters it reads), or "" when the response may not be kept under one.
 func (s *Server) pageKey(c echo.Context, r store.Room, route string, params ...string) (string, error) {
-	return s.keyWith(c, r, "", route, params...)
+	return s.keyWith(c, r, false, route, params...)
 }
 
 // htmlPageKey is pageKey for an HTML page of room r, whose header also
@@ -62,40 +61,21 @@ func (s *Server) pageKey(c echo.Context, r store.Room, route string, params ...s
 // history note) and the linked rooms (predecessor, imported IRC history,
 // successor: read here as the header reads them). Each goes into the key.
 func (s *Server) htmlPageKey(c echo.Context, r store.Room, route string, params ...string) (string, error) {
-	if s.cache == nil {
-		return "", nil
-	}
-	ctx := c.Request().Context()
-	rs, err := s.store.RoomSync(ctx, r.ID)
-	if err != nil {
-		// The page says nothing of its sync state then: not keyed.
-		s.log.WarnContext(ctx, "page key: sync state", slog.String("room_id", string(r.ID)), slog.Any("error", err))
-		return "", nil
-	}
-	l := s.loadRoomLinks(ctx, r)
-	links, err := json.Marshal(struct {
-		Via                    []string
-		Predecessor, Successor *store.Room
-	}{l.via, l.predecessor, l.successor})
-	if err != nil {
-		return "", fmt.Errorf("page key of %s: %w", r.ID, err)
-	}
-	facts := strings.Join([]string{s.now().UTC().Format(dateLayout), buildHistoryNote(rs), string(links)}, "\x00")
-	return s.keyWith(c, r, facts, route, params...)
+	return s.keyWith(c, r, true, route, params...)
 }
 
-// keyWith is the page key of c for room r, with facts (what the page shows
-// besides the room and the feed) in it.
-func (s *Server) keyWith(c echo.Context, r store.Room, facts, route string, params ...string) (string, error) {
+// keyWith is the page key of c for room r; header adds what an HTML
+// page's header shows (htmlPageKey).
+func (s *Server) keyWith(c echo.Context, r store.Room, header bool, route string, params ...string) (string, error) {
 	if s.cache == nil {
 		return "", nil
 	}
 	ctx := c.Request().Context()
-	head, screened, cutoff, err := s.store.ReadState(ctx, r.ID)
+	rs, err := s.store.ReadState(ctx, r.ID)
 	if err != nil {
 		return "", err
 	}
-	if cutoff > 0 {
+	if rs.Cutoff > 0 {
 		// Messages of this room expire with the passage of time, which
 		// the change feed does not record.
 		return "", nil
@@ -105,7 +85,17 @@ func (s *Server) keyWith(c echo.Context, r store.Room, facts, route string, para
 		return "", fmt.Errorf("page key of %s: %w", r.ID, err)
 	}
 	h := sha256.New()
-	writeField(h, route, string(r.ID), strconv.FormatInt(head, 10), strconv.FormatInt(screened, 10), string(room), strings.Join(s.viaServers(ctx, r), " "), facts)
+	writeField(h, route, string(r.ID), strconv.FormatInt(rs.RoomHead, 10), strconv.FormatInt(rs.Screened, 10), string(room), strings.Join(s.viaServers(ctx, r), " "))
+	if header {
+		l := s.roomLinksWith(ctx, r, rs.ImportedPredecessor)
+		links, err := json.Marshal(struct {
+			Predecessor, Successor *store.Room
+		}{l.predecessor, l.successor})
+		if err != nil {
+			return "", fmt.Errorf("page key of %s: %w", r.ID, err)
+		}
+		writeField(h, s.now().UTC().Format(dateLayout), buildHistoryNote(rs.Sync), string(links))
+	}
 	for _, p := range params {
 		writeField(h, p, c.QueryParam(p))
 	}
