@@ -2,28 +2,70 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"maunium.net/go/mautrix/id"
 )
 
+// readStateSQL is, in one round trip, a room's newest change-feed
+// position (0 for none: one probe of the changes_room index on both
+// databases; ORDER BY … LIMIT rather than MAX, which SQLite optimises only
+// on an index's first column), its sync state's history fields, and the
+// IRC-imported room naming it as successor (predecessorOfSQL).
+const readStateSQL = `SELECT COALESCE((` + roomHeadSQL + `), 0),
+	COALESCE((SELECT complete_from_ts FROM room_sync WHERE room_id = $1), 0),
+	COALESCE((SELECT reached_create FROM room_sync WHERE room_id = $1), FALSE),
+	COALESCE((` + predecessorOfSQL + `), '')`
+
+// roomHeadSQL is a room's newest change-feed position (no row for none).
+const roomHeadSQL = `SELECT pos FROM changes WHERE room_id = $1 ORDER BY pos DESC LIMIT 1`
+
 // ReadState is where the archive stands for a reader that keeps what it
-// read (web's page keys): head is a change-feed position every read that
-// starts after this call sees at least (every write feeds the change in
-// its own transaction, and writers are serialised, so positions commit in
-// order), and cutoff is the time (ms) before which room's non-state events
-// have expired now (0: none have; it moves with the clock, with no change
-// in the feed). It costs the one query the read-side screening makes
-// anyway to know its copy of opt-outs and policies is current.
-func (s *Store) ReadState(ctx context.Context, room id.RoomID) (head, cutoff int64, err error) {
+// read of one room (web's page keys).
+type ReadState struct {
+	// RoomHead is the room's newest change-feed position: every write that
+	// changes what a read of the room returns (its events, edits,
+	// redactions, expiry purges, its own row and policy) feeds a change of
+	// the room in its own transaction, and writers are serialised, so
+	// positions commit in order and a read that starts after ReadState
+	// sees at least what RoomHead says.
+	RoomHead int64
+	// Screened moves on whenever screening may hide more or less (an
+	// opt-out or erasure, which is no one room's change, or a room hidden
+	// or its policy changed): the feed's head when the copy of opt-outs
+	// and policies was last loaded. Changes to other rooms move neither.
+	Screened int64
+	// Cutoff is the time (ms) before which the room's non-state events
+	// have expired now (0: none have; it moves with the clock, with no
+	// change in the feed).
+	Cutoff int64
+	// Sync holds the room's sync state as far as readers see it
+	// (CompleteFrom, ReachedCreate), which feeds no change.
+	Sync RoomSync
+	// ImportedPredecessor is ImportedPredecessor's answer ("" for none),
+	// which another room's row decides.
+	ImportedPredecessor id.RoomID
+}
+
+// ReadState returns where the archive stands for room, in the query
+// screening makes anyway and one more.
+func (s *Store) ReadState(ctx context.Context, room id.RoomID) (ReadState, error) {
 	roomMax, _, err := s.consentView(ctx)
 	if err != nil {
-		return 0, 0, err
+		return ReadState{}, err
 	}
-	// consentView has just read the feed's head into c.pos (or another
-	// read moved it further, having read a later head itself): either way
-	// a head read before now.
+	rs := ReadState{Sync: RoomSync{RoomID: room}}
 	s.consent.mu.Lock()
-	head = s.consent.pos
+	rs.Screened = s.consent.screened
 	s.consent.mu.Unlock()
-	return head, s.expiredBefore(roomMax, room), nil
+	qctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var complete int64
+	var pred string
+	if err := s.db.QueryRowContext(qctx, readStateSQL, string(room)).Scan(&rs.RoomHead, &complete, &rs.Sync.ReachedCreate, &pred); err != nil {
+		return ReadState{}, fmt.Errorf("read state of %s: %w", room, err)
+	}
+	rs.Sync.CompleteFrom, rs.ImportedPredecessor = timeOrZero(complete), id.RoomID(pred)
+	rs.Cutoff = s.expiredBefore(roomMax, room)
+	return rs, nil
 }

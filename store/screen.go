@@ -36,11 +36,15 @@ const consentScan = 10000
 // the users who opted out, as of change-feed position pos. Another process
 // (archiver or archive-web) may change them; the feed says when.
 type consent struct {
-	mu      sync.Mutex
-	loaded  bool
-	pos     int64
-	roomMax map[id.RoomID]int64
-	optouts map[id.UserID]bool
+	mu     sync.Mutex
+	loaded bool
+	pos    int64
+	// screened is the feed's head when the copy was loaded: it moves on
+	// exactly when an opt-out, erasure, hidden room or policy may have
+	// changed what screening hides (ReadState).
+	screened int64
+	roomMax  map[id.RoomID]int64
+	optouts  map[id.UserID]bool
 }
 
 // consentView returns the current retention overrides and opt-outs: the
@@ -81,7 +85,7 @@ func (s *Store) consentView(ctx context.Context) (map[id.RoomID]int64, map[id.Us
 	}
 	c.mu.Lock()
 	if !c.loaded || head >= c.pos {
-		c.loaded, c.pos, c.roomMax, c.optouts = true, head, roomMax, optouts
+		c.loaded, c.pos, c.screened, c.roomMax, c.optouts = true, head, head, roomMax, optouts
 	}
 	c.mu.Unlock()
 	return roomMax, optouts, nil

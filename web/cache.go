@@ -82,6 +82,9 @@ func (c *renderCache) put(key string, val cached) {
 	size := int64(len(key)+len(val.html)+len(val.text)+len(val.body)) + cacheEntryOverhead
 	if val.page != nil {
 		size += int64(len(val.page.contentType) + len(val.page.etag) + len(val.page.bodyKey) + len(val.page.robots))
+		for r, f := range val.page.rooms {
+			size += int64(len(r) + len(f))
+		}
 	}
 	if size > c.limit/8 {
 		return
@@ -89,12 +92,24 @@ func (c *renderCache) put(key string, val cached) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
-		// Two requests rendered the same thing at once: keep one.
 		c.order.MoveToFront(el)
+		if e := el.Value.(*cacheEntry); val.page != nil {
+			// What answers a page key is replaced: the old one was found
+			// stale (pageEntry.rooms).
+			c.size += size - e.size
+			e.val, e.size = val, size
+			c.evict()
+		}
+		// Otherwise two requests rendered the same thing at once: keep one.
 		return
 	}
 	c.items[key] = c.order.PushFront(&cacheEntry{key: key, val: val, size: size})
 	c.size += size
+	c.evict()
+}
+
+// evict drops the least recently used entries past the limit.
+func (c *renderCache) evict() {
 	for c.size > c.limit {
 		el := c.order.Back()
 		e := el.Value.(*cacheEntry)

@@ -117,8 +117,10 @@ type timelineData struct {
 	// prevMember is the content of the member event each of the page's
 	// member events replaced (store.PreviousMembership).
 	prevMember map[id.EventID]json.RawMessage
-	// successors are the shown rooms the page's tombstones name.
+	// successors are the shown rooms the page's tombstones name; looked
+	// is each room looked up for them, with its roomFact.
 	successors map[id.RoomID]store.Room
+	looked     map[id.RoomID]string
 }
 
 // loadTimeline loads what the items of evs need.
@@ -148,9 +150,14 @@ func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Eve
 		}
 		// A room upgraded many times names few successors: one lookup
 		// each, not one per tombstone.
-		if other, err := s.store.Room(ctx, succ); err == nil && other.Shown() {
+		other, err := s.store.Room(ctx, succ)
+		if err == nil && other.Shown() {
 			d.successors[succ] = other
 		}
+		if d.looked == nil {
+			d.looked = map[id.RoomID]string{}
+		}
+		d.looked[succ] = roomFact(other, err)
 	}
 	d.via = s.viaServers(ctx, r)
 	return d, nil
@@ -163,6 +170,12 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 	d, err := s.loadTimeline(ctx, r, evs, highlight)
 	if err != nil {
 		return nil, err
+	}
+	for other, fact := range d.looked {
+		if q.rooms == nil {
+			q.rooms = map[id.RoomID]string{}
+		}
+		q.rooms[other] = fact
 	}
 	return buildTimeline(r, evs, d, highlight, threadPage, q), nil
 }

@@ -88,8 +88,9 @@ func TestWebMetricsMove(t *testing.T) {
 }
 
 // The render cache's hit rate and size are metrics: a page asked for
-// twice is a response miss then a hit, and its messages are rendered
-// (missed) once.
+// twice is a response and page-key miss, then a page-key hit (which
+// leads to the cached response without asking for it by ETag), and its
+// messages are rendered (missed) once.
 func TestWebCacheMetrics(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		reg := prometheus.NewRegistry()
@@ -105,7 +106,9 @@ func TestWebCacheMetrics(t *testing.T) {
 		got := scrape(t, reg)
 		for series, want := range map[string]float64{
 			`mxarchive_web_cache_lookups_total{kind="response",result="miss"}`: 1,
-			`mxarchive_web_cache_lookups_total{kind="response",result="hit"}`:  1,
+			`mxarchive_web_cache_lookups_total{kind="response",result="hit"}`:  0,
+			`mxarchive_web_cache_lookups_total{kind="pagekey",result="miss"}`:  1,
+			`mxarchive_web_cache_lookups_total{kind="pagekey",result="hit"}`:   1,
 			`mxarchive_web_cache_lookups_total{kind="message",result="hit"}`:   0,
 		} {
 			if v := metricValue(got, series); v != want {

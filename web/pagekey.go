@@ -10,20 +10,26 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/store"
 )
 
-// Page keys: a repeated text log or JSON day answered without loading it.
+// Page keys: a repeated text log, JSON day, HTML day page, permalink or
+// thread page answered without loading it.
 // The key is a hash of everything such a response depends on that can
-// change: the change feed's head (store.ReadState: every event, edit,
-// redaction, takedown, opt-out, hidden room and expiry purge feeds it),
+// change: the room's newest change-feed position and where screening
+// stands (store.ReadState: every event, edit, redaction, takedown and
+// expiry purge of the room feeds the one, every opt-out, hidden room and
+// policy change the other; changes to other rooms neither),
 // the room's own row (names, aliases, visibility: read anyway to resolve
 // the room) and its via servers. What changes with no feed entry is kept
 // out instead: a room whose messages expire as the clock moves (its
 // cutoff is not 0) gets no key, and a response whose messages' media
 // state was looked up (fetches and refusals feed nothing) is not
-// remembered under one. The key leads to the response's ETag and the
+// remembered under one. An HTML page's key also holds what its header
+// shows that the feed does not follow (htmlPageKey), and its entry the
+// other rooms its timeline links to, read again before it answers. The key leads to the response's ETag and the
 // cache key of its body, both in the render cache; a body evicted since
 // means loading the page as before.
 
@@ -37,20 +43,39 @@ type pageEntry struct {
 	contentType   string
 	etag, bodyKey string
 	robots        string // the X-Robots-Tag the response carried
+	// rooms are the other rooms the page showed (a tombstone's successor),
+	// each with roomFact as it was read: checked again before the entry
+	// answers, since a room's row may change with no entry in the feed.
+	rooms map[id.RoomID]string
 }
 
 // pageKey is the key of the response to c for room r (route and the query
 // parameters it reads), or "" when the response may not be kept under one.
 func (s *Server) pageKey(c echo.Context, r store.Room, route string, params ...string) (string, error) {
+	return s.keyWith(c, r, false, route, params...)
+}
+
+// htmlPageKey is pageKey for an HTML page of room r, whose header also
+// shows what the feed does not follow: the date (today's page is live, a
+// citation gives the day it was read), the archiver's sync state (the
+// history note) and the linked rooms (predecessor, imported IRC history,
+// successor: read here as the header reads them). Each goes into the key.
+func (s *Server) htmlPageKey(c echo.Context, r store.Room, route string, params ...string) (string, error) {
+	return s.keyWith(c, r, true, route, params...)
+}
+
+// keyWith is the page key of c for room r; header adds what an HTML
+// page's header shows (htmlPageKey).
+func (s *Server) keyWith(c echo.Context, r store.Room, header bool, route string, params ...string) (string, error) {
 	if s.cache == nil {
 		return "", nil
 	}
 	ctx := c.Request().Context()
-	head, cutoff, err := s.store.ReadState(ctx, r.ID)
+	rs, err := s.store.ReadState(ctx, r.ID)
 	if err != nil {
 		return "", err
 	}
-	if cutoff > 0 {
+	if rs.Cutoff > 0 {
 		// Messages of this room expire with the passage of time, which
 		// the change feed does not record.
 		return "", nil
@@ -60,7 +85,17 @@ func (s *Server) pageKey(c echo.Context, r store.Room, route string, params ...s
 		return "", fmt.Errorf("page key of %s: %w", r.ID, err)
 	}
 	h := sha256.New()
-	writeField(h, route, string(r.ID), strconv.FormatInt(head, 10), string(room), strings.Join(s.viaServers(ctx, r), " "))
+	writeField(h, route, string(r.ID), strconv.FormatInt(rs.RoomHead, 10), strconv.FormatInt(rs.Screened, 10), string(room), strings.Join(s.viaServers(ctx, r), " "))
+	if header {
+		l := s.roomLinksWith(ctx, r, rs.ImportedPredecessor)
+		links, err := json.Marshal(struct {
+			Predecessor, Successor *store.Room
+		}{l.predecessor, l.successor})
+		if err != nil {
+			return "", fmt.Errorf("page key of %s: %w", r.ID, err)
+		}
+		writeField(h, s.now().UTC().Format(dateLayout), buildHistoryNote(rs.Sync), string(links))
+	}
 	for _, p := range params {
 		writeField(h, p, c.QueryParam(p))
 	}
@@ -79,12 +114,22 @@ func (s *Server) servePageKey(c echo.Context, key string, day time.Time) (served
 	if ok {
 		body, ok = s.cache.get(e.page.bodyKey)
 	}
-	s.opts.Metrics.cacheLookup("pagekey", ok)
 	if !ok {
+		s.opts.Metrics.cacheLookup("pagekey", false)
 		c.Set(pageKeyName, key)
 		return false, nil
 	}
 	p := e.page
+	for other, fact := range p.rooms {
+		room, err := s.store.Room(c.Request().Context(), other)
+		if roomFact(room, err) != fact {
+			// Remembered anew once this request has built the page.
+			s.opts.Metrics.cacheLookup("pagekey", false)
+			c.Set(pageKeyName, key)
+			return false, nil
+		}
+	}
+	s.opts.Metrics.cacheLookup("pagekey", true)
 	if p.robots != "" {
 		c.Response().Header().Set("X-Robots-Tag", p.robots)
 	}
@@ -99,5 +144,15 @@ func (s *Server) rememberPage(c echo.Context, code int, contentType, etag, bodyK
 		return
 	}
 	s.cache.put(key, cached{page: &pageEntry{code: code, contentType: contentType, etag: etag, bodyKey: bodyKey,
-		robots: c.Response().Header().Get("X-Robots-Tag")}})
+		robots: c.Response().Header().Get("X-Robots-Tag"), rooms: q.rooms}})
+}
+
+// roomFact is what a page shows of another room read with err: its row
+// while it is shown, else nothing.
+func roomFact(r store.Room, err error) string {
+	if err != nil || !r.Shown() {
+		return ""
+	}
+	b, _ := json.Marshal(r) // a Room always encodes
+	return string(b)
 }

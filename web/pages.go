@@ -101,6 +101,22 @@ func (s *Server) day(c echo.Context) error {
 	if d, ok := strings.CutSuffix(date, ".txt"); ok {
 		return s.dayText(c, r, d)
 	}
+	if t, _, _, err := parseDay(date); err == nil && c.QueryParam("fragment") == "" {
+		// The live fragment is not keyed: it is asked for with no-store.
+		// ?jumped= as the page reads it: a crawler's junk values must
+		// not each take a key of their own.
+		jumped := ""
+		if j, err := time.Parse(dateLayout, c.QueryParam("jumped")); err == nil {
+			jumped = j.Format(dateLayout)
+		}
+		key, err := s.htmlPageKey(c, r, "day "+date+" "+jumped, "after", "hour")
+		if err != nil {
+			return err
+		}
+		if served, err := s.servePageKey(c, key, t); served {
+			return err
+		}
+	}
 	var q renderQueue
 	v, code, err := s.dayView(c, r, date, c.QueryParam("after"), &q)
 	if err != nil {
@@ -286,6 +302,16 @@ func (s *Server) permalink(c echo.Context) error {
 			if shown, err := s.renderThread(c, r, root, ev.ID); shown || err != nil {
 				return err
 			}
+		}
+	}
+	if ev.Rel.Type != event.RelThread {
+		// A thread reply's page depends on its thread: not keyed.
+		key, err := s.htmlPageKey(c, r, "event "+string(ev.ID))
+		if err != nil {
+			return err
+		}
+		if served, err := s.servePageKey(c, key, time.Time{}); served {
+			return err
 		}
 	}
 	return s.permalinkPage(c, r, ev)

@@ -41,6 +41,15 @@ func (s *Server) thread(c echo.Context) error {
 	if !canonical {
 		return canonicalRedirect(c, roomPath(r, "thread", string(root.ID)))
 	}
+	// Replies are the root's room's events (store.Related keeps a
+	// relation only in its target's room): its feed position covers them.
+	key, err := s.htmlPageKey(c, r, "thread "+string(root.ID))
+	if err != nil {
+		return err
+	}
+	if served, err := s.servePageKey(c, key, time.Time{}); served {
+		return err
+	}
 	_, err = s.renderThread(c, r, root, "")
 	return err
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/render"
@@ -44,6 +45,9 @@ type renderQueue struct {
 	// mediaLooked: what the archive holds of a file was looked up, which
 	// the change feed does not follow (no page key remembers this).
 	mediaLooked bool
+	// rooms are the other rooms the page shows, each with its roomFact
+	// (pageEntry.rooms).
+	rooms map[id.RoomID]string
 }
 
 type renderJob struct {
@@ -369,8 +373,10 @@ func (s *Server) renderValidated(c echo.Context, code int, name string, v any, q
 	if err != nil {
 		return err
 	}
+	bodyKey := fmt.Sprintf("page %s %d %s", name, code, etag)
+	s.rememberPage(c, code, echo.MIMETextHTMLCharsetUTF8, etag, bodyKey, q)
 	return s.sendValidated(c, code, echo.MIMETextHTMLCharsetUTF8, etag, day, func() ([]byte, error) {
-		return s.cachedBody(fmt.Sprintf("page %s %d %s", name, code, etag), func() ([]byte, error) {
+		return s.cachedBody(bodyKey, func() ([]byte, error) {
 			if err := s.run(c.Request().Context(), q); err != nil {
 				return nil, err
 			}

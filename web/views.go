@@ -94,13 +94,21 @@ type roomLinks struct {
 // IRC history's room when the room has no predecessor of its own, and the
 // predecessor and successor rooms.
 func (s *Server) loadRoomLinks(ctx context.Context, r store.Room) roomLinks {
+	var imported id.RoomID
+	if r.Predecessor == "" {
+		// A channel's IRC history linked to this room (store/links.go).
+		imported, _ = s.store.ImportedPredecessor(ctx, r.ID)
+	}
+	return s.roomLinksWith(ctx, r, imported)
+}
+
+// roomLinksWith is loadRoomLinks with the imported IRC history's room
+// already known ("" for none).
+func (s *Server) roomLinksWith(ctx context.Context, r store.Room, imported id.RoomID) roomLinks {
 	l := roomLinks{via: s.viaServers(ctx, r)}
 	pred := r.Predecessor
 	if pred == "" {
-		// A channel's IRC history linked to this room (store/links.go).
-		if p, err := s.store.ImportedPredecessor(ctx, r.ID); err == nil {
-			pred = p
-		}
+		pred = imported
 	}
 	for _, link := range []struct {
 		id  id.RoomID

@@ -186,6 +186,17 @@ func TestRunMeasuresEverything(t *testing.T) {
 			t.Errorf("%s: latency figures missing: ack %+v searchable %+v redaction %+v day %+v", o.Database, o.Ack, o.Searchable, o.Redaction, o.DayPage)
 		}
 		checkCells(t, "ours on "+o.Database, o.Search)
+		// The day's other pages, each measured like the day page.
+		var names []string
+		for _, p := range o.Pages {
+			names = append(names, p.Name)
+			if p.FirstMS <= 0 || p.Latency.N == 0 || p.Concurrent.Ops == 0 || p.Bytes == 0 {
+				t.Errorf("%s: %s figures missing: %+v", o.Database, p.Name, p)
+			}
+		}
+		if got := strings.Join(names, ", "); got != fmt.Sprintf("text log, JSON day, permalink, thread page (%d replies)", threadReplies) {
+			t.Errorf("%s: pages measured: %s", o.Database, got)
+		}
 	}
 	for _, p := range rep.Peers {
 		if p.SizeBytes <= 0 || p.Concurrent.Ops == 0 {

@@ -68,9 +68,21 @@ type oursResult struct {
 	// memory by a bare net/http handler (measureFloor), the physical limit.
 	FloorPage           latency    `json:"floor_page"`
 	FloorPageConcurrent throughput `json:"floor_page_concurrent"`
-	Searchable          latency    `json:"new_message_searchable"`
-	Redaction           latency    `json:"redaction_propagation"`
-	PeakRSSBytes        int64      `json:"archive_web_peak_rss_bytes"`
+	// Pages are the day's other pages, measured like the day page.
+	Pages        []pageResult `json:"pages"`
+	Searchable   latency      `json:"new_message_searchable"`
+	Redaction    latency      `json:"redaction_propagation"`
+	PeakRSSBytes int64        `json:"archive_web_peak_rss_bytes"`
+}
+
+// pageResult is one page measured like the day page (measurePages).
+type pageResult struct {
+	Name       string     `json:"name"`
+	Path       string     `json:"path"`
+	FirstMS    float64    `json:"first_ms"` // the page's first request
+	Latency    latency    `json:"latency"`
+	Bytes      int        `json:"bytes"`
+	Concurrent throughput `json:"concurrent"`
 }
 
 type peerResult struct {
@@ -233,6 +245,28 @@ func (r *report) markdown(w io.Writer) {
 	row(fmt.Sprintf("floor, %d clients (requests/s; floor ÷ day page)", r.Settings.Clients), func(o oursResult) string {
 		return fmt.Sprintf("%.0f (%s)", o.FloorPageConcurrent.PerSec, ratio(o.FloorPageConcurrent.PerSec, o.DayPageConcurrent.PerSec))
 	})
+	if len(r.Ours) > 0 {
+		for i, p := range r.Ours[0].Pages {
+			page := func(o oursResult) *pageResult {
+				if i < len(o.Pages) && o.Pages[i].Name == p.Name {
+					return &o.Pages[i]
+				}
+				return nil
+			}
+			row(p.Name+": first request, ms / then p50 / p99 ms", func(o oursResult) string {
+				if pr := page(o); pr != nil {
+					return num(pr.FirstMS) + " / " + pp(pr.Latency)
+				}
+				return "–"
+			})
+			row(fmt.Sprintf("%s, %d clients (requests/s)", p.Name, r.Settings.Clients), func(o oursResult) string {
+				if pr := page(o); pr != nil {
+					return fmt.Sprintf("%.0f (p99 %s ms)", pr.Concurrent.PerSec, num(pr.Concurrent.P99))
+				}
+				return "–"
+			})
+		}
+	}
 	row("new message searchable (transaction → search hit), p50 / p99 ms", func(o oursResult) string { return pp(o.Searchable) })
 	row("redaction gone from search and page (transaction → gone), p50 / p99 ms", func(o oursResult) string { return pp(o.Redaction) })
 	row("archive-web peak RSS (MiB)", func(o oursResult) string { return fmt.Sprintf("%.0f", mib(o.PeakRSSBytes)) })

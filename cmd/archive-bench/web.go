@@ -41,8 +41,6 @@ type dayInfo struct {
 	Sender   string `json:"sender"` // one who spoke that day, for the appservice's events
 }
 
-func (d dayInfo) path() string { return "/room/" + pathSegment(d.Room) + "/" + d.Date }
-
 func pathSegment(s string) string { return strings.ReplaceAll(url.PathEscape(s), "%21", "!") }
 
 func busiestDay(msgs []message, target int) dayInfo {
@@ -227,8 +225,11 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string)
 	}
 	addr := l.Addr().String()
 	l.Close()
+	// DisableCompression: Go's client would otherwise ask for gzip and
+	// inflate every page in this process, on the same cores, charging the
+	// inflating to archive-web's figures; the floor serves the plain bytes.
 	w := &webProcess{url: "http://" + addr, client: &http.Client{Timeout: time.Minute,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}}
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64, DisableCompression: true}}}
 	w.cmd = exec.Command(bin)
 	w.cmd.Env = append(os.Environ(), "MXARCHIVE_DATA_DIR="+dataDir, "MXARCHIVE_DATABASE_TYPE="+cfg.Type,
 		"MXARCHIVE_DATABASE_URI="+cfg.URI, "MXARCHIVE_WEB_LISTEN="+addr, "MXARCHIVE_LOG_LEVEL=info",
@@ -279,22 +280,37 @@ func tail(s string, n int) string {
 	return s
 }
 
-// resolve returns the path a request for path ends at, after redirects.
-func (w *webProcess) resolve(ctx context.Context, path string) (string, error) {
+// roomPrefix is where the room's pages live ("/room/" and the alias the
+// room ID redirects to, else the ID), found without loading any page: a
+// page's first request is measured, so nothing may have loaded it before.
+// The room's own address redirects to its latest day; the prefix is that
+// day's path without the date.
+func (w *webProcess) roomPrefix(ctx context.Context, room string) (string, error) {
+	client := &http.Client{Timeout: time.Minute, Transport: w.client.Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	path := "/room/" + pathSegment(room)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
 	if err != nil {
 		return "", err
 	}
-	resp, err := w.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s answered %s", path, resp.Status)
+	if resp.StatusCode != http.StatusFound {
+		return "", fmt.Errorf("%s answered %s, not a redirect to its latest day", path, resp.Status)
 	}
-	return resp.Request.URL.EscapedPath(), nil
+	loc, err := resp.Location()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	prefix := loc.EscapedPath()
+	if i := strings.LastIndexByte(prefix, '/'); i > len("/room/") {
+		return prefix[:i], nil
+	}
+	return "", fmt.Errorf("%s redirects to %s, not to a day", path, prefix)
 }
 
 // peakRSS is the process's high-water resident set (VmHWM), in bytes.
@@ -388,20 +404,21 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		return fmt.Errorf("%w; archive-web's log:\n%s", err, tail(w.logs.String(), 4000))
 	}
 
-	// The room's page lives at its alias: take the address the room ID
-	// redirects to, so the measurement is one request, not two.
-	path, err := w.resolve(ctx, day.path())
+	// A thread for the thread page, sent now: it lands on today's page,
+	// not on the day measured.
+	thread, err := as.sendThread(ctx, threadReplies)
 	if err != nil {
 		return err
 	}
-	res.DayPath = path
-	page := func(ctx context.Context) (int, error) {
-		code, body, err := w.get(ctx, path)
-		if err == nil && code != http.StatusOK {
-			err = fmt.Errorf("%s answered %d", path, code)
-		}
-		return len(body), err
+	// The room's page lives at its alias: take the address the room ID
+	// redirects to, so the measurement is one request, not two.
+	prefix, err := w.roomPrefix(ctx, day.Room)
+	if err != nil {
+		return err
 	}
+	path := prefix + "/" + day.Date
+	res.DayPath = path
+	page := w.getter(path)
 	// The first request after start: nothing is cached for the page yet.
 	t0 := time.Now()
 	if _, err := page(ctx); err != nil {
@@ -415,6 +432,9 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		return err
 	}
 	if err := measureFloor(ctx, o, w, path, res); err != nil {
+		return err
+	}
+	if err := measurePages(ctx, o, w, day, path, thread, res); err != nil {
 		return err
 	}
 
@@ -512,4 +532,101 @@ func measureFloor(ctx context.Context, o benchOptions, w *webProcess, path strin
 	}
 	res.FloorPageConcurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){floor})
 	return err
+}
+
+// threadReplies is how many replies the thread page's thread has.
+const threadReplies = 20
+
+// sendThread sends a thread root and n replies to it to the day's room,
+// and returns the root's ID.
+func (a *appService) sendThread(ctx context.Context, n int) (string, error) {
+	root, ev := a.event("archive-bench thread root, with some ordinary words", "")
+	if err := a.sendStored(ctx, root, ev); err != nil {
+		return "", err
+	}
+	evs := make([]map[string]any, n)
+	for i := range evs {
+		_, evs[i] = a.event(fmt.Sprintf("archive-bench thread reply %d, with some ordinary words", i), "")
+		evs[i]["content"].(map[string]any)["m.relates_to"] = map[string]any{"rel_type": "m.thread", "event_id": root}
+	}
+	if _, err := a.send(ctx, evs); err != nil {
+		return "", err
+	}
+	return root, nil
+}
+
+// getter is a measured request of path: its body's length, or an error
+// for any answer but 200.
+func (w *webProcess) getter(path string) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		code, body, err := w.get(ctx, path)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("%s answered %d", path, code)
+		}
+		return len(body), err
+	}
+}
+
+// measurePages measures the other pages of the day as the day page is
+// (first request, one client, o.clients clients): the day's text log and
+// JSON, a permalink of a message in the middle of the day (taken from the
+// JSON day) and a thread's page. Each first request is the page's first,
+// though the day page has rendered most of their messages before.
+func measurePages(ctx context.Context, o benchOptions, w *webProcess, day dayInfo, dayPath, thread string, res *oursResult) error {
+	date := day.Date
+	prefix := strings.TrimSuffix(dayPath, "/"+date)
+	apiPath := "/api/v1/rooms/" + pathSegment(day.Room) + "/events?date=" + date
+	var apiBody []byte
+	measure := func(name, path string) error {
+		get := w.getter(path)
+		pr := pageResult{Name: name, Path: path}
+		t0 := time.Now()
+		code, body, err := w.get(ctx, path)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("%s answered %d", path, code)
+		}
+		if err != nil {
+			return err
+		}
+		pr.FirstMS = ms(time.Since(t0))
+		if path == apiPath {
+			apiBody = body
+		}
+		if pr.Latency, pr.Bytes, err = sequential(ctx, o.search, get); err != nil {
+			return err
+		}
+		if pr.Concurrent, err = concurrent(ctx, o.clients, o.concurrentTime, []func(context.Context) (int, error){get}); err != nil {
+			return err
+		}
+		res.Pages = append(res.Pages, pr)
+		return nil
+	}
+	if err := measure("text log", dayPath+".txt"); err != nil {
+		return err
+	}
+	if err := measure("JSON day", apiPath); err != nil {
+		return err
+	}
+	var apiDay struct {
+		Events []struct {
+			EventID string `json:"event_id"`
+			Type    string `json:"type"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(apiBody, &apiDay); err != nil {
+		return fmt.Errorf("%s: %w", apiPath, err)
+	}
+	var msgs []string
+	for _, e := range apiDay.Events {
+		if e.Type == "m.room.message" {
+			msgs = append(msgs, e.EventID)
+		}
+	}
+	if len(msgs) == 0 {
+		return fmt.Errorf("%s holds no message", apiPath)
+	}
+	if err := measure("permalink", prefix+"/event/"+pathSegment(msgs[len(msgs)/2])); err != nil {
+		return err
+	}
+	return measure(fmt.Sprintf("thread page (%d replies)", threadReplies), prefix+"/thread/"+pathSegment(thread))
 }
