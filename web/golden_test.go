@@ -131,12 +131,15 @@ func compareGolden(t *testing.T, want, got []byte) {
 		}
 		if strings.HasPrefix(w, "=== ") {
 			page = w
+			if strings.HasPrefix(g, "=== ") {
+				continue // the sizes differ if a line does: show the line
+			}
 		}
 		if w != g {
-			t.Fatalf("pages differ from the golden file: %s, line %d:\nwant %q\n got %q", page, i+1, w, g)
+			t.Fatalf("pages differ from the golden file: %s, line %d:\nwant %.2000q\n got %.2000q", page, i+1, w, g)
 		}
 	}
-	t.Fatal("pages differ from the golden file")
+	t.Fatal("pages differ from the golden file (in a page's status, type or size)")
 }
 
 // crawl fetches every page of messages the site links to, starting from
