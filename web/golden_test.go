@@ -40,13 +40,13 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden pages under te
 func TestGoldenPages(t *testing.T) {
 	fixtures := []struct {
 		name  string
-		load  func(t *testing.T, st *store.Store)
+		load  func(t testing.TB, st *store.Store)
 		extra []string // paths to fetch besides those the crawl finds
 	}{
 		{"demo", loadDemo, []string{
 			"/room/" + demoSlug + "/event/" + editOrig, "/room/" + demoSlug + "/event/" + htmlOrig, "/room/" + demoSlug + "/event/" + replies[0],
 			"/room/" + demoSlug + "/event/" + emote, "/room/" + demoSlug + "/event/" + notice,
-			"/room/" + demoSlug + "/2026-03-03?fragment=items",
+			"/room/" + demoSlug + "/2026-03-03?fragment=items", "/room/opendev-infra:example.org/event/$PFOAoi4Wj8IicG8GQXcincYCm_FGsgtGxhDhbmUGpyQ",
 		}},
 		{"hostile", loadHostile, []string{"/room/!x:example.org/2026-01-01?fragment=items", "/room/!x:example.org/event/$p7", "/room/!x:example.org/event/$bad2"}},
 		{"busy", loadBusy, []string{"/room/!x:example.org/event/$m250", "/room/!x:example.org/event/$s3"}},
@@ -258,7 +258,7 @@ func normalizeNow(b []byte) []byte {
 	})
 }
 
-func importFiles(t *testing.T, st *store.Store, opts ingest.ImportOptions, files ...string) {
+func importFiles(t testing.TB, st *store.Store, opts ingest.ImportOptions, files ...string) {
 	t.Helper()
 	in := ingest.New(st, storetest.Logger(t), "")
 	for _, f := range files {
@@ -269,7 +269,7 @@ func importFiles(t *testing.T, st *store.Store, opts ingest.ImportOptions, files
 }
 
 // loadDemo imports the demo rooms and the demo IRC meeting.
-func loadDemo(t *testing.T, st *store.Store) {
+func loadDemo(t testing.TB, st *store.Store) {
 	importFiles(t, st, ingest.ImportOptions{RouteUnclaimedAliases: true}, demoFile, "../testdata/demo/opendev-infra.ndjson")
 	alias := "#opendev-meeting:example.org"
 	room, err := irclog.RoomID(alias)
@@ -284,7 +284,7 @@ func loadDemo(t *testing.T, st *store.Store) {
 // browser tests as a formatted body, a plain body, a display name, a
 // reaction key, a redaction reason and a reply's quoted text, and
 // content that cannot be displayed as sent.
-func loadHostile(t *testing.T, st *store.Store) {
+func loadHostile(t testing.TB, st *store.Store) {
 	raw, err := os.ReadFile("../internal/browsertest/testdata/xss/payloads.json")
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +349,7 @@ func loadHostile(t *testing.T, st *store.Store) {
 
 // loadBusy imports a busy day: the benchmark's mix of replies, reactions
 // and HTML, and runs of membership changes, over more than a page.
-func loadBusy(t *testing.T, st *store.Store) {
+func loadBusy(t testing.TB, st *store.Store) {
 	lines := dayRoomLines(560)
 	for i := range 60 {
 		ts := 1767225601000 + int64(i)*60000 + 30000
@@ -361,12 +361,23 @@ func loadBusy(t *testing.T, st *store.Store) {
 		lines = append(lines, fmt.Sprintf(`{"event_id":"$s%d","room_id":"!x:example.org","type":"m.room.member","sender":%q,"origin_server_ts":%d,"state_key":%q,"content":%s}`,
 			i, user, ts, user, content))
 	}
+	// Past the bounds: more reactions than are counted, more thread
+	// replies (the next day) than are loaded; and a tombstone that names
+	// a shown room.
+	for i := range store.MaxRelated + 1 {
+		lines = append(lines,
+			fmt.Sprintf(`{"event_id":"$cr%d","room_id":"!x:example.org","type":"m.reaction","sender":"@r%d:example.org","origin_server_ts":%d,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$m1","key":"+%d"}}}`,
+				i, i, 1767225700000+int64(i), i%3),
+			fmt.Sprintf(`{"event_id":"$ct%d","room_id":"!x:example.org","type":"m.room.message","sender":"@r%d:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"thread reply %d","m.relates_to":{"rel_type":"m.thread","event_id":"$m5"}}}`,
+				i, i, 1767312001000+int64(i)*1000, i))
+	}
+	lines = append(lines, `{"event_id":"$tomb","room_id":"!x:example.org","type":"m.room.tombstone","sender":"@a:example.org","origin_server_ts":1767312000500,"state_key":"","content":{"body":"moved","replacement_room":"!x:example.org"}}`)
 	importFiles(t, st, ingest.ImportOptions{}, writeRoom(t, lines...))
 }
 
 // loadCorpusSample replays the bundled corpus sample (real IRC chat) as
 // Matrix events, as the benchmark does with the whole corpus.
-func loadCorpusSample(t *testing.T, st *store.Store) {
+func loadCorpusSample(t testing.TB, st *store.Store) {
 	logs, err := corpus.Read("../testdata/corpus-sample/ubuntu-irc")
 	if err != nil {
 		t.Fatal(err)
