@@ -67,3 +67,36 @@ func BenchmarkDayPage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFirstDayPage measures the first page (500 events, the default
+// page) of a day of over 1,000 messages of real IRC chat (the bundled
+// corpus sample replayed as Matrix events, as archive-bench does with the
+// whole corpus) asked of a server that has cached nothing yet, on each
+// database: the crawler's case, a day page asked once, and archive-bench's
+// "first request after start". Each run starts a new server (not timed)
+// with the default render cache, so nothing of the page is cached.
+func BenchmarkFirstDayPage(b *testing.B) {
+	for _, dialect := range storetest.Dialects {
+		b.Run(dialect, func(b *testing.B) {
+			st := storetest.Open(b, dialect)
+			loadCorpusSample(b, st)
+			opts := web.Options{BaseURL: "https://archive.example", CacheBytes: 64 << 20}
+			const path = "/room/ubuntu-0:bench.example/2005-06-27"
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(b), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				b.StartTimer()
+				srv.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
