@@ -65,7 +65,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 }
 
 func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -143,13 +143,13 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 	}
 	// Expired messages are not there to link to.
 	cut := s.expiredBefore(roomMax, roomID)
-	if err = s.db.QueryRowContext(ctx, prevMessageSQL, string(roomID), from).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err = s.queryRow(ctx, prevMessageSQL, string(roomID), from).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, fmt.Errorf("previous message in %s: %w", roomID, err)
 	}
 	if prev < cut {
 		prev = 0
 	}
-	if err = s.db.QueryRowContext(ctx, nextMessageSQL, string(roomID), max(to, cut)).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err = s.queryRow(ctx, nextMessageSQL, string(roomID), max(to, cut)).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, fmt.Errorf("next message in %s: %w", roomID, err)
 	}
 	return prev, next, nil
@@ -267,7 +267,7 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID) ([]
 	var out []Event
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(ids[:n])
+		ph, args := inListPadded(ids[:n])
 		evs, err := s.queryEvents(ctx, fmt.Sprintf(query, ph), args...)
 		if err != nil {
 			return nil, err
@@ -398,8 +398,8 @@ func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.
 	out := make(map[id.EventID]Redaction, len(targets))
 	for len(targets) > 0 {
 		n := min(len(targets), maxIDsPerQuery)
-		ph, args := inList(targets[:n])
-		rows, err := s.db.QueryContext(ctx, fmt.Sprintf(redactionsOfSQL, ph), args...)
+		ph, args := inListPadded(targets[:n])
+		rows, err := s.query(ctx, fmt.Sprintf(redactionsOfSQL, ph), args...)
 		if err != nil {
 			return nil, fmt.Errorf("redactions: %w", err)
 		}
