@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -41,7 +40,10 @@ const (
 
 func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 	var e Event
-	var evID, roomID, sender, relTarget, replyTo, raw string
+	var evID, roomID, sender, relTarget, replyTo string
+	// raw is scanned as bytes: the JSON is kept as bytes, and a string
+	// would be copied again.
+	var raw []byte
 	var stateKey sql.NullString
 	var receivedAt int64
 	err := sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
@@ -55,7 +57,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 		sk := stateKey.String
 		e.StateKey = &sk
 	}
-	e.Raw = json.RawMessage(raw)
+	e.Raw = raw
 	e.Content = event.ContentOf(e.Raw)
 	e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
 	if e.Type == event.TypeRedaction {
