@@ -1,6 +1,10 @@
 package event
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
 
 // StringField returns the string member key of a JSON object, or "" when
 // obj is not an object or the member is absent or not a string. Content is
@@ -15,13 +19,63 @@ func StringField(obj json.RawMessage, key string) string {
 
 // ContentOf returns the "content" member of a whole event's JSON, or {} when
 // there is none. The store keeps each event's JSON once and reads its
-// content from it.
+// content from it, for every event it reads: so the JSON is checked with
+// validJSON and the member found without decoding the event into a map
+// (as topLevelFields does, with the same answers: an event that is not
+// an object or has a key twice has no content).
 func ContentOf(raw []byte) json.RawMessage {
-	m, err := topLevelFields(raw)
-	if err != nil || !isObject(m["content"]) {
+	if !validJSON(raw) {
 		return emptyObject()
 	}
-	return m["content"]
+	c, ok := contentMember(raw)
+	if !ok || !isObject(c) {
+		return emptyObject()
+	}
+	return c
+}
+
+// contentMember is topLevelFields(raw)["content"] for valid JSON; ok is
+// false where topLevelFields fails.
+func contentMember(raw []byte) (c json.RawMessage, ok bool) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	var keys [16][]byte // events have about eight members
+	n := 0
+	i = skipSpace(raw, i+1)
+	for i < len(raw) && raw[i] != '}' {
+		end := stringEnd(raw, i)
+		k := raw[i+1 : end-1]
+		if bytes.IndexByte(raw[i:end], '\\') >= 0 || !utf8.Valid(raw[i:end]) {
+			var dec string
+			if json.Unmarshal(raw[i:end], &dec) != nil {
+				return nil, false
+			}
+			k = []byte(dec)
+		}
+		for _, prev := range keys[:n] {
+			if bytes.Equal(prev, k) {
+				return nil, false // a key twice
+			}
+		}
+		if n == len(keys) {
+			m, err := topLevelFields(raw)
+			return m["content"], err == nil
+		}
+		keys[n], n = k, n+1
+		i = skipSpace(raw, end)
+		i = skipSpace(raw, i+1) // the ':'
+		vend := valueEnd(raw, i)
+		if string(k) == "content" {
+			c = raw[i:vend:vend]
+		}
+		i = skipSpace(raw, vend)
+		if i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+	}
+	return c, true
 }
 
 // InRoom returns raw with "room_id" set to roomID when it has none: /sync

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // objectFields decodes a JSON object into its members. It reports false for
@@ -18,6 +19,39 @@ func objectFields(raw []byte) (map[string]json.RawMessage, bool) {
 		return nil, false
 	}
 	return m, true
+}
+
+// lastMember returns the value of obj's last member named key, as
+// decoding obj into a map keeps it, or nil when there is none or obj is
+// not an object. obj must be valid JSON.
+func lastMember(obj []byte, key string) json.RawMessage {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil
+	}
+	var found json.RawMessage
+	i = skipSpace(obj, i+1)
+	for i < len(obj) && obj[i] != '}' {
+		end := stringEnd(obj, i)
+		k := obj[i+1 : end-1]
+		match := string(k) == key
+		if !match && (bytes.IndexByte(k, '\\') >= 0 || !utf8.Valid(k)) {
+			// An escaped key is the key it decodes to.
+			var dec string
+			match = json.Unmarshal(obj[i:end], &dec) == nil && dec == key
+		}
+		i = skipSpace(obj, end)
+		i = skipSpace(obj, i+1) // the ':'
+		vend := valueEnd(obj, i)
+		if match {
+			found = obj[i:vend:vend]
+		}
+		i = skipSpace(obj, vend)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipSpace(obj, i+1)
+		}
+	}
+	return found
 }
 
 // isObject reports whether an already-validated JSON value is an object.

@@ -179,7 +179,7 @@ func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from int64) (m
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, hourCountsSQL, string(roomID), from, cut, MaxCount)
+	rows, err := s.query(ctx, hourCountsSQL, string(roomID), from, cut, MaxCount)
 	if err != nil {
 		return nil, fmt.Errorf("hour counts of %s: %w", roomID, err)
 	}

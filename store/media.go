@@ -606,9 +606,9 @@ func (s *Store) MediaCopies(ctx context.Context, uris []event.MXC) (map[event.MX
 	// the server is matched here.
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(ids[:n])
+		ph, args := inListPadded(ids[:n])
 		ids = ids[n:]
-		rows, err := s.db.QueryContext(ctx, `SELECT server, media_id, TRUE, FALSE, FALSE, FALSE FROM media
+		rows, err := s.query(ctx, `SELECT server, media_id, TRUE, FALSE, FALSE, FALSE FROM media
 			WHERE media_id IN (`+ph+`) AND erased_at = 0 AND sha256 <> ''
 			UNION ALL SELECT server, media_id, FALSE, TRUE, gave_up, quota FROM media_queue WHERE media_id IN (`+ph+`)`, args...)
 		if err != nil {

@@ -49,7 +49,7 @@ func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.Eve
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(ids[:n])
+		ph, args := inListPadded(ids[:n])
 		ids = ids[n:]
 		if err := s.previousMembership(ctx, fmt.Sprintf(previousMembershipSQL, ph), args, subject, optouts, out); err != nil {
 			return nil, fmt.Errorf("previous membership: %w", err)
@@ -59,7 +59,7 @@ func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.Eve
 }
 
 func (s *Store) previousMembership(ctx context.Context, query string, args []any, subject map[id.EventID]id.UserID, optouts map[id.UserID]bool, out map[id.EventID]json.RawMessage) error {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return err
 	}

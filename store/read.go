@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -41,7 +40,10 @@ const (
 
 func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 	var e Event
-	var evID, roomID, sender, relTarget, replyTo, raw string
+	var evID, roomID, sender, relTarget, replyTo string
+	// raw is scanned as bytes: the JSON is kept as bytes, and a string
+	// would be copied again.
+	var raw []byte
 	var stateKey sql.NullString
 	var receivedAt int64
 	err := sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
@@ -55,7 +57,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 		sk := stateKey.String
 		e.StateKey = &sk
 	}
-	e.Raw = json.RawMessage(raw)
+	e.Raw = raw
 	e.Content = event.ContentOf(e.Raw)
 	e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
 	if e.Type == event.TypeRedaction {
@@ -65,7 +67,7 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 }
 
 func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -143,13 +145,13 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 	}
 	// Expired messages are not there to link to.
 	cut := s.expiredBefore(roomMax, roomID)
-	if err = s.db.QueryRowContext(ctx, prevMessageSQL, string(roomID), from).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err = s.queryRow(ctx, prevMessageSQL, string(roomID), from).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, fmt.Errorf("previous message in %s: %w", roomID, err)
 	}
 	if prev < cut {
 		prev = 0
 	}
-	if err = s.db.QueryRowContext(ctx, nextMessageSQL, string(roomID), max(to, cut)).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err = s.queryRow(ctx, nextMessageSQL, string(roomID), max(to, cut)).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, fmt.Errorf("next message in %s: %w", roomID, err)
 	}
 	return prev, next, nil
@@ -267,7 +269,7 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID) ([]
 	var out []Event
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(ids[:n])
+		ph, args := inListPadded(ids[:n])
 		evs, err := s.queryEvents(ctx, fmt.Sprintf(query, ph), args...)
 		if err != nil {
 			return nil, err
@@ -398,8 +400,8 @@ func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.
 	out := make(map[id.EventID]Redaction, len(targets))
 	for len(targets) > 0 {
 		n := min(len(targets), maxIDsPerQuery)
-		ph, args := inList(targets[:n])
-		rows, err := s.db.QueryContext(ctx, fmt.Sprintf(redactionsOfSQL, ph), args...)
+		ph, args := inListPadded(targets[:n])
+		rows, err := s.query(ctx, fmt.Sprintf(redactionsOfSQL, ph), args...)
 		if err != nil {
 			return nil, fmt.Errorf("redactions: %w", err)
 		}

@@ -100,6 +100,8 @@ type Store struct {
 	// keptExpired remembers, per room, the expired latest event the purge
 	// already fed a change for (store/operator.go).
 	keptExpired sync.Map
+	// stmts are the prepared reads (stmts.go).
+	stmts stmtCache
 }
 
 // Open connects, applies pending migrations and refuses a schema newer than
@@ -208,7 +210,10 @@ func (c Config) redacted() string {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStmts()
+	return s.db.Close()
+}
 
 // Dialect returns "sqlite" or "postgres".
 func (s *Store) Dialect() string {

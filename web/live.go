@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -10,17 +8,14 @@ import (
 
 // liveItems answers archive.js's poll on the current day's page
 // (?fragment=items&after=<event ID>): the items after that event as an
-// HTML fragment from the same templates as the page, and in X-Live-Since
+// HTML fragment written as the page writes its items, and in X-Live-Since
 // the event to continue after. It renders the same view as the page, so
 // it shows exactly what a reload would.
 func (s *Server) liveItems(c echo.Context, v dayView, q *renderQueue) error {
 	if err := s.run(c.Request().Context(), q); err != nil {
 		return err
 	}
-	var b bytes.Buffer
-	if err := s.pages["day"].ExecuteTemplate(&b, "items", v.Items); err != nil {
-		return fmt.Errorf("render live items: %w", err)
-	}
+	b := timelineItems(v.Items)
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Robots-Tag", "noindex")
@@ -33,5 +28,5 @@ func (s *Server) liveItems(c echo.Context, v dayView, q *renderQueue) error {
 	if since != "" {
 		h.Set("X-Live-Since", since)
 	}
-	return c.HTMLBlob(http.StatusOK, b.Bytes())
+	return c.HTMLBlob(http.StatusOK, []byte(b))
 }

@@ -132,8 +132,9 @@ func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
-			"roomPath":     roomPath,
-			"calendarText": calendarText,
+			"roomPath":      roomPath,
+			"calendarText":  calendarText,
+			"timelineItems": timelineItems,
 		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/meta.html", "templates/irc.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse template %s: %w", name, err)

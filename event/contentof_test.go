@@ -1,0 +1,55 @@
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// contentByMap is how ContentOf read an event's content before it walked
+// the bytes: the event decoded into a map by topLevelFields.
+func contentByMap(raw []byte) json.RawMessage {
+	m, err := topLevelFields(raw)
+	if err != nil || !isObject(m["content"]) {
+		return emptyObject()
+	}
+	return m["content"]
+}
+
+func contentSeeds() []string {
+	seeds := append([]string{
+		`{"content":{"body":"x"},"type":"m.room.message"}`, `{"content":{"a":1},"content":{"b":2}}`, `{"\u0063ontent":{"a":1}}`,
+		`{"content":{"a":1},"\u0063ontent":{"b":2}}`, `{"content":"text"}`, `{"content":null}`, `{"content":[]}`, `{}`, `[]`, `5`, ``,
+		`{"content":{"a":1}`, `{"content":{"a":"}"},"b":"{"}`, " \n{ \"content\" : { } } ", "{\"\xff\":1,\"\xfe\":2,\"content\":{}}",
+		"{\"a\\u00e9\":1,\"a\xc3\xa9\":2,\"content\":{}}", `{"type":"x","body":{"content":{"nested":1}}}`,
+	}, validSeeds...)
+	var many strings.Builder
+	many.WriteString(`{`)
+	for i := range 20 {
+		fmt.Fprintf(&many, `"k%d":%d,`, i, i)
+	}
+	many.WriteString(`"content":{"late":true}}`)
+	return append(seeds, many.String(), strings.Replace(many.String(), `"k3"`, `"k1"`, 1))
+}
+
+// TestContentOfAsMap: walking an event's bytes finds the content the map
+// found, and none where the map refused the event.
+func TestContentOfAsMap(t *testing.T) {
+	for _, s := range contentSeeds() {
+		if got, want := ContentOf([]byte(s)), contentByMap([]byte(s)); string(got) != string(want) {
+			t.Errorf("%.80q: %s, want %s", s, got, want)
+		}
+	}
+}
+
+func FuzzContentOfAsMap(f *testing.F) {
+	for _, s := range contentSeeds() {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := ContentOf(b), contentByMap(b); string(got) != string(want) {
+			t.Errorf("%q: %s, want %s", b, got, want)
+		}
+	})
+}

@@ -1,0 +1,132 @@
+package render
+
+import (
+	"html/template"
+	"strconv"
+	"strings"
+)
+
+// Markup builds HTML from markup the program spells out and values it
+// escapes, for the part of a page that repeats hundreds of times (a
+// timeline's items): html/template spends most of a day page's time in
+// reflection there. Values are escaped exactly as html/template escapes
+// them in the same places (TestMarkupEscapesAsTemplates holds the two
+// together), so a page whose items are built with it has the bytes it
+// would have had from templates alone. The zero Markup is empty and ready.
+type Markup struct {
+	b []byte
+}
+
+// markup is HTML spelled out in the program: Lit's parameter. It is
+// unexported, so outside this package only an untyped string constant
+// converts to it: no string read from a request, an event or the store
+// can be passed off as markup.
+type markup string
+
+// Grow makes room for n more bytes.
+func (m *Markup) Grow(n int) {
+	if cap(m.b)-len(m.b) < n {
+		b := make([]byte, len(m.b), 2*cap(m.b)+n)
+		copy(b, m.b)
+		m.b = b
+	}
+}
+
+// Lit appends markup spelled out in the program.
+func (m *Markup) Lit(s markup) { m.b = append(m.b, s...) }
+
+// HTML appends HTML that is safe already (rendered by this package).
+func (m *Markup) HTML(h template.HTML) { m.b = append(m.b, h...) }
+
+// Int appends n in decimal.
+func (m *Markup) Int(n int64) { m.b = strconv.AppendInt(m.b, n, 10) }
+
+// Text appends s escaped for HTML text or a quoted attribute value, as
+// html/template escapes a string there: the five HTML specials and '+'
+// as entities, U+0000 as U+FFFD, everything else (invalid UTF-8 too)
+// as it is.
+func (m *Markup) Text(s string) {
+	written := 0
+	for i := 0; i < len(s); i++ {
+		// Every byte escaped is ASCII, which is never part of a
+		// multi-byte UTF-8 sequence: a byte loop escapes what
+		// html/template's rune loop does.
+		repl := textEscapes[s[i]]
+		if repl == "" {
+			continue
+		}
+		m.b = append(m.b, s[written:i]...)
+		m.b = append(m.b, repl...)
+		written = i + 1
+	}
+	m.b = append(m.b, s[written:]...)
+}
+
+// textEscapes is html/template's htmlReplacementTable, by byte.
+var textEscapes = [256]string{
+	0:    "\uFFFD",
+	'"':  "&#34;",
+	'&':  "&amp;",
+	'\'': "&#39;",
+	'+':  "&#43;",
+	'<':  "&lt;",
+	'>':  "&gt;",
+}
+
+// URL appends s as the whole value of a quoted URL attribute (href="…"),
+// as html/template writes a string there: a URL whose scheme is not
+// http, https or mailto becomes "#ZgotmplZ"; bytes a URL may not hold
+// are percent-encoded (a valid escape is kept); then '&' and '+' are
+// escaped for the attribute.
+func (m *Markup) URL(s string) {
+	if !safeURL(s) {
+		s = "#ZgotmplZ"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '&':
+			m.b = append(m.b, "&amp;"...)
+		case c == '+':
+			m.b = append(m.b, "&#43;"...)
+		case urlKept(c):
+			m.b = append(m.b, c)
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			m.b = append(m.b, c)
+		default:
+			m.b = append(m.b, '%', lowerHex[c>>4], lowerHex[c&15])
+		}
+	}
+}
+
+const lowerHex = "0123456789abcdef"
+
+// safeURL is html/template's isSafeURL: a relative URL, or one whose
+// scheme is http, https or mailto.
+func safeURL(s string) bool {
+	if scheme, _, ok := strings.Cut(s, ":"); ok && !strings.Contains(scheme, "/") {
+		return strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "mailto")
+	}
+	return true
+}
+
+// urlKept says whether html/template's URL normalizer keeps c as it is:
+// the reserved and unreserved characters of RFC 3986 but the quote and
+// parentheses.
+func urlKept(c byte) bool {
+	switch c {
+	case '!', '#', '$', '&', '*', '+', ',', '/', ':', ';', '=', '?', '@', '[', ']', '-', '.', '_', '~':
+		return true
+	}
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// Len is the length of what was built.
+func (m *Markup) Len() int { return len(m.b) }
+
+// Result is what was built.
+func (m *Markup) Result() template.HTML { return template.HTML(m.b) }

@@ -1,0 +1,120 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"os"
+	"strings"
+	"testing"
+)
+
+// markupContexts are the places Markup writes values, each with the
+// template that writes a value there and the method that must write the
+// same bytes.
+var markupContexts = []struct {
+	name, tmpl, before, after string
+	write                     func(m *Markup, s string)
+}{
+	{"text", `<p>{{.}}</p>`, `<p>`, `</p>`, (*Markup).Text},
+	{"attribute", `<p title="{{.}}">`, `<p title="`, `">`, (*Markup).Text},
+	{"class", `<p class="x {{.}}">`, `<p class="x `, `">`, (*Markup).Text},
+	{"data attribute", `<p data-ts="{{.}}">`, `<p data-ts="`, `">`, (*Markup).Text},
+	{"href", `<a href="{{.}}">`, `<a href="`, `">`, (*Markup).URL},
+}
+
+// asTemplate is what html/template writes for s in context c.
+func asTemplate(t testing.TB, tmpl *template.Template, before, after, s string) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	out, ok := strings.CutPrefix(b.String(), before)
+	if !ok {
+		t.Fatalf("template wrote %q", b.String())
+	}
+	out, ok = strings.CutSuffix(out, after)
+	if !ok {
+		t.Fatalf("template wrote %q", b.String())
+	}
+	return out
+}
+
+// markupSeeds are strings that exercise every escape: each byte alone,
+// invalid UTF-8, the noncharacters html/template treats specially in
+// other contexts, URLs of every kind, and the browser tests' XSS payloads.
+func markupSeeds(t testing.TB) []string {
+	seeds := []string{"", "plain", "a+b", "Tom & Jerry's <b>\"bold\"</b>", "nul\x00byte", "\xff\xfe invalid \xc3",
+		"\uFFFD\uFDD0\uFFFE\uFFFF", "é ü 🎉 ↳", "/room/!x:example.org/event/$ab/cd+ef", "https://matrix.to/#/%21x:example.org/$e?via=example.org&via=b",
+		"javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:x", "data:text/html,<x>", "mailto:a@b.c", "HTTP://X", "ftp://x", "/a:b", "a:b/c",
+		"%", "%2", "%zz", "%2F%2f", "100%", "a b\tc\nd", "(x)'y'", "?q=1&r=2#frag", "//evil.example/x", "\\\\host", "#ZgotmplZ"}
+	for c := range 256 {
+		seeds = append(seeds, string([]byte{byte(c)}), "x"+string([]byte{byte(c)})+"y")
+	}
+	raw, err := os.ReadFile("../internal/browsertest/testdata/xss/payloads.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payloads []struct{ HTML string }
+	if err := json.Unmarshal(raw, &payloads); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range payloads {
+		seeds = append(seeds, p.HTML)
+	}
+	return seeds
+}
+
+// TestMarkupEscapesAsTemplates: Markup writes every value as html/template
+// would in the same place, so pages built with it keep their bytes and
+// their safety.
+func TestMarkupEscapesAsTemplates(t *testing.T) {
+	for _, c := range markupContexts {
+		t.Run(c.name, func(t *testing.T) {
+			tmpl := template.Must(template.New("").Parse(c.tmpl))
+			for _, s := range markupSeeds(t) {
+				var m Markup
+				c.write(&m, s)
+				if got, want := string(m.Result()), asTemplate(t, tmpl, c.before, c.after, s); got != want {
+					t.Errorf("%q: Markup wrote %q, html/template %q", s, got, want)
+				}
+			}
+		})
+	}
+}
+
+func FuzzMarkupEscapesAsTemplates(f *testing.F) {
+	for _, s := range markupSeeds(f) {
+		f.Add(s)
+	}
+	tmpls := make([]*template.Template, len(markupContexts))
+	for i, c := range markupContexts {
+		tmpls[i] = template.Must(template.New("").Parse(c.tmpl))
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for i, c := range markupContexts {
+			var m Markup
+			c.write(&m, s)
+			if got, want := string(m.Result()), asTemplate(t, tmpls[i], c.before, c.after, s); got != want {
+				t.Errorf("%s, %q: Markup wrote %q, html/template %q", c.name, s, got, want)
+			}
+		}
+	})
+}
+
+// TestMarkupBuilds: literal markup, safe HTML, numbers and escaped values
+// are appended in order, and Grow keeps what was built.
+func TestMarkupBuilds(t *testing.T) {
+	var m Markup
+	m.Lit(`<li id="`)
+	m.Text(`a"b`)
+	m.Lit(`">`)
+	m.Grow(1 << 10)
+	m.HTML(template.HTML("<b>x</b>"))
+	m.Int(-42)
+	m.Lit(`</li>`)
+	if got, want := string(m.Result()), `<li id="a&#34;b"><b>x</b>-42</li>`; got != want || m.Len() != len(want) {
+		t.Errorf("built %q (len %d), want %q", got, m.Len(), want)
+	}
+}

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"sync"
+)
+
+// Prepared reads. modernc.org/sqlite compiles every query it is given
+// afresh, and compiling cost a day page's reads about as much as running
+// them (Related's IN list of 500 placeholders most of all); pgx already
+// keeps each connection's statements by their text. So on SQLite the
+// reads pages issue on every request run as statements prepared once
+// (database/sql prepares each on a connection the first time it runs
+// there), and IN lists come in a few fixed lengths (inListPadded), so
+// their texts repeat on both databases.
+
+// maxPrepared bounds the statements kept; past it queries run unprepared.
+// Every text kept is a constant of this package (IN lists padded to one
+// of a few lengths), so the bound is never reached in practice.
+const maxPrepared = 256
+
+type stmtCache struct {
+	mu sync.Mutex
+	db *sql.DB // the pool the statements belong to
+	m  map[string]*sql.Stmt
+}
+
+// query runs a read, prepared once on SQLite.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.db.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow is query for one row.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, query)
+	if err != nil || st == nil {
+		// A failed prepare fails the query again, with its error.
+		return s.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// prepared is the statement for query, prepared now if it is new; nil
+// when the query is to run unprepared (PostgreSQL, or the cache full).
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s.dialect != sqlite {
+		return nil, nil
+	}
+	c := &s.stmts
+	db := s.db
+	c.mu.Lock()
+	if c.db != db {
+		// The pool was replaced (CountQueries): its statements went with it.
+		c.db, c.m = db, map[string]*sql.Stmt{}
+	}
+	st, ok := c.m[query]
+	full := len(c.m) >= maxPrepared
+	c.mu.Unlock()
+	if ok || full {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.db != db {
+		return st, nil // left to the old pool, which closes it
+	}
+	if old, ok := c.m[query]; ok {
+		st.Close() // prepared twice at once: keep one
+		return old, nil
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+// closeStmts closes the prepared statements (before the pool closes).
+func (s *Store) closeStmts() {
+	c := &s.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+	c.db = nil
+}
+
+// inListPadded is inList with the list padded (by repeating its last ID,
+// which an IN list ignores) to the next power of two, or to
+// maxIDsPerQuery past 256, so that a query's text takes one of ten forms.
+// ids must not be empty.
+func inListPadded[T ~string](ids []T) (string, []any) {
+	n := 1
+	for n < len(ids) {
+		n *= 2
+	}
+	if n > 256 {
+		n = max(len(ids), maxIDsPerQuery)
+	}
+	ph := make([]byte, 0, 5*n)
+	args := make([]any, n)
+	for i := range n {
+		if i > 0 {
+			ph = append(ph, ',')
+		}
+		ph = strconv.AppendInt(append(ph, '$'), int64(i+1), 10)
+		args[i] = string(ids[min(i, len(ids)-1)])
+	}
+	return string(ph), args
+}

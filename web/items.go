@@ -1,0 +1,371 @@
+package web
+
+import (
+	"html/template"
+
+	"github.com/mxarchive/mxarchive/render"
+)
+
+// A timeline's items (day, thread and permalink pages, the live
+// fragment) are written by Go code rather than a template: a day page
+// holds hundreds of them, and executing an item template cost a
+// 500-message page more than loading it (reflection for every field and
+// every escaper). The markup is the one the item template had, byte for
+// byte (TestGoldenPages), and every value is escaped as html/template
+// escapes it in the same place (render.Markup). The "items" template
+// calls timelineItems.
+
+// timelineItems is the HTML of items.
+func timelineItems(items []itemView) template.HTML {
+	var m render.Markup
+	size := 0
+	for _, it := range items {
+		size += 900 // an item's markup and values, as a day page averages
+		if it.Message != nil {
+			size += len(it.Message.Body)
+		}
+	}
+	m.Grow(size)
+	for i := range items {
+		writeItem(&m, &items[i])
+	}
+	return m.Result()
+}
+
+func writeItem(m *render.Markup, it *itemView) {
+	m.Lit("\n")
+	if v := it.Message; v != nil {
+		m.Lit("\n")
+		if v.Compact {
+			writeCompact(m, v)
+		} else {
+			writeMessage(m, v)
+		}
+		m.Lit("\n")
+	}
+	m.Lit("\n")
+	if it.Poll != nil {
+		writePoll(m, it.Poll)
+	}
+	m.Lit("\n")
+	if v := it.State; v != nil {
+		m.Lit("\n  <li class=\"state")
+		if v.Highlight {
+			m.Lit(" highlight")
+		}
+		m.Lit("\" id=\"")
+		m.Text(v.ID)
+		m.Lit("\">\n    <a class=\"time\" href=\"")
+		m.URL(v.Permalink)
+		m.Lit("\">")
+		writeTime(m, v.DateTime, v.TS, v.Time)
+		m.Lit("</a>\n    <span class=\"text\">")
+		m.Text(v.Text)
+		m.Lit("</span>")
+		if v.Link != "" {
+			m.Lit(" <a href=\"")
+			m.URL(v.Link)
+			m.Lit("\">")
+			m.Text(v.LinkText)
+			m.Lit("</a>")
+		}
+		m.Lit("\n  </li>\n")
+	}
+	m.Lit("\n")
+	if v := it.Members; v != nil {
+		m.Lit("\n  <li class=\"members\">\n    <details")
+		if v.Open {
+			m.Lit(" open")
+		}
+		m.Lit(">\n      <summary>")
+		m.Text(v.Summary)
+		m.Lit("</summary>\n      <ol>\n      ")
+		for _, c := range v.Changes {
+			m.Lit("<li class=\"state")
+			if c.Highlight {
+				m.Lit(" highlight")
+			}
+			m.Lit("\" id=\"")
+			m.Text(c.ID)
+			m.Lit("\"><a class=\"time\" href=\"")
+			m.URL(c.Permalink)
+			m.Lit("\">")
+			writeTime(m, c.DateTime, c.TS, c.Time)
+			m.Lit("</a> ")
+			m.Text(c.Text)
+			m.Lit("</li>")
+		}
+		m.Lit("\n      </ol>\n    </details>\n  </li>\n")
+	}
+	m.Lit("\n")
+}
+
+// writeTime is an item's time element.
+func writeTime(m *render.Markup, dateTime string, ts int64, short string) {
+	m.Lit("<time datetime=\"")
+	m.Text(dateTime)
+	m.Lit("\" data-ts=\"")
+	m.Int(ts)
+	m.Lit("\" data-fmt=\"time\">")
+	m.Text(short)
+	m.Lit("</time>")
+}
+
+// writePermalinkTime is a message's time, linking to its permalink.
+func writePermalinkTime(m *render.Markup, permalink, dateTime string, ts int64, short string) {
+	m.Lit("\n    <a class=\"time\" href=\"")
+	m.URL(permalink)
+	m.Lit("\" title=\"Permalink\">")
+	writeTime(m, dateTime, ts, short)
+	m.Lit("</a>\n    ")
+}
+
+// writeMeta is a message's Matrix ID and matrix.to link.
+func writeMeta(m *render.Markup, v *messageView) {
+	m.Lit("\n    <span class=\"meta\"><span class=\"mxid\">")
+	m.Text(v.SenderID)
+	m.Lit("</span> · <a class=\"matrixto\" href=\"")
+	m.URL(v.MatrixTo)
+	m.Lit("\" rel=\"nofollow\" title=\"Open this message in a Matrix client\">matrix.to</a></span>\n")
+}
+
+// writeCompact is a thread reply in the main timeline: one line.
+func writeCompact(m *render.Markup, v *messageView) {
+	m.Lit("\n  <li class=\"msg compact")
+	if v.Highlight {
+		m.Lit(" highlight")
+	}
+	m.Lit("\" id=\"")
+	m.Text(v.ID)
+	m.Lit("\">")
+	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
+	m.Lit("<a class=\"thread-reply\" href=\"")
+	m.URL(v.ThreadPath)
+	m.Lit("\">↳ <span class=\"sender\" dir=\"auto\" title=\"")
+	m.Text(v.SenderID)
+	m.Lit("\">")
+	m.Text(v.SenderName)
+	m.Lit("</span> replied in a thread")
+	if v.Excerpt != "" {
+		m.Lit(": <span class=\"excerpt\" dir=\"auto\">")
+		m.Text(v.Excerpt)
+		m.Lit("</span>")
+	}
+	m.Lit("</a>")
+	writeMeta(m, v)
+	m.Lit("  </li>\n")
+}
+
+// writeMessage is a message in full.
+func writeMessage(m *render.Markup, v *messageView) {
+	m.Lit("\n  <li class=\"msg ")
+	m.Text(v.Kind)
+	if v.Highlight {
+		m.Lit(" highlight")
+	}
+	if v.InThread {
+		m.Lit(" in-thread")
+	}
+	m.Lit("\" id=\"")
+	m.Text(v.ID)
+	m.Lit("\">")
+	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
+	m.Lit("<span class=\"sender\" dir=\"auto\" title=\"")
+	m.Text(v.SenderID)
+	m.Lit("\">")
+	if v.Kind == "emote" {
+		m.Lit("* ")
+	}
+	m.Text(v.SenderName)
+	m.Lit("</span>")
+	if o := v.IRC; o != nil {
+		m.Lit(" <span class=\"irc-origin\" title=\"from the IRC channel ")
+		m.Text(o.Channel)
+		m.Lit(" on ")
+		m.Text(o.Network)
+		m.Lit(": ")
+		m.Text(o.Source)
+		m.Lit(", line ")
+		m.Int(int64(o.Line))
+		m.Lit("\">IRC</span>")
+	}
+	writeMeta(m, v)
+	m.Lit("    ")
+	if r := v.Reply; r != nil {
+		m.Lit("<a class=\"reply-to\" href=\"")
+		m.URL(r.Permalink)
+		m.Lit("\">↪ In reply to ")
+		if r.Missing != "" {
+			m.Text(r.Missing)
+		} else {
+			m.Lit("<span class=\"reply-sender\">")
+			m.Text(r.SenderName)
+			m.Lit("</span>: <span class=\"reply-excerpt\" dir=\"auto\">")
+			m.Text(r.Excerpt)
+			m.Lit("</span>")
+		}
+		m.Lit("</a>")
+	}
+	m.Lit("\n    ")
+	if d := v.Deleted; d != nil {
+		m.Lit("\n    <div class=\"body deleted\">")
+		if d.Notice != "" {
+			m.Text(d.Notice)
+		} else {
+			m.Lit("Message deleted")
+		}
+		if d.By != "" {
+			m.Lit(" by ")
+			m.Text(d.By)
+		}
+		if d.At != "" {
+			m.Lit(" at <time>")
+			m.Text(d.At)
+			m.Lit("</time>")
+		}
+		if d.Reason != "" {
+			m.Lit(": “")
+			m.Text(d.Reason)
+			m.Lit("”")
+		}
+		m.Lit(".")
+		if d.AppliedAt != "" {
+			m.Lit(" <span class=\"applied\">The archive applied the deletion at <time>")
+			m.Text(d.AppliedAt)
+			m.Lit("</time>.</span>")
+		}
+		m.Lit("</div>\n    ")
+	} else {
+		m.Lit("\n    <div class=\"body\" dir=\"auto\">")
+		m.HTML(v.Body)
+		if v.MeetingPath != "" {
+			m.Lit(" <a class=\"meeting-start\" href=\"")
+			m.URL(v.MeetingPath)
+			m.Lit("\">(meeting minutes)</a>")
+		}
+		if v.Edited {
+			m.Lit(" <a class=\"edited\" href=\"")
+			m.URL(v.EditsPath)
+			m.Lit("\" title=\"edited at ")
+			m.Text(v.EditedAt)
+			m.Lit("; see the edit history\">(edited)</a>")
+		}
+		m.Lit("</div>\n    ")
+	}
+	m.Lit("\n    ")
+	if len(v.Reactions) > 0 {
+		m.Lit("<ul class=\"reactions\">")
+		for _, r := range v.Reactions {
+			m.Lit("<li><details><summary><span class=\"key\">")
+			m.Text(r.Key)
+			m.Lit("</span> <span class=\"n\">")
+			m.Int(int64(r.Count))
+			m.Lit("</span></summary><span class=\"who\">")
+			for i, s := range r.Senders {
+				if i > 0 {
+					m.Lit(", ")
+				}
+				m.Text(s)
+			}
+			m.Lit("</span></details></li>")
+		}
+		m.Lit("</ul>")
+	}
+	m.Lit("\n    ")
+	if v.ReactionsCapped != 0 {
+		m.Lit("<p class=\"capped\">Only the latest ")
+		m.Int(int64(v.ReactionsCapped))
+		m.Lit(" reactions are counted.</p>")
+	}
+	m.Lit("\n    ")
+	if t := v.Thread; t != nil {
+		m.Lit("<p class=\"thread\"><a href=\"")
+		m.URL(t.Path)
+		m.Lit("\">")
+		m.Int(int64(t.Count))
+		if t.More {
+			m.Lit("+")
+		}
+		if t.Count == 1 {
+			m.Lit(" reply")
+		} else {
+			m.Lit(" replies")
+		}
+		m.Lit(" in thread</a>, last at <time datetime=\"")
+		m.Text(t.LastISO)
+		m.Lit("\">")
+		m.Text(t.LastAt)
+		m.Lit("</time></p>")
+	}
+	m.Lit("\n  </li>\n")
+}
+
+// writePoll is a poll with its answers and, when shown, their votes.
+func writePoll(m *render.Markup, v *pollView) {
+	m.Lit("\n  <li class=\"msg poll")
+	if v.Highlight {
+		m.Lit(" highlight")
+	}
+	m.Lit("\" id=\"")
+	m.Text(v.ID)
+	m.Lit("\">")
+	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
+	m.Lit("<span class=\"sender\" dir=\"auto\" title=\"")
+	m.Text(v.SenderID)
+	m.Lit("\">")
+	m.Text(v.SenderName)
+	m.Lit("</span>\n    <div class=\"body poll-body\">\n      <p class=\"question\" dir=\"auto\"><span class=\"poll-label\">Poll:</span> ")
+	m.Text(v.Question)
+	m.Lit("</p>\n      <ol class=\"answers\">")
+	for _, a := range v.Answers {
+		m.Lit("<li class=\"answer")
+		if a.Winner {
+			m.Lit(" winner")
+		}
+		m.Lit("\"><span class=\"answer-text\" dir=\"auto\">")
+		m.Text(a.Text)
+		m.Lit("</span>")
+		if v.ShowVotes {
+			m.Lit(" <span class=\"votes\">")
+			m.Int(int64(a.Votes))
+			if a.Votes == 1 {
+				m.Lit(" vote (")
+			} else {
+				m.Lit(" votes (")
+			}
+			m.Int(int64(a.Percent))
+			m.Lit("%)</span>")
+		}
+		if a.Winner {
+			m.Lit(" <span class=\"winner-mark\">✓ chosen</span>")
+		}
+		m.Lit("</li>")
+	}
+	m.Lit("</ol>\n      <p class=\"poll-status\">")
+	switch {
+	case v.Ended:
+		m.Lit("Ended at <time>")
+		m.Text(v.EndedAt)
+		m.Lit("</time> · ")
+		writeVoters(m, v.Voters)
+	case v.ShowVotes:
+		m.Lit("Open · ")
+		writeVoters(m, v.Voters)
+		m.Lit(" so far")
+	default:
+		m.Lit("Open · results are shown when the poll ends")
+	}
+	if v.Capped {
+		m.Lit(" · only the latest responses were counted")
+	}
+	m.Lit("</p>\n    </div>\n  </li>\n")
+}
+
+func writeVoters(m *render.Markup, n int) {
+	m.Int(int64(n))
+	if n == 1 {
+		m.Lit(" voter")
+	} else {
+		m.Lit(" voters")
+	}
+}
