@@ -3,6 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"time"
+
+	"maunium.net/go/mautrix/id"
 )
 
 // Refused exposes the test that tells a refused value from an outage.
@@ -18,3 +22,18 @@ const TimelineMessageSQL = timelineMessageSQL
 // ReadStateSQL exposes the query of a room's change-feed position and
 // sync state, for a test of its plan.
 const ReadStateSQL = readStateSQL
+
+// SetQueryTimeout changes the bound on each read query.
+func (s *Store) SetQueryTimeout(d time.Duration) { s.queryTimeout = d }
+
+// SlowInQuery runs inQuery over ids with a PostgreSQL query that sleeps
+// for the given seconds per chunk of the IN list.
+func (s *Store) SlowInQuery(ctx context.Context, seconds float64, ids []id.EventID) ([]Event, error) {
+	// The sleep is the outer side of a lateral join, so it runs even when
+	// no event matches.
+	return s.inQuery(ctx, fmt.Sprintf(`SELECT e.* FROM (SELECT pg_sleep(%g)::text AS s OFFSET 0) z
+		CROSS JOIN LATERAL (SELECT `+eventColumns+` FROM events WHERE event_id IN (%%s) AND z.s IS NOT NULL OFFSET 0) e`, seconds), ids)
+}
+
+// MaxIDsPerQuery is the longest IN list of one query.
+const MaxIDsPerQuery = maxIDsPerQuery

@@ -264,13 +264,18 @@ func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 }
 
 // inQuery runs query (which has one %s for a placeholder list) over ids in
-// chunks and concatenates the results.
+// chunks and concatenates the results. The read timeout bounds each chunk's
+// query, as it bounds every read query: the indexer's catch-up asks for
+// thousands of IDs at once, and under load their chunks together ran past
+// one timeout that each was well within.
 func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID) ([]Event, error) {
 	var out []Event
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
 		ph, args := inListPadded(ids[:n])
-		evs, err := s.queryEvents(ctx, fmt.Sprintf(query, ph), args...)
+		qctx, cancel := s.readCtx(ctx)
+		evs, err := s.queryEvents(qctx, fmt.Sprintf(query, ph), args...)
+		cancel()
 		if err != nil {
 			return nil, err
 		}
@@ -309,12 +314,12 @@ var relatedSQL = `SELECT ` + eventColumns + ` FROM (
 // let another, perhaps hidden, room's text into this one's pages), at most
 // MaxRelated of each relation type per target, in timeline order.
 func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
 	evs, err := s.inQuery(ctx, relatedSQL, targets)
 	if err != nil {
 		return nil, fmt.Errorf("related events: %w", err)
 	}
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	return s.screen(ctx, evs, false)
 }
 
@@ -354,12 +359,12 @@ func (s *Store) RoomsUpTo(ctx context.Context, limit int) (rooms []Room, more bo
 
 // EventsByID returns the stored events among ids, in no particular order.
 func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
 	evs, err := s.inQuery(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (%s)`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("events by id: %w", err)
 	}
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	return s.screen(ctx, evs, false)
 }
 
