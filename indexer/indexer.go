@@ -29,10 +29,9 @@ const (
 	fieldText   = "text"
 	fieldSender = "sender"
 	fieldRoom   = "room"
-	// fieldTSort is the time as 13 decimal digits of milliseconds, the
-	// only field with doc values: sorting reads one short term per hit,
-	// where the numeric field's doc values hold all its shifted terms
-	// (a chunk of those cost ~20 µs to decode per hit).
+	// fieldTSort is the time as 13 decimal digits of milliseconds, for
+	// time ranges (timerange.go) and a period's bounds. Format 4 sorted
+	// on its doc values; format 5 sorts on document IDs (docID).
 	fieldTSort    = "tsort"
 	fieldHasLink  = "has_link"
 	fieldIsThread = "is_thread"
@@ -109,7 +108,8 @@ var formatKey = []byte("mxarchive.format")
 // indexFormat: 3 = word pairs instead of term positions, doc values only
 // for the time, as a short term (fieldTSort); 4 = no composite _all field
 // and no numeric time field (dates by fieldDay and fieldMonth); 5 = one
-// index per period of time, with a manifest (periods.go).
+// index per period of time, with a manifest (periods.go), document IDs that
+// begin with the time and no doc values.
 const indexFormat = "5"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
@@ -141,17 +141,19 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	text.Store = false
 	// Phrases are matched with word pairs (pairs.go), not positions.
 	text.IncludeTermVectors = false
-	// Only the time is sorted on (fieldTSort), so only it keeps doc values;
-	// nothing needs term vectors. Both cost index size for nothing.
+	// Nothing sorts on a field (time order is document ID order) and
+	// nothing needs term vectors: both would cost index size for nothing.
 	text.DocValues = false
 	kw := bleve.NewKeywordFieldMapping()
 	kw.Store = false
 	kw.IncludeTermVectors = false
 	kw.DocValues = false
+	// Sorting by time reads the document IDs, which begin with the time
+	// (docID): no field keeps doc values.
 	tsort := bleve.NewKeywordFieldMapping()
 	tsort.Store = false
 	tsort.IncludeTermVectors = false
-	tsort.DocValues = true
+	tsort.DocValues = false
 	flag := bleve.NewBooleanFieldMapping()
 	flag.Store = false
 	flag.DocValues = false

@@ -306,7 +306,7 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, wi
 		if err != nil {
 			return nil, 0, err
 		}
-		hs, t, err := ix.walk(ctx, p.idx, q, plan, order, n, cur)
+		hs, t, err := ix.walk(ctx, p.idx, ix.set.legacy, q, plan, order, n, cur)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -329,7 +329,7 @@ func (s *shards) relevant(ctx context.Context, q query.Query, n, offset int) (se
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = runSearch(ctx, p.idx, q, SortRelevance, offset+n, cursor{})
+			results[i], errs[i] = runSearch(ctx, p.idx, s.legacy, q, SortRelevance, offset+n, cursor{})
 		}()
 	}
 	wg.Wait()
@@ -395,24 +395,49 @@ func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.
 	return out[:min(len(out), n)]
 }
 
-// runSearch asks one index (or alias) for size hits after the cursor.
-func runSearch(ctx context.Context, idx bleve.Index, q query.Query, order string, size int, cur cursor) (*bleve.SearchResult, error) {
+// runSearch asks one index for size hits after the cursor. Its hits name
+// events (ID) and, sorted by time, carry the cursor's keys (Sort: time,
+// event ID) whatever the layout: an index of format 5 sorts by its
+// document IDs, which begin with the time (docID); an older one (legacy)
+// by its time field's doc values.
+func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, order string, size int, cur cursor) (*bleve.SearchResult, error) {
 	sr := bleve.NewSearchRequestOptions(q, size, 0, false)
-	switch order {
-	case SortRelevance:
+	switch {
+	case order == SortRelevance:
 		// Score alone: a time tie-breaker would load every hit's
 		// timestamp, which dominated the cost of common terms.
 		sr.SortBy([]string{"-_score"})
 		sr.From = cur.Offset
-	case SortNewest:
+	case legacy && order == SortNewest:
 		sr.SortBy([]string{"-" + fieldTSort, "-_id"})
-	case SortOldest:
+	case legacy:
 		sr.SortBy([]string{fieldTSort, "_id"})
+	case order == SortNewest:
+		sr.SortBy([]string{"-_id"})
+	default:
+		sr.SortBy([]string{"_id"})
 	}
 	if order != SortRelevance && cur.After != nil {
 		sr.SearchAfter = cur.After
+		if !legacy {
+			sr.SearchAfter = []string{cur.After[0] + cur.After[1]}
+		}
 	}
-	return idx.SearchInContext(ctx, sr)
+	res, err := idx.SearchInContext(ctx, sr)
+	if err != nil || legacy {
+		return res, err
+	}
+	for _, h := range res.Hits {
+		ts, ev, ok := splitDocID(h.ID)
+		if !ok {
+			continue // not one this layout wrote; the store check drops it
+		}
+		h.ID = ev
+		if order != SortRelevance {
+			h.Sort = []string{ts, ev}
+		}
+	}
+	return res, nil
 }
 
 // walk asks one period for n hits after the cursor, in time order.
@@ -426,9 +451,9 @@ func runSearch(ctx context.Context, idx bleve.Index, q query.Query, order string
 // hits first (that cost as much as the walk): whether to walk is decided
 // on an upper bound read from the term dictionaries, and the total is
 // extrapolated from the months visited.
-func (ix *Indexer) walk(ctx context.Context, idx bleve.Index, q query.Query, plan walk, order string, n int, cur cursor) (search.DocumentMatchCollection, uint64, error) {
+func (ix *Indexer) walk(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, plan walk, order string, n int, cur cursor) (search.DocumentMatchCollection, uint64, error) {
 	if plan.sortAll {
-		res, err := runSearch(ctx, idx, q, order, n, cur)
+		res, err := runSearch(ctx, idx, legacy, q, order, n, cur)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -466,7 +491,7 @@ func (ix *Indexer) walk(ctx context.Context, idx bleve.Index, q query.Query, pla
 			t.SetField(fieldMonth)
 			in[k] = t
 		}
-		res, err := runSearch(ctx, idx, narrowed(q, bleve.NewDisjunctionQuery(in...)), order, need, cur)
+		res, err := runSearch(ctx, idx, legacy, narrowed(q, bleve.NewDisjunctionQuery(in...)), order, need, cur)
 		if err != nil {
 			return nil, 0, err
 		}
