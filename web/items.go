@@ -50,12 +50,8 @@ func writeItem(m *render.Markup, it *itemView) {
 	m.Lit("\n")
 	if v := it.State; v != nil {
 		m.Lit("\n  <li class=\"state")
-		if v.Highlight {
-			m.Lit(" highlight")
-		}
-		m.Lit("\" id=\"")
-		m.Text(v.ID)
-		m.Lit("\">\n    <a class=\"time\" href=\"")
+		endItemClass(m, v.Highlight, v.ID)
+		m.Lit("\n    <a class=\"time\" href=\"")
 		m.URL(v.Permalink)
 		m.Lit("\">")
 		writeTime(m, v.DateTime, v.TS, v.Time)
@@ -82,12 +78,8 @@ func writeItem(m *render.Markup, it *itemView) {
 		m.Lit("</summary>\n      <ol>\n      ")
 		for _, c := range v.Changes {
 			m.Lit("<li class=\"state")
-			if c.Highlight {
-				m.Lit(" highlight")
-			}
-			m.Lit("\" id=\"")
-			m.Text(c.ID)
-			m.Lit("\"><a class=\"time\" href=\"")
+			endItemClass(m, c.Highlight, c.ID)
+			m.Lit("<a class=\"time\" href=\"")
 			m.URL(c.Permalink)
 			m.Lit("\">")
 			writeTime(m, c.DateTime, c.TS, c.Time)
@@ -132,18 +124,12 @@ func writeMeta(m *render.Markup, v *messageView) {
 // writeCompact is a thread reply in the main timeline: one line.
 func writeCompact(m *render.Markup, v *messageView) {
 	m.Lit("\n  <li class=\"msg compact")
-	if v.Highlight {
-		m.Lit(" highlight")
-	}
-	m.Lit("\" id=\"")
-	m.Text(v.ID)
-	m.Lit("\">")
+	endItemClass(m, v.Highlight, v.ID)
 	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
 	m.Lit("<a class=\"thread-reply\" href=\"")
 	m.URL(v.ThreadPath)
-	m.Lit("\">↳ <span class=\"sender\" dir=\"auto\" title=\"")
-	m.Text(v.SenderID)
-	m.Lit("\">")
+	m.Lit("\">↳ ")
+	openSender(m, v.SenderID)
 	m.Text(v.SenderName)
 	m.Lit("</span> replied in a thread")
 	if v.Excerpt != "" {
@@ -170,9 +156,7 @@ func writeMessage(m *render.Markup, v *messageView) {
 	m.Text(v.ID)
 	m.Lit("\">")
 	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
-	m.Lit("<span class=\"sender\" dir=\"auto\" title=\"")
-	m.Text(v.SenderID)
-	m.Lit("\">")
+	openSender(m, v.SenderID)
 	if v.Kind == "emote" {
 		m.Lit("* ")
 	}
@@ -303,16 +287,9 @@ func writeMessage(m *render.Markup, v *messageView) {
 // writePoll is a poll with its answers and, when shown, their votes.
 func writePoll(m *render.Markup, v *pollView) {
 	m.Lit("\n  <li class=\"msg poll")
-	if v.Highlight {
-		m.Lit(" highlight")
-	}
-	m.Lit("\" id=\"")
-	m.Text(v.ID)
-	m.Lit("\">")
+	endItemClass(m, v.Highlight, v.ID)
 	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
-	m.Lit("<span class=\"sender\" dir=\"auto\" title=\"")
-	m.Text(v.SenderID)
-	m.Lit("\">")
+	openSender(m, v.SenderID)
 	m.Text(v.SenderName)
 	m.Lit("</span>\n    <div class=\"body poll-body\">\n      <p class=\"question\" dir=\"auto\"><span class=\"poll-label\">Poll:</span> ")
 	m.Text(v.Question)
@@ -368,4 +345,22 @@ func writeVoters(m *render.Markup, n int) {
 	} else {
 		m.Lit(" voters")
 	}
+}
+
+// endItemClass ends a timeline item's class attribute: the highlight a
+// permalink asks for, then the item's id, and closes the tag.
+func endItemClass(m *render.Markup, highlight bool, id string) {
+	if highlight {
+		m.Lit(" highlight")
+	}
+	m.Lit("\" id=\"")
+	m.Text(id)
+	m.Lit("\">")
+}
+
+// openSender opens the span of a sender's name, titled with its user ID.
+func openSender(m *render.Markup, senderID string) {
+	m.Lit("<span class=\"sender\" dir=\"auto\" title=\"")
+	m.Text(senderID)
+	m.Lit("\">")
 }
