@@ -47,7 +47,7 @@ func (ix *Indexer) DropExpired(ctx context.Context) (int, error) {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if ix.idx == nil {
+	if ix.set == nil {
 		return 0, errNoIndex
 	}
 	q, err := ix.expiredQuery(cut, nil)
@@ -55,21 +55,24 @@ func (ix *Indexer) DropExpired(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	total := 0
-	for {
-		res, err := ix.idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(q, dropBatch, 0, false))
-		if err != nil {
-			return total, fmt.Errorf("drop expired: %w", err)
+	for _, p := range ix.set.periods {
+		for {
+			res, err := p.idx.SearchInContext(ctx, bleve.NewSearchRequestOptions(q, dropBatch, 0, false))
+			if err != nil {
+				return total, fmt.Errorf("drop expired: %w", err)
+			}
+			if len(res.Hits) == 0 {
+				break
+			}
+			batch := p.idx.NewBatch()
+			for _, h := range res.Hits {
+				batch.Delete(h.ID)
+			}
+			if err := p.idx.Batch(batch); err != nil {
+				return total, fmt.Errorf("drop expired: %w", err)
+			}
+			total += len(res.Hits)
 		}
-		if len(res.Hits) == 0 {
-			return total, nil
-		}
-		batch := ix.idx.NewBatch()
-		for _, h := range res.Hits {
-			batch.Delete(h.ID)
-		}
-		if err := ix.idx.Batch(batch); err != nil {
-			return total, fmt.Errorf("drop expired: %w", err)
-		}
-		total += len(res.Hits)
 	}
+	return total, nil
 }

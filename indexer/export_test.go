@@ -17,7 +17,7 @@ func (ix *Indexer) SetWait(wait func(time.Duration) <-chan time.Time) { ix.wait 
 type recordBatch map[string]any
 
 func (b recordBatch) Index(id string, data any) error { b[id] = data; return nil }
-func (b recordBatch) Delete(id string)                { b[id] = nil }
+func (b recordBatch) Delete(id string, _ int64)       { b[id] = nil }
 
 // IndexedTexts runs the indexer's own path over msgs and returns, per
 // message, the text its document holds; a message it would delete (or
@@ -35,3 +35,17 @@ func (ix *Indexer) IndexedTexts(ctx context.Context, msgs []store.Event) (map[id
 	}
 	return out, nil
 }
+
+// Periods says how many periods the index has.
+func (ix *Indexer) Periods() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.set.periods)
+}
+
+// SetAfterCommit sets a hook run after each period's batch of a step has
+// committed; an error from it stops the step there, as a crash would.
+func (ix *Indexer) SetAfterCommit(f func() error) { ix.afterCommit = f }
+
+// Path is where the index is.
+func (ix *Indexer) Path() string { return ix.path }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -112,21 +111,33 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 // memory until it is written.
 const catchUpBatches = 5
 
-// step applies one batch of changes in one index batch, with the new
-// checkpoint.
+// step applies one batch of changes: each period's share in one index
+// batch, then the checkpoint in the manifest, once every period's batch
+// has committed. A crash in between replays the step (periods.go).
 func (ix *Indexer) step(ctx context.Context, size int) (int, int64, error) {
+	n, last, split, err := ix.apply(ctx, size)
+	if err != nil || split == nil {
+		return n, last, err
+	}
+	return n, last, ix.split(*split)
+}
+
+// apply writes one step under the read lock (searches go on meanwhile) and
+// says where the newest period should end, if it is full.
+func (ix *Indexer) apply(ctx context.Context, size int) (int, int64, *int64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if ix.idx == nil {
-		return 0, 0, errNoIndex
+	if ix.set == nil {
+		return 0, 0, nil, errNoIndex
 	}
-	from, err := checkpointOf(ix.idx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("read checkpoint: %w", err)
+	set := ix.set
+	if set.legacy {
+		return 0, 0, nil, fmt.Errorf("the index has an older format; it must be rebuilt")
 	}
+	from := set.checkpoint.Load()
 	changes, err := ix.store.Changes(ctx, from, size)
 	if err != nil || len(changes) == 0 {
-		return 0, from, err
+		return 0, from, nil, err
 	}
 	events := map[id.EventID]bool{}
 	rooms := map[id.RoomID]bool{}
@@ -143,37 +154,71 @@ func (ix *Indexer) step(ctx context.Context, size int) (int, int64, error) {
 			events[c.EventID] = true
 		}
 	}
-	batch := ix.idx.NewBatch()
+	batch := newMultiBatch(set)
 	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
 	ids := make([]id.EventID, 0, len(events))
 	for e := range events {
 		ids = append(ids, e)
 	}
 	if err := ix.reevaluate(ctx, ids, rc, batch); err != nil {
-		return 0, from, err
+		return 0, from, nil, err
 	}
 	for room := range rooms {
 		if err := ix.reevaluateRoom(ctx, room, rc, batch); err != nil {
-			return 0, from, err
+			return 0, from, nil, err
 		}
 	}
 	for user := range users {
 		if err := ix.reevaluateUser(ctx, user, rc, batch); err != nil {
-			return 0, from, err
+			return 0, from, nil, err
 		}
 	}
-	last := changes[len(changes)-1].Pos
-	batch.SetInternal(checkpointKey, []byte(strconv.FormatInt(last, 10)))
-	if err := ix.idx.Batch(batch); err != nil {
-		return 0, from, fmt.Errorf("write index batch: %w", err)
+	if err := batch.commit(ix.afterCommit); err != nil {
+		return 0, from, nil, fmt.Errorf("write index batch: %w", err)
 	}
-	return len(changes), last, nil
+	last := changes[len(changes)-1].Pos
+	set.checkpoint.Store(last)
+	if err := set.writeManifest(); err != nil {
+		set.checkpoint.Store(from)
+		return 0, from, nil, err
+	}
+	newest := set.periods[len(set.periods)-1]
+	if docs, err := newest.idx.DocCount(); err == nil && docs >= uint64(ix.opts.PeriodDocs) {
+		if at, ok := splitAt(batch.open, newest.Start); ok {
+			return len(changes), last, &at, nil
+		}
+	}
+	return len(changes), last, nil, nil
+}
+
+// split begins a new period at start. The new period exists before the
+// manifest names it; a crash in between leaves an empty directory that
+// the next Open removes.
+func (ix *Indexer) split(start int64) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.set == nil {
+		return errNoIndex
+	}
+	if err := ix.set.addPeriod(start, ix.newIndex); err != nil {
+		return err
+	}
+	if err := ix.set.writeManifest(); err != nil {
+		p := ix.set.periods[len(ix.set.periods)-1]
+		ix.set.periods = ix.set.periods[:len(ix.set.periods)-1]
+		p.idx.Close()
+		return err
+	}
+	ix.log.Info("the search index begins a new period", "period", ix.set.periods[len(ix.set.periods)-1].Dir, "start", time.UnixMilli(start).UTC())
+	return nil
 }
 
 // indexBatch is the part of a Bleve batch reevaluate needs.
 type indexBatch interface {
 	Index(id string, data any) error
-	Delete(id string)
+	// Delete removes a document; ts is its time as indexed
+	// (indexTime), or -1 if unknown.
+	Delete(id string, ts int64)
 }
 
 // reevaluate brings the documents of the given events (and of the messages
@@ -196,7 +241,7 @@ func (ix *Indexer) reevaluate(ctx context.Context, ids []id.EventID, rc *roomCac
 	for _, evID := range ids {
 		e, ok := have[evID]
 		if !ok {
-			batch.Delete(string(evID)) // gone from the store (purged): gone from the index
+			batch.Delete(string(evID), -1) // gone from the store (purged): gone from every period
 			continue
 		}
 		switch {
@@ -250,7 +295,7 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 		res := resolved[m.ID]
 		msg, ok := res.Searchable()
 		if !ok || !indexable(m, room) {
-			batch.Delete(string(m.ID))
+			batch.Delete(string(m.ID), indexTime(m.OriginTS))
 			continue
 		}
 		if err := batch.Index(string(m.ID), newDocument(m, msg, res.ThreadCount > 0)); err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/token/unicodenorm"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
-	bolterrors "go.etcd.io/bbolt/errors"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
@@ -30,10 +29,9 @@ const (
 	fieldText   = "text"
 	fieldSender = "sender"
 	fieldRoom   = "room"
-	// fieldTSort is the time as 13 decimal digits of milliseconds, the
-	// only field with doc values: sorting reads one short term per hit,
-	// where the numeric field's doc values hold all its shifted terms
-	// (a chunk of those cost ~20 µs to decode per hit).
+	// fieldTSort is the time as 13 decimal digits of milliseconds, for
+	// time ranges (timerange.go) and a period's bounds. Format 4 sorted
+	// on its doc values; format 5 sorts on document IDs (docID).
 	fieldTSort    = "tsort"
 	fieldHasLink  = "has_link"
 	fieldIsThread = "is_thread"
@@ -46,9 +44,9 @@ const (
 	fieldDay = "day"
 )
 
-// checkpointKey holds, inside the index, the last change-feed position the
-// index reflects. It is written in the same batch as the documents, so a
-// crash can never leave the two disagreeing.
+// checkpointKey held, inside an index of format 4 or older, the last
+// change-feed position it reflects; such an index serves with it until its
+// replacement is swapped in. The manifest holds it now (periods.go).
 var checkpointKey = []byte("mxarchive.checkpoint")
 
 // errNoIndex: a failed Rebuild could not reopen any index.
@@ -68,6 +66,9 @@ type Options struct {
 	// for the next poll, and the target for it to be searchable is
 	// 500 ms at p99; a poll with nothing new is one indexed read).
 	PollInterval time.Duration
+	// PeriodDocs is how many documents a period of the index holds
+	// before the next one begins (periods.go; default 100,000).
+	PeriodDocs int
 }
 
 // Indexer keeps a Bleve index in step with the store.
@@ -77,8 +78,8 @@ type Indexer struct {
 	opts  Options
 	path  string
 
-	mu  sync.RWMutex // guards idx against Rebuild swapping it
-	idx bleve.Index
+	mu  sync.RWMutex // guards set against Rebuild swapping it and a split growing it
+	set *shards
 
 	sortAllLimit int // see search.go; a field so tests can force either path
 
@@ -87,6 +88,9 @@ type Indexer struct {
 	wait func(time.Duration) <-chan time.Time
 	// stale: the open index has another format; CatchUp rebuilds it.
 	stale atomic.Bool
+	// afterCommit, if set, runs after each period's batch of a step has
+	// committed (tests crash there).
+	afterCommit func() error
 }
 
 const (
@@ -103,8 +107,10 @@ var formatKey = []byte("mxarchive.format")
 
 // indexFormat: 3 = word pairs instead of term positions, doc values only
 // for the time, as a short term (fieldTSort); 4 = no composite _all field
-// and no numeric time field (dates by fieldDay and fieldMonth).
-const indexFormat = "4"
+// and no numeric time field (dates by fieldDay and fieldMonth); 5 = one
+// index per period of time, with a manifest (periods.go), document IDs that
+// begin with the time and no doc values.
+const indexFormat = "5"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -135,17 +141,19 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	text.Store = false
 	// Phrases are matched with word pairs (pairs.go), not positions.
 	text.IncludeTermVectors = false
-	// Only the time is sorted on (fieldTSort), so only it keeps doc values;
-	// nothing needs term vectors. Both cost index size for nothing.
+	// Nothing sorts on a field (time order is document ID order) and
+	// nothing needs term vectors: both would cost index size for nothing.
 	text.DocValues = false
 	kw := bleve.NewKeywordFieldMapping()
 	kw.Store = false
 	kw.IncludeTermVectors = false
 	kw.DocValues = false
+	// Sorting by time reads the document IDs, which begin with the time
+	// (docID): no field keeps doc values.
 	tsort := bleve.NewKeywordFieldMapping()
 	tsort.Store = false
 	tsort.IncludeTermVectors = false
-	tsort.DocValues = true
+	tsort.DocValues = false
 	flag := bleve.NewBooleanFieldMapping()
 	flag.Store = false
 	flag.DocValues = false
@@ -182,50 +190,51 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 200 * time.Millisecond
 	}
+	if opts.PeriodDocs <= 0 {
+		opts.PeriodDocs = defaultPeriodDocs
+	}
 	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, wait: time.After}
-	// Bleve's root file is locked for as long as a process has the index
-	// open, and bolt waits for the lock for ever by default: a second
-	// archive-web (a reindex beside a running server) would hang silently.
-	idx, err := bleve.OpenUsing(path, map[string]any{"bolt_timeout": lockWait.String()})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		// Not broken, only busy: never move it aside.
+	set, err := openShards(path)
+	if errors.Is(err, ErrLocked) {
 		return nil, fmt.Errorf("open search index %s: %w", path, ErrLocked)
 	}
-	if err == nil {
-		if format, ferr := idx.GetInternal(formatKey); ferr != nil || string(format) != ix.format() {
-			// Derived data in another layout: it keeps answering (every
-			// hit is still checked against the store; filters on fields
-			// it lacks match less) while the first CatchUp builds one in
-			// this layout beside it and swaps it in, as Rebuild does.
-			log.Info("the search index has another format or language; it will be rebuilt beside the old one, which serves until then", "path", path, "format", string(format), "want", ix.format(), "err", ferr)
-			ix.stale.Store(true)
-		}
+	if err == nil && (set.legacy || set.format != ix.format()) {
+		// Derived data in another layout: it keeps answering (every
+		// hit is still checked against the store; filters on fields
+		// it lacks match less) while the first CatchUp builds one in
+		// this layout beside it and swaps it in, as Rebuild does.
+		log.Info("the search index has another format or language; it will be rebuilt beside the old one, which serves until then", "path", path, "format", set.format, "want", ix.format())
+		ix.stale.Store(true)
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, bleve.ErrorIndexPathDoesNotExist):
 		log.Info("creating the search index; it will be filled from the archive", "path", path)
-		idx, err = ix.create(path)
+		set, err = ix.create(path)
 	default:
 		aside := path + ".broken-" + time.Now().UTC().Format("20060102T150405")
 		log.Error("the search index cannot be opened; moving it aside and rebuilding it", "path", path, "moved_to", aside, "err", err)
 		if rerr := os.Rename(path, aside); rerr != nil {
 			return nil, fmt.Errorf("move broken index aside: %w (opening it failed with: %v)", rerr, err)
 		}
-		idx, err = ix.create(path)
+		set, err = ix.create(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
-	ix.idx = idx
+	ix.set = set
 	return ix, nil
 }
 
-// create makes a new, empty index. Batches are persisted before Batch
-// returns (Bleve's default): measured on an idle machine, skipping that
-// ("unsafe_batch") gained nothing here, and Close does not flush unpersisted
-// batches, which once lost a new index's mapping.
-func (ix *Indexer) create(path string) (bleve.Index, error) {
+// create makes a new, empty index of one period.
+func (ix *Indexer) create(path string) (*shards, error) {
+	return createShards(path, ix.format(), ix.newIndex)
+}
+
+// newIndex makes one period's Bleve index. Batches are persisted before
+// Batch returns (Bleve's default): the manifest's checkpoint may only
+// name what is on disk.
+func (ix *Indexer) newIndex(path string) (bleve.Index, error) {
 	m, err := newMapping(ix.opts.Language)
 	if err != nil {
 		return nil, err
@@ -249,12 +258,12 @@ func (ix *Indexer) format() string { return indexFormat + "/" + ix.opts.Language
 func (ix *Indexer) Close() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.idx == nil {
+	if ix.set == nil {
 		return nil // a failed Rebuild left nothing open, or closed already
 	}
 	// Bleve panics on a second Close; a closed Indexer just says so.
-	err := ix.idx.Close()
-	ix.idx = nil
+	err := ix.set.close()
+	ix.set = nil
 	return err
 }
 
@@ -262,10 +271,10 @@ func (ix *Indexer) Close() error {
 func (ix *Indexer) Checkpoint() (int64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if ix.idx == nil {
+	if ix.set == nil {
 		return 0, errNoIndex
 	}
-	return checkpointOf(ix.idx)
+	return ix.set.checkpoint.Load(), nil
 }
 
 func checkpointOf(idx bleve.Index) (int64, error) {
@@ -280,10 +289,10 @@ func checkpointOf(idx bleve.Index) (int64, error) {
 func (ix *Indexer) DocCount() (uint64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if ix.idx == nil {
+	if ix.set == nil {
 		return 0, errNoIndex
 	}
-	return ix.idx.DocCount()
+	return ix.set.docCount()
 }
 
 // document is what the index holds of one visible message.
@@ -309,6 +318,9 @@ func indexable(e *store.Event, room store.Room) bool {
 // sortableTime writes a time (ms) so that string order is time order.
 func sortableTime(ms int64) string { return fmt.Sprintf("%013d", max(ms, 0)) }
 
+// indexTime is a message's time as the index holds it (maxIndexTime).
+func indexTime(ms int64) int64 { return min(max(ms, 0), maxIndexTime) }
+
 func monthOf(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01") }
 
 func dayOf(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.DateOnly) }
@@ -328,7 +340,7 @@ func hasLink(msg event.Message) bool {
 const maxIndexTime = 9_999_999_999_999
 
 func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
-	ts := min(max(e.OriginTS, 0), maxIndexTime)
+	ts := indexTime(e.OriginTS)
 	text := msg.Body
 	// A captioned file: the body is the caption, the name is findable too.
 	if msg.FileName != "" && text != msg.FileName {

@@ -690,7 +690,8 @@ func TestFewTermsPerMessage(t *testing.T) {
 		t.Fatalf("the message is not found in its dates: %s", got)
 	}
 	ix.Close()
-	idx, err := bleve.Open(filepath.Join(dir, "index"))
+	// The index's one period (index format 5: one Bleve index per period).
+	idx, err := bleve.Open(filepath.Join(dir, "index", "p0000"))
 	if err != nil {
 		t.Fatal(err)
 	}

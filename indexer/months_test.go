@@ -46,7 +46,7 @@ func TestMonthWalkMatchesFullSort(t *testing.T) {
 	if _, err := ix.CatchUp(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	months, _ := ix.months()
+	months, _ := months(ix.set.periods[0].idx)
 	if len(months) < 3 {
 		t.Fatalf("the test corpus spans only %d months", len(months))
 	}

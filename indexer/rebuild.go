@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"github.com/blevesearch/bleve/v2"
 )
 
 // Rebuild builds a fresh index beside the live one, from the whole change
@@ -21,9 +19,9 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	if err != nil {
 		return fmt.Errorf("create new index: %w", err)
 	}
-	builder := &Indexer{store: ix.store, log: ix.log, opts: ix.opts, path: next, idx: fresh, sortAllLimit: ix.sortAllLimit}
+	builder := &Indexer{store: ix.store, log: ix.log, opts: ix.opts, path: next, set: fresh, sortAllLimit: ix.sortAllLimit}
 	if _, err := builder.CatchUp(ctx, progress); err != nil {
-		fresh.Close()
+		builder.Close()
 		// Half an index is of no use to anyone, and can be large.
 		if rerr := os.RemoveAll(next); rerr != nil {
 			ix.log.Warn("removing the half-built index", "path", next, "err", rerr)
@@ -31,7 +29,7 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 		return fmt.Errorf("build new index: %w", err)
 	}
 	ix.mu.Lock()
-	err = ix.swap(fresh, next)
+	err = ix.swap(builder.set, next)
 	if err == nil {
 		ix.stale.Store(false) // the live index now has this format
 	}
@@ -47,23 +45,23 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 // swap replaces the live index by the one built at next. On any failure the
 // old index is put back and reopened, so search keeps working. The caller
 // holds ix.mu.
-func (ix *Indexer) swap(fresh bleve.Index, next string) error {
-	if err := fresh.Close(); err != nil {
+func (ix *Indexer) swap(fresh *shards, next string) error {
+	if err := fresh.close(); err != nil {
 		return fmt.Errorf("close the new index: %w", err) // the old one is untouched
 	}
-	if ix.idx != nil {
-		if err := ix.idx.Close(); err != nil {
+	if ix.set != nil {
+		if err := ix.set.close(); err != nil {
 			ix.log.Warn("closing the old index", "err", err)
 		}
 	}
 	aside := ix.path + ".old-" + time.Now().UTC().Format("20060102T150405")
 	reopenOld := func(cause error) error {
-		idx, err := bleve.Open(ix.path)
+		set, err := openShards(ix.path)
 		if err != nil {
-			ix.idx = nil
+			ix.set = nil
 			return fmt.Errorf("%w; reopening the old index failed too: %v", cause, err)
 		}
-		ix.idx = idx
+		ix.set = set
 		return fmt.Errorf("%w (the old index is back in place)", cause)
 	}
 	if err := os.Rename(ix.path, aside); err != nil {
@@ -73,13 +71,13 @@ func (ix *Indexer) swap(fresh bleve.Index, next string) error {
 		os.Rename(aside, ix.path)
 		return reopenOld(fmt.Errorf("swap in the new index: %w", err))
 	}
-	idx, err := bleve.Open(ix.path)
+	set, err := openShards(ix.path)
 	if err != nil {
 		os.Rename(ix.path, next)
 		os.Rename(aside, ix.path)
 		return reopenOld(fmt.Errorf("open the new index: %w", err))
 	}
-	ix.idx = idx
+	ix.set = set
 	if err := os.RemoveAll(aside); err != nil {
 		ix.log.Warn("removing the old index", "path", aside, "err", err)
 	}

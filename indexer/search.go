@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -135,10 +137,10 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if ix.idx == nil {
+	if ix.set == nil {
 		return res, errNoIndex
 	}
-	q, check, clauses := buildQuery(ix.idx.Mapping(), req.Query, rooms)
+	q, check, clauses := buildQuery(ix.set.periods[0].idx.Mapping(), req.Query, rooms)
 	// Expired messages must not match at all: the check against the
 	// store drops them, but until the purge (never, in an archive that
 	// only imports) or DropExpired deletes them, their hits would weigh
@@ -150,11 +152,11 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	if b, ok := q.(*query.BooleanQuery); ok && expired != nil {
 		b.AddMustNot(expired)
 	}
-	// What a time-ordered walk needs is read once per request, not per
-	// round: the bound on its hits and the months it may visit.
-	var plan walk
+	// The months a time-ordered search may visit are read once per
+	// request, not per round.
+	var within monthRange
 	if req.Sort != SortRelevance {
-		if plan, err = ix.planWalk(ctx, req, rooms, clauses); err != nil {
+		if within, err = ix.bounds(ctx, req.Query, rooms); err != nil {
 			return res, err
 		}
 	}
@@ -168,7 +170,7 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	more := false // the index may hold more hits past cur
 	for round := 0; round < 3 && len(res.Events) < want; round++ {
 		fetch := want + want/2
-		hits, total, err := ix.hits(ctx, q, plan, req.Sort, fetch, cur)
+		hits, total, err := ix.hits(ctx, q, clauses, within, req.Sort, fetch, cur)
 		if err != nil {
 			return res, fmt.Errorf("search: %w", err)
 		}
@@ -283,36 +285,175 @@ const sortAllLimit = 500
 // hits asks the index for n hits after the cursor, in the given order, and
 // an estimate of their total.
 //
-// Sorting by time costs Bleve a timestamp load per matching document: a
-// common term sorted newest first cost 150 ms at 1M messages. So a
-// time-ordered search that may have many hits walks the months (fieldMonth)
-// from the cursor's month on, newest or oldest first, sorting only the hits
-// of the months visited, and stops as soon as it has n: whatever it has by
-// then is the true page. It does not count all hits first (that cost as
-// much as the walk): whether to walk is decided on an upper bound read from
-// the term dictionaries, and the total is extrapolated from the months
-// visited.
-func (ix *Indexer) hits(ctx context.Context, q query.Query, plan walk, order string, n int, cur cursor) (search.DocumentMatchCollection, uint64, error) {
-	run := func(q query.Query, size int) (*bleve.SearchResult, error) {
-		sr := bleve.NewSearchRequestOptions(q, size, 0, false)
-		switch order {
-		case SortRelevance:
-			// Score alone: a time tie-breaker would load every hit's
-			// timestamp, which dominated the cost of common terms.
-			sr.SortBy([]string{"-_score"})
-			sr.From = cur.Offset
-		case SortNewest:
-			sr.SortBy([]string{"-" + fieldTSort, "-_id"})
-		case SortOldest:
-			sr.SortBy([]string{fieldTSort, "_id"})
-		}
-		if order != SortRelevance && cur.After != nil {
-			sr.SearchAfter = cur.After
-		}
-		return ix.idx.SearchInContext(ctx, sr)
+// Relevance asks every period at once (relevant). A time-ordered search asks the periods one by one, newest (or oldest)
+// first, and stops once it has n hits that no period still unasked can
+// beat: the n-th hit's time lies beyond that period's bounds. Periods hold
+// whole stretches of time, so a page is usually found in the first one.
+func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, within monthRange, order string, n int, cur cursor) (search.DocumentMatchCollection, uint64, error) {
+	if order == SortRelevance {
+		return ix.set.relevant(ctx, q, n, cur.Offset)
 	}
-	if order == SortRelevance || plan.sortAll {
-		res, err := run(q, n)
+	var out search.DocumentMatchCollection
+	var total uint64
+	for _, p := range ix.set.inOrder(order, within, cur) {
+		if len(out) >= n {
+			ts, _ := strconv.ParseInt(out[n-1].Sort[0], 10, 64)
+			if (order == SortNewest && p.hi.Load() < ts) || (order == SortOldest && p.lo.Load() > ts) {
+				break
+			}
+		}
+		plan, err := ix.planWalk(ctx, p.idx, q, order, within, clauses)
+		if err != nil {
+			return nil, 0, err
+		}
+		hs, t, err := ix.walk(ctx, p.idx, ix.set.legacy, q, plan, order, n, cur)
+		if err != nil {
+			return nil, 0, err
+		}
+		total += t
+		out = mergeHits(out, hs, order, n)
+	}
+	return out, total, nil
+}
+
+// relevant asks every period for its best offset+n hits, at once, and
+// returns the n after offset of their merge by score. Equal scores keep
+// the periods' order, then each period's own: a total order that every
+// page agrees on, so paging neither skips nor repeats a hit (Bleve's
+// index alias merges equal scores in the order its goroutines finish).
+func (s *shards) relevant(ctx context.Context, q query.Query, n, offset int) (search.DocumentMatchCollection, uint64, error) {
+	results := make([]*bleve.SearchResult, len(s.periods))
+	errs := make([]error, len(s.periods))
+	var wg sync.WaitGroup
+	for i, p := range s.periods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = runSearch(ctx, p.idx, s.legacy, q, SortRelevance, offset+n, cursor{})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, 0, err
+	}
+	var all search.DocumentMatchCollection
+	var total uint64
+	for _, r := range results {
+		all = append(all, r.Hits...)
+		total += r.Total
+	}
+	slices.SortStableFunc(all, func(x, y *search.DocumentMatch) int { return cmp.Compare(y.Score, x.Score) })
+	if offset >= len(all) {
+		return nil, total, nil
+	}
+	return all[offset:min(len(all), offset+n)], total, nil
+}
+
+// inOrder lists the periods a time-ordered search may need, in the order
+// to ask them: by their newest time for newest first, by their oldest for
+// oldest first. Periods outside the search's months, empty ones, and those
+// wholly on the cursor's earlier side are left out.
+func (s *shards) inOrder(order string, within monthRange, cur cursor) []*period {
+	c := int64(-1)
+	if len(cur.After) > 0 {
+		c, _ = strconv.ParseInt(cur.After[0], 10, 64)
+	}
+	var out []*period
+	for _, p := range s.periods {
+		lo, hi := p.lo.Load(), p.hi.Load()
+		switch {
+		case lo > hi, monthOf(hi) < within.first, monthOf(lo) > within.last:
+		case c >= 0 && order == SortNewest && lo > c:
+		case c >= 0 && order == SortOldest && hi < c:
+		default:
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *period) int {
+		if order == SortNewest {
+			return cmp.Compare(b.hi.Load(), a.hi.Load())
+		}
+		return cmp.Compare(a.lo.Load(), b.lo.Load())
+	})
+	return out
+}
+
+// mergeHits merges two lists of hits sorted in the given order (by time,
+// then ID, as the index sorts them) and keeps the first n.
+func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.DocumentMatchCollection {
+	out := append(a, b...)
+	slices.SortStableFunc(out, func(x, y *search.DocumentMatch) int {
+		c := cmp.Compare(x.Sort[0], y.Sort[0])
+		if c == 0 {
+			c = cmp.Compare(x.Sort[1], y.Sort[1])
+		}
+		if order == SortNewest {
+			return -c
+		}
+		return c
+	})
+	return out[:min(len(out), n)]
+}
+
+// runSearch asks one index for size hits after the cursor. Its hits name
+// events (ID) and, sorted by time, carry the cursor's keys (Sort: time,
+// event ID) whatever the layout: an index of format 5 sorts by its
+// document IDs, which begin with the time (docID); an older one (legacy)
+// by its time field's doc values.
+func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, order string, size int, cur cursor) (*bleve.SearchResult, error) {
+	sr := bleve.NewSearchRequestOptions(q, size, 0, false)
+	switch {
+	case order == SortRelevance:
+		// Score alone: a time tie-breaker would load every hit's
+		// timestamp, which dominated the cost of common terms.
+		sr.SortBy([]string{"-_score"})
+		sr.From = cur.Offset
+	case legacy && order == SortNewest:
+		sr.SortBy([]string{"-" + fieldTSort, "-_id"})
+	case legacy:
+		sr.SortBy([]string{fieldTSort, "_id"})
+	case order == SortNewest:
+		sr.SortBy([]string{"-_id"})
+	default:
+		sr.SortBy([]string{"_id"})
+	}
+	if order != SortRelevance && cur.After != nil {
+		sr.SearchAfter = cur.After
+		if !legacy {
+			sr.SearchAfter = []string{cur.After[0] + cur.After[1]}
+		}
+	}
+	res, err := idx.SearchInContext(ctx, sr)
+	if err != nil || legacy {
+		return res, err
+	}
+	for _, h := range res.Hits {
+		ts, ev, ok := splitDocID(h.ID)
+		if !ok {
+			continue // not one this layout wrote; the store check drops it
+		}
+		h.ID = ev
+		if order != SortRelevance {
+			h.Sort = []string{ts, ev}
+		}
+	}
+	return res, nil
+}
+
+// walk asks one period for n hits after the cursor, in time order.
+//
+// Sorting by time costs Bleve a timestamp load per matching document: a
+// common term sorted newest first cost 150 ms at 1M messages in one index.
+// So a search that may have many hits in the period walks its months
+// (fieldMonth) from the cursor's month on, newest or oldest first, sorting
+// only the hits of the months visited, and stops as soon as it has n:
+// whatever it has by then is the period's true page. It does not count all
+// hits first (that cost as much as the walk): whether to walk is decided
+// on an upper bound read from the term dictionaries, and the total is
+// extrapolated from the months visited.
+func (ix *Indexer) walk(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, plan walk, order string, n int, cur cursor) (search.DocumentMatchCollection, uint64, error) {
+	if plan.sortAll {
+		res, err := runSearch(ctx, idx, legacy, q, order, n, cur)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -350,7 +491,7 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, plan walk, order str
 			t.SetField(fieldMonth)
 			in[k] = t
 		}
-		res, err := run(narrowed(q, bleve.NewDisjunctionQuery(in...)), need)
+		res, err := runSearch(ctx, idx, legacy, narrowed(q, bleve.NewDisjunctionQuery(in...)), order, need, cur)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -422,24 +563,35 @@ type walk struct {
 	months  []string // the months to visit, in the walk's order
 }
 
-func (ix *Indexer) planWalk(ctx context.Context, req Request, rooms []id.RoomID, clauses []clause) (walk, error) {
-	bound, err := ix.upperBound(ctx, clauses)
+func (ix *Indexer) planWalk(ctx context.Context, idx bleve.Index, q query.Query, order string, within monthRange, clauses []clause) (walk, error) {
+	bound, err := upperBound(ctx, idx, clauses)
 	if err != nil {
 		return walk{}, err
+	}
+	if (bound < 0 || len(clauses) > 1) && bound > int64(ix.sortAllLimit) {
+		// The dictionaries bound one clause, not their conjunction: a
+		// common word from a frequent sender can match a few hundred
+		// messages. Counting (without scores or sorting) costs a pass
+		// over the period's postings; a walk sized on a loose bound
+		// cost many rounds of a few hits each (a sender filter, oldest
+		// first: 11 ms of 12).
+		sr := bleve.NewSearchRequestOptions(q, 0, 0, false)
+		sr.Score = "none"
+		res, err := idx.SearchInContext(ctx, sr)
+		if err != nil {
+			return walk{}, err
+		}
+		bound = int64(res.Total)
 	}
 	w := walk{bound: bound, sortAll: bound >= 0 && bound <= int64(ix.sortAllLimit)}
 	if w.sortAll {
 		return w, nil
 	}
-	within, err := ix.bounds(ctx, req.Query, rooms)
-	if err != nil {
-		return walk{}, err
-	}
-	if w.months, err = ix.months(); err != nil {
+	if w.months, err = months(idx); err != nil {
 		return walk{}, err
 	}
 	w.months = slices.DeleteFunc(w.months, func(m string) bool { return m < within.first || m > within.last })
-	if req.Sort == SortNewest {
+	if order == SortNewest {
 		slices.Reverse(w.months)
 	}
 	return w, nil
@@ -483,9 +635,9 @@ func (ix *Indexer) bounds(ctx context.Context, q Query, rooms []id.RoomID) (mont
 	return b, nil
 }
 
-// months lists the index's months, oldest first.
-func (ix *Indexer) months() ([]string, error) {
-	d, err := ix.idx.FieldDict(fieldMonth)
+// months lists an index's months, oldest first.
+func months(idx bleve.Index) ([]string, error) {
+	d, err := idx.FieldDict(fieldMonth)
 	if err != nil {
 		return nil, err
 	}
@@ -563,7 +715,7 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]store.Event
 	if err != nil {
 		return nil, err
 	}
-	m := ix.idx.Mapping()
+	m := ix.set.periods[0].idx.Mapping()
 	for i, e := range evs {
 		msg, ok := resolved[i].Searchable()
 		if !ok {
@@ -722,11 +874,11 @@ type fieldTerm struct{ field, term string }
 // upperBound bounds the number of hits of a query from its clauses: the
 // fewest documents any one clause can match, from the term dictionaries
 // alone (no posting is read). -1 when the query has no such clause.
-func (ix *Indexer) upperBound(ctx context.Context, clauses []clause) (int64, error) {
+func upperBound(ctx context.Context, idx bleve.Index, clauses []clause) (int64, error) {
 	if len(clauses) == 0 {
 		return -1, nil
 	}
-	adv, err := ix.idx.Advanced()
+	adv, err := idx.Advanced()
 	if err != nil {
 		return 0, err
 	}

@@ -232,7 +232,9 @@ func (r *report) markdown(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	row("import: stored (messages/s)", func(o oursResult) string { return fmt.Sprintf("%.0f", o.StoredPerSecond) })
-	row("import: searchable (messages/s)", func(o oursResult) string { return fmt.Sprintf("%.0f", o.SearchablePerSecond) })
+	row("import: searchable (messages/s)", func(o oursResult) string {
+		return fmt.Sprintf("%.0f%s", o.SearchablePerSecond, meets(o.SearchablePerSecond >= targetSearchablePerSecond, "≥ 15,000"))
+	})
 	row("appservice ack, 100-event transaction, p50 / p99 ms", func(o oursResult) string { return pp(o.Ack) })
 	row(fmt.Sprintf("day page (%d messages), first request after start, ms", r.Day.Messages), func(o oursResult) string { return num(o.DayPageFirstMS) })
 	row(fmt.Sprintf("day page (%d messages), p50 / p99 ms", r.Day.Messages), func(o oursResult) string { return pp(o.DayPage) })
@@ -267,26 +269,35 @@ func (r *report) markdown(w io.Writer) {
 			})
 		}
 	}
-	row("new message searchable (transaction → search hit), p50 / p99 ms", func(o oursResult) string { return pp(o.Searchable) })
-	row("redaction gone from search and page (transaction → gone), p50 / p99 ms", func(o oursResult) string { return pp(o.Redaction) })
-	row("archive-web peak RSS (MiB)", func(o oursResult) string { return fmt.Sprintf("%.0f", mib(o.PeakRSSBytes)) })
-	row("index size (bytes/message)", func(o oursResult) string { return fmt.Sprintf("%.0f", o.IndexBytesPerMessage) })
+	row("new message searchable (transaction → search hit), p50 / p99 ms", func(o oursResult) string {
+		return pp(o.Searchable) + meets(o.Searchable.P99 <= targetSearchableP99, "p99 ≤ 500")
+	})
+	row("redaction gone from search and page (transaction → gone), p50 / p99 ms", func(o oursResult) string {
+		return pp(o.Redaction) + meets(o.Redaction.P99 <= targetRedactionP99, "p99 ≤ 100")
+	})
+	row("archive-web peak RSS (MiB)", func(o oursResult) string {
+		return fmt.Sprintf("%.0f%s", mib(o.PeakRSSBytes), meets(o.PeakRSSBytes <= targetPeakRSS, "≤ 300 MB"))
+	})
+	row("index size (bytes/message)", func(o oursResult) string {
+		return fmt.Sprintf("%.0f%s", o.IndexBytesPerMessage, meets(o.IndexBytesPerMessage <= targetIndexBytes, "≤ 400"))
+	})
 
 	fmt.Fprintf(w, "\n## Search latency, one client: p50 / p99 ms (ratio: peer ÷ ours on the same database, p50 / p99; above 1 means ours is faster)\n\n")
-	fmt.Fprintf(w, "| query | sort |")
+	fmt.Fprintf(w, "| query | sort | target p99 ms |")
 	for _, o := range r.Ours {
 		fmt.Fprintf(w, " ours (%s) |", o.Database)
 	}
 	for _, p := range r.Peers {
 		fmt.Fprintf(w, " %s | ratio |", p.Name)
 	}
-	fmt.Fprintf(w, " %s, p50 |\n|---|---|%s%s---|\n", r.Linear.Name, strings.Repeat("---|", len(r.Ours)), strings.Repeat("---|---|", len(r.Peers)))
+	fmt.Fprintf(w, " %s, p50 |\n|---|---|---|%s%s---|\n", r.Linear.Name, strings.Repeat("---|", len(r.Ours)), strings.Repeat("---|---|", len(r.Peers)))
 	for _, q := range r.Queries {
 		for _, sort := range sorts {
-			fmt.Fprintf(w, "| %s | %s |", q.Name, sort)
+			limit := targetSearchP99(q, sort)
+			fmt.Fprintf(w, "| %s | %s | ≤ %s |", q.Name, sort, num(limit))
 			for _, o := range r.Ours {
 				c, _ := r.find(o.Search, q.Name, sort)
-				fmt.Fprintf(w, " %s |", pp(c.latency))
+				fmt.Fprintf(w, " %s%s |", pp(c.latency), meets(c.P99 <= limit, ""))
 			}
 			for _, p := range r.Peers {
 				c, _ := r.find(p.Search, q.Name, sort)
@@ -377,4 +388,39 @@ func (r *report) svg() []byte {
 	}
 	b.WriteString("</svg>\n")
 	return b.Bytes()
+}
+
+// The targets (2 cores, 1M and 3M messages), printed next to the
+// figures so a run says at a glance which hold.
+const (
+	targetSearchablePerSecond = 15_000
+	targetSearchableP99       = 500 // ms
+	targetRedactionP99        = 100 // ms
+	targetPeakRSS             = 300 << 20
+	targetIndexBytes          = 400 // per message
+)
+
+// targetSearchP99 is the p99 a query class must stay within, in ms:
+// 5 ms newest or oldest first, 10 ms with a date range, 25 ms by relevance.
+func targetSearchP99(q queryClass, sort string) float64 {
+	switch {
+	case sort == sortRank:
+		return 25
+	case q.from != 0 || q.to != 0 || q.Name == "date range":
+		return 10
+	}
+	return 5
+}
+
+// meets marks a figure against its target: "met" or "NOT met", with the
+// target when given.
+func meets(ok bool, target string) string {
+	word := "met"
+	if !ok {
+		word = "NOT met"
+	}
+	if target == "" {
+		return " (" + word + ")"
+	}
+	return " (target " + target + ": " + word + ")"
 }

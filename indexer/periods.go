@@ -1,0 +1,431 @@
+package indexer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/blevesearch/bleve/v2"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// The index is a set of Bleve indexes, one per period of time. Bleve
+// cannot stop a sorted search early inside one index: it loads the time of
+// every hit to sort them. Split by time, a newest-first search asks the
+// newest period first and stops once a page is full and no older period
+// can beat it; relevance asks every period at once and merges by score.
+//
+// A period is closed when it holds Options.PeriodDocs documents, so busy
+// and sparse archives alike get a few well-sized periods: the newest period
+// is open-ended, and a new one starts at the median time of the documents
+// the closing step put in it. Routing is by the message's own time, fixed
+// per event, so an edit or a deletion finds the period its document is in.
+// Periods may overlap a little (a closed period keeps what it held past its
+// successor's start, and a hostile far-future time stays where it went):
+// each period's time bounds (lo, hi) say what it may hold, a document
+// indexed elsewhere is deleted from every period whose bounds cover its
+// time, and the ordered search merges by those bounds.
+//
+// The manifest (manifestName, written atomically after every period's
+// batch of a step has committed) holds the checkpoint and the periods. A
+// crash between two periods' commits replays the step from the manifest's
+// checkpoint: indexing by event ID is an upsert and deleting is idempotent.
+
+const (
+	manifestName = "mxarchive.json"
+	// defaultPeriodDocs: see Options.PeriodDocs.
+	defaultPeriodDocs = 100_000
+	// legacyMeta marks an index of format 4 or older: one Bleve index at
+	// the index path itself.
+	legacyMeta = "index_meta.json"
+)
+
+type manifest struct {
+	Format     string        `json:"format"`
+	Checkpoint int64         `json:"checkpoint"`
+	Periods    []periodEntry `json:"periods"`
+}
+
+type periodEntry struct {
+	Dir string `json:"dir"`
+	// Start (ms) routes: a message of time t goes to the last period
+	// whose Start is at most t.
+	Start int64 `json:"start"`
+}
+
+// period is one open Bleve index of the set.
+type period struct {
+	periodEntry
+	idx bleve.Index
+	// lo and hi bound the (clamped) times of what the index may hold;
+	// lo > hi when it holds nothing. They only widen while open (a step
+	// widens them before its batch commits, so a search never misses a
+	// committed document) and are read afresh from the index at open.
+	lo, hi atomic.Int64
+}
+
+func (p *period) covers(ts int64) bool { return p.lo.Load() <= ts && ts <= p.hi.Load() }
+
+func (p *period) widen(ts int64) {
+	for lo := p.lo.Load(); ts < lo && !p.lo.CompareAndSwap(lo, ts); lo = p.lo.Load() {
+	}
+	for hi := p.hi.Load(); ts > hi && !p.hi.CompareAndSwap(hi, ts); hi = p.hi.Load() {
+	}
+}
+
+// shards is the set of period indexes the Indexer searches.
+type shards struct {
+	path string
+	// legacy: a single index of an older format at path, which serves
+	// (with its own checkpoint) until its replacement is swapped in.
+	legacy     bool
+	format     string
+	checkpoint atomic.Int64
+	periods    []*period // by Start, oldest first
+}
+
+// route is the period a message of time ts belongs in.
+func (s *shards) route(ts int64) *period {
+	k, _ := slices.BinarySearchFunc(s.periods, ts, func(p *period, t int64) int {
+		if p.Start <= t {
+			return -1
+		}
+		return 1
+	})
+	return s.periods[max(k-1, 0)]
+}
+
+func (s *shards) close() error {
+	var errs []error
+	for _, p := range s.periods {
+		errs = append(errs, p.idx.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *shards) docCount() (uint64, error) {
+	var n uint64
+	for _, p := range s.periods {
+		c, err := p.idx.DocCount()
+		if err != nil {
+			return 0, err
+		}
+		n += c
+	}
+	return n, nil
+}
+
+// writeManifest replaces the manifest atomically: a crash leaves the old
+// one or the new one, never a mix.
+func (s *shards) writeManifest() error {
+	m := manifest{Format: s.format, Checkpoint: s.checkpoint.Load()}
+	for _, p := range s.periods {
+		m.Periods = append(m.Periods, p.periodEntry)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(s.path, manifestName+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("write index manifest: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(s.path, manifestName))
+	}
+	if err == nil {
+		err = syncDir(s.path)
+	}
+	if err != nil {
+		return fmt.Errorf("write index manifest: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// openBleve opens one Bleve index, failing with ErrLocked when another
+// process holds it: bolt waits for its lock for ever by default, and a
+// second archive-web (a reindex beside a running server) would hang.
+func openBleve(path string) (bleve.Index, error) {
+	idx, err := bleve.OpenUsing(path, map[string]any{"bolt_timeout": lockWait.String()})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, ErrLocked // not broken, only busy: never move it aside
+	}
+	return idx, err
+}
+
+// openShards opens the index at path: a set of periods, or a single index
+// of an older format. bleve.ErrorIndexPathDoesNotExist when there is none.
+func openShards(path string) (*shards, error) {
+	if _, err := os.Stat(filepath.Join(path, legacyMeta)); err == nil {
+		idx, err := openBleve(path)
+		if err != nil {
+			return nil, err
+		}
+		s := &shards{path: path, legacy: true}
+		if f, ferr := idx.GetInternal(formatKey); ferr == nil {
+			s.format = string(f)
+		}
+		cp, err := checkpointOf(idx)
+		if err != nil {
+			idx.Close()
+			return nil, err
+		}
+		s.checkpoint.Store(cp)
+		// Its times are not read: an older format may lack them, and
+		// it is searched whole anyway.
+		p := &period{idx: idx}
+		p.lo.Store(0)
+		p.hi.Store(maxIndexTime)
+		s.periods = []*period{p}
+		return s, nil
+	}
+	b, err := os.ReadFile(filepath.Join(path, manifestName))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+			return nil, bleve.ErrorIndexPathDoesNotExist
+		}
+		return nil, fmt.Errorf("the index directory has no manifest")
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read index manifest: %w", err)
+	}
+	if len(m.Periods) == 0 {
+		return nil, fmt.Errorf("the index manifest lists no period")
+	}
+	s := &shards{path: path, format: m.Format}
+	s.checkpoint.Store(m.Checkpoint)
+	listed := map[string]bool{}
+	for _, e := range m.Periods {
+		if e.Dir == "" || strings.ContainsAny(e.Dir, `/\.`) {
+			s.close()
+			return nil, fmt.Errorf("the index manifest names a period %q", e.Dir)
+		}
+		idx, err := openBleve(filepath.Join(path, e.Dir))
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		p := &period{periodEntry: e, idx: idx}
+		s.periods = append(s.periods, p)
+		listed[e.Dir] = true
+		if err := p.readBounds(); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	// A period created by a split that crashed before the manifest named
+	// it holds nothing the manifest's checkpoint relies on.
+	entries, _ := os.ReadDir(path)
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "p") && !listed[e.Name()] {
+			os.RemoveAll(filepath.Join(path, e.Name()))
+		}
+	}
+	return s, nil
+}
+
+// readBounds sets lo and hi from the index's time terms.
+func (p *period) readBounds() error {
+	p.lo.Store(math.MaxInt64)
+	p.hi.Store(-1)
+	d, err := p.idx.FieldDict(fieldTSort)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for {
+		e, err := d.Next()
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return nil
+		}
+		if ts, err := strconv.ParseInt(e.Term, 10, 64); err == nil {
+			p.widen(ts)
+		}
+	}
+}
+
+// createShards makes a new, empty set of one period at path.
+func createShards(path, format string, newIndex func(string) (bleve.Index, error)) (*shards, error) {
+	if err := os.MkdirAll(path, 0o750); err != nil {
+		return nil, err
+	}
+	s := &shards{path: path, format: format}
+	if err := s.addPeriod(0, newIndex); err != nil {
+		return nil, err
+	}
+	if err := s.writeManifest(); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// addPeriod creates a period starting at start, after the others.
+func (s *shards) addPeriod(start int64, newIndex func(string) (bleve.Index, error)) error {
+	dir := fmt.Sprintf("p%04d", len(s.periods))
+	full := filepath.Join(s.path, dir)
+	os.RemoveAll(full) // a split that crashed before its manifest
+	idx, err := newIndex(full)
+	if err != nil {
+		return fmt.Errorf("create index period: %w", err)
+	}
+	p := &period{periodEntry: periodEntry{Dir: dir, Start: start}, idx: idx}
+	p.lo.Store(math.MaxInt64)
+	p.hi.Store(-1)
+	s.periods = append(s.periods, p)
+	return nil
+}
+
+// multiBatch routes a step's writes to the periods' batches.
+type multiBatch struct {
+	set     *shards
+	batches map[*period]*bleve.Batch
+	// open holds the times of the documents routed to the newest
+	// period: where it would be split.
+	open []int64
+}
+
+func newMultiBatch(s *shards) *multiBatch {
+	return &multiBatch{set: s, batches: map[*period]*bleve.Batch{}}
+}
+
+func (b *multiBatch) of(p *period) *bleve.Batch {
+	if x, ok := b.batches[p]; ok {
+		return x
+	}
+	x := p.idx.NewBatch()
+	b.batches[p] = x
+	return x
+}
+
+func (b *multiBatch) Index(id string, data any) error {
+	doc, ok := data.(document)
+	if !ok {
+		return fmt.Errorf("index %s: not a document", id)
+	}
+	ts, err := strconv.ParseInt(doc.TSort, 10, 64)
+	if err != nil {
+		return fmt.Errorf("index %s: time %q: %w", id, doc.TSort, err)
+	}
+	p := b.set.route(ts)
+	full := docID(ts, id)
+	for _, q := range b.set.periods {
+		if q != p && q.covers(ts) {
+			b.of(q).Delete(full) // indexed there before the period it is in now began
+		}
+	}
+	p.widen(ts)
+	if p == b.set.periods[len(b.set.periods)-1] {
+		b.open = append(b.open, ts)
+	}
+	return b.of(p).Index(full, doc)
+}
+
+// Delete removes a document from the periods whose bounds cover its time.
+// Without its time (ts < 0: the event's row is gone from the store, which
+// only an operator's deletion or the retention purge does) its document
+// ID cannot be named; it is left to the store check, which drops every hit
+// the store no longer holds, and to DropExpired, which deletes by time
+// what retention expired.
+func (b *multiBatch) Delete(id string, ts int64) {
+	if ts < 0 {
+		return
+	}
+	full := docID(ts, id)
+	for _, q := range b.set.periods {
+		if q.covers(ts) {
+			b.of(q).Delete(full)
+		}
+	}
+}
+
+// docID is a document's ID in an index of format 5: its time (13 digits,
+// sortableTime) and then its event ID. Sorting by ID is then sorting by
+// time, with the event ID breaking ties, and Bleve reads a hit's ID without
+// decompressing anything: sorting by a doc-values field decoded a chunk of
+// 1,024 documents' values per hit where hits are sparse (58% of a rare
+// term's oldest-first search).
+func docID(ts int64, ev string) string { return sortableTime(ts) + ev }
+
+// splitDocID reads a docID back.
+func splitDocID(s string) (ts, ev string, ok bool) {
+	n := len(sortableTime(0))
+	if len(s) <= n || strings.Trim(s[:n], "0123456789") != "" {
+		return "", "", false
+	}
+	return s[:n], s[n:], true
+}
+
+// commit writes every period's batch, two at a time (the machine's cores:
+// each period's batch is one writer). afterEach, if set, runs after each
+// period's batch committed (a test's crash point).
+func (b *multiBatch) commit(afterEach func() error) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	sem := make(chan struct{}, 2)
+	for p, x := range b.batches {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := p.idx.Batch(x)
+			if err == nil && afterEach != nil {
+				err = afterEach()
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("period %s: %w", p.Dir, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// splitAt is where the newest period should end, given the times a step
+// put in it: their median, if it lies after the period's start.
+func splitAt(open []int64, start int64) (int64, bool) {
+	if len(open) == 0 {
+		return 0, false
+	}
+	ts := slices.Clone(open)
+	slices.Sort(ts)
+	m := ts[len(ts)/2]
+	return m, m > start
+}

@@ -1,0 +1,228 @@
+package indexer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// openPeriods opens an index whose periods close at a few documents.
+func openPeriods(t *testing.T, st *store.Store, dir string, periodDocs int) *indexer.Indexer {
+	t.Helper()
+	ix, err := indexer.Open(st, filepath.Join(dir, "index"), indexer.Options{BatchSize: 10, PeriodDocs: periodDocs}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+// allPages pages through a search and returns the IDs in the order given,
+// failing on a repeated one.
+func allPages(t *testing.T, ix *indexer.Indexer, q, sort string, size int) []string {
+	t.Helper()
+	var out []string
+	cur := ""
+	for range 200 {
+		res := search(t, ix, q, sort, size, cur)
+		for _, e := range res.Events {
+			if slices.Contains(out, string(e.ID)) {
+				t.Fatalf("%s %s: %s repeated across pages", q, sort, e.ID)
+			}
+			out = append(out, string(e.ID))
+		}
+		if cur = res.Next; cur == "" {
+			return out
+		}
+	}
+	t.Fatalf("%s %s: more than 200 pages", q, sort)
+	return nil
+}
+
+// zebras writes messages $z<i> "zebra <i>" at the given times.
+func zebras(from int, ts ...int64) []string {
+	var out []string
+	for i, at := range ts {
+		out = append(out, msg(fmt.Sprintf("$z%03d", from+i), at, fmt.Sprintf(`{"msgtype":"m.text","body":"zebra number%d"}`, from+i)))
+	}
+	return out
+}
+
+func seq(n int, start, step int64) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = start + int64(i)*step
+	}
+	return out
+}
+
+func reversed(s []string) []string {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
+}
+
+// Messages on both sides of period boundaries are found in both orders,
+// a page at a time (cursors cross the boundaries), with edits, a redaction
+// and a late message of an old time routed to the period of its time.
+func TestPeriodBoundaries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ix := openPeriods(t, st, t.TempDir(), 8)
+		const day = 24 * 60 * 60 * 1000
+		base := int64(1_700_000_000_000)
+		add(t, st, lines(zebras(0, seq(60, base, day/3)...)...)...)
+		catchUp(t, ix)
+		if n := ix.Periods(); n < 3 {
+			t.Fatalf("60 messages at 8 per period made %d periods", n)
+		}
+		var want []string
+		for i := range 60 {
+			want = append(want, fmt.Sprintf("$z%03d", i))
+		}
+		check := func(when string) {
+			t.Helper()
+			for _, size := range []int{1, 7, 100} {
+				if got := allPages(t, ix, "zebra", indexer.SortOldest, size); !slices.Equal(got, want) {
+					t.Errorf("%s, oldest first in pages of %d:\n got %v\nwant %v", when, size, got, want)
+				}
+				if got := allPages(t, ix, "zebra", indexer.SortNewest, size); !slices.Equal(got, reversed(want)) {
+					t.Errorf("%s, newest first in pages of %d:\n got %v", when, size, got)
+				}
+			}
+			if n, _ := ix.DocCount(); n != uint64(len(want)) {
+				t.Errorf("%s: %d documents, want %d (a document in two periods?)", when, n, len(want))
+			}
+		}
+		check("after the build")
+		// A message of an old time arriving late goes to its period.
+		add(t, st, zebras(100, base+day/6)...)
+		want = slices.Insert(want, 1, "$z100")
+		catchUp(t, ix)
+		check("after a late message")
+		// An edit of every message (those a period kept past its
+		// successor's start too: each must stay one document) and a
+		// redaction in the middle.
+		changes := []string{`{"event_id":"$red","room_id":"!r:x","type":"m.room.redaction","sender":"@a:x","origin_server_ts":` + fmt.Sprint(base+100*day) + `,"redacts":"$z030","content":{}}`}
+		for _, z := range want {
+			word := "edited"
+			if z == "$z000" {
+				word = "okapi"
+			}
+			changes = append(changes, msg("$edit"+z[1:], base+100*day, `{"msgtype":"m.text","body":"* zebra `+word+`","m.new_content":{"msgtype":"m.text","body":"zebra `+word+`"},"m.relates_to":{"rel_type":"m.replace","event_id":"`+z+`"}}`))
+		}
+		add(t, st, changes...)
+		want = slices.DeleteFunc(want, func(s string) bool { return s == "$z030" })
+		catchUp(t, ix)
+		check("after an edit and a redaction")
+		if got := allPages(t, ix, "okapi", indexer.SortNewest, 5); fmt.Sprint(got) != "[$z000]" {
+			t.Errorf("the edit's text: %v", got)
+		}
+		// Relevance asks every period.
+		if got := allPages(t, ix, "zebra", indexer.SortRelevance, 13); len(got) != len(want) {
+			t.Errorf("relevance found %d of %d", len(got), len(want))
+		}
+		// Reopened, the periods and their bounds are read back.
+		ix.Close()
+		ix = openPeriods(t, st, filepath.Dir(ix.Path()), 8)
+		check("reopened")
+	})
+}
+
+// A crash after one period's batch of a step committed and before the
+// others (and the checkpoint) did: reopened, the step is replayed and the
+// index is the one a fresh build makes.
+func TestCrashBetweenPeriodCommits(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	dir := t.TempDir()
+	ix := openPeriods(t, st, dir, 8)
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	add(t, st, lines(zebras(0, seq(40, base, day)...)...)...)
+	catchUp(t, ix)
+	if ix.Periods() < 3 {
+		t.Fatalf("only %d periods", ix.Periods())
+	}
+	before, _ := ix.Checkpoint()
+	// One step touching the oldest and the newest period: an edit of an
+	// old message, a redaction in the newest, and new messages.
+	add(t, st, append([]string{
+		msg("$edit", base+50*day, `{"msgtype":"m.text","body":"* zebra okapi","m.new_content":{"msgtype":"m.text","body":"zebra okapi"},"m.relates_to":{"rel_type":"m.replace","event_id":"$z001"}}`),
+		`{"event_id":"$red","room_id":"!r:x","type":"m.room.redaction","sender":"@a:x","origin_server_ts":` + fmt.Sprint(base+50*day) + `,"redacts":"$z039","content":{}}`,
+	}, zebras(40, base+45*day, base+2*day+1)...)...)
+	crash := errors.New("crash")
+	var commits atomic.Int32 // periods commit two at a time
+	ix.SetAfterCommit(func() error {
+		if commits.Add(1) == 1 {
+			return crash
+		}
+		return nil
+	})
+	if _, err := ix.CatchUp(context.Background(), nil); !errors.Is(err, crash) {
+		t.Fatalf("CatchUp = %v, want the crash", err)
+	}
+	if cp, _ := ix.Checkpoint(); cp != before {
+		t.Fatalf("the checkpoint moved to %d (from %d) though not every period committed", cp, before)
+	}
+	ix.Close()
+	ix = openPeriods(t, st, dir, 8)
+	if cp, _ := ix.Checkpoint(); cp != before {
+		t.Fatalf("reopened at checkpoint %d, want %d", cp, before)
+	}
+	catchUp(t, ix)
+	fresh := openPeriods(t, st, t.TempDir(), 8)
+	catchUp(t, fresh)
+	for _, q := range []string{"zebra", "okapi", "number1", "number39"} {
+		for _, sort := range []string{indexer.SortNewest, indexer.SortOldest} {
+			got, want := allPages(t, ix, q, sort, 3), allPages(t, fresh, q, sort, 3)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s %s after the crash: %v, a fresh index: %v", q, sort, got, want)
+			}
+		}
+	}
+	got, _ := ix.DocCount()
+	want, _ := fresh.DocCount()
+	if got != want {
+		t.Errorf("after the crash: %d documents, a fresh index: %d", got, want)
+	}
+}
+
+// Times at 1970 (the room began then) and far in the
+// future page in both orders across
+// periods, and a far-future message cannot stop the newest period from
+// being closed.
+func TestFarTimesAcrossPeriods(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openPeriods(t, st, t.TempDir(), 5)
+	base := int64(1_700_000_000_000)
+	var ls []string
+	ls = append(ls, msg("$past", 1002, `{"msgtype":"m.text","body":"zebra past"}`))
+	ls = append(ls, zebras(0, seq(10, base, 1000)...)...)
+	ls = append(ls, msg("$future", 1_000_000_000_000_000_000, `{"msgtype":"m.text","body":"zebra future"}`))
+	ls = append(ls, zebras(10, seq(20, base+10_000, 1000)...)...)
+	add(t, st, lines(ls...)...)
+	catchUp(t, ix)
+	if n := ix.Periods(); n < 3 {
+		t.Errorf("31 messages at 5 per period, one of them far in the future, made %d periods", n)
+	}
+	want := []string{"$past"}
+	for i := range 30 {
+		want = append(want, fmt.Sprintf("$z%03d", i))
+	}
+	want = append(want, "$future")
+	for _, size := range []int{1, 4} {
+		if got := allPages(t, ix, "zebra", indexer.SortOldest, size); !slices.Equal(got, want) {
+			t.Errorf("oldest first in pages of %d:\n got %v\nwant %v", size, got, want)
+		}
+		if got := allPages(t, ix, "zebra", indexer.SortNewest, size); !slices.Equal(got, reversed(want)) {
+			t.Errorf("newest first in pages of %d:\n got %v", size, got)
+		}
+	}
+}
