@@ -238,10 +238,11 @@ func (ix *Indexer) reevaluate(ctx context.Context, ids []id.EventID, rc *roomCac
 	for _, e := range evs {
 		have[e.ID] = e
 	}
+	var unseen []id.EventID
 	for _, evID := range ids {
 		e, ok := have[evID]
 		if !ok {
-			batch.Delete(string(evID), -1) // gone from the store (purged): gone from every period
+			unseen = append(unseen, evID)
 			continue
 		}
 		switch {
@@ -253,6 +254,9 @@ func (ix *Indexer) reevaluate(ctx context.Context, ids []id.EventID, rc *roomCac
 		case e.Rel.Type == event.RelReplace && e.Rel.EventID != "":
 			targets[e.Rel.EventID] = true
 		}
+	}
+	if err := ix.deleteUnseen(ctx, unseen, batch); err != nil {
+		return err
 	}
 	for t := range targets {
 		if _, ok := have[t]; !ok {
@@ -275,6 +279,31 @@ func (ix *Indexer) reevaluate(ctx context.Context, ids []id.EventID, rc *roomCac
 		}
 	}
 	return ix.indexMessages(ctx, msgs, rc, batch)
+}
+
+// deleteUnseen deletes the documents of events EventsByID did not return:
+// their rows are hidden (expired, opted out) or deleted (purged, erased). A
+// document is named by its message's time, which EventTimes reads from the
+// row or the tombstone whether or not it may be shown. An event deleted
+// before tombstones kept times cannot be named; the store check keeps it
+// out of every result.
+func (ix *Indexer) deleteUnseen(ctx context.Context, ids []id.EventID, batch indexBatch) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	times, err := ix.store.EventTimes(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, evID := range ids {
+		ts, ok := times[evID]
+		if !ok {
+			batch.Delete(string(evID), -1)
+			continue
+		}
+		batch.Delete(string(evID), indexTime(ts))
+	}
+	return nil
 }
 
 // indexMessages writes or deletes the documents of timeline messages.

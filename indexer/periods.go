@@ -354,11 +354,11 @@ func (b *multiBatch) Index(id string, data any) error {
 }
 
 // Delete removes a document from the periods whose bounds cover its time.
-// Without its time (ts < 0: the event's row is gone from the store, which
-// only an operator's deletion or the retention purge does) its document
-// ID cannot be named; it is left to the store check, which drops every hit
-// the store no longer holds, and to DropExpired, which deletes by time
-// what retention expired.
+// The time comes from the store even for a deleted row (its tombstone,
+// store.EventTimes). Without it (ts < 0: an event deleted before
+// tombstones kept times) the document ID cannot be named; it is left to
+// the store check, which drops every hit the store no longer holds, and to
+// DropExpired, which deletes by time what retention expired.
 func (b *multiBatch) Delete(id string, ts int64) {
 	if ts < 0 {
 		return

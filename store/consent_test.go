@@ -378,3 +378,35 @@ func TestRetentionPurgeReportsEachBatch(t *testing.T) {
 		})
 	}
 }
+
+// EventTimes gives the time of an event whether it is shown, hidden (its
+// sender opted out) or deleted (erased: from its tombstone), and nothing
+// for an event the store never held: the index needs the time to delete a
+// message's document.
+func TestEventTimesOfHiddenAndDeletedEvents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, append(baseRoom(t),
+			mk(t, "$shown", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"shown"}`),
+			mk(t, "$hidden", "m.room.message", "@carol:example.org", 3000, nil, `{"msgtype":"m.text","body":"hidden"}`),
+			mk(t, "$erased", "m.room.message", "@bob:example.org", 4000, nil, `{"msgtype":"m.text","body":"erased"}`),
+		)...)
+		if _, err := st.OptOut(ctx, "@carol:example.org", "operator"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.EraseUser(ctx, "@bob:example.org", false); err != nil {
+			t.Fatal(err)
+		}
+		if evs, _ := st.EventsByID(ctx, []id.EventID{"$erased"}); len(evs) != 0 {
+			t.Fatalf("the erased event is still stored: %+v", evs)
+		}
+		got, err := st.EventTimes(ctx, []id.EventID{"$shown", "$hidden", "$erased", "$never"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[id.EventID]int64{"$shown": 2000, "$hidden": 3000, "$erased": 4000}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("EventTimes = %v, want %v", got, want)
+		}
+	})
+}

@@ -56,7 +56,7 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 
 // victim is an event about to be deleted on purpose.
 type victim struct {
-	nid      int64
+	nid, ts  int64
 	id, room string
 	counted  bool // a public, unredacted message: counted in rooms.message_count
 }
@@ -66,8 +66,8 @@ type victim struct {
 func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) error {
 	uncount := map[string]int{}
 	for _, v := range vs {
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO tombstones (event_id, room_id, reason, at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (event_id) DO NOTHING`, v.id, v.room, reason, w.now); err != nil {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO tombstones (event_id, room_id, reason, at, origin_ts) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (event_id) DO NOTHING`, v.id, v.room, reason, w.now, v.ts); err != nil {
 			return err
 		}
 		if _, err := w.tx.ExecContext(ctx, `DELETE FROM events WHERE nid = $1`, v.nid); err != nil {
@@ -100,7 +100,7 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 	return nil
 }
 
-const victimColumns = `nid, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + `)`
+const victimColumns = `nid, origin_ts, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + `)`
 
 func (w *writer) victims(ctx context.Context, query string, args ...any) ([]victim, error) {
 	rows, err := w.tx.QueryContext(ctx, query, args...)
@@ -111,7 +111,7 @@ func (w *writer) victims(ctx context.Context, query string, args ...any) ([]vict
 	var out []victim
 	for rows.Next() {
 		var v victim
-		if err := rows.Scan(&v.nid, &v.id, &v.room, &v.counted); err != nil {
+		if err := rows.Scan(&v.nid, &v.ts, &v.id, &v.room, &v.counted); err != nil {
 			return nil, err
 		}
 		out = append(out, v)

@@ -368,6 +368,49 @@ func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, erro
 	return s.screen(ctx, evs, false)
 }
 
+// eventTimesSQL reads an event's time from its row, shown or not, or from
+// its tombstone once it is deleted.
+const eventTimesSQL = `SELECT event_id, origin_ts FROM events WHERE event_id IN (%[1]s)
+	UNION ALL SELECT event_id, origin_ts FROM tombstones WHERE event_id IN (%[1]s) AND origin_ts IS NOT NULL`
+
+// EventTimes returns the origin_server_ts of each of the given events the
+// store knows, whether it is shown, hidden (expired, opted out) or deleted
+// (from its tombstone). It is for deleting what may no longer be shown:
+// the search index names a message's document by its time, and neither
+// EventsByID (which screens) nor a deleted row can give it. An event
+// deleted before tombstones kept times is absent.
+func (s *Store) EventTimes(ctx context.Context, ids []id.EventID) (map[id.EventID]int64, error) {
+	out := make(map[id.EventID]int64, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph, args := inListPadded(ids[:n])
+		if err := s.scanEventTimes(ctx, fmt.Sprintf(eventTimesSQL, ph), args, out); err != nil {
+			return nil, fmt.Errorf("event times: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+func (s *Store) scanEventTimes(ctx context.Context, query string, args []any, out map[id.EventID]int64) error {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ev string
+		var ts int64
+		if err := rows.Scan(&ev, &ts); err != nil {
+			return err
+		}
+		out[id.EventID(ev)] = ts
+	}
+	return rows.Err()
+}
+
 // StateEvents returns every stored state event of a room in timeline order.
 func (s *Store) StateEvents(ctx context.Context, roomID id.RoomID) ([]Event, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout) // a big room has many members
