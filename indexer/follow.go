@@ -89,19 +89,45 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 			return 0, fmt.Errorf("rebuild the index in its new format: %w", err)
 		}
 	}
+	from, err := ix.checkpoint()
+	if err != nil {
+		return 0, err
+	}
+	// The next step is read from the store while this one is written to
+	// the index: reading (the feed, the events, their relations, building
+	// documents) needs nothing the index holds, and the two overlap on
+	// the machine's cores. What does read the index (a hidden room's or a
+	// user's documents) runs in the write, in order.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	total := 0
 	size := ix.opts.BatchSize
+	next := ix.prefetch(ctx, from, size)
 	for {
-		n, pos, err := ix.step(ctx, size)
-		total += n
-		if err != nil || n == 0 {
+		st := <-next
+		if st.err != nil || len(st.changes) == 0 {
+			return total, st.err
+		}
+		if len(st.changes) == size {
+			size = min(size*2, ix.opts.BatchSize*catchUpBatches)
+		}
+		next = ix.prefetch(ctx, st.last(), size)
+		at, err := ix.write(ctx, st)
+		if errors.Is(err, errMoved) {
+			// Another catch-up of this index is ahead: what was read here
+			// may be older than what it wrote, so it is not written.
+			ix.log.Debug("another catch-up moved the index on", "err", err)
+			return total, nil
+		}
+		if err == nil && at != nil {
+			err = ix.split(*at)
+		}
+		if err != nil {
 			return total, err
 		}
+		total += len(st.changes)
 		if progress != nil {
-			progress(pos, total)
-		}
-		if n == size {
-			size = min(size*2, ix.opts.BatchSize*catchUpBatches)
+			progress(st.last(), total)
 		}
 	}
 }
@@ -111,84 +137,149 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 // memory until it is written.
 const catchUpBatches = 5
 
-// step applies one batch of changes: each period's share in one index
-// batch, then the checkpoint in the manifest, once every period's batch
-// has committed. A crash in between replays the step (periods.go).
-func (ix *Indexer) step(ctx context.Context, size int) (int, int64, error) {
-	n, last, split, err := ix.apply(ctx, size)
-	if err != nil || split == nil {
-		return n, last, err
-	}
-	return n, last, ix.split(*split)
-}
-
-// apply writes one step under the read lock (searches go on meanwhile) and
-// says where the newest period should end, if it is full.
-func (ix *Indexer) apply(ctx context.Context, size int) (int, int64, *int64, error) {
+// checkpoint is the feed position the index holds everything up to.
+func (ix *Indexer) checkpoint() (int64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.set == nil {
-		return 0, 0, nil, errNoIndex
+		return 0, errNoIndex
 	}
-	set := ix.set
-	if set.legacy {
-		return 0, 0, nil, fmt.Errorf("the index has an older format; it must be rebuilt")
+	if ix.set.legacy {
+		return 0, fmt.Errorf("the index has an older format; it must be rebuilt")
 	}
-	from := set.checkpoint.Load()
-	changes, err := ix.store.Changes(ctx, from, size)
-	if err != nil || len(changes) == 0 {
-		return 0, from, nil, err
+	return ix.set.checkpoint.Load(), nil
+}
+
+// stepRead is one step read from the store: its changes, and the writes
+// its events' documents need.
+type stepRead struct {
+	from    int64
+	changes []store.Change
+	writes  writeList
+	rooms   map[id.RoomID]bool
+	users   map[id.UserID]bool
+	err     error
+}
+
+func (st *stepRead) last() int64 { return st.changes[len(st.changes)-1].Pos }
+
+// prefetch reads the step after from in the background.
+func (ix *Indexer) prefetch(ctx context.Context, from int64, size int) <-chan *stepRead {
+	out := make(chan *stepRead, 1)
+	go func() { out <- ix.read(ctx, from, size) }()
+	return out
+}
+
+// read reads up to size changes after from and evaluates their events
+// against the store, recording the index writes they need.
+func (ix *Indexer) read(ctx context.Context, from int64, size int) *stepRead {
+	st := &stepRead{from: from, rooms: map[id.RoomID]bool{}, users: map[id.UserID]bool{}}
+	st.changes, st.err = ix.store.Changes(ctx, from, size)
+	if st.err != nil || len(st.changes) == 0 {
+		return st
 	}
 	events := map[id.EventID]bool{}
-	rooms := map[id.RoomID]bool{}
-	users := map[id.UserID]bool{}
-	for _, c := range changes {
+	for _, c := range st.changes {
 		switch {
 		case c.Kind == store.ChangeHidden:
-			rooms[c.RoomID] = true
+			st.rooms[c.RoomID] = true
 		case c.Kind == store.ChangeUser:
-			users[c.UserID] = true
+			st.users[c.UserID] = true
 		case c.Kind == store.ChangeRenamed:
 			// Only a sender name changed, and the index holds user IDs.
 		case c.EventID != "":
 			events[c.EventID] = true
 		}
 	}
-	batch := newMultiBatch(set)
-	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
 	ids := make([]id.EventID, 0, len(events))
 	for e := range events {
 		ids = append(ids, e)
 	}
-	if err := ix.reevaluate(ctx, ids, rc, batch); err != nil {
-		return 0, from, nil, err
+	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
+	st.err = ix.reevaluate(ctx, ids, rc, &st.writes)
+	return st
+}
+
+// write applies a step read from the store under the read lock (searches
+// go on meanwhile): each period's share in its index batches, then the
+// checkpoint in the manifest, once every period's batch has committed. A
+// crash in between replays the step (periods.go). It says where the
+// newest period should end, if it is full.
+func (ix *Indexer) write(ctx context.Context, st *stepRead) (*int64, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.set == nil {
+		return nil, errNoIndex
 	}
-	for room := range rooms {
+	set := ix.set
+	if from := set.checkpoint.Load(); from != st.from {
+		// Another catch-up (or a rebuild's swap) moved the index on.
+		return nil, fmt.Errorf("%w: from %d to %d while a step was read", errMoved, st.from, from)
+	}
+	batch := newMultiBatch(set)
+	if err := st.writes.replay(batch); err != nil {
+		return nil, err
+	}
+	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
+	for room := range st.rooms {
 		if err := ix.reevaluateRoom(ctx, room, rc, batch); err != nil {
-			return 0, from, nil, err
+			return nil, err
 		}
 	}
-	for user := range users {
+	for user := range st.users {
 		if err := ix.reevaluateUser(ctx, user, rc, batch); err != nil {
-			return 0, from, nil, err
+			return nil, err
 		}
 	}
 	if err := batch.commit(ix.afterCommit); err != nil {
-		return 0, from, nil, fmt.Errorf("write index batch: %w", err)
+		return nil, fmt.Errorf("write index batch: %w", err)
 	}
-	last := changes[len(changes)-1].Pos
+	last := st.last()
 	set.checkpoint.Store(last)
 	if err := set.writeManifest(); err != nil {
-		set.checkpoint.Store(from)
-		return 0, from, nil, err
+		set.checkpoint.Store(st.from)
+		return nil, err
 	}
 	newest := set.periods[len(set.periods)-1]
 	if docs, err := newest.idx.DocCount(); err == nil && docs >= uint64(ix.opts.PeriodDocs) {
 		if at, ok := splitAt(batch.open, newest.Start); ok {
-			return len(changes), last, &at, nil
+			return &at, nil
 		}
 	}
-	return len(changes), last, nil, nil
+	return nil, nil
+}
+
+// errMoved is write's refusal of a step read from a checkpoint the index
+// has since left.
+var errMoved = errors.New("the index moved on")
+
+// writeList records index writes to replay into a batch later, in order.
+type writeList []indexWrite
+
+type indexWrite struct {
+	id  string
+	doc any // nil: a delete
+	ts  int64
+}
+
+func (w *writeList) Index(id string, data any) error {
+	*w = append(*w, indexWrite{id: id, doc: data})
+	return nil
+}
+
+func (w *writeList) Delete(id string, ts int64) { *w = append(*w, indexWrite{id: id, ts: ts}) }
+
+func (w writeList) replay(b indexBatch) error {
+	for _, x := range w {
+		if x.doc == nil {
+			b.Delete(x.id, x.ts)
+			continue
+		}
+		if err := b.Index(x.id, x.doc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // split begins a new period at start. The new period exists before the

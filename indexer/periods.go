@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -311,22 +312,34 @@ func (s *shards) addPeriod(start int64, newIndex func(string) (bleve.Index, erro
 // multiBatch routes a step's writes to the periods' batches.
 type multiBatch struct {
 	set     *shards
-	batches map[*period]*bleve.Batch
+	batches map[half]*bleve.Batch
 	// open holds the times of the documents routed to the newest
 	// period: where it would be split.
 	open []int64
 }
 
-func newMultiBatch(s *shards) *multiBatch {
-	return &multiBatch{set: s, batches: map[*period]*bleve.Batch{}}
+// half is one of the two batches a step writes to a period: each batch
+// builds its segment on one core, so a period's share of a step is split
+// in two by document ID (every write of one document in the same half, so
+// their order holds) and the halves are built at once.
+type half struct {
+	p *period
+	n uint32
 }
 
-func (b *multiBatch) of(p *period) *bleve.Batch {
-	if x, ok := b.batches[p]; ok {
+func newMultiBatch(s *shards) *multiBatch {
+	return &multiBatch{set: s, batches: map[half]*bleve.Batch{}}
+}
+
+func (b *multiBatch) of(p *period, doc string) *bleve.Batch {
+	h := fnv.New32a()
+	h.Write([]byte(doc))
+	k := half{p, h.Sum32() & 1}
+	if x, ok := b.batches[k]; ok {
 		return x
 	}
 	x := p.idx.NewBatch()
-	b.batches[p] = x
+	b.batches[k] = x
 	return x
 }
 
@@ -343,14 +356,14 @@ func (b *multiBatch) Index(id string, data any) error {
 	full := docID(ts, id)
 	for _, q := range b.set.periods {
 		if q != p && q.covers(ts) {
-			b.of(q).Delete(full) // indexed there before the period it is in now began
+			b.of(q, full).Delete(full) // indexed there before the period it is in now began
 		}
 	}
 	p.widen(ts)
 	if p == b.set.periods[len(b.set.periods)-1] {
 		b.open = append(b.open, ts)
 	}
-	return b.of(p).Index(full, doc)
+	return b.of(p, full).Index(full, doc)
 }
 
 // Delete removes a document from the periods whose bounds cover its time.
@@ -366,7 +379,7 @@ func (b *multiBatch) Delete(id string, ts int64) {
 	full := docID(ts, id)
 	for _, q := range b.set.periods {
 		if q.covers(ts) {
-			b.of(q).Delete(full)
+			b.of(q, full).Delete(full)
 		}
 	}
 }
@@ -398,7 +411,8 @@ func (b *multiBatch) commit(afterEach func() error) error {
 		errs []error
 	)
 	sem := make(chan struct{}, 2)
-	for p, x := range b.batches {
+	for k, x := range b.batches {
+		p := k.p
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
