@@ -178,7 +178,8 @@ func TestRunMeasuresEverything(t *testing.T) {
 		t.Fatalf("ours %d, peers %d, linear %d; want 2, 2, 7", len(rep.Ours), len(rep.Peers), len(rep.Linear.Search))
 	}
 	for _, o := range rep.Ours {
-		if o.StoredPerSecond <= 0 || o.SearchablePerSecond <= 0 || o.Messages == 0 || o.IndexBytesPerMessage <= 0 || o.PeakRSSBytes <= 0 {
+		if o.StoredPerSecond <= 0 || o.SearchablePerSecond <= 0 || o.Messages == 0 || o.IndexBytesPerMessage <= 0 || o.PeakRSSBytes <= 0 ||
+			o.ReindexPeakRSSBytes < o.ReindexPeakAnonBytes || o.ReindexPeakAnonBytes <= 0 {
 			t.Errorf("%s: import/index/memory figures missing: %+v", o.Database, o)
 		}
 		if o.Ack.N != acks || o.Searchable.N != redactions || o.Redaction.N != redactions || o.DayPage.N == 0 ||
