@@ -241,6 +241,13 @@ type Web struct {
 	// messages and pages (0: none). Entries are keyed by what they show,
 	// so a change to a message never serves an old copy.
 	CacheSize int64 `yaml:"cache_size"`
+	// MemoryLimit is the Go runtime's soft memory limit for archive-web,
+	// in bytes (0: none): near it the garbage collector runs more often.
+	// A catch-up of the search index holds its batches' analysed text;
+	// without a limit the heap grew to twice what was live (350 MiB of
+	// anonymous memory at 300k messages; 250 MiB with the limit, for 2%
+	// more CPU). GOMEMLIMIT in the environment overrides it.
+	MemoryLimit int64 `yaml:"memory_limit"`
 }
 
 // Homeserver names the homeserver the archiver talks to (mautrix names).
@@ -282,7 +289,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:  "./data",
 		Database: Database{Type: "sqlite", QueryTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute},
-		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000, CacheSize: 64 << 20},
+		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000, CacheSize: 64 << 20, MemoryLimit: 256 << 20},
 		Appservice: Appservice{
 			Listen:       "127.0.0.1:29330",
 			ID:           "mxarchive",
@@ -457,6 +464,9 @@ func (c Config) validate() error {
 	}
 	if c.Database.Type == "postgres" && c.Database.URI == "" {
 		return errors.New("database.uri is required for postgres (postgres://user:password@host/db)")
+	}
+	if c.Web.MemoryLimit < 0 {
+		return errors.New("web.memory_limit must not be negative (0 means none)")
 	}
 	if c.Database.MaxOpenConns < 0 || c.Database.MaxIdleConns < 0 {
 		return errors.New("database.max_open_conns and database.max_idle_conns must not be negative (0 means the default)")

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -56,6 +57,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	log := cfg.Log.NewLogger(stderr)
+	if limit, ok := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT")); ok {
+		debug.SetMemoryLimit(limit)
+	}
 
 	st, err := store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log,
 		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic})
@@ -155,4 +159,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	return nil
+}
+
+// memoryLimit is the soft memory limit archive-web sets: web.memory_limit,
+// unless it is 0 or GOMEMLIMIT (which the runtime read at start) is set.
+func memoryLimit(w config.Web, gomemlimit string) (int64, bool) {
+	return w.MemoryLimit, w.MemoryLimit > 0 && gomemlimit == ""
 }
