@@ -2,10 +2,14 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
@@ -84,4 +88,36 @@ func TestWarm(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestViaRefreshedAfterResponse: a room's via servers past their time
+// are computed anew after the response of the request that found them
+// so (which reads every member event of the room: 0.4 s in a busy IRC
+// channel), so that request is answered with the servers known, and the
+// next ones get the new ones.
+func TestViaRefreshedAfterResponse(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t,
+			msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"hello"}`)))
+		now := time.Now()
+		e.srv.SetNow(func() time.Time { return now })
+		const page, newVia = "/room/!x:example.org/event/$m", "via=other.example"
+		if body := e.get(t, page).Body.String(); strings.Contains(body, newVia) {
+			t.Fatalf("before the joins the page has %s", newVia)
+		}
+		var joins []string
+		for i := range 5 {
+			u := fmt.Sprintf("@u%d:other.example", i)
+			joins = append(joins, fmt.Sprintf(`{"event_id":"$j%d","room_id":"!x:example.org","type":"m.room.member","sender":%q,"origin_server_ts":%d,"state_key":%q,"content":{"membership":"join"}}`,
+				i, u, 1767225602000+int64(i), u))
+		}
+		importFiles(t, st, ingest.ImportOptions{}, writeRoomFile(t, joins...))
+		now = now.Add(6 * time.Minute)
+		if body := e.get(t, page).Body.String(); strings.Contains(body, newVia) {
+			t.Errorf("the request that found the via servers out of date waited for them (%s)", newVia)
+		}
+		if body := e.get(t, page).Body.String(); !strings.Contains(body, newVia) {
+			t.Errorf("the via servers were not computed anew after that request: no %s", newVia)
+		}
+	})
 }

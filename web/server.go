@@ -438,8 +438,12 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 		defer cancel()
 		// A request's reads screen alike and look at the change feed for
 		// opt-outs and policies once (store.ScreenOnce).
-		c.SetRequest(c.Request().WithContext(s.store.ScreenOnce(ctx)))
-		return next(c)
+		ctx = s.store.ScreenOnce(ctx)
+		refresh := &viaRefresh{}
+		c.SetRequest(c.Request().WithContext(context.WithValue(ctx, viaRefreshKey{}, refresh)))
+		err := next(c)
+		s.refreshVia(c, refresh, err == nil)
+		return err
 	}
 }
 
