@@ -295,7 +295,7 @@ func (s *Store) RoomIDByAlias(ctx context.Context, alias string) (id.RoomID, err
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var roomID string
-	err := s.db.QueryRowContext(ctx, roomAliasSQL, alias).Scan(&roomID)
+	err := s.queryRow(ctx, roomAliasSQL, alias).Scan(&roomID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("alias %s: %w", alias, ErrNotFound)
 	}

@@ -26,7 +26,7 @@ func (s *Store) ImportedPredecessor(ctx context.Context, room id.RoomID) (id.Roo
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var pred string
-	err := s.db.QueryRowContext(ctx, predecessorOfSQL, string(room)).Scan(&pred)
+	err := s.queryRow(ctx, predecessorOfSQL, string(room)).Scan(&pred)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("predecessor of %s: %w", room, ErrNotFound)
 	}

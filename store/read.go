@@ -87,7 +87,7 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]E
 func (s *Store) EventByID(ctx context.Context, eventID id.EventID) (Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	e, err := scanEvent(s.db.QueryRowContext(ctx, eventByIDSQL, string(eventID)))
+	e, err := scanEvent(s.queryRow(ctx, eventByIDSQL, string(eventID)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Event{}, fmt.Errorf("event %s: %w", eventID, ErrNotFound)
 	}
@@ -108,7 +108,7 @@ func (s *Store) Tombstone(ctx context.Context, eventID id.EventID) (string, erro
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var reason string
-	err := s.db.QueryRowContext(ctx, `SELECT reason FROM tombstones WHERE event_id = $1`, string(eventID)).Scan(&reason)
+	err := s.queryRow(ctx, `SELECT reason FROM tombstones WHERE event_id = $1`, string(eventID)).Scan(&reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("tombstone of %s: %w", eventID, ErrNotFound)
 	}
@@ -621,7 +621,7 @@ func (s *Store) FeedHead(ctx context.Context) (int64, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var head int64
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(pos), 0) FROM changes`).Scan(&head); err != nil {
+	if err := s.queryRow(ctx, `SELECT COALESCE(MAX(pos), 0) FROM changes`).Scan(&head); err != nil {
 		return 0, fmt.Errorf("change-feed head: %w", err)
 	}
 	return head, nil

@@ -35,6 +35,11 @@ type ReadState struct {
 	// or its policy changed): the feed's head when the copy of opt-outs
 	// and policies was last loaded. Changes to other rooms move neither.
 	Screened int64
+	// Screening is a digest of the opt-outs and room policies screening
+	// applies: it changes when they do, like Screened, but is the same in
+	// every process reading the same archive, so what is derived from it
+	// (web's ETags) agrees across replicas and restarts.
+	Screening string
 	// Cutoff is the time (ms) before which the room's non-state events
 	// have expired now (0: none have; it moves with the clock, with no
 	// change in the feed).
@@ -50,19 +55,18 @@ type ReadState struct {
 // ReadState returns where the archive stands for room, in the query
 // screening makes anyway and one more.
 func (s *Store) ReadState(ctx context.Context, room id.RoomID) (ReadState, error) {
-	roomMax, _, err := s.consentView(ctx)
+	v, err := s.screening(ctx)
 	if err != nil {
 		return ReadState{}, err
 	}
-	rs := ReadState{Sync: RoomSync{RoomID: room}}
-	s.consent.mu.Lock()
-	rs.Screened = s.consent.screened
-	s.consent.mu.Unlock()
+	roomMax := v.roomMax
+	// The position and digest of the very copy reads screen with.
+	rs := ReadState{Sync: RoomSync{RoomID: room}, Screened: v.screened, Screening: v.digest}
 	qctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var complete int64
 	var pred string
-	if err := s.db.QueryRowContext(qctx, readStateSQL, string(room)).Scan(&rs.RoomHead, &complete, &rs.Sync.ReachedCreate, &pred); err != nil {
+	if err := s.queryRow(qctx, readStateSQL, string(room)).Scan(&rs.RoomHead, &complete, &rs.Sync.ReachedCreate, &pred); err != nil {
 		return ReadState{}, fmt.Errorf("read state of %s: %w", room, err)
 	}
 	rs.Sync.CompleteFrom, rs.ImportedPredecessor = timeOrZero(complete), id.RoomID(pred)

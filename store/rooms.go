@@ -220,7 +220,7 @@ func (s *Store) Rooms(ctx context.Context) ([]Room, error) {
 func (s *Store) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	r, err := scanRoom(s.db.QueryRowContext(ctx, getRoomSQL, string(roomID)))
+	r, err := scanRoom(s.queryRow(ctx, getRoomSQL, string(roomID)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Room{}, fmt.Errorf("room %s: %w", roomID, ErrNotFound)
 	}

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,8 +46,35 @@ type consent struct {
 	// exactly when an opt-out, erasure, hidden room or policy may have
 	// changed what screening hides (ReadState).
 	screened int64
-	roomMax  map[id.RoomID]int64
-	optouts  map[id.UserID]bool
+	// digest is a hash of roomMax and optouts (consentDigest): unlike
+	// screened, the same in every process that reads the same archive.
+	digest  string
+	roomMax map[id.RoomID]int64
+	optouts map[id.UserID]bool
+}
+
+// consentDigest is a hash of what screening applies, in a fixed order.
+func consentDigest(roomMax map[id.RoomID]int64, optouts map[id.UserID]bool) string {
+	rooms := make([]string, 0, len(roomMax))
+	for r := range roomMax {
+		rooms = append(rooms, string(r))
+	}
+	slices.Sort(rooms)
+	users := make([]string, 0, len(optouts))
+	for u, out := range optouts {
+		if out {
+			users = append(users, string(u))
+		}
+	}
+	slices.Sort(users)
+	h := sha256.New()
+	for _, r := range rooms {
+		fmt.Fprintf(h, "r%d:%s=%d\n", len(r), r, roomMax[id.RoomID(r)])
+	}
+	for _, u := range users {
+		fmt.Fprintf(h, "u%d:%s\n", len(u), u)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // consentView returns the current retention overrides and opt-outs: the
@@ -53,14 +83,75 @@ type consent struct {
 // their commit. The lock is not held over the queries, so reads do not
 // queue behind one another.
 func (s *Store) consentView(ctx context.Context) (map[id.RoomID]int64, map[id.UserID]bool, error) {
+	v, err := s.screening(ctx)
+	return v.roomMax, v.optouts, err
+}
+
+// screenState is one copy of what screening applies, with where it
+// stood when loaded (consent.screened) and its digest.
+type screenState struct {
+	roomMax  map[id.RoomID]int64
+	optouts  map[id.UserID]bool
+	screened int64
+	digest   string
+}
+
+// screening is consentView's copy with its position and digest, taken
+// together; under a ScreenOnce context, the one its first read took.
+func (s *Store) screening(ctx context.Context) (screenState, error) {
+	m, _ := ctx.Value(screenOnceKey{}).(*screenOnce)
+	if m != nil && m.store == s {
+		m.mu.Lock()
+		done, v := m.done, m.state
+		m.mu.Unlock()
+		if done {
+			return v, nil
+		}
+	}
+	v, err := s.consentNow(ctx)
+	if err == nil && m != nil && m.store == s {
+		m.mu.Lock()
+		if !m.done {
+			m.done, m.state = true, v
+		}
+		v = m.state
+		m.mu.Unlock()
+	}
+	return v, err
+}
+
+// screenOnce is what the first read under a ScreenOnce context found
+// screening to be.
+type screenOnce struct {
+	store *Store
+	mu    sync.Mutex
+	done  bool
+	state screenState
+}
+
+type screenOnceKey struct{}
+
+// ScreenOnce returns ctx under which reads screen with the opt-outs and
+// policies as the first of them found them: one look at the change feed
+// for a request (a web page's reads each looked, 6–8 queries of a day
+// page), and one answer for all its reads, as a snapshot would give.
+// Meant for a request's reads, which take milliseconds; a change
+// committed meanwhile reaches the next request.
+func (s *Store) ScreenOnce(ctx context.Context) context.Context {
+	return context.WithValue(ctx, screenOnceKey{}, &screenOnce{store: s})
+}
+
+// consentNow is screening without ScreenOnce.
+func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	c := &s.consent
 	c.mu.Lock()
-	loaded, pos, roomMax, optouts := c.loaded, c.pos, c.roomMax, c.optouts
+	loaded, pos := c.loaded, c.pos
+	v := screenState{roomMax: c.roomMax, optouts: c.optouts, screened: c.screened, digest: c.digest}
 	c.mu.Unlock()
 	if loaded {
 		head, changed, err := s.consentChanged(ctx, pos)
 		if err != nil {
-			return nil, nil, err
+			return screenState{}, err
 		}
 		if !changed {
 			c.mu.Lock()
@@ -68,27 +159,30 @@ func (s *Store) consentView(ctx context.Context) (map[id.RoomID]int64, map[id.Us
 				c.pos = head
 			}
 			c.mu.Unlock()
-			return roomMax, optouts, nil
+			return v, nil
 		}
 	}
 	// The feed's head first: a change committed while loading is then
 	// after it, and the next read sees it.
 	head, err := s.FeedHead(ctx)
 	if err != nil {
-		return nil, nil, err
+		return screenState{}, err
 	}
-	if roomMax, err = s.roomPolicies(ctx); err != nil {
-		return nil, nil, err
+	roomMax, err := s.roomPolicies(ctx)
+	if err != nil {
+		return screenState{}, err
 	}
-	if optouts, err = s.optedOutUsers(ctx); err != nil {
-		return nil, nil, err
+	optouts, err := s.optedOutUsers(ctx)
+	if err != nil {
+		return screenState{}, err
 	}
+	v = screenState{roomMax: roomMax, optouts: optouts, screened: head, digest: consentDigest(roomMax, optouts)}
 	c.mu.Lock()
 	if !c.loaded || head >= c.pos {
-		c.loaded, c.pos, c.screened, c.roomMax, c.optouts = true, head, head, roomMax, optouts
+		c.loaded, c.pos, c.screened, c.digest, c.roomMax, c.optouts = true, head, v.screened, v.digest, roomMax, optouts
 	}
 	c.mu.Unlock()
-	return roomMax, optouts, nil
+	return v, nil
 }
 
 // consentChanged reports the change feed's head after pos (pos when none)
@@ -97,7 +191,7 @@ func (s *Store) consentChanged(ctx context.Context, pos int64) (head int64, chan
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var n, relevant int
-	err = s.db.QueryRowContext(ctx, consentChangesSQL, pos, consentScan, string(ChangeUser), string(ChangeHidden)).Scan(&n, &head, &relevant)
+	err = s.queryRow(ctx, consentChangesSQL, pos, consentScan, string(ChangeUser), string(ChangeHidden)).Scan(&n, &head, &relevant)
 	if err != nil {
 		return 0, false, fmt.Errorf("changes to opt-outs and policies after %d: %w", pos, err)
 	}

@@ -53,7 +53,7 @@ func (s *Store) CurrentStateID(ctx context.Context, roomID id.RoomID, typ, state
 func (s *Store) currentState(ctx context.Context, query string, roomID id.RoomID, typ, stateKey string, dst *string) error {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	err := s.db.QueryRowContext(ctx, query, string(roomID), typ, stateKey).Scan(dst)
+	err := s.queryRow(ctx, query, string(roomID), typ, stateKey).Scan(dst)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("state %s/%s of %s: %w", typ, stateKey, roomID, ErrNotFound)
 	}
@@ -69,7 +69,7 @@ func (s *Store) currentState(ctx context.Context, query string, roomID id.RoomID
 func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserID, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, memberEventsSQL, string(roomID))
+	rows, err := s.query(ctx, memberEventsSQL, string(roomID))
 	if err != nil {
 		return nil, fmt.Errorf("members of %s: %w", roomID, err)
 	}
@@ -113,7 +113,7 @@ func (s *Store) PreviousState(ctx context.Context, ev Event) (json.RawMessage, e
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var content string
-	err := s.db.QueryRowContext(ctx, previousStateSQL, string(ev.RoomID), ev.Type, *ev.StateKey, ev.OriginTS, ev.NID).Scan(&content)
+	err := s.queryRow(ctx, previousStateSQL, string(ev.RoomID), ev.Type, *ev.StateKey, ev.OriginTS, ev.NID).Scan(&content)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("previous state of %s: %w", ev.ID, ErrNotFound)
 	}

@@ -121,3 +121,33 @@ func inListPadded[T ~string](ids []T) (string, []any) {
 	}
 	return string(ph), args
 }
+
+// Warm readies the store for a reader's first requests: the copy of
+// opt-outs and policies loaded (three queries a first page would make)
+// and conns of the pool's connections opened (a connection, on
+// PostgreSQL a backend, costs milliseconds to set up), the idle ones
+// kept by the pool. An error says the database did not answer.
+func (s *Store) Warm(ctx context.Context, conns int) error {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	if _, err := s.consentNow(ctx); err != nil {
+		return fmt.Errorf("warm: %w", err)
+	}
+	held := make([]*sql.Conn, 0, conns)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range conns {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("warm: %w", err)
+		}
+		held = append(held, c)
+		if err := c.PingContext(ctx); err != nil {
+			return fmt.Errorf("warm: %w", err)
+		}
+	}
+	return nil
+}

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
 	"github.com/mxarchive/mxarchive/web"
 )
 
@@ -79,15 +81,75 @@ func BenchmarkDayPage(b *testing.B) {
 // corpus sample replayed as Matrix events, as archive-bench does with the
 // whole corpus) asked of a server that has cached nothing yet, on each
 // database: the crawler's case, a day page asked once, and archive-bench's
-// "first request after start". Each run starts a new server (not timed)
-// with the default render cache, so nothing of the page is cached.
+// "first request" rows. Each run starts a new server (not timed) with the
+// default render cache, so nothing of the page is cached; the store stays
+// open, as it does in archive-web between two pages.
 func BenchmarkFirstDayPage(b *testing.B) {
+	benchFirst(b, func(testing.TB, *store.Store) string { return "/room/ubuntu-0:bench.example/" + corpusDay })
+}
+
+// BenchmarkFirstTextLog is BenchmarkFirstDayPage for the day's text log
+// (every message of the day).
+func BenchmarkFirstTextLog(b *testing.B) {
+	benchFirst(b, func(testing.TB, *store.Store) string { return "/room/ubuntu-0:bench.example/" + corpusDay + ".txt" })
+}
+
+// BenchmarkFirstJSONDay is BenchmarkFirstDayPage for the day in the JSON
+// API.
+func BenchmarkFirstJSONDay(b *testing.B) {
+	benchFirst(b, func(testing.TB, *store.Store) string {
+		return "/api/v1/rooms/!ubuntu-0:bench.example/events?date=" + corpusDay
+	})
+}
+
+// BenchmarkFirstPermalink is BenchmarkFirstDayPage for the permalink of a
+// message in the middle of the day.
+func BenchmarkFirstPermalink(b *testing.B) {
+	benchFirst(b, func(t testing.TB, st *store.Store) string {
+		from := time.Date(2005, 6, 27, 0, 0, 0, 0, time.UTC).UnixMilli()
+		evs, _, err := st.DayPage(context.Background(), "!ubuntu-0:bench.example", from, from+86400000, store.Position{}, store.MaxCount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []string
+		for _, e := range evs {
+			if e.Type == "m.room.message" {
+				msgs = append(msgs, string(e.ID))
+			}
+		}
+		if len(msgs) < 100 {
+			t.Fatalf("%s has %d messages", corpusDay, len(msgs))
+		}
+		return "/room/ubuntu-0:bench.example/event/" + url.PathEscape(msgs[len(msgs)/2])
+	})
+}
+
+// BenchmarkFirstThread is BenchmarkFirstDayPage for a thread's page: a
+// root and 20 replies, as archive-bench sends.
+func BenchmarkFirstThread(b *testing.B) {
+	benchFirst(b, func(t testing.TB, st *store.Store) string {
+		lines := []string{msgLine("$root", 1767225601000, `{"msgtype":"m.text","body":"thread root, with some ordinary words"}`)}
+		for i := range 20 {
+			lines = append(lines, msgLine(fmt.Sprintf("$reply%d", i), 1767225602000+int64(i)*1000,
+				fmt.Sprintf(`{"msgtype":"m.text","body":"thread reply %d, see https://example.org/%d","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`, i, i)))
+		}
+		importFiles(t, st, ingest.ImportOptions{}, writeRoom(t, lines...))
+		return "/room/!x:example.org/thread/$root"
+	})
+}
+
+// corpusDay is the corpus sample's day of over 1,000 messages.
+const corpusDay = "2005-06-27"
+
+// benchFirst measures the first request of the page at the path setup
+// returns, on each database, the corpus sample loaded (BenchmarkFirstDayPage).
+func benchFirst(b *testing.B, setup func(testing.TB, *store.Store) string) {
 	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			st := storetest.Open(b, dialect)
 			loadCorpusSample(b, st)
+			path := setup(b, st)
 			opts := web.Options{BaseURL: "https://archive.example", CacheBytes: 64 << 20}
-			const path = "/room/ubuntu-0:bench.example/2005-06-27"
 			b.ResetTimer()
 			var cpu time.Duration
 			for range b.N {
@@ -103,7 +165,7 @@ func BenchmarkFirstDayPage(b *testing.B) {
 				srv.ServeHTTP(rec, req)
 				cpu += cpuTime() - c
 				if rec.Code != http.StatusOK {
-					b.Fatalf("status %d", rec.Code)
+					b.Fatalf("%s: status %d", path, rec.Code)
 				}
 			}
 			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -36,6 +37,25 @@ import (
 // pageKeyName is the request's page key in the echo context, read when
 // the response's ETag is known.
 const pageKeyName = "mxarchive.pagekey"
+
+// headerReads are what an HTML page's key read of its room's header
+// (htmlPageKey), kept in the request's context so that building the page
+// reads none of it again: the linked rooms and the sync state, 2–4
+// queries of a page's first request (headerOf).
+type headerReads struct {
+	room  id.RoomID
+	links roomLinks
+	sync  store.RoomSync
+}
+
+type headerKey struct{}
+
+// headerOf is what the request's page key read of room's header, if it
+// read it.
+func headerOf(ctx context.Context, room id.RoomID) (*headerReads, bool) {
+	h, ok := ctx.Value(headerKey{}).(*headerReads)
+	return h, ok && h.room == room
+}
 
 // pageEntry is what answers a page key.
 type pageEntry struct {
@@ -84,8 +104,11 @@ func (s *Server) keyWith(c echo.Context, r store.Room, header bool, route string
 	if err != nil {
 		return "", fmt.Errorf("page key of %s: %w", r.ID, err)
 	}
+	// h hashes what the response is built from, with where screening
+	// stands as the same digest in every process; the key adds this
+	// process's own screening position (ReadState.Screened).
 	h := sha256.New()
-	writeField(h, route, string(r.ID), strconv.FormatInt(rs.RoomHead, 10), strconv.FormatInt(rs.Screened, 10), string(room), strings.Join(s.viaServers(ctx, r), " "))
+	writeField(h, route, string(r.ID), strconv.FormatInt(rs.RoomHead, 10), rs.Screening, string(room), strings.Join(s.viaServers(ctx, r), " "))
 	if header {
 		l := s.roomLinksWith(ctx, r, rs.ImportedPredecessor)
 		links, err := json.Marshal(struct {
@@ -95,11 +118,19 @@ func (s *Server) keyWith(c echo.Context, r store.Room, header bool, route string
 			return "", fmt.Errorf("page key of %s: %w", r.ID, err)
 		}
 		writeField(h, s.now().UTC().Format(dateLayout), buildHistoryNote(rs.Sync), string(links))
+		// The page built next shows what the key was made of, without
+		// reading it again (headerOf).
+		req := c.Request()
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), headerKey{}, &headerReads{room: r.ID, links: l, sync: rs.Sync})))
 	}
 	for _, p := range params {
 		writeField(h, p, c.QueryParam(p))
 	}
-	return "pagekey " + hex.EncodeToString(h.Sum(nil)), nil
+	tag := hex.EncodeToString(h.Sum(nil))
+	c.Set(pageTagName, tag)
+	key := sha256.New()
+	writeField(key, tag, strconv.FormatInt(rs.Screened, 10))
+	return "pagekey " + hex.EncodeToString(key.Sum(nil)), nil
 }
 
 // servePageKey answers c from the entry under key, when there is one and
@@ -136,10 +167,28 @@ func (s *Server) servePageKey(c echo.Context, key string, day time.Time) (served
 	return true, s.sendValidated(c, p.code, p.contentType, p.etag, day, func() ([]byte, error) { return body.body, nil })
 }
 
+// pageTagName is, in the echo context, the hash of what the request's
+// response is built from that its page key holds, but equal in every
+// process (keyWith): the validator makes the ETag from it.
+const pageTagName = "mxarchive.pagetag"
+
+// requestPageKey is the request's page key when it has one that missed
+// (servePageKey), else "".
+func requestPageKey(c echo.Context) string {
+	key, _ := c.Get(pageKeyName).(string)
+	return key
+}
+
+// requestPageTag is the request's page tag (pageTagName), "" for none.
+func requestPageTag(c echo.Context) string {
+	tag, _ := c.Get(pageTagName).(string)
+	return tag
+}
+
 // rememberPage keeps under the request's page key, if it has one, what
 // answers it, unless the response showed media state.
 func (s *Server) rememberPage(c echo.Context, code int, contentType, etag, bodyKey string, q *renderQueue) {
-	key, _ := c.Get(pageKeyName).(string)
+	key := requestPageKey(c)
 	if key == "" || q.mediaLooked {
 		return
 	}

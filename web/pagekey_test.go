@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +104,78 @@ func TestCachedDayFollowsMedia(t *testing.T) {
 		for p, stored := range paths {
 			if body := e.get(t, p).Body.String(); !strings.Contains(body, stored) {
 				t.Errorf("after the fetch %s does not show %q:\n%s", p, stored, body)
+			}
+		}
+	})
+}
+
+// TestETagsAgreeAcrossReplicas: two archive-web processes on one database
+// give a page the same ETag, however far each one's copy of opt-outs and
+// policies was loaded (a replica started later, after changes elsewhere),
+// so a client sent to either replica still revalidates with 304; an
+// opt-out still changes the ETag on both.
+func TestETagsAgreeAcrossReplicas(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			a, b := storetest.Twins(t, dialect, store.Options{})
+			ea := newEnvRender(t, a, render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...))
+			paths := []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org/2026-01-01.txt",
+				"/api/v1/rooms/!x:example.org/events?date=2026-01-01", "/room/!x:example.org/event/$m"}
+			etags := map[string]string{}
+			for _, p := range paths {
+				rec := ea.get(t, p)
+				if rec.Code != http.StatusOK || rec.Header().Get("ETag") == "" {
+					t.Fatalf("GET %s = %d, ETag %q", p, rec.Code, rec.Header().Get("ETag"))
+				}
+				etags[p] = rec.Header().Get("ETag")
+			}
+			// Changes in another room move the feed past where the first
+			// replica loaded its copy; the second loads its own after them.
+			raw, err := os.ReadFile(writeRoom(t, cacheRoom()...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := strings.NewReplacer("!x:example.org", "!other:example.org", `"$`, `"$other`).Replace(string(raw))
+			eb := newEnvRender(t, b, render.New(render.Options{}), cacheOn, writeRoomFile(t, other))
+			for _, p := range paths {
+				if got := eb.get(t, p).Header().Get("ETag"); got != etags[p] {
+					t.Errorf("GET %s: ETag %s on one replica, %s on the other", p, etags[p], got)
+				}
+			}
+			if _, err := b.OptOut(context.Background(), zUser, "test"); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range paths {
+				for name, e := range map[string]*env{"first": ea, "second": eb} {
+					if got := e.get(t, p).Header().Get("ETag"); got == etags[p] {
+						t.Errorf("after an opt-out, GET %s on the %s replica kept its ETag %s", p, name, got)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestETagFollowsMedia: a file fetched changes the ETag of the text log
+// and the JSON day, which show what the archive holds of it (not through
+// a rendered message), so a client's copy from before is not revalidated.
+func TestETagFollowsMedia(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newMediaEnvOpts(t, st, writeRoom(t,
+			msgLine("$wait", 1767225602000, `{"msgtype":"m.image","body":"wait.png","url":"mxc://example.org/wait"}`)), cacheOn)
+		paths := []string{"/room/!x:example.org/2026-01-01.txt", "/api/v1/rooms/!x:example.org/events?date=2026-01-01"}
+		etags := map[string]string{}
+		for _, p := range paths {
+			etags[p] = e.get(t, p).Header().Get("ETag")
+		}
+		e.fetch(t, "mxc://example.org/wait", testPNG)
+		for _, p := range paths {
+			req := httptest.NewRequest(http.MethodGet, p, nil)
+			req.Header.Set("If-None-Match", etags[p])
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || rec.Header().Get("ETag") == etags[p] {
+				t.Errorf("after the fetch, conditional GET %s = %d with ETag %s (before: %s)", p, rec.Code, rec.Header().Get("ETag"), etags[p])
 			}
 		}
 	})

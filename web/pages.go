@@ -470,7 +470,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 	if len(msgs) == 0 {
 		code = http.StatusNotFound
 	}
-	etag, err := s.validator(ctx, v, &q)
+	etag, err := s.validator(ctx, requestPageTag(c), v, &q)
 	if err != nil {
 		return err
 	}

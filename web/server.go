@@ -121,6 +121,22 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	return s, nil
 }
 
+// Warm readies the server for its first requests, which would otherwise
+// pay for what a process does once: html/template's escaping of each page
+// template (done at its first execution; here on an empty view, whose
+// execution error is of no interest) and the store's (store.Warm). The
+// server answers without it; an error says the database did not answer.
+func (s *Server) Warm(ctx context.Context) error {
+	for _, name := range pageNames {
+		_, _ = s.execPage(name, nil)
+	}
+	return s.store.Warm(ctx, warmConns)
+}
+
+// warmConns is how many database connections Warm opens: a page's reads
+// run one after another, and a few crawlers at once find one each.
+const warmConns = 4
+
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
 
@@ -420,8 +436,14 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.opts.RequestTimeout)
 		defer cancel()
-		c.SetRequest(c.Request().WithContext(ctx))
-		return next(c)
+		// A request's reads screen alike and look at the change feed for
+		// opt-outs and policies once (store.ScreenOnce).
+		ctx = s.store.ScreenOnce(ctx)
+		refresh := &viaRefresh{}
+		c.SetRequest(c.Request().WithContext(context.WithValue(ctx, viaRefreshKey{}, refresh)))
+		err := next(c)
+		s.refreshVia(c, refresh, err == nil)
+		return err
 	}
 }
 

@@ -66,6 +66,9 @@ type roomView struct {
 // could not read back to the room's creation ("" otherwise). Only the day
 // page shows it: the directory need not read every room's sync state.
 func (s *Server) historyNote(ctx context.Context, r store.Room) string {
+	if h, ok := headerOf(ctx, r.ID); ok {
+		return buildHistoryNote(h.sync)
+	}
 	rs, err := s.store.RoomSync(ctx, r.ID)
 	if err != nil {
 		return ""
@@ -94,6 +97,9 @@ type roomLinks struct {
 // IRC history's room when the room has no predecessor of its own, and the
 // predecessor and successor rooms.
 func (s *Server) loadRoomLinks(ctx context.Context, r store.Room) roomLinks {
+	if h, ok := headerOf(ctx, r.ID); ok {
+		return h.links
+	}
 	var imported id.RoomID
 	if r.Predecessor == "" {
 		// A channel's IRC history linked to this room (store/links.go).

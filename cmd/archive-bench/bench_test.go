@@ -198,6 +198,17 @@ func TestRunMeasuresEverything(t *testing.T) {
 		if got := strings.Join(names, ", "); got != fmt.Sprintf("text log, JSON day, permalink, thread page (%d replies)", threadReplies) {
 			t.Errorf("%s: pages measured: %s", o.Database, got)
 		}
+		// The first requests of distinct pages, every kind measured.
+		names = nil
+		for _, c := range o.Cold {
+			names = append(names, c.Name)
+			if c.N == 0 || c.P50 <= 0 || c.MinMessages <= 0 || c.MaxMessages < c.MinMessages {
+				t.Errorf("%s: first requests of %s: %+v", o.Database, c.Name, c)
+			}
+		}
+		if got := strings.Join(names, ", "); got != fmt.Sprintf("day page, text log, JSON day, permalink, thread page (%d replies)", threadReplies) {
+			t.Errorf("%s: first requests measured: %s", o.Database, got)
+		}
 	}
 	for _, p := range rep.Peers {
 		if p.SizeBytes <= 0 || p.Concurrent.Ops == 0 {

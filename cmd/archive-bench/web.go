@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -437,6 +439,9 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 	if err := measurePages(ctx, o, w, day, path, thread, res); err != nil {
 		return err
 	}
+	if res.Cold, err = measureCold(ctx, w, as, day, prefix, coldPages); err != nil {
+		return err
+	}
 
 	var searchable, propagation []time.Duration
 	for i := range o.redactions {
@@ -629,4 +634,138 @@ func measurePages(ctx context.Context, o benchOptions, w *webProcess, day dayInf
 		return err
 	}
 	return measure(fmt.Sprintf("thread page (%d replies)", threadReplies), prefix+"/thread/"+pathSegment(thread))
+}
+
+// coldPages is how many distinct pages of each kind measureCold asks for.
+const coldPages = 20
+
+// coldResult is the first request of distinct pages of one kind, none
+// asked for before (measureCold).
+type coldResult struct {
+	Name string `json:"name"`
+	// MinMessages and MaxMessages bound the messages of the days the
+	// pages show (counted up to store.MaxCount).
+	MinMessages int `json:"min_messages"`
+	MaxMessages int `json:"max_messages"`
+	latency
+}
+
+// measureCold measures the first request of n distinct pages of each
+// kind (day page, text log, JSON day, permalink, thread page), none of
+// which anything asked for before: a crawler's case, each page asked
+// once. One page's first request is one sample, which may pay for what
+// the process does once (connections, prepared statements); here every
+// page is a sample of its own, asked of a process that has served pages
+// before. The days are the room's busiest but the measured day, found in
+// the store, not through archive-web (which would load them), and each
+// kind gets days of its own (when the room has that many), so no page
+// reads messages another kind rendered. The kinds take turns, so a change in the machine's load
+// falls on all of them alike. Threads are sent now, each with
+// threadReplies replies.
+func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo, prefix string, n int) ([]coldResult, error) {
+	const kinds = 4 // kinds that need a day of their own: day page, text log, JSON day, permalink
+	counts, err := as.st.DayCounts(ctx, id.RoomID(day.Room), 0, math.MaxInt64)
+	if err != nil {
+		return nil, err
+	}
+	type dayCount struct {
+		start int64
+		n     int
+	}
+	var days []dayCount
+	for start, c := range counts {
+		if time.UnixMilli(start).UTC().Format(time.DateOnly) != day.Date {
+			days = append(days, dayCount{start, c})
+		}
+	}
+	// Busiest first, then by date: the same days on every run.
+	slices.SortFunc(days, func(a, b dayCount) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return int(a.start - b.start)
+	})
+	if len(days) == 0 {
+		return nil, fmt.Errorf("room %s has no other day with messages for the first requests", day.Room)
+	}
+	// A small archive (a test's) may have fewer days than kinds: then
+	// kinds share days, each still asking for its own pages.
+	slots := min(kinds*n, max(kinds, len(days)))
+	type page struct {
+		kind, path string
+		msgs       int
+	}
+	names := []string{"day page", "text log", "JSON day", "permalink", fmt.Sprintf("thread page (%d replies)", threadReplies)}
+	pages := make([][]page, len(names))
+	for i := range slots {
+		d := days[i%len(days)]
+		date := time.UnixMilli(d.start).UTC().Format(time.DateOnly)
+		k := i % kinds
+		var path string
+		switch k {
+		case 0:
+			path = prefix + "/" + date
+		case 1:
+			path = prefix + "/" + date + ".txt"
+		case 2:
+			path = "/api/v1/rooms/" + pathSegment(day.Room) + "/events?date=" + date
+		case 3:
+			// A message in the middle of the day, read from the store.
+			evs, _, err := as.st.DayPage(ctx, id.RoomID(day.Room), d.start, d.start+86400000, store.Position{}, store.MaxCount)
+			if err != nil {
+				return nil, err
+			}
+			var msgs []id.EventID
+			for _, e := range evs {
+				if e.Type == "m.room.message" {
+					msgs = append(msgs, e.ID)
+				}
+			}
+			if len(msgs) == 0 {
+				continue
+			}
+			path = prefix + "/event/" + pathSegment(string(msgs[len(msgs)/2]))
+		}
+		pages[k] = append(pages[k], page{kind: names[k], path: path, msgs: d.n})
+	}
+	for range len(pages[0]) {
+		root, err := as.sendThread(ctx, threadReplies)
+		if err != nil {
+			return nil, err
+		}
+		pages[4] = append(pages[4], page{kind: names[4], path: prefix + "/thread/" + pathSegment(root), msgs: threadReplies + 1})
+	}
+	samples := make([][]time.Duration, len(names))
+	res := make([]coldResult, len(names))
+	for k := range res {
+		res[k] = coldResult{Name: names[k], MinMessages: math.MaxInt}
+	}
+	for i := 0; ; i++ {
+		asked := false
+		for k := range pages {
+			if i >= len(pages[k]) {
+				continue
+			}
+			asked = true
+			p := pages[k][i]
+			t0 := time.Now()
+			code, _, err := w.get(ctx, p.path)
+			d := time.Since(t0)
+			if err == nil && code != http.StatusOK {
+				err = fmt.Errorf("%s answered %d", p.path, code)
+			}
+			if err != nil {
+				return nil, err
+			}
+			samples[k] = append(samples[k], d)
+			res[k].MinMessages, res[k].MaxMessages = min(res[k].MinMessages, p.msgs), max(res[k].MaxMessages, p.msgs)
+		}
+		if !asked {
+			break
+		}
+	}
+	for k := range res {
+		res[k].latency = summarize(samples[k])
+	}
+	return res, nil
 }

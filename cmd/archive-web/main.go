@@ -130,6 +130,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
+	// The first requests after start cost what the first pages cost, not
+	// more; a failure here is the database's, which the pages report.
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := srv.Warm(wctx); err != nil {
+		log.Warn("warming up", "err", err)
+	}
+	wcancel()
 	ln, err := net.Listen("tcp", cfg.Web.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Web.Listen, err)

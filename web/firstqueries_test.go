@@ -1,0 +1,123 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
+)
+
+// TestFirstRequestQueries: a page's first request (nothing cached for it)
+// looks at the change feed for opt-outs and policies once, not once per
+// read (store.ScreenOnce), and reads its header's linked rooms and sync
+// state once, for the page key and the page alike (headerOf).
+func TestFirstRequestQueries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20, DayPageSize: 500, APIDayPageSize: 1000}, memberDay(t, 0))
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Warm: the process's copy of opt-outs, the room's via servers.
+		if rec := e.get(t, "/room/!x:example.org/2026-01-01?hour=05"); rec.Code != http.StatusOK {
+			t.Fatalf("warm-up: %d", rec.Code)
+		}
+		for _, c := range []struct {
+			path string
+			max  int64
+		}{
+			{"/room/!x:example.org/2026-01-01", 11},
+			{"/room/!x:example.org/2026-01-01.txt", 8},
+			{"/api/v1/rooms/!x:example.org/events?date=2026-01-01", 9},
+			{"/room/!x:example.org/event/$m700", 10},
+		} {
+			before := count()
+			if rec := e.get(t, c.path); rec.Code != http.StatusOK {
+				t.Fatalf("GET %s = %d", c.path, rec.Code)
+			}
+			n := count() - before
+			t.Logf("%s: %d queries", c.path, n)
+			if n > c.max {
+				t.Errorf("GET %s: %d queries, want at most %d", c.path, n, c.max)
+			}
+		}
+	})
+}
+
+// TestWarm: Warm, as archive-web calls it before listening, leaves the
+// process's first page only its own queries (the copy of opt-outs and
+// policies is loaded), and fails clearly when the database is gone.
+func TestWarm(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			// a is the archiver that wrote the room; b a fresh archive-web's.
+			a, b := storetest.Twins(t, dialect, store.Options{})
+			newEnvRender(t, a, render.New(render.Options{}), cacheOn, memberDay(t, 0))
+			srv, err := web.New(b, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example", CacheBytes: 8 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			count, err := b.CountQueries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Warm(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			before := count()
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/room/!x:example.org/2026-01-01.txt", nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("text log: %d", rec.Code)
+			}
+			if n := count() - before; n > 11 {
+				t.Errorf("the first text log after Warm made %d queries, want at most 11", n)
+			}
+			b.Close()
+			if err := srv.Warm(context.Background()); err == nil {
+				t.Error("Warm on a closed store: no error")
+			}
+		})
+	}
+}
+
+// TestViaRefreshedAfterResponse: a room's via servers past their time
+// are computed anew after the response of the request that found them
+// so (which reads every member event of the room: 0.4 s in a busy IRC
+// channel), so that request is answered with the servers known, and the
+// next ones get the new ones.
+func TestViaRefreshedAfterResponse(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t,
+			msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"hello"}`)))
+		now := time.Now()
+		e.srv.SetNow(func() time.Time { return now })
+		const page, newVia = "/room/!x:example.org/event/$m", "via=other.example"
+		if body := e.get(t, page).Body.String(); strings.Contains(body, newVia) {
+			t.Fatalf("before the joins the page has %s", newVia)
+		}
+		var joins []string
+		for i := range 5 {
+			u := fmt.Sprintf("@u%d:other.example", i)
+			joins = append(joins, fmt.Sprintf(`{"event_id":"$j%d","room_id":"!x:example.org","type":"m.room.member","sender":%q,"origin_server_ts":%d,"state_key":%q,"content":{"membership":"join"}}`,
+				i, u, 1767225602000+int64(i), u))
+		}
+		importFiles(t, st, ingest.ImportOptions{}, writeRoomFile(t, joins...))
+		now = now.Add(6 * time.Minute)
+		if body := e.get(t, page).Body.String(); strings.Contains(body, newVia) {
+			t.Errorf("the request that found the via servers out of date waited for them (%s)", newVia)
+		}
+		if body := e.get(t, page).Body.String(); !strings.Contains(body, newVia) {
+			t.Errorf("the via servers were not computed anew after that request: no %s", newVia)
+		}
+	})
+}
