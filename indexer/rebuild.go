@@ -56,7 +56,7 @@ func (ix *Indexer) swap(fresh *shards, next string) error {
 	}
 	aside := ix.path + ".old-" + time.Now().UTC().Format("20060102T150405")
 	reopenOld := func(cause error) error {
-		set, err := openShards(ix.path)
+		set, err := openShards(ix.path, ix.opts.bleveConfig)
 		if err != nil {
 			ix.set = nil
 			return fmt.Errorf("%w; reopening the old index failed too: %v", cause, err)
@@ -71,13 +71,14 @@ func (ix *Indexer) swap(fresh *shards, next string) error {
 		os.Rename(aside, ix.path)
 		return reopenOld(fmt.Errorf("swap in the new index: %w", err))
 	}
-	set, err := openShards(ix.path)
+	set, err := openShards(ix.path, ix.opts.bleveConfig)
 	if err != nil {
 		os.Rename(ix.path, next)
 		os.Rename(aside, ix.path)
 		return reopenOld(fmt.Errorf("open the new index: %w", err))
 	}
 	ix.set = set
+	set.compactClosed(ix.log)
 	if err := os.RemoveAll(aside); err != nil {
 		ix.log.Warn("removing the old index", "path", aside, "err", err)
 	}
