@@ -231,7 +231,6 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
 	ix.set = set
-	set.compactClosed(log)
 	return ix, nil
 }
 

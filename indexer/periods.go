@@ -107,7 +107,10 @@ type shards struct {
 // process pages of its own (the mmapped file around every field's start,
 // some 2 MB a segment). A closed period takes few writes after this (an
 // edit or a deletion of an old message), which Bleve's merges handle.
-// Closing the index ends a merge under way; the next Open takes it up.
+// Closing the index ends a merge under way, and nothing takes it up at the
+// next Open: merging maps the period's whole files into the process (a
+// period of long messages, 200 MB), which archive-web's start must not
+// pay; Bleve's own merges leave at most ten segments.
 func (s *shards) compact(p *period, log *slog.Logger) {
 	adv, err := p.idx.Advanced()
 	sc, ok := adv.(*scorch.Scorch)
@@ -129,19 +132,6 @@ func (s *shards) compact(p *period, log *slog.Logger) {
 			}
 		}
 	}()
-}
-
-// compactClosed compacts the closed periods left with more than a few
-// segments (a merge that a restart ended, or many late edits).
-func (s *shards) compactClosed(log *slog.Logger) {
-	if s.legacy {
-		return
-	}
-	for _, p := range s.periods[:len(s.periods)-1] {
-		if segments(p.idx) > 4 {
-			s.compact(p, log)
-		}
-	}
 }
 
 // route is the period a message of time ts belongs in.

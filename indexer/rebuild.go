@@ -28,6 +28,9 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 		}
 		return fmt.Errorf("build new index: %w", err)
 	}
+	// The periods it closed are being merged (compact): closing it now
+	// would leave them in many segments.
+	builder.set.merging.Wait()
 	ix.mu.Lock()
 	err = ix.swap(builder.set, next)
 	if err == nil {
@@ -78,7 +81,6 @@ func (ix *Indexer) swap(fresh *shards, next string) error {
 		return reopenOld(fmt.Errorf("open the new index: %w", err))
 	}
 	ix.set = set
-	set.compactClosed(ix.log)
 	if err := os.RemoveAll(aside); err != nil {
 		ix.log.Warn("removing the old index", "path", aside, "err", err)
 	}
