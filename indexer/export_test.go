@@ -49,3 +49,28 @@ func (ix *Indexer) SetAfterCommit(f func() error) { ix.afterCommit = f }
 
 // Path is where the index is.
 func (ix *Indexer) Path() string { return ix.path }
+
+// Segments says how many segments each period's index has, oldest period
+// first.
+func (ix *Indexer) Segments() []int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []int
+	for _, p := range ix.set.periods {
+		out = append(out, segments(p.idx))
+	}
+	return out
+}
+
+// WithoutBackgroundMerges makes Bleve's own merges leave every segment
+// alone, as they leave segments of a large index (ten of a size per tier),
+// so that a test sees what merges the indexer itself asks for.
+func WithoutBackgroundMerges(o Options) Options {
+	o.bleveConfig = map[string]any{"scorchMergePlanOptions": map[string]any{
+		"MaxSegmentsPerTier": 1000, "SegmentsPerMergeTask": 10, "FloorSegmentSize": 1, "FloorSegmentFileSize": 1,
+	}}
+	return o
+}
+
+// SetAsked sets a hook told each period a search asks for hits.
+func (ix *Indexer) SetAsked(f func(period string)) { ix.asked = f }

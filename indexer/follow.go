@@ -301,6 +301,7 @@ func (ix *Indexer) split(start int64) error {
 		return err
 	}
 	ix.log.Info("the search index begins a new period", "period", ix.set.periods[len(ix.set.periods)-1].Dir, "start", time.UnixMilli(start).UTC())
+	ix.set.compact(ix.set.periods[len(ix.set.periods)-2], ix.log)
 	return nil
 }
 

@@ -31,7 +31,7 @@ const (
 	fieldRoom   = "room"
 	// fieldTSort is the time as 13 decimal digits of milliseconds, for
 	// time ranges (timerange.go) and a period's bounds. Format 4 sorted
-	// on its doc values; format 5 sorts on document IDs (docID).
+	// on its doc values; formats 5 and later sort on document IDs (docID).
 	fieldTSort    = "tsort"
 	fieldHasLink  = "has_link"
 	fieldIsThread = "is_thread"
@@ -69,6 +69,9 @@ type Options struct {
 	// PeriodDocs is how many documents a period of the index holds
 	// before the next one begins (periods.go; default 100,000).
 	PeriodDocs int
+	// bleveConfig is passed to every period's Bleve index when it is
+	// created or opened (tests set merge plans).
+	bleveConfig map[string]any
 }
 
 // Indexer keeps a Bleve index in step with the store.
@@ -91,6 +94,9 @@ type Indexer struct {
 	// afterCommit, if set, runs after each period's batch of a step has
 	// committed (tests crash there).
 	afterCommit func() error
+	// asked, if set, is told each period a search asks for hits (tests
+	// count them).
+	asked func(period string)
 }
 
 const (
@@ -109,8 +115,10 @@ var formatKey = []byte("mxarchive.format")
 // for the time, as a short term (fieldTSort); 4 = no composite _all field
 // and no numeric time field (dates by fieldDay and fieldMonth); 5 = one
 // index per period of time, with a manifest (periods.go), document IDs that
-// begin with the time and no doc values.
-const indexFormat = "5"
+// begin with the time and no doc values; 6 = document IDs of the time in
+// 6 bytes and a hash event ID in its 32 (docID), a closed period merged to
+// one segment.
+const indexFormat = "6"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -194,7 +202,7 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 		opts.PeriodDocs = defaultPeriodDocs
 	}
 	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, wait: time.After}
-	set, err := openShards(path)
+	set, err := openShards(path, opts.bleveConfig)
 	if errors.Is(err, ErrLocked) {
 		return nil, fmt.Errorf("open search index %s: %w", path, ErrLocked)
 	}
@@ -239,7 +247,7 @@ func (ix *Indexer) newIndex(path string) (bleve.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := bleve.New(path, m)
+	idx, err := bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, ix.opts.bleveConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/internal/storetest"
@@ -223,6 +224,77 @@ func TestFarTimesAcrossPeriods(t *testing.T) {
 		}
 		if got := allPages(t, ix, "zebra", indexer.SortNewest, size); !slices.Equal(got, reversed(want)) {
 			t.Errorf("newest first in pages of %d:\n got %v", size, got)
+		}
+	}
+}
+
+// A period that closes is merged down to one segment: every segment holds
+// its own dictionaries (a period of ten segments took half again the bytes
+// of one, 475 against 308 per message), and each one open costs the
+// process pages of its own. The newest period keeps taking batches.
+func TestClosedPeriodsAreMergedToOneSegment(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.WithoutBackgroundMerges(indexer.Options{BatchSize: 10, PeriodDocs: 40}), storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	// Ten messages a step: a period of 40 documents is written in four
+	// segments or more.
+	add(t, st, lines()...)
+	for i := 0; i < 130; i += 10 {
+		add(t, st, zebras(i, seq(10, base+int64(i)*day/3, day/3)...)...)
+		catchUp(t, ix)
+	}
+	if ix.Periods() < 3 {
+		t.Fatalf("130 messages at 40 per period made %d periods", ix.Periods())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		segs := ix.Segments()
+		closed := segs[:len(segs)-1]
+		if slices.IndexFunc(closed, func(n int) bool { return n != 1 }) < 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("segments per period, oldest first: %v; want one in every closed period", segs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := allPages(t, ix, "zebra", indexer.SortOldest, 50); len(got) != 130 {
+		t.Errorf("after the merges, %d of 130 messages found", len(got))
+	}
+}
+
+// A rare word's time-ordered search asks only the periods whose
+// dictionaries hold it, all at once: asked one by one, newest first, a word
+// found in a few old messages cost a search of every period (rare term
+// newest first, 1M messages: p99 21 ms against 5.7 in one index).
+func TestRareWordAsksOnlyItsPeriods(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openPeriods(t, st, t.TempDir(), 8)
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	ls := zebras(0, seq(40, base, day)...)
+	ls = append(ls, msg("$okapi1", base+day/2, `{"msgtype":"m.text","body":"okapi one"}`),
+		msg("$okapi2", base+30*day+1, `{"msgtype":"m.text","body":"okapi two"}`))
+	add(t, st, lines(ls...)...)
+	catchUp(t, ix)
+	if ix.Periods() < 4 {
+		t.Fatalf("only %d periods", ix.Periods())
+	}
+	var asked []string
+	ix.SetAsked(func(p string) { asked = append(asked, p) })
+	for _, sort := range []string{indexer.SortNewest, indexer.SortOldest} {
+		asked = nil
+		got := allPages(t, ix, "okapi", sort, 10)
+		if len(got) != 2 {
+			t.Errorf("%s: found %v", sort, got)
+		}
+		if len(asked) != 2 {
+			t.Errorf("%s: asked the periods %v, want only the two that hold the word", sort, asked)
 		}
 	}
 }

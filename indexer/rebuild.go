@@ -28,6 +28,9 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 		}
 		return fmt.Errorf("build new index: %w", err)
 	}
+	// The periods it closed are being merged (compact): closing it now
+	// would leave them in many segments.
+	builder.set.merging.Wait()
 	ix.mu.Lock()
 	err = ix.swap(builder.set, next)
 	if err == nil {
@@ -56,7 +59,7 @@ func (ix *Indexer) swap(fresh *shards, next string) error {
 	}
 	aside := ix.path + ".old-" + time.Now().UTC().Format("20060102T150405")
 	reopenOld := func(cause error) error {
-		set, err := openShards(ix.path)
+		set, err := openShards(ix.path, ix.opts.bleveConfig)
 		if err != nil {
 			ix.set = nil
 			return fmt.Errorf("%w; reopening the old index failed too: %v", cause, err)
@@ -71,7 +74,7 @@ func (ix *Indexer) swap(fresh *shards, next string) error {
 		os.Rename(aside, ix.path)
 		return reopenOld(fmt.Errorf("swap in the new index: %w", err))
 	}
-	set, err := openShards(ix.path)
+	set, err := openShards(ix.path, ix.opts.bleveConfig)
 	if err != nil {
 		os.Rename(ix.path, next)
 		os.Rename(aside, ix.path)

@@ -293,14 +293,25 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, wi
 	if order == SortRelevance {
 		return ix.set.relevant(ctx, q, n, cur.Offset)
 	}
+	periods := ix.set.inOrder(order, within, cur)
+	periods, rare, err := ix.rarePeriods(ctx, periods, clauses)
+	if err != nil {
+		return nil, 0, err
+	}
+	if rare {
+		return ix.atOnce(ctx, periods, q, order, n, cur)
+	}
 	var out search.DocumentMatchCollection
 	var total uint64
-	for _, p := range ix.set.inOrder(order, within, cur) {
+	for _, p := range periods {
 		if len(out) >= n {
 			ts, _ := strconv.ParseInt(out[n-1].Sort[0], 10, 64)
 			if (order == SortNewest && p.hi.Load() < ts) || (order == SortOldest && p.lo.Load() > ts) {
 				break
 			}
+		}
+		if ix.asked != nil {
+			ix.asked(p.Dir)
 		}
 		plan, err := ix.planWalk(ctx, p.idx, q, order, within, clauses)
 		if err != nil {
@@ -312,6 +323,61 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, wi
 		}
 		total += t
 		out = mergeHits(out, hs, order, n)
+	}
+	return out, total, nil
+}
+
+// rarePeriods leaves out the periods whose dictionaries say they cannot
+// hold a hit, and says whether the rest hold few enough hits together
+// (sortAllLimit) to be asked at once. A rare word is spread thin over
+// time: asked one by one, newest first, every period cost a search of its
+// own for a hit or two (a rare term newest first at 1M messages: p99
+// 21 ms, against 5.7 in one index), where a dictionary lookup tells which
+// periods hold it.
+func (ix *Indexer) rarePeriods(ctx context.Context, periods []*period, clauses []clause) ([]*period, bool, error) {
+	if len(periods) < 2 || len(clauses) == 0 || ix.set.legacy {
+		return periods, false, nil
+	}
+	var kept []*period
+	var sum int64
+	for _, p := range periods {
+		b, err := upperBound(ctx, p.idx, clauses)
+		if err != nil {
+			return nil, false, err
+		}
+		if b > 0 {
+			kept = append(kept, p)
+			sum += b
+		}
+	}
+	return kept, sum <= int64(ix.sortAllLimit), nil
+}
+
+// atOnce asks every period for its first n hits after the cursor, sorting
+// all of each one's hits (there are few), concurrently, and merges them.
+func (ix *Indexer) atOnce(ctx context.Context, periods []*period, q query.Query, order string, n int, cur cursor) (search.DocumentMatchCollection, uint64, error) {
+	results := make([]*bleve.SearchResult, len(periods))
+	errs := make([]error, len(periods))
+	var wg sync.WaitGroup
+	for i, p := range periods {
+		if ix.asked != nil {
+			ix.asked(p.Dir)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = runSearch(ctx, p.idx, false, q, order, n, cur)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, 0, err
+	}
+	var out search.DocumentMatchCollection
+	var total uint64
+	for _, r := range results {
+		out = mergeHits(out, r.Hits, order, n)
+		total += r.Total
 	}
 	return out, total, nil
 }
@@ -378,15 +444,17 @@ func (s *shards) inOrder(order string, within monthRange, cur cursor) []*period 
 	return out
 }
 
-// mergeHits merges two lists of hits sorted in the given order (by time,
-// then ID, as the index sorts them) and keeps the first n.
+// mergeHits merges two lists of hits sorted in the given order (by
+// document ID, as the index sorts them: by time, then by the event ID as
+// encoded) and keeps the first n.
 func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.DocumentMatchCollection {
 	out := append(a, b...)
+	key := func(h *search.DocumentMatch) string {
+		ts, _ := strconv.ParseInt(h.Sort[0], 10, 64)
+		return docID(ts, h.Sort[1])
+	}
 	slices.SortStableFunc(out, func(x, y *search.DocumentMatch) int {
-		c := cmp.Compare(x.Sort[0], y.Sort[0])
-		if c == 0 {
-			c = cmp.Compare(x.Sort[1], y.Sort[1])
-		}
+		c := cmp.Compare(key(x), key(y))
 		if order == SortNewest {
 			return -c
 		}
@@ -397,7 +465,7 @@ func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.
 
 // runSearch asks one index for size hits after the cursor. Its hits name
 // events (ID) and, sorted by time, carry the cursor's keys (Sort: time,
-// event ID) whatever the layout: an index of format 5 sorts by its
+// event ID) whatever the layout: an index of format 5 or later sorts by its
 // document IDs, which begin with the time (docID); an older one (legacy)
 // by its time field's doc values.
 func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, order string, size int, cur cursor) (*bleve.SearchResult, error) {
@@ -420,7 +488,8 @@ func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query,
 	if order != SortRelevance && cur.After != nil {
 		sr.SearchAfter = cur.After
 		if !legacy {
-			sr.SearchAfter = []string{cur.After[0] + cur.After[1]}
+			ts, _ := strconv.ParseInt(cur.After[0], 10, 64) // decodeCursor checked its digits
+			sr.SearchAfter = []string{docID(ts, cur.After[1])}
 		}
 	}
 	res, err := idx.SearchInContext(ctx, sr)
@@ -434,7 +503,7 @@ func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query,
 		}
 		h.ID = ev
 		if order != SortRelevance {
-			h.Sort = []string{ts, ev}
+			h.Sort = []string{sortableTime(ts), ev}
 		}
 	}
 	return res, nil

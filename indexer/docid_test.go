@@ -1,0 +1,57 @@
+package indexer
+
+import (
+	"encoding/base64"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// A document ID holds the time and the event ID in few bytes (the ID's
+// dictionary and its stored copy were 131 of 308 bytes per message), reads
+// back to both, sorts by time, and never gives two events one ID: an event
+// ID that only looks like a hash (its last character's unused bits set) is
+// kept as it is.
+func TestDocIDsAreCompactAndExact(t *testing.T) {
+	hash := "$" + base64.RawURLEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	// The same 32 bytes with the last character's two unused bits set:
+	// a lenient decoder reads it as hash.
+	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", hash[len(hash)-1])
+	twin := hash[:len(hash)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last+1])
+	ids := []string{hash, twin, "$abc:example.org", "$z001", "$" + strings.Repeat("/", 43), "$\x01x", "\x01" + hash[1:], ""}
+	seen := map[string]string{}
+	for _, ts := range []int64{0, 1, 1_700_000_000_000, maxIndexTime} {
+		for _, ev := range ids {
+			d := docID(ts, ev)
+			if other, ok := seen[d]; ok {
+				t.Fatalf("%q and %q share the document ID %q", other, ev, d)
+			}
+			seen[d] = ev
+			gotTS, gotEv, ok := splitDocID(d)
+			if !ok || gotTS != ts || gotEv != ev {
+				t.Errorf("docID(%d, %q) reads back as %d, %q, %v", ts, ev, gotTS, gotEv, ok)
+			}
+		}
+	}
+	if n := len(docID(1_700_000_000_000, hash)); n > 40 {
+		t.Errorf("a hash event ID's document ID is %d bytes, want at most 40", n)
+	}
+	var keys []string
+	for _, ts := range []int64{maxIndexTime, 1_700_000_000_001, 0, 1_700_000_000_000, 255, 256} {
+		keys = append(keys, docID(ts, hash))
+	}
+	slices.Sort(keys)
+	var order []int64
+	for _, k := range keys {
+		ts, _, _ := splitDocID(k)
+		order = append(order, ts)
+	}
+	if !slices.IsSorted(order) {
+		t.Errorf("document IDs do not sort by time: %v", order)
+	}
+	for _, bad := range []string{"", "12345", "\x00\x00\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x01short", "\x00\x00\x00\x00\x00\x00\x03$x"} {
+		if _, _, ok := splitDocID(bad); ok {
+			t.Errorf("splitDocID(%q) accepted", bad)
+		}
+	}
+}
