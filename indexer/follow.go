@@ -108,7 +108,10 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 		if st.err != nil || len(st.changes) == 0 {
 			return total, st.err
 		}
-		if len(st.changes) == size {
+		switch text := st.writes.textBytes(); {
+		case text > catchUpText:
+			size = max(size/2, 1)
+		case len(st.changes) == size:
 			size = min(size*2, ix.opts.BatchSize*catchUpBatches)
 		}
 		next = ix.prefetch(ctx, st.last(), size)
@@ -136,6 +139,13 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 // catch-up batch grows to (2,000 × 5): a batch's documents are held in
 // memory until it is written.
 const catchUpBatches = 5
+
+// catchUpText bounds the text of a catch-up step: Bleve holds a batch's
+// analysed text (tokens, word pairs, their frequencies), about a hundred
+// times the text's bytes, and a step is held twice (one read while the
+// other is written). Short IRC lines never reach it (10,000 are some
+// 600 KB); a step of long Markdown messages is halved until it fits.
+const catchUpText = 1 << 20
 
 // checkpoint is the feed position the index holds everything up to.
 func (ix *Indexer) checkpoint() (int64, error) {
@@ -268,6 +278,17 @@ func (w *writeList) Index(id string, data any) error {
 }
 
 func (w *writeList) Delete(id string, ts int64) { *w = append(*w, indexWrite{id: id, ts: ts}) }
+
+// textBytes is the text the recorded writes index.
+func (w writeList) textBytes() int {
+	n := 0
+	for _, x := range w {
+		if d, ok := x.doc.(document); ok {
+			n += len(d.Text)
+		}
+	}
+	return n
+}
 
 func (w writeList) replay(b indexBatch) error {
 	for _, x := range w {
