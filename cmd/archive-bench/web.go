@@ -316,19 +316,7 @@ func (w *webProcess) roomPrefix(ctx context.Context, room string) (string, error
 }
 
 // peakRSS is the process's high-water resident set (VmHWM), in bytes.
-func (w *webProcess) peakRSS() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func (w *webProcess) peakRSS() int64 { return procStatusBytes(w.cmd.Process.Pid, "VmHWM:") }
 
 func (w *webProcess) stop() {
 	w.cmd.Process.Signal(syscall.SIGTERM)
