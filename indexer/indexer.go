@@ -84,7 +84,8 @@ type Indexer struct {
 	mu  sync.RWMutex // guards set against Rebuild swapping it and a split growing it
 	set *shards
 
-	sortAllLimit int // see search.go; a field so tests can force either path
+	// See search.go; fields so tests can force either path.
+	sortAllLimit, atOnceLimit int
 
 	// wait is Follow's timer between rounds (time.After); a field so tests
 	// can count the back-off with a fake clock.
@@ -201,7 +202,7 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	if opts.PeriodDocs <= 0 {
 		opts.PeriodDocs = defaultPeriodDocs
 	}
-	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, wait: time.After}
+	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, atOnceLimit: atOnceLimit, wait: time.After}
 	set, err := openShards(path, opts.bleveConfig)
 	if errors.Is(err, ErrLocked) {
 		return nil, fmt.Errorf("open search index %s: %w", path, ErrLocked)

@@ -19,7 +19,7 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	if err != nil {
 		return fmt.Errorf("create new index: %w", err)
 	}
-	builder := &Indexer{store: ix.store, log: ix.log, opts: ix.opts, path: next, set: fresh, sortAllLimit: ix.sortAllLimit}
+	builder := &Indexer{store: ix.store, log: ix.log, opts: ix.opts, path: next, set: fresh, sortAllLimit: ix.sortAllLimit, atOnceLimit: ix.atOnceLimit}
 	if _, err := builder.CatchUp(ctx, progress); err != nil {
 		builder.Close()
 		// Half an index is of no use to anyone, and can be large.
