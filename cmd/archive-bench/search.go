@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
@@ -28,6 +29,7 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	runs := fs.Int("runs", 200, "runs of each query class and sort")
 	only := fs.String("class", "", "run only the query classes whose name contains this")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the searches to this file")
+	memProfile := fs.String("memprofile", "", "write a profile of what the searches allocated to this file (go tool pprof -sample_index=alloc_space)")
 	clients := fs.Int("clients", 10, "then run the whole mix with this many clients at once (0: don't)")
 	clientTime := fs.Duration("concurrent-time", 10*time.Second, "how long the concurrent run lasts")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +95,23 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		// Only what the searches allocate: opening the index and the
+		// store is not counted.
+		runtime.GC()
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintln(stderr, err)
+			}
+		}()
 	}
 	// The results column is the index's estimate of all matches.
 	cells, tp, err := measureSearch(ctx, budget{runs: *runs, minRuns: *runs}, *clients, *clientTime, classes,
