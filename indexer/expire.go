@@ -68,7 +68,7 @@ func (ix *Indexer) DropExpired(ctx context.Context) (int, error) {
 			for _, h := range res.Hits {
 				batch.Delete(h.ID)
 			}
-			if err := p.idx.Batch(batch); err != nil {
+			if err := p.batch(batch); err != nil {
 				return total, fmt.Errorf("drop expired: %w", err)
 			}
 			total += len(res.Hits)

@@ -74,3 +74,7 @@ func WithoutBackgroundMerges(o Options) Options {
 
 // SetAsked sets a hook told each period a search asks for hits.
 func (ix *Indexer) SetAsked(f func(period string)) { ix.asked = f }
+
+// SetSortAllLimit sets the hit count up to which a period's hits are
+// sorted rather than walked month by month (0: always walk).
+func (ix *Indexer) SetSortAllLimit(n int) { ix.sortAllLimit = n }

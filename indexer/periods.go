@@ -75,6 +75,43 @@ type period struct {
 	// widens them before its batch commits, so a search never misses a
 	// committed document) and are read afresh from the index at open.
 	lo, hi atomic.Int64
+	// gen moves before and after every batch written to idx, so that
+	// what is read from the index between two moves (monthsOf) is known
+	// to be current.
+	gen atomic.Uint64
+	mu  sync.Mutex // guards the months cache
+	// monthsGen and monthList cache the index's months (reading them
+	// from the dictionary was a tenth of a time-ordered search).
+	monthsGen uint64
+	monthList []string
+}
+
+// batch writes a batch to the period's index.
+func (p *period) batch(b *bleve.Batch) error {
+	p.gen.Add(1)
+	defer p.gen.Add(1)
+	return p.idx.Batch(b)
+}
+
+// months lists the period's months, oldest first (a copy: the caller may
+// reorder it). A batch committing while they are read moves gen after it
+// commits, so the next search reads them again.
+func (p *period) months() ([]string, error) {
+	g := p.gen.Load()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.monthList != nil && p.monthsGen == g {
+		return slices.Clone(p.monthList), nil
+	}
+	ms, err := months(p.idx)
+	if err != nil {
+		return nil, err
+	}
+	if ms == nil {
+		ms = []string{}
+	}
+	p.monthsGen, p.monthList = g, ms
+	return slices.Clone(ms), nil
 }
 
 func (p *period) covers(ts int64) bool { return p.lo.Load() <= ts && ts <= p.hi.Load() }
@@ -521,7 +558,7 @@ func (b *multiBatch) commit(afterEach func() error) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			err := p.idx.Batch(x)
+			err := p.batch(x)
 			if err == nil && afterEach != nil {
 				err = afterEach()
 			}

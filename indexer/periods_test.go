@@ -298,3 +298,41 @@ func TestRareWordAsksOnlyItsPeriods(t *testing.T) {
 		}
 	}
 }
+
+// A period's months are read once and kept until a batch is written to it:
+// a message in a month the period did not hold is found by the next walk,
+// in both orders, and a month emptied by a redaction costs nothing.
+func TestWalkSeesNewMonths(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ix := openPeriods(t, st, t.TempDir(), 1000)
+		ix.SetSortAllLimit(0) // walk every search month by month
+		const day = 24 * 60 * 60 * 1000
+		base := int64(1_700_000_000_000)
+		add(t, st, lines(zebras(0, seq(10, base, day)...)...)...)
+		catchUp(t, ix)
+		want := []string{}
+		for i := range 10 {
+			want = append(want, fmt.Sprintf("$z%03d", i))
+		}
+		check := func(when string) {
+			t.Helper()
+			if got := allPages(t, ix, "zebra", indexer.SortOldest, 3); !slices.Equal(got, want) {
+				t.Errorf("%s, oldest first:\n got %v\nwant %v", when, got, want)
+			}
+			if got := allPages(t, ix, "zebra", indexer.SortNewest, 3); !slices.Equal(got, reversed(want)) {
+				t.Errorf("%s, newest first:\n got %v\nwant %v", when, got, reversed(want))
+			}
+		}
+		check("first")
+		// Two months later, and two months before: months the walk has
+		// not seen.
+		add(t, st, zebras(10, base+70*day, base-70*day)...)
+		want = append([]string{"$z011"}, append(want, "$z010")...)
+		catchUp(t, ix)
+		check("after messages in new months")
+		add(t, st, `{"event_id":"$red","room_id":"!r:x","type":"m.room.redaction","sender":"@a:x","origin_server_ts":`+fmt.Sprint(base+80*day)+`,"redacts":"$z010","content":{}}`)
+		want = slices.DeleteFunc(want, func(s string) bool { return s == "$z010" })
+		catchUp(t, ix)
+		check("after the newest month's only message is redacted")
+	})
+}
