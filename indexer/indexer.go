@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -364,13 +365,46 @@ func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
 
 // roomCache remembers rooms for one batch.
 type roomCache struct {
-	st    *store.Store
-	rooms map[id.RoomID]store.Room
+	st     *store.Store
+	rooms  map[id.RoomID]store.Room
+	absent map[id.RoomID]bool // rooms the store does not know (fill)
+}
+
+// fill reads the rooms of these events that it does not hold yet, in one
+// query.
+func (rc *roomCache) fill(ctx context.Context, evs []store.Event) error {
+	var want []id.RoomID
+	for _, e := range evs {
+		if _, ok := rc.rooms[e.RoomID]; !ok && !rc.absent[e.RoomID] && !slices.Contains(want, e.RoomID) {
+			want = append(want, e.RoomID)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	got, err := rc.st.RoomsByID(ctx, want)
+	if err != nil {
+		return err
+	}
+	for _, r := range want {
+		if room, ok := got[r]; ok {
+			rc.rooms[r] = room
+			continue
+		}
+		if rc.absent == nil {
+			rc.absent = map[id.RoomID]bool{}
+		}
+		rc.absent[r] = true
+	}
+	return nil
 }
 
 func (rc *roomCache) get(ctx context.Context, roomID id.RoomID) (store.Room, error) {
 	if r, ok := rc.rooms[roomID]; ok {
 		return r, nil
+	}
+	if rc.absent[roomID] {
+		return store.Room{}, fmt.Errorf("room %s: %w", roomID, store.ErrNotFound)
 	}
 	r, err := rc.st.Room(ctx, roomID)
 	if err != nil {

@@ -810,6 +810,9 @@ func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms 
 	if err != nil {
 		return nil, err
 	}
+	if err := rc.fill(ctx, evs); err != nil {
+		return nil, err
+	}
 	for _, e := range evs {
 		room, err := rc.get(ctx, e.RoomID)
 		if errors.Is(err, store.ErrNotFound) {

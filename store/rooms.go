@@ -230,6 +230,40 @@ func (s *Store) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
 	return s.withPolicy(r), nil
 }
 
+// RoomsByID returns the rooms of the given IDs that the store knows,
+// hidden or not, in one query per few hundred: a search's hits name a
+// dozen rooms, and a query each was a round trip each on PostgreSQL.
+func (s *Store) RoomsByID(ctx context.Context, ids []id.RoomID) (map[id.RoomID]Room, error) {
+	out := make(map[id.RoomID]Room, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph, args := inListPadded(ids[:n])
+		if err := s.roomsIn(ctx, ph, args, out); err != nil {
+			return nil, fmt.Errorf("rooms by id: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+func (s *Store) roomsIn(ctx context.Context, ph string, args []any, out map[id.RoomID]Room) error {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE room_id IN (`+ph+`)`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRoom(rows)
+		if err != nil {
+			return err
+		}
+		out[r.ID] = s.withPolicy(r)
+	}
+	return rows.Err()
+}
+
 // SetFallbackMeta gives a room a name and topic from outside its timeline
 // (an export's header) where its state provides none.
 func (s *Store) SetFallbackMeta(ctx context.Context, roomID id.RoomID, name, topic string) error {

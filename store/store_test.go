@@ -527,3 +527,27 @@ func TestSQLitePathWithURIPunctuation(t *testing.T) {
 		t.Errorf("a truncated path %q was created", filepath.Join(root, "a"))
 	}
 }
+
+// RoomsByID reads several rooms at once as Room reads each: hidden ones
+// too, unknown ones left out.
+func TestRoomsByID(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		put(t, st, mk(t, "$m1", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`))
+		if err := st.HideRoom(ctx, room, true, "spam"); err != nil {
+			t.Fatal(err)
+		}
+		one, err := st.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.RoomsByID(ctx, []id.RoomID{"!unknown:example.org", room, room})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || fmt.Sprintf("%+v", got[room]) != fmt.Sprintf("%+v", one) || !got[room].Hidden {
+			t.Errorf("RoomsByID = %+v\nwant only %+v", got, one)
+		}
+	})
+}
