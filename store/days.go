@@ -53,6 +53,11 @@ func (s *Store) expiryCut(ctx context.Context, roomID id.RoomID) (int64, error) 
 	return s.expiredBefore(roomMax, roomID), nil
 }
 
+// dayPageSizeHint is the most events a day page's slice is made for
+// before its query answers: a busy day's, not the 20,000 a JSON day may
+// ask for.
+const dayPageSizeHint = 1200
+
 // DayPage returns the events a day page shows (as DayEvents) in [from, to)
 // that come after the position after, at most limit of them in timeline
 // order; more reports that further events follow in the range.
@@ -67,7 +72,7 @@ func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, a
 		return nil, false, err
 	}
 	// The position may lie before the day (the zero Position does).
-	evs, err = s.queryEvents(ctx, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
+	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}
@@ -94,7 +99,7 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 	if err != nil {
 		return nil, false, err
 	}
-	evs, err = s.queryEvents(ctx, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
+	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}

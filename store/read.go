@@ -67,12 +67,19 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 }
 
 func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
+	return s.queryEventsSized(ctx, 0, query, args...)
+}
+
+// queryEventsSized is queryEvents for a query expected to return about
+// size rows: an Event is some 300 bytes, and growing the slice from empty
+// to a day page's 1,000 events copied them a dozen times.
+func (s *Store) queryEventsSized(ctx context.Context, size int, query string, args ...any) ([]Event, error) {
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Event
+	out := make([]Event, 0, size)
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
