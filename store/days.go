@@ -155,15 +155,16 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 	return out, nil
 }
 
-// hourCountsSQL counts a room's shown messages in each of the 24 hours
-// starting at $2 (ms), each from the expiry cutoff $3 on and up to $4, in
-// one query: the hours are generated (a recursive CTE, as both dialects
-// have one) and each is counted by a correlated, capped subquery, so the
-// cost stays MaxCount rows an hour however busy the day, where a GROUP BY
-// would read every message of it. $2 is cast because PostgreSQL would type
-// it from "hours.start + 3600000" as a 32-bit integer.
+// hourCountsSQL counts a room's shown messages in each hour from $5 (ms)
+// to the last of the 24 starting at $2, each from the expiry cutoff $3 on
+// and up to $4, in one query: the hours are generated (a recursive CTE, as
+// both dialects have one) and each is counted by a correlated, capped
+// subquery, so the cost stays MaxCount rows an hour however busy the day,
+// where a GROUP BY would read every message of it. $2 and $5 are cast
+// because PostgreSQL would type them from "hours.start + 3600000" as
+// 32-bit integers.
 const hourCountsSQL = `WITH RECURSIVE hours (start) AS (
-		SELECT CAST($2 AS BIGINT)
+		SELECT CAST($5 AS BIGINT)
 		UNION ALL
 		SELECT hours.start + 3600000 FROM hours WHERE hours.start < CAST($2 AS BIGINT) + 82800000
 	)
@@ -178,13 +179,24 @@ const hourCountsSQL = `WITH RECURSIVE hours (start) AS (
 // The hours are from's, so a caller's day in another time zone is counted
 // by its own hours.
 func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from int64) (map[int64]int, error) {
+	return s.HourCountsFrom(ctx, roomID, from, from)
+}
+
+// HourCountsFrom is HourCounts for the hours of the day from first on
+// (the start of one of its hours): a caller that read the day's events
+// up to first counts those hours itself (Event.ShownInFull says which
+// events count), and the query reads only the rest of the day.
+func (s *Store) HourCountsFrom(ctx context.Context, roomID id.RoomID, from, first int64) (map[int64]int, error) {
+	if first < from || first > from+23*3600000 || (first-from)%3600000 != 0 {
+		return nil, fmt.Errorf("hour counts of %s: %d is not the start of an hour of the day from %d", roomID, first, from)
+	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	cut, err := s.expiryCut(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.query(ctx, hourCountsSQL, string(roomID), from, cut, MaxCount)
+	rows, err := s.query(ctx, hourCountsSQL, string(roomID), from, cut, MaxCount, first)
 	if err != nil {
 		return nil, fmt.Errorf("hour counts of %s: %w", roomID, err)
 	}
