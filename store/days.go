@@ -19,14 +19,14 @@ const (
 	// Expired non-state events ($7 is the room's cutoff) are left out
 	// here, as screen would drop them: a page screened empty would
 	// otherwise end the day before its later messages.
-	dayPageSQL = `SELECT ` + eventColumns + ` FROM events
+	dayPageSQL = `SELECT ` + publicRoomEventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND (origin_ts, nid) > ($4, $5) AND public
 		  AND ` + dayListedSQL + `
 		  AND (origin_ts >= $7 OR state_key IS NOT NULL)
 		ORDER BY origin_ts, nid LIMIT $6`
 	// dayPageBeforeSQL reads backwards from a position: the events before
 	// (origin_ts, nid) = ($3, $4), newest first.
-	dayPageBeforeSQL = `SELECT ` + eventColumns + ` FROM events
+	dayPageBeforeSQL = `SELECT ` + publicRoomEventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND (origin_ts, nid) < ($3, $4) AND public
 		  AND ` + dayListedSQL + `
 		  AND (origin_ts >= $6 OR state_key IS NOT NULL)
@@ -72,7 +72,7 @@ func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, a
 		return nil, false, err
 	}
 	// The position may lie before the day (the zero Position does).
-	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
+	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), roomID, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 	if err != nil {
 		return nil, false, err
 	}
-	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
+	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), roomID, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}
