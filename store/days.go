@@ -19,14 +19,14 @@ const (
 	// Expired non-state events ($7 is the room's cutoff) are left out
 	// here, as screen would drop them: a page screened empty would
 	// otherwise end the day before its later messages.
-	dayPageSQL = `SELECT ` + eventColumns + ` FROM events
+	dayPageSQL = `SELECT ` + publicRoomEventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND (origin_ts, nid) > ($4, $5) AND public
 		  AND ` + dayListedSQL + `
 		  AND (origin_ts >= $7 OR state_key IS NOT NULL)
 		ORDER BY origin_ts, nid LIMIT $6`
 	// dayPageBeforeSQL reads backwards from a position: the events before
 	// (origin_ts, nid) = ($3, $4), newest first.
-	dayPageBeforeSQL = `SELECT ` + eventColumns + ` FROM events
+	dayPageBeforeSQL = `SELECT ` + publicRoomEventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND (origin_ts, nid) < ($3, $4) AND public
 		  AND ` + dayListedSQL + `
 		  AND (origin_ts >= $6 OR state_key IS NOT NULL)
@@ -53,6 +53,11 @@ func (s *Store) expiryCut(ctx context.Context, roomID id.RoomID) (int64, error) 
 	return s.expiredBefore(roomMax, roomID), nil
 }
 
+// dayPageSizeHint is the most events a day page's slice is made for
+// before its query answers: a busy day's, not the 20,000 a JSON day may
+// ask for.
+const dayPageSizeHint = 1200
+
 // DayPage returns the events a day page shows (as DayEvents) in [from, to)
 // that come after the position after, at most limit of them in timeline
 // order; more reports that further events follow in the range.
@@ -67,7 +72,7 @@ func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, a
 		return nil, false, err
 	}
 	// The position may lie before the day (the zero Position does).
-	evs, err = s.queryEvents(ctx, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
+	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), roomID, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}
@@ -94,7 +99,7 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 	if err != nil {
 		return nil, false, err
 	}
-	evs, err = s.queryEvents(ctx, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
+	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), roomID, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}
@@ -150,15 +155,16 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 	return out, nil
 }
 
-// hourCountsSQL counts a room's shown messages in each of the 24 hours
-// starting at $2 (ms), each from the expiry cutoff $3 on and up to $4, in
-// one query: the hours are generated (a recursive CTE, as both dialects
-// have one) and each is counted by a correlated, capped subquery, so the
-// cost stays MaxCount rows an hour however busy the day, where a GROUP BY
-// would read every message of it. $2 is cast because PostgreSQL would type
-// it from "hours.start + 3600000" as a 32-bit integer.
+// hourCountsSQL counts a room's shown messages in each hour from $5 (ms)
+// to the last of the 24 starting at $2, each from the expiry cutoff $3 on
+// and up to $4, in one query: the hours are generated (a recursive CTE, as
+// both dialects have one) and each is counted by a correlated, capped
+// subquery, so the cost stays MaxCount rows an hour however busy the day,
+// where a GROUP BY would read every message of it. $2 and $5 are cast
+// because PostgreSQL would type them from "hours.start + 3600000" as
+// 32-bit integers.
 const hourCountsSQL = `WITH RECURSIVE hours (start) AS (
-		SELECT CAST($2 AS BIGINT)
+		SELECT CAST($5 AS BIGINT)
 		UNION ALL
 		SELECT hours.start + 3600000 FROM hours WHERE hours.start < CAST($2 AS BIGINT) + 82800000
 	)
@@ -173,13 +179,24 @@ const hourCountsSQL = `WITH RECURSIVE hours (start) AS (
 // The hours are from's, so a caller's day in another time zone is counted
 // by its own hours.
 func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from int64) (map[int64]int, error) {
+	return s.HourCountsFrom(ctx, roomID, from, from)
+}
+
+// HourCountsFrom is HourCounts for the hours of the day from first on
+// (the start of one of its hours): a caller that read the day's events
+// up to first counts those hours itself (Event.ShownInFull says which
+// events count), and the query reads only the rest of the day.
+func (s *Store) HourCountsFrom(ctx context.Context, roomID id.RoomID, from, first int64) (map[int64]int, error) {
+	if first < from || first > from+23*3600000 || (first-from)%3600000 != 0 {
+		return nil, fmt.Errorf("hour counts of %s: %d is not the start of an hour of the day from %d", roomID, first, from)
+	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	cut, err := s.expiryCut(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.query(ctx, hourCountsSQL, string(roomID), from, cut, MaxCount)
+	rows, err := s.query(ctx, hourCountsSQL, string(roomID), from, cut, MaxCount, first)
 	if err != nil {
 		return nil, fmt.Errorf("hour counts of %s: %w", roomID, err)
 	}

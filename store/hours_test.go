@@ -89,6 +89,37 @@ func TestHourCounts(t *testing.T) {
 			if got, err := st.HourCounts(ctx, "!unknown:example.org", d0); err != nil || len(got) != 0 {
 				t.Errorf("unknown room: %v %v", got, err)
 			}
+
+			// From an hour on: the same counts, for those hours only.
+			rest, err := st.HourCountsFrom(ctx, room, d0, d0+5*hourMS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[int64]int{d0 + 5*hourMS: store.MaxCount, d0 + 8*hourMS: 1, d0 + 23*hourMS: 1}; fmt.Sprint(rest) != fmt.Sprint(want) {
+				t.Errorf("HourCountsFrom 05:00 = %v\nwant                   %v", rest, want)
+			}
+			for _, bad := range []int64{d0 - hourMS, d0 + 24*hourMS, d0 + 5*hourMS + 1} {
+				if _, err := st.HourCountsFrom(ctx, room, d0, bad); err == nil {
+					t.Errorf("HourCountsFrom at %d: no error", bad-d0)
+				}
+			}
+			// The events a day page reads, counted with ShownInFull, give
+			// the store's counts: the Go statement of a message shown in
+			// full is the SQL one.
+			page, _, err := st.DayPage(ctx, room, d0, d0+24*hourMS, store.Position{}, 2*store.MaxCount)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine := map[int64]int{}
+			for _, e := range page {
+				if e.ShownInFull() {
+					h := d0 + (e.OriginTS-d0)/hourMS*hourMS
+					mine[h] = min(mine[h]+1, store.MaxCount)
+				}
+			}
+			if fmt.Sprint(mine) != fmt.Sprint(got) {
+				t.Errorf("counted with ShownInFull %v\nHourCounts               %v", mine, got)
+			}
 		})
 	}
 }

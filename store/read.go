@@ -17,6 +17,11 @@ import (
 const (
 	eventColumns = `nid, event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
 		rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at`
+	// publicRoomEventColumns are eventColumns for a query of one room's
+	// public events (the day pages'): room_id and public are known, and
+	// modernc's cost grows with every column of every row (scanPublicIn).
+	publicRoomEventColumns = `nid, event_id, type, state_key, sender, sender_name, origin_ts,
+		rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at`
 	eventByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE event_id = $1`
 	// Day pages list public timeline events and state changes; edits,
 	// reactions and redaction events are shown through their targets.
@@ -39,6 +44,12 @@ const (
 )
 
 func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
+	return scanEventIn(sc, "")
+}
+
+// scanEventIn is scanEvent for a row of publicRoomEventColumns, the public
+// events of room, or of eventColumns when room is "".
+func scanEventIn(sc interface{ Scan(...any) error }, room id.RoomID) (Event, error) {
 	var e Event
 	var evID, roomID, sender, relTarget, replyTo string
 	// raw is scanned as bytes: the JSON is kept as bytes, and a string
@@ -46,8 +57,15 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 	var raw []byte
 	var stateKey sql.NullString
 	var receivedAt int64
-	err := sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
-		&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
+	var err error
+	if room != "" {
+		roomID, e.Public = string(room), true
+		err = sc.Scan(&e.NID, &evID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS,
+			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
+	} else {
+		err = sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
+			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
+	}
 	if err != nil {
 		return Event{}, err
 	}
@@ -67,14 +85,22 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 }
 
 func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
+	return s.queryEventsSized(ctx, 0, "", query, args...)
+}
+
+// queryEventsSized is queryEvents for a query expected to return about
+// size rows (an Event is some 300 bytes, and growing the slice from empty
+// to a day page's 1,000 events copied them a dozen times), of
+// publicRoomEventColumns when room is not "".
+func (s *Store) queryEventsSized(ctx context.Context, size int, room id.RoomID, query string, args ...any) ([]Event, error) {
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Event
+	out := make([]Event, 0, size)
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := scanEventIn(rows, room)
 		if err != nil {
 			return nil, err
 		}

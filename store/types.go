@@ -36,6 +36,14 @@ type Event struct {
 // a reaction or a redaction): what day pages list and rooms count.
 func (e *Event) Displayable() bool { return isTimelineMessage(e.Type, e.Rel.Type) }
 
+// ShownInFull reports whether e, as a read returned it (screened), is a
+// message shown in full: what shownMessageCond selects in SQL (public, a
+// timeline message, not redacted, its sender not opted out) and not
+// expired. HourCountsFrom's callers count with it.
+func (e *Event) ShownInFull() bool {
+	return e.Public && e.Displayable() && !e.Redacted && !e.OptedOut && !e.Expired
+}
+
 // isTimelineMessage is the one Go statement of "a timeline message": a
 // message or sticker that is not an edit of another. timelineMessageSQL
 // says the same in SQL; a test holds the two together.

@@ -243,7 +243,8 @@ func (s *Server) apiDay(c echo.Context) error {
 	if next > 0 {
 		out.Next = time.UnixMilli(next).UTC().Format(dateLayout)
 	}
-	var q renderQueue
+	// Two jobs per message: its text and its HTML.
+	q := renderQueue{jobs: make([]renderJob, 0, 2*len(msgs))}
 	for i, e := range evs {
 		s.apiEvent(c, r, e, msgs[e.ID], via, &out.Events[i], &q)
 	}
@@ -331,9 +332,11 @@ func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown
 		content.URL = sh.msg.URL
 		content.MediaURL = s.mediaURL(sh.msg.URL)
 	}
-	q.media(sh.msg, func(a render.MediaAvailability) {
-		content.Media = map[render.MediaAvailability]string{render.MediaAvailable: "stored", render.MediaNotYet: "pending", render.MediaUnavailable: "unavailable"}[a]
-	})
+	if render.IsMedia(sh.msg) {
+		q.media(sh.msg, func(a render.MediaAvailability) {
+			content.Media = map[render.MediaAvailability]string{render.MediaAvailable: "stored", render.MediaNotYet: "pending", render.MediaUnavailable: "unavailable"}[a]
+		})
+	}
 	q.text(sh.msg, 0, func(t string) { content.Body, a.Text = t, t })
 	isHTML := sh.msg.IsHTML()
 	if isHTML {

@@ -33,7 +33,7 @@ func shownOne(e store.Event, rel []store.Event, redactions map[id.EventID]store.
 		sh.redaction = &r
 		return sh
 	}
-	res := resolve(&e, rel)
+	res := resolve(&sh.ev, rel) // not &e, which would copy the event to the heap a second time
 	sh.msg, sh.edited, sh.editedAt = res.Message, res.Edited, res.EditedAt
 	if res.Err != nil {
 		// Stored but undisplayable content (a wrong-typed field): show that

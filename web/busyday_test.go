@@ -197,3 +197,72 @@ func TestDayPagesSkipExpiredMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestFirstPageHoursAgreeWithTheStore: the first page of a day of several
+// pages counts the hours it holds whole from its own events and asks the
+// store only for the rest; its hour links (labels and counts) are those
+// store.HourCounts gives, with a redacted message, an opted-out sender, an
+// edit, a reaction and membership changes among the counted hours.
+func TestFirstPageHoursAgreeWithTheStore(t *testing.T) {
+	const d0 = int64(1767225600000) // 2026-01-01
+	at := func(h, s int) int64 { return d0 + int64(h)*3600000 + int64(s)*1000 }
+	line := func(evID, sender string, ts int64, content string) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.message","sender":%q,"origin_server_ts":%d,"content":%s}`, evID, sender, ts, content)
+	}
+	member := func(evID, user string, ts int64) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.member","sender":%q,"origin_server_ts":%d,"state_key":%q,"content":{"membership":"join"}}`, evID, user, ts, user)
+	}
+	lines := []string{
+		member("$jb", "@b:example.org", at(0, 10)),
+		line("$h0a", "@a:example.org", at(0, 11), `{"msgtype":"m.text","body":"zero a"}`),
+		line("$h0b", "@b:example.org", at(0, 12), `{"msgtype":"m.text","body":"zero b, opted out"}`),
+		line("$h0c", "@a:example.org", at(0, 13), `{"msgtype":"m.text","body":"zero c, redacted"}`),
+		redactionLine("$red", "@a:example.org", at(0, 14), "$h0c", "spam"),
+		line("$h1a", "@a:example.org", at(1, 1), `{"msgtype":"m.text","body":"one a"}`),
+		line("$h1e", "@a:example.org", at(1, 2), `{"msgtype":"m.text","body":"* one a, edited","m.new_content":{"msgtype":"m.text","body":"one a, edited"},"m.relates_to":{"rel_type":"m.replace","event_id":"$h1a"}}`),
+		fmt.Sprintf(`{"event_id":"$re","room_id":"!x:example.org","type":"m.reaction","sender":"@a:example.org","origin_server_ts":%d,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$h1a","key":"👍"}}}`, at(1, 3)),
+		member("$jc", "@c:example.org", at(1, 4)),
+		line("$h1b", "@c:example.org", at(1, 5), `{"msgtype":"m.notice","body":"one b"}`),
+		line("$h2a", "@a:example.org", at(2, 1), `{"msgtype":"m.text","body":"two a"}`),
+		line("$h2b", "@a:example.org", at(2, 2), `{"msgtype":"m.text","body":"two b"}`),
+		line("$h2c", "@a:example.org", at(2, 3), `{"msgtype":"m.text","body":"two c"}`),
+		line("$h5a", "@a:example.org", at(5, 1), `{"msgtype":"m.text","body":"five a"}`),
+		line("$h13a", "@a:example.org", at(13, 1), `{"msgtype":"m.text","body":"thirteen a"}`),
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := t.Context()
+		// The first page ends inside hour 02: it holds hours 00 and 01 whole.
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{DayPageSize: 13}, writeRoom(t, lines...))
+		if _, err := st.OptOut(ctx, "@b:example.org", "operator"); err != nil {
+			t.Fatal(err)
+		}
+		const day = "/room/!x:example.org/2026-01-01"
+		doc := e.page(t, day, http.StatusOK)
+		if doc.Find("a.page-next").Length() == 0 {
+			t.Fatal("the day fits one page: the test needs several")
+		}
+		got := doc.Find("nav.hours a").Map(func(_ int, s *goquery.Selection) string { return s.Text() + " " + s.AttrOr("title", "") })
+		counts, err := st.HourCounts(ctx, "!x:example.org", d0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for h := range 24 {
+			if n := counts[d0+int64(h)*3600000]; n > 0 {
+				title := fmt.Sprintf("%d messages", n)
+				if n == 1 {
+					title = "1 message"
+				}
+				want = append(want, fmt.Sprintf("%02d:00 %s", h, title))
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("first page's hours %q\nstore.HourCounts     %q", got, want)
+		}
+		// Hours 00 and 01 each count one message: the redacted one, the
+		// opted-out sender's, the edit and the reaction are not counted.
+		if len(want) == 0 || want[0] != "00:00 1 message" || want[1] != "01:00 2 messages" {
+			t.Errorf("store.HourCounts %q", want)
+		}
+	})
+}

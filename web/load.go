@@ -171,6 +171,10 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 	if err != nil {
 		return nil, err
 	}
+	if q.jobs == nil {
+		// A job per message, a few more for the excerpts of replies.
+		q.jobs = make([]renderJob, 0, len(d.msgs)+len(d.parents))
+	}
 	for other, fact := range d.looked {
 		if q.rooms == nil {
 			q.rooms = map[id.RoomID]string{}

@@ -348,7 +348,7 @@ func (s *Server) meetingPage(c echo.Context) error {
 
 // meetingText writes minutes in the plain-text form of meetbot's .txt
 // minutes, each item followed by its permalink. Names and texts go through
-// logField/logLines like the text logs: a control character in a nick
+// logField like the text logs: a control character in a nick
 // cannot forge a line.
 func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) string {
 	var b strings.Builder
