@@ -11,8 +11,7 @@ import (
 	"github.com/mxarchive/mxarchive/internal/storetest"
 )
 
-// A catch-up's steps grow while the backlog lasts, but not past about a
-// MiB of text: Bleve holds a step's analysed text, some hundred times its
+// A catch-up's steps hold no more than about a MiB of text: Bleve holds a step's analysed text, some hundred times its
 // bytes, and a step of 10,000 long Markdown messages held gigabytes.
 func TestCatchUpBoundsItsStepsByText(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
@@ -45,5 +44,41 @@ func TestCatchUpBoundsItsStepsByText(t *testing.T) {
 	}
 	if n, _ := ix.DocCount(); n != 300 {
 		t.Errorf("%d documents, want 300", n)
+	}
+}
+
+// A catch-up's steps stay at the configured batch size however long the
+// backlog: a step's documents (analysed text, field maps, the segment
+// built from them) are held twice over, one step read while one is
+// written, and steps grown to five times the size held 150 MB live at
+// 300k short messages for no gain in time (300k reindex: peak RSS 208 MiB
+// at 2,000 a step against 371 at up to 10,000, CPU 41 s against 43).
+func TestCatchUpStepsStayAtBatchSize(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	var ls []string
+	for i := range 400 {
+		ls = append(ls, msg(fmt.Sprintf("$s%d", i), int64(2000+i), fmt.Sprintf(`{"msgtype":"m.text","body":"line %d"}`, i)))
+	}
+	add(t, st, lines(ls...)...)
+	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: 50}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	var steps []int
+	last := 0
+	if _, err := ix.CatchUp(context.Background(), func(pos int64, applied int) {
+		steps = append(steps, applied-last)
+		last = applied
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range steps {
+		if n > 50 {
+			t.Fatalf("step %d took %d changes, more than the batch size of 50: %v", i, n, steps)
+		}
+	}
+	if n, _ := ix.DocCount(); n != 400 {
+		t.Errorf("%d documents, want 400", n)
 	}
 }

@@ -47,3 +47,69 @@ func TestPoolFollowsConfig(t *testing.T) {
 		})
 	}
 }
+
+// A store opened ReadMostly (archive-web) maps none of the SQLite file
+// into the process and keeps a small page cache per connection: mapped
+// pages count in the process's resident memory, and a reindex, which reads
+// the whole file, mapped all of it (212 of 551 MiB at 300k messages). The
+// archiver's store keeps both (its inserts touch index pages all over the
+// file). Every connection gets the pragmas, including those the counting
+// wrapper reopens.
+func TestReadMostlyMapsNothing(t *testing.T) {
+	ctx := context.Background()
+	pragmas := func(t *testing.T, st *store.Store) {
+		t.Helper()
+		var conns []*sql.Conn
+		for range 3 {
+			c, err := st.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		for i, c := range conns {
+			var mmap, cache int64
+			if err := c.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&mmap); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
+				t.Fatal(err)
+			}
+			// A negative cache_size is in KiB.
+			if mmap != 0 || cache >= 0 || -cache > 8<<10 {
+				t.Errorf("connection %d: mmap_size %d, cache_size %d; want 0 and at most 8 MiB", i, mmap, cache)
+			}
+			c.Close()
+		}
+	}
+	dir := t.TempDir()
+	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t), store.Options{ReadMostly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pragmas(t, st)
+	if _, err := st.CountQueries(); err != nil {
+		t.Fatal(err)
+	}
+	pragmas(t, st)
+
+	// The writer's store keeps its mapping.
+	w, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := w.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mmap int64
+	if err := c.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&mmap); err != nil {
+		t.Fatal(err)
+	}
+	if mmap < 256<<20 {
+		t.Errorf("the writer's mmap_size is %d", mmap)
+	}
+}

@@ -61,8 +61,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		debug.SetMemoryLimit(limit)
 	}
 
+	// ReadMostly: archive-web's memory is its own caches, not the SQLite
+	// file mapped in (store.Options.ReadMostly).
 	st, err := store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log,
-		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic})
+		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic, ReadMostly: true})
 	if err != nil {
 		return err
 	}
