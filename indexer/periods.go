@@ -76,7 +76,7 @@ type period struct {
 	// committed document) and are read afresh from the index at open.
 	lo, hi atomic.Int64
 	// gen moves before and after every batch written to idx, so that
-	// what is read from the index between two moves (monthsOf) is known
+	// what is read from the index between two moves (months) is known
 	// to be current.
 	gen atomic.Uint64
 	mu  sync.Mutex // guards the months cache
