@@ -37,7 +37,11 @@ type dataset struct {
 	path   string
 	source string // what it was made from, for the report
 	events int
-	msgs   []message // in time order
+	msgs   []message // in time order; nil while ours is measured (run)
+	// count and lastTS hold len(msgs) and the last message's time while
+	// msgs is released.
+	count  int
+	lastTS int64
 }
 
 // prepareDataset writes the benchmark's input to dir/bench.ndjson: input
@@ -81,6 +85,7 @@ func prepareDataset(ctx context.Context, input, corpusDir, shape string, scale i
 	if len(ds.msgs) == 0 {
 		return nil, fmt.Errorf("%s has no messages to benchmark", ds.source)
 	}
+	ds.count, ds.lastTS = len(ds.msgs), ds.msgs[len(ds.msgs)-1].ts
 	return ds, nil
 }
 
