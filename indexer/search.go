@@ -19,6 +19,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/store"
@@ -705,11 +706,7 @@ func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order
 // countUpTo counts a query's hits in one index, unscored, and stops at
 // limit: Bleve's own search cannot stop before its last hit.
 func countUpTo(ctx context.Context, idx bleve.Index, q query.Query, limit int) (int64, error) {
-	adv, err := idx.Advanced()
-	if err != nil {
-		return 0, err
-	}
-	r, err := adv.Reader()
+	r, err := readerOf(idx)
 	if err != nil {
 		return 0, err
 	}
@@ -736,6 +733,16 @@ func countUpTo(ctx context.Context, idx bleve.Index, q query.Query, limit int) (
 		sc.DocumentMatchPool.Put(m)
 	}
 	return n, nil
+}
+
+// readerOf opens a reader on one index's current snapshot; the caller
+// closes it.
+func readerOf(idx bleve.Index) (index.IndexReader, error) {
+	adv, err := idx.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	return adv.Reader()
 }
 
 // monthRange bounds the months a search can match (inclusive, "2006-01").
@@ -1040,11 +1047,7 @@ func upperBound(ctx context.Context, idx bleve.Index, clauses []clause) (int64, 
 	if len(clauses) == 0 {
 		return -1, nil
 	}
-	adv, err := idx.Advanced()
-	if err != nil {
-		return 0, err
-	}
-	r, err := adv.Reader()
+	r, err := readerOf(idx)
 	if err != nil {
 		return 0, err
 	}
