@@ -9,6 +9,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 // A catch-up's steps hold no more than about a MiB of text: Bleve holds a step's analysed text, some hundred times its
@@ -21,19 +22,7 @@ func TestCatchUpBoundsItsStepsByText(t *testing.T) {
 		ls = append(ls, msg(fmt.Sprintf("$m%d", i), int64(2000+i), fmt.Sprintf(`{"msgtype":"m.text","body":"%d %s"}`, i, long)))
 	}
 	add(t, st, lines(ls...)...)
-	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: 100}, storetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	var steps []int
-	last := 0
-	if _, err := ix.CatchUp(context.Background(), func(pos int64, applied int) {
-		steps = append(steps, applied-last)
-		last = applied
-	}); err != nil {
-		t.Fatal(err)
-	}
+	ix, steps := catchUpSteps(t, st, 100)
 	// The first step takes the configured size; each later one at most
 	// 1 MiB of text (48 of these messages), give or take a halving.
 	for i, n := range steps[1:] {
@@ -60,7 +49,22 @@ func TestCatchUpStepsStayAtBatchSize(t *testing.T) {
 		ls = append(ls, msg(fmt.Sprintf("$s%d", i), int64(2000+i), fmt.Sprintf(`{"msgtype":"m.text","body":"line %d"}`, i)))
 	}
 	add(t, st, lines(ls...)...)
-	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: 50}, storetest.Logger(t))
+	ix, steps := catchUpSteps(t, st, 50)
+	for i, n := range steps {
+		if n > 50 {
+			t.Fatalf("step %d took %d changes, more than the batch size of 50: %v", i, n, steps)
+		}
+	}
+	if n, _ := ix.DocCount(); n != 400 {
+		t.Errorf("%d documents, want 400", n)
+	}
+}
+
+// catchUpSteps indexes st's backlog at the given batch size and returns
+// the index and how many changes each step of the catch-up applied.
+func catchUpSteps(t *testing.T, st *store.Store, batchSize int) (*indexer.Indexer, []int) {
+	t.Helper()
+	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: batchSize}, storetest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,12 +77,5 @@ func TestCatchUpStepsStayAtBatchSize(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for i, n := range steps {
-		if n > 50 {
-			t.Fatalf("step %d took %d changes, more than the batch size of 50: %v", i, n, steps)
-		}
-	}
-	if n, _ := ix.DocCount(); n != 400 {
-		t.Errorf("%d documents, want 400", n)
-	}
+	return ix, steps
 }
