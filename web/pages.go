@@ -278,14 +278,15 @@ func (s *Server) hourCounts(ctx context.Context, r store.Room, from int64, evs [
 	if laterPage || len(evs) == 0 {
 		return s.store.HourCounts(ctx, r.ID, from)
 	}
-	first := from + (evs[len(evs)-1].OriginTS-from)/3600000*3600000
+	hourOf := func(ts int64) int64 { return from + (ts-from)/3600000*3600000 }
+	first := hourOf(evs[len(evs)-1].OriginTS)
 	counts, err := s.store.HourCountsFrom(ctx, r.ID, from, first)
 	if err != nil {
 		return nil, err
 	}
 	for i := range evs {
 		if e := &evs[i]; e.OriginTS < first && e.ShownInFull() {
-			h := from + (e.OriginTS-from)/3600000*3600000
+			h := hourOf(e.OriginTS)
 			counts[h] = min(counts[h]+1, store.MaxCount) // capped as the store caps
 		}
 	}
