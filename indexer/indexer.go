@@ -373,10 +373,20 @@ type roomCache struct {
 // fill reads the rooms of these events that it does not hold yet, in one
 // query.
 func (rc *roomCache) fill(ctx context.Context, evs []store.Event) error {
+	rooms := make([]id.RoomID, len(evs))
+	for i, e := range evs {
+		rooms[i] = e.RoomID
+	}
+	return rc.fillRooms(ctx, rooms)
+}
+
+// fillRooms reads the rooms among these that it does not hold yet, in one
+// query.
+func (rc *roomCache) fillRooms(ctx context.Context, rooms []id.RoomID) error {
 	var want []id.RoomID
-	for _, e := range evs {
-		if _, ok := rc.rooms[e.RoomID]; !ok && !rc.absent[e.RoomID] && !slices.Contains(want, e.RoomID) {
-			want = append(want, e.RoomID)
+	for _, r := range rooms {
+		if _, ok := rc.rooms[r]; !ok && !rc.absent[r] && !slices.Contains(want, r) {
+			want = append(want, r)
 		}
 	}
 	if len(want) == 0 {

@@ -72,6 +72,9 @@ type Result struct {
 	// match), before the check against the store: for measurements, never
 	// for readers.
 	IndexEstimate uint64
+	// Rooms are the Events' rooms as the check read them, for showing
+	// the results without reading them again.
+	Rooms map[id.RoomID]store.Room
 }
 
 type cursor struct {
@@ -113,6 +116,10 @@ func (c cursor) encode() string {
 // Search runs a request against the index and checks every hit against the
 // store before returning it.
 func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
+	// One look at the change feed for the whole search (its cutoffs and
+	// every round's check screen alike): on PostgreSQL each look is a
+	// round trip to another process.
+	ctx = ix.store.ScreenOnce(ctx)
 	var res Result
 	if req.Size <= 0 {
 		req.Size = DefaultPageSize
@@ -157,9 +164,10 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	}
 	// The months a time-ordered search may visit are read once per
 	// request, not per round.
+	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}} // for this request's rounds
 	var within monthRange
 	if req.Sort != SortRelevance {
-		if within, err = ix.bounds(ctx, req.Query, rooms); err != nil {
+		if within, err = ix.bounds(ctx, req.Query, rooms, rc); err != nil {
 			return res, err
 		}
 	}
@@ -168,7 +176,6 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	// event remembers where the index stands just after it, so the next
 	// page resumes right after the last event returned.
 	want := req.Size + 1
-	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}} // for this request's rounds
 	var resume []cursor
 	more := false // the index may hold more hits past cur
 	for round := 0; round < 3 && len(res.Events) < want; round++ {
@@ -205,6 +212,10 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		if !more {
 			break // the index has no more
 		}
+	}
+	res.Rooms = make(map[id.RoomID]store.Room)
+	for _, e := range res.Events {
+		res.Rooms[e.RoomID] = rc.rooms[e.RoomID]
 	}
 	next := cur
 	before := cur.Verified // the cursor's count: it moved past hits, not pages
@@ -750,8 +761,9 @@ type monthRange struct{ first, last string }
 
 // bounds narrows the months a time-ordered walk must visit: the query's own
 // dates, and the first and last messages of the rooms it is limited to (a
-// room filter otherwise visits every month of the archive).
-func (ix *Indexer) bounds(ctx context.Context, q Query, rooms []id.RoomID) (monthRange, error) {
+// room filter otherwise visits every month of the archive). The rooms are
+// read into rc in one query, where the check of the hits finds them.
+func (ix *Indexer) bounds(ctx context.Context, q Query, rooms []id.RoomID, rc *roomCache) (monthRange, error) {
 	b := monthRange{first: "0000-00", last: "9999-99"}
 	if !q.After.IsZero() {
 		b.first = monthOf(q.After.UnixMilli())
@@ -762,9 +774,12 @@ func (ix *Indexer) bounds(ctx context.Context, q Query, rooms []id.RoomID) (mont
 	if len(rooms) == 0 {
 		return b, nil
 	}
+	if err := rc.fillRooms(ctx, rooms); err != nil {
+		return b, err
+	}
 	lo, hi := int64(1<<62), int64(0)
 	for _, r := range rooms {
-		room, err := ix.store.Room(ctx, r)
+		room, err := rc.get(ctx, r)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}

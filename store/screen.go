@@ -136,8 +136,13 @@ type screenOnceKey struct{}
 // for a request (a web page's reads each looked, 6–8 queries of a day
 // page), and one answer for all its reads, as a snapshot would give.
 // Meant for a request's reads, which take milliseconds; a change
-// committed meanwhile reaches the next request.
+// committed meanwhile reaches the next request. Under a ScreenOnce of
+// this store already (a search within a web request), ctx is returned as
+// it is: one snapshot for the request, and no second look.
 func (s *Store) ScreenOnce(ctx context.Context) context.Context {
+	if m, _ := ctx.Value(screenOnceKey{}).(*screenOnce); m != nil && m.store == s {
+		return ctx
+	}
 	return context.WithValue(ctx, screenOnceKey{}, &screenOnce{store: s})
 }
 

@@ -121,13 +121,17 @@ func searchTerms(q indexer.Query) []string {
 
 // hits shows verified events as results: their current text (latest edit,
 // no reply fallback) from the store, with the query's terms marked.
-func (s *Server) hits(c echo.Context, evs []store.Event, q indexer.Query) ([]searchHit, []apiSearchHit, error) {
+func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]searchHit, []apiSearchHit, error) {
 	ctx := c.Request().Context()
+	evs := res.Events
 	msgs, err := s.shownMessages(ctx, evs)
 	if err != nil {
 		return nil, nil, err
 	}
-	rooms := map[id.RoomID]store.Room{}
+	rooms := res.Rooms // as the search's check read them
+	if rooms == nil {
+		rooms = map[id.RoomID]store.Room{}
+	}
 	var hits []searchHit
 	var api []apiSearchHit
 	for _, e := range evs {
@@ -194,7 +198,7 @@ func (s *Server) searchPage(c echo.Context) error {
 		return err
 	}
 	v.Searched, v.Count = true, countText(res)
-	if v.Results, _, err = s.hits(c, res.Events, req.Query); err != nil {
+	if v.Results, _, err = s.hits(c, res, req.Query); err != nil {
 		return err
 	}
 	if res.Next != "" {
@@ -228,7 +232,7 @@ func (s *Server) apiSearch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, hits, err := s.hits(c, res.Events, req.Query)
+	_, hits, err := s.hits(c, res, req.Query)
 	if err != nil {
 		return err
 	}
