@@ -108,6 +108,9 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 	for {
 		st := <-next
 		if st.err != nil || len(st.changes) == 0 {
+			if st.err == nil && total >= ix.opts.PeriodDocs {
+				ix.compactClosed()
+			}
 			return total, st.err
 		}
 		switch text := st.writes.textBytes(); {
@@ -136,6 +139,16 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 		if progress != nil {
 			progress(st.last(), total)
 		}
+	}
+}
+
+// compactClosed merges the closed periods a large catch-up may have
+// written to (shards.compactClosed).
+func (ix *Indexer) compactClosed() {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.set != nil && !ix.set.legacy {
+		ix.set.compactClosed(ix.log)
 	}
 }
 

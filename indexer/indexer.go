@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -249,7 +250,9 @@ func (ix *Indexer) newIndex(path string) (bleve.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, ix.opts.bleveConfig)
+	// A copy: Bleve writes the new index's store path into the map it is
+	// given, and a shared one sent the next index opened to that path.
+	idx, err := bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, maps.Clone(ix.opts.bleveConfig))
 	if err != nil {
 		return nil, err
 	}
