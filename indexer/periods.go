@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
@@ -178,11 +179,16 @@ func (s *shards) compactClosed(log *slog.Logger) {
 	s.merging.Add(1)
 	go func() {
 		defer s.merging.Done()
+		start, merged := time.Now(), 0
 		for _, p := range closed {
 			adv, err := p.idx.Advanced()
 			if sc, ok := adv.(*scorch.Scorch); err == nil && ok && segments(p.idx) > 1 {
 				merge(p, sc, log)
+				merged++
 			}
+		}
+		if merged > 0 {
+			log.Info("merged the closed periods of the search index a catch-up wrote to", "periods", merged, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}()
 }
