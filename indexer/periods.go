@@ -137,8 +137,9 @@ type shards struct {
 	checkpoint atomic.Int64
 	periods    []*period // by Start, oldest first
 	// merging counts the merges of closed periods under way (compact);
-	// close waits for them.
+	// close waits for them, and closed tells them to give up.
 	merging sync.WaitGroup
+	closed  atomic.Bool
 }
 
 // compact merges a closed period's index into one segment, in the
@@ -162,7 +163,7 @@ func (s *shards) compact(p *period, log *slog.Logger) {
 	s.merging.Add(1)
 	go func() {
 		defer s.merging.Done()
-		merge(p, sc, log)
+		s.merge(p, sc, log)
 	}()
 }
 
@@ -183,7 +184,7 @@ func (s *shards) compactClosed(log *slog.Logger) {
 		for _, p := range closed {
 			adv, err := p.idx.Advanced()
 			if sc, ok := adv.(*scorch.Scorch); err == nil && ok && segments(p.idx) > 1 {
-				merge(p, sc, log)
+				s.merge(p, sc, log)
 				merged++
 			}
 		}
@@ -194,21 +195,36 @@ func (s *shards) compactClosed(log *slog.Logger) {
 }
 
 // merge merges the period's index down to one segment.
-func merge(p *period, sc *scorch.Scorch, log *slog.Logger) {
+func (s *shards) merge(p *period, sc *scorch.Scorch, log *slog.Logger) {
 	p.merging.Lock()
 	defer p.merging.Unlock()
-	// One force merge joins at most ten segments a task; a period
-	// written in more takes more rounds.
-	for range 3 {
-		if segments(p.idx) <= 1 {
-			return
-		}
+	// One force merge joins at most ten segments a task, and only those
+	// Bleve's persister has written to files: a period written in more,
+	// or just written to, takes more rounds, and a round that joined
+	// nothing waits a little for the persister.
+	stalled := 0
+	for n := segments(p.idx); n > 1 && stalled < mergeStalls && !s.closed.Load(); {
 		if err := sc.ForceMerge(context.Background(), nil); err != nil {
 			log.Warn("merging a closed period of the search index", "period", p.Dir, "err", err)
 			return
 		}
+		after := segments(p.idx)
+		if after >= n {
+			stalled++
+			time.Sleep(mergeStallWait)
+		}
+		n = after
 	}
 }
+
+// A merge gives up after mergeStalls rounds in a row that joined nothing,
+// mergeStallWait apart: Bleve's persister writes a batch's segment within
+// milliseconds, so the period is left to Bleve's own merges only when
+// something else holds it back.
+const (
+	mergeStalls    = 50
+	mergeStallWait = 100 * time.Millisecond
+)
 
 // route is the period a message of time ts belongs in.
 func (s *shards) route(ts int64) *period {
@@ -222,6 +238,7 @@ func (s *shards) route(ts int64) *period {
 }
 
 func (s *shards) close() error {
+	s.closed.Store(true)
 	var errs []error
 	for _, p := range s.periods {
 		errs = append(errs, p.idx.Close())
