@@ -349,6 +349,40 @@ func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, err
 	return s.screen(ctx, evs, false)
 }
 
+// relatedInSQL is RelatedIn's query: relatedSQL with the targets found by
+// their place in the room, from ($2, $3) to ($4, $5), rather than by a
+// list of IDs: the relations themselves may lie on any day (a late edit or
+// reaction), so they are found by their target, through events_rel. On
+// SQLite a list of 500 bound IDs cost more than the reads it served
+// (modernc looks up every parameter's name among the others). The room
+// of relation and target is $1 (a relation is kept only in its target's
+// room), and an edit counts only from the target's sender, as in
+// relatedSQL.
+var relatedInSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
+		SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank
+		FROM events t JOIN events r ON r.rel_target = t.event_id
+		WHERE t.room_id = $1 AND t.origin_ts >= $2 AND t.origin_ts <= $4
+		  AND (t.origin_ts, t.nid) >= ($2, $3) AND (t.origin_ts, t.nid) <= ($4, $5)
+		  AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
+		  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
+	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+	ORDER BY origin_ts, nid`
+
+// RelatedIn is Related for every event of room from first to last
+// (positions, both included; a day page's events): the same relations of
+// the same events, and perhaps relations of events in the range a page
+// does not list (a reaction to a reaction), which a caller looking up its
+// own events' relations never asks for.
+func (s *Store) RelatedIn(ctx context.Context, roomID id.RoomID, first, last Position) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	evs, err := s.queryEventsSized(ctx, 0, roomID, relatedInSQL, string(roomID), first.TS, first.NID, last.TS, last.NID)
+	if err != nil {
+		return nil, fmt.Errorf("related events of %s: %w", roomID, err)
+	}
+	return s.screen(ctx, evs, false)
+}
+
 // MaxDirectoryRooms bounds the rooms a directory lists (RoomsUpTo).
 const MaxDirectoryRooms = 1000
 
