@@ -19,9 +19,10 @@ const (
 		rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at`
 	// publicRoomEventColumns are eventColumns for a query of one room's
 	// public events (the day pages'): room_id and public are known, and
-	// modernc's cost grows with every column of every row (scanPublicIn).
+	// received_at is shown by no page, and modernc's cost grows with
+	// every column of every row (scanEventIn).
 	publicRoomEventColumns = `nid, event_id, type, state_key, sender, sender_name, origin_ts,
-		rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at`
+		rel_type, rel_target, rel_key, reply_to, raw, redacted`
 	eventByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE event_id = $1`
 	// Day pages list public timeline events and state changes; edits,
 	// reactions and redaction events are shown through their targets.
@@ -61,7 +62,7 @@ func scanEventIn(sc interface{ Scan(...any) error }, room id.RoomID) (Event, err
 	if room != "" {
 		roomID, e.Public = string(room), true
 		err = sc.Scan(&e.NID, &evID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS,
-			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
+			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted)
 	} else {
 		err = sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
 			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
@@ -77,7 +78,9 @@ func scanEventIn(sc interface{ Scan(...any) error }, room id.RoomID) (Event, err
 	}
 	e.Raw = raw
 	e.Content = event.ContentOf(e.Raw)
-	e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
+	if room == "" {
+		e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
+	}
 	if e.Type == event.TypeRedaction {
 		e.Redacts = event.RedactsTarget(&e.Event)
 	}
