@@ -37,3 +37,6 @@ func (s *Store) SlowInQuery(ctx context.Context, seconds float64, ids []id.Event
 
 // MaxIDsPerQuery is the longest IN list of one query.
 const MaxIDsPerQuery = maxIDsPerQuery
+
+// RelatedInSQL exposes RelatedIn's query, for a test of its plan.
+var RelatedInSQL = relatedInSQL

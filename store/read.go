@@ -19,9 +19,10 @@ const (
 		rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at`
 	// publicRoomEventColumns are eventColumns for a query of one room's
 	// public events (the day pages'): room_id and public are known, and
-	// modernc's cost grows with every column of every row (scanPublicIn).
+	// received_at is shown by no page, and modernc's cost grows with
+	// every column of every row (scanEventIn).
 	publicRoomEventColumns = `nid, event_id, type, state_key, sender, sender_name, origin_ts,
-		rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at`
+		rel_type, rel_target, rel_key, reply_to, raw, redacted`
 	eventByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE event_id = $1`
 	// Day pages list public timeline events and state changes; edits,
 	// reactions and redaction events are shown through their targets.
@@ -61,7 +62,7 @@ func scanEventIn(sc interface{ Scan(...any) error }, room id.RoomID) (Event, err
 	if room != "" {
 		roomID, e.Public = string(room), true
 		err = sc.Scan(&e.NID, &evID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS,
-			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
+			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted)
 	} else {
 		err = sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
 			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
@@ -77,7 +78,9 @@ func scanEventIn(sc interface{ Scan(...any) error }, room id.RoomID) (Event, err
 	}
 	e.Raw = raw
 	e.Content = event.ContentOf(e.Raw)
-	e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
+	if room == "" {
+		e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
+	}
 	if e.Type == event.TypeRedaction {
 		e.Redacts = event.RedactsTarget(&e.Event)
 	}
@@ -346,6 +349,40 @@ func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, err
 	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
+	return s.screen(ctx, evs, false)
+}
+
+// relatedInSQL is RelatedIn's query: relatedSQL with the targets found by
+// their place in the room, from ($2, $3) to ($4, $5), rather than by a
+// list of IDs: the relations themselves may lie on any day (a late edit or
+// reaction), so they are found by their target, through events_rel. On
+// SQLite a list of 500 bound IDs cost more than the reads it served
+// (modernc looks up every parameter's name among the others). The room
+// of relation and target is $1 (a relation is kept only in its target's
+// room), and an edit counts only from the target's sender, as in
+// relatedSQL.
+var relatedInSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
+		SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank
+		FROM events t JOIN events r ON r.rel_target = t.event_id
+		WHERE t.room_id = $1 AND t.origin_ts >= $2 AND t.origin_ts <= $4
+		  AND (t.origin_ts, t.nid) >= ($2, $3) AND (t.origin_ts, t.nid) <= ($4, $5)
+		  AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
+		  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
+	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+	ORDER BY origin_ts, nid`
+
+// RelatedIn is Related for every event of room from first to last
+// (positions, both included; a day page's events): the same relations of
+// the same events, and perhaps relations of events in the range a page
+// does not list (a reaction to a reaction), which a caller looking up its
+// own events' relations never asks for.
+func (s *Store) RelatedIn(ctx context.Context, roomID id.RoomID, first, last Position) ([]Event, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	evs, err := s.queryEventsSized(ctx, 0, roomID, relatedInSQL, string(roomID), first.TS, first.NID, last.TS, last.NID)
+	if err != nil {
+		return nil, fmt.Errorf("related events of %s: %w", roomID, err)
+	}
 	return s.screen(ctx, evs, false)
 }
 

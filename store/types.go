@@ -24,6 +24,10 @@ type Event struct {
 	SenderName string
 	Rel        event.Relation
 	Redacted   bool
+	// ReceivedAt is when the archive stored the event; zero for the
+	// events of a day's reads (DayPage, DayPageBefore, RelatedIn), which
+	// leave the column out: no page shows it, and modernc's cost grows
+	// with every column of every row.
 	ReceivedAt time.Time
 	// Expired: the room's retention policy has expired it (set on read;
 	// its content is withdrawn). OptedOut: its sender opted out (content

@@ -228,7 +228,7 @@ func (s *Server) apiDay(c echo.Context) error {
 		return err
 	}
 	evs, more, prev, next := d.evs, d.more, d.prev, d.next
-	msgs, err := s.shownMessages(ctx, evs)
+	msgs, err := s.shownDay(ctx, r.ID, evs)
 	if err != nil {
 		return err
 	}

@@ -41,14 +41,41 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 			ids = append(ids, e.ID)
 		}
 	}
-	out := make(map[id.EventID]*shown, len(ids))
 	if len(ids) == 0 {
-		return out, nil
+		return map[id.EventID]*shown{}, nil
 	}
 	rel, err := s.store.Related(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
+	return s.shownWith(ctx, evs, len(ids), rel)
+}
+
+// shownDay is shownMessages for a run of consecutive events of room as
+// a day's page, text log or JSON day lists them (store.DayPage, in
+// timeline order): their relations are read by the run's first and last
+// positions rather than by several hundred IDs.
+func (s *Server) shownDay(ctx context.Context, roomID id.RoomID, evs []store.Event) (map[id.EventID]*shown, error) {
+	n := 0
+	for _, e := range evs {
+		if e.Displayable() {
+			n++
+		}
+	}
+	if n == 0 {
+		return map[id.EventID]*shown{}, nil
+	}
+	rel, err := s.store.RelatedIn(ctx, roomID, store.PositionOf(evs[0]), store.PositionOf(evs[len(evs)-1]))
+	if err != nil {
+		return nil, err
+	}
+	return s.shownWith(ctx, evs, n, rel)
+}
+
+// shownWith resolves the displayed form of the n messages among evs from
+// their relations rel.
+func (s *Server) shownWith(ctx context.Context, evs []store.Event, n int, rel []store.Event) (map[id.EventID]*shown, error) {
+	out := make(map[id.EventID]*shown, n)
 	byTarget := relatedByTarget(rel)
 	var redacted []id.EventID
 	for _, e := range evs {
@@ -123,11 +150,17 @@ type timelineData struct {
 	looked     map[id.RoomID]string
 }
 
-// loadTimeline loads what the items of evs need.
-func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID) (timelineData, error) {
+// loadTimeline loads what the items of evs need; run says evs are
+// consecutive events of r as store.DayPage lists them (shownDay).
+func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, run bool) (timelineData, error) {
 	var d timelineData
 	var err error
-	if d.msgs, err = s.shownMessages(ctx, evs); err != nil {
+	if run {
+		d.msgs, err = s.shownDay(ctx, r.ID, evs)
+	} else {
+		d.msgs, err = s.shownMessages(ctx, evs)
+	}
+	if err != nil {
 		return d, err
 	}
 	if d.parents, err = s.replyParents(ctx, evs, d.msgs); err != nil {
@@ -165,9 +198,9 @@ func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Eve
 
 // timeline loads and builds a page's items from its events, queueing the
 // message bodies on q. On a thread's own page (threadPage) thread replies
-// are shown in full, elsewhere compactly.
-func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, threadPage bool, q *renderQueue) ([]itemView, error) {
-	d, err := s.loadTimeline(ctx, r, evs, highlight)
+// are shown in full, elsewhere compactly. run is loadTimeline's.
+func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, threadPage, run bool, q *renderQueue) ([]itemView, error) {
+	d, err := s.loadTimeline(ctx, r, evs, highlight, run)
 	if err != nil {
 		return nil, err
 	}

@@ -256,7 +256,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	if j, err := time.Parse(dateLayout, c.QueryParam("jumped")); err == nil {
 		v.Nav.Jumped = j.Format(dateLayout)
 	}
-	v.Items, err = s.timeline(ctx, r, evs, "", false, q)
+	v.Items, err = s.timeline(ctx, r, evs, "", false, true, q)
 	if err != nil {
 		return dayView{}, 0, err
 	}
@@ -453,7 +453,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 		return err
 	}
 	evs := d.evs
-	msgs, err := s.shownMessages(ctx, evs)
+	msgs, err := s.shownDay(ctx, r.ID, evs)
 	if err != nil {
 		return err
 	}

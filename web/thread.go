@@ -98,7 +98,7 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 		v.Capped = store.MaxRelated
 	}
 	var q renderQueue
-	if v.Items, err = s.timeline(ctx, r, evs, highlight, true, &q); err != nil {
+	if v.Items, err = s.timeline(ctx, r, evs, highlight, true, false, &q); err != nil {
 		return false, err
 	}
 	return true, s.renderValidated(c, http.StatusOK, "thread", v, &q, time.Time{})
