@@ -866,10 +866,12 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]store.Event
 	if err != nil {
 		return nil, err
 	}
-	m := ix.set.periods[0].idx.Mapping()
-	// Splitting a long message into words is most of a phrase search's
+	f := newRunFinder(ix.set.periods[0].idx.Mapping())
+	// Splitting a long message into words was most of a phrase search's
 	// cost (31 Markdown messages of a few KB: 1.5 ms), so the hits are
-	// split over the cores.
+	// split over the cores. The run finder now splits only the lines a
+	// run can be on, but a language's stemmer, or text that is not ASCII,
+	// still splits whole messages.
 	ids := slices.Collect(maps.Keys(evs))
 	drop := make([]bool, len(ids))
 	var wg sync.WaitGroup
@@ -885,13 +887,13 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]store.Event
 					drop[k] = true
 					continue
 				}
-				ws := words(m, newDocument(&e, msg, false).Text)
+				text := f.text(newDocument(&e, msg, false).Text)
 				keep := true
 				for _, r := range check.runs {
-					keep = keep && containsRun(ws, r)
+					keep = keep && text.holds(r)
 				}
 				for _, x := range check.excluded {
-					keep = keep && !containsRun(ws, x)
+					keep = keep && !text.holds(x)
 				}
 				drop[k] = !keep
 			}
