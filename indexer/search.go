@@ -546,6 +546,9 @@ func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query,
 // on an upper bound read from the term dictionaries, and the total is
 // extrapolated from the months visited.
 func (ix *Indexer) walk(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, plan walk, order string, n int, cur cursor) (search.DocumentMatchCollection, uint64, error) {
+	if plan.docs != nil {
+		return sorted(plan.docs, order, n, cur), uint64(len(plan.docs)), nil
+	}
 	if plan.sortAll {
 		res, err := runSearch(ctx, idx, legacy, q, order, n, cur)
 		if err != nil {
@@ -659,6 +662,8 @@ type walk struct {
 	bound   int64    // an upper bound on the hits, -1 if unknown
 	atLeast int64    // with no bound: a count the hits reach, 0 if unknown
 	months  []string // the months to visit, in the walk's order
+	// docs, if not nil, are every hit's document ID (sortAll, counted).
+	docs []string
 }
 
 func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order string, within monthRange, clauses []clause) (walk, error) {
@@ -680,12 +685,18 @@ func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order
 		// sender filter, oldest first: 11 ms of 12); counting every hit
 		// cost a pass over all of them (two common words in long
 		// Markdown messages, 15,000 hits: half the search).
-		n, err := countUpTo(ctx, idx, q, ix.sortAllLimit+1)
+		//
+		// A count that ends under the limit has been through every hit:
+		// it keeps their document IDs, and the period's page is sorted
+		// from them (sorted), not searched for again (a phrase newest
+		// first over long messages counted 1,848 hits, then Bleve went
+		// through them again to sort them).
+		n, docs, err := countUpTo(ctx, idx, q, ix.sortAllLimit+1, !ix.set.legacy)
 		if err != nil {
 			return walk{}, err
 		}
 		if n <= int64(ix.sortAllLimit) {
-			return walk{bound: n, sortAll: true}, nil
+			return walk{bound: n, sortAll: true, docs: docs}, nil
 		}
 		bound, atLeast = -1, n
 	}
@@ -704,35 +715,86 @@ func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order
 }
 
 // countUpTo counts a query's hits in one index, unscored, and stops at
-// limit: Bleve's own search cannot stop before its last hit.
-func countUpTo(ctx context.Context, idx bleve.Index, q query.Query, limit int) (int64, error) {
+// limit: Bleve's own search cannot stop before its last hit. With keep, a
+// count that ends below the limit also returns every hit's document ID,
+// read from the same snapshot.
+func countUpTo(ctx context.Context, idx bleve.Index, q query.Query, limit int, keep bool) (int64, []string, error) {
 	r, err := readerOf(idx)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer r.Close()
 	s, err := q.Searcher(ctx, r, idx.Mapping(), search.SearcherOptions{Score: "none"})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer s.Close()
 	sc := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize()+1, 0), IndexReader: r}
 	var n int64
+	// The internal IDs, end to end: the pool reuses each match's own.
+	var internal []byte
+	var ends []int
 	for n < int64(limit) {
 		if n%1024 == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		}
 		m, err := s.Next(sc)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if m == nil {
 			break
 		}
 		n++
+		if keep {
+			internal = append(internal, m.IndexInternalID...)
+			ends = append(ends, len(internal))
+		}
 		sc.DocumentMatchPool.Put(m)
 	}
-	return n, nil
+	if !keep || n >= int64(limit) {
+		return n, nil, nil
+	}
+	docs := make([]string, 0, n)
+	start := 0
+	for _, end := range ends {
+		d, err := r.ExternalID(internal[start:end])
+		if err != nil {
+			return 0, nil, err
+		}
+		docs = append(docs, d)
+		start = end
+	}
+	return n, docs, nil
+}
+
+// sorted returns the first n of a period's hits (their document IDs, every
+// one) after the cursor, in the given order, as runSearch does.
+func sorted(docs []string, order string, n int, cur cursor) search.DocumentMatchCollection {
+	docs = slices.Clone(docs)
+	if len(cur.After) > 0 {
+		ts, _ := strconv.ParseInt(cur.After[0], 10, 64) // decodeCursor checked its digits
+		after := docID(ts, cur.After[1])
+		docs = slices.DeleteFunc(docs, func(d string) bool {
+			if order == SortNewest {
+				return d >= after
+			}
+			return d <= after
+		})
+	}
+	slices.Sort(docs)
+	if order == SortNewest {
+		slices.Reverse(docs)
+	}
+	out := make(search.DocumentMatchCollection, 0, min(n, len(docs)))
+	for _, d := range docs[:min(n, len(docs))] {
+		ts, ev, ok := splitDocID(d)
+		if !ok {
+			continue // not one this layout wrote; the store check would drop it
+		}
+		out = append(out, &search.DocumentMatch{ID: ev, Sort: []string{sortableTime(ts), ev}})
+	}
+	return out
 }
 
 // readerOf opens a reader on one index's current snapshot; the caller
