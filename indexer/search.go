@@ -321,16 +321,27 @@ func (ix *Indexer) hits(ctx context.Context, q query.Query, clauses []clause, wi
 	var out search.DocumentMatchCollection
 	var total uint64
 	for _, p := range periods {
+		w, later := within, false
 		if len(out) >= n {
 			ts, _ := strconv.ParseInt(out[n-1].Sort[0], 10, 64)
 			if (order == SortNewest && p.hi.Load() < ts) || (order == SortOldest && p.lo.Load() > ts) {
 				break
 			}
+			// Periods overlap in time (a closed one keeps what it held
+			// past its successor's start; an archive of many imports
+			// overlaps widely): this one can only add hits from the n-th
+			// hit's month on, in this order.
+			later = true
+			if order == SortNewest {
+				w.first = max(w.first, monthOf(ts))
+			} else {
+				w.last = min(w.last, monthOf(ts))
+			}
 		}
 		if ix.asked != nil {
 			ix.asked(p.Dir)
 		}
-		plan, err := ix.planWalk(ctx, p, q, order, within, clauses)
+		plan, err := ix.planWalk(ctx, p, q, order, w, clauses, later)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -573,6 +584,8 @@ func (ix *Indexer) walk(ctx context.Context, idx bleve.Index, legacy bool, q que
 	// guessed from the bound at first, then from what the windows found.
 	perMonth := float64(max(n, 1)) // no bound: try one month first
 	switch {
+	case plan.perMonth > 0:
+		perMonth = plan.perMonth
 	case bound >= 0:
 		perMonth = float64(bound) / float64(max(len(months), 1))
 	case plan.atLeast > 0:
@@ -664,13 +677,38 @@ type walk struct {
 	months  []string // the months to visit, in the walk's order
 	// docs, if not nil, are every hit's document ID (sortAll, counted).
 	docs []string
+	// perMonth, if not 0, is the hits expected per month, where months
+	// are only some of the period's.
+	perMonth float64
 }
 
-func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order string, within monthRange, clauses []clause) (walk, error) {
+// planWalk decides how to go through one period. later: the page is
+// already full from earlier periods, and within holds only the months that
+// can still add to it.
+func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order string, within monthRange, clauses []clause, later bool) (walk, error) {
 	idx := p.idx
 	bound, err := upperBound(ctx, idx, clauses)
 	if err != nil {
 		return walk{}, err
+	}
+	if later {
+		// Only a few months of the period matter: they are walked,
+		// without counting or sorting the period's other hits (at 1M
+		// Markdown messages, the second period a newest-first search
+		// asks overlapped the first by years, and counting its hits
+		// cost as much as the first period's page).
+		all, err := p.months()
+		if err != nil {
+			return walk{}, err
+		}
+		w := walk{bound: bound, months: inRange(all, within)}
+		if bound >= 0 {
+			w.perMonth = float64(bound) / float64(max(len(all), 1))
+		}
+		if order == SortNewest {
+			slices.Reverse(w.months)
+		}
+		return w, nil
 	}
 	var atLeast int64
 	if (bound < 0 || len(clauses) > 1) && bound > int64(ix.sortAllLimit) {
@@ -704,14 +742,21 @@ func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order
 	if w.sortAll {
 		return w, nil
 	}
-	if w.months, err = p.months(); err != nil {
+	all, err := p.months()
+	if err != nil {
 		return walk{}, err
 	}
-	w.months = slices.DeleteFunc(w.months, func(m string) bool { return m < within.first || m > within.last })
+	w.months = inRange(all, within)
 	if order == SortNewest {
 		slices.Reverse(w.months)
 	}
 	return w, nil
+}
+
+// inRange returns the months within the range, in a new slice (a
+// period's list is shared).
+func inRange(months []string, within monthRange) []string {
+	return slices.DeleteFunc(slices.Clone(months), func(m string) bool { return m < within.first || m > within.last })
 }
 
 // countUpTo counts a query's hits in one index, unscored, and stops at
