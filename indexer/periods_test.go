@@ -376,12 +376,16 @@ func TestOverlappingPeriods(t *testing.T) {
 	if search(t, ix, "zebra", indexer.SortNewest, 1, ""); asked < 2 {
 		t.Errorf("the first page asked %d period: the periods do not overlap enough for this test", asked)
 	}
-	for _, size := range []int{1, 3, 7, 20, 100} {
-		if got := allPages(t, ix, "zebra", indexer.SortOldest, size); !slices.Equal(got, want) {
-			t.Errorf("oldest first in pages of %d:\n got %v\nwant %v", size, got, want)
-		}
-		if got := allPages(t, ix, "zebra", indexer.SortNewest, size); !slices.Equal(got, reversed(want)) {
-			t.Errorf("newest first in pages of %d:\n got %v", size, got)
+	// One word (its bound is exact) and a word from a sender (the bound
+	// is of one clause of two).
+	for _, q := range []string{"zebra", "zebra from:@a:x"} {
+		for _, size := range []int{1, 3, 7, 20, 100} {
+			if got := allPages(t, ix, q, indexer.SortOldest, size); !slices.Equal(got, want) {
+				t.Errorf("%s, oldest first in pages of %d:\n got %v\nwant %v", q, size, got, want)
+			}
+			if got := allPages(t, ix, q, indexer.SortNewest, size); !slices.Equal(got, reversed(want)) {
+				t.Errorf("%s, newest first in pages of %d:\n got %v", q, size, got)
+			}
 		}
 	}
 }
