@@ -78,3 +78,7 @@ func (ix *Indexer) SetAsked(f func(period string)) { ix.asked = f }
 // SetSortAllLimit sets the hit count up to which a period's hits are
 // sorted rather than walked month by month (0: always walk).
 func (ix *Indexer) SetSortAllLimit(n int) { ix.sortAllLimit = n }
+
+// SetAtOnceLimit sets the hit count up to which a time-ordered search asks
+// every period at once (0: one by one).
+func (ix *Indexer) SetAtOnceLimit(n int) { ix.atOnceLimit = n }

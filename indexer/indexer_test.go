@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -349,6 +350,43 @@ func TestPhrasesByPairs(t *testing.T) {
 	} {
 		for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest} {
 			if got := fmt.Sprint(ids(search(t, ix, c.q, sort, 10, ""))); got != c.want {
+				t.Errorf("%s (%s) = %s, want %s", c.q, sort, got, c.want)
+			}
+		}
+	}
+}
+
+// The check against the store finds a phrase wherever it is in a long
+// Markdown message: only in its last part, across list markers, code
+// fences, emphasis and line breaks, in capitals and in full-width letters
+// (normalised as the index normalises them); and a message that has every
+// pair of the phrase, apart, is no match however long.
+func TestPhraseLateInALongMessage(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	var filler strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&filler, "- item %d: apt is a tool, *get* it; install notes\n", i)
+	}
+	long := func(tail string) string {
+		b, _ := json.Marshal(map[string]string{"msgtype": "m.text", "body": "## Notes\n\n" + filler.String() + "\n" + tail})
+		return string(b)
+	}
+	add(t, st, lines(
+		msg("$fence", 2000, long("```\nrun **SUDO**\n```\n- `apt-get`\n\n> install vim\n")),
+		msg("$wide", 3000, long("Then ｓｕｄｏ Apt-Get\tINSTALL it.")),
+		msg("$apart", 4000, long("sudo apt; apt-get get\n\nget install, install sudo")),
+		msg("$split", 5000, long("sudo\napt-get\n- reinstall\n\nget install")),
+	)...)
+	catchUp(t, ix)
+	for _, c := range []struct{ q, want string }{
+		{`"sudo apt-get install"`, "[$fence $wide]"},
+		{`notes -"sudo apt-get install"`, "[$apart $split]"},
+	} {
+		for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest} {
+			got := ids(search(t, ix, c.q, sort, 10, ""))
+			slices.Sort(got)
+			if fmt.Sprint(got) != c.want {
 				t.Errorf("%s (%s) = %s, want %s", c.q, sort, got, c.want)
 			}
 		}

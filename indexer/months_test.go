@@ -77,6 +77,34 @@ func TestMonthWalkMatchesFullSort(t *testing.T) {
 			t.Errorf("%s: month walk differs from a full sort (%d vs %d results)", order, len(walked), len(full))
 		}
 	}
+	// Where the dictionaries bound one word of two but the count of
+	// their hits stays under the limit, the count's own hits are sorted
+	// (walk.docs): the same pages as Bleve's sort and as the walk.
+	for _, qs := range []string{"how install", "the ubuntu", `"sudo apt-get install"`, `"apt-get install" -sudo`} {
+		pq, err := ParseQuery(qs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := ix.set.periods[0].idx
+		q, _, clauses := buildQuery(idx.Mapping(), pq, nil)
+		bound, err := upperBound(context.Background(), idx, clauses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hits, _, err := countUpTo(context.Background(), idx, q, 1<<30, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ix.set.periods) != 1 || hits < 15 || bound <= hits {
+			t.Fatalf("%s: %d periods, %d hits, bound %d: the counted sort is not tried", qs, len(ix.set.periods), hits, bound)
+		}
+		for _, order := range []string{SortNewest, SortOldest} {
+			full, counted, walked := pagesOf(pq, 1<<30, order), pagesOf(pq, int(hits), order), pagesOf(pq, 0, order)
+			if !slices.Equal(full, counted) || !slices.Equal(full, walked) {
+				t.Errorf("%s, %s: sorted by Bleve %d results, from the count %d, walked %d, or in another order", qs, order, len(full), len(counted), len(walked))
+			}
+		}
+	}
 	// Within dates that start and end inside months, and within a room:
 	// the walk's days and the filter's must agree at the edges.
 	for _, q := range []string{"ubuntu after:2004-12-10 before:2005-07-20", "ubuntu in:!ubuntu-0:bench.example", "the after:2005-01-05"} {

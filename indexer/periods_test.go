@@ -369,3 +369,56 @@ func TestRebuildLeavesClosedPeriodsInOneSegment(t *testing.T) {
 		t.Errorf("after the rebuild, %d of 190 messages found", len(got))
 	}
 }
+
+// Periods that overlap in time (messages imported out of time order, as
+// an archive of several imports is): a period asked after the page is
+// full walks only the months from the page's last hit on, and the pages
+// are still every hit in order, in pages of every size.
+func TestOverlappingPeriods(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openPeriods(t, st, t.TempDir(), 8)
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	// 90 messages four days apart (a year), arriving in three
+	// interleaved imports of every third one, newest import first.
+	times := seq(90, base, 4*day)
+	var ls []string
+	for _, k := range []int{2, 1, 0} {
+		for i := k; i < len(times); i += 3 {
+			ls = append(ls, zebras(i, times[i])...)
+		}
+	}
+	add(t, st, lines()...) // the room
+	for i := 0; i < len(ls); i += 10 {
+		add(t, st, ls[i:min(i+10, len(ls))]...)
+		catchUp(t, ix)
+	}
+	if n := ix.Periods(); n < 3 {
+		t.Fatalf("90 messages at 8 per period made %d periods", n)
+	}
+	var want []string
+	for i := range times {
+		want = append(want, fmt.Sprintf("$z%03d", i))
+	}
+	// One period at a time, each sorting its hits or walking its months.
+	ix.SetAtOnceLimit(0)
+	// A first page of one that asks more than one period asked one
+	// after the page was full (every period holds a few hits).
+	asked := 0
+	ix.SetAsked(func(string) { asked++ })
+	if search(t, ix, "zebra", indexer.SortNewest, 1, ""); asked < 2 {
+		t.Errorf("the first page asked %d period: the periods do not overlap enough for this test", asked)
+	}
+	// One word (its bound is exact) and a word from a sender (the bound
+	// is of one clause of two).
+	for _, q := range []string{"zebra", "zebra from:@a:x"} {
+		for _, size := range []int{1, 3, 7, 20, 100} {
+			if got := allPages(t, ix, q, indexer.SortOldest, size); !slices.Equal(got, want) {
+				t.Errorf("%s, oldest first in pages of %d:\n got %v\nwant %v", q, size, got, want)
+			}
+			if got := allPages(t, ix, q, indexer.SortNewest, size); !slices.Equal(got, reversed(want)) {
+				t.Errorf("%s, newest first in pages of %d:\n got %v", q, size, got)
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +29,7 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("c", "", "archive configuration (default: built-in defaults and MXARCHIVE_* variables)")
 	runs := fs.Int("runs", 200, "runs of each query class and sort")
 	only := fs.String("class", "", "run only the query classes whose name contains this")
+	onlySort := fs.String("sort", "", "run only this sort order (relevance, newest or oldest; default: all three), so a profile shows one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the searches to this file")
 	memProfile := fs.String("memprofile", "", "write a profile of what the searches allocated to this file (go tool pprof -sample_index=alloc_space)")
 	clients := fs.Int("clients", 10, "then run the whole mix with this many clients at once (0: don't)")
@@ -113,9 +115,15 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
+	orders := []string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest}
+	if *onlySort != "" {
+		if !slices.Contains(orders, *onlySort) {
+			return fmt.Errorf("-sort %q: want one of %s", *onlySort, strings.Join(orders, ", "))
+		}
+		orders = []string{*onlySort}
+	}
 	// The results column is the index's estimate of all matches.
-	cells, tp, err := measureSearch(ctx, budget{runs: *runs, minRuns: *runs}, *clients, *clientTime, classes,
-		[]string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest},
+	cells, tp, err := measureSearch(ctx, budget{runs: *runs, minRuns: *runs}, *clients, *clientTime, classes, orders,
 		func(ctx context.Context, c queryClass, sort string) (int, error) {
 			res, err := ix.Search(ctx, indexer.Request{Query: parsed[c.Name], Sort: sort, Size: pageSize})
 			return int(res.IndexEstimate), err
