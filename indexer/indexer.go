@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -249,7 +250,10 @@ func (ix *Indexer) newIndex(path string) (bleve.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, ix.opts.bleveConfig)
+	// A copy: Bleve writes the store's path and create flags into the
+	// map it is given, and a map shared by every period then opened each
+	// later one at the last created period's path (its mapping missing).
+	idx, err := bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, maps.Clone(ix.opts.bleveConfig))
 	if err != nil {
 		return nil, err
 	}

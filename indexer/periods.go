@@ -19,6 +19,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
@@ -158,18 +159,41 @@ func (s *shards) compact(p *period, log *slog.Logger) {
 	s.merging.Add(1)
 	go func() {
 		defer s.merging.Done()
-		// One force merge joins at most ten segments a task; a
-		// period written in more takes a second round.
+		// One task joins every segment: the default single-segment
+		// plan joins ten a task, and a period bulk-loaded in a hundred
+		// (bulkMergePlan) would be merged again and again.
 		for range 3 {
 			if segments(p.idx) <= 1 {
 				return
 			}
-			if err := sc.ForceMerge(context.Background(), nil); err != nil {
+			if err := sc.ForceMerge(context.Background(), oneMerge()); err != nil {
 				log.Warn("merging a closed period of the search index", "period", p.Dir, "err", err)
 				return
 			}
 		}
 	}()
+}
+
+// oneMerge is a plan that merges an index to one segment in one task.
+func oneMerge() *mergeplan.MergePlanOptions {
+	o := mergeplan.SingleSegmentMergePlanOptions
+	o.SegmentsPerMergeTask = 1 << 20
+	return &o
+}
+
+// bulkMergePlan is the Bleve configuration of an index being built from
+// scratch beside the live one (Rebuild), which nothing searches until it
+// is swapped in: Bleve's default plan merges a catch-up's segments of some
+// thousand documents ten at a time, tier after tier, and a closed period
+// is merged down to one segment anyway (compact), so every document was
+// rewritten three or four times. This plan leaves a period's segments
+// alone up to 128 of a size (a period of PeriodDocs in steps of 2,000 is
+// written in about a hundred), and Rebuild merges each period once. The
+// swapped-in index is reopened with the default plan.
+func bulkMergePlan() map[string]any {
+	return map[string]any{"scorchMergePlanOptions": map[string]any{
+		"MaxSegmentsPerTier": 128, "SegmentsPerMergeTask": 128,
+	}}
 }
 
 // route is the period a message of time ts belongs in.

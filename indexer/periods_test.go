@@ -336,3 +336,42 @@ func TestWalkSeesNewMonths(t *testing.T) {
 		check("after the newest month's only message is redacted")
 	})
 }
+
+// A rebuild merges every period of the new index once, to one segment,
+// before it swaps it in: it is built under a plan that leaves segments
+// alone (nothing searches it yet; Bleve's default plan rewrote every
+// document three or four times, a third of a 1M reindex's CPU), and a
+// closed period still takes the messages of its time that come later in
+// the feed, as an imported room's history does.
+func TestRebuildMergesEveryPeriodOnce(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	// Bleve's own merges leave the segments alone, as its default plan
+	// leaves those of a large index (ten of a size per tier) and the
+	// bulk plan a period's.
+	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.WithoutBackgroundMerges(indexer.Options{BatchSize: 10, PeriodDocs: 40}), storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	add(t, st, lines()...)
+	add(t, st, zebras(0, seq(130, base, day/3)...)...)
+	// Late history: messages of the first periods' times, in steps of
+	// their own.
+	for i := 0; i < 30; i += 5 {
+		add(t, st, zebras(200+i, seq(5, base+int64(i)*day/7+1, day/7)...)...)
+	}
+	if err := ix.Rebuild(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Periods() < 3 {
+		t.Fatalf("160 messages at 40 per period made %d periods", ix.Periods())
+	}
+	if segs := ix.Segments(); slices.IndexFunc(segs, func(n int) bool { return n != 1 }) >= 0 {
+		t.Errorf("segments per period after a rebuild, oldest first: %v; want one in each", segs)
+	}
+	if got := allPages(t, ix, "zebra", indexer.SortOldest, 50); len(got) != 160 {
+		t.Errorf("after the rebuild, %d of 160 messages found", len(got))
+	}
+}
