@@ -75,8 +75,9 @@ func retryDelay(poll time.Duration, failures int) time.Duration {
 // CatchUp applies every change after the checkpoint and returns how many it
 // applied. progress, if set, is told the position reached after each batch.
 //
-// A backlog is taken in steps of the configured size, halved while a
-// step's text exceeds catchUpText. Steps once grew to five times the size
+// A backlog is taken in steps of the configured size (the first an eighth
+// of it), cut to what holds about catchUpText of text at the last step's
+// text per change. Steps once grew to five times the size
 // (fewer segments to merge: CPU per change fell 15% in a 60k-change
 // catch-up of one index), but since a period's share of a step is built
 // as two segments at once and closed periods are merged to one, larger
@@ -103,7 +104,10 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	total := 0
-	size := ix.opts.BatchSize
+	// The first step is an eighth of the size: it is read before any
+	// text is seen, and 2,000 long Markdown messages (some 4 MB of text)
+	// were held twice over, most of a reindex's 568 MiB peak RSS.
+	size := max(ix.opts.BatchSize/8, 1)
 	next := ix.prefetch(ctx, from, size)
 	for {
 		st := <-next
@@ -113,13 +117,14 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 			}
 			return total, st.err
 		}
-		switch text := st.writes.textBytes(); {
-		case text > catchUpText:
-			size = max(size/2, 1)
-		case len(st.changes) == size:
-			// Back up to the configured size after a run of long
-			// messages, never past it.
+		if text := st.writes.textBytes(); text > catchUpText || len(st.changes) == size {
+			// Doubled up to the configured size, never past it, and
+			// never past the text bound at this step's text per change
+			// (halving alone swung between twice and half the bound).
 			size = min(size*2, ix.opts.BatchSize)
+			if text > 0 {
+				size = min(size, max(len(st.changes)*catchUpText/text, 1))
+			}
 		}
 		next = ix.prefetch(ctx, st.last(), size)
 		at, err := ix.write(ctx, st)
@@ -155,9 +160,12 @@ func (ix *Indexer) compactClosed() {
 // catchUpText bounds the text of a catch-up step: Bleve holds a batch's
 // analysed text (tokens, word pairs, their frequencies), about a hundred
 // times the text's bytes, and a step is held twice (one read while the
-// other is written). Short IRC lines never reach it (10,000 are some
-// 600 KB); a step of long Markdown messages is halved until it fits.
-const catchUpText = 1 << 20
+// other is written). Short IRC lines never reach it (2,000 are some
+// 120 KB); a step of long Markdown messages is cut to fit. At 150k
+// Markdown messages a reindex peaked at 424 MiB RSS (268 anonymous) with
+// 1 MiB, 310 (223) with 512 KiB, 279 (208) with 256 KiB, for 4% and 9%
+// more CPU (71, 73, 77 s).
+const catchUpText = 256 << 10
 
 // checkpoint is the feed position the index holds everything up to.
 func (ix *Indexer) checkpoint() (int64, error) {

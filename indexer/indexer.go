@@ -250,8 +250,9 @@ func (ix *Indexer) newIndex(path string) (bleve.Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A copy: Bleve writes the new index's store path into the map it is
-	// given, and a shared one sent the next index opened to that path.
+	// A copy: Bleve writes the store's path and create flags into the
+	// map it is given, and a map shared by every period then opened each
+	// later one at the last created period's path (its mapping missing).
 	idx, err := bleve.NewUsing(path, m, bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, maps.Clone(ix.opts.bleveConfig))
 	if err != nil {
 		return nil, err

@@ -15,11 +15,18 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	if err := os.RemoveAll(next); err != nil {
 		return err
 	}
-	fresh, err := ix.create(next)
+	opts := ix.opts
+	if opts.bleveConfig == nil {
+		// Nothing searches it before the swap: its periods are
+		// merged once each (bulkMergePlan).
+		opts.bleveConfig = bulkMergePlan()
+	}
+	builder := &Indexer{store: ix.store, log: ix.log, opts: opts, path: next, sortAllLimit: ix.sortAllLimit, atOnceLimit: ix.atOnceLimit}
+	fresh, err := builder.create(next)
 	if err != nil {
 		return fmt.Errorf("create new index: %w", err)
 	}
-	builder := &Indexer{store: ix.store, log: ix.log, opts: ix.opts, path: next, set: fresh, sortAllLimit: ix.sortAllLimit, atOnceLimit: ix.atOnceLimit}
+	builder.set = fresh
 	if _, err := builder.CatchUp(ctx, progress); err != nil {
 		builder.Close()
 		// Half an index is of no use to anyone, and can be large.
@@ -29,8 +36,17 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 		return fmt.Errorf("build new index: %w", err)
 	}
 	// The periods it closed are being merged (compact): closing it now
-	// would leave them in many segments.
+	// would leave them in many segments. Then every period is merged
+	// once more, one at a time: a closed period still takes the
+	// messages of its time that the feed brings later (an imported
+	// room's history), and the bulk plan left those unmerged, as it
+	// left the newest period's; in the live server's default plan they
+	// would be merged ten at a time, tier after tier.
 	builder.set.merging.Wait()
+	for _, p := range builder.set.periods {
+		builder.set.compact(p, ix.log)
+		builder.set.merging.Wait()
+	}
 	ix.mu.Lock()
 	err = ix.swap(builder.set, next)
 	if err == nil {
