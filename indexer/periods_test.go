@@ -234,11 +234,7 @@ func TestFarTimesAcrossPeriods(t *testing.T) {
 // process pages of its own. The newest period keeps taking batches.
 func TestClosedPeriodsAreMergedToOneSegment(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
-	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.WithoutBackgroundMerges(indexer.Options{BatchSize: 10, PeriodDocs: 40}), storetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
+	ix := openUnmerged(t, st)
 	const day = 24 * 60 * 60 * 1000
 	base := int64(1_700_000_000_000)
 	// Ten messages a step: a period of 40 documents is written in four
@@ -251,18 +247,7 @@ func TestClosedPeriodsAreMergedToOneSegment(t *testing.T) {
 	if ix.Periods() < 3 {
 		t.Fatalf("130 messages at 40 per period made %d periods", ix.Periods())
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		segs := ix.Segments()
-		closed := segs[:len(segs)-1]
-		if slices.IndexFunc(closed, func(n int) bool { return n != 1 }) < 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("segments per period, oldest first: %v; want one in every closed period", segs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitOneSegmentPerClosedPeriod(t, ix)
 	if got := allPages(t, ix, "zebra", indexer.SortOldest, 50); len(got) != 130 {
 		t.Errorf("after the merges, %d of 130 messages found", len(got))
 	}
@@ -348,11 +333,7 @@ func TestRebuildMergesEveryPeriodOnce(t *testing.T) {
 	// Bleve's own merges leave the segments alone, as its default plan
 	// leaves those of a large index (ten of a size per tier) and the
 	// bulk plan a period's.
-	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.WithoutBackgroundMerges(indexer.Options{BatchSize: 10, PeriodDocs: 40}), storetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
+	ix := openUnmerged(t, st)
 	const day = 24 * 60 * 60 * 1000
 	base := int64(1_700_000_000_000)
 	add(t, st, lines()...)
@@ -384,11 +365,7 @@ func TestRebuildMergesEveryPeriodOnce(t *testing.T) {
 // whose opening kept 254 MiB of the index resident.
 func TestLargeCatchUpMergesTheClosedPeriodsItWroteTo(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
-	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.WithoutBackgroundMerges(indexer.Options{BatchSize: 10, PeriodDocs: 40}), storetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
+	ix := openUnmerged(t, st)
 	const day = 24 * 60 * 60 * 1000
 	base := int64(1_700_000_000_000)
 	// One room's history, then another's over the same months.
@@ -398,18 +375,37 @@ func TestLargeCatchUpMergesTheClosedPeriodsItWroteTo(t *testing.T) {
 	if ix.Periods() < 3 {
 		t.Fatalf("190 messages at 40 per period made %d periods", ix.Periods())
 	}
+	waitOneSegmentPerClosedPeriod(t, ix)
+	if got := allPages(t, ix, "zebra", indexer.SortOldest, 50); len(got) != 190 {
+		t.Errorf("after the catch-up, %d of 190 messages found", len(got))
+	}
+}
+
+// openUnmerged opens an index of 40-document periods, written in batches
+// of ten, that Bleve's own merges leave alone (WithoutBackgroundMerges).
+func openUnmerged(t *testing.T, st *store.Store) *indexer.Indexer {
+	t.Helper()
+	ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.WithoutBackgroundMerges(indexer.Options{BatchSize: 10, PeriodDocs: 40}), storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+// waitOneSegmentPerClosedPeriod waits, up to 20 s, for the indexer's
+// background merges to leave every closed period in one segment.
+func waitOneSegmentPerClosedPeriod(t *testing.T, ix *indexer.Indexer) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		segs := ix.Segments()
 		if slices.IndexFunc(segs[:len(segs)-1], func(n int) bool { return n != 1 }) < 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("segments per period after a large catch-up, oldest first: %v; want one in every closed period", segs)
+			t.Fatalf("segments per period, oldest first: %v; want one in every closed period", segs)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-	if got := allPages(t, ix, "zebra", indexer.SortOldest, 50); len(got) != 190 {
-		t.Errorf("after the catch-up, %d of 190 messages found", len(got))
 	}
 }
