@@ -2,10 +2,12 @@ package indexer
 
 import (
 	"context"
+	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxarchive/mxarchive/internal/corpus"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -82,3 +84,20 @@ func (ix *Indexer) SetSortAllLimit(n int) { ix.sortAllLimit = n }
 // SetAtOnceLimit sets the hit count up to which a time-ordered search asks
 // every period at once (0: one by one).
 func (ix *Indexer) SetAtOnceLimit(n int) { ix.atOnceLimit = n }
+
+// corpusLogs reads the IRC corpus (or its bundled sample, corpus.Dir).
+func corpusLogs(t testing.TB) []corpus.Log {
+	t.Helper()
+	dir, _, err := corpus.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := corpus.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
+// CorpusLogs is corpusLogs, for the package's external tests.
+var CorpusLogs = corpusLogs

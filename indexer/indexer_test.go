@@ -31,14 +31,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // bundled sample, corpus.Dir).
 func corpusStore(t *testing.T, dialect string, n int) *store.Store {
 	t.Helper()
-	dir, _, err := corpus.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs, err := corpus.Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs := indexer.CorpusLogs(t)
 	path := filepath.Join(t.TempDir(), "corpus.ndjson")
 	f, err := os.Create(path)
 	if err != nil {

@@ -18,14 +18,7 @@ import (
 // Walking the index month by month must give exactly the order (and the
 // page boundaries) of sorting every hit.
 func TestMonthWalkMatchesFullSort(t *testing.T) {
-	dir, _, err := corpus.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs, err := corpus.Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs := corpusLogs(t)
 	path := filepath.Join(t.TempDir(), "c.ndjson")
 	f, _ := os.Create(path)
 	w := bufio.NewWriter(f)

@@ -18,14 +18,7 @@ import (
 // messages (the bench's markdown shape).
 func markdownBodies(t testing.TB, n int) []string {
 	t.Helper()
-	dir, _, err := corpus.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs, err := corpus.Read(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs := corpusLogs(t)
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	if _, err := corpus.GenerateShape(w, logs, n, corpus.ShapeMarkdown); err != nil {
