@@ -1,8 +1,10 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Message types and formats the archive renders specially.
@@ -97,10 +99,113 @@ func (m Message) Caption() string {
 // ParseMessage decodes message content. A body that is not a string, or any
 // other field of the wrong type, is an error wrapping ErrMalformed.
 func ParseMessage(content json.RawMessage) (Message, error) {
+	if m, ok := parseMessageFast(content); ok {
+		m.Info = parseMediaInfo(content)
+		return m, nil
+	}
 	var m Message
 	if err := json.Unmarshal(content, &m); err != nil {
 		return Message{}, fmt.Errorf("%w: message content: %v", ErrMalformed, err)
 	}
 	m.Info = parseMediaInfo(content)
 	return m, nil
+}
+
+// messageFields are Message's JSON members, in the order of its fields.
+var messageFields = [...]string{"msgtype", "body", "format", "formatted_body", "url", "filename", "geo_uri"}
+
+// parseMessageFast is ParseMessage's decode by walking content's bytes
+// (TestParseMessageAsUnmarshal, FuzzParseMessageAsUnmarshal): every
+// message of a page is parsed on its first request, and encoding/json's
+// reflection cost a text log more than its rendering. It answers only
+// where encoding/json's answer is plain (an object of valid JSON whose
+// members named like Message's fields are strings or null, under their
+// exact names), and reports false for anything else (a wrong type, a key
+// differing only in case or escaped, invalid JSON), which ParseMessage
+// then decodes with encoding/json, errors and all.
+func parseMessageFast(content []byte) (Message, bool) {
+	var m Message
+	if !validJSON(content) {
+		return m, false
+	}
+	i := skipSpace(content, 0)
+	if content[i] != '{' {
+		return m, false
+	}
+	fields := [...]*string{&m.MsgType, &m.Body, &m.Format, &m.FormattedBody, &m.URL, &m.FileName, &m.GeoURI}
+	i = skipSpace(content, i+1)
+	for i < len(content) && content[i] != '}' {
+		end := stringEnd(content, i)
+		k := content[i+1 : end-1]
+		i = skipSpace(content, end)
+		i = skipSpace(content, i+1) // the ':'
+		vend := valueEnd(content, i)
+		v := content[i:vend]
+		if bytes.IndexByte(k, '\\') >= 0 || !asciiOnly(k) {
+			return Message{}, false // encoding/json would decode and fold it
+		}
+		for f, name := range messageFields {
+			if string(k) == name {
+				switch {
+				case v[0] == 'n': // null leaves the field as it was
+				case v[0] != '"':
+					return Message{}, false // the wrong type: an error
+				case bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v):
+					*fields[f] = string(v[1 : len(v)-1])
+				default:
+					var s string
+					if json.Unmarshal(v, &s) != nil {
+						return Message{}, false
+					}
+					*fields[f] = s
+				}
+				break
+			}
+			if looseName(k, name) {
+				// encoding/json matches keys regardless of case (and a
+				// decoder of JSON v2's may also ignore '_' and '-'): left
+				// to it.
+				return Message{}, false
+			}
+		}
+		i = skipSpace(content, vend)
+		if i < len(content) && content[i] == ',' {
+			i = skipSpace(content, i+1)
+		}
+	}
+	return m, true
+}
+
+func asciiOnly(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// looseName reports whether the ASCII key k names name when case, '_'
+// and '-' are ignored.
+func looseName(k []byte, name string) bool {
+	i, j := 0, 0
+	for {
+		for i < len(k) && (k[i] == '_' || k[i] == '-') {
+			i++
+		}
+		for j < len(name) && (name[j] == '_' || name[j] == '-') {
+			j++
+		}
+		if i == len(k) || j == len(name) {
+			return i == len(k) && j == len(name)
+		}
+		a, b := k[i], name[j]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+		i, j = i+1, j+1
+	}
 }
