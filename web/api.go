@@ -251,7 +251,7 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err := s.addPolls(c, r, evs, out.Events); err != nil {
 		return err
 	}
-	return s.jsonValidated(c, out, &q, day)
+	return s.jsonValidated(c, &out, &q, day)
 }
 
 func (s *Server) apiEventHandler(c echo.Context) error {

@@ -424,6 +424,9 @@ func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.T
 			if err := s.run(c.Request().Context(), q); err != nil {
 				return nil, err
 			}
+			if a, ok := v.(jsonAppender); ok {
+				return a.appendJSON(nil)
+			}
 			b, err := json.Marshal(v)
 			if err != nil {
 				return nil, fmt.Errorf("encode response: %w", err)

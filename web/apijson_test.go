@@ -1,0 +1,71 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// hostileStrings are strings whose JSON encoding has every special case:
+// quotes, escapes, control characters, HTML characters, invalid UTF-8,
+// JavaScript's line ends, and plain text in other scripts.
+var hostileStrings = []string{
+	"", "plain", `"quoted" \ back\slash`, "<script>alert(1)</script> & more", "\x00\x01\x1f\x7f",
+	"\b\f\n\r\t", "bad \xff\xfe utf8 \xc3", "\u2028 line \u2029 para", "日本語 emoji 👍 é", "\ufffd real",
+	"</html>", "a\u0085b", "\xed\xa0\x80 surrogate bytes",
+}
+
+// apiSamples are JSON days with every field of an event set and unset.
+func apiSamples(s string) []apiDay {
+	sk := s
+	empty := ""
+	state := json.RawMessage(`{"name": "a <b>", "x": [1, 2]}`)
+	votes := 3
+	full := apiEvent{
+		EventID: s, RoomID: s, Type: s, Sender: s, SenderName: s, OriginServerTS: -1767225601000, Time: s,
+		Content: &apiMessageContent{MsgType: s, Body: s, Format: s, FormattedBody: s, URL: s, FileName: s, MediaURL: s, Media: s},
+		Text:    s, HTML: s, Edited: true, EditedAt: s, InReplyTo: s, ThreadRoot: s,
+		Reactions:   []apiReaction{{Key: s, Count: 2, Senders: []string{s, "b"}}, {Key: "", Count: 0}},
+		ThreadCount: 7, RelationsCapped: true, Redacted: true, RedactedBy: s, RedactedAt: s, AppliedAt: s, Reason: s,
+		Withdrawn: s, Permalink: s, MatrixTo: s, StateKey: &sk, State: &state,
+		Poll: &apiPoll{Question: s, Answers: []apiPollAnswer{{Text: s, Votes: &votes, Winner: true}}, Ended: true, EndedAt: s, Voters: &votes, Truncated: true},
+	}
+	bare := apiEvent{EventID: s, StateKey: &empty, Content: &apiMessageContent{}, Reactions: []apiReaction{}}
+	return []apiDay{
+		{RoomID: s, Date: s, Previous: s, Next: s, Events: []apiEvent{full, bare, {}}, Truncated: true, NextAfter: s},
+		{RoomID: s, Events: []apiEvent{}},
+		{},
+	}
+}
+
+// TestAPIJSONAsMarshal: the JSON day's hand encoder writes the bytes
+// json.Marshal writes, whatever the strings hold and whichever fields
+// are empty.
+func TestAPIJSONAsMarshal(t *testing.T) {
+	for _, s := range hostileStrings {
+		checkAPIJSON(t, s)
+	}
+}
+
+func FuzzAPIJSONAsMarshal(f *testing.F) {
+	for _, s := range hostileStrings {
+		f.Add(s)
+	}
+	f.Fuzz(checkAPIJSON)
+}
+
+func checkAPIJSON(t *testing.T, s string) {
+	for _, d := range apiSamples(s) {
+		want, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.appendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}
