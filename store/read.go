@@ -52,39 +52,55 @@ func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
 // events of room, or of eventColumns when room is "".
 func scanEventIn(sc interface{ Scan(...any) error }, room id.RoomID) (Event, error) {
 	var e Event
-	var evID, roomID, sender, relTarget, replyTo string
-	// raw is scanned as bytes: the JSON is kept as bytes, and a string
-	// would be copied again.
-	var raw []byte
-	var stateKey sql.NullString
-	var receivedAt int64
-	var err error
-	if room != "" {
-		roomID, e.Public = string(room), true
-		err = sc.Scan(&e.NID, &evID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS,
-			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted)
-	} else {
-		err = sc.Scan(&e.NID, &evID, &roomID, &e.Type, &stateKey, &sender, &e.SenderName, &e.OriginTS, &e.Public,
-			&e.Rel.Type, &relTarget, &e.Rel.Key, &replyTo, &raw, &e.Redacted, &receivedAt)
-	}
-	if err != nil {
+	if err := scanEventInto(sc, room, &e); err != nil {
 		return Event{}, err
 	}
-	e.ID, e.RoomID, e.Sender = id.EventID(evID), id.RoomID(roomID), id.UserID(sender)
-	e.Rel.EventID, e.Rel.ReplyTo = id.EventID(relTarget), id.EventID(replyTo)
-	if stateKey.Valid {
-		sk := stateKey.String
+	return e, nil
+}
+
+// scanRow holds what a row of events is scanned into before it becomes an
+// Event: one allocation per row, not one per column scanned into a local.
+type scanRow struct {
+	evID, roomID, sender, relTarget, replyTo string
+	// raw is scanned as bytes: the JSON is kept as bytes, and a string
+	// would be copied again.
+	raw        []byte
+	stateKey   sql.NullString
+	receivedAt int64
+}
+
+// scanEventInto is scanEventIn into *e, which the caller may have placed
+// where it is kept (a day's slice): an Event is some 300 bytes, and one
+// built apart and then copied cost every row of a day an allocation.
+func scanEventInto(sc interface{ Scan(...any) error }, room id.RoomID, e *Event) error {
+	var r scanRow
+	var err error
+	if room != "" {
+		r.roomID, e.Public = string(room), true
+		err = sc.Scan(&e.NID, &r.evID, &e.Type, &r.stateKey, &r.sender, &e.SenderName, &e.OriginTS,
+			&e.Rel.Type, &r.relTarget, &e.Rel.Key, &r.replyTo, &r.raw, &e.Redacted)
+	} else {
+		err = sc.Scan(&e.NID, &r.evID, &r.roomID, &e.Type, &r.stateKey, &r.sender, &e.SenderName, &e.OriginTS, &e.Public,
+			&e.Rel.Type, &r.relTarget, &e.Rel.Key, &r.replyTo, &r.raw, &e.Redacted, &r.receivedAt)
+	}
+	if err != nil {
+		return err
+	}
+	e.ID, e.RoomID, e.Sender = id.EventID(r.evID), id.RoomID(r.roomID), id.UserID(r.sender)
+	e.Rel.EventID, e.Rel.ReplyTo = id.EventID(r.relTarget), id.EventID(r.replyTo)
+	if r.stateKey.Valid {
+		sk := r.stateKey.String
 		e.StateKey = &sk
 	}
-	e.Raw = raw
+	e.Raw = r.raw
 	e.Content = event.ContentOf(e.Raw)
 	if room == "" {
-		e.ReceivedAt = time.UnixMilli(receivedAt).UTC()
+		e.ReceivedAt = time.UnixMilli(r.receivedAt).UTC()
 	}
 	if e.Type == event.TypeRedaction {
 		e.Redacts = event.RedactsTarget(&e.Event)
 	}
-	return e, nil
+	return nil
 }
 
 func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]Event, error) {
@@ -103,11 +119,10 @@ func (s *Store) queryEventsSized(ctx context.Context, size int, room id.RoomID, 
 	defer rows.Close()
 	out := make([]Event, 0, size)
 	for rows.Next() {
-		e, err := scanEventIn(rows, room)
-		if err != nil {
+		out = append(out, Event{})
+		if err := scanEventInto(rows, room, &out[len(out)-1]); err != nil {
 			return nil, err
 		}
-		out = append(out, e)
 	}
 	return out, rows.Err()
 }
