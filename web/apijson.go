@@ -176,6 +176,17 @@ func appendJSONStrings(b []byte, ss []string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonPlain marks the bytes a JSON string holds as they are: ASCII but
+// control characters, '"', '\\' and the HTML characters '<', '>', '&'.
+// A table, not a chain of comparisons: the loop over a day's megabyte of
+// text is the encoder's cost.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as encoding/json encodes a string: '<', '>'
 // and '&' escaped as \u00XX (so the JSON can sit in HTML), invalid UTF-8
 // as \ufffd, U+2028 and U+2029 escaped (JavaScript reads them as line
@@ -184,12 +195,12 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if jsonPlain[s[i]] {
+			i++
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
