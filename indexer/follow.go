@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -208,7 +209,11 @@ func (ix *Indexer) read(ctx context.Context, from int64, size int) *stepRead {
 	if st.err != nil || len(st.changes) == 0 {
 		return st
 	}
+	// The events newly stored come first, in the feed's order, which is
+	// the order of their rows (eventsOf); the others (an edit's original,
+	// a redacted or expired message) after them.
 	events := map[id.EventID]bool{}
+	var stored, others []id.EventID
 	for _, c := range st.changes {
 		switch {
 		case c.Kind == store.ChangeHidden:
@@ -217,17 +222,33 @@ func (ix *Indexer) read(ctx context.Context, from int64, size int) *stepRead {
 			st.users[c.UserID] = true
 		case c.Kind == store.ChangeRenamed:
 			// Only a sender name changed, and the index holds user IDs.
-		case c.EventID != "":
+		case c.EventID != "" && !events[c.EventID]:
 			events[c.EventID] = true
+			if c.Kind == store.ChangeStored {
+				stored = append(stored, c.EventID)
+			} else {
+				others = append(others, c.EventID)
+			}
 		}
 	}
-	ids := make([]id.EventID, 0, len(events))
-	for e := range events {
-		ids = append(ids, e)
-	}
 	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
-	st.err = ix.reevaluate(ctx, ids, rc, &st.writes)
+	st.err = ix.reevaluate(ctx, stored, others, rc, &st.writes)
 	return st
+}
+
+// eventsOf reads the stored events among those a step names: the newly
+// stored ones in the order of their rows (store.EventsInStoreOrder: a run
+// of rows rather than an index lookup each), the others by ID.
+func (ix *Indexer) eventsOf(ctx context.Context, stored, others []id.EventID) ([]store.Event, error) {
+	evs, err := ix.store.EventsInStoreOrder(ctx, stored)
+	if err != nil || len(others) == 0 {
+		return evs, err
+	}
+	more, err := ix.store.EventsByID(ctx, others)
+	if err != nil {
+		return nil, err
+	}
+	return append(evs, more...), nil
 }
 
 // write applies a step read from the store under the read lock (searches
@@ -356,12 +377,14 @@ type indexBatch interface {
 
 // reevaluate brings the documents of the given events (and of the messages
 // they belong to: an edit's original, a thread reply's root) in line with
-// the store: indexed if visible, deleted otherwise.
-func (ix *Indexer) reevaluate(ctx context.Context, ids []id.EventID, rc *roomCache, batch indexBatch) error {
+// the store: indexed if visible, deleted otherwise. stored are the events
+// a step newly stored, in the feed's order; others the rest it names.
+func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, rc *roomCache, batch indexBatch) error {
+	ids := append(slices.Clip(stored), others...)
 	if len(ids) == 0 {
 		return nil
 	}
-	evs, err := ix.store.EventsByID(ctx, ids)
+	evs, err := ix.eventsOf(ctx, stored, others)
 	if err != nil {
 		return err
 	}

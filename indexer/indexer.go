@@ -31,10 +31,16 @@ const (
 	fieldText   = "text"
 	fieldSender = "sender"
 	fieldRoom   = "room"
-	// fieldTSort is the time as 13 decimal digits of milliseconds, for
+	// fieldTSort was the time as 13 decimal digits of milliseconds, for
 	// time ranges (timerange.go) and a period's bounds. Format 4 sorted
-	// on its doc values; formats 5 and later sort on document IDs (docID).
-	fieldTSort    = "tsort"
+	// on its doc values, formats 5 and 6 sort on document IDs (docID);
+	// format 7 no longer indexes it: it was one more term for every
+	// document (11% of a 1M reindex's CPU), and the document ID, which
+	// begins with the time, serves both (fieldID).
+	fieldTSort = "tsort"
+	// fieldID is Bleve's field of document IDs: a term range over it is
+	// a time range (docID), as is its dictionary's first and last term.
+	fieldID       = "_id"
 	fieldHasLink  = "has_link"
 	fieldIsThread = "is_thread"
 	// fieldMonth ("2026-03") partitions the index by time, so a search
@@ -120,8 +126,9 @@ var formatKey = []byte("mxarchive.format")
 // index per period of time, with a manifest (periods.go), document IDs that
 // begin with the time and no doc values; 6 = document IDs of the time in
 // 6 bytes and a hash event ID in its 32 (docID), a closed period merged to
-// one segment.
-const indexFormat = "6"
+// one segment; 7 = no time field (fieldTSort): time ranges and a period's
+// bounds read the document IDs (fieldID), and the flags only when set.
+const indexFormat = "7"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -159,12 +166,6 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	kw.Store = false
 	kw.IncludeTermVectors = false
 	kw.DocValues = false
-	// Sorting by time reads the document IDs, which begin with the time
-	// (docID): no field keeps doc values.
-	tsort := bleve.NewKeywordFieldMapping()
-	tsort.Store = false
-	tsort.IncludeTermVectors = false
-	tsort.DocValues = false
 	flag := bleve.NewBooleanFieldMapping()
 	flag.Store = false
 	flag.DocValues = false
@@ -172,7 +173,6 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	doc.AddFieldMappingsAt(fieldText, text)
 	doc.AddFieldMappingsAt(fieldSender, kw)
 	doc.AddFieldMappingsAt(fieldRoom, kw)
-	doc.AddFieldMappingsAt(fieldTSort, tsort)
 	doc.AddFieldMappingsAt(fieldHasLink, flag)
 	doc.AddFieldMappingsAt(fieldIsThread, flag)
 	doc.AddFieldMappingsAt(fieldMonth, kw)
@@ -311,12 +311,16 @@ func (ix *Indexer) DocCount() (uint64, error) {
 
 // document is what the index holds of one visible message.
 type document struct {
-	Text     string `json:"text"`
-	Sender   string `json:"sender"`
-	Room     string `json:"room"`
-	TSort    string `json:"tsort"`
-	HasLink  bool   `json:"has_link"`
-	IsThread bool   `json:"is_thread"`
+	Text   string `json:"text"`
+	Sender string `json:"sender"`
+	Room   string `json:"room"`
+	// TSort routes the document to its period (multiBatch.Index); the
+	// mapping does not index it (fieldTSort).
+	TSort string `json:"tsort"`
+	// The flags are nil unless set: a filter only ever asks for a set
+	// flag, and a false one was one more term for nearly every message.
+	HasLink  *bool  `json:"has_link"`
+	IsThread *bool  `json:"is_thread"`
 	Month    string `json:"month"`
 	Day      string `json:"day"`
 }
@@ -362,9 +366,17 @@ func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
 	}
 	return document{
 		Text: text, Sender: string(e.Sender), Room: string(e.RoomID), TSort: sortableTime(ts),
-		HasLink: hasLink(msg), IsThread: threadRoot || e.Rel.Type == event.RelThread,
+		HasLink: flagOf(hasLink(msg)), IsThread: flagOf(threadRoot || e.Rel.Type == event.RelThread),
 		Month: monthOf(ts), Day: dayOf(ts),
 	}
+}
+
+// flagOf is a document's flag: set, or absent.
+func flagOf(on bool) *bool {
+	if !on {
+		return nil
+	}
+	return &on
 }
 
 // roomCache remembers rooms for one batch.

@@ -421,11 +421,12 @@ func openShards(path string, config map[string]any) (*shards, error) {
 	return s, nil
 }
 
-// readBounds sets lo and hi from the index's time terms.
+// readBounds sets lo and hi from the index's document IDs, which begin
+// with their time (docID).
 func (p *period) readBounds() error {
 	p.lo.Store(math.MaxInt64)
 	p.hi.Store(-1)
-	d, err := p.idx.FieldDict(fieldTSort)
+	d, err := p.idx.FieldDict(fieldID)
 	if err != nil {
 		return err
 	}
@@ -438,7 +439,7 @@ func (p *period) readBounds() error {
 		if e == nil {
 			return nil
 		}
-		if ts, err := strconv.ParseInt(e.Term, 10, 64); err == nil {
+		if ts, _, ok := splitDocID(e.Term); ok {
 			p.widen(ts)
 		}
 	}

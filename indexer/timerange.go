@@ -13,10 +13,11 @@ const dayMS = 24 * 60 * 60 * 1000
 // in ms; 0 leaves that side open. It is made of the coarsest terms that
 // cover the span: whole months by fieldMonth, whole days of the edge
 // months by fieldDay, and only the edge days' parts by the time itself
-// (fieldTSort, one term per distinct millisecond, so kept to less than a
-// day). Date filters are whole days, so only a retention cutoff needs the
-// time. Each part is a term range: Bleve expands it from the field's
-// dictionary to the terms the index actually holds.
+// (the document IDs, fieldID, which begin with the time: one term per
+// document, so kept to less than a day). Date filters are whole days, so
+// only a retention cutoff needs the time. Each part is a term range: Bleve
+// expands it from the field's dictionary to the terms the index actually
+// holds.
 func timeRange(from, to int64) query.Query {
 	var parts []query.Query
 	rng := func(field, lo, hi string) {
@@ -24,6 +25,9 @@ func timeRange(from, to int64) query.Query {
 		r.SetField(field)
 		parts = append(parts, r)
 	}
+	// The document IDs of a time from lo to hi (exclusive): an ID is
+	// its time's bytes and then more, so it sorts after the bytes alone.
+	ids := func(lo, hi int64) { rng(fieldID, idTime(lo), idTime(hi)) }
 	open := to == 0
 	if !open && from >= to {
 		return bleve.NewMatchNoneQuery()
@@ -32,16 +36,16 @@ func timeRange(from, to int64) query.Query {
 	if from != 0 && from%dayMS != 0 {
 		next := from - from%dayMS + dayMS
 		if !open && to <= next {
-			rng(fieldTSort, sortableTime(from), sortableTime(to))
+			ids(from, to)
 			return bleve.NewDisjunctionQuery(parts...)
 		}
-		rng(fieldTSort, sortableTime(from), sortableTime(next))
+		ids(from, next)
 		from = next
 	}
 	if !open && to%dayMS != 0 {
 		start := to - to%dayMS
 		if start >= from {
-			rng(fieldTSort, sortableTime(max(from, start)), sortableTime(to))
+			ids(max(from, start), to)
 			to = start
 		}
 	}
@@ -94,3 +98,7 @@ func monthStart(ms int64) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// idTime is the first bytes of the IDs of the documents of time ms
+// (docID).
+func idTime(ms int64) string { return docID(ms, "")[:timeBytes] }

@@ -9,8 +9,9 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 )
 
-// matches evaluates the queries timeRange builds on one document's fields.
-func matches(t *testing.T, q query.Query, d document) bool {
+// matches evaluates the queries timeRange builds on one document's fields
+// and its ID (docID).
+func matches(t *testing.T, q query.Query, d document, docID string) bool {
 	switch q := q.(type) {
 	case *query.MatchAllQuery:
 		return true
@@ -18,13 +19,13 @@ func matches(t *testing.T, q query.Query, d document) bool {
 		return false
 	case *query.DisjunctionQuery:
 		for _, c := range q.Disjuncts {
-			if matches(t, c, d) {
+			if matches(t, c, d, docID) {
 				return true
 			}
 		}
 		return false
 	case *query.TermRangeQuery:
-		v := map[string]string{fieldTSort: d.TSort, fieldDay: d.Day, fieldMonth: d.Month}[q.FieldVal]
+		v := map[string]string{fieldID: docID, fieldDay: d.Day, fieldMonth: d.Month}[q.FieldVal]
 		if v == "" {
 			t.Fatalf("a range on field %q", q.FieldVal)
 		}
@@ -67,7 +68,7 @@ func TestTimeRange(t *testing.T) {
 			}
 			d := document{TSort: sortableTime(ts), Day: dayOf(ts), Month: monthOf(ts)}
 			want := ts >= from && (to == 0 || ts < to)
-			if got := matches(t, q, d); got != want {
+			if got := matches(t, q, d, docID(ts, "$"+fmt.Sprint(i))); got != want {
 				t.Fatalf("timeRange(%s, %s) on %s = %v, want %v", fmtMS(from), fmtMS(to), fmtMS(ts), got, want)
 			}
 		}

@@ -186,6 +186,13 @@ func TestRunMeasuresEverything(t *testing.T) {
 			o.DayPageConcurrent.Ops == 0 || o.Concurrent.Ops == 0 || o.Redaction.P50 <= 0 {
 			t.Errorf("%s: latency figures missing: ack %+v searchable %+v redaction %+v day %+v", o.Database, o.Ack, o.Searchable, o.Redaction, o.DayPage)
 		}
+		// The import again, with archive-web following it: searchable
+		// no sooner than stored.
+		if o.FollowingImportSeconds <= 0 || o.FollowingSearchableSeconds < o.FollowingImportSeconds ||
+			o.FollowingSearchablePerSecond <= 0 || o.FollowingPeakRSSBytes <= 0 {
+			t.Errorf("%s: import with archive-web following: %.3f s stored, %.3f s searchable (%.0f/s), peak RSS %d", o.Database,
+				o.FollowingImportSeconds, o.FollowingSearchableSeconds, o.FollowingSearchablePerSecond, o.FollowingPeakRSSBytes)
+		}
 		checkCells(t, "ours on "+o.Database, o.Search)
 		// The day's other pages, each measured like the day page.
 		var names []string
@@ -218,7 +225,7 @@ func TestRunMeasuresEverything(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "bench.md"))
 	svg, _ := os.ReadFile(filepath.Join(out, "bench.svg"))
-	for _, want := range []string{"| common term | newest |", "| common term | oldest |", "SQLite FTS5", "PostgreSQL FTS (Synapse)", "2 cores", "cores"} {
+	for _, want := range []string{"| common term | newest |", "| common term | oldest |", "import with archive-web following", "SQLite FTS5", "PostgreSQL FTS (Synapse)", "2 cores", "cores"} {
 		if want == "2 cores" {
 			want = fmt.Sprintf("**%d cores**", rep.Machine.Cores)
 		}

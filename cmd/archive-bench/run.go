@@ -36,6 +36,7 @@ type benchOptions struct {
 	keep           bool
 	out            string
 	webBin         string
+	following      bool
 }
 
 func parseRun(args []string, stderr io.Writer) (benchOptions, error) {
@@ -57,6 +58,7 @@ func parseRun(args []string, stderr io.Writer) (benchOptions, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	fs.StringVar(&o.out, "o", "bench-results", "directory for bench.md, bench.json and bench.svg (empty: print only)")
 	fs.StringVar(&o.webBin, "web", "", "the archive-web binary (default: the one beside archive-bench)")
+	fs.BoolVar(&o.following, "following", true, "also import a second time with archive-web running and following the change feed, and time until the import is searchable")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -159,6 +161,11 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("ours on %s: %w", db, err)
 		}
+		if o.following {
+			if err := measureFollowingOn(ctx, o, db, pgURL, filepath.Join(dir, db+"-following"), ds, &res, log, progress); err != nil {
+				return fmt.Errorf("ours on %s, archive-web following the import: %w", db, err)
+			}
+		}
 		rep.Ours = append(rep.Ours, res)
 	}
 
@@ -216,6 +223,31 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep.Seconds = time.Since(started).Seconds()
 	progress("done")
 	return rep.write(stdout, o.out)
+}
+
+// measureFollowing on a fresh database of its own (a second one on
+// PostgreSQL, a directory beside the first for SQLite), removed after.
+func measureFollowingOn(ctx context.Context, o benchOptions, db, pgURL, dataDir string, ds *dataset, res *oursResult,
+	log *slog.Logger, progress func(string, ...any)) error {
+	cfg := store.Config{Type: db}
+	if db == "postgres" {
+		var err error
+		if cfg.URI, err = pgtest.CreateDatabase(pgURL, "mxarchive_bench_following"); err != nil {
+			return err
+		}
+	}
+	progress("%s: importing with archive-web following", db)
+	fr, err := measureFollowing(ctx, o.webBin, cfg, dataDir, ds, log)
+	if !o.keep {
+		// A second copy of the archive and its index: at 1M, 1.3 GB.
+		os.RemoveAll(dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	res.FollowingImportSeconds, res.FollowingSearchableSeconds, res.FollowingPeakRSSBytes = fr.ImportSeconds, fr.SearchableSeconds, fr.PeakRSS
+	res.FollowingSearchablePerSecond = float64(ds.count) / fr.SearchableSeconds
+	return nil
 }
 
 // measureSearch runs the query mix in the given sorts, one query at a

@@ -220,7 +220,9 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string) (*webProcess, error) {
+// startWeb starts archive-web on the archive, with extra settings in env
+// (MXARCHIVE_… variables), and waits until it answers.
+func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string, env ...string) (*webProcess, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -237,6 +239,7 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string)
 		"MXARCHIVE_DATABASE_URI="+cfg.URI, "MXARCHIVE_WEB_LISTEN="+addr, "MXARCHIVE_LOG_LEVEL=info",
 		// Sitemaps and feeds need absolute URLs; they are never built from the Host header.
 		"MXARCHIVE_WEB_BASE_URL="+w.url)
+	w.cmd.Env = append(w.cmd.Env, env...)
 	w.cmd.Stdout, w.cmd.Stderr = &w.logs, &w.logs
 	w.cmd.SysProcAttr = procAttr()
 	if err := w.cmd.Start(); err != nil {

@@ -1,0 +1,137 @@
+package indexer
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/corpus"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// A period's time bounds say which periods a message's deletion must reach
+// (multiBatch.Delete): an index opened again reads them from what it holds
+// and must find those it had when it was written.
+func TestReopenedPeriodsKeepTheirBounds(t *testing.T) {
+	st := corpusSample(t, 3000)
+	dir := filepath.Join(t.TempDir(), "index")
+	ix, err := Open(st, dir, Options{PeriodDocs: 1000, BatchSize: 500}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.CatchUp(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	bounds := func(ix *Indexer) [][2]int64 {
+		var out [][2]int64
+		for _, p := range ix.set.periods {
+			out = append(out, [2]int64{p.lo.Load(), p.hi.Load()})
+		}
+		return out
+	}
+	written := bounds(ix)
+	if len(written) < 2 {
+		t.Fatalf("%d periods; the test wants several", len(written))
+	}
+	for i, b := range written {
+		if b[0] > b[1] || b[0] <= 0 {
+			t.Fatalf("period %d holds no time: %v", i, b)
+		}
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix, err = Open(st, dir, Options{PeriodDocs: 1000, BatchSize: 500}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if got := bounds(ix); len(got) != len(written) {
+		t.Fatalf("reopened with %d periods, written with %d", len(got), len(written))
+	} else {
+		for i := range got {
+			if got[i] != written[i] {
+				t.Errorf("period %d: bounds %v reopened, %v written", i, got[i], written[i])
+			}
+		}
+	}
+}
+
+// corpusSample is a SQLite store holding n events generated from the IRC
+// corpus.
+func corpusSample(t *testing.T, n int) *store.Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.ndjson")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	if _, err := corpus.Generate(w, corpusLogs(t), n); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	f.Close()
+	st := storetest.Open(t, "sqlite")
+	if _, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), path, ingest.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// No query asks for a message without a link or outside a thread (a
+// filter only ever asks for the flag set), so the index holds the flags'
+// true terms only: a false one was one more term for nearly every
+// message.
+func TestOnlySetFlagsAreIndexed(t *testing.T) {
+	st := corpusSample(t, 3000)
+	ix, err := Open(st, filepath.Join(t.TempDir(), "index"), Options{}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if _, err := ix.CatchUp(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{fieldHasLink, fieldIsThread} {
+		for _, p := range ix.set.periods {
+			d, err := p.idx.FieldDict(field)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				e, err := d.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e == nil {
+					break
+				}
+				if e.Term != "T" {
+					t.Errorf("%s holds the term %q (%d documents)", field, e.Term, e.Count)
+				}
+			}
+			d.Close()
+		}
+	}
+	res, err := ix.Search(context.Background(), Request{Query: mustParse(t, "has:link"), Size: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Events) == 0 {
+		t.Error("has:link finds nothing in a corpus sample with links")
+	}
+}
+
+func mustParse(t *testing.T, q string) Query {
+	t.Helper()
+	p, err := ParseQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
