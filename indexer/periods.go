@@ -226,6 +226,23 @@ func (s *shards) merge(p *period, sc *scorch.Scorch, log *slog.Logger) {
 		}
 		n = after
 	}
+	s.waitPersisted(sc)
+}
+
+// waitPersisted waits, at most mergeStalls × mergeStallWait, until Bleve's
+// persister has recorded the index's current root. A merge writes its
+// segment's file at once, but the root naming it is recorded later; an
+// index closed before that reopens in its old segments (Rebuild closes
+// its periods right after merging them: one reopened in two segments).
+func (s *shards) waitPersisted(sc *scorch.Scorch) {
+	root, _ := sc.StatsMap()["CurRootEpoch"].(uint64)
+	deadline := time.Now().Add(mergeStalls * mergeStallWait)
+	for !s.closed.Load() && time.Now().Before(deadline) {
+		if done, _ := sc.StatsMap()["LastPersistedEpoch"].(uint64); done >= root {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // A merge gives up after mergeStalls rounds in a row that joined nothing,
@@ -742,7 +759,11 @@ func splitAt(open []int64, start int64) (int64, bool) {
 	return m, m > start
 }
 
-// segments is how many segments an index has.
+// segments is how many segments an index has, counted in its current
+// snapshot: Scorch's statistics (TotFileSegmentsAtRoot and
+// TotMemorySegmentsAtRoot) are counted before a batch's new segment is
+// added to the root (introducer.go), so right after a write they said one
+// segment fewer, and a merge of a period just written to could stop early.
 func segments(idx bleve.Index) int {
 	adv, err := idx.Advanced()
 	if err != nil {
@@ -752,7 +773,14 @@ func segments(idx bleve.Index) int {
 	if !ok {
 		return 0
 	}
-	n, _ := sc.StatsMap()["TotFileSegmentsAtRoot"].(uint64)
-	m, _ := sc.StatsMap()["TotMemorySegmentsAtRoot"].(uint64)
-	return int(n + m)
+	r, err := sc.Reader()
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return 0
+	}
+	return len(snap.Segments())
 }
