@@ -101,3 +101,20 @@ func corpusLogs(t testing.TB) []corpus.Log {
 
 // CorpusLogs is corpusLogs, for the package's external tests.
 var CorpusLogs = corpusLogs
+
+// PeriodDocCounts says how many documents each period holds, in the
+// manifest's order.
+func (ix *Indexer) PeriodDocCounts() []uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []uint64
+	for _, p := range ix.set.periods {
+		n, _ := p.idx.DocCount()
+		out = append(out, n)
+	}
+	return out
+}
+
+// FullPeriodDocs is how many documents a period of periodDocs may reach
+// before it takes no more (fullPeriodDocs).
+func FullPeriodDocs(periodDocs int) int { return fullPeriodDocs(periodDocs) }

@@ -128,15 +128,15 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 			}
 		}
 		next = ix.prefetch(ctx, st.last(), size)
-		at, err := ix.write(ctx, st)
+		starts, err := ix.write(ctx, st)
 		if errors.Is(err, errMoved) {
 			// Another catch-up of this index is ahead: what was read here
 			// may be older than what it wrote, so it is not written.
 			ix.log.Debug("another catch-up moved the index on", "err", err)
 			return total, nil
 		}
-		if err == nil && at != nil {
-			err = ix.split(*at)
+		if err == nil && len(starts) > 0 {
+			err = ix.split(starts)
 		}
 		if err != nil {
 			return total, err
@@ -254,9 +254,10 @@ func (ix *Indexer) eventsOf(ctx context.Context, stored, others []id.EventID) ([
 // write applies a step read from the store under the read lock (searches
 // go on meanwhile): each period's share in its index batches, then the
 // checkpoint in the manifest, once every period's batch has committed. A
-// crash in between replays the step (periods.go). It says where the
-// newest period should end, if it is full.
-func (ix *Indexer) write(ctx context.Context, st *stepRead) (*int64, error) {
+// crash in between replays the step (periods.go). It returns the starts of
+// the periods to add: where the newest should end, if it holds
+// PeriodDocs, and those of the periods it filled (multiBatch.splits).
+func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.set == nil {
@@ -291,13 +292,7 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) (*int64, error) {
 		set.checkpoint.Store(st.from)
 		return nil, err
 	}
-	newest := set.periods[len(set.periods)-1]
-	if docs, err := newest.idx.DocCount(); err == nil && docs >= uint64(ix.opts.PeriodDocs) {
-		if at, ok := splitAt(batch.open, newest.Start); ok {
-			return &at, nil
-		}
-	}
-	return nil, nil
+	return batch.splits(ix.opts.PeriodDocs)
 }
 
 // errMoved is write's refusal of a step read from a checkpoint the index
@@ -344,26 +339,46 @@ func (w writeList) replay(b indexBatch) error {
 	return nil
 }
 
-// split begins a new period at start. The new period exists before the
-// manifest names it; a crash in between leaves an empty directory that
-// the next Open removes.
-func (ix *Indexer) split(start int64) error {
+// split begins a new period at each start (shards.addPeriod places it
+// after the period it takes over from), and merges the periods that
+// closed. The new periods exist before the manifest names them; a crash in
+// between leaves empty directories that the next Open removes, and the
+// periods are found full again after the next step written to them.
+func (ix *Indexer) split(starts []int64) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.set == nil {
 		return errNoIndex
 	}
-	if err := ix.set.addPeriod(start, ix.newIndex); err != nil {
+	set := ix.set
+	var added []*period
+	undo := func() {
+		for _, p := range added {
+			set.removePeriod(slices.Index(set.periods, p))
+		}
+	}
+	for _, start := range starts {
+		k, err := set.addPeriod(start, ix.newIndex)
+		if err != nil {
+			undo()
+			return err
+		}
+		added = append(added, set.periods[k])
+	}
+	if err := set.writeManifest(); err != nil {
+		undo()
 		return err
 	}
-	if err := ix.set.writeManifest(); err != nil {
-		p := ix.set.periods[len(ix.set.periods)-1]
-		ix.set.periods = ix.set.periods[:len(ix.set.periods)-1]
-		p.idx.Close()
-		return err
+	for _, p := range added {
+		closed := set.periods[slices.Index(set.periods, p)-1]
+		docs, _ := closed.idx.DocCount()
+		if p.Start == closed.Start {
+			ix.log.Info("a period of the search index is full; a new one takes its time", "period", p.Dir, "full", closed.Dir, "full_docs", docs, "start", time.UnixMilli(p.Start).UTC())
+		} else {
+			ix.log.Info("the search index begins a new period", "period", p.Dir, "start", time.UnixMilli(p.Start).UTC())
+		}
+		set.compact(closed, ix.log)
 	}
-	ix.log.Info("the search index begins a new period", "period", ix.set.periods[len(ix.set.periods)-1].Dir, "start", time.UnixMilli(start).UTC())
-	ix.set.compact(ix.set.periods[len(ix.set.periods)-2], ix.log)
 	return nil
 }
 

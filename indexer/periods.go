@@ -41,6 +41,14 @@ import (
 // indexed elsewhere is deleted from every period whose bounds cover its
 // time, and the ordered search merges by those bounds.
 //
+// A closed period still takes the later feed's messages of its time (rooms
+// imported one after another take the feed through the archive's years
+// once per room). Once it holds fullPeriodDocs it is full: a new period
+// with the same start takes its whole time from then on (a message goes to
+// the last period, in the manifest's order, whose start is at most its
+// time), and the full one keeps what it holds, as a closed period keeps
+// what it held past its successor's start.
+//
 // The manifest (manifestName, written atomically after every period's
 // batch of a step has committed) holds the checkpoint and the periods. A
 // crash between two periods' commits replays the step from the manifest's
@@ -218,6 +226,23 @@ func (s *shards) merge(p *period, sc *scorch.Scorch, log *slog.Logger) {
 		}
 		n = after
 	}
+	s.waitPersisted(sc)
+}
+
+// waitPersisted waits, at most mergeStalls × mergeStallWait, until Bleve's
+// persister has recorded the index's current root. A merge writes its
+// segment's file at once, but the root naming it is recorded later; an
+// index closed before that reopens in its old segments (Rebuild closes
+// its periods right after merging them: one reopened in two segments).
+func (s *shards) waitPersisted(sc *scorch.Scorch) {
+	root, _ := sc.StatsMap()["CurRootEpoch"].(uint64)
+	deadline := time.Now().Add(mergeStalls * mergeStallWait)
+	for !s.closed.Load() && time.Now().Before(deadline) {
+		if done, _ := sc.StatsMap()["LastPersistedEpoch"].(uint64); done >= root {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // A merge gives up after mergeStalls rounds in a row that joined nothing,
@@ -392,7 +417,13 @@ func openShards(path string, config map[string]any) (*shards, error) {
 	s := &shards{path: path, format: m.Format}
 	s.checkpoint.Store(m.Checkpoint)
 	listed := map[string]bool{}
-	for _, e := range m.Periods {
+	for i, e := range m.Periods {
+		// Routing takes the last period whose start is at most a
+		// message's time, so the list must be in order of start.
+		if i > 0 && e.Start < m.Periods[i-1].Start {
+			s.close()
+			return nil, fmt.Errorf("the index manifest lists period %q, starting at %d, after one starting at %d", e.Dir, e.Start, m.Periods[i-1].Start)
+		}
 		if e.Dir == "" || strings.ContainsAny(e.Dir, `/\.`) {
 			s.close()
 			return nil, fmt.Errorf("the index manifest names a period %q", e.Dir)
@@ -451,7 +482,7 @@ func createShards(path, format string, newIndex func(string) (bleve.Index, error
 		return nil, err
 	}
 	s := &shards{path: path, format: format}
-	if err := s.addPeriod(0, newIndex); err != nil {
+	if _, err := s.addPeriod(0, newIndex); err != nil {
 		return nil, err
 	}
 	if err := s.writeManifest(); err != nil {
@@ -461,20 +492,35 @@ func createShards(path, format string, newIndex func(string) (bleve.Index, error
 	return s, nil
 }
 
-// addPeriod creates a period starting at start, after the others.
-func (s *shards) addPeriod(start int64, newIndex func(string) (bleve.Index, error)) error {
+// addPeriod creates a period starting at start, after every period that
+// starts at or before it (so that it takes their time from start on), and
+// returns its place. Directories are numbered in the order periods are
+// made: the number of periods is the next free one.
+func (s *shards) addPeriod(start int64, newIndex func(string) (bleve.Index, error)) (int, error) {
 	dir := fmt.Sprintf("p%04d", len(s.periods))
 	full := filepath.Join(s.path, dir)
 	os.RemoveAll(full) // a split that crashed before its manifest
 	idx, err := newIndex(full)
 	if err != nil {
-		return fmt.Errorf("create index period: %w", err)
+		return 0, fmt.Errorf("create index period: %w", err)
 	}
 	p := &period{periodEntry: periodEntry{Dir: dir, Start: start}, idx: idx}
 	p.lo.Store(math.MaxInt64)
 	p.hi.Store(-1)
-	s.periods = append(s.periods, p)
-	return nil
+	k := len(s.periods)
+	for k > 0 && s.periods[k-1].Start > start {
+		k--
+	}
+	s.periods = slices.Insert(s.periods, k, p)
+	return k, nil
+}
+
+// removePeriod takes out, and closes, the period at k (one addPeriod made
+// whose manifest could not be written).
+func (s *shards) removePeriod(k int) {
+	p := s.periods[k]
+	s.periods = slices.Delete(s.periods, k, k+1)
+	p.idx.Close()
 }
 
 // multiBatch routes a step's writes to the periods' batches.
@@ -484,6 +530,9 @@ type multiBatch struct {
 	// open holds the times of the documents routed to the newest
 	// period: where it would be split.
 	open []int64
+	// took holds the periods documents were routed to: those that may
+	// have become full.
+	took map[*period]bool
 }
 
 // half is one of the two batches a step writes to a period: each batch
@@ -496,7 +545,7 @@ type half struct {
 }
 
 func newMultiBatch(s *shards) *multiBatch {
-	return &multiBatch{set: s, batches: map[half]*bleve.Batch{}}
+	return &multiBatch{set: s, batches: map[half]*bleve.Batch{}, took: map[*period]bool{}}
 }
 
 func (b *multiBatch) of(p *period, doc string) *bleve.Batch {
@@ -528,6 +577,7 @@ func (b *multiBatch) Index(id string, data any) error {
 		}
 	}
 	p.widen(ts)
+	b.took[p] = true
 	if p == b.set.periods[len(b.set.periods)-1] {
 		b.open = append(b.open, ts)
 	}
@@ -657,6 +707,47 @@ func (b *multiBatch) commit(afterEach func() error) error {
 	return errors.Join(errs...)
 }
 
+// splits says where the periods a step wrote to should be split: the
+// starts of the periods to add. The newest period, once it holds
+// periodDocs, ends at the median of the times the step put in it; any
+// other period the step routed a message to, once full (fullPeriodDocs),
+// gets a successor with its own start, which takes its whole time from
+// then on. So does the newest period when its median does not lie after
+// its start (every time the step put in it equal, or a far-future one).
+func (b *multiBatch) splits(periodDocs int) ([]int64, error) {
+	var starts []int64
+	newest := b.set.periods[len(b.set.periods)-1]
+	for _, p := range b.set.periods {
+		if !b.took[p] {
+			continue
+		}
+		docs, err := p.idx.DocCount()
+		if err != nil {
+			return nil, fmt.Errorf("period %s: %w", p.Dir, err)
+		}
+		if p == newest && docs >= uint64(periodDocs) {
+			if at, ok := splitAt(b.open, p.Start); ok {
+				starts = append(starts, at)
+				continue
+			}
+		}
+		if docs >= uint64(fullPeriodDocs(periodDocs)) {
+			starts = append(starts, p.Start)
+		}
+	}
+	return starts, nil
+}
+
+// fullPeriodDocs is how many documents a period may hold before it takes
+// no more messages: half again PeriodDocs. A period closes at PeriodDocs
+// and a step more; the slack lets a closed period take the later feed's
+// edits and a little late history without a period more, which every
+// search asks (a time-ordered one only where its times overlap the page;
+// relevance always). The bound is on memory: merging a period maps its
+// files whole (1.1 KB a message of long Markdown), and a closed period of
+// 498k such messages took a reindex to 804 MiB peak RSS.
+func fullPeriodDocs(periodDocs int) int { return periodDocs + periodDocs/2 }
+
 // splitAt is where the newest period should end, given the times a step
 // put in it: their median, if it lies after the period's start.
 func splitAt(open []int64, start int64) (int64, bool) {
@@ -669,7 +760,11 @@ func splitAt(open []int64, start int64) (int64, bool) {
 	return m, m > start
 }
 
-// segments is how many segments an index has.
+// segments is how many segments an index has, counted in its current
+// snapshot: Scorch's statistics (TotFileSegmentsAtRoot and
+// TotMemorySegmentsAtRoot) are counted before a batch's new segment is
+// added to the root (introducer.go), so right after a write they said one
+// segment fewer, and a merge of a period just written to could stop early.
 func segments(idx bleve.Index) int {
 	adv, err := idx.Advanced()
 	if err != nil {
@@ -679,7 +774,14 @@ func segments(idx bleve.Index) int {
 	if !ok {
 		return 0
 	}
-	n, _ := sc.StatsMap()["TotFileSegmentsAtRoot"].(uint64)
-	m, _ := sc.StatsMap()["TotMemorySegmentsAtRoot"].(uint64)
-	return int(n + m)
+	r, err := sc.Reader()
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if !ok {
+		return 0
+	}
+	return len(snap.Segments())
 }

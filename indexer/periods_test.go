@@ -394,13 +394,15 @@ func openUnmerged(t *testing.T, st *store.Store) *indexer.Indexer {
 }
 
 // waitOneSegmentPerClosedPeriod waits, up to 20 s, for the indexer's
-// background merges to leave every closed period in one segment.
+// background merges to leave every closed period in one segment (or none:
+// the successor of a full period may have taken nothing before the next
+// period began).
 func waitOneSegmentPerClosedPeriod(t *testing.T, ix *indexer.Indexer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		segs := ix.Segments()
-		if slices.IndexFunc(segs[:len(segs)-1], func(n int) bool { return n != 1 }) < 0 {
+		if slices.IndexFunc(segs[:len(segs)-1], func(n int) bool { return n > 1 }) < 0 {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -1,0 +1,202 @@
+package indexer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// Rooms imported one after another over the same years (the bench's
+// Markdown replay, an archive that joins old rooms): history arrives out of
+// time order, and every pass after the first goes to periods already
+// closed. A 1M replay left one period with 498k of 752k documents.
+const (
+	splitPeriodDocs = 20
+	splitPasses     = 4
+	splitPerPass    = 100
+	splitDay        = 24 * 60 * 60 * 1000
+	splitBase       = int64(1_700_000_000_000)
+)
+
+// importPasses adds splitPasses rooms' worth of history over the same
+// days, one pass after another, catching up the index after each when ix
+// is set (as a running archive-web does), and returns every message's ID.
+func importPasses(t *testing.T, st *store.Store, ixs ...*indexer.Indexer) []string {
+	t.Helper()
+	add(t, st, lines()...)
+	var all []string
+	for k := range splitPasses {
+		// Shifted by k ms: the passes interleave in time.
+		add(t, st, zebras(k*splitPerPass, seq(splitPerPass, splitBase+int64(k), splitDay/5)...)...)
+		for i := range splitPerPass {
+			all = append(all, fmt.Sprintf("$z%03d", k*splitPerPass+i))
+		}
+		for _, ix := range ixs {
+			catchUp(t, ix)
+		}
+	}
+	return all
+}
+
+// checkPeriodsBounded fails if a period holds more than a full period and
+// one step (the step is written before the period is found full).
+func checkPeriodsBounded(t *testing.T, ix *indexer.Indexer, when string) {
+	t.Helper()
+	limit := uint64(indexer.FullPeriodDocs(splitPeriodDocs) + 10) // openPeriods' BatchSize
+	counts := ix.PeriodDocCounts()
+	for _, n := range counts {
+		if n > limit {
+			t.Errorf("%s: documents per period %v; want none over %d", when, counts, limit)
+			return
+		}
+	}
+}
+
+// sameAsOneIndex compares time-ordered pages (exactly) and relevance
+// pages (the same messages, none repeated) with a single-period index of
+// the same store.
+func sameAsOneIndex(t *testing.T, ix, one *indexer.Indexer, when string) {
+	t.Helper()
+	// Pages of one for the rare words, cursors between periods for the
+	// common one.
+	for _, c := range []struct {
+		q     string
+		sizes []int
+	}{{"zebra", []int{13, 100}}, {"number150", []int{1, 7}}, {"number7", []int{1, 4}}, {"okapi", []int{1, 3}}, {"zebra -okapi", []int{50}}} {
+		q := c.q
+		for _, size := range c.sizes {
+			for _, sort := range []string{indexer.SortNewest, indexer.SortOldest} {
+				got, want := allPages(t, ix, q, sort, size), allPages(t, one, q, sort, size)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: %q %s in pages of %d:\n got %v\nwant %v", when, q, sort, size, got, want)
+				}
+			}
+			got, want := allPages(t, ix, q, indexer.SortRelevance, size), allPages(t, one, q, indexer.SortRelevance, size)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: %q by relevance in pages of %d: %d messages, one index %d", when, q, size, len(got), len(want))
+			}
+		}
+	}
+	got, _ := ix.DocCount()
+	want, _ := one.DocCount()
+	if got != want {
+		t.Errorf("%s: %d documents, one index %d (a message in two periods?)", when, got, want)
+	}
+}
+
+// A catch-up through history imported room after room leaves no period
+// far past PeriodDocs, whether it runs once over the whole feed (a
+// reindex) or after each import; searches page as over one index; an edit
+// or a redaction of a message indexed in a period before it filled, made
+// after, leaves one document; and the periods reopen as they were.
+func TestOutOfOrderHistoryKeepsPeriodsBounded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		dir := t.TempDir()
+		following := openPeriods(t, st, t.TempDir(), splitPeriodDocs)
+		all := importPasses(t, st, following)
+		ix := openPeriods(t, st, dir, splitPeriodDocs)
+		catchUp(t, ix)
+		one := openPeriods(t, st, t.TempDir(), 1<<30)
+		catchUp(t, one)
+		if one.Periods() != 1 {
+			t.Fatalf("the reference index has %d periods", one.Periods())
+		}
+		checkPeriodsBounded(t, ix, "one catch-up")
+		checkPeriodsBounded(t, following, "a catch-up after each import")
+		sameAsOneIndex(t, ix, one, "one catch-up")
+		sameAsOneIndex(t, following, one, "a catch-up after each import")
+
+		// Edit the first pass's messages (indexed before their periods
+		// filled) and redact one of each pass.
+		var changes []string
+		for i, z := range all[:splitPerPass] {
+			word := "edited"
+			if i%10 == 0 {
+				word = "okapi"
+			}
+			changes = append(changes, msg("$edit"+z[1:], splitBase+400*splitDay, `{"msgtype":"m.text","body":"* zebra `+word+`","m.new_content":{"msgtype":"m.text","body":"zebra `+word+`"},"m.relates_to":{"rel_type":"m.replace","event_id":"`+z+`"}}`))
+		}
+		for k := range splitPasses {
+			z := all[k*splitPerPass+50]
+			changes = append(changes, `{"event_id":"$red`+z[1:]+`","room_id":"!r:x","type":"m.room.redaction","sender":"@a:x","origin_server_ts":`+fmt.Sprint(splitBase+400*splitDay)+`,"redacts":"`+z+`","content":{}}`)
+		}
+		add(t, st, changes...)
+		for _, x := range []*indexer.Indexer{ix, following, one} {
+			catchUp(t, x)
+		}
+		if n, _ := one.DocCount(); n != uint64(len(all)-splitPasses) {
+			t.Fatalf("the reference index holds %d documents, want %d", n, len(all)-splitPasses)
+		}
+		sameAsOneIndex(t, ix, one, "after edits and redactions")
+		sameAsOneIndex(t, following, one, "after edits and redactions, following")
+		// Every tenth message of the first pass, but the redacted $z050.
+		if got := allPages(t, ix, "okapi", indexer.SortNewest, 100); len(got) != splitPerPass/10-1 {
+			t.Errorf("the edits' word is in %d messages, want %d", len(got), splitPerPass/10-1)
+		}
+		checkPeriodsBounded(t, ix, "after edits")
+
+		ix.Close()
+		ix = openPeriods(t, st, dir, splitPeriodDocs)
+		sameAsOneIndex(t, ix, one, "reopened")
+		// The reopened index routes as before: more history of the same
+		// days still leaves every period bounded.
+		add(t, st, zebras(900, seq(60, splitBase+5, splitDay/5)...)...)
+		catchUp(t, ix)
+		catchUp(t, one)
+		checkPeriodsBounded(t, ix, "reopened, after more history")
+		sameAsOneIndex(t, ix, one, "reopened, after more history")
+	})
+}
+
+// Crashes after one period's batch of a step committed, again and again
+// through a catch-up of history imported room after room (steps that fill
+// closed periods among them): each reopened index replays its step, and the
+// end is the index a catch-up without crashes makes.
+func TestCrashesWhilePeriodsFill(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	importPasses(t, st)
+	dir := t.TempDir()
+	crash := errors.New("crash")
+	crashes := 0
+	var ix *indexer.Indexer
+	for round := 0; ; round++ {
+		if round > 500 {
+			t.Fatal("the catch-up never ended")
+		}
+		ix = openPeriods(t, st, dir, splitPeriodDocs)
+		var commits atomic.Int32
+		at := int32(2 + (round*7)%30)
+		ix.SetAfterCommit(func() error {
+			if commits.Add(1) == at {
+				return crash
+			}
+			return nil
+		})
+		_, err := ix.CatchUp(context.Background(), nil)
+		if err == nil {
+			ix.SetAfterCommit(nil)
+			break
+		}
+		if !errors.Is(err, crash) {
+			t.Fatal(err)
+		}
+		crashes++
+		ix.Close()
+	}
+	if crashes < 10 {
+		t.Fatalf("only %d crashes", crashes)
+	}
+	checkPeriodsBounded(t, ix, "after the crashes")
+	one := openPeriods(t, st, t.TempDir(), 1<<30)
+	catchUp(t, one)
+	sameAsOneIndex(t, ix, one, "after the crashes")
+}
