@@ -778,10 +778,13 @@ func segments(idx bleve.Index) int {
 	if err != nil {
 		return 0
 	}
-	defer r.Close()
+	// A closed index has no snapshot: Reader answers a nil one, which
+	// neither Segments nor Close may be called on (a merge running while
+	// the index closes asks for it).
 	snap, ok := r.(*scorch.IndexSnapshot)
-	if !ok {
+	if !ok || snap == nil {
 		return 0
 	}
+	defer snap.Close()
 	return len(snap.Segments())
 }
