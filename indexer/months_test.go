@@ -1,36 +1,20 @@
 package indexer
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/mxarchive/mxarchive/ingest"
-	"github.com/mxarchive/mxarchive/internal/corpus"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 )
 
 // Walking the index month by month must give exactly the order (and the
 // page boundaries) of sorting every hit.
 func TestMonthWalkMatchesFullSort(t *testing.T) {
-	logs := corpusLogs(t)
-	path := filepath.Join(t.TempDir(), "c.ndjson")
-	f, _ := os.Create(path)
-	w := bufio.NewWriter(f)
-	if _, err := corpus.Generate(w, logs, 8000); err != nil {
-		t.Fatal(err)
-	}
-	w.Flush()
-	f.Close()
-	st := storetest.Open(t, "sqlite")
-	if _, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), path, ingest.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	st := corpusSample(t, 8000)
 	ix, err := Open(st, filepath.Join(t.TempDir(), "index"), Options{}, storetest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
