@@ -61,6 +61,22 @@ func TestReopenedPeriodsKeepTheirBounds(t *testing.T) {
 	}
 }
 
+// indexedSample is an index caught up with corpusSample(t, n), closed
+// when the test ends.
+func indexedSample(t *testing.T, n int) *Indexer {
+	t.Helper()
+	st := corpusSample(t, n)
+	ix, err := Open(st, filepath.Join(t.TempDir(), "index"), Options{}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	if _, err := ix.CatchUp(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
 // corpusSample is a SQLite store holding n events generated from the IRC
 // corpus.
 func corpusSample(t *testing.T, n int) *store.Store {
@@ -88,15 +104,7 @@ func corpusSample(t *testing.T, n int) *store.Store {
 // true terms only: a false one was one more term for nearly every
 // message.
 func TestOnlySetFlagsAreIndexed(t *testing.T) {
-	st := corpusSample(t, 3000)
-	ix, err := Open(st, filepath.Join(t.TempDir(), "index"), Options{}, storetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	if _, err := ix.CatchUp(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	ix := indexedSample(t, 3000)
 	for _, field := range []string{fieldHasLink, fieldIsThread} {
 		for _, p := range ix.set.periods {
 			d, err := p.idx.FieldDict(field)

@@ -2,27 +2,16 @@ package indexer
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"maunium.net/go/mautrix/id"
-
-	"github.com/mxarchive/mxarchive/internal/storetest"
 )
 
 // Walking the index month by month must give exactly the order (and the
 // page boundaries) of sorting every hit.
 func TestMonthWalkMatchesFullSort(t *testing.T) {
-	st := corpusSample(t, 8000)
-	ix, err := Open(st, filepath.Join(t.TempDir(), "index"), Options{}, storetest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ix.Close()
-	if _, err := ix.CatchUp(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	ix := indexedSample(t, 8000)
 	months, _ := months(ix.set.periods[0].idx)
 	if len(months) < 3 {
 		t.Fatalf("the test corpus spans only %d months", len(months))
