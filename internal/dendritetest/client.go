@@ -281,6 +281,7 @@ func (u *User) Send(t testing.TB, roomID, evType string, content map[string]any)
 		EventID string `json:"event_id"`
 	}
 	u.must(t, http.MethodPut, roomPath(roomID, "send", evType, newTxnID()), content, &res)
+	u.server.noteSent(roomID, res.EventID)
 	return res.EventID
 }
 
@@ -301,6 +302,7 @@ func (u *User) SendState(t testing.TB, roomID, evType, stateKey string, content 
 	// An empty state key makes the path end in "/": Dendrite routes
 	// /state/{type}/ to the empty key.
 	u.must(t, http.MethodPut, roomPath(roomID, "state", evType)+"/"+url.PathEscape(stateKey), content, &res)
+	u.server.noteSent(roomID, res.EventID)
 	return res.EventID
 }
 
@@ -316,6 +318,7 @@ func (u *User) Redact(t testing.TB, roomID, eventID, reason string) string {
 		EventID string `json:"event_id"`
 	}
 	u.must(t, http.MethodPut, roomPath(roomID, "redact", eventID, newTxnID()), body, &res)
+	u.server.noteSent(roomID, res.EventID)
 	return res.EventID
 }
 

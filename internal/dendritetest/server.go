@@ -69,6 +69,29 @@ type Server struct {
 	proc *process // nil while stopped
 
 	logShown atomic.Bool // a failure message already holds the log's tail
+
+	sentMu sync.Mutex
+	sent   map[string]string // room ID → the last event a User sent there
+}
+
+// noteSent records eventID as the last event a User of s sent in roomID.
+func (s *Server) noteSent(roomID, eventID string) {
+	s.sentMu.Lock()
+	defer s.sentMu.Unlock()
+	if s.sent == nil {
+		s.sent = map[string]string{}
+	}
+	s.sent[roomID] = eventID
+}
+
+// LastSent is the last event the Users of s sent in roomID (with Send,
+// SendState or Redact), "" for none. The homeserver accepted it, but its
+// room history (/messages) catches up asynchronously: a test comparing
+// with that history first waits until it shows this event.
+func (s *Server) LastSent(roomID string) string {
+	s.sentMu.Lock()
+	defer s.sentMu.Unlock()
+	return s.sent[roomID]
 }
 
 // process is one run of the dendrite binary.
