@@ -3,9 +3,15 @@ package indexer
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/blevesearch/bleve/v2"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/corpus"
@@ -142,4 +148,84 @@ func mustParse(t *testing.T, q string) Query {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// countingRanger counts the dictionary entries boundsOf reads.
+type countingRanger struct {
+	idx  bleve.Index
+	read int
+}
+
+func (c *countingRanger) FieldDictRange(field string, start, end []byte) (index.FieldDict, error) {
+	d, err := c.idx.FieldDictRange(field, start, end)
+	return countingDict{d, c}, err
+}
+
+type countingDict struct {
+	index.FieldDict
+	c *countingRanger
+}
+
+func (d countingDict) Next() (*index.DictEntry, error) {
+	e, err := d.FieldDict.Next()
+	if e != nil {
+		d.c.read++
+	}
+	return e, err
+}
+
+// A period's bounds are read when the index opens, for every period: they
+// must cost a few seeks in its dictionary of IDs, not a walk over it (at
+// 3M messages the walk left 254 MiB of the index files mapped in a
+// process that had not yet served a page), and be exact whatever the
+// times, at the ends of the range of times included.
+func TestBoundsAreReadWithoutWalkingTheIDs(t *testing.T) {
+	idx, err := bleve.New(filepath.Join(t.TempDir(), "p"), bleve.NewIndexMapping())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	if _, _, ok, err := boundsOf(&countingRanger{idx: idx}); ok || err != nil {
+		t.Fatalf("an empty index has bounds (%v, %v)", ok, err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	lo, hi := int64(math.MaxInt64), int64(-1) // of every batch so far
+	for _, ends := range [][2]int64{{1_700_000_000_000, 1_700_000_000_001}, {0, maxIndexTime}, {5, 1_600_000_000_000}, {42, 42}} {
+		b := idx.NewBatch()
+		for i := range 3000 {
+			ts := ends[0] + rnd.Int64N(ends[1]-ends[0]+1)
+			if i == 0 {
+				ts = ends[0]
+			} else if i == 1 {
+				ts = ends[1]
+			}
+			ev := fmt.Sprintf("$%043d", i) // not a hash: kept as text
+			if i%2 == 0 {
+				var h [32]byte
+				for j := range h {
+					h[j] = byte(rnd.IntN(256))
+				}
+				ev = "$" + hashEncoding.EncodeToString(h[:])
+			}
+			if err := b.Index(docID(ts, ev), map[string]any{"text": "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := idx.Batch(b); err != nil {
+			t.Fatal(err)
+		}
+		lo, hi = min(lo, ends[0]), max(hi, ends[1])
+		c := &countingRanger{idx: idx}
+		gotLo, gotHi, ok, err := boundsOf(c)
+		if err != nil || !ok {
+			t.Fatalf("%v: boundsOf: %v, %v", ends, ok, err)
+		}
+		n, _ := idx.DocCount()
+		if gotLo != lo || gotHi != hi {
+			t.Errorf("after the batch of %v (%d documents): bounds %d–%d, want %d–%d", ends, n, gotLo, gotHi, lo, hi)
+		}
+		if c.read > 4*timeBytes*8 {
+			t.Errorf("after the batch of %v: %d IDs read of %d documents to find the bounds", ends, c.read, n)
+		}
+	}
 }

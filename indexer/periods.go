@@ -21,6 +21,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
+	index "github.com/blevesearch/bleve_index_api"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
@@ -452,28 +453,80 @@ func openShards(path string, config map[string]any) (*shards, error) {
 	return s, nil
 }
 
-// readBounds sets lo and hi from the index's document IDs, which begin
-// with their time (docID).
+// readBounds sets lo and hi from the index's document IDs (boundsOf).
 func (p *period) readBounds() error {
 	p.lo.Store(math.MaxInt64)
 	p.hi.Store(-1)
-	d, err := p.idx.FieldDict(fieldID)
-	if err != nil {
+	lo, hi, ok, err := boundsOf(p.idx)
+	if err != nil || !ok {
 		return err
 	}
-	defer d.Close()
-	for {
-		e, err := d.Next()
+	p.widen(lo)
+	p.widen(hi)
+	return nil
+}
+
+// termRanger is what boundsOf reads of an index: its dictionary of
+// document IDs from a term on.
+type termRanger interface {
+	FieldDictRange(field string, startTerm, endTerm []byte) (index.FieldDict, error)
+}
+
+// boundsOf is the earliest and the latest time of the documents of idx;
+// ok is false when it holds none. Document IDs begin with their time,
+// big-endian (docID), so the dictionary's order is time order: the
+// earliest is the first term, the latest found by halving the range of
+// times, each step one seek for the first term at or after a time. Read
+// by walking every term instead, opening a 3M-message index touched each
+// period's whole dictionary of IDs and left 254 MiB of the files mapped
+// in the process before its first request.
+func boundsOf(idx termRanger) (lo, hi int64, ok bool, err error) {
+	// firstFrom is the time of the first document at or after ts.
+	firstFrom := func(ts int64) (int64, bool, error) {
+		d, err := idx.FieldDictRange(fieldID, appendTime(nil, ts), nil)
 		if err != nil {
-			return err
+			return 0, false, err
 		}
-		if e == nil {
-			return nil
-		}
-		if ts, _, ok := splitDocID(e.Term); ok {
-			p.widen(ts)
+		defer d.Close()
+		for {
+			e, err := d.Next()
+			if err != nil || e == nil {
+				return 0, false, err
+			}
+			// Every ID is a docID; a term that is not is skipped, not
+			// trusted.
+			if t, _, ok := splitDocID(e.Term); ok && t >= ts {
+				return t, true, nil
+			}
 		}
 	}
+	if lo, ok, err = firstFrom(0); err != nil || !ok {
+		return 0, 0, false, err
+	}
+	// A document is at lo or later; none after top.
+	hi, top := lo, int64(maxIndexTime)
+	for hi < top {
+		mid := hi + (top-hi+1)/2
+		t, found, err := firstFrom(mid)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if found {
+			hi = t
+		} else {
+			top = mid - 1
+		}
+	}
+	return lo, hi, true, nil
+}
+
+// appendTime appends ts (an indexTime) as a docID begins: timeBytes
+// bytes, big-endian.
+func appendTime(b []byte, ts int64) []byte {
+	for i := timeBytes - 1; i >= 0; i-- {
+		b = append(b, byte(uint64(ts)>>(8*i)))
+	}
+	return b
 }
 
 // createShards makes a new, empty set of one period at path.
@@ -620,12 +673,7 @@ func (b *multiBatch) Delete(id string, ts int64) {
 // IDs never share a document (a lenient decoder ignores the last
 // character's unused bits).
 func docID(ts int64, ev string) string {
-	b := make([]byte, timeBytes, timeBytes+1+len(ev))
-	t := uint64(indexTime(ts))
-	for i := timeBytes - 1; i >= 0; i-- {
-		b[i] = byte(t)
-		t >>= 8
-	}
+	b := appendTime(make([]byte, 0, timeBytes+1+len(ev)), indexTime(ts))
 	if h, ok := hashOf(ev); ok {
 		return string(append(append(b, tagHash), h...))
 	}
