@@ -179,6 +179,7 @@ func TestRunMeasuresEverything(t *testing.T) {
 	}
 	for _, o := range rep.Ours {
 		if o.StoredPerSecond <= 0 || o.SearchablePerSecond <= 0 || o.Messages == 0 || o.IndexBytesPerMessage <= 0 || o.PeakRSSBytes <= 0 ||
+			o.StartRSSBytes <= 0 || o.PeakAnonBytes <= 0 || o.PeakRSSBytes < o.PeakAnonBytes || o.PeakRSSBytes < o.StartRSSBytes ||
 			o.ReindexPeakRSSBytes < o.ReindexPeakAnonBytes || o.ReindexPeakAnonBytes <= 0 {
 			t.Errorf("%s: import/index/memory figures missing: %+v", o.Database, o)
 		}

@@ -86,6 +86,11 @@ type oursResult struct {
 	Searchable   latency      `json:"new_message_searchable"`
 	Redaction    latency      `json:"redaction_propagation"`
 	PeakRSSBytes int64        `json:"archive_web_peak_rss_bytes"`
+	// StartRSSBytes is archive-web's RSS once it answered, before the
+	// measurements; PeakAnonBytes the peak of its anonymous part (the
+	// rest of PeakRSSBytes is file pages mapped in).
+	StartRSSBytes int64 `json:"archive_web_start_rss_bytes"`
+	PeakAnonBytes int64 `json:"archive_web_peak_anon_bytes"`
 	// ReindexPeakRSSBytes is archive-web's peak RSS while it built the
 	// index (`archive-web reindex`), ReindexPeakAnonBytes its anonymous
 	// part (the rest is file pages mapped in).
@@ -313,8 +318,8 @@ func (r *report) markdown(w io.Writer) {
 	row("redaction gone from search and page (transaction → gone), p50 / p99 ms", func(o oursResult) string {
 		return pp(o.Redaction) + meets(o.Redaction.P99 <= targetRedactionP99, "p99 ≤ 100")
 	})
-	row("archive-web peak RSS (MiB)", func(o oursResult) string {
-		return fmt.Sprintf("%.0f%s", mib(o.PeakRSSBytes), meets(o.PeakRSSBytes <= targetPeakRSS, "≤ 300 MB"))
+	row("archive-web peak RSS (MiB); at start; anonymous part", func(o oursResult) string {
+		return fmt.Sprintf("%.0f%s; %.0f; %.0f", mib(o.PeakRSSBytes), meets(o.PeakRSSBytes <= targetPeakRSS, "≤ 300 MB"), mib(o.StartRSSBytes), mib(o.PeakAnonBytes))
 	})
 	row("archive-web peak RSS while indexing (reindex), MiB; anonymous part", func(o oursResult) string {
 		return fmt.Sprintf("%.0f%s; %.0f", mib(o.ReindexPeakRSSBytes), meets(o.ReindexPeakRSSBytes <= targetPeakRSS, "≤ 300 MB"), mib(o.ReindexPeakAnonBytes))

@@ -199,6 +199,12 @@ type webProcess struct {
 	url    string
 	client *http.Client
 	logs   lockedBuffer
+	// startRSS is the resident set once the process answers; peakAnon the
+	// peak of its anonymous part (heap, stacks) since, sampled every
+	// 50 ms: with VmHWM they say whether a peak is the process's own
+	// memory or file pages mapped in (the index's segments).
+	startRSS int64
+	peakAnon atomic.Int64
 }
 
 // lockedBuffer is the process's output, written by exec's copying
@@ -250,6 +256,8 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string,
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if code, _, err := w.get(ctx, "/healthz"); err == nil && code == http.StatusOK {
+			w.startRSS = procStatusBytes(w.cmd.Process.Pid, "VmRSS:")
+			go w.sampleAnon()
 			return w, nil
 		}
 		select {
@@ -320,6 +328,22 @@ func (w *webProcess) roomPrefix(ctx context.Context, room string) (string, error
 
 // peakRSS is the process's high-water resident set (VmHWM), in bytes.
 func (w *webProcess) peakRSS() int64 { return procStatusBytes(w.cmd.Process.Pid, "VmHWM:") }
+
+// sampleAnon keeps peakAnon until the process exits.
+func (w *webProcess) sampleAnon() {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if a := procStatusBytes(w.cmd.Process.Pid, "RssAnon:"); a > w.peakAnon.Load() {
+			w.peakAnon.Store(a)
+		}
+		select {
+		case <-w.exited:
+			return
+		case <-tick.C:
+		}
+	}
+}
 
 func (w *webProcess) stop() {
 	w.cmd.Process.Signal(syscall.SIGTERM)
@@ -472,7 +496,7 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 		propagation = append(propagation, d)
 	}
 	res.Searchable, res.Redaction = summarize(searchable), summarize(propagation)
-	res.PeakRSSBytes = w.peakRSS()
+	res.PeakRSSBytes, res.StartRSSBytes, res.PeakAnonBytes = w.peakRSS(), w.startRSS, w.peakAnon.Load()
 	return nil
 }
 
