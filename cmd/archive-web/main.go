@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -58,7 +57,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := cfg.Log.NewLogger(stderr)
 	if limit, ok := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT")); ok {
-		debug.SetMemoryLimit(limit)
+		startMemoryLimit(ctx, limit, log)
 	}
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
