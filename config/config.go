@@ -241,12 +241,15 @@ type Web struct {
 	// messages and pages (0: none). Entries are keyed by what they show,
 	// so a change to a message never serves an old copy.
 	CacheSize int64 `yaml:"cache_size"`
-	// MemoryLimit is the Go runtime's soft memory limit for archive-web,
-	// in bytes (0: none): near it the garbage collector runs more often.
-	// A catch-up of the search index holds its batches' analysed text;
-	// without a limit the heap grew to twice what was live (350 MiB of
-	// anonymous memory at 300k messages; 250 MiB with the limit, for 2%
-	// more CPU). GOMEMLIMIT in the environment overrides it.
+	// MemoryLimit bounds archive-web's resident memory, in bytes (0:
+	// none), the search index's mapped segment files included: Go's soft
+	// memory limit is what those files leave of it (re-read every second;
+	// never below half of it), and near it the garbage collector runs
+	// more often. A catch-up of the search index holds its batches'
+	// analysed text; without a limit the heap grew to twice what was live
+	// (350 MiB of anonymous memory at 300k messages; 250 MiB with the
+	// limit, for 2% more CPU). GOMEMLIMIT in the environment overrides it
+	// (then it is Go's limit alone).
 	MemoryLimit int64 `yaml:"memory_limit"`
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"container/list"
 	"html/template"
 	"sync"
@@ -88,6 +89,14 @@ func (c *renderCache) put(key string, val cached) {
 	}
 	if size > c.limit/8 {
 		return
+	}
+	// A body built by appending often sits in an array twice its length
+	// (bytes.Buffer, appendJSON): kept as it was, a cache of day pages
+	// held about twice its bound in heap. Copied to its length (rounded
+	// up to Go's size class), the count is the memory kept alive.
+	if cap(val.body) > len(val.body) {
+		val.body = bytes.Clone(val.body)
+		size += int64(cap(val.body) - len(val.body))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -58,7 +57,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := cfg.Log.NewLogger(stderr)
 	if limit, ok := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT")); ok {
-		debug.SetMemoryLimit(limit)
+		startMemoryLimit(ctx, limit, log)
 	}
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
@@ -78,6 +77,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	if cfg.Search.Enabled || fs.Arg(0) == "reindex" {
 		indexPath := filepath.Join(cfg.DataDir, "index")
+		// Before opening: Bleve maps the files, and pages it has mapped
+		// stay as they are (pagecache_linux.go).
+		if err := dropFromPageCache(indexPath); err != nil {
+			log.Warn("the search index's files could not be dropped from the page cache; more of them will be resident", "err", err)
+		}
 		ix, err := indexer.Open(st, indexPath, indexer.Options{Language: cfg.Search.Language}, log)
 		if errors.Is(err, indexer.ErrLocked) {
 			return fmt.Errorf("another archive-web (a running server, or a reindex) holds the search index %s: stop it first; "+

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/config"
 )
@@ -35,5 +39,61 @@ func TestMemoryLimit(t *testing.T) {
 	}
 	if _, err := config.Load("", []string{"MXARCHIVE_WEB_MEMORY_LIMIT=-1"}); err == nil {
 		t.Error("a negative memory limit was accepted")
+	}
+}
+
+// web.memory_limit bounds archive-web's resident memory, and the index's
+// segment files mapped in count in it (at 3M messages 130-200 MiB of it):
+// Go's limit is what the files leave of it, re-read as they change, and
+// never below half of it, where the collector would run all the time.
+func TestHeapLimitLeavesRoomForMappedFiles(t *testing.T) {
+	const budget = 256 << 20
+	for _, c := range []struct{ file, want int64 }{
+		{0, budget},
+		{56 << 20, 200 << 20},
+		{128 << 20, 128 << 20},
+		{200 << 20, 128 << 20},
+		{1 << 30, 128 << 20},
+	} {
+		if got := heapLimit(budget, c.file); got != c.want {
+			t.Errorf("heapLimit(%d MiB, %d MiB mapped) = %d MiB, want %d", budget>>20, c.file>>20, got>>20, c.want>>20)
+		}
+	}
+}
+
+func TestMappedFileBytes(t *testing.T) {
+	status := "Name:\tarchive-web\nVmRSS:\t  300000 kB\nRssAnon:\t  100000 kB\nRssFile:\t  180000 kB\nRssShmem:\t       0 kB\n"
+	got, err := mappedFileBytes(strings.NewReader(status))
+	if err != nil || got != 180000<<10 {
+		t.Errorf("mappedFileBytes = %d, %v; want %d", got, err, 180000<<10)
+	}
+	if _, err := mappedFileBytes(strings.NewReader("Name:\tx\nVmRSS:\t 1 kB\n")); err == nil {
+		t.Error("a status without RssFile gave no error")
+	}
+	if _, err := mappedFileBytes(strings.NewReader("RssFile:\t lots kB\n")); err == nil {
+		t.Error("an unreadable RssFile gave no error")
+	}
+}
+
+// followMappedFiles sets Go's limit from the mapped files at start and
+// again whenever they change by more than a little, and stops with ctx.
+func TestFollowMappedFiles(t *testing.T) {
+	const budget = 256 << 20
+	files := []int64{0, 1 << 20, 100 << 20, 100<<20 + 4096, 10 << 20}
+	var set []int64
+	ctx, cancel := context.WithCancel(context.Background())
+	i := 0
+	read := func() (int64, error) {
+		if i == len(files) {
+			cancel()
+			return files[len(files)-1], nil
+		}
+		i++
+		return files[i-1], nil
+	}
+	followMappedFiles(ctx, budget, time.Millisecond, read, func(n int64) { set = append(set, n) })
+	want := []int64{budget, 156 << 20, 246 << 20}
+	if !slices.Equal(set, want) {
+		t.Errorf("limits set %v, want %v", set, want)
 	}
 }
