@@ -42,7 +42,7 @@ func resident(t *testing.T, path string) int {
 // The index's files as their writer left them sit in the page cache in
 // large folios, and Linux maps a whole folio (up to 2 MiB) into a process
 // that touches one byte of it: a 3M index written just before archive-web
-// started had 113 MiB of it mapped after opening, 362 after four
+// started had 186 MiB of it mapped after opening, 539 after four
 // searches; the same files read back from disk, 25 and 159. archive-web
 // drops them from the page cache before it opens them.
 func TestDropIndexFromPageCache(t *testing.T) {
