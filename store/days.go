@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -71,7 +72,15 @@ func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, a
 	if err != nil {
 		return nil, false, err
 	}
-	// The position may lie before the day (the zero Position does).
+	// The position may lie before the day (the zero Position does): it
+	// is moved to the day's start, before any event of it. PostgreSQL
+	// starts the index scan at the row value's bound, not at origin_ts's
+	// when that is the tighter one, and so walked every earlier event of
+	// the room to reach the day: a JSON day of the year 2048 in a room of
+	// the bench's replay took 20 ms, not 1 (TestDayPageReadsOnlyItsDay).
+	if after.TS < from {
+		after = Position{TS: from, NID: math.MinInt64}
+	}
 	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), roomID, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
