@@ -16,18 +16,14 @@ import (
 // before it. PostgreSQL started its index scan at the row-value bound
 // "(origin_ts, nid) > (0, 0)" rather than at origin_ts's, so a late day
 // of an old room cost every earlier event of the room: 20 ms, not 1, for
-// a busy day of a 1M-message replay. The blocks of the index the read
-// touched are counted by PostgreSQL's statistics, which a backend
+// a busy day of a 1M-message replay. The index blocks the read touched
+// are counted by PostgreSQL's statistics, which a backend
 // publishes when told to (pg_stat_force_next_flush); the store is given
 // one connection, so its reads and the count share the backend. SQLite
 // starts at origin_ts's bound and has no such count: PostgreSQL only.
 func TestDayPageReadsOnlyItsDay(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Config{Type: "postgres", URI: pgtest.NewDatabase(t), MaxOpenConns: 1}, t.TempDir(), storetest.Logger(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openPostgresOneConn(t)
 	// 200 days of 40 messages, then the day read: 12 messages.
 	evs := baseRoom(t)
 	const days, perDay = 200, 40
@@ -42,7 +38,42 @@ func TestDayPageReadsOnlyItsDay(t *testing.T) {
 		evs = append(evs, mk(t, fmt.Sprintf("$m%d", i), "m.room.message", "@alice:example.org", last+int64(i)*60000, nil, `{"msgtype":"m.text","body":"today"}`))
 	}
 	put(t, st, evs...)
-	// exec runs statements on the store's one connection.
+	indexBlocks := pgIndexBlocks(t, st)
+	for _, c := range []struct {
+		name  string
+		limit int
+	}{{"day page", 500}, {"whole day", store.MaxDayEvents}} {
+		// Read once first: its statement is prepared, and planned, on
+		// the backend, which reads the catalog's indexes, not this one.
+		if _, _, err := st.DayPage(ctx, room, last, last+dayMS, store.Position{}, c.limit); err != nil {
+			t.Fatal(err)
+		}
+		before := indexBlocks()
+		got, _, err := st.DayPage(ctx, room, last, last+dayMS, store.Position{}, c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := indexBlocks() - before
+		t.Logf("%s: %d events, %d index blocks read", c.name, len(got), read)
+		if len(got) != 12 {
+			t.Errorf("%s: %d events, want the day's 12", c.name, len(got))
+		}
+		// The day is in one leaf, reached from the root: a few blocks.
+		// The room's 8,000 earlier entries fill some 60 leaves.
+		if read > 8 {
+			t.Errorf("%s: read %d index blocks for a day of 12 events: it walked the room's history before the day", c.name, read)
+		}
+	}
+}
+
+// pgIndexBlocks returns a count of the blocks of the events table's
+// indexes that st's PostgreSQL backend has read so far, its own reads published first
+// (pg_stat_force_next_flush): st must have one connection, so that its
+// reads and the count share the backend. The events are analyzed first,
+// as an import leaves them.
+func pgIndexBlocks(t *testing.T, st *store.Store) func() int64 {
+	t.Helper()
+	ctx := context.Background()
 	exec := func(query string, dest ...any) {
 		t.Helper()
 		conn, err := st.Conn(ctx)
@@ -60,40 +91,25 @@ func TestDayPageReadsOnlyItsDay(t *testing.T) {
 		}
 	}
 	exec("ANALYZE events")
-	// indexBlocks is how many blocks of events_room_ts the store's
-	// backend has read so far, its own reads published first.
-	indexBlocks := func() int64 {
+	return func() int64 {
 		t.Helper()
 		exec("SELECT pg_stat_force_next_flush()")
 		exec("SELECT pg_stat_clear_snapshot()")
 		var n int64
 		exec(`SELECT COALESCE(idx_blks_read, 0) + COALESCE(idx_blks_hit, 0)
-			FROM pg_statio_user_indexes WHERE indexrelname = 'events_room_ts'`, &n)
+			FROM pg_statio_user_tables WHERE relname = 'events'`, &n)
 		return n
 	}
-	for _, c := range []struct {
-		name  string
-		limit int
-	}{{"day page", 500}, {"whole day", store.MaxDayEvents}} {
-		// Read once first: its statement is prepared, and planned, on
-		// the backend, which reads the catalog's indexes, not this one.
-		if _, _, err := st.DayPage(ctx, room, last, last+dayMS, store.Position{}, c.limit); err != nil {
-			t.Fatal(err)
-		}
-		before := indexBlocks()
-		got, _, err := st.DayPage(ctx, room, last, last+dayMS, store.Position{}, c.limit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		read := indexBlocks() - before
-		t.Logf("%s: %d events, %d blocks of events_room_ts read", c.name, len(got), read)
-		if len(got) != 12 {
-			t.Errorf("%s: %d events, want the day's 12", c.name, len(got))
-		}
-		// The day is in one leaf, reached from the root: a few blocks.
-		// The room's 8,000 earlier entries fill some 60 leaves.
-		if read > 8 {
-			t.Errorf("%s: read %d blocks of events_room_ts for a day of 12 events: it walked the room's history before the day", c.name, read)
-		}
+}
+
+// openPostgresOneConn opens a store on a fresh PostgreSQL database with one
+// connection (pgIndexBlocks).
+func openPostgresOneConn(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{Type: "postgres", URI: pgtest.NewDatabase(t), MaxOpenConns: 1}, t.TempDir(), storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -40,3 +40,7 @@ const MaxIDsPerQuery = maxIDsPerQuery
 
 // RelatedInSQL exposes RelatedIn's query, for a test of its plan.
 var RelatedInSQL = relatedInSQL
+
+// PreviousMembershipSQL and PreviousStateSQL expose the queries of the
+// member and state event an event replaced, for a test of their plans.
+var PreviousMembershipSQL, PreviousStateSQL = previousMembershipSQL, previousStateSQL

@@ -13,11 +13,14 @@ import (
 // previousMembershipSQL is previousStateSQL for many member events at once:
 // one correlated subquery per event, on the same index, instead of one
 // round trip each (a day page holds up to a page of member events). Only
-// public state, as in PreviousState.
+// public state, as in PreviousState. Both bounds are there for the index
+// scan to start at the event: SQLite starts at origin_ts's, PostgreSQL at
+// the row value's (on events_state, which ends with nid), and with the
+// bound as an OR both walked every later member event of the user first.
 const previousMembershipSQL = `SELECT e.event_id,
 	(SELECT p.raw FROM events p
 	 WHERE p.room_id = e.room_id AND p.type = e.type AND p.state_key = e.state_key AND p.public
-	   AND (p.origin_ts < e.origin_ts OR (p.origin_ts = e.origin_ts AND p.nid < e.nid))
+	   AND p.origin_ts <= e.origin_ts AND (p.origin_ts, p.nid) < (e.origin_ts, e.nid)
 	 ORDER BY p.origin_ts DESC, p.nid DESC LIMIT 1)
 	FROM events e WHERE e.event_id IN (%s) AND e.type = 'm.room.member' AND e.state_key IS NOT NULL`
 

@@ -101,7 +101,7 @@ func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserI
 // in a public "X changed their name to Y" line.
 const previousStateSQL = `SELECT raw FROM events
 	WHERE room_id = $1 AND type = $2 AND state_key = $3 AND public
-	  AND (origin_ts < $4 OR (origin_ts = $4 AND nid < $5))
+	  AND origin_ts <= $4 AND (origin_ts, nid) < ($4, $5)
 	ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 
 // PreviousState returns the content of the state event that ev replaced
