@@ -44,3 +44,6 @@ var RelatedInSQL = relatedInSQL
 // PreviousMembershipSQL and PreviousStateSQL expose the queries of the
 // member and state event an event replaced, for a test of their plans.
 var PreviousMembershipSQL, PreviousStateSQL = previousMembershipSQL, previousStateSQL
+
+// MeetingStartsSQL exposes MeetingStarts' query, for a test of its plan.
+var MeetingStartsSQL = meetingStartsSQL

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"maunium.net/go/mautrix/id"
 
@@ -22,12 +23,36 @@ const MaxMeetings = 1000
 // meeting to start); whether that edit is valid, and the latest, is
 // event.Resolve's to say, not this filter's. Edits themselves are never
 // starts.
-const meetingStartsSQL = `SELECT ` + eventColumns + ` FROM events
-	WHERE room_id = $1 AND public AND ` + timelineMessageSQL + ` AND type = '` + event.TypeMessage + `'
-	  AND (LOWER(raw) LIKE '%startmeeting%'
-	    OR event_id IN (SELECT x.rel_target FROM events x
-	      WHERE x.room_id = $1 AND x.public AND x.rel_type = '` + event.RelReplace + `' AND LOWER(x.raw) LIKE '%startmeeting%'))
+//
+// Both halves are read from events_meeting, the index of exactly the
+// messages (edits included) whose JSON mentions "startmeeting" (migration
+// 013): with one OR of the two, every meetings page read the whole room,
+// 0.6 s for a room of 260,000 events on PostgreSQL and on SQLite alike,
+// and longer with every message the room gets. The index's condition is
+// repeated word for word, as SQLite requires to use it.
+var meetingStartsSQL = `SELECT ` + eventColumns + ` FROM events
+	WHERE room_id = $1 AND ` + meetingMention("events") + ` AND public AND ` + timelineMessageSQL + `
+	UNION
+	SELECT ` + qualified(eventColumns, "e") + ` FROM events x JOIN events e ON e.event_id = x.rel_target
+	WHERE x.room_id = $1 AND ` + meetingMention("x") + ` AND x.public AND x.rel_type = '` + event.RelReplace + `'
+	  AND e.room_id = $1 AND e.public AND e.type = '` + event.TypeMessage + `' AND e.rel_type <> '` + event.RelReplace + `'
 	ORDER BY origin_ts, nid LIMIT $2`
+
+// meetingMention is events_meeting's condition (migration 013) on the
+// events aliased alias, for a query that may use the index (SQLite's
+// planner matches it term by term).
+func meetingMention(alias string) string {
+	return alias + `.type = '` + event.TypeMessage + `' AND LOWER(` + alias + `.raw) LIKE '%startmeeting%'`
+}
+
+// qualified is a list of columns ("a, b") with each prefixed by alias.
+func qualified(cols, alias string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
 
 // MeetingStarts returns a room's public messages that mention
 // "startmeeting", or whose edits do, screened like every read (expired and opted-out ones
