@@ -62,6 +62,9 @@ func TestGoldenPages(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
+					// The day the pages were written: a permalink's
+					// citations name the day they were read (access-date).
+					srv.SetNow(func() time.Time { return goldenDay })
 					got := crawl(t, &env{st: st, srv: srv}, fx.extra)
 					path := filepath.Join("testdata", "golden", fx.name+".txt.gz")
 					if *updateGolden && dialect == storetest.Dialects[0] {
@@ -77,6 +80,10 @@ func TestGoldenPages(t *testing.T) {
 		})
 	}
 }
+
+// goldenDay is the server's clock for the golden pages: the day they were
+// last written.
+var goldenDay = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 // The golden pages are kept gzipped: several megabytes of HTML otherwise.
 func writeGzip(t *testing.T, path string, b []byte) {
