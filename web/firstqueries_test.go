@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -119,6 +120,55 @@ func TestViaRefreshedAfterResponse(t *testing.T) {
 		}
 		if body := e.get(t, page).Body.String(); !strings.Contains(body, newVia) {
 			t.Errorf("the via servers were not computed anew after that request: no %s", newVia)
+		}
+	})
+}
+
+// TestWarmViaComputesRoomsAhead: after WarmVia, a room's first page reads
+// no member events (its via servers are known), where without it the
+// first page reads them: one query fewer, on both databases.
+func TestWarmViaComputesRoomsAhead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20}, memberDay(t, 0))
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := func(srv *web.Server) int64 {
+			t.Helper()
+			before := count()
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/room/!x:example.org/2026-01-01", nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("day page: %d", rec.Code)
+			}
+			return count() - before
+		}
+		fresh := func() *web.Server {
+			srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example", CacheBytes: 8 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Warm(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return srv
+		}
+		cold := first(fresh())
+		warmed := fresh()
+		if err := warmed.WarmVia(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		warm := first(warmed)
+		t.Logf("first day page: %d queries, %d after WarmVia", cold, warm)
+		if warm >= cold {
+			t.Errorf("after WarmVia the room's first page made %d queries, as many as without it (%d): its via servers were not computed ahead", warm, cold)
+		}
+		// A cancelled context stops it with its error.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := fresh().WarmVia(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("WarmVia with a cancelled context: %v, want context.Canceled", err)
 		}
 	})
 }

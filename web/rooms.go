@@ -1,10 +1,13 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -243,6 +246,49 @@ func (s *Server) computeVia(ctx context.Context, r store.Room) ([]string, error)
 func fallbackVia(r store.Room) []string {
 	if srv := event.ServerName(r.Creator); srv != "" {
 		return []string{srv}
+	}
+	return nil
+}
+
+// WarmVia computes ahead the via servers of every shown room that no
+// request has needed yet, most recently active first, so that a room's
+// first page after a start does not wait for them: they are read from
+// every member event the room ever had, 0.1 to 0.3 s for a busy channel of
+// the 1M replay on PostgreSQL. archive-web runs it in the background once
+// it listens; it stops with ctx. A room whose servers cannot be read now
+// is left to its first request, which tries again.
+func (s *Server) WarmVia(ctx context.Context) error {
+	rooms, err := s.store.Rooms(ctx)
+	if err != nil {
+		return fmt.Errorf("via servers ahead: %w", err)
+	}
+	slices.SortStableFunc(rooms, func(a, b store.Room) int { return cmp.Compare(b.LastTS, a.LastTS) })
+	for _, r := range rooms {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !r.Shown() {
+			continue
+		}
+		s.via.mu.Lock()
+		_, known := s.via.rooms[r.ID]
+		s.via.mu.Unlock()
+		if known {
+			continue
+		}
+		servers, err := s.computeVia(ctx, r)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.log.Warn("computing via servers ahead", "room_id", r.ID, "err", err)
+			continue
+		}
+		s.via.mu.Lock()
+		if _, known := s.via.rooms[r.ID]; !known { // a request may have been first
+			s.via.rooms[r.ID] = viaEntry{servers: servers, expires: s.now().Add(s.via.ttl)}
+		}
+		s.via.mu.Unlock()
 	}
 	return nil
 }

@@ -161,6 +161,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	// Each room's via servers, which its first page would otherwise wait
+	// for, computed while the first requests are served.
+	vctx, vcancel := context.WithCancel(ctx)
+	defer vcancel()
+	go func() {
+		if err := srv.WarmVia(vctx); err != nil && vctx.Err() == nil {
+			log.Warn("computing via servers ahead", "err", err)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err
