@@ -467,3 +467,44 @@ func TestRebuildUnmapsIdlePeriods(t *testing.T) {
 		t.Errorf("number203 = %v: the late message of a closed period's time was not indexed", got)
 	}
 }
+
+// A parked period that cannot be reopened when a late message of its time
+// comes fails the rebuild with an error naming it; the half-built index
+// is removed and the live one keeps serving.
+func TestRebuildFailsOnAPeriodItCannotReopen(t *testing.T) {
+	if _, err := os.Stat("/proc/self/maps"); err != nil {
+		t.Skipf("no /proc/self/maps to see what is mapped: %v", err)
+	}
+	st := storetest.Open(t, "sqlite")
+	ix := openPeriods(t, st, t.TempDir(), 40)
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	add(t, st, lines(zebras(0, seq(130, base, day/3)...)...)...)
+	catchUp(t, ix)
+	add(t, st, zebras(200, seq(5, base+day/7, day/7)...)...)
+	next := ix.Path() + ".new"
+	broken := false
+	err := ix.Rebuild(context.Background(), func(int64, int) {
+		maps, _ := os.ReadFile("/proc/self/maps")
+		first := filepath.Join(next, "p0000")
+		if !broken && !strings.Contains(string(maps), first+string(filepath.Separator)) {
+			// Parked: its metadata goes, so it cannot be opened again.
+			if err := os.Remove(filepath.Join(first, "index_meta.json")); err != nil {
+				t.Error(err)
+			}
+			broken = true
+		}
+	})
+	if !broken {
+		t.Fatal("the first period was never parked")
+	}
+	if err == nil || !strings.Contains(err.Error(), "reopen index period p0000") {
+		t.Fatalf("err = %v, want a failure to reopen p0000", err)
+	}
+	if _, serr := os.Stat(next); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("the half-built index is still at %s (%v)", next, serr)
+	}
+	if got := allPages(t, ix, "zebra", indexer.SortOldest, 50); len(got) != 130 {
+		t.Errorf("the live index found %d of its 130 messages after the failed rebuild", len(got))
+	}
+}
