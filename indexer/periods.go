@@ -192,7 +192,7 @@ func (s *shards) index(p *period) (bleve.Index, error) {
 // steps. Every open period keeps its segment files mapped, as much of them
 // as a merge or a lookup touched, in folios as large as the page cache
 // holds them: at 3M IRC messages 28 periods kept 280 MiB of the index's
-// files resident in a reindex, most of a 411 MiB peak.
+// files resident in a reindex, most of a 420-440 MiB peak.
 func (s *shards) parkIdle(log *slog.Logger) {
 	if !s.parking {
 		return
