@@ -141,10 +141,20 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 		if err != nil {
 			return total, err
 		}
+		ix.parkIdle()
 		total += len(st.changes)
 		if progress != nil {
 			progress(st.last(), total)
 		}
+	}
+}
+
+// parkIdle parks the periods the catch-up left idle (shards.parkIdle).
+func (ix *Indexer) parkIdle() {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if ix.set != nil {
+		ix.set.parkIdle(ix.log)
 	}
 }
 
@@ -371,7 +381,10 @@ func (ix *Indexer) split(starts []int64) error {
 	}
 	for _, p := range added {
 		closed := set.periods[slices.Index(set.periods, p)-1]
-		docs, _ := closed.idx.DocCount()
+		var docs uint64
+		if idx, err := set.index(closed); err == nil {
+			docs, _ = idx.DocCount()
+		}
 		if p.Start == closed.Start {
 			ix.log.Info("a period of the search index is full; a new one takes its time", "period", p.Dir, "full", closed.Dir, "full_docs", docs, "start", time.UnixMilli(p.Start).UTC())
 		} else {

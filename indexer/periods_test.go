@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -409,5 +411,100 @@ func waitOneSegmentPerClosedPeriod(t *testing.T, ix *indexer.Indexer) {
 			t.Fatalf("segments per period, oldest first: %v; want one in every closed period", segs)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A rebuild closes the periods it has not written to for a few steps, so
+// that their segment files leave the process (at 3M IRC messages every
+// period stayed open and a reindex peaked at 411 MiB, 280 of them the
+// index's files), and reopens one when a later message, edit or deletion
+// of its time comes: a late message and an edit are still indexed.
+func TestRebuildUnmapsIdlePeriods(t *testing.T) {
+	if _, err := os.Stat("/proc/self/maps"); err != nil {
+		t.Skipf("no /proc/self/maps to see what is mapped: %v", err)
+	}
+	st := storetest.Open(t, "sqlite")
+	ix := openPeriods(t, st, t.TempDir(), 40)
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	add(t, st, lines(zebras(0, seq(130, base, day/3)...)...)...)
+	// Late history of the first period's time, and an edit of its first
+	// message, after steps that wrote elsewhere.
+	add(t, st, zebras(200, seq(5, base+day/7, day/7)...)...)
+	add(t, st, msg("$edit", base+200*day, `{"msgtype":"m.text","body":"* zebra quagga","m.new_content":{"msgtype":"m.text","body":"zebra quagga"},"m.relates_to":{"rel_type":"m.replace","event_id":"$z000"}}`))
+	add(t, st, zebras(300, seq(60, base+100*day, day/3)...)...)
+
+	next := ix.Path() + ".new"
+	unmapped := map[string]bool{}
+	err := ix.Rebuild(context.Background(), func(int64, int) {
+		maps, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs, _ := filepath.Glob(filepath.Join(next, "p*"))
+		for _, d := range dirs[:max(len(dirs)-1, 0)] { // the newest is written to
+			if !strings.Contains(string(maps), d+string(filepath.Separator)) {
+				unmapped[filepath.Base(d)] = true
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix.Periods() < 4 {
+		t.Fatalf("195 messages at 40 per period made %d periods", ix.Periods())
+	}
+	if len(unmapped) == 0 {
+		t.Error("during the rebuild, every closed period's files stayed mapped")
+	}
+	if got := allPages(t, ix, "zebra", indexer.SortOldest, 50); len(got) != 195 {
+		t.Errorf("after the rebuild, %d of 195 messages found", len(got))
+	}
+	if got := ids(search(t, ix, "quagga", "", 10, "")); fmt.Sprint(got) != "[$z000]" {
+		t.Errorf("quagga = %v: the late edit of a closed period's message was not indexed", got)
+	}
+	if got := ids(search(t, ix, "number203", "", 10, "")); fmt.Sprint(got) != "[$z203]" {
+		t.Errorf("number203 = %v: the late message of a closed period's time was not indexed", got)
+	}
+}
+
+// A parked period that cannot be reopened when a late message of its time
+// comes fails the rebuild with an error naming it; the half-built index
+// is removed and the live one keeps serving.
+func TestRebuildFailsOnAPeriodItCannotReopen(t *testing.T) {
+	if _, err := os.Stat("/proc/self/maps"); err != nil {
+		t.Skipf("no /proc/self/maps to see what is mapped: %v", err)
+	}
+	st := storetest.Open(t, "sqlite")
+	ix := openPeriods(t, st, t.TempDir(), 40)
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	add(t, st, lines(zebras(0, seq(130, base, day/3)...)...)...)
+	catchUp(t, ix)
+	add(t, st, zebras(200, seq(5, base+day/7, day/7)...)...)
+	next := ix.Path() + ".new"
+	broken := false
+	err := ix.Rebuild(context.Background(), func(int64, int) {
+		maps, _ := os.ReadFile("/proc/self/maps")
+		first := filepath.Join(next, "p0000")
+		if !broken && !strings.Contains(string(maps), first+string(filepath.Separator)) {
+			// Parked: its metadata goes, so it cannot be opened again.
+			if err := os.Remove(filepath.Join(first, "index_meta.json")); err != nil {
+				t.Error(err)
+			}
+			broken = true
+		}
+	})
+	if !broken {
+		t.Fatal("the first period was never parked")
+	}
+	if err == nil || !strings.Contains(err.Error(), "reopen index period p0000") {
+		t.Fatalf("err = %v, want a failure to reopen p0000", err)
+	}
+	if _, serr := os.Stat(next); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("the half-built index is still at %s (%v)", next, serr)
+	}
+	if got := allPages(t, ix, "zebra", indexer.SortOldest, 50); len(got) != 130 {
+		t.Errorf("the live index found %d of its 130 messages after the failed rebuild", len(got))
 	}
 }

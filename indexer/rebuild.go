@@ -26,6 +26,9 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	if err != nil {
 		return fmt.Errorf("create new index: %w", err)
 	}
+	// Nothing searches it: the periods the catch-up leaves idle are
+	// closed until it writes to them again (shards.parkIdle).
+	fresh.parking, fresh.config = true, opts.bleveConfig
 	builder.set = fresh
 	if _, err := builder.CatchUp(ctx, progress); err != nil {
 		builder.Close()
@@ -44,8 +47,8 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	// would be merged ten at a time, tier after tier.
 	builder.set.merging.Wait()
 	for _, p := range builder.set.periods {
-		builder.set.compact(p, ix.log)
-		builder.set.merging.Wait()
+		builder.set.merge(p, ix.log)
+		builder.set.park(p, ix.log) // the merge mapped it whole
 	}
 	ix.mu.Lock()
 	err = ix.swap(builder.set, next)

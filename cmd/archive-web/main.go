@@ -78,8 +78,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if cfg.Search.Enabled || fs.Arg(0) == "reindex" {
 		indexPath := filepath.Join(cfg.DataDir, "index")
 		// Before opening: Bleve maps the files, and pages it has mapped
-		// stay as they are (pagecache_linux.go).
-		if err := dropFromPageCache(indexPath); err != nil {
+		// stay as they are (indexer/pagecache_linux.go).
+		if err := indexer.DropFromPageCache(indexPath); err != nil {
 			log.Warn("the search index's files could not be dropped from the page cache; more of them will be resident", "err", err)
 		}
 		ix, err := indexer.Open(st, indexPath, indexer.Options{Language: cfg.Search.Language}, log)

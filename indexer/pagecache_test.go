@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package indexer
 
 import (
 	"os"
@@ -65,13 +65,13 @@ func TestDropIndexFromPageCache(t *testing.T) {
 	if resident(t, seg) == 0 {
 		t.Skip("the file just written is not in the page cache")
 	}
-	if err := dropFromPageCache(dir); err != nil {
+	if err := DropFromPageCache(dir); err != nil {
 		t.Fatal(err)
 	}
 	if n := resident(t, seg); n > 0 {
 		t.Errorf("%d pages of the index's file still in the page cache", n)
 	}
-	if err := dropFromPageCache(filepath.Join(dir, "missing")); err != nil {
+	if err := DropFromPageCache(filepath.Join(dir, "missing")); err != nil {
 		t.Errorf("a missing index: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package indexer
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dropFromPageCache asks the kernel to drop the clean pages of every file
+// DropFromPageCache asks the kernel to drop the clean pages of every file
 // under dir (the search index) from the page cache. Bleve maps its
 // segment files, and Linux maps a whole large folio (up to 2 MiB) into a
 // process that touches one byte of it; files as their writer left them
@@ -20,7 +20,7 @@ import (
 // Read back from disk by page faults, they come in small folios (25 and
 // 159 MiB, the searches as fast). Pages another process has mapped stay.
 // A missing dir is no error: the index is built later.
-func dropFromPageCache(dir string) error {
+func DropFromPageCache(dir string) error {
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err
