@@ -60,4 +60,11 @@ func TestLargeImportAnalyzes(t *testing.T) {
 	if !analyzed() {
 		t.Error("an import of 10,000 events left the events without fresh statistics")
 	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'events'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("the events were analyzed %d times by one large import, want once", n)
+	}
 }

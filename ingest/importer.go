@@ -116,9 +116,11 @@ var ErrQuarantined = errors.New("refused by the database; quarantined")
 // and skipped; the good ones are all imported. Importing the same file again
 // changes nothing.
 //
-// An import that stored analyzeAfter events or more leaves the database's
-// statistics fresh (store.Analyze), even when it failed part way: the
-// pages and searches that follow it are planned for what it wrote.
+// An import that stored analyzeAfter events or more (an operator's file,
+// or a large room's backfill through its spool file) leaves the
+// database's statistics fresh (store.Analyze), even when it failed part
+// way: the pages and searches that follow it are planned for what it
+// wrote.
 func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOptions) (ImportReport, error) {
 	rep, err := in.importFile(ctx, path, opts)
 	if rep.Stored >= analyzeAfter {

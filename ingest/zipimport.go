@@ -84,7 +84,9 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 		return rep, fmt.Errorf("import %s: %s is larger than the %d-byte limit", p, exports[0].Name, int64(maxExportSize))
 	}
 	opts.Format = FormatElement
-	rep, err = in.ImportFile(ctx, tmp.Name(), opts)
+	// importFile, not ImportFile: the statistics are refreshed once,
+	// when this import returns.
+	rep, err = in.importFile(ctx, tmp.Name(), opts)
 	rep.File = p
 	if err != nil || opts.Media == nil {
 		return rep, err
