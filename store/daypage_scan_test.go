@@ -73,6 +73,20 @@ func TestDayPageReadsOnlyItsDay(t *testing.T) {
 // as an import leaves them.
 func pgIndexBlocks(t *testing.T, st *store.Store) func() int64 {
 	t.Helper()
+	return pgBlocks(t, st, "COALESCE(idx_blks_read, 0) + COALESCE(idx_blks_hit, 0)")
+}
+
+// pgTableBlocks is pgIndexBlocks counting the blocks of the events table
+// too, not only of its indexes.
+func pgTableBlocks(t *testing.T, st *store.Store) func() int64 {
+	t.Helper()
+	return pgBlocks(t, st, "COALESCE(idx_blks_read, 0) + COALESCE(idx_blks_hit, 0) + COALESCE(heap_blks_read, 0) + COALESCE(heap_blks_hit, 0)")
+}
+
+// pgBlocks is pgIndexBlocks and pgTableBlocks: count is the sum of
+// pg_statio_user_tables' columns to return.
+func pgBlocks(t *testing.T, st *store.Store, count string) func() int64 {
+	t.Helper()
 	ctx := context.Background()
 	exec := func(query string, dest ...any) {
 		t.Helper()
@@ -96,8 +110,7 @@ func pgIndexBlocks(t *testing.T, st *store.Store) func() int64 {
 		exec("SELECT pg_stat_force_next_flush()")
 		exec("SELECT pg_stat_clear_snapshot()")
 		var n int64
-		exec(`SELECT COALESCE(idx_blks_read, 0) + COALESCE(idx_blks_hit, 0)
-			FROM pg_statio_user_tables WHERE relname = 'events'`, &n)
+		exec(`SELECT `+count+` FROM pg_statio_user_tables WHERE relname = 'events'`, &n)
 		return n
 	}
 }

@@ -38,8 +38,9 @@ func (s *Store) SlowInQuery(ctx context.Context, seconds float64, ids []id.Event
 // MaxIDsPerQuery is the longest IN list of one query.
 const MaxIDsPerQuery = maxIDsPerQuery
 
-// RelatedInSQL exposes RelatedIn's query, for a test of its plan.
-var RelatedInSQL = relatedInSQL
+// RelatedInSQL exposes RelatedIn's query on st's database, for a test of
+// its plan.
+func RelatedInSQL(st *Store) string { return st.relatedInQuery() }
 
 // PreviousMembershipSQL and PreviousStateSQL expose the queries of the
 // member and state event an event replaced, for a test of their plans.

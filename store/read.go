@@ -386,6 +386,39 @@ var relatedInSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
 	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
 	ORDER BY origin_ts, nid`
 
+// relatedInPostgresSQL is relatedInSQL for PostgreSQL, its join order
+// fixed: the day's events first (events_room_ts), then each one's
+// relations (events_rel, probed with its ID). PostgreSQL plans the join
+// with its statistics, and where they predate the room's relations (an
+// IRC import analyzed, then live reactions and thread replies, which
+// autovacuum analyzes only once a tenth of the table has changed) it
+// expected one relation, drove the join from events_rel and walked the
+// whole day once for every relation of the room: 100-330 ms for one busy
+// day of the bench's replay (TestRelatedInCostsTheDay). A subquery with
+// OFFSET 0 is planned as written, and a LATERAL one runs once per row of
+// the day. SQLite plans without statistics (store.Analyze does not
+// analyze it) and already walks the day first (TestRelatedInIsIndexProbes).
+var relatedInPostgresSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
+		SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank
+		FROM (SELECT event_id, sender FROM events
+			WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts <= $4
+			  AND (origin_ts, nid) >= ($2, $3) AND (origin_ts, nid) <= ($4, $5)
+			OFFSET 0) t
+		CROSS JOIN LATERAL (SELECT * FROM events r
+			WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
+			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
+			OFFSET 0) r
+	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+	ORDER BY origin_ts, nid`
+
+// relatedInQuery is RelatedIn's query on s's database.
+func (s *Store) relatedInQuery() string {
+	if s.dialect == postgres {
+		return relatedInPostgresSQL
+	}
+	return relatedInSQL
+}
+
 // RelatedIn is Related for every event of room from first to last
 // (positions, both included; a day page's events): the same relations of
 // the same events, and perhaps relations of events in the range a page
@@ -394,7 +427,7 @@ var relatedInSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
 func (s *Store) RelatedIn(ctx context.Context, roomID id.RoomID, first, last Position) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	evs, err := s.queryEventsSized(ctx, 0, roomID, relatedInSQL, string(roomID), first.TS, first.NID, last.TS, last.NID)
+	evs, err := s.queryEventsSized(ctx, 0, roomID, s.relatedInQuery(), string(roomID), first.TS, first.NID, last.TS, last.NID)
 	if err != nil {
 		return nil, fmt.Errorf("related events of %s: %w", roomID, err)
 	}
