@@ -11,9 +11,9 @@ import (
 // Options.CacheBytes, least recently used dropped first. Two kinds of
 // entries share it:
 //
-//   - a message's rendered HTML or plain text (a renderJob), keyed by a
-//     hash of exactly what rendering reads (the job's kind, excerpt
-//     length and displayed content, the digest validator computes);
+//   - a message's rendered HTML (a renderJob), keyed by a hash of exactly
+//     what rendering reads (its displayed content and media state, the
+//     digest validator computes); plain text is rendered afresh (run);
 //   - a whole response body, keyed by its page, status and ETag.
 //
 // Neither needs invalidating: a key is a hash of everything the entry
@@ -35,7 +35,6 @@ type renderCache struct {
 // cached is a cache entry's value: one of the three is set.
 type cached struct {
 	html template.HTML // a message rendered by render.Message
-	text string        // a message's plain text or excerpt
 	body []byte        // a response body, shared read-only by every request
 	page *pageEntry    // or what answers a page key (pagekey.go)
 }
@@ -80,7 +79,7 @@ func (c *renderCache) put(key string, val cached) {
 	if c == nil {
 		return
 	}
-	size := int64(len(key)+len(val.html)+len(val.text)+len(val.body)) + cacheEntryOverhead
+	size := int64(len(key)+len(val.html)+len(val.body)) + cacheEntryOverhead
 	if val.page != nil {
 		size += int64(len(val.page.contentType) + len(val.page.etag) + len(val.page.bodyKey) + len(val.page.robots))
 		for r, f := range val.page.rooms {

@@ -112,6 +112,38 @@ func TestCachedPagesFollowEveryChange(t *testing.T) {
 	}
 }
 
+// TestTextLogETagFollowsItsText: where no page key stands for a page (no
+// render cache, or a room whose messages expire), its ETag is made from
+// its view and what its messages render, so a change that alters only a
+// message's text (a second edit: the log already marks it edited, at the
+// same time) still changes the ETag, and the client's copy is not
+// confirmed with 304.
+func TestTextLogETagFollowsItsText(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{}, writeRoom(t, append(cacheRoom(),
+			zLine("$ed1", "m.room.message", 3000, aUser, nil,
+				`{"msgtype":"m.text","body":"* betaword here","m.new_content":{"msgtype":"m.text","body":"betaword here"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`))...))
+		const log = "/room/!x:example.org/2026-01-01.txt"
+		before := e.get(t, log)
+		etag := before.Header().Get("ETag")
+		if before.Code != http.StatusOK || etag == "" || !strings.Contains(before.Body.String(), "betaword") {
+			t.Fatalf("GET %s = %d, ETag %q:\n%s", log, before.Code, etag, before.Body.String())
+		}
+		e.addEvents(t, zLine("$ed2", "m.room.message", 3000, aUser, nil,
+			`{"msgtype":"m.text","body":"* gammaword here","m.new_content":{"msgtype":"m.text","body":"gammaword here"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`))
+		req := httptest.NewRequest(http.MethodGet, log, nil)
+		req.Header.Set("If-None-Match", etag)
+		after := httptest.NewRecorder()
+		e.srv.ServeHTTP(after, req)
+		if after.Code != http.StatusOK || !strings.Contains(after.Body.String(), "gammaword") {
+			t.Errorf("after a second edit, GET %s with the old ETag = %d:\n%s", log, after.Code, after.Body.String())
+		}
+		if got := after.Header().Get("ETag"); got == etag {
+			t.Errorf("after a second edit the text log's ETag is still %s", got)
+		}
+	})
+}
+
 // TestRenderCacheServesRepeats: with the cache on, a page asked for again
 // renders no message, its body is the same, and a message shown on
 // another page is not rendered again; with it off, every request renders.

@@ -158,7 +158,10 @@ func (q *renderQueue) text(m event.Message, excerpt int, set func(string)) {
 
 // run renders every queued message, stopping with the context's error as
 // soon as the request is cancelled or its deadline has passed. A message
-// rendered before with the same content is taken from the render cache.
+// rendered as HTML before with the same content is taken from the render
+// cache. Plain text is not cached: rendering it costs less than the
+// digest, lookup and entry that would keep it, and the response itself is
+// cached whole.
 func (s *Server) run(ctx context.Context, q *renderQueue) error {
 	if err := s.resolveMedia(ctx, q); err != nil {
 		return err
@@ -169,6 +172,14 @@ func (s *Server) run(ctx context.Context, q *renderQueue) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("rendering stopped: %w", err)
 		}
+		if j.setHTML == nil {
+			text := s.render.Text(j.msg)
+			if j.excerpt > 0 {
+				text = excerpt(text, j.excerpt)
+			}
+			j.setText(text)
+			continue
+		}
 		if s.cache != nil && j.key == "" {
 			j.digest(&scratch)
 		}
@@ -177,46 +188,40 @@ func (s *Server) run(ctx context.Context, q *renderQueue) error {
 			s.opts.Metrics.cacheLookup("message", ok)
 		}
 		if ok && j.key != "" {
-			if j.setHTML != nil {
-				j.setHTML(c.html)
-			} else {
-				j.setText(c.text)
-			}
+			j.setHTML(c.html)
 			continue
 		}
-		if j.setHTML != nil {
-			h := s.render.MessageWithMedia(j.msg, j.media)
-			s.cache.put(j.key, cached{html: h})
-			j.setHTML(h)
-			continue
-		}
-		text := s.render.Text(j.msg)
-		if j.excerpt > 0 {
-			text = excerpt(text, j.excerpt)
-		}
-		s.cache.put(j.key, cached{text: text})
-		j.setText(text)
+		h := s.render.MessageWithMedia(j.msg, j.media)
+		s.cache.put(j.key, cached{html: h})
+		j.setHTML(h)
 	}
 	return nil
 }
 
-// digest sets j.key to a hash of everything rendering j reads: its kind,
-// excerpt length, what the archive holds of its file (resolveMedia runs
-// first) and every field of its message, Info too (it sizes the media
-// shown). The renderer's own settings are the server's and never change
-// while it runs; should rendering ever read anything else, it must be
-// hashed here too (TestDigestCoversEveryField walks Message's fields).
-// Each field is written with its length, so no two messages hash alike;
-// written by hand, not as JSON: encoding every message of a JSON day
-// twice cost its first request 7% of its CPU. scratch is reused from one
-// message to the next.
+// digest sets j.key to a hash of everything rendering j reads
+// (appendFields): the render cache's key for its HTML.
 func (j *renderJob) digest(scratch *[]byte) {
+	b := j.appendFields((*scratch)[:0])
+	*scratch = b
+	sum := sha256.Sum256(b)
+	j.key = "m" + string(sum[:])
+}
+
+// appendFields appends everything rendering j reads: its kind, excerpt
+// length, what the archive holds of its file (resolveMedia runs first)
+// and every field of its message, Info too (it sizes the media shown).
+// The renderer's own settings are the server's and never change while it
+// runs; should rendering ever read anything else, it must be written here
+// too (TestDigestCoversEveryField walks Message's fields). Each field is
+// written with its length, so no two jobs write the same bytes; written
+// by hand, not as JSON: encoding every message of a JSON day twice cost
+// its first request 7% of its CPU.
+func (j *renderJob) appendFields(b []byte) []byte {
 	kind := "html"
 	if j.setHTML == nil {
 		kind = "text"
 	}
 	m := &j.msg
-	b := (*scratch)[:0]
 	for _, f := range [...]string{kind, m.MsgType, m.Body, m.Format, m.FormattedBody, m.URL, m.FileName, m.GeoURI} {
 		b = strconv.AppendInt(b, int64(len(f)), 10)
 		b = append(append(b, ':'), f...)
@@ -224,9 +229,7 @@ func (j *renderJob) digest(scratch *[]byte) {
 	for _, n := range [...]int64{int64(j.excerpt), m.Info.W, m.Info.H, m.Info.Size, int64(j.media)} {
 		b = strconv.AppendInt(append(b, ','), n, 10)
 	}
-	*scratch = b
-	sum := sha256.Sum256(b)
-	j.key = "m" + string(sum[:])
+	return b
 }
 
 // validator is the ETag of a response built from view v (before rendering)
@@ -266,11 +269,20 @@ func (s *Server) validator(ctx context.Context, pagetag string, v any, q *render
 	} else if err := json.NewEncoder(h).Encode(v); err != nil {
 		return "", fmt.Errorf("validator: %w", err)
 	}
-	// Each message's digest, which also keys its rendering in the cache.
+	// Each HTML job's digest, which also keys its rendering in the cache;
+	// a text, which nothing caches, is hashed as its fields after "t" and
+	// their length (a digest is "m" and 32 bytes).
 	var scratch []byte
 	for i := range q.jobs {
-		q.jobs[i].digest(&scratch)
-		h.Write([]byte(q.jobs[i].key))
+		j := &q.jobs[i]
+		if j.setHTML != nil {
+			j.digest(&scratch)
+			h.Write([]byte(j.key))
+			continue
+		}
+		scratch = j.appendFields(scratch[:0])
+		fmt.Fprintf(h, "t%d:", len(scratch))
+		h.Write(scratch)
 	}
 	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`, nil
 }
