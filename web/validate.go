@@ -273,6 +273,7 @@ func (s *Server) validator(ctx context.Context, pagetag string, v any, q *render
 	// a text, which nothing caches, is hashed as its fields after "t" and
 	// their length (a digest is "m" and 32 bytes).
 	var scratch []byte
+	var head [24]byte
 	for i := range q.jobs {
 		j := &q.jobs[i]
 		if j.setHTML != nil {
@@ -281,7 +282,7 @@ func (s *Server) validator(ctx context.Context, pagetag string, v any, q *render
 			continue
 		}
 		scratch = j.appendFields(scratch[:0])
-		fmt.Fprintf(h, "t%d:", len(scratch))
+		h.Write(append(strconv.AppendInt(append(head[:0], 't'), int64(len(scratch)), 10), ':'))
 		h.Write(scratch)
 	}
 	return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`, nil
