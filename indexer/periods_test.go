@@ -414,20 +414,31 @@ func waitOneSegmentPerClosedPeriod(t *testing.T, ix *indexer.Indexer) {
 	}
 }
 
+// day is a day in milliseconds, for the rebuild tests' times.
+const day = 24 * 60 * 60 * 1000
+
+// idlePeriodsArchive is the rebuild tests' archive: 130 messages, three a
+// day from base, indexed by periods of 40, and the test skipped where
+// /proc/self/maps cannot show what the process maps.
+func idlePeriodsArchive(t *testing.T) (*store.Store, *indexer.Indexer, int64) {
+	t.Helper()
+	if _, err := os.Stat("/proc/self/maps"); err != nil {
+		t.Skipf("no /proc/self/maps to see what is mapped: %v", err)
+	}
+	st := storetest.Open(t, "sqlite")
+	ix := openPeriods(t, st, t.TempDir(), 40)
+	base := int64(1_700_000_000_000)
+	add(t, st, lines(zebras(0, seq(130, base, day/3)...)...)...)
+	return st, ix, base
+}
+
 // A rebuild closes the periods it has not written to for a few steps, so
 // that their segment files leave the process (at 3M IRC messages every
 // period stayed open and a reindex peaked at 411 MiB, 280 of them the
 // index's files), and reopens one when a later message, edit or deletion
 // of its time comes: a late message and an edit are still indexed.
 func TestRebuildUnmapsIdlePeriods(t *testing.T) {
-	if _, err := os.Stat("/proc/self/maps"); err != nil {
-		t.Skipf("no /proc/self/maps to see what is mapped: %v", err)
-	}
-	st := storetest.Open(t, "sqlite")
-	ix := openPeriods(t, st, t.TempDir(), 40)
-	const day = 24 * 60 * 60 * 1000
-	base := int64(1_700_000_000_000)
-	add(t, st, lines(zebras(0, seq(130, base, day/3)...)...)...)
+	st, ix, base := idlePeriodsArchive(t)
 	// Late history of the first period's time, and an edit of its first
 	// message, after steps that wrote elsewhere.
 	add(t, st, zebras(200, seq(5, base+day/7, day/7)...)...)
@@ -472,14 +483,7 @@ func TestRebuildUnmapsIdlePeriods(t *testing.T) {
 // comes fails the rebuild with an error naming it; the half-built index
 // is removed and the live one keeps serving.
 func TestRebuildFailsOnAPeriodItCannotReopen(t *testing.T) {
-	if _, err := os.Stat("/proc/self/maps"); err != nil {
-		t.Skipf("no /proc/self/maps to see what is mapped: %v", err)
-	}
-	st := storetest.Open(t, "sqlite")
-	ix := openPeriods(t, st, t.TempDir(), 40)
-	const day = 24 * 60 * 60 * 1000
-	base := int64(1_700_000_000_000)
-	add(t, st, lines(zebras(0, seq(130, base, day/3)...)...)...)
+	st, ix, base := idlePeriodsArchive(t)
 	catchUp(t, ix)
 	add(t, st, zebras(200, seq(5, base+day/7, day/7)...)...)
 	next := ix.Path() + ".new"
