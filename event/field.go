@@ -9,12 +9,27 @@ import (
 // StringField returns the string member key of a JSON object, or "" when
 // obj is not an object or the member is absent or not a string. Content is
 // untrusted: a wrong type reads as absent, never as an error or a panic.
+//
+// It walks obj's bytes instead of decoding it into a map, with the map's
+// answers (the last of a key given twice, an escaped key as the key it
+// decodes to): a room's via servers read the membership of every member
+// event it ever had, and the map cost that 40% more than reading the rows.
 func StringField(obj json.RawMessage, key string) string {
-	m, ok := objectFields(obj)
-	if !ok {
+	if !validJSON(obj) {
 		return ""
 	}
-	return stringField(m, key)
+	v := lastMember(obj, key)
+	switch {
+	case len(v) == 0 || v[0] != '"':
+		return "" // absent, not an object, or not a string
+	case bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v):
+		return string(v[1 : len(v)-1])
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // ContentOf returns the "content" member of a whole event's JSON, or {} when
