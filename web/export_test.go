@@ -1,6 +1,10 @@
 package web
 
-import "time"
+import (
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
 
 // CacheBytes is what the render cache holds now, for tests of its bound.
 func (s *Server) CacheBytes() int64 { return s.cache.bytes() }
@@ -8,3 +12,7 @@ func (s *Server) CacheBytes() int64 { return s.cache.bytes() }
 // SetNow sets the server's clock, for tests of what a page shows of the
 // date (today's live page, a citation's access date).
 func (s *Server) SetNow(now func() time.Time) { s.now = now }
+
+// SetViaHook has hook called whenever a room's via servers are computed,
+// for tests of who computes them.
+func (s *Server) SetViaHook(hook func(id.RoomID)) { s.viaHook = hook }

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
@@ -171,4 +176,108 @@ func TestWarmViaComputesRoomsAhead(t *testing.T) {
 			t.Errorf("WarmVia with a cancelled context: %v, want context.Canceled", err)
 		}
 	})
+}
+
+// viaRoom is a room whose via server is other.example (its members'),
+// and which has a page at /room/!x:example.org/event/$m.
+func viaRoom(t *testing.T) string {
+	lines := []string{msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"hello"}`)}
+	for i := range 3 {
+		u := fmt.Sprintf("@u%d:other.example", i)
+		lines = append(lines, fmt.Sprintf(`{"event_id":"$j%d","room_id":"!x:example.org","type":"m.room.member","sender":%q,"origin_server_ts":%d,"state_key":%q,"content":{"membership":"join"}}`,
+			i, u, 1767225602000+int64(i), u))
+	}
+	return writeRoom(t, lines...)
+}
+
+// TestViaComputedOnceAtATime: a page asked for while WarmVia computes its
+// room's via servers waits for that computation instead of reading the
+// room's member events again beside it (after a start, both read all of a
+// busy room's member events at once). If the computation it waited for
+// failed for its own context's sake (WarmVia stopped), the page computes
+// them itself.
+func TestViaComputedOnceAtATime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20}, viaRoom(t))
+		const page, via = "/room/!x:example.org/event/$m", "via=other.example"
+		for _, stopWarm := range []bool{false, true} {
+			var logged lockedBuffer
+			log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			srv, err := web.New(st, render.New(render.Options{}), log, web.Options{BaseURL: "https://archive.example", CacheBytes: 8 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var calls atomic.Int32
+			started, release := make(chan struct{}), make(chan struct{})
+			srv.SetViaHook(func(id.RoomID) {
+				if calls.Add(1) == 1 {
+					close(started)
+					<-release
+				}
+			})
+			wctx, stop := context.WithCancel(context.Background())
+			warmed := make(chan error, 1)
+			go func() { warmed <- srv.WarmVia(wctx) }()
+			<-started
+			served := make(chan *httptest.ResponseRecorder, 1)
+			go func() {
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, page, nil))
+				served <- rec
+			}()
+			select {
+			case <-served:
+				t.Fatalf("stopWarm=%v: the page was served while WarmVia computed its via servers: it did not wait for them", stopWarm)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if n := calls.Load(); n != 1 {
+				t.Fatalf("stopWarm=%v: via servers computed %d times at once, want 1", stopWarm, n)
+			}
+			if stopWarm {
+				stop()
+			}
+			close(release)
+			rec := <-served
+			if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), via) {
+				t.Errorf("stopWarm=%v: page %d, has %s: %v", stopWarm, rec.Code, via, strings.Contains(rec.Body.String(), via))
+			}
+			err = <-warmed
+			stop()
+			want := int32(1)
+			if stopWarm {
+				want = 2 // WarmVia's computation failed with its context; the page's is its own
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("stopped WarmVia: %v, want context.Canceled", err)
+				}
+			} else if err != nil {
+				t.Errorf("WarmVia: %v", err)
+			}
+			if n := calls.Load(); n != want {
+				t.Errorf("stopWarm=%v: via servers computed %d times, want %d", stopWarm, n, want)
+			}
+			// The page's via servers were its own computation's, not a
+			// failure taken over from WarmVia's.
+			if strings.Contains(logged.String(), "computing via servers") {
+				t.Errorf("stopWarm=%v: a via computation failed for the page:\n%s", stopWarm, logged.String())
+			}
+		}
+	})
+}
+
+// lockedBuffer collects a log written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

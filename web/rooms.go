@@ -121,6 +121,18 @@ type viaCache struct {
 	ttl   time.Duration
 	mu    sync.Mutex
 	rooms map[id.RoomID]viaEntry
+	// computing: the rooms whose via servers are being read now, each
+	// closed when done. A second asker waits for the first instead of
+	// reading the room's member events again beside it: after a start,
+	// WarmVia and a busy room's first page asked at once, each reading
+	// all of its member events (of a 1M archive's busiest room, 18k).
+	computing map[id.RoomID]*viaFlight
+}
+
+type viaFlight struct {
+	done    chan struct{}
+	servers []string
+	err     error
 }
 
 type viaEntry struct {
@@ -130,7 +142,7 @@ type viaEntry struct {
 }
 
 func newViaCache(ttl time.Duration) *viaCache {
-	return &viaCache{ttl: ttl, rooms: map[id.RoomID]viaEntry{}}
+	return &viaCache{ttl: ttl, rooms: map[id.RoomID]viaEntry{}, computing: map[id.RoomID]*viaFlight{}}
 }
 
 // viaRefresh is, in a request's context, the rooms whose via servers it
@@ -165,7 +177,7 @@ func (s *Server) viaServers(ctx context.Context, r store.Room) []string {
 
 // storeVia computes r's via servers and keeps them for the cache's ttl.
 func (s *Server) storeVia(ctx context.Context, r store.Room) []string {
-	servers, err := s.computeVia(ctx, r)
+	servers, err := s.computeViaOnce(ctx, r)
 	if err != nil {
 		// A page without via servers still works; log and move on. The
 		// servers known before, if any, stay for another while.
@@ -217,7 +229,55 @@ func (s *Server) refreshVia(c echo.Context, refresh *viaRefresh, sent bool) {
 	}
 }
 
+// computeViaOnce is computeVia, shared with whoever asks for the same
+// room while it runs (viaCache.computing). A computation that failed for
+// its own context's sake (a request gone, WarmVia stopped) is no answer
+// to an asker whose context is alive: that one computes again.
+func (s *Server) computeViaOnce(ctx context.Context, r store.Room) ([]string, error) {
+	for {
+		s.via.mu.Lock()
+		f, running := s.via.computing[r.ID]
+		if !running {
+			f = &viaFlight{done: make(chan struct{})}
+			s.via.computing[r.ID] = f
+		}
+		s.via.mu.Unlock()
+		if !running {
+			s.runVia(ctx, r, f)
+			return f.servers, f.err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-f.done:
+		}
+		if f.err == nil || ctx.Err() != nil || !isContextErr(f.err) {
+			return f.servers, f.err
+		}
+	}
+}
+
+// runVia computes f for r and lets its waiters go, even if it panics (a
+// room's via servers must not wait forever on one bad computation).
+func (s *Server) runVia(ctx context.Context, r store.Room, f *viaFlight) {
+	f.err = fmt.Errorf("via servers of %s: their computation panicked", r.ID)
+	defer func() {
+		s.via.mu.Lock()
+		delete(s.via.computing, r.ID)
+		s.via.mu.Unlock()
+		close(f.done)
+	}()
+	f.servers, f.err = s.computeVia(ctx, r)
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
 func (s *Server) computeVia(ctx context.Context, r store.Room) ([]string, error) {
+	if s.viaHook != nil {
+		s.viaHook(r.ID)
+	}
 	members, err := s.store.JoinedMembers(ctx, r.ID)
 	if err != nil {
 		return nil, err
@@ -276,7 +336,7 @@ func (s *Server) WarmVia(ctx context.Context) error {
 		if known {
 			continue
 		}
-		servers, err := s.computeVia(ctx, r)
+		servers, err := s.computeViaOnce(ctx, r)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/render"
@@ -86,6 +87,9 @@ type Server struct {
 	// scriptPath is /static/archive.<hash>.js: named by its content, so
 	// it can be cached for a year and a new build is fetched at once.
 	scriptPath string
+	// viaHook, if set (by tests), is called as a room's via servers are
+	// computed.
+	viaHook func(id.RoomID)
 }
 
 // New builds the server, parsing every template now.
