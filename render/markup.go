@@ -128,5 +128,8 @@ func isHex(c byte) bool {
 // Len is the length of what was built.
 func (m *Markup) Len() int { return len(m.b) }
 
+// Bytes is what was built, without a copy: the caller must not modify it.
+func (m *Markup) Bytes() []byte { return m.b }
+
 // Result is what was built.
 func (m *Markup) Result() template.HTML { return template.HTML(m.b) }

@@ -152,9 +152,9 @@ func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(template.FuncMap{
-			"roomPath":      roomPath,
-			"calendarText":  calendarText,
-			"timelineItems": timelineItems,
+			"roomPath":     roomPath,
+			"calendarText": calendarText,
+			"pageItems":    pageItems,
 		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/meta.html", "templates/irc.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse template %s: %w", name, err)
@@ -342,10 +342,19 @@ func (s *Server) execPage(name string, data any) ([]byte, error) {
 		return nil, fmt.Errorf("no page template %q", name)
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data, Script: s.scriptPath}); err != nil {
+	b.Grow(pageChrome)
+	sp := new(itemsSplice)
+	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data, Script: s.scriptPath, splice: sp}); err != nil {
 		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
-	return b.Bytes(), nil
+	if !sp.set {
+		return b.Bytes(), nil
+	}
+	out, err := spliceItems(b.Bytes(), sp.items)
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return out, nil
 }
 
 // currentDayMaxAge is how long a cache may keep the current day's pages
@@ -405,7 +414,12 @@ type pageData struct {
 	Site   string
 	Page   any
 	Script string // the path of archive.js
+	splice *itemsSplice
 }
+
+// pageChrome is room for a page without its timeline (a day page's is
+// about 4 KB), so that the buffer does not grow while it is written.
+const pageChrome = 8 << 10
 
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

@@ -1,0 +1,44 @@
+package web
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPageItemsSplice: a page's timeline is written in its place, byte
+// for byte what printing it gave; a second timeline in one page is
+// printed; a page that lost the place is an error, not a page without
+// its messages.
+func TestPageItemsSplice(t *testing.T) {
+	items := []itemView{
+		{State: &stateView{ID: "$a", Text: "alice <joined>", Permalink: "/room/!r:x/event/$a"}},
+		{State: &stateView{ID: "$b", Text: "bob & co left", Permalink: "/room/!r:x/event/$b"}},
+	}
+	want := string(timelineItems(items))
+	if !strings.Contains(want, "alice &lt;joined&gt;") {
+		t.Fatalf("timeline: %q", want)
+	}
+	pd := pageData{splice: new(itemsSplice)}
+	if got := pageItems(pd, items); got != itemsMarker {
+		t.Fatalf("first timeline: %q, want the marker", got)
+	}
+	if got := pageItems(pd, items); string(got) != want {
+		t.Errorf("second timeline: %q, want it printed", got)
+	}
+	out, err := spliceItems([]byte("<main>"+itemsMarker+"</main>"), pd.splice.items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != "<main>"+want+"</main>" {
+		t.Errorf("spliced: %q", out)
+	}
+	if len(out) != cap(out) {
+		t.Errorf("spliced page: length %d, capacity %d: the render cache would copy it", len(out), cap(out))
+	}
+	if got := pageItems(pageData{}, items); string(got) != want {
+		t.Errorf("without a splice: %q, want the timeline printed", got)
+	}
+	if _, err := spliceItems([]byte("<main></main>"), items); err == nil {
+		t.Error("a page without the marker was spliced")
+	}
+}
