@@ -23,6 +23,10 @@ type Markup struct {
 // can be passed off as markup.
 type markup string
 
+// MarkupOn returns an empty Markup that builds in b's array (a buffer
+// lent for reuse), overwriting what b held.
+func MarkupOn(b []byte) *Markup { return &Markup{b: b[:0]} }
+
 // Grow makes room for n more bytes.
 func (m *Markup) Grow(n int) {
 	if cap(m.b)-len(m.b) < n {

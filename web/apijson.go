@@ -17,14 +17,17 @@ import (
 // bytes json.Marshal gives.
 type jsonAppender interface {
 	appendJSON(b []byte) ([]byte, error)
+	// sizeHint guesses the encoding's length, to allocate once.
+	sizeHint() int
 }
 
+// An event takes about 1.5 KB (the corpus's days): grown from empty, a
+// day's megabyte would be copied some twenty times.
+func (d *apiDay) sizeHint() int { return 256 + 1600*len(d.Events) }
+
+func (a *apiEvent) sizeHint() int { return 1600 }
+
 func (d *apiDay) appendJSON(b []byte) ([]byte, error) {
-	if b == nil {
-		// An event takes about 1.5 KB (the corpus's days): grown from
-		// empty, a day's megabyte would be copied some twenty times.
-		b = make([]byte, 0, 256+1600*len(d.Events))
-	}
 	b = append(b, `{"room_id":`...)
 	b = appendJSONString(b, d.RoomID)
 	b = append(b, `,"date":`...)

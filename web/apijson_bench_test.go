@@ -27,7 +27,7 @@ func BenchmarkAPIJSON(b *testing.B) {
 	})
 	b.Run("append", func(b *testing.B) {
 		for range b.N {
-			if _, err := d.appendJSON(nil); err != nil {
+			if _, err := buildExact(d.sizeHint(), d.appendJSON); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -56,16 +56,29 @@ func spliceItems(page []byte, items []itemView) ([]byte, error) {
 	if i < 0 {
 		return nil, errors.New("the page's timeline has no place in it")
 	}
-	m := timelineMarkup(items)
+	buf := scratchPool.Get().(*[]byte)
+	m := render.MarkupOn(*buf)
+	writeItems(m, items)
 	out := make([]byte, 0, len(page)-len(itemsMarker)+m.Len())
 	out = append(out, page[:i]...)
 	out = append(out, m.Bytes()...)
-	return append(out, page[i+len(itemsMarker):]...), nil
+	out = append(out, page[i+len(itemsMarker):]...)
+	if b := m.Bytes(); cap(b) <= scratchKeep {
+		*buf = b[:0]
+		scratchPool.Put(buf)
+	}
+	return out, nil
 }
 
 // timelineMarkup writes items.
 func timelineMarkup(items []itemView) *render.Markup {
 	var m render.Markup
+	writeItems(&m, items)
+	return &m
+}
+
+// writeItems writes items to m.
+func writeItems(m *render.Markup, items []itemView) {
 	size := 0
 	for _, it := range items {
 		size += 900 // an item's markup and values, as a day page averages
@@ -75,9 +88,8 @@ func timelineMarkup(items []itemView) *render.Markup {
 	}
 	m.Grow(size)
 	for i := range items {
-		writeItem(&m, &items[i])
+		writeItem(m, &items[i])
 	}
-	return &m
 }
 
 func writeItem(m *render.Markup, it *itemView) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -40,5 +41,26 @@ func TestPageItemsSplice(t *testing.T) {
 	}
 	if _, err := spliceItems([]byte("<main></main>"), items); err == nil {
 		t.Error("a page without the marker was spliced")
+	}
+}
+
+// TestBuildExact: what is built comes out at exactly its length, whatever
+// the guess, and a later build in the same lent buffer does not change it.
+func TestBuildExact(t *testing.T) {
+	first, err := buildExact(4, func(b []byte) ([]byte, error) { return append(b, "a longer response than guessed"...), nil })
+	if err != nil || string(first) != "a longer response than guessed" || cap(first) != len(first) {
+		t.Fatalf("first: %q (cap %d), %v", first, cap(first), err)
+	}
+	for range 3 {
+		second, err := buildExact(1<<10, func(b []byte) ([]byte, error) { return append(b, "other"...), nil })
+		if err != nil || string(second) != "other" || cap(second) != len(second) {
+			t.Fatalf("second: %q (cap %d), %v", second, cap(second), err)
+		}
+	}
+	if string(first) != "a longer response than guessed" {
+		t.Errorf("first, after later builds: %q", first)
+	}
+	if out, err := buildExact(8, func(b []byte) ([]byte, error) { return append(b, "half"...), errors.New("failed") }); err == nil || out != nil {
+		t.Errorf("a failed build: %q, %v", out, err)
 	}
 }

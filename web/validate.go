@@ -438,7 +438,7 @@ func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.T
 				return nil, err
 			}
 			if a, ok := v.(jsonAppender); ok {
-				return a.appendJSON(nil)
+				return buildExact(a.sizeHint(), a.appendJSON)
 			}
 			b, err := json.Marshal(v)
 			if err != nil {
