@@ -13,7 +13,8 @@ import (
 // It walks obj's bytes instead of decoding it into a map, with the map's
 // answers (the last of a key given twice, an escaped key as the key it
 // decodes to): a room's via servers read the membership of every member
-// event it ever had, and the map cost that 40% more than reading the rows.
+// event it ever had, and decoding each into a map was 40% of that
+// (TestStringFieldAsMap, FuzzStringFieldAsMap).
 func StringField(obj json.RawMessage, key string) string {
 	if !validJSON(obj) {
 		return ""
