@@ -50,37 +50,38 @@ func pathSegment(s string) string {
 func escapedLen(s string) int {
 	n := len(s)
 	for i := 0; i < len(s); i++ {
-		if escapeInSegment(s[i]) {
+		if segmentEscaped[s[i]] {
 			n += 2
 		}
 	}
 	return n
 }
 
-// escapeInSegment reports whether url.PathEscape escapes c, '!' aside.
-func escapeInSegment(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return false
+// segmentEscaped says which bytes url.PathEscape escapes, '!' aside.
+var segmentEscaped = func() (t [256]bool) {
+	for c := range t {
+		t[c] = true
 	}
-	switch c {
-	case '-', '_', '.', '~', '!', '$', '&', '+', ':', '=', '@':
-		return false
+	for _, r := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$&+:=@" {
+		t[r] = false
 	}
-	return true
-}
+	return t
+}()
 
+// writePathSegment writes s escaped, its unescaped runs copied whole.
 func writePathSegment(b *strings.Builder, s string) {
 	const hex = "0123456789ABCDEF"
+	start := 0
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; escapeInSegment(c) {
+		if c := s[i]; segmentEscaped[c] {
+			b.WriteString(s[start:i])
 			b.WriteByte('%')
 			b.WriteByte(hex[c>>4])
 			b.WriteByte(hex[c&15])
-		} else {
-			b.WriteByte(c)
+			start = i + 1
 		}
 	}
+	b.WriteString(s[start:])
 }
 
 // roomPath is the path of a room's page, with optional further segments,
