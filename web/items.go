@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"html/template"
 
@@ -24,9 +25,11 @@ func timelineItems(items []itemView) template.HTML {
 }
 
 // itemsMarker holds a page's place for its timeline's items while its
-// template executes (pageItems); execPage writes the items there. Nothing
-// a template escapes can contain it: "<" is escaped in every value.
-const itemsMarker = "<!--mxarchive:items-->"
+// template executes (pageItems); execPage writes the items there. No value
+// a template prints can be taken for it: "<" is escaped in every escaped
+// value, and its random part, drawn at start and never sent, cannot be
+// guessed by whoever writes a room's topic or name.
+var itemsMarker = "<!--mxarchive:items:" + rand.Text() + "-->"
 
 // itemsSplice is a page execution's timeline, set by pageItems.
 type itemsSplice struct {
@@ -45,7 +48,7 @@ func pageItems(pd pageData, items []itemView) template.HTML {
 		return timelineItems(items)
 	}
 	pd.splice.items, pd.splice.set = items, true
-	return itemsMarker
+	return template.HTML(itemsMarker)
 }
 
 // spliceItems writes items in the place of itemsMarker in the executed

@@ -20,7 +20,7 @@ func TestPageItemsSplice(t *testing.T) {
 		t.Fatalf("timeline: %q", want)
 	}
 	pd := pageData{splice: new(itemsSplice)}
-	if got := pageItems(pd, items); got != itemsMarker {
+	if got := pageItems(pd, items); string(got) != itemsMarker {
 		t.Fatalf("first timeline: %q, want the marker", got)
 	}
 	if got := pageItems(pd, items); string(got) != want {
