@@ -155,7 +155,7 @@ func (s *Server) parseTemplates() error {
 			"roomPath":     roomPath,
 			"calendarText": calendarText,
 			"pageItems":    pageItems,
-		}).ParseFS(templateFS, "templates/layout.html", "templates/timeline.html", "templates/meta.html", "templates/irc.html", "templates/"+name+".html")
+		}).ParseFS(templateFS, "templates/layout.html", "templates/meta.html", "templates/irc.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse template %s: %w", name, err)
 		}
