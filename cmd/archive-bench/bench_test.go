@@ -174,6 +174,9 @@ func TestRunMeasuresEverything(t *testing.T) {
 	if rep.Machine.Cores <= 0 || rep.Dataset.Events != 3000 || rep.Dataset.Messages == 0 || len(rep.Queries) != 7 {
 		t.Errorf("report header: %+v %+v, %d queries", rep.Machine, rep.Dataset, len(rep.Queries))
 	}
+	if sp := rep.Machine.Speed; sp.StartMS <= 0 || sp.EndMS <= 0 {
+		t.Errorf("the machine's speed was not gauged: %+v", sp)
+	}
 	if len(rep.Ours) != 2 || len(rep.Peers) != 2 || len(rep.Linear.Search) != 7 {
 		t.Fatalf("ours %d, peers %d, linear %d; want 2, 2, 7", len(rep.Ours), len(rep.Peers), len(rep.Linear.Search))
 	}
@@ -226,7 +229,7 @@ func TestRunMeasuresEverything(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "bench.md"))
 	svg, _ := os.ReadFile(filepath.Join(out, "bench.svg"))
-	for _, want := range []string{"| common term | newest |", "| common term | oldest |", "import with archive-web following", "SQLite FTS5", "PostgreSQL FTS (Synapse)", "2 cores", "cores"} {
+	for _, want := range []string{"| common term | newest |", "| common term | oldest |", "import with archive-web following", "SQLite FTS5", "PostgreSQL FTS (Synapse)", "2 cores", "cores", "fixed single-core workload"} {
 		if want == "2 cores" {
 			want = fmt.Sprintf("**%d cores**", rep.Machine.Cores)
 		}

@@ -13,13 +13,14 @@ import (
 )
 
 type machineInfo struct {
-	Cores       int    `json:"cores"`
-	GOMAXPROCS  int    `json:"gomaxprocs"`
-	CPU         string `json:"cpu,omitempty"`
-	MemoryBytes int64  `json:"memory_bytes,omitempty"`
-	OS          string `json:"os"`
-	Go          string `json:"go"`
-	PostgreSQL  string `json:"postgresql,omitempty"`
+	Cores       int        `json:"cores"`
+	GOMAXPROCS  int        `json:"gomaxprocs"`
+	CPU         string     `json:"cpu,omitempty"`
+	MemoryBytes int64      `json:"memory_bytes,omitempty"`
+	OS          string     `json:"os"`
+	Go          string     `json:"go"`
+	PostgreSQL  string     `json:"postgresql,omitempty"`
+	Speed       speedGauge `json:"speed"`
 }
 
 type datasetInfo struct {
@@ -236,6 +237,7 @@ func (r *report) markdown(w io.Writer) {
 		fmt.Fprintf(w, ", PostgreSQL %s", m.PostgreSQL)
 	}
 	fmt.Fprintf(w, ".\nAbsolute numbers vary from machine to machine; the ratios, measured in one run on the same data, are what count.\n\n")
+	fmt.Fprint(w, m.Speed.speedLine())
 	fmt.Fprintf(w, "Data: %d events (%d messages) replayed from %s. Run started %s and took %.0f s.\n\n",
 		r.Dataset.Events, r.Dataset.Messages, r.Dataset.Source, r.Started, r.Seconds)
 	if len(r.Ours) == 0 {

@@ -119,6 +119,7 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	gauge := startGauge()
 	rep := &report{Machine: machine(), Started: started.UTC().Format(time.RFC3339), Scale: o.scale,
 		Dataset: datasetInfo{Source: ds.source, Events: ds.events, Messages: ds.count},
 		Settings: settings{Runs: o.search.runs, CellTime: o.search.dur.String(), Clients: o.clients,
@@ -171,6 +172,7 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	if !o.peers {
 		rep.Seconds = time.Since(started).Seconds()
+		rep.Machine.Speed = gauge.finish()
 		progress("done")
 		return rep.write(stdout, o.out)
 	}
@@ -221,6 +223,7 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rep.Peers = append(rep.Peers, res)
 	}
 	rep.Seconds = time.Since(started).Seconds()
+	rep.Machine.Speed = gauge.finish()
 	progress("done")
 	return rep.write(stdout, o.out)
 }

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A machine's speed is not constant. On a shared host, the same binaries
+// imported 11,167 and 15,742 messages/s an hour apart, and every other
+// row moved with them. So a run reports how fast its machine was: a fixed
+// workload timed at its start and at its end, and the share of CPU time
+// the hypervisor took (steal). Two runs compare only where these agree.
+
+// speedGauge is what a run reports of its machine's speed.
+type speedGauge struct {
+	StartMS float64 `json:"start_ms"` // the fixed workload at the start, best of three
+	EndMS   float64 `json:"end_ms"`   // and at the end
+	// StealPercent is the share of all CPU time the host took from this
+	// machine during the run; -1 where /proc/stat cannot say.
+	StealPercent float64 `json:"steal_percent"`
+}
+
+// gaugeStart times the workload and reads the CPU counters.
+type gaugeStart struct {
+	ms           float64
+	steal, total uint64
+	stat         bool
+}
+
+func startGauge() gaugeStart {
+	g := gaugeStart{ms: gaugeWork()}
+	g.steal, g.total, g.stat = readCPUStat()
+	return g
+}
+
+// finish times the workload again and reports both with the steal since
+// the start.
+func (g gaugeStart) finish() speedGauge {
+	s := speedGauge{StartMS: g.ms, EndMS: gaugeWork(), StealPercent: -1}
+	if steal, total, ok := readCPUStat(); ok && g.stat && total > g.total {
+		s.StealPercent = 100 * float64(steal-g.steal) / float64(total-g.total)
+	}
+	return s
+}
+
+// gaugeWork runs a fixed single-core workload, hashing and JSON as a
+// page's first request does, and returns its best time of three in ms.
+func gaugeWork() float64 {
+	buf := make([]byte, 4<<20)
+	for i := range buf {
+		buf[i] = byte(i * 7)
+	}
+	type item struct {
+		ID, Sender, Body string
+		TS               int64
+	}
+	items := make([]item, 5000)
+	for i := range items {
+		items[i] = item{ID: fmt.Sprintf("$event%d", i), Sender: "@someone:example.org", Body: strings.Repeat("words ", 20), TS: int64(i)}
+	}
+	best := math.MaxFloat64
+	for range 3 {
+		t0 := time.Now()
+		for range 4 {
+			sha256.Sum256(buf)
+		}
+		b, err := json.Marshal(items)
+		if err != nil {
+			panic(err)
+		}
+		var back []item
+		if err := json.Unmarshal(b, &back); err != nil {
+			panic(err)
+		}
+		best = min(best, float64(time.Since(t0).Microseconds())/1000)
+	}
+	return best
+}
+
+// readCPUStat reads the steal and total CPU time (in ticks) of all CPUs
+// from /proc/stat; ok is false where there is none (not Linux).
+func readCPUStat() (steal, total uint64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return parseCPUStat(line)
+}
+
+// parseCPUStat reads the "cpu" line of /proc/stat: user, nice, system,
+// idle, iowait, irq, softirq, steal, then guest times, which user and
+// nice already count.
+func parseCPUStat(line string) (steal, total uint64, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	for i, s := range f[1:9] {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		total += n
+		if i == 7 {
+			steal = n
+		}
+	}
+	return steal, total, true
+}
+
+// speedLine is the report's sentence on the machine's speed, or "".
+func (s speedGauge) speedLine() string {
+	if s.StartMS <= 0 {
+		return ""
+	}
+	line := fmt.Sprintf("Machine speed: a fixed single-core workload took %.0f ms at the start and %.0f ms at the end", s.StartMS, s.EndMS)
+	if s.StealPercent >= 0 {
+		line += fmt.Sprintf("; the host took %.1f%% of the CPU time (steal)", s.StealPercent)
+	}
+	return line + ". Runs on one machine compare only where these agree.\n\n"
+}
