@@ -23,9 +23,9 @@ type Markup struct {
 // can be passed off as markup.
 type markup string
 
-// MarkupOn returns an empty Markup that builds in b's array (a buffer
-// lent for reuse), overwriting what b held.
-func MarkupOn(b []byte) *Markup { return &Markup{b: b[:0]} }
+// MarkupOn returns a Markup that appends to b (a lent buffer, holding
+// what the caller wrote before: markup the caller vouches for).
+func MarkupOn(b []byte) *Markup { return &Markup{b: b} }
 
 // Grow makes room for n more bytes.
 func (m *Markup) Grow(n int) {

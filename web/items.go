@@ -52,25 +52,18 @@ func pageItems(pd pageData, items []itemView) template.HTML {
 }
 
 // spliceItems writes items in the place of itemsMarker in the executed
-// page, into a slice of exactly the page's length (the render cache keeps
-// it as it is).
+// page, in a lent buffer copied out at exactly the page's length (the
+// render cache keeps it as it is).
 func spliceItems(page []byte, items []itemView) ([]byte, error) {
 	i := bytes.Index(page, []byte(itemsMarker))
 	if i < 0 {
 		return nil, errors.New("the page's timeline has no place in it")
 	}
-	buf := scratchPool.Get().(*[]byte)
-	m := render.MarkupOn(*buf)
-	writeItems(m, items)
-	out := make([]byte, 0, len(page)-len(itemsMarker)+m.Len())
-	out = append(out, page[:i]...)
-	out = append(out, m.Bytes()...)
-	out = append(out, page[i+len(itemsMarker):]...)
-	if b := m.Bytes(); cap(b) <= scratchKeep {
-		*buf = b[:0]
-		scratchPool.Put(buf)
-	}
-	return out, nil
+	return buildExact(len(page)+itemsSize(items), func(b []byte) ([]byte, error) {
+		m := render.MarkupOn(append(b, page[:i]...))
+		writeItems(m, items)
+		return append(m.Bytes(), page[i+len(itemsMarker):]...), nil
+	})
 }
 
 // timelineMarkup writes items.
@@ -80,8 +73,8 @@ func timelineMarkup(items []itemView) *render.Markup {
 	return &m
 }
 
-// writeItems writes items to m.
-func writeItems(m *render.Markup, items []itemView) {
+// itemsSize guesses the length of items' markup.
+func itemsSize(items []itemView) int {
 	size := 0
 	for _, it := range items {
 		size += 900 // an item's markup and values, as a day page averages
@@ -89,7 +82,12 @@ func writeItems(m *render.Markup, items []itemView) {
 			size += len(it.Message.Body)
 		}
 	}
-	m.Grow(size)
+	return size
+}
+
+// writeItems writes items to m.
+func writeItems(m *render.Markup, items []itemView) {
+	m.Grow(itemsSize(items))
 	for i := range items {
 		writeItem(m, &items[i])
 	}
