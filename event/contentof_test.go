@@ -23,6 +23,14 @@ func contentSeeds() []string {
 		`{"content":{"a":1},"\u0063ontent":{"b":2}}`, `{"content":"text"}`, `{"content":null}`, `{"content":[]}`, `{}`, `[]`, `5`, ``,
 		`{"content":{"a":1}`, `{"content":{"a":"}"},"b":"{"}`, " \n{ \"content\" : { } } ", "{\"\xff\":1,\"\xfe\":2,\"content\":{}}",
 		"{\"a\\u00e9\":1,\"a\xc3\xa9\":2,\"content\":{}}", `{"type":"x","body":{"content":{"nested":1}}}`,
+		// The walk that finds the content also checks the JSON: what
+		// follows the content, or the object, must be valid too.
+		`{"content":{"a":1},"b":tru}`, `{"content":{"a":1}} x`, `{"content":{"a":1}}}`, `{"content":{"a":1},}`,
+		`{"content" {"a":1}}`, `{"content":{"a":1} "b":2}`, `{"content":{"a":01}}`, "{\"content\":{\"a\":\"\x01\"}}",
+		`{"b":[1,2,{"c":"\q"}],"content":{}}`, `{"content":{}`, `{"content":{},"content":`, `{ }`, `{ } }`,
+		`{"content":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`,
+		`{"content":{"deep":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + `}}`,
+		`{"content":{"deep":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}}`,
 	}, validSeeds...)
 	var many strings.Builder
 	many.WriteString(`{`)

@@ -35,35 +35,46 @@ func StringField(obj json.RawMessage, key string) string {
 
 // ContentOf returns the "content" member of a whole event's JSON, or {} when
 // there is none. The store keeps each event's JSON once and reads its
-// content from it, for every event it reads: so the JSON is checked with
-// validJSON and the member found without decoding the event into a map
-// (as topLevelFields does, with the same answers: an event that is not
-// an object or has a key twice has no content).
+// content from it, for every event it reads: so the JSON is checked and
+// the member found in one walk of its bytes (contentChecked), without
+// decoding the event into a map (as topLevelFields does, with the same
+// answers: an event that is not an object or has a key twice has no
+// content).
 func ContentOf(raw []byte) json.RawMessage {
-	if !validJSON(raw) {
-		return emptyObject()
-	}
-	c, ok := contentMember(raw)
+	c, ok := contentChecked(raw)
 	if !ok || !isObject(c) {
 		return emptyObject()
 	}
 	return c
 }
 
-// contentMember is topLevelFields(raw)["content"] for valid JSON; ok is
-// false where topLevelFields fails.
-func contentMember(raw []byte) (c json.RawMessage, ok bool) {
+// contentChecked is validJSON(raw), then topLevelFields(raw)["content"],
+// in one walk: ok is false where either fails, and c is nil when raw has
+// no content. The checks are validJSON's own (validString, validValue), so
+// an event is judged as it was when the JSON was checked in a walk of its
+// own and the member found in another: that second walk was a third of a
+// day page's reading of its events.
+func contentChecked(raw []byte) (c json.RawMessage, ok bool) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
-		return nil, false
+		return nil, false // not an object, valid or not
 	}
 	var keys [16][]byte // events have about eight members
 	n := 0
 	i = skipSpace(raw, i+1)
-	for i < len(raw) && raw[i] != '}' {
-		end := stringEnd(raw, i)
+	if i < len(raw) && raw[i] == '}' {
+		return nil, skipSpace(raw, i+1) == len(raw)
+	}
+	for {
+		if i >= len(raw) || raw[i] != '"' {
+			return nil, false
+		}
+		end, valid := validString(raw, i)
+		if !valid {
+			return nil, false
+		}
 		k := raw[i+1 : end-1]
-		if bytes.IndexByte(raw[i:end], '\\') >= 0 || !utf8.Valid(raw[i:end]) {
+		if bytes.IndexByte(k, '\\') >= 0 || !utf8.Valid(k) {
 			var dec string
 			if json.Unmarshal(raw[i:end], &dec) != nil {
 				return nil, false
@@ -76,22 +87,36 @@ func contentMember(raw []byte) (c json.RawMessage, ok bool) {
 			}
 		}
 		if n == len(keys) {
+			if !validJSON(raw) {
+				return nil, false
+			}
 			m, err := topLevelFields(raw)
 			return m["content"], err == nil
 		}
 		keys[n], n = k, n+1
 		i = skipSpace(raw, end)
-		i = skipSpace(raw, i+1) // the ':'
-		vend := valueEnd(raw, i)
+		if i >= len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(raw, i+1)
+		vend, valid := validValue(raw, i, 1) // inside the event's object
+		if !valid {
+			return nil, false
+		}
 		if string(k) == "content" {
 			c = raw[i:vend:vend]
 		}
 		i = skipSpace(raw, vend)
-		if i < len(raw) && raw[i] == ',' {
-			i = skipSpace(raw, i+1)
+		switch {
+		case i >= len(raw):
+			return nil, false
+		case raw[i] == '}':
+			return c, skipSpace(raw, i+1) == len(raw)
+		case raw[i] != ',':
+			return nil, false
 		}
+		i = skipSpace(raw, i+1)
 	}
-	return c, true
 }
 
 // InRoom returns raw with "room_id" set to roomID when it has none: /sync
