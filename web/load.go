@@ -120,7 +120,12 @@ func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos 
 		if err != nil {
 			return d, err
 		}
-		d.evs, d.more = append(d.evs, page...), more
+		if d.evs == nil {
+			d.evs = page // most days are one page: not copied
+		} else {
+			d.evs = append(d.evs, page...)
+		}
+		d.more = more
 		if !whole || !more || len(page) == 0 {
 			break
 		}
