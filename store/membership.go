@@ -17,29 +17,33 @@ import (
 // scan to start at the event: SQLite starts at origin_ts's, PostgreSQL at
 // the row value's (on events_state, which ends with nid), and with the
 // bound as an OR both walked every later member event of the user first.
-const previousMembershipSQL = `SELECT e.event_id,
+//
+// Each event's room, user, timestamp and nid are given as values (%s is
+// the list of rows, memberRows): they are the caller's, read with the
+// event, and looking each event up again by its ID cost an index seek and
+// a row read apiece, most of them from disk on a first page.
+const previousMembershipSQL = `WITH q (id, room, sk, ts, nid) AS (VALUES %s)
+SELECT q.id,
 	(SELECT p.raw FROM events p
-	 WHERE p.room_id = e.room_id AND p.type = e.type AND p.state_key = e.state_key AND p.public
-	   AND p.origin_ts <= e.origin_ts AND (p.origin_ts, p.nid) < (e.origin_ts, e.nid)
+	 WHERE p.room_id = q.room AND p.type = 'm.room.member' AND p.state_key = q.sk AND p.public
+	   AND p.origin_ts <= q.ts AND (p.origin_ts, p.nid) < (q.ts, q.nid)
 	 ORDER BY p.origin_ts DESC, p.nid DESC LIMIT 1)
-	FROM events e WHERE e.event_id IN (%s) AND e.type = 'm.room.member' AND e.state_key IS NOT NULL`
+	FROM q`
 
 // PreviousMembership is PreviousState for every m.room.member event among
-// evs, in one query per maxIDsPerQuery events: the content of the member
-// event each replaced, keyed by its event ID. An event with no earlier
-// public member event for its user is absent; events of other types are
-// ignored.
+// evs, as the store read them, in one query per maxIDsPerQuery events: the
+// content of the member event each replaced, keyed by its event ID. An
+// event with no earlier public member event for its user is absent; events
+// of other types are ignored.
 func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.EventID]json.RawMessage, error) {
-	var ids []id.EventID
-	subject := map[id.EventID]id.UserID{}
-	for _, e := range evs {
-		if e.Type == event.TypeMember && e.StateKey != nil {
-			ids = append(ids, e.ID)
-			subject[e.ID] = id.UserID(*e.StateKey)
+	var members []*Event
+	for i := range evs {
+		if e := &evs[i]; e.Type == event.TypeMember && e.StateKey != nil {
+			members = append(members, e)
 		}
 	}
-	out := make(map[id.EventID]json.RawMessage, len(ids))
-	if len(ids) == 0 {
+	out := make(map[id.EventID]json.RawMessage, len(members))
+	if len(members) == 0 {
 		return out, nil
 	}
 	ctx, cancel := s.readCtx(ctx)
@@ -50,15 +54,50 @@ func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.Eve
 	if err != nil {
 		return nil, fmt.Errorf("previous membership: %w", err)
 	}
-	for len(ids) > 0 {
-		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inListPadded(ids[:n])
-		ids = ids[n:]
-		if err := s.previousMembership(ctx, fmt.Sprintf(previousMembershipSQL, ph), args, subject, optouts, out); err != nil {
+	subject := make(map[id.EventID]id.UserID, len(members))
+	for _, e := range members {
+		subject[e.ID] = id.UserID(*e.StateKey)
+	}
+	for len(members) > 0 {
+		n := min(len(members), maxIDsPerQuery)
+		rows, args := memberRows(members[:n])
+		members = members[n:]
+		if err := s.previousMembership(ctx, fmt.Sprintf(previousMembershipSQL, rows), args, subject, optouts, out); err != nil {
 			return nil, fmt.Errorf("previous membership: %w", err)
 		}
 	}
 	return out, nil
+}
+
+// memberRows is the VALUES list of previousMembershipSQL for evs, and its
+// arguments, padded as inListPadded pads (so that the query's text takes
+// one of a few forms) with rows of no room, which match nothing. The casts
+// type PostgreSQL's parameters, which a VALUES list leaves as text.
+func memberRows(evs []*Event) (string, []any) {
+	n := 1
+	for n < len(evs) {
+		n *= 2
+	}
+	if n > 256 {
+		n = max(len(evs), maxIDsPerQuery)
+	}
+	const cols = 5
+	rows := make([]byte, 0, n*110)
+	args := make([]any, 0, n*cols)
+	for i := range n {
+		if i > 0 {
+			rows = append(rows, ',')
+		}
+		k := int64(i*cols + 1)
+		rows = fmt.Appendf(rows, "(CAST($%d AS TEXT),CAST($%d AS TEXT),CAST($%d AS TEXT),CAST($%d AS BIGINT),CAST($%d AS BIGINT))", k, k+1, k+2, k+3, k+4)
+		if i < len(evs) {
+			e := evs[i]
+			args = append(args, string(e.ID), string(e.RoomID), *e.StateKey, e.OriginTS, e.NID)
+		} else {
+			args = append(args, "", "", "", int64(0), int64(0))
+		}
+	}
+	return string(rows), args
 }
 
 func (s *Store) previousMembership(ctx context.Context, query string, args []any, subject map[id.EventID]id.UserID, optouts map[id.UserID]bool, out map[id.EventID]json.RawMessage) error {

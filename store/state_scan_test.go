@@ -34,7 +34,8 @@ func memberHistory(t *testing.T, n int) []store.Event {
 // sorted every earlier one for ORDER BY origin_ts DESC, nid DESC (a late
 // join): 45 to 300 ms a lookup for a user of 20,000 member events in the
 // 1M replay. Counted on PostgreSQL (pgIndexBlocks); on SQLite the plan
-// must bound origin_ts.
+// must bound origin_ts. The batch (PreviousMembership) reads no more than
+// one lookup.
 func TestPreviousStateReadsFewEntries(t *testing.T) {
 	ctx := context.Background()
 	const n = 3000
@@ -46,6 +47,7 @@ func TestPreviousStateReadsFewEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		reads := map[string]int64{}
 		late, err := st.EventByID(ctx, "$bot2900")
 		if err != nil {
 			t.Fatal(err)
@@ -90,13 +92,27 @@ func TestPreviousStateReadsFewEntries(t *testing.T) {
 			if read > 8 {
 				t.Errorf("%s: read %d index blocks: it went through the user's other member events", c.name, read)
 			}
+			reads[c.name] = read
+		}
+		// The batch is given each event's user, timestamp and nid, and
+		// reads no more than the single lookup: it looked every event up
+		// again by its ID, a descent of one more index (8 blocks, not 4).
+		for _, when := range []string{"early", "late"} {
+			if batch, one := reads["PreviousMembership of an "+when+" join"], reads["PreviousState of an "+when+" join"]; batch > one {
+				t.Errorf("PreviousMembership of an %s join read %d index blocks, PreviousState %d", when, batch, one)
+			}
 		}
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		st := storetest.Open(t, "sqlite")
 		put(t, st, memberHistory(t, 10)...)
 		// PreviousState's bound was planned as one already.
-		if plan := queryPlan(t, st, fmt.Sprintf(store.PreviousMembershipSQL, "$1"), "$bot5"); !strings.Contains(plan, "origin_ts<") {
+		bot5, err := st.EventByID(context.Background(), "$bot5")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, args := store.MemberRows([]*store.Event{&bot5})
+		if plan := queryPlan(t, st, fmt.Sprintf(store.PreviousMembershipSQL, rows), args...); !strings.Contains(plan, "origin_ts<") {
 			t.Errorf("PreviousMembership does not bound origin_ts on events_state:\n%s", plan)
 		}
 	})
