@@ -20,9 +20,19 @@ const (
 	// publicRoomEventColumns are eventColumns for a query of one room's
 	// public events (the day pages'): room_id and public are known, and
 	// received_at is shown by no page, and modernc's cost grows with
-	// every column of every row (scanEventIn).
-	publicRoomEventColumns = `nid, event_id, type, state_key, sender, sender_name, origin_ts,
-		rel_type, rel_target, rel_key, reply_to, raw, redacted`
+	// every column of every row (scanEventIn): so the state key and the
+	// relation columns, which nearly every message leaves empty, come
+	// as one (relPackedSQL).
+	publicRoomEventColumns = `nid, event_id, type, sender, sender_name, origin_ts, ` + relPackedSQL + `, raw, redacted`
+	// relPackedSQL is state_key, rel_type, rel_target, rel_key and
+	// reply_to in one column (unpackRel): NULL when the key is NULL and
+	// the others empty, else their lengths in bytes (the key's -1 for
+	// NULL), then ':' and the values one after the other. Every column
+	// of a row cost modernc some 150-250 ns: these five were a quarter of
+	// reading a day of 1,000 events.
+	relPackedSQL = `CASE WHEN state_key IS NULL AND rel_type = '' AND rel_target = '' AND rel_key = '' AND reply_to = '' THEN NULL
+		ELSE COALESCE(octet_length(state_key), -1) || ',' || octet_length(rel_type) || ',' || octet_length(rel_target) || ',' ||
+			octet_length(rel_key) || ',' || octet_length(reply_to) || ':' || COALESCE(state_key, '') || rel_type || rel_target || rel_key || reply_to END`
 	eventByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE event_id = $1`
 	// Day pages list public timeline events and state changes; edits,
 	// reactions and redaction events are shown through their targets.
@@ -67,6 +77,55 @@ type scanRow struct {
 	raw        []byte
 	stateKey   sql.NullString
 	receivedAt int64
+	packed     sql.NullString // relPackedSQL
+}
+
+// unpackRel reads a value of relPackedSQL into r's state key, relation
+// target and reply, and rel's type and key. Its lengths must add up to
+// what follows them: a value that does not is an error, not a guess.
+func unpackRel(v string, r *scanRow, rel *event.Relation) error {
+	malformed := func() error { return fmt.Errorf("state key and relation of an event: malformed %.40q", v) }
+	var n [5]int
+	i := 0
+	for k := range n {
+		sep := byte(',')
+		if k == len(n)-1 {
+			sep = ':'
+		}
+		switch {
+		case k == 0 && strings.HasPrefix(v[i:], "-1"):
+			n[k], i = -1, i+2
+		case i < len(v) && v[i] == '0':
+			i++ // no other number begins with 0
+		default:
+			start := i
+			for i < len(v) && '0' <= v[i] && v[i] <= '9' {
+				if n[k] = n[k]*10 + int(v[i]-'0'); n[k] > len(v) {
+					return malformed()
+				}
+				i++
+			}
+			if i == start {
+				return malformed()
+			}
+		}
+		if i >= len(v) || v[i] != sep {
+			return malformed()
+		}
+		i++
+	}
+	rest := v[i:]
+	if max(n[0], 0)+n[1]+n[2]+n[3]+n[4] != len(rest) {
+		return fmt.Errorf("state key and relation of an event: lengths %v for %d bytes", n, len(rest))
+	}
+	take := func(l int) string {
+		s := rest[:max(l, 0)]
+		rest = rest[len(s):]
+		return s
+	}
+	r.stateKey = sql.NullString{String: take(n[0]), Valid: n[0] >= 0}
+	rel.Type, r.relTarget, rel.Key, r.replyTo = take(n[1]), take(n[2]), take(n[3]), take(n[4])
+	return nil
 }
 
 // scanEventInto is scanEventIn into *e, which the caller may have placed
@@ -77,8 +136,9 @@ func scanEventInto(sc interface{ Scan(...any) error }, room id.RoomID, e *Event)
 	var err error
 	if room != "" {
 		r.roomID, e.Public = string(room), true
-		err = sc.Scan(&e.NID, &r.evID, &e.Type, &r.stateKey, &r.sender, &e.SenderName, &e.OriginTS,
-			&e.Rel.Type, &r.relTarget, &e.Rel.Key, &r.replyTo, &r.raw, &e.Redacted)
+		if err = sc.Scan(&e.NID, &r.evID, &e.Type, &r.sender, &e.SenderName, &e.OriginTS, &r.packed, &r.raw, &e.Redacted); err == nil && r.packed.Valid {
+			err = unpackRel(r.packed.String, &r, &e.Rel)
+		}
 	} else {
 		err = sc.Scan(&e.NID, &r.evID, &r.roomID, &e.Type, &r.stateKey, &r.sender, &e.SenderName, &e.OriginTS, &e.Public,
 			&e.Rel.Type, &r.relTarget, &e.Rel.Key, &r.replyTo, &r.raw, &e.Redacted, &r.receivedAt)
