@@ -261,6 +261,14 @@ func MatrixToEvent(room string, eventID id.EventID, via []string) string {
 	return matrixToBase + url.PathEscape(room) + "/" + url.PathEscape(string(eventID)) + viaQuery(via)
 }
 
+// MatrixToEvents is MatrixToEvent for the events of one room, with the
+// same via servers: the room and the servers are escaped once, not once
+// for every message of a day.
+func MatrixToEvents(room string, via []string) func(eventID id.EventID) string {
+	prefix, query := matrixToBase+url.PathEscape(room)+"/", viaQuery(via)
+	return func(eventID id.EventID) string { return prefix + url.PathEscape(string(eventID)) + query }
+}
+
 // viaQuery returns "?via=a&via=b" for the non-empty servers, or "".
 func viaQuery(via []string) string {
 	var b strings.Builder

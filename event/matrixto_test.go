@@ -382,6 +382,10 @@ func TestMatrixTo(t *testing.T) {
 				got = MatrixToRoom(tt.room, tt.via)
 			} else {
 				got = MatrixToEvent(tt.room, tt.eventID, tt.via)
+				// A day's links are made by one function for the room.
+				if many := MatrixToEvents(tt.room, tt.via)(tt.eventID); many != tt.want {
+					t.Errorf("MatrixToEvents link = %s\nwant   %s", many, tt.want)
+				}
 			}
 			if got != tt.want {
 				t.Errorf("link = %s\nwant   %s", got, tt.want)

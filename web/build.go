@@ -80,13 +80,14 @@ func excerpt(text string, n int) string {
 // buildTimeline builds the items of evs from what loadTimeline loaded.
 func buildTimeline(r store.Room, evs []store.Event, d timelineData, highlight id.EventID, threadPage bool, q *renderQueue) []itemView {
 	var items []itemView
+	matrixTo := event.MatrixToEvents(string(r.ID), d.via)
 	for _, e := range evs {
 		if pv, ok := d.polls[e.ID]; ok {
 			items = append(items, itemView{Poll: pv})
 			continue
 		}
 		if sh, ok := d.msgs[e.ID]; ok {
-			mv := buildMessage(r, sh, d.parents, d.via, highlight, threadPage, q)
+			mv := buildMessage(r, sh, d.parents, matrixTo, highlight, threadPage, q)
 			items = append(items, itemView{Message: mv})
 			continue
 		}
@@ -138,14 +139,13 @@ func summarizeMembers(changes []*stateView) string {
 // In the main timeline (not on its thread's page) a thread reply is
 // compact: one line with an excerpt, so only the excerpt is rendered, and
 // otherwise only the body.
-func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, via []string, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
+func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, matrixTo func(id.EventID) string, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
 	e := sh.ev
 	v := &messageView{
 		ID: string(e.ID), Permalink: eventPath(r, e.ID),
-		MatrixTo:   event.MatrixToEvent(string(r.ID), e.ID, via),
+		MatrixTo:   matrixTo(e.ID),
 		SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
 		Highlight: e.ID == highlight, InThread: e.Rel.Type == event.RelThread,
-		EditsPath: roomPath(r, "event", string(e.ID), "edits"),
 	}
 	v.Compact = v.InThread && !threadPage
 	v.IRC = ircOriginOf(&e)
@@ -190,6 +190,7 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, via []
 	if sh.edited {
 		v.Edited = true
 		v.EditedAt = fmtStamp(time.UnixMilli(sh.editedAt))
+		v.EditsPath = roomPath(r, "event", string(e.ID), "edits")
 	}
 	if p := e.Rel.ReplyTo; p != "" {
 		rv := &replyView{Permalink: "/event/" + pathSegment(string(p))}
