@@ -74,13 +74,7 @@ func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.Eve
 // one of a few forms) with rows of no room, which match nothing. The casts
 // type PostgreSQL's parameters, which a VALUES list leaves as text.
 func memberRows(evs []*Event) (string, []any) {
-	n := 1
-	for n < len(evs) {
-		n *= 2
-	}
-	if n > 256 {
-		n = max(len(evs), maxIDsPerQuery)
-	}
+	n := paddedLen(len(evs))
 	const cols = 5
 	rows := make([]byte, 0, n*110)
 	args := make([]any, 0, n*cols)

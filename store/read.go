@@ -28,8 +28,9 @@ const (
 	// reply_to in one column (unpackRel): NULL when the key is NULL and
 	// the others empty, else their lengths in bytes (the key's -1 for
 	// NULL), then ':' and the values one after the other. Every column
-	// of a row cost modernc some 150-250 ns: these five were a quarter of
-	// reading a day of 1,000 events.
+	// of a row cost modernc some 130-280 ns (a day of 1,000 events of
+	// the 1M replay read with 2 columns and with 13): packing these five
+	// took 6% off reading a day.
 	relPackedSQL = `CASE WHEN state_key IS NULL AND rel_type = '' AND rel_target = '' AND rel_key = '' AND reply_to = '' THEN NULL
 		ELSE COALESCE(octet_length(state_key), -1) || ',' || octet_length(rel_type) || ',' || octet_length(rel_target) || ',' ||
 			octet_length(rel_key) || ',' || octet_length(reply_to) || ':' || COALESCE(state_key, '') || rel_type || rel_target || rel_key || reply_to END`

@@ -103,13 +103,7 @@ func (s *Store) closeStmts() {
 // maxIDsPerQuery past 256, so that a query's text takes one of ten forms.
 // ids must not be empty.
 func inListPadded[T ~string](ids []T) (string, []any) {
-	n := 1
-	for n < len(ids) {
-		n *= 2
-	}
-	if n > 256 {
-		n = max(len(ids), maxIDsPerQuery)
-	}
+	n := paddedLen(len(ids))
 	ph := make([]byte, 0, 5*n)
 	args := make([]any, n)
 	for i := range n {
@@ -120,6 +114,19 @@ func inListPadded[T ~string](ids []T) (string, []any) {
 		args[i] = string(ids[min(i, len(ids)-1)])
 	}
 	return string(ph), args
+}
+
+// paddedLen is the length a list of n (at most maxIDsPerQuery) is padded
+// to: the next power of two, or maxIDsPerQuery past 256.
+func paddedLen(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	if p > 256 {
+		p = max(n, maxIDsPerQuery)
+	}
+	return p
 }
 
 // Warm readies the store for a reader's first requests: the copy of
