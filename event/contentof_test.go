@@ -38,7 +38,8 @@ func contentSeeds() []string {
 		fmt.Fprintf(&many, `"k%d":%d,`, i, i)
 	}
 	many.WriteString(`"content":{"late":true}}`)
-	return append(seeds, many.String(), strings.Replace(many.String(), `"k3"`, `"k1"`, 1))
+	return append(seeds, many.String(), strings.Replace(many.String(), `"k3"`, `"k1"`, 1),
+		strings.Replace(many.String(), `{"late":true}`, `{"late":tru}`, 1), many.String()+" x")
 }
 
 // TestContentOfAsMap: walking an event's bytes finds the content the map

@@ -87,9 +87,7 @@ func contentChecked(raw []byte) (c json.RawMessage, ok bool) {
 			}
 		}
 		if n == len(keys) {
-			if !validJSON(raw) {
-				return nil, false
-			}
+			// topLevelFields checks the whole JSON itself.
 			m, err := topLevelFields(raw)
 			return m["content"], err == nil
 		}

@@ -258,7 +258,7 @@ func MatrixToRoom(room string, via []string) string {
 // room's ID (or, deprecated since Matrix 1.11, alias). v3 event IDs may hold
 // '/' and '+'; the '/' is escaped so it does not split the path.
 func MatrixToEvent(room string, eventID id.EventID, via []string) string {
-	return matrixToBase + url.PathEscape(room) + "/" + url.PathEscape(string(eventID)) + viaQuery(via)
+	return MatrixToEvents(room, via)(eventID)
 }
 
 // MatrixToEvents is MatrixToEvent for the events of one room, with the
