@@ -2,7 +2,10 @@ package web
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -66,6 +69,78 @@ func checkAPIJSON(t *testing.T, s string) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}
+
+// TestAppendJSONStringWordAtATime: with every byte value at every place
+// of strings long enough for two words and a tail, among ASCII and among
+// multi-byte UTF-8, appendJSONString writes what json.Marshal writes.
+func TestAppendJSONStringWordAtATime(t *testing.T) {
+	fillers := []string{"abcdefghijklmnopqrst", "\xc3\xa9\xc3\xa9\xe2\x80\xa8\xe2\x82\xac\xff\xfe\x80\x7f~ !#[]{}", "x<y>z&w\"q\\r\tsabcdefghij"}
+	for _, fill := range fillers {
+		for pos := range len(fill) {
+			for c := range 256 {
+				b := []byte(fill)
+				b[pos] = byte(c)
+				for _, s := range []string{string(b), string(b[:pos+1]), string(b[pos:])} {
+					want, err := json.Marshal(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+						t.Errorf("%q: got %s, want %s", s, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestJSONSpecial: the lowest byte jsonSpecial marks is the first byte
+// jsonPlain does not hold as it is, and it marks none in a word without
+// one.
+func TestJSONSpecial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := make([]byte, 8)
+	check := func() {
+		first := 8
+		for k, c := range word {
+			if !jsonPlain[c] {
+				first = k
+				break
+			}
+		}
+		m := jsonSpecial(binary.LittleEndian.Uint64(word))
+		got := 8
+		if m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != first {
+			t.Fatalf("% x: first marked byte %d, want %d (mask %#x)", word, got, first, m)
+		}
+		if load64(string(word)) != binary.LittleEndian.Uint64(word) {
+			t.Fatalf("% x: load64 %#x", word, load64(string(word)))
+		}
+	}
+	for range 200000 {
+		for k := range word {
+			word[k] = byte(rng.IntN(256))
+		}
+		check()
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			for k := range word {
+				word[k] = byte(0x20 + rng.IntN(0x60)) // printable ASCII
+				if !jsonPlain[word[k]] {
+					word[k] = 'a'
+				}
+			}
+			word[pos] = byte(c)
+			check()
+			word[(pos+3)%8] = '<' // a second one, before or after
+			check()
 		}
 	}
 }
