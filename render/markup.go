@@ -86,22 +86,38 @@ func (m *Markup) URL(s string) {
 	if !safeURL(s) {
 		s = "#ZgotmplZ"
 	}
+	// Runs of bytes kept as they are (all of most URLs) are appended at
+	// once: a day page writes a few URLs for every message.
+	written := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if urlPlain[c] {
+			continue
+		}
+		m.b = append(m.b, s[written:i]...)
+		written = i + 1
 		switch {
 		case c == '&':
 			m.b = append(m.b, "&amp;"...)
 		case c == '+':
 			m.b = append(m.b, "&#43;"...)
-		case urlKept(c):
-			m.b = append(m.b, c)
 		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
 			m.b = append(m.b, c)
 		default:
 			m.b = append(m.b, '%', lowerHex[c>>4], lowerHex[c&15])
 		}
 	}
+	m.b = append(m.b, s[written:]...)
 }
+
+// urlPlain marks the bytes URL writes as they are: those urlKept keeps
+// but '&' and '+', which the attribute escapes.
+var urlPlain = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = urlKept(byte(c)) && c != '&' && c != '+'
+	}
+	return t
+}()
 
 const lowerHex = "0123456789abcdef"
 

@@ -118,3 +118,20 @@ func TestMarkupBuilds(t *testing.T) {
 		t.Errorf("built %q (len %d), want %q", got, m.Len(), want)
 	}
 }
+
+// BenchmarkMarkupURL writes the URLs a day page writes for each message:
+// its permalink, its anchor and its matrix.to link.
+func BenchmarkMarkupURL(b *testing.B) {
+	urls := []string{
+		"/room/!ubuntu-2:bench.example/event/$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+		"#$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+		"https://matrix.to/#/%21ubuntu-2%3Abench.example/%24abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG?via=bench.example&via=matrix.org",
+	}
+	var m Markup
+	for range b.N {
+		m.b = m.b[:0]
+		for _, u := range urls {
+			m.URL(u)
+		}
+	}
+}
