@@ -160,9 +160,10 @@ type timelineData struct {
 //
 // Its reads run one after another on purpose. With PreviousMembership
 // (and loadDay's AdjacentMessages) on goroutines of their own, first
-// requests on the 1M SQLite replay took 10-20% more CPU and time, the
-// text log too: each SQLite connection has its own page cache, and a
-// second connection in use reads its pages again.
+// requests on the 1M SQLite replay took 12-20% more CPU, the text log's
+// too, whose reads did not change: most likely because each SQLite
+// connection has its own page cache, and a second one in use reads its
+// pages again (not verified further).
 func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, run bool) (timelineData, error) {
 	var d timelineData
 	var err error
