@@ -18,7 +18,10 @@ func TestDocIDsAreCompactAndExact(t *testing.T) {
 	// a lenient decoder reads it as hash.
 	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", hash[len(hash)-1])
 	twin := hash[:len(hash)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last+1])
-	ids := []string{hash, twin, "$abc:example.org", "$z001", "$" + strings.Repeat("/", 43), "$\x01x", "\x01" + hash[1:], ""}
+	// A decoder skips line ends: with one in it, a hash's characters
+	// decode to fewer bytes, and the ID is no hash.
+	newline := hash[:10] + "\n" + hash[11:]
+	ids := []string{hash, twin, newline, hash[:10] + "\r" + hash[11:], "$abc:example.org", "$z001", "$" + strings.Repeat("/", 43), "$\x01x", "\x01" + hash[1:], ""}
 	seen := map[string]string{}
 	for _, ts := range []int64{0, 1, 1_700_000_000_000, maxIndexTime} {
 		for _, ev := range ids {
@@ -32,6 +35,17 @@ func TestDocIDsAreCompactAndExact(t *testing.T) {
 				t.Errorf("docID(%d, %q) reads back as %d, %q, %v", ts, ev, gotTS, gotEv, ok)
 			}
 		}
+	}
+	if n := len(docID(1_700_000_000_000, newline)); n < 44 {
+		t.Errorf("an event ID with a line end was taken for a hash (%d bytes)", n)
+	}
+	// Making a document ID allocates only the ID itself.
+	buf := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { _, _ = appendHash(buf[:0], hash) }); n != 0 {
+		t.Errorf("appendHash allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = docID(1_700_000_000_000, hash) }); n > 2 {
+		t.Errorf("docID allocates %v times, want at most 2", n)
 	}
 	if n := len(docID(1_700_000_000_000, hash)); n > 40 {
 		t.Errorf("a hash event ID's document ID is %d bytes, want at most 40", n)

@@ -788,8 +788,8 @@ func (b *multiBatch) Delete(id string, ts int64) {
 // character's unused bits).
 func docID(ts int64, ev string) string {
 	b := appendTime(make([]byte, 0, timeBytes+1+len(ev)), indexTime(ts))
-	if h, ok := hashOf(ev); ok {
-		return string(append(append(b, tagHash), h...))
+	if b, ok := appendHash(append(b, tagHash), ev); ok {
+		return string(b)
 	}
 	return string(append(append(b, tagRaw), ev...))
 }
@@ -803,15 +803,25 @@ const (
 
 var hashEncoding = base64.RawURLEncoding.Strict()
 
-func hashOf(ev string) ([]byte, bool) {
+// appendHash appends the 32 bytes ev's hash encodes, if ev is a hash
+// event ID in canonical form; else it returns b unchanged and false. It
+// allocates nothing: a time-ordered search makes a document ID of every
+// hit it merges (mergeHits), and a reindex one of every message.
+func appendHash(b []byte, ev string) ([]byte, bool) {
 	if len(ev) != 1+hashChars || ev[0] != '$' {
-		return nil, false
+		return b, false
 	}
-	h, err := hashEncoding.DecodeString(ev[1:])
-	if err != nil || hashEncoding.EncodeToString(h) != ev[1:] {
-		return nil, false
+	var src, enc [hashChars]byte
+	var h [33]byte // a byte more than a hash: a longer decoding is no hash
+	copy(src[:], ev[1:])
+	n, err := hashEncoding.Decode(h[:], src[:])
+	if err != nil || n != 32 {
+		return b, false
 	}
-	return h, true
+	if hashEncoding.Encode(enc[:], h[:32]); string(enc[:]) != ev[1:] {
+		return b, false
+	}
+	return append(b, h[:32]...), true
 }
 
 // splitDocID reads a docID back.

@@ -488,17 +488,27 @@ func (s *shards) inOrder(order string, within monthRange, cur cursor) []*period 
 // encoded) and keeps the first n.
 func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.DocumentMatchCollection {
 	out := append(a, b...)
-	key := func(h *search.DocumentMatch) string {
-		ts, _ := strconv.ParseInt(h.Sort[0], 10, 64)
-		return docID(ts, h.Sort[1])
+	// Each hit's key is made once, not in every comparison: a merge of
+	// a few dozen hits made hundreds of document IDs.
+	type keyed struct {
+		key string
+		hit *search.DocumentMatch
 	}
-	slices.SortStableFunc(out, func(x, y *search.DocumentMatch) int {
-		c := cmp.Compare(key(x), key(y))
+	ks := make([]keyed, len(out))
+	for i, h := range out {
+		ts, _ := strconv.ParseInt(h.Sort[0], 10, 64)
+		ks[i] = keyed{docID(ts, h.Sort[1]), h}
+	}
+	slices.SortStableFunc(ks, func(x, y keyed) int {
+		c := cmp.Compare(x.key, y.key)
 		if order == SortNewest {
 			return -c
 		}
 		return c
 	})
+	for i := range ks {
+		out[i] = ks[i].hit
+	}
 	return out[:min(len(out), n)]
 }
 
