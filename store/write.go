@@ -59,6 +59,13 @@ const (
 	insertChangeSQL = `INSERT INTO changes (kind, room_id, event_id, at, user_id) VALUES ($1, $2, $3, $4, $5)`
 )
 
+// The statements SQLite runs once per event and per change of a batch,
+// with positional parameters (positional).
+var (
+	insertEventSQLite  = mustPositional(insertEventSQL)
+	insertChangeSQLite = mustPositional(insertChangeSQL)
+)
+
 // roomDelta is what one batch changed in a room's summary.
 type roomDelta struct {
 	state        bool
@@ -303,7 +310,7 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 			string(ev.Raw), w.now)
 	}
 	if w.s.dialect == sqlite {
-		return w.execEach(ctx, insertEventSQL, args, 14, func(row []any, n int64) {
+		return w.execEach(ctx, insertEventSQLite, args, 14, func(row []any, n int64) {
 			if n > 0 {
 				w.inserted[id.EventID(row[0].(string))] = true
 			}
@@ -412,7 +419,7 @@ func (w *writer) notePending(ctx context.Context) error {
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(ids[:n])
+		ph, args := inList(w.s.dialect, ids[:n])
 		targets, err := scanStrings(w.tx.QueryContext(ctx, fmt.Sprintf(pendingTargetsSQL, ph), args...))
 		if err != nil {
 			return err
@@ -752,7 +759,7 @@ func (w *writer) finish(ctx context.Context) error {
 		}
 	}
 	if w.s.dialect == sqlite {
-		return w.execEach(ctx, insertChangeSQL, w.changes, changeWidth, nil)
+		return w.execEach(ctx, insertChangeSQLite, w.changes, changeWidth, nil)
 	}
 	return w.insertMany(ctx, insertChangesSQL, w.changes, changeWidth, changesPerInsert, nil)
 }
@@ -796,7 +803,7 @@ func (w *writer) tombstoned(ctx context.Context, ids []string) (map[string]bool,
 	out := map[string]bool{}
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(ids[:n])
+		ph, args := inList(w.s.dialect, ids[:n])
 		gone, err := scanStrings(w.tx.QueryContext(ctx, `SELECT event_id FROM tombstones WHERE event_id IN (`+ph+`)`, args...))
 		if err != nil {
 			return nil, err
