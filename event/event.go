@@ -1,7 +1,6 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,10 +136,11 @@ func Parse(raw []byte) (*Event, error) {
 // anything but a JSON object and any key that appears twice (after
 // unescaping), which different JSON readers resolve differently.
 //
-// It validates once with json.Valid and then walks the bytes itself: the
-// token-by-token json.Decoder was most of an import's parsing time.
+// It validates once (validJSON, which is json.Valid) and then walks the
+// bytes itself: the token-by-token json.Decoder was most of an import's
+// parsing time.
 func topLevelFields(raw []byte) (map[string]json.RawMessage, error) {
-	if !json.Valid(raw) {
+	if !validJSON(raw) {
 		var probe any
 		err := json.Unmarshal(raw, &probe)
 		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrMalformed, err)
@@ -150,30 +150,14 @@ func topLevelFields(raw []byte) (map[string]json.RawMessage, error) {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
 	fields := make(map[string]json.RawMessage, 10)
-	i = skipSpace(raw, i+1)
-	for i < len(raw) && raw[i] != '}' {
-		// raw is valid JSON, so here is a string key, ':', a value, then
-		// ',' or '}'.
-		end := stringEnd(raw, i)
-		key := string(raw[i+1 : end-1])
-		// Escapes and invalid UTF-8 (which encoding/json turns into U+FFFD)
-		// need the real decoder; plain keys are their bytes.
-		if bytes.IndexByte(raw[i:end], '\\') >= 0 || !utf8.Valid(raw[i:end]) {
-			if err := json.Unmarshal(raw[i:end], &key); err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-			}
-		}
+	if err := eachMember(raw, func(key string, v json.RawMessage) error {
 		if _, dup := fields[key]; dup {
-			return nil, fmt.Errorf("%w: duplicate key %q", ErrMalformed, truncate([]byte(key)))
+			return fmt.Errorf("%w: duplicate key %q", ErrMalformed, truncate([]byte(key)))
 		}
-		i = skipSpace(raw, end)
-		i = skipSpace(raw, i+1) // the ':'
-		vend := valueEnd(raw, i)
-		fields[key] = raw[i:vend:vend]
-		i = skipSpace(raw, vend)
-		if i < len(raw) && raw[i] == ',' {
-			i = skipSpace(raw, i+1)
-		}
+		fields[key] = v
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return fields, nil
 }

@@ -38,3 +38,45 @@ func FuzzTopLevelFields(f *testing.F) {
 		}
 	})
 }
+
+// objectSeeds are objects and non-objects for objectFields: escaped and
+// invalid UTF-8 keys, duplicates, nesting, whitespace, and invalid JSON.
+var objectSeeds = []string{
+	`{"a":1,"b":"x\"}y","c":{"d":[1,{"e":"}"}]},"f":null}`, ` { "k" : true , "l" : [ ] } `,
+	`{"event_\u0069d":"$x","\\":"\\"}`, `{}`, `[]`, `null`, `{"a":1,"a":2}`, `{"a":1,"\u0061":[2]}`, `"s"`, `{"a":-1.5e+3}`,
+	"{\"\xff\":1,\"\xfe\":2}", "{\"a\xc3\xa9\":1,\"a\\u00e9\":2}", `{"a":1,}`, `{"a":1`, `{"a":01}`, `{"a":1} x`, ``, ` `,
+	`{"a":{"b":{"c":{}}}}`, `{"m.relates_to":{"rel_type":"m.replace","event_id":"$e"},"m.new_content":{"body":"x"}}`,
+}
+
+// TestObjectFieldsAsUnmarshal and FuzzObjectFieldsAsUnmarshal: objectFields
+// finds what json.Unmarshal into a map finds, and refuses what it refuses
+// or what is not an object.
+func TestObjectFieldsAsUnmarshal(t *testing.T) {
+	for _, s := range append(objectSeeds, validSeeds...) {
+		checkObjectFields(t, []byte(s))
+	}
+}
+
+func FuzzObjectFieldsAsUnmarshal(f *testing.F) {
+	for _, s := range append(objectSeeds, validSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkObjectFields)
+}
+
+func checkObjectFields(t *testing.T, raw []byte) {
+	got, ok := objectFields(raw)
+	var want map[string]json.RawMessage
+	wantOK := json.Unmarshal(raw, &want) == nil && want != nil
+	if ok != wantOK {
+		t.Fatalf("%q: objectFields %v, json.Unmarshal %v", raw, ok, wantOK)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%q: %d members, encoding/json finds %d", raw, len(got), len(want))
+	}
+	for k, w := range want {
+		if g, found := got[k]; !found || !bytes.Equal(g, w) {
+			t.Fatalf("%q: member %q = %q, encoding/json says %q", raw, k, g, w)
+		}
+	}
+}
