@@ -357,48 +357,6 @@ func inList[T ~string](d dialect, ids []T) (string, []any) {
 	return strings.Join(ph, ","), args
 }
 
-// positional is query with its parameters $1 to $n, each once and in
-// that order (outside quoted text), written as "?"; ok is false for any
-// other query. On SQLite a "?" parameter is bound by its place, while for
-// a numbered one modernc asks SQLite for the parameter's name and makes a
-// Go string of it, on every execution: for an event's 14 columns that
-// was a twentieth of an import's CPU.
-func positional(query string) (string, bool) {
-	var b strings.Builder
-	next := 1
-	quoted := false
-	for i := 0; i < len(query); i++ {
-		c := query[i]
-		if c == '\'' {
-			quoted = !quoted
-		}
-		if c != '$' || quoted {
-			b.WriteByte(c)
-			continue
-		}
-		j := i + 1
-		for j < len(query) && '0' <= query[j] && query[j] <= '9' {
-			j++
-		}
-		if query[i+1:j] != strconv.Itoa(next) {
-			return query, false
-		}
-		b.WriteByte('?')
-		next++
-		i = j - 1
-	}
-	return b.String(), next > 1 && !quoted
-}
-
-// mustPositional is positional for a constant of this package.
-func mustPositional(query string) string {
-	q, ok := positional(query)
-	if !ok {
-		panic("store: not positional: " + query)
-	}
-	return q
-}
-
 // scanStrings reads a one-column result of strings and closes rows.
 func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {

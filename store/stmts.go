@@ -15,7 +15,8 @@ import (
 // reads pages issue on every request run as statements prepared once
 // (database/sql prepares each on a connection the first time it runs
 // there), and IN lists come in a few fixed lengths (inListPadded), so
-// their texts repeat on both databases.
+// their texts repeat on both databases. A write batch's inserts and the
+// statements it runs once or once a room are kept too (writer.stmt).
 
 // maxPrepared bounds the statements kept; past it queries run unprepared.
 // Every text kept is a constant of this package (IN lists padded to one

@@ -32,38 +32,10 @@ func TestInListPadded(t *testing.T) {
 	}
 }
 
-// TestPositional: a statement's $1 to $n become "?" only when each comes
-// once and in order outside quoted text, which is when SQLite binds "?"
-// by place to the same arguments.
-func TestPositional(t *testing.T) {
-	for _, c := range []struct {
-		in, want string
-		ok       bool
-	}{
-		{`VALUES ($1, $2, $3)`, `VALUES (?, ?, ?)`, true},
-		{`WHERE a = $1 AND b LIKE '$2%' AND c = $2`, `WHERE a = ? AND b LIKE '$2%' AND c = ?`, true},
-		{`json_extract(raw, '$.content') = $1`, `json_extract(raw, '$.content') = ?`, true},
-		{`VALUES ($2, $1)`, ``, false},
-		{`WHERE a = $1 OR b = $1`, ``, false},
-		{`WHERE a = $1 AND b = $3`, ``, false},
-		{`WHERE a = $10`, ``, false},
-		{`WHERE a = $`, ``, false},
-		{`SELECT 1`, ``, false},
-		{`WHERE a = $1 AND b = 'open`, ``, false},
-	} {
-		got, ok := positional(c.in)
-		if ok != c.ok || (ok && got != c.want) {
-			t.Errorf("positional(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
-		}
-	}
-	for _, q := range []string{insertEventSQLite, insertChangeSQLite} {
-		if strings.Contains(q, "$") || strings.Count(q, "?") < 5 {
-			t.Errorf("not positional: %s", q)
-		}
-	}
-	if got, _ := positional(insertEventSQL); strings.Count(got, "?") != 14 {
-		t.Errorf("insertEventSQL has %d positional parameters, want 14", strings.Count(got, "?"))
-	}
+// TestInListPositional: on SQLite an IN list is "?" parameters, bound by
+// place (modernc asks SQLite the name of a numbered one, and makes a Go
+// string of it, on every execution); on PostgreSQL "$n".
+func TestInListPositional(t *testing.T) {
 	for _, c := range []struct {
 		d    dialect
 		want string
@@ -71,6 +43,21 @@ func TestPositional(t *testing.T) {
 		ph, args := inList(c.d, []string{"a", "b", "c"})
 		if ph != c.want || len(args) != 3 || args[2] != "c" {
 			t.Errorf("inList(%v) = %q, %v", c.d, ph, args)
+		}
+	}
+}
+
+// TestRowsInsertSQLite: each of a multi-row insert's statements has the
+// rows it is for, of positional parameters only.
+func TestRowsInsertSQLite(t *testing.T) {
+	for _, ins := range []rowsInsert{insertEventsSQLite, insertChangesSQLite} {
+		if len(ins.texts) != len(sqliteRowsPerInsert) || sqliteRowsPerInsert[len(sqliteRowsPerInsert)-1] != 1 {
+			t.Fatalf("%d statements for %v rows", len(ins.texts), sqliteRowsPerInsert)
+		}
+		for i, q := range ins.texts {
+			if strings.Contains(q, "$") || strings.Count(q, "?") != sqliteRowsPerInsert[i]*ins.width {
+				t.Errorf("%d rows of %d: %s", sqliteRowsPerInsert[i], ins.width, q)
+			}
 		}
 	}
 }

@@ -47,24 +47,103 @@ const (
 	uncountMessageSQL = `UPDATE rooms SET message_count = message_count - 1 WHERE room_id = $1 AND message_count > 0`
 )
 
-// SQLite's single-row statements: its round trips are in-process, and its
-// multi-row statements measured several times slower than these prepared
-// ones (5.7k vs 45k events/s on import).
-const (
-	insertEventSQL = `INSERT INTO events
-		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
-		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-		ON CONFLICT (event_id) DO NOTHING`
-	insertChangeSQL = `INSERT INTO changes (kind, room_id, event_id, at, user_id) VALUES ($1, $2, $3, $4, $5)`
+// rowsInsert is a multi-row INSERT (insertEventsSQL, insertChangesSQL) as
+// SQLite runs it: statements of 64, 16, 4 and 1 rows of "?" parameters,
+// the largest that fits the rows left, each prepared once per connection
+// (Store.prepared). Multi-row statements of numbered parameters, compiled
+// for each batch, once imported at 5.7k events/s against 45k for a
+// prepared statement a row; but a statement a row spends most of the
+// write in the statement's own round (bind, step, reset), and for a
+// numbered parameter modernc asks SQLite its name and makes a Go string
+// of it on every execution. BenchmarkImport/sqlite: a statement a row
+// 20-24k events/s, these 27-30k.
+type rowsInsert struct {
+	width int
+	texts []string // texts[i] writes sqliteRowsPerInsert[i] rows
+}
+
+// sqliteRowsPerInsert are the rows rowsInsert's statements write, largest
+// first; the last is 1.
+var sqliteRowsPerInsert = []int{64, 16, 4, 1}
+
+func newRowsInsert(query string, width int) rowsInsert {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	ins := rowsInsert{width: width}
+	for _, n := range sqliteRowsPerInsert {
+		ins.texts = append(ins.texts, fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")))
+	}
+	return ins
+}
+
+var (
+	insertEventsSQLite  = newRowsInsert(insertEventsSQL, 14)
+	insertChangesSQLite = newRowsInsert(insertChangesSQL, changeWidth)
 )
 
-// The statements SQLite runs once per event and per change of a batch,
-// with positional parameters (positional).
-var (
-	insertEventSQLite  = mustPositional(insertEventSQL)
-	insertChangeSQLite = mustPositional(insertChangeSQL)
-)
+// insertRowsSQLite writes args (ins.width values a row) with ins's
+// statements, calling each (if set) for every row they return.
+func (w *writer) insertRowsSQLite(ctx context.Context, ins rowsInsert, args []any, each func(*sql.Rows) error) error {
+	for len(args) > 0 {
+		k := 0
+		for len(args) < sqliteRowsPerInsert[k]*ins.width {
+			k++
+		}
+		n := sqliteRowsPerInsert[k] * ins.width
+		st, err := w.stmt(ctx, ins.texts[k])
+		if err != nil {
+			return err
+		}
+		if each == nil {
+			_, err = st.ExecContext(ctx, dbArgs(args[:n])...)
+		} else {
+			err = eachRow(st.QueryContext(ctx, dbArgs(args[:n])...))(each)
+		}
+		if err != nil {
+			return err
+		}
+		args = args[n:]
+	}
+	return nil
+}
+
+// eachRow calls each for every row of rows, then closes them.
+func eachRow(rows *sql.Rows, err error) func(each func(*sql.Rows) error) error {
+	return func(each func(*sql.Rows) error) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := each(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+}
+
+// exec runs query, a statement every batch (or every room of one) runs,
+// prepared once (stmt), its string arguments through dbText as safeTx's.
+func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := w.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, dbArgs(args)...)
+}
+
+// stmt is query as a statement of w's transaction: on SQLite prepared
+// once per connection and kept (Store.prepared), else prepared now.
+func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	st, err := w.s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return w.tx.PrepareContext(ctx, query)
+	}
+	return w.tx.StmtContext(ctx, st), nil
+}
 
 // roomDelta is what one batch changed in a room's summary.
 type roomDelta struct {
@@ -155,7 +234,7 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 			}
 		}
 		if txnID != "" {
-			if _, err := w.tx.ExecContext(ctx, recordTxnSQL, txnID, total, w.now); err != nil {
+			if _, err := w.exec(ctx, recordTxnSQL, txnID, total, w.now); err != nil {
 				return fmt.Errorf("record transaction %s: %w", txnID, err)
 			}
 		}
@@ -189,7 +268,7 @@ type writer struct {
 func (s *Store) newWriter(ctx context.Context, tx *sql.Tx) (*writer, error) {
 	w := &writer{s: s, tx: safeTx{tx}, now: s.now().UnixMilli(), rooms: map[id.RoomID]*roomDelta{}, batchTargets: map[id.EventID]bool{}}
 	var err error
-	if w.pending, err = tx.PrepareContext(ctx, pendingRedactionsSQL); err != nil {
+	if w.pending, err = w.stmt(ctx, pendingRedactionsSQL); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -250,31 +329,6 @@ func (w *writer) insertMany(ctx context.Context, query string, args []any, width
 	return nil
 }
 
-// execEach runs a prepared single-row statement for each row of args,
-// telling done (if set) how many rows each affected.
-func (w *writer) execEach(ctx context.Context, query string, args []any, width int, done func(row []any, n int64)) error {
-	st, err := w.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for ; len(args) > 0; args = args[width:] {
-		row := args[:width]
-		r, err := st.ExecContext(ctx, dbArgs(row)...)
-		if err != nil {
-			return err
-		}
-		if done != nil {
-			n, err := r.RowsAffected()
-			if err != nil {
-				return err
-			}
-			done(row, n)
-		}
-	}
-	return nil
-}
-
 func (w *writer) queryEach(ctx context.Context, q string, args []any, each func(*sql.Rows) error) error {
 	r, err := w.tx.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -289,9 +343,11 @@ func (w *writer) queryEach(ctx context.Context, q string, args []any, each func(
 	return r.Err()
 }
 
-// insertAll writes the batch's events and remembers which were new: in
-// multi-row statements on PostgreSQL (a round trip per event made imports
-// and acks slow), one prepared statement per event on SQLite.
+// insertAll writes the batch's events and remembers which were new (the
+// rows RETURNING gives: a conflict writes none), in multi-row statements:
+// on PostgreSQL a round trip per event made imports and acks slow, and on
+// SQLite a statement per event spent most of the write on the statement
+// (rowsInsert).
 func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 	w.inserted = make(map[id.EventID]bool, len(evs))
 	args := make([]any, 0, len(evs)*14)
@@ -309,28 +365,25 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 			ev.Rel.Type, string(ev.Rel.EventID), ev.Rel.Key, string(ev.Rel.ReplyTo),
 			string(ev.Raw), w.now)
 	}
-	if w.s.dialect == sqlite {
-		return w.execEach(ctx, insertEventSQLite, args, 14, func(row []any, n int64) {
-			if n > 0 {
-				w.inserted[id.EventID(row[0].(string))] = true
-			}
-		})
-	}
-	return w.insertMany(ctx, insertEventsSQL, args, 14, eventsPerInsert, func(r *sql.Rows) error {
+	inserted := func(r *sql.Rows) error {
 		var evID string
 		if err := r.Scan(&evID); err != nil {
 			return err
 		}
 		w.inserted[id.EventID(evID)] = true
 		return nil
-	})
+	}
+	if w.s.dialect == sqlite {
+		return w.insertRowsSQLite(ctx, insertEventsSQLite, args, inserted)
+	}
+	return w.insertMany(ctx, insertEventsSQL, args, 14, eventsPerInsert, inserted)
 }
 
 func (w *writer) room(ctx context.Context, roomID id.RoomID) (*roomDelta, error) {
 	if d, ok := w.rooms[roomID]; ok {
 		return d, nil
 	}
-	if _, err := w.tx.ExecContext(ctx, insertRoomSQL, string(roomID)); err != nil {
+	if _, err := w.exec(ctx, insertRoomSQL, string(roomID)); err != nil {
 		return nil, err
 	}
 	d := &roomDelta{}
@@ -748,7 +801,7 @@ func (w *writer) stateAt(ctx context.Context, room id.RoomID, typ, stateKey stri
 func (w *writer) finish(ctx context.Context) error {
 	for room, d := range w.rooms {
 		if d.messages > 0 {
-			if _, err := w.tx.ExecContext(ctx, countMessageSQL, string(room), d.messages, d.minTS, d.maxTS); err != nil {
+			if _, err := w.exec(ctx, countMessageSQL, string(room), d.messages, d.minTS, d.maxTS); err != nil {
 				return err
 			}
 		}
@@ -759,7 +812,7 @@ func (w *writer) finish(ctx context.Context) error {
 		}
 	}
 	if w.s.dialect == sqlite {
-		return w.execEach(ctx, insertChangeSQLite, w.changes, changeWidth, nil)
+		return w.insertRowsSQLite(ctx, insertChangesSQLite, w.changes, nil)
 	}
 	return w.insertMany(ctx, insertChangesSQL, w.changes, changeWidth, changesPerInsert, nil)
 }
