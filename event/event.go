@@ -216,8 +216,8 @@ func requiredString(field string, v json.RawMessage, max int) (string, error) {
 	if len(v) == 0 {
 		return "", fmt.Errorf("%w: %s is missing", ErrMalformed, field)
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, err := decodeString(v)
+	if err != nil {
 		return "", fmt.Errorf("%w: %s %s is not a string", ErrMalformed, field, truncate(v))
 	}
 	if len(s) > max {

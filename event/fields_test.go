@@ -80,3 +80,36 @@ func checkObjectFields(t *testing.T, raw []byte) {
 		}
 	}
 }
+
+// TestDecodeStringAsUnmarshal and FuzzDecodeStringAsUnmarshal: decodeString
+// gives what json.Unmarshal into a string gives, the error too.
+func TestDecodeStringAsUnmarshal(t *testing.T) {
+	seeds := []string{`"plain"`, `""`, `"a\"b"`, `"a\\b"`, `"\u00e9"`, "\"\xff\"", "\"\xc3\xa9\"", "\"a\x01b\"", "\"tab\there\"",
+		`"12345678\"abcdefgh"`, `"abcdefghijklmnop"`, `"abcdefgh"ijk"`, `null`, `1`, `true`, `[]`, `{}`, `"`, ``, ` "x"`, `"x" `, `"a"b"`}
+	for _, s := range append(seeds, validSeeds...) {
+		checkDecodeString(t, []byte(s))
+	}
+	for c := range 256 {
+		for pos := range 10 {
+			b := []byte(`"abcdefghij"`)
+			b[1+pos] = byte(c)
+			checkDecodeString(t, b)
+		}
+	}
+}
+
+func FuzzDecodeStringAsUnmarshal(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\"b"`, "\"\xff\"", `null`, `"abcdefgh"ijk"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkDecodeString)
+}
+
+func checkDecodeString(t *testing.T, v []byte) {
+	var want string
+	werr := json.Unmarshal(v, &want)
+	got, err := decodeString(v)
+	if (err != nil) != (werr != nil) || got != want {
+		t.Fatalf("%q: decodeString %q, %v; json.Unmarshal %q, %v", v, got, err, want, werr)
+	}
+}
