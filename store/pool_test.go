@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
@@ -111,5 +113,45 @@ func TestReadMostlyMapsNothing(t *testing.T) {
 	}
 	if mmap < 256<<20 {
 		t.Errorf("the writer's mmap_size is %d", mmap)
+	}
+}
+
+// TestWritesOnAPoolOfOne: with one connection allowed, a batch still
+// writes. A write transaction holds that connection, so nothing it runs
+// may wait for another one: the statements a batch keeps prepared are
+// prepared when the store opens, not inside the transaction. A batch of
+// 100 events uses each of the multi-row statements (64, 16, 4, 1 rows),
+// and a second one the statements the first prepared on the connection.
+func TestWritesOnAPoolOfOne(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			cfg := store.Config{Type: dialect, MaxOpenConns: 1, MaxIdleConns: 1, WriteTimeout: 10 * time.Second}
+			if dialect == "postgres" {
+				cfg.URI = pgtest.NewDatabase(t)
+			}
+			st, err := store.Open(context.Background(), cfg, t.TempDir(), storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			evs := baseRoom(t)
+			for i := range 100 - len(evs) {
+				evs = append(evs, mk(t, fmt.Sprintf("$m%d", i), "m.room.message", "@alice:example.org", int64(2000+i), nil, `{"msgtype":"m.text","body":"hello"}`))
+			}
+			start := time.Now()
+			if res := put(t, st, evs...); res.Stored != 100 {
+				t.Fatalf("stored %d of 100", res.Stored)
+			}
+			evs = evs[:0]
+			for i := range 21 {
+				evs = append(evs, mk(t, fmt.Sprintf("$n%d", i), "m.room.message", "@alice:example.org", int64(5000+i), nil, `{"msgtype":"m.text","body":"again"}`))
+			}
+			if res := put(t, st, evs...); res.Stored != 21 {
+				t.Fatalf("stored %d of 21", res.Stored)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("two batches took %v", d)
+			}
+		})
 	}
 }

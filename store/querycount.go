@@ -32,6 +32,9 @@ func (s *Store) CountQueries() (func() int64, error) {
 	old := s.db
 	s.db = db
 	old.Close()
+	if err := s.prepareWrites(context.Background()); err != nil {
+		return nil, fmt.Errorf("count queries: %w", err)
+	}
 	n.Store(0)
 	return n.Load, nil
 }

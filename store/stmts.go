@@ -87,6 +87,34 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// preparedOnly is the statement prepared for query, or nil: unlike
+// prepared it prepares nothing, so it needs no connection.
+func (s *Store) preparedOnly(query string) *sql.Stmt {
+	c := &s.stmts
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.db != s.db {
+		return nil
+	}
+	return c.m[query]
+}
+
+// prepareWrites prepares, on SQLite, the statements every write batch
+// runs (writeTexts, used through writer.stmt). It runs when the pool is
+// new, never inside a write transaction: that holds a connection, and
+// preparing on another one could wait for ever on a pool of one.
+func (s *Store) prepareWrites(ctx context.Context) error {
+	if s.dialect != sqlite {
+		return nil
+	}
+	for _, q := range writeTexts() {
+		if _, err := s.prepared(ctx, q); err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+	}
+	return nil
+}
+
 // closeStmts closes the prepared statements (before the pool closes).
 func (s *Store) closeStmts() {
 	c := &s.stmts

@@ -171,6 +171,11 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 		s.db.Close()
 		return nil, err
 	}
+	if err := s.prepareWrites(pctx); err != nil {
+		s.closeStmts()
+		s.db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

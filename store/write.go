@@ -132,17 +132,22 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Resul
 	return st.ExecContext(ctx, dbArgs(args)...)
 }
 
-// stmt is query as a statement of w's transaction: on SQLite prepared
-// once per connection and kept (Store.prepared), else prepared now.
+// writeTexts are the statements writer.stmt keeps prepared on SQLite.
+func writeTexts() []string {
+	qs := []string{pendingRedactionsSQL, recordTxnSQL, insertRoomSQL, countMessageSQL}
+	qs = append(qs, insertEventsSQLite.texts...)
+	return append(qs, insertChangesSQLite.texts...)
+}
+
+// stmt is query as a statement of w's transaction: on SQLite, one of
+// writeTexts is prepared once per connection and kept (prepareWrites;
+// the transaction prepares it on its own connection the first time);
+// anything else is prepared now, for this transaction.
 func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	st, err := w.s.prepared(ctx, query)
-	if err != nil {
-		return nil, err
+	if st := w.s.preparedOnly(query); st != nil {
+		return w.tx.StmtContext(ctx, st), nil
 	}
-	if st == nil {
-		return w.tx.PrepareContext(ctx, query)
-	}
-	return w.tx.StmtContext(ctx, st), nil
+	return w.tx.PrepareContext(ctx, query)
 }
 
 // roomDelta is what one batch changed in a room's summary.
