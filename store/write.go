@@ -50,7 +50,7 @@ const (
 // rowsInsert is a multi-row INSERT (insertEventsSQL, insertChangesSQL) as
 // SQLite runs it: statements of 64, 16, 4 and 1 rows of "?" parameters,
 // the largest that fits the rows left, each prepared once per connection
-// (Store.prepared). Multi-row statements of numbered parameters, compiled
+// (prepareWrites, writer.stmt). Multi-row statements of numbered parameters, compiled
 // for each batch, once imported at 5.7k events/s against 45k for a
 // prepared statement a row; but a statement a row spends most of the
 // write in the statement's own round (bind, step, reset), and for a
@@ -96,7 +96,7 @@ func (w *writer) insertRowsSQLite(ctx context.Context, ins rowsInsert, args []an
 		if each == nil {
 			_, err = st.ExecContext(ctx, dbArgs(args[:n])...)
 		} else {
-			err = eachRow(st.QueryContext(ctx, dbArgs(args[:n])...))(each)
+			err = eachRow(ctx, st, dbArgs(args[:n]), each)
 		}
 		if err != nil {
 			return err
@@ -106,30 +106,30 @@ func (w *writer) insertRowsSQLite(ctx context.Context, ins rowsInsert, args []an
 	return nil
 }
 
-// eachRow calls each for every row of rows, then closes them.
-func eachRow(rows *sql.Rows, err error) func(each func(*sql.Rows) error) error {
-	return func(each func(*sql.Rows) error) error {
-		if err != nil {
+// eachRow runs st with args and calls each for every row it returns.
+func eachRow(ctx context.Context, st *sql.Stmt, args []any, each func(*sql.Rows) error) error {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := each(rows); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
 	}
+	return rows.Err()
 }
 
-// exec runs query, a statement every batch (or every room of one) runs,
-// prepared once (stmt), its string arguments through dbText as safeTx's.
+// exec runs query, a statement every batch (or every room of one) runs:
+// on SQLite the one prepareWrites kept, its string arguments through
+// dbText as safeTx's; elsewhere as safeTx runs it (pgx keeps its own
+// statements, and preparing for the transaction would cost a round trip).
 func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := w.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if st := w.s.preparedOnly(query); st != nil {
+		return w.tx.StmtContext(ctx, st).ExecContext(ctx, dbArgs(args)...)
 	}
-	return st.ExecContext(ctx, dbArgs(args)...)
+	return w.tx.ExecContext(ctx, query, args...)
 }
 
 // writeTexts are the statements writer.stmt keeps prepared on SQLite.
