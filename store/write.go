@@ -109,6 +109,12 @@ func (w *writer) insertRowsSQLite(ctx context.Context, ins rowsInsert, args []an
 // eachRow runs st with args and calls each for every row it returns.
 func eachRow(ctx context.Context, st *sql.Stmt, args []any, each func(*sql.Rows) error) error {
 	rows, err := st.QueryContext(ctx, args...)
+	return forRows(rows, err, each)
+}
+
+// forRows calls each for every row of a query's result (rows, err), then
+// closes it.
+func forRows(rows *sql.Rows, err error, each func(*sql.Rows) error) error {
 	if err != nil {
 		return err
 	}
@@ -335,17 +341,8 @@ func (w *writer) insertMany(ctx context.Context, query string, args []any, width
 }
 
 func (w *writer) queryEach(ctx context.Context, q string, args []any, each func(*sql.Rows) error) error {
-	r, err := w.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	for r.Next() {
-		if err := each(r); err != nil {
-			return err
-		}
-	}
-	return r.Err()
+	rows, err := w.tx.QueryContext(ctx, q, args...)
+	return forRows(rows, err, each)
 }
 
 // insertAll writes the batch's events and remembers which were new (the
