@@ -340,19 +340,13 @@ func (s *Store) RoomDays(ctx context.Context, roomID id.RoomID, from, to int64, 
 // maxIDsPerQuery keeps IN lists well inside both databases' limits.
 const maxIDsPerQuery = 500
 
-// inList returns "$1,…,$n" and the ids as arguments, for an IN list that
-// holds all of a statement's parameters; on SQLite "?,…,?" (positional).
-func inList[T ~string](d dialect, ids []T) (string, []any) {
+// inList returns "$1,…,$n" and the ids as arguments, for an IN list.
+func inList[T ~string](ids []T) (string, []any) {
+	ph := make([]string, len(ids))
 	args := make([]any, len(ids))
 	for i, v := range ids {
-		args[i] = string(v)
-	}
-	if d == sqlite {
-		return strings.TrimSuffix(strings.Repeat("?,", len(ids)), ","), args
-	}
-	ph := make([]string, len(ids))
-	for i := range ids {
 		ph[i] = "$" + strconv.Itoa(i+1)
+		args[i] = string(v)
 	}
 	return strings.Join(ph, ","), args
 }

@@ -32,21 +32,6 @@ func TestInListPadded(t *testing.T) {
 	}
 }
 
-// TestInListPositional: on SQLite an IN list is "?" parameters, bound by
-// place (modernc asks SQLite the name of a numbered one, and makes a Go
-// string of it, on every execution); on PostgreSQL "$n".
-func TestInListPositional(t *testing.T) {
-	for _, c := range []struct {
-		d    dialect
-		want string
-	}{{sqlite, "?,?,?"}, {postgres, "$1,$2,$3"}} {
-		ph, args := inList(c.d, []string{"a", "b", "c"})
-		if ph != c.want || len(args) != 3 || args[2] != "c" {
-			t.Errorf("inList(%v) = %q, %v", c.d, ph, args)
-		}
-	}
-}
-
 // TestRowsInsertSQLite: each of a multi-row insert's statements has the
 // rows it is for, of positional parameters only.
 func TestRowsInsertSQLite(t *testing.T) {

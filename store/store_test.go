@@ -551,3 +551,37 @@ func TestRoomsByID(t *testing.T) {
 		}
 	})
 }
+
+// TestWriterListsHoldAnyID: the writer's lists of a batch's IDs (which
+// new events a redaction waits for, which were deleted on purpose) find
+// IDs holding what a JSON array or an SQL list must quote: a quote, a
+// backslash, HTML characters, a comma, non-ASCII.
+func TestWriterListsHoldAnyID(t *testing.T) {
+	ids := []string{`$q"uote`, `$back\slash`, `$<b>&amp;`, `$a,b`, `$é🎉`, `$plain`}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		// Redactions first, then their targets, all in one batch: each
+		// target must find the redaction waiting for it.
+		var reds, msgs []store.Event
+		for i, e := range ids {
+			reds = append(reds, mk(t, fmt.Sprintf("$r%d", i), "m.room.redaction", "@alice:example.org", int64(3000+i), nil, fmt.Sprintf(`{"redacts":%q}`, e)))
+			msgs = append(msgs, mk(t, e, "m.room.message", "@bob:example.org", int64(2000+i), nil, `{"msgtype":"m.text","body":"secret"}`))
+		}
+		put(t, st, reds...)
+		put(t, st, msgs...)
+		for _, e := range ids {
+			ev, err := st.EventByID(ctx, id.EventID(e))
+			if err != nil || !ev.Redacted {
+				t.Errorf("%s: redacted %v, %v", e, ev.Redacted, err)
+			}
+		}
+		// Deleted on purpose (the sender erased): a redelivery stores none.
+		if _, err := st.EraseUser(ctx, "@bob:example.org", false); err != nil {
+			t.Fatal(err)
+		}
+		if res := put(t, st, msgs...); res.Stored != 0 || res.Withdrawn != len(ids) {
+			t.Errorf("redelivered after erasure: %+v", res)
+		}
+	})
+}

@@ -25,6 +25,7 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (redaction_id) DO NOTHING`
 	pendingTargetsSQL    = `SELECT DISTINCT target_id FROM redactions WHERE target_id IN (%s) AND applied_at IS NULL AND NOT rejected`
+	tombstonedSQL        = `SELECT event_id FROM tombstones WHERE event_id IN (%s)`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
 		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
 	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted, state_key, origin_ts
@@ -140,7 +141,7 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Resul
 
 // writeTexts are the statements writer.stmt keeps prepared on SQLite.
 func writeTexts() []string {
-	qs := []string{pendingRedactionsSQL, recordTxnSQL, insertRoomSQL, countMessageSQL}
+	qs := []string{pendingRedactionsSQL, recordTxnSQL, insertRoomSQL, countMessageSQL, sqliteAmong(pendingTargetsSQL), sqliteAmong(tombstonedSQL)}
 	qs = append(qs, insertEventsSQLite.texts...)
 	return append(qs, insertChangesSQLite.texts...)
 }
@@ -468,21 +469,16 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 // events insertAll just wrote an unapplied redaction is waiting for (one
 // that arrived first, or was served before its target was backfilled).
 func (w *writer) notePending(ctx context.Context) error {
-	ids := make([]id.EventID, 0, len(w.inserted))
+	ids := make([]string, 0, len(w.inserted))
 	for e := range w.inserted {
-		ids = append(ids, e)
+		ids = append(ids, string(e))
 	}
-	for len(ids) > 0 {
-		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(w.s.dialect, ids[:n])
-		targets, err := scanStrings(w.tx.QueryContext(ctx, fmt.Sprintf(pendingTargetsSQL, ph), args...))
-		if err != nil {
-			return err
-		}
-		for _, t := range targets {
-			w.batchTargets[id.EventID(t)] = true
-		}
-		ids = ids[n:]
+	targets, err := w.among(ctx, pendingTargetsSQL, ids)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		w.batchTargets[id.EventID(t)] = true
 	}
 	return nil
 }
@@ -855,18 +851,58 @@ func (s *Store) inWrite(ctx context.Context, f func(w *writer) error) error {
 // tombstoned returns which of ids were deleted on purpose (expired, purged,
 // erased) and must not be stored again.
 func (w *writer) tombstoned(ctx context.Context, ids []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	for len(ids) > 0 {
-		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(w.s.dialect, ids[:n])
-		gone, err := scanStrings(w.tx.QueryContext(ctx, `SELECT event_id FROM tombstones WHERE event_id IN (`+ph+`)`, args...))
+	gone, err := w.among(ctx, tombstonedSQL, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(gone))
+	for _, e := range gone {
+		out[e] = true
+	}
+	return out, nil
+}
+
+// among runs query (one %s for an IN list) for ids and returns the one
+// column of its rows. On PostgreSQL the list is of parameters, a few
+// hundred a statement. On SQLite it is one parameter, the IDs as a JSON
+// array read by json_each: a list of parameters has a text for every
+// length, which modernc compiled anew for every batch, and these are
+// prepared once (sqliteAmong, prepareWrites). Like every string a writer
+// sends, the IDs go through dbText.
+func (w *writer) among(ctx context.Context, query string, ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if w.s.dialect == sqlite {
+		list := make([]string, len(ids))
+		for i, e := range ids {
+			list[i] = dbText(e)
+		}
+		arg, err := json.Marshal(list)
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range gone {
-			out[e] = true
+		st, err := w.stmt(ctx, sqliteAmong(query))
+		if err != nil {
+			return nil, err
 		}
+		return scanStrings(st.QueryContext(ctx, string(arg)))
+	}
+	var out []string
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		ph, args := inList(ids[:n])
+		got, err := scanStrings(w.tx.QueryContext(ctx, fmt.Sprintf(query, ph), args...))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
 		ids = ids[n:]
 	}
 	return out, nil
+}
+
+// sqliteAmong is query (of writer.among) as SQLite runs it.
+func sqliteAmong(query string) string {
+	return fmt.Sprintf(query, "SELECT value FROM json_each(?)")
 }
