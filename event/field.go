@@ -20,14 +20,11 @@ func StringField(obj json.RawMessage, key string) string {
 		return ""
 	}
 	v := lastMember(obj, key)
-	switch {
-	case len(v) == 0 || v[0] != '"':
+	if len(v) == 0 || v[0] != '"' {
 		return "" // absent, not an object, or not a string
-	case bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v):
-		return string(v[1 : len(v)-1])
 	}
-	var s string
-	if json.Unmarshal(v, &s) != nil {
+	s, err := decodeString(v)
+	if err != nil {
 		return ""
 	}
 	return s

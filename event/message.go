@@ -150,11 +150,9 @@ func parseMessageFast(content []byte) (Message, bool) {
 				case v[0] == 'n': // null leaves the field as it was
 				case v[0] != '"':
 					return Message{}, false // the wrong type: an error
-				case bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v):
-					*fields[f] = string(v[1 : len(v)-1])
 				default:
-					var s string
-					if json.Unmarshal(v, &s) != nil {
+					s, err := decodeString(v)
+					if err != nil {
 						return Message{}, false
 					}
 					*fields[f] = s

@@ -102,14 +102,16 @@ func (s *Store) preparedOnly(query string) *sql.Stmt {
 // prepareWrites prepares, on SQLite, the statements every write batch
 // runs (writeTexts, used through writer.stmt). It runs when the pool is
 // new, never inside a write transaction: that holds a connection, and
-// preparing on another one could wait for ever on a pool of one.
+// preparing on another one could wait for ever on a pool of one. A
+// ReadMostly store (archive-web) writes nothing a batch would, and skips
+// it; should it write, its statements are prepared for the transaction.
 func (s *Store) prepareWrites(ctx context.Context) error {
-	if s.dialect != sqlite {
+	if s.dialect != sqlite || s.opts.ReadMostly {
 		return nil
 	}
 	for _, q := range writeTexts() {
 		if _, err := s.prepared(ctx, q); err != nil {
-			return fmt.Errorf("open store: %w", err)
+			return fmt.Errorf("prepare writes: %w", err)
 		}
 	}
 	return nil

@@ -174,7 +174,7 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 	if err := s.prepareWrites(pctx); err != nil {
 		s.closeStmts()
 		s.db.Close()
-		return nil, err
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return s, nil
 }
