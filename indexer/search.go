@@ -176,7 +176,8 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	// event remembers where the index stands just after it, so the next
 	// page resumes right after the last event returned.
 	want := req.Size + 1
-	var resume []cursor
+	res.Events = make([]store.Event, 0, want)
+	resume := make([]cursor, 0, want)
 	more := false // the index may hold more hits past cur
 	for round := 0; round < 3 && len(res.Events) < want; round++ {
 		fetch := want + want/2
@@ -204,7 +205,7 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 				cur.After = h.Sort
 			}
 			if e, ok := verified[id.EventID(h.ID)]; ok {
-				res.Events = append(res.Events, e)
+				res.Events = append(res.Events, *e)
 				resume = append(resume, cur)
 			}
 		}
@@ -801,6 +802,14 @@ func inRange(months []string, within monthRange) []string {
 	return slices.DeleteFunc(slices.Clone(months), func(m string) bool { return m < within.first || m > within.last })
 }
 
+// countList is countUpTo's lists of a count's internal IDs.
+type countList struct {
+	internal []byte
+	ends     []int
+}
+
+var countLists = sync.Pool{New: func() any { return new(countList) }}
+
 // countUpTo counts a query's hits in one index, unscored, and stops at
 // limit: Bleve's own search cannot stop before its last hit. With keep, a
 // count that ends below the limit also returns every hit's document ID,
@@ -819,8 +828,13 @@ func countUpTo(ctx context.Context, idx bleve.Index, q query.Query, limit int, k
 	sc := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(s.DocumentMatchPoolSize()+1, 0), IndexReader: r}
 	var n int64
 	// The internal IDs, end to end: the pool reuses each match's own.
-	var internal []byte
-	var ends []int
+	// Their lists are kept from one count to the next (countLists):
+	// grown from empty each time, they were a seventh of what a
+	// time-ordered search allocated.
+	lists := countLists.Get().(*countList)
+	defer countLists.Put(lists)
+	internal, ends := lists.internal[:0], lists.ends[:0]
+	defer func() { lists.internal, lists.ends = internal[:0], ends[:0] }()
 	for n < int64(limit) {
 		if n%1024 == 0 && ctx.Err() != nil {
 			return 0, nil, ctx.Err()
@@ -961,10 +975,9 @@ func months(idx bleve.Index) ([]string, error) {
 // verify loads the hits from the store and keeps those that may be shown
 // and still satisfy the query's filters (the store is the truth; the index
 // may lag behind it).
-func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms []id.RoomID, check textCheck, rc *roomCache) (map[id.EventID]store.Event, error) {
-	out := map[id.EventID]store.Event{}
+func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms []id.RoomID, check textCheck, rc *roomCache) (map[id.EventID]*store.Event, error) {
 	if len(ids) == 0 {
-		return out, nil
+		return nil, nil
 	}
 	evs, err := ix.store.EventsByID(ctx, ids)
 	if err != nil {
@@ -973,7 +986,11 @@ func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms 
 	if err := rc.fill(ctx, evs); err != nil {
 		return nil, err
 	}
-	for _, e := range evs {
+	// Pointers into evs: an Event is too large for a map to hold in place,
+	// and each one kept would be copied into an allocation of its own.
+	out := make(map[id.EventID]*store.Event, len(evs))
+	for i := range evs {
+		e := &evs[i]
 		room, err := rc.get(ctx, e.RoomID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // no room, nothing shown
@@ -981,7 +998,7 @@ func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms 
 		if err != nil {
 			return nil, err
 		}
-		if !indexable(&e, room) {
+		if !indexable(e, room) {
 			continue
 		}
 		if len(q.From) > 0 && !slices.Contains(q.From, e.Sender) {
@@ -1010,10 +1027,10 @@ type textCheck struct {
 
 // checkText keeps the events whose displayed text has every run and no
 // excluded phrase.
-func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]store.Event, check textCheck) (map[id.EventID]store.Event, error) {
+func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]*store.Event, check textCheck) (map[id.EventID]*store.Event, error) {
 	msgs := make([]store.Event, 0, len(evs))
 	for _, e := range evs {
-		msgs = append(msgs, e)
+		msgs = append(msgs, *e)
 	}
 	resolved, err := ix.resolve(ctx, msgs)
 	if err != nil {
@@ -1040,7 +1057,7 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]store.Event
 					drop[k] = true
 					continue
 				}
-				text := f.text(newDocument(&e, msg, false).Text)
+				text := f.text(newDocument(e, msg, false).Text)
 				keep := true
 				for _, r := range check.runs {
 					keep = keep && text.holds(r)

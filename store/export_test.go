@@ -32,7 +32,7 @@ func (s *Store) SlowInQuery(ctx context.Context, seconds float64, ids []id.Event
 	// The sleep is the outer side of a lateral join, so it runs even when
 	// no event matches.
 	return s.inQuery(ctx, fmt.Sprintf(`SELECT e.* FROM (SELECT pg_sleep(%g)::text AS s OFFSET 0) z
-		CROSS JOIN LATERAL (SELECT `+eventColumns+` FROM events WHERE event_id IN (%%s) AND z.s IS NOT NULL OFFSET 0) e`, seconds), ids)
+		CROSS JOIN LATERAL (SELECT `+eventColumns+` FROM events WHERE event_id IN (%%s) AND z.s IS NOT NULL OFFSET 0) e`, seconds), ids, true)
 }
 
 // MaxIDsPerQuery is the longest IN list of one query.

@@ -369,22 +369,32 @@ func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 }
 
 // inQuery runs query (which has one %s for a placeholder list) over ids in
-// chunks and concatenates the results. The read timeout bounds each chunk's
+// chunks and concatenates the results; with rowPerID the query returns
+// about a row for each ID (an event's own row), and its list is made that
+// long at once. The read timeout bounds each chunk's
 // query, as it bounds every read query: the indexer's catch-up asks for
 // thousands of IDs at once, and under load their chunks together ran past
 // one timeout that each was well within.
-func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID) ([]Event, error) {
+func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID, rowPerID bool) ([]Event, error) {
 	var out []Event
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
 		ph, args := inListPadded(ids[:n])
 		qctx, cancel := s.readCtx(ctx)
-		evs, err := s.queryEvents(qctx, fmt.Sprintf(query, ph), args...)
+		size := 0
+		if rowPerID {
+			size = n
+		}
+		evs, err := s.queryEventsSized(qctx, size, "", fmt.Sprintf(query, ph), args...)
 		cancel()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, evs...)
+		if out == nil {
+			out = evs // one list, not copied
+		} else {
+			out = append(out, evs...)
+		}
 		ids = ids[n:]
 	}
 	return out, nil
@@ -419,7 +429,7 @@ var relatedSQL = `SELECT ` + eventColumns + ` FROM (
 // let another, perhaps hidden, room's text into this one's pages), at most
 // MaxRelated of each relation type per target, in timeline order.
 func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, error) {
-	evs, err := s.inQuery(ctx, relatedSQL, targets)
+	evs, err := s.inQuery(ctx, relatedSQL, targets, false)
 	if err != nil {
 		return nil, fmt.Errorf("related events: %w", err)
 	}
@@ -531,7 +541,7 @@ func (s *Store) RoomsUpTo(ctx context.Context, limit int) (rooms []Room, more bo
 
 // EventsByID returns the stored events among ids, in no particular order.
 func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, error) {
-	evs, err := s.inQuery(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (%s)`, ids)
+	evs, err := s.inQuery(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (%s)`, ids, true)
 	if err != nil {
 		return nil, fmt.Errorf("events by id: %w", err)
 	}
