@@ -2,8 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
@@ -54,6 +57,76 @@ func TestReadStateIsPerRoom(t *testing.T) {
 		h4, s4 := rs4.RoomHead, rs4.Screened
 		if err != nil || s4 <= s3 {
 			t.Errorf("after an opt-out: %d, %d (%v); before %d, %d", h4, s4, err, h3, s3)
+		}
+	})
+}
+
+// TestRoomToReadIsReadState: under one ScreenOnce, RoomToRead reads the
+// room and its read state in one query, and the request's ReadState of
+// the room then asks only screening's: the same room and the same state
+// as Room and ReadState read apart, one query fewer. The request keeps
+// what it read (a later change reaches the next request), and an unknown
+// room is ErrNotFound, as from Room.
+func TestRoomToReadIsReadState(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		bg := context.Background()
+		put(t, st, mkIn(t, "!x:example.org", "$c", "m.room.create", 1000, sk(""), `{"room_version":"10"}`),
+			mkIn(t, "!x:example.org", "$m", "m.room.message", 2000, nil, `{"msgtype":"m.text","body":"hello"}`))
+		if err := st.SetRoomSync(bg, store.RoomSync{RoomID: "!x:example.org", CompleteFrom: time.UnixMilli(1500), ReachedCreate: true}); err != nil {
+			t.Fatal(err)
+		}
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.ReadState(bg, "!x:example.org"); err != nil { // loads the copy of opt-outs
+			t.Fatal(err)
+		}
+		wantRoom, err := st.Room(bg, "!x:example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantState, err := st.ReadState(bg, "!x:example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantState.RoomHead == 0 || !wantState.Sync.ReachedCreate || wantState.Sync.CompleteFrom.UnixMilli() != 1500 {
+			t.Fatalf("read state %+v: the room's head and sync state missing", wantState)
+		}
+		req := st.ScreenOnce(bg)
+		before := count()
+		r, err := st.RoomToRead(req, "!x:example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := st.ReadState(req, "!x:example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count() - before; n != 2 {
+			t.Errorf("RoomToRead, then ReadState: %d queries, want 2 (the room with its state, screening)", n)
+		}
+		if !reflect.DeepEqual(r, wantRoom) {
+			t.Errorf("RoomToRead = %+v, Room = %+v", r, wantRoom)
+		}
+		if !reflect.DeepEqual(rs, wantState) {
+			t.Errorf("ReadState after RoomToRead = %+v, alone = %+v", rs, wantState)
+		}
+
+		put(t, st, mkIn(t, "!x:example.org", "$m2", "m.room.message", 3000, nil, `{"msgtype":"m.text","body":"later"}`))
+		if again, err := st.ReadState(req, "!x:example.org"); err != nil || again.RoomHead != rs.RoomHead {
+			t.Errorf("the same request's ReadState after a change: head %d (%v), want %d as it read", again.RoomHead, err, rs.RoomHead)
+		}
+		next := st.ScreenOnce(bg)
+		if _, err := st.RoomToRead(next, "!x:example.org"); err != nil {
+			t.Fatal(err)
+		}
+		if later, err := st.ReadState(next, "!x:example.org"); err != nil || later.RoomHead <= rs.RoomHead {
+			t.Errorf("the next request's ReadState: head %d (%v), want past %d", later.RoomHead, err, rs.RoomHead)
+		}
+
+		if _, err := st.RoomToRead(st.ScreenOnce(bg), "!nope:example.org"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RoomToRead of an unknown room: %v, want ErrNotFound", err)
 		}
 	})
 }

@@ -127,6 +127,7 @@ type screenOnce struct {
 	mu    sync.Mutex
 	done  bool
 	state screenState
+	read  map[id.RoomID]readStateRow // by RoomToRead, for ReadState
 }
 
 type screenOnceKey struct{}

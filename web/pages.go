@@ -356,7 +356,7 @@ func (s *Server) publicEvent(c echo.Context) (store.Event, store.Room, error) {
 	if err != nil {
 		return store.Event{}, store.Room{}, err
 	}
-	r, err := s.store.Room(c.Request().Context(), ev.RoomID)
+	r, err := s.store.RoomToRead(c.Request().Context(), ev.RoomID) // with the state a permalink's key reads
 	if err != nil {
 		return store.Event{}, store.Room{}, err
 	}

@@ -156,7 +156,9 @@ func (s *Server) resolveRoomSlug(c echo.Context, raw string) (store.Room, bool, 
 			return store.Room{}, false, err
 		}
 	}
-	r, err := s.store.Room(ctx, roomID)
+	// The page's key reads the room's state next (pageKey): in the same
+	// query as its row.
+	r, err := s.store.RoomToRead(ctx, roomID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Room{}, false, notFound("This archive has no room %s.", raw)
 	}
