@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -22,8 +23,13 @@ const readStateFields = `COALESCE((` + roomHeadSQL + `), 0),
 	COALESCE((` + predecessorOfSQL + `), '')`
 
 // roomReadSQL is getRoomSQL with the room's readStateFields after its
-// row, read in the same statement (RoomToRead).
+// row, read in the same statement (RoomToRead); roomReadConsentSQL adds
+// consentChangesSQL's answer for its $2… (one row of an aggregate).
 const roomReadSQL = `SELECT ` + roomColumns + `, ` + readStateFields + ` FROM rooms WHERE room_id = $1`
+
+var roomReadConsentSQL = `SELECT ` + roomColumns + `, ` + readStateFields + `, c.* FROM rooms
+	CROSS JOIN (` + strings.NewReplacer("$1", "$2", "$2", "$3", "$3", "$4", "$4", "$5").Replace(consentChangesSQL) + `) c
+	WHERE rooms.room_id = $1`
 
 // readStateRow is what readStateFields hold.
 type readStateRow struct {
@@ -40,19 +46,35 @@ func (r *readStateRow) dest() []any {
 // (web's pages, whose cache keys begin with it): it reads the room's
 // read-state fields in the same statement, and under a ScreenOnce context
 // the request's ReadState of the room takes them from there, not from a
-// query of its own. A page served from the cache asked three queries,
-// each a round trip on PostgreSQL; it asks two
+// query of its own; when the request has not yet looked at the change
+// feed for opt-outs and policies, that look is in the statement too
+// (consentChanged takes it from there). A page served from the cache
+// asked three queries, each a round trip on PostgreSQL; it asks one
 // (TestCachedPageQueries). Read in one statement, the row and the fields
-// agree; both are read before the page is, as ReadState's guarantee asks.
+// agree; all are read before the page is, as ReadState's guarantee asks.
 func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) {
 	m, _ := ctx.Value(screenOnceKey{}).(*screenOnce)
 	if m == nil || m.store != s {
 		return s.Room(ctx, roomID)
 	}
+	m.mu.Lock()
+	screened := m.done
+	m.mu.Unlock()
+	c := &s.consent
+	c.mu.Lock()
+	loaded, pos := c.loaded, c.pos
+	c.mu.Unlock()
+	query, args := roomReadSQL, []any{string(roomID)}
+	var st readStateRow
+	var ch consentAnswer
+	more := st.dest()
+	if loaded && !screened {
+		query, args = roomReadConsentSQL, []any{string(roomID), pos, consentScan, string(ChangeUser), string(ChangeHidden)}
+		more = append(more, &ch.n, &ch.head, &ch.relevant)
+	}
 	qctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	var st readStateRow
-	r, err := scanRoom(withMore{s.queryRow(qctx, roomReadSQL, string(roomID)), st.dest()})
+	r, err := scanRoom(withMore{s.queryRow(qctx, query, args...), more})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Room{}, fmt.Errorf("room %s: %w", roomID, ErrNotFound)
 	}
@@ -64,6 +86,10 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 		m.read = map[id.RoomID]readStateRow{}
 	}
 	m.read[roomID] = st
+	if query == roomReadConsentSQL {
+		ch.pos = pos
+		m.consent = &ch
+	}
 	m.mu.Unlock()
 	return s.withPolicy(r), nil
 }

@@ -128,6 +128,15 @@ type screenOnce struct {
 	done  bool
 	state screenState
 	read  map[id.RoomID]readStateRow // by RoomToRead, for ReadState
+	// consent is consentChangesSQL's answer, read by RoomToRead, for
+	// the request's first look at the feed (consentChanged).
+	consent *consentAnswer
+}
+
+// consentAnswer is consentChangesSQL's answer after pos.
+type consentAnswer struct {
+	pos, head   int64
+	n, relevant int
 }
 
 type screenOnceKey struct{}
@@ -193,7 +202,18 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 
 // consentChanged reports the change feed's head after pos (pos when none)
 // and whether policies or opt-outs may have changed since pos.
+// Under a ScreenOnce whose RoomToRead read the answer after pos already,
+// that answer is taken, once.
 func (s *Store) consentChanged(ctx context.Context, pos int64) (head int64, changed bool, err error) {
+	if m, _ := ctx.Value(screenOnceKey{}).(*screenOnce); m != nil && m.store == s {
+		m.mu.Lock()
+		a := m.consent
+		m.consent = nil
+		m.mu.Unlock()
+		if a != nil && a.pos == pos {
+			return a.head, a.relevant == 1 || a.n == consentScan, nil
+		}
+	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var n, relevant int
