@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"html/template"
 	"reflect"
 	"testing"
@@ -67,4 +68,56 @@ func TestDigestCoversEveryField(t *testing.T) {
 	add("excerpt job", renderJob{setText: noText, excerpt: 100})
 	add("media not yet", renderJob{setHTML: noHTML, media: render.MediaNotYet})
 	add("media unavailable", renderJob{setHTML: noHTML, media: render.MediaUnavailable})
+}
+
+// TestPlainHTML: a short message without formatting or media is rendered
+// on each request, not kept in the render cache (plainHTML); anything
+// else is kept. Its ETag share is its fields, which begin with the job's
+// kind, so its HTML and its text, or two bodies, never hash alike.
+func TestPlainHTML(t *testing.T) {
+	long := string(make([]byte, plainHTMLBytes+1))
+	for _, c := range []struct {
+		what string
+		m    event.Message
+		want bool
+	}{
+		{"an IRC line", event.Message{MsgType: event.MsgText, Body: "see https://example.org"}, true},
+		{"an emote", event.Message{MsgType: event.MsgEmote, Body: "waves"}, true},
+		{"a notice", event.Message{MsgType: event.MsgNotice, Body: "build passed"}, true},
+		{"a body of the bound", event.Message{MsgType: event.MsgText, Body: long[:plainHTMLBytes]}, true},
+		{"a format without a formatted body", event.Message{MsgType: event.MsgText, Body: "x", Format: event.FormatHTML}, true},
+		{"a longer body", event.Message{MsgType: event.MsgText, Body: long}, false},
+		{"formatted", event.Message{MsgType: event.MsgText, Body: "*x*", Format: event.FormatHTML, FormattedBody: "<em>x</em>"}, false},
+		{"an image", event.Message{MsgType: event.MsgImage, Body: "cat.png", URL: "mxc://example.org/cat"}, false},
+		{"a file", event.Message{MsgType: event.MsgFile, Body: "notes.txt", URL: "mxc://example.org/notes"}, false},
+	} {
+		if got := plainHTML(c.m); got != c.want {
+			t.Errorf("plainHTML(%s) = %v, want %v", c.what, got, c.want)
+		}
+	}
+
+	s := &Server{}
+	etag := func(jobs ...renderJob) string {
+		t.Helper()
+		tag, err := s.validator(context.Background(), "page", nil, &renderQueue{jobs: jobs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tag
+	}
+	noHTML, noText := func(template.HTML) {}, func(string) {}
+	a, b := event.Message{MsgType: event.MsgText, Body: "ab"}, event.Message{MsgType: event.MsgText, Body: "ac"}
+	tags := map[string]string{}
+	for what, tag := range map[string]string{
+		"html of a":       etag(renderJob{msg: a, setHTML: noHTML}),
+		"html of b":       etag(renderJob{msg: b, setHTML: noHTML}),
+		"text of a":       etag(renderJob{msg: a, setText: noText}),
+		"html of a and b": etag(renderJob{msg: a, setHTML: noHTML}, renderJob{msg: b, setHTML: noHTML}),
+		"html of b and a": etag(renderJob{msg: b, setHTML: noHTML}, renderJob{msg: a, setHTML: noHTML}),
+	} {
+		if other, ok := tags[tag]; ok {
+			t.Errorf("%s has the ETag of %s", what, other)
+		}
+		tags[tag] = what
+	}
 }
