@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -368,8 +369,19 @@ func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 	return out, rows.Err()
 }
 
-// inQuery runs query (which has one %s for a placeholder list) over ids in
-// chunks and concatenates the results; with rowPerID the query returns
+// sqliteIDRows is, on SQLite, a subquery whose rows are the IDs of one
+// parameter, a JSON array (read by json_each): a list of numbered
+// parameters, one per ID, made a query text for every padded length and
+// bound them one by one, and modernc looks up each parameter's name among
+// the others. PostgreSQL keeps its list: an IN list is an index condition
+// there (= ANY), while a subquery of unnest() was planned as a semi-join
+// that, with statistics from before the room's relations, walked all of
+// events_rel for each query.
+const sqliteIDRows = "SELECT value FROM json_each(?)"
+
+// inQuery runs query (which has one %s for a list of IDs: numbered
+// parameters on PostgreSQL, sqliteIDRows on SQLite) over ids in chunks
+// and concatenates the results; with rowPerID the query returns
 // about a row for each ID (an event's own row), and its list is made that
 // long at once. The read timeout bounds each chunk's
 // query, as it bounds every read query: the indexer's catch-up asks for
@@ -379,13 +391,25 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID, row
 	var out []Event
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inListPadded(ids[:n])
+		var text string
+		var args []any
+		if s.dialect == postgres {
+			var ph string
+			ph, args = inListPadded(ids[:n])
+			text = fmt.Sprintf(query, ph)
+		} else {
+			list, err := json.Marshal(ids[:n])
+			if err != nil {
+				return nil, fmt.Errorf("event IDs as JSON: %w", err)
+			}
+			text, args = fmt.Sprintf(query, sqliteIDRows), []any{string(list)}
+		}
 		qctx, cancel := s.readCtx(ctx)
 		size := 0
 		if rowPerID {
 			size = n
 		}
-		evs, err := s.queryEventsSized(qctx, size, "", fmt.Sprintf(query, ph), args...)
+		evs, err := s.queryEventsSized(qctx, size, "", text, args...)
 		cancel()
 		if err != nil {
 			return nil, err

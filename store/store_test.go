@@ -585,3 +585,62 @@ func TestWriterListsHoldAnyID(t *testing.T) {
 		}
 	})
 }
+
+// TestReadListsHoldAnyID: the reads by a list of event IDs (EventsByID,
+// Related), one JSON-array parameter on SQLite, find IDs holding a quote,
+// a backslash, HTML characters, a comma and non-ASCII, and nothing for an
+// ID that only looks like a part of one; more IDs than one query takes
+// are read in several.
+func TestReadListsHoldAnyID(t *testing.T) {
+	ids := []string{`$q"uote`, `$back\slash`, `$<b>&amp;`, `$a,b`, `$é🎉`, `$plain`}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		var evs []store.Event
+		for i, e := range ids {
+			evs = append(evs, mk(t, e, "m.room.message", "@bob:example.org", int64(2000+i), nil, `{"msgtype":"m.text","body":"hello"}`),
+				mk(t, fmt.Sprintf("$react%d", i), "m.reaction", "@alice:example.org", int64(3000+i), nil,
+					fmt.Sprintf(`{"m.relates_to":{"rel_type":"m.annotation","event_id":%q,"key":"👍"}}`, e)))
+		}
+		put(t, st, evs...)
+		ask := []id.EventID{`$a`, `$q`, `"`} // none of them stored
+		for _, e := range ids {
+			ask = append(ask, id.EventID(e))
+		}
+		for range store.MaxIDsPerQuery {
+			ask = append(ask, "$absent") // past one query's list
+		}
+		got, err := st.EventsByID(ctx, ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := map[id.EventID]bool{}
+		for _, e := range got {
+			found[e.ID] = true
+		}
+		if len(got) != len(ids) {
+			t.Errorf("EventsByID found %d events, want %d: %v", len(got), len(ids), found)
+		}
+		for _, e := range ids {
+			if !found[id.EventID(e)] {
+				t.Errorf("EventsByID did not find %s", e)
+			}
+		}
+		rel, err := st.Related(ctx, ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets := map[id.EventID]bool{}
+		for _, r := range rel {
+			targets[r.Rel.EventID] = true
+		}
+		for _, e := range ids {
+			if !targets[id.EventID(e)] {
+				t.Errorf("Related did not find the reaction to %s", e)
+			}
+		}
+		if len(rel) != len(ids) {
+			t.Errorf("Related found %d relations, want %d", len(rel), len(ids))
+		}
+	})
+}
