@@ -50,7 +50,7 @@ func (r *readStateRow) dest() []any {
 // feed for opt-outs and policies, that look is in the statement too
 // (consentChanged takes it from there). A page served from the cache
 // asked three queries, each a round trip on PostgreSQL; it asks one
-// (TestCachedPageQueries). Read in one statement, the row and the fields
+// (TestRepeatedPageNotLoaded). Read in one statement, the row and the fields
 // agree; all are read before the page is, as ReadState's guarantee asks.
 func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) {
 	m, _ := ctx.Value(screenOnceKey{}).(*screenOnce)

@@ -60,51 +60,6 @@ func TestFirstRequestQueries(t *testing.T) {
 	})
 }
 
-// TestCachedPageQueries: a page served again from the cache asks only
-// for its key: the room's row with its read state and screening's look at
-// the change feed in one query (store.RoomToRead, then ReadState from
-// it); a permalink its event first and then screening's look (for the
-// event), then the room with its state. Each was a round trip on
-// PostgreSQL: the day page, text log and JSON day asked three, a
-// permalink four.
-func TestCachedPageQueries(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20, DayPageSize: 500, APIDayPageSize: 1000}, memberDay(t, 0))
-		count, err := st.CountQueries()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range []struct {
-			path string
-			max  int64
-		}{
-			{"/room/!x:example.org/2026-01-01", 1},
-			{"/room/!x:example.org/2026-01-01.txt", 1},
-			{"/api/v1/rooms/!x:example.org/events?date=2026-01-01", 1},
-			{"/room/!x:example.org/event/$m700", 3},
-		} {
-			var first string
-			for i := range 3 {
-				before := count()
-				rec := e.get(t, c.path)
-				if rec.Code != http.StatusOK {
-					t.Fatalf("GET %s = %d", c.path, rec.Code)
-				}
-				if i == 0 {
-					first = rec.Body.String()
-					continue
-				}
-				if rec.Body.String() != first {
-					t.Errorf("GET %s again: another body", c.path)
-				}
-				if n := count() - before; n > c.max {
-					t.Errorf("GET %s again: %d queries, want at most %d", c.path, n, c.max)
-				}
-			}
-		}
-	})
-}
-
 // TestWarm: Warm, as archive-web calls it before listening, leaves the
 // process's first page only its own queries (the copy of opt-outs and
 // policies is loaded), and fails clearly when the database is gone.
