@@ -16,7 +16,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"maunium.net/go/mautrix/id"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	moderncsqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mxarchive/mxarchive/retention"
 )
@@ -163,7 +164,7 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 	s.db.SetMaxIdleConns(min(maxIdle, maxOpen))
 	pctx, cancel := context.WithTimeout(ctx, s.queryTimeout)
 	defer cancel()
-	if err := s.db.PingContext(pctx); err != nil {
+	if err := s.ping(pctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("open store: connect to %s: %w", cfg.redacted(), err)
 	}
@@ -187,6 +188,29 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 // went to re-reading them. A readMostly process (Options.ReadMostly) maps
 // nothing and keeps 8 MiB a connection.
 var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// ping connects to the database. On SQLite a connection asks for WAL
+// mode first, and two processes doing so at once on a new database (the
+// archiver and archive-web started together) both hold a shared lock
+// and want the exclusive one: SQLite answers one of them SQLITE_BUSY at
+// once, without waiting out busy_timeout, since waiting could deadlock
+// (TestOpenTogether: some 3-5% of such opens failed). That connection is
+// tried again until ctx ends; by then the other has switched the file to
+// WAL, which later connections find already set.
+func (s *Store) ping(ctx context.Context) error {
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := s.db.PingContext(ctx)
+		var liteErr *moderncsqlite.Error
+		if err == nil || s.dialect != sqlite || !errors.As(err, &liteErr) || liteErr.Code()&0xff != sqlite3.SQLITE_BUSY {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
 
 func sqliteDSN(path string, readMostly bool) string {
 	if strings.HasPrefix(path, "file:") {
