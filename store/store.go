@@ -180,15 +180,6 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 	return s, nil
 }
 
-// sqliteDSN turns a file path into a modernc.org/sqlite DSN: WAL, a busy
-// timeout so readers never fail on a writer, BEGIN IMMEDIATE so two writers
-// queue instead of deadlocking on lock upgrade, and a 64 MiB page cache plus
-// memory-mapped reads: event IDs are random, so inserts touch index pages all
-// over the file, and with SQLite's 2 MiB default most of an import's time
-// went to re-reading them. A readMostly process (Options.ReadMostly) maps
-// nothing and keeps 8 MiB a connection.
-var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
-
 // ping connects to the database. On SQLite a connection asks for WAL
 // mode first, and two processes doing so at once on a new database (the
 // archiver and archive-web started together) both hold a shared lock
@@ -212,6 +203,16 @@ func (s *Store) ping(ctx context.Context) error {
 	}
 }
 
+// uriPath escapes a file path for a file: URI (sqliteDSN).
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
+// sqliteDSN turns a file path into a modernc.org/sqlite DSN: WAL, a busy
+// timeout so readers never fail on a writer, BEGIN IMMEDIATE so two writers
+// queue instead of deadlocking on lock upgrade, and a 64 MiB page cache plus
+// memory-mapped reads: event IDs are random, so inserts touch index pages all
+// over the file, and with SQLite's 2 MiB default most of an import's time
+// went to re-reading them. A readMostly process (Options.ReadMostly) maps
+// nothing and keeps 8 MiB a connection.
 func sqliteDSN(path string, readMostly bool) string {
 	if strings.HasPrefix(path, "file:") {
 		return path
