@@ -370,7 +370,8 @@ func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 }
 
 // sqliteIDRows is, on SQLite, a subquery whose rows are the IDs of one
-// parameter, a JSON array (read by json_each): a list of numbered
+// parameter, a JSON array (read by json_each), for reads (inQuery) and a
+// write batch's lists (writer.among) alike: a list of numbered
 // parameters, one per ID, made a query text for every padded length and
 // bound them one by one, and modernc looks up each parameter's name among
 // the others. PostgreSQL keeps its list: an IN list is an index condition

@@ -68,7 +68,8 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 	var st readStateRow
 	var ch consentAnswer
 	more := st.dest()
-	if loaded && !screened {
+	look := loaded && !screened // the request's look at the feed, in this statement
+	if look {
 		query, args = roomReadConsentSQL, []any{string(roomID), pos, consentScan, string(ChangeUser), string(ChangeHidden)}
 		more = append(more, &ch.n, &ch.head, &ch.relevant)
 	}
@@ -86,7 +87,7 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 		m.read = map[id.RoomID]readStateRow{}
 	}
 	m.read[roomID] = st
-	if query == roomReadConsentSQL {
+	if look {
 		ch.pos = pos
 		m.consent = &ch
 	}

@@ -904,5 +904,5 @@ func (w *writer) among(ctx context.Context, query string, ids []string) ([]strin
 
 // sqliteAmong is query (of writer.among) as SQLite runs it.
 func sqliteAmong(query string) string {
-	return fmt.Sprintf(query, "SELECT value FROM json_each(?)")
+	return fmt.Sprintf(query, sqliteIDRows)
 }
