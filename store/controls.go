@@ -36,9 +36,12 @@ func (s *Store) ArchiveControls(ctx context.Context, rooms []id.RoomID) (map[id.
 	for len(rooms) > 0 {
 		n := min(len(rooms), maxIDsPerQuery)
 		// Padded: a page asks for its one room, a text prepared once.
-		ph, args := inListPadded(rooms[:n])
+		list, args, err := idList(s.dialect, rooms[:n])
+		if err != nil {
+			return nil, fmt.Errorf("archive controls: %w", err)
+		}
 		rooms = rooms[n:]
-		rows, err := s.query(ctx, fmt.Sprintf(archiveControlsSQL, ph), args...)
+		rows, err := s.query(ctx, fmt.Sprintf(archiveControlsSQL, list), args...)
 		if err != nil {
 			return nil, fmt.Errorf("archive controls: %w", err)
 		}

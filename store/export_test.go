@@ -46,8 +46,8 @@ func RelatedInSQL(st *Store) string { return st.relatedInQuery() }
 // member and state event an event replaced, for a test of their plans.
 var PreviousMembershipSQL, PreviousStateSQL = previousMembershipSQL, previousStateSQL
 
-// MemberRows exposes previousMembershipSQL's list of rows.
-func MemberRows(evs []*Event) (string, []any) { return memberRows(evs) }
+// MemberRows exposes previousMembershipSQL's rows on st's database.
+func MemberRows(st *Store, evs []*Event) (string, []any, error) { return memberRows(st.dialect, evs) }
 
 // MeetingStartsSQL exposes MeetingStarts' query, for a test of its plan.
 var MeetingStartsSQL = meetingStartsSQL

@@ -606,7 +606,10 @@ func (s *Store) MediaCopies(ctx context.Context, uris []event.MXC) (map[event.MX
 	// the server is matched here.
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inListPadded(ids[:n])
+		ph, args, err := idList(s.dialect, ids[:n])
+		if err != nil {
+			return nil, fmt.Errorf("media copies: %w", err)
+		}
 		ids = ids[n:]
 		rows, err := s.query(ctx, `SELECT server, media_id, TRUE, FALSE, FALSE, FALSE FROM media
 			WHERE media_id IN (`+ph+`) AND erased_at = 0 AND sha256 <> ''

@@ -19,16 +19,22 @@ import (
 // bound as an OR both walked every later member event of the user first.
 //
 // Each event's room, user, timestamp and nid are given as values (%s is
-// the list of rows, memberRows): they are the caller's, read with the
+// their rows, memberRows): they are the caller's, read with the
 // event, and looking each event up again by its ID cost an index seek and
 // a row read apiece, most of them from disk on a first page.
-const previousMembershipSQL = `WITH q (id, room, sk, ts, nid) AS (VALUES %s)
+const previousMembershipSQL = `WITH q (id, room, sk, ts, nid) AS (%s)
 SELECT q.id,
 	(SELECT p.raw FROM events p
 	 WHERE p.room_id = q.room AND p.type = 'm.room.member' AND p.state_key = q.sk AND p.public
 	   AND p.origin_ts <= q.ts AND (p.origin_ts, p.nid) < (q.ts, q.nid)
 	 ORDER BY p.origin_ts DESC, p.nid DESC LIMIT 1)
 	FROM q`
+
+// sqliteMemberRows is previousMembershipSQL's rows on SQLite: one JSON
+// parameter, an array of [id, room, state key, ts, nid] arrays, as
+// sqliteIDRows is for lists of IDs (and for the same reason: binding
+// five numbered parameters a row cost the square of their number).
+const sqliteMemberRows = `SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1)`
 
 // PreviousMembership is PreviousState for every m.room.member event among
 // evs, as the store read them, in one query per maxIDsPerQuery events: the
@@ -60,7 +66,10 @@ func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.Eve
 	}
 	for len(members) > 0 {
 		n := min(len(members), maxIDsPerQuery)
-		rows, args := memberRows(members[:n])
+		rows, args, err := memberRows(s.dialect, members[:n])
+		if err != nil {
+			return nil, fmt.Errorf("previous membership: %w", err)
+		}
 		members = members[n:]
 		if err := s.previousMembership(ctx, fmt.Sprintf(previousMembershipSQL, rows), args, subject, optouts, out); err != nil {
 			return nil, fmt.Errorf("previous membership: %w", err)
@@ -69,14 +78,26 @@ func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.Eve
 	return out, nil
 }
 
-// memberRows is the VALUES list of previousMembershipSQL for evs, and its
-// arguments, padded as inListPadded pads (so that the query's text takes
+// memberRows is the rows of previousMembershipSQL for evs, and its
+// arguments: on SQLite sqliteMemberRows and its JSON; on PostgreSQL a
+// VALUES list padded as inListPadded pads (so that the query's text takes
 // one of a few forms) with rows of no room, which match nothing. The casts
 // type PostgreSQL's parameters, which a VALUES list leaves as text.
-func memberRows(evs []*Event) (string, []any) {
+func memberRows(d dialect, evs []*Event) (string, []any, error) {
+	if d == sqlite {
+		list := make([][5]any, len(evs))
+		for i, e := range evs {
+			list[i] = [5]any{e.ID, e.RoomID, *e.StateKey, e.OriginTS, e.NID}
+		}
+		arg, err := json.Marshal(list)
+		if err != nil {
+			return "", nil, fmt.Errorf("member events as JSON: %w", err)
+		}
+		return sqliteMemberRows, []any{string(arg)}, nil
+	}
 	n := paddedLen(len(evs))
 	const cols = 5
-	rows := make([]byte, 0, n*110)
+	rows := append(make([]byte, 0, n*110+7), "VALUES "...)
 	args := make([]any, 0, n*cols)
 	for i := range n {
 		if i > 0 {
@@ -91,7 +112,7 @@ func memberRows(evs []*Event) (string, []any) {
 			args = append(args, "", "", "", int64(0), int64(0))
 		}
 	}
-	return string(rows), args
+	return string(rows), args, nil
 }
 
 func (s *Store) previousMembership(ctx context.Context, query string, args []any, subject map[id.EventID]id.UserID, optouts map[id.UserID]bool, out map[id.EventID]json.RawMessage) error {

@@ -33,6 +33,14 @@ func TestPreviousMembership(t *testing.T) {
 			mk(t, "$carol2", "m.room.member", "@carol:other.org", 2004, sk("@carol:other.org"), `{"membership":"join","displayname":"C"}`),
 			mk(t, "$msg", "m.room.message", "@carol:other.org", 2005, nil, `{"msgtype":"m.text","body":"hi"}`),
 		}
+		// State keys a list of values must keep as they are: quotes,
+		// a backslash, HTML, non-ASCII, and ones that read as a number or
+		// as JSON (rows of one JSON parameter on SQLite).
+		for i, u := range []string{`@q"uote:x.org`, `@back\slash:x.org`, `@<b>&amp;:x.org`, `@é🎉:x.org`, `12`, `[1,"a"]`, `{"a":1}`, `null`} {
+			evs = append(evs,
+				mk(t, fmt.Sprintf("$odd%da", i), "m.room.member", "@alice:example.org", 2100+int64(i), sk(u), `{"membership":"join","displayname":"first"}`),
+				mk(t, fmt.Sprintf("$odd%db", i), "m.room.member", "@alice:example.org", 2200+int64(i), sk(u), `{"membership":"join","displayname":"second"}`))
+		}
 		// More than one IN list of member events.
 		for i := range 600 {
 			evs = append(evs, mk(t, fmt.Sprintf("$many%d", i), "m.room.member", "@many:other.org", 3000+int64(i), sk("@many:other.org"),
@@ -79,7 +87,8 @@ func TestPreviousMembership(t *testing.T) {
 		if members < 600 {
 			t.Fatalf("only %d member events checked", members)
 		}
-		for evID, want := range map[string]string{"$bob1": "", "$bob2": "Bob", "$bob3": "Robert", "$carol2": "", "$many1": "n0"} {
+		for evID, want := range map[string]string{"$bob1": "", "$bob2": "Bob", "$bob3": "Robert", "$carol2": "", "$many1": "n0",
+			"$odd0a": "", "$odd0b": "first", "$odd1b": "first", "$odd2b": "first", "$odd3b": "first", "$odd4b": "first", "$odd5b": "first", "$odd6b": "first", "$odd7a": "", "$odd7b": "first"} {
 			if got := event.StringField(prev[id.EventID(evID)], "displayname"); got != want {
 				t.Errorf("%s: previous display name %q, want %q", evID, got, want)
 			}

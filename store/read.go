@@ -370,15 +370,35 @@ func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 }
 
 // sqliteIDRows is, on SQLite, a subquery whose rows are the IDs of one
-// parameter, a JSON array (read by json_each), for reads (inQuery) and a
+// parameter, a JSON array (read by json_each), for reads (idList) and a
 // write batch's lists (writer.among) alike: a list of numbered
 // parameters, one per ID, made a query text for every padded length and
-// bound them one by one, and modernc looks up each parameter's name among
-// the others. PostgreSQL keeps its list: an IN list is an index condition
-// there (= ANY), while a subquery of unnest() was planned as a semi-join
-// that, with statistics from before the room's relations, walked all of
-// events_rel for each query.
-const sqliteIDRows = "SELECT value FROM json_each(?)"
+// bound them one by one, and modernc looks each parameter's name up among
+// all of the statement's (sqlite3VListNumToName, a linear walk), so
+// binding a list cost the square of its length: for a day page's 128
+// padded rows of five values each (PreviousMembership) that lookup was
+// two thirds of the query. It is $1, not ?, so that a query may read its
+// list twice (EventTimes) with one parameter. PostgreSQL keeps its list:
+// an IN list is an index condition there (= ANY), while a subquery of
+// unnest() was planned as a semi-join that, with statistics from before
+// the room's relations, walked all of events_rel for each query.
+const sqliteIDRows = "SELECT value FROM json_each($1)"
+
+// idList is the list for a query's IN (%s) of ids, and its arguments: on
+// PostgreSQL numbered parameters, padded (inListPadded); on SQLite
+// sqliteIDRows, the IDs as one JSON array. The query must have no other
+// parameter. ids must not be empty.
+func idList[T ~string](d dialect, ids []T) (string, []any, error) {
+	if d == postgres {
+		ph, args := inListPadded(ids)
+		return ph, args, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return "", nil, fmt.Errorf("IDs as JSON: %w", err)
+	}
+	return sqliteIDRows, []any{string(list)}, nil
+}
 
 // inQuery runs query (which has one %s for a list of IDs: numbered
 // parameters on PostgreSQL, sqliteIDRows on SQLite) over ids in chunks
@@ -392,19 +412,11 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID, row
 	var out []Event
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		var text string
-		var args []any
-		if s.dialect == postgres {
-			var ph string
-			ph, args = inListPadded(ids[:n])
-			text = fmt.Sprintf(query, ph)
-		} else {
-			list, err := json.Marshal(ids[:n])
-			if err != nil {
-				return nil, fmt.Errorf("event IDs as JSON: %w", err)
-			}
-			text, args = fmt.Sprintf(query, sqliteIDRows), []any{string(list)}
+		list, args, err := idList(s.dialect, ids[:n])
+		if err != nil {
+			return nil, err
 		}
+		text := fmt.Sprintf(query, list)
 		qctx, cancel := s.readCtx(ctx)
 		size := 0
 		if rowPerID {
@@ -590,8 +602,11 @@ func (s *Store) EventTimes(ctx context.Context, ids []id.EventID) (map[id.EventI
 	out := make(map[id.EventID]int64, len(ids))
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inListPadded(ids[:n])
-		if err := s.scanEventTimes(ctx, fmt.Sprintf(eventTimesSQL, ph), args, out); err != nil {
+		list, args, err := idList(s.dialect, ids[:n])
+		if err != nil {
+			return nil, fmt.Errorf("event times: %w", err)
+		}
+		if err := s.scanEventTimes(ctx, fmt.Sprintf(eventTimesSQL, list), args, out); err != nil {
 			return nil, fmt.Errorf("event times: %w", err)
 		}
 		ids = ids[n:]
@@ -655,8 +670,11 @@ func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.
 	out := make(map[id.EventID]Redaction, len(targets))
 	for len(targets) > 0 {
 		n := min(len(targets), maxIDsPerQuery)
-		ph, args := inListPadded(targets[:n])
-		rows, err := s.query(ctx, fmt.Sprintf(redactionsOfSQL, ph), args...)
+		list, args, err := idList(s.dialect, targets[:n])
+		if err != nil {
+			return nil, fmt.Errorf("redactions: %w", err)
+		}
+		rows, err := s.query(ctx, fmt.Sprintf(redactionsOfSQL, list), args...)
 		if err != nil {
 			return nil, fmt.Errorf("redactions: %w", err)
 		}

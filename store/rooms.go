@@ -237,8 +237,11 @@ func (s *Store) RoomsByID(ctx context.Context, ids []id.RoomID) (map[id.RoomID]R
 	out := make(map[id.RoomID]Room, len(ids))
 	for len(ids) > 0 {
 		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inListPadded(ids[:n])
-		if err := s.roomsIn(ctx, ph, args, out); err != nil {
+		list, args, err := idList(s.dialect, ids[:n])
+		if err != nil {
+			return nil, fmt.Errorf("rooms by id: %w", err)
+		}
+		if err := s.roomsIn(ctx, list, args, out); err != nil {
 			return nil, fmt.Errorf("rooms by id: %w", err)
 		}
 		ids = ids[n:]

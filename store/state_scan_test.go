@@ -111,7 +111,10 @@ func TestPreviousStateReadsFewEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, args := store.MemberRows([]*store.Event{&bot5})
+		rows, args, err := store.MemberRows(st, []*store.Event{&bot5})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if plan := queryPlan(t, st, fmt.Sprintf(store.PreviousMembershipSQL, rows), args...); !strings.Contains(plan, "origin_ts<") {
 			t.Errorf("PreviousMembership does not bound origin_ts on events_state:\n%s", plan)
 		}

@@ -14,13 +14,15 @@ import (
 // keeps each connection's statements by their text. So on SQLite the
 // reads pages issue on every request run as statements prepared once
 // (database/sql prepares each on a connection the first time it runs
-// there), and IN lists come in a few fixed lengths (inListPadded), so
-// their texts repeat on both databases. A write batch's inserts and the
+// there), and IN lists are one JSON parameter on SQLite (idList) and come
+// in a few fixed lengths on PostgreSQL (inListPadded), so their texts
+// repeat on both databases. A write batch's inserts and the
 // statements it runs once or once a room are kept too (writer.stmt).
 
 // maxPrepared bounds the statements kept; past it queries run unprepared.
-// Every text kept is a constant of this package (IN lists padded to one
-// of a few lengths), so the bound is never reached in practice.
+// Every text kept is a constant of this package (IN lists one parameter
+// or padded to one of a few lengths), so the bound is never reached in
+// practice.
 const maxPrepared = 256
 
 type stmtCache struct {

@@ -642,5 +642,33 @@ func TestReadListsHoldAnyID(t *testing.T) {
 		if len(rel) != len(ids) {
 			t.Errorf("Related found %d relations, want %d", len(rel), len(ids))
 		}
+		// EventTimes reads its list twice (rows and tombstones), one
+		// parameter on SQLite; RedactionsOf reads redactions by target.
+		times, err := st.EventTimes(ctx, ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range ids {
+			if got, want := times[id.EventID(e)], int64(2000+i); got != want {
+				t.Errorf("EventTimes of %s: %d, want %d", e, got, want)
+			}
+		}
+		if len(times) != len(ids) {
+			t.Errorf("EventTimes found %d events, want %d", len(times), len(ids))
+		}
+		for i, e := range ids[:3] {
+			put(t, st, mk(t, fmt.Sprintf("$redact%d", i), "m.room.redaction", "@bob:example.org", int64(4000+i), nil,
+				fmt.Sprintf(`{"redacts":%q}`, e)))
+		}
+		reds, err := st.RedactionsOf(ctx, ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range ids {
+			r, ok := reds[id.EventID(e)]
+			if want := i < 3; ok != want || ok && r.RedactionID != id.EventID(fmt.Sprintf("$redact%d", i)) {
+				t.Errorf("RedactionsOf %s: %+v (%v), want one: %v", e, r, ok, want)
+			}
+		}
 	})
 }
