@@ -47,6 +47,11 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 				 VALUES ('$old', '!old:example.org', 'm.room.message', '@a:example.org', 5, TRUE,
 				 '{"msgtype":"m.text","body":"from v1"}',
 				 '{"event_id":"$old","room_id":"!old:example.org","type":"m.room.message","sender":"@a:example.org","origin_server_ts":5,"content":{"msgtype":"m.text","body":"from v1"}}', 5)`,
+				// A reaction to it: 014 marks $old related.
+				`INSERT INTO events (event_id, room_id, type, sender, origin_ts, public, rel_type, rel_target, rel_key, content, raw, received_at)
+				 VALUES ('$react', '!old:example.org', 'm.reaction', '@b:example.org', 6, TRUE, 'm.annotation', '$old', '+1',
+				 '{"m.relates_to":{"rel_type":"m.annotation","event_id":"$old","key":"+1"}}',
+				 '{"event_id":"$react","room_id":"!old:example.org","type":"m.reaction","sender":"@b:example.org","origin_server_ts":6,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$old","key":"+1"}}}', 6)`,
 			} {
 				if _, err := db.Exec(q); err != nil {
 					t.Fatalf("building the v1 database: %v", err)
@@ -65,6 +70,10 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 			ev, err := st.EventByID(context.Background(), "$old")
 			if err != nil || string(ev.Content) != `{"msgtype":"m.text","body":"from v1"}` {
 				t.Errorf("v1 event after migration: %s, %v", ev.Content, err)
+			}
+			rel, err := st.RelatedIn(context.Background(), "!old:example.org", store.Position{}, store.Position{TS: 100})
+			if err != nil || len(rel) != 1 || rel[0].ID != "$react" {
+				t.Errorf("v1 event's relations after migration: %v, %v", relIDs(rel), err)
 			}
 			r, err := st.Room(context.Background(), "!old:example.org")
 			if err != nil || r.Name != "Old room" || r.BotMembership != "" || !r.Shown() {
@@ -116,8 +125,9 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 			for _, q := range []string{
 				`DROP TABLE alias_claims`, `DROP INDEX room_aliases_room`, `ALTER TABLE room_aliases DROP COLUMN how`, // 006_alias
 				`ALTER TABLE media_queue DROP COLUMN lease_owner`, `ALTER TABLE media_queue DROP COLUMN lease_until`, `ALTER TABLE media_queue DROP COLUMN quota`, // 009_media_lease
-				`ALTER TABLE tombstones DROP COLUMN origin_ts`, // 011_tombstone_time
-				`DROP INDEX events_meeting`,                    // 013_meeting_index (012 drops its own index first)
+				`ALTER TABLE tombstones DROP COLUMN origin_ts`,                        // 011_tombstone_time
+				`DROP INDEX events_meeting`,                                           // 013_meeting_index (012 drops its own index first)
+				`DROP INDEX events_related`, `ALTER TABLE events DROP COLUMN related`, // 014_related
 				`UPDATE schema_version SET version = 3`,
 			} {
 				if _, err := db.Exec(q); err != nil {

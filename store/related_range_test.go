@@ -113,3 +113,54 @@ func relIDs(evs []store.Event) []string {
 	}
 	return out
 }
+
+// TestRelatedInWhateverCameFirst: RelatedIn finds a message's relations
+// whichever arrived first and however they were batched (a reaction
+// backfilled before its target, both in one batch in either order, a
+// target sent again), as Related does by IDs: RelatedIn walks only the
+// events some relation names (events.related), which the writer must
+// keep for every order.
+func TestRelatedInWhateverCameFirst(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		msg := func(evID string, ts int64) store.Event {
+			return mk(t, evID, "m.room.message", "@alice:example.org", ts, nil, `{"msgtype":"m.text","body":"hello"}`)
+		}
+		react := func(evID, target string, ts int64) store.Event {
+			return mk(t, evID, "m.reaction", "@bob:example.org", ts, nil,
+				fmt.Sprintf(`{"m.relates_to":{"rel_type":"m.annotation","event_id":%q,"key":"👍"}}`, target))
+		}
+		edit := mk(t, "$edit2", "m.room.message", "@alice:example.org", 9000, nil,
+			`{"msgtype":"m.text","body":"* changed","m.new_content":{"msgtype":"m.text","body":"changed"},"m.relates_to":{"rel_type":"m.replace","event_id":"$t2"}}`)
+		// Relations before their targets, in an earlier batch.
+		put(t, st, react("$r1", "$t1", 9001), edit)
+		// In one batch, relation first and target first.
+		put(t, st, react("$r3", "$t3", 9002), msg("$t3", 2003), msg("$t4", 2004), react("$r4", "$t4", 9003))
+		// The targets of the first batch and a message nothing relates to
+		// (yet), then one of them again with a new relation.
+		put(t, st, msg("$t1", 2001), msg("$t2", 2002), msg("$t5", 2005))
+		put(t, st, msg("$t1", 2001), react("$r1b", "$t1", 9004))
+		// A relation of one batch to a target of another, later batch,
+		// and the reverse.
+		put(t, st, react("$r6", "$t6", 9005))
+		put(t, st, msg("$t6", 2006), msg("$t7", 2007))
+		put(t, st, react("$r5", "$t5", 9006))
+
+		ids := []id.EventID{"$t1", "$t2", "$t3", "$t4", "$t5", "$t6", "$t7"}
+		want, err := st.Related(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.RelatedIn(ctx, room, store.Position{TS: 2000}, store.Position{TS: 2100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(relIDs(got), relIDs(want)) {
+			t.Errorf("by range %v, by ID %v", relIDs(got), relIDs(want))
+		}
+		if len(want) != 7 {
+			t.Errorf("Related found %v, want the seven relations", relIDs(want))
+		}
+	})
+}

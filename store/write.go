@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"maunium.net/go/mautrix/id"
@@ -25,6 +27,8 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (redaction_id) DO NOTHING`
 	pendingTargetsSQL    = `SELECT DISTINCT target_id FROM redactions WHERE target_id IN (%s) AND applied_at IS NULL AND NOT rejected`
+	namedTargetsSQL      = `SELECT DISTINCT rel_target FROM events WHERE rel_target IN (%s) AND rel_target <> ''`
+	markRelatedSQL       = `UPDATE events SET related = TRUE WHERE event_id IN (%s) AND NOT related RETURNING event_id`
 	tombstonedSQL        = `SELECT event_id FROM tombstones WHERE event_id IN (%s)`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
 		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
@@ -141,7 +145,8 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Resul
 
 // writeTexts are the statements writer.stmt keeps prepared on SQLite.
 func writeTexts() []string {
-	qs := []string{pendingRedactionsSQL, recordTxnSQL, insertRoomSQL, countMessageSQL, sqliteAmong(pendingTargetsSQL), sqliteAmong(tombstonedSQL)}
+	qs := []string{pendingRedactionsSQL, recordTxnSQL, insertRoomSQL, countMessageSQL, sqliteAmong(pendingTargetsSQL), sqliteAmong(tombstonedSQL),
+		sqliteAmong(namedTargetsSQL), sqliteAmong(markRelatedSQL)}
 	qs = append(qs, insertEventsSQLite.texts...)
 	return append(qs, insertChangesSQLite.texts...)
 }
@@ -238,6 +243,9 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 			return err
 		}
 		if err := w.notePending(ctx); err != nil {
+			return err
+		}
+		if err := w.markRelated(ctx, keep); err != nil {
 			return err
 		}
 		for i := range keep {
@@ -463,6 +471,61 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		return w.applyPending(ctx, ev.ID, res)
 	}
 	return nil
+}
+
+// markRelated keeps events.related (migration 014) true of every event
+// some stored event names as its relation's target: the targets of the
+// relations insertAll just wrote, and the events it wrote that stored
+// relations (or others of the batch) already named, found in one query
+// per few hundred events (events_rel), as notePending finds redactions
+// waiting for them. It runs before put reads anything of the batch.
+func (w *writer) markRelated(ctx context.Context, evs []Event) error {
+	var ids []string
+	mark := map[string]bool{}
+	for i := range evs {
+		ev := &evs[i]
+		if !w.inserted[ev.ID] {
+			continue
+		}
+		ids = append(ids, string(ev.ID))
+		if t := string(ev.Rel.EventID); t != "" {
+			mark[t] = true
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	among := w.among
+	if w.s.dialect == postgres {
+		among = w.amongArray
+	}
+	named, err := among(ctx, namedTargetsSQL, ids)
+	if err != nil {
+		return fmt.Errorf("relation targets: %w", err)
+	}
+	for _, t := range named {
+		mark[t] = true
+	}
+	if len(mark) == 0 {
+		return nil
+	}
+	if _, err := among(ctx, markRelatedSQL, slices.Collect(maps.Keys(mark))); err != nil {
+		return fmt.Errorf("mark related events: %w", err)
+	}
+	return nil
+}
+
+// amongArray is among on PostgreSQL with the IDs as one text[] parameter
+// compared with = ANY, an index condition like an IN list, in one
+// statement whatever their number: an import's batch of 10,000 events
+// was 20 statements of 500 parameters, and markRelated's two of them
+// made the import 10% slower. query's IN (%s) becomes = ANY($1).
+func (w *writer) amongArray(ctx context.Context, query string, ids []string) ([]string, error) {
+	list := make([]string, len(ids))
+	for i, e := range ids {
+		list[i] = dbText(e)
+	}
+	return scanStrings(w.tx.QueryContext(ctx, strings.Replace(query, " IN (%s)", " = ANY($1)", 1), list))
 }
 
 // notePending finds, in one query per few hundred events, which of the
