@@ -51,3 +51,10 @@ func MemberRows(st *Store, evs []*Event) (string, []any, error) { return memberR
 
 // MeetingStartsSQL exposes MeetingStarts' query, for a test of its plan.
 var MeetingStartsSQL = meetingStartsSQL
+
+// RoomReadConsentSQL exposes RoomToRead's statement when it also looks at
+// the change feed, and its arguments for room after position pos, for a
+// test of PostgreSQL's plan cache.
+func RoomReadConsentSQL(room string, pos int64) (string, []any) {
+	return roomReadConsentSQL, []any{room, pos, string(ChangeUser), string(ChangeHidden)}
+}

@@ -28,7 +28,7 @@ const readStateFields = `COALESCE((` + roomHeadSQL + `), 0),
 const roomReadSQL = `SELECT ` + roomColumns + `, ` + readStateFields + ` FROM rooms WHERE room_id = $1`
 
 var roomReadConsentSQL = `SELECT ` + roomColumns + `, ` + readStateFields + `, c.* FROM rooms
-	CROSS JOIN (` + strings.NewReplacer("$1", "$2", "$2", "$3", "$3", "$4", "$4", "$5").Replace(consentChangesSQL) + `) c
+	CROSS JOIN (` + strings.NewReplacer("$1", "$2", "$2", "$3", "$3", "$4").Replace(consentChangesSQL) + `) c
 	WHERE rooms.room_id = $1`
 
 // readStateRow is what readStateFields hold.
@@ -70,7 +70,7 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 	more := st.dest()
 	look := loaded && !screened // the request's look at the feed, in this statement
 	if look {
-		query, args = roomReadConsentSQL, []any{string(roomID), pos, consentScan, string(ChangeUser), string(ChangeHidden)}
+		query, args = roomReadConsentSQL, []any{string(roomID), pos, string(ChangeUser), string(ChangeHidden)}
 		more = append(more, &ch.n, &ch.head, &ch.relevant)
 	}
 	qctx, cancel := s.readCtx(ctx)
