@@ -476,9 +476,12 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 // markRelated keeps events.related (migration 014) true of every event
 // some stored event names as its relation's target: the targets of the
 // relations insertAll just wrote, and the events it wrote that stored
-// relations (or others of the batch) already named, found in one query
-// per few hundred events (events_rel), as notePending finds redactions
-// waiting for them. It runs before put reads anything of the batch.
+// relations (or others of the batch) already named, found with one probe
+// of events_rel for the batch's IDs, as notePending finds redactions
+// waiting for them. It runs before put reads anything of the batch. A
+// relation from another room, or one later redacted or purged, leaves its
+// target marked: RelatedIn then probes for it and finds nothing, as it
+// once did for every event.
 func (w *writer) markRelated(ctx context.Context, evs []Event) error {
 	var ids []string
 	mark := map[string]bool{}
@@ -518,14 +521,19 @@ func (w *writer) markRelated(ctx context.Context, evs []Event) error {
 // amongArray is among on PostgreSQL with the IDs as one text[] parameter
 // compared with = ANY, an index condition like an IN list, in one
 // statement whatever their number: an import's batch of 10,000 events
-// was 20 statements of 500 parameters, and markRelated's two of them
-// made the import 10% slower. query's IN (%s) becomes = ANY($1).
+// was 20 statements of 500 parameters each, and as those markRelated
+// made an import 10% slower (BenchmarkImport; 3-10% as arrays). query's
+// IN (%s) becomes = ANY($1).
 func (w *writer) amongArray(ctx context.Context, query string, ids []string) ([]string, error) {
+	const in = " IN (%s)"
+	if !strings.Contains(query, in) {
+		return nil, fmt.Errorf("amongArray: no%s in %q", in, query)
+	}
 	list := make([]string, len(ids))
 	for i, e := range ids {
 		list[i] = dbText(e)
 	}
-	return scanStrings(w.tx.QueryContext(ctx, strings.Replace(query, " IN (%s)", " = ANY($1)", 1), list))
+	return scanStrings(w.tx.QueryContext(ctx, strings.Replace(query, in, " = ANY($1)", 1), list))
 }
 
 // notePending finds, in one query per few hundred events, which of the
