@@ -14,6 +14,33 @@ import (
 // Loading a page's data: every query a timeline needs, in batches, before
 // any view is built (build.go).
 
+// overlap runs f on a goroutine of its own when the store's reads may
+// overlap (PostgreSQL: each is a round trip, and the database works on
+// it while this process works on the others), and returns what waits for
+// its answer; elsewhere f runs when its answer is asked for, as if
+// called there. A panic in f is its error, not the process's end.
+func overlap[T any](s *Server, f func() (T, error)) func() (T, error) {
+	if !s.overlapReads {
+		return f
+	}
+	var v T
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		v, err = f()
+	}()
+	return func() (T, error) {
+		<-done
+		return v, err
+	}
+}
+
 // relatedByTarget groups related events by the message they relate to.
 func relatedByTarget(rel []store.Event) map[id.EventID][]store.Event {
 	out := map[id.EventID][]store.Event{}
@@ -115,8 +142,23 @@ type dayData struct {
 // of them, a page of size at a time.
 func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos store.Position, size int, whole bool) (dayData, error) {
 	var d dayData
+	type days struct{ prev, next int64 }
+	var adjacent func() (int64, int64, error)
+	if !whole {
+		f := overlap(s, func() (days, error) {
+			prev, next, err := s.store.AdjacentMessages(ctx, r.ID, from, to)
+			return days{prev, next}, err
+		})
+		adjacent = func() (int64, int64, error) {
+			a, err := f()
+			return a.prev, a.next, err
+		}
+	}
+	var err error
 	for {
-		page, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, size)
+		var page []store.Event
+		var more bool
+		page, more, err = s.store.DayPage(ctx, r.ID, from, to, pos, size)
 		if err != nil {
 			return d, err
 		}
@@ -134,8 +176,7 @@ func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos 
 	if whole {
 		return d, nil // the text log links no other days
 	}
-	var err error
-	d.prev, d.next, err = s.store.AdjacentMessages(ctx, r.ID, from, to)
+	d.prev, d.next, err = adjacent()
 	return d, err
 }
 
@@ -158,15 +199,18 @@ type timelineData struct {
 // loadTimeline loads what the items of evs need; run says evs are
 // consecutive events of r as store.DayPage lists them (shownDay).
 //
-// Its reads run one after another on purpose. With PreviousMembership
-// (and loadDay's AdjacentMessages) on goroutines of their own, first
-// requests on the 1M SQLite replay took 12-20% more CPU, the text log's
-// too, whose reads did not change: most likely because each SQLite
-// connection has its own page cache, and a second one in use reads its
-// pages again (not verified further).
+// On SQLite its reads run one after another on purpose. With
+// PreviousMembership (and loadDay's AdjacentMessages) on goroutines of
+// their own, first requests on the 1M SQLite replay took 12-20% more CPU,
+// the text log's too, whose reads did not change: most likely because
+// each SQLite connection has its own page cache, and a second one in use
+// reads its pages again (not verified further). On PostgreSQL they
+// overlap (PreviousMembership with the rest, through overlap): a first
+// page waited for each round trip in turn.
 func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, run bool) (timelineData, error) {
 	var d timelineData
 	var err error
+	prevMember := overlap(s, func() (map[id.EventID]json.RawMessage, error) { return s.store.PreviousMembership(ctx, evs) })
 	if run {
 		d.msgs, err = s.shownDay(ctx, r.ID, evs)
 	} else {
@@ -181,7 +225,7 @@ func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Eve
 	if d.polls, err = s.polls(ctx, r, evs, highlight); err != nil {
 		return d, err
 	}
-	if d.prevMember, err = s.store.PreviousMembership(ctx, evs); err != nil {
+	if d.prevMember, err = prevMember(); err != nil {
 		return d, err
 	}
 	d.successors = map[id.RoomID]store.Room{}

@@ -221,17 +221,11 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 			v.PrevPagePath = dayPagePath(r, date, "")
 		}
 	}
+	// A day of several pages also opens at each hour; its counts are read
+	// while the timeline loads (overlap).
+	hours := func() (map[int64]int, error) { return nil, nil }
 	if v.LaterPage || v.NextPagePath != "" {
-		// A day of several pages also opens at each hour.
-		counts, err := s.hourCounts(ctx, r, from, evs, v.LaterPage)
-		if err != nil {
-			return dayView{}, 0, err
-		}
-		for h := 0; h < 24; h++ {
-			if n := counts[from+int64(h)*3600000]; n > 0 {
-				v.Hours = append(v.Hours, hourLink{Label: fmt.Sprintf("%02d:00", h), Path: fmt.Sprintf("%s?hour=%02d", roomPath(r, date), h), Count: n, More: n >= store.MaxCount})
-			}
-		}
+		hours = overlap(s, func() (map[int64]int, error) { return s.hourCounts(ctx, r, from, evs, v.LaterPage) })
 	}
 	v.Room.HistoryNote = s.historyNote(ctx, r)
 	if prev > 0 {
@@ -259,6 +253,15 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	v.Items, err = s.timeline(ctx, r, evs, "", false, true, q)
 	if err != nil {
 		return dayView{}, 0, err
+	}
+	counts, err := hours()
+	if err != nil {
+		return dayView{}, 0, err
+	}
+	for h := 0; h < 24; h++ {
+		if n := counts[from+int64(h)*3600000]; n > 0 {
+			v.Hours = append(v.Hours, hourLink{Label: fmt.Sprintf("%02d:00", h), Path: fmt.Sprintf("%s?hour=%02d", roomPath(r, date), h), Count: n, More: n >= store.MaxCount})
+		}
 	}
 	v.IRC = ircNote(v.Items)
 	code := http.StatusOK

@@ -90,6 +90,9 @@ type Server struct {
 	// viaHook, if set (by tests), is called as a room's via servers are
 	// computed.
 	viaHook func(id.RoomID)
+	// overlapReads: a page's independent reads run at once (overlap), on
+	// PostgreSQL.
+	overlapReads bool
 }
 
 // New builds the server, parsing every template now.
@@ -108,7 +111,7 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 		opts.APIDayPageSize = store.MaxDayEvents
 	}
 	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search,
-		cache: newRenderCache(opts.CacheBytes)}
+		cache: newRenderCache(opts.CacheBytes), overlapReads: st.Dialect() == "postgres"}
 	if opts.Metrics != nil && s.cache != nil {
 		opts.Metrics.cache.Store(s.cache)
 	}
