@@ -225,7 +225,8 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	// while the timeline loads (overlap).
 	hours := func() (map[int64]int, error) { return nil, nil }
 	if v.LaterPage || v.NextPagePath != "" {
-		hours = overlap(s, func() (map[int64]int, error) { return s.hourCounts(ctx, r, from, evs, v.LaterPage) })
+		laterPage := v.LaterPage // not v, which this goroutine goes on filling
+		hours = overlap(s, func() (map[int64]int, error) { return s.hourCounts(ctx, r, from, evs, laterPage) })
 	}
 	v.Room.HistoryNote = s.historyNote(ctx, r)
 	if prev > 0 {
