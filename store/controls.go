@@ -35,7 +35,8 @@ func (s *Store) ArchiveControls(ctx context.Context, rooms []id.RoomID) (map[id.
 	stable := map[id.RoomID]bool{}
 	for len(rooms) > 0 {
 		n := min(len(rooms), maxIDsPerQuery)
-		// Padded: a page asks for its one room, a text prepared once.
+		// One text for any number of rooms (idList): a page asks for
+		// its one room, prepared once.
 		list, args, err := idList(s.dialect, rooms[:n])
 		if err != nil {
 			return nil, fmt.Errorf("archive controls: %w", err)

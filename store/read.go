@@ -341,17 +341,6 @@ func (s *Store) RoomDays(ctx context.Context, roomID id.RoomID, from, to int64, 
 // maxIDsPerQuery keeps IN lists well inside both databases' limits.
 const maxIDsPerQuery = 500
 
-// inList returns "$1,…,$n" and the ids as arguments, for an IN list.
-func inList[T ~string](ids []T) (string, []any) {
-	ph := make([]string, len(ids))
-	args := make([]any, len(ids))
-	for i, v := range ids {
-		ph[i] = "$" + strconv.Itoa(i+1)
-		args[i] = string(v)
-	}
-	return strings.Join(ph, ","), args
-}
-
 // scanStrings reads a one-column result of strings and closes rows.
 func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {

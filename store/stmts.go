@@ -131,9 +131,10 @@ func (s *Store) closeStmts() {
 	c.db = nil
 }
 
-// inListPadded is inList with the list padded (by repeating its last ID,
-// which an IN list ignores) to the next power of two, or to
-// maxIDsPerQuery past 256, so that a query's text takes one of ten forms.
+// inListPadded returns "$1,…,$n" and the ids as arguments, for an IN
+// list, padded (by repeating its last ID, which an IN list ignores) to the
+// next power of two, or to maxIDsPerQuery past 256, so that a query's
+// text takes one of ten forms.
 // ids must not be empty.
 func inListPadded[T ~string](ids []T) (string, []any) {
 	n := paddedLen(len(ids))

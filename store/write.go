@@ -498,11 +498,7 @@ func (w *writer) markRelated(ctx context.Context, evs []Event) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	among := w.among
-	if w.s.dialect == postgres {
-		among = w.amongArray
-	}
-	named, err := among(ctx, namedTargetsSQL, ids)
+	named, err := w.among(ctx, namedTargetsSQL, ids)
 	if err != nil {
 		return fmt.Errorf("relation targets: %w", err)
 	}
@@ -512,28 +508,10 @@ func (w *writer) markRelated(ctx context.Context, evs []Event) error {
 	if len(mark) == 0 {
 		return nil
 	}
-	if _, err := among(ctx, markRelatedSQL, slices.Collect(maps.Keys(mark))); err != nil {
+	if _, err := w.among(ctx, markRelatedSQL, slices.Collect(maps.Keys(mark))); err != nil {
 		return fmt.Errorf("mark related events: %w", err)
 	}
 	return nil
-}
-
-// amongArray is among on PostgreSQL with the IDs as one text[] parameter
-// compared with = ANY, an index condition like an IN list, in one
-// statement whatever their number: an import's batch of 10,000 events
-// was 20 statements of 500 parameters each, and as those markRelated
-// made an import 10% slower (BenchmarkImport; 3-10% as arrays). query's
-// IN (%s) becomes = ANY($1).
-func (w *writer) amongArray(ctx context.Context, query string, ids []string) ([]string, error) {
-	const in = " IN (%s)"
-	if !strings.Contains(query, in) {
-		return nil, fmt.Errorf("amongArray: no%s in %q", in, query)
-	}
-	list := make([]string, len(ids))
-	for i, e := range ids {
-		list[i] = dbText(e)
-	}
-	return scanStrings(w.tx.QueryContext(ctx, strings.Replace(query, in, " = ANY($1)", 1), list))
 }
 
 // notePending finds, in one query per few hundred events, which of the
@@ -933,44 +911,41 @@ func (w *writer) tombstoned(ctx context.Context, ids []string) (map[string]bool,
 	return out, nil
 }
 
-// among runs query (one %s for an IN list) for ids and returns the one
-// column of its rows. On PostgreSQL the list is of parameters, a few
-// hundred a statement. On SQLite it is one parameter, the IDs as a JSON
-// array read by json_each: a list of parameters has a text for every
-// length, which modernc compiled anew for every batch, and these are
-// prepared once (sqliteAmong, prepareWrites). Like every string a writer
-// sends, the IDs go through dbText.
+// among runs query (one " IN (%s)" for a list) for ids and returns the one
+// column of its rows, in one statement whatever their number: the IDs are
+// one parameter. On SQLite a JSON array read by json_each (sqliteAmong,
+// prepared once by prepareWrites): a list of parameters has a text for
+// every length, which modernc compiled anew for every batch. On
+// PostgreSQL a text[] compared with = ANY (postgresAmong), an index
+// condition like an IN list: an import's batch of 10,000 events was 20
+// statements of 500 parameters for each list, and markRelated's two
+// more lists as such made an import 10% slower (BenchmarkImport). Like
+// every string a writer sends, the IDs go through dbText.
 func (w *writer) among(ctx context.Context, query string, ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if w.s.dialect == sqlite {
-		list := make([]string, len(ids))
-		for i, e := range ids {
-			list[i] = dbText(e)
-		}
-		arg, err := json.Marshal(list)
-		if err != nil {
-			return nil, err
-		}
-		st, err := w.stmt(ctx, sqliteAmong(query))
-		if err != nil {
-			return nil, err
-		}
-		return scanStrings(st.QueryContext(ctx, string(arg)))
+	list := make([]string, len(ids))
+	for i, e := range ids {
+		list[i] = dbText(e)
 	}
-	var out []string
-	for len(ids) > 0 {
-		n := min(len(ids), maxIDsPerQuery)
-		ph, args := inList(ids[:n])
-		got, err := scanStrings(w.tx.QueryContext(ctx, fmt.Sprintf(query, ph), args...))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, got...)
-		ids = ids[n:]
+	if w.s.dialect == postgres {
+		return scanStrings(w.tx.QueryContext(ctx, postgresAmong(query), list))
 	}
-	return out, nil
+	arg, err := json.Marshal(list)
+	if err != nil {
+		return nil, err
+	}
+	st, err := w.stmt(ctx, sqliteAmong(query))
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(st.QueryContext(ctx, string(arg)))
+}
+
+// postgresAmong is query (of writer.among) as PostgreSQL runs it.
+func postgresAmong(query string) string {
+	return strings.Replace(query, " IN (%s)", " = ANY($1)", 1)
 }
 
 // sqliteAmong is query (of writer.among) as SQLite runs it.

@@ -142,23 +142,15 @@ type dayData struct {
 // of them, a page of size at a time.
 func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos store.Position, size int, whole bool) (dayData, error) {
 	var d dayData
-	type days struct{ prev, next int64 }
-	var adjacent func() (int64, int64, error)
+	var adjacent func() (dayData, error) // prev and next
 	if !whole {
-		f := overlap(s, func() (days, error) {
-			prev, next, err := s.store.AdjacentMessages(ctx, r.ID, from, to)
-			return days{prev, next}, err
+		adjacent = overlap(s, func() (a dayData, err error) {
+			a.prev, a.next, err = s.store.AdjacentMessages(ctx, r.ID, from, to)
+			return a, err
 		})
-		adjacent = func() (int64, int64, error) {
-			a, err := f()
-			return a.prev, a.next, err
-		}
 	}
-	var err error
 	for {
-		var page []store.Event
-		var more bool
-		page, more, err = s.store.DayPage(ctx, r.ID, from, to, pos, size)
+		page, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, size)
 		if err != nil {
 			return d, err
 		}
@@ -176,7 +168,8 @@ func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos 
 	if whole {
 		return d, nil // the text log links no other days
 	}
-	d.prev, d.next, err = adjacent()
+	a, err := adjacent()
+	d.prev, d.next = a.prev, a.next
 	return d, err
 }
 
