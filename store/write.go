@@ -424,7 +424,7 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		if err := w.addMediaRefs(ctx, ev); err != nil {
 			return err
 		}
-		if ev.IsState() {
+		if ev.IsState() && w.changesSummary(ev.Type, *ev.StateKey) {
 			d.state = true
 		}
 		if ev.Public && ev.Displayable() {
@@ -696,7 +696,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 				return err
 			}
 		}
-		if isState {
+		if isState && w.changesSummary(typ, stateKey.String) {
 			// A redacted topic means no topic: recompute the summary.
 			d, err := w.room(ctx, id.RoomID(room))
 			if err != nil {
