@@ -96,10 +96,28 @@ func TestDecodeStringAsUnmarshal(t *testing.T) {
 			checkDecodeString(t, b)
 		}
 	}
+	// Escapes, decoded by unescape: each kind, surrogate pairs whole,
+	// halved, reversed and broken, escapes cut short or invalid, and every
+	// byte at every place of a string with escapes before and after it.
+	escaped := []string{`"\"\\\/\b\f\n\r\t"`, `"\u0041\u00e9\u00E9\u20AC"`, `"\u0000"`, `"\u001f"`, `"a\nb"`,
+		`"\uD83D\uDE00"`, `"\ud83d\ude00x"`, `"\uD83D"`, `"\uDE00"`, `"\uD83Dx"`, `"\uD83D\u0041"`, `"\uD83D\uD83D\uDE00"`,
+		`"\uDE00\uD83D"`, `"\uD83D\n"`, `"\uD83D\uZZZZ"`, `"\uD83D\u12"`, `"\uD83D\"`, `"\uD83D\\"`, `"\u12"`, `"\u12G4"`,
+		`"\x"`, `"\'"`, `"\a"`, `"\U0041"`, `"abc\"`, `"a\\"`, `"\\\"`, `"\"a"b"`, "\"\\n\xff\"", "\"\\n\xc3\xa9\"",
+		"\"\\n\x01\"", "\"\\n\x7f\"", "\"\\n\xed\xa0\x80\"", "\"\\n\xf4\x90\x80\x80\"", `"<p>a</p>\n<pre><code>x = \"1\"</code></pre>"`}
+	for _, s := range escaped {
+		checkDecodeString(t, []byte(s))
+	}
+	for c := range 256 {
+		for pos := range 12 {
+			b := []byte(`"\nabcdefghijkl\t"`)
+			b[3+pos] = byte(c)
+			checkDecodeString(t, b)
+		}
+	}
 }
 
 func FuzzDecodeStringAsUnmarshal(f *testing.F) {
-	for _, s := range []string{`"plain"`, `"a\"b"`, "\"\xff\"", `null`, `"abcdefgh"ijk"`} {
+	for _, s := range []string{`"plain"`, `"a\"b"`, "\"\xff\"", `null`, `"abcdefgh"ijk"`, `"\uD83D\uDE00\n"`, `"\uD83D\u0041"`, `"a\tb\u00e9"`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(checkDecodeString)

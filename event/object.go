@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -124,16 +125,115 @@ func stringField(m map[string]json.RawMessage, key string) string {
 // an error where it has one (null is "" and no error). A string without
 // escapes, control bytes or invalid UTF-8, as nearly all are, is its
 // bytes, taken without the decoder: an import decoded every event's ID,
-// room, sender and type with it.
+// room, sender and type with it. One with escapes (a Markdown message's
+// line feeds, its HTML's quotes) is unescaped here too (unescape):
+// through the decoder it was a tenth of a day page of such messages.
 func decodeString(v []byte) (string, error) {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		if in := v[1 : len(v)-1]; plainString(in) {
+		in := v[1 : len(v)-1]
+		if plainString(in) {
 			return string(in), nil
+		}
+		if s, ok := unescape(in); ok {
+			return s, nil
 		}
 	}
 	var s string
 	err := json.Unmarshal(v, &s)
 	return s, err
+}
+
+// unescape decodes the inside of a JSON string as encoding/json does: the
+// escapes, and a \u escape of half a UTF-16 surrogate pair not followed by
+// the other half as U+FFFD. ok is false where it leaves the answer to
+// encoding/json: an unescaped '"' or control byte, an invalid escape,
+// invalid UTF-8 (which the decoder replaces byte by byte).
+func unescape(in []byte) (s string, ok bool) {
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	b := make([]byte, 0, len(in))
+	for i := 0; i < len(in); {
+		j := bytes.IndexByte(in[i:], '\\')
+		if j < 0 {
+			j = len(in) - i
+		}
+		for _, c := range in[i : i+j] {
+			if c == '"' || c < 0x20 {
+				return "", false
+			}
+		}
+		b = append(b, in[i:i+j]...)
+		i += j
+		if i == len(in) {
+			break
+		}
+		if i+1 == len(in) {
+			return "", false
+		}
+		switch e := in[i+1]; e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := hex4(in[i+2:])
+			if !ok {
+				return "", false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if len(in) >= i+2 && in[i] == '\\' && in[i+1] == 'u' {
+					r2, ok := hex4(in[i+2:])
+					if !ok {
+						return "", false
+					}
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						b = utf8.AppendRune(b, d)
+						i += 6
+						continue
+					}
+				}
+			}
+			// A half of a pair alone is written as U+FFFD.
+			b = utf8.AppendRune(b, r)
+			continue
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return string(b), true
+}
+
+// hex4 reads the four hex digits of a \u escape at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // plainString reports whether b, the inside of a JSON string, has no '"',
