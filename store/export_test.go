@@ -58,3 +58,6 @@ var MeetingStartsSQL = meetingStartsSQL
 func RoomReadConsentSQL(room string, pos int64) (string, []any) {
 	return roomReadConsentSQL, []any{room, pos, string(ChangeUser), string(ChangeHidden)}
 }
+
+// RoomReadSQL is RoomToRead's statement without the change-feed look.
+const RoomReadSQL = roomReadSQL
