@@ -65,7 +65,7 @@ func GenerateShape(w io.Writer, logs []Log, n int, shape string) (int, error) {
 		for i, it := range items {
 			if !headers[it.room] {
 				headers[it.room] = true
-				if err := roomHeader(emit, it.room, Log{channel: strings.TrimPrefix(it.room, "!")}, copyNo, it.ts.Add(-time.Minute)); err != nil {
+				if err := roomHeader(emit, it.room, Log{channel: roomChannel(it.room, copyNo)}, copyNo, it.ts.Add(-time.Minute)); err != nil {
 					return written, err
 				}
 			}
@@ -101,6 +101,12 @@ func GenerateShape(w io.Writer, logs []Log, n int, shape string) (int, error) {
 		}
 	}
 	return written, nil
+}
+
+// roomChannel is the channel a shaped copy's room (!channel-copy:server)
+// stands for, which roomHeader names its alias and name after.
+func roomChannel(room string, copyNo int) string {
+	return strings.TrimSuffix(strings.TrimPrefix(room, "!"), fmt.Sprintf("-%d:%s", copyNo, server))
 }
 
 // shaped lays out one copy of the corpus in the shape, in time order.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,6 +40,8 @@ type shapedEvent struct {
 	Content struct {
 		Body      string `json:"body"`
 		Formatted string `json:"formatted_body"`
+		Alias     string `json:"alias"`
+		Name      string `json:"name"`
 		Relates   *struct {
 			InReplyTo struct {
 				EventID string `json:"event_id"`
@@ -72,6 +75,15 @@ func generate(t *testing.T, shape string, n int) []shapedEvent {
 		switch e.Type {
 		case "m.room.create":
 			created[e.Room] = true
+		case "m.room.canonical_alias":
+			// As Generate names them: the room's own localpart and server.
+			if e.Content.Alias != "#"+strings.TrimPrefix(e.Room, "!") {
+				t.Fatalf("%s: room %s has the alias %q", shape, e.Room, e.Content.Alias)
+			}
+		case "m.room.name":
+			if strings.Contains(e.Content.Name, ":") {
+				t.Fatalf("%s: room %s is named %q", shape, e.Room, e.Content.Name)
+			}
 		case "m.room.member":
 			joined[e.Room+" "+e.Sender] = true
 		case "m.room.message":
