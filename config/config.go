@@ -227,6 +227,13 @@ type Metrics struct {
 	ArchiverListen string `yaml:"archiver_listen"`
 }
 
+// MinDayPageSize and MaxDayPageSize bound web.day_page_size: a page
+// costs the server and the reader's browser in proportion to its events.
+const (
+	MinDayPageSize = 10
+	MaxDayPageSize = 2000
+)
+
 // Web configures archive-web.
 type Web struct {
 	Listen string `yaml:"listen"`
@@ -241,6 +248,10 @@ type Web struct {
 	// messages and pages (0: none). Entries are keyed by what they show,
 	// so a change to a message never serves an old copy.
 	CacheSize int64 `yaml:"cache_size"`
+	// DayPageSize is how many events a day page shows: a busier day is
+	// split into pages that link to each other, each its own address
+	// (?after= an event, so a page's links stay true whatever the size).
+	DayPageSize int `yaml:"day_page_size"`
 	// MemoryLimit bounds archive-web's resident memory, in bytes (0:
 	// none), the search index's mapped segment files included: Go's soft
 	// memory limit is what those files leave of it (re-read every second;
@@ -292,7 +303,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:  "./data",
 		Database: Database{Type: "sqlite", QueryTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute},
-		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000, CacheSize: 64 << 20, MemoryLimit: 256 << 20},
+		Web:      Web{Listen: "127.0.0.1:8080", ReadyIndexLag: 1000, CacheSize: 64 << 20, DayPageSize: 500, MemoryLimit: 256 << 20},
 		Appservice: Appservice{
 			Listen:       "127.0.0.1:29330",
 			ID:           "mxarchive",
@@ -467,6 +478,9 @@ func (c Config) validate() error {
 	}
 	if c.Database.Type == "postgres" && c.Database.URI == "" {
 		return errors.New("database.uri is required for postgres (postgres://user:password@host/db)")
+	}
+	if c.Web.DayPageSize < MinDayPageSize || c.Web.DayPageSize > MaxDayPageSize {
+		return fmt.Errorf("web.day_page_size %d: want %d to %d events (default 500)", c.Web.DayPageSize, MinDayPageSize, MaxDayPageSize)
 	}
 	if c.Web.MemoryLimit < 0 {
 		return errors.New("web.memory_limit must not be negative (0 means none)")

@@ -81,6 +81,18 @@ func TestLoad(t *testing.T) {
 				t.Errorf("media = %+v", c.Media)
 			}
 		}},
+		{name: "day page size", env: []string{"MXARCHIVE_WEB_DAY_PAGE_SIZE=1000"}, check: func(t *testing.T, c Config) {
+			if c.Web.DayPageSize != 1000 {
+				t.Errorf("day page size = %d, want 1000", c.Web.DayPageSize)
+			}
+		}},
+		{name: "day page size default", check: func(t *testing.T, c Config) {
+			if c.Web.DayPageSize != 500 {
+				t.Errorf("day page size = %d, want 500", c.Web.DayPageSize)
+			}
+		}},
+		{name: "day page size zero", env: []string{"MXARCHIVE_WEB_DAY_PAGE_SIZE=0"}, wantErr: "web.day_page_size"},
+		{name: "day page size too large", env: []string{"MXARCHIVE_WEB_DAY_PAGE_SIZE=2001"}, wantErr: "web.day_page_size"},
 		{name: "media max_size must be positive", env: []string{"MXARCHIVE_MEDIA_MAX_SIZE=0"}, wantErr: "media.max_size"},
 		{name: "media concurrency bounded", env: []string{"MXARCHIVE_MEDIA_CONCURRENCY=1000"}, wantErr: "media.concurrency"},
 	}

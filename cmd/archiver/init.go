@@ -138,6 +138,9 @@ web:
   # (0: none). Each is keyed by what it shows, so a change is never
   # served stale.
   cache_size: {{.Web.CacheSize}}
+  # Events a day page shows (10 to 2000); a busier day is split into
+  # pages that link to each other.
+  day_page_size: {{.Web.DayPageSize}}
 
 metrics:
   # Where archive-web serves Prometheus metrics at /metrics, apart from
