@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,7 +42,18 @@ type dayInfo struct {
 	Date     string `json:"date"`
 	Messages int    `json:"messages"`
 	Sender   string `json:"sender"` // one who spoke that day, for the appservice's events
+	// Days counts the room's messages on each of its dates (the dataset's,
+	// exactly), for measureCold's choice of days.
+	Days map[string]int `json:"-"`
 }
+
+// dayTarget is the messages of the day the benchmark reads, and of the
+// days of its first requests: issue 17's page of 1,000 messages.
+const dayTarget = 1000
+
+// benchDayPageSize is archive-web's web.day_page_size in the benchmark:
+// the day page holds the target's 1,000 messages, not the default 500.
+const benchDayPageSize = 1000
 
 func pathSegment(s string) string { return strings.ReplaceAll(url.PathEscape(s), "%21", "!") }
 
@@ -64,8 +76,51 @@ func busiestDay(msgs []message, target int) dayInfo {
 			best = k
 		}
 	}
-	return dayInfo{Room: best.room, Date: best.date, Messages: counts[best], Sender: senders[best]}
+	days := map[string]int{}
+	for k, n := range counts {
+		if k.room == best.room {
+			days[k.date] = n
+		}
+	}
+	return dayInfo{Room: best.room, Date: best.date, Messages: counts[best], Sender: senders[best], Days: days}
 }
+
+// pageMessages counts the messages a page's body shows: the message items
+// of an HTML page, the m.room.message events of a JSON day, the message
+// lines of a text log (a member change is "<name> (joined)", which a
+// message of that form would also look like).
+func pageMessages(kind string, body []byte) int {
+	switch kind {
+	case "JSON day":
+		var d struct {
+			Events []struct {
+				Type string `json:"type"`
+			} `json:"events"`
+		}
+		if json.Unmarshal(body, &d) != nil {
+			return 0
+		}
+		n := 0
+		for _, e := range d.Events {
+			if e.Type == "m.room.message" {
+				n++
+			}
+		}
+		return n
+	case "text log":
+		n := 0
+		for _, l := range strings.Split(string(body), "\n") {
+			if len(l) > 0 && l[0] == '[' && !textNotice.MatchString(l) {
+				n++
+			}
+		}
+		return n
+	}
+	return strings.Count(string(body), `<li class="msg`)
+}
+
+// textNotice is a text log's line for what is not a message.
+var textNotice = regexp.MustCompile(`^\[[^\]]*\] <[^>]*> \(.*\)$`)
 
 // appService is the real appservice handler on the benchmark's store,
 // behind a real HTTP server on loopback.
@@ -405,7 +460,7 @@ func until(ctx context.Context, start time.Time, timeout time.Duration, what str
 // how fast a new message becomes searchable and a redaction propagates to
 // search and the permalink, and archive-web's peak memory.
 func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir string, as *appService, day dayInfo, res *oursResult) error {
-	w, err := startWeb(ctx, o.webBin, cfg, dataDir)
+	w, err := startWeb(ctx, o.webBin, cfg, dataDir, fmt.Sprintf("MXARCHIVE_WEB_DAY_PAGE_SIZE=%d", benchDayPageSize))
 	if err != nil {
 		return err
 	}
@@ -438,10 +493,15 @@ func measureWeb(ctx context.Context, o benchOptions, cfg store.Config, dataDir s
 	page := w.getter(path)
 	// The first request after start: nothing is cached for the page yet.
 	t0 := time.Now()
-	if _, err := page(ctx); err != nil {
+	code, body, err := w.get(ctx, path)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("%s answered %d", path, code)
+	}
+	if err != nil {
 		return err
 	}
 	res.DayPageFirstMS = ms(time.Since(t0))
+	res.DayPageMessages = pageMessages("day page", body)
 	if res.DayPage, res.DayPageBytes, err = sequential(ctx, o.search, page); err != nil {
 		return err
 	}
@@ -676,8 +736,8 @@ const coldPages = 20
 // asked for before (measureCold).
 type coldResult struct {
 	Name string `json:"name"`
-	// MinMessages and MaxMessages bound the messages of the days the
-	// pages show (counted up to store.MaxCount).
+	// MinMessages and MaxMessages bound the messages the pages show,
+	// counted in their bodies (pageMessages).
 	MinMessages int `json:"min_messages"`
 	MaxMessages int `json:"max_messages"`
 	latency
@@ -697,24 +757,33 @@ type coldResult struct {
 // threadReplies replies.
 func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo, prefix string, n int) ([]coldResult, error) {
 	const kinds = 4 // kinds that need a day of their own: day page, text log, JSON day, permalink
-	counts, err := as.st.DayCounts(ctx, id.RoomID(day.Room), 0, math.MaxInt64)
-	if err != nil {
-		return nil, err
-	}
 	type dayCount struct {
 		start int64
 		n     int
 	}
+	// The store's days (counted up to store.MaxCount; the appservice's
+	// messages are on today's), with the dataset's exact counts.
+	counts, err := as.st.DayCounts(ctx, id.RoomID(day.Room), 0, math.MaxInt64)
+	if err != nil {
+		return nil, err
+	}
 	var days []dayCount
 	for start, c := range counts {
-		if time.UnixMilli(start).UTC().Format(time.DateOnly) != day.Date {
+		date := time.UnixMilli(start).UTC().Format(time.DateOnly)
+		if exact, ok := day.Days[date]; ok {
+			c = exact
+		}
+		if date != day.Date {
 			days = append(days, dayCount{start, c})
 		}
 	}
-	// Busiest first, then by date: the same days on every run.
+	// The days nearest dayTarget messages first (a replay's busiest days
+	// may hold ten times as many, and a whole day's text log or JSON
+	// costs in proportion), then by date: the same days on every run.
+	dist := func(d dayCount) int { return max(d.n-dayTarget, dayTarget-d.n) }
 	slices.SortFunc(days, func(a, b dayCount) int {
-		if a.n != b.n {
-			return b.n - a.n
+		if da, db := dist(a), dist(b); da != db {
+			return da - db
 		}
 		return int(a.start - b.start)
 	})
@@ -724,10 +793,7 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 	// A small archive (a test's) may have fewer days than kinds: then
 	// kinds share days, each still asking for its own pages.
 	slots := min(kinds*n, max(kinds, len(days)))
-	type page struct {
-		kind, path string
-		msgs       int
-	}
+	type page struct{ kind, path string }
 	names := []string{"day page", "text log", "JSON day", "permalink", fmt.Sprintf("thread page (%d replies)", threadReplies)}
 	pages := make([][]page, len(names))
 	for i := range slots {
@@ -759,14 +825,14 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 			}
 			path = prefix + "/event/" + pathSegment(string(msgs[len(msgs)/2]))
 		}
-		pages[k] = append(pages[k], page{kind: names[k], path: path, msgs: d.n})
+		pages[k] = append(pages[k], page{kind: names[k], path: path})
 	}
 	for range len(pages[0]) {
 		root, err := as.sendThread(ctx, threadReplies)
 		if err != nil {
 			return nil, err
 		}
-		pages[4] = append(pages[4], page{kind: names[4], path: prefix + "/thread/" + pathSegment(root), msgs: threadReplies + 1})
+		pages[4] = append(pages[4], page{kind: names[4], path: prefix + "/thread/" + pathSegment(root)})
 	}
 	samples := make([][]time.Duration, len(names))
 	res := make([]coldResult, len(names))
@@ -782,7 +848,7 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 			asked = true
 			p := pages[k][i]
 			t0 := time.Now()
-			code, _, err := w.get(ctx, p.path)
+			code, body, err := w.get(ctx, p.path)
 			d := time.Since(t0)
 			if err == nil && code != http.StatusOK {
 				err = fmt.Errorf("%s answered %d", p.path, code)
@@ -791,7 +857,8 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 				return nil, err
 			}
 			samples[k] = append(samples[k], d)
-			res[k].MinMessages, res[k].MaxMessages = min(res[k].MinMessages, p.msgs), max(res[k].MaxMessages, p.msgs)
+			msgs := pageMessages(p.kind, body)
+			res[k].MinMessages, res[k].MaxMessages = min(res[k].MinMessages, msgs), max(res[k].MaxMessages, msgs)
 		}
 		if !asked {
 			break
