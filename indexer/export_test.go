@@ -118,3 +118,8 @@ func (ix *Indexer) PeriodDocCounts() []uint64 {
 // FullPeriodDocs is how many documents a period of periodDocs may reach
 // before it takes no more (fullPeriodDocs).
 func FullPeriodDocs(periodDocs int) int { return fullPeriodDocs(periodDocs) }
+
+// SetDayWalkHits sets the hits a month must be expected to hold to be
+// walked by its days (0: never); DayWindows counts the day windows asked.
+func (ix *Indexer) SetDayWalkHits(n int) { ix.dayWalkHits = n }
+func (ix *Indexer) DayWindows() int64    { return ix.dayWindows.Load() }

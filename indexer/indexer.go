@@ -93,7 +93,9 @@ type Indexer struct {
 	set *shards
 
 	// See search.go; fields so tests can force either path.
-	sortAllLimit, atOnceLimit int
+	sortAllLimit, atOnceLimit, dayWalkHits int
+	// dayWindows counts the day windows walks have asked (for tests).
+	dayWindows atomic.Int64
 
 	// wait is Follow's timer between rounds (time.After); a field so tests
 	// can count the back-off with a fake clock.
@@ -204,7 +206,7 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	if opts.PeriodDocs <= 0 {
 		opts.PeriodDocs = defaultPeriodDocs
 	}
-	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, atOnceLimit: atOnceLimit, wait: time.After}
+	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, atOnceLimit: atOnceLimit, dayWalkHits: dayWalkHits, wait: time.After}
 	set, err := openShards(path, opts.bleveConfig)
 	if errors.Is(err, ErrLocked) {
 		return nil, fmt.Errorf("open search index %s: %w", path, ErrLocked)

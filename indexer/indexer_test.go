@@ -817,3 +817,56 @@ func TestFarFutureTimesPage(t *testing.T) {
 		}
 	}
 }
+
+// A month dense with hits is walked by its days: the pages, newest and
+// oldest first, are those of sorting every hit, through a month of a hit
+// every two hours between a thin month before and after it, and the
+// cursors that fall inside it.
+func TestDayWalkMatchesFullSort(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ix := openIndex(t, st, t.TempDir())
+	var ls []string
+	at := func(y int, m time.Month, d, h int) int64 { return time.Date(y, m, d, h, 0, 0, 0, time.UTC).UnixMilli() }
+	for i := range 5 {
+		ls = append(ls, msg(fmt.Sprintf("$jan%d", i), at(2026, 1, 3+5*i, 12), `{"msgtype":"m.text","body":"word in january"}`))
+	}
+	for d := 1; d <= 31; d++ {
+		for h := 0; h < 24; h += 2 {
+			ls = append(ls, msg(fmt.Sprintf("$mar%02d-%02d", d, h), at(2026, 3, d, h), `{"msgtype":"m.text","body":"word of march"}`))
+		}
+	}
+	for i := range 3 {
+		ls = append(ls, msg(fmt.Sprintf("$may%d", i), at(2026, 5, 10+i, 9), `{"msgtype":"m.text","body":"word in may"}`))
+	}
+	add(t, st, lines(ls...)...)
+	catchUp(t, ix)
+	pages := func(order string) []string {
+		var out []string
+		cursor := ""
+		for range 100 {
+			res := search(t, ix, "word", order, 7, cursor)
+			for _, e := range res.Events {
+				out = append(out, string(e.ID))
+			}
+			if cursor = res.Next; cursor == "" {
+				break
+			}
+		}
+		return out
+	}
+	for _, order := range []string{indexer.SortNewest, indexer.SortOldest} {
+		ix.SetSortAllLimit(1 << 30)
+		ix.SetDayWalkHits(0)
+		full := pages(order)
+		ix.SetSortAllLimit(0)
+		ix.SetDayWalkHits(1)
+		before := ix.DayWindows()
+		walked := pages(order)
+		if len(full) != 5+31*12+3 || !slices.Equal(full, walked) {
+			t.Errorf("%s: %d results sorted, %d walked by days, or in another order", order, len(full), len(walked))
+		}
+		if ix.DayWindows() == before {
+			t.Errorf("%s: March was not walked by its days", order)
+		}
+	}
+}

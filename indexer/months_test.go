@@ -16,12 +16,13 @@ func TestMonthWalkMatchesFullSort(t *testing.T) {
 	if len(months) < 3 {
 		t.Fatalf("the test corpus spans only %d months", len(months))
 	}
+	size, maxPages := 15, 10
 	pagesOf := func(q Query, limit int, order string) []id.EventID {
 		ix.sortAllLimit = limit
 		var out []id.EventID
 		cur := ""
-		for range 10 {
-			res, err := ix.Search(context.Background(), Request{Query: q, Sort: order, Size: 15, Cursor: cur})
+		for range maxPages {
+			res, err := ix.Search(context.Background(), Request{Query: q, Sort: order, Size: size, Cursor: cur})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,6 +44,21 @@ func TestMonthWalkMatchesFullSort(t *testing.T) {
 			t.Errorf("%s: month walk differs from a full sort (%d vs %d results)", order, len(walked), len(full))
 		}
 	}
+	// Months walked by their days (any month expected to hold more than
+	// dayWalkFactor pages' worth): the same pages, page after page, with
+	// cursors that fall inside the months walked by day.
+	ix.dayWalkHits, size, maxPages = 1, 2, 60
+	for _, order := range []string{SortNewest, SortOldest} {
+		before := ix.dayWindows.Load()
+		full, walked := pages(1<<30, order), pages(0, order)
+		if len(full) < 100 || !slices.Equal(full, walked) {
+			t.Errorf("%s: the walk by days differs from a full sort (%d vs %d results)", order, len(walked), len(full))
+		}
+		if ix.dayWindows.Load() == before {
+			t.Errorf("%s: no month was walked by its days", order)
+		}
+	}
+	ix.dayWalkHits, size, maxPages = dayWalkHits, 15, 10
 	// Where the dictionaries bound one word of two but the count of
 	// their hits stays under the limit, the count's own hits are sorted
 	// (walk.docs): the same pages as Bleve's sort and as the walk.

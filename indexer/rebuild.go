@@ -21,7 +21,7 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 		// merged once each (bulkMergePlan).
 		opts.bleveConfig = bulkMergePlan()
 	}
-	builder := &Indexer{store: ix.store, log: ix.log, opts: opts, path: next, sortAllLimit: ix.sortAllLimit, atOnceLimit: ix.atOnceLimit}
+	builder := &Indexer{store: ix.store, log: ix.log, opts: opts, path: next, sortAllLimit: ix.sortAllLimit, atOnceLimit: ix.atOnceLimit, dayWalkHits: ix.dayWalkHits}
 	fresh, err := builder.create(next)
 	if err != nil {
 		return fmt.Errorf("create new index: %w", err)
