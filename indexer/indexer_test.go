@@ -838,6 +838,10 @@ func TestDayWalkMatchesFullSort(t *testing.T) {
 	for i := range 3 {
 		ls = append(ls, msg(fmt.Sprintf("$may%d", i), at(2026, 5, 10+i, 9), `{"msgtype":"m.text","body":"word in may"}`))
 	}
+	// And a month of a year past 9999 (monthDays cannot list its days).
+	for i := range 12 {
+		ls = append(ls, msg(fmt.Sprintf("$far%02d", i), 1_000_000_000_000_000+int64(i)*3_600_000, `{"msgtype":"m.text","body":"word far ahead"}`))
+	}
 	add(t, st, lines(ls...)...)
 	catchUp(t, ix)
 	pages := func(order string) []string {
@@ -862,7 +866,7 @@ func TestDayWalkMatchesFullSort(t *testing.T) {
 		ix.SetDayWalkHits(1)
 		before := ix.DayWindows()
 		walked := pages(order)
-		if len(full) != 5+31*12+3 || !slices.Equal(full, walked) {
+		if len(full) != 5+31*12+3+12 || !slices.Equal(full, walked) {
 			t.Errorf("%s: %d results sorted, %d walked by days, or in another order", order, len(full), len(walked))
 		}
 		if ix.DayWindows() == before {

@@ -3,7 +3,9 @@ package indexer
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -100,5 +102,31 @@ func TestMonthWalkMatchesFullSort(t *testing.T) {
 				t.Errorf("%q, %s: the walk differs from a full sort (%d vs %d results)", q, order, len(walked), len(full))
 			}
 		}
+	}
+}
+
+// monthDays lists a month's days in the walk's order from the cursor's day,
+// and none for a month it cannot read, which windows then walks whole.
+func TestMonthDays(t *testing.T) {
+	feb := monthDays("2024-02", SortOldest, cursor{})
+	if len(feb) != 29 || feb[0] != "2024-02-01" || feb[28] != "2024-02-29" {
+		t.Errorf("February 2024 oldest first: %v", feb)
+	}
+	if apr := monthDays("2026-04", SortNewest, cursor{}); len(apr) != 30 || apr[0] != "2026-04-30" || apr[29] != "2026-04-01" {
+		t.Errorf("April 2026 newest first: %v", apr)
+	}
+	at := strconv.FormatInt(time.Date(2026, 4, 12, 15, 0, 0, 0, time.UTC).UnixMilli(), 10)
+	if d := monthDays("2026-04", SortNewest, cursor{After: []string{at, "$e"}}); len(d) != 12 || d[0] != "2026-04-12" {
+		t.Errorf("April 2026 newest first after the 12th, 15:00: %v", d)
+	}
+	if d := monthDays("2026-04", SortOldest, cursor{After: []string{at, "$e"}}); len(d) != 19 || d[0] != "2026-04-12" {
+		t.Errorf("April 2026 oldest first after the 12th, 15:00: %v", d)
+	}
+	if d := monthDays("2026-05", SortOldest, cursor{After: []string{at, "$e"}}); len(d) != 31 {
+		t.Errorf("May 2026 after a cursor in April: %v", d)
+	}
+	far := monthOf(1_000_000_000_000_000)
+	if d := monthDays(far, SortNewest, cursor{}); d != nil {
+		t.Errorf("month %s: %v", far, d)
 	}
 }

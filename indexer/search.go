@@ -647,9 +647,12 @@ func (ix *Indexer) windows(ctx context.Context, idx bleve.Index, legacy bool, q 
 	span := windowSpan(n, perTerm)
 	for visited < len(terms) {
 		need := n - len(out)
+		var days []string
 		if field == fieldMonth && span == 1 && !legacy && ix.dayWalkHits > 0 &&
 			perTerm > float64(max(ix.dayWalkHits, dayWalkFactor*need)) {
-			days := monthDays(terms[visited], order, cur)
+			days = monthDays(terms[visited], order, cur)
+		}
+		if len(days) > 0 {
 			hits, monthTotal, err := ix.windows(ctx, idx, legacy, q, fieldDay, days, perTerm/float64(len(days)), order, need, cur)
 			if err != nil {
 				return nil, 0, err
@@ -695,7 +698,8 @@ func (ix *Indexer) windows(ctx context.Context, idx bleve.Index, legacy bool, q 
 
 // monthDays lists the days ("2026-03-14") of a month ("2026-03") in the
 // walk's order, from the cursor's day when the cursor lies in the month
-// (the days before it in this order were on earlier pages).
+// (the days before it in this order were on earlier pages); none for a
+// month it cannot read (a year past 9999), which is walked whole.
 func monthDays(month, order string, cur cursor) []string {
 	first, err := time.Parse("2006-01", month)
 	if err != nil {
