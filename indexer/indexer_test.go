@@ -192,6 +192,24 @@ func add(t *testing.T, st *store.Store, ls ...string) {
 	}
 }
 
+// paged is the IDs of the results of q, page after page (of size), in the
+// order found, up to pages pages.
+func paged(t *testing.T, ix *indexer.Indexer, q, sort string, size, pages int) []string {
+	t.Helper()
+	var out []string
+	cursor := ""
+	for range pages {
+		res := search(t, ix, q, sort, size, cursor)
+		for _, e := range res.Events {
+			out = append(out, string(e.ID))
+		}
+		if cursor = res.Next; cursor == "" {
+			break
+		}
+	}
+	return out
+}
+
 func ids(res indexer.Result) []string {
 	var out []string
 	for _, e := range res.Events {
@@ -399,15 +417,7 @@ func TestShortPagesKeepACursor(t *testing.T) {
 	ls = append(ls, msg("$y1", 1500, `{"msgtype":"m.text","body":"a b c"}`), msg("$y2", 1600, `{"msgtype":"m.text","body":"x a b c"}`))
 	add(t, st, lines(ls...)...)
 	catchUp(t, ix)
-	var got []string
-	cursor := ""
-	for page := 0; page < 20; page++ {
-		res := search(t, ix, `"a b c"`, indexer.SortNewest, 2, cursor)
-		got = append(got, ids(res)...)
-		if cursor = res.Next; cursor == "" {
-			break
-		}
-	}
+	got := paged(t, ix, `"a b c"`, indexer.SortNewest, 2, 20)
 	if fmt.Sprint(got) != "[$y2 $y1]" && fmt.Sprint(got) != "[$y1 $y2]" {
 		t.Errorf("paging a phrase whose pairs are mostly apart found %v", got)
 	}
@@ -793,17 +803,7 @@ func TestFarFutureTimesPage(t *testing.T) {
 	)...)
 	catchUp(t, ix)
 	for _, sort := range []string{indexer.SortNewest, indexer.SortOldest} {
-		var got []string
-		cur := ""
-		for range 5 {
-			res := search(t, ix, "zebra", sort, 1, cur)
-			for _, e := range res.Events {
-				got = append(got, string(e.ID))
-			}
-			if cur = res.Next; cur == "" {
-				break
-			}
-		}
+		got := paged(t, ix, "zebra", sort, 1, 5)
 		want := "[$future $b $a]"
 		if sort == indexer.SortOldest {
 			want = "[$a $b $future]"
@@ -844,20 +844,7 @@ func TestDayWalkMatchesFullSort(t *testing.T) {
 	}
 	add(t, st, lines(ls...)...)
 	catchUp(t, ix)
-	pages := func(order string) []string {
-		var out []string
-		cursor := ""
-		for range 100 {
-			res := search(t, ix, "word", order, 7, cursor)
-			for _, e := range res.Events {
-				out = append(out, string(e.ID))
-			}
-			if cursor = res.Next; cursor == "" {
-				break
-			}
-		}
-		return out
-	}
+	pages := func(order string) []string { return paged(t, ix, "word", order, 7, 100) }
 	for _, order := range []string{indexer.SortNewest, indexer.SortOldest} {
 		ix.SetSortAllLimit(1 << 30)
 		ix.SetDayWalkHits(0)
