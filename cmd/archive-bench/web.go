@@ -749,8 +749,9 @@ type coldResult struct {
 // once. One page's first request is one sample, which may pay for what
 // the process does once (connections, prepared statements); here every
 // page is a sample of its own, asked of a process that has served pages
-// before. The days are the room's busiest but the measured day, found in
-// the store, not through archive-web (which would load them), and each
+// before. The days are the room's nearest dayTarget messages but the
+// measured day, found in the store and the dataset, not through
+// archive-web (which would load them), and each
 // kind gets days of its own (when the room has that many), so no page
 // reads messages another kind rendered. The kinds take turns, so a change in the machine's load
 // falls on all of them alike. Threads are sent now, each with
