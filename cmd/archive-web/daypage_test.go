@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -25,32 +26,19 @@ func TestDayPageSizeFromConfig(t *testing.T) {
 	}
 	const room = "!busy:example.org"
 	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).UnixMilli()
-	ev := func(id, typ string, key *string, ts int64, content string) store.Event {
-		m := map[string]any{"event_id": id, "room_id": room, "type": typ, "sender": "@alice:example.org",
-			"origin_server_ts": ts, "content": json.RawMessage(content)}
-		if key != nil {
-			m["state_key"] = *key
-		}
-		raw, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := event.Parse(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return store.Event{Event: *e, Public: true, Rel: event.ParseRelation(e.Content)}
-	}
-	empty, alice := "", "@alice:example.org"
-	evs := []store.Event{
-		ev("$create", "m.room.create", &empty, day-60000, `{"room_version":"10"}`),
-		ev("$hv", "m.room.history_visibility", &empty, day-59000, `{"history_visibility":"world_readable"}`),
-		ev("$join", "m.room.member", &alice, day-58000, `{"membership":"join"}`),
+	lines := []string{
+		fmt.Sprintf(`{"event_id":"$create","room_id":%q,"type":"m.room.create","sender":"@alice:example.org","origin_server_ts":%d,"state_key":"","content":{"room_version":"10"}}`, room, day-60000),
+		fmt.Sprintf(`{"event_id":"$hv","room_id":%q,"type":"m.room.history_visibility","sender":"@alice:example.org","origin_server_ts":%d,"state_key":"","content":{"history_visibility":"world_readable"}}`, room, day-59000),
 	}
 	for i := range 25 {
-		evs = append(evs, ev(fmt.Sprintf("$m%02d", i), "m.room.message", nil, day+int64(i)*60000, fmt.Sprintf(`{"msgtype":"m.text","body":"message %02d"}`, i)))
+		lines = append(lines, fmt.Sprintf(`{"event_id":"$m%02d","room_id":%q,"type":"m.room.message","sender":"@alice:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"message %02d"}}`,
+			i, room, day+int64(i)*60000, i))
 	}
-	if _, err := st.PutEvents(ctx, evs); err != nil {
+	path := filepath.Join(t.TempDir(), "day.ndjson")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.New(st, storetest.Logger(t), "").ImportFile(ctx, path, ingest.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
