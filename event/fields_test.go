@@ -89,13 +89,16 @@ func TestDecodeStringAsUnmarshal(t *testing.T) {
 	for _, s := range append(seeds, validSeeds...) {
 		checkDecodeString(t, []byte(s))
 	}
-	for c := range 256 {
-		for pos := range 10 {
-			b := []byte(`"abcdefghij"`)
-			b[1+pos] = byte(c)
-			checkDecodeString(t, b)
+	everyByteAt := func(s string, from, places int) {
+		for c := range 256 {
+			for pos := range places {
+				b := []byte(s)
+				b[from+pos] = byte(c)
+				checkDecodeString(t, b)
+			}
 		}
 	}
+	everyByteAt(`"abcdefghij"`, 1, 10)
 	// Escapes, decoded by unescape: each kind, surrogate pairs whole,
 	// halved, reversed and broken, escapes cut short or invalid, and every
 	// byte at every place of a string with escapes before and after it.
@@ -107,13 +110,7 @@ func TestDecodeStringAsUnmarshal(t *testing.T) {
 	for _, s := range escaped {
 		checkDecodeString(t, []byte(s))
 	}
-	for c := range 256 {
-		for pos := range 12 {
-			b := []byte(`"\nabcdefghijkl\t"`)
-			b[3+pos] = byte(c)
-			checkDecodeString(t, b)
-		}
-	}
+	everyByteAt(`"\nabcdefghijkl\t"`, 3, 12)
 }
 
 func FuzzDecodeStringAsUnmarshal(f *testing.F) {
