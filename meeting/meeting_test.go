@@ -161,3 +161,36 @@ func TestChairIsASender(t *testing.T) {
 		t.Errorf("the impostor ended the meeting: end=%s", m.EndID)
 	}
 }
+
+// TestStartsAsCommand holds Starts, which skips command for lines that
+// cannot start a meeting, to command's own answer on lines around the
+// edges of its parsing: leading space of every kind, case, Unicode whose
+// lowercase differs in length, other commands, MootBot and URLs.
+func TestStartsAsCommand(t *testing.T) {
+	var texts []string
+	for _, lead := range []string{"", " ", "\t", "\n", "\u00a0", "\u3000", " \r\n "} {
+		for _, body := range []string{
+			"#startmeeting", "#startmeeting infra", "#STARTMEETING", "#StartMeeting x", "#startmeeting\tinfra",
+			"#startmeeting\ninfra", "#startmeetingx", "#startmeetin", "#endmeeting", "# startmeeting",
+			"#ſtartmeeting", "#\u0130startmeeting", "#startmeeting\u00a0x", "[startmeeting]", "[STARTMEETING] x",
+			"http://example.org/#startmeeting", "startmeeting", "#", "", "x #startmeeting",
+		} {
+			texts = append(texts, lead+body)
+		}
+	}
+	for _, text := range texts {
+		for _, cmd := range []bool{true, false} {
+			l := Line{Text: text, Command: cmd}
+			want := false
+			if c, _ := command(l); c == "startmeeting" {
+				want = true
+			}
+			if got := Starts(l); got != want {
+				t.Errorf("Starts(%q, command %v) = %v, command says %v", text, cmd, got, want)
+			}
+		}
+	}
+	if !Starts(Line{Text: " #StartMeeting infra", Command: true}) || Starts(Line{Text: "#startmeeting", Command: false}) {
+		t.Error("Starts does not tell a #startmeeting from a /me line")
+	}
+}
