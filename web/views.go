@@ -257,9 +257,14 @@ type memberRunView struct {
 
 const timeLayout = "15:04"
 
+// fmtTime is the time of day (timeLayout) and the RFC 3339 timestamp of
+// ms, in UTC. Every item of a page has both: the time of day is read out of
+// the timestamp, "…T15:04:05Z", rather than formatted again.
 func fmtTime(ms int64) (short, iso string) {
-	t := time.UnixMilli(ms).UTC()
-	return t.Format(timeLayout), t.Format(time.RFC3339)
+	iso = time.UnixMilli(ms).UTC().Format(time.RFC3339)
+	// The year may be wider than four digits, or negative: find the T.
+	t := strings.IndexByte(iso, 'T')
+	return iso[t+1 : t+1+len(timeLayout)], iso
 }
 
 func fmtStamp(t time.Time) string {
