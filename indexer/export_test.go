@@ -123,3 +123,6 @@ func FullPeriodDocs(periodDocs int) int { return fullPeriodDocs(periodDocs) }
 // walked by its days (0: never); DayWindows counts the day windows asked.
 func (ix *Indexer) SetDayWalkHits(n int) { ix.dayWalkHits = n }
 func (ix *Indexer) DayWindows() int64    { return ix.dayWindows.Load() }
+
+// MonthWindows counts the month windows walks have asked.
+func (ix *Indexer) MonthWindows() int64 { return ix.monthWindows.Load() }
