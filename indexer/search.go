@@ -787,24 +787,6 @@ func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order
 	if err != nil {
 		return walk{}, err
 	}
-	if later && bound >= 0 && bound <= int64(ix.sortAllLimit) {
-		all, err := p.months()
-		if err != nil {
-			return walk{}, err
-		}
-		// Few hits spread over many months: a walk would union whole
-		// months of the period's postings, window after window, to
-		// find the page's hits among them, where sorting every hit the
-		// bound allows costs about a microsecond each. A rare term
-		// newest first at 3M messages: the second period asked held
-		// 171 hits over the 55 months left, 1.5-3 ms walked, 0.2
-		// sorted. A walk expected to find its page in a month or two
-		// (the hits are dense there) stays a walk.
-		if perMonth := float64(bound) / float64(max(len(all), 1)); float64(n) > laterWalkMonths*perMonth &&
-			len(inRange(all, within)) > laterWalkMonths {
-			return walk{bound: bound, sortAll: true}, nil
-		}
-	}
 	if later {
 		// Only some months of the period matter: they are walked,
 		// without counting or sorting the period's other hits (at 1M
@@ -816,6 +798,18 @@ func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order
 			return walk{}, err
 		}
 		w := walk{bound: bound, months: inRange(all, within)}
+		// Few hits spread over many months: a walk would union whole
+		// months of the period's postings, window after window, to
+		// find the page's hits among them, where sorting every hit the
+		// bound allows costs about a microsecond each. A rare term
+		// newest first at 3M messages: the second period asked held
+		// 171 hits over the 55 months left, 1.5-3 ms walked, 0.2
+		// sorted. A walk expected to find its page in a month or two
+		// (the hits are dense there) stays a walk.
+		if bound >= 0 && bound <= int64(ix.sortAllLimit) && len(w.months) > laterWalkMonths &&
+			float64(n) > laterWalkMonths*float64(bound)/float64(max(len(all), 1)) {
+			return walk{bound: bound, sortAll: true}, nil
+		}
 		switch {
 		case bound >= 0 && len(clauses) == 1:
 			w.perMonth = float64(bound) / float64(max(len(all), 1))

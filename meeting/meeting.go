@@ -471,7 +471,8 @@ func command(l Line) (cmd, arg string) {
 //
 // A day page asks it of every message, and command lowercases the whole of
 // a line that does not start with '#' or '[' (for its URL prefixes): a
-// tenth of building a 1,000-message day page went to that. Only a line
+// quarter of building a first 1,000-event day page's items went to that
+// (0.43 of 1.7 ms of CPU, in-process). Only a line
 // that starts with '#' or '[' (MootBot's "[STARTMEETING]") once its leading
 // space is trimmed, as command trims it, can start a meeting, so no other
 // is handed to command.
