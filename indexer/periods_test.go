@@ -512,3 +512,48 @@ func TestRebuildFailsOnAPeriodItCannotReopen(t *testing.T) {
 		t.Errorf("the live index found %d of its 130 messages after the failed rebuild", len(got))
 	}
 }
+
+// Messages of equal score come newest first, whatever order the index
+// holds them in (Bleve's own, for equal scores, is its segments', which a
+// merge between two pages can change) and wherever a page ends in a run of
+// them: a page asks a period again when the run goes on past what it
+// returned.
+func TestEqualScoresNewestFirst(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	// Stored (and so indexed) out of time order.
+	var ls []string
+	for i := range 30 {
+		j := i * 7 % 30
+		ls = append(ls, zebras(j, base+int64(j)*day/3)...)
+	}
+	add(t, st, lines(ls...)...)
+	var newest []string
+	for i := 29; i >= 0; i-- {
+		newest = append(newest, fmt.Sprintf("$z%03d", i))
+	}
+	one := openPeriods(t, st, t.TempDir(), 1000)
+	catchUp(t, one)
+	for _, size := range []int{1, 7, 20, 100} {
+		if got := allPages(t, one, "zebra", indexer.SortRelevance, size); !slices.Equal(got, newest) {
+			t.Errorf("one period, pages of %d:\n got %v\nwant %v", size, got, newest)
+		}
+	}
+	// In periods of 8 the scores differ from period to period (each has
+	// its own term statistics), but every way of paging gives one order.
+	ix := openPeriods(t, st, t.TempDir(), 8)
+	catchUp(t, ix)
+	if ix.Periods() < 3 {
+		t.Fatalf("%d periods", ix.Periods())
+	}
+	whole := allPages(t, ix, "zebra", indexer.SortRelevance, 100)
+	if len(whole) != 30 {
+		t.Fatalf("%d of 30 found", len(whole))
+	}
+	for _, size := range []int{1, 7, 8, 13} {
+		if got := allPages(t, ix, "zebra", indexer.SortRelevance, size); !slices.Equal(got, whole) {
+			t.Errorf("periods of 8, pages of %d:\n got %v\nwant %v", size, got, whole)
+		}
+	}
+}

@@ -432,39 +432,88 @@ func (ix *Indexer) atOnce(ctx context.Context, periods []*period, q query.Query,
 }
 
 // relevant asks every period for its best offset+n hits, at once, and
-// returns the n after offset of their merge by score. Equal scores keep
-// the periods' order, then each period's own (Bleve's index alias merges
-// equal scores in the order its goroutines finish). A period's own order
-// of equal scores is its documents' order in its segments, which a merge
-// between two pages can change: such pages may then repeat or skip a hit
-// of equal score. Ordering equal scores by ID would cost loading every
-// hit's ID, which a common word's search cannot afford.
+// returns the n after offset of their merge by score, equal scores newest
+// first (byScore). Bleve orders a period's equal scores by its documents'
+// order in its segments, which a merge between two pages can change, and
+// keeps of a run of equal scores that crosses the end of what it returns
+// those first in that order: pages taken from it repeated or skipped hits
+// of equal score (an IRC channel's short lines often score alike). So a
+// period is asked for one hit more than the page needs, and a period
+// whose last hit returned has the score the page ends with may hold more
+// of that run: it is asked again for twice as many, until the run ends
+// within what it returned (at most tieHits more; past that a run is cut
+// in the period's own order). Every hit's ID is loaded by Bleve for the
+// hits it returns anyway; ordering all of a period's hits by ID instead
+// would load every hit's, which a common word's search cannot afford.
 func (s *shards) relevant(ctx context.Context, q query.Query, n, offset int) (search.DocumentMatchCollection, uint64, error) {
+	k := offset + n
 	results := make([]*bleve.SearchResult, len(s.periods))
-	errs := make([]error, len(s.periods))
-	var wg sync.WaitGroup
-	for i, p := range s.periods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], errs[i] = runSearch(ctx, p.idx, s.legacy, q, SortRelevance, offset+n, cursor{})
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, 0, err
+	sizes := make([]int, len(s.periods))
+	ask := make([]int, len(s.periods))
+	for i := range s.periods {
+		sizes[i], ask[i] = k+1, i
 	}
 	var all search.DocumentMatchCollection
 	var total uint64
-	for _, r := range results {
-		all = append(all, r.Hits...)
-		total += r.Total
+	for {
+		errs := make([]error, len(ask))
+		var wg sync.WaitGroup
+		for j, i := range ask {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i], errs[j] = runSearch(ctx, s.periods[i].idx, s.legacy, q, SortRelevance, sizes[i], cursor{})
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, 0, err
+		}
+		all, total = all[:0], 0
+		for _, r := range results {
+			all = append(all, r.Hits...)
+			total += r.Total
+		}
+		slices.SortFunc(all, byScore)
+		if len(all) <= k {
+			break // no period was cut short
+		}
+		last := all[k-1].Score
+		ask = ask[:0]
+		for i, r := range results {
+			if len(r.Hits) == sizes[i] && r.Hits[len(r.Hits)-1].Score >= last && sizes[i] < k+1+tieHits {
+				sizes[i] = min(2*sizes[i], k+1+tieHits)
+				ask = append(ask, i)
+			}
+		}
+		if len(ask) == 0 {
+			break
+		}
 	}
-	slices.SortStableFunc(all, func(x, y *search.DocumentMatch) int { return cmp.Compare(y.Score, x.Score) })
 	if offset >= len(all) {
 		return nil, total, nil
 	}
 	return all[offset:min(len(all), offset+n)], total, nil
+}
+
+// tieHits bounds how many hits past a page's end relevant asks a period
+// for to finish a run of equal scores.
+const tieHits = 1000
+
+// byScore orders relevance hits: by score, highest first, and equal scores
+// newest first (runSearch gives each hit its time and event ID as Sort;
+// hits of an index of the legacy layout are ordered by ID).
+func byScore(x, y *search.DocumentMatch) int {
+	if c := cmp.Compare(y.Score, x.Score); c != 0 {
+		return c
+	}
+	if len(x.Sort) == 2 && len(y.Sort) == 2 {
+		if c := strings.Compare(y.Sort[0], x.Sort[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(y.Sort[1], x.Sort[1])
+	}
+	return strings.Compare(y.ID, x.ID)
 }
 
 // inOrder lists the periods a time-ordered search may need, in the order
@@ -569,12 +618,14 @@ func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query,
 	for _, h := range res.Hits {
 		ts, ev, ok := splitDocID(h.ID)
 		if !ok {
-			continue // not one this layout wrote; the store check drops it
+			// Not one this layout wrote; the store check drops it. Its
+			// Sort still has the shape byScore compares.
+			h.Sort = []string{"", h.ID}
+			continue
 		}
 		h.ID = ev
-		if order != SortRelevance {
-			h.Sort = []string{sortableTime(ts), ev}
-		}
+		// A new slice: Bleve may share one among hits sorted by score.
+		h.Sort = []string{sortableTime(ts), ev}
 	}
 	return res, nil
 }
