@@ -16,6 +16,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/gcpolicy"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -339,10 +340,15 @@ func measureOurs(ctx context.Context, o benchOptions, cfg store.Config, dataDir 
 		}
 		parsed[c.Name] = q
 	}
+	// The search is archive-web's, measured in this process: collected as
+	// archive-web is (the peers' searches, measured while the dataset is
+	// held, keep Go's default).
+	restoreGC := gcpolicy.Start(time.Second)
 	res.Search, res.Concurrent, err = measureSearch(ctx, o.search, o.clients, o.concurrentTime, rep.Queries, sorts, func(ctx context.Context, c queryClass, sort string) (int, error) {
 		r, err := ix.Search(ctx, indexer.Request{Query: parsed[c.Name], Sort: sort, Size: pageSize})
 		return len(r.Events), err
 	})
+	restoreGC()
 	ix.Close()
 	if err != nil {
 		return res, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/internal/gcpolicy"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -122,6 +123,8 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 		}
 		orders = []string{*onlySort}
 	}
+	// Collected as archive-web is.
+	defer gcpolicy.Start(time.Second)()
 	// The results column is the index's estimate of all matches.
 	cells, tp, err := measureSearch(ctx, budget{runs: *runs, minRuns: *runs}, *clients, *clientTime, classes, orders,
 		func(ctx context.Context, c queryClass, sort string) (int, error) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/internal/gcpolicy"
 	"github.com/mxarchive/mxarchive/internal/metricslisten"
 	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/render"
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if limit, ok := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT")); ok {
 		startMemoryLimit(ctx, limit, log)
 	}
+	// A small heap is collected less often (gcpolicy).
+	defer gcpolicy.Start(time.Second)()
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
 	// file mapped in (store.Options.ReadMostly).
