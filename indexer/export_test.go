@@ -126,3 +126,7 @@ func (ix *Indexer) DayWindows() int64    { return ix.dayWindows.Load() }
 
 // MonthWindows counts the month windows walks have asked.
 func (ix *Indexer) MonthWindows() int64 { return ix.monthWindows.Load() }
+
+// PeriodBounds counts the periods whose hits a time-ordered search bounded
+// from their dictionaries, to tell a rare word's.
+func (ix *Indexer) PeriodBounds() int64 { return ix.periodBounds.Load() }

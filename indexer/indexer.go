@@ -95,8 +95,9 @@ type Indexer struct {
 	// See search.go; fields so tests can force either path.
 	sortAllLimit, atOnceLimit, dayWalkHits int
 	// dayWindows and monthWindows count the day and month windows walks
-	// have asked (for tests).
-	dayWindows, monthWindows atomic.Int64
+	// have asked, periodBounds the periods whose hits rarePeriods bounded
+	// (for tests).
+	dayWindows, monthWindows, periodBounds atomic.Int64
 
 	// wait is Follow's timer between rounds (time.After); a field so tests
 	// can count the back-off with a fake clock.

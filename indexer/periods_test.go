@@ -557,3 +557,42 @@ func TestEqualScoresNewestFirst(t *testing.T) {
 		}
 	}
 }
+
+// A time-ordered search bounds the periods' hits from their dictionaries
+// (newest or oldest first) only until they are too many to ask at once:
+// past that the rest are asked one by one, and reading every period's
+// dictionaries cost a phrase newest first at 3M a sixth of its time. The
+// pages are the same either way.
+func TestPeriodBoundsStopWhenTooMany(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	const day = 24 * 60 * 60 * 1000
+	base := int64(1_700_000_000_000)
+	add(t, st, lines(zebras(0, seq(60, base, day/3)...)...)...)
+	ix := openPeriods(t, st, t.TempDir(), 8)
+	catchUp(t, ix)
+	one := openPeriods(t, st, t.TempDir(), 1000)
+	catchUp(t, one)
+	if ix.Periods() < 5 {
+		t.Fatalf("%d periods", ix.Periods())
+	}
+	ix.SetAtOnceLimit(10) // every period holds 8 or so zebras
+	for _, sort := range []string{indexer.SortNewest, indexer.SortOldest} {
+		before := ix.PeriodBounds()
+		res := search(t, ix, "zebra", sort, 5, "")
+		if n := ix.PeriodBounds() - before; n < 1 || n > 2 {
+			t.Errorf("zebra %s: %d of %d periods bounded, want the one or two whose sum passes 10", sort, n, ix.Periods())
+		}
+		if len(res.Events) != 5 {
+			t.Errorf("zebra %s: %d results", sort, len(res.Events))
+		}
+		if got, want := allPages(t, ix, "zebra", sort, 7), allPages(t, one, "zebra", sort, 7); !slices.Equal(got, want) {
+			t.Errorf("zebra %s in pages of 7:\n got %v\nwant %v", sort, got, want)
+		}
+		// A rare word is still bounded in every period, and asked at once.
+		before = ix.PeriodBounds()
+		search(t, ix, "number7", sort, 5, "")
+		if n := ix.PeriodBounds() - before; n != int64(ix.Periods()) {
+			t.Errorf("number7 %s: %d periods bounded, want all %d", sort, n, ix.Periods())
+		}
+	}
+}

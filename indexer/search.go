@@ -389,7 +389,15 @@ func (ix *Indexer) rarePeriods(ctx context.Context, periods []*period, clauses [
 	}
 	var kept []*period
 	var sum int64
-	for _, p := range periods {
+	for i, p := range periods {
+		if sum > int64(ix.atOnceLimit) {
+			// Too many to ask at once already: the rest are asked one
+			// by one, in order, and a walk seldom reaches them (each
+			// bound read cost every period's dictionaries: a phrase
+			// newest first at 3M, 28 periods, 0.4 of its 2.5 ms).
+			return append(kept, periods[i:]...), false, nil
+		}
+		ix.periodBounds.Add(1)
 		b, err := upperBound(ctx, p.idx, clauses)
 		if err != nil {
 			return nil, false, err
@@ -837,6 +845,12 @@ func (ix *Indexer) planWalk(ctx context.Context, p *period, q query.Query, order
 	bound, err := upperBound(ctx, idx, clauses)
 	if err != nil {
 		return walk{}, err
+	}
+	if bound == 0 {
+		// A clause's terms are nowhere in its dictionaries: no hit (a
+		// period rarePeriods left unbounded, the others holding too
+		// many), and nothing to walk.
+		return walk{docs: []string{}}, nil
 	}
 	if later {
 		// Only some months of the period matter: they are walked,
