@@ -489,7 +489,8 @@ func (s *shards) relevant(ctx context.Context, q query.Query, n, offset int) (se
 		last := all[k-1].Score
 		ask = ask[:0]
 		for i, r := range results {
-			if len(r.Hits) == sizes[i] && r.Hits[len(r.Hits)-1].Score >= last && sizes[i] < k+1+tieHits {
+			more := len(r.Hits) == sizes[i] && r.Total > uint64(len(r.Hits)) // it holds hits it did not return
+			if more && r.Hits[len(r.Hits)-1].Score >= last && sizes[i] < k+1+tieHits {
 				sizes[i] = min(2*sizes[i], k+1+tieHits)
 				ask = append(ask, i)
 			}
