@@ -631,6 +631,15 @@ func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.
 // document IDs, which begin with the time (docID); an older one (legacy)
 // by its time field's doc values.
 func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, order string, size int, cur cursor) (*bleve.SearchResult, error) {
+	if n, ok := q.(normed); ok && order == SortRelevance && !legacy {
+		if tq, ok := n.Query.(*query.TermQuery); ok {
+			res, err := termTop(ctx, idx, tq, size, cur.Offset)
+			if err != nil {
+				return nil, err
+			}
+			return withTimes(res), nil
+		}
+	}
 	sr := bleve.NewSearchRequestOptions(q, size, 0, false)
 	switch {
 	case order == SortRelevance:
@@ -666,6 +675,12 @@ func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query,
 	if err != nil || legacy {
 		return res, err
 	}
+	return withTimes(res), nil
+}
+
+// withTimes gives each hit of this layout its event ID and its time and ID
+// as Sort.
+func withTimes(res *bleve.SearchResult) *bleve.SearchResult {
 	for _, h := range res.Hits {
 		ts, ev, ok := splitDocID(h.ID)
 		if !ok {
@@ -678,7 +693,7 @@ func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query,
 		// A new slice: Bleve may share one among hits sorted by score.
 		h.Sort = []string{sortableTime(ts), ev}
 	}
-	return res, nil
+	return res
 }
 
 // walk asks one period for n hits after the cursor, in time order.

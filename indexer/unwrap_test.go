@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 	"maunium.net/go/mautrix/id"
 )
@@ -15,7 +16,10 @@ import (
 // wraps around it, and every hit scores exactly as it did wrapped: the
 // periods' hits are merged by score, so a score that moved would reorder
 // relevance pages.
-func TestUnwrappedScoresAsWrapped(t *testing.T) {
+// scoreIndex is an index of 300 documents whose words' frequencies,
+// document frequencies and lengths differ, so that their scores do.
+func scoreIndex(t *testing.T) (bleve.Index, mapping.IndexMapping) {
+	t.Helper()
 	m, err := newMapping("")
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +28,7 @@ func TestUnwrappedScoresAsWrapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer idx.Close()
+	t.Cleanup(func() { idx.Close() })
 	b := idx.NewBatch()
 	for i := range 300 {
 		// Texts of many lengths and word counts, so that scores differ.
@@ -47,6 +51,11 @@ func TestUnwrappedScoresAsWrapped(t *testing.T) {
 	if err := idx.Batch(b); err != nil {
 		t.Fatal(err)
 	}
+	return idx, m
+}
+
+func TestUnwrappedScoresAsWrapped(t *testing.T) {
+	idx, m := scoreIndex(t)
 	type qc struct {
 		q      Query
 		unwrap bool
@@ -98,5 +107,71 @@ func TestUnwrappedScoresAsWrapped(t *testing.T) {
 		if len(distinct) < 3 && !c.few {
 			t.Errorf("%+v: only %d distinct scores; the test proves nothing", c.q, len(distinct))
 		}
+	}
+}
+
+// termTop, the relevance search of one term, finds the hits Bleve's search
+// of it finds, with the same scores, and pages through them alike: a page
+// may differ from Bleve's only in which of several equally scored hits it
+// holds at its edge.
+func TestTermTopAsBleve(t *testing.T) {
+	idx, m := scoreIndex(t)
+	ctx := context.Background()
+	terms := []string{"zebra", "lion", "grass", "w3", "nothing"}
+	for n := 2; n <= 60; n += 7 {
+		terms = append(terms, fmt.Sprintf("f%d", n))
+	}
+	for _, term := range terms {
+		q, _, _ := buildQuery(m, Query{Words: []string{term}}, nil)
+		u, ok := unwrapped(q).(normed)
+		if !ok {
+			t.Fatalf("%s: not unwrapped", term)
+		}
+		tq := u.Query.(*query.TermQuery)
+		for _, page := range []struct{ size, from int }{{1000, 0}, {7, 0}, {7, 7}, {20, 13}, {5, 290}, {0, 0}, {3, 1000}} {
+			sr := bleve.NewSearchRequestOptions(q, page.size, page.from, false)
+			sr.SortBy([]string{"-_score"})
+			want, err := idx.SearchInContext(ctx, sr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := termTop(ctx, idx, tq, page.size, page.from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Total != want.Total || len(got.Hits) != len(want.Hits) {
+				t.Errorf("%s %+v: %d of %d hits, Bleve %d of %d", term, page, len(got.Hits), got.Total, len(want.Hits), want.Total)
+				continue
+			}
+			scores := map[string]float64{}
+			for _, h := range want.Hits {
+				scores[h.ID] = h.Score
+			}
+			for i, h := range got.Hits {
+				if h.Score != want.Hits[i].Score {
+					t.Errorf("%s %+v: hit %d scores %v, Bleve's %v", term, page, i, h.Score, want.Hits[i].Score)
+				}
+				if s, ok := scores[h.ID]; ok && s != h.Score {
+					t.Errorf("%s %+v: %s scores %v, %v in Bleve", term, page, h.ID, h.Score, s)
+				}
+			}
+			if page.size >= 1000 && len(scores) != len(got.Hits) {
+				t.Errorf("%s: whole pages hold different hits", term)
+			}
+			if page.size >= 1000 {
+				for _, h := range got.Hits {
+					if _, ok := scores[h.ID]; !ok {
+						t.Errorf("%s: %s is not among Bleve's hits", term, h.ID)
+					}
+				}
+			}
+		}
+	}
+	// A cancelled search stops.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	q, _, _ := buildQuery(m, Query{Words: []string{"zebra"}}, nil)
+	if _, err := termTop(cctx, idx, unwrapped(q).(normed).Query.(*query.TermQuery), 10, 0); err == nil {
+		t.Error("a cancelled search went on")
 	}
 }
