@@ -20,6 +20,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/blevesearch/bleve/v2/search/searcher"
 	index "github.com/blevesearch/bleve_index_api"
 	"maunium.net/go/mautrix/id"
 
@@ -514,9 +515,14 @@ func (s *shards) relevant(ctx context.Context, q query.Query, n, offset int) (se
 // the same to the bit: normed sets the query norm the conjunction set
 // (TestUnwrappedScoresAsWrapped). Time-ordered searches keep the layers:
 // they add their windows to the query's conjunction (narrowed).
+//
+// Excluded words and expired messages (a must-not clause) stay excluded:
+// such a query becomes an excluding, the one condition without the
+// conjunction and the exclusion as Bleve's boolean searcher applies it,
+// which leaves the scores as they were too.
 func unwrapped(q query.Query) query.Query {
 	b, ok := q.(*query.BooleanQuery)
-	if !ok || b.Should != nil || b.MustNot != nil || b.Filter != nil {
+	if !ok || b.Should != nil || b.Filter != nil {
 		return q
 	}
 	c, ok := b.Must.(*query.ConjunctionQuery)
@@ -528,10 +534,34 @@ func unwrapped(q query.Query) query.Query {
 		// A phrase of two words is a conjunction of its one pair.
 		c, ok := one.(*query.ConjunctionQuery)
 		if !ok || len(c.Conjuncts) != 1 {
-			return normed{one}
+			break
 		}
 		one = c.Conjuncts[0]
 	}
+	if b.MustNot != nil {
+		return excluding{normed{one}, b.MustNot}
+	}
+	return normed{one}
+}
+
+// excluding searches its normed query without the documents not matches,
+// as a boolean query of them would.
+type excluding struct {
+	normed
+	not query.Query
+}
+
+func (q excluding) Searcher(ctx context.Context, i index.IndexReader, m mapping.IndexMapping, options search.SearcherOptions) (search.Searcher, error) {
+	must, err := q.normed.Searcher(ctx, i, m, options)
+	if err != nil {
+		return nil, err
+	}
+	not, err := q.not.Searcher(ctx, i, m, options)
+	if err != nil {
+		must.Close()
+		return nil, err
+	}
+	return searcher.NewBooleanSearcher(ctx, i, must, nil, not, options)
 }
 
 // normed searches its query as a conjunction of it alone would, but
@@ -631,9 +661,16 @@ func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.
 // document IDs, which begin with the time (docID); an older one (legacy)
 // by its time field's doc values.
 func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, order string, size int, cur cursor) (*bleve.SearchResult, error) {
-	if n, ok := q.(normed); ok && order == SortRelevance && !legacy {
-		if tq, ok := n.Query.(*query.TermQuery); ok {
-			res, err := termTop(ctx, idx, tq, size, cur.Offset)
+	if order == SortRelevance && !legacy {
+		var one, not query.Query
+		switch q := q.(type) {
+		case normed:
+			one = q.Query
+		case excluding:
+			one, not = q.Query, q.not
+		}
+		if tq, ok := one.(*query.TermQuery); ok {
+			res, err := termTop(ctx, idx, tq, not, size, cur.Offset)
 			if err != nil {
 				return nil, err
 			}

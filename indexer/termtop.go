@@ -28,7 +28,11 @@ import (
 // kept at the page's edge then differs from Bleve's choice, as its choice
 // among equal scores is arbitrary too (relevant asks for more when a
 // period's last hit ties the page's).
-func termTop(ctx context.Context, idx bleve.Index, tq *query.TermQuery, size, from int) (*bleve.SearchResult, error) {
+//
+// not, when not nil, matches the documents to leave out (a boolean query's
+// must-not clause), as Bleve's boolean searcher leaves them out: they
+// change no score.
+func termTop(ctx context.Context, idx bleve.Index, tq *query.TermQuery, not query.Query, size, from int) (*bleve.SearchResult, error) {
 	r, err := readerOf(idx)
 	if err != nil {
 		return nil, err
@@ -49,12 +53,28 @@ func termTop(ctx context.Context, idx bleve.Index, tq *query.TermQuery, size, fr
 	sc := scorer.NewTermQueryScorer(term, tq.FieldVal, tq.Boost(), docs, tfr.Count(), 0, search.SearcherOptions{})
 	sc.SetQueryNorm(1 / math.Sqrt(sc.Weight()))
 
+	// The excluded documents are found in document order, as the postings
+	// are read: the searcher is advanced to each hit, never past it.
+	var excl search.Searcher
+	var exclAt *search.DocumentMatch
+	xctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(0, 0)}
+	if not != nil {
+		if excl, err = not.Searcher(ctx, r, idx.Mapping(), search.SearcherOptions{Score: "none"}); err != nil {
+			return nil, err
+		}
+		defer excl.Close()
+		xctx.DocumentMatchPool = search.NewDocumentMatchPool(excl.DocumentMatchPoolSize(), 0)
+		if exclAt, err = excl.Next(xctx); err != nil {
+			return nil, err
+		}
+	}
+
 	k := max(from+size, 0)
 	res := &bleve.SearchResult{Status: &bleve.SearchStatus{Total: 1, Successful: 1}}
 	top := make(rankedHits, 0, k) // a min-heap on rank: top[0] is the first to go
 	var d index.TermFieldDoc
-	for {
-		if res.Total%1024 == 0 {
+	for read := 0; ; read++ {
+		if read%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -65,6 +85,15 @@ func termTop(ctx context.Context, idx bleve.Index, tq *query.TermQuery, size, fr
 		}
 		if m == nil {
 			break
+		}
+		if exclAt != nil && exclAt.IndexInternalID.Compare(m.ID) < 0 {
+			xctx.DocumentMatchPool.Put(exclAt)
+			if exclAt, err = excl.Advance(xctx, m.ID); err != nil {
+				return nil, err
+			}
+		}
+		if exclAt != nil && exclAt.IndexInternalID.Equals(m.ID) {
+			continue
 		}
 		res.Total++
 		rank := sqrtFreq(m.Freq) * m.Norm // the scorer's first product

@@ -67,6 +67,8 @@ func TestUnwrappedScoresAsWrapped(t *testing.T) {
 		{Query{Phrases: []string{"zebra grass"}}, true, false},
 		{Query{Words: []string{"zebra", "lion"}}, false, false},
 		{Query{Words: []string{"zebra"}, From: []id.UserID{"@u1:x"}}, false, false},
+		{Query{Words: []string{"zebra"}, Exclude: []string{"lion"}}, true, false},
+		{Query{Words: []string{"grass"}, Exclude: []string{"lion", "w3"}}, true, false},
 	}
 	for n := 2; n <= 60; n++ {
 		cases = append(cases, qc{Query{Words: []string{fmt.Sprintf("f%d", n)}}, true, true})
@@ -74,12 +76,9 @@ func TestUnwrappedScoresAsWrapped(t *testing.T) {
 	for _, c := range cases {
 		q, _, _ := buildQuery(m, c.q, nil)
 		u := unwrapped(q)
-		if n, ok := u.(normed); ok != c.unwrap {
+		one, _ := unwrappedTerm(u)
+		if (one != nil) != c.unwrap {
 			t.Errorf("%+v: unwrapped %T", c.q, u)
-		} else if ok {
-			if _, ok := n.Query.(*query.TermQuery); !ok {
-				t.Errorf("%+v: unwrapped to %T, not its term", c.q, n.Query)
-			}
 		}
 		scores := func(q query.Query) map[string]float64 {
 			sr := bleve.NewSearchRequestOptions(q, 1000, 0, false)
@@ -121,13 +120,24 @@ func TestTermTopAsBleve(t *testing.T) {
 	for n := 2; n <= 60; n += 7 {
 		terms = append(terms, fmt.Sprintf("f%d", n))
 	}
+	var queries []Query
 	for _, term := range terms {
-		q, _, _ := buildQuery(m, Query{Words: []string{term}}, nil)
-		u, ok := unwrapped(q).(normed)
-		if !ok {
-			t.Fatalf("%s: not unwrapped", term)
+		queries = append(queries, Query{Words: []string{term}})
+	}
+	// Words left out (a boolean query's must-not, as retention's expired
+	// clause is): the documents they match are not hits at all.
+	queries = append(queries,
+		Query{Words: []string{"zebra"}, Exclude: []string{"lion"}},
+		Query{Words: []string{"grass"}, Exclude: []string{"f2", "grass w3"}},
+		Query{Words: []string{"f3"}, Exclude: []string{"w0"}},
+		Query{Words: []string{"lion"}, Exclude: []string{"lion"}})
+	for _, qq := range queries {
+		term := fmt.Sprintf("%v -%v", qq.Words, qq.Exclude)
+		q, _, _ := buildQuery(m, qq, nil)
+		tq, not := unwrappedTerm(unwrapped(q))
+		if tq == nil {
+			t.Fatalf("%s: not unwrapped to its term", term)
 		}
-		tq := u.Query.(*query.TermQuery)
 		for _, page := range []struct{ size, from int }{{1000, 0}, {7, 0}, {7, 7}, {20, 13}, {5, 290}, {0, 0}, {3, 1000}} {
 			sr := bleve.NewSearchRequestOptions(q, page.size, page.from, false)
 			sr.SortBy([]string{"-_score"})
@@ -135,7 +145,7 @@ func TestTermTopAsBleve(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := termTop(ctx, idx, tq, page.size, page.from)
+			got, err := termTop(ctx, idx, tq, not, page.size, page.from)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,6 +165,9 @@ func TestTermTopAsBleve(t *testing.T) {
 					t.Errorf("%s %+v: %s scores %v, %v in Bleve", term, page, h.ID, h.Score, s)
 				}
 			}
+			if page.size >= 1000 && qq.Words[0] != "nothing" && qq.Words[0] != "lion" && len(got.Hits) == 0 {
+				t.Errorf("%s: no hits; the test proves nothing", term)
+			}
 			if page.size >= 1000 && len(scores) != len(got.Hits) {
 				t.Errorf("%s: whole pages hold different hits", term)
 			}
@@ -171,7 +184,21 @@ func TestTermTopAsBleve(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	q, _, _ := buildQuery(m, Query{Words: []string{"zebra"}}, nil)
-	if _, err := termTop(cctx, idx, unwrapped(q).(normed).Query.(*query.TermQuery), 10, 0); err == nil {
+	if _, err := termTop(cctx, idx, unwrapped(q).(normed).Query.(*query.TermQuery), nil, 10, 0); err == nil {
 		t.Error("a cancelled search went on")
 	}
+}
+
+// unwrappedTerm is the term and the exclusion of an unwrapped query of one
+// term; nil if it is not one.
+func unwrappedTerm(u query.Query) (*query.TermQuery, query.Query) {
+	switch u := u.(type) {
+	case normed:
+		tq, _ := u.Query.(*query.TermQuery)
+		return tq, nil
+	case excluding:
+		tq, _ := u.Query.(*query.TermQuery)
+		return tq, u.not
+	}
+	return nil, nil
 }
