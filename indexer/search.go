@@ -561,7 +561,30 @@ func (q excluding) Searcher(ctx context.Context, i index.IndexReader, m mapping.
 		must.Close()
 		return nil, err
 	}
-	return searcher.NewBooleanSearcher(ctx, i, must, nil, not, options)
+	s, err := searcher.NewBooleanSearcher(ctx, i, must, nil, not, options)
+	if err != nil {
+		must.Close()
+		not.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// oneTerm is the term an unwrapped query searches and what it excludes
+// (nil for nothing); a nil term when it searches something else.
+func oneTerm(q query.Query) (*query.TermQuery, query.Query) {
+	var one, not query.Query
+	switch q := q.(type) {
+	case normed:
+		one = q.Query
+	case excluding:
+		one, not = q.Query, q.not
+	}
+	tq, ok := one.(*query.TermQuery)
+	if !ok {
+		return nil, nil
+	}
+	return tq, not
 }
 
 // normed searches its query as a conjunction of it alone would, but
@@ -662,14 +685,7 @@ func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.
 // by its time field's doc values.
 func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query, order string, size int, cur cursor) (*bleve.SearchResult, error) {
 	if order == SortRelevance && !legacy {
-		var one, not query.Query
-		switch q := q.(type) {
-		case normed:
-			one = q.Query
-		case excluding:
-			one, not = q.Query, q.not
-		}
-		if tq, ok := one.(*query.TermQuery); ok {
+		if tq, not := oneTerm(q); tq != nil {
 			res, err := termTop(ctx, idx, tq, not, size, cur.Offset)
 			if err != nil {
 				return nil, err

@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -57,13 +58,13 @@ func termTop(ctx context.Context, idx bleve.Index, tq *query.TermQuery, not quer
 	// are read: the searcher is advanced to each hit, never past it.
 	var excl search.Searcher
 	var exclAt *search.DocumentMatch
-	xctx := &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(0, 0)}
+	var xctx *search.SearchContext
 	if not != nil {
 		if excl, err = not.Searcher(ctx, r, idx.Mapping(), search.SearcherOptions{Score: "none"}); err != nil {
 			return nil, err
 		}
 		defer excl.Close()
-		xctx.DocumentMatchPool = search.NewDocumentMatchPool(excl.DocumentMatchPoolSize(), 0)
+		xctx = &search.SearchContext{DocumentMatchPool: search.NewDocumentMatchPool(excl.DocumentMatchPoolSize(), 0)}
 		if exclAt, err = excl.Next(xctx); err != nil {
 			return nil, err
 		}
@@ -119,15 +120,7 @@ func termTop(ctx context.Context, idx bleve.Index, tq *query.TermQuery, not quer
 		hits = append(hits, dm)
 		res.MaxScore = max(res.MaxScore, dm.Score)
 	}
-	slices.SortStableFunc(hits, func(x, y *search.DocumentMatch) int {
-		switch {
-		case x.Score > y.Score:
-			return -1
-		case x.Score < y.Score:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(hits, func(x, y *search.DocumentMatch) int { return cmp.Compare(y.Score, x.Score) })
 	if from < len(hits) {
 		res.Hits = hits[from:]
 	}

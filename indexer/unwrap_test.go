@@ -76,7 +76,7 @@ func TestUnwrappedScoresAsWrapped(t *testing.T) {
 	for _, c := range cases {
 		q, _, _ := buildQuery(m, c.q, nil)
 		u := unwrapped(q)
-		one, _ := unwrappedTerm(u)
+		one, _ := oneTerm(u)
 		if (one != nil) != c.unwrap {
 			t.Errorf("%+v: unwrapped %T", c.q, u)
 		}
@@ -134,7 +134,7 @@ func TestTermTopAsBleve(t *testing.T) {
 	for _, qq := range queries {
 		term := fmt.Sprintf("%v -%v", qq.Words, qq.Exclude)
 		q, _, _ := buildQuery(m, qq, nil)
-		tq, not := unwrappedTerm(unwrapped(q))
+		tq, not := oneTerm(unwrapped(q))
 		if tq == nil {
 			t.Fatalf("%s: not unwrapped to its term", term)
 		}
@@ -187,18 +187,4 @@ func TestTermTopAsBleve(t *testing.T) {
 	if _, err := termTop(cctx, idx, unwrapped(q).(normed).Query.(*query.TermQuery), nil, 10, 0); err == nil {
 		t.Error("a cancelled search went on")
 	}
-}
-
-// unwrappedTerm is the term and the exclusion of an unwrapped query of one
-// term; nil if it is not one.
-func unwrappedTerm(u query.Query) (*query.TermQuery, query.Query) {
-	switch u := u.(type) {
-	case normed:
-		tq, _ := u.Query.(*query.TermQuery)
-		return tq, nil
-	case excluding:
-		tq, _ := u.Query.(*query.TermQuery)
-		return tq, u.not
-	}
-	return nil, nil
 }
