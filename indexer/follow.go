@@ -266,7 +266,8 @@ func (ix *Indexer) eventsOf(ctx context.Context, stored, others []id.EventID) ([
 // checkpoint in the manifest, once every period's batch has committed. A
 // crash in between replays the step (periods.go). It returns the starts of
 // the periods to add: where the newest should end, if it holds
-// PeriodDocs, and those of the periods it filled (multiBatch.splits).
+// its size (PeriodDocs, PeriodBytes), and those of the periods it filled
+// (multiBatch.splits).
 func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -302,7 +303,7 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 		set.checkpoint.Store(st.from)
 		return nil, err
 	}
-	return batch.splits(ix.opts.PeriodDocs)
+	return batch.splits(ix.opts.PeriodDocs, ix.opts.PeriodBytes)
 }
 
 // errMoved is write's refusal of a step read from a checkpoint the index

@@ -77,6 +77,12 @@ type Options struct {
 	// PeriodDocs is how many documents a period of the index holds
 	// before the next one begins (periods.go; default 100,000).
 	PeriodDocs int
+	// PeriodBytes is how large a period may grow, in bytes of index as
+	// estimated from its documents' text (periodDocBytes), before the
+	// next one begins, whatever PeriodDocs allows: a period is merged,
+	// and so mapped into the process, whole (default 64 MiB, which short
+	// chat lines never reach: 100,000 IRC lines are some 37 MB).
+	PeriodBytes int64
 	// bleveConfig is passed to every period's Bleve index when it is
 	// created or opened (tests set merge plans).
 	bleveConfig map[string]any
@@ -207,6 +213,9 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 	}
 	if opts.PeriodDocs <= 0 {
 		opts.PeriodDocs = defaultPeriodDocs
+	}
+	if opts.PeriodBytes <= 0 {
+		opts.PeriodBytes = defaultPeriodBytes
 	}
 	ix := &Indexer{store: st, log: log, opts: opts, path: path, sortAllLimit: sortAllLimit, atOnceLimit: atOnceLimit, dayWalkHits: dayWalkHits, wait: time.After}
 	set, err := openShards(path, opts.bleveConfig)

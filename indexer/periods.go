@@ -32,8 +32,10 @@ import (
 // newest period first and stops once a page is full and no older period
 // can beat it; relevance asks every period at once and merges by score.
 //
-// A period is closed when it holds Options.PeriodDocs documents, so busy
-// and sparse archives alike get a few well-sized periods: the newest period
+// A period is closed when it holds Options.PeriodDocs documents, or fewer
+// long ones whose estimated size reaches Options.PeriodBytes, so busy and
+// sparse archives, short lines and long messages alike get a few
+// well-sized periods: the newest period
 // is open-ended, and a new one starts at the median time of the documents
 // the closing step put in it. Routing is by the message's own time, fixed
 // per event, so an edit or a deletion finds the period its document is in.
@@ -60,6 +62,14 @@ const (
 	manifestName = "mxarchive.json"
 	// defaultPeriodDocs: see Options.PeriodDocs.
 	defaultPeriodDocs = 100_000
+	// defaultPeriodBytes: see Options.PeriodBytes.
+	defaultPeriodBytes = 64 << 20
+	// periodDocBytes is what a document costs the index besides its
+	// text, which costs about twice its bytes (its words, their pairs,
+	// positions): measured, 330 bytes a message of 58-byte IRC lines and
+	// 1,254 of 588-byte Markdown messages, so 256 and twice the text
+	// estimates both a little over.
+	periodDocBytes = 256
 	// legacyMeta marks an index of format 4 or older: one Bleve index at
 	// the index path itself.
 	legacyMeta = "index_meta.json"
@@ -678,6 +688,9 @@ type multiBatch struct {
 	// took holds the periods documents were routed to: those that may
 	// have become full.
 	took map[*period]bool
+	// text counts the documents the step indexed in each period and
+	// their text's bytes, which estimate the period's size (splits).
+	text map[*period]docText
 	// err is the first period that could not be reopened (shards.index),
 	// which commit returns.
 	err error
@@ -693,8 +706,12 @@ type half struct {
 }
 
 func newMultiBatch(s *shards) *multiBatch {
-	return &multiBatch{set: s, batches: map[half]*bleve.Batch{}, took: map[*period]bool{}}
+	return &multiBatch{set: s, batches: map[half]*bleve.Batch{}, took: map[*period]bool{}, text: map[*period]docText{}}
 }
+
+// docText is how many documents a step indexed in a period, and their
+// text's bytes.
+type docText struct{ docs, bytes int64 }
 
 func (b *multiBatch) of(p *period, doc string) (*bleve.Batch, error) {
 	h := fnv.New32a()
@@ -741,6 +758,8 @@ func (b *multiBatch) Index(id string, data any) error {
 	}
 	p.widen(ts)
 	b.took[p] = true
+	dt := b.text[p]
+	b.text[p] = docText{dt.docs + 1, dt.bytes + int64(len(doc.Text))}
 	if p == b.set.periods[len(b.set.periods)-1] {
 		b.open = append(b.open, ts)
 	}
@@ -885,13 +904,14 @@ func (b *multiBatch) commit(afterEach func() error) error {
 }
 
 // splits says where the periods a step wrote to should be split: the
-// starts of the periods to add. The newest period, once it holds
-// periodDocs, ends at the median of the times the step put in it; any
-// other period the step routed a message to, once full (fullPeriodDocs),
-// gets a successor with its own start, which takes its whole time from
-// then on. So does the newest period when its median does not lie after
-// its start (every time the step put in it equal, or a far-future one).
-func (b *multiBatch) splits(periodDocs int) ([]int64, error) {
+// starts of the periods to add. The newest period, once it holds its
+// size (periodLimit), ends at the median of the times the step put in it;
+// any other period the step routed a message to, once full
+// (fullPeriodDocs), gets a successor with its own start, which takes its
+// whole time from then on. So does the newest period when its median does
+// not lie after its start (every time the step put in it equal, or a
+// far-future one).
+func (b *multiBatch) splits(periodDocs int, periodBytes int64) ([]int64, error) {
 	var starts []int64
 	newest := b.set.periods[len(b.set.periods)-1]
 	for _, p := range b.set.periods {
@@ -906,22 +926,36 @@ func (b *multiBatch) splits(periodDocs int) ([]int64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("period %s: %w", p.Dir, err)
 		}
-		if p == newest && docs >= uint64(periodDocs) {
+		limit := periodLimit(periodDocs, periodBytes, b.text[p])
+		if p == newest && docs >= uint64(limit) {
 			if at, ok := splitAt(b.open, p.Start); ok {
 				starts = append(starts, at)
 				continue
 			}
 		}
-		if docs >= uint64(fullPeriodDocs(periodDocs)) {
+		if docs >= uint64(fullPeriodDocs(limit)) {
 			starts = append(starts, p.Start)
 		}
 	}
 	return starts, nil
 }
 
-// fullPeriodDocs is how many documents a period may hold before it takes
-// no more messages: half again PeriodDocs. A period closes at PeriodDocs
-// and a step more; the slack lets a closed period take the later feed's
+// periodLimit is how many documents a period holds before it closes:
+// periodDocs, or fewer where that many documents like those the step put
+// in it (t) would pass periodBytes. A period's documents are estimated
+// from the step's alone, since the index cannot say what its documents
+// weigh; the rooms of one step are the rooms of the next.
+func periodLimit(periodDocs int, periodBytes int64, t docText) int {
+	if t.docs == 0 {
+		return periodDocs
+	}
+	per := periodDocBytes + 2*t.bytes/t.docs
+	return int(max(min(int64(periodDocs), periodBytes/per), 1))
+}
+
+// fullPeriodDocs is how many documents a period of periodDocs (its
+// periodLimit) may hold before it takes no more messages: half again as
+// many. A period closes at its limit and a step more; the slack lets a closed period take the later feed's
 // edits and a little late history without a period more, which every
 // search asks (a time-ordered one only where its times overlap the page;
 // relevance always). The bound is on memory: merging a period maps its

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -253,4 +255,52 @@ func TestLaterPeriodsSortFewHits(t *testing.T) {
 			t.Errorf("%d month windows walked for a word with a few hits in each period; want every period's sorted", n)
 		}
 	})
+}
+
+// Long messages close a period before PeriodDocs does: a period is merged,
+// and so mapped into archive-web, whole, and 150k long Markdown messages
+// (170 MiB of index) took a reindex past 400 MiB. Their periods end at
+// about PeriodBytes (estimated from the text), the same number of short
+// lines keeps one period, and searches page through the periods as
+// through one index.
+func TestLongMessagesMakeSmallerPeriods(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	const n = 60
+	long := strings.Repeat(" okapi giraffe", 150) // 2,100 bytes
+	var ls []string
+	for i := range n {
+		ls = append(ls, msg(fmt.Sprintf("$z%03d", i), splitBase+int64(i)*splitDay/3, fmt.Sprintf(`{"msgtype":"m.text","body":"zebra number%d%s"}`, i, long)))
+	}
+	add(t, st, lines(ls...)...)
+	open := func(periodBytes int64) *indexer.Indexer {
+		ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: 10, PeriodDocs: 1 << 30, PeriodBytes: periodBytes}, storetest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ix.Close() })
+		catchUp(t, ix)
+		return ix
+	}
+	// 256 + 2 × 2,114 bytes a message: 8 messages a period, full at 12.
+	ix, one := open(40_000), open(1<<40)
+	if one.Periods() != 1 {
+		t.Fatalf("the reference index has %d periods", one.Periods())
+	}
+	counts := ix.PeriodDocCounts()
+	if len(counts) < 4 {
+		t.Fatalf("%d messages of 2 KB in periods of 40 KB: documents per period %v", n, counts)
+	}
+	for _, c := range counts {
+		if c > uint64(indexer.FullPeriodDocs(8)+10) {
+			t.Errorf("documents per period %v; want none over a full period and a step", counts)
+		}
+	}
+	sameAsOneIndex(t, ix, one, "long messages")
+
+	// The same number of short lines, under the same bound, keep one period.
+	st = storetest.Open(t, "sqlite")
+	add(t, st, lines(zebras(0, seq(n, splitBase, splitDay/3)...)...)...)
+	if short := open(40_000); short.Periods() != 1 {
+		t.Errorf("%d short lines in periods of 40 KB: documents per period %v", n, short.PeriodDocCounts())
+	}
 }
