@@ -299,8 +299,10 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 	}
 	last := st.last()
 	set.checkpoint.Store(last)
+	batch.weigh()
 	if err := set.writeManifest(); err != nil {
 		set.checkpoint.Store(st.from)
+		batch.unweigh()
 		return nil, err
 	}
 	return batch.splits(ix.opts.PeriodDocs, ix.opts.PeriodBytes)

@@ -33,9 +33,9 @@ import (
 // can beat it; relevance asks every period at once and merges by score.
 //
 // A period is closed when it holds Options.PeriodDocs documents, or fewer
-// long ones whose estimated size reaches Options.PeriodBytes, so busy and
-// sparse archives, short lines and long messages alike get a few
-// well-sized periods: the newest period
+// long ones whose estimated size (its weight) reaches Options.PeriodBytes,
+// so busy and sparse archives, short lines and long messages alike get a
+// few well-sized periods: the newest period
 // is open-ended, and a new one starts at the median time of the documents
 // the closing step put in it. Routing is by the message's own time, fixed
 // per event, so an edit or a deletion finds the period its document is in.
@@ -65,8 +65,8 @@ const (
 	// defaultPeriodBytes: see Options.PeriodBytes.
 	defaultPeriodBytes = 64 << 20
 	// periodDocBytes is what a document costs the index besides its
-	// text, which costs about twice its bytes (its words, their pairs,
-	// positions): measured, 330 bytes a message of 58-byte IRC lines and
+	// text, which costs about twice its bytes (its words and their
+	// pairs): measured, 330 bytes a message of 58-byte IRC lines and
 	// 1,254 of 588-byte Markdown messages, so 256 and twice the text
 	// estimates both a little over.
 	periodDocBytes = 256
@@ -86,6 +86,11 @@ type periodEntry struct {
 	// Start (ms) routes: a message of time t goes to the last period
 	// whose Start is at most t.
 	Start int64 `json:"start"`
+	// Weight estimates the bytes of index written to the period: for
+	// every document indexed in it (edits too, deletions not taken off)
+	// periodDocBytes and twice its text (docWeight). Absent in a
+	// manifest older than it, which closes its periods by documents.
+	Weight int64 `json:"weight,omitempty"`
 }
 
 // period is one Bleve index of the set.
@@ -97,6 +102,9 @@ type period struct {
 	openMu sync.Mutex
 	// wrote is the step (shards.step) that last wrote to it.
 	wrote int
+	// weight is the entry's Weight as the steps committed so far left
+	// it; the manifest is written with it.
+	weight atomic.Int64
 	// lo and hi bound the (clamped) times of what the index may hold;
 	// lo > hi when it holds nothing. They only widen while open (a step
 	// widens them before its batch commits, so a search never misses a
@@ -418,7 +426,9 @@ func (s *shards) docCount() (uint64, error) {
 func (s *shards) writeManifest() error {
 	m := manifest{Format: s.format, Checkpoint: s.checkpoint.Load()}
 	for _, p := range s.periods {
-		m.Periods = append(m.Periods, p.periodEntry)
+		e := p.periodEntry
+		e.Weight = p.weight.Load()
+		m.Periods = append(m.Periods, e)
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -535,6 +545,7 @@ func openShards(path string, config map[string]any) (*shards, error) {
 			return nil, err
 		}
 		p := &period{periodEntry: e, idx: idx}
+		p.weight.Store(e.Weight)
 		s.periods = append(s.periods, p)
 		listed[e.Dir] = true
 		if err := p.readBounds(); err != nil {
@@ -688,9 +699,8 @@ type multiBatch struct {
 	// took holds the periods documents were routed to: those that may
 	// have become full.
 	took map[*period]bool
-	// text counts the documents the step indexed in each period and
-	// their text's bytes, which estimate the period's size (splits).
-	text map[*period]docText
+	// weight is what the step adds to each period's weight.
+	weight map[*period]int64
 	// err is the first period that could not be reopened (shards.index),
 	// which commit returns.
 	err error
@@ -706,12 +716,8 @@ type half struct {
 }
 
 func newMultiBatch(s *shards) *multiBatch {
-	return &multiBatch{set: s, batches: map[half]*bleve.Batch{}, took: map[*period]bool{}, text: map[*period]docText{}}
+	return &multiBatch{set: s, batches: map[half]*bleve.Batch{}, took: map[*period]bool{}, weight: map[*period]int64{}}
 }
-
-// docText is how many documents a step indexed in a period, and their
-// text's bytes.
-type docText struct{ docs, bytes int64 }
 
 func (b *multiBatch) of(p *period, doc string) (*bleve.Batch, error) {
 	h := fnv.New32a()
@@ -758,8 +764,7 @@ func (b *multiBatch) Index(id string, data any) error {
 	}
 	p.widen(ts)
 	b.took[p] = true
-	dt := b.text[p]
-	b.text[p] = docText{dt.docs + 1, dt.bytes + int64(len(doc.Text))}
+	b.weight[p] += docWeight(doc)
 	if p == b.set.periods[len(b.set.periods)-1] {
 		b.open = append(b.open, ts)
 	}
@@ -903,14 +908,32 @@ func (b *multiBatch) commit(afterEach func() error) error {
 	return errors.Join(errs...)
 }
 
+// docWeight is what indexing doc adds to its period's weight.
+func docWeight(doc document) int64 { return periodDocBytes + 2*int64(len(doc.Text)) }
+
+// weigh adds the step's weights to its periods, once its batches
+// committed; unweigh takes them off again, when the manifest that would
+// have recorded them could not be written (the step will be replayed).
+func (b *multiBatch) weigh() {
+	for p, w := range b.weight {
+		p.weight.Add(w)
+	}
+}
+
+func (b *multiBatch) unweigh() {
+	for p, w := range b.weight {
+		p.weight.Add(-w)
+	}
+}
+
 // splits says where the periods a step wrote to should be split: the
-// starts of the periods to add. The newest period, once it holds its
-// size (periodLimit), ends at the median of the times the step put in it;
-// any other period the step routed a message to, once full
-// (fullPeriodDocs), gets a successor with its own start, which takes its
-// whole time from then on. So does the newest period when its median does
-// not lie after its start (every time the step put in it equal, or a
-// far-future one).
+// starts of the periods to add. The newest period, once it holds
+// periodDocs or weighs periodBytes, ends at the median of the times the
+// step put in it; any other period the step routed a message to, once full
+// (fullPeriodDocs, fullPeriodBytes), gets a successor with its own start,
+// which takes its whole time from then on. So does the newest period when
+// its median does not lie after its start (every time the step put in it
+// equal, or a far-future one).
 func (b *multiBatch) splits(periodDocs int, periodBytes int64) ([]int64, error) {
 	var starts []int64
 	newest := b.set.periods[len(b.set.periods)-1]
@@ -926,42 +949,32 @@ func (b *multiBatch) splits(periodDocs int, periodBytes int64) ([]int64, error) 
 		if err != nil {
 			return nil, fmt.Errorf("period %s: %w", p.Dir, err)
 		}
-		limit := periodLimit(periodDocs, periodBytes, b.text[p])
-		if p == newest && docs >= uint64(limit) {
+		w := p.weight.Load()
+		if p == newest && (docs >= uint64(periodDocs) || w >= periodBytes) {
 			if at, ok := splitAt(b.open, p.Start); ok {
 				starts = append(starts, at)
 				continue
 			}
 		}
-		if docs >= uint64(fullPeriodDocs(limit)) {
+		if docs >= uint64(fullPeriodDocs(periodDocs)) || w >= fullPeriodBytes(periodBytes) {
 			starts = append(starts, p.Start)
 		}
 	}
 	return starts, nil
 }
 
-// periodLimit is how many documents a period holds before it closes:
-// periodDocs, or fewer where that many documents like those the step put
-// in it (t) would pass periodBytes. A period's documents are estimated
-// from the step's alone, since the index cannot say what its documents
-// weigh; the rooms of one step are the rooms of the next.
-func periodLimit(periodDocs int, periodBytes int64, t docText) int {
-	if t.docs == 0 {
-		return periodDocs
-	}
-	per := periodDocBytes + 2*t.bytes/t.docs
-	return int(max(min(int64(periodDocs), periodBytes/per), 1))
-}
-
-// fullPeriodDocs is how many documents a period of periodDocs (its
-// periodLimit) may hold before it takes no more messages: half again as
-// many. A period closes at its limit and a step more; the slack lets a closed period take the later feed's
-// edits and a little late history without a period more, which every
-// search asks (a time-ordered one only where its times overlap the page;
-// relevance always). The bound is on memory: merging a period maps its
-// files whole (1.1 KB a message of long Markdown), and a closed period of
-// 498k such messages took a reindex to 804 MiB peak RSS.
+// fullPeriodDocs is how many documents a period may hold before it takes
+// no more messages: half again PeriodDocs (fullPeriodBytes: and what it
+// may weigh). A period closes at PeriodDocs and a step more; the slack
+// lets a closed period take the later feed's edits and a little late
+// history without a period more, which every search asks (a time-ordered
+// one only where its times overlap the page; relevance always). The bound
+// is on memory: merging a period maps its files whole (1.1 KB a message of
+// long Markdown), and a closed period of 498k such messages took a
+// reindex to 804 MiB peak RSS.
 func fullPeriodDocs(periodDocs int) int { return periodDocs + periodDocs/2 }
+
+func fullPeriodBytes(periodBytes int64) int64 { return periodBytes + periodBytes/2 }
 
 // splitAt is where the newest period should end, given the times a step
 // put in it: their median, if it lies after the period's start.

@@ -262,18 +262,21 @@ func TestLaterPeriodsSortFewHits(t *testing.T) {
 // (170 MiB of index) took a reindex past 400 MiB. Their periods end at
 // about PeriodBytes (estimated from the text), the same number of short
 // lines keeps one period, and searches page through the periods as
-// through one index.
+// through one index. The estimate is the period's own, kept across
+// restarts: one long message does not close a period of short lines, as
+// an estimate from the step's documents alone did.
 func TestLongMessagesMakeSmallerPeriods(t *testing.T) {
-	st := storetest.Open(t, "sqlite")
 	const n = 60
 	long := strings.Repeat(" okapi giraffe", 150) // 2,100 bytes
-	var ls []string
-	for i := range n {
-		ls = append(ls, msg(fmt.Sprintf("$z%03d", i), splitBase+int64(i)*splitDay/3, fmt.Sprintf(`{"msgtype":"m.text","body":"zebra number%d%s"}`, i, long)))
+	longs := func(from, n int) []string {
+		var ls []string
+		for i := range n {
+			ls = append(ls, msg(fmt.Sprintf("$z%03d", from+i), splitBase+int64(from+i)*splitDay/3, fmt.Sprintf(`{"msgtype":"m.text","body":"zebra number%d%s"}`, from+i, long)))
+		}
+		return ls
 	}
-	add(t, st, lines(ls...)...)
-	open := func(periodBytes int64) *indexer.Indexer {
-		ix, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: 10, PeriodDocs: 1 << 30, PeriodBytes: periodBytes}, storetest.Logger(t))
+	open := func(st *store.Store, dir string) *indexer.Indexer {
+		ix, err := indexer.Open(st, filepath.Join(dir, "index"), indexer.Options{BatchSize: 10, PeriodDocs: 1 << 30, PeriodBytes: 40_000}, storetest.Logger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,8 +284,16 @@ func TestLongMessagesMakeSmallerPeriods(t *testing.T) {
 		catchUp(t, ix)
 		return ix
 	}
-	// 256 + 2 × 2,114 bytes a message: 8 messages a period, full at 12.
-	ix, one := open(40_000), open(1<<40)
+	st := storetest.Open(t, "sqlite")
+	add(t, st, lines(longs(0, n)...)...)
+	// 256 + 2 × 2,114 bytes a message: 9 messages a period, full at 14.
+	ix := open(st, t.TempDir())
+	one, err := indexer.Open(st, filepath.Join(t.TempDir(), "index"), indexer.Options{BatchSize: 10}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	catchUp(t, one)
 	if one.Periods() != 1 {
 		t.Fatalf("the reference index has %d periods", one.Periods())
 	}
@@ -291,16 +302,30 @@ func TestLongMessagesMakeSmallerPeriods(t *testing.T) {
 		t.Fatalf("%d messages of 2 KB in periods of 40 KB: documents per period %v", n, counts)
 	}
 	for _, c := range counts {
-		if c > uint64(indexer.FullPeriodDocs(8)+10) {
+		if c > 14+10 {
 			t.Errorf("documents per period %v; want none over a full period and a step", counts)
 		}
 	}
 	sameAsOneIndex(t, ix, one, "long messages")
 
-	// The same number of short lines, under the same bound, keep one period.
+	// Short lines (256 + 2 × 14 bytes each), under the same bound: 100
+	// keep one period, and so does one long message more.
 	st = storetest.Open(t, "sqlite")
-	add(t, st, lines(zebras(0, seq(n, splitBase, splitDay/3)...)...)...)
-	if short := open(40_000); short.Periods() != 1 {
-		t.Errorf("%d short lines in periods of 40 KB: documents per period %v", n, short.PeriodDocCounts())
+	add(t, st, lines(zebras(0, seq(100, splitBase, splitDay/3)...)...)...)
+	dir := t.TempDir()
+	short := open(st, dir)
+	add(t, st, longs(100, 1)...)
+	catchUp(t, short)
+	if short.Periods() != 1 {
+		t.Errorf("100 short lines and a long message in periods of 40 KB: documents per period %v", short.PeriodDocCounts())
+	}
+	// Reopened, the period weighs what it held: 40 lines more pass the
+	// bound, as they would have without the restart.
+	short.Close()
+	short = open(st, dir)
+	add(t, st, zebras(200, seq(40, splitBase+200*splitDay, splitDay/3)...)...)
+	catchUp(t, short)
+	if short.Periods() != 2 {
+		t.Errorf("141 messages weighing some 44 KB, across a restart, in periods of 40 KB: documents per period %v", short.PeriodDocCounts())
 	}
 }
