@@ -77,11 +77,11 @@ type Options struct {
 	// PeriodDocs is how many documents a period of the index holds
 	// before the next one begins (periods.go; default 100,000).
 	PeriodDocs int
-	// PeriodBytes is how large a period may grow, in bytes of index as
-	// estimated from its documents' text (periodDocBytes), before the
-	// next one begins, whatever PeriodDocs allows: a period is merged,
-	// and so mapped into the process, whole (default 64 MiB, which short
-	// chat lines never reach: 100,000 IRC lines are some 37 MB).
+	// PeriodBytes is how much a period may weigh, in bytes of index as
+	// estimated from its documents' text (docWeight), before the next
+	// one begins, whatever PeriodDocs allows: a period is merged, and so
+	// mapped into the process, whole (default 40 MiB, which short chat
+	// lines never reach: 100,000 IRC lines weigh some 37 MB).
 	PeriodBytes int64
 	// bleveConfig is passed to every period's Bleve index when it is
 	// created or opened (tests set merge plans).

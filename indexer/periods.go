@@ -63,7 +63,7 @@ const (
 	// defaultPeriodDocs: see Options.PeriodDocs.
 	defaultPeriodDocs = 100_000
 	// defaultPeriodBytes: see Options.PeriodBytes.
-	defaultPeriodBytes = 64 << 20
+	defaultPeriodBytes = 40 << 20
 	// periodDocBytes is what a document costs the index besides its
 	// text, which costs about twice its bytes (its words and their
 	// pairs): measured, 330 bytes a message of 58-byte IRC lines and
