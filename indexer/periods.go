@@ -66,9 +66,10 @@ const (
 	defaultPeriodBytes = 40 << 20
 	// periodDocBytes is what a document costs the index besides its
 	// text, which costs about twice its bytes (its words and their
-	// pairs): measured, 330 bytes a message of 58-byte IRC lines and
-	// 1,254 of 588-byte Markdown messages, so 256 and twice the text
-	// estimates both a little over.
+	// pairs): measured, 295 bytes a message of 58-byte IRC lines and
+	// 1,255 of 588-byte Markdown messages (the bench's replays of 200k
+	// and 400k events), so 256 and twice the text estimates both a
+	// little over.
 	periodDocBytes = 256
 	// legacyMeta marks an index of format 4 or older: one Bleve index at
 	// the index path itself.
