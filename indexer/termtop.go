@@ -1,7 +1,6 @@
 package indexer
 
 import (
-	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -120,7 +119,7 @@ func termTop(ctx context.Context, idx bleve.Index, tq *query.TermQuery, not quer
 		hits = append(hits, dm)
 		res.MaxScore = max(res.MaxScore, dm.Score)
 	}
-	slices.SortStableFunc(hits, func(x, y *search.DocumentMatch) int { return cmp.Compare(y.Score, x.Score) })
+	slices.SortFunc(hits, byScore) // equal scores newest first, as relevant merges them
 	if from < len(hits) {
 		res.Hits = hits[from:]
 	}
