@@ -65,13 +65,36 @@ func (s *Store) currentState(ctx context.Context, query string, roomID id.RoomID
 
 // JoinedMembers returns the users whose latest membership in the room is
 // "join", as far as the archive has seen, leaving out what IRC imports
-// recorded.
+// recorded. It reads every member event the room has had.
 func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserID, error) {
+	members, _, err := s.joinedMembers(ctx, roomID, -1)
+	return members, err
+}
+
+// JoinedMembersUpTo is JoinedMembers for a room of at most max member
+// events: complete reports whether the room has no more than that. A room
+// with more gets no members and complete false, having cost the reading
+// of max+1 rows, not of all of them (a busy IRC channel of the 1M replay
+// has 17,778 member events: 0.1 s on either database).
+func (s *Store) JoinedMembersUpTo(ctx context.Context, roomID id.RoomID, max int) (members []id.UserID, complete bool, err error) {
+	if max < 0 {
+		return nil, false, fmt.Errorf("members of %s: a bound of %d", roomID, max)
+	}
+	return s.joinedMembers(ctx, roomID, max)
+}
+
+// joinedMembers is JoinedMembers reading at most max+1 member events, or
+// all of them when max is negative.
+func (s *Store) joinedMembers(ctx context.Context, roomID id.RoomID, max int) ([]id.UserID, bool, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	rows, err := s.query(ctx, memberEventsSQL, string(roomID))
+	query, args := memberEventsSQL, []any{string(roomID)}
+	if max >= 0 {
+		query, args = memberEventsSQL+` LIMIT $2`, append(args, max+1)
+	}
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("members of %s: %w", roomID, err)
+		return nil, false, fmt.Errorf("members of %s: %w", roomID, err)
 	}
 	defer rows.Close()
 	var out []id.UserID
@@ -82,10 +105,14 @@ func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserI
 			out = append(out, id.UserID(last))
 		}
 	}
+	read := 0
 	for rows.Next() {
+		if read++; max >= 0 && read > max {
+			return nil, false, nil
+		}
 		var user, content string
 		if err := rows.Scan(&user, &content); err != nil {
-			return nil, fmt.Errorf("members of %s: %w", roomID, err)
+			return nil, false, fmt.Errorf("members of %s: %w", roomID, err)
 		}
 		if user != last {
 			flush()
@@ -93,8 +120,11 @@ func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserI
 		}
 		lastJoined = event.StringField(event.ContentOf([]byte(content)), "membership") == "join"
 	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("members of %s: %w", roomID, err)
+	}
 	flush()
-	return out, rows.Err()
+	return out, true, nil
 }
 
 // Only public state: a name set while the room was private must not appear

@@ -16,3 +16,7 @@ func (s *Server) SetNow(now func() time.Time) { s.now = now }
 // SetViaHook has hook called whenever a room's via servers are computed,
 // for tests of who computes them.
 func (s *Server) SetViaHook(hook func(id.RoomID)) { s.viaHook = hook }
+
+// SetViaPageMembers sets how many member events a request reads for a
+// room whose via servers are not known, for tests of a room with more.
+func (s *Server) SetViaPageMembers(n int) { s.viaPageMembers = n }

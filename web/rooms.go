@@ -173,10 +173,12 @@ func (s *Server) resolveRoomSlug(c echo.Context, raw string) (store.Room, bool, 
 
 // viaCache remembers each room's matrix.to via servers for a while:
 // computing them reads every member event of the room (17,778 of them,
-// 0.4 s, in a 300,000-message IRC channel). Past its time an entry is
+// 0.1-0.4 s, in a 300,000-message IRC channel). Past its time an entry is
 // still served, and the request that found it so computes it anew after
-// its response is sent (viaRefresh), so only a room's first page waits
-// for the computation, not one page every ttl.
+// its response is sent (viaRefresh). A request that finds no entry reads
+// at most viaPageMembers of the room's member events (firstVia): a room
+// with more is answered with fallbackVia's server and computed after the
+// response too, so no page waits for the computation.
 type viaCache struct {
 	ttl   time.Duration
 	mu    sync.Mutex
@@ -212,6 +214,12 @@ type viaRefresh struct {
 	rooms []store.Room
 }
 
+func (v *viaRefresh) add(r store.Room) {
+	v.mu.Lock()
+	v.rooms = append(v.rooms, r)
+	v.mu.Unlock()
+}
+
 type viaRefreshKey struct{}
 
 func (s *Server) viaServers(ctx context.Context, r store.Room) []string {
@@ -225,14 +233,56 @@ func (s *Server) viaServers(ctx context.Context, r store.Room) []string {
 	}
 	s.via.mu.Unlock()
 	if later {
-		refresh.mu.Lock()
-		refresh.rooms = append(refresh.rooms, r)
-		refresh.mu.Unlock()
+		refresh.add(r)
 	}
 	if ok && (later || e.refreshing || s.now().Before(e.expires)) {
 		return e.servers
 	}
+	if !ok && refresh != nil {
+		if servers, ok := s.firstVia(ctx, r, refresh); ok {
+			return servers
+		}
+	}
 	return s.storeVia(ctx, r)
+}
+
+// viaPageMembers is how many member events a request reads for a room
+// whose via servers are not known (after a start, before WarmVia came to
+// it): a room of the 1M replay's busy channels has 17,778, whose reading
+// made the first page of each after a start cost 0.1-0.4 s, and a
+// channel bridged from IRC for years has many more. 200 cost about 1 ms.
+const viaPageMembers = 200
+
+// firstVia is a request's via servers for a room with none known: the
+// room's own when it has at most s.viaPageMembers member events (read now
+// and kept for the cache's ttl), else fallbackVia's, kept as out of date
+// and being refreshed, so that this request computes the room's own after
+// its response has gone out (refreshVia) and the requests meanwhile are
+// answered with them too. A page's key holds its via servers, so nothing
+// cached with the stand-in outlives it. ok is false when the store
+// failed; the caller computes them as before.
+func (s *Server) firstVia(ctx context.Context, r store.Room, refresh *viaRefresh) ([]string, bool) {
+	members, complete, err := s.store.JoinedMembersUpTo(ctx, r.ID, s.viaPageMembers)
+	var servers []string
+	if err == nil && complete {
+		servers, err = s.viaOf(ctx, r, members)
+	}
+	if err != nil {
+		return nil, false
+	}
+	s.via.mu.Lock()
+	defer s.via.mu.Unlock()
+	if e, ok := s.via.rooms[r.ID]; ok { // another request, or WarmVia, was first
+		return e.servers, true
+	}
+	if complete {
+		s.via.rooms[r.ID] = viaEntry{servers: servers, expires: s.now().Add(s.via.ttl)}
+		return servers, true
+	}
+	servers = fallbackVia(r)
+	s.via.rooms[r.ID] = viaEntry{servers: servers, refreshing: true} // expired: the zero time
+	refresh.add(r)
+	return servers, true
 }
 
 // storeVia computes r's via servers and keeps them for the cache's ttl.
@@ -256,11 +306,14 @@ func (s *Server) storeVia(ctx context.Context, r store.Room) []string {
 	return servers
 }
 
-// refreshVia computes anew the via servers the request's pages found
-// out of date (viaServers), after its response has gone out: the client
-// has every byte (the length was sent) and waits for none of this.
-// A request that failed (its answer is yet to be written) leaves them to
-// the next.
+// refreshVia computes anew, on a goroutine of its own, the via servers
+// the request's pages found out of date or did not have (viaServers), once
+// its response is written: the handler returns and net/http ends the
+// response, so the client waits for none of this (done in the handler, it
+// held back the end of a chunked response, a day page's, until they were
+// computed). A room is refreshed by one request at a time (viaEntry's
+// refreshing), so this runs at most once a room at a time. A request that
+// failed (its answer is yet to be written) leaves them to the next.
 func (s *Server) refreshVia(c echo.Context, refresh *viaRefresh, sent bool) {
 	refresh.mu.Lock()
 	rooms := refresh.rooms
@@ -279,14 +332,26 @@ func (s *Server) refreshVia(c echo.Context, refresh *viaRefresh, sent bool) {
 		s.via.mu.Unlock()
 		return
 	}
-	// A writer that cannot flush (none of net/http's) sends it all at the
-	// end, as before.
-	_ = http.NewResponseController(c.Response().Writer).Flush()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), s.opts.RequestTimeout)
-	defer cancel()
-	for _, r := range rooms {
-		s.storeVia(ctx, r)
-	}
+	ctx := context.WithoutCancel(c.Request().Context())
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+		defer cancel()
+		defer func() {
+			// Not the process's end: the rooms keep what they had.
+			if p := recover(); p != nil {
+				s.log.Error("computing via servers after a response panicked", "panic", p)
+			}
+		}()
+		for _, r := range rooms {
+			s.via.mu.Lock()
+			e, ok := s.via.rooms[r.ID]
+			s.via.mu.Unlock()
+			if ok && s.now().Before(e.expires) {
+				continue // WarmVia computed them meanwhile
+			}
+			s.storeVia(ctx, r)
+		}
+	}()
 }
 
 // computeViaOnce is computeVia, shared with whoever asks for the same
@@ -342,6 +407,11 @@ func (s *Server) computeVia(ctx context.Context, r store.Room) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	return s.viaOf(ctx, r, members)
+}
+
+// viaOf is the via servers of r, whose joined members are members.
+func (s *Server) viaOf(ctx context.Context, r store.Room, members []id.UserID) ([]string, error) {
 	pl, err := s.store.CurrentState(ctx, r.ID, event.TypePowerLevels, "")
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -405,7 +475,9 @@ func (s *Server) WarmVia(ctx context.Context) error {
 			continue
 		}
 		s.via.mu.Lock()
-		if _, known := s.via.rooms[r.ID]; !known { // a request may have been first
+		// A request may have been first; one that found the room too
+		// big to read (firstVia) kept a stand-in, out of date.
+		if e, known := s.via.rooms[r.ID]; !known || !s.now().Before(e.expires) {
 			s.via.rooms[r.ID] = viaEntry{servers: servers, expires: s.now().Add(s.via.ttl)}
 		}
 		s.via.mu.Unlock()

@@ -88,8 +88,11 @@ type Server struct {
 	// it can be cached for a year and a new build is fetched at once.
 	scriptPath string
 	// viaHook, if set (by tests), is called as a room's via servers are
-	// computed.
+	// computed from all of its member events.
 	viaHook func(id.RoomID)
+	// viaPageMembers bounds the member events a request reads for a room
+	// whose via servers are not known (firstVia).
+	viaPageMembers int
 	// overlapReads: a page's independent reads run at once (overlap), on
 	// PostgreSQL.
 	overlapReads bool
@@ -110,7 +113,7 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	if opts.APIDayPageSize <= 0 {
 		opts.APIDayPageSize = store.MaxDayEvents
 	}
-	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), now: time.Now, search: opts.Search,
+	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), viaPageMembers: viaPageMembers, now: time.Now, search: opts.Search,
 		cache: newRenderCache(opts.CacheBytes), overlapReads: st.Dialect() == "postgres"}
 	if opts.Metrics != nil && s.cache != nil {
 		opts.Metrics.cache.Store(s.cache)
