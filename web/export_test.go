@@ -20,3 +20,7 @@ func (s *Server) SetViaHook(hook func(id.RoomID)) { s.viaHook = hook }
 // SetViaPageMembers sets how many member events a request reads for a
 // room whose via servers are not known, for tests of a room with more.
 func (s *Server) SetViaPageMembers(n int) { s.viaPageMembers = n }
+
+// HoldRequest counts a request as being answered until the function it
+// returns is called, for tests of what waits for a quiet moment.
+func (s *Server) HoldRequest() (done func()) { return s.beginRequest() }

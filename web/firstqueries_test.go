@@ -351,6 +351,52 @@ func TestSmallRoomFirstPageHasItsVia(t *testing.T) {
 	})
 }
 
+// TestWarmViaYieldsToRequests: WarmVia computes no room's via servers
+// while a request is being answered, nor right after one, so the first
+// pages after a start do not share the machine with it; once the server
+// is quiet it computes them.
+func TestWarmViaYieldsToRequests(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20}, viaRoom(t))
+		srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example", CacheBytes: 8 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls atomic.Int32
+		srv.SetViaHook(func(id.RoomID) { calls.Add(1) })
+		done := srv.HoldRequest()
+		warmed := make(chan error, 1)
+		go func() { warmed <- srv.WarmVia(context.Background()) }()
+		time.Sleep(300 * time.Millisecond)
+		if n := calls.Load(); n != 0 {
+			t.Errorf("WarmVia computed %d rooms' via servers while a request was being answered", n)
+		}
+		done()
+		select {
+		case err := <-warmed:
+			if err != nil {
+				t.Fatalf("WarmVia: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("WarmVia did not go on once the request was answered")
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("WarmVia computed %d rooms' via servers, want 1", n)
+		}
+		// A cancelled context stops it while it waits.
+		ctx, cancel := context.WithCancel(context.Background())
+		fresh, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fresh.HoldRequest()()
+		go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+		if err := fresh.WarmVia(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("WarmVia waiting for a quiet moment, its context cancelled: %v, want context.Canceled", err)
+		}
+	})
+}
+
 // lockedBuffer collects a log written from several goroutines.
 type lockedBuffer struct {
 	mu sync.Mutex

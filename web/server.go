@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -93,6 +94,10 @@ type Server struct {
 	// viaPageMembers bounds the member events a request reads for a room
 	// whose via servers are not known (firstVia).
 	viaPageMembers int
+	// requests: those being answered; lastRequest: when one last began or
+	// ended (UnixNano). WarmVia waits for a quiet moment (waitIdle).
+	requests    atomic.Int64
+	lastRequest atomic.Int64
 	// overlapReads: a page's independent reads run at once (overlap), on
 	// PostgreSQL.
 	overlapReads bool
@@ -115,6 +120,7 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	}
 	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), viaPageMembers: viaPageMembers, now: time.Now, search: opts.Search,
 		cache: newRenderCache(opts.CacheBytes), overlapReads: st.Dialect() == "postgres"}
+	s.lastRequest.Store(time.Now().UnixNano()) // waitIdle: the start counts as a request
 	if opts.Metrics != nil && s.cache != nil {
 		opts.Metrics.cache.Store(s.cache)
 	}
@@ -456,8 +462,20 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// beginRequest counts a request as being answered, until end is called
+// (waitIdle).
+func (s *Server) beginRequest() (end func()) {
+	s.requests.Add(1)
+	s.lastRequest.Store(time.Now().UnixNano())
+	return func() {
+		s.lastRequest.Store(time.Now().UnixNano())
+		s.requests.Add(-1)
+	}
+}
+
 func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		defer s.beginRequest()()
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.opts.RequestTimeout)
 		defer cancel()
 		// A request's reads screen alike and look at the change feed for
