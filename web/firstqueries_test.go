@@ -217,14 +217,7 @@ func TestViaComputedOnceAtATime(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv.SetViaPageMembers(1)
-			var calls atomic.Int32
-			started, release := make(chan struct{}), make(chan struct{})
-			srv.SetViaHook(func(id.RoomID) {
-				if calls.Add(1) == 1 {
-					close(started)
-					<-release
-				}
-			})
+			calls, started, release := blockFirstVia(srv)
 			hs := httptest.NewServer(srv)
 			client := &http.Client{Timeout: 5 * time.Second}
 			get := func() string {
@@ -297,24 +290,39 @@ func TestViaComputedOnceAtATime(t *testing.T) {
 	})
 }
 
+// viaServer imports viaRoom into st and returns a server that has
+// computed no room's via servers yet, as after a start.
+func viaServer(t *testing.T, st *store.Store) *web.Server {
+	t.Helper()
+	newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20}, viaRoom(t))
+	srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example", CacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// blockFirstVia counts srv's computations of via servers from all member
+// events; the first closes started and waits until release is closed.
+func blockFirstVia(srv *web.Server) (calls *atomic.Int32, started, release chan struct{}) {
+	calls = new(atomic.Int32)
+	started, release = make(chan struct{}), make(chan struct{})
+	srv.SetViaHook(func(id.RoomID) {
+		if calls.Add(1) == 1 {
+			close(started)
+			<-release
+		}
+	})
+	return calls, started, release
+}
+
 // TestSmallRoomFirstPageHasItsVia: a room with no more member events than
 // a request reads gets its own via servers on its first page, without
 // waiting for WarmVia's computation of them and without one of its own.
 func TestSmallRoomFirstPageHasItsVia(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20}, viaRoom(t))
-		srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example", CacheBytes: 8 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var calls atomic.Int32
-		started, release := make(chan struct{}), make(chan struct{})
-		srv.SetViaHook(func(id.RoomID) {
-			if calls.Add(1) == 1 {
-				close(started)
-				<-release
-			}
-		})
+		srv := viaServer(t, st)
+		calls, started, release := blockFirstVia(srv)
 		warmed := make(chan error, 1)
 		go func() { warmed <- srv.WarmVia(context.Background()) }()
 		select {
@@ -357,11 +365,7 @@ func TestSmallRoomFirstPageHasItsVia(t *testing.T) {
 // is quiet it computes them.
 func TestWarmViaYieldsToRequests(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20}, viaRoom(t))
-		srv, err := web.New(st, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example", CacheBytes: 8 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv := viaServer(t, st)
 		var calls atomic.Int32
 		srv.SetViaHook(func(id.RoomID) { calls.Add(1) })
 		done := srv.HoldRequest()
