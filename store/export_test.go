@@ -61,3 +61,6 @@ func RoomReadConsentSQL(room string, pos int64) (string, []any) {
 
 // RoomReadSQL is RoomToRead's statement without the change-feed look.
 const RoomReadSQL = roomReadSQL
+
+// SpaceChildrenSQL is SpaceChildren's query, for a test of its plan.
+const SpaceChildrenSQL = spaceChildrenSQL
