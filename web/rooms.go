@@ -500,22 +500,16 @@ const viaIdle = 100 * time.Millisecond
 // as a request, so that the first requests after it come first.
 func (s *Server) waitIdle(ctx context.Context, quiet time.Duration) error {
 	for {
+		wait := quiet / 4 // while a request is being answered, look again soon
 		if s.requests.Load() == 0 {
-			wait := time.Until(time.Unix(0, s.lastRequest.Load()).Add(quiet))
-			if wait <= 0 {
+			if wait = time.Until(time.Unix(0, s.lastRequest.Load()).Add(quiet)); wait <= 0 {
 				return nil
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(wait):
-			}
-			continue
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(quiet / 4):
+		case <-time.After(wait):
 		}
 	}
 }
