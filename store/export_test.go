@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"time"
 
 	"maunium.net/go/mautrix/id"
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Refused exposes the test that tells a refused value from an outage.
@@ -64,3 +67,23 @@ const RoomReadSQL = roomReadSQL
 
 // SpaceChildrenSQL is SpaceChildren's query, for a test of its plan.
 const SpaceChildrenSQL = spaceChildrenSQL
+
+// ConnMutex is the SQLite mutex of the connection c (0 when it has none),
+// read from modernc's connection as dropConnMutex reads it.
+func ConnMutex(c *sql.Conn) (uintptr, error) {
+	var m uintptr
+	err := c.Raw(func(dc any) error {
+		db := reflect.ValueOf(dc).Elem().FieldByName("db")
+		if !db.IsValid() {
+			return fmt.Errorf("%T has no db field", dc)
+		}
+		tls := libc.NewTLS()
+		defer tls.Close()
+		m = sqlite3.Xsqlite3_db_mutex(tls, uintptr(db.Uint()))
+		return nil
+	})
+	return m, err
+}
+
+// DropConnMutex exposes dropConnMutex.
+var DropConnMutex = dropConnMutex

@@ -137,6 +137,7 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 			path = filepath.Join(dataDir, "mxarchive.db")
 		}
 		s.path = sqlitePath(path)
+		dropConnMutexes()
 		s.db, err = sql.Open("sqlite", sqliteDSN(path, opts.ReadMostly))
 	case "postgres", "postgresql":
 		s.dialect = postgres
@@ -167,6 +168,9 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 	if err := s.ping(pctx); err != nil {
 		s.db.Close()
 		return nil, fmt.Errorf("open store: connect to %s: %w", cfg.redacted(), err)
+	}
+	if err := connMutexFailure(); s.dialect == sqlite && err != nil {
+		log.Warn("SQLite connections keep their mutex (reads are slower, as safe)", "err", err)
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()

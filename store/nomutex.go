@@ -1,0 +1,98 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"unsafe"
+
+	moderncsqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"modernc.org/libc"
+)
+
+// modernc.org/sqlite opens every connection SQLITE_OPEN_FULLMUTEX (it has
+// no option for another mode): each call into SQLite on it takes the
+// connection's mutex, and reading a column takes it twice
+// (sqlite3_column_* and its columnMallocFailure). modernc's mutexes are
+// emulated in Go, and a day page's 1,000 rows of nine columns spent a sixth
+// of their read there: 5.9 → 4.9 ms a day with the mutex gone (300 days of
+// 1,000 events of the 1M replay, read with DayPage, five passes).
+//
+// The mutex is what SQLite's serialized mode uses to let two threads use
+// one connection at once. database/sql never does: it hands a connection to
+// one goroutine at a time, and holds its own lock around every call on it
+// (driverConn's), which is why mattn/go-sqlite3 offers _mutex=no. The one
+// call made from another goroutine, sqlite3_interrupt when a context ends,
+// takes no mutex. So each connection, once opened, is put in multi-thread
+// mode (SQLITE_OPEN_NOMUTEX's): its mutex is freed and its handle left
+// without one, which SQLite's mutex calls take as none.
+
+// dropConnMutex takes the mutex off the connection c, which
+// modernc.org/sqlite has just opened. It changes nothing and says why when
+// c is not what it expects: a modernc conn whose db field is an open
+// sqlite3 handle.
+func dropConnMutex(c any) error {
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("connection is a %T, not a pointer to a struct", c)
+	}
+	f := v.Elem().FieldByName("db")
+	if !f.IsValid() || f.Kind() != reflect.Uintptr || !f.CanAddr() {
+		return fmt.Errorf("connection %T has no db handle field", c)
+	}
+	db := *(*uintptr)(unsafe.Pointer(f.UnsafeAddr()))
+	if db == 0 {
+		return errors.New("connection has no handle")
+	}
+	// The handle is SQLite's struct sqlite3 in modernc's C memory, as
+	// modernc's own code reads it (Xsqlite3_db_mutex).
+	h := (*sqlite3.Tsqlite3)(unsafe.Add(unsafe.Pointer(nil), db))
+	if h.FeOpenState != sqlite3.SQLITE_STATE_OPEN {
+		return fmt.Errorf("connection handle is not open (state %#x)", h.FeOpenState)
+	}
+	tls := libc.NewTLS()
+	defer tls.Close()
+	m := sqlite3.Xsqlite3_db_mutex(tls, db)
+	if m == 0 {
+		return nil
+	}
+	h.Fmutex = 0
+	sqlite3.Xsqlite3_mutex_free(tls, m)
+	return nil
+}
+
+// connMutexErr is what dropping a connection's mutex failed with, if it
+// ever did: the connection then keeps it (slower, as safe), and Open logs
+// it once.
+var (
+	connMutexOnce sync.Once
+	connMutexMu   sync.Mutex
+	connMutexErr  error
+)
+
+// dropConnMutexes makes every SQLite connection this process opens from
+// now on drop its mutex (dropConnMutex).
+func dropConnMutexes() {
+	connMutexOnce.Do(func() {
+		moderncsqlite.RegisterConnectionHook(func(c moderncsqlite.ExecQuerierContext, _ string) error {
+			if err := dropConnMutex(c); err != nil {
+				connMutexMu.Lock()
+				if connMutexErr == nil {
+					connMutexErr = err
+				}
+				connMutexMu.Unlock()
+			}
+			return nil
+		})
+	})
+}
+
+// connMutexFailure is why a connection kept its mutex, if one did.
+func connMutexFailure() error {
+	connMutexMu.Lock()
+	defer connMutexMu.Unlock()
+	return connMutexErr
+}
