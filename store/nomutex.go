@@ -28,16 +28,22 @@ import (
 // call made from another goroutine, sqlite3_interrupt when a context ends,
 // takes no mutex. So each connection, once opened, is put in multi-thread
 // mode (SQLITE_OPEN_NOMUTEX's): its mutex is freed and its handle left
-// without one, which SQLite's mutex calls take as none.
+// without one, which SQLite's mutex calls take as none. The hook is the
+// driver's, so it applies to every "sqlite" connection of a process that
+// links this package (archive-bench's FTS5 peer too).
 
 // dropConnMutex takes the mutex off the connection c, which
 // modernc.org/sqlite has just opened. It changes nothing and says why when
-// c is not what it expects: a modernc conn whose db field is an open
-// sqlite3 handle.
+// c is not what it expects: modernc's conn, whose db field is an open
+// sqlite3 handle. TestModerncIsTheReviewedVersion holds the module to the
+// version this was checked against.
 func dropConnMutex(c any) error {
 	v := reflect.ValueOf(c)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("connection is a %T, not a pointer to a struct", c)
+	}
+	if t := v.Elem().Type(); t.PkgPath() != "modernc.org/sqlite" || t.Name() != "conn" {
+		return fmt.Errorf("connection is a %T, not modernc.org/sqlite's conn", c)
 	}
 	f := v.Elem().FieldByName("db")
 	if !f.IsValid() || f.Kind() != reflect.Uintptr || !f.CanAddr() {
@@ -59,34 +65,34 @@ func dropConnMutex(c any) error {
 	if m == 0 {
 		return nil
 	}
+	// Nothing holds the mutex between calls, and SQLite reads it afresh
+	// from the handle each time, taking 0 as none (close too).
 	h.Fmutex = 0
 	sqlite3.Xsqlite3_mutex_free(tls, m)
 	return nil
 }
 
-// connMutexErr is what dropping a connection's mutex failed with, if it
-// ever did: the connection then keeps it (slower, as safe), and Open logs
-// it once.
+// connMutexErr is what dropping a connection's mutex first failed with,
+// if it ever did: the connection then keeps it (slower, as safe), and Open
+// logs it. Every connection is the same type of the same module, so the
+// connection Open pings first is where a failure shows.
 var (
-	connMutexOnce sync.Once
-	connMutexMu   sync.Mutex
-	connMutexErr  error
+	connMutexMu  sync.Mutex
+	connMutexErr error
 )
 
-// dropConnMutexes makes every SQLite connection this process opens from
-// now on drop its mutex (dropConnMutex).
-func dropConnMutexes() {
-	connMutexOnce.Do(func() {
-		moderncsqlite.RegisterConnectionHook(func(c moderncsqlite.ExecQuerierContext, _ string) error {
-			if err := dropConnMutex(c); err != nil {
-				connMutexMu.Lock()
-				if connMutexErr == nil {
-					connMutexErr = err
-				}
-				connMutexMu.Unlock()
+// The hook is registered before any connection can be opened: modernc
+// reads its hooks without a lock.
+func init() {
+	moderncsqlite.RegisterConnectionHook(func(c moderncsqlite.ExecQuerierContext, _ string) error {
+		if err := dropConnMutex(c); err != nil {
+			connMutexMu.Lock()
+			if connMutexErr == nil {
+				connMutexErr = err
 			}
-			return nil
-		})
+			connMutexMu.Unlock()
+		}
+		return nil
 	})
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"regexp"
 	"sync"
 	"testing"
 
@@ -68,9 +70,32 @@ func TestDropConnMutexRefusesStrangers(t *testing.T) {
 		&struct{ db int }{1},
 		&struct{ handle uintptr }{1},
 		&struct{ db uintptr }{0},
+		// Not modernc's conn, though it looks like one: its handle is
+		// never read (1 is no address).
+		&struct{ db uintptr }{1},
 	} {
 		if err := store.DropConnMutex(c); err == nil {
 			t.Errorf("%#v: no error", c)
 		}
+	}
+}
+
+// store/nomutex.go reaches into modernc.org/sqlite's connection and
+// SQLite's handle, and was checked against one version of the module
+// (how each call on a connection takes its mutex, that only
+// sqlite3_interrupt is called from another goroutine): another version
+// must be checked again before this test is moved to it.
+func TestModerncIsTheReviewedVersion(t *testing.T) {
+	const reviewed = "v1.61.1"
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*modernc\.org/sqlite (\S+)`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatal("go.mod does not require modernc.org/sqlite")
+	}
+	if got := string(m[1]); got != reviewed {
+		t.Errorf("modernc.org/sqlite is %s, store/nomutex.go was checked against %s: check it again (see its comment), then change this test", got, reviewed)
 	}
 }

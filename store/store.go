@@ -137,7 +137,6 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 			path = filepath.Join(dataDir, "mxarchive.db")
 		}
 		s.path = sqlitePath(path)
-		dropConnMutexes()
 		s.db, err = sql.Open("sqlite", sqliteDSN(path, opts.ReadMostly))
 	case "postgres", "postgresql":
 		s.dialect = postgres
