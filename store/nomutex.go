@@ -7,10 +7,9 @@ import (
 	"sync"
 	"unsafe"
 
+	"modernc.org/libc"
 	moderncsqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-
-	"modernc.org/libc"
 )
 
 // modernc.org/sqlite opens every connection SQLITE_OPEN_FULLMUTEX (it has
