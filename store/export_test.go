@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"reflect"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -69,17 +68,17 @@ const RoomReadSQL = roomReadSQL
 const SpaceChildrenSQL = spaceChildrenSQL
 
 // ConnMutex is the SQLite mutex of the connection c (0 when it has none),
-// read from modernc's connection as dropConnMutex reads it.
+// read from the handle dropConnMutex finds.
 func ConnMutex(c *sql.Conn) (uintptr, error) {
 	var m uintptr
 	err := c.Raw(func(dc any) error {
-		db := reflect.ValueOf(dc).Elem().FieldByName("db")
-		if !db.IsValid() {
-			return fmt.Errorf("%T has no db field", dc)
+		db, err := connHandle(dc)
+		if err != nil {
+			return err
 		}
 		tls := libc.NewTLS()
 		defer tls.Close()
-		m = sqlite3.Xsqlite3_db_mutex(tls, uintptr(db.Uint()))
+		m = sqlite3.Xsqlite3_db_mutex(tls, db)
 		return nil
 	})
 	return m, err

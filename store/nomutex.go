@@ -33,24 +33,12 @@ import (
 
 // dropConnMutex takes the mutex off the connection c, which
 // modernc.org/sqlite has just opened. It changes nothing and says why when
-// c is not what it expects: modernc's conn, whose db field is an open
-// sqlite3 handle. TestModerncIsTheReviewedVersion holds the module to the
-// version this was checked against.
+// c is not what it expects (connHandle). TestModerncIsTheReviewedVersion
+// holds the module to the version this was checked against.
 func dropConnMutex(c any) error {
-	v := reflect.ValueOf(c)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("connection is a %T, not a pointer to a struct", c)
-	}
-	if t := v.Elem().Type(); t.PkgPath() != "modernc.org/sqlite" || t.Name() != "conn" {
-		return fmt.Errorf("connection is a %T, not modernc.org/sqlite's conn", c)
-	}
-	f := v.Elem().FieldByName("db")
-	if !f.IsValid() || f.Kind() != reflect.Uintptr || !f.CanAddr() {
-		return fmt.Errorf("connection %T has no db handle field", c)
-	}
-	db := *(*uintptr)(unsafe.Pointer(f.UnsafeAddr()))
-	if db == 0 {
-		return errors.New("connection has no handle")
+	db, err := connHandle(c)
+	if err != nil {
+		return err
 	}
 	// The handle is SQLite's struct sqlite3 in modernc's C memory, as
 	// modernc's own code reads it (Xsqlite3_db_mutex).
@@ -69,6 +57,27 @@ func dropConnMutex(c any) error {
 	h.Fmutex = 0
 	sqlite3.Xsqlite3_mutex_free(tls, m)
 	return nil
+}
+
+// connHandle is the sqlite3 handle of c, which must be modernc's conn:
+// its db field.
+func connHandle(c any) (uintptr, error) {
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return 0, fmt.Errorf("connection is a %T, not a pointer to a struct", c)
+	}
+	if t := v.Elem().Type(); t.PkgPath() != "modernc.org/sqlite" || t.Name() != "conn" {
+		return 0, fmt.Errorf("connection is a %T, not modernc.org/sqlite's conn", c)
+	}
+	f := v.Elem().FieldByName("db")
+	if !f.IsValid() || f.Kind() != reflect.Uintptr {
+		return 0, fmt.Errorf("connection %T has no db handle field", c)
+	}
+	db := *(*uintptr)(unsafe.Pointer(f.UnsafeAddr()))
+	if db == 0 {
+		return 0, errors.New("connection has no handle")
+	}
+	return db, nil
 }
 
 // connMutexErr is what dropping a connection's mutex first failed with,

@@ -71,26 +71,26 @@ func (s *Store) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserI
 	return members, err
 }
 
-// JoinedMembersUpTo is JoinedMembers for a room of at most max member
+// JoinedMembersUpTo is JoinedMembers for a room of at most limit member
 // events: complete reports whether the room has no more than that. A room
 // with more gets no members and complete false, having cost the reading
-// of max+1 rows, not of all of them (a busy IRC channel of the 1M replay
+// of limit+1 rows, not of all of them (a busy IRC channel of the 1M replay
 // has 17,778 member events: 0.1 s on either database).
-func (s *Store) JoinedMembersUpTo(ctx context.Context, roomID id.RoomID, max int) (members []id.UserID, complete bool, err error) {
-	if max < 0 {
-		return nil, false, fmt.Errorf("members of %s: a bound of %d", roomID, max)
+func (s *Store) JoinedMembersUpTo(ctx context.Context, roomID id.RoomID, limit int) (members []id.UserID, complete bool, err error) {
+	if limit < 0 {
+		return nil, false, fmt.Errorf("members of %s: a bound of %d", roomID, limit)
 	}
-	return s.joinedMembers(ctx, roomID, max)
+	return s.joinedMembers(ctx, roomID, limit)
 }
 
-// joinedMembers is JoinedMembers reading at most max+1 member events, or
-// all of them when max is negative.
-func (s *Store) joinedMembers(ctx context.Context, roomID id.RoomID, max int) ([]id.UserID, bool, error) {
+// joinedMembers is JoinedMembers reading at most limit+1 member events, or
+// all of them when limit is negative.
+func (s *Store) joinedMembers(ctx context.Context, roomID id.RoomID, limit int) ([]id.UserID, bool, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	query, args := memberEventsSQL, []any{string(roomID)}
-	if max >= 0 {
-		query, args = memberEventsSQL+` LIMIT $2`, append(args, max+1)
+	if limit >= 0 {
+		query, args = memberEventsSQL+` LIMIT $2`, append(args, limit+1)
 	}
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) joinedMembers(ctx context.Context, roomID id.RoomID, max int) ([
 	}
 	read := 0
 	for rows.Next() {
-		if read++; max >= 0 && read > max {
+		if read++; limit >= 0 && read > limit {
 			return nil, false, nil
 		}
 		var user, content string

@@ -203,6 +203,9 @@ type viaEntry struct {
 	refreshing bool // a request has taken it to compute anew
 }
 
+// fresh is whether e is still within its time at now.
+func (e viaEntry) fresh(now time.Time) bool { return now.Before(e.expires) }
+
 func newViaCache(ttl time.Duration) *viaCache {
 	return &viaCache{ttl: ttl, rooms: map[id.RoomID]viaEntry{}, computing: map[id.RoomID]*viaFlight{}}
 }
@@ -226,7 +229,7 @@ func (s *Server) viaServers(ctx context.Context, r store.Room) []string {
 	refresh, _ := ctx.Value(viaRefreshKey{}).(*viaRefresh)
 	s.via.mu.Lock()
 	e, ok := s.via.rooms[r.ID]
-	later := ok && !s.now().Before(e.expires) && !e.refreshing && refresh != nil
+	later := ok && !e.fresh(s.now()) && !e.refreshing && refresh != nil
 	if later {
 		e.refreshing = true
 		s.via.rooms[r.ID] = e
@@ -235,7 +238,7 @@ func (s *Server) viaServers(ctx context.Context, r store.Room) []string {
 	if later {
 		refresh.add(r)
 	}
-	if ok && (later || e.refreshing || s.now().Before(e.expires)) {
+	if ok && (later || e.refreshing || e.fresh(s.now())) {
 		return e.servers
 	}
 	if !ok && refresh != nil {
@@ -346,7 +349,7 @@ func (s *Server) refreshVia(c echo.Context, refresh *viaRefresh, sent bool) {
 			s.via.mu.Lock()
 			e, ok := s.via.rooms[r.ID]
 			s.via.mu.Unlock()
-			if ok && s.now().Before(e.expires) {
+			if ok && e.fresh(s.now()) {
 				continue // WarmVia computed them meanwhile
 			}
 			s.storeVia(ctx, r)
@@ -484,7 +487,7 @@ func (s *Server) WarmVia(ctx context.Context) error {
 		s.via.mu.Lock()
 		// A request may have been first; one that found the room too
 		// big to read (firstVia) kept a stand-in, out of date.
-		if e, known := s.via.rooms[r.ID]; !known || !s.now().Before(e.expires) {
+		if e, known := s.via.rooms[r.ID]; !known || !e.fresh(s.now()) {
 			s.via.rooms[r.ID] = viaEntry{servers: servers, expires: s.now().Add(s.via.ttl)}
 		}
 		s.via.mu.Unlock()
