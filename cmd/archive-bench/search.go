@@ -147,7 +147,14 @@ func searchBench(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// dirSize is the bytes of the files under dir, which may be a symbolic
+// link to a directory (an index kept elsewhere and linked into a data
+// directory: filepath.Walk does not follow a root that is a link, and
+// counted the link alone).
 func dirSize(dir string) int64 {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	var n int64
 	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
