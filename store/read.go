@@ -21,7 +21,7 @@ const (
 	// publicRoomEventColumns are eventColumns for a query of one room's
 	// public events (the day pages'): room_id and public are known, and
 	// received_at is shown by no page, and modernc's cost grows with
-	// every column of every row (scanEventIn): so the state key and the
+	// every column of every row (scanRow): so the state key and the
 	// relation columns, which nearly every message leaves empty, come
 	// as one (relPackedSQL).
 	publicRoomEventColumns = `nid, event_id, type, sender, sender_name, origin_ts, ` + relPackedSQL + `, raw, redacted`
@@ -56,36 +56,53 @@ const (
 	countSQL   = `SELECT COUNT(*) FROM events`
 )
 
+// scanEvent reads one row of eventColumns.
 func scanEvent(sc interface{ Scan(...any) error }) (Event, error) {
-	return scanEventIn(sc, "")
-}
-
-// scanEventIn is scanEvent for a row of publicRoomEventColumns, the public
-// events of room, or of eventColumns when room is "".
-func scanEventIn(sc interface{ Scan(...any) error }, room id.RoomID) (Event, error) {
 	var e Event
-	if err := scanEventInto(sc, room, &e); err != nil {
+	if err := newScanRow("").scan(sc, &e); err != nil {
 		return Event{}, err
 	}
 	return e, nil
 }
 
-// scanRow holds what a row of events is scanned into before it becomes an
-// Event: one allocation per row, not one per column scanned into a local.
+// scanRow holds what the rows of events are scanned into before each
+// becomes an Event. One serves all the rows of a query (queryEventsSized):
+// a row scanned into anything the row's Event does not hold, or into
+// locals, cost it an allocation (the variables the scan's pointers name,
+// and the slice of them), some 2% of a day page's first request.
 type scanRow struct {
-	evID, roomID, sender, relTarget, replyTo string
+	room id.RoomID // the query's room (publicRoomEventColumns), or ""
+	// dest names the fields below in the order of the query's columns.
+	dest []any
+
+	nid, originTS, receivedAt             int64
+	evID, roomID, typ, sender, senderName string
+	relType, relTarget, relKey, replyTo   string
+	public, redacted                      bool
 	// raw is scanned as bytes: the JSON is kept as bytes, and a string
 	// would be copied again.
-	raw        []byte
-	stateKey   sql.NullString
-	receivedAt int64
-	packed     sql.NullString // relPackedSQL
+	raw      []byte
+	stateKey sql.NullString
+	packed   sql.NullString // relPackedSQL
+}
+
+// newScanRow is a scanRow for the rows of publicRoomEventColumns of room,
+// or of eventColumns when room is "".
+func newScanRow(room id.RoomID) *scanRow {
+	r := &scanRow{room: room}
+	if room != "" {
+		r.dest = []any{&r.nid, &r.evID, &r.typ, &r.sender, &r.senderName, &r.originTS, &r.packed, &r.raw, &r.redacted}
+	} else {
+		r.dest = []any{&r.nid, &r.evID, &r.roomID, &r.typ, &r.stateKey, &r.sender, &r.senderName, &r.originTS, &r.public,
+			&r.relType, &r.relTarget, &r.relKey, &r.replyTo, &r.raw, &r.redacted, &r.receivedAt}
+	}
+	return r
 }
 
 // unpackRel reads a value of relPackedSQL into r's state key, relation
 // target and reply, and rel's type and key. Its lengths must add up to
 // what follows them: a value that does not is an error, not a guess.
-func unpackRel(v string, r *scanRow, rel *event.Relation) error {
+func unpackRel(v string, r *scanRow) error {
 	malformed := func() error { return fmt.Errorf("state key and relation of an event: malformed %.40q", v) }
 	var n [5]int
 	i := 0
@@ -126,37 +143,40 @@ func unpackRel(v string, r *scanRow, rel *event.Relation) error {
 		return s
 	}
 	r.stateKey = sql.NullString{String: take(n[0]), Valid: n[0] >= 0}
-	rel.Type, r.relTarget, rel.Key, r.replyTo = take(n[1]), take(n[2]), take(n[3]), take(n[4])
+	r.relType, r.relTarget, r.relKey, r.replyTo = take(n[1]), take(n[2]), take(n[3]), take(n[4])
 	return nil
 }
 
-// scanEventInto is scanEventIn into *e, which the caller may have placed
+// scan reads the row sc is at into *e, which the caller may have placed
 // where it is kept (a day's slice): an Event is some 300 bytes, and one
 // built apart and then copied cost every row of a day an allocation.
-func scanEventInto(sc interface{ Scan(...any) error }, room id.RoomID, e *Event) error {
-	var r scanRow
-	var err error
-	if room != "" {
-		r.roomID, e.Public = string(room), true
-		if err = sc.Scan(&e.NID, &r.evID, &e.Type, &r.sender, &e.SenderName, &e.OriginTS, &r.packed, &r.raw, &e.Redacted); err == nil && r.packed.Valid {
-			err = unpackRel(r.packed.String, &r, &e.Rel)
-		}
-	} else {
-		err = sc.Scan(&e.NID, &r.evID, &r.roomID, &e.Type, &r.stateKey, &r.sender, &e.SenderName, &e.OriginTS, &e.Public,
-			&e.Rel.Type, &r.relTarget, &e.Rel.Key, &r.replyTo, &r.raw, &e.Redacted, &r.receivedAt)
+func (r *scanRow) scan(sc interface{ Scan(...any) error }, e *Event) error {
+	if r.room != "" {
+		// The query's columns leave these out; what a row before this
+		// one unpacked must not stay.
+		r.roomID, r.public, r.receivedAt = string(r.room), true, 0
+		r.stateKey, r.relType, r.relTarget, r.relKey, r.replyTo = sql.NullString{}, "", "", "", ""
 	}
-	if err != nil {
+	if err := sc.Scan(r.dest...); err != nil {
 		return err
 	}
-	e.ID, e.RoomID, e.Sender = id.EventID(r.evID), id.RoomID(r.roomID), id.UserID(r.sender)
-	e.Rel.EventID, e.Rel.ReplyTo = id.EventID(r.relTarget), id.EventID(r.replyTo)
+	if r.room != "" && r.packed.Valid {
+		if err := unpackRel(r.packed.String, r); err != nil {
+			return err
+		}
+	}
+	e.NID, e.ID, e.RoomID, e.Type, e.Sender = r.nid, id.EventID(r.evID), id.RoomID(r.roomID), r.typ, id.UserID(r.sender)
+	e.SenderName, e.OriginTS, e.Public, e.Redacted = r.senderName, r.originTS, r.public, r.redacted
+	e.Rel = event.Relation{Type: r.relType, EventID: id.EventID(r.relTarget), Key: r.relKey, ReplyTo: id.EventID(r.replyTo)}
 	if r.stateKey.Valid {
 		sk := r.stateKey.String
 		e.StateKey = &sk
 	}
-	e.Raw = r.raw
+	// The scan gave raw bytes of their own (database/sql copies what the
+	// driver returns into a *[]byte), so e may keep them.
+	e.Raw, r.raw = r.raw, nil
 	e.Content = event.ContentOf(e.Raw)
-	if room == "" {
+	if r.room == "" {
 		e.ReceivedAt = time.UnixMilli(r.receivedAt).UTC()
 	}
 	if e.Type == event.TypeRedaction {
@@ -180,9 +200,10 @@ func (s *Store) queryEventsSized(ctx context.Context, size int, room id.RoomID, 
 	}
 	defer rows.Close()
 	out := make([]Event, 0, size)
+	r := newScanRow(room)
 	for rows.Next() {
 		out = append(out, Event{})
-		if err := scanEventInto(rows, room, &out[len(out)-1]); err != nil {
+		if err := r.scan(rows, &out[len(out)-1]); err != nil {
 			return nil, err
 		}
 	}

@@ -4,18 +4,16 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/mxarchive/mxarchive/event"
 )
 
 // repack is relPackedSQL in Go, for the values unpackRel read.
-func repack(r scanRow, rel event.Relation) string {
+func repack(r *scanRow) string {
 	k := -1
 	if r.stateKey.Valid {
 		k = len(r.stateKey.String)
 	}
-	return fmt.Sprintf("%d,%d,%d,%d,%d:%s%s%s%s%s", k, len(rel.Type), len(r.relTarget), len(rel.Key), len(r.replyTo),
-		r.stateKey.String, rel.Type, r.relTarget, rel.Key, r.replyTo)
+	return fmt.Sprintf("%d,%d,%d,%d,%d:%s%s%s%s%s", k, len(r.relType), len(r.relTarget), len(r.relKey), len(r.replyTo),
+		r.stateKey.String, r.relType, r.relTarget, r.relKey, r.replyTo)
 }
 
 // TestUnpackRel: a packed value is read back into its five columns, and
@@ -30,23 +28,22 @@ func TestUnpackRel(t *testing.T) {
 		{nil, "", "", "", ""}, {ptr(""), "", "", "", ""}, {ptr("a,b:1"), "m.reference", "$x:1,2", "", ""},
 		{nil, "m.annotation", "$x", "👍🏽", "$y"}, {ptr("@zoë:example.org"), "", "", "", ""}, {nil, "", "", "", "$r"},
 	} {
-		r := scanRow{relTarget: c.target, replyTo: c.reply}
+		r := scanRow{relType: c.typ, relTarget: c.target, relKey: c.relKey, replyTo: c.reply}
 		if c.key != nil {
 			r.stateKey.String, r.stateKey.Valid = *c.key, true
 		}
-		valid = append(valid, repack(r, event.Relation{Type: c.typ, Key: c.relKey}))
+		valid = append(valid, repack(&r))
 	}
 	if valid[2] != "5,11,6,0,0:a,b:1m.reference$x:1,2" {
 		t.Fatalf("repack wrote %q", valid[2])
 	}
 	for _, v := range valid {
 		var r scanRow
-		var rel event.Relation
-		if err := unpackRel(v, &r, &rel); err != nil {
+		if err := unpackRel(v, &r); err != nil {
 			t.Errorf("%q: %v", v, err)
 			continue
 		}
-		if got := repack(r, rel); got != v {
+		if got := repack(&r); got != v {
 			t.Errorf("%q read back as %q", v, got)
 		}
 	}
@@ -54,8 +51,7 @@ func TestUnpackRel(t *testing.T) {
 		"x,0,0,0,0:", "0,0,0,0,99999999999999999999:", "-,0,0,0,0:", "+1,0,0,0,0:x", " 1,0,0,0,0:x", "9223372036854775807,1,0,0,0:xx",
 		"9223372036854775807,9223372036854775807,4,0,0:xx"} {
 		var r scanRow
-		var rel event.Relation
-		if err := unpackRel(v, &r, &rel); err == nil || !strings.Contains(err.Error(), "state key and relation") {
+		if err := unpackRel(v, &r); err == nil || !strings.Contains(err.Error(), "state key and relation") {
 			t.Errorf("%q: error %v", v, err)
 		}
 	}
@@ -67,9 +63,8 @@ func FuzzUnpackRel(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, v string) {
 		var r scanRow
-		var rel event.Relation
-		if unpackRel(v, &r, &rel) == nil {
-			if got := repack(r, rel); got != v {
+		if unpackRel(v, &r) == nil {
+			if got := repack(&r); got != v {
 				t.Errorf("%q read back as %q", v, got)
 			}
 		}

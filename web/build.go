@@ -19,21 +19,21 @@ import (
 // Building views from loaded data (load.go): pure functions, no store
 // calls, so a page costs the same queries whatever its events are.
 
-// shownOne is one message as shown, from its related events (rel) and the
-// redactions of the page's messages.
-func shownOne(e store.Event, rel []store.Event, redactions map[id.EventID]store.Redaction) *shown {
-	sh := &shown{ev: e}
+// shownOne sets *sh to the message e as shown, from its related events
+// (rel) and the redactions of the page's messages.
+func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.EventID]store.Redaction) {
+	*sh = shown{ev: *e}
 	if e.OptedOut {
-		r := store.OptOutRedaction(e)
+		r := store.OptOutRedaction(*e)
 		sh.redaction = &r
-		return sh
+		return
 	}
 	if e.Redacted {
 		r := redactions[e.ID] // zero when unknown: still shown as deleted
 		sh.redaction = &r
-		return sh
+		return
 	}
-	res := resolve(&sh.ev, rel) // not &e, which would copy the event to the heap a second time
+	res := resolve(&sh.ev, rel)
 	sh.msg, sh.edited, sh.editedAt = res.Message, res.Edited, res.EditedAt
 	if res.Err != nil {
 		// Stored but undisplayable content (a wrong-typed field): show that
@@ -49,7 +49,6 @@ func shownOne(e store.Event, rel []store.Event, redactions map[id.EventID]store.
 	}
 	sh.reactionsCapped = res.ReactionsLoaded >= store.MaxRelated
 	sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS, More: res.ThreadCount >= store.MaxRelated}
-	return sh
 }
 
 // maxReactionKey bounds a reaction key as displayed.
