@@ -86,3 +86,12 @@ func ConnMutex(c *sql.Conn) (uintptr, error) {
 
 // DropConnMutex exposes dropConnMutex.
 var DropConnMutex = dropConnMutex
+
+// The queries of shown messages that read events_shown, for a test of
+// their plans, and the index's condition.
+const (
+	HourCountsSQL  = hourCountsSQL
+	CappedCountSQL = cappedCountSQL
+	RoomDaysSQL    = roomDaysSQL
+	ShownIndexCond = shownIndexCond
+)

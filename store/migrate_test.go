@@ -129,6 +129,7 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 				`DROP INDEX events_meeting`,                                           // 013_meeting_index (012 drops its own index first)
 				`DROP INDEX events_related`, `ALTER TABLE events DROP COLUMN related`, // 014_related
 				`DROP INDEX events_space_child`, // 016_space_child
+				`DROP INDEX events_shown`,       // 017_shown
 				`UPDATE schema_version SET version = 3`,
 			} {
 				if _, err := db.Exec(q); err != nil {

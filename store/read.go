@@ -288,8 +288,14 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 // public, a timeline message (not an edit), not redacted, its sender not
 // opted out. Expiry, which depends on the room's policy, is a bound on
 // origin_ts added by each query.
-const shownMessageCond = `public AND NOT redacted AND ` + timelineMessageSQL + `
+const shownMessageCond = shownIndexCond + `
 	AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = events.sender)`
+
+// shownIndexCond is the condition of the partial index events_shown
+// (migration 017), to the letter: SQLite uses a partial index only for a
+// query whose WHERE has each of its terms as written
+// (TestShownMessagesReadTheirIndex).
+const shownIndexCond = `public AND NOT redacted AND ` + timelineMessageSQL
 
 // nextDaySQL is the start (ms) of the UTC day after the one holding
 // days.first_ts (origin_ts is never negative: event.Parse refuses that).
