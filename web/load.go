@@ -115,7 +115,8 @@ func (s *Server) shownWith(ctx context.Context, evs []store.Event, n int, rel []
 		return nil, err
 	}
 	// One allocation for all of them: a shown is some 500 bytes, and a
-	// day's thousand allocated one by one cost its first request 2%.
+	// day's thousand allocated one by one were 1.6% of the CPU of its
+	// first request in a profile.
 	all := make([]shown, 0, n)
 	for i := range evs {
 		e := &evs[i]
