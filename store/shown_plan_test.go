@@ -10,8 +10,8 @@ import (
 )
 
 // TestShownMessagesReadTheirIndex: what counts or walks the messages a
-// reader sees in full (the hours of a day, the days of a calendar, the
-// days of a sitemap or a calendar) reads events_shown, the index of those
+// reader sees in full (a day's hour counts, a calendar's day counts, the
+// days of a sitemap or a calendar's way on) reads events_shown, the index of those
 // messages alone, on both databases (queryPlan), not every event of the
 // range on events_room_ts, each looked up in the table. (A feed's latest
 // messages, read whole in the order of (origin_ts, nid), stay on
