@@ -92,6 +92,9 @@ type scanRow struct {
 func newScanRow(room id.RoomID) *scanRow {
 	r := &scanRow{room: room}
 	if room != "" {
+		// The query knows these and leaves them out (receivedAt too,
+		// which stays 0).
+		r.roomID, r.public = string(room), true
 		r.dest = []any{&r.nid, &r.evID, &r.typ, &r.sender, &r.senderName, &r.originTS, &r.packed, &r.raw, &r.redacted}
 	} else {
 		r.dest = []any{&r.nid, &r.evID, &r.roomID, &r.typ, &r.stateKey, &r.sender, &r.senderName, &r.originTS, &r.public,
@@ -153,9 +156,8 @@ func unpackRel(v string, r *scanRow) error {
 // built apart and then copied cost every row of a day an allocation.
 func (r *scanRow) scan(sc interface{ Scan(...any) error }, e *Event) error {
 	if r.room != "" {
-		// The query's columns leave these out; what a row before this
-		// one unpacked must not stay.
-		r.roomID, r.public, r.receivedAt = string(r.room), true, 0
+		// Unpacked from a column that is NULL for most rows: what a row
+		// before this one unpacked must not stay.
 		r.stateKey, r.relType, r.relTarget, r.relKey, r.replyTo = sql.NullString{}, "", "", "", ""
 	}
 	if err := sc.Scan(r.dest...); err != nil {
