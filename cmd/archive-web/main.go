@@ -57,11 +57,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	log := cfg.Log.NewLogger(stderr)
+	// A small heap is collected less often (gcpolicy), and a reindex's
+	// as its budget allows.
+	stopGC := gcpolicy.Start
 	if limit, ok := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT")); ok {
 		startMemoryLimit(ctx, limit, log)
+		if fs.Arg(0) == "reindex" {
+			stopGC = func(every time.Duration) func() { return gcpolicy.StartBulk(every, limit, selfResidentBytes) }
+		}
 	}
-	// A small heap is collected less often (gcpolicy).
-	defer gcpolicy.Start(time.Second)()
+	defer stopGC(time.Second)()
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
 	// file mapped in (store.Options.ReadMostly).

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,33 +29,42 @@ func heapLimit(budget, fileBytes int64) int64 {
 
 // mappedFileBytes reads the file pages mapped in (RssFile) from a
 // /proc/PID/status.
-func mappedFileBytes(r io.Reader) (int64, error) {
+func mappedFileBytes(r io.Reader) (int64, error) { return statusBytes(r, "RssFile:") }
+
+// statusBytes reads the field key (with its colon) of a /proc/PID/status,
+// in bytes.
+func statusBytes(r io.Reader, key string) (int64, error) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		v, ok := strings.CutPrefix(sc.Text(), "RssFile:")
+		v, ok := strings.CutPrefix(sc.Text(), key)
 		if !ok {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("RssFile %q: %w", v, err)
+			return 0, fmt.Errorf("%s %q: %w", strings.TrimSuffix(key, ":"), v, err)
 		}
 		return kb << 10, nil
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, errors.New("no RssFile line")
+	return 0, fmt.Errorf("no %s line", strings.TrimSuffix(key, ":"))
 }
 
 // selfMappedFileBytes is this process's file pages mapped in.
-func selfMappedFileBytes() (int64, error) {
+func selfMappedFileBytes() (int64, error) { return selfStatusBytes("RssFile:") }
+
+// selfResidentBytes is this process's resident memory (VmRSS).
+func selfResidentBytes() (int64, error) { return selfStatusBytes("VmRSS:") }
+
+func selfStatusBytes(key string) (int64, error) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	return mappedFileBytes(f)
+	return statusBytes(f, key)
 }
 
 // limitStep is how far the limit must move before it is set again.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -72,6 +73,20 @@ func TestMappedFileBytes(t *testing.T) {
 	}
 	if _, err := mappedFileBytes(strings.NewReader("RssFile:\t lots kB\n")); err == nil {
 		t.Error("an unreadable RssFile gave no error")
+	}
+}
+
+// A reindex's collector (gcpolicy.StartBulk) reads the resident memory.
+func TestResidentBytes(t *testing.T) {
+	status := "Name:\tarchive-web\nVmHWM:\t  400000 kB\nVmRSS:\t  300000 kB\nRssAnon:\t  100000 kB\n"
+	if got, err := statusBytes(strings.NewReader(status), "VmRSS:"); err != nil || got != 300000<<10 {
+		t.Errorf("VmRSS = %d, %v; want %d", got, err, 300000<<10)
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	if got, err := selfResidentBytes(); err != nil || got < 1<<20 {
+		t.Errorf("selfResidentBytes = %d, %v; want this process's resident memory", got, err)
 	}
 }
 

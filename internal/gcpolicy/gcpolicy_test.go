@@ -1,8 +1,10 @@
 package gcpolicy
 
 import (
+	"errors"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -68,5 +70,67 @@ func TestStartLeavesTheOperatorsGOGC(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	if got := current(); got != before {
 		t.Errorf("with GOGC set: GOGC %d, want %d", got, before)
+	}
+}
+
+func TestBulkPercent(t *testing.T) {
+	const budget = 256 << 20
+	for _, c := range []struct {
+		live, heap uint64
+		rss        int64
+		want       int
+	}{
+		{0, 0, 100 << 20, 100},                   // nothing alive yet
+		{32 << 20, 40 << 20, 100 << 20, bulkMax}, // 132 MiB of heap allowed: bulkMax
+		{32 << 20, 40 << 20, 150 << 20, 156},     // 82 MiB: grows by 50
+		{32 << 20, 40 << 20, 168 << 20, 100},     // 64 MiB: no more than twice what is live
+		{32 << 20, 40 << 20, 300 << 20, 100},     // over the budget already
+	} {
+		if got := bulkPercent(c.live, c.heap, c.rss, budget); got != c.want {
+			t.Errorf("bulkPercent(live %d MiB, heap %d MiB, rss %d MiB) = %d, want %d", c.live>>20, c.heap>>20, c.rss>>20, got, c.want)
+		}
+	}
+}
+
+// StartBulk's target follows the room the budget leaves, never below
+// Start's, and Start's where the resident memory cannot be read.
+func TestStartBulkFollowsTheBudget(t *testing.T) {
+	t.Setenv("GOGC", "")
+	before := current()
+	keep := make([][]byte, 64) // 64 MB alive: Start's target is 100
+	for i := range keep {
+		keep[i] = make([]byte, 1<<20)
+		keep[i][0] = 1
+	}
+	runtime.GC()
+	var rss atomic.Int64
+	var fail atomic.Bool
+	stop := StartBulk(time.Millisecond, 1<<30, func() (int64, error) {
+		if fail.Load() {
+			return 0, errors.New("no /proc")
+		}
+		return rss.Load(), nil
+	})
+	wait := func(want int, why string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for current() != want && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if got := current(); got != want {
+			t.Errorf("%s: GOGC %d, want %d", why, got, want)
+		}
+	}
+	wait(bulkMax, "a budget of 1 GiB, nothing resident")
+	rss.Store(1 << 30)
+	wait(100, "the budget used up")
+	rss.Store(0)
+	wait(bulkMax, "room again")
+	fail.Store(true)
+	wait(100, "resident memory unknown")
+	runtime.KeepAlive(keep)
+	stop()
+	if got := current(); got != before {
+		t.Errorf("stopped: GOGC %d, want %d", got, before)
 	}
 }
