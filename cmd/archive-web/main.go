@@ -59,14 +59,14 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	log := cfg.Log.NewLogger(stderr)
 	// A small heap is collected less often (gcpolicy), and a reindex's
 	// as its budget allows.
-	stopGC := gcpolicy.Start
+	startGC := func() (stop func()) { return gcpolicy.Start(time.Second) }
 	if limit, ok := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT")); ok {
 		startMemoryLimit(ctx, limit, log)
 		if fs.Arg(0) == "reindex" {
-			stopGC = func(every time.Duration) func() { return gcpolicy.StartBulk(every, limit, selfResidentBytes) }
+			startGC = func() (stop func()) { return gcpolicy.StartBulk(time.Second, limit, selfResidentBytes) }
 		}
 	}
-	defer stopGC(time.Second)()
+	defer startGC()()
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
 	// file mapped in (store.Options.ReadMostly).
