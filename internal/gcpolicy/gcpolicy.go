@@ -46,8 +46,8 @@ func percent(live uint64) int {
 }
 
 // bulkMax is the most StartBulk sets: the heap grows to three times what
-// is live. A 1M reindex (925k IRC messages) with GOGC fixed, runs of one
-// hour: at 100 it took 78-85 s and 146-158 s of CPU and peaked at 213-219
+// is live. A 1M reindex (925k IRC messages) with GOGC fixed, all run
+// within the same hour: at 100 it took 78-85 s and 146-158 s of CPU and peaked at 213-219
 // MiB; at 200 67-68 s, 123-125 s, 258-260 MiB; at 300 63 s, 116 s, 281
 // MiB; with no target but the memory limit 59 s, 107 s, 282 MiB.
 const bulkMax = 200
