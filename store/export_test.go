@@ -25,6 +25,21 @@ const TimelineMessageSQL = timelineMessageSQL
 // sync state, for a test of its plan.
 const ReadStateSQL = readStateSQL
 
+// SetDirect chooses whether a room's events are read through SQLite's API
+// (direct.go) or through database/sql.
+func (s *Store) SetDirect(on bool) { s.noDirect = !on }
+
+// SetMaxIdleConns and SetMaxOpenConns change the pool's bounds.
+func (s *Store) SetMaxIdleConns(n int) { s.db.SetMaxIdleConns(n) }
+func (s *Store) SetMaxOpenConns(n int) { s.db.SetMaxOpenConns(n) }
+
+// DirectConns is how many connections have statements of the direct path.
+func (s *Store) DirectConns() int {
+	s.direct.mu.Lock()
+	defer s.direct.mu.Unlock()
+	return len(s.direct.byConn)
+}
+
 // SetQueryTimeout changes the bound on each read query.
 func (s *Store) SetQueryTimeout(d time.Duration) { s.queryTimeout = d }
 

@@ -155,14 +155,24 @@ func unpackRel(v string, r *scanRow) error {
 // where it is kept (a day's slice): an Event is some 300 bytes, and one
 // built apart and then copied cost every row of a day an allocation.
 func (r *scanRow) scan(sc interface{ Scan(...any) error }, e *Event) error {
-	if r.room != "" {
-		// Unpacked from a column that is NULL for most rows: what a row
-		// before this one unpacked must not stay.
-		r.stateKey, r.relType, r.relTarget, r.relKey, r.replyTo = sql.NullString{}, "", "", "", ""
-	}
+	r.reset()
 	if err := sc.Scan(r.dest...); err != nil {
 		return err
 	}
+	return r.fill(e)
+}
+
+// reset readies r for a row of publicRoomEventColumns. The state key and
+// relation are unpacked from a column that is NULL for most rows: what a
+// row before this one unpacked must not stay.
+func (r *scanRow) reset() {
+	if r.room != "" {
+		r.stateKey, r.relType, r.relTarget, r.relKey, r.replyTo = sql.NullString{}, "", "", "", ""
+	}
+}
+
+// fill makes *e the event of the row r holds.
+func (r *scanRow) fill(e *Event) error {
 	if r.room != "" && r.packed.Valid {
 		if err := unpackRel(r.packed.String, r); err != nil {
 			return err
@@ -197,6 +207,11 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]E
 // to a day page's 1,000 events copied them a dozen times), of
 // publicRoomEventColumns when room is not "".
 func (s *Store) queryEventsSized(ctx context.Context, size int, room id.RoomID, query string, args ...any) ([]Event, error) {
+	if room != "" && s.dialect == sqlite && !s.noDirect {
+		if evs, direct, err := s.directRoomEvents(ctx, size, room, query, args); direct {
+			return evs, err
+		}
+	}
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -97,6 +97,10 @@ type Store struct {
 	// bot is Options.Bot, the user whose membership decides whether a room
 	// is shown.
 	bot id.UserID
+	// noDirect reads a room's events through database/sql on SQLite too,
+	// not through SQLite's API (direct.go): for tests comparing the two.
+	noDirect bool
+	direct   directStmts
 	// uri is the PostgreSQL connection string, for LISTEN (store/notify.go).
 	uri string
 	// path is the SQLite database file ("" in memory or on PostgreSQL),
@@ -258,7 +262,9 @@ func (c Config) redacted() string {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.closeStmts()
-	return s.db.Close()
+	err := s.db.Close()
+	s.direct.sweep() // the connections closed are zombies now
+	return err
 }
 
 // Dialect returns "sqlite" or "postgres".

@@ -42,8 +42,15 @@ func Unavailable(err error) bool {
 		}
 		return false
 	}
-	var liteErr *moderncsqlite.Error
-	if errors.As(err, &liteErr) {
+	var liteErr interface{ Code() int } // modernc's Error, or liteError (direct.go)
+	var modernc *moderncsqlite.Error
+	var direct *liteError
+	if errors.As(err, &modernc) {
+		liteErr = modernc
+	} else if errors.As(err, &direct) {
+		liteErr = direct
+	}
+	if liteErr != nil {
 		// The primary code is the low byte; extended codes add detail above it.
 		switch liteErr.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR:
