@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,22 +14,25 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// A day page's events are read on SQLite through SQLite's own API, not
-// database/sql's. Reading a day of 1,000 events of the 1M replay took
-// 5.5-6.9 ms through database/sql, with modernc.org/sqlite or with
-// mattn/go-sqlite3 (cgo) alike, and 2.7-3.6 ms through SQLite's API on
-// the same modernc build (zombiezen.com/go/sqlite, which calls it so): the
-// difference is database/sql's and the driver's work on every column of
-// every row (a driver.Value each, boxed, then converted for Scan, and the
-// JSON copied twice). The sqlite3 shell reads the same rows in 1.2-1.8 ms.
+// Events are read on SQLite through SQLite's own API, not database/sql's
+// (queryEventsSized: a day page's, its relations, events by ID, the
+// indexer's runs of the feed). Reading a day of 1,000 events of the 1M
+// replay took 5.5-6.9 ms through database/sql, with modernc.org/sqlite or
+// with mattn/go-sqlite3 (cgo) alike, and 2.7-3.6 ms through SQLite's API
+// on the same modernc build (zombiezen.com/go/sqlite, which calls it so):
+// the difference is database/sql's and the driver's work on every column
+// of every row (a driver.Value each, boxed, then converted for Scan, and
+// the JSON copied twice). The sqlite3 shell reads the same rows in
+// 1.2-1.8 ms.
 //
 // The connection is database/sql's own (Conn.Raw), so the pool, its
 // pragmas, busy timeout and the mutex dropped by nomutex.go stay as they
 // are; only the statement is prepared (once a connection: directStmts),
-// bound, stepped and read here. connHandle finds the connection's handle, as for nomutex.go,
-// and TestModerncIsTheReviewedVersion holds the module to the version
-// this was checked against. Where the handle cannot be found the rows are
-// read through database/sql as before.
+// bound, stepped and read here, into scanRow's fields as Scan would
+// (columns). connHandle finds the connection's handle, as for
+// nomutex.go, and TestModerncIsTheReviewedVersion holds the module to the
+// version this was checked against. Where the handle cannot be found the
+// rows are read through database/sql as before.
 
 // directStmts are the direct path's prepared statements, per connection
 // handle: preparing a day page's query each time cost 0.4 ms, 9% of
@@ -45,9 +49,9 @@ type directStmts struct {
 	byConn map[uintptr]map[string]uintptr
 }
 
-// maxDirectStmts is how many statements one connection keeps: a few
+// maxDirectStmts is how many statements one connection keeps: some ten
 // queries take this path.
-const maxDirectStmts = 8
+const maxDirectStmts = 16
 
 // get is query prepared on db, and whether it is kept (to be reset after
 // use, not finalized).
@@ -117,15 +121,18 @@ func (e *liteError) Error() string { return fmt.Sprintf("%s (%d)", e.msg, e.code
 // Code is SQLite's result code, extended codes included.
 func (e *liteError) Code() int { return e.code }
 
-// dayColumns is how many columns publicRoomEventColumns has, in
-// scanRow's order.
-const dayColumns = 9
-
-// directRoomEvents is queryEventsSized's rows for a query of
-// publicRoomEventColumns of room on SQLite, read through SQLite's API.
-// direct is false when that was not possible (the connection is not what
-// connHandle expects); the caller then reads them through database/sql.
-func (s *Store) directRoomEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) (evs []Event, direct bool, err error) {
+// directEvents is queryEventsSized's rows on SQLite, read through
+// SQLite's API. direct is false when that was not possible (an argument
+// of a type bind does not take, a connection not what connHandle
+// expects); the caller then reads them through database/sql.
+func (s *Store) directEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) (evs []Event, direct bool, err error) {
+	for _, a := range args {
+		switch a.(type) {
+		case string, int64, int:
+		default:
+			return nil, false, nil
+		}
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, true, err
@@ -137,7 +144,7 @@ func (s *Store) directRoomEvents(ctx context.Context, size int, room id.RoomID, 
 			return herr
 		}
 		direct = true
-		evs, err = stepRoomEvents(ctx, &s.direct, db, size, room, query, args)
+		evs, err = stepEvents(ctx, &s.direct, db, size, room, query, args)
 		return err
 	})
 	if !direct {
@@ -146,11 +153,13 @@ func (s *Store) directRoomEvents(ctx context.Context, size int, room id.RoomID, 
 	return evs, true, err
 }
 
-// stepRoomEvents runs query with args on the connection db and reads its
-// rows as scanRow does. A done ctx interrupts the statement (as modernc
-// does, sqlite3_interrupt from another goroutine, with a TLS of its own),
-// and no interrupt outlives the call: one that started is waited for.
-func stepRoomEvents(ctx context.Context, stmts *directStmts, db uintptr, size int, room id.RoomID, query string, args []any) (out []Event, err error) {
+// stepEvents runs query with args on the connection db and reads its
+// rows into events as scanRow does: rows of publicRoomEventColumns of
+// room or, when room is "", of eventColumns. A done ctx interrupts the
+// statement (as modernc does, sqlite3_interrupt from another goroutine,
+// with a TLS of its own), and no interrupt outlives the call: one that
+// started is waited for.
+func stepEvents(ctx context.Context, stmts *directStmts, db uintptr, size int, room id.RoomID, query string, args []any) (out []Event, err error) {
 	tls := libc.NewTLS()
 	defer tls.Close()
 	stmt, kept, err := stmts.get(tls, db, query)
@@ -166,8 +175,9 @@ func stepRoomEvents(ctx context.Context, stmts *directStmts, db uintptr, size in
 		sqlite3.Xsqlite3_reset(tls, stmt)
 		sqlite3.Xsqlite3_clear_bindings(tls, stmt)
 	}()
-	if n := sqlite3.Xsqlite3_column_count(tls, stmt); n != dayColumns {
-		return nil, fmt.Errorf("direct read: the query has %d columns, not %d", n, dayColumns)
+	r := newScanRow(room)
+	if n := int(sqlite3.Xsqlite3_column_count(tls, stmt)); n != len(r.dest) {
+		return nil, fmt.Errorf("direct read: the query has %d columns, not %d", n, len(r.dest))
 	}
 	if err := bind(tls, db, stmt, args); err != nil {
 		return nil, err
@@ -188,7 +198,6 @@ func stepRoomEvents(ctx context.Context, stmts *directStmts, db uintptr, size in
 		}
 	}()
 	out = make([]Event, 0, size)
-	r := newScanRow(room)
 	for {
 		switch rc := sqlite3.Xsqlite3_step(tls, stmt); rc {
 		case sqlite3.SQLITE_ROW:
@@ -260,51 +269,57 @@ func bind(tls *libc.TLS, db, stmt uintptr, args []any) error {
 	return nil
 }
 
-// columns reads the row stmt is at into r, as Scan would into r.dest:
-// text as strings, the JSON as bytes of its own, a NULL only where the
-// column may be one (the packed relation).
+// columns reads the row stmt is at into r.dest as database/sql's Scan
+// would: an integer as int64, 0 or 1 as a bool, text as a string (NULL
+// only into a sql.NullString), a blob or text as bytes of their own. A
+// row's strings share one allocation: they live as long as its event.
 func (r *scanRow) columns(tls *libc.TLS, stmt uintptr) error {
-	r.nid = sqlite3.Xsqlite3_column_int64(tls, stmt, 0)
-	r.originTS = sqlite3.Xsqlite3_column_int64(tls, stmt, 5)
-	switch red := sqlite3.Xsqlite3_column_int64(tls, stmt, 8); red {
-	case 0, 1:
-		r.redacted = red == 1
-	default:
-		return fmt.Errorf("direct read: redacted is %d", red)
-	}
-	// The four strings in one allocation: they live as long as the event.
-	var lens [4]int32
+	null := func(i int) bool { return sqlite3.Xsqlite3_column_type(tls, stmt, int32(i)) == sqlite3.SQLITE_NULL }
 	total := 0
-	for k, col := range [4]int32{1, 2, 3, 4} {
-		if sqlite3.Xsqlite3_column_type(tls, stmt, col) == sqlite3.SQLITE_NULL {
-			return fmt.Errorf("direct read: column %d is NULL", col)
+	for i, d := range r.dest {
+		switch d.(type) {
+		case *string, *sql.NullString:
+			if !null(i) {
+				sqlite3.Xsqlite3_column_text(tls, stmt, int32(i)) // converts; bytes is then the text's
+				total += int(sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i)))
+			}
 		}
-		sqlite3.Xsqlite3_column_text(tls, stmt, col) // converts, then bytes is the text's
-		lens[k] = sqlite3.Xsqlite3_column_bytes(tls, stmt, col)
-		total += int(lens[k])
 	}
 	buf := make([]byte, 0, total)
-	for k, col := range [4]int32{1, 2, 3, 4} {
-		buf = append(buf, cBytes(sqlite3.Xsqlite3_column_text(tls, stmt, col), lens[k])...)
+	text := func(i int) string {
+		start := len(buf)
+		buf = append(buf, cBytes(sqlite3.Xsqlite3_column_text(tls, stmt, int32(i)), sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i)))...)
+		return unsafe.String(unsafe.SliceData(buf[start:]), len(buf)-start)
 	}
-	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	take := func(n int32) string {
-		v := all[:n]
-		all = all[n:]
-		return v
+	for i, d := range r.dest {
+		if null(i) {
+			if ns, ok := d.(*sql.NullString); ok {
+				*ns = sql.NullString{}
+				continue
+			}
+			return fmt.Errorf("direct read: column %d is NULL", i)
+		}
+		switch d := d.(type) {
+		case *int64:
+			*d = sqlite3.Xsqlite3_column_int64(tls, stmt, int32(i))
+		case *bool:
+			switch v := sqlite3.Xsqlite3_column_int64(tls, stmt, int32(i)); v {
+			case 0, 1:
+				*d = v == 1
+			default:
+				return fmt.Errorf("direct read: column %d is %d, not a bool", i, v)
+			}
+		case *string:
+			*d = text(i)
+		case *sql.NullString:
+			*d = sql.NullString{String: text(i), Valid: true}
+		case *[]byte:
+			p := sqlite3.Xsqlite3_column_blob(tls, stmt, int32(i))
+			*d = append([]byte(nil), cBytes(p, sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i)))...)
+		default:
+			return fmt.Errorf("direct read: column %d into a %T", i, d)
+		}
 	}
-	r.evID, r.typ, r.sender, r.senderName = take(lens[0]), take(lens[1]), take(lens[2]), take(lens[3])
-	r.packed.Valid = sqlite3.Xsqlite3_column_type(tls, stmt, 6) != sqlite3.SQLITE_NULL
-	r.packed.String = ""
-	if r.packed.Valid {
-		p := sqlite3.Xsqlite3_column_text(tls, stmt, 6)
-		r.packed.String = string(cBytes(p, sqlite3.Xsqlite3_column_bytes(tls, stmt, 6)))
-	}
-	if sqlite3.Xsqlite3_column_type(tls, stmt, 7) == sqlite3.SQLITE_NULL {
-		return errors.New("direct read: raw is NULL")
-	}
-	p := sqlite3.Xsqlite3_column_blob(tls, stmt, 7)
-	r.raw = append([]byte(nil), cBytes(p, sqlite3.Xsqlite3_column_bytes(tls, stmt, 7))...)
 	return nil
 }
 

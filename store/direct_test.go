@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -43,9 +45,10 @@ func directDay(t *testing.T) []store.Event {
 	return evs
 }
 
-// SQLite reads a room's events through SQLite's API (direct.go): every
-// page of a day reads as it does through database/sql, forwards and
-// backwards, whole or cut short.
+// SQLite reads events through SQLite's API (direct.go): every page of a
+// day reads as it does through database/sql, forwards and backwards, whole
+// or cut short, and so do the reads of every column (by ID, in the
+// store's order, a whole day, a room's state).
 func TestDirectReadsAsDatabaseSQL(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.Open(t, "sqlite")
@@ -76,6 +79,23 @@ func TestDirectReadsAsDatabaseSQL(t *testing.T) {
 		}},
 		{"backwards", func() ([]store.Event, bool, error) {
 			return st.DayPageBefore(ctx, room, from, store.Position{TS: from + 10020, NID: 0}, 9)
+		}},
+		// Queries of eventColumns, every column of the events table.
+		{"by ID", func() ([]store.Event, bool, error) {
+			evs, err := st.EventsByID(ctx, []id.EventID{"$zoe", "$m2", "$m3", "$edit", "$react", "$gone", "$redact", "$n07", "$unknown"})
+			return evs, false, err
+		}},
+		{"in store order", func() ([]store.Event, bool, error) {
+			evs, err := st.EventsInStoreOrder(ctx, []id.EventID{"$m1", "$m2", "$m3", "$edit", "$react", "$gone", "$redact"})
+			return evs, false, err
+		}},
+		{"whole day, every event", func() ([]store.Event, bool, error) {
+			evs, err := st.DayEvents(ctx, room, from, from+dayMS)
+			return evs, false, err
+		}},
+		{"state", func() ([]store.Event, bool, error) {
+			evs, err := st.StateEvents(ctx, room)
+			return evs, false, err
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

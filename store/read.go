@@ -207,8 +207,8 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]E
 // to a day page's 1,000 events copied them a dozen times), of
 // publicRoomEventColumns when room is not "".
 func (s *Store) queryEventsSized(ctx context.Context, size int, room id.RoomID, query string, args ...any) ([]Event, error) {
-	if room != "" && s.dialect == sqlite && !s.noDirect {
-		if evs, direct, err := s.directRoomEvents(ctx, size, room, query, args); direct {
+	if s.dialect == sqlite && !s.noDirect {
+		if evs, direct, err := s.directEvents(ctx, size, room, query, args); direct {
 			return evs, err
 		}
 	}
