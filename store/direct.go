@@ -271,28 +271,22 @@ func bind(tls *libc.TLS, db, stmt uintptr, args []any) error {
 
 // columns reads the row stmt is at into r.dest as database/sql's Scan
 // would: an integer as int64, 0 or 1 as a bool, text as a string (NULL
-// only into a sql.NullString), a blob or text as bytes of their own. A
-// row's strings share one allocation: they live as long as its event.
+// only into a sql.NullString), a blob or text as bytes of their own.
+//
+// Each string is a copy of its own, as Scan's are, or the previous row's
+// where it is the same (a room, a type, a run of one sender's lines): the
+// strings of a row in one allocation would keep all of them alive as long
+// as any one is kept (an event's ID in a map, say).
 func (r *scanRow) columns(tls *libc.TLS, stmt uintptr) error {
-	null := func(i int) bool { return sqlite3.Xsqlite3_column_type(tls, stmt, int32(i)) == sqlite3.SQLITE_NULL }
-	total := 0
-	for i, d := range r.dest {
-		switch d.(type) {
-		case *string, *sql.NullString:
-			if !null(i) {
-				sqlite3.Xsqlite3_column_text(tls, stmt, int32(i)) // converts; bytes is then the text's
-				total += int(sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i)))
-			}
+	text := func(i int, prev string) string {
+		b := cBytes(sqlite3.Xsqlite3_column_text(tls, stmt, int32(i)), sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i)))
+		if string(b) == prev {
+			return prev
 		}
-	}
-	buf := make([]byte, 0, total)
-	text := func(i int) string {
-		start := len(buf)
-		buf = append(buf, cBytes(sqlite3.Xsqlite3_column_text(tls, stmt, int32(i)), sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i)))...)
-		return unsafe.String(unsafe.SliceData(buf[start:]), len(buf)-start)
+		return string(b)
 	}
 	for i, d := range r.dest {
-		if null(i) {
+		if sqlite3.Xsqlite3_column_type(tls, stmt, int32(i)) == sqlite3.SQLITE_NULL {
 			if ns, ok := d.(*sql.NullString); ok {
 				*ns = sql.NullString{}
 				continue
@@ -310,9 +304,9 @@ func (r *scanRow) columns(tls *libc.TLS, stmt uintptr) error {
 				return fmt.Errorf("direct read: column %d is %d, not a bool", i, v)
 			}
 		case *string:
-			*d = text(i)
+			*d = text(i, *d)
 		case *sql.NullString:
-			*d = sql.NullString{String: text(i), Valid: true}
+			*d = sql.NullString{String: text(i, d.String), Valid: true}
 		case *[]byte:
 			p := sqlite3.Xsqlite3_column_blob(tls, stmt, int32(i))
 			*d = append([]byte(nil), cBytes(p, sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i)))...)
