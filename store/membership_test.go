@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -97,4 +98,122 @@ func TestPreviousMembership(t *testing.T) {
 			t.Errorf("opted-out user's previous membership %q, want join (profile withdrawn, membership kept)", got)
 		}
 	})
+}
+
+// TestPreviousMembershipInRun: for a run of a day's events as DayPage
+// lists them, the previous membership taken from the run where it holds
+// the user's earlier member event is the one the query reads: name
+// changes, ties on the timestamp, a non-public member event between two
+// (left out of both), a kick by a user who opted out and of one who did,
+// a redacted member event, and users whose earlier member event is on an
+// earlier day or page.
+func TestPreviousMembershipInRun(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		day := 30 * dayMS
+		evs := append(baseRoom(t),
+			mk(t, "$bob0", "m.room.member", "@bob:other.org", day-5000, sk("@bob:other.org"), `{"membership":"join","displayname":"Bob yesterday"}`),
+			mk(t, "$dan0", "m.room.member", "@dan:other.org", day-4000, sk("@dan:other.org"), `{"membership":"join","displayname":"Dan"}`),
+		)
+		private := mk(t, "$bobPrivate", "m.room.member", "@bob:other.org", day+3500, sk("@bob:other.org"), `{"membership":"join","displayname":"Secret Bob"}`)
+		private.Public = false
+		evs = append(evs, private)
+		for i := range 30 {
+			ts := day + 1000*int64(i)
+			evs = append(evs,
+				mk(t, fmt.Sprintf("$bob%d", i+1), "m.room.member", "@bob:other.org", ts, sk("@bob:other.org"), fmt.Sprintf(`{"membership":"join","displayname":"Bob %d"}`, i)),
+				mk(t, fmt.Sprintf("$carol%d", i+1), "m.room.member", "@carol:other.org", ts, sk("@carol:other.org"), fmt.Sprintf(`{"membership":"join","displayname":"Carol %d"}`, i)),
+				mk(t, fmt.Sprintf("$msg%d", i+1), "m.room.message", "@carol:other.org", ts+1, nil, `{"msgtype":"m.text","body":"hi"}`))
+		}
+		evs = append(evs,
+			mk(t, "$kick", "m.room.member", "@dan:other.org", day+40000, sk("@carol:other.org"), `{"membership":"leave","reason":"by an opted-out user"}`),
+			mk(t, "$kickDan", "m.room.member", "@alice:example.org", day+41000, sk("@dan:other.org"), `{"membership":"leave","reason":"spam"}`),
+			mk(t, "$danBack", "m.room.member", "@dan:other.org", day+42000, sk("@dan:other.org"), `{"membership":"join","displayname":"Dan again"}`),
+			mk(t, "$carolBack", "m.room.member", "@carol:other.org", day+43000, sk("@carol:other.org"), `{"membership":"join","displayname":"Carol back"}`),
+			mk(t, "$redactBob", "m.room.redaction", "@alice:example.org", day+44000, nil, `{"redacts":"$bob20"}`),
+			mk(t, "$bobLast", "m.room.member", "@bob:other.org", day+45000, sk("@bob:other.org"), `{"membership":"leave"}`),
+		)
+		put(t, st, evs...)
+		for _, u := range []id.UserID{"@carol:other.org", "@dan:other.org"} {
+			if _, err := st.OptOut(ctx, u, "operator"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(name string, run []store.Event) {
+			t.Helper()
+			want, err := st.PreviousMembership(ctx, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.PreviousMembershipInRun(ctx, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) < 10 {
+				t.Fatalf("%s: only %d previous memberships to compare", name, len(want))
+			}
+			for k, w := range want {
+				if g, ok := got[k]; !ok || string(g) != string(w) {
+					t.Errorf("%s: %s: in the run %s, by the query %s", name, k, g, w)
+				}
+			}
+			for k := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("%s: %s has a previous membership in the run, none by the query", name, k)
+				}
+			}
+		}
+		whole, _, err := st.DayPage(ctx, room, day, day+dayMS, store.Position{}, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("whole day", whole)
+		later, _, err := st.DayPage(ctx, room, day, day+dayMS, store.PositionOf(whole[40]), 45)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("a later page", later)
+		before, _, err := st.DayPageBefore(ctx, room, day, store.PositionOf(whole[len(whole)-1]), 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("backwards", before)
+	})
+}
+
+// BenchmarkPreviousMembershipInRun: a day of an IRC channel whose 20
+// regulars reconnect ten times each (joins and quits, 400 member events),
+// its previous memberships read by the query alone and from the run.
+//
+//	go test ./store -run '^$' -bench PreviousMembershipInRun
+func BenchmarkPreviousMembershipInRun(b *testing.B) {
+	ctx := context.Background()
+	st := storetest.Open(b, "sqlite")
+	day := 30 * dayMS
+	evs := baseRoom(b)
+	for i := range 200 {
+		u := fmt.Sprintf("@nick%d:irc.example", i%20)
+		ts := day + int64(i)*60000
+		evs = append(evs,
+			mk(b, fmt.Sprintf("$join%d", i), "m.room.member", u, ts, sk(u), `{"membership":"join","displayname":"nick"}`),
+			mk(b, fmt.Sprintf("$msg%d", i), "m.room.message", u, ts+1, nil, `{"msgtype":"m.text","body":"hello"}`),
+			mk(b, fmt.Sprintf("$quit%d", i), "m.room.member", u, ts+2, sk(u), `{"membership":"leave","reason":"Quit: ping timeout"}`))
+	}
+	put(b, st, evs...)
+	run, _, err := st.DayPage(ctx, room, day, day+dayMS, store.Position{}, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		f    func(context.Context, []store.Event) (map[id.EventID]json.RawMessage, error)
+	}{{"query", st.PreviousMembership}, {"run", st.PreviousMembershipInRun}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := c.f(ctx, run); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

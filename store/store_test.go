@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 const room = id.RoomID("!room:example.org")
 
 // mk builds a stored event from client-format JSON fields.
-func mk(t *testing.T, evID, typ, sender string, ts int64, stateKey *string, content string) store.Event {
+func mk(t testing.TB, evID, typ, sender string, ts int64, stateKey *string, content string) store.Event {
 	t.Helper()
 	m := map[string]any{
 		"event_id": evID, "room_id": string(room), "type": typ, "sender": sender,
@@ -48,7 +48,7 @@ func mk(t *testing.T, evID, typ, sender string, ts int64, stateKey *string, cont
 func sk(s string) *string { return &s }
 
 // baseRoom is a world-readable room with a moderator (PL 50) on another server.
-func baseRoom(t *testing.T) []store.Event {
+func baseRoom(t testing.TB) []store.Event {
 	return []store.Event{
 		mk(t, "$create", "m.room.create", "@alice:example.org", 1000, sk(""), `{"room_version":"10","creator":"@alice:example.org"}`),
 		mk(t, "$pl", "m.room.power_levels", "@alice:example.org", 1001, sk(""), `{"users":{"@alice:example.org":100,"@mod:other.org":50},"redact":50}`),
@@ -59,7 +59,7 @@ func baseRoom(t *testing.T) []store.Event {
 	}
 }
 
-func put(t *testing.T, st *store.Store, evs ...store.Event) store.PutResult {
+func put(t testing.TB, st *store.Store, evs ...store.Event) store.PutResult {
 	t.Helper()
 	res, err := st.PutEvents(context.Background(), evs)
 	if err != nil {

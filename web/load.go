@@ -213,7 +213,12 @@ type timelineData struct {
 func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, run bool) (timelineData, error) {
 	var d timelineData
 	var err error
-	prevMember := overlap(s, func() (map[id.EventID]json.RawMessage, error) { return s.store.PreviousMembership(ctx, evs) })
+	prevMember := overlap(s, func() (map[id.EventID]json.RawMessage, error) {
+		if run {
+			return s.store.PreviousMembershipInRun(ctx, evs)
+		}
+		return s.store.PreviousMembership(ctx, evs)
+	})
 	if run {
 		d.msgs, err = s.shownDay(ctx, r.ID, evs)
 	} else {
