@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"maunium.net/go/mautrix/id"
 
@@ -116,9 +117,7 @@ func (s *Store) PreviousMembershipInRun(ctx context.Context, evs []Event) (map[i
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range inRun {
-		out[k] = v
-	}
+	maps.Copy(out, inRun)
 	return out, nil
 }
 
