@@ -97,10 +97,11 @@ type Store struct {
 	// bot is Options.Bot, the user whose membership decides whether a room
 	// is shown.
 	bot id.UserID
-	// noDirect reads a room's events through database/sql on SQLite too,
-	// not through SQLite's API (direct.go): for tests comparing the two.
+	// noDirect reads events through database/sql on SQLite too, not
+	// through SQLite's API (direct.go): for tests comparing the two.
 	noDirect bool
-	direct   directStmts
+	// direct holds the direct reads' prepared statements.
+	direct directStmts
 	// uri is the PostgreSQL connection string, for LISTEN (store/notify.go).
 	uri string
 	// path is the SQLite database file ("" in memory or on PostgreSQL),
