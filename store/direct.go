@@ -126,12 +126,8 @@ func (e *liteError) Code() int { return e.code }
 // of a type bind does not take, a connection not what connHandle
 // expects); the caller then reads them through database/sql.
 func (s *Store) directEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) (evs []Event, direct bool, err error) {
-	for _, a := range args {
-		switch a.(type) {
-		case string, int64, int:
-		default:
-			return nil, false, nil
-		}
+	if !directArgs(args) {
+		return nil, false, nil
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {

@@ -45,13 +45,17 @@ func directDay(t *testing.T) []store.Event {
 	return evs
 }
 
-// SQLite reads events through SQLite's API (direct.go): every page of a
-// day reads as it does through database/sql, forwards and backwards, whole
-// or cut short, and so do the reads of every column (by ID, in the
-// store's order, a whole day, a room's state).
+// Events are read through SQLite's API (direct.go) and pgx's rows
+// (directpg.go): every page of a day reads as it does through
+// database/sql, forwards and backwards, whole or cut short, and so do the
+// reads of every column (by ID, in the store's order, a whole day, a
+// room's state).
 func TestDirectReadsAsDatabaseSQL(t *testing.T) {
+	storetest.Each(t, testDirectReadsAsDatabaseSQL)
+}
+
+func testDirectReadsAsDatabaseSQL(t *testing.T, st *store.Store) {
 	ctx := context.Background()
-	st := storetest.Open(t, "sqlite")
 	put(t, st, directDay(t)...)
 	from := 20 * dayMS
 	read := func(direct bool, f func() ([]store.Event, bool, error)) ([]store.Event, bool) {
@@ -100,9 +104,13 @@ func TestDirectReadsAsDatabaseSQL(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want, wantMore := read(false, c.f)
+			before := st.DirectReads()
 			got, gotMore := read(true, c.f)
 			if len(want) == 0 {
 				t.Fatal("database/sql read no events")
+			}
+			if st.DirectReads() == before {
+				t.Fatal("the events were not read the direct way")
 			}
 			if gotMore != wantMore || len(got) != len(want) {
 				t.Fatalf("direct: %d events, more %v; database/sql: %d, more %v", len(got), gotMore, len(want), wantMore)

@@ -25,9 +25,12 @@ const TimelineMessageSQL = timelineMessageSQL
 // sync state, for a test of its plan.
 const ReadStateSQL = readStateSQL
 
-// SetDirect chooses whether a room's events are read through SQLite's API
-// (direct.go) or through database/sql.
+// SetDirect chooses whether events are read through SQLite's API
+// (direct.go) or pgx's rows (directpg.go), or through database/sql.
 func (s *Store) SetDirect(on bool) { s.noDirect = !on }
+
+// DirectReads is how many reads of events went the direct way.
+func (s *Store) DirectReads() int64 { return s.directReads.Load() }
 
 // SetMaxIdleConns and SetMaxOpenConns change the pool's bounds.
 func (s *Store) SetMaxIdleConns(n int) { s.db.SetMaxIdleConns(n) }

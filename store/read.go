@@ -207,8 +207,13 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]E
 // to a day page's 1,000 events copied them a dozen times), of
 // publicRoomEventColumns when room is not "".
 func (s *Store) queryEventsSized(ctx context.Context, size int, room id.RoomID, query string, args ...any) ([]Event, error) {
-	if s.dialect == sqlite && !s.noDirect {
-		if evs, direct, err := s.directEvents(ctx, size, room, query, args); direct {
+	if !s.noDirect {
+		read := s.directEvents
+		if s.dialect != sqlite {
+			read = s.pgDirectEvents
+		}
+		if evs, direct, err := read(ctx, size, room, query, args); direct {
+			s.directReads.Add(1)
 			return evs, err
 		}
 	}

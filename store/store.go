@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -97,11 +98,15 @@ type Store struct {
 	// bot is Options.Bot, the user whose membership decides whether a room
 	// is shown.
 	bot id.UserID
-	// noDirect reads events through database/sql on SQLite too, not
-	// through SQLite's API (direct.go): for tests comparing the two.
+	// noDirect reads events through database/sql, not through SQLite's
+	// API (direct.go) or pgx's rows (directpg.go): for tests comparing
+	// the two.
 	noDirect bool
 	// direct holds the direct reads' prepared statements.
 	direct directStmts
+	// directReads counts the reads of events that went the direct way
+	// (tests see by it that they did).
+	directReads atomic.Int64
 	// uri is the PostgreSQL connection string, for LISTEN (store/notify.go).
 	uri string
 	// path is the SQLite database file ("" in memory or on PostgreSQL),
