@@ -296,3 +296,54 @@ func countLines(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// An import's transactions end at BatchSize events or once their JSON
+// reaches BatchBytes, whichever comes first, the state pass's too, and
+// every event is stored whatever the cut.
+func TestImportBatchesBoundedByEventsAndBytes(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	lines := header("world_readable")
+	nState := len(lines)
+	for i := range 60 {
+		body := "short"
+		if i%10 == 0 {
+			body = strings.Repeat("long ", 200) // about 1 KB
+		}
+		lines = append(lines, msg(fmt.Sprintf("$b%03d", i), int64(1000+i), body))
+	}
+	path := writeLines(t, lines)
+	const maxEvents, maxBytes = 8, 1500
+	type batch struct{ events, bytes int }
+	var batches []batch
+	opts := ingest.WithBatched(ingest.ImportOptions{BatchSize: maxEvents, BatchBytes: maxBytes}, func(events, bytes int) {
+		batches = append(batches, batch{events, bytes})
+	})
+	rep := importFile(t, ingest.New(st, storetest.Logger(t), ""), path, opts)
+	if rep.Stored != len(lines) {
+		t.Fatalf("import: %s; want %d stored", rep, len(lines))
+	}
+	total, byBytes := 0, 0
+	for i, b := range batches {
+		total += b.events
+		if b.events > maxEvents {
+			t.Errorf("batch %d: %d events, more than %d", i, b.events, maxEvents)
+		}
+		// A batch ends with the event that reached the bound: before it,
+		// the batch was under it (no event is over 1,100 bytes alone).
+		if b.bytes >= maxBytes+1100 {
+			t.Errorf("batch %d: %d bytes, past %d by more than one event", i, b.bytes, maxBytes)
+		}
+		if b.events < maxEvents && b.bytes >= maxBytes {
+			byBytes++
+		}
+	}
+	if total != len(lines) {
+		t.Errorf("the batches hold %d events; the file %d", total, len(lines))
+	}
+	if byBytes == 0 {
+		t.Errorf("no batch was ended by its bytes: %v", batches)
+	}
+	if len(batches) == 0 || batches[0].events != nState {
+		t.Errorf("the state pass's batch: %v; want its %d events", batches, nState)
+	}
+}

@@ -725,7 +725,10 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 		return rep, fmt.Errorf("backfill %s: spool: %w", roomID, err)
 	}
 	if rep.Events > 0 {
-		rep.Import, err = m.in.ImportFile(ctx, spool.Name(), ImportOptions{Format: FormatNDJSON, Source: store.SourceBackfill})
+		// A backfill is written while the archiver's own transactions
+		// come in: its batches stay small, so none of them waits long
+		// for SQLite's write lock.
+		rep.Import, err = m.in.ImportFile(ctx, spool.Name(), ImportOptions{Format: FormatNDJSON, Source: store.SourceBackfill, BatchSize: backfillBatch})
 		if err != nil && !errors.Is(err, ErrNoEvents) {
 			return rep, fmt.Errorf("backfill %s: %w", roomID, err)
 		}
@@ -755,6 +758,9 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	}
 	return rep, nil
 }
+
+// backfillBatch is a backfill's events per transaction.
+const backfillBatch = 10_000
 
 // compact puts an event on one line for the spool file.
 func compact(raw json.RawMessage) []byte {
