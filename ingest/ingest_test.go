@@ -347,3 +347,28 @@ func TestImportBatchesBoundedByEventsAndBytes(t *testing.T) {
 		t.Errorf("the state pass's batch: %v; want its %d events", batches, nState)
 	}
 }
+
+// By default a batch holds up to DefaultBatchSize events on SQLite and
+// PostgresBatchSize on PostgreSQL, where larger ones gained nothing.
+func TestImportDefaultBatchPerDatabase(t *testing.T) {
+	lines := header("world_readable")
+	for i := len(lines); i < ingest.PostgresBatchSize+2000; i++ {
+		lines = append(lines, msg(fmt.Sprintf("$d%05d", i), int64(1000+i), "hi"))
+	}
+	path := writeLines(t, lines)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		var largest int
+		opts := ingest.WithBatched(ingest.ImportOptions{}, func(events, _ int) { largest = max(largest, events) })
+		rep := importFile(t, ingest.New(st, storetest.Logger(t), ""), path, opts)
+		if rep.Stored != len(lines) {
+			t.Fatalf("import: %s; want %d stored", rep, len(lines))
+		}
+		want := ingest.DefaultBatchSize
+		if st.Dialect() == "postgres" {
+			want = ingest.PostgresBatchSize
+		}
+		if got := min(want, len(lines)-len(header("world_readable"))); largest != got {
+			t.Errorf("the largest batch held %d events; want %d", largest, got)
+		}
+	})
+}

@@ -160,7 +160,8 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	fs.SetOutput(stderr)
 	format := fs.String("format", "", "ndjson, element or irc:FORMAT (limnoria, irssi, weechat, hexchat, znc, plain; default: detected from the file)")
 	assume := fs.Bool("assume-world-readable", false, "treat rooms whose history visibility the file does not state as world-readable (you vouch for it)")
-	batch := fs.Int("batch", ingest.DefaultBatchSize, fmt.Sprintf("most events per database transaction (fewer when their JSON reaches %d MiB); each holds SQLite's write lock while it is written", ingest.DefaultBatchBytes>>20))
+	batch := fs.Int("batch", 0, fmt.Sprintf("most events per database transaction, fewer when their JSON reaches %d MiB (default %d on SQLite, where each holds the write lock while it is written; %d on PostgreSQL)",
+		ingest.DefaultBatchBytes>>20, ingest.DefaultBatchSize, ingest.PostgresBatchSize))
 	var ircf ircFlags
 	ircf.register(fs)
 	if err := fs.Parse(args); err != nil {
