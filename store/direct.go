@@ -125,7 +125,23 @@ func (e *liteError) Code() int { return e.code }
 // SQLite's API. direct is false when that was not possible (an argument
 // of a type bind does not take, a connection not what connHandle
 // expects); the caller then reads them through database/sql.
-func (s *Store) directEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) (evs []Event, direct bool, err error) {
+func (s *Store) directEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) ([]Event, bool, error) {
+	return s.rawEvents(ctx, args, func(dc any) ([]Event, bool, error) {
+		db, err := connHandle(dc)
+		if err != nil {
+			return nil, false, err
+		}
+		evs, err := stepEvents(ctx, &s.direct, db, size, room, query, args)
+		return evs, true, err
+	})
+}
+
+// rawEvents is the direct paths' frame: read reads the events on a
+// connection of the pool, given as the driver's (Conn.Raw), and says
+// whether it could (direct). Where it could not, or an argument is of a
+// type the direct paths do not bind, direct is false and the caller reads
+// the events through database/sql.
+func (s *Store) rawEvents(ctx context.Context, args []any, read func(dc any) ([]Event, bool, error)) (evs []Event, direct bool, err error) {
 	if !directArgs(args) {
 		return nil, false, nil
 	}
@@ -135,13 +151,9 @@ func (s *Store) directEvents(ctx context.Context, size int, room id.RoomID, quer
 	}
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
-		db, herr := connHandle(dc)
-		if herr != nil {
-			return herr
-		}
-		direct = true
-		evs, err = stepEvents(ctx, &s.direct, db, size, room, query, args)
-		return err
+		var rerr error
+		evs, direct, rerr = read(dc)
+		return rerr
 	})
 	if !direct {
 		return nil, false, nil

@@ -30,27 +30,14 @@ import (
 // another type, a connection that is not pgx's, a column of a type
 // pgColumns does not decode, a query that failed before it was sent); the
 // caller then reads them through database/sql.
-func (s *Store) pgDirectEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) (evs []Event, direct bool, err error) {
-	if !directArgs(args) {
-		return nil, false, nil
-	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil, true, err
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
+func (s *Store) pgDirectEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) ([]Event, bool, error) {
+	return s.rawEvents(ctx, args, func(dc any) ([]Event, bool, error) {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
-			return nil
+			return nil, false, nil
 		}
-		evs, direct, err = pgEvents(ctx, c.Conn(), size, room, query, args)
-		return err
+		return pgEvents(ctx, c.Conn(), size, room, query, args)
 	})
-	if !direct {
-		return nil, false, nil
-	}
-	return evs, true, err
 }
 
 // directArgs says whether every argument is of a type both direct paths
