@@ -161,6 +161,19 @@ func (s *Store) rawEvents(ctx context.Context, args []any, read func(dc any) ([]
 	return evs, true, err
 }
 
+// directArgs says whether every argument is of a type both direct paths
+// bind as database/sql would.
+func directArgs(args []any) bool {
+	for _, a := range args {
+		switch a.(type) {
+		case string, int64, int:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // stepEvents runs query with args on the connection db and reads its
 // rows into events as scanRow does: rows of publicRoomEventColumns of
 // room or, when room is "", of eventColumns. A done ctx interrupts the

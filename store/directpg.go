@@ -40,19 +40,6 @@ func (s *Store) pgDirectEvents(ctx context.Context, size int, room id.RoomID, qu
 	})
 }
 
-// directArgs says whether every argument is of a type both direct paths
-// bind as database/sql would.
-func directArgs(args []any) bool {
-	for _, a := range args {
-		switch a.(type) {
-		case string, int64, int:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // pgEvents runs query with args on c and reads its rows into events as
 // scanRow does: rows of publicRoomEventColumns of room or, when room is
 // "", of eventColumns. direct is false, with no error, when the rows are
