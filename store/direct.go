@@ -192,9 +192,14 @@ func stepEvents(ctx context.Context, stmts *directStmts, db uintptr, size int, r
 			sqlite3.Xsqlite3_finalize(tls, stmt)
 			return
 		}
-		// Kept for the next read: no row half read, no argument bound.
+		// Kept for the next read, with no row half read. Its arguments
+		// stay bound (SQLite's copies) until the next read binds every
+		// parameter again: sqlite3_clear_bindings would expire any
+		// statement whose plan looked at a parameter, and SQLite would
+		// compile it again at the next step (a day page's read and its
+		// RelatedIn, every page). modernc's own statements do the same
+		// since SQLite 3.54 (gitlab.com/cznic/sqlite issue 264).
 		sqlite3.Xsqlite3_reset(tls, stmt)
-		sqlite3.Xsqlite3_clear_bindings(tls, stmt)
 	}()
 	r := newScanRow(room)
 	if n := int(sqlite3.Xsqlite3_column_count(tls, stmt)); n != len(r.dest) {

@@ -113,3 +113,19 @@ const (
 	RoomDaysSQL    = roomDaysSQL
 	ShownIndexCond = shownIndexCond
 )
+
+// DirectReprepares is how many times SQLite has compiled again the
+// statements the direct path keeps (SQLITE_STMTSTATUS_REPREPARE).
+func (s *Store) DirectReprepares() int {
+	tls := libc.NewTLS()
+	defer tls.Close()
+	s.direct.mu.Lock()
+	defer s.direct.mu.Unlock()
+	n := 0
+	for _, m := range s.direct.byConn {
+		for _, stmt := range m {
+			n += int(sqlite3.Xsqlite3_stmt_status(tls, stmt, sqlite3.SQLITE_STMTSTATUS_REPREPARE, 0))
+		}
+	}
+	return n
+}
