@@ -132,6 +132,13 @@ const (
 	DefaultBatchBytes = 16 << 20
 )
 
+// full says whether a batch of events holding bytes of their JSON is
+// full: it ends at BatchSize events or with the event that brought it to
+// BatchBytes.
+func (o ImportOptions) full(events, bytes int) bool {
+	return events >= o.BatchSize || bytes >= o.BatchBytes
+}
+
 // maxLine bounds one NDJSON line; longer lines are rejected, not buffered.
 const maxLine = event.MaxEventSize + 1024
 
@@ -215,7 +222,7 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 	}
 	for len(state) > 0 {
 		n, size := 0, 0
-		for n < len(state) && n < opts.BatchSize && size < opts.BatchBytes {
+		for n < len(state) && !opts.full(n, size) {
 			size += len(state[n].Raw)
 			n++
 		}
@@ -282,7 +289,7 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 			batch = append(batch, ev)
 			lines = append(lines, line)
 			size += len(ev.Raw)
-			if len(batch) >= opts.BatchSize || size >= opts.BatchBytes {
+			if opts.full(len(batch), size) {
 				if !send(batchMsg{evs: batch, lines: lines}) {
 					return rctx.Err()
 				}

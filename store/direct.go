@@ -305,11 +305,7 @@ func bind(tls *libc.TLS, db, stmt uintptr, args []any) error {
 // as any one is kept (an event's ID in a map, say).
 func (r *scanRow) columns(tls *libc.TLS, stmt uintptr) error {
 	text := func(i int, prev string) string {
-		b := cBytes(sqlite3.Xsqlite3_column_text(tls, stmt, int32(i)), sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i)))
-		if string(b) == prev {
-			return prev
-		}
-		return string(b)
+		return stringOf(cBytes(sqlite3.Xsqlite3_column_text(tls, stmt, int32(i)), sqlite3.Xsqlite3_column_bytes(tls, stmt, int32(i))), prev)
 	}
 	for i, d := range r.dest {
 		if sqlite3.Xsqlite3_column_type(tls, stmt, int32(i)) == sqlite3.SQLITE_NULL {
@@ -341,6 +337,15 @@ func (r *scanRow) columns(tls *libc.TLS, stmt uintptr) error {
 		}
 	}
 	return nil
+}
+
+// stringOf is b as a string of its own, or prev where they are equal: the
+// direct paths' rows share a column's string with the row before.
+func stringOf(b []byte, prev string) string {
+	if string(b) == prev {
+		return prev
+	}
+	return string(b)
 }
 
 // cBytes is the n bytes at p in SQLite's memory (not Go's: the caller

@@ -111,16 +111,10 @@ func pgDecodes(dest any, fd pgconn.FieldDescription) bool {
 // database/sql's Scan would (columns pgDecodes accepted): an integer as
 // int64, a bool, text as a string (NULL only into a sql.NullString), text
 // or bytea as bytes of their own. Strings are copied, or the previous
-// row's kept where equal, as on SQLite (scanRow.columns).
+// row's kept where equal (stringOf), as on SQLite.
 func (r *scanRow) pgColumns(vals [][]byte, fds []pgconn.FieldDescription) error {
 	if len(vals) != len(r.dest) {
 		return fmt.Errorf("direct read: a row of %d columns, not %d", len(vals), len(r.dest))
-	}
-	text := func(b []byte, prev string) string {
-		if string(b) == prev {
-			return prev
-		}
-		return string(b)
 	}
 	for i, d := range r.dest {
 		v, binaryFmt := vals[i], fds[i].Format == pgx.BinaryFormatCode
@@ -148,9 +142,9 @@ func (r *scanRow) pgColumns(vals [][]byte, fds []pgconn.FieldDescription) error 
 				return fmt.Errorf("direct read: column %d is %q, not a bool", i, v)
 			}
 		case *string:
-			*d = text(v, *d)
+			*d = stringOf(v, *d)
 		case *sql.NullString:
-			*d = sql.NullString{String: text(v, d.String), Valid: true}
+			*d = sql.NullString{String: stringOf(v, d.String), Valid: true}
 		case *[]byte:
 			*d = append([]byte(nil), v...)
 		default:
