@@ -356,6 +356,10 @@ func TestPhrasesByPairs(t *testing.T) {
 		{`"install sudo"`, "[$two]"},
 		{`install -"sudo apt-get install"`, "[$pairs $two]"},
 		{`install -"apt get"`, "[$two]"},
+		// A message with both words apart is no match for the phrase,
+		// and is not left out by excluding it.
+		{`apt -"apt get"`, "[$apart]"},
+		{`"apt get" -"sudo apt-get install"`, "[$pairs]"},
 		{`apt -get`, "[]"},
 		{`"!!!"`, "[]"},
 	} {
@@ -761,6 +765,67 @@ func TestFewTermsPerMessage(t *testing.T) {
 	// flags and the ID: one each.
 	if want := 7 + 8; total > want {
 		t.Errorf("one message of four words made %d terms (%v); want at most %d", total, terms, want)
+	}
+}
+
+// Only the word pairs with a common word in them are indexed (pairs.go):
+// a stop word or a word of at most three characters (an ideograph is a
+// word of one); a message of other words adds none. A phrase is found all
+// the same, through its words and the check against the store, and a pair
+// with a common word is found through the pair itself.
+func TestOnlyPairsWithACommonWord(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	add(t, st, lines(
+		msg("$m", 2000, `{"msgtype":"m.text","body":"How to install zebra grass via pkgs"}`),
+		msg("$apart", 3000, `{"msgtype":"m.text","body":"grass and zebra, to how"}`),
+		msg("$cjk", 4000, `{"msgtype":"m.text","body":"使用数据库"}`),
+		msg("$cjkApart", 5000, `{"msgtype":"m.text","body":"数库据"}`),
+	)...)
+	dir := t.TempDir()
+	ix, err := indexer.Open(st, filepath.Join(dir, "index"), indexer.Options{}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	catchUp(t, ix)
+	for _, c := range []struct{ q, want string }{
+		{`"zebra grass"`, "[$m]"},
+		{`"how to install"`, "[$m]"},
+		{`"to how"`, "[$apart]"},
+		{`zebra -"zebra grass"`, "[$apart]"},
+		{`zebra -"to install"`, "[$apart]"},
+		{`"grass via pkgs"`, "[$m]"},
+		{`"数据库"`, "[$cjk]"},
+		{`数据库`, "[$cjk]"},
+	} {
+		for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest} {
+			if got := fmt.Sprint(ids(search(t, ix, c.q, sort, 10, ""))); got != c.want {
+				t.Errorf("%s (%s) = %s, want %s", c.q, sort, got, c.want)
+			}
+		}
+	}
+	ix.Close()
+	idx, err := bleve.Open(filepath.Join(dir, "index", "p0000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	d, err := idx.FieldDict("text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var pairs []string
+	for e, err := d.Next(); e != nil || err != nil; e, err = d.Next() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(e.Term, " ") {
+			pairs = append(pairs, e.Term)
+		}
+	}
+	want := "[and zebra grass and grass via how to to how to install via pkgs zebra to 使 用 库 据 据 库 数 库 数 据 用 数]"
+	if got := fmt.Sprint(pairs); got != want {
+		t.Errorf("the index holds the pairs %s, want %s", got, want)
 	}
 }
 
