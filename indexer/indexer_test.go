@@ -804,6 +804,15 @@ func TestOnlyPairsWithACommonWord(t *testing.T) {
 		}
 	}
 	ix.Close()
+	// Opened again, the index reads its rule from its stored mapping
+	// (where the length is a JSON number), and keeps to it.
+	ix = openIndex(t, st, dir)
+	add(t, st, lines(msg("$later", 6000, `{"msgtype":"m.text","body":"zebra via grass"}`))...)
+	catchUp(t, ix)
+	if got := fmt.Sprint(ids(search(t, ix, `"zebra via"`, indexer.SortNewest, 10, ""))); got != "[$later]" {
+		t.Errorf(`"zebra via" after reopening = %s, want [$later]`, got)
+	}
+	ix.Close()
 	idx, err := bleve.Open(filepath.Join(dir, "index", "p0000"))
 	if err != nil {
 		t.Fatal(err)
@@ -823,7 +832,7 @@ func TestOnlyPairsWithACommonWord(t *testing.T) {
 			pairs = append(pairs, e.Term)
 		}
 	}
-	want := "[and zebra grass and grass via how to to how to install via pkgs zebra to 使 用 库 据 据 库 数 库 数 据 用 数]"
+	want := "[and zebra grass and grass via how to to how to install via grass via pkgs zebra to zebra via 使 用 库 据 据 库 数 库 数 据 用 数]"
 	if got := fmt.Sprint(pairs); got != want {
 		t.Errorf("the index holds the pairs %s, want %s", got, want)
 	}
