@@ -137,9 +137,8 @@ var formatKey = []byte("mxarchive.format")
 // begin with the time and no doc values; 6 = document IDs of the time in
 // 6 bytes and a hash event ID in its 32 (docID), a closed period merged to
 // one segment; 7 = no time field (fieldTSort): time ranges and a period's
-// bounds read the document IDs (fieldID), and the flags only when set; 8 =
-// only the word pairs with a common word in them (pairs.go).
-const indexFormat = "8"
+// bounds read the document IDs (fieldID), and the flags only when set.
+const indexFormat = "7"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -157,8 +156,7 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 		return nil, err
 	}
 	analyzer := analyzerName
-	pairs := map[string]any{"type": pairsAnalyzerType, "tokenizer": base["tokenizer"], "token_filters": base["token_filters"],
-		"common": commonWords, "short": shortWords}
+	pairs := map[string]any{"type": pairsAnalyzerType, "tokenizer": base["tokenizer"], "token_filters": base["token_filters"]}
 	if language != "" {
 		analyzer = language
 		pairs = map[string]any{"type": pairsAnalyzerType, "base": language}

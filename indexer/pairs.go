@@ -8,7 +8,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
-	_ "github.com/blevesearch/bleve/v2/analysis/lang/en" // commonWords
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/token/unicodenorm"
 	unicodetok "github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
@@ -18,38 +17,14 @@ import (
 
 // Phrases are matched with word pairs instead of term positions.
 //
-// The text field holds every word and also pairs of adjacent words ("how
-// to", "to install"). A phrase query becomes a conjunction of its pairs:
-// plain posting lists, far rarer than the words they join, with no
-// positions to read. Positions (term vectors) are not stored at all. A
-// document that has all the pairs but not in one run is weeded out when the
-// hit is checked against the store (runFinder). Measured at 3M
-// messages, a three-word phrase cost 22–48 ms p50 with positions.
-//
-// Only a pair with a common word in it is indexed (commonWords: "how to",
-// "apt get", "to install", not "install zebra"), as Lucene's CommonGrams
-// does. A pair of two other words is mostly a term of one or two
-// documents, and each costs the dictionary and a posting list of its own.
-// In a period of the Markdown replay, 191k of its 553k pair terms were of
-// two such words (and 100k of 308k in one of the Ubuntu IRC replay).
-// Without them, a reindex of the 1M Ubuntu replay took 69 → 56-60 s (126 →
-// 101-108 s of CPU) and its index 260 → 236 MB; the Markdown replay's
-// (300k messages) 139 → 100 s and 436 → 350 MB. A phrase's pair of two
-// such words is searched as the two words, and the check against the
-// store keeps the documents where they are adjacent (searchTerms).
-
-// commonWords names the token map (Bleve's English stop words) whose words
-// make a pair worth indexing, for the language-neutral analyzer, and
-// shortWords the length in characters up to which any word does: short
-// words are the frequent ones in any language (Zipf), and an ideograph,
-// which the analyzer makes a word of its own, is one character, so the
-// pairs a Chinese or Japanese phrase is found by are all kept. A
-// language's analyzer drops its stop words itself, so its pairs are all
-// indexed, as before.
-const (
-	commonWords = "stop_en"
-	shortWords  = 3
-)
+// The text field holds every word and also every pair of adjacent words
+// ("sudo apt", "apt get", "get install"). A phrase query becomes a
+// conjunction of its pairs: plain posting lists, far rarer than the words
+// they join, with no positions to read. Positions (term vectors) are not
+// stored at all. A document that has all the pairs but not in one run is
+// weeded out when the hit is checked against the store (containsPhrase).
+// Measured at 3M messages, a three-word phrase cost 22–48 ms p50 with
+// positions.
 
 // pairsAnalyzerType is the analyzer type that wraps a base analyzer and
 // adds the pairs. Its config either names a built-in base analyzer
@@ -64,71 +39,24 @@ const pairSep = " "
 
 func init() {
 	if err := registry.RegisterAnalyzer(pairsAnalyzerType, func(config map[string]any, cache *registry.Cache) (analysis.Analyzer, error) {
-		var a pairsAnalyzer
-		// "common" names a token map: only pairs with one of its words
-		// are indexed. Without it, every pair is (an index of format 7
-		// or older, or a language's analyzer).
-		if name, ok := config["common"].(string); ok {
-			m, err := cache.TokenMapNamed(name)
-			if err != nil {
-				return nil, fmt.Errorf("%s: common words %q: %w", pairsAnalyzerType, name, err)
-			}
-			a.common = m
-			// "short" is the length in characters up to which any word
-			// is common too (a JSON number once the mapping is stored).
-			switch n := config["short"].(type) {
-			case int:
-				a.short = n
-			case float64:
-				a.short = int(n)
-			}
-		}
 		if name, ok := config["base"].(string); ok {
 			base, err := cache.AnalyzerNamed(name)
 			if err != nil {
 				return nil, fmt.Errorf("%s: base analyzer %q: %w", pairsAnalyzerType, name, err)
 			}
-			a.base = base
-			return a, nil
+			return pairsAnalyzer{base}, nil
 		}
-		rest := make(map[string]any, len(config))
-		for k, v := range config {
-			if k != "common" && k != "short" {
-				rest[k] = v
-			}
-		}
-		base, err := custom.AnalyzerConstructor(rest, cache)
+		base, err := custom.AnalyzerConstructor(config, cache)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", pairsAnalyzerType, err)
 		}
-		a.base = base
-		return a, nil
+		return pairsAnalyzer{base}, nil
 	}); err != nil {
 		panic(err)
 	}
 }
 
-// pairsAnalyzer is base's words and the pairs of adjacent words that the
-// index keeps (indexed).
-type pairsAnalyzer struct {
-	base   analysis.Analyzer
-	common analysis.TokenMap // nil: every pair is indexed
-	short  int               // a word of at most this many characters is common too
-}
-
-// indexed reports whether the pair of words x, y is in the index.
-func (a pairsAnalyzer) indexed(x, y []byte) bool {
-	return a.common == nil || a.isCommon(x) || a.isCommon(y)
-}
-
-func (a pairsAnalyzer) isCommon(w []byte) bool {
-	// The length test first: it needs no hashing, and most words of a
-	// text that are common are short.
-	if len(w) <= a.short || (len(w) <= utf8.UTFMax*a.short && utf8.RuneCount(w) <= a.short) {
-		return true
-	}
-	return a.common[string(w)]
-}
+type pairsAnalyzer struct{ base analysis.Analyzer }
 
 func (a pairsAnalyzer) Analyze(input []byte) analysis.TokenStream {
 	words := a.base.Analyze(input)
@@ -136,9 +64,6 @@ func (a pairsAnalyzer) Analyze(input []byte) analysis.TokenStream {
 	out = append(out, words...)
 	for i := 1; i < len(words); i++ {
 		prev, cur := words[i-1], words[i]
-		if !a.indexed(prev.Term, cur.Term) {
-			continue
-		}
 		term := make([]byte, 0, len(prev.Term)+len(pairSep)+len(cur.Term))
 		term = append(append(append(term, prev.Term...), pairSep...), cur.Term...)
 		out = append(out, &analysis.Token{Term: term, Start: prev.Start, End: cur.End, Position: prev.Position, Type: analysis.Shingle})
@@ -171,42 +96,16 @@ func baseAnalyzer(m mapping.IndexMapping) string {
 	return analyzerName
 }
 
-// textPairs is the pairs analyzer of m's text field. A mapping without
-// one (not this package's) is taken to hold no pairs: its phrases are then
-// searched by their words and checked against the store, which is slower
-// but finds the same messages.
-func textPairs(m mapping.IndexMapping) pairsAnalyzer {
-	if a, ok := m.AnalyzerNamed(textAnalyzer).(pairsAnalyzer); ok {
-		return a
-	}
-	return pairsAnalyzer{common: analysis.TokenMap{}}
-}
-
-// searchTerms returns the distinct terms a run of words is searched by:
-// each adjacent pair the index holds, and both words of each pair it does
-// not. exact reports that it holds every pair, so that the terms match a
-// run of one or two words exactly; otherwise a match must be checked
-// against the store (textCheck), as a run of three words always is.
-func searchTerms(a pairsAnalyzer, ws []string) (terms []string, exact bool) {
-	exact = true
-	add := func(t string) {
-		if !slices.Contains(terms, t) {
-			terms = append(terms, t)
-		}
-	}
-	if len(ws) == 1 {
-		add(ws[0])
-	}
+// pairsOf returns the distinct adjacent pairs of a word sequence.
+func pairsOf(ws []string) []string {
+	var out []string
 	for i := 1; i < len(ws); i++ {
-		if a.indexed([]byte(ws[i-1]), []byte(ws[i])) {
-			add(ws[i-1] + pairSep + ws[i])
-			continue
+		p := ws[i-1] + pairSep + ws[i]
+		if !slices.Contains(out, p) {
+			out = append(out, p)
 		}
-		exact = false
-		add(ws[i-1])
-		add(ws[i])
 	}
-	return terms, exact
+	return out
 }
 
 // containsRun reports whether the words of phrase occur one after the other

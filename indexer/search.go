@@ -1378,18 +1378,17 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 		tq.SetField(fieldText)
 		return tq
 	}
-	// all matches every one of a run's terms (searchTerms).
-	all := func(terms []string) query.Query {
-		if len(terms) == 1 {
-			return term(terms[0])
+	// run matches a sequence of words: one word, or all its pairs.
+	run := func(ws []string) query.Query {
+		if len(ws) == 1 {
+			return term(ws[0])
 		}
-		qs := make([]query.Query, len(terms))
-		for i, t := range terms {
-			qs[i] = term(t)
+		var all []query.Query
+		for _, p := range pairsOf(ws) {
+			all = append(all, term(p))
 		}
-		return bleve.NewConjunctionQuery(qs...)
+		return bleve.NewConjunctionQuery(all...)
 	}
-	pairs := textPairs(m)
 	// A word the analyzer splits ("apt-get") is a phrase of its parts.
 	for _, p := range append(slices.Clip(q.Words), q.Phrases...) {
 		ws := words(m, p)
@@ -1399,26 +1398,24 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 			clauses = append(clauses, clause{})
 			continue
 		}
-		terms, exact := searchTerms(pairs, ws)
-		b.AddMust(all(terms))
+		b.AddMust(run(ws))
 		must++
-		for _, t := range terms {
-			clauses = append(clauses, clause{{fieldText, t}})
+		if len(ws) == 1 {
+			clauses = append(clauses, clause{{fieldText, ws[0]}})
 		}
-		if len(ws) > 2 || !exact {
+		for _, p := range pairsOf(ws) {
+			clauses = append(clauses, clause{{fieldText, p}})
+		}
+		if len(ws) > 2 {
 			check.runs = append(check.runs, ws)
 		}
 	}
 	for _, x := range q.Exclude {
-		ws := words(m, x)
-		terms, exact := searchTerms(pairs, ws)
-		switch {
+		switch ws := words(m, x); {
 		case len(ws) == 0:
-		case len(ws) <= 2 && exact:
-			b.AddMustNot(all(terms)) // one term: exact
+		case len(ws) <= 2:
+			b.AddMustNot(run(ws)) // one term: exact
 		default:
-			// The words of a pair the index does not hold may be apart
-			// in a message that is no match: only the store can tell.
 			check.excluded = append(check.excluded, ws)
 		}
 	}
