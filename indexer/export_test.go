@@ -130,3 +130,6 @@ func (ix *Indexer) MonthWindows() int64 { return ix.monthWindows.Load() }
 // PeriodBounds counts the periods whose hits a time-ordered search bounded
 // from their dictionaries, to tell a rare word's.
 func (ix *Indexer) PeriodBounds() int64 { return ix.periodBounds.Load() }
+
+// PairBucket is the term the index holds for the pair of words x, y.
+func PairBucket(x, y string) string { return string(pairBucket([]byte(x), []byte(y), pairBuckets)) }

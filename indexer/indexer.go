@@ -137,8 +137,9 @@ var formatKey = []byte("mxarchive.format")
 // begin with the time and no doc values; 6 = document IDs of the time in
 // 6 bytes and a hash event ID in its 32 (docID), a closed period merged to
 // one segment; 7 = no time field (fieldTSort): time ranges and a period's
-// bounds read the document IDs (fieldID), and the flags only when set.
-const indexFormat = "7"
+// bounds read the document IDs (fieldID), and the flags only when set; 8 =
+// word pairs hashed into pairBuckets terms (pairs.go).
+const indexFormat = "8"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -156,10 +157,10 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 		return nil, err
 	}
 	analyzer := analyzerName
-	pairs := map[string]any{"type": pairsAnalyzerType, "tokenizer": base["tokenizer"], "token_filters": base["token_filters"]}
+	pairs := map[string]any{"type": pairsAnalyzerType, "tokenizer": base["tokenizer"], "token_filters": base["token_filters"], "buckets": pairBuckets}
 	if language != "" {
 		analyzer = language
-		pairs = map[string]any{"type": pairsAnalyzerType, "base": language}
+		pairs = map[string]any{"type": pairsAnalyzerType, "base": language, "buckets": pairBuckets}
 	}
 	if err := m.AddCustomAnalyzer(textAnalyzer, pairs); err != nil {
 		return nil, err

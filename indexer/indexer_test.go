@@ -371,6 +371,78 @@ func TestPhrasesByPairs(t *testing.T) {
 	}
 }
 
+// The index holds a message's word pairs as buckets of a hash
+// (pairs.go), not as the pairs themselves. A message with a phrase's
+// words apart and another pair of the same bucket has every term the
+// phrase is searched by, and is no match all the same (the check against
+// the store), nor left out by excluding the phrase.
+func TestPairsInBuckets(t *testing.T) {
+	// A pair of words in the bucket of "zebra grass".
+	want := indexer.PairBucket("zebra", "grass")
+	var x, y string
+	for i := 0; x == ""; i++ {
+		if a, b := fmt.Sprintf("c%d", i), fmt.Sprintf("d%d", i); indexer.PairBucket(a, b) == want {
+			x, y = a, b
+		}
+	}
+	st := storetest.Open(t, "sqlite")
+	dir := t.TempDir()
+	ix := openIndex(t, st, dir)
+	add(t, st, lines(
+		msg("$m", 2000, `{"msgtype":"m.text","body":"Zebra grass grows here"}`),
+		msg("$apart", 3000, `{"msgtype":"m.text","body":"grass and zebra"}`),
+		msg("$collide", 4000, fmt.Sprintf(`{"msgtype":"m.text","body":"zebra and grass, then %s %s"}`, x, y)),
+	)...)
+	catchUp(t, ix)
+	for _, c := range []struct{ q, want string }{
+		{`"zebra grass"`, "[$m]"},
+		{`"zebra grass grows"`, "[$m]"},
+		{fmt.Sprintf(`"%s %s"`, x, y), "[$collide]"},
+		{`zebra -"zebra grass"`, "[$apart $collide]"},
+		{`grass -"and zebra"`, "[$collide $m]"},
+	} {
+		for _, sort := range []string{indexer.SortRelevance, indexer.SortNewest, indexer.SortOldest} {
+			if got := fmt.Sprint(ids(search(t, ix, c.q, sort, 10, ""))); got != c.want {
+				t.Errorf("%s (%s) = %s, want %s", c.q, sort, got, c.want)
+			}
+		}
+	}
+	ix.Close()
+	idx, err := bleve.Open(filepath.Join(dir, "index", "p0000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	d, err := idx.FieldDict("text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var words, buckets []string
+	for e, err := d.Next(); e != nil || err != nil; e, err = d.Next() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(e.Term, " ") {
+			buckets = append(buckets, e.Term)
+		} else {
+			words = append(words, e.Term)
+		}
+	}
+	wantBuckets := []string{want}
+	for _, p := range [][2]string{{"grass", "grows"}, {"grows", "here"}, {"grass", "and"}, {"and", "zebra"}, {"zebra", "and"}, {"and", "grass"}, {"grass", "then"}, {"then", x}} {
+		wantBuckets = append(wantBuckets, indexer.PairBucket(p[0], p[1]))
+	}
+	slices.Sort(wantBuckets)
+	wantBuckets = slices.Compact(wantBuckets)
+	if fmt.Sprint(buckets) != fmt.Sprint(wantBuckets) {
+		t.Errorf("the index holds the pair terms %q, want %q", buckets, wantBuckets)
+	}
+	if got, want := fmt.Sprint(words), fmt.Sprintf("[and %s %s grass grows here then zebra]", x, y); got != want {
+		t.Errorf("the index holds the words %s, want %s", got, want)
+	}
+}
+
 // The check against the store finds a phrase wherever it is in a long
 // Markdown message: only in its last part, across list markers, code
 // fences, emphasis and line breaks, in capitals and in full-width letters

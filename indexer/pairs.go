@@ -18,13 +18,31 @@ import (
 // Phrases are matched with word pairs instead of term positions.
 //
 // The text field holds every word and also every pair of adjacent words
-// ("sudo apt", "apt get", "get install"). A phrase query becomes a
-// conjunction of its pairs: plain posting lists, far rarer than the words
-// they join, with no positions to read. Positions (term vectors) are not
-// stored at all. A document that has all the pairs but not in one run is
-// weeded out when the hit is checked against the store (containsPhrase).
+// ("sudo apt", "apt get", "get install"), each pair as one of pairBuckets
+// terms, its bucket (a hash of its two words). A phrase query becomes a
+// conjunction of its words and its pairs' buckets: plain posting lists,
+// with no positions to read. Positions (term vectors) are not stored at
+// all. A document that has them all but not in one run (the words apart,
+// another pair in the same bucket) is weeded out when the hit is checked
+// against the store (runFinder).
+//
 // Measured at 3M messages, a three-word phrase cost 22–48 ms p50 with
-// positions.
+// positions. Indexed as itself, each pair was a term of its own: a period
+// of 100,000 IRC lines held 308k pair terms against 39k words, a period of
+// 42,000 Markdown messages 553k against 88k, most of them in one message
+// or two, and each cost a dictionary entry and a posting list in every
+// segment and merge. A reindex of the 1M Ubuntu replay took 40.9 s (73.9 s
+// of CPU) and its index 262 MB; with the pairs in 4,096 buckets, 30.2 s
+// (53.4) and 203 MB; without pairs at all, 26.8 s and 167 MB (2026-12-01). A
+// bucket alone is no filter for a rare phrase (some 240 other pairs'
+// postings a period of IRC lines, 1,000 of Markdown), hence the words: a
+// message with both words and another pair of the bucket is rare. An
+// index of format 7 or older holds the pairs themselves (no "buckets" in
+// its analyzer's configuration), and its phrases are searched by them.
+
+// pairBuckets is how many terms the pairs of an index of this format are
+// hashed into (pairBucket).
+const pairBuckets = 4096
 
 // pairsAnalyzerType is the analyzer type that wraps a base analyzer and
 // adds the pairs. Its config either names a built-in base analyzer
@@ -39,24 +57,62 @@ const pairSep = " "
 
 func init() {
 	if err := registry.RegisterAnalyzer(pairsAnalyzerType, func(config map[string]any, cache *registry.Cache) (analysis.Analyzer, error) {
+		var a pairsAnalyzer
+		// "buckets": the pairs are hashed into that many terms
+		// (pairBucket; a JSON number once the mapping is stored).
+		// Without it, each pair is a term of its own (format 7 or older).
+		switch n := config["buckets"].(type) {
+		case int:
+			a.buckets = uint32(n)
+		case float64:
+			a.buckets = uint32(n)
+		}
+		if a.buckets > uint32(maxPairBuckets) {
+			return nil, fmt.Errorf("%s: %d buckets, at most %d", pairsAnalyzerType, a.buckets, maxPairBuckets)
+		}
 		if name, ok := config["base"].(string); ok {
 			base, err := cache.AnalyzerNamed(name)
 			if err != nil {
 				return nil, fmt.Errorf("%s: base analyzer %q: %w", pairsAnalyzerType, name, err)
 			}
-			return pairsAnalyzer{base}, nil
+			a.base = base
+			return a, nil
 		}
-		base, err := custom.AnalyzerConstructor(config, cache)
+		rest := make(map[string]any, len(config))
+		for k, v := range config {
+			if k != "buckets" {
+				rest[k] = v
+			}
+		}
+		base, err := custom.AnalyzerConstructor(rest, cache)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", pairsAnalyzerType, err)
 		}
-		return pairsAnalyzer{base}, nil
+		a.base = base
+		return a, nil
 	}); err != nil {
 		panic(err)
 	}
 }
 
-type pairsAnalyzer struct{ base analysis.Analyzer }
+// pairsAnalyzer is base's words and the pairs of adjacent words.
+type pairsAnalyzer struct {
+	base analysis.Analyzer
+	// buckets: each pair is indexed as its bucket (pairBucket); 0: as
+	// itself, the two words joined by pairSep.
+	buckets uint32
+	// none: the index holds no pairs (a mapping not this package's).
+	none bool
+}
+
+// pair is the term the index holds for the pair of words x, y.
+func (a pairsAnalyzer) pair(x, y []byte) []byte {
+	if a.buckets > 0 {
+		return pairBucket(x, y, a.buckets)
+	}
+	term := make([]byte, 0, len(x)+len(pairSep)+len(y))
+	return append(append(append(term, x...), pairSep...), y...)
+}
 
 func (a pairsAnalyzer) Analyze(input []byte) analysis.TokenStream {
 	words := a.base.Analyze(input)
@@ -64,11 +120,39 @@ func (a pairsAnalyzer) Analyze(input []byte) analysis.TokenStream {
 	out = append(out, words...)
 	for i := 1; i < len(words); i++ {
 		prev, cur := words[i-1], words[i]
-		term := make([]byte, 0, len(prev.Term)+len(pairSep)+len(cur.Term))
-		term = append(append(append(term, prev.Term...), pairSep...), cur.Term...)
-		out = append(out, &analysis.Token{Term: term, Start: prev.Start, End: cur.End, Position: prev.Position, Type: analysis.Shingle})
+		out = append(out, &analysis.Token{Term: a.pair(prev.Term, cur.Term), Start: prev.Start, End: cur.End, Position: prev.Position, Type: analysis.Shingle})
 	}
 	return out
+}
+
+// bucketDigits spell a bucket's number, six bits a byte. A bucket's term
+// begins with pairSep, which no word holds, so no word is a bucket.
+const bucketDigits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_"
+
+// maxPairBuckets is the most buckets two digits spell.
+const maxPairBuckets = len(bucketDigits) * len(bucketDigits)
+
+// pairBucket is the bucket of the pair of words x, y among n: FNV-1a of
+// x, a zero byte and y, its bits mixed as MurmurHash3 finishes (FNV's low
+// bits depend on the input's low bits alone), scaled to n, and spelled as
+// pairSep and two digits. It is part of the index format: a change to it
+// needs a new one.
+func pairBucket(x, y []byte, n uint32) []byte {
+	h := uint32(2166136261)
+	for _, c := range x {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	h *= 16777619 // the zero byte between the words
+	for _, c := range y {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
+	b := uint32(uint64(h) * uint64(n) >> 32)
+	return []byte{pairSep[0], bucketDigits[b/64%64], bucketDigits[b%64]}
 }
 
 // words analyzes text as the index does, without the pairs.
@@ -96,16 +180,47 @@ func baseAnalyzer(m mapping.IndexMapping) string {
 	return analyzerName
 }
 
-// pairsOf returns the distinct adjacent pairs of a word sequence.
-func pairsOf(ws []string) []string {
-	var out []string
-	for i := 1; i < len(ws); i++ {
-		p := ws[i-1] + pairSep + ws[i]
-		if !slices.Contains(out, p) {
-			out = append(out, p)
+// textPairs is the pairs analyzer of m's text field. A mapping without
+// one (not this package's) is taken to hold no pairs: its phrases are then
+// searched by their words and checked against the store, which is slower
+// but finds the same messages.
+func textPairs(m mapping.IndexMapping) pairsAnalyzer {
+	if a, ok := m.AnalyzerNamed(textAnalyzer).(pairsAnalyzer); ok {
+		return a
+	}
+	return pairsAnalyzer{none: true}
+}
+
+// searchTerms returns the distinct terms a run of words is searched by:
+// one word is itself; a longer run is the terms of its adjacent pairs,
+// and, where those are buckets, its words too (filter: required, not
+// scored, so that a phrase scores by its pairs as it did when each was a
+// term of its own, and its common words cost no scoring). exact reports
+// that the terms match the run exactly (one word, or two whose pair the
+// index holds as itself); otherwise a match must be checked against the
+// store (textCheck). An index without pairs searches the words.
+func searchTerms(a pairsAnalyzer, ws []string) (terms, filter []string, exact bool) {
+	add := func(to *[]string, t string) {
+		if !slices.Contains(*to, t) {
+			*to = append(*to, t)
 		}
 	}
-	return out
+	switch {
+	case len(ws) == 1 || a.none:
+		for _, w := range ws {
+			add(&terms, w)
+		}
+	case a.buckets > 0:
+		for _, w := range ws {
+			add(&filter, w)
+		}
+	}
+	if !a.none {
+		for i := 1; i < len(ws); i++ {
+			add(&terms, string(a.pair([]byte(ws[i-1]), []byte(ws[i]))))
+		}
+	}
+	return terms, filter, len(ws) == 1 || (len(ws) == 2 && !a.none && a.buckets == 0)
 }
 
 // containsRun reports whether the words of phrase occur one after the other

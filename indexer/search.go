@@ -531,7 +531,8 @@ func unwrapped(q query.Query) query.Query {
 	}
 	one := c.Conjuncts[0]
 	for {
-		// A phrase of two words is a conjunction of its one pair.
+		// A phrase of two words was a conjunction of its one pair
+		// (format 7 or older).
 		c, ok := one.(*query.ConjunctionQuery)
 		if !ok || len(c.Conjuncts) != 1 {
 			break
@@ -898,7 +899,8 @@ func monthDays(month, order string, cur cursor) []string {
 }
 
 // narrowed adds a condition to a query's required clauses, flattening
-// nested conjunctions, rather than wrapping the query. Bleve intersects
+// nested conjunctions, rather than wrapping the query (of a time-ordered
+// search: its filter becomes required clauses too). Bleve intersects
 // the postings of a conjunction of plain terms up front, whole: wrapped,
 // two common words were intersected over the entire index once per month
 // window (half the cost of a newest-first search). In one conjunction with
@@ -909,18 +911,23 @@ func narrowed(q query.Query, cond query.Query) query.Query {
 		return bleve.NewConjunctionQuery(q, cond)
 	}
 	var must []query.Query
-	switch m := b.Must.(type) {
-	case nil:
-	case *query.ConjunctionQuery:
-		for _, c := range m.Conjuncts {
-			if inner, ok := c.(*query.ConjunctionQuery); ok {
-				must = append(must, inner.Conjuncts...)
-			} else {
-				must = append(must, c)
+	// A filter (the words of phrases) joins the required clauses: the
+	// walks this narrows do not score, and in the conjunction its terms
+	// are walked with the rest rather than looked up hit by hit.
+	for _, q := range []query.Query{b.Must, b.Filter} {
+		switch m := q.(type) {
+		case nil:
+		case *query.ConjunctionQuery:
+			for _, c := range m.Conjuncts {
+				if inner, ok := c.(*query.ConjunctionQuery); ok {
+					must = append(must, inner.Conjuncts...)
+				} else {
+					must = append(must, c)
+				}
 			}
+		default:
+			must = append(must, m)
 		}
-	default:
-		must = append(must, m)
 	}
 	out := bleve.NewBooleanQuery()
 	out.AddMust(append(must, cond)...)
@@ -1285,9 +1292,10 @@ func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms 
 	return ix.checkText(ctx, out, check)
 }
 
-// textCheck holds what the index can only approximate: phrases of three or
-// more words (the index matched all their pairs, maybe not in one run) and
-// excluded phrases of three or more words (not excluded by the index).
+// textCheck holds what the index can only approximate: phrases (the index
+// matched their words and their pairs' buckets, maybe not in one run) and
+// excluded phrases (not excluded by the index). An index of format 7 or
+// older matched a phrase of two words exactly, by its pair.
 type textCheck struct {
 	runs, excluded [][]string
 }
@@ -1378,17 +1386,19 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 		tq.SetField(fieldText)
 		return tq
 	}
-	// run matches a sequence of words: one word, or all its pairs.
-	run := func(ws []string) query.Query {
-		if len(ws) == 1 {
-			return term(ws[0])
+	// all matches every one of a run's terms (searchTerms).
+	all := func(terms []string) query.Query {
+		if len(terms) == 1 {
+			return term(terms[0])
 		}
-		var all []query.Query
-		for _, p := range pairsOf(ws) {
-			all = append(all, term(p))
+		qs := make([]query.Query, len(terms))
+		for i, t := range terms {
+			qs[i] = term(t)
 		}
-		return bleve.NewConjunctionQuery(all...)
+		return bleve.NewConjunctionQuery(qs...)
 	}
+	pairs := textPairs(m)
+	var filter []string // the words of phrases (searchTerms)
 	// A word the analyzer splits ("apt-get") is a phrase of its parts.
 	for _, p := range append(slices.Clip(q.Words), q.Phrases...) {
 		ws := words(m, p)
@@ -1398,24 +1408,32 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 			clauses = append(clauses, clause{})
 			continue
 		}
-		b.AddMust(run(ws))
+		terms, among, exact := searchTerms(pairs, ws)
+		b.AddMust(all(terms))
 		must++
-		if len(ws) == 1 {
-			clauses = append(clauses, clause{{fieldText, ws[0]}})
+		for _, t := range terms {
+			clauses = append(clauses, clause{{fieldText, t}})
 		}
-		for _, p := range pairsOf(ws) {
-			clauses = append(clauses, clause{{fieldText, p}})
+		for _, w := range among {
+			if !slices.Contains(filter, w) {
+				filter = append(filter, w)
+				clauses = append(clauses, clause{{fieldText, w}})
+			}
 		}
-		if len(ws) > 2 {
+		if !exact {
 			check.runs = append(check.runs, ws)
 		}
 	}
 	for _, x := range q.Exclude {
-		switch ws := words(m, x); {
+		ws := words(m, x)
+		terms, _, exact := searchTerms(pairs, ws)
+		switch {
 		case len(ws) == 0:
-		case len(ws) <= 2:
-			b.AddMustNot(run(ws)) // one term: exact
+		case exact:
+			b.AddMustNot(all(terms)) // one term: exact
 		default:
+			// A message with the words and the buckets of the pairs may
+			// still not hold the phrase: only the store can tell.
 			check.excluded = append(check.excluded, ws)
 		}
 	}
@@ -1459,6 +1477,9 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 			b.AddMust(t)
 			must++
 		}
+	}
+	if len(filter) > 0 {
+		b.AddFilter(all(filter))
 	}
 	if must == 0 {
 		b.AddMust(bleve.NewMatchAllQuery())

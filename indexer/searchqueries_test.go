@@ -35,7 +35,9 @@ func TestSearchQueries(t *testing.T) {
 				{"the", "newest", 3},
 				{"the", "relevance", 3},
 				{"the", "oldest", 3},
-				{`"in the"`, "newest", 3},
+				// A phrase's hits are checked against their text as
+				// shown, after their edits (read in one more).
+				{`"in the"`, "newest", 4},
 				{in + "the", "newest", 3},
 				{in + "the", "oldest", 3},
 				{in + "the", "relevance", 3},

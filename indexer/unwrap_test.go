@@ -64,7 +64,8 @@ func TestUnwrappedScoresAsWrapped(t *testing.T) {
 	cases := []qc{
 		{Query{Words: []string{"zebra"}}, true, false},
 		{Query{Words: []string{"lion"}}, true, false},
-		{Query{Phrases: []string{"zebra grass"}}, true, false},
+		// A phrase is its words and its pair's bucket.
+		{Query{Phrases: []string{"zebra grass"}}, false, false},
 		{Query{Words: []string{"zebra", "lion"}}, false, false},
 		{Query{Words: []string{"zebra"}, From: []id.UserID{"@u1:x"}}, false, false},
 		{Query{Words: []string{"zebra"}, Exclude: []string{"lion"}}, true, false},
