@@ -21,6 +21,9 @@ func TestSearchTermsFollowTheIndex(t *testing.T) {
 		{pairsAnalyzer{buckets: pairBuckets}, []string{"apt"}, `["apt"]`, `[]`, true},
 		{pairsAnalyzer{buckets: pairBuckets}, []string{"apt", "get"}, fmt.Sprintf("%q", []string{b("apt", "get")}), `["apt" "get"]`, false},
 		{pairsAnalyzer{buckets: pairBuckets}, []string{"a", "b", "a", "b"}, fmt.Sprintf("%q", []string{b("a", "b"), b("b", "a")}), `["a" "b"]`, false},
+		// The two longest words only.
+		{pairsAnalyzer{buckets: pairBuckets}, []string{"sudo", "apt", "get", "install"},
+			fmt.Sprintf("%q", []string{b("sudo", "apt"), b("apt", "get"), b("get", "install")}), `["install" "sudo"]`, false},
 		{pairsAnalyzer{}, []string{"apt"}, `["apt"]`, `[]`, true},
 		{pairsAnalyzer{}, []string{"apt", "get"}, `["apt get"]`, `[]`, true},
 		{pairsAnalyzer{}, []string{"sudo", "apt", "get"}, `["sudo apt" "apt get"]`, `[]`, false},
