@@ -20,8 +20,8 @@ import (
 // The text field holds every word and also every pair of adjacent words
 // ("sudo apt", "apt get", "get install"), each pair as one of pairBuckets
 // terms, its bucket (a hash of its two words). A phrase query becomes a
-// conjunction of its words and its pairs' buckets: plain posting lists,
-// with no positions to read. Positions (term vectors) are not stored at
+// conjunction of its pairs' buckets, filtered by its longest words
+// (searchTerms): plain posting lists, with no positions to read. Positions (term vectors) are not stored at
 // all. A document that has them all but not in one run (the words apart,
 // another pair in the same bucket) is weeded out when the hit is checked
 // against the store (runFinder).
@@ -36,7 +36,7 @@ import (
 // (53.4) and 203 MB; without pairs at all, 26.8 s and 167 MB (2026-12-01). A
 // bucket alone is no filter for a rare phrase (some 240 other pairs'
 // postings a period of IRC lines, 1,000 of Markdown), hence the words: a
-// message with both words and another pair of the bucket is rare. An
+// message with the words and another pair of the bucket is rare. An
 // index of format 7 or older holds the pairs themselves (no "buckets" in
 // its analyzer's configuration), and its phrases are searched by them.
 
@@ -197,9 +197,10 @@ const filterWords = 2
 
 // searchTerms returns the distinct terms a run of words is searched by:
 // one word is itself; a longer run is the terms of its adjacent pairs,
-// and, where those are buckets, its longest filterWords words too (filter: required, not
-// scored, so that a phrase scores by its pairs as it did when each was a
-// term of its own, and its common words cost no scoring). exact reports
+// and, where those are buckets, its longest filterWords words too
+// (filter: required, not scored, so that a phrase scores by its pairs as
+// it did when each was a term of its own, and its common words cost no
+// scoring). exact reports
 // that the terms match the run exactly (one word, or two whose pair the
 // index holds as itself); otherwise a match must be checked against the
 // store (textCheck). An index without pairs searches the words.
