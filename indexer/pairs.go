@@ -21,10 +21,11 @@ import (
 // ("sudo apt", "apt get", "get install"), each pair as one of pairBuckets
 // terms, its bucket (a hash of its two words). A phrase query becomes a
 // conjunction of its pairs' buckets, filtered by its longest words
-// (searchTerms): plain posting lists, with no positions to read. Positions (term vectors) are not stored at
-// all. A document that has them all but not in one run (the words apart,
-// another pair in the same bucket) is weeded out when the hit is checked
-// against the store (runFinder).
+// (searchTerms): plain posting lists, with no positions to read.
+// Positions (term vectors) are not stored at all. A document that has
+// them all but not in one run (the words apart, another pair in the same
+// bucket) is weeded out when the hit is checked against the store
+// (runFinder).
 //
 // Measured at 3M messages, a three-word phrase cost 22–48 ms p50 with
 // positions. Indexed as itself, each pair was a term of its own: a period
@@ -200,10 +201,10 @@ const filterWords = 2
 // and, where those are buckets, its longest filterWords words too
 // (filter: required, not scored, so that a phrase scores by its pairs as
 // it did when each was a term of its own, and its common words cost no
-// scoring). exact reports
-// that the terms match the run exactly (one word, or two whose pair the
-// index holds as itself); otherwise a match must be checked against the
-// store (textCheck). An index without pairs searches the words.
+// scoring). exact reports that the terms match the run exactly (one
+// word, or two whose pair the index holds as itself); otherwise a match
+// must be checked against the store (textCheck). An index without pairs
+// searches the words.
 func searchTerms(a pairsAnalyzer, ws []string) (terms, filter []string, exact bool) {
 	add := func(to *[]string, t string) {
 		if !slices.Contains(*to, t) {

@@ -914,8 +914,8 @@ func narrowed(q query.Query, cond query.Query) query.Query {
 	// A filter (the words of phrases) joins the required clauses: the
 	// walks this narrows do not score, and in the conjunction its terms
 	// are walked with the rest rather than looked up hit by hit.
-	for _, q := range []query.Query{b.Must, b.Filter} {
-		switch m := q.(type) {
+	for _, part := range []query.Query{b.Must, b.Filter} {
+		switch m := part.(type) {
 		case nil:
 		case *query.ConjunctionQuery:
 			for _, c := range m.Conjuncts {
