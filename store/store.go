@@ -226,6 +226,17 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 // over the file, and with SQLite's 2 MiB default most of an import's time
 // went to re-reading them. A readMostly process (Options.ReadMostly) maps
 // nothing and keeps 8 MiB a connection.
+//
+// The pages stay SQLite's 4 KiB. A file created with 8 KiB pages (a
+// page size is fixed when the first page is written; modernc runs a
+// DSN's journal_mode before its page_size, so it takes a connection of
+// its own) imported the 1M IRC replay 3-8% faster (archiver import,
+// three alternated pairs: 42.8-45.7 s against 39.7-42.3), but acked an
+// appservice transaction of 100 events slower (archive-bench run: p50
+// 5.0-5.4 ms and p99 15-18 in two runs, 6.6 and 26 with 8 KiB), since
+// each page a transaction's random event IDs land on is written whole
+// to the WAL, and made reindexing no faster (38.6-47.3 s against
+// 40.3-43.1); 16 KiB pages imported in 43.5 s.
 func sqliteDSN(path string, readMostly bool) string {
 	if strings.HasPrefix(path, "file:") {
 		return path
