@@ -28,9 +28,15 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 	for i := range evs {
 		ids[i] = string(evs[i].ID)
 	}
-	gone, err := w.tombstoned(ctx, ids)
+	probed, err := w.probe(ctx, ids)
 	if err != nil {
 		return nil, err
+	}
+	gone := map[string]bool{}
+	for e, kinds := range probed {
+		if kinds&probeTombstoned != 0 {
+			gone[e] = true
+		}
 	}
 	rooms, err := scanStrings(w.tx.QueryContext(ctx, `SELECT room_id FROM rooms WHERE purged`))
 	if err != nil {
