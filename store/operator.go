@@ -19,7 +19,8 @@ const (
 
 // dropWithdrawn removes from a batch the events deleted on purpose before
 // (a retried transaction or a backfill must not bring them back) and those
-// of purged rooms.
+// of purged rooms. It learns the first from writer.probe, whose look at the
+// batch's IDs notePending and markRelated read after it.
 func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult) ([]Event, error) {
 	if len(evs) == 0 {
 		return evs, nil
