@@ -29,16 +29,10 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 	for i := range evs {
 		ids[i] = string(evs[i].ID)
 	}
-	probed, err := w.probe(ctx, ids)
-	if err != nil {
+	if err := w.probe(ctx, ids); err != nil {
 		return nil, err
 	}
-	gone := map[string]bool{}
-	for e, kinds := range probed {
-		if kinds&probeTombstoned != 0 {
-			gone[e] = true
-		}
-	}
+	gone := w.count(probeTombstoned)
 	rooms, err := scanStrings(w.tx.QueryContext(ctx, `SELECT room_id FROM rooms WHERE purged`))
 	if err != nil {
 		return nil, err
@@ -47,12 +41,12 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 	for _, r := range rooms {
 		purged[r] = true
 	}
-	if len(gone) == 0 && len(purged) == 0 {
+	if gone == 0 && len(purged) == 0 {
 		return evs, nil
 	}
 	out := evs[:0:0]
 	for _, e := range evs {
-		if gone[string(e.ID)] || purged[string(e.RoomID)] {
+		if w.probed[string(e.ID)]&probeTombstoned != 0 || purged[string(e.RoomID)] {
 			res.Withdrawn++
 			continue
 		}
