@@ -52,7 +52,7 @@ func (s *Store) SlowInQuery(ctx context.Context, seconds float64, ids []id.Event
 	// The sleep is the outer side of a lateral join, so it runs even when
 	// no event matches.
 	return s.inQuery(ctx, fmt.Sprintf(`SELECT e.* FROM (SELECT pg_sleep(%g)::text AS s OFFSET 0) z
-		CROSS JOIN LATERAL (SELECT `+eventColumns+` FROM events WHERE event_id IN (%%s) AND z.s IS NOT NULL OFFSET 0) e`, seconds), ids, true)
+		CROSS JOIN LATERAL (SELECT `+eventColumns+` FROM events WHERE event_id IN (%%[1]s) AND z.s IS NOT NULL OFFSET 0) e`, seconds), ids, true)
 }
 
 // MaxIDsPerQuery is the longest IN list of one query.
@@ -128,4 +128,36 @@ func (s *Store) DirectReprepares() int {
 		}
 	}
 	return n
+}
+
+// EventIDLookups are the queries that find events by ID (idh), each with
+// arguments, formatted for st's database, for a test of their plans.
+func EventIDLookups(st *Store) map[string][]any {
+	list, args, err := idList(st.dialect, []id.EventID{"$a", "$b"})
+	if err != nil {
+		panic(err)
+	}
+	amongArg := any(`["$a","$b"]`)
+	amongQuery := sqliteAmong(markRelatedSQL)
+	probe := sqliteProbeSQL
+	if st.dialect == postgres {
+		amongArg, amongQuery, probe = []string{"$a", "$b"}, postgresAmong(markRelatedSQL), postgresProbeSQL
+	}
+	withList := func(q string) string { return fmt.Sprintf(q, list, idhList(st.dialect, list)) }
+	return map[string][]any{
+		eventByIDSQL:            {"$a"},
+		redactionTargetSQL:      {"$a"},
+		redactedByIDSQL:         {"$a"},
+		nidByIDSQL:              {"$a"},
+		runBoundsSQL:            {"$a", "$b"},
+		rejudgeTargetsSQL:       {"!r:example.org", 10},
+		roomRedactionsSQL:       {"!r:example.org", int64(0), "$a", 10},
+		visibleRefsSQL:          {"example.org", "m", 10},
+		meetingStartsSQL:        {"!r:example.org", 10},
+		amongQuery:              {amongArg},
+		probe:                   {amongArg},
+		withList(eventTimesSQL): args,
+		withList(eventsByIDSQL): args,
+		withList(relatedSQL):    args,
+	}
 }

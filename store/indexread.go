@@ -12,7 +12,7 @@ import (
 
 const (
 	// runBoundsSQL finds the rows of the first and last ID of a run.
-	runBoundsSQL = `SELECT MIN(nid), MAX(nid), COUNT(*) FROM events WHERE event_id IN ($1, $2)`
+	runBoundsSQL = `SELECT MIN(nid), MAX(nid), COUNT(*) FROM events WHERE idh(event_id) IN (idh($1), idh($2)) AND event_id IN ($1, $2)`
 	// runSQL reads a run of rows in table order.
 	runSQL = `SELECT ` + eventColumns + ` FROM events WHERE nid >= $1 AND nid <= $2 ORDER BY nid`
 )

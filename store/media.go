@@ -68,11 +68,15 @@ const (
 	mediaRefsLeftSQL = `SELECT COUNT(*) FROM media_refs WHERE server = $1 AND media_id = $2`
 	mediaBySHASQL    = `SELECT COUNT(*) FROM media WHERE sha256 = $1 OR thumb_sha256 = $1`
 	insertOrphanSQL  = `INSERT INTO media_orphans (sha256, since) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING`
-	visibleRefsSQL   = `SELECT ` + eventColumns + ` FROM events WHERE event_id IN
-		(SELECT event_id FROM media_refs WHERE server = $1 AND media_id = $2) AND public AND NOT redacted
-		ORDER BY nid DESC LIMIT $3`
-	mediaRowSQL = `SELECT sha256, size, content_type, fetched_at, erased_at, thumb_sha256, thumb_type FROM media WHERE server = $1 AND media_id = $2`
+	mediaRowSQL      = `SELECT sha256, size, content_type, fetched_at, erased_at, thumb_sha256, thumb_type FROM media WHERE server = $1 AND media_id = $2`
 )
+
+// visibleRefsSQL is the shown events that refer to a media item, newest
+// first; an event is found by its ID's hash (idh) on SQLite.
+var visibleRefsSQL = `SELECT ` + qualified(eventColumns, "e") + ` FROM media_refs m
+	JOIN events e ON idh(e.event_id) = idh(m.event_id) AND e.event_id = m.event_id
+	WHERE m.server = $1 AND m.media_id = $2 AND e.public AND NOT e.redacted
+	ORDER BY e.nid DESC LIMIT $3`
 
 // addMediaRefs records the media a new public event refers to and queues
 // their fetch, in the event's own transaction: the ack never waits for a

@@ -33,7 +33,7 @@ const MaxMeetings = 1000
 var meetingStartsSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE room_id = $1 AND ` + meetingMention("events") + ` AND public AND ` + timelineMessageSQL + `
 	UNION
-	SELECT ` + qualified(eventColumns, "e") + ` FROM events x JOIN events e ON e.event_id = x.rel_target
+	SELECT ` + qualified(eventColumns, "e") + ` FROM events x JOIN events e ON idh(e.event_id) = idh(x.rel_target) AND e.event_id = x.rel_target
 	WHERE x.room_id = $1 AND ` + meetingMention("x") + ` AND x.public AND x.rel_type = '` + event.RelReplace + `'
 	  AND e.room_id = $1 AND e.public AND e.type = '` + event.TypeMessage + `' AND e.rel_type <> '` + event.RelReplace + `'
 	ORDER BY origin_ts, nid LIMIT $2`

@@ -35,7 +35,7 @@ const (
 	relPackedSQL = `CASE WHEN state_key IS NULL AND rel_type = '' AND rel_target = '' AND rel_key = '' AND reply_to = '' THEN NULL
 		ELSE COALESCE(octet_length(state_key), -1) || ',' || octet_length(rel_type) || ',' || octet_length(rel_target) || ',' ||
 			octet_length(rel_key) || ',' || octet_length(reply_to) || ':' || COALESCE(state_key, '') || rel_type || rel_target || rel_key || reply_to END`
-	eventByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE event_id = $1`
+	eventByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE idh(event_id) = idh($1) AND event_id = $1`
 	// Day pages list public timeline events and state changes; edits,
 	// reactions and redaction events are shown through their targets.
 	dayEventsSQL = `SELECT ` + eventColumns + ` FROM events
@@ -439,8 +439,9 @@ func idList[T ~string](d dialect, ids []T) (string, []any, error) {
 	return sqliteIDRows, []any{string(list)}, nil
 }
 
-// inQuery runs query (which has one %s for a list of IDs: numbered
-// parameters on PostgreSQL, sqliteIDRows on SQLite) over ids in chunks
+// inQuery runs query (which has %[1]s for a list of IDs: numbered
+// parameters on PostgreSQL, sqliteIDRows on SQLite; and may have %[2]s
+// for them as idh(event_id) IN takes them, idhList) over ids in chunks
 // and concatenates the results; with rowPerID the query returns
 // about a row for each ID (an event's own row), and its list is made that
 // long at once. The read timeout bounds each chunk's
@@ -455,7 +456,7 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID, row
 		if err != nil {
 			return nil, err
 		}
-		text := fmt.Sprintf(query, list)
+		text := fmt.Sprintf(query, list, idhList(s.dialect, list))
 		qctx, cancel := s.readCtx(ctx)
 		size := 0
 		if rowPerID {
@@ -493,9 +494,9 @@ const MaxRelated = 500
 // index only when the WHERE clause implies it.
 var relatedSQL = `SELECT ` + eventColumns + ` FROM (
 		SELECT *, ROW_NUMBER() OVER (PARTITION BY rel_target, rel_type ORDER BY nid DESC) AS rel_rank
-		FROM events WHERE rel_target IN (%s) AND rel_target <> '' AND public AND NOT redacted
-		  AND room_id = (SELECT t.room_id FROM events t WHERE t.event_id = events.rel_target)
-		  AND (rel_type <> '` + event.RelReplace + `' OR sender = (SELECT t.sender FROM events t WHERE t.event_id = events.rel_target))
+		FROM events WHERE rel_target IN (%[1]s) AND rel_target <> '' AND public AND NOT redacted
+		  AND room_id = (SELECT t.room_id FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target)
+		  AND (rel_type <> '` + event.RelReplace + `' OR sender = (SELECT t.sender FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target))
 	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
 	ORDER BY origin_ts, nid`
 
@@ -620,9 +621,12 @@ func (s *Store) RoomsUpTo(ctx context.Context, limit int) (rooms []Room, more bo
 	return rooms, more, nil
 }
 
+// eventsByIDSQL is EventsByID's query (inQuery).
+const eventsByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s)`
+
 // EventsByID returns the stored events among ids, in no particular order.
 func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, error) {
-	evs, err := s.inQuery(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (%s)`, ids, true)
+	evs, err := s.inQuery(ctx, eventsByIDSQL, ids, true)
 	if err != nil {
 		return nil, fmt.Errorf("events by id: %w", err)
 	}
@@ -633,7 +637,7 @@ func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, erro
 
 // eventTimesSQL reads an event's time from its row, shown or not, or from
 // its tombstone once it is deleted.
-const eventTimesSQL = `SELECT event_id, origin_ts FROM events WHERE event_id IN (%[1]s)
+const eventTimesSQL = `SELECT event_id, origin_ts FROM events WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s)
 	UNION ALL SELECT event_id, origin_ts FROM tombstones WHERE event_id IN (%[1]s) AND origin_ts IS NOT NULL`
 
 // EventTimes returns the origin_server_ts of each of the given events the
@@ -650,7 +654,7 @@ func (s *Store) EventTimes(ctx context.Context, ids []id.EventID) (map[id.EventI
 		if err != nil {
 			return nil, fmt.Errorf("event times: %w", err)
 		}
-		if err := s.scanEventTimes(ctx, fmt.Sprintf(eventTimesSQL, list), args, out); err != nil {
+		if err := s.scanEventTimes(ctx, fmt.Sprintf(eventTimesSQL, list, idhList(s.dialect, list)), args, out); err != nil {
 			return nil, fmt.Errorf("event times: %w", err)
 		}
 		ids = ids[n:]
@@ -799,7 +803,7 @@ type RoomRedaction struct {
 
 const roomRedactionsSQL = `SELECT r.redaction_id, r.target_id, r.room_id, r.sender, r.reason, r.origin_ts, r.received_at,
 		r.applied_at, e.type, e.sender, e.origin_ts
-	FROM redactions r JOIN events e ON e.event_id = r.target_id
+	FROM redactions r JOIN events e ON idh(e.event_id) = idh(r.target_id) AND e.event_id = r.target_id
 	WHERE r.room_id = $1 AND r.applied_at IS NOT NULL AND e.public
 		AND (r.origin_ts < $2 OR (r.origin_ts = $2 AND r.redaction_id < $3))
 	ORDER BY r.origin_ts DESC, r.redaction_id DESC LIMIT $4`

@@ -185,7 +185,11 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 		s.db.Close()
 		return nil, err
 	}
-	if err := s.prepareWrites(pctx); err != nil {
+	// A timeout of its own: a long migration (018 copies the events
+	// table) must not have spent the ping's.
+	prepCtx, cancelPrep := context.WithTimeout(ctx, s.queryTimeout)
+	defer cancelPrep()
+	if err := s.prepareWrites(prepCtx); err != nil {
 		s.closeStmts()
 		s.db.Close()
 		return nil, fmt.Errorf("open store: %w", err)

@@ -21,32 +21,50 @@ const (
 		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
 		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
 		VALUES %s ON CONFLICT (event_id) DO NOTHING RETURNING event_id`
+	// insertEventsSQLiteText is insertEventsSQL on SQLite, whose events
+	// have no unique index to conflict on (idh): the batch leaves out
+	// what its probe found stored (probeStored) and its own repeats.
+	insertEventsSQLiteText = `INSERT INTO events
+		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
+		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
+		VALUES %s RETURNING event_id`
 	insertChangesSQL   = `INSERT INTO changes (kind, room_id, event_id, at, user_id) VALUES %s`
 	insertRedactionSQL = `INSERT INTO redactions
 		(redaction_id, target_id, room_id, sender, reason, origin_ts, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (redaction_id) DO NOTHING`
-	// probeSQL asks what a batch's event IDs (%s: their rows, a column
+	// probeSQL asks what a batch's event IDs (%[1]s: their rows, a column
 	// value) are to the archive: deleted on purpose (a tombstone,
 	// probeTombstoned), waited for by an unapplied redaction
-	// (probePending), named by a stored event's relation (probeNamed).
+	// (probePending), named by a stored event's relation (probeNamed),
+	// and on SQLite (%[2]s, probeStoredSQL) stored already (probeStored).
 	// Only the IDs that are any of these come back, with the sum of
-	// their kinds. One walk of the list with three index probes each,
-	// not three queries with a list each (writer.probe).
+	// their kinds. One walk of the list with an index probe for each kind,
+	// not a query with a list for each (writer.probe).
 	probeSQL = `SELECT value, kinds FROM (SELECT ids.value AS value,
 		  CASE WHEN EXISTS (SELECT 1 FROM tombstones t WHERE t.event_id = ids.value) THEN 1 ELSE 0 END
 		+ CASE WHEN EXISTS (SELECT 1 FROM redactions r WHERE r.target_id = ids.value AND r.applied_at IS NULL AND NOT r.rejected) THEN 2 ELSE 0 END
-		+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '') THEN 4 ELSE 0 END AS kinds
-		FROM %s) probed WHERE kinds > 0`
-	markRelatedSQL       = `UPDATE events SET related = TRUE WHERE event_id IN (%s) AND NOT related RETURNING event_id`
+		+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '') THEN 4 ELSE 0 END
+		%[2]s AS kinds
+		FROM %[1]s) probed WHERE kinds > 0`
+	// probeStoredSQL is probeSQL's probeStored, on SQLite.
+	probeStoredSQL       = `+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE idh(e.event_id) = idh(ids.value) AND e.event_id = ids.value) THEN 8 ELSE 0 END`
+	markRelatedSQL       = `UPDATE events SET related = TRUE WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s) AND NOT related RETURNING event_id`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
 		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
 	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted, state_key, origin_ts
-		FROM events WHERE event_id = $1`
+		FROM events WHERE idh(event_id) = idh($1) AND event_id = $1`
 	stateAtSQL = `SELECT raw, sender FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND origin_ts <= $4
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	markRedactedSQL = `UPDATE events SET raw = $1, redacted = TRUE WHERE nid = $2`
+	// rejudgeTargetsSQL is the stored targets of a room's unapplied
+	// redactions (rejudgeRedactions).
+	rejudgeTargetsSQL = `SELECT DISTINCT r.target_id FROM redactions r
+		JOIN events e ON idh(e.event_id) = idh(r.target_id) AND e.event_id = r.target_id
+		WHERE r.room_id = $1 AND r.applied_at IS NULL LIMIT $2`
+	redactedByIDSQL = `SELECT redacted FROM events WHERE idh(event_id) = idh($1) AND event_id = $1`
+	nidByIDSQL      = `SELECT nid FROM events WHERE idh(event_id) = idh($1) AND event_id = $1`
 	editsOfSQL      = `SELECT nid, raw FROM events WHERE rel_target = $1 AND rel_target <> '' AND rel_type = '` + event.RelReplace + `' AND NOT redacted`
 	markAppliedSQL  = `UPDATE redactions SET applied_at = $1 WHERE redaction_id = $2`
 	markRejectedSQL = `UPDATE redactions SET rejected = TRUE WHERE redaction_id = $1`
@@ -90,7 +108,7 @@ func newRowsInsert(query string, width int) rowsInsert {
 }
 
 var (
-	insertEventsSQLite  = newRowsInsert(insertEventsSQL, 14)
+	insertEventsSQLite  = newRowsInsert(insertEventsSQLiteText, 14)
 	insertChangesSQLite = newRowsInsert(insertChangesSQL, changeWidth)
 )
 
@@ -371,10 +389,22 @@ func (w *writer) queryEach(ctx context.Context, q string, args []any, each func(
 func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 	w.inserted = make(map[id.EventID]bool, len(evs))
 	args := make([]any, 0, len(evs)*14)
+	// On SQLite, what is stored already or earlier in the batch is left
+	// out here, as PostgreSQL's ON CONFLICT (event_id) leaves it out.
+	var seen map[id.EventID]bool
+	if w.s.dialect == sqlite {
+		seen = make(map[id.EventID]bool, len(evs))
+	}
 	for i := range evs {
 		ev := &evs[i]
 		if _, err := w.room(ctx, ev.RoomID); err != nil {
 			return err
+		}
+		if seen != nil {
+			if seen[ev.ID] || w.probed[string(ev.ID)]&probeStored != 0 {
+				continue
+			}
+			seen[ev.ID] = true
 		}
 		var stateKey any
 		if ev.StateKey != nil {
@@ -548,9 +578,7 @@ const rejudgeLimit = 1000
 // deferred for want of the room version) before the state in force when it
 // was sent was known may be valid after all, or finally judged.
 func (w *writer) rejudgeRedactions(ctx context.Context, room id.RoomID, res *PutResult) error {
-	targets, err := scanStrings(w.tx.QueryContext(ctx, `SELECT DISTINCT r.target_id FROM redactions r
-		JOIN events e ON e.event_id = r.target_id
-		WHERE r.room_id = $1 AND r.applied_at IS NULL LIMIT $2`, string(room), rejudgeLimit))
+	targets, err := scanStrings(w.tx.QueryContext(ctx, rejudgeTargetsSQL, string(room), rejudgeLimit))
 	if err != nil {
 		return err
 	}
@@ -720,7 +748,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 // including the ones the archive had not seen yet.
 func (w *writer) eraseLateEdit(ctx context.Context, ev *Event) error {
 	var targetRedacted bool
-	err := w.tx.QueryRowContext(ctx, `SELECT redacted FROM events WHERE event_id = $1`, string(ev.Rel.EventID)).Scan(&targetRedacted)
+	err := w.tx.QueryRowContext(ctx, redactedByIDSQL, string(ev.Rel.EventID)).Scan(&targetRedacted)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !targetRedacted) {
 		return nil
 	}
@@ -728,7 +756,7 @@ func (w *writer) eraseLateEdit(ctx context.Context, ev *Event) error {
 		return err
 	}
 	var nid int64
-	if err := w.tx.QueryRowContext(ctx, `SELECT nid FROM events WHERE event_id = $1`, string(ev.ID)).Scan(&nid); err != nil {
+	if err := w.tx.QueryRowContext(ctx, nidByIDSQL, string(ev.ID)).Scan(&nid); err != nil {
 		return err
 	}
 	version, _, err := w.roomVersion(ctx, ev.RoomID)
@@ -896,6 +924,7 @@ const (
 	probeTombstoned = 1 // deleted on purpose (expired, purged, erased): not to be stored again
 	probePending    = 2 // an unapplied redaction waits for it
 	probeNamed      = 4 // a stored event's relation names it
+	probeStored     = 8 // stored already (SQLite only: PostgreSQL's insert conflicts on it)
 )
 
 // probe finds what the batch's event IDs are to the archive (probeSQL),
@@ -939,11 +968,11 @@ func (w *writer) count(kind int) int {
 // probeSQL as each database runs it: the IDs are one JSON array on
 // SQLite (as sqliteIDRows), one text[] on PostgreSQL (as postgresAmong).
 var (
-	sqliteProbeSQL   = fmt.Sprintf(probeSQL, "json_each($1) AS ids")
-	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)")
+	sqliteProbeSQL   = fmt.Sprintf(probeSQL, "json_each($1) AS ids", probeStoredSQL)
+	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)", "")
 )
 
-// among runs query (one " IN (%s)" for a list) for ids and returns the one
+// among runs query (" IN (%[1]s)" for a list, and " IN (%[2]s)" for their idh) for ids and returns the one
 // column of its rows, in one statement whatever their number: the IDs are
 // one parameter. On SQLite a JSON array read by json_each (sqliteAmong,
 // prepared once by prepareWrites): a list of parameters has a text for
@@ -983,12 +1012,14 @@ func (w *writer) queryIDs(ctx context.Context, sqliteQuery, postgresQuery string
 	return st.QueryContext(ctx, string(arg))
 }
 
-// postgresAmong is query (of writer.among) as PostgreSQL runs it.
+// postgresAmong is query (of writer.among) as PostgreSQL runs it: each
+// IN list, the IDs' (%[1]s) or their hashes' (%[2]s, idh being the
+// identity there), is = ANY of the one text[].
 func postgresAmong(query string) string {
-	return strings.Replace(query, " IN (%s)", " = ANY($1)", 1)
+	return strings.NewReplacer(" IN (%[1]s)", " = ANY($1)", " IN (%[2]s)", " = ANY($1)").Replace(query)
 }
 
 // sqliteAmong is query (of writer.among) as SQLite runs it.
 func sqliteAmong(query string) string {
-	return fmt.Sprintf(query, sqliteIDRows)
+	return fmt.Sprintf(query, sqliteIDRows, sqliteIDHRows)
 }

@@ -1,0 +1,174 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// TestEventIDLookupsUseTheirIndex: every query that finds events by ID
+// probes an index for it: on SQLite events_idh (the ID's hash: the table
+// has no other index on event_id, so a query that does not name
+// idh(event_id) reads the whole table). On PostgreSQL, which keeps its
+// unique index on the ID, idh is the identity and is inlined: its plans
+// are those of the ID conditions alone.
+func TestEventIDLookupsUseTheirIndex(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		for query, args := range store.EventIDLookups(st) {
+			plan := queryPlan(t, st, query, args...)
+			name := strings.Join(strings.Fields(query), " ")
+			if len(name) > 120 {
+				name = name[:120]
+			}
+			if st.Dialect() == "sqlite" {
+				if !strings.Contains(plan, "events_idh") {
+					t.Errorf("%s...\ndoes not probe events_idh:\n%s", name, plan)
+				}
+				// The events table is read whole nowhere (a scan of a
+				// partial index, events_meeting, is the meetings page's).
+				if regexp.MustCompile(`(?m)SCAN (events|e|t|x)$`).MatchString(plan) {
+					t.Errorf("%s...\nscans the events table:\n%s", name, plan)
+				}
+				continue
+			}
+			// PostgreSQL plans its own ID conditions: idh is inlined away.
+			if strings.Contains(plan, "idh(") {
+				t.Errorf("%s...\nkeeps idh in its plan, not inlined:\n%s", name, plan)
+			}
+		}
+	})
+}
+
+// TestRepeatsInABatchStoredOnce: with no unique index on the ID to
+// conflict on (SQLite), an event twice in one batch, alone or with one
+// stored before, is stored once, as PostgreSQL's ON CONFLICT has it: a
+// write batch finds what is stored already (probeStored) and leaves out
+// its own repeats. (TestPutEventsIdempotent has a batch stored again.)
+func TestRepeatsInABatchStoredOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		m := func(evID string, ts int64) store.Event {
+			return mk(t, evID, "m.room.message", "@alice:example.org", ts, nil, `{"msgtype":"m.text","body":"`+evID+`"}`)
+		}
+		a, b, c := m("$a", 2000), m("$b", 2001), m("$c", 2002)
+		if res := put(t, st, append(baseRoom(t), a, b, a)...); res.Stored != len(baseRoom(t))+2 || res.Duplicates != 1 {
+			t.Errorf("a batch with one event twice: stored %d, duplicates %d; want %d and 1", res.Stored, res.Duplicates, len(baseRoom(t))+2)
+		}
+		if res := put(t, st, b, c, c, a); res.Stored != 1 || res.Duplicates != 3 {
+			t.Errorf("a batch of two stored events and a new one twice: stored %d, duplicates %d; want 1 and 3", res.Stored, res.Duplicates)
+		}
+		n, err := st.CountEvents(ctx)
+		if err != nil || n != int64(len(baseRoom(t))+3) {
+			t.Errorf("CountEvents = %d, %v; want %d", n, err, len(baseRoom(t))+3)
+		}
+		got, err := st.EventsByID(ctx, []id.EventID{"$a", "$b", "$c"})
+		if err != nil || len(got) != 3 {
+			t.Errorf("EventsByID found %d events of 3 stored once each (%v)", len(got), err)
+		}
+		changes, err := st.Changes(ctx, 0, 1000)
+		if err != nil || len(changes) != len(baseRoom(t))+3 {
+			t.Errorf("%d changes fed (%v), want one for each of %d events", len(changes), err, len(baseRoom(t))+3)
+		}
+	})
+}
+
+// TestEventIDHashMigration: an archive made before 018 (a unique index on
+// the ID's text) is made anew with events_idh: its rows and their nids
+// stay, lookups find them, and a nid once given (to an event deleted
+// since) is not given again.
+func TestEventIDHashMigration(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := store.Config{Type: "sqlite", URI: filepath.Join(dir, "old.db")}
+	st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []store.Event{
+		mk(t, "$m1", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"one"}`),
+		mk(t, "$m2", "m.room.message", "@alice:example.org", 2001, nil, `{"msgtype":"m.text","body":"two"}`),
+		mk(t, "$m3", "m.room.message", "@alice:example.org", 2002, nil, `{"msgtype":"m.text","body":"three"}`),
+	}
+	put(t, st, append(baseRoom(t), msgs...)...)
+	st.Close()
+
+	db, err := sql.Open("sqlite", cfg.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq int64
+	if err := db.QueryRow(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	// The table as 001 made it (event_id UNIQUE, 014's related last),
+	// without its last event, whose nid AUTOINCREMENT remembers.
+	for _, q := range []string{
+		`DELETE FROM events WHERE event_id = '$m3'`,
+		`CREATE TABLE events_old (nid INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+			type TEXT NOT NULL, state_key TEXT, sender TEXT NOT NULL, sender_name TEXT NOT NULL DEFAULT '', origin_ts BIGINT NOT NULL,
+			public BOOLEAN NOT NULL, rel_type TEXT NOT NULL DEFAULT '', rel_target TEXT NOT NULL DEFAULT '', rel_key TEXT NOT NULL DEFAULT '',
+			reply_to TEXT NOT NULL DEFAULT '', raw TEXT NOT NULL, redacted BOOLEAN NOT NULL DEFAULT FALSE, received_at BIGINT NOT NULL,
+			related BOOLEAN NOT NULL DEFAULT FALSE)`,
+		`INSERT INTO events_old SELECT * FROM events`,
+		`DROP TABLE events`,
+		`ALTER TABLE events_old RENAME TO events`,
+		`UPDATE sqlite_sequence SET seq = ` + strconv.FormatInt(seq, 10) + ` WHERE name = 'events'`,
+		`UPDATE schema_version SET version = 17`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	defer st.Close()
+	if n, err := st.CountEvents(ctx); err != nil || n != int64(len(baseRoom(t))+2) {
+		t.Errorf("CountEvents after the migration = %d, %v; want %d", n, err, len(baseRoom(t))+2)
+	}
+	for _, evID := range []id.EventID{"$create", "$m1", "$m2"} {
+		if _, err := st.EventByID(ctx, evID); err != nil {
+			t.Errorf("event %s after the migration: %v", evID, err)
+		}
+	}
+	put(t, st, mk(t, "$m4", "m.room.message", "@alice:example.org", 2003, nil, `{"msgtype":"m.text","body":"four"}`))
+	if res := put(t, st, msgs[0]); res.Duplicates != 1 {
+		t.Errorf("an event stored before the migration, stored again: %+v, want a duplicate", res)
+	}
+	db, err = sql.Open("sqlite", cfg.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var nid int64
+	if err := db.QueryRow(`SELECT nid FROM events WHERE event_id = '$m4'`).Scan(&nid); err != nil {
+		t.Fatal(err)
+	}
+	if nid <= seq {
+		t.Errorf("the event after the migration has nid %d, given before (to a deleted event) up to %d", nid, seq)
+	}
+	var indexes string
+	if err := db.QueryRow(`SELECT group_concat(name, ' ') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'`).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"events_idh", "events_room_ts", "events_state", "events_rel", "events_sender", "events_meeting", "events_related", "events_space_child", "events_shown"} {
+		if !strings.Contains(" "+indexes+" ", " "+want+" ") {
+			t.Errorf("index %s missing after the migration: %s", want, indexes)
+		}
+	}
+	if strings.Contains(indexes, "sqlite_autoindex_events") {
+		t.Errorf("the unique index on event_id is still there: %s", indexes)
+	}
+}
