@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -150,9 +152,18 @@ func (a *appService) event(body, redacts string) (string, map[string]any) {
 	return a.eventIn(a.day.Room, body, redacts)
 }
 
+// eventIn's event IDs are a hash's 32 bytes in URL-safe base64, as the
+// dataset's are and as room versions 4 and later make them, so that they
+// land on an index of IDs at random. IDs of a counter
+// ("$archive-bench-<time>-<n>") all landed at one end of SQLite's unique
+// index on the ID's text: the appservice acks of the 1M run took 4.7-6.3
+// ms (p50) with them, 17.4 with these (12.2 with the index of the ID's
+// hash, store/idh.go), and a new message was searchable at 5.5 ms p50
+// with them, 197 with these (the indexer's poll; p99 206 either way).
 func (a *appService) eventIn(room, body, redacts string) (string, map[string]any) {
 	n := a.seq.Add(1)
-	evID := fmt.Sprintf("$archive-bench-%d-%d", time.Now().UnixNano(), n)
+	h := sha256.Sum256(fmt.Appendf(nil, "archive-bench\x1f%d\x1f%d", time.Now().UnixNano(), n))
+	evID := "$" + base64.RawURLEncoding.EncodeToString(h[:])
 	ev := map[string]any{"event_id": evID, "room_id": room, "sender": a.day.Sender,
 		"origin_server_ts": max(time.Now().UnixMilli(), a.after+n), "type": "m.room.message",
 		"content": map[string]any{"msgtype": "m.text", "body": body}}
