@@ -972,9 +972,10 @@ var (
 	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)", "")
 )
 
-// among runs query (" IN (%[1]s)" for a list, and " IN (%[2]s)" for their idh) for ids and returns the one
-// column of its rows, in one statement whatever their number: the IDs are
-// one parameter. On SQLite a JSON array read by json_each (sqliteAmong,
+// among runs query (" IN (%[1]s)" for a list of IDs, " IN (%[2]s)" for
+// their idh) for ids and returns the one column of its rows, in one
+// statement whatever their number: the IDs are one parameter. On SQLite
+// a JSON array read by json_each (sqliteAmong,
 // prepared once by prepareWrites): a list of parameters has a text for
 // every length, which modernc compiled anew for every batch. On
 // PostgreSQL a text[] compared with = ANY (postgresAmong), an index
