@@ -3,7 +3,6 @@ package store
 import (
 	"database/sql/driver"
 	"fmt"
-	"hash/fnv"
 
 	moderncsqlite "modernc.org/sqlite"
 )
@@ -42,7 +41,7 @@ func init() {
 		case string:
 			return idh(v), nil
 		case []byte:
-			return idh(string(v)), nil
+			return idh(v), nil
 		case nil:
 			return nil, nil
 		default:
@@ -51,11 +50,18 @@ func init() {
 	})
 }
 
-// idh is the hash events_idh keys an event ID by on SQLite.
-func idh(s string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return int64(h.Sum64())
+// idh is the hash events_idh keys an event ID by on SQLite: FNV-1a, 64
+// bits, as hash/fnv's New64a computes it, without its allocations (SQLite
+// calls it for every row an insert indexes and every ID a lookup names).
+// Stored indexes hold it: it must never change (TestIDHIsFNV1a).
+func idh[T string | []byte](s T) int64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= prime
+	}
+	return int64(h)
 }
 
 // sqliteIDHRows is sqliteIDRows's IDs hashed (idh), for a lookup of a
