@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -215,6 +216,9 @@ func TestRunMeasuresEverything(t *testing.T) {
 			names = append(names, c.Name)
 			if c.N == 0 || c.P50 <= 0 || c.MinMessages <= 0 || c.MaxMessages < c.MinMessages {
 				t.Errorf("%s: first requests of %s: %+v", o.Database, c.Name, c)
+			}
+			if runtime.GOOS == "linux" && (c.ServerCPUMS <= 0 || c.Faults < 0) {
+				t.Errorf("%s: archive-web's cost of the first requests of %s not read: %+v", o.Database, c.Name, c)
 			}
 		}
 		if got := strings.Join(names, ", "); got != fmt.Sprintf("day page, text log, JSON day, permalink, thread page (%d replies)", threadReplies) {

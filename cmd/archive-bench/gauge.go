@@ -25,17 +25,21 @@ type speedGauge struct {
 	// StealPercent is the share of all CPU time the host took from this
 	// machine during the run; -1 where /proc/stat cannot say.
 	StealPercent float64 `json:"steal_percent"`
+	// FaultUS is what first touching a page of fresh memory costs, in µs
+	// (faultCostUS, at the start); -1 where it cannot be measured.
+	FaultUS float64 `json:"fault_us"`
 }
 
 // gaugeStart times the workload and reads the CPU counters.
 type gaugeStart struct {
 	ms           float64
+	faultUS      float64
 	steal, total uint64
 	stat         bool
 }
 
 func startGauge() gaugeStart {
-	g := gaugeStart{ms: gaugeWork()}
+	g := gaugeStart{ms: gaugeWork(), faultUS: faultCostUS()}
 	g.steal, g.total, g.stat = readCPUStat()
 	return g
 }
@@ -43,7 +47,7 @@ func startGauge() gaugeStart {
 // finish times the workload again and reports both with the steal since
 // the start.
 func (g gaugeStart) finish() speedGauge {
-	s := speedGauge{StartMS: g.ms, EndMS: gaugeWork(), StealPercent: -1}
+	s := speedGauge{StartMS: g.ms, EndMS: gaugeWork(), StealPercent: -1, FaultUS: g.faultUS}
 	if steal, total, ok := readCPUStat(); ok && g.stat && total > g.total {
 		s.StealPercent = 100 * float64(steal-g.steal) / float64(total-g.total)
 	}
@@ -129,6 +133,9 @@ func (s speedGauge) speedLine() string {
 	line := fmt.Sprintf("Machine speed: a fixed single-core workload took %.0f ms at the start and %.0f ms at the end", s.StartMS, s.EndMS)
 	if s.StealPercent >= 0 {
 		line += fmt.Sprintf("; the host took %.1f%% of the CPU time (steal)", s.StealPercent)
+	}
+	if s.FaultUS > 0 {
+		line += fmt.Sprintf("; first touching a page of fresh memory (a page fault) cost %.2f µs", s.FaultUS)
 	}
 	return line + ". Runs on one machine compare only where these agree.\n\n"
 }

@@ -37,6 +37,14 @@ func TestSpeedGauge(t *testing.T) {
 	if line := g.speedLine(); !strings.Contains(line, "fixed single-core workload") {
 		t.Errorf("report line: %q", line)
 	}
+	if runtime.GOOS == "linux" {
+		if g.FaultUS <= 0 || g.FaultUS > 1000 {
+			t.Errorf("page fault cost on Linux: %+v", g)
+		}
+		if line := g.speedLine(); !strings.Contains(line, "a page fault") {
+			t.Errorf("report line without the page fault's cost: %q", line)
+		}
+	}
 	if line := (speedGauge{}).speedLine(); line != "" {
 		t.Errorf("a report without a gauge (an older bench.json) says %q", line)
 	}

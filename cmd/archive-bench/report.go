@@ -276,10 +276,14 @@ func (r *report) markdown(w io.Writer) {
 	row(fmt.Sprintf("%s, first request after start (the process's first page; one sample), ms", dayPageName(r)), func(o oursResult) string { return num(o.DayPageFirstMS) })
 	if len(r.Ours) > 0 {
 		for i, cr := range r.Ours[0].Cold {
-			row(fmt.Sprintf("%s, first request of %d distinct pages (nothing cached for them), p50 / p99 ms", cr.Name, cr.N), func(o oursResult) string {
+			row(fmt.Sprintf("%s, first request of %d distinct pages (nothing cached for them), p50 / p99 ms (messages; archive-web's CPU ms and page faults a page)", cr.Name, cr.N), func(o oursResult) string {
 				if i < len(o.Cold) && o.Cold[i].Name == cr.Name {
 					c := o.Cold[i]
-					return fmt.Sprintf("%s (%d–%d messages)", pp(c.latency), c.MinMessages, c.MaxMessages)
+					cost := ""
+					if c.ServerCPUMS >= 0 {
+						cost = fmt.Sprintf("; %s ms, %.0f faults", num(c.ServerCPUMS), c.Faults)
+					}
+					return fmt.Sprintf("%s (%d–%d messages%s)", pp(c.latency), c.MinMessages, c.MaxMessages, cost)
 				}
 				return "–"
 			})

@@ -752,6 +752,11 @@ type coldResult struct {
 	MinMessages int `json:"min_messages"`
 	MaxMessages int `json:"max_messages"`
 	latency
+	// ServerCPUMS and Faults are archive-web's CPU time (ms) and minor
+	// page faults a page, on average (proccost.go); -1 where /proc cannot
+	// say.
+	ServerCPUMS float64 `json:"server_cpu_ms"`
+	Faults      float64 `json:"minor_faults"`
 }
 
 // measureCold measures the first request of n distinct pages of each
@@ -848,9 +853,12 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 	}
 	samples := make([][]time.Duration, len(names))
 	res := make([]coldResult, len(names))
+	costs := make([]procCost, len(names))
+	costsRead := true
 	for k := range res {
 		res[k] = coldResult{Name: names[k], MinMessages: math.MaxInt}
 	}
+	pid := w.cmd.Process.Pid
 	for i := 0; ; i++ {
 		asked := false
 		for k := range pages {
@@ -859,9 +867,15 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 			}
 			asked = true
 			p := pages[k][i]
+			before, ok := readProcCost(pid)
 			t0 := time.Now()
 			code, body, err := w.get(ctx, p.path)
 			d := time.Since(t0)
+			after, ok2 := readProcCost(pid)
+			if costsRead = costsRead && ok && ok2; costsRead {
+				costs[k].cpuNS += after.cpuNS - before.cpuNS
+				costs[k].faults += after.faults - before.faults
+			}
 			if err == nil && code != http.StatusOK {
 				err = fmt.Errorf("%s answered %d", p.path, code)
 			}
@@ -878,6 +892,11 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 	}
 	for k := range res {
 		res[k].latency = summarize(samples[k])
+		res[k].ServerCPUMS, res[k].Faults = -1, -1
+		if n := float64(len(samples[k])); costsRead && n > 0 {
+			res[k].ServerCPUMS = float64(costs[k].cpuNS) / 1e6 / n
+			res[k].Faults = float64(costs[k].faults) / n
+		}
 	}
 	return res, nil
 }
