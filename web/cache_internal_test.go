@@ -1,6 +1,16 @@
 package web
 
-import "testing"
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
 
 // A response body is built by appending (a bytes.Buffer, appendJSON), so
 // its array is often twice its length; the cache's bound is on memory, so
@@ -23,5 +33,85 @@ func TestCacheCountsTheBodiesArrays(t *testing.T) {
 	}
 	if cap(got.body) > len(body)+len(body)/4 {
 		t.Errorf("a %d-byte body is kept in an array of %d", len(body), cap(got.body))
+	}
+}
+
+// TestCachedBodiesArePacked: a response body is kept packed (packBody),
+// in memory of its own even when it was built in a lent buffer, and comes
+// back byte for byte (responseBody) in a lent buffer of its own; what
+// does not pack (small, or already compressed) is kept as it is, and a
+// damaged packed body is an error, not a wrong page.
+func TestCachedBodiesArePacked(t *testing.T) {
+	var page []byte
+	for i := range 3000 {
+		page = fmt.Appendf(page, "<li class=\"msg\"><a href=\"/room/!r:x/event/$e%d\">12:%02d</a> <span>someone</span> said thing %d</li>\n", i, i%60, i*7)
+	}
+	lent, err := buildLent(len(page), func(b []byte) ([]byte, error) { return append(b, page...), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := packBody(lent.b)
+	lent.done()
+	// The lent buffer is lent again, and written over.
+	again, _ := buildLent(len(page), func(b []byte) ([]byte, error) { return append(b, bytes.Repeat([]byte{'x'}, len(page))...), nil })
+	defer again.done()
+	if !v.packed || len(v.body) > len(page)/4 || cap(v.body) != len(v.body) {
+		t.Fatalf("a %d-byte page kept packed %v in %d bytes (array of %d)", len(page), v.packed, len(v.body), cap(v.body))
+	}
+	for range 2 {
+		got, err := v.responseBody()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.b, page) || got.release == nil {
+			t.Fatalf("unpacked %d bytes (lent %v), want the %d-byte page", len(got.b), got.release != nil, len(page))
+		}
+		got.done()
+	}
+
+	random := make([]byte, 64<<10)
+	if _, err := rand.Read(random); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"small": page[:packMin-1], "incompressible": random} {
+		v := packBody(b)
+		if v.packed {
+			t.Errorf("%s: packed", name)
+		}
+		got, err := v.responseBody()
+		if err != nil || !bytes.Equal(got.b, b) || got.release != nil {
+			t.Errorf("%s: kept %d bytes (lent %v), %v", name, len(got.b), got.release != nil, err)
+		}
+	}
+
+	damaged := packBody(page)
+	damaged.body = damaged.body[:len(damaged.body)/2]
+	if got, err := damaged.responseBody(); err == nil {
+		t.Errorf("a damaged packed body unpacked to %d bytes", len(got.b))
+	}
+}
+
+// TestLentBodyGivenBackAfterSending: sendValidated gives a lent body back
+// once, and only once the response holds all of it (plain or gzipped): a
+// buffer given back sooner may be lent to another request and written
+// over while this one is still being sent.
+func TestLentBodyGivenBackAfterSending(t *testing.T) {
+	body := bytes.Repeat([]byte("<p>a line of a page</p>\n"), 2000)
+	for _, accept := range []string{"", "gzip"} {
+		s := &Server{now: time.Now, cache: newRenderCache(1 << 20)}
+		req := httptest.NewRequest(http.MethodGet, "/room/!x:example.org/2026-01-01", nil)
+		req.Header.Set("Accept-Encoding", accept)
+		rec := httptest.NewRecorder()
+		c := echo.New().NewContext(req, rec)
+		releases, sentThen := 0, -1
+		err := s.sendValidated(c, http.StatusOK, echo.MIMETextHTMLCharsetUTF8, `"tag"`, time.Time{}, func() (respBody, error) {
+			return respBody{b: body, release: func() { releases++; sentThen = rec.Body.Len() }}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if releases != 1 || sentThen != rec.Body.Len() || sentThen == 0 {
+			t.Errorf("Accept-Encoding %q: given back %d times, with %d bytes of %d sent", accept, releases, sentThen, rec.Body.Len())
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -270,4 +271,41 @@ func gunzip(t *testing.T, b []byte) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// TestRenderCacheKeepsPagesPacked: a day page is kept in a fraction of its
+// length (packed), and every later request, many at once, gets it byte
+// for byte, as do the text log and the JSON day.
+func TestRenderCacheKeepsPagesPacked(t *testing.T) {
+	var lines []string
+	for i := range 300 {
+		lines = append(lines, msgLine(fmt.Sprintf("$p%d", i), 1767225601000+int64(i)*1000,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"message %d of a busy day, said about thing %d"}`, i, i*7)))
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, lines...))
+		for _, p := range []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org/2026-01-01.txt",
+			"/api/v1/rooms/!x:example.org/events?date=2026-01-01"} {
+			before := e.srv.CacheBytes()
+			first := e.get(t, p)
+			if first.Code != http.StatusOK || !strings.Contains(first.Body.String(), "message 299 of a busy day") {
+				t.Fatalf("GET %s = %d without its last message", p, first.Code)
+			}
+			if kept := e.srv.CacheBytes() - before; kept <= 0 || kept > int64(first.Body.Len()/2) {
+				t.Errorf("%s: %d bytes kept for a body of %d", p, kept, first.Body.Len())
+			}
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					for range 5 {
+						if again := e.get(t, p); again.Code != http.StatusOK || again.Body.String() != first.Body.String() {
+							t.Errorf("%s again: %d, %d bytes differing from the first %d", p, again.Code, again.Body.Len(), first.Body.Len())
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}
+	})
 }

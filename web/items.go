@@ -52,14 +52,14 @@ func pageItems(pd pageData, items []itemView) template.HTML {
 }
 
 // spliceItems writes items in the place of itemsMarker in the executed
-// page, in a lent buffer copied out at exactly the page's length (the
-// render cache keeps it as it is).
-func spliceItems(page []byte, items []itemView) ([]byte, error) {
+// page, in a lent buffer: the page is sent from it, and the render cache
+// keeps it packed (packBody).
+func spliceItems(page []byte, items []itemView) (respBody, error) {
 	i := bytes.Index(page, []byte(itemsMarker))
 	if i < 0 {
-		return nil, errors.New("the page's timeline has no place in it")
+		return respBody{}, errors.New("the page's timeline has no place in it")
 	}
-	return buildExact(len(page)+itemsSize(items), func(b []byte) ([]byte, error) {
+	return buildLent(len(page)+itemsSize(items), func(b []byte) ([]byte, error) {
 		m := render.MarkupOn(append(b, page[:i]...))
 		writeItems(m, items)
 		return append(m.Bytes(), page[i+len(itemsMarker):]...), nil

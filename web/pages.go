@@ -509,12 +509,12 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 	}
 	bodyKey := fmt.Sprintf("text %d %s", code, etag)
 	s.rememberPage(c, code, "text/plain; charset=utf-8", etag, bodyKey, &q)
-	return s.sendValidated(c, code, "text/plain; charset=utf-8", etag, day, func() ([]byte, error) {
-		return s.cachedBody(bodyKey, func() ([]byte, error) {
+	return s.sendValidated(c, code, "text/plain; charset=utf-8", etag, day, func() (respBody, error) {
+		return s.cachedBody(bodyKey, func() (respBody, error) {
 			if err := s.run(ctx, &q); err != nil {
-				return nil, err
+				return respBody{}, err
 			}
-			return v.bytes(), nil
+			return respBody{b: v.bytes()}, nil
 		})
 	})
 }

@@ -349,22 +349,36 @@ func (s *Server) renderPage(c echo.Context, code int, name string, data any) err
 }
 
 func (s *Server) execPage(name string, data any) ([]byte, error) {
+	l, err := s.execPageLent(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if l.release == nil {
+		return l.b, nil
+	}
+	out := exactCopy(l.b)
+	l.done()
+	return out, nil
+}
+
+// execPageLent is execPage, whose body may be lent (respBody).
+func (s *Server) execPageLent(name string, data any) (respBody, error) {
 	t, ok := s.pages[name]
 	if !ok {
-		return nil, fmt.Errorf("no page template %q", name)
+		return respBody{}, fmt.Errorf("no page template %q", name)
 	}
 	var b bytes.Buffer
 	b.Grow(pageChrome)
 	sp := new(itemsSplice)
 	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data, Script: s.scriptPath, splice: sp}); err != nil {
-		return nil, fmt.Errorf("render %s: %w", name, err)
+		return respBody{}, fmt.Errorf("render %s: %w", name, err)
 	}
 	if !sp.set {
-		return b.Bytes(), nil
+		return respBody{b: b.Bytes()}, nil
 	}
 	out, err := spliceItems(b.Bytes(), sp.items)
 	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", name, err)
+		return respBody{}, fmt.Errorf("render %s: %w", name, err)
 	}
 	return out, nil
 }

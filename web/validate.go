@@ -359,7 +359,7 @@ func writeField(h hash.Hash, fields ...string) {
 // 304 without build being called; otherwise build renders the body. With
 // the render cache on, a client that accepts gzip gets the body
 // compressed, once per body (gzipVariant), under an ETag of its own.
-func (s *Server) sendValidated(c echo.Context, code int, contentType, etag string, day time.Time, build func() ([]byte, error)) error {
+func (s *Server) sendValidated(c echo.Context, code int, contentType, etag string, day time.Time, build func() (respBody, error)) error {
 	gz := s.cache != nil && acceptsGzip(c.Request().Header.Get("Accept-Encoding"))
 	if s.cache != nil {
 		c.Response().Header().Add("Vary", "Accept-Encoding")
@@ -377,33 +377,38 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 	if err != nil {
 		return err
 	}
+	defer body.done()
+	out := body.b
 	if gz {
-		if body, err = s.gzipVariant(fmt.Sprintf("gzip %d %s %s", code, contentType, etag), body); err != nil {
+		z, err := s.gzipVariant(fmt.Sprintf("gzip %d %s %s", code, contentType, etag), body.b)
+		if err != nil {
 			return err
 		}
+		defer z.done()
+		out = z.b
 		c.Response().Header().Set(echo.HeaderContentEncoding, "gzip")
 	}
-	return c.Blob(code, contentType, body)
+	return c.Blob(code, contentType, out)
 }
 
 // gzipVariant is body gzipped, from the render cache under key when it
 // was compressed before. BestSpeed: a page nobody asked for yet (a
 // crawler's usual request) pays for the compression once, in its own
 // time; a day page shrinks about tenfold even so.
-func (s *Server) gzipVariant(key string, body []byte) ([]byte, error) {
-	return s.cachedBody(key, func() ([]byte, error) {
+func (s *Server) gzipVariant(key string, body []byte) (respBody, error) {
+	return s.cachedBody(key, func() (respBody, error) {
 		var b bytes.Buffer
 		w, err := gzip.NewWriterLevel(&b, gzip.BestSpeed)
 		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return respBody{}, fmt.Errorf("gzip: %w", err)
 		}
 		if _, err := w.Write(body); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return respBody{}, fmt.Errorf("gzip: %w", err)
 		}
 		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return respBody{}, fmt.Errorf("gzip: %w", err)
 		}
-		return b.Bytes(), nil
+		return respBody{b: b.Bytes()}, nil
 	})
 }
 
@@ -434,12 +439,12 @@ func (s *Server) renderValidated(c echo.Context, code int, name string, v any, q
 	}
 	bodyKey := fmt.Sprintf("page %s %d %s", name, code, etag)
 	s.rememberPage(c, code, echo.MIMETextHTMLCharsetUTF8, etag, bodyKey, q)
-	return s.sendValidated(c, code, echo.MIMETextHTMLCharsetUTF8, etag, day, func() ([]byte, error) {
-		return s.cachedBody(bodyKey, func() ([]byte, error) {
+	return s.sendValidated(c, code, echo.MIMETextHTMLCharsetUTF8, etag, day, func() (respBody, error) {
+		return s.cachedBody(bodyKey, func() (respBody, error) {
 			if err := s.run(c.Request().Context(), q); err != nil {
-				return nil, err
+				return respBody{}, err
 			}
-			return s.execPage(name, v)
+			return s.execPageLent(name, v)
 		})
 	})
 }
@@ -452,38 +457,42 @@ func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.T
 		return err
 	}
 	s.rememberPage(c, http.StatusOK, echo.MIMEApplicationJSON, etag, "json "+etag, q)
-	return s.sendValidated(c, http.StatusOK, echo.MIMEApplicationJSON, etag, day, func() ([]byte, error) {
-		return s.cachedBody("json "+etag, func() ([]byte, error) {
+	return s.sendValidated(c, http.StatusOK, echo.MIMEApplicationJSON, etag, day, func() (respBody, error) {
+		return s.cachedBody("json "+etag, func() (respBody, error) {
 			if err := s.run(c.Request().Context(), q); err != nil {
-				return nil, err
+				return respBody{}, err
 			}
 			if a, ok := v.(jsonAppender); ok {
-				return buildExact(a.sizeHint(), a.appendJSON)
+				return buildLent(a.sizeHint(), a.appendJSON)
 			}
 			b, err := json.Marshal(v)
 			if err != nil {
-				return nil, fmt.Errorf("encode response: %w", err)
+				return respBody{}, fmt.Errorf("encode response: %w", err)
 			}
-			return b, nil
+			return respBody{b: b}, nil
 		})
 	})
 }
 
 // cachedBody is the response body cached under key (a page, its status
 // and its ETag: the ETag covers all the page shows), else build's, then
-// kept. The body is shared by every request that gets it: never written.
-func (s *Server) cachedBody(key string, build func() ([]byte, error)) ([]byte, error) {
+// kept (packBody). The caller gives the body back (respBody.done) once
+// it is sent; a body not lent is shared by every request that gets it:
+// never written.
+func (s *Server) cachedBody(key string, build func() (respBody, error)) (respBody, error) {
 	c, ok := s.cache.get(key)
 	if s.cache != nil {
 		s.opts.Metrics.cacheLookup("response", ok)
 	}
 	if ok {
-		return c.body, nil
+		return c.responseBody()
 	}
-	b, err := build()
+	l, err := build()
 	if err != nil {
-		return nil, err
+		return respBody{}, err
 	}
-	s.cache.put(key, cached{body: b})
-	return b, nil
+	if s.cache != nil {
+		s.cache.put(key, packBody(l.b))
+	}
+	return l, nil
 }
