@@ -50,11 +50,12 @@ type cached struct {
 // each page asked for the first time grew the heap by its size, and
 // first touching a page of memory is a page fault, 12 µs each on the
 // bench's virtual machine. In archive-bench's first requests of 20 day
-// pages archive-web spent 19.0-19.2 ms of CPU a page, 13.4-14.8 with
-// the bodies packed (two runs each); a cached page costs 0.1 ms more to
-// send. The cache also holds six times the pages within its bound. A
-// body smaller than packMin, or that packs to more than seven eighths
-// of its size (a gzip variant), is kept as it is.
+// pages archive-web spent 19.0-19.7 ms of CPU a page, 13.4-16.6 with
+// the bodies packed (three runs each), and the cache holds six times the
+// pages within its bound. A body asked for again is unpacked (0.1 ms)
+// and kept whole from then on (renderCache.unpack). A body smaller than
+// packMin, or that packs to more than seven eighths of its size (a gzip
+// variant), is kept as it is.
 const packMin = 4 << 10
 
 // packBody is the cache's value for the response body b, in memory of its
@@ -166,6 +167,41 @@ func (c *renderCache) put(key string, val cached) {
 	c.items[key] = c.order.PushFront(&cacheEntry{key: key, val: val, size: size})
 	c.size += size
 	c.evict()
+}
+
+// send is the body of c, key's entry, as it is sent (responseBody); a
+// packed one is kept whole from now on (unpack).
+func (c *renderCache) send(key string, v cached) (respBody, error) {
+	l, err := v.responseBody()
+	if err == nil && v.packed {
+		c.unpack(key, l.b)
+	}
+	return l, err
+}
+
+// unpack keeps b, the unpacked body of key's packed entry, in its place:
+// a page asked for again (a reader's reload, a link passed around) is
+// likely to be asked for more, and is then sent as it is kept, without
+// unpacking for each request; a page asked for once, as a crawler asks
+// for every day, stays packed. An entry whole would be over an eighth of
+// the cache stays packed too.
+func (c *renderCache) unpack(key string, b []byte) {
+	size := int64(len(key)+len(b)) + cacheEntryOverhead
+	if c == nil || size > c.limit/8 {
+		return
+	}
+	whole := exactCopy(b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return
+	}
+	if e := el.Value.(*cacheEntry); e.val.packed {
+		c.size += size - e.size
+		e.val, e.size = cached{body: whole}, size
+		c.evict()
+	}
 }
 
 // evict drops the least recently used entries past the limit.

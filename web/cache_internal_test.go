@@ -91,6 +91,41 @@ func TestCachedBodiesArePacked(t *testing.T) {
 	}
 }
 
+// TestPackedBodyKeptWholeWhenAskedAgain: unpack replaces a packed entry by
+// the whole body, counted at its size, once; an entry that would take
+// more than an eighth of the cache whole stays packed.
+func TestPackedBodyKeptWholeWhenAskedAgain(t *testing.T) {
+	page := bytes.Repeat([]byte("<li>a line of the day, said by someone</li>\n"), 1000)
+	for _, limit := range []int64{1 << 20, 128 << 10} {
+		c := newRenderCache(limit)
+		c.put("page", packBody(page))
+		packed := c.bytes()
+		v, ok := c.get("page")
+		if !ok || !v.packed {
+			t.Fatalf("limit %d: not kept packed", limit)
+		}
+		l, err := v.responseBody()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.unpack("page", l.b)
+		l.done()
+		v, _ = c.get("page")
+		if whole := int64(len(page)) < limit/8; v.packed == whole || !bytes.Equal(must(v.responseBody()).b, page) {
+			t.Errorf("limit %d: packed %v after being asked for again, %d bytes", limit, v.packed, len(v.body))
+		} else if whole && c.bytes() < int64(len(page)) {
+			t.Errorf("limit %d: the whole %d-byte body counted as %d bytes (%d packed)", limit, len(page), c.bytes(), packed)
+		}
+	}
+}
+
+func must(l respBody, err error) respBody {
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
 // TestLentBodyGivenBackAfterSending: sendValidated gives a lent body back
 // once, and only once the response holds all of it (plain or gzipped): a
 // buffer given back sooner may be lent to another request and written

@@ -273,9 +273,10 @@ func gunzip(t *testing.T, b []byte) string {
 	return string(out)
 }
 
-// TestRenderCacheKeepsPagesPacked: a day page is kept in a fraction of its
-// length (packed), and every later request, many at once, gets it byte
-// for byte, as do the text log and the JSON day.
+// TestRenderCacheKeepsPagesPacked: a day page asked for once is kept in a
+// fraction of its length (packed), one asked for again whole (unpack),
+// and every later request, many at once, gets it byte for byte, as do
+// the text log and the JSON day.
 func TestRenderCacheKeepsPagesPacked(t *testing.T) {
 	var lines []string
 	for i := range 300 {
@@ -293,6 +294,12 @@ func TestRenderCacheKeepsPagesPacked(t *testing.T) {
 			}
 			if kept := e.srv.CacheBytes() - before; kept <= 0 || kept > int64(first.Body.Len()/2) {
 				t.Errorf("%s: %d bytes kept for a body of %d", p, kept, first.Body.Len())
+			}
+			if second := e.get(t, p); second.Body.String() != first.Body.String() {
+				t.Errorf("%s: the second request's body differs from the first", p)
+			}
+			if kept := e.srv.CacheBytes() - before; kept < int64(first.Body.Len()) {
+				t.Errorf("%s: %d bytes kept for a body of %d asked for twice: not kept whole", p, kept, first.Body.Len())
 			}
 			var wg sync.WaitGroup
 			for range 8 {

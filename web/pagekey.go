@@ -164,7 +164,7 @@ func (s *Server) servePageKey(c echo.Context, key string, day time.Time) (served
 	if p.robots != "" {
 		c.Response().Header().Set("X-Robots-Tag", p.robots)
 	}
-	return true, s.sendValidated(c, p.code, p.contentType, p.etag, day, body.responseBody)
+	return true, s.sendValidated(c, p.code, p.contentType, p.etag, day, func() (respBody, error) { return s.cache.send(e.page.bodyKey, body) })
 }
 
 // pageTagName is, in the echo context, the hash of what the request's

@@ -485,7 +485,7 @@ func (s *Server) cachedBody(key string, build func() (respBody, error)) (respBod
 		s.opts.Metrics.cacheLookup("response", ok)
 	}
 	if ok {
-		return c.responseBody()
+		return s.cache.send(key, c)
 	}
 	l, err := build()
 	if err != nil {
