@@ -40,7 +40,8 @@ type cached struct {
 	html template.HTML // a message rendered by render.Message
 	body []byte        // a response body, shared read-only by every request
 	page *pageEntry    // or what answers a page key (pagekey.go)
-	// packed: body is packed (packBody), to be unpacked for each request.
+	// packed: body is packed (packBody), unpacked to be sent (until
+	// renderCache.unpack keeps it whole).
 	packed bool
 }
 
@@ -169,8 +170,8 @@ func (c *renderCache) put(key string, val cached) {
 	c.evict()
 }
 
-// send is the body of c, key's entry, as it is sent (responseBody); a
-// packed one is kept whole from now on (unpack).
+// send is v, key's entry, as its body is sent (responseBody); a packed
+// body is kept whole from now on (unpack).
 func (c *renderCache) send(key string, v cached) (respBody, error) {
 	l, err := v.responseBody()
 	if err == nil && v.packed {
