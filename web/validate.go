@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/labstack/echo/v4"
 	"maunium.net/go/mautrix/id"
 
@@ -394,7 +394,9 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 // gzipVariant is body gzipped, from the render cache under key when it
 // was compressed before. BestSpeed: a page nobody asked for yet (a
 // crawler's usual request) pays for the compression once, in its own
-// time; a day page shrinks about tenfold even so.
+// time; a day page shrinks about tenfold even so. klauspost/compress's
+// gzip: a 787 KB day page in 1.9 ms, against 4.2 with compress/gzip
+// (BenchmarkGzipVariant).
 func (s *Server) gzipVariant(key string, body []byte) (respBody, error) {
 	return s.cachedBody(key, func() (respBody, error) {
 		var b bytes.Buffer
