@@ -27,9 +27,11 @@ func BenchmarkAPIJSON(b *testing.B) {
 	})
 	b.Run("append", func(b *testing.B) {
 		for range b.N {
-			if _, err := buildExact(d.sizeHint(), d.appendJSON); err != nil {
+			l, err := buildLent(d.sizeHint(), d.appendJSON)
+			if err != nil {
 				b.Fatal(err)
 			}
+			l.done()
 		}
 	})
 }

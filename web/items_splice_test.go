@@ -45,9 +45,14 @@ func TestPageItemsSplice(t *testing.T) {
 	}
 }
 
-// TestBuildExact: what is built comes out at exactly its length, whatever
-// the guess, and a later build in the same lent buffer does not change it.
+// TestBuildExact: what is built and then owned (buildLent, respBody.own)
+// comes out at exactly its length, whatever the guess, and a later build
+// in the same lent buffer does not change it.
 func TestBuildExact(t *testing.T) {
+	buildExact := func(size int, build func([]byte) ([]byte, error)) ([]byte, error) {
+		l, err := buildLent(size, build)
+		return l.own(), err
+	}
 	first, err := buildExact(4, func(b []byte) ([]byte, error) { return append(b, "a longer response than guessed"...), nil })
 	if err != nil || string(first) != "a longer response than guessed" || cap(first) != len(first) {
 		t.Fatalf("first: %q (cap %d), %v", first, cap(first), err)

@@ -10,27 +10,15 @@ import "sync"
 // of its own, it was allocated from a guess (1.6 KB an event for the JSON
 // day, twice what the corpus's events take) and copied again to its
 // length by the render cache: two allocations of the response's size and
-// more, per first request; then one (buildExact, which other pages still
-// use), and now none of its size.
+// more, per first request; then one, and now none of its size. A page
+// not kept (an error page, the about page) is copied out of it at its
+// length (respBody.own).
 
 // scratchKeep is the largest buffer put back for reuse: a rare huge
 // response does not stay in memory for the ones after it.
 const scratchKeep = 4 << 20
 
 var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
-
-// buildExact returns what build appends to an empty buffer, in a slice
-// whose capacity is its length. size is a guess at the length, for when no
-// buffer that large is at hand (the pool is emptied by the collector).
-func buildExact(size int, build func([]byte) ([]byte, error)) ([]byte, error) {
-	l, err := buildLent(size, build)
-	if err != nil {
-		return nil, err
-	}
-	out := exactCopy(l.b)
-	l.done()
-	return out, nil
-}
 
 // exactCopy is b in memory of its own, at exactly its length.
 func exactCopy(b []byte) []byte {
@@ -53,8 +41,21 @@ func (l respBody) done() {
 	}
 }
 
-// buildLent is buildExact without the copy: what build appends, in the
-// lent buffer itself. On an error the buffer is given back at once.
+// own is the body in memory of its own: a lent one copied out at exactly
+// its length, its buffer given back.
+func (l respBody) own() []byte {
+	if l.release == nil {
+		return l.b
+	}
+	out := exactCopy(l.b)
+	l.done()
+	return out
+}
+
+// buildLent returns what build appends to an empty buffer lent from the
+// pool, in that buffer. size is a guess at the length, for when no buffer
+// that large is at hand (the pool is emptied by the collector). On an
+// error the buffer is given back at once.
 func buildLent(size int, build func([]byte) ([]byte, error)) (respBody, error) {
 	buf := scratchPool.Get().(*[]byte)
 	if cap(*buf) < size {

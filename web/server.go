@@ -353,12 +353,7 @@ func (s *Server) execPage(name string, data any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.release == nil {
-		return l.b, nil
-	}
-	out := exactCopy(l.b)
-	l.done()
-	return out, nil
+	return l.own(), nil
 }
 
 // execPageLent is execPage, whose body may be lent (respBody).
