@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -58,15 +59,30 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	log := cfg.Log.NewLogger(stderr)
 	// A small heap is collected less often (gcpolicy), and a reindex's
-	// as its budget allows.
-	startGC := func() (stop func()) { return gcpolicy.Start(time.Second) }
-	if limit, ok := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT")); ok {
+	// as its budget allows. A server's heap is let grow to what it holds
+	// with a full render cache, and takes that memory now (heapFloor).
+	limit, limited := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT"))
+	bound := limit
+	if !limited {
+		bound = debug.SetMemoryLimit(-1) // GOMEMLIMIT's, or none (math.MaxInt64)
+	}
+	floor := heapFloor(cfg.Web, bound)
+	startGC := func() (stop func()) { return gcpolicy.StartFloor(time.Second, floor) }
+	if limited {
 		startMemoryLimit(ctx, limit, log)
-		if fs.Arg(0) == "reindex" {
+	}
+	if fs.Arg(0) == "reindex" {
+		startGC = func() (stop func()) { return gcpolicy.Start(time.Second) }
+		if limited {
 			startGC = func() (stop func()) { return gcpolicy.StartBulk(time.Second, limit, selfResidentBytes) }
 		}
+		floor = 0
 	}
 	defer startGC()()
+	if floor > 0 {
+		took := gcpolicy.Pretouch(floor)
+		log.Debug("the heap took its memory", "bytes", floor, "took", took)
+	}
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
 	// file mapped in (store.Options.ReadMostly).
@@ -189,6 +205,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	return nil
+}
+
+// heapFloor is the heap a serving archive-web lets grow before it
+// collects, and takes from the system at start (gcpolicy.StartFloor,
+// gcpolicy.Pretouch): what it holds anyway once its render cache is full,
+// the cache's bound and gcpolicy.Headroom, but at most half the soft
+// memory limit (web.memory_limit or GOMEMLIMIT; Go collects and returns
+// memory near it).
+func heapFloor(w config.Web, limit int64) uint64 {
+	return uint64(max(min(max(w.CacheSize, 0)+gcpolicy.Headroom, limit/2), 0))
 }
 
 // memoryLimit is the soft memory limit archive-web sets: web.memory_limit,

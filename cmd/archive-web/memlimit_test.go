@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/internal/gcpolicy"
 )
 
 // archive-web sets web.memory_limit (256 MiB by default) as Go's soft
@@ -110,5 +112,27 @@ func TestFollowMappedFiles(t *testing.T) {
 	want := []int64{budget, 156 << 20, 246 << 20}
 	if !slices.Equal(set, want) {
 		t.Errorf("limits set %v, want %v", set, want)
+	}
+}
+
+func TestHeapFloor(t *testing.T) {
+	def, err := config.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cache, limit int64
+		want         uint64
+	}{
+		{def.Web.CacheSize, def.Web.MemoryLimit, 96 << 20}, // the defaults: 64 MiB of cache, 256 of limit
+		{def.Web.CacheSize, math.MaxInt64, 96 << 20},       // no limit
+		{def.Web.CacheSize, 128 << 20, 64 << 20},           // half the limit
+		{0, math.MaxInt64, gcpolicy.Headroom},              // no cache
+		{1 << 30, 1 << 40, 1<<30 + gcpolicy.Headroom},
+		{def.Web.CacheSize, 0, 0},
+	} {
+		if got := heapFloor(config.Web{CacheSize: c.cache}, c.limit); got != c.want {
+			t.Errorf("heapFloor(cache %d MiB, limit %d MiB) = %d MiB, want %d", c.cache>>20, c.limit>>20, got>>20, c.want>>20)
+		}
 	}
 }

@@ -134,3 +134,73 @@ func TestStartBulkFollowsTheBudget(t *testing.T) {
 		t.Errorf("stopped: GOGC %d, want %d", got, before)
 	}
 }
+
+func TestFloorPercent(t *testing.T) {
+	const floor = 96 << 20
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 2400},        // Go's target is 4 MB × GOGC / 100 while less is alive
+		{1 << 20, 2400},  // the same
+		{4 << 20, 2300},  // 4 + 92
+		{8 << 20, 1100},  // 8 + 88: grows to 96 MB, not to 40
+		{10 << 20, 860},  // 10 + 86
+		{32 << 20, 200},  // 32 + 64
+		{48 << 20, 100},  // twice what is live is the floor
+		{64 << 20, 100},  // grows by Headroom, past the floor
+		{200 << 20, 100}, // Go's default
+	} {
+		got := floorPercent(c.live, floor)
+		if got != c.want {
+			t.Errorf("floorPercent(%d MiB) = %d, want %d", c.live>>20, got, c.want)
+		}
+		// Whatever is live, the heap may grow to the floor and by
+		// Headroom before Go collects.
+		live := max(c.live, goMinHeap)
+		if goal := live + live*uint64(got)/100; goal+(1<<20) < max(floor, live+Headroom) {
+			t.Errorf("live %d MiB: the target %d MiB is short of the floor", c.live>>20, goal>>20)
+		}
+	}
+	if got, want := floorPercent(8<<20, 0), percent(8<<20); got != want {
+		t.Errorf("no floor: %d, want percent's %d", got, want)
+	}
+}
+
+// The target is figured again after each collection, not only at each
+// interval: StartFloor's target for a heap with little alive, kept while
+// the heap grew, let it grow ten times past its floor.
+func TestTargetFollowsEachCollection(t *testing.T) {
+	t.Setenv("GOGC", "")
+	before := current()
+	runtime.GC()
+	stop := StartFloor(time.Hour, 96<<20)
+	if got, want := current(), floorPercent(liveBytes(), 96<<20); got != want {
+		t.Errorf("started: GOGC %d, want %d", got, want)
+	}
+	keep := make([][]byte, 128) // 128 MB alive: past the floor, Go's default
+	for i := range keep {
+		keep[i] = make([]byte, 1<<20)
+		keep[i][0] = 1
+	}
+	runtime.GC()
+	deadline := time.Now().Add(5 * time.Second)
+	for current() != 100 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if got := current(); got != 100 {
+		t.Errorf("after a collection with %d MB alive: GOGC %d, want 100", len(keep), got)
+	}
+	runtime.KeepAlive(keep)
+	stop()
+	if got := current(); got != before {
+		t.Errorf("stopped: GOGC %d, want %d", got, before)
+	}
+	// Collections after stop leave the target stop restored.
+	runtime.GC()
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond)
+	if got := current(); got != before {
+		t.Errorf("collections after stop: GOGC %d, want %d", got, before)
+	}
+}
