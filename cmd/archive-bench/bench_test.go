@@ -221,7 +221,7 @@ func TestRunMeasuresEverything(t *testing.T) {
 				t.Errorf("%s: archive-web's cost of the first requests of %s not read: %+v", o.Database, c.Name, c)
 			}
 		}
-		if got := strings.Join(names, ", "); got != fmt.Sprintf("day page, text log, JSON day, permalink, thread page (%d replies)", threadReplies) {
+		if got := strings.Join(names, ", "); got != fmt.Sprintf("day page, text log, JSON day, permalink, day page, gzip, thread page (%d replies)", threadReplies) {
 			t.Errorf("%s: first requests measured: %s", o.Database, got)
 		}
 	}

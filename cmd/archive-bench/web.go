@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -119,6 +120,15 @@ func pageMessages(kind string, body []byte) int {
 		return n
 	}
 	return strings.Count(string(body), `<li class="msg`)
+}
+
+// gunzip inflates a gzip body.
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
 
 // textNotice is a text log's line for what is not a message.
@@ -339,9 +349,19 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string,
 }
 
 func (w *webProcess) get(ctx context.Context, path string) (int, []byte, error) {
+	return w.getEncoded(ctx, path, "")
+}
+
+// getEncoded is get asking for a content coding (Accept-Encoding; ""
+// for none): the body is returned as sent, and a 200 in another coding
+// than the one asked for is an error.
+func (w *webProcess) getEncoded(ctx context.Context, path, coding string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.url+path, nil)
 	if err != nil {
 		return 0, nil, err
+	}
+	if coding != "" {
+		req.Header.Set("Accept-Encoding", coding)
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -349,6 +369,9 @@ func (w *webProcess) get(ctx context.Context, path string) (int, []byte, error) 
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if got := resp.Header.Get("Content-Encoding"); err == nil && coding != "" && resp.StatusCode == http.StatusOK && got != coding {
+		err = fmt.Errorf("%s asked for in %s came in %q", path, coding, got)
+	}
 	return resp.StatusCode, b, err
 }
 
@@ -760,7 +783,8 @@ type coldResult struct {
 }
 
 // measureCold measures the first request of n distinct pages of each
-// kind (day page, text log, JSON day, permalink, thread page), none of
+// kind (day page, text log, JSON day, permalink, day page asked for in
+// gzip, thread page), none of
 // which anything asked for before: a crawler's case, each page asked
 // once. One page's first request is one sample, which may pay for what
 // the process does once (connections, prepared statements); here every
@@ -773,7 +797,7 @@ type coldResult struct {
 // falls on all of them alike. Threads are sent now, each with
 // threadReplies replies.
 func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo, prefix string, n int) ([]coldResult, error) {
-	const kinds = 4 // kinds that need a day of their own: day page, text log, JSON day, permalink
+	const kinds = 5 // kinds that need a day of their own: day page, text log, JSON day, permalink, day page in gzip
 	type dayCount struct {
 		start int64
 		n     int
@@ -811,7 +835,8 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 	// kinds share days, each still asking for its own pages.
 	slots := min(kinds*n, max(kinds, len(days)))
 	type page struct{ kind, path string }
-	names := []string{"day page", "text log", "JSON day", "permalink", fmt.Sprintf("thread page (%d replies)", threadReplies)}
+	names := []string{"day page", "text log", "JSON day", "permalink", "day page, gzip", fmt.Sprintf("thread page (%d replies)", threadReplies)}
+	const threads = 5 // names' index of the thread page
 	pages := make([][]page, len(names))
 	for i := range slots {
 		d := days[i%len(days)]
@@ -841,6 +866,8 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 				continue
 			}
 			path = prefix + "/event/" + pathSegment(string(msgs[len(msgs)/2]))
+		case 4:
+			path = prefix + "/" + date // asked for in gzip, as browsers and most crawlers ask
 		}
 		pages[k] = append(pages[k], page{kind: names[k], path: path})
 	}
@@ -849,7 +876,7 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 		if err != nil {
 			return nil, err
 		}
-		pages[4] = append(pages[4], page{kind: names[4], path: prefix + "/thread/" + pathSegment(root)})
+		pages[threads] = append(pages[threads], page{kind: names[threads], path: prefix + "/thread/" + pathSegment(root)})
 	}
 	samples := make([][]time.Duration, len(names))
 	res := make([]coldResult, len(names))
@@ -867,11 +894,18 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 			}
 			asked = true
 			p := pages[k][i]
+			coding := ""
+			if p.kind == names[4] {
+				coding = "gzip"
+			}
 			before, ok := readProcCost(pid)
 			t0 := time.Now()
-			code, body, err := w.get(ctx, p.path)
+			code, body, err := w.getEncoded(ctx, p.path, coding)
 			d := time.Since(t0)
 			after, ok2 := readProcCost(pid)
+			if err == nil && coding != "" {
+				body, err = gunzip(body) // after the measurement, as a client would
+			}
 			if costsRead = costsRead && ok && ok2; costsRead {
 				costs[k].cpuNS += after.cpuNS - before.cpuNS
 				costs[k].faults += after.faults - before.faults
