@@ -27,6 +27,26 @@ func TestPercent(t *testing.T) {
 	}
 }
 
+// alive allocates n MB and writes to each MB: the caller keeps it alive.
+func alive(n int) [][]byte {
+	keep := make([][]byte, n)
+	for i := range keep {
+		keep[i] = make([]byte, 1<<20)
+		keep[i][0] = 1
+	}
+	return keep
+}
+
+// settle waits up to 5 s for the collector's target to be want, and
+// returns the target then.
+func settle(want int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for current() != want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	return current()
+}
+
 // current reads the collector's target without changing it.
 func current() int {
 	p := debug.SetGCPercent(100)
@@ -43,17 +63,9 @@ func TestStartFollowsTheLiveHeap(t *testing.T) {
 		t.Errorf("started: GOGC %d, want %d", got, want)
 	}
 	// 64 MB kept alive: the target goes back to Go's default.
-	keep := make([][]byte, 64)
-	for i := range keep {
-		keep[i] = make([]byte, 1<<20)
-		keep[i][0] = 1
-	}
+	keep := alive(64)
 	runtime.GC()
-	deadline := time.Now().Add(5 * time.Second)
-	for current() != 100 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if got := current(); got != 100 {
+	if got := settle(100); got != 100 {
 		t.Errorf("with %d MB alive: GOGC %d, want 100", len(keep), got)
 	}
 	runtime.KeepAlive(keep)
@@ -97,11 +109,7 @@ func TestBulkPercent(t *testing.T) {
 func TestStartBulkFollowsTheBudget(t *testing.T) {
 	t.Setenv("GOGC", "")
 	before := current()
-	keep := make([][]byte, 64) // 64 MB alive: Start's target is 100
-	for i := range keep {
-		keep[i] = make([]byte, 1<<20)
-		keep[i][0] = 1
-	}
+	keep := alive(64) // 64 MB alive: Start's target is 100
 	runtime.GC()
 	var rss atomic.Int64
 	var fail atomic.Bool
@@ -178,17 +186,9 @@ func TestTargetFollowsEachCollection(t *testing.T) {
 	if got, want := current(), floorPercent(liveBytes(), 96<<20); got != want {
 		t.Errorf("started: GOGC %d, want %d", got, want)
 	}
-	keep := make([][]byte, 128) // 128 MB alive: past the floor, Go's default
-	for i := range keep {
-		keep[i] = make([]byte, 1<<20)
-		keep[i][0] = 1
-	}
+	keep := alive(128) // 128 MB alive: past the floor, Go's default
 	runtime.GC()
-	deadline := time.Now().Add(5 * time.Second)
-	for current() != 100 && time.Now().Before(deadline) {
-		runtime.Gosched()
-	}
-	if got := current(); got != 100 {
+	if got := settle(100); got != 100 {
 		t.Errorf("after a collection with %d MB alive: GOGC %d, want 100", len(keep), got)
 	}
 	runtime.KeepAlive(keep)
