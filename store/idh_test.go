@@ -22,7 +22,7 @@ import (
 // unique index on the ID, idh is the identity and is inlined: its plans
 // are those of the ID conditions alone.
 func TestEventIDLookupsUseTheirIndex(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	eachPlanStore(t, func(t *testing.T, st *store.Store) {
 		for query, args := range store.EventIDLookups(st) {
 			plan := queryPlan(t, st, query, args...)
 			name := strings.Join(strings.Fields(query), " ")

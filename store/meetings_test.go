@@ -51,7 +51,7 @@ func TestMeetingStarts(t *testing.T) {
 // the room. With the halves as one OR, both databases read every message
 // of the room.
 func TestMeetingStartsAreIndexProbes(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	eachPlanStore(t, func(t *testing.T, st *store.Store) {
 		plan := queryPlan(t, st, store.MeetingStartsSQL, string(room), store.MaxMeetings)
 		if n := strings.Count(plan, "events_meeting"); n < 2 {
 			t.Errorf("MeetingStarts reads events_meeting %d times, want both halves:\n%s", n, plan)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,57 @@ func TestPoolFollowsConfig(t *testing.T) {
 			}
 			if got := st.PoolStats().Idle; got != 3 {
 				t.Errorf("idle connections = %d, want 3", got)
+			}
+		})
+	}
+}
+
+// archive-web's PostgreSQL sessions (a ReadMostly store) plan each
+// prepared statement once, for any arguments, unless the URI says
+// otherwise: with PostgreSQL's default, a new session planned each
+// statement's first five executions anew, and the first pages after a
+// start or a quiet while paid for it. The archiver keeps the default.
+func TestReadMostlyPlansOnce(t *testing.T) {
+	ctx := context.Background()
+	uri := pgtest.NewDatabase(t)
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	for _, tc := range []struct {
+		name       string
+		uri        string
+		readMostly bool
+		want       string
+	}{
+		{"archive-web", uri, true, "force_generic_plan"},
+		{"archiver", uri, false, "auto"},
+		{"archive-web, the URI's own", uri + sep + "plan_cache_mode=force_custom_plan", true, "force_custom_plan"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.Open(ctx, store.Config{Type: "postgres", URI: tc.uri}, t.TempDir(), storetest.Logger(t), store.Options{ReadMostly: tc.readMostly})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			// Every session of the pool, not only the first.
+			var conns []*sql.Conn
+			for range 3 {
+				c, err := st.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			for i, c := range conns {
+				var mode string
+				if err := c.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+					t.Fatal(err)
+				}
+				if mode != tc.want {
+					t.Errorf("session %d: plan_cache_mode %q, want %q", i, mode, tc.want)
+				}
+				c.Close()
 			}
 		})
 	}

@@ -18,7 +18,7 @@ import (
 // changes_room index on both databases (queryPlan), not by scanning the
 // feed.
 func TestRoomHeadIsAnIndexProbe(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	eachPlanStore(t, func(t *testing.T, st *store.Store) {
 		plan := queryPlan(t, st, store.ReadStateSQL, "!x:example.org")
 		if !strings.Contains(plan, "changes_room") {
 			t.Errorf("a room's feed position is not read from the changes_room index:\n%s", plan)

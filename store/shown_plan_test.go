@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -17,7 +16,7 @@ import (
 // messages, read whole in the order of (origin_ts, nid), stay on
 // events_room_ts.)
 func TestShownMessagesReadTheirIndex(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	eachPlanStore(t, func(t *testing.T, st *store.Store) {
 		room := "!x:example.org"
 		for _, c := range []struct {
 			name, query string

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -13,7 +12,7 @@ import (
 // alone, on both databases (queryPlan), not every state event of the
 // archive.
 func TestSpaceChildrenReadsTheirIndex(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	eachPlanStore(t, func(t *testing.T, st *store.Store) {
 		plan := queryPlan(t, st, store.SpaceChildrenSQL, 10000)
 		if !strings.Contains(plan, "events_space_child") {
 			t.Errorf("SpaceChildren does not read events_space_child:\n%s", plan)

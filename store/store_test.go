@@ -395,10 +395,18 @@ func TestOpenErrors(t *testing.T) {
 	if !errors.Is(err, store.ErrUnknownDBType) {
 		t.Errorf("mysql: %v", err)
 	}
-	// A database that is down is a clear error naming it, without the password.
-	_, err = store.Open(ctx, store.Config{Type: "postgres", URI: "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"}, t.TempDir(), storetest.Logger(t), store.Options{})
-	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
-		t.Errorf("down database: %v", err)
+	// A database that is down is a clear error naming it, without the
+	// password, for the archiver and for archive-web (ReadMostly) alike;
+	// so is a URI that cannot be parsed.
+	for _, readMostly := range []bool{false, true} {
+		_, err = store.Open(ctx, store.Config{Type: "postgres", URI: "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=2"}, t.TempDir(), storetest.Logger(t), store.Options{ReadMostly: readMostly})
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+			t.Errorf("down database (ReadMostly %v): %v", readMostly, err)
+		}
+		_, err = store.Open(ctx, store.Config{Type: "postgres", URI: "postgres://u:hunter2@127.0.0.1:1/x?connect_timeout=soon"}, t.TempDir(), storetest.Logger(t), store.Options{ReadMostly: readMostly})
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "connect_timeout") {
+			t.Errorf("unparseable URI (ReadMostly %v): %v", readMostly, err)
+		}
 	}
 }
 
