@@ -50,9 +50,27 @@ func TestHourCounts(t *testing.T) {
 			}
 			put(t, st, evs...)
 			put(t, st, mk(t, "$red", "m.room.redaction", "@alice:example.org", d0+9*hourMS, nil, `{"redacts":"$gone"}`))
+			// Bob's messages count until he opts out, and again once he
+			// opts in: with no one opted out, the counts skip the
+			// opt-out probe (shownMessageCond).
+			withBob := map[int64]int{d0: 2, d0 + hourMS: 1, d0 + 5*hourMS: store.MaxCount, d0 + 7*hourMS: 1, d0 + 8*hourMS: 2, d0 + 23*hourMS: 1}
+			if got, err := st.HourCounts(ctx, room, d0); err != nil || fmt.Sprint(got) != fmt.Sprint(withBob) {
+				t.Errorf("before the opt-out: HourCounts = %v, %v\nwant                                %v", got, err, withBob)
+			}
 			if _, err := st.OptOut(ctx, "@bob:example.org", "dm"); err != nil {
 				t.Fatal(err)
 			}
+			defer func() {
+				if t.Failed() {
+					return
+				}
+				if _, err := st.OptIn(ctx, "@bob:example.org"); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := st.HourCounts(ctx, room, d0); err != nil || fmt.Sprint(got) != fmt.Sprint(withBob) {
+					t.Errorf("after the opt-in: HourCounts = %v, %v\nwant                              %v", got, err, withBob)
+				}
+			}()
 
 			count, err := st.CountQueries()
 			if err != nil {

@@ -311,8 +311,20 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 // public, a timeline message (not an edit), not redacted, its sender not
 // opted out. Expiry, which depends on the room's policy, is a bound on
 // origin_ts added by each query.
+//
+// The opt-out check first asks whether anyone has opted out, a subquery
+// of no row's that both databases answer once a query (SQLite's SCALAR
+// SUBQUERY, PostgreSQL's InitPlan), and probes optouts for a row's sender
+// only if someone has: most archives have no opt-out, and the probe was
+// most of what counting cost. A day's hour counts of 699 messages in
+// 15 hours, the 1M replay on PostgreSQL (generic plan, cached): 1.7 ms
+// with the probe, 0.22 without it, 0.3-0.56 with 50 users opted out
+// (PostgreSQL then hashes them once), against 0.74-0.98 as an anti-join;
+// the same count in the sqlite3 shell, 500 runs: 219-401 against 164-268
+// µs. (A day page reads its counts beside its timeline: its first
+// request's time did not change measurably on either database.)
 const shownMessageCond = shownIndexCond + `
-	AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = events.sender)`
+	AND (NOT EXISTS (SELECT 1 FROM optouts) OR NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = events.sender))`
 
 // shownIndexCond is the condition of the partial index events_shown
 // (migration 017), to the letter: SQLite uses a partial index only for a
