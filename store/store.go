@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"maunium.net/go/mautrix/id"
 	moderncsqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
@@ -227,10 +228,19 @@ func openPostgres(uri string, readMostly bool) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, set := c.RuntimeParams["plan_cache_mode"]; !set {
-		c.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	if _, set := c.RuntimeParams["plan_cache_mode"]; set {
+		return stdlib.OpenDB(*c), nil
 	}
-	return stdlib.OpenDB(*c), nil
+	// A SET once connected, not a startup parameter, which a pooler such
+	// as PgBouncer refuses unless told to ignore it. A server older than
+	// PostgreSQL 12, which has no plan_cache_mode, is used as it is.
+	return stdlib.OpenDB(*c, stdlib.OptionAfterConnect(func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan")
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object
+			return nil
+		}
+		return err
+	})), nil
 }
 
 // ping connects to the database. On SQLite a connection asks for WAL
