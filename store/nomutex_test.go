@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"regexp"
@@ -18,14 +17,7 @@ import (
 func TestSQLiteConnectionsHaveNoMutex(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
 	ctx := context.Background()
-	var conns []*sql.Conn
-	for range 4 {
-		c, err := st.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
+	conns := holdConns(t, st, 4)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(conns))
 	for i, c := range conns {

@@ -33,14 +33,7 @@ func TestPoolFollowsConfig(t *testing.T) {
 				t.Errorf("max open connections = %d, want 5", got)
 			}
 			// Hold five connections, give them back: three stay idle.
-			var conns []*sql.Conn
-			for range 5 {
-				c, err := st.Conn(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conns = append(conns, c)
-			}
+			conns := holdConns(t, st, 5)
 			for _, c := range conns {
 				c.Close()
 			}
@@ -49,6 +42,21 @@ func TestPoolFollowsConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// holdConns takes n connections of st's pool at once, so that each is a
+// session of its own; the caller closes them.
+func holdConns(t *testing.T, st *store.Store, n int) []*sql.Conn {
+	t.Helper()
+	conns := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := st.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 // archive-web's PostgreSQL sessions (a ReadMostly store) plan each
@@ -80,14 +88,7 @@ func TestReadMostlyPlansOnce(t *testing.T) {
 			}
 			defer st.Close()
 			// Every session of the pool, not only the first.
-			var conns []*sql.Conn
-			for range 3 {
-				c, err := st.Conn(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conns = append(conns, c)
-			}
+			conns := holdConns(t, st, 3)
 			for i, c := range conns {
 				var mode string
 				if err := c.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
@@ -113,14 +114,7 @@ func TestReadMostlyMapsNothing(t *testing.T) {
 	ctx := context.Background()
 	pragmas := func(t *testing.T, st *store.Store) {
 		t.Helper()
-		var conns []*sql.Conn
-		for range 3 {
-			c, err := st.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conns = append(conns, c)
-		}
+		conns := holdConns(t, st, 3)
 		for i, c := range conns {
 			var mmap, cache int64
 			if err := c.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&mmap); err != nil {
