@@ -836,7 +836,7 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 	slots := min(kinds*n, max(kinds, len(days)))
 	type page struct{ kind, path string }
 	names := []string{"day page", "text log", "JSON day", "permalink", "day page, gzip", fmt.Sprintf("thread page (%d replies)", threadReplies)}
-	const threads = 5 // names' index of the thread page
+	const gzipped, threads = 4, 5 // names' indexes of the day page in gzip and the thread page
 	pages := make([][]page, len(names))
 	for i := range slots {
 		d := days[i%len(days)]
@@ -866,7 +866,7 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 				continue
 			}
 			path = prefix + "/event/" + pathSegment(string(msgs[len(msgs)/2]))
-		case 4:
+		case gzipped:
 			path = prefix + "/" + date // asked for in gzip, as browsers and most crawlers ask
 		}
 		pages[k] = append(pages[k], page{kind: names[k], path: path})
@@ -895,7 +895,7 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 			asked = true
 			p := pages[k][i]
 			coding := ""
-			if p.kind == names[4] {
+			if p.kind == names[gzipped] {
 				coding = "gzip"
 			}
 			before, ok := readProcCost(pid)

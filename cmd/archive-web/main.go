@@ -62,27 +62,27 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	// as its budget allows. A server's heap is let grow to what it holds
 	// with a full render cache, and takes that memory now (heapFloor).
 	limit, limited := memoryLimit(cfg.Web, os.Getenv("GOMEMLIMIT"))
-	bound := limit
-	if !limited {
-		bound = debug.SetMemoryLimit(-1) // GOMEMLIMIT's, or none (math.MaxInt64)
-	}
-	floor := heapFloor(cfg.Web, bound)
-	startGC := func() (stop func()) { return gcpolicy.StartFloor(time.Second, floor) }
 	if limited {
 		startMemoryLimit(ctx, limit, log)
 	}
-	if fs.Arg(0) == "reindex" {
-		startGC = func() (stop func()) { return gcpolicy.Start(time.Second) }
-		if limited {
-			startGC = func() (stop func()) { return gcpolicy.StartBulk(time.Second, limit, selfResidentBytes) }
+	var stopGC func()
+	switch {
+	case fs.Arg(0) == "reindex" && limited:
+		stopGC = gcpolicy.StartBulk(time.Second, limit, selfResidentBytes)
+	case fs.Arg(0) == "reindex":
+		stopGC = gcpolicy.Start(time.Second)
+	default:
+		if !limited {
+			limit = debug.SetMemoryLimit(-1) // GOMEMLIMIT's, or none (math.MaxInt64)
 		}
-		floor = 0
+		floor := heapFloor(cfg.Web, limit)
+		stopGC = gcpolicy.StartFloor(time.Second, floor)
+		if floor > 0 {
+			took := gcpolicy.Pretouch(floor)
+			log.Debug("the heap took its memory", "bytes", floor, "took", took)
+		}
 	}
-	defer startGC()()
-	if floor > 0 {
-		took := gcpolicy.Pretouch(floor)
-		log.Debug("the heap took its memory", "bytes", floor, "took", took)
-	}
+	defer stopGC()
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
 	// file mapped in (store.Options.ReadMostly).
