@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strconv"
@@ -208,21 +209,7 @@ func stepEvents(ctx context.Context, stmts *directStmts, db uintptr, size int, r
 	if err := bind(tls, db, stmt, args); err != nil {
 		return nil, err
 	}
-	interrupted := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		t := libc.NewTLS()
-		sqlite3.Xsqlite3_interrupt(t, db)
-		t.Close()
-		close(interrupted)
-	})
-	defer func() {
-		if !stop() {
-			<-interrupted
-			if ctx.Err() != nil && err != nil {
-				err = fmt.Errorf("%w (%w)", ctx.Err(), err)
-			}
-		}
-	}()
+	defer interruptible(ctx, db)(&err)
 	out = make([]Event, 0, size)
 	for {
 		switch rc := sqlite3.Xsqlite3_step(tls, stmt); rc {
@@ -241,6 +228,132 @@ func stepEvents(ctx context.Context, stmts *directStmts, db uintptr, size int, r
 			return nil, err
 		}
 	}
+}
+
+// interruptible interrupts the statement running on db when ctx is done
+// (as modernc does, sqlite3_interrupt from another goroutine, with a TLS
+// of its own) until the function it returns is called. That waits for an
+// interrupt that started, so none outlives the read, and names ctx's
+// error in *err.
+func interruptible(ctx context.Context, db uintptr) func(err *error) {
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		t := libc.NewTLS()
+		sqlite3.Xsqlite3_interrupt(t, db)
+		t.Close()
+		close(interrupted)
+	})
+	return func(err *error) {
+		if !stop() {
+			<-interrupted
+			if ctx.Err() != nil && *err != nil {
+				*err = fmt.Errorf("%w (%w)", ctx.Err(), *err)
+			}
+		}
+	}
+}
+
+// directProbes runs query on SQLite's API once for each of args, one
+// after another on one connection of the pool, and gives read the first
+// column of each run's first row (in SQLite's memory: read copies what it
+// keeps); a run with no row is skipped. direct is false where the rows
+// could not be read so (as rawEvents says); the caller then reads them
+// through database/sql.
+func (s *Store) directProbes(ctx context.Context, query string, args [][]any, read func(i int, col []byte)) (direct bool, err error) {
+	var flat []any
+	for _, a := range args {
+		flat = append(flat, a...)
+	}
+	_, direct, err = s.rawEvents(ctx, flat, func(dc any) ([]Event, bool, error) {
+		db, err := connHandle(dc)
+		if err != nil {
+			return nil, false, err
+		}
+		return nil, true, stepProbes(ctx, &s.direct, db, query, args, read)
+	})
+	if direct {
+		s.directReads.Add(1)
+	}
+	return direct, err
+}
+
+// stepProbes is directProbes on the connection db.
+func stepProbes(ctx context.Context, stmts *directStmts, db uintptr, query string, args [][]any, read func(i int, col []byte)) (err error) {
+	tls := libc.NewTLS()
+	defer tls.Close()
+	stmt, kept, err := stmts.get(tls, db, query)
+	if err != nil {
+		return err
+	}
+	// One read transaction for all the runs: each run would otherwise be
+	// one of its own, and taking and releasing WAL's read lock (fcntl on
+	// the shared memory, twice a run) cost more than the lookups.
+	if err := execLite(tls, db, "BEGIN"); err != nil {
+		if !kept {
+			sqlite3.Xsqlite3_finalize(tls, stmt)
+		}
+		return err
+	}
+	defer func() {
+		if !kept {
+			sqlite3.Xsqlite3_finalize(tls, stmt)
+		} else {
+			sqlite3.Xsqlite3_reset(tls, stmt) // as stepEvents leaves it
+		}
+		if cerr := endRead(tls, db); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	defer interruptible(ctx, db)(&err)
+	for i, a := range args {
+		// An interrupt between two runs is lost (SQLite clears it when a
+		// statement starts with none running), so the context is also
+		// asked before each.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// A run that stopped at its first row (LIMIT 1) is not done.
+		sqlite3.Xsqlite3_reset(tls, stmt)
+		if err := bind(tls, db, stmt, a); err != nil {
+			return err
+		}
+		switch rc := sqlite3.Xsqlite3_step(tls, stmt); rc {
+		case sqlite3.SQLITE_ROW:
+			read(i, cBytes(sqlite3.Xsqlite3_column_text(tls, stmt, 0), sqlite3.Xsqlite3_column_bytes(tls, stmt, 0)))
+		case sqlite3.SQLITE_DONE:
+		default:
+			return liteErr(tls, db, rc)
+		}
+	}
+	return nil
+}
+
+// execLite runs query, which returns no rows, on db.
+func execLite(tls *libc.TLS, db uintptr, query string) error {
+	zSQL, err := libc.CString(query)
+	if err != nil {
+		return err
+	}
+	defer libc.Xfree(tls, zSQL)
+	if rc := sqlite3.Xsqlite3_exec(tls, db, zSQL, 0, 0, 0); rc != sqlite3.SQLITE_OK {
+		return liteErr(tls, db, rc)
+	}
+	return nil
+}
+
+// endRead ends the read transaction stepProbes began on db. A connection
+// left in a transaction goes back to the pool with its snapshot held and
+// no write possible on it, so one that cannot end it is given up
+// (driver.ErrBadConn: database/sql closes it).
+func endRead(tls *libc.TLS, db uintptr) error {
+	err := execLite(tls, db, "COMMIT")
+	if sqlite3.Xsqlite3_get_autocommit(tls, db) != 0 {
+		return err
+	}
+	if rerr := execLite(tls, db, "ROLLBACK"); rerr == nil && sqlite3.Xsqlite3_get_autocommit(tls, db) != 0 {
+		return err
+	}
+	return fmt.Errorf("direct read: its transaction did not end (%v): %w", err, driver.ErrBadConn)
 }
 
 // prepare compiles query on db.

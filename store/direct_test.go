@@ -221,6 +221,12 @@ func TestDirectReadKeepsItsStatementsCompiled(t *testing.T) {
 		if _, err := st.EventsByID(ctx, []id.EventID{evs[i].ID, evs[len(evs)-1].ID}); err != nil {
 			t.Fatal(err)
 		}
+		// A lookup for each member event (directPreviousMembership):
+		// the statement's type is in its text, since binding the
+		// parameter that chose a partial index expires it.
+		if prev, err := st.PreviousMembership(ctx, evs); err != nil || len(prev) != 0 {
+			t.Fatalf("previous membership: %v, %v", prev, err)
+		}
 		if i == 0 {
 			// SQLite may compile a statement again once its first
 			// arguments are bound; that is paid once a connection.
@@ -258,5 +264,53 @@ func TestDirectReadInterruptsOnlyItsOwnStatement(t *testing.T) {
 	cancel()
 	if _, _, err := st.DayPage(cctx, room, from, from+dayMS, store.Position{}, 1000); err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Errorf("a read with its context ended: %v", err)
+	}
+}
+
+// Lookups read one after another on a connection (directProbes, as
+// PreviousMembership's) share one read transaction and end it, however
+// they end: cut short by their context or whole. A connection left in it
+// would go back to the pool with its snapshot held and refuse to write.
+func TestDirectProbesEndTheirTransaction(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, "sqlite")
+	put(t, st, directDay(t)...)
+	st.SetMaxOpenConns(1) // the next write takes the same connection
+	const q = `SELECT raw FROM events WHERE nid = $1`
+	args := make([][]any, 2000)
+	for i := range args {
+		args[i] = []any{int64(i%40 + 1)}
+	}
+	cut := 0
+	for i := range 20 {
+		cctx, cancel := context.WithCancel(ctx)
+		rows := 0
+		direct, err := st.DirectProbes(cctx, q, args, func(int, []byte) {
+			if rows++; rows == 10 {
+				cancel()
+			}
+		})
+		cancel()
+		if !direct {
+			t.Fatal("not read directly")
+		}
+		switch {
+		case err == nil:
+		case strings.Contains(err.Error(), "context canceled"):
+			cut++
+		default:
+			t.Fatalf("probes cut short: %v", err)
+		}
+		// A write on the same connection, then a read that sees it.
+		e := mk(t, fmt.Sprintf("$after%d", i), "m.room.message", "@alice:example.org", 30*dayMS+int64(i), nil, `{"msgtype":"m.text","body":"after"}`)
+		put(t, st, e)
+		seen := false
+		if _, err := st.DirectProbes(ctx, `SELECT raw FROM events WHERE event_id = $1`, [][]any{{string(e.ID)}}, func(int, []byte) { seen = true }); err != nil || !seen {
+			t.Fatalf("the event written after the probes: seen %v, %v", seen, err)
+		}
+	}
+	t.Logf("%d of 20 runs cut short by their context", cut)
+	if cut == 0 {
+		t.Error("no run was cut short: the interrupt was not tested")
 	}
 }

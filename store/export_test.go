@@ -161,3 +161,8 @@ func EventIDLookups(st *Store) map[string][]any {
 		withList(relatedSQL):    args,
 	}
 }
+
+// DirectProbes exposes directProbes.
+func (s *Store) DirectProbes(ctx context.Context, query string, args [][]any, read func(i int, col []byte)) (bool, error) {
+	return s.directProbes(ctx, query, args, read)
+}

@@ -59,45 +59,63 @@ func TestPreviousMembership(t *testing.T) {
 			}
 			all = append(all, got)
 		}
-		prev, err := st.PreviousMembership(ctx, all)
-		if err != nil {
-			t.Fatal(err)
-		}
-		members := 0
-		for _, e := range all {
-			want, err := st.PreviousState(ctx, e)
-			if e.Type != event.TypeMember {
-				if _, ok := prev[e.ID]; ok {
-					t.Errorf("%s (%s) has a previous membership", e.ID, e.Type)
-				}
-				continue
-			}
-			members++
-			got, ok := prev[e.ID]
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				if ok {
-					t.Errorf("%s: previous membership %s, PreviousState has none", e.ID, got)
-				}
-			case err != nil:
+		// On SQLite through SQLite's API, a lookup each
+		// (directPreviousMembership), and through database/sql, one
+		// query of them all.
+		for _, direct := range []bool{true, false} {
+			st.SetDirect(direct)
+			reads := st.DirectReads()
+			prev, err := st.PreviousMembership(ctx, all)
+			if err != nil {
 				t.Fatal(err)
-			case !ok || string(got) != string(want):
-				t.Errorf("%s: previous membership %s (%v), PreviousState %s", e.ID, got, ok, want)
 			}
-		}
-		if members < 600 {
-			t.Fatalf("only %d member events checked", members)
-		}
-		for evID, want := range map[string]string{"$bob1": "", "$bob2": "Bob", "$bob3": "Robert", "$carol2": "", "$many1": "n0",
-			"$odd0a": "", "$odd0b": "first", "$odd1b": "first", "$odd2b": "first", "$odd3b": "first", "$odd4b": "first", "$odd5b": "first", "$odd6b": "first", "$odd7a": "", "$odd7b": "first"} {
-			if got := event.StringField(prev[id.EventID(evID)], "displayname"); got != want {
-				t.Errorf("%s: previous display name %q, want %q", evID, got, want)
+			if went := st.DirectReads() > reads; went != (direct && st.Dialect() == "sqlite") {
+				t.Errorf("direct %v: read directly: %v", direct, went)
 			}
-		}
-		if got := event.StringField(prev["$carol2"], "membership"); got != "join" {
-			t.Errorf("opted-out user's previous membership %q, want join (profile withdrawn, membership kept)", got)
+			checkPreviousMembership(t, st, all, prev)
 		}
 	})
+}
+
+// checkPreviousMembership holds prev, PreviousMembership's answer for all,
+// to TestPreviousMembership's events.
+func checkPreviousMembership(t *testing.T, st *store.Store, all []store.Event, prev map[id.EventID]json.RawMessage) {
+	t.Helper()
+	ctx := context.Background()
+	members := 0
+	for _, e := range all {
+		want, err := st.PreviousState(ctx, e)
+		if e.Type != event.TypeMember {
+			if _, ok := prev[e.ID]; ok {
+				t.Errorf("%s (%s) has a previous membership", e.ID, e.Type)
+			}
+			continue
+		}
+		members++
+		got, ok := prev[e.ID]
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if ok {
+				t.Errorf("%s: previous membership %s, PreviousState has none", e.ID, got)
+			}
+		case err != nil:
+			t.Fatal(err)
+		case !ok || string(got) != string(want):
+			t.Errorf("%s: previous membership %s (%v), PreviousState %s", e.ID, got, ok, want)
+		}
+	}
+	if members < 600 {
+		t.Fatalf("only %d member events checked", members)
+	}
+	for evID, want := range map[string]string{"$bob1": "", "$bob2": "Bob", "$bob3": "Robert", "$carol2": "", "$many1": "n0",
+		"$odd0a": "", "$odd0b": "first", "$odd1b": "first", "$odd2b": "first", "$odd3b": "first", "$odd4b": "first", "$odd5b": "first", "$odd6b": "first", "$odd7a": "", "$odd7b": "first"} {
+		if got := event.StringField(prev[id.EventID(evID)], "displayname"); got != want {
+			t.Errorf("%s: previous display name %q, want %q", evID, got, want)
+		}
+	}
+	if got := event.StringField(prev["$carol2"], "membership"); got != "join" {
+		t.Errorf("opted-out user's previous membership %q, want join (profile withdrawn, membership kept)", got)
+	}
 }
 
 // TestPreviousMembershipInRun: for a run of a day's events as DayPage
