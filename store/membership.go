@@ -14,7 +14,9 @@ import (
 
 // previousMembershipSQL is previousStateSQL for many member events at once:
 // one correlated subquery per event, on the same index, instead of one
-// round trip each (a day page holds up to a page of member events). Only
+// round trip each (a day page holds up to a page of member events). SQLite,
+// which has no round trips, looks each event up instead
+// (directPreviousMembership) and runs this only where it cannot. Only
 // public state, as in PreviousState. Both bounds are there for the index
 // scan to start at the event: SQLite starts at origin_ts's, PostgreSQL at
 // the row value's (on events_state, which ends with nid), and with the
@@ -32,8 +34,9 @@ SELECT q.id,
 	 ORDER BY p.origin_ts DESC, p.nid DESC LIMIT 1)
 	FROM q`
 
-// sqliteMemberRows is previousMembershipSQL's rows on SQLite: one JSON
-// parameter, an array of [id, room, state key, ts, nid] arrays, as
+// sqliteMemberRows is previousMembershipSQL's rows on SQLite, where the
+// lookups cannot run through SQLite's API (directPreviousMembership): one
+// JSON parameter, an array of [id, room, state key, ts, nid] arrays, as
 // sqliteIDRows is for lists of IDs (and for the same reason: binding
 // five numbered parameters a row cost the square of their number).
 const sqliteMemberRows = `SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1)`
