@@ -260,11 +260,12 @@ func interruptible(ctx context.Context, db uintptr) func(err *error) {
 // could not be read so (as rawEvents says); the caller then reads them
 // through database/sql.
 func (s *Store) directProbes(ctx context.Context, query string, args [][]any, read func(i int, col []byte)) (direct bool, err error) {
-	var flat []any
 	for _, a := range args {
-		flat = append(flat, a...)
+		if !directArgs(a) {
+			return false, nil
+		}
 	}
-	_, direct, err = s.rawEvents(ctx, flat, func(dc any) ([]Event, bool, error) {
+	_, direct, err = s.rawEvents(ctx, nil, func(dc any) ([]Event, bool, error) {
 		db, err := connHandle(dc)
 		if err != nil {
 			return nil, false, err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 
 	"maunium.net/go/mautrix/id"
 
@@ -42,8 +41,8 @@ SELECT q.id,
 const sqliteMemberRows = `SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($1)`
 
 // PreviousMembership is PreviousState for every m.room.member event among
-// evs, as the store read them, in one query per maxIDsPerQuery events: the
-// content of the member event each replaced, keyed by its event ID. An
+// evs, as the store read them (on PostgreSQL in one query per
+// maxIDsPerQuery events, on SQLite a lookup each): the content of the member event each replaced, keyed by its event ID. An
 // event with no earlier public member event for its user is absent; events
 // of other types are ignored.
 func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.EventID]json.RawMessage, error) {
@@ -65,13 +64,26 @@ func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.Eve
 	if err != nil {
 		return nil, fmt.Errorf("previous membership: %w", err)
 	}
+	if err := s.lookUpPreviousMembership(ctx, members, optouts, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// lookUpPreviousMembership puts in out the previous membership of each of
+// members (member events), screened by optouts: on SQLite a lookup each
+// (directPreviousMembership), else previousMembershipSQL in chunks.
+func (s *Store) lookUpPreviousMembership(ctx context.Context, members []*Event, optouts map[id.UserID]bool, out map[id.EventID]json.RawMessage) error {
+	if len(members) == 0 {
+		return nil
+	}
 	if s.dialect == sqlite && !s.noDirect {
 		direct, err := s.directPreviousMembership(ctx, members, optouts, out)
 		if err != nil {
-			return nil, fmt.Errorf("previous membership: %w", err)
+			return fmt.Errorf("previous membership: %w", err)
 		}
 		if direct {
-			return out, nil
+			return nil
 		}
 	}
 	subject := make(map[id.EventID]id.UserID, len(members))
@@ -82,14 +94,14 @@ func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.Eve
 		n := min(len(members), maxIDsPerQuery)
 		rows, args, err := memberRows(s.dialect, members[:n])
 		if err != nil {
-			return nil, fmt.Errorf("previous membership: %w", err)
+			return fmt.Errorf("previous membership: %w", err)
 		}
 		members = members[n:]
 		if err := s.previousMembership(ctx, fmt.Sprintf(previousMembershipSQL, rows), args, subject, optouts, out); err != nil {
-			return nil, fmt.Errorf("previous membership: %w", err)
+			return fmt.Errorf("previous membership: %w", err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // previousMemberSQL is previousStateSQL for a member event, its type in
@@ -142,8 +154,8 @@ func (s *Store) PreviousMembershipInRun(ctx context.Context, evs []Event) (map[i
 		return nil, fmt.Errorf("previous membership: %w", err)
 	}
 	latest := map[string]int{} // a user's latest member event so far, by index
-	inRun := map[id.EventID]json.RawMessage{}
-	var first []Event
+	out := map[id.EventID]json.RawMessage{}
+	var first []*Event
 	for i := range evs {
 		e := &evs[i]
 		if e.Type != event.TypeMember || e.StateKey == nil {
@@ -154,17 +166,15 @@ func (s *Store) PreviousMembershipInRun(ctx context.Context, evs []Event) (map[i
 			if optouts[id.UserID(*e.StateKey)] {
 				c = withdrawnProfile(c, false)
 			}
-			inRun[e.ID] = c
+			out[e.ID] = c
 		} else {
-			first = append(first, *e)
+			first = append(first, e)
 		}
 		latest[*e.StateKey] = i
 	}
-	out, err := s.PreviousMembership(ctx, first)
-	if err != nil {
+	if err := s.lookUpPreviousMembership(ctx, first, optouts, out); err != nil {
 		return nil, err
 	}
-	maps.Copy(out, inRun)
 	return out, nil
 }
 
