@@ -157,23 +157,25 @@ var ErrQuarantined = errors.New("refused by the database; quarantined")
 //
 // An import that stored analyzeAfter events or more (an operator's file,
 // or a large room's backfill through its spool file) leaves the
-// database's statistics fresh (store.Analyze), even when it failed part
-// way: the pages and searches that follow it are planned for what it
-// wrote.
+// database's statistics fresh and its visibility map whole
+// (store.AfterBulkWrite), even when it failed part way: the pages and
+// searches that follow it are planned for what it wrote, and its counts
+// read their index alone.
 func (in *Ingester) ImportFile(ctx context.Context, path string, opts ImportOptions) (ImportReport, error) {
 	rep, err := in.importFile(ctx, path, opts)
 	if rep.Stored >= analyzeAfter {
-		if aerr := in.store.Analyze(ctx); aerr != nil {
-			// The import itself is done: its statistics will follow
-			// with autovacuum.
-			in.log.Warn("refreshing the database's statistics after the import", "file", path, "err", aerr)
+		if aerr := in.store.AfterBulkWrite(ctx); aerr != nil {
+			// The import itself is done: its statistics and the
+			// visibility map will follow with autovacuum.
+			in.log.Warn("vacuuming and analyzing the database after the import", "file", path, "err", aerr)
 		}
 	}
 	return rep, err
 }
 
-// analyzeAfter is the fewest events an import stores that makes it refresh
-// the database's statistics, which takes under a second at 1M events.
+// analyzeAfter is the fewest events an import stores that makes it vacuum
+// the events and refresh the database's statistics (0.8 s and 0.9 s after
+// an import of 1M events that took 52 s).
 const analyzeAfter = 10000
 
 func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOptions) (ImportReport, error) {

@@ -106,12 +106,11 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store, progress func(CopyProgre
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("copy archive: commit on the target: %w", err)
 	}
-	// A bulk load leaves the planner without statistics until autovacuum
-	// gets to it; the first day pages would be planned blind.
-	actx, cancel := context.WithTimeout(ctx, dst.writeTimeout)
-	defer cancel()
-	if _, err := dst.db.ExecContext(actx, `ANALYZE`); err != nil {
-		dst.log.Warn("analyze after copy failed", "error", err)
+	// A bulk load leaves the planner without statistics and the events
+	// without a visibility map until autovacuum gets to them; the first
+	// day pages would be planned blind, and their counts read the table.
+	if err := dst.AfterBulkWrite(ctx); err != nil {
+		dst.log.Warn("vacuum and analyze after copy failed", "error", err)
 	}
 	return report, nil
 }

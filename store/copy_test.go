@@ -215,6 +215,24 @@ func TestCopyToPostgres(t *testing.T) {
 		t.Errorf("reported tables %v, schema has %v", reported, tables)
 	}
 
+	// Vacuumed and analyzed, as a large import leaves it
+	// (store.AfterBulkWrite): the planner knows the copied rows, and
+	// counts of them read their index alone.
+	conn, err := dst.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vacuumed, analyzed bool
+	var pages, visible int
+	if err := conn.QueryRowContext(ctx, `SELECT s.last_vacuum IS NOT NULL, s.last_analyze IS NOT NULL, c.relpages, c.relallvisible
+		FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid WHERE s.relname = 'events'`).Scan(&vacuumed, &analyzed, &pages, &visible); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if !vacuumed || !analyzed || pages == 0 || visible != pages {
+		t.Errorf("after the copy the events are vacuumed %v, analyzed %v, %d of their %d pages all-visible; want both and all", vacuumed, analyzed, visible, pages)
+	}
+
 	before, after := readArchive(t, src), readArchive(t, dst)
 	if !reflect.DeepEqual(before, after) {
 		t.Errorf("reads differ after the copy:\nsqlite:   %+v\npostgres: %+v", before, after)

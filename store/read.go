@@ -561,7 +561,7 @@ var relatedInSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
 // whole day once for every relation of the room: 100-330 ms for one busy
 // day of the bench's replay (TestRelatedInCostsTheDay). A subquery with
 // OFFSET 0 is planned as written, and a LATERAL one runs once per row of
-// the day. SQLite plans without statistics (store.Analyze does not
+// the day. SQLite plans without statistics (store.AfterBulkWrite does not
 // analyze it) and walks the day first (TestRelatedInIsIndexProbes).
 var relatedInPostgresSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
 		SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank

@@ -159,7 +159,7 @@ func TestRoomToReadKeepsItsPlan(t *testing.T) {
 		evs = append(evs, mk(t, fmt.Sprintf("$plan%d", i), "m.room.message", "@alice:example.org", int64(5000+i), nil, `{"msgtype":"m.text","body":"hi"}`))
 	}
 	put(t, st, evs...)
-	if err := st.Analyze(ctx); err != nil {
+	if err := st.AfterBulkWrite(ctx); err != nil {
 		t.Fatal(err)
 	}
 	head, err := st.ReadState(ctx, room)
