@@ -393,7 +393,7 @@ func (s *Store) AfterBulkWrite(ctx context.Context) error {
 // server with synchronous_commit off (the tests' clusters; an operator's
 // choice) does up to some hundreds of milliseconds after they returned
 // (its WAL writer wakes every wal_writer_delay, 200 ms): vacuumed at once,
-// a test's import of 10,000 events was left with no page marked in 8 runs
+// a test's import of 10,000 events was left with no page marked in 7 runs
 // of 10. With synchronous_commit on (the default) every commit was flushed
 // before it returned, and the first check passes. Past walFlushWait the
 // vacuum marks what it can, and autovacuum the rest.
