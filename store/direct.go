@@ -286,21 +286,22 @@ func stepProbes(ctx context.Context, stmts *directStmts, db uintptr, query strin
 	if err != nil {
 		return err
 	}
-	// One read transaction for all the runs: each run would otherwise be
-	// one of its own, and taking and releasing WAL's read lock (fcntl on
-	// the shared memory, twice a run) cost more than the lookups.
-	if err := execLite(tls, db, "BEGIN"); err != nil {
-		if !kept {
-			sqlite3.Xsqlite3_finalize(tls, stmt)
-		}
-		return err
-	}
-	defer func() {
+	release := func() {
 		if !kept {
 			sqlite3.Xsqlite3_finalize(tls, stmt)
 		} else {
 			sqlite3.Xsqlite3_reset(tls, stmt) // as stepEvents leaves it
 		}
+	}
+	// One read transaction for all the runs: each run would otherwise be
+	// one of its own, and taking and releasing WAL's read lock (fcntl on
+	// the shared memory, twice a run) cost more than the lookups.
+	if err := execLite(tls, db, "BEGIN"); err != nil {
+		release()
+		return err
+	}
+	defer func() {
+		release() // before the transaction ends: no statement left running in it
 		if cerr := endRead(tls, db); cerr != nil && err == nil {
 			err = cerr
 		}

@@ -42,9 +42,10 @@ const sqliteMemberRows = `SELECT value ->> 0, value ->> 1, value ->> 2, value ->
 
 // PreviousMembership is PreviousState for every m.room.member event among
 // evs, as the store read them (on PostgreSQL in one query per
-// maxIDsPerQuery events, on SQLite a lookup each): the content of the member event each replaced, keyed by its event ID. An
-// event with no earlier public member event for its user is absent; events
-// of other types are ignored.
+// maxIDsPerQuery events, on SQLite a lookup each): the content of the
+// member event each replaced, keyed by its event ID. An event with no
+// earlier public member event for its user is absent; events of other
+// types are ignored.
 func (s *Store) PreviousMembership(ctx context.Context, evs []Event) (map[id.EventID]json.RawMessage, error) {
 	var members []*Event
 	for i := range evs {
@@ -130,11 +131,7 @@ func (s *Store) directPreviousMembership(ctx context.Context, members []*Event, 
 		args[i] = []any{string(e.RoomID), *e.StateKey, e.OriginTS, e.NID}
 	}
 	return s.directProbes(ctx, previousMemberSQL, args, func(i int, raw []byte) {
-		c := bytes.Clone(event.ContentOf(raw))
-		if optouts[id.UserID(*members[i].StateKey)] {
-			c = withdrawnProfile(c, false)
-		}
-		out[members[i].ID] = c
+		out[members[i].ID] = previousShown(bytes.Clone(event.ContentOf(raw)), optouts[id.UserID(*members[i].StateKey)])
 	})
 }
 
@@ -162,11 +159,7 @@ func (s *Store) PreviousMembershipInRun(ctx context.Context, evs []Event) (map[i
 			continue
 		}
 		if j, ok := latest[*e.StateKey]; ok && evs[j].RoomID == e.RoomID {
-			c := evs[j].Content
-			if optouts[id.UserID(*e.StateKey)] {
-				c = withdrawnProfile(c, false)
-			}
-			out[e.ID] = c
+			out[e.ID] = previousShown(evs[j].Content, optouts[id.UserID(*e.StateKey)])
 		} else {
 			first = append(first, e)
 		}
@@ -230,11 +223,17 @@ func (s *Store) previousMembership(ctx context.Context, query string, args []any
 		if raw == nil {
 			continue
 		}
-		c := event.ContentOf([]byte(*raw))
-		if optouts[subject[id.EventID(evID)]] {
-			c = withdrawnProfile(c, false)
-		}
-		out[id.EventID(evID)] = c
+		out[id.EventID(evID)] = previousShown(event.ContentOf([]byte(*raw)), optouts[subject[id.EventID(evID)]])
 	}
 	return rows.Err()
+}
+
+// previousShown is the content of a previous member event as the store
+// gives it: without the profile of a user who opted out (optedOut), whose
+// membership stays.
+func previousShown(content json.RawMessage, optedOut bool) json.RawMessage {
+	if optedOut {
+		return withdrawnProfile(content, false)
+	}
+	return content
 }

@@ -158,9 +158,7 @@ func (s *Store) PreviousState(ctx context.Context, ev Event) (json.RawMessage, e
 		if err != nil {
 			return nil, fmt.Errorf("previous state of %s: %w", ev.ID, err)
 		}
-		if optouts[id.UserID(*ev.StateKey)] {
-			c = withdrawnProfile(c, false)
-		}
+		c = previousShown(c, optouts[id.UserID(*ev.StateKey)])
 	}
 	return c, nil
 }
