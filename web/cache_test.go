@@ -316,3 +316,42 @@ func TestRenderCacheKeepsPagesPacked(t *testing.T) {
 		}
 	})
 }
+
+// TestBodiesSentWithLength: a page's body goes with its length, not
+// chunked, built or from the cache, plain or gzipped: a client has the
+// whole response once its bytes are in, without waiting for what the
+// server does after sending it (keeping it in the render cache).
+func TestBodiesSentWithLength(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...))
+		srv := httptest.NewServer(e.srv)
+		defer srv.Close()
+		tr := &http.Transport{DisableCompression: true}
+		defer tr.CloseIdleConnections()
+		for _, p := range []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org/2026-01-01.txt",
+			"/api/v1/rooms/!x:example.org/events?date=2026-01-01", "/room/!x:example.org/event/$m"} {
+			for _, accept := range []string{"", "gzip"} {
+				for _, when := range []string{"built", "cached"} {
+					req, err := http.NewRequest(http.MethodGet, srv.URL+p, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Header.Set("Accept-Encoding", accept)
+					resp, err := tr.RoundTrip(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil || resp.StatusCode != http.StatusOK {
+						t.Fatalf("GET %s (%s, %q) = %d, %v", p, when, accept, resp.StatusCode, err)
+					}
+					if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+						t.Errorf("GET %s (%s, %q): Content-Length %d, Transfer-Encoding %q, for a body of %d bytes",
+							p, when, accept, resp.ContentLength, resp.TransferEncoding, len(body))
+					}
+				}
+			}
+		}
+	})
+}

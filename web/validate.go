@@ -359,6 +359,11 @@ func writeField(h hash.Hash, fields ...string) {
 // 304 without build being called; otherwise build renders the body. With
 // the render cache on, a client that accepts gzip gets the body
 // compressed, once per body (gzipVariant), under an ETag of its own.
+//
+// The body goes with its length and is flushed before the handler
+// returns: the client has the whole response before what follows it
+// (keeping the body in the render cache, cachedBody; the request's log
+// line). Sent chunked, as it was, its end waited for all of that.
 func (s *Server) sendValidated(c echo.Context, code int, contentType, etag string, day time.Time, build func() (respBody, error)) error {
 	gz := s.cache != nil && acceptsGzip(c.Request().Header.Get("Accept-Encoding"))
 	if s.cache != nil {
@@ -388,7 +393,14 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 		out = z.b
 		c.Response().Header().Set(echo.HeaderContentEncoding, "gzip")
 	}
-	return c.Blob(code, contentType, out)
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(out)))
+	if err := c.Blob(code, contentType, out); err != nil {
+		return err
+	}
+	// A client gone or a writer that cannot flush: nothing is lost, the
+	// server flushes when the handler returns.
+	_ = http.NewResponseController(c.Response().Writer).Flush()
+	return nil
 }
 
 // gzipVariant is body gzipped, from the render cache under key when it
@@ -477,10 +489,12 @@ func (s *Server) jsonValidated(c echo.Context, v any, q *renderQueue, day time.T
 }
 
 // cachedBody is the response body cached under key (a page, its status
-// and its ETag: the ETag covers all the page shows), else build's, then
-// kept (packBody). The caller gives the body back (respBody.done) once
-// it is sent; a body not lent is shared by every request that gets it:
-// never written.
+// and its ETag: the ETag covers all the page shows), else build's, packed
+// (packBody) on a goroutine of its own while it is sent (and gzipped),
+// and kept when the caller gives it back (respBody.done) once sent:
+// packing a first day page took 0.3-0.5 ms, and sending it about as
+// long. A body not lent is shared by every request that gets it: never
+// written.
 func (s *Server) cachedBody(key string, build func() (respBody, error)) (respBody, error) {
 	c, ok := s.cache.get(key)
 	if s.cache != nil {
@@ -490,11 +504,17 @@ func (s *Server) cachedBody(key string, build func() (respBody, error)) (respBod
 		return s.cache.send(key, c)
 	}
 	l, err := build()
-	if err != nil {
-		return respBody{}, err
+	if err != nil || s.cache == nil {
+		return l, err
 	}
-	if s.cache != nil {
-		s.cache.put(key, packBody(l.b))
+	packed := make(chan cached, 1)
+	go func() { packed <- packBody(l.b) }()
+	release := l.release
+	l.release = func() {
+		s.cache.put(key, <-packed)
+		if release != nil {
+			release()
+		}
 	}
 	return l, nil
 }
