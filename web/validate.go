@@ -504,8 +504,11 @@ func (s *Server) cachedBody(key string, build func() (respBody, error)) (respBod
 		return s.cache.send(key, c)
 	}
 	l, err := build()
-	if err != nil || s.cache == nil {
-		return l, err
+	if err != nil {
+		return respBody{}, err
+	}
+	if s.cache == nil {
+		return l, nil
 	}
 	packed := make(chan cached, 1)
 	go func() { packed <- packBody(l.b) }()
