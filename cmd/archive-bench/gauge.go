@@ -28,6 +28,11 @@ type speedGauge struct {
 	// FaultUS is what first touching a page of fresh memory costs, in µs
 	// (faultCostUS, at the start); -1 where it cannot be measured.
 	FaultUS float64 `json:"fault_us"`
+	// PageOutS is how long memory goes unaccessed before the kernel pages
+	// it out on its own (damonPageOut), in seconds; 0 when nothing does.
+	// PageOutFileOnly: only the page cache (anonymous memory is left).
+	PageOutS        float64 `json:"page_out_idle_s,omitempty"`
+	PageOutFileOnly bool    `json:"page_out_file_only,omitempty"`
 }
 
 // gaugeStart times the workload and reads the CPU counters.
@@ -48,6 +53,9 @@ func startGauge() gaugeStart {
 // the start.
 func (g gaugeStart) finish() speedGauge {
 	s := speedGauge{StartMS: g.ms, EndMS: gaugeWork(), StealPercent: -1, FaultUS: g.faultUS}
+	if idle, fileOnly, found := damonPageOut(damonAdmin); found {
+		s.PageOutS, s.PageOutFileOnly = idle.Seconds(), fileOnly
+	}
 	if steal, total, ok := readCPUStat(); ok && g.stat && total > g.total {
 		s.StealPercent = 100 * float64(steal-g.steal) / float64(total-g.total)
 	}
@@ -136,6 +144,13 @@ func (s speedGauge) speedLine() string {
 	}
 	if s.FaultUS > 0 {
 		line += fmt.Sprintf("; first touching a page of fresh memory (a page fault) cost %.2f µs", s.FaultUS)
+	}
+	if s.PageOutS > 0 {
+		what := "memory"
+		if s.PageOutFileOnly {
+			what = "the page cache"
+		}
+		line += fmt.Sprintf("; the kernel pages out %s not read for %.0f s (DAMON), so a first request may read the archive from the disk", what, s.PageOutS)
 	}
 	return line + ". Runs on one machine compare only where these agree.\n\n"
 }

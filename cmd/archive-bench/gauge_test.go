@@ -1,9 +1,12 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseCPUStat(t *testing.T) {
@@ -47,5 +50,72 @@ func TestSpeedGauge(t *testing.T) {
 	}
 	if line := (speedGauge{}).speedLine(); line != "" {
 		t.Errorf("a report without a gauge (an older bench.json) says %q", line)
+	}
+}
+
+// TestDamonPageOut reads a copy of DAMON's sysfs layout: the shortest idle
+// time of a running kdamond's pageout schemes, in its context's
+// aggregation intervals, and whether a filter keeps the scheme off
+// anonymous memory.
+func TestDamonPageOut(t *testing.T) {
+	write := func(t *testing.T, root string, files map[string]string) {
+		for name, content := range files {
+			p := filepath.Join(root, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The bench's machine: pageout after 12 intervals of 5 s, anon rejected.
+	host := map[string]string{
+		"kdamonds/nr_kdamonds": "1",
+		"kdamonds/0/state":     "on",
+		"kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us": "5000000",
+		"kdamonds/0/contexts/0/schemes/0/action":                   "pageout",
+		"kdamonds/0/contexts/0/schemes/0/access_pattern/age/min":   "12",
+		"kdamonds/0/contexts/0/schemes/0/ops_filters/0/type":       "anon",
+		"kdamonds/0/contexts/0/schemes/0/ops_filters/0/matching":   "Y",
+		"kdamonds/0/contexts/0/schemes/0/ops_filters/0/allow":      "N",
+		"kdamonds/0/contexts/0/schemes/0/ops_filters/1/type":       "unmapped",
+		"kdamonds/0/contexts/0/schemes/0/ops_filters/1/matching":   "Y",
+		"kdamonds/0/contexts/0/schemes/0/ops_filters/1/allow":      "Y",
+		"kdamonds/0/contexts/0/schemes/1/action":                   "stat",
+		"kdamonds/0/contexts/0/schemes/1/access_pattern/age/min":   "1",
+	}
+	for _, c := range []struct {
+		name     string
+		change   map[string]string
+		idle     time.Duration
+		fileOnly bool
+		found    bool
+	}{
+		{"the bench's machine", nil, 60 * time.Second, true, true},
+		{"stopped", map[string]string{"kdamonds/0/state": "off"}, 0, false, false},
+		{"anon allowed", map[string]string{"kdamonds/0/contexts/0/schemes/0/ops_filters/0/allow": "Y"}, 60 * time.Second, false, true},
+		{"a quicker scheme of a second kdamond", map[string]string{
+			"kdamonds/1/state": "on", "kdamonds/1/contexts/0/monitoring_attrs/intervals/aggr_us": "100000",
+			"kdamonds/1/contexts/0/schemes/0/action": "pageout", "kdamonds/1/contexts/0/schemes/0/access_pattern/age/min": "50",
+		}, 5 * time.Second, false, true},
+		{"unreadable age", map[string]string{"kdamonds/0/contexts/0/schemes/0/access_pattern/age/min": "x"}, 0, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, host)
+			write(t, root, c.change)
+			idle, fileOnly, found := damonPageOut(root)
+			if idle != c.idle || fileOnly != c.fileOnly || found != c.found {
+				t.Errorf("%v, %v, %v; want %v, %v, %v", idle, fileOnly, found, c.idle, c.fileOnly, c.found)
+			}
+		})
+	}
+	if _, _, found := damonPageOut(t.TempDir()); found {
+		t.Error("found a scheme in an empty directory")
+	}
+	line := speedGauge{StartMS: 50, EndMS: 51, StealPercent: -1, PageOutS: 60, PageOutFileOnly: true}.speedLine()
+	if !strings.Contains(line, "pages out the page cache") || !strings.Contains(line, "60 s") {
+		t.Errorf("report line: %q", line)
 	}
 }
