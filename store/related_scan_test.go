@@ -21,7 +21,8 @@ import (
 // requests of the day pages, text logs and JSON days. The blocks of the
 // events table and its indexes the read touched are counted by
 // PostgreSQL's statistics (pgTableBlocks); PostgreSQL only: SQLite does
-// not plan with statistics unless told to (store.AfterBulkWrite is a no-op there).
+// not plan with statistics unless told to (store.AfterBulkWrite is a
+// no-op there).
 func TestRelatedInCostsTheDay(t *testing.T) {
 	ctx := context.Background()
 	st := openPostgresOneConn(t)
