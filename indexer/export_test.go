@@ -11,6 +11,9 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
+// CatchUpText is the most text a catch-up step holds (catchUpText).
+const CatchUpText = catchUpText
+
 // SetWait replaces the timer Follow waits on between rounds, so tests
 // can count its back-off without waiting for it.
 func (ix *Indexer) SetWait(wait func(time.Duration) <-chan time.Time) { ix.wait = wait }

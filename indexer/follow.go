@@ -172,11 +172,15 @@ func (ix *Indexer) compactClosed() {
 // analysed text (tokens, word pairs, their frequencies), about a hundred
 // times the text's bytes, and a step is held twice (one read while the
 // other is written). Short IRC lines never reach it (2,000 are some
-// 120 KB); a step of long Markdown messages is cut to fit. At 150k
-// Markdown messages a reindex peaked at 424 MiB RSS (268 anonymous) with
-// 1 MiB, 310 (223) with 512 KiB, 279 (208) with 256 KiB, for 4% and 9%
-// more CPU (71, 73, 77 s).
-const catchUpText = 256 << 10
+// 120 KB); a step of long Markdown messages is cut to fit, and the
+// smaller the steps, the more segments (two a period a step) merges join
+// again. A reindex of the 1M Markdown replay (751k messages, two
+// alternated pairs) took 175-185 s (298-317 s of CPU) at 256 KiB and
+// 142-157 s (249-276) at 512 KiB, peaking at 208-210 and 230 MiB RSS; at
+// 1 MiB 130 s (235), but 292 MiB, past the default 256 MiB budget
+// (web.memory_limit). 200k Markdown messages: 31.0 → 26.6 s, 182 → 199
+// MiB.
+const catchUpText = 512 << 10
 
 // checkpoint is the feed position the index holds everything up to.
 func (ix *Indexer) checkpoint() (int64, error) {

@@ -12,8 +12,9 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
-// A catch-up's steps hold no more than about 256 KiB of text: Bleve holds a step's analysed text, some hundred times its
-// bytes, and a step of 10,000 long Markdown messages held gigabytes.
+// A catch-up's steps hold no more than about CatchUpText (512 KiB) of
+// text: Bleve holds a step's analysed text, some hundred times its bytes,
+// and a step of 10,000 long Markdown messages held gigabytes.
 func TestCatchUpBoundsItsStepsByText(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
 	long := strings.Repeat("lorem ipsum dolor sit amet ", 800) // 21.6 KB
@@ -23,12 +24,12 @@ func TestCatchUpBoundsItsStepsByText(t *testing.T) {
 	}
 	add(t, st, lines(ls...)...)
 	ix, steps := catchUpSteps(t, st, 100)
-	// Each step at most 256 KiB of text (12 of these messages), give or
-	// take a doubling: the first too, which is read before any text
+	// Each step at most CatchUpText of text (24 of these messages), give
+	// or take a doubling: the first too, which is read before any text
 	// was seen (a first step of 2,000 long Markdown messages was most of
 	// a reindex's 568 MiB peak).
 	for i, n := range steps {
-		if n > 2*(256<<10)/len(long) {
+		if n > 2*indexer.CatchUpText/len(long) {
 			t.Errorf("step %d took %d messages of %d bytes: %v", i, n, len(long), steps)
 			break
 		}
