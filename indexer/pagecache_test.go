@@ -3,8 +3,13 @@
 package indexer
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -73,5 +78,112 @@ func TestDropIndexFromPageCache(t *testing.T) {
 	}
 	if err := DropFromPageCache(filepath.Join(dir, "missing")); err != nil {
 		t.Errorf("a missing index: %v", err)
+	}
+}
+
+// ResidentKB is residentKB, for the package's outside tests.
+func ResidentKB(t *testing.T, dir string) (kb int, mapped bool) { return residentKB(t, dir) }
+
+// residentKB sums the resident kilobytes of this process's mappings of
+// segment files (.zap) under dir (/proc/self/smaps), and says whether any
+// is mapped. (Bleve maps its root.bolt too, a few pages.)
+func residentKB(t *testing.T, dir string) (kb int, mapped bool) {
+	t.Helper()
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for _, line := range strings.Split(string(smaps), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && !strings.HasSuffix(f[0], ":") { // a mapping's first line
+			m := mappings([]byte(line))
+			in = len(m) == 1 && strings.HasPrefix(m[0].path, dir+string(filepath.Separator)) && strings.HasSuffix(m[0].path, ".zap")
+			mapped = mapped || in
+			continue
+		}
+		if in && len(f) == 3 && f[0] == "Rss:" {
+			n, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			kb += n
+		}
+	}
+	return kb, mapped
+}
+
+// ReleaseMapped takes a mapped file's pages out of the process, found by
+// any path to it (here through a link), and what the mapping reads after
+// it is still the file's.
+func TestReleaseMapped(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, "p0000", "000000000001.zap")
+	if err := os.MkdirAll(filepath.Dir(seg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 4<<20)
+	for i := range want {
+		want[i] = byte(i / 4096)
+	}
+	if err := os.WriteFile(seg, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, len(want), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	if !bytes.Equal(m, want) {
+		t.Fatal("the mapping reads other bytes than the file's")
+	}
+	if kb, mapped := residentKB(t, dir); !mapped || kb < 4<<10 {
+		t.Fatalf("the file read through its mapping: %d KiB resident (mapped %v), want 4 MiB", kb, mapped)
+	}
+	link := filepath.Join(t.TempDir(), "index")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReleaseMapped([]string{filepath.Join(link, "p0000", "000000000001.zap"), filepath.Join(link, "gone.zap")}); err != nil {
+		t.Fatal(err)
+	}
+	if kb, mapped := residentKB(t, dir); !mapped || kb != 0 {
+		t.Errorf("after ReleaseMapped: %d KiB of the file resident (mapped %v), want none", kb, mapped)
+	}
+	if !bytes.Equal(m, want) {
+		t.Error("the mapping reads other bytes after ReleaseMapped")
+	}
+}
+
+// The lines of /proc/self/maps that name a file, whatever the path holds.
+func TestMappings(t *testing.T) {
+	maps := "55d0c0a00000-55d0c0a21000 r--p 00000000 fd:01 1234                       /usr/bin/archive-web\n" +
+		"7f3a10000000-7f3a10021000 rw-p 00000000 00:00 0 \n" +
+		"7f3a20000000-7f3a20400000 r--s 00000000 fd:01 99   /data/my index/p0001/00000000000a.zap\n" +
+		"7f3a30000000-7f3a30001000 r--s 00000000 fd:01 98   /data/index/p0002/000000000002.zap (deleted)\n" +
+		"7ffd5a9e0000-7ffd5aa01000 rw-p 00000000 00:00 0                          [stack]\n" +
+		"zzzz-7f3a30001000 r--s 00000000 fd:01 98   /bad/start\n" +
+		"7f3a30001000 r--s 00000000 fd:01 98   /no/end\n" +
+		"7f3a40000000-7f3a40001000 r--s 00000000 fd:01 97   /last/without/newline"
+	var got []string
+	for _, m := range mappings([]byte(maps)) {
+		got = append(got, fmt.Sprintf("%x-%x %s", m.start, m.end, m.path))
+	}
+	want := []string{
+		"55d0c0a00000-55d0c0a21000 /usr/bin/archive-web",
+		"7f3a20000000-7f3a20400000 /data/my index/p0001/00000000000a.zap",
+		"7f3a30000000-7f3a30001000 /data/index/p0002/000000000002.zap",
+		"7f3a40000000-7f3a40001000 /last/without/newline",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("mappings =\n%q\nwant\n%q", got, want)
 	}
 }

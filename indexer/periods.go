@@ -103,6 +103,13 @@ type period struct {
 	openMu sync.Mutex
 	// wrote is the step (shards.step) that last wrote to it.
 	wrote int
+	// released names the batch (gen) and the segments after which
+	// release handed back the period's mapped pages last (guarded by
+	// merging). A batch changes it, even one that only deletes (a period
+	// whose successor took its time is sent deletions of what the
+	// successor takes, and looking them up maps its IDs' pages), and so
+	// does a segment a merge made or Bleve's persister wrote to a file.
+	released string
 	// weight is the entry's Weight as the steps committed so far left
 	// it; the manifest is written with it.
 	weight atomic.Int64
@@ -177,7 +184,8 @@ type shards struct {
 	closed  atomic.Bool
 	// parking: the set closes the periods the catch-up leaves idle
 	// (parkIdle) and reopens them with config when written to again.
-	// Only a rebuild's set parks: nothing searches it.
+	// Only a rebuild's set parks: nothing searches it. The live set
+	// releases them instead (release).
 	parking bool
 	config  map[string]any
 	// step counts the catch-up's steps written (parkIdle).
@@ -207,20 +215,75 @@ func (s *shards) index(p *period) (bleve.Index, error) {
 	return p.idx, nil
 }
 
-// parkIdle parks the closed periods no step has written to for parkAfter
-// steps. Every open period keeps its segment files mapped, as much of them
-// as a merge or a lookup touched, in folios as large as the page cache
-// holds them: at 3M IRC messages 28 periods kept 280 MiB of the index's
-// files resident in a reindex, most of a 420-440 MiB peak.
+// parkIdle parks (or, in the live set, releases) the closed periods no
+// step has written to for parkAfter steps. Every open period keeps its
+// segment files mapped, as much of them as a merge or a lookup touched, in
+// folios as large as the page cache holds them: at 3M IRC messages 28
+// periods kept 280 MiB of the index's files resident in a reindex, most of
+// a 420-440 MiB peak.
 func (s *shards) parkIdle(log *slog.Logger) {
-	if !s.parking {
+	if len(s.periods) == 0 {
 		return
 	}
 	for _, p := range s.periods[:len(s.periods)-1] {
 		if s.step-p.wrote >= parkAfter {
-			s.park(p, log)
+			s.rest(p, log)
 		}
 	}
+}
+
+// rest parks a period of a rebuild's set, and releases one of the live
+// set, which searches may read at any time.
+func (s *shards) rest(p *period, log *slog.Logger) {
+	if s.parking {
+		s.park(p, log)
+	} else {
+		s.release(p, log)
+	}
+}
+
+// release hands back the pages of a period's segment files that the
+// process has mapped, and drops them from the page cache (ReleaseMapped),
+// leaving the index open: the next search to touch them maps them again,
+// from disk in small folios. archive-web following a large import of long
+// Markdown messages peaked at 313-318 MiB at 1M, with ~4 MiB mapped in
+// each idle period of ~20, and at 459 MiB at 3M; releasing them, at 243
+// and 263-272. A period released and not written to or merged
+// since is left (a search may have touched it since, and would read its
+// pages from disk again). A period being merged is left too: the merge
+// maps it whole, and its new segment is released after it. The segments
+// are held (a snapshot) while their mappings are released, so that none
+// is unmapped meanwhile.
+func (s *shards) release(p *period, log *slog.Logger) {
+	if !p.merging.TryLock() {
+		return
+	}
+	defer p.merging.Unlock()
+	adv, err := p.idx.Advanced()
+	if err != nil || s.closed.Load() {
+		return
+	}
+	r, err := adv.Reader()
+	snap, ok := r.(*scorch.IndexSnapshot)
+	if err != nil || !ok || snap == nil {
+		return // closed meanwhile: Reader is no snapshot
+	}
+	defer snap.Close()
+	var files []string
+	for _, seg := range snap.Segments() {
+		if f, ok := seg.Segment().(interface{ Path() string }); ok && f.Path() != "" {
+			files = append(files, f.Path())
+		}
+	}
+	key := fmt.Sprint(p.gen.Load(), files)
+	if key == p.released {
+		return
+	}
+	if err := ReleaseMapped(files); err != nil {
+		log.Warn("releasing the memory an idle period of the search index holds", "period", p.Dir, "err", err)
+		return
+	}
+	p.released = key
 }
 
 // park closes a period's index, unmapping its files, and drops them from
@@ -286,10 +349,10 @@ func (s *shards) compactClosed(log *slog.Logger) {
 			if s.merge(p, log) {
 				merged++
 			}
-			// Nothing writes to it any more (a set that parks
-			// is a rebuild's, whose catch-up is over), and the
-			// merge mapped its files whole.
-			s.park(p, log)
+			// The merge mapped its files whole; a set that
+			// parks is a rebuild's, whose catch-up is over, so
+			// nothing writes to it any more.
+			s.rest(p, log)
 		}
 		if merged > 0 {
 			log.Info("merged the closed periods of the search index a catch-up wrote to", "periods", merged, "took", time.Since(start).Round(time.Millisecond))
