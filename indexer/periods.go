@@ -279,11 +279,11 @@ func (s *shards) release(p *period, log *slog.Logger) {
 	if key == p.released {
 		return
 	}
+	// Tried once a change: a failure (no /proc) is not logged every step.
+	p.released = key
 	if err := ReleaseMapped(files); err != nil {
 		log.Warn("releasing the memory an idle period of the search index holds", "period", p.Dir, "err", err)
-		return
 	}
-	p.released = key
 }
 
 // park closes a period's index, unmapping its files, and drops them from

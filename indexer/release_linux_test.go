@@ -46,7 +46,7 @@ func TestCatchUpReleasesIdlePeriods(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ix.Periods() < 4 {
-		t.Fatalf("195 messages at 40 per period made %d periods", ix.Periods())
+		t.Fatalf("250 messages at 40 per period made %d periods", ix.Periods())
 	}
 	if len(released) == 0 {
 		t.Error("during the catch-up, every idle period's files stayed resident")
