@@ -52,7 +52,7 @@ func dropFile(path string) error {
 	return nil
 }
 
-// ReleaseMapped hands back to the kernel the pages of the files (Bleve's
+// releaseMapped hands back to the kernel the pages of the files (Bleve's
 // segment files) this process has mapped: MADV_DONTNEED on every mapping
 // of them (/proc/self/maps), then FADV_DONTNEED, so that the next touch
 // reads them back in small folios (DropFromPageCache says why). Their
@@ -60,7 +60,7 @@ func dropFile(path string) error {
 // the files mapped while it runs (holds their segments): an address range
 // unmapped meanwhile and mapped again for something else would lose what
 // that holds.
-func ReleaseMapped(files []string) error {
+func releaseMapped(files []string) error {
 	if len(files) == 0 {
 		return nil
 	}

@@ -6,5 +6,5 @@ package indexer
 // it is there).
 func DropFromPageCache(string) error { return nil }
 
-// ReleaseMapped does nothing off Linux.
-func ReleaseMapped([]string) error { return nil }
+// releaseMapped does nothing off Linux.
+func releaseMapped([]string) error { return nil }

@@ -113,7 +113,7 @@ func residentKB(t *testing.T, dir string) (kb int, mapped bool) {
 	return kb, mapped
 }
 
-// ReleaseMapped takes a mapped file's pages out of the process, found by
+// releaseMapped takes a mapped file's pages out of the process, found by
 // any path to it (here through a link), and what the mapping reads after
 // it is still the file's.
 func TestReleaseMapped(t *testing.T) {
@@ -152,14 +152,14 @@ func TestReleaseMapped(t *testing.T) {
 	if err := os.Symlink(dir, link); err != nil {
 		t.Fatal(err)
 	}
-	if err := ReleaseMapped([]string{filepath.Join(link, "p0000", "000000000001.zap"), filepath.Join(link, "gone.zap")}); err != nil {
+	if err := releaseMapped([]string{filepath.Join(link, "p0000", "000000000001.zap"), filepath.Join(link, "gone.zap")}); err != nil {
 		t.Fatal(err)
 	}
 	if kb, mapped := residentKB(t, dir); !mapped || kb != 0 {
-		t.Errorf("after ReleaseMapped: %d KiB of the file resident (mapped %v), want none", kb, mapped)
+		t.Errorf("after releaseMapped: %d KiB of the file resident (mapped %v), want none", kb, mapped)
 	}
 	if !bytes.Equal(m, want) {
-		t.Error("the mapping reads other bytes after ReleaseMapped")
+		t.Error("the mapping reads other bytes after releaseMapped")
 	}
 }
 

@@ -243,17 +243,17 @@ func (s *shards) rest(p *period, log *slog.Logger) {
 }
 
 // release hands back the pages of a period's segment files that the
-// process has mapped, and drops them from the page cache (ReleaseMapped),
+// process has mapped, and drops them from the page cache (releaseMapped),
 // leaving the index open: the next search to touch them maps them again,
 // from disk in small folios. archive-web following a large import of long
 // Markdown messages peaked at 313-318 MiB at 1M, with ~4 MiB mapped in
 // each idle period of ~20, and at 459 MiB at 3M; releasing them, at 243
-// and 263-272. A period released and not written to or merged
-// since is left (a search may have touched it since, and would read its
-// pages from disk again). A period being merged is left too: the merge
-// maps it whole, and its new segment is released after it. The segments
-// are held (a snapshot) while their mappings are released, so that none
-// is unmapped meanwhile.
+// and 263-272. A period released and not written to or merged since is
+// left (a search may have touched it since, and would read its pages from
+// disk again). A period being merged is left too: the merge maps it
+// whole, and its new segment is released after it. The segments are held
+// (a snapshot) while their mappings are released, so that none is
+// unmapped meanwhile.
 func (s *shards) release(p *period, log *slog.Logger) {
 	if !p.merging.TryLock() {
 		return
@@ -281,7 +281,7 @@ func (s *shards) release(p *period, log *slog.Logger) {
 	}
 	// Tried once a change: a failure (no /proc) is not logged every step.
 	p.released = key
-	if err := ReleaseMapped(files); err != nil {
+	if err := releaseMapped(files); err != nil {
 		log.Warn("releasing the memory an idle period of the search index holds", "period", p.Dir, "err", err)
 	}
 }
