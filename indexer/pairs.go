@@ -76,7 +76,7 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("%s: base analyzer %q: %w", pairsAnalyzerType, name, err)
 			}
-			a.base = base
+			a.base, a.ascii = base, wordsPerLine(base)
 			return a, nil
 		}
 		rest := make(map[string]any, len(config))
@@ -89,7 +89,7 @@ func init() {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", pairsAnalyzerType, err)
 		}
-		a.base = base
+		a.base, a.ascii = base, wordsPerLine(base)
 		return a, nil
 	}); err != nil {
 		panic(err)
@@ -104,6 +104,9 @@ type pairsAnalyzer struct {
 	buckets uint32
 	// none: the index holds no pairs (a mapping not this package's).
 	none bool
+	// ascii: base splits ASCII text as asciiWords does, which then
+	// analyzes all-ASCII text in its stead.
+	ascii bool
 }
 
 // pair is the term the index holds for the pair of words x, y.
@@ -116,12 +119,35 @@ func (a pairsAnalyzer) pair(x, y []byte) []byte {
 }
 
 func (a pairsAnalyzer) Analyze(input []byte) analysis.TokenStream {
-	words := a.base.Analyze(input)
+	words, ok := analysis.TokenStream(nil), false
+	if a.ascii {
+		words, ok = asciiWords(input)
+	}
+	if !ok {
+		words = a.base.Analyze(input)
+	}
 	out := make(analysis.TokenStream, 0, 2*len(words))
 	out = append(out, words...)
-	for i := 1; i < len(words); i++ {
-		prev, cur := words[i-1], words[i]
-		out = append(out, &analysis.Token{Term: a.pair(prev.Term, cur.Term), Start: prev.Start, End: cur.End, Position: prev.Position, Type: analysis.Shingle})
+	if len(words) < 2 {
+		return out
+	}
+	// The pairs' tokens, and their buckets' terms, in one allocation
+	// each, not two a pair.
+	pairs := make([]analysis.Token, len(words)-1)
+	var buckets []byte
+	if a.buckets > 0 {
+		buckets = make([]byte, bucketBytes*len(pairs))
+	}
+	for i := range pairs {
+		prev, cur := words[i], words[i+1]
+		var term []byte
+		if a.buckets > 0 {
+			term = putPairBucket(buckets[bucketBytes*i:], prev.Term, cur.Term, a.buckets)
+		} else {
+			term = a.pair(prev.Term, cur.Term)
+		}
+		pairs[i] = analysis.Token{Term: term, Start: prev.Start, End: cur.End, Position: prev.Position, Type: analysis.Shingle}
+		out = append(out, &pairs[i])
 	}
 	return out
 }
@@ -139,6 +165,15 @@ const maxPairBuckets = len(bucketDigits) * len(bucketDigits)
 // pairSep and two digits. It is part of the index format: a change to it
 // needs a new one.
 func pairBucket(x, y []byte, n uint32) []byte {
+	return putPairBucket(make([]byte, bucketBytes), x, y, n)
+}
+
+// bucketBytes is the length of a bucket's term.
+const bucketBytes = 3
+
+// putPairBucket writes pairBucket's term to the start of dst and returns
+// it.
+func putPairBucket(dst, x, y []byte, n uint32) []byte {
 	h := uint32(2166136261)
 	for _, c := range x {
 		h = (h ^ uint32(c)) * 16777619
@@ -153,7 +188,9 @@ func pairBucket(x, y []byte, n uint32) []byte {
 	h *= 0xc2b2ae35
 	h ^= h >> 16
 	b := uint32(uint64(h) * uint64(n) >> 32)
-	return []byte{pairSep[0], bucketDigits[b/64%64], bucketDigits[b%64]}
+	dst = dst[:bucketBytes:bucketBytes]
+	dst[0], dst[1], dst[2] = pairSep[0], bucketDigits[b/64%64], bucketDigits[b%64]
+	return dst
 }
 
 // words analyzes text as the index does, without the pairs.
@@ -285,7 +322,8 @@ func newRunFinder(m mapping.IndexMapping) runFinder {
 // wordsPerLine reports whether an analyzer's words are found line by line
 // and lower-case ASCII words in lower-cased ASCII text: Unicode word
 // boundaries, then only filters that map each word on its own and leave
-// ASCII lower case as it is.
+// ASCII lower case as it is. On ASCII text such an analyzer gives
+// asciiWords's tokens, which the text field's then takes instead.
 func wordsPerLine(a analysis.Analyzer) bool {
 	d, ok := a.(*analysis.DefaultAnalyzer)
 	if !ok || len(d.CharFilters) > 0 {
@@ -409,7 +447,7 @@ func (t *textWords) words(i int) [][]byte {
 	return l.words
 }
 
-func isASCII(s string) bool {
+func isASCII[T string | []byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false
