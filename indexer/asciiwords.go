@@ -91,7 +91,7 @@ func asciiWords(input []byte) (analysis.TokenStream, bool) {
 	}
 	k := 0
 	for i := 0; i < len(input); {
-		end, letters := wordAt(input, i)
+		end, numeric := wordAt(input, i)
 		if end == i {
 			i++
 			continue
@@ -99,7 +99,7 @@ func asciiWords(input []byte) (analysis.TokenStream, bool) {
 		t := &tokens[k]
 		t.Term, t.Start, t.End, t.Position = lower[i:end:end], i, end, k+1
 		t.Type = analysis.AlphaNumeric
-		if !letters && hasDigit(input[i:end]) {
+		if numeric {
 			t.Type = analysis.Numeric
 		}
 		out[k] = t
@@ -110,37 +110,30 @@ func asciiWords(input []byte) (analysis.TokenStream, bool) {
 }
 
 // wordAt returns the end of the word that starts at input[i] (i itself if
-// none does) and whether it holds a letter.
-func wordAt(input []byte, i int) (end int, letters bool) {
+// none does) and whether it is numeric: digits and no letter.
+func wordAt(input []byte, i int) (end int, numeric bool) {
+	letters, digits := false, false
 	j := i
-	for j < len(input) {
-		switch wbClass[input[j]] {
+	for ; j < len(input); j++ {
+		c := wbClass[input[j]]
+		switch c {
 		case wbLetter:
 			letters = true
-		case wbDigit, wbUnder:
+			continue
+		case wbDigit:
+			digits = true
+			continue
+		case wbUnder:
+			continue
 		case wbMidLetter, wbMidNum, wbMidBoth:
-			if j == i || j+1 == len(input) {
-				return j, letters
+			if j > i && j+1 < len(input) {
+				prev, next := wbClass[input[j-1]], wbClass[input[j+1]]
+				if prev == next && (prev == wbLetter && c != wbMidNum || prev == wbDigit && c != wbMidLetter) {
+					continue // joins the two
+				}
 			}
-			prev, next := wbClass[input[j-1]], wbClass[input[j+1]]
-			joins := prev == next && (prev == wbLetter && wbClass[input[j]] != wbMidNum ||
-				prev == wbDigit && wbClass[input[j]] != wbMidLetter)
-			if !joins {
-				return j, letters
-			}
-		default:
-			return j, letters
 		}
-		j++
+		break // the word ends before j
 	}
-	return j, letters
-}
-
-func hasDigit(b []byte) bool {
-	for _, c := range b {
-		if '0' <= c && c <= '9' {
-			return true
-		}
-	}
-	return false
+	return j, digits && !letters
 }

@@ -18,10 +18,17 @@ import (
 // messages (the bench's markdown shape).
 func markdownBodies(t testing.TB, n int) []string {
 	t.Helper()
+	return shapeBodies(t, n, corpus.ShapeMarkdown)
+}
+
+// shapeBodies are the message bodies among the first n events of the
+// corpus replayed in shape, as archive-bench replays it.
+func shapeBodies(t testing.TB, n int, shape string) []string {
+	t.Helper()
 	logs := corpusLogs(t)
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
-	if _, err := corpus.GenerateShape(w, logs, n, corpus.ShapeMarkdown); err != nil {
+	if _, err := corpus.GenerateShape(w, logs, n, shape); err != nil {
 		t.Fatal(err)
 	}
 	w.Flush()
