@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -136,3 +137,51 @@ func (ix *Indexer) PeriodBounds() int64 { return ix.periodBounds.Load() }
 
 // PairBucket is the term the index holds for the pair of words x, y.
 func PairBucket(x, y string) string { return string(pairBucket([]byte(x), []byte(y), pairBuckets)) }
+
+// TextNorms reads, from every period, the norm the index holds with term's
+// postings in the text field, by event ID: what a hit on it is scored by.
+func (ix *Indexer) TextNorms(term string) (map[string]float64, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := map[string]float64{}
+	for _, p := range ix.set.periods {
+		idx, err := ix.set.index(p)
+		if err != nil {
+			return nil, err
+		}
+		adv, err := idx.Advanced()
+		if err != nil {
+			return nil, err
+		}
+		r, err := adv.Reader()
+		if err != nil {
+			return nil, err
+		}
+		tfr, err := r.TermFieldReader(context.Background(), []byte(term), fieldText, true, true, false)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		for {
+			d, err := tfr.Next(nil)
+			if err != nil || d == nil {
+				tfr.Close()
+				r.Close()
+				if err != nil {
+					return nil, err
+				}
+				break
+			}
+			ext, err := r.ExternalID(d.ID)
+			if err != nil {
+				return nil, err
+			}
+			_, ev, ok := splitDocID(ext)
+			if !ok {
+				return nil, fmt.Errorf("document ID %q", ext)
+			}
+			out[ev] = d.Norm
+		}
+	}
+	return out, nil
+}

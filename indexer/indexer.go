@@ -138,8 +138,9 @@ var formatKey = []byte("mxarchive.format")
 // 6 bytes and a hash event ID in its 32 (docID), a closed period merged to
 // one segment; 7 = no time field (fieldTSort): time ranges and a period's
 // bounds read the document IDs (fieldID), and the flags only when set; 8 =
-// word pairs hashed into pairBuckets terms (pairs.go).
-const indexFormat = "8"
+// word pairs hashed into pairBuckets terms (pairs.go); 9 = the text
+// field's length counts words, up to maxTextLength (docfields.go).
+const indexFormat = "9"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()

@@ -768,6 +768,9 @@ type multiBatch struct {
 	// err is the first period that could not be reopened (shards.index),
 	// which commit returns.
 	err error
+	// docs makes the documents, from the first period's mapping (every
+	// period has the same).
+	docs *docBuilder
 }
 
 // half is one of the two batches a step writes to a period: each batch
@@ -836,7 +839,18 @@ func (b *multiBatch) Index(id string, data any) error {
 	if err != nil {
 		return err
 	}
-	return x.Index(full, doc)
+	if b.docs == nil {
+		idx, err := b.set.index(p)
+		if err != nil {
+			return err
+		}
+		d, err := newDocBuilder(idx.Mapping())
+		if err != nil {
+			return err
+		}
+		b.docs = &d
+	}
+	return x.IndexAdvanced(b.docs.build(full, doc))
 }
 
 // Delete removes a document from the periods whose bounds cover its time.

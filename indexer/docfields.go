@@ -1,0 +1,93 @@
+package indexer
+
+import (
+	"fmt"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	bdoc "github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/mapping"
+	index "github.com/blevesearch/bleve_index_api"
+)
+
+// maxTextLength caps the text field's length as the index holds it.
+//
+// Bleve keeps a field's length (its norm: a hit scores 1/sqrt of it) with
+// every posting of the field, as a varint: one byte up to 127, two above.
+// It counted tokens, and a message of n words has n-1 pair tokens too
+// (pairs.go), so every posting of a message of 64 words or more took two
+// bytes: in a 1M replay of long Markdown messages, 164 postings a message
+// and most of them with a two-byte length. The length now counts words, up
+// to 127: the norm of a message of n words is 1/sqrt(n) rather than
+// 1/sqrt(2n-1), the same order of messages by length up to 127 words, and
+// longer messages are scored as if they had 127.
+const maxTextLength = 127
+
+// textField is the text field of a message's document: Bleve's text field
+// but for its length (maxTextLength).
+type textField struct {
+	*bdoc.TextField
+	length int
+	freqs  index.TokenFrequencies
+}
+
+func (f *textField) Analyze() {
+	tokens := f.Analyzer().Analyze(f.Value())
+	words := 0
+	for _, t := range tokens {
+		if t.Type != analysis.Shingle {
+			words++
+		}
+	}
+	f.length = min(words, maxTextLength)
+	f.freqs = analysis.TokenFrequency(tokens, f.ArrayPositions(), f.Options())
+}
+
+func (f *textField) AnalyzedLength() int { return f.length }
+
+func (f *textField) AnalyzedTokenFrequencies() index.TokenFrequencies { return f.freqs }
+
+// docBuilder makes a message's Bleve document as the index mapping
+// (newMapping) would, field for field, but for the text field's length
+// (textField), and without walking the document by reflection.
+type docBuilder struct {
+	text, keyword analysis.Analyzer
+}
+
+func newDocBuilder(m mapping.IndexMapping) (docBuilder, error) {
+	b := docBuilder{text: m.AnalyzerNamed(textAnalyzer), keyword: m.AnalyzerNamed(keyword.Name)}
+	if b.text == nil || b.keyword == nil {
+		return docBuilder{}, fmt.Errorf("the index mapping lacks the analyzer %q or %q", textAnalyzer, keyword.Name)
+	}
+	return b, nil
+}
+
+// fieldOptions are every field's: indexed, not stored, no term vectors
+// and no doc values (newMapping).
+const fieldOptions = index.IndexField
+
+// build returns doc as the document id, its fields in the order the
+// mapping adds them (document's).
+func (b docBuilder) build(id string, doc document) *bdoc.Document {
+	d := bdoc.NewDocument(id)
+	d.Fields = make([]bdoc.Field, 0, 7)
+	d.AddField(&textField{TextField: bdoc.NewTextFieldCustom(fieldText, []uint64{}, []byte(doc.Text), fieldOptions, b.text)})
+	b.addKeyword(d, fieldSender, doc.Sender)
+	b.addKeyword(d, fieldRoom, doc.Room)
+	addFlag(d, fieldHasLink, doc.HasLink)
+	addFlag(d, fieldIsThread, doc.IsThread)
+	b.addKeyword(d, fieldMonth, doc.Month)
+	b.addKeyword(d, fieldDay, doc.Day)
+	return d
+}
+
+func (b docBuilder) addKeyword(d *bdoc.Document, name, value string) {
+	d.AddField(bdoc.NewTextFieldCustom(name, []uint64{}, []byte(value), fieldOptions, b.keyword))
+}
+
+// addFlag adds a flag that is set; the mapping leaves out a nil one.
+func addFlag(d *bdoc.Document, name string, v *bool) {
+	if v != nil {
+		d.AddField(bdoc.NewBooleanFieldWithIndexingOptions(name, []uint64{}, *v, fieldOptions))
+	}
+}
