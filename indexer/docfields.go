@@ -47,6 +47,9 @@ func (f *textField) AnalyzedLength() int { return f.length }
 
 func (f *textField) AnalyzedTokenFrequencies() index.TokenFrequencies { return f.freqs }
 
+// Size counts the terms too, which the wrapped field does not hold.
+func (f *textField) Size() int { return f.TextField.Size() + f.freqs.Size() }
+
 // docBuilder makes a message's Bleve document as the index mapping
 // (newMapping) would, field for field, but for the text field's length
 // (textField), and without walking the document by reflection.

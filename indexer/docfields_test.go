@@ -8,6 +8,8 @@ import (
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	bdoc "github.com/blevesearch/bleve/v2/document"
+
+	"github.com/mxarchive/mxarchive/internal/corpus"
 )
 
 // The documents the indexer builds are the mapping's, field for field (the
@@ -25,7 +27,7 @@ func TestDocBuilderAsMapping(t *testing.T) {
 		{Text: "Ｆｕｌｌ-width ﬁles: Straße ΣΊΣΥΦΟΣ 日本語のテキスト\nand a second line", Sender: "@ü:x", Room: "!r:x", Month: "1970-01", Day: "1970-01-01", HasLink: &on, IsThread: &on},
 		{Text: strings.Repeat("word ", 300), Sender: "@a:x", Room: "!r:x", Month: "2026-03", Day: "2026-03-14"},
 	}
-	for i, body := range shapeBodies(t, 400, "ubuntu") {
+	for i, body := range shapeBodies(t, 400, corpus.ShapeUbuntu) {
 		docs = append(docs, document{Text: body, Sender: fmt.Sprintf("@u%d:x", i%7), Room: "!r:x", Month: "2026-03", Day: "2026-03-14"})
 	}
 	for i, body := range markdownBodies(t, 400) {

@@ -145,43 +145,45 @@ func (ix *Indexer) TextNorms(term string) (map[string]float64, error) {
 	defer ix.mu.RUnlock()
 	out := map[string]float64{}
 	for _, p := range ix.set.periods {
-		idx, err := ix.set.index(p)
-		if err != nil {
+		if err := ix.set.textNorms(p, term, out); err != nil {
 			return nil, err
-		}
-		adv, err := idx.Advanced()
-		if err != nil {
-			return nil, err
-		}
-		r, err := adv.Reader()
-		if err != nil {
-			return nil, err
-		}
-		tfr, err := r.TermFieldReader(context.Background(), []byte(term), fieldText, true, true, false)
-		if err != nil {
-			r.Close()
-			return nil, err
-		}
-		for {
-			d, err := tfr.Next(nil)
-			if err != nil || d == nil {
-				tfr.Close()
-				r.Close()
-				if err != nil {
-					return nil, err
-				}
-				break
-			}
-			ext, err := r.ExternalID(d.ID)
-			if err != nil {
-				return nil, err
-			}
-			_, ev, ok := splitDocID(ext)
-			if !ok {
-				return nil, fmt.Errorf("document ID %q", ext)
-			}
-			out[ev] = d.Norm
 		}
 	}
 	return out, nil
+}
+
+func (s *shards) textNorms(p *period, term string, out map[string]float64) error {
+	idx, err := s.index(p)
+	if err != nil {
+		return err
+	}
+	adv, err := idx.Advanced()
+	if err != nil {
+		return err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	tfr, err := r.TermFieldReader(context.Background(), []byte(term), fieldText, true, true, false)
+	if err != nil {
+		return err
+	}
+	defer tfr.Close()
+	for {
+		d, err := tfr.Next(nil)
+		if err != nil || d == nil {
+			return err
+		}
+		ext, err := r.ExternalID(d.ID)
+		if err != nil {
+			return err
+		}
+		_, ev, ok := splitDocID(ext)
+		if !ok {
+			return fmt.Errorf("document ID %q", ext)
+		}
+		out[ev] = d.Norm
+	}
 }
