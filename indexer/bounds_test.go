@@ -207,7 +207,7 @@ func TestBoundsAreReadWithoutWalkingTheIDs(t *testing.T) {
 				}
 				ev = "$" + hashEncoding.EncodeToString(h[:])
 			}
-			if err := b.Index(docID(ts, ev), map[string]any{"text": "x"}); err != nil {
+			if err := b.Index(eventDocID(ts, ev), map[string]any{"text": "x"}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -139,7 +139,7 @@ func (ix *Indexer) PeriodBounds() int64 { return ix.periodBounds.Load() }
 func PairBucket(x, y string) string { return string(pairBucket([]byte(x), []byte(y), pairBuckets)) }
 
 // TextNorms reads, from every period, the norm the index holds with term's
-// postings in the text field, by event ID: what a hit on it is scored by.
+// postings in the text field, by ref (KeyRef): what a hit on it is scored by.
 func (ix *Indexer) TextNorms(term string) (map[string]float64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -180,10 +180,72 @@ func (s *shards) textNorms(p *period, term string, out map[string]float64) error
 		if err != nil {
 			return err
 		}
-		_, ev, ok := splitDocID(ext)
+		_, ref, ok := splitDocID(ext)
 		if !ok {
 			return fmt.Errorf("document ID %q", ext)
 		}
-		out[ev] = d.Norm
+		out[ref] = d.Norm
 	}
+}
+
+// KeyRef is the ref of ev's document (splitDocID).
+func (ix *Indexer) KeyRef(ev string) string { return keyRef(ix.store.IDKey(id.EventID(ev))) }
+
+// NameDocsAsFormat9 makes ix name the documents it writes as formats 6 to
+// 9 did (eventDocID), or as this format does again.
+func (ix *Indexer) NameDocsAsFormat9(on bool) { ix.oldNames = on }
+
+// DocRefs lists the refs (splitDocID) of every document of every period.
+func (ix *Indexer) DocRefs() ([]string, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []string
+	for _, p := range ix.set.periods {
+		idx, err := ix.set.index(p)
+		if err != nil {
+			return nil, err
+		}
+		d, err := idx.FieldDict(fieldID)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			e, err := d.Next()
+			if err != nil || e == nil {
+				d.Close()
+				if err != nil {
+					return nil, err
+				}
+				break
+			}
+			_, ref, ok := splitDocID(e.Term)
+			if !ok {
+				d.Close()
+				return nil, fmt.Errorf("document ID %q", e.Term)
+			}
+			out = append(out, ref)
+		}
+	}
+	return out, nil
+}
+
+// IndexForged indexes, in the newest period, a document named by time ts
+// and ev's key whose text is text: a document the store check must tell
+// from ev's own when ts is not ev's time.
+func (ix *Indexer) IndexForged(ev string, ts int64, text string) error {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	idx, err := ix.set.index(ix.set.periods[len(ix.set.periods)-1])
+	if err != nil {
+		return err
+	}
+	b, err := newDocBuilder(idx.Mapping())
+	if err != nil {
+		return err
+	}
+	batch := idx.NewBatch()
+	if err := batch.IndexAdvanced(b.build(docID(ts, ix.store.IDKey(id.EventID(ev))), document{Text: text, Month: monthOf(ts), Day: dayOf(ts)})); err != nil {
+		return err
+	}
+	return idx.Batch(batch)
 }

@@ -283,7 +283,7 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 		// Another catch-up (or a rebuild's swap) moved the index on.
 		return nil, fmt.Errorf("%w: from %d to %d while a step was read", errMoved, st.from, from)
 	}
-	batch := newMultiBatch(set)
+	batch := newMultiBatch(set, ix.docName)
 	if err := st.writes.replay(batch); err != nil {
 		return nil, err
 	}

@@ -116,6 +116,17 @@ type Indexer struct {
 	// asked, if set, is told each period a search asks for hits (tests
 	// count them).
 	asked func(period string)
+	// oldNames, if set, names documents as formats 6 to 9 did
+	// (eventDocID): tests build an index such a format left.
+	oldNames bool
+}
+
+// docName is the ID of the document of event ev at time ts (docID).
+func (ix *Indexer) docName(ts int64, ev string) string {
+	if ix.oldNames {
+		return eventDocID(ts, ev)
+	}
+	return docID(ts, ix.store.IDKey(id.EventID(ev)))
 }
 
 const (
@@ -139,8 +150,9 @@ var formatKey = []byte("mxarchive.format")
 // one segment; 7 = no time field (fieldTSort): time ranges and a period's
 // bounds read the document IDs (fieldID), and the flags only when set; 8 =
 // word pairs hashed into pairBuckets terms (pairs.go); 9 = the text
-// field's length counts words, up to maxTextLength (docfields.go).
-const indexFormat = "9"
+// field's length counts words, up to maxTextLength (docfields.go); 10 =
+// document IDs of the time and the event's key (docID), not its ID.
+const indexFormat = "10"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()

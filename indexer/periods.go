@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -771,6 +772,8 @@ type multiBatch struct {
 	// docs makes the documents, from the first period's mapping (every
 	// period has the same).
 	docs *docBuilder
+	// name is an event's document ID (Indexer.docName).
+	name func(ts int64, ev string) string
 }
 
 // half is one of the two batches a step writes to a period: each batch
@@ -782,8 +785,8 @@ type half struct {
 	n uint32
 }
 
-func newMultiBatch(s *shards) *multiBatch {
-	return &multiBatch{set: s, batches: map[half]*bleve.Batch{}, took: map[*period]bool{}, weight: map[*period]int64{}}
+func newMultiBatch(s *shards, name func(ts int64, ev string) string) *multiBatch {
+	return &multiBatch{set: s, name: name, batches: map[half]*bleve.Batch{}, took: map[*period]bool{}, weight: map[*period]int64{}}
 }
 
 func (b *multiBatch) of(p *period, doc string) (*bleve.Batch, error) {
@@ -823,7 +826,7 @@ func (b *multiBatch) Index(id string, data any) error {
 		return fmt.Errorf("index %s: time %q: %w", id, doc.TSort, err)
 	}
 	p := b.set.route(ts)
-	full := docID(ts, id)
+	full := b.name(ts, id)
 	for _, q := range b.set.periods {
 		if q != p && q.covers(ts) {
 			b.deleteFrom(q, full) // indexed there before the period it is in now began
@@ -863,7 +866,7 @@ func (b *multiBatch) Delete(id string, ts int64) {
 	if ts < 0 {
 		return
 	}
-	full := docID(ts, id)
+	full := b.name(ts, id)
 	for _, q := range b.set.periods {
 		if q.covers(ts) {
 			b.deleteFrom(q, full)
@@ -871,24 +874,34 @@ func (b *multiBatch) Delete(id string, ts int64) {
 	}
 }
 
-// docID is a document's ID in an index of format 6: its time (6 bytes,
-// big-endian ms: maxIndexTime fits) and then its event ID, sorting by ID
-// is then sorting by time, with the event ID breaking ties, and Bleve reads
-// a hit's ID without decompressing anything: sorting by a doc-values field
+// docID is a message's document ID in an index of format 10: its time (6
+// bytes, big-endian ms: maxIndexTime fits), tagKey, and its event's key
+// (store.IDKey: 8 bytes, big-endian), 15 bytes in all. Sorting by ID is
+// then sorting by time, with the key breaking ties, and Bleve reads a
+// hit's ID without decompressing anything: sorting by a doc-values field
 // decoded a chunk of 1,024 documents' values per hit where hits are sparse
 // (58% of a rare term's oldest-first search).
 //
-// The ID is held twice per document, as a term and stored, and in format 5
-// (13 digits and the ID as text) that was 131 of 308 bytes per message; in
-// this form 118 of 292 (stored 51, not 69; but the dictionary 67, not 62:
-// vellum packs a transition on a common ASCII byte in one byte, on a raw
-// byte in two). An
-// event ID of room versions 4 and later ("$" and 43 characters of
-// unpadded base64url: a hash) is held as its 32 bytes (tagHash); any other
-// as it is (tagRaw). Only a canonical encoding is decoded, so two event
-// IDs never share a document (a lenient decoder ignores the last
-// character's unused bits).
-func docID(ts int64, ev string) string {
+// The ID is held twice per document, as a term of the ID dictionary and
+// stored. Formats 6 to 9 held the event ID itself (eventDocID: a hash
+// event ID as its 32 bytes), 39 bytes, and that was 119 of the 226 bytes a
+// message of an index of IRC lines (the dictionary 68, the stored copy
+// 51): random bytes share no prefix in the dictionary. With 8 bytes of key,
+// a hit names its event by time and key, and the store check finds it by
+// its key (store.EventsByKey) and keeps it only if its time matches too.
+func docID(ts int64, key uint64) string {
+	b := appendTime(make([]byte, 0, keyDocIDLen), indexTime(ts))
+	return string(binary.BigEndian.AppendUint64(append(b, tagKey), key))
+}
+
+// eventDocID is a document's ID in an index of formats 6 to 9, which may
+// serve while one of this format is built beside it: its time and then its
+// event ID. An event ID of room versions 4 and later ("$" and 43
+// characters of unpadded base64url: a hash) is held as its 32 bytes
+// (tagHash); any other as it is (tagRaw). Only a canonical encoding is
+// decoded, so two event IDs never share a document (a lenient decoder
+// ignores the last character's unused bits).
+func eventDocID(ts int64, ev string) string {
 	b := appendTime(make([]byte, 0, timeBytes+1+len(ev)), indexTime(ts))
 	if b, ok := appendHash(append(b, tagHash), ev); ok {
 		return string(b)
@@ -897,18 +910,20 @@ func docID(ts int64, ev string) string {
 }
 
 const (
-	timeBytes = 6
-	tagHash   = 1
-	tagRaw    = 2
-	hashChars = 43 // base64 of 32 bytes, unpadded
+	timeBytes   = 6
+	tagHash     = 1
+	tagRaw      = 2
+	tagKey      = 3
+	keyDocIDLen = timeBytes + 1 + 8
+	hashChars   = 43 // base64 of 32 bytes, unpadded
 )
 
 var hashEncoding = base64.RawURLEncoding.Strict()
 
 // appendHash appends the 32 bytes ev's hash encodes, if ev is a hash
 // event ID in canonical form; else it returns b unchanged and false. It
-// allocates nothing: a time-ordered search makes a document ID of every
-// hit it merges (mergeHits), and a reindex one of every message.
+// allocates nothing: a time-ordered search of an index of format 9 made a
+// document ID of every hit it merged (mergeHits).
 func appendHash(b []byte, ev string) ([]byte, bool) {
 	if len(ev) != 1+hashChars || ev[0] != '$' {
 		return b, false
@@ -926,8 +941,12 @@ func appendHash(b []byte, ev string) ([]byte, bool) {
 	return append(b, h[:32]...), true
 }
 
-// splitDocID reads a docID back.
-func splitDocID(s string) (ts int64, ev string, ok bool) {
+// splitDocID reads a document ID back: its time and what names its event,
+// a ref. A ref is the event's key as 16 hexadecimal digits (keyRef) in an
+// index of this format, its event ID (which begins with "$") in one of
+// formats 6 to 9. A hit's sort keys are its time and ref (withTimes), and
+// so is a time-ordered search's cursor.
+func splitDocID(s string) (ts int64, ref string, ok bool) {
 	if len(s) <= timeBytes {
 		return 0, "", false
 	}
@@ -939,6 +958,11 @@ func splitDocID(s string) (ts int64, ev string, ok bool) {
 		return 0, "", false
 	}
 	switch rest := s[timeBytes+1:]; s[timeBytes] {
+	case tagKey:
+		if len(rest) != 8 {
+			return 0, "", false
+		}
+		return int64(t), keyRef(binary.BigEndian.Uint64([]byte(rest))), true
 	case tagHash:
 		if len(rest) != 32 {
 			return 0, "", false
@@ -948,6 +972,30 @@ func splitDocID(s string) (ts int64, ev string, ok bool) {
 		return int64(t), rest, true
 	}
 	return 0, "", false
+}
+
+// keyRef is a key as a ref (splitDocID); parseKeyRef reads one back, and
+// only one: an event ID begins with "$".
+func keyRef(key uint64) string { return fmt.Sprintf("%016x", key) }
+
+func parseKeyRef(ref string) (uint64, bool) {
+	if len(ref) != 16 || strings.Trim(ref, "0123456789abcdef") != "" {
+		return 0, false
+	}
+	k, err := strconv.ParseUint(ref, 16, 64)
+	return k, err == nil
+}
+
+// refDocID is the document ID a time and ref name (a hit's sort keys, a
+// cursor's), in the layout the ref is of: a cursor made before this
+// format's index was swapped in names an event ID, and is read in the
+// older layout; at the time it names, ties order by tag before key, so a
+// page may repeat or miss hits of that one millisecond across the swap.
+func refDocID(ts int64, ref string) string {
+	if k, ok := parseKeyRef(ref); ok {
+		return docID(ts, k)
+	}
+	return eventDocID(ts, ref)
 }
 
 // commit writes every period's batch, two at a time (the machine's cores:

@@ -188,15 +188,11 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 			return res, fmt.Errorf("search: %w", err)
 		}
 		res.IndexEstimate = total
-		ids := make([]id.EventID, len(hits))
-		for i, h := range hits {
-			ids[i] = id.EventID(h.ID)
-		}
-		verified, err := ix.verify(ctx, ids, req.Query, rooms, check, rc)
+		verified, err := ix.verify(ctx, hits, req.Query, rooms, check, rc)
 		if err != nil {
 			return res, err
 		}
-		for _, h := range hits {
+		for i, h := range hits {
 			if len(res.Events) == want {
 				break
 			}
@@ -206,7 +202,7 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 			} else {
 				cur.After = h.Sort
 			}
-			if e, ok := verified[id.EventID(h.ID)]; ok {
+			if e := verified[i]; e != nil {
 				res.Events = append(res.Events, *e)
 				resume = append(resume, cur)
 			}
@@ -664,7 +660,7 @@ func mergeHits(a, b search.DocumentMatchCollection, order string, n int) search.
 	ks := make([]keyed, len(out))
 	for i, h := range out {
 		ts, _ := strconv.ParseInt(h.Sort[0], 10, 64)
-		ks[i] = keyed{docID(ts, h.Sort[1]), h}
+		ks[i] = keyed{refDocID(ts, h.Sort[1]), h}
 	}
 	slices.SortStableFunc(ks, func(x, y keyed) int {
 		c := cmp.Compare(x.key, y.key)
@@ -722,7 +718,7 @@ func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query,
 		sr.SearchAfter = cur.After
 		if !legacy {
 			ts, _ := strconv.ParseInt(cur.After[0], 10, 64) // decodeCursor checked its digits
-			sr.SearchAfter = []string{docID(ts, cur.After[1])}
+			sr.SearchAfter = []string{refDocID(ts, cur.After[1])}
 		}
 	}
 	res, err := idx.SearchInContext(ctx, sr)
@@ -736,16 +732,16 @@ func runSearch(ctx context.Context, idx bleve.Index, legacy bool, q query.Query,
 // as Sort.
 func withTimes(res *bleve.SearchResult) *bleve.SearchResult {
 	for _, h := range res.Hits {
-		ts, ev, ok := splitDocID(h.ID)
+		ts, ref, ok := splitDocID(h.ID)
 		if !ok {
 			// Not one this layout wrote; the store check drops it. Its
 			// Sort still has the shape byScore compares.
 			h.Sort = []string{"", h.ID}
 			continue
 		}
-		h.ID = ev
+		h.ID = ref
 		// A new slice: Bleve may share one among hits sorted by score.
-		h.Sort = []string{sortableTime(ts), ev}
+		h.Sort = []string{sortableTime(ts), ref}
 	}
 	return res
 }
@@ -1149,7 +1145,7 @@ func sorted(docs []string, order string, n int, cur cursor) search.DocumentMatch
 	docs = slices.Clone(docs)
 	if len(cur.After) > 0 {
 		ts, _ := strconv.ParseInt(cur.After[0], 10, 64) // decodeCursor checked its digits
-		after := docID(ts, cur.After[1])
+		after := refDocID(ts, cur.After[1])
 		docs = slices.DeleteFunc(docs, func(d string) bool {
 			if order == SortNewest {
 				return d >= after
@@ -1163,11 +1159,11 @@ func sorted(docs []string, order string, n int, cur cursor) search.DocumentMatch
 	}
 	out := make(search.DocumentMatchCollection, 0, min(n, len(docs)))
 	for _, d := range docs[:min(n, len(docs))] {
-		ts, ev, ok := splitDocID(d)
+		ts, ref, ok := splitDocID(d)
 		if !ok {
 			continue // not one this layout wrote; the store check would drop it
 		}
-		out = append(out, &search.DocumentMatch{ID: ev, Sort: []string{sortableTime(ts), ev}})
+		out = append(out, &search.DocumentMatch{ID: ref, Sort: []string{sortableTime(ts), ref}})
 	}
 	return out
 }
@@ -1246,17 +1242,93 @@ func months(idx bleve.Index) ([]string, error) {
 	return out, nil
 }
 
-// verify loads the hits from the store and keeps those that may be shown
-// and still satisfy the query's filters (the store is the truth; the index
-// may lag behind it).
-func (ix *Indexer) verify(ctx context.Context, ids []id.EventID, q Query, rooms []id.RoomID, check textCheck, rc *roomCache) (map[id.EventID]*store.Event, error) {
-	if len(ids) == 0 {
+// hitRef is what names a hit's event: its time and its event's key (an
+// index of this format), or its event ID (formats 9 and older).
+type hitRef struct {
+	ts  int64
+	key uint64
+	ev  id.EventID
+	ok  bool // false: a document this layout did not write
+}
+
+// refOf reads a hit's ref (splitDocID) and, for a key, its time; a legacy
+// index's hit is named by its event ID alone.
+func (ix *Indexer) refOf(h *search.DocumentMatch) hitRef {
+	if strings.HasPrefix(h.ID, "$") {
+		return hitRef{ts: -1, key: ix.store.IDKey(id.EventID(h.ID)), ev: id.EventID(h.ID), ok: true}
+	}
+	key, ok := parseKeyRef(h.ID)
+	if !ok || len(h.Sort) != 2 {
+		return hitRef{}
+	}
+	ts, err := strconv.ParseInt(h.Sort[0], 10, 64)
+	return hitRef{ts: ts, key: key, ok: err == nil}
+}
+
+// timeKey is a document of this format's name: its time and key.
+type timeKey struct {
+	ts  int64
+	key uint64
+}
+
+// verify loads the hits from the store and returns, for each, its event
+// if it may be shown and still satisfies the query's filters, else nil
+// (the store is the truth; the index may lag behind it). A hit of this
+// format is its event only if the event's time is the hit's too: events
+// sharing a key (store.IDKey) are told apart by their times.
+func (ix *Indexer) verify(ctx context.Context, hits search.DocumentMatchCollection, q Query, rooms []id.RoomID, check textCheck, rc *roomCache) ([]*store.Event, error) {
+	if len(hits) == 0 {
 		return nil, nil
 	}
-	evs, err := ix.store.EventsByID(ctx, ids)
+	refs := make([]hitRef, len(hits))
+	keys := make([]uint64, 0, len(hits))
+	byID := map[id.EventID]bool{}
+	byKey := map[timeKey]bool{}
+	for i, h := range hits {
+		r := ix.refOf(h)
+		refs[i] = r
+		switch {
+		case !r.ok:
+			continue
+		case r.ev != "":
+			byID[r.ev] = true
+		default:
+			byKey[timeKey{r.ts, r.key}] = true
+		}
+		keys = append(keys, r.key)
+	}
+	evs, err := ix.store.EventsByKey(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
+	// Only the events the hits name: a key may be another event's too.
+	evs = slices.DeleteFunc(evs, func(e store.Event) bool {
+		return !byID[e.ID] && !byKey[timeKey{indexTime(e.OriginTS), ix.store.IDKey(e.ID)}]
+	})
+	shown, err := ix.shown(ctx, evs, q, rooms, check, rc)
+	if err != nil {
+		return nil, err
+	}
+	named := make(map[timeKey]*store.Event, len(shown))
+	for _, e := range shown {
+		named[timeKey{indexTime(e.OriginTS), ix.store.IDKey(e.ID)}] = e
+	}
+	out := make([]*store.Event, len(hits))
+	for i, r := range refs {
+		switch {
+		case !r.ok:
+		case r.ev != "":
+			out[i] = shown[r.ev]
+		default:
+			out[i] = named[timeKey{r.ts, r.key}]
+		}
+	}
+	return out, nil
+}
+
+// shown keeps the events that may be shown and still satisfy the query's
+// filters.
+func (ix *Indexer) shown(ctx context.Context, evs []store.Event, q Query, rooms []id.RoomID, check textCheck, rc *roomCache) (map[id.EventID]*store.Event, error) {
 	if err := rc.fill(ctx, evs); err != nil {
 		return nil, err
 	}

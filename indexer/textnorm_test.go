@@ -33,7 +33,7 @@ func TestTextNormCountsWords(t *testing.T) {
 	}
 	for ev, n := range words {
 		want := float64(float32(1 / math.Sqrt(float64(min(n, 127)))))
-		if got, ok := norms[ev]; !ok || math.Abs(got-want) > 1e-6 {
+		if got, ok := norms[ix.KeyRef(ev)]; !ok || math.Abs(got-want) > 1e-6 {
 			t.Errorf("%s (%d words): norm %v, want %v (a length of %d)", ev, n, got, want, min(n, 127))
 		}
 	}

@@ -101,4 +101,4 @@ func ptr[T any](v T) *T { return &v }
 
 // idTime is the first bytes of the IDs of the documents of time ms
 // (docID).
-func idTime(ms int64) string { return docID(ms, "")[:timeBytes] }
+func idTime(ms int64) string { return string(appendTime(nil, indexTime(ms))) }

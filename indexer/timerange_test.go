@@ -68,7 +68,7 @@ func TestTimeRange(t *testing.T) {
 			}
 			d := document{TSort: sortableTime(ts), Day: dayOf(ts), Month: monthOf(ts)}
 			want := ts >= from && (to == 0 || ts < to)
-			if got := matches(t, q, d, docID(ts, "$"+fmt.Sprint(i))); got != want {
+			if got := matches(t, q, d, docID(ts, uint64(i))); got != want {
 				t.Fatalf("timeRange(%s, %s) on %s = %v, want %v", fmtMS(from), fmtMS(to), fmtMS(ts), got, want)
 			}
 		}

@@ -166,3 +166,12 @@ func EventIDLookups(st *Store) map[string][]any {
 func (s *Store) DirectProbes(ctx context.Context, query string, args [][]any, read func(i int, col []byte)) (bool, error) {
 	return s.directProbes(ctx, query, args, read)
 }
+
+// EventsByKeyQuery is EventsByKey's query for two keys, and its arguments.
+func EventsByKeyQuery(st *Store) (string, []any) {
+	expr, list, args, err := keyList(st.dialect, []uint64{1, 2})
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf(eventsByKeySQL, expr, list), args
+}

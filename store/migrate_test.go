@@ -133,7 +133,8 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 				`UPDATE schema_version SET version = 3`,
 			}
 			if d == "postgres" {
-				undo = append(undo, `DROP FUNCTION idh(text)`) // 018_event_id_hash (SQLite's makes its table anew)
+				undo = append(undo, `DROP FUNCTION idh(text)`, // 018_event_id_hash (SQLite's makes its table anew)
+					`DROP INDEX events_idkey`, `DROP FUNCTION idkey(text)`) // 019_event_key
 			}
 			for _, q := range undo {
 				if _, err := db.Exec(q); err != nil {

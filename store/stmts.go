@@ -137,7 +137,13 @@ func (s *Store) closeStmts() {
 // text takes one of ten forms.
 // ids must not be empty.
 func inListPadded[T ~string](ids []T) (string, []any) {
-	n := paddedLen(len(ids))
+	return padded(ids, func(id T) any { return string(id) })
+}
+
+// padded is a list of numbered parameters for vs, padded to paddedLen by
+// repeating the last, and their arguments (as arg makes them).
+func padded[T any](vs []T, arg func(T) any) (string, []any) {
+	n := paddedLen(len(vs))
 	ph := make([]byte, 0, 5*n)
 	args := make([]any, n)
 	for i := range n {
@@ -145,7 +151,7 @@ func inListPadded[T ~string](ids []T) (string, []any) {
 			ph = append(ph, ',')
 		}
 		ph = strconv.AppendInt(append(ph, '$'), int64(i+1), 10)
-		args[i] = string(ids[min(i, len(ids)-1)])
+		args[i] = arg(vs[min(i, len(vs)-1)])
 	}
 	return string(ph), args
 }

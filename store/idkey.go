@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// An event's key is the 8 bytes the search index names its document by,
+// beside its time: an event ID of room version 4 and later is 44
+// characters, and the index held it twice a message (a term of its ID
+// dictionary and a stored copy), about half of an index of IRC lines. The
+// store finds events by key through an index it keeps for that:
+//
+//   - on SQLite the key is idh, the FNV-1a hash events_idh already keys
+//     every event's ID by (idh.go), so the key costs an import nothing;
+//   - on PostgreSQL, which finds events by the ID's own text, the key is
+//     the first 8 bytes of the ID's MD5 (idkey, an immutable SQL function,
+//     and the index events_idkey on it, 019_event_key). PostgreSQL has MD5
+//     built in; FNV-1a in SQL would be a loop per row.
+//
+// Two events may share a key. Neither hash is chosen for being hard to
+// invert: an event ID is itself a hash of what its sender wrote, so making
+// one whose key is another message's takes about 2^64 tries, and making
+// two of one's own share a key hides only one's own message from search.
+// The index names a document by time and key together (indexer.docID),
+// and EventsByKey returns every event of a key for the indexer to match
+// by time.
+//
+// Keys are held in indexes on disk: neither function may ever change
+// (TestIDKeyIsStable).
+func (s *Store) IDKey(ev id.EventID) uint64 {
+	if s.dialect == postgres {
+		return md5Key(string(ev))
+	}
+	return uint64(idh(string(ev)))
+}
+
+// md5Key is PostgreSQL's idkey(ev): ('x' || left(md5(ev), 16))::bit(64)
+// ::bigint, the first 8 bytes of the MD5 of the ID's UTF-8 bytes, read
+// big-endian.
+func md5Key(ev string) uint64 {
+	sum := md5.Sum([]byte(ev))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// eventsByKeySQL reads the events whose key is in a list: %[1]s is the
+// key's expression (the one its index is on), %[2]s the list.
+const eventsByKeySQL = `SELECT ` + eventColumns + ` FROM events WHERE %[1]s IN (%[2]s)`
+
+// EventsByKey returns the stored events whose IDKey is one of keys, in no
+// particular order, screened as EventsByID screens them: an event hidden
+// from readers (expired, opted out, its room no longer public) is absent.
+// Several events may share a key; each is returned.
+func (s *Store) EventsByKey(ctx context.Context, keys []uint64) ([]Event, error) {
+	var out []Event
+	for len(keys) > 0 {
+		n := min(len(keys), maxIDsPerQuery)
+		expr, list, args, err := keyList(s.dialect, keys[:n])
+		if err != nil {
+			return nil, fmt.Errorf("events by key: %w", err)
+		}
+		qctx, cancel := s.readCtx(ctx)
+		evs, err := s.queryEventsSized(qctx, n, "", fmt.Sprintf(eventsByKeySQL, expr, list), args...)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("events by key: %w", err)
+		}
+		out = append(out, evs...)
+		keys = keys[n:]
+	}
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	return s.screen(ctx, out, false)
+}
+
+// keyList is the key's expression and a list of keys as it takes them:
+// numbered parameters padded as inListPadded pads IDs on PostgreSQL, one
+// JSON array on SQLite. Keys are signed in SQL (bigint, SQLite's
+// integers): their bits are the same.
+func keyList(d dialect, keys []uint64) (expr, list string, args []any, err error) {
+	if d == postgres {
+		list, args := padded(keys, func(k uint64) any { return int64(k) })
+		return "idkey(event_id)", list, args, nil
+	}
+	signed := make([]int64, len(keys))
+	for i, k := range keys {
+		signed[i] = int64(k)
+	}
+	b, err := json.Marshal(signed)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return "idh(event_id)", sqliteIDRows, []any{string(b)}, nil
+}
