@@ -24,7 +24,7 @@ import (
 const maxTextLength = 127
 
 // textField is the text field of a message's document: Bleve's text field
-// but for its length (maxTextLength).
+// but for its length (maxTextLength) and its pairs' frequencies (Analyze).
 type textField struct {
 	*bdoc.TextField
 	length int
@@ -41,6 +41,18 @@ func (f *textField) Analyze() {
 	}
 	f.length = min(words, maxTextLength)
 	f.freqs = analysis.TokenFrequency(tokens, f.ArrayPositions(), f.Options())
+	if words < len(tokens) {
+		// A pair's bucket is matched, never scored: a phrase is scored
+		// by its words (searchTerms). Its postings hold a frequency of 0,
+		// and Bleve (zapx) writes a posting's length only after a
+		// frequency above 0: one varint a posting, not two, a byte less
+		// for each of a message's pairs (index format 11).
+		for _, t := range tokens {
+			if t.Type == analysis.Shingle {
+				f.freqs[string(t.Term)].SetFrequency(0)
+			}
+		}
+	}
 }
 
 func (f *textField) AnalyzedLength() int { return f.length }

@@ -141,18 +141,39 @@ func PairBucket(x, y string) string { return string(pairBucket([]byte(x), []byte
 // TextNorms reads, from every period, the norm the index holds with term's
 // postings in the text field, by ref (KeyRef): what a hit on it is scored by.
 func (ix *Indexer) TextNorms(term string) (map[string]float64, error) {
+	ps, err := ix.TextPostings(term)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for ref, p := range ps {
+		out[ref] = p.Norm
+	}
+	return out, nil
+}
+
+// TextPosting is what a posting of the text field holds: the term's
+// frequency in the document, and the document's norm.
+type TextPosting struct {
+	Freq uint64
+	Norm float64
+}
+
+// TextPostings reads, from every period, term's postings in the text
+// field, by ref (KeyRef).
+func (ix *Indexer) TextPostings(term string) (map[string]TextPosting, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	out := map[string]float64{}
+	out := map[string]TextPosting{}
 	for _, p := range ix.set.periods {
-		if err := ix.set.textNorms(p, term, out); err != nil {
+		if err := ix.set.textPostings(p, term, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func (s *shards) textNorms(p *period, term string, out map[string]float64) error {
+func (s *shards) textPostings(p *period, term string, out map[string]TextPosting) error {
 	idx, err := s.index(p)
 	if err != nil {
 		return err
@@ -184,7 +205,7 @@ func (s *shards) textNorms(p *period, term string, out map[string]float64) error
 		if !ok {
 			return fmt.Errorf("document ID %q", ext)
 		}
-		out[ref] = d.Norm
+		out[ref] = TextPosting{Freq: d.Freq, Norm: d.Norm}
 	}
 }
 

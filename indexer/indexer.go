@@ -151,8 +151,10 @@ var formatKey = []byte("mxarchive.format")
 // bounds read the document IDs (fieldID), and the flags only when set; 8 =
 // word pairs hashed into pairBuckets terms (pairs.go); 9 = the text
 // field's length counts words, up to maxTextLength (docfields.go); 10 =
-// document IDs of the time and the event's key (docID), not its ID.
-const indexFormat = "10"
+// document IDs of the time and the event's key (docID), not its ID; 11 =
+// a pair's bucket holds no frequency or length, and a phrase is scored by
+// its words (textField, searchTerms).
+const indexFormat = "11"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()

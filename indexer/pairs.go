@@ -20,8 +20,9 @@ import (
 // The text field holds every word and also every pair of adjacent words
 // ("sudo apt", "apt get", "get install"), each pair as one of pairBuckets
 // terms, its bucket (a hash of its two words). A phrase query becomes a
-// conjunction of its pairs' buckets, filtered by its longest words
-// (searchTerms): plain posting lists, with no positions to read.
+// conjunction of its pairs' buckets and its longest words (searchTerms):
+// plain posting lists, with no positions to read. The words score it; the
+// buckets' postings hold no frequency and no length (textField).
 // Positions (term vectors) are not stored at all. A document that has
 // them all but not in one run (the words apart, another pair in the same
 // bucket) is weeded out when the hit is checked against the store
@@ -236,9 +237,11 @@ const filterWords = 2
 // searchTerms returns the distinct terms a run of words is searched by:
 // one word is itself; a longer run is the terms of its adjacent pairs,
 // and, where those are buckets, its longest filterWords words too
-// (filter: required, not scored, so that a phrase scores by its pairs as
-// it did when each was a term of its own, and its common words cost no
-// scoring). exact reports that the terms match the run exactly (one
+// (among: required as well, and what scores the phrase, since a bucket's
+// postings hold no frequency: textField). Until index format 11 the
+// buckets scored a phrase and the words only filtered: the words' scores
+// are a message's own, not those of a thousand other pairs sharing a
+// bucket. exact reports that the terms match the run exactly (one
 // word, or two whose pair the index holds as itself); otherwise a match
 // must be checked against the store (textCheck). An index without pairs
 // searches the words.
