@@ -15,9 +15,9 @@ import (
 // The documents the indexer builds are the mapping's, field for field (the
 // same names, types, options, values and terms, in the same order), but for
 // the text field's length, which counts its words (not their pairs) up to
-// maxTextLength, and its pairs' buckets, which hold a frequency of 0: on IRC lines, long Markdown messages and short, empty,
-// non-ASCII and flagged documents, with the default and a language's
-// mapping.
+// maxTextLength, and its pairs' buckets, which hold a frequency of 0: on
+// IRC lines, long Markdown messages and short, empty, non-ASCII and
+// flagged documents, with the default and a language's mapping.
 func TestDocBuilderAsMapping(t *testing.T) {
 	on := true
 	docs := []document{

@@ -230,14 +230,14 @@ func textPairs(m mapping.IndexMapping) pairsAnalyzer {
 	return pairsAnalyzer{none: true}
 }
 
-// filterWords is how many of a phrase's words its search requires
-// besides its pairs' buckets (searchTerms).
-const filterWords = 2
+// phraseWords is how many of a phrase's words its search requires besides
+// its pairs' buckets, and scores it by (searchTerms).
+const phraseWords = 2
 
 // searchTerms returns the distinct terms a run of words is searched by:
 // one word is itself; a longer run is the terms of its adjacent pairs,
-// and, where those are buckets, its longest filterWords words too
-// (among: required as well, and what scores the phrase, since a bucket's
+// and, where those are buckets, its longest phraseWords words too
+// (scored: required as well, and what scores the phrase, since a bucket's
 // postings hold no frequency: textField). Until index format 11 the
 // buckets scored a phrase and the words only filtered: the words' scores
 // are a message's own, not those of a thousand other pairs sharing a
@@ -245,7 +245,7 @@ const filterWords = 2
 // word, or two whose pair the index holds as itself); otherwise a match
 // must be checked against the store (textCheck). An index without pairs
 // searches the words.
-func searchTerms(a pairsAnalyzer, ws []string) (terms, filter []string, exact bool) {
+func searchTerms(a pairsAnalyzer, ws []string) (terms, scored []string, exact bool) {
 	add := func(to *[]string, t string) {
 		if !slices.Contains(*to, t) {
 			*to = append(*to, t)
@@ -258,7 +258,7 @@ func searchTerms(a pairsAnalyzer, ws []string) (terms, filter []string, exact bo
 		}
 	case a.buckets > 0:
 		// The two longest words: a second bucket already leaves few
-		// messages with no run, and each word filtered reads its
+		// messages with no run, and each word required reads its
 		// postings (archive-bench load at 3M, whose phrases are of
 		// forty common words: search p50 86-89 ms with every word, 64-71
 		// with two, one run each). Long words are the rarer (Zipf), so
@@ -266,10 +266,10 @@ func searchTerms(a pairsAnalyzer, ws []string) (terms, filter []string, exact bo
 		long := slices.Clone(ws)
 		slices.SortStableFunc(long, func(x, y string) int { return len(y) - len(x) })
 		for _, w := range long {
-			if len(filter) == filterWords {
+			if len(scored) == phraseWords {
 				break
 			}
-			add(&filter, w)
+			add(&scored, w)
 		}
 	}
 	if !a.none {
@@ -277,7 +277,7 @@ func searchTerms(a pairsAnalyzer, ws []string) (terms, filter []string, exact bo
 			add(&terms, string(a.pair([]byte(ws[i-1]), []byte(ws[i]))))
 		}
 	}
-	return terms, filter, len(ws) == 1 || (len(ws) == 2 && !a.none && a.buckets == 0)
+	return terms, scored, len(ws) == 1 || (len(ws) == 2 && !a.none && a.buckets == 0)
 }
 
 // containsRun reports whether the words of phrase occur one after the other

@@ -1496,8 +1496,9 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 			continue
 		}
 		terms, among, exact := searchTerms(pairs, ws)
-		// Words beside the terms: those are pairs' buckets, matched but
-		// not scored (unscored); the words score the run.
+		// Where searchTerms adds words, the terms are the pairs'
+		// buckets: required but not scored (unscored), the words score
+		// the run.
 		run := make([]query.Query, 0, 1+len(among))
 		if len(among) > 0 {
 			run = append(run, unscored{all(terms)})
