@@ -74,6 +74,13 @@ func TestDocBuilderAsMapping(t *testing.T) {
 				if !reflect.DeepEqual(g.AnalyzedTokenFrequencies(), wantFreqs) {
 					t.Fatalf("%q document %d field %s: terms differ from the mapping's", lang, i, g.Name())
 				}
+				// The text field's size is counted as it is analyzed:
+				// what walking its terms adds up.
+				if tf, ok := g.(*textField); ok {
+					if want := tf.TextField.Size() + wantFreqs.Size(); tf.Size() != want {
+						t.Fatalf("%q document %d: the text field's size %d, want %d", lang, i, tf.Size(), want)
+					}
+				}
 				wantLen := w.AnalyzedLength()
 				if g.Name() == fieldText {
 					words := 0
