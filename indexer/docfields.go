@@ -36,19 +36,20 @@ type textField struct {
 }
 
 // Analyze counts the field's terms as analysis.TokenFrequency does for a
-// field without term vectors, but for pairs (below), and sizes them as
-// it goes: Bleve asks every document's size (Document.Size, for its
-// statistics), and the walk of every term of a long message this took,
-// in TokenFrequencies.Size, was 3.8% of the CPU of reindexing the 1M
-// Markdown replay. The terms are allocated together, not one by one.
+// field without term vectors (fieldOptions: with them, the mapping's
+// terms would hold locations, and TestDocBuilderAsMapping would fail),
+// but for pairs (below), and sizes them as it goes: Bleve asks every
+// document's size (Document.Size, for its statistics), and the walk of
+// every term of a long message this took, in TokenFrequencies.Size, was
+// 3.8% of the CPU of reindexing the 1M Markdown replay. The terms are
+// allocated together, not one by one.
 func (f *textField) Analyze() {
 	tokens := f.Analyzer().Analyze(f.Value())
 	f.freqs = make(index.TokenFrequencies, len(tokens))
 	slab := make([]index.TokenFreq, 0, len(tokens))
 	words, termBytes := 0, 0
 	for _, t := range tokens {
-		pair := t.Type == analysis.Shingle
-		if !pair {
+		if t.Type != analysis.Shingle {
 			words++
 		}
 		tf, ok := f.freqs[string(t.Term)]
