@@ -49,9 +49,6 @@ func (f *textField) Analyze() {
 	slab := make([]index.TokenFreq, 0, len(tokens))
 	words, termBytes := 0, 0
 	for _, t := range tokens {
-		if t.Type != analysis.Shingle {
-			words++
-		}
 		tf, ok := f.freqs[string(t.Term)]
 		if !ok {
 			slab = append(slab, index.TokenFreq{Term: t.Term})
@@ -59,18 +56,16 @@ func (f *textField) Analyze() {
 			f.freqs[string(t.Term)] = tf
 			termBytes += len(t.Term)
 		}
-		tf.SetFrequency(tf.Frequency() + 1)
-	}
-	if words < len(tokens) {
 		// A pair's bucket is matched, never scored: a phrase is scored
 		// by its words (searchTerms). Its postings hold a frequency of 0,
 		// and Bleve (zapx) writes a posting's length only after a
 		// frequency above 0: one varint a posting, not two, a byte less
-		// for each of a message's pairs (index format 11).
-		for _, t := range tokens {
-			if t.Type == analysis.Shingle {
-				f.freqs[string(t.Term)].SetFrequency(0)
-			}
+		// for each of a message's pairs (index format 11). A pair's term
+		// holds pairSep, which no word does, so no word's count is kept
+		// at 0 with it.
+		if t.Type != analysis.Shingle {
+			words++
+			tf.SetFrequency(tf.Frequency() + 1)
 		}
 	}
 	f.length = min(words, maxTextLength)
