@@ -163,6 +163,7 @@ func (s *Store) copyTables(ctx context.Context, src *sql.Tx, dst *Store, tx *sql
 		if err != nil {
 			return orderedTables{}, fmt.Errorf("copy archive: columns of %s on the source: %w", t, err)
 		}
+		srcCols = slices.DeleteFunc(srcCols, func(c string) bool { return slices.Contains(sqliteOnlyColumns[t], c) })
 		names := make([]string, len(cols))
 		for i, c := range cols {
 			names[i] = c.name
@@ -182,6 +183,10 @@ func (s *Store) copyTables(ctx context.Context, src *sql.Tx, dst *Store, tx *sql
 	}
 	return out, nil
 }
+
+// sqliteOnlyColumns are the columns SQLite keeps of what PostgreSQL
+// computes in its indexes (idh.go): not copied.
+var sqliteOnlyColumns = map[string][]string{"events": {"eh", "meeting"}}
 
 // orderedTables is the tables to copy, by name, with their columns.
 type orderedTables struct {

@@ -358,9 +358,9 @@ func endRead(tls *libc.TLS, db uintptr) error {
 	return fmt.Errorf("direct read: its transaction did not end (%v): %w", err, driver.ErrBadConn)
 }
 
-// prepare compiles query on db.
+// prepare compiles query on db (sqliteForm).
 func prepare(tls *libc.TLS, db uintptr, query string) (uintptr, error) {
-	zSQL, err := libc.CString(query)
+	zSQL, err := libc.CString(sqliteForm(query))
 	if err != nil {
 		return 0, err
 	}

@@ -70,7 +70,12 @@ var PreviousMembershipSQL, PreviousStateSQL = previousMembershipSQL, previousSta
 func MemberRows(st *Store, evs []*Event) (string, []any, error) { return memberRows(st.dialect, evs) }
 
 // MeetingStartsSQL exposes MeetingStarts' query, for a test of its plan.
-var MeetingStartsSQL = meetingStartsSQL
+func MeetingStartsSQL(st *Store) string {
+	if st.dialect == sqlite {
+		return meetingStartsSQLite
+	}
+	return meetingStartsSQL
+}
 
 // RoomReadConsentSQL exposes RoomToRead's statement when it also looks at
 // the change feed, and its arguments for room after position pos, for a
@@ -153,7 +158,7 @@ func EventIDLookups(st *Store) map[string][]any {
 		rejudgeTargetsSQL:       {"!r:example.org", 10},
 		roomRedactionsSQL:       {"!r:example.org", int64(0), "$a", 10},
 		visibleRefsSQL:          {"example.org", "m", 10},
-		meetingStartsSQL:        {"!r:example.org", 10},
+		MeetingStartsSQL(st):    {"!r:example.org", 10},
 		amongQuery:              {amongArg},
 		probe:                   {amongArg},
 		withList(eventTimesSQL): args,
@@ -161,6 +166,9 @@ func EventIDLookups(st *Store) map[string][]any {
 		withList(relatedSQL):    args,
 	}
 }
+
+// DBForm exposes dbForm: a query as the store's database runs it.
+func (s *Store) DBForm(query string) string { return s.dbForm(query) }
 
 // DirectProbes exposes directProbes.
 func (s *Store) DirectProbes(ctx context.Context, query string, args [][]any, read func(i int, col []byte)) (bool, error) {

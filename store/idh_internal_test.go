@@ -6,7 +6,7 @@ import (
 )
 
 // TestIDHIsFNV1a: idh is FNV-1a 64 of the ID's bytes, for text and blobs
-// alike. An archive's events_idh holds these values, so a different hash
+// alike. An archive's column eh (events_eh) holds these values, so a different hash
 // would leave every stored event unfindable.
 func TestIDHIsFNV1a(t *testing.T) {
 	for _, s := range []string{"", "$", "$iwCJl0mLorYkNxmCcyYe3QZX6Zu0DrX66D7YCgKCQek", "$é🎉", "$archive-bench-1-2", "\xff\xfe"} {

@@ -16,9 +16,9 @@ import (
 )
 
 // TestEventIDLookupsUseTheirIndex: every query that finds events by ID
-// probes an index for it: on SQLite events_idh (the ID's hash: the table
+// probes an index for it: on SQLite events_eh (the ID's hash: the table
 // has no other index on event_id, so a query that does not name
-// idh(event_id) reads the whole table). On PostgreSQL, which keeps its
+// idh(event_id), which the store runs as eh, reads the whole table). On PostgreSQL, which keeps its
 // unique index on the ID, idh is the identity and is inlined: its plans
 // are those of the ID conditions alone.
 func TestEventIDLookupsUseTheirIndex(t *testing.T) {
@@ -30,8 +30,8 @@ func TestEventIDLookupsUseTheirIndex(t *testing.T) {
 				name = name[:120]
 			}
 			if st.Dialect() == "sqlite" {
-				if !strings.Contains(plan, "events_idh") {
-					t.Errorf("%s...\ndoes not probe events_idh:\n%s", name, plan)
+				if !strings.Contains(plan, "events_eh") {
+					t.Errorf("%s...\ndoes not probe events_eh:\n%s", name, plan)
 				}
 				// The events table is read whole nowhere (a scan of a
 				// partial index, events_meeting, is the meetings page's).
@@ -118,7 +118,8 @@ func TestEventIDHashMigration(t *testing.T) {
 			public BOOLEAN NOT NULL, rel_type TEXT NOT NULL DEFAULT '', rel_target TEXT NOT NULL DEFAULT '', rel_key TEXT NOT NULL DEFAULT '',
 			reply_to TEXT NOT NULL DEFAULT '', raw TEXT NOT NULL, redacted BOOLEAN NOT NULL DEFAULT FALSE, received_at BIGINT NOT NULL,
 			related BOOLEAN NOT NULL DEFAULT FALSE)`,
-		`INSERT INTO events_old SELECT * FROM events`,
+		`INSERT INTO events_old SELECT nid, event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
+			rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at, related FROM events`,
 		`DROP TABLE events`,
 		`ALTER TABLE events_old RENAME TO events`,
 		`UPDATE sqlite_sequence SET seq = ` + strconv.FormatInt(seq, 10) + ` WHERE name = 'events'`,
@@ -163,12 +164,111 @@ func TestEventIDHashMigration(t *testing.T) {
 	if err := db.QueryRow(`SELECT group_concat(name, ' ') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'`).Scan(&indexes); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"events_idh", "events_room_ts", "events_state", "events_rel", "events_sender", "events_meeting", "events_related", "events_space_child", "events_shown"} {
+	for _, want := range []string{"events_eh", "events_room_ts", "events_state", "events_rel", "events_sender", "events_meeting", "events_related", "events_space_child", "events_shown"} {
 		if !strings.Contains(" "+indexes+" ", " "+want+" ") {
 			t.Errorf("index %s missing after the migration: %s", want, indexes)
 		}
 	}
 	if strings.Contains(indexes, "sqlite_autoindex_events") {
 		t.Errorf("the unique index on event_id is still there: %s", indexes)
+	}
+}
+
+// TestEventColumnsMigration: migration 020 gives every stored event its
+// columns eh (idh of its ID) and meeting (events_meeting's old condition
+// on its JSON) and indexes them in place of the old expression indexes;
+// the archive's events are found by ID and its meetings listed as
+// before, and events stored after it get the same columns.
+func TestEventColumnsMigration(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := store.Config{Type: "sqlite", URI: filepath.Join(dir, "old.db")}
+	st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := "@alice:example.org"
+	msgs := []store.Event{
+		mk(t, "$s1", "m.room.message", alice, 2000, nil, `{"msgtype":"m.text","body":"#startmeeting infra"}`),
+		mk(t, "$chat", "m.room.message", alice, 2001, nil, `{"msgtype":"m.text","body":"hello"}`),
+		mk(t, "$s2", "m.room.message", alice, 2002, nil, `{"msgtype":"m.text","body":"#STARTMEETING docs"}`),
+		mk(t, "$topic", "m.room.topic", alice, 2003, sk(""), `{"topic":"#startmeeting at noon"}`),
+	}
+	put(t, st, append(baseRoom(t), msgs...)...)
+	st.Close()
+
+	// The schema as migration 019 left it.
+	db, err := sql.Open("sqlite", cfg.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP INDEX events_eh`,
+		`DROP INDEX events_meeting`,
+		`ALTER TABLE events DROP COLUMN eh`,
+		`ALTER TABLE events DROP COLUMN meeting`,
+		`CREATE INDEX events_idh ON events (idh(event_id))`,
+		`CREATE INDEX events_meeting ON events (room_id, origin_ts, nid) WHERE type = 'm.room.message' AND LOWER(raw) LIKE '%startmeeting%'`,
+		`UPDATE schema_version SET version = 19`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	defer st.Close()
+	put(t, st, mk(t, "$s3", "m.room.message", alice, 2004, nil, `{"msgtype":"m.text","body":"#StartMeeting later"}`))
+	for _, evID := range []id.EventID{"$create", "$s1", "$chat", "$topic", "$s3"} {
+		if _, err := st.EventByID(ctx, evID); err != nil {
+			t.Errorf("event %s after the migration: %v", evID, err)
+		}
+	}
+	if res := put(t, st, msgs[1]); res.Duplicates != 1 {
+		t.Errorf("an event stored before the migration, stored again: %+v, want a duplicate", res)
+	}
+	starts, err := st.MeetingStarts(ctx, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range starts {
+		got = append(got, string(e.ID))
+	}
+	if strings.Join(got, " ") != "$s1 $s2 $s3" {
+		t.Errorf("MeetingStarts after the migration = %v, want $s1 $s2 $s3", got)
+	}
+
+	db, err = sql.Open("sqlite", cfg.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// idh is registered with the driver by the store package.
+	var rows, hashed, meetings int
+	if err := db.QueryRow(`SELECT COUNT(*), COUNT(*) FILTER (WHERE eh = idh(event_id)),
+		COUNT(*) FILTER (WHERE meeting) FROM events`).Scan(&rows, &hashed, &meetings); err != nil {
+		t.Fatal(err)
+	}
+	if hashed != rows || meetings != 3 {
+		t.Errorf("after the migration: %d of %d rows hold idh(event_id) in eh, %d meeting; want all and 3", hashed, rows, meetings)
+	}
+	var indexes string
+	if err := db.QueryRow(`SELECT group_concat(name, ' ') FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'`).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(" "+indexes+" ", " events_eh ") || strings.Contains(indexes, "events_idh") {
+		t.Errorf("indexes after the migration: %s; want events_eh and not events_idh", indexes)
+	}
+	var def string
+	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'events_meeting'`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(def, "LOWER") || !strings.HasSuffix(def, "WHERE meeting") {
+		t.Errorf("events_meeting after the migration: %s", def)
 	}
 }

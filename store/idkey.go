@@ -16,7 +16,7 @@ import (
 // dictionary and a stored copy), about half of an index of IRC lines. The
 // store finds events by key through an index it keeps for that:
 //
-//   - on SQLite the key is idh, the FNV-1a hash events_idh already keys
+//   - on SQLite the key is idh, the FNV-1a hash events_eh already keys
 //     every event's ID by (idh.go), so the key costs an import nothing;
 //   - on PostgreSQL, which finds events by the ID's own text, the key is
 //     the first 8 bytes of the ID's MD5 (idkey, an immutable SQL function,
@@ -95,5 +95,5 @@ func keyList(d dialect, keys []uint64) (expr, list string, args []any, err error
 	if err != nil {
 		return "", "", nil, err
 	}
-	return "idh(event_id)", sqliteIDRows, []any{string(b)}, nil
+	return "eh", sqliteIDRows, []any{string(b)}, nil
 }

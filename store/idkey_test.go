@@ -104,12 +104,12 @@ func TestEventsByKey(t *testing.T) {
 }
 
 // TestEventsByKeyUsesItsIndex: the lookup by key probes an index, not the
-// table: events_idh on SQLite, events_idkey on PostgreSQL.
+// table: events_eh on SQLite, events_idkey on PostgreSQL.
 func TestEventsByKeyUsesItsIndex(t *testing.T) {
 	eachPlanStore(t, func(t *testing.T, st *store.Store) {
 		query, args := store.EventsByKeyQuery(st)
 		plan := queryPlan(t, st, query, args...)
-		index := map[string]string{"sqlite": "events_idh", "postgres": "events_idkey"}[st.Dialect()]
+		index := map[string]string{"sqlite": "events_eh", "postgres": "events_idkey"}[st.Dialect()]
 		if !strings.Contains(plan, index) {
 			t.Errorf("EventsByKey's query does not probe %s:\n%s", index, plan)
 		}

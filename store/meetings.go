@@ -30,13 +30,28 @@ const MaxMeetings = 1000
 // 0.6 s for a room of 260,000 events on PostgreSQL and on SQLite alike,
 // and longer with every message the room gets. The index's condition is
 // repeated word for word, as SQLite requires to use it.
-var meetingStartsSQL = `SELECT ` + eventColumns + ` FROM events
+var (
+	meetingStartsSQL = meetingStarts("", "")
+	// meetingStartsSQLite is meetingStartsSQL as SQLite runs it
+	// (sqliteForm), told its indexes: it plans without statistics, and
+	// to it a probe of events_eh (an event's ID hash) and one of
+	// events_room_ts (its room) look alike, so it looked the originals up
+	// by the room, each a walk of the room's events.
+	meetingStartsSQLite = sqliteForm(meetingStarts(" INDEXED BY events_meeting", " INDEXED BY events_eh"))
+)
+
+// meetingStarts is the text of meetingStartsSQL, with mentions and
+// originals (SQLite's INDEXED BY clauses, or "") naming the indexes the
+// mentions and the originals are read from.
+func meetingStarts(mentions, originals string) string {
+	return `SELECT ` + eventColumns + ` FROM events` + mentions + `
 	WHERE room_id = $1 AND ` + meetingMention("events") + ` AND public AND ` + timelineMessageSQL + `
 	UNION
-	SELECT ` + qualified(eventColumns, "e") + ` FROM events x JOIN events e ON idh(e.event_id) = idh(x.rel_target) AND e.event_id = x.rel_target
+	SELECT ` + qualified(eventColumns, "e") + ` FROM events x` + mentions + ` JOIN events e` + originals + ` ON idh(e.event_id) = idh(x.rel_target) AND e.event_id = x.rel_target
 	WHERE x.room_id = $1 AND ` + meetingMention("x") + ` AND x.public AND x.rel_type = '` + event.RelReplace + `'
 	  AND e.room_id = $1 AND e.public AND e.type = '` + event.TypeMessage + `' AND e.rel_type <> '` + event.RelReplace + `'
 	ORDER BY origin_ts, nid LIMIT $2`
+}
 
 // meetingMention is events_meeting's condition (migration 013) on the
 // events aliased alias, for a query that may use the index (SQLite's
@@ -60,7 +75,11 @@ func qualified(cols, alias string) string {
 func (s *Store) MeetingStarts(ctx context.Context, roomID id.RoomID) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	evs, err := s.queryEvents(ctx, meetingStartsSQL, string(roomID), MaxMeetings)
+	query := meetingStartsSQL
+	if s.dialect == sqlite {
+		query = meetingStartsSQLite
+	}
+	evs, err := s.queryEvents(ctx, query, string(roomID), MaxMeetings)
 	if err != nil {
 		return nil, fmt.Errorf("meeting starts of %s: %w", roomID, err)
 	}

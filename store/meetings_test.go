@@ -52,7 +52,7 @@ func TestMeetingStarts(t *testing.T) {
 // of the room.
 func TestMeetingStartsAreIndexProbes(t *testing.T) {
 	eachPlanStore(t, func(t *testing.T, st *store.Store) {
-		plan := queryPlan(t, st, store.MeetingStartsSQL, string(room), store.MaxMeetings)
+		plan := queryPlan(t, st, store.MeetingStartsSQL(st), string(room), store.MaxMeetings)
 		if n := strings.Count(plan, "events_meeting"); n < 2 {
 			t.Errorf("MeetingStarts reads events_meeting %d times, want both halves:\n%s", n, plan)
 		}

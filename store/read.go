@@ -677,7 +677,7 @@ func (s *Store) EventTimes(ctx context.Context, ids []id.EventID) (map[id.EventI
 func (s *Store) scanEventTimes(ctx context.Context, query string, args []any, out map[id.EventID]int64) error {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.db.QueryContext(ctx, s.dbForm(query), args...)
 	if err != nil {
 		return err
 	}
@@ -835,7 +835,7 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 	if err != nil {
 		return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
 	}
-	rows, err := s.db.QueryContext(ctx, roomRedactionsSQL, string(roomID), before, string(beforeID), limit)
+	rows, err := s.db.QueryContext(ctx, s.dbForm(roomRedactionsSQL), string(roomID), before, string(beforeID), limit)
 	if err != nil {
 		return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
 	}

@@ -53,6 +53,7 @@ func queryPlan(t *testing.T, st *store.Store, query string, args ...any) string 
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	query = st.DBForm(query) // as the store runs it
 	q := "EXPLAIN QUERY PLAN " + query
 	if st.Dialect() == "postgres" {
 		if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {

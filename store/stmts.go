@@ -38,7 +38,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 		return nil, err
 	}
 	if st == nil {
-		return s.db.QueryContext(ctx, query, args...)
+		return s.db.QueryContext(ctx, s.dbForm(query), args...)
 	}
 	return st.QueryContext(ctx, args...)
 }
@@ -48,7 +48,7 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	st, err := s.prepared(ctx, query)
 	if err != nil || st == nil {
 		// A failed prepare fails the query again, with its error.
-		return s.db.QueryRowContext(ctx, query, args...)
+		return s.db.QueryRowContext(ctx, s.dbForm(query), args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
@@ -72,7 +72,7 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	if ok || full {
 		return st, nil
 	}
-	st, err := db.PrepareContext(ctx, query)
+	st, err := db.PrepareContext(ctx, sqliteForm(query))
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}

@@ -23,10 +23,16 @@ const (
 		VALUES %s ON CONFLICT (event_id) DO NOTHING RETURNING event_id`
 	// insertEventsSQLiteText is insertEventsSQL on SQLite, whose events
 	// have no unique index to conflict on (idh): the batch leaves out
-	// what its probe found stored (probeStored) and its own repeats.
-	insertEventsSQLiteText = `INSERT INTO events
+	// what its probe found stored (probeStored) and its own repeats. The
+	// ID's hash (eh) and events_meeting's condition (meeting) are
+	// columns written with the row (idh.go). OR IGNORE: a row SQLite
+	// refused (a NULL where none may be, which the writer never sends)
+	// would abort a plain INSERT midway, so SQLite kept a statement
+	// journal for every statement in case; one it skips instead is missed
+	// among the rows returned, and fails the batch (insertAll).
+	insertEventsSQLiteText = `INSERT OR IGNORE INTO events
 		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
-		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
+		 rel_type, rel_target, rel_key, reply_to, raw, received_at, eh, meeting)
 		VALUES %s RETURNING event_id`
 	insertChangesSQL   = `INSERT INTO changes (kind, room_id, event_id, at, user_id) VALUES %s`
 	insertRedactionSQL = `INSERT INTO redactions
@@ -58,6 +64,10 @@ const (
 		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND origin_ts <= $4
 		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	markRedactedSQL = `UPDATE events SET raw = $1, redacted = TRUE WHERE nid = $2`
+	// markRedactedSQLite is markRedactedSQL on SQLite, where the row's
+	// meeting column follows its new JSON ($3: whether that mentions
+	// "startmeeting"; meeting already holds the type's half).
+	markRedactedSQLite = `UPDATE events SET raw = $1, redacted = TRUE, meeting = meeting AND $3 WHERE nid = $2`
 	// rejudgeTargetsSQL is the stored targets of a room's unapplied
 	// redactions (rejudgeRedactions).
 	rejudgeTargetsSQL = `SELECT DISTINCT r.target_id FROM redactions r
@@ -108,7 +118,7 @@ func newRowsInsert(query string, width int) rowsInsert {
 }
 
 var (
-	insertEventsSQLite  = newRowsInsert(insertEventsSQLiteText, 14)
+	insertEventsSQLite  = newRowsInsert(insertEventsSQLiteText, 16)
 	insertChangesSQLite = newRowsInsert(insertChangesSQL, changeWidth)
 )
 
@@ -185,7 +195,7 @@ func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st := w.s.preparedOnly(query); st != nil {
 		return w.tx.StmtContext(ctx, st), nil
 	}
-	return w.tx.PrepareContext(ctx, query)
+	return w.tx.PrepareContext(ctx, w.s.dbForm(query))
 }
 
 // roomDelta is what one batch changed in a room's summary.
@@ -414,6 +424,9 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 			string(ev.Sender), ev.SenderName, ev.OriginTS, ev.Public,
 			ev.Rel.Type, string(ev.Rel.EventID), ev.Rel.Key, string(ev.Rel.ReplyTo),
 			string(ev.Raw), w.now)
+		if seen != nil {
+			args = append(args, idh(dbText(string(ev.ID))), mentionsMeeting(ev.Type, ev.Raw))
+		}
 	}
 	inserted := func(r *sql.Rows) error {
 		var evID string
@@ -424,7 +437,13 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 		return nil
 	}
 	if w.s.dialect == sqlite {
-		return w.insertRowsSQLite(ctx, insertEventsSQLite, args, inserted)
+		if err := w.insertRowsSQLite(ctx, insertEventsSQLite, args, inserted); err != nil {
+			return err
+		}
+		if rows := len(args) / insertEventsSQLite.width; len(w.inserted) != rows {
+			return fmt.Errorf("insert events: %d of %d rows stored", len(w.inserted), rows)
+		}
+		return nil
 	}
 	return w.insertMany(ctx, insertEventsSQL, args, 14, eventsPerInsert, inserted)
 }
@@ -578,7 +597,7 @@ const rejudgeLimit = 1000
 // deferred for want of the room version) before the state in force when it
 // was sent was known may be valid after all, or finally judged.
 func (w *writer) rejudgeRedactions(ctx context.Context, room id.RoomID, res *PutResult) error {
-	targets, err := scanStrings(w.tx.QueryContext(ctx, rejudgeTargetsSQL, string(room), rejudgeLimit))
+	targets, err := scanStrings(w.tx.QueryContext(ctx, w.s.dbForm(rejudgeTargetsSQL), string(room), rejudgeLimit))
 	if err != nil {
 		return err
 	}
@@ -640,7 +659,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 		public, redacted                               bool
 		stateKey                                       sql.NullString
 	)
-	err := w.tx.QueryRowContext(ctx, redactionTargetSQL, p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted, &stateKey, &ts)
+	err := w.tx.QueryRowContext(ctx, w.s.dbForm(redactionTargetSQL), p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted, &stateKey, &ts)
 	isState := stateKey.Valid
 	if errors.Is(err, sql.ErrNoRows) {
 		res.RedactionsPending++
@@ -748,7 +767,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 // including the ones the archive had not seen yet.
 func (w *writer) eraseLateEdit(ctx context.Context, ev *Event) error {
 	var targetRedacted bool
-	err := w.tx.QueryRowContext(ctx, redactedByIDSQL, string(ev.Rel.EventID)).Scan(&targetRedacted)
+	err := w.tx.QueryRowContext(ctx, w.s.dbForm(redactedByIDSQL), string(ev.Rel.EventID)).Scan(&targetRedacted)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !targetRedacted) {
 		return nil
 	}
@@ -756,7 +775,7 @@ func (w *writer) eraseLateEdit(ctx context.Context, ev *Event) error {
 		return err
 	}
 	var nid int64
-	if err := w.tx.QueryRowContext(ctx, nidByIDSQL, string(ev.ID)).Scan(&nid); err != nil {
+	if err := w.tx.QueryRowContext(ctx, w.s.dbForm(nidByIDSQL), string(ev.ID)).Scan(&nid); err != nil {
 		return err
 	}
 	version, _, err := w.roomVersion(ctx, ev.RoomID)
@@ -795,7 +814,12 @@ func (w *writer) stripEvent(ctx context.Context, nid int64, rawText, version str
 	if err != nil {
 		return err
 	}
-	if _, err = w.tx.ExecContext(ctx, markRedactedSQL, string(red), nid); err != nil {
+	if w.s.dialect == sqlite {
+		_, err = w.tx.ExecContext(ctx, markRedactedSQLite, string(red), nid, mentionsMeeting(event.TypeMessage, red))
+	} else {
+		_, err = w.tx.ExecContext(ctx, markRedactedSQL, string(red), nid)
+	}
+	if err != nil {
 		return err
 	}
 	var evID string
@@ -968,7 +992,7 @@ func (w *writer) count(kind int) int {
 // probeSQL as each database runs it: the IDs are one JSON array on
 // SQLite (as sqliteIDRows), one text[] on PostgreSQL (as postgresAmong).
 var (
-	sqliteProbeSQL   = fmt.Sprintf(probeSQL, "json_each($1) AS ids", probeStoredSQL)
+	sqliteProbeSQL   = sqliteForm(fmt.Sprintf(probeSQL, "json_each($1) AS ids", probeStoredSQL))
 	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)", "")
 )
 
@@ -1022,5 +1046,5 @@ func postgresAmong(query string) string {
 
 // sqliteAmong is query (of writer.among) as SQLite runs it.
 func sqliteAmong(query string) string {
-	return fmt.Sprintf(query, sqliteIDRows, sqliteIDHRows)
+	return sqliteForm(fmt.Sprintf(query, sqliteIDRows, sqliteIDHRows))
 }
