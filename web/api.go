@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/render"
@@ -246,9 +245,9 @@ func (s *Server) apiDay(c echo.Context) error {
 	}
 	// Two jobs per message: its text and its HTML.
 	q := renderQueue{jobs: make([]renderJob, 0, 2*len(msgs))}
-	matrixTo := event.MatrixToEvents(string(r.ID), via)
+	links := newEventLinks(s.opts.BaseURL, r, via)
 	for i, e := range evs {
-		s.apiEvent(c, r, e, msgs[e.ID], matrixTo, &out.Events[i], &q)
+		s.apiEvent(e, msgs[e.ID], links, &out.Events[i], &q)
 	}
 	if err := s.addPolls(c, r, evs, out.Events); err != nil {
 		return err
@@ -268,7 +267,7 @@ func (s *Server) apiEventHandler(c echo.Context) error {
 	}
 	var out apiEvent
 	var q renderQueue
-	s.apiEvent(c, r, ev, msgs[ev.ID], event.MatrixToEvents(string(r.ID), s.viaServers(ctx, r)), &out, &q)
+	s.apiEvent(ev, msgs[ev.ID], newEventLinks(s.opts.BaseURL, r, s.viaServers(ctx, r)), &out, &q)
 	one := []apiEvent{out}
 	if err := s.addPolls(c, r, []store.Event{ev}, one); err != nil {
 		return err
@@ -300,13 +299,13 @@ func fillRedaction(a *apiEvent, r store.Redaction) {
 
 // apiEvent fills a with one event as shown, its text and HTML queued on q;
 // sh is nil for non-message events.
-func (s *Server) apiEvent(c echo.Context, r store.Room, e store.Event, sh *shown, matrixTo func(id.EventID) string, a *apiEvent, q *renderQueue) {
+func (s *Server) apiEvent(e store.Event, sh *shown, links eventLinks, a *apiEvent, q *renderQueue) {
 	*a = apiEvent{
 		EventID: string(e.ID), RoomID: string(e.RoomID), Type: e.Type, Sender: string(e.Sender),
 		SenderName: e.SenderName, OriginServerTS: e.OriginTS,
 		Time:      time.UnixMilli(e.OriginTS).UTC().Format(time.RFC3339),
-		Permalink: s.absolute(eventPath(r, e.ID)),
-		MatrixTo:  matrixTo(e.ID),
+		Permalink: links.permalink(e.ID),
+		MatrixTo:  links.matrixTo(e.ID),
 		InReplyTo: string(e.Rel.ReplyTo), Redacted: e.Redacted,
 	}
 	if e.Rel.Type == event.RelThread {

@@ -79,21 +79,21 @@ func excerpt(text string, n int) string {
 // buildTimeline builds the items of evs from what loadTimeline loaded.
 func buildTimeline(r store.Room, evs []store.Event, d timelineData, highlight id.EventID, threadPage bool, q *renderQueue) []itemView {
 	var items []itemView
-	matrixTo := event.MatrixToEvents(string(r.ID), d.via)
+	links := newEventLinks("", r, d.via)
 	for _, e := range evs {
 		if pv, ok := d.polls[e.ID]; ok {
 			items = append(items, itemView{Poll: pv})
 			continue
 		}
 		if sh, ok := d.msgs[e.ID]; ok {
-			mv := buildMessage(r, sh, d.parents, matrixTo, highlight, threadPage, q)
+			mv := buildMessage(r, sh, d.parents, links, highlight, threadPage, q)
 			items = append(items, itemView{Message: mv})
 			continue
 		}
 		if !e.IsState() {
 			continue
 		}
-		sv := buildState(r, e, d)
+		sv := buildState(e, d, links)
 		if sv == nil {
 			continue
 		}
@@ -138,11 +138,11 @@ func summarizeMembers(changes []*stateView) string {
 // In the main timeline (not on its thread's page) a thread reply is
 // compact: one line with an excerpt, so only the excerpt is rendered, and
 // otherwise only the body.
-func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, matrixTo func(id.EventID) string, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
+func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links eventLinks, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
 	e := sh.ev
 	v := &messageView{
-		ID: string(e.ID), Permalink: eventPath(r, e.ID),
-		MatrixTo:   matrixTo(e.ID),
+		ID: string(e.ID), Permalink: links.permalink(e.ID),
+		MatrixTo:   links.matrixTo(e.ID),
 		SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
 		Highlight: e.ID == highlight, InThread: e.Rel.Type == event.RelThread,
 	}
@@ -198,14 +198,14 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, matrix
 			rv.Missing = "a message that is not in the archive"
 		case ps.redaction != nil && ps.redaction.Kind == store.RedactionOptOut:
 			rv.Missing = "a message " + optOutNotice
-			rv.Permalink = eventPath(r, p)
+			rv.Permalink = links.permalink(p)
 		case ps.redaction != nil:
 			rv.Missing = "a deleted message"
-			rv.Permalink = eventPath(r, p)
+			rv.Permalink = links.permalink(p)
 		default:
 			rv.SenderName = displayName(ps.ev.SenderName, ps.ev.Sender)
 			q.text(ps.msg, 120, func(t string) { rv.Excerpt = t })
-			rv.Permalink = eventPath(r, p)
+			rv.Permalink = links.permalink(p)
 		}
 		v.Reply = rv
 	}
@@ -222,9 +222,9 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, matrix
 
 // buildState describes a state change as one line, or returns nil for state
 // that is noise to readers (power levels, join rules, ACLs…).
-func buildState(r store.Room, e store.Event, d timelineData) *stateView {
+func buildState(e store.Event, d timelineData, links eventLinks) *stateView {
 	who := displayName(e.SenderName, e.Sender)
-	v := &stateView{ID: string(e.ID), Permalink: eventPath(r, e.ID)}
+	v := &stateView{ID: string(e.ID), Permalink: links.permalink(e.ID)}
 	v.Time, v.DateTime = fmtTime(e.OriginTS)
 	v.TS = e.OriginTS
 	str := func(k string) string { return event.StringField(e.Content, k) }

@@ -7,6 +7,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -54,4 +55,29 @@ func FuzzPathSegmentAsPathEscape(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkPathSegment)
+}
+
+// TestEventLinksAsEventPath: a room's eventLinks give each event the
+// permalink eventPath gives it, under the base, and MatrixToEvent's link.
+func TestEventLinksAsEventPath(t *testing.T) {
+	via := []string{"example.org", "other.example"}
+	rooms := []store.Room{
+		{ID: "!r:example.org"},
+		{ID: "!r/1:example.org", Alias: "#a b:example.org"},
+		{ID: "!r%:example.org", Alias: "#!looks:example.org"},
+	}
+	for _, r := range rooms {
+		for _, base := range []string{"", "https://archive.example"} {
+			l := newEventLinks(base, r, via)
+			for _, s := range pathSegmentSeeds {
+				ev := id.EventID(s)
+				if got, want := l.permalink(ev), base+eventPath(r, ev); got != want {
+					t.Errorf("room %s, base %q, event %q: permalink %q, want %q", r.ID, base, s, got, want)
+				}
+				if got, want := l.matrixTo(ev), event.MatrixToEvent(string(r.ID), ev, via); got != want {
+					t.Errorf("room %s, event %q: matrix.to %q, want %q", r.ID, s, got, want)
+				}
+			}
+		}
+	}
 }
