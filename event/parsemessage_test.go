@@ -35,6 +35,8 @@ var parseMessageSeeds = []string{
 	`{"x":{"body":"nested"},"y":[{"body":"n"}],"body":"top"}`,
 	`{"a":"}","b":"\\\"","body":"after tricky strings"}`,
 	`{"body":"x","-":"dash","Info":"y","info":"not an object"}`,
+	`{"body":"x","info":{"w":1,"h":2,"size":3},"info":{"w":4}}`, `{"info":{"w":1},"body":"x","info":null}`,
+	`{"body":"x","info":{"w":-1,"h":2.5,"size":"9"}}`, `{"info":{"w":7},"Info":{"w":8},"body":"x"}`,
 	`{"body":"\u0000 nul"}`, "{\"body\":\"raw\ttab\"}",
 	`{"body":"x","n":-0.5e+3,"t":true,"f":false,"z":null,"a":[1,[2,{"c":3}]]}`,
 	`{"body":"K"}`, `{"bodK":"x"}`, "{\"\u212abody\":\"kelvin\"}", "{\"ſ\":\"s\"}", "{\"geo_uri\":\"x\",\"geo_urı\":\"y\"}",
