@@ -111,7 +111,7 @@ func TestEventIDHashMigration(t *testing.T) {
 	}
 	// The table as 001 made it (event_id UNIQUE, 014's related last),
 	// without its last event, whose nid AUTOINCREMENT remembers.
-	for _, q := range []string{
+	execEach(t, db,
 		`DELETE FROM events WHERE event_id = '$m3'`,
 		`CREATE TABLE events_old (nid INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
 			type TEXT NOT NULL, state_key TEXT, sender TEXT NOT NULL, sender_name TEXT NOT NULL DEFAULT '', origin_ts BIGINT NOT NULL,
@@ -122,13 +122,9 @@ func TestEventIDHashMigration(t *testing.T) {
 			rel_type, rel_target, rel_key, reply_to, raw, redacted, received_at, related FROM events`,
 		`DROP TABLE events`,
 		`ALTER TABLE events_old RENAME TO events`,
-		`UPDATE sqlite_sequence SET seq = ` + strconv.FormatInt(seq, 10) + ` WHERE name = 'events'`,
+		`UPDATE sqlite_sequence SET seq = `+strconv.FormatInt(seq, 10)+` WHERE name = 'events'`,
 		`UPDATE schema_version SET version = 17`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)
 	db.Close()
 
 	st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
@@ -139,11 +135,7 @@ func TestEventIDHashMigration(t *testing.T) {
 	if n, err := st.CountEvents(ctx); err != nil || n != int64(len(baseRoom(t))+2) {
 		t.Errorf("CountEvents after the migration = %d, %v; want %d", n, err, len(baseRoom(t))+2)
 	}
-	for _, evID := range []id.EventID{"$create", "$m1", "$m2"} {
-		if _, err := st.EventByID(ctx, evID); err != nil {
-			t.Errorf("event %s after the migration: %v", evID, err)
-		}
-	}
+	eventsAfterMigration(t, st, "$create", "$m1", "$m2")
 	put(t, st, mk(t, "$m4", "m.room.message", "@alice:example.org", 2003, nil, `{"msgtype":"m.text","body":"four"}`))
 	if res := put(t, st, msgs[0]); res.Duplicates != 1 {
 		t.Errorf("an event stored before the migration, stored again: %+v, want a duplicate", res)
@@ -202,7 +194,7 @@ func TestEventColumnsMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
+	execEach(t, db,
 		`DROP INDEX events_eh`,
 		`DROP INDEX events_meeting`,
 		`ALTER TABLE events DROP COLUMN eh`,
@@ -210,11 +202,7 @@ func TestEventColumnsMigration(t *testing.T) {
 		`CREATE INDEX events_idh ON events (idh(event_id))`,
 		`CREATE INDEX events_meeting ON events (room_id, origin_ts, nid) WHERE type = 'm.room.message' AND LOWER(raw) LIKE '%startmeeting%'`,
 		`UPDATE schema_version SET version = 19`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)
 	db.Close()
 
 	st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
@@ -223,11 +211,7 @@ func TestEventColumnsMigration(t *testing.T) {
 	}
 	defer st.Close()
 	put(t, st, mk(t, "$s3", "m.room.message", alice, 2004, nil, `{"msgtype":"m.text","body":"#StartMeeting later"}`))
-	for _, evID := range []id.EventID{"$create", "$s1", "$chat", "$topic", "$s3"} {
-		if _, err := st.EventByID(ctx, evID); err != nil {
-			t.Errorf("event %s after the migration: %v", evID, err)
-		}
-	}
+	eventsAfterMigration(t, st, "$create", "$s1", "$chat", "$topic", "$s3")
 	if res := put(t, st, msgs[1]); res.Duplicates != 1 {
 		t.Errorf("an event stored before the migration, stored again: %+v, want a duplicate", res)
 	}
@@ -270,5 +254,25 @@ func TestEventColumnsMigration(t *testing.T) {
 	}
 	if strings.Contains(def, "LOWER") || !strings.HasSuffix(def, "WHERE meeting") {
 		t.Errorf("events_meeting after the migration: %s", def)
+	}
+}
+
+// execEach runs each statement on db, in order.
+func execEach(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// eventsAfterMigration checks that each event is found by its ID.
+func eventsAfterMigration(t *testing.T, st *store.Store, ids ...id.EventID) {
+	t.Helper()
+	for _, evID := range ids {
+		if _, err := st.EventByID(context.Background(), evID); err != nil {
+			t.Errorf("event %s after the migration: %v", evID, err)
+		}
 	}
 }
