@@ -121,3 +121,46 @@ func TestPlainHTML(t *testing.T) {
 		tags[tag] = what
 	}
 }
+
+// TestETagOfTextAndHTMLPairs: a text job right before the HTML job of the
+// same message (a JSON event's pair) is hashed as its excerpt length alone,
+// the message by the HTML job; any other text job is hashed whole. Every
+// list of jobs below that renders differently has an ETag of its own.
+func TestETagOfTextAndHTMLPairs(t *testing.T) {
+	s := &Server{}
+	etag := func(jobs ...renderJob) string {
+		t.Helper()
+		tag, err := s.validator(context.Background(), "page", nil, &renderQueue{jobs: jobs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tag
+	}
+	noHTML, noText := func(template.HTML) {}, func(string) {}
+	text := func(m event.Message, excerpt int) renderJob {
+		return renderJob{msg: m, excerpt: excerpt, setText: noText}
+	}
+	html := func(m event.Message) renderJob { return renderJob{msg: m, setHTML: noHTML} }
+	a, b := event.Message{MsgType: event.MsgText, Body: "ab"}, event.Message{MsgType: event.MsgText, Body: "ac"}
+	f := event.Message{MsgType: event.MsgText, Body: "*x*", Format: event.FormatHTML, FormattedBody: "<em>x</em>"}
+	tags := map[string]string{}
+	for what, tag := range map[string]string{
+		"text a, html a":            etag(text(a, 0), html(a)),
+		"text b, html b":            etag(text(b, 0), html(b)),
+		"text a, html b":            etag(text(a, 0), html(b)),
+		"text b, html a":            etag(text(b, 0), html(a)),
+		"excerpt of a, html a":      etag(text(a, 100), html(a)),
+		"html a":                    etag(html(a)),
+		"html a, text a":            etag(html(a), text(a, 0)),
+		"text f, html f":            etag(text(f, 0), html(f)),
+		"text a, html f":            etag(text(a, 0), html(f)),
+		"text a, html a, html b":    etag(text(a, 0), html(a), html(b)),
+		"text a, html a, text b, b": etag(text(a, 0), html(a), text(b, 0), html(b)),
+		"text b, html b, text a, a": etag(text(b, 0), html(b), text(a, 0), html(a)),
+	} {
+		if other, ok := tags[tag]; ok {
+			t.Errorf("%s has the ETag of %s", what, other)
+		}
+		tags[tag] = what
+	}
+}
