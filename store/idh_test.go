@@ -127,11 +127,7 @@ func TestEventIDHashMigration(t *testing.T) {
 	)
 	db.Close()
 
-	st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-	if err != nil {
-		t.Fatalf("migrating: %v", err)
-	}
-	defer st.Close()
+	st = migrated(t, cfg, dir)
 	if n, err := st.CountEvents(ctx); err != nil || n != int64(len(baseRoom(t))+2) {
 		t.Errorf("CountEvents after the migration = %d, %v; want %d", n, err, len(baseRoom(t))+2)
 	}
@@ -205,11 +201,7 @@ func TestEventColumnsMigration(t *testing.T) {
 	)
 	db.Close()
 
-	st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-	if err != nil {
-		t.Fatalf("migrating: %v", err)
-	}
-	defer st.Close()
+	st = migrated(t, cfg, dir)
 	put(t, st, mk(t, "$s3", "m.room.message", alice, 2004, nil, `{"msgtype":"m.text","body":"#StartMeeting later"}`))
 	eventsAfterMigration(t, st, "$create", "$s1", "$chat", "$topic", "$s3")
 	if res := put(t, st, msgs[1]); res.Duplicates != 1 {
@@ -275,4 +267,16 @@ func eventsAfterMigration(t *testing.T, st *store.Store, ids ...id.EventID) {
 			t.Errorf("event %s after the migration: %v", evID, err)
 		}
 	}
+}
+
+// migrated opens the archive at cfg and dir, migrating it, and closes it
+// when the test ends.
+func migrated(t *testing.T, cfg store.Config, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), cfg, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

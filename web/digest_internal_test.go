@@ -96,30 +96,15 @@ func TestPlainHTML(t *testing.T) {
 		}
 	}
 
-	s := &Server{}
-	etag := func(jobs ...renderJob) string {
-		t.Helper()
-		tag, err := s.validator(context.Background(), "page", nil, &renderQueue{jobs: jobs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tag
-	}
 	noHTML, noText := func(template.HTML) {}, func(string) {}
 	a, b := event.Message{MsgType: event.MsgText, Body: "ab"}, event.Message{MsgType: event.MsgText, Body: "ac"}
-	tags := map[string]string{}
-	for what, tag := range map[string]string{
-		"html of a":       etag(renderJob{msg: a, setHTML: noHTML}),
-		"html of b":       etag(renderJob{msg: b, setHTML: noHTML}),
-		"text of a":       etag(renderJob{msg: a, setText: noText}),
-		"html of a and b": etag(renderJob{msg: a, setHTML: noHTML}, renderJob{msg: b, setHTML: noHTML}),
-		"html of b and a": etag(renderJob{msg: b, setHTML: noHTML}, renderJob{msg: a, setHTML: noHTML}),
-	} {
-		if other, ok := tags[tag]; ok {
-			t.Errorf("%s has the ETag of %s", what, other)
-		}
-		tags[tag] = what
-	}
+	distinctETags(t, map[string]string{
+		"html of a":       etagOf(t, renderJob{msg: a, setHTML: noHTML}),
+		"html of b":       etagOf(t, renderJob{msg: b, setHTML: noHTML}),
+		"text of a":       etagOf(t, renderJob{msg: a, setText: noText}),
+		"html of a and b": etagOf(t, renderJob{msg: a, setHTML: noHTML}, renderJob{msg: b, setHTML: noHTML}),
+		"html of b and a": etagOf(t, renderJob{msg: b, setHTML: noHTML}, renderJob{msg: a, setHTML: noHTML}),
+	})
 }
 
 // TestETagOfTextAndHTMLPairs: a text job right before the HTML job of the
@@ -127,15 +112,6 @@ func TestPlainHTML(t *testing.T) {
 // the message by the HTML job; any other text job is hashed whole. Every
 // list of jobs below that renders differently has an ETag of its own.
 func TestETagOfTextAndHTMLPairs(t *testing.T) {
-	s := &Server{}
-	etag := func(jobs ...renderJob) string {
-		t.Helper()
-		tag, err := s.validator(context.Background(), "page", nil, &renderQueue{jobs: jobs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tag
-	}
 	noHTML, noText := func(template.HTML) {}, func(string) {}
 	text := func(m event.Message, excerpt int) renderJob {
 		return renderJob{msg: m, excerpt: excerpt, setText: noText}
@@ -143,24 +119,41 @@ func TestETagOfTextAndHTMLPairs(t *testing.T) {
 	html := func(m event.Message) renderJob { return renderJob{msg: m, setHTML: noHTML} }
 	a, b := event.Message{MsgType: event.MsgText, Body: "ab"}, event.Message{MsgType: event.MsgText, Body: "ac"}
 	f := event.Message{MsgType: event.MsgText, Body: "*x*", Format: event.FormatHTML, FormattedBody: "<em>x</em>"}
-	tags := map[string]string{}
-	for what, tag := range map[string]string{
-		"text a, html a":            etag(text(a, 0), html(a)),
-		"text b, html b":            etag(text(b, 0), html(b)),
-		"text a, html b":            etag(text(a, 0), html(b)),
-		"text b, html a":            etag(text(b, 0), html(a)),
-		"excerpt of a, html a":      etag(text(a, 100), html(a)),
-		"html a":                    etag(html(a)),
-		"html a, text a":            etag(html(a), text(a, 0)),
-		"text f, html f":            etag(text(f, 0), html(f)),
-		"text a, html f":            etag(text(a, 0), html(f)),
-		"text a, html a, html b":    etag(text(a, 0), html(a), html(b)),
-		"text a, html a, text b, b": etag(text(a, 0), html(a), text(b, 0), html(b)),
-		"text b, html b, text a, a": etag(text(b, 0), html(b), text(a, 0), html(a)),
-	} {
-		if other, ok := tags[tag]; ok {
+	distinctETags(t, map[string]string{
+		"text a, html a":            etagOf(t, text(a, 0), html(a)),
+		"text b, html b":            etagOf(t, text(b, 0), html(b)),
+		"text a, html b":            etagOf(t, text(a, 0), html(b)),
+		"text b, html a":            etagOf(t, text(b, 0), html(a)),
+		"excerpt of a, html a":      etagOf(t, text(a, 100), html(a)),
+		"html a":                    etagOf(t, html(a)),
+		"html a, text a":            etagOf(t, html(a), text(a, 0)),
+		"text f, html f":            etagOf(t, text(f, 0), html(f)),
+		"text a, html f":            etagOf(t, text(a, 0), html(f)),
+		"text a, html a, html b":    etagOf(t, text(a, 0), html(a), html(b)),
+		"text a, html a, text b, b": etagOf(t, text(a, 0), html(a), text(b, 0), html(b)),
+		"text b, html b, text a, a": etagOf(t, text(b, 0), html(b), text(a, 0), html(a)),
+	})
+}
+
+// etagOf is the ETag a server gives a page (any page key) rendering jobs.
+func etagOf(t *testing.T, jobs ...renderJob) string {
+	t.Helper()
+	tag, err := (&Server{}).validator(context.Background(), "page", nil, &renderQueue{jobs: jobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tag
+}
+
+// distinctETags fails for each two of tags (what was rendered: its ETag)
+// that share an ETag.
+func distinctETags(t *testing.T, tags map[string]string) {
+	t.Helper()
+	seen := map[string]string{}
+	for what, tag := range tags {
+		if other, ok := seen[tag]; ok {
 			t.Errorf("%s has the ETag of %s", what, other)
 		}
-		tags[tag] = what
+		seen[tag] = what
 	}
 }
