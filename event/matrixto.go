@@ -265,8 +265,16 @@ func MatrixToEvent(room string, eventID id.EventID, via []string) string {
 // same via servers: the room and the servers are escaped once, not once
 // for every message of a day.
 func MatrixToEvents(room string, via []string) func(eventID id.EventID) string {
-	prefix, query := matrixToBase+url.PathEscape(room)+"/", viaQuery(via)
+	prefix, query := MatrixToEventParts(room, via)
 	return func(eventID id.EventID) string { return prefix + url.PathEscape(string(eventID)) + query }
+}
+
+// MatrixToEventParts is what MatrixToEvents' links are made of: an event's
+// link is prefix, url.PathEscape of its ID, then query. All three are
+// ASCII, so a writer may escape them one by one (the JSON day, as it
+// encodes a thousand links without building one).
+func MatrixToEventParts(room string, via []string) (prefix, query string) {
+	return matrixToBase + url.PathEscape(room) + "/", viaQuery(via)
 }
 
 // viaQuery returns "?via=a&via=b" for the non-empty servers, or "".

@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"time"
 
@@ -86,6 +85,10 @@ type apiEvent struct {
 	// Poll is an MSC3381 poll's question, answers and, when they are
 	// shown (a disclosed poll, or an ended one), its votes.
 	Poll *apiPoll `json:"poll,omitempty"`
+	// links, when set, are the room's links, and Time, Permalink and
+	// MatrixTo are left empty: appendJSON writes them from OriginServerTS,
+	// EventID and links rather than from strings made for each event.
+	links *eventLinks
 }
 
 type apiPoll struct {
@@ -246,8 +249,13 @@ func (s *Server) apiDay(c echo.Context) error {
 	// Two jobs per message: its text and its HTML.
 	q := renderQueue{jobs: make([]renderJob, 0, 2*len(msgs))}
 	links := newEventLinks(s.opts.BaseURL, r, via)
+	contents := make([]apiMessageContent, len(msgs))
 	for i, e := range evs {
-		s.apiEvent(e, msgs[e.ID], links, &out.Events[i], &q)
+		var content *apiMessageContent
+		if sh := msgs[e.ID]; sh != nil && sh.redaction == nil {
+			content, contents = &contents[0], contents[1:]
+		}
+		s.apiEvent(e, msgs[e.ID], &links, content, &out.Events[i], &q)
 	}
 	if err := s.addPolls(c, r, evs, out.Events); err != nil {
 		return err
@@ -267,7 +275,8 @@ func (s *Server) apiEventHandler(c echo.Context) error {
 	}
 	var out apiEvent
 	var q renderQueue
-	s.apiEvent(ev, msgs[ev.ID], newEventLinks(s.opts.BaseURL, r, s.viaServers(ctx, r)), &out, &q)
+	links := newEventLinks(s.opts.BaseURL, r, s.viaServers(ctx, r))
+	s.apiEvent(ev, msgs[ev.ID], &links, new(apiMessageContent), &out, &q)
 	one := []apiEvent{out}
 	if err := s.addPolls(c, r, []store.Event{ev}, one); err != nil {
 		return err
@@ -298,15 +307,15 @@ func fillRedaction(a *apiEvent, r store.Redaction) {
 }
 
 // apiEvent fills a with one event as shown, its text and HTML queued on q;
-// sh is nil for non-message events.
-func (s *Server) apiEvent(e store.Event, sh *shown, links eventLinks, a *apiEvent, q *renderQueue) {
+// sh is nil for non-message events. A message's content is written to
+// content, the caller's (a day's are one allocation), left alone for
+// other events and withdrawn messages; links are the room's, kept by a.
+func (s *Server) apiEvent(e store.Event, sh *shown, links *eventLinks, content *apiMessageContent, a *apiEvent, q *renderQueue) {
 	*a = apiEvent{
 		EventID: string(e.ID), RoomID: string(e.RoomID), Type: e.Type, Sender: string(e.Sender),
 		SenderName: e.SenderName, OriginServerTS: e.OriginTS,
-		Time:      time.UnixMilli(e.OriginTS).UTC().Format(time.RFC3339),
-		Permalink: links.permalink(e.ID),
-		MatrixTo:  links.matrixTo(e.ID),
 		InReplyTo: string(e.Rel.ReplyTo), Redacted: e.Redacted,
+		links: links,
 	}
 	if e.Rel.Type == event.RelThread {
 		a.ThreadRoot = string(e.Rel.EventID)
@@ -325,7 +334,7 @@ func (s *Server) apiEvent(e store.Event, sh *shown, links eventLinks, a *apiEven
 		fillRedaction(a, *sh.redaction)
 		return
 	}
-	content := &apiMessageContent{MsgType: sh.msg.MsgType, FileName: sh.msg.FileName}
+	*content = apiMessageContent{MsgType: sh.msg.MsgType, FileName: sh.msg.FileName}
 	a.Content = content
 	// Only a valid mxc URI: anything else (a javascript: or https: URL,
 	// a path) is the sender's, not media a client could fetch safely.
@@ -338,17 +347,13 @@ func (s *Server) apiEvent(e store.Event, sh *shown, links eventLinks, a *apiEven
 			content.Media = map[render.MediaAvailability]string{render.MediaAvailable: "stored", render.MediaNotYet: "pending", render.MediaUnavailable: "unavailable"}[a]
 		})
 	}
-	q.text(sh.msg, 0, func(t string) { content.Body, a.Text = t, t })
-	isHTML := sh.msg.IsHTML()
-	if isHTML {
+	q.textInto(sh.msg, &content.Body, &a.Text)
+	var formatted *string
+	if sh.msg.IsHTML() {
 		content.Format = event.FormatHTML
+		formatted = &content.FormattedBody
 	}
-	q.html(sh.msg, func(h template.HTML) {
-		a.HTML = string(h)
-		if isHTML {
-			content.FormattedBody = a.HTML
-		}
-	})
+	q.htmlInto(sh.msg, &a.HTML, formatted)
 	a.Edited = sh.edited
 	if sh.edited {
 		a.EditedAt = time.UnixMilli(sh.editedAt).UTC().Format(time.RFC3339)

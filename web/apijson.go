@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"time"
 	"unicode/utf8"
+
+	"maunium.net/go/mautrix/id"
 )
 
 // The JSON day is encoded by hand, byte for byte as encoding/json encodes
@@ -71,14 +74,27 @@ func (a *apiEvent) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"origin_server_ts":`...)
 	b = strconv.AppendInt(b, a.OriginServerTS, 10)
 	b = append(b, `,"time":`...)
-	b = appendJSONString(b, a.Time)
+	if a.links != nil {
+		// RFC 3339 in UTC: digits, '-', ':', 'T' and 'Z', nothing to
+		// escape.
+		b = append(time.UnixMilli(a.OriginServerTS).UTC().AppendFormat(append(b, '"'), time.RFC3339), '"')
+	} else {
+		b = appendJSONString(b, a.Time)
+	}
+	// A message's text is most often its body, and an IRC line's HTML its
+	// text: each written once and copied (body and text are one string,
+	// comparing them costs nothing; the HTML is compared byte by byte,
+	// still less than escaping it).
+	var body, text []byte
 	if c := a.Content; c != nil {
 		b = appendOmitString(append(b, `,"content":{`...), `"msgtype":`, c.MsgType)
 		if c.MsgType != "" {
 			b = append(b, ',')
 		}
 		b = append(b, `"body":`...)
+		at := len(b)
 		b = appendJSONString(b, c.Body)
+		body = b[at:]
 		b = appendOmitString(b, `,"format":`, c.Format)
 		b = appendOmitString(b, `,"formatted_body":`, c.FormattedBody)
 		b = appendOmitString(b, `,"url":`, c.URL)
@@ -87,8 +103,24 @@ func (a *apiEvent) appendJSON(b []byte) ([]byte, error) {
 		b = appendOmitString(b, `,"media":`, c.Media)
 		b = append(b, '}')
 	}
-	b = appendOmitString(b, `,"text":`, a.Text)
-	b = appendOmitString(b, `,"html":`, a.HTML)
+	if a.Text != "" {
+		b = append(b, `,"text":`...)
+		at := len(b)
+		if a.Content != nil && a.Text == a.Content.Body {
+			b = append(b, body...)
+		} else {
+			b = appendJSONString(b, a.Text)
+		}
+		text = b[at:]
+	}
+	if a.HTML != "" {
+		b = append(b, `,"html":`...)
+		if a.HTML == a.Text {
+			b = append(b, text...)
+		} else {
+			b = appendJSONString(b, a.HTML)
+		}
+	}
 	b = append(b, `,"edited":`...)
 	b = strconv.AppendBool(b, a.Edited)
 	b = appendOmitString(b, `,"edited_at":`, a.EditedAt)
@@ -124,10 +156,14 @@ func (a *apiEvent) appendJSON(b []byte) ([]byte, error) {
 	b = appendOmitString(b, `,"applied_at":`, a.AppliedAt)
 	b = appendOmitString(b, `,"redaction_reason":`, a.Reason)
 	b = appendOmitString(b, `,"withdrawn":`, a.Withdrawn)
-	b = append(b, `,"permalink":`...)
-	b = appendJSONString(b, a.Permalink)
-	b = append(b, `,"matrix_to":`...)
-	b = appendJSONString(b, a.MatrixTo)
+	if a.links != nil {
+		b = a.links.appendJSONLinks(b, id.EventID(a.EventID))
+	} else {
+		b = append(b, `,"permalink":`...)
+		b = appendJSONString(b, a.Permalink)
+		b = append(b, `,"matrix_to":`...)
+		b = appendJSONString(b, a.MatrixTo)
+	}
 	if a.StateKey != nil {
 		b = append(b, `,"state_key":`...)
 		b = appendJSONString(b, *a.StateKey)
@@ -219,7 +255,12 @@ func load64(s string) uint64 {
 // ends). A day's text is most of a JSON day's bytes: eight bytes are
 // looked at once, up to the first that jsonPlain does not hold as it is.
 func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
+	return append(appendJSONChars(append(b, '"'), s), '"')
+}
+
+// appendJSONChars appends what appendJSONString writes between the
+// quotes.
+func appendJSONChars(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		for i+8 <= len(s) {
@@ -276,6 +317,5 @@ func appendJSONString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

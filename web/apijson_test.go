@@ -4,9 +4,17 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/store"
 )
 
 // hostileStrings are strings whose JSON encoding has every special case:
@@ -34,8 +42,13 @@ func apiSamples(s string) []apiDay {
 		Poll: &apiPoll{Question: s, Answers: []apiPollAnswer{{Text: s, Votes: &votes, Winner: true}}, Ended: true, EndedAt: s, Voters: &votes, Truncated: true},
 	}
 	bare := apiEvent{EventID: s, StateKey: &empty, Content: &apiMessageContent{}, Reactions: []apiReaction{}}
+	// The text and HTML differ from the body, or equal it without being
+	// the same string (appendJSON copies what it wrote for an equal one).
+	differ := apiEvent{Content: &apiMessageContent{Body: s + "b"}, Text: s + "t", HTML: s + "h"}
+	equal := apiEvent{Content: &apiMessageContent{Body: s}, Text: strings.Clone(s), HTML: strings.Clone(s)}
+	htmlOnly := apiEvent{Content: &apiMessageContent{Body: s}, HTML: s}
 	return []apiDay{
-		{RoomID: s, Date: s, Previous: s, Next: s, Events: []apiEvent{full, bare, {}}, Truncated: true, NextAfter: s},
+		{RoomID: s, Date: s, Previous: s, Next: s, Events: []apiEvent{full, bare, {}, differ, equal, htmlOnly}, Truncated: true, NextAfter: s},
 		{RoomID: s, Events: []apiEvent{}},
 		{},
 	}
@@ -142,5 +155,52 @@ func TestJSONSpecial(t *testing.T) {
 			word[(pos+3)%8] = '<' // a second one, before or after
 			check()
 		}
+	}
+}
+
+// TestLazyEventLinksAsEager: an event whose time and links appendJSON
+// writes from its room's eventLinks gives the bytes of the same event
+// with the three strings made (which TestAPIJSONAsMarshal holds to
+// json.Marshal), for hostile event IDs, rooms, bases and via servers, and
+// times from before the year 1 to past 9999.
+func TestLazyEventLinksAsEager(t *testing.T) {
+	rooms := []store.Room{
+		{ID: "!r:example.org"},
+		{ID: "!r/1:example.org", Alias: "#a b:example.org"},
+		{ID: "!r%<&>\"\\:example.org", Alias: "#!looks:example.org"},
+		{ID: "!\u2028日本\xff:example.org"},
+	}
+	bases := []string{"", "https://archive.example", "https://ex.example/é<&>\xff\u2028"}
+	vias := [][]string{nil, {"example.org", "b&c<d>", "", "é\u2029"}}
+	times := []int64{0, -1767225601000, 1266098220500, -62135596800001, 253402300800000, math.MaxInt64 / 2, math.MinInt64 / 2}
+	ids := append(slices.Clone(pathSegmentSeeds), hostileStrings...)
+	n := 0
+	for _, r := range rooms {
+		for _, base := range bases {
+			for _, via := range vias {
+				l := newEventLinks(base, r, via)
+				for i, s := range ids {
+					ev, ts := id.EventID(s), times[i%len(times)]
+					eager := apiEvent{EventID: s, OriginServerTS: ts, Time: time.UnixMilli(ts).UTC().Format(time.RFC3339),
+						Permalink: l.permalink(ev), MatrixTo: l.matrixTo(ev)}
+					lazy := apiEvent{EventID: s, OriginServerTS: ts, links: &l}
+					want, err := eager.appendJSON(nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := lazy.appendJSON(nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, want) {
+						t.Errorf("room %q, base %q, via %q, event %q:\n got %s\nwant %s", r.ID, base, via, s, got, want)
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n < 500 {
+		t.Fatalf("%d events compared", n)
 	}
 }

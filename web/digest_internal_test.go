@@ -22,7 +22,7 @@ func TestDigestCoversEveryField(t *testing.T) {
 		return j.key
 	}
 	noHTML, noText := func(template.HTML) {}, func(string) {}
-	html := func(m event.Message) renderJob { return renderJob{msg: m, setHTML: noHTML} }
+	html := func(m event.Message) renderJob { return renderJob{msg: m, html: true, setHTML: noHTML} }
 	seen := map[string]string{key(html(event.Message{})): "zero message"}
 	add := func(what string, j renderJob) {
 		t.Helper()
@@ -66,8 +66,8 @@ func TestDigestCoversEveryField(t *testing.T) {
 	add("body a, format b", html(event.Message{Body: "a", Format: "b"}))
 	add("text job", renderJob{setText: noText})
 	add("excerpt job", renderJob{setText: noText, excerpt: 100})
-	add("media not yet", renderJob{setHTML: noHTML, media: render.MediaNotYet})
-	add("media unavailable", renderJob{setHTML: noHTML, media: render.MediaUnavailable})
+	add("media not yet", renderJob{html: true, setHTML: noHTML, media: render.MediaNotYet})
+	add("media unavailable", renderJob{html: true, setHTML: noHTML, media: render.MediaUnavailable})
 }
 
 // TestPlainHTML: a short message without formatting or media is rendered
@@ -99,11 +99,11 @@ func TestPlainHTML(t *testing.T) {
 	noHTML, noText := func(template.HTML) {}, func(string) {}
 	a, b := event.Message{MsgType: event.MsgText, Body: "ab"}, event.Message{MsgType: event.MsgText, Body: "ac"}
 	distinctETags(t, map[string]string{
-		"html of a":       etagOf(t, renderJob{msg: a, setHTML: noHTML}),
-		"html of b":       etagOf(t, renderJob{msg: b, setHTML: noHTML}),
+		"html of a":       etagOf(t, renderJob{msg: a, html: true, setHTML: noHTML}),
+		"html of b":       etagOf(t, renderJob{msg: b, html: true, setHTML: noHTML}),
 		"text of a":       etagOf(t, renderJob{msg: a, setText: noText}),
-		"html of a and b": etagOf(t, renderJob{msg: a, setHTML: noHTML}, renderJob{msg: b, setHTML: noHTML}),
-		"html of b and a": etagOf(t, renderJob{msg: b, setHTML: noHTML}, renderJob{msg: a, setHTML: noHTML}),
+		"html of a and b": etagOf(t, renderJob{msg: a, html: true, setHTML: noHTML}, renderJob{msg: b, html: true, setHTML: noHTML}),
+		"html of b and a": etagOf(t, renderJob{msg: b, html: true, setHTML: noHTML}, renderJob{msg: a, html: true, setHTML: noHTML}),
 	})
 }
 
@@ -116,7 +116,7 @@ func TestETagOfTextAndHTMLPairs(t *testing.T) {
 	text := func(m event.Message, excerpt int) renderJob {
 		return renderJob{msg: m, excerpt: excerpt, setText: noText}
 	}
-	html := func(m event.Message) renderJob { return renderJob{msg: m, setHTML: noHTML} }
+	html := func(m event.Message) renderJob { return renderJob{msg: m, html: true, setHTML: noHTML} }
 	a, b := event.Message{MsgType: event.MsgText, Body: "ab"}, event.Message{MsgType: event.MsgText, Body: "ac"}
 	f := event.Message{MsgType: event.MsgText, Body: "*x*", Format: event.FormatHTML, FormattedBody: "<em>x</em>"}
 	distinctETags(t, map[string]string{

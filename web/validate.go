@@ -57,10 +57,29 @@ type renderQueue struct {
 type renderJob struct {
 	msg     event.Message
 	key     string              // its digest, once computed: the render cache's key
-	excerpt int                 // for setText: 0 for the whole text, else a one-line excerpt of that many runes
-	setHTML func(template.HTML) // the message rendered as HTML
-	setText func(string)        // or its plain text
-	media   render.MediaAvailability
+	excerpt int                 // for plain text: 0 for the whole text, else a one-line excerpt of that many runes
+	html    bool                // the message rendered as HTML, else its plain text
+	setHTML func(template.HTML) // where the HTML goes
+	setText func(string)        // or the text
+	// into, for a job with neither, is where the result goes: into[0],
+	// and into[1] too if set (textInto, htmlInto).
+	into  [2]*string
+	media render.MediaAvailability
+}
+
+// deliver hands the job's result to its taker.
+func (j *renderJob) deliver(s string) {
+	switch {
+	case j.setHTML != nil:
+		j.setHTML(template.HTML(s))
+	case j.setText != nil:
+		j.setText(s)
+	default:
+		*j.into[0] = s
+		if j.into[1] != nil {
+			*j.into[1] = s
+		}
+	}
 }
 
 type mediaSet struct {
@@ -106,7 +125,7 @@ func (s *Server) resolveMedia(ctx context.Context, q *renderQueue) error {
 	}
 	var jobs []*renderJob
 	for i := range q.jobs {
-		if j := &q.jobs[i]; j.setHTML != nil && want(j.msg) {
+		if j := &q.jobs[i]; j.html && want(j.msg) {
 			jobs = append(jobs, j)
 		}
 	}
@@ -147,13 +166,26 @@ func availability(m event.Message, copies map[event.MXC]store.MediaCopy) render.
 
 // html queues m's HTML rendering (render.Message) for set.
 func (q *renderQueue) html(m event.Message, set func(template.HTML)) {
-	q.jobs = append(q.jobs, renderJob{msg: m, setHTML: set})
+	q.jobs = append(q.jobs, renderJob{msg: m, html: true, setHTML: set})
 }
 
 // text queues m's plain text (render.Text) for set; excerpt > 0 asks for a
 // one-line excerpt of that many runes instead.
 func (q *renderQueue) text(m event.Message, excerpt int, set func(string)) {
 	q.jobs = append(q.jobs, renderJob{msg: m, excerpt: excerpt, setText: set})
+}
+
+// htmlInto is html writing the HTML to *to and, if also is set, *also:
+// a callback, a closure of its own, was an allocation for every message
+// of a JSON day.
+func (q *renderQueue) htmlInto(m event.Message, to, also *string) {
+	q.jobs = append(q.jobs, renderJob{msg: m, html: true, into: [2]*string{to, also}})
+}
+
+// textInto is text (the whole text) writing it to *to and, if also is
+// set, *also.
+func (q *renderQueue) textInto(m event.Message, to, also *string) {
+	q.jobs = append(q.jobs, renderJob{msg: m, into: [2]*string{to, also}})
 }
 
 // run renders every queued message, stopping with the context's error as
@@ -173,16 +205,16 @@ func (s *Server) run(ctx context.Context, q *renderQueue) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("rendering stopped: %w", err)
 		}
-		if j.setHTML == nil {
+		if !j.html {
 			text := s.render.Text(j.msg)
 			if j.excerpt > 0 {
 				text = excerpt(text, j.excerpt)
 			}
-			j.setText(text)
+			j.deliver(text)
 			continue
 		}
 		if plainHTML(j.msg) {
-			j.setHTML(s.render.MessageWithMedia(j.msg, j.media))
+			j.deliver(string(s.render.MessageWithMedia(j.msg, j.media)))
 			continue
 		}
 		if s.cache != nil && j.key == "" {
@@ -193,12 +225,12 @@ func (s *Server) run(ctx context.Context, q *renderQueue) error {
 			s.opts.Metrics.cacheLookup("message", ok)
 		}
 		if ok && j.key != "" {
-			j.setHTML(c.html)
+			j.deliver(string(c.html))
 			continue
 		}
 		h := s.render.MessageWithMedia(j.msg, j.media)
 		s.cache.put(j.key, cached{html: h})
-		j.setHTML(h)
+		j.deliver(string(h))
 	}
 	return nil
 }
@@ -237,7 +269,7 @@ func (j *renderJob) digest(scratch *[]byte) {
 // its first request 7% of its CPU.
 func (j *renderJob) appendFields(b []byte) []byte {
 	kind := "html"
-	if j.setHTML == nil {
+	if !j.html {
 		kind = "text"
 	}
 	m := &j.msg
@@ -297,12 +329,12 @@ func (s *Server) validator(ctx context.Context, pagetag string, v any, q *render
 	var head [24]byte
 	for i := range q.jobs {
 		j := &q.jobs[i]
-		if j.setHTML != nil && !plainHTML(j.msg) {
+		if j.html && !plainHTML(j.msg) {
 			j.digest(&scratch)
 			h.Write([]byte(j.key))
 			continue
 		}
-		if j.setText != nil && i+1 < len(q.jobs) && q.jobs[i+1].setHTML != nil && q.jobs[i+1].msg == j.msg {
+		if !j.html && i+1 < len(q.jobs) && q.jobs[i+1].html && q.jobs[i+1].msg == j.msg {
 			// The text of the message the next job renders as HTML (a
 			// JSON event's pair): rendering it reads only that message,
 			// which the next job hashes, and its excerpt length, written
