@@ -1,6 +1,7 @@
 package render
 
 import (
+	"html"
 	"strings"
 	"testing"
 
@@ -92,4 +93,64 @@ func TestPlainLinkCap(t *testing.T) {
 	if rest := plainLinkRe.ReplaceAllString(out, "http://a.example"); rest != in {
 		t.Errorf("Plain lost text: %q", rest[:min(len(rest), 200)])
 	}
+}
+
+// escapedLinesByLines is writeEscapedLines as it was: the lines split
+// first, each escaped by html.EscapeString.
+func escapedLinesByLines(s string) string {
+	var b strings.Builder
+	for s != "" {
+		i := strings.IndexAny(s, "\r\n")
+		if i < 0 {
+			b.WriteString(html.EscapeString(s))
+			break
+		}
+		b.WriteString(html.EscapeString(s[:i]))
+		b.WriteString("<br>")
+		if s[i] == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+			i++
+		}
+		s = s[i+1:]
+	}
+	return b.String()
+}
+
+// TestEscapedLinesAsEscapeString: writeEscapedLines writes what splitting
+// the lines and escaping each with html.EscapeString writes, with every
+// byte value at the start, middle and end of a string, beside a CR, an LF
+// or a multi-byte character, and for the plain-text seeds.
+func TestEscapedLinesAsEscapeString(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		var b strings.Builder
+		writeEscapedLines(&b, s)
+		if got, want := b.String(), escapedLinesByLines(s); got != want {
+			t.Errorf("writeEscapedLines(%q) = %q, want %q", s, got, want)
+		}
+	}
+	for _, tc := range plainTests {
+		check(tc.in)
+	}
+	for _, s := range []string{"", "\r", "\n", "\r\n", "\n\r", "\r\r\n\n", "a\r", "\rb", "é\r\n<é>", "\xff\r\xfe&"} {
+		check(s)
+	}
+	for c := range 256 {
+		x := string([]byte{byte(c)})
+		for _, s := range []string{x, "ab" + x + "cd", x + "\r", "\r" + x, x + "\n", "é" + x + "é", "<" + x + ">"} {
+			check(s)
+		}
+	}
+}
+
+func FuzzEscapedLinesAsEscapeString(f *testing.F) {
+	for _, tc := range plainTests {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		writeEscapedLines(&b, s)
+		if got, want := b.String(), escapedLinesByLines(s); got != want {
+			t.Errorf("writeEscapedLines(%q) = %q, want %q", s, got, want)
+		}
+	})
 }
