@@ -253,6 +253,9 @@ func (s *Server) apiDay(c echo.Context) error {
 	for i, e := range evs {
 		var content *apiMessageContent
 		if sh := msgs[e.ID]; sh != nil && sh.redaction == nil {
+			if len(contents) == 0 { // an event listed twice
+				contents = make([]apiMessageContent, 1)
+			}
 			content, contents = &contents[0], contents[1:]
 		}
 		s.apiEvent(e, msgs[e.ID], &links, content, &out.Events[i], &q)

@@ -151,7 +151,7 @@ func (l *eventLinks) matrixTo(ev id.EventID) string {
 // members "permalink" and "matrix_to", the bytes appendJSONString writes
 // for the strings permalink and matrixTo give, without building them:
 // making the two strings and the time's was three allocations an event,
-// a quarter of a first JSON day's. Each link is escaped in parts, which
+// a fifth of a first JSON day's. Each link is escaped in parts, which
 // gives the same bytes as escaping it whole since every part but the
 // first (which ends in '/') is ASCII: a path segment, a path-escaped ID,
 // a query of escaped servers (TestLazyEventLinksAsEager).
