@@ -70,17 +70,23 @@ func FuzzAPIJSONAsMarshal(f *testing.F) {
 	f.Fuzz(checkAPIJSON)
 }
 
+// mustAppendJSON is a's appendJSON of nothing, or the test's end.
+func mustAppendJSON(t *testing.T, a jsonAppender) []byte {
+	t.Helper()
+	b, err := a.appendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func checkAPIJSON(t *testing.T, s string) {
 	for _, d := range apiSamples(s) {
 		want, err := json.Marshal(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := d.appendJSON(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
+		if got := mustAppendJSON(t, &d); !bytes.Equal(got, want) {
 			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
 		}
 	}
@@ -184,15 +190,7 @@ func TestLazyEventLinksAsEager(t *testing.T) {
 					eager := apiEvent{EventID: s, OriginServerTS: ts, Time: time.UnixMilli(ts).UTC().Format(time.RFC3339),
 						Permalink: l.permalink(ev), MatrixTo: l.matrixTo(ev)}
 					lazy := apiEvent{EventID: s, OriginServerTS: ts, links: &l}
-					want, err := eager.appendJSON(nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					got, err := lazy.appendJSON(nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !bytes.Equal(got, want) {
+					if got, want := mustAppendJSON(t, &lazy), mustAppendJSON(t, &eager); !bytes.Equal(got, want) {
 						t.Errorf("room %q, base %q, via %q, event %q:\n got %s\nwant %s", r.ID, base, via, s, got, want)
 					}
 					n++
