@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Markup builds HTML from markup the program spells out and values it
@@ -88,6 +89,36 @@ func (m *Markup) URL(s string) {
 	}
 	// Runs of bytes kept as they are (all of most URLs) are appended at
 	// once: a day page writes a few URLs for every message.
+	m.urlRun(s)
+}
+
+// URLJoin appends what URL(a + b + c) appends, without making the string
+// (a day page writes two links for every message): a decides the scheme
+// when it holds ':' or '/', and the runs are escaped one after another
+// when no escape ("%" and two hex digits) can span two of them. Otherwise
+// the string is made.
+func (m *Markup) URLJoin(a, b, c string) {
+	if !strings.ContainsAny(a, ":/") || pctTail(a) || c != "" && pctTail(b) {
+		m.URL(a + b + c)
+		return
+	}
+	if !safeURL(a) {
+		m.URL("#ZgotmplZ")
+		return
+	}
+	m.urlRun(a)
+	m.urlRun(b)
+	m.urlRun(c)
+}
+
+// pctTail reports whether one of s's last two bytes is '%', whose escape
+// would continue into what follows s.
+func pctTail(s string) bool {
+	return strings.IndexByte(s[max(len(s)-2, 0):], '%') >= 0
+}
+
+// urlRun is URL's escaping of s, its scheme already judged.
+func (m *Markup) urlRun(s string) {
 	written := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -108,6 +139,22 @@ func (m *Markup) URL(s string) {
 		}
 	}
 	m.b = append(m.b, s[written:]...)
+}
+
+// TextTime appends t formatted by layout, escaped as Text escapes it,
+// without making the string (a day page writes two times for every
+// message; a layout of digits and punctuation needs no escape).
+func (m *Markup) TextTime(t time.Time, layout string) {
+	start := len(m.b)
+	m.b = t.AppendFormat(m.b, layout)
+	for i := start; i < len(m.b); i++ {
+		if textEscapes[m.b[i]] != "" {
+			s := string(m.b[start:])
+			m.b = m.b[:start]
+			m.Text(s)
+			return
+		}
+	}
 }
 
 // urlPlain marks the bytes URL writes as they are: those urlKept keeps

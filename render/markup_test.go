@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // markupContexts are the places Markup writes values, each with the
@@ -132,6 +133,56 @@ func BenchmarkMarkupURL(b *testing.B) {
 		m.b = m.b[:0]
 		for _, u := range urls {
 			m.URL(u)
+		}
+	}
+}
+
+// TestURLJoinAsURL: URLJoin writes what URL writes for the three strings
+// joined, with every seed cut in three at every pair of places (up to 48
+// bytes; longer ones at a few), so a scheme, a '%' escape or a multi-byte
+// character may fall across any cut.
+func TestURLJoinAsURL(t *testing.T) {
+	n := 0
+	check := func(a, b, c string) {
+		t.Helper()
+		var got, want Markup
+		got.URLJoin(a, b, c)
+		want.URL(a + b + c)
+		if string(got.Result()) != string(want.Result()) {
+			t.Errorf("URLJoin(%q, %q, %q) wrote %q, URL %q", a, b, c, got.Result(), want.Result())
+		}
+		n++
+	}
+	for _, s := range markupSeeds(t) {
+		s += "/%41%" // an escape and a '%' at the end, after a '/' for the cuts after it
+		for i := 0; i <= len(s); i++ {
+			for j := i; j <= len(s); j++ {
+				if len(s) > 48 && j != i && j != len(s) && (i+j)%7 != 0 {
+					continue
+				}
+				check(s[:i], s[i:j], s[j:])
+			}
+		}
+	}
+	if n < 100000 {
+		t.Fatalf("%d cuts checked", n)
+	}
+}
+
+// TestTextTimeAsText: TextTime writes what Text writes for the time
+// formatted, for times from before the year 1 to past 9999 and layouts
+// with and without characters to escape.
+func TestTextTimeAsText(t *testing.T) {
+	times := []int64{0, -1767225601000, 1266098220500, -62135596800001, 253402300800000, 1 << 50, -(1 << 50)}
+	for _, ms := range times {
+		for _, layout := range []string{time.RFC3339, "15:04", "2006-01-02 15:04:05 UTC", "15:04 <&> \"'+", ""} {
+			tm := time.UnixMilli(ms).UTC()
+			var got, want Markup
+			got.TextTime(tm, layout)
+			want.Text(tm.Format(layout))
+			if string(got.Result()) != string(want.Result()) {
+				t.Errorf("TextTime(%v, %q) wrote %q, Text %q", tm, layout, got.Result(), want.Result())
+			}
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -86,14 +85,14 @@ func buildTimeline(r store.Room, evs []store.Event, d timelineData, highlight id
 			continue
 		}
 		if sh, ok := d.msgs[e.ID]; ok {
-			mv := buildMessage(r, sh, d.parents, links, highlight, threadPage, q)
+			mv := buildMessage(r, sh, d.parents, &links, highlight, threadPage, q)
 			items = append(items, itemView{Message: mv})
 			continue
 		}
 		if !e.IsState() {
 			continue
 		}
-		sv := buildState(e, d, links)
+		sv := buildState(e, d, &links)
 		if sv == nil {
 			continue
 		}
@@ -138,11 +137,10 @@ func summarizeMembers(changes []*stateView) string {
 // In the main timeline (not on its thread's page) a thread reply is
 // compact: one line with an excerpt, so only the excerpt is rendered, and
 // otherwise only the body.
-func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links eventLinks, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
+func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links *eventLinks, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
 	e := sh.ev
 	v := &messageView{
-		ID: string(e.ID), Permalink: links.permalink(e.ID),
-		MatrixTo:   links.matrixTo(e.ID),
+		ID: string(e.ID), links: links,
 		SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
 		Highlight: e.ID == highlight, InThread: e.Rel.Type == event.RelThread,
 	}
@@ -151,7 +149,6 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links 
 	if v.InThread {
 		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
 	}
-	v.Time, v.DateTime = fmtTime(e.OriginTS)
 	v.TS = e.OriginTS
 	if sh.redaction != nil {
 		v.Kind = "deleted"
@@ -184,7 +181,7 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links 
 	if v.Compact {
 		q.text(sh.msg, 100, func(t string) { v.Excerpt = t })
 	} else {
-		q.html(sh.msg, func(h template.HTML) { v.Body = h })
+		q.htmlTo(sh.msg, &v.Body)
 	}
 	if sh.edited {
 		v.Edited = true
@@ -222,7 +219,7 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links 
 
 // buildState describes a state change as one line, or returns nil for state
 // that is noise to readers (power levels, join rules, ACLs…).
-func buildState(e store.Event, d timelineData, links eventLinks) *stateView {
+func buildState(e store.Event, d timelineData, links *eventLinks) *stateView {
 	who := displayName(e.SenderName, e.Sender)
 	v := &stateView{ID: string(e.ID), Permalink: links.permalink(e.ID)}
 	v.Time, v.DateTime = fmtTime(e.OriginTS)

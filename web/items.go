@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"html/template"
+	"net/url"
+	"time"
 
 	"github.com/mxarchive/mxarchive/render"
 )
@@ -173,12 +175,35 @@ func writePermalinkTime(m *render.Markup, permalink, dateTime string, ts int64, 
 	m.Lit("</a>\n    ")
 }
 
+// writeTimeAt is an item's time element for ts (UTC ms), as writeTime
+// writes fmtTime's strings, without making them.
+func writeTimeAt(m *render.Markup, ts int64) {
+	t := time.UnixMilli(ts).UTC()
+	m.Lit("<time datetime=\"")
+	m.TextTime(t, time.RFC3339)
+	m.Lit("\" data-ts=\"")
+	m.Int(ts)
+	m.Lit("\" data-fmt=\"time\">")
+	m.TextTime(t, timeLayout)
+	m.Lit("</time>")
+}
+
+// writeMessageTime is writePermalinkTime for a message, from its room's
+// links, its ID and its time.
+func writeMessageTime(m *render.Markup, v *messageView) {
+	m.Lit("\n    <a class=\"time\" href=\"")
+	m.URLJoin(v.links.prefix, pathSegment(v.ID), "")
+	m.Lit("\" title=\"Permalink\">")
+	writeTimeAt(m, v.TS)
+	m.Lit("</a>\n    ")
+}
+
 // writeMeta is a message's Matrix ID and matrix.to link.
 func writeMeta(m *render.Markup, v *messageView) {
 	m.Lit("\n    <span class=\"meta\"><span class=\"mxid\">")
 	m.Text(v.SenderID)
 	m.Lit("</span> · <a class=\"matrixto\" href=\"")
-	m.URL(v.MatrixTo)
+	m.URLJoin(v.links.toPrefix, url.PathEscape(v.ID), v.links.toQuery)
 	m.Lit("\" rel=\"nofollow\" title=\"Open this message in a Matrix client\">matrix.to</a></span>\n")
 }
 
@@ -186,7 +211,7 @@ func writeMeta(m *render.Markup, v *messageView) {
 func writeCompact(m *render.Markup, v *messageView) {
 	m.Lit("\n  <li class=\"msg compact")
 	endItemClass(m, v.Highlight, v.ID)
-	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
+	writeMessageTime(m, v)
 	m.Lit("<a class=\"thread-reply\" href=\"")
 	m.URL(v.ThreadPath)
 	m.Lit("\">↳ ")
@@ -216,7 +241,7 @@ func writeMessage(m *render.Markup, v *messageView) {
 	m.Lit("\" id=\"")
 	m.Text(v.ID)
 	m.Lit("\">")
-	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
+	writeMessageTime(m, v)
 	openSender(m, v.SenderID)
 	if v.Kind == "emote" {
 		m.Lit("* ")

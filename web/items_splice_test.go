@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/mxarchive/mxarchive/render"
 )
 
 // TestPageItemsSplice: a page's timeline is written in its place, byte
@@ -68,5 +70,20 @@ func TestBuildExact(t *testing.T) {
 	}
 	if out, err := buildExact(8, func(b []byte) ([]byte, error) { return append(b, "half"...), errors.New("failed") }); err == nil || out != nil {
 		t.Errorf("a failed build: %q, %v", out, err)
+	}
+}
+
+// TestWriteTimeAtAsWriteTime: a message's time element, written from its
+// timestamp, is the one writeTime writes from fmtTime's strings, for
+// times from before the year 1 to past 9999.
+func TestWriteTimeAtAsWriteTime(t *testing.T) {
+	for _, ms := range []int64{0, -1767225601000, 1266098220500, -62135596800001, 253402300800000, 1 << 50, -(1 << 50)} {
+		var got, want render.Markup
+		writeTimeAt(&got, ms)
+		short, iso := fmtTime(ms)
+		writeTime(&want, iso, ms, short)
+		if string(got.Result()) != string(want.Result()) {
+			t.Errorf("%d: writeTimeAt wrote %q, writeTime %q", ms, got.Result(), want.Result())
+		}
 	}
 }

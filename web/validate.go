@@ -62,9 +62,10 @@ type renderJob struct {
 	setHTML func(template.HTML) // where the HTML goes
 	setText func(string)        // or the text
 	// into, for a job with neither, is where the result goes: into[0],
-	// and into[1] too if set (textInto, htmlInto).
-	into  [2]*string
-	media render.MediaAvailability
+	// and into[1] too if set (textInto, htmlInto); or toHTML (htmlTo).
+	into   [2]*string
+	toHTML *template.HTML
+	media  render.MediaAvailability
 }
 
 // deliver hands the job's result to its taker.
@@ -74,6 +75,8 @@ func (j *renderJob) deliver(s string) {
 		j.setHTML(template.HTML(s))
 	case j.setText != nil:
 		j.setText(s)
+	case j.toHTML != nil:
+		*j.toHTML = template.HTML(s)
 	default:
 		*j.into[0] = s
 		if j.into[1] != nil {
@@ -180,6 +183,11 @@ func (q *renderQueue) text(m event.Message, excerpt int, set func(string)) {
 // of a JSON day.
 func (q *renderQueue) htmlInto(m event.Message, to, also *string) {
 	q.jobs = append(q.jobs, renderJob{msg: m, html: true, into: [2]*string{to, also}})
+}
+
+// htmlTo is html writing the HTML to *to.
+func (q *renderQueue) htmlTo(m event.Message, to *template.HTML) {
+	q.jobs = append(q.jobs, renderJob{msg: m, html: true, toHTML: to})
 }
 
 // textInto is text (the whole text) writing it to *to and, if also is

@@ -171,11 +171,11 @@ func roomName(r store.Room) string {
 }
 
 type messageView struct {
-	ID         string
-	Permalink  string
-	MatrixTo   string
-	Time       string
-	DateTime   string
+	ID string
+	// links are the room's: the message's permalink and matrix.to link
+	// are written from them and ID, and its time from TS, not made into
+	// strings first (four for every message of a day page).
+	links      *eventLinks
 	TS         int64 // UTC ms, for the local-time script (data-ts)
 	SenderName string
 	SenderID   string
