@@ -87,8 +87,6 @@ func (m *Markup) URL(s string) {
 	if !safeURL(s) {
 		s = "#ZgotmplZ"
 	}
-	// Runs of bytes kept as they are (all of most URLs) are appended at
-	// once: a day page writes a few URLs for every message.
 	m.urlRun(s)
 }
 
@@ -117,7 +115,9 @@ func pctTail(s string) bool {
 	return strings.IndexByte(s[max(len(s)-2, 0):], '%') >= 0
 }
 
-// urlRun is URL's escaping of s, its scheme already judged.
+// urlRun is URL's escaping of s, its scheme already judged. Runs of bytes
+// kept as they are (all of most URLs) are appended at once: a day page
+// writes a few URLs for every message.
 func (m *Markup) urlRun(s string) {
 	written := 0
 	for i := 0; i < len(s); i++ {
