@@ -249,16 +249,9 @@ func (s *Server) apiDay(c echo.Context) error {
 	// Two jobs per message: its text and its HTML.
 	q := renderQueue{jobs: make([]renderJob, 0, 2*len(msgs))}
 	links := newEventLinks(s.opts.BaseURL, r, via)
-	contents := make([]apiMessageContent, len(msgs))
+	contents := make([]apiMessageContent, len(evs))
 	for i, e := range evs {
-		var content *apiMessageContent
-		if sh := msgs[e.ID]; sh != nil && sh.redaction == nil {
-			if len(contents) == 0 { // an event listed twice
-				contents = make([]apiMessageContent, 1)
-			}
-			content, contents = &contents[0], contents[1:]
-		}
-		s.apiEvent(e, msgs[e.ID], &links, content, &out.Events[i], &q)
+		s.apiEvent(e, msgs[e.ID], &links, &contents[i], &out.Events[i], &q)
 	}
 	if err := s.addPolls(c, r, evs, out.Events); err != nil {
 		return err

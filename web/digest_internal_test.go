@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"html/template"
 	"reflect"
 	"testing"
 
@@ -21,8 +20,8 @@ func TestDigestCoversEveryField(t *testing.T) {
 		j.digest(&scratch)
 		return j.key
 	}
-	noHTML, noText := func(template.HTML) {}, func(string) {}
-	html := func(m event.Message) renderJob { return renderJob{msg: m, html: true, setHTML: noHTML} }
+	noText := func(string) {}
+	html := func(m event.Message) renderJob { return renderJob{msg: m, html: true} }
 	seen := map[string]string{key(html(event.Message{})): "zero message"}
 	add := func(what string, j renderJob) {
 		t.Helper()
@@ -66,8 +65,8 @@ func TestDigestCoversEveryField(t *testing.T) {
 	add("body a, format b", html(event.Message{Body: "a", Format: "b"}))
 	add("text job", renderJob{setText: noText})
 	add("excerpt job", renderJob{setText: noText, excerpt: 100})
-	add("media not yet", renderJob{html: true, setHTML: noHTML, media: render.MediaNotYet})
-	add("media unavailable", renderJob{html: true, setHTML: noHTML, media: render.MediaUnavailable})
+	add("media not yet", renderJob{html: true, media: render.MediaNotYet})
+	add("media unavailable", renderJob{html: true, media: render.MediaUnavailable})
 }
 
 // TestPlainHTML: a short message without formatting or media is rendered
@@ -96,14 +95,14 @@ func TestPlainHTML(t *testing.T) {
 		}
 	}
 
-	noHTML, noText := func(template.HTML) {}, func(string) {}
+	noText := func(string) {}
 	a, b := event.Message{MsgType: event.MsgText, Body: "ab"}, event.Message{MsgType: event.MsgText, Body: "ac"}
 	distinctETags(t, map[string]string{
-		"html of a":       etagOf(t, renderJob{msg: a, html: true, setHTML: noHTML}),
-		"html of b":       etagOf(t, renderJob{msg: b, html: true, setHTML: noHTML}),
+		"html of a":       etagOf(t, renderJob{msg: a, html: true}),
+		"html of b":       etagOf(t, renderJob{msg: b, html: true}),
 		"text of a":       etagOf(t, renderJob{msg: a, setText: noText}),
-		"html of a and b": etagOf(t, renderJob{msg: a, html: true, setHTML: noHTML}, renderJob{msg: b, html: true, setHTML: noHTML}),
-		"html of b and a": etagOf(t, renderJob{msg: b, html: true, setHTML: noHTML}, renderJob{msg: a, html: true, setHTML: noHTML}),
+		"html of a and b": etagOf(t, renderJob{msg: a, html: true}, renderJob{msg: b, html: true}),
+		"html of b and a": etagOf(t, renderJob{msg: b, html: true}, renderJob{msg: a, html: true}),
 	})
 }
 
@@ -112,11 +111,11 @@ func TestPlainHTML(t *testing.T) {
 // the message by the HTML job; any other text job is hashed whole. Every
 // list of jobs below that renders differently has an ETag of its own.
 func TestETagOfTextAndHTMLPairs(t *testing.T) {
-	noHTML, noText := func(template.HTML) {}, func(string) {}
+	noText := func(string) {}
 	text := func(m event.Message, excerpt int) renderJob {
 		return renderJob{msg: m, excerpt: excerpt, setText: noText}
 	}
-	html := func(m event.Message) renderJob { return renderJob{msg: m, html: true, setHTML: noHTML} }
+	html := func(m event.Message) renderJob { return renderJob{msg: m, html: true} }
 	a, b := event.Message{MsgType: event.MsgText, Body: "ab"}, event.Message{MsgType: event.MsgText, Body: "ac"}
 	f := event.Message{MsgType: event.MsgText, Body: "*x*", Format: event.FormatHTML, FormattedBody: "<em>x</em>"}
 	distinctETags(t, map[string]string{

@@ -76,7 +76,7 @@ func (s *Server) edits(c echo.Context) error {
 	// into it.
 	var q renderQueue
 	for i, msg := range msgs {
-		q.html(msg, func(h template.HTML) { v.Versions[i].Body = h })
+		q.htmlTo(msg, &v.Versions[i].Body)
 	}
 	return s.renderValidated(c, http.StatusOK, "edits", v, &q, time.Time{})
 }

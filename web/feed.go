@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/xml"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"time"
@@ -173,7 +172,7 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		// The sanitized HTML from render, carried as escaped text
 		// (type="html"): feed readers sanitize again, and the XML cannot
 		// be broken by it.
-		q.html(sh.msg, func(h template.HTML) { en.Content.Body = string(h) })
+		q.htmlInto(sh.msg, &en.Content.Body, nil)
 	}
 	if newest.IsZero() {
 		newest = since

@@ -56,13 +56,13 @@ type renderQueue struct {
 
 type renderJob struct {
 	msg     event.Message
-	key     string              // its digest, once computed: the render cache's key
-	excerpt int                 // for plain text: 0 for the whole text, else a one-line excerpt of that many runes
-	html    bool                // the message rendered as HTML, else its plain text
-	setHTML func(template.HTML) // where the HTML goes
-	setText func(string)        // or the text
-	// into, for a job with neither, is where the result goes: into[0],
-	// and into[1] too if set (textInto, htmlInto); or toHTML (htmlTo).
+	key     string       // its digest, once computed: the render cache's key
+	excerpt int          // for plain text: 0 for the whole text, else a one-line excerpt of that many runes
+	html    bool         // the message rendered as HTML, else its plain text
+	setText func(string) // where a text goes when a view derives more from it
+	// Or where the result goes: into[0], and into[1] too if set
+	// (textInto, htmlInto); or toHTML (htmlTo). A callback, a closure of
+	// its own, was an allocation for every message of a page.
 	into   [2]*string
 	toHTML *template.HTML
 	media  render.MediaAvailability
@@ -71,8 +71,6 @@ type renderJob struct {
 // deliver hands the job's result to its taker.
 func (j *renderJob) deliver(s string) {
 	switch {
-	case j.setHTML != nil:
-		j.setHTML(template.HTML(s))
 	case j.setText != nil:
 		j.setText(s)
 	case j.toHTML != nil:
@@ -167,25 +165,19 @@ func availability(m event.Message, copies map[event.MXC]store.MediaCopy) render.
 	}
 }
 
-// html queues m's HTML rendering (render.Message) for set.
-func (q *renderQueue) html(m event.Message, set func(template.HTML)) {
-	q.jobs = append(q.jobs, renderJob{msg: m, html: true, setHTML: set})
-}
-
 // text queues m's plain text (render.Text) for set; excerpt > 0 asks for a
 // one-line excerpt of that many runes instead.
 func (q *renderQueue) text(m event.Message, excerpt int, set func(string)) {
 	q.jobs = append(q.jobs, renderJob{msg: m, excerpt: excerpt, setText: set})
 }
 
-// htmlInto is html writing the HTML to *to and, if also is set, *also:
-// a callback, a closure of its own, was an allocation for every message
-// of a JSON day.
+// htmlInto queues m's HTML rendering (render.Message) for *to and, if
+// also is set, *also.
 func (q *renderQueue) htmlInto(m event.Message, to, also *string) {
 	q.jobs = append(q.jobs, renderJob{msg: m, html: true, into: [2]*string{to, also}})
 }
 
-// htmlTo is html writing the HTML to *to.
+// htmlTo is htmlInto for a view's HTML field.
 func (q *renderQueue) htmlTo(m event.Message, to *template.HTML) {
 	q.jobs = append(q.jobs, renderJob{msg: m, html: true, toHTML: to})
 }
