@@ -131,23 +131,26 @@ func MediaRefs(typ string, content json.RawMessage) []MXC {
 		}
 		out = append(out, m)
 	}
+	// The walks read each object's members from its bytes (lastMember),
+	// with the answers of decoding it into a map (TestMediaRefsAsMaps).
 	var walk func(c json.RawMessage, depth int)
 	walk = func(c json.RawMessage, depth int) {
-		f, ok := objectFields(c)
-		if !ok {
+		if !isObject(c) {
 			return
 		}
 		// A text message with a url field is not media.
-		if typ == TypeSticker || mediaMsgTypes[stringField(f, "msgtype")] {
-			add(stringField(f, "url"))
-			if info, ok := objectFields(f["info"]); ok {
-				add(stringField(info, "thumbnail_url"))
+		if typ == TypeSticker || mediaMsgTypes[memberString(c, "msgtype")] {
+			add(memberString(c, "url"))
+			if info := lastMember(c, "info"); isObject(info) {
+				add(memberString(info, "thumbnail_url"))
 			}
 		}
 		if depth == 0 {
-			walk(f["m.new_content"], 1)
+			walk(lastMember(c, "m.new_content"), 1)
 		}
 	}
-	walk(content, 0)
+	if validJSON(content) {
+		walk(content, 0)
+	}
 	return out
 }

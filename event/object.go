@@ -36,18 +36,26 @@ func objectFields(raw []byte) (map[string]json.RawMessage, bool) {
 // it (escapes, invalid UTF-8 as U+FFFD) and its value's bytes (capacity
 // cut to them). It stops at f's first error.
 func eachMember(raw []byte, f func(key string, v json.RawMessage) error) error {
+	return eachMemberBytes(raw, func(key []byte, v json.RawMessage) error { return f(string(key), v) })
+}
+
+// eachMemberBytes is eachMember with the key as bytes: a plain key's own,
+// in raw (no copy), or a decoded one's. f must not keep or change them.
+func eachMemberBytes(raw []byte, f func(key []byte, v json.RawMessage) error) error {
 	i := skipSpace(raw, skipSpace(raw, 0)+1)
 	for i < len(raw) && raw[i] != '}' {
 		// raw is valid JSON, so here is a string key, ':', a value, then
 		// ',' or '}'.
 		end := stringEnd(raw, i)
-		key := string(raw[i+1 : end-1])
+		key := raw[i+1 : end-1]
 		// Escapes and invalid UTF-8 need the real decoder; plain keys are
 		// their bytes.
-		if bytes.IndexByte(raw[i:end], '\\') >= 0 || !utf8.Valid(raw[i:end]) {
-			if err := json.Unmarshal(raw[i:end], &key); err != nil {
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			var dec string
+			if err := json.Unmarshal(raw[i:end], &dec); err != nil {
 				return fmt.Errorf("%w: %v", ErrMalformed, err)
 			}
+			key = []byte(dec)
 		}
 		i = skipSpace(raw, end)
 		i = skipSpace(raw, i+1) // the ':'
@@ -94,6 +102,20 @@ func lastMember(obj []byte, key string) json.RawMessage {
 		}
 	}
 	return found
+}
+
+// memberString is stringField over obj's members, obj valid JSON: its
+// last member key if that is a JSON string, else "" (lastMember).
+func memberString(obj json.RawMessage, key string) string {
+	v := lastMember(obj, key)
+	if len(v) == 0 {
+		return ""
+	}
+	s, err := decodeString(v)
+	if err != nil {
+		return ""
+	}
+	return s
 }
 
 // isObject reports whether an already-validated JSON value is an object.

@@ -48,24 +48,27 @@ type Relation struct {
 // ParseRelation extracts the relation from event content. Relations come
 // from untrusted clients, so it never fails: any part of m.relates_to of the
 // wrong JSON type is ignored and the valid parts are kept.
+//
+// It walks content's bytes (lastMember) rather than decoding each object into
+// a map, with the maps' answers (TestParseRelationAsMaps): every event an
+// import stores is asked for its relation.
 func ParseRelation(content json.RawMessage) Relation {
-	fields, ok := objectFields(content)
-	if !ok {
+	if !validJSON(content) {
 		return Relation{}
 	}
-	rel, ok := objectFields(fields["m.relates_to"])
-	if !ok {
+	rel := lastMember(content, "m.relates_to")
+	if !isObject(rel) {
 		return Relation{}
 	}
 	var r Relation
-	relType := stringField(rel, "rel_type")
+	relType := memberString(rel, "rel_type")
 	if relType == relThreadUnstable {
 		relType = RelThread
 	}
 	switch relType {
 	case RelReplace, RelAnnotation, RelThread, RelReference:
-		target := eventIDField(rel, "event_id")
-		key := truncateKey(stringField(rel, "key"))
+		target := eventIDMember(rel, "event_id")
+		key := truncateKey(memberString(rel, "key"))
 		if target != "" && (relType != RelAnnotation || key != "") {
 			r.Type, r.EventID = relType, target
 			if relType == RelAnnotation {
@@ -73,24 +76,25 @@ func ParseRelation(content json.RawMessage) Relation {
 			}
 		}
 	}
-	if reply, ok := objectFields(rel["m.in_reply_to"]); ok {
+	if reply := lastMember(rel, "m.in_reply_to"); isObject(reply) {
 		// The fallback rule is decided on the raw rel_type: a thread
 		// relation whose event_id is broken still generated its
 		// m.in_reply_to as a fallback, not as a real reply.
 		var falling bool
 		if relType == RelThread {
-			_ = json.Unmarshal(rel["is_falling_back"], &falling)
+			_ = json.Unmarshal(lastMember(rel, "is_falling_back"), &falling)
 		}
 		if !falling {
-			r.ReplyTo = eventIDField(reply, "event_id")
+			r.ReplyTo = eventIDMember(reply, "event_id")
 		}
 	}
 	return r
 }
 
-// eventIDField returns m[key] if it is a string that looks like an event ID.
-func eventIDField(m map[string]json.RawMessage, key string) id.EventID {
-	s := stringField(m, key)
+// eventIDMember is obj's member key if it is a string that looks like an
+// event ID (obj: valid JSON).
+func eventIDMember(obj json.RawMessage, key string) id.EventID {
+	s := memberString(obj, key)
 	if len(s) < 2 || len(s) > maxIDLength || s[0] != '$' {
 		return ""
 	}
