@@ -184,8 +184,8 @@ const maxListedMembers = 16
 
 // topMembers is an event's top-level members as topLevelFields finds
 // them (the same checks, the same errors), listed rather than in a map:
-// making the map and its key strings was a third of Parse, and a tenth of
-// the allocations of an import.
+// making the map and its key strings was a quarter of Parse's CPU in an
+// import of IRC lines, and the map a ninth of the import's allocations.
 type topMembers struct {
 	n    int
 	keys [maxListedMembers][]byte
@@ -195,7 +195,7 @@ type topMembers struct {
 	all map[string]json.RawMessage
 }
 
-// parseMembers lists raw's members into m (topLevelFields).
+// parse lists raw's members into m, or fails as topLevelFields fails.
 func (m *topMembers) parse(raw []byte) error {
 	if err := checkObject(raw); err != nil {
 		return err
