@@ -19,15 +19,7 @@ func StringField(obj json.RawMessage, key string) string {
 	if !validJSON(obj) {
 		return ""
 	}
-	v := lastMember(obj, key)
-	if len(v) == 0 || v[0] != '"' {
-		return "" // absent, not an object, or not a string
-	}
-	s, err := decodeString(v)
-	if err != nil {
-		return ""
-	}
-	return s
+	return memberString(obj, key)
 }
 
 // ContentOf returns the "content" member of a whole event's JSON, or {} when

@@ -104,12 +104,12 @@ func lastMember(obj []byte, key string) json.RawMessage {
 	return found
 }
 
-// memberString is stringField over obj's members, obj valid JSON: its
-// last member key if that is a JSON string, else "" (lastMember).
+// memberString is StringField of obj, valid JSON, without checking it
+// again: its last member key if that is a JSON string, else "".
 func memberString(obj json.RawMessage, key string) string {
 	v := lastMember(obj, key)
-	if len(v) == 0 {
-		return ""
+	if len(v) == 0 || v[0] != '"' {
+		return "" // absent, not an object, or not a string
 	}
 	s, err := decodeString(v)
 	if err != nil {
