@@ -123,10 +123,8 @@ func Parse(raw []byte) (*Event, error) {
 		}
 		e.Redacts = id.EventID(target)
 	}
-	if u, ok := objectFields(w.get("unsigned")); ok {
-		if rb := u["redacted_because"]; isObject(rb) {
-			e.RedactedBecause = append(json.RawMessage(nil), rb...)
-		}
+	if rb := redactedBecause(w.get("unsigned")); rb != nil {
+		e.RedactedBecause = append(json.RawMessage(nil), rb...)
 	}
 	e.Raw, err = withoutUnsigned(raw, &w)
 	if err != nil {
@@ -353,6 +351,21 @@ func truncate(b []byte) string {
 		return string(b[:40]) + "…"
 	}
 	return string(b)
+}
+
+// redactedBecause is unsigned's redacted_because if unsigned (a value of
+// a checked event) and it are objects, else nil: the last of the key
+// given twice, as a map keeps it, read from the bytes (lastMember). Events
+// from a homeserver's /messages, backfill and transactions carry unsigned
+// (their age), so a map here was one more an event.
+func redactedBecause(unsigned json.RawMessage) json.RawMessage {
+	if !isObject(unsigned) {
+		return nil
+	}
+	if rb := lastMember(unsigned, "redacted_because"); isObject(rb) {
+		return rb
+	}
+	return nil
 }
 
 // withoutUnsigned returns the event without its "unsigned" key. Events that

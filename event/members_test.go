@@ -146,11 +146,25 @@ func checkMembersAsMap(t *testing.T, raw []byte) {
 			t.Fatalf("%q: get(%q) = %q, want none", raw, k, m.get(k))
 		}
 	}
+	if got, want := redactedBecause(m.get("unsigned")), redactedBecauseByMap(want["unsigned"]); !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+		t.Fatalf("%q: redacted_because %q, want %q", raw, got, want)
+	}
 	gotRaw, gotErr := withoutUnsigned(raw, &m)
 	wantRaw, wantErr := withoutUnsignedByMap(raw, want)
 	if !bytes.Equal(gotRaw, wantRaw) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 		t.Fatalf("%q: without unsigned %q (%v), want %q (%v)", raw, gotRaw, gotErr, wantRaw, wantErr)
 	}
+}
+
+// redactedBecauseByMap is Parse's reading of unsigned.redacted_because
+// over objectFields's map.
+func redactedBecauseByMap(unsigned json.RawMessage) json.RawMessage {
+	if u, ok := objectFields(unsigned); ok {
+		if rb := u["redacted_because"]; isObject(rb) {
+			return rb
+		}
+	}
+	return nil
 }
 
 // memberSeeds are events and objects for the member walks: valid,
@@ -174,6 +188,13 @@ func memberSeeds() []string {
 		`{"":1}`,
 		`{"content":{},"CONTENT":{},"Content":1}`,
 		`{"content":{"m.relates_to":{"rel_type":"m.replace","event_id":"$x"}},"unsigned":{"m.relations":{}},"x":"\u2028"}`,
+		`{"content":{},"unsigned":{"age":5,"redacted_because":{"event_id":"$r"}}}`,
+		`{"content":{},"unsigned":{"redacted_because":{"a":1},"redacted_because":{"b":2}}}`,
+		`{"content":{},"unsigned":{"redacted_because":{"a":1},"redacted\u005fbecause":"x"}}`,
+		`{"content":{},"unsigned":{"redacted_because":"$r"}}`,
+		`{"content":{},"unsigned":{"redacted_because":null}}`,
+		`{"content":{},"unsigned":[{"redacted_because":{"a":1}}]}`,
+		`{"content":{},"unsigned": { "redacted_because" : { } } }`,
 	}
 	for _, n := range []int{maxListedMembers - 1, maxListedMembers, maxListedMembers + 1, 3 * maxListedMembers} {
 		var b strings.Builder
