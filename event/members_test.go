@@ -156,6 +156,29 @@ func checkMembersAsMap(t *testing.T, raw []byte) {
 	}
 }
 
+// An event from a homeserver, its keys plain and its age in unsigned, is
+// re-encoded by encodeWithout, not by the map (checkMembersAsMap holds
+// the two to the same bytes); a key encoding/json escapes takes the map's
+// way.
+func TestEncodeWithoutTakesPlainEvents(t *testing.T) {
+	for raw, want := range map[string]bool{
+		`{"content":{"body":"hi"},"event_id":"$e","origin_server_ts":1,"room_id":"!r:x","sender":"@a:x","type":"m.room.message","unsigned":{"age":5}}`: true,
+		`{"unsigned":{},"b":"<&>","a":"\u2028","A":1,"_":true,"a0":null,"~":-1.5e+3}`:                                                                  true,
+		`{"unsigned":{},"k\u0001":1}`: false,
+		`{"unsigned":{},"é":1}`:       false,
+		`{"unsigned":{},"a\"b":1}`:    false,
+		`{"unsigned":{},"a\\b":1}`:    false,
+	} {
+		var m topMembers
+		if err := m.parse([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.encodeWithout("unsigned", len(raw)); ok != want {
+			t.Errorf("%s: encodeWithout ok %v, want %v", raw, ok, want)
+		}
+	}
+}
+
 // redactedBecauseByMap is Parse's reading of unsigned.redacted_because
 // over objectFields's map.
 func redactedBecauseByMap(unsigned json.RawMessage) json.RawMessage {
@@ -195,6 +218,21 @@ func memberSeeds() []string {
 		`{"content":{},"unsigned":{"redacted_because":null}}`,
 		`{"content":{},"unsigned":[{"redacted_because":{"a":1}}]}`,
 		`{"content":{},"unsigned": { "redacted_because" : { } } }`,
+		// Re-encoded without unsigned (encodeWithout): whitespace in and
+		// out of strings, escapes before it, keys out of order, and keys
+		// encoding/json escapes, which take encodeObject's way.
+		"{\"z\" : [ 1 ,\t2 ,\n{ \"a b\" : \"c \\\" d\\\\\" , \"e\":\" \\\\ \" } ] , \"unsigned\":{ \"age\" : 1 },\r\n\"a\": \"\\u0020 x\" }",
+		`{"unsigned":{},"b":"<&>","a":"\u2028","A":1,"_":true,"a0":null,"~":-1.5e+3}`,
+		`{"unsigned":{},"k\u0001":1,"a":2}`,
+		"{\"unsigned\":{},\"k\x7f\":1,\"a\":2}",
+		`{"unsigned":{},"é":1,"a":2}`,
+		`{"unsigned":{},"\u2028":1,"a":2}`,
+		`{"unsigned":{},"a<b":1,"a&b":2,"a>b":3}`,
+		`{"unsigned":{},"content":{"body":"line\nbreak","formatted_body":"<b>x</b>"},"event\u005fid":"$e"}`,
+		`{"unsigned":1}`,
+		"{\"unsigned\":{},\"a\":[1,\r2,\t3,\n4, 5]}",
+		`{"unsigned":{},"a\"b":1,"c\\d":2,"e/f":3,"g\/h":4}`,
+		`{"unsigned":{},"c\\d":2,"e/f":3,"g\/h":4}`,
 	}
 	for _, n := range []int{maxListedMembers - 1, maxListedMembers, maxListedMembers + 1, 3 * maxListedMembers} {
 		var b strings.Builder
