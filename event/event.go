@@ -232,44 +232,53 @@ func (m *topMembers) get(key string) json.RawMessage {
 	return nil
 }
 
-// encodeWithout is the members but key's as encodeObject encodes them:
-// keys in order, each value compacted as encoding/json compacts a
-// json.RawMessage (appendCompact: whitespace outside strings dropped, the
-// rest as it is, HTML escaping off). ok is false, and the caller encodes
-// them through encodeObject, when m keeps a map, or a key is one
-// encoding/json would escape (anything but printable ASCII other than '"'
-// and '\\'): a plain key is its own bytes, and sorts as its string.
-func (m *topMembers) encodeWithout(key string, size int) (json.RawMessage, bool) {
-	if m.all != nil {
+// encodeEdited is the members, but drop's and with add's (when add is
+// set), as encodeObject encodes them: keys in order, each value compacted
+// as encoding/json compacts a json.RawMessage (appendCompact: whitespace
+// outside strings dropped, the rest as it is, HTML escaping off). ok is
+// false, and the caller encodes them through encodeObject, when m keeps a
+// map, or a key is one encoding/json would escape (anything but printable
+// ASCII other than '"' and '\\'): a plain key is its own bytes, and sorts
+// as its string. add must not be a member that stays. size is the
+// capacity to allocate.
+func (m *topMembers) encodeEdited(drop, add string, addValue json.RawMessage, size int) (json.RawMessage, bool) {
+	if m.all != nil || !plainKey([]byte(add)) {
 		return nil, false
 	}
-	var order [maxListedMembers]int
+	type member struct{ key, value []byte }
+	var list [maxListedMembers + 1]member
 	n := 0
+	insert := func(k, v []byte) {
+		// Insertion sort: at most 17 members.
+		j := n
+		for ; j > 0 && bytes.Compare(list[j-1].key, k) > 0; j-- {
+			list[j] = list[j-1]
+		}
+		list[j] = member{k, v}
+		n++
+	}
 	for i, k := range m.keys[:m.n] {
-		if string(k) == key {
+		if drop != "" && string(k) == drop {
 			continue
 		}
 		if !plainKey(k) {
 			return nil, false
 		}
-		// Insertion sort: at most 16 keys.
-		j := n
-		for ; j > 0 && bytes.Compare(m.keys[order[j-1]], k) > 0; j-- {
-			order[j] = order[j-1]
-		}
-		order[j] = i
-		n++
+		insert(k, m.vals[i])
+	}
+	if add != "" {
+		insert([]byte(add), addValue)
 	}
 	out := make(json.RawMessage, 0, size)
 	out = append(out, '{')
-	for j, i := range order[:n] {
+	for j, mb := range list[:n] {
 		if j > 0 {
 			out = append(out, ',')
 		}
 		out = append(out, '"')
-		out = append(out, m.keys[i]...)
+		out = append(out, mb.key...)
 		out = append(out, '"', ':')
-		out = appendCompact(out, m.vals[i])
+		out = appendCompact(out, mb.value)
 	}
 	return append(out, '}'), true
 }
@@ -452,13 +461,13 @@ func redactedBecause(unsigned json.RawMessage) json.RawMessage {
 // withoutUnsigned returns the event without its "unsigned" key. Events that
 // have none keep their exact bytes; the others are re-encoded from fields,
 // as encodeObject encodes them (keys sorted, values compacted), by
-// encodeWithout when it can: every event from a homeserver carries its age
+// encodeEdited when it can: every event from a homeserver carries its age
 // in unsigned, and encoding/json's way through a map tripled Parse's cost.
 func withoutUnsigned(raw []byte, w *topMembers) (json.RawMessage, error) {
 	if w.get("unsigned") == nil {
 		return append(json.RawMessage(nil), raw...), nil
 	}
-	if out, ok := w.encodeWithout("unsigned", len(raw)); ok {
+	if out, ok := w.encodeEdited("unsigned", "", nil, len(raw)); ok {
 		return out, nil
 	}
 	rest := w.fields()

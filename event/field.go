@@ -110,14 +110,20 @@ func contentChecked(raw []byte) (c json.RawMessage, ok bool) {
 // serves events without it, keyed by room instead. An event that names a
 // room keeps its own, and Parse will judge it.
 func InRoom(raw json.RawMessage, roomID string) json.RawMessage {
-	m, err := topLevelFields(raw)
-	if err != nil {
+	var w topMembers
+	if w.parse(raw) != nil {
 		return raw // Parse reports it
 	}
-	if _, ok := m["room_id"]; ok {
+	if w.get("room_id") != nil {
 		return raw
 	}
 	id, _ := json.Marshal(roomID)
+	// Written out as encodeObject writes the map (encodeEdited), but for
+	// a key encoding/json escapes.
+	if out, ok := w.encodeEdited("", "room_id", id, len(raw)+len(id)+len(`,"room_id":`)+1); ok {
+		return out
+	}
+	m := w.fields()
 	m["room_id"] = id
 	out, err := encodeObject(m)
 	if err != nil {

@@ -149,6 +149,12 @@ func checkMembersAsMap(t *testing.T, raw []byte) {
 	if got, want := redactedBecause(m.get("unsigned")), redactedBecauseByMap(want["unsigned"]); !bytes.Equal(got, want) || (got == nil) != (want == nil) {
 		t.Fatalf("%q: redacted_because %q, want %q", raw, got, want)
 	}
+	// A room ID as /sync's events lack it, and one encoding/json escapes.
+	for _, room := range []string{"!r:x", "!<&>\"\\\u2028é:x"} {
+		if got, want := InRoom(raw, room), inRoomByMap(raw, room); !bytes.Equal(got, want) {
+			t.Fatalf("%q: in room %q %q, want %q", raw, room, got, want)
+		}
+	}
 	gotRaw, gotErr := withoutUnsigned(raw, &m)
 	wantRaw, wantErr := withoutUnsignedByMap(raw, want)
 	if !bytes.Equal(gotRaw, wantRaw) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
@@ -157,10 +163,10 @@ func checkMembersAsMap(t *testing.T, raw []byte) {
 }
 
 // An event from a homeserver, its keys plain and its age in unsigned, is
-// re-encoded by encodeWithout, not by the map (checkMembersAsMap holds
-// the two to the same bytes); a key encoding/json escapes takes the map's
-// way.
-func TestEncodeWithoutTakesPlainEvents(t *testing.T) {
+// re-encoded by encodeEdited, not by the map (checkMembersAsMap holds the
+// two to the same bytes), and so is one from /sync given its room; a key
+// encoding/json escapes takes the map's way.
+func TestEncodeEditedTakesPlainEvents(t *testing.T) {
 	for raw, want := range map[string]bool{
 		`{"content":{"body":"hi"},"event_id":"$e","origin_server_ts":1,"room_id":"!r:x","sender":"@a:x","type":"m.room.message","unsigned":{"age":5}}`: true,
 		`{"unsigned":{},"b":"<&>","a":"\u2028","A":1,"_":true,"a0":null,"~":-1.5e+3}`:                                                                  true,
@@ -173,10 +179,31 @@ func TestEncodeWithoutTakesPlainEvents(t *testing.T) {
 		if err := m.parse([]byte(raw)); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := m.encodeWithout("unsigned", len(raw)); ok != want {
-			t.Errorf("%s: encodeWithout ok %v, want %v", raw, ok, want)
+		if _, ok := m.encodeEdited("unsigned", "", nil, len(raw)); ok != want {
+			t.Errorf("%s: without unsigned, encodeEdited ok %v, want %v", raw, ok, want)
+		}
+		if _, ok := m.encodeEdited("", "room_id", json.RawMessage(`"!r:x"`), len(raw)); ok != want {
+			t.Errorf("%s: with a room, encodeEdited ok %v, want %v", raw, ok, want)
 		}
 	}
+}
+
+// inRoomByMap is InRoom over topLevelFields's map.
+func inRoomByMap(raw json.RawMessage, roomID string) json.RawMessage {
+	m, err := topLevelFields(raw)
+	if err != nil {
+		return raw
+	}
+	if _, ok := m["room_id"]; ok {
+		return raw
+	}
+	id, _ := json.Marshal(roomID)
+	m["room_id"] = id
+	out, err := encodeObject(m)
+	if err != nil {
+		return raw
+	}
+	return out
 }
 
 // redactedBecauseByMap is Parse's reading of unsigned.redacted_because
@@ -218,7 +245,7 @@ func memberSeeds() []string {
 		`{"content":{},"unsigned":{"redacted_because":null}}`,
 		`{"content":{},"unsigned":[{"redacted_because":{"a":1}}]}`,
 		`{"content":{},"unsigned": { "redacted_because" : { } } }`,
-		// Re-encoded without unsigned (encodeWithout): whitespace in and
+		// Re-encoded without unsigned (encodeEdited): whitespace in and
 		// out of strings, escapes before it, keys out of order, and keys
 		// encoding/json escapes, which take encodeObject's way.
 		"{\"z\" : [ 1 ,\t2 ,\n{ \"a b\" : \"c \\\" d\\\\\" , \"e\":\" \\\\ \" } ] , \"unsigned\":{ \"age\" : 1 },\r\n\"a\": \"\\u0020 x\" }",
