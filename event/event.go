@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -233,15 +234,31 @@ func (m *topMembers) get(key string) json.RawMessage {
 }
 
 // encodeEdited is the members, but drop's and with add's (when add is
-// set), as encodeObject encodes them: keys in order, each value compacted
-// as encoding/json compacts a json.RawMessage (appendCompact: whitespace
-// outside strings dropped, the rest as it is, HTML escaping off). ok is
-// false, and the caller encodes them through encodeObject, when m keeps a
-// map, or a key is one encoding/json would escape (anything but printable
-// ASCII other than '"' and '\\'): a plain key is its own bytes, and sorts
-// as its string. add must not be a member that stays. size is the
-// capacity to allocate.
-func (m *topMembers) encodeEdited(drop, add string, addValue json.RawMessage, size int) (json.RawMessage, bool) {
+// set), as encodeObject encodes them (keys sorted, values compacted):
+// written out by encodePlain when it can, else through the map and
+// encodeObject. add must not be a member that stays. size is the capacity
+// to allocate.
+func (m *topMembers) encodeEdited(drop, add string, addValue json.RawMessage, size int) (json.RawMessage, error) {
+	if out, ok := m.encodePlain(drop, add, addValue, size); ok {
+		return out, nil
+	}
+	f := maps.Clone(m.fields())
+	if drop != "" {
+		delete(f, drop)
+	}
+	if add != "" {
+		f[add] = addValue
+	}
+	return encodeObject(f)
+}
+
+// encodePlain is encodeEdited's answer written out by hand: keys in order,
+// each value compacted as encoding/json compacts a json.RawMessage
+// (appendCompact: whitespace outside strings dropped, the rest as it is,
+// HTML escaping off). ok is false when m keeps a map, or a key is one
+// encoding/json would escape (anything but printable ASCII other than '"'
+// and '\\'): a plain key is its own bytes, and sorts as its string.
+func (m *topMembers) encodePlain(drop, add string, addValue json.RawMessage, size int) (json.RawMessage, bool) {
 	if m.all != nil || !plainKey([]byte(add)) {
 		return nil, false
 	}
@@ -459,20 +476,16 @@ func redactedBecause(unsigned json.RawMessage) json.RawMessage {
 }
 
 // withoutUnsigned returns the event without its "unsigned" key. Events that
-// have none keep their exact bytes; the others are re-encoded from fields,
-// as encodeObject encodes them (keys sorted, values compacted), by
-// encodeEdited when it can: every event from a homeserver carries its age
-// in unsigned, and encoding/json's way through a map tripled Parse's cost.
+// have none keep their exact bytes; the others are re-encoded from their
+// members as encodeObject encodes them (keys sorted, values compacted), by
+// encodeEdited, which writes them out by hand when it can: every event
+// from a homeserver carries its age in unsigned, and encoding/json's way
+// through a map tripled Parse's cost.
 func withoutUnsigned(raw []byte, w *topMembers) (json.RawMessage, error) {
 	if w.get("unsigned") == nil {
 		return append(json.RawMessage(nil), raw...), nil
 	}
-	if out, ok := w.encodeEdited("unsigned", "", nil, len(raw)); ok {
-		return out, nil
-	}
-	rest := w.fields()
-	delete(rest, "unsigned")
-	out, err := encodeObject(rest)
+	out, err := w.encodeEdited("unsigned", "", nil, len(raw))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}

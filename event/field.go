@@ -118,14 +118,7 @@ func InRoom(raw json.RawMessage, roomID string) json.RawMessage {
 		return raw
 	}
 	id, _ := json.Marshal(roomID)
-	// Written out as encodeObject writes the map (encodeEdited), but for
-	// a key encoding/json escapes.
-	if out, ok := w.encodeEdited("", "room_id", id, len(raw)+len(id)+len(`,"room_id":`)+1); ok {
-		return out
-	}
-	m := w.fields()
-	m["room_id"] = id
-	out, err := encodeObject(m)
+	out, err := w.encodeEdited("", "room_id", id, len(raw)+len(id)+len(`,"room_id":`)+1)
 	if err != nil {
 		return raw
 	}

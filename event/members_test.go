@@ -163,10 +163,10 @@ func checkMembersAsMap(t *testing.T, raw []byte) {
 }
 
 // An event from a homeserver, its keys plain and its age in unsigned, is
-// re-encoded by encodeEdited, not by the map (checkMembersAsMap holds the
+// re-encoded by encodePlain, not by the map (checkMembersAsMap holds the
 // two to the same bytes), and so is one from /sync given its room; a key
 // encoding/json escapes takes the map's way.
-func TestEncodeEditedTakesPlainEvents(t *testing.T) {
+func TestEncodePlainTakesPlainEvents(t *testing.T) {
 	for raw, want := range map[string]bool{
 		`{"content":{"body":"hi"},"event_id":"$e","origin_server_ts":1,"room_id":"!r:x","sender":"@a:x","type":"m.room.message","unsigned":{"age":5}}`: true,
 		`{"unsigned":{},"b":"<&>","a":"\u2028","A":1,"_":true,"a0":null,"~":-1.5e+3}`:                                                                  true,
@@ -179,11 +179,11 @@ func TestEncodeEditedTakesPlainEvents(t *testing.T) {
 		if err := m.parse([]byte(raw)); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := m.encodeEdited("unsigned", "", nil, len(raw)); ok != want {
-			t.Errorf("%s: without unsigned, encodeEdited ok %v, want %v", raw, ok, want)
+		if _, ok := m.encodePlain("unsigned", "", nil, len(raw)); ok != want {
+			t.Errorf("%s: without unsigned, encodePlain ok %v, want %v", raw, ok, want)
 		}
-		if _, ok := m.encodeEdited("", "room_id", json.RawMessage(`"!r:x"`), len(raw)); ok != want {
-			t.Errorf("%s: with a room, encodeEdited ok %v, want %v", raw, ok, want)
+		if _, ok := m.encodePlain("", "room_id", json.RawMessage(`"!r:x"`), len(raw)); ok != want {
+			t.Errorf("%s: with a room, encodePlain ok %v, want %v", raw, ok, want)
 		}
 	}
 }
@@ -245,7 +245,7 @@ func memberSeeds() []string {
 		`{"content":{},"unsigned":{"redacted_because":null}}`,
 		`{"content":{},"unsigned":[{"redacted_because":{"a":1}}]}`,
 		`{"content":{},"unsigned": { "redacted_because" : { } } }`,
-		// Re-encoded without unsigned (encodeEdited): whitespace in and
+		// Re-encoded without unsigned (encodePlain): whitespace in and
 		// out of strings, escapes before it, keys out of order, and keys
 		// encoding/json escapes, which take encodeObject's way.
 		"{\"z\" : [ 1 ,\t2 ,\n{ \"a b\" : \"c \\\" d\\\\\" , \"e\":\" \\\\ \" } ] , \"unsigned\":{ \"age\" : 1 },\r\n\"a\": \"\\u0020 x\" }",
