@@ -1,0 +1,68 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// TestSkippedRowFailsTheBatch: on SQLite a batch's events are written
+// with INSERT OR IGNORE and counted, not read back; a row SQLite skipped
+// (here a trigger's RAISE(IGNORE), which skips a row without an error)
+// must fail the batch, with nothing of it stored or in the feed, not be
+// counted as stored.
+func TestSkippedRowFailsTheBatch(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "skipping.db")
+	st, err := store.Open(ctx, store.Config{Type: "sqlite", URI: path}, t.TempDir(), storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER test_skipped BEFORE INSERT ON events WHEN NEW.event_id = '$skipped'
+		BEGIN SELECT RAISE(IGNORE); END`); err != nil {
+		t.Fatal(err)
+	}
+	base := baseRoom(t)
+	put(t, st, base...)
+	before, err := st.Changes(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []store.Event{
+		mk(t, "$kept", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"kept"}`),
+		mk(t, "$skipped", "m.room.message", "@alice:example.org", 2001, nil, `{"msgtype":"m.text","body":"skipped"}`),
+	}
+	res, err := st.PutEvents(ctx, batch)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 rows stored") {
+		t.Fatalf("PutEvents = %+v, %v; want the batch failed with 1 of 2 rows stored", res, err)
+	}
+	n, err := st.CountEvents(ctx)
+	if err != nil || n != int64(len(base)) {
+		t.Errorf("CountEvents = %d, %v; want %d (the batch rolled back)", n, err, len(base))
+	}
+	after, err := st.Changes(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("the failed batch appended %d changes", len(after)-len(before))
+	}
+	// Without the skip, the same batch is stored whole.
+	if _, err := db.Exec(`DROP TRIGGER test_skipped`); err != nil {
+		t.Fatal(err)
+	}
+	if res := put(t, st, batch...); res.Stored != 2 {
+		t.Errorf("PutEvents without the trigger = %+v, want 2 stored", res)
+	}
+}
