@@ -123,6 +123,11 @@ func mediaRefsByMaps(typ string, content json.RawMessage) []MXC {
 // than topLevelFields, another error, or another event without unsigned.
 func checkMembersAsMap(t *testing.T, raw []byte) {
 	t.Helper()
+	for _, typ := range relationTypes {
+		if got, want := EventMediaRefs(typ, raw), MediaRefs(typ, ContentOf(raw)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: EventMediaRefs(%s) %v, want %v", raw, typ, got, want)
+		}
+	}
 	want, wantErr := topLevelFields(raw)
 	var m topMembers
 	err := m.parse(raw)
@@ -261,6 +266,7 @@ func memberSeeds() []string {
 		`{"unsigned":{},"a\"b":1,"c\\d":2,"e/f":3,"g\/h":4}`,
 		`{"unsigned":{},"c\\d":2,"e/f":3,"g\/h":4}`,
 	}
+	seeds = append(seeds, mediaEventSeeds...)
 	for _, n := range []int{maxListedMembers - 1, maxListedMembers, maxListedMembers + 1, 3 * maxListedMembers} {
 		var b strings.Builder
 		b.WriteString(`{"content":{"body":"x"}`)
@@ -271,6 +277,47 @@ func memberSeeds() []string {
 			b.String()+`,"content":2}`, b.String()+`,"k01":2}`, b.String()+`,"k\u0030${1}":2}`)
 	}
 	return seeds
+}
+
+// mediaEventSeeds are events with media (EventMediaRefs), their URIs
+// plain and spelt with escapes, and one with an escaped backslash before
+// a 'u'.
+var mediaEventSeeds = []string{
+	`{"type":"m.room.message","content":{"msgtype":"m.image","body":"a.png","url":"mxc://hs/a","info":{"thumbnail_url":"mxc://hs/t"}}}`,
+	`{"content":{"msgtype":"m.image","url":"mxc:\/\/hs\/a"}}`,
+	`{"content":{"msgtype":"m.image","url":"mxc:/\/hs/a"}}`,
+	`{"content":{"msgtype":"m.image","url":"\u006dxc://hs/a"}}`,
+	`{"content":{"msgtype":"m.image","url":"mxc\u003a//hs/a"}}`,
+	`{"content":{"msgtype":"m.im\u0061ge","url":"mxc://hs/a"}}`,
+	`{"content":{"url":"mxc://hs/s","info":{"thumbnail_url":"mxc:\u002f/hs/t"}}}`,
+	`{"content":{"msgtype":"m.file","url":"mxc://hs/f","body":"C:\\users\\x"}}`,
+	`{"content":{"msgtype":"m.file","url":"mxc:\\u002f/hs/f"}}`,
+	`{"content":{"msgtype":"m.text","body":"see mxc://hs/a","m.new_content":{"msgtype":"m.image","url":"mxc://hs/b"}}}`,
+}
+
+// EventMediaRefs answers an event whose bytes cannot spell an mxc URI
+// without reading its JSON (mayNameMXC), and reads every other:
+// TestMembersAsMap holds its answers to MediaRefs over both.
+func TestMayNameMXC(t *testing.T) {
+	for _, raw := range []string{validEvent, `{"content":{"msgtype":"m.text","body":"a \"quoted\" line\nC:\\dir\\ at http://x/y"}}`} {
+		if mayNameMXC([]byte(raw)) {
+			t.Errorf("%s: may name an mxc URI", raw)
+		}
+	}
+	for _, raw := range mediaEventSeeds {
+		if !mayNameMXC([]byte(raw)) {
+			t.Errorf("%s: names none", raw)
+		}
+	}
+	plain := 0
+	for _, raw := range corpusEvents(t) {
+		if !mayNameMXC(raw) {
+			plain++
+		}
+	}
+	if plain == 0 {
+		t.Error("every event of the demo rooms may name an mxc URI: the shortcut is never taken")
+	}
 }
 
 // corpusEvents are the demo rooms' events and the import tests' malformed

@@ -87,7 +87,7 @@ func (w *writer) addMediaRefs(ctx context.Context, ev *Event) error {
 	if !ev.Public {
 		return nil
 	}
-	for _, m := range event.MediaRefs(ev.Type, event.ContentOf(ev.Raw)) {
+	for _, m := range event.EventMediaRefs(ev.Type, ev.Raw) {
 		if _, err := w.tx.ExecContext(ctx, insertMediaRefSQL, string(ev.ID), string(ev.RoomID), m.Server, m.MediaID); err != nil {
 			return fmt.Errorf("media ref: %w", err)
 		}
