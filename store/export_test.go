@@ -11,6 +11,9 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
+// SetNow sets the store's clock; call it before the store is used.
+func (s *Store) SetNow(now func() time.Time) { s.now = now }
+
 // Refused exposes the test that tells a refused value from an outage.
 var Refused = refused
 

@@ -143,37 +143,55 @@ func TestHourCounts(t *testing.T) {
 }
 
 // HourCounts leaves expired messages out: the hour holding the expiry cut
-// counts only what is after it, earlier hours nothing.
+// counts only what is after it, earlier hours nothing. The store's clock
+// is set, so the cut is known to the millisecond: now, and with the cut
+// just before and just after a midnight, where a day's first message is
+// kept or expired by two minutes (the test once read the clock itself and
+// took the first for expired; it failed when run in the five minutes
+// before midnight).
 func TestHourCountsExpiry(t *testing.T) {
-	for _, dialect := range storetest.Dialects {
-		t.Run(dialect, func(t *testing.T) {
-			ctx := context.Background()
-			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(48 * time.Hour)}})
-			cut := time.Now().UnixMilli() - 48*hourMS
-			kept := cut + 5*60000 // five minutes on the kept side, whatever the test's speed
-			day := kept - kept%dayMS
-			times := map[string]int64{
-				"$expired": kept - 10*60000, // the same hour as the cut, or the one before
-				"$early":   day,             // expired, unless the cut is in the day's first minutes
-				"$kept":    kept,
-				"$later":   kept + 90*60000,
-			}
-			evs := baseRoom(t)
-			want := map[int64]int{}
-			for evID, ts := range times {
-				evs = append(evs, mk(t, evID, "m.room.message", "@alice:example.org", ts, nil, `{"msgtype":"m.text","body":"hi"}`))
-				if ts >= kept && ts < day+dayMS {
-					want[ts-ts%hourMS]++
+	real := time.Now()
+	midnight := real.Truncate(24 * time.Hour)
+	clocks := []struct {
+		name string
+		now  time.Time
+	}{
+		{"now", real},
+		{"cut before midnight", midnight.Add(48*time.Hour - 2*time.Minute)},
+		{"cut after midnight", midnight.Add(48*time.Hour + 2*time.Minute)},
+	}
+	for _, clock := range clocks {
+		for _, dialect := range storetest.Dialects {
+			t.Run(dialect+"/"+clock.name, func(t *testing.T) {
+				ctx := context.Background()
+				st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(48 * time.Hour)}})
+				st.SetNow(func() time.Time { return clock.now })
+				cut := clock.now.UnixMilli() - 48*hourMS
+				kept := cut + 5*60000
+				day := kept - kept%dayMS
+				times := map[string]int64{
+					"$expired": kept - 10*60000, // the same hour as the cut, or the one before
+					"$early":   day,             // expired, unless the cut is just before it
+					"$kept":    kept,
+					"$later":   kept + 90*60000,
 				}
-			}
-			put(t, st, evs...)
-			got, err := st.HourCounts(ctx, room, day)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("HourCounts with a 48 h lifetime = %v\nwant %v", got, want)
-			}
-		})
+				evs := baseRoom(t)
+				want := map[int64]int{}
+				for evID, ts := range times {
+					evs = append(evs, mk(t, evID, "m.room.message", "@alice:example.org", ts, nil, `{"msgtype":"m.text","body":"hi"}`))
+					if ts >= cut && ts < day+dayMS {
+						want[ts-ts%hourMS]++
+					}
+				}
+				put(t, st, evs...)
+				got, err := st.HourCounts(ctx, room, day)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("HourCounts with a 48 h lifetime = %v\nwant %v", got, want)
+				}
+			})
+		}
 	}
 }
