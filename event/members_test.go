@@ -266,7 +266,7 @@ func memberSeeds() []string {
 		`{"unsigned":{},"a\"b":1,"c\\d":2,"e/f":3,"g\/h":4}`,
 		`{"unsigned":{},"c\\d":2,"e/f":3,"g\/h":4}`,
 	}
-	seeds = append(seeds, mediaEventSeeds...)
+	seeds = append(append(seeds, mediaEventSeeds...), plainEscapes)
 	for _, n := range []int{maxListedMembers - 1, maxListedMembers, maxListedMembers + 1, 3 * maxListedMembers} {
 		var b strings.Builder
 		b.WriteString(`{"content":{"body":"x"}`)
@@ -279,6 +279,10 @@ func memberSeeds() []string {
 	return seeds
 }
 
+// plainEscapes is an event of no media whose bytes have a backslash
+// before a 'u' and a '/', each an escaped backslash's second byte.
+const plainEscapes = `{"content":{"msgtype":"m.file","url":"mxc:\\u002f/hs/f","body":"\\/"}}`
+
 // mediaEventSeeds are events with media (EventMediaRefs), their URIs
 // plain and spelt with escapes, and one with an escaped backslash before
 // a 'u'.
@@ -289,9 +293,9 @@ var mediaEventSeeds = []string{
 	`{"content":{"msgtype":"m.image","url":"\u006dxc://hs/a"}}`,
 	`{"content":{"msgtype":"m.image","url":"mxc\u003a//hs/a"}}`,
 	`{"content":{"msgtype":"m.im\u0061ge","url":"mxc://hs/a"}}`,
+	`{"content":{"msgtype":"m.image","body":"a\nb \\ c","url":"\u006dxc:\/\/hs/a"}}`,
 	`{"content":{"url":"mxc://hs/s","info":{"thumbnail_url":"mxc:\u002f/hs/t"}}}`,
 	`{"content":{"msgtype":"m.file","url":"mxc://hs/f","body":"C:\\users\\x"}}`,
-	`{"content":{"msgtype":"m.file","url":"mxc:\\u002f/hs/f"}}`,
 	`{"content":{"msgtype":"m.text","body":"see mxc://hs/a","m.new_content":{"msgtype":"m.image","url":"mxc://hs/b"}}}`,
 }
 
@@ -299,7 +303,7 @@ var mediaEventSeeds = []string{
 // without reading its JSON (mayNameMXC), and reads every other:
 // TestMembersAsMap holds its answers to MediaRefs over both.
 func TestMayNameMXC(t *testing.T) {
-	for _, raw := range []string{validEvent, `{"content":{"msgtype":"m.text","body":"a \"quoted\" line\nC:\\dir\\ at http://x/y"}}`} {
+	for _, raw := range []string{validEvent, `{"content":{"msgtype":"m.text","body":"a \"quoted\" line\nC:\\dir\\ at http://x/y"}}`, plainEscapes} {
 		if mayNameMXC([]byte(raw)) {
 			t.Errorf("%s: may name an mxc URI", raw)
 		}

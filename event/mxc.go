@@ -121,14 +121,28 @@ func EventMediaRefs(typ string, raw []byte) []MXC {
 }
 
 // mayNameMXC reports whether a string in the JSON text raw may decode to
-// one that holds "mxc://". Of JSON's escapes only \u and \/ yield a letter,
-// ':' or '/' (\n, \" and the others cannot), so without either every
-// such character of a decoded string is its own byte of raw, and six in a
-// row are six bytes in a row. A `\u` of an escaped backslash and a 'u'
-// answers true too: the answer may be true for nothing, never false for
-// a URI (TestMembersAsMap holds EventMediaRefs to MediaRefs).
+// one that holds "mxc://". Of JSON's escapes only \u and \/ yield a
+// letter, ':' or '/' (\n, \" and the others cannot), so without either
+// every such character of a decoded string is its own byte of raw, and six
+// in a row are six bytes in a row. Each backslash of valid JSON begins an
+// escape, and an escaped backslash is one escape of two bytes; in invalid
+// JSON, which has no content and so no media, the answer does not matter
+// (TestMembersAsMap holds EventMediaRefs to MediaRefs).
 func mayNameMXC(raw []byte) bool {
-	return bytes.Contains(raw, []byte("mxc://")) || bytes.Contains(raw, []byte(`\u`)) || bytes.Contains(raw, []byte(`\/`))
+	if bytes.Contains(raw, []byte("mxc://")) {
+		return true
+	}
+	for i := bytes.IndexByte(raw, '\\'); i >= 0 && i+1 < len(raw); {
+		if c := raw[i+1]; c == 'u' || c == '/' {
+			return true
+		}
+		j := bytes.IndexByte(raw[i+2:], '\\')
+		if j < 0 {
+			break
+		}
+		i += 2 + j
+	}
+	return false
 }
 
 // mediaMsgTypes are the msgtypes whose url is media; a sticker has no
