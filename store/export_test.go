@@ -170,6 +170,9 @@ func EventIDLookups(st *Store) map[string][]any {
 	}
 }
 
+// SQLiteProbeSQL is writer.probe's statement on SQLite.
+var SQLiteProbeSQL = sqliteProbeSQL
+
 // DBForm exposes dbForm: a query as the store's database runs it.
 func (s *Store) DBForm(query string) string { return s.dbForm(query) }
 

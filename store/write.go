@@ -55,13 +55,24 @@ const (
 	// and on SQLite (%[2]s, probeStoredSQL) stored already (probeStored).
 	// Only the IDs that are any of these come back, with the sum of
 	// their kinds. One walk of the list with an index probe for each kind,
-	// not a query with a list for each (writer.probe).
+	// not a query with a list for each (writer.probe). A kind whose table
+	// is empty is not probed for each ID: its uncorrelated EXISTS is
+	// evaluated once a statement, and AND does not go on past it; on
+	// SQLite (%[3]s) so are the relations, by events_rel, the index of
+	// events with one (TestProbeGuardsReadTheirIndex; PostgreSQL's
+	// planner might scan the table for it). An IRC archive has no
+	// tombstones, redactions or relations: the probe of its import's
+	// batches took 11.2-12.7% of the import's CPU samples before, 8.2
+	// after (perf, archiver import of the 300k IRC replay).
 	probeSQL = `SELECT value, kinds FROM (SELECT ids.value AS value,
-		  CASE WHEN EXISTS (SELECT 1 FROM tombstones t WHERE t.event_id = ids.value) THEN 1 ELSE 0 END
-		+ CASE WHEN EXISTS (SELECT 1 FROM redactions r WHERE r.target_id = ids.value AND r.applied_at IS NULL AND NOT r.rejected) THEN 2 ELSE 0 END
-		+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '') THEN 4 ELSE 0 END
+		  CASE WHEN EXISTS (SELECT 1 FROM tombstones) AND EXISTS (SELECT 1 FROM tombstones t WHERE t.event_id = ids.value) THEN 1 ELSE 0 END
+		+ CASE WHEN EXISTS (SELECT 1 FROM redactions) AND EXISTS (SELECT 1 FROM redactions r WHERE r.target_id = ids.value AND r.applied_at IS NULL AND NOT r.rejected) THEN 2 ELSE 0 END
+		+ CASE WHEN %[3]s EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '') THEN 4 ELSE 0 END
 		%[2]s AS kinds
 		FROM %[1]s) probed WHERE kinds > 0`
+	// probeRelationsGuardSQL is probeSQL's guard of its relations' probe,
+	// on SQLite.
+	probeRelationsGuardSQL = `EXISTS (SELECT 1 FROM events g WHERE g.rel_target <> '') AND`
 	// probeStoredSQL is probeSQL's probeStored, on SQLite.
 	probeStoredSQL       = `+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE idh(e.event_id) = idh(ids.value) AND e.event_id = ids.value) THEN 8 ELSE 0 END`
 	markRelatedSQL       = `UPDATE events SET related = TRUE WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s) AND NOT related RETURNING event_id`
@@ -1006,8 +1017,8 @@ func (w *writer) count(kind int) int {
 // probeSQL as each database runs it: the IDs are one JSON array on
 // SQLite (as sqliteIDRows), one text[] on PostgreSQL (as postgresAmong).
 var (
-	sqliteProbeSQL   = sqliteForm(fmt.Sprintf(probeSQL, "json_each($1) AS ids", probeStoredSQL))
-	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)", "")
+	sqliteProbeSQL   = sqliteForm(fmt.Sprintf(probeSQL, "json_each($1) AS ids", probeStoredSQL, probeRelationsGuardSQL))
+	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)", "", "")
 )
 
 // among runs query (" IN (%[1]s)" for a list of IDs, " IN (%[2]s)" for
