@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,18 +16,13 @@ import (
 // counted as stored.
 func TestSkippedRowFailsTheBatch(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "skipping.db")
-	st, err := store.Open(ctx, store.Config{Type: "sqlite", URI: path}, t.TempDir(), storetest.Logger(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db, err := sql.Open("sqlite", path)
+	st := storetest.Open(t, "sqlite")
+	db, err := st.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`CREATE TRIGGER test_skipped BEFORE INSERT ON events WHEN NEW.event_id = '$skipped'
+	if _, err := db.ExecContext(ctx, `CREATE TRIGGER test_skipped BEFORE INSERT ON events WHEN NEW.event_id = '$skipped'
 		BEGIN SELECT RAISE(IGNORE); END`); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +52,7 @@ func TestSkippedRowFailsTheBatch(t *testing.T) {
 		t.Errorf("the failed batch appended %d changes", len(after)-len(before))
 	}
 	// Without the skip, the same batch is stored whole.
-	if _, err := db.Exec(`DROP TRIGGER test_skipped`); err != nil {
+	if _, err := db.ExecContext(ctx, `DROP TRIGGER test_skipped`); err != nil {
 		t.Fatal(err)
 	}
 	if res := put(t, st, batch...); res.Stored != 2 {

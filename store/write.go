@@ -440,12 +440,13 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 		if ev.StateKey != nil {
 			stateKey = *ev.StateKey
 		}
-		args = append(args, string(ev.ID), string(ev.RoomID), ev.Type, stateKey,
+		stored := dbText(string(ev.ID)) // the ID as stored, hashed and listed as inserted
+		args = append(args, stored, string(ev.RoomID), ev.Type, stateKey,
 			string(ev.Sender), ev.SenderName, ev.OriginTS, ev.Public,
 			ev.Rel.Type, string(ev.Rel.EventID), ev.Rel.Key, string(ev.Rel.ReplyTo),
 			string(ev.Raw), w.now)
 		if seen != nil {
-			args = append(args, idh(dbText(string(ev.ID))), mentionsMeeting(ev.Type, ev.Raw))
+			args = append(args, idh(stored), mentionsMeeting(ev.Type, ev.Raw))
 		}
 	}
 	if w.s.dialect == sqlite {
@@ -456,9 +457,9 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 		if rows := len(args) / insertEventsSQLite.width; written != int64(rows) {
 			return fmt.Errorf("insert events: %d of %d rows stored", written, rows)
 		}
-		// Each row's ID as stored (dbText), as PostgreSQL returns it.
+		// Each row's ID as stored, as PostgreSQL returns it.
 		for r := 0; r < len(args); r += insertEventsSQLite.width {
-			w.inserted[id.EventID(dbText(args[r].(string)))] = true
+			w.inserted[id.EventID(args[r].(string))] = true
 		}
 		return nil
 	}
