@@ -189,3 +189,7 @@ func EventsByKeyQuery(st *Store) (string, []any) {
 	}
 	return fmt.Sprintf(eventsByKeySQL, expr, list), args
 }
+
+// SetBeforeInsertStatement sets a function called before each statement
+// of a multi-row SQLite insert (nil: none); not for parallel tests.
+func SetBeforeInsertStatement(f func()) { beforeInsertStatement = f }

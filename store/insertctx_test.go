@@ -1,0 +1,61 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// TestInsertStopsWithItsContext: SQLite's multi-row inserts run under a
+// context that does not end (insertRowsSQLite), so a batch whose context
+// ends between two of them must still stop there, with the context's
+// error, and leave nothing of the batch stored or in the feed.
+func TestInsertStopsWithItsContext(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, "sqlite")
+	base := baseRoom(t)
+	put(t, st, base...)
+	before, err := st.Changes(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []store.Event
+	for i := range 200 { // four statements of 64 rows and two of 4
+		batch = append(batch, mk(t, fmt.Sprintf("$stop%d", i), "m.room.message", "@alice:example.org", 2000+int64(i), nil,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"line %d"}`, i)))
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	statements := 0
+	store.SetBeforeInsertStatement(func() {
+		if statements++; statements == 2 {
+			cancel() // after the first statement wrote its 64 rows
+		}
+	})
+	defer store.SetBeforeInsertStatement(nil)
+	res, err := st.PutEvents(cctx, batch)
+	store.SetBeforeInsertStatement(nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("PutEvents with its context ended mid-batch = %+v, %v; want context.Canceled", res, err)
+	}
+	if statements != 2 {
+		t.Errorf("%d statements began; want the batch stopped before the second ran", statements)
+	}
+	if n, err := st.CountEvents(ctx); err != nil || n != int64(len(base)) {
+		t.Errorf("CountEvents = %d, %v; want %d (the batch rolled back)", n, err, len(base))
+	}
+	after, err := st.Changes(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("the stopped batch appended %d changes", len(after)-len(before))
+	}
+	if res := put(t, st, batch...); res.Stored != len(batch) {
+		t.Errorf("the same batch afterwards: %+v, want %d stored", res, len(batch))
+	}
+}
