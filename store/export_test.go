@@ -152,6 +152,10 @@ func EventIDLookups(st *Store) map[string][]any {
 		amongArg, amongQuery, probe = []string{"$a", "$b"}, postgresAmong(markRelatedSQL), postgresProbeSQL
 	}
 	withList := func(q string) string { return fmt.Sprintf(q, list, idhList(st.dialect, list)) }
+	related := relatedSQL
+	if st.dialect == sqlite {
+		related = sqliteRelatedSQL
+	}
 	return map[string][]any{
 		eventByIDSQL:            {"$a"},
 		redactionTargetSQL:      {"$a"},
@@ -166,8 +170,18 @@ func EventIDLookups(st *Store) map[string][]any {
 		probe:                   {amongArg},
 		withList(eventTimesSQL): args,
 		withList(eventsByIDSQL): args,
-		withList(relatedSQL):    args,
+		withList(related):       args,
 	}
+}
+
+// SQLiteRelatedQuery is Related's statement on SQLite for two IDs, and
+// its arguments.
+func SQLiteRelatedQuery() (string, []any) {
+	list, args, err := idList(sqlite, []id.EventID{"$a", "$b"})
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf(sqliteRelatedSQL, list, idhList(sqlite, list)), args
 }
 
 // SQLiteProbeSQL is writer.probe's statement on SQLite.

@@ -1,8 +1,12 @@
 package store_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
@@ -23,5 +27,51 @@ func TestProbeGuardsReadTheirIndex(t *testing.T) {
 		if strings.Contains(line, "SCAN g") && !strings.Contains(line, "INDEX events_rel") {
 			t.Errorf("the guard of the relations' probe scans the events table: %s", line)
 		}
+	}
+}
+
+// TestRelatedGuardReadsItsIndex: on SQLite, Related's statement is
+// guarded as the probe's relations are (an archive with no relation skips
+// the rest); the guard must read events_rel, the partial index of events
+// with a relation, not scan the events, and the guarded statement must
+// still find a relation once the archive has one.
+func TestRelatedGuardReadsItsIndex(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	query, args := store.SQLiteRelatedQuery()
+	plan := queryPlan(t, st, query, args...)
+	// SQLite makes the guard the join's outermost table, scanned for one
+	// row (EXISTS): no relation, no join.
+	if !strings.Contains(plan, "SCAN g EXISTS USING COVERING INDEX events_rel") {
+		t.Errorf("Related's guard does not read events_rel:\n%s", plan)
+	}
+	for _, line := range strings.Split(plan, "\n") {
+		if strings.Contains(line, "SCAN g") && !strings.Contains(line, "INDEX events_rel") {
+			t.Errorf("Related's guard scans the events table: %s", line)
+		}
+	}
+
+	ctx := context.Background()
+	put(t, st, baseRoom(t)...)
+	msg := mk(t, "$target", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`)
+	put(t, st, msg)
+	if rel, err := st.Related(ctx, []id.EventID{msg.ID}); err != nil || len(rel) != 0 {
+		t.Fatalf("Related with no relation in the archive = %v, %v; want none", rel, err)
+	}
+	put(t, st, mk(t, "$reaction", "m.reaction", "@alice:example.org", 2001, nil,
+		`{"m.relates_to":{"rel_type":"m.annotation","event_id":"$target","key":"👍"}}`))
+	rel, err := st.Related(ctx, []id.EventID{msg.ID})
+	if err != nil || len(rel) != 1 || rel[0].ID != "$reaction" {
+		t.Errorf("Related once the archive has a reaction = %v, %v; want $reaction", rel, err)
+	}
+	// Every relation once, however many the archive holds.
+	other := mk(t, "$other", "m.room.message", "@alice:example.org", 2002, nil, `{"msgtype":"m.text","body":"ho"}`)
+	put(t, st, other)
+	for i, target := range []string{"$target", "$target", "$other", "$other"} {
+		put(t, st, mk(t, fmt.Sprintf("$more%d", i), "m.reaction", "@alice:example.org", 2003+int64(i), nil,
+			fmt.Sprintf(`{"m.relates_to":{"rel_type":"m.annotation","event_id":%q,"key":"%d"}}`, target, i)))
+	}
+	rel, err = st.Related(ctx, []id.EventID{msg.ID})
+	if err != nil || len(rel) != 3 {
+		t.Errorf("Related of $target among six relations = %d events, %v; want 3", len(rel), err)
 	}
 }
