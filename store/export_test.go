@@ -205,5 +205,6 @@ func EventsByKeyQuery(st *Store) (string, []any) {
 }
 
 // SetBeforeInsertStatement sets a function called before each statement
-// of a multi-row SQLite insert (nil: none); not for parallel tests.
-func SetBeforeInsertStatement(f func()) { beforeInsertStatement = f }
+// of a multi-row SQLite insert (nil: none); call it while no batch is
+// being written.
+func (s *Store) SetBeforeInsertStatement(f func()) { s.beforeInsertStatement = f }

@@ -31,14 +31,14 @@ func TestInsertStopsWithItsContext(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	statements := 0
-	store.SetBeforeInsertStatement(func() {
+	st.SetBeforeInsertStatement(func() {
 		if statements++; statements == 2 {
 			cancel() // after the first statement wrote its 64 rows
 		}
 	})
-	defer store.SetBeforeInsertStatement(nil)
+	defer st.SetBeforeInsertStatement(nil)
 	res, err := st.PutEvents(cctx, batch)
-	store.SetBeforeInsertStatement(nil)
+	st.SetBeforeInsertStatement(nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("PutEvents with its context ended mid-batch = %+v, %v; want context.Canceled", res, err)
 	}

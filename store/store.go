@@ -123,6 +123,9 @@ type Store struct {
 	keptExpired sync.Map
 	// stmts are the prepared reads (stmts.go).
 	stmts stmtCache
+	// beforeInsertStatement, if set (tests), is called before each
+	// statement of writer.insertRowsSQLite.
+	beforeInsertStatement func()
 }
 
 // Open connects, applies pending migrations and refuses a schema newer than

@@ -175,8 +175,8 @@ func (w *writer) insertRowsSQLite(ctx context.Context, ins rowsInsert, args []an
 		if err != nil {
 			return written, err
 		}
-		if beforeInsertStatement != nil {
-			beforeInsertStatement()
+		if w.s.beforeInsertStatement != nil {
+			w.s.beforeInsertStatement()
 		}
 		res, err := st.ExecContext(run, dbArgs(args[:n])...)
 		if err != nil {
@@ -191,10 +191,6 @@ func (w *writer) insertRowsSQLite(ctx context.Context, ins rowsInsert, args []an
 	}
 	return written, nil
 }
-
-// beforeInsertStatement, if set (tests), is called before each statement of
-// insertRowsSQLite.
-var beforeInsertStatement func()
 
 // forRows calls each for every row of a query's result (rows, err), then
 // closes it.
