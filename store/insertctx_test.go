@@ -45,16 +45,7 @@ func TestInsertStopsWithItsContext(t *testing.T) {
 	if statements != 2 {
 		t.Errorf("%d statements began; want the batch stopped before the second ran", statements)
 	}
-	if n, err := st.CountEvents(ctx); err != nil || n != int64(len(base)) {
-		t.Errorf("CountEvents = %d, %v; want %d (the batch rolled back)", n, err, len(base))
-	}
-	after, err := st.Changes(ctx, 0, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(after) != len(before) {
-		t.Errorf("the stopped batch appended %d changes", len(after)-len(before))
-	}
+	batchLeftNothing(t, st, len(base), before)
 	if res := put(t, st, batch...); res.Stored != len(batch) {
 		t.Errorf("the same batch afterwards: %+v, want %d stored", res, len(batch))
 	}
