@@ -152,25 +152,21 @@ func EventIDLookups(st *Store) map[string][]any {
 		amongArg, amongQuery, probe = []string{"$a", "$b"}, postgresAmong(markRelatedSQL), postgresProbeSQL
 	}
 	withList := func(q string) string { return fmt.Sprintf(q, list, idhList(st.dialect, list)) }
-	related := relatedSQL
-	if st.dialect == sqlite {
-		related = sqliteRelatedSQL
-	}
 	return map[string][]any{
-		eventByIDSQL:            {"$a"},
-		redactionTargetSQL:      {"$a"},
-		redactedByIDSQL:         {"$a"},
-		nidByIDSQL:              {"$a"},
-		runBoundsSQL:            {"$a", "$b"},
-		rejudgeTargetsSQL:       {"!r:example.org", 10},
-		roomRedactionsSQL:       {"!r:example.org", int64(0), "$a", 10},
-		visibleRefsSQL:          {"example.org", "m", 10},
-		MeetingStartsSQL(st):    {"!r:example.org", 10},
-		amongQuery:              {amongArg},
-		probe:                   {amongArg},
-		withList(eventTimesSQL): args,
-		withList(eventsByIDSQL): args,
-		withList(related):       args,
+		eventByIDSQL:               {"$a"},
+		redactionTargetSQL:         {"$a"},
+		redactedByIDSQL:            {"$a"},
+		nidByIDSQL:                 {"$a"},
+		runBoundsSQL:               {"$a", "$b"},
+		rejudgeTargetsSQL:          {"!r:example.org", 10},
+		roomRedactionsSQL:          {"!r:example.org", int64(0), "$a", 10},
+		visibleRefsSQL:             {"example.org", "m", 10},
+		MeetingStartsSQL(st):       {"!r:example.org", 10},
+		amongQuery:                 {amongArg},
+		probe:                      {amongArg},
+		withList(eventTimesSQL):    args,
+		withList(eventsByIDSQL):    args,
+		withList(st.relatedText()): args,
 	}
 }
 

@@ -497,36 +497,50 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID, row
 // MaxRelated of a kind knows there may be more.
 const MaxRelated = 500
 
-// relatedSQL is Related's query. A relation is kept only in its target's
-// own room, and an edit only from the target's sender (no other edit is
-// valid, and counting them would let anyone push the real edits past the
-// cap). The target is looked up by correlated subqueries, not a join: with
-// a join SQLite chose a plan 25 times slower. The partial index's
-// condition (a non-empty rel_target) is repeated: SQLite uses a partial
-// index only when the WHERE clause implies it.
-var relatedSQL = `SELECT ` + eventColumns + ` FROM (
+// relatedQuery is Related's query, guard (a condition and its AND, or
+// nothing) put first in the relations' WHERE. A relation is kept only in
+// its target's own room, and an edit only from the target's sender (no
+// other edit is valid, and counting them would let anyone push the real
+// edits past the cap). The target is looked up by correlated subqueries,
+// not a join: with a join SQLite chose a plan 25 times slower. The partial
+// index's condition (a non-empty rel_target) is repeated: SQLite uses a
+// partial index only when the WHERE clause implies it.
+func relatedQuery(guard string) string {
+	return `SELECT ` + eventColumns + ` FROM (
 		SELECT *, ROW_NUMBER() OVER (PARTITION BY rel_target, rel_type ORDER BY nid DESC) AS rel_rank
-		FROM events WHERE rel_target IN (%[1]s) AND rel_target <> '' AND public AND NOT redacted
+		FROM events WHERE ` + guard + ` rel_target IN (%[1]s) AND rel_target <> '' AND public AND NOT redacted
 		  AND room_id = (SELECT t.room_id FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target)
 		  AND (rel_type <> '` + event.RelReplace + `' OR sender = (SELECT t.sender FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target))
 	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
 	ORDER BY origin_ts, nid`
+}
 
-// sqliteRelatedSQL is relatedSQL on SQLite, guarded as the writer's probe
-// of relations is (probeRelationsGuardSQL): an archive with no relation at
-// all (one imported from IRC) has SQLite evaluate the guard once and skip
-// the rest, which otherwise built a B-tree of the listed IDs and probed
-// events_rel with each: archive-web reindex resolves each batch's
+// relatedSQL is Related's query on PostgreSQL, whose planner might scan
+// the events for relationsGuardSQL. sqliteRelatedSQL is SQLite's, guarded
+// as the writer's probe of relations is: in an archive with no relation
+// at all (one imported from IRC) SQLite reads one row of events_rel and
+// skips the rest, which otherwise put the listed IDs in a B-tree and
+// probed events_rel with each. archive-web reindex resolves each batch's
 // messages with Related, which was 1.6% of the CPU samples of a reindex
 // of the 1M IRC replay and 1.7% of the 300k one's, 0.3% guarded (perf).
-// On PostgreSQL the guard might be planned as a scan of the events.
 //
 // In a WHERE clause SQLite makes the guard's EXISTS a table of the join,
 // the outermost, scanned for its first row only: no relation, no join.
 // As a scalar subquery, whose value SQLite keeps once computed, the guard
 // was tested row by row, after the listed IDs had been put in a B-tree
 // and probed (1.7% of the reindex's samples still).
-var sqliteRelatedSQL = strings.Replace(relatedSQL, "FROM events WHERE rel_target IN", "FROM events WHERE "+probeRelationsGuardSQL+" rel_target IN", 1)
+var (
+	relatedSQL       = relatedQuery("")
+	sqliteRelatedSQL = relatedQuery(relationsGuardSQL)
+)
+
+// relatedText is Related's query for the store's database.
+func (s *Store) relatedText() string {
+	if s.dialect == sqlite {
+		return sqliteRelatedSQL
+	}
+	return relatedSQL
+}
 
 // Related returns the public, unredacted events that relate to any of the
 // given events (edits, reactions, thread replies, references), from the
@@ -534,11 +548,7 @@ var sqliteRelatedSQL = strings.Replace(relatedSQL, "FROM events WHERE rel_target
 // let another, perhaps hidden, room's text into this one's pages), at most
 // MaxRelated of each relation type per target, in timeline order.
 func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, error) {
-	query := relatedSQL
-	if s.dialect == sqlite {
-		query = sqliteRelatedSQL
-	}
-	evs, err := s.inQuery(ctx, query, targets, false)
+	evs, err := s.inQuery(ctx, s.relatedText(), targets, false)
 	if err != nil {
 		return nil, fmt.Errorf("related events: %w", err)
 	}

@@ -70,9 +70,10 @@ const (
 		+ CASE WHEN %[3]s EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '') THEN 4 ELSE 0 END
 		%[2]s AS kinds
 		FROM %[1]s) probed WHERE kinds > 0`
-	// probeRelationsGuardSQL is probeSQL's guard of its relations' probe,
-	// on SQLite.
-	probeRelationsGuardSQL = `EXISTS (SELECT 1 FROM events g WHERE g.rel_target <> '') AND`
+	// relationsGuardSQL says the archive holds a relation, read from
+	// events_rel: on SQLite it guards probeSQL's relations' probe and
+	// Related (sqliteRelatedSQL).
+	relationsGuardSQL = `EXISTS (SELECT 1 FROM events g WHERE g.rel_target <> '') AND`
 	// probeStoredSQL is probeSQL's probeStored, on SQLite.
 	probeStoredSQL       = `+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE idh(e.event_id) = idh(ids.value) AND e.event_id = ids.value) THEN 8 ELSE 0 END`
 	markRelatedSQL       = `UPDATE events SET related = TRUE WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s) AND NOT related RETURNING event_id`
@@ -1050,7 +1051,7 @@ func (w *writer) count(kind int) int {
 // probeSQL as each database runs it: the IDs are one JSON array on
 // SQLite (as sqliteIDRows), one text[] on PostgreSQL (as postgresAmong).
 var (
-	sqliteProbeSQL   = sqliteForm(fmt.Sprintf(probeSQL, "json_each($1) AS ids", probeStoredSQL, probeRelationsGuardSQL))
+	sqliteProbeSQL   = sqliteForm(fmt.Sprintf(probeSQL, "json_each($1) AS ids", probeStoredSQL, relationsGuardSQL))
 	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)", "", "")
 )
 
