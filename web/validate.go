@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/labstack/echo/v4"
 	"maunium.net/go/mautrix/id"
 
@@ -446,26 +444,19 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 	return nil
 }
 
-// gzipVariant is body gzipped, from the render cache under key when it
-// was compressed before. BestSpeed: a page nobody asked for yet (a
-// crawler's usual request) pays for the compression once, in its own
-// time; a day page shrinks about tenfold even so. klauspost/compress's
-// gzip: a 787 KB day page in 1.9 ms, against 4.2 with compress/gzip
-// (BenchmarkGzipVariant).
+// gzipVariant is body gzipped (gzipBody), from the render cache under
+// key when it was compressed before. BestSpeed: a page nobody asked for
+// yet (a crawler's usual request) pays for the compression once, in its
+// own time; a day page shrinks about tenfold even so. klauspost/compress's
+// deflate: a 787 KB day page in 1.9 ms on one core, against 4.2 with
+// compress/gzip (BenchmarkGzipVariant).
 func (s *Server) gzipVariant(key string, body []byte) (respBody, error) {
 	return s.cachedBody(key, func() (respBody, error) {
-		var b bytes.Buffer
-		w, err := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		b, err := gzipBody(body)
 		if err != nil {
-			return respBody{}, fmt.Errorf("gzip: %w", err)
+			return respBody{}, err
 		}
-		if _, err := w.Write(body); err != nil {
-			return respBody{}, fmt.Errorf("gzip: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return respBody{}, fmt.Errorf("gzip: %w", err)
-		}
-		return respBody{b: b.Bytes()}, nil
+		return respBody{b: b}, nil
 	})
 }
 
