@@ -98,6 +98,58 @@ func TestWarm(t *testing.T) {
 	}
 }
 
+// TestWarmAnswersTheLatestDays: WarmPages answers the latest day's page
+// and JSON day of the most recently active rooms, so that the pool's
+// connections have run a page's statements once, and keeps them in the
+// render cache: a reader's first request for them then makes only the
+// page key's queries, fewer than the same kind of page of a day
+// WarmPages did not answer, asked after the process's first page.
+func TestWarmAnswersTheLatestDays(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			a, b := storetest.Twins(t, dialect, store.Options{})
+			var lines []string
+			for i := range 300 {
+				// 2026-01-01 to 2026-01-03, the latest day.
+				lines = append(lines, msgLine(fmt.Sprintf("$w%d", i), 1767225601000+int64(i/100)*86400000+int64(i)*1000, fmt.Sprintf(`{"msgtype":"m.text","body":"message %d"}`, i)))
+			}
+			newEnvRender(t, a, render.New(render.Options{}), cacheOn, writeRoom(t, lines...))
+			srv, err := web.New(b, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example", CacheBytes: 8 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Warm(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.WarmPages(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			count, err := b.CountQueries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			queries := func(path string) int64 {
+				before := count()
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				if rec.Code != http.StatusOK {
+					t.Fatalf("GET %s = %d", path, rec.Code)
+				}
+				n := count() - before
+				t.Logf("%s: %d queries", path, n)
+				return n
+			}
+			queries("/room/!x:example.org/2026-01-01") // what the process's first page pays for
+			for _, kind := range []string{"/room/!x:example.org/%s", "/api/v1/rooms/!x:example.org/events?date=%s"} {
+				unanswered := queries(fmt.Sprintf(kind, "2026-01-02"))
+				if n := queries(fmt.Sprintf(kind, "2026-01-03")); n >= unanswered {
+					t.Errorf("after WarmPages, %s made %d queries, as many as a day it did not answer (%d)", fmt.Sprintf(kind, "2026-01-03"), n, unanswered)
+				}
+			}
+		})
+	}
+}
+
 // TestViaRefreshedAfterResponse: a room's via servers past their time
 // are computed anew after the response of the request that found them
 // so (which reads every member event of the room: 0.1-0.4 s in a busy

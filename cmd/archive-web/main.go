@@ -165,6 +165,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	if err := srv.Warm(wctx); err != nil {
 		log.Warn("warming up", "err", err)
+	} else if err := srv.WarmPages(wctx); err != nil {
+		log.Warn("warming up", "err", err)
 	}
 	wcancel()
 	ln, err := net.Listen("tcp", cfg.Web.Listen)
