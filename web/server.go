@@ -163,7 +163,8 @@ func (s *Server) Warm(ctx context.Context) error {
 // first day page of the 1M replay cost 18-29 ms on PostgreSQL (its
 // sessions' CPU 12-21 ms of it), its first four pages 13-29, and pages
 // of 10 ms only after the fourth. A request that fails is of no
-// interest here: the page reports it when a reader asks.
+// interest here: the page reports it when a reader asks. These requests
+// count in the request metrics as a reader's do.
 func (s *Server) WarmPages(ctx context.Context) error {
 	rooms, err := s.store.Rooms(ctx)
 	if err != nil {
