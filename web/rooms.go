@@ -506,7 +506,7 @@ func (s *Server) WarmVia(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("via servers ahead: %w", err)
 	}
-	slices.SortStableFunc(rooms, func(a, b store.Room) int { return cmp.Compare(b.LastTS, a.LastTS) })
+	mostRecentFirst(rooms)
 	for _, r := range rooms {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -540,6 +540,12 @@ func (s *Server) WarmVia(ctx context.Context) error {
 		s.via.mu.Unlock()
 	}
 	return nil
+}
+
+// mostRecentFirst sorts rooms by their last event, the latest first (the
+// order WarmVia and WarmPages take them in).
+func mostRecentFirst(rooms []store.Room) {
+	slices.SortStableFunc(rooms, func(a, b store.Room) int { return cmp.Compare(b.LastTS, a.LastTS) })
 }
 
 // viaIdle is how long WarmVia waits after a request before its next room.

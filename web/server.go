@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -171,17 +170,18 @@ func (s *Server) WarmPages(ctx context.Context) error {
 		return fmt.Errorf("warm: %w", err)
 	}
 	rooms = slices.DeleteFunc(rooms, func(r store.Room) bool { return !r.Shown() || r.LastTS <= 0 })
-	slices.SortStableFunc(rooms, func(a, b store.Room) int { return cmp.Compare(b.LastTS, a.LastTS) })
-	rooms = rooms[:min(len(rooms), warmConns)]
-	for _, path := range []func(store.Room, string) string{
-		func(r store.Room, date string) string { return roomPath(r, date) },
-		func(r store.Room, date string) string {
-			return "/api/v1/rooms/" + pathSegment(string(r.ID)) + "/events?date=" + date
-		},
-	} {
+	mostRecentFirst(rooms)
+	// Two rounds: the day pages, then the JSON days.
+	var rounds [2][]string
+	for _, r := range rooms[:min(len(rooms), warmConns)] {
+		date := time.UnixMilli(r.LastTS).UTC().Format(dateLayout)
+		rounds[0] = append(rounds[0], roomPath(r, date))
+		rounds[1] = append(rounds[1], "/api/v1/rooms/"+pathSegment(string(r.ID))+"/events?date="+date)
+	}
+	for _, paths := range rounds {
 		var wg sync.WaitGroup
-		for _, r := range rooms {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, path(r, time.UnixMilli(r.LastTS).UTC().Format(dateLayout)), nil)
+		for _, path := range paths {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
 			if err != nil {
 				return fmt.Errorf("warm: %w", err)
 			}
