@@ -231,6 +231,7 @@ func openPostgres(uri string, readMostly bool) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.Tracer = readTracer{} // notes the reads of a NoteReads context (WarmReads)
 	if _, set := c.RuntimeParams["plan_cache_mode"]; set {
 		return stdlib.OpenDB(*c), nil
 	}

@@ -163,11 +163,13 @@ func (s *Server) Warm(ctx context.Context) error {
 // sessions' CPU 12-21 ms of it), its first four pages 13-29, and pages
 // of 10 ms only after the fourth. A request that fails is of no
 // interest here: the page reports it when a reader asks. These requests
-// count in the request metrics as a reader's do.
-func (s *Server) WarmPages(ctx context.Context) error {
+// count in the request metrics as a reader's do. It returns how many
+// connections were then warmed with the pages' reads (store.WarmReads:
+// none on SQLite).
+func (s *Server) WarmPages(ctx context.Context) (int, error) {
 	rooms, err := s.store.Rooms(ctx)
 	if err != nil {
-		return fmt.Errorf("warm: %w", err)
+		return 0, fmt.Errorf("warm: %w", err)
 	}
 	rooms = slices.DeleteFunc(rooms, func(r store.Room) bool { return !r.Shown() || r.LastTS <= 0 })
 	mostRecentFirst(rooms)
@@ -178,18 +180,26 @@ func (s *Server) WarmPages(ctx context.Context) error {
 		rounds[0] = append(rounds[0], roomPath(r, date))
 		rounds[1] = append(rounds[1], "/api/v1/rooms/"+pathSegment(string(r.ID))+"/events?date="+date)
 	}
+	// Their reads are noted, and then run once more on each of the
+	// pool's connections (store.WarmReads): four requests at once spread
+	// over the connections, but not every read over every one.
+	nctx, notes := store.NoteReads(ctx)
 	for _, paths := range rounds {
 		var wg sync.WaitGroup
 		for _, path := range paths {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+			req, err := http.NewRequestWithContext(nctx, http.MethodGet, path, nil)
 			if err != nil {
-				return fmt.Errorf("warm: %w", err)
+				return 0, fmt.Errorf("warm: %w", err)
 			}
 			wg.Go(func() { s.ServeHTTP(&discardResponse{header: http.Header{}}, req) })
 		}
 		wg.Wait()
 	}
-	return ctx.Err()
+	warmed, err := s.store.WarmReads(ctx, notes, warmConns)
+	if err != nil {
+		return warmed, fmt.Errorf("warm: %w", err)
+	}
+	return warmed, ctx.Err()
 }
 
 // discardResponse is an http.ResponseWriter that keeps nothing.

@@ -165,8 +165,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 	if err := srv.Warm(wctx); err != nil {
 		log.Warn("warming up", "err", err)
-	} else if err := srv.WarmPages(wctx); err != nil {
+	} else if conns, err := srv.WarmPages(wctx); err != nil {
 		log.Warn("warming up", "err", err)
+	} else {
+		log.Info("warmed up", "connections_with_page_reads", conns)
 	}
 	wcancel()
 	ln, err := net.Listen("tcp", cfg.Web.Listen)
