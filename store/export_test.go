@@ -204,3 +204,21 @@ func EventsByKeyQuery(st *Store) (string, []any) {
 // of a multi-row SQLite insert (nil: none); call it while no batch is
 // being written.
 func (s *Store) SetBeforeInsertStatement(f func()) { s.beforeInsertStatement = f }
+
+// Len is how many distinct reads were noted.
+func (n *ReadNotes) Len() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.reads)
+}
+
+// Texts are the noted reads' texts, in the order they were first sent.
+func (n *ReadNotes) Texts() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]string, len(n.reads))
+	for i, r := range n.reads {
+		out[i] = r.query
+	}
+	return out
+}

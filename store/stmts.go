@@ -180,21 +180,35 @@ func (s *Store) Warm(ctx context.Context, conns int) error {
 	if _, err := s.consentNow(ctx); err != nil {
 		return fmt.Errorf("warm: %w", err)
 	}
-	held := make([]*sql.Conn, 0, conns)
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for range conns {
-		c, err := s.db.Conn(ctx)
-		if err != nil {
-			return fmt.Errorf("warm: %w", err)
-		}
-		held = append(held, c)
+	held, release, err := s.hold(ctx, conns)
+	defer release()
+	if err != nil {
+		return fmt.Errorf("warm: %w", err)
+	}
+	for _, c := range held {
 		if err := c.PingContext(ctx); err != nil {
 			return fmt.Errorf("warm: %w", err)
 		}
 	}
 	return nil
+}
+
+// hold takes n of the pool's connections at once, each a session of its
+// own, opening those the pool lacks; release gives back those it took,
+// also when err says it could not take them all.
+func (s *Store) hold(ctx context.Context, n int) (held []*sql.Conn, release func(), err error) {
+	held = make([]*sql.Conn, 0, n)
+	release = func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}
+	for range n {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			return held, release, err
+		}
+		held = append(held, c)
+	}
+	return held, release, nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -53,24 +52,6 @@ type readNotesKey struct{}
 func NoteReads(ctx context.Context) (context.Context, *ReadNotes) {
 	n := &ReadNotes{seen: map[string]bool{}}
 	return context.WithValue(ctx, readNotesKey{}, n), n
-}
-
-// Len is how many distinct reads were noted.
-func (n *ReadNotes) Len() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.reads)
-}
-
-// Texts are the noted reads' texts, in the order they were first sent.
-func (n *ReadNotes) Texts() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := make([]string, len(n.reads))
-	for i, r := range n.reads {
-		out[i] = r.query
-	}
-	return out
 }
 
 func (n *ReadNotes) note(query string, args []any) {
@@ -139,19 +120,10 @@ func (s *Store) WarmReads(ctx context.Context, notes *ReadNotes, conns int) (int
 	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	conns = max(conns, s.db.Stats().Idle)
-	held := make([]*sql.Conn, 0, conns)
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for range conns {
-		c, err := s.db.Conn(ctx)
-		if err != nil {
-			return len(held), fmt.Errorf("warm reads: %w", err)
-		}
-		held = append(held, c)
+	held, release, err := s.hold(ctx, max(conns, s.db.Stats().Idle))
+	defer release()
+	if err != nil {
+		return 0, fmt.Errorf("warm reads: %w", err)
 	}
 	for i, c := range held {
 		err := c.Raw(func(dc any) error {
