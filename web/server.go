@@ -155,17 +155,18 @@ func (s *Server) Warm(ctx context.Context) error {
 // WarmPages answers, warmConns at a time, the latest day's page and then
 // its JSON day of each of the warmConns most recently active shown rooms,
 // as a reader's requests would be answered (and kept in the render cache,
-// where a reader's first visit most likely finds them). Each connection
-// of the pool runs a statement's first execution once: on PostgreSQL a
-// new session parses and plans it and loads the catalogue entries it
+// where a reader's first visit most likely finds them). The connections
+// they run on run the pages' statements a first time: on PostgreSQL a
+// new session parses and plans each and loads the catalogue entries it
 // names, on SQLite the connection compiles it. A fresh archive-web's
 // first day page of the 1M replay cost 18-29 ms on PostgreSQL (its
 // sessions' CPU 12-21 ms of it), its first four pages 13-29, and pages
-// of 10 ms only after the fourth. A request that fails is of no
-// interest here: the page reports it when a reader asks. These requests
-// count in the request metrics as a reader's do. It returns how many
-// connections were then warmed with the pages' reads (store.WarmReads:
-// none on SQLite).
+// of 10 ms only after the fourth. Four requests at once do not reach
+// every connection with every statement, so on PostgreSQL the pages'
+// reads are then run on each of the pool's connections (store.WarmReads),
+// and WarmPages returns how many (none on SQLite). A request that fails
+// is of no interest here: the page reports it when a reader asks. These
+// requests count in the request metrics as a reader's do.
 func (s *Server) WarmPages(ctx context.Context) (int, error) {
 	rooms, err := s.store.Rooms(ctx)
 	if err != nil {
@@ -180,10 +181,7 @@ func (s *Server) WarmPages(ctx context.Context) (int, error) {
 		rounds[0] = append(rounds[0], roomPath(r, date))
 		rounds[1] = append(rounds[1], "/api/v1/rooms/"+pathSegment(string(r.ID))+"/events?date="+date)
 	}
-	// Their reads are noted, and then run once more on each of the
-	// pool's connections (store.WarmReads): four requests at once spread
-	// over the connections, but not every read over every one.
-	nctx, notes := store.NoteReads(ctx)
+	nctx, notes := store.NoteReads(ctx) // for store.WarmReads
 	for _, paths := range rounds {
 		var wg sync.WaitGroup
 		for _, path := range paths {
