@@ -30,6 +30,12 @@ func (c *Cluster) Stop() error { return c.s.stop() }
 // CreateDatabase creates an empty database called name on the server that
 // adminURL names (dropping one of that name first) and returns its URL.
 func CreateDatabase(adminURL, name string) (string, error) {
+	return CreateDatabaseWith(adminURL, name, "")
+}
+
+// CreateDatabaseWith is CreateDatabase with more of CREATE DATABASE's
+// options after its template (a locale, say).
+func CreateDatabaseWith(adminURL, name, options string) (string, error) {
 	dbURL, err := databaseURL(adminURL, name)
 	if err != nil {
 		return "", err
@@ -39,7 +45,7 @@ func CreateDatabase(adminURL, name string) (string, error) {
 	}
 	// template0 rather than the default template1: a shared server's
 	// template1 may have been customised, and we want an empty database.
-	if err := adminExec(adminURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {
+	if err := adminExec(adminURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0 "+options); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
 	return dbURL, nil

@@ -80,6 +80,14 @@ func Run(m *testing.M) int {
 // or failed when CI=true, so CI cannot silently skip the database tests.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	return NewDatabaseWith(t, "")
+}
+
+// NewDatabaseWith is NewDatabase with more of CREATE DATABASE's options
+// (CreateDatabaseWith): a database whose default collation is a
+// language's, as a cluster made with that locale has.
+func NewDatabaseWith(t testing.TB, options string) string {
+	t.Helper()
 	if !mainCalled {
 		// Without Main nobody would stop the server or remove its directory.
 		t.Fatal("pgtest: NewDatabase needs pgtest.Main(m) to be called from TestMain")
@@ -98,7 +106,7 @@ func NewDatabase(t testing.TB) string {
 	}
 
 	name := databaseName(t.Name())
-	dbURL, err := CreateDatabase(adminURL, name)
+	dbURL, err := CreateDatabaseWith(adminURL, name, options)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
