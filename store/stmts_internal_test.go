@@ -46,25 +46,3 @@ func TestRowsInsertSQLite(t *testing.T) {
 		}
 	}
 }
-
-// valuesRows writes the rows insertMany's statements had when each
-// parameter was made with fmt.Sprintf.
-func TestValuesRowsAsSprintf(t *testing.T) {
-	for _, c := range [][2]int{{1, 1}, {1, 14}, {2, 2}, {3, 5}, {500, 14}, {2000, 5}} {
-		n, width := c[0], c[1]
-		rows := make([]string, n)
-		for i := range n {
-			ph := make([]string, width)
-			for j := range width {
-				ph[j] = fmt.Sprintf("$%d", i*width+j+1)
-			}
-			rows[i] = "(" + strings.Join(ph, ", ") + ")"
-		}
-		if want, got := strings.Join(rows, ", "), valuesRows(n, width); got != want {
-			t.Errorf("valuesRows(%d, %d) = %.80q…, want %.80q…", n, width, got, want)
-		}
-	}
-	if got := valuesRows(2, 2); got != "($1, $2), ($3, $4)" {
-		t.Errorf("valuesRows(2, 2) = %q", got)
-	}
-}
