@@ -33,9 +33,9 @@ const (
 			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[])
 		ON CONFLICT (event_id) DO NOTHING RETURNING event_id`
 	// insertEventsSQLiteText is insertEventsPostgresSQL as SQLite writes
-	// rows of VALUES (rowsInsert); its events have no unique index to
-	// conflict on (idh): the batch leaves out
-	// what its probe found stored (probeStored) and its own repeats. The
+	// it, in rows of VALUES (rowsInsert). Its events have no unique index
+	// to conflict on (idh): the batch leaves out what its probe found
+	// stored (probeStored) and its own repeats. The
 	// ID's hash (eh) and events_meeting's condition (meeting) are
 	// columns written with the row (idh.go). OR IGNORE: a row SQLite
 	// refused (a NULL where none may be, which the writer never sends)
