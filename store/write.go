@@ -23,9 +23,12 @@ const (
 	// ON CONFLICT leaves out what is stored already or earlier in the
 	// batch. Rows of VALUES, 500 a statement, were 7,000 parameters for
 	// pgx to encode one by one and for the server to bind, plan and set up
-	// as expressions on every execution: archiver import of the 1M
-	// replay, three alternated pairs, 72.9-78.5 → 53.6-70.3 s, the
-	// archiver's CPU 23.1-24.4 → 14.0-16.6 s, the server's 57-61 → 43-57.
+	// as expressions on every execution. archiver import of the 1M
+	// replay, seven alternated pairs: the archiver's CPU 23-30 → 14-23 s
+	// in every pair; the wall time and the server's CPU moved with the
+	// host more than between the builds (72.9-78.5 → 53.6-70.3 s in the
+	// first three, the other way in two on a slower host);
+	// BenchmarkImport/postgres 5.8-9.0k → 7.2-12.1k events/s.
 	insertEventsPostgresSQL = `INSERT INTO events
 		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
 		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
