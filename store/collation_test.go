@@ -3,14 +3,12 @@ package store_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
@@ -39,7 +37,8 @@ func TestTextComparesAsBytes(t *testing.T) {
 			}
 			defer st.Close()
 			for i, r := range rooms {
-				put(t, st, createIn(t, id.RoomID(r), int64(1000+i)))
+				put(t, st, mkIn(t, id.RoomID(r), "$create"+r, "m.room.create", int64(1000+i), sk(""),
+					`{"room_version":"10","creator":"@alice:example.org"}`))
 			}
 			all, err := st.RoomStatuses(ctx)
 			if err != nil {
@@ -80,23 +79,6 @@ func TestTextComparesAsBytes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// createIn is a room's create event.
-func createIn(t *testing.T, room id.RoomID, ts int64) store.Event {
-	t.Helper()
-	raw, err := json.Marshal(map[string]any{
-		"event_id": "$create" + string(room), "room_id": string(room), "type": "m.room.create", "sender": "@alice:example.org",
-		"origin_server_ts": ts, "state_key": "", "content": map[string]any{"room_version": "10", "creator": "@alice:example.org"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := event.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store.Event{Event: *ev, Public: true}
 }
 
 // englishDatabase is a new PostgreSQL database whose default collation is
