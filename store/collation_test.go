@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"maunium.net/go/mautrix/id"
@@ -102,4 +103,100 @@ func englishDatabase(t *testing.T) string {
 		return plain
 	}
 	return pgtest.NewDatabaseWith(t, "LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
+}
+
+// Migration 021 changes mxarchive's own tables alone: a table and a view
+// of another program's in the same schema are left as they were, and a
+// view of the operator's over mxarchive's tables, whose columns
+// PostgreSQL cannot change under it, stops the migration with the view
+// named and what to do, the database left at the version before.
+func TestTextBytesMigrationLeavesOthers(t *testing.T) { // PostgreSQL alone: SQLite's 021 changes nothing
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := store.Config{Type: "postgres", URI: englishDatabase(t)}
+	open := func() (*store.Store, error) {
+		return store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+	}
+	st, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := st.SchemaVersion()
+	st.Close()
+	db, err := sql.Open("pgx", cfg.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// Back to version 20, as a database made before migration 021 was,
+	// with one of its columns in the database's collation, a view of the
+	// operator's over it, and another program's table and view.
+	exec(`UPDATE schema_version SET version = 20`)
+	exec(`ALTER TABLE events ALTER COLUMN room_id TYPE text COLLATE "default"`)
+	exec(`CREATE VIEW room_counts AS SELECT room_id, COUNT(*) AS n FROM events GROUP BY room_id`)
+	exec(`CREATE TABLE other_app (name text)`)
+	exec(`CREATE VIEW other_names AS SELECT name FROM other_app`)
+	collation := func(table, column string) string {
+		t.Helper()
+		var c sql.NullString
+		if err := db.QueryRowContext(ctx, `SELECT collation_name FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`, table, column).Scan(&c); err != nil {
+			t.Fatalf("%s.%s: %v", table, column, err)
+		}
+		if !c.Valid {
+			return "the default"
+		}
+		return c.String
+	}
+	version := func() int {
+		t.Helper()
+		var v int
+		if err := db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	_, err = open()
+	if err == nil {
+		t.Fatal("migrated with a view over events.room_id")
+	}
+	for _, want := range []string{"021", "room_counts", "Drop them"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the migration's error %q does not say %q", err, want)
+		}
+	}
+	t.Logf("the migration stopped: %v", err)
+	if v := version(); v != 20 {
+		t.Errorf("schema version %d after the failed migration, want 20", v)
+	}
+	if c := collation("events", "room_id"); c != "the default" {
+		t.Errorf("events.room_id's collation is %s after the failed migration, want it unchanged", c)
+	}
+
+	exec(`DROP VIEW room_counts`)
+	st, err = open()
+	if err != nil {
+		t.Fatalf("migrating once the view is dropped: %v", err)
+	}
+	st.Close()
+	if v := version(); v != latest {
+		t.Errorf("schema version %d, want %d", v, latest)
+	}
+	if c := collation("events", "room_id"); c != "C" {
+		t.Errorf("events.room_id's collation is %s, want C", c)
+	}
+	if c := collation("other_app", "name"); c != "the default" {
+		t.Errorf("another program's table other_app.name was changed to %s", c)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM other_names`).Scan(&n); err != nil {
+		t.Errorf("another program's view: %v", err)
+	}
 }
