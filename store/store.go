@@ -223,22 +223,27 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 // requests, asked of a process that has served many, show it only for
 // the JSON day, within the noise: its sessions had planned most
 // statements five times.) The archiver keeps PostgreSQL's default.
+//
+// Every connection registers pgArrayCodec (registerArrays).
 func openPostgres(uri string, readMostly bool) (*sql.DB, error) {
-	if !readMostly {
-		return sql.Open("pgx", uri)
-	}
 	c, err := pgx.ParseConfig(uri)
 	if err != nil {
 		return nil, err
 	}
-	c.Tracer = readTracer{} // notes the reads of a NoteReads context (WarmReads)
-	if _, set := c.RuntimeParams["plan_cache_mode"]; set {
-		return stdlib.OpenDB(*c), nil
+	if !readMostly {
+		return stdlib.OpenDB(*c, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
+			return registerArrays(conn)
+		})), nil
 	}
+	c.Tracer = readTracer{} // notes the reads of a NoteReads context (WarmReads)
+	_, planSet := c.RuntimeParams["plan_cache_mode"]
 	// A SET once connected, not a startup parameter, which a pooler such
 	// as PgBouncer refuses unless told to ignore it. A server older than
 	// PostgreSQL 12, which has no plan_cache_mode, is used as it is.
 	return stdlib.OpenDB(*c, stdlib.OptionAfterConnect(func(ctx context.Context, conn *pgx.Conn) error {
+		if err := registerArrays(conn); err != nil || planSet {
+			return err
+		}
 		_, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan")
 		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object
 			return nil

@@ -498,41 +498,42 @@ func (w *writer) insertAllPostgres(ctx context.Context, evs []Event) error {
 	return nil
 }
 
-// insertEventsPostgres writes evs in one statement.
+// insertEventsPostgres writes evs in one statement, its columns as
+// pgArrays.
 func (w *writer) insertEventsPostgres(ctx context.Context, evs []Event) error {
-	n := len(evs)
+	n, idBytes, rawBytes := len(evs), 0, 0
+	for i := range evs {
+		idBytes += len(evs[i].ID)
+		rawBytes += len(evs[i].Raw)
+	}
+	text := func(bytes int) *pgArray { return newPGArray(pgText, n, bytes) }
 	var (
-		ids, rooms, types, senders, names = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		relTypes, relTargets, relKeys     = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		replyTos, raws                    = make([]string, 0, n), make([]string, 0, n)
-		stateKeys                         = make([]*string, 0, n)
-		times, received                   = make([]int64, 0, n), make([]int64, 0, n)
-		public                            = make([]bool, 0, n)
+		ids, rooms, types, stateKeys = text(idBytes), text(n * 32), text(n * 14), text(0)
+		senders, names               = text(n * 32), text(n * 8)
+		relTypes, relTargets         = text(0), text(0)
+		relKeys, replyTos, raws      = text(0), text(0), text(rawBytes)
+		times, received              = newPGArray(pgInt8, n, 8*n), newPGArray(pgInt8, n, 8*n)
+		public                       = make([]bool, 0, n)
 	)
 	for i := range evs {
 		ev := &evs[i]
 		if _, err := w.room(ctx, ev.RoomID); err != nil {
 			return err
 		}
-		var stateKey *string
-		if ev.StateKey != nil {
-			k := dbText(*ev.StateKey)
-			stateKey = &k
-		}
-		ids = append(ids, dbText(string(ev.ID)))
-		rooms = append(rooms, dbText(string(ev.RoomID)))
-		types = append(types, dbText(ev.Type))
-		stateKeys = append(stateKeys, stateKey)
-		senders = append(senders, dbText(string(ev.Sender)))
-		names = append(names, dbText(ev.SenderName))
-		times = append(times, ev.OriginTS)
+		ids.text(string(ev.ID))
+		rooms.text(string(ev.RoomID))
+		types.text(ev.Type)
+		stateKeys.textOrNull(ev.StateKey)
+		senders.text(string(ev.Sender))
+		names.text(ev.SenderName)
+		times.int8(ev.OriginTS)
 		public = append(public, ev.Public)
-		relTypes = append(relTypes, dbText(ev.Rel.Type))
-		relTargets = append(relTargets, dbText(string(ev.Rel.EventID)))
-		relKeys = append(relKeys, dbText(ev.Rel.Key))
-		replyTos = append(replyTos, dbText(string(ev.Rel.ReplyTo)))
-		raws = append(raws, dbText(string(ev.Raw)))
-		received = append(received, w.now)
+		relTypes.text(ev.Rel.Type)
+		relTargets.text(string(ev.Rel.EventID))
+		relKeys.text(ev.Rel.Key)
+		replyTos.text(string(ev.Rel.ReplyTo))
+		raws.textBytes(ev.Raw)
+		received.int8(w.now)
 	}
 	rows, err := w.tx.QueryContext(ctx, insertEventsPostgresSQL, ids, rooms, types, stateKeys, senders, names, times, public,
 		relTypes, relTargets, relKeys, replyTos, raws, received)
@@ -1014,12 +1015,15 @@ func (w *writer) finish(ctx context.Context) error {
 func (w *writer) insertChangesPostgres(ctx context.Context) error {
 	for rest := w.changes; len(rest) > 0; {
 		n := min(len(rest)/changeWidth, changesPerInsert)
-		kinds, rooms, evs, users := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		at := make([]int64, n)
+		kinds, rooms, evs, users := newPGArray(pgText, n, 8*n), newPGArray(pgText, n, 32*n), newPGArray(pgText, n, 48*n), newPGArray(pgText, n, 0)
+		at := newPGArray(pgInt8, n, 8*n)
 		for i := range n {
 			row := rest[i*changeWidth : (i+1)*changeWidth]
-			kinds[i], rooms[i], evs[i] = dbText(row[0].(string)), dbText(row[1].(string)), dbText(row[2].(string))
-			at[i], users[i] = row[3].(int64), dbText(row[4].(string))
+			kinds.text(row[0].(string))
+			rooms.text(row[1].(string))
+			evs.text(row[2].(string))
+			at.int8(row[3].(int64))
+			users.text(row[4].(string))
 		}
 		if _, err := w.tx.ExecContext(ctx, insertChangesPostgresSQL, kinds, rooms, evs, at, users); err != nil {
 			return err
@@ -1138,12 +1142,20 @@ func (w *writer) among(ctx context.Context, query string, ids []string) ([]strin
 // PostgreSQL postgresQuery with them as a text[]. The IDs go through
 // dbText.
 func (w *writer) queryIDs(ctx context.Context, sqliteQuery, postgresQuery string, ids []string) (*sql.Rows, error) {
+	if w.s.dialect == postgres {
+		bytes := 0
+		for _, e := range ids {
+			bytes += len(e)
+		}
+		list := newPGArray(pgText, len(ids), bytes)
+		for _, e := range ids {
+			list.text(e)
+		}
+		return w.tx.QueryContext(ctx, postgresQuery, list)
+	}
 	list := make([]string, len(ids))
 	for i, e := range ids {
 		list[i] = dbText(e)
-	}
-	if w.s.dialect == postgres {
-		return w.tx.QueryContext(ctx, postgresQuery, list)
 	}
 	arg, err := json.Marshal(list)
 	if err != nil {
