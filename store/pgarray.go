@@ -28,10 +28,11 @@ import (
 // alternated, on a steady host: the archiver's user CPU 11.4-11.8 ->
 // 9.1-9.6 s, wall 45.4-47.5 -> 42.9-44.9 s.
 //
-// Each connection the Store opens registers pgArrayCodec for text[] and
-// bigint[] (registerArrays), which sends these bytes as they are. A
-// connection without it (one a test opens with the driver alone) gets
-// the array from Value, as text, which pgx parses and encodes again.
+// Each connection the Store opens (openPostgres, CountQueries) registers
+// pgArrayCodec for text[] and bigint[] (registerArrays), which sends
+// these bytes as they are. A connection without it (one opened with the
+// driver alone) still gets the array right, from Value, as text, which
+// pgx parses and encodes again.
 type pgArray struct {
 	elem pgArrayElem
 	// buf holds the header's room (pgArrayHeader bytes), then each

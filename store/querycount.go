@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // CountQueries reconnects the store through a driver wrapper that counts
@@ -49,6 +51,14 @@ func (c countingConnector) Connect(context.Context) (driver.Conn, error) {
 	conn, err := c.drv.Open(c.dsn)
 	if err != nil {
 		return nil, err
+	}
+	// As openPostgres's connections: the writer's arrays are sent as they
+	// are, the way the Store's own pool sends them.
+	if pc, ok := conn.(*stdlib.Conn); ok {
+		if err := registerArrays(pc.Conn()); err != nil {
+			pc.Close()
+			return nil, err
+		}
 	}
 	return &countingConn{Conn: conn, n: c.n}, nil
 }
