@@ -18,10 +18,11 @@ import (
 //
 //   - on SQLite the key is idh, the FNV-1a hash events_eh already keys
 //     every event's ID by (idh.go), so the key costs an import nothing;
-//   - on PostgreSQL, which finds events by the ID's own text, the key is
-//     the first 8 bytes of the ID's MD5 (idkey, an immutable SQL function,
-//     and the index events_idkey on it, 019_event_key). PostgreSQL has MD5
-//     built in; FNV-1a in SQL would be a loop per row.
+//   - on PostgreSQL the key is the first 8 bytes of the ID's MD5 (idkey,
+//     an immutable SQL function, and the index events_idkey on it,
+//     019_event_key), which is also how it finds events by ID since 022
+//     (its idh is idkey). PostgreSQL has MD5 built in; FNV-1a in SQL
+//     would be a loop per row.
 //
 // Two events may share a key. Neither hash is chosen for being hard to
 // invert: an event ID is itself a hash of what its sender wrote, so making

@@ -19,9 +19,11 @@ const (
 	insertRoomSQL = `INSERT INTO rooms (room_id, history_visibility) VALUES ($1, '') ON CONFLICT (room_id) DO NOTHING`
 	// insertEventsPostgresSQL writes a batch's events (the rows as one
 	// array a column; unnest's rows come in the arrays' order, and are
-	// inserted, and numbered, in it) and returns the IDs of those new:
-	// ON CONFLICT leaves out what is stored already or earlier in the
-	// batch. Rows of VALUES, 500 a statement, were 7,000 parameters for
+	// inserted, and numbered, in it). As on SQLite, events has no unique
+	// index on the ID to conflict on (022_event_id_key.sql): the batch
+	// leaves out what its probe found stored and its own repeats
+	// (insertAllPostgres), and the rows are counted, not returned. Rows
+	// of VALUES, 500 a statement, were 7,000 parameters for
 	// pgx to encode one by one and for the server to bind, plan and set up
 	// as expressions on every execution. archiver import of the 1M
 	// replay, seven alternated pairs: the archiver's CPU 23-30 → 14-23 s
@@ -33,12 +35,9 @@ const (
 		(event_id, room_id, type, state_key, sender, sender_name, origin_ts, public,
 		 rel_type, rel_target, rel_key, reply_to, raw, received_at)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::boolean[],
-			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[])
-		ON CONFLICT (event_id) DO NOTHING RETURNING event_id`
+			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[])`
 	// insertEventsSQLiteText is insertEventsPostgresSQL as SQLite writes
-	// it, in rows of VALUES (rowsInsert). Its events have no unique index
-	// to conflict on (idh): the batch leaves out what its probe found
-	// stored (probeStored) and its own repeats. The
+	// it, in rows of VALUES (rowsInsert). The
 	// ID's hash (eh) and events_meeting's condition (meeting) are
 	// columns written with the row (idh.go). OR IGNORE: a row SQLite
 	// refused (a NULL where none may be, which the writer never sends)
@@ -72,7 +71,7 @@ const (
 	// value) are to the archive: deleted on purpose (a tombstone,
 	// probeTombstoned), waited for by an unapplied redaction
 	// (probePending), named by a stored event's relation (probeNamed),
-	// and on SQLite (%[2]s, probeStoredSQL) stored already (probeStored).
+	// and stored already (%[2]s, probeStoredSQL; probeStored).
 	// Only the IDs that are any of these come back, with the sum of
 	// their kinds. One walk of the list with an index probe for each kind,
 	// not a query with a list for each (writer.probe). A kind whose table
@@ -94,7 +93,7 @@ const (
 	// events_rel: on SQLite it guards probeSQL's relations' probe and
 	// Related (sqliteRelatedSQL).
 	relationsGuardSQL = `EXISTS (SELECT 1 FROM events g WHERE g.rel_target <> '') AND`
-	// probeStoredSQL is probeSQL's probeStored, on SQLite.
+	// probeStoredSQL is probeSQL's probeStored.
 	probeStoredSQL       = `+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE idh(e.event_id) = idh(ids.value) AND e.event_id = ids.value) THEN 8 ELSE 0 END`
 	markRelatedSQL       = `UPDATE events SET related = TRUE WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s) AND NOT related RETURNING event_id`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
@@ -443,18 +442,16 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 		return w.insertAllPostgres(ctx, evs)
 	}
 	args := make([]any, 0, len(evs)*insertEventsSQLite.width)
-	// What is stored already or earlier in the batch is left out here, as
-	// PostgreSQL's ON CONFLICT (event_id) leaves it out.
-	seen := make(map[id.EventID]bool, len(evs))
+	// What is stored already or earlier in the batch is left out.
+	seen := make(map[string]bool, len(evs))
 	for i := range evs {
 		ev := &evs[i]
 		if _, err := w.room(ctx, ev.RoomID); err != nil {
 			return err
 		}
-		if seen[ev.ID] || w.probed[string(ev.ID)]&probeStored != 0 {
+		if w.storedOrSeen(ev.ID, seen) {
 			continue
 		}
-		seen[ev.ID] = true
 		var stateKey any
 		if ev.StateKey != nil {
 			stateKey = *ev.StateKey
@@ -484,6 +481,15 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 // jsonPerInsert bytes of their JSON a statement, so that a batch of large
 // events is not one array of hundreds of megabytes.
 func (w *writer) insertAllPostgres(ctx context.Context, evs []Event) error {
+	// What is stored already or earlier in the batch is left out.
+	seen := make(map[string]bool, len(evs))
+	fresh := make([]Event, 0, len(evs))
+	for i := range evs {
+		if !w.storedOrSeen(evs[i].ID, seen) {
+			fresh = append(fresh, evs[i])
+		}
+	}
+	evs = fresh
 	for len(evs) > 0 {
 		n, size := 1, len(evs[0].Raw)
 		for n < len(evs) && n < eventsPerInsert && size+len(evs[n].Raw) <= jsonPerInsert {
@@ -535,16 +541,35 @@ func (w *writer) insertEventsPostgres(ctx context.Context, evs []Event) error {
 		raws.textBytes(ev.Raw)
 		received.int8(w.now)
 	}
-	rows, err := w.tx.QueryContext(ctx, insertEventsPostgresSQL, ids, rooms, types, stateKeys, senders, names, times, public,
+	res, err := w.tx.ExecContext(ctx, insertEventsPostgresSQL, ids, rooms, types, stateKeys, senders, names, times, public,
 		relTypes, relTargets, relKeys, replyTos, raws, received)
-	return forRows(rows, err, func(r *sql.Rows) error {
-		var evID string
-		if err := r.Scan(&evID); err != nil {
-			return err
-		}
-		w.inserted[id.EventID(evID)] = true
-		return nil
-	})
+	if err != nil {
+		return err
+	}
+	written, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	if written != int64(n) {
+		return fmt.Errorf("insert events: %d of %d rows stored", written, n)
+	}
+	// Each row's ID as stored.
+	for i := range evs {
+		w.inserted[id.EventID(dbText(string(evs[i].ID)))] = true
+	}
+	return nil
+}
+
+// storedOrSeen says whether the batch's event ev is not to be inserted:
+// its ID as stored (dbText) was stored already (probe) or earlier in the
+// batch (seen, to which it is added otherwise).
+func (w *writer) storedOrSeen(ev id.EventID, seen map[string]bool) bool {
+	stored := dbText(string(ev))
+	if seen[stored] || w.probed[stored]&probeStored != 0 {
+		return true
+	}
+	seen[stored] = true
+	return false
 }
 
 func (w *writer) room(ctx context.Context, roomID id.RoomID) (*roomDelta, error) {
@@ -1071,7 +1096,7 @@ const (
 	probeTombstoned = 1 // deleted on purpose (expired, purged, erased): not to be stored again
 	probePending    = 2 // an unapplied redaction waits for it
 	probeNamed      = 4 // a stored event's relation names it
-	probeStored     = 8 // stored already (SQLite only: PostgreSQL's insert conflicts on it)
+	probeStored     = 8 // stored already
 )
 
 // probe finds what the batch's event IDs are to the archive (probeSQL),
@@ -1116,7 +1141,7 @@ func (w *writer) count(kind int) int {
 // SQLite (as sqliteIDRows), one text[] on PostgreSQL (as postgresAmong).
 var (
 	sqliteProbeSQL   = sqliteForm(fmt.Sprintf(probeSQL, "json_each($1) AS ids", probeStoredSQL, relationsGuardSQL))
-	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)", "", "")
+	postgresProbeSQL = fmt.Sprintf(probeSQL, "unnest($1::text[]) AS ids(value)", probeStoredSQL, "")
 )
 
 // among runs query (" IN (%[1]s)" for a list of IDs, " IN (%[2]s)" for
@@ -1168,11 +1193,12 @@ func (w *writer) queryIDs(ctx context.Context, sqliteQuery, postgresQuery string
 	return st.QueryContext(ctx, string(arg))
 }
 
-// postgresAmong is query (of writer.among) as PostgreSQL runs it: each
-// IN list, the IDs' (%[1]s) or their hashes' (%[2]s, idh being the
-// identity there), is = ANY of the one text[].
+// postgresAmong is query (of writer.among) as PostgreSQL runs it: the IN
+// list of the IDs (%[1]s) is = ANY of the one text[], that of their
+// hashes (%[2]s) = ANY of an array of each one's idh, made once a
+// statement: an index condition on events_idkey either way.
 func postgresAmong(query string) string {
-	return strings.NewReplacer(" IN (%[1]s)", " = ANY($1)", " IN (%[2]s)", " = ANY($1)").Replace(query)
+	return strings.NewReplacer(" IN (%[1]s)", " = ANY($1)", " IN (%[2]s)", " = ANY(ARRAY(SELECT idh(ids) FROM unnest($1::text[]) ids))").Replace(query)
 }
 
 // sqliteAmong is query (of writer.among) as SQLite runs it.
