@@ -17,9 +17,10 @@ import (
 
 // TestEventIDLookupsUseTheirIndex: every query that finds events by ID
 // probes an index of the IDs' hashes for it: on SQLite events_eh, on
-// PostgreSQL events_idkey, whose idkey(event_id) idh (inlined) becomes.
-// Neither database has another index on event_id, so a query that does
-// not name idh(event_id) reads the whole table. PostgreSQL kept a unique
+// PostgreSQL events_idkey (idh is idkey there, and the planner inlines
+// both, in the queries and in the index's expression alike). Neither
+// database has another index on event_id, so a query that does not name
+// idh(event_id) reads the whole table. PostgreSQL kept a unique
 // index on the ID's text until migration 022; inserts into it, each at a
 // page at random, were a fifth of the server's time inserting an
 // import's events (022_event_id_key.sql).
