@@ -183,6 +183,9 @@ func SQLiteRelatedQuery() (string, []any) {
 // SQLiteProbeSQL is writer.probe's statement on SQLite.
 var SQLiteProbeSQL = sqliteProbeSQL
 
+// ScanStrings exposes scanStrings: the one column of rows, as strings.
+var ScanStrings = scanStrings
+
 // DBForm exposes dbForm: a query as the store's database runs it.
 func (s *Store) DBForm(query string) string { return s.dbForm(query) }
 

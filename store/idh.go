@@ -82,14 +82,11 @@ const sqliteIDHRows = "SELECT idh(value) FROM json_each($1)"
 // list idList made: the IDs' hashes, on SQLite from the JSON array, on
 // PostgreSQL each numbered parameter's (idh($1),idh($2),...).
 func idhList(d dialect, list string) string {
-	if d == postgres {
-		return pgParam.ReplaceAllString(list, "idh($0)")
+	if d == postgres { // list is inListPadded's: $1,$2,...
+		return "idh(" + strings.ReplaceAll(list, ",", "),idh(") + ")"
 	}
 	return sqliteIDHRows
 }
-
-// pgParam is a numbered parameter of PostgreSQL's.
-var pgParam = regexp.MustCompile(`\$[0-9]+`)
 
 // On SQLite the hash is a column of its own, eh, written with the row
 // (migration 020) and indexed by events_eh; so is events_meeting's

@@ -75,21 +75,9 @@ func uniqueOnEventID(t *testing.T, st *store.Store) []string {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	rows, err := conn.QueryContext(context.Background(), `SELECT indexname FROM pg_indexes
-		WHERE tablename = 'events' AND indexdef LIKE 'CREATE UNIQUE INDEX % (event_id)'`)
+	names, err := store.ScanStrings(conn.QueryContext(context.Background(), `SELECT indexname FROM pg_indexes
+		WHERE tablename = 'events' AND indexdef LIKE 'CREATE UNIQUE INDEX % (event_id)'`))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, name)
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return names

@@ -88,18 +88,14 @@ func TestPGArrayRoundTrip(t *testing.T) {
 			}
 			var got []int64
 			rows, err := db.QueryContext(ctx, `SELECT v FROM unnest($1::bigint[]) WITH ORDINALITY AS u(v, i) ORDER BY i`, n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			for rows.Next() {
+			if err := forRows(rows, err, func(r *sql.Rows) error {
 				var v int64
-				if err := rows.Scan(&v); err != nil {
-					t.Fatal(err)
+				if err := r.Scan(&v); err != nil {
+					return err
 				}
 				got = append(got, v)
-			}
-			if err := rows.Err(); err != nil {
+				return nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(got, ints) {
@@ -111,24 +107,20 @@ func TestPGArrayRoundTrip(t *testing.T) {
 
 func readTexts(t *testing.T, db *sql.DB, a *pgArray) []*string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) ORDER BY i`, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []*string
-	for rows.Next() {
+	rows, err := db.QueryContext(context.Background(), `SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) ORDER BY i`, a)
+	if err := forRows(rows, err, func(r *sql.Rows) error {
 		var v sql.NullString
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
+		if err := r.Scan(&v); err != nil {
+			return err
 		}
 		if v.Valid {
 			out = append(out, ptr(v.String))
 		} else {
 			out = append(out, nil)
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -434,29 +434,42 @@ const (
 // and acks slow, and on SQLite a statement per event spent most of the
 // write on the statement (rowsInsert).
 func (w *writer) insertAll(ctx context.Context, evs []Event) error {
-	w.inserted = make(map[id.EventID]bool, len(evs))
+	w.inserted = nil
 	// Room for a change each (feed): grown by append, the slice was
 	// copied over and over, 7% of an import's allocations.
 	w.changes = slices.Grow(w.changes, len(evs)*changeWidth)
+	// The IDs, as stored, of the events to insert: what is stored already
+	// or earlier in the batch is left out (storedOrSeen). Once every row
+	// is written (counted) they are what the batch inserted.
+	fresh := make(map[id.EventID]bool, len(evs))
+	insert := w.insertAllSQLite
 	if w.s.dialect == postgres {
-		return w.insertAllPostgres(ctx, evs)
+		insert = w.insertAllPostgres
 	}
+	if err := insert(ctx, evs, fresh); err != nil {
+		return err
+	}
+	w.inserted = fresh
+	return nil
+}
+
+// insertAllSQLite is insertAll on SQLite, in rows of VALUES
+// (insertRowsSQLite).
+func (w *writer) insertAllSQLite(ctx context.Context, evs []Event, fresh map[id.EventID]bool) error {
 	args := make([]any, 0, len(evs)*insertEventsSQLite.width)
-	// What is stored already or earlier in the batch is left out.
-	seen := make(map[string]bool, len(evs))
 	for i := range evs {
 		ev := &evs[i]
 		if _, err := w.room(ctx, ev.RoomID); err != nil {
 			return err
 		}
-		if w.storedOrSeen(ev.ID, seen) {
+		stored, skip := w.storedOrSeen(ev.ID, fresh)
+		if skip {
 			continue
 		}
 		var stateKey any
 		if ev.StateKey != nil {
 			stateKey = *ev.StateKey
 		}
-		stored := dbText(string(ev.ID)) // the ID as stored, hashed and listed as inserted
 		args = append(args, stored, string(ev.RoomID), ev.Type, stateKey,
 			string(ev.Sender), ev.SenderName, ev.OriginTS, ev.Public,
 			ev.Rel.Type, string(ev.Rel.EventID), ev.Rel.Key, string(ev.Rel.ReplyTo),
@@ -469,10 +482,6 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 	if rows := len(args) / insertEventsSQLite.width; written != int64(rows) {
 		return fmt.Errorf("insert events: %d of %d rows stored", written, rows)
 	}
-	// Each row's ID as stored, as PostgreSQL returns it.
-	for r := 0; r < len(args); r += insertEventsSQLite.width {
-		w.inserted[id.EventID(args[r].(string))] = true
-	}
 	return nil
 }
 
@@ -480,16 +489,14 @@ func (w *writer) insertAll(ctx context.Context, evs []Event) error {
 // array a column (insertEventsPostgresSQL), eventsPerInsert rows or
 // jsonPerInsert bytes of their JSON a statement, so that a batch of large
 // events is not one array of hundreds of megabytes.
-func (w *writer) insertAllPostgres(ctx context.Context, evs []Event) error {
-	// What is stored already or earlier in the batch is left out.
-	seen := make(map[string]bool, len(evs))
-	fresh := make([]Event, 0, len(evs))
+func (w *writer) insertAllPostgres(ctx context.Context, evs []Event, fresh map[id.EventID]bool) error {
+	keep := make([]Event, 0, len(evs))
 	for i := range evs {
-		if !w.storedOrSeen(evs[i].ID, seen) {
-			fresh = append(fresh, evs[i])
+		if _, skip := w.storedOrSeen(evs[i].ID, fresh); !skip {
+			keep = append(keep, evs[i])
 		}
 	}
-	evs = fresh
+	evs = keep
 	for len(evs) > 0 {
 		n, size := 1, len(evs[0].Raw)
 		for n < len(evs) && n < eventsPerInsert && size+len(evs[n].Raw) <= jsonPerInsert {
@@ -553,23 +560,19 @@ func (w *writer) insertEventsPostgres(ctx context.Context, evs []Event) error {
 	if written != int64(n) {
 		return fmt.Errorf("insert events: %d of %d rows stored", written, n)
 	}
-	// Each row's ID as stored.
-	for i := range evs {
-		w.inserted[id.EventID(dbText(string(evs[i].ID)))] = true
-	}
 	return nil
 }
 
-// storedOrSeen says whether the batch's event ev is not to be inserted:
-// its ID as stored (dbText) was stored already (probe) or earlier in the
-// batch (seen, to which it is added otherwise).
-func (w *writer) storedOrSeen(ev id.EventID, seen map[string]bool) bool {
-	stored := dbText(string(ev))
-	if seen[stored] || w.probed[stored]&probeStored != 0 {
-		return true
+// storedOrSeen returns ev's ID as stored (dbText), and whether the event
+// is to be left out: its ID was stored already (probe) or is in fresh,
+// the IDs of the batch's events to insert, to which it is added otherwise.
+func (w *writer) storedOrSeen(ev id.EventID, fresh map[id.EventID]bool) (stored string, skip bool) {
+	stored = dbText(string(ev))
+	if fresh[id.EventID(stored)] || w.probed[stored]&probeStored != 0 {
+		return stored, true
 	}
-	seen[stored] = true
-	return false
+	fresh[id.EventID(stored)] = true
+	return stored, false
 }
 
 func (w *writer) room(ctx context.Context, roomID id.RoomID) (*roomDelta, error) {
