@@ -180,8 +180,9 @@ func SQLiteRelatedQuery() (string, []any) {
 	return fmt.Sprintf(sqliteRelatedSQL, list, idhList(sqlite, list)), args
 }
 
-// SQLiteProbeSQL is writer.probe's statement on SQLite.
-var SQLiteProbeSQL = sqliteProbeSQL
+// SQLiteProbeSQL is writer.probe's statement on SQLite, PostgresProbeSQL
+// on PostgreSQL.
+var SQLiteProbeSQL, PostgresProbeSQL = sqliteProbeSQL, postgresProbeSQL
 
 // ScanStrings exposes scanStrings: the one column of rows, as strings.
 var ScanStrings = scanStrings

@@ -1,9 +1,11 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +202,110 @@ func TestWritesOnAPoolOfOne(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Neither the archiver's nor archive-web's PostgreSQL sessions compile
+// statements (jit off) unless the URI says otherwise: on a fresh archive
+// whose events autovacuum had not yet analyzed, the writer's probe of a
+// batch was costed past jit_above_cost and compiled, 1.5 s a statement
+// against 20 ms without, while an import waited.
+func TestSessionsCompileNothing(t *testing.T) {
+	ctx := context.Background()
+	uri := pgtest.NewDatabase(t)
+	sep := "?"
+	if strings.Contains(uri, "?") {
+		sep = "&"
+	}
+	for _, tc := range []struct {
+		name       string
+		uri        string
+		readMostly bool
+		want       string
+	}{
+		{"archiver", uri, false, "off"},
+		{"archive-web", uri, true, "off"},
+		{"archiver, the URI's own", uri + sep + "jit=on", false, "on"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.Open(ctx, store.Config{Type: "postgres", URI: tc.uri}, t.TempDir(), storetest.Logger(t), store.Options{ReadMostly: tc.readMostly})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			for i, c := range holdConns(t, st, 3) {
+				var jit string
+				if err := c.QueryRowContext(ctx, `SHOW jit`).Scan(&jit); err != nil {
+					t.Fatal(err)
+				}
+				if jit != tc.want {
+					t.Errorf("session %d: jit %q, want %q", i, jit, tc.want)
+				}
+				c.Close()
+			}
+		})
+	}
+
+	// The case that cost: a batch's probe over 10,000 events PostgreSQL
+	// has no statistics of. A session with PostgreSQL's defaults compiles
+	// it (where the server can); the archiver's does not.
+	t.Run("probe before statistics", func(t *testing.T) {
+		st, err := store.Open(ctx, store.Config{Type: "postgres", URI: pgtest.NewDatabase(t)}, t.TempDir(), storetest.Logger(t), store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		c := holdConns(t, st, 1)[0]
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, `ALTER TABLE events SET (autovacuum_enabled = off)`); err != nil {
+			t.Fatal(err)
+		}
+		evs := baseRoom(t)
+		for i := range 10_000 {
+			evs = append(evs, mk(t, fmt.Sprintf("$m%05d", i), "m.room.message", "@alice:example.org", int64(2000+i), nil, `{"msgtype":"m.text","body":"hi"}`))
+		}
+		put(t, st, evs...)
+		ids := make([]string, 2000)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("$new%04d", i)
+		}
+		compiled := func(c *sql.Conn) bool {
+			t.Helper()
+			rows, err := c.QueryContext(ctx, "EXPLAIN "+store.PostgresProbeSQL, ids)
+			var plan []string
+			if err == nil {
+				for rows.Next() {
+					var line string
+					if err = rows.Scan(&line); err != nil {
+						break
+					}
+					plan = append(plan, line)
+				}
+				rows.Close()
+				err = cmp.Or(err, rows.Err())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return slices.ContainsFunc(plan, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "JIT:") })
+		}
+		if compiled(c) {
+			t.Error("the archiver's session compiles the probe of a batch")
+		}
+		// The same statement on a session with PostgreSQL's defaults
+		// (pg_jit_available says whether jit is on too).
+		if _, err := c.ExecContext(ctx, `RESET jit`); err != nil {
+			t.Fatal(err)
+		}
+		var available bool
+		if err := c.QueryRowContext(ctx, `SELECT pg_jit_available()`).Scan(&available); err != nil {
+			t.Fatal(err)
+		}
+		if !available {
+			t.Log("this server cannot compile; only the setting is checked")
+			return
+		}
+		if !compiled(c) {
+			t.Error("with PostgreSQL's default jit the probe is not compiled: this test no longer shows the case")
+		}
+	})
 }

@@ -224,31 +224,52 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 // the JSON day, within the noise: its sessions had planned most
 // statements five times.) The archiver keeps PostgreSQL's default.
 //
+// Every session, the archiver's and archive-web's, runs with jit off
+// unless the URI sets jit itself. PostgreSQL compiles a statement whose
+// estimated cost passes jit_above_cost, and an estimate is only as good
+// as the statistics: a fresh archive's events, which autovacuum had not
+// yet analyzed, got the writer's probe of a batch (2,000 IDs) planned as
+// scans of the table, costed past the threshold and compiled, 1,459 ms a
+// statement against 19.6 without jit at 74k events; in the first seconds
+// of an import into a new database the server spent a core on it while
+// the archiver waited. The archive's statements are index walks of a few
+// thousand rows at most, which compiling never pays for (PostgreSQL 19
+// turns jit off by default for the same reason).
+//
 // Every connection registers pgArrayCodec (registerArrays).
 func openPostgres(uri string, readMostly bool) (*sql.DB, error) {
 	c, err := pgx.ParseConfig(uri)
 	if err != nil {
 		return nil, err
 	}
-	if !readMostly {
-		return stdlib.OpenDB(*c, stdlib.OptionAfterConnect(func(_ context.Context, conn *pgx.Conn) error {
-			return registerArrays(conn)
-		})), nil
+	// SETs once connected, not startup parameters, which a pooler such
+	// as PgBouncer refuses unless told to ignore them. A server without
+	// the setting (older than PostgreSQL 11 for jit, 12 for
+	// plan_cache_mode) is used as it is.
+	var sets []string
+	if _, ok := c.RuntimeParams["jit"]; !ok {
+		sets = append(sets, "SET jit = off")
 	}
-	c.Tracer = readTracer{} // notes the reads of a NoteReads context (WarmReads)
-	_, planSet := c.RuntimeParams["plan_cache_mode"]
-	// A SET once connected, not a startup parameter, which a pooler such
-	// as PgBouncer refuses unless told to ignore it. A server older than
-	// PostgreSQL 12, which has no plan_cache_mode, is used as it is.
+	if readMostly {
+		c.Tracer = readTracer{} // notes the reads of a NoteReads context (WarmReads)
+		if _, ok := c.RuntimeParams["plan_cache_mode"]; !ok {
+			sets = append(sets, "SET plan_cache_mode = force_generic_plan")
+		}
+	}
 	return stdlib.OpenDB(*c, stdlib.OptionAfterConnect(func(ctx context.Context, conn *pgx.Conn) error {
-		if err := registerArrays(conn); err != nil || planSet {
+		if err := registerArrays(conn); err != nil {
 			return err
 		}
-		_, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan")
-		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object
-			return nil
+		for _, set := range sets {
+			_, err := conn.Exec(ctx, set)
+			if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object
+				continue
+			}
+			if err != nil {
+				return err
+			}
 		}
-		return err
+		return nil
 	})), nil
 }
 
