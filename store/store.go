@@ -233,8 +233,7 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 // statement against 19.6 without jit at 74k events; in the first seconds
 // of an import into a new database the server spent a core on it while
 // the archiver waited. The archive's statements are index walks of a few
-// thousand rows at most, which compiling never pays for (PostgreSQL 19
-// turns jit off by default for the same reason).
+// thousand rows at most, which compiling never pays for.
 //
 // Every connection registers pgArrayCodec (registerArrays).
 func openPostgres(uri string, readMostly bool) (*sql.DB, error) {
