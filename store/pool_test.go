@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -67,42 +66,56 @@ func holdConns(t *testing.T, st *store.Store, n int) []*sql.Conn {
 // statement's first five executions anew, and the first pages after a
 // start or a quiet while paid for it. The archiver keeps the default.
 func TestReadMostlyPlansOnce(t *testing.T) {
-	ctx := context.Background()
 	uri := pgtest.NewDatabase(t)
-	sep := "?"
-	if strings.Contains(uri, "?") {
-		sep = "&"
-	}
-	for _, tc := range []struct {
-		name       string
-		uri        string
-		readMostly bool
-		want       string
-	}{
+	eachSessionShows(t, "plan_cache_mode", []sessionCase{
 		{"archive-web", uri, true, "force_generic_plan"},
 		{"archiver", uri, false, "auto"},
-		{"archive-web, the URI's own", uri + sep + "plan_cache_mode=force_custom_plan", true, "force_custom_plan"},
-	} {
+		{"archive-web, the URI's own", withParam(uri, "plan_cache_mode=force_custom_plan"), true, "force_custom_plan"},
+	})
+}
+
+// sessionCase is a store opened on uri, as archive-web opens it
+// (readMostly) or as the archiver does, and the value a setting should
+// show on its sessions.
+type sessionCase struct {
+	name       string
+	uri        string
+	readMostly bool
+	want       string
+}
+
+// eachSessionShows opens each case's store and checks that every session
+// of its pool, not only the first, shows the setting's wanted value.
+func eachSessionShows(t *testing.T, setting string, cases []sessionCase) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			st, err := store.Open(ctx, store.Config{Type: "postgres", URI: tc.uri}, t.TempDir(), storetest.Logger(t), store.Options{ReadMostly: tc.readMostly})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			// Every session of the pool, not only the first.
-			conns := holdConns(t, st, 3)
-			for i, c := range conns {
-				var mode string
-				if err := c.QueryRowContext(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+			for i, c := range holdConns(t, st, 3) {
+				var got string
+				if err := c.QueryRowContext(ctx, `SHOW `+setting).Scan(&got); err != nil {
 					t.Fatal(err)
 				}
-				if mode != tc.want {
-					t.Errorf("session %d: plan_cache_mode %q, want %q", i, mode, tc.want)
+				if got != tc.want {
+					t.Errorf("session %d: %s %q, want %q", i, setting, got, tc.want)
 				}
 				c.Close()
 			}
 		})
 	}
+}
+
+// withParam adds a parameter (name=value) to a connection URI.
+func withParam(uri, param string) string {
+	if strings.Contains(uri, "?") {
+		return uri + "&" + param
+	}
+	return uri + "?" + param
 }
 
 // A store opened ReadMostly (archive-web) maps none of the SQLite file
@@ -212,38 +225,11 @@ func TestWritesOnAPoolOfOne(t *testing.T) {
 func TestSessionsCompileNothing(t *testing.T) {
 	ctx := context.Background()
 	uri := pgtest.NewDatabase(t)
-	sep := "?"
-	if strings.Contains(uri, "?") {
-		sep = "&"
-	}
-	for _, tc := range []struct {
-		name       string
-		uri        string
-		readMostly bool
-		want       string
-	}{
+	eachSessionShows(t, "jit", []sessionCase{
 		{"archiver", uri, false, "off"},
 		{"archive-web", uri, true, "off"},
-		{"archiver, the URI's own", uri + sep + "jit=on", false, "on"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			st, err := store.Open(ctx, store.Config{Type: "postgres", URI: tc.uri}, t.TempDir(), storetest.Logger(t), store.Options{ReadMostly: tc.readMostly})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			for i, c := range holdConns(t, st, 3) {
-				var jit string
-				if err := c.QueryRowContext(ctx, `SHOW jit`).Scan(&jit); err != nil {
-					t.Fatal(err)
-				}
-				if jit != tc.want {
-					t.Errorf("session %d: jit %q, want %q", i, jit, tc.want)
-				}
-				c.Close()
-			}
-		})
-	}
+		{"archiver, the URI's own", withParam(uri, "jit=on"), false, "on"},
+	})
 
 	// The case that cost: a batch's probe over 10,000 events PostgreSQL
 	// has no statistics of. A session with PostgreSQL's defaults compiles
@@ -270,19 +256,7 @@ func TestSessionsCompileNothing(t *testing.T) {
 		}
 		compiled := func(c *sql.Conn) bool {
 			t.Helper()
-			rows, err := c.QueryContext(ctx, "EXPLAIN "+store.PostgresProbeSQL, ids)
-			var plan []string
-			if err == nil {
-				for rows.Next() {
-					var line string
-					if err = rows.Scan(&line); err != nil {
-						break
-					}
-					plan = append(plan, line)
-				}
-				rows.Close()
-				err = cmp.Or(err, rows.Err())
-			}
+			plan, err := store.ScanStrings(c.QueryContext(ctx, "EXPLAIN "+store.PostgresProbeSQL, ids))
 			if err != nil {
 				t.Fatal(err)
 			}
