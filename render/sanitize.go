@@ -60,6 +60,15 @@ var outputTags = func() map[atom.Atom]bool {
 // HTML sanitizes Matrix HTML (format org.matrix.custom.html) for display.
 // The result is block-level content: put it in a div, not a p.
 func (r *Renderer) HTML(formatted string) template.HTML {
+	if out, ok := r.fastHTML(formatted); ok {
+		return template.HTML(out)
+	}
+	return r.slowHTML(formatted)
+}
+
+// slowHTML is HTML for any input: the bluemonday policy, the HTML parser,
+// the post-pass over the tree, and Render.
+func (r *Renderer) slowHTML(formatted string) template.HTML {
 	root, ok := r.parse(formatted)
 	if !ok {
 		// Only nesting past the parser's limit (512) gets here. No real
