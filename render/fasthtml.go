@@ -26,7 +26,9 @@ import (
 // line break (the parser drops it); nothing the parser or the policy
 // would rewrite (a NUL, a carriage return, invalid UTF-8, an attribute
 // value the policy would change or drop). What the post-pass adds is
-// added: rel on links.
+// added: rel on links. A reply fallback (mx-reply) at the top level is
+// dropped, as the policy drops it, where its content is of that shape
+// too.
 //
 // Whatever the tests missed, what it writes is safe by construction:
 // element names from its own list (all in outputTags), an href that
@@ -98,6 +100,22 @@ func (r *Renderer) fastHTML(s string) (string, bool) {
 			b.WriteString(s[i : k+1])
 			preStart = false
 			i = k + 1
+			continue
+		}
+		if depth == 0 && strings.HasPrefix(s[i:], mxReplyStart) {
+			// A reply fallback: the policy drops it whole, so the parser
+			// never sees it. Taken where its content is of the shape
+			// taken here, so that its first end tag is the one the
+			// policy's tokenizer ends it at.
+			content := s[i+len(mxReplyStart):]
+			end := strings.Index(content, mxReplyEnd)
+			if end < 0 {
+				return "", false
+			}
+			if _, ok := r.fastHTML(content[:end]); !ok {
+				return "", false
+			}
+			i += len(mxReplyStart) + end + len(mxReplyEnd)
 			continue
 		}
 		k := i + 1
@@ -191,6 +209,11 @@ func (r *Renderer) fastHTML(s string) (string, bool) {
 	}
 	return b.String(), true
 }
+
+const (
+	mxReplyStart = "<mx-reply>"
+	mxReplyEnd   = "</mx-reply>"
+)
 
 // fastMaxDepth bounds the nesting fastHTML takes, well below MaxDepth.
 const fastMaxDepth = 32

@@ -32,11 +32,18 @@ second</pre>`,
 	`<pre><code>
 newline inside code</code></pre>`,
 	`ünïcödé ✓ <em>ε</em>`,
+	`<mx-reply><blockquote><a href="https://matrix.to/#/!room:example.org/$ev?via=example.org">In reply to</a> <a href="https://matrix.to/#/@bob:example.org">@bob:example.org</a><br>how do I sanitize?</blockquote></mx-reply><a href="https://matrix.to/#/@bob:example.org">Bob</a>: use <code>bluemonday</code>`,
+	`before<mx-reply></mx-reply>after`,
 }
 
 // fastRefused are inputs fastHTML must leave to slowHTML.
 var fastRefused = []string{
-	`<mx-reply><blockquote>quoted</blockquote></mx-reply>reply`,
+	`<mx-reply><blockquote>quoted<mx-reply>nested</mx-reply></blockquote></mx-reply>reply`,
+	`<mx-reply>unclosed`,
+	`<p><mx-reply>in a paragraph</mx-reply></p>`,
+	`<mx-reply><script>x</script></mx-reply>reply`,
+	`<mx-reply><a href="https://a.example/" title="</mx-reply>">x</a></mx-reply>reply`,
+	`<mx-reply class="x">attribute</mx-reply>`,
 	`<P>upper case</P>`,
 	`<p>unclosed`,
 	`<p><p>nested</p></p>`,
@@ -148,21 +155,31 @@ func FuzzFastHTMLAsSlow(f *testing.F) {
 }
 
 // BenchmarkMarkdownHTML renders a message of the bench's Markdown shape
-// (heading, paragraph, list, code block, link), through HTML and through
-// slowHTML alone.
+// (heading, paragraph, list, code block, link) and an Element reply
+// (its fallback, pills, inline code), through HTML and through slowHTML
+// alone.
 func BenchmarkMarkdownHTML(b *testing.B) {
 	r := newTestRenderer()
-	in := fastTaken[2] + fastTaken[3]
-	b.Run("HTML", func(b *testing.B) {
-		b.SetBytes(int64(len(in)))
-		for b.Loop() {
-			_ = r.HTML(in)
+	for _, bc := range []struct{ name, in string }{
+		{"markdown", fastTaken[2] + fastTaken[3]},
+		{"reply", fastTaken[len(fastTaken)-2]},
+	} {
+		if _, ok := r.fastHTML(bc.in); !ok {
+			b.Fatalf("%s: fastHTML refused it", bc.name)
 		}
-	})
-	b.Run("slowHTML", func(b *testing.B) {
-		b.SetBytes(int64(len(in)))
-		for b.Loop() {
-			_ = r.slowHTML(in)
-		}
-	})
+		b.Run(bc.name+"/HTML", func(b *testing.B) {
+			b.SetBytes(int64(len(bc.in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = r.HTML(bc.in)
+			}
+		})
+		b.Run(bc.name+"/slowHTML", func(b *testing.B) {
+			b.SetBytes(int64(len(bc.in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = r.slowHTML(bc.in)
+			}
+		})
+	}
 }
