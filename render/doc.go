@@ -5,7 +5,9 @@
 // has been sanitised here: Matrix HTML goes through a bluemonday allowlist
 // (https://spec.matrix.org/v1.16/client-server-api/#mroommessage-msgtypes) and then a post-pass over the parsed tree that applies
 // what bluemonday cannot express (colours as CSS, spoilers, mxc images,
-// rel on links, the nesting cap); plain text is escaped and linkified.
+// rel on links, the nesting cap); plain text is escaped and linkified. The
+// common shape of formatted bodies (what Markdown clients send, well
+// nested) is written in one pass with the same bytes (fastHTML).
 //
 // Reply fallbacks (https://spec.matrix.org/v1.16/client-server-api/#rich-replies) are stripped here rather than relied upon
 // from elsewhere: quoted fallback text must never be shown, or indexed, as if
