@@ -309,28 +309,6 @@ func nulOrCR(s string) bool {
 
 func lowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
-// escapeText escapes s as html.Render escapes text and attribute values.
-func escapeText(b *strings.Builder, s string) {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		var esc string
-		switch s[i] {
-		case '&':
-			esc = "&amp;"
-		case '\'':
-			esc = "&#39;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '"':
-			esc = "&#34;"
-		default:
-			continue
-		}
-		b.WriteString(s[start:i])
-		b.WriteString(esc)
-		start = i + 1
-	}
-	b.WriteString(s[start:])
-}
+// escapeText escapes s, which holds no carriage return, as html.Render
+// escapes text and attribute values.
+func escapeText(b *strings.Builder, s string) { writeEscaped(b, s, &renderEscapes) }

@@ -143,10 +143,14 @@ func (r *Renderer) linkLength(cand string) int {
 // split the lines first and had html.EscapeString make each escaped line
 // a string of its own, which was half of rendering a first JSON day's
 // IRC lines (TestEscapedLinesAsEscapeString).
-func writeEscapedLines(b *strings.Builder, s string) {
+func writeEscapedLines(b *strings.Builder, s string) { writeEscaped(b, s, &lineEscapes) }
+
+// writeEscaped writes s with each byte that escapes has a text for
+// replaced by it, a CR LF pair by the text for CR.
+func writeEscaped(b *strings.Builder, s string, escapes *[256]string) {
 	written := 0
 	for i := 0; i < len(s); i++ {
-		repl := lineEscapes[s[i]]
+		repl := escapes[s[i]]
 		if repl == "" {
 			continue
 		}
@@ -167,6 +171,13 @@ func writeEscapedLines(b *strings.Builder, s string) {
 var lineEscapes = [256]string{
 	'<': "&lt;", '>': "&gt;", '&': "&amp;", '\'': "&#39;", '"': "&#34;",
 	'\n': "<br>", '\r': "<br>",
+}
+
+// renderEscapes are html.EscapeString's five escapes, which html.Render
+// writes for text and attribute values (and &#13; for a carriage return,
+// which fastHTML never writes).
+var renderEscapes = [256]string{
+	'<': "&lt;", '>': "&gt;", '&': "&amp;", '\'': "&#39;", '"': "&#34;",
 }
 
 // escapeLines is writeEscapedLines for a whole string.
