@@ -53,6 +53,12 @@ func markupSeeds(t testing.TB) []string {
 	for c := range 256 {
 		seeds = append(seeds, string([]byte{byte(c)}), "x"+string([]byte{byte(c)})+"y")
 	}
+	return append(seeds, xssPayloads(t)...)
+}
+
+// xssPayloads are the browser tests' hostile payloads
+// (internal/browsertest/testdata/xss), each with its {N} marker.
+func xssPayloads(t testing.TB) []string {
 	raw, err := os.ReadFile("../internal/browsertest/testdata/xss/payloads.json")
 	if err != nil {
 		t.Fatal(err)
@@ -61,10 +67,11 @@ func markupSeeds(t testing.TB) []string {
 	if err := json.Unmarshal(raw, &payloads); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range payloads {
-		seeds = append(seeds, p.HTML)
+	html := make([]string, len(payloads))
+	for i, p := range payloads {
+		html[i] = p.HTML
 	}
-	return seeds
+	return html
 }
 
 // TestMarkupEscapesAsTemplates: Markup writes every value as html/template
