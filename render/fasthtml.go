@@ -2,6 +2,7 @@ package render
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -47,11 +48,18 @@ func (r *Renderer) fastHTML(s string) (string, bool) {
 	}
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/8)
-	// The open elements, outermost first, and their kinds.
+	// The open elements, outermost first.
 	var stack [fastMaxDepth]string
-	var kinds [fastMaxDepth]fastKind
 	depth := 0
-	inLink := false
+	// parent is the kind of the innermost open element (the top level is
+	// flow content).
+	parent := func() fastKind {
+		if depth == 0 {
+			return fastFlow
+		}
+		k, _ := fastKindOf(stack[depth-1])
+		return k
+	}
 	// preStart: the last thing written is a pre's start tag.
 	preStart := false
 	for i := 0; i < len(s); {
@@ -62,7 +70,7 @@ func (r *Renderer) fastHTML(s string) (string, bool) {
 			}
 			text := s[i : i+j]
 			i += j
-			if depth > 0 && kinds[depth-1] == fastList && strings.Trim(text, " \t\n\f") != "" {
+			if parent() == fastList && strings.Trim(text, " \t\n\f") != "" {
 				return "", false
 			}
 			if strings.IndexByte(text, '&') >= 0 {
@@ -94,9 +102,6 @@ func (r *Renderer) fastHTML(s string) (string, bool) {
 				return "", false
 			}
 			depth--
-			if name == "a" {
-				inLink = false
-			}
 			b.WriteString(s[i : k+1])
 			preStart = false
 			i = k + 1
@@ -124,7 +129,7 @@ func (r *Renderer) fastHTML(s string) (string, bool) {
 		}
 		name := s[i+1 : k]
 		kind, known := fastKindOf(name)
-		if !known || !fastAllowed(kinds[:depth], name, kind) || name == "a" && inLink {
+		if !known || !fastAllowed(parent(), name, kind) || name == "a" && slices.Contains(stack[:depth], "a") {
 			return "", false
 		}
 		void := kind == fastVoidInline || kind == fastVoidBlock
@@ -181,7 +186,6 @@ func (r *Renderer) fastHTML(s string) (string, bool) {
 			b.WriteString(` href="`)
 			escapeText(&b, href)
 			b.WriteString(`" rel="` + linkRel + `"`)
-			inLink = true
 		case attrs == 0:
 		case name == "code" && key == "class" && codeClassRe.MatchString(val),
 			name == "ol" && key == "start" && olStartRe.MatchString(val):
@@ -197,7 +201,7 @@ func (r *Renderer) fastHTML(s string) (string, bool) {
 			if depth == fastMaxDepth {
 				return "", false
 			}
-			stack[depth], kinds[depth] = name, kind
+			stack[depth] = name
 			depth++
 			b.WriteByte('>')
 		}
@@ -255,13 +259,8 @@ func fastKindOf(name string) (fastKind, bool) {
 }
 
 // fastAllowed says whether the element name, of kind, may start inside
-// the open elements of kinds open (outermost first) without the parser
-// moving anything.
-func fastAllowed(open []fastKind, name string, kind fastKind) bool {
-	parent := fastFlow // the top level
-	if len(open) > 0 {
-		parent = open[len(open)-1]
-	}
+// an element of kind parent without the parser moving anything.
+func fastAllowed(parent fastKind, name string, kind fastKind) bool {
 	switch {
 	case name == "li" || parent == fastList:
 		return name == "li" && parent == fastList
