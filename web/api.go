@@ -226,7 +226,7 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := s.loadDay(ctx, r, from, to, pos, s.opts.APIDayPageSize, false)
+	d, err := s.loadDay(ctx, r, from, to, pos, s.opts.APIDayPageSize)
 	if err != nil {
 		return err
 	}

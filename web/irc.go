@@ -72,12 +72,27 @@ func addIRCLog(out []ircLogs, o *ircOrigin) []ircLogs {
 // ircTextNote is the plain-text log's header lines naming the IRC logs
 // the day's messages came from. Names are the operator's file names; any
 // control character (a newline would start a line of its own) is dropped.
-func ircTextNote(evs []store.Event) []string {
+// With noted, the logs in it are left out and those named are added to
+// it: a streamed log names a read's new logs before its lines.
+func ircTextNote(evs []store.Event, noted *[]ircLogs) []string {
 	var logs []ircLogs
 	for i := range evs {
-		if !evs[i].IsState() {
-			logs = addIRCLog(logs, ircOriginOf(&evs[i]))
+		if evs[i].IsState() {
+			continue
 		}
+		o := ircOriginOf(&evs[i])
+		if o == nil {
+			continue
+		}
+		if noted != nil {
+			if slices.ContainsFunc(*noted, func(l ircLogs) bool {
+				return l.Network == o.Network && l.Channel == o.Channel && slices.Contains(l.Files, o.Source)
+			}) {
+				continue
+			}
+			*noted = addIRCLog(*noted, o)
+		}
+		logs = addIRCLog(logs, o)
 	}
 	var out []string
 	for _, l := range logs {

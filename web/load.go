@@ -148,35 +148,17 @@ type dayData struct {
 }
 
 // loadDay reads the events of r's UTC day [from, to) after pos: one page
-// of size events with the nearest days that have messages, or (whole) all
-// of them, a page of size at a time.
-func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos store.Position, size int, whole bool) (dayData, error) {
+// of size events with the nearest days that have messages.
+func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos store.Position, size int) (dayData, error) {
 	var d dayData
-	var adjacent func() (dayData, error) // prev and next
-	if !whole {
-		adjacent = overlap(s, func() (a dayData, err error) {
-			a.prev, a.next, err = s.store.AdjacentMessages(ctx, r.ID, from, to)
-			return a, err
-		})
-	}
-	for {
-		page, more, err := s.store.DayPage(ctx, r.ID, from, to, pos, size)
-		if err != nil {
-			return d, err
-		}
-		if d.evs == nil {
-			d.evs = page // most days are one page: not copied
-		} else {
-			d.evs = append(d.evs, page...)
-		}
-		d.more = more
-		if !whole || !more || len(page) == 0 {
-			break
-		}
-		pos = store.PositionOf(page[len(page)-1])
-	}
-	if whole {
-		return d, nil // the text log links no other days
+	adjacent := overlap(s, func() (a dayData, err error) { // prev and next
+		a.prev, a.next, err = s.store.AdjacentMessages(ctx, r.ID, from, to)
+		return a, err
+	})
+	var err error
+	d.evs, d.more, err = s.store.DayPage(ctx, r.ID, from, to, pos, size)
+	if err != nil {
+		return d, err
 	}
 	a, err := adjacent()
 	d.prev, d.next = a.prev, a.next

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,7 +194,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 		pos, beforePos = store.Position{TS: start - 1, NID: math.MaxInt64}, store.Position{TS: start, NID: math.MinInt64}
 	}
 	size := s.opts.DayPageSize
-	day, err := s.loadDay(ctx, r, from, to, pos, size, false)
+	day, err := s.loadDay(ctx, r, from, to, pos, size)
 	if err != nil {
 		return dayView{}, 0, err
 	}
@@ -451,54 +452,30 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 		return err
 	}
 	// The whole day, however busy: the log is where every message of a
-	// day can be had in one response.
-	d, err := s.loadDay(ctx, r, from, to, store.Position{}, s.opts.APIDayPageSize, true)
+	// day can be had in one response. A day that fits in one read of
+	// APIDayPageSize events is answered whole, validated and cached; a
+	// busier one (a flood) is streamed (streamDayText).
+	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, store.Position{}, s.opts.APIDayPageSize)
 	if err != nil {
 		return err
 	}
-	evs := d.evs
+	if more {
+		return s.streamDayText(c, r, date, day, from, to, evs)
+	}
+	return s.sendDayText(c, r, date, day, evs)
+}
+
+// sendDayText answers the text log of a day whose events are evs, all of
+// them, validated and cached as a page is.
+func (s *Server) sendDayText(c echo.Context, r store.Room, date string, day time.Time, evs []store.Event) error {
+	ctx := c.Request().Context()
 	msgs, err := s.shownDay(ctx, r.ID, evs)
 	if err != nil {
 		return err
 	}
-	v := textLogView{Header: fmt.Sprintf("# %s (%s) — %s UTC", logField(roomName(r)), logField(string(r.ID)), date)}
-	for _, l := range ircTextNote(evs) {
-		v.Header += "\n# " + logField(l)
-	}
-	for _, e := range evs {
-		sh, ok := msgs[e.ID]
-		if !ok {
-			continue
-		}
-		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(displayName(e.SenderName, e.Sender)),
-			MsgType: sh.msg.MsgType, Edited: sh.edited}
-		if sh.redaction != nil {
-			l.Notice = withdrawnNotice(*sh.redaction)
-		} else {
-			l.Media = s.mediaURL(sh.msg.URL)
-		}
-		v.Lines = append(v.Lines, l)
-	}
-	// Queued once v.Lines has its final length: the jobs keep pointers
-	// into it.
-	q := renderQueue{jobs: make([]renderJob, 0, len(v.Lines))}
-	n := 0
-	for _, e := range evs {
-		if sh, ok := msgs[e.ID]; ok {
-			if sh.redaction == nil {
-				l := &v.Lines[n]
-				q.text(sh.msg, 0, func(t string) { l.text = t })
-				if render.IsMedia(sh.msg) {
-					q.media(sh.msg, func(a render.MediaAvailability) {
-						if a != render.MediaAvailable {
-							l.Media, l.MediaNote = "", render.MediaNote(sh.msg, a)
-						}
-					})
-				}
-			}
-			n++
-		}
-	}
+	v := textLogView{Header: textLogHeader(r, date, ircTextNote(evs, nil))}
+	var q renderQueue
+	v.Lines = s.textLogLines(evs, msgs, &q)
 	code := http.StatusOK
 	if len(msgs) == 0 {
 		code = http.StatusNotFound
@@ -517,6 +494,56 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 			return respBody{b: v.bytes()}, nil
 		})
 	})
+}
+
+// textLogHeader is the text log's first line, and a line for each note.
+func textLogHeader(r store.Room, date string, notes []string) string {
+	h := fmt.Sprintf("# %s (%s) — %s UTC", logField(roomName(r)), logField(string(r.ID)), date)
+	for _, l := range notes {
+		h += "\n# " + logField(l)
+	}
+	return h
+}
+
+// textLogLines makes the log's lines of the messages of evs that msgs
+// shows, in evs's order, and queues the rendering of their text on q.
+func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, q *renderQueue) []textLogLine {
+	var lines []textLogLine
+	for _, e := range evs {
+		sh, ok := msgs[e.ID]
+		if !ok {
+			continue
+		}
+		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(displayName(e.SenderName, e.Sender)),
+			MsgType: sh.msg.MsgType, Edited: sh.edited}
+		if sh.redaction != nil {
+			l.Notice = withdrawnNotice(*sh.redaction)
+		} else {
+			l.Media = s.mediaURL(sh.msg.URL)
+		}
+		lines = append(lines, l)
+	}
+	// Queued once lines has its final length: the jobs keep pointers
+	// into it.
+	q.jobs = slices.Grow(q.jobs, len(lines))
+	n := 0
+	for _, e := range evs {
+		if sh, ok := msgs[e.ID]; ok {
+			if sh.redaction == nil {
+				l := &lines[n]
+				q.text(sh.msg, 0, func(t string) { l.text = t })
+				if render.IsMedia(sh.msg) {
+					q.media(sh.msg, func(a render.MediaAvailability) {
+						if a != render.MediaAvailable {
+							l.Media, l.MediaNote = "", render.MediaNote(sh.msg, a)
+						}
+					})
+				}
+			}
+			n++
+		}
+	}
+	return lines
 }
 
 // textLogView is a plain-text day log before its messages' text is
@@ -539,17 +566,27 @@ type textLogLine struct {
 // fmt and a string per line, writing a day of 1,000 messages cost its
 // first request a tenth of its CPU.
 func (v textLogView) bytes() []byte {
-	n := len(v.Header) + 1
-	for i := range v.Lines {
-		l := &v.Lines[i]
+	b := make([]byte, 0, len(v.Header)+1+textLogLinesSize(v.Lines))
+	return appendTextLogLines(append(append(b, v.Header...), '\n'), v.Lines)
+}
+
+// textLogLinesSize is about what appendTextLogLines adds for lines, a
+// little more.
+func textLogLinesSize(lines []textLogLine) int {
+	n := 0
+	for i := range lines {
+		l := &lines[i]
 		// The fixed parts of a line are under 32 bytes; a line break in
 		// the text adds four spaces.
 		n += 32 + len(l.Time) + len(l.Name) + len(l.Notice) + len(l.text) + len(l.Media) + len(l.MediaNote)
 	}
-	b := make([]byte, 0, n+n/8)
-	b = append(append(b, v.Header...), '\n')
-	for i := range v.Lines {
-		l := &v.Lines[i]
+	return n + n/8
+}
+
+// appendTextLogLines appends lines, rendered, to b.
+func appendTextLogLines(b []byte, lines []textLogLine) []byte {
+	for i := range lines {
+		l := &lines[i]
 		b = append(append(append(b, '['), l.Time...), "] "...)
 		if l.Notice != "" {
 			b = append(append(append(append(append(b, '<'), l.Name...), "> ("...), l.Notice...), ")\n"...)

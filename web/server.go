@@ -460,7 +460,9 @@ func (s *Server) sendCached(c echo.Context, code int, contentType string, body [
 // sendCached.
 func (s *Server) cacheHeaders(c echo.Context, etag string, day time.Time) {
 	h := c.Response().Header()
-	h.Set("ETag", etag)
+	if etag != "" { // a streamed answer has none (streamDayText)
+		h.Set("ETag", etag)
+	}
 	today := s.now().UTC().Truncate(24 * time.Hour)
 	if !day.IsZero() && !day.Before(today) {
 		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(currentDayMaxAge.Seconds())))

@@ -1,0 +1,140 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// streamDayText answers the text log of a day busier than one read of
+// APIDayPageSize events (first is that read: a flood, a bridge replaying
+// its backlog), a read at a time: each read's lines are written and
+// flushed before the next read, so the log takes one read's memory
+// however busy the day. Read whole, the log of a day of 500,000 messages
+// took archive-web from 174 to 861 MiB of resident memory and 14 s before
+// its first byte (so a few such requests at once would end the process);
+// streamed, 9 MiB more and 0.16 s.
+//
+// It says what the whole day's log would, byte for byte, but for two
+// things its bytes not being known before they are written makes it
+// leave out or move: it has no ETag and is not cached (it is gzipped as
+// it goes when the client takes gzip), and its header names the IRC logs
+// of its first read's lines only, each later one being named in a "# "
+// line right before its first line. A read that fails once the first
+// byte is out cuts the transfer short (http.ErrAbortHandler): a client
+// must not take a log cut at the failure for the whole day. A day with no
+// message in any of its reads is answered as a quiet one would be (404).
+func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day time.Time, from, to int64, first []store.Event) error {
+	ctx := c.Request().Context()
+	var (
+		out    io.Writer // nil until the first line
+		zw     *gzip.Writer
+		buf    []byte
+		noted  []ircLogs
+		evs    = first
+		more   = true
+		failed = func(err error) error {
+			if out == nil {
+				return err // nothing sent: the error handler answers
+			}
+			s.log.Warn("the text log of a busy day was cut short", "path", c.Request().URL.Path, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	)
+	for {
+		msgs, err := s.shownDay(ctx, r.ID, evs)
+		if err != nil {
+			return failed(err)
+		}
+		var q renderQueue
+		lines := s.textLogLines(evs, msgs, &q)
+		if len(lines) > 0 {
+			if err := s.run(ctx, &q); err != nil {
+				return failed(err)
+			}
+			if out == nil {
+				out, zw = s.startTextStream(c, day)
+				buf = append(append(buf, textLogHeader(r, date, ircTextNote(evs, &noted))...), '\n')
+				buf = appendTextLogLines(buf, lines)
+			} else {
+				buf = appendNotedLines(buf, evs, msgs, lines, &noted)
+			}
+			if _, err := out.Write(buf); err != nil {
+				s.log.Debug("the text log of a busy day was not read to its end", "path", c.Request().URL.Path, "err", err)
+				return nil // the client is gone
+			}
+			buf = buf[:0]
+			if zw != nil {
+				if err := zw.Flush(); err != nil {
+					return nil
+				}
+			}
+			_ = http.NewResponseController(c.Response().Writer).Flush()
+		}
+		if !more || len(evs) == 0 {
+			break
+		}
+		evs, more, err = s.store.DayPage(ctx, r.ID, from, to, store.PositionOf(evs[len(evs)-1]), s.opts.APIDayPageSize)
+		if err != nil {
+			return failed(err)
+		}
+	}
+	if out == nil {
+		return s.sendDayText(c, r, date, day, nil)
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// startTextStream sends a streamed text log's status and headers (those
+// sendValidated sends, but the ETag) and returns where its body goes,
+// and the gzip writer in between if the client takes gzip.
+func (s *Server) startTextStream(c echo.Context, day time.Time) (io.Writer, *gzip.Writer) {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/plain; charset=utf-8")
+	if s.cache != nil {
+		h.Add("Vary", "Accept-Encoding")
+	}
+	s.cacheHeaders(c, "", day)
+	var zw *gzip.Writer
+	if s.cache != nil && acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
+		h.Set(echo.HeaderContentEncoding, "gzip")
+		zw, _ = gzip.NewWriterLevel(c.Response(), gzip.BestSpeed) // a valid level: no error
+	}
+	c.Response().WriteHeader(http.StatusOK)
+	if zw != nil {
+		return zw, zw
+	}
+	return c.Response(), nil
+}
+
+// appendNotedLines appends lines, those of the messages of evs that msgs
+// shows, to b, and names each IRC log not in noted in a "# " line right
+// before its first line.
+func appendNotedLines(b []byte, evs []store.Event, msgs map[id.EventID]*shown, lines []textLogLine, noted *[]ircLogs) []byte {
+	n, from := 0, 0
+	for i := range evs {
+		if _, ok := msgs[evs[i].ID]; !ok {
+			continue
+		}
+		if notes := ircTextNote(evs[i:i+1], noted); len(notes) > 0 {
+			b = appendTextLogLines(b, lines[from:n])
+			for _, l := range notes {
+				b = append(append(append(b, "# "...), logField(l)...), '\n')
+			}
+			from = n
+		}
+		n++
+	}
+	return appendTextLogLines(b, lines[from:])
+}
