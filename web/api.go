@@ -226,6 +226,11 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.takeDayRead(c)
+	if err != nil {
+		return err
+	}
+	defer release()
 	d, err := s.loadDay(ctx, r, from, to, pos, s.opts.APIDayPageSize)
 	if err != nil {
 		return err

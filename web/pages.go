@@ -455,12 +455,17 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 	// day can be had in one response. A day that fits in one read of
 	// APIDayPageSize events is answered whole, validated and cached; a
 	// busier one (a flood) is streamed (streamDayText).
+	release, err := s.takeDayRead(c)
+	if err != nil {
+		return err
+	}
+	defer release()
 	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, store.Position{}, s.opts.APIDayPageSize)
 	if err != nil {
 		return err
 	}
 	if more {
-		return s.streamDayText(c, r, date, day, from, to, evs)
+		return s.streamDayText(c, r, date, day, from, to, evs, release)
 	}
 	return s.sendDayText(c, r, date, day, evs)
 }

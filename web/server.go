@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,10 @@ type Options struct {
 	// APIDayPageSize is how many events one JSON day holds (default
 	// store.MaxDayEvents); a busier day is flagged and continued.
 	APIDayPageSize int
+	// MaxDayReads is how many requests may read a JSON day or a text log
+	// (APIDayPageSize events a read) at once; more wait their turn
+	// (takeDayRead). Default: twice GOMAXPROCS.
+	MaxDayReads int
 	// IndexPosition reports the change-feed position the search index
 	// reflects; with it /readyz fails while the index is more than
 	// ReadyIndexLag changes behind the feed. Nil: no index to wait for.
@@ -103,6 +108,9 @@ type Server struct {
 	// overlapReads: a page's independent reads run at once (overlap), on
 	// PostgreSQL.
 	overlapReads bool
+	// dayReads holds a token for each JSON day or text log being read
+	// (takeDayRead).
+	dayReads chan struct{}
 }
 
 // New builds the server, parsing every template now.
@@ -120,8 +128,11 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	if opts.APIDayPageSize <= 0 {
 		opts.APIDayPageSize = store.MaxDayEvents
 	}
+	if opts.MaxDayReads <= 0 {
+		opts.MaxDayReads = 2 * runtime.GOMAXPROCS(0)
+	}
 	s := &Server{store: st, render: r, log: log, opts: opts, via: newViaCache(5 * time.Minute), viaPageMembers: viaPageMembers, now: time.Now, search: opts.Search,
-		cache: newRenderCache(opts.CacheBytes), overlapReads: st.Dialect() == "postgres"}
+		cache: newRenderCache(opts.CacheBytes), overlapReads: st.Dialect() == "postgres", dayReads: make(chan struct{}, opts.MaxDayReads)}
 	s.lastRequest.Store(time.Now().UnixNano()) // waitIdle: the start counts as a request
 	if opts.Metrics != nil && s.cache != nil {
 		opts.Metrics.cache.Store(s.cache)

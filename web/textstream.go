@@ -1,8 +1,10 @@
 package web
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -30,8 +32,9 @@ import (
 // byte is out cuts the transfer short (http.ErrAbortHandler): a client
 // must not take a log cut at the failure for the whole day. A day with no
 // message in any of its reads is answered as a quiet one would be (404).
-func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day time.Time, from, to int64, first []store.Event) error {
+func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day time.Time, from, to int64, first []store.Event, turn func()) error {
 	ctx := c.Request().Context()
+	defer func() { turn() }() // the turn held (takeDayRead): given back before each write
 	var (
 		out    io.Writer // nil until the first line
 		zw     *gzip.Writer
@@ -65,6 +68,7 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 			} else {
 				buf = appendNotedLines(buf, evs, msgs, lines, &noted)
 			}
+			turn()
 			if _, err := out.Write(buf); err != nil {
 				s.log.Debug("the text log of a busy day was not read to its end", "path", c.Request().URL.Path, "err", err)
 				return nil // the client is gone
@@ -80,7 +84,14 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 		if !more || len(evs) == 0 {
 			break
 		}
-		evs, more, err = s.store.DayPage(ctx, r.ID, from, to, store.PositionOf(evs[len(evs)-1]), s.opts.APIDayPageSize)
+		pos := store.PositionOf(evs[len(evs)-1])
+		evs = nil // not held while the next turn is waited for
+		turn()
+		if turn, err = s.takeDayRead(c); err != nil {
+			turn = func() {}
+			return failed(err)
+		}
+		evs, more, err = s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize)
 		if err != nil {
 			return failed(err)
 		}
@@ -94,6 +105,44 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 		}
 	}
 	return nil
+}
+
+// takeDayRead waits for a turn to read a JSON day or a text log, each read
+// up to APIDayPageSize events, and returns what gives it back; waiting
+// ends with the request's time (a 503 that asks to retry). Each such
+// request holds one read's events and what is made of them (about 20-35
+// MiB for 20,000 events of a flooded day), so Options.MaxDayReads turns
+// at once bound archive-web's memory where many clients ask for busy
+// days: 24 clients at once, each asking another JSON page of a day of
+// 500,000 messages, took it from 158 to 712 MiB resident when none
+// waited. Two cores are kept as busy by a few at once as by many; day
+// pages (DayPageSize events) take no turn. The turn is given back before
+// the answer is written (sendValidated; a streamed log before each of its
+// writes), or when the handler returns: a client that reads slowly holds
+// none.
+func (s *Server) takeDayRead(c echo.Context) (release func(), err error) {
+	select {
+	case s.dayReads <- struct{}{}:
+	case <-c.Request().Context().Done():
+		return nil, fmt.Errorf("waiting for a turn to read a day: %w", c.Request().Context().Err())
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { <-s.dayReads }) }
+	c.Set(dayReadKey, release)
+	return release, nil
+}
+
+// dayReadKey is where takeDayRead leaves its release in the request's
+// context.
+const dayReadKey = "mxarchive.dayRead"
+
+// giveBackDayRead gives back the request's turn to read a day, if it holds
+// one: its answer is built, and writing it may take as long as the client
+// reads.
+func giveBackDayRead(c echo.Context) {
+	if release, ok := c.Get(dayReadKey).(func()); ok {
+		release()
+	}
 }
 
 // startTextStream sends a streamed text log's status and headers (those

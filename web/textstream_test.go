@@ -151,15 +151,7 @@ func TestBusyDayTextLogCutShort(t *testing.T) {
 		srv.Listener = smallBuffers{srv.Listener}
 		srv.Start()
 		defer srv.Close()
-		client := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-			if err != nil {
-				return err
-			}
-			return serr
-		}}).DialContext, DisableCompression: true}}
-		resp, err := client.Get(srv.URL + "/room/!x:example.org/2026-01-01.txt")
+		resp, err := smallBufferClient().Get(srv.URL + "/room/!x:example.org/2026-01-01.txt")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,6 +172,60 @@ func TestBusyDayTextLogCutShort(t *testing.T) {
 			t.Errorf("the log holds the day's last message (%v)", err)
 		}
 	})
+}
+
+// TestSlowReaderHoldsNoTurn: a request gives its turn to read a day back
+// before its answer is written (a streamed text log, before each write),
+// so clients that read slowly do not keep the others waiting. With one
+// turn, a text log and a JSON day whose clients stall after their first
+// bytes leave it free for another request, and then read to their end.
+func TestSlowReaderHoldsNoTurn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		var lines []string
+		body := strings.Repeat("x", 400)
+		for i := range 600 {
+			lines = append(lines, msgLine(fmt.Sprintf("$b%d", i), 1767225601000+int64(i)*1000, fmt.Sprintf(`{"msgtype":"m.text","body":"%d %s"}`, i, body)))
+		}
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{APIDayPageSize: 200, MaxDayReads: 1, RequestTimeout: 5 * time.Second}, writeRoom(t, lines...))
+		srv := httptest.NewUnstartedServer(e.srv)
+		srv.Listener = smallBuffers{srv.Listener}
+		srv.Start()
+		defer srv.Close()
+		const txt, api = "/room/!x:example.org/2026-01-01.txt", "/api/v1/rooms/!x:example.org/events?date=2026-01-01"
+		for _, c := range []struct{ slow, other, last string }{{txt, api, "599 x"}, {api, txt, `"truncated":true`}} {
+			resp, err := smallBufferClient().Get(srv.URL + c.slow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(resp.Body)
+			if _, err := r.Peek(100); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d, %v", c.slow, resp.StatusCode, err)
+			}
+			start := time.Now()
+			if rec := e.get(t, c.other); rec.Code != http.StatusOK {
+				t.Errorf("GET %s while a client stalls reading %s = %d after %v", c.other, c.slow, rec.Code, time.Since(start))
+			}
+			rest, err := io.ReadAll(r)
+			resp.Body.Close()
+			if err != nil || !strings.Contains(string(rest), c.last) {
+				t.Errorf("GET %s, read to its end: %v, %d bytes", c.slow, err, len(rest))
+			}
+		}
+	})
+}
+
+// smallBufferClient is an HTTP client whose connections have small
+// receive buffers: a server writing more than they hold waits for it to
+// read.
+func smallBufferClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}).DialContext, DisableCompression: true}}
 }
 
 // smallBuffers is a listener whose connections have small send buffers.

@@ -435,6 +435,7 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 		c.Response().Header().Set(echo.HeaderContentEncoding, "gzip")
 	}
 	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(out)))
+	giveBackDayRead(c)
 	if err := c.Blob(code, contentType, out); err != nil {
 		return err
 	}
