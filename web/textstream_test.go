@@ -141,12 +141,7 @@ func TestBusyDayTextLogStreams(t *testing.T) {
 // back in the first read's lines), so the next read fails.
 func TestBusyDayTextLogCutShort(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		var lines []string
-		body := strings.Repeat("x", 400)
-		for i := range 600 {
-			lines = append(lines, msgLine(fmt.Sprintf("$b%d", i), 1767225601000+int64(i)*1000, fmt.Sprintf(`{"msgtype":"m.text","body":"%d %s"}`, i, body)))
-		}
-		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{APIDayPageSize: 200, RequestTimeout: 500 * time.Millisecond}, writeRoom(t, lines...))
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{APIDayPageSize: 200, RequestTimeout: 500 * time.Millisecond}, longLinesDay(t))
 		srv := httptest.NewUnstartedServer(e.srv)
 		srv.Listener = smallBuffers{srv.Listener}
 		srv.Start()
@@ -181,12 +176,7 @@ func TestBusyDayTextLogCutShort(t *testing.T) {
 // bytes leave it free for another request, and then read to their end.
 func TestSlowReaderHoldsNoTurn(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		var lines []string
-		body := strings.Repeat("x", 400)
-		for i := range 600 {
-			lines = append(lines, msgLine(fmt.Sprintf("$b%d", i), 1767225601000+int64(i)*1000, fmt.Sprintf(`{"msgtype":"m.text","body":"%d %s"}`, i, body)))
-		}
-		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{APIDayPageSize: 200, MaxDayReads: 1, RequestTimeout: 5 * time.Second}, writeRoom(t, lines...))
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{APIDayPageSize: 200, MaxDayReads: 1, RequestTimeout: 5 * time.Second}, longLinesDay(t))
 		srv := httptest.NewUnstartedServer(e.srv)
 		srv.Listener = smallBuffers{srv.Listener}
 		srv.Start()
@@ -212,6 +202,17 @@ func TestSlowReaderHoldsNoTurn(t *testing.T) {
 			}
 		}
 	})
+}
+
+// longLinesDay is a room whose 2026-01-01 holds 600 messages of some 400
+// bytes, "0 xxx…" to "599 xxx…": its text log is some 250 KB.
+func longLinesDay(t *testing.T) string {
+	var lines []string
+	body := strings.Repeat("x", 400)
+	for i := range 600 {
+		lines = append(lines, msgLine(fmt.Sprintf("$b%d", i), 1767225601000+int64(i)*1000, fmt.Sprintf(`{"msgtype":"m.text","body":"%d %s"}`, i, body)))
+	}
+	return writeRoom(t, lines...)
 }
 
 // smallBufferClient is an HTTP client whose connections have small
