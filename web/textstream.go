@@ -33,6 +33,7 @@ import (
 // byte is out cuts the transfer short (http.ErrAbortHandler): a client
 // must not take a log cut at the failure for the whole day. A day with no
 // message in any of its reads is answered as a quiet one would be (404).
+// A HEAD request is answered once the first read has lines.
 func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day time.Time, from, to int64, first []store.Event, turn func()) error {
 	ctx := c.Request().Context()
 	defer func() { turn() }() // the turn held (takeDayRead): given back before each write
@@ -64,6 +65,9 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 			}
 			if out == nil {
 				out, zw = s.startTextStream(c, day)
+				if c.Request().Method == http.MethodHead {
+					return nil // the rest would be read only to be dropped
+				}
 				buf = append(append(buf, textLogHeader(r, date, ircTextNote(evs, &noted))...), '\n')
 				buf = appendTextLogLines(buf, lines)
 			} else {

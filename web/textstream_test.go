@@ -94,6 +94,21 @@ func TestBusyDayTextLogStreams(t *testing.T) {
 			}
 		}
 
+		// HEAD: the headers, after the first read alone.
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := count()
+		streamed.get(t, day)
+		get := count() - before
+		before = count()
+		head := httptest.NewRecorder()
+		streamed.srv.ServeHTTP(head, httptest.NewRequest(http.MethodHead, day, nil))
+		if n := count() - before; head.Code != http.StatusOK || head.Body.Len() != 0 || head.Header().Get("Content-Type") != w.Header().Get("Content-Type") || n >= get {
+			t.Errorf("HEAD: %d, %d bytes, Content-Type %q, %d queries (GET: %d)", head.Code, head.Body.Len(), head.Header().Get("Content-Type"), n, get)
+		}
+
 		req := httptest.NewRequest(http.MethodGet, day, nil)
 		req.Header.Set("Accept-Encoding", "gzip")
 		z := httptest.NewRecorder()
