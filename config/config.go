@@ -262,6 +262,10 @@ type Web struct {
 	// limit, for 2% more CPU). GOMEMLIMIT in the environment overrides it
 	// (then it is Go's limit alone).
 	MemoryLimit int64 `yaml:"memory_limit"`
+	// MaxDayReads is how many requests may read a JSON day or a text log
+	// at once (each holds up to 20,000 events a read: tens of MiB on a
+	// flooded day); more wait their turn. 0: twice the cores Go uses.
+	MaxDayReads int `yaml:"max_day_reads"`
 }
 
 // Homeserver names the homeserver the archiver talks to (mautrix names).
@@ -484,6 +488,9 @@ func (c Config) validate() error {
 	}
 	if c.Web.MemoryLimit < 0 {
 		return errors.New("web.memory_limit must not be negative (0 means none)")
+	}
+	if c.Web.MaxDayReads < 0 {
+		return errors.New("web.max_day_reads must not be negative (0 means twice the cores)")
 	}
 	if c.Database.MaxOpenConns < 0 || c.Database.MaxIdleConns < 0 {
 		return errors.New("database.max_open_conns and database.max_idle_conns must not be negative (0 means the default)")

@@ -92,6 +92,12 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{name: "day page size zero", env: []string{"MXARCHIVE_WEB_DAY_PAGE_SIZE=0"}, wantErr: "web.day_page_size"},
+		{name: "max day reads", env: []string{"MXARCHIVE_WEB_MAX_DAY_READS=3"}, check: func(t *testing.T, c Config) {
+			if c.Web.MaxDayReads != 3 {
+				t.Errorf("max day reads = %d, want 3", c.Web.MaxDayReads)
+			}
+		}},
+		{name: "max day reads negative", env: []string{"MXARCHIVE_WEB_MAX_DAY_READS=-1"}, wantErr: "web.max_day_reads"},
 		{name: "day page size too large", env: []string{"MXARCHIVE_WEB_DAY_PAGE_SIZE=2001"}, wantErr: "web.day_page_size"},
 		{name: "media max_size must be positive", env: []string{"MXARCHIVE_MEDIA_MAX_SIZE=0"}, wantErr: "media.max_size"},
 		{name: "media concurrency bounded", env: []string{"MXARCHIVE_MEDIA_CONCURRENCY=1000"}, wantErr: "media.concurrency"},

@@ -65,7 +65,7 @@ type Options struct {
 	APIDayPageSize int
 	// MaxDayReads is how many requests may read a JSON day or a text log
 	// (APIDayPageSize events a read) at once; more wait their turn
-	// (takeDayRead). Default: twice GOMAXPROCS.
+	// (takeDayRead). Default: twice GOMAXPROCS. web.max_day_reads.
 	MaxDayReads int
 	// IndexPosition reports the change-feed position the search index
 	// reflects; with it /readyz fails while the index is more than

@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	defer st.Close()
-	opts := web.Options{BaseURL: cfg.Web.BaseURL, CacheBytes: cfg.Web.CacheSize, DayPageSize: cfg.Web.DayPageSize}
+	opts := web.Options{BaseURL: cfg.Web.BaseURL, CacheBytes: cfg.Web.CacheSize, DayPageSize: cfg.Web.DayPageSize, MaxDayReads: cfg.Web.MaxDayReads}
 	if opts.BaseURL == "" {
 		log.Warn("web.base_url is not set: the API links by path and there are no sitemaps or feeds")
 	}
