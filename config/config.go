@@ -262,9 +262,10 @@ type Web struct {
 	// limit, for 2% more CPU). GOMEMLIMIT in the environment overrides it
 	// (then it is Go's limit alone).
 	MemoryLimit int64 `yaml:"memory_limit"`
-	// MaxDayReads is how many requests may read a JSON day or a text log
-	// at once (each holds up to 20,000 events a read: tens of MiB on a
-	// flooded day); more wait their turn. 0: twice the cores Go uses.
+	// MaxDayReads is how many requests may read a JSON day, a text log or
+	// a meeting's window at once (each holds up to 20,000 events a read:
+	// tens of MiB on a flooded day); more wait their turn. 0: twice the
+	// cores Go uses.
 	MaxDayReads int `yaml:"max_day_reads"`
 }
 

@@ -55,33 +55,46 @@ func meetingLine(sh *shown) (meeting.Line, bool) {
 func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Event) (meeting.Meeting, bool, int, error) {
 	loaded := 0
 	for i, span := range meetingWindows {
-		evs, err := s.store.DayEvents(ctx, r.ID, start.OriginTS, start.OriginTS+span)
-		if err != nil {
+		m, ok, n, err := s.meetingWindow(ctx, r, start, span)
+		loaded += n
+		if err != nil || !ok {
 			return meeting.Meeting{}, false, loaded, err
-		}
-		loaded += len(evs)
-		msgs, err := s.shownMessages(ctx, evs)
-		if err != nil {
-			return meeting.Meeting{}, false, loaded, err
-		}
-		lines := make([]meeting.Line, 0, len(msgs))
-		for _, e := range evs {
-			if sh, ok := msgs[e.ID]; ok {
-				if l, ok := meetingLine(sh); ok {
-					lines = append(lines, l)
-				}
-			}
-		}
-		m, ok := meeting.At(lines, start.ID)
-		if !ok {
-			return meeting.Meeting{}, false, loaded, nil
 		}
 		windowEnd := start.OriginTS + span
-		if m.Ended || i == len(meetingWindows)-1 || len(evs) >= store.MaxDayEvents || m.End+meeting.Silence < windowEnd {
+		if m.Ended || i == len(meetingWindows)-1 || n >= store.MaxDayEvents || m.End+meeting.Silence < windowEnd {
 			return m, true, loaded, nil
 		}
 	}
 	return meeting.Meeting{}, false, loaded, nil // not reached: the last window returns
+}
+
+// meetingWindow computes the meeting started by start from the span (ms)
+// of events after it, up to store.MaxDayEvents of them, read in a turn of
+// their own (takeReadTurn); n is how many it read.
+func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Event, span int64) (m meeting.Meeting, ok bool, n int, err error) {
+	release, err := s.takeReadTurn(ctx)
+	if err != nil {
+		return meeting.Meeting{}, false, 0, err
+	}
+	defer release()
+	evs, err := s.store.DayEvents(ctx, r.ID, start.OriginTS, start.OriginTS+span)
+	if err != nil {
+		return meeting.Meeting{}, false, 0, err
+	}
+	msgs, err := s.shownMessages(ctx, evs)
+	if err != nil {
+		return meeting.Meeting{}, false, len(evs), err
+	}
+	lines := make([]meeting.Line, 0, len(msgs))
+	for _, e := range evs {
+		if sh, ok := msgs[e.ID]; ok {
+			if l, ok := meetingLine(sh); ok {
+				lines = append(lines, l)
+			}
+		}
+	}
+	m, ok = meeting.At(lines, start.ID)
+	return m, ok, len(evs), nil
 }
 
 type meetingListView struct {

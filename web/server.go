@@ -63,8 +63,9 @@ type Options struct {
 	// APIDayPageSize is how many events one JSON day holds (default
 	// store.MaxDayEvents); a busier day is flagged and continued.
 	APIDayPageSize int
-	// MaxDayReads is how many requests may read a JSON day or a text log
-	// (APIDayPageSize events a read) at once; more wait their turn
+	// MaxDayReads is how many requests may read a JSON day, a text log
+	// (APIDayPageSize events a read) or a meeting's window of events at
+	// once; more wait their turn
 	// (takeDayRead). Default: twice GOMAXPROCS. web.max_day_reads.
 	MaxDayReads int
 	// IndexPosition reports the change-feed position the search index

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -111,7 +112,8 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 }
 
 // takeDayRead waits for a turn to read a JSON day or a text log, each read
-// up to APIDayPageSize events, and returns what gives it back; waiting
+// up to APIDayPageSize events (or a meeting's window, up to
+// store.MaxDayEvents), and returns what gives it back; waiting
 // ends with the request's time (a 503 that asks to retry). Each such
 // request holds one read's events and what is made of them (about 20-35
 // MiB for 20,000 events of a flooded day), so Options.MaxDayReads turns
@@ -124,15 +126,23 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 // writes), or when the handler returns: a client that reads slowly holds
 // none.
 func (s *Server) takeDayRead(c echo.Context) (release func(), err error) {
+	release, err = s.takeReadTurn(c.Request().Context())
+	if err == nil {
+		c.Set(dayReadKey, release)
+	}
+	return release, err
+}
+
+// takeReadTurn is takeDayRead for a read whose caller gives the turn back
+// itself, before it answers (a meeting's window of events, loadMeeting).
+func (s *Server) takeReadTurn(ctx context.Context) (release func(), err error) {
 	select {
 	case s.dayReads <- struct{}{}:
-	case <-c.Request().Context().Done():
-		return nil, fmt.Errorf("waiting for a turn to read a day: %w", c.Request().Context().Err())
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a turn to read a day: %w", ctx.Err())
 	}
 	var once sync.Once
-	release = func() { once.Do(func() { <-s.dayReads }) }
-	c.Set(dayReadKey, release)
-	return release, nil
+	return func() { once.Do(func() { <-s.dayReads }) }, nil
 }
 
 // dayReadKey is where takeDayRead leaves its release in the request's
