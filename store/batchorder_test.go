@@ -37,7 +37,7 @@ func TestBatchKeepsItsOrder(t *testing.T) {
 		if res := put(t, st, evs...); res.Stored != len(evs) {
 			t.Fatalf("stored %d of %d", res.Stored, len(evs))
 		}
-		page, _, err := st.DayPage(ctx, room, 0, 86_400_000, store.Position{TS: 4999}, 3000)
+		page, _, err := st.DayPage(ctx, room, 0, 86_400_000, store.Position{TS: 4999}, 3000, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

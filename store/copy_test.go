@@ -131,7 +131,7 @@ func readArchive(t *testing.T, st *store.Store) archiveReads {
 			t.Fatalf("%s on %s: %v", what, st.Dialect(), err)
 		}
 	}
-	r.Day, _, err = st.DayPage(ctx, room, 0, 1<<50, store.Position{}, 1000)
+	r.Day, _, err = st.DayPage(ctx, room, 0, 1<<50, store.Position{}, 1000, 0)
 	check("DayPage", err)
 	r.Changes, err = st.Changes(ctx, 0, 1000)
 	check("Changes", err)

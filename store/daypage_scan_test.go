@@ -45,11 +45,11 @@ func TestDayPageReadsOnlyItsDay(t *testing.T) {
 	}{{"day page", 500}, {"whole day", store.MaxDayEvents}} {
 		// Read once first: its statement is prepared, and planned, on
 		// the backend, which reads the catalog's indexes, not this one.
-		if _, _, err := st.DayPage(ctx, room, last, last+dayMS, store.Position{}, c.limit); err != nil {
+		if _, _, err := st.DayPage(ctx, room, last, last+dayMS, store.Position{}, c.limit, 0); err != nil {
 			t.Fatal(err)
 		}
 		before := indexBlocks()
-		got, _, err := st.DayPage(ctx, room, last, last+dayMS, store.Position{}, c.limit)
+		got, _, err := st.DayPage(ctx, room, last, last+dayMS, store.Position{}, c.limit, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -61,8 +61,16 @@ const dayPageSizeHint = 1200
 
 // DayPage returns the events a day page shows (as DayEvents) in [from, to)
 // that come after the position after, at most limit of them in timeline
-// order; more reports that further events follow in the range.
-func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, after Position, limit int) (evs []Event, more bool, err error) {
+// order, and with maxBytes > 0 no more once they hold maxBytes of JSON
+// (the event that reaches it is the last; queryEventsBounded); more
+// reports that further events follow in the range.
+//
+// Events are counted and weighed: a member of a public room may post
+// events as large as its homeserver lets through (event.MaxEventSize)
+// all day, and what a page makes of a message's bytes is larger still
+// (HTML and JSON escape them): 500 messages of 94,000 ampersands were a
+// day page of 234 MB and a JSON day of 1 GB.
+func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, after Position, limit, maxBytes int) (evs []Event, more bool, err error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	if limit <= 0 {
@@ -81,7 +89,7 @@ func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, a
 	if after.TS < from {
 		after = Position{TS: from, NID: math.MinInt64}
 	}
-	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), roomID, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
+	evs, more, err = s.queryEventsBounded(ctx, min(limit+1, dayPageSizeHint), maxBytes, roomID, dayPageSQL, string(roomID), from, to, after.TS, after.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}
@@ -97,8 +105,9 @@ func (s *Store) DayPage(ctx context.Context, roomID id.RoomID, from, to int64, a
 
 // DayPageBefore returns the events a day page shows from from (ms) up to,
 // not including, the position before: the last limit of them, in timeline
-// order; more reports that earlier ones exist in the range.
-func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64, before Position, limit int) (evs []Event, more bool, err error) {
+// order, and with maxBytes > 0 only the last that hold maxBytes of JSON
+// (as DayPage); more reports that earlier ones exist in the range.
+func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64, before Position, limit, maxBytes int) (evs []Event, more bool, err error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	if limit <= 0 {
@@ -108,7 +117,7 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 	if err != nil {
 		return nil, false, err
 	}
-	evs, err = s.queryEventsSized(ctx, min(limit+1, dayPageSizeHint), roomID, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
+	evs, more, err = s.queryEventsBounded(ctx, min(limit+1, dayPageSizeHint), maxBytes, roomID, dayPageBeforeSQL, string(roomID), from, before.TS, before.NID, limit+1, cut)
 	if err != nil {
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}

@@ -126,15 +126,17 @@ func (e *liteError) Code() int { return e.code }
 // SQLite's API. direct is false when that was not possible (an argument
 // of a type bind does not take, a connection not what connHandle
 // expects); the caller then reads them through database/sql.
-func (s *Store) directEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) ([]Event, bool, error) {
-	return s.rawEvents(ctx, args, func(dc any) ([]Event, bool, error) {
+func (s *Store) directEvents(ctx context.Context, size, maxBytes int, room id.RoomID, query string, args []any) (evs []Event, cut, direct bool, err error) {
+	evs, direct, err = s.rawEvents(ctx, args, func(dc any) ([]Event, bool, error) {
 		db, err := connHandle(dc)
 		if err != nil {
 			return nil, false, err
 		}
-		evs, err := stepEvents(ctx, &s.direct, db, size, room, query, args)
+		evs, more, err := stepEvents(ctx, &s.direct, db, size, maxBytes, room, query, args)
+		cut = more
 		return evs, true, err
 	})
+	return evs, cut, direct, err
 }
 
 // rawEvents is the direct paths' frame: read reads the events on a
@@ -177,16 +179,17 @@ func directArgs(args []any) bool {
 
 // stepEvents runs query with args on the connection db and reads its
 // rows into events as scanRow does: rows of publicRoomEventColumns of
-// room or, when room is "", of eventColumns. A done ctx interrupts the
+// room or, when room is "", of eventColumns; with maxBytes > 0, as
+// queryEventsBounded says (cut: a row follows the last read). A done ctx interrupts the
 // statement (as modernc does, sqlite3_interrupt from another goroutine,
 // with a TLS of its own), and no interrupt outlives the call: one that
 // started is waited for.
-func stepEvents(ctx context.Context, stmts *directStmts, db uintptr, size int, room id.RoomID, query string, args []any) (out []Event, err error) {
+func stepEvents(ctx context.Context, stmts *directStmts, db uintptr, size, maxBytes int, room id.RoomID, query string, args []any) (out []Event, cut bool, err error) {
 	tls := libc.NewTLS()
 	defer tls.Close()
 	stmt, kept, err := stmts.get(tls, db, query)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer func() {
 		if !kept {
@@ -204,29 +207,34 @@ func stepEvents(ctx context.Context, stmts *directStmts, db uintptr, size int, r
 	}()
 	r := newScanRow(room)
 	if n := int(sqlite3.Xsqlite3_column_count(tls, stmt)); n != len(r.dest) {
-		return nil, fmt.Errorf("direct read: the query has %d columns, not %d", n, len(r.dest))
+		return nil, false, fmt.Errorf("direct read: the query has %d columns, not %d", n, len(r.dest))
 	}
 	if err := bind(tls, db, stmt, args); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer interruptible(ctx, db)(&err)
 	out = make([]Event, 0, size)
+	var b readBytes
 	for {
 		switch rc := sqlite3.Xsqlite3_step(tls, stmt); rc {
 		case sqlite3.SQLITE_ROW:
 		case sqlite3.SQLITE_DONE:
-			return out, nil
+			return out, false, nil
 		default:
-			return nil, liteErr(tls, db, rc)
+			return nil, false, liteErr(tls, db, rc)
+		}
+		if b.full(maxBytes) {
+			return out, true, nil
 		}
 		r.reset()
 		if err := r.columns(tls, stmt); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out = append(out, Event{})
 		if err := r.fill(&out[len(out)-1]); err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		b.add(&out[len(out)-1])
 	}
 }
 

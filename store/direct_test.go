@@ -73,16 +73,22 @@ func testDirectReadsAsDatabaseSQL(t *testing.T, st *store.Store) {
 		f    func() ([]store.Event, bool, error)
 	}{
 		{"whole day", func() ([]store.Event, bool, error) {
-			return st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000)
+			return st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000, 0)
 		}},
 		{"first 5", func() ([]store.Event, bool, error) {
-			return st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 5)
+			return st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 5, 0)
 		}},
 		{"after the thread reply", func() ([]store.Event, bool, error) {
-			return st.DayPage(ctx, room, from, from+dayMS, store.Position{TS: from + 5000, NID: 1 << 40}, 7)
+			return st.DayPage(ctx, room, from, from+dayMS, store.Position{TS: from + 5000, NID: 1 << 40}, 7, 0)
 		}},
 		{"backwards", func() ([]store.Event, bool, error) {
-			return st.DayPageBefore(ctx, room, from, store.Position{TS: from + 10020, NID: 0}, 9)
+			return st.DayPageBefore(ctx, room, from, store.Position{TS: from + 10020, NID: 0}, 9, 0)
+		}},
+		{"first 2,000 bytes", func() ([]store.Event, bool, error) {
+			return st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000, 2000)
+		}},
+		{"backwards, 1,500 bytes", func() ([]store.Event, bool, error) {
+			return st.DayPageBefore(ctx, room, from, store.Position{TS: from + 10020, NID: 0}, 1000, 1500)
 		}},
 		// Queries of eventColumns, every column of the events table.
 		{"by ID", func() ([]store.Event, bool, error) {
@@ -124,7 +130,7 @@ func testDirectReadsAsDatabaseSQL(t *testing.T, st *store.Store) {
 	}
 	// The day's kinds are there to compare: a state key, a relation, a
 	// redaction, the odd name.
-	evs, _, err := st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000)
+	evs, _, err := st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +166,7 @@ func TestDirectReadReleasesClosedConnections(t *testing.T) {
 	st.SetMaxIdleConns(0) // every connection is closed once used
 	from := 20 * dayMS
 	for range 3 {
-		if _, _, err := st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000); err != nil {
+		if _, _, err := st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,7 +216,7 @@ func TestDirectReadKeepsItsStatementsCompiled(t *testing.T) {
 	from := 20 * dayMS
 	compiled := 0
 	for i := range 6 {
-		evs, _, err := st.DayPage(ctx, room, from+int64(i), from+dayMS, store.Position{}, 1000)
+		evs, _, err := st.DayPage(ctx, room, from+int64(i), from+dayMS, store.Position{}, 1000, 0)
 		if err != nil || len(evs) < 12 {
 			t.Fatalf("day page: %d events, %v", len(evs), err)
 		}
@@ -251,18 +257,18 @@ func TestDirectReadInterruptsOnlyItsOwnStatement(t *testing.T) {
 	from := 20 * dayMS
 	for range 20 {
 		cctx, cancel := context.WithCancel(ctx)
-		if _, _, err := st.DayPage(cctx, room, from, from+dayMS, store.Position{}, 1000); err != nil {
+		if _, _, err := st.DayPage(cctx, room, from, from+dayMS, store.Position{}, 1000, 0); err != nil {
 			t.Fatal(err)
 		}
 		cancel()
-		evs, _, err := st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000)
+		evs, _, err := st.DayPage(ctx, room, from, from+dayMS, store.Position{}, 1000, 0)
 		if err != nil || len(evs) == 0 {
 			t.Fatalf("the read after a context ended: %d events, %v", len(evs), err)
 		}
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, _, err := st.DayPage(cctx, room, from, from+dayMS, store.Position{}, 1000); err == nil || !strings.Contains(err.Error(), "context canceled") {
+	if _, _, err := st.DayPage(cctx, room, from, from+dayMS, store.Position{}, 1000, 0); err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Errorf("a read with its context ended: %v", err)
 	}
 }

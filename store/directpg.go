@@ -30,64 +30,77 @@ import (
 // another type, a connection that is not pgx's, a column of a type
 // pgColumns does not decode, a query that failed before it was sent); the
 // caller then reads them through database/sql.
-func (s *Store) pgDirectEvents(ctx context.Context, size int, room id.RoomID, query string, args []any) ([]Event, bool, error) {
-	return s.rawEvents(ctx, args, func(dc any) ([]Event, bool, error) {
+func (s *Store) pgDirectEvents(ctx context.Context, size, maxBytes int, room id.RoomID, query string, args []any) (evs []Event, cut, direct bool, err error) {
+	evs, direct, err = s.rawEvents(ctx, args, func(dc any) ([]Event, bool, error) {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return nil, false, nil
 		}
-		return pgEvents(ctx, c.Conn(), size, room, query, args)
+		evs, more, direct, err := pgEvents(ctx, c.Conn(), size, maxBytes, room, query, args)
+		cut = more
+		return evs, direct, err
 	})
+	return evs, cut, direct, err
 }
 
 // pgEvents runs query with args on c and reads its rows into events as
 // scanRow does: rows of publicRoomEventColumns of room or, when room is
-// "", of eventColumns. direct is false, with no error, when the rows are
-// better read through database/sql (see pgDirectEvents).
-func pgEvents(ctx context.Context, c *pgx.Conn, size int, room id.RoomID, query string, args []any) (out []Event, direct bool, err error) {
+// "", of eventColumns; with maxBytes > 0, as queryEventsBounded says
+// (cut: a row follows the last read). direct is false, with no error,
+// when the rows are better read through database/sql (see
+// pgDirectEvents).
+func pgEvents(ctx context.Context, c *pgx.Conn, size, maxBytes int, room id.RoomID, query string, args []any) (out []Event, cut, direct bool, err error) {
 	rows, err := c.Query(ctx, query, args...)
 	if err != nil {
 		// As stdlib does: an error before anything was sent is
 		// database/sql's to retry on another connection.
 		if pgconn.SafeToRetry(err) {
-			return nil, false, nil
+			return nil, false, false, nil
 		}
-		return nil, true, err
+		return nil, false, true, err
 	}
 	defer rows.Close()
 	// The query's error, a time limit's say, comes with its first row.
 	more := rows.Next()
 	if err := rows.Err(); err != nil {
-		return nil, true, err
+		return nil, false, true, err
 	}
 	if !more {
-		return []Event{}, true, nil
+		return []Event{}, false, true, nil
 	}
 	r := newScanRow(room)
 	fds := rows.FieldDescriptions()
 	if len(fds) != len(r.dest) {
-		return nil, true, fmt.Errorf("direct read: the query has %d columns, not %d", len(fds), len(r.dest))
+		return nil, false, true, fmt.Errorf("direct read: the query has %d columns, not %d", len(fds), len(r.dest))
 	}
 	for i, fd := range fds {
 		if !pgDecodes(r.dest[i], fd) {
-			return nil, false, nil
+			return nil, false, false, nil
 		}
 	}
 	out = make([]Event, 0, size)
+	var b readBytes
 	for ; more; more = rows.Next() {
+		if b.full(maxBytes) {
+			// Closing the rows reads the rest off the connection
+			// without keeping them; the queries that bound their bytes
+			// also bound their rows.
+			return out, true, true, nil
+		}
 		r.reset()
 		if err := r.pgColumns(rows.RawValues(), fds); err != nil {
-			return nil, true, err
+			return nil, false, true, err
 		}
 		out = append(out, Event{})
 		if err := r.fill(&out[len(out)-1]); err != nil {
-			return nil, true, err
+			return nil, false, true, err
 		}
+		b.add(&out[len(out)-1])
 	}
 	if err := rows.Err(); err != nil {
-		return nil, true, err
+		return nil, false, true, err
 	}
-	return out, true, nil
+	return out, false, true, nil
 }
 
 // pgDecodes says whether pgColumns decodes a column described by fd into

@@ -124,7 +124,7 @@ func TestHourCounts(t *testing.T) {
 			// The events a day page reads, counted with ShownInFull, give
 			// the store's counts: the Go statement of a message shown in
 			// full is the SQL one.
-			page, _, err := st.DayPage(ctx, room, d0, d0+24*hourMS, store.Position{}, 2*store.MaxCount)
+			page, _, err := st.DayPage(ctx, room, d0, d0+24*hourMS, store.Position{}, 2*store.MaxCount, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -181,17 +181,17 @@ func TestPreviousMembershipInRun(t *testing.T) {
 				}
 			}
 		}
-		whole, _, err := st.DayPage(ctx, room, day, day+dayMS, store.Position{}, 1000)
+		whole, _, err := st.DayPage(ctx, room, day, day+dayMS, store.Position{}, 1000, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		check("whole day", whole)
-		later, _, err := st.DayPage(ctx, room, day, day+dayMS, store.PositionOf(whole[40]), 45)
+		later, _, err := st.DayPage(ctx, room, day, day+dayMS, store.PositionOf(whole[40]), 45, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		check("a later page", later)
-		before, _, err := st.DayPageBefore(ctx, room, day, store.PositionOf(whole[len(whole)-1]), 50)
+		before, _, err := st.DayPageBefore(ctx, room, day, store.PositionOf(whole[len(whole)-1]), 50, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func BenchmarkPreviousMembershipInRun(b *testing.B) {
 			mk(b, fmt.Sprintf("$quit%d", i), "m.room.member", u, ts+2, sk(u), `{"membership":"leave","reason":"Quit: ping timeout"}`))
 	}
 	put(b, st, evs...)
-	run, _, err := st.DayPage(ctx, room, day, day+dayMS, store.Position{}, 1000)
+	run, _, err := st.DayPage(ctx, room, day, day+dayMS, store.Position{}, 1000, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

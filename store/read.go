@@ -207,31 +207,57 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]E
 // to a day page's 1,000 events copied them a dozen times), of
 // publicRoomEventColumns when room is not "".
 func (s *Store) queryEventsSized(ctx context.Context, size int, room id.RoomID, query string, args ...any) ([]Event, error) {
+	evs, _, err := s.queryEventsBounded(ctx, size, 0, room, query, args...)
+	return evs, err
+}
+
+// queryEventsBounded is queryEventsSized reading no further once the
+// events read hold maxBytes of JSON (maxBytes > 0): the event that
+// reaches it is the last read, and cut reports that the query has rows
+// after it (a row stepped to, not read). A day of events as large as a
+// homeserver lets through is then read a few megabytes at a time, not
+// its thousands at once.
+func (s *Store) queryEventsBounded(ctx context.Context, size, maxBytes int, room id.RoomID, query string, args ...any) (evs []Event, cut bool, err error) {
 	if !s.noDirect {
 		read := s.directEvents
 		if s.dialect != sqlite {
 			read = s.pgDirectEvents
 		}
-		if evs, direct, err := read(ctx, size, room, query, args); direct {
+		if evs, cut, direct, err := read(ctx, size, maxBytes, room, query, args); direct {
 			s.directReads.Add(1)
-			return evs, err
+			return evs, cut, err
 		}
 	}
 	rows, err := s.query(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
 	out := make([]Event, 0, size)
 	r := newScanRow(room)
+	var b readBytes
 	for rows.Next() {
+		if b.full(maxBytes) {
+			return out, true, nil
+		}
 		out = append(out, Event{})
 		if err := r.scan(rows, &out[len(out)-1]); err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		b.add(&out[len(out)-1])
 	}
-	return out, rows.Err()
+	return out, false, rows.Err()
 }
+
+// readBytes counts the JSON of the events a bounded read has read
+// (queryEventsBounded).
+type readBytes int
+
+func (b *readBytes) add(e *Event) { *b += readBytes(len(e.Raw)) }
+
+// full says whether a read bounded to maxBytes (none if 0 or less) has
+// read enough.
+func (b readBytes) full(maxBytes int) bool { return maxBytes > 0 && int(b) >= maxBytes }
 
 // EventByID returns a stored event, public or not; ErrNotFound if unknown.
 func (s *Store) EventByID(ctx context.Context, eventID id.EventID) (Event, error) {

@@ -54,7 +54,7 @@ func TestRelatedInRangeAgreesWithRelated(t *testing.T) {
 		put(t, st, rel...)
 		put(t, st, mk(t, "$redact", "m.room.redaction", "@bob:example.org", day+8, nil, `{"redacts":"$gone"}`))
 
-		all, _, err := st.DayPage(ctx, room, 0, 10*day, store.Position{}, 1000)
+		all, _, err := st.DayPage(ctx, room, 0, 10*day, store.Position{}, 1000, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,7 +34,7 @@ func TestRoomEventColumnsAsEventColumns(t *testing.T) {
 				`{"msgtype":"m.text","body":"see","m.relates_to":{"rel_type":"m.reference","event_id":"$reply"}}`),
 		)
 		put(t, st, evs...)
-		page, _, err := st.DayPage(ctx, "!room:example.org", 0, math.MaxInt64/2, store.Position{}, 100)
+		page, _, err := st.DayPage(ctx, "!room:example.org", 0, math.MaxInt64/2, store.Position{}, 100, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,7 +49,7 @@ func TestPreparedReads(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			page, _, err := st.DayPage(ctx, room, 0, 86400000, store.Position{}, 1000)
+			page, _, err := st.DayPage(ctx, room, 0, 86400000, store.Position{}, 1000, 0)
 			if err != nil || len(page) != 40+len(baseRoom(t)) {
 				t.Errorf("DayPage: %d events, %v", len(page), err)
 			}

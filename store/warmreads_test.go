@@ -39,7 +39,7 @@ func TestWarmReadsReadiesEveryConnection(t *testing.T) {
 	defer r.Close()
 	day := func(ctx context.Context, st *store.Store) {
 		t.Helper()
-		page, _, err := st.DayPage(ctx, room, d0, d0+dayMS, store.Position{}, 100)
+		page, _, err := st.DayPage(ctx, room, d0, d0+dayMS, store.Position{}, 100, 0)
 		if err != nil || len(page) != 20 {
 			t.Fatalf("day page: %d events, %v", len(page), err)
 		}
@@ -99,7 +99,7 @@ func TestWarmReadsReadiesEveryConnection(t *testing.T) {
 	// On SQLite there is nothing to warm.
 	lite := storetest.OpenWith(t, "sqlite", store.Options{ReadMostly: true})
 	lctx, lnotes := store.NoteReads(ctx)
-	if _, _, err := lite.DayPage(lctx, room, d0, d0+dayMS, store.Position{}, 100); err != nil {
+	if _, _, err := lite.DayPage(lctx, room, d0, d0+dayMS, store.Position{}, 100, 0); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := lite.WarmReads(ctx, lnotes, conns); n != 0 || err != nil {

@@ -231,7 +231,7 @@ func (s *Server) apiDay(c echo.Context) error {
 		return err
 	}
 	defer release()
-	d, err := s.loadDay(ctx, r, from, to, pos, s.opts.APIDayPageSize)
+	d, err := s.loadDay(ctx, r, from, to, pos, s.opts.APIDayPageSize, s.opts.APIDayPageBytes)
 	if err != nil {
 		return err
 	}

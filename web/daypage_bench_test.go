@@ -107,7 +107,7 @@ func BenchmarkFirstJSONDay(b *testing.B) {
 func BenchmarkFirstPermalink(b *testing.B) {
 	benchFirst(b, func(t testing.TB, st *store.Store) string {
 		from := time.Date(2005, 6, 27, 0, 0, 0, 0, time.UTC).UnixMilli()
-		evs, _, err := st.DayPage(context.Background(), "!ubuntu-0:bench.example", from, from+86400000, store.Position{}, store.MaxCount)
+		evs, _, err := st.DayPage(context.Background(), "!ubuntu-0:bench.example", from, from+86400000, store.Position{}, store.MaxCount, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

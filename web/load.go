@@ -148,15 +148,16 @@ type dayData struct {
 }
 
 // loadDay reads the events of r's UTC day [from, to) after pos: one page
-// of size events with the nearest days that have messages.
-func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos store.Position, size int) (dayData, error) {
+// of size events, or of maxBytes of their JSON (store.DayPage), with the
+// nearest days that have messages.
+func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos store.Position, size, maxBytes int) (dayData, error) {
 	var d dayData
 	adjacent := overlap(s, func() (a dayData, err error) { // prev and next
 		a.prev, a.next, err = s.store.AdjacentMessages(ctx, r.ID, from, to)
 		return a, err
 	})
 	var err error
-	d.evs, d.more, err = s.store.DayPage(ctx, r.ID, from, to, pos, size)
+	d.evs, d.more, err = s.store.DayPage(ctx, r.ID, from, to, pos, size, maxBytes)
 	if err != nil {
 		return d, err
 	}

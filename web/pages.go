@@ -194,7 +194,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 		pos, beforePos = store.Position{TS: start - 1, NID: math.MaxInt64}, store.Position{TS: start, NID: math.MinInt64}
 	}
 	size := s.opts.DayPageSize
-	day, err := s.loadDay(ctx, r, from, to, pos, size)
+	day, err := s.loadDay(ctx, r, from, to, pos, size, s.opts.DayPageBytes)
 	if err != nil {
 		return dayView{}, 0, err
 	}
@@ -211,13 +211,25 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	}
 	if v.LaterPage {
 		// Read one more than a page back, and start after the oldest.
-		before, _, err := s.store.DayPageBefore(ctx, r.ID, from, beforePos, size+1)
+		// A read cut by its bytes (more, fewer events) starts after
+		// its oldest too, the one that reached the bound; where that
+		// is the only one, after the event before it.
+		before, more, err := s.store.DayPageBefore(ctx, r.ID, from, beforePos, size+1, s.opts.DayPageBytes)
 		if err != nil {
 			return dayView{}, 0, err
 		}
 		switch {
-		case len(before) > size:
+		case len(before) > size || more && len(before) > 1:
 			v.PrevPagePath = dayPagePath(r, date, before[0].ID)
+		case more:
+			start, _, err := s.store.DayPageBefore(ctx, r.ID, from, store.PositionOf(before[0]), 1, 0)
+			if err != nil {
+				return dayView{}, 0, err
+			}
+			v.PrevPagePath = dayPagePath(r, date, "")
+			if len(start) > 0 {
+				v.PrevPagePath = dayPagePath(r, date, start[0].ID)
+			}
 		case len(before) > 0:
 			v.PrevPagePath = dayPagePath(r, date, "")
 		}
@@ -460,7 +472,7 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 		return err
 	}
 	defer release()
-	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, store.Position{}, s.opts.APIDayPageSize)
+	evs, more, err := s.store.DayPage(ctx, r.ID, from, to, store.Position{}, s.opts.APIDayPageSize, s.opts.TextReadBytes)
 	if err != nil {
 		return err
 	}

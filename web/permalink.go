@@ -66,18 +66,21 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	pos := store.PositionOf(ev)
 	// One more than the window before it: if there is one, the page of
 	// the day that starts after it holds the whole window.
-	before, _, err := s.store.DayPageBefore(ctx, r.ID, from, pos, k+1)
+	// Half a day page's bytes each side, so that the page starting
+	// after the window's first (FullDay) holds it and the message.
+	window := max(s.opts.DayPageBytes/2, 1)
+	before, more, err := s.store.DayPageBefore(ctx, r.ID, from, pos, k+1, window)
 	if err != nil {
 		return err
 	}
 	full := dayPagePath(r, date, "")
-	if len(before) > k {
+	if len(before) > k || more {
 		full = dayPagePath(r, date, before[0].ID)
 		before = before[1:]
 	}
 	// From the message on: (ts, nid-1) is before it and after any other
 	// event, nids being unique.
-	after, _, err := s.store.DayPage(ctx, r.ID, from, to, store.Position{TS: pos.TS, NID: pos.NID - 1}, k+1)
+	after, _, err := s.store.DayPage(ctx, r.ID, from, to, store.Position{TS: pos.TS, NID: pos.NID - 1}, k+1, window)
 	if err != nil {
 		return err
 	}

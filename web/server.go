@@ -63,6 +63,14 @@ type Options struct {
 	// APIDayPageSize is how many events one JSON day holds (default
 	// store.MaxDayEvents); a busier day is flagged and continued.
 	APIDayPageSize int
+	// DayPageBytes, APIDayPageBytes and TextReadBytes bound a day
+	// page's events (and a permalink's window, half of it each side), a
+	// JSON day's and each read of a text log by their JSON too
+	// (store.DayPage): the event that reaches the bound is a page's
+	// last, and the day goes on in the next page as it does after
+	// DayPageSize events (a text log of more than one read is streamed).
+	// Defaults: dayPageBytes, apiDayPageBytes, textReadBytes.
+	DayPageBytes, APIDayPageBytes, TextReadBytes int
 	// MaxDayReads is how many requests may read a JSON day, a text log
 	// (APIDayPageSize events a read) or a meeting's window of events at
 	// once; more wait their turn
@@ -114,6 +122,24 @@ type Server struct {
 	dayReads chan struct{}
 }
 
+// The defaults of Options.DayPageBytes, APIDayPageBytes and
+// TextReadBytes. A day page of 500 IRC lines holds some 200 KB of
+// events' JSON, of 500 long Markdown messages some 750 KB; a JSON day
+// of 20,000 IRC lines some 8 MB. What a page makes of a message's bytes
+// may be many times as many: each '&' of a plain body is "&amp;" in
+// HTML, and in a JSON day "\u0026" in its text, "\u0026amp;" in its
+// HTML and "\u0026" in its content, 22 bytes for one. A text log writes
+// a message's bytes about as they are. So a page of the largest events
+// a homeserver lets through is some 6 MB of HTML, a JSON day some 46 MB
+// and a read of a text log some 8 MB, however many of them the day
+// holds: 500 messages of 94,000 ampersands were a day page of 234 MB
+// and a JSON day of 1 GB, which took archive-web to 1.3 GB.
+const (
+	dayPageBytes    = 1 << 20
+	apiDayPageBytes = 2 << 20
+	textReadBytes   = 8 << 20
+)
+
 // New builds the server, parsing every template now.
 func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*Server, error) {
 	if opts.SiteName == "" {
@@ -128,6 +154,15 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	}
 	if opts.APIDayPageSize <= 0 {
 		opts.APIDayPageSize = store.MaxDayEvents
+	}
+	if opts.DayPageBytes <= 0 {
+		opts.DayPageBytes = dayPageBytes
+	}
+	if opts.APIDayPageBytes <= 0 {
+		opts.APIDayPageBytes = apiDayPageBytes
+	}
+	if opts.TextReadBytes <= 0 {
+		opts.TextReadBytes = textReadBytes
 	}
 	if opts.MaxDayReads <= 0 {
 		opts.MaxDayReads = 2 * runtime.GOMAXPROCS(0)

@@ -94,7 +94,7 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 			turn = func() {}
 			return failed(err)
 		}
-		evs, more, err = s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize)
+		evs, more, err = s.store.DayPage(ctx, r.ID, from, to, pos, s.opts.APIDayPageSize, s.opts.TextReadBytes)
 		if err != nil {
 			return failed(err)
 		}

@@ -852,7 +852,7 @@ func measureCold(ctx context.Context, w *webProcess, as *appService, day dayInfo
 			path = "/api/v1/rooms/" + pathSegment(day.Room) + "/events?date=" + date
 		case 3:
 			// A message in the middle of the day, read from the store.
-			evs, _, err := as.st.DayPage(ctx, id.RoomID(day.Room), d.start, d.start+86400000, store.Position{}, store.MaxCount)
+			evs, _, err := as.st.DayPage(ctx, id.RoomID(day.Room), d.start, d.start+86400000, store.Position{}, store.MaxCount, 0)
 			if err != nil {
 				return nil, err
 			}

@@ -1,0 +1,210 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
+)
+
+// heavyDay is a room whose 2026-01-01 holds n messages $m0… each of
+// about size bytes of ampersands, which HTML and JSON write five and six
+// times as long ("&amp;", "\u0026"): what a hostile member can post.
+func heavyDay(t *testing.T, n, size int) string {
+	var lines []string
+	for i := range n {
+		lines = append(lines, msgLine(fmt.Sprintf("$m%d", i), 1767225601000+int64(i)*1000,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"%s message %d"}`, strings.Repeat("&", size), i)))
+	}
+	return writeRoom(t, lines...)
+}
+
+// TestHeavyDayPagedByBytes: a day of messages as large as a homeserver
+// lets through is split into pages by their bytes as well as their
+// number (Options.DayPageBytes and APIDayPageBytes, at their defaults
+// here): each page is a few megabytes, not the whole day's (30 such
+// messages were one page of 14 MB, 500 of them 234 MB, and a JSON day of
+// 1 GB), and the pages still reach every message, forwards and back;
+// the text log, read 8 MiB at a time, is whole; a permalink's window
+// fits in the page its full-day link opens.
+func TestHeavyDayPagedByBytes(t *testing.T) {
+	const n, size = 30, 90000
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{}, heavyDay(t, n, size))
+		const day = "/room/!x:example.org/2026-01-01"
+		pages := walkDayPages(t, e, day, n)
+		if len(pages) < 3 {
+			t.Errorf("%d messages of %d bytes are on %d pages, want at least 3", n, size, len(pages))
+		}
+		for i, p := range pages {
+			if p.bytes > 8<<20 {
+				t.Errorf("page %d (%s) is %d bytes", i, p.path, p.bytes)
+			}
+		}
+		if got := walkJSONDay(t, e, n); got < 2 {
+			t.Errorf("the JSON day is %d pages, want at least 2", got)
+		}
+		rec := e.get(t, day+".txt")
+		if rec.Code != http.StatusOK || rec.Header().Get("ETag") == "" {
+			t.Errorf("text log: %d, ETag %q (one read, answered whole)", rec.Code, rec.Header().Get("ETag"))
+		}
+		for i := range n {
+			if !strings.Contains(rec.Body.String(), fmt.Sprintf(" message %d\n", i)) {
+				t.Errorf("text log lacks message %d", i)
+			}
+		}
+		checkFullDayLink(t, e, "$m29")
+		checkFullDayLink(t, e, "$m15")
+	})
+}
+
+// TestDayPageBytesOfOneEvent: with bounds below one event's bytes each
+// page, JSON day and read of a text log holds one event (the room's
+// state events too, on the first pages), and the links
+// still reach each: the link back from a page cut by bytes to a single
+// event opens the page of the event before it (found by one more read),
+// the text log is streamed read by read.
+func TestDayPageBytesOfOneEvent(t *testing.T) {
+	const n = 6
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{DayPageBytes: 1, APIDayPageBytes: 1, TextReadBytes: 1}, busyDay(t, n))
+		const day = "/room/!x:example.org/2026-01-01"
+		pages := walkDayPages(t, e, day, n)
+		for i, p := range pages {
+			// The room's state events are pages of their own.
+			if len(p.ids) > 1 {
+				t.Errorf("page %d (%s) shows %v, want one message at most", i, p.path, p.ids)
+			}
+		}
+		if got := walkJSONDay(t, e, n); got <= n {
+			t.Errorf("the JSON day is %d pages, want one a message at least", got)
+		}
+		rec := e.get(t, day+".txt")
+		if rec.Code != http.StatusOK || rec.Header().Get("ETag") != "" {
+			t.Errorf("text log: %d, ETag %q (streamed)", rec.Code, rec.Header().Get("ETag"))
+		}
+		for i := range n {
+			if !strings.Contains(rec.Body.String(), fmt.Sprintf("message %d\n", i)) {
+				t.Errorf("text log lacks message %d:\n%s", i, rec.Body.String())
+			}
+		}
+		checkFullDayLink(t, e, "$m4")
+	})
+}
+
+// dayPage is one page of a day as walkDayPages saw it.
+type dayPage struct {
+	path  string
+	ids   []string
+	bytes int
+}
+
+// walkDayPages follows a day's "later" links from its first page, then
+// the "earlier" links back from its last, and checks that each way shows
+// the day's n messages $m0… in order, every one: forwards each once,
+// backwards (where pages cut by bytes may overlap) each at least once,
+// back to the first page.
+func walkDayPages(t *testing.T, e *env, day string, n int) []dayPage {
+	t.Helper()
+	var pages []dayPage
+	var seen []string
+	for path := day; path != "" && len(pages) <= 2*n; {
+		rec := e.get(t, path)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s = %d", path, rec.Code)
+		}
+		doc, err := goquery.NewDocumentFromReader(strings.NewReader(rec.Body.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := dayPage{path: path, bytes: rec.Body.Len()}
+		doc.Find("ol.timeline > li.msg").Each(func(_ int, s *goquery.Selection) {
+			p.ids = append(p.ids, s.AttrOr("id", ""))
+		})
+		pages, seen = append(pages, p), append(seen, p.ids...)
+		path, _ = doc.Find("a.page-next").First().Attr("href")
+	}
+	if fmt.Sprint(seen) != fmt.Sprint(expectedIDs(n)) {
+		t.Errorf("the pages forwards show %v", seen)
+	}
+	back := map[string]bool{}
+	path, steps := pages[len(pages)-1].path, 0
+	for ; path != day && steps <= 2*n; steps++ {
+		doc := e.page(t, path, http.StatusOK)
+		doc.Find("ol.timeline > li.msg").Each(func(_ int, s *goquery.Selection) { back[s.AttrOr("id", "")] = true })
+		prev, ok := doc.Find("a.page-prev").First().Attr("href")
+		if !ok {
+			t.Fatalf("%s has no link to an earlier page", path)
+		}
+		path = prev
+	}
+	if path != day {
+		t.Fatalf("the earlier links did not lead back to the day's first page in %d steps", steps)
+	}
+	e.page(t, day, http.StatusOK).Find("ol.timeline > li.msg").Each(func(_ int, s *goquery.Selection) { back[s.AttrOr("id", "")] = true })
+	for _, id := range expectedIDs(n) {
+		if !back[id] {
+			t.Errorf("the pages backwards never show %s", id)
+		}
+	}
+	return pages
+}
+
+// walkJSONDay follows a JSON day's next_after cursors and checks its pages
+// hold the n messages $m0… once each, in order; it returns how many pages.
+func walkJSONDay(t *testing.T, e *env, n int) int {
+	t.Helper()
+	var got []string
+	api, pages := "/api/v1/rooms/!x:example.org/events?date=2026-01-01", 0
+	for pages <= 2*n {
+		var out struct {
+			Events []struct {
+				ID   string `json:"event_id"`
+				Type string `json:"type"`
+			} `json:"events"`
+			Truncated bool   `json:"truncated"`
+			NextAfter string `json:"next_after"`
+		}
+		decode(t, e.get(t, api), http.StatusOK, &out)
+		pages++
+		for _, ev := range out.Events {
+			if ev.Type == "m.room.message" {
+				got = append(got, ev.ID)
+			}
+		}
+		if !out.Truncated {
+			break
+		}
+		api = "/api/v1/rooms/!x:example.org/events?date=2026-01-01&after=" + url.QueryEscape(out.NextAfter)
+	}
+	if !slices.Equal(got, expectedIDs(n)) {
+		t.Errorf("the JSON day's pages hold %v", got)
+	}
+	return pages
+}
+
+// checkFullDayLink checks that the permalink page of evID shows it and
+// links to a page of the day that shows it too.
+func checkFullDayLink(t *testing.T, e *env, evID string) {
+	t.Helper()
+	perma := e.page(t, "/room/!x:example.org/event/"+url.PathEscape(evID), http.StatusOK)
+	if msgByID(perma, evID).Length() != 1 {
+		t.Errorf("the permalink page of %s does not show it", evID)
+	}
+	full, ok := perma.Find("a.full-day").Attr("href")
+	if !ok {
+		t.Fatalf("the permalink page of %s has no link to the full day", evID)
+	}
+	if msgByID(e.page(t, strings.SplitN(full, "#", 2)[0], http.StatusOK), evID).Length() != 1 {
+		t.Errorf("the full-day link %q does not lead to %s", full, evID)
+	}
+}
