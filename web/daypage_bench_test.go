@@ -1,15 +1,20 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/internal/corpus"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
@@ -171,4 +176,63 @@ func benchFirst(b *testing.B, setup func(testing.TB, *store.Store) string) {
 			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// BenchmarkFirstMarkdownDayPage is BenchmarkFirstDayPage for the busiest
+// day of the corpus sample in the Markdown shape (corpus.ShapeMarkdown:
+// long messages with a heading, a list, a code block and a link, and
+// their HTML), where a page's cost is its messages' formatted bodies.
+func BenchmarkFirstMarkdownDayPage(b *testing.B) {
+	benchFirstShape(b, corpus.ShapeMarkdown, func(room, day string) string { return "/room/" + room + "/" + day })
+}
+
+// BenchmarkFirstMarkdownJSONDay is BenchmarkFirstMarkdownDayPage for the
+// day in the JSON API.
+func BenchmarkFirstMarkdownJSONDay(b *testing.B) {
+	benchFirstShape(b, corpus.ShapeMarkdown, func(room, day string) string {
+		return "/api/v1/rooms/" + room + "/events?date=" + day
+	})
+}
+
+// benchFirstShape is benchFirst on the corpus sample replayed in a shape,
+// asking for the route of its busiest room's busiest day (its messages
+// are logged, -v).
+func benchFirstShape(b *testing.B, shape string, route func(room, day string) string) {
+	logs, err := corpus.Read("../testdata/corpus-sample/ubuntu-irc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := corpus.GenerateShape(&buf, logs, 6000, shape); err != nil {
+		b.Fatal(err)
+	}
+	counts := map[[2]string]int{}
+	for line := range bytes.Lines(buf.Bytes()) {
+		var ev struct {
+			Room string `json:"room_id"`
+			Type string `json:"type"`
+			TS   int64  `json:"origin_server_ts"`
+		}
+		if err := json.Unmarshal(line, &ev); err != nil {
+			b.Fatal(err)
+		}
+		if ev.Type == "m.room.message" {
+			counts[[2]string{ev.Room, time.UnixMilli(ev.TS).UTC().Format(time.DateOnly)}]++
+		}
+	}
+	var busiest [2]string
+	for k, n := range counts {
+		if n > counts[busiest] || n == counts[busiest] && k[0]+k[1] < busiest[0]+busiest[1] {
+			busiest = k
+		}
+	}
+	p := filepath.Join(b.TempDir(), "shape.ndjson")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	benchFirst(b, func(t testing.TB, st *store.Store) string {
+		importFiles(t, st, ingest.ImportOptions{}, p)
+		t.Logf("%s %s: %d messages", busiest[0], busiest[1], counts[busiest])
+		return route(busiest[0], busiest[1])
+	})
 }
