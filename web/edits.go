@@ -17,7 +17,7 @@ type editsView struct {
 	Room      roomView
 	Permalink string
 	Versions  []versionView
-	Capped    int // store.MaxRelated when only that many edits were loaded
+	Capped    int // how many edits are shown when not all are (store.MaxRelated loaded, latestWithin)
 }
 
 type versionView struct {
@@ -56,6 +56,12 @@ func (s *Server) edits(c echo.Context) error {
 	if res.EditsLoaded >= store.MaxRelated {
 		v.Capped = store.MaxRelated
 	}
+	// The latest edits within a day page's bytes (latestWithin), each
+	// keeping its number.
+	first := 0
+	if k := latestWithin(len(res.Edits), s.opts.DayPageBytes, func(i int) int { return len(related[res.Edits[i]].Raw) }); k < len(res.Edits) {
+		first, v.Capped = len(res.Edits)-k, k
+	}
 	var msgs []event.Message
 	add := func(label string, ts int64, content []byte) {
 		msg, err := event.ParseMessage(event.ApplyEdit(ev.Content, content))
@@ -67,6 +73,9 @@ func (s *Server) edits(c echo.Context) error {
 	}
 	add("Original", ev.OriginTS, ev.Content)
 	for n, i := range res.Edits {
+		if n < first {
+			continue
+		}
 		e := related[i]
 		if nc, ok := event.NewContent(e.Content); ok {
 			add(fmt.Sprintf("Edit %d", n+1), e.OriginTS, nc)

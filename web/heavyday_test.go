@@ -208,3 +208,60 @@ func checkFullDayLink(t *testing.T, e *env, evID string) {
 		t.Errorf("the full-day link %q does not lead to %s", full, evID)
 	}
 }
+
+// TestHeavyThreadAndEdits: a thread's page and a message's edit history
+// show the latest replies and edits within a day page's bytes and say
+// how many, however large the events (500 thread replies of 94,000
+// ampersands were a thread page of 235 MB, 500 such edits an edit
+// history of 118 MB); a reply left out is still shown by its permalink.
+func TestHeavyThreadAndEdits(t *testing.T) {
+	const n, size = 20, 90000
+	amps := strings.Repeat("&", size)
+	lines := []string{
+		msgLine("$root", 1767225601000, `{"msgtype":"m.text","body":"the root"}`),
+		msgLine("$orig", 1767225602000, `{"msgtype":"m.text","body":"the original"}`),
+	}
+	for i := range n {
+		ts := 1767225603000 + int64(i)*1000
+		lines = append(lines,
+			msgLine(fmt.Sprintf("$t%d", i), ts, fmt.Sprintf(`{"msgtype":"m.text","body":"%s reply %d","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`, amps, i)),
+			msgLine(fmt.Sprintf("$e%d", i), ts+1, fmt.Sprintf(`{"msgtype":"m.text","body":"* edit","m.new_content":{"msgtype":"m.text","body":"%s edit %d"},"m.relates_to":{"rel_type":"m.replace","event_id":"$orig"}}`, amps, i)))
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{}, writeRoom(t, lines...))
+		rec := e.get(t, "/room/!x:example.org/thread/$root")
+		if rec.Code != http.StatusOK || rec.Body.Len() > 8<<20 {
+			t.Fatalf("thread page: %d, %d bytes", rec.Code, rec.Body.Len())
+		}
+		doc, err := goquery.NewDocumentFromReader(strings.NewReader(rec.Body.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shown := doc.Find("ol.timeline > li.msg").Length() - 1 // and the root
+		if shown < 1 || shown >= n || msgByID(doc, fmt.Sprintf("$t%d", n-1)).Length() != 1 || msgByID(doc, "$t0").Length() != 0 {
+			t.Errorf("the thread page shows %d replies, want the latest, not all %d", shown, n)
+		}
+		if want := fmt.Sprintf("only the latest %d are shown", shown); !strings.Contains(doc.Find("p.capped").Text(), want) {
+			t.Errorf("the thread page says %q, want %q", doc.Find("p.capped").Text(), want)
+		}
+		if msgByID(e.page(t, "/room/!x:example.org/event/$t0", http.StatusOK), "$t0").Length() != 1 {
+			t.Error("the permalink of a reply the thread page leaves out does not show it")
+		}
+
+		rec = e.get(t, "/room/!x:example.org/event/$orig/edits")
+		if rec.Code != http.StatusOK || rec.Body.Len() > 8<<20 {
+			t.Fatalf("edit history: %d, %d bytes", rec.Code, rec.Body.Len())
+		}
+		body := rec.Body.String()
+		if !strings.Contains(body, fmt.Sprintf("Edit %d<", n)) || strings.Contains(body, "Edit 1<") || !strings.Contains(body, "Original") {
+			t.Errorf("the edit history does not show the original and the latest edits only")
+		}
+		doc, err = goquery.NewDocumentFromReader(strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := doc.Find("p.capped").Text(); !strings.HasPrefix(got, "Only the latest ") || strings.Contains(got, fmt.Sprint(n)) {
+			t.Errorf("the edit history says %q", got)
+		}
+	})
+}

@@ -20,7 +20,10 @@ type threadPageView struct {
 	RootPath string
 	DayPath  string
 	Items    []itemView
-	Capped   int // store.MaxRelated when only that many replies were loaded
+	// Capped is how many replies are shown when not all are: only
+	// store.MaxRelated are loaded, and of those only the latest within
+	// Options.DayPageBytes of their JSON (latestWithin).
+	Capped int
 }
 
 // thread serves /room/{room}/thread/{root}: the whole thread. The root is
@@ -74,19 +77,31 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 	if err != nil {
 		return false, err
 	}
-	evs := []store.Event{root}
+	var shown []store.Event
 	replies := 0
 	for _, e := range related {
 		if e.Rel.Type == event.RelThread {
 			replies++
 			if e.Displayable() {
-				evs = append(evs, e)
+				shown = append(shown, e)
 			}
 		}
 	}
-	slices.SortStableFunc(evs, func(a, b store.Event) int {
+	byTime := func(a, b store.Event) int {
 		return cmp.Or(cmp.Compare(a.OriginTS, b.OriginTS), cmp.Compare(a.NID, b.NID))
-	})
+	}
+	slices.SortStableFunc(shown, byTime)
+	capped := 0
+	if replies >= store.MaxRelated {
+		capped = store.MaxRelated
+	}
+	// The latest replies within a day page's bytes, as a day page
+	// would show them.
+	if k := latestWithin(len(shown), s.opts.DayPageBytes, func(i int) int { return len(shown[i].Raw) }); k < len(shown) {
+		shown, capped = shown[len(shown)-k:], k
+	}
+	evs := append([]store.Event{root}, shown...)
+	slices.SortStableFunc(evs, byTime)
 	if highlight == "" {
 		highlight = rootID
 	} else if !slices.ContainsFunc(evs, func(e store.Event) bool { return e.ID == highlight }) {
@@ -94,12 +109,25 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 	}
 	v := threadPageView{Room: s.roomView(ctx, r), RootPath: eventPath(r, rootID),
 		DayPath: roomPath(r, time.UnixMilli(root.OriginTS).UTC().Format(dateLayout))}
-	if replies >= store.MaxRelated {
-		v.Capped = store.MaxRelated
-	}
+	v.Capped = capped
 	var q renderQueue
 	if v.Items, err = s.timeline(ctx, r, evs, highlight, true, false, &q); err != nil {
 		return false, err
 	}
 	return true, s.renderValidated(c, http.StatusOK, "thread", v, &q, time.Time{})
+}
+
+// latestWithin is how many of the last of n items, in time order, a
+// page shows within maxBytes of their events' JSON (size(i) of the i-th):
+// counted from the newest, the one that reaches maxBytes is the oldest
+// shown, as store.DayPage bounds a read; at least one. A hostile member's
+// 500 thread replies of 94,000 ampersands were a thread page of 235 MB.
+func latestWithin(n, maxBytes int, size func(i int) int) int {
+	total := 0
+	for k := 1; k <= n; k++ {
+		if total += size(n - k); total >= maxBytes {
+			return k
+		}
+	}
+	return n
 }
