@@ -130,13 +130,15 @@ type Server struct {
 // HTML, and in a JSON day "\u0026" in its text, "\u0026amp;" in its
 // HTML and "\u0026" in its content, 22 bytes for one. A text log writes
 // a message's bytes about as they are. So a page of the largest events
-// a homeserver lets through is some 6 MB of HTML, a JSON day some 46 MB
+// a homeserver lets through is some 6 MB of HTML, a JSON day some 24 MB
 // and a read of a text log some 8 MB, however many of them the day
 // holds: 500 messages of 94,000 ampersands were a day page of 234 MB
-// and a JSON day of 1 GB, which took archive-web to 1.3 GB.
+// and a JSON day of 1 GB, which took archive-web to 1.3-2.6 GB. Four
+// JSON days of 2 MiB each at once (as many as take turns on two cores,
+// MaxDayReads) took it to 342 MiB, of 1 MiB to 262 (eight at once too).
 const (
 	dayPageBytes    = 1 << 20
-	apiDayPageBytes = 2 << 20
+	apiDayPageBytes = 1 << 20
 	textReadBytes   = 8 << 20
 )
 
