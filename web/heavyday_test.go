@@ -265,3 +265,29 @@ func TestHeavyThreadAndEdits(t *testing.T) {
 		}
 	})
 }
+
+// TestHeavyMeetingCut: a meeting's window of events is bounded by their
+// JSON (meetingBytes, 4 MiB) as by their number: a meeting of lines as
+// large as a homeserver lets through is cut there, not ended, as at
+// meeting.MaxLines (its window of 20,000 such events would have been
+// read whole, 1.9 GB).
+func TestHeavyMeetingCut(t *testing.T) {
+	const n, size = 60, 90000
+	lines := []string{msgLine("$m0", 1767225601000, `{"msgtype":"m.text","body":"#startmeeting Heavy"}`)}
+	for i := range n {
+		lines = append(lines, msgLine(fmt.Sprintf("$l%d", i), 1767225602000+int64(i)*1000,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"%s line %d"}`, strings.Repeat("&", size), i)))
+	}
+	lines = append(lines, msgLine("$end", 1767225602000+n*1000, `{"msgtype":"m.text","body":"#endmeeting"}`))
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{}, writeRoom(t, lines...))
+		var m apiMeetingJSON
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings/$m0"), http.StatusOK, &m)
+		if m.Ended || m.Lines < 30 || m.Lines > n {
+			t.Errorf("meeting of %d lines of %d bytes: ended %v, %d lines; want it cut, not ended", n+2, size, m.Ended, m.Lines)
+		}
+		if rec := e.get(t, "/room/!x:example.org/meeting/$m0"); rec.Code != http.StatusOK || rec.Body.Len() > 32<<20 {
+			t.Errorf("minutes: %d, %d bytes", rec.Code, rec.Body.Len())
+		}
+	})
+}

@@ -55,13 +55,13 @@ func meetingLine(sh *shown) (meeting.Line, bool) {
 func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Event) (meeting.Meeting, bool, int, error) {
 	loaded := 0
 	for i, span := range meetingWindows {
-		m, ok, n, err := s.meetingWindow(ctx, r, start, span)
+		m, ok, n, full, err := s.meetingWindow(ctx, r, start, span)
 		loaded += n
 		if err != nil || !ok {
 			return meeting.Meeting{}, false, loaded, err
 		}
 		windowEnd := start.OriginTS + span
-		if m.Ended || i == len(meetingWindows)-1 || n >= store.MaxDayEvents || m.End+meeting.Silence < windowEnd {
+		if m.Ended || i == len(meetingWindows)-1 || full || m.End+meeting.Silence < windowEnd {
 			return m, true, loaded, nil
 		}
 	}
@@ -69,21 +69,23 @@ func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Even
 }
 
 // meetingWindow computes the meeting started by start from the span (ms)
-// of events after it, up to store.MaxDayEvents of them, read in a turn of
-// their own (takeReadTurn); n is how many it read.
-func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Event, span int64) (m meeting.Meeting, ok bool, n int, err error) {
+// of events after it, up to store.MaxDayEvents of them or meetingBytes of
+// their JSON, read in a turn of their own (takeReadTurn); n is how many
+// it read, full whether the span holds more (the meeting is cut there,
+// as at meeting.MaxLines).
+func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Event, span int64) (m meeting.Meeting, ok bool, n int, full bool, err error) {
 	release, err := s.takeReadTurn(ctx)
 	if err != nil {
-		return meeting.Meeting{}, false, 0, err
+		return meeting.Meeting{}, false, 0, false, err
 	}
 	defer release()
-	evs, err := s.store.DayEvents(ctx, r.ID, start.OriginTS, start.OriginTS+span)
+	evs, full, err := s.store.DayPage(ctx, r.ID, start.OriginTS, start.OriginTS+span, store.Position{}, store.MaxDayEvents, meetingBytes)
 	if err != nil {
-		return meeting.Meeting{}, false, 0, err
+		return meeting.Meeting{}, false, 0, false, err
 	}
 	msgs, err := s.shownMessages(ctx, evs)
 	if err != nil {
-		return meeting.Meeting{}, false, len(evs), err
+		return meeting.Meeting{}, false, len(evs), false, err
 	}
 	lines := make([]meeting.Line, 0, len(msgs))
 	for _, e := range evs {
@@ -94,8 +96,14 @@ func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Ev
 		}
 	}
 	m, ok = meeting.At(lines, start.ID)
-	return m, ok, len(evs), nil
+	return m, ok, len(evs), full, nil
 }
+
+// meetingBytes bounds a meeting's window of events by their JSON
+// (store.DayPage), as MaxDayEvents bounds their number: 20,000 events as
+// large as a homeserver lets through are 1.9 GB. A meeting of IRC lines
+// reaches it after some 10,000 of them.
+const meetingBytes = 4 << 20
 
 type meetingListView struct {
 	Room     roomView
