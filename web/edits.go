@@ -72,13 +72,10 @@ func (s *Server) edits(c echo.Context) error {
 		msgs = append(msgs, msg)
 	}
 	add("Original", ev.OriginTS, ev.Content)
-	for n, i := range res.Edits {
-		if n < first {
-			continue
-		}
+	for n, i := range res.Edits[first:] {
 		e := related[i]
 		if nc, ok := event.NewContent(e.Content); ok {
-			add(fmt.Sprintf("Edit %d", n+1), e.OriginTS, nc)
+			add(fmt.Sprintf("Edit %d", first+n+1), e.OriginTS, nc)
 		}
 	}
 	// Queued once v.Versions has its final length: the jobs keep pointers

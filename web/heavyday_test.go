@@ -159,8 +159,9 @@ func walkDayPages(t *testing.T, e *env, day string, n int) []dayPage {
 	return pages
 }
 
-// walkJSONDay follows a JSON day's next_after cursors and checks its pages
-// hold the n messages $m0… once each, in order; it returns how many pages.
+// walkJSONDay follows a JSON day's next_after cursors (a truncated page
+// must give one) and checks its pages hold the n messages $m0… once
+// each, in order; it returns how many pages.
 func walkJSONDay(t *testing.T, e *env, n int) int {
 	t.Helper()
 	var got []string
@@ -183,6 +184,9 @@ func walkJSONDay(t *testing.T, e *env, n int) int {
 		}
 		if !out.Truncated {
 			break
+		}
+		if out.NextAfter == "" {
+			t.Fatal("truncated JSON day without next_after")
 		}
 		api = "/api/v1/rooms/!x:example.org/events?date=2026-01-01&after=" + url.QueryEscape(out.NextAfter)
 	}
