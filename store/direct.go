@@ -180,10 +180,10 @@ func directArgs(args []any) bool {
 // stepEvents runs query with args on the connection db and reads its
 // rows into events as scanRow does: rows of publicRoomEventColumns of
 // room or, when room is "", of eventColumns; with maxBytes > 0, as
-// queryEventsBounded says (cut: a row follows the last read). A done ctx interrupts the
-// statement (as modernc does, sqlite3_interrupt from another goroutine,
-// with a TLS of its own), and no interrupt outlives the call: one that
-// started is waited for.
+// queryEventsBounded says (cut: a row follows the last read). A done
+// ctx interrupts the statement (as modernc does, sqlite3_interrupt from
+// another goroutine, with a TLS of its own), and no interrupt outlives
+// the call: one that started is waited for.
 func stepEvents(ctx context.Context, stmts *directStmts, db uintptr, size, maxBytes int, room id.RoomID, query string, args []any) (out []Event, cut bool, err error) {
 	tls := libc.NewTLS()
 	defer tls.Close()

@@ -64,10 +64,10 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	from, to := day.UnixMilli(), day.Add(24*time.Hour).UnixMilli()
 	k := min(contextWindow, max(s.opts.DayPageSize/2, 1))
 	pos := store.PositionOf(ev)
-	// One more than the window before it: if there is one, the page of
-	// the day that starts after it holds the whole window.
-	// Half a day page's bytes each side, so that the page starting
-	// after the window's first (FullDay) holds it and the message.
+	// One more than the window before it, and half a day page's bytes
+	// each side: if there is one more (or the bytes cut the window), the
+	// page of the day that starts after the first event read holds the
+	// whole window and the message (FullDay).
 	window := max(s.opts.DayPageBytes/2, 1)
 	before, more, err := s.store.DayPageBefore(ctx, r.ID, from, pos, k+1, window)
 	if err != nil {
