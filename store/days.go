@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -40,6 +41,15 @@ type Position struct {
 	TS  int64
 	NID int64
 }
+
+// Compare orders p and q as the timeline does: -1 if p comes first, 1
+// if q does, 0 if they are the same.
+func (p Position) Compare(q Position) int {
+	return cmp.Or(cmp.Compare(p.TS, q.TS), cmp.Compare(p.NID, q.NID))
+}
+
+// Before says whether p comes before q in the timeline.
+func (p Position) Before(q Position) bool { return p.Compare(q) < 0 }
 
 // PositionOf is the position of e itself.
 func PositionOf(e Event) Position { return Position{TS: e.OriginTS, NID: e.NID} }

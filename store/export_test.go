@@ -63,7 +63,7 @@ const MaxIDsPerQuery = maxIDsPerQuery
 
 // RelatedInSQL exposes RelatedIn's query on st's database, for a test of
 // its plan.
-func RelatedInSQL(st *Store) string { return st.relatedInQuery() }
+func RelatedInSQL(st *Store) string { return st.relatedInQuery(false) }
 
 // PreviousMembershipSQL and PreviousStateSQL expose the queries of the
 // member and state event an event replaced, for a test of their plans.
@@ -225,4 +225,14 @@ func (n *ReadNotes) Texts() []string {
 		out[i] = r.query
 	}
 	return out
+}
+
+// RelatedSQL exposes Related's query on st's database for one event's
+// relations, with its arguments.
+func RelatedSQL(st *Store, evID id.EventID) (string, []any) {
+	list, args, err := idList(st.dialect, []id.EventID{evID})
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf(st.relatedText(), list, idhList(st.dialect, list)), args
 }

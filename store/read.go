@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -534,11 +535,34 @@ const MaxRelated = 500
 func relatedQuery(guard string) string {
 	return `SELECT ` + eventColumns + ` FROM (
 		SELECT *, ROW_NUMBER() OVER (PARTITION BY rel_target, rel_type ORDER BY nid DESC) AS rel_rank
-		FROM events WHERE ` + guard + ` rel_target IN (%[1]s) AND rel_target <> '' AND public AND NOT redacted
-		  AND room_id = (SELECT t.room_id FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target)
-		  AND (rel_type <> '` + event.RelReplace + `' OR sender = (SELECT t.sender FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target))
+		FROM events WHERE ` + relatedWhere(guard) + `
 	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
 	ORDER BY origin_ts, nid`
+}
+
+// relatedWhere is the WHERE clause of Related's queries.
+func relatedWhere(guard string) string {
+	return guard + ` rel_target IN (%[1]s) AND rel_target <> '' AND public AND NOT redacted
+		  AND room_id = (SELECT t.room_id FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target)
+		  AND (rel_type <> '` + event.RelReplace + `' OR sender = (SELECT t.sender FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target))`
+}
+
+// sqliteRelatedQuery is relatedQuery for SQLite, whose window function
+// and sort hold their rows in memory (temp_store): ranked and sorted as
+// they are there, a message's relations were all held at once, each
+// with its JSON (a thread of 500 replies as large as a homeserver lets
+// through, some 47 MB for each read of it). They are ranked and sorted
+// by their nid and place alone, and each row is then read by its nid, in
+// that order: the subquery's LIMIT keeps its ORDER BY, and the CROSS
+// JOIN its rows the outer loop (the plan: TestRelatedNarrowSort).
+func sqliteRelatedQuery(guard string) string {
+	return `SELECT ` + eventColumns + ` FROM (
+		SELECT rnid FROM (
+			SELECT nid AS rnid, origin_ts AS rts, ROW_NUMBER() OVER (PARTITION BY rel_target, rel_type ORDER BY nid DESC) AS rel_rank
+			FROM events WHERE ` + relatedWhere(guard) + `
+		) WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+		ORDER BY rts, rnid LIMIT -1
+	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
 }
 
 // relatedSQL is Related's query on PostgreSQL, whose planner might scan
@@ -557,7 +581,7 @@ func relatedQuery(guard string) string {
 // and probed (1.7% of the reindex's samples still).
 var (
 	relatedSQL       = relatedQuery("")
-	sqliteRelatedSQL = relatedQuery(relationsGuardSQL)
+	sqliteRelatedSQL = sqliteRelatedQuery(relationsGuardSQL)
 )
 
 // relatedText is Related's query for the store's database.
@@ -596,16 +620,30 @@ func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, err
 // events_rel with each of a busy day's thousand events, most of which
 // have no relation, was a day page's RelatedIn (1.2 ms of a first page
 // on SQLite). SQLite is told the index, which it would not otherwise
-// prefer to events_room_ts without statistics.
-var relatedInSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
-		SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank
-		FROM events t INDEXED BY events_related JOIN events r ON r.rel_target = t.event_id
-		WHERE t.room_id = $1 AND t.related AND t.origin_ts >= $2 AND t.origin_ts <= $4
-		  AND (t.origin_ts, t.nid) >= ($2, $3) AND (t.origin_ts, t.nid) <= ($4, $5)
-		  AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
-		  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
-	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
-	ORDER BY origin_ts, nid`
+// prefer to events_room_ts without statistics. The relations are ranked
+// and put in order (RelatedInUpTo's) without their JSON, then read by
+// their nid, as in sqliteRelatedQuery.
+func relatedInSQL(order string) string {
+	return `SELECT ` + publicRoomEventColumns + ` FROM (
+		SELECT rnid, t_ts, t_nid, rel_prio, rel_rank FROM (
+			SELECT r.nid AS rnid, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank,
+			  t.origin_ts AS t_ts, t.nid AS t_nid, ` + relPrioSQL + ` AS rel_prio
+			FROM events t INDEXED BY events_related JOIN events r ON r.rel_target = t.event_id
+			WHERE t.room_id = $1 AND t.related AND t.origin_ts >= $2 AND t.origin_ts <= $4
+			  AND (t.origin_ts, t.nid) >= ($2, $3) AND (t.origin_ts, t.nid) <= ($4, $5)
+			  AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
+			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
+		) WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+		ORDER BY ` + order + ` LIMIT -1
+	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
+}
+
+// relPrioSQL orders a target's relations as RelatedInUpTo reads them
+// (r is the relation): edits first, which change what the message says
+// (an edit may be what took a secret out of it), then references (a
+// poll's responses), thread replies and reactions.
+const relPrioSQL = `CASE r.rel_type WHEN '` + event.RelReplace + `' THEN 0 WHEN '` + event.RelReference + `' THEN 1
+		  WHEN '` + event.RelThread + `' THEN 2 ELSE 3 END`
 
 // relatedInPostgresSQL is relatedInSQL for PostgreSQL, its join order
 // fixed: the day's related events first (events_related), then each one's
@@ -619,9 +657,11 @@ var relatedInSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
 // OFFSET 0 is planned as written, and a LATERAL one runs once per row of
 // the day. SQLite plans without statistics (store.AfterBulkWrite does not
 // analyze it) and walks the day first (TestRelatedInIsIndexProbes).
-var relatedInPostgresSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
-		SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank
-		FROM (SELECT event_id, sender FROM events
+func relatedInPostgresSQL(order string) string {
+	return `SELECT ` + publicRoomEventColumns + ` FROM (
+		SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank,
+		  t.origin_ts AS t_ts, t.nid AS t_nid, ` + relPrioSQL + ` AS rel_prio
+		FROM (SELECT event_id, sender, origin_ts, nid FROM events
 			WHERE room_id = $1 AND related AND origin_ts >= $2 AND origin_ts <= $4
 			  AND (origin_ts, nid) >= ($2, $3) AND (origin_ts, nid) <= ($4, $5)
 			OFFSET 0) t
@@ -630,14 +670,32 @@ var relatedInPostgresSQL = `SELECT ` + publicRoomEventColumns + ` FROM (
 			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
 			OFFSET 0) r
 	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
-	ORDER BY origin_ts, nid`
+	ORDER BY ` + order
+}
 
-// relatedInQuery is RelatedIn's query on s's database.
-func (s *Store) relatedInQuery() string {
-	if s.dialect == postgres {
-		return relatedInPostgresSQL
+// The orders RelatedInUpTo reads in: target by target, forwards or
+// backwards, each target's relations as relPrioSQL says.
+const (
+	relatedInForwards  = `t_ts, t_nid, rel_prio, rel_rank`
+	relatedInBackwards = `t_ts DESC, t_nid DESC, rel_prio, rel_rank`
+)
+
+var (
+	relatedInQueries   = [2]string{relatedInSQL(relatedInForwards), relatedInSQL(relatedInBackwards)}
+	relatedInPGQueries = [2]string{relatedInPostgresSQL(relatedInForwards), relatedInPostgresSQL(relatedInBackwards)}
+)
+
+// relatedInQuery is RelatedIn's query on s's database, reading its
+// targets backwards if back.
+func (s *Store) relatedInQuery(back bool) string {
+	i := 0
+	if back {
+		i = 1
 	}
-	return relatedInSQL
+	if s.dialect == postgres {
+		return relatedInPGQueries[i]
+	}
+	return relatedInQueries[i]
 }
 
 // RelatedIn is Related for every event of room from first to last
@@ -646,14 +704,48 @@ func (s *Store) relatedInQuery() string {
 // does not list (a reaction to a reaction), which a caller looking up its
 // own events' relations never asks for.
 func (s *Store) RelatedIn(ctx context.Context, roomID id.RoomID, first, last Position) ([]Event, error) {
+	evs, _, _, err := s.RelatedInUpTo(ctx, roomID, first, last, 0, false)
+	return evs, err
+}
+
+// RelatedInUpTo is RelatedIn reading no further than maxBytes of the
+// relations' JSON (none if 0 or less), as a day's reads are bounded
+// (DayPage): a message edited, reacted to and replied to 500 times each
+// with events as large as a homeserver lets through has 140 MB of them.
+// They are read target by target, in the range's order, and a target's
+// edits first, then references, thread replies and reactions, the latest
+// to arrive first in each. Where the bound is reached (cut), the target
+// being read is at partial: its relations may be incomplete, and the
+// relations of the range's later events were not read; those of the
+// events before it were. back reads the targets from the range's last
+// (for the page before one, DayPageBefore): where it is cut, the
+// relations of the events after partial were read, not those before.
+// The events come in timeline order, as RelatedIn's.
+func (s *Store) RelatedInUpTo(ctx context.Context, roomID id.RoomID, first, last Position, maxBytes int, back bool) (evs []Event, partial Position, cut bool, err error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	evs, err := s.queryEventsSized(ctx, 0, roomID, s.relatedInQuery(), string(roomID), first.TS, first.NID, last.TS, last.NID)
+	evs, cut, err = s.queryEventsBounded(ctx, 0, maxBytes, roomID, s.relatedInQuery(back), string(roomID), first.TS, first.NID, last.TS, last.NID)
 	if err != nil {
-		return nil, fmt.Errorf("related events of %s: %w", roomID, err)
+		return nil, Position{}, false, fmt.Errorf("related events of %s: %w", roomID, err)
 	}
-	return s.screen(ctx, evs, false)
+	if cut {
+		// The last event read is of the target being read when the bound
+		// was reached; its place is the target's (a rare read: only a
+		// cut one asks).
+		target := evs[len(evs)-1].Rel.EventID
+		if err := s.queryRow(ctx, eventPositionSQL, string(target)).Scan(&partial.TS, &partial.NID); err != nil {
+			return nil, Position{}, false, fmt.Errorf("related events of %s: the place of %s: %w", roomID, target, err)
+		}
+	}
+	slices.SortFunc(evs, func(a, b Event) int { return PositionOf(a).Compare(PositionOf(b)) })
+	if evs, err = s.screen(ctx, evs, false); err != nil {
+		return nil, Position{}, false, err
+	}
+	return evs, partial, cut, nil
 }
+
+// eventPositionSQL reads an event's position, shown or not.
+const eventPositionSQL = `SELECT origin_ts, nid FROM events WHERE idh(event_id) = idh($1) AND event_id = $1`
 
 // MaxDirectoryRooms bounds the rooms a directory lists (RoomsUpTo).
 const MaxDirectoryRooms = 1000

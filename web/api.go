@@ -67,8 +67,10 @@ type apiEvent struct {
 	ThreadRoot  string        `json:"thread_root,omitempty"`
 	Reactions   []apiReaction `json:"reactions,omitempty"`
 	ThreadCount int           `json:"thread_replies,omitempty"`
-	// RelationsCapped: only store.MaxRelated reactions or thread replies
-	// were loaded; there may be more than reactions and thread_replies say.
+	// RelationsCapped: not every reaction or thread reply was loaded
+	// (store.MaxRelated of a kind, or as many as a JSON day's bound on
+	// their bytes let in); there may be more than reactions and
+	// thread_replies say.
 	RelationsCapped bool   `json:"relations_truncated,omitempty"`
 	Redacted        bool   `json:"redacted"`
 	RedactedBy      string `json:"redacted_by,omitempty"`
@@ -235,11 +237,7 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	evs, more, prev, next := d.evs, d.more, d.prev, d.next
-	msgs, err := s.shownDay(ctx, r.ID, evs)
-	if err != nil {
-		return err
-	}
+	evs, more, prev, next, msgs := d.evs, d.more, d.prev, d.next, d.msgs
 	via := s.viaServers(ctx, r)
 	out := apiDay{RoomID: string(r.ID), Date: date, Events: make([]apiEvent, len(evs))}
 	if more && len(evs) > 0 {
@@ -363,5 +361,5 @@ func (s *Server) apiEvent(e store.Event, sh *shown, links *eventLinks, content *
 		a.Reactions = append(a.Reactions, apiReaction(rc))
 	}
 	a.ThreadCount = sh.thread.Count
-	a.RelationsCapped = sh.reactionsCapped || sh.thread.More
+	a.RelationsCapped = sh.reactionsCapped > 0 || sh.thread.More
 }

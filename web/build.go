@@ -20,7 +20,7 @@ import (
 
 // shownOne sets *sh to the message e as shown, from its related events
 // (rel) and the redactions of the page's messages.
-func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.EventID]store.Redaction) {
+func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.EventID]store.Redaction, capped bool) {
 	*sh = shown{ev: *e}
 	if e.OptedOut {
 		r := store.OptOutRedaction(*e)
@@ -46,8 +46,10 @@ func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.Ev
 		}
 		sh.reactions = append(sh.reactions, rv)
 	}
-	sh.reactionsCapped = res.ReactionsLoaded >= store.MaxRelated
-	sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS, More: res.ThreadCount >= store.MaxRelated}
+	if res.ReactionsLoaded >= store.MaxRelated || capped && res.ReactionsLoaded > 0 {
+		sh.reactionsCapped = res.ReactionsLoaded
+	}
+	sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS, More: res.ThreadCount >= store.MaxRelated || capped && res.ThreadCount > 0}
 }
 
 // maxReactionKey bounds a reaction key as displayed.
@@ -207,9 +209,7 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links 
 		v.Reply = rv
 	}
 	v.Reactions = sh.reactions
-	if sh.reactionsCapped {
-		v.ReactionsCapped = store.MaxRelated
-	}
+	v.ReactionsCapped = sh.reactionsCapped
 	if sh.thread.Count > 0 {
 		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, More: sh.thread.More, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
 		_, v.Thread.LastISO = fmtTime(sh.thread.LastTS)

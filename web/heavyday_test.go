@@ -295,3 +295,103 @@ func TestHeavyMeetingCut(t *testing.T) {
 		}
 	})
 }
+
+// heavyRelations is a room whose 2026-01-01 holds six messages $m0…$m5,
+// and whose next day holds what a hostile member can make of their
+// relations: $m1 edited 100 times, $m2 reacted to 30 times and $m3
+// replied to in a thread 30 times, each relation of some 90,000 bytes;
+// $m0 and $m4 have a reaction of a few bytes.
+func heavyRelations(t *testing.T) string {
+	var lines []string
+	for i := range 6 {
+		lines = append(lines, msgLine(fmt.Sprintf("$m%d", i), 1767225601000+int64(i)*1000, fmt.Sprintf(`{"msgtype":"m.text","body":"message %d"}`, i)))
+	}
+	pad := strings.Repeat("&", 90000)
+	ts := int64(1767225601000 + 86400000)
+	line := func(evID, typ, sender, content string) string {
+		ts++
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":%q,"sender":%q,"origin_server_ts":%d,"content":%s}`, evID, typ, sender, ts, content)
+	}
+	for i := range 100 {
+		lines = append(lines, line(fmt.Sprintf("$e%d", i), "m.room.message", "@a:example.org",
+			fmt.Sprintf(`{"msgtype":"m.text","body":"* edit","m.new_content":{"msgtype":"m.text","body":"edit %d %s"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m1"}}`, i, pad)))
+	}
+	for i := range 30 {
+		lines = append(lines,
+			line(fmt.Sprintf("$k%d", i), "m.reaction", fmt.Sprintf("@u%d:example.org", i),
+				fmt.Sprintf(`{"pad":%q,"m.relates_to":{"rel_type":"m.annotation","event_id":"$m2","key":"k%d"}}`, pad, i)),
+			line(fmt.Sprintf("$th%d", i), "m.room.message", "@b:example.org",
+				fmt.Sprintf(`{"msgtype":"m.text","body":"reply %d %s","m.relates_to":{"rel_type":"m.thread","event_id":"$m3"}}`, i, pad)))
+	}
+	for _, target := range []string{"$m0", "$m4"} {
+		lines = append(lines, line("$like"+target[1:], "m.reaction", "@b:example.org",
+			fmt.Sprintf(`{"m.relates_to":{"rel_type":"m.annotation","event_id":%q,"key":"👍"}}`, target)))
+	}
+	return writeRoom(t, lines...)
+}
+
+// TestHeavyRelationsPagedByBytes: what a day's reads read of their
+// messages' relations is bounded by its bytes as the events themselves
+// are (Options.DayPageBytes, APIDayPageBytes and TextReadBytes, at their
+// defaults here): a page ends before a message whose relations would
+// take it past the bound, and such a message is a page of its own,
+// with its latest edit and the latest of its replies and reactions,
+// said to be only some. A page was all of them: 100 edits, 30 reactions
+// and 30 thread replies of 90,000 bytes each, 14 MB, read for a page
+// of six short messages (the day was one page). The pages still reach
+// each message, forwards and back; each shows its latest edit; the text
+// log, whose reads are bounded the same way, is streamed whole.
+func TestHeavyRelationsPagedByBytes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{}, heavyRelations(t))
+		const day = "/room/!x:example.org/2026-01-01"
+		pages := walkDayPages(t, e, day, 6)
+		if len(pages) < 4 {
+			t.Errorf("the day is %d pages, want $m1, $m2 and $m3 on pages of their own", len(pages))
+		}
+		for _, p := range pages {
+			doc := e.page(t, p.path, http.StatusOK)
+			for _, id := range p.ids {
+				m := msgByID(doc, id)
+				switch text := m.Text(); id {
+				case "$m1":
+					if !strings.Contains(text, "edit 99 ") || strings.Contains(text, "message 1") {
+						t.Errorf("%s shows $m1 without its latest edit: %.200q", p.path, text)
+					}
+					if len(p.ids) != 1 {
+						t.Errorf("%s shows %v with $m1", p.path, p.ids)
+					}
+				case "$m2":
+					if !strings.Contains(text, "Only the latest") || m.Find(".reactions li").Length() == 0 {
+						t.Errorf("%s shows $m2's reactions as all of them, or none: %.300q", p.path, text)
+					}
+				case "$m3":
+					if th := m.Find(".thread").Text(); !strings.Contains(th, "+ repl") {
+						t.Errorf("%s shows $m3's thread as %q, want some replies and more", p.path, th)
+					}
+				case "$m0", "$m4":
+					if !strings.Contains(text, "👍") {
+						t.Errorf("%s shows %s without its reaction: %.300q", p.path, id, text)
+					}
+				}
+			}
+		}
+		if got := walkJSONDay(t, e, 6); got < 4 {
+			t.Errorf("the JSON day is %d pages, want at least 4", got)
+		}
+		rec := e.get(t, day+".txt")
+		if rec.Code != http.StatusOK || rec.Header().Get("ETag") != "" {
+			t.Errorf("text log: %d, ETag %q (streamed: $m1's edits are past a read's bound)", rec.Code, rec.Header().Get("ETag"))
+		}
+		body := rec.Body.String()
+		for i := range 6 {
+			want := fmt.Sprintf(" message %d\n", i)
+			if i == 1 {
+				want = " edit 99 &&&"
+			}
+			if strings.Count(body, want) != 1 {
+				t.Errorf("text log has %q %d times", want, strings.Count(body, want))
+			}
+		}
+	})
+}

@@ -75,14 +75,21 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 	if err != nil {
 		return nil, err
 	}
-	return s.shownWith(ctx, evs, len(ids), rel)
+	return s.shownWith(ctx, evs, len(ids), rel, "")
 }
 
 // shownDay is shownMessages for a run of consecutive events of room as
 // a day's page, text log or JSON day lists them (store.DayPage, in
 // timeline order): their relations are read by the run's first and last
-// positions rather than by several hundred IDs.
-func (s *Server) shownDay(ctx context.Context, roomID id.RoomID, evs []store.Event) (map[id.EventID]*shown, error) {
+// positions rather than by several hundred IDs, and no more than
+// maxBytes of them (store.RelatedInUpTo), as the run itself was read.
+// Where they reach it the run is cut before the event whose relations
+// were being read: only evs[:kept] are shown, and the caller goes on
+// after them as after a run cut by its own bound. Where that event is
+// the run's first, the run is that event alone, with the relations read
+// (capped: its latest edits, then thread replies and reactions, within
+// the bound).
+func (s *Server) shownDay(ctx context.Context, roomID id.RoomID, evs []store.Event, maxBytes int) (msgs map[id.EventID]*shown, kept int, err error) {
 	n := 0
 	for _, e := range evs {
 		if e.Displayable() {
@@ -90,18 +97,35 @@ func (s *Server) shownDay(ctx context.Context, roomID id.RoomID, evs []store.Eve
 		}
 	}
 	if n == 0 {
-		return map[id.EventID]*shown{}, nil
+		return map[id.EventID]*shown{}, len(evs), nil
 	}
-	rel, err := s.store.RelatedIn(ctx, roomID, store.PositionOf(evs[0]), store.PositionOf(evs[len(evs)-1]))
+	rel, partial, cut, err := s.store.RelatedInUpTo(ctx, roomID, store.PositionOf(evs[0]), store.PositionOf(evs[len(evs)-1]), maxBytes, false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return s.shownWith(ctx, evs, n, rel)
+	var capped id.EventID
+	if kept = len(evs); cut {
+		kept = 0
+		for kept < len(evs) && store.PositionOf(evs[kept]).Before(partial) {
+			kept++
+		}
+		if kept == 0 {
+			kept, capped = 1, evs[0].ID
+		}
+		n = 0
+		for _, e := range evs[:kept] {
+			if e.Displayable() {
+				n++
+			}
+		}
+	}
+	msgs, err = s.shownWith(ctx, evs[:kept], n, rel, capped)
+	return msgs, kept, err
 }
 
 // shownWith resolves the displayed form of the n messages among evs from
-// their relations rel.
-func (s *Server) shownWith(ctx context.Context, evs []store.Event, n int, rel []store.Event) (map[id.EventID]*shown, error) {
+// their relations rel; those of capped may be incomplete (shownDay).
+func (s *Server) shownWith(ctx context.Context, evs []store.Event, n int, rel []store.Event, capped id.EventID) (map[id.EventID]*shown, error) {
 	out := make(map[id.EventID]*shown, n)
 	byTarget := relatedByTarget(rel)
 	var redacted []id.EventID
@@ -131,7 +155,7 @@ func (s *Server) shownWith(ctx context.Context, evs []store.Event, n int, rel []
 		}
 		all = all[:len(all)+1]
 		sh := &all[len(all)-1]
-		shownOne(sh, e, byTarget[e.ID], redactions)
+		shownOne(sh, e, byTarget[e.ID], redactions, e.ID == capped)
 		out[e.ID] = sh
 	}
 	return out, nil
@@ -142,14 +166,18 @@ func (s *Server) shownWith(ctx context.Context, evs []store.Event, n int, rel []
 type dayData struct {
 	evs  []store.Event
 	more bool // the day goes on after evs
+	// msgs are the messages of evs as shown (shownDay, which may have
+	// cut evs short).
+	msgs map[id.EventID]*shown
 	// prev and next are the times of the nearest messages on earlier and
 	// later days (0 for none).
 	prev, next int64
 }
 
 // loadDay reads the events of r's UTC day [from, to) after pos: one page
-// of size events, or of maxBytes of their JSON (store.DayPage), with the
-// nearest days that have messages.
+// of size events, or of maxBytes of their JSON (store.DayPage), and of
+// maxBytes of their relations (shownDay), with the nearest days that
+// have messages.
 func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos store.Position, size, maxBytes int) (dayData, error) {
 	var d dayData
 	adjacent := overlap(s, func() (a dayData, err error) { // prev and next
@@ -160,6 +188,13 @@ func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos 
 	d.evs, d.more, err = s.store.DayPage(ctx, r.ID, from, to, pos, size, maxBytes)
 	if err != nil {
 		return d, err
+	}
+	kept := 0
+	if d.msgs, kept, err = s.shownDay(ctx, r.ID, d.evs, maxBytes); err != nil {
+		return d, err
+	}
+	if kept < len(d.evs) {
+		d.evs, d.more = d.evs[:kept], true
 	}
 	a, err := adjacent()
 	d.prev, d.next = a.prev, a.next
@@ -182,8 +217,8 @@ type timelineData struct {
 	looked     map[id.RoomID]string
 }
 
-// loadTimeline loads what the items of evs need; run says evs are
-// consecutive events of r as store.DayPage lists them (shownDay).
+// loadTimeline loads what the items of evs need; run, when not nil, is
+// the day's read that evs are (loadDay), with their messages.
 //
 // On SQLite its reads run one after another on purpose. With
 // PreviousMembership (and loadDay's AdjacentMessages) on goroutines of
@@ -197,21 +232,18 @@ type timelineData struct {
 // took 12.4 → 14.9 ms of CPU a page, p50 13.6 → 14.7 ms. On PostgreSQL
 // they overlap (PreviousMembership with the rest, through overlap): a
 // first page waited for each round trip in turn.
-func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, run bool) (timelineData, error) {
+func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, run *dayData) (timelineData, error) {
 	var d timelineData
 	var err error
 	prevMember := overlap(s, func() (map[id.EventID]json.RawMessage, error) {
-		if run {
+		if run != nil {
 			return s.store.PreviousMembershipInRun(ctx, evs)
 		}
 		return s.store.PreviousMembership(ctx, evs)
 	})
-	if run {
-		d.msgs, err = s.shownDay(ctx, r.ID, evs)
-	} else {
-		d.msgs, err = s.shownMessages(ctx, evs)
-	}
-	if err != nil {
+	if run != nil {
+		d.msgs = run.msgs
+	} else if d.msgs, err = s.shownMessages(ctx, evs); err != nil {
 		return d, err
 	}
 	if d.parents, err = s.replyParents(ctx, evs, d.msgs); err != nil {
@@ -250,7 +282,7 @@ func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Eve
 // timeline loads and builds a page's items from its events, queueing the
 // message bodies on q. On a thread's own page (threadPage) thread replies
 // are shown in full, elsewhere compactly. run is loadTimeline's.
-func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, threadPage, run bool, q *renderQueue) ([]itemView, error) {
+func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID, threadPage bool, run *dayData, q *renderQueue) ([]itemView, error) {
 	d, err := s.loadTimeline(ctx, r, evs, highlight, run)
 	if err != nil {
 		return nil, err

@@ -218,6 +218,9 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 		if err != nil {
 			return dayView{}, 0, err
 		}
+		if before, err = s.cutBeforeByRelations(ctx, r, before, &more); err != nil {
+			return dayView{}, 0, err
+		}
 		switch {
 		case len(before) > size || more && len(before) > 1:
 			v.PrevPagePath = dayPagePath(r, date, before[0].ID)
@@ -264,7 +267,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	if j, err := time.Parse(dateLayout, c.QueryParam("jumped")); err == nil {
 		v.Nav.Jumped = j.Format(dateLayout)
 	}
-	v.Items, err = s.timeline(ctx, r, evs, "", false, true, q)
+	v.Items, err = s.timeline(ctx, r, evs, "", false, &day, q)
 	if err != nil {
 		return dayView{}, 0, err
 	}
@@ -443,6 +446,29 @@ func (s *Server) eventRedirect(c echo.Context) error {
 	return c.Redirect(http.StatusFound, eventPath(r, ev.ID))
 }
 
+// cutBeforeByRelations bounds the events read back for the page before
+// a later one (store.DayPageBefore, oldest first) by their relations as
+// a page is (shownDay): their relations are read back from the latest
+// one, and where they reach the bound at an event, the read is taken to
+// have ended there, cut (more), as one cut by its own bound: the events
+// after it are the page before, which starts after it. Otherwise a page
+// cut short by a message's relations would be skipped by the link back.
+func (s *Server) cutBeforeByRelations(ctx context.Context, r store.Room, before []store.Event, more *bool) ([]store.Event, error) {
+	if len(before) == 0 {
+		return before, nil
+	}
+	_, partial, cut, err := s.store.RelatedInUpTo(ctx, r.ID, store.PositionOf(before[0]), store.PositionOf(before[len(before)-1]), s.opts.DayPageBytes, true)
+	if err != nil || !cut {
+		return before, err
+	}
+	j := 0 // before[j:] come after partial: their relations were read
+	for j < len(before) && !partial.Before(store.PositionOf(before[j])) {
+		j++
+	}
+	*more = true
+	return before[max(j-1, 0):], nil
+}
+
 // dayText serves a day as a plain-text log, one line per message, the way
 // IRC log bots did: for scripts, grep and old habits. Every line a message
 // adds starts with "[hh:mm:ss] " or, for its own further lines, with four
@@ -476,20 +502,24 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 	if err != nil {
 		return err
 	}
-	if more {
-		return s.streamDayText(c, r, date, day, from, to, evs, release)
-	}
-	return s.sendDayText(c, r, date, day, evs)
-}
-
-// sendDayText answers the text log of a day whose events are evs, all of
-// them, validated and cached as a page is.
-func (s *Server) sendDayText(c echo.Context, r store.Room, date string, day time.Time, evs []store.Event) error {
-	ctx := c.Request().Context()
-	msgs, err := s.shownDay(ctx, r.ID, evs)
+	msgs, kept, err := s.shownDay(ctx, r.ID, evs, s.opts.TextReadBytes)
 	if err != nil {
 		return err
 	}
+	if kept < len(evs) {
+		evs, more = evs[:kept], true
+	}
+	if more {
+		return s.streamDayText(c, r, date, day, from, to, evs, msgs, release)
+	}
+	return s.sendDayText(c, r, date, day, evs, msgs)
+}
+
+// sendDayText answers the text log of a day whose events are evs, all of
+// them, as msgs shows their messages (shownDay), validated and cached as
+// a page is.
+func (s *Server) sendDayText(c echo.Context, r store.Room, date string, day time.Time, evs []store.Event, msgs map[id.EventID]*shown) error {
+	ctx := c.Request().Context()
 	v := textLogView{Header: textLogHeader(r, date, ircTextNote(evs, nil))}
 	var q renderQueue
 	v.Lines = s.textLogLines(evs, msgs, &q)

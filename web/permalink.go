@@ -96,7 +96,7 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	}
 	v.Room.HistoryNote = s.historyNote(ctx, r)
 	var q renderQueue
-	v.Items, err = s.timeline(ctx, r, evs, ev.ID, false, false, &q)
+	v.Items, err = s.timeline(ctx, r, evs, ev.ID, false, nil, &q)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ import (
 // must not take a log cut at the failure for the whole day. A day with no
 // message in any of its reads is answered as a quiet one would be (404).
 // A HEAD request is answered once the first read has lines.
-func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day time.Time, from, to int64, first []store.Event, turn func()) error {
+func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day time.Time, from, to int64, first []store.Event, firstMsgs map[id.EventID]*shown, turn func()) error {
 	ctx := c.Request().Context()
 	defer func() { turn() }() // the turn held (takeDayRead): given back before each write
 	var (
@@ -41,7 +41,9 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 		buf    []byte
 		noted  []ircLogs
 		evs    = first
+		msgs   = firstMsgs
 		more   = true
+		err    error
 		failed = func(err error) error {
 			if out == nil {
 				return err // nothing sent: the error handler answers
@@ -51,9 +53,14 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 		}
 	)
 	for {
-		msgs, err := s.shownDay(ctx, r.ID, evs)
-		if err != nil {
-			return failed(err)
+		if msgs == nil { // a read's messages, its relations bounded as it was
+			var kept int
+			if msgs, kept, err = s.shownDay(ctx, r.ID, evs, s.opts.TextReadBytes); err != nil {
+				return failed(err)
+			}
+			if kept < len(evs) {
+				evs, more = evs[:kept], true
+			}
 		}
 		var q renderQueue
 		lines := s.textLogLines(evs, msgs, &q)
@@ -88,8 +95,8 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 			break
 		}
 		pos := store.PositionOf(evs[len(evs)-1])
-		evs = nil // not held while the next turn is waited for
-		turn()    // if this read had no lines to write
+		evs, msgs = nil, nil // not held while the next turn is waited for
+		turn()               // if this read had no lines to write
 		if turn, err = s.takeDayRead(c); err != nil {
 			turn = func() {}
 			return failed(err)
@@ -100,7 +107,7 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 		}
 	}
 	if out == nil {
-		return s.sendDayText(c, r, date, day, nil)
+		return s.sendDayText(c, r, date, day, nil, nil)
 	}
 	if zw != nil {
 		_ = zw.Close() // an error is a client gone, as a failed write above

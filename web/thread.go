@@ -111,7 +111,7 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 		DayPath: roomPath(r, time.UnixMilli(root.OriginTS).UTC().Format(dateLayout))}
 	v.Capped = capped
 	var q renderQueue
-	if v.Items, err = s.timeline(ctx, r, evs, highlight, true, false, &q); err != nil {
+	if v.Items, err = s.timeline(ctx, r, evs, highlight, true, nil, &q); err != nil {
 		return false, err
 	}
 	return true, s.renderValidated(c, http.StatusOK, "thread", v, &q, time.Time{})

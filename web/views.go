@@ -27,9 +27,10 @@ type shown struct {
 	redaction *store.Redaction // set when the message was redacted
 	reactions []reaction
 	thread    threadSummary
-	// reactionsCapped: store.MaxRelated reactions were loaded, and there
-	// may be more.
-	reactionsCapped bool
+	// reactionsCapped is how many reactions were loaded when there may be
+	// more (store.MaxRelated, or fewer where its relations were cut by
+	// their bytes, shownDay), else 0.
+	reactionsCapped int
 }
 
 type reaction struct {
@@ -186,8 +187,8 @@ type messageView struct {
 	Deleted    *deletedView
 	Reply      *replyView
 	Reactions  []reaction
-	// ReactionsCapped is store.MaxRelated when only that many reactions
-	// were counted, else 0.
+	// ReactionsCapped is how many reactions were counted when not all
+	// were, else 0.
 	ReactionsCapped int
 	Thread          *threadView
 	InThread        bool
