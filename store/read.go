@@ -521,8 +521,46 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID, row
 // in a room could make every view of one message load a hundred thousand
 // reactions. When it is reached the latest to arrive are kept (by nid, not
 // by origin_server_ts, which the sender chooses); a caller that got
-// MaxRelated of a kind knows there may be more.
+// MaxRelated of a kind knows there may be more (RelatedCapped).
 const MaxRelated = 500
+
+// MaxRelatedBytes bounds them by their JSON as well: the latest to arrive
+// are kept up to the one whose JSON reaches it. 500 thread replies (or
+// reactions, with a field of padding) as large as a homeserver lets
+// through are 47 MB, read for every view of the message; 500 ordinary
+// ones a few hundred kilobytes. (octet_length reads a row's length from
+// its header, not its JSON.)
+const MaxRelatedBytes = 2 << 20
+
+// RelatedCapped says whether rel (relations as Related and RelatedIn
+// return them) may hold fewer of target's relations of type relType than
+// there are: MaxRelated of them, or MaxRelatedBytes of their JSON.
+func RelatedCapped(rel []Event, target id.EventID, relType string) bool {
+	n, size := 0, 0
+	for i := range rel {
+		if rel[i].Rel.EventID == target && rel[i].Rel.Type == relType {
+			n, size = n+1, size+len(rel[i].Raw)
+		}
+	}
+	return n >= MaxRelated || size >= MaxRelatedBytes
+}
+
+// relatedWindow ranks a target's relations of a type, the latest to
+// arrive first (rel_rank), and sums the JSON of those before each
+// (rel_before), for relatedKept.
+func relatedWindow(prefix string) string {
+	return `ROW_NUMBER() OVER rel_w AS rel_rank, SUM(octet_length(` + prefix + `raw)) OVER rel_w - octet_length(` + prefix + `raw) AS rel_before`
+}
+
+// relatedWindowDef is relatedWindow's window.
+func relatedWindowDef(prefix string) string {
+	return ` WINDOW rel_w AS (PARTITION BY ` + prefix + `rel_target, ` + prefix + `rel_type ORDER BY ` + prefix + `nid DESC)`
+}
+
+// relatedKept is the condition on relatedWindow's columns that keeps
+// MaxRelated of a target's relations of a type, and no more than the one
+// whose JSON reaches MaxRelatedBytes.
+var relatedKept = `rel_rank <= ` + strconv.Itoa(MaxRelated) + ` AND rel_before < ` + strconv.Itoa(MaxRelatedBytes)
 
 // relatedQuery is Related's query, guard (a condition and its AND, or
 // nothing) put first in the relations' WHERE. A relation is kept only in
@@ -534,9 +572,9 @@ const MaxRelated = 500
 // partial index only when the WHERE clause implies it.
 func relatedQuery(guard string) string {
 	return `SELECT ` + eventColumns + ` FROM (
-		SELECT *, ROW_NUMBER() OVER (PARTITION BY rel_target, rel_type ORDER BY nid DESC) AS rel_rank
-		FROM events WHERE ` + relatedWhere(guard) + `
-	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+		SELECT *, ` + relatedWindow("") + `
+		FROM events WHERE ` + relatedWhere(guard) + relatedWindowDef("") + `
+	) related WHERE ` + relatedKept + `
 	ORDER BY origin_ts, nid`
 }
 
@@ -558,9 +596,9 @@ func relatedWhere(guard string) string {
 func sqliteRelatedQuery(guard string) string {
 	return `SELECT ` + eventColumns + ` FROM (
 		SELECT rnid FROM (
-			SELECT nid AS rnid, origin_ts AS rts, ROW_NUMBER() OVER (PARTITION BY rel_target, rel_type ORDER BY nid DESC) AS rel_rank
-			FROM events WHERE ` + relatedWhere(guard) + `
-		) WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+			SELECT nid AS rnid, origin_ts AS rts, ` + relatedWindow("") + `
+			FROM events WHERE ` + relatedWhere(guard) + relatedWindowDef("") + `
+		) WHERE ` + relatedKept + `
 		ORDER BY rts, rnid LIMIT -1
 	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
 }
@@ -626,14 +664,14 @@ func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, err
 func relatedInSQL(order string) string {
 	return `SELECT ` + publicRoomEventColumns + ` FROM (
 		SELECT rnid, t_ts, t_nid, rel_prio, rel_rank FROM (
-			SELECT r.nid AS rnid, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank,
+			SELECT r.nid AS rnid, ` + relatedWindow("r.") + `,
 			  t.origin_ts AS t_ts, t.nid AS t_nid, ` + relPrioSQL + ` AS rel_prio
 			FROM events t INDEXED BY events_related JOIN events r ON r.rel_target = t.event_id
 			WHERE t.room_id = $1 AND t.related AND t.origin_ts >= $2 AND t.origin_ts <= $4
 			  AND (t.origin_ts, t.nid) >= ($2, $3) AND (t.origin_ts, t.nid) <= ($4, $5)
 			  AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
-			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
-		) WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)` + relatedWindowDef("r.") + `
+		) WHERE ` + relatedKept + `
 		ORDER BY ` + order + ` LIMIT -1
 	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
 }
@@ -659,7 +697,7 @@ const relPrioSQL = `CASE r.rel_type WHEN '` + event.RelReplace + `' THEN 0 WHEN 
 // analyze it) and walks the day first (TestRelatedInIsIndexProbes).
 func relatedInPostgresSQL(order string) string {
 	return `SELECT ` + publicRoomEventColumns + ` FROM (
-		SELECT r.*, ROW_NUMBER() OVER (PARTITION BY r.rel_target, r.rel_type ORDER BY r.nid DESC) AS rel_rank,
+		SELECT r.*, ` + relatedWindow("r.") + `,
 		  t.origin_ts AS t_ts, t.nid AS t_nid, ` + relPrioSQL + ` AS rel_prio
 		FROM (SELECT event_id, sender, origin_ts, nid FROM events
 			WHERE room_id = $1 AND related AND origin_ts >= $2 AND origin_ts <= $4
@@ -668,8 +706,8 @@ func relatedInPostgresSQL(order string) string {
 		CROSS JOIN LATERAL (SELECT * FROM events r
 			WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
 			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
-			OFFSET 0) r
-	) related WHERE rel_rank <= ` + strconv.Itoa(MaxRelated) + `
+			OFFSET 0) r` + relatedWindowDef("r.") + `
+	) related WHERE ` + relatedKept + `
 	ORDER BY ` + order
 }
 

@@ -191,3 +191,77 @@ func checkLatestFirst(t *testing.T, name string, got, whole []store.Event) {
 		}
 	}
 }
+
+// TestRelatedKeepsItsBytes: Related and RelatedIn keep, of a target's
+// relations of a type, the latest to arrive up to the one whose JSON
+// reaches MaxRelatedBytes (as up to MaxRelated of them), and
+// RelatedCapped says so: 30 thread replies and 30 reactions of 90,000
+// bytes each were read whole, 5.4 MB, for every view of the message.
+func TestRelatedKeepsItsBytes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		day := 20 * dayMS
+		evs := append(baseRoom(t), mk(t, "$root", "m.room.message", "@alice:example.org", day+1000, nil, `{"msgtype":"m.text","body":"root"}`))
+		pad := strings.Repeat("a", 90000)
+		for i := range 30 {
+			evs = append(evs,
+				mk(t, fmt.Sprintf("$reply%02d", i), "m.room.message", "@bob:example.org", day+2000+int64(i), nil,
+					fmt.Sprintf(`{"msgtype":"m.text","body":"reply %d %s","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`, i, pad)),
+				mk(t, fmt.Sprintf("$react%02d", i), "m.reaction", fmt.Sprintf("@u%d:example.org", i), day+3000+int64(i), nil,
+					fmt.Sprintf(`{"pad":%q,"m.relates_to":{"rel_type":"m.annotation","event_id":"$root","key":"k%d"}}`, pad, i)))
+		}
+		for i := range 3 {
+			evs = append(evs, mk(t, fmt.Sprintf("$edit%d", i), "m.room.message", "@alice:example.org", day+4000+int64(i), nil,
+				fmt.Sprintf(`{"msgtype":"m.text","body":"* edit","m.new_content":{"msgtype":"m.text","body":"edit %d"},"m.relates_to":{"rel_type":"m.replace","event_id":"$root"}}`, i)))
+		}
+		put(t, st, evs...)
+		root, err := st.EventByID(ctx, "$root")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := store.PositionOf(root)
+		byID, err := st.Related(ctx, []id.EventID{"$root"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inDay, err := st.RelatedIn(ctx, room, at, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids(byID) != ids(inDay) {
+			t.Errorf("Related read %s, RelatedIn %s", ids(byID), ids(inDay))
+		}
+		for _, c := range []struct {
+			relType, prefix string
+			capped          bool
+		}{{"m.thread", "$reply", true}, {"m.annotation", "$react", true}, {"m.replace", "$edit", false}} {
+			var got []store.Event
+			for _, e := range byID {
+				if e.Rel.Type == c.relType {
+					got = append(got, e)
+				}
+			}
+			// The latest to arrive, the fewest whose JSON reaches the
+			// bound (or all there are).
+			n := len(got)
+			if c.capped {
+				if n == 0 || jsonBytes(got[1:]) >= store.MaxRelatedBytes || jsonBytes(got) < store.MaxRelatedBytes {
+					t.Errorf("%s: kept %d of %d bytes", c.relType, n, jsonBytes(got))
+				}
+			}
+			for i, e := range got {
+				want := fmt.Sprintf("%s%02d", c.prefix, 30-n+i)
+				if c.relType == "m.replace" {
+					want = fmt.Sprintf("%s%d", c.prefix, i)
+				}
+				if string(e.ID) != want {
+					t.Errorf("%s: kept %s, want the latest %d", c.relType, ids(got), n)
+					break
+				}
+			}
+			if store.RelatedCapped(byID, "$root", c.relType) != c.capped {
+				t.Errorf("%s: RelatedCapped = %v with %d kept", c.relType, !c.capped, n)
+			}
+		}
+	})
+}

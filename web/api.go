@@ -99,8 +99,8 @@ type apiPoll struct {
 	Ended    bool            `json:"ended"`
 	EndedAt  string          `json:"ended_at,omitempty"`
 	Voters   *int            `json:"voters,omitempty"`
-	// Truncated: store.MaxRelated responses were counted, and there may
-	// be more.
+	// Truncated: store.MaxRelated responses were counted (or
+	// store.MaxRelatedBytes of them), and there may be more.
 	Truncated bool `json:"responses_truncated,omitempty"`
 }
 

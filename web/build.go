@@ -46,10 +46,11 @@ func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.Ev
 		}
 		sh.reactions = append(sh.reactions, rv)
 	}
-	if res.ReactionsLoaded >= store.MaxRelated || capped && res.ReactionsLoaded > 0 {
+	if store.RelatedCapped(rel, e.ID, event.RelAnnotation) || capped && res.ReactionsLoaded > 0 {
 		sh.reactionsCapped = res.ReactionsLoaded
 	}
-	sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS, More: res.ThreadCount >= store.MaxRelated || capped && res.ThreadCount > 0}
+	sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS,
+		More: store.RelatedCapped(rel, e.ID, event.RelThread) || capped && res.ThreadCount > 0}
 }
 
 // maxReactionKey bounds a reaction key as displayed.

@@ -17,7 +17,7 @@ type editsView struct {
 	Room      roomView
 	Permalink string
 	Versions  []versionView
-	Capped    int // how many edits are shown when not all are (store.MaxRelated loaded, latestWithin)
+	Capped    int // how many edits are shown when not all are (store.RelatedCapped, latestWithin)
 }
 
 type versionView struct {
@@ -53,8 +53,8 @@ func (s *Server) edits(c echo.Context) error {
 	}
 	res := resolve(&ev, related)
 	v := editsView{Room: s.roomView(ctx, r), Permalink: eventPath(r, ev.ID)}
-	if res.EditsLoaded >= store.MaxRelated {
-		v.Capped = store.MaxRelated
+	if store.RelatedCapped(related, ev.ID, event.RelReplace) {
+		v.Capped = len(res.Edits)
 	}
 	// The latest edits within a day page's bytes (latestWithin), each
 	// keeping its number.

@@ -340,7 +340,9 @@ func heavyRelations(t *testing.T) string {
 // and 30 thread replies of 90,000 bytes each, 14 MB, read for a page
 // of six short messages (the day was one page). The pages still reach
 // each message, forwards and back; each shows its latest edit; the text
-// log, whose reads are bounded the same way, is streamed whole.
+// log, whose reads are bounded the same way, is streamed whole where they
+// reach the bound. A message's own pages (permalink, thread) read no
+// more than store.MaxRelatedBytes of its relations of a kind.
 func TestHeavyRelationsPagedByBytes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newEnvRender(t, st, render.New(render.Options{}), web.Options{}, heavyRelations(t))
@@ -379,11 +381,41 @@ func TestHeavyRelationsPagedByBytes(t *testing.T) {
 		if got := walkJSONDay(t, e, 6); got < 4 {
 			t.Errorf("the JSON day is %d pages, want at least 4", got)
 		}
+		// A message's own pages read no more than store.MaxRelatedBytes
+		// of its relations of a kind, and say there may be more: 30
+		// replies or reactions of 90,000 bytes are more.
+		perma := e.page(t, "/room/!x:example.org/event/$m3", http.StatusOK)
+		if th := msgByID(perma, "$m3").Find(".thread").Text(); !strings.Contains(th, "+ repl") || strings.HasPrefix(th, "30") {
+			t.Errorf("the permalink of $m3 shows its thread as %q, want fewer than 30 replies and more", th)
+		}
+		perma = e.page(t, "/room/!x:example.org/event/$m2", http.StatusOK)
+		if text := msgByID(perma, "$m2").Text(); !strings.Contains(text, "Only the latest") {
+			t.Errorf("the permalink of $m2 shows its reactions as all of them: %.300q", text)
+		}
+		if capped := e.page(t, "/room/!x:example.org/thread/$m3", http.StatusOK).Find("p.capped").Text(); !strings.Contains(capped, "only the latest") {
+			t.Errorf("the thread of $m3 says %q, want that only its latest replies are shown", capped)
+		}
+		perma = e.page(t, "/room/!x:example.org/event/$m1", http.StatusOK)
+		if text := msgByID(perma, "$m1").Text(); !strings.Contains(text, "edit 99 ") {
+			t.Errorf("the permalink of $m1 shows it without its latest edit: %.200q", text)
+		}
+		// The text log's reads are bounded the same way: at 1 MiB a read
+		// (8 by default, more than the three kinds' 2 MiB each here),
+		// $m1's edits are past a read's bound, and the log is streamed.
 		rec := e.get(t, day+".txt")
+		if rec.Code != http.StatusOK || rec.Header().Get("ETag") == "" {
+			t.Errorf("text log: %d, ETag %q (one read)", rec.Code, rec.Header().Get("ETag"))
+		}
+		whole := rec.Body.String()
+		e = newEnvRender(t, st, render.New(render.Options{}), web.Options{TextReadBytes: 1 << 20}, heavyRelations(t))
+		rec = e.get(t, day+".txt")
 		if rec.Code != http.StatusOK || rec.Header().Get("ETag") != "" {
 			t.Errorf("text log: %d, ETag %q (streamed: $m1's edits are past a read's bound)", rec.Code, rec.Header().Get("ETag"))
 		}
 		body := rec.Body.String()
+		if body != whole {
+			t.Errorf("the text log streamed is not the log read at once")
+		}
 		for i := range 6 {
 			want := fmt.Sprintf(" message %d\n", i)
 			if i == 1 {

@@ -339,7 +339,8 @@ func (s *Server) permalink(c echo.Context) error {
 	}
 	// A thread reply is shown in its thread, highlighted; on its day when
 	// the root is gone (expired, say) or the thread page cannot show it
-	// (past store.MaxRelated replies): the reply's permalink still works.
+	// (past store.MaxRelated replies, or store.MaxRelatedBytes of them): the
+	// reply's permalink still works.
 	if ev.Rel.Type == event.RelThread && ev.Rel.EventID != "" {
 		root, ok, err := s.threadRoot(c, r, ev.Rel.EventID)
 		if err != nil {

@@ -33,8 +33,8 @@ type pollView struct {
 	// ended.
 	ShowVotes bool
 	Voters    int
-	// Capped: store.MaxRelated responses were loaded, and there may be
-	// more than counted.
+	// Capped: store.MaxRelated responses were loaded (or
+	// store.MaxRelatedBytes of them), and there may be more than counted.
 	Capped    bool
 	Highlight bool
 }
@@ -96,7 +96,7 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 			ID: string(e.ID), Permalink: eventPath(r, e.ID), TS: e.OriginTS,
 			SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
 			Question: st.poll.Question, Ended: t.Ended, ShowVotes: t.Ended || st.poll.Disclosed,
-			Voters: t.Voters, Capped: len(related) >= store.MaxRelated, Highlight: e.ID == highlight,
+			Voters: t.Voters, Capped: store.RelatedCapped(rel, e.ID, event.RelReference), Highlight: e.ID == highlight,
 		}
 		v.Time, v.DateTime = fmtTime(e.OriginTS)
 		if t.Ended {

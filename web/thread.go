@@ -21,8 +21,9 @@ type threadPageView struct {
 	DayPath  string
 	Items    []itemView
 	// Capped is how many replies are shown when not all are: only
-	// store.MaxRelated are loaded, and of those only the latest within
-	// Options.DayPageBytes of their JSON (latestWithin).
+	// store.MaxRelated are loaded, or store.MaxRelatedBytes of their JSON,
+	// and of those only the latest within Options.DayPageBytes of it
+	// (latestWithin).
 	Capped int
 }
 
@@ -78,13 +79,9 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 		return false, err
 	}
 	var shown []store.Event
-	replies := 0
 	for _, e := range related {
-		if e.Rel.Type == event.RelThread {
-			replies++
-			if e.Displayable() {
-				shown = append(shown, e)
-			}
+		if e.Rel.Type == event.RelThread && e.Displayable() {
+			shown = append(shown, e)
 		}
 	}
 	byTime := func(a, b store.Event) int {
@@ -92,8 +89,8 @@ func (s *Server) renderThread(c echo.Context, r store.Room, root store.Event, hi
 	}
 	slices.SortStableFunc(shown, byTime)
 	capped := 0
-	if replies >= store.MaxRelated {
-		capped = store.MaxRelated
+	if store.RelatedCapped(related, rootID, event.RelThread) {
+		capped = len(shown)
 	}
 	// The latest replies within a day page's bytes, as a day page
 	// would show them.

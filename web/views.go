@@ -42,7 +42,7 @@ type reaction struct {
 type threadSummary struct {
 	Count  int
 	LastTS int64
-	More   bool // store.MaxRelated replies were loaded, and there may be more
+	More   bool // store.MaxRelated replies (or MaxRelatedBytes) were loaded, and there may be more
 }
 
 type roomView struct {
