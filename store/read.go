@@ -547,9 +547,14 @@ func RelatedCapped(rel []Event, target id.EventID, relType string) bool {
 
 // relatedWindow ranks a target's relations of a type, the latest to
 // arrive first (rel_rank), and sums the JSON of those before each
-// (rel_before), for relatedKept.
+// (rel_before), for relatedKept. The length is taken inside the window
+// function only: as a column of the query (a row's sum less its own
+// length), SQLite carried each row's JSON through the window's sort to
+// compute it after, some 20 MB for each read of a thread of 500 replies
+// of 94,000 bytes.
 func relatedWindow(prefix string) string {
-	return `ROW_NUMBER() OVER rel_w AS rel_rank, SUM(octet_length(` + prefix + `raw)) OVER rel_w - octet_length(` + prefix + `raw) AS rel_before`
+	return `ROW_NUMBER() OVER rel_w AS rel_rank,
+		COALESCE(SUM(octet_length(` + prefix + `raw)) OVER (rel_w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rel_before`
 }
 
 // relatedWindowDef is relatedWindow's window.
