@@ -753,8 +753,8 @@ func (s *Store) RelatedIn(ctx context.Context, roomID id.RoomID, first, last Pos
 
 // RelatedInUpTo is RelatedIn reading no further than maxBytes of the
 // relations' JSON (none if 0 or less), as a day's reads are bounded
-// (DayPage): a message edited, reacted to and replied to 500 times each
-// with events as large as a homeserver lets through has 140 MB of them.
+// (DayPage): a message's relations are up to MaxRelatedBytes of each of
+// four kinds, some 8 MB, and a day page's 500 messages' 4 GB.
 // They are read target by target, in the range's order, and a target's
 // edits first, then references, thread replies and reactions, the latest
 // to arrive first in each. Where the bound is reached (cut), the target
@@ -775,8 +775,16 @@ func (s *Store) RelatedInUpTo(ctx context.Context, roomID id.RoomID, first, last
 		// The last event read is of the target being read when the bound
 		// was reached; its place is the target's (a rare read: only a
 		// cut one asks).
+		// Gone since (purged), the range's first (last, backwards) is
+		// taken for it: a caller keeps that event alone.
 		target := evs[len(evs)-1].Rel.EventID
-		if err := s.queryRow(ctx, eventPositionSQL, string(target)).Scan(&partial.TS, &partial.NID); err != nil {
+		err := s.queryRow(ctx, eventPositionSQL, string(target)).Scan(&partial.TS, &partial.NID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) && back:
+			partial = last
+		case errors.Is(err, sql.ErrNoRows):
+			partial = first
+		case err != nil:
 			return nil, Position{}, false, fmt.Errorf("related events of %s: the place of %s: %w", roomID, target, err)
 		}
 	}

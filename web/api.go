@@ -68,9 +68,9 @@ type apiEvent struct {
 	Reactions   []apiReaction `json:"reactions,omitempty"`
 	ThreadCount int           `json:"thread_replies,omitempty"`
 	// RelationsCapped: not every reaction or thread reply was loaded
-	// (store.MaxRelated of a kind, or as many as a JSON day's bound on
-	// their bytes let in); there may be more than reactions and
-	// thread_replies say.
+	// (store.RelatedCapped: store.MaxRelated of a kind, or MaxRelatedBytes
+	// of their JSON; or as many as a JSON day's bound on their bytes let
+	// in); there may be more than reactions and thread_replies say.
 	RelationsCapped bool   `json:"relations_truncated,omitempty"`
 	Redacted        bool   `json:"redacted"`
 	RedactedBy      string `json:"redacted_by,omitempty"`

@@ -87,8 +87,8 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 // were being read: only evs[:kept] are shown, and the caller goes on
 // after them as after a run cut by its own bound. Where that event is
 // the run's first, the run is that event alone, with the relations read
-// (capped: its latest edits, then thread replies and reactions, within
-// the bound).
+// (capped: its latest edits, then references, thread replies and
+// reactions, within the bound).
 func (s *Server) shownDay(ctx context.Context, roomID id.RoomID, evs []store.Event, maxBytes int) (msgs map[id.EventID]*shown, kept int, err error) {
 	n := 0
 	for _, e := range evs {
