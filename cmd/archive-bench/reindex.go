@@ -57,8 +57,10 @@ func runMeasured(cmd *exec.Cmd) (reindexRun, error) {
 	go func() { done <- cmd.Wait() }()
 	pid := cmd.Process.Pid
 	sample := func() {
-		run.PeakRSS = max(run.PeakRSS, procStatusBytes(pid, "VmHWM:"))
 		run.PeakAnon = max(run.PeakAnon, procStatusBytes(pid, "RssAnon:"))
+		// No less than its anonymous part, which the kernel's lazily
+		// summed counters may show above VmHWM (webProcess.peakRSS).
+		run.PeakRSS = max(run.PeakRSS, procStatusBytes(pid, "VmHWM:"), run.PeakAnon)
 	}
 	sample()
 	tick := time.NewTicker(50 * time.Millisecond)
