@@ -194,6 +194,13 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 		pos, beforePos = store.Position{TS: start - 1, NID: math.MaxInt64}, store.Position{TS: start, NID: math.MinInt64}
 	}
 	size := s.opts.DayPageSize
+	// A later page's link back is read while its own events load
+	// (overlap: on PostgreSQL two or three round trips that waited for
+	// the page's reads).
+	prevPage := func() (string, error) { return "", nil }
+	if after != "" || hour != "" {
+		prevPage = overlap(s, func() (string, error) { return s.prevPagePath(ctx, r, date, from, beforePos, size) })
+	}
 	day, err := s.loadDay(ctx, r, from, to, pos, size, s.opts.DayPageBytes)
 	if err != nil {
 		return dayView{}, 0, err
@@ -209,33 +216,8 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	if more && len(evs) > 0 {
 		v.NextPagePath = dayPagePath(r, date, evs[len(evs)-1].ID)
 	}
-	if v.LaterPage {
-		// Read one more than a page back, and start after the oldest.
-		// A read cut by its bytes (more, fewer events) starts after
-		// its oldest too, the one that reached the bound; where that
-		// is the only one, after the event before it.
-		before, more, err := s.store.DayPageBefore(ctx, r.ID, from, beforePos, size+1, s.opts.DayPageBytes)
-		if err != nil {
-			return dayView{}, 0, err
-		}
-		if before, err = s.cutBeforeByRelations(ctx, r, before, &more); err != nil {
-			return dayView{}, 0, err
-		}
-		switch {
-		case len(before) > size || more && len(before) > 1:
-			v.PrevPagePath = dayPagePath(r, date, before[0].ID)
-		case more:
-			start, _, err := s.store.DayPageBefore(ctx, r.ID, from, store.PositionOf(before[0]), 1, 0)
-			if err != nil {
-				return dayView{}, 0, err
-			}
-			v.PrevPagePath = dayPagePath(r, date, "")
-			if len(start) > 0 {
-				v.PrevPagePath = dayPagePath(r, date, start[0].ID)
-			}
-		case len(before) > 0:
-			v.PrevPagePath = dayPagePath(r, date, "")
-		}
+	if v.PrevPagePath, err = prevPage(); err != nil {
+		return dayView{}, 0, err
 	}
 	// A day of several pages also opens at each hour; its counts are read
 	// while the timeline loads (overlap).
@@ -445,6 +427,35 @@ func (s *Server) eventRedirect(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusFound, eventPath(r, ev.ID))
+}
+
+// prevPagePath is the link from a later page of r's day date (from its
+// first millisecond) back to the page before it, which ends before
+// beforePos: read one more than a page back (size), and start after the
+// oldest. A read cut by its bytes (more, fewer events) starts after its
+// oldest too, the one that reached the bound; where that is the only
+// one, after the event before it. "" when there is no page before.
+func (s *Server) prevPagePath(ctx context.Context, r store.Room, date string, from int64, beforePos store.Position, size int) (string, error) {
+	before, more, err := s.store.DayPageBefore(ctx, r.ID, from, beforePos, size+1, s.opts.DayPageBytes)
+	if err != nil {
+		return "", err
+	}
+	if before, err = s.cutBeforeByRelations(ctx, r, before, &more); err != nil {
+		return "", err
+	}
+	switch {
+	case len(before) > size || more && len(before) > 1:
+		return dayPagePath(r, date, before[0].ID), nil
+	case more:
+		start, _, err := s.store.DayPageBefore(ctx, r.ID, from, store.PositionOf(before[0]), 1, 0)
+		if err != nil || len(start) == 0 {
+			return dayPagePath(r, date, ""), err
+		}
+		return dayPagePath(r, date, start[0].ID), nil
+	case len(before) > 0:
+		return dayPagePath(r, date, ""), nil
+	}
+	return "", nil
 }
 
 // cutBeforeByRelations bounds the events read back for the page before
