@@ -201,25 +201,16 @@ func TestRelatedKeepsItsBytes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		day := 20 * dayMS
-		evs := append(baseRoom(t), mk(t, "$root", "m.room.message", "@alice:example.org", day+1000, nil, `{"msgtype":"m.text","body":"root"}`))
-		pad := strings.Repeat("a", 90000)
+		var evs []store.Event
 		for i := range 30 {
-			evs = append(evs,
-				mk(t, fmt.Sprintf("$reply%02d", i), "m.room.message", "@bob:example.org", day+2000+int64(i), nil,
-					fmt.Sprintf(`{"msgtype":"m.text","body":"reply %d %s","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`, i, pad)),
-				mk(t, fmt.Sprintf("$react%02d", i), "m.reaction", fmt.Sprintf("@u%d:example.org", i), day+3000+int64(i), nil,
-					fmt.Sprintf(`{"pad":%q,"m.relates_to":{"rel_type":"m.annotation","event_id":"$root","key":"k%d"}}`, pad, i)))
+			evs = append(evs, mk(t, fmt.Sprintf("$react%03d", i), "m.reaction", fmt.Sprintf("@u%d:example.org", i), day+3000+int64(i), nil,
+				fmt.Sprintf(`{"pad":%q,"m.relates_to":{"rel_type":"m.annotation","event_id":"$root","key":"k%d"}}`, strings.Repeat("a", 90000), i)))
 		}
 		for i := range 3 {
 			evs = append(evs, mk(t, fmt.Sprintf("$edit%d", i), "m.room.message", "@alice:example.org", day+4000+int64(i), nil,
 				fmt.Sprintf(`{"msgtype":"m.text","body":"* edit","m.new_content":{"msgtype":"m.text","body":"edit %d"},"m.relates_to":{"rel_type":"m.replace","event_id":"$root"}}`, i)))
 		}
-		put(t, st, evs...)
-		root, err := st.EventByID(ctx, "$root")
-		if err != nil {
-			t.Fatal(err)
-		}
-		at := store.PositionOf(root)
+		at := bigThread(t, st, 30, evs...)
 		byID, err := st.Related(ctx, []id.EventID{"$root"})
 		if err != nil {
 			t.Fatal(err)
@@ -250,7 +241,7 @@ func TestRelatedKeepsItsBytes(t *testing.T) {
 				}
 			}
 			for i, e := range got {
-				want := fmt.Sprintf("%s%02d", c.prefix, 30-n+i)
+				want := fmt.Sprintf("%s%03d", c.prefix, 30-n+i)
 				if c.relType == "m.replace" {
 					want = fmt.Sprintf("%s%d", c.prefix, i)
 				}

@@ -29,20 +29,7 @@ func TestRelatedReadsHoldNoJSONInSQLite(t *testing.T) {
 	}
 	st := storetest.Open(t, "sqlite")
 	ctx := context.Background()
-	day := 20 * dayMS
-	evs := append(baseRoom(t), mk(t, "$root", "m.room.message", "@alice:example.org", day+1000, nil, `{"msgtype":"m.text","body":"root"}`))
-	pad := strings.Repeat("a", 90000)
-	for i := range 600 {
-		evs = append(evs, mk(t, fmt.Sprintf("$reply%03d", i), "m.room.message", "@bob:example.org", day+2000+int64(i), nil,
-			fmt.Sprintf(`{"msgtype":"m.text","body":"reply %d %s","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`, i, pad)))
-	}
-	put(t, st, evs...)
-	evs = nil
-	root, err := st.EventByID(ctx, "$root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := store.PositionOf(root)
+	at := bigThread(t, st, 600)
 	for name, read := range map[string]func() ([]store.Event, error){
 		"Related":   func() ([]store.Event, error) { return st.Related(ctx, []id.EventID{"$root"}) },
 		"RelatedIn": func() ([]store.Event, error) { return st.RelatedIn(ctx, room, at, at) },
@@ -84,4 +71,24 @@ func procStatusKB(t *testing.T, field string) int {
 	}
 	t.Fatalf("no %s in /proc/self/status", field)
 	return 0
+}
+
+// bigThread stores a room whose message $root, on day 20, has n thread
+// replies $reply000… of 90,000 bytes each, and more (relations of $root
+// the caller makes), and returns $root's place.
+func bigThread(t *testing.T, st *store.Store, n int, more ...store.Event) store.Position {
+	t.Helper()
+	day := 20 * dayMS
+	evs := append(baseRoom(t), mk(t, "$root", "m.room.message", "@alice:example.org", day+1000, nil, `{"msgtype":"m.text","body":"root"}`))
+	pad := strings.Repeat("a", 90000)
+	for i := range n {
+		evs = append(evs, mk(t, fmt.Sprintf("$reply%03d", i), "m.room.message", "@bob:example.org", day+2000+int64(i), nil,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"reply %d %s","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`, i, pad)))
+	}
+	put(t, st, append(evs, more...)...)
+	root, err := st.EventByID(context.Background(), "$root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.PositionOf(root)
 }
