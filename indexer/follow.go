@@ -526,13 +526,17 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 }
 
 // resolve loads what relates to msgs and resolves each as readers see it
-// (event.Resolve, as the web does).
+// (event.Resolve, as the web does): its edits, which make its text, and
+// its thread replies, which make it a thread's root (IsThread). Its
+// reactions and references are not read: the index holds neither, and
+// every batch of reactions to a message read them all again
+// (store.RelatedOfTypes).
 func (ix *Indexer) resolve(ctx context.Context, msgs []store.Event) (map[id.EventID]event.Resolved, error) {
 	ids := make([]id.EventID, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	related, err := ix.store.Related(ctx, ids)
+	related, err := ix.store.RelatedOfTypes(ctx, ids, event.RelReplace, event.RelThread)
 	if err != nil {
 		return nil, err
 	}

@@ -256,3 +256,47 @@ func TestRelatedKeepsItsBytes(t *testing.T) {
 		}
 	})
 }
+
+// TestRelatedOfTypes: a read of some relation types is Related's read of
+// those types: the same events in the same order, each type's bound as
+// Related's, and no event of another type; an edit by someone other than
+// the target's sender is left out as Related leaves it out.
+func TestRelatedOfTypes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		targets, all := relatedBytesDay(t)
+		// Another's edit of $t1: invalid, and never read.
+		all = append(all, mk(t, "$foreign", "m.room.message", "@bob:example.org", 22*dayMS, nil,
+			`{"msgtype":"m.text","body":"* x","m.new_content":{"msgtype":"m.text","body":"x"},"m.relates_to":{"rel_type":"m.replace","event_id":"$t1"}}`))
+		put(t, st, all...)
+		var tids []id.EventID
+		for _, e := range targets {
+			tids = append(tids, e.ID)
+		}
+		every, err := st.Related(ctx, tids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, types := range [][]string{{"m.replace"}, {"m.replace", "m.thread"}, {"m.annotation"}, {"m.reference", "m.annotation", "m.thread", "m.replace"}} {
+			var want []store.Event
+			for _, e := range every {
+				if slices.Contains(types, e.Rel.Type) {
+					want = append(want, e)
+				}
+			}
+			got, err := st.RelatedOfTypes(ctx, tids, types...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) == 0 || ids(got) != ids(want) {
+				t.Errorf("%v: read %s, want %s", types, ids(got), ids(want))
+			}
+		}
+		if got, err := st.RelatedOfTypes(ctx, tids); err != nil || len(got) != 0 {
+			t.Errorf("no type: read %s, %v", ids(got), err)
+		}
+		if _, err := st.RelatedOfTypes(ctx, tids, "m.replace' OR 1=1 --"); err == nil {
+			t.Error("a type with a quote was put in the query")
+		}
+	})
+}
