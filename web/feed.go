@@ -139,7 +139,7 @@ func (s *Server) searchFeed(c echo.Context) error {
 // the Unix epoch: a stable value, so that its ETag is too.
 func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms map[id.RoomID]store.Room, since time.Time) error {
 	ctx := c.Request().Context()
-	msgs, err := s.shownMessages(ctx, evs)
+	msgs, err := s.shownTexts(ctx, evs)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,22 @@ func resolve(e *store.Event, rel []store.Event) event.Resolved {
 
 // shownMessages resolves the displayed form of every message among evs.
 func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.EventID]*shown, error) {
+	return s.shownOfTypes(ctx, evs)
+}
+
+// shownTexts is shownMessages for views that show the messages' text
+// and not their reactions, thread summaries or poll results (search
+// results, feeds, a reply's quote, a meeting's minutes): it reads their
+// edits alone (store.RelatedOfTypes). Reading every kind, a feed of 50
+// messages with 500 reactions as large as a homeserver lets through read
+// 50 × 2 MiB of them to show none.
+func (s *Server) shownTexts(ctx context.Context, evs []store.Event) (map[id.EventID]*shown, error) {
+	return s.shownOfTypes(ctx, evs, event.RelReplace)
+}
+
+// shownOfTypes is shownMessages reading the relations of the given
+// types only, or of every type when none is given.
+func (s *Server) shownOfTypes(ctx context.Context, evs []store.Event, types ...string) (map[id.EventID]*shown, error) {
 	var ids []id.EventID
 	for _, e := range evs {
 		if e.Displayable() {
@@ -71,7 +87,13 @@ func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.E
 	if len(ids) == 0 {
 		return map[id.EventID]*shown{}, nil
 	}
-	rel, err := s.store.Related(ctx, ids)
+	var rel []store.Event
+	var err error
+	if len(types) == 0 {
+		rel, err = s.store.Related(ctx, ids)
+	} else {
+		rel, err = s.store.RelatedOfTypes(ctx, ids, types...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +355,7 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 			public = append(public, f)
 		}
 	}
-	more, err := s.shownMessages(ctx, public)
+	more, err := s.shownTexts(ctx, public)
 	if err != nil {
 		return nil, err
 	}

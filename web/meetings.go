@@ -83,7 +83,7 @@ func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Ev
 	if err != nil {
 		return meeting.Meeting{}, false, 0, false, err
 	}
-	msgs, err := s.shownMessages(ctx, evs)
+	msgs, err := s.shownTexts(ctx, evs)
 	if err != nil {
 		return meeting.Meeting{}, false, len(evs), false, err
 	}

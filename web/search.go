@@ -124,7 +124,7 @@ func searchTerms(q indexer.Query) []string {
 func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]searchHit, []apiSearchHit, error) {
 	ctx := c.Request().Context()
 	evs := res.Events
-	msgs, err := s.shownMessages(ctx, evs)
+	msgs, err := s.shownTexts(ctx, evs)
 	if err != nil {
 		return nil, nil, err
 	}
