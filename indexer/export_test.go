@@ -270,3 +270,45 @@ func (ix *Indexer) IndexForged(ev string, ts int64, text string) error {
 	}
 	return idx.Batch(batch)
 }
+
+// TextTerms lists, from every period, the text field's terms.
+func (ix *Indexer) TextTerms() ([]string, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var out []string
+	for _, p := range ix.set.periods {
+		idx, err := ix.set.index(p)
+		if err != nil {
+			return nil, err
+		}
+		adv, err := idx.Advanced()
+		if err != nil {
+			return nil, err
+		}
+		r, err := adv.Reader()
+		if err != nil {
+			return nil, err
+		}
+		d, err := r.FieldDict(fieldText)
+		if err != nil {
+			r.Close()
+			return nil, err
+		}
+		for {
+			e, err := d.Next()
+			if err != nil || e == nil {
+				d.Close()
+				r.Close()
+				if err != nil {
+					return nil, err
+				}
+				break
+			}
+			out = append(out, e.Term)
+		}
+	}
+	return out, nil
+}
+
+// MaxWordBytes is maxWordBytes.
+const MaxWordBytes = maxWordBytes

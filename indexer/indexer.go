@@ -153,8 +153,9 @@ var formatKey = []byte("mxarchive.format")
 // field's length counts words, up to maxTextLength (docfields.go); 10 =
 // document IDs of the time and the event's key (docID), not its ID; 11 =
 // a pair's bucket holds no frequency or length, and a phrase is scored by
-// its words (textField, searchTerms).
-const indexFormat = "11"
+// its words (textField, searchTerms); 12 = a word's term is at most
+// maxWordBytes (capWord).
+const indexFormat = "12"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
