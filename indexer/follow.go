@@ -526,17 +526,24 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 }
 
 // resolve loads what relates to msgs and resolves each as readers see it
-// (event.Resolve, as the web does): its edits, which make its text, and
-// its thread replies, which make it a thread's root (IsThread). Its
-// reactions and references are not read: the index holds neither, and
-// every batch of reactions to a message read them all again
-// (store.RelatedOfTypes).
+// (event.Resolve, as the web does): the edit it shows, which makes its
+// text (store.LatestEdits: the same edit Resolve picks among them all),
+// and its thread replies, which make it a thread's root (IsThread). Its
+// reactions and references are not read, which the index does not hold,
+// nor its other edits: every batch that touched a message read all its
+// relations again, up to MaxRelatedBytes of each kind (a reindex of 60
+// messages with 500 large reactions and 120 edited 40 times into 60,000
+// bytes took 63 s).
 func (ix *Indexer) resolve(ctx context.Context, msgs []store.Event) (map[id.EventID]event.Resolved, error) {
 	ids := make([]id.EventID, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	related, err := ix.store.RelatedOfTypes(ctx, ids, event.RelReplace, event.RelThread)
+	edits, _, err := ix.store.LatestEdits(ctx, msgs, 0)
+	if err != nil {
+		return nil, err
+	}
+	related, err := ix.store.RelatedOfTypes(ctx, ids, event.RelThread)
 	if err != nil {
 		return nil, err
 	}
@@ -544,6 +551,9 @@ func (ix *Indexer) resolve(ctx context.Context, msgs []store.Event) (map[id.Even
 	for i := range related {
 		r := &related[i]
 		byTarget[r.Rel.EventID] = append(byTarget[r.Rel.EventID], event.Related{Event: &r.Event, Rel: r.Rel})
+	}
+	for k, e := range edits {
+		byTarget[k] = append(byTarget[k], event.Related{Event: &e.Event, Rel: e.Rel})
 	}
 	out := make(map[id.EventID]event.Resolved, len(msgs))
 	for i := range msgs {

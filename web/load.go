@@ -62,22 +62,6 @@ func resolve(e *store.Event, rel []store.Event) event.Resolved {
 
 // shownMessages resolves the displayed form of every message among evs.
 func (s *Server) shownMessages(ctx context.Context, evs []store.Event) (map[id.EventID]*shown, error) {
-	return s.shownOfTypes(ctx, evs)
-}
-
-// shownTexts is shownMessages for views that show the messages' text
-// and not their reactions, thread summaries or poll results (search
-// results, feeds, a reply's quote, a meeting's minutes): it reads their
-// edits alone (store.RelatedOfTypes). Reading every kind, a feed of 50
-// messages with 500 reactions as large as a homeserver lets through read
-// 50 × 2 MiB of them to show none.
-func (s *Server) shownTexts(ctx context.Context, evs []store.Event) (map[id.EventID]*shown, error) {
-	return s.shownOfTypes(ctx, evs, event.RelReplace)
-}
-
-// shownOfTypes is shownMessages reading the relations of the given
-// types only, or of every type when none is given.
-func (s *Server) shownOfTypes(ctx context.Context, evs []store.Event, types ...string) (map[id.EventID]*shown, error) {
 	var ids []id.EventID
 	for _, e := range evs {
 		if e.Displayable() {
@@ -87,18 +71,62 @@ func (s *Server) shownOfTypes(ctx context.Context, evs []store.Event, types ...s
 	if len(ids) == 0 {
 		return map[id.EventID]*shown{}, nil
 	}
-	var rel []store.Event
-	var err error
-	if len(types) == 0 {
-		rel, err = s.store.Related(ctx, ids)
-	} else {
-		rel, err = s.store.RelatedOfTypes(ctx, ids, types...)
-	}
+	rel, err := s.store.Related(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	return s.shownWith(ctx, evs, len(ids), rel, "")
 }
+
+// shownTexts is shownMessages for views that show the messages' text
+// and not their reactions, thread summaries or poll results (search
+// results, feeds, a reply's quote, a meeting's minutes): it reads, of
+// their relations, the edit each shows (store.LatestEdits), within
+// DayPageBytes of edits' JSON as a day page's events are. A message
+// not settled within it (a list of many messages each edited into tens
+// of kilobytes) says so instead of its text (editsNotRead): its own page
+// reads it alone. Reading every relation of each, a feed of 50 messages
+// with 500 reactions as large as a homeserver lets through read 50 ×
+// 2 MiB of them to show none, and a feed of 60 messages edited 40 times
+// into 60,000 bytes 120 MB of edits to show the latest of each.
+func (s *Server) shownTexts(ctx context.Context, evs []store.Event) (map[id.EventID]*shown, error) {
+	var targets []store.Event
+	n := 0
+	for _, e := range evs {
+		if !e.Displayable() {
+			continue
+		}
+		n++
+		if !e.Redacted && !e.OptedOut { // shown without their text
+			targets = append(targets, e)
+		}
+	}
+	if n == 0 {
+		return map[id.EventID]*shown{}, nil
+	}
+	edits, short, err := s.store.LatestEdits(ctx, targets, s.opts.DayPageBytes)
+	if err != nil {
+		return nil, err
+	}
+	rel := make([]store.Event, 0, len(edits))
+	for _, e := range edits {
+		rel = append(rel, e)
+	}
+	msgs, err := s.shownWith(ctx, evs, n, rel, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range short {
+		if sh := msgs[m]; sh != nil && sh.redaction == nil {
+			sh.msg, sh.edited, sh.editedAt = editsNotRead, true, 0
+		}
+	}
+	return msgs, nil
+}
+
+// editsNotRead is the text of a message whose edits a list could not
+// read within its bound (shownTexts).
+var editsNotRead = event.Message{MsgType: event.MsgNotice, Body: "(This message was edited: open it to read its latest version.)"}
 
 // shownDay is shownMessages for a run of consecutive events of room as
 // a day's page, text log or JSON day lists them (store.DayPage, in

@@ -1,0 +1,154 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// latestEditsRoom is eight messages $m0…$m7 of alice's and their edits,
+// each some 300 bytes, that test what makes the edit shown: $m0 has none;
+// $m1 three valid ones; $m2 a valid one, then a later invalid one (its
+// m.new_content not an object); $m3 only bob's (not valid); $m4 two, the
+// later by its time arriving first; $m5 five invalid ones; $m6 one of
+// another event type (not valid); $m7 a valid one then four invalid
+// later ones, so that it is settled in the third round.
+func latestEditsRoom(t *testing.T) (targets []id.EventID, all []store.Event) {
+	all = baseRoom(t)
+	day := 20 * dayMS
+	for i := range 8 {
+		ev := fmt.Sprintf("$m%d", i)
+		targets = append(targets, id.EventID(ev))
+		all = append(all, mk(t, ev, "m.room.message", "@alice:example.org", day+int64(i), nil, fmt.Sprintf(`{"msgtype":"m.text","body":"m%d"}`, i)))
+	}
+	pad := strings.Repeat("p", 300)
+	n := 0
+	edit := func(target, sender, typ string, ts int64, newContent string) {
+		n++
+		all = append(all, mk(t, fmt.Sprintf("$e%02d_%s", n, target[1:]), typ, sender, ts, nil,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"* %s","m.new_content":%s,"m.relates_to":{"rel_type":"m.replace","event_id":%q}}`, pad, newContent, target)))
+	}
+	valid := func(s string) string { return fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, s) }
+	ts := day + 1000
+	for k := range 3 {
+		ts++
+		edit("$m1", "@alice:example.org", "m.room.message", ts, valid(fmt.Sprintf("m1 edit %d", k)))
+	}
+	edit("$m2", "@alice:example.org", "m.room.message", ts+1, valid("m2 valid"))
+	edit("$m2", "@alice:example.org", "m.room.message", ts+2, `"not an object"`)
+	edit("$m3", "@bob:example.org", "m.room.message", ts+3, valid("m3 by bob"))
+	edit("$m4", "@alice:example.org", "m.room.message", ts+100, valid("m4 latest by time"))
+	edit("$m4", "@alice:example.org", "m.room.message", ts+4, valid("m4 arrived last"))
+	for k := range 5 {
+		edit("$m5", "@alice:example.org", "m.room.message", ts+5+int64(k), `[]`)
+	}
+	edit("$m6", "@alice:example.org", "m.sticker", ts+20, valid("m6 as a sticker"))
+	edit("$m7", "@alice:example.org", "m.room.message", ts+30, valid("m7 valid"))
+	for k := range 4 {
+		edit("$m7", "@alice:example.org", "m.room.message", ts+31+int64(k), `7`)
+	}
+	return targets, all
+}
+
+// TestLatestEdits: the edit LatestEdits finds for each message is the
+// one event.Resolve applies over Related's edits, on both databases; with
+// a bound on the JSON read, the messages it leaves unsettled are listed
+// in short, in order, and those it settled have their edit.
+func TestLatestEdits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		ids, all := latestEditsRoom(t)
+		put(t, st, all...)
+		targets, err := st.EventsByID(ctx, ids)
+		if err != nil || len(targets) != len(ids) {
+			t.Fatalf("read %d targets of %d: %v", len(targets), len(ids), err)
+		}
+		slices.SortFunc(targets, func(a, b store.Event) int { return strings.Compare(string(a.ID), string(b.ID)) })
+		rel, err := st.Related(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[id.EventID]id.EventID{}
+		for i := range targets {
+			var related []event.Related
+			for j := range rel {
+				related = append(related, event.Related{Event: &rel[j].Event, Rel: rel[j].Rel})
+			}
+			res := event.Resolve(event.Related{Event: &targets[i].Event, Rel: targets[i].Rel}, related)
+			if res.Edited {
+				want[targets[i].ID] = rel[res.Edits[len(res.Edits)-1]].ID
+			}
+		}
+		if len(want) != 4 { // $m1, $m2, $m4, $m7
+			t.Fatalf("Resolve applies %d edits: %v", len(want), want)
+		}
+		got, short, err := st.LatestEdits(ctx, targets, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(short) != 0 || !sameEdits(got, want) {
+			t.Errorf("LatestEdits found %v (short %v), want %v", editIDs(got), short, want)
+		}
+		// A bound that the first round of the first messages reaches:
+		// each edit is about 400 bytes, $m1 to $m7 have one each in the
+		// first round, so 1,500 bytes settles $m1 and $m2 (and $m3, whose
+		// only edit is not listed) and leaves the rest.
+		got, short, err = st.LatestEdits(ctx, targets, 1500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || len(short) == 0 {
+			t.Fatalf("with 1,500 bytes: found %v, short %v", editIDs(got), short)
+		}
+		for k, v := range got {
+			if want[k] != v.ID {
+				t.Errorf("with 1,500 bytes: %s has %s, want %s", k, v.ID, want[k])
+			}
+		}
+		for _, s := range short {
+			if _, ok := got[s]; ok {
+				t.Errorf("%s is short and settled", s)
+			}
+		}
+		if !slices.IsSorted(short) || slices.Contains(short, "$m0") || slices.Contains(short, "$m3") {
+			t.Errorf("short %v: not in order, or with messages that have no edit", short)
+		}
+		settled := len(got)
+		for _, tg := range targets {
+			if _, ok := want[tg.ID]; ok && !slices.Contains(short, tg.ID) {
+				settled--
+			}
+		}
+		if settled != 0 {
+			t.Errorf("with 1,500 bytes: %d messages with an edit neither settled nor short", -settled)
+		}
+	})
+}
+
+func sameEdits(got map[id.EventID]store.Event, want map[id.EventID]id.EventID) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for k, v := range got {
+		if want[k] != v.ID {
+			return false
+		}
+	}
+	return true
+}
+
+func editIDs(m map[id.EventID]store.Event) map[id.EventID]id.EventID {
+	out := map[id.EventID]id.EventID{}
+	for k, v := range m {
+		out[k] = v.ID
+	}
+	return out
+}

@@ -1,0 +1,105 @@
+package web_test
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
+)
+
+// editedList is six messages $m0…$m5 of 2026-01-01, $m1 to $m5 each
+// edited three times into 20,000 bytes, and the next day six replies
+// $r0…$r5, one to each.
+func editedList(t *testing.T) string {
+	var lines []string
+	for i := range 6 {
+		lines = append(lines, msgLine(fmt.Sprintf("$m%d", i), 1767225601000+int64(i)*1000, fmt.Sprintf(`{"msgtype":"m.text","body":"message %d"}`, i)))
+	}
+	pad := strings.Repeat("x", 20000)
+	ts := int64(1767225700000)
+	for k := range 3 {
+		for i := 1; i < 6; i++ {
+			ts++
+			lines = append(lines, msgLine(fmt.Sprintf("$e%d_%d", i, k), ts,
+				fmt.Sprintf(`{"msgtype":"m.text","body":"* edit","m.new_content":{"msgtype":"m.text","body":"m%d edit %d %s"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m%d"}}`, i, k, pad, i)))
+		}
+	}
+	for i := range 6 {
+		lines = append(lines, msgLine(fmt.Sprintf("$r%d", i), 1767312001000+int64(i)*1000,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"reply %d","m.relates_to":{"m.in_reply_to":{"event_id":"$m%d"}}}`, i, i)))
+	}
+	return writeRoom(t, lines...)
+}
+
+var feedEntryLink = regexp.MustCompile(`<link rel="alternate" type="text/html" href="[^"]*/event/([^"]+)"`)
+
+// TestListsReadEditsWithinBound: a feed and a day's reply quotes show each
+// message's latest edit, reading its edits within DayPageBytes for the
+// whole list (store.LatestEdits): past it a message says it was edited
+// and links to itself, and never shows an earlier version. With the
+// default bound every message shows its latest edit.
+func TestListsReadEditsWithinBound(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		file := editedList(t)
+		for _, c := range []struct {
+			name  string
+			bytes int
+		}{{"default", 0}, {"64 KB", 64 << 10}} {
+			e := newEnvRender(t, st, render.New(render.Options{}), web.Options{BaseURL: "https://archive.example", DayPageBytes: c.bytes}, file)
+			shown := map[string]string{} // by message: "latest", "placeholder", or what else
+			check := func(where, msg, text string) {
+				n := msg[2:]
+				switch {
+				case msg == "$m0" && strings.Contains(text, "message 0"):
+					shown[where+msg] = "latest"
+				case strings.Contains(text, "m"+n+" edit 2 xxx"):
+					shown[where+msg] = "latest"
+				case strings.Contains(text, "was edited: open it"):
+					shown[where+msg] = "placeholder"
+				default:
+					t.Errorf("%s, %s: %s shows %.100q", c.name, where, msg, text)
+				}
+			}
+			rec := e.get(t, "/room/!x:example.org/feed.atom")
+			if rec.Code != 200 {
+				t.Fatalf("feed: %d %.300s", rec.Code, rec.Body.String())
+			}
+			for _, entry := range strings.Split(rec.Body.String(), "<entry>")[1:] {
+				m := feedEntryLink.FindStringSubmatch(entry)
+				if m == nil {
+					t.Fatalf("a feed entry without its link: %.300s", entry)
+				}
+				ev, _ := url.PathUnescape(m[1])
+				if strings.HasPrefix(ev, "$m") {
+					check("feed", ev, entry)
+				}
+			}
+			doc := e.page(t, "/room/!x:example.org/2026-01-02", 200)
+			for i := range 6 {
+				quote := msgByID(doc, fmt.Sprintf("$r%d", i)).Find(".reply-to").Text()
+				check("quote", fmt.Sprintf("$m%d", i), quote)
+			}
+			placeholders := 0
+			for where, s := range shown {
+				if s == "placeholder" {
+					placeholders++
+					if strings.HasSuffix(where, "$m0") {
+						t.Errorf("%s: %s, never edited, is said to be", c.name, where)
+					}
+				}
+			}
+			if len(shown) != 12 {
+				t.Errorf("%s: %d of 12 messages shown: %v", c.name, len(shown), shown)
+			}
+			if c.bytes == 0 && placeholders > 0 || c.bytes > 0 && (placeholders == 0 || placeholders == 10) {
+				t.Errorf("%s: %d messages without their text: %v", c.name, placeholders, shown)
+			}
+		}
+	})
+}
