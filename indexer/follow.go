@@ -502,7 +502,7 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 	if len(msgs) == 0 {
 		return nil
 	}
-	resolved, err := ix.resolve(ctx, msgs)
+	resolved, err := ix.resolve(ctx, msgs, true)
 	if err != nil {
 		return err
 	}
@@ -533,19 +533,22 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 // nor its other edits: every batch that touched a message read all its
 // relations again, up to MaxRelatedBytes of each kind (a reindex of 60
 // messages with 500 large reactions and 120 edited 40 times into 60,000
-// bytes took 63 s).
-func (ix *Indexer) resolve(ctx context.Context, msgs []store.Event) (map[id.EventID]event.Resolved, error) {
-	ids := make([]id.EventID, len(msgs))
-	for i, m := range msgs {
-		ids[i] = m.ID
-	}
+// bytes took 63 s). Without threads only the text is resolved (the
+// thread replies are not read: ThreadCount is 0).
+func (ix *Indexer) resolve(ctx context.Context, msgs []store.Event, threads bool) (map[id.EventID]event.Resolved, error) {
 	edits, _, err := ix.store.LatestEdits(ctx, msgs, 0)
 	if err != nil {
 		return nil, err
 	}
-	related, err := ix.store.RelatedOfTypes(ctx, ids, event.RelThread)
-	if err != nil {
-		return nil, err
+	var related []store.Event
+	if threads {
+		ids := make([]id.EventID, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		if related, err = ix.store.RelatedOfTypes(ctx, ids, event.RelThread); err != nil {
+			return nil, err
+		}
 	}
 	byTarget := map[id.EventID][]event.Related{}
 	for i := range related {

@@ -1394,7 +1394,7 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]*store.Even
 	for _, e := range evs {
 		msgs = append(msgs, *e)
 	}
-	resolved, err := ix.resolve(ctx, msgs)
+	resolved, err := ix.resolve(ctx, msgs, false) // the text alone
 	if err != nil {
 		return nil, err
 	}
