@@ -19,7 +19,7 @@ import (
 // results, feeds, a reply's quote, a meeting's minutes) read every edit
 // of each, up to MaxRelatedBytes a message: a feed of 60 messages edited
 // 40 times into 60,000 bytes read 120 MB for each request, and 16 at
-// once took archive-web to 1.6 GB.
+// once took archive-web to 1,669 MiB.
 //
 // The edits Related would read are listed by their place only
 // (editCandidatesSQL); then, round after round, each message's latest
@@ -28,10 +28,9 @@ import (
 // maxBytes of edits' JSON are read (the edit that reaches it is the
 // last; maxBytes ≤ 0: no bound): the messages not settled by what was
 // read are returned in short, in the order of targets, and their text
-// is not known. A round reads every
-// message's next edits, so messages whose latest edit is valid (all but
-// a hostile sender's) are settled in the first round, whatever the
-// others hold.
+// is not known. A round reads every message's next edits, so messages
+// whose latest edit is valid (all but a hostile sender's) are settled in
+// the first round, whatever the others hold.
 func (s *Store) LatestEdits(ctx context.Context, targets []Event, maxBytes int) (edits map[id.EventID]Event, short []id.EventID, err error) {
 	edits = map[id.EventID]Event{}
 	if len(targets) == 0 {
@@ -48,7 +47,15 @@ func (s *Store) LatestEdits(ctx context.Context, targets []Event, maxBytes int) 
 	var open []pending
 	for i := range targets {
 		t := &targets[i]
-		if c := cands[t.ID]; len(c) > 0 {
+		var c []editCandidate
+		for _, e := range cands[t.ID] {
+			// Of another type than its target's: not valid (ValidEdit),
+			// and left out after Related's window, as Resolve leaves it.
+			if e.typ == t.Type {
+				c = append(c, e)
+			}
+		}
+		if len(c) > 0 {
 			open = append(open, pending{t, c})
 		}
 	}
@@ -66,7 +73,11 @@ func (s *Store) LatestEdits(ctx context.Context, targets []Event, maxBytes int) 
 				nids = append(nids, c.nid)
 			}
 		}
-		read, n, err := s.eventsByNID(ctx, nids, left)
+		bound := 0 // none
+		if maxBytes > 0 {
+			bound = left
+		}
+		read, seen, n, err := s.eventsByNID(ctx, nids, bound)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -76,13 +87,13 @@ func (s *Store) LatestEdits(ctx context.Context, targets []Event, maxBytes int) 
 			take := p.cands[:min(width, len(p.cands))]
 			found, all := false, true
 			for _, c := range take {
-				e, ok := read[c.nid]
-				if !ok && maxBytes > 0 {
+				if !seen[c.nid] && maxBytes > 0 {
 					all = false // past the bound (or gone since listed)
 					break
 				}
+				e, ok := read[c.nid]
 				if !ok {
-					continue // gone since listed
+					continue // gone since listed, or screened out (expired)
 				}
 				if event.ValidEdit(&p.target.Event, &e.Event) {
 					edits[p.target.ID] = e
@@ -115,6 +126,7 @@ type editCandidate struct {
 	nid     int64
 	ts      int64
 	eventID id.EventID
+	typ     string
 }
 
 // editCandidatesSQL lists the edits Related reads of the listed targets
@@ -122,15 +134,11 @@ type editCandidate struct {
 // and place, without their JSON. (A second window function, for each
 // edit's own length, made SQLite carry every edit's JSON through its
 // sort: a reindex of 120 messages edited 40 times into 60,000 bytes
-// took 65 s, most of it copying them.) An edit of another event type
-// than its target's is not valid (event.ValidEdit), and is left out
-// here.
+// took 65 s, most of it copying them.)
 func editCandidatesSQL(guard string) string {
-	return `SELECT rel_target, nid, origin_ts, event_id FROM (
-		SELECT rel_target, nid, origin_ts, event_id, ` + relatedWindow("") + `
-		FROM events WHERE ` + relatedWhere(guard+` rel_type = '`+event.RelReplace+`' AND
-		  type = (SELECT t.type FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target) AND`) +
-		relatedWindowDef("") + `
+	return `SELECT rel_target, nid, origin_ts, event_id, type FROM (
+		SELECT rel_target, nid, origin_ts, event_id, type, ` + relatedWindow("") + `
+		FROM events WHERE ` + relatedWhere(guard+` rel_type = '`+event.RelReplace+`' AND`) + relatedWindowDef("") + `
 	) candidates WHERE ` + relatedKept
 }
 
@@ -181,7 +189,7 @@ func (s *Store) scanEditCandidates(ctx context.Context, query string, args []any
 	for rows.Next() {
 		var target id.EventID
 		var c editCandidate
-		if err := rows.Scan(&target, &c.nid, &c.ts, &c.eventID); err != nil {
+		if err := rows.Scan(&target, &c.nid, &c.ts, &c.eventID, &c.typ); err != nil {
 			return err
 		}
 		out[target] = append(out[target], c)
@@ -192,23 +200,29 @@ func (s *Store) scanEditCandidates(ctx context.Context, query string, args []any
 // eventsByNID reads the events of nids, screened (screen) as every read
 // is, by their nid, and no more than maxBytes of their JSON (maxBytes
 // ≤ 0: no bound): the event that reaches it is the last read
-// (queryEventsBounded). n is the JSON read.
-func (s *Store) eventsByNID(ctx context.Context, nids []int64, maxBytes int) (out map[int64]Event, n int, err error) {
-	out = make(map[int64]Event, len(nids))
+// (queryEventsBounded). seen holds the nids read, screened out or not;
+// n is the JSON read.
+func (s *Store) eventsByNID(ctx context.Context, nids []int64, maxBytes int) (out map[int64]Event, seen map[int64]bool, n int, err error) {
+	out, seen = make(map[int64]Event, len(nids)), make(map[int64]bool, len(nids))
 	for len(nids) > 0 {
 		k := min(len(nids), maxIDsPerQuery)
 		list, args := nidList(s.dialect, nids[:k])
 		qctx, cancel := s.readCtx(ctx)
-		evs, cut, err := s.queryEventsBounded(qctx, k, maxBytes-n, "", `SELECT `+eventColumns+` FROM events WHERE nid IN (`+list+`)`, args...)
+		bound := 0 // none
+		if maxBytes > 0 {
+			bound = maxBytes - n // > 0: a full read ends the loop
+		}
+		evs, cut, err := s.queryEventsBounded(qctx, k, bound, "", `SELECT `+eventColumns+` FROM events WHERE nid IN (`+list+`)`, args...)
 		for _, e := range evs {
 			n += len(e.Raw)
+			seen[e.NID] = true
 		}
 		if err == nil {
 			evs, err = s.screen(qctx, evs, false)
 		}
 		cancel()
 		if err != nil {
-			return nil, 0, fmt.Errorf("edits: %w", err)
+			return nil, nil, 0, fmt.Errorf("edits: %w", err)
 		}
 		for _, e := range evs {
 			out[e.NID] = e
@@ -218,7 +232,7 @@ func (s *Store) eventsByNID(ctx context.Context, nids []int64, maxBytes int) (ou
 		}
 		nids = nids[k:]
 	}
-	return out, n, nil
+	return out, seen, n, nil
 }
 
 // nidList is idList for nids: the query's text repeats (it is prepared

@@ -651,14 +651,11 @@ func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, err
 }
 
 // RelatedOfTypes is Related for the relations of the given types only
-// (event.RelReplace, event.RelThread, …): a view that shows a message's
-// text and not its reactions (a search result, a feed entry, a reply's
-// quote, a meeting's minutes) reads its edits alone, and the indexer its
-// edits and thread replies. A message with 500 reactions as large as a
-// homeserver lets through was read whole (up to MaxRelatedBytes) by
-// each of them, and by the indexer again for every batch of reactions
-// to it: a reindex of 60 such messages (with 60 others edited 40 times)
-// took 63 s. Each type is bounded as in Related.
+// (event.RelReplace, event.RelThread, …): the indexer reads a message's
+// thread replies (for is:thread) and not its reactions, which it did
+// for every batch of reactions to it, up to MaxRelatedBytes of them
+// (500 as large as a homeserver lets through). Each type is bounded as
+// in Related.
 func (s *Store) RelatedOfTypes(ctx context.Context, targets []id.EventID, types ...string) ([]Event, error) {
 	if len(types) == 0 {
 		return nil, nil
