@@ -97,10 +97,10 @@ func TestLatestEdits(t *testing.T) {
 		if len(short) != 0 || !sameEdits(got, want) {
 			t.Errorf("LatestEdits found %v (short %v), want %v", editIDs(got), short, want)
 		}
-		// A bound that the first round of the first messages reaches:
-		// each edit is about 400 bytes, $m1 to $m7 have one each in the
-		// first round, so 1,500 bytes settles $m1 and $m2 (and $m3, whose
-		// only edit is not listed) and leaves the rest.
+		// A bound that the first round reaches: each edit is some 500
+		// bytes of JSON, and six messages have one read in the first
+		// round ($m3's only edit, bob's, is not listed), so 1,500 bytes
+		// settles some and leaves the others short.
 		got, short, err = st.LatestEdits(ctx, targets, 1500)
 		if err != nil {
 			t.Fatal(err)
