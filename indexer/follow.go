@@ -528,40 +528,41 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 // resolve loads what relates to msgs and resolves each as readers see it
 // (event.Resolve, as the web does): the edit it shows, which makes its
 // text (store.LatestEdits: the same edit Resolve picks among them all),
-// and its thread replies, which make it a thread's root (IsThread). Its
+// and whether it has a thread reply, which makes it a thread's root
+// (IsThread; store.ThreadRoots, and ThreadCount is then 1). Its
 // reactions and references are not read, which the index does not hold,
-// nor its other edits: every batch that touched a message read all its
-// relations again, up to MaxRelatedBytes of each kind (a reindex of 60
-// messages with 500 large reactions and 120 edited 40 times into 60,000
-// bytes took 63 s). Without threads only the text is resolved (the
-// thread replies are not read: ThreadCount is 0).
+// nor its other edits and its replies: every batch that touched a
+// message read all its relations again, up to MaxRelatedBytes of each
+// kind (a reindex of 60 messages with 500 large reactions and 120 edited
+// 40 times into 60,000 bytes took 63 s). Without threads only the text
+// is resolved (ThreadCount is 0).
 func (ix *Indexer) resolve(ctx context.Context, msgs []store.Event, threads bool) (map[id.EventID]event.Resolved, error) {
 	edits, _, err := ix.store.LatestEdits(ctx, msgs, 0)
 	if err != nil {
 		return nil, err
 	}
-	var related []store.Event
+	var roots map[id.EventID]bool
 	if threads {
 		ids := make([]id.EventID, len(msgs))
 		for i, m := range msgs {
 			ids[i] = m.ID
 		}
-		if related, err = ix.store.RelatedOfTypes(ctx, ids, event.RelThread); err != nil {
+		if roots, err = ix.store.ThreadRoots(ctx, ids); err != nil {
 			return nil, err
 		}
-	}
-	byTarget := map[id.EventID][]event.Related{}
-	for i := range related {
-		r := &related[i]
-		byTarget[r.Rel.EventID] = append(byTarget[r.Rel.EventID], event.Related{Event: &r.Event, Rel: r.Rel})
-	}
-	for k, e := range edits {
-		byTarget[k] = append(byTarget[k], event.Related{Event: &e.Event, Rel: e.Rel})
 	}
 	out := make(map[id.EventID]event.Resolved, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		out[m.ID] = event.Resolve(event.Related{Event: &m.Event, Rel: m.Rel}, byTarget[m.ID])
+		var related []event.Related
+		if e, ok := edits[m.ID]; ok {
+			related = []event.Related{{Event: &e.Event, Rel: e.Rel}}
+		}
+		res := event.Resolve(event.Related{Event: &m.Event, Rel: m.Rel}, related)
+		if roots[m.ID] {
+			res.ThreadCount = 1 // at least: the index asks whether there is one (IsThread)
+		}
+		out[m.ID] = res
 	}
 	return out, nil
 }

@@ -244,3 +244,79 @@ func nidList(d dialect, nids []int64) (string, []any) {
 	b, _ := json.Marshal(nids) // []int64 always marshals
 	return sqliteIDRows, []any{string(b)}
 }
+
+// ThreadRoots says which of targets have a thread reply as Related reads
+// them (public, unredacted, in the target's room, not expired): the
+// indexer's is:thread. Reading the replies themselves, as Related does,
+// read up to MaxRelatedBytes of them for every batch that touched the
+// thread's root (each reply does). One difference is left: Related
+// keeps the latest 500 replies to arrive, and a root whose 500 latest
+// are all expired while an earlier one, sent with a later time, is not
+// has no thread for Related and one here.
+func (s *Store) ThreadRoots(ctx context.Context, targets []id.EventID) (map[id.EventID]bool, error) {
+	text := pgThreadRepliesSQL
+	if s.dialect == sqlite {
+		text = sqliteThreadRepliesSQL
+	}
+	type latest struct {
+		room id.RoomID
+		ts   int64
+	}
+	var found map[id.EventID]latest
+	for len(targets) > 0 {
+		n := min(len(targets), maxIDsPerQuery)
+		list, args, err := idList(s.dialect, targets[:n])
+		if err != nil {
+			return nil, err
+		}
+		err = func() error {
+			qctx, cancel := s.readCtx(ctx)
+			defer cancel()
+			rows, err := s.query(qctx, fmt.Sprintf(text, list, idhList(s.dialect, list)), args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var target id.EventID
+				var l latest
+				if err := rows.Scan(&target, &l.room, &l.ts); err != nil {
+					return err
+				}
+				if found == nil {
+					found = map[id.EventID]latest{}
+				}
+				found[target] = l
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return nil, fmt.Errorf("thread replies: %w", err)
+		}
+		targets = targets[n:]
+	}
+	out := make(map[id.EventID]bool, len(found))
+	if len(found) == 0 {
+		return out, nil
+	}
+	roomMax, _, err := s.consentView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for t, l := range found {
+		out[t] = l.ts >= s.expiredBefore(roomMax, l.room) // as screen keeps them
+	}
+	return out, nil
+}
+
+// threadRepliesSQL is ThreadRoots' query: each listed target's latest
+// thread reply's time, of the replies relatedWhere finds.
+func threadRepliesSQL(guard string) string {
+	return `SELECT rel_target, room_id, MAX(origin_ts) FROM events WHERE ` +
+		relatedWhere(guard+` rel_type = '`+event.RelThread+`' AND`) + ` GROUP BY rel_target, room_id`
+}
+
+var (
+	pgThreadRepliesSQL     = threadRepliesSQL("")
+	sqliteThreadRepliesSQL = threadRepliesSQL(relationsGuardSQL)
+)

@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -151,4 +153,56 @@ func editIDs(m map[id.EventID]store.Event) map[id.EventID]id.EventID {
 		out[k] = v.ID
 	}
 	return out
+}
+
+// TestThreadRoots: a message is a thread's root for ThreadRoots when
+// event.Resolve over Related counts a thread reply of it: a reply that
+// retention has expired (sent with an old time) is not one, nor an
+// edit or a reaction.
+func TestThreadRoots(t *testing.T) {
+	storetest.EachWith(t, store.Options{Retention: retention.Policy{Enabled: true, DefaultMaxLifetime: retention.Lifetime(time.Hour)}}, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UnixMilli()
+		all := baseRoom(t)
+		var roots []id.EventID
+		for i := range 5 {
+			ev := fmt.Sprintf("$root%d", i)
+			roots = append(roots, id.EventID(ev))
+			all = append(all, mk(t, ev, "m.room.message", "@alice:example.org", now-10*60000+int64(i), nil, `{"msgtype":"m.text","body":"root"}`))
+		}
+		reply := func(ev, target string, ts int64) {
+			all = append(all, mk(t, ev, "m.room.message", "@bob:example.org", ts, nil,
+				fmt.Sprintf(`{"msgtype":"m.text","body":"reply","m.relates_to":{"rel_type":"m.thread","event_id":%q}}`, target)))
+		}
+		reply("$reply0", "$root0", now-60000)     // $root0: a reply
+		reply("$reply2", "$root2", now-3*3600000) // $root2: only an expired one
+		reply("$reply4a", "$root4", now-3*3600000)
+		reply("$reply4b", "$root4", now-60000) // $root4: an expired one and a kept one
+		all = append(all, mk(t, "$like", "m.reaction", "@bob:example.org", now-60000, nil,
+			`{"m.relates_to":{"rel_type":"m.annotation","event_id":"$root1","key":"x"}}`)) // $root1: a reaction
+		put(t, st, all...)
+		got, err := st.ThreadRoots(ctx, roots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := st.Related(ctx, roots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets, err := st.EventsByID(ctx, roots)
+		if err != nil || len(targets) != len(roots) {
+			t.Fatalf("read %d roots: %v", len(targets), err)
+		}
+		for _, tg := range targets {
+			var related []event.Related
+			for j := range rel {
+				related = append(related, event.Related{Event: &rel[j].Event, Rel: rel[j].Rel})
+			}
+			res := event.Resolve(event.Related{Event: &tg.Event, Rel: tg.Rel}, related)
+			want := tg.ID == "$root0" || tg.ID == "$root4"
+			if got[tg.ID] != want || (res.ThreadCount > 0) != want {
+				t.Errorf("%s: ThreadRoots %v, Resolve counts %d replies, want a thread: %v", tg.ID, got[tg.ID], res.ThreadCount, want)
+			}
+		}
+	})
 }

@@ -650,49 +650,6 @@ func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, err
 	return s.screen(ctx, evs, false)
 }
 
-// RelatedOfTypes is Related for the relations of the given types only
-// (event.RelReplace, event.RelThread, …): the indexer reads a message's
-// thread replies (for is:thread) and not its reactions, which it did
-// for every batch of reactions to it, up to MaxRelatedBytes of them
-// (500 as large as a homeserver lets through). Each type is bounded as
-// in Related.
-func (s *Store) RelatedOfTypes(ctx context.Context, targets []id.EventID, types ...string) ([]Event, error) {
-	if len(types) == 0 {
-		return nil, nil
-	}
-	query, err := s.relatedTypesText(types)
-	if err != nil {
-		return nil, err
-	}
-	evs, err := s.inQuery(ctx, query, targets, false)
-	if err != nil {
-		return nil, fmt.Errorf("related events: %w", err)
-	}
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	return s.screen(ctx, evs, false)
-}
-
-// relatedTypesText is RelatedOfTypes' query: Related's, its relations
-// found by target and type on events_rel (rel_target, rel_type), each
-// type's bound as Related's (the window is by target and type). The
-// types are the event package's constants, checked here: they are put
-// in the query's text.
-func (s *Store) relatedTypesText(types []string) (string, error) {
-	quoted := make([]string, len(types))
-	for i, t := range types {
-		if t == "" || strings.ContainsAny(t, `'"\`) {
-			return "", fmt.Errorf("related events: invalid relation type %q", t)
-		}
-		quoted[i] = "'" + t + "'"
-	}
-	guard := `rel_type IN (` + strings.Join(quoted, ", ") + `) AND`
-	if s.dialect == sqlite {
-		return sqliteRelatedQuery(relationsGuardSQL + " " + guard), nil
-	}
-	return relatedQuery(guard), nil
-}
-
 // relatedInSQL is RelatedIn's query: relatedSQL with the targets found by
 // their place in the room, from ($2, $3) to ($4, $5), rather than by a
 // list of IDs: the relations themselves may lie on any day (a late edit or
