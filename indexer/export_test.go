@@ -218,36 +218,46 @@ func (ix *Indexer) NameDocsAsFormat9(on bool) { ix.oldNames = on }
 
 // DocRefs lists the refs (splitDocID) of every document of every period.
 func (ix *Indexer) DocRefs() ([]string, error) {
+	var out []string
+	err := ix.fieldTerms(fieldID, func(term string) error {
+		_, ref, ok := splitDocID(term)
+		if !ok {
+			return fmt.Errorf("document ID %q", term)
+		}
+		out = append(out, ref)
+		return nil
+	})
+	return out, err
+}
+
+// fieldTerms calls each with every term of field, period by period.
+func (ix *Indexer) fieldTerms(field string, each func(term string) error) error {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	var out []string
 	for _, p := range ix.set.periods {
 		idx, err := ix.set.index(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		d, err := idx.FieldDict(fieldID)
+		d, err := idx.FieldDict(field)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for {
 			e, err := d.Next()
+			if err == nil && e != nil {
+				err = each(e.Term)
+			}
 			if err != nil || e == nil {
 				d.Close()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				break
 			}
-			_, ref, ok := splitDocID(e.Term)
-			if !ok {
-				d.Close()
-				return nil, fmt.Errorf("document ID %q", e.Term)
-			}
-			out = append(out, ref)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // IndexForged indexes, in the newest period, a document named by time ts
@@ -273,41 +283,12 @@ func (ix *Indexer) IndexForged(ev string, ts int64, text string) error {
 
 // TextTerms lists, from every period, the text field's terms.
 func (ix *Indexer) TextTerms() ([]string, error) {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
 	var out []string
-	for _, p := range ix.set.periods {
-		idx, err := ix.set.index(p)
-		if err != nil {
-			return nil, err
-		}
-		adv, err := idx.Advanced()
-		if err != nil {
-			return nil, err
-		}
-		r, err := adv.Reader()
-		if err != nil {
-			return nil, err
-		}
-		d, err := r.FieldDict(fieldText)
-		if err != nil {
-			r.Close()
-			return nil, err
-		}
-		for {
-			e, err := d.Next()
-			if err != nil || e == nil {
-				d.Close()
-				r.Close()
-				if err != nil {
-					return nil, err
-				}
-				break
-			}
-			out = append(out, e.Term)
-		}
-	}
-	return out, nil
+	err := ix.fieldTerms(fieldText, func(term string) error {
+		out = append(out, term)
+		return nil
+	})
+	return out, err
 }
 
 // MaxWordBytes is maxWordBytes.
