@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -159,16 +160,17 @@ func (s *Store) editCandidates(ctx context.Context, targets []Event) (map[id.Eve
 		ids[i] = targets[i].ID
 	}
 	out := map[id.EventID][]editCandidate{}
-	for len(ids) > 0 {
-		n := min(len(ids), maxIDsPerQuery)
-		list, args, err := idList(s.dialect, ids[:n])
-		if err != nil {
-			return nil, err
+	err := s.inRows(ctx, text, ids, func(rows *sql.Rows) error {
+		var target id.EventID
+		var c editCandidate
+		if err := rows.Scan(&target, &c.nid, &c.ts, &c.eventID, &c.typ); err != nil {
+			return err
 		}
-		if err := s.scanEditCandidates(ctx, fmt.Sprintf(text, list, idhList(s.dialect, list)), args, out); err != nil {
-			return nil, fmt.Errorf("edits: %w", err)
-		}
-		ids = ids[n:]
+		out[target] = append(out[target], c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("edits: %w", err)
 	}
 	for _, c := range out {
 		slices.SortFunc(c, func(a, b editCandidate) int {
@@ -176,25 +178,6 @@ func (s *Store) editCandidates(ctx context.Context, targets []Event) (map[id.Eve
 		})
 	}
 	return out, nil
-}
-
-func (s *Store) scanEditCandidates(ctx context.Context, query string, args []any, out map[id.EventID][]editCandidate) error {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	rows, err := s.query(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var target id.EventID
-		var c editCandidate
-		if err := rows.Scan(&target, &c.nid, &c.ts, &c.eventID, &c.typ); err != nil {
-			return err
-		}
-		out[target] = append(out[target], c)
-	}
-	return rows.Err()
 }
 
 // eventsByNID reads the events of nids, screened (screen) as every read
@@ -262,38 +245,18 @@ func (s *Store) ThreadRoots(ctx context.Context, targets []id.EventID) (map[id.E
 		room id.RoomID
 		ts   int64
 	}
-	var found map[id.EventID]latest
-	for len(targets) > 0 {
-		n := min(len(targets), maxIDsPerQuery)
-		list, args, err := idList(s.dialect, targets[:n])
-		if err != nil {
-			return nil, err
+	found := map[id.EventID]latest{}
+	err := s.inRows(ctx, text, targets, func(rows *sql.Rows) error {
+		var target id.EventID
+		var l latest
+		if err := rows.Scan(&target, &l.room, &l.ts); err != nil {
+			return err
 		}
-		err = func() error {
-			qctx, cancel := s.readCtx(ctx)
-			defer cancel()
-			rows, err := s.query(qctx, fmt.Sprintf(text, list, idhList(s.dialect, list)), args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var target id.EventID
-				var l latest
-				if err := rows.Scan(&target, &l.room, &l.ts); err != nil {
-					return err
-				}
-				if found == nil {
-					found = map[id.EventID]latest{}
-				}
-				found[target] = l
-			}
-			return rows.Err()
-		}()
-		if err != nil {
-			return nil, fmt.Errorf("thread replies: %w", err)
-		}
-		targets = targets[n:]
+		found[target] = l
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("thread replies: %w", err)
 	}
 	out := make(map[id.EventID]bool, len(found))
 	if len(found) == 0 {

@@ -859,35 +859,51 @@ const eventTimesSQL = `SELECT event_id, origin_ts FROM events WHERE idh(event_id
 // deleted before tombstones kept times is absent.
 func (s *Store) EventTimes(ctx context.Context, ids []id.EventID) (map[id.EventID]int64, error) {
 	out := make(map[id.EventID]int64, len(ids))
-	for len(ids) > 0 {
-		n := min(len(ids), maxIDsPerQuery)
-		list, args, err := idList(s.dialect, ids[:n])
-		if err != nil {
-			return nil, fmt.Errorf("event times: %w", err)
-		}
-		if err := s.scanEventTimes(ctx, fmt.Sprintf(eventTimesSQL, list, idhList(s.dialect, list)), args, out); err != nil {
-			return nil, fmt.Errorf("event times: %w", err)
-		}
-		ids = ids[n:]
-	}
-	return out, nil
-}
-
-func (s *Store) scanEventTimes(ctx context.Context, query string, args []any, out map[id.EventID]int64) error {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	rows, err := s.db.QueryContext(ctx, s.dbForm(query), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err := s.inRows(ctx, eventTimesSQL, ids, func(rows *sql.Rows) error {
 		var ev string
 		var ts int64
 		if err := rows.Scan(&ev, &ts); err != nil {
 			return err
 		}
 		out[id.EventID(ev)] = ts
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("event times: %w", err)
+	}
+	return out, nil
+}
+
+// inRows runs query (with %[1]s and %[2]s as inQuery's) over ids in
+// chunks, each under the read timeout, and calls scan for each row: the
+// reads by a list of IDs of something other than events.
+func (s *Store) inRows(ctx context.Context, query string, ids []id.EventID, scan func(*sql.Rows) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), maxIDsPerQuery)
+		list, args, err := idList(s.dialect, ids[:n])
+		if err != nil {
+			return err
+		}
+		if err := s.scanRows(ctx, fmt.Sprintf(query, list, idhList(s.dialect, list)), args, scan); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+func (s *Store) scanRows(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
 	}
 	return rows.Err()
 }
