@@ -118,7 +118,7 @@ func (s *Server) shownTexts(ctx context.Context, evs []store.Event) (map[id.Even
 	}
 	for _, m := range short {
 		if sh := msgs[m]; sh != nil && sh.redaction == nil {
-			sh.msg, sh.edited, sh.editedAt = editsNotRead, true, 0
+			sh.msg, sh.edited, sh.editedAt, sh.editUnread = editsNotRead, true, 0, true
 		}
 	}
 	return msgs, nil

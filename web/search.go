@@ -66,6 +66,11 @@ type apiSearchHit struct {
 	SenderName string `json:"sender_name,omitempty"`
 	Time       string `json:"time"`
 	Text       string `json:"text"`
+	// EditUnread: the message was edited and its latest version was
+	// not read within the results' bound on edits (shownTexts, a page of
+	// messages each edited into tens of kilobytes): Text says so instead
+	// of being the message's; /api/v1/events/{event_id} has it.
+	EditUnread bool   `json:"latest_edit_unread,omitempty"`
 	Highlight  string `json:"highlight_html"`
 	Permalink  string `json:"permalink"`
 	MatrixTo   string `json:"matrix_to"`
@@ -159,7 +164,7 @@ func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]se
 		}
 		hits = append(hits, h)
 		api = append(api, apiSearchHit{EventID: string(e.ID), RoomID: string(r.ID), RoomName: h.RoomName, Sender: h.SenderID,
-			SenderName: e.SenderName, Time: iso, Text: text, Highlight: string(h.Snippet), Permalink: s.absolute(h.Permalink), MatrixTo: h.MatrixTo})
+			SenderName: e.SenderName, Time: iso, Text: text, EditUnread: sh.editUnread, Highlight: string(h.Snippet), Permalink: s.absolute(h.Permalink), MatrixTo: h.MatrixTo})
 	}
 	return hits, api, nil
 }

@@ -25,8 +25,11 @@ type shown struct {
 	edited    bool
 	editedAt  int64
 	redaction *store.Redaction // set when the message was redacted
-	reactions []reaction
-	thread    threadSummary
+	// editUnread: msg is editsNotRead, the message's edits not read
+	// within a list's bound (shownTexts).
+	editUnread bool
+	reactions  []reaction
+	thread     threadSummary
 	// reactionsCapped is how many reactions were loaded when there may be
 	// more (store.MaxRelated, or fewer where its relations were cut by
 	// their bytes, shownDay), else 0.
