@@ -178,6 +178,14 @@ func TestThreadRoots(t *testing.T) {
 		reply("$reply2", "$root2", now-3*3600000) // $root2: only an expired one
 		reply("$reply4a", "$root4", now-3*3600000)
 		reply("$reply4b", "$root4", now-60000) // $root4: an expired one and a kept one
+		// $root5: a reply of a minute ago, then MaxRelated expired ones
+		// that arrived after it: Related keeps the latest to arrive.
+		roots = append(roots, "$root5")
+		all = append(all, mk(t, "$root5", "m.room.message", "@alice:example.org", now-10*60000+5, nil, `{"msgtype":"m.text","body":"root"}`))
+		reply("$reply5", "$root5", now-60000)
+		for i := range store.MaxRelated {
+			reply(fmt.Sprintf("$reply5_%d", i), "$root5", now-3*3600000+int64(i))
+		}
 		all = append(all, mk(t, "$like", "m.reaction", "@bob:example.org", now-60000, nil,
 			`{"m.relates_to":{"rel_type":"m.annotation","event_id":"$root1","key":"x"}}`)) // $root1: a reaction
 		put(t, st, all...)
@@ -205,4 +213,33 @@ func TestThreadRoots(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkThreadRoots is ThreadRoots of a root with 20,000 thread
+// replies: what the indexer asks for every batch that holds one of them
+// (each reply touches its root):
+//
+//	go test -run '^$' -bench BenchmarkThreadRoots ./store/
+func BenchmarkThreadRoots(b *testing.B) {
+	for _, dialect := range storetest.Dialects {
+		b.Run(dialect, func(b *testing.B) {
+			st := storetest.Open(b, dialect)
+			ctx := context.Background()
+			now := time.Now().UnixMilli()
+			all := baseRoom(b)
+			all = append(all, mk(b, "$root", "m.room.message", "@alice:example.org", now-86400000, nil, `{"msgtype":"m.text","body":"root"}`))
+			for i := range 20000 {
+				all = append(all, mk(b, fmt.Sprintf("$reply%d", i), "m.room.message", "@bob:example.org", now-86400000+int64(i)+1, nil,
+					`{"msgtype":"m.text","body":"reply","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`))
+			}
+			put(b, st, all...)
+			b.ResetTimer()
+			for range b.N {
+				got, err := st.ThreadRoots(ctx, []id.EventID{"$root"})
+				if err != nil || !got["$root"] {
+					b.Fatalf("%v %v", got, err)
+				}
+			}
+		})
+	}
 }

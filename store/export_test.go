@@ -165,6 +165,7 @@ func EventIDLookups(st *Store) map[string][]any {
 		amongQuery:                 {amongArg},
 		probe:                      {amongArg},
 		withList(eventTimesSQL):    args,
+		withList(threadRepliesSQL): args,
 		withList(eventsByIDSQL):    args,
 		withList(st.relatedText()): args,
 	}
@@ -235,4 +236,18 @@ func RelatedSQL(st *Store, evID id.EventID) (string, []any) {
 		panic(err)
 	}
 	return fmt.Sprintf(st.relatedText(), list, idhList(st.dialect, list)), args
+}
+
+// ThreadTargetsQuery is ThreadRoots' first query on st's database for
+// two IDs, and its arguments.
+func ThreadTargetsQuery(st *Store) (string, []any) {
+	list, args, err := idList(st.dialect, []id.EventID{"$a", "$b"})
+	if err != nil {
+		panic(err)
+	}
+	q := pgThreadTargetsSQL
+	if st.dialect == sqlite {
+		q = sqliteThreadTargetsSQL
+	}
+	return fmt.Sprintf(q, list, idhList(st.dialect, list)), args
 }
