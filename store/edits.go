@@ -132,52 +132,75 @@ type editCandidate struct {
 	typ     string
 }
 
-// editCandidatesSQL lists the edits Related reads of the listed targets
-// (relatedWhere and relatedKept, with the same window) by their target
-// and place, without their JSON. (A second window function, for each
+// editCandidatesSQL lists the edits Related reads of the listed
+// targets (relatedWhere's, the latest MaxRelated to arrive; Related's
+// bound on their bytes is applied by editCandidates) by their target
+// and place, and each one's length, without their JSON. Each target's
+// edits are walked from the latest to arrive (events_rel, in nid order
+// on SQLite) and no further: Related's window ranked every edit of a
+// message, each through a lookup of its target, and a message edited
+// 20,000 times cost 125 ms (SQLite) and 266 ms (PostgreSQL) for every
+// list that showed it and every batch of the indexer that held one of
+// its edits (BenchmarkLatestEdits). (A second window function, for each
 // edit's own length, made SQLite carry every edit's JSON through its
 // sort: a reindex of 120 messages edited 40 times into 60,000 bytes
 // took 65 s, most of it copying them.)
-func editCandidatesSQL(guard string) string {
-	return `SELECT rel_target, nid, origin_ts, event_id, type FROM (
-		SELECT rel_target, nid, origin_ts, event_id, type, ` + relatedWindow("") + `
-		FROM events WHERE ` + relatedWhere(guard+` rel_type = '`+event.RelReplace+`' AND`) + relatedWindowDef("") + `
-	) candidates WHERE ` + relatedKept
+func editCandidatesSQL(d dialect) string {
+	edits := `SELECT r.nid FROM events r
+		WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.rel_type = '` + event.RelReplace + `'
+		  AND r.public AND NOT r.redacted AND r.room_id = t.room_id AND r.sender = t.sender
+		ORDER BY r.nid DESC LIMIT ` + strconv.Itoa(MaxRelated)
+	if d == sqlite {
+		return `SELECT t.event_id, e.nid, e.origin_ts, e.event_id, e.type, octet_length(e.raw) FROM events t, events e
+			WHERE ` + relationTargetsSQL(d, event.RelReplace) + ` AND e.nid IN (` + edits + `)`
+	}
+	return `SELECT t.event_id, e.nid, e.origin_ts, e.event_id, e.type, octet_length(e.raw) FROM events t
+		CROSS JOIN LATERAL (` + strings.Replace(edits, "SELECT r.nid", "SELECT r.nid, r.origin_ts, r.event_id, r.type, r.raw", 1) + `) e
+		WHERE ` + relationTargetsSQL(d, event.RelReplace)
 }
-
-var (
-	pgEditCandidatesSQL     = editCandidatesSQL("")
-	sqliteEditCandidatesSQL = editCandidatesSQL(relationsGuardSQL)
-)
 
 // editCandidates lists targets' edits (editCandidatesSQL), each
 // target's latest first as event.LatestEdit orders them.
 func (s *Store) editCandidates(ctx context.Context, targets []Event) (map[id.EventID][]editCandidate, error) {
-	text := pgEditCandidatesSQL
-	if s.dialect == sqlite {
-		text = sqliteEditCandidatesSQL
-	}
 	ids := make([]id.EventID, len(targets))
 	for i := range targets {
 		ids[i] = targets[i].ID
 	}
-	out := map[id.EventID][]editCandidate{}
-	err := s.inRows(ctx, text, ids, func(rows *sql.Rows) error {
+	type listed struct {
+		editCandidate
+		len int
+	}
+	all := map[id.EventID][]listed{}
+	err := s.inRows(ctx, editCandidatesSQL(s.dialect), ids, func(rows *sql.Rows) error {
 		var target id.EventID
-		var c editCandidate
-		if err := rows.Scan(&target, &c.nid, &c.ts, &c.eventID, &c.typ); err != nil {
+		var c listed
+		if err := rows.Scan(&target, &c.nid, &c.ts, &c.eventID, &c.typ, &c.len); err != nil {
 			return err
 		}
-		out[target] = append(out[target], c)
+		all[target] = append(all[target], c)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("edits: %w", err)
 	}
-	for _, c := range out {
+	out := make(map[id.EventID][]editCandidate, len(all))
+	for target, l := range all {
+		// Related keeps, of the latest to arrive, those read before
+		// MaxRelatedBytes of them were (relatedKept).
+		slices.SortFunc(l, func(a, b listed) int { return cmp.Compare(b.nid, a.nid) })
+		before := 0
+		var c []editCandidate
+		for _, e := range l {
+			if before >= MaxRelatedBytes {
+				break
+			}
+			before += e.len
+			c = append(c, e.editCandidate)
+		}
 		slices.SortFunc(c, func(a, b editCandidate) int {
 			return cmp.Or(cmp.Compare(b.ts, a.ts), cmp.Compare(b.eventID, a.eventID))
 		})
+		out[target] = c
 	}
 	return out, nil
 }
@@ -245,30 +268,9 @@ func (s *Store) ThreadRoots(ctx context.Context, targets []id.EventID) (map[id.E
 		room id.RoomID
 		ts   int64
 	}
-	var roots []id.EventID
-	probe := pgThreadTargetsSQL
-	if s.dialect == sqlite {
-		probe = sqliteThreadTargetsSQL
-	}
-	err := s.inRows(ctx, probe, targets, func(rows *sql.Rows) error {
-		var t id.EventID
-		if err := rows.Scan(&t); err != nil {
-			return err
-		}
-		roots = append(roots, t)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("thread replies: %w", err)
-	}
 	out := map[id.EventID]bool{}
-	if len(roots) == 0 {
-		return out, nil
-	}
-	slices.Sort(roots)
-	roots = slices.Compact(roots) // PostgreSQL's list is padded with repeats
 	found := map[id.EventID]latest{}
-	err = s.inRows(ctx, threadRepliesSQL, roots, func(rows *sql.Rows) error {
+	err := s.inRows(ctx, threadRepliesSQL(s.dialect), targets, func(rows *sql.Rows) error {
 		var target id.EventID
 		var l latest
 		var ts sql.NullInt64
@@ -297,32 +299,45 @@ func (s *Store) ThreadRoots(ctx context.Context, targets []id.EventID) (map[id.E
 	return out, nil
 }
 
-// threadTargetsSQL is ThreadRoots' first query: those of the listed
-// targets that have a thread reply, each found by a probe of events_rel
-// (most messages have none, and the second query looks each target up
-// by its ID: for every message of a reindex, 11% of its CPU).
-var (
-	sqliteThreadTargetsSQL = `SELECT ids.value FROM (%[1]s) ids WHERE ` + threadReplyExistsSQL
-	// OFFSET 0 keeps the probe one for each target: PostgreSQL would
-	// make EXISTS a join, and might walk every thread reply of the
-	// archive against the list (as it planned for empty tables).
-	pgThreadTargetsSQL = `SELECT ids.value FROM unnest(ARRAY[%[1]s]::text[]) AS ids(value) WHERE ` +
-		strings.Replace(threadReplyExistsSQL, ")", " OFFSET 0)", 1)
-	threadReplyExistsSQL = `EXISTS (SELECT 1 FROM events r WHERE r.rel_target = ids.value AND r.rel_target <> '' AND r.rel_type = '` + event.RelThread + `')`
-)
+// relationTargetsSQL is the condition on events t (a query's list,
+// %[1]s, of IDs) that t is one of the list that is the target of a
+// relation of relType (a constant of the event package: it is written
+// into the text, which the list's parameters leave no number for). The
+// list is first narrowed to the IDs with such a relation, each by a
+// probe of events_rel, and only those are looked up: most messages have
+// none, and looking up each target of a reindex's batches by its ID
+// took 11% of its CPU.
+func relationTargetsSQL(d dialect, relType string) string {
+	exists := `EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> '' AND x.rel_type = '` + relType + `'`
+	ids := `(%[1]s) ids`
+	if d == sqlite {
+		exists += `)`
+	} else {
+		// OFFSET 0 keeps the probe one for each ID: PostgreSQL would
+		// make EXISTS a join, and might walk every relation of the
+		// type in the archive against the list (as it planned for
+		// empty tables).
+		ids = `unnest(ARRAY[%[1]s]::text[]) AS ids(value)`
+		exists += ` OFFSET 0)`
+	}
+	return `idh(t.event_id) IN (SELECT idh(ids.value) FROM ` + ids + ` WHERE ` + exists + `) AND t.event_id IN (%[1]s)`
+}
 
-// threadRepliesSQL is ThreadRoots' second query: each listed target's room
+// threadRepliesSQL is ThreadRoots' query: each listed target's room
 // and the latest time of the thread replies Related keeps of it (the
-// latest MaxRelated to arrive, from its room, public, not redacted);
-// NULL without one. Each target's replies are walked from the latest to
-// arrive (events_rel, in nid order on SQLite) and no further than
-// Related keeps: every reply compared as a group, each through a lookup
-// of its target, cost 40 ms (SQLite) and 128 ms (PostgreSQL) for a root
-// with 20,000 (BenchmarkThreadRoots; now 0.6 and 8), in every batch of
-// the indexer that held one of them.
-var threadRepliesSQL = `SELECT t.event_id, t.room_id, (SELECT MAX(k.ts) FROM (
+// latest MaxRelated to arrive, from its room, public, not redacted), of
+// the targets with a thread reply (relationTargetsSQL); NULL without
+// one. Each target's replies are walked from the latest to arrive
+// (events_rel, in nid order on SQLite) and no further than Related
+// keeps: every reply compared as a group, each through a lookup of its
+// target, cost 40 ms (SQLite) and 128 ms (PostgreSQL) for a root with
+// 20,000 (BenchmarkThreadRoots; now 0.6 and 8), in every batch of the
+// indexer that held one of them.
+func threadRepliesSQL(d dialect) string {
+	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.ts) FROM (
 		SELECT r.origin_ts AS ts FROM events r
 		WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.rel_type = '` + event.RelThread + `'
 		  AND r.public AND NOT r.redacted AND r.room_id = t.room_id
 		ORDER BY r.nid DESC LIMIT ` + strconv.Itoa(MaxRelated) + `) k)
-	FROM events t WHERE idh(t.event_id) IN (%[2]s) AND t.event_id IN (%[1]s)`
+	FROM events t WHERE ` + relationTargetsSQL(d, event.RelThread)
+}

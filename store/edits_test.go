@@ -135,6 +135,69 @@ func TestLatestEdits(t *testing.T) {
 	})
 }
 
+// TestLatestEditsKeepRelatedsEdits: LatestEdits looks only at the
+// edits Related keeps of a message, the latest MaxRelated to arrive and
+// of those no more than reach MaxRelatedBytes: $m8's valid edit, the
+// latest by its time, arrived before 500 invalid ones, $m9's before 40
+// of 60,000 bytes, and Resolve over Related applies neither; $m10's
+// valid edit arrived before 20 invalid ones and is shown.
+func TestLatestEditsKeepRelatedsEdits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		all := baseRoom(t)
+		day := 20 * dayMS
+		n := 0
+		edit := func(target string, ts int64, newContent string, pad int) {
+			n++
+			all = append(all, mk(t, fmt.Sprintf("$e%04d_%s", n, target[1:]), "m.room.message", "@alice:example.org", ts, nil,
+				fmt.Sprintf(`{"msgtype":"m.text","body":"* %s","m.new_content":%s,"m.relates_to":{"rel_type":"m.replace","event_id":%q}}`, strings.Repeat("p", pad), newContent, target)))
+		}
+		ids := []id.EventID{"$m10", "$m8", "$m9"}
+		for i, m := range ids {
+			all = append(all, mk(t, string(m), "m.room.message", "@alice:example.org", day+int64(i), nil, `{"msgtype":"m.text","body":"m"}`))
+		}
+		for i, c := range []struct {
+			target string
+			later  int // invalid edits that arrive after the valid one
+			pad    int
+		}{{"$m8", store.MaxRelated, 0}, {"$m9", 40, 60000}, {"$m10", 20, 0}} {
+			edit(c.target, day+10000+int64(i), `{"msgtype":"m.text","body":"valid"}`, 0)
+			for k := range c.later {
+				edit(c.target, day+1000+int64(k), `7`, c.pad)
+			}
+		}
+		put(t, st, all...)
+		targets, err := st.EventsByID(ctx, ids)
+		if err != nil || len(targets) != len(ids) {
+			t.Fatalf("read %d targets of %d: %v", len(targets), len(ids), err)
+		}
+		rel, err := st.Related(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[id.EventID]id.EventID{}
+		for i := range targets {
+			var related []event.Related
+			for j := range rel {
+				related = append(related, event.Related{Event: &rel[j].Event, Rel: rel[j].Rel})
+			}
+			if res := event.Resolve(event.Related{Event: &targets[i].Event, Rel: targets[i].Rel}, related); res.Edited {
+				want[targets[i].ID] = rel[res.Edits[len(res.Edits)-1]].ID
+			}
+		}
+		if len(want) != 1 || want["$m10"] == "" {
+			t.Fatalf("Resolve applies %v, want $m10's valid edit alone", want)
+		}
+		got, short, err := st.LatestEdits(ctx, targets, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(short) != 0 || !sameEdits(got, want) {
+			t.Errorf("LatestEdits found %v (short %v), want %v", editIDs(got), short, want)
+		}
+	})
+}
+
 func sameEdits(got map[id.EventID]store.Event, want map[id.EventID]id.EventID) bool {
 	if len(got) != len(want) {
 		return false
@@ -238,6 +301,39 @@ func BenchmarkThreadRoots(b *testing.B) {
 				got, err := st.ThreadRoots(ctx, []id.EventID{"$root"})
 				if err != nil || !got["$root"] {
 					b.Fatalf("%v %v", got, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLatestEdits is LatestEdits of a message its sender edited
+// 20,000 times: what the indexer asks for every batch that holds one of
+// the edits (each touches the message):
+//
+//	go test -run '^$' -bench BenchmarkLatestEdits ./store/
+func BenchmarkLatestEdits(b *testing.B) {
+	for _, dialect := range storetest.Dialects {
+		b.Run(dialect, func(b *testing.B) {
+			st := storetest.Open(b, dialect)
+			ctx := context.Background()
+			now := time.Now().UnixMilli()
+			all := baseRoom(b)
+			all = append(all, mk(b, "$m", "m.room.message", "@alice:example.org", now-86400000, nil, `{"msgtype":"m.text","body":"m"}`))
+			for i := range 20000 {
+				all = append(all, mk(b, fmt.Sprintf("$e%d", i), "m.room.message", "@alice:example.org", now-86400000+int64(i)+1, nil,
+					fmt.Sprintf(`{"msgtype":"m.text","body":"* e","m.new_content":{"msgtype":"m.text","body":"edit %d"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`, i)))
+			}
+			put(b, st, all...)
+			targets, err := st.EventsByID(ctx, []id.EventID{"$m"})
+			if err != nil || len(targets) != 1 {
+				b.Fatal(targets, err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				got, _, err := st.LatestEdits(ctx, targets, 0)
+				if err != nil || got["$m"].ID != "$e19999" {
+					b.Fatalf("%v %v", got["$m"].ID, err)
 				}
 			}
 		})

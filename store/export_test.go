@@ -165,7 +165,6 @@ func EventIDLookups(st *Store) map[string][]any {
 		amongQuery:                 {amongArg},
 		probe:                      {amongArg},
 		withList(eventTimesSQL):    args,
-		withList(threadRepliesSQL): args,
 		withList(eventsByIDSQL):    args,
 		withList(st.relatedText()): args,
 	}
@@ -238,16 +237,16 @@ func RelatedSQL(st *Store, evID id.EventID) (string, []any) {
 	return fmt.Sprintf(st.relatedText(), list, idhList(st.dialect, list)), args
 }
 
-// ThreadTargetsQuery is ThreadRoots' first query on st's database for
-// two IDs, and its arguments.
-func ThreadTargetsQuery(st *Store) (string, []any) {
+// RelationReadQueries are ThreadRoots' and LatestEdits' first queries
+// on st's database for two IDs, and their arguments.
+func RelationReadQueries(st *Store) map[string][]any {
 	list, args, err := idList(st.dialect, []id.EventID{"$a", "$b"})
 	if err != nil {
 		panic(err)
 	}
-	q := pgThreadTargetsSQL
-	if st.dialect == sqlite {
-		q = sqliteThreadTargetsSQL
+	out := map[string][]any{}
+	for _, q := range []string{threadRepliesSQL(st.dialect), editCandidatesSQL(st.dialect)} {
+		out[fmt.Sprintf(q, list, idhList(st.dialect, list))] = args
 	}
-	return fmt.Sprintf(q, list, idhList(st.dialect, list)), args
+	return out
 }

@@ -183,20 +183,38 @@ func TestRelatedNarrowSort(t *testing.T) {
 	}
 }
 
-// TestThreadTargetsProbeEventsRel: ThreadRoots first finds which of its
-// targets have a thread reply by a probe of events_rel for each, not by
-// walking every thread reply of the archive, nor by looking each target
-// up (for every message of a reindex, 11% of its CPU).
-func TestThreadTargetsProbeEventsRel(t *testing.T) {
+// TestRelationReadsProbeEventsRel: ThreadRoots and LatestEdits narrow
+// their list of targets to those with a relation of their type by a
+// probe of events_rel for each, before they look any up by its ID (for
+// every message of a reindex, 11% of its CPU), and walk each one's
+// relations on events_rel, never the events table.
+func TestRelationReadsProbeEventsRel(t *testing.T) {
 	eachPlanStore(t, func(t *testing.T, st *store.Store) {
-		q, args := store.ThreadTargetsQuery(st)
-		plan := queryPlan(t, st, q, args...)
-		probe := regexp.MustCompile(`SEARCH r (EXISTS )?USING COVERING INDEX events_rel \(rel_target=\? AND rel_type=\?\)`)
-		if st.Dialect() == "postgres" {
-			probe = regexp.MustCompile(`Index Cond: \(\(rel_target = \(?ids\.value\)?(::text)?\) AND \(rel_type = 'm\.thread'::text\)\)`)
-		}
-		if !probe.MatchString(plan) || strings.Contains(plan, "events_eh") || strings.Contains(plan, "events_idkey") {
-			t.Errorf("does not probe events_rel by each target alone:\n%s", plan)
+		for q, args := range store.RelationReadQueries(st) {
+			plan := queryPlan(t, st, q, args...)
+			want := []*regexp.Regexp{
+				regexp.MustCompile(`SEARCH x (EXISTS )?USING COVERING INDEX events_rel \(rel_target=\? AND rel_type=\?\)`),
+				regexp.MustCompile(`SEARCH t USING INDEX events_eh`),
+				regexp.MustCompile(`SEARCH r USING INDEX events_rel \(rel_target=\? AND rel_type=\?\)`),
+			}
+			scan := regexp.MustCompile(`(?m)SCAN (events|e|t|x|r)$`)
+			if st.Dialect() == "postgres" {
+				want = []*regexp.Regexp{
+					regexp.MustCompile(`Index Cond: \(\(rel_target = \(?ids\.value\)?(::text)?\) AND \(rel_type = 'm\.(thread|replace)'::text\)\)`),
+					regexp.MustCompile(`events_idkey`),
+					regexp.MustCompile(`Index Cond: \(\(rel_target = t\.event_id\) AND \(rel_type = 'm\.(thread|replace)'::text\)\)`),
+				}
+				scan = regexp.MustCompile(`Seq Scan on events\b`)
+			}
+			name := strings.Join(strings.Fields(q), " ")[:80]
+			for _, w := range want {
+				if !w.MatchString(plan) {
+					t.Errorf("%s...: no %s in its plan:\n%s", name, w, plan)
+				}
+			}
+			if scan.MatchString(plan) {
+				t.Errorf("%s...: scans the events:\n%s", name, plan)
+			}
 		}
 	})
 }
