@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	"maunium.net/go/mautrix/id"
 
@@ -146,16 +144,12 @@ type editCandidate struct {
 // sort: a reindex of 120 messages edited 40 times into 60,000 bytes
 // took 65 s, most of it copying them.)
 func editCandidatesSQL(d dialect) string {
-	edits := `SELECT r.nid FROM events r
-		WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.rel_type = '` + event.RelReplace + `'
-		  AND r.public AND NOT r.redacted AND r.room_id = t.room_id AND r.sender = t.sender
-		ORDER BY r.nid DESC LIMIT ` + strconv.Itoa(MaxRelated)
 	if d == sqlite {
 		return `SELECT t.event_id, e.nid, e.origin_ts, e.event_id, e.type, octet_length(e.raw) FROM events t, events e
-			WHERE ` + relationTargetsSQL(d, event.RelReplace) + ` AND e.nid IN (` + edits + `)`
+			WHERE ` + relationTargetsSQL(d, event.RelReplace) + ` AND e.nid IN (` + relationWalk(event.RelReplace, `r.nid`) + `)`
 	}
 	return `SELECT t.event_id, e.nid, e.origin_ts, e.event_id, e.type, octet_length(e.raw) FROM events t
-		CROSS JOIN LATERAL (` + strings.Replace(edits, "SELECT r.nid", "SELECT r.nid, r.origin_ts, r.event_id, r.type, r.raw", 1) + `) e
+		CROSS JOIN LATERAL (` + relationWalk(event.RelReplace, `r.nid, r.origin_ts, r.event_id, r.type, r.raw`) + `) e
 		WHERE ` + relationTargetsSQL(d, event.RelReplace)
 }
 
@@ -302,13 +296,17 @@ func (s *Store) ThreadRoots(ctx context.Context, targets []id.EventID) (map[id.E
 // relationTargetsSQL is the condition on events t (a query's list,
 // %[1]s, of IDs) that t is one of the list that is the target of a
 // relation of relType (a constant of the event package: it is written
-// into the text, which the list's parameters leave no number for). The
+// into the text, which the list's parameters leave no number for), or
+// of any relation if relType is empty. The
 // list is first narrowed to the IDs with such a relation, each by a
 // probe of events_rel, and only those are looked up: most messages have
 // none, and looking up each target of a reindex's batches by its ID
 // took 11% of its CPU.
 func relationTargetsSQL(d dialect, relType string) string {
-	exists := `EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> '' AND x.rel_type = '` + relType + `'`
+	exists := `EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> ''`
+	if relType != "" {
+		exists += ` AND x.rel_type = '` + relType + `'`
+	}
 	ids := `(%[1]s) ids`
 	if d == sqlite {
 		exists += `)`
@@ -334,10 +332,6 @@ func relationTargetsSQL(d dialect, relType string) string {
 // 20,000 (BenchmarkThreadRoots; now 0.6 and 8), in every batch of the
 // indexer that held one of them.
 func threadRepliesSQL(d dialect) string {
-	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.ts) FROM (
-		SELECT r.origin_ts AS ts FROM events r
-		WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.rel_type = '` + event.RelThread + `'
-		  AND r.public AND NOT r.redacted AND r.room_id = t.room_id
-		ORDER BY r.nid DESC LIMIT ` + strconv.Itoa(MaxRelated) + `) k)
+	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.origin_ts) FROM (` + relationWalk(event.RelThread, `r.origin_ts`) + `) k)
 	FROM events t WHERE ` + relationTargetsSQL(d, event.RelThread)
 }

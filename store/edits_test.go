@@ -278,29 +278,50 @@ func TestThreadRoots(t *testing.T) {
 	})
 }
 
+// threadOf is a root $root of alice's and n thread replies of bob's.
+func threadOf(t testing.TB, n int) []store.Event {
+	now := time.Now().UnixMilli()
+	all := baseRoom(t)
+	all = append(all, mk(t, "$root", "m.room.message", "@alice:example.org", now-86400000, nil, `{"msgtype":"m.text","body":"root"}`))
+	for i := range n {
+		all = append(all, mk(t, fmt.Sprintf("$reply%d", i), "m.room.message", "@bob:example.org", now-86400000+int64(i)+1, nil,
+			`{"msgtype":"m.text","body":"reply","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`))
+	}
+	return all
+}
+
 // BenchmarkThreadRoots is ThreadRoots of a root with 20,000 thread
-// replies: what the indexer asks for every batch that holds one of them
-// (each reply touches its root):
+// replies, what the indexer asks for every batch that holds one of them
+// (each reply touches its root), and BenchmarkRelated is Related of it,
+// what its thread's page and its permalink read:
 //
-//	go test -run '^$' -bench BenchmarkThreadRoots ./store/
+//	go test -run '^$' -bench 'BenchmarkThreadRoots|BenchmarkRelated' ./store/
 func BenchmarkThreadRoots(b *testing.B) {
 	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			st := storetest.Open(b, dialect)
-			ctx := context.Background()
-			now := time.Now().UnixMilli()
-			all := baseRoom(b)
-			all = append(all, mk(b, "$root", "m.room.message", "@alice:example.org", now-86400000, nil, `{"msgtype":"m.text","body":"root"}`))
-			for i := range 20000 {
-				all = append(all, mk(b, fmt.Sprintf("$reply%d", i), "m.room.message", "@bob:example.org", now-86400000+int64(i)+1, nil,
-					`{"msgtype":"m.text","body":"reply","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`))
-			}
-			put(b, st, all...)
+			put(b, st, threadOf(b, 20000)...)
 			b.ResetTimer()
 			for range b.N {
-				got, err := st.ThreadRoots(ctx, []id.EventID{"$root"})
+				got, err := st.ThreadRoots(context.Background(), []id.EventID{"$root"})
 				if err != nil || !got["$root"] {
 					b.Fatalf("%v %v", got, err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkRelated(b *testing.B) {
+	for _, dialect := range storetest.Dialects {
+		b.Run(dialect, func(b *testing.B) {
+			st := storetest.Open(b, dialect)
+			put(b, st, threadOf(b, 20000)...)
+			b.ResetTimer()
+			for range b.N {
+				got, err := st.Related(context.Background(), []id.EventID{"$root"})
+				if err != nil || len(got) != store.MaxRelated {
+					b.Fatalf("%d %v", len(got), err)
 				}
 			}
 		})

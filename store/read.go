@@ -567,65 +567,83 @@ func relatedWindowDef(prefix string) string {
 // whose JSON reaches MaxRelatedBytes.
 var relatedKept = `rel_rank <= ` + strconv.Itoa(MaxRelated) + ` AND rel_before < ` + strconv.Itoa(MaxRelatedBytes)
 
-// relatedQuery is Related's query, guard (a condition and its AND, or
-// nothing) put first in the relations' WHERE. A relation is kept only in
-// its target's own room, and an edit only from the target's sender (no
-// other edit is valid, and counting them would let anyone push the real
-// edits past the cap). The target is looked up by correlated subqueries,
-// not a join: with a join SQLite chose a plan 25 times slower. The partial
-// index's condition (a non-empty rel_target) is repeated: SQLite uses a
-// partial index only when the WHERE clause implies it.
-func relatedQuery(guard string) string {
+// relationWalk is the query of the relations of relType of the event t
+// (a table of the enclosing query) that Related may keep: from t's own
+// room (a relation across rooms is invalid, and would let another,
+// perhaps hidden, room's text into this one's pages), public, not
+// redacted, an edit only from t's sender (no other edit is valid, and
+// counting them would let anyone push the real edits past the cap), the
+// latest MaxRelated to arrive. They are walked from the latest to arrive
+// on events_rel (in nid order on SQLite; on PostgreSQL events_rel does
+// not hold nid, and they are all read and sorted), and no further: a
+// window ranking a message's every relation, each through a lookup of
+// its target, cost 92 ms (SQLite) and 182 ms (PostgreSQL) for each read
+// of a thread of 20,000 replies, and LatestEdits' and ThreadRoots' more
+// for every batch of the indexer that held one (BenchmarkLatestEdits,
+// BenchmarkThreadRoots). cols are the columns of r it selects.
+func relationWalk(relType, cols string) string {
+	sender := ""
+	if relType == event.RelReplace {
+		sender = ` AND r.sender = t.sender`
+	}
+	return `SELECT ` + cols + ` FROM events r
+		WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.rel_type = '` + relType + `'
+		  AND r.public AND NOT r.redacted AND r.room_id = t.room_id` + sender + `
+		ORDER BY r.nid DESC LIMIT ` + strconv.Itoa(MaxRelated)
+}
+
+// relationTypes are the relations the store keeps (event.ParseRelation
+// keeps no other type).
+var relationTypes = []string{event.RelReplace, event.RelReference, event.RelThread, event.RelAnnotation}
+
+// relatedBefore sums the JSON of a target's relations of a type that
+// arrived after each (e, the relations relationWalk keeps), for
+// relatedKept's bound on their bytes. The length is taken inside the
+// window function only: as a column of the query (a row's sum less its
+// own length), SQLite carried each row's JSON through the window's sort
+// to compute it after, some 20 MB for each read of a thread of 500
+// replies of 94,000 bytes.
+const relatedBefore = `COALESCE(SUM(octet_length(e.raw)) OVER (PARTITION BY e.rel_target, e.rel_type ORDER BY e.nid DESC
+		ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rel_before`
+
+// relatedSQL is Related's query on PostgreSQL: each listed target with a
+// relation (relationTargetsSQL), each type's relations walked
+// (relationWalk), and those kept by their bytes, in timeline order.
+var relatedSQL = func() string {
+	var walks []string
+	for _, typ := range relationTypes {
+		walks = append(walks, `(`+relationWalk(typ, `r.*`)+`)`)
+	}
 	return `SELECT ` + eventColumns + ` FROM (
-		SELECT *, ` + relatedWindow("") + `
-		FROM events WHERE ` + relatedWhere(guard) + relatedWindowDef("") + `
-	) related WHERE ` + relatedKept + `
+		SELECT e.*, ` + relatedBefore + `
+		FROM events t CROSS JOIN LATERAL (` + strings.Join(walks, ` UNION ALL `) + `) e
+		WHERE ` + relationTargetsSQL(postgres, "") + `
+	) related WHERE rel_before < ` + strconv.Itoa(MaxRelatedBytes) + `
 	ORDER BY origin_ts, nid`
-}
+}()
 
-// relatedWhere is the WHERE clause of Related's queries.
-func relatedWhere(guard string) string {
-	return guard + ` rel_target IN (%[1]s) AND rel_target <> '' AND public AND NOT redacted
-		  AND room_id = (SELECT t.room_id FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target)
-		  AND (rel_type <> '` + event.RelReplace + `' OR sender = (SELECT t.sender FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target))`
-}
-
-// sqliteRelatedQuery is relatedQuery for SQLite, whose window function
-// and sort hold their rows in memory (temp_store): ranked and sorted as
-// they are there, a message's relations were all held at once, each
-// with its JSON (a thread of 500 replies as large as a homeserver lets
-// through, some 47 MB for each read of it). They are ranked and sorted
-// by their nid and place alone, and each row is then read by its nid, in
-// that order: the subquery's LIMIT keeps its ORDER BY, and the CROSS
-// JOIN its rows the outer loop (the plan: TestRelatedNarrowSort).
-func sqliteRelatedQuery(guard string) string {
+// sqliteRelatedSQL is Related's query on SQLite, whose window functions
+// and sorts hold their rows in memory (temp_store): ranked and sorted
+// with their JSON, a message's relations were all held at once (a thread
+// of 500 replies as large as a homeserver lets through, some 47 MB for
+// each read of it). They are ranked and sorted by their nid and place
+// alone, and each row is then read by its nid, in that order: the
+// subquery's LIMIT keeps its ORDER BY, and the CROSS JOIN its rows the
+// outer loop (the plan: TestRelatedNarrowSort).
+var sqliteRelatedSQL = func() string {
+	var walks []string
+	for _, typ := range relationTypes {
+		walks = append(walks, `SELECT nid FROM (`+relationWalk(typ, `r.nid`)+`)`)
+	}
 	return `SELECT ` + eventColumns + ` FROM (
 		SELECT rnid FROM (
-			SELECT nid AS rnid, origin_ts AS rts, ` + relatedWindow("") + `
-			FROM events WHERE ` + relatedWhere(guard) + relatedWindowDef("") + `
-		) WHERE ` + relatedKept + `
+			SELECT e.nid AS rnid, e.origin_ts AS rts, ` + relatedBefore + `
+			FROM events t, events e
+			WHERE ` + relationTargetsSQL(sqlite, "") + ` AND e.nid IN (` + strings.Join(walks, ` UNION ALL `) + `)
+		) WHERE rel_before < ` + strconv.Itoa(MaxRelatedBytes) + `
 		ORDER BY rts, rnid LIMIT -1
 	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
-}
-
-// relatedSQL is Related's query on PostgreSQL, whose planner might scan
-// the events for relationsGuardSQL. sqliteRelatedSQL is SQLite's, guarded
-// as the writer's probe of relations is: in an archive with no relation
-// at all (one imported from IRC) SQLite reads one row of events_rel and
-// skips the rest, which otherwise put the listed IDs in a B-tree and
-// probed events_rel with each. archive-web reindex resolves each batch's
-// messages with Related, which was 1.6% of the CPU samples of a reindex
-// of the 1M IRC replay and 1.7% of the 300k one's, 0.3% guarded (perf).
-//
-// In a WHERE clause SQLite makes the guard's EXISTS a table of the join,
-// the outermost, scanned for its first row only: no relation, no join.
-// As a scalar subquery, whose value SQLite keeps once computed, the guard
-// was tested row by row, after the listed IDs had been put in a B-tree
-// and probed (1.7% of the reindex's samples still).
-var (
-	relatedSQL       = relatedQuery("")
-	sqliteRelatedSQL = sqliteRelatedQuery(relationsGuardSQL)
-)
+}()
 
 // relatedText is Related's query for the store's database.
 func (s *Store) relatedText() string {
