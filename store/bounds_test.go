@@ -63,6 +63,19 @@ func TestRelatedIsBounded(t *testing.T) {
 		if !seen["$edit"] || !seen[id.EventID(last)] || seen["$react0"] {
 			t.Errorf("kept: $edit %v, latest reaction %v, earliest reaction %v; want the edit and the latest", seen["$edit"], seen[id.EventID(last)], seen["$react0"])
 		}
+		// A day's read of the two keeps the same.
+		inDay, err := st.RelatedIn(ctx, room, store.Position{TS: 2000}, store.Position{TS: 2001, NID: 1 << 62})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inDay) != len(rel) {
+			t.Errorf("RelatedIn of their day read %d, Related %d", len(inDay), len(rel))
+		}
+		for _, e := range inDay {
+			if !seen[e.ID] {
+				t.Errorf("RelatedIn of their day read %s, which Related does not keep", e.ID)
+			}
+		}
 	})
 }
 

@@ -328,6 +328,28 @@ func BenchmarkRelated(b *testing.B) {
 	}
 }
 
+// BenchmarkRelatedIn is RelatedIn of the day of a root with 20,000
+// thread replies, what its day's page reads.
+func BenchmarkRelatedIn(b *testing.B) {
+	for _, dialect := range storetest.Dialects {
+		b.Run(dialect, func(b *testing.B) {
+			st := storetest.Open(b, dialect)
+			all := threadOf(b, 20000)
+			put(b, st, all...)
+			root := all[len(all)-20001]
+			at := store.Position{TS: root.OriginTS, NID: 0}
+			end := store.Position{TS: root.OriginTS, NID: 1 << 62}
+			b.ResetTimer()
+			for range b.N {
+				got, err := st.RelatedIn(context.Background(), root.RoomID, at, end)
+				if err != nil || len(got) != store.MaxRelated {
+					b.Fatalf("%d %v", len(got), err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkLatestEdits is LatestEdits of a message its sender edited
 // 20,000 times: what the indexer asks for every batch that holds one of
 // the edits (each touches the message):

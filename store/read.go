@@ -592,6 +592,16 @@ func relationWalk(relType, cols string) string {
 		ORDER BY r.nid DESC LIMIT ` + strconv.Itoa(MaxRelated)
 }
 
+// relationWalks is relationWalk of each relation type, each between
+// open and close, joined by UNION ALL.
+func relationWalks(open, close, cols string) string {
+	var walks []string
+	for _, typ := range relationTypes {
+		walks = append(walks, open+relationWalk(typ, cols)+close)
+	}
+	return strings.Join(walks, ` UNION ALL `)
+}
+
 // relationTypes are the relations the store keeps (event.ParseRelation
 // keeps no other type).
 var relationTypes = []string{event.RelReplace, event.RelReference, event.RelThread, event.RelAnnotation}
@@ -610,13 +620,9 @@ const relatedBefore = `COALESCE(SUM(octet_length(e.raw)) OVER (PARTITION BY e.re
 // relation (relationTargetsSQL), each type's relations walked
 // (relationWalk), and those kept by their bytes, in timeline order.
 var relatedSQL = func() string {
-	var walks []string
-	for _, typ := range relationTypes {
-		walks = append(walks, `(`+relationWalk(typ, `r.*`)+`)`)
-	}
 	return `SELECT ` + eventColumns + ` FROM (
 		SELECT e.*, ` + relatedBefore + `
-		FROM events t CROSS JOIN LATERAL (` + strings.Join(walks, ` UNION ALL `) + `) e
+		FROM events t CROSS JOIN LATERAL (` + relationWalks(`(`, `)`, `r.*`) + `) e
 		WHERE ` + relationTargetsSQL(postgres, "") + `
 	) related WHERE rel_before < ` + strconv.Itoa(MaxRelatedBytes) + `
 	ORDER BY origin_ts, nid`
@@ -631,15 +637,11 @@ var relatedSQL = func() string {
 // subquery's LIMIT keeps its ORDER BY, and the CROSS JOIN its rows the
 // outer loop (the plan: TestRelatedNarrowSort).
 var sqliteRelatedSQL = func() string {
-	var walks []string
-	for _, typ := range relationTypes {
-		walks = append(walks, `SELECT nid FROM (`+relationWalk(typ, `r.nid`)+`)`)
-	}
 	return `SELECT ` + eventColumns + ` FROM (
 		SELECT rnid FROM (
 			SELECT e.nid AS rnid, e.origin_ts AS rts, ` + relatedBefore + `
 			FROM events t, events e
-			WHERE ` + relationTargetsSQL(sqlite, "") + ` AND e.nid IN (` + strings.Join(walks, ` UNION ALL `) + `)
+			WHERE ` + relationTargetsSQL(sqlite, "") + ` AND e.nid IN (` + relationWalks(`SELECT nid FROM (`, `)`, `r.nid`) + `)
 		) WHERE rel_before < ` + strconv.Itoa(MaxRelatedBytes) + `
 		ORDER BY rts, rnid LIMIT -1
 	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
@@ -689,11 +691,10 @@ func relatedInSQL(order string) string {
 		SELECT rnid, t_ts, t_nid, rel_prio, rel_rank FROM (
 			SELECT r.nid AS rnid, ` + relatedWindow("r.") + `,
 			  t.origin_ts AS t_ts, t.nid AS t_nid, ` + relPrioSQL + ` AS rel_prio
-			FROM events t INDEXED BY events_related JOIN events r ON r.rel_target = t.event_id
+			FROM events t INDEXED BY events_related, events r
 			WHERE t.room_id = $1 AND t.related AND t.origin_ts >= $2 AND t.origin_ts <= $4
 			  AND (t.origin_ts, t.nid) >= ($2, $3) AND (t.origin_ts, t.nid) <= ($4, $5)
-			  AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
-			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)` + relatedWindowDef("r.") + `
+			  AND r.nid IN (` + relationWalks(`SELECT nid FROM (`, `)`, `r.nid`) + `)` + relatedWindowDef("r.") + `
 		) WHERE ` + relatedKept + `
 		ORDER BY ` + order + ` LIMIT -1
 	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
@@ -722,14 +723,11 @@ func relatedInPostgresSQL(order string) string {
 	return `SELECT ` + publicRoomEventColumns + ` FROM (
 		SELECT r.*, ` + relatedWindow("r.") + `,
 		  t.origin_ts AS t_ts, t.nid AS t_nid, ` + relPrioSQL + ` AS rel_prio
-		FROM (SELECT event_id, sender, origin_ts, nid FROM events
+		FROM (SELECT event_id, room_id, sender, origin_ts, nid FROM events
 			WHERE room_id = $1 AND related AND origin_ts >= $2 AND origin_ts <= $4
 			  AND (origin_ts, nid) >= ($2, $3) AND (origin_ts, nid) <= ($4, $5)
 			OFFSET 0) t
-		CROSS JOIN LATERAL (SELECT * FROM events r
-			WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
-			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)
-			OFFSET 0) r` + relatedWindowDef("r.") + `
+		CROSS JOIN LATERAL (` + relationWalks(`(`, `)`, `r.*`) + `) r` + relatedWindowDef("r.") + `
 	) related WHERE ` + relatedKept + `
 	ORDER BY ` + order
 }
