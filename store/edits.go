@@ -139,7 +139,9 @@ type editCandidate struct {
 // message, each through a lookup of its target, and a message edited
 // 20,000 times cost 125 ms (SQLite) and 266 ms (PostgreSQL) for every
 // list that showed it and every batch of the indexer that held one of
-// its edits (BenchmarkLatestEdits). (A second window function, for each
+// its edits; now 1.1 and 31 (BenchmarkLatestEdits; PostgreSQL's reads
+// all of its edits' index entries and sorts them, relationTargetsSQL,
+// relationWalk). (A second window function, for each
 // edit's own length, made SQLite carry every edit's JSON through its
 // sort: a reindex of 120 messages edited 40 times into 60,000 bytes
 // took 65 s, most of it copying them.)
@@ -297,28 +299,28 @@ func (s *Store) ThreadRoots(ctx context.Context, targets []id.EventID) (map[id.E
 // %[1]s, of IDs) that t is one of the list that is the target of a
 // relation of relType (a constant of the event package: it is written
 // into the text, which the list's parameters leave no number for), or
-// of any relation if relType is empty. The
-// list is first narrowed to the IDs with such a relation, each by a
-// probe of events_rel, and only those are looked up: most messages have
-// none, and looking up each target of a reindex's batches by its ID
-// took 11% of its CPU.
+// of any relation if relType is empty. The list is first narrowed to
+// the IDs with such a relation, and only those are looked up: most
+// messages have none, and looking up each target of a reindex's batches
+// by its ID took 11% of its CPU. On SQLite each ID is probed on
+// events_rel, after a guard that skips them all in an archive without
+// relations (relationsGuardSQL; an IRC one's). On PostgreSQL the list's
+// relations are found on events_rel in one scan (= ANY), which cost a
+// list of 2,000 IDs without relations 2.0-3.1 ms against 4.5-4.9 probed
+// one by one, and walks all of a target's relations there as the
+// relations' own walk does (relationWalk).
 func relationTargetsSQL(d dialect, relType string) string {
-	exists := `EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> ''`
+	typ := ""
 	if relType != "" {
-		exists += ` AND x.rel_type = '` + relType + `'`
+		typ = ` AND x.rel_type = '` + relType + `'`
 	}
-	ids := `(%[1]s) ids`
 	if d == sqlite {
-		exists += `)`
-	} else {
-		// OFFSET 0 keeps the probe one for each ID: PostgreSQL would
-		// make EXISTS a join, and might walk every relation of the
-		// type in the archive against the list (as it planned for
-		// empty tables).
-		ids = `unnest(ARRAY[%[1]s]::text[]) AS ids(value)`
-		exists += ` OFFSET 0)`
+		return `idh(t.event_id) IN (SELECT idh(ids.value) FROM (%[1]s) ids WHERE ` + relationsGuardSQL +
+			` EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> ''` + typ + `))
+			AND t.event_id IN (%[1]s)`
 	}
-	return `idh(t.event_id) IN (SELECT idh(ids.value) FROM ` + ids + ` WHERE ` + exists + `) AND t.event_id IN (%[1]s)`
+	return `idh(t.event_id) IN (SELECT DISTINCT idh(x.rel_target) FROM events x WHERE x.rel_target IN (%[1]s) AND x.rel_target <> ''` + typ + `)
+		AND t.event_id IN (%[1]s)`
 }
 
 // threadRepliesSQL is ThreadRoots' query: each listed target's room
@@ -329,8 +331,8 @@ func relationTargetsSQL(d dialect, relType string) string {
 // (events_rel, in nid order on SQLite) and no further than Related
 // keeps: every reply compared as a group, each through a lookup of its
 // target, cost 40 ms (SQLite) and 128 ms (PostgreSQL) for a root with
-// 20,000 (BenchmarkThreadRoots; now 0.6 and 8), in every batch of the
-// indexer that held one of them.
+// 20,000, in every batch of the indexer that held one of them; now 0.4
+// and 30 (BenchmarkThreadRoots).
 func threadRepliesSQL(d dialect) string {
 	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.origin_ts) FROM (` + relationWalk(event.RelThread, `r.origin_ts`) + `) k)
 	FROM events t WHERE ` + relationTargetsSQL(d, event.RelThread)

@@ -237,15 +237,20 @@ func RelatedSQL(st *Store, evID id.EventID) (string, []any) {
 	return fmt.Sprintf(st.relatedText(), list, idhList(st.dialect, list)), args
 }
 
-// RelationReadQueries are Related's, ThreadRoots' and LatestEdits'
-// first queries on st's database for two IDs, and their arguments.
+// RelationReadQueries are ThreadRoots' and LatestEdits' queries, and
+// Related's on SQLite, on st's database for two IDs, and their
+// arguments.
 func RelationReadQueries(st *Store) map[string][]any {
 	list, args, err := idList(st.dialect, []id.EventID{"$a", "$b"})
 	if err != nil {
 		panic(err)
 	}
 	out := map[string][]any{}
-	for _, q := range []string{st.relatedText(), threadRepliesSQL(st.dialect), editCandidatesSQL(st.dialect)} {
+	qs := []string{threadRepliesSQL(st.dialect), editCandidatesSQL(st.dialect)}
+	if st.dialect == sqlite { // PostgreSQL's ranks them in one window (relatedSQL)
+		qs = append(qs, st.relatedText())
+	}
+	for _, q := range qs {
 		out[fmt.Sprintf(q, list, idhList(st.dialect, list))] = args
 	}
 	return out
