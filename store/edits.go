@@ -131,7 +131,7 @@ type editCandidate struct {
 }
 
 // editCandidatesSQL lists the edits Related reads of the listed
-// targets (relatedWhere's, the latest MaxRelated to arrive; Related's
+// targets (relationWalk's, the latest MaxRelated to arrive; Related's
 // bound on their bytes is applied by editCandidates) by their target
 // and place, and each one's length, without their JSON. Each target's
 // edits are walked from the latest to arrive (events_rel, in nid order

@@ -640,8 +640,7 @@ var relatedSQL = `SELECT ` + eventColumns + ` FROM (
 // alone, and each row is then read by its nid, in that order: the
 // subquery's LIMIT keeps its ORDER BY, and the CROSS JOIN its rows the
 // outer loop (the plan: TestRelatedNarrowSort).
-var sqliteRelatedSQL = func() string {
-	return `SELECT ` + eventColumns + ` FROM (
+var sqliteRelatedSQL = `SELECT ` + eventColumns + ` FROM (
 		SELECT rnid FROM (
 			SELECT e.nid AS rnid, e.origin_ts AS rts, ` + relatedBefore + `
 			FROM events t, events e
@@ -649,7 +648,6 @@ var sqliteRelatedSQL = func() string {
 		) WHERE rel_before < ` + strconv.Itoa(MaxRelatedBytes) + `
 		ORDER BY rts, rnid LIMIT -1
 	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
-}()
 
 // relatedText is Related's query for the store's database.
 func (s *Store) relatedText() string {
