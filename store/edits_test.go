@@ -297,57 +297,44 @@ func threadOf(t testing.TB, n int) []store.Event {
 //
 //	go test -run '^$' -bench 'BenchmarkThreadRoots|BenchmarkRelated' ./store/
 func BenchmarkThreadRoots(b *testing.B) {
-	for _, dialect := range storetest.Dialects {
-		b.Run(dialect, func(b *testing.B) {
-			st := storetest.Open(b, dialect)
-			put(b, st, threadOf(b, 20000)...)
-			b.ResetTimer()
-			for range b.N {
-				got, err := st.ThreadRoots(context.Background(), []id.EventID{"$root"})
-				if err != nil || !got["$root"] {
-					b.Fatalf("%v %v", got, err)
-				}
+	benchRead(b, func(t testing.TB) []store.Event { return threadOf(t, 20000) }, func(_ *testing.B, st *store.Store, _ []store.Event) func() error {
+		return func() error {
+			got, err := st.ThreadRoots(context.Background(), []id.EventID{"$root"})
+			if err == nil && !got["$root"] {
+				err = fmt.Errorf("no thread: %v", got)
 			}
-		})
-	}
+			return err
+		}
+	})
 }
 
 func BenchmarkRelated(b *testing.B) {
-	for _, dialect := range storetest.Dialects {
-		b.Run(dialect, func(b *testing.B) {
-			st := storetest.Open(b, dialect)
-			put(b, st, threadOf(b, 20000)...)
-			b.ResetTimer()
-			for range b.N {
-				got, err := st.Related(context.Background(), []id.EventID{"$root"})
-				if err != nil || len(got) != store.MaxRelated {
-					b.Fatalf("%d %v", len(got), err)
-				}
+	benchRead(b, func(t testing.TB) []store.Event { return threadOf(t, 20000) }, func(_ *testing.B, st *store.Store, _ []store.Event) func() error {
+		return func() error {
+			got, err := st.Related(context.Background(), []id.EventID{"$root"})
+			if err == nil && len(got) != store.MaxRelated {
+				err = fmt.Errorf("%d relations", len(got))
 			}
-		})
-	}
+			return err
+		}
+	})
 }
 
 // BenchmarkRelatedIn is RelatedIn of the day of a root with 20,000
 // thread replies, what its day's page reads.
 func BenchmarkRelatedIn(b *testing.B) {
-	for _, dialect := range storetest.Dialects {
-		b.Run(dialect, func(b *testing.B) {
-			st := storetest.Open(b, dialect)
-			all := threadOf(b, 20000)
-			put(b, st, all...)
-			root := all[len(all)-20001]
-			at := store.Position{TS: root.OriginTS, NID: 0}
-			end := store.Position{TS: root.OriginTS, NID: 1 << 62}
-			b.ResetTimer()
-			for range b.N {
-				got, err := st.RelatedIn(context.Background(), root.RoomID, at, end)
-				if err != nil || len(got) != store.MaxRelated {
-					b.Fatalf("%d %v", len(got), err)
-				}
+	benchRead(b, func(t testing.TB) []store.Event { return threadOf(t, 20000) }, func(_ *testing.B, st *store.Store, all []store.Event) func() error {
+		root := all[len(all)-20001]
+		at := store.Position{TS: root.OriginTS, NID: 0}
+		end := store.Position{TS: root.OriginTS, NID: 1 << 62}
+		return func() error {
+			got, err := st.RelatedIn(context.Background(), root.RoomID, at, end)
+			if err == nil && len(got) != store.MaxRelated {
+				err = fmt.Errorf("%d relations", len(got))
 			}
-		})
-	}
+			return err
+		}
+	})
 }
 
 // BenchmarkLatestEdits is LatestEdits of a message its sender edited
@@ -356,27 +343,45 @@ func BenchmarkRelatedIn(b *testing.B) {
 //
 //	go test -run '^$' -bench BenchmarkLatestEdits ./store/
 func BenchmarkLatestEdits(b *testing.B) {
+	edited := func(t testing.TB) []store.Event {
+		now := time.Now().UnixMilli()
+		all := baseRoom(t)
+		all = append(all, mk(t, "$m", "m.room.message", "@alice:example.org", now-86400000, nil, `{"msgtype":"m.text","body":"m"}`))
+		for i := range 20000 {
+			all = append(all, mk(t, fmt.Sprintf("$e%d", i), "m.room.message", "@alice:example.org", now-86400000+int64(i)+1, nil,
+				fmt.Sprintf(`{"msgtype":"m.text","body":"* e","m.new_content":{"msgtype":"m.text","body":"edit %d"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`, i)))
+		}
+		return all
+	}
+	benchRead(b, edited, func(b *testing.B, st *store.Store, _ []store.Event) func() error {
+		ctx := context.Background()
+		targets, err := st.EventsByID(ctx, []id.EventID{"$m"})
+		if err != nil || len(targets) != 1 {
+			b.Fatal(targets, err)
+		}
+		return func() error {
+			got, _, err := st.LatestEdits(ctx, targets, 0)
+			if err == nil && got["$m"].ID != "$e19999" {
+				err = fmt.Errorf("shows %q", got["$m"].ID)
+			}
+			return err
+		}
+	})
+}
+
+// benchRead times read on each database holding the events all makes;
+// setup, untimed, makes read.
+func benchRead(b *testing.B, all func(testing.TB) []store.Event, setup func(*testing.B, *store.Store, []store.Event) (read func() error)) {
 	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			st := storetest.Open(b, dialect)
-			ctx := context.Background()
-			now := time.Now().UnixMilli()
-			all := baseRoom(b)
-			all = append(all, mk(b, "$m", "m.room.message", "@alice:example.org", now-86400000, nil, `{"msgtype":"m.text","body":"m"}`))
-			for i := range 20000 {
-				all = append(all, mk(b, fmt.Sprintf("$e%d", i), "m.room.message", "@alice:example.org", now-86400000+int64(i)+1, nil,
-					fmt.Sprintf(`{"msgtype":"m.text","body":"* e","m.new_content":{"msgtype":"m.text","body":"edit %d"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m"}}`, i)))
-			}
-			put(b, st, all...)
-			targets, err := st.EventsByID(ctx, []id.EventID{"$m"})
-			if err != nil || len(targets) != 1 {
-				b.Fatal(targets, err)
-			}
+			evs := all(b)
+			put(b, st, evs...)
+			read := setup(b, st, evs)
 			b.ResetTimer()
 			for range b.N {
-				got, _, err := st.LatestEdits(ctx, targets, 0)
-				if err != nil || got["$m"].ID != "$e19999" {
-					b.Fatalf("%v %v", got["$m"].ID, err)
+				if err := read(); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})
