@@ -97,7 +97,8 @@ const (
 		FROM %[1]s %[4]s) probed WHERE kinds > 0`
 	// relationsGuardSQL says the archive holds a relation, read from
 	// events_rel: on SQLite it guards probeSQL's relations' probe and
-	// Related (sqliteRelatedSQL).
+	// the probes of a list's targets (relationTargetsSQL: Related,
+	// LatestEdits, ThreadRoots).
 	relationsGuardSQL = `EXISTS (SELECT 1 FROM events g WHERE g.rel_target <> '') AND`
 	// probeStoredSQL is probeSQL's probeStored.
 	probeStoredSQL       = `+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE idh(e.event_id) = idh(ids.value) AND e.event_id = ids.value) THEN 8 ELSE 0 END`
