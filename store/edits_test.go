@@ -69,26 +69,8 @@ func TestLatestEdits(t *testing.T) {
 		ctx := context.Background()
 		ids, all := latestEditsRoom(t)
 		put(t, st, all...)
-		targets, err := st.EventsByID(ctx, ids)
-		if err != nil || len(targets) != len(ids) {
-			t.Fatalf("read %d targets of %d: %v", len(targets), len(ids), err)
-		}
+		targets, want := resolvedEdits(t, st, ids)
 		slices.SortFunc(targets, func(a, b store.Event) int { return strings.Compare(string(a.ID), string(b.ID)) })
-		rel, err := st.Related(ctx, ids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := map[id.EventID]id.EventID{}
-		for i := range targets {
-			var related []event.Related
-			for j := range rel {
-				related = append(related, event.Related{Event: &rel[j].Event, Rel: rel[j].Rel})
-			}
-			res := event.Resolve(event.Related{Event: &targets[i].Event, Rel: targets[i].Rel}, related)
-			if res.Edited {
-				want[targets[i].ID] = rel[res.Edits[len(res.Edits)-1]].ID
-			}
-		}
 		if len(want) != 4 { // $m1, $m2, $m4, $m7
 			t.Fatalf("Resolve applies %d edits: %v", len(want), want)
 		}
@@ -167,24 +149,7 @@ func TestLatestEditsKeepRelatedsEdits(t *testing.T) {
 			}
 		}
 		put(t, st, all...)
-		targets, err := st.EventsByID(ctx, ids)
-		if err != nil || len(targets) != len(ids) {
-			t.Fatalf("read %d targets of %d: %v", len(targets), len(ids), err)
-		}
-		rel, err := st.Related(ctx, ids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := map[id.EventID]id.EventID{}
-		for i := range targets {
-			var related []event.Related
-			for j := range rel {
-				related = append(related, event.Related{Event: &rel[j].Event, Rel: rel[j].Rel})
-			}
-			if res := event.Resolve(event.Related{Event: &targets[i].Event, Rel: targets[i].Rel}, related); res.Edited {
-				want[targets[i].ID] = rel[res.Edits[len(res.Edits)-1]].ID
-			}
-		}
+		targets, want := resolvedEdits(t, st, ids)
 		if len(want) != 1 || want["$m10"] == "" {
 			t.Fatalf("Resolve applies %v, want $m10's valid edit alone", want)
 		}
@@ -196,6 +161,33 @@ func TestLatestEditsKeepRelatedsEdits(t *testing.T) {
 			t.Errorf("LatestEdits found %v (short %v), want %v", editIDs(got), short, want)
 		}
 	})
+}
+
+// resolvedEdits reads the messages ids and, for each that event.Resolve
+// over Related's relations shows edited, the edit it applies: what
+// LatestEdits must find.
+func resolvedEdits(t *testing.T, st *store.Store, ids []id.EventID) (targets []store.Event, want map[id.EventID]id.EventID) {
+	t.Helper()
+	ctx := context.Background()
+	targets, err := st.EventsByID(ctx, ids)
+	if err != nil || len(targets) != len(ids) {
+		t.Fatalf("read %d targets of %d: %v", len(targets), len(ids), err)
+	}
+	rel, err := st.Related(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	related := make([]event.Related, len(rel))
+	for j := range rel {
+		related[j] = event.Related{Event: &rel[j].Event, Rel: rel[j].Rel}
+	}
+	want = map[id.EventID]id.EventID{}
+	for i := range targets {
+		if res := event.Resolve(event.Related{Event: &targets[i].Event, Rel: targets[i].Rel}, related); res.Edited {
+			want[targets[i].ID] = rel[res.Edits[len(res.Edits)-1]].ID
+		}
+	}
+	return targets, want
 }
 
 func sameEdits(got map[id.EventID]store.Event, want map[id.EventID]id.EventID) bool {
