@@ -361,20 +361,149 @@ func BenchmarkLatestEdits(b *testing.B) {
 	})
 }
 
-// benchRead times read on each database holding the events all makes;
-// setup, untimed, makes read.
+// benchRead times read on each database holding the events all makes,
+// after 50,000 messages of the days before, as in an archive (the
+// planner reads a table of nothing but the one message's relations
+// otherwise, and scans it); setup, untimed, makes read.
 func benchRead(b *testing.B, all func(testing.TB) []store.Event, setup func(*testing.B, *store.Store, []store.Event) (read func() error)) {
 	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			st := storetest.Open(b, dialect)
 			evs := all(b)
+			before := time.Now().Add(-72 * time.Hour).UnixMilli()
+			var archive []store.Event
+			for i := range 50000 {
+				archive = append(archive, mk(b, fmt.Sprintf("$before%d", i), "m.room.message", "@carol:example.org", before+int64(i)*1000, nil,
+					fmt.Sprintf(`{"msgtype":"m.text","body":"earlier message %d"}`, i)))
+			}
+			put(b, st, archive...)
 			put(b, st, evs...)
+			if err := st.AfterBulkWrite(context.Background()); err != nil {
+				b.Fatal(err)
+			}
 			read := setup(b, st, evs)
 			b.ResetTimer()
 			for range b.N {
 				if err := read(); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkRelationsBusyDay is each read of relations on an ordinary
+// busy day, what the hostile rooms' benchmarks above must not make
+// slower: 1,000 messages, a quarter with one to three reactions, a
+// tenth edited, a twentieth the root of a thread of five, after 20,000
+// messages of earlier days; read as archive-web reads (ReadMostly:
+// PostgreSQL's generic plans). Related reads 200 of the day's messages,
+// LatestEdits and ThreadRoots all 1,000 (and 2,000 of the earlier days',
+// which have none: a reindex's batch of an IRC room), RelatedIn the day.
+//
+//	go test -run '^$' -bench BenchmarkRelationsBusyDay ./store/
+func BenchmarkRelationsBusyDay(b *testing.B) {
+	day := time.Now().Add(-48 * time.Hour).Truncate(24 * time.Hour).UnixMilli()
+	evs := baseRoom(b)
+	for i := range 20000 {
+		evs = append(evs, mk(b, fmt.Sprintf("$old%d", i), "m.room.message", "@carol:example.org", day-20000*1000+int64(i)*1000, nil,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"earlier message %d"}`, i)))
+	}
+	var ids []id.EventID
+	ts := day + 1000
+	for i := range 1000 {
+		mid := fmt.Sprintf("$m%d", i)
+		ids = append(ids, id.EventID(mid))
+		evs = append(evs, mk(b, mid, "m.room.message", "@alice:example.org", ts, nil, fmt.Sprintf(`{"msgtype":"m.text","body":"message %d of the day"}`, i)))
+		ts += 50
+		rel := func(kind, sender, body string, n int) {
+			for j := range n {
+				evs = append(evs, mk(b, fmt.Sprintf("$%s%d-%d", kind, i, j), "m.room.message", sender, ts, nil, body))
+				ts += 10
+			}
+		}
+		if i%4 == 0 {
+			for j := range 1 + i%3 {
+				evs = append(evs, mk(b, fmt.Sprintf("$re%d-%d", i, j), "m.reaction", fmt.Sprintf("@r%d:example.org", j), ts, nil,
+					fmt.Sprintf(`{"m.relates_to":{"rel_type":"m.annotation","event_id":"%s","key":"👍"}}`, mid)))
+				ts += 10
+			}
+		}
+		if i%10 == 0 {
+			rel("ed", "@alice:example.org", fmt.Sprintf(`{"msgtype":"m.text","body":"* fixed","m.new_content":{"msgtype":"m.text","body":"message %d, fixed"},"m.relates_to":{"rel_type":"m.replace","event_id":"%s"}}`, i, mid), 1)
+		}
+		if i%20 == 0 {
+			rel("th", "@bob:example.org", fmt.Sprintf(`{"msgtype":"m.text","body":"in thread","m.relates_to":{"rel_type":"m.thread","event_id":"%s"}}`, mid), 5)
+		}
+	}
+	for _, dialect := range storetest.Dialects {
+		b.Run(dialect, func(b *testing.B) {
+			w, st := storetest.Twins(b, dialect, store.Options{ReadMostly: true})
+			put(b, w, evs...)
+			ctx := context.Background()
+			targets, err := st.EventsByID(ctx, ids)
+			if err != nil || len(targets) != len(ids) {
+				b.Fatal(len(targets), err)
+			}
+			var oldIDs []id.EventID
+			for i := range 2000 {
+				oldIDs = append(oldIDs, id.EventID(fmt.Sprintf("$old%d", 10000+i)))
+			}
+			old, err := st.EventsByID(ctx, oldIDs)
+			if err != nil || len(old) != len(oldIDs) {
+				b.Fatal(len(old), err)
+			}
+			reads := []struct {
+				name string
+				read func() (int, error)
+			}{
+				{"RelatedIn", func() (int, error) {
+					got, err := st.RelatedIn(ctx, room, store.Position{TS: day}, store.Position{TS: day + 86400000})
+					return len(got), err
+				}},
+				{"Related", func() (int, error) {
+					got, err := st.Related(ctx, ids[:200])
+					return len(got), err
+				}},
+				{"LatestEdits", func() (int, error) {
+					got, _, err := st.LatestEdits(ctx, targets, 0)
+					return len(got), err
+				}},
+				{"ThreadRoots", func() (int, error) {
+					got, err := st.ThreadRoots(ctx, ids)
+					n := 0
+					for _, ok := range got {
+						if ok {
+							n++
+						}
+					}
+					return n, err
+				}},
+				// What a reindex asks of each batch of 2,000 messages
+				// without relations (an IRC room's): none of them.
+				{"LatestEditsNone", func() (int, error) {
+					got, _, err := st.LatestEdits(ctx, old, 0)
+					return 1 - len(got), err
+				}},
+				{"ThreadRootsNone", func() (int, error) {
+					got, err := st.ThreadRoots(ctx, oldIDs)
+					n := 1
+					for _, ok := range got {
+						if ok {
+							n = 0
+						}
+					}
+					return n, err
+				}},
+			}
+			for _, r := range reads {
+				b.Run(r.name, func(b *testing.B) {
+					for range b.N {
+						if n, err := r.read(); err != nil || n == 0 {
+							b.Fatal(n, err)
+						}
+					}
+				})
 			}
 		})
 	}
