@@ -134,17 +134,16 @@ type editCandidate struct {
 // targets (relationWalk's, the latest MaxRelated to arrive; Related's
 // bound on their bytes is applied by editCandidates) by their target
 // and place, and each one's length, without their JSON. Each target's
-// edits are walked from the latest to arrive (events_rel, in nid order
-// on SQLite) and no further: Related's window ranked every edit of a
-// message, each through a lookup of its target, and a message edited
-// 20,000 times cost 125 ms (SQLite) and 266 ms (PostgreSQL) for every
-// list that showed it and every batch of the indexer that held one of
-// its edits; now 1.1 and 31 (BenchmarkLatestEdits; PostgreSQL's reads
-// all of its edits' index entries and sorts them, relationTargetsSQL,
-// relationWalk). (A second window function, for each
-// edit's own length, made SQLite carry every edit's JSON through its
-// sort: a reindex of 120 messages edited 40 times into 60,000 bytes
-// took 65 s, most of it copying them.)
+// edits are walked from the latest to arrive (events_rel, in nid order)
+// and no further: Related's window ranked every edit of a message, each
+// through a lookup of its target, and a message edited 20,000 times cost
+// 125 ms (SQLite) and 266 ms (PostgreSQL) for every list that showed it
+// and every batch of the indexer that held one of its edits; now 1.1
+// and 2.5-4 (BenchmarkLatestEdits; PostgreSQL's probe still reads each
+// of its edits' index entries, relationTargetsSQL). (A second window
+// function, for each edit's own length, made SQLite carry every edit's
+// JSON through its sort: a reindex of 120 messages edited 40 times into
+// 60,000 bytes took 65 s, most of it copying them.)
 func editCandidatesSQL(d dialect) string {
 	if d == sqlite {
 		return `SELECT t.event_id, e.nid, e.origin_ts, e.event_id, e.type, octet_length(e.raw) FROM events t, events e
@@ -307,8 +306,11 @@ func (s *Store) ThreadRoots(ctx context.Context, targets []id.EventID) (map[id.E
 // relations (relationsGuardSQL; an IRC one's). On PostgreSQL the list's
 // relations are found on events_rel in one scan (= ANY), which cost a
 // list of 2,000 IDs without relations 2.0-3.1 ms against 4.5-4.9 probed
-// one by one, and walks all of a target's relations there as the
-// relations' own walk does (relationWalk).
+// one by one, and 8 looked up (related) as relatedSQL's short lists
+// are. That scan reads each of a target's relations' index entries;
+// made distinct before their key (idh, an md5) is computed for each, a
+// root with 20,000 thread replies costs ThreadRoots 2.1-2.9 ms, not 19
+// (BenchmarkThreadRoots).
 func relationTargetsSQL(d dialect, relType string) string {
 	typ := ""
 	if relType != "" {
@@ -319,7 +321,7 @@ func relationTargetsSQL(d dialect, relType string) string {
 			` EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> ''` + typ + `))
 			AND t.event_id IN (%[1]s)`
 	}
-	return `idh(t.event_id) IN (SELECT DISTINCT idh(x.rel_target) FROM events x WHERE x.rel_target IN (%[1]s) AND x.rel_target <> ''` + typ + `)
+	return `idh(t.event_id) IN (SELECT idh(x.rel_target) FROM (SELECT DISTINCT x.rel_target FROM events x WHERE x.rel_target IN (%[1]s) AND x.rel_target <> ''` + typ + `) x)
 		AND t.event_id IN (%[1]s)`
 }
 
@@ -332,7 +334,7 @@ func relationTargetsSQL(d dialect, relType string) string {
 // keeps: every reply compared as a group, each through a lookup of its
 // target, cost 40 ms (SQLite) and 128 ms (PostgreSQL) for a root with
 // 20,000, in every batch of the indexer that held one of them; now 0.4
-// and 30 (BenchmarkThreadRoots).
+// and 2.1-2.9 (BenchmarkThreadRoots).
 func threadRepliesSQL(d dialect) string {
 	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.origin_ts) FROM (` + relationWalk(event.RelThread, `r.origin_ts`) + `) k)
 	FROM events t WHERE ` + relationTargetsSQL(d, event.RelThread)

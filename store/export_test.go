@@ -237,21 +237,25 @@ func RelatedSQL(st *Store, evID id.EventID) (string, []any) {
 	return fmt.Sprintf(st.relatedText(), list, idhList(st.dialect, list)), args
 }
 
-// RelationReadQueries are ThreadRoots' and LatestEdits' queries, and
-// Related's on SQLite, on st's database for two IDs, and their
-// arguments.
-func RelationReadQueries(st *Store) map[string][]any {
+// RelationReadQueries are ThreadRoots', LatestEdits' and Related's
+// queries on st's database for two IDs, by name, and their arguments.
+func RelationReadQueries(st *Store) map[string]struct {
+	Query string
+	Args  []any
+} {
 	list, args, err := idList(st.dialect, []id.EventID{"$a", "$b"})
 	if err != nil {
 		panic(err)
 	}
-	out := map[string][]any{}
-	qs := []string{threadRepliesSQL(st.dialect), editCandidatesSQL(st.dialect)}
-	if st.dialect == sqlite { // PostgreSQL's ranks them in one window (relatedSQL)
-		qs = append(qs, st.relatedText())
-	}
-	for _, q := range qs {
-		out[fmt.Sprintf(q, list, idhList(st.dialect, list))] = args
+	out := map[string]struct {
+		Query string
+		Args  []any
+	}{}
+	for name, q := range map[string]string{"ThreadRoots": threadRepliesSQL(st.dialect), "LatestEdits": editCandidatesSQL(st.dialect), "Related": st.relatedText()} {
+		out[name] = struct {
+			Query string
+			Args  []any
+		}{fmt.Sprintf(q, list, idhList(st.dialect, list)), args}
 	}
 	return out
 }

@@ -574,15 +574,14 @@ var relatedKept = `rel_rank <= ` + strconv.Itoa(MaxRelated) + ` AND rel_before <
 // redacted, an edit only from t's sender (no other edit is valid, and
 // counting them would let anyone push the real edits past the cap), the
 // latest MaxRelated to arrive. They are walked from the latest to arrive
-// on events_rel (in nid order on SQLite; on PostgreSQL events_rel does
-// not hold nid, and they are all read and sorted), and no further: a
-// window ranking a message's every relation, each through a lookup of
+// on events_rel, in nid order (which SQLite's index holds as every
+// index's rowid, and PostgreSQL's since migration 023), and no further:
+// a window ranking a message's every relation, each through a lookup of
 // its target, cost SQLite's Related 92 ms for each read of a thread of
-// 20,000 replies (now 3.7, BenchmarkRelated), PostgreSQL's RelatedIn
-// 108 ms for its day (now 14, BenchmarkRelatedIn), and LatestEdits and
-// ThreadRoots as much for every list and every batch of the indexer
-// that held one (BenchmarkLatestEdits, BenchmarkThreadRoots). cols are
-// the columns of r it selects.
+// 20,000 replies (now 3.7, BenchmarkRelated), PostgreSQL's 92-96 (now
+// 2.4), and LatestEdits and ThreadRoots as much for every list and
+// every batch of the indexer that held one (BenchmarkLatestEdits,
+// BenchmarkThreadRoots). cols are the columns of r it selects.
 func relationWalk(relType, cols string) string {
 	sender := ""
 	if relType == event.RelReplace {
@@ -618,18 +617,24 @@ var relationTypes = []string{event.RelReplace, event.RelReference, event.RelThre
 const relatedBefore = `COALESCE(SUM(octet_length(e.raw)) OVER (PARTITION BY e.rel_target, e.rel_type ORDER BY e.nid DESC
 		ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rel_before`
 
-// relatedSQL is Related's query on PostgreSQL: each listed target's
-// relations ranked in one window, the target looked up by correlated
-// subqueries for each. The walks SQLite's query makes (relationWalks)
-// read a thread of 20,000 replies in 16 ms rather than 182 here, but
-// PostgreSQL's generic plan for them (archive-web's, plan_cache_mode)
-// read a busy day's 200 messages' relations in 10.4 ms against 2.3.
+// relatedSQL is Related's query on PostgreSQL: each listed target that
+// some event names (related, migration 014), looked up by its ID, and
+// its relations walked kind by kind (relationWalks, on events_rel,
+// which holds nid since migration 023), the bytes summed over what the
+// walks keep. Ranked in one window, each relation through a lookup of
+// its target, a thread of 20,000 replies took 177-186 ms for each read
+// (BenchmarkRelated), now 2.6; a busy day's (BenchmarkRelationsBusyDay)
+// 200 and 1,000 messages took as long both ways, 2.6-2.8 and 12 ms. The
+// targets are looked up rather than found on events_rel, as
+// relationTargetsSQL finds them for longer lists, because the lists are
+// a page's and most of their relations are walked anyway; the walks
+// made a page of 200 messages 2.6 → 3.5 ms until the targets without a
+// relation were left out (related).
 var relatedSQL = `SELECT ` + eventColumns + ` FROM (
-		SELECT *, ` + relatedWindow("") + `
-		FROM events WHERE rel_target IN (%[1]s) AND rel_target <> '' AND public AND NOT redacted
-		  AND room_id = (SELECT t.room_id FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target)
-		  AND (rel_type <> '` + event.RelReplace + `' OR sender = (SELECT t.sender FROM events t WHERE idh(t.event_id) = idh(events.rel_target) AND t.event_id = events.rel_target))` + relatedWindowDef("") + `
-	) related WHERE ` + relatedKept + `
+		SELECT e.*, ` + relatedBefore + `
+		FROM events t CROSS JOIN LATERAL (` + relationWalks(`(`, `)`, `r.*`) + `) e
+		WHERE idh(t.event_id) IN (%[2]s) AND t.event_id IN (%[1]s) AND t.related
+	) related WHERE rel_before < ` + strconv.Itoa(MaxRelatedBytes) + `
 	ORDER BY origin_ts, nid`
 
 // sqliteRelatedSQL is Related's query on SQLite, whose window functions
@@ -730,7 +735,9 @@ const relPrioSQL = `CASE r.rel_type WHEN '` + event.RelReplace + `' THEN 0 WHEN 
 // Each one's relations are walked kind by kind, from the latest to
 // arrive and no further than the 500 kept (relationWalks): in one
 // window, a busy Matrix day's took 29 ms and a day whose one message
-// has 20,000 thread replies 108 ms; now 7 and 14.
+// has 20,000 thread replies 108 ms; now 7 and 14, and 3.0 since
+// events_rel holds nid (BenchmarkRelatedIn on a table of the thread
+// alone).
 func relatedInPostgresSQL(order string) string {
 	return `SELECT ` + publicRoomEventColumns + ` FROM (
 		SELECT r.*, ` + relatedWindow("r.") + `,
