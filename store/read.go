@@ -736,8 +736,9 @@ const relPrioSQL = `CASE r.rel_type WHEN '` + event.RelReplace + `' THEN 0 WHEN 
 // arrive and no further than the 500 kept (relationWalks): in one
 // window, a busy Matrix day's took 29 ms and a day whose one message
 // has 20,000 thread replies 108 ms; now 7 and 14, and 3.0 since
-// events_rel holds nid (BenchmarkRelatedIn on a table of the thread
-// alone).
+// events_rel holds nid (BenchmarkRelatedIn, on a table of that thread
+// alone; with an archive around it, as the benchmark has it now, 2.3-2.6
+// ms either way).
 func relatedInPostgresSQL(order string) string {
 	return `SELECT ` + publicRoomEventColumns + ` FROM (
 		SELECT r.*, ` + relatedWindow("r.") + `,
