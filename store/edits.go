@@ -306,11 +306,12 @@ func (s *Store) ThreadRoots(ctx context.Context, targets []id.EventID) (map[id.E
 // relations (relationsGuardSQL; an IRC one's). On PostgreSQL the list's
 // relations are found on events_rel in one scan (= ANY), which cost a
 // list of 2,000 IDs without relations 2.0-3.1 ms against 4.5-4.9 probed
-// one by one, and 8 looked up (related) as relatedSQL's short lists
-// are. That scan reads each of a target's relations' index entries;
-// made distinct before their key (idh, an md5) is computed for each, a
-// root with 20,000 thread replies costs ThreadRoots 2.1-2.9 ms, not 19
-// (BenchmarkThreadRoots).
+// one by one, and 8 when each was looked up by its ID and kept if
+// related, as relatedSQL does for its short lists
+// (BenchmarkRelationsBusyDay). That scan reads each of a target's
+// relations' index entries; made distinct before their key (idh, an
+// md5) is computed for each, a root with 20,000 thread replies costs
+// ThreadRoots 2.1-2.9 ms, not 19 (BenchmarkThreadRoots).
 func relationTargetsSQL(d dialect, relType string) string {
 	typ := ""
 	if relType != "" {
@@ -321,7 +322,7 @@ func relationTargetsSQL(d dialect, relType string) string {
 			` EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> ''` + typ + `))
 			AND t.event_id IN (%[1]s)`
 	}
-	return `idh(t.event_id) IN (SELECT idh(x.rel_target) FROM (SELECT DISTINCT x.rel_target FROM events x WHERE x.rel_target IN (%[1]s) AND x.rel_target <> ''` + typ + `) x)
+	return `idh(t.event_id) IN (SELECT idh(d.rel_target) FROM (SELECT DISTINCT x.rel_target FROM events x WHERE x.rel_target IN (%[1]s) AND x.rel_target <> ''` + typ + `) d)
 		AND t.event_id IN (%[1]s)`
 }
 
