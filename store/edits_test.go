@@ -370,13 +370,7 @@ func benchRead(b *testing.B, all func(testing.TB) []store.Event, setup func(*tes
 		b.Run(dialect, func(b *testing.B) {
 			st := storetest.Open(b, dialect)
 			evs := all(b)
-			before := time.Now().Add(-72 * time.Hour).UnixMilli()
-			var archive []store.Event
-			for i := range 50000 {
-				archive = append(archive, mk(b, fmt.Sprintf("$before%d", i), "m.room.message", "@carol:example.org", before+int64(i)*1000, nil,
-					fmt.Sprintf(`{"msgtype":"m.text","body":"earlier message %d"}`, i)))
-			}
-			put(b, st, archive...)
+			put(b, st, earlierMessages(b, 50000, time.Now().Add(-72*time.Hour).UnixMilli())...)
 			put(b, st, evs...)
 			if err := st.AfterBulkWrite(context.Background()); err != nil {
 				b.Fatal(err)
@@ -392,6 +386,17 @@ func benchRead(b *testing.B, all func(testing.TB) []store.Event, setup func(*tes
 	}
 }
 
+// earlierMessages are n messages without relations, a second apart,
+// the last a second before until: the archive around a benchmark's day.
+func earlierMessages(tb testing.TB, n int, until int64) []store.Event {
+	out := make([]store.Event, n)
+	for i := range out {
+		out[i] = mk(tb, fmt.Sprintf("$earlier%d", i), "m.room.message", "@carol:example.org", until-int64(n-i)*1000, nil,
+			fmt.Sprintf(`{"msgtype":"m.text","body":"earlier message %d"}`, i))
+	}
+	return out
+}
+
 // BenchmarkRelationsBusyDay is each read of relations on an ordinary
 // busy day, what the hostile rooms' benchmarks above must not make
 // slower: 1,000 messages, a quarter with one to three reactions, a
@@ -404,11 +409,7 @@ func benchRead(b *testing.B, all func(testing.TB) []store.Event, setup func(*tes
 //	go test -run '^$' -bench BenchmarkRelationsBusyDay ./store/
 func BenchmarkRelationsBusyDay(b *testing.B) {
 	day := time.Now().Add(-48 * time.Hour).Truncate(24 * time.Hour).UnixMilli()
-	evs := baseRoom(b)
-	for i := range 20000 {
-		evs = append(evs, mk(b, fmt.Sprintf("$old%d", i), "m.room.message", "@carol:example.org", day-20000*1000+int64(i)*1000, nil,
-			fmt.Sprintf(`{"msgtype":"m.text","body":"earlier message %d"}`, i)))
-	}
+	evs := append(baseRoom(b), earlierMessages(b, 20000, day)...)
 	var ids []id.EventID
 	ts := day + 1000
 	for i := range 1000 {
@@ -447,7 +448,7 @@ func BenchmarkRelationsBusyDay(b *testing.B) {
 			}
 			var oldIDs []id.EventID
 			for i := range 2000 {
-				oldIDs = append(oldIDs, id.EventID(fmt.Sprintf("$old%d", 10000+i)))
+				oldIDs = append(oldIDs, id.EventID(fmt.Sprintf("$earlier%d", 10000+i)))
 			}
 			old, err := st.EventsByID(ctx, oldIDs)
 			if err != nil || len(old) != len(oldIDs) {
