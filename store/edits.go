@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"maunium.net/go/mautrix/id"
 
@@ -328,15 +329,24 @@ func relationTargetsSQL(d dialect, relType string) string {
 
 // threadRepliesSQL is ThreadRoots' query: each listed target's room
 // and the latest time of the thread replies Related keeps of it (the
-// latest MaxRelated to arrive, from its room, public, not redacted), of
-// the targets with a thread reply (relationTargetsSQL); NULL without
-// one. Each target's replies are walked from the latest to arrive
-// (events_rel, in nid order on SQLite) and no further than Related
-// keeps: every reply compared as a group, each through a lookup of its
-// target, cost 40 ms (SQLite) and 128 ms (PostgreSQL) for a root with
-// 20,000, in every batch of the indexer that held one of them; now 0.4
-// and 2.1-2.9 (BenchmarkThreadRoots).
+// latest MaxRelated to arrive, from its room, public, not redacted, up
+// to the one whose JSON, with theirs that arrived after it, reaches
+// MaxRelatedBytes), of the targets with a thread reply
+// (relationTargetsSQL); NULL without one. Each target's replies are
+// walked from the latest to arrive (events_rel, in nid order) and no
+// further than Related keeps: every reply compared as a group, each
+// through a lookup of its target, cost 40 ms (SQLite) and 128 ms
+// (PostgreSQL) for a root with 20,000, in every batch of the indexer
+// that held one of them; now 0.4 and 2.1-2.9 (BenchmarkThreadRoots).
+// Their bytes are summed over the walk, their lengths read as a column
+// of it (SQLite reads a length from the row's header, not its JSON):
+// without the sum, a root whose latest replies were large and expired
+// was a thread for search (is:thread) by an earlier live reply that
+// Related, and so its page, did not keep (TestThreadRoots, $root6).
 func threadRepliesSQL(d dialect) string {
-	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.origin_ts) FROM (` + relationWalk(event.RelThread, `r.origin_ts`) + `) k)
+	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.origin_ts) FROM (
+		SELECT w.origin_ts, COALESCE(SUM(w.len) OVER (ORDER BY w.nid DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+		FROM (` + relationWalk(event.RelThread, `r.origin_ts, r.nid, octet_length(r.raw) AS len`) + `) w) k
+		WHERE k.before < ` + strconv.Itoa(MaxRelatedBytes) + `)
 	FROM events t WHERE ` + relationTargetsSQL(d, event.RelThread)
 }

@@ -241,6 +241,16 @@ func TestThreadRoots(t *testing.T) {
 		for i := range store.MaxRelated {
 			reply(fmt.Sprintf("$reply5_%d", i), "$root5", now-3*3600000+int64(i))
 		}
+		// $root6: a reply of a minute ago, then 40 expired ones of 60,000
+		// bytes that arrived after it: Related keeps the latest to arrive
+		// up to the one that reaches MaxRelatedBytes, 35 of them.
+		roots = append(roots, "$root6")
+		all = append(all, mk(t, "$root6", "m.room.message", "@alice:example.org", now-10*60000+6, nil, `{"msgtype":"m.text","body":"root"}`))
+		reply("$reply6", "$root6", now-60000)
+		for i := range 40 {
+			all = append(all, mk(t, fmt.Sprintf("$reply6_%d", i), "m.room.message", "@bob:example.org", now-3*3600000+int64(i), nil,
+				fmt.Sprintf(`{"msgtype":"m.text","body":%q,"m.relates_to":{"rel_type":"m.thread","event_id":"$root6"}}`, strings.Repeat("x", 60000))))
+		}
 		all = append(all, mk(t, "$like", "m.reaction", "@bob:example.org", now-60000, nil,
 			`{"m.relates_to":{"rel_type":"m.annotation","event_id":"$root1","key":"x"}}`)) // $root1: a reaction
 		put(t, st, all...)
