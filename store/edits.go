@@ -337,12 +337,12 @@ func relationTargetsSQL(d dialect, relType string) string {
 // further than Related keeps: every reply compared as a group, each
 // through a lookup of its target, cost 40 ms (SQLite) and 128 ms
 // (PostgreSQL) for a root with 20,000, in every batch of the indexer
-// that held one of them; now 0.4 and 2.1-2.9 (BenchmarkThreadRoots).
-// Their bytes are summed over the walk, their lengths read as a column
-// of it (SQLite reads a length from the row's header, not its JSON):
-// without the sum, a root whose latest replies were large and expired
-// was a thread for search (is:thread) by an earlier live reply that
-// Related, and so its page, did not keep (TestThreadRoots, $root6).
+// that held one of them; now 0.4 and 2.1-2.9 (BenchmarkThreadRoots),
+// 0.9 and 1.9-2.7 with their bytes summed. The bytes are summed over the
+// walk, each reply's length a column of it (the window carries lengths,
+// not JSON): without the sum, a root whose latest replies were large and
+// expired was a thread for search (is:thread) by an earlier live reply
+// that Related, and so its page, did not keep (TestThreadRoots, $root6).
 func threadRepliesSQL(d dialect) string {
 	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.origin_ts) FROM (
 		SELECT w.origin_ts, COALESCE(SUM(w.len) OVER (ORDER BY w.nid DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
