@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"maunium.net/go/mautrix/id"
 
@@ -345,8 +344,8 @@ func relationTargetsSQL(d dialect, relType string) string {
 // that Related, and so its page, did not keep (TestThreadRoots, $root6).
 func threadRepliesSQL(d dialect) string {
 	return `SELECT t.event_id, t.room_id, (SELECT MAX(k.origin_ts) FROM (
-		SELECT w.origin_ts, COALESCE(SUM(w.len) OVER (ORDER BY w.nid DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+		SELECT w.origin_ts, ` + bytesBefore(`w.len`, `ORDER BY w.nid DESC`) + `
 		FROM (` + relationWalk(event.RelThread, `r.origin_ts, r.nid, octet_length(r.raw) AS len`) + `) w) k
-		WHERE k.before < ` + strconv.Itoa(MaxRelatedBytes) + `)
+		WHERE k.` + relatedBytesKept + `)
 	FROM events t WHERE ` + relationTargetsSQL(d, event.RelThread)
 }

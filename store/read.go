@@ -547,14 +547,10 @@ func RelatedCapped(rel []Event, target id.EventID, relType string) bool {
 
 // relatedWindow ranks a target's relations of a type, the latest to
 // arrive first (rel_rank), and sums the JSON of those before each
-// (rel_before), for relatedKept. The length is taken inside the window
-// function only: as a column of the query (a row's sum less its own
-// length), SQLite carried each row's JSON through the window's sort to
-// compute it after, some 20 MB for each read of a thread of 500 replies
-// of 94,000 bytes.
+// (rel_before, bytesBefore), for relatedKept.
 func relatedWindow(prefix string) string {
 	return `ROW_NUMBER() OVER rel_w AS rel_rank,
-		COALESCE(SUM(octet_length(` + prefix + `raw)) OVER (rel_w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rel_before`
+		` + bytesBefore(`octet_length(`+prefix+`raw)`, `rel_w`)
 }
 
 // relatedWindowDef is relatedWindow's window.
@@ -562,10 +558,27 @@ func relatedWindowDef(prefix string) string {
 	return ` WINDOW rel_w AS (PARTITION BY ` + prefix + `rel_target, ` + prefix + `rel_type ORDER BY ` + prefix + `nid DESC)`
 }
 
+// bytesBefore is rel_before: the sum of length over the rows of window
+// (a window, or its name, whose rows are a target's relations of a type,
+// the latest to arrive first) that arrived after each, which
+// relatedBytesKept bounds. The length is taken inside the window
+// function, or is a column of its own: as a column of the query (a
+// row's sum less its own length), SQLite carried each row's JSON through
+// the window's sort to compute it after, some 20 MB for each read of a
+// thread of 500 replies of 94,000 bytes.
+func bytesBefore(length, window string) string {
+	return `COALESCE(SUM(` + length + `) OVER (` + window + ` ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rel_before`
+}
+
+// relatedBytesKept keeps a target's relations of a type up to the one
+// whose JSON, with theirs that arrived after it, reaches
+// MaxRelatedBytes (bytesBefore's rel_before).
+var relatedBytesKept = `rel_before < ` + strconv.Itoa(MaxRelatedBytes)
+
 // relatedKept is the condition on relatedWindow's columns that keeps
 // MaxRelated of a target's relations of a type, and no more than the one
 // whose JSON reaches MaxRelatedBytes.
-var relatedKept = `rel_rank <= ` + strconv.Itoa(MaxRelated) + ` AND rel_before < ` + strconv.Itoa(MaxRelatedBytes)
+var relatedKept = `rel_rank <= ` + strconv.Itoa(MaxRelated) + ` AND ` + relatedBytesKept
 
 // relationWalk is the query of the relations of relType of the event t
 // (a table of the enclosing query) that Related may keep: from t's own
@@ -607,15 +620,8 @@ func relationWalks(open, close, cols string) string {
 // keeps no other type).
 var relationTypes = []string{event.RelReplace, event.RelReference, event.RelThread, event.RelAnnotation}
 
-// relatedBefore sums the JSON of a target's relations of a type that
-// arrived after each (e, the relations relationWalk keeps), for
-// relatedKept's bound on their bytes. The length is taken inside the
-// window function only: as a column of the query (a row's sum less its
-// own length), SQLite carried each row's JSON through the window's sort
-// to compute it after, some 20 MB for each read of a thread of 500
-// replies of 94,000 bytes.
-const relatedBefore = `COALESCE(SUM(octet_length(e.raw)) OVER (PARTITION BY e.rel_target, e.rel_type ORDER BY e.nid DESC
-		ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS rel_before`
+// relatedBefore is bytesBefore of e, the relations relationWalk keeps.
+var relatedBefore = bytesBefore(`octet_length(e.raw)`, `PARTITION BY e.rel_target, e.rel_type ORDER BY e.nid DESC`)
 
 // relatedSQL is Related's query on PostgreSQL: each listed target that
 // some event names (related, migration 014), looked up by its ID, and
@@ -634,7 +640,7 @@ var relatedSQL = `SELECT ` + eventColumns + ` FROM (
 		SELECT e.*, ` + relatedBefore + `
 		FROM events t CROSS JOIN LATERAL (` + relationWalks(`(`, `)`, `r.*`) + `) e
 		WHERE idh(t.event_id) IN (%[2]s) AND t.event_id IN (%[1]s) AND t.related
-	) related WHERE rel_before < ` + strconv.Itoa(MaxRelatedBytes) + `
+	) related WHERE ` + relatedBytesKept + `
 	ORDER BY origin_ts, nid`
 
 // sqliteRelatedSQL is Related's query on SQLite, whose window functions
@@ -650,7 +656,7 @@ var sqliteRelatedSQL = `SELECT ` + eventColumns + ` FROM (
 			SELECT e.nid AS rnid, e.origin_ts AS rts, ` + relatedBefore + `
 			FROM events t, events e
 			WHERE ` + relationTargetsSQL(sqlite, "") + ` AND e.nid IN (` + relationWalks(`SELECT nid FROM (`, `)`, `r.nid`) + `)
-		) WHERE rel_before < ` + strconv.Itoa(MaxRelatedBytes) + `
+		) WHERE ` + relatedBytesKept + `
 		ORDER BY rts, rnid LIMIT -1
 	) ranked CROSS JOIN events ON events.nid = ranked.rnid`
 
