@@ -237,25 +237,22 @@ func RelatedSQL(st *Store, evID id.EventID) (string, []any) {
 	return fmt.Sprintf(st.relatedText(), list, idhList(st.dialect, list)), args
 }
 
-// RelationReadQueries are ThreadRoots', LatestEdits' and Related's
-// queries on st's database for two IDs, by name, and their arguments.
-func RelationReadQueries(st *Store) map[string]struct {
+// RelationRead is a query and its arguments.
+type RelationRead struct {
 	Query string
 	Args  []any
-} {
+}
+
+// RelationReadQueries are ThreadRoots', LatestEdits' and Related's
+// queries on st's database for two IDs, by name.
+func RelationReadQueries(st *Store) map[string]RelationRead {
 	list, args, err := idList(st.dialect, []id.EventID{"$a", "$b"})
 	if err != nil {
 		panic(err)
 	}
-	out := map[string]struct {
-		Query string
-		Args  []any
-	}{}
+	out := map[string]RelationRead{}
 	for name, q := range map[string]string{"ThreadRoots": threadRepliesSQL(st.dialect), "LatestEdits": editCandidatesSQL(st.dialect), "Related": st.relatedText()} {
-		out[name] = struct {
-			Query string
-			Args  []any
-		}{fmt.Sprintf(q, list, idhList(st.dialect, list)), args}
+		out[name] = RelationRead{fmt.Sprintf(q, list, idhList(st.dialect, list)), args}
 	}
 	return out
 }
