@@ -162,10 +162,20 @@ func (l *eventLinks) appendJSONLinks(b []byte, ev id.EventID) []byte {
 	return append(append(b, l.toQueryJSON...), '"')
 }
 
-// param returns a path parameter unescaped: Echo hands them over as they
-// appear in the raw path.
+// param returns a path parameter unescaped. Echo routes on the request's
+// raw path (URL.RawPath) when Go kept one, that is when the path is not
+// escaped as Go would escape its decoded form (an event ID's '/' as %2F),
+// and then hands the parameters over as they appear in it; otherwise it
+// routes on the decoded path (URL.Path), and they are decoded already.
+// Unescaping those again made the room "#per%cent" (its link
+// /room/per%25cent) "#per\xcent", a 404, and its permalinks redirect to
+// themselves for ever, and it answered /room/a%2541 as the room "#aA".
 func param(c echo.Context, name string) (string, error) {
-	v, err := url.PathUnescape(c.Param(name))
+	v := c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return v, nil
+	}
+	v, err := url.PathUnescape(v)
 	if err != nil {
 		return "", badRequest("The address is not valid: %s is badly escaped.", name)
 	}

@@ -325,6 +325,77 @@ func msgLine(evID string, ts int64, content string) string {
 	return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.message","sender":"@a:example.org","origin_server_ts":%d,"content":%s}`, evID, ts, content)
 }
 
+// TestPercentInNames: room IDs, aliases and event IDs may hold '%' (and
+// '/'): each link the archive gives one leads to it, and none leads to
+// the one whose name is its text unescaped once more ("%25" read as "%").
+func TestPercentInNames(t *testing.T) {
+	rooms := []struct{ id, alias, ev, body string }{
+		{"!per%cent:example.org", "#per%cent:example.org", "$p%1", "one percent"},
+		{"!per%25cent:example.org", "", "$p%252", "two escaped"},
+		{"!sl/ash%2F:example.org", "#a%41b:example.org", "$s/l%2F3", "three slashes"},
+		{"!plain:example.org", "#aAb:example.org", "$plain4", "four plain"},
+	}
+	var lines []string
+	for i, r := range rooms {
+		ts := int64(1767225600000 + i*10)
+		state := func(typ, key, content string, dt int64) {
+			lines = append(lines, fmt.Sprintf(`{"event_id":"$%s%d","room_id":%q,"type":%q,"sender":"@a:example.org","origin_server_ts":%d,"state_key":%q,"content":%s}`,
+				typ, i, r.id, typ, ts+dt, key, content))
+		}
+		state("m.room.create", "", `{"room_version":"1"}`, 0)
+		state("m.room.history_visibility", "", `{"history_visibility":"world_readable"}`, 1)
+		state("m.room.member", "@a:example.org", `{"membership":"join"}`, 2)
+		if r.alias != "" {
+			state("m.room.canonical_alias", "", fmt.Sprintf(`{"alias":%q}`, r.alias), 3)
+		}
+		lines = append(lines, fmt.Sprintf(`{"event_id":%q,"room_id":%q,"type":"m.room.message","sender":"@a:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":%q}}`,
+			r.ev, r.id, ts+5, r.body))
+	}
+	p := filepath.Join(t.TempDir(), "rooms.ndjson")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, storetest.Open(t, "sqlite"), p)
+	segment := func(s string) string { return strings.ReplaceAll(url.PathEscape(s), "%21", "!") }
+	for _, r := range rooms {
+		slug := r.id
+		if r.alias != "" {
+			slug = r.alias[1:]
+		}
+		// The permalink, reached from /event/ as a matrix.to link would.
+		loc := e.redirect(t, "/event/"+url.PathEscape(r.ev), http.StatusFound)
+		if want := "/room/" + segment(slug) + "/event/" + segment(r.ev); loc != want {
+			t.Errorf("%s: /event/ redirects to %q, want %q", r.id, loc, want)
+		}
+		doc := e.page(t, loc, http.StatusOK)
+		if li := msgByID(doc, r.ev); !li.HasClass("highlight") || !strings.Contains(li.Text(), r.body) {
+			t.Errorf("%s: its permalink %s does not show %s", r.id, loc, r.ev)
+		}
+		// The day page by the room's link, and its JSON day.
+		day := e.page(t, "/room/"+segment(slug)+"/2026-01-01", http.StatusOK)
+		if got := day.Find("main").Text(); !strings.Contains(got, r.body) {
+			t.Errorf("%s: its day page /room/%s/2026-01-01 does not show %q", r.id, segment(slug), r.body)
+		}
+		for _, other := range rooms {
+			if other.body != r.body && strings.Contains(day.Find("main").Text(), other.body) {
+				t.Errorf("%s: its day page shows %q of %s", r.id, other.body, other.id)
+			}
+		}
+		if rec := e.get(t, "/sitemap/"+segment(slug)+".xml"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "/2026-01-01<") {
+			t.Errorf("%s: its sitemap = %d %.300s", r.id, rec.Code, rec.Body)
+		}
+		rec := e.get(t, "/api/v1/rooms/"+url.PathEscape(r.id)+"/events?date=2026-01-01")
+		var got struct {
+			Events []struct {
+				EventID string `json:"event_id"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); rec.Code != http.StatusOK || err != nil || len(got.Events) == 0 || got.Events[len(got.Events)-1].EventID != r.ev {
+			t.Errorf("%s: JSON day = %d %.300s", r.id, rec.Code, rec.Body)
+		}
+	}
+}
+
 // Room v3 event IDs are standard base64: '/' and '+' must survive URLs.
 func TestV3EventIDs(t *testing.T) {
 	const evID = "$ab/cd+ef/gh"
