@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -184,7 +185,13 @@ func (s *Server) apiRooms(c echo.Context) error {
 		// Only the store.MaxDirectoryRooms most recently active rooms.
 		resp["truncated"] = true
 	}
-	return c.JSON(http.StatusOK, resp)
+	// Revalidated by its ETag, as the directory's other answers are
+	// (sendCached): it changes as rooms come, go and are renamed.
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(resp); err != nil {
+		return err
+	}
+	return s.sendCached(c, http.StatusOK, echo.MIMEApplicationJSON, b.Bytes(), time.Time{})
 }
 
 func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {

@@ -112,7 +112,9 @@ func (s *Server) calendar(c echo.Context) error {
 	}
 	var from, to time.Time
 	month := false
-	if t, err := time.Parse("2006-01", period); err == nil && len(period) == 7 {
+	// A year's calendar and its months' agree on the years they have:
+	// 1970 (where Matrix's time begins) to 9999.
+	if t, err := time.Parse("2006-01", period); err == nil && len(period) == 7 && t.Year() >= 1970 {
 		from, to, month = t, t.AddDate(0, 1, 0), true
 	} else if y, err := strconv.Atoi(period); err == nil && len(period) == 4 && y >= 1970 {
 		from = time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)

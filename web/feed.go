@@ -106,6 +106,14 @@ func (s *Server) searchFeed(c echo.Context) error {
 	if len(req.Query.Words)+len(req.Query.Phrases) == 0 {
 		return badRequest("A search feed needs words to follow: /search/feed.atom?q=word.")
 	}
+	// A feed is the newest matches, never a later page of them: a sort or
+	// cursor asked for is refused, not silently ignored.
+	if req.Sort != "" && req.Sort != indexer.SortNewest {
+		return badRequest("A search feed is sorted newest first: leave out sort=%s.", truncateRunes(req.Sort, 40))
+	}
+	if req.Cursor != "" {
+		return badRequest("A search feed has no later pages: leave out cursor.")
+	}
 	req.Sort, req.Size, req.Cursor = indexer.SortNewest, min(feedEntries, indexer.MaxPageSize), ""
 	res, err := s.runSearch(c, req)
 	if err != nil {

@@ -114,6 +114,14 @@ func TestSearchFeed(t *testing.T) {
 	if rec := e.get(t, "/search/feed.atom?q="); rec.Code != http.StatusBadRequest {
 		t.Errorf("empty search feed = %d", rec.Code)
 	}
+	// A feed is the newest matches: another order or a later page is
+	// refused, as the search's other answers refuse what they cannot do.
+	for path, want := range map[string]int{"&sort=newest": http.StatusOK, "&sort=oldest": http.StatusBadRequest,
+		"&sort=garbage": http.StatusBadRequest, "&cursor=eyJvIjo5M30": http.StatusBadRequest} {
+		if rec := e.get(t, "/search/feed.atom?q=kiwi"+path); rec.Code != want {
+			t.Errorf("search feed %s = %d, want %d", path, rec.Code, want)
+		}
+	}
 	doc := e.page(t, "/search?q=kiwi", http.StatusOK)
 	if href := doc.Find(`link[rel="alternate"]`).AttrOr("href", ""); href != "/search/feed.atom?q=kiwi" {
 		t.Errorf("search page feed link %q", href)

@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -75,5 +76,44 @@ func TestScriptAndLiveToday(t *testing.T) {
 	// A past day has no live part.
 	if e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK).Find("#live").Length() != 0 {
 		t.Error("a past day polls for new messages")
+	}
+}
+
+// TestStaticAnswersHEADAndRevalidates: the stylesheet and the script
+// answer HEAD as GET, and the stylesheet, whose name every page has, is
+// revalidated by its ETag.
+func TestStaticAnswersHEADAndRevalidates(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"hi"}`)))
+	doc := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+	script := doc.Find("head script[src]").AttrOr("src", "")
+	style := doc.Find(`head link[rel="stylesheet"]`).AttrOr("href", "")
+	for _, path := range []string{style, script} {
+		get := e.get(t, path)
+		if get.Code != http.StatusOK || get.Body.Len() == 0 {
+			t.Fatalf("GET %s = %d, %d bytes", path, get.Code, get.Body.Len())
+		}
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, path, nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("HEAD %s = %d", path, rec.Code)
+		}
+		for _, h := range []string{"Content-Type", "Cache-Control", "ETag"} {
+			if rec.Header().Get(h) != get.Header().Get(h) {
+				t.Errorf("HEAD %s: %s %q, GET's %q", path, h, rec.Header().Get(h), get.Header().Get(h))
+			}
+		}
+	}
+	etag := e.get(t, style).Header().Get("ETag")
+	if etag == "" {
+		t.Fatalf("%s has no ETag", style)
+	}
+	for tag, want := range map[string]int{etag: http.StatusNotModified, `"other"`: http.StatusOK} {
+		req := httptest.NewRequest(http.MethodGet, style, nil)
+		req.Header.Set("If-None-Match", tag)
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("GET %s, If-None-Match %s = %d, want %d", style, tag, rec.Code, want)
+		}
 	}
 }

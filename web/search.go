@@ -172,7 +172,9 @@ func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]se
 // searchPage serves /search: the form, and results when there is a query.
 func (s *Server) searchPage(c echo.Context) error {
 	ctx := c.Request().Context()
-	v := searchView{Q: c.QueryParam("q"), In: c.QueryParam("in"), Sort: c.QueryParam("sort")}
+	// The form shows what was asked, whose bytes need not be UTF-8.
+	shown := func(name string) string { return strings.ToValidUTF8(c.QueryParam(name), "\uFFFD") }
+	v := searchView{Q: shown("q"), In: shown("in"), Sort: shown("sort")}
 	rooms, _, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)
 	if err != nil {
 		return err

@@ -104,6 +104,8 @@ type Server struct {
 	// scriptPath is /static/archive.<hash>.js: named by its content, so
 	// it can be cached for a year and a new build is fetched at once.
 	scriptPath string
+	// styleCSS is /static/style.css, styleETag its validator.
+	styleCSS, styleETag string
 	// viaHook, if set (by tests), is called as a room's via servers are
 	// computed from all of its member events.
 	viaHook func(id.RoomID)
@@ -177,6 +179,9 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	}
 	sum := sha256.Sum256(archiveJS)
 	s.scriptPath = "/static/archive." + hex.EncodeToString(sum[:6]) + ".js"
+	s.styleCSS = styleCSS + "\n" + render.CSS
+	sum = sha256.Sum256([]byte(s.styleCSS))
+	s.styleETag = `"` + hex.EncodeToString(sum[:12]) + `"`
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -293,10 +298,10 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.securityHeaders)
 	e.Use(s.timeout)
 
-	e.GET("/static/style.css", s.stylesheet)
-	e.GET(s.scriptPath, s.script)
 	// Every page answers HEAD too: link checkers and curl -I use it.
 	get := func(path string, h echo.HandlerFunc) { e.Match([]string{http.MethodGet, http.MethodHead}, path, h) }
+	get("/static/style.css", s.stylesheet)
+	get(s.scriptPath, s.script)
 	get("/", s.directory)
 	get("/room/:room", s.roomLatest)
 	get("/room/:room/:date", s.day)
@@ -407,6 +412,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
 		c.Response().Header().Set("Cache-Control", "no-store")
 	}
+	// A message may quote the address, whose bytes need not be UTF-8
+	// (/room/%ff): the page says UTF-8, as the JSON encoder makes it.
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		_ = c.JSON(code, apiError{ErrCode: errCode(code), Error: msg})
 		return
@@ -609,9 +617,16 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 
 // stylesheet serves the site's CSS followed by render's rules for the
 // markup it produces (spoilers), one file so pages make one request.
+// Its name is fixed (every page names it), so it is kept an hour and then
+// asked again with its ETag, which a 304 answers until an upgrade changes
+// it.
 func (s *Server) stylesheet(c echo.Context) error {
-	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
-	return c.Blob(http.StatusOK, "text/css; charset=utf-8", []byte(styleCSS+"\n"+render.CSS))
+	h := c.Response().Header()
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("ETag", s.styleETag)
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, strings.NewReader(s.styleCSS))
+	return nil
 }
 
 // script serves archive.js under its content-named path, cached for good.

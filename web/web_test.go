@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -490,10 +491,23 @@ func TestAPI(t *testing.T) {
 				URL          string `json:"url"`
 			} `json:"rooms"`
 		}
-		decode(t, e.get(t, "/api/v1/rooms"), http.StatusOK, &rooms)
+		list := e.get(t, "/api/v1/rooms")
+		decode(t, list, http.StatusOK, &rooms)
 		if len(rooms.Rooms) != 1 || rooms.Rooms[0].RoomID != demoRoom || rooms.Rooms[0].MessageCount != 97 ||
 			rooms.Rooms[0].URL != "https://archive.example/room/"+demoSlug {
 			t.Errorf("rooms = %+v", rooms)
+		}
+		// Revalidated by its ETag, as the other API answers are.
+		etag := list.Header().Get("ETag")
+		if etag == "" || list.Header().Get("Cache-Control") != "public, no-cache" {
+			t.Errorf("/api/v1/rooms: ETag %q, Cache-Control %q", etag, list.Header().Get("Cache-Control"))
+		}
+		again := httptest.NewRequest(http.MethodGet, "/api/v1/rooms", nil)
+		again.Header.Set("If-None-Match", etag)
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, again)
+		if rec.Code != http.StatusNotModified {
+			t.Errorf("/api/v1/rooms with its ETag = %d", rec.Code)
 		}
 		var day struct {
 			Date     string `json:"date"`
@@ -652,5 +666,23 @@ func TestAliasSlugsThatReadAsSomethingElse(t *testing.T) {
 				msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"hello"}`)))
 			e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
 		})
+	}
+}
+
+// TestAnswersAreUTF8: an address whose escapes are not UTF-8 gets an
+// answer that is, wherever the answer quotes it.
+func TestAnswersAreUTF8(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, msgLine("$m", 1767225601000, `{"msgtype":"m.text","body":"hi"}`)))
+	for _, path := range []string{
+		"/room/%ff%fe:example.org", "/room/%c0%af:example.org/2026-01-01", "/room/%ed%a0%80", "/room/!x:example.org/%ff",
+		"/room/!x:example.org/event/$%ff", "/room/!x:example.org/thread/$%ed%a0%80", "/room/!x:example.org/calendar/%ff",
+		"/room/!x:example.org/2026-01-01?after=$%ff", "/room/!x:example.org/meeting/%ff", "/sitemap/%ff.xml",
+		"/api/v1/rooms/%ff/events?date=2026-01-01", "/api/v1/events/$%ff", "/event/$%ff",
+		"/search?q=%ff", "/search?q=hi&in=%ff", "/api/v1/search?q=%ff", "/search/feed.atom?q=%ff", "/search/feed.atom?q=hi%ff",
+	} {
+		rec := e.get(t, path)
+		if !utf8.Valid(rec.Body.Bytes()) {
+			t.Errorf("GET %s = %d, not UTF-8: %.200q", path, rec.Code, rec.Body)
+		}
 	}
 }
