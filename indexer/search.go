@@ -1193,6 +1193,28 @@ func readerOf(idx bleve.Index) (index.IndexReader, error) {
 	return adv.Reader()
 }
 
+// indexTimeRange is a query's dates as the index holds times (indexTime),
+// in ms, from inclusive and to exclusive, 0 where a side is open. A
+// message later than the index's last time (maxIndexTime, November 2286)
+// is held at it, so a date past it is that time's day (after:; the time
+// filter's parts are whole days) or no bound at all (before:), and the
+// check against the store reads the real time.
+// Taken as they were, a date past the year 9999 was a month "10000-01",
+// which sorts before every other: the filter and the walk took in the
+// whole archive, and a newest-first search paged through it, finding
+// nothing.
+func indexTimeRange(q Query) (from, to int64) {
+	if !q.After.IsZero() {
+		if from = max(q.After.UnixMilli(), 0); from > maxIndexTime {
+			from = maxIndexTime - maxIndexTime%dayMS
+		}
+	}
+	if !q.Before.IsZero() && q.Before.UnixMilli() <= maxIndexTime {
+		to = max(q.Before.UnixMilli(), 1)
+	}
+	return from, to
+}
+
 // monthRange bounds the months a search can match (inclusive, "2006-01").
 type monthRange struct{ first, last string }
 
@@ -1202,11 +1224,12 @@ type monthRange struct{ first, last string }
 // read into rc in one query, where the check of the hits finds them.
 func (ix *Indexer) bounds(ctx context.Context, q Query, rooms []id.RoomID, rc *roomCache) (monthRange, error) {
 	b := monthRange{first: "0000-00", last: "9999-99"}
-	if !q.After.IsZero() {
-		b.first = monthOf(q.After.UnixMilli())
+	from, to := indexTimeRange(q)
+	if from != 0 {
+		b.first = monthOf(from)
 	}
-	if !q.Before.IsZero() {
-		b.last = monthOf(q.Before.UnixMilli())
+	if to != 0 {
+		b.last = monthOf(to)
 	}
 	if len(rooms) == 0 {
 		return b, nil
@@ -1558,13 +1581,7 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 	oneOf(fieldSender, strs(q.From))
 	oneOf(fieldRoom, strs(rooms))
 	if !q.After.IsZero() || !q.Before.IsZero() {
-		var from, to int64
-		if !q.After.IsZero() {
-			from = max(q.After.UnixMilli(), 0)
-		}
-		if !q.Before.IsZero() {
-			to = max(q.Before.UnixMilli(), 1)
-		}
+		from, to := indexTimeRange(q)
 		b.AddMust(timeRange(from, to))
 		must++
 	}
