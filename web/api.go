@@ -1,10 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -185,13 +183,9 @@ func (s *Server) apiRooms(c echo.Context) error {
 		// Only the store.MaxDirectoryRooms most recently active rooms.
 		resp["truncated"] = true
 	}
-	// Revalidated by its ETag, as the directory's other answers are
-	// (sendCached): it changes as rooms come, go and are renamed.
-	var b bytes.Buffer
-	if err := json.NewEncoder(&b).Encode(resp); err != nil {
-		return err
-	}
-	return s.sendCached(c, http.StatusOK, echo.MIMEApplicationJSON, b.Bytes(), time.Time{})
+	// Revalidated by its ETag, as the API's other answers are: it
+	// changes as rooms come, go and are renamed.
+	return s.jsonCached(c, resp, time.Time{})
 }
 
 func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {

@@ -355,3 +355,27 @@ func TestBodiesSentWithLength(t *testing.T) {
 		}
 	})
 }
+
+// TestIfMatch: a request whose If-Match names none of the representation's
+// ETags fails (412, RFC 9110 13.1.1: compared strongly), on the pages of
+// messages and the other validated answers alike.
+func TestIfMatch(t *testing.T) {
+	e := newEnvRender(t, storetest.Open(t, "sqlite"), render.New(render.Options{}), cacheOn, writeRoom(t, cacheRoom()...))
+	for _, p := range []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org/2026-01-01.txt",
+		"/api/v1/rooms/!x:example.org/events?date=2026-01-01", "/api/v1/rooms", "/room/!x:example.org/calendar/2026"} {
+		etag := e.get(t, p).Header().Get("ETag")
+		if etag == "" {
+			t.Fatalf("%s: no ETag", p)
+		}
+		for im, want := range map[string]int{etag: http.StatusOK, "*": http.StatusOK, `"nope", ` + etag: http.StatusOK,
+			`"nope"`: http.StatusPreconditionFailed, "W/" + etag: http.StatusPreconditionFailed} {
+			req := httptest.NewRequest(http.MethodGet, p, nil)
+			req.Header.Set("If-Match", im)
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, req)
+			if rec.Code != want {
+				t.Errorf("%s, If-Match %s = %d, want %d", p, im, rec.Code, want)
+			}
+		}
+	}
+}

@@ -507,8 +507,8 @@ func (s *Server) sendCached(c echo.Context, code int, contentType string, body [
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	s.cacheHeaders(c, etag, day)
-	if code == http.StatusOK && etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
-		return c.NoContent(http.StatusNotModified)
+	if st := precondition(c.Request(), code, etag); st != 0 {
+		return c.NoContent(st)
 	}
 	return c.Blob(code, contentType, body)
 }
@@ -526,6 +526,33 @@ func (s *Server) cacheHeaders(c echo.Context, etag string, day time.Time) {
 	} else {
 		h.Set("Cache-Control", "public, no-cache")
 	}
+}
+
+// precondition evaluates a request's validators against etag, the strong
+// ETag of what a 200 (code) would send (RFC 9110 13.2.2): 412 when
+// If-Match names none of it (compared strongly: a weak W/ tag never
+// matches; "*" does), 304 when If-None-Match names it, else 0.
+func precondition(r *http.Request, code int, etag string) int {
+	if code != http.StatusOK {
+		return 0
+	}
+	if im := r.Header.Get("If-Match"); im != "" && !strongMatch(im, etag) {
+		return http.StatusPreconditionFailed
+	}
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		return http.StatusNotModified
+	}
+	return 0
+}
+
+// strongMatch says whether an If-Match header names etag.
+func strongMatch(header, etag string) bool {
+	for _, part := range strings.Split(header, ",") {
+		if part = strings.TrimSpace(part); part == etag || part == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 func etagMatches(header, etag string) bool {

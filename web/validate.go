@@ -416,8 +416,8 @@ func (s *Server) sendValidated(c echo.Context, code int, contentType, etag strin
 		etag = strings.TrimSuffix(etag, `"`) + `-gzip"`
 	}
 	s.cacheHeaders(c, etag, day)
-	if code == http.StatusOK && etagMatches(c.Request().Header.Get("If-None-Match"), etag) {
-		return c.NoContent(http.StatusNotModified)
+	if st := precondition(c.Request(), code, etag); st != 0 {
+		return c.NoContent(st)
 	}
 	body, err := build()
 	if err != nil {
