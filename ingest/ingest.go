@@ -304,5 +304,12 @@ func (in *Ingester) prepare(rs *roomState, ev *event.Event, public bool) store.E
 		se.SenderName, _ = in.bridges.Nick(ev.Sender)
 	}
 	se.Rel = event.ParseRelation(ev.Content)
+	if ev.StateKey != nil {
+		// A state event is no relation (migration 024): kept, a member
+		// event saying it replaced a message was left out of the day as
+		// an edit, hiding a rename or a ban. Its reply is kept, as the
+		// store keeps it.
+		se.Rel = event.Relation{ReplyTo: se.Rel.ReplyTo}
+	}
 	return se
 }

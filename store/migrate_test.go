@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
@@ -52,6 +53,12 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 				 VALUES ('$react', '!old:example.org', 'm.reaction', '@b:example.org', 6, TRUE, 'm.annotation', '$old', '+1',
 				 '{"m.relates_to":{"rel_type":"m.annotation","event_id":"$old","key":"+1"}}',
 				 '{"event_id":"$react","room_id":"!old:example.org","type":"m.reaction","sender":"@b:example.org","origin_server_ts":6,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$old","key":"+1"}}}', 6)`,
+				// A member event that says it replaces $old: 024 makes it
+				// no relation, as the writer now keeps none of a state event.
+				`INSERT INTO events (event_id, room_id, type, state_key, sender, origin_ts, public, rel_type, rel_target, content, raw, received_at)
+				 VALUES ('$rename', '!old:example.org', 'm.room.member', '@a:example.org', '@a:example.org', 7, TRUE, 'm.replace', '$old',
+				 '{"membership":"join","displayname":"Old","m.relates_to":{"rel_type":"m.replace","event_id":"$old"}}',
+				 '{"event_id":"$rename","room_id":"!old:example.org","type":"m.room.member","state_key":"@a:example.org","sender":"@a:example.org","origin_server_ts":7,"content":{"membership":"join","displayname":"Old","m.relates_to":{"rel_type":"m.replace","event_id":"$old"}}}', 7)`,
 			} {
 				if _, err := db.Exec(q); err != nil {
 					t.Fatalf("building the v1 database: %v", err)
@@ -74,6 +81,9 @@ func TestMigratesForwardFromVersion1(t *testing.T) {
 			rel, err := st.RelatedIn(context.Background(), "!old:example.org", store.Position{}, store.Position{TS: 100})
 			if err != nil || len(rel) != 1 || rel[0].ID != "$react" {
 				t.Errorf("v1 event's relations after migration: %v, %v", relIDs(rel), err)
+			}
+			if ev, err := st.EventByID(context.Background(), "$rename"); err != nil || ev.Rel != (event.Relation{}) {
+				t.Errorf("a state event's relation after migration: %+v, %v", ev.Rel, err)
 			}
 			r, err := st.Room(context.Background(), "!old:example.org")
 			if err != nil || r.Name != "Old room" || r.BotMembership != "" || !r.Shown() {

@@ -686,3 +686,38 @@ func TestAnswersAreUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestStateEventsAreNoRelations: a state event that says it replaces a
+// message (an edit) or relates to one otherwise is shown as what it is: a
+// member event renaming its sender or banning someone was left out of the
+// day as an edit, and its permalink led to the message it named.
+func TestStateEventsAreNoRelations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		member := func(evID, sender, target, content string, ts int64) string {
+			return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.member","sender":%q,"state_key":%q,"origin_server_ts":%d,"content":%s}`,
+				evID, sender, target, ts, content)
+		}
+		e := newEnv(t, st, writeRoom(t,
+			member("$bob", "@bob:example.org", "@bob:example.org", `{"membership":"join","displayname":"Bob"}`, 1767225600100),
+			msgLine("$imp1", 1767225601000, `{"msgtype":"m.text","body":"the real message"}`),
+			member("$imp2", "@bob:example.org", "@bob:example.org", `{"membership":"join","displayname":"Ann","m.relates_to":{"rel_type":"m.replace","event_id":"$imp1"}}`, 1767225602000),
+			member("$ban1", "@a:example.org", "@bob:example.org", `{"membership":"ban","m.relates_to":{"rel_type":"m.thread","event_id":"$imp1"}}`, 1767225603000),
+		))
+		day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+		for _, ev := range []string{"$imp2", "$ban1"} {
+			if msgByID(day, ev).Length() != 1 {
+				t.Errorf("%s is not on its day's page", ev)
+			}
+		}
+		if li := msgByID(day, "$imp1"); !strings.Contains(li.Text(), "the real message") || strings.Contains(li.Text(), "thread") {
+			t.Errorf("the message a state event named shows %q", li.Text())
+		}
+		if !strings.Contains(day.Text(), "changed their display name to Ann") {
+			t.Error("the rename is not on the day's page")
+		}
+		permalink := e.page(t, "/room/!x:example.org/event/$imp2", http.StatusOK)
+		if !msgByID(permalink, "$imp2").HasClass("highlight") {
+			t.Error("the rename's permalink does not show it")
+		}
+	})
+}
