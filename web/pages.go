@@ -303,17 +303,15 @@ func (s *Server) permalink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Edits, reactions and other relations resolve to the message they
-	// belong to, as the spec asks of permalinks to edits.
-	if (ev.Rel.Type == event.RelReplace || ev.Rel.Type == event.RelAnnotation) && ev.Rel.EventID != "" {
-		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
-	}
-	// A poll's responses and end are shown as its result.
-	if (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == event.RelReference && ev.Rel.EventID != "" {
-		return c.Redirect(http.StatusFound, eventPath(r, ev.Rel.EventID))
-	}
-	if ev.Type == event.TypeRedaction && ev.Redacts != "" {
-		return c.Redirect(http.StatusFound, eventPath(r, ev.Redacts))
+	// Edits, reactions, a poll's responses and end (shown as its result)
+	// and redactions resolve to the message they belong to, as the spec
+	// asks of permalinks to edits.
+	if belongsTo(&ev) != "" {
+		target, err := s.messageOf(c, &ev)
+		if err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusFound, eventPath(r, target))
 	}
 	given, _ := param(c, "room")
 	if given != slug(r) {
@@ -346,6 +344,56 @@ func (s *Server) permalink(c echo.Context) error {
 	}
 	return s.permalinkPage(c, r, ev)
 }
+
+// belongsTo is the message whose permalink shows ev (permalink), or "".
+func belongsTo(ev *store.Event) id.EventID {
+	switch {
+	case (ev.Rel.Type == event.RelReplace || ev.Rel.Type == event.RelAnnotation) && ev.Rel.EventID != "":
+		return ev.Rel.EventID
+	case (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == event.RelReference && ev.Rel.EventID != "":
+		return ev.Rel.EventID
+	case ev.Type == event.TypeRedaction && ev.Redacts != "":
+		return ev.Redacts
+	}
+	return ""
+}
+
+// messageOf is the message whose permalink shows ev, which belongs to
+// another event (belongsTo), followed through a chain of such events as
+// long as maxBelongs. Anyone can name any event, and
+// redirects that trusted it went round for ever (an edit of itself) or to
+// another room's message: each step must stay in the room, an edit must
+// be one of its original (event.ValidEdit), and an event met again or a
+// longer chain is a 404 that says so. A target the archive does not hold
+// is its own permalink's to explain (gone, or never archived).
+func (s *Server) messageOf(c echo.Context, ev *store.Event) (id.EventID, error) {
+	cur, seen := ev, map[id.EventID]bool{ev.ID: true}
+	for range maxBelongs {
+		target := belongsTo(cur)
+		if target == "" {
+			return cur.ID, nil
+		}
+		if seen[target] {
+			break
+		}
+		seen[target] = true
+		t, err := s.store.EventByID(c.Request().Context(), target)
+		if errors.Is(err, store.ErrNotFound) {
+			return target, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if t.RoomID != cur.RoomID || cur.Type != event.TypeRedaction && cur.Rel.Type == event.RelReplace && !event.ValidEdit(&t.Event, &cur.Event) {
+			break
+		}
+		cur = &t
+	}
+	return "", notFound("The archive does not show %s: it names a message it cannot belong to (another room's, another sender's for an edit, or itself).", ev.ID)
+}
+
+// maxBelongs is how many events messageOf follows.
+const maxBelongs = 4
 
 // publicEvent finds the event the URL's :event names and its room, or the
 // error that says why it cannot be shown: not an event ID (400), unknown

@@ -721,3 +721,38 @@ func TestStateEventsAreNoRelations(t *testing.T) {
 		}
 	})
 }
+
+// TestPermalinksOfRelationsEnd: the permalink of an edit or a reaction
+// leads to the message it belongs to, but never round in a loop, to
+// another room's message or to a message an edit is not of: those are a
+// 404.
+func TestPermalinksOfRelationsEnd(t *testing.T) {
+	rel := func(evID, room, typ, sender string, ts int64, relType, target string) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":%q,"type":%q,"sender":%q,"origin_server_ts":%d,"content":{"msgtype":"m.text","body":"* x","m.new_content":{"msgtype":"m.text","body":"x"},"m.relates_to":{"rel_type":%q,"event_id":%q,"key":"k"}}}`,
+			evID, room, typ, sender, ts, relType, target)
+	}
+	const ts = 1767225601000
+	lines := []string{
+		msgLine("$m1", ts, `{"msgtype":"m.text","body":"one"}`),
+		rel("$e1", "!x:example.org", "m.room.message", "@a:example.org", ts+1, "m.replace", "$m1"),
+		rel("$r1", "!x:example.org", "m.reaction", "@b:example.org", ts+2, "m.annotation", "$m1"),
+		rel("$self", "!x:example.org", "m.room.message", "@a:example.org", ts+5, "m.replace", "$self"),
+		rel("$cycA", "!x:example.org", "m.room.message", "@a:example.org", ts+6, "m.replace", "$cycB"),
+		rel("$cycB", "!x:example.org", "m.room.message", "@a:example.org", ts+7, "m.replace", "$cycA"),
+		rel("$other", "!x:example.org", "m.room.message", "@b:example.org", ts+8, "m.replace", "$m1"),
+		rel("$gone", "!x:example.org", "m.room.message", "@a:example.org", ts+9, "m.replace", "$nope"),
+		`{"event_id":"$oc","room_id":"!o:example.org","type":"m.room.create","sender":"@b:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"3"}}`,
+		`{"event_id":"$ohv","room_id":"!o:example.org","type":"m.room.history_visibility","sender":"@b:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+		rel("$cross", "!o:example.org", "m.reaction", "@b:example.org", ts+10, "m.annotation", "$m1"),
+	}
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, lines...))
+	for ev, want := range map[string]string{"$e1": "$m1", "$r1": "$m1", "$gone": "$nope"} {
+		if loc := e.redirect(t, "/room/!x:example.org/event/"+url.PathEscape(ev), http.StatusFound); loc != "/room/!x:example.org/event/"+want {
+			t.Errorf("%s leads to %q, want %s's permalink", ev, loc, want)
+		}
+	}
+	for _, ev := range []string{"$self", "$cycA", "$cycB", "$other"} {
+		e.page(t, "/room/!x:example.org/event/"+url.PathEscape(ev), http.StatusNotFound)
+	}
+	e.page(t, "/room/!o:example.org/event/$cross", http.StatusNotFound)
+}
