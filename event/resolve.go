@@ -103,6 +103,11 @@ func Resolve(original Related, related []Related) Resolved {
 			}
 			res.Reactions[k].Senders = append(res.Reactions[k].Senders, i)
 		case RelThread:
+			// A thread reply is a message or a sticker, what a thread
+			// page lists (the store keeps no other, store.relationKindCond).
+			if r.Event.Type != TypeMessage && r.Event.Type != TypeSticker {
+				continue
+			}
 			res.ThreadCount++
 			if res.ThreadLast < 0 || r.Event.OriginTS > res.ThreadLastTS {
 				res.ThreadLast = i

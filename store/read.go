@@ -596,14 +596,39 @@ var relatedKept = `rel_rank <= ` + strconv.Itoa(MaxRelated) + ` AND ` + relatedB
 // every batch of the indexer that held one (BenchmarkLatestEdits,
 // BenchmarkThreadRoots). cols are the columns of r it selects.
 func relationWalk(relType, cols string) string {
-	sender := ""
-	if relType == event.RelReplace {
-		sender = ` AND r.sender = t.sender`
+	kind := ""
+	if c := relationKindCond[relType]; c != "" {
+		kind = ` AND ` + c
 	}
 	return `SELECT ` + cols + ` FROM events r
 		WHERE r.rel_target = t.event_id AND r.rel_target <> '' AND r.rel_type = '` + relType + `'
-		  AND r.public AND NOT r.redacted AND r.room_id = t.room_id` + sender + `
+		  AND r.public AND NOT r.redacted AND r.room_id = t.room_id` + kind + `
 		ORDER BY r.nid DESC LIMIT ` + strconv.Itoa(MaxRelated)
+}
+
+// relationKindCond is what an event of a relation's kind must be besides
+// (r, relating to t): an edit only from t's sender, a reaction an
+// m.reaction (event.Resolve counts no other) and a thread reply a
+// message or a sticker (what a thread page lists). Counted, any other
+// event saying it was one took a place of the MaxRelated kept: 500
+// stickers "reacting" to a message, or reactions "replying in its
+// thread", left it showing none of its real reactions or replies.
+var relationKindCond = map[string]string{
+	event.RelReplace:    `r.sender = t.sender`,
+	event.RelAnnotation: `r.type = '` + event.TypeReaction + `'`,
+	event.RelThread:     `r.type IN ('` + event.TypeMessage + `', '` + event.TypeSticker + `')`,
+}
+
+// relationKindsSQL is relationKindCond of every kind, for a query of the
+// relations of any kind.
+func relationKindsSQL() string {
+	var parts []string
+	for _, typ := range relationTypes {
+		if c := relationKindCond[typ]; c != "" {
+			parts = append(parts, `(r.rel_type <> '`+typ+`' OR `+c+`)`)
+		}
+	}
+	return strings.Join(parts, ` AND `)
 }
 
 // relationWalks is relationWalk of each relation type, each between
@@ -713,7 +738,7 @@ func relatedInSQL(order string) string {
 			WHERE t.room_id = $1 AND t.related AND t.origin_ts >= $2 AND t.origin_ts <= $4
 			  AND (t.origin_ts, t.nid) >= ($2, $3) AND (t.origin_ts, t.nid) <= ($4, $5)
 			  AND r.rel_target <> '' AND r.room_id = $1 AND r.public AND NOT r.redacted
-			  AND (r.rel_type <> '` + event.RelReplace + `' OR r.sender = t.sender)` + relatedWindowDef("r.") + `
+			  AND ` + relationKindsSQL() + relatedWindowDef("r.") + `
 		) WHERE ` + relatedKept + `
 		ORDER BY ` + order + ` LIMIT -1
 	) ranked CROSS JOIN events ON events.nid = ranked.rnid`

@@ -756,3 +756,58 @@ func TestPermalinksOfRelationsEnd(t *testing.T) {
 	}
 	e.page(t, "/room/!o:example.org/event/$cross", http.StatusNotFound)
 }
+
+// TestOnlyRealRelationsCount: an event is counted as a reaction only if it
+// is one, and as a thread reply only if it is a message: 500 stickers
+// "reacting" to a message or reactions "replying in its thread" took the
+// places of the 500 counted and left it showing none of its real
+// reactions or replies, and a custom event "in a thread" counted as a
+// reply its thread page did not list.
+func TestOnlyRealRelationsCount(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		const ts = 1767225601000
+		relLine := func(evID, typ string, n int, relType, target, key string) string {
+			return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":%q,"sender":"@b:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"r %d","url":"mxc://example.org/s","m.relates_to":{"rel_type":%q,"event_id":%q,"key":%q}}}`,
+				evID, typ, ts+100+int64(n), n, relType, target, key)
+		}
+		lines := []string{
+			msgLine("$root", ts, `{"msgtype":"m.text","body":"the root"}`),
+			msgLine("$tgt", ts+1, `{"msgtype":"m.text","body":"the target"}`),
+			msgLine("$w1", ts+2, `{"msgtype":"m.text","body":"one reply"}`),
+		}
+		for i := range 10 {
+			lines = append(lines, relLine(fmt.Sprintf("$reply%d", i), "m.room.message", i, "m.thread", "$root", ""),
+				fmt.Sprintf(`{"event_id":"$react%d","room_id":"!x:example.org","type":"m.reaction","sender":"@u%d:example.org","origin_server_ts":%d,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$tgt","key":"❤️"}}}`, i, i, ts+20+int64(i)))
+		}
+		for i := range store.MaxRelated {
+			lines = append(lines, relLine(fmt.Sprintf("$fakereply%d", i), "m.reaction", 20+i, "m.thread", "$root", ""),
+				relLine(fmt.Sprintf("$fakereact%d", i), "m.sticker", 20+i, "m.annotation", "$tgt", "❤️"))
+		}
+		lines = append(lines, relLine("$custom", "com.example.custom", 9000, "m.thread", "$w1", ""),
+			relLine("$w1reply", "m.room.message", 9001, "m.thread", "$w1", ""))
+		e := newEnv(t, st, writeRoom(t, lines...))
+		type apiEv struct {
+			ThreadCount int `json:"thread_replies"`
+			Reactions   []struct {
+				Key   string `json:"key"`
+				Count int    `json:"count"`
+			} `json:"reactions"`
+		}
+		var root, tgt, w1 apiEv
+		decode(t, e.get(t, "/api/v1/events/$root"), http.StatusOK, &root)
+		decode(t, e.get(t, "/api/v1/events/$tgt"), http.StatusOK, &tgt)
+		decode(t, e.get(t, "/api/v1/events/$w1"), http.StatusOK, &w1)
+		if root.ThreadCount != 10 || w1.ThreadCount != 1 {
+			t.Errorf("thread replies: the root's %d, want 10; $w1's %d, want 1", root.ThreadCount, w1.ThreadCount)
+		}
+		if len(tgt.Reactions) != 1 || tgt.Reactions[0].Count != 10 {
+			t.Errorf("the target's reactions: %+v, want ❤️ 10", tgt.Reactions)
+		}
+		thread := e.page(t, "/room/!x:example.org/thread/$root", http.StatusOK)
+		for i := range 10 {
+			if msgByID(thread, fmt.Sprintf("$reply%d", i)).Length() != 1 {
+				t.Errorf("the thread page does not list $reply%d", i)
+			}
+		}
+	})
+}
