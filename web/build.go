@@ -226,6 +226,12 @@ func buildState(e store.Event, d timelineData, links *eventLinks) *stateView {
 	v.Time, v.DateTime = fmtTime(e.OriginTS)
 	v.TS = e.OriginTS
 	str := func(k string) string { return event.StringField(e.Content, k) }
+	if e.Type != event.TypeMember && (e.StateKey == nil || *e.StateKey != "") {
+		// The room's name, topic and the rest are its state of key ""
+		// (the room's header reads no other): one of another key changes
+		// nothing, and was shown as if it renamed the room.
+		return nil
+	}
 	switch e.Type {
 	case event.TypeCreate:
 		v.Text = who + " created the room."

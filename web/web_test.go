@@ -811,3 +811,22 @@ func TestOnlyRealRelationsCount(t *testing.T) {
 		}
 	})
 }
+
+// TestRoomStateOfAnotherKey: a room name or topic event whose state key is
+// not "" is not the room's name or topic, and the day does not say the
+// room was renamed.
+func TestRoomStateOfAnotherKey(t *testing.T) {
+	state := func(evID, typ, key, content string, ts int64) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":%q,"sender":"@a:example.org","state_key":%q,"origin_server_ts":%d,"content":%s}`, evID, typ, key, ts, content)
+	}
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		state("$n1", "m.room.name", "", `{"name":"Real name"}`, 1767225601000),
+		state("$n2", "m.room.name", "notempty", `{"name":"FAKE NAME"}`, 1767225602000),
+		state("$t2", "m.room.topic", "x", `{"topic":"FAKE TOPIC"}`, 1767225603000),
+		msgLine("$m", 1767225604000, `{"msgtype":"m.text","body":"hi"}`),
+	))
+	day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+	if text := day.Find("main").Text(); !strings.Contains(text, "Real name") || strings.Contains(text, "FAKE") {
+		t.Errorf("the day's page shows %q", text)
+	}
+}
