@@ -192,7 +192,8 @@ func TestRelatedNarrowSort(t *testing.T) {
 // (related). Each one's relations are then walked on events_rel from
 // the latest to arrive, no further than Related keeps (on PostgreSQL a
 // backward scan of events_rel, which holds nid since migration 023, under
-// a Limit), never on the events table.
+// a Limit), never on the events table, and only in the target's room
+// (events_rel holds the room since migration 025).
 func TestRelationReadsProbeEventsRel(t *testing.T) {
 	eachPlanStore(t, func(t *testing.T, st *store.Store) {
 		for name, q := range store.RelationReadQueries(st) {
@@ -200,7 +201,7 @@ func TestRelationReadsProbeEventsRel(t *testing.T) {
 			want := []*regexp.Regexp{
 				regexp.MustCompile(`SEARCH x (EXISTS )?USING COVERING INDEX events_rel \(rel_target=\?`),
 				regexp.MustCompile(`SEARCH t USING INDEX events_eh`),
-				regexp.MustCompile(`SEARCH r USING INDEX events_rel \(rel_target=\? AND rel_type=\?\)`),
+				regexp.MustCompile(`SEARCH r USING INDEX events_rel \(rel_target=\? AND room_id=\? AND rel_type=\?\)`),
 			}
 			scan := regexp.MustCompile(`(?m)SCAN (events|e|t|x|r)$`)
 			if st.Dialect() == "postgres" {
@@ -215,7 +216,7 @@ func TestRelationReadsProbeEventsRel(t *testing.T) {
 				want = []*regexp.Regexp{
 					probe,
 					regexp.MustCompile(`events_idkey`),
-					regexp.MustCompile(`Limit[^\n]*\n\s+->  Index Scan Backward using events_rel on events r[^\n]*\n\s+Index Cond: \(\(rel_target = t\.event_id\) AND \(rel_type = 'm\.(thread|replace|reference|annotation)'::text\)\)`),
+					regexp.MustCompile(`Limit[^\n]*\n\s+->  Index Scan Backward using events_rel on events r[^\n]*\n\s+Index Cond: \(\(rel_target = t\.event_id\) AND \(room_id = t\.room_id\) AND \(rel_type = 'm\.(thread|replace|reference|annotation)'::text\)\)`),
 				}
 				scan = regexp.MustCompile(`Seq Scan on events\b`)
 			}

@@ -104,8 +104,8 @@ const (
 	// the ID.
 	probeNamedSQL = `EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '')`
 	// postgresProbeNamedSQL is probeNamedSQL as PostgreSQL runs it: the
-	// first relation naming the ID in events_rel's order, which only a
-	// probe of events_rel gives at once. Asked as EXISTS, whose ORDER BY
+	// first relation naming the ID in events_rel's order (its columns,
+	// migration 025), which only a probe of events_rel gives at once. Asked as EXISTS, whose ORDER BY
 	// and LIMIT the planner drops, it was planned from the statistics of
 	// rel_target: once they said the archive's relations name a few
 	// events (a hostile room's tens of thousands of reactions to four
@@ -114,7 +114,7 @@ const (
 	// none; an import of 80k such events took minutes, then failed
 	// (TestProbeOfSkewedRelationsReadsItsIndex).
 	postgresProbeNamedSQL = `(SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> ''
-			ORDER BY e.rel_target, e.rel_type, e.nid LIMIT 1) IS NOT NULL`
+			ORDER BY e.rel_target, e.room_id, e.rel_type, e.nid LIMIT 1) IS NOT NULL`
 	// probeStoredSQL is probeSQL's probeStored.
 	probeStoredSQL       = `+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE idh(e.event_id) = idh(ids.value) AND e.event_id = ids.value) THEN 8 ELSE 0 END`
 	markRelatedSQL       = `UPDATE events SET related = TRUE WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s) AND NOT related RETURNING event_id`
