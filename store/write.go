@@ -70,8 +70,9 @@ const (
 	// probeSQL asks what a batch's event IDs (%[1]s: their rows, a column
 	// value) are to the archive: deleted on purpose (a tombstone,
 	// probeTombstoned), waited for by an unapplied redaction
-	// (probePending), named by a stored event's relation (probeNamed),
-	// and stored already (%[2]s, probeStoredSQL; probeStored).
+	// (probePending), named by a stored event's relation (%[5]s,
+	// probeNamedSQL; probeNamed), and stored already (%[2]s,
+	// probeStoredSQL; probeStored).
 	// Only the IDs that are any of these come back, with the sum of
 	// their kinds. One walk of the list with an index probe for each kind,
 	// not a query with a list for each (writer.probe). A kind whose table
@@ -105,14 +106,14 @@ const (
 	probeNamedSQL = `EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '')`
 	// postgresProbeNamedSQL is probeNamedSQL as PostgreSQL runs it: the
 	// first relation naming the ID in events_rel's order (its columns,
-	// migration 025), which only a probe of events_rel gives at once. Asked as EXISTS, whose ORDER BY
-	// and LIMIT the planner drops, it was planned from the statistics of
-	// rel_target: once they said the archive's relations name a few
-	// events (a hostile room's tens of thousands of reactions to four
-	// messages), a scan of the events table for each ID of a batch,
-	// expecting a match within a few rows, where a new event's ID matches
-	// none; an import of 80k such events took minutes, then failed
-	// (TestProbeOfSkewedRelationsReadsItsIndex).
+	// migration 025), which only a probe of events_rel gives at once.
+	// Asked as EXISTS, whose ORDER BY and LIMIT the planner drops, it was
+	// planned from the statistics of rel_target: once they said the
+	// archive's relations name a few events (a hostile room's tens of
+	// thousands of reactions to four messages), a scan of the events
+	// table for each ID of a batch, expecting a match within a few rows,
+	// where a new event's ID matches none; an import of 80k such events
+	// took minutes, then failed (TestProbeOfSkewedRelationsReadsItsIndex).
 	postgresProbeNamedSQL = `(SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> ''
 			ORDER BY e.rel_target, e.room_id, e.rel_type, e.nid LIMIT 1) IS NOT NULL`
 	// probeStoredSQL is probeSQL's probeStored.

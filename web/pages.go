@@ -360,12 +360,12 @@ func belongsTo(ev *store.Event) id.EventID {
 
 // messageOf is the message whose permalink shows ev, which belongs to
 // another event (belongsTo), followed through a chain of such events as
-// long as maxBelongs. Anyone can name any event, and
-// redirects that trusted it went round for ever (an edit of itself) or to
-// another room's message: each step must stay in the room, an edit must
-// be one of its original (event.ValidEdit), and an event met again or a
-// longer chain is a 404 that says so. A target the archive does not hold
-// is its own permalink's to explain (gone, or never archived).
+// long as maxBelongs. Anyone can name any event, and redirects that
+// trusted it went round for ever (an edit of itself) or to another room's
+// message: each step must stay in the room, an edit must be one of its
+// original (event.ValidEdit), and an event met again or a longer chain is
+// a 404 that says so. A target the archive does not hold is its own
+// permalink's to explain (gone, or never archived).
 func (s *Server) messageOf(c echo.Context, ev *store.Event) (id.EventID, error) {
 	cur, seen := ev, map[id.EventID]bool{ev.ID: true}
 	for range maxBelongs {
@@ -384,7 +384,8 @@ func (s *Server) messageOf(c echo.Context, ev *store.Event) (id.EventID, error) 
 		if err != nil {
 			return "", err
 		}
-		if t.RoomID != cur.RoomID || cur.Type != event.TypeRedaction && cur.Rel.Type == event.RelReplace && !event.ValidEdit(&t.Event, &cur.Event) {
+		edit := cur.Type != event.TypeRedaction && cur.Rel.Type == event.RelReplace
+		if t.RoomID != cur.RoomID || (edit && !event.ValidEdit(&t.Event, &cur.Event)) {
 			break
 		}
 		cur = &t
