@@ -369,11 +369,7 @@ func TestIfMatch(t *testing.T) {
 		}
 		for im, want := range map[string]int{etag: http.StatusOK, "*": http.StatusOK, `"nope", ` + etag: http.StatusOK,
 			`"nope"`: http.StatusPreconditionFailed, "W/" + etag: http.StatusPreconditionFailed} {
-			req := httptest.NewRequest(http.MethodGet, p, nil)
-			req.Header.Set("If-Match", im)
-			rec := httptest.NewRecorder()
-			e.srv.ServeHTTP(rec, req)
-			if rec.Code != want {
+			if rec := e.do(t, http.MethodGet, p, map[string]string{"If-Match": im}); rec.Code != want {
 				t.Errorf("%s, If-Match %s = %d, want %d", p, im, rec.Code, want)
 			}
 		}

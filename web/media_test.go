@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -67,17 +66,6 @@ func (e *mediaEnv) fetch(t testing.TB, uri, body string) media.Blob {
 		t.Fatalf("MediaFetched(%s) = %v, %v", uri, kept, err)
 	}
 	return b
-}
-
-func (e *mediaEnv) do(t *testing.T, method, path string, header map[string]string) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	rec := httptest.NewRecorder()
-	e.srv.ServeHTTP(rec, req)
-	return rec
 }
 
 func TestMediaServing(t *testing.T) {

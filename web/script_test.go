@@ -3,7 +3,6 @@ package web_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -92,8 +91,7 @@ func TestStaticAnswersHEADAndRevalidates(t *testing.T) {
 		if get.Code != http.StatusOK || get.Body.Len() == 0 {
 			t.Fatalf("GET %s = %d, %d bytes", path, get.Code, get.Body.Len())
 		}
-		rec := httptest.NewRecorder()
-		e.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, path, nil))
+		rec := e.do(t, http.MethodHead, path, nil)
 		if rec.Code != http.StatusOK {
 			t.Errorf("HEAD %s = %d", path, rec.Code)
 		}
@@ -108,11 +106,7 @@ func TestStaticAnswersHEADAndRevalidates(t *testing.T) {
 		t.Fatalf("%s has no ETag", style)
 	}
 	for tag, want := range map[string]int{etag: http.StatusNotModified, `"other"`: http.StatusOK} {
-		req := httptest.NewRequest(http.MethodGet, style, nil)
-		req.Header.Set("If-None-Match", tag)
-		rec := httptest.NewRecorder()
-		e.srv.ServeHTTP(rec, req)
-		if rec.Code != want {
+		if rec := e.do(t, http.MethodGet, style, map[string]string{"If-None-Match": tag}); rec.Code != want {
 			t.Errorf("GET %s, If-None-Match %s = %d, want %d", style, tag, rec.Code, want)
 		}
 	}

@@ -97,6 +97,18 @@ func (e *env) get(t *testing.T, path string) *httptest.ResponseRecorder {
 	return rec
 }
 
+// do sends a request with the given headers.
+func (e *env) do(t *testing.T, method, path string, header map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	return rec
+}
+
 func (e *env) page(t *testing.T, path string, wantCode int) *goquery.Document {
 	t.Helper()
 	rec := e.get(t, path)
@@ -502,11 +514,7 @@ func TestAPI(t *testing.T) {
 		if etag == "" || list.Header().Get("Cache-Control") != "public, no-cache" {
 			t.Errorf("/api/v1/rooms: ETag %q, Cache-Control %q", etag, list.Header().Get("Cache-Control"))
 		}
-		again := httptest.NewRequest(http.MethodGet, "/api/v1/rooms", nil)
-		again.Header.Set("If-None-Match", etag)
-		rec := httptest.NewRecorder()
-		e.srv.ServeHTTP(rec, again)
-		if rec.Code != http.StatusNotModified {
+		if rec := e.do(t, http.MethodGet, "/api/v1/rooms", map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified {
 			t.Errorf("/api/v1/rooms with its ETag = %d", rec.Code)
 		}
 		var day struct {
