@@ -47,6 +47,13 @@ func TestRelatedInIsIndexProbes(t *testing.T) {
 // they plan generically (archive-web's, eachPlanStore).
 func queryPlan(t *testing.T, st *store.Store, query string, args ...any) string {
 	t.Helper()
+	return planOf(t, st, true, query, args...)
+}
+
+// planOf is queryPlan, PostgreSQL told to avoid sequential scans only if
+// steer is set: unsteered, the plan is what its statistics choose.
+func planOf(t *testing.T, st *store.Store, steer bool, query string, args ...any) string {
+	t.Helper()
 	ctx := context.Background()
 	conn, err := st.Conn(ctx)
 	if err != nil {
@@ -56,7 +63,7 @@ func queryPlan(t *testing.T, st *store.Store, query string, args ...any) string 
 	query = st.DBForm(query) // as the store runs it
 	q := "EXPLAIN QUERY PLAN " + query
 	if st.Dialect() == "postgres" {
-		if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET enable_seqscan = %v", !steer)); err != nil {
 			t.Fatal(err)
 		}
 		q = "EXPLAIN " + query
