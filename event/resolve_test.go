@@ -83,6 +83,14 @@ func TestResolve(t *testing.T) {
 		{name: "thread count and last reply", original: plain,
 			related: []Related{replyIn("$o", "$t1", 500), replyIn("$o", "$t2", 400), replyIn("$x", "$t3", 900)},
 			body:    "hello", search: "hello", thread: 2, lastTS: 500},
+		// Only a message or sticker replies in a thread: a reaction or a
+		// custom event that says it does is not counted, nor its time.
+		{name: "thread replies that are not messages", original: plain,
+			related: []Related{replyIn("$o", "$t1", 500),
+				rel("$t2", "@b:x", TypeReaction, 600, `{"m.relates_to":{"rel_type":"m.thread","event_id":"$o"}}`),
+				rel("$t3", "@b:x", "com.example.custom", 700, `{"m.relates_to":{"rel_type":"m.thread","event_id":"$o"}}`),
+				rel("$t4", "@b:x", TypeSticker, 450, `{"body":"s","url":"mxc://x/s","m.relates_to":{"rel_type":"m.thread","event_id":"$o"}}`)},
+			body: "hello", search: "hello", thread: 2, lastTS: 500},
 		{name: "undisplayable content", original: rel("$o", "@a:x", TypeMessage, 1, `{"msgtype":"m.text","body":5}`), search: "-"},
 		{name: "edit into undisplayable content", original: plain,
 			related: []Related{rel("$e", "@a:x", TypeMessage, 200, `{"m.new_content":{"body":["x"]},"m.relates_to":{"rel_type":"m.replace","event_id":"$o"}}`)},
