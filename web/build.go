@@ -196,6 +196,14 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links 
 		switch ps := parents[p]; {
 		case ps == nil:
 			rv.Missing = "a message that is not in the archive"
+		case ps.notMessage:
+			// Its permalink shows what it is (an edit's leads to the
+			// message it edits).
+			rv.Missing = "an event that is not a message"
+			if ps.ev.Rel.Type == event.RelReplace {
+				rv.Missing = "an edit of a message"
+			}
+			rv.Permalink = links.permalink(p)
 		case ps.redaction != nil && ps.redaction.Kind == store.RedactionOptOut:
 			rv.Missing = "a message " + optOutNotice
 			rv.Permalink = links.permalink(p)

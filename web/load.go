@@ -390,5 +390,12 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 	for k, v := range more {
 		parents[k] = v
 	}
+	// A parent the archive holds that is no message (shownTexts shows
+	// none): said so, not said to be missing.
+	for _, f := range public {
+		if parents[f.ID] == nil {
+			parents[f.ID] = &shown{ev: f, notMessage: true}
+		}
+	}
 	return parents, nil
 }

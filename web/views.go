@@ -34,6 +34,10 @@ type shown struct {
 	// more (store.MaxRelated, or fewer where its relations were cut by
 	// their bytes, shownDay), else 0.
 	reactionsCapped int
+	// notMessage: ev is an event the archive shows that is no message of
+	// its own (an edit, a state change), quoted as a reply's parent
+	// (replyParents); nothing else of it is read.
+	notMessage bool
 }
 
 type reaction struct {

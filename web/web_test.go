@@ -838,3 +838,31 @@ func TestRoomStateOfAnotherKey(t *testing.T) {
 		t.Errorf("the day's page shows %q", text)
 	}
 }
+
+// TestRepliesToWhatIsNoMessage: a reply to an event the archive holds
+// that is no message of its own (an edit, a state change) says what it
+// replies to and links to it, rather than calling it a message not in the
+// archive.
+func TestRepliesToWhatIsNoMessage(t *testing.T) {
+	reply := func(evID, parent string, ts int64) string {
+		return msgLine(evID, ts, fmt.Sprintf(`{"msgtype":"m.text","body":"re","m.relates_to":{"m.in_reply_to":{"event_id":%q}}}`, parent))
+	}
+	const ts = 1767225601000
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		msgLine("$m1", ts, `{"msgtype":"m.text","body":"one"}`),
+		msgLine("$e1", ts+1, `{"msgtype":"m.text","body":"* uno","m.new_content":{"msgtype":"m.text","body":"uno"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m1"}}`),
+		reply("$toEdit", "$e1", ts+2),
+		reply("$toState", "$hv", ts+3),
+		reply("$toNothing", "$nope", ts+4),
+	))
+	day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+	for ev, want := range map[string]string{"$toEdit": "In reply to an edit of a message", "$toState": "In reply to an event that is not a message",
+		"$toNothing": "In reply to a message that is not in the archive"} {
+		if got := msgByID(day, ev).Find("a.reply-to").Text(); got != "↪ "+want {
+			t.Errorf("%s quotes %q, want %q", ev, got, want)
+		}
+	}
+	if href := msgByID(day, "$toEdit").Find("a.reply-to").AttrOr("href", ""); href != "/room/!x:example.org/event/$e1" {
+		t.Errorf("the reply to an edit links to %q", href)
+	}
+}
