@@ -319,10 +319,10 @@ func relationTargetsSQL(d dialect, relType string) string {
 	}
 	if d == sqlite {
 		return `idh(t.event_id) IN (SELECT idh(ids.value) FROM (%[1]s) ids WHERE ` + relationsGuardSQL +
-			` EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> ''` + typ + `))
+			` EXISTS (SELECT 1 FROM events x WHERE x.rel_target = ids.value AND x.rel_target <> '' AND NOT x.redacted` + typ + `))
 			AND t.event_id IN (%[1]s)`
 	}
-	return `idh(t.event_id) IN (SELECT idh(d.rel_target) FROM (SELECT DISTINCT x.rel_target FROM events x WHERE x.rel_target IN (%[1]s) AND x.rel_target <> ''` + typ + `) d)
+	return `idh(t.event_id) IN (SELECT idh(d.rel_target) FROM (SELECT DISTINCT x.rel_target FROM events x WHERE x.rel_target IN (%[1]s) AND x.rel_target <> '' AND NOT x.redacted` + typ + `) d)
 		AND t.event_id IN (%[1]s)`
 }
 

@@ -21,7 +21,10 @@ import (
 func TestProbeGuardsReadTheirIndex(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
 	plan := queryPlan(t, st, store.SQLiteProbeSQL, `["$a","$b"]`)
-	if !strings.Contains(plan, "SCAN g USING COVERING INDEX events_rel") {
+	// Not a covering index since migration 026: the guard's NOT redacted,
+	// which lets SQLite use the partial index, is read from the row of the
+	// entry it finds first.
+	if !regexp.MustCompile(`SCAN g (EXISTS )?USING INDEX events_rel`).MatchString(plan) {
 		t.Errorf("the guard of the relations' probe does not read events_rel:\n%s", plan)
 	}
 	for _, line := range strings.Split(plan, "\n") {
@@ -39,7 +42,7 @@ func TestRelatedProbeReadsItsIndex(t *testing.T) {
 	st := storetest.Open(t, "sqlite")
 	query, args := store.SQLiteRelatedQuery()
 	plan := queryPlan(t, st, query, args...)
-	if !strings.Contains(plan, "SEARCH x EXISTS USING COVERING INDEX events_rel (rel_target=?)") {
+	if !strings.Contains(plan, "SEARCH x EXISTS USING INDEX events_rel (rel_target=?)") {
 		t.Errorf("Related does not probe events_rel for its targets:\n%s", plan)
 	}
 	if regexp.MustCompile(`(?m)SCAN (events|e|t|x|r|g)$`).MatchString(plan) {

@@ -99,11 +99,13 @@ const (
 	// relationsGuardSQL says the archive holds a relation, read from
 	// events_rel: on SQLite it guards probeSQL's relations' probe and
 	// the probes of a list's targets (relationTargetsSQL: Related,
-	// LatestEdits, ThreadRoots).
-	relationsGuardSQL = `EXISTS (SELECT 1 FROM events g WHERE g.rel_target <> '') AND`
+	// LatestEdits, ThreadRoots). Like every probe of events_rel it says
+	// NOT redacted, the partial index's condition since migration 026,
+	// without which neither database would use it.
+	relationsGuardSQL = `EXISTS (SELECT 1 FROM events g WHERE g.rel_target <> '' AND NOT g.redacted) AND`
 	// probeNamedSQL is probeSQL's probeNamed: some event's relation names
 	// the ID.
-	probeNamedSQL = `EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '')`
+	probeNamedSQL = `EXISTS (SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '' AND NOT e.redacted)`
 	// postgresProbeNamedSQL is probeNamedSQL as PostgreSQL runs it: the
 	// first relation naming the ID in events_rel's order (its columns,
 	// migration 025), which only a probe of events_rel gives at once.
@@ -114,7 +116,7 @@ const (
 	// table for each ID of a batch, expecting a match within a few rows,
 	// where a new event's ID matches none; an import of 80k such events
 	// took minutes, then failed (TestProbeOfSkewedRelationsReadsItsIndex).
-	postgresProbeNamedSQL = `(SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> ''
+	postgresProbeNamedSQL = `(SELECT 1 FROM events e WHERE e.rel_target = ids.value AND e.rel_target <> '' AND NOT e.redacted
 			ORDER BY e.rel_target, e.room_id, e.rel_type, e.nid LIMIT 1) IS NOT NULL`
 	// probeStoredSQL is probeSQL's probeStored.
 	probeStoredSQL       = `+ CASE WHEN EXISTS (SELECT 1 FROM events e WHERE idh(e.event_id) = idh(ids.value) AND e.event_id = ids.value) THEN 8 ELSE 0 END`
