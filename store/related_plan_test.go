@@ -202,37 +202,50 @@ func TestRelatedNarrowSort(t *testing.T) {
 // the latest to arrive, no further than Related keeps (on PostgreSQL a
 // backward scan of events_rel, which holds nid since migration 023, under
 // a Limit), never on the events table, and only in the target's room
-// (events_rel holds the room since migration 025).
+// (events_rel holds the room since migration 025); a message's edits on
+// events_edits, which holds only edits, by their sender (migration 027):
+// only the message's sender's are valid, and walked on events_rel, the
+// others were read to be left out (100,000 of them, 92-114 ms for each
+// read of the message on SQLite).
 func TestRelationReadsProbeEventsRel(t *testing.T) {
 	eachPlanStore(t, func(t *testing.T, st *store.Store) {
 		for name, q := range store.RelationReadQueries(st) {
 			plan := queryPlan(t, st, q.Query, q.Args...)
+			// How many walks of each index the read's plan must have:
+			// Related walks the four kinds, LatestEdits the edits and
+			// ThreadRoots the thread replies.
+			walksRel, walksEdits := map[string]int{"Related": 3, "LatestEdits": 0, "ThreadRoots": 1}[name], map[string]int{"Related": 1, "LatestEdits": 1, "ThreadRoots": 0}[name]
 			want := []*regexp.Regexp{
-				regexp.MustCompile(`SEARCH x (EXISTS )?USING INDEX events_rel \(rel_target=\?`),
+				regexp.MustCompile(`SEARCH x (EXISTS )?USING INDEX events_(rel|edits) \(rel_target=\?`),
 				regexp.MustCompile(`SEARCH t USING INDEX events_eh`),
-				regexp.MustCompile(`SEARCH r USING INDEX events_rel \(rel_target=\? AND room_id=\? AND rel_type=\?\)`),
 			}
+			walkRel := regexp.MustCompile(`SEARCH r USING INDEX events_rel \(rel_target=\? AND room_id=\? AND rel_type=\?\)`)
+			walkEdits := regexp.MustCompile(`SEARCH r USING INDEX events_edits \(rel_target=\? AND room_id=\? AND sender=\?\)`)
+			walkAny := regexp.MustCompile(`(SEARCH|SCAN) r\b`)
 			scan := regexp.MustCompile(`(?m)SCAN (events|e|t|x|r)$`)
 			if st.Dialect() == "postgres" {
 				// The list's targets made distinct before their key is
 				// computed: computed for each relation (idh, an md5), it
 				// was most of ThreadRoots' 19 ms for a root with 20,000
 				// replies (BenchmarkThreadRoots; now 2).
-				probe := regexp.MustCompile(`(Unique|HashAggregate)[^\n]*\n(\s+Group Key: x\.rel_target\n)?\s+->  Index (Only )?Scan using events_rel on events x [^\n]*\n\s+Index Cond: \(+rel_target = ANY `)
+				probe := regexp.MustCompile(`(Unique|HashAggregate)[^\n]*\n(\s+Group Key: x\.rel_target\n)?\s+->  Index (Only )?Scan using events_(rel|edits) on events x [^\n]*\n\s+Index Cond: \(+rel_target = ANY `)
 				if name == "Related" {
 					probe = regexp.MustCompile(`Filter: [^\n]*\brelated\b`)
 				}
-				want = []*regexp.Regexp{
-					probe,
-					regexp.MustCompile(`events_idkey`),
-					regexp.MustCompile(`Limit[^\n]*\n\s+->  Index Scan Backward using events_rel on events r[^\n]*\n\s+Index Cond: \(\(rel_target = t\.event_id\) AND \(room_id = t\.room_id\) AND \(rel_type = 'm\.(thread|replace|reference|annotation)'::text\)\)`),
-				}
+				want = []*regexp.Regexp{probe, regexp.MustCompile(`events_idkey`)}
+				walkRel = regexp.MustCompile(`Limit[^\n]*\n\s+->  Index Scan Backward using events_rel on events r[^\n]*\n\s+Index Cond: \(\(rel_target = t\.event_id\) AND \(room_id = t\.room_id\) AND \(rel_type = 'm\.(thread|reference|annotation)'::text\)\)`)
+				walkEdits = regexp.MustCompile(`Limit[^\n]*\n\s+->  Index Scan Backward using events_edits on events r[^\n]*\n\s+Index Cond: \(\(rel_target = t\.event_id\) AND \(room_id = t\.room_id\) AND \(sender = t\.sender\)\)`)
+				walkAny = regexp.MustCompile(`on events r(_\d+)?\b`)
 				scan = regexp.MustCompile(`Seq Scan on events\b`)
 			}
 			for _, w := range want {
 				if !w.MatchString(plan) {
 					t.Errorf("%s: no %s in its plan:\n%s", name, w, plan)
 				}
+			}
+			rel, edits, all := len(walkRel.FindAllString(plan, -1)), len(walkEdits.FindAllString(plan, -1)), len(walkAny.FindAllString(plan, -1))
+			if rel != walksRel || edits != walksEdits || all != walksRel+walksEdits {
+				t.Errorf("%s: %d walks on events_rel, %d on events_edits, %d in all; want %d, %d and no other:\n%s", name, rel, edits, all, walksRel, walksEdits, plan)
 			}
 			if scan.MatchString(plan) {
 				t.Errorf("%s: scans the events:\n%s", name, plan)
@@ -241,19 +254,22 @@ func TestRelationReadsProbeEventsRel(t *testing.T) {
 	})
 }
 
-// TestRedactedRelationsLeaveEventsRel: a redacted relation leaves
-// events_rel (migration 026), so that no read of its target walks it.
-// The walks skip redacted relations, but read them from the index one by
-// one to do so: a spammer's 50,000 reactions to a message, redacted by
-// the room's moderators, made every read of it walk them all (56-59 ms
-// on SQLite), for ever. SQLite's index is counted (dbstat: every cell of
-// an index's B-tree is an entry); PostgreSQL's walk of it for Related
-// must remove no row by its filter.
-func TestRedactedRelationsLeaveEventsRel(t *testing.T) {
+// TestWalksReadOnlyWhatTheyKeep: a redacted relation leaves events_rel
+// (migration 026), and a message's edits by other senders are not walked
+// (events_edits, migration 027), so that no read of the message reads
+// them to leave them out: a spammer's 50,000 reactions to a message,
+// redacted by the room's moderators, made every read of it walk them all
+// (53-58 ms on SQLite), for ever, and 100,000 edits of it by another
+// member 92-114 ms. SQLite's events_rel is counted (dbstat: every cell
+// of an index's B-tree is an entry; SQLite walks the edits as
+// TestRelationReadsProbeEventsRel shows); PostgreSQL's walks for Related,
+// planned with the statistics an import leaves (AfterBulkWrite), must
+// remove no row by their filters.
+func TestWalksReadOnlyWhatTheyKeep(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		evs := append(baseRoom(t), mk(t, "$t", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"hello"}`))
-		const reactions, redacted = 300, 200
+		const reactions, redacted, othersEdits, edits = 300, 200, 300, 2
 		for i := range reactions {
 			evs = append(evs, mk(t, fmt.Sprintf("$r%d", i), "m.reaction", "@bob:example.org", 3000+int64(i), nil,
 				fmt.Sprintf(`{"m.relates_to":{"rel_type":"m.annotation","event_id":"$t","key":"%d"}}`, i)))
@@ -262,13 +278,21 @@ func TestRedactedRelationsLeaveEventsRel(t *testing.T) {
 			evs = append(evs, mk(t, fmt.Sprintf("$x%d", i), "m.room.redaction", "@bob:example.org", 4000+int64(i), nil,
 				fmt.Sprintf(`{"redacts":"$r%d"}`, i)))
 		}
+		for i := range othersEdits + edits {
+			sender := "@bob:example.org"
+			if i >= othersEdits {
+				sender = "@alice:example.org"
+			}
+			evs = append(evs, mk(t, fmt.Sprintf("$e%d", i), "m.room.message", sender, 5000+int64(i), nil,
+				fmt.Sprintf(`{"msgtype":"m.text","body":"* %d","m.new_content":{"msgtype":"m.text","body":"%d"},"m.relates_to":{"rel_type":"m.replace","event_id":"$t"}}`, i, i)))
+		}
 		put(t, st, evs...)
 		rel, err := st.Related(ctx, []id.EventID{"$t"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rel) != reactions-redacted {
-			t.Fatalf("Related = %d events, want the %d unredacted reactions", len(rel), reactions-redacted)
+		if len(rel) != reactions-redacted+edits {
+			t.Fatalf("Related = %d events, want the %d unredacted reactions and Alice's %d edits", len(rel), reactions-redacted, edits)
 		}
 		conn, err := st.Conn(ctx)
 		if err != nil {
@@ -280,12 +304,12 @@ func TestRedactedRelationsLeaveEventsRel(t *testing.T) {
 			if err := conn.QueryRowContext(ctx, `SELECT SUM(ncell) FROM dbstat WHERE name = 'events_rel'`).Scan(&entries); err != nil {
 				t.Fatal(err)
 			}
-			if entries != reactions-redacted {
-				t.Errorf("events_rel holds %d entries, want the %d unredacted reactions", entries, reactions-redacted)
+			if want := reactions - redacted + othersEdits + edits; entries != want {
+				t.Errorf("events_rel holds %d entries, want the %d unredacted relations", entries, want)
 			}
 			return
 		}
-		if _, err := conn.ExecContext(ctx, "SET enable_seqscan = off"); err != nil {
+		if err := st.AfterBulkWrite(ctx); err != nil {
 			t.Fatal(err)
 		}
 		query, args := store.RelatedSQL(st, "$t")
@@ -304,15 +328,15 @@ func TestRedactedRelationsLeaveEventsRel(t *testing.T) {
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
-		// Each node that reads events_rel, with the lines up to the next node.
-		walks := regexp.MustCompile(`using events_rel on events r[^\n]*\n(\s+[^-\s][^\n]*\n)*`).FindAllString(plan.String(), -1)
-		if len(walks) == 0 {
-			t.Fatalf("Related walks no relation on events_rel:\n%s", plan.String())
+		// PostgreSQL walks each kind on its index, or reads its entries
+		// there for a bitmap scan; either way, the rows the walk's
+		// filter removes are what it read to leave out.
+		walks := regexp.MustCompile(`(Index Scan Backward using|Bitmap Index Scan on) events_(rel|edits)\b`).FindAllString(plan.String(), -1)
+		if len(walks) != 4 {
+			t.Fatalf("Related walks %d kinds of relation on events_rel and events_edits, want 4:\n%s", len(walks), plan.String())
 		}
-		for _, w := range walks {
-			if m := regexp.MustCompile(`Rows Removed by Filter: (\d+)`).FindStringSubmatch(w); m != nil {
-				t.Errorf("Related's walk of events_rel read %s relations it left out:\n%s", m[1], plan.String())
-			}
+		if m := regexp.MustCompile(`Rows Removed by (Filter|Index Recheck): \d+`).FindString(plan.String()); m != "" {
+			t.Errorf("Related read relations it left out (%s):\n%s", m, plan.String())
 		}
 	})
 }
