@@ -88,7 +88,7 @@ func buildTimeline(r store.Room, evs []store.Event, d timelineData, highlight id
 			continue
 		}
 		if sh, ok := d.msgs[e.ID]; ok {
-			mv := buildMessage(r, sh, d.parents, &links, highlight, threadPage, q)
+			mv := buildMessage(r, sh, d.parents, d.lostRoots, &links, highlight, threadPage, q)
 			items = append(items, itemView{Message: mv})
 			continue
 		}
@@ -139,13 +139,14 @@ func summarizeMembers(changes []*stateView) string {
 // buildMessage is one message as shown, its body and excerpts queued on q.
 // In the main timeline (not on its thread's page) a thread reply is
 // compact: one line with an excerpt, so only the excerpt is rendered, and
-// otherwise only the body.
-func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, links *eventLinks, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
+// otherwise only the body. A reply whose thread has no page (its root is
+// among lostRoots) is shown as a message.
+func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, lostRoots map[id.EventID]bool, links *eventLinks, highlight id.EventID, threadPage bool, q *renderQueue) *messageView {
 	e := sh.ev
 	v := &messageView{
 		ID: string(e.ID), links: links,
 		SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
-		Highlight: e.ID == highlight, InThread: e.Rel.Type == event.RelThread,
+		Highlight: e.ID == highlight, InThread: e.Rel.Type == event.RelThread && !lostRoots[e.Rel.EventID],
 	}
 	v.Compact = v.InThread && !threadPage
 	v.IRC = ircOriginOf(&e)

@@ -256,8 +256,11 @@ func (s *Server) loadDay(ctx context.Context, r store.Room, from, to int64, pos 
 type timelineData struct {
 	msgs    map[id.EventID]*shown
 	parents map[id.EventID]*shown // the messages replied to
-	polls   map[id.EventID]*pollView
-	via     []string
+	// lostRoots are the thread roots of the page's replies that have no
+	// thread page (replyParents).
+	lostRoots map[id.EventID]bool
+	polls     map[id.EventID]*pollView
+	via       []string
 	// prevMember is the content of the member event each of the page's
 	// member events replaced (store.PreviousMembership).
 	prevMember map[id.EventID]json.RawMessage
@@ -296,7 +299,7 @@ func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Eve
 	} else if d.msgs, err = s.shownMessages(ctx, evs); err != nil {
 		return d, err
 	}
-	if d.parents, err = s.replyParents(ctx, evs, d.msgs); err != nil {
+	if d.parents, d.lostRoots, err = s.replyParents(ctx, evs, d.msgs); err != nil {
 		return d, err
 	}
 	if d.polls, err = s.polls(ctx, r, evs, highlight); err != nil {
@@ -350,12 +353,30 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 	return buildTimeline(r, evs, d, highlight, threadPage, q), nil
 }
 
-// replyParents loads the messages replied to, with their displayed form.
-func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[id.EventID]*shown) (map[id.EventID]*shown, error) {
-	parents := map[id.EventID]*shown{}
+// replyParents loads the messages replied to, with their displayed form,
+// and finds which thread replies' roots have no thread page (lost): a
+// root the archive does not hold, or holds in another room (a relation
+// is kept only in its target's room, and the thread page is the root's
+// room's), not public or expired, as threadRoot judges it. Such a reply
+// is shown in full, as a message, not as a line linking to a thread
+// page that would be a 404. Both are looked up in one read.
+func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[id.EventID]*shown) (parents map[id.EventID]*shown, lost map[id.EventID]bool, err error) {
+	parents = map[id.EventID]*shown{}
 	var missing []id.EventID
 	childRoom := map[id.EventID]id.RoomID{}
+	rootRoom := map[id.EventID]id.RoomID{}
+	asked := map[id.EventID]bool{}
+	ask := func(ev id.EventID) {
+		if !asked[ev] {
+			asked[ev] = true
+			missing = append(missing, ev)
+		}
+	}
 	for _, sh := range msgs {
+		if root := sh.ev.Rel.EventID; sh.ev.Rel.Type == event.RelThread && msgs[root] == nil {
+			rootRoom[root] = sh.ev.RoomID
+			ask(root)
+		}
 		p := sh.ev.Rel.ReplyTo
 		if p == "" {
 			continue
@@ -363,29 +384,41 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 		childRoom[p] = sh.ev.RoomID
 		if ps, ok := msgs[p]; ok {
 			parents[p] = ps
-		} else if _, queued := parents[p]; !queued {
+		} else {
 			parents[p] = nil
-			missing = append(missing, p)
+			ask(p)
 		}
 	}
 	if len(missing) == 0 {
-		return parents, nil
+		return parents, nil, nil
 	}
 	found, err := s.store.EventsByID(ctx, missing)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	roots := map[id.EventID]bool{}
 	var public []store.Event
 	for _, f := range found {
+		if room, ok := rootRoom[f.ID]; ok && f.RoomID == room && f.Public && !f.Expired {
+			roots[f.ID] = true
+		}
 		// A reply can only quote its own room: a parent elsewhere (perhaps
 		// in a hidden room) is treated as not archived.
-		if f.Public && f.RoomID == childRoom[f.ID] {
+		if room, ok := childRoom[f.ID]; ok && f.Public && f.RoomID == room {
 			public = append(public, f)
+		}
+	}
+	for root := range rootRoom {
+		if !roots[root] {
+			if lost == nil {
+				lost = map[id.EventID]bool{}
+			}
+			lost[root] = true
 		}
 	}
 	more, err := s.shownTexts(ctx, public)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for k, v := range more {
 		parents[k] = v
@@ -397,5 +430,5 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 			parents[f.ID] = &shown{ev: f, notMessage: true}
 		}
 	}
-	return parents, nil
+	return parents, lost, nil
 }

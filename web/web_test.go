@@ -866,3 +866,52 @@ func TestRepliesToWhatIsNoMessage(t *testing.T) {
 		t.Errorf("the reply to an edit links to %q", href)
 	}
 }
+
+// TestThreadRepliesWithoutAThreadPage: a thread reply whose root has no
+// thread page here (the archive does not hold it, or holds it in another
+// room, where a relation to it is not kept) is shown in full as a
+// message, not as a line linking to a thread page that is a 404; the
+// others link to their thread's page, which answers, on the root's day
+// or not.
+func TestThreadRepliesWithoutAThreadPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		const ts = 1767225601000 + 86400000 // 2026-01-02
+		reply := func(evID, room, root string, ts int64) string {
+			return fmt.Sprintf(`{"event_id":%q,"room_id":%q,"type":"m.room.message","sender":"@a:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"said %s","m.relates_to":{"rel_type":"m.thread","event_id":%q}}}`,
+				evID, room, ts, evID, root)
+		}
+		e := newEnv(t, st, writeRoom(t,
+			msgLine("$old", ts-86400000, `{"msgtype":"m.text","body":"yesterday's root"}`),
+			msgLine("$here", ts, `{"msgtype":"m.text","body":"today's root"}`),
+			reply("$toHere", "!x:example.org", "$here", ts+1),
+			reply("$toOld", "!x:example.org", "$old", ts+2),
+			reply("$toNothing", "!x:example.org", "$nope", ts+3),
+			reply("$toThere", "!x:example.org", "$there", ts+4),
+			`{"event_id":"$oc","room_id":"!o:example.org","type":"m.room.create","sender":"@b:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"3"}}`,
+			`{"event_id":"$ohv","room_id":"!o:example.org","type":"m.room.history_visibility","sender":"@b:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+			`{"event_id":"$there","room_id":"!o:example.org","type":"m.room.message","sender":"@b:example.org","origin_server_ts":1767225600002,"content":{"msgtype":"m.text","body":"another room's root"}}`,
+		))
+		day := e.page(t, "/room/!x:example.org/2026-01-02", http.StatusOK)
+		for ev, root := range map[string]string{"$toHere": "$here", "$toOld": "$old"} {
+			li := msgByID(day, ev)
+			href, ok := li.Find("a.thread-reply").Attr("href")
+			if want := "/room/!x:example.org/thread/" + root + "#" + ev; !li.HasClass("compact") || href != want {
+				t.Errorf("%s: compact %v, links to %q; want a line linking to %s", ev, li.HasClass("compact"), href, want)
+			}
+			if ok {
+				thread := e.page(t, strings.Split(href, "#")[0], http.StatusOK)
+				if msgByID(thread, ev).Length() != 1 {
+					t.Errorf("%s's thread page does not show it", ev)
+				}
+			}
+		}
+		for _, ev := range []string{"$toNothing", "$toThere"} {
+			li := msgByID(day, ev)
+			if li.HasClass("compact") || li.Find("a.thread-reply").Length() != 0 || !strings.Contains(li.Text(), "said "+ev) {
+				h, _ := goquery.OuterHtml(li)
+				t.Errorf("%s is not shown as a message of its own:\n%s", ev, h)
+			}
+		}
+		e.page(t, "/room/!x:example.org/thread/$there", http.StatusNotFound)
+	})
+}
