@@ -326,7 +326,10 @@ func writeMessage(m *render.Markup, v *messageView) {
 	if len(v.Reactions) > 0 {
 		m.Lit("<ul class=\"reactions\">")
 		for _, r := range v.Reactions {
-			m.Lit("<li><details><summary><span class=\"key\">")
+			// The key and each name are isolated (dir="auto"; <bdi>):
+			// a key or name that holds a right-to-left override turned
+			// the count, and the names after it, around.
+			m.Lit("<li><details><summary><span class=\"key\" dir=\"auto\">")
 			m.Text(r.Key)
 			m.Lit("</span> <span class=\"n\">")
 			m.Int(int64(r.Count))
@@ -335,7 +338,9 @@ func writeMessage(m *render.Markup, v *messageView) {
 				if i > 0 {
 					m.Lit(", ")
 				}
+				m.Lit("<bdi>")
 				m.Text(s)
+				m.Lit("</bdi>")
 			}
 			m.Lit("</span></details></li>")
 		}

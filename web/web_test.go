@@ -915,3 +915,24 @@ func TestThreadRepliesWithoutAThreadPage(t *testing.T) {
 		e.page(t, "/room/!x:example.org/thread/$there", http.StatusNotFound)
 	})
 }
+
+// TestReactionKeysAreIsolated: a reaction's key and the names of who sent
+// it are each isolated from the text around them (an element with dir,
+// which HTML isolates, and <bdi>): a key holding U+202E (right-to-left
+// override) turned its count around, and a name the names after it.
+func TestReactionKeysAreIsolated(t *testing.T) {
+	const ts = 1767225601000
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		msgLine("$m1", ts, `{"msgtype":"m.text","body":"one"}`),
+		`{"event_id":"$r1","room_id":"!x:example.org","type":"m.reaction","sender":"@a:example.org","origin_server_ts":1767225601001,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$m1","key":"\u202eevil"}}}`,
+	))
+	day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+	key := msgByID(day, "$m1").Find("ul.reactions .key")
+	if key.Text() != "\u202eevil" || key.AttrOr("dir", "") != "auto" {
+		h, _ := goquery.OuterHtml(key)
+		t.Errorf("the key is not isolated: %s", h)
+	}
+	if who := msgByID(day, "$m1").Find("ul.reactions .who bdi"); who.Text() != "Ann" {
+		t.Errorf("the sender is not isolated: %q", who.Text())
+	}
+}
