@@ -2,7 +2,10 @@ package web
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -108,7 +111,49 @@ func (s *Server) serveMedia(c echo.Context, thumb bool) error {
 	// reader needs longer, but not forever. (Recorders in tests cannot.)
 	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(mediaWriteTimeout))
 	// ServeContent answers Range (audio and video seek), HEAD and
-	// If-None-Match against the ETag set above.
-	http.ServeContent(c.Response(), c.Request(), "", f.ModTime(), f)
+	// If-None-Match against the ETag set above; a range of no bytes it
+	// would answer with 206 and nothing (dropZeroSuffixes).
+	req := c.Request()
+	if rng, ok := dropZeroSuffixes(req.Header.Get("Range")); ok && req.Header.Get("If-Range") == "" {
+		if rng == "" {
+			size, err := f.Seek(0, io.SeekEnd)
+			if err != nil {
+				return err
+			}
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+			return c.NoContent(http.StatusRequestedRangeNotSatisfiable)
+		}
+		req.Header.Set("Range", rng)
+	}
+	http.ServeContent(c.Response(), req, "", f.ModTime(), f)
 	return nil
+}
+
+// dropZeroSuffixes is a Range header's byte ranges without those that ask
+// for the last zero bytes ("-0"), and whether there were any: RFC 9110
+// (14.1.1) makes a set of byte ranges with no other unsatisfiable, a 416,
+// where net/http's ServeContent answered "bytes=-0" with 206 and no body.
+// A header that is not of bytes, or has none, is left to ServeContent.
+func dropZeroSuffixes(header string) (string, bool) {
+	specs, ok := strings.CutPrefix(header, "bytes=")
+	if !ok {
+		return header, false
+	}
+	var kept []string
+	dropped := false
+	for _, spec := range strings.Split(specs, ",") {
+		spec = strings.TrimSpace(spec)
+		if n, isSuffix := strings.CutPrefix(spec, "-"); isSuffix && n != "" && strings.Trim(n, "0") == "" {
+			dropped = true
+			continue
+		}
+		kept = append(kept, spec)
+	}
+	if !dropped {
+		return header, false
+	}
+	if len(kept) == 0 {
+		return "", true
+	}
+	return "bytes=" + strings.Join(kept, ","), true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -116,6 +117,15 @@ func TestMediaServing(t *testing.T) {
 	part := e.do(t, http.MethodGet, "/media/example.org/png", map[string]string{"Range": "bytes=1-3"})
 	if part.Code != http.StatusPartialContent || part.Body.String() != "PNG" {
 		t.Errorf("Range: %d %q", part.Code, part.Body.String())
+	}
+	// The last zero bytes are no bytes at all: unsatisfiable (RFC 9110),
+	// alone; beside a range that is not, left out.
+	if none := e.do(t, http.MethodGet, "/media/example.org/png", map[string]string{"Range": "bytes=-0"}); none.Code != http.StatusRequestedRangeNotSatisfiable ||
+		none.Header().Get("Content-Range") != "bytes */"+strconv.Itoa(len(testPNG)) || none.Body.Len() != 0 {
+		t.Errorf("Range of the last 0 bytes: %d %v %q", none.Code, none.Header(), none.Body.String())
+	}
+	if some := e.do(t, http.MethodGet, "/media/example.org/png", map[string]string{"Range": "bytes=-00, 1-3"}); some.Code != http.StatusPartialContent || some.Body.String() != "PNG" {
+		t.Errorf("Range of the last 0 bytes and 1-3: %d %q", some.Code, some.Body.String())
 	}
 	if head := e.do(t, http.MethodHead, "/media/example.org/png", nil); head.Code != http.StatusOK || head.Body.Len() != 0 {
 		t.Errorf("HEAD: %d, %d bytes", head.Code, head.Body.Len())
