@@ -220,7 +220,7 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, lostRo
 	}
 	v.Reactions = sh.reactions
 	v.ReactionsCapped = sh.reactionsCapped
-	if sh.thread.Count > 0 {
+	if sh.thread.Count > 0 && startsThread(e) {
 		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, More: sh.thread.More, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
 		_, v.Thread.LastISO = fmtTime(sh.thread.LastTS)
 	}

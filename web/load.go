@@ -357,7 +357,8 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 // and finds which thread replies' roots have no thread page (lost): a
 // root the archive does not hold, or holds in another room (a relation
 // is kept only in its target's room, and the thread page is the root's
-// room's), not public or expired, as threadRoot judges it. Such a reply
+// room's), not public or expired, or itself a relation (startsThread), as
+// threadRoot judges it. Such a reply
 // is shown in full, as a message, not as a line linking to a thread
 // page that would be a 404. Both are looked up in one read.
 func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[id.EventID]*shown) (parents map[id.EventID]*shown, lost map[id.EventID]bool, err error) {
@@ -373,9 +374,16 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 		}
 	}
 	for _, sh := range msgs {
-		if root := sh.ev.Rel.EventID; sh.ev.Rel.Type == event.RelThread && msgs[root] == nil {
-			rootRoom[root] = sh.ev.RoomID
-			ask(root)
+		if root := sh.ev.Rel.EventID; sh.ev.Rel.Type == event.RelThread {
+			if rs, ok := msgs[root]; !ok {
+				rootRoom[root] = sh.ev.RoomID
+				ask(root)
+			} else if !startsThread(rs.ev) {
+				if lost == nil {
+					lost = map[id.EventID]bool{}
+				}
+				lost[root] = true
+			}
 		}
 		p := sh.ev.Rel.ReplyTo
 		if p == "" {
@@ -390,7 +398,7 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 		}
 	}
 	if len(missing) == 0 {
-		return parents, nil, nil
+		return parents, lost, nil
 	}
 	found, err := s.store.EventsByID(ctx, missing)
 	if err != nil {
@@ -399,7 +407,7 @@ func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[i
 	roots := map[id.EventID]bool{}
 	var public []store.Event
 	for _, f := range found {
-		if room, ok := rootRoom[f.ID]; ok && f.RoomID == room && f.Public && !f.Expired {
+		if room, ok := rootRoom[f.ID]; ok && f.RoomID == room && f.Public && !f.Expired && startsThread(f) {
 			roots[f.ID] = true
 		}
 		// A reply can only quote its own room: a parent elsewhere (perhaps

@@ -42,6 +42,9 @@ func (s *Server) thread(c echo.Context) error {
 	if root.RoomID != r.ID {
 		return notFound("This archive has no thread starting at %s in this room.", root.ID)
 	}
+	if !startsThread(root) {
+		return notFound("%s is itself a thread reply, an edit or a reaction: no thread starts at it.", root.ID)
+	}
 	if !canonical {
 		return canonicalRedirect(c, roomPath(r, "thread", string(root.ID)))
 	}
@@ -64,7 +67,15 @@ func (s *Server) threadRoot(c echo.Context, r store.Room, rootID id.EventID) (st
 	if errors.Is(err, store.ErrNotFound) {
 		return root, false, nil
 	}
-	return root, err == nil && root.RoomID == r.ID && root.Public && !root.Expired, err
+	return root, err == nil && root.RoomID == r.ID && root.Public && !root.Expired && startsThread(root), err
+}
+
+// startsThread says whether a thread can start at e: a thread's root has
+// no relation of its own (so threads do not nest), as the Matrix spec has
+// it. A reply "in the thread" of a thread reply, an edit or a reaction is
+// shown as a message, and such an event has no thread page.
+func startsThread(e store.Event) bool {
+	return e.Rel.Type == ""
 }
 
 // renderThread serves a thread's page with highlight (a reply, or "" for

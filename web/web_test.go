@@ -869,10 +869,11 @@ func TestRepliesToWhatIsNoMessage(t *testing.T) {
 
 // TestThreadRepliesWithoutAThreadPage: a thread reply whose root has no
 // thread page here (the archive does not hold it, or holds it in another
-// room, where a relation to it is not kept) is shown in full as a
-// message, not as a line linking to a thread page that is a 404; the
-// others link to their thread's page, which answers, on the root's day
-// or not.
+// room, where a relation to it is not kept, or the root is itself a
+// relation: threads do not nest) is shown in full as a message, not as a
+// line linking to a thread page that is a 404; the others link to their
+// thread's page, which answers, on the root's day or not. A thread reply
+// or an edit has no thread page, nor a link to one.
 func TestThreadRepliesWithoutAThreadPage(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		const ts = 1767225601000 + 86400000 // 2026-01-02
@@ -887,6 +888,9 @@ func TestThreadRepliesWithoutAThreadPage(t *testing.T) {
 			reply("$toOld", "!x:example.org", "$old", ts+2),
 			reply("$toNothing", "!x:example.org", "$nope", ts+3),
 			reply("$toThere", "!x:example.org", "$there", ts+4),
+			reply("$toReply", "!x:example.org", "$toHere", ts+5),
+			msgLine("$edit", ts+6, `{"msgtype":"m.text","body":"* today's root!","m.new_content":{"msgtype":"m.text","body":"today's root!"},"m.relates_to":{"rel_type":"m.replace","event_id":"$here"}}`),
+			reply("$toEdit", "!x:example.org", "$edit", ts+7),
 			`{"event_id":"$oc","room_id":"!o:example.org","type":"m.room.create","sender":"@b:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"3"}}`,
 			`{"event_id":"$ohv","room_id":"!o:example.org","type":"m.room.history_visibility","sender":"@b:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
 			`{"event_id":"$there","room_id":"!o:example.org","type":"m.room.message","sender":"@b:example.org","origin_server_ts":1767225600002,"content":{"msgtype":"m.text","body":"another room's root"}}`,
@@ -905,14 +909,21 @@ func TestThreadRepliesWithoutAThreadPage(t *testing.T) {
 				}
 			}
 		}
-		for _, ev := range []string{"$toNothing", "$toThere"} {
+		for _, ev := range []string{"$toNothing", "$toThere", "$toReply", "$toEdit"} {
 			li := msgByID(day, ev)
 			if li.HasClass("compact") || li.Find("a.thread-reply").Length() != 0 || !strings.Contains(li.Text(), "said "+ev) {
 				h, _ := goquery.OuterHtml(li)
 				t.Errorf("%s is not shown as a message of its own:\n%s", ev, h)
 			}
 		}
-		e.page(t, "/room/!x:example.org/thread/$there", http.StatusNotFound)
+		for _, root := range []string{"$there", "$toHere", "$edit"} {
+			e.page(t, "/room/!x:example.org/thread/"+url.PathEscape(root), http.StatusNotFound)
+		}
+		// $toHere, on its thread's page, has a reply but starts no thread.
+		thread := e.page(t, "/room/!x:example.org/thread/$here", http.StatusOK)
+		if n := thread.Find(`a[href*="/thread/$toHere"]`).Length(); n != 0 || msgByID(thread, "$toHere").Length() != 1 {
+			t.Errorf("the thread page links %d times to a thread of $toHere", n)
+		}
 	})
 }
 
