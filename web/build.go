@@ -243,35 +243,35 @@ func buildState(e store.Event, d timelineData, links *eventLinks) *stateView {
 	}
 	switch e.Type {
 	case event.TypeCreate:
-		v.Text = who + " created the room."
+		v.line(userText(who), " created the room.")
 	case event.TypeName:
 		if n := str("name"); n != "" {
-			v.Text = fmt.Sprintf("%s changed the room name to “%s”.", who, n)
+			v.line(userText(who), " changed the room name to “", userText(n), "”.")
 		} else {
-			v.Text = who + " removed the room name."
+			v.line(userText(who), " removed the room name.")
 		}
 	case event.TypeTopic:
 		if t := str("topic"); t != "" {
-			v.Text = fmt.Sprintf("%s changed the topic to “%s”.", who, excerpt(t, 300))
+			v.line(userText(who), " changed the topic to “", userText(excerpt(t, 300)), "”.")
 		} else {
-			v.Text = who + " removed the topic."
+			v.line(userText(who), " removed the topic.")
 		}
 	case event.TypeAvatar:
-		v.Text = who + " changed the room avatar."
+		v.line(userText(who), " changed the room avatar.")
 	case event.TypeCanonicalAlias:
 		if a := str("alias"); a != "" {
-			v.Text = fmt.Sprintf("%s set the room's main address to %s.", who, a)
+			v.line(userText(who), " set the room's main address to ", userText(a), ".")
 		} else {
 			return nil
 		}
 	case event.TypeHistoryVisibility:
 		if str("history_visibility") == "world_readable" {
-			v.Text = who + " made the room's history readable by anyone (it is archived from here on)."
+			v.line(userText(who), " made the room's history readable by anyone (it is archived from here on).")
 		} else {
-			v.Text = who + " made the room's history private (the archive stops recording here)."
+			v.line(userText(who), " made the room's history private (the archive stops recording here).")
 		}
 	case event.TypeTombstone:
-		v.Text = who + " upgraded this room."
+		v.line(userText(who), " upgraded this room.")
 		if succ := id.RoomID(str("replacement_room")); succ != "" {
 			if other, ok := d.successors[succ]; ok {
 				v.Link, v.LinkText = roomPath(other), "Continue in the new room"
@@ -283,6 +283,26 @@ func buildState(e store.Event, d timelineData, links *eventLinks) *stateView {
 		return nil
 	}
 	return v
+}
+
+// userText is what a user wrote (a name, the room's name or topic, an
+// address, a reason) in a state line (stateView.line).
+type userText string
+
+// line appends parts to v's text: the archive's words (a string) and what
+// users wrote (userText), whose places it keeps, so that each is written
+// isolated (writeStateText): a display name or topic holding a
+// right-to-left override turned "X banned Y" and what followed it around.
+func (v *stateView) line(parts ...any) {
+	for _, p := range parts {
+		switch p := p.(type) {
+		case string:
+			v.Text += p
+		case userText:
+			v.user = append(v.user, [2]int{len(v.Text), len(v.Text) + len(p)})
+			v.Text += string(p)
+		}
+	}
 }
 
 // buildMember words a membership change; prev is the content of the member
@@ -300,40 +320,52 @@ func buildMember(e store.Event, v *stateView, prev json.RawMessage) *stateView {
 	case "join":
 		switch {
 		case prevMembership == "join" && prevName != name && name == "":
-			v.Text, v.summary = fmt.Sprintf("%s removed their display name (%s).", displayName(prevName, target), target), "changed their name"
+			v.line(userText(displayName(prevName, target)), " removed their display name (", userText(target), ").")
+			v.summary = "changed their name"
 		case prevMembership == "join" && prevName != name:
-			v.Text, v.summary = fmt.Sprintf("%s changed their display name to %s.", displayName(prevName, target), name), "changed their name"
+			v.line(userText(displayName(prevName, target)), " changed their display name to ", userText(name), ".")
+			v.summary = "changed their name"
 		case prevMembership == "join":
-			v.Text, v.summary = subject+" changed their avatar.", "changed their avatar"
+			v.line(userText(subject), " changed their avatar.")
+			v.summary = "changed their avatar"
 		default:
-			v.Text, v.summary = subject+" joined.", "joined"
+			v.line(userText(subject), " joined.")
+			v.summary = "joined"
 		}
 	case "leave":
 		leaver := displayName(cmp.Or(prevName, name), target)
 		nick := ircNickChange(&e)
 		switch {
 		case nick != nil:
-			v.Text, v.summary = fmt.Sprintf("%s is now known as %s.", nick.Nick, nick.NewNick), "changed their name"
+			v.line(userText(nick.Nick), " is now known as ", userText(nick.NewNick), ".")
+			v.summary = "changed their name"
 		case prevMembership == "ban":
-			v.Text, v.summary = fmt.Sprintf("%s unbanned %s.", sender, leaver), "were unbanned"
+			v.line(userText(sender), " unbanned ", userText(leaver), ".")
+			v.summary = "were unbanned"
 		case e.Sender != target:
-			v.Text, v.summary = fmt.Sprintf("%s removed %s.", sender, leaver), "were removed"
+			v.line(userText(sender), " removed ", userText(leaver), ".")
+			v.summary = "were removed"
 		case prevMembership == "invite":
-			v.Text, v.summary = leaver+" declined the invitation.", "declined"
+			v.line(userText(leaver), " declined the invitation.")
+			v.summary = "declined"
 		default:
-			v.Text, v.summary = leaver+" left.", "left"
+			v.line(userText(leaver), " left.")
+			v.summary = "left"
 		}
 	case "ban":
-		v.Text, v.summary = fmt.Sprintf("%s banned %s.", sender, displayName(prevName, target)), "were banned"
+		v.line(userText(sender), " banned ", userText(displayName(prevName, target)), ".")
+		v.summary = "were banned"
 	case "invite":
-		v.Text, v.summary = fmt.Sprintf("%s invited %s.", sender, subject), "were invited"
+		v.line(userText(sender), " invited ", userText(subject), ".")
+		v.summary = "were invited"
 	case "knock":
-		v.Text, v.summary = subject+" asked to join.", "asked to join"
+		v.line(userText(subject), " asked to join.")
+		v.summary = "asked to join"
 	default:
 		return nil
 	}
 	if r := event.StringField(e.Content, "reason"); r != "" && membership != "join" {
-		v.Text += " Reason: " + excerpt(r, 200)
+		v.line(" Reason: ", userText(excerpt(r, 200)))
 	}
 	return v
 }

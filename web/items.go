@@ -119,7 +119,7 @@ func writeItem(m *render.Markup, it *itemView) {
 		m.Lit("\">")
 		writeTime(m, v.DateTime, v.TS, v.Time)
 		m.Lit("</a>\n    <span class=\"text\">")
-		m.Text(v.Text)
+		writeStateText(m, v)
 		m.Lit("</span>")
 		if v.Link != "" {
 			m.Lit(" <a href=\"")
@@ -147,7 +147,7 @@ func writeItem(m *render.Markup, it *itemView) {
 			m.Lit("\">")
 			writeTime(m, c.DateTime, c.TS, c.Time)
 			m.Lit("</a> ")
-			m.Text(c.Text)
+			writeStateText(m, c)
 			m.Lit("</li>")
 		}
 		m.Lit("\n      </ol>\n    </details>\n  </li>\n")
@@ -454,4 +454,18 @@ func openSender(m *render.Markup, senderID string) {
 	m.Lit("<span class=\"sender\" dir=\"auto\" title=\"")
 	m.Text(senderID)
 	m.Lit("\">")
+}
+
+// writeStateText is a state line's text, what users wrote in it each in a
+// <bdi> of its own.
+func writeStateText(m *render.Markup, v *stateView) {
+	at := 0
+	for _, u := range v.user {
+		m.Text(v.Text[at:u[0]])
+		m.Lit("<bdi>")
+		m.Text(v.Text[u[0]:u[1]])
+		m.Lit("</bdi>")
+		at = u[1]
+	}
+	m.Text(v.Text[at:])
 }

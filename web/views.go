@@ -242,6 +242,8 @@ type stateView struct {
 	DateTime  string
 	TS        int64 // UTC ms (data-ts)
 	Text      string
+	// user are the byte ranges of Text that users wrote (line).
+	user      [][2]int
 	Link      string // an optional link (e.g. to an upgraded room)
 	LinkText  string
 	Highlight bool

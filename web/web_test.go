@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -945,5 +946,35 @@ func TestReactionKeysAreIsolated(t *testing.T) {
 	}
 	if who := msgByID(day, "$m1").Find("ul.reactions .who bdi"); who.Text() != "Ann" {
 		t.Errorf("the sender is not isolated: %q", who.Text())
+	}
+}
+
+// TestStateLinesIsolateWhatUsersWrote: in a state line, each name, room
+// name, topic, address and reason is isolated from the archive's words
+// around it (<bdi>): a display name holding a right-to-left override
+// turned "X banned Y" around, and a topic the rest of its line.
+func TestStateLinesIsolateWhatUsersWrote(t *testing.T) {
+	const rlo = "\u202e"
+	state := func(evID, typ, sender, key string, ts int64, content string) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":%q,"sender":%q,"state_key":%q,"origin_server_ts":%d,"content":%s}`, evID, typ, sender, key, ts, content)
+	}
+	const ts = 1767225601000
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		state("$jb", "m.room.member", "@b:example.org", "@b:example.org", ts, `{"membership":"join","displayname":"Bob`+rlo+`"}`),
+		state("$topic", "m.room.topic", "@a:example.org", "", ts+1, `{"topic":"`+rlo+`evil"}`),
+		state("$ban", "m.room.member", "@a:example.org", "@b:example.org", ts+2, `{"membership":"ban","reason":"`+rlo+`spam"}`),
+	))
+	day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+	for ev, want := range map[string][]string{
+		"$jb":    {"Bob" + rlo},
+		"$topic": {"Ann", rlo + "evil"},
+		"$ban":   {"Ann", "Bob" + rlo, rlo + "spam"},
+	} {
+		li := day.Find(`li[id="` + ev + `"]`)
+		var got []string
+		li.Find("bdi").Each(func(_ int, s *goquery.Selection) { got = append(got, s.Text()) })
+		if !slices.Equal(got, want) {
+			t.Errorf("%s isolates %q, want %q (%q)", ev, got, want, li.Text())
+		}
 	}
 }
