@@ -691,7 +691,10 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 // notePending finds redactions waiting for them). It runs before put
 // reads anything of the batch. A relation from another room, or one
 // later redacted or purged, leaves its target marked: RelatedIn then
-// probes for it and finds nothing, as it once did for every event.
+// probes for it and finds nothing, as it once did for every event. One
+// redacted before its target arrived does not mark it (probeNamed reads
+// events_rel, which holds no redacted relation since migration 026);
+// no read of the target would show it anyway.
 func (w *writer) markRelated(ctx context.Context, evs []Event) error {
 	mark := map[string]bool{}
 	for i := range evs {

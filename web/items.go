@@ -268,7 +268,7 @@ func writeMessage(m *render.Markup, v *messageView) {
 		if r.Missing != "" {
 			m.Text(r.Missing)
 		} else {
-			m.Lit("<span class=\"reply-sender\">")
+			m.Lit("<span class=\"reply-sender\" dir=\"auto\">")
 			m.Text(r.SenderName)
 			m.Lit("</span>: <span class=\"reply-excerpt\" dir=\"auto\">")
 			m.Text(r.Excerpt)
@@ -285,8 +285,9 @@ func writeMessage(m *render.Markup, v *messageView) {
 			m.Lit("Message deleted")
 		}
 		if d.By != "" {
-			m.Lit(" by ")
+			m.Lit(" by <bdi>")
 			m.Text(d.By)
+			m.Lit("</bdi>")
 		}
 		if d.At != "" {
 			m.Lit(" at <time>")
@@ -294,9 +295,9 @@ func writeMessage(m *render.Markup, v *messageView) {
 			m.Lit("</time>")
 		}
 		if d.Reason != "" {
-			m.Lit(": “")
+			m.Lit(": “<bdi>")
 			m.Text(d.Reason)
-			m.Lit("”")
+			m.Lit("</bdi>”")
 		}
 		m.Lit(".")
 		if d.AppliedAt != "" {
@@ -382,9 +383,9 @@ func writePoll(m *render.Markup, v *pollView) {
 	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
 	openSender(m, v.SenderID)
 	m.Text(v.SenderName)
-	m.Lit("</span>\n    <div class=\"body poll-body\">\n      <p class=\"question\" dir=\"auto\"><span class=\"poll-label\">Poll:</span> ")
+	m.Lit("</span>\n    <div class=\"body poll-body\">\n      <p class=\"question\"><span class=\"poll-label\">Poll:</span> <span dir=\"auto\">")
 	m.Text(v.Question)
-	m.Lit("</p>\n      <ol class=\"answers\">")
+	m.Lit("</span></p>\n      <ol class=\"answers\">")
 	for _, a := range v.Answers {
 		m.Lit("<li class=\"answer")
 		if a.Winner {

@@ -963,6 +963,10 @@ func TestStateLinesIsolateWhatUsersWrote(t *testing.T) {
 		state("$jb", "m.room.member", "@b:example.org", "@b:example.org", ts, `{"membership":"join","displayname":"Bob`+rlo+`"}`),
 		state("$topic", "m.room.topic", "@a:example.org", "", ts+1, `{"topic":"`+rlo+`evil"}`),
 		state("$ban", "m.room.member", "@a:example.org", "@b:example.org", ts+2, `{"membership":"ban","reason":"`+rlo+`spam"}`),
+		msgLine("$m1", ts+3, `{"msgtype":"m.text","body":"one"}`),
+		msgLine("$re", ts+4, `{"msgtype":"m.text","body":"two","m.relates_to":{"m.in_reply_to":{"event_id":"$m1"}}}`),
+		msgLine("$gone", ts+5, `{"msgtype":"m.text","body":"three"}`),
+		redactionLine("$red", "@a:example.org", ts+6, "$gone", rlo+"spam"),
 	))
 	day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
 	for ev, want := range map[string][]string{
@@ -976,5 +980,16 @@ func TestStateLinesIsolateWhatUsersWrote(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s isolates %q, want %q (%q)", ev, got, want, li.Text())
 		}
+	}
+	// Beside the state lines: the header's topic, a reply's quoted
+	// sender and a deletion's reason.
+	if day.Find("p.topic").AttrOr("dir", "") != "auto" {
+		t.Error("the topic is not isolated")
+	}
+	if msgByID(day, "$re").Find(".reply-sender").AttrOr("dir", "") != "auto" {
+		t.Error("a reply's quoted sender is not isolated")
+	}
+	if got := msgByID(day, "$gone").Find("bdi").Last().Text(); got != rlo+"spam" {
+		t.Errorf("a deletion's reason is not isolated: %q", got)
 	}
 }
