@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -413,8 +414,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("Cache-Control", "no-store")
 	}
 	// A message may quote the address, whose bytes need not be UTF-8
-	// (/room/%ff): the page says UTF-8, as the JSON encoder makes it.
-	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	// (/room/%ff): the page says UTF-8, as the JSON encoder makes it. Nor
+	// may the address turn the message around: a link to /room/%E2%80%AE…
+	// (U+202E, right-to-left override) made the page say what it wanted
+	// backwards. The archive's own words hold no bidi control.
+	msg = strings.Map(noBidiControl, strings.ToValidUTF8(msg, "\uFFFD"))
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		_ = c.JSON(code, apiError{ErrCode: errCode(code), Error: msg})
 		return
@@ -660,4 +664,14 @@ func (s *Server) stylesheet(c echo.Context) error {
 func (s *Server) script(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", archiveJS)
+}
+
+// noBidiControl maps the Unicode bidi controls (Bidi_Control: the marks,
+// embeddings, overrides and isolates) to U+FFFD, for a text whose parts
+// cannot each be isolated.
+func noBidiControl(r rune) rune {
+	if unicode.Is(unicode.Bidi_Control, r) {
+		return '\uFFFD'
+	}
+	return r
 }

@@ -993,3 +993,17 @@ func TestStateLinesIsolateWhatUsersWrote(t *testing.T) {
 		t.Errorf("a deletion's reason is not isolated: %q", got)
 	}
 }
+
+// TestErrorPagesHoldNoBidiControls: an error page that quotes its address
+// cannot be made to read backwards by it: U+202E (right-to-left override)
+// in a link's path is U+FFFD on the page and in the JSON error.
+func TestErrorPagesHoldNoBidiControls(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t))
+	for _, path := range []string{"/room/%E2%80%AEmoc.elpmaxe:lobby", "/api/v1/rooms/%E2%80%AE!x:example.org/events?date=2026-01-01"} {
+		rec := e.get(t, path)
+		body := rec.Body.String()
+		if rec.Code != http.StatusNotFound || strings.ContainsRune(body, '\u202e') || !strings.ContainsRune(body, '\uFFFD') {
+			t.Errorf("GET %s = %d, %q", path, rec.Code, body[max(len(body)-400, 0):])
+		}
+	}
+}
