@@ -730,11 +730,11 @@ func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, err
 // twentieth a thread) took 6.8-6.9 ms that way against 5.6-6.2, though
 // a day whose one message has 20,000 thread replies a ninth of the 73
 // ms it takes this way (17 against 154 with the test suite running).
-// So other senders' edits of a day's message are read here to be left
-// out, as the walks no longer read them (events_edits, migration 027):
-// taken from events_edits in a query of their own (a UNION ALL of the
-// two joins, or the relations listed for each event), the busy day's
-// took 6.8-7.3 ms against 6.0-6.2.
+// Other senders' edits of a day's message are therefore still read here,
+// to be left out, where the walks no longer read them (events_edits,
+// migration 027): taken from events_edits in a query of their own (a
+// UNION ALL of two joins, or each event's relations listed by a
+// subquery), the busy day's took 6.8-7.3 ms against 6.0-6.2.
 func relatedInSQL(order string) string {
 	return `SELECT ` + publicRoomEventColumns + ` FROM (
 		SELECT rnid, t_ts, t_nid, rel_prio, rel_rank FROM (

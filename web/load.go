@@ -358,9 +358,9 @@ func (s *Server) timeline(ctx context.Context, r store.Room, evs []store.Event, 
 // root the archive does not hold, or holds in another room (a relation
 // is kept only in its target's room, and the thread page is the root's
 // room's), not public or expired, or itself a relation (startsThread), as
-// threadRoot judges it. Such a reply
-// is shown in full, as a message, not as a line linking to a thread
-// page that would be a 404. Both are looked up in one read.
+// threadRoot judges it. Such a reply is shown in full, as a message, not
+// as a line linking to a thread page that would be a 404. Both are looked
+// up in one read.
 func (s *Server) replyParents(ctx context.Context, evs []store.Event, msgs map[id.EventID]*shown) (parents map[id.EventID]*shown, lost map[id.EventID]bool, err error) {
 	parents = map[id.EventID]*shown{}
 	var missing []id.EventID
