@@ -49,8 +49,10 @@ func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.Ev
 	if store.RelatedCapped(rel, e.ID, event.RelAnnotation) || capped && res.ReactionsLoaded > 0 {
 		sh.reactionsCapped = res.ReactionsLoaded
 	}
-	sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS,
-		More: store.RelatedCapped(rel, e.ID, event.RelThread) || capped && res.ThreadCount > 0}
+	if startsThread(sh.ev) { // a thread reply has no replies of its own
+		sh.thread = threadSummary{Count: res.ThreadCount, LastTS: res.ThreadLastTS,
+			More: store.RelatedCapped(rel, e.ID, event.RelThread) || capped && res.ThreadCount > 0}
+	}
 }
 
 // maxReactionKey bounds a reaction key as displayed.
@@ -220,7 +222,7 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, lostRo
 	}
 	v.Reactions = sh.reactions
 	v.ReactionsCapped = sh.reactionsCapped
-	if sh.thread.Count > 0 && startsThread(e) {
+	if sh.thread.Count > 0 {
 		v.Thread = &threadView{Path: roomPath(r, "thread", string(e.ID)), Count: sh.thread.Count, More: sh.thread.More, LastAt: fmtStamp(time.UnixMilli(sh.thread.LastTS))}
 		_, v.Thread.LastISO = fmtTime(sh.thread.LastTS)
 	}

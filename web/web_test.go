@@ -920,10 +920,28 @@ func TestThreadRepliesWithoutAThreadPage(t *testing.T) {
 		for _, root := range []string{"$there", "$toHere", "$edit"} {
 			e.page(t, "/room/!x:example.org/thread/"+url.PathEscape(root), http.StatusNotFound)
 		}
-		// $toHere, on its thread's page, has a reply but starts no thread.
+		// $toHere, on its thread's page, has a reply but starts no thread;
+		// the JSON day counts no thread replies of it either.
 		thread := e.page(t, "/room/!x:example.org/thread/$here", http.StatusOK)
 		if n := thread.Find(`a[href*="/thread/$toHere"]`).Length(); n != 0 || msgByID(thread, "$toHere").Length() != 1 {
 			t.Errorf("the thread page links %d times to a thread of $toHere", n)
+		}
+		rec := e.get(t, "/api/v1/rooms/!x:example.org/events?date=2026-01-02")
+		var api struct {
+			Events []struct {
+				EventID string `json:"event_id"`
+				Replies int    `json:"thread_replies"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &api); err != nil {
+			t.Fatal(err)
+		}
+		replies := map[string]int{}
+		for _, ev := range api.Events {
+			replies[ev.EventID] = ev.Replies
+		}
+		if replies["$here"] != 1 || replies["$toHere"] != 0 {
+			t.Errorf("the JSON day counts thread replies %v, want $here's one and none of $toHere", replies)
 		}
 	})
 }
