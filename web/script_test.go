@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,15 @@ func TestStaticAnswersHEADAndRevalidates(t *testing.T) {
 				t.Errorf("HEAD %s: %s %q, GET's %q", path, h, rec.Header().Get(h), get.Header().Get(h))
 			}
 		}
+	}
+	// The stylesheet is named by its content and cached for good; its
+	// fixed name, which pages cached before named, still answers, for an
+	// hour at a time.
+	if !regexp.MustCompile(`^/static/style\.[0-9a-f]{12}\.css$`).MatchString(style) || !strings.Contains(e.get(t, style).Header().Get("Cache-Control"), "immutable") {
+		t.Errorf("the stylesheet is %s, cached %q", style, e.get(t, style).Header().Get("Cache-Control"))
+	}
+	if fixed := e.get(t, "/static/style.css"); fixed.Code != http.StatusOK || fixed.Body.String() != e.get(t, style).Body.String() || fixed.Header().Get("Cache-Control") != "public, max-age=3600" {
+		t.Errorf("/static/style.css = %d, %q", fixed.Code, fixed.Header().Get("Cache-Control"))
 	}
 	etag := e.get(t, style).Header().Get("ETag")
 	if etag == "" {

@@ -105,8 +105,9 @@ type Server struct {
 	// scriptPath is /static/archive.<hash>.js: named by its content, so
 	// it can be cached for a year and a new build is fetched at once.
 	scriptPath string
-	// styleCSS is /static/style.css, styleETag its validator.
-	styleCSS, styleETag string
+	// styleCSS is the stylesheet, styleETag its validator and stylePath
+	// /static/style.<hash>.css, its name in pages (stylesheet).
+	styleCSS, styleETag, stylePath string
 	// viaHook, if set (by tests), is called as a room's via servers are
 	// computed from all of its member events.
 	viaHook func(id.RoomID)
@@ -183,6 +184,7 @@ func New(st *store.Store, r *render.Renderer, log *slog.Logger, opts Options) (*
 	s.styleCSS = styleCSS + "\n" + render.CSS
 	sum = sha256.Sum256([]byte(s.styleCSS))
 	s.styleETag = `"` + hex.EncodeToString(sum[:12]) + `"`
+	s.stylePath = "/static/style." + hex.EncodeToString(sum[:6]) + ".css"
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -302,6 +304,7 @@ func (s *Server) routes() *echo.Echo {
 	// Every page answers HEAD too: link checkers and curl -I use it.
 	get := func(path string, h echo.HandlerFunc) { e.Match([]string{http.MethodGet, http.MethodHead}, path, h) }
 	get("/static/style.css", s.stylesheet)
+	get(s.stylePath, s.stylesheet)
 	get(s.scriptPath, s.script)
 	get("/", s.directory)
 	get("/room/:room", s.roomLatest)
@@ -484,7 +487,7 @@ func (s *Server) execPageLent(name string, data any) (respBody, error) {
 	var b bytes.Buffer
 	b.Grow(pageChrome)
 	sp := new(itemsSplice)
-	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data, Script: s.scriptPath, splice: sp}); err != nil {
+	if err := t.Execute(&b, pageData{Site: s.opts.SiteName, Page: data, Script: s.scriptPath, Style: s.stylePath, splice: sp}); err != nil {
 		return respBody{}, fmt.Errorf("render %s: %w", name, err)
 	}
 	if !sp.set {
@@ -583,6 +586,7 @@ type pageData struct {
 	Site   string
 	Page   any
 	Script string // the path of archive.js
+	Style  string // the path of the stylesheet
 	splice *itemsSplice
 }
 
@@ -648,12 +652,19 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 
 // stylesheet serves the site's CSS followed by render's rules for the
 // markup it produces (spoilers), one file so pages make one request.
-// Its name is fixed (every page names it), so it is kept an hour and then
-// asked again with its ETag, which a 304 answers until an upgrade changes
-// it.
+// Pages name it by its content (stylePath), which is cached for good, as
+// archive.js is: under its fixed name, kept an hour, a browser showed an
+// upgrade's pages with the stylesheet of before for up to that hour. The
+// fixed name, which pages cached before named, is still served, kept an
+// hour and then asked again with its ETag, which a 304 answers until an
+// upgrade changes it.
 func (s *Server) stylesheet(c echo.Context) error {
 	h := c.Response().Header()
-	h.Set("Cache-Control", "public, max-age=3600")
+	if c.Request().URL.Path == s.stylePath {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=3600")
+	}
 	h.Set("ETag", s.styleETag)
 	h.Set("Content-Type", "text/css; charset=utf-8")
 	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, strings.NewReader(s.styleCSS))
