@@ -116,7 +116,7 @@ type meetingSummaryView struct {
 	Date, Time     string
 	DateTime       string
 	Title          string
-	Chairs         string
+	Chairs         []string // each isolated on the page (<bdi>)
 	Length         string
 	Ended          bool
 	Topics         int
@@ -212,11 +212,9 @@ func meetingSummary(r store.Room, m *meeting.Meeting) meetingSummaryView {
 		Title: m.Title, Length: meetingLength(m), Ended: m.Ended,
 		Topics: m.Topics(), Actions: len(m.Actions), Lines: m.Lines,
 	}
-	var chairs []string
 	for _, c := range m.Chairs {
-		chairs = append(chairs, c.Name)
+		v.Chairs = append(v.Chairs, c.Name)
 	}
-	v.Chairs = strings.Join(chairs, ", ")
 	return v
 }
 

@@ -81,6 +81,9 @@ func TestMeetingPages(t *testing.T) {
 		if got := strings.Join(cells, " | "); got != "2026-01-01 00:02 | Release sync text | Ann | 6 min | 1 | 2" {
 			t.Errorf("list row = %q", got)
 		}
+		if chairs := rows.First().Find("td bdi").Map(func(_ int, s *goquery.Selection) string { return s.Text() }); len(chairs) != 1 || chairs[0] != "Ann" {
+			t.Errorf("the chairs are not each isolated: %q", chairs)
+		}
 		if href, _ := rows.Find("a").First().Attr("href"); href != "/room/!x:example.org/meeting/$m0" {
 			t.Errorf("meeting link %q", href)
 		}
