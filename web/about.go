@@ -106,8 +106,8 @@ func (s *Server) about(c echo.Context) error {
 	if v.Version == "" {
 		v.Version = "1"
 	}
-	v.Meta = pageMeta{Title: "About " + roomName(r), Canonical: s.absolute(roomPath(r, "about")), SiteName: s.opts.SiteName, Robots: robots,
-		Description: fmt.Sprintf("The public archive of the Matrix room %s: its history, how complete it is, and how it is kept.", roomName(r))}
+	v.Meta = pageMeta{Title: "About " + isolated(roomName(r)), Canonical: s.absolute(roomPath(r, "about")), SiteName: s.opts.SiteName, Robots: robots,
+		Description: fmt.Sprintf("The public archive of the Matrix room %s: its history, how complete it is, and how it is kept.", isolated(roomName(r)))}
 	if v.Earlier, err = s.upgradeChain(ctx, r, func(x store.Room) id.RoomID { return x.Predecessor }); err != nil {
 		return err
 	}

@@ -103,9 +103,9 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	url := s.absolute(eventPath(r, ev.ID))
 	when := time.UnixMilli(ev.OriginTS).UTC()
 	v.Meta = &pageMeta{
-		Title:     fmt.Sprintf("%s in %s, %s", displayName(ev.SenderName, ev.Sender), roomName(r), when.Format("2 January 2006")),
+		Title:     fmt.Sprintf("%s in %s, %s", isolated(displayName(ev.SenderName, ev.Sender)), isolated(roomName(r)), when.Format("2 January 2006")),
 		Canonical: url, Published: when.Format(time.RFC3339), SiteName: s.opts.SiteName,
-		Description: fmt.Sprintf("A message in %s, archived by %s.", roomName(r), s.opts.SiteName),
+		Description: fmt.Sprintf("A message in %s, archived by %s.", isolated(roomName(r)), s.opts.SiteName),
 	}
 	if v.Meta.Robots, _, err = s.roomRobots(c, r); err != nil {
 		return err
@@ -122,7 +122,7 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 		v.AccessDate = access
 		q.text(sh.msg, 0, func(text string) {
 			short := excerpt(text, 200)
-			v.Meta.Title = fmt.Sprintf("%s: “%s” · %s", author, excerpt(text, 70), roomName(r))
+			v.Meta.Title = fmt.Sprintf("%s: “%s” · %s", isolated(author), isolated(excerpt(text, 70)), isolated(roomName(r)))
 			v.Meta.Description = short
 			*cite = citations(citeFacts{
 				URL: url, Author: author, AuthorID: string(ev.Sender), Room: roomName(r), Site: s.opts.SiteName,

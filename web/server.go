@@ -282,6 +282,7 @@ func (s *Server) parseTemplates() error {
 			"roomPath":     roomPath,
 			"calendarText": calendarText,
 			"pageItems":    pageItems,
+			"isolated":     isolated,
 		}).ParseFS(templateFS, "templates/layout.html", "templates/meta.html", "templates/irc.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse template %s: %w", name, err)

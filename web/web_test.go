@@ -985,6 +985,7 @@ func TestStateLinesIsolateWhatUsersWrote(t *testing.T) {
 		msgLine("$re", ts+4, `{"msgtype":"m.text","body":"two","m.relates_to":{"m.in_reply_to":{"event_id":"$m1"}}}`),
 		msgLine("$gone", ts+5, `{"msgtype":"m.text","body":"three"}`),
 		redactionLine("$red", "@a:example.org", ts+6, "$gone", rlo+"spam"),
+		state("$name", "m.room.name", "@a:example.org", "", ts+7, `{"name":"`+rlo+`evil"}`),
 	))
 	day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
 	for ev, want := range map[string][]string{
@@ -1009,6 +1010,10 @@ func TestStateLinesIsolateWhatUsersWrote(t *testing.T) {
 	}
 	if got := msgByID(day, "$gone").Find("bdi").Last().Text(); got != rlo+"spam" {
 		t.Errorf("a deletion's reason is not isolated: %q", got)
+	}
+	// A title is plain text: the room's name is isolated by controls.
+	if got := day.Find("title").Text(); !strings.HasPrefix(got, "\u2068"+rlo+"evil\u2069 on 2026-01-01 · ") {
+		t.Errorf("the title is %+q", got)
 	}
 }
 
