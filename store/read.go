@@ -609,15 +609,19 @@ func relationWalk(relType, cols string) string {
 
 // relationKindCond is what an event of a relation's kind must be besides
 // (r, relating to t): an edit only from t's sender, a reaction an
-// m.reaction (event.Resolve counts no other) and a thread reply a
-// message or a sticker (what a thread page lists). Counted, any other
-// event saying it was one took a place of the MaxRelated kept: 500
+// m.reaction (event.Resolve counts no other), a thread reply a message
+// or a sticker (what a thread page lists) and a reference a poll's
+// response or end (what the archive shows of references). Counted, any
+// other event saying it was one took a place of the MaxRelated kept: 500
 // stickers "reacting" to a message, or reactions "replying in its
-// thread", left it showing none of its real reactions or replies.
+// thread", left it showing none of its real reactions or replies, and
+// 500 messages "referring" to a poll left it open with no vote.
 var relationKindCond = map[string]string{
 	event.RelReplace:    `r.sender = t.sender`,
 	event.RelAnnotation: `r.type = '` + event.TypeReaction + `'`,
 	event.RelThread:     `r.type IN ('` + event.TypeMessage + `', '` + event.TypeSticker + `')`,
+	event.RelReference: `r.type IN ('` + event.TypePollResponse + `', '` + event.TypePollResponseUnstable + `', '` +
+		event.TypePollEnd + `', '` + event.TypePollEndUnstable + `')`,
 }
 
 // relationKindsSQL is relationKindCond of every kind, for a query of the

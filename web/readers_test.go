@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -269,6 +270,18 @@ func TestPollEndedByModerator(t *testing.T) {
 		decode(t, e.get(t, "/api/v1/events/$poll"), http.StatusOK, &api)
 		if !api.Poll.Ended || api.Poll.Voters != 2 {
 			t.Errorf("API poll %+v: want ended with 2 voters (the vote after the moderator's end does not count)", api.Poll)
+		}
+		// Messages "referring" to the poll are no responses: as many as
+		// the archive keeps of a poll's responses left it open with none.
+		var flood []string
+		for i := range store.MaxRelated {
+			flood = append(flood, pollLine(fmt.Sprintf("$ref%d", i), "m.room.message", "@e:example.org", 1767225607000+int64(i),
+				`{"msgtype":"m.text","body":"spam","m.relates_to":{"rel_type":"m.reference","event_id":"$poll"}}`))
+		}
+		e.addEvents(t, flood...)
+		decode(t, e.get(t, "/api/v1/events/$poll"), http.StatusOK, &api)
+		if !api.Poll.Ended || api.Poll.Voters != 2 {
+			t.Errorf("API poll %+v after %d messages referring to it: want ended with 2 voters", api.Poll, store.MaxRelated)
 		}
 	})
 }
