@@ -252,19 +252,21 @@ func (s *Server) meetingAt(c echo.Context, r store.Room, raw string) (meeting.Me
 }
 
 type meetingView struct {
-	Room        roomView
-	Summary     meetingSummaryView
-	ListPath    string
-	StartLink   string
-	EndLink     string
-	EndTime     string
-	Chairs      []string
-	Sections    []meetingSectionView
-	Actions     []meetingItemView
-	ByPerson    []meetingPersonView
-	Unassigned  []meetingItemView
-	People      []meetingPersonView
-	HasUnlisted bool
+	Room      roomView
+	Summary   meetingSummaryView
+	ListPath  string
+	StartLink string
+	EndLink   string
+	EndTime   string
+	Chairs    []string
+	Sections  []meetingSectionView
+	Actions   []meetingItemView
+	ByPerson  []meetingPersonView
+	// AssignedCapped is meeting.MaxAssigned when ByPerson was cut there.
+	AssignedCapped int
+	Unassigned     []meetingItemView
+	People         []meetingPersonView
+	HasUnlisted    bool
 }
 
 type meetingSectionView struct {
@@ -356,6 +358,9 @@ func (s *Server) meetingPage(c echo.Context) error {
 		}
 		v.ByPerson = append(v.ByPerson, pv)
 	}
+	if m.AssignedCapped {
+		v.AssignedCapped = meeting.MaxAssigned
+	}
 	for _, a := range m.Unassigned {
 		v.Unassigned = append(v.Unassigned, s.meetingItem(r, a))
 	}
@@ -418,6 +423,9 @@ func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) stri
 		for _, a := range p.Actions {
 			fmt.Fprintf(&b, "  * %s\n", strings.Join(strings.Fields(logField(a.Text)), " "))
 		}
+	}
+	if m.AssignedCapped {
+		fmt.Fprintf(&b, "* (only the first %d of the actions' people are listed)\n", meeting.MaxAssigned)
 	}
 	if len(m.Unassigned) > 0 {
 		b.WriteString("* **UNASSIGNED**\n")
