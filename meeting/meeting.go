@@ -150,7 +150,7 @@ type meetingState struct {
 	pending map[string]bool // #chair names not yet seen as anyone's name
 	people  map[id.UserID]*Person
 	order   []id.UserID
-	names   map[string]id.UserID // lower-cased names and IDs seen so far
+	names   map[string]id.UserID // lower-cased names and IDs seen so far; "" for a name more than one sender used
 	owner   id.UserID            // never unchaired
 }
 
@@ -194,11 +194,17 @@ func run(lines []Line, start int, title string) (Meeting, int) {
 	return st.m, i
 }
 
-// learn records the names by which a sender may be chaired.
+// learn records the names by which a sender may be chaired. A name two
+// senders used (a display name is anyone's to take) chairs neither: a
+// member named "Bob" who spoke first was chaired by "#chair Bob" meant for
+// the real Bob, and took the meeting's #topic, #agreed and #endmeeting.
+// The user ID always names its sender.
 func (st *meetingState) learn(l Line) {
 	for _, k := range nameKeys(l) {
-		if _, ok := st.names[k]; !ok {
+		if u, ok := st.names[k]; !ok {
 			st.names[k] = l.Sender
+		} else if u != l.Sender {
+			st.names[k] = ""
 		}
 	}
 }
@@ -277,7 +283,9 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 		if chair {
 			for _, n := range nickArgs(arg) {
 				if u, ok := st.names[strings.ToLower(n)]; ok {
-					st.chairs[u] = true
+					if u != "" {
+						st.chairs[u] = true
+					}
 				} else {
 					st.pending[strings.ToLower(n)] = true
 				}
@@ -287,7 +295,7 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 		if chair {
 			for _, n := range nickArgs(arg) {
 				delete(st.pending, strings.ToLower(n))
-				if u, ok := st.names[strings.ToLower(n)]; ok && u != st.owner {
+				if u, ok := st.names[strings.ToLower(n)]; ok && u != "" && u != st.owner {
 					delete(st.chairs, u)
 				}
 			}

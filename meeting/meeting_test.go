@@ -230,3 +230,28 @@ func TestAssignedIsBounded(t *testing.T) {
 		t.Errorf("another computation lists %d under %d people from %s, not %d under %d from %s", n2, len(again.ByPerson), first2, n, len(m.ByPerson), first)
 	}
 }
+
+// TestChairByASharedName: "#chair Bob", when two senders have spoken as
+// "Bob" (a display name is anyone's to take), chairs neither: the first
+// to speak under it was chaired, and took the #topic, #agreed and
+// #endmeeting meant for the real Bob. A user ID chairs its sender.
+func TestChairByASharedName(t *testing.T) {
+	ls := script("alice: #startmeeting", "bob: hi", "bob: hello", "alice: #chair Bob",
+		"bob: #topic mallory's topic", "bob: #topic bob's topic", "alice: #chair @bob:example.org", "bob: #topic bob's second topic", "alice: #endmeeting")
+	ls[1].Sender, ls[4].Sender = "@mallory:example.org", "@mallory:example.org" // mallory, named Bob
+	m := Extract(ls)[0]
+	var topics []string
+	for _, s := range m.Sections {
+		if s.Topic.EventID != "" {
+			topics = append(topics, s.Topic.Text)
+		}
+	}
+	if strings.Join(topics, "|") != "bob's second topic" {
+		t.Errorf("topics %q: want only the real Bob's, once chaired by his ID", topics)
+	}
+	for _, c := range m.Chairs {
+		if c.Sender == "@mallory:example.org" {
+			t.Error("mallory, named Bob, is a chair")
+		}
+	}
+}
