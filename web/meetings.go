@@ -248,7 +248,47 @@ func (s *Server) meetingAt(c echo.Context, r store.Room, raw string) (meeting.Me
 	if !ok {
 		return meeting.Meeting{}, notFound("No meeting of %s starts at %s: that message is not a #startmeeting the archive shows.", roomName(r), raw)
 	}
+	if in, err := s.insideEarlierMeeting(ctx, r, e); err != nil {
+		return meeting.Meeting{}, err
+	} else if in != "" {
+		return meeting.Meeting{}, notFound("No meeting of %s starts at %s: it was said during the meeting started at %s, and is a line of it.", roomName(r), raw, in)
+	}
 	return m, nil
+}
+
+// maxNestChecks bounds the earlier meetings insideEarlierMeeting computes.
+const maxNestChecks = 8
+
+// insideEarlierMeeting is the ID of an earlier meeting of r that start
+// (a #startmeeting) was said during, "" for none: the list has such a
+// start as a line of that meeting (meetingList), and its own page had
+// minutes, the earlier meeting's later lines among them. The nearest
+// earlier starts within a meeting's longest span (meeting.MaxDuration)
+// are computed, no more than maxNestChecks of them.
+func (s *Server) insideEarlierMeeting(ctx context.Context, r store.Room, start store.Event) (id.EventID, error) {
+	starts, err := s.store.MeetingStarts(ctx, r.ID)
+	if err != nil {
+		return "", err
+	}
+	checked := 0
+	for i := len(starts) - 1; i >= 0 && checked < maxNestChecks; i-- {
+		st := starts[i]
+		if !store.PositionOf(st).Before(store.PositionOf(start)) || st.OptedOut {
+			continue
+		}
+		if st.OriginTS < start.OriginTS-meeting.MaxDuration {
+			break
+		}
+		checked++
+		m, ok, _, err := s.loadMeeting(ctx, r, st)
+		if err != nil {
+			return "", err
+		}
+		if ok && m.Start <= start.OriginTS && start.OriginTS <= m.End {
+			return m.ID, nil
+		}
+	}
+	return "", nil
 }
 
 type meetingView struct {

@@ -432,3 +432,26 @@ func TestMeetingFollowsEdits(t *testing.T) {
 		}
 	})
 }
+
+// TestNestedStartHasNoMinutes: a #startmeeting said during a meeting is a
+// line of it, on its own page as in the list: its minutes page is a 404,
+// not minutes holding the earlier meeting's later lines.
+func TestNestedStartHasNoMinutes(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		meetingMsg("$m0", 120000, aUser, "#startmeeting Real"),
+		meetingMsg("$fake", 180000, zUser, "#startmeeting Fake nested meeting"),
+		meetingMsg("$m2", 240000, aUser, "#action Ann writes it down"),
+		meetingMsg("$m3", 300000, aUser, "#endmeeting"),
+		// Zorblax's nested meeting never ended (the chair of the real one
+		// ended that one): a later one is a day after.
+		meetingMsg("$later", 2*86400000, zUser, "#startmeeting Later"),
+		meetingMsg("$m5", 2*86400000+60000, zUser, "#endmeeting"),
+	))
+	list := e.page(t, "/room/!x:example.org/meetings", http.StatusOK)
+	if n := list.Find("table.meetings tbody tr").Length(); n != 2 {
+		t.Errorf("%d meetings listed, want Real and Later: %s", n, list.Find("table.meetings tbody").Text())
+	}
+	e.page(t, "/room/!x:example.org/meeting/$fake", http.StatusNotFound)
+	e.page(t, "/room/!x:example.org/meeting/$m0", http.StatusOK)
+	e.page(t, "/room/!x:example.org/meeting/$later", http.StatusOK)
+}
