@@ -615,14 +615,22 @@ func textLogHeader(r store.Room, date string, notes []string) string {
 
 // textLogLines makes the log's lines of the messages of evs that msgs
 // shows, in evs's order, and queues the rendering of their text on q.
+// A display name that two senders of evs's messages used is followed by
+// each one's user ID, as Matrix clients show it: a member who took
+// another's name was that member in the log ("<Bob>").
 func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, q *renderQueue) []textLogLine {
 	var lines []textLogLine
+	shared := sharedNames(evs, msgs)
 	for _, e := range evs {
 		sh, ok := msgs[e.ID]
 		if !ok {
 			continue
 		}
-		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(displayName(e.SenderName, e.Sender)),
+		name := displayName(e.SenderName, e.Sender)
+		if shared[name] {
+			name += " (" + string(e.Sender) + ")"
+		}
+		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(name),
 			MsgType: sh.msg.MsgType, Edited: sh.edited}
 		if sh.redaction != nil {
 			l.Notice = withdrawnNotice(*sh.redaction)
@@ -652,6 +660,28 @@ func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, q *
 		}
 	}
 	return lines
+}
+
+// sharedNames are the display names more than one sender of evs's
+// messages (those msgs shows) used.
+func sharedNames(evs []store.Event, msgs map[id.EventID]*shown) map[string]bool {
+	var shared map[string]bool
+	by := map[string]id.UserID{}
+	for _, e := range evs {
+		if _, ok := msgs[e.ID]; !ok {
+			continue
+		}
+		name := displayName(e.SenderName, e.Sender)
+		if u, ok := by[name]; !ok {
+			by[name] = e.Sender
+		} else if u != e.Sender {
+			if shared == nil {
+				shared = map[string]bool{}
+			}
+			shared[name] = true
+		}
+	}
+	return shared
 }
 
 // textLogView is a plain-text day log before its messages' text is

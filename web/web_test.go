@@ -1030,3 +1030,29 @@ func TestErrorPagesHoldNoBidiControls(t *testing.T) {
 		}
 	}
 }
+
+// TestTextLogTellsSharedNamesApart: a display name two senders used that
+// day is followed in the text log by each one's user ID, as Matrix
+// clients show it; a name only one sender used is left as it is.
+func TestTextLogTellsSharedNamesApart(t *testing.T) {
+	member := func(evID, user, name string, ts int64) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.member","sender":%q,"state_key":%q,"origin_server_ts":%d,"content":{"membership":"join","displayname":%q}}`, evID, user, user, ts, name)
+	}
+	said := func(evID, user, body string, ts int64) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.message","sender":%q,"origin_server_ts":%d,"content":{"msgtype":"m.text","body":%q}}`, evID, user, ts, body)
+	}
+	const ts = 1767225601000
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		member("$jb", "@bob:example.org", "Bob", ts),
+		member("$jm", "@mallory:example.org", "Bob", ts+1),
+		said("$m1", "@bob:example.org", "I am Bob", ts+2),
+		said("$m2", "@mallory:example.org", "I am Bob too", ts+3),
+		said("$m3", "@a:example.org", "hello", ts+4),
+	))
+	log := e.get(t, "/room/!x:example.org/2026-01-01.txt").Body.String()
+	for _, want := range []string{"<Bob (@bob:example.org)> I am Bob\n", "<Bob (@mallory:example.org)> I am Bob too\n", "<Ann> hello\n"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+}
