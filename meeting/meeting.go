@@ -346,6 +346,71 @@ func (st *meetingState) finish() {
 		}
 	}
 	st.assign()
+	m.tellApart(st.items)
+}
+
+// tellApart follows a name two people of the meeting went by (a display
+// name is anyone's to take) with each one's user ID, as Matrix clients
+// show it ("Bob (@mallory:example.org)"), wherever the minutes name them:
+// a member who took another's name was that member in them. It runs after
+// assign, which finds people by their names in actions.
+func (m *Meeting) tellApart(items []Item) {
+	by := map[string]id.UserID{}
+	shared := map[string]bool{}
+	note := func(name string, u id.UserID) {
+		if name == "" {
+			return
+		}
+		if v, ok := by[name]; !ok {
+			by[name] = u
+		} else if v != u {
+			shared[name] = true
+		}
+	}
+	for _, p := range m.People {
+		note(p.Name, p.Sender)
+	}
+	for _, it := range items {
+		note(it.Name, it.Sender)
+	}
+	if len(shared) == 0 {
+		return
+	}
+	person := func(p *Person) {
+		if shared[p.Name] {
+			p.Name += " (" + string(p.Sender) + ")"
+		}
+	}
+	item := func(it *Item) {
+		if shared[it.Name] {
+			it.Name += " (" + string(it.Sender) + ")"
+		}
+	}
+	for i := range m.People {
+		person(&m.People[i])
+	}
+	person(&m.Owner)
+	for i := range m.Chairs {
+		person(&m.Chairs[i])
+	}
+	for i := range m.Sections {
+		item(&m.Sections[i].Topic)
+		for j := range m.Sections[i].Items {
+			item(&m.Sections[i].Items[j])
+		}
+	}
+	for i := range m.Actions {
+		item(&m.Actions[i])
+	}
+	for i := range m.ByPerson {
+		person(&m.ByPerson[i].Person)
+		for j := range m.ByPerson[i].Actions {
+			item(&m.ByPerson[i].Actions[j])
+		}
+	}
+	for i := range m.Unassigned {
+		item(&m.Unassigned[i])
+	}
 }
 
 // Bounds of action assignment, which would otherwise cost actions × people

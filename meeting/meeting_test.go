@@ -2,6 +2,7 @@ package meeting
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -253,5 +254,33 @@ func TestChairByASharedName(t *testing.T) {
 		if c.Sender == "@mallory:example.org" {
 			t.Error("mallory, named Bob, is a chair")
 		}
+	}
+}
+
+// TestSharedNamesToldApart: where two people of a meeting went by one
+// name, the minutes follow it with each one's user ID, in items, people
+// and chairs alike; a name one person used is left as it is.
+func TestSharedNamesToldApart(t *testing.T) {
+	ls := script("alice: #startmeeting", "bob: #info the real one", "bob: #info the other one", "alice: #chair @bob:example.org", "alice: #endmeeting")
+	ls[2].Sender = "@mallory:example.org" // mallory, named bob
+	m := Extract(ls)[0]
+	var items []string
+	for _, s := range m.Sections {
+		for _, it := range s.Items {
+			items = append(items, it.Name+": "+it.Text)
+		}
+	}
+	if want := "bob (@bob:example.org): the real one|bob (@mallory:example.org): the other one"; strings.Join(items, "|") != want {
+		t.Errorf("items %q, want %q", items, want)
+	}
+	var people, chairs []string
+	for _, p := range m.People {
+		people = append(people, p.Name)
+	}
+	for _, c := range m.Chairs {
+		chairs = append(chairs, c.Name)
+	}
+	if !slices.Contains(people, "bob (@mallory:example.org)") || !slices.Contains(people, "alice") || strings.Join(chairs, "|") != "alice|bob (@bob:example.org)" {
+		t.Errorf("people %q, chairs %q", people, chairs)
 	}
 }
