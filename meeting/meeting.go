@@ -376,16 +376,13 @@ func (m *Meeting) tellApart(items []Item) {
 	if len(shared) == 0 {
 		return
 	}
-	person := func(p *Person) {
-		if shared[p.Name] {
-			p.Name += " (" + string(p.Sender) + ")"
+	fix := func(name *string, u id.UserID) {
+		if shared[*name] {
+			*name += " (" + string(u) + ")"
 		}
 	}
-	item := func(it *Item) {
-		if shared[it.Name] {
-			it.Name += " (" + string(it.Sender) + ")"
-		}
-	}
+	person := func(p *Person) { fix(&p.Name, p.Sender) }
+	item := func(it *Item) { fix(&it.Name, it.Sender) }
 	for i := range m.People {
 		person(&m.People[i])
 	}
