@@ -383,30 +383,25 @@ func (m *Meeting) tellApart(items []Item) {
 	}
 	person := func(p *Person) { fix(&p.Name, p.Sender) }
 	item := func(it *Item) { fix(&it.Name, it.Sender) }
-	for i := range m.People {
-		person(&m.People[i])
-	}
+	each(m.People, person)
 	person(&m.Owner)
-	for i := range m.Chairs {
-		person(&m.Chairs[i])
-	}
+	each(m.Chairs, person)
 	for i := range m.Sections {
 		item(&m.Sections[i].Topic)
-		for j := range m.Sections[i].Items {
-			item(&m.Sections[i].Items[j])
-		}
+		each(m.Sections[i].Items, item)
 	}
-	for i := range m.Actions {
-		item(&m.Actions[i])
-	}
+	each(m.Actions, item)
 	for i := range m.ByPerson {
 		person(&m.ByPerson[i].Person)
-		for j := range m.ByPerson[i].Actions {
-			item(&m.ByPerson[i].Actions[j])
-		}
+		each(m.ByPerson[i].Actions, item)
 	}
-	for i := range m.Unassigned {
-		item(&m.Unassigned[i])
+	each(m.Unassigned, item)
+}
+
+// each calls f with a pointer to each element of xs.
+func each[T any](xs []T, f func(*T)) {
+	for i := range xs {
+		f(&xs[i])
 	}
 }
 

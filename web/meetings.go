@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,20 +75,33 @@ func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Even
 // it read, full whether the span holds more (the meeting is cut there,
 // as at meeting.MaxLines).
 func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Event, span int64) (m meeting.Meeting, ok bool, n int, full bool, err error) {
+	lines, n, full, err := s.meetingLines(ctx, r, start.OriginTS, start.OriginTS+span)
+	if err != nil {
+		return meeting.Meeting{}, false, n, false, err
+	}
+	m, ok = meeting.At(lines, start.ID)
+	return m, ok, n, full, nil
+}
+
+// meetingLines are the lines of r's shown messages in [from, to) (ms), up
+// to store.MaxDayEvents events or meetingBytes of their JSON, read in a
+// turn of their own (takeReadTurn); n is how many events it read, full
+// whether the span holds more.
+func (s *Server) meetingLines(ctx context.Context, r store.Room, from, to int64) (lines []meeting.Line, n int, full bool, err error) {
 	release, err := s.takeReadTurn(ctx)
 	if err != nil {
-		return meeting.Meeting{}, false, 0, false, err
+		return nil, 0, false, err
 	}
 	defer release()
-	evs, full, err := s.store.DayPage(ctx, r.ID, start.OriginTS, start.OriginTS+span, store.Position{}, store.MaxDayEvents, meetingBytes)
+	evs, full, err := s.store.DayPage(ctx, r.ID, from, to, store.Position{}, store.MaxDayEvents, meetingBytes)
 	if err != nil {
-		return meeting.Meeting{}, false, 0, false, err
+		return nil, 0, false, err
 	}
 	msgs, err := s.shownTexts(ctx, evs)
 	if err != nil {
-		return meeting.Meeting{}, false, len(evs), false, err
+		return nil, len(evs), false, err
 	}
-	lines := make([]meeting.Line, 0, len(msgs))
+	lines = make([]meeting.Line, 0, len(msgs))
 	for _, e := range evs {
 		if sh, ok := msgs[e.ID]; ok {
 			if l, ok := meetingLine(sh); ok {
@@ -95,8 +109,7 @@ func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Ev
 			}
 		}
 	}
-	m, ok = meeting.At(lines, start.ID)
-	return m, ok, len(evs), full, nil
+	return lines, len(evs), full, nil
 }
 
 // meetingBytes bounds a meeting's window of events by their JSON
@@ -263,15 +276,19 @@ const maxNestChecks = 8
 // (a #startmeeting) was said during, "" for none: the list has such a
 // start as a line of that meeting (meetingList), and its own page had
 // minutes, the earlier meeting's later lines among them. The nearest
-// earlier starts within a meeting's longest span (meeting.MaxDuration)
-// are computed, no more than maxNestChecks of them.
+// earlier starts within a meeting's longest span (meeting.MaxDuration),
+// no more than maxNestChecks of them, are each computed as the list
+// computes them, from one read of the lines from the earliest of them up
+// to start's (a meeting that reaches start's line holds it), not a read
+// of each meeting: a meeting page asked for that many more meetings'
+// windows on every request.
 func (s *Server) insideEarlierMeeting(ctx context.Context, r store.Room, start store.Event) (id.EventID, error) {
 	starts, err := s.store.MeetingStarts(ctx, r.ID)
 	if err != nil {
 		return "", err
 	}
-	checked := 0
-	for i := len(starts) - 1; i >= 0 && checked < maxNestChecks; i-- {
+	var earlier []store.Event // nearest first
+	for i := len(starts) - 1; i >= 0 && len(earlier) < maxNestChecks; i-- {
 		st := starts[i]
 		if !store.PositionOf(st).Before(store.PositionOf(start)) || st.OptedOut {
 			continue
@@ -279,12 +296,23 @@ func (s *Server) insideEarlierMeeting(ctx context.Context, r store.Room, start s
 		if st.OriginTS < start.OriginTS-meeting.MaxDuration {
 			break
 		}
-		checked++
-		m, ok, _, err := s.loadMeeting(ctx, r, st)
-		if err != nil {
-			return "", err
+		earlier = append(earlier, st)
+	}
+	if len(earlier) == 0 {
+		return "", nil
+	}
+	lines, _, _, err := s.meetingLines(ctx, r, earlier[len(earlier)-1].OriginTS, start.OriginTS+1)
+	if err != nil {
+		return "", err
+	}
+	for _, st := range earlier {
+		// From its own line, as loadMeeting reads it: names said before
+		// a meeting chair people in it.
+		k := slices.IndexFunc(lines, func(l meeting.Line) bool { return l.EventID == st.ID })
+		if k < 0 {
+			continue
 		}
-		if ok && m.Start <= start.OriginTS && start.OriginTS <= m.End {
+		if m, ok := meeting.At(lines[k:], st.ID); ok && m.Start <= start.OriginTS && start.OriginTS <= m.End {
 			return m.ID, nil
 		}
 	}
