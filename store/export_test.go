@@ -243,6 +243,19 @@ type RelationRead struct {
 	Args  []any
 }
 
+// PollVotesQuery is PollVotes' query on st's database for two polls.
+func PollVotesQuery(st *Store) RelationRead {
+	list, args, err := idList(st.dialect, []id.EventID{"$a", "$b"})
+	if err != nil {
+		panic(err)
+	}
+	q := pollVotesSQL
+	if st.dialect == sqlite {
+		q = sqlitePollVotesSQL
+	}
+	return RelationRead{fmt.Sprintf(q, list, idhList(st.dialect, list)), args}
+}
+
 // RelationReadQueries are ThreadRoots', LatestEdits' and Related's
 // queries on st's database for two IDs, by name.
 func RelationReadQueries(st *Store) map[string]RelationRead {

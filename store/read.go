@@ -611,11 +611,12 @@ func relationWalk(relType, cols string) string {
 // (r, relating to t): an edit only from t's sender, a reaction an
 // m.reaction (event.Resolve counts no other), a thread reply a message
 // or a sticker (what a thread page lists) and a reference a poll's
-// response or end (what the archive shows of references). Counted, any
-// other event saying it was one took a place of the MaxRelated kept: 500
-// stickers "reacting" to a message, or reactions "replying in its
-// thread", left it showing none of its real reactions or replies, and
-// 500 messages "referring" to a poll left it open with no vote.
+// response or end (what the archive shows of references, PollVotes).
+// Counted, any other event saying it was one took a place of the
+// MaxRelated kept: 500 stickers "reacting" to a message, or reactions
+// "replying in its thread", left it showing none of its real reactions
+// or replies, and 500 messages "referring" to a poll left it open with
+// no vote.
 var relationKindCond = map[string]string{
 	event.RelReplace:    `r.sender = t.sender`,
 	event.RelAnnotation: `r.type = '` + event.TypeReaction + `'`,
@@ -624,10 +625,10 @@ var relationKindCond = map[string]string{
 		event.TypePollEnd + `', '` + event.TypePollEndUnstable + `')`,
 }
 
-// relationKindsSQL is relationKindCond of every kind, for a query of the
-// relations of any kind.
+// relationKindsSQL is relationKindCond of every kind Related reads, for
+// a query of the relations of any of them (r), which it names.
 func relationKindsSQL() string {
-	var parts []string
+	parts := []string{`r.rel_type IN ('` + strings.Join(relationTypes, `', '`) + `')`}
 	for _, typ := range relationTypes {
 		if c := relationKindCond[typ]; c != "" {
 			parts = append(parts, `(r.rel_type <> '`+typ+`' OR `+c+`)`)
@@ -646,9 +647,12 @@ func relationWalks(open, close, cols string) string {
 	return strings.Join(walks, ` UNION ALL `)
 }
 
-// relationTypes are the relations the store keeps (event.ParseRelation
-// keeps no other type).
-var relationTypes = []string{event.RelReplace, event.RelReference, event.RelThread, event.RelAnnotation}
+// relationTypes are the relations Related reads: what a message shows
+// (event.Resolve). The store keeps references too (event.ParseRelation
+// keeps no other type), a poll's responses and ends, which PollVotes
+// reads voter by voter: walked here as well, the latest 500 could be one
+// member's flood of them, read with every poll's day page for nothing.
+var relationTypes = []string{event.RelReplace, event.RelThread, event.RelAnnotation}
 
 // relatedBefore is bytesBefore of e, the relations relationWalk keeps.
 var relatedBefore = bytesBefore(`octet_length(e.raw)`, `PARTITION BY e.rel_target, e.rel_type ORDER BY e.nid DESC`)
@@ -699,7 +703,8 @@ func (s *Store) relatedText() string {
 }
 
 // Related returns the public, unredacted events that relate to any of the
-// given events (edits, reactions, thread replies, references), from the
+// given events (edits, reactions, thread replies; a poll's references are
+// PollVotes'), from the
 // target's own room only (a relation across rooms is invalid, and would
 // let another, perhaps hidden, room's text into this one's pages), at most
 // MaxRelated of each relation type per target, in timeline order.
@@ -756,10 +761,9 @@ func relatedInSQL(order string) string {
 
 // relPrioSQL orders a target's relations as RelatedInUpTo reads them
 // (r is the relation): edits first, which change what the message says
-// (an edit may be what took a secret out of it), then references (a
-// poll's responses), thread replies and reactions.
-const relPrioSQL = `CASE r.rel_type WHEN '` + event.RelReplace + `' THEN 0 WHEN '` + event.RelReference + `' THEN 1
-		  WHEN '` + event.RelThread + `' THEN 2 ELSE 3 END`
+// (an edit may be what took a secret out of it), then thread replies and
+// reactions.
+const relPrioSQL = `CASE r.rel_type WHEN '` + event.RelReplace + `' THEN 0 WHEN '` + event.RelThread + `' THEN 1 ELSE 2 END`
 
 // relatedInPostgresSQL is relatedInSQL for PostgreSQL, its join order
 // fixed: the day's related events first (events_related), then each one's
@@ -833,7 +837,7 @@ func (s *Store) RelatedIn(ctx context.Context, roomID id.RoomID, first, last Pos
 // (DayPage): a message's relations are up to MaxRelatedBytes of each of
 // four kinds, some 8 MB, and a day page's 500 messages' 4 GB.
 // They are read target by target, in the range's order, and a target's
-// edits first, then references, thread replies and reactions, the latest
+// edits first, then thread replies and reactions, the latest
 // to arrive first in each. Where the bound is reached (cut), the target
 // being read is at partial: its relations may be incomplete, and the
 // relations of the range's later events were not read; those of the

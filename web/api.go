@@ -98,8 +98,8 @@ type apiPoll struct {
 	Ended    bool            `json:"ended"`
 	EndedAt  string          `json:"ended_at,omitempty"`
 	Voters   *int            `json:"voters,omitempty"`
-	// Truncated: store.MaxRelated responses were counted (or
-	// store.MaxRelatedBytes of them), and there may be more.
+	// Truncated: the votes of store.MaxPollVoters voters were counted
+	// (or store.MaxRelatedBytes of them), and there may be more.
 	Truncated bool `json:"responses_truncated,omitempty"`
 }
 

@@ -425,7 +425,7 @@ func writePoll(m *render.Markup, v *pollView) {
 		m.Lit("Open · results are shown when the poll ends")
 	}
 	if v.Capped {
-		m.Lit(" · only the latest responses were counted")
+		m.Lit(" · only the votes of the first 1000 voters by user ID were counted") // store.MaxPollVoters
 	}
 	m.Lit("</p>\n    </div>\n  </li>\n")
 }

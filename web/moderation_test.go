@@ -38,6 +38,15 @@ func (e *env) addEvents(t *testing.T, lines ...string) {
 	}
 }
 
+// addAtOnce is addEvents in one import, for many lines.
+func (e *env) addAtOnce(t *testing.T, lines ...string) {
+	t.Helper()
+	in := ingest.New(e.st, storetest.Logger(t), "")
+	if _, err := in.ImportFile(context.Background(), writeRoomFile(t, lines...), ingest.ImportOptions{RouteUnclaimedAliases: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func writeRoomFile(t *testing.T, lines ...string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "more.ndjson")

@@ -33,8 +33,9 @@ type pollView struct {
 	// ended.
 	ShowVotes bool
 	Voters    int
-	// Capped: store.MaxRelated responses were loaded (or
-	// store.MaxRelatedBytes of them), and there may be more than counted.
+	// Capped: store.MaxPollVoters voters were loaded (or
+	// store.MaxRelatedBytes of their votes), and there may be more than
+	// counted.
 	Capped    bool
 	Highlight bool
 }
@@ -47,7 +48,9 @@ type pollAnswerView struct {
 }
 
 // polls builds the view of every poll start among evs, keyed by its
-// event ID, loading all their responses and ends in one query.
+// event ID, loading all their responses and ends in one query: each
+// voter's latest (store.PollVotes), so that no voter's flood of them
+// leaves another's uncounted.
 func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, highlight id.EventID) (map[id.EventID]*pollView, error) {
 	type start struct {
 		ev   store.Event
@@ -68,7 +71,7 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 	if len(starts) == 0 {
 		return out, nil
 	}
-	rel, err := s.store.Related(ctx, ids)
+	rel, err := s.store.PollVotes(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("poll responses: %w", err)
 	}
@@ -96,7 +99,7 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 			ID: string(e.ID), Permalink: eventPath(r, e.ID), TS: e.OriginTS,
 			SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
 			Question: st.poll.Question, Ended: t.Ended, ShowVotes: t.Ended || st.poll.Disclosed,
-			Voters: t.Voters, Capped: store.RelatedCapped(rel, e.ID, event.RelReference), Highlight: e.ID == highlight,
+			Voters: t.Voters, Capped: store.PollVotesCapped(rel, e.ID), Highlight: e.ID == highlight,
 		}
 		v.Time, v.DateTime = fmtTime(e.OriginTS)
 		if t.Ended {

@@ -286,6 +286,72 @@ func TestPollEndedByModerator(t *testing.T) {
 	})
 }
 
+// TestPollVotesSurviveAFlood: one member's flood of responses and ends
+// leaves the other voters' votes counted. The latest 500 references the
+// archive read of a poll were all his, and the poll showed one voter. Past
+// store.MaxPollVoters voters the page says which were counted.
+func TestPollVotesSurviveAFlood(t *testing.T) {
+	const start = `{"m.poll.start":{"question":{"m.text":"Ship it?"},"kind":"m.poll.disclosed","max_selections":1,"answers":[{"id":"y","m.text":"Yes"},{"id":"n","m.text":"No"}]}}`
+	vote := func(sel string) string {
+		return `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.selections":["` + sel + `"]}`
+	}
+	const end = `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.text":[{"body":"ended"}]}`
+	type apiPoll struct {
+		Poll struct {
+			Ended     bool `json:"ended"`
+			Voters    int  `json:"voters"`
+			Truncated bool `json:"responses_truncated"`
+			Answers   []struct {
+				Votes int `json:"votes"`
+			} `json:"answers"`
+		} `json:"poll"`
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			pollLine("$poll", "m.poll.start", "@b:example.org", 1767225601000, start),
+			pollLine("$v1", "m.poll.response", "@c:example.org", 1767225602000, vote("y")),
+			pollLine("$v2", "m.poll.response", "@d:example.org", 1767225603000, vote("y")),
+			pollLine("$v3", "m.poll.response", "@f:example.org", 1767225604000, vote("n")),
+			// @d changes his mind: his latest vote counts.
+			pollLine("$v4", "m.poll.response", "@d:example.org", 1767225605000, vote("n")),
+		))
+		var flood []string
+		for i := range store.MaxRelated + 50 {
+			flood = append(flood,
+				pollLine(fmt.Sprintf("$s%d", i), "m.poll.response", "@e:example.org", 1767225606000+int64(i), vote("y")),
+				pollLine(fmt.Sprintf("$x%d", i), "m.poll.end", "@e:example.org", 1767225606000+int64(i), end))
+		}
+		e.addAtOnce(t, flood...)
+		var api apiPoll
+		decode(t, e.get(t, "/api/v1/events/$poll"), http.StatusOK, &api)
+		if p := api.Poll; p.Ended || p.Voters != 4 || p.Truncated || len(p.Answers) != 2 || p.Answers[0].Votes != 2 || p.Answers[1].Votes != 2 {
+			t.Errorf("API poll %+v after one member's %d responses and ends: want open, 4 voters, 2 votes each, not truncated", p, 2*(store.MaxRelated+50))
+		}
+		poll := msgByID(e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK), "$poll")
+		if votes := poll.Find(".votes").Map(func(_ int, s *goquery.Selection) string { return s.Text() }); strings.Join(votes, "|") != "2 votes (50%)|2 votes (50%)" {
+			t.Errorf("page votes %q", votes)
+		}
+		if status := poll.Find(".poll-status").Text(); strings.Contains(status, "counted") || strings.Contains(status, "Ended") {
+			t.Errorf("page status %q", status)
+		}
+
+		// More voters than are read: the page and the API say so.
+		var many []string
+		for i := range store.MaxPollVoters {
+			many = append(many, pollLine(fmt.Sprintf("$m%d", i), "m.poll.response", fmt.Sprintf("@m%04d:example.org", i), 1767225700000+int64(i), vote("n")))
+		}
+		e.addAtOnce(t, many...)
+		decode(t, e.get(t, "/api/v1/events/$poll"), http.StatusOK, &api)
+		if !api.Poll.Truncated || api.Poll.Voters != store.MaxPollVoters {
+			t.Errorf("API poll %+v with %d voters: want %d voters counted, truncated", api.Poll, store.MaxPollVoters+4, store.MaxPollVoters)
+		}
+		status := msgByID(e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK), "$poll").Find(".poll-status").Text()
+		if want := "only the votes of the first " + strconv.Itoa(store.MaxPollVoters) + " voters by user ID were counted"; !strings.Contains(status, want) {
+			t.Errorf("page status %q, want it to say %q", status, want)
+		}
+	})
+}
+
 // TestAboutPageAndArchiveControls: the about page gives the room's facts,
 // its upgrade chain both ways, and what search engines are told; a room's
 // m.room.archive_controls (stable or unstable) puts its valid robots
