@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mxarchive/mxarchive/render"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 // A timeline's items (day, thread and permalink pages, the live
@@ -425,7 +426,9 @@ func writePoll(m *render.Markup, v *pollView) {
 		m.Lit("Open · results are shown when the poll ends")
 	}
 	if v.Capped {
-		m.Lit(" · only the votes of the first 1000 voters by user ID were counted") // store.MaxPollVoters
+		m.Lit(" · only the votes of the first ")
+		m.Int(store.MaxPollVoters)
+		m.Lit(" voters by user ID were counted")
 	}
 	m.Lit("</p>\n    </div>\n  </li>\n")
 }

@@ -581,11 +581,15 @@ func (s *Server) dayText(c echo.Context, r store.Room, date string) error {
 // a page is.
 func (s *Server) sendDayText(c echo.Context, r store.Room, date string, day time.Time, evs []store.Event, msgs map[id.EventID]*shown) error {
 	ctx := c.Request().Context()
+	polls, err := s.polls(ctx, r, evs, "")
+	if err != nil {
+		return err
+	}
 	v := textLogView{Header: textLogHeader(r, date, ircTextNote(evs, nil))}
 	var q renderQueue
-	v.Lines = s.textLogLines(evs, msgs, &q)
+	v.Lines = s.textLogLines(evs, msgs, polls, &q)
 	code := http.StatusOK
-	if len(msgs) == 0 {
+	if len(v.Lines) == 0 {
 		code = http.StatusNotFound
 	}
 	etag, err := s.validator(ctx, requestPageTag(c), v, &q)
@@ -614,24 +618,32 @@ func textLogHeader(r store.Room, date string, notes []string) string {
 }
 
 // textLogLines makes the log's lines of the messages of evs that msgs
-// shows, in evs's order, and queues the rendering of their text on q.
-// A display name that two senders of evs's messages used is followed by
-// each one's user ID, as Matrix clients show it: a member who took
-// another's name was that member in the log ("<Bob>").
-func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, q *renderQueue) []textLogLine {
+// shows and of its polls (polls' views), in evs's order, and queues the
+// rendering of their text on q. A display name that two senders of evs's
+// lines used is followed by each one's user ID, as Matrix clients show
+// it: a member who took another's name was that member in the log
+// ("<Bob>").
+func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, polls map[id.EventID]*pollView, q *renderQueue) []textLogLine {
 	var lines []textLogLine
-	shared := sharedNames(evs, msgs)
-	for _, e := range evs {
-		sh, ok := msgs[e.ID]
-		if !ok {
+	logged := func(e *store.Event) bool { return msgs[e.ID] != nil || polls[e.ID] != nil }
+	shared := sharedNames(evs, logged)
+	for i := range evs {
+		e := &evs[i]
+		if !logged(e) {
 			continue
 		}
 		name := displayName(e.SenderName, e.Sender)
 		if shared[name] {
 			name += " (" + string(e.Sender) + ")"
 		}
-		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(name),
-			MsgType: sh.msg.MsgType, Edited: sh.edited}
+		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(name)}
+		sh := msgs[e.ID]
+		if sh == nil {
+			l.text = pollText(polls[e.ID])
+			lines = append(lines, l)
+			continue
+		}
+		l.MsgType, l.Edited = sh.msg.MsgType, sh.edited
 		if sh.redaction != nil {
 			l.Notice = withdrawnNotice(*sh.redaction)
 		} else {
@@ -643,8 +655,8 @@ func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, q *
 	// into it.
 	q.jobs = slices.Grow(q.jobs, len(lines))
 	n := 0
-	for _, e := range evs {
-		if sh, ok := msgs[e.ID]; ok {
+	for i := range evs {
+		if sh, ok := msgs[evs[i].ID]; ok {
 			if sh.redaction == nil {
 				l := &lines[n]
 				q.text(sh.msg, 0, func(t string) { l.text = t })
@@ -657,18 +669,21 @@ func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, q *
 				}
 			}
 			n++
+		} else if logged(&evs[i]) {
+			n++
 		}
 	}
 	return lines
 }
 
 // sharedNames are the display names more than one sender of evs's
-// messages (those msgs shows) used.
-func sharedNames(evs []store.Event, msgs map[id.EventID]*shown) map[string]bool {
+// lines (those logged says have one) used.
+func sharedNames(evs []store.Event, logged func(*store.Event) bool) map[string]bool {
 	var shared map[string]bool
 	by := map[string]id.UserID{}
-	for _, e := range evs {
-		if _, ok := msgs[e.ID]; !ok {
+	for i := range evs {
+		e := &evs[i]
+		if !logged(e) {
 			continue
 		}
 		name := displayName(e.SenderName, e.Sender)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -143,4 +144,46 @@ func (s *Server) pollPower(ctx context.Context, r store.Room, need bool) (event.
 	}
 	power.PowerLevels, power.Creators = pl, event.Creators(r.Creator, create)
 	return power, nil
+}
+
+// pollText is a poll's line in the text log, after its sender's name: its
+// question and answers, their votes when the page shows them (the
+// winners marked once it has ended), and its status, as the page says it.
+func pollText(v *pollView) string {
+	var b strings.Builder
+	b.WriteString("Poll: " + logField(v.Question) + " [")
+	for i, a := range v.Answers {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		b.WriteString(logField(a.Text))
+		if v.ShowVotes {
+			fmt.Fprintf(&b, ": %d %s (%d%%)", a.Votes, plural(a.Votes, "vote", "votes"), a.Percent)
+		}
+		if a.Winner {
+			b.WriteString(" ✓ chosen")
+		}
+	}
+	b.WriteString("] (")
+	switch voters := fmt.Sprintf("%d %s", v.Voters, plural(v.Voters, "voter", "voters")); {
+	case v.Ended:
+		b.WriteString("ended at " + v.EndedAt + " · " + voters)
+	case v.ShowVotes:
+		b.WriteString("open · " + voters + " so far")
+	default:
+		b.WriteString("open · results are shown when the poll ends")
+	}
+	if v.Capped {
+		fmt.Fprintf(&b, " · only the votes of the first %d voters by user ID were counted", store.MaxPollVoters)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// plural is one if n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -62,8 +62,12 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 				evs, more = evs[:kept], true
 			}
 		}
+		var polls map[id.EventID]*pollView
+		if polls, err = s.polls(ctx, r, evs, ""); err != nil {
+			return failed(err)
+		}
 		var q renderQueue
-		lines := s.textLogLines(evs, msgs, &q)
+		lines := s.textLogLines(evs, msgs, polls, &q)
 		if len(lines) > 0 {
 			if err := s.run(ctx, &q); err != nil {
 				return failed(err)
@@ -76,7 +80,7 @@ func (s *Server) streamDayText(c echo.Context, r store.Room, date string, day ti
 				buf = append(append(buf, textLogHeader(r, date, ircTextNote(evs, &noted))...), '\n')
 				buf = appendTextLogLines(buf, lines)
 			} else {
-				buf = appendNotedLines(buf, evs, msgs, lines, &noted)
+				buf = appendNotedLines(buf, evs, msgs, polls, lines, &noted)
 			}
 			turn()
 			if _, err := out.Write(buf); err != nil {
@@ -138,12 +142,12 @@ func (s *Server) startTextStream(c echo.Context, day time.Time) (io.Writer, *gzi
 }
 
 // appendNotedLines appends lines, those of the messages of evs that msgs
-// shows, to b, and names each IRC log not in noted in a "# " line right
+// shows and of its polls, to b, and names each IRC log not in noted in a "# " line right
 // before its first line.
-func appendNotedLines(b []byte, evs []store.Event, msgs map[id.EventID]*shown, lines []textLogLine, noted *[]ircLogs) []byte {
+func appendNotedLines(b []byte, evs []store.Event, msgs map[id.EventID]*shown, polls map[id.EventID]*pollView, lines []textLogLine, noted *[]ircLogs) []byte {
 	n, from := 0, 0
 	for i := range evs {
-		if _, ok := msgs[evs[i].ID]; !ok {
+		if msgs[evs[i].ID] == nil && polls[evs[i].ID] == nil {
 			continue
 		}
 		if notes := ircTextNote(evs[i:i+1], noted); len(notes) > 0 {

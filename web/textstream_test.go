@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -253,4 +254,57 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 		_ = tc.SetWriteBuffer(4096)
 	}
 	return c, err
+}
+
+// TestTextLogShowsPolls: a poll is a line of the text log, its question,
+// answers and status as the page shows them (votes once shown, the winner
+// once ended), whether the day is written whole or streamed a read at a
+// time; before, the log left polls out.
+func TestTextLogShowsPolls(t *testing.T) {
+	poll := func(evID, sender string, ts int64, kind, question string) string {
+		return pollLine(evID, "m.poll.start", sender, ts, `{"m.poll.start":{"question":{"m.text":`+strconv.Quote(question)+`},"kind":"`+kind+`","max_selections":1,"answers":[{"id":"y","m.text":"Yes"},{"id":"n","m.text":"No"}]}}`)
+	}
+	ref := func(evID, typ, sender string, ts int64, target, sel string) string {
+		return pollLine(evID, typ, sender, ts, `{"m.relates_to":{"rel_type":"m.reference","event_id":"`+target+`"},"m.selections":["`+sel+`"]}`)
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		file := writeRoom(t,
+			pollLine("$m1", "m.room.message", "@a:example.org", 1767225601000, `{"msgtype":"m.text","body":"before"}`),
+			poll("$p1", "@b:example.org", 1767225602000, "m.poll.disclosed", "Ship it?"),
+			ref("$v1", "m.poll.response", "@c:example.org", 1767225603000, "$p1", "y"),
+			ref("$v2", "m.poll.response", "@d:example.org", 1767225604000, "$p1", "y"),
+			ref("$v3", "m.poll.response", "@e:example.org", 1767225605000, "$p1", "n"),
+			ref("$e1", "m.poll.end", "@b:example.org", 1767225606000, "$p1", ""),
+			poll("$p2", "@b:example.org", 1767225607000, "m.poll.undisclosed", "Lunch?\nNow?"),
+			ref("$v4", "m.poll.response", "@c:example.org", 1767225608000, "$p2", "n"),
+			pollLine("$m2", "m.room.message", "@a:example.org", 1767225609000, `{"msgtype":"m.text","body":"after"}`),
+			poll("$p3", "@b:example.org", 1767312000000, "m.poll.disclosed", "Alone?"),
+		)
+		whole := newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20, APIDayPageSize: 1000}, file)
+		streamed := newEnvRender(t, st, render.New(render.Options{}), web.Options{CacheBytes: 8 << 20, APIDayPageSize: 3})
+		const day = "/room/!x:example.org/2026-01-01.txt"
+		w, s := whole.get(t, day), streamed.get(t, day)
+		if w.Code != http.StatusOK || s.Code != http.StatusOK || s.Body.String() != w.Body.String() {
+			t.Fatalf("text log: %d whole, %d streamed:\n%s\nwhole:\n%s", w.Code, s.Code, s.Body, w.Body)
+		}
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(w.Body.String()), "\n")[1:] {
+			if !strings.HasPrefix(l, "# ") {
+				got = append(got, l)
+			}
+		}
+		want := []string{
+			"[00:00:01] <Ann> before",
+			"[00:00:02] <@b:example.org> Poll: Ship it? [Yes: 2 votes (66%) ✓ chosen | No: 1 vote (33%)] (ended at 2026-01-01 00:00:06 UTC · 3 voters)",
+			"[00:00:07] <@b:example.org> Poll: Lunch?␊Now? [Yes | No] (open · results are shown when the poll ends)",
+			"[00:00:09] <Ann> after",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("text log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		// A day whose one line is a poll has a log.
+		if rec := whole.get(t, "/room/!x:example.org/2026-01-02.txt"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "<@b:example.org> Poll: Alone? [Yes: 0 votes (0%) | No: 0 votes (0%)] (open · 0 voters so far)\n") {
+			t.Errorf("a day of one poll: %d\n%s", rec.Code, rec.Body)
+		}
+	})
 }
