@@ -87,7 +87,7 @@ func (s *Server) roomFeed(c echo.Context) error {
 		return err
 	}
 	f := atomFeed{
-		ID: s.absolute(feedPath(r)), Title: fmt.Sprintf("%s · %s", roomName(r), s.opts.SiteName),
+		ID: s.absolute(feedPath(r)), Title: fmt.Sprintf("%s · %s", isolated(roomName(r)), s.opts.SiteName),
 		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.absolute(feedPath(r))}, {Rel: "alternate", Type: "text/html", Href: s.absolute(roomPath(r))}},
 	}
 	rooms := map[id.RoomID]store.Room{r.ID: r}
@@ -136,7 +136,7 @@ func (s *Server) searchFeed(c echo.Context) error {
 	}
 	self := s.absolute("/search/feed.atom?" + q.Encode())
 	f := atomFeed{
-		ID: self, Title: fmt.Sprintf("Search “%s” · %s", c.QueryParam("q"), s.opts.SiteName),
+		ID: self, Title: fmt.Sprintf("Search “%s” · %s", isolated(c.QueryParam("q")), s.opts.SiteName),
 		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}, {Rel: "alternate", Type: "text/html", Href: s.absolute("/search?" + q.Encode() + "&sort=newest")}},
 	}
 	return s.sendFeed(c, f, res.Events, rooms, time.Time{})
@@ -175,8 +175,11 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 			Content: atomText{Type: "html"},
 		})
 		en := &f.Entries[len(f.Entries)-1]
-		author, room := en.Author.Name, roomName(r)
-		q.text(sh.msg, 80, func(t string) { en.Title = fmt.Sprintf("%s in %s: %s", author, room, t) })
+		// A title is plain text, where no element isolates a name
+		// holding right-to-left text or a bidi control from the words
+		// around it (isolated), as a page's <title>.
+		author, room := isolated(en.Author.Name), isolated(roomName(r))
+		q.text(sh.msg, 80, func(t string) { en.Title = fmt.Sprintf("%s in %s: %s", author, room, isolated(t)) })
 		// The sanitized HTML from render, carried as escaped text
 		// (type="html"): feed readers sanitize again, and the XML cannot
 		// be broken by it.
@@ -237,7 +240,7 @@ func (s *Server) meetingsFeed(c echo.Context) error {
 	}
 	self := s.absolute(meetingsFeedPath(r))
 	f := atomFeed{
-		ID: self, Title: fmt.Sprintf("Meetings in %s · %s", roomName(r), s.opts.SiteName),
+		ID: self, Title: fmt.Sprintf("Meetings in %s · %s", isolated(roomName(r)), s.opts.SiteName),
 		Links:  []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}, {Rel: "alternate", Type: "text/html", Href: s.absolute(roomPath(r, "meetings"))}},
 		Author: &atomPerson{Name: s.opts.SiteName, URI: s.absolute("/")},
 	}
@@ -256,7 +259,7 @@ func (s *Server) meetingsFeed(c echo.Context) error {
 			chair = m.Chairs[0].Name
 		}
 		f.Entries = append(f.Entries, atomEntry{
-			ID: link, Title: fmt.Sprintf("%s (%s)", title, start.Format(dateLayout)),
+			ID: link, Title: fmt.Sprintf("%s (%s)", isolated(title), start.Format(dateLayout)),
 			Updated: end.Format(time.RFC3339), Published: start.Format(time.RFC3339),
 			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: link},
 			Author:  atomPerson{Name: chair},

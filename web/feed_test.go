@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 type atomFeed struct {
 	XMLName xml.Name `xml:"http://www.w3.org/2005/Atom feed"`
 	ID      string   `xml:"id"`
+	Title   string   `xml:"title"`
 	Updated string   `xml:"updated"`
 	Entries []struct {
 		ID      string `xml:"id"`
@@ -161,5 +163,44 @@ func TestFeedsAndCalendarDropExpiredAndOptedOut(t *testing.T) {
 	}
 	if cell(e.page(t, "/room/!x:example.org/calendar/2026", http.StatusOK), "2026-01-01").Find("a").Length() != 0 {
 		t.Error("calendar links a day whose messages expired")
+	}
+}
+
+// TestFeedTitlesIsolateWhatUsersWrote: a feed's and its entries' titles
+// are plain text, where a name, a room name, a message or a meeting's
+// topic holding U+202E turned the words after it around in a feed reader:
+// each is isolated (U+2068…U+2069), as a page's <title> is.
+func TestFeedTitlesIsolateWhatUsersWrote(t *testing.T) {
+	const rlo, fsi, pdi = "\u202e", "\u2068", "\u2069"
+	state := func(evID, typ, sender, key string, ts int64, content string) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":%q,"sender":%q,"state_key":%q,"origin_server_ts":%d,"content":%s}`, evID, typ, sender, key, ts, content)
+	}
+	const ts = 1767225601000
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		state("$name", "m.room.name", "@a:example.org", "", ts, `{"name":"`+rlo+`evil"}`),
+		state("$jb", "m.room.member", "@b:example.org", "@b:example.org", ts+1, `{"membership":"join","displayname":"Bob`+rlo+`"}`),
+		pollLine("$m1", "m.room.message", "@b:example.org", ts+2, `{"msgtype":"m.text","body":"`+rlo+`olleh"}`),
+		pollLine("$s", "m.room.message", "@a:example.org", ts+3, `{"msgtype":"m.text","body":"#startmeeting `+rlo+`plan"}`),
+		pollLine("$e", "m.room.message", "@a:example.org", ts+4, `{"msgtype":"m.text","body":"#endmeeting"}`),
+	))
+	f := e.feed(t, "/room/!x:example.org/feed.atom")
+	if want := fsi + rlo + "evil" + pdi + " · "; !strings.HasPrefix(f.Title, want) {
+		t.Errorf("feed title %q, want it to begin %q", f.Title, want)
+	}
+	var entry string
+	for _, en := range f.Entries {
+		if strings.HasSuffix(en.ID, "$m1") {
+			entry = en.Title
+		}
+	}
+	if want := fsi + "Bob" + rlo + pdi + " in " + fsi + rlo + "evil" + pdi + ": " + fsi + rlo + "olleh" + pdi; entry != want {
+		t.Errorf("entry title %q, want %q", entry, want)
+	}
+	m := e.feed(t, "/room/!x:example.org/meetings.atom")
+	if want := "Meetings in " + fsi + rlo + "evil" + pdi + " · "; !strings.HasPrefix(m.Title, want) {
+		t.Errorf("meetings feed title %q, want it to begin %q", m.Title, want)
+	}
+	if len(m.Entries) != 1 || !strings.HasPrefix(m.Entries[0].Title, fsi+rlo+"plan"+pdi+" (") {
+		t.Errorf("meeting entries %+v, want one titled %q", m.Entries, fsi+rlo+"plan"+pdi)
 	}
 }
