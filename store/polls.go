@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"maunium.net/go/mautrix/id"
@@ -100,13 +99,7 @@ func (s *Store) PollVotes(ctx context.Context, polls []id.EventID) ([]Event, err
 	if s.dialect == sqlite {
 		query = sqlitePollVotesSQL
 	}
-	evs, err := s.inQuery(ctx, query, polls, false)
-	if err != nil {
-		return nil, fmt.Errorf("poll votes: %w", err)
-	}
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	return s.screen(ctx, evs, false)
+	return s.screenedIn(ctx, "poll votes", query, polls, false)
 }
 
 // PollVotesCapped says whether votes (as PollVotes returns them) may hold

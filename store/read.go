@@ -516,6 +516,18 @@ func (s *Store) inQuery(ctx context.Context, query string, ids []id.EventID, row
 	return out, nil
 }
 
+// screenedIn is inQuery's events, screened as every read's are (screen);
+// what names the read in an error.
+func (s *Store) screenedIn(ctx context.Context, what, query string, ids []id.EventID, rowPerID bool) ([]Event, error) {
+	evs, err := s.inQuery(ctx, query, ids, rowPerID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	return s.screen(ctx, evs, false)
+}
+
 // MaxRelated bounds the relations Related loads per target and relation
 // type (reactions, thread replies, edits, references): without it, anyone
 // in a room could make every view of one message load a hundred thousand
@@ -709,13 +721,7 @@ func (s *Store) relatedText() string {
 // let another, perhaps hidden, room's text into this one's pages), at most
 // MaxRelated of each relation type per target, in timeline order.
 func (s *Store) Related(ctx context.Context, targets []id.EventID) ([]Event, error) {
-	evs, err := s.inQuery(ctx, s.relatedText(), targets, false)
-	if err != nil {
-		return nil, fmt.Errorf("related events: %w", err)
-	}
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	return s.screen(ctx, evs, false)
+	return s.screenedIn(ctx, "related events", s.relatedText(), targets, false)
 }
 
 // relatedInSQL is RelatedIn's query: relatedSQL with the targets found by
@@ -918,13 +924,7 @@ const eventsByIDSQL = `SELECT ` + eventColumns + ` FROM events WHERE idh(event_i
 
 // EventsByID returns the stored events among ids, in no particular order.
 func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, error) {
-	evs, err := s.inQuery(ctx, eventsByIDSQL, ids, true)
-	if err != nil {
-		return nil, fmt.Errorf("events by id: %w", err)
-	}
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	return s.screen(ctx, evs, false)
+	return s.screenedIn(ctx, "events by id", eventsByIDSQL, ids, true)
 }
 
 // eventTimesSQL reads an event's time from its row, shown or not, or from

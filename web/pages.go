@@ -656,22 +656,21 @@ func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, pol
 	q.jobs = slices.Grow(q.jobs, len(lines))
 	n := 0
 	for i := range evs {
-		if sh, ok := msgs[evs[i].ID]; ok {
-			if sh.redaction == nil {
-				l := &lines[n]
-				q.text(sh.msg, 0, func(t string) { l.text = t })
-				if render.IsMedia(sh.msg) {
-					q.media(sh.msg, func(a render.MediaAvailability) {
-						if a != render.MediaAvailable {
-							l.Media, l.MediaNote = "", render.MediaNote(sh.msg, a)
-						}
-					})
-				}
-			}
-			n++
-		} else if logged(&evs[i]) {
-			n++
+		if !logged(&evs[i]) {
+			continue
 		}
+		if sh := msgs[evs[i].ID]; sh != nil && sh.redaction == nil {
+			l := &lines[n]
+			q.text(sh.msg, 0, func(t string) { l.text = t })
+			if render.IsMedia(sh.msg) {
+				q.media(sh.msg, func(a render.MediaAvailability) {
+					if a != render.MediaAvailable {
+						l.Media, l.MediaNote = "", render.MediaNote(sh.msg, a)
+					}
+				})
+			}
+		}
+		n++ // a poll's line is written already
 	}
 	return lines
 }
