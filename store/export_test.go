@@ -243,9 +243,9 @@ type RelationRead struct {
 	Args  []any
 }
 
-// PollVotesQuery is PollVotes' query on st's database for two polls.
-func PollVotesQuery(st *Store) RelationRead {
-	list, args, err := idList(st.dialect, []id.EventID{"$a", "$b"})
+// PollVotesQuery is PollVotes' query on st's database for polls.
+func PollVotesQuery(st *Store, polls ...id.EventID) RelationRead {
+	list, args, err := idList(st.dialect, polls)
 	if err != nil {
 		panic(err)
 	}

@@ -261,7 +261,7 @@ func TestRelationReadsProbeEventsRel(t *testing.T) {
 // a read of the poll one step, not a walk of it.
 func TestPollVotesWalkVoters(t *testing.T) {
 	eachPlanStore(t, func(t *testing.T, st *store.Store) {
-		q := store.PollVotesQuery(st)
+		q := store.PollVotesQuery(st, "$a", "$b")
 		plan := queryPlan(t, st, q.Query, q.Args...)
 		next := regexp.MustCompile(`SEARCH r USING (COVERING )?INDEX events_votes \(rel_target=\? AND room_id=\? AND sender>\?\)`)
 		first := regexp.MustCompile(`SEARCH r USING (COVERING )?INDEX events_votes \(rel_target=\? AND room_id=\?\)`)
