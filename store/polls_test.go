@@ -82,24 +82,10 @@ func TestPollVotesAreEachVotersLatest(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		rows, err := conn.QueryContext(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+st.DBForm(q.Query), q.Args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan strings.Builder
-		for rows.Next() {
-			var l string
-			if err := rows.Scan(&l); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&plan, l)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range regexp.MustCompile(`(rows|Removed by \w+:) (\d+)`).FindAllStringSubmatch(plan.String(), -1) {
+		plan := analyzedPlan(t, conn, "COSTS OFF, TIMING OFF", st.DBForm(q.Query), q.Args...)
+		for _, m := range regexp.MustCompile(`(rows|Removed by \w+:) (\d+)`).FindAllStringSubmatch(plan, -1) {
 			if n, _ := strconv.Atoi(m[2]); n >= 100 {
-				t.Errorf("PollVotes reads %s %d: the flood:\n%s", m[1], n, plan.String())
+				t.Errorf("PollVotes reads %s %d: the flood:\n%s", m[1], n, plan)
 				break
 			}
 		}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
 	"strings"
@@ -110,6 +111,29 @@ func planOf(t *testing.T, st *store.Store, steer bool, query string, args ...any
 		t.Fatal(err)
 	}
 	t.Logf("plan:\n%s", plan.String())
+	return plan.String()
+}
+
+// analyzedPlan is PostgreSQL's EXPLAIN ANALYZE, with options besides
+// ANALYZE, of query (as the store runs it) with args on conn.
+func analyzedPlan(t *testing.T, conn *sql.Conn, options, query string, args ...any) string {
+	t.Helper()
+	rows, err := conn.QueryContext(context.Background(), "EXPLAIN (ANALYZE, "+options+") "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&plan, l)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	return plan.String()
 }
 
@@ -344,30 +368,16 @@ func TestWalksReadOnlyWhatTheyKeep(t *testing.T) {
 			t.Fatal(err)
 		}
 		query, args := store.RelatedSQL(st, "$t")
-		rows, err := conn.QueryContext(ctx, "EXPLAIN (ANALYZE, COSTS OFF) "+st.DBForm(query), args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan strings.Builder
-		for rows.Next() {
-			var l string
-			if err := rows.Scan(&l); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&plan, l)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		plan := analyzedPlan(t, conn, "COSTS OFF", st.DBForm(query), args...)
 		// PostgreSQL walks each kind on its index, or reads its entries
 		// there for a bitmap scan; either way, the rows the walk's
 		// filter removes are what it read to leave out.
-		walks := regexp.MustCompile(`(Index Scan Backward using|Bitmap Index Scan on) events_(rel|edits)\b`).FindAllString(plan.String(), -1)
+		walks := regexp.MustCompile(`(Index Scan Backward using|Bitmap Index Scan on) events_(rel|edits)\b`).FindAllString(plan, -1)
 		if len(walks) != 3 {
-			t.Fatalf("Related walks %d kinds of relation on events_rel and events_edits, want 3 (edits, thread replies, reactions):\n%s", len(walks), plan.String())
+			t.Fatalf("Related walks %d kinds of relation on events_rel and events_edits, want 3 (edits, thread replies, reactions):\n%s", len(walks), plan)
 		}
-		if m := regexp.MustCompile(`Rows Removed by (Filter|Index Recheck): \d+`).FindString(plan.String()); m != "" {
-			t.Errorf("Related read relations it left out (%s):\n%s", m, plan.String())
+		if m := regexp.MustCompile(`Rows Removed by (Filter|Index Recheck): \d+`).FindString(plan); m != "" {
+			t.Errorf("Related read relations it left out (%s):\n%s", m, plan)
 		}
 	})
 }
