@@ -66,13 +66,15 @@ type world struct {
 	bot   string
 }
 
-func freePort(t *testing.T) int {
+// heldPort is a free port, kept bound until release is called: closed at
+// once, Dendrite, started after it was chosen, was once given the same
+// port, and the archiver could not listen on it.
+func heldPort(t *testing.T) (port int, release func()) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, func() { l.Close() }
 }
 
 // newWorld starts Dendrite with the registration `archiver init` wrote and
@@ -83,10 +85,11 @@ func newWorld(t *testing.T, dbEnv ...string) *world {
 		t.Fatal(buildErr)
 	}
 	w := &world{t: t, dir: t.TempDir(), bot: "@archive:" + serverName}
+	port, release := heldPort(t)
 	w.env = append([]string{
 		"MXARCHIVE_DATA_DIR=" + filepath.Join(w.dir, "data"),
 		"MXARCHIVE_HOMESERVER_DOMAIN=" + serverName,
-		fmt.Sprintf("MXARCHIVE_APPSERVICE_LISTEN=127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("MXARCHIVE_APPSERVICE_LISTEN=127.0.0.1:%d", port),
 		"MXARCHIVE_ARCHIVE_SWEEP_INTERVAL=2s",
 		"MXARCHIVE_LOG_LEVEL=debug",
 	}, dbEnv...)
@@ -99,6 +102,7 @@ func newWorld(t *testing.T, dbEnv ...string) *world {
 	w.env = append(w.env, "MXARCHIVE_HOMESERVER_ADDRESS="+w.hs.URL)
 	w.alice = w.hs.Register(t, "alice")
 	w.bob = w.hs.Register(t, "bob")
+	release()
 	w.startArchiver()
 	cfg := store.Config{Type: "sqlite"}
 	for _, kv := range dbEnv {

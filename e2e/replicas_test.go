@@ -99,7 +99,9 @@ func buildWeb(t *testing.T) string {
 func (w *world) startReplica(bin string, r *replica, dbURI string) {
 	w.t.Helper()
 	if r.url == "" {
-		r.url = fmt.Sprintf("http://127.0.0.1:%d", freePort(w.t))
+		port, release := heldPort(w.t)
+		release() // archive-web binds it next
+		r.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 		r.log = filepath.Join(w.dir, r.name+".log")
 	}
 	logs, err := os.OpenFile(r.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
