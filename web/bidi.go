@@ -15,18 +15,7 @@ import (
 // override, made a tab read "etis · 2026-01-01 no"); else s as it is,
 // which nothing around it can turn.
 func isolated(s string) string {
-	needs := false
-	for _, r := range s {
-		p, _ := bidi.LookupRune(r)
-		switch p.Class() {
-		case bidi.R, bidi.AL, bidi.LRE, bidi.RLE, bidi.LRO, bidi.RLO, bidi.PDF, bidi.LRI, bidi.RLI, bidi.FSI, bidi.PDI:
-			needs = true
-		}
-		if needs {
-			break
-		}
-	}
-	if !needs {
+	if !strings.ContainsFunc(s, turnsText) {
 		return s
 	}
 	return "\u2068" + strings.Map(func(r rune) rune {
@@ -35,4 +24,14 @@ func isolated(s string) string {
 		}
 		return r
 	}, s) + "\u2069"
+}
+
+// turnsText says whether r is right-to-left or a bidi control.
+func turnsText(r rune) bool {
+	p, _ := bidi.LookupRune(r)
+	switch p.Class() {
+	case bidi.R, bidi.AL, bidi.LRE, bidi.RLE, bidi.LRO, bidi.RLO, bidi.PDF, bidi.LRI, bidi.RLI, bidi.FSI, bidi.PDI:
+		return true
+	}
+	return false
 }
