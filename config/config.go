@@ -57,8 +57,8 @@ type Database struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// MaxOpenConns caps the connections the process opens (0: 8 on
 	// SQLite, 32 on PostgreSQL); MaxIdleConns is how many of them stay
-	// open between requests (0: as many as MaxOpenConns on PostgreSQL, 2
-	// on SQLite).
+	// open between requests (0: as many as MaxOpenConns on PostgreSQL and
+	// in archive-web, 2 in the archiver on SQLite).
 	MaxOpenConns int `yaml:"max_open_conns"`
 	MaxIdleConns int `yaml:"max_idle_conns"`
 }

@@ -45,6 +45,41 @@ func TestPoolFollowsConfig(t *testing.T) {
 	}
 }
 
+// archive-web's SQLite pool (a ReadMostly store) keeps every connection it
+// opened: one closed for want of an idle place took its page cache and
+// its compiled statements with it, and a day page, which reads beside its
+// timeline, had the next one fill a new cache, a page fault for each of
+// its pages. The archiver's keeps two, each with a larger cache; a
+// configured bound wins in both.
+func TestReadMostlyKeepsItsConnections(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		readMostly bool
+		cfg        store.Config
+		idle       int
+	}{
+		{"archive-web", true, store.Config{Type: "sqlite"}, 8},
+		{"archiver", false, store.Config{Type: "sqlite"}, 2},
+		{"archive-web, configured", true, store.Config{Type: "sqlite", MaxIdleConns: 3}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := store.Open(ctx, tc.cfg, t.TempDir(), storetest.Logger(t), store.Options{ReadMostly: tc.readMostly})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			open := st.PoolStats().MaxOpenConnections
+			for _, c := range holdConns(t, st, open) {
+				c.Close()
+			}
+			if got := st.PoolStats().Idle; got != tc.idle {
+				t.Errorf("%d connections held and given back: %d stay idle, want %d", open, got, tc.idle)
+			}
+		})
+	}
+}
+
 // holdConns takes n connections of st's pool at once, so that each is a
 // session of its own; the caller closes them.
 func holdConns(t *testing.T, st *store.Store, n int) []*sql.Conn {
