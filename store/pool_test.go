@@ -174,8 +174,8 @@ func TestReadMostlyMapsNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A negative cache_size is in KiB.
-			if mmap != 0 || cache >= 0 || -cache > 8<<10 {
-				t.Errorf("connection %d: mmap_size %d, cache_size %d; want 0 and at most 8 MiB", i, mmap, cache)
+			if mmap != 0 || cache >= 0 || -cache > 2<<10 {
+				t.Errorf("connection %d: mmap_size %d, cache_size %d; want 0 and at most 2 MiB", i, mmap, cache)
 			}
 			c.Close()
 		}

@@ -73,8 +73,8 @@ type Options struct {
 	// session is checked (0: 15 s).
 	LockCheckInterval time.Duration
 	// ReadMostly is for a process that reads (archive-web): on SQLite
-	// nothing of the file is memory-mapped and each connection keeps an
-	// 8 MiB page cache. Mapped pages count in the process's resident
+	// nothing of the file is memory-mapped and each connection keeps a
+	// 2 MiB page cache (sqliteDSN). Mapped pages count in the process's resident
 	// memory, and a reindex, which reads the whole file, mapped all of it
 	// (212 of 551 MiB peak RSS at 300k messages; up to the 1 GiB mapping,
 	// per connection, at 1M); read with pread, the file's hot pages stay in
@@ -317,7 +317,15 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 // memory-mapped reads: event IDs are random, so inserts touch index pages all
 // over the file, and with SQLite's 2 MiB default most of an import's time
 // went to re-reading them. A readMostly process (Options.ReadMostly) maps
-// nothing and keeps 8 MiB a connection.
+// nothing and keeps SQLite's default, 2 MiB a connection: its pages are
+// its render cache's, and the file's hot pages stay in the kernel's page
+// cache. A cache fills page by page, each page a fault of fresh memory
+// (10-12 µs on the bench's machine), which a server's first pages paid
+// for: with 8 MiB, its first requests of 20 distinct day pages of the 1M
+// replay took 71 faults and 10.1 ms of CPU a page, the text logs 52, the
+// day pages asked for gzip 59; with 2 MiB 10 (8.45 ms), 14 and 6, and
+// archive-web peaked at 161 MiB against 191 (archive-bench run, all 8
+// connections kept idle in both).
 //
 // The pages stay SQLite's 4 KiB. A file created with 8 KiB pages (a
 // page size is fixed when the first page is written; modernc runs a
@@ -335,7 +343,7 @@ func sqliteDSN(path string, readMostly bool) string {
 	}
 	cache, mmap := "cache_size(-65536)", "mmap_size(1073741824)"
 	if readMostly {
-		cache, mmap = "cache_size(-8192)", "mmap_size(0)"
+		cache, mmap = "cache_size(-2048)", "mmap_size(0)"
 	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
