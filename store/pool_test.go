@@ -192,6 +192,27 @@ func TestReadMostlyMapsNothing(t *testing.T) {
 	}
 	pragmas(t, st)
 
+	// A reindex's store (ReadsWhole) maps nothing either, and keeps the
+	// 8 MiB cache serving archive-webs had.
+	r, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t), store.Options{ReadMostly: true, ReadsWhole: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i, c := range holdConns(t, r, 2) {
+		var mmap, cache int64
+		if err := c.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&mmap); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
+			t.Fatal(err)
+		}
+		if mmap != 0 || cache != -8<<10 {
+			t.Errorf("a reindex's connection %d: mmap_size %d, cache_size %d; want 0 and 8 MiB", i, mmap, cache)
+		}
+		c.Close()
+	}
+
 	// The writer's store keeps its mapping.
 	w, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t), store.Options{})
 	if err != nil {

@@ -23,7 +23,7 @@ func (s *Store) CountQueries() (func() int64, error) {
 		if s.path == "" {
 			return nil, errors.New("count queries: an in-memory SQLite database cannot be reopened")
 		}
-		dsn = sqliteDSN(s.path, s.opts.ReadMostly)
+		dsn = sqliteDSN(s.path, s.opts)
 	}
 	n := new(atomic.Int64)
 	db := sql.OpenDB(countingConnector{drv: s.db.Driver(), dsn: dsn, n: n})

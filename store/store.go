@@ -80,6 +80,12 @@ type Options struct {
 	// per connection, at 1M); read with pread, the file's hot pages stay in
 	// the kernel's page cache, shared and reclaimable, not in the process.
 	ReadMostly bool
+	// ReadsWhole is for a ReadMostly process that reads the whole archive
+	// once (archive-web reindex): its SQLite connections keep the 8 MiB
+	// page cache a serving archive-web's had before it was given 2 MiB
+	// (sqliteDSN), since alternated reindexes of the 1M replay could not
+	// tell whether the smaller one slowed them.
+	ReadsWhole bool
 }
 
 type dialect int
@@ -152,7 +158,7 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 			path = filepath.Join(dataDir, "mxarchive.db")
 		}
 		s.path = sqlitePath(path)
-		s.db, err = sql.Open("sqlite", sqliteDSN(path, opts.ReadMostly))
+		s.db, err = sql.Open("sqlite", sqliteDSN(path, opts))
 	case "postgres", "postgresql":
 		s.dialect = postgres
 		s.db, err = openPostgres(cfg.URI, opts.ReadMostly)
@@ -325,7 +331,8 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 // replay took 71 faults and 10.1 ms of CPU a page, the text logs 52, the
 // day pages asked for gzip 59; with 2 MiB 10 (8.45 ms), 14 and 6, and
 // archive-web peaked at 161 MiB against 191 (archive-bench run, all 8
-// connections kept idle in both).
+// connections kept idle in both). A reindex (Options.ReadsWhole) keeps 8
+// MiB.
 //
 // The pages stay SQLite's 4 KiB. A file created with 8 KiB pages (a
 // page size is fixed when the first page is written; modernc runs a
@@ -337,12 +344,15 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 // each page a transaction's random event IDs land on is written whole
 // to the WAL, and made reindexing no faster (38.6-47.3 s against
 // 40.3-43.1); 16 KiB pages imported in 43.5 s.
-func sqliteDSN(path string, readMostly bool) string {
+func sqliteDSN(path string, opts Options) string {
 	if strings.HasPrefix(path, "file:") {
 		return path
 	}
 	cache, mmap := "cache_size(-65536)", "mmap_size(1073741824)"
-	if readMostly {
+	switch {
+	case opts.ReadMostly && opts.ReadsWhole:
+		cache, mmap = "cache_size(-8192)", "mmap_size(0)"
+	case opts.ReadMostly:
 		cache, mmap = "cache_size(-2048)", "mmap_size(0)"
 	}
 	q := url.Values{}
