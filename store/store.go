@@ -74,8 +74,8 @@ type Options struct {
 	LockCheckInterval time.Duration
 	// ReadMostly is for a process that reads (archive-web): on SQLite
 	// nothing of the file is memory-mapped and each connection keeps a
-	// 2 MiB page cache (sqliteDSN). Mapped pages count in the process's resident
-	// memory, and a reindex, which reads the whole file, mapped all of it
+	// 2 MiB page cache (sqliteDSN). Mapped pages count in the process's
+	// resident memory, and a reindex, which reads the whole file, mapped all of it
 	// (212 of 551 MiB peak RSS at 300k messages; up to the 1 GiB mapping,
 	// per connection, at 1M); read with pread, the file's hot pages stay in
 	// the kernel's page cache, shared and reclaimable, not in the process.
@@ -323,9 +323,9 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 // memory-mapped reads: event IDs are random, so inserts touch index pages all
 // over the file, and with SQLite's 2 MiB default most of an import's time
 // went to re-reading them. A readMostly process (Options.ReadMostly) maps
-// nothing and keeps SQLite's default, 2 MiB a connection: its pages are
-// its render cache's, and the file's hot pages stay in the kernel's page
-// cache. A cache fills page by page, each page a fault of fresh memory
+// nothing and keeps SQLite's default, 2 MiB a connection: what it serves
+// again comes from its render cache, and the file's hot pages stay in the
+// kernel's page cache. A cache fills page by page, each page a fault of fresh memory
 // (10-12 µs on the bench's machine), which a server's first pages paid
 // for: with 8 MiB, its first requests of 20 distinct day pages of the 1M
 // replay took 71 faults and 10.1 ms of CPU a page, the text logs 52, the
