@@ -39,7 +39,7 @@ type speedGauge struct {
 	// cannot say. Without them each session of the server maps each page
 	// of the buffers it reads, 4 KiB at a time, at a fault each: a new
 	// session's first run of a day's query (the 1M replay, 1,001 rows)
-	// took 4.5-5.5 ms against 0.75-1.4 ms in 2 MiB pages.
+	// took 4.5-5.5 ms against 0.75-1.4 ms in 2 MiB pages (doc/deploy.md).
 	HugePages int `json:"huge_pages"`
 }
 
