@@ -75,10 +75,11 @@ type Options struct {
 	// ReadMostly is for a process that reads (archive-web): on SQLite
 	// nothing of the file is memory-mapped and each connection keeps a
 	// 2 MiB page cache (sqliteDSN). Mapped pages count in the process's
-	// resident memory, and a reindex, which reads the whole file, mapped all of it
-	// (212 of 551 MiB peak RSS at 300k messages; up to the 1 GiB mapping,
-	// per connection, at 1M); read with pread, the file's hot pages stay in
-	// the kernel's page cache, shared and reclaimable, not in the process.
+	// resident memory, and a reindex, which reads the whole file, mapped
+	// all of it (212 of 551 MiB peak RSS at 300k messages; up to the 1 GiB
+	// mapping, per connection, at 1M); read with pread, the file's hot
+	// pages stay in the kernel's page cache, shared and reclaimable, not in
+	// the process.
 	ReadMostly bool
 	// ReadsWhole is for a ReadMostly process that reads the whole archive
 	// once (archive-web reindex): its SQLite connections keep the 8 MiB
@@ -349,11 +350,11 @@ func sqliteDSN(path string, opts Options) string {
 		return path
 	}
 	cache, mmap := "cache_size(-65536)", "mmap_size(1073741824)"
-	switch {
-	case opts.ReadMostly && opts.ReadsWhole:
-		cache, mmap = "cache_size(-8192)", "mmap_size(0)"
-	case opts.ReadMostly:
+	if opts.ReadMostly {
 		cache, mmap = "cache_size(-2048)", "mmap_size(0)"
+		if opts.ReadsWhole {
+			cache = "cache_size(-8192)"
+		}
 	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
