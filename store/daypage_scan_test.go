@@ -59,8 +59,10 @@ func TestDayPageReadsOnlyItsDay(t *testing.T) {
 			t.Errorf("%s: %d events, want the day's 12", c.name, len(got))
 		}
 		// The day is in one leaf, reached from the root: a few blocks.
-		// The room's 8,000 earlier entries fill some 60 leaves.
-		if read > 8 {
+		// The room's 8,000 earlier entries fill some 60 leaves. Two of
+		// the blocks are the planner's, the metapages of the empty
+		// events_votes and events_polls (TestPreviousStateReadsFewEntries).
+		if read > 9 {
 			t.Errorf("%s: read %d index blocks for a day of 12 events: it walked the room's history before the day", c.name, read)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -149,18 +150,25 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 // calendar costs at most MaxCount rows per day, however busy the room.
 const MaxCount = 1000
 
-// cappedCountSQL counts a room's shown messages in [$2, $3), up to $4.
-const cappedCountSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM events
+// cappedCountSQL counts a room's shown messages in [$2, $3), up to $4;
+// cappedPollCountSQL its polls.
+const (
+	cappedCountSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM events
 	WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND ` + shownMessageCond + `
 	LIMIT $4) capped`
+	cappedPollCountSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM events` + pollsIndexed + `
+	WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND ` + shownPollCond + `
+	LIMIT $4) capped`
+)
 
 // DayCounts returns how many messages of a room are shown in full on each
-// UTC day of [from, to) (ms) that has any, up to MaxCount, keyed by the
-// day's midnight (ms); expired days are left out, as everywhere. The days
-// are found by RoomDays' loose index scan (at most 400 of them), then each
-// is counted up to the cap.
+// UTC day of [from, to) (ms) that has any, polls counted as messages, up
+// to MaxCount, keyed by the day's midnight (ms); expired days are left
+// out, as everywhere. The days are found by RoomDays' loose index scans
+// (at most 400 of them), then each is counted up to the cap: its messages
+// if it has any, and its polls if it has any.
 func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64) (map[int64]int, error) {
-	days, err := s.RoomDays(ctx, roomID, from, to, 400)
+	msgs, polls, err := s.roomDays(ctx, roomID, from, to, 400)
 	if err != nil {
 		return nil, err
 	}
@@ -171,14 +179,25 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 	if err != nil {
 		return nil, err
 	}
-	out := map[int64]int{}
-	for _, d := range days {
-		start := d.Start.UnixMilli()
-		n, err := s.countCapped(ctx, roomID, max(start, from, cut), min(start+86400000, to))
-		if err != nil {
-			return nil, err
+	has := map[int64]int{} // of each day: 1 messages, 2 polls
+	for i, days := range [][]Day{msgs, polls} {
+		for _, d := range days {
+			has[d.Start.UnixMilli()] |= 1 << i
 		}
-		out[start] = n
+	}
+	out := map[int64]int{}
+	for _, d := range mergeDays(msgs, polls, 400) {
+		start := d.Start.UnixMilli()
+		for i, query := range []string{cappedCountSQL, cappedPollCountSQL} {
+			if has[start]&(1<<i) == 0 {
+				continue
+			}
+			n, err := s.countCapped(ctx, query, roomID, max(start, from, cut), min(start+86400000, to))
+			if err != nil {
+				return nil, err
+			}
+			out[start] = min(out[start]+n, MaxCount)
+		}
 	}
 	return out, nil
 }
@@ -246,26 +265,32 @@ func (s *Store) HourCountsFrom(ctx context.Context, roomID id.RoomID, from, firs
 	return out, nil
 }
 
-func (s *Store) countCapped(ctx context.Context, roomID id.RoomID, from, to int64) (int, error) {
+func (s *Store) countCapped(ctx context.Context, query string, roomID id.RoomID, from, to int64) (int, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var n int
-	if err := s.db.QueryRowContext(ctx, cappedCountSQL, string(roomID), from, to, MaxCount).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.dbForm(query), string(roomID), from, to, MaxCount).Scan(&n); err != nil {
 		return 0, fmt.Errorf("message count of %s: %w", roomID, err)
 	}
 	return n, nil
 }
 
 // latestMessagesSQL reads a room's newest shown messages backwards along
-// events_room_ts, from the expiry cutoff ($2) on.
-const latestMessagesSQL = `SELECT ` + eventColumns + ` FROM events
+// events_room_ts, from the expiry cutoff ($2) on; latestPollsSQL its
+// newest polls along events_polls.
+const (
+	latestMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownMessageCond + `
 	ORDER BY origin_ts DESC, nid DESC LIMIT $3`
+	latestPollsSQL = `SELECT ` + eventColumns + ` FROM events` + pollsIndexed + `
+	WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownPollCond + `
+	ORDER BY origin_ts DESC, nid DESC LIMIT $3`
+)
 
-// LatestMessages returns a room's newest messages shown in full (public,
-// not an edit, not redacted, not expired, the sender not opted out),
-// newest first, at most limit: what a feed of the room lists, so that a
-// message deleted, expired or withdrawn leaves it at once.
+// LatestMessages returns a room's newest messages and polls shown in full
+// (public, not an edit, not redacted, not expired, the sender not opted
+// out), newest first, at most limit: what a feed of the room lists, so
+// that a message deleted, expired or withdrawn leaves it at once.
 func (s *Store) LatestMessages(ctx context.Context, roomID id.RoomID, limit int) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
@@ -273,9 +298,21 @@ func (s *Store) LatestMessages(ctx context.Context, roomID id.RoomID, limit int)
 	if err != nil {
 		return nil, err
 	}
-	evs, err := s.queryEvents(ctx, latestMessagesSQL, string(roomID), s.expiredBefore(roomMax, roomID), limit)
+	cut := s.expiredBefore(roomMax, roomID)
+	evs, err := s.queryEvents(ctx, latestMessagesSQL, string(roomID), cut, limit)
 	if err != nil {
 		return nil, fmt.Errorf("latest messages of %s: %w", roomID, err)
+	}
+	polls, err := s.queryEvents(ctx, latestPollsSQL, string(roomID), cut, limit)
+	if err != nil {
+		return nil, fmt.Errorf("latest polls of %s: %w", roomID, err)
+	}
+	if len(polls) > 0 {
+		evs = append(evs, polls...)
+		slices.SortFunc(evs, func(a, b Event) int {
+			return cmp.Or(cmp.Compare(b.OriginTS, a.OriginTS), cmp.Compare(b.NID, a.NID))
+		})
+		evs = evs[:min(len(evs), limit)]
 	}
 	return s.screen(ctx, evs, false)
 }

@@ -118,9 +118,21 @@ var DropConnMutex = dropConnMutex
 const (
 	HourCountsSQL  = hourCountsSQL
 	CappedCountSQL = cappedCountSQL
-	RoomDaysSQL    = roomDaysSQL
 	ShownIndexCond = shownIndexCond
 )
+
+var RoomDaysSQL = roomDaysSQL
+
+// The queries of shown polls that read events_polls, and its condition.
+const (
+	CappedPollCountSQL = cappedPollCountSQL
+	LatestPollsSQL     = latestPollsSQL
+	PrevShownSQL       = prevShownSQL
+	NextShownSQL       = nextShownSQL
+	PollIndexCond      = pollIndexCond
+)
+
+var PollDaysSQL = pollDaysSQL
 
 // DirectReprepares is how many times SQLite has compiled again the
 // statements the direct path keeps (SQLITE_STMTSTATUS_REPREPARE).

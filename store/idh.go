@@ -113,9 +113,12 @@ var eventIDHashOf = regexp.MustCompile(`idh\(((?:e\.|t\.|events\.)?)event_id\)`)
 var meetingMentionOf = regexp.MustCompile(`(\w+\.)type = '` + regexp.QuoteMeta(event.TypeMessage) + `' AND LOWER\((\w+\.)raw\) LIKE '%startmeeting%'`)
 
 // sqliteForm is query as SQLite runs it: each idh of an events row's ID
-// read from the row's column eh, and each meetingMention from its column
-// meeting.
+// read from the row's column eh, each meetingMention from its column
+// meeting, and each sqliteOnly text in it.
 func sqliteForm(query string) string {
+	if strings.Contains(query, sqliteOnlyOpen) {
+		query = sqliteOnlyOf.ReplaceAllString(query, "$1")
+	}
 	if strings.Contains(query, "event_id)") {
 		query = eventIDHashOf.ReplaceAllString(query, "${1}eh")
 	}
@@ -130,6 +133,14 @@ func sqliteForm(query string) string {
 	}
 	return query
 }
+
+// sqliteOnlyOpen begins a comment that SQLite reads as the text up to
+// its end (sqliteForm) and PostgreSQL as a comment: an INDEXED BY clause,
+// where SQLite, which plans without statistics, would take a partial
+// index of a few rows for no better than a full one (pollsIndexed).
+const sqliteOnlyOpen = "/*sqlite: "
+
+var sqliteOnlyOf = regexp.MustCompile(regexp.QuoteMeta(sqliteOnlyOpen) + `([^*]*)\*/`)
 
 // dbForm is query as the store's database runs it (sqliteForm on SQLite),
 // for the statements run where sqliteForm is not applied already.

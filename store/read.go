@@ -49,6 +49,15 @@ const (
 	nextMessageSQL = `SELECT origin_ts FROM events
 		WHERE room_id = $1 AND origin_ts >= $2 AND public AND ` + timelineMessageSQL + `
 		ORDER BY origin_ts, nid LIMIT 1`
+	// prevShownSQL and nextShownSQL are the nearer of the message and
+	// the poll before $2 (at or after it), 0 if there is neither: one
+	// round trip, each a seek on its index.
+	prevShownSQL = `SELECT COALESCE(MAX(t), 0) FROM (SELECT (` + prevMessageSQL + `) AS t
+		UNION ALL SELECT (SELECT origin_ts FROM events` + pollsIndexed + ` WHERE room_id = $1 AND origin_ts < $2 AND ` + shownPollCond + `
+			ORDER BY origin_ts DESC LIMIT 1) AS t) adjacent`
+	nextShownSQL = `SELECT COALESCE(MIN(t), 0) FROM (SELECT (` + nextMessageSQL + `) AS t
+		UNION ALL SELECT (SELECT origin_ts FROM events` + pollsIndexed + ` WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownPollCond + `
+			ORDER BY origin_ts LIMIT 1) AS t) adjacent`
 	stateEventsSQL = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND state_key IS NOT NULL ORDER BY origin_ts, nid`
 	redactionsOfSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts, received_at, applied_at, rejected
@@ -322,13 +331,13 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 	}
 	// Expired messages are not there to link to.
 	cut := s.expiredBefore(roomMax, roomID)
-	if err = s.queryRow(ctx, prevMessageSQL, string(roomID), from).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err = s.queryRow(ctx, prevShownSQL, string(roomID), from).Scan(&prev); err != nil {
 		return 0, 0, fmt.Errorf("previous message in %s: %w", roomID, err)
 	}
 	if prev < cut {
 		prev = 0
 	}
-	if err = s.queryRow(ctx, nextMessageSQL, string(roomID), max(to, cut)).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err = s.queryRow(ctx, nextShownSQL, string(roomID), max(to, cut)).Scan(&next); err != nil {
 		return 0, 0, fmt.Errorf("next message in %s: %w", roomID, err)
 	}
 	return prev, next, nil
@@ -350,8 +359,25 @@ func (s *Store) AdjacentMessages(ctx context.Context, roomID id.RoomID, from, to
 // the same count in the sqlite3 shell, 500 runs: 219-401 against 164-268
 // µs. (A day page reads its counts beside its timeline: its first
 // request's time did not change measurably on either database.)
-const shownMessageCond = shownIndexCond + `
+const shownMessageCond = shownIndexCond + notOptedOutCond
+
+// notOptedOutCond is shownMessageCond's opt-out check.
+const notOptedOutCond = `
 	AND (NOT EXISTS (SELECT 1 FROM optouts) OR NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = events.sender))`
+
+// shownPollCond is shownMessageCond for the start of a poll, which a day
+// page shows as a poll, not a message (Event.Displayable): a day with only
+// polls is a day with something to read all the same (RoomDays).
+const shownPollCond = pollIndexCond + notOptedOutCond
+
+// pollIndexCond is the condition of the partial index events_polls
+// (migration 029), to the letter, as shownIndexCond.
+const pollIndexCond = `public AND NOT redacted AND type IN ('` + event.TypePollStart + `', '` + event.TypePollStartUnstable + `')`
+
+// pollsIndexed follows "FROM events" in what reads a room's polls, so
+// that SQLite reads them on events_polls (sqliteOnly): to it, without
+// statistics, the room's every event on events_room_ts looked no worse.
+const pollsIndexed = " " + sqliteOnlyOpen + "INDEXED BY events_polls*/"
 
 // shownIndexCond is the condition of the partial index events_shown
 // (migration 017), to the letter: SQLite uses a partial index only for a
@@ -364,21 +390,31 @@ const shownIndexCond = `public AND NOT redacted AND ` + timelineMessageSQL
 const nextDaySQL = `(days.first_ts - days.first_ts % 86400000 + 86400000)`
 
 // roomDaysSQL walks a room's days with shown messages by seeking from one
-// day to the next (a loose index scan on events_room_ts), so that its cost
+// day to the next (a loose index scan on events_shown), so that its cost
 // grows with the number of days, not of messages; for each day it then
-// seeks back from the day's end to its latest shown message.
-const roomDaysSQL = `WITH RECURSIVE days (first_ts, n) AS (
-		SELECT (SELECT origin_ts FROM events WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3
-			AND ` + shownMessageCond + ` ORDER BY origin_ts LIMIT 1), 1
+// seeks back from the day's end to its latest shown message. pollDaysSQL
+// is the same walk of the room's polls (events_polls).
+var (
+	roomDaysSQL = daysWalk("", shownMessageCond)
+	pollDaysSQL = daysWalk(pollsIndexed, shownPollCond)
+)
+
+// daysWalk is the walk of the days of the events of cond, read from
+// events with hint (an INDEXED BY clause, or "").
+func daysWalk(hint, cond string) string {
+	return `WITH RECURSIVE days (first_ts, n) AS (
+		SELECT (SELECT origin_ts FROM events` + hint + ` WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3
+			AND ` + cond + ` ORDER BY origin_ts LIMIT 1), 1
 		UNION ALL
-		SELECT (SELECT origin_ts FROM events WHERE room_id = $1 AND origin_ts >= ` + nextDaySQL + ` AND origin_ts < $3
-			AND ` + shownMessageCond + ` ORDER BY origin_ts LIMIT 1), days.n + 1
+		SELECT (SELECT origin_ts FROM events` + hint + ` WHERE room_id = $1 AND origin_ts >= ` + nextDaySQL + ` AND origin_ts < $3
+			AND ` + cond + ` ORDER BY origin_ts LIMIT 1), days.n + 1
 		FROM days WHERE days.first_ts IS NOT NULL AND days.n < $4
 	)
-	SELECT days.first_ts, (SELECT origin_ts FROM events WHERE room_id = $1 AND origin_ts >= days.first_ts
+	SELECT days.first_ts, (SELECT origin_ts FROM events` + hint + ` WHERE room_id = $1 AND origin_ts >= days.first_ts
 		AND origin_ts < ` + nextDaySQL + ` AND origin_ts < $3
-		AND ` + shownMessageCond + ` ORDER BY origin_ts DESC LIMIT 1)
+		AND ` + cond + ` ORDER BY origin_ts DESC LIMIT 1)
 	FROM days WHERE days.first_ts IS NOT NULL ORDER BY days.first_ts`
+}
 
 // Day is a UTC day on which a room has messages to show.
 type Day struct {
@@ -387,27 +423,48 @@ type Day struct {
 }
 
 // RoomDays lists the UTC days of [from, to) (ms) on which a room has a
-// message shown in full (public, not an edit, not redacted, not expired,
-// its sender not opted out), oldest first, at most limit of them, each with
-// its latest such message. A day holding only deleted or withdrawn
-// messages is not listed.
+// message or a poll shown in full (public, not an edit, not redacted, not
+// expired, its sender not opted out), oldest first, at most limit of them,
+// each with its latest such message or poll. A day holding only deleted
+// or withdrawn messages is not listed.
 func (s *Store) RoomDays(ctx context.Context, roomID id.RoomID, from, to int64, limit int) ([]Day, error) {
+	msgs, polls, err := s.roomDays(ctx, roomID, from, to, limit)
+	if err != nil {
+		return nil, err
+	}
+	return mergeDays(msgs, polls, limit), nil
+}
+
+// roomDays is RoomDays as its two walks found them: the days with
+// messages, and those with polls, at most limit of each.
+func (s *Store) roomDays(ctx context.Context, roomID id.RoomID, from, to int64, limit int) (msgs, polls []Day, err error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	if limit <= 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	roomMax, _, err := s.consentView(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, expires := s.maxLifetime(roomMax, roomID); expires {
 		from = max(from, s.expiredBefore(roomMax, roomID))
 	}
 	if from >= to {
-		return nil, nil
+		return nil, nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, roomDaysSQL, string(roomID), from, to, limit)
+	if msgs, err = s.walkDays(ctx, roomDaysSQL, roomID, from, to, limit); err != nil {
+		return nil, nil, err
+	}
+	if polls, err = s.walkDays(ctx, pollDaysSQL, roomID, from, to, limit); err != nil {
+		return nil, nil, err
+	}
+	return msgs, polls, nil
+}
+
+// walkDays runs query, a daysWalk.
+func (s *Store) walkDays(ctx context.Context, query string, roomID id.RoomID, from, to int64, limit int) ([]Day, error) {
+	rows, err := s.db.QueryContext(ctx, s.dbForm(query), string(roomID), from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("days of %s: %w", roomID, err)
 	}
@@ -425,6 +482,28 @@ func (s *Store) RoomDays(ctx context.Context, roomID id.RoomID, from, to int64, 
 		return nil, fmt.Errorf("days of %s: %w", roomID, err)
 	}
 	return out, nil
+}
+
+// mergeDays merges two lists of days, each oldest first, into one of at
+// most limit: a day in both once, with the later of its two latest times.
+// Each list holds the first days of its kind, up to limit, so the first
+// limit days of either kind are among them.
+func mergeDays(a, b []Day, limit int) []Day {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]Day, 0, min(len(a)+len(b), limit))
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0].Start.Before(b[0].Start):
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0].Start.Before(a[0].Start):
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, Day{Start: a[0].Start, LastTS: max(a[0].LastTS, b[0].LastTS)}), a[1:], b[1:]
+		}
+	}
+	return out
 }
 
 // maxIDsPerQuery keeps IN lists well inside both databases' limits.

@@ -3,25 +3,28 @@ package web
 import (
 	"encoding/xml"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/store"
 )
 
-// Atom feeds (RFC 4287): a room's newest messages, and a search's newest
-// matches, so that someone can follow a room or a keyword without a Matrix
-// client. Both read the store on every request (a search through the
+// Atom feeds (RFC 4287): a room's newest messages and polls, and a
+// search's newest matches, so that someone can follow a room or a keyword
+// without a Matrix client. Both read the store on every request (a search through the
 // Searcher, which re-checks every hit against it), so a message deleted,
 // expired or withdrawn leaves the feed at once. Entry IDs are permalinks,
 // which need absolute URLs: without base_url there are no feeds.
 
-// feedEntries is how many messages a feed lists.
+// feedEntries is how many messages (and polls) a feed lists.
 const feedEntries = 50
 
 type atomFeed struct {
@@ -157,14 +160,21 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 	f.Entries = make([]atomEntry, 0, len(evs))
 	for _, e := range evs {
 		sh := msgs[e.ID]
-		if sh == nil || sh.redaction != nil {
+		var poll event.Poll
+		switch {
+		case event.IsPollStart(e.Type) && !e.Redacted && !e.OptedOut:
+			var ok bool
+			if poll, ok = event.ParsePoll(e.Content); !ok {
+				continue // the day page shows it as an event it cannot show
+			}
+		case sh == nil || sh.redaction != nil:
 			continue
 		}
 		r := rooms[e.RoomID]
 		link := s.absolute(eventPath(r, e.ID))
 		published := time.UnixMilli(e.OriginTS).UTC()
 		updated := published
-		if sh.edited && sh.editedAt > e.OriginTS {
+		if sh != nil && sh.edited && sh.editedAt > e.OriginTS {
 			updated = time.UnixMilli(sh.editedAt).UTC()
 		}
 		newest = later(newest, updated)
@@ -179,6 +189,11 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		// holding right-to-left text or a bidi control from the words
 		// around it (isolated), as a page's <title>.
 		author, room := isolated(en.Author.Name), isolated(roomName(r))
+		if sh == nil {
+			en.Title = fmt.Sprintf("%s in %s: Poll: %s", author, room, isolated(truncateRunes(poll.Question, 80)))
+			en.Content.Body = pollFeedHTML(poll)
+			continue
+		}
 		q.text(sh.msg, 80, func(t string) { en.Title = fmt.Sprintf("%s in %s: %s", author, room, isolated(t)) })
 		// The sanitized HTML from render, carried as escaped text
 		// (type="html"): feed readers sanitize again, and the XML cannot
@@ -196,6 +211,19 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		return err
 	}
 	return s.writeFeed(c, f)
+}
+
+// pollFeedHTML is a poll's entry in a feed: its question and answers, the
+// text escaped. Its votes change after the entry is read, so they are
+// left to the poll's page, which the entry links to.
+func pollFeedHTML(p event.Poll) string {
+	var b strings.Builder
+	b.WriteString("<p><strong>Poll:</strong> " + html.EscapeString(p.Question) + "</p><ul>")
+	for _, a := range p.Answers {
+		b.WriteString("<li>" + html.EscapeString(a.Text) + "</li>")
+	}
+	b.WriteString("</ul>")
+	return b.String()
 }
 
 // writeFeed sends a filled feed.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/retention"
@@ -203,4 +204,68 @@ func TestFeedTitlesIsolateWhatUsersWrote(t *testing.T) {
 	if len(m.Entries) != 1 || !strings.HasPrefix(m.Entries[0].Title, fsi+rlo+"plan"+pdi+" (") {
 		t.Errorf("meeting entries %+v, want one titled %q", m.Entries, fsi+rlo+"plan"+pdi)
 	}
+}
+
+// TestPollsInFeedCalendarAndDays: a poll is something to read as a
+// message is. A day whose only message is a poll is in the calendar (its
+// poll counted), the sitemap and the links of the days beside it, and
+// the room's feed has an entry for each poll: its question as the title,
+// its question and answers, escaped, as the content. A redacted poll
+// leaves all of them.
+func TestPollsInFeedCalendarAndDays(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		poll := func(evID string, ts int64, question string) string {
+			return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.poll.start","sender":"@a:example.org","origin_server_ts":%d,"content":{"m.poll.start":{"question":{"m.text":%q},"answers":[{"id":"y","m.text":"Yes <i>please</i>"},{"id":"n","m.text":"No"}]},"m.text":%[3]q}}`, evID, ts, question)
+		}
+		e := newEnv(t, st, writeRoom(t,
+			msgLine("$m1", 1767225601000, `{"msgtype":"m.text","body":"day one"}`),
+			poll("$p2", 1767312001000, "Lunch <b>today</b>?"),
+			msgLine("$m3", 1767398401000, `{"msgtype":"m.text","body":"day three"}`),
+			poll("$p5", 1767571201000, "Dinner?"),
+		))
+		const room = "/room/!x:example.org"
+		month := e.page(t, room+"/calendar/2026-01", http.StatusOK)
+		for _, c := range []struct{ date, count string }{{"2026-01-01", "1"}, {"2026-01-02", "1"}, {"2026-01-03", "1"}, {"2026-01-05", "1"}} {
+			day := cell(month, c.date)
+			if day.Find("a").AttrOr("href", "") != room+"/"+c.date || day.Find(".count").Text() != c.count {
+				t.Errorf("calendar's %s: link %q, count %q, want a link and %s", c.date, day.Find("a").AttrOr("href", ""), day.Find(".count").Text(), c.count)
+			}
+		}
+		if href := e.page(t, room+"/2026-01-01", http.StatusOK).Find("a[rel=next]").First().AttrOr("href", ""); href != room+"/2026-01-02" {
+			t.Errorf("2026-01-01's next day is %q, want the poll's day", href)
+		}
+		if href := e.page(t, room+"/2026-01-03", http.StatusOK).Find("a[rel=next]").First().AttrOr("href", ""); href != room+"/2026-01-05" {
+			t.Errorf("2026-01-03's next day is %q, want the poll's day", href)
+		}
+		var set xmlURLSet
+		e.getXML(t, "/sitemap/!x:example.org.xml", &set)
+		var days []string
+		for _, u := range set.URLs {
+			days = append(days, u.Loc[strings.LastIndex(u.Loc, "/")+1:])
+		}
+		if got := strings.Join(days, " "); got != "2026-01-01 2026-01-02 2026-01-03 2026-01-05" {
+			t.Errorf("sitemap days = %s", got)
+		}
+
+		f := e.feed(t, room+"/feed.atom")
+		if len(f.Entries) != 4 {
+			t.Fatalf("feed entries: %+v", f.Entries)
+		}
+		p := f.Entries[2]
+		if !strings.HasSuffix(p.ID, "/event/$p2") || !strings.HasSuffix(p.Title, ": Poll: Lunch <b>today</b>?") {
+			t.Errorf("poll entry: id %q, title %q", p.ID, p.Title)
+		}
+		if want := "<p><strong>Poll:</strong> Lunch &lt;b&gt;today&lt;/b&gt;?</p><ul><li>Yes &lt;i&gt;please&lt;/i&gt;</li><li>No</li></ul>"; p.Content.Type != "html" || p.Content.Body != want {
+			t.Errorf("poll entry's content (%s) = %s\nwant %s", p.Content.Type, p.Content.Body, want)
+		}
+
+		redact := `{"event_id":"$x5","room_id":"!x:example.org","type":"m.room.redaction","sender":"@a:example.org","origin_server_ts":1767571202000,"redacts":"$p5","content":{"redacts":"$p5"}}`
+		importFiles(t, st, ingest.ImportOptions{}, writeRoom(t, redact))
+		if f := e.feed(t, room+"/feed.atom"); len(f.Entries) != 3 {
+			t.Errorf("a redacted poll stays in the feed: %+v", f.Entries)
+		}
+		if cell(e.page(t, room+"/calendar/2026-01", http.StatusOK), "2026-01-05").Find("a").Length() != 0 {
+			t.Error("the calendar links a day whose only poll was redacted")
+		}
+	})
 }
