@@ -8,7 +8,7 @@ Regenerate (from the repository root) with:
 It writes, deterministically (same bytes on every run, standard library only):
 
     testdata/demo/ansible-community.ndjson   room v10, ~150 events over 6 days
-    testdata/demo/opendev-infra.ndjson       room v11, ~50 events over 2 days
+    testdata/demo/opendev-infra.ndjson       room v11, ~60 events over 3 days
     testdata/import/element-export.json      an Element "Export chat" JSON file
     testdata/import/malformed.ndjson         5 valid events and 3 bad lines
 
@@ -853,6 +853,29 @@ def opendev_infra():
         "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
         "org.matrix.msc1767.text": "The poll has ended. Top answer: Thursday 15:00 UTC",
     }, gap=(300, 600))
+
+    # ---- Day 3: Thursday 2026-03-12, a poll and nothing else ----------------
+    # The calendar, the sitemap and the days' links list a day whose only
+    # message is a poll; the room's feed has an entry for it. Still open:
+    # its results show as they stand (a disclosed poll). Added last, as
+    # the poll above.
+    r.at("2026-03-12 06:58:41")
+    answers = [("ca", "mirror01.ca-east"), ("eu", "mirror02.eu-west"), ("none", "Keep both for now")]
+    question = "Which mirror should we retire first?"
+    mirror_poll = r.ev(FRANK, "org.matrix.msc3381.poll.start", {
+        "org.matrix.msc3381.poll.start": {
+            "question": {"org.matrix.msc1767.text": question},
+            "kind": "org.matrix.msc3381.poll.disclosed",
+            "max_selections": 1,
+            "answers": [{"id": a, "org.matrix.msc1767.text": t} for a, t in answers],
+        },
+        "org.matrix.msc1767.text": question + "\n" + "\n".join("%d. %s" % (i + 1, t) for i, (_, t) in enumerate(answers)),
+    })
+    for user, answer in ((INES, "eu"), (AMARA, "none")):
+        r.ev(user, "org.matrix.msc3381.poll.response", {
+            "m.relates_to": {"rel_type": "m.reference", "event_id": mirror_poll},
+            "org.matrix.msc3381.poll.response": {"answers": [answer]},
+        }, gap=(20, 90))
     return r, ids
 
 
