@@ -16,7 +16,9 @@ import (
 // to a date), DayCounts counts its poll, the days around it link to it
 // (AdjacentMessages), and the room's feed lists the poll
 // (LatestMessages). A redacted poll and an opted-out sender's are not
-// shown, so their days are not listed.
+// shown, so their days are not listed; nor are an edit of a poll and a
+// state event of a poll's type. A start whose content is not a poll is
+// counted: its page says it cannot be shown.
 func TestPollDaysAreShown(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
@@ -32,6 +34,15 @@ func TestPollDaysAreShown(t *testing.T) {
 			mk(t, "$x4", "m.room.redaction", "@alice:example.org", 4*day+2000, nil, `{"redacts":"$poll4"}`),
 			mk(t, "$poll5", "m.poll.start", "@bob:example.org", 5*day+1000, nil, poll),
 			mk(t, "$m6", "m.room.message", "@alice:example.org", 6*day+1000, nil, `{"msgtype":"m.text","body":"day six"}`),
+			// An edit of a poll, on its poll's day and on a day of its
+			// own, and a state event of a poll's type: no day page
+			// shows them as polls, so they count for nothing.
+			mk(t, "$poll3e", "m.poll.start", "@alice:example.org", 3*day+3000, nil, editOf("$poll3", poll)),
+			mk(t, "$poll2e", "m.poll.start", "@alice:example.org", 7*day+1000, nil, editOf("$poll2", poll)),
+			mk(t, "$poll8", "m.poll.start", "@alice:example.org", 8*day+1000, sk(""), poll),
+			// Not a valid poll (no answers): its page says it cannot be
+			// shown, so its day is listed.
+			mk(t, "$poll9", "m.poll.start", "@alice:example.org", 9*day+1000, nil, `{"m.poll.start":{"question":{"m.text":"?"}}}`),
 		)...)
 		if _, err := st.OptOut(ctx, "@bob:example.org", store.OptOutByOperator); err != nil {
 			t.Fatal(err)
@@ -45,7 +56,7 @@ func TestPollDaysAreShown(t *testing.T) {
 		for _, d := range days {
 			got = append(got, d.Start.Format(time.DateOnly)+" "+time.UnixMilli(d.LastTS).UTC().Format(time.TimeOnly))
 		}
-		want := []string{"1970-01-02 00:00:01", "1970-01-03 00:00:06", "1970-01-04 00:00:02", "1970-01-07 00:00:01"}
+		want := []string{"1970-01-02 00:00:01", "1970-01-03 00:00:06", "1970-01-04 00:00:02", "1970-01-07 00:00:01", "1970-01-10 00:00:01"}
 		if strings.Join(got, ", ") != strings.Join(want, ", ") {
 			t.Errorf("RoomDays = %v, want %v", got, want)
 		}
@@ -57,7 +68,7 @@ func TestPollDaysAreShown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[int64]int{1 * day: 1, 2 * day: 2, 3 * day: 2, 6 * day: 1}; !mapsEqual(counts, want) {
+		if want := map[int64]int{1 * day: 1, 2 * day: 2, 3 * day: 2, 6 * day: 1, 9 * day: 1}; !mapsEqual(counts, want) {
 			t.Errorf("DayCounts = %v, want %v", counts, want)
 		}
 
@@ -72,14 +83,23 @@ func TestPollDaysAreShown(t *testing.T) {
 			t.Errorf("AdjacentMessages of day 1 = %d, %d, %v, want 0 and the poll of day 2 (%d)", prev, next, err, 2*day+5000)
 		}
 
-		latest, err := st.LatestMessages(ctx, room, 4)
+		if prev, next, err = st.AdjacentMessages(ctx, room, 6*day, 7*day); err != nil || prev != 3*day+2000 || next != 9*day+1000 {
+			t.Errorf("AdjacentMessages of day 6 = %d, %d, %v, want the poll of day 3 (%d) and that of day 9 (%d)", prev, next, err, 3*day+2000, 9*day+1000)
+		}
+
+		latest, err := st.LatestMessages(ctx, room, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := ids(latest); got != "$m6 $poll3 $m3 $poll2b " {
-			t.Errorf("LatestMessages = %s, want $m6 $poll3 $m3 $poll2b", got)
+		if got := ids(latest); got != "$poll9 $m6 $poll3 $m3 $poll2b " {
+			t.Errorf("LatestMessages = %s, want $poll9 $m6 $poll3 $m3 $poll2b", got)
 		}
 	})
+}
+
+// editOf is an edit of the poll target, as content of a poll start.
+func editOf(target, poll string) string {
+	return `{"m.new_content":` + poll + `,"m.relates_to":{"rel_type":"m.replace","event_id":"` + target + `"},` + strings.TrimPrefix(poll, "{")
 }
 
 func mapsEqual(a, b map[int64]int) bool {

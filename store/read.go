@@ -371,8 +371,12 @@ const notOptedOutCond = `
 const shownPollCond = pollIndexCond + notOptedOutCond
 
 // pollIndexCond is the condition of the partial index events_polls
-// (migration 029), to the letter, as shownIndexCond.
-const pollIndexCond = `public AND NOT redacted AND type IN ('` + event.TypePollStart + `', '` + event.TypePollStartUnstable + `')`
+// (migration 029), to the letter, as shownIndexCond: a poll's start, not
+// an edit of one (which a day page shows through its original, if at
+// all) nor a state event of its type (a page shows no poll of one). A
+// start whose content is not a poll is counted: its page says so
+// (web's pollView.Invalid).
+const pollIndexCond = `public AND NOT redacted AND type IN ('` + event.TypePollStart + `', '` + event.TypePollStartUnstable + `') AND rel_type <> '` + event.RelReplace + `' AND state_key IS NULL`
 
 // pollsIndexed follows "FROM events" in what reads a room's polls, so
 // that SQLite reads them on events_polls (sqliteOnly): to it, without

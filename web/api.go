@@ -118,7 +118,7 @@ func (s *Server) addPolls(c echo.Context, r store.Room, evs []store.Event, out [
 	}
 	for i, e := range evs {
 		pv, ok := polls[e.ID]
-		if !ok {
+		if !ok || pv.Invalid { // no poll to give: its content is not one
 			continue
 		}
 		p := &apiPoll{Question: pv.Question, Ended: pv.Ended, Truncated: pv.Capped}

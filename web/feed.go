@@ -165,7 +165,7 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		case event.IsPollStart(e.Type) && !e.Redacted && !e.OptedOut:
 			var ok bool
 			if poll, ok = event.ParsePoll(e.Content); !ok {
-				continue // the day page shows it as an event it cannot show
+				continue // its page says it cannot be shown (pollView.Invalid)
 			}
 		case sh == nil || sh.redaction != nil:
 			continue
@@ -190,7 +190,7 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		// around it (isolated), as a page's <title>.
 		author, room := isolated(en.Author.Name), isolated(roomName(r))
 		if sh == nil {
-			en.Title = fmt.Sprintf("%s in %s: Poll: %s", author, room, isolated(truncateRunes(poll.Question, 80)))
+			en.Title = fmt.Sprintf("%s in %s: Poll: %s", author, room, isolated(excerpt(poll.Question, 80)))
 			en.Content.Body = pollFeedHTML(poll)
 			continue
 		}

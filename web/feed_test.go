@@ -211,7 +211,8 @@ func TestFeedTitlesIsolateWhatUsersWrote(t *testing.T) {
 // poll counted), the sitemap and the links of the days beside it, and
 // the room's feed has an entry for each poll: its question as the title,
 // its question and answers, escaped, as the content. A redacted poll
-// leaves all of them.
+// leaves all of them; an edit of a poll is in none; a start whose content
+// is not a poll is counted and its page says it cannot be shown.
 func TestPollsInFeedCalendarAndDays(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		poll := func(evID string, ts int64, question string) string {
@@ -222,14 +223,32 @@ func TestPollsInFeedCalendarAndDays(t *testing.T) {
 			poll("$p2", 1767312001000, "Lunch <b>today</b>?"),
 			msgLine("$m3", 1767398401000, `{"msgtype":"m.text","body":"day three"}`),
 			poll("$p5", 1767571201000, "Dinner?"),
+			// 2026-01-07: an edit of a poll, alone; 2026-01-08: a start
+			// that is not a poll (no answers).
+			`{"event_id":"$p2e","room_id":"!x:example.org","type":"m.poll.start","sender":"@a:example.org","origin_server_ts":1767744001000,"content":{"m.new_content":{"m.poll.start":{"question":{"m.text":"Edited?"},"answers":[{"id":"y","m.text":"Yes"}]}},"m.relates_to":{"rel_type":"m.replace","event_id":"$p2"}}}`,
+			`{"event_id":"$p8","room_id":"!x:example.org","type":"m.poll.start","sender":"@a:example.org","origin_server_ts":1767830401000,"content":{"m.poll.start":{"question":{"m.text":"Broken?"}}}}`,
 		))
 		const room = "/room/!x:example.org"
 		month := e.page(t, room+"/calendar/2026-01", http.StatusOK)
-		for _, c := range []struct{ date, count string }{{"2026-01-01", "1"}, {"2026-01-02", "1"}, {"2026-01-03", "1"}, {"2026-01-05", "1"}} {
+		for _, c := range []struct{ date, count string }{{"2026-01-01", "1"}, {"2026-01-02", "1"}, {"2026-01-03", "1"}, {"2026-01-05", "1"}, {"2026-01-07", ""}, {"2026-01-08", "1"}} {
 			day := cell(month, c.date)
-			if day.Find("a").AttrOr("href", "") != room+"/"+c.date || day.Find(".count").Text() != c.count {
-				t.Errorf("calendar's %s: link %q, count %q, want a link and %s", c.date, day.Find("a").AttrOr("href", ""), day.Find(".count").Text(), c.count)
+			link := room + "/" + c.date
+			if c.count == "" {
+				link = ""
 			}
+			if day.Find("a").AttrOr("href", "") != link || day.Find(".count").Text() != c.count {
+				t.Errorf("calendar's %s: link %q, count %q, want %q and %q", c.date, day.Find("a").AttrOr("href", ""), day.Find(".count").Text(), link, c.count)
+			}
+		}
+		// Each day the calendar links shows its poll.
+		if q := e.page(t, room+"/2026-01-02", http.StatusOK).Find("li.poll .question").Text(); !strings.Contains(q, "Lunch <b>today</b>?") {
+			t.Errorf("2026-01-02's poll: %q", q)
+		}
+		if q := e.page(t, room+"/2026-01-08", http.StatusOK).Find("li.poll .question").Text(); !strings.Contains(q, "cannot be shown") {
+			t.Errorf("2026-01-08's poll that is not one: %q", q)
+		}
+		if rec := e.get(t, room+"/2026-01-08.txt"); !strings.Contains(rec.Body.String(), "Poll: (this poll cannot be shown") {
+			t.Errorf("2026-01-08's text log:\n%s", rec.Body)
 		}
 		if href := e.page(t, room+"/2026-01-01", http.StatusOK).Find("a[rel=next]").First().AttrOr("href", ""); href != room+"/2026-01-02" {
 			t.Errorf("2026-01-01's next day is %q, want the poll's day", href)
@@ -243,11 +262,13 @@ func TestPollsInFeedCalendarAndDays(t *testing.T) {
 		for _, u := range set.URLs {
 			days = append(days, u.Loc[strings.LastIndex(u.Loc, "/")+1:])
 		}
-		if got := strings.Join(days, " "); got != "2026-01-01 2026-01-02 2026-01-03 2026-01-05" {
+		if got := strings.Join(days, " "); got != "2026-01-01 2026-01-02 2026-01-03 2026-01-05 2026-01-08" {
 			t.Errorf("sitemap days = %s", got)
 		}
 
 		f := e.feed(t, room+"/feed.atom")
+		// The start that is not a poll has no entry: there is nothing
+		// to say of it but that.
 		if len(f.Entries) != 4 {
 			t.Fatalf("feed entries: %+v", f.Entries)
 		}

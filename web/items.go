@@ -384,6 +384,12 @@ func writePoll(m *render.Markup, v *pollView) {
 	writePermalinkTime(m, v.Permalink, v.DateTime, v.TS, v.Time)
 	openSender(m, v.SenderID)
 	m.Text(v.SenderName)
+	if v.Invalid {
+		m.Lit("</span>\n    <div class=\"body poll-body\">\n      <p class=\"question\"><span class=\"poll-label\">Poll:</span> <em class=\"poll-invalid\">")
+		m.Lit(invalidPoll)
+		m.Lit("</em></p>\n    </div>\n  </li>\n")
+		return
+	}
 	m.Lit("</span>\n    <div class=\"body poll-body\">\n      <p class=\"question\"><span class=\"poll-label\">Poll:</span> <span dir=\"auto\">")
 	m.Text(v.Question)
 	m.Lit("</span></p>\n      <ol class=\"answers\">")

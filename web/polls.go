@@ -39,6 +39,11 @@ type pollView struct {
 	// counted.
 	Capped    bool
 	Highlight bool
+	// Invalid: the start's content is not a poll (event.ParsePoll), and
+	// the poll is shown as one that cannot be shown, not left out: a day
+	// whose only message it is is in the calendar (store.DayCounts), so
+	// its page must show it.
+	Invalid bool
 }
 
 type pollAnswerView struct {
@@ -59,16 +64,24 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 	}
 	var starts []start
 	var ids []id.EventID
+	out := map[id.EventID]*pollView{}
 	for _, e := range evs {
-		if !event.IsPollStart(e.Type) || e.Redacted || e.IsState() {
+		// What is not a poll the store counts (store.shownPollCond) is
+		// not one a page shows: an opted-out sender's and an expired one
+		// have lost their content.
+		if !event.IsPollStart(e.Type) || e.Redacted || e.IsState() || e.OptedOut || e.Expired || e.Rel.Type == event.RelReplace {
 			continue
 		}
 		if p, ok := event.ParsePoll(e.Content); ok {
 			starts = append(starts, start{e, p})
 			ids = append(ids, e.ID)
+			continue
 		}
+		v := &pollView{ID: string(e.ID), Permalink: eventPath(r, e.ID), TS: e.OriginTS,
+			SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender), Highlight: e.ID == highlight, Invalid: true}
+		v.Time, v.DateTime = fmtTime(e.OriginTS)
+		out[e.ID] = v
 	}
-	out := map[id.EventID]*pollView{}
 	if len(starts) == 0 {
 		return out, nil
 	}
@@ -150,6 +163,9 @@ func (s *Server) pollPower(ctx context.Context, r store.Room, need bool) (event.
 // question and answers, their votes when the page shows them (the
 // winners marked once it has ended), and its status, as the page says it.
 func pollText(v *pollView) string {
+	if v.Invalid {
+		return "Poll: (" + invalidPoll + ")"
+	}
 	var b strings.Builder
 	b.WriteString("Poll: " + logField(v.Question) + " [")
 	for i, a := range v.Answers {
@@ -179,6 +195,10 @@ func pollText(v *pollView) string {
 	b.WriteString(")")
 	return b.String()
 }
+
+// invalidPoll is what a page says of a poll start whose content is not a
+// poll (pollView.Invalid).
+const invalidPoll = "this poll cannot be shown: its question or answers are missing or malformed"
 
 // plural is one if n is 1, else many.
 func plural(n int, one, many string) string {
