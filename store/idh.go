@@ -114,7 +114,8 @@ var meetingMentionOf = regexp.MustCompile(`(\w+\.)type = '` + regexp.QuoteMeta(e
 
 // sqliteForm is query as SQLite runs it: each idh of an events row's ID
 // read from the row's column eh, each meetingMention from its column
-// meeting, and each sqliteOnly text in it.
+// meeting, and the text of each comment opened by sqliteOnlyOpen read as
+// part of the query.
 func sqliteForm(query string) string {
 	if strings.Contains(query, sqliteOnlyOpen) {
 		query = sqliteOnlyOf.ReplaceAllString(query, "$1")

@@ -379,8 +379,9 @@ const shownPollCond = pollIndexCond + notOptedOutCond
 const pollIndexCond = `public AND NOT redacted AND type IN ('` + event.TypePollStart + `', '` + event.TypePollStartUnstable + `') AND rel_type <> '` + event.RelReplace + `' AND state_key IS NULL`
 
 // pollsIndexed follows "FROM events" in what reads a room's polls, so
-// that SQLite reads them on events_polls (sqliteOnly): to it, without
-// statistics, the room's every event on events_room_ts looked no worse.
+// that SQLite reads them on events_polls (a comment to PostgreSQL,
+// sqliteOnlyOpen): to SQLite, without statistics, the room's every event
+// on events_room_ts looked no worse.
 const pollsIndexed = " " + sqliteOnlyOpen + "INDEXED BY events_polls*/"
 
 // shownIndexCond is the condition of the partial index events_shown

@@ -19,10 +19,11 @@ import (
 
 // Atom feeds (RFC 4287): a room's newest messages and polls, and a
 // search's newest matches, so that someone can follow a room or a keyword
-// without a Matrix client. Both read the store on every request (a search through the
-// Searcher, which re-checks every hit against it), so a message deleted,
-// expired or withdrawn leaves the feed at once. Entry IDs are permalinks,
-// which need absolute URLs: without base_url there are no feeds.
+// without a Matrix client. Both read the store on every request (a search
+// through the Searcher, which re-checks every hit against it), so a
+// message deleted, expired or withdrawn leaves the feed at once. Entry
+// IDs are permalinks, which need absolute URLs: without base_url there
+// are no feeds.
 
 // feedEntries is how many messages (and polls) a feed lists.
 const feedEntries = 50
