@@ -823,32 +823,34 @@ def opendev_infra():
                  "it's a known false alarm. See the **runbook** for the real threshold.")
     r.msg(INES, "Noted, thanks. Good night!", html=None)
 
-    # A poll (MSC3381, with the unstable types Element sends): four votes,
-    # one of them changed, then ended by its creator. Added last so that
-    # every earlier event keeps its ID and time.
-    r.at("2026-03-11 17:05:12")
-    answers = [("tue", "Tuesday 15:00 UTC"), ("thu", "Thursday 15:00 UTC"), ("fri", "Friday 09:00 UTC")]
-    question = "When should we hold the next infra meeting?"
-    poll = r.ev(BEN, "org.matrix.msc3381.poll.start", {
-        "org.matrix.msc3381.poll.start": {
-            "question": {"org.matrix.msc1767.text": question},
-            "kind": "org.matrix.msc3381.poll.disclosed",
-            "max_selections": 1,
-            "answers": [{"id": a, "org.matrix.msc1767.text": t} for a, t in answers],
-        },
-        "org.matrix.msc1767.text": question + "\n" + "\n".join("%d. %s" % (i + 1, t) for i, (_, t) in enumerate(answers)),
-    })
+    # Polls (MSC3381, with the unstable types Element sends), disclosed:
+    # their votes show while they are open.
+    def start_poll(user, question, answers):
+        return r.ev(user, "org.matrix.msc3381.poll.start", {
+            "org.matrix.msc3381.poll.start": {
+                "question": {"org.matrix.msc1767.text": question},
+                "kind": "org.matrix.msc3381.poll.disclosed",
+                "max_selections": 1,
+                "answers": [{"id": a, "org.matrix.msc1767.text": t} for a, t in answers],
+            },
+            "org.matrix.msc1767.text": question + "\n" + "\n".join("%d. %s" % (i + 1, t) for i, (_, t) in enumerate(answers)),
+        })
 
-    def vote(user, answer):
+    def vote(poll, user, answer):
         r.ev(user, "org.matrix.msc3381.poll.response", {
             "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
             "org.matrix.msc3381.poll.response": {"answers": [answer]},
         }, gap=(20, 90))
 
-    vote(INES, "thu")
-    vote(YUKI, "tue")
-    vote(FRANK, "thu")
-    vote(YUKI, "thu")  # changed her mind: only the latest vote counts
+    # A poll: four votes, one of them changed, then ended by its creator.
+    # Added last so that every earlier event keeps its ID and time.
+    r.at("2026-03-11 17:05:12")
+    poll = start_poll(BEN, "When should we hold the next infra meeting?",
+                      [("tue", "Tuesday 15:00 UTC"), ("thu", "Thursday 15:00 UTC"), ("fri", "Friday 09:00 UTC")])
+    vote(poll, INES, "thu")
+    vote(poll, YUKI, "tue")
+    vote(poll, FRANK, "thu")
+    vote(poll, YUKI, "thu")  # changed her mind: only the latest vote counts
     r.ev(BEN, "org.matrix.msc3381.poll.end", {
         "m.relates_to": {"rel_type": "m.reference", "event_id": poll},
         "org.matrix.msc1767.text": "The poll has ended. Top answer: Thursday 15:00 UTC",
@@ -857,25 +859,12 @@ def opendev_infra():
     # ---- Day 3: Thursday 2026-03-12, a poll and nothing else ----------------
     # The calendar, the sitemap and the days' links list a day whose only
     # message is a poll; the room's feed has an entry for it. Still open:
-    # its results show as they stand (a disclosed poll). Added last, as
-    # the poll above.
+    # its results show as they stand. Added last, as the poll above.
     r.at("2026-03-12 06:58:41")
-    answers = [("ca", "mirror01.ca-east"), ("eu", "mirror02.eu-west"), ("none", "Keep both for now")]
-    question = "Which mirror should we retire first?"
-    mirror_poll = r.ev(FRANK, "org.matrix.msc3381.poll.start", {
-        "org.matrix.msc3381.poll.start": {
-            "question": {"org.matrix.msc1767.text": question},
-            "kind": "org.matrix.msc3381.poll.disclosed",
-            "max_selections": 1,
-            "answers": [{"id": a, "org.matrix.msc1767.text": t} for a, t in answers],
-        },
-        "org.matrix.msc1767.text": question + "\n" + "\n".join("%d. %s" % (i + 1, t) for i, (_, t) in enumerate(answers)),
-    })
-    for user, answer in ((INES, "eu"), (AMARA, "none")):
-        r.ev(user, "org.matrix.msc3381.poll.response", {
-            "m.relates_to": {"rel_type": "m.reference", "event_id": mirror_poll},
-            "org.matrix.msc3381.poll.response": {"answers": [answer]},
-        }, gap=(20, 90))
+    mirror_poll = start_poll(FRANK, "Which mirror should we retire first?",
+                             [("ca", "mirror01.ca-east"), ("eu", "mirror02.eu-west"), ("none", "Keep both for now")])
+    vote(mirror_poll, INES, "eu")
+    vote(mirror_poll, AMARA, "none")
     return r, ids
 
 
