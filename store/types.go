@@ -55,6 +55,14 @@ func isTimelineMessage(typ, relType string) bool {
 	return (typ == event.TypeMessage || typ == event.TypeSticker) && relType != event.RelReplace
 }
 
+// isPollStart is pollIndexCond's type, relation and state key in Go: the
+// start of a poll, not an edit of one nor a state event of its type,
+// which the room's summary counts in its first and last times as it
+// counts a message (writer.put).
+func isPollStart(typ, relType string, state bool) bool {
+	return event.IsPollStart(typ) && relType != event.RelReplace && !state
+}
+
 // timelineMessageSQL is isTimelineMessage as a condition on events, which
 // every query about messages composes rather than spelling it again.
 const timelineMessageSQL = `type IN ('` + event.TypeMessage + `', '` + event.TypeSticker + `') AND rel_type <> '` + event.RelReplace + `'`

@@ -637,8 +637,12 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		if ev.IsState() && w.changesSummary(ev.Type, *ev.StateKey) {
 			d.state = true
 		}
-		if ev.Public && ev.Displayable() {
-			d.messages++
+		// A room's first and last times are of what a reader can read:
+		// its messages and its polls (RoomDays); its count, of messages.
+		if ev.Public && (ev.Displayable() || isPollStart(ev.Type, ev.Rel.Type, ev.IsState())) {
+			if ev.Displayable() {
+				d.messages++
+			}
 			if d.minTS == 0 || ev.OriginTS < d.minTS {
 				d.minTS = ev.OriginTS
 			}
@@ -1048,7 +1052,7 @@ func (w *writer) stateAt(ctx context.Context, room id.RoomID, typ, stateKey stri
 // the buffered change feed.
 func (w *writer) finish(ctx context.Context) error {
 	for room, d := range w.rooms {
-		if d.messages > 0 {
+		if d.messages > 0 || d.maxTS > 0 {
 			if _, err := w.exec(ctx, countMessageSQL, string(room), d.messages, d.minTS, d.maxTS); err != nil {
 				return err
 			}
