@@ -60,6 +60,7 @@ func TestPollRuleAgrees(t *testing.T) {
 	})
 }
 
+// scanIDs reads a one-column result of event IDs and closes rows.
 func scanIDs(rows *sql.Rows, err error) ([]id.EventID, error) {
 	if err != nil {
 		return nil, err

@@ -56,19 +56,8 @@ func TestTimelineMessageRuleAgrees(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		rows, err := conn.QueryContext(ctx, `SELECT event_id FROM events WHERE `+store.TimelineMessageSQL+` ORDER BY event_id`)
+		bySQL, err := scanIDs(conn.QueryContext(ctx, `SELECT event_id FROM events WHERE `+store.TimelineMessageSQL+` ORDER BY event_id`))
 		if err != nil {
-			t.Fatal(err)
-		}
-		var bySQL []id.EventID
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			bySQL = append(bySQL, id.EventID(s))
-		}
-		if err := rows.Close(); err != nil {
 			t.Fatal(err)
 		}
 
