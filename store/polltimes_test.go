@@ -20,7 +20,6 @@ import (
 // poll, a state event of a poll's type, or a response.
 func TestPollRuleAgrees(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
 		const bob = "@bob:example.org"
 		poll := `{"m.poll.start":{"question":{"m.text":"?"},"answers":[{"id":"y","m.text":"Yes"}]}}`
 		evs := append(baseRoom(t),
@@ -34,26 +33,9 @@ func TestPollRuleAgrees(t *testing.T) {
 			mk(t, "$x", "m.room.redaction", bob, 3000, nil, `{"redacts":"$pgone"}`),
 		)
 		put(t, st, evs...)
-		conn, err := st.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		bySQL, err := scanIDs(conn.QueryContext(ctx, `SELECT event_id FROM events WHERE `+store.PollIndexCondSQL+` ORDER BY event_id`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var byGo []id.EventID
-		for _, e := range evs {
-			stored, err := st.EventByID(ctx, e.ID)
-			if err != nil {
-				t.Fatalf("%s: %v", e.ID, err)
-			}
-			if stored.Public && !stored.Redacted && store.IsPollStart(stored) {
-				byGo = append(byGo, e.ID)
-			}
-		}
-		slices.Sort(byGo)
+		bySQL, byGo := selectedBoth(t, st, evs, store.PollIndexCondSQL, func(e store.Event) bool {
+			return e.Public && !e.Redacted && store.IsPollStart(e)
+		})
 		if want := []id.EventID{"$p", "$pt", "$pu"}; !slices.Equal(bySQL, want) || !slices.Equal(byGo, want) {
 			t.Errorf("poll starts: SQL %v, Go %v, want %v", bySQL, byGo, want)
 		}

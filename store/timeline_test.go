@@ -11,6 +11,32 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
+// selectedBoth is which of evs, stored in st, the SQL condition cond
+// selects and which the Go predicate pred says it would, each sorted.
+func selectedBoth(t *testing.T, st *store.Store, evs []store.Event, cond string, pred func(store.Event) bool) (bySQL, byGo []id.EventID) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := st.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if bySQL, err = scanIDs(conn.QueryContext(ctx, `SELECT event_id FROM events WHERE `+cond+` ORDER BY event_id`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		stored, err := st.EventByID(ctx, e.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", e.ID, err)
+		}
+		if pred(stored) {
+			byGo = append(byGo, e.ID)
+		}
+	}
+	slices.Sort(byGo)
+	return bySQL, byGo
+}
+
 // TestTimelineMessageRuleAgrees checks that the SQL fragment every query
 // uses for "a timeline message" selects exactly the events the Go predicate
 // (Event.Displayable, which the write path's counters use) calls one, over
@@ -18,7 +44,6 @@ import (
 // edits, threads, notices, stickers and types the archive does not know.
 func TestTimelineMessageRuleAgrees(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
 		const bob = "@bob:example.org"
 		evs := append(baseRoom(t),
 			mk(t, "$text", "m.room.message", bob, 2000, nil, `{"msgtype":"m.text","body":"hello"}`),
@@ -50,28 +75,7 @@ func TestTimelineMessageRuleAgrees(t *testing.T) {
 			mk(t, "$r2", "m.room.redaction", bob, 3001, nil, `{"redacts":"$goneedit"}`),
 		)
 		put(t, st, evs...)
-
-		conn, err := st.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		bySQL, err := scanIDs(conn.QueryContext(ctx, `SELECT event_id FROM events WHERE `+store.TimelineMessageSQL+` ORDER BY event_id`))
-		if err != nil {
-			t.Fatal(err)
-		}
-
-		var byGo []id.EventID
-		for _, e := range evs {
-			stored, err := st.EventByID(ctx, e.ID)
-			if err != nil {
-				t.Fatalf("%s: %v", e.ID, err)
-			}
-			if stored.Displayable() {
-				byGo = append(byGo, e.ID)
-			}
-		}
-		slices.Sort(byGo)
+		bySQL, byGo := selectedBoth(t, st, evs, store.TimelineMessageSQL, func(e store.Event) bool { return e.Displayable() })
 		if !slices.Equal(bySQL, byGo) {
 			t.Errorf("timeline messages differ:\n SQL %v\n Go  %v", bySQL, byGo)
 		}
