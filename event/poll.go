@@ -109,6 +109,19 @@ func ParsePoll(content json.RawMessage) (Poll, bool) {
 	return p, true
 }
 
+// Text is the poll's words as search holds them: the question, then each
+// answer, one to a line. Its votes are not in it: they change after it
+// is indexed, and no two readers are shown the same ones.
+func (p Poll) Text() string {
+	var b strings.Builder
+	b.WriteString(p.Question)
+	for _, a := range p.Answers {
+		b.WriteString("\n")
+		b.WriteString(a.Text)
+	}
+	return b.String()
+}
+
 // extensibleText reads MSC1767 text: "m.text" (or the unstable
 // "org.matrix.msc1767.text") as a string or as a list of {body, mimetype}
 // representations (the plain one preferred), else a "body" string. The

@@ -13,6 +13,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/irclog"
@@ -26,7 +27,8 @@ import (
 // indexer puts in a message's document is the text the web shows for it
 // without markup (the JSON API's text, as in the text log), and a message
 // the web shows with text is in the index. The one deliberate difference:
-// a captioned file's name is findable too. Search re-checks hits against
+// a captioned file's name is findable too. A poll's text is its question
+// and answers, as the JSON API gives them. Search re-checks hits against
 // this same text, so the two must never disagree.
 func TestIndexedTextIsShownText(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -155,6 +157,13 @@ func shownTexts(t *testing.T, srv *web.Server, room id.RoomID, msgs []store.Even
 					Content  *struct {
 						FileName string `json:"filename"`
 					} `json:"content"`
+					Type string `json:"type"`
+					Poll *struct {
+						Question string `json:"question"`
+						Answers  []struct {
+							Text string `json:"text"`
+						} `json:"answers"`
+					} `json:"poll"`
 				} `json:"events"`
 				NextAfter string `json:"next_after"`
 			}
@@ -165,6 +174,17 @@ func shownTexts(t *testing.T, srv *web.Server, room id.RoomID, msgs []store.Even
 				s := shownText{text: e.Text, redacted: e.Redacted}
 				if e.Content != nil {
 					s.fileName = e.Content.FileName
+				}
+				// A poll shows its question and answers; a poll start
+				// whose content is not a poll shows none.
+				if event.IsPollStart(e.Type) && !e.Redacted {
+					s.text = undisplayable
+					if e.Poll != nil {
+						s.text = e.Poll.Question
+						for _, a := range e.Poll.Answers {
+							s.text += "\n" + a.Text
+						}
+					}
 				}
 				out[id.EventID(e.EventID)] = s
 			}

@@ -437,7 +437,7 @@ func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, 
 			continue
 		}
 		switch {
-		case e.Displayable():
+		case e.Searchable():
 			targets[e.ID] = true
 			if e.Rel.Type == event.RelThread && e.Rel.EventID != "" {
 				targets[e.Rel.EventID] = true // the root becomes (or stays) a thread
@@ -465,7 +465,7 @@ func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, 
 	}
 	var msgs []store.Event
 	for t := range targets {
-		if e, ok := have[t]; ok && e.Displayable() {
+		if e, ok := have[t]; ok && e.Searchable() {
 			msgs = append(msgs, e)
 		}
 	}
@@ -497,7 +497,8 @@ func (ix *Indexer) deleteUnseen(ctx context.Context, ids []id.EventID, batch ind
 	return nil
 }
 
-// indexMessages writes or deletes the documents of timeline messages.
+// indexMessages writes or deletes the documents of timeline messages and
+// polls (store.Event.Searchable).
 func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *roomCache, batch indexBatch) error {
 	if len(msgs) == 0 {
 		return nil
@@ -513,7 +514,7 @@ func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *ro
 			return err
 		}
 		res := resolved[m.ID]
-		msg, ok := res.Searchable()
+		msg, ok := searchable(m, res)
 		if !ok || !indexable(m, room) {
 			batch.Delete(string(m.ID), indexTime(m.OriginTS))
 			continue

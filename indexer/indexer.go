@@ -154,8 +154,9 @@ var formatKey = []byte("mxarchive.format")
 // document IDs of the time and the event's key (docID), not its ID; 11 =
 // a pair's bucket holds no frequency or length, and a phrase is scored by
 // its words (textField, searchTerms); 12 = a word's term is at most
-// maxWordBytes (capWord).
-const indexFormat = "12"
+// maxWordBytes (capWord); 13 = the starts of polls are documents too, of
+// their question and answers (searchable).
+const indexFormat = "13"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -360,7 +361,23 @@ func (document) BleveType() string { return "_default" }
 
 // indexable reports whether a stored event belongs in the index.
 func indexable(e *store.Event, room store.Room) bool {
-	return e.Public && !e.Redacted && !e.Expired && !e.OptedOut && e.Displayable() && room.Shown()
+	return e.Public && !e.Redacted && !e.Expired && !e.OptedOut && e.Searchable() && room.Shown()
+}
+
+// searchable is what e's document holds, as a message (newDocument): a
+// message's text as readers see it (res, event.Resolve's of it), or a
+// poll's question and answers (event.Poll.Text) as its page shows them,
+// unedited. ok is false for what has no text to find: a message that
+// cannot be shown, a poll start whose content is not a poll.
+func searchable(e *store.Event, res event.Resolved) (event.Message, bool) {
+	if !e.PollStart() {
+		return res.Searchable()
+	}
+	p, ok := event.ParsePoll(e.Content)
+	if !ok {
+		return event.Message{}, false
+	}
+	return event.Message{MsgType: event.MsgText, Body: p.Text()}, true
 }
 
 // sortableTime writes a time (ms) so that string order is time order.

@@ -1437,7 +1437,7 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]*store.Even
 			defer wg.Done()
 			for k := w; k < len(ids); k += workers {
 				e := evs[ids[k]]
-				msg, ok := resolved[ids[k]].Searchable()
+				msg, ok := searchable(e, resolved[ids[k]])
 				if !ok {
 					drop[k] = true
 					continue

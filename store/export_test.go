@@ -282,8 +282,9 @@ func RelationReadQueries(st *Store) map[string]RelationRead {
 	return out
 }
 
-// IsPollStart is isPollStart of an event.
-func IsPollStart(e Event) bool { return isPollStart(e.Type, e.Rel.Type, e.IsState()) }
-
 // PollIndexCondSQL is pollIndexCond, for a test that holds isPollStart to it.
 const PollIndexCondSQL = pollIndexCond
+
+// SearchableSQL is searchableSQL, for a test that holds Event.Searchable
+// to it.
+const SearchableSQL = searchableSQL

@@ -31,13 +31,22 @@ func TestPollRuleAgrees(t *testing.T) {
 			mk(t, "$pr", "m.poll.response", bob, 2005, nil, `{"m.relates_to":{"rel_type":"m.reference","event_id":"$p"}}`),
 			mk(t, "$pgone", "m.poll.start", bob, 2006, nil, poll),
 			mk(t, "$x", "m.room.redaction", bob, 3000, nil, `{"redacts":"$pgone"}`),
+			mk(t, "$m", "m.room.message", bob, 3001, nil, `{"msgtype":"m.text","body":"hi"}`),
+			mk(t, "$me", "m.room.message", bob, 3002, nil, editOf("$m", `{"msgtype":"m.text","body":"hello"}`)),
+			mk(t, "$s", "m.sticker", bob, 3003, nil, `{"body":"cat","url":"mxc://example.org/cat"}`),
 		)
 		put(t, st, evs...)
 		bySQL, byGo := selectedBoth(t, st, evs, store.PollIndexCondSQL, func(e store.Event) bool {
-			return e.Public && !e.Redacted && store.IsPollStart(e)
+			return e.Public && !e.Redacted && e.PollStart()
 		})
 		if want := []id.EventID{"$p", "$pt", "$pu"}; !slices.Equal(bySQL, want) || !slices.Equal(byGo, want) {
 			t.Errorf("poll starts: SQL %v, Go %v, want %v", bySQL, byGo, want)
+		}
+		// What search may hold: messages and poll starts, redacted or
+		// not (the indexer deletes what is not shown).
+		bySQL, byGo = selectedBoth(t, st, evs, store.SearchableSQL, func(e store.Event) bool { return e.Searchable() })
+		if want := []id.EventID{"$m", "$p", "$pgone", "$pt", "$pu", "$s"}; !slices.Equal(bySQL, want) || !slices.Equal(byGo, want) {
+			t.Errorf("searchable: SQL %v, Go %v, want %v", bySQL, byGo, want)
 		}
 	})
 }

@@ -376,7 +376,7 @@ const shownPollCond = pollIndexCond + notOptedOutCond
 // all) nor a state event of its type (a page shows no poll of one). A
 // start whose content is not a poll is counted: its page says so
 // (web's pollView.Invalid).
-const pollIndexCond = `public AND NOT redacted AND type IN ('` + event.TypePollStart + `', '` + event.TypePollStartUnstable + `') AND rel_type <> '` + event.RelReplace + `' AND state_key IS NULL`
+const pollIndexCond = `public AND NOT redacted AND ` + pollStartSQL
 
 // pollsIndexed follows "FROM events" in what reads a room's polls, so
 // that SQLite reads them on events_polls (a comment to PostgreSQL,
@@ -1246,23 +1246,24 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 // late in the 1M replay's busiest room: 40,000 buffers read, 28 now).
 const roomMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE room_id = $1 AND origin_ts >= $2 AND (origin_ts, nid) > ($2, $3)
-	  AND ` + timelineMessageSQL + `
+	  AND ` + searchableSQL + `
 	ORDER BY origin_ts, nid LIMIT $4`
 
 const senderMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE sender = $1 AND origin_ts >= $2 AND (origin_ts, nid) > ($2, $3)
-	  AND ` + timelineMessageSQL + `
+	  AND ` + searchableSQL + `
 	ORDER BY origin_ts, nid LIMIT $4`
 
-// SenderMessages pages through a user's timeline messages in every room,
+// SenderMessages pages through a user's messages and polls in every room,
 // like RoomMessages.
 func (s *Store) SenderMessages(ctx context.Context, user id.UserID, after *Event, limit int) ([]Event, error) {
 	return s.pageMessages(ctx, senderMessagesSQL, string(user), after, limit)
 }
 
-// RoomMessages pages through a room's timeline messages (public or not,
-// redacted or not, expired or not: Expired says) in timeline order, after
-// the given event (nil for the start).
+// RoomMessages pages through what search may hold of a room
+// (Event.Searchable: its timeline messages and the starts of its polls;
+// public or not, redacted or not, expired or not: Expired says) in
+// timeline order, after the given event (nil for the start).
 func (s *Store) RoomMessages(ctx context.Context, roomID id.RoomID, after *Event, limit int) ([]Event, error) {
 	return s.pageMessages(ctx, roomMessagesSQL, string(roomID), after, limit)
 }

@@ -40,6 +40,17 @@ type Event struct {
 // a reaction or a redaction): what day pages list and rooms count.
 func (e *Event) Displayable() bool { return isTimelineMessage(e.Type, e.Rel.Type) }
 
+// PollStart reports whether the event is the start of a poll, not an edit
+// of one nor a state event of its type: what a page shows as a poll
+// (the web's polls), the calendar counts (shownPollCond) and search
+// indexes beside messages (Searchable).
+func (e *Event) PollStart() bool { return isPollStart(e.Type, e.Rel.Type, e.IsState()) }
+
+// Searchable reports whether the event is one the search index may hold:
+// a timeline message, or the start of a poll (its question and answers).
+// searchableSQL says the same in SQL.
+func (e *Event) Searchable() bool { return e.Displayable() || e.PollStart() }
+
 // ShownInFull reports whether e, as a read returned it (screened), is a
 // message shown in full: what shownMessageCond selects in SQL (public, a
 // timeline message, not redacted, its sender not opted out) and not
@@ -66,6 +77,12 @@ func isPollStart(typ, relType string, state bool) bool {
 // timelineMessageSQL is isTimelineMessage as a condition on events, which
 // every query about messages composes rather than spelling it again.
 const timelineMessageSQL = `type IN ('` + event.TypeMessage + `', '` + event.TypeSticker + `') AND rel_type <> '` + event.RelReplace + `'`
+
+// pollStartSQL is isPollStart as a condition on events.
+const pollStartSQL = `type IN ('` + event.TypePollStart + `', '` + event.TypePollStartUnstable + `') AND rel_type <> '` + event.RelReplace + `' AND state_key IS NULL`
+
+// searchableSQL is Event.Searchable as a condition on events.
+const searchableSQL = `((` + timelineMessageSQL + `) OR (` + pollStartSQL + `))`
 
 // dayListedSQL is what day pages list besides messages' own relations:
 // every event but reactions, redaction events and edits, which are shown

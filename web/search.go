@@ -70,10 +70,36 @@ type apiSearchHit struct {
 	// not read within the results' bound on edits (shownTexts, a page of
 	// messages each edited into tens of kilobytes): Text says so instead
 	// of being the message's; /api/v1/events/{event_id} has it.
-	EditUnread bool   `json:"latest_edit_unread,omitempty"`
-	Highlight  string `json:"highlight_html"`
-	Permalink  string `json:"permalink"`
-	MatrixTo   string `json:"matrix_to"`
+	EditUnread bool `json:"latest_edit_unread,omitempty"`
+	// Poll: the result is a poll's start, and Text its question and
+	// answers as one line (pollSearchText); its votes are on its page
+	// and in /api/v1/events/{event_id}.
+	Poll      *apiSearchPoll `json:"poll,omitempty"`
+	Highlight string         `json:"highlight_html"`
+	Permalink string         `json:"permalink"`
+	MatrixTo  string         `json:"matrix_to"`
+}
+
+// apiSearchPoll is a poll found by search: what was searched, its question
+// and answers.
+type apiSearchPoll struct {
+	Question string   `json:"question"`
+	Answers  []string `json:"answers"`
+}
+
+// pollSearchText is a poll as a search result shows it, on one line as
+// the text log does, without its votes: "Poll: question [answer | answer]".
+func pollSearchText(p event.Poll) string {
+	var b strings.Builder
+	b.WriteString("Poll: " + p.Question + " [")
+	for i, a := range p.Answers {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		b.WriteString(a.Text)
+	}
+	b.WriteString("]")
+	return b.String()
 }
 
 // searchParams reads q, in, sort, size and cursor into a request.
@@ -140,9 +166,23 @@ func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]se
 	var hits []searchHit
 	var api []apiSearchHit
 	for _, e := range evs {
+		var text string
+		var poll *apiSearchPoll
 		sh := msgs[e.ID]
-		if sh == nil || sh.redaction != nil {
+		switch {
+		case e.PollStart():
+			p, ok := event.ParsePoll(e.Content)
+			if !ok || e.Redacted || e.OptedOut {
+				continue // the search's check let none of these through
+			}
+			text, poll = pollSearchText(p), &apiSearchPoll{Question: p.Question}
+			for _, a := range p.Answers {
+				poll.Answers = append(poll.Answers, a.Text)
+			}
+		case sh == nil || sh.redaction != nil:
 			continue // redacted since it was verified: still never shown
+		default:
+			text = s.render.Text(sh.msg)
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, nil, fmt.Errorf("search results: %w", err)
@@ -154,7 +194,6 @@ func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]se
 			}
 			rooms[e.RoomID] = r
 		}
-		text := s.render.Text(sh.msg)
 		short, iso := fmtTime(e.OriginTS)
 		h := searchHit{
 			RoomName: roomName(r), RoomPath: roomPath(r), SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
@@ -164,7 +203,7 @@ func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]se
 		}
 		hits = append(hits, h)
 		api = append(api, apiSearchHit{EventID: string(e.ID), RoomID: string(r.ID), RoomName: h.RoomName, Sender: h.SenderID,
-			SenderName: e.SenderName, Time: iso, Text: text, EditUnread: sh.editUnread, Highlight: string(h.Snippet), Permalink: s.absolute(h.Permalink), MatrixTo: h.MatrixTo})
+			SenderName: e.SenderName, Time: iso, Text: text, EditUnread: sh != nil && sh.editUnread, Poll: poll, Highlight: string(h.Snippet), Permalink: s.absolute(h.Permalink), MatrixTo: h.MatrixTo})
 	}
 	return hits, api, nil
 }

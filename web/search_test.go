@@ -155,3 +155,105 @@ func TestSearchCountHidesExpiredHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestSearchFindsPolls: a poll is found by the words of its question and
+// answers, shown as a poll in the results, the API and the search feed,
+// and leaves them when it is redacted or its sender opts out. What a page
+// does not show as a poll is not found: a start whose content is not a
+// poll, an edit of one (a page shows the poll as it was started), a state
+// event of a poll's type.
+func TestSearchFindsPolls(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		poll := func(evID, typ, sender string, ts int64, content string) string {
+			return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":%q,"sender":%q,"origin_server_ts":%d,"content":%s}`, evID, typ, sender, ts, content)
+		}
+		const lunch = `{"m.poll.start":{"question":{"m.text":"Where for lunch?"},"answers":[{"id":"p","m.text":"Pizzeria <b>Uno</b>"},{"id":"n","m.text":"Noodle bar"}]},"m.text":"Where for lunch?"}`
+		e := newEnv(t, st, writeRoom(t,
+			msgLine("$m1", 1767225601000, `{"msgtype":"m.text","body":"lunch plans tomorrow"}`),
+			poll("$p1", "m.poll.start", "@a:example.org", 1767225602000, lunch),
+			poll("$p2", "org.matrix.msc3381.poll.start", "@b:example.org", 1767225603000,
+				`{"org.matrix.msc3381.poll.start":{"question":{"body":"Which mirror to retire?"},"answers":[{"id":"1","org.matrix.msc1767.text":"mirror01 wombat"},{"id":"2","org.matrix.msc1767.text":"keep both"}]}}`),
+			// Not a poll (no answers): its page says it cannot be shown.
+			poll("$p3", "m.poll.start", "@a:example.org", 1767225604000, `{"m.poll.start":{"question":{"m.text":"zanzibar?"}},"body":"zanzibar"}`),
+			// An edit of $p1: its page shows $p1 as it was started.
+			poll("$p1e", "m.poll.start", "@a:example.org", 1767225605000,
+				`{"m.new_content":{"m.poll.start":{"question":{"m.text":"Where for quokka?"},"answers":[{"id":"p","m.text":"Pizzeria"}]}},"m.relates_to":{"rel_type":"m.replace","event_id":"$p1"}}`),
+			`{"event_id":"$ps","room_id":"!x:example.org","type":"m.poll.start","state_key":"","sender":"@a:example.org","origin_server_ts":1767225606000,"content":{"m.poll.start":{"question":{"m.text":"Platypus?"},"answers":[{"id":"y","m.text":"Yes"}]}}}`,
+		))
+		ix := e.withSearch(t)
+		results := func(q string) *goquery.Selection {
+			t.Helper()
+			return e.page(t, "/search?q="+q, http.StatusOK).Find("li.result")
+		}
+		r := results("noodle")
+		if r.Length() != 1 {
+			t.Fatalf("noodle: %d results", r.Length())
+		}
+		if href := r.Find("a.time").AttrOr("href", ""); !strings.HasSuffix(href, "/event/$p1") {
+			t.Errorf("noodle's result links %q", href)
+		}
+		if s := r.Find(".snippet").Text(); s != "Poll: Where for lunch? [Pizzeria <b>Uno</b> | Noodle bar]" || r.Find(".snippet mark").Text() != "Noodle" || r.Find(".snippet b").Length() != 0 {
+			t.Errorf("noodle's snippet: %q, marked %q", s, r.Find(".snippet mark").Text())
+		}
+		if n := results("lunch").Length(); n != 2 {
+			t.Errorf("lunch: %d results, want the message and the poll", n)
+		}
+		for q, want := range map[string]int{"%22noodle+bar%22": 1, "%22bar+noodle%22": 0, "wombat": 1, "retire": 1, "zanzibar": 0, "quokka": 0, "platypus": 0} {
+			if n := results(q).Length(); n != want {
+				t.Errorf("%s: %d results, want %d", q, n, want)
+			}
+		}
+		var out struct {
+			Results []struct {
+				EventID string `json:"event_id"`
+				Text    string `json:"text"`
+				Poll    *struct {
+					Question string   `json:"question"`
+					Answers  []string `json:"answers"`
+				} `json:"poll"`
+			} `json:"results"`
+		}
+		decode(t, e.get(t, "/api/v1/search?q=wombat"), http.StatusOK, &out)
+		if len(out.Results) != 1 || out.Results[0].EventID != "$p2" || out.Results[0].Text != "Poll: Which mirror to retire? [mirror01 wombat | keep both]" ||
+			out.Results[0].Poll == nil || out.Results[0].Poll.Question != "Which mirror to retire?" || strings.Join(out.Results[0].Poll.Answers, "|") != "mirror01 wombat|keep both" {
+			t.Errorf("API wombat: %+v", out.Results)
+		}
+		out.Results = nil
+		decode(t, e.get(t, "/api/v1/search?q=lunch"), http.StatusOK, &out)
+		if len(out.Results) != 2 {
+			t.Errorf("API lunch: %+v", out.Results)
+		}
+		for _, res := range out.Results {
+			if (res.Poll != nil) != (res.EventID == "$p1") {
+				t.Errorf("API lunch: %s has poll %+v", res.EventID, res.Poll)
+			}
+		}
+		if f := e.feed(t, "/search/feed.atom?q=noodle"); len(f.Entries) != 1 || !strings.HasSuffix(f.Entries[0].Title, ": Poll: Where for lunch?") {
+			t.Errorf("search feed: %+v", f.Entries)
+		}
+
+		e.addEvents(t, `{"event_id":"$x1","room_id":"!x:example.org","type":"m.room.redaction","sender":"@a:example.org","origin_server_ts":1767225607000,"redacts":"$p1","content":{"redacts":"$p1"}}`)
+		if _, err := st.OptOut(context.Background(), "@b:example.org", "test"); err != nil {
+			t.Fatal(err)
+		}
+		// The store's check keeps them out at once; the index follows.
+		for _, caught := range []bool{false, true} {
+			if caught {
+				if _, err := ix.CatchUp(context.Background(), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, q := range []string{"noodle", "wombat"} {
+				if n := results(q).Length(); n != 0 {
+					t.Errorf("%s after the redaction and the opt-out (caught up %v): %d results", q, caught, n)
+				}
+			}
+			if n := results("lunch").Length(); n != 1 {
+				t.Errorf("lunch after the poll's redaction (caught up %v): %d results", caught, n)
+			}
+		}
+		if n, err := ix.DocCount(); err != nil || n != 1 {
+			t.Errorf("the index holds %d documents (%v), want the message alone", n, err)
+		}
+	})
+}
