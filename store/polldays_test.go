@@ -147,3 +147,40 @@ func TestPollIndexConditionIsTheQueries(t *testing.T) {
 		t.Errorf("029_polls.sql's index is not on%s", want)
 	}
 }
+
+// TestAdjacentDaysAreListedDays: the days before and after a day
+// (AdjacentMessages: a day page's links, "go to date" when the day has
+// nothing) are days the calendar lists (RoomDays): a day whose only
+// message was deleted, or whose only messages are of a sender who opted
+// out, is passed over by both.
+func TestAdjacentDaysAreListedDays(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		const day = int64(86400000)
+		msg := `{"msgtype":"m.text","body":"hello"}`
+		put(t, st, append(baseRoom(t),
+			mk(t, "$m1", "m.room.message", "@alice:example.org", 1*day+1000, nil, msg),
+			mk(t, "$m2", "m.room.message", "@alice:example.org", 2*day+1000, nil, msg),
+			mk(t, "$x2", "m.room.redaction", "@alice:example.org", 2*day+2000, nil, `{"redacts":"$m2"}`),
+			mk(t, "$m3", "m.room.message", "@bob:example.org", 3*day+1000, nil, msg),
+			mk(t, "$m4", "m.room.message", "@alice:example.org", 4*day+1000, nil, msg),
+		)...)
+		if _, err := st.OptOut(ctx, "@bob:example.org", store.OptOutByOperator); err != nil {
+			t.Fatal(err)
+		}
+		days, err := st.RoomDays(ctx, room, 0, 10*day, 400)
+		if err != nil || len(days) != 2 || days[0].Start.UnixMilli() != 1*day || days[1].Start.UnixMilli() != 4*day {
+			t.Fatalf("RoomDays = %v, %v: want days 1 and 4", days, err)
+		}
+		if _, next, err := st.AdjacentMessages(ctx, room, 1*day, 2*day); err != nil || next != 4*day+1000 {
+			t.Errorf("the day after day 1 = %d, %v: want day 4 (%d)", next, err, 4*day+1000)
+		}
+		if prev, _, err := st.AdjacentMessages(ctx, room, 4*day, 5*day); err != nil || prev != 1*day+1000 {
+			t.Errorf("the day before day 4 = %d, %v: want day 1 (%d)", prev, err, 1*day+1000)
+		}
+		// Asked from a day the calendar passes over, as "go to date" asks.
+		if prev, next, err := st.AdjacentMessages(ctx, room, 2*day, 3*day); err != nil || prev != 1*day+1000 || next != 4*day+1000 {
+			t.Errorf("the days around day 2 = %d, %d, %v: want days 1 and 4", prev, next, err)
+		}
+	})
+}

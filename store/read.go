@@ -43,15 +43,19 @@ const (
 		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND public
 		  AND ` + dayListedSQL + `
 		ORDER BY origin_ts, nid LIMIT $4`
-	prevMessageSQL = `SELECT origin_ts FROM events
-		WHERE room_id = $1 AND origin_ts < $2 AND public AND ` + timelineMessageSQL + `
-		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
-	nextMessageSQL = `SELECT origin_ts FROM events
-		WHERE room_id = $1 AND origin_ts >= $2 AND public AND ` + timelineMessageSQL + `
-		ORDER BY origin_ts, nid LIMIT 1`
-	// prevShownSQL and nextShownSQL are the nearer of the message and
-	// the poll before $2 (at or after it), 0 if there is neither: one
-	// round trip, each a seek on its index.
+	// The time of the shown message before $2 (at or after it), on
+	// events_shown: a day of messages that are all deleted, or all of a
+	// sender who opted out, has none, and is not in the calendar either
+	// (RoomDays).
+	prevMessageSQL = `SELECT origin_ts FROM events` + shownIndexed + `
+		WHERE room_id = $1 AND origin_ts < $2 AND ` + shownMessageCond + `
+		ORDER BY origin_ts DESC LIMIT 1`
+	nextMessageSQL = `SELECT origin_ts FROM events` + shownIndexed + `
+		WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownMessageCond + `
+		ORDER BY origin_ts LIMIT 1`
+	// prevShownSQL and nextShownSQL are the nearer of the shown message
+	// and the shown poll before $2 (at or after it), 0 if there is
+	// neither: one round trip, each a seek on its index.
 	prevShownSQL = `SELECT COALESCE(MAX(t), 0) FROM (SELECT (` + prevMessageSQL + `) AS t
 		UNION ALL SELECT (SELECT origin_ts FROM events` + pollsIndexed + ` WHERE room_id = $1 AND origin_ts < $2 AND ` + shownPollCond + `
 			ORDER BY origin_ts DESC LIMIT 1) AS t) adjacent`
@@ -383,6 +387,11 @@ const pollIndexCond = `public AND NOT redacted AND ` + pollStartSQL
 // sqliteOnlyOpen): to SQLite, without statistics, the room's every event
 // on events_room_ts looked no worse.
 const pollsIndexed = " " + sqliteOnlyOpen + "INDEXED BY events_polls*/"
+
+// shownIndexed is pollsIndexed for events_shown, where SQLite would
+// otherwise seek the day before or after a day on events_room_ts and step
+// over every event that is not a shown message there.
+const shownIndexed = " " + sqliteOnlyOpen + "INDEXED BY events_shown*/"
 
 // shownIndexCond is the condition of the partial index events_shown
 // (migration 017), to the letter: SQLite uses a partial index only for a

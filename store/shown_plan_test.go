@@ -25,6 +25,8 @@ func TestShownMessagesReadTheirIndex(t *testing.T) {
 			{"HourCounts", store.HourCountsSQL, []any{room, int64(0), int64(0), store.MaxCount, int64(0)}},
 			{"DayCounts", store.CappedCountSQL, []any{room, int64(0), int64(86400000), store.MaxCount}},
 			{"RoomDays", store.RoomDaysSQL, []any{room, int64(0), int64(1 << 50), 400}},
+			{"AdjacentMessages, before", store.PrevShownSQL, []any{room, int64(1 << 40)}},
+			{"AdjacentMessages, after", store.NextShownSQL, []any{room, int64(1 << 40)}},
 		} {
 			plan := queryPlan(t, st, c.query, c.args...)
 			if !strings.Contains(plan, "events_shown") {
