@@ -202,7 +202,8 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 	return out, nil
 }
 
-// hourCountsSQL counts a room's shown messages in each hour from $5 (ms)
+// hourCountsSQL counts a room's shown messages and polls (as DayCounts
+// does, a poll as a message) in each hour from $5 (ms)
 // to the last of the 24 starting at $2, each from the expiry cutoff $3 on
 // and up to $4, in one query: the hours are generated (a recursive CTE, as
 // both dialects have one) and each is counted by a correlated, capped
@@ -218,11 +219,15 @@ const hourCountsSQL = `WITH RECURSIVE hours (start) AS (
 	SELECT hours.start, (SELECT COUNT(*) FROM (SELECT 1 FROM events
 		WHERE room_id = $1 AND origin_ts >= hours.start AND origin_ts >= $3 AND origin_ts < hours.start + 3600000
 		  AND ` + shownMessageCond + `
-		LIMIT $4) capped)
+		LIMIT $4) capped) + (SELECT COUNT(*) FROM (SELECT 1 FROM events` + pollsIndexed + `
+		WHERE room_id = $1 AND origin_ts >= hours.start AND origin_ts >= $3 AND origin_ts < hours.start + 3600000
+		  AND ` + shownPollCond + `
+		LIMIT $4) polls)
 	FROM hours`
 
 // HourCounts is DayCounts by the hour of one day: keyed by the start of
-// each hour (ms) of [from, from+24h) with shown messages, up to MaxCount.
+// each hour (ms) of [from, from+24h) with shown messages or polls, up to
+// MaxCount.
 // The hours are from's, so a caller's day in another time zone is counted
 // by its own hours.
 func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from int64) (map[int64]int, error) {
@@ -231,7 +236,7 @@ func (s *Store) HourCounts(ctx context.Context, roomID id.RoomID, from int64) (m
 
 // HourCountsFrom is HourCounts for the hours of the day from first on
 // (the start of one of its hours): a caller that read the day's events
-// up to first counts those hours itself (Event.ShownInFull says which
+// up to first counts those hours itself (Event.Counted says which
 // events count), and the query reads only the rest of the day.
 func (s *Store) HourCountsFrom(ctx context.Context, roomID id.RoomID, from, first int64) (map[int64]int, error) {
 	if first < from || first > from+23*3600000 || (first-from)%3600000 != 0 {
@@ -256,7 +261,7 @@ func (s *Store) HourCountsFrom(ctx context.Context, roomID id.RoomID, from, firs
 			return nil, fmt.Errorf("hour counts of %s: %w", roomID, err)
 		}
 		if n > 0 {
-			out[h] = n
+			out[h] = min(n, MaxCount) // messages and polls, each capped
 		}
 	}
 	if err := rows.Err(); err != nil {

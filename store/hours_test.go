@@ -18,13 +18,14 @@ const hourMS = int64(time.Hour / time.Millisecond)
 // per-hour counts DayCounts gives for each hour: the first and last
 // millisecond of an hour, empty hours left out, a busy hour capped at
 // MaxCount, and redacted, edit, non-public and opted-out messages not
-// counted.
+// counted; polls counted as messages, as DayCounts counts them.
 func TestHourCounts(t *testing.T) {
 	for _, dialect := range storetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			ctx := context.Background()
 			st := storetest.Open(t, dialect)
 			d0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).UnixMilli()
+			const poll = `{"m.poll.start":{"question":{"m.text":"Lunch?"},"answers":[{"id":"y","m.text":"Yes"}]}}`
 			msg := func(evID, sender string, ts int64) store.Event {
 				return mk(t, evID, "m.room.message", sender, ts, nil, `{"msgtype":"m.text","body":"hi"}`)
 			}
@@ -44,16 +45,27 @@ func TestHourCounts(t *testing.T) {
 				msg("$h8", "@alice:example.org", d0+8*hourMS+5),
 				msg("$last", "@alice:example.org", d0+24*hourMS-1),
 				msg("$next", "@alice:example.org", d0+24*hourMS), // the next day
+				// Polls count as messages (DayCounts): hour 3 has only
+				// one; Bob's counts until he opts out; a redacted one,
+				// an edit of one and a state event of a poll's type do
+				// not count.
+				mk(t, "$poll3", "m.poll.start", "@alice:example.org", d0+3*hourMS+1, nil, poll),
+				mk(t, "$poll3e", "m.poll.start", "@alice:example.org", d0+3*hourMS+2, nil, editOf("$poll3", poll)),
+				mk(t, "$poll3s", "m.poll.start", "@alice:example.org", d0+3*hourMS+3, sk(""), poll),
+				mk(t, "$pollbob", "org.matrix.msc3381.poll.start", "@bob:example.org", d0+8*hourMS+6, nil, poll),
+				mk(t, "$pollgone", "m.poll.start", "@alice:example.org", d0+10*hourMS, nil, poll),
+				mk(t, "$pollbusy", "m.poll.start", "@alice:example.org", d0+5*hourMS+store.MaxCount+10, nil, poll),
 			)
 			for i := range store.MaxCount + 5 { // a busy hour
 				evs = append(evs, msg(fmt.Sprintf("$busy%d", i), "@alice:example.org", d0+5*hourMS+int64(i)))
 			}
 			put(t, st, evs...)
-			put(t, st, mk(t, "$red", "m.room.redaction", "@alice:example.org", d0+9*hourMS, nil, `{"redacts":"$gone"}`))
+			put(t, st, mk(t, "$red", "m.room.redaction", "@alice:example.org", d0+9*hourMS, nil, `{"redacts":"$gone"}`),
+				mk(t, "$redpoll", "m.room.redaction", "@alice:example.org", d0+10*hourMS+1, nil, `{"redacts":"$pollgone"}`))
 			// Bob's messages count until he opts out, and again once he
 			// opts in: with no one opted out, the counts skip the
 			// opt-out probe (shownMessageCond).
-			withBob := map[int64]int{d0: 2, d0 + hourMS: 1, d0 + 5*hourMS: store.MaxCount, d0 + 7*hourMS: 1, d0 + 8*hourMS: 2, d0 + 23*hourMS: 1}
+			withBob := map[int64]int{d0: 2, d0 + hourMS: 1, d0 + 3*hourMS: 1, d0 + 5*hourMS: store.MaxCount, d0 + 7*hourMS: 1, d0 + 8*hourMS: 3, d0 + 23*hourMS: 1}
 			if got, err := st.HourCounts(ctx, room, d0); err != nil || fmt.Sprint(got) != fmt.Sprint(withBob) {
 				t.Errorf("before the opt-out: HourCounts = %v, %v\nwant                                %v", got, err, withBob)
 			}
@@ -91,7 +103,7 @@ func TestHourCounts(t *testing.T) {
 			if queries > 2 {
 				t.Errorf("HourCounts issued %d queries, want at most 2 (the consent check and the count)", queries)
 			}
-			want := map[int64]int{d0: 2, d0 + hourMS: 1, d0 + 5*hourMS: store.MaxCount, d0 + 8*hourMS: 1, d0 + 23*hourMS: 1}
+			want := map[int64]int{d0: 2, d0 + hourMS: 1, d0 + 3*hourMS: 1, d0 + 5*hourMS: store.MaxCount, d0 + 8*hourMS: 1, d0 + 23*hourMS: 1}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("HourCounts = %v\nwant         %v", got, want)
 			}
@@ -121,7 +133,7 @@ func TestHourCounts(t *testing.T) {
 					t.Errorf("HourCountsFrom at %d: no error", bad-d0)
 				}
 			}
-			// The events a day page reads, counted with ShownInFull, give
+			// The events a day page reads, counted with Counted, give
 			// the store's counts: the Go statement of a message shown in
 			// full is the SQL one.
 			page, _, err := st.DayPage(ctx, room, d0, d0+24*hourMS, store.Position{}, 2*store.MaxCount, 0)
@@ -130,13 +142,13 @@ func TestHourCounts(t *testing.T) {
 			}
 			mine := map[int64]int{}
 			for _, e := range page {
-				if e.ShownInFull() {
+				if e.Counted() {
 					h := d0 + (e.OriginTS-d0)/hourMS*hourMS
 					mine[h] = min(mine[h]+1, store.MaxCount)
 				}
 			}
 			if fmt.Sprint(mine) != fmt.Sprint(got) {
-				t.Errorf("counted with ShownInFull %v\nHourCounts               %v", mine, got)
+				t.Errorf("counted with Counted %v\nHourCounts           %v", mine, got)
 			}
 		})
 	}

@@ -128,6 +128,7 @@ func TestPollsReadTheirIndex(t *testing.T) {
 			{"LatestMessages", store.LatestPollsSQL, []any{r, int64(0), 50}},
 			{"AdjacentMessages, before", store.PrevShownSQL, []any{r, int64(1 << 40)}},
 			{"AdjacentMessages, after", store.NextShownSQL, []any{r, int64(1 << 40)}},
+			{"HourCounts", store.HourCountsSQL, []any{r, int64(0), int64(0), store.MaxCount, int64(0)}},
 		} {
 			if plan := queryPlan(t, st, c.query, c.args...); !strings.Contains(plan, "events_polls") {
 				t.Errorf("%s does not read events_polls:\n%s", c.name, plan)

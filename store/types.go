@@ -51,12 +51,14 @@ func (e *Event) PollStart() bool { return isPollStart(e.Type, e.Rel.Type, e.IsSt
 // searchableSQL says the same in SQL.
 func (e *Event) Searchable() bool { return e.Displayable() || e.PollStart() }
 
-// ShownInFull reports whether e, as a read returned it (screened), is a
-// message shown in full: what shownMessageCond selects in SQL (public, a
-// timeline message, not redacted, its sender not opted out) and not
-// expired. HourCountsFrom's callers count with it.
-func (e *Event) ShownInFull() bool {
-	return e.Public && e.Displayable() && !e.Redacted && !e.OptedOut && !e.Expired
+// Counted reports whether e, as a read returned it (screened), is what
+// a day's and an hour's counts count (DayCounts, HourCounts): a message
+// shown in full or a poll, as shownMessageCond and shownPollCond select in
+// SQL (public, a timeline message or a poll's start, not redacted, its
+// sender not opted out), and not expired. HourCountsFrom's callers count
+// with it.
+func (e *Event) Counted() bool {
+	return e.Public && (e.Displayable() || e.PollStart()) && !e.Redacted && !e.OptedOut && !e.Expired
 }
 
 // isTimelineMessage is the one Go statement of "a timeline message": a

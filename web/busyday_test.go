@@ -177,7 +177,7 @@ func TestDayPagesSkipExpiredMessages(t *testing.T) {
 // pages counts the hours it holds whole from its own events and asks the
 // store only for the rest; its hour links (labels and counts) are those
 // store.HourCounts gives, with a redacted message, an opted-out sender, an
-// edit, a reaction and membership changes among the counted hours.
+// edit, a reaction, membership changes and polls among the counted hours.
 func TestFirstPageHoursAgreeWithTheStore(t *testing.T) {
 	const d0 = int64(1767225600000) // 2026-01-01
 	at := func(h, s int) int64 { return d0 + int64(h)*3600000 + int64(s)*1000 }
@@ -187,6 +187,10 @@ func TestFirstPageHoursAgreeWithTheStore(t *testing.T) {
 	member := func(evID, user string, ts int64) string {
 		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.member","sender":%q,"origin_server_ts":%d,"state_key":%q,"content":{"membership":"join"}}`, evID, user, ts, user)
 	}
+	poll := func(evID, typ, sender string, ts int64, stateKey, content string) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":%q,"sender":%q,"origin_server_ts":%d,%s"content":%s}`, evID, typ, sender, ts, stateKey, content)
+	}
+	const pollContent = `{"m.poll.start":{"question":{"m.text":"Lunch?"},"answers":[{"id":"y","m.text":"Yes"}]}}`
 	lines := []string{
 		member("$jb", "@b:example.org", at(0, 10)),
 		line("$h0a", "@a:example.org", at(0, 11), `{"msgtype":"m.text","body":"zero a"}`),
@@ -198,11 +202,16 @@ func TestFirstPageHoursAgreeWithTheStore(t *testing.T) {
 		fmt.Sprintf(`{"event_id":"$re","room_id":"!x:example.org","type":"m.reaction","sender":"@a:example.org","origin_server_ts":%d,"content":{"m.relates_to":{"rel_type":"m.annotation","event_id":"$h1a","key":"👍"}}}`, at(1, 3)),
 		member("$jc", "@c:example.org", at(1, 4)),
 		line("$h1b", "@c:example.org", at(1, 5), `{"msgtype":"m.notice","body":"one b"}`),
+		poll("$h1p", "m.poll.start", "@a:example.org", at(1, 6), "", pollContent),
+		poll("$h1ps", "m.poll.start", "@a:example.org", at(1, 7), `"state_key":"",`, pollContent),
+		poll("$h1pb", "org.matrix.msc3381.poll.start", "@b:example.org", at(1, 8), "", strings.ReplaceAll(pollContent, "m.poll.start", "org.matrix.msc3381.poll.start")),
 		line("$h2a", "@a:example.org", at(2, 1), `{"msgtype":"m.text","body":"two a"}`),
 		line("$h2b", "@a:example.org", at(2, 2), `{"msgtype":"m.text","body":"two b"}`),
 		line("$h2c", "@a:example.org", at(2, 3), `{"msgtype":"m.text","body":"two c"}`),
 		line("$h5a", "@a:example.org", at(5, 1), `{"msgtype":"m.text","body":"five a"}`),
 		line("$h13a", "@a:example.org", at(13, 1), `{"msgtype":"m.text","body":"thirteen a"}`),
+		poll("$h13p", "m.poll.start", "@a:example.org", at(13, 2), "", pollContent),
+		poll("$h14p", "m.poll.start", "@a:example.org", at(14, 1), "", pollContent),
 	}
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := t.Context()
@@ -234,9 +243,12 @@ func TestFirstPageHoursAgreeWithTheStore(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("first page's hours %q\nstore.HourCounts     %q", got, want)
 		}
-		// Hours 00 and 01 each count one message: the redacted one, the
-		// opted-out sender's, the edit and the reaction are not counted.
-		if len(want) == 0 || want[0] != "00:00 1 message" || want[1] != "01:00 2 messages" {
+		// Hour 00 counts one message and 01 three, a poll as a message
+		// (as the calendar counts it): the redacted one, the opted-out
+		// sender's message and poll, the edit, the reaction and the state
+		// event of a poll's type are not counted. Hours 13 and 14, which
+		// the store counts, count their polls too.
+		if fmt.Sprint(want) != "[00:00 1 message 01:00 3 messages 02:00 3 messages 05:00 1 message 13:00 2 messages 14:00 1 message]" {
 			t.Errorf("store.HourCounts %q", want)
 		}
 	})

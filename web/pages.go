@@ -287,7 +287,7 @@ func (s *Server) hourCounts(ctx context.Context, r store.Room, from int64, evs [
 		return nil, err
 	}
 	for i := range evs {
-		if e := &evs[i]; e.OriginTS < first && e.ShownInFull() {
+		if e := &evs[i]; e.OriginTS < first && e.Counted() {
 			h := hourOf(e.OriginTS)
 			counts[h] = min(counts[h]+1, store.MaxCount) // capped as the store caps
 		}
