@@ -413,7 +413,10 @@ func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
 	}
 	return document{
 		Text: text, Sender: string(e.Sender), Room: string(e.RoomID), TSort: sortableTime(ts),
-		HasLink: flagOf(hasLink(msg)), IsThread: flagOf(threadRoot || e.Rel.Type == event.RelThread),
+		// A poll sent "in a thread" is not in it: a thread lists messages
+		// (event.Resolve, the thread page), and its day shows it as any
+		// poll. It can be a thread's root.
+		HasLink: flagOf(hasLink(msg)), IsThread: flagOf(threadRoot || e.Rel.Type == event.RelThread && e.Displayable()),
 		Month: monthOf(ts), Day: dayOf(ts),
 	}
 }

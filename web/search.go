@@ -72,8 +72,8 @@ type apiSearchHit struct {
 	// of being the message's; /api/v1/events/{event_id} has it.
 	EditUnread bool `json:"latest_edit_unread,omitempty"`
 	// Poll: the result is a poll's start, and Text its question and
-	// answers as one line (pollSearchText); its votes are on its page
-	// and in /api/v1/events/{event_id}.
+	// answers on one line (pollSearchText); Poll has them as they are.
+	// Its votes are on its page and in /api/v1/events/{event_id}.
 	Poll      *apiSearchPoll `json:"poll,omitempty"`
 	Highlight string         `json:"highlight_html"`
 	Permalink string         `json:"permalink"`
@@ -88,15 +88,17 @@ type apiSearchPoll struct {
 }
 
 // pollSearchText is a poll as a search result shows it, on one line as
-// the text log does, without its votes: "Poll: question [answer | answer]".
+// the text log does (logField), without its votes: "Poll: question
+// [answer | answer]". Each part is isolated: right-to-left text or a bidi
+// control in one turns neither the others nor the brackets around them.
 func pollSearchText(p event.Poll) string {
 	var b strings.Builder
-	b.WriteString("Poll: " + p.Question + " [")
+	b.WriteString("Poll: " + isolated(logField(p.Question)) + " [")
 	for i, a := range p.Answers {
 		if i > 0 {
 			b.WriteString(" | ")
 		}
-		b.WriteString(a.Text)
+		b.WriteString(isolated(logField(a.Text)))
 	}
 	b.WriteString("]")
 	return b.String()

@@ -179,6 +179,14 @@ func TestSearchFindsPolls(t *testing.T) {
 			poll("$p1e", "m.poll.start", "@a:example.org", 1767225605000,
 				`{"m.new_content":{"m.poll.start":{"question":{"m.text":"Where for quokka?"},"answers":[{"id":"p","m.text":"Pizzeria"}]}},"m.relates_to":{"rel_type":"m.replace","event_id":"$p1"}}`),
 			`{"event_id":"$ps","room_id":"!x:example.org","type":"m.poll.start","state_key":"","sender":"@a:example.org","origin_server_ts":1767225606000,"content":{"m.poll.start":{"question":{"m.text":"Platypus?"},"answers":[{"id":"y","m.text":"Yes"}]}}}`,
+			// Sent "in a thread": no thread lists it (a thread lists
+			// messages), so is:thread does not find it.
+			poll("$p4", "m.poll.start", "@a:example.org", 1767225607000,
+				`{"m.poll.start":{"question":{"m.text":"kangaroo?"},"answers":[{"id":"y","m.text":"Yes"}]},"m.relates_to":{"rel_type":"m.thread","event_id":"$m1"}}`),
+			// A question of two lines with a list of its own, and an
+			// answer with a right-to-left override.
+			poll("$p5", "m.poll.start", "@a:example.org", 1767225608000,
+				`{"m.poll.start":{"question":{"m.text":"first\nsecond zebu? [fake | list]"},"answers":[{"id":"a","m.text":"x\u202eevil"},{"id":"b","m.text":"real"}]}}`),
 		))
 		ix := e.withSearch(t)
 		results := func(q string) *goquery.Selection {
@@ -198,7 +206,8 @@ func TestSearchFindsPolls(t *testing.T) {
 		if n := results("lunch").Length(); n != 2 {
 			t.Errorf("lunch: %d results, want the message and the poll", n)
 		}
-		for q, want := range map[string]int{"%22noodle+bar%22": 1, "%22bar+noodle%22": 0, "wombat": 1, "retire": 1, "zanzibar": 0, "quokka": 0, "platypus": 0} {
+		for q, want := range map[string]int{"%22noodle+bar%22": 1, "%22bar+noodle%22": 0, "wombat": 1, "retire": 1, "zanzibar": 0, "quokka": 0, "platypus": 0,
+			"kangaroo": 1, "is:thread+kangaroo": 0} {
 			if n := results(q).Length(); n != want {
 				t.Errorf("%s: %d results, want %d", q, n, want)
 			}
@@ -217,6 +226,13 @@ func TestSearchFindsPolls(t *testing.T) {
 		if len(out.Results) != 1 || out.Results[0].EventID != "$p2" || out.Results[0].Text != "Poll: Which mirror to retire? [mirror01 wombat | keep both]" ||
 			out.Results[0].Poll == nil || out.Results[0].Poll.Question != "Which mirror to retire?" || strings.Join(out.Results[0].Poll.Answers, "|") != "mirror01 wombat|keep both" {
 			t.Errorf("API wombat: %+v", out.Results)
+		}
+		// One line, each part isolated from the others.
+		out.Results = nil
+		decode(t, e.get(t, "/api/v1/search?q=zebu"), http.StatusOK, &out)
+		if len(out.Results) != 1 || out.Results[0].Text != "Poll: first\u240asecond zebu? [fake | list] [\u2068x\u202eevil\u2069 | real]" ||
+			out.Results[0].Poll == nil || out.Results[0].Poll.Question != "first\nsecond zebu? [fake | list]" {
+			t.Errorf("API zebu: %+v", out.Results)
 		}
 		out.Results = nil
 		decode(t, e.get(t, "/api/v1/search?q=lunch"), http.StatusOK, &out)
@@ -252,8 +268,8 @@ func TestSearchFindsPolls(t *testing.T) {
 				t.Errorf("lunch after the poll's redaction (caught up %v): %d results", caught, n)
 			}
 		}
-		if n, err := ix.DocCount(); err != nil || n != 1 {
-			t.Errorf("the index holds %d documents (%v), want the message alone", n, err)
+		if n, err := ix.DocCount(); err != nil || n != 3 {
+			t.Errorf("the index holds %d documents (%v), want the message and two polls", n, err)
 		}
 	})
 }
