@@ -204,8 +204,9 @@ func (s *Store) DayCounts(ctx context.Context, roomID id.RoomID, from, to int64)
 
 // hourCountsSQL counts a room's shown messages and polls (as DayCounts
 // does, a poll as a message; each hour's polls only if the hours have
-// any, one seek, where counting them cost 24 seeks of events_polls, a
-// sixth of a day's hour counts on PostgreSQL) in each hour from $5 (ms)
+// any, one seek: 24 seeks of events_polls took a busy day's counts from
+// 0.20-0.38 ms to 0.25-0.42 on PostgreSQL, the seek to 0.21-0.23) in each
+// hour from $5 (ms)
 // to the last of the 24 starting at $2, each from the expiry cutoff $3 on
 // and up to $4, in one query: the hours are generated (a recursive CTE, as
 // both dialects have one) and each is counted by a correlated, capped

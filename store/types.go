@@ -54,11 +54,10 @@ func (e *Event) Searchable() bool { return e.Displayable() || e.PollStart() }
 // Counted reports whether e, as a read returned it (screened), is what
 // a day's and an hour's counts count (DayCounts, HourCounts): a message
 // shown in full or a poll, as shownMessageCond and shownPollCond select in
-// SQL (public, a timeline message or a poll's start, not redacted, its
-// sender not opted out), and not expired. HourCountsFrom's callers count
-// with it.
+// SQL (public, of the kinds search holds, not redacted, its sender not
+// opted out), and not expired. HourCountsFrom's callers count with it.
 func (e *Event) Counted() bool {
-	return e.Public && (e.Displayable() || e.PollStart()) && !e.Redacted && !e.OptedOut && !e.Expired
+	return e.Public && e.Searchable() && !e.Redacted && !e.OptedOut && !e.Expired
 }
 
 // isTimelineMessage is the one Go statement of "a timeline message": a
