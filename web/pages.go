@@ -346,9 +346,12 @@ func (s *Server) permalink(c echo.Context) error {
 }
 
 // belongsTo is the message whose permalink shows ev (permalink), or "".
+// A reaction is an m.reaction: another event that says it annotates a
+// message is no reaction of it (event.Resolve), and its day shows it as
+// whatever it is, so its permalink is its own.
 func belongsTo(ev *store.Event) id.EventID {
 	switch {
-	case (ev.Rel.Type == event.RelReplace || ev.Rel.Type == event.RelAnnotation) && ev.Rel.EventID != "":
+	case (ev.Rel.Type == event.RelReplace || ev.Rel.Type == event.RelAnnotation && ev.Type == event.TypeReaction) && ev.Rel.EventID != "":
 		return ev.Rel.EventID
 	case (event.IsPollResponse(ev.Type) || event.IsPollEnd(ev.Type)) && ev.Rel.Type == event.RelReference && ev.Rel.EventID != "":
 		return ev.Rel.EventID

@@ -734,7 +734,8 @@ func TestStateEventsAreNoRelations(t *testing.T) {
 // TestPermalinksOfRelationsEnd: the permalink of an edit or a reaction
 // leads to the message it belongs to, but never round in a loop, to
 // another room's message or to a message an edit is not of: those are a
-// 404.
+// 404. A message that only says it annotates another is not a reaction,
+// and has its own permalink.
 func TestPermalinksOfRelationsEnd(t *testing.T) {
 	rel := func(evID, room, typ, sender string, ts int64, relType, target string) string {
 		return fmt.Sprintf(`{"event_id":%q,"room_id":%q,"type":%q,"sender":%q,"origin_server_ts":%d,"content":{"msgtype":"m.text","body":"* x","m.new_content":{"msgtype":"m.text","body":"x"},"m.relates_to":{"rel_type":%q,"event_id":%q,"key":"k"}}}`,
@@ -753,8 +754,15 @@ func TestPermalinksOfRelationsEnd(t *testing.T) {
 		`{"event_id":"$oc","room_id":"!o:example.org","type":"m.room.create","sender":"@b:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"3"}}`,
 		`{"event_id":"$ohv","room_id":"!o:example.org","type":"m.room.history_visibility","sender":"@b:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
 		rel("$cross", "!o:example.org", "m.reaction", "@b:example.org", ts+10, "m.annotation", "$m1"),
+		// A message that says it annotates $m1 is no reaction (only an
+		// m.reaction is, event.Resolve): its day shows it as a message,
+		// and its permalink shows it there.
+		rel("$ann", "!x:example.org", "m.room.message", "@b:example.org", ts+11, "m.annotation", "$m1"),
 	}
 	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, lines...))
+	if li := msgByID(e.page(t, "/room/!x:example.org/event/$ann", http.StatusOK), "$ann"); !li.HasClass("highlight") {
+		t.Error("a message with an m.annotation relation is not shown on its own permalink")
+	}
 	for ev, want := range map[string]string{"$e1": "$m1", "$r1": "$m1", "$gone": "$nope"} {
 		if loc := e.redirect(t, "/room/!x:example.org/event/"+url.PathEscape(ev), http.StatusFound); loc != "/room/!x:example.org/event/"+want {
 			t.Errorf("%s leads to %q, want %s's permalink", ev, loc, want)
