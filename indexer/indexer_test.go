@@ -979,3 +979,52 @@ func TestDatesPastTheIndexsTime(t *testing.T) {
 		}
 	}
 }
+
+// An index of format 12 held no polls. Format 13 does, so an index of 12
+// is rebuilt at start, and a poll stored before the upgrade is found. An
+// index of 13 whose checkpoint is past a poll it does not hold stands for
+// one of 12 that was not rebuilt: it finds nothing.
+func TestFormat12IndexIsRebuiltWithPolls(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, "sqlite")
+	add(t, st, lines(msg("$m", 2000, `{"msgtype":"m.text","body":"kept words"}`))...)
+	dir := t.TempDir()
+	ix := openIndex(t, st, dir)
+	catchUp(t, ix)
+	ix.Close()
+	add(t, st, `{"event_id":"$p","room_id":"!r:x","type":"m.poll.start","sender":"@a:x","origin_server_ts":3000,"content":{"m.poll.start":{"question":{"m.text":"Which wombat?"},"answers":[{"id":"a","m.text":"Any"}]}}}`)
+	head, err := st.FeedHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The manifest as an index of format (12 or 13) that holds no poll
+	// but has read the feed past one left it.
+	leave := func(format string) {
+		t.Helper()
+		path := filepath.Join(dir, "index", "mxarchive.json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["format"], m["checkpoint"] = format, head
+		if b, err = json.Marshal(m); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ format, want string }{{"13/", "[]"}, {"12/", "[$p]"}} {
+		leave(c.format)
+		ix = openIndex(t, st, dir)
+		catchUp(t, ix)
+		if got := fmt.Sprint(ids(search(t, ix, "wombat", "", 10, ""))); got != c.want {
+			t.Errorf("opened at format %s: the poll's word finds %s, want %s", c.format, got, c.want)
+		}
+		ix.Close()
+	}
+}
