@@ -111,7 +111,7 @@ func corpusSample(t *testing.T, n int) *store.Store {
 // message.
 func TestOnlySetFlagsAreIndexed(t *testing.T) {
 	ix := indexedSample(t, 3000)
-	for _, field := range []string{fieldHasLink, fieldIsThread} {
+	for _, field := range []string{fieldHasLink, fieldIsThread, fieldIsPoll} {
 		for _, p := range ix.set.periods {
 			d, err := p.idx.FieldDict(field)
 			if err != nil {

@@ -119,6 +119,7 @@ func (b docBuilder) build(id string, doc document) *bdoc.Document {
 	b.addKeyword(d, fieldRoom, doc.Room)
 	addFlag(d, fieldHasLink, doc.HasLink)
 	addFlag(d, fieldIsThread, doc.IsThread)
+	addFlag(d, fieldIsPoll, doc.IsPoll)
 	b.addKeyword(d, fieldMonth, doc.Month)
 	b.addKeyword(d, fieldDay, doc.Day)
 	return d

@@ -43,6 +43,7 @@ const (
 	fieldID       = "_id"
 	fieldHasLink  = "has_link"
 	fieldIsThread = "is_thread"
+	fieldIsPoll   = "is_poll"
 	// fieldMonth ("2026-03") partitions the index by time, so a search
 	// sorted by time can walk it month by month and stop early.
 	fieldMonth = "month"
@@ -155,8 +156,9 @@ var formatKey = []byte("mxarchive.format")
 // a pair's bucket holds no frequency or length, and a phrase is scored by
 // its words (textField, searchTerms); 12 = a word's term is at most
 // maxWordBytes (capWord); 13 = the starts of polls are documents too, of
-// their question and answers (searchable).
-const indexFormat = "13"
+// their question and answers (searchable); 14 = a poll's document is
+// flagged (fieldIsPoll).
+const indexFormat = "14"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -203,6 +205,7 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	doc.AddFieldMappingsAt(fieldRoom, kw)
 	doc.AddFieldMappingsAt(fieldHasLink, flag)
 	doc.AddFieldMappingsAt(fieldIsThread, flag)
+	doc.AddFieldMappingsAt(fieldIsPoll, flag)
 	doc.AddFieldMappingsAt(fieldMonth, kw)
 	doc.AddFieldMappingsAt(fieldDay, kw)
 	// No query reads Bleve's composite "_all" field (every one names its
@@ -352,6 +355,7 @@ type document struct {
 	// flag, and a false one was one more term for nearly every message.
 	HasLink  *bool  `json:"has_link"`
 	IsThread *bool  `json:"is_thread"`
+	IsPoll   *bool  `json:"is_poll"`
 	Month    string `json:"month"`
 	Day      string `json:"day"`
 }
@@ -417,7 +421,8 @@ func newDocument(e *store.Event, msg event.Message, threadRoot bool) document {
 		// (event.Resolve, the thread page), and its day shows it as any
 		// poll. It can be a thread's root.
 		HasLink: flagOf(hasLink(msg)), IsThread: flagOf(threadRoot || e.Rel.Type == event.RelThread && e.Displayable()),
-		Month: monthOf(ts), Day: dayOf(ts),
+		IsPoll: flagOf(e.PollStart()),
+		Month:  monthOf(ts), Day: dayOf(ts),
 	}
 }
 

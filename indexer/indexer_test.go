@@ -980,11 +980,12 @@ func TestDatesPastTheIndexsTime(t *testing.T) {
 	}
 }
 
-// An index of format 12 held no polls. Format 13 does, so an index of 12
-// is rebuilt at start, and a poll stored before the upgrade is found. An
-// index of 13 whose checkpoint is past a poll it does not hold stands for
+// An index of format 12 held no polls, and one of 13 no poll flag. Format
+// 14 has both, so an index of 12 or 13 is rebuilt at start, and a poll
+// stored before the upgrade is found, by its words and by is:poll. An
+// index of 14 whose checkpoint is past a poll it does not hold stands for
 // one of 12 that was not rebuilt: it finds nothing.
-func TestFormat12IndexIsRebuiltWithPolls(t *testing.T) {
+func TestOlderFormatsAreRebuiltWithPolls(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.Open(t, "sqlite")
 	add(t, st, lines(msg("$m", 2000, `{"msgtype":"m.text","body":"kept words"}`))...)
@@ -1018,12 +1019,14 @@ func TestFormat12IndexIsRebuiltWithPolls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, c := range []struct{ format, want string }{{"13/", "[]"}, {"12/", "[$p]"}} {
+	for _, c := range []struct{ format, want string }{{"14/", "[]"}, {"12/", "[$p]"}, {"13/", "[$p]"}} {
 		leave(c.format)
 		ix = openIndex(t, st, dir)
 		catchUp(t, ix)
-		if got := fmt.Sprint(ids(search(t, ix, "wombat", "", 10, ""))); got != c.want {
-			t.Errorf("opened at format %s: the poll's word finds %s, want %s", c.format, got, c.want)
+		for _, q := range []string{"wombat", "is:poll"} {
+			if got := fmt.Sprint(ids(search(t, ix, q, "", 10, ""))); got != c.want {
+				t.Errorf("opened at format %s: %s finds %s, want %s", c.format, q, got, c.want)
+			}
 		}
 		ix.Close()
 	}

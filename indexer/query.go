@@ -24,7 +24,7 @@ import (
 //	before:2026-03-01        strictly before that day (00:00 UTC)
 //	after:2026-03-01         from the day after it (00:00 UTC), as in Slack
 //	on:2026-03-01            that day only (UTC)
-//	has:link  is:thread      flags
+//	has:link  is:thread      flags; is:poll, polls (their question and answers)
 //
 // Decisions on the corners, each pinned by a test case:
 //   - There are no escapes. A quote opens a phrase only at the start of a term
@@ -67,7 +67,7 @@ const (
 
 // SyntaxHelp is the one-line reminder of the syntax that ends every
 // SyntaxError; the search page can show it too.
-const SyntaxHelp = `Try words, "a phrase", -word, from:@user:server, in:#room:server, before:2026-03-01, after:2026-03-01, on:2026-03-01, has:link, is:thread.`
+const SyntaxHelp = `Try words, "a phrase", -word, from:@user:server, in:#room:server, before:2026-03-01, after:2026-03-01, on:2026-03-01, has:link, is:thread, is:poll.`
 
 // ErrEmptyQuery is the cause of the *SyntaxError ParseQuery returns when
 // there is nothing to search for: a blank query, or only exclusions without
@@ -115,6 +115,8 @@ type Query struct {
 	Before   time.Time
 	HasLink  bool
 	IsThread bool
+	// IsPoll: polls only (their question and answers), not messages.
+	IsPoll bool
 }
 
 // HasText reports whether the query has words or phrases (else it only
@@ -125,7 +127,7 @@ func (q Query) HasText() bool {
 
 func (q Query) hasFilter() bool {
 	return len(q.From) > 0 || len(q.In) > 0 || !q.After.IsZero() || !q.Before.IsZero() ||
-		q.HasLink || q.IsThread
+		q.HasLink || q.IsThread || q.IsPoll
 }
 
 const day = 24 * time.Hour
@@ -172,6 +174,9 @@ func (q Query) String() string {
 	}
 	if q.IsThread {
 		parts = append(parts, "is:thread")
+	}
+	if q.IsPoll {
+		parts = append(parts, "is:poll")
 	}
 	return strings.Join(parts, " ")
 }
@@ -411,10 +416,14 @@ func (p *parser) filter(tok, name, value string) error {
 		}
 		p.q.HasLink = true
 	case "is":
-		if !strings.EqualFold(value, "thread") {
-			return syntaxErrorf(nil, "is:%s is not a filter; the only one is is:thread.", snippet(value))
+		switch {
+		case strings.EqualFold(value, "thread"):
+			p.q.IsThread = true
+		case strings.EqualFold(value, "poll"):
+			p.q.IsPoll = true
+		default:
+			return syntaxErrorf(nil, "is:%s is not a filter; is: takes thread or poll.", snippet(value))
 		}
-		p.q.IsThread = true
 	}
 	return nil
 }

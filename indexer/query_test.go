@@ -205,10 +205,11 @@ var parseCases = []parseCase{
 	// Flags.
 	{name: "has link", in: "has:link", want: Query{HasLink: true}},
 	{name: "is thread", in: "is:thread", want: Query{IsThread: true}},
+	{name: "is poll", in: "lunch IS:Poll", want: Query{Words: []string{"lunch"}, IsPoll: true}},
 	{name: "flag values are case-insensitive", in: "HAS:Link is:THREAD", want: Query{HasLink: true, IsThread: true}},
 	{name: "repeated flag", in: "has:link has:link", want: Query{HasLink: true}},
 	{name: "unknown has", in: "has:image", wantErr: "has:image is not a filter; the only one is has:link."},
-	{name: "unknown is", in: "is:pinned", wantErr: "is:pinned is not a filter; the only one is is:thread."},
+	{name: "unknown is", in: "is:pinned", wantErr: "is:pinned is not a filter; is: takes thread or poll."},
 
 	// Empty and filter-only queries.
 	{name: "empty", in: "", wantErr: "Type something to search for.", wantEmpty: true},
@@ -333,6 +334,7 @@ func TestQueryString(t *testing.T) {
 		want string
 	}{
 		{name: "canonical order", in: `in:!r has:link "b c" -"d e" a from:@u:x.org -f is:thread`, want: `a "b c" -"d e" -f from:@u:x.org in:!r has:link is:thread`},
+		{name: "poll flag", in: `is:poll a is:thread`, want: `a is:thread is:poll`},
 		{name: "whitespace normalized", in: "  a\t\"b   c\"\n", want: `a "b c"`},
 		{name: "names lower-cased", in: "FROM:@U:x.org HAS:LINK Is:Thread", want: "from:@U:x.org has:link is:thread"},
 		{name: "one day is on", in: "after:2026-02-28 before:2026-03-02", want: "on:2026-03-01"},

@@ -1588,7 +1588,7 @@ func buildQuery(m mapping.IndexMapping, q Query, rooms []id.RoomID) (query.Query
 	for _, f := range []struct {
 		on    bool
 		field string
-	}{{q.HasLink, fieldHasLink}, {q.IsThread, fieldIsThread}} {
+	}{{q.HasLink, fieldHasLink}, {q.IsThread, fieldIsThread}, {q.IsPoll, fieldIsPoll}} {
 		if f.on {
 			t := bleve.NewBoolFieldQuery(true)
 			t.SetField(f.field)

@@ -207,7 +207,7 @@ func TestSearchFindsPolls(t *testing.T) {
 			t.Errorf("lunch: %d results, want the message and the poll", n)
 		}
 		for q, want := range map[string]int{"%22noodle+bar%22": 1, "%22bar+noodle%22": 0, "wombat": 1, "retire": 1, "zanzibar": 0, "quokka": 0, "platypus": 0,
-			"kangaroo": 1, "is:thread+kangaroo": 0} {
+			"kangaroo": 1, "is:thread+kangaroo": 0, "lunch+is:poll": 1, "is:poll": 4, "is:poll+from:@b:example.org": 1} {
 			if n := results(q).Length(); n != want {
 				t.Errorf("%s: %d results, want %d", q, n, want)
 			}
