@@ -437,7 +437,7 @@ func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, 
 			continue
 		}
 		switch {
-		case e.Searchable():
+		case e.Readable():
 			targets[e.ID] = true
 			if e.Rel.Type == event.RelThread && e.Rel.EventID != "" {
 				targets[e.Rel.EventID] = true // the root becomes (or stays) a thread
@@ -465,7 +465,7 @@ func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, 
 	}
 	var msgs []store.Event
 	for t := range targets {
-		if e, ok := have[t]; ok && e.Searchable() {
+		if e, ok := have[t]; ok && e.Readable() {
 			msgs = append(msgs, e)
 		}
 	}
@@ -498,7 +498,7 @@ func (ix *Indexer) deleteUnseen(ctx context.Context, ids []id.EventID, batch ind
 }
 
 // indexMessages writes or deletes the documents of timeline messages and
-// polls (store.Event.Searchable).
+// polls (store.Event.Readable).
 func (ix *Indexer) indexMessages(ctx context.Context, msgs []store.Event, rc *roomCache, batch indexBatch) error {
 	if len(msgs) == 0 {
 		return nil

@@ -365,7 +365,7 @@ func (document) BleveType() string { return "_default" }
 
 // indexable reports whether a stored event belongs in the index.
 func indexable(e *store.Event, room store.Room) bool {
-	return e.Public && !e.Redacted && !e.Expired && !e.OptedOut && e.Searchable() && room.Shown()
+	return e.Public && !e.Redacted && !e.Expired && !e.OptedOut && e.Readable() && room.Shown()
 }
 
 // searchable is what e's document holds, as a message (newDocument): a

@@ -282,9 +282,9 @@ func RelationReadQueries(st *Store) map[string]RelationRead {
 	return out
 }
 
-// PollIndexCondSQL is pollIndexCond, for a test that holds isPollStart to it.
+// PollIndexCondSQL is pollIndexCond, for a test that holds Event.PollStart to it.
 const PollIndexCondSQL = pollIndexCond
 
-// SearchableSQL is searchableSQL, for a test that holds Event.Searchable
-// to it.
-const SearchableSQL = searchableSQL
+// ReadableSQL is readableSQL, for a test that holds Event.Readable to
+// it.
+const ReadableSQL = readableSQL

@@ -15,7 +15,7 @@ import (
 )
 
 // TestPollRuleAgrees: the poll starts the room's summary counts in Go
-// (isPollStart, public and not redacted) are the ones events_polls holds
+// (Event.PollStart, public and not redacted) are the ones events_polls holds
 // (pollIndexCond): both types, in a thread too, and not an edit of a
 // poll, a state event of a poll's type, or a response.
 func TestPollRuleAgrees(t *testing.T) {
@@ -44,7 +44,7 @@ func TestPollRuleAgrees(t *testing.T) {
 		}
 		// What search may hold: messages and poll starts, redacted or
 		// not (the indexer deletes what is not shown).
-		bySQL, byGo = selectedBoth(t, st, evs, store.SearchableSQL, func(e store.Event) bool { return e.Searchable() })
+		bySQL, byGo = selectedBoth(t, st, evs, store.ReadableSQL, func(e store.Event) bool { return e.Readable() })
 		if want := []id.EventID{"$m", "$p", "$pgone", "$pt", "$pu", "$s"}; !slices.Equal(bySQL, want) || !slices.Equal(byGo, want) {
 			t.Errorf("searchable: SQL %v, Go %v, want %v", bySQL, byGo, want)
 		}

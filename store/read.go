@@ -1255,12 +1255,12 @@ func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int
 // late in the 1M replay's busiest room: 40,000 buffers read, 28 now).
 const roomMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE room_id = $1 AND origin_ts >= $2 AND (origin_ts, nid) > ($2, $3)
-	  AND ` + searchableSQL + `
+	  AND ` + readableSQL + `
 	ORDER BY origin_ts, nid LIMIT $4`
 
 const senderMessagesSQL = `SELECT ` + eventColumns + ` FROM events
 	WHERE sender = $1 AND origin_ts >= $2 AND (origin_ts, nid) > ($2, $3)
-	  AND ` + searchableSQL + `
+	  AND ` + readableSQL + `
 	ORDER BY origin_ts, nid LIMIT $4`
 
 // SenderMessages pages through a user's messages and polls in every room,
@@ -1270,7 +1270,7 @@ func (s *Store) SenderMessages(ctx context.Context, user id.UserID, after *Event
 }
 
 // RoomMessages pages through what search may hold of a room
-// (Event.Searchable: its timeline messages and the starts of its polls;
+// (Event.Readable: its timeline messages and the starts of its polls;
 // public or not, redacted or not, expired or not: Expired says) in
 // timeline order, after the given event (nil for the start).
 func (s *Store) RoomMessages(ctx context.Context, roomID id.RoomID, after *Event, limit int) ([]Event, error) {

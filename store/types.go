@@ -43,21 +43,25 @@ func (e *Event) Displayable() bool { return isTimelineMessage(e.Type, e.Rel.Type
 // PollStart reports whether the event is the start of a poll, not an edit
 // of one nor a state event of its type: what a page shows as a poll
 // (the web's polls), the calendar counts (shownPollCond) and search
-// indexes beside messages (Searchable).
-func (e *Event) PollStart() bool { return isPollStart(e.Type, e.Rel.Type, e.IsState()) }
+// indexes beside messages (Readable). pollStartSQL says the same in SQL.
+func (e *Event) PollStart() bool {
+	return event.IsPollStart(e.Type) && e.Rel.Type != event.RelReplace && !e.IsState()
+}
 
-// Searchable reports whether the event is one the search index may hold:
-// a timeline message, or the start of a poll (its question and answers).
-// searchableSQL says the same in SQL.
-func (e *Event) Searchable() bool { return e.Displayable() || e.PollStart() }
+// Readable reports whether the event is what a reader reads as one: a
+// timeline message, or the start of a poll (its question and answers).
+// Such an event, shown, is what the calendar and a day's hours count
+// (Counted), what a room's first and last times span (writer.put) and
+// what the search index may hold. readableSQL says the same in SQL.
+func (e *Event) Readable() bool { return e.Displayable() || e.PollStart() }
 
 // Counted reports whether e, as a read returned it (screened), is what
 // a day's and an hour's counts count (DayCounts, HourCounts): a message
 // shown in full or a poll, as shownMessageCond and shownPollCond select in
-// SQL (public, of the kinds search holds, not redacted, its sender not
-// opted out), and not expired. HourCountsFrom's callers count with it.
+// SQL (public, Readable, not redacted, its sender not opted out), and
+// not expired. HourCountsFrom's callers count with it.
 func (e *Event) Counted() bool {
-	return e.Public && e.Searchable() && !e.Redacted && !e.OptedOut && !e.Expired
+	return e.Public && e.Readable() && !e.Redacted && !e.OptedOut && !e.Expired
 }
 
 // isTimelineMessage is the one Go statement of "a timeline message": a
@@ -67,23 +71,15 @@ func isTimelineMessage(typ, relType string) bool {
 	return (typ == event.TypeMessage || typ == event.TypeSticker) && relType != event.RelReplace
 }
 
-// isPollStart is pollIndexCond's type, relation and state key in Go: the
-// start of a poll, not an edit of one nor a state event of its type,
-// which the room's summary counts in its first and last times as it
-// counts a message (writer.put).
-func isPollStart(typ, relType string, state bool) bool {
-	return event.IsPollStart(typ) && relType != event.RelReplace && !state
-}
-
 // timelineMessageSQL is isTimelineMessage as a condition on events, which
 // every query about messages composes rather than spelling it again.
 const timelineMessageSQL = `type IN ('` + event.TypeMessage + `', '` + event.TypeSticker + `') AND rel_type <> '` + event.RelReplace + `'`
 
-// pollStartSQL is isPollStart as a condition on events.
+// pollStartSQL is Event.PollStart as a condition on events.
 const pollStartSQL = `type IN ('` + event.TypePollStart + `', '` + event.TypePollStartUnstable + `') AND rel_type <> '` + event.RelReplace + `' AND state_key IS NULL`
 
-// searchableSQL is Event.Searchable as a condition on events.
-const searchableSQL = `((` + timelineMessageSQL + `) OR (` + pollStartSQL + `))`
+// readableSQL is Event.Readable as a condition on events.
+const readableSQL = `((` + timelineMessageSQL + `) OR (` + pollStartSQL + `))`
 
 // dayListedSQL is what day pages list besides messages' own relations:
 // every event but reactions, redaction events and edits, which are shown

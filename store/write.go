@@ -639,7 +639,7 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		}
 		// A room's first and last times are of what a reader can read:
 		// its messages and its polls (RoomDays); its count, of messages.
-		if ev.Public && (ev.Displayable() || isPollStart(ev.Type, ev.Rel.Type, ev.IsState())) {
+		if ev.Public && ev.Readable() {
 			if ev.Displayable() {
 				d.messages++
 			}

@@ -163,7 +163,7 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		sh := msgs[e.ID]
 		var poll event.Poll
 		switch {
-		case event.IsPollStart(e.Type) && !e.Redacted && !e.OptedOut:
+		case e.PollStart() && !e.Redacted && !e.OptedOut:
 			var ok bool
 			if poll, ok = event.ParsePoll(e.Content); !ok {
 				continue // its page says it cannot be shown (pollView.Invalid)

@@ -69,7 +69,7 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 		// What is not a poll the store counts (store.shownPollCond) is
 		// not one a page shows: an opted-out sender's and an expired one
 		// have lost their content.
-		if !event.IsPollStart(e.Type) || e.Redacted || e.IsState() || e.OptedOut || e.Expired || e.Rel.Type == event.RelReplace {
+		if !e.PollStart() || e.Redacted || e.OptedOut || e.Expired {
 			continue
 		}
 		if p, ok := event.ParsePoll(e.Content); ok {
