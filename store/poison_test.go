@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"maunium.net/go/mautrix/id"
@@ -61,6 +62,38 @@ func TestPutWritesNULSafely(t *testing.T) {
 		}
 		if r.Topic != "t\uFFFDopic" || r.Name != "n\uFFFDame" || r.CanonicalAlias != "#nul\uFFFD:example.org" {
 			t.Errorf("room = name %q topic %q alias %q", r.Name, r.Topic, r.CanonicalAlias)
+		}
+	})
+}
+
+// TestReadsTakeArgumentsOfAnyBytes: a read's text arguments come from
+// anyone (a room, event or cursor ID in an anonymous request), and may
+// hold U+0000 or bytes that are not UTF-8, which PostgreSQL text refuses.
+// Each read answers as it would for any ID it does not hold, on both
+// databases, rather than failing ("invalid byte sequence for encoding
+// UTF8"). On PostgreSQL the arguments are cleaned as writes are (dbText),
+// so an ID stored with U+FFFD for its NUL is found by the ID as sent.
+func TestReadsTakeArgumentsOfAnyBytes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		put(t, st, mk(t, "$m1", "m.room.message", "@alice:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`))
+		for _, bad := range []string{"x\x00y", "x\xffy"} {
+			if _, err := st.EventByID(ctx, id.EventID("$"+bad)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("EventByID(%q) = %v, want ErrNotFound", bad, err)
+			}
+			if _, err := st.Room(ctx, id.RoomID("!"+bad+":example.org")); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Room(%q) = %v, want ErrNotFound", bad, err)
+			}
+			if _, err := st.RoomIDByAlias(ctx, "#"+bad+":example.org"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("RoomIDByAlias(%q) = %v, want ErrNotFound", bad, err)
+			}
+			if rooms, err := st.RoomsByID(ctx, []id.RoomID{id.RoomID("!" + bad + ":example.org"), room}); err != nil || len(rooms) != 1 {
+				t.Errorf("RoomsByID(%q and the room) = %d rooms, %v; want the room alone", bad, len(rooms), err)
+			}
+			if reds, err := st.RoomRedactions(ctx, room, 3000, id.EventID("$"+bad), 10); err != nil || len(reds) != 0 {
+				t.Errorf("RoomRedactions(before %q) = %v, %v; want none", bad, reds, err)
+			}
 		}
 	})
 }

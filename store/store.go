@@ -269,8 +269,9 @@ func openPostgres(uri string, readMostly bool) (*sql.DB, error) {
 	if _, ok := c.RuntimeParams["jit"]; !ok {
 		sets = append(sets, "SET jit = off")
 	}
+	c.Tracer = textArgs{}
 	if readMostly {
-		c.Tracer = readTracer{} // notes the reads of a NoteReads context (WarmReads)
+		c.Tracer = textArgs{next: readTracer{}} // which notes the reads of a NoteReads context (WarmReads)
 		if _, ok := c.RuntimeParams["plan_cache_mode"]; !ok {
 			sets = append(sets, "SET plan_cache_mode = force_generic_plan")
 		}

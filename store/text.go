@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // dbText returns s as both databases store it. PostgreSQL text refuses
@@ -59,4 +61,40 @@ func (t safeTx) QueryContext(ctx context.Context, query string, args ...any) (*s
 
 func (t safeTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.Tx.QueryRowContext(ctx, query, dbArgs(args)...)
+}
+
+// textArgs is the tracer of every PostgreSQL connection the Store opens:
+// before a statement is sent, it replaces each string argument by what
+// dbText makes of it, in the statement's own argument list (pgx hands the
+// tracer the slice it then encodes), and then calls next, if any.
+//
+// The writer's statements clean theirs already (safeTx); this is for
+// every read, whoever asks it: a room, event or cursor ID holding a NUL
+// or bytes that are not UTF-8, from an anonymous request
+// (`/api/v1/rooms/%00x/events`), made PostgreSQL refuse the statement
+// ("invalid byte sequence for encoding UTF8"), a 500 and an error logged
+// for each, where SQLite found nothing. Cleaned as a write would have
+// stored it, the argument finds what that write stored, and nothing else
+// (TestReadsTakeArgumentsOfAnyBytes). pgx offers no other hook: a codec is
+// never asked about a string, which it sends in text format as it is.
+type textArgs struct{ next pgx.QueryTracer }
+
+func (t textArgs) TraceQueryStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	for i, a := range d.Args {
+		if s, ok := a.(string); ok {
+			if safe := dbText(s); safe != s {
+				d.Args[i] = safe
+			}
+		}
+	}
+	if t.next != nil {
+		return t.next.TraceQueryStart(ctx, conn, d)
+	}
+	return ctx
+}
+
+func (t textArgs) TraceQueryEnd(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryEndData) {
+	if t.next != nil {
+		t.next.TraceQueryEnd(ctx, conn, d)
+	}
 }

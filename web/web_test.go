@@ -696,6 +696,37 @@ func TestAnswersAreUTF8(t *testing.T) {
 	}
 }
 
+// TestNoServerErrorForBytesTextRefuses: U+0000 and bytes that are not
+// UTF-8, which PostgreSQL text refuses, in an anonymous request's room,
+// event, cursor or search parameters get an answer (404, 400 or a page
+// with nothing), on both databases: on PostgreSQL each was a 500 and an
+// error in the log.
+func TestNoServerErrorForBytesTextRefuses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, demoFile)
+		e.withSearch(t)
+		for _, path := range []string{
+			"/api/v1/rooms/%00x/events?date=2026-03-03", "/api/v1/rooms/%FFx/events?date=2026-03-03",
+			"/api/v1/rooms/!%00x:example.org/events?date=2026-03-03", "/api/v1/rooms/!%FFx:example.org/events?date=2026-03-03",
+			"/api/v1/events/$%00x", "/api/v1/events/$%FFx",
+			"/api/v1/rooms/" + demoSlug + "/events?date=2026-03-03&after=$%00x",
+			"/api/v1/rooms/" + demoSlug + "/events?date=2026-03-03&after=$%FFx",
+			"/api/v1/rooms/" + demoSlug + "/redactions?before_id=%00", "/api/v1/rooms/" + demoSlug + "/redactions?before_id=%FF",
+			"/api/v1/search?q=x&in=" + url.QueryEscape("#a\x00b:example.org"),
+			"/api/v1/search?q=x&in=" + url.QueryEscape("!a\x00b:example.org"),
+			"/api/v1/search?q=x&sort=newest&in=" + url.QueryEscape("!a\x00b:example.org"),
+			"/api/v1/search?q=" + url.QueryEscape("from:@a\x00:example.org"),
+			"/search?q=x&in=" + url.QueryEscape("#a\x00b:example.org"),
+			"/search/feed.atom?q=x&in=" + url.QueryEscape("!a\x00b:example.org"),
+			"/room/%00x", "/room/" + demoSlug + "/event/$%00x", "/event/$%00",
+		} {
+			if rec := e.get(t, path); rec.Code >= 500 {
+				t.Errorf("GET %s = %d: %.300s", path, rec.Code, rec.Body.String())
+			}
+		}
+	})
+}
+
 // TestStateEventsAreNoRelations: a state event that says it replaces a
 // message (an edit) or relates to one otherwise is shown as what it is: a
 // member event renaming its sender or banning someone was left out of the
