@@ -239,7 +239,7 @@ func (s *Server) searchPage(c echo.Context) error {
 	// A bad query, or a search that is off or too slow: show the form
 	// again with the message, not a bare error page.
 	if he := (*httpError)(nil); errors.As(err, &he) && (he.code < 500 || he.code == http.StatusServiceUnavailable) {
-		v.Error = he.msg
+		v.Error = messageShown(he.msg) // as the error pages show theirs
 		return s.renderPage(c, he.code, "search", v)
 	}
 	if err != nil {

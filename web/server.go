@@ -422,7 +422,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	// may the address turn the message around: a link to /room/%E2%80%AE…
 	// (U+202E, right-to-left override) made the page say what it wanted
 	// backwards. The archive's own words hold no bidi control.
-	msg = strings.Map(noBidiControl, strings.ToValidUTF8(msg, "\uFFFD"))
+	msg = messageShown(msg)
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
 		_ = c.JSON(code, apiError{ErrCode: errCode(code), Error: msg})
 		return
@@ -430,6 +430,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if err := s.renderPage(c, code, "error", errorView{Code: code, Title: http.StatusText(code), Message: msg}); err != nil {
 		s.log.Error("render error page", "err", err)
 	}
+}
+
+// messageShown is an error's message as a page or an answer shows it:
+// UTF-8, with no bidi control (handleError).
+func messageShown(msg string) string {
+	return strings.Map(noBidiControl, strings.ToValidUTF8(msg, "\uFFFD"))
 }
 
 // retryAfter is what a 503 (database unavailable, request timed out) asks

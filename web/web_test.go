@@ -1068,6 +1068,16 @@ func TestErrorPagesHoldNoBidiControls(t *testing.T) {
 			t.Errorf("GET %s = %d, %q", path, rec.Code, body[max(len(body)-400, 0):])
 		}
 	}
+	// The search page shows its own errors, under the form: the address
+	// asked for in in: was quoted as given. (The form shows the query as
+	// it was asked, in its field.)
+	e.withSearch(t)
+	for _, path := range []string{"/search?q=podman+in%3A%23%E2%80%AEevil%3Aexample.org", "/search?q=podman&in=%23%E2%80%AEevil%3Aexample.org"} {
+		msg := e.page(t, path, http.StatusBadRequest).Find(".error.message").Text()
+		if strings.ContainsRune(msg, '\u202e') || !strings.ContainsRune(msg, '\uFFFD') {
+			t.Errorf("GET %s: %q", path, msg)
+		}
+	}
 }
 
 // TestTextLogTellsSharedNamesApart: a display name two senders used that
