@@ -32,13 +32,18 @@ func (s *Server) unlisted(ctx context.Context, rooms []id.RoomID) (map[id.RoomID
 
 // listed is rooms without those that ask not to be listed, in order.
 func (s *Server) listed(ctx context.Context, rooms []store.Room) ([]store.Room, error) {
-	ids := make([]id.RoomID, len(rooms))
-	for i, r := range rooms {
-		ids[i] = r.ID
-	}
-	unlisted, err := s.unlisted(ctx, ids)
+	unlisted, err := s.unlisted(ctx, roomIDs(rooms))
 	if err != nil {
 		return nil, err
 	}
 	return filterRooms(rooms, func(r store.Room) bool { return !unlisted[r.ID] }), nil
+}
+
+// roomIDs are the rooms' IDs.
+func roomIDs(rooms []store.Room) []id.RoomID {
+	ids := make([]id.RoomID, len(rooms))
+	for i, r := range rooms {
+		ids[i] = r.ID
+	}
+	return ids
 }

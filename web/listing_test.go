@@ -90,6 +90,23 @@ func TestUnlistedRoomIsNotListed(t *testing.T) {
 				}
 			}
 		}
+		// The search form's rooms are listed rooms, and the one asked for
+		// by in:, listed or not (its reader knows it).
+		options := func(path string) (opts []string) {
+			e.page(t, path, http.StatusOK).Find("select[name=in] option").Each(func(_ int, s *goquery.Selection) {
+				if v := s.AttrOr("value", ""); v != "" {
+					opts = append(opts, v)
+				}
+			})
+			slices.Sort(opts)
+			return opts
+		}
+		if got := options("/search"); !slices.Equal(got, listed) {
+			t.Errorf("the search form offers %q, want %q", got, listed)
+		}
+		if got, want := options("/search?in=!u:example.org"), []string{"!s:example.org", "!u:example.org", "!w:example.org", "!x:example.org"}; !slices.Equal(got, want) {
+			t.Errorf("the search form in !u offers %q, want %q", got, want)
+		}
 		if rec := e.get(t, "/sitemap/!w:example.org.xml"); rec.Code != http.StatusOK {
 			t.Errorf("a room with archive: true has no sitemap: %d", rec.Code)
 		}

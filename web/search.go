@@ -220,13 +220,23 @@ func (s *Server) searchPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The rooms offered are the listed ones (listing.go), and the one
+	// asked for, which its reader knows.
+	unlisted, err := s.unlisted(ctx, roomIDs(rooms))
+	if err != nil {
+		return err
+	}
 	v.Rooms = append(v.Rooms, roomOption{Value: "", Name: "All rooms", Selected: v.In == ""})
 	for _, r := range rooms {
 		val := r.Alias // the alias in:# resolves to this room
 		if val == "" {
 			val = string(r.ID)
 		}
-		v.Rooms = append(v.Rooms, roomOption{Value: val, Name: roomName(r), Selected: v.In == val || v.In == string(r.ID)})
+		selected := v.In == val || v.In == string(r.ID)
+		if unlisted[r.ID] && !selected {
+			continue
+		}
+		v.Rooms = append(v.Rooms, roomOption{Value: val, Name: roomName(r), Selected: selected})
 	}
 	if strings.TrimSpace(v.Q) == "" && c.QueryParam("cursor") == "" {
 		return s.renderPage(c, http.StatusOK, "search", v)
