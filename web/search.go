@@ -238,7 +238,7 @@ func (s *Server) searchPage(c echo.Context) error {
 		}
 		v.Rooms = append(v.Rooms, roomOption{Value: val, Name: roomName(r), Selected: selected})
 	}
-	if strings.TrimSpace(v.Q) == "" && c.QueryParam("cursor") == "" {
+	if strings.TrimSpace(v.Q) == "" && strings.TrimSpace(v.In) == "" && c.QueryParam("cursor") == "" {
 		return s.renderPage(c, http.StatusOK, "search", v)
 	}
 	req, err := searchParams(c)

@@ -72,6 +72,22 @@ func TestSearchPage(t *testing.T) {
 	}
 	e.page(t, "/search?q=podman&in=%23nowhere:example.org", http.StatusBadRequest)
 	e.page(t, "/search", http.StatusOK) // the empty form
+	// A room chosen with no words lists its messages, as the JSON API
+	// does for the same parameters, newest first when asked.
+	var api struct {
+		Results []struct {
+			EventID string `json:"event_id"`
+		} `json:"results"`
+	}
+	const byRoom = "?in=%23ansible-community:example.org&sort=newest"
+	decode(t, e.get(t, "/api/v1/search"+byRoom), http.StatusOK, &api)
+	var page []string
+	e.page(t, "/search"+byRoom, http.StatusOK).Find("li.result a.time").Each(func(_ int, s *goquery.Selection) {
+		page = append(page, s.AttrOr("href", ""))
+	})
+	if len(api.Results) == 0 || len(page) != len(api.Results) || !strings.HasSuffix(page[0], "/event/"+api.Results[0].EventID) {
+		t.Errorf("by room alone: the page lists %d (%.3q), the API %d", len(page), page, len(api.Results))
+	}
 }
 
 func TestSearchAPI(t *testing.T) {
