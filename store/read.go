@@ -1207,24 +1207,28 @@ const roomRedactionsSQL = `SELECT r.redaction_id, r.target_id, r.room_id, r.send
 	FROM redactions r JOIN events e ON idh(e.event_id) = idh(r.target_id) AND e.event_id = r.target_id
 	WHERE r.room_id = $1 AND r.applied_at IS NOT NULL AND e.public
 		AND (r.origin_ts < $2 OR (r.origin_ts = $2 AND r.redaction_id < $3))
+		AND (e.origin_ts >= $5 OR e.state_key IS NOT NULL)
 	ORDER BY r.origin_ts DESC, r.redaction_id DESC LIMIT $4`
 
 // RoomRedactions lists a room's applied redactions of public events, newest
 // first, at most limit, those before the position (before, beforeID): sent
 // before that time (ms; 0 for now), or at that time with a smaller
 // redaction ID (the order's tie-breaker, so a page boundary inside one
-// millisecond skips nothing).
+// millisecond skips nothing). A redaction of a message the room's
+// retention has expired is not listed, as the message is not shown:
+// until the purge deleted it, the list named it, its sender and time.
 func (s *Store) RoomRedactions(ctx context.Context, roomID id.RoomID, before int64, beforeID id.EventID, limit int) ([]RoomRedaction, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	if before <= 0 {
 		before = 1 << 62
 	}
-	_, optouts, err := s.consentView(ctx)
+	roomMax, optouts, err := s.consentView(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
 	}
-	rows, err := s.db.QueryContext(ctx, s.dbForm(roomRedactionsSQL), string(roomID), before, string(beforeID), limit)
+	cut := s.expiredBefore(roomMax, roomID)
+	rows, err := s.db.QueryContext(ctx, s.dbForm(roomRedactionsSQL), string(roomID), before, string(beforeID), limit, cut)
 	if err != nil {
 		return nil, fmt.Errorf("redactions of %s: %w", roomID, err)
 	}

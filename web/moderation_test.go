@@ -17,6 +17,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -238,5 +239,44 @@ func TestNoTextCrossesRooms(t *testing.T) {
 		if body := e.get(t, p).Body.String(); strings.Contains(body, "room y") {
 			t.Errorf("%s shows text from another room", p)
 		}
+	}
+}
+
+// TestRedactionsListLeavesExpiredMessagesOut: a message the room's
+// retention has expired is shown nowhere (its permalink and API form
+// answer 410, search never finds it), and the redactions list does not
+// name it either (its ID, sender, time and the redaction's reason) while
+// it waits for the purge.
+func TestRedactionsListLeavesExpiredMessagesOut(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}})
+			const lifetime = 1500
+			now := time.Now().UnixMilli()
+			e := newEnv(t, st, writeRoom(t,
+				`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":`+fmt.Sprint(now-100)+`,"state_key":"","content":{"max_lifetime":`+fmt.Sprint(lifetime)+`}}`,
+				zLine("$zj", "m.room.member", now-1767225600000-90, zUser, sk(zUser), `{"membership":"join"}`),
+				`{"event_id":"$old","room_id":"!x:example.org","type":"m.room.message","sender":"@z:example.org","origin_server_ts":`+fmt.Sprint(now-50)+`,"content":{"msgtype":"m.text","body":"soon expired"}}`,
+				redactionLine("$red", aUser, now-40, "$old", "expiredreason"),
+				// State does not expire: its redaction stays listed.
+				zLine("$topic", "m.room.topic", now-1767225600000-30, aUser, sk(""), `{"topic":"kept"}`),
+				redactionLine("$red2", aUser, now-20, "$topic", "statereason"),
+			))
+			time.Sleep(time.Until(time.UnixMilli(now - 50 + lifetime + 200)))
+			if rec := e.get(t, "/api/v1/events/$old"); rec.Code != http.StatusGone {
+				t.Fatalf("precondition: the expired message's API form = %d, want 410", rec.Code)
+			}
+			rec := e.get(t, "/api/v1/rooms/!x:example.org/redactions")
+			t.Logf("redactions API: %d %s", rec.Code, rec.Body)
+			if !strings.Contains(rec.Body.String(), "statereason") {
+				t.Errorf("the redactions API leaves out the redaction of a state event: %s", rec.Body)
+			}
+			if strings.Contains(rec.Body.String(), "$old") {
+				t.Errorf("the redactions API names the expired message $old (sender, time, reason): %s", rec.Body)
+			}
+			if page := e.get(t, "/room/!x:example.org/redactions").Body.String(); strings.Contains(page, "$old") {
+				t.Errorf("the redactions page names the expired message $old")
+			}
+		})
 	}
 }
