@@ -173,7 +173,7 @@ func EventIDLookups(st *Store) map[string][]any {
 		rejudgeTargetsSQL:          {"!r:example.org", 10},
 		roomRedactionsSQL:          {"!r:example.org", int64(0), "$a", 10},
 		visibleRefsSQL:             {"example.org", "m", 10},
-		MeetingStartsSQL(st):       {"!r:example.org", 10},
+		MeetingStartsSQL(st):       {"!r:example.org", 10, 1 << 62},
 		amongQuery:                 {amongArg},
 		probe:                      {amongArg},
 		withList(eventTimesSQL):    args,

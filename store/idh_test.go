@@ -242,7 +242,7 @@ func TestEventColumnsMigration(t *testing.T) {
 	if res := put(t, st, msgs[1]); res.Duplicates != 1 {
 		t.Errorf("an event stored before the migration, stored again: %+v, want a duplicate", res)
 	}
-	starts, err := st.MeetingStarts(ctx, room)
+	starts, err := st.MeetingStarts(ctx, room, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

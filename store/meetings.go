@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"maunium.net/go/mautrix/id"
@@ -45,12 +46,12 @@ var (
 // mentions and the originals are read from.
 func meetingStarts(mentions, originals string) string {
 	return `SELECT ` + eventColumns + ` FROM events` + mentions + `
-	WHERE room_id = $1 AND ` + meetingMention("events") + ` AND public AND ` + timelineMessageSQL + `
+	WHERE room_id = $1 AND ` + meetingMention("events") + ` AND public AND ` + timelineMessageSQL + ` AND origin_ts <= $3
 	UNION
 	SELECT ` + qualified(eventColumns, "e") + ` FROM events x` + mentions + ` JOIN events e` + originals + ` ON idh(e.event_id) = idh(x.rel_target) AND e.event_id = x.rel_target
 	WHERE x.room_id = $1 AND ` + meetingMention("x") + ` AND x.public AND x.rel_type = '` + event.RelReplace + `'
-	  AND e.room_id = $1 AND e.public AND e.type = '` + event.TypeMessage + `' AND e.rel_type <> '` + event.RelReplace + `'
-	ORDER BY origin_ts, nid LIMIT $2`
+	  AND e.room_id = $1 AND e.public AND e.type = '` + event.TypeMessage + `' AND e.rel_type <> '` + event.RelReplace + `' AND e.origin_ts <= $3
+	ORDER BY origin_ts DESC, nid DESC LIMIT $2`
 }
 
 // meetingMention is events_meeting's condition (migration 013) on the
@@ -70,18 +71,26 @@ func qualified(cols, alias string) string {
 }
 
 // MeetingStarts returns a room's public messages that mention
-// "startmeeting", or whose edits do, screened like every read (expired and opted-out ones
-// dropped or withdrawn), in timeline order, at most MaxMeetings.
-func (s *Store) MeetingStarts(ctx context.Context, roomID id.RoomID) ([]Event, error) {
+// "startmeeting", or whose edits do, screened like every read (expired and
+// opted-out ones dropped or withdrawn), in timeline order: the newest
+// MaxMeetings of those sent at or before the time until (ms; 0 for any
+// time). The oldest were kept until a room had more: a channel of
+// thousands of meetings (an IRC meeting channel's years) listed no new
+// meeting, nor did one where 1,000 messages mentioned the word.
+func (s *Store) MeetingStarts(ctx context.Context, roomID id.RoomID, until int64) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	query := meetingStartsSQL
 	if s.dialect == sqlite {
 		query = meetingStartsSQLite
 	}
-	evs, err := s.queryEvents(ctx, query, string(roomID), MaxMeetings)
+	if until <= 0 {
+		until = 1 << 62
+	}
+	evs, err := s.queryEvents(ctx, query, string(roomID), MaxMeetings, until)
 	if err != nil {
 		return nil, fmt.Errorf("meeting starts of %s: %w", roomID, err)
 	}
+	slices.Reverse(evs)
 	return s.screen(ctx, evs, false)
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestMeetingStarts(t *testing.T) {
 		if res := put(t, st, mk(t, "$r", "m.room.redaction", alice, 3000, nil, `{"redacts":"$gone"}`)); res.RedactionsApplied != 1 {
 			t.Fatalf("redaction not applied: %+v", res)
 		}
-		evs, err := st.MeetingStarts(context.Background(), room)
+		evs, err := st.MeetingStarts(context.Background(), room, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,6 +41,21 @@ func TestMeetingStarts(t *testing.T) {
 		}
 		if strings.Join(got, " ") != "$s1 $chat $s2 $mention" {
 			t.Errorf("MeetingStarts = %v, want $s1 $chat $s2 $mention", got)
+		}
+		// Past MaxMeetings the newest are kept; until bounds their time.
+		var more []store.Event
+		for i := range store.MaxMeetings {
+			more = append(more, mk(t, fmt.Sprintf("$n%04d", i), "m.room.message", alice, 5000+int64(i), nil, `{"msgtype":"m.text","body":"#startmeeting"}`))
+		}
+		put(t, st, more...)
+		if evs, err = st.MeetingStarts(context.Background(), room, 0); err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != store.MaxMeetings || evs[0].ID != "$n0000" || evs[len(evs)-1].ID != more[len(more)-1].ID {
+			t.Errorf("MeetingStarts of %d = %d, from %s to %s; want the newest %d in order", store.MaxMeetings+4, len(evs), evs[0].ID, evs[len(evs)-1].ID, store.MaxMeetings)
+		}
+		if evs, err = st.MeetingStarts(context.Background(), room, 2250); err != nil || len(evs) != 3 || evs[2].ID != "$s2" {
+			t.Errorf("MeetingStarts until 2250 = %d, %v; want $s1 $chat $s2", len(evs), err)
 		}
 	})
 }
@@ -52,7 +68,7 @@ func TestMeetingStarts(t *testing.T) {
 // of the room.
 func TestMeetingStartsAreIndexProbes(t *testing.T) {
 	eachPlanStore(t, func(t *testing.T, st *store.Store) {
-		plan := queryPlan(t, st, store.MeetingStartsSQL(st), string(room), store.MaxMeetings)
+		plan := queryPlan(t, st, store.MeetingStartsSQL(st), string(room), store.MaxMeetings, 1<<62)
 		if n := strings.Count(plan, "events_meeting"); n < 2 {
 			t.Errorf("MeetingStarts reads events_meeting %d times, want both halves:\n%s", n, plan)
 		}

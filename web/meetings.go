@@ -142,25 +142,47 @@ type meetingSummaryView struct {
 // load the whole room. The newest meetings are computed first.
 const meetingListBudget = 100000
 
+// meetingStarts are the #startmeetings of r sent at or before until (ms,
+// 0 for any time; store.MeetingStarts), in timeline order: the messages
+// whose text as shown (after their edits) starts a meeting
+// (meeting.Starts). The store's candidates are any message that mentions
+// the word; 200 of them ("lol startmeeting") after a room's last meeting
+// took the list's places and hid every meeting. capped says the store had
+// more candidates than it gave.
+func (s *Server) meetingStarts(ctx context.Context, r store.Room, until int64) (starts []store.Event, capped bool, err error) {
+	cands, err := s.store.MeetingStarts(ctx, r.ID, until)
+	if err != nil {
+		return nil, false, err
+	}
+	msgs, err := s.shownTexts(ctx, cands)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, e := range cands {
+		if sh, ok := msgs[e.ID]; ok && !e.OptedOut {
+			if l, ok := meetingLine(sh); ok && meeting.Starts(l) {
+				starts = append(starts, e)
+			}
+		}
+	}
+	return starts, len(cands) == store.MaxMeetings, nil
+}
+
 // meetingList computes a room's meetings, newest first; true when older
 // ones were left out (past maxListedMeetings or the budget).
 func (s *Server) meetingList(c echo.Context, r store.Room) ([]meeting.Meeting, bool, error) {
 	ctx := c.Request().Context()
-	starts, err := s.store.MeetingStarts(ctx, r.ID)
+	starts, capped, err := s.meetingStarts(ctx, r, 0)
 	if err != nil {
 		return nil, false, err
 	}
-	capped := len(starts) > maxListedMeetings
-	if capped {
-		starts = starts[len(starts)-maxListedMeetings:]
+	if len(starts) > maxListedMeetings {
+		starts, capped = starts[len(starts)-maxListedMeetings:], true
 	}
 	var found []meeting.Meeting // newest first
 	loaded := 0
 	for i := len(starts) - 1; i >= 0; i-- {
 		st := starts[i]
-		if st.OptedOut {
-			continue
-		}
 		if loaded >= meetingListBudget {
 			capped = true
 			break
@@ -283,14 +305,14 @@ const maxNestChecks = 8
 // of each meeting: a meeting page asked for that many more meetings'
 // windows on every request.
 func (s *Server) insideEarlierMeeting(ctx context.Context, r store.Room, start store.Event) (id.EventID, error) {
-	starts, err := s.store.MeetingStarts(ctx, r.ID)
+	starts, _, err := s.meetingStarts(ctx, r, start.OriginTS)
 	if err != nil {
 		return "", err
 	}
 	var earlier []store.Event // nearest first
 	for i := len(starts) - 1; i >= 0 && len(earlier) < maxNestChecks; i-- {
 		st := starts[i]
-		if !store.PositionOf(st).Before(store.PositionOf(start)) || st.OptedOut {
+		if !store.PositionOf(st).Before(store.PositionOf(start)) {
 			continue
 		}
 		if st.OriginTS < start.OriginTS-meeting.MaxDuration {

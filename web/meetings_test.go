@@ -3,7 +3,9 @@ package web_test
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -454,4 +456,82 @@ func TestNestedStartHasNoMinutes(t *testing.T) {
 	e.page(t, "/room/!x:example.org/meeting/$fake", http.StatusNotFound)
 	e.page(t, "/room/!x:example.org/meeting/$m0", http.StatusOK)
 	e.page(t, "/room/!x:example.org/meeting/$later", http.StatusOK)
+}
+
+// TestMeetingsListTheNewest: the list, its JSON and the meetings feed
+// show a room's newest meetings however many messages mention the word,
+// and a start said in an earlier meeting is a line of it however many
+// came after. The store kept the oldest 1,000 candidates (any message
+// that mentions "startmeeting"), and the list computed the newest 200 of
+// them: a meeting channel of 1,001 meetings listed none of its newest,
+// 1,001 mentions hid every later meeting, and 200 messages saying "lol
+// startmeeting" after a meeting hid it.
+func TestMeetingsListTheNewest(t *testing.T) {
+	listed := func(t *testing.T, e *env) (api, feed []string) {
+		t.Helper()
+		var ms struct {
+			Meetings []apiMeetingJSON `json:"meetings"`
+		}
+		decode(t, e.get(t, "/api/v1/rooms/!x:example.org/meetings"), http.StatusOK, &ms)
+		for _, m := range ms.Meetings {
+			api = append(api, m.ID)
+		}
+		var f struct {
+			Entries []struct {
+				ID string `xml:"id"`
+			} `xml:"entry"`
+		}
+		if err := xml.Unmarshal(e.get(t, "/room/!x:example.org/meetings.atom").Body.Bytes(), &f); err != nil {
+			t.Fatalf("feed: %v", err)
+		}
+		for _, en := range f.Entries {
+			feed = append(feed, en.ID[strings.LastIndex(en.ID, "/")+1:])
+		}
+		return api, feed
+	}
+	t.Run("mentions after a meeting", func(t *testing.T) {
+		lines := []string{
+			meetingMsg("$real0", 60000, aUser, "#startmeeting Release sync"),
+			meetingMsg("$real1", 120000, aUser, "#endmeeting"),
+		}
+		for i := range 200 {
+			lines = append(lines, meetingMsg(fmt.Sprintf("$spam%d", i), int64(3600000+i*1000), zUser, "lol startmeeting"))
+		}
+		e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, lines...))
+		if api, feed := listed(t, e); !slices.Equal(api, []string{"$real0"}) || !slices.Equal(feed, api) {
+			t.Errorf("listed %q, in the feed %q; want [$real0]", api, feed)
+		}
+		if !strings.Contains(e.get(t, "/room/!x:example.org/meetings").Body.String(), "/meeting/$real0") {
+			t.Error("the meetings page does not list $real0")
+		}
+	})
+	t.Run("a meeting after 1,001 mentions", func(t *testing.T) {
+		var lines []string
+		for i := range store.MaxMeetings + 1 {
+			lines = append(lines, meetingMsg(fmt.Sprintf("$old%d", i), int64(60000+i*1000), zUser, "who will say startmeeting today?"))
+		}
+		lines = append(lines, meetingMsg("$new0", 7200000, aUser, "#startmeeting The newest meeting"), meetingMsg("$new1", 7260000, aUser, "#endmeeting"))
+		e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, lines...))
+		if api, feed := listed(t, e); !slices.Equal(api, []string{"$new0"}) || !slices.Equal(feed, api) {
+			t.Errorf("listed %q, in the feed %q; want [$new0]", api, feed)
+		}
+	})
+	t.Run("1,001 meetings", func(t *testing.T) {
+		var lines []string
+		for i := range store.MaxMeetings + 1 {
+			lines = append(lines,
+				meetingMsg(fmt.Sprintf("$m%da", i), int64(10000+i*120000), aUser, fmt.Sprintf("#startmeeting weekly %d", i)),
+				meetingMsg(fmt.Sprintf("$m%db", i), int64(10000+i*120000+60000), aUser, "#endmeeting"))
+		}
+		// A start said in the first meeting is a line of it, though a
+		// thousand meetings came after.
+		lines = append(lines, meetingMsg("$nested", 10000+30000, zUser, "#startmeeting nested"))
+		e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, lines...))
+		api, feed := listed(t, e)
+		if len(api) == 0 || api[0] != "$m1000a" || len(feed) == 0 || feed[0] != "$m1000a" {
+			t.Errorf("%d listed, newest %q; in the feed %q; want $m1000a first", len(api), api[:min(len(api), 1)], feed[:min(len(feed), 1)])
+		}
+		e.page(t, "/room/!x:example.org/meeting/$nested", http.StatusNotFound)
+		e.page(t, "/room/!x:example.org/meeting/$m0a", http.StatusOK)
+	})
 }
