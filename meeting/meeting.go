@@ -528,14 +528,14 @@ func command(l Line) (cmd, arg string) {
 		if j := strings.IndexFunc(word, unicode.IsSpace); j >= 0 {
 			word, rest = word[:j], word[j:]+" "+rest
 		}
-		return strings.ToLower(word), strings.TrimSpace(rest)
+		return asciiLower(word), strings.TrimSpace(rest)
 	case strings.HasPrefix(s, "["):
 		// MootBot: "[TOPIC] text", "[ACTION] text".
 		word, rest, ok := strings.Cut(s[1:], "]")
 		if !ok || strings.ContainsAny(word, " \t") {
 			return "", ""
 		}
-		return strings.ToLower(word), strings.TrimSpace(rest)
+		return asciiLower(word), strings.TrimSpace(rest)
 	}
 	lower := strings.ToLower(s)
 	for _, p := range urlPrefixes {
@@ -544,6 +544,22 @@ func command(l Line) (cmd, arg string) {
 		}
 	}
 	return "", ""
+}
+
+// asciiLower lowercases a command word's ASCII letters alone. Commands
+// are ASCII words, as MeetBot (Python's lower(), which keeps a dotted
+// capital I two letters) and the store's filter of candidate starts
+// (SQL's LOWER, ASCII only) read them: with strings.ToLower
+// "#STARTMEETİNG" (U+0130) started a meeting whose page had minutes,
+// though no list, feed or nesting check found it, and "#LINK" with a
+// Kelvin sign (U+212A) was a #link.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // Starts reports whether a line is a #startmeeting: where a day page marks

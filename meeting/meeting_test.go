@@ -196,6 +196,23 @@ func TestStartsAsCommand(t *testing.T) {
 	}
 }
 
+// TestCommandsAreASCII: a command word is matched in ASCII, as MeetBot
+// and the store's filter of starts match it: a letter whose Unicode
+// lowercase is an ASCII one makes no command.
+func TestCommandsAreASCII(t *testing.T) {
+	for text, want := range map[string]string{
+		"#STARTMEETING x": "startmeeting", "#StartMeeting": "startmeeting", "[ACTION] ann": "action", "#LINK x": "link",
+		"#STARTMEET\u0130NG x": "startmeet\u0130ng", "#LIN\u212a x": "lin\u212a", "[\u212aEYWORD] x": "\u212aeyword",
+	} {
+		if cmd, _ := command(Line{Text: text, Command: true}); cmd != want {
+			t.Errorf("command(%q) = %q, want %q", text, cmd, want)
+		}
+	}
+	if Starts(Line{Text: "#STARTMEET\u0130NG", Command: true}) {
+		t.Error("#STARTMEET\u0130NG starts a meeting")
+	}
+}
+
 // TestAssignedIsBounded: actions are listed under the people they name
 // up to MaxAssigned entries in all, and then no more, the same ones each
 // time: 2,000 actions naming each of 60 people made minutes of 120,000
