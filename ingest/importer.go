@@ -535,6 +535,13 @@ func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(i
 // may add events of its own; nil for none), it reports once more.
 func eachLine(ctx context.Context, path string, progress func(int64, int64, int),
 	fn func(line int, b []byte, tooLong bool) (bool, error), done func() (int, error)) error {
+	return eachLineOf(ctx, path, false, progress, fn, done)
+}
+
+// eachLineOf is eachLine, where with loneCR a carriage return that is not
+// followed by a line feed ends a line too (loneCRs).
+func eachLineOf(ctx context.Context, path string, loneCR bool, progress func(int64, int64, int),
+	fn func(line int, b []byte, tooLong bool) (bool, error), done func() (int, error)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
@@ -544,7 +551,11 @@ func eachLine(ctx context.Context, path string, progress func(int64, int64, int)
 	if st, err := f.Stat(); err == nil {
 		total = st.Size()
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
+	var in io.Reader = f
+	if loneCR {
+		in = &loneCRs{r: f}
+	}
+	r := bufio.NewReaderSize(in, 1<<20)
 	var read int64
 	line, events := 0, 0
 	lastReport := time.Now()
@@ -586,6 +597,44 @@ func eachLine(ctx context.Context, path string, progress func(int64, int64, int)
 		progress(read, total, events)
 	}
 	return nil
+}
+
+// loneCRs reads r with each carriage return that is not followed by a
+// line feed read as a line feed. An IRC client on the classic Mac OS ended
+// its log's lines with a CR alone, and a log put together from several
+// files may hold some such lines: each was read as part of one line, the
+// whole file at worst, whose CRs the decoder then dropped as control
+// characters, one message of every line and no line reported. No IRC
+// line holds a CR (the protocol ends its lines with CR LF), so a lone CR
+// in a log ends a line.
+type loneCRs struct {
+	r      io.Reader
+	heldCR bool // the last byte read was a CR, not yet given: is an LF next?
+}
+
+func (c *loneCRs) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	off := 0
+	if c.heldCR {
+		p[0], off, c.heldCR = '\r', 1, false
+	}
+	n, err := c.r.Read(p[off:])
+	n += off
+	for i := 0; i < n-1; i++ {
+		if p[i] == '\r' && p[i+1] != '\n' {
+			p[i] = '\n'
+		}
+	}
+	if n > 0 && p[n-1] == '\r' {
+		if err == nil {
+			c.heldCR = true // its next byte decides
+			return n - 1, nil
+		}
+		p[n-1] = '\n' // the last byte of the file
+	}
+	return n, err
 }
 
 // readLine reads one line, without keeping more than maxLine bytes of it: a

@@ -78,7 +78,8 @@ func sniff(path string) (Format, error) {
 	}
 	// Any JSON object line among the first ones: the JSON formats, whose
 	// own readers report the bad lines.
-	lines := strings.Split(string(head), "\n")
+	// Lines end in LF, CR LF, or CR alone (loneCRs).
+	lines := strings.Split(strings.ReplaceAll(strings.ReplaceAll(string(head), "\r\n", "\n"), "\r", "\n"), "\n")
 	if n == sniffBytes && len(lines) > 1 {
 		lines = lines[:len(lines)-1] // cut mid-line
 	}
@@ -178,7 +179,7 @@ func (s *ircSource) each(ctx context.Context, stateOnly bool, progress func(int6
 		}
 		return len(raws), nil
 	}
-	return eachLine(ctx, s.path, progress, lineFn, roomFn)
+	return eachLineOf(ctx, s.path, true, progress, lineFn, roomFn)
 }
 
 func truncate(s string, n int) string {

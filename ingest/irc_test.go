@@ -308,3 +308,32 @@ func TestBridgedPuppetsNamedByNick(t *testing.T) {
 		}
 	})
 }
+
+// TestIRCLinesEndingInCRAlone: a log whose lines end in a carriage return
+// alone (a classic Mac OS client's), or that holds some such lines among
+// LF and CR LF ones, is imported a line each. Each was read as part of
+// one line, a CR-only file as one message of every line, with no line
+// reported.
+func TestIRCLinesEndingInCRAlone(t *testing.T) {
+	for name, text := range map[string]string{
+		"CR alone": "2021-08-17T19:00:24  <fungi> first\r2021-08-17T19:00:25  <clarkb> second\r2021-08-17T19:00:26  <corvus> third\r",
+		"mixed":    "2021-08-17T19:00:24  <fungi> first\n2021-08-17T19:00:25  <clarkb> second\r\n2021-08-17T19:00:26  <corvus> third",
+		"mixed CR": "2021-08-17T19:00:24  <fungi> first\r\n2021-08-17T19:00:25  <clarkb> second\r2021-08-17T19:00:26  <corvus> third\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := storetest.Open(t, "sqlite")
+			in := ingest.New(st, storetest.Logger(t), "")
+			opts := ircOptions(t)
+			p := filepath.Join(t.TempDir(), "opendev.2021-08-17.log")
+			if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if rep := importIRC(t, in, p, opts); len(rep.Rejected) != 0 {
+				t.Errorf("rejected %v", rep.Rejected)
+			}
+			if got := strings.Join(ircDay(t, st, opts.Room), " / "); got != "fungi: first / clarkb: second / corvus: third" {
+				t.Errorf("imported %q", got)
+			}
+		})
+	}
+}
