@@ -352,3 +352,23 @@ func TestRealCorpus(t *testing.T) {
 	}
 	t.Logf("%d files, %d lines", len(files), lines)
 }
+
+// TestConvertAfterByteOrderMark: a log saved with a byte order mark
+// before its first line converts as without it. The first line fit no
+// known form; in irssi's format it is the dated "Log opened" line, so
+// every line after failed for want of a date.
+func TestConvertAfterByteOrderMark(t *testing.T) {
+	evs, errs := convert(t, Limnoria, "x.log", testOpts,
+		"\ufeff2021-08-17T19:00:24  <fungi> first line of the file",
+		"2021-08-17T19:00:25  <fungi> second line")
+	if len(errs) > 0 || len(evs) != 2 {
+		t.Errorf("Limnoria: %d events, errors %v; want 2 events", len(evs), errs)
+	}
+	evs, errs = convert(t, Irssi, "irssi-opendev.log", testOpts,
+		"\ufeff--- Log opened Tue Aug 17 19:00:00 2021",
+		"19:00 <fungi> hello",
+		"19:01 <clarkb> hi")
+	if len(errs) > 0 || len(evs) != 2 {
+		t.Errorf("irssi: %d events, errors %v; want 2 events", len(evs), errs)
+	}
+}

@@ -1,6 +1,7 @@
 package irclog
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,14 +14,21 @@ var cp1252 = [32]rune{
 	0, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0, 'ž', 'Ÿ',
 }
 
+// utf8BOM is U+FEFF, the byte order mark, in UTF-8.
+var utf8BOM = []byte("\uFEFF")
+
 // Decode returns a raw log line as text: UTF-8 if it is valid UTF-8,
 // otherwise Windows-1252/Latin-1, decided per line because logs that lived
 // through a client's move to UTF-8 mix both. It also drops the line end
-// and mIRC formatting codes.
+// and mIRC formatting codes, and a byte order mark before it: an editor
+// saving a log as "UTF-8 with BOM" puts one before its first line, which
+// then fit no known form (irssi's dated "Log opened" line, and with it
+// every line after).
 func Decode(b []byte) string {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
 	}
+	b = bytes.TrimPrefix(b, utf8BOM)
 	var s string
 	if utf8.Valid(b) {
 		s = string(b)
