@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,10 +83,20 @@ type Converter struct {
 	stamp        string
 	hour, minute int
 	second       int
-	// ordinals of the current day's stamps: the line position the IDs
-	// and the millisecond offsets come from
-	seen map[string]int
+	// ordinals of the stamps of the days the file has been at, the line
+	// position the IDs and the millisecond offsets come from: the current
+	// day's and up to keptDays-1 days it left, most recent last in days
+	seen map[string]map[string]int
+	days []string
 }
+
+// keptDays bounds the days whose ordinals a Converter keeps. Only the
+// current day's were kept: a file that came back to a day it had left
+// (logs concatenated out of order, a clock set back over midnight) gave
+// the first line at a time it had already written there the ID of the
+// earlier one, and the import kept the earlier and reported the line as
+// "changed". A day holds at most 86,400 stamps.
+const keptDays = 32
 
 var nameDate = regexp.MustCompile(`(\d{4})-?(\d{2})-?(\d{2})`)
 
@@ -143,7 +154,7 @@ func NewConverter(f Format, path string, opts Options) (*Converter, error) {
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
-	c := &Converter{format: f, opts: opts, source: filepath.Base(path), seen: map[string]int{}}
+	c := &Converter{format: f, opts: opts, source: filepath.Base(path), seen: map[string]map[string]int{}}
 	d, ok := DateFromName(path)
 	if !ok && !opts.Date.IsZero() {
 		d, ok = opts.Date, true
@@ -200,16 +211,31 @@ func (c *Converter) Line(n int, raw []byte) (*Event, error) {
 	} else if c.stamp == "" {
 		c.stamp = "00:00"
 	}
-	key := fmt.Sprintf("%04d-%02d-%02d %s", c.year, c.month, c.day, c.stamp)
-	ord := c.seen[key]
-	c.seen[key] = ord + 1
-	return c.event(n, key, ord, l)
+	day := fmt.Sprintf("%04d-%02d-%02d", c.year, c.month, c.day)
+	stamps := c.seen[day]
+	if stamps == nil {
+		stamps = map[string]int{}
+		c.seen[day] = stamps
+		c.days = append(c.days, day)
+		if len(c.days) > keptDays {
+			delete(c.seen, c.days[0])
+			c.days = slices.Delete(c.days, 0, 1)
+		}
+	}
+	ord := stamps[c.stamp]
+	stamps[c.stamp] = ord + 1
+	return c.event(n, day+" "+c.stamp, ord, l)
 }
 
 func (c *Converter) setDay(y int, m time.Month, d int) {
 	if y != c.year || m != c.month || d != c.day {
 		c.year, c.month, c.day = y, m, d
-		clear(c.seen)
+		// The day's ordinals go on from where the file left them: it
+		// is the most recent day now.
+		day := fmt.Sprintf("%04d-%02d-%02d", y, m, d)
+		if i := slices.Index(c.days, day); i >= 0 {
+			c.days = append(slices.Delete(c.days, i, i+1), day)
+		}
 	}
 }
 

@@ -372,3 +372,28 @@ func TestConvertAfterByteOrderMark(t *testing.T) {
 		t.Errorf("irssi: %d events, errors %v; want 2 events", len(evs), errs)
 	}
 }
+
+// TestConvertDayRevisited: a file that comes back to a day it left (logs
+// concatenated out of order, a clock set back over midnight) gives a line
+// at a time it already wrote there an ID of its own, as the same lines in
+// order would get: the line took the earlier one's ID, and the import
+// kept that one and reported the line as changed.
+func TestConvertDayRevisited(t *testing.T) {
+	back, errs := convert(t, Limnoria, "x.log", testOpts,
+		"2021-08-17T23:59:59  <a> one",
+		"2021-08-18T00:00:00  <b> two",
+		"2021-08-17T23:59:59  <c> three")
+	inOrder, errs2 := convert(t, Limnoria, "y.log", testOpts,
+		"2021-08-17T23:59:59  <a> one",
+		"2021-08-17T23:59:59  <c> three",
+		"2021-08-18T00:00:00  <b> two")
+	if len(errs)+len(errs2) > 0 || len(back) != 3 || len(inOrder) != 3 {
+		t.Fatalf("%d and %d events, %v %v", len(back), len(inOrder), errs, errs2)
+	}
+	if back[0].ID == back[2].ID {
+		t.Errorf("lines 1 and 3 share the ID %s", back[0].ID)
+	}
+	if back[0].ID != inOrder[0].ID || back[2].ID != inOrder[1].ID || back[1].ID != inOrder[2].ID {
+		t.Errorf("IDs differ from the same lines in order: %s %s %s, %s %s %s", back[0].ID, back[1].ID, back[2].ID, inOrder[0].ID, inOrder[1].ID, inOrder[2].ID)
+	}
+}
