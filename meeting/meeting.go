@@ -152,6 +152,11 @@ type meetingState struct {
 	order   []id.UserID
 	names   map[string]id.UserID // lower-cased names and IDs seen so far; "" for a name more than one sender used
 	owner   id.UserID            // never unchaired
+	// span are the lines the meeting can reach (reach), and spanNames
+	// the names used in them as names holds them, made when a pending
+	// name is first claimed (said).
+	span      []Line
+	spanNames map[string]id.UserID
 }
 
 // run reads the meeting started at lines[start] and returns it and the
@@ -167,6 +172,7 @@ func run(lines []Line, start int, title string) (Meeting, int) {
 		st.learn(l)
 	}
 	st.m = Meeting{ID: first.EventID, Title: title, Start: first.TS, End: first.TS, EndID: first.EventID}
+	st.span = lines[start:reach(lines, start)]
 	last := start
 	i := start
 	for ; i < len(lines); i++ {
@@ -229,13 +235,48 @@ func (st *meetingState) said(l Line) {
 	}
 	p.Lines++
 	p.Name = displayName(l)
-	// A name chaired before its owner spoke: the first to speak under it.
+	// A name chaired before its owner spoke: the first to speak under it,
+	// unless another sender goes by it too before the meeting is over. A
+	// name two senders used chairs neither (learn); looking only behind,
+	// a member who took the name first (a display name "Bob", or @bob on
+	// a server of its own) kept the chair meant for the Bob who spoke
+	// after, took the meeting's items and could end it. (Nobody else used
+	// the name before this line: it would have been claimed then, or not
+	// be pending.)
 	for _, k := range nameKeys(l) {
 		if st.pending[k] {
 			delete(st.pending, k)
-			st.chairs[l.Sender] = true
+			if st.spanNames == nil {
+				span := &meetingState{names: map[string]id.UserID{}}
+				for _, sl := range st.span {
+					span.learn(sl)
+				}
+				st.spanNames = span.names
+			}
+			if st.spanNames[k] == l.Sender {
+				st.chairs[l.Sender] = true
+			}
 		}
 	}
+}
+
+// reach is the index past the lines a meeting started at lines[start]
+// can hold: as run stops (silence, its longest span, MaxLines), or after
+// its owner's #endmeeting, which ends it whoever else is chaired.
+func reach(lines []Line, start int) int {
+	first := lines[start]
+	for i := start + 1; i < len(lines); i++ {
+		l := lines[i]
+		if l.TS-lines[i-1].TS > Silence || l.TS-first.TS > MaxDuration || i-start >= MaxLines {
+			return i
+		}
+		if l.Sender == first.Sender {
+			if cmd, _ := command(l); cmd == "endmeeting" {
+				return i + 1
+			}
+		}
+	}
+	return len(lines)
 }
 
 func displayName(l Line) string {

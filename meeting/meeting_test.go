@@ -274,6 +274,49 @@ func TestChairByASharedName(t *testing.T) {
 	}
 }
 
+// TestPendingChairNotTakenByAnImpostor: "#chair Bob" said before Bob
+// spoke (on the web always: a meeting's lines begin at its #startmeeting)
+// chairs the one sender who goes by Bob until the meeting is over. A
+// member who spoke first as "Bob" (a display name, or @bob on a server of
+// its own) while the real Bob spoke after took the chair, its #topic was
+// in the minutes, its #endmeeting ended the meeting and the chair's
+// #agreed after it was lost.
+func TestPendingChairNotTakenByAnImpostor(t *testing.T) {
+	for name, mallory := range map[string]Line{
+		"display name":                {Sender: "@mallory:evil.example", Name: "Bob"},
+		"localpart on another server": {Sender: "@bob:evil.example", Name: "Mallory"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ls := script("alice: #startmeeting Release", "alice: #chair Bob",
+				"mallory: #topic mallory's topic", "bob: hi, here", "mallory: #endmeeting",
+				"alice: #agreed ship on friday", "alice: #endmeeting")
+			for _, i := range []int{2, 4} {
+				ls[i].Sender, ls[i].Name = mallory.Sender, mallory.Name
+			}
+			ls[3].Sender, ls[3].Name = "@bob:example.org", "Bob"
+			m, ok := At(ls, ls[0].EventID)
+			if !ok {
+				t.Fatal("no meeting")
+			}
+			for _, c := range m.Chairs {
+				if c.Sender == mallory.Sender {
+					t.Errorf("%s took the chair meant for Bob", mallory.Sender)
+				}
+			}
+			if got := summary(m); m.EndID != ls[6].EventID || !strings.Contains(got, "agreed:ship on friday") || strings.Contains(got, "mallory's topic") {
+				t.Errorf("ended at %s: %s", m.EndID, got)
+			}
+		})
+	}
+	// With no other Bob, the one who speaks is chaired.
+	ls := script("alice: #startmeeting", "alice: #chair Bob", "bob: #topic bob's topic", "bob: #endmeeting", "alice: #info after")
+	ls[2].Sender, ls[3].Sender = "@robert:example.org", "@robert:example.org"
+	ls[2].Name, ls[3].Name = "Bob", "Bob"
+	if m, _ := At(ls, ls[0].EventID); m.EndID != ls[3].EventID || !strings.Contains(summary(m), "bob's topic") {
+		t.Errorf("Bob not chaired: ended at %s, %s", m.EndID, summary(m))
+	}
+}
+
 // TestSharedNamesToldApart: where two people of a meeting went by one
 // name, the minutes follow it with each one's user ID, in items, people
 // and chairs alike; a name one person used is left as it is.
