@@ -305,6 +305,12 @@ func skipHost(s string) string {
 // event parses the text of a join/part/quit/nick/kick/topic line as the
 // clients word it (after their marker: "***", "-!-", "===", "*\t", "-->",
 // "<--", "--"). It returns false for what it does not know.
+// eventTail reports whether s can follow a join, part or quit: nothing,
+// a channel, or a reason in brackets.
+func eventTail(s string) bool {
+	return s == "" || strings.ContainsRune("#&!+([", rune(s[0]))
+}
+
 func event(s string, l *Line) bool {
 	// ZNC: "Joins: nick (user@host)", "Parts: nick (user@host) (reason)",
 	// "Quits: nick (user@host) (reason)".
@@ -329,11 +335,29 @@ func event(s string, l *Line) bool {
 		return false
 	}
 	rest = skipHost(rest)
+	// What follows a join, part or quit is a channel, a reason in
+	// brackets, or nothing (eventTail): "bob has quit smoking", "bob has
+	// joined the team" and "bob left the building" are /me lines, which
+	// were read as bob leaving, with the reason "smoking", or joining.
 	switch {
-	case strings.HasPrefix(rest, "has joined "), strings.HasPrefix(rest, "joined "), rest == "has joined":
+	case rest == "entered the room." || rest == "entered the room":
+		// Pidgin and Adium: "Nick entered the room."
 		l.Kind, l.Nick = KindJoin, nick
-	case strings.HasPrefix(rest, "has left "), strings.HasPrefix(rest, "left "), rest == "has left",
-		strings.HasPrefix(rest, "has parted "): // older Supybot
+	case strings.HasPrefix(rest, "left the room") && eventTail(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(rest, "left the room"), "."))):
+		// Pidgin and Adium: "Nick left the room (quit: reason)." for a
+		// quit, "Nick left the room." or with "(reason)" for a part.
+		after := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(rest, "left the room"), "."))
+		l.Kind, l.Nick = KindPart, nick
+		if r, ok := strings.CutPrefix(after, "(quit: "); ok {
+			l.Kind, after = KindQuit, "("+r
+		}
+		l.Text = enclosed(after)
+	case (strings.HasPrefix(rest, "has joined ") || strings.HasPrefix(rest, "joined ") || rest == "has joined") &&
+		eventTail(strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(rest, "has "), "joined"))):
+		l.Kind, l.Nick = KindJoin, nick
+	case (strings.HasPrefix(rest, "has left ") || strings.HasPrefix(rest, "left ") || rest == "has left" ||
+		strings.HasPrefix(rest, "has parted ")) && // older Supybot
+		eventTail(strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(rest, "has "), "left"), "parted"), " ")):
 		l.Kind, l.Nick = KindPart, nick
 		// "has left #chan [reason]" / "(reason)"
 		after := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(rest, "has "), "left"), "parted")
@@ -342,7 +366,8 @@ func event(s string, l *Line) bool {
 			_, after, _ = strings.Cut(after, " ")
 		}
 		l.Text = enclosed(after)
-	case strings.HasPrefix(rest, "has quit"), strings.HasPrefix(rest, "quit "), rest == "quit":
+	case (strings.HasPrefix(rest, "has quit") || strings.HasPrefix(rest, "quit ") || rest == "quit") &&
+		eventTail(strings.TrimLeft(strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(rest, "has "), "quit"), " IRC"), " :")):
 		l.Kind, l.Nick = KindQuit, nick
 		after := strings.TrimPrefix(strings.TrimPrefix(rest, "has "), "quit")
 		after = strings.TrimPrefix(after, " IRC")

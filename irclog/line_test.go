@@ -71,6 +71,12 @@ func TestParse(t *testing.T) {
 		{"hexchat action", HexChat, "Aug 17 19:00:24 *\tfungi waves", want{Kind: KindAction, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "fungi", Text: "waves"}},
 		{"hexchat join", HexChat, "Aug 17 19:00:24 *\tclarkb (~clarkb@198.51.100.7) has joined #opendev", want{Kind: KindJoin, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "clarkb"}},
 		{"hexchat quit", HexChat, "Aug 17 19:00:24 *\tclarkb has quit (Ping timeout)", want{Kind: KindQuit, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "clarkb", Text: "Ping timeout"}},
+		// A /me that reads like an event is a /me: what follows a join,
+		// part or quit is a channel, a reason in brackets, or nothing.
+		{"hexchat action like a quit", HexChat, "Aug 17 19:00:24 *\tbob has quit smoking", want{Kind: KindAction, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "bob", Text: "has quit smoking"}},
+		{"hexchat action like a join", HexChat, "Aug 17 19:00:24 *\tbob has joined the team at last", want{Kind: KindAction, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "bob", Text: "has joined the team at last"}},
+		{"hexchat action like a part", HexChat, "Aug 17 19:00:24 *\tbob left the building", want{Kind: KindAction, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "bob", Text: "left the building"}},
+		{"hexchat bare quit", HexChat, "Aug 17 19:00:24 *\tbob has quit", want{Kind: KindQuit, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "bob"}},
 		{"hexchat kick", HexChat, "Aug 17 19:00:24 *\tfungi has kicked spammer from #opendev (spam)", want{Kind: KindKick, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "fungi", Target: "spammer", Text: "spam"}},
 		{"hexchat topic", HexChat, "Aug 17 19:00:24 *\tfungi has changed the topic to: a topic", want{Kind: KindTopic, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17, Nick: "fungi", Text: "a topic"}},
 		{"hexchat mode", HexChat, "Aug 17 19:00:24 *\tChanServ gives channel operator status to fungi", want{Kind: KindSkip, Stamp: "19:00:24", Hour: 19, Second: 24, Month: 8, Day: 17}},
@@ -90,6 +96,11 @@ func TestParse(t *testing.T) {
 
 		// plain (irclogs.ubuntu.com), lines as in the corpus
 		{"plain message", Plain, "[09:14] <crimsun> kleedrac: I'm afraid not.", want{Kind: KindMessage, Stamp: "09:14", Hour: 9, Minute: 14, Nick: "crimsun", Text: "kleedrac: I'm afraid not."}},
+		// Pidgin's and Adium's words, as the corpus's channel-two has them.
+		{"plain entered the room", Plain, "=== Nella entered the room.", want{Kind: KindJoin, Nick: "Nella"}},
+		{"plain left the room, quit", Plain, "=== Delmer left the room (quit: Remote closed the connection).", want{Kind: KindQuit, Nick: "Delmer", Text: "Remote closed the connection"}},
+		{"plain left the room", Plain, "=== Delmer left the room.", want{Kind: KindPart, Nick: "Delmer"}},
+		{"plain left the building", Plain, "=== bob left the building", want{Kind: KindAction, Nick: "bob", Text: "left the building"}},
 		{"plain odd nick", Plain, "[09:15] <|QuaD-> totem xine", want{Kind: KindMessage, Stamp: "09:15", Hour: 9, Minute: 15, Nick: "|QuaD-", Text: "totem xine"}},
 		// The corpus writes some nicks with a space inside the brackets
 		// ("bur[n] er"); IRC nicks have none, so the space is dropped.
