@@ -88,6 +88,9 @@ type Converter struct {
 	// day's and up to keptDays-1 days it left, most recent last in days
 	seen map[string]map[string]int
 	days []string
+	// lastTS is the time of the line before (ms), which a time the clocks
+	// went back over is read after (timestamp)
+	lastTS int64
 }
 
 // keptDays bounds the days whose ordinals a Converter keeps. Only the
@@ -242,13 +245,41 @@ func (c *Converter) setDay(y int, m time.Month, d int) {
 // timestamp is the line's time in ms: its written time in the log's zone,
 // plus ord ms so that lines sharing a written time keep their order (at
 // most the resolution's span, beyond which they tie and keep arrival order).
+//
+// A time written twice in the log's zone (the hour the clocks go back)
+// is the later of its two instants where the earlier would come before
+// the line before it: the log went on through the repeated hour, and
+// time.Date gives the earlier, which put the lines written after the
+// change before those written just ahead of it.
 func (c *Converter) timestamp(ord int) int64 {
 	t := time.Date(c.year, c.month, c.day, c.hour, c.minute, c.second, 0, c.opts.Location)
+	if later, ok := repeated(t); ok && t.UnixMilli() < c.lastTS && later.UnixMilli() >= c.lastTS-59999 {
+		t = later
+	}
 	span := 999
 	if len(c.stamp) == 5 {
 		span = 59999
 	}
-	return t.UnixMilli() + int64(min(ord, span))
+	ts := t.UnixMilli() + int64(min(ord, span))
+	c.lastTS = ts
+	return ts
+}
+
+// repeated returns the second instant whose wall-clock time in t's zone
+// is t's, when the clocks went back over it, and whether there is one.
+func repeated(t time.Time) (time.Time, bool) {
+	_, before := t.Zone()
+	_, after := t.Add(3 * time.Hour).Zone()
+	if after >= before {
+		return time.Time{}, false
+	}
+	later := t.Add(time.Duration(before-after) * time.Second)
+	y, m, d := t.Date()
+	ly, lm, ld := later.Date()
+	if y != ly || m != lm || d != ld || t.Hour() != later.Hour() || t.Minute() != later.Minute() || t.Second() != later.Second() {
+		return time.Time{}, false
+	}
+	return later, true
 }
 
 // EventID derives a line's event ID from its network, channel, day, time

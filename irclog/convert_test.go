@@ -397,3 +397,45 @@ func TestConvertDayRevisited(t *testing.T) {
 		t.Errorf("IDs differ from the same lines in order: %s %s %s, %s %s %s", back[0].ID, back[1].ID, back[2].ID, inOrder[0].ID, inOrder[1].ID, inOrder[2].ID)
 	}
 }
+
+// TestConvertThroughTheClocksGoingBack: a log in local time (--tz) goes on
+// through the hour the clocks go back, which it writes twice: the lines
+// of the second pass come after those of the first, and a line written
+// at a time before the change is where it was. time.Date gives the
+// earlier of a repeated time's instants, which put the lines after the
+// change before those ahead of it.
+func TestConvertThroughTheClocksGoingBack(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	opts := testOpts
+	opts.Location = ny
+	for name, tt := range map[string]struct {
+		f     Format
+		file  string
+		lines []string
+	}{
+		"irssi": {Irssi, "irssi.log", []string{"--- Log opened Sun Nov 07 00:50:00 2021",
+			"00:50 <a> before the hour", "01:40 <a> said in daylight time", "01:05 <b> said 25 minutes later, in standard time", "01:10 <c> and later", "02:00 <d> after"}},
+		"znc": {ZNC, "2021-11-07.log", []string{"[00:50:00] <a> before the hour",
+			"[01:40:00] <a> said in daylight time", "[01:05:00] <b> said 25 minutes later, in standard time", "[01:10:00] <c> and later", "[02:00:00] <d> after"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			evs, errs := convert(t, tt.f, tt.file, opts, tt.lines...)
+			if len(errs) > 0 || len(evs) != 5 {
+				t.Fatalf("%d events, %v", len(evs), errs)
+			}
+			want := []time.Time{
+				time.Date(2021, 11, 7, 4, 50, 0, 0, time.UTC), time.Date(2021, 11, 7, 5, 40, 0, 0, time.UTC),
+				time.Date(2021, 11, 7, 6, 5, 0, 0, time.UTC), time.Date(2021, 11, 7, 6, 10, 0, 0, time.UTC),
+				time.Date(2021, 11, 7, 7, 0, 0, 0, time.UTC),
+			}
+			for i, e := range evs {
+				if got := time.UnixMilli(e.TS).UTC().Truncate(time.Second); !got.Equal(want[i]) {
+					t.Errorf("line %d at %s, want %s", i+1, got, want[i])
+				}
+			}
+		})
+	}
+}
