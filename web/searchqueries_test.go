@@ -22,8 +22,9 @@ func TestSearchQueriesStayFew(t *testing.T) {
 		// The feed, the hits, their rooms and their edits (listed, then
 		// the one each shows read: store.LatestEdits; the demo's hits
 		// include edited messages); the page also lists the rooms for its
-		// form.
-		for path, max := range map[string]int64{"/api/v1/search?q=the": 5, "/search?q=the": 6} {
+		// form, and reads their archive controls (it offers the listed
+		// ones).
+		for path, max := range map[string]int64{"/api/v1/search?q=the": 5, "/search?q=the": 7} {
 			var out struct {
 				Results []struct {
 					RoomID string `json:"room_id"`
