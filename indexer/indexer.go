@@ -439,6 +439,10 @@ type roomCache struct {
 	st     *store.Store
 	rooms  map[id.RoomID]store.Room
 	absent map[id.RoomID]bool // rooms the store does not know (fill)
+	// listing: fill reads with the rooms whether each asks not to be
+	// listed, into unlisted (a search's cache: RoomsByIDListed)
+	listing  bool
+	unlisted map[id.RoomID]bool
 }
 
 // fill reads the rooms of these events that it does not hold yet, in one
@@ -463,8 +467,18 @@ func (rc *roomCache) fillRooms(ctx context.Context, rooms []id.RoomID) error {
 	if len(want) == 0 {
 		return nil
 	}
-	got, err := rc.st.RoomsByID(ctx, want)
-	if err != nil {
+	var got map[id.RoomID]store.Room
+	var err error
+	if rc.listing {
+		var unlisted map[id.RoomID]bool
+		if got, unlisted, err = rc.st.RoomsByIDListed(ctx, want); err != nil {
+			return err
+		}
+		if rc.unlisted == nil {
+			rc.unlisted = map[id.RoomID]bool{}
+		}
+		maps.Copy(rc.unlisted, unlisted)
+	} else if got, err = rc.st.RoomsByID(ctx, want); err != nil {
 		return err
 	}
 	for _, r := range want {

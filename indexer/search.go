@@ -166,7 +166,7 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	}
 	// The months a time-ordered search may visit are read once per
 	// request, not per round.
-	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}} // for this request's rounds
+	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}, listing: true} // for this request's rounds
 	var within monthRange
 	if req.Sort != SortRelevance {
 		if within, err = ix.bounds(ctx, req.Query, rooms, rc); err != nil {
@@ -1365,10 +1365,18 @@ func (ix *Indexer) verify(ctx context.Context, hits search.DocumentMatchCollecti
 }
 
 // shown keeps the events that may be shown and still satisfy the query's
-// filters.
+// filters. A search of every room leaves out the rooms whose archive
+// controls ask not to be listed, as every list the archive offers does
+// (web's listing.go): results named such a room and its messages to
+// anyone searching a word of them. A search in: such a room, whose reader
+// knows it, finds its messages.
 func (ix *Indexer) shown(ctx context.Context, evs []store.Event, q Query, rooms []id.RoomID, check textCheck, rc *roomCache) (map[id.EventID]*store.Event, error) {
 	if err := rc.fill(ctx, evs); err != nil {
 		return nil, err
+	}
+	var unlisted map[id.RoomID]bool
+	if len(rooms) == 0 {
+		unlisted = rc.unlisted // read with the rooms (rc.listing)
 	}
 	// Pointers into evs: an Event is too large for a map to hold in place,
 	// and each one kept would be copied into an allocation of its own.
@@ -1388,7 +1396,7 @@ func (ix *Indexer) shown(ctx context.Context, evs []store.Event, q Query, rooms 
 		if len(q.From) > 0 && !slices.Contains(q.From, e.Sender) {
 			continue
 		}
-		if len(rooms) > 0 && !slices.Contains(rooms, e.RoomID) {
+		if len(rooms) > 0 && !slices.Contains(rooms, e.RoomID) || unlisted[e.RoomID] {
 			continue
 		}
 		if (!q.After.IsZero() && e.OriginTS < q.After.UnixMilli()) || (!q.Before.IsZero() && e.OriginTS >= q.Before.UnixMilli()) {

@@ -92,6 +92,7 @@ func TestUnlistedRoomIsNotListed(t *testing.T) {
 		}
 		// The search form's rooms are listed rooms, and the one asked for
 		// by in:, listed or not (its reader knows it).
+		e.withSearch(t)
 		options := func(path string) (opts []string) {
 			e.page(t, path, http.StatusOK).Find("select[name=in] option").Each(func(_ int, s *goquery.Selection) {
 				if v := s.AttrOr("value", ""); v != "" {
@@ -106,6 +107,30 @@ func TestUnlistedRoomIsNotListed(t *testing.T) {
 		}
 		if got, want := options("/search?in=!u:example.org"), []string{"!s:example.org", "!u:example.org", "!w:example.org", "!x:example.org"}; !slices.Equal(got, want) {
 			t.Errorf("the search form in !u offers %q, want %q", got, want)
+		}
+		// A search of every room finds no message of an unlisted one, nor
+		// does its feed; a search in: one finds its messages.
+		searched := func(path string) (rooms []string) {
+			var out struct {
+				Results []struct {
+					RoomID string `json:"room_id"`
+				} `json:"results"`
+			}
+			decode(t, e.get(t, path), http.StatusOK, &out)
+			for _, r := range out.Results {
+				rooms = append(rooms, r.RoomID)
+			}
+			slices.Sort(rooms)
+			return rooms
+		}
+		if got, want := searched("/api/v1/search?q=hello"), []string{"!s:example.org", "!w:example.org"}; !slices.Equal(got, want) {
+			t.Errorf("a search of every room finds messages of %q, want %q", got, want)
+		}
+		if got := searched("/api/v1/search?q=hello&in=!u:example.org"); !slices.Equal(got, []string{"!u:example.org"}) {
+			t.Errorf("a search in !u finds messages of %q", got)
+		}
+		if feed := e.get(t, "/search/feed.atom?q=hello").Body.String(); strings.Contains(feed, "!u:example.org") || strings.Contains(feed, "!v:example.org") {
+			t.Errorf("the search feed names an unlisted room")
 		}
 		if rec := e.get(t, "/sitemap/!w:example.org.xml"); rec.Code != http.StatusOK {
 			t.Errorf("a room with archive: true has no sitemap: %d", rec.Code)
