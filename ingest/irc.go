@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -49,6 +50,11 @@ var ErrUnknownFormat = errors.New("not a file the archive can import")
 // ErrIRCChanged is a line whose position in the channel's history the
 // archive already holds with different content: kept as archived.
 var ErrIRCChanged = errors.New("the archive holds a different line at this position (a re-export that changed it?); kept the archived one")
+
+// ErrIRCMoved is a line the archive already holds at another time: an
+// import of the same log with another --tz (a line's ID comes from its
+// day and time as written, not its instant). Kept as archived.
+var ErrIRCMoved = errors.New("the archive holds this line at another time (imported before with another --tz?); kept the archived one")
 
 // sniffBytes is how much of a file format detection reads.
 const sniffBytes = 64 << 10
@@ -238,9 +244,10 @@ func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Eve
 		return nil, fmt.Errorf("compare with archived lines: %w", err)
 	}
 	old := make(map[id.EventID]irclog.Provenance, len(stored))
+	at := make(map[id.EventID]int64, len(stored))
 	for _, se := range stored {
 		if p, ok := ircProvenance(se.Content); ok {
-			old[se.ID] = p
+			old[se.ID], at[se.ID] = p, se.OriginTS
 		}
 	}
 	var out []LineError
@@ -250,8 +257,17 @@ func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Eve
 			continue
 		}
 		p, _ := ircProvenance(ev.Content)
-		if o.Hash != "" && p.Hash != o.Hash {
+		switch {
+		case o.Hash != "" && p.Hash != o.Hash:
 			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
+		case at[ev.ID] != ev.OriginTS && lines[i] > 0:
+			// (Line 0: the events of a room made for the channel, at
+			// the time of the first line of the first file with it.)
+			// Silently "already archived" before: the operator who
+			// imported a log again with the --tz it needed was told
+			// nothing of the lines staying at their old times.
+			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived at %s from %s line %d, read now at %s)", ev.ID, ErrIRCMoved,
+				time.UnixMilli(at[ev.ID]).UTC().Format(time.RFC3339), o.Source, o.Line, time.UnixMilli(ev.OriginTS).UTC().Format(time.RFC3339))})
 		}
 	}
 	return out, nil

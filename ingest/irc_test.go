@@ -337,3 +337,40 @@ func TestIRCLinesEndingInCRAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestIRCReimportWithAnotherZoneIsReported: a log imported again with
+// another --tz (the first import took UTC, the log was Berlin's) keeps
+// its lines where they were archived, since a line's ID comes from its
+// day and time as written, and the report says so line by line, rather
+// than that they were all already archived.
+func TestIRCReimportWithAnotherZoneIsReported(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	st := storetest.Open(t, "sqlite")
+	in := ingest.New(st, storetest.Logger(t), "")
+	opts := ircOptions(t)
+	p := filepath.Join(t.TempDir(), "2021-08-17.log")
+	if err := os.WriteFile(p, []byte("[19:00:24] <fungi> said at 19:00 Berlin time\n[19:00:30] <fungi> again\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rep := importIRC(t, in, p, opts); len(rep.Changed) != 0 {
+		t.Fatalf("first import: %v", rep.Changed)
+	}
+	if rep := importIRC(t, in, p, opts); len(rep.Changed) != 0 {
+		t.Errorf("the same import again reports %v", rep.Changed)
+	}
+	inBerlin := *opts
+	inBerlin.Location = berlin
+	rep := importIRC(t, in, p, &inBerlin)
+	var moved []int
+	for _, c := range rep.Changed {
+		if errors.Is(c.Err, ingest.ErrIRCMoved) {
+			moved = append(moved, c.Line)
+		}
+	}
+	if len(moved) != 2 || moved[0] != 1 || moved[1] != 2 || !strings.Contains(rep.Changed[0].Err.Error(), "2021-08-17T19:00:24Z") {
+		t.Errorf("again with --tz Europe/Berlin: %v", rep.Changed)
+	}
+}
