@@ -171,7 +171,7 @@ func EventIDLookups(st *Store) map[string][]any {
 		nidByIDSQL:                 {"$a"},
 		runBoundsSQL:               {"$a", "$b"},
 		rejudgeTargetsSQL:          {"!r:example.org", 10},
-		roomRedactionsSQL:          {"!r:example.org", int64(0), "$a", 10},
+		roomRedactionsSQL:          {"!r:example.org", int64(0), "$a", 10, int64(0)},
 		visibleRefsSQL:             {"example.org", "m", 10},
 		MeetingStartsSQL(st):       {"!r:example.org", 10, 1 << 62},
 		amongQuery:                 {amongArg},
