@@ -88,9 +88,10 @@ type Converter struct {
 	// day's and up to keptDays-1 days it left, most recent last in days
 	seen map[string]map[string]int
 	days []string
-	// lastTS is the time of the line before (ms), which a time the clocks
-	// went back over is read after (timestamp)
-	lastTS int64
+	// lastTime is the instant of the line before's written time (ms,
+	// without the offset that orders lines of one time), which a time the
+	// clocks went back over is read after (timestamp)
+	lastTime int64
 }
 
 // keptDays bounds the days whose ordinals a Converter keeps. Only the
@@ -210,7 +211,9 @@ func (c *Converter) Line(n int, raw []byte) (*Event, error) {
 		return nil, fmt.Errorf("%w: the year %d", ErrBadDate, c.year)
 	}
 	if l.Stamp != "" {
-		c.stamp, c.hour, c.minute, c.second = l.Stamp, l.Hour, l.Minute, l.Second
+		// A copy: kept as a key of seen, a slice of the line kept all of
+		// the line (up to 64 KiB) for as long as its day's ordinals.
+		c.stamp, c.hour, c.minute, c.second = strings.Clone(l.Stamp), l.Hour, l.Minute, l.Second
 	} else if c.stamp == "" {
 		c.stamp = "00:00"
 	}
@@ -253,16 +256,15 @@ func (c *Converter) setDay(y int, m time.Month, d int) {
 // change before those written just ahead of it.
 func (c *Converter) timestamp(ord int) int64 {
 	t := time.Date(c.year, c.month, c.day, c.hour, c.minute, c.second, 0, c.opts.Location)
-	if later, ok := repeated(t); ok && t.UnixMilli() < c.lastTS && later.UnixMilli() >= c.lastTS-59999 {
+	if later, ok := repeated(t); ok && t.UnixMilli() < c.lastTime && later.UnixMilli() >= c.lastTime {
 		t = later
 	}
+	c.lastTime = t.UnixMilli()
 	span := 999
 	if len(c.stamp) == 5 {
 		span = 59999
 	}
-	ts := t.UnixMilli() + int64(min(ord, span))
-	c.lastTS = ts
-	return ts
+	return t.UnixMilli() + int64(min(ord, span))
 }
 
 // repeated returns the second instant whose wall-clock time in t's zone

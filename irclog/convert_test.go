@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -438,4 +440,53 @@ func TestConvertThroughTheClocksGoingBack(t *testing.T) {
 			}
 		})
 	}
+	// Lines that share a time in the repeated hour's first pass stay in
+	// it: each one's offset among them is not a step back.
+	for name, tt := range map[string]struct {
+		f     Format
+		file  string
+		lines []string
+	}{
+		"minutes": {Irssi, "irssi.log", []string{"--- Log opened Sun Nov 07 00:50:00 2021", "01:30 <a> one", "01:30 <b> two", "01:30 <c> three", "01:31 <d> four", "01:45 <e> five"}},
+		"seconds": {ZNC, "2021-11-07.log", []string{"[01:30:00] <a> one", "[01:30:00] <b> two", "[01:30:00] <c> three", "[01:30:05] <d> four"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			evs, errs := convert(t, tt.f, tt.file, opts, tt.lines...)
+			if len(errs) > 0 || len(evs) != len(tt.lines)-strings.Count(tt.lines[0], "Log opened") {
+				t.Fatalf("%d events, %v", len(evs), errs)
+			}
+			for i, e := range evs {
+				if got := time.UnixMilli(e.TS).UTC(); got.Hour() != 5 {
+					t.Errorf("line %d at %s, want in the first pass (05:xx UTC)", i+1, got)
+				}
+			}
+		})
+	}
+}
+
+// TestConverterKeepsNoLine: the ordinals a converter keeps for the days
+// it has been at hold each time as written, not the line it came from:
+// as a slice of the line, each distinct time kept its whole line (up to
+// 64 KiB) alive for as long as its day's ordinals.
+func TestConverterKeepsNoLine(t *testing.T) {
+	c, err := NewConverter(Limnoria, "x.log", testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Repeat("x", 60000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range 300 {
+		line := fmt.Sprintf("2021-08-%02dT%02d:%02d:%02d  <a> %s", 1+i%2, i/3600, i/60%60, i%60, body)
+		if _, err := c.Line(i+1, []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 4<<20 {
+		t.Errorf("300 lines of 60 KB: the converter keeps %d MB", grew>>20)
+	}
+	runtime.KeepAlive(c)
 }
