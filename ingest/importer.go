@@ -562,7 +562,7 @@ func eachLineOf(ctx context.Context, path string, loneCR bool, progress func(int
 	}
 	var in io.Reader = f
 	if loneCR {
-		in = &loneCRs{r: f}
+		in = newLoneCRs(f)
 	}
 	r := bufio.NewReaderSize(in, 1<<20)
 	var read int64
@@ -617,33 +617,57 @@ func eachLineOf(ctx context.Context, path string, loneCR bool, progress func(int
 // line holds a CR (the protocol ends its lines with CR LF), so a lone CR
 // in a log ends a line.
 type loneCRs struct {
-	r      io.Reader
-	heldCR bool // the last byte read was a CR, not yet given: is an LF next?
+	r    io.Reader
+	pend int     // a byte read ahead to tell what a CR ends, not yet given; -1 for none
+	err  error   // the reader's error, given once what was read before it is
+	one  [1]byte // the read ahead
 }
+
+func newLoneCRs(r io.Reader) *loneCRs { return &loneCRs{r: r, pend: -1} }
 
 func (c *loneCRs) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	off := 0
-	if c.heldCR {
-		p[0], off, c.heldCR = '\r', 1, false
+	n := 0
+	if c.pend >= 0 {
+		p[0], n, c.pend = byte(c.pend), 1, -1
 	}
-	n, err := c.r.Read(p[off:])
-	n += off
+	if n < len(p) && c.err == nil {
+		m, err := c.r.Read(p[n:])
+		n, c.err = n+m, err
+	}
+	if n == 0 {
+		return 0, c.err
+	}
 	for i := 0; i < n-1; i++ {
 		if p[i] == '\r' && p[i+1] != '\n' {
 			p[i] = '\n'
 		}
 	}
-	if n > 0 && p[n-1] == '\r' {
-		if err == nil {
-			c.heldCR = true // its next byte decides
-			return n - 1, nil
+	if p[n-1] == '\r' {
+		// The next byte tells: read it now, and give it next time. A
+		// read that gave nothing, while a byte was kept back, made
+		// bufio give up ("multiple Read calls return no data").
+		for tries := 0; c.err == nil && c.pend < 0; tries++ {
+			m, err := c.r.Read(c.one[:])
+			switch {
+			case m == 1:
+				c.pend = int(c.one[0])
+			case err != nil:
+				c.err = err
+			case tries == 100:
+				c.err = io.ErrNoProgress
+			}
 		}
-		p[n-1] = '\n' // the last byte of the file
+		if c.pend != '\n' {
+			p[n-1] = '\n' // before another byte, or the last of the file
+		}
 	}
-	return n, err
+	if c.pend >= 0 {
+		return n, nil // the error, if any, after the byte read ahead
+	}
+	return n, c.err
 }
 
 // readLine reads one line, without keeping more than maxLine bytes of it: a
