@@ -152,11 +152,20 @@ type meetingState struct {
 	order   []id.UserID
 	names   map[string]id.UserID // lower-cased names and IDs seen so far; "" for a name more than one sender used
 	owner   id.UserID            // never unchaired
-	// span are the lines the meeting can reach (reach), and spanNames
-	// the names used in them as names holds them, made when a pending
-	// name is first claimed (said).
-	span      []Line
-	spanNames map[string]id.UserID
+	// span are the lines the meeting can reach (reach), at the index of
+	// the line being read; spanUses each name's uses in them and spanEnds
+	// their #endmeetings, made when a pending name is first claimed
+	// (claimable).
+	span     []Line
+	at       int
+	spanUses map[string][]spanLine
+	spanEnds []spanLine
+}
+
+// spanLine is a line of a meeting's span: its index there, its sender.
+type spanLine struct {
+	at     int
+	sender id.UserID
 }
 
 // run reads the meeting started at lines[start] and returns it and the
@@ -182,6 +191,7 @@ func run(lines []Line, start int, title string) (Meeting, int) {
 		}
 		last = i
 		st.learn(l)
+		st.at = i - start
 		st.said(l)
 		if i == start {
 			continue
@@ -236,28 +246,53 @@ func (st *meetingState) said(l Line) {
 	p.Lines++
 	p.Name = displayName(l)
 	// A name chaired before its owner spoke: the first to speak under it,
-	// unless another sender goes by it too before the meeting is over. A
-	// name two senders used chairs neither (learn); looking only behind,
-	// a member who took the name first (a display name "Bob", or @bob on
-	// a server of its own) kept the chair meant for the Bob who spoke
-	// after, took the meeting's items and could end it. (Nobody else used
-	// the name before this line: it would have been claimed then, or not
-	// be pending.)
+	// unless another sender goes by it too before the meeting is over
+	// (claimable). A name two senders used chairs neither (learn);
+	// looking only behind, a member who took the name first (a display
+	// name "Bob", or @bob on a server of its own) kept the chair meant
+	// for the Bob who spoke after, took the meeting's items and could end
+	// it.
 	for _, k := range nameKeys(l) {
 		if st.pending[k] {
 			delete(st.pending, k)
-			if st.spanNames == nil {
-				span := &meetingState{names: map[string]id.UserID{}}
-				for _, sl := range st.span {
-					span.learn(sl)
-				}
-				st.spanNames = span.names
-			}
-			if st.spanNames[k] == l.Sender {
+			if st.claimable(k, l.Sender) {
 				st.chairs[l.Sender] = true
 			}
 		}
 	}
+}
+
+// claimable reports whether no sender but by goes by the name k from the
+// line being read until the meeting is over: until an #endmeeting by its
+// owner, by by (chaired, it ends the meeting there: a member who took the
+// name after it could take the chair away from the meeting it had run),
+// or by a chair, or the end of its span. Nobody else used the name before
+// this line: it would have been claimed then, or not be pending.
+func (st *meetingState) claimable(k string, by id.UserID) bool {
+	if st.spanUses == nil {
+		st.spanUses = map[string][]spanLine{}
+		for j, l := range st.span {
+			for _, key := range nameKeys(l) {
+				st.spanUses[key] = append(st.spanUses[key], spanLine{j, l.Sender})
+			}
+			if cmd, _ := command(l); cmd == "endmeeting" {
+				st.spanEnds = append(st.spanEnds, spanLine{j, l.Sender})
+			}
+		}
+	}
+	end := len(st.span)
+	for _, e := range st.spanEnds {
+		if e.at > st.at && (e.sender == st.owner || e.sender == by || st.chairs[e.sender]) {
+			end = e.at
+			break
+		}
+	}
+	for _, u := range st.spanUses[k] {
+		if u.at > st.at && u.at <= end && u.sender != by {
+			return false
+		}
+	}
+	return true
 }
 
 // reach is the index past the lines a meeting started at lines[start]

@@ -308,8 +308,16 @@ func TestPendingChairNotTakenByAnImpostor(t *testing.T) {
 			}
 		})
 	}
+	// A member who goes by the name after the chaired Bob ended the
+	// meeting takes nothing away from it.
+	ls := script("alice: #startmeeting Release", "alice: #chair Bob",
+		"bob: #topic bob's topic", "bob: #endmeeting", "mallory: hello everyone")
+	ls[4].Name = "Bob"
+	if m, _ := At(ls, ls[0].EventID); m.EndID != ls[3].EventID || !strings.Contains(summary(m), "bob's topic") {
+		t.Errorf("a line after the meeting ended took Bob's chair: ended at %s, %s", m.EndID, summary(m))
+	}
 	// With no other Bob, the one who speaks is chaired.
-	ls := script("alice: #startmeeting", "alice: #chair Bob", "bob: #topic bob's topic", "bob: #endmeeting", "alice: #info after")
+	ls = script("alice: #startmeeting", "alice: #chair Bob", "bob: #topic bob's topic", "bob: #endmeeting", "alice: #info after")
 	ls[2].Sender, ls[3].Sender = "@robert:example.org", "@robert:example.org"
 	ls[2].Name, ls[3].Name = "Bob", "Bob"
 	if m, _ := At(ls, ls[0].EventID); m.EndID != ls[3].EventID || !strings.Contains(summary(m), "bob's topic") {
