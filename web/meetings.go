@@ -142,42 +142,64 @@ type meetingSummaryView struct {
 // load the whole room. The newest meetings are computed first.
 const meetingListBudget = 100000
 
-// meetingStarts are the #startmeetings of r sent at or before until (ms,
-// 0 for any time; store.MeetingStarts), in timeline order: the messages
-// whose text as shown (after their edits) starts a meeting
-// (meeting.Starts). The store's candidates are any message that mentions
-// the word; 200 of them ("lol startmeeting") after a room's last meeting
-// took the list's places and hid every meeting. capped says the store had
-// more candidates than it gave.
-func (s *Server) meetingStarts(ctx context.Context, r store.Room, until int64) (starts []store.Event, capped bool, err error) {
-	cands, err := s.store.MeetingStarts(ctx, r.ID, until)
-	if err != nil {
-		return nil, false, err
-	}
-	msgs, err := s.shownTexts(ctx, cands)
-	if err != nil {
-		return nil, false, err
-	}
-	for _, e := range cands {
-		if sh, ok := msgs[e.ID]; ok && !e.OptedOut {
-			if l, ok := meetingLine(sh); ok && meeting.Starts(l) {
-				starts = append(starts, e)
+// maxStartPages bounds the pages of store.MeetingStarts' candidates one
+// request reads (store.MaxMeetings each).
+const maxStartPages = 5
+
+// meetingStarts are the newest of r's #startmeetings sent at or before
+// until (ms, 0 for any time) and at or after since, in timeline order, up
+// to want of them: the messages whose text as shown (after their edits)
+// starts a meeting (meeting.Starts). The store's candidates are any
+// message that mentions the word, so they are read a page at a time, the
+// newest first, until want are found: 200 mentions ("lol startmeeting")
+// after a room's last meeting took the list's places and hid every
+// meeting, and then the store's 1,000. unread says that older ones may
+// have been left unread (maxStartPages).
+func (s *Server) meetingStarts(ctx context.Context, r store.Room, until, since int64, want int) (starts []store.Event, unread bool, err error) {
+	for page := 0; ; page++ {
+		if page == maxStartPages {
+			return starts, true, nil
+		}
+		cands, err := s.store.MeetingStarts(ctx, r.ID, until)
+		if err != nil {
+			return nil, false, err
+		}
+		msgs, err := s.shownTexts(ctx, cands)
+		if err != nil {
+			return nil, false, err
+		}
+		var found []store.Event
+		for _, e := range cands {
+			if sh, ok := msgs[e.ID]; ok && !e.OptedOut && e.OriginTS >= since {
+				if l, ok := meetingLine(sh); ok && meeting.Starts(l) {
+					found = append(found, e)
+				}
 			}
 		}
+		starts = append(found, starts...)
+		if len(starts) >= want {
+			return starts[len(starts)-want:], false, nil
+		}
+		if len(cands) < store.MaxMeetings || cands[0].OriginTS < since || cands[0].OriginTS <= 0 {
+			return starts, false, nil
+		}
+		// The next page: before the oldest of this one. (Candidates sent
+		// in the same millisecond as it, past the store's page, are
+		// passed over.)
+		until = cands[0].OriginTS - 1
 	}
-	return starts, len(cands) == store.MaxMeetings, nil
 }
 
 // meetingList computes a room's meetings, newest first; true when older
 // ones were left out (past maxListedMeetings or the budget).
 func (s *Server) meetingList(c echo.Context, r store.Room) ([]meeting.Meeting, bool, error) {
 	ctx := c.Request().Context()
-	starts, capped, err := s.meetingStarts(ctx, r, 0)
+	starts, capped, err := s.meetingStarts(ctx, r, 0, 0, maxListedMeetings+1)
 	if err != nil {
 		return nil, false, err
 	}
 	if len(starts) > maxListedMeetings {
-		starts, capped = starts[len(starts)-maxListedMeetings:], true
+		starts, capped = starts[1:], true
 	}
 	var found []meeting.Meeting // newest first
 	loaded := 0
@@ -305,7 +327,7 @@ const maxNestChecks = 8
 // of each meeting: a meeting page asked for that many more meetings'
 // windows on every request.
 func (s *Server) insideEarlierMeeting(ctx context.Context, r store.Room, start store.Event) (id.EventID, error) {
-	starts, _, err := s.meetingStarts(ctx, r, start.OriginTS)
+	starts, _, err := s.meetingStarts(ctx, r, start.OriginTS, start.OriginTS-meeting.MaxDuration, maxNestChecks+1)
 	if err != nil {
 		return "", err
 	}

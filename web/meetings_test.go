@@ -515,6 +515,22 @@ func TestMeetingsListTheNewest(t *testing.T) {
 		if api, feed := listed(t, e); !slices.Equal(api, []string{"$new0"}) || !slices.Equal(feed, api) {
 			t.Errorf("listed %q, in the feed %q; want [$new0]", api, feed)
 		}
+		if n := e.page(t, "/room/!x:example.org/meetings", http.StatusOK).Find("p.capped").Length(); n != 0 {
+			t.Error("the list of one meeting says older ones were left out")
+		}
+	})
+	t.Run("1,001 mentions after a meeting", func(t *testing.T) {
+		lines := []string{
+			meetingMsg("$real0", 60000, aUser, "#startmeeting Release sync"),
+			meetingMsg("$real1", 120000, aUser, "#endmeeting"),
+		}
+		for i := range store.MaxMeetings + 1 {
+			lines = append(lines, meetingMsg(fmt.Sprintf("$spam%d", i), int64(3600000+i*1000), zUser, "lol startmeeting"))
+		}
+		e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, lines...))
+		if api, feed := listed(t, e); !slices.Equal(api, []string{"$real0"}) || !slices.Equal(feed, api) {
+			t.Errorf("listed %q, in the feed %q; want [$real0]", api, feed)
+		}
 	})
 	t.Run("1,001 meetings", func(t *testing.T) {
 		var lines []string
