@@ -83,10 +83,11 @@ type Converter struct {
 	stamp        string
 	hour, minute int
 	second       int
-	// ordinals of the stamps of the days the file has been at, the line
-	// position the IDs and the millisecond offsets come from: the current
-	// day's and up to keptDays-1 days it left, most recent last in days
-	seen map[string]map[string]int
+	// the lines of each time of the days the file has been at, whose
+	// ordinals are the line positions the IDs and the millisecond offsets
+	// come from: the current day's and up to keptDays-1 days it left,
+	// most recent last in days
+	seen map[string]*daySeen
 	days []string
 	// lastTime is the instant of the line before's written time (ms,
 	// without the offset that orders lines of one time), which a time the
@@ -94,13 +95,30 @@ type Converter struct {
 	lastTime int64
 }
 
-// keptDays bounds the days whose ordinals a Converter keeps. Only the
+// keptDays bounds the days whose lines a Converter keeps. Only the
 // current day's were kept: a file that came back to a day it had left
 // (logs concatenated out of order, a clock set back over midnight) gave
 // the first line at a time it had already written there the ID of the
 // earlier one, and the import kept the earlier and reported the line as
-// "changed". A day holds at most 86,400 stamps.
+// "changed". A file that comes back to a day with the lines it had there
+// already, in order (two overlapping logs joined into one), gives them
+// their IDs again, so the overlap is not archived twice.
 const keptDays = 32
+
+// daySeen is what a Converter keeps of a day: the lines of each of its
+// times, and how many times the file has come back to it.
+type daySeen struct {
+	visit  int
+	stamps map[string]*stampSeen
+}
+
+// stampSeen is a time's lines, by ordinal (their hashes), and, in the
+// day's current visit, the ordinal the next line there takes if it is
+// the line of that ordinal again.
+type stampSeen struct {
+	hashes      []string
+	visit, next int
+}
 
 var nameDate = regexp.MustCompile(`(\d{4})-?(\d{2})-?(\d{2})`)
 
@@ -158,7 +176,7 @@ func NewConverter(f Format, path string, opts Options) (*Converter, error) {
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
-	c := &Converter{format: f, opts: opts, source: filepath.Base(path), seen: map[string]map[string]int{}}
+	c := &Converter{format: f, opts: opts, source: filepath.Base(path), seen: map[string]*daySeen{}}
 	d, ok := DateFromName(path)
 	if !ok && !opts.Date.IsZero() {
 		d, ok = opts.Date, true
@@ -218,29 +236,44 @@ func (c *Converter) Line(n int, raw []byte) (*Event, error) {
 		c.stamp = "00:00"
 	}
 	day := fmt.Sprintf("%04d-%02d-%02d", c.year, c.month, c.day)
-	stamps := c.seen[day]
-	if stamps == nil {
-		stamps = map[string]int{}
-		c.seen[day] = stamps
+	ds := c.seen[day]
+	if ds == nil {
+		ds = &daySeen{stamps: map[string]*stampSeen{}}
+		c.seen[day] = ds
 		c.days = append(c.days, day)
 		if len(c.days) > keptDays {
 			delete(c.seen, c.days[0])
 			c.days = slices.Delete(c.days, 0, 1)
 		}
 	}
-	ord := stamps[c.stamp]
-	stamps[c.stamp] = ord + 1
-	return c.event(n, day+" "+c.stamp, ord, l)
+	ss := ds.stamps[c.stamp]
+	if ss == nil {
+		ss = &stampSeen{visit: ds.visit}
+		ds.stamps[c.stamp] = ss
+	}
+	if ss.visit != ds.visit {
+		ss.visit, ss.next = ds.visit, 0
+	}
+	hash := lineHash(l)
+	ord := len(ss.hashes)
+	if ss.next < ord && ss.hashes[ss.next] == hash {
+		ord = ss.next // the line the file had here, again
+	} else {
+		ss.hashes = append(ss.hashes, hash)
+	}
+	ss.next = ord + 1
+	return c.event(n, day+" "+c.stamp, ord, l, hash)
 }
 
 func (c *Converter) setDay(y int, m time.Month, d int) {
 	if y != c.year || m != c.month || d != c.day {
 		c.year, c.month, c.day = y, m, d
-		// The day's ordinals go on from where the file left them: it
-		// is the most recent day now.
+		// The day's ordinals go on from where the file left them (or
+		// take its lines again, daySeen): it is the most recent day now.
 		day := fmt.Sprintf("%04d-%02d-%02d", y, m, d)
 		if i := slices.Index(c.days, day); i >= 0 {
 			c.days = append(slices.Delete(c.days, i, i+1), day)
+			c.seen[day].visit++
 		}
 	}
 }
@@ -336,8 +369,8 @@ type wireEvent struct {
 	Content  map[string]any `json:"content"`
 }
 
-func (c *Converter) event(n int, key string, ord int, l Line) (*Event, error) {
-	prov := Provenance{Network: c.opts.Network, Channel: c.opts.Channel, Source: c.source, Line: n, Nick: l.Nick, Hash: lineHash(l)}
+func (c *Converter) event(n int, key string, ord int, l Line, hash string) (*Event, error) {
+	prov := Provenance{Network: c.opts.Network, Channel: c.opts.Channel, Source: c.source, Line: n, Nick: l.Nick, Hash: hash}
 	sender := SenderID(c.opts.Network, l.Nick, c.opts.Server)
 	w := wireEvent{
 		ID: EventID(c.opts.Network, c.opts.Channel, key, ord), Room: c.opts.Room, Sender: sender,

@@ -398,6 +398,21 @@ func TestConvertDayRevisited(t *testing.T) {
 	if back[0].ID != inOrder[0].ID || back[2].ID != inOrder[1].ID || back[1].ID != inOrder[2].ID {
 		t.Errorf("IDs differ from the same lines in order: %s %s %s, %s %s %s", back[0].ID, back[1].ID, back[2].ID, inOrder[0].ID, inOrder[1].ID, inOrder[2].ID)
 	}
+	// Two overlapping logs joined into one file: the lines it comes back
+	// with, in order, are the ones it had, with their IDs; the import
+	// archives the overlap once.
+	joined, errs := convert(t, Limnoria, "z.log", testOpts,
+		"2021-08-17T23:59:59  <a> one",
+		"2021-08-18T00:00:00  <b> two",
+		"2021-08-17T23:59:59  <a> one",
+		"2021-08-18T00:00:00  <b> two",
+		"2021-08-18T00:00:00  <c> three")
+	if len(errs) > 0 || len(joined) != 5 {
+		t.Fatalf("%d events, %v", len(joined), errs)
+	}
+	if joined[2].ID != joined[0].ID || joined[3].ID != joined[1].ID || joined[4].ID == joined[1].ID {
+		t.Errorf("joined logs' IDs: %s %s %s %s %s", joined[0].ID, joined[1].ID, joined[2].ID, joined[3].ID, joined[4].ID)
+	}
 }
 
 // TestConvertThroughTheClocksGoingBack: a log in local time (--tz) goes on
