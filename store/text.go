@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -81,10 +82,18 @@ type textArgs struct{ next pgx.QueryTracer }
 
 func (t textArgs) TraceQueryStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	for i, a := range d.Args {
-		if s, ok := a.(string); ok {
-			if safe := dbText(s); safe != s {
-				d.Args[i] = safe
+		s, ok := a.(string)
+		if !ok {
+			// A type of string's kind (id.RoomID, id.EventID): pgx
+			// sends it as a string too.
+			v := reflect.ValueOf(a)
+			if v.Kind() != reflect.String {
+				continue
 			}
+			s = v.String()
+		}
+		if safe := dbText(s); safe != s {
+			d.Args[i] = safe
 		}
 	}
 	if t.next != nil {
