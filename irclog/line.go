@@ -302,15 +302,15 @@ func skipHost(s string) string {
 	return strings.TrimLeft(s[end+1:], " ")
 }
 
-// event parses the text of a join/part/quit/nick/kick/topic line as the
-// clients word it (after their marker: "***", "-!-", "===", "*\t", "-->",
-// "<--", "--"). It returns false for what it does not know.
 // eventTail reports whether s can follow a join, part or quit: nothing,
 // a channel, or a reason in brackets.
 func eventTail(s string) bool {
 	return s == "" || strings.ContainsRune("#&!+([", rune(s[0]))
 }
 
+// event parses the text of a join/part/quit/nick/kick/topic line as the
+// clients word it (after their marker: "***", "-!-", "===", "*\t", "-->",
+// "<--", "--"). It returns false for what it does not know.
 func event(s string, l *Line) bool {
 	// ZNC: "Joins: nick (user@host)", "Parts: nick (user@host) (reason)",
 	// "Quits: nick (user@host) (reason)".

@@ -623,12 +623,13 @@ func command(l Line) (cmd, arg string) {
 }
 
 // asciiLower lowercases a command word's ASCII letters alone. Commands
-// are ASCII words, as MeetBot (Python's lower(), which keeps a dotted
-// capital I two letters) and the store's filter of candidate starts
-// (SQL's LOWER, ASCII only) read them: with strings.ToLower
-// "#STARTMEETİNG" (U+0130) started a meeting whose page had minutes,
-// though no list, feed or nesting check found it, and "#LINK" with a
-// Kelvin sign (U+212A) was a #link.
+// are ASCII words, as the store's filter of candidate starts reads them
+// (SQL's LOWER on a column that compares as bytes: ASCII only): with
+// strings.ToLower "#STARTMEETİNG" (U+0130) started a meeting whose page
+// had minutes, though no list, feed or nesting check found it. (MeetBot,
+// in Python, would not start one either: its lower() keeps İ two letters.
+// It would read "#LINK" with a Kelvin sign, U+212A, as #link, which this
+// does not.)
 func asciiLower(s string) string {
 	return strings.Map(func(r rune) rune {
 		if 'A' <= r && r <= 'Z' {

@@ -196,9 +196,9 @@ func TestStartsAsCommand(t *testing.T) {
 	}
 }
 
-// TestCommandsAreASCII: a command word is matched in ASCII, as MeetBot
-// and the store's filter of starts match it: a letter whose Unicode
-// lowercase is an ASCII one makes no command.
+// TestCommandsAreASCII: a command word is matched in ASCII, as the
+// store's filter of starts matches it: a letter whose Unicode lowercase is
+// an ASCII one makes no command.
 func TestCommandsAreASCII(t *testing.T) {
 	for text, want := range map[string]string{
 		"#STARTMEETING x": "startmeeting", "#StartMeeting": "startmeeting", "[ACTION] ann": "action", "#LINK x": "link",
