@@ -89,6 +89,10 @@ type Converter struct {
 	// most recent last in days
 	seen map[string]*daySeen
 	days []string
+	// dayKey is the day of the lines as seen's keys write it, made for
+	// the day dayOf holds (a Sprintf a line was a tenth of converting it)
+	dayKey string
+	dayOf  [3]int
 	// lastTime is the instant of the line before's written time (ms,
 	// without the offset that orders lines of one time), which a time the
 	// clocks went back over is read after (timestamp)
@@ -235,7 +239,10 @@ func (c *Converter) Line(n int, raw []byte) (*Event, error) {
 	} else if c.stamp == "" {
 		c.stamp = "00:00"
 	}
-	day := fmt.Sprintf("%04d-%02d-%02d", c.year, c.month, c.day)
+	if c.dayOf != [3]int{c.year, int(c.month), c.day} {
+		c.dayOf, c.dayKey = [3]int{c.year, int(c.month), c.day}, fmt.Sprintf("%04d-%02d-%02d", c.year, c.month, c.day)
+	}
+	day := c.dayKey
 	ds := c.seen[day]
 	if ds == nil {
 		ds = &daySeen{stamps: map[string]*stampSeen{}}
