@@ -149,7 +149,7 @@ func TestDayPagesSkipExpiredMessages(t *testing.T) {
 	cut := day + 12*3600000
 	lifetime := time.Now().UnixMilli() - cut
 	lines := []string{
-		fmt.Sprintf(`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225603000,"state_key":"","content":{"max_lifetime":%d}}`, lifetime),
+		retentionLine(1767225603000, lifetime),
 	}
 	for i := range 3 {
 		lines = append(lines, msgLine(fmt.Sprintf("$gone%d", i), day+int64(i+1)*3600000, `{"msgtype":"m.text","body":"expired"}`))

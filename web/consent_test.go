@@ -20,7 +20,7 @@ func TestExpiredMessagesAreGoneEverywhere(t *testing.T) {
 	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true}})
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$old", 1767225601000, `{"msgtype":"m.text","body":"words that expire"}`),
-		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,
+		retentionLine(1767225602000, 2592000000),
 	))
 	for _, path := range []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org/2026-01-01.txt", "/api/v1/rooms/!x:example.org/events?date=2026-01-01"} {
 		rec := e.get(t, path)
@@ -83,7 +83,7 @@ func TestThreadReplyPermalinkOutlivesItsRoot(t *testing.T) {
 	recent := time.Now().Add(-time.Hour).UnixMilli()
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$root", 1767225601000, `{"msgtype":"m.text","body":"an old question"}`),
-		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,
+		retentionLine(1767225602000, 2592000000),
 		msgLine("$answer", recent, `{"msgtype":"m.text","body":"a late answer","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`),
 	))
 	rec := e.get(t, "/room/!x:example.org/event/$answer")

@@ -157,7 +157,7 @@ func TestFeedsAndCalendarDropExpiredAndOptedOut(t *testing.T) {
 	st := storetest.OpenWith(t, "sqlite", store.Options{Retention: retention.Policy{Enabled: true}})
 	e := newEnv(t, st, writeRoom(t,
 		msgLine("$old", 1767225601000, `{"msgtype":"m.text","body":"words that expire"}`),
-		`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":2592000000}}`,
+		retentionLine(1767225602000, 2592000000),
 	))
 	if f := e.feed(t, "/room/!x:example.org/feed.atom"); len(f.Entries) != 0 {
 		t.Errorf("expired message in the feed: %+v", f.Entries)

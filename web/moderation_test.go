@@ -254,7 +254,7 @@ func TestRedactionsListLeavesExpiredMessagesOut(t *testing.T) {
 			const lifetime = 1500
 			now := time.Now().UnixMilli()
 			e := newEnv(t, st, writeRoom(t,
-				`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":`+fmt.Sprint(now-100)+`,"state_key":"","content":{"max_lifetime":`+fmt.Sprint(lifetime)+`}}`,
+				retentionLine(now-100, lifetime),
 				zLine("$zj", "m.room.member", now-1767225600000-90, zUser, sk(zUser), `{"membership":"join"}`),
 				`{"event_id":"$old","room_id":"!x:example.org","type":"m.room.message","sender":"@z:example.org","origin_server_ts":`+fmt.Sprint(now-50)+`,"content":{"msgtype":"m.text","body":"soon expired"}}`,
 				redactionLine("$red", aUser, now-40, "$old", "expiredreason"),

@@ -152,7 +152,7 @@ func TestCachedPageExpiresWithTime(t *testing.T) {
 		deadline := time.Now().Add(margin)
 		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t,
 			msgLine("$m", msgTS, `{"msgtype":"m.text","body":"alphaword here"}`),
-			fmt.Sprintf(`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":%d}}`, lifetime)))
+			retentionLine(1767225602000, lifetime)))
 		after := pageTwiceThenAfter(t, e, func(p, body string) {
 			if !strings.Contains(body, "alphaword") {
 				t.Fatalf("before its expiry %s does not show the message", p)

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -69,7 +68,7 @@ func TestCachedDayExpiresWithTime(t *testing.T) {
 		deadline := time.Now().Add(margin)
 		e := newEnvRender(t, st, render.New(render.Options{}), cacheOn, writeRoom(t,
 			msgLine("$m", msgTS, `{"msgtype":"m.text","body":"alphaword here"}`),
-			fmt.Sprintf(`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":1767225602000,"state_key":"","content":{"max_lifetime":%d}}`, lifetime)))
+			retentionLine(1767225602000, lifetime)))
 		paths := []string{"/room/!x:example.org/2026-01-01.txt", "/api/v1/rooms/!x:example.org/events?date=2026-01-01"}
 		for range 2 {
 			for _, p := range paths {

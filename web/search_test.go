@@ -142,7 +142,7 @@ func TestSearchCountHidesExpiredHistory(t *testing.T) {
 			const lifetime = 1500
 			now := time.Now().UnixMilli()
 			e := newEnv(t, st, writeRoom(t,
-				`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":`+fmt.Sprint(now-100)+`,"state_key":"","content":{"max_lifetime":`+fmt.Sprint(lifetime)+`}}`,
+				retentionLine(now-100, lifetime),
 				msgLine("$old", now-50, `{"msgtype":"m.text","body":"wombat xylophone"}`),
 			))
 			ix := e.withSearch(t)

@@ -335,6 +335,12 @@ func writeRoom(t testing.TB, extra ...string) string {
 	return p
 }
 
+// retentionLine is room !x's m.room.retention state event, sent at ts,
+// with the given max_lifetime (ms).
+func retentionLine(ts, maxLifetime int64) string {
+	return fmt.Sprintf(`{"event_id":"$ret","room_id":"!x:example.org","type":"m.room.retention","sender":"@a:example.org","origin_server_ts":%d,"state_key":"","content":{"max_lifetime":%d}}`, ts, maxLifetime)
+}
+
 func msgLine(evID string, ts int64, content string) string {
 	return fmt.Sprintf(`{"event_id":%q,"room_id":"!x:example.org","type":"m.room.message","sender":"@a:example.org","origin_server_ts":%d,"content":%s}`, evID, ts, content)
 }
