@@ -507,7 +507,7 @@ type ndjsonSource struct{ path string }
 
 func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(int64, int64, int),
 	fn func(int, *event.Event) error, reject func(LineError)) error {
-	return eachLine(ctx, s.path, progress, func(line int, b []byte, tooLong bool) (bool, error) {
+	return eachLine(ctx, s.path, false, progress, func(line int, b []byte, tooLong bool) (bool, error) {
 		b = bytes.TrimSpace(b)
 		if len(b) == 0 {
 			return false, nil
@@ -541,15 +541,10 @@ func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(i
 // IRC logs): fn gets each line's number (from 1), its bytes and whether it
 // was cut at maxLine, and says whether the line gave an event. Every 1,024
 // lines it checks ctx and reports progress; at the end, after done (which
-// may add events of its own; nil for none), it reports once more.
-func eachLine(ctx context.Context, path string, progress func(int64, int64, int),
-	fn func(line int, b []byte, tooLong bool) (bool, error), done func() (int, error)) error {
-	return eachLineOf(ctx, path, false, progress, fn, done)
-}
-
-// eachLineOf is eachLine, where with loneCR a carriage return that is not
-// followed by a line feed ends a line too (loneCRs).
-func eachLineOf(ctx context.Context, path string, loneCR bool, progress func(int64, int64, int),
+// may add events of its own; nil for none), it reports once more. With
+// loneCR (IRC logs) a carriage return that is not followed by a line feed
+// ends a line too (loneCRs).
+func eachLine(ctx context.Context, path string, loneCR bool, progress func(int64, int64, int),
 	fn func(line int, b []byte, tooLong bool) (bool, error), done func() (int, error)) error {
 	f, err := os.Open(path)
 	if err != nil {

@@ -185,7 +185,7 @@ func (s *ircSource) each(ctx context.Context, stateOnly bool, progress func(int6
 		}
 		return len(raws), nil
 	}
-	return eachLineOf(ctx, s.path, true, progress, lineFn, roomFn)
+	return eachLine(ctx, s.path, true, progress, lineFn, roomFn)
 }
 
 func truncate(s string, n int) string {
