@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,5 +128,43 @@ func TestImportIRCCommand(t *testing.T) {
 		if fungi == 0 || others == 0 {
 			t.Errorf("%s: %d lines of fungi, %d of others", room, fungi, others)
 		}
+	}
+}
+
+// --date is the day of one dateless log: given to several, it would put
+// all their lines on one day, so the import refuses before storing any.
+func TestImportDateGivesOneDay(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	ctx := context.Background()
+	plain, err := os.ReadFile("../../testdata/irc/20210818-plain.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := t.TempDir()
+	var dateless []string
+	for _, name := range []string{"monday.txt", "tuesday.txt"} {
+		p := filepath.Join(logs, name)
+		if err := os.WriteFile(p, plain, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dateless = append(dateless, p)
+	}
+	flags := []string{"import", "--network", "OFTC", "--channel", "#opendev", "--new-room", "#opendev:irc.example", "--tz", "UTC", "--date", "2021-08-18"}
+	var out, errs bytes.Buffer
+	err = run(ctx, append(flags, dateless...), &out, &errs)
+	if err == nil || !strings.Contains(err.Error(), "2 files carry no date in their names (monday.txt, tuesday.txt)") {
+		t.Fatalf("--date for two dateless logs: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "stored") {
+		t.Errorf("refused, yet imported:\n%s", out.String())
+	}
+	// One dateless log beside dated ones takes it.
+	out.Reset()
+	if err := run(ctx, append(flags, dateless[0], "../../testdata/irc/opendev.2021-08-17.log"), &out, &errs); err != nil {
+		t.Fatalf("--date for one dateless log: %v\n%s", err, errs.String())
+	}
+	if !strings.Contains(out.String(), "(irc:plain)") || !strings.Contains(out.String(), "total: 2 files") {
+		t.Errorf("report:\n%s", out.String())
 	}
 }

@@ -12,12 +12,15 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/irclog"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -178,6 +181,24 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	ircOpts, err := ircf.options(ctx, cfg, st)
 	if err != nil {
 		return err
+	}
+	if ircOpts != nil && !ircOpts.Date.IsZero() {
+		// --date is the day of one log's lines: given to several logs
+		// without a date in their names, it would put all their lines on
+		// that one day.
+		var dateless []string
+		for _, path := range fs.Args() {
+			if _, ok := irclog.DateFromName(path); !ok {
+				dateless = append(dateless, filepath.Base(path))
+			}
+		}
+		if n := len(dateless); n > 1 {
+			if n > 3 {
+				dateless = append(dateless[:3], "…")
+			}
+			return fmt.Errorf("import: --date gives one day, and %d files carry no date in their names (%s): import each with its own --date, or name them YYYY-MM-DD",
+				n, strings.Join(dateless, ", "))
+		}
 	}
 	in := ingest.New(st, log, "")
 	in.SetIRCBridges(cfg.IRC.Bridges)
