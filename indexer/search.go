@@ -164,6 +164,12 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	if b, ok := q.(*query.BooleanQuery); ok && expired != nil {
 		b.AddMustNot(expired)
 	}
+	// A search of every room leaves out the rooms that ask not to be
+	// listed (shown): in the query too, or a busy one's hits, dropped
+	// after it, could leave every round of a page empty.
+	if b, ok := q.(*query.BooleanQuery); ok && len(rooms) == 0 && len(cutoffs.Unlisted) > 0 {
+		b.AddMustNot(roomsQuery(cutoffs.Unlisted))
+	}
 	// The months a time-ordered search may visit are read once per
 	// request, not per round.
 	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}, listing: true} // for this request's rounds
@@ -289,6 +295,18 @@ func (ix *Indexer) expiredQuery(cut store.Cutoffs, rooms []id.RoomID) (query.Que
 		return nil, nil
 	}
 	return bleve.NewDisjunctionQuery(any...), nil
+}
+
+// roomsQuery matches the documents of the given rooms.
+func roomsQuery(rooms map[id.RoomID]bool) query.Query {
+	ids := slices.Sorted(maps.Keys(rooms))
+	any := make([]query.Query, len(ids))
+	for i, r := range ids {
+		t := bleve.NewTermQuery(string(r))
+		t.SetField(fieldRoom)
+		any[i] = t
+	}
+	return bleve.NewDisjunctionQuery(any...)
 }
 
 // Hit counts up to which a time-ordered search sorts every hit rather than

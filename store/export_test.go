@@ -84,7 +84,7 @@ func MeetingStartsSQL(st *Store) string {
 // the change feed, and its arguments for room after position pos, for a
 // test of PostgreSQL's plan cache.
 func RoomReadConsentSQL(room string, pos int64) (string, []any) {
-	return roomReadConsentSQL, []any{room, pos, string(ChangeUser), string(ChangeHidden)}
+	return roomReadConsentSQL, roomReadConsentArgs(room, pos)
 }
 
 // RoomReadSQL is RoomToRead's statement without the change-feed look.

@@ -28,8 +28,14 @@ const readStateFields = `COALESCE((` + roomHeadSQL + `), 0),
 const roomReadSQL = `SELECT ` + roomColumns + `, ` + readStateFields + ` FROM rooms WHERE room_id = $1`
 
 var roomReadConsentSQL = `SELECT ` + roomColumns + `, ` + readStateFields + `, c.* FROM rooms
-	CROSS JOIN (` + strings.NewReplacer("$1", "$2", "$2", "$3", "$3", "$4").Replace(consentChangesSQL) + `) c
+	CROSS JOIN (` + strings.NewReplacer("$1", "$2", "$2", "$3", "$3", "$4", "$4", "$5").Replace(consentChangesSQL) + `) c
 	WHERE rooms.room_id = $1`
+
+// roomReadConsentArgs are roomReadConsentSQL's arguments: the room, then
+// consentChangesSQL's.
+func roomReadConsentArgs(room string, pos int64) []any {
+	return append([]any{room}, consentChangesArgs(pos)...)
+}
 
 // readStateRow is what readStateFields hold.
 type readStateRow struct {
@@ -70,7 +76,7 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 	more := st.dest()
 	look := loaded && !screened // the request's look at the feed, in this statement
 	if look {
-		query, args = roomReadConsentSQL, []any{string(roomID), pos, string(ChangeUser), string(ChangeHidden)}
+		query, args = roomReadConsentSQL, roomReadConsentArgs(string(roomID), pos)
 		more = append(more, &ch.n, &ch.head, &ch.relevant)
 	}
 	qctx, cancel := s.readCtx(ctx)

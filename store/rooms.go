@@ -318,17 +318,51 @@ func (s *Store) roomsListedIn(ctx context.Context, ph string, args []any, out ma
 			return err
 		}
 		out[r.ID] = s.withPolicy(r)
-		// The stable type's latest event, else the unstable type's
-		// (ArchiveControls).
-		raw := stable
-		if !raw.Valid {
-			raw = unstable
-		}
-		if raw.Valid && event.ParseArchiveControls(event.ContentOf([]byte(raw.String))).Unlisted {
+		if controlsUnlisted(stable, unstable) {
 			unlisted[r.ID] = true
 		}
 	}
 	return rows.Err()
+}
+
+// unlistedRooms reads which rooms' archive controls ask not to be listed,
+// as RoomsByIDListed does for some, for all rooms: two index probes a
+// room, read when the consent copy is (consentNow).
+func (s *Store) unlistedRooms(ctx context.Context) (map[id.RoomID]bool, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.query(ctx, `SELECT room_id, `+fmt.Sprintf(latestControlsSQL, event.TypeArchiveControls)+`, `+
+		fmt.Sprintf(latestControlsSQL, event.TypeArchiveControlsUnstable)+` FROM rooms`)
+	if err != nil {
+		return nil, fmt.Errorf("rooms not listed: %w", err)
+	}
+	defer rows.Close()
+	out := map[id.RoomID]bool{}
+	for rows.Next() {
+		var room string
+		var stable, unstable sql.NullString
+		if err := rows.Scan(&room, &stable, &unstable); err != nil {
+			return nil, fmt.Errorf("rooms not listed: %w", err)
+		}
+		if controlsUnlisted(stable, unstable) {
+			out[id.RoomID(room)] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("rooms not listed: %w", err)
+	}
+	return out, nil
+}
+
+// controlsUnlisted reads the latest archive controls of the stable type,
+// else of the unstable type (ArchiveControls), for whether they ask not to
+// be listed.
+func controlsUnlisted(stable, unstable sql.NullString) bool {
+	raw := stable
+	if !raw.Valid {
+		raw = unstable
+	}
+	return raw.Valid && event.ParseArchiveControls(event.ContentOf([]byte(raw.String))).Unlisted
 }
 
 // extraColumns scans a row's columns into scanRoom's, then into extra.

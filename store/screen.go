@@ -26,9 +26,9 @@ import (
 // copy of the policies and opt-outs is current to ($1): how many changes
 // (at most consentScan, so a reader idle through a long import does not
 // scan them all), the last position, and whether one of them is an
-// opt-out, opt-in, erasure ($2) or a room's visibility or policy ($3).
-// Every write of either feeds one of those in its transaction, so a copy
-// is current exactly as long as none has come.
+// opt-out, opt-in, erasure ($2), a room's visibility or policy ($3), or its
+// archive controls ($4). Every write of any feeds one of those in its
+// transaction, so a copy is current exactly as long as none has come.
 //
 // The position is read through a scalar subquery and the bound is a
 // constant so that PostgreSQL's plan of it, and of RoomToRead's statement
@@ -38,15 +38,21 @@ import (
 // and RoomToRead's planning (0.3-0.4 ms) was most of a page served again
 // from the cache; now it keeps a generic plan after five runs
 // (TestRoomToReadKeepsItsPlan). The index scan is the same.
-var consentChangesSQL = `SELECT COUNT(*), COALESCE(MAX(pos), $1), COALESCE(MAX(CASE WHEN kind IN ($2, $3) THEN 1 ELSE 0 END), 0)
+var consentChangesSQL = `SELECT COUNT(*), COALESCE(MAX(pos), $1), COALESCE(MAX(CASE WHEN kind IN ($2, $3, $4) THEN 1 ELSE 0 END), 0)
 	FROM (SELECT pos, kind FROM changes WHERE pos > (SELECT CAST($1 AS BIGINT)) ORDER BY pos LIMIT ` + strconv.Itoa(consentScan) + `) c`
+
+// consentChangesArgs are consentChangesSQL's arguments after pos.
+func consentChangesArgs(pos int64) []any {
+	return []any{pos, string(ChangeUser), string(ChangeHidden), string(ChangeListed)}
+}
 
 // consentScan bounds consentChangesSQL: past that many changes, reloading
 // is cheaper than looking through them.
 const consentScan = 10000
 
 // consent caches what reads need to hide: each room's own max_lifetime and
-// the users who opted out, as of change-feed position pos. Another process
+// the users who opted out, as of change-feed position pos, and the rooms
+// that ask not to be listed (which a search of every room leaves out). Another process
 // (archiver or archive-web) may change them; the feed says when.
 type consent struct {
 	mu     sync.Mutex
@@ -61,6 +67,9 @@ type consent struct {
 	digest  string
 	roomMax map[id.RoomID]int64
 	optouts map[id.UserID]bool
+	// unlisted: the rooms whose archive controls ask not to be listed
+	// (ArchiveControls' Unlisted). Not in digest: screening ignores it.
+	unlisted map[id.RoomID]bool
 }
 
 // consentDigest is a hash of what screening applies, in a fixed order.
@@ -102,6 +111,7 @@ func (s *Store) consentView(ctx context.Context) (map[id.RoomID]int64, map[id.Us
 type screenState struct {
 	roomMax  map[id.RoomID]int64
 	optouts  map[id.UserID]bool
+	unlisted map[id.RoomID]bool
 	screened int64
 	digest   string
 }
@@ -171,7 +181,7 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	c := &s.consent
 	c.mu.Lock()
 	loaded, pos := c.loaded, c.pos
-	v := screenState{roomMax: c.roomMax, optouts: c.optouts, screened: c.screened, digest: c.digest}
+	v := screenState{roomMax: c.roomMax, optouts: c.optouts, unlisted: c.unlisted, screened: c.screened, digest: c.digest}
 	c.mu.Unlock()
 	if loaded {
 		head, changed, err := s.consentChanged(ctx, pos)
@@ -201,10 +211,14 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	if err != nil {
 		return screenState{}, err
 	}
-	v = screenState{roomMax: roomMax, optouts: optouts, screened: head, digest: consentDigest(roomMax, optouts)}
+	unlisted, err := s.unlistedRooms(ctx)
+	if err != nil {
+		return screenState{}, err
+	}
+	v = screenState{roomMax: roomMax, optouts: optouts, unlisted: unlisted, screened: head, digest: consentDigest(roomMax, optouts)}
 	c.mu.Lock()
 	if !c.loaded || head >= c.pos {
-		c.loaded, c.pos, c.screened, c.digest, c.roomMax, c.optouts = true, head, v.screened, v.digest, roomMax, optouts
+		c.loaded, c.pos, c.screened, c.digest, c.roomMax, c.optouts, c.unlisted = true, head, v.screened, v.digest, roomMax, optouts, unlisted
 	}
 	c.mu.Unlock()
 	return v, nil
@@ -227,7 +241,7 @@ func (s *Store) consentChanged(ctx context.Context, pos int64) (head int64, chan
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var n, relevant int
-	err = s.queryRow(ctx, consentChangesSQL, pos, string(ChangeUser), string(ChangeHidden)).Scan(&n, &head, &relevant)
+	err = s.queryRow(ctx, consentChangesSQL, consentChangesArgs(pos)...).Scan(&n, &head, &relevant)
 	if err != nil {
 		return 0, false, fmt.Errorf("changes to opt-outs and policies after %d: %w", pos, err)
 	}
@@ -260,16 +274,21 @@ func ownMax(roomMax map[id.RoomID]int64, room id.RoomID) *int64 {
 type Cutoffs struct {
 	Default int64
 	Rooms   map[id.RoomID]int64
+	// Unlisted holds the rooms whose archive controls ask not to be
+	// listed, which a search of every room leaves out.
+	Unlisted map[id.RoomID]bool
 }
 
 // ExpiryCutoffs returns what screen hides as expired at this moment, for a
-// reader (the search index) that must apply the same cutoffs itself.
+// reader (the search index) that must apply the same cutoffs itself, with
+// the rooms that ask not to be listed as of the same look at the feed.
 func (s *Store) ExpiryCutoffs(ctx context.Context) (Cutoffs, error) {
-	roomMax, _, err := s.consentView(ctx)
+	v, err := s.screening(ctx)
 	if err != nil {
 		return Cutoffs{}, err
 	}
-	c := Cutoffs{Rooms: make(map[id.RoomID]int64, len(roomMax))}
+	roomMax := v.roomMax
+	c := Cutoffs{Rooms: make(map[id.RoomID]int64, len(roomMax)), Unlisted: v.unlisted}
 	c.Default = s.opts.Retention.ExpiredBefore(s.now(), nil)
 	for room := range roomMax {
 		c.Rooms[room] = s.expiredBefore(roomMax, room)

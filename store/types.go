@@ -265,6 +265,10 @@ const (
 	// ChangeUser concerns all messages of Change.UserID (opt-out, opt-in,
 	// erasure).
 	ChangeUser ChangeKind = "user"
+	// ChangeListed: the room's archive controls, which say whether it asks
+	// not to be listed, may have changed (a controls event stored or
+	// redacted). Its messages are unchanged.
+	ChangeListed ChangeKind = "room_listed"
 )
 
 // PutResult counts what PutEvents did.

@@ -294,9 +294,18 @@ func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // roomDelta is what one batch changed in a room's summary.
 type roomDelta struct {
-	state        bool
+	state bool
+	// listing: an archive controls event was stored or redacted
+	// (ChangeListed).
+	listing      bool
 	messages     int64
 	minTS, maxTS int64
+}
+
+// isControls reports whether a state event of type typ with the state key
+// key is one of the archive controls that say whether a room is listed.
+func isControls(typ, key string) bool {
+	return key == "" && (typ == event.TypeArchiveControls || typ == event.TypeArchiveControlsUnstable)
 }
 
 // PutEvents stores a batch of events in one transaction, idempotently on
@@ -637,6 +646,9 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		if ev.IsState() && w.changesSummary(ev.Type, *ev.StateKey) {
 			d.state = true
 		}
+		if ev.IsState() && isControls(ev.Type, *ev.StateKey) {
+			d.listing = true
+		}
 		// A room's first and last times are of what a reader can read:
 		// its messages and its polls (RoomDays); its count, of messages.
 		if ev.Public && ev.Readable() {
@@ -896,13 +908,14 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 				return err
 			}
 		}
-		if isState && w.changesSummary(typ, stateKey.String) {
+		if isState && (w.changesSummary(typ, stateKey.String) || isControls(typ, stateKey.String)) {
 			// A redacted topic means no topic: recompute the summary.
 			d, err := w.room(ctx, id.RoomID(room))
 			if err != nil {
 				return err
 			}
-			d.state = true
+			d.state = d.state || w.changesSummary(typ, stateKey.String)
+			d.listing = d.listing || isControls(typ, stateKey.String)
 		}
 		if relType == event.RelReplace && relTarget != "" {
 			// Redacting an edit reverts its original to the previous version.
@@ -1060,6 +1073,11 @@ func (w *writer) finish(ctx context.Context) error {
 		if d.state {
 			if err := w.refreshRoom(ctx, room); err != nil {
 				return fmt.Errorf("refresh room %s: %w", room, err)
+			}
+		}
+		if d.listing {
+			if err := w.feed(ctx, ChangeListed, room, ""); err != nil {
+				return err
 			}
 		}
 	}

@@ -1,7 +1,10 @@
 package web_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -134,6 +137,92 @@ func TestUnlistedRoomIsNotListed(t *testing.T) {
 		}
 		if rec := e.get(t, "/sitemap/!w:example.org.xml"); rec.Code != http.StatusOK {
 			t.Errorf("a room with archive: true has no sitemap: %d", rec.Code)
+		}
+	})
+}
+
+// TestBusyUnlistedRoomLeavesSearchPagesFull: a search of every room leaves
+// an unlisted room's messages out in the index's query, not only after it:
+// a busy unlisted room whose hits come first left pages short (or empty,
+// with a link to the next). Its controls changing (listed again, unlisted
+// again, the event redacted, its sender erased) is followed at once.
+func TestBusyUnlistedRoomLeavesSearchPagesFull(t *testing.T) {
+	const t0 = 1767225600000
+	const u = "!u:example.org"
+	controls := func(evID string, ts int64, archive bool) string {
+		return fmt.Sprintf(`{"event_id":%q,"room_id":%q,"type":"m.room.archive_controls","sender":"@a:example.org","origin_server_ts":%d,"state_key":"","content":{"archive":%t}}`, evID, u, ts, archive)
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		var listed []string
+		for i := range 10 {
+			listed = append(listed, msgLine(fmt.Sprintf("$x%d", i), t0+1000+int64(i), `{"msgtype":"m.text","body":"podman listed"}`))
+		}
+		busy := []string{controls("$ac1", t0+5, false)}
+		for i := range 100 {
+			busy = append(busy, fmt.Sprintf(`{"event_id":"$u%d","room_id":%q,"type":"m.room.message","sender":"@a:example.org","origin_server_ts":%d,"content":{"msgtype":"m.text","body":"podman unlisted"}}`, i, u, t0+100000+int64(i)))
+		}
+		e := newEnv(t, st, writeRoom(t, listed...))
+		e.addEvents(t, roomLines(u, t0, busy...))
+		ix := e.withSearch(t)
+		// pages follows a search's cursor: the rooms of each page.
+		pages := func(q, sort string) (out [][]string) {
+			t.Helper()
+			cursor := ""
+			for len(out) < 4 {
+				var res struct {
+					Results []struct {
+						RoomID string `json:"room_id"`
+					} `json:"results"`
+					Next string `json:"next_cursor"`
+				}
+				decode(t, e.get(t, "/api/v1/search?size=5&sort="+sort+"&q="+url.QueryEscape(q)+"&cursor="+url.QueryEscape(cursor)), http.StatusOK, &res)
+				var rooms []string
+				for _, r := range res.Results {
+					rooms = append(rooms, r.RoomID)
+				}
+				out = append(out, rooms)
+				if cursor = res.Next; cursor == "" {
+					break
+				}
+			}
+			return out
+		}
+		fullOfListed := func(when string) {
+			t.Helper()
+			for _, sort := range []string{"newest", "relevance"} {
+				got := pages("podman", sort)
+				if len(got) < 2 || len(got[0]) != 5 || len(got[1]) != 5 || slices.ContainsFunc(slices.Concat(got...), func(r string) bool { return r != "!x:example.org" }) {
+					t.Errorf("%s, %s: pages of rooms %q, want two of five of !x", when, sort, got)
+				}
+			}
+		}
+		fullOfListed("unlisted")
+
+		update := func(lines ...string) {
+			t.Helper()
+			e.addEvents(t, roomLines(u, t0, lines...))
+			if _, err := ix.CatchUp(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		update(controls("$ac2", t0+200000, true))
+		if got := pages("podman", "newest"); len(got[0]) != 5 || slices.ContainsFunc(got[0], func(r string) bool { return r != u }) {
+			t.Errorf("listed again: first page of rooms %q, want five of !u", got[0])
+		}
+		update(controls("$ac3", t0+200001, false))
+		fullOfListed("unlisted again")
+		update(fmt.Sprintf(`{"event_id":"$r","room_id":%q,"type":"m.room.redaction","sender":"@a:example.org","origin_server_ts":%d,"redacts":"$ac3","content":{}}`, u, t0+200002))
+		if got := pages("podman", "newest"); len(got[0]) != 5 || slices.ContainsFunc(got[0], func(r string) bool { return r != u }) {
+			t.Errorf("its controls redacted: first page of rooms %q, want five of !u", got[0])
+		}
+		// Erasing the moderator who sent them strips them too.
+		update(strings.Replace(controls("$ac4", t0+200003, false), "@a:", "@mod:", 1))
+		fullOfListed("unlisted by a moderator")
+		if _, err := st.EraseUser(context.Background(), "@mod:example.org", false); err != nil {
+			t.Fatal(err)
+		}
+		if got := pages("podman", "newest"); len(got[0]) != 5 || slices.ContainsFunc(got[0], func(r string) bool { return r != u }) {
+			t.Errorf("its moderator erased: first page of rooms %q, want five of !u", got[0])
 		}
 	})
 }
