@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -409,4 +410,67 @@ func TestEventTimesOfHiddenAndDeletedEvents(t *testing.T) {
 			t.Errorf("EventTimes = %v, want %v", got, want)
 		}
 	})
+}
+
+// Erasing an admin strips what they said in state (their name, a topic)
+// but not the state that governs the room: stripped as a redaction strips,
+// the retention policy went (expired history shown again), the create
+// event's room version (read as version 1), the tombstone's successor.
+func TestEraseUserKeepsTheRoomsGoverningState(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}})
+			now := time.Now().UnixMilli()
+			old := now - 3*24*3600*1000
+			evs := baseRoom(t)
+			for i := range evs {
+				evs[i].OriginTS = old - 1000 + int64(i)
+			}
+			for i := range 5 {
+				evs = append(evs, mk(t, fmt.Sprintf("$old%d", i), "m.room.message", "@bob:example.org", old+int64(i), nil, `{"msgtype":"m.text","body":"expired secret"}`))
+			}
+			evs = append(evs,
+				mk(t, "$new", "m.room.message", "@bob:example.org", now-3600*1000, nil, `{"msgtype":"m.text","body":"recent"}`),
+				mk(t, "$ret", "m.room.retention", "@alice:example.org", now-60000, sk(""), `{"max_lifetime":86400000}`),
+				mk(t, "$topic", "m.room.topic", "@alice:example.org", now-50000, sk(""), `{"topic":"alice's own words"}`),
+				mk(t, "$tomb", "m.room.tombstone", "@alice:example.org", now-40000, sk(""), `{"body":"moved","replacement_room":"!new:example.org"}`))
+			put(t, st, evs...)
+			shown := func() int {
+				got, err := st.DayEvents(ctx, room, old-24*3600*1000, now+1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return countType(got, "m.room.message")
+			}
+			if n := shown(); n != 1 {
+				t.Fatalf("before the erasure: %d messages shown, want 1", n)
+			}
+			if _, err := st.EraseUser(ctx, "@alice:example.org", false); err != nil {
+				t.Fatal(err)
+			}
+			if n := shown(); n != 1 {
+				t.Errorf("after erasing the admin who set the retention policy: %d messages shown, want 1 (expired history came back)", n)
+			}
+			r, err := st.Room(ctx, room)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.MaxLifetime != 24*time.Hour || r.Version != "10" || r.Successor != "!new:example.org" {
+				t.Errorf("after erasing the admin: max lifetime %v, version %q, successor %q; want 24h, 10, !new:example.org", r.MaxLifetime, r.Version, r.Successor)
+			}
+			if e, err := st.EventByID(ctx, "$old0"); err != nil || !e.Expired {
+				t.Errorf("an expired message after the erasure: %v, expired=%v", err, e.Expired)
+			}
+			// What they said goes: the topic they set and their name.
+			for _, evID := range []id.EventID{"$topic", "$join"} {
+				if e, err := st.EventByID(ctx, evID); err != nil || !e.Redacted || strings.Contains(string(e.Content), "alice") || strings.Contains(string(e.Content), "Alice") {
+					t.Errorf("%s after the erasure: %v, redacted=%v, %s", evID, err, e.Redacted, e.Content)
+				}
+			}
+			if r.Topic != "" {
+				t.Errorf("the room's topic after erasing its author: %q", r.Topic)
+			}
+		})
+	}
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/event"
 )
 
 // Reasons recorded in tombstones.
@@ -250,7 +253,8 @@ func OptOutRedaction(e Event) Redaction {
 
 // EraseUser deletes every message (non-state event) a user sent, leaving
 // tombstones, strips the content of their state events (as a redaction
-// would: a display name, a topic they set) and of the member events others
+// would: a display name, a topic they set) but the room's governing state
+// (governingTypes), and of the member events others
 // sent about them (an invite carries the invitee's name), clears the
 // display name copied into their events, and opts them out, so what they
 // send later is not shown either. It returns the number of events deleted
@@ -279,7 +283,7 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 	if dryRun {
 		ctx, cancel := s.readCtx(ctx)
 		defer cancel()
-		err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted`, string(user)).Scan(&states)
+		err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE `+ownStateSQL, string(user)).Scan(&states)
 		if err != nil {
 			return n, err
 		}
@@ -318,7 +322,7 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 			}
 			return rows.Err()
 		}
-		if err := collect(`SELECT nid, room_id, raw FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted`, string(user)); err != nil {
+		if err := collect(`SELECT nid, room_id, raw FROM events WHERE `+ownStateSQL, string(user)); err != nil {
 			return err
 		}
 		// Room by room, so that the (room, type, state_key) index serves it.
@@ -350,6 +354,25 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 		return nil
 	})
 	return n + states, err
+}
+
+// ownStateSQL selects the unredacted state events a user ($1) sent that
+// erasure strips: all but the room's governing state (governingTypes).
+var ownStateSQL = `sender = $1 AND state_key IS NOT NULL AND NOT redacted AND type NOT IN ('` +
+	strings.Join(governingTypes, "', '") + `')`
+
+// governingTypes are the state events that govern a room rather than say
+// something of their sender: erasing the admin who sent one leaves it.
+// Stripped as a redaction strips, each lost what the archive reads of it:
+// a retention policy (expired history shown again), the room version of a
+// create event (rooms 1-10), the successor of a tombstone, the archive
+// controls (an unlisted room listed), a space's children. Their member
+// events, names, topics and anything else they sent go.
+var governingTypes = []string{
+	event.TypeCreate, event.TypePowerLevels, event.TypeJoinRules, event.TypeHistoryVisibility,
+	event.TypeCanonicalAlias, event.TypeEncryption, event.TypeTombstone, event.TypeServerACL,
+	event.TypeRetention, "org.matrix.msc1763.retention", "m.room.guest_access",
+	event.TypeArchiveControls, event.TypeArchiveControlsUnstable, "m.space.child", "m.space.parent",
 }
 
 // aboutUserSQL selects the unredacted member events about a user ($2) in a
