@@ -375,6 +375,34 @@ var governingTypes = []string{
 	event.TypeArchiveControls, event.TypeArchiveControlsUnstable, "m.space.child", "m.space.parent",
 }
 
+// UserKnown reports whether the archive holds an event the user sent, a
+// member event about them, or their opt-out: an operator command naming
+// no such user is likely a typo (user IDs are case-sensitive).
+func (s *Store) UserKnown(ctx context.Context, user id.UserID) (bool, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var known bool
+	err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE sender = $1)
+		OR EXISTS (SELECT 1 FROM optouts WHERE user_id = $1)`, string(user)).Scan(&known)
+	if err != nil || known {
+		return known, err
+	}
+	// Member events about them (an invite, a ban) room by room, so that
+	// the (room, type, state_key) index serves it.
+	rooms, err := s.allRoomIDs(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, room := range rooms {
+		err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2)`,
+			string(room), string(user)).Scan(&known)
+		if err != nil || known {
+			return known, err
+		}
+	}
+	return false, nil
+}
+
 // aboutUserSQL selects the unredacted member events about a user ($2) in a
 // room ($1) that others sent.
 const aboutUserSQL = `room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND sender <> $2 AND NOT redacted`

@@ -32,6 +32,7 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 	by := fs.String("by", "", "who is running this, for the log (default: the system user)")
 	ircNick := fs.String("irc", "", "optout, optin, erase-user: an IRC nick whose imported lines in --room it applies to")
 	ircRoom := fs.String("room", "", "with --irc: the room the nick's IRC logs were imported into")
+	force := fs.Bool("force", false, "erase-user, optout: apply to a user ID the archive holds nothing of (a typo is refused without it)")
 	// Flags may follow the argument: archiver takedown $ev --reason x.
 	var positional []string
 	for rest := args; ; {
@@ -73,6 +74,23 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 
 	var affected int64
 	var summary string
+	// record logs the command (slog and operator_log) as far as it went:
+	// called as soon as what it changed is committed, before anything
+	// that may still fail (media clean-up), and when it stops part-way.
+	record := func(failed error) error {
+		s, r := summary, *reason
+		if failed != nil {
+			s += " (stopped: " + failed.Error() + ")"
+			r = strings.TrimSpace(r + " [stopped: " + failed.Error() + "]")
+		}
+		if *dryRun {
+			s = "dry run, nothing changed: " + strings.Replace(s, "deleted", "would be deleted", 1)
+		}
+		fmt.Fprintln(stdout, s)
+		log.Info("operator command", "command", cmd, "target", target, "by", actor, "dry_run", *dryRun, "affected", affected, "reason", r)
+		return st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: actor, Command: cmd, Target: target,
+			Reason: r, DryRun: *dryRun, Affected: affected})
+	}
 	switch cmd {
 	case "hide-room", "show-room", "purge-room":
 		room, err := resolveRoom(ctx, st, target)
@@ -97,9 +115,19 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		default:
 			affected = r.MessageCount
 			if !*dryRun {
-				err = st.HideRoom(ctx, room, false, "")
+				if err = st.HideRoom(ctx, room, false, ""); err == nil {
+					r, err = st.Room(ctx, room)
+				}
 			}
 			summary = fmt.Sprintf("%s shown again (%d messages)", room, affected)
+			switch h := r.Hiding(); {
+			case err != nil:
+			case h == store.HiddenByOperator && *dryRun:
+			case h != store.NotHidden:
+				// The operator's hiding is lifted (or there was none),
+				// but the room has reasons of its own.
+				summary = fmt.Sprintf("%s not hidden by the operator, but still not shown: %s", room, h)
+			}
 		}
 		if err != nil {
 			return err
@@ -113,21 +141,41 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 			return err
 		}
 		affected = 1
+		summary = fmt.Sprintf("content of %s in %s removed", ev.ID, ev.RoomID)
 		if ev.Redacted {
+			// Taken down again: its reason is the new one. Redacted in
+			// the room: readers see that redaction, so a reason given
+			// here would be logged and never shown.
+			r, err := st.RedactionOf(ctx, ev.ID)
+			if err != nil {
+				return err
+			}
+			if r.Kind != store.RedactionTakedown {
+				return fmt.Errorf("%s is already redacted in its room, and readers see that redaction; nothing to take down", ev.ID)
+			}
 			affected = 0
+			summary = fmt.Sprintf("%s was taken down already; its reason is now the one given", ev.ID)
 		}
-		if !*dryRun && !ev.Redacted {
+		if !*dryRun {
 			if err := st.Takedown(ctx, ev.ID, *reason); err != nil {
 				return err
 			}
 		}
-		summary = fmt.Sprintf("content of %s in %s removed", ev.ID, ev.RoomID)
 	case "erase-user", "optout", "optin":
 		users, err := targetUsers(ctx, st, target, *ircNick, *ircRoom)
 		if err != nil {
 			return err
 		}
 		target = joinUsers(users)
+		if *ircNick == "" && cmd != "optin" && !*force {
+			known, err := st.UserKnown(ctx, users[0])
+			if err != nil {
+				return err
+			}
+			if !known {
+				return fmt.Errorf("the archive holds no event sent by or about %s (user IDs are case-sensitive): nothing to %s; pass --force to opt them out before they ever speak", users[0], cmd)
+			}
+		}
 		var summaries []string
 		for _, u := range users {
 			var n int64
@@ -151,7 +199,9 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 				}
 			}
 			if err != nil {
-				return err
+				// Those before it are done: say so.
+				summary = strings.Join(summaries, "; ")
+				return errors.Join(err, record(err))
 			}
 			affected += n
 		}
@@ -171,22 +221,22 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		if len(rooms) > 0 {
 			summary += " (" + strings.Join(rooms, ", ") + ")"
 		}
+		if err != nil && affected > 0 {
+			return errors.Join(err, record(err))
+		}
 		if err != nil {
 			return err
 		}
 	}
-	if *dryRun {
-		summary = "dry run, nothing changed: " + strings.Replace(summary, "deleted", "would be deleted", 1)
+	if err := record(nil); err != nil {
+		return err
 	}
 	if !*dryRun {
 		if err := collectMedia(ctx, cfg, st, log); err != nil {
-			return fmt.Errorf("deleting media no event refers to: %w", err)
+			return fmt.Errorf("%s is done and logged, but deleting the media no event refers to failed (a running archiver deletes them within seconds, as does the next operator command): %w", cmd, err)
 		}
 	}
-	fmt.Fprintln(stdout, summary)
-	log.Info("operator command", "command", cmd, "target", target, "by", actor, "dry_run", *dryRun, "affected", affected, "reason", *reason)
-	return st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: actor, Command: cmd, Target: target,
-		Reason: *reason, DryRun: *dryRun, Affected: affected})
+	return nil
 }
 
 var operatorUsage = map[string]string{
