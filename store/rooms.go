@@ -29,7 +29,7 @@ const (
 		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	fallbackMetaSQL = `UPDATE rooms SET
 		name = CASE WHEN name = '' THEN $2 ELSE name END,
-		topic = CASE WHEN topic = '' THEN $3 ELSE topic END WHERE room_id = $1`
+		topic = CASE WHEN topic = '' THEN $3 ELSE topic END WHERE room_id = $1 AND NOT purged`
 )
 
 // summaryTypes are the types of the state events (with the empty state
@@ -392,7 +392,8 @@ func (s *Store) roomsIn(ctx context.Context, ph string, args []any, out map[id.R
 }
 
 // SetFallbackMeta gives a room a name and topic from outside its timeline
-// (an export's header) where its state provides none.
+// (an export's header) where its state provides none; a purged room takes
+// nothing (an export imported again gave it back its name and topic).
 func (s *Store) SetFallbackMeta(ctx context.Context, roomID id.RoomID, name, topic string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()

@@ -162,3 +162,43 @@ func TestShowRoomSaysWhatStillHidesIt(t *testing.T) {
 		t.Errorf("show-room of a purged room: %q, %v", s, err)
 	}
 }
+
+// A purged room takes no name or topic from its Element export imported
+// again (an import script run again, a colleague's copy): the export
+// header's gave them back (Store.SetFallbackMeta).
+func TestReimportAfterPurgeRoomKeepsNoName(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	ctx := context.Background()
+	var out, errs bytes.Buffer
+	const export = "../../testdata/import/element-export.json"
+	const roomID = "!hOmElAbAuToMaTiOn:example.org"
+	if err := run(ctx, []string{"import", "--assume-world-readable", export}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"purge-room", roomID}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"import", "--assume-world-readable", export}, &out, &errs); err != nil {
+		t.Fatalf("import again: %v", err)
+	}
+	cfg, err := config.Load("", []string{"MXARCHIVE_DATA_DIR=" + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, store.Config(cfg.Database), dir, storetest.Logger(t), storeOptions(cfg, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r, err := st.Room(ctx, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Purged {
+		t.Fatal("the room is no longer purged")
+	}
+	if r.Name != "" || r.Topic != "" {
+		t.Errorf("a purged room got its name %q and topic %q back from a re-import", r.Name, r.Topic)
+	}
+}
