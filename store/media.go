@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -51,10 +52,13 @@ type MediaJob struct {
 	Attempts int
 }
 
-// maxVisibleChecks bounds how many referring events a media request
-// examines: one visible is enough, and a file posted a million times must
-// not cost a million rows per request.
-const maxVisibleChecks = 50
+// A media request examines the referring events maxVisibleChecks at a
+// time, at most maxVisiblePages times: one visible is enough, and a file
+// posted a million times must not cost a million rows per request.
+const (
+	maxVisibleChecks = 50
+	maxVisiblePages  = 20
+)
 
 const (
 	insertMediaRefSQL = `INSERT INTO media_refs (event_id, room_id, server, media_id) VALUES ($1, $2, $3, $4)
@@ -72,10 +76,20 @@ const (
 )
 
 // visibleRefsSQL is the shown events that refer to a media item, newest
-// first; an event is found by its ID's hash (idh) on SQLite.
+// first, before nid $4; an event is found by its ID's hash (idh) on
+// SQLite. What anyone can do cheaply to a reference of their own (opt out,
+// hide their room by making it private or banning the bot) is left out
+// here, not after the LIMIT: 50 such references of one member to someone
+// else's file made it answer 410; $5 is the operator's ShowFormerlyPublic.
+// Shown is judged again in Go, and the room's retention only there
+// (MediaFor).
 var visibleRefsSQL = `SELECT ` + qualified(eventColumns, "e") + ` FROM media_refs m
 	JOIN events e ON idh(e.event_id) = idh(m.event_id) AND e.event_id = m.event_id
-	WHERE m.server = $1 AND m.media_id = $2 AND e.public AND NOT e.redacted
+	JOIN rooms r ON r.room_id = e.room_id
+	WHERE m.server = $1 AND m.media_id = $2 AND e.public AND NOT e.redacted AND e.nid < $4
+		AND NOT r.hidden AND NOT r.purged AND r.bot_membership IN ('', 'join')
+		AND (r.history_visibility IN ('', 'world_readable') OR $5)
+		AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = e.sender)
 	ORDER BY e.nid DESC LIMIT $3`
 
 // addMediaRefs records the media a new public event refers to and queues
@@ -185,30 +199,43 @@ func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return out, fmt.Errorf("media %s: %w", mxc, err)
 	}
-	evs, err := s.queryEvents(ctx, visibleRefsSQL, mxc.Server, mxc.MediaID, maxVisibleChecks)
-	if err != nil {
-		return out, fmt.Errorf("media %s refs: %w", mxc, err)
-	}
-	if evs, err = s.screen(ctx, evs, false); err != nil {
-		return out, fmt.Errorf("media %s refs: %w", mxc, err)
-	}
-	visible := false
+	visible, referred := false, false
 	rooms := map[id.RoomID]bool{}
-	for _, e := range evs {
-		if e.OptedOut {
-			continue
+	// Newest first, a page at a time: references that expired or whose
+	// room is not public any more may come first.
+	before := int64(math.MaxInt64)
+	for page := 0; page < maxVisiblePages && !visible; page++ {
+		evs, err := s.queryEvents(ctx, visibleRefsSQL, mxc.Server, mxc.MediaID, maxVisibleChecks, before, s.opts.ShowFormerlyPublic)
+		if err != nil {
+			return out, fmt.Errorf("media %s refs: %w", mxc, err)
 		}
-		shown, seen := rooms[e.RoomID]
-		if !seen {
-			r, err := s.Room(ctx, e.RoomID)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return out, fmt.Errorf("media %s room: %w", mxc, err)
+		if len(evs) == 0 {
+			break
+		}
+		referred, before = true, evs[len(evs)-1].NID
+		last := len(evs) < maxVisibleChecks
+		if evs, err = s.screen(ctx, evs, false); err != nil {
+			return out, fmt.Errorf("media %s refs: %w", mxc, err)
+		}
+		for _, e := range evs {
+			if e.OptedOut {
+				continue
 			}
-			shown = err == nil && r.Shown()
-			rooms[e.RoomID] = shown
+			shown, seen := rooms[e.RoomID]
+			if !seen {
+				r, err := s.Room(ctx, e.RoomID)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return out, fmt.Errorf("media %s room: %w", mxc, err)
+				}
+				shown = err == nil && r.Shown()
+				rooms[e.RoomID] = shown
+			}
+			if shown {
+				visible = true
+				break
+			}
 		}
-		if shown {
-			visible = true
+		if last {
 			break
 		}
 	}
@@ -223,7 +250,7 @@ func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return out, fmt.Errorf("media %s queue: %w", mxc, err)
 		}
-	case known || len(evs) > 0:
+	case known || referred:
 		out.State = MediaGone
 	default:
 		var refs int

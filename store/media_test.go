@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/retention"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -227,4 +230,65 @@ func TestMediaFollowsVisibility(t *testing.T) {
 			t.Fatalf("orphans after purging the room: %v", o)
 		}
 	})
+}
+
+// A member cannot take someone else's archived file off the archive by
+// referring to it in many messages that are not shown: sent after opting
+// out, in a room of their own made private afterwards, or in a room whose
+// retention expires them. MediaFor looked at the 50 newest references
+// only, found none shown, and answered 410 for a file whose message is.
+func TestReferencesNotShownHideNoOnesMedia(t *testing.T) {
+	const uri = "mxc://example.org/pic"
+	now := time.Now().UnixMilli()
+	const day = 24 * 3600 * 1000
+	flood := func(t *testing.T, r id.RoomID, from int64) []store.Event {
+		var evs []store.Event
+		for i := range 60 {
+			evs = append(evs, mediaMsg(t, fmt.Sprintf("$flood%d", i), "@mallory:evil.example", from+int64(i), "m.image", uri, ""))
+		}
+		return inRoom(r, evs...)
+	}
+	own := func(t *testing.T, extra ...store.Event) []store.Event {
+		return append(inRoom(hostile,
+			mk(t, "$hcreate", "m.room.create", "@mallory:evil.example", now-20*day, sk(""), `{"room_version":"10"}`),
+			mk(t, "$hhv", "m.room.history_visibility", "@mallory:evil.example", now-20*day+1, sk(""), `{"history_visibility":"world_readable"}`)), extra...)
+	}
+	for _, c := range []struct {
+		name   string
+		attack func(t *testing.T, st *store.Store)
+	}{
+		{"opted out", func(t *testing.T, st *store.Store) {
+			if _, err := st.OptOut(context.Background(), "@mallory:evil.example", store.OptOutByUser); err != nil {
+				t.Fatal(err)
+			}
+			put(t, st, inRoom(room, flood(t, room, now-day)...)...)
+		}},
+		{"own room made private", func(t *testing.T, st *store.Store) {
+			put(t, st, own(t, flood(t, hostile, now-day)...)...)
+			put(t, st, inRoom(hostile, mk(t, "$hhv2", "m.room.history_visibility", "@mallory:evil.example", now-day+100, sk(""), `{"history_visibility":"shared"}`))...)
+		}},
+		{"own room's retention", func(t *testing.T, st *store.Store) {
+			put(t, st, own(t, inRoom(hostile, mk(t, "$hret", "m.room.retention", "@mallory:evil.example", now-20*day+2, sk(""), `{"max_lifetime":86400000}`))[0])...)
+			put(t, st, flood(t, hostile, now-5*day)...)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, dialect := range storetest.Dialects {
+				t.Run(dialect, func(t *testing.T) {
+					st := storetest.OpenWith(t, dialect, store.Options{Retention: retention.Policy{Enabled: true}})
+					base := baseRoom(t)
+					for i := range base {
+						base[i].OriginTS = now - 30*day + int64(i)
+					}
+					put(t, st, append(base, mediaMsg(t, "$bob", "@bob:example.org", now-10*day, "m.image", uri, ""))...)
+					fetched(t, st, uri, shaA)
+					wantMedia(t, st, uri, store.MediaReady)
+					c.attack(t, st)
+					if m := mediaState(t, st, uri); m.State != store.MediaReady {
+						t.Errorf("Bob's image, still shown, after 60 references not shown: state %d, want %d (ready)", m.State, store.MediaReady)
+					}
+				})
+			}
+		})
+	}
 }
