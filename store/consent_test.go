@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -473,4 +474,114 @@ func TestEraseUserKeepsTheRoomsGoverningState(t *testing.T) {
 			}
 		})
 	}
+}
+
+// What the archive deletes leaves the quarantine too, which keeps a
+// refused event's JSON as received: an erased user's events (and member
+// events about them), a purged room's, expired messages. `archiver
+// quarantine --json` printed them, and its re-import brought them back.
+func TestQuarantineForgetsWhatIsDeleted(t *testing.T) {
+	now := time.Now().UnixMilli()
+	const day = 24 * 3600 * 1000
+	for _, c := range []struct {
+		name    string
+		delete  func(ctx context.Context, st *store.Store) error
+		gone    []string // words of the quarantined events that must go
+		stayed  []string // and of those that must stay
+		expires bool
+	}{
+		{"erase-user", func(ctx context.Context, st *store.Store) error {
+			_, err := st.EraseUser(ctx, "@bob:example.org", false)
+			return err
+		}, []string{"bob's words", "Bobby"}, []string{"carol's words"}, false},
+		{"purge-room", func(ctx context.Context, st *store.Store) error {
+			_, err := st.PurgeRoom(ctx, room, false)
+			return err
+		}, []string{"bob's words", "Bobby", "carol's words"}, nil, false},
+		{"retention", func(ctx context.Context, st *store.Store) error {
+			_, err := st.PurgeExpired(ctx, false, nil)
+			return err
+		}, []string{"bob's words"}, []string{"Bobby", "carol's words"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, d := range storetest.Dialects {
+				t.Run(d, func(t *testing.T) {
+					ctx := context.Background()
+					st, _ := storetest.RefusingWith(t, d, store.Options{Retention: retention.Policy{Enabled: true}}, "$pbob", "$pname", "$pcarol")
+					evs := baseRoom(t)
+					for i := range evs {
+						evs[i].OriginTS = now - 30*day + int64(i)
+					}
+					evs = append(evs,
+						mk(t, "$ret", "m.room.retention", "@alice:example.org", now-30*day+100, sk(""), `{"max_lifetime":86400000}`),
+						mk(t, "$m1", "m.room.message", "@bob:example.org", now-20*day, nil, `{"msgtype":"m.text","body":"stored"}`),
+						mk(t, "$pbob", "m.room.message", "@bob:example.org", now-20*day+1, nil, `{"msgtype":"m.text","body":"bob's words"}`),
+						mk(t, "$pname", "m.room.member", "@alice:example.org", now-20*day+2, sk("@bob:example.org"), `{"membership":"invite","displayname":"Bobby"}`),
+						mk(t, "$pcarol", "m.room.message", "@carol:example.org", now-1000, nil, `{"msgtype":"m.text","body":"carol's words"}`),
+						mk(t, "$last", "m.room.message", "@carol:example.org", now-900, nil, `{"msgtype":"m.text","body":"the latest"}`))
+					if !c.expires {
+						evs = slices.DeleteFunc(evs, func(e store.Event) bool { return e.ID == "$ret" })
+					}
+					put(t, st, evs...)
+					if q := quarantined(t, st); len(q) != 3 {
+						t.Fatalf("quarantine = %d events, want 3", len(q))
+					}
+					if err := c.delete(ctx, st); err != nil {
+						t.Fatal(err)
+					}
+					var raws []string
+					for _, q := range quarantined(t, st) {
+						raws = append(raws, string(q.Raw))
+					}
+					all := strings.Join(raws, "\n")
+					for _, w := range c.gone {
+						if strings.Contains(all, w) {
+							t.Errorf("the quarantine still holds %q:\n%s", w, all)
+						}
+					}
+					for _, w := range c.stayed {
+						if !strings.Contains(all, w) {
+							t.Errorf("the quarantine lost %q:\n%s", w, all)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// An erased user's message that reaches the archive after the erasure (a
+// late backfill, an export imported afterwards: never stored, so without
+// a tombstone) is not stored, nor its media fetched; it was stored whole,
+// its words kept and its file downloaded again. Their redaction is still
+// applied (a moderator's), and their state still places the room's
+// history.
+func TestErasedUsersLaterMessagesAreNotStored(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, append(baseRoom(t),
+			mk(t, "$m1", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.text","body":"bob speaks"}`),
+			mk(t, "$spam", "m.room.message", "@eve:example.org", 2100, nil, `{"msgtype":"m.text","body":"spam"}`))...)
+		if _, err := st.EraseUser(ctx, "@bob:example.org", false); err != nil {
+			t.Fatal(err)
+		}
+		res := put(t, st, mediaMsg(t, "$late", "@bob:example.org", 1500, "m.image", "mxc://example.org/bobsface", ""),
+			mk(t, "$late2", "m.room.message", "@bob:example.org", 1501, nil, `{"msgtype":"m.text","body":"bob's old secret"}`),
+			mk(t, "$late3", "m.room.member", "@bob:example.org", 1502, sk("@bob:example.org"), `{"membership":"leave"}`),
+			mk(t, "$late4", "m.room.redaction", "@bob:example.org", 2200, nil, `{"redacts":"$spam"}`))
+		if res.Stored != 2 || res.Withdrawn != 2 {
+			t.Errorf("the erased user's late events: %+v, want 2 stored (their leave, their redaction), 2 withdrawn", res)
+		}
+		for _, evID := range []id.EventID{"$late", "$late2"} {
+			if _, err := st.EventByID(ctx, evID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s of the erased user, arriving late: %v", evID, err)
+			}
+		}
+		if due := dueURIs(t, st); len(due) != 0 {
+			t.Errorf("an erased user's media is queued after the erasure: %v", due)
+		}
+		if e, err := st.EventByID(ctx, "$spam"); err != nil || !e.Redacted {
+			t.Errorf("the message the erased moderator redacted: %v, redacted=%v", err, e.Redacted)
+		}
+	})
 }

@@ -172,7 +172,7 @@ func EventIDLookups(st *Store) map[string][]any {
 		runBoundsSQL:               {"$a", "$b"},
 		rejudgeTargetsSQL:          {"!r:example.org", 10},
 		roomRedactionsSQL:          {"!r:example.org", int64(0), "$a", 10, int64(0)},
-		visibleRefsSQL:             {"example.org", "m", 10},
+		visibleRefsSQL:             {"example.org", "m", 10, int64(1) << 62, false},
 		MeetingStartsSQL(st):       {"!r:example.org", 10, 1 << 62},
 		amongQuery:                 {amongArg},
 		probe:                      {amongArg},

@@ -21,9 +21,15 @@ const (
 )
 
 // dropWithdrawn removes from a batch the events deleted on purpose before
-// (a retried transaction or a backfill must not bring them back) and those
-// of purged rooms. It learns the first from writer.probe, whose look at the
-// batch's IDs notePending and markRelated read after it.
+// (a retried transaction or a backfill must not bring them back), those
+// of purged rooms, and the messages of erased users: one that arrives
+// after the erasure (a late backfill, an export imported afterwards) was
+// never stored, so has no tombstone, and was stored whole, its media
+// fetched. Their state events are stored, as what places the room's
+// history, and so are their redactions (a moderator's: the message stays
+// withdrawn), both screened as any opted-out user's. It learns the first from
+// writer.probe, whose look at the batch's IDs notePending and markRelated
+// read after it.
 func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult) ([]Event, error) {
 	if len(evs) == 0 {
 		return evs, nil
@@ -36,20 +42,34 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 		return nil, err
 	}
 	gone := w.count(probeTombstoned)
-	rooms, err := scanStrings(w.tx.QueryContext(ctx, `SELECT room_id FROM rooms WHERE purged`))
+	// One query for both: each is a round trip on PostgreSQL.
+	rows, err := w.tx.QueryContext(ctx, `SELECT 'r', room_id FROM rooms WHERE purged
+		UNION ALL SELECT 'u', user_id FROM optouts WHERE via = $1`, OptOutErased)
 	if err != nil {
 		return nil, err
 	}
-	purged := make(map[string]bool, len(rooms))
-	for _, r := range rooms {
-		purged[r] = true
+	purged, erased := map[string]bool{}, map[string]bool{}
+	for rows.Next() {
+		var kind, name string
+		if err := rows.Scan(&kind, &name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if kind == "r" {
+			purged[name] = true
+		} else {
+			erased[name] = true
+		}
 	}
-	if gone == 0 && len(purged) == 0 {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	if gone == 0 && len(purged) == 0 && len(erased) == 0 {
 		return evs, nil
 	}
 	out := evs[:0:0]
 	for _, e := range evs {
-		if w.probed[string(e.ID)]&probeTombstoned != 0 || purged[string(e.RoomID)] {
+		if w.probed[string(e.ID)]&probeTombstoned != 0 || purged[string(e.RoomID)] || erased[string(e.Sender)] && !e.IsState() && e.Type != event.TypeRedaction {
 			res.Withdrawn++
 			continue
 		}
@@ -211,7 +231,7 @@ func (s *Store) PurgeRoom(ctx context.Context, room id.RoomID, dryRun bool) (int
 		for _, q := range []string{
 			`DELETE FROM redactions WHERE room_id = $1`, `DELETE FROM room_aliases WHERE room_id = $1`,
 			`DELETE FROM alias_claims WHERE room_id = $1`,
-			`DELETE FROM room_sync WHERE room_id = $1`,
+			`DELETE FROM room_sync WHERE room_id = $1`, `DELETE FROM quarantine WHERE room_id = $1`,
 			`UPDATE rooms SET message_count = 0, first_ts = 0, last_ts = 0, name = '', topic = '', avatar_url = '',
 				canonical_alias = '', alt_aliases = '[]' WHERE room_id = $1`,
 		} {
@@ -351,7 +371,12 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 			d.state = true
 			states++
 		}
-		return nil
+		// What the database refused of theirs, kept aside as received.
+		q, err := w.dropQuarantined(ctx, func(_ id.RoomID, ev *event.Event) bool {
+			return ev.Sender == user || ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(user)
+		})
+		states += q
+		return err
 	})
 	return n + states, err
 }

@@ -11,6 +11,8 @@ import (
 	"maunium.net/go/mautrix/id"
 	moderncsqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/mxarchive/mxarchive/event"
 )
 
 // Source says where a batch of events came from. The quarantine records
@@ -165,4 +167,38 @@ func (s *Store) quarantine(ctx context.Context, src Source, ev *Event, cause err
 		return fmt.Errorf("quarantine %s: %w", ev.ID, err)
 	}
 	return nil
+}
+
+// dropQuarantined deletes the quarantined events for which gone is true,
+// and returns how many it deleted: what an erasure, a purge or retention
+// deletes from the archive leaves the quarantine too, whose JSON is the
+// event as received (`archiver quarantine --json` printed an erased
+// user's words, and its re-import brought them back). The quarantine holds
+// only events the database refused, so it is read whole; an event whose
+// JSON cannot be read is kept.
+func (w *writer) dropQuarantined(ctx context.Context, gone func(room id.RoomID, ev *event.Event) bool) (int64, error) {
+	rows, err := w.tx.QueryContext(ctx, `SELECT event_id, room_id, raw FROM quarantine`)
+	if err != nil {
+		return 0, fmt.Errorf("quarantine: %w", err)
+	}
+	var drop []string
+	for rows.Next() {
+		var evID, room, raw string
+		if err := rows.Scan(&evID, &room, &raw); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("quarantine: %w", err)
+		}
+		if ev, err := event.Parse([]byte(raw)); err == nil && gone(id.RoomID(room), ev) {
+			drop = append(drop, evID)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("quarantine: %w", err)
+	}
+	for _, evID := range drop {
+		if _, err := w.tx.ExecContext(ctx, `DELETE FROM quarantine WHERE event_id = $1`, evID); err != nil {
+			return 0, fmt.Errorf("quarantine: %w", err)
+		}
+	}
+	return int64(len(drop)), nil
 }

@@ -149,7 +149,7 @@ func sqlLiterals(t *testing.T, args []any) string {
 		switch v := a.(type) {
 		case string:
 			lits[i] = quote(v)
-		case int, int64:
+		case int, int64, bool:
 			lits[i] = fmt.Sprint(v)
 		case []string:
 			q := make([]string, len(v))

@@ -8,6 +8,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/retention"
 )
 
@@ -84,6 +85,20 @@ func (s *Store) PurgeExpired(ctx context.Context, dryRun bool, progress func(ret
 		if err != nil {
 			return out, fmt.Errorf("purge expired events of %s: %w", room, err)
 		}
+	}
+	if dryRun {
+		return out, nil
+	}
+	// The quarantine's expired messages go too: it keeps them as received.
+	err = s.inWrite(ctx, func(w *writer) error {
+		_, err := w.dropQuarantined(ctx, func(room id.RoomID, ev *event.Event) bool {
+			cut := s.expiredBefore(roomMax, room)
+			return cut > 0 && !ev.IsState() && ev.OriginTS < cut
+		})
+		return err
+	})
+	if err != nil {
+		return out, fmt.Errorf("purge expired events: %w", err)
 	}
 	return out, nil
 }

@@ -71,12 +71,18 @@ func Twins(t testing.TB, dialect string, opts store.Options) (*store.Store, *sto
 // already makes safe.
 func Refusing(t testing.TB, dialect string, eventIDs ...string) (*store.Store, string) {
 	t.Helper()
+	return RefusingWith(t, dialect, store.Options{}, eventIDs...)
+}
+
+// RefusingWith is Refusing with the store's options.
+func RefusingWith(t testing.TB, dialect string, opts store.Options, eventIDs ...string) (*store.Store, string) {
+	t.Helper()
 	cfg := store.Config{Type: dialect, URI: filepath.Join(t.TempDir(), "refusing.db")}
 	driver := "sqlite"
 	if dialect == "postgres" {
 		cfg.URI, driver = pgtest.NewDatabase(t), "pgx"
 	}
-	st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t), store.Options{})
+	st, err := store.Open(context.Background(), cfg, t.TempDir(), Logger(t), opts)
 	if err != nil {
 		t.Fatalf("open %s store: %v", dialect, err)
 	}
