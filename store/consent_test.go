@@ -585,3 +585,35 @@ func TestErasedUsersLaterMessagesAreNotStored(t *testing.T) {
 		}
 	})
 }
+
+// An opted-out moderator's reason for a kick or ban of someone else is
+// withdrawn, as their redactions' reasons are: it stayed on every state
+// line. The member event's target and profile stay.
+func TestOptedOutModeratorsKickReasonWithdrawn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, append(baseRoom(t),
+			mk(t, "$cj", "m.room.member", "@carol:example.org", 1500, sk("@carol:example.org"), `{"membership":"join","displayname":"Carol"}`),
+			mk(t, "$kick", "m.room.member", "@bob:example.org", 2000, sk("@carol:example.org"), `{"membership":"leave","reason":"bob's own words about carol"}`),
+			mk(t, "$ban", "m.room.member", "@alice:example.org", 2001, sk("@dave:example.org"), `{"membership":"ban","reason":"alice's reason"}`),
+		)...)
+		if _, err := st.OptOut(ctx, "@bob:example.org", store.OptOutByUser); err != nil {
+			t.Fatal(err)
+		}
+		day, err := st.DayEvents(ctx, room, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range day {
+			if e.ID == "$kick" && (strings.Contains(string(e.Content), "own words") || strings.Contains(string(e.Raw), "own words")) {
+				t.Errorf("an opted-out moderator's kick reason is still shown: %s", e.Content)
+			}
+			if e.ID == "$ban" && !strings.Contains(string(e.Content), "alice's reason") {
+				t.Errorf("the reason of a moderator who did not opt out is withdrawn: %s", e.Content)
+			}
+		}
+		if e, err := st.EventByID(ctx, "$kick"); err != nil || strings.Contains(string(e.Content), "own words") || !strings.Contains(string(e.Content), `"membership":"leave"`) {
+			t.Errorf("the kick's permalink: %v, %s", err, e.Content)
+		}
+	})
+}

@@ -335,8 +335,15 @@ func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Ev
 			if optouts[e.Sender] {
 				e.SenderName = ""
 			}
-			if e.Type == event.TypeMember && optouts[id.UserID(*e.StateKey)] {
+			switch {
+			case e.Type != event.TypeMember:
+			case optouts[id.UserID(*e.StateKey)]:
 				e.setContent(withdrawnProfile(e.Content, !optouts[e.Sender]))
+			case optouts[e.Sender] && event.StringField(e.Content, "reason") != "":
+				// A kick's or ban's reason is its sender's words, as a
+				// redaction's is (withdrawnReason); who it is about,
+				// and their profile, stay.
+				e.setContent(withoutReason(e.Content))
 			}
 		}
 		out = append(out, e)
@@ -379,6 +386,17 @@ func withdrawnProfile(content json.RawMessage, keepReason bool) json.RawMessage 
 		out["reason"] = r
 	}
 	b, _ := json.Marshal(out)
+	return b
+}
+
+// withoutReason is a member event's content without its reason.
+func withoutReason(content json.RawMessage) json.RawMessage {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(content, &fields) != nil {
+		return withdrawnProfile(content, false)
+	}
+	delete(fields, "reason")
+	b, _ := json.Marshal(fields)
 	return b
 }
 
