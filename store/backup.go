@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -19,8 +21,46 @@ const backupTimeout = 2 * time.Hour
 // archives are backed up with pg_dump.
 func (s *Store) Backup(ctx context.Context, path string) error {
 	if s.dialect == postgres {
-		return errors.New("backup: this archive is on PostgreSQL: back it up with pg_dump (see doc/deploy.md)")
+		return errPgDump
 	}
+	return backupSQLite(ctx, s.db, path)
+}
+
+var errPgDump = errors.New("backup: this archive is on PostgreSQL: back it up with pg_dump (see doc/deploy.md)")
+
+// BackupAsIs is Backup of the archive cfg and dataDir name, without
+// opening it as a store: Open migrates the schema first, so a backup
+// taken with a new binary before an upgrade ("back up before every
+// upgrade", doc/deploy.md) held the new schema, which the old binary
+// cannot open, and had migrated the live archive under it.
+func BackupAsIs(ctx context.Context, cfg Config, dataDir, path string) error {
+	switch cfg.Type {
+	case "", "sqlite", "sqlite3":
+	case "postgres", "postgresql":
+		return errPgDump
+	default:
+		return fmt.Errorf("backup: %w %q (want sqlite or postgres)", ErrUnknownDBType, cfg.Type)
+	}
+	file := cfg.URI
+	if file == "" {
+		file = filepath.Join(dataDir, "mxarchive.db")
+	}
+	// Opening a file that is not there would make an empty archive.
+	if p := sqlitePath(file); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("backup: no archive to copy: %w", err)
+		}
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(file, Options{ReadMostly: true}))
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer db.Close()
+	return backupSQLite(ctx, db, path)
+}
+
+// backupSQLite copies the SQLite database db to the new file path.
+func backupSQLite(ctx context.Context, db *sql.DB, path string) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("backup: %s exists; name a new file", path)
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -32,7 +72,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, backupTimeout)
 	defer cancel()
-	if _, err := s.db.ExecContext(ctx, `VACUUM INTO $1`, partial); err != nil {
+	if _, err := db.ExecContext(ctx, `VACUUM INTO $1`, partial); err != nil {
 		os.Remove(partial)
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/mxarchive/mxarchive/config"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 // backupCmd copies a SQLite archive to one new file, online.
@@ -15,15 +16,11 @@ func backupCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	if len(args) != 1 || args[0] == "" || args[0][0] == '-' {
 		return errors.New("backup: name one new file to write, e.g. archiver backup /var/backups/mxarchive-$(date +%F).db")
 	}
-	st, err := openStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Backup(ctx, args[0]); err != nil {
+	// As it is: opening it as a store would migrate it first.
+	if err := store.BackupAsIs(ctx, store.Config(cfg.Database), cfg.DataDir, args[0]); err != nil {
 		return err
 	}
 	log.Info("backup written", "file", args[0])
-	_, err = fmt.Fprintf(stdout, "backup written to %s\n", args[0])
+	_, err := fmt.Fprintf(stdout, "backup written to %s\n", args[0])
 	return err
 }
