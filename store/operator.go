@@ -495,8 +495,15 @@ func (s *Store) FindOperatorLog(ctx context.Context, q OperatorLogQuery) ([]Oper
 	if !q.Since.IsZero() {
 		since = q.Since.UnixMilli()
 	}
+	// A command on several users (optout --irc) names them all, with
+	// commas: an entry names a target it holds among them.
+	position := "strpos"
+	if s.dialect == sqlite {
+		position = "instr"
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, command, target, reason, dry_run, affected FROM operator_log
-		WHERE at >= $1 AND ($2 = '' OR command = $2) AND ($3 = '' OR target = $3) ORDER BY at DESC LIMIT $4`,
+		WHERE at >= $1 AND ($2 = '' OR command = $2) AND ($3 = '' OR target = $3 OR `+position+`(',' || target || ',', ',' || $3 || ',') > 0)
+		ORDER BY at DESC LIMIT $4`,
 		since, q.Command, q.Target, cmp.Or(q.Limit, 1000))
 	if err != nil {
 		return nil, fmt.Errorf("operator log: %w", err)

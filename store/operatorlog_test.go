@@ -17,6 +17,7 @@ func TestFindOperatorLog(t *testing.T) {
 			{At: t0, Actor: "a", Command: "takedown", Target: "$1"},
 			{At: t0.Add(48 * time.Hour), Actor: "a", Command: "takedown", Target: "$2"},
 			{At: t0.Add(72 * time.Hour), Actor: "b", Command: "optout", Target: "@u:x"},
+			{At: t0.Add(96 * time.Hour), Actor: "b", Command: "optout", Target: "@irc_n_a:x,@irc_n_b%:x"},
 		} {
 			a.Affected = int64(i)
 			if err := st.LogOperator(ctx, a); err != nil {
@@ -27,11 +28,13 @@ func TestFindOperatorLog(t *testing.T) {
 			q    store.OperatorLogQuery
 			want []string
 		}{
-			"all":            {store.OperatorLogQuery{}, []string{"@u:x", "$2", "$1"}},
-			"since":          {store.OperatorLogQuery{Since: t0.Add(time.Hour)}, []string{"@u:x", "$2"}},
+			"all":            {store.OperatorLogQuery{}, []string{"@irc_n_a:x,@irc_n_b%:x", "@u:x", "$2", "$1"}},
+			"since":          {store.OperatorLogQuery{Since: t0.Add(time.Hour)}, []string{"@irc_n_a:x,@irc_n_b%:x", "@u:x", "$2"}},
+			"one of several": {store.OperatorLogQuery{Target: "@irc_n_b%:x"}, []string{"@irc_n_a:x,@irc_n_b%:x"}},
+			"part of one":    {store.OperatorLogQuery{Target: "@irc_n_"}, nil},
 			"command":        {store.OperatorLogQuery{Command: "takedown"}, []string{"$2", "$1"}},
 			"target":         {store.OperatorLogQuery{Target: "$1"}, []string{"$1"}},
-			"limit":          {store.OperatorLogQuery{Limit: 1}, []string{"@u:x"}},
+			"limit":          {store.OperatorLogQuery{Limit: 1}, []string{"@irc_n_a:x,@irc_n_b%:x"}},
 			"no such target": {store.OperatorLogQuery{Target: "' OR 1=1 --"}, nil},
 		} {
 			got, err := st.FindOperatorLog(ctx, c.q)

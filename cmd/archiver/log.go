@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mxarchive/mxarchive/config"
@@ -59,6 +60,14 @@ func logCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		return err
 	}
 	defer st.Close()
+	if strings.HasPrefix(q.Target, "#") {
+		// Room commands are logged by the room's ID.
+		room, err := resolveRoom(ctx, st, q.Target)
+		if err != nil {
+			return fmt.Errorf("log: --target %s: %w", q.Target, err)
+		}
+		q.Target = string(room)
+	}
 	entries, err := st.FindOperatorLog(ctx, q)
 	if err != nil {
 		return err

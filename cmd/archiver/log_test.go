@@ -70,3 +70,48 @@ func TestLogCommand(t *testing.T) {
 		t.Errorf("bad --since: %v", err)
 	}
 }
+
+// --target finds a room's entries by its alias (they are logged by the
+// room's ID), and a user's among the entries of a command on several
+// users (optout --irc logs them joined by commas): both found nothing.
+func TestLogTargetByAliasAndAmongSeveral(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	ctx := context.Background()
+	var out, errs bytes.Buffer
+	if err := run(ctx, []string{"import", "../../testdata/demo/ansible-community.ndjson"}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"hide-room", "#ansible-community:example.org", "--reason", "raid"}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: "ops", Command: "optout",
+		Target: "@irc_libera_fungi:example.org,@irc_libera_fungi_:example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	logOf := func(target string) string {
+		t.Helper()
+		out.Reset()
+		if err := run(ctx, []string{"log", "--target", target}, &out, &errs); err != nil {
+			t.Fatalf("log --target %s: %v", target, err)
+		}
+		return out.String()
+	}
+	if got := logOf("#ansible-community:example.org"); !strings.Contains(got, "hide-room") {
+		t.Errorf("--target by alias = %q", got)
+	}
+	if got := logOf("@irc_libera_fungi_:example.org"); !strings.Contains(got, "optout") {
+		t.Errorf("--target one of several users = %q", got)
+	}
+	// Only whole user IDs match.
+	for _, part := range []string{"@irc_libera_fungi", "fungi:example.org", "@irc_libera_fungi:example.org,@irc"} {
+		if got := logOf(part); got != "" {
+			t.Errorf("--target %s = %q, want nothing", part, got)
+		}
+	}
+}
