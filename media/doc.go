@@ -16,9 +16,14 @@
 // and video types is ever served inline; SVG, HTML and everything else are
 // attachments under a sandbox CSP. Image decoding for thumbnails reads the
 // header first and refuses more than MaxPixels, so a decompression bomb
-// costs nothing.
+// costs nothing; a header is not taken at its word where the decoder does
+// not (a WebP's image must be its canvas), and a JPEG with more scans than
+// any real one is refused, since each scan costs a pass over every block
+// (bombs.go).
 //
 // Fetcher downloads media through the homeserver's authenticated client
 // media API (MSC3916) as the bot, falling back to the legacy endpoint, with
-// a size bound; the archiver's fetch loop drives it from the store's queue.
+// a size bound and a minimum rate; the archiver's fetch loop drives it from
+// the store's queue, claiming a file as a download slot frees, and deletes
+// orphaned bytes beside the downloads, never after them.
 package media

@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -56,12 +58,13 @@ type Fetcher struct {
 	// pass it together.
 	quotaMu  sync.Mutex
 	reserved int64
-	// gc serializes deleting orphaned bytes against downloads in flight: a
-	// download that finds its bytes already stored (dedup) must not see
-	// them deleted before it records them. Another process's fetcher is
-	// kept out by the database instead (Store.DeleteOrphans).
-	gc  sync.RWMutex
-	now func() time.Time
+	// minRate (bytes a second) is the least a download's body must
+	// deliver in each rateWindow once the homeserver has answered; a
+	// slower one is cut off and retried like any failure (tests shorten
+	// the window).
+	minRate    int64
+	rateWindow time.Duration
+	now        func() time.Time
 	// owner names this fetcher's claims on queued fetches
 	// (Store.ClaimMedia), which another process's fetcher leaves alone.
 	owner string
@@ -88,9 +91,25 @@ func NewFetcher(st *store.Store, blobs Blobs, address, asToken string, user id.U
 		// A stalled homeserver must not hold a download slot forever; a
 		// 50 MiB file at 1 Mbit/s takes ~7 minutes.
 		http:    &http.Client{Timeout: 15 * time.Minute},
+		minRate: defaultMinRate, rateWindow: defaultRateWindow,
 		MaxSize: DefaultMaxSize, Concurrency: 4, Poll: 2 * time.Second, now: time.Now,
 	}, nil
 }
+
+// A download whose body brings less than defaultMinRate bytes a second,
+// averaged over each defaultRateWindow, is abandoned and retried later: a
+// server dripping a file holds a download slot for a window, not for the
+// client's 15 minutes. 1 KiB/s is far below any link that could deliver
+// the 50 MiB a file may have within those 15 minutes (57 KiB/s), so only
+// a stalled or hostile sender trips it; the window is long enough to ride
+// out a pause (a garbage collection, a busy disk) on the homeserver.
+const (
+	defaultMinRate    = 1 << 10
+	defaultRateWindow = 30 * time.Second
+)
+
+// errTooSlow ends a download below the minimum rate.
+var errTooSlow = errors.New("download slower than the minimum rate")
 
 // fetchError is a failed download: permanent ones are not retried
 // automatically.
@@ -140,6 +159,8 @@ func (h *headBuffer) Write(p []byte) (int, error) {
 }
 
 func (f *Fetcher) get(ctx context.Context, path string, q url.Values, limit int64) (Blob, string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	resp, err := f.request(ctx, path, q)
 	if err != nil {
 		return Blob{}, "", err
@@ -148,15 +169,78 @@ func (f *Fetcher) get(ctx context.Context, path string, q url.Values, limit int6
 	if limit > 0 && resp.ContentLength > limit {
 		return Blob{}, "", &fetchError{permanent: true, err: fmt.Errorf("%w: %d bytes announced", ErrTooLarge, resp.ContentLength)}
 	}
+	body := &countingReader{r: resp.Body}
+	stop := f.watchRate(body, cancel)
+	defer stop()
 	head := &headBuffer{}
-	b, err := f.blobs.Put(ctx, io.TeeReader(resp.Body, head), limit)
+	b, err := f.blobs.Put(ctx, io.TeeReader(body, head), limit)
 	if errors.Is(err, ErrTooLarge) {
 		return Blob{}, "", &fetchError{permanent: true, err: err}
+	}
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errTooSlow) {
+		err = cause
 	}
 	if err != nil {
 		return Blob{}, "", &fetchError{err: fmt.Errorf("GET %s: %w", path, err)}
 	}
 	return b, Sniff(head.b), nil
+}
+
+// countingReader counts the bytes read through it, and whether it has
+// ended, for watchRate.
+type countingReader struct {
+	r     io.Reader
+	n     atomic.Int64
+	ended atomic.Bool
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	if err != nil {
+		c.ended.Store(true)
+	}
+	return n, err
+}
+
+// watchRate cancels a download (with errTooSlow) at the end of the first
+// rateWindow in which body delivered less than minRate a second; a timer,
+// not a check in Read, because a sender that stops altogether never
+// returns from Read. The watch ends with the body: storing it afterwards
+// (an upload to a bucket) is not the sender's to hurry. stop ends it
+// sooner.
+func (f *Fetcher) watchRate(body *countingReader, cancel context.CancelCauseFunc) (stop func()) {
+	if f.minRate <= 0 || f.rateWindow <= 0 {
+		return func() {}
+	}
+	want := f.minRate * int64(f.rateWindow) / int64(time.Second)
+	var mu sync.Mutex
+	var t *time.Timer
+	stopped, last := false, int64(0)
+	var check func()
+	check = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped || body.ended.Load() {
+			return
+		}
+		n := body.n.Load()
+		if n-last < want {
+			cancel(fmt.Errorf("%w: %d bytes in %s (minimum %d bytes/s)", errTooSlow, n-last, f.rateWindow, f.minRate))
+			return
+		}
+		last = n
+		t = time.AfterFunc(f.rateWindow, check)
+	}
+	mu.Lock()
+	t = time.AfterFunc(f.rateWindow, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // request GETs path from the homeserver as the bot: a 200 response, whose
@@ -200,6 +284,8 @@ const maxRemoteThumbnail = 4 << 20
 // × ThumbnailHeight: the homeserver's word on what it sent is not trusted
 // any more than the room's.
 func (f *Fetcher) remoteThumbnail(ctx context.Context, m event.MXC) ([]byte, string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	path := "/" + url.PathEscape(m.Server) + "/" + url.PathEscape(m.MediaID)
 	size := func() url.Values {
 		return url.Values{"width": {strconv.Itoa(ThumbnailWidth)}, "height": {strconv.Itoa(ThumbnailHeight)}, "method": {"scale"}}
@@ -216,7 +302,13 @@ func (f *Fetcher) remoteThumbnail(ctx context.Context, m event.MXC) ([]byte, str
 		return nil, "", err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRemoteThumbnail+1))
+	body := &countingReader{r: resp.Body}
+	stop := f.watchRate(body, cancel)
+	defer stop()
+	b, err := io.ReadAll(io.LimitReader(body, maxRemoteThumbnail+1))
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errTooSlow) {
+		err = cause
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("homeserver thumbnail: %w", err)
 	}
@@ -255,9 +347,13 @@ const (
 )
 
 // fetch runs one job and records its outcome.
+//
+// Deleting orphaned bytes (Collect) does not wait for it: a download that
+// finds its bytes already stored (dedup) while a deletion pass removes
+// them sees them missing when it records them (MediaFetched checks under
+// the database's write lock, which DeleteOrphans holds) and downloads
+// them again, as against another process's deletion pass.
 func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
-	f.gc.RLock()
-	defer f.gc.RUnlock()
 	log := f.log.With("room_id", j.RoomID, "mxc", j.String())
 	limit, release, ok, err := f.reserve(ctx)
 	if err != nil {
@@ -418,10 +514,9 @@ func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
 }
 
 // Collect deletes the bytes of blobs no media row names any more, then
-// forgets them. It returns how many it deleted.
+// forgets them. It returns how many it deleted. It runs beside downloads
+// in flight (see fetch), so a slow one never delays an erasure.
 func (f *Fetcher) Collect(ctx context.Context) (int, error) {
-	f.gc.Lock()
-	defer f.gc.Unlock()
 	total := 0
 	for {
 		n, err := f.store.DeleteOrphans(ctx, 100, func(h string) error { return f.blobs.Delete(ctx, h) })
@@ -439,58 +534,62 @@ func (f *Fetcher) Collect(ctx context.Context) (int, error) {
 	}
 }
 
-// round fetches the jobs due now (of room, or all), Concurrency at a time,
-// and returns how many it ran.
-func (f *Fetcher) round(ctx context.Context, room id.RoomID, progress func(done int)) (int, error) {
-	jobs, err := f.store.ClaimMedia(ctx, f.owner, room, f.now(), claimLease, max(1, f.Concurrency)*8)
-	if err != nil || len(jobs) == 0 {
-		return 0, err
-	}
-	// Claims not ended by their job (shutdown, an error) are given back
-	// at once rather than left to lapse.
+// work fetches the jobs due (of room, or all) with up to Concurrency in
+// flight, claiming more as each finishes (and every Poll while a slot is
+// free), until none is due and none is in flight, at most limit jobs when
+// limit > 0, or the first error. It returns how many it ran. Jobs are claimed
+// as slots free, not in batches waited for whole, so one slow download
+// holds its own slot and no other file.
+func (f *Fetcher) work(ctx context.Context, room id.RoomID, limit int, progress func(done int)) (int, error) {
+	slots := max(1, f.Concurrency)
+	finished := make(chan error, slots)
+	inflight, started, done := 0, 0, 0
+	var firstErr error
+	var renewing chan struct{}
 	defer func() {
+		if renewing == nil {
+			return
+		}
+		close(renewing)
+		// Claims not ended by their job (shutdown, an error) are given
+		// back at once rather than left to lapse.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := f.store.ReleaseMedia(rctx, f.owner); err != nil {
 			f.log.Warn("media: releasing claims", "err", err)
 		}
 	}()
-	renewed := make(chan struct{})
-	defer close(renewed)
-	go func() {
-		t := time.NewTicker(claimLease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-renewed:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := f.store.RenewMedia(ctx, f.owner, f.now().Add(claimLease)); err != nil && ctx.Err() == nil {
-					f.log.Warn("media: renewing claims", "err", err)
-				}
+	poll := time.NewTicker(cmp.Or(max(f.Poll, 0), 2*time.Second))
+	defer poll.Stop()
+	for {
+		want := slots - inflight
+		if limit > 0 {
+			want = min(want, limit-started)
+		}
+		if want > 0 && firstErr == nil && ctx.Err() == nil {
+			jobs, err := f.store.ClaimMedia(ctx, f.owner, room, f.now(), claimLease, want)
+			if err != nil {
+				firstErr = err
+			}
+			if len(jobs) > 0 && renewing == nil {
+				renewing = make(chan struct{})
+				go f.renewClaims(ctx, renewing)
+			}
+			for _, j := range jobs {
+				inflight++
+				started++
+				go func() { finished <- f.fetch(ctx, j) }()
 			}
 		}
-	}()
-	sem := make(chan struct{}, max(1, f.Concurrency))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	done := 0
-	for _, j := range jobs {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return done, ctx.Err()
+		if inflight == 0 {
+			if firstErr == nil {
+				firstErr = ctx.Err()
+			}
+			return done, firstErr
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			err := f.fetch(ctx, j)
-			mu.Lock()
-			defer mu.Unlock()
+		select {
+		case err := <-finished:
+			inflight--
 			done++
 			if err != nil && firstErr == nil {
 				firstErr = err
@@ -498,31 +597,59 @@ func (f *Fetcher) round(ctx context.Context, room id.RoomID, progress func(done 
 			if progress != nil {
 				progress(done)
 			}
-		}()
+		case <-poll.C:
+		}
 	}
-	wg.Wait()
-	return done, firstErr
+}
+
+// renewClaims extends this fetcher's claims every claimLease/3 until stop
+// is closed or ctx ends.
+func (f *Fetcher) renewClaims(ctx context.Context, stop <-chan struct{}) {
+	t := time.NewTicker(claimLease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := f.store.RenewMedia(ctx, f.owner, f.now().Add(claimLease)); err != nil && ctx.Err() == nil {
+				f.log.Warn("media: renewing claims", "err", err)
+			}
+		}
+	}
 }
 
 // Run fetches queued media and deletes orphaned bytes until ctx ends. The
 // queue lives in the database, so a restart resumes where it stopped.
+// Deleting runs on its own every Poll, so erasure never waits for the
+// queue to empty.
 func (f *Fetcher) Run(ctx context.Context) error {
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		t := time.NewTicker(f.Poll)
+		defer t.Stop()
+		for {
+			if n, err := f.Collect(ctx); err != nil && ctx.Err() == nil {
+				f.log.Error("media: deleting orphaned bytes", "err", err)
+			} else if n > 0 {
+				f.log.Info("media: deleted bytes no event refers to", "blobs", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() { <-collected }()
 	t := time.NewTicker(f.Poll)
 	defer t.Stop()
 	for {
-		if n, err := f.Collect(ctx); err != nil && ctx.Err() == nil {
-			f.log.Error("media: deleting orphaned bytes", "err", err)
-		} else if n > 0 {
-			f.log.Info("media: deleted bytes no event refers to", "blobs", n)
-		}
-		for {
-			n, err := f.round(ctx, "", nil)
-			if err != nil && ctx.Err() == nil {
-				f.log.Error("media fetch round", "err", err)
-			}
-			if n == 0 || err != nil {
-				break
-			}
+		if _, err := f.work(ctx, "", 0, nil); err != nil && ctx.Err() == nil {
+			f.log.Error("media fetch", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -542,25 +669,16 @@ func (f *Fetcher) Drain(ctx context.Context, room id.RoomID, progress func(done,
 	if err != nil {
 		return store.MediaStats{}, err
 	}
-	var done int64
-	for {
-		base := done
-		n, err := f.round(ctx, room, func(d int) {
+	// A failure reschedules its job later, so work ends rather than wait
+	// for it (the archiver's loop will retry); at most total jobs are run,
+	// so files queued meanwhile are left to the archiver.
+	if total > 0 {
+		if _, err := f.work(ctx, room, int(total), func(d int) {
 			if progress != nil {
-				progress(base+int64(d), total)
+				progress(int64(d), total)
 			}
-		})
-		done += int64(n)
-		if err != nil {
+		}); err != nil {
 			return store.MediaStats{}, err
-		}
-		if n == 0 {
-			break
-		}
-		// A failure reschedules its job later; Drain stops rather than
-		// wait for it (the archiver's loop will retry).
-		if done >= total {
-			break
 		}
 	}
 	return f.store.MediaStats(ctx)

@@ -125,3 +125,42 @@ func TestFetcherUsesHomeserverThumbnails(t *testing.T) {
 		t.Errorf("the homeserver's /thumbnail was asked %d times, want once per large image", asked)
 	}
 }
+
+// A WebP's header (VP8X) claims a canvas; the decoder allocates what the
+// image chunk says. A room member's 801×1 "header" over a 6400×6400 image
+// (41 M pixels, past MaxPixels; 1 GiB at the format's maximum) gets no
+// thumbnail and costs no decoding; a homeserver's 800×600 "thumbnail"
+// over a 16384×16384 image is not taken as one (a browser would refuse
+// it): the archive makes its own.
+func TestFetcherRefusesLyingWebP(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	ctx := context.Background()
+	big := noisePNG(t, 2000, 1500)
+	hs := &thumbnailer{
+		homeserver: &homeserver{v1: true, files: map[string]string{
+			"evil.org/bomb":    string(media.WebPWithCanvas(801, 1, 6400, 6400, media.ThumbnailAbove+1)),
+			"example.org/liar": string(big),
+		}},
+		thumbs: map[string]string{"liar": string(media.WebPWithCanvas(800, 600, 16384, 16384, 0))},
+	}
+	srv := httptest.NewServer(hs)
+	defer srv.Close()
+	st.PutEvents(ctx, []store.Event{
+		ev(t, "$create", "m.room.create", "@bob:example.org", 1000, sk(""), `{"room_version":"10","creator":"@bob:example.org"}`),
+		ev(t, "$bomb", "m.room.message", "@mallory:evil.org", 2001, nil, `{"msgtype":"m.image","body":"cat.webp","url":"mxc://evil.org/bomb"}`),
+		ev(t, "$liar", "m.room.message", "@bob:example.org", 2002, nil, `{"msgtype":"m.image","body":"x.png","url":"mxc://example.org/liar"}`),
+	})
+	blobs, _ := media.OpenDir(t.TempDir())
+	f, _ := media.NewFetcher(st, blobs, srv.URL, "as-token", "@archive:example.org", storetest.Logger(t))
+	if _, err := f.Drain(ctx, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := st.MediaFor(ctx, event.MXC{Server: "evil.org", MediaID: "bomb"})
+	if m.State != store.MediaReady || m.ContentType != "image/webp" || m.ThumbSHA256 != "" {
+		t.Errorf("bomb: state %v, type %q, thumbnail %q; want it stored and served as it is, with no thumbnail", m.State, m.ContentType, m.ThumbSHA256)
+	}
+	m, _ = st.MediaFor(ctx, event.MXC{Server: "example.org", MediaID: "liar"})
+	if m.State != store.MediaReady || m.ThumbType != "image/png" {
+		t.Errorf("liar: state %v, thumbnail %q; want the archive's own PNG thumbnail, not the homeserver's WebP", m.State, m.ThumbType)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/internal/storetest"
@@ -178,4 +179,72 @@ func ready(t *testing.T, st *store.Store, dir *media.Dir, mediaID string) {
 	if _, err := os.Stat(dir.Path(m.SHA256)); err != nil {
 		t.Errorf("%s is recorded as stored but its bytes are gone: %v", mediaID, err)
 	}
+}
+
+// The same race inside one process: the archiver's deletion pass no longer
+// waits for its own downloads (a dripping one held every erasure back), so
+// the database's check alone keeps a deduplicated download's bytes: the
+// download that found them on disk sees them gone when it records them,
+// and downloads them again.
+func TestCollectBesideOwnDownload(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		const body = "the same bytes, posted twice"
+		hs := &countingHomeserver{homeserver: &homeserver{v1: true, files: map[string]string{
+			"example.org/old": body, "example.org/new": body,
+		}}, count: map[string]int{}}
+		srv := httptest.NewServer(hs)
+		defer srv.Close()
+		dir, err := media.OpenDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.PutEvents(ctx, []store.Event{
+			ev(t, "$create", "m.room.create", "@bob:example.org", 1000, sk(""), `{"room_version":"10","creator":"@bob:example.org"}`),
+			ev(t, "$old", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.file","body":"a","url":"mxc://example.org/old"}`),
+		})
+		pa := &pausingBlobs{Dir: dir, prefix: "never", paused: make(chan struct{}), release: make(chan struct{})}
+		f, _ := media.NewFetcher(st, pa, srv.URL, "as-token", "@archive:example.org", storetest.Logger(t))
+		if _, err := f.Drain(ctx, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		// "new" has the same bytes; while it downloads, $old is redacted
+		// and the download is held after finding the bytes on disk.
+		pa.prefix = body
+		pa.before = func() {
+			if _, err := st.PutEvents(ctx, []store.Event{ev(t, "$r", "m.room.redaction", "@bob:example.org", 3000, nil, `{"redacts":"$old"}`)}); err != nil {
+				t.Error(err)
+			}
+		}
+		st.PutEvents(ctx, []store.Event{
+			ev(t, "$new", "m.room.message", "@bob:example.org", 4000, nil, `{"msgtype":"m.file","body":"b","url":"mxc://example.org/new"}`),
+		})
+		drained := make(chan error, 1)
+		go func() {
+			_, err := f.Drain(ctx, "", nil)
+			drained <- err
+		}()
+		<-pa.paused
+		collected := make(chan error, 1)
+		go func() {
+			_, err := f.Collect(ctx)
+			collected <- err
+		}()
+		select {
+		case err := <-collected:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the deletion pass waited for the fetcher's own download")
+		}
+		close(pa.release)
+		if err := <-drained; err != nil {
+			t.Fatal(err)
+		}
+		ready(t, st, dir, "new")
+		if n := hs.downloads("new"); n != 2 {
+			t.Errorf("new downloaded %d times; want twice (its bytes were deleted under it once)", n)
+		}
+	})
 }
