@@ -67,6 +67,9 @@ func Parse(raw []byte) (*Event, error) {
 	if err := w.parse(raw); err != nil {
 		return nil, err
 	}
+	if deeperThan(raw, MaxDepth) {
+		return nil, fmt.Errorf("%w: nested deeper than %d levels", ErrMalformed, MaxDepth)
+	}
 	var e Event
 	var err error
 	var s string

@@ -275,6 +275,41 @@ func TestParseMaxSize(t *testing.T) {
 	}
 }
 
+// TestParseMaxDepth: an event nests at most MaxDepth levels, counting the
+// event object, whether by arrays or objects, and brackets inside strings
+// do not count. encoding/json's own bound (10,000) let one event fill the
+// whole depth of a transaction or a /messages page it came in, so that
+// none of its neighbours could be decoded.
+func TestParseMaxDepth(t *testing.T) {
+	nested := func(levels int, open, close string) string {
+		// levels counts the event object and its content object.
+		inner := strings.Repeat(open, levels-2) + "1" + strings.Repeat(close, levels-2)
+		return strings.Replace(validEvent, `"body":"hello <b>&"`, `"body":"x","deep":`+inner, 1)
+	}
+	for _, tt := range []struct {
+		name string
+		raw  string
+		ok   bool
+	}{
+		{"arrays at the bound", nested(MaxDepth, "[", "]"), true},
+		{"arrays past the bound", nested(MaxDepth+1, "[", "]"), false},
+		{"objects at the bound", nested(MaxDepth, `{"a":`, "}"), true},
+		{"objects past the bound", nested(MaxDepth+1, `{"a":`, "}"), false},
+		{"brackets in a string", strings.Replace(validEvent, "hello", strings.Repeat(`[{\"`, MaxDepth), 1), true},
+		{"encoding/json's bound", nested(10000, "[", "]"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.raw))
+			if tt.ok && err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !tt.ok && (!errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "nested deeper")) {
+				t.Fatalf("Parse: err = %v, want ErrMalformed for nesting", err)
+			}
+		})
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(validEvent))
 	f.Add([]byte(`{"event_id":"$e","room_id":"!r:x","sender":"@a:x","type":"t","origin_server_ts":7,"content":{},"unsigned":{"redacted_because":{"a":1}}}`))

@@ -17,6 +17,35 @@ func validJSON(b []byte) bool {
 // maxJSONDepth is encoding/json's nesting bound: deeper input is invalid.
 const maxJSONDepth = 10000
 
+// MaxDepth is how deeply an event's JSON may nest arrays and objects (the
+// event object is level 1); Parse refuses a deeper one. Matrix's own
+// events nest a handful of levels (a poll's answers, an edit's
+// m.new_content: under ten), and Synapse's JSON reader stops near 1,000;
+// encoding/json's 10,000 would let one event fill a wrapper's whole
+// bound, so that a transaction, a /messages page or a /sync response
+// holding it could not be decoded at all (ingest's leaveOutDeep).
+const MaxDepth = 512
+
+// deeperThan reports whether b, valid JSON, nests arrays and objects more
+// than n levels deep.
+func deeperThan(b []byte, n int) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			end, _ := validString(b, i)
+			i = end - 1
+		case '[', '{':
+			if depth++; depth > n {
+				return true
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return false
+}
+
 // validValue checks the value at b[i], inside depth arrays and objects,
 // and returns the index just past it.
 func validValue(b []byte, i, depth int) (int, bool) {

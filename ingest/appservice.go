@@ -107,6 +107,11 @@ func (a *AppService) transaction(w http.ResponseWriter, r *http.Request) {
 	var txn struct {
 		Events []json.RawMessage `json:"events"`
 	}
+	body, deep := leaveOutDeep(body)
+	if deep > 0 {
+		// Each is null in txn.Events, and skipped below as malformed.
+		log.Warn("leaving out events nested deeper than the archive accepts", "events", deep, "max_depth", event.MaxDepth)
+	}
 	if err := json.Unmarshal(body, &txn); err != nil {
 		log.Error("transaction body is not JSON", "err", err)
 		writeError(w, http.StatusBadRequest, "M_NOT_JSON", "The body is not a JSON object with an events array")

@@ -29,6 +29,8 @@ type Client struct {
 	// timeout bounds each call; syncMargin is what /sync gets beyond its
 	// long-poll timeout.
 	timeout, syncMargin time.Duration
+	// maxResponse bounds a response body read into memory.
+	maxResponse int64
 }
 
 // NewClient returns a client for the homeserver at address (its
@@ -46,7 +48,7 @@ func NewClient(address, asToken string, user id.UserID) (*Client, error) {
 	tr.TLSHandshakeTimeout = 10 * time.Second
 	tr.MaxIdleConnsPerHost = 8
 	return &Client{base: u, asToken: asToken, user: user, http: &http.Client{Transport: tr},
-		timeout: defaultCallTimeout, syncMargin: 30 * time.Second}, nil
+		timeout: defaultCallTimeout, syncMargin: 30 * time.Second, maxResponse: defaultMaxResponse}, nil
 }
 
 // defaultCallTimeout bounds one homeserver call (a /messages page of 1,000
@@ -86,8 +88,18 @@ func IsForbidden(err error) bool {
 	return errors.As(err, &me) && me.Status == http.StatusForbidden
 }
 
-// maxResponse bounds a response body read into memory.
-const maxResponse = 64 << 20
+// defaultMaxResponse bounds a response body read into memory.
+const defaultMaxResponse = 64 << 20
+
+// ErrResponseTooLarge is a successful response whose body is larger than
+// the client reads: decoding the part read would fail as if the body were
+// broken, and asking again for the same would fail again. A /messages
+// page can be asked for with fewer events (Manager.messages).
+var ErrResponseTooLarge = errors.New("response larger than the client reads")
+
+// leftOuter is a response that is told how many of its events
+// leaveOutDeep left out.
+type leftOuter interface{ setLeftOut(n int) }
 
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
 	return c.doFor(ctx, c.timeout, method, path, query, body, out)
@@ -124,7 +136,8 @@ func (c *Client) doFor(ctx context.Context, limit time.Duration, method, path st
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	// One byte past the bound tells a body cut short from one that fits.
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxResponse+1))
 	if err != nil {
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
 	}
@@ -139,7 +152,14 @@ func (c *Client) doFor(ctx context.Context, limit time.Duration, method, path st
 		}
 		return fmt.Errorf("%s %s: %w", method, path, me)
 	}
+	if int64(len(data)) > c.maxResponse {
+		return fmt.Errorf("%s %s: %w (%d bytes)", method, path, ErrResponseTooLarge, c.maxResponse)
+	}
 	if out != nil {
+		data, n := leaveOutDeep(data)
+		if lo, ok := out.(leftOuter); ok {
+			lo.setLeftOut(n)
+		}
 		if err := json.Unmarshal(data, out); err != nil {
 			return fmt.Errorf("%s %s: decode response: %w", method, path, err)
 		}
@@ -198,7 +218,12 @@ type MessagesPage struct {
 	End   string            `json:"end"`
 	Chunk []json.RawMessage `json:"chunk"`
 	State []json.RawMessage `json:"state"`
+	// LeftOut is how many events nested deeper than event.MaxDepth are
+	// null in Chunk and State (leaveOutDeep).
+	LeftOut int `json:"-"`
 }
+
+func (p *MessagesPage) setLeftOut(n int) { p.LeftOut = n }
 
 // Messages pages a room's timeline: dir "b" (from the newest when from is
 // empty) or "f" (from must be set).
@@ -239,7 +264,12 @@ type SyncResponse struct {
 			} `json:"timeline"`
 		} `json:"leave"`
 	} `json:"rooms"`
+	// LeftOut is how many events nested deeper than event.MaxDepth are
+	// null in the response (leaveOutDeep).
+	LeftOut int `json:"-"`
 }
+
+func (r *SyncResponse) setLeftOut(n int) { r.LeftOut = n }
 
 // Sync long-polls /sync for up to timeout.
 func (c *Client) Sync(ctx context.Context, since, filter string, timeout time.Duration) (SyncResponse, error) {

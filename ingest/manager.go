@@ -655,6 +655,40 @@ type BackfillReport struct {
 // backfillPage is the page size; Synapse caps /messages at 1,000.
 const backfillPage = 1000
 
+// messages asks for a page of at most *limit events from the homeserver,
+// and again for half as many, down to one, while the page is larger than
+// the client reads (ErrResponseTooLarge). A page of 1,000 events of up to
+// 64 KiB each, and their unsigned data (prev_content doubles a state event
+// in the client format), can pass the 64 MiB it reads, and the same page
+// asked again failed again: the room's sweep or backfill never moved.
+// *limit keeps the size that passed for the rest of the sweep or backfill.
+//
+// One event larger than the client reads is not skipped: the token past
+// it is the page's end, which a homeserver may send after the chunk (Synapse
+// does), in the part not read. It cannot come from a homeserver that keeps
+// Matrix's 64 KiB bound on events, and event.Parse refuses any event past
+// event.MaxEventSize anyway.
+func (m *Manager) messages(ctx context.Context, roomID id.RoomID, from, dir string, limit *int) (MessagesPage, error) {
+	for {
+		page, err := m.client.Messages(ctx, roomID, from, dir, *limit)
+		if !errors.Is(err, ErrResponseTooLarge) {
+			if page.LeftOut > 0 {
+				m.log.Warn("leaving out events nested deeper than the archive accepts", "room_id", roomID,
+					"from", from, "events", page.LeftOut, "max_depth", event.MaxDepth)
+			}
+			return page, err
+		}
+		if *limit == 1 {
+			m.log.Error("one event from the homeserver is larger than the archiver reads of a response; the room's history cannot be read past it",
+				"room_id", roomID, "from", from, "dir", dir, "limit_bytes", m.client.maxResponse)
+			return page, err
+		}
+		*limit /= 2
+		m.log.Warn("a /messages page was larger than the archiver reads of a response; asking for fewer events",
+			"room_id", roomID, "from", from, "dir", dir, "limit", *limit)
+	}
+}
+
 // Backfill pages the room's history backwards as the bot, to its creation
 // or the configured bounds (events, spool bytes), into a spool file, and
 // imports that: the
@@ -679,8 +713,9 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	}
 	var from, forward string
 	oldest := int64(0)
+	limit := backfillPage
 	for {
-		page, err := m.client.Messages(ctx, roomID, from, "b", backfillPage)
+		page, err := m.messages(ctx, roomID, from, "b", &limit)
 		if err != nil {
 			return rep, fmt.Errorf("backfill %s: %w", roomID, err)
 		}
@@ -779,8 +814,9 @@ func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 		return 0, err // not backfilled yet: the backfill sets the position
 	}
 	from, n := rs.ForwardToken, 0
+	limit := backfillPage
 	for {
-		page, err := m.client.Messages(ctx, roomID, from, "f", backfillPage)
+		page, err := m.messages(ctx, roomID, from, "f", &limit)
 		if err != nil {
 			return n, fmt.Errorf("sweep %s: %w", roomID, err)
 		}
@@ -927,6 +963,10 @@ func (m *Manager) syncLoop(ctx context.Context) {
 				return
 			}
 			continue
+		}
+		if resp.LeftOut > 0 {
+			m.log.Warn("leaving out events nested deeper than the archive accepts", "since", since,
+				"events", resp.LeftOut, "max_depth", event.MaxDepth)
 		}
 		var evs []*event.Event
 		for roomID, r := range resp.Rooms.Join {
