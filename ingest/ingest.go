@@ -239,6 +239,12 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		public := rs.public(ev)
 		if !public && ev.Type != event.TypeRedaction {
 			res.NotPublic++
+			if arrives(src) {
+				// Judged as it arrives: no later delivery may judge it
+				// public by a visibility change that claims an earlier
+				// time but came after it (store.Event.Withheld).
+				out = append(out, store.Event{Event: *ev, Withheld: true})
+			}
 			continue
 		}
 		out = append(out, in.prepare(rs, ev, public))
@@ -280,10 +286,20 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 	res.PutResult = put
 	var newest int64
 	for _, e := range out {
-		newest = max(newest, e.OriginTS)
+		if !e.Withheld {
+			newest = max(newest, e.OriginTS)
+		}
 	}
 	in.metrics.storedEvents(src, put.Stored, newest)
 	return res, nil
+}
+
+// arrives reports whether events from src come as they are sent, in the
+// room's order (a transaction, /sync, a forward sweep), rather than as
+// history read back (a backfill, an import, whose file the operator may
+// import again with --assume-world-readable).
+func arrives(src store.Source) bool {
+	return src == store.SourceTransaction || src == store.SourceSync || src == store.SourceSweep
 }
 
 func (in *Ingester) prepare(rs *roomState, ev *event.Event, public bool) store.Event {

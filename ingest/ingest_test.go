@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -369,6 +370,51 @@ func TestImportDefaultBatchPerDatabase(t *testing.T) {
 		}
 		if got := min(want, len(lines)-len(header("world_readable"))); largest != got {
 			t.Errorf("the largest batch held %d events; want %d", largest, got)
+		}
+	})
+}
+
+// A message judged not public as it arrives stays unarchived whatever
+// comes later: the admin's server makes the room world_readable with an
+// origin_server_ts earlier than the message's (a clock behind, or chosen:
+// it is the sender's claim), and a sweep brings both again; judged by
+// timestamps, the message was archived as public. Its ID is kept (not its
+// content), and the archive still says it never held it.
+func TestBackdatedVisibilityPublishesNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		in := ingest.New(st, storetest.Logger(t), "@archive:example.org")
+		if _, err := in.Ingest(ctx, parse(t, header("shared")...)); err != nil {
+			t.Fatal(err)
+		}
+		private := ev("$private", "m.room.message", "@bob:example.org", 50_000, nil, `{"msgtype":"m.text","body":"private, members only"}`)
+		res, err := in.IngestTransaction(ctx, "1", parse(t, private))
+		if err != nil || res.NotPublic != 1 || res.Stored != 0 {
+			t.Fatalf("live delivery: %+v %v; want it left out", res, err)
+		}
+		flip := ev("$flip", "m.room.history_visibility", "@alice:example.org", 47_000, sk(""), `{"history_visibility":"world_readable"}`)
+		later := ev("$later", "m.room.message", "@bob:example.org", 60_000, nil, `{"msgtype":"m.text","body":"public now"}`)
+		if _, err := in.IngestTransaction(ctx, "2", parse(t, flip, later)); err != nil {
+			t.Fatal(err)
+		}
+		// The sweep's /messages page holds them all, in the room's order.
+		if _, err := in.IngestFrom(ctx, store.SourceSweep, parse(t, private, flip, later)); err != nil {
+			t.Fatal(err)
+		}
+		if got := storedIDs(t, st, "$private", "$later"); !slices.Equal(got, []string{"$later"}) {
+			t.Errorf("stored %v, want only $later: a message sent while the room was members-only was archived", got)
+		}
+		if _, err := st.Tombstone(ctx, "$private"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the withheld message reads as deleted: %v", err)
+		}
+		// History read back is judged by the state then, as before: an
+		// import the operator vouches for is not refused by it.
+		imp := ev("$imported", "m.room.message", "@bob:example.org", 48_000, nil, `{"msgtype":"m.text","body":"read back"}`)
+		if _, err := in.IngestFrom(ctx, store.SourceImport, parse(t, imp)); err != nil {
+			t.Fatal(err)
+		}
+		if got := storedIDs(t, st, "$imported"); len(got) != 1 {
+			t.Errorf("a message read back after the flip: stored %v", got)
 		}
 	})
 }

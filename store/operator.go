@@ -3,8 +3,10 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +20,10 @@ const (
 	TombstoneExpired = "expired"
 	TombstonePurged  = "purged"
 	TombstoneErased  = "erased"
+	// TombstoneNotPublic: never stored, sent while its room was not
+	// public (Event.Withheld). Not shown as deleted: the archive never
+	// held it.
+	TombstoneNotPublic = "not_public"
 )
 
 // dropWithdrawn removes from a batch the events deleted on purpose before
@@ -42,6 +48,7 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 		return nil, err
 	}
 	gone := w.count(probeTombstoned)
+	withheld := slices.ContainsFunc(evs, func(e Event) bool { return e.Withheld })
 	// One query for both: each is a round trip on PostgreSQL.
 	rows, err := w.tx.QueryContext(ctx, `SELECT 'r', room_id FROM rooms WHERE purged
 		UNION ALL SELECT 'u', user_id FROM optouts WHERE via = $1`, OptOutErased)
@@ -64,11 +71,17 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, err
 	}
-	if gone == 0 && len(purged) == 0 && len(erased) == 0 {
+	if gone == 0 && len(purged) == 0 && len(erased) == 0 && !withheld {
 		return evs, nil
 	}
 	out := evs[:0:0]
 	for _, e := range evs {
+		if e.Withheld {
+			if err := w.withhold(ctx, &e); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if w.probed[string(e.ID)]&probeTombstoned != 0 || purged[string(e.RoomID)] || erased[string(e.Sender)] && !e.IsState() && e.Type != event.TypeRedaction {
 			res.Withdrawn++
 			continue
@@ -76,6 +89,22 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// withhold records a withheld event's ID (TombstoneNotPublic), unless the
+// archive holds the event already: judged public before, it stays.
+func (w *writer) withhold(ctx context.Context, e *Event) error {
+	var nid int64
+	err := w.tx.QueryRowContext(ctx, w.s.dbForm(nidByIDSQL), string(e.ID)).Scan(&nid)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	_, err = w.tx.ExecContext(ctx, `INSERT INTO tombstones (event_id, room_id, reason, at, origin_ts) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (event_id) DO NOTHING`, string(e.ID), string(e.RoomID), TombstoneNotPublic, w.now, e.OriginTS)
+	return err
 }
 
 // victim is an event about to be deleted on purpose.

@@ -293,12 +293,12 @@ func (s *Store) EventByID(ctx context.Context, eventID id.EventID) (Event, error
 
 // Tombstone says why an event the archive once held was deleted on
 // purpose: "expired", "purged" (its room) or "erased" (its sender);
-// ErrNotFound if it was not.
+// ErrNotFound if it was not (a withheld event's was never held).
 func (s *Store) Tombstone(ctx context.Context, eventID id.EventID) (string, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var reason string
-	err := s.queryRow(ctx, `SELECT reason FROM tombstones WHERE event_id = $1`, string(eventID)).Scan(&reason)
+	err := s.queryRow(ctx, `SELECT reason FROM tombstones WHERE event_id = $1 AND reason <> $2`, string(eventID), TombstoneNotPublic).Scan(&reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("tombstone of %s: %w", eventID, ErrNotFound)
 	}

@@ -34,6 +34,11 @@ type Event struct {
 	// withdrawn too).
 	Expired  bool
 	OptedOut bool
+	// Withheld (on write): a message sent while its room was not public,
+	// as judged when it arrived. It is not stored; its ID is, so that a
+	// later delivery judged otherwise (a visibility change that claims an
+	// earlier time, arriving after it) does not store it either.
+	Withheld bool
 }
 
 // Displayable reports whether the event is a timeline message (not an edit,
