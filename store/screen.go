@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -339,7 +340,7 @@ func (s *Store) screen(ctx context.Context, evs []Event, keepExpired bool) ([]Ev
 			case e.Type != event.TypeMember:
 			case optouts[id.UserID(*e.StateKey)]:
 				e.setContent(withdrawnProfile(e.Content, !optouts[e.Sender]))
-			case optouts[e.Sender] && event.StringField(e.Content, "reason") != "":
+			case optouts[e.Sender] && bytes.Contains(e.Content, []byte(`"reason"`)):
 				// A kick's or ban's reason is its sender's words, as a
 				// redaction's is (withdrawnReason); who it is about,
 				// and their profile, stay.
@@ -389,11 +390,15 @@ func withdrawnProfile(content json.RawMessage, keepReason bool) json.RawMessage 
 	return b
 }
 
-// withoutReason is a member event's content without its reason.
+// withoutReason is a member event's content without its reason, of
+// whatever type (a reason that is not a string is no less their words).
 func withoutReason(content json.RawMessage) json.RawMessage {
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(content, &fields) != nil {
 		return withdrawnProfile(content, false)
+	}
+	if _, ok := fields["reason"]; !ok {
+		return content
 	}
 	delete(fields, "reason")
 	b, _ := json.Marshal(fields)
