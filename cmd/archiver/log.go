@@ -61,12 +61,13 @@ func logCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	}
 	defer st.Close()
 	if strings.HasPrefix(q.Target, "#") {
-		// Room commands are logged by the room's ID.
-		room, err := resolveRoom(ctx, st, q.Target)
-		if err != nil {
+		// Room commands are logged by the room's ID. An alias that names
+		// no room now (purge-room forgets them) is looked for as given.
+		if room, err := resolveRoom(ctx, st, q.Target); err == nil {
+			q.Target = string(room)
+		} else if !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("log: --target %s: %w", q.Target, err)
 		}
-		q.Target = string(room)
 	}
 	entries, err := st.FindOperatorLog(ctx, q)
 	if err != nil {

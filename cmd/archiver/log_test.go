@@ -115,3 +115,25 @@ func TestLogTargetByAliasAndAmongSeveral(t *testing.T) {
 		}
 	}
 }
+
+// A room command given by alias is logged by the room's ID and the alias:
+// after purge-room, which forgets the room's aliases, `archiver log
+// --target #alias` failed to resolve it, and the purge's own entry could
+// not be found by the name the operator used.
+func TestLogTargetByAliasAfterPurge(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	ctx := context.Background()
+	var out, errs bytes.Buffer
+	if err := run(ctx, []string{"import", "../../testdata/demo/ansible-community.ndjson"}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"purge-room", "#ansible-community:example.org", "--reason", "legal"}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err := run(ctx, []string{"log", "--target", "#ansible-community:example.org"}, &out, &errs)
+	if err != nil || !strings.Contains(out.String(), "purge-room") {
+		t.Errorf("log --target <alias of the purged room>: err = %v, out = %q; want the purge-room entry", err, out.String())
+	}
+}

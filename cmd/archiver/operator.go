@@ -97,7 +97,13 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		if err != nil {
 			return err
 		}
-		target = string(room)
+		if strings.HasPrefix(target, "#") {
+			// Logged by both, as a list: `archiver log --target` finds
+			// either, the alias even once purge-room has forgotten it.
+			target = string(room) + "," + target
+		} else {
+			target = string(room)
+		}
 		r, err := st.Room(ctx, room)
 		if err != nil {
 			return err
