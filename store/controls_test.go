@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -96,6 +97,55 @@ func TestArchiveControls(t *testing.T) {
 		}
 		if got, err := st.ArchiveControls(ctx, nil); err != nil || len(got) != 0 {
 			t.Errorf("no rooms: %v %v", got, err)
+		}
+	})
+}
+
+// A controls event that changes no room's listing (the same content again)
+// leaves every process's screening position, which every page key holds
+// (web/pagekey.go keyWith), where it was: it moved it, so anyone who may
+// send state in an archived room could miss every room's cached pages at
+// will. One that changes it moves it once.
+func TestOnlyAControlsChangeMovesScreening(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		other := id.RoomID("!other:example.org")
+		mko := func(evID, typ string, ts int64, key *string, content string) store.Event {
+			e := mk(t, evID, typ, "@eve:example.org", ts, key, content)
+			e.RoomID = other
+			return e
+		}
+		put(t, st,
+			mko("$ocreate", "m.room.create", 1000, sk(""), `{"room_version":"10","creator":"@eve:example.org"}`),
+			mko("$ohv", "m.room.history_visibility", 1001, sk(""), `{"history_visibility":"world_readable"}`),
+			mko("$ojoin", "m.room.member", 1002, sk("@eve:example.org"), `{"membership":"join"}`))
+		rs0, err := st.ReadState(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		moved := 0
+		prev := rs0.Screened
+		const n = 20
+		start := time.Now()
+		for i := range n {
+			put(t, st, mko(fmt.Sprintf("$ctl%d", i), "m.room.archive_controls", int64(2000+i), sk(""), `{"archive":true}`))
+			rs, err := st.ReadState(ctx, room)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rs.Screened != prev {
+				moved++
+			}
+			prev = rs.Screened
+		}
+		t.Logf("%d no-op controls events in another room: %d moved this room's screening position (%s)", n, moved, time.Since(start))
+		if moved > 0 {
+			t.Errorf("a controls event that changes no room's listing, in another room, moved this room's page keys %d times of %d", moved, n)
+		}
+		put(t, st, mko("$unlist", "m.room.archive_controls", 3000, sk(""), `{"archive":false}`))
+		if rs, err := st.ReadState(ctx, room); err != nil || rs.Screened == prev {
+			t.Errorf("a controls event that unlists a room left the screening position: %v", err)
 		}
 	})
 }

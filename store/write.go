@@ -296,8 +296,11 @@ func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 type roomDelta struct {
 	state bool
 	// listing: an archive controls event was stored or redacted
-	// (ChangeListed).
+	// (ChangeListed); controls: the IDs of those stored, when none was
+	// redacted (listingChanged).
 	listing      bool
+	redacted     bool
+	controls     []string
 	messages     int64
 	minTS, maxTS int64
 }
@@ -648,6 +651,7 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		}
 		if ev.IsState() && isControls(ev.Type, *ev.StateKey) {
 			d.listing = true
+			d.controls = append(d.controls, string(ev.ID))
 		}
 		// A room's first and last times are of what a reader can read:
 		// its messages and its polls (RoomDays); its count, of messages.
@@ -915,7 +919,9 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 				return err
 			}
 			d.state = d.state || w.changesSummary(typ, stateKey.String)
-			d.listing = d.listing || isControls(typ, stateKey.String)
+			if isControls(typ, stateKey.String) {
+				d.listing, d.redacted = true, true
+			}
 		}
 		if relType == event.RelReplace && relTarget != "" {
 			// Redacting an edit reverts its original to the previous version.
@@ -1076,8 +1082,14 @@ func (w *writer) finish(ctx context.Context) error {
 			}
 		}
 		if d.listing {
-			if err := w.feed(ctx, ChangeListed, room, ""); err != nil {
+			changed, err := w.listingChanged(ctx, room, d)
+			if err != nil {
 				return err
+			}
+			if changed {
+				if err := w.feed(ctx, ChangeListed, room, ""); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -1086,6 +1098,42 @@ func (w *writer) finish(ctx context.Context) error {
 		return err
 	}
 	return w.insertChangesPostgres(ctx)
+}
+
+// listingChanged reports whether the controls events the batch stored in
+// room changed whether it asks not to be listed: compared with the latest
+// controls without them. A change moves every process's consent copy,
+// and with it every page's cache key, so one that changes nothing (an
+// import or backfill storing a room's old controls, a room member sending
+// the same controls again and again) must not. A redaction of controls is
+// taken as a change: what it removed is no longer there to compare, and so
+// is a batch of more than 64 controls events in one room.
+func (w *writer) listingChanged(ctx context.Context, room id.RoomID, d *roomDelta) (bool, error) {
+	if d.redacted || len(d.controls) == 0 || len(d.controls) > 64 {
+		return true, nil // past 64, one change a batch: a statement of them all may be too long
+	}
+	latest := func(without []string) (bool, error) {
+		var raws [2]sql.NullString
+		for i, typ := range []string{event.TypeArchiveControls, event.TypeArchiveControlsUnstable} {
+			q := `SELECT raw FROM events WHERE room_id = $1 AND type = $2 AND state_key = ''`
+			args := []any{string(room), typ}
+			for _, evID := range without {
+				args = append(args, evID)
+				q += fmt.Sprintf(" AND event_id <> $%d", len(args))
+			}
+			err := w.tx.QueryRowContext(ctx, q+` ORDER BY origin_ts DESC, nid DESC LIMIT 1`, args...).Scan(&raws[i])
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return false, err
+			}
+		}
+		return controlsUnlisted(raws[0], raws[1]), nil
+	}
+	before, err := latest(d.controls)
+	if err != nil {
+		return false, err
+	}
+	after, err := latest(nil)
+	return before != after, err
 }
 
 // insertChangesPostgres writes w.changes on PostgreSQL as one array a
