@@ -159,9 +159,9 @@ func EventIDLookups(st *Store) map[string][]any {
 	}
 	amongArg := any(`["$a","$b"]`)
 	amongQuery := sqliteAmong(markRelatedSQL)
-	probe := sqliteProbeSQL
+	probe, visibleRef := sqliteProbeSQL, visibleRefSQL
 	if st.dialect == postgres {
-		amongArg, amongQuery, probe = []string{"$a", "$b"}, postgresAmong(markRelatedSQL), postgresProbeSQL
+		amongArg, amongQuery, probe, visibleRef = []string{"$a", "$b"}, postgresAmong(markRelatedSQL), postgresProbeSQL, visibleRefPostgres
 	}
 	withList := func(q string) string { return fmt.Sprintf(q, list, idhList(st.dialect, list)) }
 	return map[string][]any{
@@ -172,7 +172,7 @@ func EventIDLookups(st *Store) map[string][]any {
 		runBoundsSQL:               {"$a", "$b"},
 		rejudgeTargetsSQL:          {"!r:example.org", 10},
 		roomRedactionsSQL:          {"!r:example.org", int64(0), "$a", 10, int64(0)},
-		visibleRefsSQL:             {"example.org", "m", 10, int64(1) << 62, false},
+		visibleRef:                 {"example.org", "m", "!r:example.org", int64(0)},
 		MeetingStartsSQL(st):       {"!r:example.org", 10, 1 << 62},
 		amongQuery:                 {amongArg},
 		probe:                      {amongArg},
@@ -288,3 +288,7 @@ const PollIndexCondSQL = pollIndexCond
 // ReadableSQL is readableSQL, for a test that holds Event.Readable to
 // it.
 const ReadableSQL = readableSQL
+
+// VisibleRefPostgres is MediaFor's query of one shown reference in a room,
+// as PostgreSQL runs it.
+var VisibleRefPostgres = visibleRefPostgres

@@ -236,14 +236,15 @@ func TestMediaFollowsVisibility(t *testing.T) {
 // referring to it in many messages that are not shown: sent after opting
 // out, in a room of their own made private afterwards, or in a room whose
 // retention expires them. MediaFor looked at the 50 newest references
-// only, found none shown, and answered 410 for a file whose message is.
+// only, found none shown, and answered 410 for a file whose message is;
+// then at 20 pages of 50, which 1,001 expired ones still hid.
 func TestReferencesNotShownHideNoOnesMedia(t *testing.T) {
 	const uri = "mxc://example.org/pic"
 	now := time.Now().UnixMilli()
 	const day = 24 * 3600 * 1000
 	flood := func(t *testing.T, r id.RoomID, from int64) []store.Event {
 		var evs []store.Event
-		for i := range 60 {
+		for i := range 1001 {
 			evs = append(evs, mediaMsg(t, fmt.Sprintf("$flood%d", i), "@mallory:evil.example", from+int64(i), "m.image", uri, ""))
 		}
 		return inRoom(r, evs...)
@@ -285,7 +286,7 @@ func TestReferencesNotShownHideNoOnesMedia(t *testing.T) {
 					wantMedia(t, st, uri, store.MediaReady)
 					c.attack(t, st)
 					if m := mediaState(t, st, uri); m.State != store.MediaReady {
-						t.Errorf("Bob's image, still shown, after 60 references not shown: state %d, want %d (ready)", m.State, store.MediaReady)
+						t.Errorf("Bob's image, still shown, after 1,001 references not shown: state %d, want %d (ready)", m.State, store.MediaReady)
 					}
 				})
 			}
