@@ -555,7 +555,7 @@ func TestQuarantineForgetsWhatIsDeleted(t *testing.T) {
 // a tombstone) is not stored, nor its media fetched; it was stored whole,
 // its words kept and its file downloaded again. Their redaction is still
 // applied (a moderator's), and their state still places the room's
-// history.
+// history, stripped.
 func TestErasedUsersLaterMessagesAreNotStored(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
@@ -582,6 +582,21 @@ func TestErasedUsersLaterMessagesAreNotStored(t *testing.T) {
 		}
 		if e, err := st.EventByID(ctx, "$spam"); err != nil || !e.Redacted {
 			t.Errorf("the message the erased moderator redacted: %v, redacted=%v", err, e.Redacted)
+		}
+		// Their state, and member events about them, arriving late are
+		// stripped as the erasure stripped those it found: they were
+		// stored whole, and the topic they set was the room's again.
+		put(t, st,
+			mk(t, "$ltopic", "m.room.topic", "@bob:example.org", 3000, sk(""), `{"topic":"bob's private words"}`),
+			mk(t, "$lstatus", "org.example.status", "@bob:example.org", 3001, sk(""), `{"text":"bob's status words"}`),
+			mk(t, "$linvite", "m.room.member", "@alice:example.org", 3002, sk("@bob:example.org"), `{"membership":"invite","displayname":"bob's name"}`))
+		if r, err := st.Room(ctx, room); err != nil || strings.Contains(r.Topic, "bob") {
+			t.Errorf("the room's topic after the erased user's late topic: %q, %v", r.Topic, err)
+		}
+		for _, evID := range []id.EventID{"$ltopic", "$lstatus", "$linvite"} {
+			if e, err := st.EventByID(ctx, evID); err != nil || strings.Contains(string(e.Raw), "bob's") {
+				t.Errorf("%s of the erased user, arriving late: %v, %s", evID, err, e.Raw)
+			}
 		}
 	})
 }

@@ -71,6 +71,7 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, err
 	}
+	w.erased = erased
 	if gone == 0 && len(purged) == 0 && len(erased) == 0 && !withheld {
 		return evs, nil
 	}
@@ -89,6 +90,49 @@ func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult)
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// eraseLate strips, as EraseUser does, the state events of the batch that
+// erased users sent (but the room's governing state) and the member
+// events about them: arriving after the erasure (a late backfill, an
+// import), they were stored whole, a topic of theirs the room's again.
+func (w *writer) eraseLate(ctx context.Context, evs []Event) error {
+	if len(w.erased) == 0 {
+		return nil
+	}
+	for i := range evs {
+		e := &evs[i]
+		if !e.IsState() {
+			continue
+		}
+		own := w.erased[string(e.Sender)] && !slices.Contains(governingTypes, e.Type)
+		about := e.Type == event.TypeMember && w.erased[*e.StateKey]
+		if !own && !about {
+			continue
+		}
+		var nid int64
+		var redacted bool
+		err := w.tx.QueryRowContext(ctx, w.s.dbForm(`SELECT nid, redacted FROM events WHERE idh(event_id) = idh($1) AND event_id = $1`), string(e.ID)).Scan(&nid, &redacted)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && redacted {
+			continue // quarantined, or stripped already
+		}
+		if err != nil {
+			return err
+		}
+		version, _, err := w.roomVersion(ctx, e.RoomID)
+		if err != nil {
+			return err
+		}
+		if err := w.stripEvent(ctx, nid, string(e.Raw), version); err != nil {
+			return err
+		}
+		d, err := w.room(ctx, e.RoomID)
+		if err != nil {
+			return err
+		}
+		d.state = true
+	}
+	return nil
 }
 
 // withhold records a withheld event's ID (TombstoneNotPublic), unless the

@@ -393,6 +393,9 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 				return fmt.Errorf("put event %s: %w", keep[i].ID, err)
 			}
 		}
+		if err := w.eraseLate(ctx, keep); err != nil {
+			return err
+		}
 		if txnID != "" {
 			if _, err := w.exec(ctx, recordTxnSQL, txnID, total, w.now); err != nil {
 				return fmt.Errorf("record transaction %s: %w", txnID, err)
@@ -416,6 +419,9 @@ type writer struct {
 	// inserted holds the events insertAll wrote (not already archived),
 	// until put processes them.
 	inserted map[id.EventID]bool
+	// erased holds the users erased by the operator, as dropWithdrawn
+	// read them (eraseLate).
+	erased map[string]bool
 	// changes are buffered and written together by finish.
 	changes []any
 	// batchTargets are the events of this transaction a redaction may be
