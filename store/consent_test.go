@@ -435,7 +435,8 @@ func TestEraseUserKeepsTheRoomsGoverningState(t *testing.T) {
 				mk(t, "$new", "m.room.message", "@bob:example.org", now-3600*1000, nil, `{"msgtype":"m.text","body":"recent"}`),
 				mk(t, "$ret", "m.room.retention", "@alice:example.org", now-60000, sk(""), `{"max_lifetime":86400000}`),
 				mk(t, "$topic", "m.room.topic", "@alice:example.org", now-50000, sk(""), `{"topic":"alice's own words"}`),
-				mk(t, "$tomb", "m.room.tombstone", "@alice:example.org", now-40000, sk(""), `{"body":"moved","replacement_room":"!new:example.org"}`))
+				mk(t, "$tomb", "m.room.tombstone", "@alice:example.org", now-40000, sk(""), `{"body":"alice's farewell words","replacement_room":"!new:example.org"}`),
+				mk(t, "$jr", "m.room.join_rules", "@alice:example.org", now-30000, sk(""), `{"join_rule":"public","note":"call alice at 555-0100"}`))
 			put(t, st, evs...)
 			shown := func() int {
 				got, err := st.DayEvents(ctx, room, old-24*3600*1000, now+1)
@@ -462,6 +463,16 @@ func TestEraseUserKeepsTheRoomsGoverningState(t *testing.T) {
 			}
 			if e, err := st.EventByID(ctx, "$old0"); err != nil || !e.Expired {
 				t.Errorf("an expired message after the erasure: %v, expired=%v", err, e.Expired)
+			}
+			// What they wrote in it goes: the tombstone's body, a key of
+			// their own; what governs stays (above, and the join rule).
+			for _, evID := range []id.EventID{"$tomb", "$jr"} {
+				if e, err := st.EventByID(ctx, evID); err != nil || strings.Contains(string(e.Raw), "farewell") || strings.Contains(string(e.Raw), "555-0100") || e.Redacted {
+					t.Errorf("%s after the erasure: %v, redacted=%v, %s", evID, err, e.Redacted, e.Raw)
+				}
+			}
+			if r.JoinRule != "public" {
+				t.Errorf("the join rule after the erasure: %q", r.JoinRule)
 			}
 			// What they said goes: the topic they set and their name.
 			for _, evID := range []id.EventID{"$topic", "$join"} {
@@ -589,11 +600,12 @@ func TestErasedUsersLaterMessagesAreNotStored(t *testing.T) {
 		put(t, st,
 			mk(t, "$ltopic", "m.room.topic", "@bob:example.org", 3000, sk(""), `{"topic":"bob's private words"}`),
 			mk(t, "$lstatus", "org.example.status", "@bob:example.org", 3001, sk(""), `{"text":"bob's status words"}`),
-			mk(t, "$linvite", "m.room.member", "@alice:example.org", 3002, sk("@bob:example.org"), `{"membership":"invite","displayname":"bob's name"}`))
-		if r, err := st.Room(ctx, room); err != nil || strings.Contains(r.Topic, "bob") {
-			t.Errorf("the room's topic after the erased user's late topic: %q, %v", r.Topic, err)
+			mk(t, "$linvite", "m.room.member", "@alice:example.org", 3002, sk("@bob:example.org"), `{"membership":"invite","displayname":"bob's name"}`),
+			mk(t, "$ltomb", "m.room.tombstone", "@bob:example.org", 3003, sk(""), `{"body":"bob's goodbye","replacement_room":"!next:example.org"}`))
+		if r, err := st.Room(ctx, room); err != nil || strings.Contains(r.Topic, "bob") || r.Successor != "!next:example.org" {
+			t.Errorf("the room after the erased user's late topic and tombstone: topic %q, successor %q, %v", r.Topic, r.Successor, err)
 		}
-		for _, evID := range []id.EventID{"$ltopic", "$lstatus", "$linvite"} {
+		for _, evID := range []id.EventID{"$ltopic", "$lstatus", "$linvite", "$ltomb"} {
 			if e, err := st.EventByID(ctx, evID); err != nil || strings.Contains(string(e.Raw), "bob's") {
 				t.Errorf("%s of the erased user, arriving late: %v, %s", evID, err, e.Raw)
 			}

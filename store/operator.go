@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -105,8 +106,19 @@ func (w *writer) eraseLate(ctx context.Context, evs []Event) error {
 		if !e.IsState() {
 			continue
 		}
-		own := w.erased[string(e.Sender)] && !slices.Contains(governingTypes, e.Type)
+		governing := slices.Contains(governingTypes, e.Type)
+		own := w.erased[string(e.Sender)] && !governing
 		about := e.Type == event.TypeMember && w.erased[*e.StateKey]
+		if w.erased[string(e.Sender)] && governing {
+			// Kept, with only what governs (governingOnly).
+			if out, changed := governingOnly(e.Raw, e.Type); changed {
+				if _, err := w.tx.ExecContext(ctx, w.s.dbForm(`UPDATE events SET raw = $1 WHERE idh(event_id) = idh($2) AND event_id = $2 AND NOT redacted`),
+					dbText(string(out)), string(e.ID)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if !own && !about {
 			continue
 		}
@@ -444,6 +456,37 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 			d.state = true
 			states++
 		}
+		// The governing state they sent keeps only what governs.
+		rows, err := w.tx.QueryContext(ctx, `SELECT nid, type, raw FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted AND type IN ('`+
+			strings.Join(governingTypes, "', '")+`')`, string(user))
+		if err != nil {
+			return err
+		}
+		type rewrite struct {
+			nid int64
+			raw []byte
+		}
+		var rewrites []rewrite
+		for rows.Next() {
+			var nid int64
+			var typ, raw string
+			if err := rows.Scan(&nid, &typ, &raw); err != nil {
+				rows.Close()
+				return err
+			}
+			if out, changed := governingOnly([]byte(raw), typ); changed {
+				rewrites = append(rewrites, rewrite{nid, out})
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, r := range rewrites {
+			if _, err := w.tx.ExecContext(ctx, `UPDATE events SET raw = $1 WHERE nid = $2`, dbText(string(r.raw)), r.nid); err != nil {
+				return err
+			}
+			states++
+		}
 		// What the database refused of theirs, kept aside as received.
 		q, err := w.dropQuarantined(ctx, func(_ id.RoomID, ev *event.Event) bool {
 			return ev.Sender == user || ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(user)
@@ -471,6 +514,53 @@ var governingTypes = []string{
 	event.TypeCanonicalAlias, event.TypeEncryption, event.TypeTombstone, event.TypeServerACL,
 	event.TypeRetention, "org.matrix.msc1763.retention", "m.room.guest_access",
 	event.TypeArchiveControls, event.TypeArchiveControlsUnstable, "m.space.child", "m.space.parent",
+}
+
+// governingKeys are the keys of each governing type's content that govern
+// the room: erasure keeps those and drops the rest, which may be the
+// erased admin's words (a tombstone's body, a key of their own).
+var governingKeys = map[string][]string{
+	event.TypeCreate:                  {"creator", "room_version", "predecessor", "type", "m.federate", "additional_creators"},
+	event.TypePowerLevels:             {"ban", "events", "events_default", "invite", "kick", "redact", "state_default", "users", "users_default", "notifications"},
+	event.TypeJoinRules:               {"join_rule", "allow"},
+	event.TypeHistoryVisibility:       {"history_visibility"},
+	event.TypeCanonicalAlias:          {"alias", "alt_aliases"},
+	event.TypeEncryption:              {"algorithm", "rotation_period_ms", "rotation_period_msgs"},
+	event.TypeTombstone:               {"replacement_room"},
+	event.TypeServerACL:               {"allow", "deny", "allow_ip_literals"},
+	event.TypeRetention:               {"max_lifetime", "min_lifetime"},
+	"org.matrix.msc1763.retention":    {"max_lifetime", "min_lifetime"},
+	"m.room.guest_access":             {"guest_access"},
+	event.TypeArchiveControls:         {"archive", "robots"},
+	event.TypeArchiveControlsUnstable: {"archive", "robots"},
+	"m.space.child":                   {"via", "order", "suggested"},
+	"m.space.parent":                  {"via", "canonical"},
+}
+
+// governingOnly is a governing event's JSON with only its governingKeys
+// in its content, and whether that dropped anything.
+func governingOnly(raw []byte, typ string) ([]byte, bool) {
+	var ev map[string]json.RawMessage
+	var content map[string]json.RawMessage
+	if json.Unmarshal(raw, &ev) != nil || json.Unmarshal(ev["content"], &content) != nil {
+		return raw, false
+	}
+	kept := map[string]json.RawMessage{}
+	for _, k := range governingKeys[typ] {
+		if v, ok := content[k]; ok {
+			kept[k] = v
+		}
+	}
+	if len(kept) == len(content) {
+		return raw, false
+	}
+	c, err := json.Marshal(kept)
+	if err != nil {
+		return raw, false
+	}
+	ev["content"] = c
+	out, err := json.Marshal(ev)
+	return out, err == nil
 }
 
 // UserKnown reports whether the archive holds an event the user sent, a
