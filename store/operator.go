@@ -33,10 +33,11 @@ const (
 // after the erasure (a late backfill, an export imported afterwards) was
 // never stored, so has no tombstone, and was stored whole, its media
 // fetched. Their state events are stored, as what places the room's
-// history, and so are their redactions (a moderator's: the message stays
-// withdrawn), both screened as any opted-out user's. It learns the first from
-// writer.probe, whose look at the batch's IDs notePending and markRelated
-// read after it.
+// history, stripped as the erasure stripped those it found (eraseLate),
+// and so are their redactions (a moderator's: the message stays
+// withdrawn). A withheld event is not stored either (withhold). It learns
+// the first from writer.probe, whose look at the batch's IDs notePending
+// and markRelated read after it.
 func (w *writer) dropWithdrawn(ctx context.Context, evs []Event, res *PutResult) ([]Event, error) {
 	if len(evs) == 0 {
 		return evs, nil
