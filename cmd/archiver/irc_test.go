@@ -10,10 +10,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/mxarchive/mxarchive/config"
-	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/irclog"
-	"github.com/mxarchive/mxarchive/store"
 )
 
 func ircFixtures(t *testing.T) []string {
@@ -87,14 +84,7 @@ func TestImportIRCCommand(t *testing.T) {
 		t.Fatalf("optout --irc: %v\n%s", err, errs.String())
 	}
 
-	cfg, err := config.Load("", []string{"MXARCHIVE_DATA_DIR=" + dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, store.Config(cfg.Database), dir, storetest.Logger(t), storeOptions(cfg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDataDir(t, dir)
 	defer st.Close()
 	newRoom, _ := irclog.RoomID("#opendev:irc.example")
 	if r, err := st.Room(ctx, newRoom); err != nil || r.Successor != "!aNsIbLeCoMmUnItY:example.org" {

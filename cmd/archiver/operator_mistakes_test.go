@@ -14,6 +14,21 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
+// openDataDir opens the archive in data directory dir as the commands
+// would, with the store's options from the configuration.
+func openDataDir(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	cfg, err := config.Load("", []string{"MXARCHIVE_DATA_DIR=" + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), store.Config(cfg.Database), dir, storetest.Logger(t), storeOptions(cfg, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // operatorArchive is an archive of the Ansible demo room, the store open
 // on it, a runner of archiver commands, and the room's first message.
 func operatorArchive(t *testing.T) (*store.Store, func(args ...string) (string, error), store.Event) {
@@ -25,14 +40,7 @@ func operatorArchive(t *testing.T) (*store.Store, func(args ...string) (string, 
 	if err := run(ctx, []string{"import", "../../testdata/demo/ansible-community.ndjson"}, &out, &errs); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load("", []string{"MXARCHIVE_DATA_DIR=" + dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, store.Config(cfg.Database), dir, storetest.Logger(t), storeOptions(cfg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDataDir(t, dir)
 	t.Cleanup(func() { st.Close() })
 	day, err := st.DayEvents(ctx, "!aNsIbLeCoMmUnItY:example.org", 0, 1<<42)
 	if err != nil {
@@ -182,14 +190,7 @@ func TestReimportAfterPurgeRoomKeepsNoName(t *testing.T) {
 	if err := run(ctx, []string{"import", "--assume-world-readable", export}, &out, &errs); err != nil {
 		t.Fatalf("import again: %v", err)
 	}
-	cfg, err := config.Load("", []string{"MXARCHIVE_DATA_DIR=" + dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, store.Config(cfg.Database), dir, storetest.Logger(t), storeOptions(cfg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDataDir(t, dir)
 	defer st.Close()
 	r, err := st.Room(ctx, roomID)
 	if err != nil {

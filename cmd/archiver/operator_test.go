@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mxarchive/mxarchive/config"
-	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -21,14 +19,7 @@ func TestOperatorCommands(t *testing.T) {
 	if err := run(ctx, []string{"import", "../../testdata/demo/ansible-community.ndjson"}, &out, &errs); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load("", []string{"MXARCHIVE_DATA_DIR=" + dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, store.Config(cfg.Database), dir, storetest.Logger(t), storeOptions(cfg, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openDataDir(t, dir)
 	defer st.Close()
 	day, err := st.DayEvents(ctx, "!aNsIbLeCoMmUnItY:example.org", 0, 1<<42)
 	if err != nil {
