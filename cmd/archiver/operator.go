@@ -205,8 +205,9 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 				}
 			}
 			if err != nil {
-				// Those before it are done: say so.
-				summary = strings.Join(summaries, "; ")
+				// Those before it are done: say so, and not that this
+				// one is (its summary is the last).
+				summary = strings.Join(summaries[:len(summaries)-1], "; ")
 				return errors.Join(err, record(err))
 			}
 			affected += n
