@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,5 +94,47 @@ func TestSweepLeavesOutDeepEvent(t *testing.T) {
 				t.Errorf("forward token %q, %v; want t2", rs.ForwardToken, err)
 			}
 		})
+	}
+}
+
+// An Element export (one JSON document) holding one event nested as deep
+// as encoding/json allows is imported without that event: decoded as one
+// document, the event's depth counted from the document's top, the whole
+// export was refused ("no valid events in file").
+func TestElementExportLeavesOutDeepEvent(t *testing.T) {
+	for _, levels := range []int{513, 10000, 30000} {
+		t.Run(strconv.Itoa(levels), func(t *testing.T) {
+			st := storetest.Open(t, "sqlite")
+			msgs := append(header("world_readable"), msg("$m1", 10, "one"), deepMessage("$deep", 11, levels), msg("$m2", 12, "two"))
+			path := filepath.Join(t.TempDir(), "export.json")
+			if err := os.WriteFile(path, []byte(`{"room_name":"x","messages":[`+strings.Join(msgs, ",")+`]}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), path, ingest.ImportOptions{})
+			if err != nil {
+				t.Fatalf("import of an export with one event %d levels deep: %v", levels, err)
+			}
+			if got := storedIDs(t, st, "$m1", "$deep", "$m2"); !slices.Equal(got, []string{"$m1", "$m2"}) || len(rep.Rejected) != 1 {
+				t.Errorf("stored %v, %d rejected; want $m1 and $m2, and the deep one rejected", got, len(rep.Rejected))
+			}
+		})
+	}
+}
+
+// An Element export written on one line longer than the detector's 64 KiB
+// buffer is an export: it was taken for NDJSON and its one line rejected.
+func TestOneLineExportLongerThanABuffer(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	msgs := append(header("world_readable"), msg("$m1", 10, strings.Repeat("long ", 4000)), msg("$m2", 12, "two"))
+	path := filepath.Join(t.TempDir(), "export.json")
+	if err := os.WriteFile(path, []byte(`{"room_name":"x","topic":"`+strings.Repeat("t", 70000)+`","messages":[`+strings.Join(msgs, ",")+`]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), path, ingest.ImportOptions{})
+	if err != nil || rep.Format != ingest.FormatElement {
+		t.Fatalf("import of a one-line export: %v, format %q", err, rep.Format)
+	}
+	if got := storedIDs(t, st, "$m1", "$m2"); len(got) != 2 {
+		t.Errorf("stored %v", got)
 	}
 }

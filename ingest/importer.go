@@ -494,13 +494,43 @@ func detectFormat(path string) (Format, error) {
 	if bytes.Equal(first, []byte("{")) {
 		return FormatElement, nil
 	}
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(first, &probe) == nil {
-		if _, ok := probe["messages"]; ok {
+	// An export on one line: its first object has "messages". Read as
+	// tokens, not the line whole: the line may be longer than the buffer
+	// (an export of any size written without line breaks), or hold an
+	// event nested deeper than a decoder of the line allows; both were
+	// taken for NDJSON, one line of it rejected.
+	if first[0] == '{' {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return "", fmt.Errorf("import %s: %w", path, err)
+		}
+		if topLevelKey(json.NewDecoder(bufio.NewReader(f)), "messages") {
 			return FormatElement, nil
 		}
 	}
 	return FormatNDJSON, nil
+}
+
+// topLevelKey reports whether the object dec starts with has the key,
+// decoding the values before it (an Element export's header: a few
+// strings) and stopping at the key or the object's end.
+func topLevelKey(dec *json.Decoder, key string) bool {
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if t == key {
+			return true
+		}
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return false
+		}
+	}
+	return false
 }
 
 type ndjsonSource struct{ path string }
@@ -704,6 +734,24 @@ type elementSource struct {
 // maxExportSize bounds an export read into memory at once.
 const maxExportSize = 4 << 30
 
+// maxDeepExportSize bounds an export read whole, as bytes and then as its
+// events, when one of them nests too deep to decode it as a stream.
+const maxDeepExportSize = 512 << 20
+
+// readDeepExport decodes the export in f, read again from its start, with
+// every event nested past event.MaxDepth left out (null).
+func readDeepExport(f *os.File, h *elementHeader) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(f, maxDeepExportSize+1))
+	if err != nil {
+		return err
+	}
+	body, _ = leaveOutDeep(body)
+	return json.Unmarshal(body, h)
+}
+
 func readElementExport(path string) (*elementSource, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -719,7 +767,17 @@ func readElementExport(path string) (*elementSource, error) {
 	}
 	s := &elementSource{size: st.Size()}
 	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
-	if err := dec.Decode(&s.header); err != nil {
+	err = dec.Decode(&s.header)
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) && strings.Contains(err.Error(), "exceeded max depth") && st.Size() <= maxDeepExportSize {
+		// An event nested as deep as encoding/json allows, counted
+		// from the document's top: read the whole file, each such event
+		// null (leaveOutDeep), and each refused later as malformed,
+		// rather than the whole export (ARCHITECTURE.md rule 7).
+		s.header = elementHeader{}
+		err = readDeepExport(f, &s.header)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("import %s: not an Element export (a JSON object with room_name and messages): %w", path, err)
 	}
 	if s.header.Messages == nil {
