@@ -13,10 +13,19 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-// MaxEventSize is the largest event accepted, in bytes of JSON. The spec caps
-// an event at 65,536 bytes in federation format; the client format we receive
-// is of the same order, so anything much larger is hostile or broken.
+// MaxEventSize is the largest event accepted, in bytes of JSON without its
+// unsigned data (which the archive does not keep). The spec caps an event
+// at 65,536 bytes in federation format; the client format we receive is of
+// the same order, so anything much larger is hostile or broken.
 const MaxEventSize = 96 * 1024
+
+// MaxReceivedSize is the largest event accepted as received, its unsigned
+// data included: a state event's unsigned.prev_content is the content it
+// replaced, and unsigned.redacted_because a whole redaction event, so a
+// legitimate 50 KiB state event (a large room's power levels) that
+// replaces another comes from /messages and /sync at twice its size, and
+// was refused.
+const MaxReceivedSize = 4 * MaxEventSize
 
 // ErrMalformed wraps every reason an event is rejected by Parse.
 var ErrMalformed = errors.New("malformed event")
@@ -52,8 +61,8 @@ func (e *Event) IsState() bool { return e.StateKey != nil }
 // any JSON query over it) says "$a"; the archive keys everything by these
 // fields, so both must agree.
 func Parse(raw []byte) (*Event, error) {
-	if len(raw) > MaxEventSize {
-		return nil, fmt.Errorf("%w: %d bytes, larger than the %d-byte limit", ErrMalformed, len(raw), MaxEventSize)
+	if len(raw) > MaxReceivedSize {
+		return nil, fmt.Errorf("%w: %d bytes, larger than the %d-byte limit of an event with its unsigned data", ErrMalformed, len(raw), MaxReceivedSize)
 	}
 	// json.Valid accepts bytes that are not UTF-8 (encoding/json decodes
 	// them to U+FFFD), but PostgreSQL refuses them in text: kept, such an
@@ -133,6 +142,9 @@ func Parse(raw []byte) (*Event, error) {
 	e.Raw, err = withoutUnsigned(raw, &w)
 	if err != nil {
 		return nil, err
+	}
+	if len(e.Raw) > MaxEventSize {
+		return nil, fmt.Errorf("%w: %d bytes without its unsigned data, larger than the %d-byte limit", ErrMalformed, len(e.Raw), MaxEventSize)
 	}
 	return &e, nil
 }

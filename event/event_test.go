@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -272,6 +273,48 @@ func TestParseMaxSize(t *testing.T) {
 	}
 	if _, err := Parse(append(exact, ' ')); !errors.Is(err, ErrMalformed) {
 		t.Errorf("event one byte over: err = %v, want ErrMalformed", err)
+	}
+}
+
+// TestParseSizeWithoutUnsigned: the size bound is the event's, without the
+// unsigned data the archive drops. A 60 KiB power levels event replacing
+// another comes from /messages and /sync with the one it replaced in
+// unsigned.prev_content, past MaxEventSize, and was refused: the room's
+// state was missing from the archive.
+func TestParseSizeWithoutUnsigned(t *testing.T) {
+	users := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"@user%06d:example.org":50`, i)
+		}
+		return `{"users":{` + b.String() + `}}`
+	}
+	content := users(2100) // about 60 KiB
+	ev := func(unsigned string) []byte {
+		return []byte(`{"event_id":"$pl:example.org","room_id":"!room:example.org","sender":"@alice:example.org","type":"m.room.power_levels","state_key":"","origin_server_ts":1700000000000,"content":` +
+			content + unsigned + `}`)
+	}
+	received := ev(`,"unsigned":{"prev_content":` + content + `,"age":5}`)
+	if len(received) <= MaxEventSize || len(ev("")) > MaxEventSize {
+		t.Fatalf("the test's event: %d bytes received, %d without unsigned", len(received), len(ev("")))
+	}
+	e, err := Parse(received)
+	if err != nil {
+		t.Fatalf("a 60 KiB state event with its prev_content: %v", err)
+	}
+	if bytes.Contains(e.Raw, []byte("unsigned")) || len(e.Raw) != len(ev("")) {
+		t.Errorf("kept %d bytes, want the event without unsigned (%d)", len(e.Raw), len(ev("")))
+	}
+	// Past the bound without unsigned, and past the bound received.
+	if _, err := Parse([]byte(strings.Replace(string(ev("")), content, users(3500), 1))); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "without its unsigned data") {
+		t.Errorf("a 100 KiB event: %v", err)
+	}
+	huge := ev(`,"unsigned":{"prev_content":` + users(14000) + `}`)
+	if _, err := Parse(huge); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "with its unsigned data") {
+		t.Errorf("an event of %d bytes received: %v", len(huge), err)
 	}
 }
 

@@ -141,8 +141,9 @@ func (o ImportOptions) full(events, bytes int) bool {
 	return events >= o.BatchSize || bytes >= o.BatchBytes
 }
 
-// maxLine bounds one NDJSON line; longer lines are rejected, not buffered.
-const maxLine = event.MaxEventSize + 1024
+// maxLine bounds one NDJSON line, an event as received (unsigned data and
+// all); longer lines are rejected, not buffered.
+const maxLine = event.MaxReceivedSize + 1024
 
 // ErrNoEvents is returned for a file with no valid event at all.
 var ErrNoEvents = errors.New("no valid events in file")
