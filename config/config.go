@@ -212,6 +212,10 @@ type Archive struct {
 	// world-readable after it stops being so (default: hidden until it is
 	// world-readable again).
 	ShowFormerlyPublic bool `yaml:"show_formerly_public"`
+	// OptInWait: how long after a user's own "!archive optout" a
+	// direct-message "!archive optin" is taken at the earliest (each makes
+	// every archive-web re-read the user's messages).
+	OptInWait time.Duration `yaml:"optin_wait"`
 }
 
 // Metrics configures the Prometheus endpoint.
@@ -315,7 +319,7 @@ func Defaults() Config {
 			BotLocalpart: "archive",
 		},
 		Archive: Archive{SweepInterval: 30 * time.Second, BackfillMaxBytes: 1 << 30, BackfillRetry: time.Minute,
-			LeaveNonPublicAfter: 7 * 24 * time.Hour},
+			LeaveNonPublicAfter: 7 * 24 * time.Hour, OptInWait: time.Hour},
 		Search:    Search{Enabled: true},
 		Retention: retention.Policy{Enabled: true, PurgeInterval: time.Hour},
 		Log:       Log{Level: "info", Format: "text"},

@@ -91,6 +91,7 @@ func newWorld(t *testing.T, dbEnv ...string) *world {
 		"MXARCHIVE_HOMESERVER_DOMAIN=" + serverName,
 		fmt.Sprintf("MXARCHIVE_APPSERVICE_LISTEN=127.0.0.1:%d", port),
 		"MXARCHIVE_ARCHIVE_SWEEP_INTERVAL=2s",
+		"MXARCHIVE_ARCHIVE_OPTIN_WAIT=1ms", // consent_test opts in just after opting out
 		"MXARCHIVE_LOG_LEVEL=debug",
 	}, dbEnv...)
 	out, err := w.command("init", "-o", w.dir).CombinedOutput()

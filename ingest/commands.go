@@ -3,7 +3,9 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -34,6 +36,21 @@ func (a answer) send(ctx context.Context, c *Client) error {
 	return err
 }
 
+// A direct-message opt-in is taken ManagerConfig.OptInWait (the
+// configuration's archive.optin_wait, an hour) after the user's own
+// opt-out at the earliest. Each opt-out and opt-in makes every process
+// re-read the user's messages (the search index on every archive-web) and
+// moves every page's cache key: a member toggling in a loop made the
+// archive do that without end. An opt-out is never delayed.
+
+// optInWaitText says d for the answer ("an hour", "5m0s").
+func optInWaitText(d time.Duration) string {
+	if d == time.Hour {
+		return "an hour"
+	}
+	return d.String()
+}
+
 // command carries out one "!archive …" command and returns the answer to
 // send (nil: none). Commands are taken only in rooms the archive does not
 // publish (a direct message with the bot): an opt-out typed in a public
@@ -61,7 +78,11 @@ func (m *Manager) command(ctx context.Context, ev *event.Event) (*answer, error)
 		// Only the user's own opt-out: an operator's opt-out or erasure
 		// is the operator's to undo (a DM must not bring back what the
 		// operator removed).
-		changed, err := m.st.OptInSelf(ctx, ev.Sender)
+		var before time.Time
+		if m.optInWait > 0 {
+			before = time.Now().Add(-m.optInWait)
+		}
+		changed, err := m.st.OptInSelf(ctx, ev.Sender, before)
 		if err != nil {
 			return nil, err
 		}
@@ -75,6 +96,9 @@ func (m *Manager) command(ctx context.Context, ev *event.Event) (*answer, error)
 		case changed:
 			m.log.Info("user opted in by direct message", "user_id", ev.Sender)
 			a.text = "Done: your messages in public, world-readable rooms are shown in the archive again."
+		case via == store.OptOutByUser:
+			m.log.Info("refused a direct-message opt-in: the user opted out too recently", "user_id", ev.Sender)
+			a.text = fmt.Sprintf("Not yet: an opt-in is taken %s after your opt-out at the earliest (each one makes the archive read all your messages again). Please send \"!archive optin\" again later.", optInWaitText(m.optInWait))
 		case via != "":
 			m.log.Warn("refused a direct-message opt-in: the operator opted this user out", "user_id", ev.Sender, "via", via)
 			a.text = "Not done: the archive's operator hid your messages, so only the operator can show them again. Please contact them."

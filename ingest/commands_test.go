@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -81,6 +82,46 @@ func TestDirectMessageOptInUndoesOnlyASelfOptOut(t *testing.T) {
 		}
 		if ans := run("$7", "@gone:example.org", "!archive status"); !strings.Contains(ans, "operator") {
 			t.Errorf("status of an erased user = %q; want it to name the operator", ans)
+		}
+	})
+}
+
+// A DM opt-in is taken an hour after the user's own opt-out at the
+// earliest: each opt-out and opt-in makes every archive-web re-read the
+// user's messages, and a member toggling in a loop made them do it without
+// end. The opt-out itself is never delayed.
+func TestDirectMessageOptInWaitsAfterOptOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		m := &Manager{st: st, log: storetest.Logger(t), optInWait: time.Hour}
+		run := func(evID, body string) string {
+			t.Helper()
+			a, err := m.command(ctx, dmCommand(t, evID, "@toggle:example.org", body))
+			if err != nil || a == nil {
+				t.Fatalf("%s: %v %v", body, a, err)
+			}
+			return a.text
+		}
+		if ans := run("$1", "!archive optout"); !strings.HasPrefix(ans, "Done") {
+			t.Fatalf("opt-out: %q", ans)
+		}
+		head, err := st.FeedHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ans := run("$2", "!archive optin"); !strings.HasPrefix(ans, "Not yet") || !strings.Contains(ans, "an hour") {
+			t.Errorf("opt-in just after the opt-out: %q", ans)
+		}
+		if out, err := st.OptedOut(ctx, "@toggle:example.org"); err != nil || !out {
+			t.Errorf("opted out after a refused opt-in: %v, %v", out, err)
+		}
+		if now, err := st.FeedHead(ctx); err != nil || now != head {
+			t.Errorf("a refused opt-in fed a change: head %d, then %d (%v)", head, now, err)
+		}
+		// An hour on (here: no wait), it is taken.
+		m.optInWait = 0
+		if ans := run("$3", "!archive optin"); !strings.HasPrefix(ans, "Done") {
+			t.Errorf("opt-in after the wait: %q", ans)
 		}
 	})
 }

@@ -46,6 +46,10 @@ type ManagerConfig struct {
 	// SweepInterval is how often each room is swept forward with
 	// /messages for anything transactions missed.
 	SweepInterval time.Duration
+	// OptInWait is how long after a user's own opt-out a direct-message
+	// opt-in is taken at the earliest (0: at once; OptInWait is the
+	// configuration's default).
+	OptInWait time.Duration
 	// SyncTimeout is the /sync long-poll timeout.
 	SyncTimeout time.Duration
 	// SpoolDir holds backfill spool files while they are imported.
@@ -89,6 +93,9 @@ type Manager struct {
 	busy map[string]bool // rooms with a queued join, to drop repeats
 	// answers are the bot's replies to "!archive …" commands, sent in Run.
 	answers chan answer
+	// optInWait is how long after a user's own opt-out a direct message
+	// may undo it (ManagerConfig.OptInWait).
+	optInWait time.Duration
 }
 
 type job struct {
@@ -127,7 +134,7 @@ func NewManager(cfg ManagerConfig, client *Client, in *Ingester, st *store.Store
 		cfg.BackfillMaxBytes = DefaultBackfillMaxBytes
 	}
 	return &Manager{cfg: cfg, client: client, in: in, st: st, bot: bot, log: log,
-		jobs: make(chan job, 1024), busy: map[string]bool{}, answers: make(chan answer, 256)}
+		jobs: make(chan job, 1024), busy: map[string]bool{}, answers: make(chan answer, 256), optInWait: cfg.OptInWait}
 }
 
 // Committed implements Notifier: it queues a join for each invite of the

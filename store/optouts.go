@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -39,12 +41,17 @@ func (s *Store) OptIn(ctx context.Context, user id.UserID) (bool, error) {
 	})
 }
 
-// OptInSelf undoes only the user's own opt-out (OptOutByUser): a direct
-// message must not undo what the operator decided. It reports whether the
-// user was opted in; if not, OptOutVia says why.
-func (s *Store) OptInSelf(ctx context.Context, user id.UserID) (bool, error) {
+// OptInSelf undoes only the user's own opt-out (OptOutByUser), and only one
+// made before optedOutBefore (if not zero): a direct message must not
+// undo what the operator decided, nor follow its opt-out at once. It
+// reports whether the user was opted in; if not, OptOutVia says why.
+func (s *Store) OptInSelf(ctx context.Context, user id.UserID, optedOutBefore time.Time) (bool, error) {
+	before := int64(math.MaxInt64)
+	if !optedOutBefore.IsZero() {
+		before = optedOutBefore.UnixMilli()
+	}
 	return s.userChange(ctx, user, func(w *writer) (sql.Result, error) {
-		return w.tx.ExecContext(ctx, `DELETE FROM optouts WHERE user_id = $1 AND via = $2`, string(user), OptOutByUser)
+		return w.tx.ExecContext(ctx, `DELETE FROM optouts WHERE user_id = $1 AND via = $2 AND at <= $3`, string(user), OptOutByUser, before)
 	})
 }
 

@@ -72,6 +72,7 @@ func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*arc
 		BackfillRetry:       cfg.Archive.BackfillRetry,
 		LeaveNonPublicAfter: cfg.Archive.LeaveNonPublicAfter,
 		SweepInterval:       cfg.Archive.SweepInterval,
+		OptInWait:           cfg.Archive.OptInWait,
 		SpoolDir:            filepath.Join(cfg.DataDir, "spool"),
 	}, client, in, st, bot, log)
 	return &archiver{st: st, in: in, manager: mgr, aliases: ingest.NewAliasVerifier(client, st, log, 0), bot: bot}, nil
