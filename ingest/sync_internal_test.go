@@ -61,42 +61,7 @@ func TestSyncAdvancesPastRefusedEvent(t *testing.T) {
 			first := fmt.Sprintf(`{"next_batch":"s1","rooms":{"join":{%q:{"timeline":{"events":[%s,%s]}}}}}`, roomID,
 				strip(evJSON("$red", "m.room.redaction", 10, "-", `{"redacts":"$m1","reason":"sp\u0000am"}`)),
 				strip(evJSON("$poison", "m.room.redaction", 11, "-", `{"redacts":"$m1"}`)))
-			var (
-				mu    sync.Mutex
-				since []string
-				next  = make(chan struct{})
-				once  sync.Once
-			)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				s := r.URL.Query().Get("since")
-				mu.Lock()
-				since = append(since, s)
-				mu.Unlock()
-				if s == "" {
-					_, _ = w.Write([]byte(first))
-					return
-				}
-				once.Do(func() { close(next) })
-				_, _ = w.Write([]byte(`{"next_batch":"` + s + `"}`))
-			}))
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", bot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), SyncTimeout: time.Millisecond}, client, in, st, bot, storetest.Logger(t))
-			lctx, stop := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { defer close(done); m.syncLoop(lctx) }()
-			select {
-			case <-next:
-			case <-ctx.Done():
-			}
-			stop()
-			<-done
-			mu.Lock()
-			asked := slices.Clone(since)
-			mu.Unlock()
+			asked := syncOnce(t, in, st, bot, first)
 			if !slices.Contains(asked, "s1") {
 				t.Fatalf("/sync never moved past the batch: since tokens asked %q", asked)
 			}
@@ -110,4 +75,47 @@ func TestSyncAdvancesPastRefusedEvent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// syncOnce runs the manager's /sync loop against a homeserver whose first
+// answer (since="") is first and whose later ones move nowhere, until the
+// loop asks again or 5 s pass, and returns the since tokens it asked with.
+func syncOnce(t *testing.T, in *Ingester, st *store.Store, bot id.UserID, first string) []string {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		since []string
+		next  = make(chan struct{})
+		once  sync.Once
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := r.URL.Query().Get("since")
+		mu.Lock()
+		since = append(since, s)
+		mu.Unlock()
+		if s == "" {
+			_, _ = w.Write([]byte(first))
+			return
+		}
+		once.Do(func() { close(next) })
+		_, _ = w.Write([]byte(`{"next_batch":"` + s + `"}`))
+	}))
+	defer srv.Close()
+	client, err := NewClient(srv.URL, "as-token", bot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), SyncTimeout: time.Millisecond}, client, in, st, bot, storetest.Logger(t))
+	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	done := make(chan struct{})
+	go func() { defer close(done); m.syncLoop(ctx) }()
+	select {
+	case <-next:
+	case <-ctx.Done():
+	}
+	stop()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(since)
 }

@@ -3,11 +3,8 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,42 +56,7 @@ func TestSyncLeavesOutDeepEvent(t *testing.T) {
 			deep := evJSON("$deep", "m.room.redaction", "@mallory:evil.org", 10, "-", `{"redacts":"$own","x":`+strings.Repeat("[", levels-2)+strings.Repeat("]", levels-2)+`}`)
 			first := fmt.Sprintf(`{"next_batch":"s1","rooms":{"join":{%q:{"timeline":{"events":[%s,%s]}}}}}`, roomID,
 				deep, evJSON("$modred", "m.room.redaction", "@alice:example.org", 11, "-", `{"redacts":"$doxx","reason":"doxxing"}`))
-			var (
-				mu    sync.Mutex
-				since []string
-				next  = make(chan struct{})
-				once  sync.Once
-			)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				s := r.URL.Query().Get("since")
-				mu.Lock()
-				since = append(since, s)
-				mu.Unlock()
-				if s == "" {
-					_, _ = w.Write([]byte(first))
-					return
-				}
-				once.Do(func() { close(next) })
-				_, _ = w.Write([]byte(`{"next_batch":"` + s + `"}`))
-			}))
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", bot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), SyncTimeout: time.Millisecond}, client, in, st, bot, storetest.Logger(t))
-			lctx, stop := context.WithTimeout(ctx, 5*time.Second)
-			done := make(chan struct{})
-			go func() { defer close(done); m.syncLoop(lctx) }()
-			select {
-			case <-next:
-			case <-lctx.Done():
-			}
-			stop()
-			<-done
-			mu.Lock()
-			asked := slices.Clone(since)
-			mu.Unlock()
+			asked := syncOnce(t, in, st, bot, first)
 			if !slices.Contains(asked, "s1") {
 				t.Errorf("/sync never moved past the batch: since tokens asked %q", asked)
 			}
