@@ -36,13 +36,6 @@ func (a answer) send(ctx context.Context, c *Client) error {
 	return err
 }
 
-// A direct-message opt-in is taken ManagerConfig.OptInWait (the
-// configuration's archive.optin_wait, an hour) after the user's own
-// opt-out at the earliest. Each opt-out and opt-in makes every process
-// re-read the user's messages (the search index on every archive-web) and
-// moves every page's cache key: a member toggling in a loop made the
-// archive do that without end. An opt-out is never delayed.
-
 // optInWaitText says d for the answer ("an hour", "5m0s").
 func optInWaitText(d time.Duration) string {
 	if d == time.Hour {

@@ -47,8 +47,12 @@ type ManagerConfig struct {
 	// /messages for anything transactions missed.
 	SweepInterval time.Duration
 	// OptInWait is how long after a user's own opt-out a direct-message
-	// opt-in is taken at the earliest (0: at once; OptInWait is the
-	// configuration's default).
+	// opt-in is taken at the earliest (0: at once; the configuration's
+	// archive.optin_wait, an hour by default). Each opt-out and opt-in
+	// makes every process re-read the user's messages (the search index
+	// on every archive-web) and moves every page's cache key: a member
+	// toggling in a loop made the archive do that without end. An opt-out
+	// is never delayed.
 	OptInWait time.Duration
 	// SyncTimeout is the /sync long-poll timeout.
 	SyncTimeout time.Duration

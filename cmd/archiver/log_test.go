@@ -75,32 +75,21 @@ func TestLogCommand(t *testing.T) {
 // room's ID), and a user's among the entries of a command on several
 // users (optout --irc logs them joined by commas): both found nothing.
 func TestLogTargetByAliasAndAmongSeveral(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("MXARCHIVE_DATA_DIR", dir)
-	ctx := context.Background()
-	var out, errs bytes.Buffer
-	if err := run(ctx, []string{"import", "../../testdata/demo/ansible-community.ndjson"}, &out, &errs); err != nil {
+	st, cmd, _ := operatorArchive(t)
+	if _, err := cmd("hide-room", "#ansible-community:example.org", "--reason", "raid"); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"hide-room", "#ansible-community:example.org", "--reason", "raid"}, &out, &errs); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, storetest.Logger(t), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: "ops", Command: "optout",
+	if err := st.LogOperator(context.Background(), store.OperatorAction{At: time.Now(), Actor: "ops", Command: "optout",
 		Target: "@irc_libera_fungi:example.org,@irc_libera_fungi_:example.org"}); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
 	logOf := func(target string) string {
 		t.Helper()
-		out.Reset()
-		if err := run(ctx, []string{"log", "--target", target}, &out, &errs); err != nil {
+		out, err := cmd("log", "--target", target)
+		if err != nil {
 			t.Fatalf("log --target %s: %v", target, err)
 		}
-		return out.String()
+		return out
 	}
 	if got := logOf("#ansible-community:example.org"); !strings.Contains(got, "hide-room") {
 		t.Errorf("--target by alias = %q", got)
@@ -121,19 +110,12 @@ func TestLogTargetByAliasAndAmongSeveral(t *testing.T) {
 // --target #alias` failed to resolve it, and the purge's own entry could
 // not be found by the name the operator used.
 func TestLogTargetByAliasAfterPurge(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("MXARCHIVE_DATA_DIR", dir)
-	ctx := context.Background()
-	var out, errs bytes.Buffer
-	if err := run(ctx, []string{"import", "../../testdata/demo/ansible-community.ndjson"}, &out, &errs); err != nil {
+	_, cmd, _ := operatorArchive(t)
+	if _, err := cmd("purge-room", "#ansible-community:example.org", "--reason", "legal"); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(ctx, []string{"purge-room", "#ansible-community:example.org", "--reason", "legal"}, &out, &errs); err != nil {
-		t.Fatal(err)
-	}
-	out.Reset()
-	err := run(ctx, []string{"log", "--target", "#ansible-community:example.org"}, &out, &errs)
-	if err != nil || !strings.Contains(out.String(), "purge-room") {
-		t.Errorf("log --target <alias of the purged room>: err = %v, out = %q; want the purge-room entry", err, out.String())
+	out, err := cmd("log", "--target", "#ansible-community:example.org")
+	if err != nil || !strings.Contains(out, "purge-room") {
+		t.Errorf("log --target <alias of the purged room>: err = %v, out = %q; want the purge-room entry", err, out)
 	}
 }
