@@ -35,7 +35,11 @@ const (
 	checkClaimSQL = `UPDATE alias_claims SET checked_ts = $4, outcome = $5
 		WHERE alias = $1 AND room_id = $2 AND event_id = $3`
 	routeOfSQL = `SELECT room_id, how FROM room_aliases WHERE alias = $1`
-	routeSQL   = `INSERT INTO room_aliases (alias, room_id, seen_ts, how) VALUES ($1, $2, $3, $4)
+	// liveRouteOfSQL is routeOfSQL but for a purged room's route, which
+	// stays only so that old links answer 410 (PurgeRoom).
+	liveRouteOfSQL = `SELECT room_id, how FROM room_aliases ra WHERE alias = $1
+		AND NOT EXISTS (SELECT 1 FROM rooms r WHERE r.room_id = ra.room_id AND r.purged)`
+	routeSQL = `INSERT INTO room_aliases (alias, room_id, seen_ts, how) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (alias) DO UPDATE SET room_id = excluded.room_id, seen_ts = excluded.seen_ts, how = excluded.how`
 	unrouteSQL        = `DELETE FROM room_aliases WHERE alias = $1 AND room_id = $2`
 	otherClaimantSQL  = `SELECT room_id FROM alias_claims WHERE alias = $1 AND room_id <> $2 ORDER BY room_id LIMIT 1`
@@ -234,9 +238,10 @@ type AliasConflict struct {
 }
 
 // RouteUnclaimedAliases routes each alias the room claims to it where no
-// other room routes or claims it: the rule for imports, which have no
-// homeserver to ask. The claims stay pending, so an archiver that can ask
-// the directory later still does. It returns the claims it did not route.
+// other room routes (a purged room's route does not count) or claims it:
+// the rule for imports, which have no homeserver to ask. The claims stay
+// pending, so an archiver that can ask the directory later still does. It
+// returns the claims it did not route.
 func (s *Store) RouteUnclaimedAliases(ctx context.Context, room id.RoomID) ([]AliasConflict, error) {
 	var conflicts []AliasConflict
 	err := s.inWrite(ctx, func(w *writer) error {
@@ -260,7 +265,7 @@ func (s *Store) RouteUnclaimedAliases(ctx context.Context, room id.RoomID) ([]Al
 		}
 		for _, a := range aliases {
 			var routed, how string
-			switch err := w.tx.QueryRowContext(ctx, routeOfSQL, a).Scan(&routed, &how); {
+			switch err := w.tx.QueryRowContext(ctx, liveRouteOfSQL, a).Scan(&routed, &how); {
 			case err == nil && routed == string(room):
 				continue
 			case err == nil:

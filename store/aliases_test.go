@@ -189,3 +189,40 @@ func TestImportRoutesOnlyUnclaimedAliases(t *testing.T) {
 		}
 	})
 }
+
+// A purged room keeps its alias routes, so a link by alias answers 410 as
+// one by room ID does; an import of another room claiming the alias takes
+// it, since a purged room's route counts for nothing else.
+func TestPurgedRoomKeepsItsAliasRoutes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		if c, err := st.RouteUnclaimedAliases(ctx, room); err != nil || len(c) != 0 {
+			t.Fatalf("RouteUnclaimedAliases = %+v, %v", c, err)
+		}
+		if _, err := st.PurgeRoom(ctx, room, false); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"#test:example.org", "#old:example.org"} {
+			if got := routes(t, st, a); got != room {
+				t.Errorf("after the purge %s routes to %q, want the purged room", a, got)
+			}
+		}
+		r, err := st.RoomToRead(ctx, room)
+		if err != nil || r.Shown() {
+			t.Errorf("purged room: shown %v, %v", r.Shown(), err)
+		}
+		// The community makes the room anew under the same alias, and its
+		// history is imported.
+		put(t, st, hostileRoom(t)...)
+		if c, err := st.RouteUnclaimedAliases(ctx, hostile); err != nil || len(c) != 0 {
+			t.Errorf("RouteUnclaimedAliases(new room) = %+v, %v; want the purged room's route given up", c, err)
+		}
+		if got := routes(t, st, "#test:example.org"); got != hostile {
+			t.Errorf("#test routes to %q, want the new room", got)
+		}
+		if got := routes(t, st, "#old:example.org"); got != room {
+			t.Errorf("#old, which no other room claims, routes to %q", got)
+		}
+	})
+}

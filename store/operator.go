@@ -291,7 +291,8 @@ func (s *Store) HideRoom(ctx context.Context, room id.RoomID, hidden bool, reaso
 }
 
 // PurgeRoom deletes every event of a room, leaving tombstones, and marks it
-// purged: nothing of it is stored again, and its pages answer 410.
+// purged: nothing of it is stored again, and its pages answer 410, by
+// room ID or by an alias that routed to it.
 func (s *Store) PurgeRoom(ctx context.Context, room id.RoomID, dryRun bool) (int64, error) {
 	if _, err := s.Room(ctx, room); err != nil {
 		return 0, err
@@ -315,8 +316,10 @@ func (s *Store) PurgeRoom(ctx context.Context, room id.RoomID, dryRun bool) (int
 	}
 	err = s.inWrite(ctx, func(w *writer) error {
 		for _, q := range []string{
-			`DELETE FROM redactions WHERE room_id = $1`, `DELETE FROM room_aliases WHERE room_id = $1`,
-			`DELETE FROM alias_claims WHERE room_id = $1`,
+			// Its alias routes stay: a link by alias answers 410, as one by
+			// room ID does, until the alias is verified for another room
+			// (or an import routes it, RouteUnclaimedAliases).
+			`DELETE FROM redactions WHERE room_id = $1`, `DELETE FROM alias_claims WHERE room_id = $1`,
 			`DELETE FROM room_sync WHERE room_id = $1`, `DELETE FROM quarantine WHERE room_id = $1`,
 			`UPDATE rooms SET message_count = 0, first_ts = 0, last_ts = 0, name = '', topic = '', avatar_url = '',
 				canonical_alias = '', alt_aliases = '[]' WHERE room_id = $1`,

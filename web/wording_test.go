@@ -34,8 +34,12 @@ func TestReadersAreToldWhyInTheArchivesWords(t *testing.T) {
 			roomLines("!banned:example.org", t0,
 				memberLine("!banned:example.org", "$botjoin2", bot, bot, "join", t0+10),
 				memberLine("!banned:example.org", "$botban", "@a:example.org", bot, "ban", t0+20)),
-			roomLines("!purged:example.org", t0),
+			roomLines("!purged:example.org", t0,
+				`{"event_id":"$palias","room_id":"!purged:example.org","type":"m.room.canonical_alias","sender":"@a:example.org","origin_server_ts":1767225600010,"state_key":"","content":{"alias":"#gone:example.org"}}`),
 		)
+		if rec := e.get(t, "/room/gone:example.org/2026-01-01"); rec.Code != http.StatusOK {
+			t.Fatalf("the room by its alias before the purge = %d", rec.Code)
+		}
 		if _, err := st.PurgeRoom(ctx, "!purged:example.org", false); err != nil {
 			t.Fatal(err)
 		}
@@ -47,6 +51,7 @@ func TestReadersAreToldWhyInTheArchivesWords(t *testing.T) {
 		}
 		for room, want := range map[string]string{
 			"!purged:example.org":  "The archive's operator has removed this room from the archive.",
+			"gone:example.org":     "The archive's operator has removed this room from the archive.", // by its alias
 			"!op:example.org":      "The archive's operator has hidden this room.",
 			"!opwhy:example.org":   "The archive's operator has hidden this room: spam wave",
 			"!banned:example.org":  "The room's moderators banned the archive from this room, so it is no longer shown.",
