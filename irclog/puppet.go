@@ -3,6 +3,7 @@ package irclog
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"maunium.net/go/mautrix/id"
@@ -48,6 +49,26 @@ func (bs Bridges) Nick(u id.UserID) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Puppets returns the user IDs the configured bridges give the IRC nick:
+// the nick as written and, where it differs, in lower case (Matrix user
+// IDs are lower case since 2019, so a bridge may lower the nick). None for
+// a string that is no nick.
+func (bs Bridges) Puppets(nick string) []id.UserID {
+	if !isNick(nick) {
+		return nil
+	}
+	var out []id.UserID
+	for _, b := range bs {
+		for _, n := range []string{nick, strings.ToLower(nick)} {
+			u := id.UserID("@" + b.Prefix + n + ":" + b.Server)
+			if !slices.Contains(out, u) {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
 }
 
 // isNick reports whether s is a nick RFC 2812 allows (letters, digits and

@@ -1,6 +1,7 @@
 package irclog
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,5 +77,29 @@ func TestBridgesFromText(t *testing.T) {
 	}
 	if err := b.UnmarshalText([]byte("libera.chat")); err == nil {
 		t.Error("a bridge without its prefix was accepted")
+	}
+}
+
+// Puppets gives a nick's user ID on every configured bridge, as written and
+// in lower case, and Nick reads each back as the nick.
+func TestBridgesPuppets(t *testing.T) {
+	bs := Bridges{{Server: "matrix.org", Prefix: "_oftc_"}, {Server: "libera.chat", Prefix: "libera_"}}
+	got := bs.Puppets("Fungi")
+	want := []id.UserID{"@_oftc_Fungi:matrix.org", "@_oftc_fungi:matrix.org", "@libera_Fungi:libera.chat", "@libera_fungi:libera.chat"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Puppets(Fungi) = %v, want %v", got, want)
+	}
+	for _, u := range got {
+		if n, ok := bs.Nick(u); !ok || !strings.EqualFold(n, "fungi") {
+			t.Errorf("Nick(%s) = %q, %v", u, n, ok)
+		}
+	}
+	if got := bs.Puppets("corvus"); len(got) != 2 {
+		t.Errorf("Puppets(corvus) = %v, want one a bridge", got)
+	}
+	for _, bad := range []string{"", "a b", "x:evil.example", "@y", strings.Repeat("n", 65)} {
+		if got := bs.Puppets(bad); got != nil {
+			t.Errorf("Puppets(%q) = %v, want none", bad, got)
+		}
 	}
 }

@@ -158,3 +158,46 @@ func TestImportDateGivesOneDay(t *testing.T) {
 		t.Errorf("report:\n%s", out.String())
 	}
 }
+
+// optout --irc applies to a nick's imported lines in one room. The same
+// nick's puppet on a configured IRC bridge is a Matrix user of its own,
+// in every room: the command leaves it alone and tells the operator of
+// it, with the command that would apply to it.
+func TestOptOutIRCNamesTheBridgesPuppet(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	t.Setenv("MXARCHIVE_IRC_BRIDGES", "libera.chat=libera_")
+	ctx := context.Background()
+	var out, errs bytes.Buffer
+	const room = "!aNsIbLeCoMmUnItY:example.org"
+	if err := run(ctx, []string{"import", "../../testdata/demo/ansible-community.ndjson"}, &out, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"import", "--network", "libera", "--channel", "#ansible", "--room", room, "../../testdata/irc/opendev.2021-08-17.log"}, &out, &errs); err != nil {
+		t.Fatalf("import --room: %v\n%s", err, errs.String())
+	}
+	// fungi went on talking through the bridge.
+	live := filepath.Join(t.TempDir(), "live.ndjson")
+	if err := os.WriteFile(live, []byte(`{"event_id":"$live","room_id":"`+room+`","type":"m.room.message","sender":"@libera_fungi:libera.chat","origin_server_ts":1772442200000,"content":{"msgtype":"m.text","body":"hello from the bridge"}}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"import", live}, &out, &errs); err != nil {
+		t.Fatalf("import the puppet's message: %v\n%s", err, errs.String())
+	}
+	for _, nick := range []string{"fungi", "corvus"} {
+		out.Reset()
+		if err := run(ctx, []string{"optout", "--irc", nick, "--room", room}, &out, &errs); err != nil {
+			t.Fatalf("optout --irc %s: %v\n%s", nick, err, errs.String())
+		}
+		hint := "archiver optout @libera_" + nick + ":libera.chat"
+		if got := strings.Contains(out.String(), hint); got != (nick == "fungi") {
+			t.Errorf("optout --irc %s: output names the puppet: %v, want %v (only fungi's puppet has spoken):\n%s", nick, got, nick == "fungi", out.String())
+		}
+	}
+	st := openDataDir(t, dir)
+	defer st.Close()
+	ev, err := st.EventByID(ctx, "$live")
+	if err != nil || ev.OptedOut {
+		t.Errorf("the puppet's message: opted out %v, %v; want it left to the operator", ev.OptedOut, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/ingest"
+	"github.com/mxarchive/mxarchive/irclog"
 	"github.com/mxarchive/mxarchive/store"
 )
 
@@ -74,6 +75,7 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 
 	var affected int64
 	var summary string
+	recorded := false
 	// record logs the command (slog and operator_log) as far as it went:
 	// called as soon as what it changed is committed, before anything
 	// that may still fail (media clean-up), and when it stops part-way.
@@ -99,7 +101,7 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		}
 		if strings.HasPrefix(target, "#") {
 			// Logged by both, as a list: `archiver log --target` finds
-			// either, the alias even once purge-room has forgotten it.
+			// either, the alias even once it routes to another room.
 			target = string(room) + "," + target
 		} else {
 			target = string(room)
@@ -213,6 +215,15 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 			affected += n
 		}
 		summary = strings.Join(summaries, "; ")
+		if *ircNick != "" {
+			if err := record(nil); err != nil {
+				return err
+			}
+			recorded = true
+			if err := puppetHint(ctx, st, cfg.IRC.Bridges, *ircNick, cmd, stdout); err != nil {
+				return err
+			}
+		}
 	case "retention":
 		// A dry run only counts, so it has no batches to show.
 		prog := newProgress(stderr, log)
@@ -235,8 +246,10 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 			return err
 		}
 	}
-	if err := record(nil); err != nil {
-		return err
+	if !recorded {
+		if err := record(nil); err != nil {
+			return err
+		}
 	}
 	if !*dryRun {
 		if err := collectMedia(ctx, cfg, st, log); err != nil {
@@ -293,6 +306,24 @@ func targetUsers(ctx context.Context, st *store.Store, target, nick, room string
 		return nil, fmt.Errorf("%s has no imported IRC joins, topics or creation to tell its network from, so the nick %q names no one there; name the sender instead: @irc_NETWORK_NICK:SERVER as the import made it", room, nick)
 	}
 	return users, nil
+}
+
+// puppetHint tells the operator of the configured IRC bridges' puppets
+// of nick that the archive holds events of: the same nick's live Matrix
+// users, which an --irc command does not touch. A puppet is a Matrix user
+// of its own across every room, and a nick on IRC need not be one person
+// over the years, so the operator names it if they mean it.
+func puppetHint(ctx context.Context, st *store.Store, bridges irclog.Bridges, nick, cmd string, stdout io.Writer) error {
+	for _, p := range bridges.Puppets(nick) {
+		known, err := st.UserKnown(ctx, p)
+		if err != nil {
+			return err
+		}
+		if known {
+			fmt.Fprintf(stdout, "not changed: %s, the IRC bridge's Matrix user for the nick %s, is a user of its own in every room; if it is the same person: archiver %s %s\n", p, nick, cmd, p)
+		}
+	}
+	return nil
 }
 
 func joinUsers(us []id.UserID) string {
