@@ -100,6 +100,8 @@ type Manager struct {
 	// optInWait is how long after a user's own opt-out a direct message
 	// may undo it (ManagerConfig.OptInWait).
 	optInWait time.Duration
+	// encNotes bounds the answers to encrypted direct messages.
+	encNotes encryptedNotes
 }
 
 type job struct {
@@ -145,7 +147,8 @@ func NewManager(cfg ManagerConfig, client *Client, in *Ingester, st *store.Store
 // bot and each tombstone of a room the bot follows, and carries out each
 // "!archive" command before the transaction is acknowledged (an opt-out
 // acknowledged and then lost would never come again); only the bot's
-// answer is sent later, from Run.
+// answer is sent later, from Run. An encrypted message in a direct message
+// is answered that the bot cannot read it (m.encrypted).
 func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 	for _, ev := range evs {
 		switch {
@@ -173,14 +176,9 @@ func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 			if err != nil {
 				return err
 			}
-			if a == nil {
-				continue
-			}
-			select {
-			case m.answers <- *a:
-			default:
-				m.log.Warn("answer queue full; the command was carried out but is not answered", "room_id", ev.RoomID, "sender", ev.Sender)
-			}
+			m.queue(a)
+		case ev.Type == event.TypeEncrypted && ev.Sender != m.bot:
+			m.queue(m.encrypted(ctx, ev))
 		case ev.Type == event.TypeTombstone && ev.StateKey != nil && *ev.StateKey == "":
 			if next := event.StringField(ev.Content, "replacement_room"); strings.HasPrefix(next, "!") && next != string(ev.RoomID) {
 				m.log.Info("room upgraded; following it if the new room names this one as its predecessor", "room_id", ev.RoomID, "replacement", next)
@@ -191,6 +189,19 @@ func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 		}
 	}
 	return nil
+}
+
+// queue queues an answer (nil: none) for Run to send.
+func (m *Manager) queue(a *answer) {
+	if a == nil {
+		return
+	}
+	select {
+	case m.answers <- *a:
+	default:
+		// A command was carried out all the same.
+		m.log.Warn("answer queue full; not answering", "room_id", a.room, "event_id", a.command)
+	}
 }
 
 func serversOf(users ...id.UserID) []string {
