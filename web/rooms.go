@@ -109,7 +109,12 @@ func roomPath(r store.Room, rest ...string) string {
 // an old alias) to its slug. 302, not 301: a 301 is cacheable by default
 // and browsers keep it for good, but a slug changes when the alias does.
 // All these routes are GET/HEAD, so 307's keeping of the method adds nothing.
+// The query goes along: a busy day's ?after= or ?hour= names the page its
+// link's #anchor is on.
 func canonicalRedirect(c echo.Context, path string) error {
+	if q := c.Request().URL.RawQuery; q != "" {
+		path += "?" + q
+	}
 	return c.Redirect(http.StatusFound, path)
 }
 
