@@ -169,6 +169,30 @@ func TestScripts(t *testing.T) {
 		}
 	})
 
+	// A day page's #fragment naming a message that is not on it (a link
+	// made before the day was split into pages, or to the wrong day) goes
+	// to the message's permalink; one that is on it, or names no event,
+	// stays.
+	t.Run("fragment elsewhere", func(t *testing.T) {
+		path := s.dayPath(scriptDay1) + "#" + url.PathEscape(s.middle)
+		tab.Open(t, path)
+		want := s.url + "/room/" + scriptRoom + "/event/" + s.middle
+		if got := waitLocation(t, tab, want); got != want {
+			t.Fatalf("%s: at %s, want the permalink %s", path, got, want)
+		}
+		if n := browsertest.Eval[int](t, tab, `document.querySelectorAll('ol.timeline li.highlight').length`); n != 1 {
+			t.Errorf("the permalink highlights %d messages, want 1", n)
+		}
+		for _, frag := range []string{"#" + url.PathEscape(s.first), "#top", "#%24nosuch%ZZ"} {
+			tab.Open(t, s.dayPath(scriptDay4)) // a new document each time, not a hash change
+			tab.Open(t, s.dayPath(scriptDay1)+frag)
+			time.Sleep(300 * time.Millisecond)
+			if got := browsertest.Eval[string](t, tab, `location.pathname`); got != s.dayPath(scriptDay1) {
+				t.Errorf("%s: went to %s", frag, got)
+			}
+		}
+	})
+
 	t.Run("keys", func(t *testing.T) {
 		tab.Open(t, s.dayPath(scriptDay2))
 		for _, step := range []struct {

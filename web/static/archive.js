@@ -11,7 +11,8 @@
 //                          reads "Copied" (data-copied="true").
 //   li.highlight           the permalinked message: scrolled to the centre.
 //                          On a day page, the message a #fragment names is
-//                          given the class and centred the same way.
+//                          given the class and centred the same way; a
+//                          #$event not on the page goes to /event/$event.
 //   [ and ]                go to the previous / next day (a[rel=prev],
 //                          a[rel=next] in nav.days), unless typing.
 //   #live[data-live-url]   the current day's page: polls data-live-url plus
@@ -60,8 +61,17 @@
   function centre() {
     var target = null;
     if (location.hash.length > 1) {
-      try { target = document.getElementById(decodeURIComponent(location.hash.slice(1))); } catch (e) { target = null; }
+      var id = "";
+      try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { id = ""; }
+      target = id ? document.getElementById(id) : null;
       if (target && target.matches("ol.timeline li")) { target.classList.add("highlight"); }
+      // A day page's link to a message that is not on it (the day has
+      // since been split into pages, or the link named the wrong day):
+      // its permalink knows where it is.
+      if (!target && id.charAt(0) === "$" && document.querySelector("nav.days a.txt")) {
+        location.replace("/event/" + encodeURIComponent(id));
+        return;
+      }
     }
     if (!target) { target = document.querySelector("ol.timeline li.highlight"); }
     if (target) { target.scrollIntoView({ block: "center" }); }
