@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -90,10 +91,47 @@ func NewFetcher(st *store.Store, blobs Blobs, address, asToken string, user id.U
 		store: st, blobs: blobs, base: u, token: asToken, user: user, log: log, owner: hex.EncodeToString(owner[:]),
 		// A stalled homeserver must not hold a download slot forever; a
 		// 50 MiB file at 1 Mbit/s takes ~7 minutes.
-		http:    &http.Client{Timeout: 15 * time.Minute},
+		http:    &http.Client{Timeout: 15 * time.Minute, CheckRedirect: tokenStaysHome(u)},
 		minRate: defaultMinRate, rateWindow: defaultRateWindow,
 		MaxSize: DefaultMaxSize, Concurrency: 4, Poll: 2 * time.Second, now: time.Now,
 	}, nil
+}
+
+// tokenStaysHome is the fetcher's redirect policy: a download the
+// homeserver redirects (to a bucket, a CDN, a media repository) is
+// followed, at most maxRedirects times, but the appservice token, which
+// is the appservice's whole power over the homeserver, goes only to the
+// homeserver's own origin (scheme, host and port). Go's client strips
+// the Authorization header on a redirect to another host name only: it
+// kept it for the same name on another port, over plain HTTP from HTTPS,
+// and for every subdomain. It runs on every hop, after the client has
+// copied the first request's headers to the next: a hop back to the
+// homeserver carries the token again, and only that one.
+func tokenStaysHome(home *url.URL) func(*http.Request, []*http.Request) error {
+	want := origin(home)
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		if origin(req.URL) != want {
+			req.Header.Del("Authorization")
+		}
+		return nil
+	}
+}
+
+// maxRedirects is as many redirects as Go's client follows by default.
+const maxRedirects = 10
+
+// origin is u's scheme, host and port, in one form for every way of
+// writing them (case, a default port left out).
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // A download whose body brings less than defaultMinRate bytes a second,

@@ -421,15 +421,20 @@ func (s *Store) MediaFailed(ctx context.Context, mxc event.MXC, cause string, ne
 // and a file is downloaded by one of them. A claim ends with
 // MediaFetched, MediaFailed, MediaWaitsForSpace or ReleaseMedia, or
 // lapses (a killed process); RenewMedia extends owner's claims.
+//
+// The files of one server (the mxc URI's server name) hold at most
+// MediaClaimsPerServer claims at once, counted over every fetcher's live
+// claims: a due file of a server at its bound is passed over, and the
+// next due file of another server is taken in its place.
 func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, now time.Time, lease time.Duration, limit int) ([]MediaJob, error) {
 	// Looked at without the write lock first: the fetcher polls every
 	// few seconds, and an idle queue must cost no write (SQLite has one
-	// writer, and live transactions need it).
+	// writer, and live transactions need it), nor does a queue whose due
+	// files are all of servers at their bound.
 	rctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var due int
-	if err := s.db.QueryRowContext(rctx, `SELECT COUNT(*) FROM (SELECT 1 FROM media_queue`+claimableSQL+` LIMIT 1) d`,
-		now.UnixMilli(), string(room)).Scan(&due); err != nil {
+	if err := s.db.QueryRowContext(rctx, claimLookSQL, now.UnixMilli(), string(room), MediaClaimsPerServer).Scan(&due); err != nil {
 		return nil, fmt.Errorf("claim media: %w", err)
 	}
 	if due == 0 {
@@ -437,29 +442,53 @@ func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, no
 	}
 	var out []MediaJob
 	err := s.inWrite(ctx, func(w *writer) error {
-		rows, err := w.tx.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue`+claimableSQL+`
-			ORDER BY next_at, server, media_id LIMIT $3`, now.UnixMilli(), string(room), limit)
+		// Writers are serialized (the write lock, across processes), so
+		// the claims counted here are all there are until this commits.
+		held := map[string]int{}
+		rows, err := w.tx.QueryContext(ctx, heldClaimsSQL, now.UnixMilli())
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var j MediaJob
-			var roomID string
-			if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts); err != nil {
+			var server string
+			var n int
+			if err := rows.Scan(&server, &n); err != nil {
 				rows.Close()
 				return err
 			}
-			j.RoomID = id.RoomID(roomID)
-			out = append(out, j)
+			held[server] = n
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, j := range out {
-			if _, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET lease_owner = $3, lease_until = $4 WHERE server = $1 AND media_id = $2`,
-				j.Server, j.MediaID, owner, now.Add(lease).UnixMilli()); err != nil {
+		// Each round reads the due files of servers below their bound,
+		// in order, and takes them while their server stays below it; a
+		// server that reaches its bound in a round leaves the rest of
+		// its files there, and the next round reads past them (the
+		// claims made so far are counted by then). Every round but the
+		// last fills the bound of at least one server, so there are at
+		// most limit of them.
+		for len(out) < limit {
+			jobs, err := w.dueMediaJobs(ctx, now, room, limit-len(out))
+			if err != nil {
 				return err
+			}
+			passed := false
+			for _, j := range jobs {
+				if held[j.Server] >= MediaClaimsPerServer {
+					passed = true
+					continue
+				}
+				if _, err := w.tx.ExecContext(ctx, `UPDATE media_queue SET lease_owner = $3, lease_until = $4 WHERE server = $1 AND media_id = $2`,
+					j.Server, j.MediaID, owner, now.Add(lease).UnixMilli()); err != nil {
+					return err
+				}
+				held[j.Server]++
+				out = append(out, j)
+			}
+			if !passed {
+				return nil
 			}
 		}
 		return nil
@@ -470,9 +499,57 @@ func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, no
 	return out, nil
 }
 
+// dueMediaJobs reads up to limit claimable fetches (ClaimMedia), in
+// order.
+func (w *writer) dueMediaJobs(ctx context.Context, now time.Time, room id.RoomID, limit int) ([]MediaJob, error) {
+	rows, err := w.tx.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue`+claimableSQL+`
+		ORDER BY next_at, server, media_id LIMIT $4`, now.UnixMilli(), string(room), MediaClaimsPerServer, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []MediaJob
+	for rows.Next() {
+		var j MediaJob
+		var roomID string
+		if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts); err != nil {
+			return nil, err
+		}
+		j.RoomID = id.RoomID(roomID)
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// MediaClaimsPerServer bounds the fetches of one server's files in
+// flight at once, over every fetcher sharing the queue: a hostile server
+// may send each file just above the minimum rate (1 KiB/s over each 30 s
+// window) for the client's whole 15 minutes, and with four files queued
+// it held every download slot, so that no other server's media was
+// fetched. Half of media.concurrency's default 4 slots: one server's
+// backlog is fetched two at a time at most, and the other half is left to
+// every other server. A fixed number, not one derived from each fetcher's
+// slots, so that it is one bound for `archiver run` and `archiver media
+// fetch` together (8 slots between them by default), whatever either is
+// configured with.
+const MediaClaimsPerServer = 2
+
 // claimableSQL selects the queued fetches due at $1 (of room $2, or all)
-// that nobody holds.
-const claimableSQL = ` WHERE NOT gave_up AND next_at <= $1 AND lease_until <= $1 AND ($2 = '' OR room_id = $2)`
+// that nobody holds and whose server holds fewer than $3 live claims
+// (heldClaimsSQL's servers, the few with claims, found on the partial
+// index media_queue_leased, migration 031).
+const claimableSQL = ` WHERE NOT gave_up AND next_at <= $1 AND lease_until <= $1 AND ($2 = '' OR room_id = $2)
+	AND server NOT IN (SELECT server FROM media_queue WHERE lease_until > 0 AND lease_until > $1 GROUP BY server HAVING COUNT(*) >= $3)`
+
+// claimLookSQL says whether ClaimMedia has anything to claim ($1-$3 as
+// for claimableSQL).
+const claimLookSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM media_queue` + claimableSQL + ` LIMIT 1) d`
+
+// heldClaimsSQL counts the live claims (of every fetcher) at $1 by
+// server. "lease_until > 0" names media_queue_leased's rows: a lapsed
+// claim is in it until its file is claimed again or done, a live one is
+// what the fetchers have in flight.
+const heldClaimsSQL = `SELECT server, COUNT(*) FROM media_queue WHERE lease_until > 0 AND lease_until > $1 GROUP BY server`
 
 // RenewMedia extends owner's claims to until.
 func (s *Store) RenewMedia(ctx context.Context, owner string, until time.Time) error {
