@@ -21,9 +21,12 @@ import (
 // search's newest matches, so that someone can follow a room or a keyword
 // without a Matrix client. Both read the store on every request (a search
 // through the Searcher, which re-checks every hit against it), so a
-// message deleted, expired or withdrawn leaves the feed at once. Entry
-// IDs are permalinks, which need absolute URLs: without base_url there
-// are no feeds.
+// message deleted, expired or withdrawn leaves the feed at once. A feed's
+// and its entries' IDs are URLs on this archive by the room's ID (idPath),
+// which answer for good (a stale room part redirects to the slug) and,
+// unlike the slug, never change: RFC 4287 wants an ID permanent, and
+// readers tell entries apart by it. They need absolute URLs: without
+// base_url there are no feeds. Links go to the canonical (slug) URLs.
 
 // feedEntries is how many messages (and polls) a feed lists.
 const feedEntries = 50
@@ -67,6 +70,13 @@ type atomEntry struct {
 // feedPath is a room's feed.
 func feedPath(r store.Room) string { return roomPath(r, "feed.atom") }
 
+// idPath is roomPath by the room's ID, whatever its slug: the path of
+// feeds' permanent IDs, which an alias gained or changed must not change
+// (a reader would deliver every entry again as new).
+func idPath(r store.Room, rest ...string) string {
+	return roomPath(store.Room{ID: r.ID}, rest...)
+}
+
 func (s *Server) needFeeds() error {
 	if s.opts.BaseURL == "" {
 		return notFound("This archive has no feeds: its operator has not set web.base_url, which feeds need for their entries' permanent IDs.")
@@ -91,7 +101,7 @@ func (s *Server) roomFeed(c echo.Context) error {
 		return err
 	}
 	f := atomFeed{
-		ID: s.absolute(feedPath(r)), Title: fmt.Sprintf("%s · %s", isolated(roomName(r)), s.opts.SiteName),
+		ID: s.absolute(idPath(r, "feed.atom")), Title: fmt.Sprintf("%s · %s", isolated(roomName(r)), s.opts.SiteName),
 		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.absolute(feedPath(r))}, {Rel: "alternate", Type: "text/html", Href: s.absolute(roomPath(r))}},
 	}
 	rooms := map[id.RoomID]store.Room{r.ID: r}
@@ -173,6 +183,7 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		}
 		r := rooms[e.RoomID]
 		link := s.absolute(eventPath(r, e.ID))
+		entryID := s.absolute(idPath(r, "event", string(e.ID)))
 		published := time.UnixMilli(e.OriginTS).UTC()
 		updated := published
 		if sh != nil && sh.edited && sh.editedAt > e.OriginTS {
@@ -180,7 +191,7 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		}
 		newest = later(newest, updated)
 		f.Entries = append(f.Entries, atomEntry{
-			ID: link, Updated: updated.Format(time.RFC3339), Published: published.Format(time.RFC3339),
+			ID: entryID, Updated: updated.Format(time.RFC3339), Published: published.Format(time.RFC3339),
 			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: link},
 			Author:  atomPerson{Name: displayName(e.SenderName, e.Sender), URI: "https://matrix.to/#/" + url.PathEscape(string(e.Sender))},
 			Content: atomText{Type: "html"},
@@ -269,7 +280,7 @@ func (s *Server) meetingsFeed(c echo.Context) error {
 	}
 	self := s.absolute(meetingsFeedPath(r))
 	f := atomFeed{
-		ID: self, Title: fmt.Sprintf("Meetings in %s · %s", isolated(roomName(r)), s.opts.SiteName),
+		ID: s.absolute(idPath(r, "meetings.atom")), Title: fmt.Sprintf("Meetings in %s · %s", isolated(roomName(r)), s.opts.SiteName),
 		Links:  []atomLink{{Rel: "self", Type: "application/atom+xml", Href: self}, {Rel: "alternate", Type: "text/html", Href: s.absolute(roomPath(r, "meetings"))}},
 		Author: &atomPerson{Name: s.opts.SiteName, URI: s.absolute("/")},
 	}
@@ -288,7 +299,7 @@ func (s *Server) meetingsFeed(c echo.Context) error {
 			chair = m.Chairs[0].Name
 		}
 		f.Entries = append(f.Entries, atomEntry{
-			ID: link, Title: fmt.Sprintf("%s (%s)", isolated(title), start.Format(dateLayout)),
+			ID: s.absolute(idPath(r, "meeting", string(m.ID))), Title: fmt.Sprintf("%s (%s)", isolated(title), start.Format(dateLayout)),
 			Updated: end.Format(time.RFC3339), Published: start.Format(time.RFC3339),
 			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: link},
 			Author:  atomPerson{Name: chair},

@@ -144,40 +144,117 @@ type citeFacts struct {
 
 // citations writes a message's citation in each form. The quote is
 // folded to one line and cut at 500 runes: a citation quotes, it does not
-// copy a whole essay.
+// copy a whole essay. Each name and the quote is pasted elsewhere, among
+// the citation's own words, so each is bidi-isolated (citeIsolated).
 func citations(f citeFacts) citeView {
 	quote := strings.Join(strings.Fields(f.Quote), " ")
 	if n := 500; len([]rune(quote)) > n {
 		quote = string([]rune(quote)[:n-1]) + "…"
 	}
+	quote = citeIsolated(quote)
+	author, authorID, room := citeIsolated(f.Author), citeIsolated(f.AuthorID), citeIsolated(f.Room)
 	stamp := f.When.Format("2006-01-02 15:04 UTC")
-	title := fmt.Sprintf("Message by %s in %s", f.Author, f.Room)
+	title := fmt.Sprintf("Message by %s in %s", author, room)
 	return citeView{
 		URL:   f.URL,
-		Plain: fmt.Sprintf("%s (%s), %s, in %s: “%s” %s", f.Author, f.AuthorID, stamp, f.Room, quote, f.URL),
-		Markdown: fmt.Sprintf("> %s\n\n— %s, [%s, %s](%s)", markdownEscape(quote), markdownEscape(f.Author),
-			markdownEscape(f.Room), stamp, markdownURL(f.URL)),
+		Plain: fmt.Sprintf("%s (%s), %s, in %s: “%s” %s", author, authorID, stamp, room, quote, f.URL),
+		Markdown: fmt.Sprintf("> %s\n\n— %s, [%s, %s](%s)", markdownEscape(quote), markdownEscape(author),
+			markdownEscape(room), stamp, markdownURL(f.URL)),
 		MediaWiki: fmt.Sprintf("{{cite web |url=%s |title=%s |author=%s |date=%s |website=%s |access-date=%s |quote=%s}}",
-			wikiEscape(f.URL), wikiEscape(title), wikiEscape(f.Author), f.When.Format(dateLayout), wikiEscape(f.Site),
+			wikiEscape(f.URL), wikiEscape(title), wikiEscape(author), f.When.Format(dateLayout), wikiEscape(f.Site),
 			f.AccessDate, wikiEscape(quote)),
 	}
 }
 
+// citeIsolated is a citation's field as isolated gives it (between U+2068
+// and U+2069 when it holds right-to-left text or a bidi control), with
+// every embedding or override it opens (U+202A, U+202B, U+202D, U+202E)
+// closed by U+202C (pop directional formatting) before the isolate ends,
+// and any U+202C that closes nothing of its own dropped. The isolate is
+// enough where Unicode 6.3's isolates are known; the closing keeps an
+// override from reversing the rest of the citation (user ID, date, URL)
+// where they are not, yet the field shows as the archive shows it. Nothing
+// is taken out but stray controls, so the quote stays the message's text.
+func citeIsolated(s string) string {
+	if !strings.ContainsFunc(s, turnsText) {
+		return s
+	}
+	var b strings.Builder
+	open := 0
+	for _, r := range s {
+		switch r {
+		case '\u202a', '\u202b', '\u202d', '\u202e':
+			open++
+		case '\u202c':
+			if open == 0 {
+				continue
+			}
+			open--
+		}
+		b.WriteRune(r)
+	}
+	b.WriteString(strings.Repeat("\u202c", open))
+	return isolated(b.String())
+}
+
 // wikiEscape keeps a value inside its template parameter: a pipe would
 // start a new parameter, braces close the template, brackets make links,
-// and markup would be markup. Each becomes its HTML entity, which
-// MediaWiki shows as the character.
+// an ampersand start an entity ("&nbsp;" would show as a space), and
+// markup would be markup: quotes, tildes (signatures), and two
+// underscores, which may begin a behaviour switch (__NOTOC__, __NOINDEX__)
+// that would act on the citing page. Each becomes its HTML entity, which
+// MediaWiki shows as the character. Behaviour switches are matched before
+// entities are read, so escaping each pair of underscores leaves no two
+// side by side.
 var wikiEscape = strings.NewReplacer(
-	"|", "&#124;", "{", "&#123;", "}", "&#125;", "[", "&#91;", "]", "&#93;",
-	"<", "&lt;", ">", "&gt;", "'", "&#39;", "~", "&#126;", "\n", " ", "\r", " ",
+	"&", "&amp;", "|", "&#124;", "{", "&#123;", "}", "&#125;", "[", "&#91;", "]", "&#93;",
+	"<", "&lt;", ">", "&gt;", "'", "&#39;", "~", "&#126;", "__", "&#95;&#95;", "\n", " ", "\r", " ",
 ).Replace
 
-// markdownEscape backslash-escapes what Markdown would read as markup, so
-// a name or quote cannot become a link, an image or emphasis.
-var markdownEscape = strings.NewReplacer(
-	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "(", `\(`, ")", `\)`,
-	"<", `\<`, ">", `\>`, "#", `\#`, "!", `\!`, "|", `\|`, "~", `\~`, "\n", " ", "\r", " ",
-).Replace
+// markdownEscape keeps a name or the quote plain text in Markdown. Every
+// ASCII punctuation character, which CommonMark lets a backslash make
+// literal, is escaped, but those it never reads as markup within a line
+// (, ; : ? / % @ " ' . -), so prose stays readable; "&" is written "&amp;"
+// (not every renderer takes a backslash before it). So nothing becomes a
+// link, image, emphasis, code or entity ("&nbsp;"). The quote starts its
+// line, so what would start a block there is escaped too: "-" ("---", "- a")
+// and the "." after leading digits ("2. x"); the others ("***", "___",
+// "+ 1", "2) x", "#", ">", "<div>", "```", "~~~", "=") are escaped
+// anywhere. The quote is folded to one line with no leading space
+// (citations), so it cannot be indented code either; a line break in a
+// name becomes a space.
+func markdownEscape(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
+	digits := 0 // leading ASCII digits
+	for digits < len(s) && s[digits] >= '0' && s[digits] <= '9' {
+		digits++
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\n' || c == '\r':
+			b.WriteByte(' ')
+		case c == '&':
+			b.WriteString("&amp;")
+		case markdownPunct(c), i == 0 && c == '-', i == digits && digits > 0 && c == '.':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// markdownPunct says whether c is ASCII punctuation that Markdown may read
+// as markup within a line.
+func markdownPunct(c byte) bool {
+	switch c {
+	case ',', ';', ':', '?', '/', '%', '@', '"', '\'', '.', '-':
+		return false
+	}
+	return c >= '!' && c <= '/' || c >= ':' && c <= '@' || c >= '[' && c <= '`' || c >= '{' && c <= '~'
+}
 
 // markdownURL keeps a URL inside its link's parentheses.
 var markdownURL = strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E").Replace
