@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -495,8 +496,11 @@ func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) stri
 	rule := strings.Repeat("=", max(len([]rune(title)), 10))
 	fmt.Fprintf(&b, "%s\n%s\n%s\n\n\n", rule, title, rule)
 	start := time.UnixMilli(m.Start).UTC()
+	// The full logs are the day's page at the meeting's hour, at its first
+	// line: a busy day's first page may not hold the meeting.
+	logs := abs(roomPath(r, start.Format(dateLayout))) + "?hour=" + start.Format("15") + "#" + url.PathEscape(string(m.ID))
 	fmt.Fprintf(&b, "Meeting started by %s at %s UTC.  The full logs are available at\n%s .\n\n\n",
-		logField(m.Owner.Name), start.Format("2006-01-02 15:04:05"), abs(roomPath(r, start.Format(dateLayout))))
+		logField(m.Owner.Name), start.Format("2006-01-02 15:04:05"), logs)
 	b.WriteString("Meeting summary\n---------------\n")
 	item := func(indent string, it meeting.Item) {
 		label := itemLabel(it.Kind)

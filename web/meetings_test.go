@@ -124,6 +124,9 @@ func TestMeetingPages(t *testing.T) {
 		}
 		for _, want := range []string{
 			"!x:example.org: Release sync\n", "Meeting started by Ann at 2026-01-01 00:02:00 UTC.",
+			// The full logs: the page of the meeting's hour, at its start
+			// (a busy day's first page may not hold it).
+			"The full logs are available at\nhttps://archive.example/room/!x:example.org/2026-01-01?hour=00#$m0 .\n",
 			"* Release <b>plan</b>  (Ann, 00:03:00)\n  https://archive.example/room/!x:example.org/event/$m1\n",
 			"  * ACTION: Zorblax writes the notes zsecretaction  (Zorblax, 00:05:00)\n",
 			"Meeting ended at 2026-01-01 00:08:00 UTC.", "* Zorblax\n  * Zorblax writes the notes zsecretaction\n", "* Ann (4)\n* Zorblax (3)\n",

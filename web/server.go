@@ -427,6 +427,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(code, apiError{ErrCode: errCode(code), Error: msg})
 		return
 	}
+	if strings.HasSuffix(c.Request().URL.Path, ".txt") {
+		// A text log's or minutes' reader is a script as often as not:
+		// it gets text, as the log would have been.
+		c.Response().Header().Set("Cache-Control", "no-store")
+		_ = c.String(code, fmt.Sprintf("%d %s: %s\n", code, http.StatusText(code), msg))
+		return
+	}
 	if err := s.renderPage(c, code, "error", errorView{Code: code, Title: http.StatusText(code), Message: msg}); err != nil {
 		s.log.Error("render error page", "err", err)
 	}
