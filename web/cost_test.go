@@ -217,7 +217,7 @@ func TestTextLogCannotBeForged(t *testing.T) {
 	if strings.Count(text, "\n[") != 2 {
 		t.Errorf("want 2 message lines:\n%s", text)
 	}
-	if !strings.Contains(text, "<Eve␊[12:00:00] <admin> the name's fake line␍[12:00:01] <admin> and a CR one\ufffdx\ufffdy␛[2J> hello\n    [12:00:02] <admin> a body's fake line\n    [12:00:03] <admin> a CR one\n    \n    [12:00:04] <admin> LS\n    [12:00:05] <admin> NEL␇\ttab\n") {
+	if !strings.Contains(text, "<Eve␊[12:00:00] ‹admin› the name's fake line␍[12:00:01] ‹admin› and a CR one\ufffdx\ufffdy␛[2J> hello\n    [12:00:02] <admin> a body's fake line\n    [12:00:03] <admin> a CR one\n    \n    [12:00:04] <admin> LS\n    [12:00:05] <admin> NEL␇\ttab\n") {
 		t.Errorf("forged name and body not shown as one message:\n%s", text)
 	}
 	if !strings.Contains(text, "> two\n    lines\n") {

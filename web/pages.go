@@ -101,6 +101,9 @@ func (s *Server) day(c echo.Context) error {
 	if !canonical {
 		return canonicalRedirect(c, roomPath(r, date))
 	}
+	if p, err := s.predecessorDayPath(c, r, date); p != "" || err != nil {
+		return redirectOr(c, p, err)
+	}
 	if d, ok := strings.CutSuffix(date, ".txt"); ok {
 		return s.dayText(c, r, d)
 	}
@@ -123,6 +126,12 @@ func (s *Server) day(c echo.Context) error {
 	var q renderQueue
 	v, code, err := s.dayView(c, r, date, c.QueryParam("after"), &q)
 	if err != nil {
+		var he *httpError
+		if errors.As(err, &he) && he.code == http.StatusBadRequest && c.QueryParam("after") != "" {
+			if p, perr := s.predecessorCursorPath(c, r, date, c.QueryParam("after")); p != "" || perr != nil {
+				return redirectOr(c, p, perr)
+			}
+		}
 		return err
 	}
 	if c.QueryParam("fragment") == "items" {
@@ -131,10 +140,130 @@ func (s *Server) day(c echo.Context) error {
 	return s.renderValidated(c, code, "day", v, &q, v.Day)
 }
 
+// maxPredecessors is how many upgrades back a room's day links follow
+// (predecessors).
+const maxPredecessors = 8
+
+// predecessors are the rooms r replaced, the latest first, as far as the
+// store knows both links of each upgrade (the room's m.room.create names
+// its predecessor, whose tombstone names the room: a room cannot claim
+// another's days by naming it) and the rooms are shown, at most
+// maxPredecessors of them. Each is a read: only a day link that found
+// nothing in r follows them.
+func (s *Server) predecessors(ctx context.Context, r store.Room) ([]store.Room, error) {
+	var out []store.Room
+	seen := map[id.RoomID]bool{r.ID: true}
+	for cur := r; cur.Predecessor != "" && !seen[cur.Predecessor] && len(out) < maxPredecessors; {
+		seen[cur.Predecessor] = true
+		p, err := s.store.Room(ctx, cur.Predecessor)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.Successor != cur.ID || !p.Shown() {
+			break
+		}
+		out = append(out, p)
+		cur = p
+	}
+	return out, nil
+}
+
+// predecessorDayPath is where a link to r's day date (with ".txt" for its
+// text log) leads when the day comes before r's first message (or r has
+// none) and a room r replaced has messages that day: that room's day,
+// the query kept. A room upgrade moves its alias to the new room, and
+// every day link made before (/room/proj:example.org/2026-01-01, in wikis,
+// in the permalink page's own "full day" link) then named the new room's
+// empty day. "" otherwise, and at no cost for a room that replaced none
+// or a day it has messages from.
+func (s *Server) predecessorDayPath(c echo.Context, r store.Room, date string) (string, error) {
+	if r.Predecessor == "" {
+		return "", nil
+	}
+	_, from, to, err := parseDay(strings.TrimSuffix(date, ".txt"))
+	if err != nil || r.FirstTS != 0 && r.FirstTS < to {
+		return "", nil // the day's own answer says what is wrong, or is r's
+	}
+	ctx := c.Request().Context()
+	preds, err := s.predecessors(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range preds {
+		if p.FirstTS == 0 || p.FirstTS >= to || p.LastTS < from {
+			continue
+		}
+		last, _, err := s.store.AdjacentMessages(ctx, p.ID, to, to) // its latest message before the day's end
+		if err != nil {
+			return "", err
+		}
+		if last >= from {
+			return withQuery(roomPath(p, date), c.Request().URL.RawQuery), nil
+		}
+	}
+	return "", nil
+}
+
+// predecessorCursorPath is where r's day page date goes when its ?after=
+// (after) is no event of r's but a public one of that day in a room r
+// replaced (predecessors): that room's day page, the query kept. ""
+// otherwise: the 400 stands.
+func (s *Server) predecessorCursorPath(c echo.Context, r store.Room, date, after string) (string, error) {
+	if r.Predecessor == "" || !strings.HasPrefix(after, "$") || len(after) > 255 {
+		return "", nil
+	}
+	_, from, to, err := parseDay(date)
+	if err != nil {
+		return "", nil
+	}
+	ctx := c.Request().Context()
+	ev, err := s.store.EventByID(ctx, id.EventID(after))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if ev.RoomID == r.ID || !ev.Public || ev.OriginTS < from || ev.OriginTS >= to {
+		return "", nil
+	}
+	preds, err := s.predecessors(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range preds {
+		if p.ID == ev.RoomID {
+			return withQuery(roomPath(p, date), c.Request().URL.RawQuery), nil
+		}
+	}
+	return "", nil
+}
+
+// withQuery is path with the raw query q, if any.
+func withQuery(path, q string) string {
+	if q == "" {
+		return path
+	}
+	return path + "?" + q
+}
+
+// redirectOr answers a 302 to path, or err.
+func redirectOr(c echo.Context, path string, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, path)
+}
+
 // dayCursor resolves a day page's ?after= (an event ID) to the position
 // the page starts after; the zero Position for none. Anything but a public
 // event of this room on this day is a 400: a cursor is only ever one of
-// our own links.
+// our own links. An event of it the archive has deleted since (its sender
+// erased, say) still places the page, by its tombstone's time
+// (deletedCursor).
 func (s *Server) dayCursor(c echo.Context, r store.Room, after string, from, to int64) (store.Position, error) {
 	if after == "" {
 		return store.Position{}, nil
@@ -145,7 +274,7 @@ func (s *Server) dayCursor(c echo.Context, r store.Room, after string, from, to 
 	}
 	ev, err := s.store.EventByID(c.Request().Context(), id.EventID(after))
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Position{}, bad
+		return s.deletedCursor(c, r, after, from, to, bad)
 	}
 	if err != nil {
 		return store.Position{}, err
@@ -154,6 +283,28 @@ func (s *Server) dayCursor(c echo.Context, r store.Room, after string, from, to 
 		return store.Position{}, bad
 	}
 	return store.PositionOf(ev), nil
+}
+
+// deletedCursor is dayCursor's position for an ?after= event the archive
+// deleted (its tombstone keeps its room and time, not its place among the
+// events of its millisecond): before every event of that millisecond, so
+// that the page repeats those the page before showed rather than skip
+// one. A page's link to the next, a JSON day's next_after, outlives the
+// erasure of its last event's sender: the rest of the day is still there.
+// bad where it is not an event of r on the day, or the archive never had
+// it.
+func (s *Server) deletedCursor(c echo.Context, r store.Room, after string, from, to int64, bad error) (store.Position, error) {
+	room, ts, err := s.store.DeletedEventTime(c.Request().Context(), id.EventID(after))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Position{}, bad
+	}
+	if err != nil {
+		return store.Position{}, err
+	}
+	if room != r.ID || ts < from || ts >= to {
+		return store.Position{}, bad
+	}
+	return store.Position{TS: ts, NID: math.MinInt64}, nil
 }
 
 // dayPagePath is the path of the day's page that starts after the event
@@ -590,7 +741,8 @@ func (s *Server) sendDayText(c echo.Context, r store.Room, date string, day time
 	}
 	v := textLogView{Header: textLogHeader(r, date, ircTextNote(evs, nil))}
 	var q renderQueue
-	v.Lines = s.textLogLines(evs, msgs, polls, &q)
+	names := sharedNames(evs, func(e *store.Event) bool { return msgs[e.ID] != nil || polls[e.ID] != nil })
+	v.Lines = s.textLogLines(evs, msgs, polls, names, &q)
 	code := http.StatusOK
 	if len(v.Lines) == 0 {
 		code = http.StatusNotFound
@@ -622,24 +774,20 @@ func textLogHeader(r store.Room, date string, notes []string) string {
 
 // textLogLines makes the log's lines of the messages of evs that msgs
 // shows and of its polls (polls' views), in evs's order, and queues the
-// rendering of their text on q. A display name that two senders of evs's
-// lines used is followed by each one's user ID, as Matrix clients show
+// rendering of their text on q. A display name that two senders of the
+// day's lines used (names: the whole day's, not only evs's, when the log
+// is streamed) is followed by each one's user ID, as Matrix clients show
 // it: a member who took another's name was that member in the log
-// ("<Bob>").
-func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, polls map[id.EventID]*pollView, q *renderQueue) []textLogLine {
+// ("<Bob>"). So is a name that is another user's ID (speakerName).
+func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, polls map[id.EventID]*pollView, names dayNames, q *renderQueue) []textLogLine {
 	var lines []textLogLine
 	logged := func(e *store.Event) bool { return msgs[e.ID] != nil || polls[e.ID] != nil }
-	shared := sharedNames(evs, logged)
 	for i := range evs {
 		e := &evs[i]
 		if !logged(e) {
 			continue
 		}
-		name := displayName(e.SenderName, e.Sender)
-		if shared[name] {
-			name += " (" + string(e.Sender) + ")"
-		}
-		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: logField(name)}
+		l := textLogLine{Time: time.UnixMilli(e.OriginTS).UTC().Format("15:04:05"), Name: speakerName(e.SenderName, e.Sender, names)}
 		sh := msgs[e.ID]
 		if sh == nil {
 			l.text = pollText(polls[e.ID])
@@ -678,27 +826,98 @@ func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, pol
 	return lines
 }
 
+// speakerName is the name field of a text log line of user's, whose
+// display name was name: the display name (or the user ID, for none),
+// followed by the user ID where names says another sender of the day's
+// lines went by it too, or where it is a user ID, but not the sender's
+// own (Mallory named "@bob:example.org" is not Bob, though Bob without
+// a display name is written so); made one field by logName.
+func speakerName(name string, user id.UserID, names dayNames) string {
+	shown := displayName(name, user)
+	if names.shared(shown) || shown != string(user) && looksLikeUserID(shown) {
+		shown += " (" + string(user) + ")"
+	}
+	return logName(shown)
+}
+
+// looksLikeUserID says whether a display name would pass for a Matrix
+// user ID in the log: "@", then something, ":" and a server name, as
+// written or with spaces around it.
+func looksLikeUserID(name string) bool {
+	name = strings.TrimSpace(name)
+	local, server, ok := strings.Cut(strings.TrimPrefix(name, "@"), ":")
+	return ok && strings.HasPrefix(name, "@") && local != "" && server != ""
+}
+
+// dayNames says which display names a day's text log follows with their
+// sender's user ID: those more than one sender of its lines went by
+// (sharedNames), or every one (all) where a streamed log could not learn
+// them all (dayNameClashes).
+type dayNames struct {
+	names map[string]bool
+	all   bool
+}
+
+// shared says whether name is one of them.
+func (n dayNames) shared(name string) bool { return n.all || n.names[name] }
+
 // sharedNames are the display names more than one sender of evs's
 // lines (those logged says have one) used.
-func sharedNames(evs []store.Event, logged func(*store.Event) bool) map[string]bool {
-	var shared map[string]bool
-	by := map[string]id.UserID{}
+func sharedNames(evs []store.Event, logged func(*store.Event) bool) dayNames {
+	var c nameClashes
 	for i := range evs {
-		e := &evs[i]
-		if !logged(e) {
-			continue
-		}
-		name := displayName(e.SenderName, e.Sender)
-		if u, ok := by[name]; !ok {
-			by[name] = e.Sender
-		} else if u != e.Sender {
-			if shared == nil {
-				shared = map[string]bool{}
-			}
-			shared[name] = true
+		if e := &evs[i]; logged(e) {
+			c.add(e.SenderName, e.Sender)
 		}
 	}
-	return shared
+	return dayNames{names: c.shared}
+}
+
+// nameClashes finds the display names that more than one sender went by.
+type nameClashes struct {
+	by     map[string]id.UserID // each display name's first sender
+	shared map[string]bool
+}
+
+// add notes that user went by the display name name ("" for none).
+func (c *nameClashes) add(name string, user id.UserID) {
+	name = displayName(name, user)
+	if c.by == nil {
+		c.by = map[string]id.UserID{}
+	}
+	if u, ok := c.by[name]; !ok {
+		c.by[name] = user
+	} else if u != user {
+		if c.shared == nil {
+			c.shared = map[string]bool{}
+		}
+		c.shared[name] = true
+	}
+}
+
+// maxDayNameClashes bounds the names a streamed text log reads to decide
+// which of them it tells apart (store.DayNameClashes): names shared by
+// two senders or more, or that are another's user ID, which a day has
+// few of.
+const maxDayNameClashes = 20000
+
+// dayNameClashes is sharedNames for the whole of r's day [from, to), read
+// from the store before a text log streamed a read at a time (which
+// would otherwise tell apart only the senders of one read, and write
+// "<Bob>" for two Bobs speaking in different reads) writes its first
+// line: its lines name senders as the whole day's log would. A day with
+// more than maxDayNameClashes such names (senders made to flood it with
+// look-alike names) follows every name with its sender's ID.
+func (s *Server) dayNameClashes(ctx context.Context, r store.Room, from, to int64) (dayNames, error) {
+	pairs, more, err := s.store.DayNameClashes(ctx, r.ID, from, to, maxDayNameClashes)
+	if err != nil || more {
+		return dayNames{all: more}, err
+	}
+	var c nameClashes
+	for _, p := range pairs {
+		c.add(p.Name, p.Sender)
+	}
+	return dayNames{names: c.shared}, nil
 }
 
 // textLogView is a plain-text day log before its messages' text is
@@ -751,7 +970,7 @@ func appendTextLogLines(b []byte, lines []textLogLine) []byte {
 		case event.MsgEmote:
 			b = append(append(append(b, "* "...), l.Name...), ' ')
 		case event.MsgNotice:
-			b = append(append(append(b, '-'), l.Name...), "- "...)
+			b = append(append(append(b, '-'), noticeName(l.Name)...), "- "...)
 		default:
 			b = append(append(append(b, '<'), l.Name...), "> "...)
 		}
@@ -777,6 +996,36 @@ func appendTextLogLines(b []byte, lines []textLogLine) []byte {
 // takes for a line break, becomes a visible stand-in, so that a display
 // name like "x\n[12:00] <admin> …" cannot add a line of its own.
 func logField(s string) string { return strings.Map(logRune, s) }
+
+// logName makes a sender's name one field of a text log line: as
+// logField, and with its angle brackets turned (‹ and ›), so that on a
+// line "<name> text" the speaker is what lies between the first "<" and
+// the first ">", whatever the name: a name "Ann> I resign. <x" made a
+// line every IRC log parser read as Ann's. (A notice's "-name- " is kept
+// one field by appendTextLogLines; an action's "* name text" cannot be
+// told apart from a name with spaces, as in IRC logs of Matrix rooms.)
+func logName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '<':
+			return '‹'
+		case '>':
+			return '›'
+		}
+		return logRune(r)
+	}, s)
+}
+
+// noticeName is a notice line's name field ("-name- "): name (logName's)
+// with every "-" that a space follows made a hyphen (‐), so that the
+// first "- " of the line ends the name ("-Ann- I resign -x- ok" was Ann's
+// notice).
+func noticeName(name string) string {
+	if !strings.Contains(name, "- ") {
+		return name
+	}
+	return strings.ReplaceAll(name, "- ", "‐ ")
+}
 
 // logRune is the stand-in logField writes for r.
 func logRune(r rune) rune {

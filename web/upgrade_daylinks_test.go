@@ -1,0 +1,107 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// TestDayLinksFollowARoomUpgrade: a room's day links use its alias
+// (/room/proj:example.org/2026-01-01, ?after= on a busy day). An upgrade
+// moves the alias to the new room, and once the directory confirmed it
+// every day link made before named the new room: a day from before it
+// existed was a 404, its text log too, and ?after= naming the old room's
+// event a 400; only permalinks (by event ID) survived. Now such a link is
+// sent (302) to the old room's day, by its room ID, the query kept: a day
+// before the new room's first message that the old room has messages on,
+// and an ?after= event of the old room on a day both rooms have messages
+// on. A day neither room has stays a 404, and a room that names another
+// as its predecessor, which never named it as its successor, gets none of
+// its days.
+func TestDayLinksFollowARoomUpgrade(t *testing.T) {
+	const (
+		jan1    = 1767225600000 // 2026-01-01 00:00 UTC
+		jan2    = jan1 + 86400000
+		upgrade = jan2 + 3600000 // 2026-01-02 01:00
+	)
+	state := func(evID, typ, room string, ts int64, content string) string {
+		return `{"event_id":"` + evID + `","room_id":"` + room + `","type":"` + typ + `","sender":"@a:example.org","state_key":"","origin_server_ts":` + itoa(ts) + `,"content":` + content + `}`
+	}
+	said := func(evID, room string, ts int64, body string) string {
+		return `{"event_id":"` + evID + `","room_id":"` + room + `","type":"m.room.message","sender":"@a:example.org","origin_server_ts":` + itoa(ts) + `,"content":{"msgtype":"m.text","body":"` + body + `"}}`
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			state("$ca", "m.room.canonical_alias", "!x:example.org", jan1+3, `{"alias":"#proj:example.org"}`),
+			said("$a1", "!x:example.org", jan1+1000, "we agreed on X"),
+			said("$a2", "!x:example.org", jan1+2000, "and on Y"),
+			said("$a3", "!x:example.org", jan2+1800000, "last words of the old room"),
+		))
+		if loc := e.redirect(t, "/room/!x:example.org/2026-01-01", http.StatusFound); loc != "/room/proj:example.org/2026-01-01" {
+			t.Fatalf("before the upgrade the old room's days are not at its alias: %q", loc)
+		}
+		// The upgrade: the old room's tombstone names the new one, whose
+		// m.room.create names the old one, and the alias moves.
+		e.addEvents(t, state("$t", "m.room.tombstone", "!x:example.org", upgrade, `{"body":"moved","replacement_room":"!y:example.org"}`))
+		e.addAtOnce(t,
+			state("$c2", "m.room.create", "!y:example.org", upgrade+1, `{"room_version":"10","predecessor":{"room_id":"!x:example.org","event_id":"$t"}}`),
+			state("$hv2", "m.room.history_visibility", "!y:example.org", upgrade+2, `{"history_visibility":"world_readable"}`),
+			state("$ca2", "m.room.canonical_alias", "!y:example.org", upgrade+3, `{"alias":"#proj:example.org"}`),
+			said("$b1", "!y:example.org", upgrade+1000, "new room"),
+			// A room claiming !x's history, which !x never named.
+			state("$c3", "m.room.create", "!z:example.org", upgrade+4, `{"room_version":"10","predecessor":{"room_id":"!x:example.org","event_id":"$t"}}`),
+			state("$hv3", "m.room.history_visibility", "!z:example.org", upgrade+5, `{"history_visibility":"world_readable"}`),
+			said("$z1", "!z:example.org", upgrade+2000, "not the successor"),
+		)
+		claims, err := st.PendingAliasClaims(context.Background(), time.Time{}, time.Time{}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range claims {
+			if c.RoomID == "!y:example.org" {
+				if _, err := st.CheckAliasClaim(context.Background(), c, id.RoomID("!y:example.org")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if loc := e.redirect(t, "/room/!y:example.org/2026-01-02", http.StatusFound); loc != "/room/proj:example.org/2026-01-02" {
+			t.Fatalf("the alias did not move to the new room: %q", loc)
+		}
+		for link, want := range map[string]string{
+			// A day before the new room's first message: the old room's.
+			"/room/proj:example.org/2026-01-01":           "/room/!x:example.org/2026-01-01",
+			"/room/proj:example.org/2026-01-01.txt":       "/room/!x:example.org/2026-01-01.txt",
+			"/room/proj:example.org/2026-01-01?after=$a1": "/room/!x:example.org/2026-01-01?after=$a1",
+			"/room/proj:example.org/2026-01-01?hour=00":   "/room/!x:example.org/2026-01-01?hour=00",
+			"/room/proj:example.org/2026-01-02?after=$a3": "/room/!x:example.org/2026-01-02?after=$a3",
+		} {
+			if rec := e.get(t, link); rec.Code != http.StatusFound || rec.Header().Get("Location") != want {
+				t.Errorf("GET %s after the upgrade = %d to %q, want 302 to %q", link, rec.Code, rec.Header().Get("Location"), want)
+			}
+		}
+		// The old room's day itself, which the links lead to.
+		if page := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK).Text(); !strings.Contains(page, "we agreed on X") {
+			t.Errorf("the old room's day does not show its messages")
+		}
+		// A day both rooms have messages on is the new room's own.
+		if page := e.page(t, "/room/proj:example.org/2026-01-02", http.StatusOK).Text(); !strings.Contains(page, "new room") {
+			t.Errorf("the new room's own day does not show its message")
+		}
+		for _, p := range []string{
+			"/room/proj:example.org/2025-12-31",
+			"/room/proj:example.org/2025-12-31.txt",
+			"/room/!z:example.org/2026-01-01", // !x never named !z
+		} {
+			if rec := e.get(t, p); rec.Code != http.StatusNotFound {
+				t.Errorf("GET %s = %d (to %q), want 404", p, rec.Code, rec.Header().Get("Location"))
+			}
+		}
+	})
+}
