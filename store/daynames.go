@@ -16,38 +16,27 @@ type SenderName struct {
 	Name   string
 }
 
-// dayNameClashesSQL reads the distinct (sender_name, sender) pairs of the
+// dayNamesSQL reads the distinct (sender_name, sender) pairs of the
 // events a day's text log writes a line for (those DayPage returns that
 // are timeline messages, or poll starts not redacted; not expired, $4
 // being the room's cutoff), with whether the pair wrote a message (the
-// opted out's messages stay, withdrawn, their polls go), and keeps those
-// that may show as another's: a name another sender also used, a name
-// that is a sender's ID, and a sender whose ID is a name (a sender shown
-// by their ID, having no name, collides with one who took it as theirs).
-const dayNameClashesSQL = `WITH d AS (
-		SELECT DISTINCT sender_name, sender, CASE WHEN ` + timelineMessageSQL + ` THEN 1 ELSE 0 END AS msg FROM events
-		WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND origin_ts >= $4 AND public
-		  AND ((` + timelineMessageSQL + `) OR (` + pollStartSQL + ` AND NOT redacted))
-	)
-	SELECT sender_name, sender, msg FROM d
-	WHERE sender_name IN (SELECT sender_name FROM d GROUP BY sender_name HAVING COUNT(DISTINCT sender) > 1)
-	   OR sender_name IN (SELECT sender FROM d)
-	   OR sender IN (SELECT sender_name FROM d)
+// opted out's messages stay, withdrawn, their polls go).
+const dayNamesSQL = `SELECT DISTINCT sender_name, sender, CASE WHEN ` + timelineMessageSQL + ` THEN 1 ELSE 0 END AS msg FROM events
+	WHERE room_id = $1 AND origin_ts >= $2 AND origin_ts < $3 AND origin_ts >= $4 AND public
+	  AND ((` + timelineMessageSQL + `) OR (` + pollStartSQL + ` AND NOT redacted))
 	ORDER BY sender, sender_name, msg
 	LIMIT $5`
 
-// DayNameClashes returns, for a room's UTC day [from, to) (ms), the names
-// that the senders of its text log's lines (the public messages and the
+// DayNames returns the names that the senders of a room's UTC day
+// [from, to) (ms) text log's lines (the public messages and the
 // unredacted polls DayPage returns, screened as it screens them: an
-// opted-out sender's messages lose their name, their polls go) went by
-// and that may be another sender's too: every pair of senders whose
-// names, or one's name and the other's ID, are equal is among them, each
-// pair once. At most limit of them; more reports that there were more.
-// It reads each of the day's events' rows once, without their JSON: a
-// text log streamed a read at a time (a flood) decides from it which
-// names its lines tell apart, as the whole day's log does from its
-// events.
-func (s *Store) DayNameClashes(ctx context.Context, roomID id.RoomID, from, to int64, limit int) (names []SenderName, more bool, err error) {
+// opted-out sender's messages lose their name, their polls go) went by,
+// each (name, sender) pair once. At most limit of them; more reports that
+// there were more. It reads each of the day's events' rows once, without
+// their JSON: a text log streamed a read at a time (a flood) decides from
+// it which names its lines tell apart, as the whole day's log does from
+// its events (the caller compares the names as it writes them).
+func (s *Store) DayNames(ctx context.Context, roomID id.RoomID, from, to int64, limit int) (names []SenderName, more bool, err error) {
 	if limit <= 0 {
 		return nil, false, fmt.Errorf("day names of %s: limit %d", roomID, limit)
 	}
@@ -61,7 +50,7 @@ func (s *Store) DayNameClashes(ctx context.Context, roomID id.RoomID, from, to i
 	}
 	seen := map[SenderName]bool{}
 	n := 0
-	err = s.scanRows(ctx, dayNameClashesSQL, []any{string(roomID), from, to, cut, limit + 1}, func(rows *sql.Rows) error {
+	err = s.scanRows(ctx, dayNamesSQL, []any{string(roomID), from, to, cut, limit + 1}, func(rows *sql.Rows) error {
 		var name, sender string
 		var msg int
 		if err := rows.Scan(&name, &sender, &msg); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -220,14 +221,25 @@ func (s *Server) predecessorCursorPath(c echo.Context, r store.Room, date, after
 		return "", nil
 	}
 	ctx := c.Request().Context()
+	// The event's room and time: as stored, or, for an event deleted since
+	// (its sender erased), as its tombstone keeps them (deletedCursor).
 	ev, err := s.store.EventByID(ctx, id.EventID(after))
-	if errors.Is(err, store.ErrNotFound) {
+	room, ts := ev.RoomID, ev.OriginTS
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		room, ts, err = s.store.DeletedEventTime(ctx, id.EventID(after))
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+	case err != nil:
+		return "", err
+	case !ev.Public:
 		return "", nil
 	}
-	if err != nil {
-		return "", err
-	}
-	if ev.RoomID == r.ID || !ev.Public || ev.OriginTS < from || ev.OriginTS >= to {
+	if room == r.ID || ts < from || ts >= to {
 		return "", nil
 	}
 	preds, err := s.predecessors(ctx, r)
@@ -235,7 +247,7 @@ func (s *Server) predecessorCursorPath(c echo.Context, r store.Room, date, after
 		return "", err
 	}
 	for _, p := range preds {
-		if p.ID == ev.RoomID {
+		if p.ID == room {
 			return withQuery(roomPath(p, date), c.Request().URL.RawQuery), nil
 		}
 	}
@@ -827,42 +839,54 @@ func (s *Server) textLogLines(evs []store.Event, msgs map[id.EventID]*shown, pol
 }
 
 // speakerName is the name field of a text log line of user's, whose
-// display name was name: the display name (or the user ID, for none),
-// followed by the user ID where names says another sender of the day's
-// lines went by it too, or where it is a user ID, but not the sender's
-// own (Mallory named "@bob:example.org" is not Bob, though Bob without
-// a display name is written so); made one field by logName.
+// display name was name: the display name (or the user ID, for none) as
+// the log writes it (logName), followed by the user ID where names says
+// another sender of the day's lines is written so too, or where it holds
+// anything shaped like a user ID but is not the sender's own ID: Mallory
+// named "@bob:example.org", or "Bob (@bob:example.org)" as Bob is written
+// on a day another Bob speaks, is not Bob.
 func speakerName(name string, user id.UserID, names dayNames) string {
 	shown := displayName(name, user)
-	if names.shared(shown) || shown != string(user) && looksLikeUserID(shown) {
-		shown += " (" + string(user) + ")"
+	if written := logName(shown); !names.shared(written) && (shown == string(user) || !holdsUserID(shown)) {
+		return written
 	}
-	return logName(shown)
+	return logName(shown + " (" + string(user) + ")")
 }
 
-// looksLikeUserID says whether a display name would pass for a Matrix
-// user ID in the log: "@", then something, ":" and a server name, as
-// written or with spaces around it.
-func looksLikeUserID(name string) bool {
-	name = strings.TrimSpace(name)
-	local, server, ok := strings.Cut(strings.TrimPrefix(name, "@"), ":")
-	return ok && strings.HasPrefix(name, "@") && local != "" && server != ""
+// holdsUserID says whether a display name holds something shaped like a
+// Matrix user ID: "@", then a character, then a ":" that a character
+// follows, with no space between.
+func holdsUserID(name string) bool {
+	for rest := name; ; {
+		at := strings.IndexByte(rest, '@')
+		if at < 0 {
+			return false
+		}
+		rest = rest[at+1:]
+		word := rest
+		if end := strings.IndexFunc(word, unicode.IsSpace); end >= 0 {
+			word = word[:end]
+		}
+		if colon := strings.IndexByte(word, ':'); colon > 0 && colon < len(word)-1 {
+			return true
+		}
+	}
 }
 
-// dayNames says which display names a day's text log follows with their
-// sender's user ID: those more than one sender of its lines went by
-// (sharedNames), or every one (all) where a streamed log could not learn
-// them all (dayNameClashes).
+// dayNames says which names, as a day's text log writes them (logName),
+// it follows with their sender's user ID: those more than one sender of
+// its lines is written as (sharedNames), or every one (all) where a
+// streamed log could not learn them all (dayNameClashes).
 type dayNames struct {
 	names map[string]bool
 	all   bool
 }
 
-// shared says whether name is one of them.
-func (n dayNames) shared(name string) bool { return n.all || n.names[name] }
+// shared says whether the written name is one of them.
+func (n dayNames) shared(written string) bool { return n.all || n.names[written] }
 
-// sharedNames are the display names more than one sender of evs's
-// lines (those logged says have one) used.
+// sharedNames are the names, as written, of more than one sender of
+// evs's lines (those logged says have one).
 func sharedNames(evs []store.Event, logged func(*store.Event) bool) dayNames {
 	var c nameClashes
 	for i := range evs {
@@ -873,43 +897,44 @@ func sharedNames(evs []store.Event, logged func(*store.Event) bool) dayNames {
 	return dayNames{names: c.shared}
 }
 
-// nameClashes finds the display names that more than one sender went by.
+// nameClashes finds the names that more than one sender is written as:
+// compared as the log writes them, since two names that differ only where
+// the log writes a stand-in ("<Bob>" and "‹Bob›") read alike.
 type nameClashes struct {
-	by     map[string]id.UserID // each display name's first sender
+	by     map[string]id.UserID // each written name's first sender
 	shared map[string]bool
 }
 
 // add notes that user went by the display name name ("" for none).
 func (c *nameClashes) add(name string, user id.UserID) {
-	name = displayName(name, user)
+	written := logName(displayName(name, user))
 	if c.by == nil {
 		c.by = map[string]id.UserID{}
 	}
-	if u, ok := c.by[name]; !ok {
-		c.by[name] = user
+	if u, ok := c.by[written]; !ok {
+		c.by[written] = user
 	} else if u != user {
 		if c.shared == nil {
 			c.shared = map[string]bool{}
 		}
-		c.shared[name] = true
+		c.shared[written] = true
 	}
 }
 
-// maxDayNameClashes bounds the names a streamed text log reads to decide
-// which of them it tells apart (store.DayNameClashes): names shared by
-// two senders or more, or that are another's user ID, which a day has
-// few of.
-const maxDayNameClashes = 20000
+// maxDayNames bounds the (name, sender) pairs a streamed text log reads
+// to decide which names its lines tell apart (store.DayNames): a day has
+// one a sender who spoke, or a few.
+const maxDayNames = 20000
 
-// dayNameClashes is sharedNames for the whole of r's day [from, to), read
-// from the store before a text log streamed a read at a time (which
-// would otherwise tell apart only the senders of one read, and write
-// "<Bob>" for two Bobs speaking in different reads) writes its first
-// line: its lines name senders as the whole day's log would. A day with
-// more than maxDayNameClashes such names (senders made to flood it with
-// look-alike names) follows every name with its sender's ID.
+// dayNameClashes is sharedNames for the whole of r's day [from, to), from
+// the day's (name, sender) pairs read from the store before a text log
+// streamed a read at a time (which would otherwise tell apart only the
+// senders of one read, and write "<Bob>" for two Bobs speaking in
+// different reads) writes its first line: its lines name senders as the
+// whole day's log would. A day of more than maxDayNames pairs (senders
+// made to flood it) follows every name with its sender's ID.
 func (s *Server) dayNameClashes(ctx context.Context, r store.Room, from, to int64) (dayNames, error) {
-	pairs, more, err := s.store.DayNameClashes(ctx, r.ID, from, to, maxDayNameClashes)
+	pairs, more, err := s.store.DayNames(ctx, r.ID, from, to, maxDayNames)
 	if err != nil || more {
 		return dayNames{all: more}, err
 	}

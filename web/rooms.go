@@ -110,9 +110,10 @@ func roomPath(r store.Room, rest ...string) string {
 // and browsers keep it for good, but a slug changes when the alias does.
 // All these routes are GET/HEAD, so 307's keeping of the method adds nothing.
 // The query goes along: a busy day's ?after= or ?hour= names the page its
-// link's #anchor is on.
+// link's #anchor is on; but for a path that has its own (a sitemap's
+// page), which says it already.
 func canonicalRedirect(c echo.Context, path string) error {
-	if q := c.Request().URL.RawQuery; q != "" {
+	if q := c.Request().URL.RawQuery; q != "" && !strings.Contains(path, "?") {
 		path += "?" + q
 	}
 	return c.Redirect(http.StatusFound, path)
