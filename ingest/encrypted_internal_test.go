@@ -245,3 +245,35 @@ func TestEncryptedNotesForgetQuietRooms(t *testing.T) {
 		t.Error("a sweep forgot the wrong rooms")
 	}
 }
+
+// Answers to encrypted messages take at most half the answer queue: a
+// member with many direct messages, each sending one encrypted message,
+// cannot crowd out the answers to commands.
+func TestEncryptedAnswersLeaveRoomForCommands(t *testing.T) {
+	m := &Manager{log: storetest.Logger(t), answers: make(chan answer, 8)}
+	courtesy := func(i int) *answer {
+		return &answer{room: id.RoomID(fmt.Sprintf("!dm%d:example.org", i)), command: id.EventID(fmt.Sprintf("$enc%d", i)), text: encryptedAnswer}
+	}
+	for i := range 8 {
+		m.queueCourtesy(courtesy(i))
+	}
+	if n := len(m.answers); n != 4 {
+		t.Errorf("%d answers to encrypted messages queued, want 4 of 8 places", n)
+	}
+	for i := range 4 {
+		m.queue(&answer{room: "!cmd:example.org", command: id.EventID(fmt.Sprintf("$cmd%d", i)), text: "You are opted out."})
+	}
+	cmds := 0
+	for len(m.answers) > 0 {
+		if a := <-m.answers; strings.HasPrefix(string(a.command), "$cmd") {
+			cmds++
+		}
+	}
+	if cmds != 4 {
+		t.Errorf("%d of 4 command answers queued", cmds)
+	}
+	m.queueCourtesy(nil) // nothing to answer: nothing queued
+	if len(m.answers) != 0 {
+		t.Error("a nil answer was queued")
+	}
+}

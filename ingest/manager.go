@@ -178,7 +178,7 @@ func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 			}
 			m.queue(a)
 		case ev.Type == event.TypeEncrypted && ev.Sender != m.bot:
-			m.queue(m.encrypted(ctx, ev))
+			m.queueCourtesy(m.encrypted(ctx, ev))
 		case ev.Type == event.TypeTombstone && ev.StateKey != nil && *ev.StateKey == "":
 			if next := event.StringField(ev.Content, "replacement_room"); strings.HasPrefix(next, "!") && next != string(ev.RoomID) {
 				m.log.Info("room upgraded; following it if the new room names this one as its predecessor", "room_id", ev.RoomID, "replacement", next)
@@ -189,6 +189,18 @@ func (m *Manager) Committed(ctx context.Context, evs []*event.Event) error {
 		}
 	}
 	return nil
+}
+
+// queueCourtesy queues an answer to no command (an encrypted message's),
+// only while the queue is less than half full: a member with many direct
+// messages, each sending one encrypted message, must not crowd out the
+// answers to commands (whose commands are carried out either way).
+func (m *Manager) queueCourtesy(a *answer) {
+	if a != nil && len(m.answers) >= cap(m.answers)/2 {
+		m.log.Warn("answer queue half full; not answering an encrypted message", "room_id", a.room, "event_id", a.command)
+		return
+	}
+	m.queue(a)
 }
 
 // queue queues an answer (nil: none) for Run to send.
