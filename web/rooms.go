@@ -113,8 +113,8 @@ func roomPath(r store.Room, rest ...string) string {
 // link's #anchor is on; but for a path that has its own (a sitemap's
 // page), which says it already.
 func canonicalRedirect(c echo.Context, path string) error {
-	if q := c.Request().URL.RawQuery; q != "" && !strings.Contains(path, "?") {
-		path += "?" + q
+	if !strings.Contains(path, "?") {
+		path = withQuery(path, c.Request().URL.RawQuery)
 	}
 	return c.Redirect(http.StatusFound, path)
 }
