@@ -117,7 +117,7 @@ func (s *Server) searchFeed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(req.Query.Words)+len(req.Query.Phrases) == 0 {
+	if !followable(req) {
 		return badRequest("A search feed needs words to follow: /search/feed.atom?q=word.")
 	}
 	// A feed is the newest matches, never a later page of them: a sort or

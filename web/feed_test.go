@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,20 @@ func TestSearchFeed(t *testing.T) {
 	doc := e.page(t, "/search?q=kiwi", http.StatusOK)
 	if href := doc.Find(`link[rel="alternate"]`).AttrOr("href", ""); href != "/search/feed.atom?q=kiwi" {
 		t.Errorf("search page feed link %q", href)
+	}
+	if doc.Find("a.feed-link").Length() != 1 {
+		t.Error("the search page offers no feed of its words")
+	}
+	// Filters alone find messages but have no words to follow: the page
+	// offers no feed, whose link would answer 400.
+	for _, q := range []string{"from:@a:example.org", "on:2026-01-01", "in:!x:example.org"} {
+		doc := e.page(t, "/search?q="+url.QueryEscape(q), http.StatusOK)
+		if doc.Find("ol li").Length() == 0 {
+			t.Errorf("%s found nothing", q)
+		}
+		if n := doc.Find(`link[rel="alternate"][type="application/atom+xml"], a.feed-link`).Length(); n != 0 {
+			t.Errorf("%s: the page offers a feed (%d links) that answers %d", q, n, e.get(t, "/search/feed.atom?q="+url.QueryEscape(q)).Code)
+		}
 	}
 }
 

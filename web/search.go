@@ -37,6 +37,9 @@ type searchView struct {
 	Results  []searchHit
 	Count    string // how many matches, as far as they were verified
 	NextPath string
+	// Feed: the query can be followed as a feed (searchFeed takes it: it
+	// has words to follow).
+	Feed bool
 }
 
 type roomOption struct {
@@ -256,6 +259,7 @@ func (s *Server) searchPage(c echo.Context) error {
 		return err
 	}
 	v.Searched, v.Count = true, countText(res)
+	v.Feed = followable(req)
 	if v.Results, _, err = s.hits(c, res, req.Query); err != nil {
 		return err
 	}
@@ -265,6 +269,13 @@ func (s *Server) searchPage(c echo.Context) error {
 		v.NextPath = "/search?" + q.Encode()
 	}
 	return s.renderPage(c, http.StatusOK, "search", v)
+}
+
+// followable says whether a search can be followed as a feed
+// (searchFeed): it has words or phrases to follow; filters alone (is:poll,
+// from:, in:) are not offered one.
+func followable(req indexer.Request) bool {
+	return len(req.Query.Words)+len(req.Query.Phrases) > 0
 }
 
 // countText says how many verified matches there are: all of them when
