@@ -66,6 +66,16 @@ func TestDayPageReadsOnlyItsDay(t *testing.T) {
 			t.Errorf("%s: read %d index blocks for a day of 12 events: it walked the room's history before the day", c.name, read)
 		}
 	}
+	// A permalink's place on its day reads the day alone too.
+	pos := store.Position{TS: last + 11*60000, NID: 1 << 40}
+	if _, err := st.OnFirstDayPage(ctx, room, last, pos, 500, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := indexBlocks()
+	first, err := st.OnFirstDayPage(ctx, room, last, pos, 500, 0)
+	if read := indexBlocks() - before; err != nil || !first || read > 9 {
+		t.Errorf("OnFirstDayPage: %v, %v, %d index blocks read for a day of 12 events", first, err, read)
+	}
 }
 
 // pgIndexBlocks returns a count of the blocks of the events table's

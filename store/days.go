@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"slices"
@@ -143,6 +144,44 @@ func (s *Store) DayPageBefore(ctx context.Context, roomID id.RoomID, from int64,
 		return nil, false, fmt.Errorf("day page of %s: %w", roomID, err)
 	}
 	return evs, more, nil
+}
+
+// dayPlaceSQL weighs the events a day page shows from the day's start
+// ($2) up to, not including, the position ($3, $4), in timeline order, at
+// most $5 of them ($6: the room's expiry cutoff): dayPageSQL's rows,
+// their JSON's length alone.
+const dayPlaceSQL = `SELECT octet_length(raw) FROM events
+		WHERE room_id = $1 AND origin_ts >= $2 AND (origin_ts, nid) < ($3, $4) AND public
+		  AND ` + dayListedSQL + `
+		  AND (origin_ts >= $6 OR state_key IS NOT NULL)
+		ORDER BY origin_ts, nid LIMIT $5`
+
+// OnFirstDayPage says whether the event at the position pos is on the
+// first page of its day (which starts at from, ms) as DayPage gives it with
+// limit and maxBytes: fewer than limit events come before it that day, and
+// they hold less than maxBytes of JSON (the event that reaches it ends a
+// page). It reads their lengths, not their JSON: a permalink links the
+// whole day's page, not a page of its own, when the message is there.
+func (s *Store) OnFirstDayPage(ctx context.Context, roomID id.RoomID, from int64, pos Position, limit, maxBytes int) (bool, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	cut, err := s.expiryCut(ctx, roomID)
+	if err != nil {
+		return false, err
+	}
+	n, weight := 0, 0
+	err = s.scanRows(ctx, dayPlaceSQL, []any{string(roomID), from, pos.TS, pos.NID, limit, cut}, func(rows *sql.Rows) error {
+		var l int
+		if err := rows.Scan(&l); err != nil {
+			return err
+		}
+		n, weight = n+1, weight+l
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("day place in %s: %w", roomID, err)
+	}
+	return n < limit && (maxBytes <= 0 || weight < maxBytes), nil
 }
 
 // MaxCount caps the messages DayCounts and HourCounts count per day or

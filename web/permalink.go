@@ -75,7 +75,17 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	}
 	full := dayPagePath(r, date, "")
 	if len(before) > k || more {
-		full = dayPagePath(r, date, before[0].ID)
+		// The day's page links the message (#id) when it holds it; a
+		// busier day's page that starts just before it otherwise (a page
+		// of its own, but one that holds it: the script sends a day
+		// page's #id it does not hold to this permalink).
+		first, err := s.store.OnFirstDayPage(ctx, r.ID, from, pos, s.opts.DayPageSize, s.opts.DayPageBytes)
+		if err != nil {
+			return err
+		}
+		if !first {
+			full = dayPagePath(r, date, before[0].ID)
+		}
 		before = before[1:]
 	}
 	// From the message on: (ts, nid-1) is before it and after any other
