@@ -192,8 +192,10 @@ func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {
 	a := apiRoom{
 		RoomID: string(r.ID), Alias: r.CanonicalAlias, AltAliases: r.AltAliases, Name: roomName(r), Topic: r.Topic,
 		MessageCount: r.MessageCount, URL: s.absolute(roomPath(r)), RoomVersion: r.Version,
-		MatrixTo:          event.MatrixToRoom(string(r.ID), s.viaServers(c.Request().Context(), r)),
 		PredecessorRoomID: string(r.Predecessor), SuccessorRoomID: string(r.Successor),
+	}
+	if !ircRoom(r) { // "" for a room an IRC import made, which no homeserver knows
+		a.MatrixTo = event.MatrixToRoom(string(r.ID), s.viaServers(c.Request().Context(), r))
 	}
 	if r.FirstTS > 0 {
 		a.FirstMessage = time.UnixMilli(r.FirstTS).UTC().Format(time.RFC3339)

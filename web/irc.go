@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/mxarchive/mxarchive/irclog"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -14,6 +16,15 @@ import (
 // Lines imported from IRC logs say so: each carries its provenance
 // (irclog.ProvenanceKey), shown as a marker on the line and, on a day
 // page, as a note naming the logs the day's lines came from.
+
+// fromIRC says whether an event ID is one an IRC import made
+// (irclog.EventID): no homeserver knows it, so it has no matrix.to link.
+func fromIRC(ev id.EventID) bool { return strings.HasPrefix(string(ev), "$irc-") }
+
+// ircRoom says whether a room is one an IRC import made (--new-room: its
+// creation is an imported line): no homeserver knows it, so it has no
+// matrix.to link.
+func ircRoom(r store.Room) bool { return fromIRC(r.CreateEventID) }
 
 // ircOrigin is where one imported line came from.
 type ircOrigin struct {
@@ -25,7 +36,7 @@ type ircOrigin struct {
 // ircOriginOf reads an event's IRC provenance; nil for a Matrix event or
 // one whose content is gone (redacted, opted out).
 func ircOriginOf(e *store.Event) *ircOrigin {
-	if !strings.HasPrefix(string(e.ID), "$irc-") {
+	if !fromIRC(e.ID) {
 		return nil
 	}
 	var c struct {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -104,9 +105,50 @@ func TestIRCImportPages(t *testing.T) {
 			last = i
 		}
 
+		// No homeserver knows the room or the lines an IRC import made:
+		// they get no matrix.to links, which would lead nowhere.
+		day := e.page(t, "/room/"+slug+"/2021-08-18", http.StatusOK)
+		if n := day.Find("a.matrixto, a[href^='https://matrix.to']").Length(); n != 0 {
+			t.Errorf("the IRC room's day page has %d matrix.to links", n)
+		}
+		var api struct {
+			Events []struct {
+				EventID  string `json:"event_id"`
+				MatrixTo string `json:"matrix_to"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(e.get(t, "/api/v1/rooms/"+string(room)+"/events?date=2021-08-18").Body.Bytes(), &api); err != nil || len(api.Events) == 0 {
+			t.Fatalf("API day: %v, %d events", err, len(api.Events))
+		}
+		for _, ev := range api.Events {
+			if ev.MatrixTo != "" {
+				t.Errorf("API: %s has matrix_to %q", ev.EventID, ev.MatrixTo)
+			}
+		}
+		var rooms struct {
+			Rooms []struct {
+				RoomID   string `json:"room_id"`
+				MatrixTo string `json:"matrix_to"`
+			} `json:"rooms"`
+		}
+		if err := json.Unmarshal(e.get(t, "/api/v1/rooms").Body.Bytes(), &rooms); err != nil || len(rooms.Rooms) == 0 {
+			t.Fatalf("API rooms: %v", err)
+		}
+		for _, r := range rooms.Rooms {
+			if r.RoomID == string(room) && r.MatrixTo != "" {
+				t.Errorf("API rooms: the IRC room has matrix_to %q", r.MatrixTo)
+			}
+		}
+		if n := e.page(t, "/", http.StatusOK).Find("a[href^='https://matrix.to']").Length(); n != 0 {
+			t.Errorf("the directory links the IRC room in Matrix (%d links)", n)
+		}
+
 		doc = e.page(t, "/search?q=hexchat", http.StatusOK)
 		if n := doc.Find("li.result").Length(); n != 3 {
 			t.Errorf("search hexchat: %d results, want 3", n)
+		}
+		if n := doc.Find("a.matrixto").Length(); n != 0 {
+			t.Errorf("search: %d matrix.to links to IRC lines", n)
 		}
 		doc = e.page(t, "/search?q=limnoria&in="+alias, http.StatusOK)
 		if n := doc.Find("li.result").Length(); n != 3 {

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -199,10 +201,15 @@ func writeMessageTime(m *render.Markup, v *messageView) {
 	m.Lit("</a>\n    ")
 }
 
-// writeMeta is a message's Matrix ID and matrix.to link.
+// writeMeta is a message's Matrix ID and matrix.to link (none for a line
+// imported from IRC, which no homeserver knows).
 func writeMeta(m *render.Markup, v *messageView) {
 	m.Lit("\n    <span class=\"meta\"><span class=\"mxid\">")
 	m.Text(v.SenderID)
+	if fromIRC(id.EventID(v.ID)) {
+		m.Lit("</span></span>\n")
+		return
+	}
 	m.Lit("</span> · <a class=\"matrixto\" href=\"")
 	m.URLJoin(v.links.toPrefix, url.PathEscape(v.ID), v.links.toQuery)
 	m.Lit("\" rel=\"nofollow\" title=\"Open this message in a Matrix client\">matrix.to</a></span>\n")

@@ -148,8 +148,12 @@ func newEventLinks(base string, r store.Room, via []string) eventLinks {
 // permalink is base followed by eventPath(r, ev).
 func (l *eventLinks) permalink(ev id.EventID) string { return l.prefix + pathSegment(string(ev)) }
 
-// matrixTo is ev's matrix.to link (event.MatrixToEvent).
+// matrixTo is ev's matrix.to link (event.MatrixToEvent); "" for a line
+// imported from IRC, which no homeserver knows.
 func (l *eventLinks) matrixTo(ev id.EventID) string {
+	if fromIRC(ev) {
+		return ""
+	}
 	return l.toPrefix + url.PathEscape(string(ev)) + l.toQuery
 }
 
@@ -164,6 +168,9 @@ func (l *eventLinks) matrixTo(ev id.EventID) string {
 func (l *eventLinks) appendJSONLinks(b []byte, ev id.EventID) []byte {
 	b = append(append(b, `,"permalink":"`...), l.prefixJSON...)
 	b = append(appendJSONChars(b, pathSegment(string(ev))), `","matrix_to":"`...)
+	if fromIRC(ev) {
+		return append(b, '"')
+	}
 	b = appendJSONChars(append(b, l.toPrefixJSON...), url.PathEscape(string(ev)))
 	return append(append(b, l.toQueryJSON...), '"')
 }

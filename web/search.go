@@ -204,7 +204,9 @@ func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]se
 			RoomName: roomName(r), RoomPath: roomPath(r), SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
 			Time: time.UnixMilli(e.OriginTS).UTC().Format("2006-01-02") + " " + short, DateTime: iso, TS: e.OriginTS,
 			Snippet: s.render.Highlight(text, searchTerms(q)), Permalink: eventPath(r, e.ID),
-			MatrixTo: event.MatrixToEvent(string(r.ID), e.ID, s.viaServers(ctx, r)),
+		}
+		if !fromIRC(e.ID) { // no homeserver knows an IRC line
+			h.MatrixTo = event.MatrixToEvent(string(r.ID), e.ID, s.viaServers(ctx, r))
 		}
 		hits = append(hits, h)
 		api = append(api, apiSearchHit{EventID: string(e.ID), RoomID: string(r.ID), RoomName: h.RoomName, Sender: h.SenderID,

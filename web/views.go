@@ -148,7 +148,9 @@ func buildRoomView(r store.Room, l roomLinks, topic template.HTML) roomView {
 	v := roomView{
 		Room: r, Name: roomName(r), Alias: r.Alias, ID: string(r.ID),
 		Topic: topic, Path: roomPath(r), MessageCount: r.MessageCount,
-		MatrixTo: event.MatrixToRoom(string(r.ID), l.via),
+	}
+	if !ircRoom(r) {
+		v.MatrixTo = event.MatrixToRoom(string(r.ID), l.via)
 	}
 	if r.LastTS > 0 {
 		v.LastActivity = time.UnixMilli(r.LastTS).UTC().Format("2006-01-02 15:04 UTC")
