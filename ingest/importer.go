@@ -201,9 +201,30 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 		return rep, err
 	}
 	rep.Format = format
-	_, irc := src.(*ircSource)
+	is, irc := src.(*ircSource)
 	if irc {
 		opts.AssumeWorldReadable = true // the operator vouches by importing it
+	}
+
+	// The rooms vouched for (AssumeWorldReadable) are vouched for before
+	// their first event is judged, state events included: vouched only
+	// with the messages of pass 2, an IRC log's joins, parts, nick and
+	// topic changes (and a vouched export's member events) were stored
+	// not public, and no day showed them. A room is vouched for only if
+	// the file does not state its history visibility: one that does is
+	// judged by it, its state before a world_readable visibility hidden.
+	assumed := map[id.RoomID]bool{}
+	if opts.AssumeWorldReadable {
+		vouch, err := vouchedRooms(ctx, src, is)
+		if err != nil {
+			return rep, err
+		}
+		for _, r := range vouch {
+			if err := in.AssumeWorldReadable(ctx, r); err != nil {
+				return rep, err
+			}
+			assumed[r] = true
+		}
 	}
 
 	// Pass 1: state events only, in timeline order, so that pass 2 judges
@@ -214,37 +235,56 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 	var state []*event.Event
 	var stateLines []int
 	size := 0 // the batch's bytes of JSON
+	// made holds the events of the room an IRC import makes for its
+	// channel (line 0), written apart: kept, never shown (ingestUnshown).
+	var made []*event.Event
+	var madeLines []int
+	madeSize := 0
 	rooms := map[id.RoomID]bool{}
 	stated := map[id.RoomID]bool{}
-	writeState := func() error {
-		if len(state) == 0 {
+	write := func(evs []*event.Event, lines []int, size int, unshown bool) error {
+		if len(evs) == 0 {
 			return nil
 		}
 		if opts.batched != nil {
-			opts.batched(len(state), size)
+			opts.batched(len(evs), size)
 		}
-		r, err := in.IngestFrom(ctx, opts.Source, state)
+		ingest := in.IngestFrom
+		if unshown {
+			ingest = in.ingestUnshown
+		}
+		r, err := ingest(ctx, opts.Source, evs)
 		if err != nil {
-			return fmt.Errorf("import %s: %s: %w", path, lineRange(stateLines), err)
+			return fmt.Errorf("import %s: %s: %w", path, lineRange(lines), err)
 		}
 		rep.Result.Add(r)
-		rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, state, stateLines)...)
+		rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, evs, lines)...)
 		if irc {
-			changed, err := in.changedLines(ctx, r, state, stateLines)
+			changed, err := in.changedLines(ctx, r, evs, lines)
 			if err != nil {
 				return fmt.Errorf("import %s: %w", path, err)
 			}
 			rep.Changed = append(rep.Changed, changed...)
 		}
-		rep.Events += len(state)
-		state, stateLines, size = nil, nil, 0
+		rep.Events += len(evs)
 		return nil
 	}
+	writeState := func() error {
+		err := write(state, stateLines, size, false)
+		state, stateLines, size = nil, nil, 0
+		return err
+	}
 	err = src.each(ctx, true, opts.progress(path, 1), func(line int, ev *event.Event) error {
+		rooms[ev.RoomID] = true
+		if irc && line == 0 {
+			made = append(made, ev)
+			madeLines = append(madeLines, line)
+			madeSize += len(ev.Raw)
+			return nil
+		}
 		state = append(state, ev)
 		stateLines = append(stateLines, line)
 		size += len(ev.Raw)
-		rooms[ev.RoomID] = true
 		if ev.Type == event.TypeHistoryVisibility {
 			stated[ev.RoomID] = true
 		}
@@ -255,6 +295,9 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 	}, nil)
 	if err == nil {
 		err = writeState()
+	}
+	if err == nil {
+		err = write(made, madeLines, madeSize, true)
 	}
 	if err != nil {
 		return rep, err
@@ -289,7 +332,6 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 				return false
 			}
 		}
-		assumed := map[id.RoomID]bool{}
 		err := src.each(rctx, false, opts.progress(path, 2), func(line int, ev *event.Event) error {
 			rooms[ev.RoomID] = true
 			if !stated[ev.RoomID] && opts.AssumeWorldReadable && !assumed[ev.RoomID] {
@@ -389,6 +431,37 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 		return rep, fmt.Errorf("import %s: %w (%d lines rejected)", path, ErrNoEvents, len(rep.Rejected))
 	}
 	return rep, nil
+}
+
+// vouchedRooms returns the rooms with state events in an import's file
+// (src; is, if it is an IRC log) whose history visibility the file does
+// not state: the rooms AssumeWorldReadable vouches for before its first
+// pass. An IRC log's events all go to the one room its options name, and
+// no line states a visibility, so the log is not read for them. Any
+// other file's state events are read once more for it: which rooms the
+// file states a visibility of is known only at the end of the first
+// pass, which writes as it reads. The rooms of messages alone are
+// vouched for as the second pass comes to them.
+func vouchedRooms(ctx context.Context, src eventSource, is *ircSource) ([]id.RoomID, error) {
+	if is != nil {
+		return []id.RoomID{is.opts.Room}, nil
+	}
+	var order []id.RoomID
+	seen, stated := map[id.RoomID]bool{}, map[id.RoomID]bool{}
+	err := src.each(ctx, true, nil, func(_ int, ev *event.Event) error {
+		if !seen[ev.RoomID] {
+			seen[ev.RoomID] = true
+			order = append(order, ev.RoomID)
+		}
+		if ev.Type == event.TypeHistoryVisibility {
+			stated[ev.RoomID] = true
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(order, func(r id.RoomID) bool { return stated[r] }), nil
 }
 
 // quarantinedLines names the lines of the events of a batch (evs, read

@@ -163,19 +163,28 @@ func (in *Ingester) trim() {
 // of the batch is (Result.Quarantined, ARCHITECTURE.md rule 7); an error
 // means the batch was not stored and should be retried.
 func (in *Ingester) Ingest(ctx context.Context, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, store.SourceOther, "", evs)
+	return in.ingest(ctx, store.SourceOther, "", evs, false)
 }
 
 // IngestFrom is Ingest naming the path the events came by, for the
 // quarantine's records.
 func (in *Ingester) IngestFrom(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, src, "", evs)
+	return in.ingest(ctx, src, "", evs, false)
+}
+
+// ingestUnshown is IngestFrom for events the archive keeps but never
+// shows, whatever the room's visibility: the room an IRC import makes for
+// a channel (--new-room: its creation, alias and name), which is no line
+// of the log, at the time of the first line of whichever file was
+// imported first.
+func (in *Ingester) ingestUnshown(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
+	return in.ingest(ctx, src, "", evs, true)
 }
 
 // IngestTransaction is Ingest for an appservice transaction: the
 // transaction's record commits with its events.
 func (in *Ingester) IngestTransaction(ctx context.Context, txnID string, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, store.SourceTransaction, txnID, evs)
+	return in.ingest(ctx, store.SourceTransaction, txnID, evs, false)
 }
 
 // Kept returns the events of evs that were not quarantined: the ones to
@@ -193,7 +202,7 @@ func (r Result) Kept(evs []*event.Event) []*event.Event {
 	return out
 }
 
-func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, evs []*event.Event) (Result, error) {
+func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, evs []*event.Event, unshown bool) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	defer in.trim()
@@ -223,7 +232,7 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		if err != nil {
 			return res, err
 		}
-		public := rs.public(ev)
+		public := rs.public(ev) && !unshown
 		out = append(out, in.prepare(rs, ev, public))
 		in.seq++
 		rs.add(ev, in.seq)
@@ -236,7 +245,7 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		}
 		// Redactions are always stored and applied, whatever the room's
 		// visibility: erasing beats not recording.
-		public := rs.public(ev)
+		public := rs.public(ev) && !unshown
 		if !public && ev.Type != event.TypeRedaction {
 			res.NotPublic++
 			if arrives(src) {
