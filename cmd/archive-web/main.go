@@ -50,6 +50,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	fs := flag.NewFlagSet("archive-web", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("c", "", "configuration file (default: built-in defaults)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: archive-web [-c config.yaml]            serve the archive")
+		fmt.Fprintln(stderr, "       archive-web [-c config.yaml] reindex    rebuild the search index (stop the server first)")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
