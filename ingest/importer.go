@@ -214,6 +214,10 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 	// the file does not state its history visibility: one that does is
 	// judged by it, its state before a world_readable visibility hidden.
 	assumed := map[id.RoomID]bool{}
+	// A vouch is for this file's events: it ends with the file, or a file
+	// naming a room with one state event and no visibility would vouch
+	// for a later file's history of that room, which states its own.
+	defer in.endVouches(assumed)
 	if opts.AssumeWorldReadable {
 		vouch, err := vouchedRooms(ctx, src, is)
 		if err != nil {

@@ -94,6 +94,19 @@ func (in *Ingester) AssumeWorldReadable(ctx context.Context, room id.RoomID) err
 	return nil
 }
 
+// endVouches takes back AssumeWorldReadable for the rooms: an import's
+// vouch covers the file it was made for.
+func (in *Ingester) endVouches(rooms map[id.RoomID]bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for r := range rooms {
+		delete(in.assumed, r)
+		if rs, ok := in.rooms[r]; ok {
+			rs.assumeWorldReadable = false
+		}
+	}
+}
+
 // visibilityKnown reports whether the archive holds any history
 // visibility event of the room.
 func (in *Ingester) visibilityKnown(ctx context.Context, room id.RoomID) (bool, error) {
