@@ -48,9 +48,10 @@ func TestFirstRequestQueries(t *testing.T) {
 			// The day's relations in one query, not one per 500 IDs.
 			{"/room/!x:example.org/2026-01-01.txt", 5},
 			{"/api/v1/rooms/!x:example.org/events?date=2026-01-01", 5},
-			// And one weighing the events before it, for the link to the
-			// day's page that holds it (store.OnFirstDayPage).
-			{"/room/!x:example.org/event/$m700", 9},
+			// And two weighing the events before it and their relations,
+			// for the link to the day's page that holds it
+			// (store.OnFirstDayPage, store.RelatedInUpTo).
+			{"/room/!x:example.org/event/$m700", 10},
 		} {
 			before := count()
 			if rec := e.get(t, c.path); rec.Code != http.StatusOK {

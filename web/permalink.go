@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -73,19 +74,36 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	if err != nil {
 		return err
 	}
+	// The whole day's link: the day's page at the message (#id) when
+	// that page holds it; else a page that starts just before it, ten
+	// events back (a page of its own, but one that holds it: the script
+	// sends a day page's #id it does not hold to this permalink). A page
+	// ends at a bound of its events' count and bytes (OnFirstDayPage),
+	// or of their relations' bytes (shownDay), which a member's large
+	// edits of an earlier message can reach: then the page starting at the
+	// message itself, right after the event before it.
 	full := dayPagePath(r, date, "")
-	if len(before) > k || more {
-		// The day's page links the message (#id) when it holds it; a
-		// busier day's page that starts just before it otherwise (a page
-		// of its own, but one that holds it: the script sends a day
-		// page's #id it does not hold to this permalink).
+	start := store.Position{TS: from, NID: math.MinInt64}
+	long := len(before) > k || more
+	if long {
 		first, err := s.store.OnFirstDayPage(ctx, r.ID, from, pos, s.opts.DayPageSize, s.opts.DayPageBytes)
 		if err != nil {
 			return err
 		}
 		if !first {
-			full = dayPagePath(r, date, before[0].ID)
+			full, start = dayPagePath(r, date, before[0].ID), store.PositionOf(before[1])
 		}
+	}
+	if len(before) > 0 {
+		_, partial, cut, err := s.store.RelatedInUpTo(ctx, r.ID, start, pos, s.opts.DayPageBytes, false)
+		if err != nil {
+			return err
+		}
+		if cut && !pos.Before(partial) {
+			full = dayPagePath(r, date, before[len(before)-1].ID)
+		}
+	}
+	if long {
 		before = before[1:]
 	}
 	// From the message on: (ts, nid-1) is before it and after any other
