@@ -193,10 +193,13 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		f.Entries = append(f.Entries, atomEntry{
 			ID: entryID, Updated: updated.Format(time.RFC3339), Published: published.Format(time.RFC3339),
 			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: link},
-			Author:  atomPerson{Name: displayName(e.SenderName, e.Sender), URI: "https://matrix.to/#/" + url.PathEscape(string(e.Sender))},
+			Author:  atomPerson{Name: displayName(e.SenderName, e.Sender)},
 			Content: atomText{Type: "html"},
 		})
 		en := &f.Entries[len(f.Entries)-1]
+		if !fromIRC(e.ID) { // an IRC line's sender is no homeserver's user
+			en.Author.URI = "https://matrix.to/#/" + url.PathEscape(string(e.Sender))
+		}
 		// A title is plain text, where no element isolates a name
 		// holding right-to-left text or a bidi control from the words
 		// around it (isolated), as a page's <title>.

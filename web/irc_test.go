@@ -139,6 +139,9 @@ func TestIRCImportPages(t *testing.T) {
 				t.Errorf("API rooms: the IRC room has matrix_to %q", r.MatrixTo)
 			}
 		}
+		if feed := e.get(t, "/room/"+slug+"/feed.atom"); feed.Code != http.StatusOK || !strings.Contains(feed.Body.String(), "<entry>") || strings.Contains(feed.Body.String(), "matrix.to") {
+			t.Errorf("the IRC room's feed (%d) names its senders by matrix.to links, or has no entry:\n%.600s", feed.Code, feed.Body.String())
+		}
 		if n := e.page(t, "/", http.StatusOK).Find("a[href^='https://matrix.to']").Length(); n != 0 {
 			t.Errorf("the directory links the IRC room in Matrix (%d links)", n)
 		}
