@@ -91,7 +91,11 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 			return err
 		}
 		if !first {
-			full, start = dayPagePath(r, date, before[0].ID), store.PositionOf(before[1])
+			// The page after before[0] starts at the event after it.
+			full, start = dayPagePath(r, date, before[0].ID), pos
+			if len(before) > 1 {
+				start = store.PositionOf(before[1])
+			}
 		}
 	}
 	if len(before) > 0 {
