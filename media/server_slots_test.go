@@ -68,7 +68,7 @@ func (d *serverDripper) counts() (inflight, most, ended int) {
 
 // One hostile server cannot hold every download slot: its ten files,
 // queued before good.org's three and dripping for as long as the client
-// waits, hold at most store.MediaClaimsPerServer slots of the two fetchers
+// waits, hold at most store.MediaClaimsPerSite slots of the two fetchers
 // sharing the queue (`archiver run` and `archiver media fetch`, four each),
 // and good.org's files are fetched meanwhile. Before, the first fetcher
 // claimed four of evil.org's files and the second the next four, and no
@@ -143,8 +143,8 @@ func TestFetchersLeaveSlotsToOtherServers(t *testing.T) {
 		if fetched != 3 {
 			t.Fatalf("after 10 s %d of good.org's 3 files are fetched, with %d of evil.org's dripping (at most %d at once)", fetched, inflight, most)
 		}
-		if most > store.MediaClaimsPerServer {
-			t.Errorf("evil.org had %d downloads in flight at once over the two fetchers; want at most %d", most, store.MediaClaimsPerServer)
+		if most > store.MediaClaimsPerSite {
+			t.Errorf("evil.org had %d downloads in flight at once over the two fetchers; want at most %d", most, store.MediaClaimsPerSite)
 		}
 		if inflight == 0 || ended > 0 {
 			t.Fatalf("evil.org: %d downloads dripping, %d ended; want them dripping still, or the test proves nothing", inflight, ended)

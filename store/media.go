@@ -49,6 +49,7 @@ type MediaJob struct {
 	event.MXC
 	RoomID   id.RoomID
 	Attempts int
+	site     string // mediaSite(Server), as queued
 }
 
 // maxRefRooms bounds how many rooms that refer to a media item a request
@@ -60,7 +61,7 @@ const (
 		ON CONFLICT (event_id, server, media_id) DO NOTHING`
 	// A URI is queued unless it is already stored (the same file in
 	// another event); one erased before is fetched again.
-	enqueueMediaSQL = `INSERT INTO media_queue (server, media_id, room_id) SELECT $1, $2, $3
+	enqueueMediaSQL = `INSERT INTO media_queue (server, media_id, room_id, site) SELECT $1, $2, $3, $4
 		WHERE NOT EXISTS (SELECT 1 FROM media WHERE server = $1 AND media_id = $2 AND erased_at = 0)
 		ON CONFLICT (server, media_id) DO NOTHING`
 	dropMediaRefsSQL = `DELETE FROM media_refs WHERE event_id = $1 RETURNING server, media_id`
@@ -117,7 +118,7 @@ func (w *writer) addMediaRefs(ctx context.Context, ev *Event) error {
 		if _, err := w.tx.ExecContext(ctx, insertMediaRefSQL, string(ev.ID), string(ev.RoomID), m.Server, m.MediaID); err != nil {
 			return fmt.Errorf("media ref: %w", err)
 		}
-		if _, err := w.tx.ExecContext(ctx, enqueueMediaSQL, m.Server, m.MediaID, string(ev.RoomID)); err != nil {
+		if _, err := w.tx.ExecContext(ctx, enqueueMediaSQL, m.Server, m.MediaID, string(ev.RoomID), mediaSite(m.Server)); err != nil {
 			return fmt.Errorf("media queue: %w", err)
 		}
 	}
@@ -284,7 +285,7 @@ func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
 func (s *Store) DueMedia(ctx context.Context, room id.RoomID, now time.Time, limit int) ([]MediaJob, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	rows, err := s.db.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue
+	rows, err := s.db.QueryContext(ctx, `SELECT server, media_id, room_id, attempts, site FROM media_queue
 		WHERE NOT gave_up AND next_at <= $1 AND ($2 = '' OR room_id = $2) ORDER BY next_at, server, media_id LIMIT $3`,
 		now.UnixMilli(), string(room), limit)
 	if err != nil {
@@ -295,7 +296,7 @@ func (s *Store) DueMedia(ctx context.Context, room id.RoomID, now time.Time, lim
 	for rows.Next() {
 		var j MediaJob
 		var roomID string
-		if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts); err != nil {
+		if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts, &j.site); err != nil {
 			return nil, fmt.Errorf("media queue: %w", err)
 		}
 		j.RoomID = id.RoomID(roomID)
@@ -422,19 +423,19 @@ func (s *Store) MediaFailed(ctx context.Context, mxc event.MXC, cause string, ne
 // MediaFetched, MediaFailed, MediaWaitsForSpace or ReleaseMedia, or
 // lapses (a killed process); RenewMedia extends owner's claims.
 //
-// The files of one server (the mxc URI's server name) hold at most
-// MediaClaimsPerServer claims at once, counted over every fetcher's live
-// claims: a due file of a server at its bound is passed over, and the
-// next due file of another server is taken in its place.
+// The files of one site (the owner of the mxc URI's server name,
+// mediaSite) hold at most MediaClaimsPerSite claims at once, counted over
+// every fetcher's live claims: a due file of a site at its bound is passed
+// over, and the next due file of another site is taken in its place.
 func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, now time.Time, lease time.Duration, limit int) ([]MediaJob, error) {
 	// Looked at without the write lock first: the fetcher polls every
 	// few seconds, and an idle queue must cost no write (SQLite has one
 	// writer, and live transactions need it), nor does a queue whose due
-	// files are all of servers at their bound.
+	// files are all of sites at their bound.
 	rctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	var due int
-	if err := s.db.QueryRowContext(rctx, claimLookSQL, now.UnixMilli(), string(room), MediaClaimsPerServer).Scan(&due); err != nil {
+	if err := s.db.QueryRowContext(rctx, claimLookSQL, now.UnixMilli(), string(room), MediaClaimsPerSite).Scan(&due); err != nil {
 		return nil, fmt.Errorf("claim media: %w", err)
 	}
 	if due == 0 {
@@ -450,25 +451,24 @@ func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, no
 			return err
 		}
 		for rows.Next() {
-			var server string
+			var site string
 			var n int
-			if err := rows.Scan(&server, &n); err != nil {
+			if err := rows.Scan(&site, &n); err != nil {
 				rows.Close()
 				return err
 			}
-			held[server] = n
+			held[site] = n
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		// Each round reads the due files of servers below their bound,
-		// in order, and takes them while their server stays below it; a
-		// server that reaches its bound in a round leaves the rest of
-		// its files there, and the next round reads past them (the
-		// claims made so far are counted by then). Every round but the
-		// last fills the bound of at least one server, so there are at
-		// most limit of them.
+		// Each round reads the due files of sites below their bound, in
+		// order, and takes them while their site stays below it; a site
+		// that reaches its bound in a round leaves the rest of its files
+		// there, and the next round reads past them (the claims made so
+		// far are counted by then). Every round but the last fills the
+		// bound of at least one site, so there are at most limit of them.
 		for len(out) < limit {
 			jobs, err := w.dueMediaJobs(ctx, now, room, limit-len(out))
 			if err != nil {
@@ -476,7 +476,7 @@ func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, no
 			}
 			passed := false
 			for _, j := range jobs {
-				if held[j.Server] >= MediaClaimsPerServer {
+				if held[j.site] >= MediaClaimsPerSite {
 					passed = true
 					continue
 				}
@@ -484,7 +484,7 @@ func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, no
 					j.Server, j.MediaID, owner, now.Add(lease).UnixMilli()); err != nil {
 					return err
 				}
-				held[j.Server]++
+				held[j.site]++
 				out = append(out, j)
 			}
 			if !passed {
@@ -502,8 +502,8 @@ func (s *Store) ClaimMedia(ctx context.Context, owner string, room id.RoomID, no
 // dueMediaJobs reads up to limit claimable fetches (ClaimMedia), in
 // order.
 func (w *writer) dueMediaJobs(ctx context.Context, now time.Time, room id.RoomID, limit int) ([]MediaJob, error) {
-	rows, err := w.tx.QueryContext(ctx, `SELECT server, media_id, room_id, attempts FROM media_queue`+claimableSQL+`
-		ORDER BY next_at, server, media_id LIMIT $4`, now.UnixMilli(), string(room), MediaClaimsPerServer, limit)
+	rows, err := w.tx.QueryContext(ctx, `SELECT server, media_id, room_id, attempts, site FROM media_queue`+claimableSQL+`
+		ORDER BY next_at, server, media_id LIMIT $4`, now.UnixMilli(), string(room), MediaClaimsPerSite, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -512,7 +512,7 @@ func (w *writer) dueMediaJobs(ctx context.Context, now time.Time, room id.RoomID
 	for rows.Next() {
 		var j MediaJob
 		var roomID string
-		if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts); err != nil {
+		if err := rows.Scan(&j.Server, &j.MediaID, &roomID, &j.Attempts, &j.site); err != nil {
 			return nil, err
 		}
 		j.RoomID = id.RoomID(roomID)
@@ -521,35 +521,35 @@ func (w *writer) dueMediaJobs(ctx context.Context, now time.Time, room id.RoomID
 	return out, rows.Err()
 }
 
-// MediaClaimsPerServer bounds the fetches of one server's files in
-// flight at once, over every fetcher sharing the queue: a hostile server
-// may send each file just above the minimum rate (1 KiB/s over each 30 s
-// window) for the client's whole 15 minutes, and with four files queued
-// it held every download slot, so that no other server's media was
-// fetched. Half of media.concurrency's default 4 slots: one server's
-// backlog is fetched two at a time at most, and the other half is left to
-// every other server. A fixed number, not one derived from each fetcher's
+// MediaClaimsPerSite bounds the fetches of one site's files in flight at
+// once (the servers one owner names, mediaSite), over every fetcher
+// sharing the queue: a hostile server may send each file just above the
+// minimum rate (1 KiB/s over each 30 s window) for the client's whole 15
+// minutes, and with four files queued it held every download slot, so
+// that no other server's media was fetched. Half of media.concurrency's
+// default 4 slots: one site's backlog is fetched two at a time at most,
+// and the other half is left to every other site. A fixed number, not one derived from each fetcher's
 // slots, so that it is one bound for `archiver run` and `archiver media
 // fetch` together (8 slots between them by default), whatever either is
 // configured with.
-const MediaClaimsPerServer = 2
+const MediaClaimsPerSite = 2
 
 // claimableSQL selects the queued fetches due at $1 (of room $2, or all)
-// that nobody holds and whose server holds fewer than $3 live claims
-// (heldClaimsSQL's servers, the few with claims, found on the partial
-// index media_queue_leased, migration 031).
+// that nobody holds and whose site holds fewer than $3 live claims
+// (heldClaimsSQL's sites, the few with claims, found on the partial index
+// media_queue_site_leased, migration 032).
 const claimableSQL = ` WHERE NOT gave_up AND next_at <= $1 AND lease_until <= $1 AND ($2 = '' OR room_id = $2)
-	AND server NOT IN (SELECT server FROM media_queue WHERE lease_until > 0 AND lease_until > $1 GROUP BY server HAVING COUNT(*) >= $3)`
+	AND site NOT IN (SELECT site FROM media_queue WHERE lease_until > 0 AND lease_until > $1 GROUP BY site HAVING COUNT(*) >= $3)`
 
 // claimLookSQL says whether ClaimMedia has anything to claim ($1-$3 as
 // for claimableSQL).
 const claimLookSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM media_queue` + claimableSQL + ` LIMIT 1) d`
 
-// heldClaimsSQL counts the live claims (of every fetcher) at $1 by
-// server. "lease_until > 0" names media_queue_leased's rows: a lapsed
-// claim is in it until its file is claimed again or done, a live one is
-// what the fetchers have in flight.
-const heldClaimsSQL = `SELECT server, COUNT(*) FROM media_queue WHERE lease_until > 0 AND lease_until > $1 GROUP BY server`
+// heldClaimsSQL counts the live claims (of every fetcher) at $1 by site.
+// "lease_until > 0" names media_queue_site_leased's rows: a lapsed claim
+// is in it until its file is claimed again or done, a live one is what
+// the fetchers have in flight.
+const heldClaimsSQL = `SELECT site, COUNT(*) FROM media_queue WHERE lease_until > 0 AND lease_until > $1 GROUP BY site`
 
 // RenewMedia extends owner's claims to until.
 func (s *Store) RenewMedia(ctx context.Context, owner string, until time.Time) error {

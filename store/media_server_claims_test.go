@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,11 +11,12 @@ import (
 	"time"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
 
-// One server's files hold at most store.MediaClaimsPerServer claims at
+// One server's files hold at most store.MediaClaimsPerSite claims at
 // once, over every fetcher: a hostile server dripping its files for the
 // client's whole timeout held every download slot, and no other server's
 // media was fetched. Its due files are passed over, not the queue: the
@@ -22,8 +24,8 @@ import (
 // server alone in the queue still gets its bound; and its claims count
 // while they live, not after they end or lapse.
 func TestMediaClaimsPerServer(t *testing.T) {
-	if store.MediaClaimsPerServer != 2 {
-		t.Fatalf("the test's expectations are written for a bound of 2, not %d", store.MediaClaimsPerServer)
+	if store.MediaClaimsPerSite != 2 {
+		t.Fatalf("the test's expectations are written for a bound of 2, not %d", store.MediaClaimsPerSite)
 	}
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
@@ -134,7 +136,7 @@ func TestMediaClaimsPerServer(t *testing.T) {
 }
 
 // ClaimMedia's look without the write lock, and its count of each
-// server's claims, read claimed rows on media_queue_leased, not the whole
+// server's claims, read claimed rows on media_queue_site_leased, not the whole
 // queue: the fetcher asks every few seconds and as each download ends,
 // and the queue of a large archive's backlog may hold many thousands of
 // files.
@@ -144,20 +146,124 @@ func TestMediaClaimsReadTheirIndex(t *testing.T) {
 			name, sql string
 			args      []any
 		}{
-			{"the look", store.MediaClaimableSQL, []any{int64(10_000), "", store.MediaClaimsPerServer}},
+			{"the look", store.MediaClaimableSQL, []any{int64(10_000), "", store.MediaClaimsPerSite}},
 			{"the count", store.MediaHeldClaimsSQL, []any{int64(10_000)}},
 		} {
 			plan := queryPlan(t, st, q.sql, q.args...)
 			// A scan is of the claimed rows alone (the partial index),
 			// never of every queued file (the table or another index).
 			for _, m := range regexp.MustCompile(`SCAN media_queue\b( USING (COVERING )?INDEX (\w+))?|Seq Scan on media_queue\b`).FindAllStringSubmatch(plan, -1) {
-				if m[3] != "media_queue_leased" {
+				if m[3] != "media_queue_site_leased" {
 					t.Errorf("%s reads every queued file (%s):\n%s", q.name, m[0], plan)
 				}
 			}
-			if !strings.Contains(plan, "media_queue_leased") {
-				t.Errorf("%s does not read the claimed rows on media_queue_leased:\n%s", q.name, plan)
+			if !strings.Contains(plan, "media_queue_site_leased") {
+				t.Errorf("%s does not read the claimed rows on media_queue_site_leased:\n%s", q.name, plan)
 			}
 		}
 	})
+}
+
+// The bound is one owner's, not one server name's: a server with a
+// wildcard DNS record names as many servers as it likes (a1.evil.org,
+// a2.evil.org…), and one host serves on as many ports, so four names of
+// evil.org held every slot. They share evil.org's two, and good.org's
+// files take the others.
+func TestMediaClaimsPerOwner(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		evs := baseRoom(t)
+		var uris []string
+		for i, server := range []string{"a1.evil.org", "a2.evil.org", "evil.org:8449", "A3.EVIL.ORG.", "good.org", "good.org"} {
+			uri := fmt.Sprintf("mxc://%s/m%d", server, i)
+			uris = append(uris, uri)
+			evs = append(evs, mediaMsg(t, fmt.Sprintf("$m%d", i), "@bob:example.org", 2000+int64(i), "m.file", uri, ""))
+		}
+		put(t, st, evs...)
+		// evil.org's four names are due first.
+		conn, err := st.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, uri := range uris {
+			mxc, ok := event.ParseMXC(uri)
+			if !ok {
+				t.Fatal(uri)
+			}
+			if _, err := conn.ExecContext(ctx, `UPDATE media_queue SET next_at = $1 WHERE server = $2 AND media_id = $3`, 100+i, mxc.Server, mxc.MediaID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		conn.Close()
+		jobs, err := st.ClaimMedia(ctx, "A", "", time.UnixMilli(10_000), time.Minute, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, j := range jobs {
+			got = append(got, "mxc://"+j.Server+"/"+j.MediaID)
+		}
+		if want := []string{uris[0], uris[1], uris[4], uris[5]}; !slices.Equal(got, want) {
+			t.Errorf("four slots claimed %v; want evil.org's first two names' files and good.org's two: %v", got, want)
+		}
+	})
+}
+
+// A database queued its fetches before each had a site: migrating gives
+// them theirs, so the backlog a hostile server queued under many names
+// is bounded as one.
+func TestMigrationGivesQueuedMediaTheirSites(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			cfg := store.Config{Type: d, URI: filepath.Join(dir, "old.db")}
+			if d == "postgres" {
+				cfg.URI = pgtest.NewDatabase(t)
+			}
+			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Back to version 31: no site column, the claims' index by
+			// server; four names of evil.org and good.org queued.
+			conn, err := st.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				`DROP INDEX media_queue_site_leased`,
+				`ALTER TABLE media_queue DROP COLUMN site`,
+				`CREATE INDEX media_queue_leased ON media_queue (server, lease_until) WHERE lease_until > 0`,
+				`INSERT INTO media_queue (server, media_id, room_id, next_at) VALUES
+					('a1.evil.org', 'm0', '!r:example.org', 100), ('a2.evil.org', 'm1', '!r:example.org', 101),
+					('evil.org:8449', 'm2', '!r:example.org', 102), ('b.a4.evil.org', 'm3', '!r:example.org', 103),
+					('good.org', 'm4', '!r:example.org', 104), ('good.org', 'm5', '!r:example.org', 105)`,
+				`UPDATE schema_version SET version = 31`,
+			} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			conn.Close()
+			st.Close()
+
+			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatalf("migrating from 31: %v", err)
+			}
+			defer st.Close()
+			jobs, err := st.ClaimMedia(ctx, "A", "", time.UnixMilli(10_000), time.Minute, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, j := range jobs {
+				got = append(got, j.Server+"/"+j.MediaID)
+			}
+			if want := []string{"a1.evil.org/m0", "a2.evil.org/m1", "good.org/m4", "good.org/m5"}; !slices.Equal(got, want) {
+				t.Errorf("after migrating, four slots claimed %v; want %v", got, want)
+			}
+		})
+	}
 }

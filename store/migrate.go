@@ -112,6 +112,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			s.log.Info("migration not needed by this database", "migration", m.name)
 		} else if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate: apply %s: %w", m.name, err)
+		} else if step := goSteps[m.version]; step != nil {
+			if err := step(ctx, tx); err != nil {
+				return fmt.Errorf("migrate: apply %s: %w", m.name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
 			return fmt.Errorf("migrate: %w", err)
@@ -127,17 +131,33 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// goSteps are the parts of migrations SQL cannot do, each run after its
+// version's file, in the same transaction.
+var goSteps = map[int]func(context.Context, *sql.Tx) error{
+	32: fillMediaSites,
+}
+
 // onlyIfColumn is a migration's optional first-line condition,
 // "-- only-if-column: table.column": the migration runs only on a database
 // that has that column. A database made before the release that dropped a
 // column has it; one made by a development build in between never did.
-const onlyIfColumn = "-- only-if-column: "
+// unlessColumn is the opposite, "-- unless-column: table.column", for a
+// migration that adds the column (SQLite cannot add one "IF NOT EXISTS").
+const (
+	onlyIfColumn = "-- only-if-column: "
+	unlessColumn = "-- unless-column: "
+)
 
 func (s *Store) applies(ctx context.Context, tx *sql.Tx, m migration) (bool, error) {
 	first, _, _ := strings.Cut(m.sql, "\n")
-	cond, ok := strings.CutPrefix(strings.TrimSpace(first), onlyIfColumn)
+	first = strings.TrimSpace(first)
+	want := true
+	cond, ok := strings.CutPrefix(first, onlyIfColumn)
 	if !ok {
-		return true, nil
+		if cond, ok = strings.CutPrefix(first, unlessColumn); !ok {
+			return true, nil
+		}
+		want = false
 	}
 	table, column, ok := strings.Cut(strings.TrimSpace(cond), ".")
 	if !ok {
@@ -149,5 +169,5 @@ func (s *Store) applies(ctx context.Context, tx *sql.Tx, m migration) (bool, err
 	}
 	var n int
 	err := tx.QueryRowContext(ctx, q, table, column).Scan(&n)
-	return n > 0, err
+	return (n > 0) == want, err
 }

@@ -134,7 +134,7 @@ func TestMigrationSkippedWhereNotNeeded(t *testing.T) {
 			// undo here).
 			undo := []string{
 				`DROP TABLE alias_claims`, `DROP INDEX room_aliases_room`, `ALTER TABLE room_aliases DROP COLUMN how`, // 006_alias
-				`DROP INDEX media_queue_leased`,                                                                                                                   // 031_media_server_claims (before the columns it names)
+				`DROP INDEX media_queue_site_leased`, `ALTER TABLE media_queue DROP COLUMN site`, // 032_media_site, which dropped 031_media_server_claims's index (before the columns the index names)
 				`ALTER TABLE media_queue DROP COLUMN lease_owner`, `ALTER TABLE media_queue DROP COLUMN lease_until`, `ALTER TABLE media_queue DROP COLUMN quota`, // 009_media_lease
 				`ALTER TABLE tombstones DROP COLUMN origin_ts`,                        // 011_tombstone_time
 				`DROP INDEX events_meeting`,                                           // 013_meeting_index (012 drops its own index first)

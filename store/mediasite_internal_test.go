@@ -1,0 +1,37 @@
+package store
+
+import "testing"
+
+// The servers one owner can name count as one site: a registrable
+// domain's names, one host's ports, an address block; owners the public
+// suffix list tells apart stay apart.
+func TestMediaSite(t *testing.T) {
+	for _, c := range []struct{ server, want string }{
+		{"evil.org", "evil.org"},
+		{"a1.evil.org", "evil.org"},
+		{"x.y.a1.evil.org", "evil.org"},
+		{"evil.org:8449", "evil.org"},
+		{"a7.evil.org:1", "evil.org"},
+		{"EVIL.ORG", "evil.org"},
+		{"evil.org.", "evil.org"},
+		{"a.EVIL.org.:8448", "evil.org"},
+		{"matrix.example.co.uk", "example.co.uk"},
+		{"alice.github.io", "alice.github.io"},
+		{"bob.github.io", "bob.github.io"},
+		{"co.uk", "co.uk"},
+		{"localhost", "localhost"},
+		{"localhost:8008", "localhost"},
+		{"1.2.3.4", "1.2.3.0/24"},
+		{"1.2.3.200:8448", "1.2.3.0/24"},
+		{"1.2.4.4", "1.2.4.0/24"},
+		{"[2001:db8:1:2::1]", "2001:db8:1::/48"},
+		{"[2001:db8:1:ffff::7]:8448", "2001:db8:1::/48"},
+		{"[2001:db8:2::1]:8448", "2001:db8:2::/48"},
+		{"[::ffff:1.2.3.9]", "1.2.3.0/24"},
+		{"2001:db8:1::5", "2001:db8:1::/48"},
+	} {
+		if got := mediaSite(c.server); got != c.want {
+			t.Errorf("mediaSite(%q) = %q; want %q", c.server, got, c.want)
+		}
+	}
+}
