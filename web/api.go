@@ -220,6 +220,10 @@ func (s *Server) apiDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A day or cursor of a room r replaced, as the day page's.
+	if p, err := s.predecessorDayPath(c, r, date, apiDayPath); p != "" || err != nil {
+		return redirectOr(c, p, err)
+	}
 	key, err := s.pageKey(c, r, "api day "+date, "after")
 	if err != nil {
 		return err
@@ -229,7 +233,7 @@ func (s *Server) apiDay(c echo.Context) error {
 	}
 	pos, err := s.dayCursor(c, r, c.QueryParam("after"), from, to)
 	if err != nil {
-		return err
+		return s.cursorElsewhere(c, r, date, err, apiDayPath)
 	}
 	release, err := s.takeDayRead(c)
 	if err != nil {

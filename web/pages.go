@@ -102,7 +102,7 @@ func (s *Server) day(c echo.Context) error {
 	if !canonical {
 		return canonicalRedirect(c, roomPath(r, date))
 	}
-	if p, err := s.predecessorDayPath(c, r, date); p != "" || err != nil {
+	if p, err := s.predecessorDayPath(c, r, date, dayPathOf(date)); p != "" || err != nil {
 		return redirectOr(c, p, err)
 	}
 	if d, ok := strings.CutSuffix(date, ".txt"); ok {
@@ -127,13 +127,7 @@ func (s *Server) day(c echo.Context) error {
 	var q renderQueue
 	v, code, err := s.dayView(c, r, date, c.QueryParam("after"), &q)
 	if err != nil {
-		var he *httpError
-		if errors.As(err, &he) && he.code == http.StatusBadRequest && c.QueryParam("after") != "" {
-			if p, perr := s.predecessorCursorPath(c, r, date, c.QueryParam("after")); p != "" || perr != nil {
-				return redirectOr(c, p, perr)
-			}
-		}
-		return err
+		return s.cursorElsewhere(c, r, date, err, dayPathOf(date))
 	}
 	if c.QueryParam("fragment") == "items" {
 		return s.liveItems(c, v, &q)
@@ -172,15 +166,27 @@ func (s *Server) predecessors(ctx context.Context, r store.Room) ([]store.Room, 
 	return out, nil
 }
 
+// dayPathOf is the path of a room's day date (with ".txt" for its text
+// log) for predecessorDayPath and predecessorCursorPath; apiDayPath is
+// its JSON's.
+func dayPathOf(date string) func(store.Room) string {
+	return func(r store.Room) string { return roomPath(r, date) }
+}
+
+func apiDayPath(r store.Room) string {
+	return "/api/v1/rooms/" + pathSegment(slug(r)) + "/events"
+}
+
 // predecessorDayPath is where a link to r's day date (with ".txt" for its
 // text log) leads when the day comes before r's first message (or r has
-// none) and a room r replaced has messages that day: that room's day,
-// the query kept. A room upgrade moves its alias to the new room, and
-// every day link made before (/room/proj:example.org/2026-01-01, in wikis,
-// in the permalink page's own "full day" link) then named the new room's
-// empty day. "" otherwise, and at no cost for a room that replaced none
-// or a day it has messages from.
-func (s *Server) predecessorDayPath(c echo.Context, r store.Room, date string) (string, error) {
+// none) and a room r replaced has messages that day: that room's day
+// (path of it), the query kept. A room upgrade moves its alias to the new
+// room, and every day link made before (/room/proj:example.org/2026-01-01,
+// in wikis, in the permalink page's own "full day" link, in scripts
+// reading the JSON API) then named the new room's empty day. ""
+// otherwise, and at no cost for a room that replaced none or a day it has
+// messages from.
+func (s *Server) predecessorDayPath(c echo.Context, r store.Room, date string, path func(store.Room) string) (string, error) {
 	if r.Predecessor == "" {
 		return "", nil
 	}
@@ -202,17 +208,17 @@ func (s *Server) predecessorDayPath(c echo.Context, r store.Room, date string) (
 			return "", err
 		}
 		if last >= from {
-			return withQuery(roomPath(p, date), c.Request().URL.RawQuery), nil
+			return withQuery(path(p), c.Request().URL.RawQuery), nil
 		}
 	}
 	return "", nil
 }
 
-// predecessorCursorPath is where r's day page date goes when its ?after=
-// (after) is no event of r's but a public one of that day in a room r
-// replaced (predecessors): that room's day page, the query kept. ""
-// otherwise: the 400 stands.
-func (s *Server) predecessorCursorPath(c echo.Context, r store.Room, date, after string) (string, error) {
+// predecessorCursorPath is where r's day page date (or its JSON) goes when
+// its ?after= (after) is no event of r's but a public one of that day in a
+// room r replaced (predecessors): that room's day (path of it), the query
+// kept. "" otherwise: the 400 stands.
+func (s *Server) predecessorCursorPath(c echo.Context, r store.Room, date, after string, path func(store.Room) string) (string, error) {
 	if r.Predecessor == "" || !strings.HasPrefix(after, "$") || len(after) > 255 {
 		return "", nil
 	}
@@ -248,10 +254,23 @@ func (s *Server) predecessorCursorPath(c echo.Context, r store.Room, date, after
 	}
 	for _, p := range preds {
 		if p.ID == room {
-			return withQuery(roomPath(p, date), c.Request().URL.RawQuery), nil
+			return withQuery(path(p), c.Request().URL.RawQuery), nil
 		}
 	}
 	return "", nil
+}
+
+// cursorElsewhere is the answer to a request for r's day date whose
+// ?after= was refused (err): a redirect to the day of the room r replaced
+// that the cursor is of (predecessorCursorPath, path of it), or err.
+func (s *Server) cursorElsewhere(c echo.Context, r store.Room, date string, err error, path func(store.Room) string) error {
+	var he *httpError
+	if errors.As(err, &he) && he.code == http.StatusBadRequest && c.QueryParam("after") != "" {
+		if p, perr := s.predecessorCursorPath(c, r, date, c.QueryParam("after"), path); p != "" || perr != nil {
+			return redirectOr(c, p, perr)
+		}
+	}
+	return err
 }
 
 // withQuery is path with the raw query q, if any.

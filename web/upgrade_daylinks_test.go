@@ -81,6 +81,10 @@ func TestDayLinksFollowARoomUpgrade(t *testing.T) {
 			"/room/proj:example.org/2026-01-01?after=$a1": "/room/!x:example.org/2026-01-01?after=$a1",
 			"/room/proj:example.org/2026-01-01?hour=00":   "/room/!x:example.org/2026-01-01?hour=00",
 			"/room/proj:example.org/2026-01-02?after=$a3": "/room/!x:example.org/2026-01-02?after=$a3",
+			// The JSON API's day and its cursor, as the page's.
+			"/api/v1/rooms/proj:example.org/events?date=2026-01-01":           "/api/v1/rooms/!x:example.org/events?date=2026-01-01",
+			"/api/v1/rooms/proj:example.org/events?date=2026-01-01&after=$a1": "/api/v1/rooms/!x:example.org/events?date=2026-01-01&after=$a1",
+			"/api/v1/rooms/!y:example.org/events?after=$a3&date=2026-01-02":   "/api/v1/rooms/!x:example.org/events?after=$a3&date=2026-01-02",
 		} {
 			if rec := e.get(t, link); rec.Code != http.StatusFound || rec.Header().Get("Location") != want {
 				t.Errorf("GET %s after the upgrade = %d to %q, want 302 to %q", link, rec.Code, rec.Header().Get("Location"), want)
@@ -101,6 +105,20 @@ func TestDayLinksFollowARoomUpgrade(t *testing.T) {
 		} {
 			if rec := e.get(t, p); rec.Code != http.StatusNotFound {
 				t.Errorf("GET %s = %d (to %q), want 404", p, rec.Code, rec.Header().Get("Location"))
+			}
+		}
+		// The API's answers where no upgrade leads: the new room's own day
+		// and its cursor, a day no room has, a cursor of a room !y did not
+		// replace.
+		for p, want := range map[string]int{
+			"/api/v1/rooms/proj:example.org/events?date=2026-01-02":           http.StatusOK,
+			"/api/v1/rooms/proj:example.org/events?date=2026-01-02&after=$b1": http.StatusOK,
+			"/api/v1/rooms/proj:example.org/events?date=2025-12-31":           http.StatusOK,
+			"/api/v1/rooms/proj:example.org/events?date=2026-01-02&after=$z1": http.StatusBadRequest,
+			"/api/v1/rooms/!z:example.org/events?date=2026-01-02&after=$a3":   http.StatusBadRequest,
+		} {
+			if rec := e.get(t, p); rec.Code != want {
+				t.Errorf("GET %s = %d (to %q), want %d", p, rec.Code, rec.Header().Get("Location"), want)
 			}
 		}
 	})
