@@ -28,12 +28,24 @@ const encryptedAnswer = "Not read: the archive's bot cannot read encrypted messa
 // limit per period would answer it once a period).
 const encryptedQuiet = time.Hour
 
+// encryptedRoomsPerSender is how many direct messages one sender's
+// encrypted messages are answered in within encryptedQuiet: a member who
+// makes many direct messages with the bot, each sending ciphertext, made
+// it send an answer in every one, an answer an hour each (an appservice's
+// messages are not rate-limited by its homeserver). A user who tries
+// again in a new direct message still encrypted is answered there too.
+const encryptedRoomsPerSender = 3
+
 // encryptedNotes remembers, per direct message answered, when its last
-// encrypted message came. In memory: a restart forgets it, and the next
-// encrypted message of a room is answered again, once.
+// encrypted message came, and per sender when it was answered. In memory:
+// a restart forgets them, and the next encrypted message of a room is
+// answered again, once.
 type encryptedNotes struct {
 	mu   sync.Mutex
 	last map[id.RoomID]time.Time
+	// answered holds each sender's answers of the last encryptedQuiet,
+	// at most encryptedRoomsPerSender.
+	answered map[id.UserID][]time.Time
 	// sweepAt is the size at which noted rooms that have been quiet
 	// for encryptedQuiet are forgotten (they would be answered anyway):
 	// twice the rooms a sweep kept, at least 1,024, so that many rooms
@@ -54,9 +66,12 @@ func (n *encryptedNotes) recent(room id.RoomID, now time.Time) bool {
 	return true
 }
 
-// note records now as room's latest encrypted message; false if another
-// caller noted one in the quiet time meanwhile (that one answers).
-func (n *encryptedNotes) note(room id.RoomID, now time.Time) bool {
+// note records now as room's latest encrypted message, from sender, and
+// reports whether to answer it: false if another caller noted one in the
+// quiet time meanwhile (that one answers), or if sender was answered in
+// encryptedRoomsPerSender rooms within encryptedQuiet (the room's quiet
+// time starts all the same).
+func (n *encryptedNotes) note(room id.RoomID, sender id.UserID, now time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if last, ok := n.last[room]; ok && now.Sub(last) < encryptedQuiet {
@@ -65,6 +80,7 @@ func (n *encryptedNotes) note(room id.RoomID, now time.Time) bool {
 	}
 	if n.last == nil {
 		n.last = map[id.RoomID]time.Time{}
+		n.answered = map[id.UserID][]time.Time{}
 	}
 	n.last[room] = now
 	if len(n.last) >= max(n.sweepAt, 1024) {
@@ -73,8 +89,22 @@ func (n *encryptedNotes) note(room id.RoomID, now time.Time) bool {
 				delete(n.last, r)
 			}
 		}
+		for u, ts := range n.answered {
+			if now.Sub(ts[len(ts)-1]) >= encryptedQuiet {
+				delete(n.answered, u)
+			}
+		}
 		n.sweepAt = 2 * len(n.last)
 	}
+	ts := n.answered[sender]
+	for len(ts) > 0 && now.Sub(ts[0]) >= encryptedQuiet {
+		ts = ts[1:]
+	}
+	if len(ts) >= encryptedRoomsPerSender {
+		n.answered[sender] = ts
+		return false
+	}
+	n.answered[sender] = append(ts, now)
 	return true
 }
 
@@ -105,7 +135,7 @@ func (m *Manager) encrypted(ctx context.Context, ev *event.Event) *answer {
 			"room_id", ev.RoomID, "event_id", ev.ID, "err", err)
 		return nil
 	}
-	if !dm || !m.encNotes.note(ev.RoomID, now) {
+	if !dm || !m.encNotes.note(ev.RoomID, ev.Sender, now) {
 		return nil
 	}
 	m.log.Info("answering an encrypted message in a direct message: the bot cannot read it", "room_id", ev.RoomID,

@@ -230,19 +230,58 @@ func TestEncryptedNotesForgetQuietRooms(t *testing.T) {
 	var n encryptedNotes
 	now := time.Now()
 	for i := range 1023 {
-		if !n.note(id.RoomID(fmt.Sprintf("!r%d:example.org", i)), now.Add(-2*encryptedQuiet)) {
+		if !n.note(id.RoomID(fmt.Sprintf("!r%d:example.org", i)), id.UserID(fmt.Sprintf("@u%d:example.org", i)), now.Add(-2*encryptedQuiet)) {
 			t.Fatalf("room %d: not noted", i)
 		}
 	}
 	if len(n.last) != 1023 {
 		t.Fatalf("%d rooms noted; want 1023", len(n.last))
 	}
-	n.note("!new:example.org", now)
-	if len(n.last) != 1 {
-		t.Errorf("%d rooms noted after a sweep; want the quiet ones gone", len(n.last))
+	n.note("!new:example.org", "@new:example.org", now)
+	if len(n.last) != 1 || len(n.answered) != 1 {
+		t.Errorf("%d rooms and %d senders noted after a sweep; want the quiet ones gone", len(n.last), len(n.answered))
 	}
 	if !n.recent("!new:example.org", now.Add(time.Minute)) || n.recent("!r1:example.org", now) {
 		t.Error("a sweep forgot the wrong rooms")
+	}
+}
+
+// One sender is answered in at most encryptedRoomsPerSender direct
+// messages an hour: a member who made many direct messages with the bot
+// and sent ciphertext in each got an answer in every one, every hour.
+// Other senders are answered meanwhile, and the sender again an hour on.
+func TestEncryptedAnswersPerSender(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		in := New(st, storetest.Logger(t), encBot)
+		m := NewManager(ManagerConfig{SpoolDir: t.TempDir()}, nil, in, st, encBot, storetest.Logger(t))
+		answers := 0
+		for i := range 6 {
+			dm := id.RoomID(fmt.Sprintf("!dm%d:example.org", i))
+			delivered(t, m, encRoom(t, dm, "shared", true)...)
+			answers += len(delivered(t, m, ciphertext(t, dm, fmt.Sprintf("$c%d", i), encUser, 100)))
+		}
+		if answers != encryptedRoomsPerSender {
+			t.Errorf("one sender's encrypted messages in 6 direct messages got %d answers; want %d", answers, encryptedRoomsPerSender)
+		}
+	})
+	var n encryptedNotes
+	now := time.Now()
+	for i := range encryptedRoomsPerSender {
+		if !n.note(id.RoomID(fmt.Sprintf("!r%d:example.org", i)), "@a:example.org", now) {
+			t.Fatalf("room %d not answered", i)
+		}
+	}
+	if n.note("!more:example.org", "@a:example.org", now.Add(time.Minute)) {
+		t.Errorf("a fourth room of the same sender answered")
+	}
+	if !n.note("!other:example.org", "@b:example.org", now.Add(time.Minute)) {
+		t.Errorf("another sender not answered")
+	}
+	if !n.note("!later:example.org", "@a:example.org", now.Add(encryptedQuiet)) {
+		t.Errorf("the sender not answered in a new room an hour on")
+	}
+	if n.note("!more:example.org", "@a:example.org", now.Add(encryptedQuiet)) {
+		t.Errorf("a room unanswered within the hour answered before its own quiet hour")
 	}
 }
 
