@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -19,7 +20,7 @@ import (
 //   - A host name counts as its registrable domain, the public suffix
 //     list's "eTLD+1" (a1.b.evil.org and evil.org are evil.org's;
 //     x.github.io and y.github.io are two owners, as the list says), lower
-//     case and without a final dot; a name that is itself a public suffix
+//     case, in ASCII (IDNA) and without a final dot; a name that is itself a public suffix
 //     or has no suffix (localhost) counts as itself.
 //   - An IPv4 address counts as its /24, an IPv6 address as its /48: what
 //     one customer of a host is commonly given.
@@ -48,6 +49,9 @@ func mediaSite(server string) string {
 		return a.String()
 	}
 	host = strings.TrimRight(strings.ToLower(host), ".")
+	if a, err := idna.Lookup.ToASCII(host); err == nil {
+		host = a // münchen.de and xn--mnchen-3ya.de are one name
+	}
 	if site, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
 		return site
 	}
