@@ -117,6 +117,9 @@ func (w *writer) eraseLate(ctx context.Context, evs []Event) error {
 					dbText(string(out)), string(e.ID)); err != nil {
 					return err
 				}
+				if err := w.feed(ctx, ChangeRedacted, e.RoomID, e.ID); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -137,6 +140,11 @@ func (w *writer) eraseLate(ctx context.Context, evs []Event) error {
 			return err
 		}
 		if err := w.stripEvent(ctx, nid, string(e.Raw), version); err != nil {
+			return err
+		}
+		// Fed as EraseUser feeds what it strips: an event stored before
+		// (a redelivery) may be on a cached page.
+		if err := w.feed(ctx, ChangeRedacted, e.RoomID, e.ID); err != nil {
 			return err
 		}
 		d, err := w.room(ctx, e.RoomID)
@@ -350,7 +358,14 @@ func (s *Store) Takedown(ctx context.Context, eventID id.EventID, reason string)
 			return err
 		}
 		var res PutResult
-		return w.applyRedaction(ctx, p, &res)
+		if err := w.applyRedaction(ctx, p, &res); err != nil {
+			return err
+		}
+		// Taken down again, to replace its reason (one that said too
+		// much): applyRedaction feeds nothing for a message already
+		// redacted, and every page that shows the old reason is keyed
+		// by its room's feed position.
+		return w.feed(ctx, ChangeRedacted, ev.RoomID, eventID)
 	})
 }
 
@@ -412,8 +427,8 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 	}
 	err = s.inWrite(ctx, func(w *writer) error {
 		type st struct {
-			nid       int64
-			room, raw string
+			nid           int64
+			room, id, raw string
 		}
 		var all []st
 		collect := func(query string, args ...any) error {
@@ -424,26 +439,52 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 			defer rows.Close()
 			for rows.Next() {
 				var x st
-				if err := rows.Scan(&x.nid, &x.room, &x.raw); err != nil {
+				if err := rows.Scan(&x.nid, &x.room, &x.id, &x.raw); err != nil {
 					return err
 				}
 				all = append(all, x)
 			}
 			return rows.Err()
 		}
-		if err := collect(`SELECT nid, room_id, raw FROM events WHERE `+ownStateSQL, string(user)); err != nil {
+		if err := collect(`SELECT nid, room_id, event_id, raw FROM events WHERE `+ownStateSQL, string(user)); err != nil {
 			return err
 		}
 		// Room by room, so that the (room, type, state_key) index serves it.
 		for _, room := range rooms {
-			if err := collect(`SELECT nid, room_id, raw FROM events WHERE `+aboutUserSQL, string(room), string(user)); err != nil {
+			if err := collect(`SELECT nid, room_id, event_id, raw FROM events WHERE `+aboutUserSQL, string(room), string(user)); err != nil {
 				return err
 			}
 		}
 		// Their state events keep their place in the timeline, without the
-		// name ingest copied into them.
+		// name ingest copied into them. Each change below is fed, room by
+		// room: a page or answer cached since the opt-out above (whose key
+		// that moved) shows what is stripped here, and only a change of
+		// its room's feed position moves its key (and its ETag) again.
+		var named []st
+		if err := func() error {
+			rows, err := w.tx.QueryContext(ctx, `SELECT room_id, event_id FROM events WHERE sender = $1 AND sender_name <> ''`, string(user))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var x st
+				if err := rows.Scan(&x.room, &x.id); err != nil {
+					return err
+				}
+				named = append(named, x)
+			}
+			return rows.Err()
+		}(); err != nil {
+			return err
+		}
 		if _, err := w.tx.ExecContext(ctx, `UPDATE events SET sender_name = '' WHERE sender = $1 AND sender_name <> ''`, string(user)); err != nil {
 			return err
+		}
+		for _, x := range named {
+			if err := w.feed(ctx, ChangeRenamed, id.RoomID(x.room), id.EventID(x.id)); err != nil {
+				return err
+			}
 		}
 		for _, x := range all {
 			version, _, err := w.roomVersion(ctx, id.RoomID(x.room))
@@ -451,6 +492,9 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 				return err
 			}
 			if err := w.stripEvent(ctx, x.nid, x.raw, version); err != nil {
+				return err
+			}
+			if err := w.feed(ctx, ChangeRedacted, id.RoomID(x.room), id.EventID(x.id)); err != nil {
 				return err
 			}
 			d, err := w.room(ctx, id.RoomID(x.room))
@@ -461,25 +505,26 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 			states++
 		}
 		// The governing state they sent keeps only what governs.
-		rows, err := w.tx.QueryContext(ctx, `SELECT nid, type, raw FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted AND type IN ('`+
+		rows, err := w.tx.QueryContext(ctx, `SELECT nid, room_id, event_id, type, raw FROM events WHERE sender = $1 AND state_key IS NOT NULL AND NOT redacted AND type IN ('`+
 			strings.Join(governingTypes, "', '")+`')`, string(user))
 		if err != nil {
 			return err
 		}
 		type rewrite struct {
-			nid int64
-			raw []byte
+			nid      int64
+			room, id string
+			raw      []byte
 		}
 		var rewrites []rewrite
 		for rows.Next() {
 			var nid int64
-			var typ, raw string
-			if err := rows.Scan(&nid, &typ, &raw); err != nil {
+			var room, evID, typ, raw string
+			if err := rows.Scan(&nid, &room, &evID, &typ, &raw); err != nil {
 				rows.Close()
 				return err
 			}
 			if out, changed := governingOnly([]byte(raw), typ); changed {
-				rewrites = append(rewrites, rewrite{nid, out})
+				rewrites = append(rewrites, rewrite{nid, room, evID, out})
 			}
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
@@ -487,6 +532,9 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 		}
 		for _, r := range rewrites {
 			if _, err := w.tx.ExecContext(ctx, `UPDATE events SET raw = $1 WHERE nid = $2`, dbText(string(r.raw)), r.nid); err != nil {
+				return err
+			}
+			if err := w.feed(ctx, ChangeRedacted, id.RoomID(r.room), id.EventID(r.id)); err != nil {
 				return err
 			}
 			states++

@@ -899,6 +899,14 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 		if err := w.stripEvent(ctx, nid, rawText, version); err != nil {
 			return err
 		}
+		if typ == event.TypeRedaction {
+			// Redacting a redaction takes back its reason, which the
+			// placeholder of the message it deleted shows (RedactionsOf
+			// reads the copy kept in redactions).
+			if _, err := w.tx.ExecContext(ctx, `UPDATE redactions SET reason = '' WHERE redaction_id = $1 AND reason <> ''`, p.target); err != nil {
+				return err
+			}
+		}
 		// Redacting an original erases every edit's text with it.
 		edits, err := w.editsOf(ctx, id.EventID(p.target))
 		if err != nil {
