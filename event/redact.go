@@ -168,6 +168,20 @@ func RedactsTarget(e *Event) id.EventID {
 	return e.Redacts
 }
 
+// RedactsTargetIn is RedactsTarget for a redaction of a room of a known
+// version (roomVersion; "" when unknown, read as RedactsTarget reads it).
+// Before v11 the event's top-level redacts is the target its servers
+// checked and applied, and content is anyone's to fill: a member who
+// redacted her own message there with content.redacts naming another's
+// had the other's erased. From v11 content.redacts is the target, and a
+// top-level one only a server's copy of it.
+func RedactsTargetIn(e *Event, roomVersion string) id.EventID {
+	if e != nil && e.Type == TypeRedaction && roomVersion != "" && e.Redacts != "" && !normaliseRoomVersion(roomVersion).RedactsInContent() {
+		return e.Redacts
+	}
+	return RedactsTarget(e)
+}
+
 // RedactCheck is what RedactionAllowed needs to know about a redaction and
 // its target, as of the redaction.
 type RedactCheck struct {

@@ -693,7 +693,11 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		}
 	}
 	if ev.Type == event.TypeRedaction {
-		if target := event.RedactsTarget(&ev.Event); target != "" {
+		version, _, err := w.roomVersion(ctx, ev.RoomID)
+		if err != nil {
+			return err
+		}
+		if target := event.RedactsTargetIn(&ev.Event, version); target != "" {
 			return w.recordRedaction(ctx, &ev.Event, target, res)
 		}
 		return nil
@@ -853,7 +857,11 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	if err != nil {
 		return err
 	}
-	pl, _, err := w.stateAt(ctx, id.RoomID(room), event.TypePowerLevels, "", p.ts)
+	// The power the redacter holds where the redaction is: not before
+	// its target, whatever time its server gave it (a moderator demoted
+	// since, whose server backdates a redaction to when they were one,
+	// would erase a message sent after the demotion).
+	pl, _, err := w.stateAt(ctx, id.RoomID(room), event.TypePowerLevels, "", max(p.ts, ts))
 	if err != nil {
 		return err
 	}
