@@ -149,10 +149,15 @@ func (v *AliasVerifier) Round(ctx context.Context) (int, error) {
 // none (unknown, or an alias the homeserver refuses to look up); an error
 // for what may pass (rate limits, server or network failures).
 func (v *AliasVerifier) resolve(ctx context.Context, alias string) (id.RoomID, error) {
+	return resolveAlias(ctx, v.client, alias)
+}
+
+// resolveAlias is AliasVerifier.resolve with client.
+func resolveAlias(ctx context.Context, client *Client, alias string) (id.RoomID, error) {
 	// A homeserver that never answers must not stop verification for good.
 	ctx, cancel := context.WithTimeout(ctx, aliasLookupTimeout)
 	defer cancel()
-	room, _, err := v.client.ResolveAlias(ctx, alias)
+	room, _, err := client.ResolveAlias(ctx, alias)
 	var me *MatrixError
 	if errors.As(err, &me) && me.Status >= 400 && me.Status < 500 && me.Status != http.StatusTooManyRequests {
 		return "", nil

@@ -113,3 +113,57 @@ func TestRetryWait(t *testing.T) {
 		}
 	}
 }
+
+// A room's own claim of an alias on the allow list does not allow it:
+// any admin of a room made on evil.org may write #ansible:matrix.org in
+// its m.room.canonical_alias (alias or alt_aliases). Such a claim still
+// denies (a deny list may err on the side of refusing).
+func TestAllowListIgnoresClaimedAliases(t *testing.T) {
+	m := &Manager{bot: "@archive:example.org", cfg: ManagerConfig{AllowRooms: []string{"#ansible:matrix.org"}, DenyRooms: []string{"#spam:example.org"}}}
+	for _, content := range []map[string]any{
+		{"alias": "#ansible:matrix.org"},
+		{"alt_aliases": []string{"#ansible:matrix.org"}},
+	} {
+		state := stateOf(t,
+			map[string]any{"type": "m.room.create", "sender": "@mallory:evil.org", "content": map[string]any{"room_version": "10"}},
+			map[string]any{"type": "m.room.canonical_alias", "sender": "@mallory:evil.org", "content": content},
+		)
+		if why := m.denied("!evil:evil.org", state, []string{"evil.org"}); why != notAllowed {
+			t.Errorf("allow_rooms [#ansible:matrix.org] and !evil:evil.org claiming it (%v): %q; want %q (then the directory is asked)", content, why, notAllowed)
+		}
+	}
+	state := stateOf(t, map[string]any{"type": "m.room.canonical_alias", "sender": "@mallory:evil.org", "content": map[string]any{"alt_aliases": []string{"#spam:example.org"}}})
+	if why := m.denied("!evil:evil.org", state, nil); why == "" || why == notAllowed {
+		t.Errorf("a room claiming a denied alias: %q; want denied", why)
+	}
+}
+
+// An invite seen only in /sync names its inviter from the invite's
+// stripped state, which the inviting server sends unsigned; the
+// homeserver adds the invite event itself. @mallory:evil.org's server put
+// a member event first saying the room's admin @admin:matrix.org invited
+// the bot, and inviterIn took it: the allow and deny lists judged
+// matrix.org, and the power check asked of the admin. Two inviters are
+// none: the invite is declined.
+func TestInviterInForgedStrippedState(t *testing.T) {
+	m := &Manager{bot: "@archive:example.org"}
+	for name, c := range map[string]struct {
+		invite string
+		want   id.UserID
+	}{
+		"forged first": {`{"invite_state":{"events":[
+			{"type":"m.room.create","state_key":"","sender":"@admin:matrix.org","content":{}},
+			{"type":"m.room.member","state_key":"@archive:example.org","sender":"@admin:matrix.org","content":{"membership":"invite"}},
+			{"type":"m.room.member","state_key":"@archive:example.org","sender":"@mallory:evil.org","content":{"membership":"invite"},"event_id":"$real","origin_server_ts":1}]}}`, ""},
+		"one invite": {`{"invite_state":{"events":[
+			{"type":"m.room.create","state_key":"","sender":"@admin:matrix.org","content":{}},
+			{"type":"m.room.member","state_key":"@archive:example.org","sender":"@bob:example.org","content":{"membership":"invite"},"event_id":"$real","origin_server_ts":1}]}}`, "@bob:example.org"},
+		"the same inviter twice": {`{"invite_state":{"events":[
+			{"type":"m.room.member","state_key":"@archive:example.org","sender":"@bob:example.org","content":{"membership":"invite"}},
+			{"type":"m.room.member","state_key":"@archive:example.org","sender":"@bob:example.org","content":{"membership":"invite"},"event_id":"$real","origin_server_ts":1}]}}`, "@bob:example.org"},
+	} {
+		if got := m.inviterIn(json.RawMessage(c.invite)); got != c.want {
+			t.Errorf("%s: inviterIn = %q; want %q", name, got, c.want)
+		}
+	}
+}

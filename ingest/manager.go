@@ -423,7 +423,17 @@ func (m *Manager) join(ctx context.Context, j job) error {
 		return fmt.Errorf("state of %s: %w", roomID, err)
 	}
 	state := parseAll(raw, log)
-	if why := m.denied(roomID, state, serversOf(j.inviter)); why != "" {
+	why := m.denied(roomID, state, serversOf(j.inviter))
+	if why == notAllowed {
+		ok, err := m.allowedByAlias(ctx, roomID)
+		if err != nil {
+			return fmt.Errorf("look up the allow list's aliases for %s: %w", roomID, err)
+		}
+		if ok {
+			why = ""
+		}
+	}
+	if why != "" {
 		return m.refuse(ctx, roomID, why)
 	}
 	switch j.kind {
@@ -564,8 +574,17 @@ func (m *Manager) refuse(ctx context.Context, roomID id.RoomID, why string) erro
 	return nil
 }
 
+// notAllowed is denied's answer for a room on no allow list, which an
+// alias on it may still name (allowedByAlias).
+const notAllowed = "the room is on no allow list"
+
 // denied applies the allow and deny lists; it returns why a room is
-// excluded, or "". state may be nil before joining.
+// excluded, or "". state may be nil before joining. The room's aliases
+// as its state claims them (m.room.canonical_alias, which any of its
+// admins writes) may deny it, never allow it: a room made on evil.org
+// claiming #ansible:matrix.org passed an allow list of that alias. An
+// alias on the allow list allows the room the directory says it names
+// (allowedByAlias), after denied.
 func (m *Manager) denied(roomID id.RoomID, state []*event.Event, inviterServers []string) string {
 	names := []string{string(roomID)}
 	var servers []string
@@ -600,10 +619,8 @@ func (m *Manager) denied(roomID id.RoomID, state []*event.Event, inviterServers 
 	if len(m.cfg.AllowRooms) == 0 && len(m.cfg.AllowServers) == 0 {
 		return ""
 	}
-	for _, n := range names {
-		if slices.Contains(m.cfg.AllowRooms, n) {
-			return ""
-		}
+	if slices.Contains(m.cfg.AllowRooms, string(roomID)) {
+		return ""
 	}
 	for _, s := range servers {
 		if slices.Contains(m.cfg.AllowServers, s) {
@@ -613,7 +630,26 @@ func (m *Manager) denied(roomID id.RoomID, state []*event.Event, inviterServers 
 	if state == nil {
 		return "" // aliases and creator are known only after joining; decide then
 	}
-	return "the room is on no allow list"
+	return notAllowed
+}
+
+// allowedByAlias reports whether an alias on the allow list names roomID
+// in the homeserver's directory, which the alias's own server answers
+// for. An error is one that may pass (the join is tried again).
+func (m *Manager) allowedByAlias(ctx context.Context, roomID id.RoomID) (bool, error) {
+	for _, a := range m.cfg.AllowRooms {
+		if !strings.HasPrefix(a, "#") {
+			continue
+		}
+		room, err := resolveAlias(ctx, m.client, a)
+		if err != nil {
+			return false, err
+		}
+		if room == roomID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func parseAll(raw []json.RawMessage, log *slog.Logger) []*event.Event {
@@ -630,8 +666,8 @@ func parseAll(raw []json.RawMessage, log *slog.Logger) []*event.Event {
 }
 
 // inviterIn finds who invited the bot in a /sync invite's stripped state
-// (homeservers include the invite event itself); "" if it is not there, and
-// then the invite is declined.
+// (homeservers include the invite event itself); "" if it is not there or
+// names two inviters, and then the invite is declined.
 func (m *Manager) inviterIn(invite json.RawMessage) id.UserID {
 	var inv struct {
 		State struct {
@@ -646,13 +682,23 @@ func (m *Manager) inviterIn(invite json.RawMessage) id.UserID {
 	if json.Unmarshal(invite, &inv) != nil {
 		return ""
 	}
+	// The stripped state is the inviting server's, unsigned; the
+	// homeserver adds the invite itself. A hostile server may put another
+	// invite of the bot in it, sent by a room's admin on a trusted server
+	// (the first was taken: the allow and deny lists and the power check
+	// judged the admin): two inviters are no inviter, and the invite is
+	// declined.
+	var inviter id.UserID
 	for _, ev := range inv.State.Events {
 		if ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(m.bot) &&
 			event.StringField(ev.Content, "membership") == "invite" {
-			return ev.Sender
+			if inviter != "" && ev.Sender != inviter {
+				return ""
+			}
+			inviter = ev.Sender
 		}
 	}
-	return ""
+	return inviter
 }
 
 // inRoom gives /sync's events, which omit room_id, the room they are under.
