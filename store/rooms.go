@@ -26,7 +26,7 @@ const (
 		ORDER BY last_ts DESC, room_id`
 	getRoomSQL     = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	latestStateSQL = `SELECT event_id, sender, raw FROM events
-		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY ` + stateTimeSQL + ` DESC, nid DESC LIMIT 1`
 	fallbackMetaSQL = `UPDATE rooms SET
 		name = CASE WHEN name = '' THEN $2 ELSE name END,
 		topic = CASE WHEN topic = '' THEN $3 ELSE topic END WHERE room_id = $1 AND NOT purged`

@@ -15,10 +15,10 @@ import (
 const (
 	currentStateSQL = `SELECT raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3
-		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+		ORDER BY ` + stateTimeSQL + ` DESC, nid DESC LIMIT 1`
 	currentStateIDSQL = `SELECT event_id FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3
-		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+		ORDER BY ` + stateTimeSQL + ` DESC, nid DESC LIMIT 1`
 	// Joins imported from IRC logs (event IDs "$irc-…", irclog.EventID)
 	// are history, not members: the nicks never joined the Matrix room, and
 	// counted they would outnumber its servers in matrix.to via links.
@@ -126,6 +126,16 @@ func (s *Store) joinedMembers(ctx context.Context, roomID id.RoomID, limit int) 
 	flush()
 	return out, true, nil
 }
+
+// stateTimeSQL is the time a room's current state is ordered by: when
+// the event was sent, or when the archive received it if that was
+// earlier. A server stamps its events as it likes, and an admin's event
+// stamped in 2100 was the room's current state for good: a history made
+// world-readable then outlived the owner's later "joined" (the room stayed
+// listed), or a "joined" hid the room whatever the owner set after (and
+// a retention policy likewise). No event happened after it arrived.
+// State as of a time (stateAt) is by the time sent.
+const stateTimeSQL = `(CASE WHEN received_at < origin_ts THEN received_at ELSE origin_ts END)`
 
 // Only public state: a name set while the room was private must not appear
 // in a public "X changed their name to Y" line.

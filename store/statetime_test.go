@@ -1,0 +1,51 @@
+package store_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// A room's current state is ordered by when each event was sent, or when
+// the archive received it if earlier: an admin whose server stamped
+// their event in 2100 made it the room's state for good. A history made
+// world-readable that way outlived the owner's later "joined" (the room
+// stayed listed and its pages shown), a "joined" hid the room whatever the
+// owner set after, and a retention policy outlived the owner's change.
+func TestFutureStampedStateDoesNotOutliveLaterState(t *testing.T) {
+	year2100 := int64(4102444800000)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		now := time.Now().UnixMilli()
+		check := func(what, want string) {
+			t.Helper()
+			r, err := st.Room(ctx, room)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.HistoryVisibility != want {
+				t.Errorf("%s: the room's history visibility is %q; want %q", what, r.HistoryVisibility, want)
+			}
+			if got, err := st.CurrentState(ctx, room, "m.room.history_visibility", ""); err != nil || !strings.Contains(string(got), want) {
+				t.Errorf("%s: current state %s, %v; want %q", what, got, err, want)
+			}
+		}
+		put(t, st, mk(t, "$hvx", "m.room.history_visibility", "@mallory:other.org", year2100, sk(""), `{"history_visibility":"world_readable"}`))
+		put(t, st, mk(t, "$hvj", "m.room.history_visibility", "@alice:example.org", now+1000, sk(""), `{"history_visibility":"joined"}`))
+		check("the owner's joined after a world_readable stamped in 2100", "joined")
+		put(t, st, mk(t, "$hvx2", "m.room.history_visibility", "@mallory:other.org", year2100+1, sk(""), `{"history_visibility":"joined"}`))
+		put(t, st, mk(t, "$hvw", "m.room.history_visibility", "@alice:example.org", now+2000, sk(""), `{"history_visibility":"world_readable"}`))
+		check("the owner's world_readable after a joined stamped in 2100", "world_readable")
+
+		put(t, st, mk(t, "$ret", "m.room.retention", "@mallory:other.org", year2100, sk(""), `{"max_lifetime":86400000}`))
+		put(t, st, mk(t, "$ret2", "m.room.retention", "@alice:example.org", now+3000, sk(""), `{}`))
+		if r, err := st.Room(ctx, room); err != nil || r.OwnMaxLifetime != nil {
+			t.Errorf("the owner's policy without a lifetime after one stamped in 2100: the room keeps a lifetime %v (%v)", r.OwnMaxLifetime, err)
+		}
+	})
+}
