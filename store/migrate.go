@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 //go:embed migrations
@@ -103,6 +106,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	if current > len(ms) {
 		return fmt.Errorf("%w: database is at version %d, this binary knows up to %d; upgrade mxarchive", ErrSchemaTooNew, current, len(ms))
 	}
+	// A role that may not change the schema (archive-web's read-only one,
+	// doc/deploy.md) meets a schema an older release left: the refusal
+	// names a table ("must be owner of table alias_claims"), which reads
+	// as a broken grant.
+	mayNot := func(err error) error {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42501" {
+			return fmt.Errorf("migrate: the database's schema is at version %d and this binary needs version %d, "+
+				"which this database role may not apply (%w): start the upgraded archiver first, which migrates the database, then this program", current, len(ms), err)
+		}
+		return err
+	}
 	for _, m := range ms[current:] {
 		apply, err := s.applies(ctx, tx, m)
 		if err != nil {
@@ -111,14 +126,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		if !apply {
 			s.log.Info("migration not needed by this database", "migration", m.name)
 		} else if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("migrate: apply %s: %w", m.name, err)
+			return mayNot(fmt.Errorf("migrate: apply %s: %w", m.name, err))
 		} else if step := goSteps[m.version]; step != nil {
 			if err := step(ctx, tx); err != nil {
 				return fmt.Errorf("migrate: apply %s: %w", m.name, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
-			return fmt.Errorf("migrate: %w", err)
+			return mayNot(fmt.Errorf("migrate: %w", err))
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.version); err != nil {
 			return fmt.Errorf("migrate: %w", err)
