@@ -177,6 +177,9 @@ type victim struct {
 	nid, ts  int64
 	id, room string
 	counted  bool // a public, unredacted message: counted in rooms.message_count
+	// threadRoot is the message it replies to in a thread, if it is a
+	// thread reply ("" otherwise).
+	threadRoot string
 }
 
 // deleteEvents deletes events, leaves their tombstones, drops the
@@ -208,6 +211,14 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 		if err := w.feed(ctx, ChangeExpired, id.RoomID(v.room), id.EventID(v.id)); err != nil {
 			return err
 		}
+		if v.threadRoot != "" {
+			// Its root may have no reply left: the index, which asks
+			// whether a message is a thread's root (is:thread), reads
+			// the root again for a change of it.
+			if err := w.feed(ctx, ChangeEdited, id.RoomID(v.room), id.EventID(v.threadRoot)); err != nil {
+				return err
+			}
+		}
 	}
 	for room, n := range uncount {
 		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET message_count = CASE WHEN message_count > $2 THEN message_count - $2 ELSE 0 END
@@ -218,7 +229,8 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 	return nil
 }
 
-const victimColumns = `nid, origin_ts, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + `)`
+const victimColumns = `nid, origin_ts, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + `),
+	CASE WHEN rel_type = 'm.thread' THEN rel_target ELSE '' END`
 
 func (w *writer) victims(ctx context.Context, query string, args ...any) ([]victim, error) {
 	rows, err := w.tx.QueryContext(ctx, query, args...)
@@ -229,7 +241,7 @@ func (w *writer) victims(ctx context.Context, query string, args ...any) ([]vict
 	var out []victim
 	for rows.Next() {
 		var v victim
-		if err := rows.Scan(&v.nid, &v.ts, &v.id, &v.room, &v.counted); err != nil {
+		if err := rows.Scan(&v.nid, &v.ts, &v.id, &v.room, &v.counted, &v.threadRoot); err != nil {
 			return nil, err
 		}
 		out = append(out, v)
