@@ -58,11 +58,46 @@ func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.Ev
 // maxReactionKey bounds a reaction key as displayed.
 const maxReactionKey = 64
 
+// displayName is the name user is shown by: their display name name, cut
+// to maxNameRunes (capName), or their user ID where they have none.
 func displayName(name string, user id.UserID) string {
 	if strings.TrimSpace(name) != "" {
-		return name
+		return capName(name)
 	}
 	return string(user)
+}
+
+// maxNameRunes bounds a display name as shown. A day's reads are bounded
+// by their events' JSON, which a sender's name is not part of: one member
+// event of a 60,000-letter name, then 500 one-letter messages, made a
+// 30 MB day page (and text log), each message repeating the name.
+const maxNameRunes = 256
+
+// capName is name cut to its first maxNameRunes runes, at a rune
+// boundary, with an ellipsis; it reads no further than that.
+func capName(name string) string {
+	n := 0
+	for i := range name {
+		if n == maxNameRunes {
+			return name[:i] + "…"
+		}
+		n++
+	}
+	return name
+}
+
+// attributedName is the name a quote of user's is attributed to where it
+// is read apart from the page (a citation, a feed entry, a page's title):
+// their display name (displayName), followed by their user ID where the
+// name holds anything shaped like a user ID that is not their own, as the
+// text log writes it (speakerName): @mallory named "@a:example.org" is not
+// @a:example.org.
+func attributedName(name string, user id.UserID) string {
+	shown := displayName(name, user)
+	if shown == string(user) || !holdsUserID(shown) {
+		return shown
+	}
+	return shown + " (" + string(user) + ")"
 }
 
 func truncateRunes(s string, n int) string {
@@ -97,7 +132,7 @@ func buildTimeline(r store.Room, evs []store.Event, d timelineData, highlight id
 		if !e.IsState() {
 			continue
 		}
-		sv := buildState(e, d, &links)
+		sv := buildState(r, e, d, &links)
 		if sv == nil {
 			continue
 		}
@@ -230,12 +265,23 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, lostRo
 }
 
 // buildState describes a state change as one line, or returns nil for state
-// that is noise to readers (power levels, join rules, ACLs…).
-func buildState(e store.Event, d timelineData, links *eventLinks) *stateView {
-	who := displayName(e.SenderName, e.Sender)
+// that is noise to readers (power levels, join rules, ACLs…). r is the
+// page's room.
+//
+// Each person a line names is written with their user ID (person), as a
+// message's sender is shown with theirs: "Ann joined." said nothing of
+// which Ann, and @mallory named "Ann" joined as the room's admin did.
+//
+// A redacted event's line says that it was deleted, and only what its
+// redacted form still says: the redaction strips a room name's or a
+// topic's content, and "Ann removed the room name." told of an act Ann
+// never did. A member event keeps its membership (a join redacted is still
+// a join) and the history's visibility its setting, which stay in effect.
+func buildState(r store.Room, e store.Event, d timelineData, links *eventLinks) *stateView {
 	v := &stateView{ID: string(e.ID), Permalink: links.permalink(e.ID)}
 	v.Time, v.DateTime = fmtTime(e.OriginTS)
 	v.TS = e.OriginTS
+	who := personOf(&e, e.SenderName, e.Sender)
 	str := func(k string) string { return event.StringField(e.Content, k) }
 	if e.Type != event.TypeMember && (e.StateKey == nil || *e.StateKey != "") {
 		// The room's name, topic and the rest are its state of key ""
@@ -243,46 +289,74 @@ func buildState(e store.Event, d timelineData, links *eventLinks) *stateView {
 		// nothing, and was shown as if it renamed the room.
 		return nil
 	}
+	if e.Redacted {
+		// What the event changed is gone: the line says what it was a
+		// change of, and by whom.
+		switch e.Type {
+		case event.TypeName:
+			v.line("A change of the room name by ", who, " was deleted.")
+			return v
+		case event.TypeTopic:
+			v.line("A change of the topic by ", who, " was deleted.")
+			return v
+		case event.TypeAvatar:
+			v.line("A change of the room avatar by ", who, " was deleted.")
+			return v
+		case event.TypeCanonicalAlias:
+			v.line("A change of the room's main address by ", who, " was deleted.")
+			return v
+		case event.TypeTombstone:
+			v.line("A notice by ", who, " that this room was upgraded was deleted.")
+			return v
+		}
+	}
 	switch e.Type {
 	case event.TypeCreate:
-		v.line(userText(who), " created the room.")
+		v.line(who, " created the room.")
 	case event.TypeName:
 		if n := str("name"); n != "" {
-			v.line(userText(who), " changed the room name to “", userText(n), "”.")
+			v.line(who, " changed the room name to “", userText(n), "”.")
 		} else {
-			v.line(userText(who), " removed the room name.")
+			v.line(who, " removed the room name.")
 		}
 	case event.TypeTopic:
 		if t := str("topic"); t != "" {
-			v.line(userText(who), " changed the topic to “", userText(excerpt(t, 300)), "”.")
+			v.line(who, " changed the topic to “", userText(excerpt(t, 300)), "”.")
 		} else {
-			v.line(userText(who), " removed the topic.")
+			v.line(who, " removed the topic.")
 		}
 	case event.TypeAvatar:
-		v.line(userText(who), " changed the room avatar.")
+		v.line(who, " changed the room avatar.")
 	case event.TypeCanonicalAlias:
 		if a := str("alias"); a != "" {
-			v.line(userText(who), " set the room's main address to ", userText(a), ".")
+			v.line(who, " set the room's main address to ", userText(a), ".")
 		} else {
 			return nil
 		}
 	case event.TypeHistoryVisibility:
 		if str("history_visibility") == "world_readable" {
-			v.line(userText(who), " made the room's history readable by anyone (it is archived from here on).")
+			v.line(who, " made the room's history readable by anyone (it is archived from here on).")
 		} else {
-			v.line(userText(who), " made the room's history private (the archive stops recording here).")
+			v.line(who, " made the room's history private (the archive stops recording here).")
 		}
 	case event.TypeTombstone:
-		v.line(userText(who), " upgraded this room.")
+		v.line(who, " upgraded this room.")
+		// The new room is linked only where the upgrade is attested both
+		// ways: its create event names this room as its predecessor (or,
+		// for a room an IRC import made, the operator linked it). Anyone
+		// can send a tombstone naming any room.
 		if succ := id.RoomID(str("replacement_room")); succ != "" {
-			if other, ok := d.successors[succ]; ok {
+			if other, ok := d.successors[succ]; ok && (other.Predecessor == r.ID || fromIRC(e.ID) && ircRoom(r)) {
 				v.Link, v.LinkText = roomPath(other), "Continue in the new room"
 			}
 		}
 	case event.TypeMember:
-		return buildMember(e, v, d.prevMember[e.ID])
+		v = buildMember(e, v, d.prevMember[e.ID])
 	default:
 		return nil
+	}
+	if v != nil && e.Redacted {
+		v.line(" This event was later deleted.")
 	}
 	return v
 }
@@ -291,10 +365,26 @@ func buildState(e store.Event, d timelineData, links *eventLinks) *stateView {
 // address, a reason) in a state line (stateView.line).
 type userText string
 
-// line appends parts to v's text: the archive's words (a string) and what
-// users wrote (userText), whose places it keeps, so that each is written
-// isolated (writeStateText): a display name or topic holding a
-// right-to-left override turned "X banned Y" and what followed it around.
+// person is a person a state line names: their display name (name, "" for
+// none) and user ID. The line writes the name (displayName), followed by
+// the ID where the name is not the ID itself (noID: a line an IRC import
+// made, whose "user IDs" are stand-ins for its nicks).
+type person struct {
+	name string
+	user id.UserID
+	noID bool
+}
+
+// personOf is the person of name and user in e's line.
+func personOf(e *store.Event, name string, user id.UserID) person {
+	return person{name: name, user: user, noID: fromIRC(e.ID)}
+}
+
+// line appends parts to v's text: the archive's words (a string), what
+// users wrote (userText) and people (person), the places of what users
+// wrote kept, so that each is written isolated (writeStateText): a display
+// name or topic holding a right-to-left override turned "X banned Y" and
+// what followed it around.
 func (v *stateView) line(parts ...any) {
 	for _, p := range parts {
 		switch p := p.(type) {
@@ -303,12 +393,31 @@ func (v *stateView) line(parts ...any) {
 		case userText:
 			v.user = append(v.user, [2]int{len(v.Text), len(v.Text) + len(p)})
 			v.Text += string(p)
+		case person:
+			shown := displayName(p.name, p.user)
+			v.line(userText(shown))
+			if !p.noID && shown != string(p.user) {
+				v.line(" (", idText(p.user), ")")
+			}
 		}
 	}
 }
 
+// idText is a user ID in a state line: the archive's words where it is
+// printable ASCII, as the user ID grammar has it (nothing in it can turn
+// the text around it), else what a user wrote (isolated).
+func idText(user id.UserID) any {
+	for i := 0; i < len(user); i++ {
+		if c := user[i]; c < 0x21 || c > 0x7e {
+			return userText(user)
+		}
+	}
+	return string(user)
+}
+
 // buildMember words a membership change; prev is the content of the member
-// event it replaced (nil for none).
+// event it replaced (nil for none). A redacted one keeps its membership,
+// and loses its display name and reason.
 func buildMember(e store.Event, v *stateView, prev json.RawMessage) *stateView {
 	v.member = true
 	target := id.UserID(*e.StateKey)
@@ -316,52 +425,57 @@ func buildMember(e store.Event, v *stateView, prev json.RawMessage) *stateView {
 	membership := event.StringField(e.Content, "membership")
 	prevMembership := event.StringField(prev, "membership")
 	prevName := event.StringField(prev, "displayname")
-	subject := displayName(name, target)
-	sender := displayName(e.SenderName, e.Sender)
+	subject := personOf(&e, name, target)
+	sender := personOf(&e, e.SenderName, e.Sender)
 	switch membership {
 	case "join":
 		switch {
+		case prevMembership == "join" && e.Redacted:
+			// Its display name and avatar are gone: what changed is
+			// not known.
+			v.line(personOf(&e, prevName, target), " updated their profile.")
+			v.summary = "updated their profile"
 		case prevMembership == "join" && prevName != name && name == "":
-			v.line(userText(displayName(prevName, target)), " removed their display name (", userText(target), ").")
+			v.line(personOf(&e, prevName, target), " removed their display name.")
 			v.summary = "changed their name"
 		case prevMembership == "join" && prevName != name:
-			v.line(userText(displayName(prevName, target)), " changed their display name to ", userText(name), ".")
+			v.line(personOf(&e, prevName, target), " changed their display name to ", userText(capName(name)), ".")
 			v.summary = "changed their name"
 		case prevMembership == "join":
-			v.line(userText(subject), " changed their avatar.")
+			v.line(subject, " changed their avatar.")
 			v.summary = "changed their avatar"
 		default:
-			v.line(userText(subject), " joined.")
+			v.line(subject, " joined.")
 			v.summary = "joined"
 		}
 	case "leave":
-		leaver := displayName(cmp.Or(prevName, name), target)
+		leaver := personOf(&e, cmp.Or(prevName, name), target)
 		nick := ircNickChange(&e)
 		switch {
 		case nick != nil:
 			v.line(userText(nick.Nick), " is now known as ", userText(nick.NewNick), ".")
 			v.summary = "changed their name"
 		case prevMembership == "ban":
-			v.line(userText(sender), " unbanned ", userText(leaver), ".")
+			v.line(sender, " unbanned ", leaver, ".")
 			v.summary = "were unbanned"
 		case e.Sender != target:
-			v.line(userText(sender), " removed ", userText(leaver), ".")
+			v.line(sender, " removed ", leaver, ".")
 			v.summary = "were removed"
 		case prevMembership == "invite":
-			v.line(userText(leaver), " declined the invitation.")
+			v.line(leaver, " declined the invitation.")
 			v.summary = "declined"
 		default:
-			v.line(userText(leaver), " left.")
+			v.line(leaver, " left.")
 			v.summary = "left"
 		}
 	case "ban":
-		v.line(userText(sender), " banned ", userText(displayName(prevName, target)), ".")
+		v.line(sender, " banned ", personOf(&e, prevName, target), ".")
 		v.summary = "were banned"
 	case "invite":
-		v.line(userText(sender), " invited ", userText(subject), ".")
+		v.line(sender, " invited ", subject, ".")
 		v.summary = "were invited"
 	case "knock":
-		v.line(userText(subject), " asked to join.")
+		v.line(subject, " asked to join.")
 		v.summary = "asked to join"
 	default:
 		return nil

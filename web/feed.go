@@ -193,7 +193,7 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		f.Entries = append(f.Entries, atomEntry{
 			ID: entryID, Updated: updated.Format(time.RFC3339), Published: published.Format(time.RFC3339),
 			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: link},
-			Author:  atomPerson{Name: displayName(e.SenderName, e.Sender)},
+			Author:  atomPerson{Name: attributedName(e.SenderName, e.Sender)},
 			Content: atomText{Type: "html"},
 		})
 		en := &f.Entries[len(f.Entries)-1]
@@ -202,7 +202,8 @@ func (s *Server) sendFeed(c echo.Context, f atomFeed, evs []store.Event, rooms m
 		}
 		// A title is plain text, where no element isolates a name
 		// holding right-to-left text or a bidi control from the words
-		// around it (isolated), as a page's <title>.
+		// around it (isolated), as a page's <title>. The name is
+		// attributedName's: "@a:example.org in …" was @mallory's entry.
 		author, room := isolated(en.Author.Name), isolated(roomName(r))
 		if sh == nil {
 			en.Title = fmt.Sprintf("%s in %s: Poll: %s", author, room, isolated(excerpt(poll.Question, 80)))

@@ -39,7 +39,7 @@ func meetingLine(sh *shown) (meeting.Line, bool) {
 		return meeting.Line{}, false
 	}
 	e := sh.ev
-	l := meeting.Line{EventID: e.ID, Sender: e.Sender, Name: e.SenderName, TS: e.OriginTS}
+	l := meeting.Line{EventID: e.ID, Sender: e.Sender, Name: capName(e.SenderName), TS: e.OriginTS}
 	switch sh.msg.MsgType {
 	case event.MsgText:
 		l.Command = true

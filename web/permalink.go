@@ -135,7 +135,7 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	url := s.absolute(eventPath(r, ev.ID))
 	when := time.UnixMilli(ev.OriginTS).UTC()
 	v.Meta = &pageMeta{
-		Title:     fmt.Sprintf("%s in %s, %s", isolated(displayName(ev.SenderName, ev.Sender)), isolated(roomName(r)), when.Format("2 January 2006")),
+		Title:     fmt.Sprintf("%s in %s, %s", isolated(attributedName(ev.SenderName, ev.Sender)), isolated(roomName(r)), when.Format("2 January 2006")),
 		Canonical: url, Published: when.Format(time.RFC3339), SiteName: s.opts.SiteName,
 		Description: fmt.Sprintf("A message in %s, archived by %s.", isolated(roomName(r)), s.opts.SiteName),
 	}
@@ -148,13 +148,14 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	}
 	if sh := msgs[ev.ID]; sh != nil && sh.redaction == nil {
 		author := displayName(ev.SenderName, ev.Sender)
+		attributed := attributedName(ev.SenderName, ev.Sender)
 		cite := &citeView{URL: url}
 		v.Cite = cite
 		access := s.now().UTC().Format(dateLayout)
 		v.AccessDate = access
 		q.text(sh.msg, 0, func(text string) {
 			short := excerpt(text, 200)
-			v.Meta.Title = fmt.Sprintf("%s: “%s” · %s", isolated(author), isolated(excerpt(text, 70)), isolated(roomName(r)))
+			v.Meta.Title = fmt.Sprintf("%s: “%s” · %s", isolated(attributed), isolated(excerpt(text, 70)), isolated(roomName(r)))
 			v.Meta.Description = short
 			*cite = citations(citeFacts{
 				URL: url, Author: author, AuthorID: string(ev.Sender), Room: roomName(r), Site: s.opts.SiteName,
@@ -177,7 +178,10 @@ type citeFacts struct {
 // citations writes a message's citation in each form. The quote is
 // folded to one line and cut at 500 runes: a citation quotes, it does not
 // copy a whole essay. Each name and the quote is pasted elsewhere, among
-// the citation's own words, so each is bidi-isolated (citeIsolated).
+// the citation's own words, so each is bidi-isolated (citeIsolated). An
+// author's name that holds anything shaped like a user ID other than
+// theirs is followed by their ID wherever it stands alone (attributedName):
+// @mallory named "@a:example.org" was cited as "|author=@a:example.org".
 func citations(f citeFacts) citeView {
 	quote := strings.Join(strings.Fields(f.Quote), " ")
 	if n := 500; len([]rune(quote)) > n {
@@ -185,15 +189,19 @@ func citations(f citeFacts) citeView {
 	}
 	quote = citeIsolated(quote)
 	author, authorID, room := citeIsolated(f.Author), citeIsolated(f.AuthorID), citeIsolated(f.Room)
+	named := author // the Plain form follows every name with the ID
+	if f.Author != f.AuthorID && holdsUserID(f.Author) {
+		named = author + " (" + authorID + ")"
+	}
 	stamp := f.When.Format("2006-01-02 15:04 UTC")
-	title := fmt.Sprintf("Message by %s in %s", author, room)
+	title := fmt.Sprintf("Message by %s in %s", named, room)
 	return citeView{
 		URL:   f.URL,
 		Plain: fmt.Sprintf("%s (%s), %s, in %s: “%s” %s", author, authorID, stamp, room, quote, f.URL),
-		Markdown: fmt.Sprintf("> %s\n\n— %s, [%s, %s](%s)", markdownEscape(quote), markdownEscape(author),
+		Markdown: fmt.Sprintf("> %s\n\n— %s, [%s, %s](%s)", markdownEscape(quote), markdownEscape(named),
 			markdownEscape(room), stamp, markdownURL(f.URL)),
 		MediaWiki: fmt.Sprintf("{{cite web |url=%s |title=%s |author=%s |date=%s |website=%s |access-date=%s |quote=%s}}",
-			wikiEscape(f.URL), wikiEscape(title), wikiEscape(author), f.When.Format(dateLayout), wikiEscape(f.Site),
+			wikiEscape(f.URL), wikiEscape(title), wikiEscape(named), f.When.Format(dateLayout), wikiEscape(f.Site),
 			f.AccessDate, wikiEscape(quote)),
 	}
 }

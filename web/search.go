@@ -210,7 +210,7 @@ func (s *Server) hits(c echo.Context, res indexer.Result, q indexer.Query) ([]se
 		}
 		hits = append(hits, h)
 		api = append(api, apiSearchHit{EventID: string(e.ID), RoomID: string(r.ID), RoomName: h.RoomName, Sender: h.SenderID,
-			SenderName: e.SenderName, Time: iso, Text: text, EditUnread: sh != nil && sh.editUnread, Poll: poll, Highlight: string(h.Snippet), Permalink: s.absolute(h.Permalink), MatrixTo: h.MatrixTo})
+			SenderName: capName(e.SenderName), Time: iso, Text: text, EditUnread: sh != nil && sh.editUnread, Poll: poll, Highlight: string(h.Snippet), Permalink: s.absolute(h.Permalink), MatrixTo: h.MatrixTo})
 	}
 	return hits, api, nil
 }
