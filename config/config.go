@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -374,8 +376,9 @@ func decode(b []byte, cfg *Config) error {
 }
 
 // Load reads path (none if empty) over the defaults, then applies the
-// environment. An unknown key in the file is an error, so a typo cannot
-// silently fall back to a default.
+// environment. An unknown key in the file is an error, and so is an
+// MXARCHIVE_ variable that names no key (but those of envNotConfig), so a
+// typo cannot silently fall back to a default.
 func Load(path string, environ []string) (Config, error) {
 	cfg := Defaults()
 	if path != "" {
@@ -390,7 +393,11 @@ func Load(path string, environ []string) (Config, error) {
 			return cfg, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
-	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, envMap(environ)); err != nil {
+	env, known := envMap(environ), map[string]bool{}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, env, known); err != nil {
+		return cfg, err
+	}
+	if err := checkEnvNames(env, known); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Media.S3.readSecretFile(); err != nil {
@@ -412,8 +419,9 @@ func envMap(environ []string) map[string]string {
 var durationType = reflect.TypeOf(time.Duration(0))
 
 // applyEnv sets each field from the environment variable named by the
-// prefix and its yaml key, recursing into sections.
-func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
+// prefix and its yaml key, recursing into sections. It adds every name it
+// looks for to known, set or not.
+func applyEnv(v reflect.Value, prefix string, env map[string]string, known map[string]bool) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -424,11 +432,12 @@ func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
 		name := prefix + strings.ToUpper(key)
 		fv := v.Field(i)
 		if f.Type.Kind() == reflect.Struct && f.Type != durationType {
-			if err := applyEnv(fv, name+"_", env); err != nil {
+			if err := applyEnv(fv, name+"_", env, known); err != nil {
 				return err
 			}
 			continue
 		}
+		known[name] = true
 		s, ok := env[name]
 		if !ok {
 			continue
@@ -506,8 +515,14 @@ func (c Config) validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir must not be empty")
 	}
-	if c.Metrics.ArchiverListen != "" && (c.Metrics.ArchiverListen == c.Appservice.Listen || c.Metrics.ArchiverListen == c.Metrics.Listen) {
-		return fmt.Errorf("metrics.archiver_listen %q: want an address of its own, not appservice.listen's or metrics.listen's", c.Metrics.ArchiverListen)
+	if err := c.checkListens(); err != nil {
+		return err
+	}
+	if c.Web.ReadyIndexLag < 0 {
+		return fmt.Errorf("web.ready_index_lag %d: want 0 or more changes (default 1000); below 0 /readyz would never be ready", c.Web.ReadyIndexLag)
+	}
+	if err := checkBaseURL(c.Web.BaseURL); err != nil {
+		return err
 	}
 	if c.Media.MaxSize <= 0 {
 		return fmt.Errorf("media.max_size %d: want a size in bytes above 0 (default 52428800, 50 MiB)", c.Media.MaxSize)
@@ -538,18 +553,83 @@ func (c Config) validate() error {
 	return c.Retention.Validate()
 }
 
+// checkListens refuses two listen addresses of one program that would
+// collide (archive-web's web.listen and metrics.listen, the archiver's
+// appservice.listen and metrics.archiver_listen), and the two metrics
+// addresses, which one host usually serves: the program failed with
+// "address already in use", which sent the operator looking for another
+// process. Addresses of different programs may be the same: they may run
+// on different hosts or containers, each with its own defaults. Two
+// addresses collide when they are the same as written, or have the same
+// port and the same host or a wildcard one ("", 0.0.0.0, ::), which takes
+// the port on every address; port 0 (any free port) never collides.
+func (c Config) checkListens() error {
+	type listen struct{ key, addr string }
+	web, metrics := listen{"web.listen", c.Web.Listen}, listen{"metrics.listen", c.Metrics.Listen}
+	as, asMetrics := listen{"appservice.listen", c.Appservice.Listen}, listen{"metrics.archiver_listen", c.Metrics.ArchiverListen}
+	for _, p := range [][2]listen{{web, metrics}, {as, asMetrics}, {metrics, asMetrics}} {
+		a, b := p[1], p[0]
+		if a.addr != "" && b.addr != "" && listensCollide(a.addr, b.addr) {
+			return fmt.Errorf("%s %q is the address of %s %q: want an address of its own (another port), or the program fails with \"address already in use\"", a.key, a.addr, b.key, b.addr)
+		}
+	}
+	return nil
+}
+
+func listensCollide(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	if pa != pb || pa == "0" {
+		return false
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wildcard(ha) || wildcard(hb)
+}
+
+// checkBaseURL refuses a web.base_url that is not the archive's root as an
+// absolute http(s) URL: it is written as it is into permalinks, sitemaps,
+// robots.txt and feeds, and the pages link by root paths (/room/...,
+// /static/...), so the archive cannot be served under a path prefix.
+func checkBaseURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	const like = "like https://archive.example.org"
+	if strings.TrimSpace(s) != s {
+		return fmt.Errorf("web.base_url %q has spaces around it: want the archive's public URL, %s", s, like)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("web.base_url %q: %v; want the archive's public URL, %s", s, err, like)
+	}
+	switch {
+	case u.Scheme == "" || !strings.Contains(s, "://") && u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("web.base_url %q is not an absolute URL: want a scheme and a host, %s", s, like)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("web.base_url %q: want an http or https URL, not %s, %s", s, u.Scheme, like)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("web.base_url %q has no host: want %s", s, like)
+	case u.User != nil:
+		return fmt.Errorf("web.base_url %q holds user info (%s@): want the public URL without it, %s", s, u.User.Username(), like)
+	case u.Path != "" && u.Path != "/":
+		return fmt.Errorf("web.base_url must be the archive's root, %s; serving under a path (%s) is not supported", like, strings.TrimRight(u.Path, "/"))
+	case strings.Contains(s, "?"):
+		return fmt.Errorf("web.base_url %q has a query: want the archive's root, %s", s, like)
+	case strings.Contains(s, "#"):
+		return fmt.Errorf("web.base_url %q has a fragment: want the archive's root, %s", s, like)
+	}
+	return nil
+}
+
 // Redacted returns the configuration as YAML with every secret replaced,
 // fit for logs and `config show`.
 func (c Config) Redacted() string {
 	cp := c
 	redact(reflect.ValueOf(&cp).Elem())
-	if u := cp.Database.URI; strings.Contains(u, "@") {
-		if i := strings.Index(u, "://"); i >= 0 {
-			if j := strings.LastIndex(u, "@"); j > i {
-				cp.Database.URI = u[:i+3] + "xxxxx" + u[j:]
-			}
-		}
-	}
+	cp.Database.URI = RedactDatabaseURI(cp.Database.URI)
 	b, err := yaml.Marshal(cp)
 	if err != nil {
 		return fmt.Sprintf("(unprintable config: %v)", err)

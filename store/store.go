@@ -22,6 +22,7 @@ import (
 	moderncsqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/mxarchive/mxarchive/config"
 	"github.com/mxarchive/mxarchive/retention"
 )
 
@@ -376,16 +377,9 @@ func (c Config) redacted() string {
 		}
 		return "sqlite " + c.URI
 	}
-	u, err := url.Parse(c.URI)
-	if err != nil {
-		return "postgres (unparseable URI)"
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-	}
-	return u.Redacted()
+	// Every form PostgreSQL takes a password in (user:pass@, ?password=,
+	// a keyword/value string), as `archiver config` prints it.
+	return config.RedactDatabaseURI(c.URI)
 }
 
 // Close closes the database.
