@@ -293,3 +293,15 @@ func (ix *Indexer) TextTerms() ([]string, error) {
 
 // MaxWordBytes is maxWordBytes.
 const MaxWordBytes = maxWordBytes
+
+// ForceCheckpoint sets the live index's checkpoint and writes it to the
+// manifest, as an index that has indexed a feed since lost (a restored
+// database) holds it, and lets the next catch-up compare it with the
+// feed's head at once, as it does a second after the last look.
+func (ix *Indexer) ForceCheckpoint(pos int64) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.set.checkpoint.Store(pos)
+	ix.headChecked.Store(0)
+	return ix.set.writeManifest()
+}

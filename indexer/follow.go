@@ -86,6 +86,12 @@ func retryDelay(poll time.Duration, failures int) time.Duration {
 // reindex took 43 s of CPU and 371 MiB peak RSS (263 anonymous) with
 // steps of up to 10,000, 41 s and 208 MiB (123) with steps of 2,000.
 func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied int)) (int, error) {
+	if !ix.builder && !ix.verified.Load() {
+		// Open could not check the index against the store.
+		if err := ix.checkStore(ctx); err != nil {
+			return 0, err
+		}
+	}
 	if ix.stale.Load() {
 		// Rebuild clears stale once it has swapped, then catches up
 		// the new index.
@@ -112,6 +118,21 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 	next := ix.prefetch(ctx, from, size)
 	for {
 		st := <-next
+		if st.err == nil && len(st.changes) == 0 && total == 0 && !ix.builder && ix.headDue() {
+			// Nothing after the checkpoint: the feed may be behind it
+			// (a database restored from an older backup, whose new
+			// changes reuse positions the index has passed).
+			ahead, err := ix.checkHead(ctx, from)
+			if err != nil {
+				return 0, err
+			}
+			if ahead {
+				if err := ix.Rebuild(ctx, progress); err != nil {
+					return 0, fmt.Errorf("rebuild the index past the feed's head: %w", err)
+				}
+				return 0, nil
+			}
+		}
 		if st.err != nil || len(st.changes) == 0 {
 			if st.err == nil && total >= ix.opts.PeriodDocs {
 				ix.compactClosed()

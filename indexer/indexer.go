@@ -109,8 +109,26 @@ type Indexer struct {
 	// wait is Follow's timer between rounds (time.After); a field so tests
 	// can count the back-off with a fake clock.
 	wait func(time.Duration) <-chan time.Time
-	// stale: the open index has another format; CatchUp rebuilds it.
+	// stale: the open index has another format, another store's keys or
+	// a checkpoint past the feed's head; CatchUp rebuilds it.
 	stale atomic.Bool
+	// wrongKeys: the open index names its documents by another store's
+	// keys (keyscheme.go); Search refuses until the rebuild is swapped in.
+	wrongKeys atomic.Bool
+	// ahead: the open index's checkpoint is past the feed's head (a
+	// restored database); it serves, but its position is not reported.
+	ahead atomic.Bool
+	// keysChecked: checkKeys has run; verified: checkStore has run through
+	// (at Open, or, if the store failed there, before a catch-up).
+	keysChecked, verified atomic.Bool
+	// headChecked is when checkHead last read the feed's head (Unix ns).
+	headChecked atomic.Int64
+	// building is the set a Rebuild is filling (Checkpoint reports its
+	// position while the live index's is not trusted).
+	building atomic.Pointer[shards]
+	// builder: this Indexer fills a Rebuild's set; it checks nothing
+	// against the feed's head (the live one does).
+	builder bool
 	// afterCommit, if set, runs after each period's batch of a step has
 	// committed (tests crash there).
 	afterCommit func() error
@@ -268,12 +286,18 @@ func Open(st *store.Store, path string, opts Options, log *slog.Logger) (*Indexe
 		return nil, fmt.Errorf("open search index %s: %w", path, err)
 	}
 	ix.set = set
+	// Before it serves: an index over another kind of database, or ahead
+	// of a restored one's feed, is rebuilt (keyscheme.go). A store that
+	// does not answer now is asked again before the first catch-up.
+	if err := ix.checkStore(context.Background()); err != nil {
+		log.Warn("could not check the search index against the database; checking again before indexing", "path", path, "err", err)
+	}
 	return ix, nil
 }
 
 // create makes a new, empty index of one period.
 func (ix *Indexer) create(path string) (*shards, error) {
-	return createShards(path, ix.format(), ix.newIndex)
+	return createShards(path, ix.format(), keyScheme(ix.store), ix.newIndex)
 }
 
 // newIndex makes one period's Bleve index. Batches are persisted before
@@ -315,10 +339,20 @@ func (ix *Indexer) Close() error {
 	return err
 }
 
-// Checkpoint returns the change-feed position the index reflects.
+// Checkpoint returns the change-feed position the index reflects. While
+// the live index is rebuilt because its position or its keys do not match
+// the store (keyscheme.go), it is the position the rebuild has reached (0
+// before it starts): a checkpoint past the feed's head would make the
+// index's lag negative, and /readyz ready.
 func (ix *Indexer) Checkpoint() (int64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
+	if ix.untrusted() {
+		if b := ix.building.Load(); b != nil {
+			return b.checkpoint.Load(), nil
+		}
+		return 0, nil
+	}
 	if ix.set == nil {
 		return 0, errNoIndex
 	}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -508,17 +510,30 @@ func TestOldFormatIsRebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old.SetInternal([]byte("mxarchive.checkpoint"), []byte("999999"))
+	// Its checkpoint is the feed's head: one past it is rebuilt for
+	// that (TestRestoredDatabaseRebuildsTheIndex), and would not report it.
+	head, err := st.FeedHead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetInternal([]byte("mxarchive.checkpoint"), []byte(strconv.FormatInt(head, 10)))
 	old.Close()
+	legacyMeta := filepath.Join(dir, "index", "index_meta.json")
 	// The old index serves until the new one, built beside it, is
 	// swapped in: an archive is not left without search for a rebuild.
 	ix := openIndex(t, st, dir)
-	if cp, _ := ix.Checkpoint(); cp != 999999 {
+	if cp, _ := ix.Checkpoint(); cp != head {
 		t.Fatalf("the old index was not kept while the new one is built (checkpoint %d)", cp)
 	}
+	if _, err := os.Stat(legacyMeta); err != nil {
+		t.Fatalf("the old index was not kept while the new one is built: %v", err)
+	}
 	catchUp(t, ix)
-	if cp, _ := ix.Checkpoint(); cp == 999999 || cp == 0 {
-		t.Fatalf("the old index was not replaced (checkpoint %d)", cp)
+	if _, err := os.Stat(legacyMeta); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the old index was not replaced (%v)", err)
+	}
+	if cp, _ := ix.Checkpoint(); cp != head {
+		t.Fatalf("the new index's checkpoint is %d, want the feed's head %d", cp, head)
 	}
 	if got := fmt.Sprint(ids(search(t, ix, `"kept words"`, "", 10, ""))); got != "[$m]" {
 		t.Errorf("after the format upgrade: %s", got)
@@ -529,8 +544,11 @@ func TestOldFormatIsRebuilt(t *testing.T) {
 	// Reopened, the new index is kept.
 	ix.Close()
 	ix = openIndex(t, st, dir)
-	if cp, _ := ix.Checkpoint(); cp == 999999 || cp == 0 {
-		t.Errorf("the rebuilt index was not kept on reopening (checkpoint %d)", cp)
+	if _, err := os.Stat(legacyMeta); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the rebuilt index was not kept on reopening (%v)", err)
+	}
+	if cp, _ := ix.Checkpoint(); cp != head {
+		t.Errorf("the rebuilt index was not kept on reopening (checkpoint %d, want %d)", cp, head)
 	}
 }
 

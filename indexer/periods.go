@@ -78,7 +78,11 @@ const (
 )
 
 type manifest struct {
-	Format     string        `json:"format"`
+	Format string `json:"format"`
+	// Keys names the key scheme (store.IDKey) the documents are named
+	// by: the dialect of the store the index was built over
+	// (keyscheme.go). Absent in a manifest older than it.
+	Keys       string        `json:"keys,omitempty"`
 	Checkpoint int64         `json:"checkpoint"`
 	Periods    []periodEntry `json:"periods"`
 }
@@ -177,6 +181,7 @@ type shards struct {
 	// (with its own checkpoint) until its replacement is swapped in.
 	legacy     bool
 	format     string
+	keys       string // manifest.Keys
 	checkpoint atomic.Int64
 	periods    []*period // by Start, oldest first
 	// merging counts the merges of closed periods under way (compact);
@@ -489,7 +494,7 @@ func (s *shards) docCount() (uint64, error) {
 // writeManifest replaces the manifest atomically: a crash leaves the old
 // one or the new one, never a mix.
 func (s *shards) writeManifest() error {
-	m := manifest{Format: s.format, Checkpoint: s.checkpoint.Load()}
+	m := manifest{Format: s.format, Keys: s.keys, Checkpoint: s.checkpoint.Load()}
 	for _, p := range s.periods {
 		e := p.periodEntry
 		e.Weight = p.weight.Load()
@@ -590,7 +595,7 @@ func openShards(path string, config map[string]any) (*shards, error) {
 	if len(m.Periods) == 0 {
 		return nil, fmt.Errorf("the index manifest lists no period")
 	}
-	s := &shards{path: path, format: m.Format}
+	s := &shards{path: path, format: m.Format, keys: m.Keys}
 	s.checkpoint.Store(m.Checkpoint)
 	listed := map[string]bool{}
 	for i, e := range m.Periods {
@@ -706,11 +711,11 @@ func appendTime(b []byte, ts int64) []byte {
 }
 
 // createShards makes a new, empty set of one period at path.
-func createShards(path, format string, newIndex func(string) (bleve.Index, error)) (*shards, error) {
+func createShards(path, format, keys string, newIndex func(string) (bleve.Index, error)) (*shards, error) {
 	if err := os.MkdirAll(path, 0o750); err != nil {
 		return nil, err
 	}
-	s := &shards{path: path, format: format}
+	s := &shards{path: path, format: format, keys: keys}
 	if _, err := s.addPeriod(0, newIndex); err != nil {
 		return nil, err
 	}

@@ -21,11 +21,15 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 		// merged once each (bulkMergePlan).
 		opts.bleveConfig = bulkMergePlan()
 	}
-	builder := &Indexer{store: ix.store, log: ix.log, opts: opts, path: next, sortAllLimit: ix.sortAllLimit, atOnceLimit: ix.atOnceLimit, dayWalkHits: ix.dayWalkHits}
+	builder := &Indexer{store: ix.store, log: ix.log, opts: opts, path: next, sortAllLimit: ix.sortAllLimit, atOnceLimit: ix.atOnceLimit, dayWalkHits: ix.dayWalkHits, builder: true}
 	fresh, err := builder.create(next)
 	if err != nil {
 		return fmt.Errorf("create new index: %w", err)
 	}
+	// Its position is what Checkpoint reports while the live index's is
+	// not trusted (keyscheme.go).
+	ix.building.Store(fresh)
+	defer ix.building.Store(nil)
 	// Nothing searches it: the periods the catch-up leaves idle are
 	// closed until it writes to them again (shards.parkIdle).
 	fresh.parking, fresh.config = true, opts.bleveConfig
@@ -53,7 +57,11 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(pos int64, applied
 	ix.mu.Lock()
 	err = ix.swap(builder.set, next)
 	if err == nil {
-		ix.stale.Store(false) // the live index now has this format
+		// The live index now has this format, this store's keys, and
+		// a checkpoint the feed has reached.
+		ix.stale.Store(false)
+		ix.wrongKeys.Store(false)
+		ix.ahead.Store(false)
 	}
 	ix.mu.Unlock()
 	if err != nil {

@@ -118,6 +118,11 @@ func (c cursor) encode() string {
 // Search runs a request against the index and checks every hit against the
 // store before returning it.
 func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
+	if ix.wrongKeys.Load() {
+		// Every hit of an index named by another store's keys would be
+		// dropped by the check: it would say "no results" for everything.
+		return Result{}, ErrRebuilding
+	}
 	// One look at the change feed for the whole search (its cutoffs and
 	// every round's check screen alike): on PostgreSQL each look is a
 	// round trip to another process.

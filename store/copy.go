@@ -48,8 +48,10 @@ type copyColumn struct {
 
 // CopyTo copies every row of every table of this SQLite archive into dst,
 // an empty PostgreSQL archive migrated to the same schema, keeping event
-// IDs, nids and change-feed positions (an index built against the source
-// stays valid), and sets dst's identity sequences past the copied ids.
+// IDs, nids and change-feed positions, and sets dst's identity sequences
+// past the copied ids. A search index built against the source names its
+// documents by the source's IDKey, which differs: archive-web rebuilds it
+// (indexer's key scheme).
 //
 // The tables come from the schema, not from a list here, so a table a
 // future migration adds is copied without anyone remembering to. It holds

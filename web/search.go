@@ -144,6 +144,8 @@ func (s *Server) runSearch(c echo.Context, req indexer.Request) (indexer.Result,
 	switch {
 	case errors.Is(err, indexer.ErrBadRequest):
 		return res, badRequest("%s", strings.TrimPrefix(err.Error(), indexer.ErrBadRequest.Error()+": "))
+	case errors.Is(err, indexer.ErrRebuilding):
+		return res, &httpError{code: http.StatusServiceUnavailable, msg: "The search index is being rebuilt (the archive moved to another database). Search answers again once it is done; please try again in a few minutes.", err: err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return res, &httpError{code: http.StatusServiceUnavailable, msg: "The search took too long. Try fewer or rarer words, or narrow it to a room or dates.", err: err}
 	}
@@ -255,6 +257,9 @@ func (s *Server) searchPage(c echo.Context) error {
 	// again with the message, not a bare error page.
 	if he := (*httpError)(nil); errors.As(err, &he) && (he.code < 500 || he.code == http.StatusServiceUnavailable) {
 		v.Error = messageShown(he.msg) // as the error pages show theirs
+		if errors.Is(err, indexer.ErrRebuilding) {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(retryAfter.Seconds())))
+		}
 		return s.renderPage(c, he.code, "search", v)
 	}
 	if err != nil {

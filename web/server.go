@@ -25,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
@@ -403,9 +404,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// fault of ours worth an error in the log.
 		code, msg = http.StatusServiceUnavailable, "The request was cancelled."
 	}
+	rebuilding := errors.Is(err, indexer.ErrRebuilding)
+	retry = retry || rebuilding
 	switch {
 	case errors.Is(err, context.Canceled):
 		s.log.Debug("request cancelled", "method", c.Request().Method, "path", c.Request().URL.Path)
+	case rebuilding:
+		// The indexer logs the rebuild once; each search meanwhile is not
+		// an error of its own.
+		s.log.Debug("search refused: the index is being rebuilt", "path", c.Request().URL.Path)
 	case unavailable:
 		// An outage fails every request with the same cause: a warning
 		// each, not an error each (the indexer reports the outage once).

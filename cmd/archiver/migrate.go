@@ -56,7 +56,8 @@ func migrateToCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	}
 	fmt.Fprintf(stdout, "copied %d rows of %d tables in %s; the counts match.\n", rows, len(report), time.Since(start).Round(time.Millisecond))
 	fmt.Fprintln(stdout, "Now set database.type: postgres and database.uri in the configuration of both programs and start them;")
-	fmt.Fprintln(stdout, "change-feed positions are kept, so archive-web's search index stays valid. Keep the SQLite file until you have checked.")
+	fmt.Fprintln(stdout, "change-feed positions are kept; archive-web rebuilds its search index on its first start against PostgreSQL "+
+		"(search answers 503 until then; `archive-web reindex` does it ahead). Keep the SQLite file until you have checked.")
 	log.Info("archive moved to postgres", "tables", len(report), "rows", rows)
 	return nil
 }
