@@ -54,12 +54,19 @@ func contains(list []string, s string) bool {
 }
 
 type aboutView struct {
-	Room        roomView
-	AltAliases  []string
-	Version     string
-	Creator     string
-	Earlier     []roomLink // the upgrade chain back, nearest first
-	Later       []roomLink // and forward
+	Room       roomView
+	AltAliases []string // those that lead to the room here (routedAliases)
+	Version    string
+	Creator    string
+	Earlier    []roomLink // the confirmed upgrade chain back, nearest first
+	Later      []roomLink // and forward
+	// EarlierClaim and LaterClaim are the predecessor the room's create
+	// event names and the successor its tombstone names, when that
+	// upgrade is not confirmed (upgradeChain): the room's claim only.
+	EarlierClaim, LaterClaim *upgradeClaim
+	// AliasClaims are the addresses the room's state claims that do not
+	// lead to it here (not verified, or another room's): shown as claims.
+	AliasClaims []string
 	FirstDate   string
 	FirstPath   string
 	LastDate    string
@@ -76,10 +83,21 @@ type aboutView struct {
 	Meta        pageMeta
 }
 
+// roomLink is a room of a confirmed upgrade chain, always a shown room.
 type roomLink struct {
 	Name string
 	ID   string
-	Path string // "" when the archive does not show that room
+	Path string
+}
+
+// upgradeClaim is an upgrade the room's own state claims and the other
+// room does not confirm: named by its ID alone, never linked.
+type upgradeClaim struct {
+	ID string
+	// Disputed: the archive shows the other room, and its state does not
+	// name this room back; else the archive cannot confirm it (it does
+	// not show that room, or never held it).
+	Disputed bool
 }
 
 // maxUpgradeChain bounds how far the about page follows upgrades each way.
@@ -99,19 +117,22 @@ func (s *Server) about(c echo.Context) error {
 		return err
 	}
 	v := aboutView{
-		Room: s.roomView(ctx, r), AltAliases: r.AltAliases, Version: r.Version, Creator: string(r.Creator),
+		Room: s.roomView(ctx, r), Version: r.Version, Creator: string(r.Creator),
 		Count: r.MessageCount, Robots: robots, Unlisted: ac.Unlisted, Bot: s.opts.Bot,
 		CalendarURL: roomPath(r, "calendar"), FeedURL: feedPath(r),
+	}
+	if v.AltAliases, v.AliasClaims, err = s.routedAliases(ctx, r); err != nil {
+		return err
 	}
 	if v.Version == "" {
 		v.Version = "1"
 	}
 	v.Meta = pageMeta{Title: "About " + isolated(roomName(r)), Canonical: s.absolute(roomPath(r, "about")), SiteName: s.opts.SiteName, Robots: robots,
 		Description: fmt.Sprintf("The public archive of the Matrix room %s: its history, how complete it is, and how it is kept.", isolated(roomName(r)))}
-	if v.Earlier, err = s.upgradeChain(ctx, r, func(x store.Room) id.RoomID { return x.Predecessor }); err != nil {
+	if v.Earlier, v.EarlierClaim, err = s.upgradeChain(ctx, r, true); err != nil {
 		return err
 	}
-	if v.Later, err = s.upgradeChain(ctx, r, func(x store.Room) id.RoomID { return x.Successor }); err != nil {
+	if v.Later, v.LaterClaim, err = s.upgradeChain(ctx, r, false); err != nil {
 		return err
 	}
 	if r.FirstTS > 0 {
@@ -155,28 +176,83 @@ func (s *Server) about(c echo.Context) error {
 	return s.sendCached(c, http.StatusOK, echo.MIMETextHTMLCharsetUTF8, b, time.Time{})
 }
 
-// upgradeChain follows a room's upgrades one way (next gives the
-// neighbour's ID), at most maxUpgradeChain rooms, stopping at a loop or at
-// a room the archive does not hold.
-func (s *Server) upgradeChain(ctx context.Context, r store.Room, next func(store.Room) id.RoomID) ([]roomLink, error) {
-	var out []roomLink
+// upgradeChain follows a room's upgrades one way (back: to its
+// predecessors, else to its successors), at most maxUpgradeChain rooms,
+// as far as each upgrade is confirmed by both of its rooms (upgrades are
+// claims: upgradeConfirmed) and the rooms are shown: a room not shown is
+// neither named nor followed, nor its state read. claim is r's own
+// neighbour when r's state names one the chain does not confirm, nil
+// otherwise: shown only as r's unconfirmed claim, by room ID.
+func (s *Server) upgradeChain(ctx context.Context, r store.Room, back bool) (out []roomLink, claim *upgradeClaim, err error) {
+	next := func(x store.Room) id.RoomID {
+		if back {
+			return x.Predecessor
+		}
+		return x.Successor
+	}
 	seen := map[id.RoomID]bool{r.ID: true}
-	for cur := next(r); cur != "" && !seen[cur] && len(out) < maxUpgradeChain; {
-		seen[cur] = true
-		other, err := s.store.Room(ctx, cur)
-		if errors.Is(err, store.ErrNotFound) {
-			out = append(out, roomLink{Name: string(cur), ID: string(cur)})
+	for cur := r; next(cur) != "" && !seen[next(cur)] && len(out) < maxUpgradeChain; {
+		nb := next(cur)
+		seen[nb] = true
+		other, err := s.store.Room(ctx, nb)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, nil, err
+		}
+		shown := err == nil && other.Shown()
+		confirmed := false
+		if shown {
+			if back {
+				confirmed, err = s.upgradeConfirmed(ctx, other, cur)
+			} else {
+				confirmed, err = s.upgradeConfirmed(ctx, cur, other)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+		}
+		if !confirmed {
+			if cur.ID == r.ID {
+				// Whether a room the archive does not show exists in it
+				// is not said: both read as unconfirmable.
+				claim = &upgradeClaim{ID: string(nb), Disputed: shown}
+			}
 			break
 		}
-		if err != nil {
-			return nil, err
-		}
-		l := roomLink{Name: roomName(other), ID: string(other.ID)}
-		if other.Shown() {
-			l.Path = roomPath(other, "about")
-		}
-		out = append(out, l)
-		cur = next(other)
+		out = append(out, roomLink{Name: roomName(other), ID: string(other.ID), Path: roomPath(other, "about")})
+		cur = other
 	}
-	return out, nil
+	return out, claim, nil
+}
+
+// maxAliasLookups bounds the aliases of a room's alt_aliases looked up
+// (routedAliases): the store routes at most the first 20 of a room's
+// claims (store.recordClaims), so later ones lead nowhere.
+const maxAliasLookups = 20
+
+// routedAliases splits the addresses r's state claims, its alt_aliases
+// (the canonical alias is r.Alias when it routes to r, else a claim),
+// into those that lead to r here, as its URLs do (the store's verified
+// routes: RoomIDByAlias), and the rest: claims that are not verified or
+// route to another room. Only the first maxAliasLookups alt_aliases are
+// considered; a lookup each.
+func (s *Server) routedAliases(ctx context.Context, r store.Room) (routed, claims []string, err error) {
+	if r.CanonicalAlias != "" && r.Alias == "" {
+		claims = append(claims, r.CanonicalAlias)
+	}
+	seen := map[string]bool{r.Alias: true, r.CanonicalAlias: true}
+	for _, a := range r.AltAliases[:min(len(r.AltAliases), maxAliasLookups)] {
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		switch to, err := s.store.RoomIDByAlias(ctx, a); {
+		case err == nil && to == r.ID:
+			routed = append(routed, a)
+		case err == nil || errors.Is(err, store.ErrNotFound):
+			claims = append(claims, a)
+		default:
+			return nil, nil, err
+		}
+	}
+	return routed, claims, nil
 }

@@ -3,9 +3,11 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/render"
@@ -16,19 +18,31 @@ import (
 // ever added.
 
 type apiRoom struct {
-	RoomID            string   `json:"room_id"`
-	Alias             string   `json:"canonical_alias,omitempty"`
-	AltAliases        []string `json:"alt_aliases,omitempty"`
-	Name              string   `json:"name"`
-	Topic             string   `json:"topic,omitempty"`
-	MessageCount      int64    `json:"message_count"`
-	FirstMessage      string   `json:"first_message,omitempty"`
-	LastActivity      string   `json:"last_activity,omitempty"`
-	URL               string   `json:"url"`
-	MatrixTo          string   `json:"matrix_to"`
-	RoomVersion       string   `json:"room_version"`
-	PredecessorRoomID string   `json:"predecessor_room_id,omitempty"`
-	SuccessorRoomID   string   `json:"successor_room_id,omitempty"`
+	RoomID string `json:"room_id"`
+	// Alias and AltAliases are the room's addresses that lead to it
+	// (verified routes, as its URLs use: routedAliases); ClaimedAliases
+	// are those its state names that do not (unverified, or another
+	// room's): its claims only.
+	Alias          string   `json:"canonical_alias,omitempty"`
+	AltAliases     []string `json:"alt_aliases,omitempty"`
+	ClaimedAliases []string `json:"unverified_aliases,omitempty"`
+	Name           string   `json:"name"`
+	Topic          string   `json:"topic,omitempty"`
+	MessageCount   int64    `json:"message_count"`
+	FirstMessage   string   `json:"first_message,omitempty"`
+	LastActivity   string   `json:"last_activity,omitempty"`
+	URL            string   `json:"url"`
+	MatrixTo       string   `json:"matrix_to"`
+	RoomVersion    string   `json:"room_version"`
+	// PredecessorRoomID and SuccessorRoomID are given only for an
+	// upgrade both rooms confirm, to a room the archive shows
+	// (upgradeConfirmed); ClaimedPredecessor and ClaimedSuccessor are
+	// what the room's own create event and tombstone name, confirmed
+	// or not.
+	PredecessorRoomID  string `json:"predecessor_room_id,omitempty"`
+	SuccessorRoomID    string `json:"successor_room_id,omitempty"`
+	ClaimedPredecessor string `json:"claimed_predecessor_room_id,omitempty"`
+	ClaimedSuccessor   string `json:"claimed_successor_room_id,omitempty"`
 }
 
 type apiMessageContent struct {
@@ -174,9 +188,35 @@ func (s *Server) apiRooms(c echo.Context) error {
 	if rooms, err = s.listed(ctx, rooms); err != nil {
 		return err
 	}
+	// The rooms their upgrades name, read at once: most are listed.
+	known := make(map[id.RoomID]store.Room, len(rooms))
+	for _, r := range rooms {
+		known[r.ID] = r
+	}
+	var ask []id.RoomID
+	asked := map[id.RoomID]bool{}
+	for _, r := range rooms {
+		for _, o := range []id.RoomID{r.Predecessor, r.Successor} {
+			if _, ok := known[o]; o != "" && !ok && !asked[o] {
+				asked[o] = true
+				ask = append(ask, o)
+			}
+		}
+	}
+	if len(ask) > 0 {
+		more, err := s.store.RoomsByID(ctx, ask)
+		if err != nil {
+			return err
+		}
+		maps.Copy(known, more)
+	}
 	out := make([]apiRoom, 0, len(rooms))
 	for _, r := range rooms {
-		out = append(out, s.apiRoom(c, r))
+		a, err := s.apiRoom(c, r, known)
+		if err != nil {
+			return err
+		}
+		out = append(out, a)
 	}
 	resp := map[string]any{"rooms": out}
 	if more {
@@ -188,11 +228,32 @@ func (s *Server) apiRooms(c echo.Context) error {
 	return s.jsonCached(c, resp, time.Time{})
 }
 
-func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {
+// apiRoom is r as the API gives it; known holds the rooms r's upgrades
+// name that the store knows.
+func (s *Server) apiRoom(c echo.Context, r store.Room, known map[id.RoomID]store.Room) (apiRoom, error) {
+	ctx := c.Request().Context()
 	a := apiRoom{
-		RoomID: string(r.ID), Alias: r.CanonicalAlias, AltAliases: r.AltAliases, Name: roomName(r), Topic: r.Topic,
+		RoomID: string(r.ID), Alias: r.Alias, Name: roomName(r), Topic: r.Topic,
 		MessageCount: r.MessageCount, URL: s.absolute(roomPath(r)), RoomVersion: r.Version,
-		PredecessorRoomID: string(r.Predecessor), SuccessorRoomID: string(r.Successor),
+		ClaimedPredecessor: string(r.Predecessor), ClaimedSuccessor: string(r.Successor),
+	}
+	var err error
+	if a.AltAliases, a.ClaimedAliases, err = s.routedAliases(ctx, r); err != nil {
+		return apiRoom{}, err
+	}
+	if p, ok := known[r.Predecessor]; ok && p.Shown() {
+		if ok, err = s.upgradeConfirmed(ctx, p, r); err != nil {
+			return apiRoom{}, err
+		} else if ok {
+			a.PredecessorRoomID = string(p.ID)
+		}
+	}
+	if n, ok := known[r.Successor]; ok && n.Shown() {
+		if ok, err = s.upgradeConfirmed(ctx, r, n); err != nil {
+			return apiRoom{}, err
+		} else if ok {
+			a.SuccessorRoomID = string(n.ID)
+		}
 	}
 	if !ircRoom(r) { // "" for a room an IRC import made, which no homeserver knows
 		a.MatrixTo = event.MatrixToRoom(string(r.ID), s.viaServers(c.Request().Context(), r))
@@ -203,7 +264,7 @@ func (s *Server) apiRoom(c echo.Context, r store.Room) apiRoom {
 	if r.LastTS > 0 {
 		a.LastActivity = time.UnixMilli(r.LastTS).UTC().Format(time.RFC3339)
 	}
-	return a
+	return a, nil
 }
 
 func (s *Server) apiDay(c echo.Context) error {
@@ -319,7 +380,7 @@ func fillRedaction(a *apiEvent, r store.Redaction) {
 func (s *Server) apiEvent(e store.Event, sh *shown, links *eventLinks, content *apiMessageContent, a *apiEvent, q *renderQueue) {
 	*a = apiEvent{
 		EventID: string(e.ID), RoomID: string(e.RoomID), Type: e.Type, Sender: string(e.Sender),
-		SenderName: e.SenderName, OriginServerTS: e.OriginTS,
+		SenderName: capName(e.SenderName), OriginServerTS: e.OriginTS,
 		InReplyTo: string(e.Rel.ReplyTo), Redacted: e.Redacted,
 		links: links,
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,15 +115,9 @@ func (s *Server) directory(c echo.Context) error {
 		rooms = filterRooms(rooms, func(r store.Room) bool { return in[r.ID] })
 	}
 	if v.Q != "" {
-		q := strings.ToLower(v.Q)
-		rooms = filterRooms(rooms, func(r store.Room) bool {
-			for _, f := range append([]string{roomName(r), r.Alias, r.CanonicalAlias, r.Topic, string(r.ID)}, r.AltAliases...) {
-				if strings.Contains(strings.ToLower(f), q) {
-					return true
-				}
-			}
-			return false
-		})
+		if rooms, err = s.filterDirectory(ctx, rooms, strings.ToLower(v.Q)); err != nil {
+			return err
+		}
 	}
 	if v.Sort == "name" {
 		sort.SliceStable(rooms, func(i, j int) bool {
@@ -199,5 +194,33 @@ func (s *Server) spaces(ctx context.Context, children map[id.RoomID][]id.RoomID,
 	sort.Slice(out, func(i, j int) bool {
 		return out[i].Name < out[j].Name || out[i].Name == out[j].Name && out[i].ID < out[j].ID
 	})
+	return out, nil
+}
+
+// filterDirectory keeps the rooms whose name, address, topic or ID holds
+// q (lower case). A room's addresses are those that lead to it (its
+// Alias, and the alt_aliases that route to it: routedAliases), not
+// every one its state claims: a squatter naming another room's address
+// would be listed as that address's room. Only a room that matches by
+// nothing but an alt_alias has its aliases looked up.
+func (s *Server) filterDirectory(ctx context.Context, rooms []store.Room, q string) ([]store.Room, error) {
+	has := func(f string) bool { return strings.Contains(strings.ToLower(f), q) }
+	out := rooms[:0:0]
+	for _, r := range rooms {
+		if has(roomName(r)) || has(r.Alias) || has(r.Topic) || has(string(r.ID)) {
+			out = append(out, r)
+			continue
+		}
+		if !slices.ContainsFunc(r.AltAliases, has) {
+			continue
+		}
+		routed, _, err := s.routedAliases(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(routed, has) {
+			out = append(out, r)
+		}
+	}
 	return out, nil
 }

@@ -264,7 +264,8 @@ type timelineData struct {
 	// prevMember is the content of the member event each of the page's
 	// member events replaced (store.PreviousMembership).
 	prevMember map[id.EventID]json.RawMessage
-	// successors are the shown rooms the page's tombstones name; looked
+	// successors are the shown rooms the page's tombstones name that name
+	// the room back as their predecessor (namesAsPredecessor); looked
 	// is each room looked up for them, with its roomFact.
 	successors map[id.RoomID]store.Room
 	looked     map[id.RoomID]string
@@ -321,7 +322,16 @@ func (s *Server) loadTimeline(ctx context.Context, r store.Room, evs []store.Eve
 		// each, not one per tombstone.
 		other, err := s.store.Room(ctx, succ)
 		if err == nil && other.Shown() {
-			d.successors[succ] = other
+			// The tombstone is this room's word; it is linked only when
+			// the new room names this one as its predecessor (upgrades
+			// are claims: namesAsPredecessor).
+			ok, cerr := s.namesAsPredecessor(ctx, other, r)
+			if cerr != nil {
+				return d, cerr
+			}
+			if ok {
+				d.successors[succ] = other
+			}
 		}
 		if d.looked == nil {
 			d.looked = map[id.RoomID]string{}

@@ -191,12 +191,14 @@ func TestCachedPageFollowsMedia(t *testing.T) {
 	})
 }
 
-// otherRoom writes a small world-readable room of its own.
+// otherRoom writes a small world-readable room of its own, whose create
+// event names !x:example.org as its predecessor: the tests' tombstones in
+// !x name such rooms, and an upgrade is one only when both rooms say so.
 func otherRoom(t *testing.T, room string) string {
 	t.Helper()
 	var lines []string
 	for i, ev := range []string{
-		`"type":"m.room.create","state_key":"","content":{"room_version":"10"}`,
+		`"type":"m.room.create","state_key":"","content":{"room_version":"10","predecessor":{"room_id":"!x:example.org"}}`,
 		`"type":"m.room.history_visibility","state_key":"","content":{"history_visibility":"world_readable"}`,
 		`"type":"m.room.message","content":{"msgtype":"m.text","body":"over there"}`,
 	} {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"strings"
@@ -124,18 +125,61 @@ func (s *Server) roomLinksWith(ctx context.Context, r store.Room, imported id.Ro
 	if pred == "" {
 		pred = imported
 	}
-	for _, link := range []struct {
-		id  id.RoomID
-		dst **store.Room
-	}{{pred, &l.predecessor}, {r.Successor, &l.successor}} {
-		if link.id == "" {
-			continue
+	if pred != "" {
+		// The imported IRC history's room is the store's own link
+		// (store.ImportedPredecessor); a predecessor the room's create
+		// event names is linked only when its tombstone names the room.
+		if other, err := s.store.Room(ctx, pred); err == nil && other.Shown() && (pred == imported || other.Successor == r.ID) {
+			l.predecessor = &other
 		}
-		if other, err := s.store.Room(ctx, link.id); err == nil && other.Shown() {
-			*link.dst = &other
+	}
+	if r.Successor != "" {
+		if other, err := s.store.Room(ctx, r.Successor); err == nil && other.Shown() {
+			if ok, _ := s.namesAsPredecessor(ctx, other, r); ok {
+				l.successor = &other
+			}
 		}
 	}
 	return l
+}
+
+// Upgrades are claims (room state is a claim, not a proof): anyone can
+// create a room whose m.room.create names any room as its predecessor,
+// and send a tombstone in their own room naming any room as its
+// replacement. The archive shows an upgrade as a fact, and links its
+// rooms, only when both rooms say it: the new room's create event names
+// the old room, and the old room's tombstone names the new one (as
+// predecessors does for day links). The one exception is an IRC
+// import's room, whose tombstone is the operator's word and which the
+// Matrix room's create event cannot name (store.ImportedPredecessor).
+
+// upgradeConfirmed reports whether old's upgrade to next is confirmed by
+// both rooms' current state (old's tombstone names next, and next names
+// old as its predecessor). Neither room's shown state is checked.
+func (s *Server) upgradeConfirmed(ctx context.Context, old, next store.Room) (bool, error) {
+	if old.Successor != next.ID {
+		return false, nil
+	}
+	return s.namesAsPredecessor(ctx, next, old)
+}
+
+// namesAsPredecessor reports whether next names old as the room it
+// replaced: next's create event names it, or old is the IRC import's
+// room linked to next (store.ImportedPredecessor). A tombstone of old
+// naming next is the other half, checked by the caller (old's Successor,
+// or the tombstone event a page shows).
+func (s *Server) namesAsPredecessor(ctx context.Context, next, old store.Room) (bool, error) {
+	if next.Predecessor == old.ID {
+		return true, nil
+	}
+	if next.Predecessor != "" || !ircRoom(old) {
+		return false, nil
+	}
+	imported, err := s.store.ImportedPredecessor(ctx, next.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && imported == old.ID, err
 }
 
 // roomView loads what a room's header needs, then builds it.
