@@ -51,8 +51,6 @@ const sitemapNS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 // sitemap index.
 const sitemapMaxURLs = 50000
 
-const dayMS = int64(24 * time.Hour / time.Millisecond)
-
 type sitemapIndex struct {
 	XMLName  xml.Name       `xml:"sitemapindex"`
 	NS       string         `xml:"xmlns,attr"`
