@@ -16,7 +16,7 @@ import (
 // types are written into the text: the placeholders are the room list's.
 var archiveControlsSQL = `SELECT e.room_id, e.type, e.raw FROM events e WHERE e.nid IN (
 	SELECT (SELECT l.nid FROM events l
-		WHERE l.room_id = r.room_id AND l.type = t.type AND l.state_key = ''
+		WHERE l.room_id = r.room_id AND l.type = t.type AND l.state_key = '' AND ` + sentInTimeOf("l.") + `
 		ORDER BY l.origin_ts DESC, l.nid DESC LIMIT 1)
 	FROM rooms r CROSS JOIN (SELECT '` + event.TypeArchiveControls + `' AS type
 		UNION ALL SELECT '` + event.TypeArchiveControlsUnstable + `') t

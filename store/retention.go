@@ -17,7 +17,7 @@ import (
 // package retention's; screen.go hides expired events on every read.
 const (
 	latestRetentionSQL = `SELECT raw FROM events WHERE room_id = $1 AND type IN ('m.room.retention', 'org.matrix.msc1763.retention')
-		AND state_key = '' ORDER BY ` + stateTimeSQL + ` DESC, nid DESC LIMIT 1`
+		AND state_key = '' AND ` + sentInTimeSQL + ` ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	roomPoliciesSQL = `SELECT room_id, retention_max_lifetime FROM rooms WHERE retention_max_lifetime IS NOT NULL`
 )
 

@@ -26,7 +26,7 @@ const (
 		ORDER BY last_ts DESC, room_id`
 	getRoomSQL     = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	latestStateSQL = `SELECT event_id, sender, raw FROM events
-		WHERE room_id = $1 AND type = $2 AND state_key = '' ORDER BY ` + stateTimeSQL + ` DESC, nid DESC LIMIT 1`
+		WHERE room_id = $1 AND type = $2 AND state_key = '' AND ` + sentInTimeSQL + ` ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	fallbackMetaSQL = `UPDATE rooms SET
 		name = CASE WHEN name = '' THEN $2 ELSE name END,
 		topic = CASE WHEN topic = '' THEN $3 ELSE topic END WHERE room_id = $1 AND NOT purged`
@@ -299,7 +299,7 @@ func (s *Store) RoomsByIDListed(ctx context.Context, ids []id.RoomID) (map[id.Ro
 
 // latestControlsSQL is the raw JSON of the room's latest archive controls
 // state event of the type %s (archiveControlsSQL's probe).
-const latestControlsSQL = `(SELECT l.raw FROM events l WHERE l.room_id = rooms.room_id AND l.type = '%s' AND l.state_key = ''
+var latestControlsSQL = `(SELECT l.raw FROM events l WHERE l.room_id = rooms.room_id AND l.type = '%s' AND l.state_key = '' AND ` + sentInTimeOf("l.") + `
 		ORDER BY l.origin_ts DESC, l.nid DESC LIMIT 1)`
 
 func (s *Store) roomsListedIn(ctx context.Context, ph string, args []any, out map[id.RoomID]Room, unlisted map[id.RoomID]bool) error {

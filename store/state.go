@@ -14,11 +14,11 @@ import (
 
 const (
 	currentStateSQL = `SELECT raw FROM events
-		WHERE room_id = $1 AND type = $2 AND state_key = $3
-		ORDER BY ` + stateTimeSQL + ` DESC, nid DESC LIMIT 1`
+		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND ` + sentInTimeSQL + `
+		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	currentStateIDSQL = `SELECT event_id FROM events
-		WHERE room_id = $1 AND type = $2 AND state_key = $3
-		ORDER BY ` + stateTimeSQL + ` DESC, nid DESC LIMIT 1`
+		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND ` + sentInTimeSQL + `
+		ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	// Joins imported from IRC logs (event IDs "$irc-…", irclog.EventID)
 	// are history, not members: the nicks never joined the Matrix room, and
 	// counted they would outnumber its servers in matrix.to via links.
@@ -127,15 +127,24 @@ func (s *Store) joinedMembers(ctx context.Context, roomID id.RoomID, limit int) 
 	return out, true, nil
 }
 
-// stateTimeSQL is the time a room's current state is ordered by: when
-// the event was sent, or when the archive received it if that was
-// earlier. A server stamps its events as it likes, and an admin's event
-// stamped in 2100 was the room's current state for good: a history made
-// world-readable then outlived the owner's later "joined" (the room stayed
-// listed), or a "joined" hid the room whatever the owner set after (and
-// a retention policy likewise). No event happened after it arrived.
-// State as of a time (stateAt) is by the time sent.
-const stateTimeSQL = `(CASE WHEN received_at < origin_ts THEN received_at ELSE origin_ts END)`
+// sentInTimeSQL (sentInTimeOf for an alias) says an event was sent no
+// later than an hour after the archive received it: a room's current
+// state (its summary, CurrentState, its retention policy, its archive
+// controls) is its latest event by the time sent among those alone. A
+// server stamps its events as it likes, and an admin's event stamped in
+// 2100 was the room's current state for good: a history made
+// world-readable then outlived the owner's later "joined" (the room
+// stayed listed), a "joined" hid the room whatever the owner set after,
+// a retention policy or archive controls outlived their change. No event
+// was sent after it arrived; the hour is for a sender's clock running
+// fast. A filter, not an order: the (room, type, state_key, origin_ts,
+// nid) index still gives the latest first, and only events stamped ahead
+// are passed over. State as of a time (stateAt) is by the time sent.
+const sentInTimeSQL = `(origin_ts <= received_at + 3600000)`
+
+func sentInTimeOf(alias string) string {
+	return "(" + alias + "origin_ts <= " + alias + "received_at + 3600000)"
+}
 
 // Only public state: a name set while the room was private must not appear
 // in a public "X changed their name to Y" line.

@@ -123,7 +123,7 @@ const (
 	markRelatedSQL       = `UPDATE events SET related = TRUE WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s) AND NOT related RETURNING event_id`
 	pendingRedactionsSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts
 		FROM redactions WHERE target_id = $1 AND applied_at IS NULL AND NOT rejected`
-	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted, state_key, origin_ts
+	redactionTargetSQL = `SELECT nid, room_id, type, sender, public, rel_type, rel_target, raw, redacted, state_key, origin_ts, received_at
 		FROM events WHERE idh(event_id) = idh($1) AND event_id = $1`
 	stateAtSQL = `SELECT raw, sender FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = $3 AND origin_ts <= $4
@@ -839,12 +839,12 @@ func (w *writer) applyPending(ctx context.Context, target id.EventID, res *PutRe
 
 func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *PutResult) error {
 	var (
-		nid, ts                                        int64
+		nid, ts, received                              int64
 		room, typ, sender, relType, relTarget, rawText string
 		public, redacted                               bool
 		stateKey                                       sql.NullString
 	)
-	err := w.tx.QueryRowContext(ctx, w.s.dbForm(redactionTargetSQL), p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted, &stateKey, &ts)
+	err := w.tx.QueryRowContext(ctx, w.s.dbForm(redactionTargetSQL), p.target).Scan(&nid, &room, &typ, &sender, &public, &relType, &relTarget, &rawText, &redacted, &stateKey, &ts, &received)
 	isState := stateKey.Valid
 	if errors.Is(err, sql.ErrNoRows) {
 		res.RedactionsPending++
@@ -860,8 +860,15 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	// The power the redacter holds where the redaction is: not before
 	// its target, whatever time its server gave it (a moderator demoted
 	// since, whose server backdates a redaction to when they were one,
-	// would erase a message sent after the demotion).
-	pl, _, err := w.stateAt(ctx, id.RoomID(room), event.TypePowerLevels, "", max(p.ts, ts))
+	// would erase a message sent after the demotion). A target stamped
+	// ahead of its arrival (sentInTimeSQL's hour) tells nothing of when
+	// it was sent: spam stamped in 2100 would void every moderator's
+	// redaction of it once a demotion is stored.
+	at := p.ts
+	if ts <= received+3600000 {
+		at = max(p.ts, ts)
+	}
+	pl, _, err := w.stateAt(ctx, id.RoomID(room), event.TypePowerLevels, "", at)
 	if err != nil {
 		return err
 	}
