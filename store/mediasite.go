@@ -36,7 +36,7 @@ func mediaSite(server string) string {
 	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.Count(host, ":") == 1 {
 		host = host[:i]
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
+	if a, err := netip.ParseAddr(strings.TrimSuffix(host, ".")); err == nil {
 		a = a.Unmap().WithZone("")
 		bits := 24
 		if a.Is6() {

@@ -113,12 +113,19 @@ func (w *writer) eraseLate(ctx context.Context, evs []Event) error {
 		if w.erased[string(e.Sender)] && governing {
 			// Kept, with only what governs (governingOnly).
 			if out, changed := governingOnly(e.Raw, e.Type); changed {
-				if _, err := w.tx.ExecContext(ctx, w.s.dbForm(`UPDATE events SET raw = $1 WHERE idh(event_id) = idh($2) AND event_id = $2 AND NOT redacted`),
-					dbText(string(out)), string(e.ID)); err != nil {
+				res, err := w.tx.ExecContext(ctx, w.s.dbForm(`UPDATE events SET raw = $1 WHERE idh(event_id) = idh($2) AND event_id = $2 AND NOT redacted AND raw <> $1`),
+					dbText(string(out)), string(e.ID))
+				if err != nil {
 					return err
 				}
-				if err := w.feed(ctx, ChangeRedacted, e.RoomID, e.ID); err != nil {
+				// Fed only when it changed: a redelivery of what was
+				// rewritten already (a state fetch, a sweep) changes no page.
+				if n, err := res.RowsAffected(); err != nil {
 					return err
+				} else if n > 0 {
+					if err := w.feed(ctx, ChangeRedacted, e.RoomID, e.ID); err != nil {
+						return err
+					}
 				}
 			}
 			continue
