@@ -126,13 +126,15 @@ func (ix *Indexer) checkKeys(ctx context.Context, set *shards) error {
 	for k := range keys {
 		list = append(list, k)
 	}
-	evs, err := ix.store.EventsByKey(ctx, list)
+	// Unscreened: an index's oldest documents are the ones that expire,
+	// and an expired (or opted-out) message is still this store's.
+	evs, err := ix.store.EventTimesByKey(ctx, list)
 	if err != nil {
 		return fmt.Errorf("check the search index's keys: %w", err)
 	}
-	for _, e := range evs {
-		for _, ts := range keys[ix.store.IDKey(e.ID)] {
-			if ts == indexTime(e.OriginTS) {
+	for evID, origin := range evs {
+		for _, ts := range keys[ix.store.IDKey(evID)] {
+			if ts == indexTime(origin) {
 				ix.recordKeys(set, want)
 				return nil
 			}

@@ -98,3 +98,40 @@ func keyList(d dialect, keys []uint64) (expr, list string, args []any, err error
 	}
 	return "eh", sqliteIDRows, []any{string(b)}, nil
 }
+
+// EventTimesByKey returns the ID and time of every stored event whose
+// IDKey is one of keys, unscreened: for telling which store's keys a
+// search index's documents are named by (an expired, opted-out or
+// withheld message is still this store's), never for showing anything.
+func (s *Store) EventTimesByKey(ctx context.Context, keys []uint64) (map[id.EventID]int64, error) {
+	out := map[id.EventID]int64{}
+	for len(keys) > 0 {
+		n := min(len(keys), maxIDsPerQuery)
+		expr, list, args, err := keyList(s.dialect, keys[:n])
+		if err != nil {
+			return nil, fmt.Errorf("event times by key: %w", err)
+		}
+		if err := func() error {
+			qctx, cancel := s.readCtx(ctx)
+			defer cancel()
+			rows, err := s.query(qctx, fmt.Sprintf(`SELECT event_id, origin_ts FROM events WHERE %[1]s IN (%[2]s)`, expr, list), args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var evID string
+				var ts int64
+				if err := rows.Scan(&evID, &ts); err != nil {
+					return err
+				}
+				out[id.EventID(evID)] = ts
+			}
+			return rows.Err()
+		}(); err != nil {
+			return nil, fmt.Errorf("event times by key: %w", err)
+		}
+		keys = keys[n:]
+	}
+	return out, nil
+}
