@@ -635,21 +635,25 @@ func (m *Manager) denied(roomID id.RoomID, state []*event.Event, inviterServers 
 
 // allowedByAlias reports whether an alias on the allow list names roomID
 // in the homeserver's directory, which the alias's own server answers
-// for. An error is one that may pass (the join is tried again).
+// for. An error is one that may pass (the join is tried again), returned
+// only when no alias named the room: one alias's server being down must
+// not hold back a room another alias names.
 func (m *Manager) allowedByAlias(ctx context.Context, roomID id.RoomID) (bool, error) {
+	var errs []error
 	for _, a := range m.cfg.AllowRooms {
 		if !strings.HasPrefix(a, "#") {
 			continue
 		}
 		room, err := resolveAlias(ctx, m.client, a)
 		if err != nil {
-			return false, err
+			errs = append(errs, err)
+			continue
 		}
 		if room == roomID {
 			return true, nil
 		}
 	}
-	return false, nil
+	return false, errors.Join(errs...)
 }
 
 func parseAll(raw []json.RawMessage, log *slog.Logger) []*event.Event {
