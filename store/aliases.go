@@ -309,3 +309,39 @@ func (s *Store) RoomIDByAlias(ctx context.Context, alias string) (id.RoomID, err
 	}
 	return id.RoomID(roomID), nil
 }
+
+// AliasRoutes is the room each of aliases routes to (RoomIDByAlias), for
+// those that route anywhere, in a query per maxIDsPerQuery of them: a
+// list of rooms asks for every room's alternative addresses at once, not
+// a lookup each.
+func (s *Store) AliasRoutes(ctx context.Context, aliases []string) (map[string]id.RoomID, error) {
+	out := make(map[string]id.RoomID, len(aliases))
+	for len(aliases) > 0 {
+		n := min(len(aliases), maxIDsPerQuery)
+		list, args, err := idList(s.dialect, aliases[:n])
+		if err != nil {
+			return nil, fmt.Errorf("alias routes: %w", err)
+		}
+		if err := func() error {
+			ctx, cancel := s.readCtx(ctx)
+			defer cancel()
+			rows, err := s.query(ctx, `SELECT alias, room_id FROM room_aliases WHERE alias IN (`+list+`)`, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var alias, room string
+				if err := rows.Scan(&alias, &room); err != nil {
+					return err
+				}
+				out[alias] = id.RoomID(room)
+			}
+			return rows.Err()
+		}(); err != nil {
+			return nil, fmt.Errorf("alias routes: %w", err)
+		}
+		aliases = aliases[n:]
+	}
+	return out, nil
+}

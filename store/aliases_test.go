@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -223,6 +224,33 @@ func TestPurgedRoomKeepsItsAliasRoutes(t *testing.T) {
 		}
 		if got := routes(t, st, "#old:example.org"); got != room {
 			t.Errorf("#old, which no other room claims, routes to %q", got)
+		}
+	})
+}
+
+// AliasRoutes reads where many aliases route at once, as RoomIDByAlias
+// reads one: an alias that routes nowhere is left out.
+func TestAliasRoutes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		if _, err := st.RouteUnclaimedAliases(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		want, err := st.RoomIDByAlias(ctx, "#test:example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		many := []string{"#nowhere:example.org"}
+		for i := range 600 { // past one query's list
+			many = append(many, fmt.Sprintf("#x%d:example.org", i))
+		}
+		got, err := st.AliasRoutes(ctx, append(many, "#test:example.org"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got["#test:example.org"] != want {
+			t.Errorf("AliasRoutes = %v; want only #test:example.org → %s", got, want)
 		}
 	})
 }

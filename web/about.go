@@ -29,6 +29,16 @@ func (s *Server) roomRobots(c echo.Context, r store.Room) (string, event.Archive
 		return "", event.ArchiveControls{}, err
 	}
 	ac := controls[r.ID]
+	robots := robotsRule(r, ac)
+	if robots != "" {
+		c.Response().Header().Set("X-Robots-Tag", robots)
+	}
+	return robots, ac, nil
+}
+
+// robotsRule is the robots rule of r's pages, given its archive controls
+// ac (roomRobots; the sitemaps ask it of many rooms at once).
+func robotsRule(r store.Room, ac event.ArchiveControls) string {
 	rules := ac.Robots
 	// A room whose history is no longer world-readable, shown only under
 	// the operator's show_formerly_public, is not offered to search
@@ -37,11 +47,7 @@ func (s *Server) roomRobots(c echo.Context, r store.Room) (string, event.Archive
 	if unlisted && !contains(rules, "noindex") && !contains(rules, "none") {
 		rules = append([]string{"noindex"}, rules...)
 	}
-	robots := strings.Join(rules, ", ")
-	if robots != "" {
-		c.Response().Header().Set("X-Robots-Tag", robots)
-	}
-	return robots, ac, nil
+	return strings.Join(rules, ", ")
 }
 
 func contains(list []string, s string) bool {
@@ -232,27 +238,41 @@ const maxAliasLookups = 20
 // routedAliases splits the addresses r's state claims, its alt_aliases
 // (the canonical alias is r.Alias when it routes to r, else a claim),
 // into those that lead to r here, as its URLs do (the store's verified
-// routes: RoomIDByAlias), and the rest: claims that are not verified or
-// route to another room. Only the first maxAliasLookups alt_aliases are
-// considered; a lookup each.
+// routes), and the rest: claims that are not verified or route to another
+// room. Only the first maxAliasLookups alt_aliases are considered, looked
+// up in one read (store.AliasRoutes).
 func (s *Server) routedAliases(ctx context.Context, r store.Room) (routed, claims []string, err error) {
+	routes, err := s.store.AliasRoutes(ctx, altAliasesOf(r))
+	if err != nil {
+		return nil, nil, err
+	}
+	routed, claims = routedAliasesIn(r, routes)
+	return routed, claims, nil
+}
+
+// altAliasesOf is the alt_aliases of r that routedAliasesIn considers.
+func altAliasesOf(r store.Room) []string {
+	return r.AltAliases[:min(len(r.AltAliases), maxAliasLookups)]
+}
+
+// routedAliasesIn is routedAliases with each alias's route read already
+// (routes: where each routes, absent if nowhere), so that a list of rooms
+// reads all of theirs at once.
+func routedAliasesIn(r store.Room, routes map[string]id.RoomID) (routed, claims []string) {
 	if r.CanonicalAlias != "" && r.Alias == "" {
 		claims = append(claims, r.CanonicalAlias)
 	}
 	seen := map[string]bool{r.Alias: true, r.CanonicalAlias: true}
-	for _, a := range r.AltAliases[:min(len(r.AltAliases), maxAliasLookups)] {
+	for _, a := range altAliasesOf(r) {
 		if seen[a] {
 			continue
 		}
 		seen[a] = true
-		switch to, err := s.store.RoomIDByAlias(ctx, a); {
-		case err == nil && to == r.ID:
+		if routes[a] == r.ID {
 			routed = append(routed, a)
-		case err == nil || errors.Is(err, store.ErrNotFound):
+		} else {
 			claims = append(claims, a)
-		default:
-			return nil, nil, err
 		}
 	}
-	return routed, claims, nil
+	return routed, claims
 }

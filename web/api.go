@@ -210,9 +210,18 @@ func (s *Server) apiRooms(c echo.Context) error {
 		}
 		maps.Copy(known, more)
 	}
+	// Every room's alternative addresses' routes, in one read.
+	var alts []string
+	for _, r := range rooms {
+		alts = append(alts, altAliasesOf(r)...)
+	}
+	routes, err := s.store.AliasRoutes(ctx, alts)
+	if err != nil {
+		return err
+	}
 	out := make([]apiRoom, 0, len(rooms))
 	for _, r := range rooms {
-		a, err := s.apiRoom(c, r, known)
+		a, err := s.apiRoom(c, r, known, routes)
 		if err != nil {
 			return err
 		}
@@ -229,18 +238,17 @@ func (s *Server) apiRooms(c echo.Context) error {
 }
 
 // apiRoom is r as the API gives it; known holds the rooms r's upgrades
-// name that the store knows.
-func (s *Server) apiRoom(c echo.Context, r store.Room, known map[id.RoomID]store.Room) (apiRoom, error) {
+// name that the store knows, routes where its alt_aliases route
+// (store.AliasRoutes).
+func (s *Server) apiRoom(c echo.Context, r store.Room, known map[id.RoomID]store.Room, routes map[string]id.RoomID) (apiRoom, error) {
 	ctx := c.Request().Context()
 	a := apiRoom{
 		RoomID: string(r.ID), Alias: r.Alias, Name: roomName(r), Topic: r.Topic,
 		MessageCount: r.MessageCount, URL: s.absolute(roomPath(r)), RoomVersion: r.Version,
 		ClaimedPredecessor: string(r.Predecessor), ClaimedSuccessor: string(r.Successor),
 	}
+	a.AltAliases, a.ClaimedAliases = routedAliasesIn(r, routes)
 	var err error
-	if a.AltAliases, a.ClaimedAliases, err = s.routedAliases(ctx, r); err != nil {
-		return apiRoom{}, err
-	}
 	if p, ok := known[r.Predecessor]; ok && p.Shown() {
 		if ok, err = s.upgradeConfirmed(ctx, p, r); err != nil {
 			return apiRoom{}, err

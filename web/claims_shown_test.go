@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -365,6 +366,39 @@ func TestRoutedAltAliasIsAnAddress(t *testing.T) {
 		})
 		if len(hrefs) != 1 || !strings.Contains(hrefs[0], "!x:example.org") {
 			t.Errorf("the directory's match for elsewhere lists %q", hrefs)
+		}
+	})
+}
+
+// The room list reads the routes of every room's alternative addresses
+// at once: it looked each one up, up to 20 a room, so a list of many
+// rooms with many aliases cost thousands of queries a request.
+func TestRoomListReadsAliasRoutesAtOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		var files []string
+		for i := range 4 {
+			room := fmt.Sprintf("!r%d:example.org", i)
+			var alts []string
+			for j := range 10 {
+				alts = append(alts, fmt.Sprintf(`"#alt%d-%d:example.org"`, i, j))
+			}
+			files = append(files, writeRoom(t,
+				`{"event_id":"$hv`+itoa(int64(i))+`","room_id":"`+room+`","type":"m.room.history_visibility","sender":"@a:example.org","origin_server_ts":1767225600002,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+				`{"event_id":"$ca`+itoa(int64(i))+`","room_id":"`+room+`","type":"m.room.canonical_alias","sender":"@a:example.org","origin_server_ts":1767225600003,"state_key":"","content":{"alt_aliases":[`+strings.Join(alts, ",")+`]}}`,
+				`{"event_id":"$m`+itoa(int64(i))+`","room_id":"`+room+`","type":"m.room.message","sender":"@a:example.org","origin_server_ts":1767225601000,"content":{"msgtype":"m.text","body":"hi"}}`))
+		}
+		e := newEnv(t, st, files...)
+		count, err := st.CountQueries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.get(t, "/api/v1/rooms") // the via servers, computed once
+		before := count()
+		if rec := e.get(t, "/api/v1/rooms"); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "#alt3-9:example.org") {
+			t.Fatalf("GET /api/v1/rooms = %d:\n%.500s", rec.Code, rec.Body.String())
+		}
+		if n := count() - before; n > 8 {
+			t.Errorf("the room list of 4 rooms with 10 alternative addresses each took %d queries; want them read at once", n)
 		}
 	})
 }

@@ -199,26 +199,36 @@ func (s *Server) spaces(ctx context.Context, children map[id.RoomID][]id.RoomID,
 
 // filterDirectory keeps the rooms whose name, address, topic or ID holds
 // q (lower case). A room's addresses are those that lead to it (its
-// Alias, and the alt_aliases that route to it: routedAliases), not
+// Alias, and the alt_aliases that route to it: routedAliasesIn), not
 // every one its state claims: a squatter naming another room's address
-// would be listed as that address's room. Only a room that matches by
-// nothing but an alt_alias has its aliases looked up.
+// would be listed as that address's room. The routes of the rooms that
+// match by nothing but an alt_alias are read at once (store.AliasRoutes).
 func (s *Server) filterDirectory(ctx context.Context, rooms []store.Room, q string) ([]store.Room, error) {
 	has := func(f string) bool { return strings.Contains(strings.ToLower(f), q) }
-	out := rooms[:0:0]
-	for _, r := range rooms {
-		if has(roomName(r)) || has(r.Alias) || has(r.Topic) || has(string(r.ID)) {
-			out = append(out, r)
-			continue
+	keep := make([]bool, len(rooms))
+	var alts []string
+	for i, r := range rooms {
+		switch {
+		case has(roomName(r)) || has(r.Alias) || has(r.Topic) || has(string(r.ID)):
+			keep[i] = true
+		case slices.ContainsFunc(altAliasesOf(r), has):
+			alts = append(alts, altAliasesOf(r)...)
 		}
-		if !slices.ContainsFunc(r.AltAliases, has) {
-			continue
-		}
-		routed, _, err := s.routedAliases(ctx, r)
-		if err != nil {
+	}
+	var routes map[string]id.RoomID
+	if len(alts) > 0 {
+		var err error
+		if routes, err = s.store.AliasRoutes(ctx, alts); err != nil {
 			return nil, err
 		}
-		if slices.ContainsFunc(routed, has) {
+	}
+	out := rooms[:0:0]
+	for i, r := range rooms {
+		if !keep[i] && routes != nil {
+			routed, _ := routedAliasesIn(r, routes)
+			keep[i] = slices.ContainsFunc(routed, has)
+		}
+		if keep[i] {
 			out = append(out, r)
 		}
 	}

@@ -109,12 +109,17 @@ func (s *Server) pagesNoindex(c echo.Context, r store.Room) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return noindex(robots), nil
+}
+
+// noindex reports whether a robots rule (robotsRule) says noindex or none.
+func noindex(robots string) bool {
 	for _, rule := range strings.Split(robots, ",") {
 		if rule = strings.TrimSpace(rule); rule == "noindex" || rule == "none" {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
 // roomChangedAt is the time (ms) of the room's latest change as its pages
@@ -167,16 +172,18 @@ func (s *Server) sitemapIndex(c echo.Context) error {
 	slices.SortStableFunc(rooms, func(a, b store.Room) int {
 		return cmp.Compare(min(b.LastTS, now), min(a.LastTS, now))
 	})
+	// Every room's robots rule from one read of their controls, not a
+	// read a room.
+	controls, err := s.store.ArchiveControls(ctx, roomIDs(rooms))
+	if err != nil {
+		return err
+	}
 	idx := sitemapIndex{NS: sitemapNS, Sitemaps: []sitemapEntry{}}
 	for _, r := range rooms {
 		if len(idx.Sitemaps) == sitemapMaxURLs {
 			break
 		}
-		noindex, err := s.pagesNoindex(c, r)
-		if err != nil {
-			return err
-		}
-		if noindex {
+		if noindex(robotsRule(r, controls[r.ID])) {
 			continue
 		}
 		idx.Sitemaps = append(idx.Sitemaps, sitemapEntry{Loc: s.absolute(sitemapPath(r))})
