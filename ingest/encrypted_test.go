@@ -3,19 +3,13 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
-	"github.com/mxarchive/mxarchive/ingest"
-	"github.com/mxarchive/mxarchive/internal/dendritetest"
-	"github.com/mxarchive/mxarchive/internal/storetest"
 )
 
 // Through a real homeserver: bob's client made his direct message with the
@@ -24,34 +18,8 @@ import (
 // (an unencrypted m.notice), that it cannot read it; a second encrypted
 // message gets no second answer, and bob is not opted out.
 func TestEncryptedDirectMessageAnsweredThroughHomeserver(t *testing.T) {
-	var handler atomic.Pointer[http.Handler]
-	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := handler.Load()
-		if h == nil {
-			http.Error(w, "not yet", http.StatusServiceUnavailable)
-			return
-		}
-		(*h).ServeHTTP(w, r)
-	}))
-	defer as.Close()
-	reg := dendritetest.NewRegistration("enctest", as.URL, "archivebot")
-	hs := dendritetest.Start(t, dendritetest.Options{Registrations: []string{reg.Write(t)}})
-	bot := id.UserID(reg.SenderID(hs.ServerName))
-	log := storetest.Logger(t)
-	st := storetest.Open(t, "sqlite")
-	client, err := ingest.NewClient(hs.URL, reg.ASToken, bot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := ingest.New(st, log, bot)
-	m := ingest.NewManager(ingest.ManagerConfig{SpoolDir: t.TempDir(), SyncTimeout: time.Second}, client, in, st, bot, log)
-	h := ingest.NewAppService(in, reg.HSToken, m, log).Handler()
-	handler.Store(&h)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done }) // before the store closes
-
+	ctx := context.Background()
+	hs, bot, st := runThroughHomeserver(t, "enctest", nil)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(100 * time.Millisecond) {
