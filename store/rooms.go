@@ -27,6 +27,11 @@ const (
 	getRoomSQL     = `SELECT ` + roomColumns + ` FROM rooms WHERE room_id = $1`
 	latestStateSQL = `SELECT event_id, sender, raw FROM events
 		WHERE room_id = $1 AND type = $2 AND state_key = '' AND ` + sentInTimeSQL + ` ORDER BY origin_ts DESC, nid DESC LIMIT 1`
+	// latestPublicStateSQL is latestStateSQL among the events judged
+	// public (sent while the history was world-readable): what a room no
+	// longer world-readable shows of itself (refreshRoom).
+	latestPublicStateSQL = `SELECT event_id, sender, raw FROM events
+		WHERE room_id = $1 AND type = $2 AND state_key = '' AND public AND ` + sentInTimeSQL + ` ORDER BY origin_ts DESC, nid DESC LIMIT 1`
 	fallbackMetaSQL = `UPDATE rooms SET
 		name = CASE WHEN name = '' THEN $2 ELSE name END,
 		topic = CASE WHEN topic = '' THEN $3 ELSE topic END WHERE room_id = $1 AND NOT purged`
@@ -60,17 +65,20 @@ func (w *writer) changesSummary(typ, key string) bool {
 // It reads only what changesSummary watches for.
 func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	sets := map[string]any{}
-	latest := func(typ string) (id.EventID, id.UserID, json.RawMessage, bool, error) {
+	latestOf := func(query, typ string) (id.EventID, id.UserID, json.RawMessage, bool, error) {
 		if !summaryTypes[typ] {
 			// Whatever refreshRoom reads must make changesSummary call it.
 			return "", "", nil, false, fmt.Errorf("room summary reads %s, which summaryTypes lacks", typ)
 		}
 		var evID, sender, content string
-		err := w.tx.QueryRowContext(ctx, latestStateSQL, string(room), typ).Scan(&evID, &sender, &content)
+		err := w.tx.QueryRowContext(ctx, query, string(room), typ).Scan(&evID, &sender, &content)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", "", nil, false, nil
 		}
 		return id.EventID(evID), id.UserID(sender), event.ContentOf([]byte(content)), err == nil, err
+	}
+	latest := func(typ string) (id.EventID, id.UserID, json.RawMessage, bool, error) {
+		return latestOf(latestStateSQL, typ)
 	}
 	if evID, sender, c, ok, err := latest(event.TypeCreate); err != nil {
 		return err
@@ -89,16 +97,29 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 			sets["predecessor_room_id"] = pred.Predecessor.RoomID
 		}
 	}
-	simple := []struct{ typ, key, column string }{
-		{event.TypeName, "name", "name"},
-		{event.TypeTopic, "topic", "topic"},
-		{event.TypeAvatar, "url", "avatar_url"},
-		{event.TypeJoinRules, "join_rule", "join_rule"},
-		{event.TypeHistoryVisibility, "history_visibility", "history_visibility"},
-		{event.TypeTombstone, "replacement_room", "successor_room_id"},
+	// The visibility first: a room whose history is no longer
+	// world-readable (shown under show_formerly_public) shows the name,
+	// topic and avatar it last had while it was, not those set since,
+	// which are as private as what was said then ("Layoffs list
+	// (confidential)"). Where no public one exists the column keeps what
+	// it showed while public.
+	simple := []struct {
+		typ, key, column string
+		shown            bool // what the room says of itself, to readers
+	}{
+		{event.TypeHistoryVisibility, "history_visibility", "history_visibility", false},
+		{event.TypeName, "name", "name", true},
+		{event.TypeTopic, "topic", "topic", true},
+		{event.TypeAvatar, "url", "avatar_url", true},
+		{event.TypeJoinRules, "join_rule", "join_rule", false},
+		{event.TypeTombstone, "replacement_room", "successor_room_id", false},
 	}
 	for _, f := range simple {
-		_, _, c, ok, err := latest(f.typ)
+		query := latestStateSQL
+		if f.shown && sets["history_visibility"] != "world_readable" {
+			query = latestPublicStateSQL
+		}
+		_, _, c, ok, err := latestOf(query, f.typ)
 		if err != nil {
 			return err
 		}
