@@ -102,7 +102,8 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	// topic and avatar it last had while it was, not those set since,
 	// which are as private as what was said then ("Layoffs list
 	// (confidential)"). Where no public one exists the column keeps what
-	// it showed while public.
+	// it showed while public. A room without a visibility event (an IRC
+	// import's, vouched for, whose made state is not shown) is as before.
 	simple := []struct {
 		typ, key, column string
 		shown            bool // what the room says of itself, to readers
@@ -116,7 +117,7 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 	}
 	for _, f := range simple {
 		query := latestStateSQL
-		if f.shown && sets["history_visibility"] != "world_readable" {
+		if hv, ok := sets["history_visibility"]; f.shown && ok && hv != "world_readable" {
 			query = latestPublicStateSQL
 		}
 		_, _, c, ok, err := latestOf(query, f.typ)
