@@ -289,26 +289,11 @@ func buildState(r store.Room, e store.Event, d timelineData, links *eventLinks) 
 		// nothing, and was shown as if it renamed the room.
 		return nil
 	}
-	if e.Redacted {
+	if words, ok := redactedStateWords[e.Type]; ok && e.Redacted {
 		// What the event changed is gone: the line says what it was a
 		// change of, and by whom.
-		switch e.Type {
-		case event.TypeName:
-			v.line("A change of the room name by ", who, " was deleted.")
-			return v
-		case event.TypeTopic:
-			v.line("A change of the topic by ", who, " was deleted.")
-			return v
-		case event.TypeAvatar:
-			v.line("A change of the room avatar by ", who, " was deleted.")
-			return v
-		case event.TypeCanonicalAlias:
-			v.line("A change of the room's main address by ", who, " was deleted.")
-			return v
-		case event.TypeTombstone:
-			v.line("A notice by ", who, " that this room was upgraded was deleted.")
-			return v
-		}
+		v.line(words[0], who, words[1])
+		return v
 	}
 	switch e.Type {
 	case event.TypeCreate:
@@ -364,6 +349,16 @@ func buildState(r store.Room, e store.Event, d timelineData, links *eventLinks) 
 // userText is what a user wrote (a name, the room's name or topic, an
 // address, a reason) in a state line (stateView.line).
 type userText string
+
+// redactedStateWords are the words around the sender of a redacted
+// state event whose content the redaction strips whole (buildState).
+var redactedStateWords = map[string][2]string{
+	event.TypeName:           {"A change of the room name by ", " was deleted."},
+	event.TypeTopic:          {"A change of the topic by ", " was deleted."},
+	event.TypeAvatar:         {"A change of the room avatar by ", " was deleted."},
+	event.TypeCanonicalAlias: {"A change of the room's main address by ", " was deleted."},
+	event.TypeTombstone:      {"A notice by ", " that this room was upgraded was deleted."},
+}
 
 // person is a person a state line names: their display name (name, "" for
 // none) and user ID. The line writes the name (displayName), followed by

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
@@ -17,17 +16,8 @@ func TestDirectoryFilterQueriesDoNotGrowWithRooms(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		const t0 = 1767225600000
 		e := newEnv(t, st, writeRoom(t, msgLine("$m", t0+1000, `{"msgtype":"m.text","body":"hello"}`)))
-		count, err := st.CountQueries()
-		if err != nil {
-			t.Fatal(err)
-		}
-		measure := func(q string) int64 {
-			before := count()
-			if rec := e.get(t, "/?q="+q); rec.Code != http.StatusOK {
-				t.Fatalf("directory: %d", rec.Code)
-			}
-			return count() - before
-		}
+		queries := queryCounter(t, e, st)
+		measure := func(q string) int64 { return queries("/?q=" + q) }
 		e.get(t, "/")
 		few := measure("bridged")
 		var lines []string
