@@ -62,6 +62,9 @@ type ImportOptions struct {
 	// IRC says where an IRC log's lines go; an IRC log is refused without
 	// it. Importing one vouches that the channel was public.
 	IRC *IRCOptions
+	// order, set by a backfill, is the room's order of its spool file's
+	// visibility changes; each event is judged by it too.
+	order *historyOrder
 }
 
 // Progress is a snapshot of a running import.
@@ -253,7 +256,9 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 		if opts.batched != nil {
 			opts.batched(len(evs), size)
 		}
-		ingest := in.IngestFrom
+		ingest := func(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
+			return in.ingestLines(ctx, src, evs, lines, opts.order)
+		}
 		if unshown {
 			ingest = in.ingestUnshown
 		}
@@ -370,7 +375,7 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 			continue // drain so the reader can finish
 		}
 		if len(b.evs) > 0 {
-			r, err := in.IngestFrom(ctx, opts.Source, b.evs)
+			r, err := in.ingestLines(ctx, opts.Source, b.evs, b.lines, opts.order)
 			if err != nil {
 				writeErr = fmt.Errorf("import %s: %s: %w", path, lineRange(b.lines), err)
 				continue
@@ -435,6 +440,16 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 		return rep, fmt.Errorf("import %s: %w (%d lines rejected)", path, ErrNoEvents, len(rep.Rejected))
 	}
 	return rep, nil
+}
+
+// ingestLines is IngestFrom for a batch of a file's events (evs, read
+// from lines), judged by the room's order as well where the file is in
+// it (order, a backfill's).
+func (in *Ingester) ingestLines(ctx context.Context, src store.Source, evs []*event.Event, lines []int, order *historyOrder) (Result, error) {
+	if order == nil {
+		return in.IngestFrom(ctx, src, evs)
+	}
+	return in.ingestOrdered(ctx, src, evs, order.of(evs, lines))
 }
 
 // vouchedRooms returns the rooms with state events in an import's file

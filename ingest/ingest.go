@@ -135,6 +135,9 @@ func (in *Ingester) room(ctx context.Context, roomID id.RoomID) (*roomState, err
 		rs.add(&evs[i].Event, in.seq)
 	}
 	rs.assumeWorldReadable = in.assumed[roomID]
+	if rs.arrived, err = in.store.ArrivedVisibility(ctx, roomID); err != nil {
+		return nil, err
+	}
 	in.rooms[roomID] = rs
 	return rs, nil
 }
@@ -176,13 +179,13 @@ func (in *Ingester) trim() {
 // of the batch is (Result.Quarantined, ARCHITECTURE.md rule 7); an error
 // means the batch was not stored and should be retried.
 func (in *Ingester) Ingest(ctx context.Context, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, store.SourceOther, "", evs, false)
+	return in.ingest(ctx, store.SourceOther, "", evs, false, nil)
 }
 
 // IngestFrom is Ingest naming the path the events came by, for the
 // quarantine's records.
 func (in *Ingester) IngestFrom(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, src, "", evs, false)
+	return in.ingest(ctx, src, "", evs, false, nil)
 }
 
 // ingestUnshown is IngestFrom for events the archive keeps but never
@@ -191,13 +194,13 @@ func (in *Ingester) IngestFrom(ctx context.Context, src store.Source, evs []*eve
 // of the log, at the time of the first line of whichever file was
 // imported first.
 func (in *Ingester) ingestUnshown(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, src, "", evs, true)
+	return in.ingest(ctx, src, "", evs, true, nil)
 }
 
 // IngestTransaction is Ingest for an appservice transaction: the
 // transaction's record commits with its events.
 func (in *Ingester) IngestTransaction(ctx context.Context, txnID string, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, store.SourceTransaction, txnID, evs, false)
+	return in.ingest(ctx, store.SourceTransaction, txnID, evs, false, nil)
 }
 
 // Kept returns the events of evs that were not quarantined: the ones to
@@ -215,11 +218,44 @@ func (r Result) Kept(evs []*event.Event) []*event.Event {
 	return out
 }
 
-func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, evs []*event.Event, unshown bool) (Result, error) {
+// ingestOrdered is IngestFrom for history read back in the room's order
+// (a backfill's /messages): before gives the history visibility in force
+// before each event by that order, where it is known (inOrder).
+func (in *Ingester) ingestOrdered(ctx context.Context, src store.Source, evs []*event.Event, before map[*event.Event]string) (Result, error) {
+	return in.ingest(ctx, src, "", evs, false, before)
+}
+
+// before is the history visibility in force before each event in the
+// room's order, where known (ingestOrdered); events that come in the
+// room's order (arrivesInOrder) are judged by the order they came in.
+func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, evs []*event.Event, unshown bool, before map[*event.Event]string) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	defer in.trim()
 	var res Result
+	// arrived: each room's visibility after this batch, by the order its
+	// events came in; last: the event that set it (store.Event.Arrived).
+	var arrived map[id.RoomID]string
+	var last map[id.RoomID]*event.Event
+	if before == nil && arrivesInOrder(src) {
+		before = make(map[*event.Event]string, len(evs))
+		arrived, last = map[id.RoomID]string{}, map[id.RoomID]*event.Event{}
+		for _, ev := range evs {
+			v, ok := arrived[ev.RoomID]
+			if !ok {
+				rs, err := in.room(ctx, ev.RoomID)
+				if err != nil {
+					return res, err
+				}
+				v = rs.arrived
+			}
+			before[ev] = v
+			if event.IsHistoryVisibility(ev) {
+				v, last[ev.RoomID] = event.HistoryVisibility(ev.Content), ev
+			}
+			arrived[ev.RoomID] = v
+		}
+	}
 	state := make([]*event.Event, 0)
 	var other []*event.Event
 	for _, ev := range evs {
@@ -245,8 +281,10 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		if err != nil {
 			return res, err
 		}
-		public := rs.public(ev) && !unshown
-		out = append(out, in.prepare(rs, ev, public))
+		public := rs.public(ev) && inOrder(ev, before[ev]) && !unshown
+		se := in.prepare(rs, ev, public)
+		se.Arrived = last[ev.RoomID] == ev
+		out = append(out, se)
 		in.seq++
 		rs.add(ev, in.seq)
 		pending = append(pending, pendingState{rs, ev})
@@ -258,7 +296,7 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		}
 		// Redactions are always stored and applied, whatever the room's
 		// visibility: erasing beats not recording.
-		public := rs.public(ev) && !unshown
+		public := rs.public(ev) && inOrder(ev, before[ev]) && !unshown
 		if !public && ev.Type != event.TypeRedaction {
 			res.NotPublic++
 			if arrives(src) {
@@ -284,6 +322,11 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 			delete(in.rooms, p.ev.RoomID)
 		}
 		return res, err
+	}
+	for room, v := range arrived {
+		if rs, ok := in.rooms[room]; ok {
+			rs.arrived = v
+		}
 	}
 	// A quarantined state event is in memory but not in the store: reload
 	// its room from the store, which is what later decisions must follow.
@@ -322,6 +365,13 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 // import again with --assume-world-readable).
 func arrives(src store.Source) bool {
 	return src == store.SourceTransaction || src == store.SourceSync || src == store.SourceSweep
+}
+
+// arrivesInOrder reports whether events from src come in the room's order:
+// as they are sent (arrives), or as the room's current state, read on
+// joining, whose one history visibility is the room's now.
+func arrivesInOrder(src store.Source) bool {
+	return arrives(src) || src == store.SourceState
 }
 
 func (in *Ingester) prepare(rs *roomState, ev *event.Event, public bool) store.Event {

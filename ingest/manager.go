@@ -777,8 +777,10 @@ func (m *Manager) messages(ctx context.Context, roomID id.RoomID, from, dir stri
 // or the configured bounds (events, spool bytes), into a spool file, and
 // imports that: the
 // importer reads state first, so every event is judged by the state in
-// force when it was sent even though pages arrive newest first. It is
-// idempotent, and records how far back history is complete.
+// force when it was sent even though pages arrive newest first, and by
+// the history visibility in force before it in the order the pages give
+// (historyOrder), which no timestamp can change. It is idempotent, and
+// records how far back history is complete.
 func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(events int)) (BackfillReport, error) {
 	rep := BackfillReport{Room: roomID}
 	if err := os.MkdirAll(m.cfg.SpoolDir, 0o750); err != nil {
@@ -798,6 +800,7 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	var from, forward string
 	oldest := int64(0)
 	limit := backfillPage
+	var order historyOrder
 	for {
 		page, err := m.messages(ctx, roomID, from, "b", &limit)
 		if err != nil {
@@ -816,12 +819,17 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 				break
 			}
 			var probe struct {
-				Type string `json:"type"`
-				TS   int64  `json:"origin_server_ts"`
+				Type     string          `json:"type"`
+				TS       int64           `json:"origin_server_ts"`
+				StateKey *string         `json:"state_key"`
+				Content  json.RawMessage `json:"content"`
 			}
 			_ = json.Unmarshal(raw, &probe) // the importer reports malformed events
 			if probe.Type == event.TypeCreate {
 				rep.ReachedCreate = true
+			}
+			if probe.Type == event.TypeHistoryVisibility && probe.StateKey != nil && *probe.StateKey == "" {
+				order.add(rep.Events+1, event.HistoryVisibility(probe.Content)) // the spool's line, from 1
 			}
 			if probe.TS > 0 && (oldest == 0 || probe.TS < oldest) {
 				oldest = probe.TS
@@ -847,7 +855,9 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 		// A backfill is written while the archiver's own transactions
 		// come in: its batches stay small, so none of them waits long
 		// for SQLite's write lock.
-		rep.Import, err = m.in.ImportFile(ctx, spool.Name(), ImportOptions{Format: FormatNDJSON, Source: store.SourceBackfill, BatchSize: backfillBatch})
+		order.complete = rep.ReachedCreate
+		rep.Import, err = m.in.ImportFile(ctx, spool.Name(), ImportOptions{Format: FormatNDJSON, Source: store.SourceBackfill,
+			BatchSize: backfillBatch, order: &order})
 		if err != nil && !errors.Is(err, ErrNoEvents) {
 			return rep, fmt.Errorf("backfill %s: %w", roomID, err)
 		}

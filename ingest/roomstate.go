@@ -20,6 +20,9 @@ type roomState struct {
 	assumeWorldReadable bool
 	// bot is the archive bot, whose removal from the room stops recording.
 	bot id.UserID
+	// arrived is the room's history visibility as its events came in, in
+	// the room's order (store.Event.Arrived); "" where none came so.
+	arrived string
 }
 
 type stateKey struct{ typ, key string }
@@ -78,7 +81,7 @@ func (r *roomState) at(typ, key string, ts int64, self id.EventID) (stateEntry, 
 	return stateEntry{}, false
 }
 
-const worldReadable = "world_readable"
+const worldReadable = event.WorldReadable
 
 // visibility is the history visibility in force at ts (before self).
 func (r *roomState) visibility(ts int64, self id.EventID) string {
@@ -114,6 +117,21 @@ func (r *roomState) public(ev *event.Event) bool {
 		return before == worldReadable || event.StringField(ev.Content, "history_visibility") == worldReadable
 	}
 	return before == worldReadable
+}
+
+// inOrder reports whether ev may be archived by the history visibility in
+// force before it in the room's order (before; "" where that is not
+// known): the events' timestamps are their senders' claims, and a
+// "world_readable" stamped years back, or a "joined" stamped years ahead,
+// would otherwise publish what the room's members said under "joined".
+// An event is public only if both orders say so (public and this). A
+// history-visibility change is itself public if either side of it is
+// world_readable.
+func inOrder(ev *event.Event, before string) bool {
+	if before == "" || before == worldReadable {
+		return true
+	}
+	return event.IsHistoryVisibility(ev) && event.HistoryVisibility(ev.Content) == worldReadable
 }
 
 // botRemoved reports whether the archive bot had been kicked or banned (and

@@ -115,6 +115,10 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		{event.TypeJoinRules, "join_rule", "join_rule", false},
 		{event.TypeTombstone, "replacement_room", "successor_room_id", false},
 	}
+	var arrived string
+	if err := w.tx.QueryRowContext(ctx, arrivedVisibilitySQL, string(room)).Scan(&arrived); err != nil {
+		return err
+	}
 	for _, f := range simple {
 		query := latestStateSQL
 		if hv, ok := sets["history_visibility"]; f.shown && ok && hv != "world_readable" {
@@ -126,6 +130,14 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		}
 		if ok {
 			sets[f.column] = event.StringField(c, f.key)
+		}
+		if f.column == "history_visibility" && arrived != "" && arrived != event.WorldReadable {
+			// The visibility that came last in the room's order is not
+			// world_readable: the room is not public, whatever the
+			// events' timestamps say (a "joined" stamped in 2100, which
+			// current state passes over, or a "world_readable" stamped
+			// before it).
+			sets[f.column] = arrived
 		}
 	}
 	if v, ok := sets["history_visibility"]; ok && v == "" {
@@ -431,4 +443,21 @@ func (s *Store) SetFallbackMeta(ctx context.Context, roomID id.RoomID, name, top
 		return fmt.Errorf("set room meta: %w", err)
 	}
 	return tx.Commit()
+}
+
+// ArrivedVisibility is the room's history visibility as its events came
+// in, in the room's order (Event.Arrived); "" if none came so, or the
+// room is unknown.
+func (s *Store) ArrivedVisibility(ctx context.Context, room id.RoomID) (string, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var v string
+	err := s.queryRow(ctx, arrivedVisibilitySQL, string(room)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("arrived visibility of %s: %w", room, err)
+	}
+	return v, nil
 }

@@ -39,6 +39,13 @@ type Event struct {
 	// later delivery judged otherwise (a visibility change that claims an
 	// earlier time, arriving after it) does not store it either.
 	Withheld bool
+	// Arrived (on write): the last m.room.history_visibility event of its
+	// room in a batch that came in the room's order (a transaction, /sync,
+	// a forward sweep, the state read on joining). Its value becomes the
+	// room's visibility as its events arrive (rooms.arrived_visibility),
+	// which hides the room when it is not world_readable whatever the
+	// event's timestamp claims (Room.HistoryVisibility).
+	Arrived bool
 }
 
 // Displayable reports whether the event is a timeline message (not an edit,

@@ -16,7 +16,9 @@ import (
 )
 
 const (
-	insertRoomSQL = `INSERT INTO rooms (room_id, history_visibility) VALUES ($1, '') ON CONFLICT (room_id) DO NOTHING`
+	insertRoomSQL           = `INSERT INTO rooms (room_id, history_visibility) VALUES ($1, '') ON CONFLICT (room_id) DO NOTHING`
+	setArrivedVisibilitySQL = `UPDATE rooms SET arrived_visibility = $2 WHERE room_id = $1`
+	arrivedVisibilitySQL    = `SELECT arrived_visibility FROM rooms WHERE room_id = $1`
 	// insertEventsPostgresSQL writes a batch's events (the rows as one
 	// array a column; unnest's rows come in the arrays' order, and are
 	// inserted, and numbered, in it). As on SQLite, events has no unique
@@ -303,6 +305,8 @@ type roomDelta struct {
 	controls     []string
 	messages     int64
 	minTS, maxTS int64
+	// arrived: the history visibility of the batch's Arrived event.
+	arrived string
 }
 
 // isControls reports whether a state event of type typ with the state key
@@ -641,6 +645,11 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 	if w.inserted[ev.ID] {
 		n = 1
 		delete(w.inserted, ev.ID)
+	}
+	if ev.Arrived && event.IsHistoryVisibility(&ev.Event) {
+		// Also a copy already stored: a transaction sent again comes in
+		// the room's order as the first time did.
+		d.arrived, d.state = event.HistoryVisibility(ev.Content), true
 	}
 	if n == 0 {
 		res.Duplicates++
@@ -1103,6 +1112,11 @@ func (w *writer) finish(ctx context.Context) error {
 		if d.messages > 0 || d.maxTS > 0 {
 			if _, err := w.exec(ctx, countMessageSQL, string(room), d.messages, d.minTS, d.maxTS); err != nil {
 				return err
+			}
+		}
+		if d.arrived != "" {
+			if _, err := w.exec(ctx, setArrivedVisibilitySQL, string(room), d.arrived); err != nil {
+				return fmt.Errorf("room %s: %w", room, err)
 			}
 		}
 		if d.state {

@@ -1,0 +1,4 @@
+-- unless-column: rooms.arrived_visibility
+-- 033_arrived_visibility: as common/033_arrived_visibility.sql, with the
+-- column compared as bytes, as every text column is since 021.
+ALTER TABLE rooms ADD COLUMN arrived_visibility TEXT COLLATE "C" NOT NULL DEFAULT '';
