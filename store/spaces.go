@@ -13,10 +13,12 @@ import (
 // hostile space admin could add thousands of children.
 const maxSpaceChildren = 10000
 
-// spaceChildrenSQL reads every space's child events, in the order that
-// leaves each (space, child) pair's latest last.
+// spaceChildrenSQL reads every space's child events sent in time
+// (sentInTimeSQL), in the order that leaves each (space, child) pair's
+// latest last.
 const spaceChildrenSQL = `SELECT room_id, state_key, raw FROM events
 	WHERE type = 'm.space.child' AND state_key IS NOT NULL AND state_key <> '' AND public AND NOT redacted
+	  AND ` + sentInTimeSQL + `
 	ORDER BY room_id, state_key, origin_ts, nid LIMIT $1`
 
 // SpaceChildren maps each archived space to the rooms its current

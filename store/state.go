@@ -24,7 +24,7 @@ const (
 	// counted they would outnumber its servers in matrix.to via links.
 	memberEventsSQL = `SELECT state_key, raw FROM events
 		WHERE room_id = $1 AND type = 'm.room.member' AND state_key IS NOT NULL
-		  AND event_id NOT LIKE '$irc-%'
+		  AND event_id NOT LIKE '$irc-%' AND ` + sentInTimeSQL + `
 		ORDER BY state_key, origin_ts, nid`
 )
 
@@ -130,7 +130,8 @@ func (s *Store) joinedMembers(ctx context.Context, roomID id.RoomID, limit int) 
 // sentInTimeSQL (sentInTimeOf for an alias) says an event was sent no
 // later than an hour after the archive received it: a room's current
 // state (its summary, CurrentState, its retention policy, its archive
-// controls) is its latest event by the time sent among those alone. A
+// controls, its members, a space's children) is its latest event by the
+// time sent among those alone. A
 // server stamps its events as it likes, and an admin's event stamped in
 // 2100 was the room's current state for good: a history made
 // world-readable then outlived the owner's later "joined" (the room

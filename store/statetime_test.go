@@ -49,3 +49,45 @@ func TestFutureStampedStateDoesNotOutliveLaterState(t *testing.T) {
 		}
 	})
 }
+
+// A room's member list and a space's children are each key's latest
+// event among those sent in time, as the room's other current state is:
+// a server that stamped its user's "join" in 2100 kept the user joined
+// after a later leave (the user's server named as a way into the room in
+// its matrix.to links), and a space admin's child stamped in 2100 stayed
+// a child after the owner removed it.
+func TestFutureStampedMembersAndChildrenDoNotOutliveLaterState(t *testing.T) {
+	year2100 := int64(4102444800000)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		now := time.Now().UnixMilli()
+		const mallory = "@mallory:evil.org"
+		put(t, st, mk(t, "$mj", "m.room.member", mallory, now, sk(mallory), `{"membership":"join"}`))
+		put(t, st, mk(t, "$mj2100", "m.room.member", mallory, year2100, sk(mallory), `{"membership":"join","displayname":"M"}`))
+		put(t, st, mk(t, "$ml", "m.room.member", mallory, now+1000, sk(mallory), `{"membership":"leave"}`))
+		members, err := st.JoinedMembers(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range members {
+			if m == mallory {
+				t.Errorf("a member who left stays joined by a join stamped in 2100: %v", members)
+			}
+		}
+		if members, complete, err := st.JoinedMembersUpTo(ctx, room, 100); err != nil || !complete || len(members) != 1 || members[0] != "@alice:example.org" {
+			t.Errorf("JoinedMembersUpTo = %v, %v, %v; want alice alone", members, complete, err)
+		}
+
+		const child = "!child:example.org"
+		put(t, st, mk(t, "$c2100", "m.space.child", "@alice:example.org", year2100, sk(child), `{"via":["example.org"]}`))
+		put(t, st, mk(t, "$cgone", "m.space.child", "@alice:example.org", now+2000, sk(child), `{}`))
+		children, err := st.SpaceChildren(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(children[room]) != 0 {
+			t.Errorf("a child removed stays one by an event stamped in 2100: %v", children[room])
+		}
+	})
+}
