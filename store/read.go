@@ -1107,6 +1107,25 @@ func (s *Store) RedactionOf(ctx context.Context, target id.EventID) (Redaction, 
 	return r, nil
 }
 
+// RedactionTarget returns the event the redaction redactionID redacts as
+// the store read it on storing it: by the room's version
+// (event.RedactsTargetIn), where a read of the event alone (Event.Redacts)
+// cannot tell a pre-v11 room's top-level target from a content.redacts
+// anyone may fill. ErrNotFound if the store holds no such redaction.
+func (s *Store) RedactionTarget(ctx context.Context, redactionID id.EventID) (id.EventID, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	var target string
+	err := s.queryRow(ctx, `SELECT target_id FROM redactions WHERE redaction_id = $1`, string(redactionID)).Scan(&target)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("redaction %s: %w", redactionID, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("redaction %s: %w", redactionID, err)
+	}
+	return id.EventID(target), nil
+}
+
 // RedactionsOf returns the applied redaction (the first applied) of each
 // of the events that has one, with a query per few hundred events.
 func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.EventID]Redaction, error) {

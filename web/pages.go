@@ -558,6 +558,17 @@ func (s *Server) messageOf(c echo.Context, ev *store.Event) (id.EventID, error) 
 		if target == "" {
 			return cur.ID, nil
 		}
+		if cur.Type == event.TypeRedaction {
+			// The event the store applied it to: before room version 11
+			// content.redacts is anyone's to fill, and named another's
+			// message than the one a member deleted.
+			applied, err := s.store.RedactionTarget(c.Request().Context(), cur.ID)
+			if err == nil {
+				target = applied
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return "", err
+			}
+		}
 		if seen[target] {
 			break
 		}
