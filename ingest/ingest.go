@@ -238,11 +238,19 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 	var arrived map[id.RoomID]string
 	var last map[id.RoomID]*event.Event
 	if before == nil && arrivesInOrder(src) {
+		// A push (a transaction, /sync, the state read on joining) is the
+		// room's newest: it goes on from the visibility that came last,
+		// and sets it. A forward sweep re-reads, from its last position,
+		// events mostly pushed already: it is judged by its own order
+		// alone and sets nothing, or a page ending before a visibility
+		// change pushed since would undo that change (and a page read
+		// after one would judge what was sent before it by it).
+		pushed := src != store.SourceSweep
 		before = make(map[*event.Event]string, len(evs))
 		arrived, last = map[id.RoomID]string{}, map[id.RoomID]*event.Event{}
 		for _, ev := range evs {
 			v, ok := arrived[ev.RoomID]
-			if !ok {
+			if !ok && pushed {
 				rs, err := in.room(ctx, ev.RoomID)
 				if err != nil {
 					return res, err
@@ -251,9 +259,15 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 			}
 			before[ev] = v
 			if event.IsHistoryVisibility(ev) {
-				v, last[ev.RoomID] = event.HistoryVisibility(ev.Content), ev
+				v = event.HistoryVisibility(ev.Content)
+				if pushed {
+					last[ev.RoomID] = ev
+				}
 			}
 			arrived[ev.RoomID] = v
+		}
+		if !pushed {
+			arrived = nil
 		}
 	}
 	state := make([]*event.Event, 0)

@@ -237,3 +237,64 @@ func TestBackfillJudgesVisibilityByTheRoomsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepDoesNotMoveTheArrivedVisibility: a forward sweep re-reads, from
+// its last position, events the homeserver mostly pushed already. Judged
+// from the visibility pushed last, a message the pushes missed, sent
+// before the room was closed, was withheld for good; and a page that
+// re-read the room's earlier "world_readable" (ending before the "joined"
+// pushed since) opened the room again, publishing what was pushed next.
+// A sweep is now judged by its own order alone and sets nothing.
+func TestSweepDoesNotMoveTheArrivedVisibility(t *testing.T) {
+	const bot = "@archive:example.org"
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.Open(t, d)
+			in := New(st, storetest.Logger(t), bot)
+			now := time.Now().UnixMilli()
+			hs := &pagedRoom{events: []string{
+				orderLine("$create", event.TypeCreate, now-60000, "", `{"room_version":"10"}`),
+				orderLine("$join", event.TypeMember, now-59000, "@admin:example.org", `{"membership":"join"}`),
+				orderVisibility("$open", now-58000, "world_readable"),
+				orderMessage("$missed", now-30000), // public, but not pushed
+			}}
+			if _, err := in.IngestFrom(ctx, store.SourceState, orderEvents(t, hs.events[:3]...)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := in.IngestTransaction(ctx, "t1", orderEvents(t, orderVisibility("$close", now-1000, "joined"))); err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(hs)
+			defer srv.Close()
+			client, err := NewClient(srv.URL, "as-token", bot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := NewManager(ManagerConfig{SpoolDir: t.TempDir()}, client, in, st, bot, storetest.Logger(t))
+			for _, from := range []string{"p3", "p2"} { // the message alone; then the visibility before it too
+				if err := st.SetRoomSync(ctx, store.RoomSync{RoomID: orderRoomID, ForwardToken: from}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := m.Sweep(ctx, orderRoomID); err != nil {
+					t.Fatal(err)
+				}
+				if got := archived(t, st, "$missed"); !got["$missed"] {
+					t.Errorf("sweep from %s: a public message the pushes missed was withheld", from)
+				}
+			}
+			if v, err := st.ArrivedVisibility(ctx, orderRoomID); err != nil || v != "joined" {
+				t.Errorf("arrived visibility %q, %v after the sweeps; want joined", v, err)
+			}
+			if _, err := in.IngestTransaction(ctx, "t2", orderEvents(t, orderMessage("$members-only", now))); err != nil {
+				t.Fatal(err)
+			}
+			if got := archived(t, st, "$members-only"); got["$members-only"] {
+				t.Errorf("a message pushed after the room was closed was archived")
+			}
+			if room, err := st.Room(ctx, orderRoomID); err != nil || room.Shown() {
+				t.Errorf("room %q shown %v (%v); want hidden", room.HistoryVisibility, room.Shown(), err)
+			}
+		})
+	}
+}

@@ -40,8 +40,8 @@ type Event struct {
 	// earlier time, arriving after it) does not store it either.
 	Withheld bool
 	// Arrived (on write): the last m.room.history_visibility event of its
-	// room in a batch that came in the room's order (a transaction, /sync,
-	// a forward sweep, the state read on joining). Its value becomes the
+	// room in a batch pushed in the room's order (a transaction, /sync,
+	// the state read on joining). Its value becomes the
 	// room's visibility as its events arrive (rooms.arrived_visibility),
 	// which hides the room when it is not world_readable whatever the
 	// event's timestamp claims (Room.HistoryVisibility).
