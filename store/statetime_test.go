@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -88,6 +90,60 @@ func TestFutureStampedMembersAndChildrenDoNotOutliveLaterState(t *testing.T) {
 		}
 		if len(children[room]) != 0 {
 			t.Errorf("a child removed stays one by an event stamped in 2100: %v", children[room])
+		}
+	})
+}
+
+// A message stamped more than an hour after the archive received it is
+// stored at the time it was received: one message stamped in 2100 made its
+// room the directory's most recently active for good (rooms sort by their
+// last message), the newest entry of its feed and a calendar day in 2100.
+// A clock running less than an hour fast is believed.
+func TestFutureStampedMessageTakesItsArrivalTime(t *testing.T) {
+	year2100 := int64(4102444800000)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		before := time.Now().UnixMilli()
+		fast := before + 30*60*1000
+		put(t, st,
+			mk(t, "$spam", "m.room.message", "@mallory:evil.org", year2100, nil, `{"msgtype":"m.text","body":"pinned"}`),
+			mk(t, "$fast", "m.room.message", "@bob:example.org", fast, nil, `{"msgtype":"m.text","body":"a fast clock"}`))
+		after := time.Now().UnixMilli()
+		evs, err := st.EventsByID(ctx, []id.EventID{"$spam", "$fast"})
+		if err != nil || len(evs) != 2 {
+			t.Fatalf("EventsByID = %d events, %v", len(evs), err)
+		}
+		for _, e := range evs {
+			switch e.ID {
+			case "$spam":
+				if e.OriginTS < before || e.OriginTS > after {
+					t.Errorf("a message stamped in 2100 is stored at %d; want its arrival, %d..%d", e.OriginTS, before, after)
+				}
+				if !strings.Contains(string(e.Raw), "4102444800000") {
+					t.Errorf("its JSON lost the time it claimed: %s", e.Raw)
+				}
+			case "$fast":
+				if e.OriginTS != fast {
+					t.Errorf("a message stamped half an hour ahead is stored at %d; want %d", e.OriginTS, fast)
+				}
+			}
+		}
+		r, err := st.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.LastTS != fast {
+			t.Errorf("the room's last message time %d; want %d (the fast clock's)", r.LastTS, fast)
+		}
+		days, err := st.RoomDays(ctx, room, 0, year2100+86400000, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range days {
+			if d.Start.Year() >= 2100 {
+				t.Errorf("the room has a day in %d", d.Start.Year())
+			}
 		}
 	})
 }

@@ -381,6 +381,7 @@ func (s *Store) put(ctx context.Context, src Source, txnID string, evs []Event) 
 func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Event) (PutResult, error) {
 	var res PutResult
 	err := s.inWrite(ctx, func(w *writer) error {
+		clampAhead(evs, w.now)
 		keep, err := w.dropWithdrawn(ctx, evs, &res)
 		if err != nil {
 			return err
@@ -411,6 +412,25 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 		return PutResult{}, err
 	}
 	return res, nil
+}
+
+// sentAheadMS is how far ahead of its arrival an event may be stamped and
+// be believed: a sender's clock running fast. It is sentInTimeSQL's hour.
+const sentAheadMS = 3600000
+
+// clampAhead gives each message (every event but state) stamped more than
+// sentAheadMS after now, when the archive receives it, the time it is
+// received: no event was sent after it arrived, and a time is its
+// server's claim. One message stamped in 2100 otherwise made its room the
+// directory's most recently active for good, the last entry of its feed
+// and a day of its calendar 74 years on. Its JSON keeps the time claimed.
+// State keeps its time, which current state passes over (sentInTimeSQL).
+func clampAhead(evs []Event, now int64) {
+	for i := range evs {
+		if e := &evs[i]; !e.IsState() && e.OriginTS > now+sentAheadMS {
+			e.OriginTS = now
+		}
+	}
 }
 
 // writer holds one write transaction's prepared statements and state.
