@@ -350,6 +350,9 @@ func (s *Store) put(ctx context.Context, src Source, txnID string, evs []Event) 
 	if len(evs) == 0 && txnID == "" {
 		return PutResult{}, nil
 	}
+	if src == SourceTransaction || src == SourceSync {
+		clampAhead(evs, s.now().UnixMilli())
+	}
 	res, err := s.putBatch(ctx, txnID, len(evs), evs)
 	if err == nil {
 		return res, nil
@@ -381,7 +384,6 @@ func (s *Store) put(ctx context.Context, src Source, txnID string, evs []Event) 
 func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Event) (PutResult, error) {
 	var res PutResult
 	err := s.inWrite(ctx, func(w *writer) error {
-		clampAhead(evs, w.now)
 		keep, err := w.dropWithdrawn(ctx, evs, &res)
 		if err != nil {
 			return err
@@ -418,13 +420,17 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 // be believed: a sender's clock running fast. It is sentInTimeSQL's hour.
 const sentAheadMS = 3600000
 
-// clampAhead gives each message (every event but state) stamped more than
-// sentAheadMS after now, when the archive receives it, the time it is
-// received: no event was sent after it arrived, and a time is its
+// clampAhead gives each message (every event but state) of a push (an
+// appservice transaction, /sync) stamped more than sentAheadMS after now,
+// when the archive receives it, the time it is received: a push comes as
+// it is sent, no event was sent after it arrived, and a time is its
 // server's claim. One message stamped in 2100 otherwise made its room the
 // directory's most recently active for good, the last entry of its feed
 // and a day of its calendar 74 years on. Its JSON keeps the time claimed.
-// State keeps its time, which current state passes over (sentInTimeSQL).
+// History read back (a backfill, a sweep, an import) keeps its claim: it
+// was sent some time before it was read, not when, and a moderator's
+// redaction of it is judged by that (applyRedaction). State keeps its
+// time, which current state passes over (sentInTimeSQL).
 func clampAhead(evs []Event, now int64) {
 	for i := range evs {
 		if e := &evs[i]; !e.IsState() && e.OriginTS > now+sentAheadMS {
