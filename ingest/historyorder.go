@@ -16,15 +16,21 @@ type historyOrder struct {
 	lines  []int // ascending, as the spool is written
 	values []string
 	// complete: the spool reaches the room's creation, before which no
-	// visibility was set (the spec's default, "shared"). Without it the
-	// visibility before the oldest line's is not known.
+	// visibility was set (the spec's default, "shared").
 	complete bool
+	// first: the visibility before the oldest line's, as its server's
+	// unsigned.prev_content says (firstKnown), for a spool that stops
+	// short of the creation (a backfill's bounds).
+	first      string
+	firstKnown bool
 }
 
-// add records that line sets the visibility v; lines come in order.
-func (o *historyOrder) add(line int, v string) {
+// add records that line sets the visibility v, replacing prev where
+// prevKnown; lines come in order.
+func (o *historyOrder) add(line int, v, prev string, prevKnown bool) {
 	o.lines = append(o.lines, line)
 	o.values = append(o.values, v)
+	o.first, o.firstKnown = prev, prevKnown
 }
 
 // before is the visibility in force before the event on line, by the
@@ -33,8 +39,11 @@ func (o *historyOrder) before(line int) string {
 	if i := sort.SearchInts(o.lines, line+1); i < len(o.lines) {
 		return o.values[i]
 	}
-	if o.complete {
+	switch {
+	case o.complete:
 		return "shared"
+	case o.firstKnown:
+		return o.first
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -179,13 +180,13 @@ func (in *Ingester) trim() {
 // of the batch is (Result.Quarantined, ARCHITECTURE.md rule 7); an error
 // means the batch was not stored and should be retried.
 func (in *Ingester) Ingest(ctx context.Context, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, store.SourceOther, "", evs, false, nil)
+	return in.ingest(ctx, store.SourceOther, "", evs, false, roomOrder{})
 }
 
 // IngestFrom is Ingest naming the path the events came by, for the
 // quarantine's records.
 func (in *Ingester) IngestFrom(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, src, "", evs, false, nil)
+	return in.ingest(ctx, src, "", evs, false, roomOrder{})
 }
 
 // ingestUnshown is IngestFrom for events the archive keeps but never
@@ -194,13 +195,13 @@ func (in *Ingester) IngestFrom(ctx context.Context, src store.Source, evs []*eve
 // of the log, at the time of the first line of whichever file was
 // imported first.
 func (in *Ingester) ingestUnshown(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, src, "", evs, true, nil)
+	return in.ingest(ctx, src, "", evs, true, roomOrder{})
 }
 
 // IngestTransaction is Ingest for an appservice transaction: the
 // transaction's record commits with its events.
 func (in *Ingester) IngestTransaction(ctx context.Context, txnID string, evs []*event.Event) (Result, error) {
-	return in.ingest(ctx, store.SourceTransaction, txnID, evs, false, nil)
+	return in.ingest(ctx, store.SourceTransaction, txnID, evs, false, roomOrder{})
 }
 
 // Kept returns the events of evs that were not quarantined: the ones to
@@ -222,52 +223,65 @@ func (r Result) Kept(evs []*event.Event) []*event.Event {
 // (a backfill's /messages): before gives the history visibility in force
 // before each event by that order, where it is known (inOrder).
 func (in *Ingester) ingestOrdered(ctx context.Context, src store.Source, evs []*event.Event, before map[*event.Event]string) (Result, error) {
-	return in.ingest(ctx, src, "", evs, false, before)
+	return in.ingest(ctx, src, "", evs, false, roomOrder{before: before})
 }
 
-// before is the history visibility in force before each event in the
-// room's order, where known (ingestOrdered); events that come in the
-// room's order (arrivesInOrder) are judged by the order they came in.
-func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, evs []*event.Event, unshown bool, before map[*event.Event]string) (Result, error) {
+// ingestSweep is IngestFrom for a page of a forward sweep: carry holds
+// each room's visibility at the page's start in the room's order, where
+// an earlier page of the sweep told it, and after the page on return.
+func (in *Ingester) ingestSweep(ctx context.Context, evs []*event.Event, carry map[id.RoomID]string) (Result, error) {
+	return in.ingest(ctx, store.SourceSweep, "", evs, false, roomOrder{carry: carry})
+}
+
+// roomOrder is what ingest knows of the room's order beside the events'
+// timestamps: before, the history visibility in force before each event
+// (a backfill's); or carry, each room's visibility at the batch's start,
+// updated by the batch (a sweep's pages).
+type roomOrder struct {
+	before map[*event.Event]string
+	carry  map[id.RoomID]string
+}
+
+// ingest judges each event by the timestamps and by the room's order
+// (inOrder). Events that come in the room's order, from a source
+// arrivesInOrder names, are judged by the order they came in, from the
+// visibility their source knows at the start (orderStart), and what an
+// appservice transaction or the state read on joining brings sets the
+// room's visibility in its order (store.Event.Arrived).
+func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, evs []*event.Event, unshown bool, order roomOrder) (Result, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	defer in.trim()
 	var res Result
-	// arrived: each room's visibility after this batch, by the order its
-	// events came in; last: the event that set it (store.Event.Arrived).
-	var arrived map[id.RoomID]string
-	var last map[id.RoomID]*event.Event
+	before := order.before
+	// arrivals: each history-visibility event's order in a push, from 1.
+	var arrivals map[*event.Event]int
 	if before == nil && arrivesInOrder(src) {
-		// A push (a transaction, /sync, the state read on joining) is the
-		// room's newest: it goes on from the visibility that came last,
-		// and sets it. A forward sweep re-reads, from its last position,
-		// events mostly pushed already: it is judged by its own order
-		// alone and sets nothing, or a page ending before a visibility
-		// change pushed since would undo that change (and a page read
-		// after one would judge what was sent before it by it).
-		pushed := src != store.SourceSweep
 		before = make(map[*event.Event]string, len(evs))
-		arrived, last = map[id.RoomID]string{}, map[id.RoomID]*event.Event{}
+		sets := src == store.SourceTransaction || src == store.SourceState
+		if sets {
+			arrivals = map[*event.Event]int{}
+		}
+		cur := map[id.RoomID]string{}
 		for _, ev := range evs {
-			v, ok := arrived[ev.RoomID]
-			if !ok && pushed {
-				rs, err := in.room(ctx, ev.RoomID)
-				if err != nil {
+			v, ok := cur[ev.RoomID]
+			if !ok {
+				var err error
+				if v, err = in.orderStart(ctx, src, ev.RoomID, order.carry); err != nil {
 					return res, err
 				}
-				v = rs.arrived
 			}
 			before[ev] = v
 			if event.IsHistoryVisibility(ev) {
 				v = event.HistoryVisibility(ev.Content)
-				if pushed {
-					last[ev.RoomID] = ev
+				if sets {
+					arrivals[ev] = len(arrivals) + 1
 				}
 			}
-			arrived[ev.RoomID] = v
+			cur[ev.RoomID] = v
 		}
-		if !pushed {
-			arrived = nil
+		if order.carry != nil {
+			maps.Copy(order.carry, cur)
 		}
 	}
 	state := make([]*event.Event, 0)
@@ -297,7 +311,7 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		}
 		public := rs.public(ev) && inOrder(ev, before[ev]) && !unshown
 		se := in.prepare(rs, ev, public)
-		se.Arrived = last[ev.RoomID] == ev
+		se.Arrived = arrivals[ev]
 		out = append(out, se)
 		in.seq++
 		rs.add(ev, in.seq)
@@ -337,9 +351,14 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		}
 		return res, err
 	}
-	for room, v := range arrived {
-		if rs, ok := in.rooms[room]; ok {
-			rs.arrived = v
+	// The room's visibility in its order as the store now has it: a
+	// visibility event it stored may have set it (Arrived), or be a
+	// later change that ends it (store.ArrivedVisibility).
+	for _, ev := range evs {
+		if rs, ok := in.rooms[ev.RoomID]; ok && event.IsHistoryVisibility(ev) {
+			if rs.arrived, err = in.store.ArrivedVisibility(ctx, ev.RoomID); err != nil {
+				delete(in.rooms, ev.RoomID) // read again with the room
+			}
 		}
 	}
 	// A quarantined state event is in memory but not in the store: reload
@@ -386,6 +405,27 @@ func arrives(src store.Source) bool {
 // joining, whose one history visibility is the room's now.
 func arrivesInOrder(src store.Source) bool {
 	return arrives(src) || src == store.SourceState
+}
+
+// orderStart is the room's history visibility in its order before a batch
+// from src: for an appservice transaction, the room's newest, the one that
+// came last (store.ArrivedVisibility); for a sweep's page, what its
+// earlier pages said (carry). /sync, which brings state alone and may
+// bring it before the transaction of the messages sent before it, a
+// sweep's first page, which re-reads from an older position, and the
+// state read on joining are judged by their own order alone.
+func (in *Ingester) orderStart(ctx context.Context, src store.Source, room id.RoomID, carry map[id.RoomID]string) (string, error) {
+	switch src {
+	case store.SourceTransaction:
+		rs, err := in.room(ctx, room)
+		if err != nil {
+			return "", err
+		}
+		return rs.arrived, nil
+	case store.SourceSweep:
+		return carry[room], nil
+	}
+	return "", nil
 }
 
 func (in *Ingester) prepare(rs *roomState, ev *event.Event, public bool) store.Event {

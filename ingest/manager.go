@@ -818,21 +818,20 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 				rep.Bounded = true
 				break
 			}
-			var probe struct {
-				Type     string          `json:"type"`
-				TS       int64           `json:"origin_server_ts"`
-				StateKey *string         `json:"state_key"`
-				Content  json.RawMessage `json:"content"`
-			}
-			_ = json.Unmarshal(raw, &probe) // the importer reports malformed events
-			if probe.Type == event.TypeCreate {
-				rep.ReachedCreate = true
-			}
-			if probe.Type == event.TypeHistoryVisibility && probe.StateKey != nil && *probe.StateKey == "" {
-				order.add(rep.Events+1, event.HistoryVisibility(probe.Content)) // the spool's line, from 1
-			}
-			if probe.TS > 0 && (oldest == 0 || probe.TS < oldest) {
-				oldest = probe.TS
+			// Read as the importer reads it (event.Parse matches keys
+			// exactly; encoding/json took "State_key" for "state_key"),
+			// which reports a malformed one.
+			if ev, err := event.Parse(line[:len(line)-1]); err == nil {
+				if ev.Type == event.TypeCreate {
+					rep.ReachedCreate = true
+				}
+				if event.IsHistoryVisibility(ev) {
+					prev, ok := event.PreviousHistoryVisibility(line[:len(line)-1])
+					order.add(rep.Events+1, event.HistoryVisibility(ev.Content), prev, ok) // the spool's line, from 1
+				}
+				if ev.OriginTS > 0 && (oldest == 0 || ev.OriginTS < oldest) {
+					oldest = ev.OriginTS
+				}
 			}
 			if _, err := w.Write(line); err != nil {
 				return rep, fmt.Errorf("backfill %s: spool: %w", roomID, err)
@@ -909,13 +908,15 @@ func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 	}
 	from, n := rs.ForwardToken, 0
 	limit := backfillPage
+	// The room's visibility in its order, page to page (ingestSweep).
+	carry := map[id.RoomID]string{}
 	for {
 		page, err := m.messages(ctx, roomID, from, "f", &limit)
 		if err != nil {
 			return n, fmt.Errorf("sweep %s: %w", roomID, err)
 		}
 		if len(page.Chunk) > 0 {
-			res, err := m.in.IngestFrom(ctx, store.SourceSweep, parseAll(page.Chunk, m.log.With("room_id", roomID)))
+			res, err := m.in.ingestSweep(ctx, parseAll(page.Chunk, m.log.With("room_id", roomID)), carry)
 			if err != nil {
 				return n, fmt.Errorf("sweep %s: %w", roomID, err)
 			}

@@ -116,7 +116,7 @@ func (w *writer) refreshRoom(ctx context.Context, room id.RoomID) error {
 		{event.TypeTombstone, "replacement_room", "successor_room_id", false},
 	}
 	var arrived string
-	if err := w.tx.QueryRowContext(ctx, arrivedVisibilitySQL, string(room)).Scan(&arrived); err != nil {
+	if err := w.tx.QueryRowContext(ctx, arrivedVisibilitySQL, string(room)).Scan(&arrived); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	for _, f := range simple {
@@ -445,9 +445,9 @@ func (s *Store) SetFallbackMeta(ctx context.Context, roomID id.RoomID, name, top
 	return tx.Commit()
 }
 
-// ArrivedVisibility is the room's history visibility as its events came
-// in, in the room's order (Event.Arrived); "" if none came so, or the
-// room is unknown.
+// ArrivedVisibility is the room's history visibility in its order: the
+// last pushed (Event.Arrived), unless a visibility event stored since is
+// stamped after it came (a later change); "" where not known.
 func (s *Store) ArrivedVisibility(ctx context.Context, room id.RoomID) (string, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()

@@ -39,13 +39,14 @@ type Event struct {
 	// later delivery judged otherwise (a visibility change that claims an
 	// earlier time, arriving after it) does not store it either.
 	Withheld bool
-	// Arrived (on write): the last m.room.history_visibility event of its
-	// room in a batch pushed in the room's order (a transaction, /sync,
-	// the state read on joining). Its value becomes the
-	// room's visibility as its events arrive (rooms.arrived_visibility),
-	// which hides the room when it is not world_readable whatever the
-	// event's timestamp claims (Room.HistoryVisibility).
-	Arrived bool
+	// Arrived (on write), from 1: the order of an m.room.history_visibility
+	// event in a batch pushed in the room's order (an appservice
+	// transaction, the state read on joining). The latest of its room's
+	// that is new to the archive becomes the room's visibility in its
+	// order (rooms.arrived_visibility), which hides the room when it is
+	// not world_readable whatever the event's timestamp claims
+	// (Room.HistoryVisibility; ArrivedVisibility).
+	Arrived int
 }
 
 // Displayable reports whether the event is a timeline message (not an edit,

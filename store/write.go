@@ -17,8 +17,19 @@ import (
 
 const (
 	insertRoomSQL           = `INSERT INTO rooms (room_id, history_visibility) VALUES ($1, '') ON CONFLICT (room_id) DO NOTHING`
-	setArrivedVisibilitySQL = `UPDATE rooms SET arrived_visibility = $2 WHERE room_id = $1`
-	arrivedVisibilitySQL    = `SELECT arrived_visibility FROM rooms WHERE room_id = $1`
+	setArrivedVisibilitySQL = `UPDATE rooms SET arrived_visibility = $2, arrived_at = $3, arrived_ts = $4 WHERE room_id = $1`
+	// arrivedVisibilitySQL is the room's visibility in its order (migration
+	// 033), no row where none is known: none came so, or a visibility
+	// event stored in a later write (an import's, a sweep's) is stamped
+	// after the arrived one's time, and not ahead of its own arrival
+	// (sentInTimeSQL): a later change, which timestamps judge. One stored
+	// with it, or before, is not: a "world_readable" stamped a minute
+	// after the "joined" it precedes in a transaction, or the room's older
+	// one before a "joined" stamped years back.
+	arrivedVisibilitySQL = `SELECT r.arrived_visibility FROM rooms r WHERE r.room_id = $1 AND r.arrived_visibility <> ''
+		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = r.room_id AND e.type = 'm.room.history_visibility'
+			AND e.state_key = '' AND e.received_at > r.arrived_at AND e.origin_ts > r.arrived_ts
+			AND e.origin_ts <= e.received_at + 3600000)`
 	// insertEventsPostgresSQL writes a batch's events (the rows as one
 	// array a column; unnest's rows come in the arrays' order, and are
 	// inserted, and numbered, in it). As on SQLite, events has no unique
@@ -305,8 +316,12 @@ type roomDelta struct {
 	controls     []string
 	messages     int64
 	minTS, maxTS int64
-	// arrived: the history visibility of the batch's Arrived event.
-	arrived string
+	// arrived, arrivedTS, arrivedOrder: the history visibility of the
+	// batch's latest Arrived event new to the archive, its time and its
+	// order in the batch.
+	arrived      string
+	arrivedTS    int64
+	arrivedOrder int
 }
 
 // isControls reports whether a state event of type typ with the state key
@@ -672,10 +687,11 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		n = 1
 		delete(w.inserted, ev.ID)
 	}
-	if ev.Arrived && event.IsHistoryVisibility(&ev.Event) {
-		// Also a copy already stored: a transaction sent again comes in
-		// the room's order as the first time did.
-		d.arrived, d.state = event.HistoryVisibility(ev.Content), true
+	if ev.Arrived > d.arrivedOrder && n == 1 && event.IsHistoryVisibility(&ev.Event) {
+		// Only a copy new to the archive: one pushed again (a transaction
+		// resent, the state read on joining again) is older than what
+		// came since.
+		d.arrived, d.arrivedTS, d.arrivedOrder = event.HistoryVisibility(ev.Content), min(ev.OriginTS, w.now), ev.Arrived
 	}
 	if n == 0 {
 		res.Duplicates++
@@ -1140,8 +1156,8 @@ func (w *writer) finish(ctx context.Context) error {
 				return err
 			}
 		}
-		if d.arrived != "" {
-			if _, err := w.exec(ctx, setArrivedVisibilitySQL, string(room), d.arrived); err != nil {
+		if d.arrivedOrder > 0 {
+			if _, err := w.exec(ctx, setArrivedVisibilitySQL, string(room), d.arrived, w.now, d.arrivedTS); err != nil {
 				return fmt.Errorf("room %s: %w", room, err)
 			}
 		}
