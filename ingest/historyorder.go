@@ -23,6 +23,10 @@ type historyOrder struct {
 	// short of the creation (a backfill's bounds).
 	first      string
 	firstKnown bool
+	// newest: the visibility at the spool's newest end, the room's in its
+	// order when the backfill began (store.ArrivedVisibility; "" if not
+	// known), in force over a whole spool without a visibility change.
+	newest string
 }
 
 // add records that line sets the visibility v, replacing prev where
@@ -44,6 +48,8 @@ func (o *historyOrder) before(line int) string {
 		return "shared"
 	case o.firstKnown:
 		return o.first
+	case len(o.lines) == 0:
+		return o.newest
 	}
 	return ""
 }

@@ -801,6 +801,9 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	oldest := int64(0)
 	limit := backfillPage
 	var order historyOrder
+	if order.newest, err = m.st.ArrivedVisibility(ctx, roomID); err != nil {
+		return rep, err
+	}
 	for {
 		page, err := m.messages(ctx, roomID, from, "b", &limit)
 		if err != nil {
@@ -862,7 +865,12 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 		}
 	}
 	if rs.ForwardToken == "" {
-		rs.ForwardToken = forward
+		// Sweeps start at the spool's newest end, under the newest
+		// visibility it holds.
+		rs.ForwardToken, rs.SweepVisibility = forward, order.newest
+		if len(order.values) > 0 {
+			rs.SweepVisibility = order.values[0]
+		}
 	}
 	if rs.ForwardToken == "" {
 		// Without a position the room would never be swept: fail, and
@@ -908,8 +916,9 @@ func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 	}
 	from, n := rs.ForwardToken, 0
 	limit := backfillPage
-	// The room's visibility in its order, page to page (ingestSweep).
-	carry := map[id.RoomID]string{}
+	// The room's visibility in its order, page to page (ingestSweep),
+	// from where the last sweep (or the backfill) left it.
+	carry := map[id.RoomID]string{roomID: rs.SweepVisibility}
 	for {
 		page, err := m.messages(ctx, roomID, from, "f", &limit)
 		if err != nil {
@@ -930,7 +939,7 @@ func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 	// Written only when the position moved: a quiet room costs no write
 	// (SQLite has one writer, and live transactions need it).
 	if from != rs.ForwardToken {
-		rs.ForwardToken, rs.SweptAt = from, time.Now()
+		rs.ForwardToken, rs.SweepVisibility, rs.SweptAt = from, carry[roomID], time.Now()
 		if err := m.st.SetRoomSync(ctx, rs); err != nil {
 			return n, err
 		}

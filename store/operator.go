@@ -348,6 +348,7 @@ func (s *Store) PurgeRoom(ctx context.Context, room id.RoomID, dryRun bool) (int
 			// (or an import routes it, RouteUnclaimedAliases).
 			`DELETE FROM redactions WHERE room_id = $1`, `DELETE FROM alias_claims WHERE room_id = $1`,
 			`DELETE FROM room_sync WHERE room_id = $1`, `DELETE FROM quarantine WHERE room_id = $1`,
+			`DELETE FROM pushed_visibility WHERE room_id = $1`,
 			`UPDATE rooms SET message_count = 0, first_ts = 0, last_ts = 0, name = '', topic = '', avatar_url = '',
 				canonical_alias = '', alt_aliases = '[]' WHERE room_id = $1`,
 		} {

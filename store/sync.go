@@ -14,14 +14,14 @@ const (
 	getRoomSyncSQL = `SELECT COALESCE(s.forward_token, ''), COALESCE(s.complete_from_ts, 0), COALESCE(s.reached_create, FALSE),
 		COALESCE(s.backfilled_at, 0), COALESCE(s.sweep_at, 0),
 		COALESCE(f.backfill_state, ''), COALESCE(f.backfill_attempts, 0), COALESCE(f.backfill_next_at, 0),
-		COALESCE(f.backfill_error, ''), COALESCE(f.not_public_since, 0)
+		COALESCE(f.backfill_error, ''), COALESCE(f.not_public_since, 0), COALESCE(s.sweep_visibility, '')
 		FROM (SELECT $1 AS room_id) q LEFT JOIN room_sync s ON s.room_id = q.room_id LEFT JOIN room_follow f ON f.room_id = q.room_id
 		WHERE s.room_id IS NOT NULL OR f.room_id IS NOT NULL`
-	putRoomSyncSQL = `INSERT INTO room_sync (room_id, forward_token, complete_from_ts, reached_create, backfilled_at, sweep_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+	putRoomSyncSQL = `INSERT INTO room_sync (room_id, forward_token, complete_from_ts, reached_create, backfilled_at, sweep_at, sweep_visibility)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (room_id) DO UPDATE SET forward_token = excluded.forward_token,
 		complete_from_ts = excluded.complete_from_ts, reached_create = excluded.reached_create,
-		backfilled_at = excluded.backfilled_at, sweep_at = excluded.sweep_at`
+		backfilled_at = excluded.backfilled_at, sweep_at = excluded.sweep_at, sweep_visibility = excluded.sweep_visibility`
 	putRoomFollowSQL = `INSERT INTO room_follow (room_id, backfill_state, backfill_attempts, backfill_next_at, backfill_error, not_public_since)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (room_id) DO UPDATE SET backfill_state = excluded.backfill_state, backfill_attempts = excluded.backfill_attempts,
@@ -33,8 +33,12 @@ const (
 // RoomSync is how far the archiver has followed a room.
 type RoomSync struct {
 	RoomID id.RoomID
-	// ForwardToken is where the next forward /messages sweep starts.
-	ForwardToken string
+	// ForwardToken is where the next forward /messages sweep starts, and
+	// SweepVisibility the room's history visibility there in the room's
+	// order, where known (migration 033): a sweep's first page is judged
+	// by it, as its next pages are by the one before (ingestSweep).
+	ForwardToken    string
+	SweepVisibility string
 	// CompleteFrom: the archive holds the room's history from this moment
 	// to the present; zero until a backfill finishes.
 	CompleteFrom time.Time
@@ -84,7 +88,7 @@ func (s *Store) RoomSync(ctx context.Context, roomID id.RoomID) (RoomSync, error
 	rs := RoomSync{RoomID: roomID}
 	var complete, backfilled, swept, next, notPublic int64
 	err := s.db.QueryRowContext(ctx, getRoomSyncSQL, string(roomID)).Scan(&rs.ForwardToken, &complete, &rs.ReachedCreate, &backfilled, &swept,
-		&rs.Backfill, &rs.BackfillAttempts, &next, &rs.BackfillError, &notPublic)
+		&rs.Backfill, &rs.BackfillAttempts, &next, &rs.BackfillError, &notPublic, &rs.SweepVisibility)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return rs, fmt.Errorf("sync state of %s: %w", roomID, err)
 	}
@@ -99,7 +103,7 @@ func (s *Store) SetRoomSync(ctx context.Context, rs RoomSync) error {
 	defer cancel()
 	// Two rows, each consistent on its own: no transaction needed.
 	_, err := s.db.ExecContext(ctx, putRoomSyncSQL, string(rs.RoomID), rs.ForwardToken, msOrZero(rs.CompleteFrom),
-		rs.ReachedCreate, msOrZero(rs.BackfilledAt), msOrZero(rs.SweptAt))
+		rs.ReachedCreate, msOrZero(rs.BackfilledAt), msOrZero(rs.SweptAt), rs.SweepVisibility)
 	if err == nil {
 		_, err = s.db.ExecContext(ctx, putRoomFollowSQL, string(rs.RoomID),
 			rs.Backfill, rs.BackfillAttempts, msOrZero(rs.BackfillNextAt), rs.BackfillError, msOrZero(rs.NotPublicSince))

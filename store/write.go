@@ -17,6 +17,7 @@ import (
 
 const (
 	insertRoomSQL           = `INSERT INTO rooms (room_id, history_visibility) VALUES ($1, '') ON CONFLICT (room_id) DO NOTHING`
+	pushedVisibilitySQL     = `INSERT INTO pushed_visibility (event_id, room_id) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING`
 	setArrivedVisibilitySQL = `UPDATE rooms SET arrived_visibility = $2, arrived_at = $3, arrived_ts = $4 WHERE room_id = $1`
 	// arrivedVisibilitySQL is the room's visibility in its order (migration
 	// 033), no row where none is known: none came so, or a visibility
@@ -317,11 +318,12 @@ type roomDelta struct {
 	messages     int64
 	minTS, maxTS int64
 	// arrived, arrivedTS, arrivedOrder: the history visibility of the
-	// batch's latest Arrived event new to the archive, its time and its
-	// order in the batch.
+	// batch's latest Arrived event stored, its time and its order in the
+	// batch; arrivedFirst: that was its first push (pushed_visibility).
 	arrived      string
 	arrivedTS    int64
 	arrivedOrder int
+	arrivedFirst bool
 }
 
 // isControls reports whether a state event of type typ with the state key
@@ -687,11 +689,23 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		n = 1
 		delete(w.inserted, ev.ID)
 	}
-	if ev.Arrived > d.arrivedOrder && n == 1 && event.IsHistoryVisibility(&ev.Event) {
-		// Only a copy new to the archive: one pushed again (a transaction
-		// resent, the state read on joining again) is older than what
-		// came since.
-		d.arrived, d.arrivedTS, d.arrivedOrder = event.HistoryVisibility(ev.Content), min(ev.OriginTS, w.now), ev.Arrived
+	if ev.Arrived > 0 && event.IsHistoryVisibility(&ev.Event) {
+		// The batch's latest (a refused one is not put), if this is its
+		// first push: one pushed again (a transaction resent, the state
+		// read on joining again) is older than what came since; one that
+		// /sync or a sweep stored first is not.
+		r, err := w.exec(ctx, pushedVisibilitySQL, string(ev.ID), string(ev.RoomID))
+		if err != nil {
+			return err
+		}
+		first, err := r.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if ev.Arrived > d.arrivedOrder {
+			d.arrived, d.arrivedTS, d.arrivedOrder, d.arrivedFirst = event.HistoryVisibility(ev.Content), min(ev.OriginTS, w.now), ev.Arrived, first == 1
+			d.state = true
+		}
 	}
 	if n == 0 {
 		res.Duplicates++
@@ -1156,7 +1170,7 @@ func (w *writer) finish(ctx context.Context) error {
 				return err
 			}
 		}
-		if d.arrivedOrder > 0 {
+		if d.arrivedFirst {
 			if _, err := w.exec(ctx, setArrivedVisibilitySQL, string(room), d.arrived, w.now, d.arrivedTS); err != nil {
 				return fmt.Errorf("room %s: %w", room, err)
 			}
