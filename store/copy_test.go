@@ -30,6 +30,12 @@ func fillEveryTable(t *testing.T, st *store.Store) {
 	if _, err := st.RouteUnclaimedAliases(ctx, room); err != nil {
 		t.Fatal(err)
 	}
+	// A visibility pushed (pushed_visibility, rooms.arrived_*).
+	hv := mk(t, "$hv2", "m.room.history_visibility", "@alice:example.org", 1400, sk(""), `{"history_visibility":"world_readable"}`)
+	hv.Arrived = 1
+	if _, err := st.PutTransaction(ctx, "txn2", []store.Event{hv}); err != nil {
+		t.Fatalf("PutTransaction: %v", err)
+	}
 	put(t, st,
 		mk(t, "$bobjoin", "m.room.member", "@bob:example.org", 1500, sk("@bob:example.org"), `{"membership":"join","displayname":"Bob"}`),
 		mediaMsg(t, "$img", "@bob:example.org", 3000, "m.image", "mxc://example.org/img", "mxc://example.org/thumb"),
@@ -43,7 +49,7 @@ func fillEveryTable(t *testing.T, st *store.Store) {
 	// Redacting $img orphans its thumbnail's blob; its own blob stays.
 	put(t, st, mk(t, "$r1", "m.room.redaction", "@alice:example.org", 4000, nil, `{"redacts":"$img","reason":"spam"}`))
 	if err := st.SetRoomSync(ctx, store.RoomSync{RoomID: room, ForwardToken: "s42", CompleteFrom: time.UnixMilli(1000),
-		ReachedCreate: true, BackfilledAt: time.UnixMilli(5000), Backfill: store.BackfillComplete}); err != nil {
+		ReachedCreate: true, BackfilledAt: time.UnixMilli(5000), Backfill: store.BackfillComplete, SweepVisibility: "world_readable"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.AddPendingJoin(ctx, store.PendingJoin{Target: "!next:example.org", Kind: "invite", Inviter: "@alice:example.org",
