@@ -356,9 +356,12 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 	// later change that ends it (store.ArrivedVisibility).
 	for _, ev := range evs {
 		if rs, ok := in.rooms[ev.RoomID]; ok && event.IsHistoryVisibility(ev) {
-			if rs.arrived, err = in.store.ArrivedVisibility(ctx, ev.RoomID); err != nil {
+			v, err := in.store.ArrivedVisibility(ctx, ev.RoomID)
+			if err != nil {
 				delete(in.rooms, ev.RoomID) // read again with the room
+				continue
 			}
+			rs.arrived = v
 		}
 	}
 	// A quarantined state event is in memory but not in the store: reload

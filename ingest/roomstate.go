@@ -20,8 +20,9 @@ type roomState struct {
 	assumeWorldReadable bool
 	// bot is the archive bot, whose removal from the room stops recording.
 	bot id.UserID
-	// arrived is the room's history visibility as its events came in, in
-	// the room's order (store.Event.Arrived); "" where none came so.
+	// arrived is the room's history visibility in its order, as its
+	// transactions brought it (store.ArrivedVisibility); "" where not
+	// known.
 	arrived string
 }
 

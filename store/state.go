@@ -143,6 +143,10 @@ func (s *Store) joinedMembers(ctx context.Context, roomID id.RoomID, limit int) 
 // are passed over. State as of a time (stateAt) is by the time sent.
 const sentInTimeSQL = `(origin_ts <= received_at + 3600000)`
 
+// sentAheadMS is sentInTimeSQL's hour: how far ahead of its arrival an
+// event may be stamped and be believed, a sender's clock running fast.
+const sentAheadMS = 3600000
+
 func sentInTimeOf(alias string) string {
 	return "(" + alias + "origin_ts <= " + alias + "received_at + 3600000)"
 }

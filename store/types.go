@@ -42,10 +42,10 @@ type Event struct {
 	// Arrived (on write), from 1: the order of an m.room.history_visibility
 	// event in a batch pushed in the room's order (an appservice
 	// transaction, the state read on joining). The latest of its room's
-	// that is new to the archive becomes the room's visibility in its
-	// order (rooms.arrived_visibility), which hides the room when it is
-	// not world_readable whatever the event's timestamp claims
-	// (Room.HistoryVisibility; ArrivedVisibility).
+	// stored, on its first push (pushed_visibility), becomes the room's
+	// visibility in its order (rooms.arrived_visibility), which hides the
+	// room when it is not world_readable whatever the event's timestamp
+	// claims (Room.HistoryVisibility; ArrivedVisibility).
 	Arrived int
 }
 

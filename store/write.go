@@ -19,18 +19,6 @@ const (
 	insertRoomSQL           = `INSERT INTO rooms (room_id, history_visibility) VALUES ($1, '') ON CONFLICT (room_id) DO NOTHING`
 	pushedVisibilitySQL     = `INSERT INTO pushed_visibility (event_id, room_id) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING`
 	setArrivedVisibilitySQL = `UPDATE rooms SET arrived_visibility = $2, arrived_at = $3, arrived_ts = $4 WHERE room_id = $1`
-	// arrivedVisibilitySQL is the room's visibility in its order (migration
-	// 033), no row where none is known: none came so, or a visibility
-	// event stored in a later write (an import's, a sweep's) is stamped
-	// after the arrived one's time, and not ahead of its own arrival
-	// (sentInTimeSQL): a later change, which timestamps judge. One stored
-	// with it, or before, is not: a "world_readable" stamped a minute
-	// after the "joined" it precedes in a transaction, or the room's older
-	// one before a "joined" stamped years back.
-	arrivedVisibilitySQL = `SELECT r.arrived_visibility FROM rooms r WHERE r.room_id = $1 AND r.arrived_visibility <> ''
-		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = r.room_id AND e.type = 'm.room.history_visibility'
-			AND e.state_key = '' AND e.received_at > r.arrived_at AND e.origin_ts > r.arrived_ts
-			AND e.origin_ts <= e.received_at + 3600000)`
 	// insertEventsPostgresSQL writes a batch's events (the rows as one
 	// array a column; unnest's rows come in the arrays' order, and are
 	// inserted, and numbered, in it). As on SQLite, events has no unique
@@ -167,6 +155,19 @@ const (
 		WHERE room_id = $1`
 	uncountMessageSQL = `UPDATE rooms SET message_count = message_count - 1 WHERE room_id = $1 AND message_count > 0`
 )
+
+// arrivedVisibilitySQL is the room's visibility in its order (migration
+// 033), no row where none is known: none came so, or a visibility
+// event stored in a later write (an import's, a sweep's) is stamped
+// after the arrived one's time, and not ahead of its own arrival
+// (sentInTimeSQL): a later change, which timestamps judge. One stored
+// with it, or before, is not: a "world_readable" stamped a minute
+// after the "joined" it precedes in a transaction, or the room's older
+// one before a "joined" stamped years back.
+var arrivedVisibilitySQL = `SELECT r.arrived_visibility FROM rooms r WHERE r.room_id = $1 AND r.arrived_visibility <> ''
+		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.room_id = r.room_id AND e.type = 'm.room.history_visibility'
+			AND e.state_key = '' AND e.received_at > r.arrived_at AND e.origin_ts > r.arrived_ts
+			AND ` + sentInTimeOf("e.") + `)`
 
 // rowsInsert is a multi-row INSERT (insertEventsSQLiteText, insertChangesSQL) as
 // SQLite runs it: statements of 64, 16, 4 and 1 rows of "?" parameters,
@@ -432,10 +433,6 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 	}
 	return res, nil
 }
-
-// sentAheadMS is how far ahead of its arrival an event may be stamped and
-// be believed: a sender's clock running fast. It is sentInTimeSQL's hour.
-const sentAheadMS = 3600000
 
 // clampAhead gives each message (every event but state) of a push (an
 // appservice transaction, /sync) stamped more than sentAheadMS after now,
@@ -930,7 +927,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	// it was sent: spam stamped in 2100 would void every moderator's
 	// redaction of it once a demotion is stored.
 	at := p.ts
-	if ts <= received+3600000 {
+	if ts <= received+sentAheadMS {
 		at = max(p.ts, ts)
 	}
 	pl, _, err := w.stateAt(ctx, id.RoomID(room), event.TypePowerLevels, "", at)
