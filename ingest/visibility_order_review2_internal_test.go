@@ -180,3 +180,45 @@ func TestSweepStartsFromTheVisibilityItLeft(t *testing.T) {
 		})
 	}
 }
+
+// TestBackfilledFutureMessageDoesNotPinItsRoom (helper-79's review): a
+// message stamped in 2100 read by a backfill kept its stamp, and made the
+// room's last message time 2100 (atop the directory, its landing day in
+// 2100), though nothing read at R was sent after R. It is stored at the
+// time it was read now (store.clampAhead).
+func TestBackfilledFutureMessageDoesNotPinItsRoom(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.Open(t, d)
+			in := New(st, storetest.Logger(t), orderBot)
+			now := time.Now().UnixMilli()
+			hs := &pagedRoom{events: []string{
+				orderLine("$create", event.TypeCreate, now-3_600_000, "", `{"room_version":"10"}`),
+				orderLine("$join", event.TypeMember, now-3_500_000, "@admin:example.org", `{"membership":"join"}`),
+				orderVisibility("$open", now-3_400_000, "world_readable"),
+				orderMessage("$spam2100", 4102444800000),
+			}}
+			srv := httptest.NewServer(hs)
+			defer srv.Close()
+			client, err := NewClient(srv.URL, "as-token", orderBot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), BackfillMaxBytes: 1 << 30}, client, in, st, orderBot, storetest.Logger(t))
+			if _, err := m.Backfill(ctx, orderRoomID, nil); err != nil {
+				t.Fatal(err)
+			}
+			r, err := st.Room(ctx, orderRoomID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.LastTS > time.Now().UnixMilli() {
+				t.Errorf("room's last message time %s (backfilled message stamped 2100)", time.UnixMilli(r.LastTS).UTC().Format(time.RFC3339))
+			}
+			if got := archived(t, st, "$spam2100"); !got["$spam2100"] {
+				t.Errorf("the backfilled message was not archived")
+			}
+		})
+	}
+}
