@@ -368,8 +368,7 @@ func (s *Store) put(ctx context.Context, src Source, txnID string, evs []Event) 
 	if len(evs) == 0 && txnID == "" {
 		return PutResult{}, nil
 	}
-	switch src {
-	case SourceTransaction, SourceSync, SourceSweep, SourceBackfill:
+	if src == SourceTransaction || src == SourceSync {
 		clampAhead(evs, s.now().UnixMilli())
 	}
 	res, err := s.putBatch(ctx, txnID, len(evs), evs)
@@ -435,35 +434,23 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 	return res, nil
 }
 
-// clampAhead gives each message (every event but state) that comes from
-// the homeserver (pushed, or read back by a backfill or a sweep) stamped
-// more than sentAheadMS after now, when the archive receives it, the time
-// it is received: no event was sent after it was received, and a time is
-// its server's claim.
-// One message stamped in 2100 otherwise made its room the directory's most
-// recently active for good, its landing day, the last entry of its feed
-// and a day of its calendar 74 years on. Its JSON keeps the time claimed,
-// which tells applyRedaction that the time says nothing of when it was
-// sent. State keeps its time, which current state passes over
-// (sentInTimeSQL). An operator's import keeps the times its file gives
-// (the operator vouches for the file, as for its visibility), and so do
-// events a caller of the store writes itself (PutEvents).
+// clampAhead gives each message (every event but state) of a push (an
+// appservice transaction, /sync) stamped more than sentAheadMS after now,
+// when the archive receives it, the time it is received: a push comes as
+// it is sent, no event was sent after it arrived, and a time is its
+// server's claim. One message stamped in 2100 otherwise made its room the
+// directory's most recently active for good, the last entry of its feed
+// and a day of its calendar 74 years on. Its JSON keeps the time claimed.
+// History read back (a backfill, a sweep, an import) keeps its claim: it
+// was sent some time before it was read, not when, and a moderator's
+// redaction of it is judged by that (applyRedaction). State keeps its
+// time, which current state passes over (sentInTimeSQL).
 func clampAhead(evs []Event, now int64) {
 	for i := range evs {
 		if e := &evs[i]; !e.IsState() && e.OriginTS > now+sentAheadMS {
 			e.OriginTS = now
 		}
 	}
-}
-
-// claimedTime is the origin_server_ts a stored event's JSON claims (0 if
-// it cannot be read).
-func claimedTime(raw string) int64 {
-	var v struct {
-		TS int64 `json:"origin_server_ts"`
-	}
-	_ = json.Unmarshal([]byte(raw), &v)
-	return v.TS
 }
 
 // writer holds one write transaction's prepared statements and state.
@@ -938,11 +925,9 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	// would erase a message sent after the demotion). A target stamped
 	// ahead of its arrival (sentInTimeSQL's hour) tells nothing of when
 	// it was sent: spam stamped in 2100 would void every moderator's
-	// redaction of it once a demotion is stored; nor does one whose
-	// time the archive took back to its arrival (clampAhead: its JSON
-	// claims a later one), read back perhaps long after it was sent.
+	// redaction of it once a demotion is stored.
 	at := p.ts
-	if ts <= received+sentAheadMS && claimedTime(rawText) <= ts {
+	if ts <= received+sentAheadMS {
 		at = max(p.ts, ts)
 	}
 	pl, _, err := w.stateAt(ctx, id.RoomID(room), event.TypePowerLevels, "", at)
