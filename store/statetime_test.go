@@ -152,3 +152,40 @@ func TestFutureStampedMessageTakesItsArrivalTime(t *testing.T) {
 		}
 	})
 }
+
+// A pushed message taken back to its arrival (its sender's clock 2 h
+// fast) was sent no later than it arrived: a moderator demoted before
+// that, whose server backdates a redaction to when they were one, does
+// not erase it (helper-80's review: a clamp of history read back, tried
+// and reverted, judged such a redaction at its own claimed time).
+func TestDemotedModeratorCannotEraseAClampedPushedMessage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		T := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+		clock := T
+		st.SetNow(func() time.Time { return clock })
+		put(t, st, baseRoom(t)...)
+		put(t, st, mk(t, "$demote", "m.room.power_levels", "@alice:example.org", T.Add(-10*time.Minute).UnixMilli(), sk(""), `{"users":{"@alice:example.org":100},"redact":50}`))
+		if _, err := st.PutTransaction(ctx, "t1", []store.Event{
+			mk(t, "$victim", "m.room.message", "@alice:example.org", T.Add(2*time.Hour).UnixMilli(), nil, `{"msgtype":"m.text","body":"mod:other.org is demoted for abuse"}`),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		clock = T.Add(time.Minute)
+		if _, err := st.PutTransaction(ctx, "t2", []store.Event{
+			redactionOf(t, "$red", "@mod:other.org", 2000, "$victim", `{"redacts":"$victim"}`),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e, err := st.EventByID(ctx, "$victim")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Redacted {
+			t.Errorf("a moderator demoted at T-10m erased, with a redaction backdated to 2000, a message pushed at T (stored %s)", time.UnixMilli(e.OriginTS).UTC())
+		}
+		if e.OriginTS != T.UnixMilli() {
+			t.Errorf("the message pushed at T, stamped T+2h, is stored at %s", time.UnixMilli(e.OriginTS).UTC())
+		}
+	})
+}
