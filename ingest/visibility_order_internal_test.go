@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -46,6 +47,20 @@ func orderEvents(t *testing.T, lines ...string) []*event.Event {
 		evs = append(evs, ev)
 	}
 	return evs
+}
+
+// orderManager is a Manager of in over st whose homeserver's client API
+// is hs (a fake /messages), with a spool directory of the test's.
+func orderManager(t *testing.T, hs http.Handler, in *Ingester, st *store.Store, cfg ManagerConfig) *Manager {
+	t.Helper()
+	srv := httptest.NewServer(hs)
+	t.Cleanup(srv.Close)
+	client, err := NewClient(srv.URL, "as-token", orderBot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SpoolDir = t.TempDir()
+	return NewManager(cfg, client, in, st, orderBot, storetest.Logger(t))
 }
 
 // archived reports which of the messages the archive holds as public.
@@ -213,13 +228,7 @@ func TestBackfillJudgesVisibilityByTheRoomsOrder(t *testing.T) {
 					orderLine("$create", event.TypeCreate, 1, "", `{"room_version":"10"}`),
 					orderLine("$join", event.TypeMember, 2, "@admin:example.org", `{"membership":"join"}`),
 				}, tc.events...)}
-				srv := httptest.NewServer(hs)
-				defer srv.Close()
-				client, err := NewClient(srv.URL, "as-token", bot)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), BackfillMaxBytes: 1 << 30}, client, in, st, bot, storetest.Logger(t))
+				m := orderManager(t, hs, in, st, ManagerConfig{BackfillMaxBytes: 1 << 30})
 				if rep, err := m.Backfill(ctx, orderRoomID, nil); err != nil || !rep.ReachedCreate {
 					t.Fatalf("Backfill = %+v, %v", rep, err)
 				}
@@ -265,13 +274,7 @@ func TestSweepDoesNotMoveTheArrivedVisibility(t *testing.T) {
 			if _, err := in.IngestTransaction(ctx, "t1", orderEvents(t, orderVisibility("$close", now-1000, "joined"))); err != nil {
 				t.Fatal(err)
 			}
-			srv := httptest.NewServer(hs)
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", bot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir()}, client, in, st, bot, storetest.Logger(t))
+			m := orderManager(t, hs, in, st, ManagerConfig{})
 			for _, from := range []string{"p3", "p2"} { // the message alone; then the visibility before it too
 				if err := st.SetRoomSync(ctx, store.RoomSync{RoomID: orderRoomID, ForwardToken: from}); err != nil {
 					t.Fatal(err)

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -77,13 +76,7 @@ func TestBoundedBackfillWithoutVisibilityInSpool(t *testing.T) {
 				orderMessage("$m3", now+3000),
 				orderMessage("$m4", now+4000),
 			}}
-			srv := httptest.NewServer(hs)
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", orderBot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), BackfillMaxBytes: 1 << 30, BackfillLimit: 3}, client, in, st, orderBot, storetest.Logger(t))
+			m := orderManager(t, hs, in, st, ManagerConfig{BackfillMaxBytes: 1 << 30, BackfillLimit: 3})
 			rep, err := m.Backfill(ctx, orderRoomID, nil)
 			if err != nil || !rep.Bounded {
 				t.Fatalf("Backfill = %+v, %v", rep, err)
@@ -145,13 +138,7 @@ func TestSweepStartsFromTheVisibilityItLeft(t *testing.T) {
 				closeEv,
 				orderMessage("$pushed", now+500),
 			}}
-			srv := httptest.NewServer(hs)
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", orderBot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), BackfillMaxBytes: 1 << 30}, client, in, st, orderBot, storetest.Logger(t))
+			m := orderManager(t, hs, in, st, ManagerConfig{BackfillMaxBytes: 1 << 30})
 			openOrderRoom(t, in, now)
 			if _, err := in.IngestTransaction(ctx, "t1", orderEvents(t, closeEv)); err != nil {
 				t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -80,13 +79,7 @@ func TestSweepJudgesMissedMessageByItsOwnOrder(t *testing.T) {
 				orderMessage("$missed", now-1000),
 				orderVisibility("$close", now, "joined"),
 			}}
-			srv := httptest.NewServer(hs)
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", orderBot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), BackfillMaxBytes: 1 << 30}, client, in, st, orderBot, storetest.Logger(t))
+			m := orderManager(t, hs, in, st, ManagerConfig{BackfillMaxBytes: 1 << 30})
 			openOrderRoom(t, in, now)
 			if err := st.SetRoomSync(ctx, store.RoomSync{RoomID: orderRoomID, ForwardToken: "p3"}); err != nil {
 				t.Fatal(err)
@@ -157,13 +150,7 @@ func TestSweepRereadDoesNotRewindArrived(t *testing.T) {
 			hs.during = func() {
 				_, duringErr = in.IngestTransaction(ctx, "t-members-only", orderEvents(t, orderMessage("$members-only", now)))
 			}
-			srv := httptest.NewServer(hs)
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", orderBot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), BackfillMaxBytes: 1 << 30}, client, in, st, orderBot, storetest.Logger(t))
+			m := orderManager(t, hs, in, st, ManagerConfig{BackfillMaxBytes: 1 << 30})
 			// Everything came by transactions first, in order.
 			if _, err := in.IngestFrom(ctx, store.SourceState, orderEvents(t, evs[:3]...)); err != nil {
 				t.Fatal(err)
@@ -259,13 +246,7 @@ func TestBackfillOrderReadsKeysAsTheImporterDoes(t *testing.T) {
 				crafted,
 				orderMessage("$m2", 200),
 			}}
-			srv := httptest.NewServer(hs)
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", orderBot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), BackfillMaxBytes: 1 << 30}, client, in, st, orderBot, storetest.Logger(t))
+			m := orderManager(t, hs, in, st, ManagerConfig{BackfillMaxBytes: 1 << 30})
 			if rep, err := m.Backfill(ctx, orderRoomID, nil); err != nil || !rep.ReachedCreate {
 				t.Fatalf("Backfill = %+v, %v", rep, err)
 			}
@@ -373,13 +354,7 @@ func TestBoundedBackfillReadsPreviousVisibility(t *testing.T) {
 				open,                     // stamped back before $m1
 				orderMessage("$m2", 200),
 			}}
-			srv := httptest.NewServer(hs)
-			defer srv.Close()
-			client, err := NewClient(srv.URL, "as-token", orderBot)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := NewManager(ManagerConfig{SpoolDir: t.TempDir(), BackfillMaxBytes: 1 << 30, BackfillLimit: 3}, client, in, st, orderBot, storetest.Logger(t))
+			m := orderManager(t, hs, in, st, ManagerConfig{BackfillMaxBytes: 1 << 30, BackfillLimit: 3})
 			rep, err := m.Backfill(ctx, orderRoomID, nil)
 			if err != nil || !rep.Bounded {
 				t.Fatalf("Backfill = %+v, %v", rep, err)
