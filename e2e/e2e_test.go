@@ -465,7 +465,10 @@ func TestCrashLosesNothing(t *testing.T) {
 
 // The database goes away: the archiver answers 5xx, the homeserver keeps
 // the events and retries, and once the database is back the archive is
-// complete.
+// complete. The outage outlasts the check of the archiver lock's session
+// (15 s), which finds it ended: the archiver takes the lock again on a new
+// session when the database is back, and runs on with no supervisor to
+// start it again.
 func TestDatabaseOutageLosesNothing(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	w := newWorld(t, "MXARCHIVE_DATABASE_TYPE=postgres", "MXARCHIVE_DATABASE_URI="+dsn)
@@ -477,7 +480,11 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 	for i := range 5 {
 		during = append(during, w.alice.Send(t, room, "m.room.message", text(fmt.Sprintf("while the database is down %d", i))))
 	}
-	time.Sleep(3 * time.Second) // at least one failed delivery and a retry
+	// Failed deliveries and retries, and the lock's check.
+	w.waitFor("the archiver to find its lock's session ended", 30*time.Second, func() bool {
+		log, _ := os.ReadFile(filepath.Join(w.dir, "archiver.log"))
+		return strings.Contains(string(log), "the archiver lock's database session ended")
+	})
 	log, _ := os.ReadFile(filepath.Join(w.dir, "archiver.log"))
 	if !strings.Contains(string(log), "transaction not stored; the homeserver will retry") {
 		t.Error("the archiver never refused a transaction while the database was down")
@@ -486,6 +493,15 @@ func TestDatabaseOutageLosesNothing(t *testing.T) {
 	w.matchesHomeserver(room, 90*time.Second)
 	if got := w.archived(during...); len(got) != len(during) {
 		t.Errorf("after the outage %d of %d messages are archived", len(got), len(during))
+	}
+	after := w.alice.Send(t, room, "m.room.message", text("after the outage"))
+	w.waitFor("a message sent after the outage", 60*time.Second, func() bool { return len(w.archived(after)) == 1 })
+	log, _ = os.ReadFile(filepath.Join(w.dir, "archiver.log"))
+	if strings.Contains(string(log), "so that two archivers never run at once") {
+		t.Error("the archiver stopped")
+	}
+	if !strings.Contains(string(log), "took the archiver lock again") {
+		t.Error("the archiver's log does not say it took its lock again")
 	}
 }
 

@@ -46,6 +46,13 @@ func BenchmarkTransactionAck(b *testing.B) {
 	for _, dialect := range storetest.Dialects {
 		b.Run(dialect, func(b *testing.B) {
 			st := storetest.Open(b, dialect)
+			// As `archiver run` does: on PostgreSQL its writes then ask
+			// whether the lock is still held (store.lockedWriteSQL).
+			lock, err := st.LockArchiver(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer lock.Release()
 			as := ingest.NewAppService(ingest.New(st, storetest.Logger(b), "@archive:example.org"), hsToken, nil, storetest.Logger(b))
 			srv := httptest.NewServer(as.Handler())
 			defer srv.Close()

@@ -60,6 +60,9 @@ type PendingJoin struct {
 // AddPendingJoin records a join to carry out; a target already pending
 // keeps its first record.
 func (s *Store) AddPendingJoin(ctx context.Context, p PendingJoin) error {
+	if err := s.writable(); err != nil {
+		return fmt.Errorf("record pending join of %s: %w", p.Target, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, addPendingJoinSQL, p.Target, p.Kind, string(p.Inviter), string(p.Predecessor),
@@ -99,6 +102,9 @@ func (s *Store) DuePendingJoins(ctx context.Context, now time.Time, limit int) (
 
 // PostponePendingJoin records a failed attempt and when to try again.
 func (s *Store) PostponePendingJoin(ctx context.Context, target string, next time.Time, cause string) error {
+	if err := s.writable(); err != nil {
+		return fmt.Errorf("postpone join of %s: %w", target, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, postponeJoinSQL, target, next.UnixMilli(), cause); err != nil {
@@ -109,6 +115,9 @@ func (s *Store) PostponePendingJoin(ctx context.Context, target string, next tim
 
 // DonePendingJoin forgets a join carried out or refused.
 func (s *Store) DonePendingJoin(ctx context.Context, target string) error {
+	if err := s.writable(); err != nil {
+		return fmt.Errorf("forget pending join of %s: %w", target, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, deletePendingJoin, target); err != nil {

@@ -56,38 +56,144 @@ func TestLockArchiverIsExclusive(t *testing.T) {
 }
 
 // A PostgreSQL restart (or a killed backend) ends the session and with it
-// the lock: the archiver must learn it lost the lock rather than keep
-// running beside a second one that took it.
-func TestArchiverLockLost(t *testing.T) {
+// the lock: the archiver takes it again on a new session and writes on,
+// rather than stop (and wait for a supervisor) at every restart.
+func TestArchiverLockTakenAgain(t *testing.T) {
 	ctx := context.Background()
 	cfg := store.Config{Type: "postgres", URI: pgtest.NewDatabase(t)}
-	st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t), store.Options{LockCheckInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
+	open := func(check time.Duration) *store.Store {
+		st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t), store.Options{LockCheckInterval: check})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
 	}
-	defer st.Close()
+	st, other := open(50*time.Millisecond), open(0)
 	lock, err := st.LockArchiver(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Release()
-	select {
-	case <-lock.Lost():
-		t.Fatal("lock reported lost while held")
-	case <-time.After(300 * time.Millisecond):
+	if _, err := st.OptOut(ctx, "@before:example.org", "test"); err != nil {
+		t.Fatalf("write while the lock is held: %v", err)
 	}
+	killArchiverLockSession(t, other)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := st.OptOut(ctx, "@after:example.org", "test")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrArchiverLockNotHeld) || !store.Unavailable(err) {
+			t.Fatalf("write while the lock is being taken again: %v, want ErrArchiverLockNotHeld (unavailable)", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the archiver never took its lock again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !lock.Held() {
+		t.Error("a write succeeded but the lock says it is not held")
+	}
+	select {
+	case <-lock.Taken():
+		t.Fatal("lock reported taken by another, with no other archiver")
+	default:
+	}
+	// It is held again: a second archiver still refuses to start.
+	if _, err := other.LockArchiver(ctx); !errors.Is(err, store.ErrArchiverRunning) {
+		t.Fatalf("second archiver after the first took its lock again: %v, want ErrArchiverRunning", err)
+	}
+	if err := lock.Release(); err != nil {
+		t.Fatalf("release after taking it again: %v", err)
+	}
+	again, err := other.LockArchiver(ctx)
+	if err != nil {
+		t.Fatalf("lock after the release: %v", err)
+	}
+	again.Release()
+}
+
+// When the lock's session ends and another archiver takes the lock before
+// this one could, this one writes nothing more, not one transaction, even
+// before its periodic check would have noticed; its lock says Taken.
+func TestArchiverWritesNothingOnceAnotherTookTheLock(t *testing.T) {
+	ctx := context.Background()
+	cfg := store.Config{Type: "postgres", URI: pgtest.NewDatabase(t)}
+	open := func() *store.Store {
+		// A check far away: only the writes can find the lock gone.
+		st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t), store.Options{LockCheckInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	first, second := open(), open()
+	lock, err := first.LockArchiver(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	killArchiverLockSession(t, second)
+	lock2, err := second.LockArchiver(ctx)
+	if err != nil {
+		t.Fatalf("second archiver once the first's session ended: %v", err)
+	}
+	defer lock2.Release()
+	_, err = first.OptOut(ctx, "@written:example.org", "test")
+	if !errors.Is(err, store.ErrArchiverLockNotHeld) || !store.Unavailable(err) {
+		t.Fatalf("first archiver's write beside the second: err = %v, want ErrArchiverLockNotHeld (unavailable)", err)
+	}
+	if via, err := second.OptOutVia(ctx, "@written:example.org"); err != nil || via != "" {
+		t.Fatalf("the refused write is stored: via %q, %v", via, err)
+	}
+	select {
+	case <-lock.Taken():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first archiver's lock does not say another took it")
+	}
+	if lock.Held() {
+		t.Error("the first archiver's lock says it is held")
+	}
+	// The writes outside a transaction are refused too.
+	if err := first.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: "test", Command: "test"}); !errors.Is(err, store.ErrArchiverLockNotHeld) {
+		t.Errorf("first archiver's operator log beside the second: err = %v, want ErrArchiverLockNotHeld", err)
+	}
+	// The second writes.
+	if _, err := second.OptOut(ctx, "@second:example.org", "test"); err != nil {
+		t.Fatalf("the second archiver's write: %v", err)
+	}
+}
+
+// killArchiverLockSession ends the session holding the archiver lock, as
+// a server restart would, through st's connections.
+func killArchiverLockSession(t *testing.T, st *store.Store) {
+	t.Helper()
+	ctx := context.Background()
 	conn, err := st.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	var pid int64
 	var killed bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 1836605811 AND granted`).Scan(&killed); err != nil || !killed {
+	if err := conn.QueryRowContext(ctx, `SELECT pid, pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 1836605811 AND granted`).Scan(&pid, &killed); err != nil || !killed {
 		t.Fatalf("terminate the lock's backend: %v, %v", killed, err)
 	}
-	select {
-	case <-lock.Lost():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the archiver did not notice it lost its lock")
+	// pg_terminate_backend only signals: wait until the backend is gone.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var alive bool
+		if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)`, pid).Scan(&alive); err != nil {
+			t.Fatal(err)
+		}
+		if !alive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backend %d still alive", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -683,6 +683,9 @@ func (s *Store) LogOperator(ctx context.Context, a OperatorAction) error {
 	if a.Actor == "" {
 		return errors.New("an operator action needs an actor")
 	}
+	if err := s.writable(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	// A reason typed on the command line may hold any bytes.

@@ -131,6 +131,9 @@ type Store struct {
 	keptExpired sync.Map
 	// stmts are the prepared reads (stmts.go).
 	stmts stmtCache
+	// guard is set on an archiver's PostgreSQL store by LockArchiver:
+	// its writes need the lock held (lock.go).
+	guard atomic.Pointer[archiverGuard]
 	// beforeInsertStatement, if set (tests), is called before each
 	// statement of writer.insertRowsSQLite.
 	beforeInsertStatement func()
@@ -490,12 +493,39 @@ func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.dialect == postgres {
+	if s.dialect != postgres {
+		return tx, nil
+	}
+	g := s.guard.Load()
+	if g == nil {
 		// 0x6d786172 is "mxar": one lock for all archive writers.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(1836605810)`); err != nil {
 			tx.Rollback()
 			return nil, err
 		}
+		return tx, nil
+	}
+	// An archiver's: it writes only while its lock's session holds the
+	// archiver lock, asked of the server (a restart ended that session
+	// before the lock's check could notice).
+	pid := g.pid.Load()
+	if pid == 0 {
+		tx.Rollback()
+		return nil, ErrArchiverLockNotHeld
+	}
+	var held bool
+	if err := tx.QueryRowContext(ctx, lockedWriteSQL, pid).Scan(&held); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if !held {
+		tx.Rollback()
+		g.pid.CompareAndSwap(pid, 0)
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
+		return nil, ErrArchiverLockNotHeld
 	}
 	return tx, nil
 }

@@ -99,6 +99,9 @@ func (s *Store) RoomSync(ctx context.Context, roomID id.RoomID) (RoomSync, error
 
 // SetRoomSync saves a room's sync state.
 func (s *Store) SetRoomSync(ctx context.Context, rs RoomSync) error {
+	if err := s.writable(); err != nil {
+		return fmt.Errorf("save sync state of %s: %w", rs.RoomID, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	// Two rows, each consistent on its own: no transaction needed.

@@ -24,6 +24,9 @@ func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
+	if errors.Is(err, ErrArchiverLockNotHeld) {
+		return true // until the lock is taken again on a new session
+	}
 	var connect *pgconn.ConnectError
 	if errors.As(err, &connect) {
 		return true // refused, no route, unknown host, or a FATAL at login

@@ -24,6 +24,9 @@ type health struct {
 	log   *slog.Logger
 	http  *http.Client
 	now   func() time.Time
+	// lockHeld, if set, is the archiver lock's Held: not ready while
+	// its database session is being replaced.
+	lockHeld func() bool
 
 	mu      sync.Mutex
 	probed  time.Time
@@ -55,6 +58,10 @@ func (h *health) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := h.st.Ping(r.Context()); err != nil {
 		h.log.Warn("readiness: the database is not answering", "err", err)
 		http.Error(w, "not ready: the database is not answering", http.StatusServiceUnavailable)
+		return
+	}
+	if h.lockHeld != nil && !h.lockHeld() {
+		http.Error(w, "not ready: the archiver lock's database session ended; it is being taken again", http.StatusServiceUnavailable)
 		return
 	}
 	if err := h.homeserver(r.Context()); err != nil {

@@ -54,6 +54,16 @@ func TestArchiverReadyz(t *testing.T) {
 		if rec := get("/readyz"); rec.Code != http.StatusOK {
 			t.Errorf("/readyz with the homeserver back = %d %q, want 200", rec.Code, rec.Body.String())
 		}
+		// While the archiver lock's session is replaced (lock.Held).
+		held := false
+		h.lockHeld = func() bool { return held }
+		if rec := get("/readyz"); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "archiver lock") {
+			t.Errorf("/readyz with the lock not held = %d %q, want 503 naming the lock", rec.Code, rec.Body.String())
+		}
+		held = true
+		if rec := get("/readyz"); rec.Code != http.StatusOK {
+			t.Errorf("/readyz with the lock held again = %d %q, want 200", rec.Code, rec.Body.String())
+		}
 		// Everything else still reaches the appservice.
 		if rec := get("/_matrix/app/v1/transactions/1"); rec.Code != http.StatusTeapot {
 			t.Errorf("appservice path = %d, want the appservice's answer", rec.Code)

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
@@ -70,5 +74,92 @@ func TestRunRefusesSecondArchiver(t *testing.T) {
 			}
 			again.Release()
 		})
+	}
+}
+
+// A PostgreSQL restart ends the session of the archiver's lock. If another
+// archiver starts and takes the lock before this one takes it again, this
+// one stores nothing more (a transaction is answered 5xx, for the other to
+// take) and stops, saying why; it does not write beside the other until
+// its next check of the lock.
+func TestRunStopsWritingOnceAnotherTookItsLock(t *testing.T) {
+	dir := t.TempDir()
+	dsn := pgtest.NewDatabase(t)
+	listen := freePort(t)
+	for k, v := range map[string]string{
+		"MXARCHIVE_DATA_DIR": dir, "MXARCHIVE_DATABASE_TYPE": "postgres", "MXARCHIVE_DATABASE_URI": dsn,
+		"MXARCHIVE_HOMESERVER_ADDRESS": "http://127.0.0.1:1", "MXARCHIVE_HOMESERVER_DOMAIN": "example.org",
+		"MXARCHIVE_APPSERVICE_AS_TOKEN": "as-token", "MXARCHIVE_APPSERVICE_HS_TOKEN": "hs-token",
+		"MXARCHIVE_APPSERVICE_LISTEN": listen,
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out, errs bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run"}, &out, &errs) }()
+	send := func(txn string) int {
+		body := `{"events":[{"type":"m.room.message","room_id":"!r:example.org","sender":"@a:example.org","event_id":"$` + txn + `","origin_server_ts":1700000000000,"content":{"msgtype":"m.text","body":"hi"}}]}`
+		req, _ := http.NewRequest("PUT", "http://"+listen+"/_matrix/app/v1/transactions/"+txn, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer hs-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for deadline := time.Now().Add(20 * time.Second); send("first") != http.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the archiver never stored a transaction\n%s", errs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	other, err := store.Open(context.Background(), store.Config{Type: "postgres", URI: dsn}, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// The restart, as far as the lock is concerned: its session ends.
+	conn, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var pid int64
+	if err := conn.QueryRowContext(context.Background(), `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 1836605811 AND granted`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	var lock *store.ArchiverLock
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if lock, err = other.LockArchiver(context.Background()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other archiver never took the lock: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	defer lock.Release()
+	if code := send("beside"); code == http.StatusOK {
+		t.Errorf("a transaction was stored beside the archiver that took the lock")
+	}
+	if _, _, err := other.Transaction(context.Background(), "beside"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the transaction is recorded (%v)", err)
+	}
+	if _, _, err := other.Transaction(context.Background(), "first"); err != nil {
+		t.Errorf("the transaction before: %v", err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "another archiver took the archiver lock") {
+			t.Fatalf("run ended with %v, want it to say another archiver took its lock\n%s", err, errs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the archiver runs on beside the one that took its lock\n%s", errs.String())
 	}
 }

@@ -122,9 +122,11 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Appservice.Listen, err)
 	}
+	probes := newHealth(a.st, cfg.Homeserver.Address, 30*time.Second, log)
+	probes.lockHeld = lock.Held
 	srv := &http.Server{
 		// /healthz and /readyz beside the homeserver's API, for probes.
-		Handler:           newHealth(a.st, cfg.Homeserver.Address, 30*time.Second, log).wrap(as.Handler()),
+		Handler:           probes.wrap(as.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Long enough for a large transaction on a slow disk; the homeserver
 		// gives up at 30–60 s and resends, which is harmless.
@@ -160,11 +162,11 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	select {
 	case err = <-errc:
 		cancel()
-	case <-lock.Lost():
-		// Stop rather than run on beside an archiver that may now hold
-		// the lock; the supervisor restarts this one, which then waits
-		// its turn or refuses.
-		err = errors.New("lost the archiver lock: its PostgreSQL session ended (a server restart?); stopping so that two archivers never run at once")
+	case <-lock.Taken():
+		// Its session ended (a server restart) and another archiver
+		// took the lock before this one could take it again: the store
+		// writes nothing more, and this one stops.
+		err = errors.New("another archiver took the archiver lock while this one's PostgreSQL session was gone; stopping so that two archivers never run at once")
 		cancel()
 	case <-ctx.Done():
 	}
