@@ -71,12 +71,18 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store, progress func(CopyProgre
 	if err != nil {
 		return nil, fmt.Errorf("copy archive: source: %w", err)
 	}
-	defer srcLock.Release()
+	defer func() {
+		srcLock.Release()
+		s.unguard() // a one-off command's store again
+	}()
 	dstLock, err := dst.LockArchiver(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("copy archive: target: %w", err)
 	}
-	defer dstLock.Release()
+	defer func() {
+		dstLock.Release()
+		dst.unguard()
+	}()
 
 	src, err := s.beginWrite(ctx)
 	if err != nil {

@@ -292,3 +292,23 @@ const ReadableSQL = readableSQL
 // VisibleRefPostgres is MediaFor's query of one shown reference in a room,
 // as PostgreSQL runs it.
 var VisibleRefPostgres = visibleRefPostgres
+
+// SetLockSession makes the archiver guard take the lock's session to be
+// the backend pid started at start (a test's stand-in for a process ID
+// reused after a restart).
+func (s *Store) SetLockSession(pid int64, start time.Time) {
+	if g := s.guard.Load(); g != nil {
+		g.session.Store(&lockSession{pid: pid, start: start})
+	}
+}
+
+// LockSession is the session the archiver guard takes to hold the lock
+// (0 when none).
+func (s *Store) LockSession() (pid int64, start time.Time) {
+	if g := s.guard.Load(); g != nil {
+		if sess := g.session.Load(); sess != nil {
+			return sess.pid, sess.start
+		}
+	}
+	return 0, time.Time{}
+}

@@ -60,13 +60,13 @@ type PendingJoin struct {
 // AddPendingJoin records a join to carry out; a target already pending
 // keeps its first record.
 func (s *Store) AddPendingJoin(ctx context.Context, p PendingJoin) error {
-	if err := s.writable(); err != nil {
-		return fmt.Errorf("record pending join of %s: %w", p.Target, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
-	if _, err := s.db.ExecContext(ctx, addPendingJoinSQL, p.Target, p.Kind, string(p.Inviter), string(p.Predecessor),
-		strings.Join(p.Via, " "), s.now().UnixMilli()); err != nil {
+	if err := s.execWrite(ctx, func(ex execer) error {
+		_, err := ex.ExecContext(ctx, addPendingJoinSQL, p.Target, p.Kind, string(p.Inviter), string(p.Predecessor),
+			strings.Join(p.Via, " "), s.now().UnixMilli())
+		return err
+	}); err != nil {
 		return fmt.Errorf("record pending join of %s: %w", p.Target, err)
 	}
 	return nil
@@ -102,12 +102,12 @@ func (s *Store) DuePendingJoins(ctx context.Context, now time.Time, limit int) (
 
 // PostponePendingJoin records a failed attempt and when to try again.
 func (s *Store) PostponePendingJoin(ctx context.Context, target string, next time.Time, cause string) error {
-	if err := s.writable(); err != nil {
-		return fmt.Errorf("postpone join of %s: %w", target, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
-	if _, err := s.db.ExecContext(ctx, postponeJoinSQL, target, next.UnixMilli(), cause); err != nil {
+	if err := s.execWrite(ctx, func(ex execer) error {
+		_, err := ex.ExecContext(ctx, postponeJoinSQL, target, next.UnixMilli(), cause)
+		return err
+	}); err != nil {
 		return fmt.Errorf("postpone join of %s: %w", target, err)
 	}
 	return nil
@@ -115,12 +115,12 @@ func (s *Store) PostponePendingJoin(ctx context.Context, target string, next tim
 
 // DonePendingJoin forgets a join carried out or refused.
 func (s *Store) DonePendingJoin(ctx context.Context, target string) error {
-	if err := s.writable(); err != nil {
-		return fmt.Errorf("forget pending join of %s: %w", target, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
-	if _, err := s.db.ExecContext(ctx, deletePendingJoin, target); err != nil {
+	if err := s.execWrite(ctx, func(ex execer) error {
+		_, err := ex.ExecContext(ctx, deletePendingJoin, target)
+		return err
+	}); err != nil {
 		return fmt.Errorf("forget pending join of %s: %w", target, err)
 	}
 	return nil

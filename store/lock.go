@@ -22,13 +22,14 @@ var ErrArchiverRunning = errors.New("another archiver is already running on this
 // takedown still write beside a running archiver.
 const archiverLockKey = 1836605811
 
-// ErrArchiverLockNotHeld is what an archiver's writes get while the
-// PostgreSQL session that held its lock is gone (a server restart, a
-// killed backend): another archiver may have taken the lock meanwhile, so
-// nothing is written until this one has taken it again. It counts as the
-// database being unavailable (Unavailable): a transaction is answered
-// 5xx and the homeserver sends it again.
-var ErrArchiverLockNotHeld = errors.New("the archiver lock's database session ended; writes wait until the lock is taken again")
+// ErrArchiverLockNotHeld is what an archiver's writes get while it does
+// not hold its lock: the PostgreSQL session that held it ended (a server
+// restart, a killed backend) and another archiver may have taken the lock
+// meanwhile, so nothing is written until this one has taken it again (or
+// for good, once another has, or once it was released). It counts as the
+// database being unavailable (Unavailable): a transaction is answered 5xx
+// and the homeserver sends it again.
+var ErrArchiverLockNotHeld = errors.New("this archiver does not hold the archiver lock now (its database session ended): nothing is written until it takes the lock again, and it stops if another archiver took it")
 
 // ArchiverLock is held by the one archiver process recording into a
 // database; Release frees it for the next.
@@ -38,7 +39,9 @@ type ArchiverLock struct {
 	held    func() bool
 }
 
-// Release gives the lock up. The process exiting does too.
+// Release gives the lock up; the store writes nothing more as an archiver
+// (on PostgreSQL its writes are refused from then on). The process exiting
+// gives the lock up too.
 func (l *ArchiverLock) Release() error { return l.release() }
 
 // Taken is closed when the lock is gone for good: on PostgreSQL its
@@ -49,40 +52,99 @@ func (l *ArchiverLock) Release() error { return l.release() }
 func (l *ArchiverLock) Taken() <-chan struct{} { return l.taken }
 
 // Held reports whether the lock is held now: false while its PostgreSQL
-// session is being replaced, and once it is taken.
+// session is being replaced, once another has taken it, and once
+// released.
 func (l *ArchiverLock) Held() bool { return l.held == nil || l.held() }
+
+// lockSession is the PostgreSQL session holding the archiver lock: its
+// backend's process ID and start, since a process ID alone is reused (a
+// restarted server numbers its backends from where the system's count
+// is, a container's from 1 again).
+type lockSession struct {
+	pid   int64
+	start time.Time
+}
 
 // archiverGuard is how an archiver's store knows it holds the lock
 // (Store.guard, set by LockArchiver on PostgreSQL).
 type archiverGuard struct {
-	// pid is the backend process of the session holding the lock, 0
-	// while there is none.
-	pid atomic.Int64
+	// session holds the lock; nil while none does.
+	session atomic.Pointer[lockSession]
 	// wake asks the lock's goroutine to check its session now: a write
 	// found the lock not held by it.
 	wake chan struct{}
 }
 
-// writable is nil unless this is an archiver's store whose lock's session
-// is known to be gone. It guards the few writes that are one statement,
-// outside beginWrite; a transaction of beginWrite asks the server too.
-func (s *Store) writable() error {
-	if g := s.guard.Load(); g != nil && g.pid.Load() == 0 {
-		return ErrArchiverLockNotHeld
-	}
-	return nil
-}
+// lockSQL takes the archiver lock if no session holds it and says which
+// session asked.
+const lockSQL = `SELECT pg_try_advisory_lock($1), pg_backend_pid(), (SELECT backend_start FROM pg_stat_get_activity(pg_backend_pid()))`
+
+// heldByWhere is the condition on pg_locks (l) that its row is the
+// archiver lock of this database, held (a bigint key shows as classid 0,
+// objid its value and objsubid 1).
+const heldByWhere = `l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND l.classid = 0 AND l.objid = 1836605811 AND l.objsubid = 1 AND l.granted`
 
 // lockedWriteSQL takes the writers' transaction lock, then says whether
-// the archiver lock is held by the session $1 (a bigint key shows in
-// pg_locks as classid 0, objid its value and objsubid 1). The lock is
-// taken first (FROM), so what it waited for cannot have changed the
-// answer.
-const lockedWriteSQL = `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = 1836605811 AND objsubid = 1 AND granted AND pid = $1)
+// the archiver lock is held by the session ($1 its process, $2 its
+// start). The writers' lock is taken first (FROM), so what the write
+// waited for cannot have changed the answer.
+const lockedWriteSQL = `SELECT EXISTS (SELECT FROM pg_locks l, pg_stat_get_activity(l.pid) a WHERE ` + heldByWhere + ` AND l.pid = $1 AND a.backend_start = $2)
 FROM (SELECT pg_advisory_xact_lock(1836605810)) AS writers`
 
 // heldSQL says whether the session asking holds the archiver lock.
-const heldSQL = `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = 1836605811 AND objsubid = 1 AND granted AND pid = pg_backend_pid())`
+const heldSQL = `SELECT EXISTS (SELECT FROM pg_locks l WHERE ` + heldByWhere + ` AND l.pid = pg_backend_pid())`
+
+// holderSQL names the session that holds the archiver lock.
+const holderSQL = `SELECT l.pid, a.backend_start FROM pg_locks l, pg_stat_get_activity(l.pid) a WHERE ` + heldByWhere + ` LIMIT 1`
+
+// guardedWrite is beginWrite's check in an archiver's store: nil if its
+// lock's session (as the guard knows it) holds the archiver lock now,
+// asked of the server once the writers' lock is held; otherwise
+// ErrArchiverLockNotHeld, and the lock's goroutine is told.
+func (s *Store) guardedWrite(ctx context.Context, tx *sql.Tx, g *archiverGuard) error {
+	sess := g.session.Load()
+	if sess == nil {
+		return ErrArchiverLockNotHeld
+	}
+	var held bool
+	if err := tx.QueryRowContext(ctx, lockedWriteSQL, sess.pid, sess.start).Scan(&held); err != nil {
+		return err
+	}
+	if held {
+		return nil
+	}
+	g.session.CompareAndSwap(sess, nil)
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+	return ErrArchiverLockNotHeld
+}
+
+// execer is what execWrite's statements run on: the pool or a
+// transaction.
+type execer interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}
+
+// execWrite runs statements that each write on their own (no transaction
+// needed): through db, or, in an archiver's store on PostgreSQL, in a
+// transaction of beginWrite, whose check says the lock is held.
+func (s *Store) execWrite(ctx context.Context, f func(ex execer) error) error {
+	if s.guard.Load() == nil {
+		return f(s.db)
+	}
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
 
 // LockArchiver takes the database's archiver lock, or returns
 // ErrArchiverRunning if another process holds it. On PostgreSQL it is a
@@ -90,12 +152,14 @@ const heldSQL = `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory'
 // exclusive flock on a file beside the database, which the kernel drops
 // when the process dies, so a crash never leaves a stale lock behind.
 //
-// On PostgreSQL the lock's session is checked every LockCheckInterval.
-// When it has ended (the server restarted), the lock is taken again on a
-// new session, tried every second; meanwhile, and whenever a write
-// transaction finds the lock not held by that session, the store refuses
-// writes (ErrArchiverLockNotHeld), so that two archivers never write at
-// once. If another process took the lock first, Taken is closed.
+// On PostgreSQL every write of the store from then on (beginWrite,
+// execWrite) asks the server, in its transaction and once it holds the
+// writers' lock, whether the lock's session still holds the archiver lock,
+// and is refused (ErrArchiverLockNotHeld) if not, so that two archivers
+// never write at once. The lock's session is checked every
+// LockCheckInterval, and at once after such a refusal; when it has ended
+// (the server restarted), the lock is taken again on a new session, tried
+// every second. If another process took it first, Taken is closed.
 func (s *Store) LockArchiver(ctx context.Context) (*ArchiverLock, error) {
 	if s.dialect == postgres {
 		return s.lockPostgres(ctx)
@@ -109,50 +173,61 @@ func (s *Store) LockArchiver(ctx context.Context) (*ArchiverLock, error) {
 
 // tryArchiverLock tries to take the archiver lock on a new connection of
 // its own, out of the pool (a session lock lives as long as the
-// connection that took it), and returns it with its backend's process ID;
-// got is false, and the connection closed, when another session holds
-// the lock.
-func (s *Store) tryArchiverLock(ctx context.Context) (conn *sql.Conn, pid int64, got bool, err error) {
+// connection that took it), and returns it with its session; got is
+// false, and the connection closed, when another session holds the lock.
+func (s *Store) tryArchiverLock(ctx context.Context) (conn *sql.Conn, sess *lockSession, got bool, err error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	if conn, err = s.db.Conn(ctx); err != nil {
-		return nil, 0, false, err
+		return nil, nil, false, err
 	}
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1), pg_backend_pid()`, int64(archiverLockKey)).Scan(&got, &pid); err != nil {
+	sess = new(lockSession)
+	if err := conn.QueryRowContext(ctx, lockSQL, int64(archiverLockKey)).Scan(&got, &sess.pid, &sess.start); err != nil {
 		conn.Close()
-		return nil, 0, false, err
+		return nil, nil, false, err
 	}
 	if !got {
 		conn.Close()
-		return nil, 0, false, nil
+		return nil, nil, false, nil
 	}
-	return conn, pid, true, nil
+	return conn, sess, true, nil
+}
+
+// lockHolder names the session holding the archiver lock (nil if none, or
+// if it cannot say).
+func (s *Store) lockHolder() *lockSession {
+	ctx, cancel := s.readCtx(context.Background())
+	defer cancel()
+	var h lockSession
+	if err := s.db.QueryRowContext(ctx, holderSQL).Scan(&h.pid, &h.start); err != nil {
+		return nil
+	}
+	return &h
 }
 
 func (s *Store) lockPostgres(ctx context.Context) (*ArchiverLock, error) {
-	conn, pid, got, err := s.tryArchiverLock(ctx)
+	conn, sess, got, err := s.tryArchiverLock(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("take the archiver lock: %w", err)
 	}
 	if !got {
-		var pid int64
 		// Name the holder for the operator, best effort: the lock may
 		// have been released meanwhile.
-		q, qcancel := s.readCtx(context.Background())
-		defer qcancel()
-		_ = s.db.QueryRowContext(q, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1`, int64(archiverLockKey)).Scan(&pid)
-		if pid != 0 {
-			return nil, fmt.Errorf("%w (PostgreSQL backend %d holds its lock; stop that archiver first)", ErrArchiverRunning, pid)
+		if h := s.lockHolder(); h != nil {
+			return nil, fmt.Errorf("%w (PostgreSQL backend %d holds its lock; stop that archiver first)", ErrArchiverRunning, h.pid)
 		}
 		return nil, fmt.Errorf("%w (stop that archiver first)", ErrArchiverRunning)
 	}
 	g := &archiverGuard{wake: make(chan struct{}, 1)}
-	g.pid.Store(pid)
+	g.session.Store(sess)
 	s.guard.Store(g)
 	taken, stop, stopped := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	var unlockErr error
 	go func() {
 		defer close(stopped)
+		// last is the session that held the lock last: one still alive
+		// after its connection broke is this archiver's, not another's.
+		last := sess
 		for {
 			wait := s.opts.LockCheckInterval
 			if conn == nil {
@@ -176,52 +251,68 @@ func (s *Store) lockPostgres(ctx context.Context) (*ArchiverLock, error) {
 				err := conn.QueryRowContext(cctx, heldSQL).Scan(&held)
 				ccancel()
 				if err == nil && held {
-					// Still held by this session, whatever a
-					// write's check said.
-					g.pid.Store(pid)
+					// Still held by this session: a write that
+					// found otherwise reached another server.
+					if g.session.Load() == nil {
+						s.log.Error("a write found the archiver lock not held, but its session holds it: do the connections reach different servers?")
+					}
+					g.session.Store(last)
 					continue
 				}
 				if err == nil {
 					err = errors.New("the session no longer holds the lock")
 				}
-				g.pid.Store(0)
+				g.session.Store(nil)
 				conn.Close()
 				conn = nil
 				s.log.Error("the archiver lock's database session ended; nothing is written until the lock is taken again", "err", err)
 			}
-			c, newPID, got, err := s.tryArchiverLock(context.Background())
+			c, next, got, err := s.tryArchiverLock(context.Background())
 			switch {
 			case err != nil:
 				// The database is still away: try again in a second.
-			case !got:
+			case got:
+				conn, last = c, next
+				g.session.Store(next)
+				s.log.Info("took the archiver lock again on a new database session; writing resumes")
+			default:
+				h := s.lockHolder()
+				if h != nil && h.pid == last.pid && h.start.Equal(last.start) {
+					// This archiver's own session, whose connection
+					// broke (a network cut, a check timed out) while
+					// the server still keeps it: end it and take the
+					// lock again.
+					s.log.Warn("this archiver's previous lock session is still alive on the server; ending it", "pid", h.pid)
+					ectx, ecancel := s.readCtx(context.Background())
+					_, err := s.db.ExecContext(ectx, `SELECT pg_terminate_backend($1)`, h.pid)
+					ecancel()
+					if err != nil {
+						s.log.Warn("ending this archiver's previous lock session", "pid", h.pid, "err", err)
+					}
+					continue
+				}
 				s.log.Error("another archiver took the archiver lock while this one's database session was gone")
 				close(taken)
 				return
-			default:
-				conn, pid = c, newPID
-				g.pid.Store(pid)
-				s.log.Info("took the archiver lock again on a new database session; writing resumes")
 			}
 		}
 	}()
 	var once sync.Once
-	return &ArchiverLock{taken: taken, held: func() bool { return g.pid.Load() != 0 }, release: func() error {
+	return &ArchiverLock{taken: taken, held: func() bool { return g.session.Load() != nil }, release: func() error {
 		once.Do(func() {
 			close(stop)
 			<-stopped
-			select {
-			case <-taken:
-				// Another archiver holds it: this store writes
-				// nothing more.
-			default:
-				// The store writes on as a one-off command's
-				// does (a copy's destination, once copied).
-				s.guard.CompareAndSwap(g, nil)
-			}
+			// Whatever of the archiver still runs writes nothing:
+			// another may start now.
+			g.session.Store(nil)
 		})
 		return unlockErr
 	}}, nil
 }
+
+// unguard makes st write as a one-off command's store does, unchecked,
+// once the archiver lock it took is released (CopyTo).
+func (s *Store) unguard() { s.guard.Store(nil) }
 
 // unlockArchiver releases the archiver lock held on conn and closes it.
 func (s *Store) unlockArchiver(conn *sql.Conn) error {

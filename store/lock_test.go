@@ -166,34 +166,3 @@ func TestArchiverWritesNothingOnceAnotherTookTheLock(t *testing.T) {
 		t.Fatalf("the second archiver's write: %v", err)
 	}
 }
-
-// killArchiverLockSession ends the session holding the archiver lock, as
-// a server restart would, through st's connections.
-func killArchiverLockSession(t *testing.T, st *store.Store) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := st.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var pid int64
-	var killed bool
-	if err := conn.QueryRowContext(ctx, `SELECT pid, pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 1836605811 AND granted`).Scan(&pid, &killed); err != nil || !killed {
-		t.Fatalf("terminate the lock's backend: %v, %v", killed, err)
-	}
-	// pg_terminate_backend only signals: wait until the backend is gone.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		var alive bool
-		if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1)`, pid).Scan(&alive); err != nil {
-			t.Fatal(err)
-		}
-		if !alive {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backend %d still alive", pid)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -683,15 +683,18 @@ func (s *Store) LogOperator(ctx context.Context, a OperatorAction) error {
 	if a.Actor == "" {
 		return errors.New("an operator action needs an actor")
 	}
-	if err := s.writable(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
-	// A reason typed on the command line may hold any bytes.
-	_, err := s.db.ExecContext(ctx, `INSERT INTO operator_log (at, actor, command, target, reason, dry_run, affected) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		dbArgs([]any{a.At.UnixMilli(), a.Actor, a.Command, a.Target, a.Reason, a.DryRun, a.Affected})...)
-	return err
+	err := s.execWrite(ctx, func(ex execer) error {
+		// A reason typed on the command line may hold any bytes.
+		_, err := ex.ExecContext(ctx, `INSERT INTO operator_log (at, actor, command, target, reason, dry_run, affected) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			dbArgs([]any{a.At.UnixMilli(), a.Actor, a.Command, a.Target, a.Reason, a.DryRun, a.Affected})...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("log the operator's %s: %w", a.Command, err)
+	}
+	return nil
 }
 
 // OperatorLog returns the operator log, newest first.

@@ -508,24 +508,9 @@ func (s *Store) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	// An archiver's: it writes only while its lock's session holds the
 	// archiver lock, asked of the server (a restart ended that session
 	// before the lock's check could notice).
-	pid := g.pid.Load()
-	if pid == 0 {
-		tx.Rollback()
-		return nil, ErrArchiverLockNotHeld
-	}
-	var held bool
-	if err := tx.QueryRowContext(ctx, lockedWriteSQL, pid).Scan(&held); err != nil {
+	if err := s.guardedWrite(ctx, tx, g); err != nil {
 		tx.Rollback()
 		return nil, err
-	}
-	if !held {
-		tx.Rollback()
-		g.pid.CompareAndSwap(pid, 0)
-		select {
-		case g.wake <- struct{}{}:
-		default:
-		}
-		return nil, ErrArchiverLockNotHeld
 	}
 	return tx, nil
 }

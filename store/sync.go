@@ -99,18 +99,18 @@ func (s *Store) RoomSync(ctx context.Context, roomID id.RoomID) (RoomSync, error
 
 // SetRoomSync saves a room's sync state.
 func (s *Store) SetRoomSync(ctx context.Context, rs RoomSync) error {
-	if err := s.writable(); err != nil {
-		return fmt.Errorf("save sync state of %s: %w", rs.RoomID, err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.writeTimeout)
 	defer cancel()
 	// Two rows, each consistent on its own: no transaction needed.
-	_, err := s.db.ExecContext(ctx, putRoomSyncSQL, string(rs.RoomID), rs.ForwardToken, msOrZero(rs.CompleteFrom),
-		rs.ReachedCreate, msOrZero(rs.BackfilledAt), msOrZero(rs.SweptAt), rs.SweepVisibility)
-	if err == nil {
-		_, err = s.db.ExecContext(ctx, putRoomFollowSQL, string(rs.RoomID),
-			rs.Backfill, rs.BackfillAttempts, msOrZero(rs.BackfillNextAt), rs.BackfillError, msOrZero(rs.NotPublicSince))
-	}
+	err := s.execWrite(ctx, func(ex execer) error {
+		_, err := ex.ExecContext(ctx, putRoomSyncSQL, string(rs.RoomID), rs.ForwardToken, msOrZero(rs.CompleteFrom),
+			rs.ReachedCreate, msOrZero(rs.BackfilledAt), msOrZero(rs.SweptAt), rs.SweepVisibility)
+		if err == nil {
+			_, err = ex.ExecContext(ctx, putRoomFollowSQL, string(rs.RoomID),
+				rs.Backfill, rs.BackfillAttempts, msOrZero(rs.BackfillNextAt), rs.BackfillError, msOrZero(rs.NotPublicSince))
+		}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save sync state of %s: %w", rs.RoomID, err)
 	}

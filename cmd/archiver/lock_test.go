@@ -128,7 +128,7 @@ func TestRunStopsWritingOnceAnotherTookItsLock(t *testing.T) {
 	}
 	defer conn.Close()
 	var pid int64
-	if err := conn.QueryRowContext(context.Background(), `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 1836605811 AND granted`).Scan(&pid); err != nil {
+	if err := conn.QueryRowContext(context.Background(), `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 1836605811 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.ExecContext(context.Background(), `SELECT pg_terminate_backend($1)`, pid); err != nil {
