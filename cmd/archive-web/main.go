@@ -91,7 +91,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
 	// file mapped in (store.Options.ReadMostly).
-	st, err := store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log,
+	open := store.OpenWaiting // the server waits for a database that does not answer yet
+	if fs.Arg(0) == "reindex" {
+		open = store.Open
+	}
+	st, err := open(ctx, store.Config(cfg.Database), cfg.DataDir, log,
 		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic, ReadMostly: true, ReadsWhole: fs.Arg(0) == "reindex"})
 	if err != nil {
 		return err

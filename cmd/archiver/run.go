@@ -45,12 +45,17 @@ func (ns notifiers) Committed(ctx context.Context, evs []*event.Event) error {
 	return nil
 }
 
-func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger) (*archiver, error) {
+func newArchiver(ctx context.Context, cfg config.Config, log *slog.Logger, service bool) (*archiver, error) {
 	if err := cfg.CheckAppservice(); err != nil {
 		return nil, err
 	}
 	bot := id.UserID(cfg.BotUserID())
-	st, err := store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log, storeOptions(cfg, bot))
+	open := store.Open
+	if service {
+		// `run` waits for a database that does not answer yet.
+		open = store.OpenWaiting
+	}
+	st, err := open(ctx, store.Config(cfg.Database), cfg.DataDir, log, storeOptions(cfg, bot))
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +90,7 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	a, err := newArchiver(ctx, cfg, log)
+	a, err := newArchiver(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}
@@ -194,7 +199,7 @@ func backfillCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args 
 	if *limit >= 0 {
 		cfg.Archive.BackfillLimit = *limit
 	}
-	a, err := newArchiver(ctx, cfg, log)
+	a, err := newArchiver(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}
