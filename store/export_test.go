@@ -312,3 +312,6 @@ func (s *Store) LockSession() (pid int64, start time.Time) {
 	}
 	return 0, time.Time{}
 }
+
+// LockedWriteSQL is the check of an archiver's write transactions.
+const LockedWriteSQL = lockedWriteSQL
