@@ -71,8 +71,9 @@ type sessionKey struct{ pid, startMicros int64 }
 
 func (l *lockSession) key() sessionKey { return sessionKey{l.pid, l.start.UnixMicro()} }
 
-// maxOwnSessions bounds the sessions an archiver remembers as its own:
-// one a second while the lock is being taken again.
+// maxOwnSessions bounds the sessions an archiver remembers as its own
+// while it takes the lock again: one a second at most, each a try whose
+// answer was lost.
 const maxOwnSessions = 1000
 
 // archiverGuard is how an archiver's store knows it holds the lock
@@ -262,9 +263,10 @@ func (s *Store) lockPostgres(ctx context.Context) (*ArchiverLock, error) {
 	go func() {
 		defer close(stopped)
 		// last is the session that held the lock last; ours are the
-		// sessions this archiver opened to take it, which may hold it
-		// still, alive on the server after their connection broke (or
-		// their answer was lost): such a holder is not another archiver.
+		// sessions of this archiver's that may hold it, alive on the
+		// server after their connection broke: last, and the tries to
+		// take it again whose answer was lost. Such a holder is not
+		// another archiver.
 		last := sess
 		ours := map[sessionKey]bool{sess.key(): true}
 		for {
@@ -276,11 +278,14 @@ func (s *Store) lockPostgres(ctx context.Context) (*ArchiverLock, error) {
 			select {
 			case <-stop:
 				t.Stop()
-				// Nothing holds the lock for the store before the
-				// unlock: its writes ask whether the session lives.
 				g.session.Store(nil)
 				if conn != nil {
 					unlockErr = s.unlockArchiver(conn)
+				} else if h, err := s.lockHolder(); err == nil && h != nil && ours[h.key()] {
+					// A try whose answer was lost holds it: the
+					// next archiver would be refused until the
+					// server drops that session.
+					s.endSession(h)
 				}
 				return
 			case <-t.C:
@@ -310,17 +315,22 @@ func (s *Store) lockPostgres(ctx context.Context) (*ArchiverLock, error) {
 				s.log.Error("the archiver lock's database session ended; nothing is written until the lock is taken again", "err", err)
 			}
 			c, next, got, err := s.tryArchiverLock(context.Background())
-			if next != nil {
+			if err != nil && next != nil {
+				// Its answer lost, it may hold the lock.
 				if len(ours) >= maxOwnSessions {
-					clear(ours) // long gone, all but the newest
+					clear(ours)
+					ours[last.key()] = true
 				}
-				ours[last.key()], ours[next.key()] = true, true
+				ours[next.key()] = true
 			}
 			switch {
 			case err != nil:
 				// The database is still away: try again in a second.
 			case got:
 				conn, last = c, next
+				// No other session of this archiver's can hold
+				// the lock now.
+				ours = map[sessionKey]bool{next.key(): true}
 				g.session.Store(next)
 				s.log.Info("took the archiver lock again on a new database session; writing resumes")
 			default:

@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,6 +58,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	// Before the store is opened, which the server waits for.
+	if fs.NArg() > 1 || fs.NArg() == 1 && fs.Arg(0) != "reindex" {
+		return fmt.Errorf("unknown command %q (want reindex, or none to serve)", strings.Join(fs.Args(), " "))
 	}
 	cfg, err := config.Load(*cfgPath, os.Environ())
 	if err != nil {
@@ -98,6 +103,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	st, err := open(ctx, store.Config(cfg.Database), cfg.DataDir, log,
 		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic, ReadMostly: true, ReadsWhole: fs.Arg(0) == "reindex"})
 	if err != nil {
+		if ctx.Err() != nil && fs.Arg(0) == "" {
+			return nil // stopped while it waited for the database: a stop
+		}
 		return err
 	}
 	defer st.Close()
@@ -134,9 +142,6 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 				log.Error("search indexing stopped", "err", err)
 			}
 		}()
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unknown command %q (want reindex, or none to serve)", fs.Arg(0))
 	}
 	var ropts render.Options
 	if cfg.Media.Enabled {

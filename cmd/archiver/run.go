@@ -92,6 +92,9 @@ func runCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	}
 	a, err := newArchiver(ctx, cfg, log, true)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while it waited for the database: a stop
+		}
 		return err
 	}
 	defer a.st.Close()
