@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -39,6 +41,28 @@ func archiverLockPID(t *testing.T, st *store.Store) int64 {
 	return pid
 }
 
+// takenOver opens two archivers' stores on the database uri, with lock
+// checks far apart (only the writes can find the lock gone): the first
+// takes the lock, its session ends, and the second takes the lock. It
+// returns them and the first's lock; both locks are released at the end.
+func takenOver(t *testing.T, uri string) (first, second *store.Store, firstLock *store.ArchiverLock) {
+	t.Helper()
+	ctx := context.Background()
+	first, second = openLockStore(t, uri, time.Hour), openLockStore(t, uri, time.Hour)
+	firstLock, err := first.LockArchiver(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { firstLock.Release() })
+	killArchiverLockSession(t, second)
+	secondLock, err := second.LockArchiver(ctx)
+	if err != nil {
+		t.Fatalf("second archiver once the first's session ended: %v", err)
+	}
+	t.Cleanup(func() { secondLock.Release() })
+	return first, second, firstLock
+}
+
 // The one-statement writes (pending joins, sync state, operator log) are
 // checked as a transaction's are: once the lock's session ended and
 // another archiver took the lock, they are refused before this archiver's
@@ -46,19 +70,7 @@ func archiverLockPID(t *testing.T, st *store.Store) int64 {
 // were checked only against what the archiver knew).
 func TestArchiverOneStatementWritesNothingOnceAnotherTookTheLock(t *testing.T) {
 	ctx := context.Background()
-	uri := pgtest.NewDatabase(t)
-	first, second := openLockStore(t, uri, time.Hour), openLockStore(t, uri, time.Hour)
-	lock, err := first.LockArchiver(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Release()
-	killArchiverLockSession(t, second)
-	lock2, err := second.LockArchiver(ctx)
-	if err != nil {
-		t.Fatalf("second archiver: %v", err)
-	}
-	defer lock2.Release()
+	first, second, _ := takenOver(t, pgtest.NewDatabase(t))
 	if err := first.SetRoomSync(ctx, store.RoomSync{RoomID: "!r:example.org", ForwardToken: "stale-token"}); !errors.Is(err, store.ErrArchiverLockNotHeld) {
 		t.Errorf("SetRoomSync by the archiver whose lock another took: err = %v, want ErrArchiverLockNotHeld", err)
 	}
@@ -81,19 +93,7 @@ func TestArchiverOneStatementWritesNothingOnceAnotherTookTheLock(t *testing.T) {
 // (helper-81's review).
 func TestArchiverLockSessionIsNotItsPIDAlone(t *testing.T) {
 	ctx := context.Background()
-	uri := pgtest.NewDatabase(t)
-	first, second := openLockStore(t, uri, time.Hour), openLockStore(t, uri, time.Hour)
-	lock, err := first.LockArchiver(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Release()
-	killArchiverLockSession(t, second)
-	lock2, err := second.LockArchiver(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock2.Release()
+	first, second, _ := takenOver(t, pgtest.NewDatabase(t))
 	// The restart gave the second archiver's lock session the pid the
 	// first's had (simulated: the first's session is taken to have the
 	// second's pid, with its own start).
@@ -113,25 +113,13 @@ func TestArchiverLockSessionIsNotItsPIDAlone(t *testing.T) {
 // took the lock (helper-81's review).
 func TestArchiverLockIsThisDatabases(t *testing.T) {
 	ctx := context.Background()
-	uri, otherURI := pgtest.NewDatabase(t), pgtest.NewDatabase(t)
-	first, third := openLockStore(t, uri, time.Hour), openLockStore(t, uri, time.Hour)
-	elsewhere := openLockStore(t, otherURI, time.Hour)
-	lock, err := first.LockArchiver(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Release()
+	elsewhere := openLockStore(t, pgtest.NewDatabase(t), time.Hour)
 	lockElsewhere, err := elsewhere.LockArchiver(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lockElsewhere.Release()
-	killArchiverLockSession(t, third)
-	lock3, err := third.LockArchiver(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock3.Release()
+	first, _, _ := takenOver(t, pgtest.NewDatabase(t))
 	// The first's session is taken to be the one holding the other
 	// database's lock, pid and start.
 	elsewherePID, elsewhereStart := elsewhere.LockSession()
@@ -151,18 +139,7 @@ func TestArchiverLockIsThisDatabases(t *testing.T) {
 // (helper-81's review: Release made the store write unchecked).
 func TestReleasedArchiverWritesNothing(t *testing.T) {
 	ctx := context.Background()
-	uri := pgtest.NewDatabase(t)
-	first, second := openLockStore(t, uri, time.Hour), openLockStore(t, uri, time.Hour)
-	lock, err := first.LockArchiver(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	killArchiverLockSession(t, second)
-	lock2, err := second.LockArchiver(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock2.Release()
+	first, _, lock := takenOver(t, pgtest.NewDatabase(t))
 	t.Logf("Release: %v", lock.Release())
 	if _, err := first.OptOut(ctx, "@beside:example.org", "test"); err == nil {
 		t.Errorf("after Release, the store whose lock another archiver holds writes unguarded beside it")
@@ -252,5 +229,67 @@ func killArchiverLockSession(t *testing.T, st *store.Store) {
 			t.Fatalf("backend %d still alive", pid)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// An archiver connecting as a role that is not a superuser (nor
+// pg_read_all_stats) sees its own sessions' starts: it takes the lock,
+// loses it and takes it again (helper-82's review).
+func TestArchiverLockAsPlainRole(t *testing.T) {
+	ctx := context.Background()
+	uri := pgtest.NewDatabase(t)
+	admin, err := sql.Open("pgx", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	u, _ := url.Parse(uri)
+	dbname := u.Path[1:]
+	role := fmt.Sprintf("mxa_plain_%d", time.Now().UnixNano()%1e9)
+	for _, q := range []string{
+		`CREATE ROLE ` + role + ` LOGIN PASSWORD 'pw' NOSUPERUSER`,
+		`ALTER DATABASE "` + dbname + `" OWNER TO ` + role,
+		`ALTER SCHEMA public OWNER TO ` + role,
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		a, _ := sql.Open("pgx", uri)
+		defer a.Close()
+		a.Exec(`REASSIGN OWNED BY ` + role + ` TO CURRENT_USER`)
+		a.Exec(`DROP OWNED BY ` + role)
+		a.Exec(`DROP ROLE ` + role)
+	})
+	ru := *u
+	ru.User = url.UserPassword(role, "pw")
+	st := openLockStore(t, ru.String(), 100*time.Millisecond)
+	var super bool
+	c, _ := st.Conn(ctx)
+	c.QueryRowContext(ctx, `SELECT rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') FROM pg_roles WHERE rolname = current_user`).Scan(&super)
+	c.Close()
+	if super {
+		t.Fatal("role is privileged")
+	}
+	lock, err := st.LockArchiver(ctx)
+	if err != nil {
+		t.Fatalf("plain role takes the lock: %v", err)
+	}
+	defer lock.Release()
+	if _, err := st.OptOut(ctx, "@a:example.org", "test"); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	pid := archiverLockPID(t, st)
+	if _, err := admin.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := st.OptOut(ctx, "@b:example.org", "test"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("never wrote again as the plain role: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

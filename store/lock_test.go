@@ -60,16 +60,8 @@ func TestLockArchiverIsExclusive(t *testing.T) {
 // rather than stop (and wait for a supervisor) at every restart.
 func TestArchiverLockTakenAgain(t *testing.T) {
 	ctx := context.Background()
-	cfg := store.Config{Type: "postgres", URI: pgtest.NewDatabase(t)}
-	open := func(check time.Duration) *store.Store {
-		st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t), store.Options{LockCheckInterval: check})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	st, other := open(50*time.Millisecond), open(0)
+	uri := pgtest.NewDatabase(t)
+	st, other := openLockStore(t, uri, 50*time.Millisecond), openLockStore(t, uri, 0)
 	lock, err := st.LockArchiver(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -120,29 +112,8 @@ func TestArchiverLockTakenAgain(t *testing.T) {
 // before its periodic check would have noticed; its lock says Taken.
 func TestArchiverWritesNothingOnceAnotherTookTheLock(t *testing.T) {
 	ctx := context.Background()
-	cfg := store.Config{Type: "postgres", URI: pgtest.NewDatabase(t)}
-	open := func() *store.Store {
-		// A check far away: only the writes can find the lock gone.
-		st, err := store.Open(ctx, cfg, t.TempDir(), storetest.Logger(t), store.Options{LockCheckInterval: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	first, second := open(), open()
-	lock, err := first.LockArchiver(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Release()
-	killArchiverLockSession(t, second)
-	lock2, err := second.LockArchiver(ctx)
-	if err != nil {
-		t.Fatalf("second archiver once the first's session ended: %v", err)
-	}
-	defer lock2.Release()
-	_, err = first.OptOut(ctx, "@written:example.org", "test")
+	first, second, lock := takenOver(t, pgtest.NewDatabase(t))
+	_, err := first.OptOut(ctx, "@written:example.org", "test")
 	if !errors.Is(err, store.ErrArchiverLockNotHeld) || !store.Unavailable(err) {
 		t.Fatalf("first archiver's write beside the second: err = %v, want ErrArchiverLockNotHeld (unavailable)", err)
 	}

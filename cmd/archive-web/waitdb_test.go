@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,16 +21,12 @@ import (
 func TestWebWaitsForItsDatabase(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	pgtest.SetConnections(t, dsn, false)
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	conf := "data_dir: " + t.TempDir() + "\ndatabase:\n  type: postgres\n  uri: " + dsn + "\nweb:\n  listen: 127.0.0.1:0\nsearch:\n  enabled: false\n"
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := waitConfig(t, dsn)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	go func() { done <- run(ctx, []string{"-c", cfg}, &stderr, ready) }()
 	select {
 	case err := <-done:
@@ -64,11 +61,7 @@ func TestWebWaitsForItsDatabase(t *testing.T) {
 	}
 
 	// A database that does not exist: no wait mends it.
-	missing := strings.Replace(dsn, "/"+dbName(t, dsn)+"?", "/no_such_database?", 1)
-	conf = "data_dir: " + t.TempDir() + "\ndatabase:\n  type: postgres\n  uri: " + missing + "\nweb:\n  listen: 127.0.0.1:0\nsearch:\n  enabled: false\n"
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg = waitConfig(t, strings.Replace(dsn, "/"+dbName(t, dsn)+"?", "/no_such_database?", 1))
 	go func() { done <- run(context.Background(), []string{"-c", cfg}, &stderr, nil) }()
 	select {
 	case err := <-done:
@@ -89,4 +82,76 @@ func dbName(t *testing.T, dsn string) string {
 	}
 	name, _, _ := strings.Cut(rest, "?")
 	return name
+}
+
+// waitConfig is a configuration file serving the PostgreSQL database dsn.
+func waitConfig(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	conf := "data_dir: " + t.TempDir() + "\ndatabase:\n  type: postgres\n  uri: " + dsn + "\nweb:\n  listen: 127.0.0.1:0\nsearch:\n  enabled: false\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// A mistyped command ("reindx") is an error at once, not a wait for the
+// database (OpenWaiting is chosen for anything but "reindex").
+func TestWebUnknownCommandDoesNotWait(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	pgtest.SetConnections(t, dsn, false)
+	cfg := waitConfig(t, dsn)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-c", cfg, "reindx"}, &stderr, nil) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "unknown command") {
+			t.Errorf("archive-web reindx = %v, want unknown command", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("archive-web reindx (a typo) still waits for the database after 5 s:\n%s", stderr.String())
+	}
+}
+
+// archive-web stopped while it waits for its database returns as a stop
+// after serving does, with no error.
+func TestWebStoppedWhileWaitingIsAStop(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	pgtest.SetConnections(t, dsn, false)
+	cfg := waitConfig(t, dsn)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-c", cfg}, &stderr, nil) }()
+	time.Sleep(2 * time.Second)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("archive-web stopped while waiting: %v, want nil, as a stop after serving", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("archive-web did not stop while it waited")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for goroutines that outlive run.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -96,7 +96,7 @@ func TestRunStopsWritingOnceAnotherTookItsLock(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var out, errs bytes.Buffer
+	var out, errs lockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"run"}, &out, &errs) }()
 	send := func(txn string) int {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -25,7 +24,7 @@ func TestRunStoppedWhileWaitingIsAStop(t *testing.T) {
 	}
 	pgtest.SetConnections(t, dsn, false)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errs bytes.Buffer
+	var out, errs lockedBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"run"}, &out, &errs) }()
 	time.Sleep(2500 * time.Millisecond)

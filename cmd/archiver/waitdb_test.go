@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -28,7 +27,7 @@ func TestRunWaitsForItsDatabase(t *testing.T) {
 	}
 	pgtest.SetConnections(t, dsn, false)
 	// A one-off command says so at once.
-	var out, errs bytes.Buffer
+	var out, errs lockedBuffer
 	if err := run(context.Background(), []string{"status"}, &out, &errs); err == nil {
 		t.Fatal("status with the database away succeeded")
 	}
