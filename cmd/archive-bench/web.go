@@ -331,7 +331,10 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string,
 	go func() { w.cmd.Wait(); close(w.exited) }()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if code, _, err := w.get(ctx, "/healthz"); err == nil && code == http.StatusOK {
+		// Serving, not starting (archive-web listens, and answers
+		// /healthz "starting", before its database answers and while
+		// it warms up).
+		if code, body, err := w.get(ctx, "/healthz"); err == nil && code == http.StatusOK && string(body) == "ok\n" {
 			w.startRSS = procStatusBytes(w.cmd.Process.Pid, "VmRSS:")
 			go w.sampleAnon()
 			return w, nil

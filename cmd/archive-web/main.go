@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -93,6 +94,35 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		}
 	}
 	defer stopGC()
+
+	// The server listens before its database answers and while it warms
+	// up: /healthz says the process lives (a liveness probe must not
+	// restart it for waiting), the rest is 503 until it serves.
+	errc := make(chan error, 1)
+	var (
+		starting *startingHandler
+		hs       *http.Server
+		addr     string
+	)
+	if fs.Arg(0) == "" {
+		ln, err := net.Listen("tcp", cfg.Web.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Web.Listen, err)
+		}
+		starting = new(startingHandler)
+		hs = &http.Server{
+			Handler:           starting,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+		}
+		go func() { errc <- hs.Serve(ln) }()
+		defer hs.Close() // a start that fails; a stop shuts it down first
+		addr = ln.Addr().String()
+		log.Info("archive-web listening; it serves the archive once started", "url", "http://"+addr+"/")
+	}
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
 	// file mapped in (store.Options.ReadMostly).
@@ -185,24 +215,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		log.Info("warmed up", "connections_with_page_reads", conns)
 	}
 	wcancel()
-	ln, err := net.Listen("tcp", cfg.Web.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Web.Listen, err)
-	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
-	log.Info("archive-web listening", "url", "http://"+ln.Addr().String()+"/", "database", st.Dialect())
+	starting.serve(srv)
+	log.Info("archive-web serving", "url", "http://"+addr+"/", "database", st.Dialect())
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- addr
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	// Each room's via servers, which its first page would otherwise wait
 	// for, computed while the first requests are served.
 	vctx, vcancel := context.WithCancel(ctx)
@@ -239,4 +256,28 @@ func heapFloor(w config.Web, limit int64) uint64 {
 // unless it is 0 or GOMEMLIMIT (which the runtime read at start) is set.
 func memoryLimit(w config.Web, gomemlimit string) (int64, bool) {
 	return w.MemoryLimit, w.MemoryLimit > 0 && gomemlimit == ""
+}
+
+// startingHandler answers while archive-web starts (it waits for its
+// database, opens its index, warms up), then hands every request to the
+// archive (serve): until then /healthz is 200, as the archive's is while
+// the process lives, so that a liveness probe does not restart a replica
+// for waiting (its body says "starting", where the archive's says "ok"),
+// and everything else 503 with a Retry-After, /readyz too.
+type startingHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *startingHandler) serve(h http.Handler) { s.h.Store(&h) }
+
+func (s *startingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := s.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if r.URL.Path == "/healthz" {
+		io.WriteString(w, "starting\n") // the archive's says "ok"
+		return
+	}
+	w.Header().Set("Retry-After", "10")
+	http.Error(w, "The archive is starting (its database does not answer yet, or it is warming up); try again shortly.", http.StatusServiceUnavailable)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,11 +19,19 @@ import (
 // archive-web started while its PostgreSQL database does not answer (a
 // boot's order, a database on another host) waits for it, and serves once
 // it answers, rather than exit and leave a supervisor's start limit to
-// give it up. A database that does not exist is an error at once.
+// give it up. Meanwhile it listens: /healthz says it lives (a liveness
+// probe must not restart it for waiting), the rest is 503 with a
+// Retry-After. A database that does not exist is an error at once.
 func TestWebWaitsForItsDatabase(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	pgtest.SetConnections(t, dsn, false)
-	cfg := waitConfig(t, dsn)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := l.Addr().String()
+	l.Close()
+	cfg := waitConfig(t, dsn, listen)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan string, 1)
@@ -35,6 +45,20 @@ func TestWebWaitsForItsDatabase(t *testing.T) {
 		t.Fatalf("archive-web listening at %s before its database answered", addr)
 	case <-time.After(3 * time.Second):
 	}
+	for path, want := range map[string]int{"/healthz": http.StatusOK, "/readyz": http.StatusServiceUnavailable, "/": http.StatusServiceUnavailable} {
+		resp, err := http.Get("http://" + listen + path)
+		if err != nil {
+			t.Fatalf("GET %s while archive-web waits for its database: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || want == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("GET %s while archive-web waits for its database = %d (Retry-After %q), want %d", path, resp.StatusCode, resp.Header.Get("Retry-After"), want)
+		}
+		if path == "/healthz" && string(body) != "starting\n" {
+			t.Errorf("/healthz while archive-web waits for its database says %q, want \"starting\"", body)
+		}
+	}
 	pgtest.SetConnections(t, dsn, true)
 	var addr string
 	select {
@@ -44,13 +68,19 @@ func TestWebWaitsForItsDatabase(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("archive-web did not start once its database answered")
 	}
-	resp, err := http.Get("http://" + addr + "/")
-	if err != nil {
-		t.Fatal(err)
+	if addr != listen {
+		t.Errorf("archive-web serves at %s, not at %s where it listened", addr, listen)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("GET / = %d once the database answered", resp.StatusCode)
+	for path, want := range map[string]string{"/": "", "/healthz": "ok\n"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || want != "" && string(body) != want {
+			t.Errorf("GET %s once the database answered = %d %q", path, resp.StatusCode, body)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -61,7 +91,7 @@ func TestWebWaitsForItsDatabase(t *testing.T) {
 	}
 
 	// A database that does not exist: no wait mends it.
-	cfg = waitConfig(t, strings.Replace(dsn, "/"+dbName(t, dsn)+"?", "/no_such_database?", 1))
+	cfg = waitConfig(t, strings.Replace(dsn, "/"+dbName(t, dsn)+"?", "/no_such_database?", 1), "127.0.0.1:0")
 	go func() { done <- run(context.Background(), []string{"-c", cfg}, &stderr, nil) }()
 	select {
 	case err := <-done:
@@ -84,11 +114,12 @@ func dbName(t *testing.T, dsn string) string {
 	return name
 }
 
-// waitConfig is a configuration file serving the PostgreSQL database dsn.
-func waitConfig(t *testing.T, dsn string) string {
+// waitConfig is a configuration file serving the PostgreSQL database dsn
+// at listen.
+func waitConfig(t *testing.T, dsn, listen string) string {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	conf := "data_dir: " + t.TempDir() + "\ndatabase:\n  type: postgres\n  uri: " + dsn + "\nweb:\n  listen: 127.0.0.1:0\nsearch:\n  enabled: false\n"
+	conf := "data_dir: " + t.TempDir() + "\ndatabase:\n  type: postgres\n  uri: " + dsn + "\nweb:\n  listen: " + listen + "\nsearch:\n  enabled: false\n"
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +131,7 @@ func waitConfig(t *testing.T, dsn string) string {
 func TestWebUnknownCommandDoesNotWait(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	pgtest.SetConnections(t, dsn, false)
-	cfg := waitConfig(t, dsn)
+	cfg := waitConfig(t, dsn, "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr lockedBuffer
@@ -121,7 +152,7 @@ func TestWebUnknownCommandDoesNotWait(t *testing.T) {
 func TestWebStoppedWhileWaitingIsAStop(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	pgtest.SetConnections(t, dsn, false)
-	cfg := waitConfig(t, dsn)
+	cfg := waitConfig(t, dsn, "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr lockedBuffer
 	done := make(chan error, 1)
