@@ -47,7 +47,8 @@ func main() {
 }
 
 // run serves until ctx ends. ready, if not nil, receives the listening
-// address once the server accepts connections (tests use it).
+// address once the server serves the archive, not only answers that it is
+// starting (tests use it).
 func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) error {
 	fs := flag.NewFlagSet("archive-web", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -106,6 +107,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	)
 	if fs.Arg(0) == "" {
 		ln, err := net.Listen("tcp", cfg.Web.Listen)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// Before the index, whose lock said so when it came first.
+			return fmt.Errorf("listen on %s: %w (is another archive-web running with this configuration? stop it first)", cfg.Web.Listen, err)
+		}
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", cfg.Web.Listen, err)
 		}

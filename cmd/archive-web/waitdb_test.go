@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,12 +24,7 @@ import (
 func TestWebWaitsForItsDatabase(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	pgtest.SetConnections(t, dsn, false)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := l.Addr().String()
-	l.Close()
+	listen := freeAddr(t)
 	cfg := waitConfig(t, dsn, listen)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
