@@ -73,15 +73,7 @@ func inFlightAcrossRelease(t *testing.T) bool {
 		_, err := first.OptOut(ctx, "@inflight:example.org", "test")
 		done <- err
 	}()
-	waitForAdvisoryLock(t, obs, 1836605810)
-	// The next archiver waits for the archiver lock and, the moment it has it,
-	// lets the waiting write go on.
-	next := make(chan error, 1)
-	go func() {
-		_, err := w.ExecContext(ctx, `SELECT pg_advisory_lock(1836605811), pg_advisory_unlock(1836605810)`)
-		next <- err
-	}()
-	waitForAdvisoryLock(t, obs, 1836605811)
+	next := nextArchiverWaits(t, w, obs)
 	if err := lock.Release(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,13 +136,7 @@ func dyingSessionChecks(t *testing.T, check string) {
 			tx.Rollback()
 			got <- held
 		}()
-		waitForAdvisoryLock(t, obs, 1836605810)
-		next := make(chan error, 1)
-		go func() {
-			_, err := w.ExecContext(ctx, `SELECT pg_advisory_lock(1836605811), pg_advisory_unlock(1836605810)`)
-			next <- err
-		}()
-		waitForAdvisoryLock(t, obs, 1836605811)
+		next := nextArchiverWaits(t, w, obs)
 		if _, err := obs.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 			t.Fatal(err)
 		}
@@ -169,4 +155,20 @@ func dyingSessionChecks(t *testing.T, check string) {
 	if violations > 0 {
 		t.Errorf("%d of %d: the write's check found the killed lock session alive after another session took the lock", violations, n)
 	}
+}
+
+// nextArchiverWaits waits until a write waits for the writers' lock, which
+// w holds, then has w wait for the archiver lock and, the moment it has
+// it, let the waiting write go on; it returns once w waits, with what
+// w's statement gives (obs watches pg_locks).
+func nextArchiverWaits(t *testing.T, w, obs *sql.Conn) <-chan error {
+	t.Helper()
+	waitForAdvisoryLock(t, obs, 1836605810)
+	next := make(chan error, 1)
+	go func() {
+		_, err := w.ExecContext(context.Background(), `SELECT pg_advisory_lock(1836605811), pg_advisory_unlock(1836605810)`)
+		next <- err
+	}()
+	waitForAdvisoryLock(t, obs, 1836605811)
+	return next
 }
