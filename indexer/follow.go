@@ -99,7 +99,7 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 			return 0, fmt.Errorf("rebuild the index in its new format: %w", err)
 		}
 	}
-	from, err := ix.checkpoint()
+	from, mark, err := ix.checkpointMark()
 	if err != nil {
 		return 0, err
 	}
@@ -115,9 +115,18 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 	// text is seen, and 2,000 long Markdown messages (some 4 MB of text)
 	// were held twice over, most of a reindex's 568 MiB peak RSS.
 	size := max(ix.opts.BatchSize/8, 1)
-	next := ix.prefetch(ctx, from, size)
+	next := ix.prefetch(ctx, from, mark, size)
 	for {
 		st := <-next
+		if errors.Is(st.err, errFeedDiverged) && !ix.builder {
+			// The feed holds another change at the position the index
+			// reached: what follows it would be skipped.
+			ix.diverged(st.err)
+			if err := ix.Rebuild(ctx, progress); err != nil {
+				return 0, fmt.Errorf("rebuild the index of a change feed that went back: %w", err)
+			}
+			return 0, nil
+		}
 		if st.err == nil && len(st.changes) == 0 && total == 0 && !ix.builder && ix.headDue() {
 			// Nothing after the checkpoint: the feed may be behind it
 			// (a database restored from an older backup, whose new
@@ -148,7 +157,7 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 				size = min(size, max(len(st.changes)*catchUpText/text, 1))
 			}
 		}
-		next = ix.prefetch(ctx, st.last(), size)
+		next = ix.prefetch(ctx, st.last(), st.lastMark(), size)
 		starts, err := ix.write(ctx, st)
 		if errors.Is(err, errMoved) {
 			// Another catch-up of this index is ahead: what was read here
@@ -203,17 +212,19 @@ func (ix *Indexer) compactClosed() {
 // MiB; 3M (2.25M messages): 561 → 479 s, 268 → 241 MiB.
 const catchUpText = 512 << 10
 
-// checkpoint is the feed position the index holds everything up to.
-func (ix *Indexer) checkpoint() (int64, error) {
+// checkpointMark is the feed position the index holds everything up to,
+// with the mark of the change there when known.
+func (ix *Indexer) checkpointMark() (int64, string, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.set == nil {
-		return 0, errNoIndex
+		return 0, "", errNoIndex
 	}
 	if ix.set.legacy {
-		return 0, fmt.Errorf("the index has an older format; it must be rebuilt")
+		return 0, "", fmt.Errorf("the index has an older format; it must be rebuilt")
 	}
-	return ix.set.checkpoint.Load(), nil
+	cp := ix.set.checkpoint.Load()
+	return cp, ix.set.markAt(cp), nil
 }
 
 // stepRead is one step read from the store: its changes, and the writes
@@ -229,18 +240,22 @@ type stepRead struct {
 
 func (st *stepRead) last() int64 { return st.changes[len(st.changes)-1].Pos }
 
-// prefetch reads the step after from in the background.
-func (ix *Indexer) prefetch(ctx context.Context, from int64, size int) <-chan *stepRead {
+// lastMark is the mark of the step's last change.
+func (st *stepRead) lastMark() string { return st.changes[len(st.changes)-1].Mark() }
+
+// prefetch reads the step after from in the background; mark, if known,
+// is the mark of the change at from (changesAfter).
+func (ix *Indexer) prefetch(ctx context.Context, from int64, mark string, size int) <-chan *stepRead {
 	out := make(chan *stepRead, 1)
-	go func() { out <- ix.read(ctx, from, size) }()
+	go func() { out <- ix.read(ctx, from, mark, size) }()
 	return out
 }
 
 // read reads up to size changes after from and evaluates their events
 // against the store, recording the index writes they need.
-func (ix *Indexer) read(ctx context.Context, from int64, size int) *stepRead {
+func (ix *Indexer) read(ctx context.Context, from int64, mark string, size int) *stepRead {
 	st := &stepRead{from: from, rooms: map[id.RoomID]bool{}, users: map[id.UserID]bool{}}
-	st.changes, st.err = ix.store.Changes(ctx, from, size)
+	st.changes, st.err = ix.changesAfter(ctx, from, mark, size)
 	if st.err != nil || len(st.changes) == 0 {
 		return st
 	}
@@ -324,8 +339,10 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 	}
 	last := st.last()
 	set.checkpoint.Store(last)
+	set.mark.Store(&posMark{pos: last, mark: st.lastMark()})
 	batch.weigh()
 	if err := set.writeManifest(); err != nil {
+		// The mark of st.from stays valid: it is kept with its position.
 		set.checkpoint.Store(st.from)
 		batch.unweigh()
 		return nil, err

@@ -110,13 +110,15 @@ type Indexer struct {
 	// can count the back-off with a fake clock.
 	wait func(time.Duration) <-chan time.Time
 	// stale: the open index has another format, another store's keys or
-	// a checkpoint past the feed's head; CatchUp rebuilds it.
+	// a checkpoint past the feed's head or where the feed holds another
+	// change; CatchUp rebuilds it.
 	stale atomic.Bool
 	// wrongKeys: the open index names its documents by another store's
 	// keys (keyscheme.go); Search refuses until the rebuild is swapped in.
 	wrongKeys atomic.Bool
-	// ahead: the open index's checkpoint is past the feed's head (a
-	// restored database); it serves, but its position is not reported.
+	// ahead: the open index's checkpoint is past the feed's head, or
+	// the feed holds another change there (a restored database,
+	// feedmark.go); it serves, but its position is not reported.
 	ahead atomic.Bool
 	// keysChecked: checkKeys has run; verified: checkStore has run through
 	// (at Open, or, if the store failed there, before a catch-up).

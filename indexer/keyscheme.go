@@ -166,7 +166,8 @@ func (ix *Indexer) foreignKeys(have, want string) {
 }
 
 // checkHead compares a checkpoint with the feed's head, and marks an
-// index ahead of it for a rebuild (ahead is then true).
+// index ahead of it, or whose checkpoint the feed holds another change at
+// (feedmark.go), for a rebuild (ahead is then true).
 func (ix *Indexer) checkHead(ctx context.Context, checkpoint int64) (ahead bool, err error) {
 	ix.headChecked.Store(time.Now().UnixNano())
 	head, err := ix.store.FeedHead(ctx)
@@ -174,7 +175,23 @@ func (ix *Indexer) checkHead(ctx context.Context, checkpoint int64) (ahead bool,
 		return false, err
 	}
 	if checkpoint <= head {
-		return false, nil
+		// The feed reaches the checkpoint again: it may hold other
+		// changes there (feedmark.go).
+		var mark string
+		ix.mu.RLock()
+		if ix.set != nil {
+			mark = ix.set.markAt(checkpoint)
+		}
+		ix.mu.RUnlock()
+		if mark == "" {
+			return false, nil
+		}
+		_, err := ix.changesAfter(ctx, checkpoint, mark, 0)
+		if errors.Is(err, errFeedDiverged) {
+			ix.diverged(err)
+			return true, nil
+		}
+		return false, err
 	}
 	ix.log.Warn("the search index has indexed past the change feed's head: the database was restored from an older backup or replaced; rebuilding the index",
 		"path", ix.path, "checkpoint", checkpoint, "feed_head", head)

@@ -82,9 +82,16 @@ type manifest struct {
 	// Keys names the key scheme (store.IDKey) the documents are named
 	// by: the dialect of the store the index was built over
 	// (keyscheme.go). Absent in a manifest older than it.
-	Keys       string        `json:"keys,omitempty"`
-	Checkpoint int64         `json:"checkpoint"`
-	Periods    []periodEntry `json:"periods"`
+	Keys       string `json:"keys,omitempty"`
+	Checkpoint int64  `json:"checkpoint"`
+	// Mark is the mark (store.Change.Mark) of the change at MarkAt,
+	// Checkpoint when written: the next step's read checks that the feed
+	// still holds that change there (feedmark.go). Absent in a manifest
+	// older than it, and at 0; ignored when MarkAt is not the checkpoint
+	// (a manifest edited by hand).
+	Mark    string        `json:"mark,omitempty"`
+	MarkAt  int64         `json:"mark_at,omitempty"`
+	Periods []periodEntry `json:"periods"`
 }
 
 type periodEntry struct {
@@ -183,7 +190,10 @@ type shards struct {
 	format     string
 	keys       string // manifest.Keys
 	checkpoint atomic.Int64
-	periods    []*period // by Start, oldest first
+	// mark is the mark of the change at a position, valid while that
+	// position is checkpoint's (markAt).
+	mark    atomic.Pointer[posMark]
+	periods []*period // by Start, oldest first
 	// merging counts the merges of closed periods under way (compact);
 	// close waits for them, and closed tells them to give up.
 	merging sync.WaitGroup
@@ -495,6 +505,9 @@ func (s *shards) docCount() (uint64, error) {
 // one or the new one, never a mix.
 func (s *shards) writeManifest() error {
 	m := manifest{Format: s.format, Keys: s.keys, Checkpoint: s.checkpoint.Load()}
+	if m.Mark = s.markAt(m.Checkpoint); m.Mark != "" {
+		m.MarkAt = m.Checkpoint
+	}
 	for _, p := range s.periods {
 		e := p.periodEntry
 		e.Weight = p.weight.Load()
@@ -597,6 +610,9 @@ func openShards(path string, config map[string]any) (*shards, error) {
 	}
 	s := &shards{path: path, format: m.Format, keys: m.Keys}
 	s.checkpoint.Store(m.Checkpoint)
+	if m.Mark != "" {
+		s.mark.Store(&posMark{pos: m.MarkAt, mark: m.Mark})
+	}
 	listed := map[string]bool{}
 	for i, e := range m.Periods {
 		// Routing takes the last period whose start is at most a

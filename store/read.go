@@ -67,7 +67,9 @@ const (
 	redactionsOfSQL = `SELECT redaction_id, target_id, room_id, sender, reason, origin_ts, received_at, applied_at, rejected
 		FROM redactions WHERE target_id IN (%s) AND applied_at IS NOT NULL ORDER BY applied_at, redaction_id`
 	changesSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2`
-	countSQL   = `SELECT COUNT(*) FROM events`
+	// changesFromSQL is changesSQL from the position itself on.
+	changesFromSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos >= $1 ORDER BY pos LIMIT $2`
+	countSQL       = `SELECT COUNT(*) FROM events`
 )
 
 // scanEvent reads one row of eventColumns.
@@ -1179,11 +1181,34 @@ func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.
 
 // Changes returns up to limit change-feed entries after position after.
 func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]Change, error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	rows, err := s.db.QueryContext(ctx, changesSQL, after, limit)
+	out, err := s.changes(ctx, changesSQL, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("changes after %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// ChangesFrom returns the change at position from (if the feed holds one)
+// and up to limit-1 entries after it, read at once: a reader that
+// remembers the change it stopped at (Change.Mark) learns in the same
+// read whether the feed still holds it there, or whether the positions
+// after it were given to other changes (a database restored from an
+// older backup, a failover to a replica that lacked the last commits),
+// which it would otherwise skip.
+func (s *Store) ChangesFrom(ctx context.Context, from int64, limit int) ([]Change, error) {
+	out, err := s.changes(ctx, changesFromSQL, from, limit)
+	if err != nil {
+		return nil, fmt.Errorf("changes from %d: %w", from, err)
+	}
+	return out, nil
+}
+
+func (s *Store) changes(ctx context.Context, query string, pos int64, limit int) ([]Change, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, query, pos, limit)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Change
@@ -1192,7 +1217,7 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]Change, 
 		var kind, room, ev, user string
 		var at int64
 		if err := rows.Scan(&c.Pos, &kind, &room, &ev, &at, &user); err != nil {
-			return nil, fmt.Errorf("changes after %d: %w", after, err)
+			return nil, err
 		}
 		c.Kind, c.RoomID, c.EventID, c.At = ChangeKind(kind), id.RoomID(room), id.EventID(ev), time.UnixMilli(at).UTC()
 		c.UserID = id.UserID(user)

@@ -77,7 +77,7 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 	look := loaded && !screened // the request's look at the feed, in this statement
 	if look {
 		query, args = roomReadConsentSQL, roomReadConsentArgs(string(roomID), pos)
-		more = append(more, &ch.n, &ch.head, &ch.relevant)
+		more = append(more, ch.dest()...)
 	}
 	qctx, cancel := s.readCtx(ctx)
 	defer cancel()
@@ -144,6 +144,14 @@ type ReadState struct {
 	// ImportedPredecessor is ImportedPredecessor's answer ("" for none),
 	// which another room's row decides.
 	ImportedPredecessor id.RoomID
+	// FeedWentBack counts the times this process found the change feed
+	// holding another change at a position it had read (a database
+	// restored from an older backup, a failover to a replica that lacked
+	// the last commits: consentChangesSQL). The positions after the
+	// restored head name other changes than before, so RoomHead and
+	// Screened may repeat a value they had with other content; what is
+	// kept by them must be kept by this count too.
+	FeedWentBack int64
 }
 
 // ReadState returns where the archive stands for room, in the query
@@ -156,7 +164,7 @@ func (s *Store) ReadState(ctx context.Context, room id.RoomID) (ReadState, error
 	}
 	roomMax := v.roomMax
 	// The position and digest of the very copy reads screen with.
-	rs := ReadState{Sync: RoomSync{RoomID: room}, Screened: v.screened, Screening: v.digest}
+	rs := ReadState{Sync: RoomSync{RoomID: room}, Screened: v.screened, Screening: v.digest, FeedWentBack: s.consent.wentBack.Load()}
 	var st readStateRow
 	ok := false
 	if m, _ := ctx.Value(screenOnceKey{}).(*screenOnce); m != nil && m.store == s {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -31,6 +34,17 @@ import (
 // archive controls ($4). Every write of any feeds one of those in its
 // transaction, so a copy is current exactly as long as none has come.
 //
+// It also reads when the change at the position was written, and when
+// the feed's last change was (0 for none), each by its primary key: a
+// position names a change only as long as the database keeps it. A
+// database restored from an older backup, or failed over to a replica
+// that lacked the last commits, gives the positions after its head to
+// new changes; a copy current to a position past that head looked only
+// after it, and an opt-out written at a reused position was never
+// applied (TestOptOutAfterTheFeedWentBack). A copy now remembers when the
+// change at its position was written (consent.posAt), and another time
+// there, or none, reloads it.
+//
 // The position is read through a scalar subquery and the bound is a
 // constant so that PostgreSQL's plan of it, and of RoomToRead's statement
 // that holds it, is the same with the values as without: otherwise the
@@ -39,8 +53,14 @@ import (
 // and RoomToRead's planning (0.3-0.4 ms) was most of a page served again
 // from the cache; now it keeps a generic plan after five runs
 // (TestRoomToReadKeepsItsPlan). The index scan is the same.
-var consentChangesSQL = `SELECT COUNT(*), COALESCE(MAX(pos), $1), COALESCE(MAX(CASE WHEN kind IN ($2, $3, $4) THEN 1 ELSE 0 END), 0)
+var consentChangesSQL = `SELECT COUNT(*), COALESCE(MAX(pos), $1), COALESCE(MAX(CASE WHEN kind IN ($2, $3, $4) THEN 1 ELSE 0 END), 0),
+	COALESCE((SELECT at FROM changes WHERE pos = (SELECT CAST($1 AS BIGINT))), 0),
+	COALESCE((` + feedLastAtSQL + `), 0)
 	FROM (SELECT pos, kind FROM changes WHERE pos > (SELECT CAST($1 AS BIGINT)) ORDER BY pos LIMIT ` + strconv.Itoa(consentScan) + `) c`
+
+// feedLastAtSQL is when the feed's last change was written (no row for
+// none).
+const feedLastAtSQL = `SELECT at FROM changes ORDER BY pos DESC LIMIT 1`
 
 // consentChangesArgs are consentChangesSQL's arguments after pos.
 func consentChangesArgs(pos int64) []any {
@@ -58,7 +78,13 @@ const consentScan = 10000
 type consent struct {
 	mu     sync.Mutex
 	loaded bool
-	pos    int64
+	// wentBack counts the times this copy found the feed gone back
+	// (ReadState.FeedWentBack).
+	wentBack atomic.Int64
+	pos      int64
+	// posAt is when the change at pos was written (ms; 0 at pos 0):
+	// another time there means the feed went back (consentChangesSQL).
+	posAt int64
 	// screened is the feed's head when the copy was loaded: it moves on
 	// exactly when an opt-out, erasure, hidden room or policy may have
 	// changed what screening hides (ReadState).
@@ -158,6 +184,22 @@ type screenOnce struct {
 type consentAnswer struct {
 	pos, head   int64
 	n, relevant int
+	// posAt and headAt are when the changes at pos and at the feed's
+	// head were written (0: none).
+	posAt, headAt int64
+}
+
+// dest is where consentChangesSQL's columns are scanned to.
+func (a *consentAnswer) dest() []any {
+	return []any{&a.n, &a.head, &a.relevant, &a.posAt, &a.headAt}
+}
+
+// changed reports whether policies or opt-outs may have changed since
+// pos, whose change a copy saw written at wantAt (0: not known): a
+// relevant change came after it, too many to look through, or the feed
+// holds another change at pos, or none (it went back).
+func (a *consentAnswer) changed(wantAt int64) bool {
+	return a.relevant == 1 || a.n == consentScan || (a.pos > 0 && wantAt != 0 && a.posAt != wantAt)
 }
 
 type screenOnceKey struct{}
@@ -181,26 +223,37 @@ func (s *Store) ScreenOnce(ctx context.Context) context.Context {
 func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	c := &s.consent
 	c.mu.Lock()
-	loaded, pos := c.loaded, c.pos
+	loaded, pos, posAt := c.loaded, c.pos, c.posAt
 	v := screenState{roomMax: c.roomMax, optouts: c.optouts, unlisted: c.unlisted, screened: c.screened, digest: c.digest}
 	c.mu.Unlock()
+	wentBack := false
 	if loaded {
-		head, changed, err := s.consentChanged(ctx, pos)
+		a, err := s.consentChanged(ctx, pos)
 		if err != nil {
 			return screenState{}, err
 		}
-		if !changed {
+		if !a.changed(posAt) {
 			c.mu.Lock()
 			if c.pos == pos {
-				c.pos = head
+				c.pos = a.head
+				if a.head != pos {
+					c.posAt = a.headAt
+				} else if c.posAt == 0 {
+					c.posAt = a.posAt
+				}
 			}
 			c.mu.Unlock()
 			return v, nil
 		}
+		if wentBack = pos > 0 && posAt != 0 && a.posAt != posAt; wentBack {
+			// Before the reload: a reader that sees the copy
+			// loaded from the restored feed sees the count moved.
+			c.wentBack.Add(1)
+		}
 	}
 	// The feed's head first: a change committed while loading is then
 	// after it, and the next read sees it.
-	head, err := s.FeedHead(ctx)
+	head, headAt, err := s.feedHeadAt(ctx)
 	if err != nil {
 		return screenState{}, err
 	}
@@ -218,35 +271,50 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	}
 	v = screenState{roomMax: roomMax, optouts: optouts, unlisted: unlisted, screened: head, digest: consentDigest(roomMax, optouts)}
 	c.mu.Lock()
-	if !c.loaded || head >= c.pos {
-		c.loaded, c.pos, c.screened, c.digest, c.roomMax, c.optouts, c.unlisted = true, head, v.screened, v.digest, roomMax, optouts, unlisted
+	// A load begun earlier than the copy's must not replace it, but
+	// after the feed went back the copy's position is past every load's.
+	if !c.loaded || head >= c.pos || (wentBack && c.pos == pos) {
+		c.loaded, c.pos, c.posAt, c.screened, c.digest, c.roomMax, c.optouts, c.unlisted = true, head, headAt, v.screened, v.digest, roomMax, optouts, unlisted
 	}
 	c.mu.Unlock()
 	return v, nil
 }
 
-// consentChanged reports the change feed's head after pos (pos when none)
-// and whether policies or opt-outs may have changed since pos.
-// Under a ScreenOnce whose RoomToRead read the answer after pos already,
-// that answer is taken, once.
-func (s *Store) consentChanged(ctx context.Context, pos int64) (head int64, changed bool, err error) {
+// feedHeadAt is the feed's head and when its change was written (0 and 0
+// for an empty feed).
+func (s *Store) feedHeadAt(ctx context.Context) (head, at int64, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	err = s.queryRow(ctx, `SELECT pos, at FROM changes ORDER BY pos DESC LIMIT 1`).Scan(&head, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("change-feed head: %w", err)
+	}
+	return head, at, nil
+}
+
+// consentChanged reads consentChangesSQL's answer after pos (its head is
+// pos when no change came after it). Under a ScreenOnce whose RoomToRead
+// read the answer after pos already, that answer is taken, once.
+func (s *Store) consentChanged(ctx context.Context, pos int64) (consentAnswer, error) {
 	if m, _ := ctx.Value(screenOnceKey{}).(*screenOnce); m != nil && m.store == s {
 		m.mu.Lock()
 		a := m.consent
 		m.consent = nil
 		m.mu.Unlock()
 		if a != nil && a.pos == pos {
-			return a.head, a.relevant == 1 || a.n == consentScan, nil
+			return *a, nil
 		}
 	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	var n, relevant int
-	err = s.queryRow(ctx, consentChangesSQL, consentChangesArgs(pos)...).Scan(&n, &head, &relevant)
-	if err != nil {
-		return 0, false, fmt.Errorf("changes to opt-outs and policies after %d: %w", pos, err)
+	a := consentAnswer{pos: pos}
+	if err := s.queryRow(ctx, consentChangesSQL, consentChangesArgs(pos)...).Scan(a.dest()...); err != nil {
+		return consentAnswer{}, fmt.Errorf("changes to opt-outs and policies after %d: %w", pos, err)
 	}
-	return head, relevant == 1 || n == consentScan, nil
+	return a, nil
 }
 
 // maxLifetime is a room's effective max_lifetime under the operator's

@@ -106,7 +106,8 @@ func (s *Server) keyWith(c echo.Context, r store.Room, header bool, route string
 	}
 	// h hashes what the response is built from, with where screening
 	// stands as the same digest in every process; the key adds this
-	// process's own screening position (ReadState.Screened).
+	// process's own screening position (ReadState.Screened) and the
+	// times it found the feed gone back, after which positions repeat.
 	h := sha256.New()
 	writeField(h, route, string(r.ID), strconv.FormatInt(rs.RoomHead, 10), rs.Screening, string(room), strings.Join(s.viaServers(ctx, r), " "))
 	if header {
@@ -129,7 +130,7 @@ func (s *Server) keyWith(c echo.Context, r store.Room, header bool, route string
 	tag := hex.EncodeToString(h.Sum(nil))
 	c.Set(pageTagName, tag)
 	key := sha256.New()
-	writeField(key, tag, strconv.FormatInt(rs.Screened, 10))
+	writeField(key, tag, strconv.FormatInt(rs.Screened, 10), strconv.FormatInt(rs.FeedWentBack, 10))
 	return "pagekey " + hex.EncodeToString(key.Sum(nil)), nil
 }
 
