@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -99,7 +100,7 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 			return 0, fmt.Errorf("rebuild the index in its new format: %w", err)
 		}
 	}
-	from, mark, err := ix.checkpointMark()
+	from, err := ix.checkpoint()
 	if err != nil {
 		return 0, err
 	}
@@ -115,13 +116,23 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 	// text is seen, and 2,000 long Markdown messages (some 4 MB of text)
 	// were held twice over, most of a reindex's 568 MiB peak RSS.
 	size := max(ix.opts.BatchSize/8, 1)
-	next := ix.prefetch(ctx, from, mark, size)
+	next := ix.prefetch(ctx, from, "", size)
 	for {
 		st := <-next
 		if errors.Is(st.err, errFeedDiverged) && !ix.builder {
-			// The feed holds another change at the position the index
-			// reached: what follows it would be skipped.
-			ix.diverged(st.err)
+			// The feed no longer holds what the index read: what
+			// follows would be skipped (feedmark.go).
+			rewound, err := ix.recover(ctx, st.err)
+			if err != nil {
+				return total, err
+			}
+			if rewound {
+				if from, err = ix.checkpoint(); err != nil {
+					return total, err
+				}
+				next = ix.prefetch(ctx, from, "", size)
+				continue
+			}
 			if err := ix.Rebuild(ctx, progress); err != nil {
 				return 0, fmt.Errorf("rebuild the index of a change feed that went back: %w", err)
 			}
@@ -131,7 +142,7 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 			// Nothing after the checkpoint: the feed may be behind it
 			// (a database restored from an older backup, whose new
 			// changes reuse positions the index has passed).
-			ahead, err := ix.checkHead(ctx, from)
+			ahead, err := ix.checkHead(ctx, from, false)
 			if err != nil {
 				return 0, err
 			}
@@ -212,19 +223,17 @@ func (ix *Indexer) compactClosed() {
 // MiB; 3M (2.25M messages): 561 → 479 s, 268 → 241 MiB.
 const catchUpText = 512 << 10
 
-// checkpointMark is the feed position the index holds everything up to,
-// with the mark of the change there when known.
-func (ix *Indexer) checkpointMark() (int64, string, error) {
+// checkpoint is the feed position the index holds everything up to.
+func (ix *Indexer) checkpoint() (int64, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.set == nil {
-		return 0, "", errNoIndex
+		return 0, errNoIndex
 	}
 	if ix.set.legacy {
-		return 0, "", fmt.Errorf("the index has an older format; it must be rebuilt")
+		return 0, fmt.Errorf("the index has an older format; it must be rebuilt")
 	}
-	cp := ix.set.checkpoint.Load()
-	return cp, ix.set.markAt(cp), nil
+	return ix.set.checkpoint.Load(), nil
 }
 
 // stepRead is one step read from the store: its changes, and the writes
@@ -232,10 +241,12 @@ func (ix *Indexer) checkpointMark() (int64, string, error) {
 type stepRead struct {
 	from    int64
 	changes []store.Change
-	writes  writeList
-	rooms   map[id.RoomID]bool
-	users   map[id.UserID]bool
-	err     error
+	// events are the events the changes name (journalStep).
+	events []id.EventID
+	writes writeList
+	rooms  map[id.RoomID]bool
+	users  map[id.UserID]bool
+	err    error
 }
 
 func (st *stepRead) last() int64 { return st.changes[len(st.changes)-1].Pos }
@@ -244,7 +255,8 @@ func (st *stepRead) last() int64 { return st.changes[len(st.changes)-1].Pos }
 func (st *stepRead) lastMark() string { return st.changes[len(st.changes)-1].Mark() }
 
 // prefetch reads the step after from in the background; mark, if known,
-// is the mark of the change at from (changesAfter).
+// is the mark of the change at from, which the previous step read
+// (changesAfter).
 func (ix *Indexer) prefetch(ctx context.Context, from int64, mark string, size int) <-chan *stepRead {
 	out := make(chan *stepRead, 1)
 	go func() { out <- ix.read(ctx, from, mark, size) }()
@@ -255,7 +267,14 @@ func (ix *Indexer) prefetch(ctx context.Context, from int64, mark string, size i
 // against the store, recording the index writes they need.
 func (ix *Indexer) read(ctx context.Context, from int64, mark string, size int) *stepRead {
 	st := &stepRead{from: from, rooms: map[id.RoomID]bool{}, users: map[id.UserID]bool{}}
-	st.changes, st.err = ix.changesAfter(ctx, from, mark, size)
+	ix.mu.RLock()
+	set := ix.set
+	ix.mu.RUnlock()
+	if set == nil {
+		st.err = errNoIndex
+		return st
+	}
+	st.changes, st.err = ix.changesAfter(ctx, set, from, mark, size)
 	if st.err != nil || len(st.changes) == 0 {
 		return st
 	}
@@ -281,6 +300,7 @@ func (ix *Indexer) read(ctx context.Context, from int64, mark string, size int) 
 			}
 		}
 	}
+	st.events = append(slices.Clip(stored), others...)
 	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
 	st.err = ix.reevaluate(ctx, stored, others, rc, &st.writes)
 	return st
@@ -337,15 +357,26 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 	if err := batch.commit(ix.afterCommit); err != nil {
 		return nil, fmt.Errorf("write index batch: %w", err)
 	}
+	// Read once everything the step writes was read: the feed the step's
+	// state came from reaches at most this far (feedmark.go).
+	anchor, err := ix.readAnchor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	last := st.last()
+	prevAnchor := set.anchor.Load()
 	set.checkpoint.Store(last)
-	set.mark.Store(&posMark{pos: last, mark: st.lastMark()})
+	set.anchor.Store(anchor)
 	batch.weigh()
 	if err := set.writeManifest(); err != nil {
-		// The mark of st.from stays valid: it is kept with its position.
 		set.checkpoint.Store(st.from)
+		set.anchor.Store(prevAnchor)
 		batch.unweigh()
 		return nil, err
+	}
+	if anchor != nil {
+		set.record(journalStep{last: posMark{pos: last, mark: st.lastMark()}, anchor: *anchor,
+			events: st.events, rooms: slices.Collect(maps.Keys(st.rooms)), users: slices.Collect(maps.Keys(st.users))})
 	}
 	return batch.splits(ix.opts.PeriodDocs, ix.opts.PeriodBytes)
 }

@@ -30,7 +30,9 @@ import (
 // headCheckInterval); an index ahead is rebuilt. It serves meanwhile (its
 // hits are checked against the store, so what the restore lost is not
 // shown; what came after the restore is missing until the swap), but its
-// position is not reported, so /readyz is not ready.
+// position is not reported, so /readyz is not ready. A restore the feed
+// has passed again is told by the index's anchor, and rewound where it can
+// be (feedmark.go).
 
 // ErrRebuilding is Search's answer while the index is rebuilt because its
 // documents are named for another kind of database: its answers would be
@@ -67,7 +69,7 @@ func (ix *Indexer) checkStore(ctx context.Context) error {
 		}
 		ix.keysChecked.Store(true)
 	}
-	if _, err := ix.checkHead(ctx, set.checkpoint.Load()); err != nil {
+	if _, err := ix.checkHead(ctx, set.checkpoint.Load(), true); err != nil {
 		return err
 	}
 	ix.verified.Store(true)
@@ -166,9 +168,9 @@ func (ix *Indexer) foreignKeys(have, want string) {
 }
 
 // checkHead compares a checkpoint with the feed's head, and marks an
-// index ahead of it, or whose checkpoint the feed holds another change at
+// index ahead of it, or, atOpen, one whose anchor the feed no longer holds
 // (feedmark.go), for a rebuild (ahead is then true).
-func (ix *Indexer) checkHead(ctx context.Context, checkpoint int64) (ahead bool, err error) {
+func (ix *Indexer) checkHead(ctx context.Context, checkpoint int64, atOpen bool) (ahead bool, err error) {
 	ix.headChecked.Store(time.Now().UnixNano())
 	head, err := ix.store.FeedHead(ctx)
 	if err != nil {
@@ -176,17 +178,22 @@ func (ix *Indexer) checkHead(ctx context.Context, checkpoint int64) (ahead bool,
 	}
 	if checkpoint <= head {
 		// The feed reaches the checkpoint again: it may hold other
-		// changes there (feedmark.go).
-		var mark string
-		ix.mu.RLock()
-		if ix.set != nil {
-			mark = ix.set.markAt(checkpoint)
-		}
-		ix.mu.RUnlock()
-		if mark == "" {
+		// changes than the index read (feedmark.go). At Open, with no
+		// journal to rewind by, the index is rebuilt; a running
+		// catch-up's steps check it themselves.
+		if !atOpen {
 			return false, nil
 		}
-		_, err := ix.changesAfter(ctx, checkpoint, mark, 0)
+		var anchor *posMark
+		ix.mu.RLock()
+		if ix.set != nil {
+			anchor = ix.set.anchor.Load()
+		}
+		ix.mu.RUnlock()
+		if anchor == nil {
+			return false, nil
+		}
+		err := ix.checkAnchor(ctx, *anchor)
 		if errors.Is(err, errFeedDiverged) {
 			ix.diverged(err)
 			return true, nil

@@ -84,14 +84,13 @@ type manifest struct {
 	// (keyscheme.go). Absent in a manifest older than it.
 	Keys       string `json:"keys,omitempty"`
 	Checkpoint int64  `json:"checkpoint"`
-	// Mark is the mark (store.Change.Mark) of the change at MarkAt,
-	// Checkpoint when written: the next step's read checks that the feed
-	// still holds that change there (feedmark.go). Absent in a manifest
-	// older than it, and at 0; ignored when MarkAt is not the checkpoint
-	// (a manifest edited by hand).
-	Mark    string        `json:"mark,omitempty"`
-	MarkAt  int64         `json:"mark_at,omitempty"`
-	Periods []periodEntry `json:"periods"`
+	// Anchor is the mark (store.Change.Mark) of the change at AnchorAt,
+	// the feed's last change when the last step had read what it wrote
+	// (feedmark.go): the next step checks that the feed still holds it.
+	// Absent in a manifest older than it, and for an empty feed.
+	Anchor   string        `json:"anchor,omitempty"`
+	AnchorAt int64         `json:"anchor_at,omitempty"`
+	Periods  []periodEntry `json:"periods"`
 }
 
 type periodEntry struct {
@@ -190,9 +189,12 @@ type shards struct {
 	format     string
 	keys       string // manifest.Keys
 	checkpoint atomic.Int64
-	// mark is the mark of the change at a position, valid while that
-	// position is checkpoint's (markAt).
-	mark    atomic.Pointer[posMark]
+	// anchor is the feed's last change when the last step had read what
+	// it wrote (feedmark.go); nil if not known.
+	anchor atomic.Pointer[posMark]
+	// journal is the last steps written, oldest first (feedmark.go).
+	// Only the catch-up reads and writes it.
+	journal []journalStep
 	periods []*period // by Start, oldest first
 	// merging counts the merges of closed periods under way (compact);
 	// close waits for them, and closed tells them to give up.
@@ -505,8 +507,8 @@ func (s *shards) docCount() (uint64, error) {
 // one or the new one, never a mix.
 func (s *shards) writeManifest() error {
 	m := manifest{Format: s.format, Keys: s.keys, Checkpoint: s.checkpoint.Load()}
-	if m.Mark = s.markAt(m.Checkpoint); m.Mark != "" {
-		m.MarkAt = m.Checkpoint
+	if a := s.anchor.Load(); a != nil {
+		m.Anchor, m.AnchorAt = a.mark, a.pos
 	}
 	for _, p := range s.periods {
 		e := p.periodEntry
@@ -610,8 +612,8 @@ func openShards(path string, config map[string]any) (*shards, error) {
 	}
 	s := &shards{path: path, format: m.Format, keys: m.Keys}
 	s.checkpoint.Store(m.Checkpoint)
-	if m.Mark != "" {
-		s.mark.Store(&posMark{pos: m.MarkAt, mark: m.Mark})
+	if m.Anchor != "" && m.AnchorAt >= m.Checkpoint {
+		s.anchor.Store(&posMark{pos: m.AnchorAt, mark: m.Anchor})
 	}
 	listed := map[string]bool{}
 	for i, e := range m.Periods {

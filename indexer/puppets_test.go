@@ -48,9 +48,10 @@ func TestRenamedChangesReadNoEvents(t *testing.T) {
 		}
 		before := count()
 		catchUp(t, ix)
-		// The feed's batch, then the empty read that ends the catch-up.
-		if got := count() - before; got > 2*idle {
-			t.Errorf("catching up on 3 renamed changes took %d queries, want only the feed's reads (%d)", got, 2*idle)
+		// The feed's batch, then the empty read that ends the catch-up,
+		// and the batch's anchor (feedmark.go).
+		if got := count() - before; got > 2*idle+1 {
+			t.Errorf("catching up on 3 renamed changes took %d queries, want only the feed's reads and the anchor (%d)", got, 2*idle+1)
 		}
 		changes, err := st.Changes(context.Background(), 0, 1000)
 		if err != nil {

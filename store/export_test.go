@@ -32,6 +32,10 @@ const ReadStateSQL = readStateSQL
 // (direct.go) or pgx's rows (directpg.go), or through database/sql.
 func (s *Store) SetDirect(on bool) { s.noDirect = !on }
 
+// SetConsentLoading sets a function run while screening loads its copy of
+// the opt-outs and policies, after it has read the feed's head.
+func (s *Store) SetConsentLoading(f func()) { s.consentLoading = f }
+
 // DirectReads is how many reads of events went the direct way.
 func (s *Store) DirectReads() int64 { return s.directReads.Load() }
 
@@ -81,10 +85,10 @@ func MeetingStartsSQL(st *Store) string {
 }
 
 // RoomReadConsentSQL exposes RoomToRead's statement when it also looks at
-// the change feed, and its arguments for room after position pos, for a
-// test of PostgreSQL's plan cache.
+// the change feed, and its arguments for room after position pos (pos the
+// anchor too), for a test of PostgreSQL's plan cache.
 func RoomReadConsentSQL(room string, pos int64) (string, []any) {
-	return roomReadConsentSQL, roomReadConsentArgs(room, pos)
+	return roomReadConsentSQL, roomReadConsentArgs(room, pos, pos)
 }
 
 // RoomReadSQL is RoomToRead's statement without the change-feed look.

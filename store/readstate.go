@@ -28,13 +28,13 @@ const readStateFields = `COALESCE((` + roomHeadSQL + `), 0),
 const roomReadSQL = `SELECT ` + roomColumns + `, ` + readStateFields + ` FROM rooms WHERE room_id = $1`
 
 var roomReadConsentSQL = `SELECT ` + roomColumns + `, ` + readStateFields + `, c.* FROM rooms
-	CROSS JOIN (` + strings.NewReplacer("$1", "$2", "$2", "$3", "$3", "$4", "$4", "$5").Replace(consentChangesSQL) + `) c
+	CROSS JOIN (` + strings.NewReplacer("$1", "$2", "$2", "$3", "$3", "$4", "$4", "$5", "$5", "$6").Replace(consentChangesSQL) + `) c
 	WHERE rooms.room_id = $1`
 
 // roomReadConsentArgs are roomReadConsentSQL's arguments: the room, then
 // consentChangesSQL's.
-func roomReadConsentArgs(room string, pos int64) []any {
-	return append([]any{room}, consentChangesArgs(pos)...)
+func roomReadConsentArgs(room string, pos, anchor int64) []any {
+	return append([]any{room}, consentChangesArgs(pos, anchor)...)
 }
 
 // readStateRow is what readStateFields hold.
@@ -68,7 +68,7 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 	m.mu.Unlock()
 	c := &s.consent
 	c.mu.Lock()
-	loaded, pos := c.loaded, c.pos
+	loaded, pos, anchor := c.loaded, c.pos, c.anchor
 	c.mu.Unlock()
 	query, args := roomReadSQL, []any{string(roomID)}
 	var st readStateRow
@@ -76,7 +76,7 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 	more := st.dest()
 	look := loaded && !screened // the request's look at the feed, in this statement
 	if look {
-		query, args = roomReadConsentSQL, roomReadConsentArgs(string(roomID), pos)
+		query, args = roomReadConsentSQL, roomReadConsentArgs(string(roomID), pos, anchor)
 		more = append(more, ch.dest()...)
 	}
 	qctx, cancel := s.readCtx(ctx)
@@ -94,7 +94,7 @@ func (s *Store) RoomToRead(ctx context.Context, roomID id.RoomID) (Room, error) 
 	}
 	m.read[roomID] = st
 	if look {
-		ch.pos = pos
+		ch.pos, ch.anchor = pos, anchor
 		m.consent = &ch
 	}
 	m.mu.Unlock()

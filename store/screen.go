@@ -34,16 +34,19 @@ import (
 // archive controls ($4). Every write of any feeds one of those in its
 // transaction, so a copy is current exactly as long as none has come.
 //
-// It also reads when the change at the position was written, and when
-// the feed's last change was (0 for none), each by its primary key: a
-// position names a change only as long as the database keeps it. A
+// It also reads when the change at the copy's anchor ($5) was written,
+// and when the feed's last change was (0 for none), each by its primary
+// key: a position names a change only as long as the database keeps it. A
 // database restored from an older backup, or failed over to a replica
 // that lacked the last commits, gives the positions after its head to
 // new changes; a copy current to a position past that head looked only
 // after it, and an opt-out written at a reused position was never
-// applied (TestOptOutAfterTheFeedWentBack). A copy now remembers when the
-// change at its position was written (consent.posAt), and another time
-// there, or none, reloads it.
+// applied (TestOptOutAfterTheFeedWentBack). A copy now remembers its
+// anchor, the feed's last change once it was loaded (what it holds may be
+// newer than the head read before it) or the last it has looked past
+// since, with when that change was written; another time there, or none,
+// reloads it. Writers commit positions in order, so a feed that still
+// holds the anchor's change holds every change before it.
 //
 // The position is read through a scalar subquery and the bound is a
 // constant so that PostgreSQL's plan of it, and of RoomToRead's statement
@@ -54,7 +57,7 @@ import (
 // from the cache; now it keeps a generic plan after five runs
 // (TestRoomToReadKeepsItsPlan). The index scan is the same.
 var consentChangesSQL = `SELECT COUNT(*), COALESCE(MAX(pos), $1), COALESCE(MAX(CASE WHEN kind IN ($2, $3, $4) THEN 1 ELSE 0 END), 0),
-	COALESCE((SELECT at FROM changes WHERE pos = (SELECT CAST($1 AS BIGINT))), 0),
+	COALESCE((SELECT at FROM changes WHERE pos = (SELECT CAST($5 AS BIGINT))), 0),
 	COALESCE((` + feedLastAtSQL + `), 0)
 	FROM (SELECT pos, kind FROM changes WHERE pos > (SELECT CAST($1 AS BIGINT)) ORDER BY pos LIMIT ` + strconv.Itoa(consentScan) + `) c`
 
@@ -62,9 +65,10 @@ var consentChangesSQL = `SELECT COUNT(*), COALESCE(MAX(pos), $1), COALESCE(MAX(C
 // none).
 const feedLastAtSQL = `SELECT at FROM changes ORDER BY pos DESC LIMIT 1`
 
-// consentChangesArgs are consentChangesSQL's arguments after pos.
-func consentChangesArgs(pos int64) []any {
-	return []any{pos, string(ChangeUser), string(ChangeHidden), string(ChangeListed)}
+// consentChangesArgs are consentChangesSQL's arguments: pos, the kinds,
+// and the anchor.
+func consentChangesArgs(pos, anchor int64) []any {
+	return []any{pos, string(ChangeUser), string(ChangeHidden), string(ChangeListed), anchor}
 }
 
 // consentScan bounds consentChangesSQL: past that many changes, reloading
@@ -82,9 +86,11 @@ type consent struct {
 	// (ReadState.FeedWentBack).
 	wentBack atomic.Int64
 	pos      int64
-	// posAt is when the change at pos was written (ms; 0 at pos 0):
-	// another time there means the feed went back (consentChangesSQL).
-	posAt int64
+	// anchor is the position of the change whose survival keeps the copy
+	// valid, and anchorAt when it was written (ms; 0: none, or not
+	// known): another time there means the feed went back
+	// (consentChangesSQL).
+	anchor, anchorAt int64
 	// screened is the feed's head when the copy was loaded: it moves on
 	// exactly when an opt-out, erasure, hidden room or policy may have
 	// changed what screening hides (ReadState).
@@ -180,26 +186,31 @@ type screenOnce struct {
 	consent *consentAnswer
 }
 
-// consentAnswer is consentChangesSQL's answer after pos.
+// consentAnswer is consentChangesSQL's answer after pos, with anchor.
 type consentAnswer struct {
-	pos, head   int64
-	n, relevant int
-	// posAt and headAt are when the changes at pos and at the feed's
-	// head were written (0: none).
-	posAt, headAt int64
+	pos, anchor, head int64
+	n, relevant       int
+	// anchorAt and headAt are when the changes at anchor and at the
+	// feed's head were written (0: none).
+	anchorAt, headAt int64
 }
 
 // dest is where consentChangesSQL's columns are scanned to.
 func (a *consentAnswer) dest() []any {
-	return []any{&a.n, &a.head, &a.relevant, &a.posAt, &a.headAt}
+	return []any{&a.n, &a.head, &a.relevant, &a.anchorAt, &a.headAt}
+}
+
+// wentBack reports whether the feed no longer holds the anchor's change,
+// which a copy saw written at wantAt (0: not known).
+func (a *consentAnswer) wentBack(wantAt int64) bool {
+	return a.anchor > 0 && wantAt != 0 && a.anchorAt != wantAt
 }
 
 // changed reports whether policies or opt-outs may have changed since
-// pos, whose change a copy saw written at wantAt (0: not known): a
-// relevant change came after it, too many to look through, or the feed
-// holds another change at pos, or none (it went back).
+// pos: a relevant change came after it, too many to look through, or the
+// feed went back.
 func (a *consentAnswer) changed(wantAt int64) bool {
-	return a.relevant == 1 || a.n == consentScan || (a.pos > 0 && wantAt != 0 && a.posAt != wantAt)
+	return a.relevant == 1 || a.n == consentScan || a.wentBack(wantAt)
 }
 
 type screenOnceKey struct{}
@@ -223,29 +234,29 @@ func (s *Store) ScreenOnce(ctx context.Context) context.Context {
 func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	c := &s.consent
 	c.mu.Lock()
-	loaded, pos, posAt := c.loaded, c.pos, c.posAt
+	loaded, pos, anchor, anchorAt := c.loaded, c.pos, c.anchor, c.anchorAt
 	v := screenState{roomMax: c.roomMax, optouts: c.optouts, unlisted: c.unlisted, screened: c.screened, digest: c.digest}
 	c.mu.Unlock()
 	wentBack := false
 	if loaded {
-		a, err := s.consentChanged(ctx, pos)
+		a, err := s.consentChanged(ctx, pos, anchor)
 		if err != nil {
 			return screenState{}, err
 		}
-		if !a.changed(posAt) {
+		if !a.changed(anchorAt) {
 			c.mu.Lock()
-			if c.pos == pos {
+			if c.pos == pos && c.anchor == anchor {
 				c.pos = a.head
-				if a.head != pos {
-					c.posAt = a.headAt
-				} else if c.posAt == 0 {
-					c.posAt = a.posAt
+				if a.head > c.anchor {
+					c.anchor, c.anchorAt = a.head, a.headAt
+				} else if c.anchorAt == 0 {
+					c.anchorAt = a.anchorAt
 				}
 			}
 			c.mu.Unlock()
 			return v, nil
 		}
-		if wentBack = pos > 0 && posAt != 0 && a.posAt != posAt; wentBack {
+		if wentBack = a.wentBack(anchorAt); wentBack {
 			// Before the reload: a reader that sees the copy
 			// loaded from the restored feed sees the count moved.
 			c.wentBack.Add(1)
@@ -256,6 +267,9 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	head, headAt, err := s.feedHeadAt(ctx)
 	if err != nil {
 		return screenState{}, err
+	}
+	if s.consentLoading != nil {
+		s.consentLoading()
 	}
 	roomMax, err := s.roomPolicies(ctx)
 	if err != nil {
@@ -269,12 +283,23 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	if err != nil {
 		return screenState{}, err
 	}
+	// And after: what was loaded may hold a change committed meanwhile,
+	// and the copy stands only while the feed holds it (its anchor).
+	after, afterAt, err := s.feedHeadAt(ctx)
+	if err != nil {
+		return screenState{}, err
+	}
 	v = screenState{roomMax: roomMax, optouts: optouts, unlisted: unlisted, screened: head, digest: consentDigest(roomMax, optouts)}
+	if after < head || (after == head && afterAt != headAt) {
+		// The feed went back while loading: this copy serves this
+		// read, and the next loads anew.
+		return v, nil
+	}
 	c.mu.Lock()
 	// A load begun earlier than the copy's must not replace it, but
 	// after the feed went back the copy's position is past every load's.
 	if !c.loaded || head >= c.pos || (wentBack && c.pos == pos) {
-		c.loaded, c.pos, c.posAt, c.screened, c.digest, c.roomMax, c.optouts, c.unlisted = true, head, headAt, v.screened, v.digest, roomMax, optouts, unlisted
+		c.loaded, c.pos, c.anchor, c.anchorAt, c.screened, c.digest, c.roomMax, c.optouts, c.unlisted = true, head, after, afterAt, v.screened, v.digest, roomMax, optouts, unlisted
 	}
 	c.mu.Unlock()
 	return v, nil
@@ -295,23 +320,23 @@ func (s *Store) feedHeadAt(ctx context.Context) (head, at int64, err error) {
 	return head, at, nil
 }
 
-// consentChanged reads consentChangesSQL's answer after pos (its head is
-// pos when no change came after it). Under a ScreenOnce whose RoomToRead
+// consentChanged reads consentChangesSQL's answer after pos, with the
+// copy's anchor (its head is pos when no change came after it). Under a ScreenOnce whose RoomToRead
 // read the answer after pos already, that answer is taken, once.
-func (s *Store) consentChanged(ctx context.Context, pos int64) (consentAnswer, error) {
+func (s *Store) consentChanged(ctx context.Context, pos, anchor int64) (consentAnswer, error) {
 	if m, _ := ctx.Value(screenOnceKey{}).(*screenOnce); m != nil && m.store == s {
 		m.mu.Lock()
 		a := m.consent
 		m.consent = nil
 		m.mu.Unlock()
-		if a != nil && a.pos == pos {
+		if a != nil && a.pos == pos && a.anchor == anchor {
 			return *a, nil
 		}
 	}
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	a := consentAnswer{pos: pos}
-	if err := s.queryRow(ctx, consentChangesSQL, consentChangesArgs(pos)...).Scan(a.dest()...); err != nil {
+	a := consentAnswer{pos: pos, anchor: anchor}
+	if err := s.queryRow(ctx, consentChangesSQL, consentChangesArgs(pos, anchor)...).Scan(a.dest()...); err != nil {
 		return consentAnswer{}, fmt.Errorf("changes to opt-outs and policies after %d: %w", pos, err)
 	}
 	return a, nil

@@ -112,6 +112,9 @@ type Store struct {
 	// API (direct.go) or pgx's rows (directpg.go): for tests comparing
 	// the two.
 	noDirect bool
+	// consentLoading, set by tests only, runs while screening loads its
+	// copy, between the two looks at the feed's head (consentNow).
+	consentLoading func()
 	// direct holds the direct reads' prepared statements.
 	direct directStmts
 	// directReads counts the reads of events that went the direct way

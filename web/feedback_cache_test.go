@@ -3,11 +3,11 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
@@ -28,17 +28,7 @@ import (
 // process found the feed gone back (ReadState.FeedWentBack).
 func TestCachedPageAfterTheFeedWentBack(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.NewDatabase(t)
-	open := func() *store.Store {
-		t.Helper()
-		st, err := store.Open(ctx, store.Config{Type: "postgres", URI: dsn}, t.TempDir(), storetest.Logger(t), store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	archiver, reader := open(), open()
+	archiver, reader, dsn := storetest.TwinsAt(t, "postgres", store.Options{})
 	putJSON := func(evs ...map[string]any) {
 		t.Helper()
 		var out []store.Event
@@ -53,16 +43,7 @@ func TestCachedPageAfterTheFeedWentBack(t *testing.T) {
 			}
 			out = append(out, store.Event{Event: *ev, Public: true})
 		}
-		var err error
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			// The restore cut the pool's sessions: each fails once.
-			if _, err = archiver.PutEvents(ctx, out); err == nil || time.Now().After(deadline) {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		pgtest.Retry(t, func() error { _, err := archiver.PutEvents(ctx, out); return err })
 	}
 	const day = int64(1767225600000) // 2026-01-01
 	msg := func(id, body string, ts int64) map[string]any {
@@ -82,16 +63,14 @@ func TestCachedPageAfterTheFeedWentBack(t *testing.T) {
 	get := func(path string) string {
 		t.Helper()
 		var rec *httptest.ResponseRecorder
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		pgtest.Retry(t, func() error {
 			rec = httptest.NewRecorder()
 			srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-			if rec.Code == http.StatusOK || time.Now().After(deadline) {
-				break
+			if rec.Code != http.StatusOK {
+				return fmt.Errorf("GET %s: %d %s", path, rec.Code, rec.Body.String())
 			}
-		}
-		if rec.Code != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.String())
-		}
+			return nil
+		})
 		return rec.Body.String()
 	}
 	for _, p := range paths {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -75,4 +76,21 @@ func nameAndAdmin(t testing.TB, dsn string) (name, admin string) {
 // backupName is a new database name derived from name, at most 63 bytes.
 func backupName(name string) string {
 	return databaseName(strings.TrimPrefix(name, "pgtest_"))
+}
+
+// Retry runs fn until it succeeds, for at most 10 s: each session of a
+// pool that Backup or Restore cut fails once before the pool reconnects.
+func Retry(t testing.TB, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -46,6 +46,14 @@ func OpenWith(t testing.TB, dialect string, opts store.Options) *store.Store {
 // test ends.
 func Twins(t testing.TB, dialect string, opts store.Options) (*store.Store, *store.Store) {
 	t.Helper()
+	a, b, _ := TwinsAt(t, dialect, opts)
+	return a, b
+}
+
+// TwinsAt is Twins with the database's URI (a file's path on SQLite), for
+// a test that acts on the database itself (pgtest.Backup, Restore).
+func TwinsAt(t testing.TB, dialect string, opts store.Options) (*store.Store, *store.Store, string) {
+	t.Helper()
 	cfg := store.Config{Type: dialect, URI: filepath.Join(t.TempDir(), "twins.db")}
 	if dialect == "postgres" {
 		cfg.URI = pgtest.NewDatabase(t)
@@ -59,7 +67,7 @@ func Twins(t testing.TB, dialect string, opts store.Options) (*store.Store, *sto
 		t.Cleanup(func() { st.Close() })
 		out[i] = st
 	}
-	return out[0], out[1]
+	return out[0], out[1], cfg.URI
 }
 
 // Refusing returns a fresh store of the given dialect whose database
