@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"maunium.net/go/mautrix/id"
@@ -24,28 +23,34 @@ import (
 // A step reads the feed up to its last change, and then the events those
 // changes name as the store holds them then, which may already show later
 // changes (an opt-out, an edit, a redaction committed meanwhile). So the
-// index keeps its anchor: the feed's last change as read once the step
-// has read everything it writes (store.LastChange, its position and its
-// mark, store.Change.Mark; in the manifest). Writers commit their
-// positions in order, so a database that still holds the anchor's change
-// holds every change before it, and every state the index was built from.
-// Each step checks it: in the statement that reads the feed
-// (store.ChangesFrom) when the anchor is where the step starts, else by
-// its position first. A feed that no longer holds it has gone back.
+// index keeps its anchor: the feed's last change as read once a step has
+// read everything it writes (its position and mark, store.Change.Mark; in
+// the manifest), in one statement with the step's own last change and the
+// previous anchor (store.LastChangeWith), either gone and the step is not
+// written (stepAnchor). The anchor is on disk before the step's documents.
+// Writers commit their positions in order, so a database that still holds
+// the anchor's change holds every change before it, and every state the
+// index was built from. Each step checks it: in the statement that reads
+// the feed (store.ChangesFrom) when the anchor is where the step starts,
+// else by its position first. A feed that no longer holds it has gone
+// back.
 //
-// The index is then rewound, not rebuilt, when it can be: it remembers
-// the last steps it wrote (journal, in memory), each with the events,
-// rooms and users it read and the anchor after it. The newest step whose
-// anchor the feed still holds is where the restored feed and the index
-// agree; the events, rooms and users of the steps after it are read again
-// from the store and written again, and the catch-up goes on from that
-// step's last change, reading the changes that now hold the positions
-// after it. A message the restore lost keeps its document until the store
-// check drops it from every hit. A full rebuild, as for an index ahead of
-// the feed, is left for what the journal cannot rewind: a restore past its
-// oldest step, or one found at Open (the journal is not kept on disk). A
+// The index is then rewound, not rebuilt, when it can be (recover): it
+// remembers the last steps it wrote (journal, in memory, from the moment
+// their documents are written), each with the events it read and wrote
+// (a thread's root, an edit's original), the rooms and users it read, its
+// last change and its anchor. The checkpoint goes back to the newest step
+// whose last change the feed still holds; the steps whose anchors it no
+// longer holds are read again from the store, a step's a batch as the
+// catch-up wrote them, and the catch-up goes on, reading the changes that
+// now hold the positions after the checkpoint. A message the restore lost
+// is deleted from the index. What the journal cannot rewind (a restore
+// past the anchor before its oldest step, or found at Open: the journal is
+// not kept on disk) is rebuilt, as an index ahead of the feed is. A
 // manifest older than the anchor is trusted until its next step records
-// one.
+// one. Not told: a restore between a step's reads and its anchor's read
+// to a head at or past both the step's last change and the anchor before
+// (the state read from the old database stays until those events change).
 
 // errFeedDiverged is a step's read of a feed that no longer holds the
 // change the index's anchor names.
@@ -88,6 +93,8 @@ func (s *shards) record(j journalStep) {
 	}
 	for len(s.journal) > journalSteps || (n > journalIDs && len(s.journal) > 1) {
 		n -= s.journal[0].size()
+		a := s.journal[0].anchor
+		s.base = &a
 		s.journal = slices.Delete(s.journal, 0, 1)
 	}
 }
@@ -146,8 +153,40 @@ func diverges(cs []store.Change, a posMark) error {
 	return nil
 }
 
-// readAnchor reads the feed's last change, the step's anchor: what the
-// step read of the store is at most as new as it. Nil for an empty feed.
+// stepAnchor reads a step's anchor (the feed's last change), with, in the
+// same statement, the step's last change and the index's anchor: either
+// gone or another change is errFeedDiverged, and the step is not written.
+func (ix *Indexer) stepAnchor(ctx context.Context, set *shards, st *stepRead) (*posMark, error) {
+	want := []posMark{{pos: st.last(), mark: st.lastMark()}}
+	if a := set.anchor.Load(); a != nil && a.pos > 0 {
+		want = append(want, *a)
+	}
+	b := want[len(want)-1].pos
+	last, ok, at, err := ix.store.LastChangeWith(ctx, want[0].pos, b)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range want {
+		c, held := at[w.pos]
+		if err := diverges(cs(c, held), w); err != nil {
+			return nil, err
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: the feed is empty", errFeedDiverged)
+	}
+	return markOf(last), nil
+}
+
+// cs is c as a list of one, or none.
+func cs(c store.Change, ok bool) []store.Change {
+	if !ok {
+		return nil
+	}
+	return []store.Change{c}
+}
+
+// readAnchor reads the feed's last change. Nil for an empty feed.
 func (ix *Indexer) readAnchor(ctx context.Context) (*posMark, error) {
 	c, ok, err := ix.store.LastChange(ctx)
 	if err != nil || !ok {
@@ -156,9 +195,30 @@ func (ix *Indexer) readAnchor(ctx context.Context) (*posMark, error) {
 	return markOf(c), nil
 }
 
+// holds says whether the feed still holds a's change.
+func (ix *Indexer) holds(ctx context.Context, a posMark) (bool, error) {
+	if a.pos == 0 {
+		return true, nil // the feed's origin, before every change
+	}
+	err := ix.checkAnchor(ctx, a)
+	if errors.Is(err, errFeedDiverged) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // recover answers a catch-up's errFeedDiverged: it rewinds the live index
-// to the newest journal step the feed still agrees with, or marks it for a
-// rebuild. rewound says which; the catch-up goes on after a rewind.
+// by its journal, or marks it for a rebuild. rewound says which; the
+// catch-up goes on after a rewind.
+//
+// The steps whose anchors the feed still holds were built from what the
+// feed still holds. From the oldest whose anchor is gone on (m), a step's
+// state may hold a lost change's effect, and its events, rooms and users
+// are read again. The checkpoint goes back to the newest step whose own
+// last change the feed still holds (k, at least m-1: an anchor is at or
+// after its step's last change), and the changes after it are read again.
+// The anchors are read by position from the newest on, writers commit
+// positions in order: one the feed holds, all before it are held.
 func (ix *Indexer) recover(ctx context.Context, cause error) (rewound bool, err error) {
 	ix.mu.RLock()
 	set := ix.set
@@ -166,91 +226,137 @@ func (ix *Indexer) recover(ctx context.Context, cause error) (rewound bool, err 
 	if set == nil {
 		return false, errNoIndex
 	}
-	k := -1
-	for i := len(set.journal) - 1; i >= 0; i-- {
-		err := ix.checkAnchor(ctx, set.journal[i].anchor)
-		if err == nil {
-			k = i
+	n := len(set.journal)
+	m := n
+	for m > 0 {
+		ok, err := ix.holds(ctx, set.journal[m-1].anchor)
+		if err != nil {
+			return false, err
+		}
+		if ok {
 			break
 		}
-		if !errors.Is(err, errFeedDiverged) {
+		m--
+	}
+	base := m > 0
+	if !base && set.base != nil {
+		if base, err = ix.holds(ctx, *set.base); err != nil {
 			return false, err
 		}
 	}
+	k := -1
+	for i := n - 1; i >= max(m-1, 0) && base; i-- {
+		ok, err := ix.holds(ctx, set.journal[i].last)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			k = i
+			break
+		}
+	}
 	if k < 0 {
+		// Past the journal's oldest step, or no journal (at open, or
+		// one lost with a crash).
 		ix.diverged(cause)
 		return false, nil
 	}
-	if err := ix.rewind(ctx, set, k); err != nil {
+	if err := ix.rewind(ctx, set, m, k); err != nil {
 		return false, fmt.Errorf("rewind the index to feed position %d: %w", set.journal[k].last.pos, err)
 	}
 	ix.log.Warn("the change feed went back (a database restored from an older backup, or a failover to a replica that lacked the latest changes): the search index was rewound to where the feed agrees with it",
-		"path", ix.path, "position", set.journal[k].last.pos, "err", cause)
+		"path", ix.path, "position", set.journal[k].last.pos, "steps_read_again", n-m, "err", cause)
 	return true, nil
 }
 
 // rewind writes again, as the store now holds them, the events, rooms and
-// users of the journal's steps after step k, and sets the checkpoint to
-// step k's last change.
-func (ix *Indexer) rewind(ctx context.Context, set *shards, k int) error {
-	events, rooms, users := map[id.EventID]bool{}, map[id.RoomID]bool{}, map[id.UserID]bool{}
-	for _, j := range set.journal[k+1:] {
-		for _, e := range j.events {
-			events[e] = true
-		}
-		for _, r := range j.rooms {
-			rooms[r] = true
-		}
-		for _, u := range j.users {
-			users[u] = true
-		}
-	}
+// users of the journal's steps from m on, one step's a batch (as the
+// catch-up's steps were bounded), and sets the checkpoint to step k's
+// last change. The manifest moves only once all are written: a crash in
+// between leaves the anchor the feed no longer holds, and the index is
+// rebuilt at Open.
+func (ix *Indexer) rewind(ctx context.Context, set *shards, m, k int) error {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.set != set {
 		return errMoved
 	}
-	batch := newMultiBatch(set, ix.docName)
-	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
-	// By ID: an event the restore lost is not found, and its document
-	// is left to the store check.
-	if err := ix.reevaluate(ctx, nil, slices.Collect(maps.Keys(events)), rc, batch); err != nil {
-		return err
-	}
-	for room := range rooms {
-		if err := ix.reevaluateRoom(ctx, room, rc, batch); err != nil {
+	events, rooms, users := map[id.EventID]bool{}, map[id.RoomID]bool{}, map[id.UserID]bool{}
+	for _, j := range set.journal[m:] {
+		var evs []id.EventID
+		for _, e := range j.events {
+			if !events[e] {
+				events[e] = true
+				evs = append(evs, e)
+			}
+		}
+		batch := newMultiBatch(set, ix.docName)
+		rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
+		// By ID: an event the restore lost is not found, and its
+		// document is deleted.
+		if _, err := ix.reevaluate(ctx, nil, evs, rc, batch); err != nil {
 			return err
 		}
-	}
-	for user := range users {
-		if err := ix.reevaluateUser(ctx, user, rc, batch); err != nil {
-			return err
+		for _, r := range j.rooms {
+			if !rooms[r] {
+				rooms[r] = true
+				if err := ix.reevaluateRoom(ctx, r, rc, batch); err != nil {
+					return err
+				}
+			}
 		}
-	}
-	if err := batch.commit(ix.afterCommit); err != nil {
-		return fmt.Errorf("write index batch: %w", err)
+		for _, u := range j.users {
+			if !users[u] {
+				users[u] = true
+				if err := ix.reevaluateUser(ctx, u, rc, batch); err != nil {
+					return err
+				}
+			}
+		}
+		if err := batch.commit(ix.afterCommit); err != nil {
+			return fmt.Errorf("write index batch: %w", err)
+		}
+		batch.weigh()
 	}
 	anchor, err := ix.readAnchor(ctx)
 	if err != nil {
 		return err
 	}
+	if anchor == nil {
+		anchor = &posMark{}
+	}
 	to := set.journal[k].last
 	prevCP, prevAnchor := set.checkpoint.Load(), set.anchor.Load()
 	set.checkpoint.Store(to.pos)
 	set.anchor.Store(anchor)
-	batch.weigh()
 	if err := set.writeManifest(); err != nil {
 		set.checkpoint.Store(prevCP)
 		set.anchor.Store(prevAnchor)
-		batch.unweigh()
 		return err
 	}
-	// The steps after k are undone; what the rewind read stands for
-	// them, should the feed go back again.
+	// The steps after k are undone, their changes read again; what the
+	// rewind read stands for them, and for the steps it read again, as
+	// of the new anchor.
+	var undone journalStep
+	for _, j := range set.journal[k+1:] {
+		undone.events = append(undone.events, j.events...)
+		undone.rooms = append(undone.rooms, j.rooms...)
+		undone.users = append(undone.users, j.users...)
+	}
 	set.journal = slices.Clip(set.journal[:k+1])
-	if anchor != nil {
-		set.record(journalStep{last: to, anchor: *anchor, events: slices.Collect(maps.Keys(events)),
-			rooms: slices.Collect(maps.Keys(rooms)), users: slices.Collect(maps.Keys(users))})
+	for i := m; i <= k; i++ {
+		set.journal[i].anchor = *anchor
+	}
+	if m > k {
+		if undone.size() > 0 {
+			undone.last, undone.anchor = to, *anchor
+			set.journal = append(set.journal, undone)
+		}
+	} else {
+		j := &set.journal[k]
+		j.events = append(slices.Clip(j.events), undone.events...)
+		j.rooms = append(slices.Clip(j.rooms), undone.rooms...)
+		j.users = append(slices.Clip(j.users), undone.users...)
 	}
 	return nil
 }

@@ -117,26 +117,35 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 	// were held twice over, most of a reindex's 568 MiB peak RSS.
 	size := max(ix.opts.BatchSize/8, 1)
 	next := ix.prefetch(ctx, from, "", size)
+	// wentBack answers a feed that no longer holds what the index read
+	// (feedmark.go): rewound, the catch-up goes on from the checkpoint.
+	wentBack := func(cause error) (rewound bool, err error) {
+		if rewound, err = ix.recover(ctx, cause); err != nil || !rewound {
+			return false, err
+		}
+		if from, err = ix.checkpoint(); err != nil {
+			return false, err
+		}
+		next = ix.prefetch(ctx, from, "", size)
+		return true, nil
+	}
+	rebuild := func() (int, error) {
+		if err := ix.Rebuild(ctx, progress); err != nil {
+			return 0, fmt.Errorf("rebuild the index of a change feed that went back: %w", err)
+		}
+		return 0, nil
+	}
 	for {
 		st := <-next
 		if errors.Is(st.err, errFeedDiverged) && !ix.builder {
-			// The feed no longer holds what the index read: what
-			// follows would be skipped (feedmark.go).
-			rewound, err := ix.recover(ctx, st.err)
+			rewound, err := wentBack(st.err)
 			if err != nil {
 				return total, err
 			}
-			if rewound {
-				if from, err = ix.checkpoint(); err != nil {
-					return total, err
-				}
-				next = ix.prefetch(ctx, from, "", size)
-				continue
+			if !rewound {
+				return rebuild()
 			}
-			if err := ix.Rebuild(ctx, progress); err != nil {
-				return 0, fmt.Errorf("rebuild the index of a change feed that went back: %w", err)
-			}
-			return 0, nil
+			continue
 		}
 		if st.err == nil && len(st.changes) == 0 && total == 0 && !ix.builder && ix.headDue() {
 			// Nothing after the checkpoint: the feed may be behind it
@@ -170,6 +179,17 @@ func (ix *Indexer) CatchUp(ctx context.Context, progress func(pos int64, applied
 		}
 		next = ix.prefetch(ctx, st.last(), st.lastMark(), size)
 		starts, err := ix.write(ctx, st)
+		if errors.Is(err, errFeedDiverged) && !ix.builder {
+			<-next // read from the feed that went back
+			rewound, err := wentBack(err)
+			if err != nil {
+				return total, err
+			}
+			if !rewound {
+				return rebuild()
+			}
+			continue
+		}
 		if errors.Is(err, errMoved) {
 			// Another catch-up of this index is ahead: what was read here
 			// may be older than what it wrote, so it is not written.
@@ -300,9 +320,9 @@ func (ix *Indexer) read(ctx context.Context, from int64, mark string, size int) 
 			}
 		}
 	}
-	st.events = append(slices.Clip(stored), others...)
 	rc := &roomCache{st: ix.store, rooms: map[id.RoomID]store.Room{}}
-	st.err = ix.reevaluate(ctx, stored, others, rc, &st.writes)
+	more, err := ix.reevaluate(ctx, stored, others, rc, &st.writes)
+	st.events, st.err = append(append(slices.Clip(stored), others...), more...), err
 	return st
 }
 
@@ -354,29 +374,37 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 			return nil, err
 		}
 	}
-	if err := batch.commit(ix.afterCommit); err != nil {
-		return nil, fmt.Errorf("write index batch: %w", err)
-	}
-	// Read once everything the step writes was read: the feed the step's
-	// state came from reaches at most this far (feedmark.go).
-	anchor, err := ix.readAnchor(ctx)
+	// Read once everything the step writes was read, in one statement
+	// with the step's last change and the index's anchor: the feed the
+	// step's state came from reaches at most this far, and still holds
+	// what the index and the step read (feedmark.go).
+	anchor, err := ix.stepAnchor(ctx, set, st)
 	if err != nil {
 		return nil, err
 	}
-	last := st.last()
+	// The anchor is on disk before the documents: a crash in between
+	// leaves the old checkpoint with an anchor that covers them.
 	prevAnchor := set.anchor.Load()
-	set.checkpoint.Store(last)
-	set.anchor.Store(anchor)
+	if anchor != nil && (prevAnchor == nil || *anchor != *prevAnchor) {
+		set.anchor.Store(anchor)
+		if err := set.writeManifest(); err != nil {
+			set.anchor.Store(prevAnchor)
+			return nil, err
+		}
+	}
+	if err := batch.commit(ix.afterCommit); err != nil {
+		return nil, fmt.Errorf("write index batch: %w", err)
+	}
+	// Written: a rewind reads the step again, even if the checkpoint
+	// below does not move.
+	set.record(journalStep{last: posMark{pos: st.last(), mark: st.lastMark()}, anchor: *set.anchor.Load(),
+		events: st.events, rooms: slices.Collect(maps.Keys(st.rooms)), users: slices.Collect(maps.Keys(st.users))})
+	set.checkpoint.Store(st.last())
 	batch.weigh()
 	if err := set.writeManifest(); err != nil {
 		set.checkpoint.Store(st.from)
-		set.anchor.Store(prevAnchor)
 		batch.unweigh()
 		return nil, err
-	}
-	if anchor != nil {
-		set.record(journalStep{last: posMark{pos: last, mark: st.lastMark()}, anchor: *anchor,
-			events: st.events, rooms: slices.Collect(maps.Keys(st.rooms)), users: slices.Collect(maps.Keys(st.users))})
 	}
 	return batch.splits(ix.opts.PeriodDocs, ix.opts.PeriodBytes)
 }
@@ -483,14 +511,14 @@ type indexBatch interface {
 // they belong to: an edit's original, a thread reply's root) in line with
 // the store: indexed if visible, deleted otherwise. stored are the events
 // a step newly stored, in the feed's order; others the rest it names.
-func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, rc *roomCache, batch indexBatch) error {
+func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, rc *roomCache, batch indexBatch) (written []id.EventID, err error) {
 	ids := append(slices.Clip(stored), others...)
 	if len(ids) == 0 {
-		return nil
+		return nil, nil
 	}
 	evs, err := ix.eventsOf(ctx, stored, others)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	targets := map[id.EventID]bool{}
 	var missing []id.EventID
@@ -516,7 +544,7 @@ func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, 
 		}
 	}
 	if err := ix.deleteUnseen(ctx, unseen, batch); err != nil {
-		return err
+		return nil, err
 	}
 	for t := range targets {
 		if _, ok := have[t]; !ok {
@@ -526,7 +554,7 @@ func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, 
 	if len(missing) > 0 {
 		more, err := ix.store.EventsByID(ctx, missing)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, e := range more {
 			have[e.ID] = e
@@ -538,7 +566,10 @@ func (ix *Indexer) reevaluate(ctx context.Context, stored, others []id.EventID, 
 			msgs = append(msgs, e)
 		}
 	}
-	return ix.indexMessages(ctx, msgs, rc, batch)
+	// What a rewind must read again besides ids: the messages written
+	// for them (a thread's root, an edit's original).
+	written = missing
+	return written, ix.indexMessages(ctx, msgs, rc, batch)
 }
 
 // deleteUnseen deletes the documents of events EventsByID did not return:

@@ -192,9 +192,11 @@ type shards struct {
 	// anchor is the feed's last change when the last step had read what
 	// it wrote (feedmark.go); nil if not known.
 	anchor atomic.Pointer[posMark]
-	// journal is the last steps written, oldest first (feedmark.go).
-	// Only the catch-up reads and writes it.
+	// journal is the last steps written, oldest first (feedmark.go),
+	// and base the anchor before its oldest (nil: not known; position
+	// 0: the feed's origin). Only the catch-up reads and writes them.
 	journal []journalStep
+	base    *posMark
 	periods []*period // by Start, oldest first
 	// merging counts the merges of closed periods under way (compact);
 	// close waits for them, and closed tells them to give up.
@@ -614,6 +616,10 @@ func openShards(path string, config map[string]any) (*shards, error) {
 	s.checkpoint.Store(m.Checkpoint)
 	if m.Anchor != "" && m.AnchorAt >= m.Checkpoint {
 		s.anchor.Store(&posMark{pos: m.AnchorAt, mark: m.Anchor})
+		s.base = s.anchor.Load() // checked at Open (checkStore)
+	}
+	if m.Checkpoint == 0 {
+		s.base = &posMark{} // nothing indexed yet
 	}
 	listed := map[string]bool{}
 	for i, e := range m.Periods {

@@ -107,6 +107,8 @@ func (ix *Indexer) swap(fresh *shards, next string) error {
 		os.Rename(aside, ix.path)
 		return reopenOld(fmt.Errorf("open the new index: %w", err))
 	}
+	// What the build wrote, a rewind may read again (feedmark.go).
+	set.journal, set.base = fresh.journal, fresh.base
 	ix.set = set
 	if err := os.RemoveAll(aside); err != nil {
 		ix.log.Warn("removing the old index", "path", aside, "err", err)

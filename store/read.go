@@ -71,7 +71,11 @@ const (
 	changesFromSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos >= $1 ORDER BY pos LIMIT $2`
 	// lastChangesSQL is the feed's last changes after $1, newest first.
 	lastChangesSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos > $1 ORDER BY pos DESC LIMIT $2`
-	countSQL       = `SELECT COUNT(*) FROM events`
+	// lastChangeWithSQL is the feed's last change and the changes at $1
+	// and $2, read at once.
+	lastChangeWithSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes
+		WHERE pos IN ($1, $2, (SELECT MAX(pos) FROM changes)) ORDER BY pos`
+	countSQL = `SELECT COUNT(*) FROM events`
 )
 
 // scanEvent reads one row of eventColumns.
@@ -1183,7 +1187,7 @@ func (s *Store) RedactionsOf(ctx context.Context, targets []id.EventID) (map[id.
 
 // Changes returns up to limit change-feed entries after position after.
 func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]Change, error) {
-	out, err := s.changes(ctx, changesSQL, after, limit)
+	out, err := s.changes(ctx, changesSQL, after, int64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("changes after %d: %w", after, err)
 	}
@@ -1198,7 +1202,7 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]Change, 
 // older backup, a failover to a replica that lacked the last commits),
 // which it would otherwise skip.
 func (s *Store) ChangesFrom(ctx context.Context, from int64, limit int) ([]Change, error) {
-	out, err := s.changes(ctx, changesFromSQL, from, limit)
+	out, err := s.changes(ctx, changesFromSQL, from, int64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("changes from %d: %w", from, err)
 	}
@@ -1218,7 +1222,27 @@ func (s *Store) LastChange(ctx context.Context) (c Change, ok bool, err error) {
 	return cs[0], true, nil
 }
 
-func (s *Store) changes(ctx context.Context, query string, pos int64, limit int) ([]Change, error) {
+// LastChangeWith returns the feed's last change (ok false for an empty
+// feed) and, read in the same statement, the changes the feed holds at
+// positions a and b: a reader checks that the feed still holds what it
+// read as it takes the feed's last change as where its state stands.
+func (s *Store) LastChangeWith(ctx context.Context, a, b int64) (last Change, ok bool, at map[int64]Change, err error) {
+	cs, err := s.changes(ctx, lastChangeWithSQL, a, b)
+	if err != nil {
+		return Change{}, false, nil, fmt.Errorf("the change feed's last change: %w", err)
+	}
+	at = make(map[int64]Change, len(cs))
+	for _, c := range cs {
+		at[c.Pos] = c
+	}
+	if len(cs) == 0 {
+		return Change{}, false, at, nil
+	}
+	return cs[len(cs)-1], true, at, nil
+}
+
+// changes runs a query of Change rows with its two arguments.
+func (s *Store) changes(ctx context.Context, query string, pos, limit int64) ([]Change, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	rows, err := s.db.QueryContext(ctx, query, pos, limit)

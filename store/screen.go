@@ -284,15 +284,19 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 		return screenState{}, err
 	}
 	// And after: what was loaded may hold a change committed meanwhile,
-	// and the copy stands only while the feed holds it (its anchor).
-	after, afterAt, err := s.feedHeadAt(ctx)
+	// and the copy stands only while the feed holds it (its anchor). In
+	// the same statement, the change at the first head: another, or
+	// none, and the feed went back while loading.
+	after, afterAt, stillAt, err := s.feedHeadAtWith(ctx, head)
 	if err != nil {
 		return screenState{}, err
 	}
 	v = screenState{roomMax: roomMax, optouts: optouts, unlisted: unlisted, screened: head, digest: consentDigest(roomMax, optouts)}
-	if after < head || (after == head && afterAt != headAt) {
-		// The feed went back while loading: this copy serves this
-		// read, and the next loads anew.
+	if after < head || stillAt != headAt {
+		// This copy serves this read, counted as after a feed gone
+		// back (its position is the lost feed's), and the next loads
+		// anew.
+		c.wentBack.Add(1)
 		return v, nil
 	}
 	c.mu.Lock()
@@ -303,6 +307,21 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	}
 	c.mu.Unlock()
 	return v, nil
+}
+
+// feedHeadAtWith is feedHeadAt with, read in the same statement, when the
+// change at pos was written (0: none).
+func (s *Store) feedHeadAtWith(ctx context.Context, pos int64) (head, at, posAt int64, err error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	err = s.queryRow(ctx, `SELECT pos, at, COALESCE((SELECT at FROM changes WHERE pos = $1), 0) FROM changes ORDER BY pos DESC LIMIT 1`, pos).Scan(&head, &at, &posAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("change-feed head: %w", err)
+	}
+	return head, at, posAt, nil
 }
 
 // feedHeadAt is the feed's head and when its change was written (0 and 0
