@@ -36,14 +36,17 @@ import (
 // back.
 //
 // The index is then rewound, not rebuilt, when it can be (recover): it
-// remembers the last steps it wrote (journal, in memory, from the moment
-// their documents are written), each with the events it read and wrote
-// (a thread's root, an edit's original), the rooms and users it read, its
-// last change and its anchor. The checkpoint goes back to the newest step
-// whose last change the feed still holds; the steps whose anchors it no
-// longer holds are read again from the store, a step's a batch as the
-// catch-up wrote them, and the catch-up goes on, reading the changes that
-// now hold the positions after the checkpoint. A message the restore lost
+// remembers its last steps (journal, in memory, from the moment their
+// anchor is on disk, before their documents are written), each with the
+// events it read and wrote (a thread's root, an edit's original), the
+// rooms and users it read, where it began, its last change and its
+// anchor. The checkpoint goes back to the newest written step whose last
+// change the feed still holds, or to where the oldest began; the steps
+// whose anchors it no longer holds, and any not written, are read again
+// from the store, a step's a batch as the catch-up wrote them; the
+// rewind's anchor is read with the change it goes back to (gone, and the
+// feed went back again: looked at anew); and the catch-up goes on,
+// reading the changes that now hold the positions after the checkpoint. A message the restore lost
 // is deleted from the index. What the journal cannot rewind (a restore
 // past the anchor before its oldest step, or found at Open: the journal is
 // not kept on disk) is rebuilt, as an index ahead of the feed is. A
@@ -72,12 +75,19 @@ const (
 	journalIDs   = 100_000
 )
 
-// journalStep is one written step as a rewind needs it.
+// journalStep is one step as a rewind needs it, journaled once its
+// anchor is on disk, before its documents are written.
 type journalStep struct {
+	// from is the checkpoint the step began at; last and anchor its last
+	// change and its anchor.
+	from         int64
 	last, anchor posMark
-	events       []id.EventID
-	rooms        []id.RoomID
-	users        []id.UserID
+	// written: its documents and its checkpoint are; a rewind goes back
+	// to no step that is not, and reads it again.
+	written bool
+	events  []id.EventID
+	rooms   []id.RoomID
+	users   []id.UserID
 }
 
 func (j journalStep) size() int { return len(j.events) + len(j.rooms) + len(j.users) }
@@ -220,6 +230,21 @@ func (ix *Indexer) holds(ctx context.Context, a posMark) (bool, error) {
 // The anchors are read by position from the newest on, writers commit
 // positions in order: one the feed holds, all before it are held.
 func (ix *Indexer) recover(ctx context.Context, cause error) (rewound bool, err error) {
+	// A feed that goes back again while the rewind writes is looked at
+	// anew, a few times.
+	for range 3 {
+		rewound, err = ix.recoverOnce(ctx, cause)
+		if !errors.Is(err, errFeedDiverged) {
+			return rewound, err
+		}
+		cause = err
+	}
+	ix.diverged(cause)
+	return false, nil
+}
+
+// recoverOnce is one try of recover.
+func (ix *Indexer) recoverOnce(ctx context.Context, cause error) (rewound bool, err error) {
 	ix.mu.RLock()
 	set := ix.set
 	ix.mu.RUnlock()
@@ -238,48 +263,81 @@ func (ix *Indexer) recover(ctx context.Context, cause error) (rewound bool, err 
 		}
 		m--
 	}
-	base := m > 0
-	if !base && set.base != nil {
-		if base, err = ix.holds(ctx, *set.base); err != nil {
-			return false, err
-		}
-	}
-	k := -1
-	for i := n - 1; i >= max(m-1, 0) && base; i-- {
-		ok, err := ix.holds(ctx, set.journal[i].last)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			k = i
+	// A step not written (its batch or its checkpoint failed) is read
+	// again too.
+	for i := range m {
+		if !set.journal[i].written {
+			m = i
 			break
 		}
 	}
-	if k < 0 {
+	guard := set.base // held: every step from m on is read again
+	if m > 0 {
+		guard = &set.journal[m-1].anchor
+	} else if guard != nil {
+		held, err := ix.holds(ctx, *guard)
+		if err != nil {
+			return false, err
+		}
+		if !held {
+			guard = nil
+		}
+	}
+	if guard == nil {
 		// Past the journal's oldest step, or no journal (at open, or
 		// one lost with a crash).
 		ix.diverged(cause)
 		return false, nil
 	}
-	if err := ix.rewind(ctx, set, m, k); err != nil {
-		return false, fmt.Errorf("rewind the index to feed position %d: %w", set.journal[k].last.pos, err)
+	// Back to the newest written step whose last change the feed holds,
+	// else to where the oldest began (at or before the guard, held).
+	to, keep := int64(-1), 0
+	for i := n - 1; i >= max(m-1, 0); i-- {
+		if !set.journal[i].written {
+			continue
+		}
+		ok, err := ix.holds(ctx, set.journal[i].last)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			to, keep = set.journal[i].last.pos, i+1
+			break
+		}
+	}
+	if to < 0 {
+		if n == 0 {
+			ix.diverged(cause)
+			return false, nil
+		}
+		to, keep = set.journal[0].from, 0
+		m = 0
+	}
+	if err := ix.rewind(ctx, set, m, keep, to, *guard); err != nil {
+		return false, fmt.Errorf("rewind the index to feed position %d: %w", to, err)
 	}
 	ix.log.Warn("the change feed went back (a database restored from an older backup, or a failover to a replica that lacked the latest changes): the search index was rewound to where the feed agrees with it",
-		"path", ix.path, "position", set.journal[k].last.pos, "steps_read_again", n-m, "err", cause)
+		"path", ix.path, "position", to, "steps_read_again", n-m, "err", cause)
 	return true, nil
 }
 
 // rewind writes again, as the store now holds them, the events, rooms and
 // users of the journal's steps from m on, one step's a batch (as the
-// catch-up's steps were bounded), and sets the checkpoint to step k's
-// last change. The manifest moves only once all are written: a crash in
-// between leaves the anchor the feed no longer holds, and the index is
-// rebuilt at Open.
-func (ix *Indexer) rewind(ctx context.Context, set *shards, m, k int) error {
+// catch-up's steps were bounded), keeps the journal's first keep steps,
+// and sets the checkpoint to position to. Its anchor is read in one
+// statement with the change at to and guard, the anchor before step m:
+// either gone, and the feed went back again meanwhile (errFeedDiverged).
+// The manifest moves only once all is written: a crash in between leaves
+// the anchor the feed no longer holds, and the index is rebuilt at Open.
+func (ix *Indexer) rewind(ctx context.Context, set *shards, m, keep int, to int64, guard posMark) error {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.set != set {
 		return errMoved
+	}
+	var toMark string
+	if keep > 0 {
+		toMark = set.journal[keep-1].last.mark
 	}
 	events, rooms, users := map[id.EventID]bool{}, map[id.RoomID]bool{}, map[id.UserID]bool{}
 	for _, j := range set.journal[m:] {
@@ -318,42 +376,59 @@ func (ix *Indexer) rewind(ctx context.Context, set *shards, m, k int) error {
 		}
 		batch.weigh()
 	}
-	anchor, err := ix.readAnchor(ctx)
+	last, ok, at, err := ix.store.LastChangeWith(ctx, to, guard.pos)
 	if err != nil {
 		return err
 	}
-	if anchor == nil {
-		anchor = &posMark{}
+	if guard.pos > 0 {
+		c, held := at[guard.pos]
+		if err := diverges(cs(c, held), guard); err != nil {
+			return err
+		}
 	}
-	to := set.journal[k].last
+	toAt := posMark{pos: to, mark: toMark}
+	if to > 0 {
+		c, held := at[to]
+		if toMark == "" && held {
+			toAt.mark = c.Mark() // at or before the guard: held
+		}
+		if err := diverges(cs(c, held), toAt); err != nil {
+			return err
+		}
+	}
+	anchor := &posMark{}
+	if ok {
+		anchor = markOf(last)
+	}
 	prevCP, prevAnchor := set.checkpoint.Load(), set.anchor.Load()
-	set.checkpoint.Store(to.pos)
+	set.checkpoint.Store(to)
 	set.anchor.Store(anchor)
 	if err := set.writeManifest(); err != nil {
 		set.checkpoint.Store(prevCP)
 		set.anchor.Store(prevAnchor)
 		return err
 	}
-	// The steps after k are undone, their changes read again; what the
-	// rewind read stands for them, and for the steps it read again, as
-	// of the new anchor.
+	// The steps after keep are undone, their changes read again; what
+	// the rewind read stands for them, and for the steps it read again,
+	// as of the new anchor.
 	var undone journalStep
-	for _, j := range set.journal[k+1:] {
+	for _, j := range set.journal[keep:] {
 		undone.events = append(undone.events, j.events...)
 		undone.rooms = append(undone.rooms, j.rooms...)
 		undone.users = append(undone.users, j.users...)
 	}
-	set.journal = slices.Clip(set.journal[:k+1])
-	for i := m; i <= k; i++ {
+	set.journal = slices.Clip(set.journal[:keep])
+	for i := m; i < keep; i++ {
 		set.journal[i].anchor = *anchor
 	}
-	if m > k {
+	switch {
+	case keep == 0 || m >= keep:
 		if undone.size() > 0 {
-			undone.last, undone.anchor = to, *anchor
+			undone.from, undone.last, undone.anchor, undone.written = to, toAt, *anchor, true
 			set.journal = append(set.journal, undone)
 		}
-	} else {
-		j := &set.journal[k]
+	default:
+		j := &set.journal[keep-1]
 		j.events = append(slices.Clip(j.events), undone.events...)
 		j.rooms = append(slices.Clip(j.rooms), undone.rooms...)
 		j.users = append(slices.Clip(j.users), undone.users...)

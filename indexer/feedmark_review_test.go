@@ -2,6 +2,7 @@ package indexer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/mxarchive/mxarchive/indexer"
+	"github.com/mxarchive/mxarchive/internal/storetest"
 )
 
 // helper-87's review of the rewind (feedmark.go): each test failed on
@@ -287,5 +291,161 @@ func TestRewindAfterARebuild(t *testing.T) {
 	}
 	if lag := loseLastCommit(t, st, ix, dsn); lag > 10 {
 		t.Errorf("a failover that lost one change after a rebuild: the index reported a lag of up to %d changes (rebuilt again)", lag)
+	}
+}
+
+// helper-88's review of the rewind (757aa37): each test failed on 757aa37.
+
+// A failover that loses the one step written since Open (a journal of one
+// step; before it, the manifest's anchor, which the feed holds) found no
+// step to go back to and rebuilt the whole index. A step's journal now
+// holds where it began.
+func TestRewindOfTheFirstStepAfterOpen(t *testing.T) {
+	var ls []string
+	for i := range 1500 {
+		ls = append(ls, msg(fmt.Sprintf("$m%d", i), int64(2000+i), fmt.Sprintf(`{"msgtype":"m.text","body":"message %d"}`, i)))
+	}
+	st, ix, dsn := pgIndexed(t, 500, ls...)
+	path := ix.Path()
+	ix.Close()
+	ix2, err := indexer.Open(st, path, indexer.Options{BatchSize: 500}, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix2.Close() })
+	catchUp(t, ix2)
+	if lag := loseLastCommit(t, st, ix2, dsn); lag > 10 {
+		t.Errorf("after a restart, a failover that lost the one change indexed since: the index reported a lag of up to %d changes (rebuilt)", lag)
+	}
+}
+
+// A step whose batch committed (a period's, or all) but whose write then
+// failed (afterCommit: as a disk error in a later period's batch) had its
+// anchor in the manifest but was not in the journal: a restore to before
+// it was answered by a rewind that read nothing again, and Bob's
+// documents, which the step deleted, never came back. A step is journaled
+// before its documents are written, and read again until it is written.
+func TestPartialCommitThenRestoreKeepsBobSearchable(t *testing.T) {
+	ctx := context.Background()
+	st, ix, dsn := pgIndexed(t, 500, msg("$kept", 2000, `{"msgtype":"m.text","body":"alpha kept"}`))
+	add(t, st, `{"event_id":"$bob","room_id":"!r:x","type":"m.room.message","sender":"@bob:x","origin_server_ts":3000,"content":{"msgtype":"m.text","body":"zebraword from bob"}}`)
+	catchUp(t, ix)
+	a, _ := ix.Checkpoint()
+	backup := backUp(t, st, dsn)
+	if _, err := st.OptOut(ctx, "@bob:x", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	ix.SetAfterCommit(func() error { return errors.New("disk full in another period") })
+	if _, err := ix.CatchUp(ctx, nil); err == nil {
+		t.Fatal("the test wants the step's commit to fail")
+	}
+	ix.SetAfterCommit(nil)
+	if got := ids(search(t, ix, "zebraword", "newest", 20, "")); len(got) != 0 {
+		t.Logf("after the partial commit zebraword finds %v", got)
+	}
+	restoreTo(t, st, dsn, backup)
+	want := addNew(t, st, a+1)
+	catchUp(t, ix)
+	if got := ids(search(t, ix, "gamma", "newest", 50, "")); !slices.Equal(got, want) {
+		t.Errorf("gamma finds %v; want %v", got, want)
+	}
+	if got := ids(search(t, ix, "zebraword", "newest", 20, "")); !slices.Equal(got, []string{"$bob"}) {
+		t.Errorf("Bob's message, shown by the restored archive, is not searchable: zebraword finds %v", got)
+	}
+}
+
+// The feed goes back again while a rewind writes (between its batches and
+// its anchor's read). The rewind's anchor was read alone, not with the
+// change at the checkpoint it rewinds to: the new feed's head was taken
+// as the anchor, the checkpoint was a position the new feed gave to
+// another change, and those changes were skipped for good. It is now read
+// with them, and the rewind looked at anew.
+func TestFeedWentBackDuringARewind(t *testing.T) {
+	ctx := context.Background()
+	st, ix, dsn := pgIndexed(t, 500, msg("$kept", 2000, `{"msgtype":"m.text","body":"alpha kept"}`))
+	x, _ := ix.Checkpoint()
+	var want, adds []string
+	for i := range 6 {
+		want = append(want, fmt.Sprintf("$g%d", i))
+		adds = append(adds, msg(fmt.Sprintf("$g%d", i), int64(5000+i), fmt.Sprintf(`{"msgtype":"m.text","body":"gamma %d"}`, i)))
+	}
+	add(t, st, adds...)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `DELETE FROM changes WHERE pos > $1`, x); err != nil {
+		t.Fatal(err)
+	}
+	add(t, st, msg("$f0", 6000, `{"msgtype":"m.text","body":"filler zero"}`))
+	catchUp(t, ix)
+	add(t, st, msg("$f1", 6001, `{"msgtype":"m.text","body":"filler one"}`))
+	catchUp(t, ix)
+	p2, _ := ix.Checkpoint()
+	backup := backUp(t, st, dsn)
+	// The lost step edits $f0: the rewind writes $f0 again.
+	add(t, st, msg("$lost", 900000, `{"msgtype":"m.text","body":"* lost","m.new_content":{"msgtype":"m.text","body":"lost"},"m.relates_to":{"rel_type":"m.replace","event_id":"$f0"}}`))
+	catchUp(t, ix)
+	restoreTo(t, st, dsn, backup)
+	add(t, st, msg("$new", 900001, `{"msgtype":"m.text","body":"new"}`), msg("$new2", 900002, `{"msgtype":"m.text","body":"new2"}`))
+	conn.Close(ctx)
+	var fired atomic.Bool
+	var hookErr error
+	ix.SetAfterCommit(func() error {
+		if fired.Swap(true) {
+			return nil
+		}
+		cpx, _ := ix.Checkpoint()
+		t.Logf("hook fires at checkpoint %d", cpx)
+		// The second "restore": the feed's tail after x replaced.
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			hookErr = err
+			return nil
+		}
+		defer c.Close(ctx)
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			hookErr = err
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM changes WHERE pos > $1`, x); err != nil {
+			hookErr = err
+			return nil
+		}
+		for i := range 6 {
+			if _, err := tx.Exec(ctx, `INSERT INTO changes (pos, kind, room_id, event_id, at, user_id) OVERRIDING SYSTEM VALUE VALUES ($1, 'stored', '!r:x', $2, $3, '')`,
+				x+1+int64(i), fmt.Sprintf("$g%d", i), time.Now().UnixMilli()); err != nil {
+				hookErr = err
+				return nil
+			}
+		}
+		// Past the checkpoint the rewind goes back to (the archiver writes on).
+		for p := x + 7; p <= p2+2; p++ {
+			if _, err := tx.Exec(ctx, `INSERT INTO changes (pos, kind, room_id, event_id, at, user_id) OVERRIDING SYSTEM VALUE VALUES ($1, 'stored', '!r:x', '$kept', $2, '')`, p, time.Now().UnixMilli()); err != nil {
+				hookErr = err
+				return nil
+			}
+		}
+		hookErr = tx.Commit(ctx)
+		return nil
+	})
+	if _, err := ix.CatchUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	ix.SetAfterCommit(nil)
+	cp1, _ := ix.Checkpoint()
+	t.Logf("after the first catch-up: checkpoint %d", cp1)
+	if hookErr != nil || !fired.Load() {
+		t.Fatalf("hook: fired %v, %v", fired.Load(), hookErr)
+	}
+	catchUp(t, ix)
+	catchUp(t, ix)
+	cp, _ := ix.Checkpoint()
+	head, _ := st.FeedHead(ctx)
+	t.Logf("x %d, rewound to %d, checkpoint %d, head %d", x, p2, cp, head)
+	if got := ids(search(t, ix, "gamma", "newest", 50, "")); !slices.Equal(got, want) {
+		t.Errorf("after the feed went back during a rewind, gamma finds %v; want %v", got, want)
 	}
 }

@@ -383,22 +383,27 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 		return nil, err
 	}
 	// The anchor is on disk before the documents: a crash in between
-	// leaves the old checkpoint with an anchor that covers them.
+	// leaves the old checkpoint with an anchor that covers them. Not a
+	// rebuild's: its index is removed if it stops, and nothing follows
+	// it but its own catch-up, which fails on a feed gone back.
 	prevAnchor := set.anchor.Load()
 	if anchor != nil && (prevAnchor == nil || *anchor != *prevAnchor) {
 		set.anchor.Store(anchor)
-		if err := set.writeManifest(); err != nil {
-			set.anchor.Store(prevAnchor)
-			return nil, err
+		if !ix.builder {
+			if err := set.writeManifest(); err != nil {
+				set.anchor.Store(prevAnchor)
+				return nil, err
+			}
 		}
 	}
+	// Journaled before its documents are written: a rewind reads it
+	// again, and goes back to it only once it is written.
+	set.record(journalStep{from: st.from, last: posMark{pos: st.last(), mark: st.lastMark()}, anchor: *set.anchor.Load(),
+		events: st.events, rooms: slices.Collect(maps.Keys(st.rooms)), users: slices.Collect(maps.Keys(st.users))})
+	j := len(set.journal) - 1
 	if err := batch.commit(ix.afterCommit); err != nil {
 		return nil, fmt.Errorf("write index batch: %w", err)
 	}
-	// Written: a rewind reads the step again, even if the checkpoint
-	// below does not move.
-	set.record(journalStep{last: posMark{pos: st.last(), mark: st.lastMark()}, anchor: *set.anchor.Load(),
-		events: st.events, rooms: slices.Collect(maps.Keys(st.rooms)), users: slices.Collect(maps.Keys(st.users))})
 	set.checkpoint.Store(st.last())
 	batch.weigh()
 	if err := set.writeManifest(); err != nil {
@@ -406,6 +411,7 @@ func (ix *Indexer) write(ctx context.Context, st *stepRead) ([]int64, error) {
 		batch.unweigh()
 		return nil, err
 	}
+	set.journal[j].written = true
 	return batch.splits(ix.opts.PeriodDocs, ix.opts.PeriodBytes)
 }
 
