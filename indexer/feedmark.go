@@ -196,15 +196,6 @@ func cs(c store.Change, ok bool) []store.Change {
 	return []store.Change{c}
 }
 
-// readAnchor reads the feed's last change. Nil for an empty feed.
-func (ix *Indexer) readAnchor(ctx context.Context) (*posMark, error) {
-	c, ok, err := ix.store.LastChange(ctx)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return markOf(c), nil
-}
-
 // holds says whether the feed still holds a's change.
 func (ix *Indexer) holds(ctx context.Context, a posMark) (bool, error) {
 	if a.pos == 0 {

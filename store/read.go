@@ -69,8 +69,6 @@ const (
 	changesSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos > $1 ORDER BY pos LIMIT $2`
 	// changesFromSQL is changesSQL from the position itself on.
 	changesFromSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos >= $1 ORDER BY pos LIMIT $2`
-	// lastChangesSQL is the feed's last changes after $1, newest first.
-	lastChangesSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes WHERE pos > $1 ORDER BY pos DESC LIMIT $2`
 	// lastChangeWithSQL is the feed's last change and the changes at $1
 	// and $2, read at once.
 	lastChangeWithSQL = `SELECT pos, kind, room_id, event_id, at, user_id FROM changes
@@ -1207,19 +1205,6 @@ func (s *Store) ChangesFrom(ctx context.Context, from int64, limit int) ([]Chang
 		return nil, fmt.Errorf("changes from %d: %w", from, err)
 	}
 	return out, nil
-}
-
-// LastChange returns the feed's last change; ok is false for an empty
-// feed.
-func (s *Store) LastChange(ctx context.Context) (c Change, ok bool, err error) {
-	cs, err := s.changes(ctx, lastChangesSQL, 0, 1)
-	if err != nil {
-		return Change{}, false, fmt.Errorf("the change feed's last change: %w", err)
-	}
-	if len(cs) == 0 {
-		return Change{}, false, nil
-	}
-	return cs[0], true, nil
 }
 
 // LastChangeWith returns the feed's last change (ok false for an empty
