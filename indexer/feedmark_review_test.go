@@ -17,6 +17,7 @@ import (
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
 )
 
 // helper-87's review of the rewind (feedmark.go): each test failed on
@@ -43,23 +44,7 @@ func feedBackDuringWrite(t *testing.T, during bool) {
 		msg("$kept", 2000, `{"msgtype":"m.text","body":"alpha kept"}`),
 		`{"event_id":"$bob","room_id":"!r:x","type":"m.room.message","sender":"@bob:x","origin_server_ts":2500,"content":{"msgtype":"m.text","body":"zebraword from bob"}}`)
 	x, _ := ix.Checkpoint()
-	// The events the new feed will name, stored now; their changes are
-	// removed so that the index never sees them before the "restore".
-	var want []string
-	var adds []string
-	for i := range 6 {
-		want = append(want, fmt.Sprintf("$g%d", i))
-		adds = append(adds, msg(fmt.Sprintf("$g%d", i), int64(5000+i), fmt.Sprintf(`{"msgtype":"m.text","body":"gamma %d"}`, i)))
-	}
-	add(t, st, adds...)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `DELETE FROM changes WHERE pos > $1`, x); err != nil {
-		t.Fatal(err)
-	}
+	want, conn := gammaUnfed(t, st, dsn, x)
 	if _, err := st.OptOut(ctx, "@bob:x", "operator"); err != nil { // the step: one change, L
 		t.Fatal(err)
 	}
@@ -84,21 +69,10 @@ func feedBackDuringWrite(t *testing.T, during bool) {
 		}
 	}
 	time.Sleep(500 * time.Millisecond) // the step read, the prefetch read nothing, the write waits on events
-	// The "restore": the feed's tail after x replaced by four other changes.
-	if _, err := tx.Exec(ctx, `DELETE FROM changes WHERE pos > $1`, x); err != nil {
+	// The "restore", past the step's last position (the archiver
+	// writes on).
+	if err := replaceFeedTail(ctx, tx, x, max(l+1, x+6)); err != nil {
 		t.Fatal(err)
-	}
-	for i := range 6 {
-		if _, err := tx.Exec(ctx, `INSERT INTO changes (pos, kind, room_id, event_id, at, user_id) OVERRIDING SYSTEM VALUE VALUES ($1, 'stored', '!r:x', $2, $3, '')`,
-			x+1+int64(i), fmt.Sprintf("$g%d", i), time.Now().UnixMilli()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Past the step's last position (the archiver writes on).
-	for p := x + 7; p <= l+1; p++ {
-		if _, err := tx.Exec(ctx, `INSERT INTO changes (pos, kind, room_id, event_id, at, user_id) OVERRIDING SYSTEM VALUE VALUES ($1, 'stored', '!r:x', '$kept', $2, '')`, p, time.Now().UnixMilli()); err != nil {
-			t.Fatal(err)
-		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
@@ -159,6 +133,25 @@ func TestRewindReadsWhatAStepWroteAgain(t *testing.T) {
 // The step's anchor is now on disk before its documents, and the step in
 // the journal once they are written.
 func TestFailedManifestWriteThenRestoreKeepsBobSearchable(t *testing.T) {
+	restoreAfterFailedOptOutStep(t, func(ix *indexer.Indexer) {
+		tmp := filepath.Join(ix.Path(), "mxarchive.json.tmp")
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ix.CatchUp(context.Background(), nil); err == nil {
+			t.Fatal("the test wants the manifest's write to fail")
+		}
+		os.Remove(tmp)
+	})
+}
+
+// restoreAfterFailedOptOutStep indexes Bob's message, backs the database
+// up, opts Bob out and has fail make the catch-up of that step fail after
+// its documents may be written; then restores the backup (where Bob has
+// not opted out), stores more than the restore lost, and checks that the
+// index finds Bob's message and the new ones.
+func restoreAfterFailedOptOutStep(t *testing.T, fail func(ix *indexer.Indexer)) {
+	t.Helper()
 	ctx := context.Background()
 	st, ix, dsn := pgIndexed(t, 500, msg("$kept", 2000, `{"msgtype":"m.text","body":"alpha kept"}`))
 	add(t, st, `{"event_id":"$bob","room_id":"!r:x","type":"m.room.message","sender":"@bob:x","origin_server_ts":3000,"content":{"msgtype":"m.text","body":"zebraword from bob"}}`)
@@ -168,14 +161,7 @@ func TestFailedManifestWriteThenRestoreKeepsBobSearchable(t *testing.T) {
 	if _, err := st.OptOut(ctx, "@bob:x", "operator"); err != nil {
 		t.Fatal(err)
 	}
-	tmp := filepath.Join(ix.Path(), "mxarchive.json.tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ix.CatchUp(ctx, nil); err == nil {
-		t.Fatal("the test wants the manifest's write to fail")
-	}
-	os.Remove(tmp)
+	fail(ix)
 	if cp, _ := ix.Checkpoint(); cp != a {
 		t.Fatalf("checkpoint %d, want %d", cp, a)
 	}
@@ -326,32 +312,13 @@ func TestRewindOfTheFirstStepAfterOpen(t *testing.T) {
 // documents, which the step deleted, never came back. A step is journaled
 // before its documents are written, and read again until it is written.
 func TestPartialCommitThenRestoreKeepsBobSearchable(t *testing.T) {
-	ctx := context.Background()
-	st, ix, dsn := pgIndexed(t, 500, msg("$kept", 2000, `{"msgtype":"m.text","body":"alpha kept"}`))
-	add(t, st, `{"event_id":"$bob","room_id":"!r:x","type":"m.room.message","sender":"@bob:x","origin_server_ts":3000,"content":{"msgtype":"m.text","body":"zebraword from bob"}}`)
-	catchUp(t, ix)
-	a, _ := ix.Checkpoint()
-	backup := backUp(t, st, dsn)
-	if _, err := st.OptOut(ctx, "@bob:x", "operator"); err != nil {
-		t.Fatal(err)
-	}
-	ix.SetAfterCommit(func() error { return errors.New("disk full in another period") })
-	if _, err := ix.CatchUp(ctx, nil); err == nil {
-		t.Fatal("the test wants the step's commit to fail")
-	}
-	ix.SetAfterCommit(nil)
-	if got := ids(search(t, ix, "zebraword", "newest", 20, "")); len(got) != 0 {
-		t.Logf("after the partial commit zebraword finds %v", got)
-	}
-	restoreTo(t, st, dsn, backup)
-	want := addNew(t, st, a+1)
-	catchUp(t, ix)
-	if got := ids(search(t, ix, "gamma", "newest", 50, "")); !slices.Equal(got, want) {
-		t.Errorf("gamma finds %v; want %v", got, want)
-	}
-	if got := ids(search(t, ix, "zebraword", "newest", 20, "")); !slices.Equal(got, []string{"$bob"}) {
-		t.Errorf("Bob's message, shown by the restored archive, is not searchable: zebraword finds %v", got)
-	}
+	restoreAfterFailedOptOutStep(t, func(ix *indexer.Indexer) {
+		ix.SetAfterCommit(func() error { return errors.New("disk full in another period") })
+		if _, err := ix.CatchUp(context.Background(), nil); err == nil {
+			t.Fatal("the test wants the step's commit to fail")
+		}
+		ix.SetAfterCommit(nil)
+	})
 }
 
 // The feed goes back again while a rewind writes (between its batches and
@@ -364,20 +331,7 @@ func TestFeedWentBackDuringARewind(t *testing.T) {
 	ctx := context.Background()
 	st, ix, dsn := pgIndexed(t, 500, msg("$kept", 2000, `{"msgtype":"m.text","body":"alpha kept"}`))
 	x, _ := ix.Checkpoint()
-	var want, adds []string
-	for i := range 6 {
-		want = append(want, fmt.Sprintf("$g%d", i))
-		adds = append(adds, msg(fmt.Sprintf("$g%d", i), int64(5000+i), fmt.Sprintf(`{"msgtype":"m.text","body":"gamma %d"}`, i)))
-	}
-	add(t, st, adds...)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `DELETE FROM changes WHERE pos > $1`, x); err != nil {
-		t.Fatal(err)
-	}
+	want, conn := gammaUnfed(t, st, dsn, x)
 	add(t, st, msg("$f0", 6000, `{"msgtype":"m.text","body":"filler zero"}`))
 	catchUp(t, ix)
 	add(t, st, msg("$f1", 6001, `{"msgtype":"m.text","body":"filler one"}`))
@@ -398,7 +352,8 @@ func TestFeedWentBackDuringARewind(t *testing.T) {
 		}
 		cpx, _ := ix.Checkpoint()
 		t.Logf("hook fires at checkpoint %d", cpx)
-		// The second "restore": the feed's tail after x replaced.
+		// The second "restore", past the checkpoint the rewind goes
+		// back to (the archiver writes on).
 		c, err := pgx.Connect(ctx, dsn)
 		if err != nil {
 			hookErr = err
@@ -410,23 +365,8 @@ func TestFeedWentBackDuringARewind(t *testing.T) {
 			hookErr = err
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM changes WHERE pos > $1`, x); err != nil {
-			hookErr = err
+		if hookErr = replaceFeedTail(ctx, tx, x, max(p2+2, x+6)); hookErr != nil {
 			return nil
-		}
-		for i := range 6 {
-			if _, err := tx.Exec(ctx, `INSERT INTO changes (pos, kind, room_id, event_id, at, user_id) OVERRIDING SYSTEM VALUE VALUES ($1, 'stored', '!r:x', $2, $3, '')`,
-				x+1+int64(i), fmt.Sprintf("$g%d", i), time.Now().UnixMilli()); err != nil {
-				hookErr = err
-				return nil
-			}
-		}
-		// Past the checkpoint the rewind goes back to (the archiver writes on).
-		for p := x + 7; p <= p2+2; p++ {
-			if _, err := tx.Exec(ctx, `INSERT INTO changes (pos, kind, room_id, event_id, at, user_id) OVERRIDING SYSTEM VALUE VALUES ($1, 'stored', '!r:x', '$kept', $2, '')`, p, time.Now().UnixMilli()); err != nil {
-				hookErr = err
-				return nil
-			}
 		}
 		hookErr = tx.Commit(ctx)
 		return nil
@@ -448,4 +388,49 @@ func TestFeedWentBackDuringARewind(t *testing.T) {
 	if got := ids(search(t, ix, "gamma", "newest", 50, "")); !slices.Equal(got, want) {
 		t.Errorf("after the feed went back during a rewind, gamma finds %v; want %v", got, want)
 	}
+}
+
+// gammaUnfed stores $g0 to $g5 ("gamma N") and removes their changes from
+// the feed after x, so that the index sees them only once a simulated
+// restore puts changes naming them back (replaceFeedTail). It returns
+// their IDs, sorted, and a connection to the database, closed when the
+// test ends.
+func gammaUnfed(t *testing.T, st *store.Store, dsn string, x int64) ([]string, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	var want, adds []string
+	for i := range 6 {
+		want = append(want, fmt.Sprintf("$g%d", i))
+		adds = append(adds, msg(fmt.Sprintf("$g%d", i), int64(5000+i), fmt.Sprintf(`{"msgtype":"m.text","body":"gamma %d"}`, i)))
+	}
+	add(t, st, adds...)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(ctx, `DELETE FROM changes WHERE pos > $1`, x); err != nil {
+		t.Fatal(err)
+	}
+	return want, conn
+}
+
+// replaceFeedTail replaces, in tx, the feed's changes after x by six that
+// name $g0 to $g5 (gammaUnfed) and others up to position upto: the new
+// feed of a restore, which the archiver has written on past upto.
+func replaceFeedTail(ctx context.Context, tx pgx.Tx, x, upto int64) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM changes WHERE pos > $1`, x); err != nil {
+		return err
+	}
+	const insert = `INSERT INTO changes (pos, kind, room_id, event_id, at, user_id) OVERRIDING SYSTEM VALUE VALUES ($1, 'stored', '!r:x', $2, $3, '')`
+	for p := x + 1; p <= upto; p++ {
+		ev := "$kept"
+		if p <= x+6 {
+			ev = fmt.Sprintf("$g%d", p-x-1)
+		}
+		if _, err := tx.Exec(ctx, insert, p, ev, time.Now().UnixMilli()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
