@@ -151,11 +151,7 @@ func (ix *Indexer) checkAnchor(ctx context.Context, a posMark) error {
 // with a's change.
 func diverges(cs []store.Change, a posMark) error {
 	if len(cs) == 0 || cs[0].Pos != a.pos {
-		next := "none"
-		if len(cs) > 0 {
-			next = fmt.Sprint(cs[0].Pos)
-		}
-		return fmt.Errorf("%w: position %d, which the index read, is gone (the feed's next is %s)", errFeedDiverged, a.pos, next)
+		return fmt.Errorf("%w: position %d, which the index read, is gone", errFeedDiverged, a.pos)
 	}
 	if got := cs[0].Mark(); got != a.mark {
 		return fmt.Errorf("%w: position %d holds another change than the one the index read (mark %s, the index's %s)", errFeedDiverged, a.pos, got, a.mark)
@@ -177,8 +173,7 @@ func (ix *Indexer) stepAnchor(ctx context.Context, set *shards, st *stepRead) (*
 		return nil, err
 	}
 	for _, w := range want {
-		c, held := at[w.pos]
-		if err := diverges(cs(c, held), w); err != nil {
+		if err := divergesAt(at, w); err != nil {
 			return nil, err
 		}
 	}
@@ -188,12 +183,13 @@ func (ix *Indexer) stepAnchor(ctx context.Context, set *shards, st *stepRead) (*
 	return markOf(last), nil
 }
 
-// cs is c as a list of one, or none.
-func cs(c store.Change, ok bool) []store.Change {
+// divergesAt is diverges for changes read by position.
+func divergesAt(at map[int64]store.Change, a posMark) error {
+	c, ok := at[a.pos]
 	if !ok {
-		return nil
+		return diverges(nil, a)
 	}
-	return []store.Change{c}
+	return diverges([]store.Change{c}, a)
 }
 
 // holds says whether the feed still holds a's change.
@@ -372,18 +368,16 @@ func (ix *Indexer) rewind(ctx context.Context, set *shards, m, keep int, to int6
 		return err
 	}
 	if guard.pos > 0 {
-		c, held := at[guard.pos]
-		if err := diverges(cs(c, held), guard); err != nil {
+		if err := divergesAt(at, guard); err != nil {
 			return err
 		}
 	}
 	toAt := posMark{pos: to, mark: toMark}
 	if to > 0 {
-		c, held := at[to]
-		if toMark == "" && held {
+		if c, held := at[to]; toMark == "" && held {
 			toAt.mark = c.Mark() // at or before the guard: held
 		}
-		if err := diverges(cs(c, held), toAt); err != nil {
+		if err := divergesAt(at, toAt); err != nil {
 			return err
 		}
 	}

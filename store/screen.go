@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -264,7 +262,7 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	}
 	// The feed's head first: a change committed while loading is then
 	// after it, and the next read sees it.
-	head, headAt, err := s.feedHeadAt(ctx)
+	head, headAt, _, err := s.feedHeadAt(ctx, 0)
 	if err != nil {
 		return screenState{}, err
 	}
@@ -287,7 +285,7 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	// and the copy stands only while the feed holds it (its anchor). In
 	// the same statement, the change at the first head: another, or
 	// none, and the feed went back while loading.
-	after, afterAt, stillAt, err := s.feedHeadAtWith(ctx, head)
+	after, afterAt, stillAt, err := s.feedHeadAt(ctx, head)
 	if err != nil {
 		return screenState{}, err
 	}
@@ -309,39 +307,24 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	return v, nil
 }
 
-// feedHeadAtWith is feedHeadAt with, read in the same statement, when the
-// change at pos was written (0: none).
-func (s *Store) feedHeadAtWith(ctx context.Context, pos int64) (head, at, posAt int64, err error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	err = s.queryRow(ctx, `SELECT pos, at, COALESCE((SELECT at FROM changes WHERE pos = $1), 0) FROM changes ORDER BY pos DESC LIMIT 1`, pos).Scan(&head, &at, &posAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, 0, nil
-	}
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("change-feed head: %w", err)
-	}
-	return head, at, posAt, nil
-}
-
 // feedHeadAt is the feed's head and when its change was written (0 and 0
-// for an empty feed).
-func (s *Store) feedHeadAt(ctx context.Context) (head, at int64, err error) {
-	ctx, cancel := s.readCtx(ctx)
-	defer cancel()
-	err = s.queryRow(ctx, `SELECT pos, at FROM changes ORDER BY pos DESC LIMIT 1`).Scan(&head, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil
+// for an empty feed), with, read in the same statement, when the change
+// at pos was written (0: none; pos 0 names none).
+func (s *Store) feedHeadAt(ctx context.Context, pos int64) (head, at, posAt int64, err error) {
+	last, ok, byPos, err := s.LastChangeWith(ctx, pos, pos)
+	if err != nil || !ok {
+		return 0, 0, 0, err
 	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("change-feed head: %w", err)
+	if c, held := byPos[pos]; held {
+		posAt = c.At.UnixMilli()
 	}
-	return head, at, nil
+	return last.Pos, last.At.UnixMilli(), posAt, nil
 }
 
 // consentChanged reads consentChangesSQL's answer after pos, with the
-// copy's anchor (its head is pos when no change came after it). Under a ScreenOnce whose RoomToRead
-// read the answer after pos already, that answer is taken, once.
+// copy's anchor (its head is pos when no change came after it). Under a
+// ScreenOnce whose RoomToRead read the answer after pos already, that
+// answer is taken, once.
 func (s *Store) consentChanged(ctx context.Context, pos, anchor int64) (consentAnswer, error) {
 	if m, _ := ctx.Value(screenOnceKey{}).(*screenOnce); m != nil && m.store == s {
 		m.mu.Lock()
