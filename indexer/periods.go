@@ -192,7 +192,8 @@ type shards struct {
 	// anchor is the feed's last change when the last step had read what
 	// it wrote (feedmark.go); nil if not known.
 	anchor atomic.Pointer[posMark]
-	// journal is the last steps written, oldest first (feedmark.go),
+	// journal is the last steps, oldest first (feedmark.go: each from
+	// the moment its anchor is on disk, whether written or not),
 	// and base the anchor before its oldest (nil: not known; position
 	// 0: the feed's origin). Only the catch-up reads and writes them.
 	journal []journalStep
