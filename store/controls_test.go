@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -17,22 +16,7 @@ import (
 // mkIn is mk for an event of another room.
 func mkIn(t *testing.T, r id.RoomID, evID, typ string, ts int64, stateKey *string, content string) store.Event {
 	t.Helper()
-	m := map[string]any{
-		"event_id": evID, "room_id": string(r), "type": typ, "sender": "@alice:example.org",
-		"origin_server_ts": ts, "content": json.RawMessage(content),
-	}
-	if stateKey != nil {
-		m["state_key"] = *stateKey
-	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := event.Parse(raw)
-	if err != nil {
-		t.Fatalf("parse %s: %v", evID, err)
-	}
-	return store.Event{Event: *ev, Public: true, Rel: event.ParseRelation(ev.Content)}
+	return mkAt(t, r, evID, typ, "@alice:example.org", ts, stateKey, content)
 }
 
 // ArchiveControls reads, for many rooms at once, what each room's latest

@@ -183,7 +183,7 @@ func (w *writer) withhold(ctx context.Context, e *Event) error {
 type victim struct {
 	nid, ts  int64
 	id, room string
-	counted  bool // a public, unredacted message: counted in rooms.message_count
+	counted  bool // a public, unredacted message of a sender not opted out: counted in rooms.message_count
 	// threadRoot is the message it replies to in a thread, if it is a
 	// thread reply ("" otherwise).
 	threadRoot string
@@ -236,7 +236,7 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 	return nil
 }
 
-const victimColumns = `nid, origin_ts, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + `),
+const victimColumns = `nid, origin_ts, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + notOptedOutCond + `),
 	CASE WHEN rel_type = 'm.thread' THEN rel_target ELSE '' END`
 
 func (w *writer) victims(ctx context.Context, query string, args ...any) ([]victim, error) {
@@ -408,8 +408,15 @@ func (s *Store) EraseUser(ctx context.Context, user id.UserID, dryRun bool) (int
 	// indexed, even what arrives while the batches run or if they fail.
 	if !dryRun {
 		err := s.inWrite(ctx, func(w *writer) error {
+			was, err := w.optedOut(ctx, user)
+			if err != nil {
+				return err
+			}
 			if _, err := w.tx.ExecContext(ctx, `INSERT INTO optouts (user_id, at, via) VALUES ($1, $2, $3)
 				ON CONFLICT (user_id) DO UPDATE SET via = excluded.via`, string(user), w.now, OptOutErased); err != nil {
+				return err
+			}
+			if err := w.recount(ctx, user, was); err != nil {
 				return err
 			}
 			return w.feedUser(ctx, user)

@@ -76,15 +76,22 @@ func (s *Store) OptOutVia(ctx context.Context, user id.UserID) (string, error) {
 func (s *Store) userChange(ctx context.Context, user id.UserID, exec func(w *writer) (sql.Result, error)) (bool, error) {
 	changed := false
 	err := s.inWrite(ctx, func(w *writer) error {
+		was, err := w.optedOut(ctx, user)
+		if err != nil {
+			return err
+		}
 		res, err := exec(w)
 		if err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
-		if changed = n > 0; changed {
-			return w.feedUser(ctx, user)
+		if changed = n > 0; !changed {
+			return nil
 		}
-		return nil
+		if err := w.recount(ctx, user, was); err != nil {
+			return err
+		}
+		return w.feedUser(ctx, user)
 	})
 	return changed, err
 }

@@ -27,8 +27,14 @@ const room = id.RoomID("!room:example.org")
 // mk builds a stored event from client-format JSON fields.
 func mk(t testing.TB, evID, typ, sender string, ts int64, stateKey *string, content string) store.Event {
 	t.Helper()
+	return mkAt(t, room, evID, typ, sender, ts, stateKey, content)
+}
+
+// mkAt is mk for an event of room r.
+func mkAt(t testing.TB, r id.RoomID, evID, typ, sender string, ts int64, stateKey *string, content string) store.Event {
+	t.Helper()
 	m := map[string]any{
-		"event_id": evID, "room_id": string(room), "type": typ, "sender": sender,
+		"event_id": evID, "room_id": string(r), "type": typ, "sender": sender,
 		"origin_server_ts": ts, "content": json.RawMessage(content),
 	}
 	if stateKey != nil {

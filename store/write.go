@@ -153,7 +153,13 @@ const (
 		first_ts = CASE WHEN first_ts = 0 OR $3 < first_ts THEN $3 ELSE first_ts END,
 		last_ts = CASE WHEN $4 > last_ts THEN $4 ELSE last_ts END
 		WHERE room_id = $1`
-	uncountMessageSQL = `UPDATE rooms SET message_count = message_count - 1 WHERE room_id = $1 AND message_count > 0`
+	// uncountMessageSQL takes a redacted message of sender $2 out of its
+	// room's count, which an opted-out sender's are not in.
+	uncountMessageSQL = `UPDATE rooms SET message_count = message_count - 1 WHERE room_id = $1 AND message_count > 0
+		AND NOT EXISTS (SELECT 1 FROM optouts WHERE user_id = $2)`
+	// optedOutAmongSQL (writer.among) finds which of a batch's senders
+	// have opted out.
+	optedOutAmongSQL = `SELECT user_id FROM optouts WHERE user_id IN (%[1]s)`
 )
 
 // arrivedVisibilitySQL is the room's visibility in its order (migration
@@ -291,7 +297,7 @@ func (w *writer) exec(ctx context.Context, query string, args ...any) (sql.Resul
 
 // writeTexts are the statements writer.stmt keeps prepared on SQLite.
 func writeTexts() []string {
-	qs := []string{pendingRedactionsSQL, recordTxnSQL, insertRoomSQL, countMessageSQL, sqliteProbeSQL, sqliteAmong(markRelatedSQL)}
+	qs := []string{pendingRedactionsSQL, recordTxnSQL, insertRoomSQL, countMessageSQL, sqliteProbeSQL, sqliteAmong(markRelatedSQL), sqliteAmong(optedOutAmongSQL)}
 	qs = append(qs, insertEventsSQLite.texts...)
 	return append(qs, insertChangesSQLite.texts...)
 }
@@ -307,16 +313,93 @@ func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return w.tx.PrepareContext(ctx, w.s.dbForm(query))
 }
 
+// optedOutSenders returns which of the batch's messages' senders have
+// opted out, in one statement: their messages are not counted.
+func (w *writer) optedOutSenders(ctx context.Context) (map[string]bool, error) {
+	var senders []string
+	for _, d := range w.rooms {
+		for sender := range d.senders {
+			senders = append(senders, sender)
+		}
+	}
+	if len(senders) == 0 {
+		return nil, nil
+	}
+	slices.Sort(senders)
+	out, err := w.among(ctx, optedOutAmongSQL, slices.Compact(senders))
+	if err != nil {
+		return nil, fmt.Errorf("opted-out senders: %w", err)
+	}
+	set := make(map[string]bool, len(out))
+	for _, u := range out {
+		set[u] = true
+	}
+	return set, nil
+}
+
+// optedOut reports whether user has opted out (or been opted out).
+func (w *writer) optedOut(ctx context.Context, user id.UserID) (bool, error) {
+	var n int
+	if err := w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM optouts WHERE user_id = $1`, string(user)).Scan(&n); err != nil {
+		return false, fmt.Errorf("opt-out of %s: %w", user, err)
+	}
+	return n > 0, nil
+}
+
+// recount moves the message counts of the rooms where user has messages
+// that would be counted (counted, but for an opt-out) if the statement
+// just run opted them out (down by their number) or back in (up), as
+// was, whether they were opted out before it, and now say: the counts
+// are of what the rooms' pages show, and no other write changes
+// whether a message is counted for an opt-out.
+func (w *writer) recount(ctx context.Context, user id.UserID, was bool) error {
+	now, err := w.optedOut(ctx, user)
+	if err != nil || now == was {
+		return err
+	}
+	rows, err := w.tx.QueryContext(ctx, `SELECT room_id, COUNT(*) FROM events
+		WHERE sender = $1 AND public AND NOT redacted AND `+timelineMessageSQL+` GROUP BY room_id`, string(user))
+	if err != nil {
+		return fmt.Errorf("count messages of %s: %w", user, err)
+	}
+	counts := map[string]int64{}
+	for rows.Next() {
+		var room string
+		var n int64
+		if err := rows.Scan(&room, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		counts[room] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for room, n := range counts {
+		if now {
+			n = -n
+		}
+		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET message_count = CASE WHEN message_count + $2 > 0 THEN message_count + $2 ELSE 0 END
+			WHERE room_id = $1`, room, n); err != nil {
+			return fmt.Errorf("recount room %s: %w", room, err)
+		}
+	}
+	return nil
+}
+
 // roomDelta is what one batch changed in a room's summary.
 type roomDelta struct {
 	state bool
 	// listing: an archive controls event was stored or redacted
 	// (ChangeListed); controls: the IDs of those stored, when none was
 	// redacted (listingChanged).
-	listing      bool
-	redacted     bool
-	controls     []string
-	messages     int64
+	listing  bool
+	redacted bool
+	controls []string
+	// senders: how many messages each sender has in the batch; a room's
+	// message count is of those whose sender has not opted out (finish).
+	senders      map[string]int64
 	minTS, maxTS int64
 	// arrived, arrivedTS, arrivedOrder: the history visibility of the
 	// batch's latest Arrived event stored, its time and its order in the
@@ -725,7 +808,10 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		// its messages and its polls (RoomDays); its count, of messages.
 		if ev.Public && ev.Readable() {
 			if ev.Displayable() {
-				d.messages++
+				if d.senders == nil {
+					d.senders = map[string]int64{}
+				}
+				d.senders[string(ev.Sender)]++
 			}
 			if d.minTS == 0 || ev.OriginTS < d.minTS {
 				d.minTS = ev.OriginTS
@@ -1021,7 +1107,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 			}
 		}
 		if public && isTimelineMessage(typ, relType) {
-			if _, err := w.tx.ExecContext(ctx, uncountMessageSQL, room); err != nil {
+			if _, err := w.tx.ExecContext(ctx, uncountMessageSQL, room, sender); err != nil {
 				return err
 			}
 		}
@@ -1161,9 +1247,19 @@ func (w *writer) stateAt(ctx context.Context, room id.RoomID, typ, stateKey stri
 // finish updates the summaries of the rooms the batch touched and writes
 // the buffered change feed.
 func (w *writer) finish(ctx context.Context) error {
+	optedOut, err := w.optedOutSenders(ctx)
+	if err != nil {
+		return err
+	}
 	for room, d := range w.rooms {
-		if d.messages > 0 || d.maxTS > 0 {
-			if _, err := w.exec(ctx, countMessageSQL, string(room), d.messages, d.minTS, d.maxTS); err != nil {
+		var messages int64
+		for sender, n := range d.senders {
+			if !optedOut[sender] {
+				messages += n
+			}
+		}
+		if messages > 0 || d.maxTS > 0 {
+			if _, err := w.exec(ctx, countMessageSQL, string(room), messages, d.minTS, d.maxTS); err != nil {
 				return err
 			}
 		}

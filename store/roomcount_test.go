@@ -1,0 +1,186 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/internal/pgtest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// A room's message count (the directory's, the API's, the about page's)
+// is of the messages its pages show: an opted-out member's are not
+// counted, from the opt-out on, whatever happens to them meanwhile
+// (redacted, erased, more sent), and are again once they opt back in. At
+// every step it agrees with the calendar's count of the same room
+// (DayCounts, which screens at read time), in each of two rooms.
+func TestRoomCountLeavesOptedOutMembersOut(t *testing.T) {
+	const other = id.RoomID("!other:example.org")
+	const alice, bob, carol = "@alice:example.org", "@bob:example.org", "@carol:example.org"
+	msg := func(t *testing.T, r id.RoomID, evID, sender string, ts int64) store.Event {
+		return mkAt(t, r, evID, "m.room.message", sender, ts, nil, fmt.Sprintf(`{"msgtype":"m.text","body":"%s says hi"}`, sender))
+	}
+	redact := func(t *testing.T, r id.RoomID, evID, sender string, ts int64, target string) store.Event {
+		return mkAt(t, r, evID, "m.room.redaction", sender, ts, nil, fmt.Sprintf(`{"redacts":%q}`, target))
+	}
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		put(t, st,
+			mkAt(t, other, "$ocreate", "m.room.create", alice, 1000, sk(""), `{"room_version":"10","creator":"@alice:example.org"}`),
+			mkAt(t, other, "$ohv", "m.room.history_visibility", alice, 1001, sk(""), `{"history_visibility":"world_readable"}`))
+		check := func(step string, want, wantOther int64) {
+			t.Helper()
+			for r, want := range map[id.RoomID]int64{room: want, other: wantOther} {
+				got, err := st.Room(ctx, r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				days, err := st.DayCounts(ctx, r, 0, time.Now().UnixMilli())
+				if err != nil {
+					t.Fatal(err)
+				}
+				shown := int64(0)
+				for _, n := range days {
+					shown += int64(n)
+				}
+				if got.MessageCount != want || shown != want {
+					t.Errorf("%s: %s counts %d messages, its calendar %d; want %d", step, r, got.MessageCount, shown, want)
+				}
+				listed, err := st.Rooms(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var inList *store.Room
+				for i := range listed {
+					if listed[i].ID == r {
+						inList = &listed[i]
+					}
+				}
+				switch {
+				case want == 0 && inList != nil:
+					t.Errorf("%s: %s is listed with %d messages, none of which its pages show", step, r, inList.MessageCount)
+				case want > 0 && inList == nil:
+					t.Errorf("%s: %s is not listed; want %d messages", step, r, want)
+				case want > 0 && inList.MessageCount != want:
+					t.Errorf("%s: %s is listed with %d messages; want %d", step, r, inList.MessageCount, want)
+				}
+			}
+		}
+		optOut := func(user id.UserID, via string) {
+			t.Helper()
+			if _, err := st.OptOut(ctx, user, via); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		put(t, st, msg(t, room, "$a1", alice, 2000), msg(t, room, "$b1", bob, 2001), msg(t, room, "$b2", bob, 2002),
+			msg(t, room, "$c1", carol, 2003), msg(t, other, "$ob1", bob, 2004), msg(t, other, "$ob2", bob, 2005))
+		check("stored", 4, 2)
+		optOut(bob, store.OptOutByUser)
+		check("bob opted out", 2, 0)
+		put(t, st, msg(t, room, "$b3", bob, 2010), msg(t, other, "$ob3", bob, 2011))
+		check("bob wrote while opted out", 2, 0)
+		put(t, st, redact(t, room, "$rb1", bob, 2020, "$b1"))
+		check("bob redacted a message while opted out", 2, 0)
+		optOut(bob, store.OptOutByOperator)
+		check("the operator opted bob out too", 2, 0)
+		optOut(bob, store.OptOutByUser)
+		check("bob opted out again", 2, 0)
+		if _, err := st.OptIn(ctx, bob); err != nil {
+			t.Fatal(err)
+		}
+		check("bob opted in", 4, 3) // a1, b2, b3, c1; ob1-ob3
+		put(t, st, redact(t, room, "$rb2", bob, 2030, "$b2"))
+		check("bob redacted a message", 3, 3)
+		optOut(bob, store.OptOutByUser)
+		check("bob opted out once more", 2, 0)
+		if ok, err := st.OptInSelf(ctx, bob, time.Time{}); err != nil || !ok {
+			t.Fatalf("OptInSelf = %v, %v", ok, err)
+		}
+		check("bob opted himself in", 3, 3)
+		if _, err := st.EraseUser(ctx, carol, false); err != nil {
+			t.Fatal(err)
+		}
+		check("carol erased", 2, 3)
+		put(t, st, msg(t, room, "$c2", carol, 2040))
+		check("carol wrote after her erasure", 2, 3)
+		optOut(alice, store.OptOutByUser)
+		check("alice opted out", 1, 3)
+		if err := st.Takedown(ctx, "$a1", "spam"); err != nil {
+			t.Fatal(err)
+		}
+		check("alice's message taken down while she is opted out", 1, 3)
+		if _, err := st.OptIn(ctx, alice); err != nil {
+			t.Fatal(err)
+		}
+		check("alice opted in", 1, 3)
+		if _, err := st.EraseUser(ctx, bob, false); err != nil {
+			t.Fatal(err)
+		}
+		check("bob erased", 0, 0)
+	})
+}
+
+// An archive migrated from a version that counted opted-out members'
+// messages counts them no more.
+func TestMigrationLeavesOptedOutMembersOutOfCounts(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			cfg := store.Config{Type: d, URI: filepath.Join(dir, "old.db")}
+			if d == "postgres" {
+				cfg.URI = pgtest.NewDatabase(t)
+			}
+			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			put(t, st, baseRoom(t)...)
+			for i, sender := range []string{"@alice:example.org", "@bob:example.org", "@bob:example.org", "@carol:example.org"} {
+				put(t, st, mk(t, fmt.Sprintf("$m%d", i), "m.room.message", sender, int64(2000+i), nil, `{"msgtype":"m.text","body":"hi"}`))
+			}
+			put(t, st, mk(t, "$edit", "m.room.message", "@bob:example.org", 2010, nil,
+				`{"msgtype":"m.text","body":"* hi","m.new_content":{"msgtype":"m.text","body":"hi"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m1"}}`))
+			put(t, st, mk(t, "$r", "m.room.redaction", "@bob:example.org", 2020, nil, `{"redacts":"$m2"}`))
+			if _, err := st.OptOut(ctx, "@bob:example.org", store.OptOutByUser); err != nil {
+				t.Fatal(err)
+			}
+			// As version 33 left it: bob's message counted.
+			conn, err := st.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				`UPDATE rooms SET message_count = 3`,
+				`UPDATE schema_version SET version = 33`,
+			} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			conn.Close()
+			st.Close()
+
+			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatalf("migrating from 33: %v", err)
+			}
+			defer st.Close()
+			r, err := st.Room(ctx, room)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.MessageCount != 2 {
+				t.Errorf("after migrating, the room counts %d messages; want 2 (alice's and carol's)", r.MessageCount)
+			}
+		})
+	}
+}
