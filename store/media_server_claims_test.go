@@ -170,11 +170,22 @@ func TestMediaClaimsReadTheirIndex(t *testing.T) {
 // evil.org held every slot. They share evil.org's two, and good.org's
 // files take the others.
 func TestMediaClaimsPerOwner(t *testing.T) {
+	// Names under a domain of the public suffix list's private section
+	// (duckdns.org gives them to anyone) are one owner too.
+	for _, evil := range [][]string{
+		{"a1.evil.org", "a2.evil.org", "evil.org:8449", "A3.EVIL.ORG."},
+		{"a1.duckdns.org", "a2.duckdns.org", "x.a3.duckdns.org:8448", "a4.duckdns.org"},
+	} {
+		t.Run(evil[0], func(t *testing.T) { claimsPerOwner(t, evil) })
+	}
+}
+
+func claimsPerOwner(t *testing.T, evil []string) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		evs := baseRoom(t)
 		var uris []string
-		for i, server := range []string{"a1.evil.org", "a2.evil.org", "evil.org:8449", "A3.EVIL.ORG.", "good.org", "good.org"} {
+		for i, server := range append(evil, "good.org", "good.org") {
 			uri := fmt.Sprintf("mxc://%s/m%d", server, i)
 			uris = append(uris, uri)
 			evs = append(evs, mediaMsg(t, fmt.Sprintf("$m%d", i), "@bob:example.org", 2000+int64(i), "m.file", uri, ""))
@@ -204,7 +215,7 @@ func TestMediaClaimsPerOwner(t *testing.T) {
 			got = append(got, "mxc://"+j.Server+"/"+j.MediaID)
 		}
 		if want := []string{uris[0], uris[1], uris[4], uris[5]}; !slices.Equal(got, want) {
-			t.Errorf("four slots claimed %v; want evil.org's first two names' files and good.org's two: %v", got, want)
+			t.Errorf("four slots claimed %v; want the first two of one owner's names' files and good.org's two: %v", got, want)
 		}
 	})
 }
@@ -262,6 +273,63 @@ func TestMigrationGivesQueuedMediaTheirSites(t *testing.T) {
 				got = append(got, j.Server+"/"+j.MediaID)
 			}
 			if want := []string{"a1.evil.org/m0", "a2.evil.org/m1", "good.org/m4", "good.org/m5"}; !slices.Equal(got, want) {
+				t.Errorf("after migrating, four slots claimed %v; want %v", got, want)
+			}
+		})
+	}
+}
+
+// A database queued its fetches when a name under a domain of the public
+// suffix list's private section was an owner of its own: migrating gives
+// them the domain's site.
+func TestMigrationGivesPrivateSectionNamesOneSite(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			cfg := store.Config{Type: d, URI: filepath.Join(dir, "old.db")}
+			if d == "postgres" {
+				cfg.URI = pgtest.NewDatabase(t)
+			}
+			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Back to version 34, with the sites it gave.
+			conn, err := st.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				`INSERT INTO media_queue (server, media_id, room_id, next_at, site) VALUES
+					('a1.duckdns.org', 'm0', '!r:example.org', 100, 'a1.duckdns.org'),
+					('a2.duckdns.org', 'm1', '!r:example.org', 101, 'a2.duckdns.org'),
+					('x.a3.duckdns.org', 'm2', '!r:example.org', 102, 'a3.duckdns.org'),
+					('a4.duckdns.org:8448', 'm3', '!r:example.org', 103, 'a4.duckdns.org'),
+					('good.org', 'm4', '!r:example.org', 104, 'good.org'), ('good.org', 'm5', '!r:example.org', 105, 'good.org')`,
+				`UPDATE schema_version SET version = 34`,
+			} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			conn.Close()
+			st.Close()
+
+			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatalf("migrating from 34: %v", err)
+			}
+			defer st.Close()
+			jobs, err := st.ClaimMedia(ctx, "A", "", time.UnixMilli(10_000), time.Minute, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, j := range jobs {
+				got = append(got, j.Server+"/"+j.MediaID)
+			}
+			if want := []string{"a1.duckdns.org/m0", "a2.duckdns.org/m1", "good.org/m4", "good.org/m5"}; !slices.Equal(got, want) {
 				t.Errorf("after migrating, four slots claimed %v; want %v", got, want)
 			}
 		})

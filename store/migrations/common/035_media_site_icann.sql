@@ -1,0 +1,6 @@
+-- 035_media_site_icann: a media server's site (store.mediaSite) is its
+-- registrable domain by the public suffix list's ICANN section alone: the
+-- private section lists domains under which anyone gets names for nothing
+-- (a1.duckdns.org, a2.duckdns.org, …), each of which was a site with
+-- download slots of its own. The queued fetches get their new sites from
+-- Go after this file (store.fillMediaSites), in the same transaction.
