@@ -329,17 +329,20 @@ func (s *Store) countCapped(ctx context.Context, query string, roomID id.RoomID,
 // newest polls along events_polls.
 const (
 	latestMessagesSQL = `SELECT ` + eventColumns + ` FROM events
-	WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownMessageCond + `
+	WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownMessageCond + ` AND ` + sentInTimeSQL + `
 	ORDER BY origin_ts DESC, nid DESC LIMIT $3`
 	latestPollsSQL = `SELECT ` + eventColumns + ` FROM events` + pollsIndexed + `
-	WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownPollCond + `
+	WHERE room_id = $1 AND origin_ts >= $2 AND ` + shownPollCond + ` AND ` + sentInTimeSQL + `
 	ORDER BY origin_ts DESC, nid DESC LIMIT $3`
 )
 
 // LatestMessages returns a room's newest messages and polls shown in full
 // (public, not an edit, not redacted, not expired, the sender not opted
 // out), newest first, at most limit: what a feed of the room lists, so
-// that a message deleted, expired or withdrawn leaves it at once.
+// that a message deleted, expired or withdrawn leaves it at once. One
+// stamped ahead of its arrival (history read back keeps its claim:
+// sentInTimeSQL) is not among them: it was sent before it came, and
+// one stamped in 2100 topped the feed for good.
 func (s *Store) LatestMessages(ctx context.Context, roomID id.RoomID, limit int) ([]Event, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()

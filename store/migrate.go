@@ -129,7 +129,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return mayNot(fmt.Errorf("migrate: apply %s: %w", m.name, err))
 		} else if step := goSteps[m.version]; step != nil {
 			if err := step(ctx, tx); err != nil {
-				return fmt.Errorf("migrate: apply %s: %w", m.name, err)
+				return mayNot(fmt.Errorf("migrate: apply %s: %w", m.name, err))
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
@@ -151,6 +151,7 @@ func (s *Store) migrate(ctx context.Context) error {
 var goSteps = map[int]func(context.Context, *sql.Tx) error{
 	32: fillMediaSites,
 	35: fillMediaSites,
+	36: unpinRooms,
 }
 
 // onlyIfColumn is a migration's optional first-line condition,

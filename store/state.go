@@ -147,6 +147,22 @@ const sentInTimeSQL = `(origin_ts <= received_at + 3600000)`
 // event may be stamped and be believed, a sender's clock running fast.
 const sentAheadMS = 3600000
 
+// sentInTime is sentInTimeSQL in Go: whether an event stamped ts, which
+// the archive received at received (ms), may have been sent then.
+func sentInTime(ts, received int64) bool { return ts <= received+sentAheadMS }
+
+// unpinRooms takes back the last message time of each room that history
+// read back before migration 036 stamped ahead of its arrival (its
+// latest readable message not sent in time): the latest of its messages
+// that were, as the writes keep it since (writer.put).
+func unpinRooms(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE rooms SET last_ts = COALESCE((SELECT MAX(origin_ts) FROM events
+			WHERE events.room_id = rooms.room_id AND public AND `+readableSQL+` AND `+sentInTimeSQL+`), 0)
+		WHERE EXISTS (SELECT 1 FROM events WHERE events.room_id = rooms.room_id AND events.origin_ts >= rooms.last_ts
+			AND public AND `+readableSQL+` AND NOT `+sentInTimeSQL+`)`)
+	return err
+}
+
 func sentInTimeOf(alias string) string {
 	return "(" + alias + "origin_ts <= " + alias + "received_at + 3600000)"
 }

@@ -806,6 +806,12 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 		}
 		// A room's first and last times are of what a reader can read:
 		// its messages and its polls (RoomDays); its count, of messages.
+		// Its last time is of one sent in time (sentInTime): one stamped
+		// ahead of its arrival was sent before it came, not when it says
+		// (a push is taken back to its arrival, clampAhead; history read
+		// back keeps its claim), and one stamped in 2100 made its room
+		// the directory's most recently active for good and sent its
+		// readers there.
 		if ev.Public && ev.Readable() {
 			if ev.Displayable() {
 				if d.senders == nil {
@@ -816,7 +822,7 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 			if d.minTS == 0 || ev.OriginTS < d.minTS {
 				d.minTS = ev.OriginTS
 			}
-			if ev.OriginTS > d.maxTS {
+			if ev.OriginTS > d.maxTS && sentInTime(ev.OriginTS, w.now) {
 				d.maxTS = ev.OriginTS
 			}
 		}

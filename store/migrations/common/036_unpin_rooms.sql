@@ -1,0 +1,8 @@
+-- 036_unpin_rooms: a room's last message time (rooms.last_ts, by which
+-- the directory orders rooms and to whose day a reader of the room's
+-- address is sent) is of its latest readable message sent in time: not
+-- one that history read back (a backfill, a sweep, an import) brought
+-- stamped more than an hour after it was received (store.sentInTimeSQL),
+-- which was sent before that. The rooms such a message set it for get
+-- theirs from Go after this file (store.unpinRooms), in the same
+-- transaction.

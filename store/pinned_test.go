@@ -1,0 +1,114 @@
+package store_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxarchive/mxarchive/internal/pgtest"
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// History read back (a backfill, a sweep, an import) keeps the time its
+// messages claim, but a message stamped more than an hour after the
+// archive read it was sent before that, not when it says: it is not the
+// room's latest. One stamped in 2100 made its room the directory's most
+// recently active for good (rooms sort by their last message), sent a
+// reader of the room's address (/room/{room}) to 2100, where it is alone,
+// and topped the room's feed. It stays stored, on its own day.
+func TestFutureStampedHistoryDoesNotPinItsRoom(t *testing.T) {
+	const year2100 = int64(4102444800000)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		now := time.Now().UnixMilli()
+		fast := now + 30*60*1000
+		put(t, st,
+			mk(t, "$old", "m.room.message", "@bob:example.org", 3000, nil, `{"msgtype":"m.text","body":"an old message"}`),
+			mk(t, "$spam", "m.room.message", "@mallory:evil.org", year2100, nil, `{"msgtype":"m.text","body":"pinned"}`),
+			mk(t, "$fast", "m.room.message", "@bob:example.org", fast, nil, `{"msgtype":"m.text","body":"a fast clock"}`))
+		r, err := st.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.LastTS != fast || r.MessageCount != 3 {
+			t.Errorf("the room's last message time %d, %d messages; want %d (the fast clock's, believed), 3", r.LastTS, r.MessageCount, fast)
+		}
+		latest, err := st.LatestMessages(ctx, room, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(latest) != 2 || latest[0].ID != "$fast" || latest[1].ID != "$old" {
+			var ids []string
+			for _, e := range latest {
+				ids = append(ids, string(e.ID))
+			}
+			t.Errorf("the room's latest messages are %v; want [$fast $old]", ids)
+		}
+		// Still stored, and on its day.
+		days, err := st.RoomDays(ctx, room, year2100-86400000, year2100+86400000, 10)
+		if err != nil || len(days) != 1 {
+			t.Errorf("the message stamped in 2100 has days %v, %v; want its own", days, err)
+		}
+	})
+}
+
+// An archive migrated from a version that let history read back stamped
+// ahead set its room's last message time takes it back.
+func TestMigrationUnpinsRooms(t *testing.T) {
+	const year2100 = int64(4102444800000)
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			cfg := store.Config{Type: d, URI: filepath.Join(dir, "old.db")}
+			if d == "postgres" {
+				cfg.URI = pgtest.NewDatabase(t)
+			}
+			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			put(t, st, baseRoom(t)...)
+			put(t, st,
+				mk(t, "$old", "m.room.message", "@bob:example.org", 3000, nil, `{"msgtype":"m.text","body":"an old message"}`),
+				mk(t, "$spam", "m.room.message", "@mallory:evil.org", year2100, nil, `{"msgtype":"m.text","body":"pinned"}`),
+				mk(t, "$edit", "m.room.message", "@mallory:evil.org", year2100+1, nil,
+					`{"msgtype":"m.text","body":"* pinned","m.new_content":{"msgtype":"m.text","body":"pinned"},"m.relates_to":{"rel_type":"m.replace","event_id":"$spam"}}`))
+			put(t, st, mkAt(t, "!other:example.org", "$o1", "m.room.message", "@bob:example.org", 5000, nil, `{"msgtype":"m.text","body":"elsewhere"}`))
+			conn, err := st.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!room:example.org'`,
+				`UPDATE schema_version SET version = 35`,
+			} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			conn.Close()
+			st.Close()
+
+			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
+			if err != nil {
+				t.Fatalf("migrating from 35: %v", err)
+			}
+			defer st.Close()
+			for r, want := range map[id.RoomID]int64{room: 3000, "!other:example.org": 5000} {
+				got, err := st.Room(ctx, r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.LastTS != want {
+					t.Errorf("after migrating, %s's last message time is %d; want %d", r, got.LastTS, want)
+				}
+			}
+		})
+	}
+}

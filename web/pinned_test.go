@@ -1,0 +1,45 @@
+package web_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// A message that history read back (here an import) brings stamped in
+// 2100 does not take the room's readers there: the room's address opens
+// its latest day of messages sent in time, its calendar that day's year,
+// and its feed's newest entry is that day's. The message is on its own
+// day, which the day before links to.
+func TestFutureStampedHistoryDoesNotPinTheRoomsPages(t *testing.T) {
+	const year2100 = int64(4102444800000) - 1767225600000 // zLine's offset of 2100-01-01
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			zLine("$real", "m.room.message", 86400000*40, aUser, nil, `{"msgtype":"m.text","body":"the latest real message"}`),
+			zLine("$spam", "m.room.message", year2100, zUser, nil, `{"msgtype":"m.text","body":"pinned spam"}`),
+		))
+		for path, want := range map[string]string{
+			"/room/!x:example.org":          "/room/!x:example.org/2026-02-10",
+			"/room/!x:example.org/calendar": "/room/!x:example.org/calendar/2026",
+		} {
+			rec := e.get(t, path)
+			if got := rec.Header().Get("Location"); rec.Code != http.StatusFound || got != want {
+				t.Errorf("%s: %d to %q; want 302 to %q", path, rec.Code, got, want)
+			}
+		}
+		feed := e.get(t, "/room/!x:example.org/feed.atom").Body.String()
+		if strings.Contains(feed, "pinned spam") || !strings.Contains(feed, "the latest real message") {
+			t.Errorf("the room's feed:\n%.3000s", feed)
+		}
+		day := e.get(t, "/room/!x:example.org/2026-02-10").Body.String()
+		if !strings.Contains(day, `href="/room/!x:example.org/2100-01-01"`) {
+			t.Errorf("the latest real day does not link the day of 2100:\n%.3000s", day)
+		}
+		if body := e.get(t, "/room/!x:example.org/2100-01-01").Body.String(); !strings.Contains(body, "pinned spam") {
+			t.Errorf("the message stamped in 2100 is not on its day:\n%.3000s", body)
+		}
+	})
+}
