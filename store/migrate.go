@@ -150,6 +150,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // version's file, in the same transaction.
 var goSteps = map[int]func(context.Context, *sql.Tx) error{
 	32: fillMediaSites,
+	34: recountRooms,
 	35: fillMediaSites,
 	36: unpinRooms,
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
+	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
@@ -129,7 +131,7 @@ func TestRoomCountLeavesOptedOutMembersOut(t *testing.T) {
 }
 
 // An archive migrated from a version that counted opted-out members'
-// messages counts them no more.
+// messages counts them no more, and its counts left too high are mended.
 func TestMigrationLeavesOptedOutMembersOutOfCounts(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -153,13 +155,15 @@ func TestMigrationLeavesOptedOutMembersOutOfCounts(t *testing.T) {
 			if _, err := st.OptOut(ctx, "@bob:example.org", store.OptOutByUser); err != nil {
 				t.Fatal(err)
 			}
-			// As version 33 left it: bob's message counted.
+			// As version 33 left it: bob's message counted, and two
+			// more a redaction in the transaction that stored them left
+			// counted (TestRoomCountOfMessagesRedactedInTheirBatch).
 			conn, err := st.Conn(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, q := range []string{
-				`UPDATE rooms SET message_count = 3`,
+				`UPDATE rooms SET message_count = 5`,
 				`UPDATE schema_version SET version = 33`,
 			} {
 				if _, err := conn.ExecContext(ctx, q); err != nil {
@@ -181,6 +185,90 @@ func TestMigrationLeavesOptedOutMembersOutOfCounts(t *testing.T) {
 			if r.MessageCount != 2 {
 				t.Errorf("after migrating, the room counts %d messages; want 2 (alice's and carol's)", r.MessageCount)
 			}
+		})
+	}
+}
+
+// A message redacted in the transaction that stored it (a spammer's
+// messages and their redactions in one push, a redaction that came
+// before its message, history served already redacted) is not counted:
+// its redaction was applied before the transaction added its messages to
+// the room's count, and the count, which stops at zero, kept each such
+// message for good in a room that counted fewer.
+func TestRoomCountOfMessagesRedactedInTheirBatch(t *testing.T) {
+	msg := func(t *testing.T, evID, sender string, ts int64) store.Event {
+		return mk(t, evID, "m.room.message", sender, ts, nil, `{"msgtype":"m.text","body":"hi"}`)
+	}
+	redact := func(t *testing.T, evID, sender string, ts int64, target string) store.Event {
+		return mk(t, evID, "m.room.redaction", sender, ts, nil, fmt.Sprintf(`{"redacts":%q}`, target))
+	}
+	servedRedacted := func(t *testing.T, evID string, ts int64) store.Event {
+		e := msg(t, evID, "@alice:example.org", ts)
+		raw, err := json.Marshal(map[string]any{
+			"event_id": evID, "room_id": string(room), "type": "m.room.message", "sender": "@alice:example.org",
+			"origin_server_ts": ts, "content": map[string]any{},
+			"unsigned": map[string]any{"redacted_because": map[string]any{
+				"event_id": "$why" + evID, "room_id": string(room), "type": "m.room.redaction", "sender": "@alice:example.org",
+				"origin_server_ts": ts + 1000, "redacts": evID, "content": map[string]any{"redacts": evID}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := event.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Event = *ev
+		return e
+	}
+	for _, c := range []struct {
+		name    string
+		batches func(t *testing.T) [][]store.Event
+		want    int64
+	}{
+		{"a message and its redaction", func(t *testing.T) [][]store.Event {
+			return [][]store.Event{{msg(t, "$a1", "@alice:example.org", 2000), redact(t, "$r1", "@alice:example.org", 2001, "$a1")}}
+		}, 0},
+		{"a redaction, then its message", func(t *testing.T) [][]store.Event {
+			return [][]store.Event{{redact(t, "$r1", "@alice:example.org", 2001, "$a1")}, {msg(t, "$a1", "@alice:example.org", 2000)}}
+		}, 0},
+		{"a redaction, then its message and another", func(t *testing.T) [][]store.Event {
+			return [][]store.Event{{redact(t, "$r1", "@alice:example.org", 2001, "$a1")},
+				{msg(t, "$a1", "@alice:example.org", 2000), msg(t, "$a2", "@alice:example.org", 2002)}}
+		}, 1},
+		{"history served already redacted", func(t *testing.T) [][]store.Event {
+			return [][]store.Event{{servedRedacted(t, "$o1", 2000), servedRedacted(t, "$o2", 2001), servedRedacted(t, "$o3", 2002)}}
+		}, 0},
+		{"five spam messages and their redactions, in a room of one", func(t *testing.T) [][]store.Event {
+			batch := []store.Event{}
+			for i := range 5 {
+				batch = append(batch, msg(t, fmt.Sprintf("$s%d", i), "@mallory:example.org", int64(3000+i)))
+			}
+			for i := range 5 {
+				batch = append(batch, redact(t, fmt.Sprintf("$r%d", i), "@mod:other.org", int64(3100+i), fmt.Sprintf("$s%d", i)))
+			}
+			return [][]store.Event{{msg(t, "$a1", "@alice:example.org", 2000)}, batch}
+		}, 1},
+		{"a message, then its redaction", func(t *testing.T) [][]store.Event {
+			return [][]store.Event{{msg(t, "$a1", "@alice:example.org", 2000), msg(t, "$a2", "@alice:example.org", 2001)},
+				{redact(t, "$r1", "@alice:example.org", 2002, "$a1")}}
+		}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				ctx := context.Background()
+				put(t, st, baseRoom(t)...)
+				for _, b := range c.batches(t) {
+					put(t, st, b...)
+				}
+				r, err := st.Room(ctx, room)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.MessageCount != c.want {
+					t.Errorf("the room counts %d messages; want %d", r.MessageCount, c.want)
+				}
+			})
 		})
 	}
 }

@@ -388,6 +388,14 @@ func (w *writer) recount(ctx context.Context, user id.UserID, was bool) error {
 	return nil
 }
 
+// recountRooms counts each room's messages anew, as the writes keep
+// them since migration 034 (the messages shown, shownMessageCond).
+func recountRooms(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE rooms SET message_count = (SELECT COUNT(*) FROM events
+		WHERE events.room_id = rooms.room_id AND `+shownMessageCond+`)`)
+	return err
+}
+
 // roomDelta is what one batch changed in a room's summary.
 type roomDelta struct {
 	state bool
@@ -543,6 +551,11 @@ type writer struct {
 	now     int64
 	pending *sql.Stmt
 	rooms   map[id.RoomID]*roomDelta
+	// tallied holds the messages (their IDs as stored) this transaction
+	// stored and counted in its rooms' senders, which finish adds to
+	// their rooms' counts: a redaction of one applied meanwhile takes it
+	// out of the tally (applyRedaction).
+	tallied map[string]bool
 	// inserted holds the events insertAll wrote (not already archived),
 	// until put processes them.
 	inserted map[id.EventID]bool
@@ -817,7 +830,11 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 				if d.senders == nil {
 					d.senders = map[string]int64{}
 				}
-				d.senders[string(ev.Sender)]++
+				d.senders[dbText(string(ev.Sender))]++
+				if w.tallied == nil {
+					w.tallied = map[string]bool{}
+				}
+				w.tallied[dbText(string(ev.ID))] = true
 			}
 			if d.minTS == 0 || ev.OriginTS < d.minTS {
 				d.minTS = ev.OriginTS
@@ -1113,7 +1130,13 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 			}
 		}
 		if public && isTimelineMessage(typ, relType) {
-			if _, err := w.tx.ExecContext(ctx, uncountMessageSQL, room, sender); err != nil {
+			if d := w.rooms[id.RoomID(room)]; w.tallied[p.target] && d != nil && d.senders[sender] > 0 {
+				// Stored by this transaction, and counted when it ends
+				// (finish): one redacted before that, which the room's
+				// row does not count yet, left it counted for good.
+				d.senders[sender]--
+				delete(w.tallied, p.target)
+			} else if _, err := w.tx.ExecContext(ctx, uncountMessageSQL, room, sender); err != nil {
 				return err
 			}
 		}
