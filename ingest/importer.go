@@ -59,6 +59,10 @@ type ImportOptions struct {
 	// (at most MediaMaxSize bytes each; 0: no bound).
 	Media        media.Blobs
 	MediaMaxSize int64
+	// MediaMaxTotal bounds the media store's bytes, as media.max_total
+	// bounds the fetcher's (0: no bound): an attachment that would pass
+	// it is reported and left to the fetcher, which waits for space.
+	MediaMaxTotal int64
 	// IRC says where an IRC log's lines go; an IRC log is refused without
 	// it. Importing one vouches that the channel was public.
 	IRC *IRCOptions
@@ -819,10 +823,93 @@ type elementHeader struct {
 	Messages    []json.RawMessage `json:"messages"`
 }
 
+// elementSource reads an Element export as a stream, one message at a
+// time, once to check it whole (readElementExport) and again for each
+// pass (each): decoded whole, the messages of a 400 MiB export took
+// 1.5 GiB of memory (helper-91's ZIP of 1 MiB). An export with an event
+// nested too deep to decode as a stream is read whole (readDeepExport),
+// its messages in header.Messages (deep).
 type elementSource struct {
+	path   string
 	header elementHeader
 	size   int64
+	deep   bool
+	count  int // messages
 }
+
+// walkExport reads the Element export dec starts with: the header's
+// strings into h, and each message of its "messages" array, as JSON, to
+// fn. Keys match as encoding/json matches a struct's fields, in any case.
+func walkExport(dec *json.Decoder, h *elementHeader, fn func(raw json.RawMessage) error) error {
+	if t, err := dec.Token(); err != nil {
+		return err
+	} else if t != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	fields := map[string]*string{"room_name": &h.RoomName, "room_creator": &h.RoomCreator, "topic": &h.Topic,
+		"export_date": &h.ExportDate, "exported_by": &h.ExportedBy}
+	messages := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := t.(string)
+		var field *string
+		for k, f := range fields {
+			if strings.EqualFold(key, k) {
+				field = f
+			}
+		}
+		switch {
+		case strings.EqualFold(key, "messages"):
+			if messages {
+				return errors.New(`two "messages" arrays`)
+			}
+			messages = true
+			if t, err := dec.Token(); err != nil {
+				return err
+			} else if t != json.Delim('[') {
+				return errors.New(`"messages" is not an array`)
+			}
+			for dec.More() {
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return err
+				}
+				if err := fn(raw); err != nil {
+					return err
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return err
+			}
+		case field != nil:
+			var v *string
+			if err := dec.Decode(&v); err != nil {
+				return fmt.Errorf("%q: %w", key, err)
+			}
+			if v != nil {
+				*field = *v
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	if !messages {
+		return errNoMessages
+	}
+	return nil
+}
+
+// errNoMessages: the JSON object has no "messages" array.
+var errNoMessages = errors.New(`no "messages" array`)
 
 // maxExportSize bounds an export read into memory at once.
 const maxExportSize = 4 << 30
@@ -858,52 +945,93 @@ func readElementExport(path string) (*elementSource, error) {
 	if st.Size() > maxExportSize {
 		return nil, fmt.Errorf("import %s: export of %d bytes is larger than the %d-byte limit; convert it to NDJSON", path, st.Size(), int64(maxExportSize))
 	}
-	s := &elementSource{size: st.Size()}
-	dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
-	err = dec.Decode(&s.header)
+	s := &elementSource{path: path, size: st.Size()}
+	// Read whole once, as a stream, so that an export that ends early or
+	// breaks off is refused before anything of it is stored.
+	err = walkExport(json.NewDecoder(bufio.NewReaderSize(f, 1<<20)), &s.header, func(json.RawMessage) error {
+		s.count++
+		return nil
+	})
 	var syntax *json.SyntaxError
 	if errors.As(err, &syntax) && strings.Contains(err.Error(), "exceeded max depth") && st.Size() <= maxDeepExportSize {
 		// An event nested as deep as encoding/json allows, counted
 		// from the document's top: read the whole file, each such event
 		// null (leaveOutDeep), and each refused later as malformed,
 		// rather than the whole export (ARCHITECTURE.md rule 7).
-		s.header = elementHeader{}
+		s.header, s.deep = elementHeader{}, true
 		err = readDeepExport(f, &s.header)
+		if err == nil && s.header.Messages == nil {
+			err = errNoMessages
+		}
+		s.count = len(s.header.Messages)
+	}
+	if errors.Is(err, errNoMessages) {
+		return nil, fmt.Errorf("import %s: not an Element export: no \"messages\" array", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("import %s: not an Element export (a JSON object with room_name and messages): %w", path, err)
-	}
-	if s.header.Messages == nil {
-		return nil, fmt.Errorf("import %s: not an Element export: no \"messages\" array", path)
 	}
 	return s, nil
 }
 
 func (s *elementSource) each(ctx context.Context, stateOnly bool, progress func(int64, int64, int),
 	fn func(int, *event.Event) error, reject func(LineError)) error {
-	events := 0
-	for i, raw := range s.header.Messages {
+	events, i := 0, 0
+	one := func(raw json.RawMessage, at int64) error {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			if progress != nil {
-				progress(s.size*int64(i)/int64(len(s.header.Messages)), s.size, events)
+				progress(at, s.size, events)
 			}
+		}
+		i++
+		// A state event must say "state_key"; skipping the rest unparsed
+		// keeps the first pass cheap, as an NDJSON file's.
+		if stateOnly && !bytes.Contains(raw, []byte(`"state_key"`)) {
+			return nil
 		}
 		ev, err := event.Parse(raw)
 		if err != nil {
 			if reject != nil {
-				reject(LineError{Line: i + 1, Err: fmt.Errorf("message %d: %w", i, err)})
+				reject(LineError{Line: i, Err: fmt.Errorf("message %d: %w", i-1, err)})
 			}
-			continue
+			return nil
 		}
 		if ev.IsState() != stateOnly {
-			continue
+			return nil
 		}
 		events++
-		if err := fn(i+1, ev); err != nil {
-			return err
+		return fn(i, ev)
+	}
+	if s.deep {
+		for k, raw := range s.header.Messages {
+			if err := one(raw, s.size*int64(k)/int64(len(s.header.Messages))); err != nil {
+				return err
+			}
+		}
+	} else {
+		f, err := os.Open(s.path)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		defer f.Close()
+		dec := json.NewDecoder(bufio.NewReaderSize(f, 1<<20))
+		var h elementHeader
+		var stop error // one's, not the file's
+		err = walkExport(dec, &h, func(raw json.RawMessage) error {
+			stop = one(raw, dec.InputOffset())
+			return stop
+		})
+		if stop != nil {
+			return stop
+		}
+		if err == nil && i != s.count {
+			err = fmt.Errorf("it held %d messages when first read, %d now", s.count, i)
+		}
+		if err != nil {
+			return fmt.Errorf("import %s: the export changed while it was imported: %w", s.path, err)
 		}
 	}
 	if progress != nil {

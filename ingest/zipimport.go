@@ -9,7 +9,10 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
+
+	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
 	"github.com/mxarchive/mxarchive/media"
@@ -84,6 +87,32 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 		return rep, fmt.Errorf("import %s: %s is larger than the %d-byte limit", p, exports[0].Name, int64(maxExportSize))
 	}
 	opts.Format = FormatElement
+	var before map[id.EventID]int64
+	var mediaEvs []zipMediaEvent
+	if opts.Media != nil {
+		// The file's events that refer to media, and which of them the
+		// archive held before this import.
+		src, _, err := openSource(tmp.Name(), FormatElement, nil)
+		if err != nil {
+			return rep, err
+		}
+		// Messages and stickers, not state: one pass of the two.
+		if err := src.each(ctx, false, nil, func(_ int, ev *event.Event) error {
+			if me, ok := mediaEventOf(ev); ok {
+				mediaEvs = append(mediaEvs, me)
+			}
+			return nil
+		}, nil); err != nil {
+			return rep, err
+		}
+		ids := make([]id.EventID, len(mediaEvs))
+		for i, me := range mediaEvs {
+			ids[i] = me.id
+		}
+		if before, err = in.store.EventTimes(ctx, ids); err != nil {
+			return rep, fmt.Errorf("import %s: %w", p, err)
+		}
+	}
 	// importFile, not ImportFile: the statistics are refreshed once,
 	// when this import returns.
 	rep, err = in.importFile(ctx, tmp.Name(), opts)
@@ -91,70 +120,159 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 	if err != nil || opts.Media == nil {
 		return rep, err
 	}
-	claimed := map[*zip.File]bool{}
-	_, err = ReadFile(ctx, tmp.Name(), FormatElement, func(ev *event.Event) error {
-		refs := event.MediaRefs(ev.Type, ev.Content)
-		if len(refs) == 0 {
-			return nil
+	// An attachment's bytes are the file's claim. They are taken only
+	// for a file that events this import stored alone refer to: a file
+	// the archive holds for other messages (archived from the homeserver,
+	// or by another import) is the homeserver's to give, and the
+	// running archiver fetches it. An export naming a live message's
+	// file in an event of its own (in a room it did not even archive)
+	// put its bytes in that message's place.
+	fresh := map[id.EventID]bool{}
+	for _, me := range mediaEvs {
+		if _, ok := before[me.id]; !ok {
+			fresh[me.id] = true
 		}
-		url, ok := event.ParseMXC(event.StringField(ev.Content, "url"))
-		if !ok {
-			return nil
+	}
+	index := newAttachmentIndex(attachments)
+	for i, me := range mediaEvs {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
 		}
-		f := claim(attachments, claimed, ev)
-		if f == nil {
-			return nil
+		// Claimed in the export's order whether stored or not, so that
+		// each message is matched to its own attachment.
+		f := index.claim(me)
+		if f == nil || !fresh[me.id] {
+			continue
 		}
-		stored, err := in.storeAttachment(ctx, url, f, opts.MediaMaxSize, opts.Media)
+		stored, err := in.storeAttachment(ctx, me.url, f, fresh, opts)
 		if err != nil {
-			rep.MediaErrors = append(rep.MediaErrors, fmt.Errorf("%s (%s): %w", f.Name, ev.ID, err))
-			return nil
-		}
-		if stored {
+			rep.MediaErrors = append(rep.MediaErrors, fmt.Errorf("%s (%s): %w", f.Name, me.id, err))
+		} else if stored {
 			rep.Media++
 		}
-		return nil
-	})
-	return rep, err
+	}
+	return rep, nil
 }
 
-// claim finds ev's attachment in the ZIP, as Element named it.
-func claim(attachments map[string][]*zip.File, claimed map[*zip.File]bool, ev *event.Event) *zip.File {
-	dir := "files"
+// zipMediaEvent is what matching an export's event to its attachment
+// needs of it.
+type zipMediaEvent struct {
+	id        id.EventID
+	url       event.MXC
+	dir       string // Element's directory for its kind
+	stem, ext string // its body's name and extension, as Element names the file
+}
+
+// mediaEventOf is ev as zipMediaEvent, if it refers to a file by its url.
+func mediaEventOf(ev *event.Event) (zipMediaEvent, bool) {
+	if len(event.MediaRefs(ev.Type, ev.Content)) == 0 {
+		return zipMediaEvent{}, false
+	}
+	url, ok := event.ParseMXC(event.StringField(ev.Content, "url"))
+	if !ok {
+		return zipMediaEvent{}, false
+	}
+	me := zipMediaEvent{id: ev.ID, url: url, dir: "files"}
 	switch event.StringField(ev.Content, "msgtype") {
 	case event.MsgImage:
-		dir = "images"
+		me.dir = "images"
 	case event.MsgVideo:
-		dir = "videos"
+		me.dir = "videos"
 	case event.MsgAudio:
-		dir = "audio"
+		me.dir = "audio"
 	default:
 		if ev.Type == event.TypeSticker {
-			dir = "stickers"
+			me.dir = "stickers"
 		}
 	}
 	body := event.StringField(ev.Content, "body")
-	stem, ext := body, ""
+	me.stem = body
 	if i := strings.LastIndexByte(body, '.'); i >= 0 {
-		stem, ext = body[:i], body[i:]
+		me.stem, me.ext = body[:i], body[i:]
 	}
 	if ev.Type == event.TypeSticker {
-		ext = ".png"
+		me.ext = ".png"
 	}
-	for _, f := range attachments[dir] {
-		name := path.Base(f.Name)
-		if !claimed[f] && strings.HasPrefix(name, stem+"-") && strings.HasSuffix(name, ext) && len(name) > len(stem)+1+len(ext) {
-			claimed[f] = true
-			return f
-		}
-	}
-	return nil
+	return me, true
 }
 
-// storeAttachment puts one attachment into the media store for url, if an
-// archived event refers to it and the archive has no copy yet. The size
-// bound applies to the decompressed bytes, so a ZIP bomb stops at it.
-func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.File, maxSize int64, blobs media.Blobs) (bool, error) {
+// attachmentIndex finds each event's attachment in the ZIP, as Element
+// named it: the first unclaimed one in the ZIP's order, in the event's
+// directory, named its body's name, "-", something, and its extension.
+// The names that start with the body's name and "-" are a run of the
+// directory's names sorted, and those of one body, once found, are kept
+// in the ZIP's order for the next event of the same name: a scan of every
+// attachment for each event took 28 s for 20,000 of them (helper-91).
+type attachmentIndex struct {
+	files   map[string][]*zip.File // by directory, in the ZIP's order
+	names   map[string][]string    // their base names
+	sorted  map[string][]int       // their indexes, by name
+	runs    map[[3]string][]int    // (directory, name, extension): the candidates left, in the ZIP's order
+	claimed map[*zip.File]bool
+}
+
+func newAttachmentIndex(files map[string][]*zip.File) *attachmentIndex {
+	x := &attachmentIndex{files: files, names: map[string][]string{}, sorted: map[string][]int{},
+		runs: map[[3]string][]int{}, claimed: map[*zip.File]bool{}}
+	for dir, fs := range files {
+		names := make([]string, len(fs))
+		order := make([]int, len(fs))
+		for i, f := range fs {
+			names[i], order[i] = path.Base(f.Name), i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+		x.names[dir], x.sorted[dir] = names, order
+	}
+	return x
+}
+
+func (x *attachmentIndex) claim(me zipMediaEvent) *zip.File {
+	key := [3]string{me.dir, me.stem, me.ext}
+	run, ok := x.runs[key]
+	if !ok {
+		names, order, prefix := x.names[me.dir], x.sorted[me.dir], me.stem+"-"
+		lo, _ := slices.BinarySearchFunc(order, prefix, func(i int, p string) int { return strings.Compare(names[i], p) })
+		for _, i := range order[lo:] {
+			name := names[i]
+			if !strings.HasPrefix(name, prefix) {
+				break
+			}
+			if strings.HasSuffix(name, me.ext) && len(name) > len(prefix)+len(me.ext) {
+				run = append(run, i)
+			}
+		}
+		slices.Sort(run)
+	}
+	files := x.files[me.dir]
+	for len(run) > 0 && x.claimed[files[run[0]]] {
+		run = run[1:]
+	}
+	if len(run) == 0 {
+		x.runs[key] = run
+		return nil
+	}
+	f := files[run[0]]
+	x.claimed[f] = true
+	x.runs[key] = run[1:]
+	return f
+}
+
+// maxAttachmentRefs bounds the events storeAttachment reads that refer to
+// one file: a file more of them refer to is left to the fetcher.
+const maxAttachmentRefs = 1000
+
+// errAttachmentNotStored says why an attachment was left to the fetcher.
+var errAttachmentNotStored = errors.New("not stored")
+
+// storeAttachment puts one attachment into the media store for url, if
+// archived events refer to it, each one this import stored (fresh), and
+// the archive has no copy yet. It reports false if no archived event
+// refers to it or the archive has it, and errAttachmentNotStored, saying
+// why, for the rest it leaves to the fetcher. The size bound applies to the decompressed bytes, so a ZIP
+// bomb stops at it, and so does what media.max_total leaves.
+func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.File, fresh map[id.EventID]bool, opts ImportOptions) (bool, error) {
 	m, err := in.store.MediaFor(ctx, url)
 	if err != nil {
 		return false, err
@@ -162,12 +280,43 @@ func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.F
 	if m.State != store.MediaPending {
 		return false, nil // not archived (not public), erased, or already here
 	}
-	kept, err := in.putAttachment(ctx, url, f, maxSize, blobs)
+	refs, err := in.store.MediaRefEvents(ctx, url, maxAttachmentRefs+1)
+	if err != nil {
+		return false, err
+	}
+	if len(refs) > maxAttachmentRefs {
+		return false, fmt.Errorf("%w: more than %d messages refer to %s; the archiver fetches it from the homeserver", errAttachmentNotStored, maxAttachmentRefs, url)
+	}
+	for _, r := range refs {
+		if !fresh[r] {
+			return false, fmt.Errorf("%w: %s, to which %s refers, was archived from elsewhere; the archiver fetches it from the homeserver", errAttachmentNotStored, url, r)
+		}
+	}
+	maxSize, full := opts.MediaMaxSize, error(nil)
+	if opts.MediaMaxTotal > 0 {
+		st, err := in.store.MediaStats(ctx)
+		if err != nil {
+			return false, err
+		}
+		left := opts.MediaMaxTotal - st.Bytes
+		if left <= 0 {
+			return false, fmt.Errorf("%w: the media store is full (media.max_total %d bytes); the archiver fetches it when there is space", errAttachmentNotStored, opts.MediaMaxTotal)
+		}
+		if maxSize <= 0 || left < maxSize {
+			maxSize = left
+			full = fmt.Errorf("%w: the media store is too full for it (media.max_total %d bytes, %d left); the archiver fetches it when there is space",
+				errAttachmentNotStored, opts.MediaMaxTotal, left)
+		}
+	}
+	kept, err := in.putAttachment(ctx, url, f, maxSize, opts.Media)
 	if errors.Is(err, media.ErrNotFound) {
 		// A running archiver's deletion pass removed the same bytes,
 		// found already on disk, before they were recorded: store them
 		// again, once.
-		kept, err = in.putAttachment(ctx, url, f, maxSize, blobs)
+		kept, err = in.putAttachment(ctx, url, f, maxSize, opts.Media)
+	}
+	if errors.Is(err, media.ErrTooLarge) && full != nil {
+		return false, full
 	}
 	return kept, err
 }

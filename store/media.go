@@ -71,6 +71,23 @@ const (
 	mediaRowSQL      = `SELECT sha256, size, content_type, fetched_at, erased_at, thumb_sha256, thumb_type FROM media WHERE server = $1 AND media_id = $2`
 )
 
+// MediaRefEvents returns the events that refer to the media at mxc (its
+// media_refs), at most limit of them.
+func (s *Store) MediaRefEvents(ctx context.Context, mxc event.MXC, limit int) ([]id.EventID, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
+	ids, err := scanStrings(s.db.QueryContext(ctx, `SELECT event_id FROM media_refs WHERE server = $1 AND media_id = $2 ORDER BY event_id LIMIT $3`,
+		mxc.Server, mxc.MediaID, limit))
+	if err != nil {
+		return nil, fmt.Errorf("media %s events: %w", mxc, err)
+	}
+	out := make([]id.EventID, len(ids))
+	for i, e := range ids {
+		out[i] = id.EventID(e)
+	}
+	return out, nil
+}
+
 // refRoomsSQL is the rooms whose events refer to a media item (each
 // reference keeps its event's room).
 const refRoomsSQL = `SELECT DISTINCT room_id FROM media_refs WHERE server = $1 AND media_id = $2 ORDER BY room_id LIMIT $3`

@@ -212,7 +212,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		if opts.Media, err = openMedia(ctx, cfg); err != nil {
 			return err
 		}
-		opts.MediaMaxSize = cfg.Media.MaxSize
+		opts.MediaMaxSize, opts.MediaMaxTotal = cfg.Media.MaxSize, cfg.Media.MaxTotal
 	}
 	failed := 0
 	var total ingest.ImportReport
