@@ -232,6 +232,10 @@ func TestRoomCountOfMessagesRedactedInTheirBatch(t *testing.T) {
 		{"a redaction, then its message", func(t *testing.T) [][]store.Event {
 			return [][]store.Event{{redact(t, "$r1", "@alice:example.org", 2001, "$a1")}, {msg(t, "$a1", "@alice:example.org", 2000)}}
 		}, 0},
+		// A backfill's order, newest first (helper-92).
+		{"a redaction and its message, in one batch", func(t *testing.T) [][]store.Event {
+			return [][]store.Event{{redact(t, "$r1", "@mod:other.org", 2001, "$a1"), msg(t, "$a1", "@alice:example.org", 2000)}}
+		}, 0},
 		{"a redaction, then its message and another", func(t *testing.T) [][]store.Event {
 			return [][]store.Event{{redact(t, "$r1", "@alice:example.org", 2001, "$a1")},
 				{msg(t, "$a1", "@alice:example.org", 2000), msg(t, "$a2", "@alice:example.org", 2002)}}

@@ -556,6 +556,9 @@ type writer struct {
 	// their rooms' counts: a redaction of one applied meanwhile takes it
 	// out of the tally (applyRedaction).
 	tallied map[string]bool
+	// untallied holds the messages this transaction stored and redacted
+	// before put came to them, which put does not tally.
+	untallied map[string]bool
 	// inserted holds the events insertAll wrote (not already archived),
 	// until put processes them.
 	inserted map[id.EventID]bool
@@ -830,11 +833,15 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 				if d.senders == nil {
 					d.senders = map[string]int64{}
 				}
-				d.senders[dbText(string(ev.Sender))]++
-				if w.tallied == nil {
-					w.tallied = map[string]bool{}
+				if stored := dbText(string(ev.ID)); w.untallied[stored] {
+					delete(w.untallied, stored) // redacted since insertAll wrote it
+				} else {
+					d.senders[dbText(string(ev.Sender))]++
+					if w.tallied == nil {
+						w.tallied = map[string]bool{}
+					}
+					w.tallied[stored] = true
 				}
-				w.tallied[dbText(string(ev.ID))] = true
 			}
 			if d.minTS == 0 || ev.OriginTS < d.minTS {
 				d.minTS = ev.OriginTS
@@ -1130,14 +1137,26 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 			}
 		}
 		if public && isTimelineMessage(typ, relType) {
-			if d := w.rooms[id.RoomID(room)]; w.tallied[p.target] && d != nil && d.senders[sender] > 0 {
-				// Stored by this transaction, and counted when it ends
-				// (finish): one redacted before that, which the room's
-				// row does not count yet, left it counted for good.
+			// A message stored by this transaction is counted when it
+			// ends (finish), from its tally: one redacted before that,
+			// which the room's row does not count yet, stayed counted
+			// for good. Tallied already (put), or to be (written by
+			// insertAll, not put yet: a backfill's redaction comes
+			// before its message).
+			d := w.rooms[id.RoomID(room)]
+			switch {
+			case w.tallied[p.target] && d != nil && d.senders[sender] > 0:
 				d.senders[sender]--
 				delete(w.tallied, p.target)
-			} else if _, err := w.tx.ExecContext(ctx, uncountMessageSQL, room, sender); err != nil {
-				return err
+			case w.inserted[id.EventID(p.target)]:
+				if w.untallied == nil {
+					w.untallied = map[string]bool{}
+				}
+				w.untallied[p.target] = true
+			default:
+				if _, err := w.tx.ExecContext(ctx, uncountMessageSQL, room, sender); err != nil {
+					return err
+				}
 			}
 		}
 	}
