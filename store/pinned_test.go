@@ -58,7 +58,8 @@ func TestFutureStampedHistoryDoesNotPinItsRoom(t *testing.T) {
 }
 
 // An archive migrated from a version that let history read back stamped
-// ahead set its room's last message time takes it back.
+// ahead set its room's last message time takes it back, whether the
+// message is still there or not.
 func TestMigrationUnpinsRooms(t *testing.T) {
 	const year2100 = int64(4102444800000)
 	for _, d := range storetest.Dialects {
@@ -86,6 +87,9 @@ func TestMigrationUnpinsRooms(t *testing.T) {
 			}
 			for _, q := range []string{
 				`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!room:example.org'`,
+				// As if the message that set it was deleted since (an
+				// erasure, a purge; helper-92).
+				`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!other:example.org'`,
 				`UPDATE schema_version SET version = 35`,
 			} {
 				if _, err := conn.ExecContext(ctx, q); err != nil {

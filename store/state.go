@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -153,13 +154,14 @@ func sentInTime(ts, received int64) bool { return ts <= received+sentAheadMS }
 
 // unpinRooms takes back the last message time of each room that history
 // read back before migration 036 stamped ahead of its arrival (its
-// latest readable message not sent in time): the latest of its messages
-// that were, as the writes keep it since (writer.put).
+// latest readable message not sent in time, or a time ahead of now,
+// whose message has been deleted since): the latest of its messages that
+// were, as the writes keep it since (writer.put).
 func unpinRooms(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `UPDATE rooms SET last_ts = COALESCE((SELECT MAX(origin_ts) FROM events
 			WHERE events.room_id = rooms.room_id AND public AND `+readableSQL+` AND `+sentInTimeSQL+`), 0)
-		WHERE EXISTS (SELECT 1 FROM events WHERE events.room_id = rooms.room_id AND events.origin_ts >= rooms.last_ts
-			AND public AND `+readableSQL+` AND NOT `+sentInTimeSQL+`)`)
+		WHERE last_ts > $1 OR EXISTS (SELECT 1 FROM events WHERE events.room_id = rooms.room_id AND events.origin_ts >= rooms.last_ts
+			AND public AND `+readableSQL+` AND NOT `+sentInTimeSQL+`)`, time.Now().UnixMilli()+sentAheadMS)
 	return err
 }
 

@@ -92,8 +92,8 @@ func (s *Server) calendarLatest(c echo.Context) error {
 		return err
 	}
 	t := s.now().UTC()
-	if r.LastTS > 0 {
-		t = time.UnixMilli(r.LastTS).UTC()
+	if last := latestTS(r); last > 0 {
+		t = time.UnixMilli(last).UTC()
 	}
 	return c.Redirect(http.StatusFound, roomPath(r, "calendar", t.Format("2006")))
 }
@@ -152,7 +152,7 @@ func (s *Server) calendar(c echo.Context) error {
 	if r.FirstTS == 0 || from.UnixMilli() <= r.FirstTS {
 		v.PrevPath = ""
 	}
-	if r.LastTS == 0 || to.UnixMilli() > r.LastTS {
+	if last := latestTS(r); last == 0 || to.UnixMilli() > last {
 		v.NextPath = ""
 	}
 	b, err := s.execPage("calendar", v)

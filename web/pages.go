@@ -33,11 +33,23 @@ func (s *Server) roomLatest(c echo.Context) error {
 	if date := c.QueryParam("date"); date != "" {
 		return s.jumpToDate(c, r, date)
 	}
-	if r.LastTS == 0 {
+	last := latestTS(r)
+	if last == 0 {
 		return notFound("The archive has no public messages of %s yet.", roomName(r))
 	}
-	day := time.UnixMilli(r.LastTS).UTC().Format(dateLayout)
+	day := time.UnixMilli(last).UTC().Format(dateLayout)
 	return c.Redirect(http.StatusFound, roomPath(r, day))
+}
+
+// latestTS is the time of the room's latest message, which its address
+// and calendar open on: its last message time, or, for a room whose
+// messages were all stamped ahead of their arrival (history read back,
+// which does not set it), its first (store's writer.put).
+func latestTS(r store.Room) int64 {
+	if r.LastTS > 0 {
+		return r.LastTS
+	}
+	return r.FirstTS
 }
 
 type dayView struct {

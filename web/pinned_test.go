@@ -43,3 +43,25 @@ func TestFutureStampedHistoryDoesNotPinTheRoomsPages(t *testing.T) {
 		}
 	})
 }
+
+// A room whose only messages history read back brought stamped ahead
+// has no last message time (none was sent in time): its address and
+// calendar open on its first message's day, where they are, not on a
+// 404 that says it has no messages while the directory lists it.
+func TestRoomOfFutureStampedHistoryOnlyOpensOnIt(t *testing.T) {
+	const year2100 = int64(4102444800000) - 1767225600000
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			zLine("$spam", "m.room.message", year2100, zUser, nil, `{"msgtype":"m.text","body":"only this"}`),
+		))
+		for path, want := range map[string]string{
+			"/room/!x:example.org":          "/room/!x:example.org/2100-01-01",
+			"/room/!x:example.org/calendar": "/room/!x:example.org/calendar/2100",
+		} {
+			rec := e.get(t, path)
+			if got := rec.Header().Get("Location"); rec.Code != http.StatusFound || got != want {
+				t.Errorf("%s: %d to %q; want 302 to %q", path, rec.Code, got, want)
+			}
+		}
+	})
+}

@@ -213,7 +213,7 @@ func (s *Server) roomSitemap(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.LastTS == 0 {
+	if latestTS(r) == 0 {
 		return notFound("The archive has no public messages of %s yet.", roomName(r))
 	}
 	ctx := c.Request().Context()
