@@ -109,3 +109,32 @@ func TestTruncatedExportIsRefusedWhole(t *testing.T) {
 		}
 	})
 }
+
+// A state event whose "state_key" is written with an escape
+// ("state\u005fkey", which a parser reads as the key) is state: the pass
+// of state events passed it over, unparsed, and the pass of the rest
+// dropped it as state, so an export's history visibility was lost and
+// every message judged not public (helper-92). In an Element export and
+// in NDJSON alike.
+func TestEscapedStateKeyIsState(t *testing.T) {
+	hv := `{"event_id":"$hv","room_id":"!ze:x","type":"m.room.history_visibility","sender":"@a:x","origin_server_ts":2,"state\u005fkey":"","content":{"history_visibility":"world_readable"}}`
+	msg := `{"event_id":"$m","room_id":"!ze:x","type":"m.room.message","sender":"@a:x","origin_server_ts":10,"content":{"msgtype":"m.text","body":"hi"}}`
+	for name, file := range map[string]string{
+		"element": `{"room_name":"R","messages":[` + hv + `,` + msg + `]}`,
+		"ndjson":  hv + "\n" + msg + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				in := ingest.New(st, storetest.Logger(t), "")
+				p := filepath.Join(t.TempDir(), "export.json")
+				if err := os.WriteFile(p, []byte(file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				rep, err := in.ImportFile(context.Background(), p, ingest.ImportOptions{})
+				if err != nil || rep.Stored != 2 {
+					t.Errorf("import: %s, %v; want both events stored, the message public", rep, err)
+				}
+			})
+		})
+	}
+}

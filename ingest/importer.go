@@ -630,6 +630,41 @@ func topLevelKey(dec *json.Decoder, key string) bool {
 	return false
 }
 
+// mayBeState reports whether an event's JSON may be a state event's: it
+// says "state_key", or holds a key with an escape (\u), which can spell
+// it ("state\u005fkey") as a parser reads it. One that does neither is
+// passed over unparsed in a pass of state events; an escaped key was
+// passed over, and the event dropped by the pass of the rest as state
+// (helper-92: an export's history visibility so lost, every message was
+// judged not public). An escape in a value (Go's encoder writes < as
+// \u003c in every formatted body) is not looked at further: the string
+// it is in is followed by a comma or a brace, not a colon.
+func mayBeState(raw []byte) bool {
+	if bytes.Contains(raw, []byte(`"state_key"`)) {
+		return true
+	}
+	for i := 0; i < len(raw); {
+		j := bytes.Index(raw[i:], []byte(`\u`))
+		if j < 0 {
+			return false
+		}
+		k := i + j + 2
+		for k < len(raw) && raw[k] != '"' { // to the string's end
+			if raw[k] == '\\' {
+				k++
+			}
+			k++
+		}
+		for k++; k < len(raw) && (raw[k] == ' ' || raw[k] == '\t' || raw[k] == '\n' || raw[k] == '\r'); k++ {
+		}
+		if k < len(raw) && raw[k] == ':' {
+			return true
+		}
+		i = k
+	}
+	return false
+}
+
 type ndjsonSource struct{ path string }
 
 func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(int64, int64, int),
@@ -641,7 +676,7 @@ func (s *ndjsonSource) each(ctx context.Context, stateOnly bool, progress func(i
 		}
 		// A state event must say "state_key"; skipping the rest unparsed
 		// keeps the first pass cheap.
-		if stateOnly && !bytes.Contains(b, []byte(`"state_key"`)) {
+		if stateOnly && !mayBeState(b) {
 			return false, nil
 		}
 		var ev *event.Event
@@ -987,9 +1022,9 @@ func (s *elementSource) each(ctx context.Context, stateOnly bool, progress func(
 			}
 		}
 		i++
-		// A state event must say "state_key"; skipping the rest unparsed
-		// keeps the first pass cheap, as an NDJSON file's.
-		if stateOnly && !bytes.Contains(raw, []byte(`"state_key"`)) {
+		// Skipping what cannot be state unparsed keeps the first pass
+		// cheap, as an NDJSON file's.
+		if stateOnly && !mayBeState(raw) {
 			return nil
 		}
 		ev, err := event.Parse(raw)

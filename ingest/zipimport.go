@@ -133,6 +133,17 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 			fresh[me.id] = true
 		}
 	}
+	// What media.max_total leaves, read once (MediaStats reads the whole
+	// media table: once an attachment made a ZIP of 10,000 take 5.5 min,
+	// helper-92) and kept as attachments are stored; -1: no bound.
+	left := int64(-1)
+	if opts.MediaMaxTotal > 0 {
+		st, err := in.store.MediaStats(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("import %s: %w", p, err)
+		}
+		left = max(opts.MediaMaxTotal-st.Bytes, 0)
+	}
 	index := newAttachmentIndex(attachments)
 	for i, me := range mediaEvs {
 		if i%1024 == 0 {
@@ -143,10 +154,22 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 		// Claimed in the export's order whether stored or not, so that
 		// each message is matched to its own attachment.
 		f := index.claim(me)
-		if f == nil || !fresh[me.id] {
+		if f == nil {
 			continue
 		}
-		stored, err := in.storeAttachment(ctx, me.url, f, fresh, opts)
+		if !fresh[me.id] {
+			// Said, if its file is still to be fetched: an import run
+			// again after one that stopped or found no room supplies
+			// no file for the messages that one stored.
+			if m, err := in.store.MediaFor(ctx, me.url); err != nil {
+				return rep, fmt.Errorf("import %s: %w", p, err)
+			} else if m.State == store.MediaPending {
+				rep.MediaErrors = append(rep.MediaErrors, fmt.Errorf("%s (%s): %w: its message was archived before this import (from the homeserver, or by an earlier import); the archiver fetches %s from the homeserver",
+					f.Name, me.id, errAttachmentNotStored, me.url))
+			}
+			continue
+		}
+		stored, err := in.storeAttachment(ctx, me.url, f, fresh, &left, opts)
 		if err != nil {
 			rep.MediaErrors = append(rep.MediaErrors, fmt.Errorf("%s (%s): %w", f.Name, me.id, err))
 		} else if stored {
@@ -272,7 +295,7 @@ var errAttachmentNotStored = errors.New("not stored")
 // refers to it or the archive has it, and errAttachmentNotStored, saying
 // why, for the rest it leaves to the fetcher. The size bound applies to the decompressed bytes, so a ZIP
 // bomb stops at it, and so does what media.max_total leaves.
-func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.File, fresh map[id.EventID]bool, opts ImportOptions) (bool, error) {
+func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.File, fresh map[id.EventID]bool, left *int64, opts ImportOptions) (bool, error) {
 	m, err := in.store.MediaFor(ctx, url)
 	if err != nil {
 		return false, err
@@ -293,54 +316,53 @@ func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.F
 		}
 	}
 	maxSize, full := opts.MediaMaxSize, error(nil)
-	if opts.MediaMaxTotal > 0 {
-		st, err := in.store.MediaStats(ctx)
-		if err != nil {
-			return false, err
-		}
-		left := opts.MediaMaxTotal - st.Bytes
-		if left <= 0 {
+	if *left >= 0 {
+		if *left == 0 {
 			return false, fmt.Errorf("%w: the media store is full (media.max_total %d bytes); the archiver fetches it when there is space", errAttachmentNotStored, opts.MediaMaxTotal)
 		}
-		if maxSize <= 0 || left < maxSize {
-			maxSize = left
+		if maxSize <= 0 || *left < maxSize {
+			maxSize = *left
 			full = fmt.Errorf("%w: the media store is too full for it (media.max_total %d bytes, %d left); the archiver fetches it when there is space",
-				errAttachmentNotStored, opts.MediaMaxTotal, left)
+				errAttachmentNotStored, opts.MediaMaxTotal, *left)
 		}
 	}
-	kept, err := in.putAttachment(ctx, url, f, maxSize, opts.Media)
+	kept, size, err := in.putAttachment(ctx, url, f, maxSize, opts.Media)
 	if errors.Is(err, media.ErrNotFound) {
 		// A running archiver's deletion pass removed the same bytes,
 		// found already on disk, before they were recorded: store them
 		// again, once.
-		kept, err = in.putAttachment(ctx, url, f, maxSize, opts.Media)
+		kept, size, err = in.putAttachment(ctx, url, f, maxSize, opts.Media)
 	}
 	if errors.Is(err, media.ErrTooLarge) && full != nil {
 		return false, full
+	}
+	if kept && *left >= 0 {
+		*left = max(*left-size, 0)
 	}
 	return kept, err
 }
 
 // putAttachment stores f's bytes and records them for url, checking under
 // the database's write lock that they are still on disk.
-func (in *Ingester) putAttachment(ctx context.Context, url event.MXC, f *zip.File, maxSize int64, blobs media.Blobs) (bool, error) {
+func (in *Ingester) putAttachment(ctx context.Context, url event.MXC, f *zip.File, maxSize int64, blobs media.Blobs) (bool, int64, error) {
 	rc, err := f.Open()
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer rc.Close()
 	var head bytes.Buffer
 	b, err := blobs.Put(ctx, io.TeeReader(rc, &limitedBuffer{&head, media.SniffLen}), maxSize)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return in.store.MediaFetched(ctx, url, b.Hash, b.Size, media.Sniff(head.Bytes()), func() error {
+	kept, err := in.store.MediaFetched(ctx, url, b.Hash, b.Size, media.Sniff(head.Bytes()), func() error {
 		fl, err := blobs.Open(ctx, b.Hash)
 		if err != nil {
 			return err
 		}
 		return fl.Close()
 	})
+	return kept, b.Size, err
 }
 
 // limitedBuffer keeps the first n bytes written to it.

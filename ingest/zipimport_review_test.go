@@ -224,3 +224,36 @@ func TestExportAttachmentsMatchInOrder(t *testing.T) {
 		}
 	})
 }
+
+// An import run again after one that stored its messages without their
+// attachments (no media store then, or no room in it) supplies no file
+// for those messages, which it cannot tell from messages archived live
+// (TestExportCannotSupplyALiveMessagesFile); it says so for each file
+// still to be fetched, which the running archiver fetches from the
+// homeserver, rather than leaving it out unsaid (helper-92).
+func TestExportRunAgainSaysWhatItLeaves(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		in := ingest.New(st, storetest.Logger(t), "")
+		msgs := []json.RawMessage{
+			exportEvent("!m:x", "$c", "m.room.create", "@a:x", 1, sk(""), `{"room_version":"10"}`),
+			exportEvent("!m:x", "$hv", "m.room.history_visibility", "@a:x", 2, sk(""), `{"history_visibility":"world_readable"}`),
+			exportEvent("!m:x", "$img", "m.room.message", "@a:x", 10, nil, `{"msgtype":"m.image","body":"cat.jpg","url":"mxc://x/CAT"}`),
+		}
+		p := exportZip(t, msgs, map[string][]byte{"images/cat-Mon 1.jpg": []byte("cat")})
+		if rep, err := in.ImportFile(ctx, p, ingest.ImportOptions{}); err != nil || rep.Stored != 3 {
+			t.Fatalf("first import: %s, %v", rep, err)
+		}
+		blobs, err := media.OpenDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := in.ImportFile(ctx, p, ingest.ImportOptions{Media: blobs, MediaMaxSize: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Media != 0 || len(rep.MediaErrors) != 1 || !strings.Contains(rep.MediaErrors[0].Error(), "archived before this import") {
+			t.Errorf("second import: %d attachments stored, errors %v; want none stored and cat.jpg's reported", rep.Media, rep.MediaErrors)
+		}
+	})
+}
