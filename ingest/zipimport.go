@@ -133,9 +133,10 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 			fresh[me.id] = true
 		}
 	}
-	// What media.max_total leaves, read once (MediaStats reads the whole
-	// media table: once an attachment made a ZIP of 10,000 take 5.5 min,
-	// helper-92) and kept as attachments are stored; -1: no bound.
+	// What media.max_total leaves, read once and kept as attachments are
+	// stored (MediaStats counts over the whole media table: read for
+	// each attachment, it made an import of 10,000 take 5.5 min,
+	// helper-92); -1: no bound.
 	left := int64(-1)
 	if opts.MediaMaxTotal > 0 {
 		st, err := in.store.MediaStats(ctx)

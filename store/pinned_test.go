@@ -116,3 +116,22 @@ func TestMigrationUnpinsRooms(t *testing.T) {
 		})
 	}
 }
+
+// A batch whose only readable event is a poll stamped ahead still gives
+// its room a first time (which its address opens on): the room's times
+// were written only for a batch with a message or a last time.
+func TestFutureStampedPollAloneGivesItsRoomATime(t *testing.T) {
+	const year2100 = int64(4102444800000)
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		put(t, st, baseRoom(t)...)
+		put(t, st, mk(t, "$poll", "m.poll.start", "@bob:example.org", year2100, nil,
+			`{"m.poll":{"question":{"m.text":[{"body":"when?"}]},"answers":[{"m.id":"a","m.text":[{"body":"now"}]},{"m.id":"b","m.text":[{"body":"later"}]}]}}`))
+		r, err := st.Room(context.Background(), room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.FirstTS != year2100 || r.LastTS != 0 {
+			t.Errorf("the room's times are %d to %d; want %d (the poll's) to 0 (nothing sent in time)", r.FirstTS, r.LastTS, year2100)
+		}
+	})
+}

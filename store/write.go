@@ -348,10 +348,10 @@ func (w *writer) optedOut(ctx context.Context, user id.UserID) (bool, error) {
 
 // recount moves the message counts of the rooms where user has messages
 // that would be counted (counted, but for an opt-out) if the statement
-// just run opted them out (down by their number) or back in (up), as
-// was, whether they were opted out before it, and now say: the counts
-// are of what the rooms' pages show, and no other write changes
-// whether a message is counted for an opt-out.
+// just run opted them out (down by their number) or back in (up); was
+// says whether they were opted out before it. The counts are of what
+// the rooms' pages show, and no other write changes whether a message
+// is counted for an opt-out.
 func (w *writer) recount(ctx context.Context, user id.UserID, was bool) error {
 	now, err := w.optedOut(ctx, user)
 	if err != nil || now == was {
@@ -1043,7 +1043,7 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 	// it was sent: spam stamped in 2100 would void every moderator's
 	// redaction of it once a demotion is stored.
 	at := p.ts
-	if ts <= received+sentAheadMS {
+	if sentInTime(ts, received) {
 		at = max(p.ts, ts)
 	}
 	pl, _, err := w.stateAt(ctx, id.RoomID(room), event.TypePowerLevels, "", at)
@@ -1306,7 +1306,7 @@ func (w *writer) finish(ctx context.Context) error {
 				messages += n
 			}
 		}
-		if messages > 0 || d.maxTS > 0 {
+		if messages > 0 || d.minTS > 0 {
 			if _, err := w.exec(ctx, countMessageSQL, string(room), messages, d.minTS, d.maxTS); err != nil {
 				return err
 			}
