@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mxarchive/mxarchive/event"
-	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -226,23 +224,9 @@ func claimsPerOwner(t *testing.T, evil []string) {
 func TestMigrationGivesQueuedMediaTheirSites(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			ctx := context.Background()
-			dir := t.TempDir()
-			cfg := store.Config{Type: d, URI: filepath.Join(dir, "old.db")}
-			if d == "postgres" {
-				cfg.URI = pgtest.NewDatabase(t)
-			}
-			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			// Back to version 31: no site column, the claims' index by
 			// server; four names of evil.org and good.org queued.
-			conn, err := st.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{
+			st := migratedFrom(t, d, nil,
 				`DROP INDEX media_queue_site_leased`,
 				`ALTER TABLE media_queue DROP COLUMN site`,
 				`CREATE INDEX media_queue_leased ON media_queue (server, lease_until) WHERE lease_until > 0`,
@@ -250,33 +234,27 @@ func TestMigrationGivesQueuedMediaTheirSites(t *testing.T) {
 					('a1.evil.org', 'm0', '!r:example.org', 100), ('a2.evil.org', 'm1', '!r:example.org', 101),
 					('evil.org:8449', 'm2', '!r:example.org', 102), ('b.a4.evil.org', 'm3', '!r:example.org', 103),
 					('good.org', 'm4', '!r:example.org', 104), ('good.org', 'm5', '!r:example.org', 105)`,
-				`UPDATE schema_version SET version = 31`,
-			} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			conn.Close()
-			st.Close()
-
-			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-			if err != nil {
-				t.Fatalf("migrating from 31: %v", err)
-			}
-			defer st.Close()
-			jobs, err := st.ClaimMedia(ctx, "A", "", time.UnixMilli(10_000), time.Minute, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, j := range jobs {
-				got = append(got, j.Server+"/"+j.MediaID)
-			}
-			if want := []string{"a1.evil.org/m0", "a2.evil.org/m1", "good.org/m4", "good.org/m5"}; !slices.Equal(got, want) {
+				`UPDATE schema_version SET version = 31`)
+			if got, want := fourClaims(t, st), []string{"a1.evil.org/m0", "a2.evil.org/m1", "good.org/m4", "good.org/m5"}; !slices.Equal(got, want) {
 				t.Errorf("after migrating, four slots claimed %v; want %v", got, want)
 			}
 		})
 	}
+}
+
+// fourClaims claims four download slots, as fetcher "A" at 10 s, and
+// names their files (server/media ID).
+func fourClaims(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	jobs, err := st.ClaimMedia(context.Background(), "A", "", time.UnixMilli(10_000), time.Minute, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, j := range jobs {
+		got = append(got, j.Server+"/"+j.MediaID)
+	}
+	return got
 }
 
 // A database queued its fetches when a name under a domain of the public
@@ -285,51 +263,16 @@ func TestMigrationGivesQueuedMediaTheirSites(t *testing.T) {
 func TestMigrationGivesPrivateSectionNamesOneSite(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			ctx := context.Background()
-			dir := t.TempDir()
-			cfg := store.Config{Type: d, URI: filepath.Join(dir, "old.db")}
-			if d == "postgres" {
-				cfg.URI = pgtest.NewDatabase(t)
-			}
-			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			// Back to version 34, with the sites it gave.
-			conn, err := st.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{
+			st := migratedFrom(t, d, nil,
 				`INSERT INTO media_queue (server, media_id, room_id, next_at, site) VALUES
 					('a1.duckdns.org', 'm0', '!r:example.org', 100, 'a1.duckdns.org'),
 					('a2.duckdns.org', 'm1', '!r:example.org', 101, 'a2.duckdns.org'),
 					('x.a3.duckdns.org', 'm2', '!r:example.org', 102, 'a3.duckdns.org'),
 					('a4.duckdns.org:8448', 'm3', '!r:example.org', 103, 'a4.duckdns.org'),
 					('good.org', 'm4', '!r:example.org', 104, 'good.org'), ('good.org', 'm5', '!r:example.org', 105, 'good.org')`,
-				`UPDATE schema_version SET version = 34`,
-			} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			conn.Close()
-			st.Close()
-
-			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-			if err != nil {
-				t.Fatalf("migrating from 34: %v", err)
-			}
-			defer st.Close()
-			jobs, err := st.ClaimMedia(ctx, "A", "", time.UnixMilli(10_000), time.Minute, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, j := range jobs {
-				got = append(got, j.Server+"/"+j.MediaID)
-			}
-			if want := []string{"a1.duckdns.org/m0", "a2.duckdns.org/m1", "good.org/m4", "good.org/m5"}; !slices.Equal(got, want) {
+				`UPDATE schema_version SET version = 34`)
+			if got, want := fourClaims(t, st), []string{"a1.duckdns.org/m0", "a2.duckdns.org/m1", "good.org/m4", "good.org/m5"}; !slices.Equal(got, want) {
 				t.Errorf("after migrating, four slots claimed %v; want %v", got, want)
 			}
 		})

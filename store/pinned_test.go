@@ -2,13 +2,11 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -64,48 +62,22 @@ func TestMigrationUnpinsRooms(t *testing.T) {
 	const year2100 = int64(4102444800000)
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			ctx := context.Background()
-			dir := t.TempDir()
-			cfg := store.Config{Type: d, URI: filepath.Join(dir, "old.db")}
-			if d == "postgres" {
-				cfg.URI = pgtest.NewDatabase(t)
-			}
-			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			put(t, st, baseRoom(t)...)
-			put(t, st,
-				mk(t, "$old", "m.room.message", "@bob:example.org", 3000, nil, `{"msgtype":"m.text","body":"an old message"}`),
-				mk(t, "$spam", "m.room.message", "@mallory:evil.org", year2100, nil, `{"msgtype":"m.text","body":"pinned"}`),
-				mk(t, "$edit", "m.room.message", "@mallory:evil.org", year2100+1, nil,
-					`{"msgtype":"m.text","body":"* pinned","m.new_content":{"msgtype":"m.text","body":"pinned"},"m.relates_to":{"rel_type":"m.replace","event_id":"$spam"}}`))
-			put(t, st, mkAt(t, "!other:example.org", "$o1", "m.room.message", "@bob:example.org", 5000, nil, `{"msgtype":"m.text","body":"elsewhere"}`))
-			conn, err := st.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{
+			st := migratedFrom(t, d, func(st *store.Store) {
+				put(t, st, baseRoom(t)...)
+				put(t, st,
+					mk(t, "$old", "m.room.message", "@bob:example.org", 3000, nil, `{"msgtype":"m.text","body":"an old message"}`),
+					mk(t, "$spam", "m.room.message", "@mallory:evil.org", year2100, nil, `{"msgtype":"m.text","body":"pinned"}`),
+					mk(t, "$edit", "m.room.message", "@mallory:evil.org", year2100+1, nil,
+						`{"msgtype":"m.text","body":"* pinned","m.new_content":{"msgtype":"m.text","body":"pinned"},"m.relates_to":{"rel_type":"m.replace","event_id":"$spam"}}`))
+				put(t, st, mkAt(t, "!other:example.org", "$o1", "m.room.message", "@bob:example.org", 5000, nil, `{"msgtype":"m.text","body":"elsewhere"}`))
+			},
 				`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!room:example.org'`,
 				// As if the message that set it was deleted since (an
 				// erasure, a purge; helper-92).
 				`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!other:example.org'`,
-				`UPDATE schema_version SET version = 35`,
-			} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			conn.Close()
-			st.Close()
-
-			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-			if err != nil {
-				t.Fatalf("migrating from 35: %v", err)
-			}
-			defer st.Close()
+				`UPDATE schema_version SET version = 35`)
 			for r, want := range map[id.RoomID]int64{room: 3000, "!other:example.org": 5000} {
-				got, err := st.Room(ctx, r)
+				got, err := st.Room(context.Background(), r)
 				if err != nil {
 					t.Fatal(err)
 				}

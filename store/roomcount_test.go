@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
-	"github.com/mxarchive/mxarchive/internal/pgtest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
 )
@@ -135,50 +133,24 @@ func TestRoomCountLeavesOptedOutMembersOut(t *testing.T) {
 func TestMigrationLeavesOptedOutMembersOutOfCounts(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			ctx := context.Background()
-			dir := t.TempDir()
-			cfg := store.Config{Type: d, URI: filepath.Join(dir, "old.db")}
-			if d == "postgres" {
-				cfg.URI = pgtest.NewDatabase(t)
-			}
-			st, err := store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			put(t, st, baseRoom(t)...)
-			for i, sender := range []string{"@alice:example.org", "@bob:example.org", "@bob:example.org", "@carol:example.org"} {
-				put(t, st, mk(t, fmt.Sprintf("$m%d", i), "m.room.message", sender, int64(2000+i), nil, `{"msgtype":"m.text","body":"hi"}`))
-			}
-			put(t, st, mk(t, "$edit", "m.room.message", "@bob:example.org", 2010, nil,
-				`{"msgtype":"m.text","body":"* hi","m.new_content":{"msgtype":"m.text","body":"hi"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m1"}}`))
-			put(t, st, mk(t, "$r", "m.room.redaction", "@bob:example.org", 2020, nil, `{"redacts":"$m2"}`))
-			if _, err := st.OptOut(ctx, "@bob:example.org", store.OptOutByUser); err != nil {
-				t.Fatal(err)
-			}
-			// As version 33 left it: bob's message counted, and two
-			// more a redaction in the transaction that stored them left
-			// counted (TestRoomCountOfMessagesRedactedInTheirBatch).
-			conn, err := st.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, q := range []string{
-				`UPDATE rooms SET message_count = 5`,
-				`UPDATE schema_version SET version = 33`,
-			} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
+			st := migratedFrom(t, d, func(st *store.Store) {
+				put(t, st, baseRoom(t)...)
+				for i, sender := range []string{"@alice:example.org", "@bob:example.org", "@bob:example.org", "@carol:example.org"} {
+					put(t, st, mk(t, fmt.Sprintf("$m%d", i), "m.room.message", sender, int64(2000+i), nil, `{"msgtype":"m.text","body":"hi"}`))
 				}
-			}
-			conn.Close()
-			st.Close()
-
-			st, err = store.Open(ctx, cfg, dir, storetest.Logger(t), store.Options{})
-			if err != nil {
-				t.Fatalf("migrating from 33: %v", err)
-			}
-			defer st.Close()
-			r, err := st.Room(ctx, room)
+				put(t, st, mk(t, "$edit", "m.room.message", "@bob:example.org", 2010, nil,
+					`{"msgtype":"m.text","body":"* hi","m.new_content":{"msgtype":"m.text","body":"hi"},"m.relates_to":{"rel_type":"m.replace","event_id":"$m1"}}`))
+				put(t, st, mk(t, "$r", "m.room.redaction", "@bob:example.org", 2020, nil, `{"redacts":"$m2"}`))
+				if _, err := st.OptOut(context.Background(), "@bob:example.org", store.OptOutByUser); err != nil {
+					t.Fatal(err)
+				}
+			},
+				// As version 33 left it: bob's message counted, and two
+				// more a redaction in the transaction that stored them
+				// left counted (TestRoomCountOfMessagesRedactedInTheirBatch).
+				`UPDATE rooms SET message_count = 5`,
+				`UPDATE schema_version SET version = 33`)
+			r, err := st.Room(context.Background(), room)
 			if err != nil {
 				t.Fatal(err)
 			}
