@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,7 +46,7 @@ func exportZip(t *testing.T, msgs []json.RawMessage, files map[string][]byte) st
 		t.Fatal(err)
 	}
 	zw := zip.NewWriter(f)
-	for _, name := range append([]string{"export.json"}, sortedKeys(files)...) {
+	for _, name := range append([]string{"export.json"}, slices.Sorted(maps.Keys(files))...) {
 		w, err := zw.Create(name)
 		if err != nil {
 			t.Fatal(err)
@@ -62,17 +64,13 @@ func exportZip(t *testing.T, msgs []json.RawMessage, files map[string][]byte) st
 	return p
 }
 
-func sortedKeys(m map[string][]byte) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
+// publicRoomEvents are the create and world-readable history visibility
+// events of room, as an export holds them.
+func publicRoomEvents(room string) []json.RawMessage {
+	return []json.RawMessage{
+		exportEvent(room, "$c", "m.room.create", "@a:x", 1, sk(""), `{"room_version":"10"}`),
+		exportEvent(room, "$hv", "m.room.history_visibility", "@a:x", 2, sk(""), `{"history_visibility":"world_readable"}`),
 	}
-	for i := range out { // a few names: insertion sort
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // An export's attachment is the file's claim: it is stored only for a
@@ -151,10 +149,7 @@ func TestExportAttachmentsKeepToMediaMaxTotal(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		in := ingest.New(st, storetest.Logger(t), "")
-		msgs := []json.RawMessage{
-			exportEvent("!amp:x", "$c", "m.room.create", "@a:x", 1, sk(""), `{"room_version":"10"}`),
-			exportEvent("!amp:x", "$hv", "m.room.history_visibility", "@a:x", 2, sk(""), `{"history_visibility":"world_readable"}`),
-		}
+		msgs := publicRoomEvents("!amp:x")
 		files := map[string][]byte{}
 		const n, size, maxTotal = 20, 64 << 10, 200 << 10
 		for i := range n {
@@ -193,11 +188,8 @@ func TestExportAttachmentsMatchInOrder(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		in := ingest.New(st, storetest.Logger(t), "")
-		msgs := []json.RawMessage{
-			exportEvent("!m:x", "$c", "m.room.create", "@a:x", 1, sk(""), `{"room_version":"10"}`),
-			exportEvent("!m:x", "$hv", "m.room.history_visibility", "@a:x", 2, sk(""), `{"history_visibility":"world_readable"}`),
-			exportEvent("!m:x", "$food", "m.room.message", "@a:x", 10, nil, `{"msgtype":"m.image","body":"cat-food.jpg","url":"mxc://x/FOOD"}`),
-		}
+		msgs := append(publicRoomEvents("!m:x"),
+			exportEvent("!m:x", "$food", "m.room.message", "@a:x", 10, nil, `{"msgtype":"m.image","body":"cat-food.jpg","url":"mxc://x/FOOD"}`))
 		files := map[string][]byte{"images/cat-food-Mon 9.jpg": []byte("food")}
 		for i := range 3 {
 			msgs = append(msgs, exportEvent("!m:x", fmt.Sprintf("$cat%d", i), "m.room.message", "@a:x", int64(20+i), nil,
@@ -235,11 +227,8 @@ func TestExportRunAgainSaysWhatItLeaves(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		in := ingest.New(st, storetest.Logger(t), "")
-		msgs := []json.RawMessage{
-			exportEvent("!m:x", "$c", "m.room.create", "@a:x", 1, sk(""), `{"room_version":"10"}`),
-			exportEvent("!m:x", "$hv", "m.room.history_visibility", "@a:x", 2, sk(""), `{"history_visibility":"world_readable"}`),
-			exportEvent("!m:x", "$img", "m.room.message", "@a:x", 10, nil, `{"msgtype":"m.image","body":"cat.jpg","url":"mxc://x/CAT"}`),
-		}
+		msgs := append(publicRoomEvents("!m:x"),
+			exportEvent("!m:x", "$img", "m.room.message", "@a:x", 10, nil, `{"msgtype":"m.image","body":"cat.jpg","url":"mxc://x/CAT"}`))
 		p := exportZip(t, msgs, map[string][]byte{"images/cat-Mon 1.jpg": []byte("cat")})
 		if rep, err := in.ImportFile(ctx, p, ingest.ImportOptions{}); err != nil || rep.Stored != 3 {
 			t.Fatalf("first import: %s, %v", rep, err)
