@@ -109,33 +109,38 @@ func (n *encryptedNotes) note(room id.RoomID, sender id.UserID, now time.Time) b
 				delete(n.last, r)
 			}
 		}
-		for u, ts := range n.answered {
-			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= encryptedQuiet {
-				delete(n.answered, u)
-			}
-		}
-		for srv, ts := range n.byServer {
-			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= encryptedQuiet {
-				delete(n.byServer, srv)
-			}
-		}
+		forgetQuiet(n.answered, now)
+		forgetQuiet(n.byServer, now)
 		n.sweepAt = 2 * len(n.last)
 	}
-	recent := func(ts []time.Time) []time.Time {
-		for len(ts) > 0 && now.Sub(ts[0]) >= encryptedQuiet {
-			ts = ts[1:]
-		}
-		return ts
-	}
 	server := sender.Homeserver()
-	ts, bySrv := recent(n.answered[sender]), recent(n.byServer[server])
-	n.all = recent(n.all)
+	ts, bySrv := answeredSince(n.answered[sender], now), answeredSince(n.byServer[server], now)
+	n.all = answeredSince(n.all, now)
 	n.answered[sender], n.byServer[server] = ts, bySrv
 	if len(ts) >= encryptedRoomsPerSender || len(bySrv) >= encryptedAnswersPerServer || len(n.all) >= encryptedAnswers {
 		return false
 	}
 	n.answered[sender], n.byServer[server], n.all = append(ts, now), append(bySrv, now), append(n.all, now)
 	return true
+}
+
+// answeredSince is ts, times of answers in order, but those more than
+// encryptedQuiet before now.
+func answeredSince(ts []time.Time, now time.Time) []time.Time {
+	for len(ts) > 0 && now.Sub(ts[0]) >= encryptedQuiet {
+		ts = ts[1:]
+	}
+	return ts
+}
+
+// forgetQuiet deletes from m the keys answered last more than
+// encryptedQuiet before now, or not at all.
+func forgetQuiet[K comparable](m map[K][]time.Time, now time.Time) {
+	for k, ts := range m {
+		if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= encryptedQuiet {
+			delete(m, k)
+		}
+	}
 }
 
 // encrypted answers an encrypted message (ev, of type m.room.encrypted,

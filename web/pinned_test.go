@@ -21,15 +21,7 @@ func TestFutureStampedHistoryDoesNotPinTheRoomsPages(t *testing.T) {
 			zLine("$real", "m.room.message", 86400000*40, aUser, nil, `{"msgtype":"m.text","body":"the latest real message"}`),
 			zLine("$spam", "m.room.message", year2100, zUser, nil, `{"msgtype":"m.text","body":"pinned spam"}`),
 		))
-		for path, want := range map[string]string{
-			"/room/!x:example.org":          "/room/!x:example.org/2026-02-10",
-			"/room/!x:example.org/calendar": "/room/!x:example.org/calendar/2026",
-		} {
-			rec := e.get(t, path)
-			if got := rec.Header().Get("Location"); rec.Code != http.StatusFound || got != want {
-				t.Errorf("%s: %d to %q; want 302 to %q", path, rec.Code, got, want)
-			}
-		}
+		opensOn(t, e, "2026-02-10")
 		feed := e.get(t, "/room/!x:example.org/feed.atom").Body.String()
 		if strings.Contains(feed, "pinned spam") || !strings.Contains(feed, "the latest real message") {
 			t.Errorf("the room's feed:\n%.3000s", feed)
@@ -54,14 +46,21 @@ func TestRoomOfFutureStampedHistoryOnlyOpensOnIt(t *testing.T) {
 		e := newEnv(t, st, writeRoom(t,
 			zLine("$spam", "m.room.message", year2100, zUser, nil, `{"msgtype":"m.text","body":"only this"}`),
 		))
-		for path, want := range map[string]string{
-			"/room/!x:example.org":          "/room/!x:example.org/2100-01-01",
-			"/room/!x:example.org/calendar": "/room/!x:example.org/calendar/2100",
-		} {
-			rec := e.get(t, path)
-			if got := rec.Header().Get("Location"); rec.Code != http.StatusFound || got != want {
-				t.Errorf("%s: %d to %q; want 302 to %q", path, rec.Code, got, want)
-			}
-		}
+		opensOn(t, e, "2100-01-01")
 	})
+}
+
+// opensOn checks that room !x's address opens on day (YYYY-MM-DD) and
+// its calendar on that day's year.
+func opensOn(t *testing.T, e *env, day string) {
+	t.Helper()
+	for path, want := range map[string]string{
+		"/room/!x:example.org":          "/room/!x:example.org/" + day,
+		"/room/!x:example.org/calendar": "/room/!x:example.org/calendar/" + day[:4],
+	} {
+		rec := e.get(t, path)
+		if got := rec.Header().Get("Location"); rec.Code != http.StatusFound || got != want {
+			t.Errorf("%s: %d to %q; want 302 to %q", path, rec.Code, got, want)
+		}
+	}
 }
