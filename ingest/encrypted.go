@@ -36,19 +36,6 @@ const encryptedQuiet = time.Hour
 // again in a new direct message still encrypted is answered there too.
 const encryptedRoomsPerSender = 3
 
-// encryptedAnswersPerServer and encryptedAnswers bound the answers of
-// encryptedQuiet to the senders of one server, and to everyone: the
-// bound per sender held nothing against a server that makes as many
-// users as it likes, each with direct messages of its own, and the bot
-// answered each (its messages are not rate-limited by its homeserver).
-// Past either, an encrypted message is not answered until the hour has
-// room again; the bound per server keeps one server from using up the
-// answers of all.
-const (
-	encryptedAnswersPerServer = 10
-	encryptedAnswers          = 100
-)
-
 // encryptedNotes remembers, per direct message answered, when its last
 // encrypted message came, and per sender when it was answered. In memory:
 // a restart forgets them, and the next encrypted message of a room is
@@ -59,11 +46,6 @@ type encryptedNotes struct {
 	// answered holds each sender's answers of the last encryptedQuiet,
 	// at most encryptedRoomsPerSender.
 	answered map[id.UserID][]time.Time
-	// byServer and all hold the answers of the last encryptedQuiet to
-	// each server's senders, and to everyone, at most
-	// encryptedAnswersPerServer and encryptedAnswers.
-	byServer map[string][]time.Time
-	all      []time.Time
 	// sweepAt is the size at which noted rooms that have been quiet
 	// for encryptedQuiet are forgotten (they would be answered anyway):
 	// twice the rooms a sweep kept, at least 1,024, so that many rooms
@@ -87,9 +69,8 @@ func (n *encryptedNotes) recent(room id.RoomID, now time.Time) bool {
 // note records now as room's latest encrypted message, from sender, and
 // reports whether to answer it: false if another caller noted one in the
 // quiet time meanwhile (that one answers), or if sender was answered in
-// encryptedRoomsPerSender rooms within encryptedQuiet, or its server's
-// senders encryptedAnswersPerServer times, or everyone encryptedAnswers
-// times (the room's quiet time starts all the same).
+// encryptedRoomsPerSender rooms within encryptedQuiet (the room's quiet
+// time starts all the same).
 func (n *encryptedNotes) note(room id.RoomID, sender id.UserID, now time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -100,7 +81,6 @@ func (n *encryptedNotes) note(room id.RoomID, sender id.UserID, now time.Time) b
 	if n.last == nil {
 		n.last = map[id.RoomID]time.Time{}
 		n.answered = map[id.UserID][]time.Time{}
-		n.byServer = map[string][]time.Time{}
 	}
 	n.last[room] = now
 	if len(n.last) >= max(n.sweepAt, 1024) {
@@ -109,38 +89,23 @@ func (n *encryptedNotes) note(room id.RoomID, sender id.UserID, now time.Time) b
 				delete(n.last, r)
 			}
 		}
-		forgetQuiet(n.answered, now)
-		forgetQuiet(n.byServer, now)
+		for u, ts := range n.answered {
+			if now.Sub(ts[len(ts)-1]) >= encryptedQuiet {
+				delete(n.answered, u)
+			}
+		}
 		n.sweepAt = 2 * len(n.last)
 	}
-	server := sender.Homeserver()
-	ts, bySrv := answeredSince(n.answered[sender], now), answeredSince(n.byServer[server], now)
-	n.all = answeredSince(n.all, now)
-	n.answered[sender], n.byServer[server] = ts, bySrv
-	if len(ts) >= encryptedRoomsPerSender || len(bySrv) >= encryptedAnswersPerServer || len(n.all) >= encryptedAnswers {
-		return false
-	}
-	n.answered[sender], n.byServer[server], n.all = append(ts, now), append(bySrv, now), append(n.all, now)
-	return true
-}
-
-// answeredSince is ts, times of answers in order, but those more than
-// encryptedQuiet before now.
-func answeredSince(ts []time.Time, now time.Time) []time.Time {
+	ts := n.answered[sender]
 	for len(ts) > 0 && now.Sub(ts[0]) >= encryptedQuiet {
 		ts = ts[1:]
 	}
-	return ts
-}
-
-// forgetQuiet deletes from m the keys answered last more than
-// encryptedQuiet before now, or not at all.
-func forgetQuiet[K comparable](m map[K][]time.Time, now time.Time) {
-	for k, ts := range m {
-		if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= encryptedQuiet {
-			delete(m, k)
-		}
+	if len(ts) >= encryptedRoomsPerSender {
+		n.answered[sender] = ts
+		return false
 	}
+	n.answered[sender] = append(ts, now)
+	return true
 }
 
 // encrypted answers an encrypted message (ev, of type m.room.encrypted,
