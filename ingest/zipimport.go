@@ -137,7 +137,7 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 	// stored (MediaStats counts over the whole media table: read for
 	// each attachment, it made an import of 10,000 take 5.5 min,
 	// helper-92); -1: no bound.
-	left := int64(-1)
+	left, charged := int64(-1), map[string]bool{}
 	if opts.MediaMaxTotal > 0 {
 		st, err := in.store.MediaStats(ctx)
 		if err != nil {
@@ -170,7 +170,7 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 			}
 			continue
 		}
-		stored, err := in.storeAttachment(ctx, me.url, f, fresh, &left, opts)
+		stored, err := in.storeAttachment(ctx, me.url, f, fresh, &left, charged, opts)
 		if err != nil {
 			rep.MediaErrors = append(rep.MediaErrors, fmt.Errorf("%s (%s): %w", f.Name, me.id, err))
 		} else if stored {
@@ -296,7 +296,7 @@ var errAttachmentNotStored = errors.New("not stored")
 // refers to it or the archive has it, and errAttachmentNotStored, saying
 // why, for the rest it leaves to the fetcher. The size bound applies to the decompressed bytes, so a ZIP
 // bomb stops at it, and so does what media.max_total leaves.
-func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.File, fresh map[id.EventID]bool, left *int64, opts ImportOptions) (bool, error) {
+func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.File, fresh map[id.EventID]bool, left *int64, charged map[string]bool, opts ImportOptions) (bool, error) {
 	m, err := in.store.MediaFor(ctx, url)
 	if err != nil {
 		return false, err
@@ -327,34 +327,37 @@ func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.F
 				errAttachmentNotStored, opts.MediaMaxTotal, *left)
 		}
 	}
-	kept, size, err := in.putAttachment(ctx, url, f, maxSize, opts.Media)
+	kept, b, err := in.putAttachment(ctx, url, f, maxSize, opts.Media)
 	if errors.Is(err, media.ErrNotFound) {
 		// A running archiver's deletion pass removed the same bytes,
 		// found already on disk, before they were recorded: store them
 		// again, once.
-		kept, size, err = in.putAttachment(ctx, url, f, maxSize, opts.Media)
+		kept, b, err = in.putAttachment(ctx, url, f, maxSize, opts.Media)
 	}
 	if errors.Is(err, media.ErrTooLarge) && full != nil {
 		return false, full
 	}
-	if kept && *left >= 0 {
-		*left = max(*left-size, 0)
+	// The store counts each blob once, however many files are its bytes
+	// (MediaStats): an export's image sent twice costs once (helper-93).
+	if kept && *left >= 0 && !charged[b.Hash] {
+		charged[b.Hash] = true
+		*left = max(*left-b.Size, 0)
 	}
 	return kept, err
 }
 
 // putAttachment stores f's bytes and records them for url, checking under
 // the database's write lock that they are still on disk.
-func (in *Ingester) putAttachment(ctx context.Context, url event.MXC, f *zip.File, maxSize int64, blobs media.Blobs) (bool, int64, error) {
+func (in *Ingester) putAttachment(ctx context.Context, url event.MXC, f *zip.File, maxSize int64, blobs media.Blobs) (bool, media.Blob, error) {
 	rc, err := f.Open()
 	if err != nil {
-		return false, 0, err
+		return false, media.Blob{}, err
 	}
 	defer rc.Close()
 	var head bytes.Buffer
 	b, err := blobs.Put(ctx, io.TeeReader(rc, &limitedBuffer{&head, media.SniffLen}), maxSize)
 	if err != nil {
-		return false, 0, err
+		return false, media.Blob{}, err
 	}
 	kept, err := in.store.MediaFetched(ctx, url, b.Hash, b.Size, media.Sniff(head.Bytes()), func() error {
 		fl, err := blobs.Open(ctx, b.Hash)
@@ -363,7 +366,7 @@ func (in *Ingester) putAttachment(ctx context.Context, url event.MXC, f *zip.Fil
 		}
 		return fl.Close()
 	})
-	return kept, b.Size, err
+	return kept, b, err
 }
 
 // limitedBuffer keeps the first n bytes written to it.

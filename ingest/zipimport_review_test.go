@@ -246,3 +246,38 @@ func TestExportRunAgainSaysWhatItLeaves(t *testing.T) {
 		}
 	})
 }
+
+// The media store counts each blob once, however many files are its
+// bytes, and so does an import's room under media.max_total: an export
+// that sends one image twice was charged twice, and a file that fit was
+// left out (helper-93). Two files of the same 64 KiB and one other fit
+// in 150 KiB.
+func TestExportChargesTheSameBytesOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		in := ingest.New(st, storetest.Logger(t), "")
+		msgs := publicRoomEvents("!amp:x")
+		files := map[string][]byte{}
+		const size, maxTotal = 64 << 10, 150 << 10
+		for i := range 3 {
+			msgs = append(msgs, exportEvent("!amp:x", fmt.Sprintf("$m%d", i), "m.room.message", "@a:x", int64(i+10), nil,
+				fmt.Sprintf(`{"msgtype":"m.file","body":"f%d.bin","url":"mxc://x/F%d"}`, i, i)))
+			b := make([]byte, size)
+			if i == 2 {
+				copy(b, "other")
+			}
+			files[fmt.Sprintf("files/f%d-x.bin", i)] = b
+		}
+		blobs, err := media.OpenDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := in.ImportFile(ctx, exportZip(t, msgs, files), ingest.ImportOptions{Media: blobs, MediaMaxSize: 1 << 20, MediaMaxTotal: maxTotal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Media != 3 {
+			t.Errorf("%d of 3 attachments stored (media.max_total %d): %v", rep.Media, maxTotal, rep.MediaErrors)
+		}
+	})
+}
