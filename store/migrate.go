@@ -153,6 +153,7 @@ var goSteps = map[int]func(context.Context, *sql.Tx) error{
 	34: recountRooms,
 	35: fillMediaSites,
 	36: unpinRooms,
+	37: unpinRooms,
 }
 
 // onlyIfColumn is a migration's optional first-line condition,

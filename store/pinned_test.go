@@ -59,33 +59,40 @@ func TestFutureStampedHistoryDoesNotPinItsRoom(t *testing.T) {
 // ahead set its room's last message time takes it back, whether the
 // message is still there or not.
 func TestMigrationUnpinsRooms(t *testing.T) {
-	const year2100 = int64(4102444800000)
+	// From 35, and from 36 as first written, which left the second room
+	// (037 runs the step again).
 	for _, d := range storetest.Dialects {
-		t.Run(d, func(t *testing.T) {
-			st := migratedFrom(t, d, func(st *store.Store) {
-				put(t, st, baseRoom(t)...)
-				put(t, st,
-					mk(t, "$old", "m.room.message", "@bob:example.org", 3000, nil, `{"msgtype":"m.text","body":"an old message"}`),
-					mk(t, "$spam", "m.room.message", "@mallory:evil.org", year2100, nil, `{"msgtype":"m.text","body":"pinned"}`),
-					mk(t, "$edit", "m.room.message", "@mallory:evil.org", year2100+1, nil,
-						`{"msgtype":"m.text","body":"* pinned","m.new_content":{"msgtype":"m.text","body":"pinned"},"m.relates_to":{"rel_type":"m.replace","event_id":"$spam"}}`))
-				put(t, st, mkAt(t, "!other:example.org", "$o1", "m.room.message", "@bob:example.org", 5000, nil, `{"msgtype":"m.text","body":"elsewhere"}`))
-			},
-				`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!room:example.org'`,
-				// As if the message that set it was deleted since (an
-				// erasure, a purge; helper-92).
-				`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!other:example.org'`,
-				`UPDATE schema_version SET version = 35`)
-			for r, want := range map[id.RoomID]int64{room: 3000, "!other:example.org": 5000} {
-				got, err := st.Room(context.Background(), r)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got.LastTS != want {
-					t.Errorf("after migrating, %s's last message time is %d; want %d", r, got.LastTS, want)
-				}
-			}
-		})
+		for _, from := range []string{"35", "36"} {
+			t.Run(d+"/"+from, func(t *testing.T) { migrateUnpins(t, d, from) })
+		}
+	}
+}
+
+// migrateUnpins is TestMigrationUnpinsRooms on dialect d from version from.
+func migrateUnpins(t *testing.T, d, from string) {
+	const year2100 = int64(4102444800000)
+	st := migratedFrom(t, d, func(st *store.Store) {
+		put(t, st, baseRoom(t)...)
+		put(t, st,
+			mk(t, "$old", "m.room.message", "@bob:example.org", 3000, nil, `{"msgtype":"m.text","body":"an old message"}`),
+			mk(t, "$spam", "m.room.message", "@mallory:evil.org", year2100, nil, `{"msgtype":"m.text","body":"pinned"}`),
+			mk(t, "$edit", "m.room.message", "@mallory:evil.org", year2100+1, nil,
+				`{"msgtype":"m.text","body":"* pinned","m.new_content":{"msgtype":"m.text","body":"pinned"},"m.relates_to":{"rel_type":"m.replace","event_id":"$spam"}}`))
+		put(t, st, mkAt(t, "!other:example.org", "$o1", "m.room.message", "@bob:example.org", 5000, nil, `{"msgtype":"m.text","body":"elsewhere"}`))
+	},
+		`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!room:example.org'`,
+		// As if the message that set it was deleted since (an erasure,
+		// a purge; helper-92).
+		`UPDATE rooms SET last_ts = 4102444800000 WHERE room_id = '!other:example.org'`,
+		`UPDATE schema_version SET version = `+from)
+	for r, want := range map[id.RoomID]int64{room: 3000, "!other:example.org": 5000} {
+		got, err := st.Room(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LastTS != want {
+			t.Errorf("after migrating, %s's last message time is %d; want %d", r, got.LastTS, want)
+		}
 	}
 }
 

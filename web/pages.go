@@ -44,9 +44,10 @@ func (s *Server) roomLatest(c echo.Context) error {
 // latestTS is the time of the room's latest message, which its address
 // and calendar open on: its last message time, or, for a room whose
 // messages were all stamped ahead of their arrival (history read back,
-// which does not set it), its first (store's writer.put).
+// which does not set it), its first (store's writer.put), while it has
+// messages: a first time outlives its messages' deletion (helper-93).
 func latestTS(r store.Room) int64 {
-	if r.LastTS > 0 {
+	if r.LastTS > 0 || r.MessageCount == 0 {
 		return r.LastTS
 	}
 	return r.FirstTS

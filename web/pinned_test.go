@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -63,4 +64,24 @@ func opensOn(t *testing.T, e *env, day string) {
 			t.Errorf("%s: %d to %q; want 302 to %q", path, rec.Code, got, want)
 		}
 	}
+}
+
+// Once such a room's messages are deleted (its sender erased), its
+// address says it has no messages, as before, rather than opening on the
+// empty day its first time, which outlives them, names (helper-93).
+func TestRoomOfErasedFutureStampedHistoryHasNoLatestDay(t *testing.T) {
+	const year2100 = int64(4102444800000) - 1767225600000
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			zLine("$spam", "m.room.message", year2100, zUser, nil, `{"msgtype":"m.text","body":"only this"}`),
+		))
+		if _, err := st.EraseUser(context.Background(), zUser, false); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/room/!x:example.org", "/sitemap/!x:example.org.xml"} {
+			if rec := e.get(t, path); rec.Code != http.StatusNotFound {
+				t.Errorf("%s: %d to %q; want 404 (no public messages)", path, rec.Code, rec.Header().Get("Location"))
+			}
+		}
+	})
 }

@@ -1,0 +1,6 @@
+-- 037_unpin_rooms_again: migration 036 as first written took back the last
+-- message time of a room only while the message stamped ahead that set it
+-- was still there; a room whose spammer was erased before the upgrade kept
+-- its time in 2100. store.unpinRooms now also takes back any time ahead of
+-- the migration's, and runs again here, from Go after this file, for the
+-- archives that applied 036 before (on others it finds nothing to do).
