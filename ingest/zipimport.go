@@ -133,17 +133,13 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 			fresh[me.id] = true
 		}
 	}
-	// What media.max_total leaves, read once and kept as attachments are
-	// stored (MediaStats counts over the whole media table: read for
-	// each attachment, it made an import of 10,000 take 5.5 min,
-	// helper-92); -1: no bound.
-	left, charged := int64(-1), map[string]bool{}
+	budget := &mediaBudget{left: -1, charged: map[string]bool{}}
 	if opts.MediaMaxTotal > 0 {
 		st, err := in.store.MediaStats(ctx)
 		if err != nil {
 			return rep, fmt.Errorf("import %s: %w", p, err)
 		}
-		left = max(opts.MediaMaxTotal-st.Bytes, 0)
+		budget.left = max(opts.MediaMaxTotal-st.Bytes, 0)
 	}
 	index := newAttachmentIndex(attachments)
 	for i, me := range mediaEvs {
@@ -170,7 +166,7 @@ func (in *Ingester) importZip(ctx context.Context, p string, opts ImportOptions)
 			}
 			continue
 		}
-		stored, err := in.storeAttachment(ctx, me.url, f, fresh, &left, charged, opts)
+		stored, err := in.storeAttachment(ctx, me.url, f, fresh, budget, opts)
 		if err != nil {
 			rep.MediaErrors = append(rep.MediaErrors, fmt.Errorf("%s (%s): %w", f.Name, me.id, err))
 		} else if stored {
@@ -296,7 +292,7 @@ var errAttachmentNotStored = errors.New("not stored")
 // refers to it or the archive has it, and errAttachmentNotStored, saying
 // why, for the rest it leaves to the fetcher. The size bound applies to the decompressed bytes, so a ZIP
 // bomb stops at it, and so does what media.max_total leaves.
-func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.File, fresh map[id.EventID]bool, left *int64, charged map[string]bool, opts ImportOptions) (bool, error) {
+func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.File, fresh map[id.EventID]bool, budget *mediaBudget, opts ImportOptions) (bool, error) {
 	m, err := in.store.MediaFor(ctx, url)
 	if err != nil {
 		return false, err
@@ -317,14 +313,14 @@ func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.F
 		}
 	}
 	maxSize, full := opts.MediaMaxSize, error(nil)
-	if *left >= 0 {
-		if *left == 0 {
+	if left := budget.left; left >= 0 {
+		if left == 0 {
 			return false, fmt.Errorf("%w: the media store is full (media.max_total %d bytes); the archiver fetches it when there is space", errAttachmentNotStored, opts.MediaMaxTotal)
 		}
-		if maxSize <= 0 || *left < maxSize {
-			maxSize = *left
+		if maxSize <= 0 || left < maxSize {
+			maxSize = left
 			full = fmt.Errorf("%w: the media store is too full for it (media.max_total %d bytes, %d left); the archiver fetches it when there is space",
-				errAttachmentNotStored, opts.MediaMaxTotal, *left)
+				errAttachmentNotStored, opts.MediaMaxTotal, left)
 		}
 	}
 	kept, b, err := in.putAttachment(ctx, url, f, maxSize, opts.Media)
@@ -337,13 +333,29 @@ func (in *Ingester) storeAttachment(ctx context.Context, url event.MXC, f *zip.F
 	if errors.Is(err, media.ErrTooLarge) && full != nil {
 		return false, full
 	}
-	// The store counts each blob once, however many files are its bytes
-	// (MediaStats): an export's image sent twice costs once (helper-93).
-	if kept && *left >= 0 && !charged[b.Hash] {
-		charged[b.Hash] = true
-		*left = max(*left-b.Size, 0)
+	if kept {
+		budget.charge(b)
 	}
 	return kept, err
+}
+
+// mediaBudget is what media.max_total leaves an import: read once
+// (MediaStats counts over the whole media table: read for each
+// attachment, it made an import of 10,000 take 5.5 min, helper-92) and
+// kept as attachments are stored; left -1: no bound.
+type mediaBudget struct {
+	left    int64
+	charged map[string]bool // the blobs charged, by hash
+}
+
+// charge takes b's bytes from what is left, once a blob: the store counts
+// each blob once, however many files are its bytes (MediaStats), so an
+// export's image sent twice costs once (helper-93).
+func (m *mediaBudget) charge(b media.Blob) {
+	if m.left >= 0 && !m.charged[b.Hash] {
+		m.charged[b.Hash] = true
+		m.left = max(m.left-b.Size, 0)
+	}
 }
 
 // putAttachment stores f's bytes and records them for url, checking under

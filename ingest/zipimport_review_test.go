@@ -147,25 +147,13 @@ func parseEvent(t *testing.T, raw json.RawMessage) *event.Event {
 // what is left, and the rest are reported.
 func TestExportAttachmentsKeepToMediaMaxTotal(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
-		in := ingest.New(st, storetest.Logger(t), "")
-		msgs := publicRoomEvents("!amp:x")
-		files := map[string][]byte{}
 		const n, size, maxTotal = 20, 64 << 10, 200 << 10
+		contents := make([][]byte, n)
 		for i := range n {
-			msgs = append(msgs, exportEvent("!amp:x", fmt.Sprintf("$m%d", i), "m.room.message", "@a:x", int64(i+10), nil,
-				fmt.Sprintf(`{"msgtype":"m.file","body":"f%d.bin","url":"mxc://x/F%d"}`, i, i)))
-			files[fmt.Sprintf("files/f%d-x.bin", i)] = append([]byte(fmt.Sprintf("%016d", i)), make([]byte, size-16)...)
+			contents[i] = append([]byte(fmt.Sprintf("%016d", i)), make([]byte, size-16)...)
 		}
-		blobs, err := media.OpenDir(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := in.ImportFile(ctx, exportZip(t, msgs, files), ingest.ImportOptions{Media: blobs, MediaMaxSize: 1 << 20, MediaMaxTotal: maxTotal})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stats, err := st.MediaStats(ctx)
+		rep := importFilesUnder(t, st, contents, maxTotal)
+		stats, err := st.MediaStats(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,30 +242,34 @@ func TestExportRunAgainSaysWhatItLeaves(t *testing.T) {
 // in 150 KiB.
 func TestExportChargesTheSameBytesOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
-		in := ingest.New(st, storetest.Logger(t), "")
-		msgs := publicRoomEvents("!amp:x")
-		files := map[string][]byte{}
 		const size, maxTotal = 64 << 10, 150 << 10
-		for i := range 3 {
-			msgs = append(msgs, exportEvent("!amp:x", fmt.Sprintf("$m%d", i), "m.room.message", "@a:x", int64(i+10), nil,
-				fmt.Sprintf(`{"msgtype":"m.file","body":"f%d.bin","url":"mxc://x/F%d"}`, i, i)))
-			b := make([]byte, size)
-			if i == 2 {
-				copy(b, "other")
-			}
-			files[fmt.Sprintf("files/f%d-x.bin", i)] = b
-		}
-		blobs, err := media.OpenDir(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := in.ImportFile(ctx, exportZip(t, msgs, files), ingest.ImportOptions{Media: blobs, MediaMaxSize: 1 << 20, MediaMaxTotal: maxTotal})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := make([]byte, size)
+		copy(other, "other")
+		rep := importFilesUnder(t, st, [][]byte{make([]byte, size), make([]byte, size), other}, maxTotal)
 		if rep.Media != 3 {
 			t.Errorf("%d of 3 attachments stored (media.max_total %d): %v", rep.Media, maxTotal, rep.MediaErrors)
 		}
 	})
+}
+
+// importFilesUnder imports an export of a public room whose messages are
+// files of the given contents, under media.max_total maxTotal.
+func importFilesUnder(t *testing.T, st *store.Store, contents [][]byte, maxTotal int64) ingest.ImportReport {
+	t.Helper()
+	msgs, files := publicRoomEvents("!amp:x"), map[string][]byte{}
+	for i, b := range contents {
+		msgs = append(msgs, exportEvent("!amp:x", fmt.Sprintf("$m%d", i), "m.room.message", "@a:x", int64(i+10), nil,
+			fmt.Sprintf(`{"msgtype":"m.file","body":"f%d.bin","url":"mxc://x/F%d"}`, i, i)))
+		files[fmt.Sprintf("files/f%d-x.bin", i)] = b
+	}
+	blobs, err := media.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ingest.New(st, storetest.Logger(t), "").ImportFile(context.Background(), exportZip(t, msgs, files),
+		ingest.ImportOptions{Media: blobs, MediaMaxSize: 1 << 20, MediaMaxTotal: maxTotal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
