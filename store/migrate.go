@@ -154,6 +154,7 @@ var goSteps = map[int]func(context.Context, *sql.Tx) error{
 	35: fillMediaSites,
 	36: unpinRooms,
 	37: unpinRooms,
+	38: retimeRooms,
 }
 
 // onlyIfColumn is a migration's optional first-line condition,

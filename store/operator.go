@@ -184,6 +184,9 @@ type victim struct {
 	nid, ts  int64
 	id, room string
 	counted  bool // a public, unredacted message of a sender not opted out: counted in rooms.message_count
+	// readable: a public message or poll, which may have set its room's
+	// first or last time.
+	readable bool
 	// threadRoot is the message it replies to in a thread, if it is a
 	// thread reply ("" otherwise).
 	threadRoot string
@@ -193,6 +196,7 @@ type victim struct {
 // redactions of them and appends a change for each so the index drops it.
 func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) error {
 	uncount := map[string]int{}
+	retime := map[string]bool{} // rooms whose times a victim may have set
 	for _, v := range vs {
 		if _, err := w.tx.ExecContext(ctx, `INSERT INTO tombstones (event_id, room_id, reason, at, origin_ts) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (event_id) DO NOTHING`, v.id, v.room, reason, w.now, v.ts); err != nil {
@@ -215,6 +219,9 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 		if v.counted {
 			uncount[v.room]++
 		}
+		if v.readable {
+			retime[v.room] = true
+		}
 		if err := w.feed(ctx, ChangeExpired, id.RoomID(v.room), id.EventID(v.id)); err != nil {
 			return err
 		}
@@ -233,11 +240,16 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 			return err
 		}
 	}
+	for room := range retime {
+		if err := w.retime(ctx, room); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 const victimColumns = `nid, origin_ts, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + notOptedOutCond + `),
-	CASE WHEN rel_type = 'm.thread' THEN rel_target ELSE '' END`
+	(public AND ` + readableSQL + `), CASE WHEN rel_type = 'm.thread' THEN rel_target ELSE '' END`
 
 func (w *writer) victims(ctx context.Context, query string, args ...any) ([]victim, error) {
 	rows, err := w.tx.QueryContext(ctx, query, args...)
@@ -248,7 +260,7 @@ func (w *writer) victims(ctx context.Context, query string, args ...any) ([]vict
 	var out []victim
 	for rows.Next() {
 		var v victim
-		if err := rows.Scan(&v.nid, &v.ts, &v.id, &v.room, &v.counted, &v.threadRoot); err != nil {
+		if err := rows.Scan(&v.nid, &v.ts, &v.id, &v.room, &v.counted, &v.readable, &v.threadRoot); err != nil {
 			return nil, err
 		}
 		out = append(out, v)

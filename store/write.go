@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -321,6 +322,9 @@ func (w *writer) optedOutSenders(ctx context.Context) (map[string]bool, error) {
 		for sender := range d.senders {
 			senders = append(senders, sender)
 		}
+		for sender := range d.timed {
+			senders = append(senders, sender)
+		}
 	}
 	if len(senders) == 0 {
 		return nil, nil
@@ -357,8 +361,11 @@ func (w *writer) recount(ctx context.Context, user id.UserID, was bool) error {
 	if err != nil || now == was {
 		return err
 	}
-	rows, err := w.tx.QueryContext(ctx, `SELECT room_id, COUNT(*) FROM events
-		WHERE sender = $1 AND public AND NOT redacted AND `+timelineMessageSQL+` GROUP BY room_id`, string(user))
+	// Each room where they have a message or a poll shown, with the
+	// number of their messages (a poll is not counted); the room's
+	// times are taken anew too (retime).
+	rows, err := w.tx.QueryContext(ctx, `SELECT room_id, COUNT(CASE WHEN `+timelineMessageSQL+` THEN 1 END) FROM events
+		WHERE sender = $1 AND public AND NOT redacted AND `+readableSQL+` GROUP BY room_id`, string(user))
 	if err != nil {
 		return fmt.Errorf("count messages of %s: %w", user, err)
 	}
@@ -384,8 +391,51 @@ func (w *writer) recount(ctx context.Context, user id.UserID, was bool) error {
 			WHERE room_id = $1`, room, n); err != nil {
 			return fmt.Errorf("recount room %s: %w", room, err)
 		}
+		if err := w.retime(ctx, room); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// retimeRoomSQL sets the first and last times of the room %[1]s names
+// anew, from the messages and polls its pages show (shownMessageCond,
+// shownPollCond: not redacted, their sender not opted out), the last of
+// those sent in time (sentInTimeSQL): four seeks on events_shown and
+// events_polls. The last is sought from %[2]s, now and sentAheadMS,
+// down: no event stamped later was sent in time, and a room of history
+// stamped ahead (spam stamped in 2100) is not walked whole for it. The
+// writes that add messages move the times out (countMessageSQL); this
+// takes them back in when what set them is no longer shown.
+const retimeRoomSQL = `UPDATE rooms SET
+	first_ts = (SELECT COALESCE(MIN(t), 0) FROM (
+		SELECT (SELECT origin_ts FROM events` + shownIndexed + ` WHERE room_id = %[1]s AND ` + shownMessageCond + `
+			ORDER BY origin_ts LIMIT 1) AS t
+		UNION ALL SELECT (SELECT origin_ts FROM events` + pollsIndexed + ` WHERE room_id = %[1]s AND ` + shownPollCond + `
+			ORDER BY origin_ts LIMIT 1) AS t) firsts),
+	last_ts = (SELECT COALESCE(MAX(t), 0) FROM (
+		SELECT (SELECT origin_ts FROM events` + shownIndexed + ` WHERE room_id = %[1]s AND origin_ts <= %[2]s AND ` + shownMessageCond + ` AND ` + sentInTimeSQL + `
+			ORDER BY origin_ts DESC LIMIT 1) AS t
+		UNION ALL SELECT (SELECT origin_ts FROM events` + pollsIndexed + ` WHERE room_id = %[1]s AND origin_ts <= %[2]s AND ` + shownPollCond + ` AND ` + sentInTimeSQL + `
+			ORDER BY origin_ts DESC LIMIT 1) AS t) lasts)`
+
+// retime takes room's first and last times anew (retimeRoomSQL): after
+// a message or poll that may have set one stops being shown (redacted,
+// deleted, its sender opted out) or one of an opted-out sender's is
+// stored.
+func (w *writer) retime(ctx context.Context, room string) error {
+	if _, err := w.tx.ExecContext(ctx, w.s.dbForm(fmt.Sprintf(retimeRoomSQL, "$1", "$2")+` WHERE room_id = $1`), room, w.now+sentAheadMS); err != nil {
+		return fmt.Errorf("room %s's times: %w", room, err)
+	}
+	return nil
+}
+
+// retimeRooms takes every room's times anew (migration 038): a room's
+// times spanned an opted-out member's messages and kept those of
+// messages since redacted or deleted.
+func retimeRooms(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(retimeRoomSQL, "rooms.room_id", "$1")+` WHERE NOT purged`, time.Now().UnixMilli()+sentAheadMS)
+	return err
 }
 
 // recountRooms counts each room's messages anew, as the writes keep
@@ -409,6 +459,12 @@ type roomDelta struct {
 	// message count is of those whose sender has not opted out (finish).
 	senders      map[string]int64
 	minTS, maxTS int64
+	// timed: the senders of the messages and polls minTS and maxTS are
+	// of; retime: the room's times are taken anew when the batch ends
+	// (one of those senders has opted out, or a message or poll was
+	// redacted).
+	timed  map[string]bool
+	retime bool
 	// arrived, arrivedTS, arrivedOrder: the history visibility of the
 	// batch's latest Arrived event stored, its time and its order in the
 	// batch; arrivedFirst: that was its first push (pushed_visibility).
@@ -846,6 +902,10 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 			if d.minTS == 0 || ev.OriginTS < d.minTS {
 				d.minTS = ev.OriginTS
 			}
+			if d.timed == nil {
+				d.timed = map[string]bool{}
+			}
+			d.timed[dbText(string(ev.Sender))] = true
 			if ev.OriginTS > d.maxTS && sentInTime(ev.OriginTS, w.now) {
 				d.maxTS = ev.OriginTS
 			}
@@ -1136,6 +1196,14 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 				return err
 			}
 		}
+		if public && (isTimelineMessage(typ, relType) || event.IsPollStart(typ) && relType != event.RelReplace && !isState) {
+			// It may be what set its room's first or last time.
+			d, err := w.room(ctx, id.RoomID(room))
+			if err != nil {
+				return err
+			}
+			d.retime = true
+		}
 		if public && isTimelineMessage(typ, relType) {
 			// A message stored by this transaction is counted when it
 			// ends (finish), from its tally: one redacted before that,
@@ -1308,6 +1376,14 @@ func (w *writer) finish(ctx context.Context) error {
 		}
 		if messages > 0 || d.minTS > 0 {
 			if _, err := w.exec(ctx, countMessageSQL, string(room), messages, d.minTS, d.maxTS); err != nil {
+				return err
+			}
+		}
+		for sender := range d.timed {
+			d.retime = d.retime || optedOut[sender]
+		}
+		if d.retime {
+			if err := w.retime(ctx, string(room)); err != nil {
 				return err
 			}
 		}

@@ -69,3 +69,42 @@ func TestRoomCountsLeaveOptedOutMembersOut(t *testing.T) {
 		counts("z opted in", all, etag)
 	})
 }
+
+// A room opens on the last day with something to read, and its times in
+// the directory's JSON are of what its pages show: when the member who
+// wrote last opts out, the room opens on the day before, and its last
+// activity is no longer the time of their last message.
+func TestRoomTimesLeaveOptedOutMembersOut(t *testing.T) {
+	const day = 86400000
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		e := newEnv(t, st, writeRoom(t,
+			zLine("$a1", "m.room.message", 1000, aUser, nil, `{"msgtype":"m.text","body":"one"}`),
+			zLine("$z1", "m.room.message", 2*day+1000, zUser, nil, `{"msgtype":"m.text","body":"two"}`),
+		))
+		lastActivity := func(step, want string) {
+			t.Helper()
+			var rooms struct {
+				Rooms []struct {
+					LastActivity string `json:"last_activity"`
+				} `json:"rooms"`
+			}
+			decode(t, e.get(t, "/api/v1/rooms"), http.StatusOK, &rooms)
+			if len(rooms.Rooms) != 1 || rooms.Rooms[0].LastActivity != want {
+				t.Errorf("%s: /api/v1/rooms = %+v; want last activity %s", step, rooms, want)
+			}
+		}
+		opensOn(t, e, "2026-01-03")
+		lastActivity("before", "2026-01-03T00:00:01Z")
+		if _, err := st.OptOut(ctx, zUser, store.OptOutByUser); err != nil {
+			t.Fatal(err)
+		}
+		opensOn(t, e, "2026-01-01")
+		lastActivity("z opted out", "2026-01-01T00:00:01Z")
+		if _, err := st.OptIn(ctx, zUser); err != nil {
+			t.Fatal(err)
+		}
+		opensOn(t, e, "2026-01-03")
+		lastActivity("z opted in", "2026-01-03T00:00:01Z")
+	})
+}

@@ -1,0 +1,8 @@
+-- 038_room_times_shown: a room's first and last times are those of the
+-- messages and polls its pages show. They spanned an opted-out member's
+-- messages (the directory's last activity and the API's last_activity
+-- gave the time of the last message of a member who had opted out, and
+-- the room's address opened on a day showing nothing), and kept the times
+-- of messages redacted or deleted since. store.retimeRooms takes every
+-- room's times anew, from Go after this file; the writes keep them so
+-- since (writer.retime).
