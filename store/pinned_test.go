@@ -114,3 +114,46 @@ func TestFutureStampedPollAloneGivesItsRoomATime(t *testing.T) {
 		}
 	})
 }
+
+// History read back stamped after 9999-12-31, the last day a page can
+// show, is stored at its arrival, as a push stamped ahead is: its day, its
+// room's address and the links to them answered 400 (helper-94). A
+// message of that last day keeps its time.
+func TestHistoryStampedPastTheLastDayIsStoredAtItsArrival(t *testing.T) {
+	const lastDay = int64(253402300799999) // 9999-12-31T23:59:59.999Z
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		before := time.Now().UnixMilli()
+		for _, src := range []store.Source{store.SourceBackfill, store.SourceImport, store.SourceSweep} {
+			if _, err := st.PutEventsFrom(ctx, src, []store.Event{
+				mk(t, "$past-"+string(src), "m.room.message", "@mallory:evil.org", lastDay+1, nil, `{"msgtype":"m.text","body":"year 10000"}`),
+				mk(t, "$last-"+string(src), "m.room.message", "@bob:example.org", lastDay, nil, `{"msgtype":"m.text","body":"the last day"}`),
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after := time.Now().UnixMilli()
+		for _, src := range []store.Source{store.SourceBackfill, store.SourceImport, store.SourceSweep} {
+			evs, err := st.EventsByID(ctx, []id.EventID{id.EventID("$past-" + string(src)), id.EventID("$last-" + string(src))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 2 {
+				t.Fatalf("%s: %d events stored; want 2", src, len(evs))
+			}
+			for _, e := range evs {
+				switch e.ID {
+				case id.EventID("$past-" + string(src)):
+					if e.OriginTS < before || e.OriginTS > after {
+						t.Errorf("%s: the message stamped past the last day is stored at %d; want its arrival, %d to %d", src, e.OriginTS, before, after)
+					}
+				default:
+					if e.OriginTS != lastDay {
+						t.Errorf("%s: the message of the last day is stored at %d; want %d", src, e.OriginTS, lastDay)
+					}
+				}
+			}
+		}
+	})
+}

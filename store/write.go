@@ -517,6 +517,8 @@ func (s *Store) put(ctx context.Context, src Source, txnID string, evs []Event) 
 	}
 	if src == SourceTransaction || src == SourceSync {
 		clampAhead(evs, s.now().UnixMilli())
+	} else {
+		clampPastDays(evs, s.now().UnixMilli())
 	}
 	res, err := s.putBatch(ctx, txnID, len(evs), evs)
 	if err == nil {
@@ -592,6 +594,23 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 // was sent some time before it was read, not when, and a moderator's
 // redaction of it is judged by that (applyRedaction). State keeps its
 // time, which current state passes over (sentInTimeSQL).
+// lastDayMS is the last millisecond of 9999-12-31, the last day whose date
+// the pages write in four digits and read back (web's dateLayout).
+const lastDayMS = 253402300799999
+
+// clampPastDays gives each message of history read back stamped after the
+// last day a page can show (lastDayMS) the time it is received, as
+// clampAhead gives a push's: its day, the room's address when it was the
+// room's only message, and the links to them answered 400, and it could
+// be read nowhere but its permalink. Its JSON keeps the time claimed.
+func clampPastDays(evs []Event, now int64) {
+	for i := range evs {
+		if e := &evs[i]; !e.IsState() && e.OriginTS > lastDayMS {
+			e.OriginTS = now
+		}
+	}
+}
+
 func clampAhead(evs []Event, now int64) {
 	for i := range evs {
 		if e := &evs[i]; !e.IsState() && e.OriginTS > now+sentAheadMS {
