@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"maunium.net/go/mautrix/id"
@@ -62,7 +63,11 @@ func (s *Server) directory(c echo.Context) error {
 		}
 		v.Page = n
 	}
-	if len(v.Q) > 200 {
+	// The filter is shown back in the page, which says it is UTF-8.
+	if !utf8.ValidString(v.Q) {
+		return badRequest("The filter is not text (UTF-8).")
+	}
+	if utf8.RuneCountInString(v.Q) > 200 {
 		return badRequest("The filter is too long (at most 200 characters).")
 	}
 	rooms, more, err := s.store.RoomsUpTo(ctx, store.MaxDirectoryRooms)

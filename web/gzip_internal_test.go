@@ -117,3 +117,28 @@ func TestGzipParts(t *testing.T) {
 		}
 	}
 }
+
+// A weight of 0 refuses gzip however it is written: its name in any case,
+// after another parameter, with spaces (helper-94).
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"gzip":                         true,
+		"gzip, deflate, br":            true,
+		"br;q=1.0, gzip;q=0.8":         true,
+		"gzip;q=0":                     false,
+		"gzip; q=0":                    false,
+		"gzip;Q=0":                     false,
+		"gzip; Q=0.000":                false,
+		"gzip;foo=1;q=0":               false,
+		"gzip;foo=1":                   true,
+		"gzip;q=nonsense":              false,
+		"identity, *;q=1":              false,
+		"":                             false,
+		"GZIP;q=0.5":                   true,
+		"deflate;q=0, gzip ; q = 0.1 ": true,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %v; want %v", header, got, want)
+		}
+	}
+}

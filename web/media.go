@@ -110,18 +110,25 @@ func (s *Server) serveMedia(c echo.Context, thumb bool) error {
 	// The server's write timeout suits pages; a 50 MiB video to a slow
 	// reader needs longer, but not forever. (Recorders in tests cannot.)
 	_ = http.NewResponseController(c.Response()).SetWriteDeadline(time.Now().Add(mediaWriteTimeout))
-	// ServeContent answers Range (audio and video seek), HEAD and
-	// If-None-Match against the ETag set above; a range of no bytes it
-	// would answer with 206 and nothing (dropZeroSuffixes).
+	// ServeContent answers Range (audio and video seek), HEAD, If-Range
+	// and the preconditions against the ETag set above, in RFC 9110's
+	// order; a range of no bytes it would answer with 206 and nothing
+	// (dropZeroSuffixes): a Range of those alone is given to it as one
+	// starting at the end, which it answers with 416 once the
+	// preconditions and If-Range have had their say (answered here, a
+	// current copy's If-None-Match got 416, not 304; a failed If-Match
+	// 416, not 412; and with If-Range the 206 of nothing).
 	req := c.Request()
-	if rng, ok := dropZeroSuffixes(req.Header.Get("Range")); ok && req.Header.Get("If-Range") == "" {
+	if rng, ok := dropZeroSuffixes(req.Header.Get("Range")); ok {
 		if rng == "" {
 			size, err := f.Seek(0, io.SeekEnd)
 			if err != nil {
 				return err
 			}
-			h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-			return c.NoContent(http.StatusRequestedRangeNotSatisfiable)
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			rng = "bytes=" + strconv.FormatInt(size, 10) + "-"
 		}
 		req.Header.Set("Range", rng)
 	}

@@ -291,6 +291,10 @@ func meetingLength(m *meeting.Meeting) string {
 // meetingAt loads the meeting a URL names: 404 when its start message is
 // not a shown #startmeeting of this room.
 func (s *Server) meetingAt(c echo.Context, r store.Room, raw string) (meeting.Meeting, error) {
+	// A meeting is named by the event that starts it, as a permalink is.
+	if err := eventIDSyntax(raw); err != nil {
+		return meeting.Meeting{}, err
+	}
 	ctx := c.Request().Context()
 	e, err := s.store.EventByID(ctx, id.EventID(raw))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

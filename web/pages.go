@@ -380,7 +380,7 @@ func (s *Server) dayView(c echo.Context, r store.Room, date, after string, q *re
 	hour := c.QueryParam("hour")
 	if hour != "" {
 		h, err := strconv.Atoi(hour)
-		if err != nil || len(hour) != 2 || h < 0 || h > 23 || after != "" {
+		if err != nil || len(hour) != 2 || hour[0] < '0' || hour[0] > '9' || h < 0 || h > 23 || after != "" {
 			return dayView{}, 0, badRequest("?hour= takes an hour of the day from 00 to 23 (UTC), without ?after=.")
 		}
 		// From the hour's first millisecond: after every event of the
@@ -637,8 +637,8 @@ func (s *Server) publicEvent(c echo.Context) (store.Event, store.Room, error) {
 // lookupEvent finds an event by the ID a URL gives, with a clear 400 for
 // something that is not an event ID and a 404 page for an unknown one.
 func (s *Server) lookupEvent(c echo.Context, raw string) (store.Event, error) {
-	if !strings.HasPrefix(raw, "$") || len(raw) < 2 || len(raw) > 255 {
-		return store.Event{}, badRequest("%q is not a Matrix event ID; event IDs start with '$'.", truncateRunes(raw, 80))
+	if err := eventIDSyntax(raw); err != nil {
+		return store.Event{}, err
 	}
 	ctx := c.Request().Context()
 	ev, err := s.store.EventByID(ctx, id.EventID(raw))
@@ -652,6 +652,14 @@ func (s *Server) lookupEvent(c echo.Context, raw string) (store.Event, error) {
 		return store.Event{}, notFound("The archive has no event %s. It may never have been archived, or the link may be mistyped.", raw)
 	}
 	return ev, err
+}
+
+// eventIDSyntax refuses, with a 400, what cannot be an event ID.
+func eventIDSyntax(raw string) error {
+	if !strings.HasPrefix(raw, "$") || len(raw) < 2 || len(raw) > 255 {
+		return badRequest("%q is not a Matrix event ID; event IDs start with '$'.", truncateRunes(raw, 80))
+	}
+	return nil
 }
 
 // tombstoneNotice says why a message the archive held is gone for good.

@@ -462,19 +462,23 @@ func (s *Server) gzipVariant(key string, body []byte) (respBody, error) {
 }
 
 // acceptsGzip says whether an Accept-Encoding header accepts gzip (named,
-// without q=0; "*" is not taken for it).
+// without a weight of 0; "*" is not taken for it). The weight is the
+// parameter named q in any case, wherever it stands among the coding's
+// parameters (RFC 9110, 12.4.2); one that is not a number refuses.
 func acceptsGzip(header string) bool {
 	for _, part := range strings.Split(header, ",") {
 		coding, params, _ := strings.Cut(part, ";")
 		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 			continue
 		}
-		q, ok := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q=")
-		if !ok {
-			return true
+		for _, param := range strings.Split(params, ";") {
+			name, value, _ := strings.Cut(param, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "q") {
+				v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+				return err == nil && v > 0
+			}
 		}
-		v, err := strconv.ParseFloat(q, 64)
-		return err == nil && v > 0
+		return true
 	}
 	return false
 }
