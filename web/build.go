@@ -250,7 +250,7 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, lostRo
 			rv.Permalink = links.permalink(p)
 		default:
 			rv.SenderName = displayName(ps.ev.SenderName, ps.ev.Sender)
-			q.text(ps.msg, 120, func(t string) { rv.Excerpt = t })
+			q.quote(p, ps.msg, 120, func(t string) { rv.Excerpt = t })
 			rv.Permalink = links.permalink(p)
 		}
 		v.Reply = rv

@@ -24,3 +24,7 @@ func (s *Server) SetViaPageMembers(n int) { s.viaPageMembers = n }
 // HoldRequest counts a request as being answered until the function it
 // returns is called, for tests of what waits for a quiet moment.
 func (s *Server) HoldRequest() (done func()) { return s.beginRequest() }
+
+// TextsRendered is how many plain texts the server has rendered, for
+// tests of what a page renders once.
+func (s *Server) TextsRendered() int64 { return s.texts.Load() }

@@ -112,6 +112,9 @@ type Server struct {
 	// viaHook, if set (by tests), is called as a room's via servers are
 	// computed from all of its member events.
 	viaHook func(id.RoomID)
+	// texts counts the plain texts rendered (run), for tests of what a
+	// page renders once.
+	texts atomic.Int64
 	// viaPageMembers bounds the member events a request reads for a room
 	// whose via servers are not known (firstVia).
 	viaPageMembers int
