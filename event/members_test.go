@@ -115,6 +115,10 @@ func mediaRefsByMaps(typ string, content json.RawMessage) []MXC {
 			walk(f["m.new_content"], 1)
 		}
 	}
+	if f, ok := objectFields(content); ok && ParseRelation(content).Type == RelReplace {
+		walk(f["m.new_content"], 1)
+		return out
+	}
 	walk(content, 0)
 	return out
 }

@@ -150,8 +150,8 @@ func mayNameMXC(raw []byte) bool {
 var mediaMsgTypes = map[string]bool{MsgImage: true, MsgFile: true, MsgAudio: true, MsgVideo: true}
 
 // MediaRefs returns the valid mxc URIs an m.room.message or m.sticker
-// content refers to (url and info.thumbnail_url, and those of an edit's
-// m.new_content), without duplicates. Fields of the wrong type and invalid
+// content refers to (url and info.thumbnail_url; an edit's, those of its
+// m.new_content alone), without duplicates. Fields of the wrong type and invalid
 // URIs are skipped: media is optional, the message is still archived. An
 // encrypted file's URI sits under "file" and is never returned.
 func MediaRefs(typ string, content json.RawMessage) []MXC {
@@ -189,8 +189,17 @@ func MediaRefs(typ string, content json.RawMessage) []MXC {
 			walk(lastMember(c, "m.new_content"), 1)
 		}
 	}
-	if validJSON(content) {
-		walk(content, 0)
+	if !validJSON(content) {
+		return nil
 	}
+	if ParseRelation(content).Type == RelReplace {
+		// An edit shows its m.new_content alone (ApplyEdit): its own
+		// fields are a fallback no page shows, and a file named there
+		// was kept (served) by the edit after the message that showed
+		// it was redacted.
+		walk(lastMember(content, "m.new_content"), 1)
+		return out
+	}
+	walk(content, 0)
 	return out
 }

@@ -45,6 +45,10 @@ func TestMediaRefs(t *testing.T) {
 		{TypeMessage, `{"msgtype":"m.file","body":"x","file":{"url":"mxc://hs/enc"}}`, nil},
 		{TypeMessage, `{"msgtype":"m.video","url":42,"info":{"thumbnail_url":"mxc://hs/t"}}`, []MXC{{"hs", "t"}}},
 		{TypeMessage, `{"msgtype":"m.image","url":"mxc://hs/a","m.new_content":{"msgtype":"m.image","url":"mxc://hs/b"}}`, []MXC{{"hs", "a"}, {"hs", "b"}}},
+		// An edit's own fields are a fallback no page shows (helper-95).
+		{TypeMessage, `{"msgtype":"m.image","url":"mxc://hs/a","m.new_content":{"msgtype":"m.text","body":"x"},"m.relates_to":{"rel_type":"m.replace","event_id":"$e"}}`, nil},
+		{TypeMessage, `{"msgtype":"m.image","url":"mxc://hs/a","m.new_content":{"msgtype":"m.image","url":"mxc://hs/b"},"m.relates_to":{"rel_type":"m.replace","event_id":"$e"}}`, []MXC{{"hs", "b"}}},
+		{TypeMessage, `{"msgtype":"m.image","url":"mxc://hs/a","m.relates_to":{"rel_type":"m.replace"}}`, []MXC{{"hs", "a"}}},
 		{TypeReaction, `{"url":"mxc://hs/a"}`, nil},
 		{TypeMessage, `[1]`, nil},
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -137,6 +138,43 @@ func (w *writer) addMediaRefs(ctx context.Context, ev *Event) error {
 		}
 		if _, err := w.tx.ExecContext(ctx, enqueueMediaSQL, m.Server, m.MediaID, string(ev.RoomID), mediaSite(m.Server)); err != nil {
 			return fmt.Errorf("media queue: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropEditFallbackRefs removes the references edits made to files named
+// in their fallback alone (migration 039): an edit refers to those of its
+// m.new_content (event.MediaRefs). A file left with no reference is one
+// no archived message refers to (MediaFor); its copy stays, as a
+// redacted message's does.
+func dropEditFallbackRefs(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT e.event_id, e.type, e.raw, m.server, m.media_id FROM media_refs m
+		JOIN events e ON e.event_id = m.event_id
+		WHERE e.rel_type = '`+event.RelReplace+`' AND e.type IN ('`+event.TypeMessage+`', '`+event.TypeSticker+`')`)
+	if err != nil {
+		return err
+	}
+	type ref struct{ event, server, mediaID string }
+	var stale []ref
+	for rows.Next() {
+		var r ref
+		var typ, raw string
+		if err := rows.Scan(&r.event, &typ, &raw, &r.server, &r.mediaID); err != nil {
+			rows.Close()
+			return err
+		}
+		if !slices.Contains(event.EventMediaRefs(typ, []byte(raw)), event.MXC{Server: r.server, MediaID: r.mediaID}) {
+			stale = append(stale, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range stale {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM media_refs WHERE event_id = $1 AND server = $2 AND media_id = $3`, r.event, r.server, r.mediaID); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -155,6 +155,7 @@ var goSteps = map[int]func(context.Context, *sql.Tx) error{
 	36: unpinRooms,
 	37: unpinRooms,
 	38: retimeRooms,
+	39: dropEditFallbackRefs,
 }
 
 // onlyIfColumn is a migration's optional first-line condition,

@@ -1,0 +1,56 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/store"
+)
+
+// editFallbackImage is an edit of $bob's text whose own fields, a fallback
+// no page shows, name Alice's image; its m.new_content is text.
+func editFallbackImage(t *testing.T, uri string) store.Event {
+	return mk(t, "$forge", "m.room.message", "@mallory:evil.example", 2100, nil,
+		`{"msgtype":"m.image","body":"x","url":"`+uri+`","m.new_content":{"msgtype":"m.text","body":"x"},"m.relates_to":{"rel_type":"m.replace","event_id":"$bob"}}`)
+}
+
+// An edit refers to the files of its m.new_content alone: one whose
+// fallback named Alice's image kept it served after Alice redacted the
+// message that showed it (helper-95).
+func TestEditFallbackDoesNotKeepAFile(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		const uri = "mxc://example.org/alicepic"
+		put(t, st, baseRoom(t)...)
+		put(t, st,
+			mk(t, "$bob", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`),
+			mediaMsg(t, "$alice", "@alice:example.org", 2050, "m.image", uri, ""),
+			editFallbackImage(t, uri))
+		fetched(t, st, uri, shaA)
+		wantMedia(t, st, uri, store.MediaReady)
+		put(t, st, mk(t, "$r1", "m.room.redaction", "@alice:example.org", 3000, nil, `{"redacts":"$alice"}`))
+		wantMedia(t, st, uri, store.MediaGone)
+	})
+}
+
+// An archive whose edits referred to their fallback's files refers to
+// them no more once migrated.
+func TestMigrationDropsEditFallbackRefs(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			const uri = "mxc://example.org/alicepic"
+			st := migratedFrom(t, d, func(st *store.Store) {
+				put(t, st, baseRoom(t)...)
+				put(t, st,
+					mk(t, "$bob", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`),
+					mediaMsg(t, "$alice", "@alice:example.org", 2050, "m.image", uri, ""),
+					editFallbackImage(t, uri))
+				fetched(t, st, uri, shaA)
+				put(t, st, mk(t, "$r1", "m.room.redaction", "@alice:example.org", 3000, nil, `{"redacts":"$alice"}`))
+			},
+				// As the writes before 039 left it.
+				`INSERT INTO media_refs (event_id, room_id, server, media_id) VALUES ('$forge', '!room:example.org', 'example.org', 'alicepic') ON CONFLICT DO NOTHING`,
+				`UPDATE schema_version SET version = 38`)
+			wantMedia(t, st, uri, store.MediaGone)
+		})
+	}
+}

@@ -1,0 +1,6 @@
+-- 039_edit_fallback_refs: an edit refers only to the files of its
+-- m.new_content, which is all a page shows of it (event.MediaRefs). Its
+-- own fields are a fallback no page shows, and a file named there was
+-- served as long as the edit stood, after the message that showed it was
+-- redacted. store.dropEditFallbackRefs removes those references, from Go
+-- after this file.
