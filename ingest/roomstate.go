@@ -36,8 +36,9 @@ type stateEntry struct {
 	// display name of a member event, the visibility of a
 	// history-visibility event.
 	value string
-	// membership of a member event.
+	// membership of a member event; own: the member sent it themselves.
 	membership string
+	own        bool
 }
 
 func newRoomState(bot id.UserID) *roomState {
@@ -57,6 +58,7 @@ func (r *roomState) add(ev *event.Event, seq int64) {
 	case event.TypeMember:
 		e.value = event.StringField(ev.Content, "displayname")
 		e.membership = event.StringField(ev.Content, "membership")
+		e.own = string(ev.Sender) == *ev.StateKey
 	case event.TypeHistoryVisibility:
 		e.value = event.StringField(ev.Content, "history_visibility")
 	}
@@ -158,8 +160,20 @@ func (r *roomState) botRemoved(ts int64) bool {
 	return false
 }
 
-// displayName is the sender's display name at ts, "" if none was set.
+// displayName is the sender's display name at ts, "" if none was set:
+// of the latest member event they sent themselves (a join, a change of
+// name). Another's member event about them (an invite, a kick, a ban)
+// names them as its sender claims: an invite back after they left, with
+// a display name of the inviter's choosing and stamped before their
+// messages, renamed what they had written (helper-95). They cannot send
+// a message without having joined themselves.
 func (r *roomState) displayName(user id.UserID, ts int64, self id.EventID) string {
-	e, _ := r.at(event.TypeMember, string(user), ts, self)
-	return e.value
+	list := r.entries[stateKey{event.TypeMember, string(user)}]
+	i := sort.Search(len(list), func(i int) bool { return list[i].ts > ts })
+	for i--; i >= 0; i-- {
+		if list[i].eventID != self && list[i].own {
+			return list[i].value
+		}
+	}
+	return ""
 }

@@ -10,12 +10,13 @@ import (
 )
 
 // Ingest copies into each event (events.sender_name) the display name its
-// sender's member event in force set: the latest one at or before the
-// event's timestamp. So the events a member event named are its user's
-// events from its timestamp to the user's next member event.
+// sender's member event in force set: the latest one they sent themselves
+// at or before the event's timestamp (ingest's roomState.displayName). So
+// the events a member event named are its user's events from its
+// timestamp to the next member event they sent.
 const (
 	nextMemberSQL = `SELECT origin_ts FROM events
-		WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND origin_ts > $3
+		WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND sender = $2 AND origin_ts > $3
 		ORDER BY origin_ts LIMIT 1`
 	forgetNameSQL = `UPDATE events SET sender_name = ''
 		WHERE sender = $1 AND room_id = $2 AND origin_ts >= $3 AND origin_ts < $4 AND sender_name <> ''`

@@ -1192,8 +1192,9 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 		if err := w.feed(ctx, ChangeRedacted, id.RoomID(room), id.EventID(p.target)); err != nil {
 			return err
 		}
-		if typ == event.TypeMember && isState {
-			// Redacting one's member event withdraws the name it set.
+		if typ == event.TypeMember && isState && sender == stateKey.String {
+			// Redacting one's member event withdraws the name it set
+			// (a name is taken from one's own member events alone).
 			if err := w.forgetName(ctx, id.RoomID(room), id.UserID(stateKey.String), ts); err != nil {
 				return err
 			}
