@@ -594,18 +594,19 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 // was sent some time before it was read, not when, and a moderator's
 // redaction of it is judged by that (applyRedaction). State keeps its
 // time, which current state passes over (sentInTimeSQL).
-// lastDayMS is the last millisecond of 9999-12-31, the last day whose date
-// the pages write in four digits and read back (web's dateLayout).
-const lastDayMS = 253402300799999
+// LastDayMS is the last millisecond of 9999-12-31, the last day whose date
+// the pages write in four digits and read back (web's dateLayout): no
+// page links a later day.
+const LastDayMS = 253402300799999
 
 // clampPastDays gives each message of history read back stamped after the
-// last day a page can show (lastDayMS) the time it is received, as
+// last day a page can show (LastDayMS) the time it is received, as
 // clampAhead gives a push's: its day, the room's address when it was the
 // room's only message, and the links to them answered 400, and it could
 // be read nowhere but its permalink. Its JSON keeps the time claimed.
 func clampPastDays(evs []Event, now int64) {
 	for i := range evs {
-		if e := &evs[i]; !e.IsState() && e.OriginTS > lastDayMS {
+		if e := &evs[i]; !e.IsState() && e.OriginTS > LastDayMS {
 			e.OriginTS = now
 		}
 	}

@@ -51,3 +51,27 @@ func TestMessageStampedPastYear9999IsOnADayThatAnswers(t *testing.T) {
 		}
 	})
 }
+
+// State keeps its time (current state passes over what was stamped
+// ahead), however far ahead: a member event stamped in year 10000 has a
+// permalink that answers, with no link to a day no page can show; its
+// permalink answered 500, its view's day not encodable (helper-95).
+func TestStateStampedPastYear9999HasAPermalink(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			zLine("$zj", "m.room.member", 10, zUser, sk(zUser), `{"membership":"join","displayname":"Zorblax"}`),
+			msgLine("$ok", 1767225601000, `{"msgtype":"m.text","body":"normal"}`),
+			zLine("$zn", "m.room.member", 253402300800000+5000-1767225600000, zUser, sk(zUser), `{"membership":"join","displayname":"Zorblax2"}`),
+		))
+		loc := e.redirect(t, "/event/"+url.PathEscape("$zn"), http.StatusFound)
+		doc := e.page(t, loc, http.StatusOK)
+		if n := doc.Find("a.full-day").Length(); n != 0 {
+			t.Errorf("the permalink links its day %d times; want none, no page shows a day after 9999", n)
+		}
+		for _, p := range []string{"/room/!x:example.org/2026-01-01", "/room/!x:example.org", "/api/v1/events/" + url.PathEscape("$zn")} {
+			if r := e.get(t, p); r.Code >= 400 && r.Code != http.StatusFound {
+				t.Errorf("GET %s = %d", p, r.Code)
+			}
+		}
+	})
+}

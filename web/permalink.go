@@ -26,9 +26,8 @@ type permalinkView struct {
 	Room     roomView
 	Date     string
 	DateLong string
-	Day      time.Time
 	// FullDay is the page of the day holding the message, with its
-	// fragment.
+	// fragment; empty for state stamped after 9999 (store.LastDayMS).
 	FullDay string
 	Items   []itemView
 	// Meta is the link preview; Cite the citations (empty for a message
@@ -123,8 +122,13 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 		evs = []store.Event{ev}
 	}
 	v := permalinkView{
-		Bot: s.opts.Bot, Room: s.roomView(ctx, r), Date: date, DateLong: day.Format("Monday, 2 January 2006"), Day: day,
+		Bot: s.opts.Bot, Room: s.roomView(ctx, r), Date: date, DateLong: day.Format("Monday, 2 January 2006"),
 		FullDay: full + "#" + string(ev.ID),
+	}
+	if ev.OriginTS > store.LastDayMS {
+		// State stamped past 9999 (a message is stored at its arrival,
+		// store.clampPastDays): no day page reads its date.
+		v.FullDay = ""
 	}
 	v.Room.HistoryNote = s.historyNote(ctx, r)
 	var q renderQueue
