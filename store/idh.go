@@ -152,6 +152,11 @@ func (s *Store) dbForm(query string) string {
 	return query
 }
 
+// MentionsMeeting is events_meeting's condition, for the web: whether a
+// message's JSON raw names "startmeeting" as written (in any ASCII case,
+// no letter of it escaped), as store.MeetingStarts finds its candidates.
+func MentionsMeeting(typ string, raw []byte) bool { return mentionsMeeting(typ, raw) }
+
 // mentionsMeeting is events_meeting's condition on SQLite, computed when
 // the row is written (the column meeting): a message whose JSON holds
 // "startmeeting" in any ASCII case, as LOWER(raw) LIKE '%startmeeting%'

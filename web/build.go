@@ -34,6 +34,10 @@ func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.Ev
 	}
 	res := resolve(&sh.ev, rel)
 	sh.msg, sh.edited, sh.editedAt = res.Message, res.Edited, res.EditedAt
+	sh.src = sh.ev.Raw
+	if res.Edited && len(res.Edits) > 0 {
+		sh.src = rel[res.Edits[len(res.Edits)-1]].Raw
+	}
 	if res.Err != nil {
 		// Stored but undisplayable content (a wrong-typed field): show that
 		// plainly instead of failing the whole page.

@@ -48,6 +48,14 @@ func meetingLine(sh *shown) (meeting.Line, bool) {
 		return meeting.Line{}, false
 	}
 	l.Text = event.StripReplyFallbackText(sh.msg.Body)
+	if meeting.Starts(l) && !store.MentionsMeeting(event.TypeMessage, sh.src) {
+		// A #startmeeting whose JSON spells a letter of it as an escape
+		// (#start\u006deeting) is not one the store finds as a meeting's
+		// start (events_meeting), so no list, feed or API list showed the
+		// meeting its day page and minutes did (helper-95): it is a line
+		// like any other, everywhere.
+		l.Command = false
+	}
 	return l, true
 }
 

@@ -554,3 +554,40 @@ func TestMeetingsListTheNewest(t *testing.T) {
 		e.page(t, "/room/!x:example.org/meeting/$m0a", http.StatusOK)
 	})
 }
+
+// A #startmeeting whose JSON spells a letter of it as an escape
+// (#start\u006deeting) starts no meeting anywhere, as the store finds no
+// such start (events_meeting reads the JSON as written): its day page
+// marked it and its minutes were served while the meetings list, the
+// API's and the feed left it out (helper-95). Edited into one, by an edit
+// that spells it plainly, it is one everywhere.
+func TestEscapedStartMeetingIsOneEverywhereOrNowhere(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, writeRoom(t,
+			meetingMsg("$m0", 120000, aUser, `#start\u006deeting Escaped sync`),
+			meetingMsg("$m1", 180000, aUser, "#action Ann writes zescapedaction"),
+			meetingMsg("$m2", 240000, aUser, "#endmeeting"),
+			meetingMsg("$n0", 3600000, aUser, `draft`),
+			zLine("$n0e", "m.room.message", 3600001, aUser, nil, `{"msgtype":"m.text","body":"* #startmeeting Plain","m.new_content":{"msgtype":"m.text","body":"#startmeeting Plain"},"m.relates_to":{"rel_type":"m.replace","event_id":"$n0"}}`),
+			meetingMsg("$n1", 3660000, aUser, "#action Ann writes zplainaction"),
+			meetingMsg("$n2", 3720000, aUser, "#endmeeting"),
+		))
+		day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+		list := e.page(t, "/room/!x:example.org/meetings", http.StatusOK)
+		api := e.get(t, "/api/v1/rooms/!x:example.org/meetings").Body.String()
+		feed := e.get(t, "/room/!x:example.org/meetings.atom").Body.String()
+		if msgByID(day, "$m0").Find("a.meeting-start").Length() != 0 {
+			t.Error("the day page marks the escaped #startmeeting as a meeting's start")
+		}
+		if code := e.get(t, "/room/!x:example.org/meeting/$m0").Code; code != http.StatusNotFound {
+			t.Errorf("the escaped #startmeeting's minutes answer %d; want 404", code)
+		}
+		if strings.Contains(api, "$m0") || strings.Contains(feed, "zescapedaction") {
+			t.Error("the API's list or the feed has the escaped #startmeeting's meeting")
+		}
+		if msgByID(day, "$n0").Find("a.meeting-start").Length() != 1 || e.get(t, "/room/!x:example.org/meeting/$n0").Code != http.StatusOK ||
+			list.Find("table.meetings tbody tr").Length() != 1 || !strings.Contains(api, "$n0") || !strings.Contains(feed, "zplainaction") {
+			t.Errorf("the message edited into a plain #startmeeting is not a meeting everywhere (listed %d)", list.Find("table.meetings tbody tr").Length())
+		}
+	})
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -39,6 +40,10 @@ type shown struct {
 	// its own (an edit, a state change), quoted as a reply's parent
 	// (replyParents); nothing else of it is read.
 	notMessage bool
+	// src is the JSON of the event msg comes from (the message, or its
+	// edit shown), which must name "startmeeting" as written for it to
+	// start a meeting (meetingLine).
+	src json.RawMessage
 }
 
 type reaction struct {
