@@ -7,11 +7,17 @@ import (
 	"github.com/mxarchive/mxarchive/store"
 )
 
-// editFallbackImage is an edit of $bob's text whose own fields, a fallback
-// no page shows, name Alice's image; its m.new_content is text.
-func editFallbackImage(t *testing.T, uri string) store.Event {
-	return mk(t, "$forge", "m.room.message", "@mallory:evil.example", 2100, nil,
-		`{"msgtype":"m.image","body":"x","url":"`+uri+`","m.new_content":{"msgtype":"m.text","body":"x"},"m.relates_to":{"rel_type":"m.replace","event_id":"$bob"}}`)
+// putEditFallbackRoom stores Bob's text, Alice's image at uri, fetched, and
+// an edit of Bob's text whose own fields, a fallback no page shows, name
+// Alice's image; its m.new_content is text.
+func putEditFallbackRoom(t *testing.T, st *store.Store, uri string) {
+	put(t, st, baseRoom(t)...)
+	put(t, st,
+		mk(t, "$bob", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`),
+		mediaMsg(t, "$alice", "@alice:example.org", 2050, "m.image", uri, ""),
+		mk(t, "$forge", "m.room.message", "@mallory:evil.example", 2100, nil,
+			`{"msgtype":"m.image","body":"x","url":"`+uri+`","m.new_content":{"msgtype":"m.text","body":"x"},"m.relates_to":{"rel_type":"m.replace","event_id":"$bob"}}`))
+	fetched(t, st, uri, shaA)
 }
 
 // An edit refers to the files of its m.new_content alone: one whose
@@ -20,12 +26,7 @@ func editFallbackImage(t *testing.T, uri string) store.Event {
 func TestEditFallbackDoesNotKeepAFile(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		const uri = "mxc://example.org/alicepic"
-		put(t, st, baseRoom(t)...)
-		put(t, st,
-			mk(t, "$bob", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`),
-			mediaMsg(t, "$alice", "@alice:example.org", 2050, "m.image", uri, ""),
-			editFallbackImage(t, uri))
-		fetched(t, st, uri, shaA)
+		putEditFallbackRoom(t, st, uri)
 		wantMedia(t, st, uri, store.MediaReady)
 		put(t, st, mk(t, "$r1", "m.room.redaction", "@alice:example.org", 3000, nil, `{"redacts":"$alice"}`))
 		wantMedia(t, st, uri, store.MediaGone)
@@ -39,12 +40,7 @@ func TestMigrationDropsEditFallbackRefs(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			const uri = "mxc://example.org/alicepic"
 			st := migratedFrom(t, d, func(st *store.Store) {
-				put(t, st, baseRoom(t)...)
-				put(t, st,
-					mk(t, "$bob", "m.room.message", "@bob:example.org", 2000, nil, `{"msgtype":"m.text","body":"hi"}`),
-					mediaMsg(t, "$alice", "@alice:example.org", 2050, "m.image", uri, ""),
-					editFallbackImage(t, uri))
-				fetched(t, st, uri, shaA)
+				putEditFallbackRoom(t, st, uri)
 				put(t, st, mk(t, "$r1", "m.room.redaction", "@alice:example.org", 3000, nil, `{"redacts":"$alice"}`))
 			},
 				// As the writes before 039 left it.
