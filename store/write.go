@@ -583,17 +583,6 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 	return res, nil
 }
 
-// clampAhead gives each message (every event but state) of a push (an
-// appservice transaction, /sync) stamped more than sentAheadMS after now,
-// when the archive receives it, the time it is received: a push comes as
-// it is sent, no event was sent after it arrived, and a time is its
-// server's claim. One message stamped in 2100 otherwise made its room the
-// directory's most recently active for good, the last entry of its feed
-// and a day of its calendar 74 years on. Its JSON keeps the time claimed.
-// History read back (a backfill, a sweep, an import) keeps its claim: it
-// was sent some time before it was read, not when, and a moderator's
-// redaction of it is judged by that (applyRedaction). State keeps its
-// time, which current state passes over (sentInTimeSQL).
 // LastDayMS is the last millisecond of 9999-12-31, the last day whose date
 // the pages write in four digits and read back (web's dateLayout): no
 // page links a later day.
@@ -612,6 +601,17 @@ func clampPastDays(evs []Event, now int64) {
 	}
 }
 
+// clampAhead gives each message (every event but state) of a push (an
+// appservice transaction, /sync) stamped more than sentAheadMS after now,
+// when the archive receives it, the time it is received: a push comes as
+// it is sent, no event was sent after it arrived, and a time is its
+// server's claim. One message stamped in 2100 otherwise made its room the
+// directory's most recently active for good, the last entry of its feed
+// and a day of its calendar 74 years on. Its JSON keeps the time claimed.
+// History read back (a backfill, a sweep, an import) keeps its claim: it
+// was sent some time before it was read, not when, and a moderator's
+// redaction of it is judged by that (applyRedaction). State keeps its
+// time, which current state passes over (sentInTimeSQL).
 func clampAhead(evs []Event, now int64) {
 	for i := range evs {
 		if e := &evs[i]; !e.IsState() && e.OriginTS > now+sentAheadMS {
