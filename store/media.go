@@ -149,9 +149,12 @@ func (w *writer) addMediaRefs(ctx context.Context, ev *Event) error {
 // no archived message refers to (MediaFor); its copy stays, as a
 // redacted message's does.
 func dropEditFallbackRefs(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT e.event_id, e.type, e.raw, m.server, m.media_id FROM media_refs m
-		JOIN events e ON e.event_id = m.event_id
-		WHERE e.rel_type = '`+event.RelReplace+`' AND e.type IN ('`+event.TypeMessage+`', '`+event.TypeSticker+`')`)
+	// Each edit, then its references by media_refs' key (SQLite keeps
+	// the order of a CROSS JOIN; no index finds an event by its ID's
+	// text alone).
+	rows, err := tx.QueryContext(ctx, `SELECT e.event_id, e.type, e.raw, m.server, m.media_id FROM events e
+		CROSS JOIN media_refs m
+		WHERE m.event_id = e.event_id AND e.rel_type = '`+event.RelReplace+`' AND e.type IN ('`+event.TypeMessage+`', '`+event.TypeSticker+`')`)
 	if err != nil {
 		return err
 	}
