@@ -145,9 +145,10 @@ func (w *writer) addMediaRefs(ctx context.Context, ev *Event) error {
 
 // dropEditFallbackRefs removes the references edits made to files named
 // in their fallback alone (migration 039): an edit refers to those of its
-// m.new_content (event.MediaRefs). A file left with no reference is one
-// no archived message refers to (MediaFor); its copy stays, as a
-// redacted message's does.
+// m.new_content (event.MediaRefs). A file left with no reference is
+// erased, as dropMediaRefs erases one (eraseIfUnreferenced): the
+// message that showed it was redacted while the edit still referred to
+// it.
 func dropEditFallbackRefs(ctx context.Context, tx *sql.Tx) error {
 	// Each edit, then its references by media_refs' key (SQLite keeps
 	// the order of a CROSS JOIN; no index finds an event by its ID's
@@ -175,8 +176,12 @@ func dropEditFallbackRefs(ctx context.Context, tx *sql.Tx) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	w := &writer{tx: safeTx{tx}, now: time.Now().UnixMilli()}
 	for _, r := range stale {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM media_refs WHERE event_id = $1 AND server = $2 AND media_id = $3`, r.event, r.server, r.mediaID); err != nil {
+			return err
+		}
+		if err := w.eraseIfUnreferenced(ctx, event.MXC{Server: r.server, MediaID: r.mediaID}); err != nil {
 			return err
 		}
 	}
@@ -206,33 +211,43 @@ func (w *writer) dropMediaRefs(ctx context.Context, eventID string) error {
 		return err
 	}
 	for _, m := range dropped {
-		var left int
-		if err := w.tx.QueryRowContext(ctx, mediaRefsLeftSQL, m.Server, m.MediaID).Scan(&left); err != nil {
+		if err := w.eraseIfUnreferenced(ctx, m); err != nil {
 			return err
 		}
-		if left > 0 {
-			continue
-		}
-		if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_queue WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID); err != nil {
+	}
+	return nil
+}
+
+// eraseIfUnreferenced erases a URI no event refers to any more: its
+// queued fetch dropped, its row marked erased (kept, so that its URL
+// answers 410 rather than 404) and its blobs, if no other URI shares
+// them, handed to the archiver for deletion (media_orphans).
+func (w *writer) eraseIfUnreferenced(ctx context.Context, m event.MXC) error {
+	var left int
+	if err := w.tx.QueryRowContext(ctx, mediaRefsLeftSQL, m.Server, m.MediaID).Scan(&left); err != nil {
+		return err
+	}
+	if left > 0 {
+		return nil
+	}
+	if _, err := w.tx.ExecContext(ctx, `DELETE FROM media_queue WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID); err != nil {
+		return err
+	}
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO media (server, media_id, sha256, size, content_type, fetched_at, erased_at)
+		VALUES ($1, $2, '', 0, '', 0, $3) ON CONFLICT (server, media_id) DO NOTHING`, m.Server, m.MediaID, w.now); err != nil {
+		return err
+	}
+	var sha, thumb string
+	if err := w.tx.QueryRowContext(ctx, `SELECT sha256, thumb_sha256 FROM media WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID).Scan(&sha, &thumb); err != nil {
+		return err
+	}
+	if _, err := w.tx.ExecContext(ctx, `UPDATE media SET erased_at = $3, sha256 = '', size = 0, thumb_sha256 = '', thumb_type = ''
+		WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID, w.now); err != nil {
+		return err
+	}
+	for _, h := range []string{sha, thumb} {
+		if err := w.orphanIfUnused(ctx, h); err != nil {
 			return err
-		}
-		// Keep a row either way, so the URL answers 410 rather than 404.
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO media (server, media_id, sha256, size, content_type, fetched_at, erased_at)
-			VALUES ($1, $2, '', 0, '', 0, $3) ON CONFLICT (server, media_id) DO NOTHING`, m.Server, m.MediaID, w.now); err != nil {
-			return err
-		}
-		var sha, thumb string
-		if err := w.tx.QueryRowContext(ctx, `SELECT sha256, thumb_sha256 FROM media WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID).Scan(&sha, &thumb); err != nil {
-			return err
-		}
-		if _, err := w.tx.ExecContext(ctx, `UPDATE media SET erased_at = $3, sha256 = '', size = 0, thumb_sha256 = '', thumb_type = ''
-			WHERE server = $1 AND media_id = $2`, m.Server, m.MediaID, w.now); err != nil {
-			return err
-		}
-		for _, h := range []string{sha, thumb} {
-			if err := w.orphanIfUnused(ctx, h); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
