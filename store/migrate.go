@@ -128,7 +128,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		} else if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return mayNot(fmt.Errorf("migrate: apply %s: %w", m.name, err))
 		} else if step := goSteps[m.version]; step != nil {
-			if err := step(ctx, tx); err != nil {
+			if err := step(ctx, tx, s.dialect); err != nil {
 				return mayNot(fmt.Errorf("migrate: apply %s: %w", m.name, err))
 			}
 		}
@@ -148,14 +148,19 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // goSteps are the parts of migrations SQL cannot do, each run after its
 // version's file, in the same transaction.
-var goSteps = map[int]func(context.Context, *sql.Tx) error{
-	32: fillMediaSites,
-	34: recountRooms,
-	35: fillMediaSites,
-	36: unpinRooms,
-	37: unpinRooms,
+var goSteps = map[int]func(context.Context, *sql.Tx, dialect) error{
+	32: anyDialect(fillMediaSites),
+	34: anyDialect(recountRooms),
+	35: anyDialect(fillMediaSites),
+	36: anyDialect(unpinRooms),
+	37: anyDialect(unpinRooms),
 	38: retimeRooms,
-	39: dropEditFallbackRefs,
+	39: anyDialect(dropEditFallbackRefs),
+}
+
+// anyDialect is a migration step that runs alike on both databases.
+func anyDialect(step func(context.Context, *sql.Tx) error) func(context.Context, *sql.Tx, dialect) error {
+	return func(ctx context.Context, tx *sql.Tx, _ dialect) error { return step(ctx, tx) }
 }
 
 // onlyIfColumn is a migration's optional first-line condition,

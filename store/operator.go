@@ -184,9 +184,10 @@ type victim struct {
 	nid, ts  int64
 	id, room string
 	counted  bool // a public, unredacted message of a sender not opted out: counted in rooms.message_count
-	// readable: a public message or poll, which may have set its room's
+	// shown: a message or poll its room's pages show (public, not
+	// redacted, its sender not opted out), which may have set its room's
 	// first or last time.
-	readable bool
+	shown bool
 	// threadRoot is the message it replies to in a thread, if it is a
 	// thread reply ("" otherwise).
 	threadRoot string
@@ -219,7 +220,7 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 		if v.counted {
 			uncount[v.room]++
 		}
-		if v.readable {
+		if v.shown {
 			retime[v.room] = true
 		}
 		if err := w.feed(ctx, ChangeExpired, id.RoomID(v.room), id.EventID(v.id)); err != nil {
@@ -249,7 +250,7 @@ func (w *writer) deleteEvents(ctx context.Context, vs []victim, reason string) e
 }
 
 const victimColumns = `nid, origin_ts, event_id, room_id, (public AND NOT redacted AND ` + timelineMessageSQL + notOptedOutCond + `),
-	(public AND ` + readableSQL + `), CASE WHEN rel_type = 'm.thread' THEN rel_target ELSE '' END`
+	(public AND NOT redacted AND ` + readableSQL + notOptedOutCond + `), CASE WHEN rel_type = 'm.thread' THEN rel_target ELSE '' END`
 
 func (w *writer) victims(ctx context.Context, query string, args ...any) ([]victim, error) {
 	rows, err := w.tx.QueryContext(ctx, query, args...)
@@ -260,7 +261,7 @@ func (w *writer) victims(ctx context.Context, query string, args ...any) ([]vict
 	var out []victim
 	for rows.Next() {
 		var v victim
-		if err := rows.Scan(&v.nid, &v.ts, &v.id, &v.room, &v.counted, &v.readable, &v.threadRoot); err != nil {
+		if err := rows.Scan(&v.nid, &v.ts, &v.id, &v.room, &v.counted, &v.shown, &v.threadRoot); err != nil {
 			return nil, err
 		}
 		out = append(out, v)
@@ -391,6 +392,11 @@ func (s *Store) Takedown(ctx context.Context, eventID id.EventID, reason string)
 		}
 		var res PutResult
 		if err := w.applyRedaction(ctx, p, &res); err != nil {
+			return err
+		}
+		// A member's redaction moves no time of its room (retimeRoomSQL);
+		// the operator's, once, does.
+		if err := w.retime(ctx, string(ev.RoomID)); err != nil {
 			return err
 		}
 		// Taken down again, to replace its reason (one that said too

@@ -14,8 +14,12 @@ import (
 // A room's first and last times (the directory's last activity, the
 // API's first_message and last_activity, the day its address opens on)
 // are those of the messages and polls its pages show: an opted-out
-// member's, a redacted or deleted message's do not set them, from the
-// change on, and a member's count again once they opt back in.
+// member's and a deleted message's do not set them, from the change on,
+// and a member's count again once they opt back in. A member's redaction
+// moves no time (chosen: taking a time back is a seek that passes over
+// what is not shown below it, which an attacker redacting their own last
+// message each time would have repeated; helper-96); the operator's
+// takedown does.
 func TestRoomTimesAreOfWhatIsShown(t *testing.T) {
 	const alice, bob, carol = "@alice:example.org", "@bob:example.org", "@carol:example.org"
 	msg := func(t *testing.T, evID, sender string, ts int64) store.Event {
@@ -50,14 +54,14 @@ func TestRoomTimesAreOfWhatIsShown(t *testing.T) {
 		}
 		check("bob opted in", 2000, 4000)
 		put(t, st, redact(t, "$rb2", bob, 4001, "$b2"))
-		check("bob redacted his last message", 2000, 3000)
+		check("bob redacted his last message", 2000, 4000)
 		put(t, st, msg(t, "$b3", bob, 5000), redact(t, "$rb3", bob, 5001, "$b3"))
-		check("bob wrote and redacted a message in one batch", 2000, 3000)
+		check("bob wrote and redacted a message in one batch", 2000, 5000)
 		put(t, st, mk(t, "$poll", "m.poll.start", carol, 6000, nil,
 			`{"m.poll":{"question":{"m.text":[{"body":"when?"}]},"answers":[{"m.id":"a","m.text":[{"body":"now"}]},{"m.id":"b","m.text":[{"body":"later"}]}]}}`))
 		check("carol started a poll", 2000, 6000)
 		put(t, st, redact(t, "$rpoll", carol, 6001, "$poll"))
-		check("carol redacted her poll", 2000, 3000)
+		check("carol redacted her poll", 2000, 6000)
 		if _, err := st.EraseUser(ctx, bob, false); err != nil {
 			t.Fatal(err)
 		}
@@ -114,4 +118,43 @@ func TestMigrationTakesRoomTimesOfWhatIsShown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An opted-out member's writes take no room time anew: before, every
+// batch with one of their messages did, a seek that passed over all they
+// had written since (100,000 of them: 91.6 ms a write on SQLite, against
+// 1.2 for an honest one; helper-96). Their message's batch now runs no
+// more statements than an honest member's.
+func TestOptedOutMembersWritesTakeNoTimeAnew(t *testing.T) {
+	const mallory, alice = "@mallory:evil.org", "@alice:example.org"
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		put(t, st, mk(t, "$a0", "m.room.message", alice, 5000, nil, `{"msgtype":"m.text","body":"hi"}`))
+		if _, err := st.OptOut(ctx, mallory, store.OptOutByUser); err != nil {
+			t.Fatal(err)
+		}
+		statements := func(evID, sender string, ts int64) int64 {
+			count, err := st.CountQueries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			put(t, st, mk(t, evID, "m.room.message", sender, ts, nil, `{"msgtype":"m.text","body":"x"}`))
+			return count()
+		}
+		for i := range 3 {
+			spam := statements(fmt.Sprintf("$m%d", i), mallory, int64(6000+i))
+			honest := statements(fmt.Sprintf("$h%d", i), alice, int64(7000+i))
+			if spam > honest {
+				t.Errorf("an opted-out member's message took %d statements, an honest one's %d", spam, honest)
+			}
+		}
+		r, err := st.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.FirstTS != 5000 || r.LastTS != 7002 {
+			t.Errorf("the room's times are %d to %d; want 5000 to 7002", r.FirstTS, r.LastTS)
+		}
+	})
 }

@@ -322,7 +322,7 @@ func (w *writer) optedOutSenders(ctx context.Context) (map[string]bool, error) {
 		for sender := range d.senders {
 			senders = append(senders, sender)
 		}
-		for sender := range d.timed {
+		for sender := range d.times {
 			senders = append(senders, sender)
 		}
 	}
@@ -362,37 +362,43 @@ func (w *writer) recount(ctx context.Context, user id.UserID, was bool) error {
 		return err
 	}
 	// Each room where they have a message or a poll shown, with the
-	// number of their messages (a poll is not counted); the room's
-	// times are taken anew too (retime).
-	rows, err := w.tx.QueryContext(ctx, `SELECT room_id, COUNT(CASE WHEN `+timelineMessageSQL+` THEN 1 END) FROM events
+	// number of their messages (a poll is not counted) and the first and
+	// last (sent in time) of both: opted out, the room's times are taken
+	// anew without them (retime); back in, moved out to theirs.
+	rows, err := w.tx.QueryContext(ctx, `SELECT room_id, COUNT(CASE WHEN `+timelineMessageSQL+` THEN 1 END),
+		MIN(origin_ts), COALESCE(MAX(CASE WHEN `+sentInTimeSQL+` THEN origin_ts END), 0) FROM events
 		WHERE sender = $1 AND public AND NOT redacted AND `+readableSQL+` GROUP BY room_id`, string(user))
 	if err != nil {
 		return fmt.Errorf("count messages of %s: %w", user, err)
 	}
-	counts := map[string]int64{}
+	type roomCount struct{ n, first, last int64 }
+	counts := map[string]roomCount{}
 	for rows.Next() {
 		var room string
-		var n int64
-		if err := rows.Scan(&room, &n); err != nil {
+		var c roomCount
+		if err := rows.Scan(&room, &c.n, &c.first, &c.last); err != nil {
 			rows.Close()
 			return err
 		}
-		counts[room] = n
+		counts[room] = c
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for room, n := range counts {
+	for room, c := range counts {
 		if now {
-			n = -n
+			if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET message_count = CASE WHEN message_count > $2 THEN message_count - $2 ELSE 0 END
+				WHERE room_id = $1`, room, c.n); err != nil {
+				return fmt.Errorf("recount room %s: %w", room, err)
+			}
+			if err := w.retime(ctx, room); err != nil {
+				return err
+			}
+			continue
 		}
-		if _, err := w.tx.ExecContext(ctx, `UPDATE rooms SET message_count = CASE WHEN message_count + $2 > 0 THEN message_count + $2 ELSE 0 END
-			WHERE room_id = $1`, room, n); err != nil {
+		if _, err := w.tx.ExecContext(ctx, countMessageSQL, room, c.n, c.first, c.last); err != nil {
 			return fmt.Errorf("recount room %s: %w", room, err)
-		}
-		if err := w.retime(ctx, room); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -402,16 +408,22 @@ func (w *writer) recount(ctx context.Context, user id.UserID, was bool) error {
 // anew, from the messages and polls its pages show (shownMessageCond,
 // shownPollCond: not redacted, their sender not opted out), the last of
 // those sent in time (sentInTimeSQL): four seeks on events_shown and
-// events_polls. The last is sought from %[2]s, now and sentAheadMS,
-// down: no event stamped later was sent in time, and a room of history
-// stamped ahead (spam stamped in 2100) is not walked whole for it. The
-// writes that add messages move the times out (countMessageSQL); this
-// takes them back in when what set them is no longer shown.
+// events_polls, the first from %[3]s up and the last from %[2]s down.
+// The writes move the times out as they add what is shown
+// (countMessageSQL), so the room's own times bound them (retime); the
+// migration's bound is now and sentAheadMS (retimeRooms): no event
+// stamped later was sent in time. Each seek passes over what is not
+// shown between its bound and what it finds, one index entry each (an
+// opted-out member's messages, history read back stamped ahead): it runs
+// when an opt-out or a deletion takes away what a time may be of, not
+// for each write, and a redaction moves no time (chosen: an attacker
+// who redacts their own last message each time would have the seek
+// pass over all that lies below it).
 const retimeRoomSQL = `UPDATE rooms SET
 	first_ts = (SELECT COALESCE(MIN(t), 0) FROM (
-		SELECT (SELECT origin_ts FROM events` + shownIndexed + ` WHERE room_id = %[1]s AND ` + shownMessageCond + `
+		SELECT (SELECT origin_ts FROM events` + shownIndexed + ` WHERE room_id = %[1]s AND origin_ts >= %[3]s AND ` + shownMessageCond + `
 			ORDER BY origin_ts LIMIT 1) AS t
-		UNION ALL SELECT (SELECT origin_ts FROM events` + pollsIndexed + ` WHERE room_id = %[1]s AND ` + shownPollCond + `
+		UNION ALL SELECT (SELECT origin_ts FROM events` + pollsIndexed + ` WHERE room_id = %[1]s AND origin_ts >= %[3]s AND ` + shownPollCond + `
 			ORDER BY origin_ts LIMIT 1) AS t) firsts),
 	last_ts = (SELECT COALESCE(MAX(t), 0) FROM (
 		SELECT (SELECT origin_ts FROM events` + shownIndexed + ` WHERE room_id = %[1]s AND origin_ts <= %[2]s AND ` + shownMessageCond + ` AND ` + sentInTimeSQL + `
@@ -419,12 +431,11 @@ const retimeRoomSQL = `UPDATE rooms SET
 		UNION ALL SELECT (SELECT origin_ts FROM events` + pollsIndexed + ` WHERE room_id = %[1]s AND origin_ts <= %[2]s AND ` + shownPollCond + ` AND ` + sentInTimeSQL + `
 			ORDER BY origin_ts DESC LIMIT 1) AS t) lasts)`
 
-// retime takes room's first and last times anew (retimeRoomSQL): after
-// a message or poll that may have set one stops being shown (redacted,
-// deleted, its sender opted out) or one of an opted-out sender's is
-// stored.
+// retime takes room's first and last times anew (retimeRoomSQL) within
+// its times now, after a message or poll that may have set one stops
+// being shown: deleted, or its sender opted out.
 func (w *writer) retime(ctx context.Context, room string) error {
-	if _, err := w.tx.ExecContext(ctx, w.s.dbForm(fmt.Sprintf(retimeRoomSQL, "$1", "$2")+` WHERE room_id = $1`), room, w.now+sentAheadMS); err != nil {
+	if _, err := w.tx.ExecContext(ctx, w.s.dbForm(fmt.Sprintf(retimeRoomSQL, "$1", "rooms.last_ts", "rooms.first_ts")+` WHERE room_id = $1`), room); err != nil {
 		return fmt.Errorf("room %s's times: %w", room, err)
 	}
 	return nil
@@ -433,8 +444,12 @@ func (w *writer) retime(ctx context.Context, room string) error {
 // retimeRooms takes every room's times anew (migration 038): a room's
 // times spanned an opted-out member's messages and kept those of
 // messages since redacted or deleted.
-func retimeRooms(ctx context.Context, tx *sql.Tx) error {
-	_, err := tx.ExecContext(ctx, fmt.Sprintf(retimeRoomSQL, "rooms.room_id", "$1")+` WHERE NOT purged`, time.Now().UnixMilli()+sentAheadMS)
+func retimeRooms(ctx context.Context, tx *sql.Tx, d dialect) error {
+	query := fmt.Sprintf(retimeRoomSQL, "rooms.room_id", "$1", "0") + ` WHERE NOT purged`
+	if d == sqlite {
+		query = sqliteForm(query)
+	}
+	_, err := tx.ExecContext(ctx, query, time.Now().UnixMilli()+sentAheadMS)
 	return err
 }
 
@@ -457,14 +472,11 @@ type roomDelta struct {
 	controls []string
 	// senders: how many messages each sender has in the batch; a room's
 	// message count is of those whose sender has not opted out (finish).
-	senders      map[string]int64
-	minTS, maxTS int64
-	// timed: the senders of the messages and polls minTS and maxTS are
-	// of; retime: the room's times are taken anew when the batch ends
-	// (one of those senders has opted out, or a message or poll was
-	// redacted).
-	timed  map[string]bool
-	retime bool
+	senders map[string]int64
+	// times: the first and last (sent in time, 0 if none) of each
+	// sender's messages and polls in the batch; the room's times are
+	// moved out to those of the senders who have not opted out (finish).
+	times map[string][2]int64
 	// arrived, arrivedTS, arrivedOrder: the history visibility of the
 	// batch's latest Arrived event stored, its time and its order in the
 	// batch; arrivedFirst: that was its first push (pushed_visibility).
@@ -919,16 +931,18 @@ func (w *writer) put(ctx context.Context, ev *Event, res *PutResult) error {
 					w.tallied[stored] = true
 				}
 			}
-			if d.minTS == 0 || ev.OriginTS < d.minTS {
-				d.minTS = ev.OriginTS
+			if d.times == nil {
+				d.times = map[string][2]int64{}
 			}
-			if d.timed == nil {
-				d.timed = map[string]bool{}
+			sender := dbText(string(ev.Sender))
+			t, seen := d.times[sender]
+			if !seen || ev.OriginTS < t[0] {
+				t[0] = ev.OriginTS
 			}
-			d.timed[dbText(string(ev.Sender))] = true
-			if ev.OriginTS > d.maxTS && sentInTime(ev.OriginTS, w.now) {
-				d.maxTS = ev.OriginTS
+			if ev.OriginTS > t[1] && sentInTime(ev.OriginTS, w.now) {
+				t[1] = ev.OriginTS
 			}
+			d.times[sender] = t
 		}
 		if ev.Rel.Type == event.RelReplace && ev.Rel.EventID != "" {
 			if err := w.feed(ctx, ChangeEdited, ev.RoomID, ev.Rel.EventID); err != nil {
@@ -1217,14 +1231,6 @@ func (w *writer) applyRedaction(ctx context.Context, p pendingRedaction, res *Pu
 				return err
 			}
 		}
-		if public && (isTimelineMessage(typ, relType) || event.IsPollStart(typ) && relType != event.RelReplace && !isState) {
-			// It may be what set its room's first or last time.
-			d, err := w.room(ctx, id.RoomID(room))
-			if err != nil {
-				return err
-			}
-			d.retime = true
-		}
 		if public && isTimelineMessage(typ, relType) {
 			// A message stored by this transaction is counted when it
 			// ends (finish), from its tally: one redacted before that,
@@ -1395,16 +1401,19 @@ func (w *writer) finish(ctx context.Context) error {
 				messages += n
 			}
 		}
-		if messages > 0 || d.minTS > 0 {
-			if _, err := w.exec(ctx, countMessageSQL, string(room), messages, d.minTS, d.maxTS); err != nil {
-				return err
+		// An opted-out sender's messages set no time: a room's times
+		// are of what its pages show.
+		var minTS, maxTS int64
+		for sender, t := range d.times {
+			if !optedOut[sender] {
+				if minTS == 0 || t[0] < minTS {
+					minTS = t[0]
+				}
+				maxTS = max(maxTS, t[1])
 			}
 		}
-		for sender := range d.timed {
-			d.retime = d.retime || optedOut[sender]
-		}
-		if d.retime {
-			if err := w.retime(ctx, string(room)); err != nil {
+		if messages > 0 || minTS > 0 {
+			if _, err := w.exec(ctx, countMessageSQL, string(room), messages, minTS, maxTS); err != nil {
 				return err
 			}
 		}
