@@ -158,3 +158,38 @@ func TestOptedOutMembersWritesTakeNoTimeAnew(t *testing.T) {
 		}
 	})
 }
+
+// A message stamped 0 (1970-01-01T00:00:00.000, which the event format
+// allows) is stored at the millisecond after: a room's first time of 0
+// is "none yet", so the next batch set the room's first time past every
+// message shown before it, which no later retime found again
+// (helper-97).
+func TestEpochStampedMessageKeepsItsRoomsFirstTime(t *testing.T) {
+	const alice, mallory = "@alice:example.org", "@mallory:evil.example"
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		put(t, st, baseRoom(t)...)
+		put(t, st, mk(t, "$a1", "m.room.message", alice, 5000, nil, `{"msgtype":"m.text","body":"hi"}`))
+		if _, err := st.PutEventsFrom(ctx, store.SourceBackfill, []store.Event{
+			mk(t, "$m0", "m.room.message", mallory, 0, nil, `{"msgtype":"m.text","body":"epoch"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		put(t, st, mk(t, "$a2", "m.room.message", alice, 7000, nil, `{"msgtype":"m.text","body":"again"}`))
+		r, err := st.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.FirstTS != 1 || r.LastTS != 7000 {
+			t.Errorf("the room's times are %d to %d; want 1 (the epoch message's, stored at 1) to 7000", r.FirstTS, r.LastTS)
+		}
+		if err := st.Takedown(ctx, "$m0", "spam"); err != nil {
+			t.Fatal(err)
+		}
+		if r, err = st.Room(ctx, room); err != nil {
+			t.Fatal(err)
+		}
+		if r.FirstTS != 5000 || r.LastTS != 7000 {
+			t.Errorf("after the epoch message was taken down, the room's times are %d to %d; want 5000 (alice's first, shown) to 7000", r.FirstTS, r.LastTS)
+		}
+	})
+}

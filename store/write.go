@@ -445,7 +445,9 @@ func (w *writer) retime(ctx context.Context, room string) error {
 // times spanned an opted-out member's messages and kept those of
 // messages since redacted or deleted.
 func retimeRooms(ctx context.Context, tx *sql.Tx, d dialect) error {
-	query := fmt.Sprintf(retimeRoomSQL, "rooms.room_id", "$1", "0") + ` WHERE NOT purged`
+	// From 1: a message stamped 0, which the writes now store at 1
+	// (clampEpoch), would be a first time of "none yet" again.
+	query := fmt.Sprintf(retimeRoomSQL, "rooms.room_id", "$1", "1") + ` WHERE NOT purged`
 	if d == sqlite {
 		query = sqliteForm(query)
 	}
@@ -527,6 +529,7 @@ func (s *Store) put(ctx context.Context, src Source, txnID string, evs []Event) 
 	if len(evs) == 0 && txnID == "" {
 		return PutResult{}, nil
 	}
+	clampEpoch(evs)
 	if src == SourceTransaction || src == SourceSync {
 		clampAhead(evs, s.now().UnixMilli())
 	} else {
@@ -593,6 +596,19 @@ func (s *Store) putBatch(ctx context.Context, txnID string, total int, evs []Eve
 		return PutResult{}, err
 	}
 	return res, nil
+}
+
+// clampEpoch gives each message stamped 0 (1970-01-01T00:00:00.000Z, a
+// forged time) the millisecond after: a room's first time of 0 is "none
+// yet" (countMessageSQL), so one such message let the next batch set its
+// room's first time past every message shown before it, and every later
+// retime sought from there (helper-97). Its JSON keeps the time claimed.
+func clampEpoch(evs []Event) {
+	for i := range evs {
+		if e := &evs[i]; !e.IsState() && e.OriginTS == 0 {
+			e.OriginTS = 1
+		}
+	}
 }
 
 // LastDayMS is the last millisecond of 9999-12-31, the last day whose date
