@@ -223,6 +223,18 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 			break // the index has no more
 		}
 	}
+	// A room the archive does not show is no room to search, by ID as
+	// by alias, with the same answer as one it never had: a mistyped ID
+	// read as a search without matches (helper-98). The rooms are those
+	// read already (the hits', the filter's bounds) unless none was.
+	if err := rc.fillRooms(ctx, rooms); err != nil {
+		return res, fmt.Errorf("search: %w", err)
+	}
+	for i, r := range rooms {
+		if room, ok := rc.rooms[r]; !ok || !room.Shown() {
+			return Result{}, fmt.Errorf("%w: this archive has no room %s", ErrBadRequest, req.Query.In[i])
+		}
+	}
 	res.Rooms = make(map[id.RoomID]store.Room)
 	for _, e := range res.Events {
 		res.Rooms[e.RoomID] = rc.rooms[e.RoomID]
@@ -1498,16 +1510,16 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]*store.Even
 func (ix *Indexer) resolveRooms(ctx context.Context, in []string) ([]id.RoomID, error) {
 	var out []id.RoomID
 	for _, r := range in {
-		if strings.HasPrefix(r, "!") {
-			out = append(out, id.RoomID(r))
-			continue
-		}
-		roomID, err := ix.store.RoomIDByAlias(ctx, r)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("%w: this archive has no room %s", ErrBadRequest, r)
-		}
-		if err != nil {
-			return nil, err
+		roomID := id.RoomID(r)
+		if !strings.HasPrefix(r, "!") {
+			var err error
+			roomID, err = ix.store.RoomIDByAlias(ctx, r)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("%w: this archive has no room %s", ErrBadRequest, r)
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, roomID)
 	}

@@ -39,3 +39,36 @@ func TestHostileParametersAreRefusedClearly(t *testing.T) {
 		}
 	}
 }
+
+// A script's errors (helper-98): a feed's or a sitemap's is text, not a
+// page of the site, as a text log's is; and a search in a room the archive
+// does not have is a 400 whether the room is named by alias or by ID,
+// where a mistyped ID read as a search without matches.
+func TestScriptErrorsAreClear(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, msgLine("$m1", 1767225700000, `{"msgtype":"m.text","body":"kumquat"}`)))
+	e.withSearch(t)
+	for _, path := range []string{"/room/!nope:example.org/feed.atom", "/room/!nope:example.org/meetings.atom", "/search/feed.atom?q=hi&sort=oldest", "/sitemap/!nope:example.org.xml"} {
+		rec := e.do(t, http.MethodGet, path, map[string]string{"Accept": "application/atom+xml"})
+		if ct := rec.Header().Get("Content-Type"); rec.Code < 400 || !strings.HasPrefix(ct, "text/plain") {
+			t.Errorf("GET %s = %d, %q; want an error in plain text", path, rec.Code, ct)
+		}
+	}
+	for _, in := range []string{"%21nope:example.org", "%23nope:example.org"} {
+		var got struct {
+			Error string `json:"error"`
+		}
+		decode(t, e.get(t, "/api/v1/search?q=kumquat&in="+in), http.StatusBadRequest, &got)
+		if !strings.Contains(got.Error, "no room") {
+			t.Errorf("in=%s: %q; want that the archive has no such room", in, got.Error)
+		}
+	}
+	var found struct {
+		Results []struct {
+			EventID string `json:"event_id"`
+		} `json:"results"`
+	}
+	decode(t, e.get(t, "/api/v1/search?q=kumquat&in=%21x:example.org"), http.StatusOK, &found)
+	if len(found.Results) != 1 {
+		t.Errorf("a search in the room finds %d messages; want 1", len(found.Results))
+	}
+}

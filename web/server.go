@@ -437,9 +437,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(code, apiError{ErrCode: errCode(code), Error: msg})
 		return
 	}
-	if strings.HasSuffix(c.Request().URL.Path, ".txt") {
-		// A text log's or minutes' reader is a script as often as not:
-		// it gets text, as the log would have been.
+	if p := c.Request().URL.Path; strings.HasSuffix(p, ".txt") || strings.HasSuffix(p, ".atom") || strings.HasSuffix(p, ".xml") {
+		// A text log's or minutes' reader is a script as often as not,
+		// and a feed's or a sitemap's is a feed reader or a crawler:
+		// each gets text, not a page of the site (helper-98).
 		c.Response().Header().Set("Cache-Control", "no-store")
 		_ = c.String(code, fmt.Sprintf("%d %s: %s\n", code, http.StatusText(code), msg))
 		return
