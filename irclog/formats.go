@@ -165,12 +165,20 @@ func parseHexChat(s string) Line {
 		if event(text, &l) {
 			return l
 		}
+		if hexChatOwn(text) {
+			l.Kind = KindSkip
+			return l
+		}
 		if action("* "+text, &l) {
 			return l
 		}
 		return Line{}
 	case who == "-->" || who == "<--":
 		if event(text, &l) {
+			return l
+		}
+		if hexChatOwn(text) {
+			l.Kind = KindSkip
 			return l
 		}
 		return Line{}
@@ -185,7 +193,9 @@ func parseHexChat(s string) Line {
 		l.Kind, l.Nick, l.Text = KindMessage, nick, text
 		return l
 	case strings.HasPrefix(who, "-") && strings.HasSuffix(who, "-") && len(who) > 2:
-		nick := who[1 : len(who)-1]
+		// "-nick-", and "-nick/#chan-" for a notice to the channel (no
+		// nick holds a '/'): the bot's notices are its own lines.
+		nick, _, _ := strings.Cut(who[1:len(who)-1], "/")
 		if !validNick(nick) {
 			return Line{}
 		}
@@ -193,6 +203,56 @@ func parseHexChat(s string) Line {
 		return l
 	}
 	return Line{}
+}
+
+// hexChatOwnLines are HexChat's and XChat's words about the logging client
+// itself, which they write in a channel's tab, and so in its log, with the
+// "*" of an action (XChat 2.8 and HexChat's default text events, "You
+// Join", "Topic", "Topic Creation", "You Part", "You Kicked", "Users On
+// Channel", "Channel Modes", "Channel Creation", the "Cannot join" ones)
+// or older XChat's "-->" and "<--": a prefix, a channel, and what follows
+// the channel ("" for anything).
+var hexChatOwnLines = [...]struct{ prefix, after string }{
+	{"Now talking on ", ""},
+	{"You are now talking on ", ""},
+	{"Topic for ", " is"}, // "is: topic", XChat's "is topic"
+	{"Topic for ", " set by "},
+	{"You have left channel ", ""},
+	{"You have been kicked from ", " by "},
+	{"You have been invited to ", " by "},
+	{"Users on ", ": "},
+	{"Channel ", " modes: "},
+	{"Channel ", " created on "},
+	{"Channel ", " url: "},
+	{"Cannot join ", " ("},
+}
+
+// hexChatOwn reports whether text (after the "*", "-->" or "<--") is one
+// of the client's lines about itself (hexChatOwnLines, its nick change,
+// its disconnection): client chatter, where a /me of a user "Now",
+// "Topic" or "You" was read.
+func hexChatOwn(text string) bool {
+	if nick, ok := strings.CutPrefix(text, "You are now known as "); ok {
+		return validNick(nick)
+	}
+	if strings.HasPrefix(text, "Disconnected (") && strings.HasSuffix(text, ")") {
+		return true
+	}
+	for _, o := range hexChatOwnLines {
+		rest, ok := strings.CutPrefix(text, o.prefix)
+		if !ok || rest == "" || !strings.ContainsRune("#&!+", rune(rest[0])) {
+			continue
+		}
+		if i := strings.IndexAny(rest, " :"); i >= 0 { // no channel holds either
+			rest = rest[i:]
+		} else {
+			rest = ""
+		}
+		if strings.HasPrefix(rest, o.after) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseBracketed reads "[HH:MM:SS] <nick> text" (ZNC, seconds required)

@@ -381,8 +381,15 @@ func event(s string, l *Line) bool {
 	case strings.HasPrefix(rest, "was kicked "):
 		// irssi "was kicked from #chan by kicker [reason]", Limnoria/ZNC
 		// "was kicked by kicker (reason)", Ubuntu "was kicked off #chan by kicker (reason)".
+		// The channel is one word, skipped whole: cut at the first "by ",
+		// a kick in #ruby or #lobby was one by a user "by".
 		after := strings.TrimPrefix(rest, "was kicked ")
-		_, after, ok := strings.Cut(after, "by ")
+		if r, ok := strings.CutPrefix(after, "from "); ok {
+			_, after, _ = strings.Cut(r, " ")
+		} else if r, ok := strings.CutPrefix(after, "off "); ok {
+			_, after, _ = strings.Cut(r, " ")
+		}
+		after, ok := strings.CutPrefix(after, "by ")
 		if !ok {
 			return false
 		}

@@ -215,3 +215,87 @@ func TestDateFromName(t *testing.T) {
 		}
 	}
 }
+
+// TestKickInAChannelEndingInBy: irssi writes a kick as "victim was kicked
+// from #chan by kicker [reason]" and irclogs.ubuntu.com as "victim was
+// kicked off #chan by kicker (reason)". In a channel whose name ends in
+// "by" (#ruby, #lobby, #rugby, #standby) the archive showed the kick as
+// sent by a user "by", with the kicker's nick glued to the reason.
+func TestKickInAChannelEndingInBy(t *testing.T) {
+	tests := []struct {
+		name   string
+		format Format
+		line   string
+	}{
+		{"irssi", Irssi, "19:01 -!- spammer was kicked from #ruby by fungi [spam]"},
+		{"ubuntu", Plain, "=== spammer was kicked off #lobby by fungi (spam)"},
+		{"a channel named by", Irssi, "19:01 -!- spammer was kicked from #by by fungi [spam]"},
+		{"limnoria, no channel", Limnoria, "2021-08-17T19:01:00  *** spammer was kicked by fungi (spam)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := Parse(tt.format, tt.line)
+			if l.Kind != KindKick || l.Nick != "fungi" || l.Target != "spammer" || l.Text != "spam" {
+				t.Errorf("%q:\n got kind %d kicker %q victim %q reason %q\nwant a kick by \"fungi\" of \"spammer\" with reason \"spam\"",
+					tt.line, l.Kind, l.Nick, l.Target, l.Text)
+			}
+		})
+	}
+}
+
+// TestHexChatOwnLinesAreDropped: XChat and HexChat write their messages
+// about the logging client itself in a channel's log with the "*" of an
+// action ("*\tNow talking on #opendev", "*\tTopic for #opendev is: …"), or,
+// in older XChat, with "-->" and "<--". They were read as /me lines of
+// users "Now", "Topic" and "You": each time the logging client joined,
+// the archive showed "* Now talking on #opendev" from a user "Now". They
+// are client chatter, dropped like irssi's and WeeChat's; other people's
+// joins, topics and actions are still read.
+func TestHexChatOwnLinesAreDropped(t *testing.T) {
+	for _, text := range []string{
+		"*\tNow talking on #opendev",
+		"*\tTopic for #opendev is: OpenDev | https://opendev.org",
+		"*\tTopic for #opendev set by fungi (Mon Aug 16 10:00:00 2021)",
+		"*\tYou are now known as clarkb_",
+		"*\tYou have left channel #opendev",
+		"*\tYou have left channel #opendev (bye)",
+		"*\tYou have been kicked from #opendev by fungi (spam)",
+		"*\tDisconnected (Connection reset by peer)",
+		"*\tUsers on #opendev: fungi clarkb @ChanServ",
+		"*\tChannel #opendev modes: +nt",
+		"*\tChannel #opendev created on Mon Aug 16 10:00:00 2021",
+		"*\tCannot join #secret (Channel is invite only).",
+		"-->\tYou are now talking on #opendev",
+		"<--\tYou have left channel #opendev",
+		"---\tTopic for #opendev is OpenDev",
+	} {
+		line := "Aug 17 19:00:24 " + text
+		if l := Parse(HexChat, line); l.Kind != KindSkip {
+			t.Errorf("%q read as kind %d by %q (%q); want HexChat's own chatter, dropped (KindSkip)", line, l.Kind, l.Nick, l.Text)
+		}
+	}
+	for text, want := range map[string]Kind{
+		"*\tfungi (~f@198.51.100.7) has joined #opendev":              KindJoin,
+		"-->\tfungi (~f@198.51.100.7) has joined #opendev":            KindJoin,
+		"*\tfungi has changed the topic to: Topic for #opendev is: x": KindTopic,
+		"*\tfungi is now known as You":                                KindNick,
+		"*\tfungi talks on #opendev":                                  KindAction,
+		"*\tNow you see me":                                           KindAction,
+	} {
+		line := "Aug 17 19:00:24 " + text
+		if l := Parse(HexChat, line); l.Kind != want {
+			t.Errorf("%q read as kind %d by %q; want kind %d", line, l.Kind, l.Nick, want)
+		}
+	}
+}
+
+// TestHexChatChannelNoticeIsByItsNick: HexChat writes a notice sent to
+// the channel (gerrit's and CI bots') as "-nick/#chan-\ttext". The bot
+// was archived as another sender named "gerritbot/#opendev", apart from
+// its own lines, its opt-out and its erasure.
+func TestHexChatChannelNoticeIsByItsNick(t *testing.T) {
+	l := Parse(HexChat, "Aug 17 19:00:24 -gerritbot/#opendev-\tchange merged")
+	if l.Kind != KindNotice || l.Nick != "gerritbot" || l.Text != "change merged" {
+		t.Errorf("got kind %d nick %q text %q; want a notice by \"gerritbot\" saying \"change merged\"", l.Kind, l.Nick, l.Text)
+	}
+}

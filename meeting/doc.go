@@ -13,11 +13,16 @@
 //   - #startmeeting [title] starts a meeting when none is running; its sender
 //     is the owner and first chair; a second #startmeeting inside a meeting
 //     is an ordinary line;
-//   - chairs only: #endmeeting, #topic, #agreed (#accepted, #accept,
-//     #rejected, #reject), #chair, #unchair (the owner stays a chair), #undo
-//     (removes the last item), #meetingname and #meetingtopic (the title);
+//   - chairs only: #endmeeting, #topic, #agreed (#agree), #accepted
+//     (#accept) and #rejected (#reject), three kinds of item, #chair,
+//     #unchair (the owner stays a chair), #undo (removes the last item),
+//     #meetingtopic (the title, as #startmeeting's argument is; "none",
+//     "unset" or nothing clears it);
 //   - anyone: #info, #idea, #help, #action, #link, and a line that starts
-//     with a URL is a link;
+//     with a URL is a link; #nick NAME, which, as #chair NAME does, makes
+//     NAME an attendee with 0 lines (actions naming them are theirs) if
+//     nobody speaks under it; #meetingname names MeetBot's files and
+//     changes nothing here;
 //   - /me lines and notices are counted as lines said but never commands;
 //   - an action item is assigned to every participant whose name appears in
 //     its text as a whole word (looked for in its first 512 bytes); one

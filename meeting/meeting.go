@@ -42,7 +42,12 @@ const (
 	Help   Kind = "help"
 	Action Kind = "action"
 	Agreed Kind = "agreed"
-	Link   Kind = "link"
+	// Accepted and Rejected are MeetBot's ACCEPTED and REJECTED, kinds of
+	// their own: a rejected proposal filed as agreed was counted among
+	// what the meeting agreed.
+	Accepted Kind = "accepted"
+	Rejected Kind = "rejected"
+	Link     Kind = "link"
 )
 
 // Item is one line of the minutes.
@@ -62,7 +67,9 @@ type Section struct {
 	Items []Item
 }
 
-// Person is a participant: anyone who said a line during the meeting.
+// Person is a participant: anyone who said a line during the meeting, or
+// a name #nick or #chair made one (Lines 0; Sender the one sender who went
+// by it before the meeting, else empty).
 type Person struct {
 	Sender id.UserID
 	Name   string // the last name used in the meeting
@@ -94,7 +101,7 @@ type Meeting struct {
 	AssignedCapped bool
 	// Unassigned holds action items that name no participant.
 	Unassigned []Item
-	People     []Person // by lines said, most first
+	People     []Person // by lines said, most first; named ones (0 lines) last
 	Lines      int
 }
 
@@ -152,6 +159,12 @@ type meetingState struct {
 	order   []id.UserID
 	names   map[string]id.UserID // lower-cased names and IDs seen so far; "" for a name more than one sender used
 	owner   id.UserID            // never unchaired
+	// named are the names #nick and #chair made attendees, as first
+	// written, each once (lower-cased in namedSeen); spoken the
+	// lower-cased names and IDs of the meeting's lines.
+	named     []string
+	namedSeen map[string]bool
+	spoken    map[string]bool
 	// span are the lines the meeting can reach (reach), at the index of
 	// the line being read; spanUses each name's uses in them and spanEnds
 	// their #endmeetings, made when a pending name is first claimed
@@ -175,12 +188,13 @@ func run(lines []Line, start int, title string) (Meeting, int) {
 	st := &meetingState{
 		chairs: map[id.UserID]bool{first.Sender: true}, pending: map[string]bool{},
 		people: map[id.UserID]*Person{}, names: map[string]id.UserID{}, owner: first.Sender,
+		namedSeen: map[string]bool{}, spoken: map[string]bool{},
 	}
 	// Names said before the meeting can be chaired by name too.
 	for _, l := range lines[:start] {
 		st.learn(l)
 	}
-	st.m = Meeting{ID: first.EventID, Title: title, Start: first.TS, End: first.TS, EndID: first.EventID}
+	st.m = Meeting{ID: first.EventID, Title: meetingTopic(title), Start: first.TS, End: first.TS, EndID: first.EventID}
 	st.span = lines[start:reach(lines, start)]
 	last := start
 	i := start
@@ -253,6 +267,7 @@ func (st *meetingState) said(l Line) {
 	// for the Bob who spoke after, took the meeting's items and could end
 	// it.
 	for _, k := range nameKeys(l) {
+		st.spoken[k] = true
 		if st.pending[k] {
 			delete(st.pending, k)
 			if st.claimable(k, l.Sender) {
@@ -336,12 +351,17 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 		if chair {
 			add(Topic)
 		}
-	case "agreed", "agree", "accepted", "accept", "rejected", "reject":
+	case "agreed", "agree":
 		if chair {
-			if strings.HasPrefix(cmd, "reject") && arg != "" {
-				arg = "REJECTED: " + arg
-			}
 			add(Agreed)
+		}
+	case "accepted", "accept":
+		if chair {
+			add(Accepted)
+		}
+	case "rejected", "reject":
+		if chair {
+			add(Rejected)
 		}
 	case "info":
 		add(Info)
@@ -355,9 +375,14 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 		add(Link)
 	case "url":
 		add(Link)
+	case "nick":
+		for _, n := range nickArgs(arg) {
+			st.name(n)
+		}
 	case "chair":
 		if chair {
 			for _, n := range nickArgs(arg) {
+				st.name(n)
 				if u, ok := st.names[strings.ToLower(n)]; ok {
 					if u != "" {
 						st.chairs[u] = true
@@ -380,12 +405,39 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 		if chair && len(st.items) > 0 {
 			st.items = st.items[:len(st.items)-1]
 		}
-	case "meetingname", "meetingtopic":
-		if chair && arg != "" {
-			st.m.Title = arg
+	case "meetingtopic":
+		if chair {
+			st.m.Title = meetingTopic(arg)
 		}
+		// #meetingname only names the files MeetBot saves the minutes
+		// under; the title stays the meeting topic.
 	}
 	return false
+}
+
+// meetingTopic is the title #startmeeting's or #meetingtopic's argument
+// gives: none for "none", "unset" or nothing, which clear it in MeetBot.
+func meetingTopic(arg string) string {
+	if a := asciiLower(arg); a == "none" || a == "unset" {
+		return ""
+	}
+	return arg
+}
+
+// maxNamed bounds the attendees #nick and #chair name who say nothing: a
+// line of 64 KiB names thousands, and a meeting holds thousands of lines.
+const maxNamed = 200
+
+// name makes n an attendee, as MeetBot's addnick(nick, lines=0) does for
+// #nick and #chair: actions naming them are listed under them, and they
+// are among the people present, with 0 lines if they say nothing.
+func (st *meetingState) name(n string) {
+	k := strings.ToLower(n)
+	if st.namedSeen[k] || len(st.named) == maxNamed {
+		return
+	}
+	st.namedSeen[k] = true
+	st.named = append(st.named, n)
 }
 
 // nickArgs splits "#chair a, b c" into names.
@@ -414,6 +466,14 @@ func (st *meetingState) finish() {
 		m.People = append(m.People, *st.people[u])
 	}
 	sort.SliceStable(m.People, func(i, j int) bool { return m.People[i].Lines > m.People[j].Lines })
+	for _, n := range st.named {
+		k := strings.ToLower(n)
+		u := st.names[k]
+		if st.spoken[k] || st.people[u] != nil {
+			continue // a participant already, under this name or another
+		}
+		m.People = append(m.People, Person{Sender: u, Name: n})
+	}
 	m.Owner = *st.people[owner]
 	m.Chairs = append(m.Chairs, m.Owner)
 	for _, u := range st.order {

@@ -80,8 +80,8 @@ func TestExtract(t *testing.T) {
 		{"undo removes the last item, chairs only", []string{
 			"ann: #startmeeting", "bob: #info keep", "bob: #info oops", "bob: #undo", "ann: #undo", "ann: #endmeeting",
 		}, []string{`title="" ended=true lines=6 end=$5 chairs=ann | T() info:keep`}},
-		{"meetingname and mootbot brackets", []string{
-			"ann: #startmeeting", "ann: #meetingname Team", "ann: [TOPIC] old style", "bob: [ACTION] ann to review", "ann: #endmeeting",
+		{"meetingtopic and mootbot brackets", []string{
+			"ann: #startmeeting", "ann: #meetingtopic Team", "ann: [TOPIC] old style", "bob: [ACTION] ann to review", "ann: #endmeeting",
 		}, []string{`title="Team" ended=true lines=5 end=$4 chairs=ann | T(old style) action:ann to review @ann=1`}},
 		{"bare URL is a link, emote is no command", []string{
 			"ann: #startmeeting", "bob: https://example.org/x", "* bob #topic waves", "ann: #endmeeting",
@@ -350,5 +350,123 @@ func TestSharedNamesToldApart(t *testing.T) {
 	}
 	if !slices.Contains(people, "bob (@mallory:example.org)") || !slices.Contains(people, "alice") || strings.Join(chairs, "|") != "alice|bob (@bob:example.org)" {
 		t.Errorf("people %q, chairs %q", people, chairs)
+	}
+}
+
+// TestNickAndChairMakeAttendees: MeetBot's "#nick NAME" (anyone's, "make
+// meetbot aware of a nick which hasn't said anything") and "#chair NAME"
+// make NAME an attendee with 0 lines, so an #action naming them is listed
+// under them in "Action items, by person" and they are among the people
+// present. The archive's minutes filed such an action as UNASSIGNED and
+// left them out of the people present.
+func TestNickAndChairMakeAttendees(t *testing.T) {
+	for _, cmd := range []string{"#nick alice", "#chair alice", "#nick alice, carol", "#nick Alice alice"} {
+		t.Run(cmd, func(t *testing.T) {
+			m, ok := At(script(
+				"bob: #startmeeting weekly",
+				"bob: "+cmd,
+				"bob: #action alice to send the release notes",
+				"bob: #endmeeting",
+			), "$0")
+			if !ok {
+				t.Fatal("no meeting")
+			}
+			var by []string
+			for _, p := range m.ByPerson {
+				by = append(by, fmt.Sprintf("%s=%d", p.Person.Name, len(p.Actions)))
+			}
+			var people []string
+			for _, p := range m.People {
+				people = append(people, fmt.Sprintf("%s(%d)", p.Name, p.Lines))
+			}
+			if got := strings.Join(by, " "); !strings.EqualFold(got, "alice=1") || len(m.Unassigned) != 0 {
+				t.Errorf("action items by person %q, %d unassigned; want alice's action listed under her", got, len(m.Unassigned))
+			}
+			if got := strings.Join(people, " "); !strings.HasPrefix(strings.ToLower(got), "bob(4) alice(0)") {
+				t.Errorf("people present %q; want bob (4) and alice (0), named, after those who spoke", got)
+			}
+		})
+	}
+	// A name that speaks is one attendee, by its lines; one said before
+	// the meeting is its sender's.
+	m, _ := At(script(
+		"carol: hello",
+		"bob: #startmeeting weekly",
+		"bob: #nick alice carol",
+		"alice: here",
+		"bob: #endmeeting",
+	), "$1")
+	var people []string
+	for _, p := range m.People {
+		people = append(people, fmt.Sprintf("%s %s(%d)", p.Sender, p.Name, p.Lines))
+	}
+	if got, want := strings.Join(people, ", "), "@bob:example.org bob(3), @alice:example.org alice(1), @carol:example.org carol(0)"; got != want {
+		t.Errorf("people present %q, want %q", got, want)
+	}
+}
+
+// TestMeetingNameKeepsTheTitle: in MeetBot the minutes' title is the
+// meeting topic (#startmeeting's argument, or #meetingtopic's);
+// #meetingname only names the files the minutes are saved under. Fedora's
+// meetings open with "#startmeeting Fedora QA meeting" then "#meetingname
+// fedora-qa": the archive's minutes, list and text minutes called the
+// meeting "fedora-qa". "#meetingtopic none" (or "unset") clears the
+// topic, where the archive titled the meeting "none".
+func TestMeetingNameKeepsTheTitle(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"meetingname", []string{"adamw: #startmeeting Fedora QA meeting", "adamw: #meetingname fedora-qa", "adamw: #endmeeting"}, "Fedora QA meeting"},
+		{"meetingtopic", []string{"adamw: #startmeeting Fedora QA meeting", "adamw: #meetingtopic QA", "adamw: #endmeeting"}, "QA"},
+		{"meetingtopic none", []string{"adamw: #startmeeting Fedora QA meeting", "adamw: #meetingtopic none", "adamw: #endmeeting"}, ""},
+		{"meetingtopic unset", []string{"adamw: #startmeeting Fedora QA meeting", "adamw: #meetingtopic UNSET", "adamw: #endmeeting"}, ""},
+		{"meetingtopic alone", []string{"adamw: #startmeeting Fedora QA meeting", "adamw: #meetingtopic", "adamw: #endmeeting"}, ""},
+		{"startmeeting none", []string{"adamw: #startmeeting none", "adamw: #endmeeting"}, ""},
+		{"meetingtopic by a non-chair", []string{"adamw: #startmeeting Fedora QA meeting", "kparal: #meetingtopic mine", "adamw: #endmeeting"}, "Fedora QA meeting"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, ok := At(script(tt.lines...), "$0")
+			if !ok {
+				t.Fatal("no meeting")
+			}
+			if m.Title != tt.want {
+				t.Errorf("title %q, want %q", m.Title, tt.want)
+			}
+		})
+	}
+}
+
+// TestRejectedIsNotAgreed: MeetBot has three kinds of decision, AGREED
+// (#agreed, #agree), ACCEPTED (#accepted, #accept) and REJECTED
+// (#rejected, #reject), and its minutes say "* REJECTED: text". The
+// archive filed a #rejected line as agreed, with "REJECTED: " before its
+// text, so the minutes, the text minutes ("* AGREED: REJECTED: text") and
+// the JSON API (kind "agreed") listed a proposal the meeting rejected
+// among what it agreed.
+func TestRejectedIsNotAgreed(t *testing.T) {
+	m, ok := At(script(
+		"fungi: #startmeeting infra",
+		"fungi: #agreed keep Tuesdays",
+		"fungi: #accept the new agenda",
+		"fungi: #REJECTED move the meeting to Fridays",
+		"fungi: #reject move it to Sundays",
+		"clarkb: #rejected everything",
+		"fungi: #endmeeting",
+	), "$0")
+	if !ok {
+		t.Fatal("no meeting")
+	}
+	var got []string
+	for _, s := range m.Sections {
+		for _, it := range s.Items {
+			got = append(got, fmt.Sprintf("%s:%s", it.Kind, it.Text))
+		}
+	}
+	want := "agreed:keep Tuesdays, accepted:the new agenda, rejected:move the meeting to Fridays, rejected:move it to Sundays"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("items %q;\nwant %q (chairs only, each of its own kind)", strings.Join(got, ", "), want)
 	}
 }

@@ -416,7 +416,9 @@ type meetingPersonView struct {
 	Actions []meetingItemView
 }
 
-// itemLabel is meetbot's prefix for an item in the minutes.
+// itemLabel is meetbot's prefix for an item in the minutes: its kind in
+// capitals (AGREED, ACCEPTED, REJECTED, ACTION…, MeetBot's itemtype), none
+// for a topic or an info.
 func itemLabel(k meeting.Kind) string {
 	if k == meeting.Info || k == meeting.Topic {
 		return ""
