@@ -304,6 +304,10 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		ev *event.Event
 	}
 	var pending []pendingState
+	names := nameUses{batch: make(map[id.EventID]bool, len(evs))}
+	for _, ev := range evs {
+		names.batch[ev.ID] = true
+	}
 	for _, ev := range state {
 		rs, err := in.room(ctx, ev.RoomID)
 		if err != nil {
@@ -313,6 +317,7 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 		se := in.prepare(rs, ev, public)
 		se.Arrived = arrivals[ev]
 		out = append(out, se)
+		names = names.note(len(out)-1, rs, ev, public)
 		in.seq++
 		rs.add(ev, in.seq)
 		pending = append(pending, pendingState{rs, ev})
@@ -336,6 +341,10 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 			continue
 		}
 		out = append(out, in.prepare(rs, ev, public))
+		names = names.note(len(out)-1, rs, ev, public)
+	}
+	if err := in.stillNamed(ctx, out, names); err != nil {
+		return res, err
 	}
 	var put store.PutResult
 	var err error
@@ -393,6 +402,71 @@ func (in *Ingester) ingest(ctx context.Context, src store.Source, txnID string, 
 	}
 	in.metrics.storedEvents(src, put.Stored, newest)
 	return res, nil
+}
+
+// nameUses are the member events that named a batch's events
+// (roomState.displayName), but those of the batch itself.
+type nameUses struct {
+	batch map[id.EventID]bool // the batch's own events
+	uses  []nameUse
+}
+
+type nameUse struct {
+	i      int // in the batch's prepared events
+	rs     *roomState
+	ev     *event.Event
+	public bool
+	src    id.EventID // the member event that named it
+}
+
+func (n nameUses) note(i int, rs *roomState, ev *event.Event, public bool) nameUses {
+	if e := rs.nameSource(ev.Sender, ev.OriginTS, ev.ID); e != nil && e.value != "" && !n.batch[e.eventID] {
+		n.uses = append(n.uses, nameUse{i: i, rs: rs, ev: ev, public: public, src: e.eventID})
+	}
+	return n
+}
+
+// stillNamed makes sure the names a batch's events are given are the
+// ones their member events still hold in the store. Another process may
+// have changed those events since this ingester read the room's state:
+// the operator's takedown of a member event whose display name was
+// abusive (archiver takedown), an erasure, and the running archiver,
+// which keeps a busy room's state for as long as it runs, gave the
+// withdrawn name to every later message of that member (helper-99). A
+// name that changed is taken as the store holds it now and the events it
+// named are prepared again.
+func (in *Ingester) stillNamed(ctx context.Context, out []store.Event, names nameUses) error {
+	if len(names.uses) == 0 {
+		return nil
+	}
+	by := make(map[id.EventID]nameUse, len(names.uses))
+	ids := make([]id.EventID, 0, len(names.uses))
+	for _, u := range names.uses {
+		if _, ok := by[u.src]; !ok {
+			by[u.src] = u
+			ids = append(ids, u.src)
+		}
+	}
+	stored, err := in.store.StoredEvents(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("check display names: %w", err)
+	}
+	changed := map[id.EventID]bool{}
+	for i := range stored {
+		e := &stored[i]
+		u, ok := by[e.ID]
+		if ok && e.StateKey != nil && u.rs.setName(id.UserID(*e.StateKey), e.ID, event.StringField(e.Content, "displayname")) {
+			changed[e.ID] = true
+		}
+	}
+	for _, u := range names.uses {
+		if changed[u.src] {
+			arrived := out[u.i].Arrived
+			out[u.i] = in.prepare(u.rs, u.ev, u.public)
+			out[u.i].Arrived = arrived
+		}
+	}
+	return nil
 }
 
 // arrives reports whether events from src come as they are sent, in the

@@ -168,12 +168,33 @@ func (r *roomState) botRemoved(ts int64) bool {
 // messages, renamed what they had written (helper-95). They cannot send
 // a message without having joined themselves.
 func (r *roomState) displayName(user id.UserID, ts int64, self id.EventID) string {
+	if e := r.nameSource(user, ts, self); e != nil {
+		return e.value
+	}
+	return ""
+}
+
+// nameSource is the member event displayName reads, nil if none.
+func (r *roomState) nameSource(user id.UserID, ts int64, self id.EventID) *stateEntry {
 	list := r.entries[stateKey{event.TypeMember, string(user)}]
 	i := sort.Search(len(list), func(i int) bool { return list[i].ts > ts })
 	for i--; i >= 0; i-- {
 		if list[i].eventID != self && list[i].own {
-			return list[i].value
+			return &list[i]
 		}
 	}
-	return ""
+	return nil
+}
+
+// setName gives the member event memberID of user the display name the
+// store now holds for it, and reports whether that changed it.
+func (r *roomState) setName(user id.UserID, memberID id.EventID, name string) bool {
+	list := r.entries[stateKey{event.TypeMember, string(user)}]
+	for i := range list {
+		if list[i].eventID == memberID && list[i].value != name {
+			list[i].value = name
+			return true
+		}
+	}
+	return false
 }

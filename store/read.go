@@ -1026,6 +1026,18 @@ func (s *Store) EventsByID(ctx context.Context, ids []id.EventID) ([]Event, erro
 	return s.screenedIn(ctx, "events by id", eventsByIDSQL, ids, true)
 }
 
+// StoredEvents returns the stored events among ids as they are stored,
+// screened by nothing, as StateEvents reads a room's state: for a
+// writer's copy of that state to be checked against what another process
+// may have changed since (an operator's takedown).
+func (s *Store) StoredEvents(ctx context.Context, ids []id.EventID) ([]Event, error) {
+	evs, err := s.inQuery(ctx, eventsByIDSQL, ids, true)
+	if err != nil {
+		return nil, fmt.Errorf("stored events: %w", err)
+	}
+	return evs, nil
+}
+
 // eventTimesSQL reads an event's time from its row, shown or not, or from
 // its tombstone once it is deleted.
 const eventTimesSQL = `SELECT event_id, origin_ts FROM events WHERE idh(event_id) IN (%[2]s) AND event_id IN (%[1]s)

@@ -6,8 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/ingest"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/render"
 	"github.com/mxarchive/mxarchive/store"
+	"github.com/mxarchive/mxarchive/web"
 )
 
 // Lines of a room where @z:example.org ("Zorblax") takes part; times are
@@ -107,4 +111,71 @@ func TestEraseUserRemovesTheirNames(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The operator takes down a member event whose display name is abusive
+// (archiver takedown, a process of its own, while archiver run goes on).
+// The name leaves every event already stored (forgetName), and it stays
+// gone from the member's later messages too: the running archiver's
+// ingester, which keeps the room's state in memory, checks the names it
+// gives against the store (Ingester.stillNamed); it named every later
+// message by the withdrawn name (helper-99).
+func TestTakenDownNameStaysOffLaterMessages(t *testing.T) {
+	ctx := context.Background()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			archiver, web2 := storetest.Twins(t, dialect, store.Options{})
+			in := ingest.New(archiver, storetest.Logger(t), "") // archiver run's one ingester
+			if _, err := in.Ingest(ctx, parseLines(t,
+				`{"event_id":"$c","room_id":"!x:example.org","type":"m.room.create","sender":"@a:example.org","origin_server_ts":1767225600000,"state_key":"","content":{"room_version":"10"}}`,
+				`{"event_id":"$hv","room_id":"!x:example.org","type":"m.room.history_visibility","sender":"@a:example.org","origin_server_ts":1767225600001,"state_key":"","content":{"history_visibility":"world_readable"}}`,
+				zLine("$zj", "m.room.member", 10, zUser, sk(zUser), `{"membership":"join","displayname":"Abusivename"}`),
+				zLine("$zm1", "m.room.message", 1000, zUser, nil, `{"msgtype":"m.text","body":"first"}`),
+			)); err != nil {
+				t.Fatal(err)
+			}
+			srv, err := web.New(web2, render.New(render.Options{}), storetest.Logger(t), web.Options{BaseURL: "https://archive.example"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &env{st: web2, srv: srv}
+			if page := e.get(t, "/room/!x:example.org/2026-01-01").Body.String(); !strings.Contains(page, "Abusivename") {
+				t.Fatalf("before the takedown the day page does not show the name:\n%.2000s", page)
+			}
+			// The operator's command, on a store of its own (another
+			// process than the archiver's).
+			if err := web2.Takedown(ctx, "$zj", "abusive display name"); err != nil {
+				t.Fatal(err)
+			}
+			for route, body := range e.everywhere(t, "$zm1") {
+				if strings.Contains(body, "Abusivename") {
+					t.Fatalf("right after the takedown %s still shows the name:\n%.2000s", route, body)
+				}
+			}
+			// Zorblax writes again; the archiver that ran all along stores it.
+			if _, err := in.Ingest(ctx, parseLines(t,
+				zLine("$zm2", "m.room.message", 5000, zUser, nil, `{"msgtype":"m.text","body":"second"}`),
+			)); err != nil {
+				t.Fatal(err)
+			}
+			for route, body := range e.everywhere(t, "$zm1", "$zm2") {
+				if strings.Contains(body, "Abusivename") {
+					t.Errorf("after the takedown of the member event that set it, %s shows the taken-down name again on a later message; expected it withdrawn for good (no member event sets it):\n%.2000s", route, body)
+				}
+			}
+		})
+	}
+}
+
+func parseLines(t *testing.T, lines ...string) []*event.Event {
+	t.Helper()
+	var out []*event.Event
+	for _, l := range lines {
+		ev, err := event.Parse([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
 }
