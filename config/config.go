@@ -240,6 +240,12 @@ const (
 	MaxDayPageSize = 2000
 )
 
+// MinMemoryLimit is the least web.memory_limit but 0: archive-web's heap
+// takes 32 MiB past what is live before Go collects (gcpolicy.Headroom),
+// and below that the collector ran without pause for the life of the
+// process (a limit written in megabytes, memory_limit: 256, was 256 bytes).
+const MinMemoryLimit = 32 << 20
+
 // Web configures archive-web.
 type Web struct {
 	Listen string `yaml:"listen"`
@@ -355,14 +361,17 @@ func (c Config) CheckAppservice() error {
 // LoadBytes parses a configuration file's contents over the defaults,
 // without the environment.
 func LoadBytes(b []byte) (Config, error) {
+	return LoadBytesEnv(b, nil)
+}
+
+// LoadBytesEnv parses a configuration file's contents over the defaults,
+// then applies the environment, as Load does with a file.
+func LoadBytesEnv(b []byte, environ []string) (Config, error) {
 	cfg := Defaults()
 	if err := decode(b, &cfg); err != nil {
 		return cfg, err
 	}
-	if err := cfg.Media.S3.readSecretFile(); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.validate()
+	return cfg, cfg.finish(environ)
 }
 
 func decode(b []byte, cfg *Config) error {
@@ -393,17 +402,23 @@ func Load(path string, environ []string) (Config, error) {
 			return cfg, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
+	return cfg, cfg.finish(environ)
+}
+
+// finish applies the environment over what the file set, reads the S3
+// secret key's file, and validates the result.
+func (c *Config) finish(environ []string) error {
 	env, known := envMap(environ), map[string]bool{}
-	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), EnvPrefix, env, known); err != nil {
-		return cfg, err
+	if err := applyEnv(reflect.ValueOf(c).Elem(), EnvPrefix, env, known); err != nil {
+		return err
 	}
 	if err := checkEnvNames(env, known); err != nil {
-		return cfg, err
+		return err
 	}
-	if err := cfg.Media.S3.readSecretFile(); err != nil {
-		return cfg, err
+	if err := c.Media.S3.readSecretFile(); err != nil {
+		return err
 	}
-	return cfg, cfg.validate()
+	return c.validate()
 }
 
 func envMap(environ []string) map[string]string {
@@ -502,6 +517,10 @@ func (c Config) validate() error {
 	}
 	if c.Web.MemoryLimit < 0 {
 		return errors.New("web.memory_limit must not be negative (0 means none)")
+	}
+	if c.Web.MemoryLimit > 0 && c.Web.MemoryLimit < MinMemoryLimit {
+		return fmt.Errorf("web.memory_limit %d is in bytes: want 0 (none) or at least %d (%d MiB; default 268435456, 256 MiB)",
+			c.Web.MemoryLimit, int64(MinMemoryLimit), MinMemoryLimit>>20)
 	}
 	if c.Web.MaxDayReads < 0 {
 		return errors.New("web.max_day_reads must not be negative (0 means twice the cores)")

@@ -248,3 +248,31 @@ func TestEnvNamesInRepository(t *testing.T) {
 		}
 	}
 }
+
+// web.memory_limit is in bytes. An operator who writes the megabytes they
+// mean (memory_limit: 256, or 512 thinking MiB) gets a limit archive-web
+// is never under: Go's collector runs without pause for the life of the
+// process, and nothing says why. A limit below what archive-web needs at
+// all is refused at load, naming the key and its unit.
+func TestMemoryLimitInMegabytesRefused(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		ok    bool
+	}{
+		{"256", false},
+		{"512", false},
+		{"1024", false},
+		{"33554431", false},
+		{"0", true}, // none
+		{"33554432", true},
+		{"268435456", true},
+	} {
+		_, err := LoadBytes([]byte("web:\n  memory_limit: " + c.value + "\n"))
+		if c.ok && err != nil {
+			t.Errorf("web.memory_limit: %s refused: %v", c.value, err)
+		}
+		if !c.ok && (err == nil || !strings.Contains(err.Error(), "web.memory_limit") || !strings.Contains(err.Error(), "bytes")) {
+			t.Errorf("web.memory_limit: %s (bytes) loads with error %v; want it refused, naming the key and its unit", c.value, err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -97,6 +98,9 @@ type Manager struct {
 	busy map[string]bool // rooms with a queued join, to drop repeats
 	// answers are the bot's replies to "!archive …" commands, sent in Run.
 	answers chan answer
+	// spoolSwept: the first backfill removed the spool files killed
+	// processes left (removeStaleSpools).
+	spoolSwept sync.Once
 	// optInWait is how long after a user's own opt-out a direct message
 	// may undo it (ManagerConfig.OptInWait).
 	optInWait time.Duration
@@ -773,6 +777,50 @@ func (m *Manager) messages(ctx context.Context, roomID id.RoomID, from, dir stri
 	}
 }
 
+// A backfill's spool file is named spoolPrefix…spoolSuffix in SpoolDir.
+const (
+	spoolPrefix = "backfill-"
+	spoolSuffix = ".ndjson"
+)
+
+// staleSpool is the age past which a spool file is a killed backfill's: a
+// live one is written page by page, then read back by its import (a
+// backfill run by `archiver backfill` beside `archiver run` is another
+// process's, which this one cannot tell from a killed one but by its age).
+const staleSpool = time.Hour
+
+// removeStaleSpools removes the spool files that no backfill has written
+// for staleSpool: a backfill removes its own when it ends, but one killed
+// meanwhile (the OOM killer, systemd's SIGKILL after TimeoutStopSec, a
+// power cut) left up to archive.backfill_max_bytes of the data disk to
+// nothing, each crash more. It runs before this manager's first backfill
+// makes a spool file, so a file it finds is no backfill's of this
+// process; an error only leaves the files for the next start.
+func (m *Manager) removeStaleSpools() {
+	entries, err := os.ReadDir(m.cfg.SpoolDir)
+	if err != nil {
+		m.log.Warn("reading the backfill spool directory for stale spool files", "dir", m.cfg.SpoolDir, "err", err)
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasPrefix(name, spoolPrefix) || !strings.HasSuffix(name, spoolSuffix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) <= staleSpool {
+			continue
+		}
+		path := filepath.Join(m.cfg.SpoolDir, name)
+		if err := os.Remove(path); err != nil {
+			m.log.Warn("removing a stale backfill spool file", "path", path, "err", err)
+			continue
+		}
+		m.log.Info("removed the spool file of a backfill that did not end (the archiver was killed meanwhile)",
+			"path", path, "bytes", info.Size(), "modified", info.ModTime())
+	}
+}
+
 // Backfill pages the room's history backwards as the bot, to its creation
 // or the configured bounds (events, spool bytes), into a spool file, and
 // imports that: the
@@ -786,7 +834,8 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	if err := os.MkdirAll(m.cfg.SpoolDir, 0o750); err != nil {
 		return rep, fmt.Errorf("backfill %s: %w", roomID, err)
 	}
-	spool, err := os.CreateTemp(m.cfg.SpoolDir, "backfill-*.ndjson")
+	m.spoolSwept.Do(m.removeStaleSpools)
+	spool, err := os.CreateTemp(m.cfg.SpoolDir, spoolPrefix+"*"+spoolSuffix)
 	if err != nil {
 		return rep, fmt.Errorf("backfill %s: %w", roomID, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -62,16 +63,29 @@ func OpenDir(root string) (*Dir, error) {
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return nil, fmt.Errorf("media directory: %w", err)
 	}
-	entries, err := os.ReadDir(tmp)
-	if err != nil {
+	if err := removeStale(tmp, ""); err != nil {
 		return nil, fmt.Errorf("media directory: %w", err)
 	}
+	return &Dir{root: root}, nil
+}
+
+// removeStale removes the files of dir whose names begin with prefix and
+// that nothing has written for staleTemp: temporary files a killed process
+// left behind.
+func removeStale(dir, prefix string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && !e.IsDir() && time.Since(info.ModTime()) > staleTemp {
-			os.Remove(filepath.Join(tmp, e.Name()))
+		if !strings.HasPrefix(e.Name(), prefix) || e.IsDir() {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
+			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
-	return &Dir{root: root}, nil
+	return nil
 }
 
 // ReadDir returns the blob directory root for reading only (archive-web):
@@ -131,6 +145,12 @@ func (d *Dir) Put(ctx context.Context, r io.Reader, max int64) (Blob, error) {
 	}
 	if err := tmp.Sync(); err != nil {
 		return Blob{}, fmt.Errorf("media sync: %w", err)
+	}
+	// As readable as the directories that hold it (0750): CreateTemp's
+	// 0600 left archive-web, run as another user of the archiver's group,
+	// able to list every media directory and to read no file in them.
+	if err := tmp.Chmod(0o640); err != nil {
+		return Blob{}, fmt.Errorf("media chmod: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return Blob{}, fmt.Errorf("media close: %w", err)

@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,33 @@ func TestOpenDirRemovesStaleTemporaries(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("fresh temporary removed: %v", err)
+	}
+}
+
+// The media directories are group-readable (0750), and so is each file in
+// them: archive-web, run as a user of its own in the archiver's group (as
+// doc/deploy.md keeps it from writing the database), could list every
+// media directory and read no file in them, every image of the archive
+// failing, while CreateTemp's 0600 went with each file into place.
+func TestMediaFilesAsReadableAsTheirDirectories(t *testing.T) {
+	d, err := OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := d.Put(context.Background(), strings.NewReader("an image's bytes"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.Stat(d.Path(b.Hash))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.Stat(filepath.Dir(d.Path(b.Hash)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file.Mode().Perm() != 0o640 {
+		t.Errorf("media directory %v, media file in it %v: want the file group-readable (0640), so that archive-web running as another user of the group can serve it",
+			dir.Mode().Perm(), file.Mode().Perm())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"strings"
@@ -29,9 +30,13 @@ type S3Config struct {
 	// Insecure talks plain HTTP (a bucket on loopback or a private network).
 	Insecure bool
 	// TempDir is where Put keeps a download while hashing it (default: the
-	// system's temporary directory).
+	// system's temporary directory). OpenS3 removes the stale ones a
+	// killed process left there (the system cleans its own).
 	TempDir string
 }
+
+// s3TempPrefix begins the name of each download S3.Put spools.
+const s3TempPrefix = "mxarchive-s3-put-"
 
 // S3 keeps blobs as objects in a bucket, keyed <prefix>ab/cd/<hash> like
 // Dir's paths. It satisfies Blobs: an object appears whole or not at all
@@ -52,6 +57,13 @@ func OpenS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	}
 	if strings.Contains(cfg.Endpoint, "://") {
 		return nil, fmt.Errorf("media s3: endpoint %q: give host[:port] without a scheme (insecure: true for plain HTTP)", cfg.Endpoint)
+	}
+	if cfg.TempDir != "" {
+		// Up to media.max_size a download, beside the database: an
+		// archiver killed while hashing one (OOM, SIGKILL) left it there.
+		if err := removeStale(cfg.TempDir, s3TempPrefix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("media s3: temporary files: %w", err)
+		}
 	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
@@ -81,7 +93,7 @@ func (s *S3) key(hash string) string {
 // the hash and is known only at the end; then uploads it under that key
 // unless an object with the same bytes is already there.
 func (s *S3) Put(ctx context.Context, r io.Reader, max int64) (Blob, error) {
-	tmp, err := os.CreateTemp(s.tempDir, "mxarchive-s3-put-*")
+	tmp, err := os.CreateTemp(s.tempDir, s3TempPrefix+"*")
 	if err != nil {
 		return Blob{}, fmt.Errorf("media temp file: %w", err)
 	}

@@ -138,3 +138,40 @@ func countObjects(t *testing.T, s *S3) int {
 	}
 	return n
 }
+
+// A download S3.Put spools beside the database (TempDir) while it hashes
+// it, up to media.max_size, is left there when the archiver is killed
+// meanwhile (the OOM killer, systemd's SIGKILL): the next OpenS3 removes
+// it once it is old enough not to be a download in progress, and leaves
+// every other file of the directory (it is data_dir, the database's).
+func TestOpenS3RemovesStaleDownloads(t *testing.T) {
+	// A bucket that exists: every request answered 200.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	dir := t.TempDir()
+	stale, fresh, other := dir+"/"+s3TempPrefix+"123", dir+"/"+s3TempPrefix+"456", dir+"/mxarchive.db"
+	for _, p := range []string{stale, fresh, other} {
+		if err := os.WriteFile(p, []byte("bytes"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleTemp)
+	for _, p := range []string{stale, other} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := S3Config{Endpoint: strings.TrimPrefix(srv.URL, "http://"), Bucket: "media", Region: "us-east-1", AccessKey: "a", SecretKey: "s",
+		Insecure: true, TempDir: dir}
+	if _, err := OpenS3(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a killed archiver's download spooled for the bucket, %v old, is still in data_dir after OpenS3 (%v): want it removed", 2*staleTemp, err)
+	}
+	for _, p := range []string{fresh, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+}

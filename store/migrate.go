@@ -109,10 +109,13 @@ func (s *Store) migrate(ctx context.Context) error {
 	// A role that may not change the schema (archive-web's read-only one,
 	// doc/deploy.md) meets a schema an older release left: the refusal
 	// names a table ("must be owner of table alias_claims"), which reads
-	// as a broken grant.
+	// as a broken grant, or, from a role with default_transaction_read_only
+	// on (doc/deploy.md's other way), "cannot execute DELETE in a read-only
+	// transaction", which reads as a broken database.
 	mayNot := func(err error) error {
 		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "42501" {
+		// 42501 insufficient_privilege, 25006 read_only_sql_transaction.
+		if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "25006") {
 			return fmt.Errorf("migrate: the database's schema is at version %d and this binary needs version %d, "+
 				"which this database role may not apply (%w): start the upgraded archiver first, which migrates the database, then this program", current, len(ms), err)
 		}

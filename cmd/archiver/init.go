@@ -33,6 +33,10 @@ database:
   # SQLite: a file path (empty: data_dir/mxarchive.db).
   # PostgreSQL: postgres://user:password@host/dbname
   uri: {{q .Database.URI}}
+  # Every read query is bounded by query_timeout, every write by
+  # write_timeout.
+  query_timeout: {{.Database.QueryTimeout}}
+  write_timeout: {{.Database.WriteTimeout}}
   # Connections each process may open (0: 32 on PostgreSQL, 8 on SQLite)
   # and keep open between requests (0: all of them on PostgreSQL, 2 on
   # SQLite). The archiver and archive-web each have their own pool: keep
@@ -84,6 +88,16 @@ archive:
   # Keep showing what was archived while a room was world-readable after it
   # stops being so (by default the room is hidden until it is public again).
   show_formerly_public: {{.Archive.ShowFormerlyPublic}}
+  # A direct-message "!archive optin" is taken this long after the user's
+  # own opt-out at the earliest.
+  optin_wait: {{.Archive.OptInWait}}
+
+# archive-web's full-text search.
+search:
+  enabled: {{.Search.Enabled}}
+  # Stemming for one language (en, de, fr, es, …); empty: words of any
+  # language, without stemming.
+  language: {{q .Search.Language}}
 
 # Rooms' m.room.retention policies, with Synapse's semantics: a room's
 # max_lifetime clamped to [allowed_lifetime_min, allowed_lifetime_max], else
@@ -114,16 +128,20 @@ media:
   # Bytes the media store may hold in all (0: no bound). When full, new
   # files show as unavailable and are fetched once space frees up.
   max_total: {{.Media.MaxTotal}}
-  # An S3-compatible bucket instead of dir (leave dir empty); the secret
-  # key is better in MXARCHIVE_MEDIA_S3_SECRET_KEY or secret_key_file.
-  # s3:
-  #   endpoint: s3.example.org
-  #   bucket: mxarchive-media
-  #   region: ""
-  #   access_key: ""
-  #   secret_key_file: /etc/mxarchive/s3-secret
-  #   prefix: ""
-  #   use_ssl: true
+  # An S3-compatible bucket instead of dir (leave dir empty), used once
+  # its keys are set (endpoint: s3.example.org, no scheme). The secret key
+  # is not written here: give it in MXARCHIVE_MEDIA_S3_SECRET_KEY, or name
+  # a file holding it in secret_key_file (a systemd credential).
+  s3:
+    endpoint: {{q .Media.S3.Endpoint}}
+    bucket: {{q .Media.S3.Bucket}}
+    region: {{q .Media.S3.Region}}
+    access_key: {{q .Media.S3.AccessKey}}
+    secret_key_file: {{q .Media.S3.SecretKeyFile}}
+    # Put before every object key ("mxarchive/").
+    prefix: {{q .Media.S3.Prefix}}
+    # false for plain HTTP on loopback or a private network.
+    use_ssl: {{.Media.S3.UseSSL}}
 
 web:
   listen: {{q .Web.Listen}}
@@ -141,6 +159,13 @@ web:
   # Events a day page shows (10 to 2000); a busier day is split into
   # pages that link to each other.
   day_page_size: {{.Web.DayPageSize}}
+  # archive-web's resident memory in bytes (268435456 = 256 MiB), the
+  # search index's mapped files included (0: none); near it Go's garbage
+  # collector runs more often.
+  memory_limit: {{.Web.MemoryLimit}}
+  # JSON days, text logs and meetings read at once, each up to 20,000
+  # events a read; more wait their turn (0: twice the cores).
+  max_day_reads: {{.Web.MaxDayReads}}
 
 metrics:
   # Where archive-web serves Prometheus metrics at /metrics, apart from
@@ -175,6 +200,25 @@ irc:
   bridges: []
 {{- end}}
 `))
+
+// checkWritten refuses a config text that does not load back to cfg, the
+// configuration it was written from, naming the keys it would change. The
+// S3 secret key is not written (it belongs in the environment or a file):
+// it is given as the environment would give it.
+func checkWritten(text string, cfg config.Config) error {
+	var env []string
+	if s3 := cfg.Media.S3; s3.SecretKey != "" && s3.SecretKeyFile == "" {
+		env = append(env, config.EnvPrefix+"MEDIA_S3_SECRET_KEY="+s3.SecretKey)
+	}
+	written, err := config.LoadBytesEnv([]byte(text), env)
+	if err != nil {
+		return fmt.Errorf("init: the generated config does not load: %w", err)
+	}
+	if diff := config.Differences(cfg, written); len(diff) > 0 {
+		return fmt.Errorf("init: the generated config would not keep %s (a key the template of config.yaml lacks): nothing written", strings.Join(diff, ", "))
+	}
+	return nil
+}
 
 func yamlString(s string) string {
 	b, _ := yaml.Marshal(s)
@@ -230,9 +274,15 @@ func initCmd(cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if err := configTemplate.Execute(&cfgText, cfg); err != nil {
 		return err
 	}
-	// What we wrote must load back as what we meant.
-	if _, err := config.LoadBytes([]byte(cfgText.String())); err != nil {
-		return fmt.Errorf("init: the generated config does not load: %w", err)
+	// What we write must load back as what we meant, every key of it: a
+	// key the template lacks dropped its value from the environment
+	// without a word, and the units, which read the file alone, ran on
+	// the default.
+	if err := checkWritten(cfgText.String(), cfg); err != nil {
+		return err
+	}
+	if cfg.Media.S3.SecretKey != "" && cfg.Media.S3.SecretKeyFile == "" {
+		fmt.Fprintln(stderr, "note: media.s3.secret_key is not written to config.yaml: give both units MXARCHIVE_MEDIA_S3_SECRET_KEY (from an EnvironmentFile=), or the key in a file named by media.s3.secret_key_file")
 	}
 	reg := ingest.Registration{
 		ID: cfg.Appservice.ID, URL: "http://" + cfg.Appservice.Listen,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -199,5 +200,47 @@ func TestOptOutIRCNamesTheBridgesPuppet(t *testing.T) {
 	ev, err := st.EventByID(ctx, "$live")
 	if err != nil || ev.OptedOut {
 		t.Errorf("the puppet's message: opted out %v, %v; want it left to the operator", ev.OptedOut, err)
+	}
+}
+
+// A flag after the log file (archiver import … 2021-08-18.log --tz
+// Europe/Berlin, as operator commands allow: takedown $ev --reason x)
+// applies to the file: taken for a file name, it left the log imported in
+// UTC, its lines at the wrong instants for good (a re-import with the
+// right --tz is reported and the archived one kept).
+func TestImportTakesFlagsAfterTheFiles(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	ctx := context.Background()
+	log := filepath.Join(t.TempDir(), "2021-08-18.log")
+	if err := os.WriteFile(log, []byte("[12:00] <alice> hello from Berlin\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if err := run(ctx, []string{"import", "--network", "OFTC", "--channel", "#berlin", "--new-room", "#berlin:irc.example",
+		log, "--tz", "Europe/Berlin"}, &out, &errs); err != nil {
+		t.Errorf("import with --tz after the file: %v\n%s", err, errs.String())
+	}
+	st := openDataDir(t, dir)
+	defer st.Close()
+	room, _ := irclog.RoomID("#berlin:irc.example")
+	evs, err := st.DayEvents(ctx, room, 0, 1<<42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2021, 8, 18, 10, 0, 0, 0, time.UTC)
+	found := false
+	for _, e := range evs {
+		if e.Type != "m.room.message" || !strings.Contains(string(e.Content), "hello from Berlin") {
+			continue
+		}
+		found = true
+		if got := time.UnixMilli(e.OriginTS).UTC(); !got.Equal(want) {
+			t.Errorf("[12:00] of a log imported with --tz Europe/Berlin after the file is stored at %s, want %s: the flag was not taken",
+				got.Format(time.RFC3339), want.Format(time.RFC3339))
+		}
+	}
+	if !found {
+		t.Errorf("the log's line is not in the room:\n%s\n%s", out.String(), errs.String())
 	}
 }

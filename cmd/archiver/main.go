@@ -47,6 +47,7 @@ Commands:
         archived room, before its own history, or into a new room made for
         a channel that never moved (--successor links it to the Matrix room
         it moved to, like a room upgrade). You vouch that it was public.
+        import's flags apply to every file, before or after the files.
   media fetch [--room ROOM] | media stats
         Fetch every queued media file now, retrying failed ones, with
         progress (the archiver also fetches continuously); count the media
@@ -167,10 +168,14 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		ingest.DefaultBatchBytes>>20, ingest.DefaultBatchSize, ingest.PostgresBatchSize))
 	var ircf ircFlags
 	ircf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	// A flag after the files applies to them all, as to an operator
+	// command: taken for a file name, it left the files before it imported
+	// without it, at the wrong instants for good (--tz).
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return errors.New("import: name at least one file")
 	}
 	st, err := openStore(ctx, cfg, log)
@@ -187,7 +192,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		// without a date in their names, it would put all their lines on
 		// that one day.
 		var dateless []string
-		for _, path := range fs.Args() {
+		for _, path := range files {
 			if _, ok := irclog.DateFromName(path); !ok {
 				dateless = append(dateless, filepath.Base(path))
 			}
@@ -216,7 +221,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	}
 	failed := 0
 	var total ingest.ImportReport
-	for _, path := range fs.Args() {
+	for _, path := range files {
 		rep, err := in.ImportFile(ctx, path, opts)
 		prog.done()
 		for _, le := range rep.Rejected {
@@ -252,9 +257,9 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 			}
 		}
 	}
-	if fs.NArg() > 1 {
+	if len(files) > 1 {
 		fmt.Fprintf(stdout, "total: %d files, %d events read, %d stored, %d already archived, %d not public; %d lines rejected",
-			fs.NArg()-failed, total.Events, total.Stored, total.Duplicates, total.NotPublic, len(total.Rejected))
+			len(files)-failed, total.Events, total.Stored, total.Duplicates, total.NotPublic, len(total.Rejected))
 		if len(total.Changed) > 0 {
 			fmt.Fprintf(stdout, "; %d lines differ from the archived ones (kept the archived)", len(total.Changed))
 		}
@@ -267,7 +272,7 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		fmt.Fprintf(stdout, "%s continues in %s: linked both ways\n", ircOpts.Room, ircOpts.Successor)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files failed", failed, fs.NArg())
+		return fmt.Errorf("%d of %d files failed", failed, len(files))
 	}
 	return nil
 }

@@ -35,16 +35,9 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 	ircRoom := fs.String("room", "", "with --irc: the room the nick's IRC logs were imported into")
 	force := fs.Bool("force", false, "erase-user, optout: apply to a user ID the archive holds nothing of (a typo is refused without it)")
 	// Flags may follow the argument: archiver takedown $ev --reason x.
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	needsArg := cmd != "retention"
 	if *ircNick != "" {
