@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -192,7 +193,9 @@ func buildMessage(r store.Room, sh *shown, parents map[id.EventID]*shown, lostRo
 	v.Compact = v.InThread && !threadPage
 	v.IRC = ircOriginOf(&e)
 	if v.InThread {
-		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + string(e.ID)
+		// The fragment path-escaped, as the permalink's whole-day link's
+		// (archive.js and a browser decode it).
+		v.ThreadPath = roomPath(r, "thread", string(e.Rel.EventID)) + "#" + url.PathEscape(string(e.ID))
 	}
 	v.TS = e.OriginTS
 	if sh.redaction != nil {

@@ -198,7 +198,8 @@ func buildMonth(r store.Room, m time.Time, counts map[int64]int) monthView {
 }
 
 // jumpToDate answers /room/{room}?date=YYYY-MM-DD: that day's page if it
-// has messages, else the nearest day that has (the earlier on a tie),
+// or, before its first message, a room it replaced has messages
+// (predecessorDay), else the nearest day that has (the earlier on a tie),
 // which then says that the asked-for day had none.
 func (s *Server) jumpToDate(c echo.Context, r store.Room, date string) error {
 	t, from, to, err := parseDay(date)
@@ -212,6 +213,11 @@ func (s *Server) jumpToDate(c echo.Context, r store.Room, date string) error {
 	}
 	if len(days) > 0 {
 		return c.Redirect(http.StatusFound, roomPath(r, date))
+	}
+	// A day before r's first message of a room r replaced, as the day's
+	// own link finds it: an upgrade moved the alias the form is sent to.
+	if p, ok, err := s.predecessorDay(ctx, r, date); ok || err != nil {
+		return redirectOr(c, roomPath(p, date), err)
 	}
 	prev, next, err := s.store.AdjacentMessages(ctx, r.ID, from, to)
 	if err != nil {

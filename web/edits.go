@@ -39,7 +39,16 @@ func (s *Server) edits(c echo.Context) error {
 		return canonicalRedirect(c, roomPath(r, "event", string(ev.ID), "edits"))
 	}
 	if ev.Rel.Type == event.RelReplace && ev.Rel.EventID != "" {
-		return c.Redirect(http.StatusFound, roomPath(r, "event", string(ev.Rel.EventID), "edits"))
+		// An edit's history is its original's, found as its permalink
+		// finds it (messageOf): the edit it names was anyone's to choose,
+		// and an edit of itself redirected to itself for ever, two edits
+		// naming each other bounced, another sender's "edit" led to a
+		// message it does not edit. Those are the permalink's 404.
+		target, err := s.messageOf(c, &ev)
+		if err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusFound, roomPath(r, "event", string(target), "edits"))
 	}
 	if ev.Redacted {
 		return &httpError{code: http.StatusGone, msg: "This message was deleted, and its edits with it."}

@@ -44,3 +44,26 @@ func TestFullDayLinkIsTheDaysPage(t *testing.T) {
 		}
 	})
 }
+
+// TestFragmentsAreEscaped: the links the archive writes to a message on
+// another page (a permalink's whole-day link, a thread reply's line in
+// the main timeline, to its place on the thread's page) give its ID in the
+// #fragment path-escaped, as archive.js and a browser decode it: written
+// raw, html/template kept a valid escape in an ID of room version 1 or 2
+// ("$p%252", read back as "$p%2"), and the reader was sent to a 404.
+func TestFragmentsAreEscaped(t *testing.T) {
+	const id = "$p%252/x:example.org"
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t,
+		msgLine("$root", 1767225601000, `{"msgtype":"m.text","body":"root"}`),
+		msgLine(id, 1767225602000, `{"msgtype":"m.text","body":"reply","m.relates_to":{"rel_type":"m.thread","event_id":"$root"}}`),
+		msgLine("$q%25", 1767225603000, `{"msgtype":"m.text","body":"a message"}`),
+	))
+	perma := e.page(t, "/room/!x:example.org/event/"+url.PathEscape("$q%25"), http.StatusOK)
+	if full := perma.Find("a.full-day").AttrOr("href", ""); full != "/room/!x:example.org/2026-01-01#$q%2525" {
+		t.Errorf("the whole-day link is %q, want the ID path-escaped in its fragment", full)
+	}
+	day := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+	if link := msgByID(day, id).Find("a.thread-reply").AttrOr("href", ""); link != "/room/!x:example.org/thread/$root#$p%25252%2Fx:example.org" {
+		t.Errorf("the thread reply links %q, want its ID path-escaped in the fragment", link)
+	}
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -26,7 +27,30 @@ func (s *Server) liveItems(c echo.Context, v dayView, q *renderQueue) error {
 		since = c.QueryParam("after")
 	}
 	if since != "" {
-		h.Set("X-Live-Since", since)
+		h.Set("X-Live-Since", liveSince(since))
 	}
 	return c.HTMLBlob(http.StatusOK, []byte(b))
+}
+
+// liveSince is an event ID as X-Live-Since carries it: printable ASCII
+// as it is, '%' and every other byte percent-escaped, which archive.js
+// decodes (decodeURIComponent). fetch reads a header's bytes as Latin-1,
+// so a non-ASCII ID (room versions 1 and 2 let the homeserver choose any)
+// came back as another ID, every later poll was a 400, and the page
+// stopped updating. Not url.PathEscape: the '/' of room version 3's IDs
+// would change, and a page loaded before this, whose script does not
+// decode, continues after the header's ID as it reads it.
+func liveSince(id string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c > ' ' && c < 0x7f && c != '%' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
 }

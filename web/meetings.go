@@ -326,6 +326,35 @@ func (s *Server) meetingAt(c echo.Context, r store.Room, raw string) (meeting.Me
 	return m, nil
 }
 
+// meetingOfPredecessor finds the room r replaced whose message raw is:
+// minutes are named by the message that started the meeting under the
+// alias the archive gave out, and an upgrade moves the alias to the new
+// room, so a link pasted into a wiki before it is sent to the old room's
+// minutes, as a thread's is (threadElsewhere) and a permalink is to its
+// message. Anything else is meetingAt's to answer.
+func (s *Server) meetingOfPredecessor(c echo.Context, r store.Room, raw string) (store.Room, bool, error) {
+	if eventIDSyntax(raw) != nil {
+		return store.Room{}, false, nil
+	}
+	ctx := c.Request().Context()
+	e, err := s.store.EventByID(ctx, id.EventID(raw))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && e.RoomID == r.ID) {
+		return store.Room{}, false, nil
+	}
+	if err != nil {
+		return store.Room{}, false, err
+	}
+	preds, err := s.predecessors(ctx, r)
+	if err != nil {
+		return store.Room{}, false, err
+	}
+	i := slices.IndexFunc(preds, func(p store.Room) bool { return p.ID == e.RoomID })
+	if i < 0 {
+		return store.Room{}, false, nil
+	}
+	return preds[i], true, nil
+}
+
 // maxNestChecks bounds the earlier meetings insideEarlierMeeting computes.
 const maxNestChecks = 8
 
@@ -442,11 +471,16 @@ func (s *Server) meetingPage(c echo.Context) error {
 		return err
 	}
 	raw, txt := strings.CutSuffix(raw, ".txt")
+	suffix := ""
+	if txt {
+		suffix = ".txt"
+	}
+	if pred, ok, err := s.meetingOfPredecessor(c, r, raw); err != nil {
+		return err
+	} else if ok {
+		return canonicalRedirect(c, meetingPath(pred, id.EventID(raw), suffix))
+	}
 	if !canonical {
-		suffix := ""
-		if txt {
-			suffix = ".txt"
-		}
 		return canonicalRedirect(c, meetingPath(r, id.EventID(raw), suffix))
 	}
 	m, err := s.meetingAt(c, r, raw)

@@ -200,17 +200,27 @@ func apiDayPath(r store.Room) string {
 // otherwise, and at no cost for a room that replaced none or a day it has
 // messages from.
 func (s *Server) predecessorDayPath(c echo.Context, r store.Room, date string, path func(store.Room) string) (string, error) {
+	p, ok, err := s.predecessorDay(c.Request().Context(), r, date)
+	if !ok || err != nil {
+		return "", err
+	}
+	return withQuery(path(p), c.Request().URL.RawQuery), nil
+}
+
+// predecessorDay is the room r replaced whose day date (with ".txt" for
+// its text log) a link to r's leads to (predecessorDayPath), and whether
+// there is one.
+func (s *Server) predecessorDay(ctx context.Context, r store.Room, date string) (store.Room, bool, error) {
 	if r.Predecessor == "" {
-		return "", nil
+		return store.Room{}, false, nil
 	}
 	_, from, to, err := parseDay(strings.TrimSuffix(date, ".txt"))
 	if err != nil || r.FirstTS != 0 && r.FirstTS < to {
-		return "", nil // the day's own answer says what is wrong, or is r's
+		return store.Room{}, false, nil // the day's own answer says what is wrong, or is r's
 	}
-	ctx := c.Request().Context()
 	preds, err := s.predecessors(ctx, r)
 	if err != nil {
-		return "", err
+		return store.Room{}, false, err
 	}
 	for _, p := range preds {
 		if p.FirstTS == 0 || p.FirstTS >= to || p.LastTS < from {
@@ -218,13 +228,13 @@ func (s *Server) predecessorDayPath(c echo.Context, r store.Room, date string, p
 		}
 		last, _, err := s.store.AdjacentMessages(ctx, p.ID, to, to) // its latest message before the day's end
 		if err != nil {
-			return "", err
+			return store.Room{}, false, err
 		}
 		if last >= from {
-			return withQuery(path(p), c.Request().URL.RawQuery), nil
+			return p, true, nil
 		}
 	}
-	return "", nil
+	return store.Room{}, false, nil
 }
 
 // predecessorCursorPath is where r's day page date (or its JSON) goes when

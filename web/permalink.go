@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -123,7 +124,9 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	}
 	v := permalinkView{
 		Bot: s.opts.Bot, Room: s.roomView(ctx, r), Date: date, DateLong: day.Format("Monday, 2 January 2006"),
-		FullDay: full + "#" + string(ev.ID),
+		// The ID path-escaped, as archive.js and a browser decode a
+		// fragment: "$p%252" written raw was looked for as "$p%2".
+		FullDay: full + "#" + url.PathEscape(string(ev.ID)),
 	}
 	if ev.OriginTS > store.LastDayMS {
 		// State stamped past 9999 (a message is stored at its arrival,
@@ -136,11 +139,19 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	if err != nil {
 		return err
 	}
-	url := s.absolute(eventPath(r, ev.ID))
+	if !holdsItem(v.Items, string(ev.ID)) {
+		// An event of a kind no page draws (power levels, join rules,
+		// state of another key, a custom type): its neighbours, titled
+		// as a message of its sender with nothing highlighted, and a
+		// whole day's #fragment the day does not hold, pointed at the
+		// wrong thing.
+		return notShown(ev)
+	}
+	link := s.absolute(eventPath(r, ev.ID))
 	when := time.UnixMilli(ev.OriginTS).UTC()
 	v.Meta = &pageMeta{
 		Title:     fmt.Sprintf("%s in %s, %s", isolated(attributedName(ev.SenderName, ev.Sender)), isolated(roomName(r)), when.Format("2 January 2006")),
-		Canonical: url, Published: when.Format(time.RFC3339), SiteName: s.opts.SiteName,
+		Canonical: link, Published: when.Format(time.RFC3339), SiteName: s.opts.SiteName,
 		Description: fmt.Sprintf("A message in %s, archived by %s.", isolated(roomName(r)), s.opts.SiteName),
 	}
 	if v.Meta.Robots, _, err = s.roomRobots(c, r); err != nil {
@@ -153,7 +164,7 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 	if sh := msgs[ev.ID]; sh != nil && sh.redaction == nil {
 		author := displayName(ev.SenderName, ev.Sender)
 		attributed := attributedName(ev.SenderName, ev.Sender)
-		cite := &citeView{URL: url}
+		cite := &citeView{URL: link}
 		v.Cite = cite
 		access := s.now().UTC().Format(dateLayout)
 		v.AccessDate = access
@@ -162,13 +173,42 @@ func (s *Server) permalinkPage(c echo.Context, r store.Room, ev store.Event) err
 			v.Meta.Title = fmt.Sprintf("%s: “%s” · %s", isolated(attributed), isolated(excerpt(text, 70)), isolated(roomName(r)))
 			v.Meta.Description = short
 			*cite = citations(citeFacts{
-				URL: url, Author: author, AuthorID: string(ev.Sender), Room: roomName(r), Site: s.opts.SiteName,
+				URL: link, Author: author, AuthorID: string(ev.Sender), Room: roomName(r), Site: s.opts.SiteName,
 				When: when, AccessDate: access, Quote: text,
 			})
 		})
 	}
 	// v goes by pointer: the queue's callbacks fill it in after the ETag.
 	return s.renderValidated(c, http.StatusOK, "permalink", &v, &q, time.Time{})
+}
+
+// holdsItem says whether one of items is the event id, a member event
+// within a run of them too.
+func holdsItem(items []itemView, id string) bool {
+	for _, it := range items {
+		switch {
+		case it.Message != nil && it.Message.ID == id, it.Poll != nil && it.Poll.ID == id, it.State != nil && it.State.ID == id:
+			return true
+		case it.Members != nil:
+			for _, m := range it.Members.Changes {
+				if m.ID == id {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// notShown is the answer to the permalink of an event the archive holds
+// but no page draws: a 404 that says what it is (its type, and its state
+// key where the key says which state), not a page of its neighbours.
+func notShown(ev store.Event) error {
+	kind := fmt.Sprintf("of type %q", truncateRunes(ev.Type, 80))
+	if ev.StateKey != nil && *ev.StateKey != "" {
+		kind += fmt.Sprintf(" (state key %q)", truncateRunes(*ev.StateKey, 80))
+	}
+	return notFound("%s is an event %s, which the archive keeps but does not show: its pages show messages, polls and the changes to a room that readers follow (its members, name, topic, address and upgrades), not this kind of event.", ev.ID, kind)
 }
 
 // citeFacts is what a citation names.

@@ -29,7 +29,8 @@ type threadPageView struct {
 
 // thread serves /room/{room}/thread/{root}: the whole thread. The root is
 // looked up as a permalink is (400 for a malformed ID, 410 for one the
-// archive no longer shows).
+// archive no longer shows); a root of a room this one replaced, whose
+// alias an upgrade moved here, redirects to that room's thread page.
 func (s *Server) thread(c echo.Context) error {
 	r, canonical, err := s.resolveRoom(c)
 	if err != nil {
@@ -40,7 +41,7 @@ func (s *Server) thread(c echo.Context) error {
 		return err
 	}
 	if root.RoomID != r.ID {
-		return notFound("This archive has no thread starting at %s in this room.", root.ID)
+		return s.threadElsewhere(c, r, root)
 	}
 	if !startsThread(root) {
 		return notFound("%s is itself a thread reply, an edit or a reaction: no thread starts at it.", root.ID)
@@ -59,6 +60,27 @@ func (s *Server) thread(c echo.Context) error {
 	}
 	_, err = s.renderThread(c, r, root, "")
 	return err
+}
+
+// threadElsewhere answers a thread link of room r whose root is another
+// room's: a thread's link names its room by the alias the archive gave
+// out, and an upgrade moves the alias to the new room, so a root of a room
+// r replaced (predecessors) is sent to that room's thread page, as its
+// permalink is to its message. Another room's is a 404: a reply here "in
+// its thread" is shown as a message, not as a line of that thread.
+func (s *Server) threadElsewhere(c echo.Context, r store.Room, root store.Event) error {
+	preds, err := s.predecessors(c.Request().Context(), r)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(preds, func(p store.Room) bool { return p.ID == root.RoomID })
+	switch {
+	case i < 0:
+		return notFound("This archive has no thread starting at %s in this room.", root.ID)
+	case !startsThread(root):
+		return notFound("%s is itself a thread reply, an edit or a reaction: no thread starts at it.", root.ID)
+	}
+	return canonicalRedirect(c, roomPath(preds[i], "thread", string(root.ID)))
 }
 
 // threadRoot is a reply's thread root when its thread can be shown.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +250,19 @@ func TestScripts(t *testing.T) {
 		if got.N != 1 || got.Last != later || !got.Local {
 			t.Errorf("new message: %d copies, last item %s, local time %v; want 1, %s, true", got.N, got.Last, got.Local, later)
 		}
+		// After a message whose ID is not ASCII (room versions 1 and 2 let
+		// the homeserver choose it), which X-Live-Since carries escaped:
+		// read raw, the next poll named no event and the page stopped.
+		for _, name := range []string{"caf\u00e9\u4e2d", "after"} {
+			n := newNDJSON(t, name, time.Now().UnixMilli())
+			id := n.add(scriptRoom, moderator, "m.room.message", nil, map[string]any{"msgtype": "m.text", "body": "sent by " + name})
+			if _, err := in.ImportFile(context.Background(), n.close(), ingest.ImportOptions{RouteUnclaimedAliases: true}); err != nil {
+				t.Fatal(err)
+			}
+			if text := browsertest.WaitFor[string](t, tab, fmt.Sprintf(`document.getElementById(%q)?.querySelector('.body')?.innerText`, id), 20*time.Second); !strings.Contains(text, "sent by "+name) {
+				t.Errorf("the message %s reads %q", id, text)
+			}
+		}
 		if href := browsertest.Eval[string](t, tab, `location.href`); href != s.url+path {
 			t.Errorf("the page reloaded or moved: %s", href)
 		}
@@ -272,4 +287,59 @@ func waitLocation(t *testing.T, tab *browsertest.Tab, want string) string {
 		}
 	}
 	return href
+}
+
+// TestWholeDayLinkOfAPercentID: room versions 1 and 2 let the homeserver
+// choose event IDs, and '%' is a character like any other in them (web's
+// TestPercentInNames covers "$p%252"). A permalink's "Show the whole day"
+// link was the day's page with #<event ID> written raw, which
+// html/template keeps as it is where it holds a valid escape such as
+// "%25"; on the day page archive.js percent-decoded the fragment, looked
+// for "$p%2", did not find it and sent the reader to /event/$p%2, a 404
+// (or another event's permalink where one is so named). Now the link
+// opens the day's page at the message, as for any other ID: the fragment
+// is written path-escaped and the script looks for it as it is, then
+// decoded, so a link made by hand with the ID raw finds it too.
+func TestWholeDayLinkOfAPercentID(t *testing.T) {
+	b := browsertest.Start(t)
+	const room = "!pct:example.org"
+	n := newNDJSON(t, "pct", time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC).UnixMilli())
+	n.openRoom(room, moderator, "Percent room")
+	n.add(room, moderator, "m.room.message", nil, map[string]any{"msgtype": "m.text", "body": "before"})
+	path := n.close()
+	line := `{"event_id":"$p%252:example.org","room_id":"` + room + `","type":"m.room.message","sender":"` + moderator + `","origin_server_ts":` +
+		strconv.FormatInt(time.Date(2026, 1, 1, 13, 0, 0, 0, time.UTC).UnixMilli(), 10) + `,"content":{"msgtype":"m.text","body":"the cited message"}}` + "\n"
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	a := newArchive(t, storetest.Open(t, "sqlite"), path)
+	tab := b.NewTab(t, a.url, browsertest.TabOptions{})
+	tab.Open(t, "/room/"+room+"/event/$p%25252:example.org")
+	href := browsertest.Eval[string](t, tab, `(document.querySelector('a.full-day') || {href: ""}).href`)
+	if !strings.Contains(href, "/room/") {
+		t.Fatalf("no whole-day link on the permalink page (href %q, page %q)", href, browsertest.Eval[string](t, tab, `document.title`))
+	}
+	tab.Open(t, strings.TrimPrefix(href, a.url))
+	time.Sleep(time.Second)
+	got := waitLocation(t, tab, href)
+	title := browsertest.Eval[string](t, tab, `document.title`)
+	if got != href {
+		t.Errorf("the whole-day link %s of $p%%252's permalink ended at %s (%q): want the day's page at the message", href, got, title)
+	}
+	if !browsertest.Eval[bool](t, tab, `!!document.querySelector('ol.timeline li.highlight[id="$p%252:example.org"]')`) {
+		t.Error("the whole-day link's message is not highlighted on the day's page")
+	}
+	// The ID raw in the fragment, as a link made by hand (or before) has it.
+	raw := a.url + "/room/" + room + "/2026-01-01#$p%252:example.org"
+	tab.Open(t, "/room/"+room+"/event/$p%25252:example.org") // a new document, not a hash change
+	tab.Open(t, strings.TrimPrefix(raw, a.url))
+	time.Sleep(time.Second)
+	if got := waitLocation(t, tab, raw); got != raw || !browsertest.Eval[bool](t, tab, `!!document.querySelector('ol.timeline li.highlight[id="$p%252:example.org"]')`) {
+		t.Errorf("the day's page with the ID raw in its fragment ended at %s without the message highlighted", got)
+	}
 }

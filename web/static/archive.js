@@ -20,7 +20,8 @@
 //                          items (an HTML fragment of li elements from the
 //                          same templates) and appends them to ol.timeline;
 //                          data-live-since is then the last item's event ID
-//                          (the response's X-Live-Since header).
+//                          (the response's X-Live-Since header, an ID
+//                          percent-escaped but for printable ASCII).
 (function () {
   "use strict";
 
@@ -61,9 +62,12 @@
   function centre() {
     var target = null;
     if (location.hash.length > 1) {
-      var id = "";
-      try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { id = ""; }
-      target = id ? document.getElementById(id) : null;
+      // The fragment as it is, then decoded: the archive writes an event
+      // ID path-escaped ("$p%25252" for "$p%252"), while a link made by
+      // hand, or before, may hold it raw.
+      var raw = location.hash.slice(1), id = "";
+      try { id = decodeURIComponent(raw); } catch (e) { id = ""; }
+      target = document.getElementById(raw) || (id ? document.getElementById(id) : null);
       if (target && target.matches("ol.timeline li")) { target.classList.add("highlight"); }
       // A day page's link to a message that is not on it (the day has
       // since been split into pages, or the link named the wrong day):
@@ -99,7 +103,10 @@
       if (since) { url += "&after=" + encodeURIComponent(since); }
       fetch(url, { credentials: "omit", headers: { "Accept": "text/html" } }).then(function (r) {
         if (!r.ok) { throw new Error(String(r.status)); }
+        // Percent-escaped (an ID may be any Unicode, a header's bytes
+        // are read as Latin-1); printable ASCII but '%' comes as it is.
         var next = r.headers.get("X-Live-Since");
+        try { next = next ? decodeURIComponent(next) : next; } catch (e) { /* an older server's raw ID */ }
         return r.text().then(function (html) {
           var tpl = document.createElement("template");
           tpl.innerHTML = html;
