@@ -253,12 +253,12 @@ func TestDemoIRCMeeting(t *testing.T) {
 			t.Errorf("demo meeting: %+v", m)
 		}
 		txt := e.get(t, "/room/"+string(room)+"/meeting/"+m.ID+".txt").Body.String()
-		for _, want := range []string{"* tonio\n  * bo_k and tonio to rehearse the rollback on Friday\n", "* mira (11)\n"} {
+		for _, want := range []string{"* tonio\n  * bo_k and tonio to rehearse the rollback on Friday\n", "* mira (12)\n", "* REJECTED: upgrading on Sunday"} {
 			if !strings.Contains(txt, want) {
 				t.Errorf("text minutes lack %q:\n%s", want, txt)
 			}
 		}
-		for _, gone := range []string{"also on Friday", "update the wiki page"} {
+		for _, gone := range []string{"also on Friday", "update the wiki page", "AGREED: upgrading on Sunday"} {
 			if strings.Contains(txt, gone) {
 				t.Errorf("text minutes hold %q (refused or undone)", gone)
 			}
