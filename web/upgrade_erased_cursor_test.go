@@ -4,9 +4,6 @@ import (
 	"context"
 	"net/http"
 	"testing"
-	"time"
-
-	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/internal/storetest"
 	"github.com/mxarchive/mxarchive/store"
@@ -44,17 +41,7 @@ func TestUpgradeDayLinkOfErasedEvent(t *testing.T) {
 			state("$ca2", "m.room.canonical_alias", "!y:example.org", upgrade+3, `{"alias":"#proj:example.org"}`),
 			said("$b1", "@a:example.org", "!y:example.org", upgrade+1000, "new room"),
 		)
-		claims, err := st.PendingAliasClaims(context.Background(), time.Time{}, time.Time{}, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range claims {
-			if c.RoomID == "!y:example.org" {
-				if _, err := st.CheckAliasClaim(context.Background(), c, id.RoomID("!y:example.org")); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		confirmAliasClaims(t, st, "!y:example.org")
 		if rec := e.get(t, "/room/proj:example.org/2026-01-02?after=$a1"); rec.Code != http.StatusFound {
 			t.Fatalf("setup: live cursor of the old room = %d", rec.Code)
 		}
