@@ -14,7 +14,8 @@
 //     is the owner and first chair; a second #startmeeting inside a meeting
 //     is an ordinary line;
 //   - chairs only: #endmeeting, #topic, #agreed (#agree), #accepted
-//     (#accept) and #rejected (#reject), three kinds of item, #chair,
+//     (#accept) and #rejected (#reject), three kinds of item, #chair
+//     (a name chaired is among the chairs even if it says nothing),
 //     #unchair (the owner stays a chair), #undo (removes the last item),
 //     #meetingtopic (the title, as #startmeeting's argument is; "none",
 //     "unset" or nothing clears it);

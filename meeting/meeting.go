@@ -164,7 +164,11 @@ type meetingState struct {
 	// lower-cased names and IDs of the meeting's lines.
 	named     []string
 	namedSeen map[string]bool
-	spoken    map[string]bool
+	// chairNamed are the lower-cased names #chair gave the chair and no
+	// #unchair took it back from: a chair who says nothing in the
+	// meeting is still one of its chairs.
+	chairNamed map[string]bool
+	spoken     map[string]bool
 	// span are the lines the meeting can reach (reach), at the index of
 	// the line being read; spanUses each name's uses in them and spanEnds
 	// their #endmeetings, made when a pending name is first claimed
@@ -188,7 +192,7 @@ func run(lines []Line, start int, title string) (Meeting, int) {
 	st := &meetingState{
 		chairs: map[id.UserID]bool{first.Sender: true}, pending: map[string]bool{},
 		people: map[id.UserID]*Person{}, names: map[string]id.UserID{}, owner: first.Sender,
-		namedSeen: map[string]bool{}, spoken: map[string]bool{},
+		namedSeen: map[string]bool{}, spoken: map[string]bool{}, chairNamed: map[string]bool{},
 	}
 	// Names said before the meeting can be chaired by name too.
 	for _, l := range lines[:start] {
@@ -383,6 +387,7 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 		if chair {
 			for _, n := range nickArgs(arg) {
 				st.name(n)
+				st.chairNamed[strings.ToLower(n)] = true
 				if u, ok := st.names[strings.ToLower(n)]; ok {
 					if u != "" {
 						st.chairs[u] = true
@@ -396,6 +401,7 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 		if chair {
 			for _, n := range nickArgs(arg) {
 				delete(st.pending, strings.ToLower(n))
+				delete(st.chairNamed, strings.ToLower(n))
 				if u, ok := st.names[strings.ToLower(n)]; ok && u != "" && u != st.owner {
 					delete(st.chairs, u)
 				}
@@ -479,6 +485,20 @@ func (st *meetingState) finish() {
 	for _, u := range st.order {
 		if u != owner && st.chairs[u] {
 			m.Chairs = append(m.Chairs, *st.people[u])
+		}
+	}
+	// Chairs by name who said nothing in the meeting, as People lists
+	// them: their sender if the name was one sender's before, else none.
+	for _, n := range st.named {
+		k := strings.ToLower(n)
+		if !st.chairNamed[k] {
+			continue
+		}
+		switch u, ok := st.names[k]; {
+		case ok && u != "" && st.people[u] == nil && st.chairs[u] && u != owner:
+			m.Chairs = append(m.Chairs, Person{Sender: u, Name: n})
+		case !ok && st.pending[k]:
+			m.Chairs = append(m.Chairs, Person{Name: n})
 		}
 	}
 	st.assign()

@@ -76,7 +76,7 @@ func TestExtract(t *testing.T) {
 		}, []string{`title="" ended=true lines=7 end=$7 chairs=ann | T(by bob)`}},
 		{"chair a name before it speaks", []string{
 			"ann: #startmeeting", "ann: #chair Carol, dave", "carol: #topic from carol", "carol: #endmeeting",
-		}, []string{`title="" ended=true lines=4 end=$3 chairs=ann,carol | T(from carol)`}},
+		}, []string{`title="" ended=true lines=4 end=$3 chairs=ann,carol,dave | T(from carol)`}},
 		{"undo removes the last item, chairs only", []string{
 			"ann: #startmeeting", "bob: #info keep", "bob: #info oops", "bob: #undo", "ann: #undo", "ann: #endmeeting",
 		}, []string{`title="" ended=true lines=6 end=$5 chairs=ann | T() info:keep`}},
@@ -468,5 +468,49 @@ func TestRejectedIsNotAgreed(t *testing.T) {
 	want := "agreed:keep Tuesdays, accepted:the new agenda, rejected:move the meeting to Fridays, rejected:move it to Sundays"
 	if strings.Join(got, ", ") != want {
 		t.Errorf("items %q;\nwant %q (chairs only, each of its own kind)", strings.Join(got, ", "), want)
+	}
+}
+
+// TestChairsWhoSaidNothingAreChairs: "#chair alice" for someone who says
+// nothing in the meeting made her an attendee but not a chair, so the
+// minutes' chairs left out a name the meeting chaired (MeetBot's list of
+// chairs holds every name #chair gave). A name #unchair took back, or one
+// two senders went by, is no chair.
+func TestChairsWhoSaidNothingAreChairs(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"never spoke", []string{"bob: #startmeeting weekly", "bob: #chair alice", "bob: #endmeeting"}, " bob, alice"},
+		{"spoke before", []string{"alice: hello", "bob: #startmeeting weekly", "bob: #chair alice", "bob: #endmeeting"}, " bob, @alice:example.org alice"},
+		{"spoke in it", []string{"bob: #startmeeting weekly", "bob: #chair alice", "alice: here", "bob: #endmeeting"}, " bob, @alice:example.org alice"},
+		{"unchaired", []string{"bob: #startmeeting weekly", "bob: #chair alice carol", "bob: #unchair alice", "bob: #endmeeting"}, " bob, carol"},
+		{"not the owner twice", []string{"bob: #startmeeting weekly", "bob: #chair bob", "bob: #endmeeting"}, " bob"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lines := script(c.lines...)
+			var start id.EventID
+			for _, l := range lines {
+				if strings.Contains(l.Text, "#startmeeting") {
+					start = l.EventID
+				}
+			}
+			m, ok := At(lines, start)
+			if !ok {
+				t.Fatal("no meeting")
+			}
+			var chairs []string
+			for _, p := range m.Chairs {
+				if p.Name == "bob" && p.Sender == "@bob:example.org" {
+					chairs = append(chairs, " bob")
+					continue
+				}
+				chairs = append(chairs, strings.TrimSpace(string(p.Sender)+" "+p.Name))
+			}
+			if got := strings.Join(chairs, ", "); got != c.want {
+				t.Errorf("chairs %q; want %q", got, c.want)
+			}
+		})
 	}
 }
