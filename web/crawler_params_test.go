@@ -71,4 +71,15 @@ func TestScriptErrorsAreClear(t *testing.T) {
 	if len(found.Results) != 1 {
 		t.Errorf("a search in the room finds %d messages; want 1", len(found.Results))
 	}
+	// A route the API has, asked with a method it has not: the Matrix
+	// spec's answer is M_UNRECOGNIZED with a 405, as a client library
+	// tells "wrong method" from "bad parameters" by it.
+	var wrong struct {
+		ErrCode string `json:"errcode"`
+	}
+	rec := e.do(t, http.MethodPost, "/api/v1/rooms", nil)
+	decode(t, rec, http.StatusMethodNotAllowed, &wrong)
+	if wrong.ErrCode != "M_UNRECOGNIZED" {
+		t.Errorf("POST /api/v1/rooms: errcode %q; want M_UNRECOGNIZED", wrong.ErrCode)
+	}
 }

@@ -478,6 +478,9 @@ func errCode(code int) string {
 		return "M_TOO_LARGE"
 	case http.StatusServiceUnavailable:
 		return "M_UNAVAILABLE"
+	case http.StatusMethodNotAllowed:
+		// The spec's code for a route asked with a method it has not.
+		return "M_UNRECOGNIZED"
 	}
 	if code >= 500 {
 		return "M_UNKNOWN"
