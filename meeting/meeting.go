@@ -103,6 +103,10 @@ type Meeting struct {
 	Unassigned []Item
 	People     []Person // by lines said, most first; named ones (0 lines) last
 	Lines      int
+	// Revised is the latest time (ms) a line of the meeting's span was
+	// edited or deleted, as its reader knows it (0: none known); At does
+	// not set it.
+	Revised int64
 }
 
 // Topics counts the meeting's #topic items.

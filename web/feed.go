@@ -293,7 +293,11 @@ func (s *Server) meetingsFeed(c echo.Context) error {
 		m := &ms[i]
 		link := s.absolute(meetingPath(r, m.ID, ""))
 		start, end := time.UnixMilli(m.Start).UTC(), time.UnixMilli(m.End).UTC()
-		newest = later(newest, end)
+		// Updated when a line of it was edited or deleted since (no
+		// later than now: an edit's time is its sender's claim), so a
+		// reader keeping entries by ID and update takes the new minutes.
+		updated := later(end, time.UnixMilli(min(m.Revised, s.now().UnixMilli())).UTC())
+		newest = later(newest, updated)
 		title := m.Title
 		if title == "" {
 			title = "Meeting"
@@ -304,7 +308,7 @@ func (s *Server) meetingsFeed(c echo.Context) error {
 		}
 		f.Entries = append(f.Entries, atomEntry{
 			ID: s.absolute(idPath(r, "meeting", string(m.ID))), Title: fmt.Sprintf("%s (%s)", isolated(title), start.Format(dateLayout)),
-			Updated: end.Format(time.RFC3339), Published: start.Format(time.RFC3339),
+			Updated: updated.Format(time.RFC3339), Published: start.Format(time.RFC3339),
 			Link:    atomLink{Rel: "alternate", Type: "text/html", Href: link},
 			Author:  atomPerson{Name: chair},
 			Content: atomText{Type: "text", Body: meetingText(r, m, s.absolute)},

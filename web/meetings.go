@@ -84,31 +84,58 @@ func (s *Server) loadMeeting(ctx context.Context, r store.Room, start store.Even
 // it read, full whether the span holds more (the meeting is cut there,
 // as at meeting.MaxLines).
 func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Event, span int64) (m meeting.Meeting, ok bool, n int, full bool, err error) {
-	lines, n, full, err := s.meetingLines(ctx, r, start.OriginTS, start.OriginTS+span)
+	lines, revs, n, full, err := s.meetingLines(ctx, r, start.OriginTS, start.OriginTS+span)
 	if err != nil {
 		return meeting.Meeting{}, false, n, false, err
 	}
 	m, ok = meeting.At(lines, start.ID)
+	if ok {
+		for _, rv := range revs {
+			if rv.ts >= m.Start && rv.ts <= m.End {
+				m.Revised = max(m.Revised, rv.at)
+			}
+		}
+	}
 	return m, ok, n, full, nil
+}
+
+// revision is a message of a meeting's window that was edited or deleted:
+// its own time and when (ms) it last changed, an edit's own time or the
+// archive's time of applying a deletion.
+type revision struct{ ts, at int64 }
+
+// revisionOf is sh's revision, if it has one.
+func revisionOf(sh *shown) (revision, bool) {
+	switch {
+	case sh.redaction != nil:
+		at := sh.redaction.AppliedAt
+		if at.IsZero() {
+			at = sh.redaction.ReceivedAt
+		}
+		return revision{sh.ev.OriginTS, at.UnixMilli()}, true
+	case sh.edited && sh.editedAt > 0:
+		return revision{sh.ev.OriginTS, sh.editedAt}, true
+	}
+	return revision{}, false
 }
 
 // meetingLines are the lines of r's shown messages in [from, to) (ms), up
 // to store.MaxDayEvents events or meetingBytes of their JSON, read in a
 // turn of their own (takeReadTurn); n is how many events it read, full
 // whether the span holds more.
-func (s *Server) meetingLines(ctx context.Context, r store.Room, from, to int64) (lines []meeting.Line, n int, full bool, err error) {
+func (s *Server) meetingLines(ctx context.Context, r store.Room, from, to int64) (lines []meeting.Line, revs []revision, n int, full bool, err error) {
 	release, err := s.takeReadTurn(ctx)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, nil, 0, false, err
 	}
 	defer release()
 	evs, full, err := s.store.DayPage(ctx, r.ID, from, to, store.Position{}, store.MaxDayEvents, meetingBytes)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, nil, 0, false, err
 	}
 	msgs, err := s.shownTexts(ctx, evs)
 	if err != nil {
-		return nil, len(evs), false, err
+		return nil, nil, len(evs), false, err
 	}
 	lines = make([]meeting.Line, 0, len(msgs))
 	for _, e := range evs {
@@ -116,9 +143,12 @@ func (s *Server) meetingLines(ctx context.Context, r store.Room, from, to int64)
 			if l, ok := meetingLine(sh); ok {
 				lines = append(lines, l)
 			}
+			if rv, ok := revisionOf(sh); ok {
+				revs = append(revs, rv)
+			}
 		}
 	}
-	return lines, len(evs), full, nil
+	return lines, revs, len(evs), full, nil
 }
 
 // meetingBytes bounds a meeting's window of events by their JSON
@@ -387,7 +417,7 @@ func (s *Server) insideEarlierMeeting(ctx context.Context, r store.Room, start s
 	if len(earlier) == 0 {
 		return "", nil
 	}
-	lines, _, _, err := s.meetingLines(ctx, r, earlier[len(earlier)-1].OriginTS, start.OriginTS+1)
+	lines, _, _, _, err := s.meetingLines(ctx, r, earlier[len(earlier)-1].OriginTS, start.OriginTS+1)
 	if err != nil {
 		return "", err
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -588,6 +589,49 @@ func TestEscapedStartMeetingIsOneEverywhereOrNowhere(t *testing.T) {
 		if msgByID(day, "$n0").Find("a.meeting-start").Length() != 1 || e.get(t, "/room/!x:example.org/meeting/$n0").Code != http.StatusOK ||
 			list.Find("table.meetings tbody tr").Length() != 1 || !strings.Contains(api, "$n0") || !strings.Contains(feed, "zplainaction") {
 			t.Errorf("the message edited into a plain #startmeeting is not a meeting everywhere (listed %d)", list.Find("table.meetings tbody tr").Length())
+		}
+	})
+}
+
+// TestMeetingsFeedEntryUpdatedByRevisions: an entry's <updated> was the
+// meeting's end whatever happened to its lines since, so a feed reader
+// keeping entries by ID and update kept minutes with an edited-out action
+// or a deleted line in them (helper-98). An edit of a line moves it to the
+// edit's time, a deletion to when the archive applied it; a line outside
+// the meeting moves nothing.
+func TestMeetingsFeedEntryUpdatedByRevisions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, meetingRoom(t))
+		updated := func() string {
+			t.Helper()
+			var feed struct {
+				Entries []struct {
+					Updated string `xml:"updated"`
+					Content string `xml:"content"`
+				} `xml:"entry"`
+			}
+			rec := e.get(t, "/room/!x:example.org/meetings.atom")
+			if err := xml.Unmarshal(rec.Body.Bytes(), &feed); err != nil || len(feed.Entries) != 1 {
+				t.Fatalf("feed: %v, %d entries\n%s", err, len(feed.Entries), rec.Body)
+			}
+			return feed.Entries[0].Updated
+		}
+		if got := updated(); got != "2026-01-01T00:08:00Z" {
+			t.Fatalf("updated %s; want the meeting's end, 2026-01-01T00:08:00Z", got)
+		}
+		e.addEvents(t, editLine("$ax", 1200000, aUser, "$after", "#info still after"))
+		if got := updated(); got != "2026-01-01T00:08:00Z" {
+			t.Errorf("after an edit of a line outside the meeting, updated %s; want 2026-01-01T00:08:00Z", got)
+		}
+		e.addEvents(t, editLine("$m3x", 2000000, zUser, "$m3", "#action Zorblax writes the notes later"))
+		if got := updated(); got != "2026-01-01T00:33:20Z" {
+			t.Errorf("after an edit of one of its lines at 00:33:20, updated %s; want 2026-01-01T00:33:20Z", got)
+		}
+		before := time.Now().UTC().Truncate(time.Second)
+		e.addEvents(t, redactionLine("$r2", zUser, 1767225600000+2100000, "$m2", ""))
+		got, err := time.Parse(time.RFC3339, updated())
+		if err != nil || got.Before(before) {
+			t.Errorf("after a deletion of one of its lines, updated %v (%v); want when the archive applied it, not before %v", got, err, before)
 		}
 	})
 }
