@@ -172,7 +172,13 @@ type meetingState struct {
 	// #unchair took it back from: a chair who says nothing in the
 	// meeting is still one of its chairs.
 	chairNamed map[string]bool
-	spoken     map[string]bool
+	// chairedBy is the sender each name #chair chaired (at once, or when
+	// a pending name was claimed), which #unchair of that name unchairs:
+	// looked up again, a name another sender took meanwhile was two
+	// senders' and unchaired nobody, leaving the chair with whom #chair
+	// gave it (helper-106).
+	chairedBy map[string]id.UserID
+	spoken    map[string]bool
 	// span are the lines the meeting can reach (reach), at the index of
 	// the line being read; spanUses each name's uses in them and spanEnds
 	// their #endmeetings, made when a pending name is first claimed
@@ -196,7 +202,7 @@ func run(lines []Line, start int, title string) (Meeting, int) {
 	st := &meetingState{
 		chairs: map[id.UserID]bool{first.Sender: true}, pending: map[string]bool{},
 		people: map[id.UserID]*Person{}, names: map[string]id.UserID{}, owner: first.Sender,
-		namedSeen: map[string]bool{}, spoken: map[string]bool{}, chairNamed: map[string]bool{},
+		namedSeen: map[string]bool{}, spoken: map[string]bool{}, chairNamed: map[string]bool{}, chairedBy: map[string]id.UserID{},
 	}
 	// Names said before the meeting can be chaired by name too.
 	for _, l := range lines[:start] {
@@ -280,6 +286,7 @@ func (st *meetingState) said(l Line) {
 			delete(st.pending, k)
 			if st.claimable(k, l.Sender) {
 				st.chairs[l.Sender] = true
+				st.chairedBy[k] = l.Sender
 			}
 		}
 	}
@@ -395,6 +402,7 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 				if u, ok := st.names[strings.ToLower(n)]; ok {
 					if u != "" {
 						st.chairs[u] = true
+						st.chairedBy[strings.ToLower(n)] = u
 					}
 				} else {
 					st.pending[strings.ToLower(n)] = true
@@ -406,6 +414,10 @@ func (st *meetingState) step(l Line, cmd, arg string) bool {
 			for _, n := range nickArgs(arg) {
 				delete(st.pending, strings.ToLower(n))
 				delete(st.chairNamed, strings.ToLower(n))
+				if u := st.chairedBy[strings.ToLower(n)]; u != "" && u != st.owner {
+					delete(st.chairs, u)
+				}
+				delete(st.chairedBy, strings.ToLower(n))
 				if u, ok := st.names[strings.ToLower(n)]; ok && u != "" && u != st.owner {
 					delete(st.chairs, u)
 				}

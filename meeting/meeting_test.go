@@ -514,3 +514,46 @@ func TestChairsWhoSaidNothingAreChairs(t *testing.T) {
 		})
 	}
 }
+
+// TestUnchairTakesBackWhatChairGave: the owner chairs Mallory by name, then
+// takes the chair back with "#unchair mallory". Before that, Mallory had a
+// second account (on her own server) say a line under the display name
+// "mallory": the name was two senders' by then, and #unchair, which looked
+// the name up again, found nobody, so the chair stayed hers; she ended the
+// meeting early and filed an #agreed item the chairs never agreed
+// (helper-106). #unchair takes the chair back from whom #chair gave it.
+func TestUnchairTakesBackWhatChairGave(t *testing.T) {
+	line := func(i int, sender, name, text string) Line {
+		return Line{EventID: id.EventID("$" + string(rune('a'+i))), Sender: id.UserID(sender), Name: name, TS: int64(i) * 60000, Text: text, Command: true}
+	}
+	lines := []Line{
+		line(0, "@mallory:evil.example", "mallory", "hi all"),
+		line(1, "@ann:example.org", "Ann", "#startmeeting weekly"),
+		line(2, "@ann:example.org", "Ann", "#chair mallory"),
+		line(3, "@sock:evil2.example", "mallory", "just a line"),
+		line(4, "@ann:example.org", "Ann", "#unchair mallory"),
+		line(5, "@mallory:evil.example", "mallory", "#agreed we drop the security review"),
+		line(6, "@mallory:evil.example", "mallory", "#endmeeting"),
+		line(7, "@ann:example.org", "Ann", "#topic security review"),
+		line(8, "@ann:example.org", "Ann", "#endmeeting"),
+	}
+	m, ok := At(lines, "$b")
+	if !ok {
+		t.Fatal("no meeting")
+	}
+	for _, c := range m.Chairs {
+		if c.Sender == "@mallory:evil.example" {
+			t.Errorf("chairs at the end %+v still hold @mallory:evil.example after \"#unchair mallory\"", m.Chairs)
+		}
+	}
+	if m.EndID != "$i" {
+		t.Errorf("meeting ended at %s by the unchaired @mallory; want it to run to Ann's #endmeeting ($i)", m.EndID)
+	}
+	for _, s := range m.Sections {
+		for _, it := range s.Items {
+			if it.Kind == Agreed {
+				t.Errorf("minutes hold an #agreed item %q from the unchaired @mallory", it.Text)
+			}
+		}
+	}
+}
