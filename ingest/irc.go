@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"maunium.net/go/mautrix/id"
 
@@ -227,13 +230,29 @@ func ircNick(ev *event.Event) string {
 }
 
 // changedLines finds, among a batch's events the store already held
-// (r.Duplicates), those whose archived line differs from the file's: a
-// re-export that changed history. The archived one stays; the line is
-// reported. Lines whose archived content is gone (redacted, opted out)
-// cannot be compared and are not reported.
-func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Event, lines []int) ([]LineError, error) {
+// (r.Duplicates), those whose archived line differs from the file's. A
+// line's ID is its position among the lines of its written time, so two
+// logs of the channel that start or stop within one minute (two people's
+// irssi logs, minutes only; a client restarted into a new file) give one
+// position to different lines: the file's line is then
+//   - archived already if the room holds a line that said the same
+//     (Provenance.Hash) within a minute of its time, from another file,
+//     not matched by another line of the batch (it is at another position
+//     there): nothing more;
+//   - the archived line changed (a re-export that changed it) if the
+//     same nick said much the same there (sameLine): the archived one
+//     stays and the line is reported, as before;
+//   - else a line the archive lacks: returned in beside, under an ID of
+//     its own (besideID, from its position's and what it said), to be
+//     stored beside the archived one. Dropping it as changed lost every
+//     line a second log had past the first's within that minute
+//     (helper-101).
+//
+// Lines whose archived content is gone (redacted, opted out) cannot be
+// compared and are not reported.
+func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Event, lines []int) (changed []LineError, beside []*event.Event, besideLines []int, err error) {
 	if r.Duplicates == 0 {
-		return nil, nil
+		return nil, nil, nil, nil
 	}
 	ids := make([]id.EventID, len(evs))
 	for i, ev := range evs {
@@ -241,16 +260,17 @@ func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Eve
 	}
 	stored, err := in.store.EventsByID(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("compare with archived lines: %w", err)
+		return nil, nil, nil, fmt.Errorf("compare with archived lines: %w", err)
 	}
 	old := make(map[id.EventID]irclog.Provenance, len(stored))
 	at := make(map[id.EventID]int64, len(stored))
-	for _, se := range stored {
+	archived := make(map[id.EventID]*store.Event, len(stored))
+	for i, se := range stored {
 		if p, ok := ircProvenance(se.Content); ok {
-			old[se.ID], at[se.ID] = p, se.OriginTS
+			old[se.ID], at[se.ID], archived[se.ID] = p, se.OriginTS, &stored[i]
 		}
 	}
-	var out []LineError
+	var differ []int // indexes in evs of lines whose position holds another
 	for i, ev := range evs {
 		o, ok := old[ev.ID]
 		if !ok {
@@ -259,18 +279,213 @@ func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Eve
 		p, _ := ircProvenance(ev.Content)
 		switch {
 		case o.Hash != "" && p.Hash != o.Hash:
-			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
+			differ = append(differ, i)
 		case at[ev.ID] != ev.OriginTS && lines[i] > 0:
 			// (Line 0: the events of a room made for the channel, at
 			// the time of the first line of the first file with it.)
 			// Silently "already archived" before: the operator who
 			// imported a log again with the --tz it needed was told
 			// nothing of the lines staying at their old times.
-			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived at %s from %s line %d, read now at %s)", ev.ID, ErrIRCMoved,
+			changed = append(changed, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived at %s from %s line %d, read now at %s)", ev.ID, ErrIRCMoved,
 				time.UnixMilli(at[ev.ID]).UTC().Format(time.RFC3339), o.Source, o.Line, time.UnixMilli(ev.OriginTS).UTC().Format(time.RFC3339))})
 		}
 	}
-	return out, nil
+	if len(differ) == 0 {
+		return changed, nil, nil, nil
+	}
+	near, err := in.linesNear(ctx, evs, differ, provenanceOf(evs[differ[0]]).Source)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// The last archived line of each minute, and for each text the first
+	// of its archived lines not yet matched nor too old for the lines
+	// still to come: each is passed over once, however many lines of a
+	// hostile log say the same.
+	lastOf := map[int64]int64{}
+	for _, ns := range near {
+		for _, t := range ns {
+			m := t - t%60_000
+			lastOf[m] = max(lastOf[m], t)
+		}
+	}
+	next := map[string]int{}
+	// Where each line of the batch is in the archive's timeline, so that
+	// a line stored beside goes after the line before it in its file.
+	placed := make([]int64, len(evs))
+	for i, ev := range evs {
+		placed[i] = ev.OriginTS
+		if t, ok := at[ev.ID]; ok {
+			placed[i] = t
+		}
+	}
+	d := 0
+	for i, ev := range evs {
+		if d == len(differ) || differ[d] != i {
+			continue
+		}
+		d++
+		o, p := old[ev.ID], provenanceOf(ev)
+		ns, k := near[p.Hash], next[p.Hash]
+		for k < len(ns) && ns[k] < ev.OriginTS-ircNear {
+			k++
+		}
+		next[p.Hash] = k
+		if k < len(ns) && ns[k] <= ev.OriginTS+ircNear {
+			next[p.Hash] = k + 1 // matched: the archived line is this one
+			placed[i] = ns[k]
+			continue
+		}
+		if sameLine(archived[ev.ID], ev) {
+			changed = append(changed, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
+			continue
+		}
+		// After the line before it in its file, where that is of the
+		// same minute; else after the archive's lines of its minute
+		// (a log that opened after another closed within it).
+		minute := ev.OriginTS - ev.OriginTS%60_000
+		base := int64(-1)
+		if i > 0 && placed[i-1] >= minute && placed[i-1] < minute+60_000 {
+			base = placed[i-1]
+		} else if t, ok := lastOf[minute]; ok {
+			base = t
+		}
+		ts := ev.OriginTS
+		if base >= 0 {
+			ts = min(base+1, minute+59_999)
+		}
+		placed[i] = ts
+		b, err := besideEvent(ev, p.Hash, ts)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("line %d: %w", lines[i], err)
+		}
+		beside, besideLines = append(beside, b), append(besideLines, lines[i])
+	}
+	return changed, beside, besideLines, nil
+}
+
+// ircNear is how far apart (ms) two logs may put the same line: a written
+// minute spans 60 s, and lines of one written time are 1 ms apart.
+const ircNear = 61_000
+
+// linesNear reads the archived IRC lines within ircNear of the lines evs[i]
+// for i in at, but source's own (the file being imported: its lines are
+// the batch's, or the same lines imported before), by what they said, each
+// text's in time order. The times are read in spans that merge where they
+// overlap, each a page at a time.
+func (in *Ingester) linesNear(ctx context.Context, evs []*event.Event, at []int, source string) (map[string][]int64, error) {
+	ts := make([]int64, len(at))
+	for k, i := range at {
+		ts[k] = evs[i].OriginTS
+	}
+	slices.Sort(ts)
+	room := evs[at[0]].RoomID
+	out := map[string][]int64{}
+	read := func(from, to int64) error {
+		var after store.Position
+		for {
+			page, more, err := in.store.DayPage(ctx, room, from, to, after, store.MaxDayEvents, 16<<20)
+			if err != nil {
+				return fmt.Errorf("read the archived lines near the file's: %w", err)
+			}
+			for _, se := range page {
+				if p, ok := ircProvenance(se.Content); ok && p.Hash != "" && p.Source != source {
+					out[p.Hash] = append(out[p.Hash], se.OriginTS)
+				}
+			}
+			if !more || len(page) == 0 {
+				return nil
+			}
+			last := page[len(page)-1]
+			after = store.Position{TS: last.OriginTS, NID: last.NID}
+		}
+	}
+	from, to := ts[0]-ircNear, ts[0]+ircNear+1
+	for _, t := range ts[1:] {
+		if t-ircNear > to {
+			if err := read(from, to); err != nil {
+				return nil, err
+			}
+			from = t - ircNear
+		}
+		to = t + ircNear + 1
+	}
+	return out, read(from, to)
+}
+
+func provenanceOf(ev *event.Event) irclog.Provenance {
+	p, _ := ircProvenance(ev.Content)
+	return p
+}
+
+// sameLine reports whether the file's line ev is the archived line a
+// changed: the same kind of event by the same nick, saying much the same
+// (at least half the words of the shorter text in the other; a join or a
+// quit without a reason says nothing, and so the same). A re-export that
+// changed a line's spelling or formatting is that; another nick's line,
+// or one saying something else, is a line of its own.
+func sameLine(a *store.Event, ev *event.Event) bool {
+	if a == nil || a.Type != ev.Type {
+		return false
+	}
+	pa, pb := provenanceOf(&a.Event), provenanceOf(ev)
+	if !strings.EqualFold(pa.Nick, pb.Nick) || pa.NewNick != pb.NewNick {
+		return false
+	}
+	wa, wb := lineWords(a.Content), lineWords(ev.Content)
+	if len(wa) > len(wb) {
+		wa, wb = wb, wa
+	}
+	if len(wa) == 0 {
+		return len(wb) == 0
+	}
+	in := map[string]bool{}
+	for _, w := range wb {
+		in[w] = true
+	}
+	shared := 0
+	for _, w := range wa {
+		if in[w] {
+			shared++
+		}
+	}
+	return 2*shared >= len(wa)
+}
+
+// lineWords are the words (letters and digits, lower-cased) of what an
+// imported line said: its body, topic or reason.
+func lineWords(content json.RawMessage) []string {
+	var c struct {
+		Body   string `json:"body"`
+		Topic  string `json:"topic"`
+		Reason string `json:"reason"`
+	}
+	_ = json.Unmarshal(content, &c)
+	return strings.FieldsFunc(strings.ToLower(c.Body+" "+c.Topic+" "+c.Reason), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+}
+
+// besideID is the ID of a line stored beside the different line its
+// position's ID holds (changedLines): from that ID and what the line
+// said, so the same file imported again finds it.
+func besideID(pos id.EventID, hash string) id.EventID {
+	h := sha256.Sum256([]byte(string(pos) + "\x1f" + hash))
+	return id.EventID("$irc-" + base64.RawURLEncoding.EncodeToString(h[:24]))
+}
+
+// besideEvent is ev under its besideID, at ts.
+func besideEvent(ev *event.Event, hash string, ts int64) (*event.Event, error) {
+	var w map[string]json.RawMessage
+	if err := json.Unmarshal(ev.Raw, &w); err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	w["event_id"], _ = json.Marshal(string(besideID(ev.ID, hash)))
+	w["origin_server_ts"], _ = json.Marshal(ts)
+	raw, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+	return event.Parse(raw)
 }
 
 // IRCSenders returns the user IDs an IRC nick was imported as into a

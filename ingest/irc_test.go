@@ -162,7 +162,9 @@ func TestImportIRC(t *testing.T) {
 		}
 
 		// Everything again, then a WeeChat export overlapping the ZNC day
-		// file, with one line changed.
+		// file, with one line changed (its spelling, as a re-export that
+		// lost the Latin-1 accent changes it: the same nick saying much
+		// the same at that position is that line changed, sameLine).
 		for _, f := range ircFiles {
 			rep := importIRC(t, in, filepath.Join("../testdata/irc", f.name), opts)
 			if rep.Stored != 0 || len(rep.Changed) > 0 {
@@ -171,7 +173,7 @@ func TestImportIRC(t *testing.T) {
 		}
 		overlap := filepath.Join(t.TempDir(), "weechat-overlap.log")
 		os.WriteFile(overlap, []byte("2021-08-18 02:00:02\tianw\tznc line with bold and colour\n"+
-			"2021-08-18 02:00:02\tianw\tznc cafe, rewritten\n"), 0o600)
+			"2021-08-18 02:00:02\tianw\tznc cafe in latin-1, rewritten\n"), 0o600)
 		rep := importIRC(t, in, overlap, opts)
 		// Two lines and the room's three creation events, all known.
 		if rep.Stored != 0 || rep.Duplicates != 5 {
@@ -372,5 +374,59 @@ func TestIRCReimportWithAnotherZoneIsReported(t *testing.T) {
 	}
 	if len(moved) != 2 || moved[0] != 1 || moved[1] != 2 || !strings.Contains(rep.Changed[0].Err.Error(), "2021-08-17T19:00:24Z") {
 		t.Errorf("again with --tz Europe/Berlin: %v", rep.Changed)
+	}
+}
+
+// TestOverlappingLogsKeepEveryLine: two people's irssi logs of one channel
+// (irssi's default stamp is HH:MM, so many lines share a written time)
+// overlap within one minute: Bob's client joined after "one" and Alice's
+// left after "three". A line's ID is its position among the lines of its
+// written time in its own file, so Bob's "two", "three" and "four" had the
+// IDs of Alice's "one", "two" and "three", and "four", a line only Bob's
+// log has, was dropped as a "changed" line; so were all the lines of a log
+// split into two files within a minute (a client restarted into a new
+// file) past the first file's (helper-101). Each log imported again adds
+// nothing.
+func TestOverlappingLogsKeepEveryLine(t *testing.T) {
+	for name, files := range map[string][2]string{
+		"overlap": {
+			"--- Log opened Tue Aug 17 19:00:00 2021\n19:00 <fungi> one\n19:00 <clarkb> two\n19:00 <corvus> three\n--- Log closed Tue Aug 17 19:00:50 2021\n",
+			"--- Log opened Tue Aug 17 19:00:10 2021\n19:00 <clarkb> two\n19:00 <corvus> three\n19:00 <fungi> four\n19:01 <fungi> five\n",
+		},
+		"split": {
+			"--- Log opened Tue Aug 17 19:00:00 2021\n19:00 <fungi> one\n19:00 <clarkb> two\n19:00 <corvus> three\n--- Log closed Tue Aug 17 19:00:30 2021\n",
+			"--- Log opened Tue Aug 17 19:00:31 2021\n19:00 <fungi> four\n19:01 <fungi> five\n",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				in := ingest.New(st, storetest.Logger(t), "")
+				opts := ircOptions(t)
+				dir := t.TempDir()
+				var paths []string
+				for i, text := range files {
+					p := filepath.Join(dir, []string{"alice-opendev.log", "bob-opendev.log"}[i])
+					if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					paths = append(paths, p)
+					if rep := importIRC(t, in, p, opts); len(rep.Changed) > 0 {
+						t.Errorf("%s: changed %v", filepath.Base(p), rep.Changed)
+					}
+				}
+				want := "fungi: one / clarkb: two / corvus: three / fungi: four / fungi: five"
+				if got := strings.Join(ircDay(t, st, opts.Room), " / "); got != want {
+					t.Errorf("archived %q\nwant     %q (every line of either log, once)", got, want)
+				}
+				for _, p := range paths {
+					if rep := importIRC(t, in, p, opts); rep.Stored != 0 || len(rep.Changed) > 0 {
+						t.Errorf("%s again: %s, changed %v; want nothing stored", filepath.Base(p), rep, rep.Changed)
+					}
+				}
+				if got := strings.Join(ircDay(t, st, opts.Room), " / "); got != want {
+					t.Errorf("after importing both again %q\nwant     %q", got, want)
+				}
+			})
+		})
 	}
 }
