@@ -157,7 +157,10 @@ func (s *Server) addPolls(c echo.Context, r store.Room, evs []store.Event, out [
 type apiReaction struct {
 	Key     string   `json:"key"`
 	Count   int      `json:"count"`
-	Senders []string `json:"senders"`
+	Senders []string `json:"senders"` // display names, claims: see SenderIDs
+	// SenderIDs are the user IDs of the senders, in Senders' order: a
+	// name may be another member's, or another's user ID.
+	SenderIDs []string `json:"sender_ids"`
 }
 
 type apiDay struct {

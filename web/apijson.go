@@ -138,6 +138,8 @@ func (a *apiEvent) appendJSON(b []byte) ([]byte, error) {
 			b = strconv.AppendInt(b, int64(r.Count), 10)
 			b = append(b, `,"senders":`...)
 			b = appendJSONStrings(b, r.Senders)
+			b = append(b, `,"sender_ids":`...)
+			b = appendJSONStrings(b, r.SenderIDs)
 			b = append(b, '}')
 		}
 		b = append(b, ']')

@@ -36,7 +36,7 @@ func apiSamples(s string) []apiDay {
 		EventID: s, RoomID: s, Type: s, Sender: s, SenderName: s, OriginServerTS: -1767225601000, Time: s,
 		Content: &apiMessageContent{MsgType: s, Body: s, Format: s, FormattedBody: s, URL: s, FileName: s, MediaURL: s, Media: s},
 		Text:    s, HTML: s, Edited: true, EditedAt: s, InReplyTo: s, ThreadRoot: s,
-		Reactions:   []apiReaction{{Key: s, Count: 2, Senders: []string{s, "b"}}, {Key: "", Count: 0}},
+		Reactions:   []apiReaction{{Key: s, Count: 2, Senders: []string{s, "b"}, SenderIDs: []string{s, "@b:x"}}, {Key: "", Count: 0}},
 		ThreadCount: 7, RelationsCapped: true, Redacted: true, RedactedBy: s, RedactedAt: s, AppliedAt: s, Reason: s,
 		Withdrawn: s, Permalink: s, MatrixTo: s, StateKey: &sk, State: &state,
 		Poll: &apiPoll{Question: s, Answers: []apiPollAnswer{{Text: s, Votes: &votes, Winner: true}}, Ended: true, EndedAt: s, Voters: &votes, Truncated: true},

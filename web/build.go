@@ -47,7 +47,11 @@ func shownOne(sh *shown, e *store.Event, rel []store.Event, redactions map[id.Ev
 	for _, r := range res.Reactions {
 		rv := reaction{Key: truncateRunes(r.Key, maxReactionKey), Count: len(r.Senders)}
 		for _, i := range r.Senders {
+			// Each name with its sender's ID, as a message's sender is
+			// shown: by names alone, @mallory joined as "Ann" reacted
+			// as the room's Ann (@a:example.org).
 			rv.Senders = append(rv.Senders, displayName(rel[i].SenderName, rel[i].Sender))
+			rv.SenderIDs = append(rv.SenderIDs, string(rel[i].Sender))
 		}
 		sh.reactions = append(sh.reactions, rv)
 	}

@@ -302,9 +302,11 @@ func (s *Server) meetingsFeed(c echo.Context) error {
 		if title == "" {
 			title = "Meeting"
 		}
+		// The owner, named as the minutes name them (minutesName): an
+		// author "@a:example.org" was @mallory's meeting.
 		var chair string
 		if len(m.Chairs) > 0 {
-			chair = m.Chairs[0].Name
+			chair = minutesName(m.Chairs[0].Name, m.Chairs[0].Sender)
 		}
 		f.Entries = append(f.Entries, atomEntry{
 			ID: s.absolute(idPath(r, "meeting", string(m.ID))), Title: fmt.Sprintf("%s (%s)", isolated(title), start.Format(dateLayout)),

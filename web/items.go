@@ -337,7 +337,10 @@ func writeMessage(m *render.Markup, v *messageView) {
 		for _, r := range v.Reactions {
 			// The key and each name are isolated (dir="auto"; <bdi>):
 			// a key or name that holds a right-to-left override turned
-			// the count, and the names after it, around.
+			// the count, and the names after it, around. Each name is
+			// titled with its sender's user ID, as a message's sender
+			// is (openSender): names alone let @mallory, joined as
+			// "Ann", pass for the room's Ann.
 			m.Lit("<li><details><summary><span class=\"key\" dir=\"auto\">")
 			m.Text(r.Key)
 			m.Lit("</span> <span class=\"n\">")
@@ -347,7 +350,9 @@ func writeMessage(m *render.Markup, v *messageView) {
 				if i > 0 {
 					m.Lit(", ")
 				}
-				m.Lit("<bdi>")
+				m.Lit("<bdi title=\"")
+				m.Text(r.SenderIDs[i])
+				m.Lit("\">")
 				m.Text(s)
 				m.Lit("</bdi>")
 			}

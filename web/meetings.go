@@ -309,9 +309,26 @@ func meetingSummary(r store.Room, m *meeting.Meeting) meetingSummaryView {
 		Topics: m.Topics(), Actions: len(m.Actions), Lines: m.Lines,
 	}
 	for _, c := range m.Chairs {
-		v.Chairs = append(v.Chairs, c.Name)
+		v.Chairs = append(v.Chairs, minutesName(c.Name, c.Sender))
 	}
 	return v
+}
+
+// minutesName is the name minutes attribute something to, a name of
+// sender's as the meeting package gives it: minutes are read apart from
+// the room's pages (the text minutes pasted into a mailing list or a wiki,
+// the feed), so a name that could pass for another user's ID is followed
+// by the sender's, as attributedName writes it: @mallory named
+// "@a:example.org" started meetings and agreed items as @a:example.org.
+// A name the meeting package already followed with sender's ID (one two
+// of its senders went by) is not followed by it twice, and a name with no
+// sender (one #nick or #chair made an attendee, whom nobody went by) has
+// no ID to add.
+func minutesName(name string, sender id.UserID) string {
+	if sender == "" || strings.HasSuffix(name, " ("+string(sender)+")") {
+		return name
+	}
+	return attributedName(name, sender)
 }
 
 func meetingLength(m *meeting.Meeting) string {
@@ -486,7 +503,7 @@ func itemLabel(k meeting.Kind) string {
 }
 
 func (s *Server) meetingItem(r store.Room, it meeting.Item) meetingItemView {
-	v := meetingItemView{Kind: string(it.Kind), Label: itemLabel(it.Kind), Text: s.render.Plain(it.Text), Name: it.Name, Permalink: eventPath(r, it.EventID)}
+	v := meetingItemView{Kind: string(it.Kind), Label: itemLabel(it.Kind), Text: s.render.Plain(it.Text), Name: minutesName(it.Name, it.Sender), Permalink: eventPath(r, it.EventID)}
 	v.Time, v.DateTime = fmtTime(it.TS)
 	return v
 }
@@ -526,7 +543,7 @@ func (s *Server) meetingPage(c echo.Context) error {
 		StartLink: eventPath(r, m.ID), EndLink: eventPath(r, m.EndID), EndTime: time.UnixMilli(m.End).UTC().Format(timeLayout),
 	}
 	for _, ch := range m.Chairs {
-		v.Chairs = append(v.Chairs, ch.Name)
+		v.Chairs = append(v.Chairs, minutesName(ch.Name, ch.Sender))
 	}
 	for _, sec := range m.Sections {
 		sv := meetingSectionView{}
@@ -543,7 +560,7 @@ func (s *Server) meetingPage(c echo.Context) error {
 		v.Actions = append(v.Actions, s.meetingItem(r, a))
 	}
 	for _, p := range m.ByPerson {
-		pv := meetingPersonView{Name: p.Person.Name, ID: string(p.Person.Sender)}
+		pv := meetingPersonView{Name: minutesName(p.Person.Name, p.Person.Sender), ID: string(p.Person.Sender)}
 		for _, a := range p.Actions {
 			pv.Actions = append(pv.Actions, s.meetingItem(r, a))
 		}
@@ -556,7 +573,7 @@ func (s *Server) meetingPage(c echo.Context) error {
 		v.Unassigned = append(v.Unassigned, s.meetingItem(r, a))
 	}
 	for _, p := range m.People {
-		v.People = append(v.People, meetingPersonView{Name: p.Name, ID: string(p.Sender), Lines: p.Lines})
+		v.People = append(v.People, meetingPersonView{Name: minutesName(p.Name, p.Sender), ID: string(p.Sender), Lines: p.Lines})
 	}
 	return s.renderPage(c, http.StatusOK, "meeting", v)
 }
@@ -564,7 +581,8 @@ func (s *Server) meetingPage(c echo.Context) error {
 // meetingText writes minutes in the plain-text form of meetbot's .txt
 // minutes, each item followed by its permalink. Names and texts go through
 // logField like the text logs: a control character in a nick
-// cannot forge a line.
+// cannot forge a line. Names are minutesName's: a name shaped like another
+// user's ID is followed by the sender's, as the text log writes it.
 func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) string {
 	var b strings.Builder
 	title := logField(roomName(r))
@@ -578,7 +596,7 @@ func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) stri
 	// line: a busy day's first page may not hold the meeting.
 	logs := abs(roomPath(r, start.Format(dateLayout))) + "?hour=" + start.Format("15") + "#" + url.PathEscape(string(m.ID))
 	fmt.Fprintf(&b, "Meeting started by %s at %s UTC.  The full logs are available at\n%s .\n\n\n",
-		logField(m.Owner.Name), start.Format("2006-01-02 15:04:05"), logs)
+		logField(minutesName(m.Owner.Name, m.Owner.Sender)), start.Format("2006-01-02 15:04:05"), logs)
 	b.WriteString("Meeting summary\n---------------\n")
 	item := func(indent string, it meeting.Item) {
 		label := itemLabel(it.Kind)
@@ -586,7 +604,7 @@ func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) stri
 			label += ": "
 		}
 		fmt.Fprintf(&b, "%s* %s%s  (%s, %s)\n%s  %s\n", indent, label, strings.Join(strings.Fields(logField(it.Text)), " "),
-			logField(it.Name), time.UnixMilli(it.TS).UTC().Format("15:04:05"), indent, abs(eventPath(r, it.EventID)))
+			logField(minutesName(it.Name, it.Sender)), time.UnixMilli(it.TS).UTC().Format("15:04:05"), indent, abs(eventPath(r, it.EventID)))
 	}
 	for _, sec := range m.Sections {
 		indent := ""
@@ -613,7 +631,7 @@ func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) stri
 	}
 	b.WriteString("\n\n\nAction items, by person\n-----------------------\n")
 	for _, p := range m.ByPerson {
-		fmt.Fprintf(&b, "* %s\n", logField(p.Person.Name))
+		fmt.Fprintf(&b, "* %s\n", logField(minutesName(p.Person.Name, p.Person.Sender)))
 		for _, a := range p.Actions {
 			fmt.Fprintf(&b, "  * %s\n", strings.Join(strings.Fields(logField(a.Text)), " "))
 		}
@@ -629,7 +647,7 @@ func meetingText(r store.Room, m *meeting.Meeting, abs func(string) string) stri
 	}
 	b.WriteString("\n\n\nPeople present (lines said)\n---------------------------\n")
 	for _, p := range m.People {
-		fmt.Fprintf(&b, "* %s (%d)\n", logField(p.Name), p.Lines)
+		fmt.Fprintf(&b, "* %s (%d)\n", logField(minutesName(p.Name, p.Sender)), p.Lines)
 	}
 	b.WriteString("\n\n\nMinutes derived by mxarchive from the archived messages, meetbot's rules.\n")
 	return b.String()

@@ -50,6 +50,9 @@ type reaction struct {
 	Key     string
 	Count   int
 	Senders []string
+	// SenderIDs are the user IDs of Senders, in their order: a name is
+	// a claim (another member's name, or user ID), the ID is who reacted.
+	SenderIDs []string
 }
 
 type threadSummary struct {
