@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -19,35 +20,32 @@ const maxHighlightTerms = 16
 // of the terms (the first maxHighlightTerms distinct ones) with <mark>. A
 // text longer than a snippet is cut around the first match, with ellipses.
 func (r *Renderer) Highlight(text string, terms []string) template.HTML {
-	lower := strings.ToLower(text)
+	lower, shifts := lowerRunes(text)
 	r.spend(len(text))
-	// Lower-casing can change byte lengths (rarely); only trust matches
-	// that fall on the same boundaries in the original.
-	if len(lower) != len(text) {
-		terms = nil
-	}
 	terms = highlightTerms(terms)
-	from, to := 0, len(text)
-	if utf8.RuneCountInString(text) > snippetRunes {
+	// Offsets are in lower, which has the same runes as text, one for one,
+	// so counting runes in it counts them in text.
+	from, to := 0, len(lower)
+	if utf8.RuneCountInString(lower) > snippetRunes {
 		// Start a third of a snippet before the first match (or at the
 		// start), and take a snippet's worth of runes from there.
-		from = len(text)
+		from = len(lower)
 		for _, t := range terms {
 			r.spend(len(lower))
 			if j := strings.Index(lower, t); j >= 0 {
 				from = min(from, j)
 			}
 		}
-		if from == len(text) {
+		if from == len(lower) {
 			from = 0
 		}
 		for n := 0; n < snippetRunes/3 && from > 0; n++ {
-			_, size := utf8.DecodeLastRuneInString(text[:from])
+			_, size := utf8.DecodeLastRuneInString(lower[:from])
 			from -= size
 		}
 		to = from
-		for n := 0; n < snippetRunes && to < len(text); n++ {
-			_, size := utf8.DecodeRuneInString(text[to:])
+		for n := 0; n < snippetRunes && to < len(lower); n++ {
+			_, size := utf8.DecodeRuneInString(lower[to:])
 			to += size
 		}
 	}
@@ -68,26 +66,87 @@ func (r *Renderer) Highlight(text string, terms []string) template.HTML {
 	}
 	// Stable: of two terms matching at one place, the first listed is marked.
 	sort.SliceStable(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	// The offsets written out only grow (from, the marked spans, to), so
+	// one walk over the shifts maps them all to text.
+	at := offsetMapper{shifts: shifts}
 	var b strings.Builder
 	if from > 0 {
 		b.WriteString("…")
 	}
 	pos := from
+	textPos := at.text(from)
 	for _, s := range spans {
 		if s.start < pos {
 			continue // overlaps a match already marked
 		}
-		b.WriteString(template.HTMLEscapeString(text[pos:s.start]))
+		start, end := at.text(s.start), at.text(s.end)
+		b.WriteString(template.HTMLEscapeString(text[textPos:start]))
 		b.WriteString("<mark>")
-		b.WriteString(template.HTMLEscapeString(text[s.start:s.end]))
+		b.WriteString(template.HTMLEscapeString(text[start:end]))
 		b.WriteString("</mark>")
-		pos = s.end
+		pos, textPos = s.end, end
 	}
-	b.WriteString(template.HTMLEscapeString(text[pos:to]))
-	if to < len(text) {
+	b.WriteString(template.HTMLEscapeString(text[textPos:at.text(to)]))
+	if to < len(lower) {
 		b.WriteString("…")
 	}
 	return template.HTML(b.String())
+}
+
+// shift is where, after a rune whose lower case has another byte length
+// (or an invalid byte, which lowers to U+FFFD), the offsets of the lowered
+// text and of the original part: lower[lower:] and text[text:] start at
+// the same rune.
+type shift struct{ lower, text int }
+
+// lowerRunes lower-cases text as strings.ToLower does, rune by rune with
+// unicode.ToLower (as highlightTerms lower-cases the terms, and the
+// index's lower-casing filter, Bleve's to_lower, its words: "İSTANBUL" is
+// found by istanbul, so its snippet marks it), and returns the shifts
+// that map lowered offsets back to text's. Lower-casing can change a
+// rune's byte length: "İ" (2 bytes) lowers to "i" (1), the Kelvin sign
+// (3) to "k" (1), "Ⱥ" (2) to "ⱥ" (3), an invalid byte (1) to U+FFFD (3).
+// Giving up on such a text left its snippet as its first 300 characters,
+// unmarked, even when the word searched for was further on; and a
+// shorter lowered text was sliced past its end, a panic on every search
+// page listing a short message with an İ.
+func lowerRunes(text string) (string, []shift) {
+	var b strings.Builder
+	b.Grow(len(text))
+	var shifts []shift
+	for i := 0; i < len(text); {
+		if c := text[i]; c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		n, _ := b.WriteRune(unicode.ToLower(r))
+		i += size
+		if n != size {
+			shifts = append(shifts, shift{b.Len(), i})
+		}
+	}
+	return b.String(), shifts
+}
+
+// offsetMapper maps offsets of the lowered text that fall between runes to
+// offsets of the original, for offsets asked in increasing order: each
+// shift is passed once, so mapping costs one walk in all.
+type offsetMapper struct {
+	shifts []shift
+	last   shift // the last shift at or before the offset last asked
+}
+
+func (m *offsetMapper) text(lower int) int {
+	for len(m.shifts) > 0 && m.shifts[0].lower <= lower {
+		m.last, m.shifts = m.shifts[0], m.shifts[1:]
+	}
+	// No rune between the last shift and lower changed length.
+	return m.last.text + lower - m.last.lower
 }
 
 // highlightTerms returns the distinct non-empty terms, lower-cased, at most
