@@ -112,8 +112,9 @@ type apiPoll struct {
 	Ended    bool            `json:"ended"`
 	EndedAt  string          `json:"ended_at,omitempty"`
 	Voters   *int            `json:"voters,omitempty"`
-	// Truncated: the votes of store.MaxPollVoters voters were counted
-	// (or store.MaxRelatedBytes of them), and there may be more.
+	// Truncated: the votes of store.MaxPollVoters voters were counted,
+	// or some voters' responses were too large to read
+	// (store.PollVotesOversized), and there may be more.
 	Truncated bool `json:"responses_truncated,omitempty"`
 }
 
@@ -135,7 +136,7 @@ func (s *Server) addPolls(c echo.Context, r store.Room, evs []store.Event, out [
 		if !ok || pv.Invalid { // no poll to give: its content is not one
 			continue
 		}
-		p := &apiPoll{Question: pv.Question, Ended: pv.Ended, Truncated: pv.Capped}
+		p := &apiPoll{Question: pv.Question, Ended: pv.Ended, Truncated: pv.Capped || pv.Oversized}
 		if pv.Ended {
 			p.EndedAt = time.UnixMilli(pv.EndTS).UTC().Format(time.RFC3339)
 		}

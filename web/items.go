@@ -448,6 +448,10 @@ func writePoll(m *render.Markup, v *pollView) {
 		m.Int(store.MaxPollVoters)
 		m.Lit(" voters by user ID were counted")
 	}
+	if v.Oversized {
+		m.Lit(" · ")
+		m.Text(oversizedVotes)
+	}
 	m.Lit("</p>\n    </div>\n  </li>\n")
 }
 

@@ -34,10 +34,14 @@ type pollView struct {
 	// ended.
 	ShowVotes bool
 	Voters    int
-	// Capped: store.MaxPollVoters voters were loaded (or
-	// store.MaxRelatedBytes of their votes), and there may be more than
-	// counted.
-	Capped    bool
+	// Capped: store.MaxPollVoters voters were loaded, and there may be
+	// more than counted.
+	Capped bool
+	// Oversized: store.MaxRelatedBytes of the votes' JSON were loaded,
+	// and some voters' beyond store.PollVoterShare may be unread: said
+	// apart from Capped, whose wording names the first voters by user
+	// ID, which a few large responses of a small poll are not.
+	Oversized bool
 	Highlight bool
 	// Invalid: the start's content is not a poll (event.ParsePoll), and
 	// the poll is shown as one that cannot be shown, not left out: a day
@@ -113,7 +117,8 @@ func (s *Server) polls(ctx context.Context, r store.Room, evs []store.Event, hig
 			ID: string(e.ID), Permalink: eventPath(r, e.ID), TS: e.OriginTS,
 			SenderName: displayName(e.SenderName, e.Sender), SenderID: string(e.Sender),
 			Question: st.poll.Question, Ended: t.Ended, ShowVotes: t.Ended || st.poll.Disclosed,
-			Voters: t.Voters, Capped: store.PollVotesCapped(rel, e.ID), Highlight: e.ID == highlight,
+			Voters: t.Voters, Capped: store.PollVotersCapped(rel, e.ID), Oversized: store.PollVotesOversized(rel, e.ID),
+			Highlight: e.ID == highlight,
 		}
 		v.Time, v.DateTime = fmtTime(e.OriginTS)
 		if t.Ended {
@@ -192,6 +197,9 @@ func pollText(v *pollView) string {
 	if v.Capped {
 		fmt.Fprintf(&b, " · only the votes of the first %d voters by user ID were counted", store.MaxPollVoters)
 	}
+	if v.Oversized {
+		b.WriteString(" · " + oversizedVotes)
+	}
 	b.WriteString(")")
 	return b.String()
 }
@@ -199,6 +207,10 @@ func pollText(v *pollView) string {
 // invalidPoll is what a page says of a poll start whose content is not a
 // poll (pollView.Invalid).
 const invalidPoll = "this poll cannot be shown: its question or answers are missing or malformed"
+
+// oversizedVotes is what a poll's status says when some of its voters
+// sent more JSON than was read of them (pollView.Oversized).
+const oversizedVotes = "some voters' responses were too large to read, and their votes may not be counted"
 
 // plural is one if n is 1, else many.
 func plural(n int, one, many string) string {
