@@ -3,6 +3,9 @@ package indexer
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -63,9 +66,10 @@ type Result struct {
 	// Next is the cursor of the next page, "" on the last.
 	Next string
 	// Total counts verified results: this page's, the earlier pages' (the
-	// cursor carries them) and the one that shows a next page exists.
-	// Exact: the index has no more hits, so Total is every match; otherwise
-	// it is a lower bound. Readers are shown only this: the index's own
+	// cursor carries them, signed: cursor.Sum) and the one that shows a
+	// next page exists. Exact: the index has no more hits and every page
+	// was counted here, so Total is every match; otherwise it is a lower
+	// bound. Readers are shown only this: the index's own
 	// count includes hits the check against the store rejects, and so
 	// would tell what a reader may not see.
 	Total uint64
@@ -84,6 +88,38 @@ type cursor struct {
 	After  []string `json:"a,omitempty"`
 	// Verified counts the results of the pages before, for Total.
 	Verified uint64 `json:"n,omitempty"`
+	// Sum signs the cursor as this process made it, for this query and
+	// sort (cursorSum): only then is its Verified taken.
+	Sum string `json:"s,omitempty"`
+}
+
+// cursorKey signs the counts cursors carry. A cursor is a link anyone can
+// write, and nothing in a time-ordered one bounds its count (a relevance
+// one's is at most its offset): one with "n" set to 10^12 had the archive
+// say "1000000000002 matches." of a word two messages hold, in its page
+// and its API alike. Bounding the count by the hits before the cursor
+// would cost a count of them on every page. The key lives as long as the
+// process: a cursor made before a restart, or by another server, still
+// pages, its count taken as unknown (cursorSum).
+var cursorKey = func() []byte {
+	k := make([]byte, 32)
+	rand.Read(k) // never fails (crypto/rand)
+	return k
+}()
+
+// cursorSum signs c (without its Sum) for a search's sort and query: a
+// count made for one search is no count of another's. Sixteen bytes of
+// HMAC-SHA256.
+func cursorSum(c cursor, sort string, q Query) string {
+	c.Sum = ""
+	b, _ := json.Marshal(c)
+	m := hmac.New(sha256.New, cursorKey)
+	m.Write([]byte(sort))
+	m.Write([]byte{0})
+	m.Write([]byte(q.String()))
+	m.Write([]byte{0})
+	m.Write(b)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
 // decodeCursor reads a cursor made for the given sort: an offset for
@@ -142,6 +178,13 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 	cur, err := decodeCursor(req.Cursor, req.Sort)
 	if err != nil {
 		return res, err
+	}
+	// A count this process did not sign is not taken: the results are
+	// counted from this page on, and Total is a lower bound (not Exact)
+	// on every page after (their cursors are left unsigned).
+	counted := req.Cursor == "" || hmac.Equal([]byte(cur.Sum), []byte(cursorSum(cur, req.Sort, req.Query)))
+	if !counted {
+		cur.Verified = 0
 	}
 	rooms, err := ix.resolveRooms(ctx, req.Query.In)
 	if err != nil {
@@ -247,10 +290,13 @@ func (ix *Indexer) Search(ctx context.Context, req Request) (Result, error) {
 		res.Events = res.Events[:req.Size]
 		next = resume[req.Size-1]
 	case !more:
-		res.Exact = true
+		res.Exact = counted
 		return res, nil
 	}
-	next.Verified = before + uint64(len(res.Events))
+	next.Verified, next.Sum = before+uint64(len(res.Events)), ""
+	if counted {
+		next.Sum = cursorSum(next, req.Sort, req.Query)
+	}
 	// A short page with more to look at (many hits failed the check) still
 	// gets a cursor, past every hit looked at.
 	if req.Sort != SortRelevance || next.Offset < MaxOffset {
@@ -1470,6 +1516,13 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]*store.Even
 	// split over the cores. The run finder now splits only the lines a
 	// run can be on, but a language's stemmer, or text that is not ASCII,
 	// still splits whole messages.
+	//
+	// Each message costs time linear in its words (runMatch), but a round
+	// checks up to 151 of up to 64 KB, and a search up to three rounds:
+	// the workers stop at the next message once the request's deadline
+	// has passed or it is cancelled, and the search ends with that error,
+	// as rendering does (web's renderQueue). It once went on for seconds
+	// past a deadline of 50 ms, and answered as if in time.
 	ids := slices.Collect(maps.Keys(evs))
 	drop := make([]bool, len(ids))
 	var wg sync.WaitGroup
@@ -1479,6 +1532,9 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]*store.Even
 		go func() {
 			defer wg.Done()
 			for k := w; k < len(ids); k += workers {
+				if ctx.Err() != nil {
+					return
+				}
 				e := evs[ids[k]]
 				msg, ok := searchable(e, resolved[ids[k]])
 				if !ok {
@@ -1498,6 +1554,9 @@ func (ix *Indexer) checkText(ctx context.Context, evs map[id.EventID]*store.Even
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("checking phrases against the messages: %w", err)
+	}
 	for k, i := range ids {
 		if drop[k] {
 			delete(evs, i)
