@@ -305,3 +305,6 @@ func (ix *Indexer) ForceCheckpoint(pos int64) error {
 	ix.headChecked.Store(0)
 	return ix.set.writeManifest()
 }
+
+// LowerWord is lowerWord, for its tests.
+var LowerWord = lowerWord

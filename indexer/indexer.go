@@ -16,7 +16,6 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
-	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/token/unicodenorm"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -177,8 +176,9 @@ var formatKey = []byte("mxarchive.format")
 // its words (textField, searchTerms); 12 = a word's term is at most
 // maxWordBytes (capWord); 13 = the starts of polls are documents too, of
 // their question and answers (searchable); 14 = a poll's document is
-// flagged (fieldIsPoll).
-const indexFormat = "14"
+// flagged (fieldIsPoll); 15 = words lower-cased by our own filter
+// (lowerFilter: Bleve's cut a word after an İ).
+const indexFormat = "15"
 
 func newMapping(language string) (mapping.IndexMapping, error) {
 	m := bleve.NewIndexMapping()
@@ -190,7 +190,7 @@ func newMapping(language string) (mapping.IndexMapping, error) {
 	base := map[string]any{
 		"type":          custom.Name,
 		"tokenizer":     unicode.Name,
-		"token_filters": []string{nfkcFilter, lowercase.Name},
+		"token_filters": []string{nfkcFilter, lowerName},
 	}
 	if err := m.AddCustomAnalyzer(analyzerName, base); err != nil {
 		return nil, err

@@ -420,7 +420,7 @@ func wordsPerLine(a analysis.Analyzer) bool {
 	}
 	for _, f := range d.TokenFilters {
 		switch f.(type) {
-		case *lowercase.LowerCaseFilter, *unicodenorm.UnicodeNormalizeFilter:
+		case lowerFilter, *lowercase.LowerCaseFilter, *unicodenorm.UnicodeNormalizeFilter:
 		default:
 			return false
 		}
