@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/blevesearch/bleve/v2/mapping"
 )
 
 // runAtEachWord is the plain search: the run compared afresh at every
@@ -24,14 +26,7 @@ func runAtEachWord(text, run []string) bool {
 // "x x x y", "x y x y" in "x y x y x y"), over line breaks (which the run finder skips
 // lines at), with the index's analyzer and with a stemmer's.
 func TestRunMatchAgreesWithComparingEachWord(t *testing.T) {
-	plain, err := newMapping("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stemmed, err := newMapping("en")
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain, stemmed := plainAndStemmed(t)
 	byLine, whole := newRunFinder(plain), newRunFinder(stemmed)
 	if !byLine.byLine || whole.byLine {
 		t.Fatal("want one finder by lines and one over the whole text")
@@ -84,14 +79,7 @@ func TestRunMatchAgreesWithComparingEachWord(t *testing.T) {
 // a search of 40 of them (each a legal 60 KB message) took seconds. The
 // count is that of the comparisons, not a time.
 func TestPhraseCheckIsLinear(t *testing.T) {
-	plain, err := newMapping("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stemmed, err := newMapping("en")
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain, stemmed := plainAndStemmed(t)
 	for _, c := range []struct {
 		name string
 		f    runFinder
@@ -115,4 +103,18 @@ func TestPhraseCheckIsLinear(t *testing.T) {
 			}
 		}
 	}
+}
+
+// plainAndStemmed are the index's mappings without a language and with
+// English's stemmer.
+func plainAndStemmed(t *testing.T) (plain, stemmed mapping.IndexMapping) {
+	t.Helper()
+	plain, err := newMapping("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stemmed, err = newMapping("en"); err != nil {
+		t.Fatal(err)
+	}
+	return plain, stemmed
 }

@@ -20,21 +20,7 @@ import (
 // read (each voter's share first, store.PollVoterShare), and the status
 // says that some responses were too large to read, not the voter cap.
 func TestPollVotesSurviveLargeResponses(t *testing.T) {
-	const start = `{"m.poll.start":{"question":{"m.text":"Ship it?"},"kind":"m.poll.disclosed","max_selections":1,"answers":[{"id":"y","m.text":"Yes"},{"id":"n","m.text":"No"}]}}`
-	vote := func(sel, pad string) string {
-		return `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.selections":["` + sel + `"],"pad":"` + pad + `"}`
-	}
-	const end = `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.text":[{"body":"ended"}]}`
-	type apiPoll struct {
-		Poll struct {
-			Ended     bool `json:"ended"`
-			Voters    int  `json:"voters"`
-			Truncated bool `json:"responses_truncated"`
-			Answers   []struct {
-				Votes int `json:"votes"`
-			} `json:"answers"`
-		} `json:"poll"`
-	}
+	start, end, vote := shipItPoll, shipItEnd, shipItVote
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, writeRoom(t,
 			pollLine("$poll", "m.poll.start", "@b:example.org", 1767225601000, start),

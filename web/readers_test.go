@@ -286,26 +286,40 @@ func TestPollEndedByModerator(t *testing.T) {
 	})
 }
 
+// shipItPoll is a disclosed poll's start, "Ship it?" (Yes y / No n), of
+// $poll; shipItEnd its end and shipItVote a response to it choosing sel,
+// padded with pad.
+const (
+	shipItPoll = `{"m.poll.start":{"question":{"m.text":"Ship it?"},"kind":"m.poll.disclosed","max_selections":1,"answers":[{"id":"y","m.text":"Yes"},{"id":"n","m.text":"No"}]}}`
+	shipItEnd  = `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.text":[{"body":"ended"}]}`
+)
+
+func shipItVote(sel, pad string) string {
+	if pad == "" {
+		return `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.selections":["` + sel + `"]}`
+	}
+	return `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.selections":["` + sel + `"],"pad":"` + pad + `"}`
+}
+
+// apiPoll is what the poll tests read of an event's JSON.
+type apiPoll struct {
+	Poll struct {
+		Ended     bool `json:"ended"`
+		Voters    int  `json:"voters"`
+		Truncated bool `json:"responses_truncated"`
+		Answers   []struct {
+			Votes int `json:"votes"`
+		} `json:"answers"`
+	} `json:"poll"`
+}
+
 // TestPollVotesSurviveAFlood: one member's flood of responses and ends
 // leaves the other voters' votes counted. The latest 500 references the
 // archive read of a poll were all his, and the poll showed one voter. Past
 // store.MaxPollVoters voters the page says which were counted.
 func TestPollVotesSurviveAFlood(t *testing.T) {
-	const start = `{"m.poll.start":{"question":{"m.text":"Ship it?"},"kind":"m.poll.disclosed","max_selections":1,"answers":[{"id":"y","m.text":"Yes"},{"id":"n","m.text":"No"}]}}`
-	vote := func(sel string) string {
-		return `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.selections":["` + sel + `"]}`
-	}
-	const end = `{"m.relates_to":{"rel_type":"m.reference","event_id":"$poll"},"m.text":[{"body":"ended"}]}`
-	type apiPoll struct {
-		Poll struct {
-			Ended     bool `json:"ended"`
-			Voters    int  `json:"voters"`
-			Truncated bool `json:"responses_truncated"`
-			Answers   []struct {
-				Votes int `json:"votes"`
-			} `json:"answers"`
-		} `json:"poll"`
-	}
+	start, end := shipItPoll, shipItEnd
+	vote := func(sel string) string { return shipItVote(sel, "") }
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := newEnv(t, st, writeRoom(t,
 			pollLine("$poll", "m.poll.start", "@b:example.org", 1767225601000, start),
