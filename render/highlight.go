@@ -17,8 +17,9 @@ const snippetRunes = 300
 const maxHighlightTerms = 16
 
 // Highlight escapes plain text and marks every case-insensitive occurrence
-// of the terms (the first maxHighlightTerms distinct ones) with <mark>. A
-// text longer than a snippet is cut around the first match, with ellipses.
+// of the terms (the first maxHighlightTerms distinct ones) with <mark>, σ
+// and ς counting as one letter (see lowerRunes). A text longer than a
+// snippet is cut around the first match, with ellipses.
 func (r *Renderer) Highlight(text string, terms []string) template.HTML {
 	lower, shifts := lowerRunes(text)
 	r.spend(len(text))
@@ -99,17 +100,25 @@ func (r *Renderer) Highlight(text string, terms []string) template.HTML {
 // the same rune.
 type shift struct{ lower, text int }
 
-// lowerRunes lower-cases text as strings.ToLower does, rune by rune with
-// unicode.ToLower (as highlightTerms lower-cases the terms, and the
-// index's lower-casing filter, Bleve's to_lower, its words: "İSTANBUL" is
-// found by istanbul, so its snippet marks it), and returns the shifts
-// that map lowered offsets back to text's. Lower-casing can change a
-// rune's byte length: "İ" (2 bytes) lowers to "i" (1), the Kelvin sign
-// (3) to "k" (1), "Ⱥ" (2) to "ⱥ" (3), an invalid byte (1) to U+FFFD (3).
-// Giving up on such a text left its snippet as its first 300 characters,
-// unmarked, even when the word searched for was further on; and a
-// shorter lowered text was sliced past its end, a panic on every search
-// page listing a short message with an İ.
+// lowerRunes lower-cases text rune by rune with unicode.ToLower, as
+// highlightTerms lower-cases the terms, and folds the final sigma ς to σ
+// (foldTerm); it returns the shifts that map lowered offsets back to
+// text's. The index lower-cases its words the same way except that a
+// capital Σ ending a word becomes ς (indexer's lowerFilter), so "ΟΔΟΣ" is
+// found by οδος, as Greek is written, and "οδος" by ΟΔΟΣ: without the fold
+// neither was marked, and a long message's snippet was its start. Folding
+// marks a little more than the index matches ("οδοσ" and "οδος" mark each
+// other), as marking a term inside a longer word already does. The index
+// also applies NFKC before lower-casing, which this does not: a fullwidth
+// "ｐｏｄｍａｎ" is found by podman but not marked.
+//
+// Lower-casing can change a rune's byte length: "İ" (2 bytes) lowers to
+// "i" (1), the Kelvin sign (3) to "k" (1), "Ⱥ" (2) to "ⱥ" (3), an invalid
+// byte (1) to U+FFFD (3); ς and σ are both 2 bytes. Giving up on such a
+// text left its snippet as its first 300 characters, unmarked, even when
+// the word searched for was further on; and a shorter lowered text was
+// sliced past its end, a panic on every search page listing a short
+// message with an İ.
 func lowerRunes(text string) (string, []shift) {
 	var b strings.Builder
 	b.Grow(len(text))
@@ -124,7 +133,11 @@ func lowerRunes(text string) (string, []shift) {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(text[i:])
-		n, _ := b.WriteRune(unicode.ToLower(r))
+		l := unicode.ToLower(r)
+		if l == 'ς' {
+			l = 'σ'
+		}
+		n, _ := b.WriteRune(l)
 		i += size
 		if n != size {
 			shifts = append(shifts, shift{b.Len(), i})
@@ -149,13 +162,14 @@ func (m *offsetMapper) text(lower int) int {
 	return m.last.text + lower - m.last.lower
 }
 
-// highlightTerms returns the distinct non-empty terms, lower-cased, at most
+// highlightTerms returns the distinct non-empty terms, lower-cased and
+// with ς folded to σ as lowerRunes does the text, at most
 // maxHighlightTerms of them.
 func highlightTerms(terms []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, t := range terms {
-		t = strings.ToLower(strings.TrimSpace(t))
+		t = foldTerm(strings.ToLower(strings.TrimSpace(t)))
 		if t == "" || seen[t] {
 			continue
 		}
@@ -166,4 +180,14 @@ func highlightTerms(terms []string) []string {
 		}
 	}
 	return out
+}
+
+// foldTerm folds the final sigma ς to σ in a lower-cased term, as
+// lowerRunes does in the text: the two are one letter to the index when
+// the text is in capitals (ΟΔΟΣ is the word οδος).
+func foldTerm(t string) string {
+	if !strings.ContainsRune(t, 'ς') {
+		return t
+	}
+	return strings.ReplaceAll(t, "ς", "σ")
 }

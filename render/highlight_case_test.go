@@ -41,6 +41,41 @@ func TestHighlightWhereLowerCaseChangesLength(t *testing.T) {
 	}
 }
 
+// TestHighlightFinalSigma: the index lower-cases a capital Σ ending a word
+// to the final sigma ς, so a search for οδος (as Greek is written) finds a
+// message saying "ΟΔΟΣ", and a search for ΟΔΟΣ finds "οδος". Highlight
+// lowered "ΟΔΟΣ" to "οδοσ" and marked nothing, and a long message's
+// snippet was its first 300 characters rather than around the match.
+func TestHighlightFinalSigma(t *testing.T) {
+	r := New(Options{})
+	for _, tc := range []struct {
+		name, text string
+		terms      []string
+		want       string
+	}{
+		{"capitals found by the written word", "ΟΔΟΣ closed", []string{"οδος"}, "<mark>ΟΔΟΣ</mark> closed"},
+		{"written word found by capitals", "οδος closed", []string{"ΟΔΟΣ"}, "<mark>οδος</mark> closed"},
+		{"both spellings, one term", "ΟΔΟΣ or οδος", []string{"Οδος"}, "<mark>ΟΔΟΣ</mark> or <mark>οδος</mark>"},
+		{"sigma inside the word unchanged", "ΣΟΦΙΑ σοφια", []string{"σοφια"}, "<mark>ΣΟΦΙΑ</mark> <mark>σοφια</mark>"},
+		// οδος and ΟΔΟΣ are one term once folded: marked once, not twice.
+		{"folded terms deduplicated", "ΟΔΟΣ", []string{"οδος", "ΟΔΟΣ"}, "<mark>ΟΔΟΣ</mark>"},
+		{"escaped around it", "<ΟΔΟΣ>", []string{"οδος"}, "&lt;<mark>ΟΔΟΣ</mark>&gt;"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := string(r.Highlight(tc.text, tc.terms)); got != tc.want {
+				t.Errorf("Highlight = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	t.Run("long message cut around the match", func(t *testing.T) {
+		filler := strings.Repeat("lorem ipsum dolor sit amet ", 30)
+		got := string(r.Highlight(filler+"ΟΔΟΣ closed "+filler, []string{"οδος"}))
+		if !strings.HasPrefix(got, "…") || !strings.Contains(got, "<mark>ΟΔΟΣ</mark> closed") {
+			t.Errorf("snippet %q; want it cut around ΟΔΟΣ and marking it", got)
+		}
+	})
+}
+
 // TestHighlightSnippetAroundMatchAfterİ: a long message with runes whose
 // lower case is shorter or longer, before and around the match, is still
 // cut around its first match and marks it, at whole runes.
@@ -67,10 +102,10 @@ func TestHighlightSnippetAroundMatchAfterİ(t *testing.T) {
 // TestHighlightCostWhereLowerCaseChangesLength: mapping offsets back to
 // the original stays linear when every rune shifts them.
 func TestHighlightCostWhereLowerCaseChangesLength(t *testing.T) {
-	for _, unit := range []string{"İa", "İi", "\u212Ak ", "Ⱥⱥ", "\xffa", "İstanbul İ"} {
+	for _, unit := range []string{"İa", "İi", "\u212Ak ", "Ⱥⱥ", "\xffa", "İstanbul İ", "ΟΔΟΣ ς"} {
 		checkLinear(t, "Highlight "+unit, renderFuncs["Highlight"], "", unit, max(1, 4096/len(unit)))
 		checkLinear(t, "Highlight istanbul "+unit, func(r *Renderer, s string) {
-			r.Highlight(s, []string{"i", "istanbul", "İ", "a", "k"})
+			r.Highlight(s, []string{"i", "istanbul", "İ", "a", "k", "οδος"})
 		}, "", unit, max(1, 4096/len(unit)))
 	}
 }
@@ -84,8 +119,9 @@ func FuzzHighlight(f *testing.F) {
 	f.Add(strings.Repeat("İ", 400)+"needle"+strings.Repeat("Ⱥ", 400), "needle")
 	f.Add("\xff\xfe\u212Aelvin", "kelvin")
 	f.Add(strings.Repeat("lorem ipsum ", 40)+"istanbul", "İstanbul")
+	f.Add("ΟΔΟΣ closed", "οδος")
 	f.Fuzz(func(t *testing.T, text, term string) {
-		want := strings.ToLower(strings.TrimSpace(term))
+		want := foldTerm(strings.ToLower(strings.TrimSpace(term)))
 		if want == "" || strings.ContainsRune(term, 0) || utf8.RuneCountInString(want) > snippetRunes/3 {
 			return // NUL is escaped to U+FFFD; a long term may not fit a snippet
 		}
@@ -93,7 +129,8 @@ func FuzzHighlight(f *testing.F) {
 		if utf8.ValidString(text) && !utf8.ValidString(got) {
 			t.Fatalf("Highlight(%q, %q) = %q splits a rune", text, term, got)
 		}
-		lower := strings.ToLower(text) // as the index and highlightTerms lower-case
+		// As highlightTerms lower-cases and folds the term.
+		lower := foldTerm(strings.ToLower(text))
 		if strings.Contains(lower, want) != strings.Contains(got, "<mark>") {
 			t.Fatalf("Highlight(%q, %q) = %q; the term occurs: %v", text, term, got, strings.Contains(lower, want))
 		}
@@ -103,7 +140,7 @@ func FuzzHighlight(f *testing.F) {
 				break
 			}
 			marked, next, _ := strings.Cut(after, "</mark>")
-			if m := strings.ToLower(html.UnescapeString(marked)); m != want {
+			if m := foldTerm(strings.ToLower(html.UnescapeString(marked))); m != want {
 				t.Fatalf("Highlight(%q, %q) = %q marks %q", text, term, got, marked)
 			}
 			rest = next
