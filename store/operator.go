@@ -408,7 +408,8 @@ func (s *Store) Takedown(ctx context.Context, eventID id.EventID, reason string)
 }
 
 // OptOutRedaction stands for an opted-out sender's message wherever a
-// deleted message is shown.
+// deleted message is shown. It has no time: when the sender opted out is
+// Store.OptedOutAt's.
 func OptOutRedaction(e Event) Redaction {
 	return Redaction{RedactionID: optOutPrefix + e.ID, TargetID: e.ID, RoomID: e.RoomID, Kind: RedactionOptOut}
 }

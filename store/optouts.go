@@ -96,17 +96,27 @@ func (s *Store) userChange(ctx context.Context, user id.UserID, exec func(w *wri
 	return changed, err
 }
 
-// optedOutUsers loads the users who opted out, for screen's cache.
-func (s *Store) optedOutUsers(ctx context.Context) (map[id.UserID]bool, error) {
+// optedOutUsers loads the users who opted out, and when (ms, optouts.at),
+// for screen's cache.
+func (s *Store) optedOutUsers(ctx context.Context) (map[id.UserID]bool, map[id.UserID]int64, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
-	users, err := scanStrings(s.db.QueryContext(ctx, `SELECT user_id FROM optouts`))
+	rows, err := s.db.QueryContext(ctx, `SELECT user_id, at FROM optouts`)
 	if err != nil {
-		return nil, fmt.Errorf("load opt-outs: %w", err)
+		return nil, nil, fmt.Errorf("load opt-outs: %w", err)
 	}
-	optouts := make(map[id.UserID]bool, len(users))
-	for _, u := range users {
-		optouts[id.UserID(u)] = true
+	defer rows.Close()
+	optouts, at := map[id.UserID]bool{}, map[id.UserID]int64{}
+	for rows.Next() {
+		var user string
+		var ms int64
+		if err := rows.Scan(&user, &ms); err != nil {
+			return nil, nil, fmt.Errorf("load opt-outs: %w", err)
+		}
+		optouts[id.UserID(user)], at[id.UserID(user)] = true, ms
 	}
-	return optouts, nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("load opt-outs: %w", err)
+	}
+	return optouts, at, nil
 }

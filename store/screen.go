@@ -98,6 +98,9 @@ type consent struct {
 	digest  string
 	roomMax map[id.RoomID]int64
 	optouts map[id.UserID]bool
+	// optedOutAt is when each of optouts opted out (ms), for
+	// OptedOutAt. Not in digest: screening does not depend on it.
+	optedOutAt map[id.UserID]int64
 	// unlisted: the rooms whose archive controls ask not to be listed
 	// (ArchiveControls' Unlisted). Not in digest: screening ignores it.
 	unlisted map[id.RoomID]bool
@@ -145,6 +148,8 @@ type screenState struct {
 	unlisted map[id.RoomID]bool
 	screened int64
 	digest   string
+	// optedOutAt: consent.optedOutAt.
+	optedOutAt map[id.UserID]int64
 }
 
 // screening is consentView's copy with its position and digest, taken
@@ -233,7 +238,7 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	c := &s.consent
 	c.mu.Lock()
 	loaded, pos, anchor, anchorAt := c.loaded, c.pos, c.anchor, c.anchorAt
-	v := screenState{roomMax: c.roomMax, optouts: c.optouts, unlisted: c.unlisted, screened: c.screened, digest: c.digest}
+	v := screenState{roomMax: c.roomMax, optouts: c.optouts, unlisted: c.unlisted, screened: c.screened, digest: c.digest, optedOutAt: c.optedOutAt}
 	c.mu.Unlock()
 	wentBack := false
 	if loaded {
@@ -273,7 +278,7 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	if err != nil {
 		return screenState{}, err
 	}
-	optouts, err := s.optedOutUsers(ctx)
+	optouts, optedOutAt, err := s.optedOutUsers(ctx)
 	if err != nil {
 		return screenState{}, err
 	}
@@ -289,7 +294,7 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	if err != nil {
 		return screenState{}, err
 	}
-	v = screenState{roomMax: roomMax, optouts: optouts, unlisted: unlisted, screened: head, digest: consentDigest(roomMax, optouts)}
+	v = screenState{roomMax: roomMax, optouts: optouts, unlisted: unlisted, screened: head, digest: consentDigest(roomMax, optouts), optedOutAt: optedOutAt}
 	if after < head || stillAt != headAt {
 		// This copy serves this read, counted as after a feed gone
 		// back (its position is the lost feed's), and the next loads
@@ -302,6 +307,7 @@ func (s *Store) consentNow(ctx context.Context) (screenState, error) {
 	// after the feed went back the copy's position is past every load's.
 	if !c.loaded || head >= c.pos || (wentBack && c.pos == pos) {
 		c.loaded, c.pos, c.anchor, c.anchorAt, c.screened, c.digest, c.roomMax, c.optouts, c.unlisted = true, head, after, afterAt, v.screened, v.digest, roomMax, optouts, unlisted
+		c.optedOutAt = optedOutAt
 	}
 	c.mu.Unlock()
 	return v, nil
@@ -513,4 +519,16 @@ func withdrawnReason(r *Redaction, optouts map[id.UserID]bool) {
 func (s *Store) OptedOut(ctx context.Context, user id.UserID) (bool, error) {
 	_, optouts, err := s.consentView(ctx)
 	return optouts[user], err
+}
+
+// OptedOutAt is when user opted out (optouts.at), as the reads under ctx
+// screen (ScreenOnce): zero if they have not. It is when their messages
+// were withdrawn (OptOutRedaction has no time of its own), read from
+// screening's copy, so it costs no query of its own.
+func (s *Store) OptedOutAt(ctx context.Context, user id.UserID) (time.Time, error) {
+	v, err := s.screening(ctx)
+	if err != nil || !v.optouts[user] {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(v.optedOutAt[user]).UTC(), nil
 }

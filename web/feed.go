@@ -293,10 +293,11 @@ func (s *Server) meetingsFeed(c echo.Context) error {
 		m := &ms[i]
 		link := s.absolute(meetingPath(r, m.ID, ""))
 		start, end := time.UnixMilli(m.Start).UTC(), time.UnixMilli(m.End).UTC()
-		// Updated when a line of it was edited or deleted since (no
-		// later than now: an edit's time is its sender's claim), so a
-		// reader keeping entries by ID and update takes the new minutes.
-		updated := later(end, time.UnixMilli(min(m.Revised, s.now().UnixMilli())).UTC())
+		// Updated when a line of it was edited or withdrawn since (a
+		// revision stamped ahead of now counts once its time has come,
+		// meetingWindow), so a reader keeping entries by ID and update
+		// takes the new minutes.
+		updated := later(end, time.UnixMilli(m.Revised).UTC())
 		newest = later(newest, updated)
 		title := m.Title
 		if title == "" {

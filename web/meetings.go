@@ -90,8 +90,13 @@ func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Ev
 	}
 	m, ok = meeting.At(lines, start.ID)
 	if ok {
+		// A revision stamped after now counts from that time on: an
+		// edit's time is its sender's claim, and one years ahead, capped
+		// at now, made the feed's <updated> "now" at every fetch, so
+		// readers saw the meeting updated at each poll.
+		now := s.now().UnixMilli()
 		for _, rv := range revs {
-			if rv.ts >= m.Start && rv.ts <= m.End {
+			if rv.ts >= m.Start && rv.ts <= m.End && rv.at <= now {
 				m.Revised = max(m.Revised, rv.at)
 			}
 		}
@@ -100,13 +105,19 @@ func (s *Server) meetingWindow(ctx context.Context, r store.Room, start store.Ev
 }
 
 // revision is a message of a meeting's window that was edited or deleted:
-// its own time and when (ms) it last changed, an edit's own time or the
-// archive's time of applying a deletion.
+// its own time and when (ms) it last changed, an edit's own time, the
+// archive's time of applying a deletion or of its sender's opt-out.
 type revision struct{ ts, at int64 }
 
-// revisionOf is sh's revision, if it has one.
-func revisionOf(sh *shown) (revision, bool) {
+// revisionOf is sh's revision, if it has one; optedOutAt is when its
+// sender opted out, if they did (store.OptedOutAt): an opt-out's
+// redaction (store.OptOutRedaction) has no time of its own, and an
+// opted-out participant's lines left the minutes while <updated> stayed
+// at the meeting's end, so feed readers kept them.
+func revisionOf(sh *shown, optedOutAt time.Time) (revision, bool) {
 	switch {
+	case sh.redaction != nil && sh.redaction.Kind == store.RedactionOptOut:
+		return revision{sh.ev.OriginTS, optedOutAt.UnixMilli()}, !optedOutAt.IsZero()
 	case sh.redaction != nil:
 		at := sh.redaction.AppliedAt
 		if at.IsZero() {
@@ -143,7 +154,15 @@ func (s *Server) meetingLines(ctx context.Context, r store.Room, from, to int64)
 			if l, ok := meetingLine(sh); ok {
 				lines = append(lines, l)
 			}
-			if rv, ok := revisionOf(sh); ok {
+			var optedOutAt time.Time
+			if sh.ev.OptedOut {
+				// From screening's copy, which screened these
+				// events: no query.
+				if optedOutAt, err = s.store.OptedOutAt(ctx, sh.ev.Sender); err != nil {
+					return nil, nil, len(evs), false, err
+				}
+			}
+			if rv, ok := revisionOf(sh, optedOutAt); ok {
 				revs = append(revs, rv)
 			}
 		}

@@ -635,3 +635,101 @@ func TestMeetingsFeedEntryUpdatedByRevisions(t *testing.T) {
 		}
 	})
 }
+
+// meetingsFeedTimes fetches the meetings feed of a room of one meeting:
+// the feed's <updated>, its entry's, and the entry's minutes.
+func meetingsFeedTimes(t *testing.T, e *env) (feedUpdated, entryUpdated, content string) {
+	t.Helper()
+	var feed struct {
+		Updated string `xml:"updated"`
+		Entries []struct {
+			Updated string `xml:"updated"`
+			Content string `xml:"content"`
+		} `xml:"entry"`
+	}
+	rec := e.get(t, "/room/!x:example.org/meetings.atom")
+	if err := xml.Unmarshal(rec.Body.Bytes(), &feed); err != nil || len(feed.Entries) != 1 {
+		t.Fatalf("feed: %v, %d entries\n%s", err, len(feed.Entries), rec.Body)
+	}
+	return feed.Updated, feed.Entries[0].Updated, feed.Entries[0].Content
+}
+
+// TestMeetingsFeedFutureEditCountsWhenItsTimeComes: an edit of a meeting
+// line stamped years ahead (a member's claim, or a server's wrong clock)
+// made the entry's and the feed's <updated> "now", capped, at every
+// fetch: nothing had changed, yet readers saw the meeting updated at each
+// poll and the feed's ETag never repeated. It counts from its time on.
+func TestMeetingsFeedFutureEditCountsWhenItsTimeComes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := newEnv(t, st, meetingRoom(t))
+		const ahead = 10 * 365 * 86400000 // ten years after the room's 2026-01-01
+		e.addEvents(t, editLine("$m3x", ahead, zUser, "$m3", "#action Zorblax writes the notes later"))
+		now := time.Now()
+		e.srv.SetNow(func() time.Time { return now })
+		for range 2 {
+			if f, u, _ := meetingsFeedTimes(t, e); f != "2026-01-01T00:08:00Z" || u != "2026-01-01T00:08:00Z" {
+				t.Errorf("at %v, with an edit stamped ten years ahead: feed updated %s, entry %s; want the meeting's end, 2026-01-01T00:08:00Z, at every fetch", now, f, u)
+			}
+			now = now.Add(time.Hour)
+		}
+		at := time.UnixMilli(1767225600000 + ahead).UTC().Format(time.RFC3339)
+		now = time.UnixMilli(1767225600000 + ahead + 1000)
+		if f, u, _ := meetingsFeedTimes(t, e); f != at || u != at {
+			t.Errorf("once the edit's time has passed: feed updated %s, entry %s; want the edit's, %s", f, u, at)
+		}
+	})
+}
+
+// TestMeetingsFeedUpdatedByWithdrawal: an opt-out of a participant, or
+// the operator's takedown of a line, withdraws lines from the minutes,
+// and the entry's <updated> moves to when it did. The opt-out's
+// redaction (store.OptOutRedaction) has no time, so after an opt-out
+// <updated> stayed at the meeting's end and feed readers kept the
+// minutes with the withdrawn action in them. (An erasure deletes the
+// lines once it has opted their sender out, leaving only tombstones,
+// which a meeting's window does not read.)
+func TestMeetingsFeedUpdatedByWithdrawal(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		withdraw func(t *testing.T, st *store.Store)
+		optedOut bool // <updated> is then exactly the opt-out's time
+	}{
+		{"opt-out", func(t *testing.T, st *store.Store) {
+			if _, err := st.OptOut(context.Background(), zUser, store.OptOutByUser); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"takedown", func(t *testing.T, st *store.Store) {
+			if err := st.Takedown(context.Background(), "$m3", "libel"); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				e := newEnv(t, st, meetingRoom(t))
+				if _, u, c := meetingsFeedTimes(t, e); u != "2026-01-01T00:08:00Z" || !strings.Contains(c, "zsecretaction") {
+					t.Fatalf("before: updated %s, content %q", u, c)
+				}
+				before := time.Now().UTC().Truncate(time.Second)
+				tc.withdraw(t, st)
+				f, u, c := meetingsFeedTimes(t, e)
+				if strings.Contains(c, "zsecretaction") {
+					t.Fatalf("the minutes still hold the withdrawn line: %q", c)
+				}
+				if got, err := time.Parse(time.RFC3339, u); err != nil || got.Before(before) || f != u {
+					t.Errorf("after the %s withdrew a line of the minutes: entry updated %s, feed %s; want when the archive applied it (not before %v), in both", tc.name, u, f, before)
+				}
+				if tc.optedOut {
+					at, err := st.OptedOutAt(context.Background(), zUser)
+					if err != nil || at.IsZero() {
+						t.Fatalf("OptedOutAt: %v, %v", at, err)
+					}
+					if want := at.Format(time.RFC3339); u != want {
+						t.Errorf("after the %s, updated %s; want the opt-out's time, %s", tc.name, u, want)
+					}
+				}
+			})
+		})
+	}
+}
