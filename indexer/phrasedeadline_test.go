@@ -16,7 +16,7 @@ import (
 
 // A search whose phrase check is still going when its deadline passes
 // stops, and says so (web answers 503, "The search took too long"). The
-// check of 40 long messages (30,000 copies of a word, each a legal 60 KB
+// check of 40 long messages (here 16: 30,000 copies of a word, each a legal 60 KB
 // message in a public room) against a phrase of one hyphenated word of
 // 250 parts went on for seconds past a deadline of 50 ms, and the search
 // then answered as if in time. The deadline here is a tenth of the time
@@ -28,7 +28,7 @@ func TestPhraseCheckStopsAtItsDeadline(t *testing.T) {
 		ix := openIndex(t, st, t.TempDir())
 		content, _ := json.Marshal(map[string]string{"msgtype": "m.text", "body": strings.Repeat("x ", 30000) + "y"})
 		var ls []string
-		for i := range 40 {
+		for i := range 16 {
 			ls = append(ls, msg(fmt.Sprintf("$m%d", i), int64(2000+i), string(content)))
 		}
 		add(t, st, lines(ls...)...)
@@ -37,20 +37,17 @@ func TestPhraseCheckStopsAtItsDeadline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := indexer.Request{Query: q, Sort: indexer.SortNewest, Size: 40}
-		whole := time.Duration(1 << 62)
-		for range 2 {
-			start := time.Now()
-			res, err := ix.Search(context.Background(), req)
-			whole = min(whole, time.Since(start))
-			if err != nil || len(res.Events) != 40 {
-				t.Fatalf("without a deadline: %d results, %v; want all 40 (each ends with the run)", len(res.Events), err)
-			}
+		req := indexer.Request{Query: q, Sort: indexer.SortNewest, Size: 16}
+		start := time.Now()
+		res, err := ix.Search(context.Background(), req)
+		whole := time.Since(start)
+		if err != nil || len(res.Events) != 16 {
+			t.Fatalf("without a deadline: %d results, %v; want all 16 (each ends with the run)", len(res.Events), err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), whole/10)
 		defer cancel()
-		start := time.Now()
-		res, err := ix.Search(ctx, req)
+		start = time.Now()
+		res, err = ix.Search(ctx, req)
 		took := time.Since(start)
 		t.Logf("the whole search: %v; with a deadline of %v: %v (%d results, %v)", whole, whole/10, took, len(res.Events), err)
 		if !errors.Is(err, context.DeadlineExceeded) {
