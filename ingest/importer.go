@@ -260,6 +260,15 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 		if opts.batched != nil {
 			opts.batched(len(evs), size)
 		}
+		read := len(evs)
+		if irc {
+			var dups int
+			var err error
+			if evs, lines, dups, err = in.placeLines(ctx, evs, lines); err != nil {
+				return fmt.Errorf("import %s: %s: %w", path, lineRange(lines), err)
+			}
+			rep.Result.Duplicates += dups
+		}
 		ingest := func(ctx context.Context, src store.Source, evs []*event.Event) (Result, error) {
 			return in.ingestLines(ctx, src, evs, lines, opts.order)
 		}
@@ -273,16 +282,13 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 		rep.Result.Add(r)
 		rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, evs, lines)...)
 		if irc {
-			if err := in.resolveLines(ctx, &rep, r, evs, lines, func(evs []*event.Event, lines []int) (Result, error) {
-				if unshown {
-					return in.ingestUnshown(ctx, opts.Source, evs)
-				}
-				return in.ingestLines(ctx, opts.Source, evs, lines, opts.order)
-			}); err != nil {
+			changed, err := in.changedLines(ctx, r, evs, lines)
+			if err != nil {
 				return fmt.Errorf("import %s: %w", path, err)
 			}
+			rep.Changed = append(rep.Changed, changed...)
 		}
-		rep.Events += len(evs)
+		rep.Events += read
 		return nil
 	}
 	writeState := func() error {
@@ -381,6 +387,17 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 			stopReading()
 			continue // drain so the reader can finish
 		}
+		if len(b.evs) > 0 && irc {
+			read := len(b.evs)
+			var dups int
+			var err error
+			if b.evs, b.lines, dups, err = in.placeLines(ctx, b.evs, b.lines); err != nil {
+				writeErr = fmt.Errorf("import %s: %s: %w", path, lineRange(b.lines), err)
+				continue
+			}
+			rep.Result.Duplicates += dups
+			rep.Events += read - len(b.evs)
+		}
 		if len(b.evs) > 0 {
 			r, err := in.ingestLines(ctx, opts.Source, b.evs, b.lines, opts.order)
 			if err != nil {
@@ -390,12 +407,12 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 			rep.Result.Add(r)
 			rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, b.evs, b.lines)...)
 			if irc {
-				if err := in.resolveLines(ctx, &rep, r, b.evs, b.lines, func(evs []*event.Event, lines []int) (Result, error) {
-					return in.ingestLines(ctx, opts.Source, evs, lines, opts.order)
-				}); err != nil {
+				changed, err := in.changedLines(ctx, r, b.evs, b.lines)
+				if err != nil {
 					writeErr = fmt.Errorf("import %s: %w", path, err)
 					continue
 				}
+				rep.Changed = append(rep.Changed, changed...)
 			}
 			rep.Events += len(b.evs)
 		}
@@ -452,30 +469,6 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 // ingestLines is IngestFrom for a batch of a file's events (evs, read
 // from lines), judged by the room's order as well where the file is in
 // it (order, a backfill's).
-// resolveLines reports the lines of an IRC log's batch, written with
-// result r, that the archive holds otherwise (changedLines), and writes with
-// write those it stores beside the archived ones: counted among the
-// duplicates by the batch's write, they are stored lines.
-func (in *Ingester) resolveLines(ctx context.Context, rep *ImportReport, r Result, evs []*event.Event, lines []int,
-	write func([]*event.Event, []int) (Result, error)) error {
-	changed, beside, besideLines, err := in.changedLines(ctx, r, evs, lines)
-	if err != nil {
-		return err
-	}
-	rep.Changed = append(rep.Changed, changed...)
-	if len(beside) == 0 {
-		return nil
-	}
-	rb, err := write(beside, besideLines)
-	if err != nil {
-		return fmt.Errorf("%s: lines stored beside others: %w", lineRange(besideLines), err)
-	}
-	rep.Result.Duplicates -= len(beside)
-	rep.Result.Add(rb)
-	rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(rb, beside, besideLines)...)
-	return nil
-}
-
 func (in *Ingester) ingestLines(ctx context.Context, src store.Source, evs []*event.Event, lines []int, order *historyOrder) (Result, error) {
 	if order == nil {
 		return in.IngestFrom(ctx, src, evs)

@@ -230,29 +230,14 @@ func ircNick(ev *event.Event) string {
 }
 
 // changedLines finds, among a batch's events the store already held
-// (r.Duplicates), those whose archived line differs from the file's. A
-// line's ID is its position among the lines of its written time, so two
-// logs of the channel that start or stop within one minute (two people's
-// irssi logs, minutes only; a client restarted into a new file) give one
-// position to different lines: the file's line is then
-//   - archived already if the room holds a line that said the same
-//     (Provenance.Hash) within a minute of its time, from another file,
-//     not matched by another line of the batch (it is at another position
-//     there): nothing more;
-//   - the archived line changed (a re-export that changed it) if the
-//     same nick said much the same there (sameLine): the archived one
-//     stays and the line is reported, as before;
-//   - else a line the archive lacks: returned in beside, under an ID of
-//     its own (besideID, from its position's and what it said), to be
-//     stored beside the archived one. Dropping it as changed lost every
-//     line a second log had past the first's within that minute
-//     (helper-101).
-//
-// Lines whose archived content is gone (redacted, opted out) cannot be
-// compared and are not reported.
-func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Event, lines []int) (changed []LineError, beside []*event.Event, besideLines []int, err error) {
+// (r.Duplicates), those whose archived line differs from the file's: a
+// re-export that changed history (what placeLines left to be written at
+// a position the archive holds otherwise). The archived one stays; the
+// line is reported. Lines whose archived content is gone (redacted, opted
+// out) cannot be compared and are not reported.
+func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Event, lines []int) ([]LineError, error) {
 	if r.Duplicates == 0 {
-		return nil, nil, nil, nil
+		return nil, nil
 	}
 	ids := make([]id.EventID, len(evs))
 	for i, ev := range evs {
@@ -260,126 +245,180 @@ func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Eve
 	}
 	stored, err := in.store.EventsByID(ctx, ids)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("compare with archived lines: %w", err)
+		return nil, fmt.Errorf("compare with archived lines: %w", err)
 	}
 	old := make(map[id.EventID]irclog.Provenance, len(stored))
 	at := make(map[id.EventID]int64, len(stored))
-	archived := make(map[id.EventID]*store.Event, len(stored))
-	for i, se := range stored {
+	for _, se := range stored {
 		if p, ok := ircProvenance(se.Content); ok {
-			old[se.ID], at[se.ID], archived[se.ID] = p, se.OriginTS, &stored[i]
+			old[se.ID], at[se.ID] = p, se.OriginTS
 		}
 	}
-	var differ []int // indexes in evs of lines whose position holds another
+	var out []LineError
 	for i, ev := range evs {
 		o, ok := old[ev.ID]
 		if !ok {
 			continue
 		}
-		p, _ := ircProvenance(ev.Content)
+		p := provenanceOf(ev)
 		switch {
 		case o.Hash != "" && p.Hash != o.Hash:
-			differ = append(differ, i)
+			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
 		case at[ev.ID] != ev.OriginTS && lines[i] > 0:
 			// (Line 0: the events of a room made for the channel, at
 			// the time of the first line of the first file with it.)
 			// Silently "already archived" before: the operator who
 			// imported a log again with the --tz it needed was told
 			// nothing of the lines staying at their old times.
-			changed = append(changed, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived at %s from %s line %d, read now at %s)", ev.ID, ErrIRCMoved,
+			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived at %s from %s line %d, read now at %s)", ev.ID, ErrIRCMoved,
 				time.UnixMilli(at[ev.ID]).UTC().Format(time.RFC3339), o.Source, o.Line, time.UnixMilli(ev.OriginTS).UTC().Format(time.RFC3339))})
 		}
 	}
-	if len(differ) == 0 {
-		return changed, nil, nil, nil
+	return out, nil
+}
+
+// placeLines decides, before an IRC log's batch is written, what each of
+// its lines is to the archive's lines of the same time from other files.
+// A line's ID is its position among the lines of its written time in its
+// own file, so two logs of the channel that begin or end within one
+// minute (two people's irssi logs, minutes only; a client restarted into
+// a new file) give one position to different lines, and the same line
+// different positions. A line is
+//   - the archive's line at its position, if that says the same: written
+//     as it is (the write finds it archived);
+//   - archived already, if a line of another file said the same within a
+//     minute of it and no line before it in the batch was that one:
+//     left out (counted in dups);
+//   - the archived line at its position changed (a re-export that changed
+//     it), if the same nick said much the same there (sameLine): written
+//     as it is, and reported after the write (changedLines);
+//   - else a line of its own: under its ID if that is free, or, where its
+//     position holds another line, under an ID from that ID and what it
+//     said (besideID), after the line before it in its file or else
+//     after the archive's lines of its minute.
+//
+// Dropping the lines whose position held another, as "changed", lost
+// every line a second log had past the first's within that minute, and
+// writing those whose position was free stored the first log's lines
+// again where the second had more (helper-101, helper-112).
+func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []int) (out []*event.Event, outLines []int, dups int, err error) {
+	if len(evs) == 0 {
+		return evs, lines, 0, nil
 	}
-	near, err := in.linesNear(ctx, evs, differ, provenanceOf(evs[differ[0]]).Source)
+	source := provenanceOf(evs[0]).Source
+	near, err := in.linesNear(ctx, evs)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, 0, err
 	}
-	// The last archived line of each minute, and for each text the first
-	// of its archived lines not yet matched nor too old for the lines
-	// still to come: each is passed over once, however many lines of a
-	// hostile log say the same.
-	lastOf := map[int64]int64{}
-	for _, ns := range near {
-		for _, t := range ns {
-			m := t - t%60_000
-			lastOf[m] = max(lastOf[m], t)
+	byID := make(map[id.EventID]*nearLine, len(near))
+	byHash := map[string][]*nearLine{}
+	lastOf := map[int64]int64{} // the last archived line of each minute
+	for i := range near {
+		n := &near[i]
+		byID[n.ev.ID] = n
+		if n.source != source {
+			byHash[n.hash] = append(byHash[n.hash], n)
 		}
+		m := n.ev.OriginTS - n.ev.OriginTS%60_000
+		lastOf[m] = max(lastOf[m], n.ev.OriginTS)
 	}
+	// For each text, the first of its lines of other files not taken nor
+	// too old for the lines still to come: each is passed over once,
+	// however many lines of a hostile log say the same.
 	next := map[string]int{}
-	// Where each line of the batch is in the archive's timeline, so that
-	// a line stored beside goes after the line before it in its file.
-	placed := make([]int64, len(evs))
-	for i, ev := range evs {
-		placed[i] = ev.OriginTS
-		if t, ok := at[ev.ID]; ok {
-			placed[i] = t
-		}
-	}
-	d := 0
-	for i, ev := range evs {
-		if d == len(differ) || differ[d] != i {
-			continue
-		}
-		d++
-		o, p := old[ev.ID], provenanceOf(ev)
-		ns, k := near[p.Hash], next[p.Hash]
-		for k < len(ns) && ns[k] < ev.OriginTS-ircNear {
+	match := func(hash string, ts int64) *nearLine {
+		ns, k := byHash[hash], next[hash]
+		for k < len(ns) && (ns[k].taken || ns[k].ev.OriginTS < ts-ircNear) {
 			k++
 		}
-		next[p.Hash] = k
-		if k < len(ns) && ns[k] <= ev.OriginTS+ircNear {
-			next[p.Hash] = k + 1 // matched: the archived line is this one
-			placed[i] = ns[k]
-			continue
+		next[hash] = k
+		if k < len(ns) && ns[k].ev.OriginTS <= ts+ircNear {
+			ns[k].taken = true
+			return ns[k]
 		}
-		if sameLine(archived[ev.ID], ev) {
-			changed = append(changed, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
-			continue
-		}
-		// After the line before it in its file, where that is of the
-		// same minute; else after the archive's lines of its minute
-		// (a log that opened after another closed within it).
-		minute := ev.OriginTS - ev.OriginTS%60_000
-		base := int64(-1)
-		if i > 0 && placed[i-1] >= minute && placed[i-1] < minute+60_000 {
-			base = placed[i-1]
-		} else if t, ok := lastOf[minute]; ok {
-			base = t
-		}
-		ts := ev.OriginTS
-		if base >= 0 {
-			ts = min(base+1, minute+59_999)
-		}
-		placed[i] = ts
-		b, err := besideEvent(ev, p.Hash, ts)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("line %d: %w", lines[i], err)
-		}
-		beside, besideLines = append(beside, b), append(besideLines, lines[i])
+		return nil
 	}
-	return changed, beside, besideLines, nil
+	// matches reports whether a line of another file said hash near ts,
+	// and sets at to its time.
+	matches := func(hash string, ts int64, at *int64) bool {
+		if m := match(hash, ts); m != nil {
+			*at = m.ev.OriginTS
+			return true
+		}
+		return false
+	}
+	var placed int64 = -1 // where the batch's last line written or matched is
+	for i, ev := range evs {
+		p := provenanceOf(ev)
+		held := byID[ev.ID]
+		switch {
+		case held != nil && (held.hash == p.Hash || held.hash == ""):
+			held.taken = true
+			placed = held.ev.OriginTS
+		case p.Hash == "" || held != nil && held.source == source:
+			// Not a line (the room's events), or this file's own
+			// line at its position: as it is.
+			placed = ev.OriginTS
+		case matches(p.Hash, ev.OriginTS, &placed):
+			dups++
+			continue
+		case held != nil && sameLine(&held.ev, ev):
+			placed = held.ev.OriginTS
+		case held != nil && byID[besideID(ev.ID, p.Hash)] != nil:
+			// Stored beside it by an import of this file before.
+			n := byID[besideID(ev.ID, p.Hash)]
+			n.taken, placed = true, n.ev.OriginTS
+			dups++
+			continue
+		case held != nil:
+			minute := ev.OriginTS - ev.OriginTS%60_000
+			base := int64(-1)
+			if placed >= minute && placed < minute+60_000 {
+				base = placed
+			} else if t, ok := lastOf[minute]; ok {
+				base = t
+			}
+			ts := ev.OriginTS
+			if base >= 0 {
+				ts = min(base+1, minute+59_999)
+			}
+			b, err := besideEvent(ev, p.Hash, ts)
+			if err != nil {
+				return nil, nil, 0, fmt.Errorf("line %d: %w", lines[i], err)
+			}
+			ev, placed = b, ts
+		default:
+			placed = ev.OriginTS
+		}
+		out, outLines = append(out, ev), append(outLines, lines[i])
+	}
+	return out, outLines, dups, nil
 }
 
 // ircNear is how far apart (ms) two logs may put the same line: a written
 // minute spans 60 s, and lines of one written time are 1 ms apart.
 const ircNear = 61_000
 
-// linesNear reads the archived IRC lines within ircNear of the lines evs[i]
-// for i in at, but source's own (the file being imported: its lines are
-// the batch's, or the same lines imported before), by what they said, each
-// text's in time order. The times are read in spans that merge where they
-// overlap, each a page at a time.
-func (in *Ingester) linesNear(ctx context.Context, evs []*event.Event, at []int, source string) (map[string][]int64, error) {
-	ts := make([]int64, len(at))
-	for k, i := range at {
-		ts[k] = evs[i].OriginTS
+// nearLine is an archived IRC line near a batch's lines (linesNear).
+type nearLine struct {
+	ev     store.Event
+	hash   string
+	source string
+	taken  bool // placeLines has found it a line of the batch
+}
+
+// linesNear reads the archived IRC lines within ircNear of evs's times,
+// in time order. The times are read in spans that merge where they
+// overlap (a batch's lines, in file order, are nearly always one span),
+// each a page at a time: linear in what the archive holds there.
+func (in *Ingester) linesNear(ctx context.Context, evs []*event.Event) ([]nearLine, error) {
+	ts := make([]int64, len(evs))
+	for k, ev := range evs {
+		ts[k] = ev.OriginTS
 	}
 	slices.Sort(ts)
-	room := evs[at[0]].RoomID
-	out := map[string][]int64{}
+	room := evs[0].RoomID
+	var out []nearLine
 	read := func(from, to int64) error {
 		var after store.Position
 		for {
@@ -388,8 +427,8 @@ func (in *Ingester) linesNear(ctx context.Context, evs []*event.Event, at []int,
 				return fmt.Errorf("read the archived lines near the file's: %w", err)
 			}
 			for _, se := range page {
-				if p, ok := ircProvenance(se.Content); ok && p.Hash != "" && p.Source != source {
-					out[p.Hash] = append(out[p.Hash], se.OriginTS)
+				if p, ok := ircProvenance(se.Content); ok {
+					out = append(out, nearLine{ev: se, hash: p.Hash, source: p.Source})
 				}
 			}
 			if !more || len(page) == 0 {

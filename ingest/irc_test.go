@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -425,6 +426,59 @@ func TestOverlappingLogsKeepEveryLine(t *testing.T) {
 				}
 				if got := strings.Join(ircDay(t, st, opts.Room), " / "); got != want {
 					t.Errorf("after importing both again %q\nwant     %q", got, want)
+				}
+			})
+		})
+	}
+}
+
+// TestOverlappingLogsInEitherOrder: overlapping logs imported in either
+// order keep every line once. When the log that began later in the
+// minute came first, the other's lines at positions that log never had
+// were stored again (only lines whose position was held were matched by
+// what they said; helper-112), and "three" was archived twice. A line of
+// the second log before the first archived line of its minute cannot be
+// put before it (that line is at the minute's first millisecond): it
+// follows the minute's archived lines, so only the lines, not their order,
+// are held here.
+func TestOverlappingLogsInEitherOrder(t *testing.T) {
+	early := "--- Log opened Tue Aug 17 18:59:00 2021\n19:00 <fungi> one\n19:00 <clarkb> two\n19:00 <corvus> three\n19:01 <fungi> five\n"
+	late := "--- Log opened Tue Aug 17 19:00:10 2021\n19:00 <clarkb> two\n19:00 <corvus> three\n19:00 <fungi> four\n19:01 <fungi> five\n"
+	shorter := "--- Log opened Tue Aug 17 19:00:10 2021\n19:00 <clarkb> two\n19:00 <corvus> three\n19:01 <fungi> five\n"
+	for name, c := range map[string]struct {
+		order [2]string
+		want  string
+	}{
+		"early first":         {[2]string{early, late}, "clarkb: two / corvus: three / fungi: five / fungi: four / fungi: one"},
+		"late first":          {[2]string{late, early}, "clarkb: two / corvus: three / fungi: five / fungi: four / fungi: one"},
+		"late and less first": {[2]string{shorter, early}, "clarkb: two / corvus: three / fungi: five / fungi: one"},
+	} {
+		order := c.order
+		t.Run(name, func(t *testing.T) {
+			storetest.Each(t, func(t *testing.T, st *store.Store) {
+				in := ingest.New(st, storetest.Logger(t), "")
+				opts := ircOptions(t)
+				dir := t.TempDir()
+				var paths []string
+				for i, text := range order {
+					p := filepath.Join(dir, fmt.Sprintf("log%d-opendev.log", i))
+					if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					paths = append(paths, p)
+					if rep := importIRC(t, in, p, opts); len(rep.Changed) > 0 {
+						t.Errorf("%s: changed %v", filepath.Base(p), rep.Changed)
+					}
+				}
+				for _, p := range paths {
+					if rep := importIRC(t, in, p, opts); rep.Stored != 0 || len(rep.Changed) > 0 {
+						t.Errorf("%s again: %s, changed %v; want nothing stored", filepath.Base(p), rep, rep.Changed)
+					}
+				}
+				got := ircDay(t, st, opts.Room)
+				slices.Sort(got)
+				if want := c.want; strings.Join(got, " / ") != want {
+					t.Errorf("archived (sorted) %q\nwant              %q (every line of either log, once)", strings.Join(got, " / "), want)
 				}
 			})
 		})
