@@ -306,6 +306,28 @@ func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []
 		return evs, lines, 0, nil
 	}
 	source := provenanceOf(evs[0]).Source
+	// Only where a line's position is another file's line, or another
+	// line, can the logs overlap (two files with lines of one written
+	// time both have its first position): else, as a first import, the
+	// batch is written as it is, at the cost of one probe of its IDs.
+	ids := make([]id.EventID, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	held, err := in.store.EventsByID(ctx, ids)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read the archived lines at the file's: %w", err)
+	}
+	hashOf := make(map[id.EventID]string, len(evs))
+	for _, ev := range evs {
+		hashOf[ev.ID] = provenanceOf(ev).Hash
+	}
+	if !slices.ContainsFunc(held, func(se store.Event) bool {
+		p, ok := ircProvenance(se.Content)
+		return ok && (p.Source != source || p.Hash != hashOf[se.ID])
+	}) {
+		return evs, lines, 0, nil
+	}
 	near, err := in.linesNear(ctx, evs)
 	if err != nil {
 		return nil, nil, 0, err
