@@ -401,20 +401,8 @@ func TestOverlappingLogsKeepEveryLine(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, st *store.Store) {
-				in := ingest.New(st, storetest.Logger(t), "")
-				opts := ircOptions(t)
-				dir := t.TempDir()
-				var paths []string
-				for i, text := range files {
-					p := filepath.Join(dir, []string{"alice-opendev.log", "bob-opendev.log"}[i])
-					if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-						t.Fatal(err)
-					}
-					paths = append(paths, p)
-					if rep := importIRC(t, in, p, opts); len(rep.Changed) > 0 {
-						t.Errorf("%s: changed %v", filepath.Base(p), rep.Changed)
-					}
-				}
+				in, opts := ingest.New(st, storetest.Logger(t), ""), ircOptions(t)
+				paths := importLogs(t, in, opts, []string{"alice-opendev.log", "bob-opendev.log"}, files[:])
 				want := "fungi: one / clarkb: two / corvus: three / fungi: four / fungi: five"
 				if got := strings.Join(ircDay(t, st, opts.Room), " / "); got != want {
 					t.Errorf("archived %q\nwant     %q (every line of either log, once)", got, want)
@@ -456,20 +444,8 @@ func TestOverlappingLogsInEitherOrder(t *testing.T) {
 		order := c.order
 		t.Run(name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, st *store.Store) {
-				in := ingest.New(st, storetest.Logger(t), "")
-				opts := ircOptions(t)
-				dir := t.TempDir()
-				var paths []string
-				for i, text := range order {
-					p := filepath.Join(dir, fmt.Sprintf("log%d-opendev.log", i))
-					if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-						t.Fatal(err)
-					}
-					paths = append(paths, p)
-					if rep := importIRC(t, in, p, opts); len(rep.Changed) > 0 {
-						t.Errorf("%s: changed %v", filepath.Base(p), rep.Changed)
-					}
-				}
+				in, opts := ingest.New(st, storetest.Logger(t), ""), ircOptions(t)
+				paths := importLogs(t, in, opts, []string{"log0-opendev.log", "log1-opendev.log"}, order[:])
 				for _, p := range paths {
 					if rep := importIRC(t, in, p, opts); rep.Stored != 0 || len(rep.Changed) > 0 {
 						t.Errorf("%s again: %s, changed %v; want nothing stored", filepath.Base(p), rep, rep.Changed)
@@ -483,4 +459,23 @@ func TestOverlappingLogsInEitherOrder(t *testing.T) {
 			})
 		})
 	}
+}
+
+// importLogs writes each text to a file of its name and imports them in
+// order, none reporting a changed line; it returns their paths.
+func importLogs(t *testing.T, in *ingest.Ingester, opts *ingest.IRCOptions, names, texts []string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	for i, text := range texts {
+		p := filepath.Join(dir, names[i])
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		if rep := importIRC(t, in, p, opts); len(rep.Changed) > 0 {
+			t.Errorf("%s: changed %v", filepath.Base(p), rep.Changed)
+		}
+	}
+	return paths
 }

@@ -604,17 +604,8 @@ func TestMeetingsFeedEntryUpdatedByRevisions(t *testing.T) {
 		e := newEnv(t, st, meetingRoom(t))
 		updated := func() string {
 			t.Helper()
-			var feed struct {
-				Entries []struct {
-					Updated string `xml:"updated"`
-					Content string `xml:"content"`
-				} `xml:"entry"`
-			}
-			rec := e.get(t, "/room/!x:example.org/meetings.atom")
-			if err := xml.Unmarshal(rec.Body.Bytes(), &feed); err != nil || len(feed.Entries) != 1 {
-				t.Fatalf("feed: %v, %d entries\n%s", err, len(feed.Entries), rec.Body)
-			}
-			return feed.Entries[0].Updated
+			_, entry, _ := meetingsFeedTimes(t, e)
+			return entry
 		}
 		if got := updated(); got != "2026-01-01T00:08:00Z" {
 			t.Fatalf("updated %s; want the meeting's end, 2026-01-01T00:08:00Z", got)
