@@ -83,3 +83,31 @@ func TestScriptErrorsAreClear(t *testing.T) {
 		t.Errorf("POST /api/v1/rooms: errcode %q; want M_UNRECOGNIZED", wrong.ErrCode)
 	}
 }
+
+// ?in= names one room: the search form's room, or a day page's "search
+// this room". Its value was appended to the query as "in:" and the rest,
+// so a space in it added words, exclusions and filters of its own (a
+// link's ?in=!x:example.org%20-kumquat searched the room for nothing and
+// answered 200 with no results).
+func TestSearchInTakesOneRoom(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), writeRoom(t, msgLine("$m1", 1767225700000, `{"msgtype":"m.text","body":"kumquat"}`)))
+	e.withSearch(t)
+	for _, in := range []string{"%21x:example.org%20-kumquat", "%21x:example.org%20from:@nobody:example.org", "%21x:example.org%09in:%21y:example.org", "%22%21x:example.org%20kumquat%22"} {
+		var got struct {
+			Error string `json:"error"`
+		}
+		decode(t, e.get(t, "/api/v1/search?q=kumquat&in="+in), http.StatusBadRequest, &got)
+		if !strings.Contains(got.Error, "one room") {
+			t.Errorf("in=%s: %q; want that ?in= takes one room", in, got.Error)
+		}
+	}
+	var found struct {
+		Results []struct {
+			EventID string `json:"event_id"`
+		} `json:"results"`
+	}
+	decode(t, e.get(t, "/api/v1/search?q=kumquat&in=%20%21x:example.org%20"), http.StatusOK, &found)
+	if len(found.Results) != 1 {
+		t.Errorf("a search in the room, its ID between spaces, finds %d messages; want 1", len(found.Results))
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 	"maunium.net/go/mautrix/id"
@@ -112,6 +113,12 @@ func searchParams(c echo.Context) (indexer.Request, error) {
 	var req indexer.Request
 	qs := c.QueryParam("q")
 	if in := strings.TrimSpace(c.QueryParam("in")); in != "" {
+		// One room, as the form's select and a day page's search send
+		// it: words after a space were read as the query's own
+		// (?in=!x:example.org%20-word excluded the word).
+		if strings.IndexFunc(in, unicode.IsSpace) >= 0 {
+			return req, badRequest("?in= takes one room, an alias like #room:example.org or a room ID like !abc:example.org; put words and other filters in ?q=.")
+		}
 		qs += " in:" + in
 	}
 	q, err := indexer.ParseQuery(qs)
