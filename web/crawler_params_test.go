@@ -111,3 +111,35 @@ func TestSearchInTakesOneRoom(t *testing.T) {
 		t.Errorf("a search in the room, its ID between spaces, finds %d messages; want 1", len(found.Results))
 	}
 }
+
+// A link with a slash at its end, as wikis and mail clients sometimes
+// make them, leads to the page without it, its query kept: the day page
+// was a 400 and the rest 404s. A path that would then name another host
+// (//evil.example/) stays a 404, no redirect at all (a backslash goes
+// out escaped, /%5Cevil.example, a path).
+func TestTrailingSlashLeadsToThePage(t *testing.T) {
+	e := newEnv(t, storetest.Open(t, "sqlite"), demoFile)
+	for path, want := range map[string]string{
+		"/room/" + demoSlug + "/2026-03-03/":        "/room/" + demoSlug + "/2026-03-03",
+		"/room/" + demoSlug + "/2026-03-03.txt//":   "/room/" + demoSlug + "/2026-03-03.txt",
+		"/room/" + demoSlug + "/":                   "/room/" + demoSlug,
+		"/search/?q=hi&in=x":                        "/search?q=hi&in=x",
+		"/api/v1/rooms/":                            "/api/v1/rooms",
+		"/room/" + demoSlug + "/event/%24a%2Fb%2F/": "/room/" + demoSlug + "/event/%24a%2Fb%2F",
+		"/\\evil.example/":                          "/%5Cevil.example",
+	} {
+		rec := e.get(t, path)
+		if rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != want {
+			t.Errorf("GET %s = %d to %q; want 301 to %q", path, rec.Code, rec.Header().Get("Location"), want)
+			continue
+		}
+		if rec := e.get(t, want); rec.Code == http.StatusMovedPermanently {
+			t.Errorf("GET %s (from %s) = %d to %q; want no second 301", want, path, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	for _, path := range []string{"//evil.example/", "///evil.example//", "///"} {
+		if rec := e.get(t, path); rec.Code != http.StatusNotFound || rec.Header().Get("Location") != "" {
+			t.Errorf("GET %s = %d to %q; want a 404", path, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+}

@@ -305,6 +305,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(middleware.BodyLimit("64K"))
 	e.Use(s.securityHeaders)
 	e.Use(s.timeout)
+	e.Use(withoutTrailingSlash)
 
 	// Every page answers HEAD too: link checkers and curl -I use it.
 	get := func(path string, h echo.HandlerFunc) { e.Match([]string{http.MethodGet, http.MethodHead}, path, h) }
@@ -343,6 +344,26 @@ func (s *Server) routes() *echo.Echo {
 	get("/media/:server/:id", s.media)
 	get("/media/:server/:id/thumbnail", s.thumbnail)
 	return e
+}
+
+// withoutTrailingSlash answers a GET or HEAD of a path that ends in "/"
+// (but "/") with a 301 to the path without it, the query kept: no route
+// ends in one, and a link pasted into a wiki or a mail with one
+// (/room/x/2026-03-03/) was a 400 or a 404. A path that would then begin
+// with "//" or "/\" is left to its 404: as a Location it names another
+// host.
+func withoutTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		p := r.URL.EscapedPath()
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && len(p) > 1 && strings.HasSuffix(p, "/") {
+			t := strings.TrimRight(p, "/")
+			if t != "" && !strings.HasPrefix(t, "//") && !strings.HasPrefix(t, "/\\") {
+				return c.Redirect(http.StatusMovedPermanently, withQuery(t, r.URL.RawQuery))
+			}
+		}
+		return next(c)
+	}
 }
 
 // httpError is an error with a status and a message safe to show anyone.
