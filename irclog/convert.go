@@ -97,7 +97,22 @@ type Converter struct {
 	// without the offset that orders lines of one time), which a time the
 	// clocks went back over is read after (timestamp)
 	lastTime int64
+	// dated is set once the file has said a day itself (a date line, or
+	// a line carrying its date): from then on its days are its own, and
+	// its clock going back is never read as a new day (rollover).
+	dated bool
 }
+
+// rollover is how far back a clock must go, in a file whose lines carry
+// no date, for the line to be read as the next day's: more than half a
+// day, so that the next day is the nearer reading (23:59:58 then
+// 00:00:03 is five seconds on, not a day less five seconds back). A
+// MeetBot log (named after the meeting's start, "HH:MM:SS <nick>", no
+// date lines) that ran past midnight archived its last lines at the
+// start of the day it began, before its #startmeeting, and said nothing.
+// A line a few minutes out of order, or the hour the clocks go back,
+// stays on its day.
+const rollover = 12 * 60 * 60
 
 // keptDays bounds the days whose lines a Converter keeps. Only the
 // current day's were kept: a file that came back to a day it had left
@@ -210,9 +225,11 @@ func (c *Converter) Line(n int, raw []byte) (*Event, error) {
 		return nil, nil
 	case KindDate:
 		c.setDay(l.Year, l.Month, l.Day)
+		c.dated = true
 		return nil, nil
 	}
 	if l.HasDate() {
+		c.dated = true
 		y := l.Year
 		if y == 0 { // HexChat: month and day only
 			y = c.year
@@ -224,6 +241,13 @@ func (c *Converter) Line(n int, raw []byte) (*Event, error) {
 			}
 		}
 		c.setDay(y, l.Month, l.Day)
+	}
+	if l.Stamp != "" && c.day != 0 && !c.dated && c.stamp != "" &&
+		(c.hour*3600+c.minute*60+c.second)-(l.Hour*3600+l.Minute*60+l.Second) > rollover {
+		// The file's day came from its name or --date, and nothing in it
+		// marks midnight: the clock going back by more than half a day is
+		// the next day (rollover).
+		c.setDay(time.Date(c.year, c.month, c.day+1, 0, 0, 0, 0, time.UTC).Date())
 	}
 	if c.day == 0 {
 		return nil, ErrNoDate

@@ -505,3 +505,71 @@ func TestConverterKeepsNoLine(t *testing.T) {
 	}
 	runtime.KeepAlive(c)
 }
+
+// TestConvertClockPastMidnightIsTheNextDay: in a file whose lines carry no
+// date and that has no date lines, the day is the one its name or --date
+// gives, and a clock that goes back by more than half a day (23:59:58,
+// then 00:00:03) has passed midnight: the line is the next day's. A
+// MeetBot log, "openstack_meeting.2021-08-17-23.30.log.txt" with
+// "HH:MM:SS <nick>" lines, read as irssi, archived the lines after
+// midnight at the start of the day the meeting began, before its
+// #startmeeting, and reported nothing; a daily log named by its day did
+// the same with a line written just after midnight. A smaller step back
+// (a line out of order) stays on its day, and a file that says its days
+// itself (irssi's date lines, dated lines) keeps the days it says.
+func TestConvertClockPastMidnightIsTheNextDay(t *testing.T) {
+	at := func(d, h, m, s int) time.Time { return time.Date(2021, 8, d, h, m, s, 0, time.UTC) }
+	dateOpts := testOpts
+	dateOpts.Date = time.Date(2021, 8, 17, 0, 0, 0, 0, time.UTC)
+	for name, tt := range map[string]struct {
+		f     Format
+		file  string
+		opts  Options
+		clock string // the layout of the lines' times
+		lines []string
+		want  []time.Time
+	}{
+		"meetbot log named by its start": {Irssi, "openstack_meeting.2021-08-17-23.30.log.txt", testOpts, "15:04:05", []string{
+			"23:30:02 <ttx> #startmeeting nova", "23:59:58 <ttx> #topic late item", "00:00:03 <bob> after midnight", "00:10:00 <ttx> #endmeeting"},
+			[]time.Time{at(17, 23, 30, 2), at(17, 23, 59, 58), at(18, 0, 0, 3), at(18, 0, 10, 0)}},
+		"daily znc log": {ZNC, "2021-08-17.log", testOpts, "15:04:05", []string{"[23:59:58] <a> late", "[00:00:03] <b> next day"},
+			[]time.Time{at(17, 23, 59, 58), at(18, 0, 0, 3)}},
+		"new year": {ZNC, "2021-12-31.log", testOpts, "15:04:05", []string{"[23:59:59] <a> late", "[00:00:01] <b> happy new year"},
+			[]time.Time{time.Date(2021, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(2022, 1, 1, 0, 0, 1, 0, time.UTC)}},
+		"each night passed": {Plain, "channel.log", dateOpts, "15:04", []string{"[22:00] <a> one", "[01:00] <a> two", "[23:00] <a> three", "[02:00] <a> four"},
+			[]time.Time{at(17, 22, 0, 0), at(18, 1, 0, 0), at(18, 23, 0, 0), at(19, 2, 0, 0)}},
+		"a line out of order stays": {ZNC, "2021-08-17.log", testOpts, "15:04:05", []string{"[12:00:05] <a> one", "[11:58:00] <b> late relay", "[12:01:00] <a> two"},
+			[]time.Time{at(17, 12, 0, 5), at(17, 11, 58, 0), at(17, 12, 1, 0)}},
+		"half a day back stays": {ZNC, "2021-08-17.log", testOpts, "15:04:05", []string{"[23:00:00] <a> one", "[11:00:00] <b> two"},
+			[]time.Time{at(17, 23, 0, 0), at(17, 11, 0, 0)}},
+		"irssi day changed": {Irssi, "irssi.log", testOpts, "15:04", []string{
+			"--- Log opened Tue Aug 17 23:00:00 2021", "23:59 <a> x", "--- Day changed Wed Aug 18 2021", "00:01 <a> y"},
+			[]time.Time{at(17, 23, 59, 0), at(18, 0, 1, 0)}},
+		// irssi writes a day line at every midnight: a night without one
+		// is its clock set back, and the day stays what the log says.
+		"irssi clock set back": {Irssi, "irssi.log", testOpts, "15:04", []string{
+			"--- Log opened Tue Aug 17 23:00:00 2021", "23:59 <a> x", "00:01 <a> y"},
+			[]time.Time{at(17, 23, 59, 0), at(17, 0, 1, 0)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if f, err := Detect(tt.lines); err != nil || f != tt.f {
+				t.Fatalf("Detect = %s, %v; want %s", f, err, tt.f)
+			}
+			evs, errs := convert(t, tt.f, tt.file, tt.opts, tt.lines...)
+			if len(errs) > 0 || len(evs) != len(tt.want) {
+				t.Fatalf("%d events, want %d; errors %v", len(evs), len(tt.want), errs)
+			}
+			for i, e := range evs {
+				if got := time.UnixMilli(e.TS).UTC().Truncate(time.Second); !got.Equal(tt.want[i]) {
+					t.Errorf("event %d at %s, want %s", i+1, got.Format(time.RFC3339), tt.want[i].Format(time.RFC3339))
+				}
+				// The ID is the day's too: the same line in the next
+				// day's own log has it.
+				stamp := tt.want[i].Format(tt.clock)
+				if want := EventID(testOpts.Network, testOpts.Channel, tt.want[i].Format(time.DateOnly)+" "+stamp, 0); e.ID != string(want) {
+					t.Errorf("event %d: ID %s, want that of %s %s", i+1, e.ID, tt.want[i].Format(time.DateOnly), stamp)
+				}
+			}
+		})
+	}
+}

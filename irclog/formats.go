@@ -64,6 +64,22 @@ func parseIrssi(s string) Line {
 			l.Kind = KindSkip
 			return l
 		}
+		if rest, ok := strings.CutPrefix(m, "Topic unset by "); ok {
+			// The default theme's topic_unset, "Topic unset by nick on
+			// #chan": the topic cleared, as WeeChat's "has unset topic
+			// for". It fitted no form, and an imported room kept the
+			// topic that had been cleared.
+			nick, channel, ok := strings.Cut(rest, " on ")
+			if !ok || !validNick(nick) || channel == "" || !strings.ContainsRune("#&!+", rune(channel[0])) || strings.Contains(channel, " ") {
+				return Line{}
+			}
+			l.Kind, l.Nick, l.Text = KindTopic, nick, ""
+			return l
+		}
+		// irssi's "You're now known as nick" (your_nick_changed) is left
+		// to fit no form: it does not say the old nick, which the
+		// per-line readers do not know, and a nick change without it
+		// would have no sender to leave.
 		if !event(m, &l) {
 			return Line{}
 		}

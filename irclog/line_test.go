@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestParse(t *testing.T) {
@@ -45,6 +46,10 @@ func TestParse(t *testing.T) {
 		{"irssi kick", Irssi, "19:01 -!- spammer was kicked from #opendev by fungi [spam]", want{Kind: KindKick, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "fungi", Target: "spammer", Text: "spam"}},
 		{"irssi nick", Irssi, "19:01 -!- clarkb is now known as clarkb_afk", want{Kind: KindNick, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "clarkb", Target: "clarkb_afk"}},
 		{"irssi topic", Irssi, "19:01 -!- fungi changed the topic of #opendev to: new topic", want{Kind: KindTopic, Stamp: "19:01", Hour: 19, Minute: 1, Nick: "fungi", Text: "new topic"}},
+		{"irssi topic unset", Irssi, "19:06 -!- Topic unset by fungi on #opendev", want{Kind: KindTopic, Stamp: "19:06", Hour: 19, Minute: 6, Nick: "fungi"}},
+		{"irssi topic unset, no channel", Irssi, "19:06 -!- Topic unset by fungi", want{}},
+		// No old nick: see TestIrssiTopicUnsetClearsTheTopic.
+		{"irssi own nick change", Irssi, "19:06 -!- You're now known as fungi_", want{}},
 		{"irssi mode", Irssi, "19:01 -!- mode/#opendev [+o fungi] by ChanServ", want{Kind: KindSkip, Stamp: "19:01", Hour: 19, Minute: 1}},
 		{"irssi chatter", Irssi, "19:01 -!- Irssi: Join to #opendev was synced in 1 secs", want{Kind: KindSkip, Stamp: "19:01", Hour: 19, Minute: 1}},
 		{"irssi notice", Irssi, "19:02 -NickServ(NickServ@services.)- You are now identified", want{Kind: KindNotice, Stamp: "19:02", Hour: 19, Minute: 2, Nick: "NickServ", Text: "You are now identified"}},
@@ -191,6 +196,9 @@ func TestDecode(t *testing.T) {
 		{"colour comma without digit", []byte("\x034,text"), ",text"},
 		{"hex colour", []byte("\x04FF0000red\x04"), "red"},
 		{"other controls dropped, tab kept", []byte("a\x00b\x07c\td\x7f"), "abc\td"},
+		// Cut lines: see TestDecodeKeepsUTF8LineCutShort.
+		{"utf-8 cut short", []byte("\xd0\xbc\xd0\xb8\xd1"), "ми\uFFFD"},
+		{"latin-1 ending in a lead byte", []byte("caf\xe9"), "café"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -297,5 +305,106 @@ func TestHexChatChannelNoticeIsByItsNick(t *testing.T) {
 	l := Parse(HexChat, "Aug 17 19:00:24 -gerritbot/#opendev-\tchange merged")
 	if l.Kind != KindNotice || l.Nick != "gerritbot" || l.Text != "change merged" {
 		t.Errorf("got kind %d nick %q text %q; want a notice by \"gerritbot\" saying \"change merged\"", l.Kind, l.Nick, l.Text)
+	}
+}
+
+// TestDecodeKeepsUTF8LineCutShort: an IRC server cuts a message at 512
+// bytes on the wire, often inside a character, and logs of non-Latin
+// channels are full of such lines. Decode read every line that is not
+// valid UTF-8 as Windows-1252, so one broken last character made mojibake
+// of the whole line ("Ð¿Ñ€Ð¸Ð²ÐµÑ‚" for "привет"). A line that is valid
+// UTF-8 up to an incomplete sequence at its end, with a whole multi-byte
+// character before it, is UTF-8, the cut character U+FFFD; a Latin-1
+// line whose last byte could begin a sequence is still Windows-1252.
+func TestDecodeKeepsUTF8LineCutShort(t *testing.T) {
+	text := "19:00 <ivan> " + strings.Repeat("привет ", 3) + "мир"
+	for _, tt := range []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"two-byte character cut", []byte(text[:len(text)-1]), "19:00 <ivan> привет привет привет ми\uFFFD"},
+		{"three-byte character cut after one byte", []byte("€ 5 \xe2"), "€ 5 \uFFFD"},
+		{"three-byte character cut after two bytes", []byte("€ 5 \xe2\x82"), "€ 5 \uFFFD"},
+		{"four-byte character cut after three bytes", []byte("ok 👍 \xf0\x9f\x91"), "ok 👍 \uFFFD"},
+		{"cut, then the line end", []byte(text[:len(text)-1] + "\r\n"), "19:00 <ivan> привет привет привет ми\uFFFD"},
+		{"cut, with mIRC codes", []byte("\x02жирный\x02 \xd0"), "жирный \uFFFD"},
+		// No whole multi-byte character: the byte that could begin one is
+		// Latin-1's (é, Ð), as in the rest of such logs.
+		{"latin-1 é at the end", []byte("caf\xe9"), "café"},
+		{"latin-1 Ð at the end", []byte("19:00 <ivan> \xd0"), "19:00 <ivan> Ð"},
+		// Not UTF-8 before the end: the line is Windows-1252 whatever its
+		// last bytes are.
+		{"latin-1 before a lead byte", []byte("na\xefve \xd0\xbc \xd0"), "naïve Ð¼ Ð"},
+		// Bytes no UTF-8 sequence begins with, or a sequence broken before
+		// its end, are not a cut.
+		{"invalid lead byte at the end", []byte("ми \xff"), "Ð¼Ð¸ ÿ"},
+		{"impossible second byte", []byte("ми \xe0\x80"), "Ð¼Ð¸ à€"},
+		{"stray continuation byte", []byte("ми a\x80"), "Ð¼Ð¸ a€"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Decode(tt.in); got != tt.want {
+				t.Errorf("Decode(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzDecodeCutUTF8: valid UTF-8 with a multi-byte character, cut inside
+// a multi-byte character added after it, decodes to the text before the
+// cut and U+FFFD; whatever the bytes, Decode gives valid UTF-8.
+func FuzzDecodeCutUTF8(f *testing.F) {
+	f.Add("привет мир", "ы", 1)
+	f.Add("€", "👍", 3)
+	f.Add("a é", "€", 2)
+	f.Fuzz(func(t *testing.T, head, last string, cut int) {
+		if got := Decode([]byte(head + last)); !utf8.ValidString(got) {
+			t.Fatalf("Decode(%q) = %q, not UTF-8", head+last, got)
+		}
+		r, size := utf8.DecodeRuneInString(last)
+		if !utf8.ValidString(head) || r == utf8.RuneError || size < 2 || !strings.ContainsFunc(head, func(r rune) bool { return r >= utf8.RuneSelf }) {
+			return
+		}
+		cut = 1 + (cut%(size-1)+(size-1))%(size-1) // 1 to size-1 bytes of it
+		in := head + last[:cut]
+		if got, want := Decode([]byte(in)), StripFormatting(strings.TrimPrefix(head, "\uFEFF"))+"\uFFFD"; got != want {
+			t.Fatalf("Decode(%q) = %q, want %q", in, got, want)
+		}
+	})
+}
+
+// TestIrssiTopicUnsetClearsTheTopic: irssi's default theme writes a
+// cleared topic as "Topic unset by nick on #chan" (topic_unset). The line
+// fitted no form and was rejected, so an imported room kept the topic
+// that had been cleared; it is now the empty topic set by the nick, the
+// same event as WeeChat's "has unset topic for".
+//
+// irssi's own nick change, "You're now known as nick", is still refused:
+// it does not say the old nick, and a line's reader does not know it.
+func TestIrssiTopicUnsetClearsTheTopic(t *testing.T) {
+	weechat := Parse(WeeChat, "2021-08-17 19:06:00\t--\tfungi has unset topic for #opendev")
+	irssi := Parse(Irssi, "19:06 -!- Topic unset by fungi on #opendev")
+	if irssi.Kind != KindTopic || irssi.Nick != "fungi" || irssi.Text != "" || irssi.Kind != weechat.Kind || irssi.Nick != weechat.Nick || irssi.Text != weechat.Text {
+		t.Errorf("irssi's unset topic parsed as %+v, WeeChat's as %+v", irssi, weechat)
+	}
+	evs, errs := convert(t, Irssi, "#opendev.log", testOpts,
+		"--- Log opened Tue Aug 17 19:00:00 2021",
+		"19:00 -!- fungi changed the topic of #opendev to: meeting at 20:00",
+		"19:05 <fungi> meeting cancelled",
+		"19:06 -!- Topic unset by fungi on #opendev",
+		"19:07 -!- You're now known as fungi_")
+	if len(errs) != 1 || !errors.Is(errs[0], ErrNoFit) {
+		t.Errorf("errors %v, want one ErrNoFit (the own nick change)", errs)
+	}
+	if len(evs) != 3 {
+		t.Fatalf("%d events, want 3", len(evs))
+	}
+	e := evs[2]
+	if e.Type != "m.room.topic" || e.StateKey == nil || *e.StateKey != "" || e.Sender != "@irc_oftc_fungi:archive.test" ||
+		!strings.Contains(string(e.Content), `"topic":""`) {
+		t.Errorf("the unset topic became %s %v %s %s; want m.room.topic \"\" from fungi with the empty topic", e.Type, e.StateKey, e.Sender, e.Content)
+	}
+	if got, want := time.UnixMilli(e.TS).UTC(), time.Date(2021, 8, 17, 19, 6, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("the unset topic at %s, want %s", got, want)
 	}
 }

@@ -19,11 +19,12 @@ var utf8BOM = []byte("\uFEFF")
 
 // Decode returns a raw log line as text: UTF-8 if it is valid UTF-8,
 // otherwise Windows-1252/Latin-1, decided per line because logs that lived
-// through a client's move to UTF-8 mix both. It also drops the line end
-// and mIRC formatting codes, and a byte order mark before it: an editor
-// saving a log as "UTF-8 with BOM" puts one before its first line, which
-// then fit no known form (irssi's dated "Log opened" line, and with it
-// every line after).
+// through a client's move to UTF-8 mix both. A UTF-8 line whose last
+// character was cut short (cutUTF8) stays UTF-8, that character replaced
+// by U+FFFD. It also drops the line end and mIRC formatting codes, and a
+// byte order mark before it: an editor saving a log as "UTF-8 with BOM"
+// puts one before its first line, which then fit no known form (irssi's
+// dated "Log opened" line, and with it every line after).
 func Decode(b []byte) string {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
@@ -32,6 +33,8 @@ func Decode(b []byte) string {
 	var s string
 	if utf8.Valid(b) {
 		s = string(b)
+	} else if n, ok := cutUTF8(b); ok {
+		s = string(b[:n]) + string(utf8.RuneError)
 	} else {
 		var sb strings.Builder
 		sb.Grow(len(b) + 8)
@@ -52,6 +55,39 @@ func Decode(b []byte) string {
 		s = sb.String()
 	}
 	return StripFormatting(s)
+}
+
+// cutUTF8 reports whether b is UTF-8 whose last character was cut short,
+// as an IRC server cuts a message at 512 bytes on the wire, and where the
+// cut character begins: b is valid UTF-8 up to an incomplete sequence at
+// its end, and holds at least one whole multi-byte sequence before it.
+// Read as Windows-1252, one broken character made mojibake of the whole
+// line ("Ð¿Ñ€Ð¸Ð²ÐµÑ‚" for "привет"). A Latin-1 line that ends in a
+// byte that could begin a sequence ("caf\xe9") has no multi-byte
+// sequence before it, and stays Windows-1252.
+func cutUTF8(b []byte) (int, bool) {
+	// The cut sequence's lead byte is one of the last UTFMax-1 bytes.
+	for i := len(b) - 1; i >= 0 && i >= len(b)-(utf8.UTFMax-1); i-- {
+		if !utf8.RuneStart(b[i]) {
+			continue // a continuation byte: the lead is further back
+		}
+		// FullRune is false only for a valid sequence's beginning (an
+		// invalid byte counts as a whole rune, an error).
+		if b[i] < utf8.RuneSelf || utf8.FullRune(b[i:]) {
+			return 0, false
+		}
+		head := b[:i]
+		if !utf8.Valid(head) {
+			return 0, false
+		}
+		for _, c := range head {
+			if c >= utf8.RuneSelf { // valid, so part of a multi-byte sequence
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	return 0, false
 }
 
 // StripFormatting removes mIRC formatting: bold (^B), italics (^]),
