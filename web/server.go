@@ -122,6 +122,9 @@ type Server struct {
 	// ended (UnixNano). WarmVia waits for a quiet moment (waitIdle).
 	requests    atomic.Int64
 	lastRequest atomic.Int64
+	// caughtUp: /readyz has found the search index within ReadyIndexLag
+	// changes of the feed since the process started (readyz).
+	caughtUp atomic.Bool
 	// overlapReads: a page's independent reads run at once (overlap), on
 	// PostgreSQL.
 	overlapReads bool

@@ -25,7 +25,7 @@ type followRun struct {
 
 // measureFollowing imports the dataset into a fresh store at dataDir while
 // archive-web runs on it and follows the change feed, and waits until
-// archive-web's /readyz, allowed no lag, says its index holds every change
+// archive-web's /readyz?index_lag=0 says its index holds every change
 // the import made: the last imported message is then searchable.
 func measureFollowing(ctx context.Context, webBin string, cfg store.Config, dataDir string, ds *dataset, log *slog.Logger) (followRun, error) {
 	var run followRun
@@ -57,7 +57,7 @@ func measureFollowing(ctx context.Context, webBin string, cfg store.Config, data
 	// means the index holds all of it. Polled every 2 ms (until); a
 	// readiness check is two indexed reads.
 	took, err := until(ctx, t0, time.Hour, "archive-web's index holds the import", func() (bool, error) {
-		code, _, err := w.get(ctx, "/readyz")
+		code, _, err := w.get(ctx, "/readyz?index_lag=0")
 		if err != nil {
 			return false, err
 		}

@@ -149,8 +149,10 @@ web:
   # sitemaps. Empty: the API links by path and there are no sitemaps (the
   # request's Host header is never used: anyone can forge it).
   base_url: {{q .Web.BaseURL}}
-  # /readyz fails while the search index is more than this many changes
-  # behind the database's change feed (/healthz only says it is alive).
+  # /readyz fails until the search index has come within this many changes
+  # of the database's change feed since archive-web started; after that it
+  # says how far behind the index is (/readyz?index_lag=N is ready only
+  # within N); /healthz only says it is alive.
   ready_index_lag: {{.Web.ReadyIndexLag}}
   # Bytes of rendered messages and pages archive-web keeps in memory
   # (0: none). Each is keyed by what it shows, so a change is never
