@@ -97,6 +97,13 @@ type ImportReport struct {
 	// Changed are the lines of an IRC log whose place in the channel's
 	// history the archive holds with other content (irc.go).
 	Changed []LineError
+	// OtherRoom are the lines of an IRC log the archive holds in another
+	// room (ErrIRCOtherRoom, naming it), imported into it before: counted
+	// among the Duplicates.
+	OtherRoom []LineError
+	// WithdrawnLines are the lines of an IRC log the archive deleted on
+	// purpose before (ErrIRCWithdrawn): counted in Withdrawn, left out.
+	WithdrawnLines []LineError
 	// QuarantinedLines are the lines (message indexes in an export) whose
 	// events the database refused: quarantined, the rest imported.
 	QuarantinedLines []LineError
@@ -282,11 +289,11 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 		rep.Result.Add(r)
 		rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, evs, lines)...)
 		if irc {
-			changed, err := in.changedLines(ctx, r, evs, lines)
+			found, err := in.changedLines(ctx, r, evs, lines)
 			if err != nil {
 				return fmt.Errorf("import %s: %w", path, err)
 			}
-			rep.Changed = append(rep.Changed, changed...)
+			rep.addIRCLines(found)
 		}
 		rep.Events += read
 		return nil
@@ -407,12 +414,12 @@ func (in *Ingester) importFile(ctx context.Context, path string, opts ImportOpti
 			rep.Result.Add(r)
 			rep.QuarantinedLines = append(rep.QuarantinedLines, quarantinedLines(r, b.evs, b.lines)...)
 			if irc {
-				changed, err := in.changedLines(ctx, r, b.evs, b.lines)
+				found, err := in.changedLines(ctx, r, b.evs, b.lines)
 				if err != nil {
 					writeErr = fmt.Errorf("import %s: %w", path, err)
 					continue
 				}
-				rep.Changed = append(rep.Changed, changed...)
+				rep.addIRCLines(found)
 			}
 			rep.Events += len(b.evs)
 		}
@@ -1095,6 +1102,29 @@ func (s *elementSource) each(ctx context.Context, stateOnly bool, progress func(
 	return nil
 }
 
+// addIRCLines adds what changedLines found of a batch to the report.
+func (r *ImportReport) addIRCLines(l ircLines) {
+	r.Changed = append(r.Changed, l.changed...)
+	r.OtherRoom = append(r.OtherRoom, l.otherRoom...)
+	r.WithdrawnLines = append(r.WithdrawnLines, l.withdrawn...)
+}
+
+// otherRooms lists the rooms OtherRoom's lines are archived in, at most
+// three, each once.
+func otherRooms(les []LineError) string {
+	var rooms []string
+	for _, le := range les {
+		var o *OtherRoomError
+		if errors.As(le.Err, &o) && !slices.Contains(rooms, string(o.Room)) {
+			if len(rooms) == 3 {
+				return strings.Join(rooms, ", ") + ", …"
+			}
+			rooms = append(rooms, string(o.Room))
+		}
+	}
+	return strings.Join(rooms, ", ")
+}
+
 // String summarizes the report for a terminal.
 func (r ImportReport) String() string {
 	var b strings.Builder
@@ -1110,6 +1140,15 @@ func (r ImportReport) String() string {
 	}
 	if len(r.Changed) > 0 {
 		fmt.Fprintf(&b, "; %d lines differ from the archived ones (kept the archived)", len(r.Changed))
+	}
+	if r.Withdrawn > 0 {
+		// Counted nowhere before: a log imported again after its lines
+		// were purged with the wrong room read "0 stored, 0 already
+		// archived" and stored nothing (helper-116).
+		fmt.Fprintf(&b, "; %d events were deleted from this archive before (their room purged, their sender erased, expired, or withheld as not public) and are not imported again", r.Withdrawn)
+	}
+	if len(r.OtherRoom) > 0 {
+		fmt.Fprintf(&b, "; %d of those already archived are in another room, not this one (%s): an IRC line is archived in one room only", len(r.OtherRoom), otherRooms(r.OtherRoom))
 	}
 	if len(r.QuarantinedLines) > 0 {
 		fmt.Fprintf(&b, "; %d quarantined (refused by the database)", len(r.QuarantinedLines))

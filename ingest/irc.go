@@ -59,6 +59,30 @@ var ErrIRCChanged = errors.New("the archive holds a different line at this posit
 // day and time as written, not its instant). Kept as archived.
 var ErrIRCMoved = errors.New("the archive holds this line at another time (imported before with another --tz?); kept the archived one")
 
+// ErrIRCOtherRoom is a line the archive holds in another room: the log
+// was imported into that room before. A line's ID comes from its network,
+// channel, day, time and position, not its room, so a line is archived in
+// one room only. Kept there.
+var ErrIRCOtherRoom = errors.New("the archive holds this line in another room (the log was imported into it before); kept there, not copied here")
+
+// OtherRoomError is a line the archive holds in another room
+// (ErrIRCOtherRoom), and that room.
+type OtherRoomError struct {
+	Event id.EventID
+	Room  id.RoomID
+}
+
+func (e *OtherRoomError) Error() string {
+	return fmt.Sprintf("event %s: %v: %s", e.Event, ErrIRCOtherRoom, e.Room)
+}
+
+func (e *OtherRoomError) Unwrap() error { return ErrIRCOtherRoom }
+
+// ErrIRCWithdrawn is a line the archive deleted on purpose before (its
+// room purged, its sender erased, expired, or withheld as not public):
+// its ID's tombstone keeps it from coming back, in any room.
+var ErrIRCWithdrawn = errors.New("the archive deleted this line before (its room purged, its sender erased, expired, or withheld as not public) and does not import it again")
+
 // sniffBytes is how much of a file format detection reads.
 const sniffBytes = 64 << 10
 
@@ -229,15 +253,36 @@ func ircNick(ev *event.Event) string {
 	return p.Nick
 }
 
+// ircLines is what changedLines found of a batch's lines that the write
+// did not store: changed, archived in another room, or deleted before.
+type ircLines struct {
+	changed, otherRoom, withdrawn []LineError
+}
+
 // changedLines finds, among a batch's events the store already held
 // (r.Duplicates), those whose archived line differs from the file's: a
 // re-export that changed history (what placeLines left to be written at
 // a position the archive holds otherwise). The archived one stays; the
 // line is reported. Lines whose archived content is gone (redacted, opted
-// out) cannot be compared and are not reported.
-func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Event, lines []int) ([]LineError, error) {
+// out) cannot be compared and are not reported. It names too the lines
+// archived in another room (a line's ID does not depend on the room, so
+// the same log imported into a second room finds its lines in the
+// first), and those the store left out as deleted on purpose before
+// (r.Withdrawn: a tombstone, as a purge of the room the log was first
+// imported into by mistake leaves for every line): both were counted as
+// nothing, or as "already archived", and the operator was not told where
+// the lines were (helper-116).
+func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Event, lines []int) (ircLines, error) {
+	var out ircLines
+	if r.Withdrawn > 0 {
+		w, err := in.withdrawnLines(ctx, r, evs, lines)
+		if err != nil {
+			return out, err
+		}
+		out.withdrawn = w
+	}
 	if r.Duplicates == 0 {
-		return nil, nil
+		return out, nil
 	}
 	ids := make([]id.EventID, len(evs))
 	for i, ev := range evs {
@@ -245,17 +290,22 @@ func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Eve
 	}
 	stored, err := in.store.EventsByID(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("compare with archived lines: %w", err)
+		return out, fmt.Errorf("compare with archived lines: %w", err)
 	}
 	old := make(map[id.EventID]irclog.Provenance, len(stored))
 	at := make(map[id.EventID]int64, len(stored))
+	room := make(map[id.EventID]id.RoomID, len(stored))
 	for _, se := range stored {
+		room[se.ID] = se.RoomID
 		if p, ok := ircProvenance(se.Content); ok {
 			old[se.ID], at[se.ID] = p, se.OriginTS
 		}
 	}
-	var out []LineError
 	for i, ev := range evs {
+		if rm, ok := room[ev.ID]; ok && rm != ev.RoomID {
+			out.otherRoom = append(out.otherRoom, LineError{Line: lines[i], Err: &OtherRoomError{Event: ev.ID, Room: rm}})
+			continue
+		}
 		o, ok := old[ev.ID]
 		if !ok {
 			continue
@@ -263,68 +313,109 @@ func (in *Ingester) changedLines(ctx context.Context, r Result, evs []*event.Eve
 		p := provenanceOf(ev)
 		switch {
 		case o.Hash != "" && p.Hash != o.Hash:
-			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
+			out.changed = append(out.changed, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived from %s line %d)", ev.ID, ErrIRCChanged, o.Source, o.Line)})
 		case at[ev.ID] != ev.OriginTS && lines[i] > 0:
 			// (Line 0: the events of a room made for the channel, at
 			// the time of the first line of the first file with it.)
 			// Silently "already archived" before: the operator who
 			// imported a log again with the --tz it needed was told
 			// nothing of the lines staying at their old times.
-			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived at %s from %s line %d, read now at %s)", ev.ID, ErrIRCMoved,
+			out.changed = append(out.changed, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w (archived at %s from %s line %d, read now at %s)", ev.ID, ErrIRCMoved,
 				time.UnixMilli(at[ev.ID]).UTC().Format(time.RFC3339), o.Source, o.Line, time.UnixMilli(ev.OriginTS).UTC().Format(time.RFC3339))})
 		}
 	}
 	return out, nil
 }
 
+// withdrawnLines names the lines of a batch the store left out as deleted
+// on purpose before (r.Withdrawn): those it holds no row of, but for the
+// ones it quarantined. A message withheld as not public in this very
+// batch holds no row either; when the batch had such, the two cannot be
+// told apart and only the count (r.Withdrawn) is reported.
+func (in *Ingester) withdrawnLines(ctx context.Context, r Result, evs []*event.Event, lines []int) ([]LineError, error) {
+	ids := make([]id.EventID, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	stored, err := in.store.StoredEvents(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find the lines deleted before: %w", err)
+	}
+	have := make(map[id.EventID]bool, len(stored)+len(r.Quarantined))
+	for _, se := range stored {
+		have[se.ID] = true
+	}
+	for _, q := range r.Quarantined {
+		have[q] = true
+	}
+	var out []LineError
+	for i, ev := range evs {
+		if !have[ev.ID] {
+			out = append(out, LineError{Line: lines[i], Err: fmt.Errorf("event %s: %w", ev.ID, ErrIRCWithdrawn)})
+		}
+	}
+	if len(out) != r.Withdrawn {
+		return nil, nil
+	}
+	return out, nil
+}
+
 // placeLines decides, before an IRC log's batch is written, what each of
-// its lines is to the archive's lines of the same time from other files.
-// A line's ID is its position among the lines of its written time in its
-// own file, so two logs of the channel that begin or end within one
-// minute (two people's irssi logs, minutes only; a client restarted into
-// a new file) give one position to different lines, and the same line
-// different positions. A line is
+// its lines is to the archive's lines of the same time. A line's ID is
+// its position among the lines of its written time in its own file, so
+// two logs of the channel that begin or end within one minute (two
+// people's irssi logs, minutes only; a client restarted into a new file;
+// a fuller copy of a day's log) give one position to different lines,
+// and the same line different positions. A line is
 //   - the archive's line at its position, if that says the same: written
 //     as it is (the write finds it archived);
-//   - archived already, if a line of another file said the same within a
-//     minute of it and no line before it in the batch was that one:
-//     left out (counted in dups);
+//   - archived already, if it was stored beside its position by an
+//     import of this file before, or if an archived line said the same
+//     within a minute of it and no line before it in the batch was that
+//     one: left out (counted in dups);
 //   - the archived line at its position changed (a re-export that changed
-//     it), if the same nick said much the same there (sameLine): written
-//     as it is, and reported after the write (changedLines);
+//     it), if the same nick said much the same there (sameLine) and that
+//     archived line is no other line of the batch (matched to one before
+//     it, or said by one near it): written as it is, and reported after
+//     the write (changedLines);
 //   - else a line of its own: under its ID if that is free, or, where its
 //     position holds another line, under an ID from that ID and what it
 //     said (besideID), after the line before it in its file or else
 //     after the archive's lines of its minute.
 //
-// Dropping the lines whose position held another, as "changed", lost
-// every line a second log had past the first's within that minute, and
-// writing those whose position was free stored the first log's lines
-// again where the second had more (helper-101, helper-112).
+// What a line is, is decided by what the lines say, never by the name of
+// the file they came from: two logs of one name (irssi's #channel.log of
+// two people, ZNC's YYYY-MM-DD.log, a fuller copy of a day's file) were
+// taken for one file, whose line at a position said otherwise only if
+// changed, and the second log's lines past the first's in that minute
+// were dropped as "changed" and its lines at free positions stored again
+// (helper-116). Dropping the lines whose position held another, as
+// "changed", lost every line a second log had past the first's within
+// that minute, and writing those whose position was free stored the
+// first log's lines again where the second had more (helper-101,
+// helper-112).
 func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []int) (out []*event.Event, outLines []int, dups int, err error) {
 	if len(evs) == 0 {
 		return evs, lines, 0, nil
 	}
-	source := provenanceOf(evs[0]).Source
-	// Only where a line's position is another file's line, or another
-	// line, can the logs overlap (two files with lines of one written
-	// time both have its first position): else, as a first import, the
-	// batch is written as it is, at the cost of one probe of its IDs.
+	// Only where a line's position holds another line can the logs
+	// overlap (two files with lines of one written time both have its
+	// first position): else, as a first import or the same lines again
+	// (a log that grew since), the batch is written as it is, at the
+	// cost of one probe of its IDs.
 	ids := make([]id.EventID, len(evs))
+	hashOf := make(map[id.EventID]string, len(evs))
 	for i, ev := range evs {
 		ids[i] = ev.ID
+		hashOf[ev.ID] = provenanceOf(ev).Hash
 	}
 	held, err := in.store.EventsByID(ctx, ids)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("read the archived lines at the file's: %w", err)
 	}
-	hashOf := make(map[id.EventID]string, len(evs))
-	for _, ev := range evs {
-		hashOf[ev.ID] = provenanceOf(ev).Hash
-	}
 	if !slices.ContainsFunc(held, func(se store.Event) bool {
 		p, ok := ircProvenance(se.Content)
-		return ok && (p.Source != source || p.Hash != hashOf[se.ID])
+		return ok && p.Hash != "" && p.Hash != hashOf[se.ID]
 	}) {
 		return evs, lines, 0, nil
 	}
@@ -338,15 +429,42 @@ func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []
 	for i := range near {
 		n := &near[i]
 		byID[n.ev.ID] = n
-		if n.source != source {
-			byHash[n.hash] = append(byHash[n.hash], n)
-		}
+		byHash[n.hash] = append(byHash[n.hash], n)
 		m := n.ev.OriginTS - n.ev.OriginTS%60_000
 		lastOf[m] = max(lastOf[m], n.ev.OriginTS)
 	}
-	// For each text, the first of its lines of other files not taken nor
-	// too old for the lines still to come: each is passed over once,
-	// however many lines of a hostile log say the same.
+	// The archived lines that are a line of the batch by their ID (at its
+	// position, saying the same; or stored beside it before) are that
+	// line's alone: no other line of the batch is matched to them.
+	// saidAt holds the times of the batch's lines by what they said, in
+	// time order, for telling a shift from a change.
+	saidAt := map[string][]int64{}
+	for _, ev := range evs {
+		p := provenanceOf(ev)
+		if p.Hash == "" {
+			continue
+		}
+		saidAt[p.Hash] = append(saidAt[p.Hash], ev.OriginTS)
+		if n := byID[ev.ID]; n != nil && (n.hash == p.Hash || n.hash == "") {
+			n.taken = true
+		} else if n := byID[besideID(ev.ID, p.Hash)]; n != nil {
+			n.taken = true
+		}
+	}
+	for _, ts := range saidAt {
+		slices.Sort(ts)
+	}
+	// saidNear reports whether a line of the batch said hash within
+	// ircNear of ts: the archived line of that text at a position is then
+	// that line, shifted, not one the line at its position changed.
+	saidNear := func(hash string, ts int64) bool {
+		at := saidAt[hash]
+		k, _ := slices.BinarySearch(at, ts-ircNear)
+		return k < len(at) && at[k] <= ts+ircNear
+	}
+	// For each text, the first of its archived lines not taken nor too
+	// old for the lines still to come: each is passed over once, however
+	// many lines of a hostile log say the same.
 	next := map[string]int{}
 	match := func(hash string, ts int64) *nearLine {
 		ns, k := byHash[hash], next[hash]
@@ -360,8 +478,8 @@ func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []
 		}
 		return nil
 	}
-	// matches reports whether a line of another file said hash near ts,
-	// and sets at to its time.
+	// matches reports whether an archived line said hash near ts, and
+	// sets at to its time.
 	matches := func(hash string, ts int64, at *int64) bool {
 		if m := match(hash, ts); m != nil {
 			*at = m.ev.OriginTS
@@ -375,23 +493,20 @@ func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []
 		held := byID[ev.ID]
 		switch {
 		case held != nil && (held.hash == p.Hash || held.hash == ""):
-			held.taken = true
 			placed = held.ev.OriginTS
-		case p.Hash == "" || held != nil && held.source == source:
-			// Not a line (the room's events), or this file's own
-			// line at its position: as it is.
+		case p.Hash == "":
+			// Not a line (the room's events): as it is.
 			placed = ev.OriginTS
+		case held != nil && byID[besideID(ev.ID, p.Hash)] != nil:
+			// Stored beside it by an import of this file before.
+			placed = byID[besideID(ev.ID, p.Hash)].ev.OriginTS
+			dups++
+			continue
 		case matches(p.Hash, ev.OriginTS, &placed):
 			dups++
 			continue
-		case held != nil && sameLine(&held.ev, ev):
+		case held != nil && !held.taken && !saidNear(held.hash, held.ev.OriginTS) && sameLine(&held.ev, ev):
 			placed = held.ev.OriginTS
-		case held != nil && byID[besideID(ev.ID, p.Hash)] != nil:
-			// Stored beside it by an import of this file before.
-			n := byID[besideID(ev.ID, p.Hash)]
-			n.taken, placed = true, n.ev.OriginTS
-			dups++
-			continue
 		case held != nil:
 			minute := ev.OriginTS - ev.OriginTS%60_000
 			base := int64(-1)
@@ -423,10 +538,9 @@ const ircNear = 61_000
 
 // nearLine is an archived IRC line near a batch's lines (linesNear).
 type nearLine struct {
-	ev     store.Event
-	hash   string
-	source string
-	taken  bool // placeLines has found it a line of the batch
+	ev    store.Event
+	hash  string
+	taken bool // placeLines has found it a line of the batch
 }
 
 // linesNear reads the archived IRC lines within ircNear of evs's times,
@@ -450,7 +564,7 @@ func (in *Ingester) linesNear(ctx context.Context, evs []*event.Event) ([]nearLi
 			}
 			for _, se := range page {
 				if p, ok := ircProvenance(se.Content); ok {
-					out = append(out, nearLine{ev: se, hash: p.Hash, source: p.Source})
+					out = append(out, nearLine{ev: se, hash: p.Hash})
 				}
 			}
 			if !more || len(page) == 0 {
