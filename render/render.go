@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/microcosm-cc/bluemonday"
 
@@ -218,6 +220,9 @@ func (r *Renderer) media(m event.Message) template.HTML {
 			b.WriteString(`<a class="media" href="` + u + `" rel="` + linkRel + `"`)
 			if download {
 				b.WriteString(` download`)
+				if dl := downloadName(fileName(m)); dl != "" {
+					b.WriteString(`="` + html.EscapeString(dl) + `"`)
+				}
 			}
 			b.WriteString(`>` + html.EscapeString(name) + `</a>`)
 		}
@@ -258,17 +263,52 @@ func (r *Renderer) media(m event.Message) template.HTML {
 
 // mediaName is what a media message's file is called.
 func mediaName(m event.Message) string {
+	name := fileName(m)
+	if name == "" {
+		name = mediaLabel(m.MsgType)
+	}
+	return name
+}
+
+// fileName is the name a media message gives its file, "" for none.
+func fileName(m event.Message) string {
 	name := m.FileName
 	if name == "" {
 		// Before Matrix 1.10 the body is the filename; for a sticker it is
 		// the description.
 		name = event.StripReplyFallbackText(m.Body)
 	}
-	name = strings.TrimSpace(name)
-	if name == "" {
-		name = mediaLabel(m.MsgType)
+	return strings.TrimSpace(name)
+}
+
+// downloadName is name as a download link suggests it to the browser
+// (the download attribute's value; the file is served as an attachment
+// with no name of its own, as one file may be sent under many): without
+// control characters, bidi controls, which turn what the name shows
+// ("report\u202Efdp.exe" read as "reportexe.pdf"), or path separators,
+// at most 200 bytes, whole characters. Without it a file was saved under
+// its media ID, with no extension, whatever it was called (helper-123).
+func downloadName(name string) string {
+	var b strings.Builder
+	for _, c := range name {
+		switch {
+		case c == utf8.RuneError || unicode.IsControl(c) || isBidiControl(c):
+			continue
+		case c == '/' || c == '\\':
+			c = '_'
+		}
+		if b.Len()+utf8.RuneLen(c) > 200 {
+			break
+		}
+		b.WriteRune(c)
 	}
-	return name
+	return strings.Trim(b.String(), " .")
+}
+
+// isBidiControl reports whether c is one of Unicode's explicit
+// directional formatting characters or marks.
+func isBidiControl(c rune) bool {
+	return c == '\u061C' || c == '\u200E' || c == '\u200F' || c >= '\u202A' && c <= '\u202E' || c >= '\u2066' && c <= '\u2069'
 }
 
 // caption appends a media message's caption, if it has one.

@@ -45,12 +45,12 @@ func TestMessage(t *testing.T) {
 				`<div class="caption">look ` + link("https://example.org") + `</div>`},
 		{"file with html caption", event.Message{MsgType: event.MsgFile, Body: "the *report*", FileName: "r.pdf", URL: "mxc://example.org/abc",
 			Format: event.FormatHTML, FormattedBody: `the <em>report</em><script>x</script>`},
-			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download>r.pdf</a><div class="caption">the <em>report</em></div>`},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download="r.pdf">r.pdf</a><div class="caption">the <em>report</em></div>`},
 		{"file with size", event.Message{MsgType: event.MsgFile, Body: "build.log", URL: "mxc://example.org/abc", Info: event.MediaInfo{Size: 1536}},
-			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download>build.log</a> <span class="size">(1.5 KiB)</span>`},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download="build.log">build.log</a> <span class="size">(1.5 KiB)</span>`},
 		{"video player", event.Message{MsgType: event.MsgVideo, Body: "clip.mp4", URL: "mxc://example.org/abc", Info: event.MediaInfo{W: 1920, H: 1080, Size: 5 << 20}},
 			`<video class="media" src="/_media/example.org/abc" controls preload="none" width="400" height="225"></video> ` +
-				`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download>clip.mp4</a> <span class="size">(5.0 MiB)</span>`},
+				`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download="clip.mp4">clip.mp4</a> <span class="size">(5.0 MiB)</span>`},
 		{"file with invalid mxc", event.Message{MsgType: event.MsgFile, Body: "x.txt", URL: "mxc://example.org/../x"},
 			`<span class="media">x.txt</span>`},
 		{"file name escaped", event.Message{MsgType: event.MsgFile, Body: `<img src=x>.txt`, URL: "https://evil.example/"},
@@ -58,6 +58,10 @@ func TestMessage(t *testing.T) {
 		{"audio without name", event.Message{MsgType: event.MsgAudio, URL: "mxc://example.org/abc"},
 			`<audio class="media" src="/_media/example.org/abc" controls preload="none"></audio> <a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download>audio</a>`},
 		{"encrypted video", event.Message{MsgType: event.MsgVideo, Body: "clip.mp4"}, `<span class="media">clip.mp4</span>`},
+		// The name a download is saved under: a file's own, without
+		// what would turn or hide it (downloadName).
+		{"download named without bidi controls or path", event.Message{MsgType: event.MsgFile, Body: "../q3 \u202Efdp.exe\x01\"", URL: "mxc://example.org/abc"},
+			`<a class="media" href="/_media/example.org/abc" rel="nofollow ugc noopener" download="_q3 fdp.exe&#34;">../q3 ` + "\u202Efdp.exe\x01" + `&#34;</a>`},
 		{"sticker", event.Message{Body: "a happy cat", URL: "mxc://example.org/st1"},
 			`<a class="media" href="/_media/example.org/st1" rel="nofollow ugc noopener"><img class="media" src="/_media/example.org/st1" alt="a happy cat" loading="lazy"></a>`},
 		{"alt text escaped", event.Message{MsgType: event.MsgImage, Body: `"><script>x</script>`, URL: "mxc://example.org/abc"},

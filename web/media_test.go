@@ -261,3 +261,20 @@ func TestMediaOnPages(t *testing.T) {
 		t.Errorf("API: %s", api)
 	}
 }
+
+// A file's download link names it (helper-123): the file is served as an
+// attachment with no name of its own (one file may be sent under many),
+// and the link's bare download attribute had the browser save it under
+// its media ID, "Rk2QpZ", with no extension, for every file.
+func TestDownloadLinkNamesTheFile(t *testing.T) {
+	st := storetest.Open(t, "sqlite")
+	e := newMediaEnv(t, st, writeRoom(t,
+		msgLine("$pdf", 1767225601000, `{"msgtype":"m.file","body":"quarterly report.pdf","url":"mxc://example.org/Rk2QpZ","info":{"mimetype":"application/pdf","size":30}}`),
+	))
+	e.fetch(t, "mxc://example.org/Rk2QpZ", "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
+	doc := e.page(t, "/room/!x:example.org/2026-01-01", http.StatusOK)
+	a := doc.Find(`a.media[href="/media/example.org/Rk2QpZ"]`)
+	if dl, _ := a.Attr("download"); dl != "quarterly report.pdf" {
+		t.Errorf("the file's link: download=%q; want %q", dl, "quarterly report.pdf")
+	}
+}
