@@ -25,6 +25,12 @@ type Notifier interface {
 	Committed(ctx context.Context, evs []*event.Event) error
 }
 
+// roomFilter is a Notifier that also leaves out the events of rooms the
+// archive no longer archives (Manager.Archivable: the deny lists).
+type roomFilter interface {
+	Archivable(ctx context.Context, evs []*event.Event) ([]*event.Event, error)
+}
+
 // AppService answers the homeserver's application-service API. It is the
 // fast path into the archive: a transaction is answered 200 only after its
 // events are committed, so a crash or a database outage makes the
@@ -127,6 +133,15 @@ func (a *AppService) transaction(w http.ResponseWriter, r *http.Request) {
 		evs = append(evs, ev)
 	}
 	outcome, events = "failed", len(txn.Events)
+	if f, ok := a.notifier.(roomFilter); ok {
+		// Acknowledged all the same: a denied room's events are not
+		// wanted, now or when sent again.
+		if evs, err = f.Archivable(r.Context(), evs); err != nil {
+			log.Error("checking the transaction's rooms against the deny lists failed; the homeserver will retry", "err", err)
+			writeError(w, http.StatusInternalServerError, "M_UNKNOWN", "The archive could not store the transaction; retry later")
+			return
+		}
+	}
 	res, err := a.in.IngestTransaction(r.Context(), txnID, evs)
 	if err != nil {
 		// Not stored: a 5xx makes the homeserver send it again later.

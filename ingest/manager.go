@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,6 +107,9 @@ type Manager struct {
 	optInWait time.Duration
 	// encNotes bounds the answers to encrypted direct messages.
 	encNotes encryptedNotes
+	// deniedSeen: rooms on the deny lists whose dropped events were
+	// logged (Archivable), under mu.
+	deniedSeen map[id.RoomID]bool
 }
 
 type job struct {
@@ -144,7 +148,8 @@ func NewManager(cfg ManagerConfig, client *Client, in *Ingester, st *store.Store
 		cfg.BackfillMaxBytes = DefaultBackfillMaxBytes
 	}
 	return &Manager{cfg: cfg, client: client, in: in, st: st, bot: bot, log: log,
-		jobs: make(chan job, 1024), busy: map[string]bool{}, answers: make(chan answer, 256), optInWait: cfg.OptInWait}
+		jobs: make(chan job, 1024), busy: map[string]bool{}, answers: make(chan answer, 256), optInWait: cfg.OptInWait,
+		deniedSeen: map[id.RoomID]bool{}}
 }
 
 // Committed implements Notifier: it queues a join for each invite of the
@@ -290,6 +295,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.enqueue(job{target: r, kind: joinByOperator})
 		}
 	}
+	m.leaveDeniedRooms(ctx)
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); m.syncLoop(ctx) }()
@@ -298,6 +304,26 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.followLoop(ctx)
 	wg.Wait()
 	return nil
+}
+
+// leaveDeniedRooms leaves, at start-up, the joined rooms the operator has
+// put on the deny lists since the bot joined them; sweepLoop leaves any
+// found later (or whose leave failed here).
+func (m *Manager) leaveDeniedRooms(ctx context.Context) {
+	if len(m.cfg.DenyRooms) == 0 && len(m.cfg.DenyServers) == 0 {
+		return
+	}
+	rooms, err := m.st.JoinedRooms(ctx)
+	if err != nil {
+		m.log.Error("listing rooms to check against the deny lists; the sweeps check them", "err", err)
+		return
+	}
+	for _, r := range rooms {
+		if ctx.Err() != nil {
+			return
+		}
+		m.leaveIfDenied(ctx, r)
+	}
 }
 
 func (m *Manager) answerLoop(ctx context.Context) {
@@ -525,6 +551,9 @@ func notSuccessorOf(state []*event.Event, predecessor id.RoomID) string {
 // backfillRoom backfills a room and records the outcome: a failure is
 // retried after a back-off that doubles with each failure.
 func (m *Manager) backfillRoom(ctx context.Context, roomID id.RoomID) {
+	if m.leaveIfDenied(ctx, roomID) {
+		return
+	}
 	rep, err := m.Backfill(ctx, roomID, nil)
 	if ctx.Err() != nil {
 		return
@@ -610,15 +639,8 @@ func (m *Manager) denied(roomID id.RoomID, state []*event.Event, inviterServers 
 			servers = append(servers, serversOf(ev.Sender)...)
 		}
 	}
-	for _, n := range names {
-		if slices.Contains(m.cfg.DenyRooms, n) {
-			return "the room " + n + " is on the deny list"
-		}
-	}
-	for _, s := range append(slices.Clone(servers), inviterServers...) {
-		if slices.Contains(m.cfg.DenyServers, s) {
-			return "the server " + s + " is on the deny list"
-		}
+	if why := m.onDenyList(names, append(slices.Clone(servers), inviterServers...)); why != "" {
+		return why
 	}
 	if len(m.cfg.AllowRooms) == 0 && len(m.cfg.AllowServers) == 0 {
 		return ""
@@ -635,6 +657,110 @@ func (m *Manager) denied(roomID id.RoomID, state []*event.Event, inviterServers 
 		return "" // aliases and creator are known only after joining; decide then
 	}
 	return notAllowed
+}
+
+// onDenyList returns why one of a room's names (ID, aliases) or servers
+// is on the deny lists, or "".
+func (m *Manager) onDenyList(names, servers []string) string {
+	for _, n := range names {
+		if n != "" && slices.Contains(m.cfg.DenyRooms, n) {
+			return "the room " + n + " is on the deny list"
+		}
+	}
+	for _, s := range servers {
+		if s != "" && slices.Contains(m.cfg.DenyServers, s) {
+			return "the server " + s + " is on the deny list"
+		}
+	}
+	return ""
+}
+
+// deniedJoined returns why a room the archive already holds is on the deny
+// lists (its ID, its aliases or its creator's server, as the archive last
+// recorded them), or "". The lists were read only on joining: a room the
+// operator denied after the bot joined went on being archived and
+// published. The allow lists are not applied again here (an alias on them
+// needs the directory's word, asked on joining).
+func (m *Manager) deniedJoined(ctx context.Context, roomID id.RoomID) (string, error) {
+	if len(m.cfg.DenyRooms) == 0 && len(m.cfg.DenyServers) == 0 {
+		return "", nil
+	}
+	names := []string{string(roomID)}
+	var servers []string
+	if _, srv, ok := strings.Cut(string(roomID), ":"); ok {
+		servers = append(servers, srv)
+	}
+	room, err := m.st.Room(ctx, roomID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return "", fmt.Errorf("deny lists: %w", err)
+	default:
+		names = append(append(names, room.CanonicalAlias), room.AltAliases...)
+		servers = append(servers, serversOf(room.Creator)...)
+	}
+	return m.onDenyList(names, servers), nil
+}
+
+// Archivable returns the events of evs the archive may store: all but
+// those of rooms on the deny lists (deniedJoined), of which it keeps the
+// bot's own membership (its leave takes the room off the joined rooms)
+// and redactions (what was archived before the room was denied stays
+// until the operator purges it, and must still lose what its senders
+// redact). Each denied room is logged once; sweepLoop leaves it.
+func (m *Manager) Archivable(ctx context.Context, evs []*event.Event) ([]*event.Event, error) {
+	if len(m.cfg.DenyRooms) == 0 && len(m.cfg.DenyServers) == 0 {
+		return evs, nil
+	}
+	why := map[id.RoomID]string{}
+	out := make([]*event.Event, 0, len(evs))
+	dropped := map[id.RoomID]int{}
+	for _, ev := range evs {
+		w, ok := why[ev.RoomID]
+		if !ok {
+			var err error
+			if w, err = m.deniedJoined(ctx, ev.RoomID); err != nil {
+				return nil, err
+			}
+			why[ev.RoomID] = w
+		}
+		botMember := ev.Type == event.TypeMember && ev.StateKey != nil && *ev.StateKey == string(m.bot)
+		if w == "" || botMember || ev.Type == event.TypeRedaction {
+			out = append(out, ev)
+			continue
+		}
+		dropped[ev.RoomID]++
+	}
+	for roomID, n := range dropped {
+		m.mu.Lock()
+		first := !m.deniedSeen[roomID]
+		m.deniedSeen[roomID] = true
+		m.mu.Unlock()
+		if first {
+			m.log.Warn("not archiving events of a room on the deny lists; leaving it", "room_id", roomID,
+				"reason", why[roomID], "events", n)
+		} else {
+			m.log.Debug("not archiving events of a room on the deny lists", "room_id", roomID, "events", n)
+		}
+	}
+	return out, nil
+}
+
+// leaveIfDenied leaves a joined room on the deny lists, and reports
+// whether it was one (then it is not swept nor backfilled).
+func (m *Manager) leaveIfDenied(ctx context.Context, roomID id.RoomID) bool {
+	why, err := m.deniedJoined(ctx, roomID)
+	if err != nil {
+		m.log.Warn("checking a room against the deny lists failed; next time", "room_id", roomID, "err", err)
+		return true // neither swept nor backfilled until known
+	}
+	if why == "" {
+		return false
+	}
+	if err := m.refuse(ctx, roomID, why); err != nil {
+		m.log.Warn("leaving a room on the deny lists failed; next time", "room_id", roomID, "err", err)
+	}
+	return true
 }
 
 // allowedByAlias reports whether an alias on the allow list names roomID
@@ -853,6 +979,12 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	if order.newest, err = m.st.ArrivedVisibility(ctx, roomID); err != nil {
 		return rep, err
 	}
+	// seen holds the end tokens given so far, and empty counts the empty
+	// pages in a row: a page may be empty and yet not the end (below), so
+	// a homeserver that goes round in circles, or gives empty pages
+	// without end, must not keep the backfill paging for ever.
+	seen := map[string]bool{}
+	empty := 0
 	for {
 		page, err := m.messages(ctx, roomID, from, "b", &limit)
 		if err != nil {
@@ -894,7 +1026,30 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 		if progress != nil {
 			progress(rep.Events)
 		}
-		if rep.Bounded || page.End == "" || page.End == from || len(page.Chunk) == 0 {
+		// Only a page without end is the end of what the bot may see
+		// (MATRIX.md, /messages). An empty page with an end is a stretch
+		// the bot may not see: Synapse filters a page after reading it
+		// and answers one whose events were all hidden (members-only
+		// years between public ones) with no events and an end. Stopping
+		// there left the public history before it, and the room's
+		// creation, unread for good, the backfill recorded complete.
+		if rep.Bounded || page.End == "" || page.End == from {
+			break
+		}
+		if seen[page.End] {
+			m.log.Warn("the homeserver gave a /messages position it had given before; ending the backfill there",
+				"room_id", roomID, "pages", rep.Pages)
+			break
+		}
+		seen[page.End] = true
+		if len(page.Chunk) == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+		if empty >= maxEmptyPages {
+			m.log.Warn("the homeserver gave page after page with no event the bot may see; ending the backfill there, older history unread",
+				"room_id", roomID, "pages", rep.Pages, "empty_pages", empty)
 			break
 		}
 		from = page.End
@@ -944,6 +1099,18 @@ func (m *Manager) Backfill(ctx context.Context, roomID id.RoomID, progress func(
 	return rep, nil
 }
 
+// maxEmptyPages bounds the empty pages in a row a backfill reads: up to
+// ten million events the bot may not see at Synapse's 1,000 a page, and
+// no more requests than that from a homeserver that never says the end.
+const maxEmptyPages = 10_000
+
+// sweepMaxPages bounds the pages one sweep of one room reads: the sweep
+// loop sweeps rooms in turn, and a homeserver whose forward positions
+// never end (two tokens in turn, each page one archived event) held it in
+// one room for ever. The next sweep carries on from where this one
+// stopped, so a room far behind is caught up over a few sweeps.
+const sweepMaxPages = 100
+
 // backfillBatch is a backfill's events per transaction.
 const backfillBatch = 10_000
 
@@ -956,8 +1123,9 @@ func compact(raw json.RawMessage) []byte {
 	return b.Bytes()
 }
 
-// Sweep reads a room forward from its last position and stores whatever is
-// missing: events a homeserver did not push, redactions included.
+// Sweep reads a room forward from its last position, at most
+// sweepMaxPages pages, and stores whatever is missing: events a homeserver
+// did not push, redactions included.
 func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 	rs, err := m.st.RoomSync(ctx, roomID)
 	if err != nil || rs.ForwardToken == "" {
@@ -968,7 +1136,7 @@ func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 	// The room's visibility in its order, page to page (ingestSweep),
 	// from where the last sweep (or the backfill) left it.
 	carry := map[id.RoomID]string{roomID: rs.SweepVisibility}
-	for {
+	for pages := 1; ; pages++ {
 		page, err := m.messages(ctx, roomID, from, "f", &limit)
 		if err != nil {
 			return n, fmt.Errorf("sweep %s: %w", roomID, err)
@@ -980,10 +1148,17 @@ func (m *Manager) Sweep(ctx context.Context, roomID id.RoomID) (int, error) {
 			}
 			n += res.Stored
 		}
-		if page.End == "" || page.End == from || len(page.Chunk) == 0 {
+		// As in Backfill, an empty page with an end is a stretch the bot
+		// may not see, not the end: stopping there kept the position
+		// before it, and every sweep asked the same page again.
+		if page.End == "" || page.End == from {
 			break
 		}
 		from = page.End
+		if pages >= sweepMaxPages {
+			m.log.Info("sweep read its most pages of a room; the next sweep carries on", "room_id", roomID, "pages", pages)
+			break
+		}
 	}
 	// Written only when the position moved: a quiet room costs no write
 	// (SQLite has one writer, and live transactions need it).
@@ -1016,6 +1191,9 @@ func (m *Manager) sweepLoop(ctx context.Context) {
 		for _, r := range rooms {
 			if ctx.Err() != nil {
 				return
+			}
+			if m.leaveIfDenied(ctx, r) {
+				continue
 			}
 			sweep, err := m.notePublic(ctx, r)
 			if err != nil {
@@ -1083,17 +1261,37 @@ func (m *Manager) notePublic(ctx context.Context, roomID id.RoomID) (bool, error
 
 // syncFilter asks /sync only for what transactions may miss and the archive
 // must not: redactions, membership (invites, kicks, bans of the bot), and
-// the state that decides what is public.
-const syncFilter = `{"presence":{"types":[]},"account_data":{"types":[]},"room":{"ephemeral":{"types":[]},` +
-	`"account_data":{"types":[]},"state":{"types":[]},"timeline":{"limit":100,"types":["m.room.redaction",` +
-	`"m.room.member","m.room.history_visibility","m.room.encryption","m.room.tombstone","m.room.power_levels",` +
-	`"m.room.create","m.room.retention","org.matrix.msc1763.retention"]}}}`
+// the state that decides what is public; at most limit timeline events a
+// room.
+func syncFilter(limit int) string {
+	return `{"presence":{"types":[]},"account_data":{"types":[]},"room":{"ephemeral":{"types":[]},` +
+		`"account_data":{"types":[]},"state":{"types":[]},"timeline":{"limit":` + strconv.Itoa(limit) + `,"types":["m.room.redaction",` +
+		`"m.room.member","m.room.history_visibility","m.room.encryption","m.room.tombstone","m.room.power_levels",` +
+		`"m.room.create","m.room.retention","org.matrix.msc1763.retention"]}}}`
+}
+
+// syncTimelineLimit is syncFilter's timeline limit when /sync answers fit
+// what the client reads.
+const syncTimelineLimit = 100
+
+// errNoNextBatch is a /sync answer that names no next_batch, or names the
+// since it was asked with before the long-poll timeout: asking again at
+// once brings the same answer at once.
+var errNoNextBatch = errors.New("the homeserver's /sync answer named no next position")
 
 // syncLoop long-polls /sync as the bot: redactions reach the archive within
 // seconds even from a homeserver that never pushes them (Dendrite).
+//
+// An answer larger than the client reads (ErrResponseTooLarge) is asked
+// again with half the timeline limit, down to one event a room, as
+// Manager.messages does for /messages: asked again as it was, the same
+// since and filter brought the same answer for ever (a hundred member
+// events with 64 KiB display names in each of a few rooms pass 64 MiB).
+// The limit doubles back after each answer that fits.
 func (m *Manager) syncLoop(ctx context.Context) {
 	since := ""
 	delay := time.Second
+	limit := syncTimelineLimit
 	// backoff waits before the next try, longer each time; false when ctx
 	// ended.
 	backoff := func(msg string, err error) bool {
@@ -1107,7 +1305,21 @@ func (m *Manager) syncLoop(ctx context.Context) {
 		return true
 	}
 	for ctx.Err() == nil {
-		resp, err := m.client.Sync(ctx, since, syncFilter, m.cfg.SyncTimeout)
+		asked := time.Now()
+		resp, err := m.client.Sync(ctx, since, syncFilter(limit), m.cfg.SyncTimeout)
+		if errors.Is(err, ErrResponseTooLarge) && limit > 1 {
+			limit /= 2
+			m.log.Warn("a /sync answer was larger than the archiver reads of a response; asking for fewer timeline events a room",
+				"since", since, "timeline_limit", limit)
+			continue
+		}
+		// A homeserver (or a proxy before it) that answers at once with
+		// no next_batch, or with the since it was asked with, was asked
+		// again at once, thousands of times a second. The same since
+		// after a long-poll's whole wait is a quiet homeserver.
+		if err == nil && (resp.NextBatch == "" || (resp.NextBatch == since && time.Since(asked) < m.cfg.SyncTimeout/2)) {
+			err = errNoNextBatch
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				m.in.metrics.run("sync", err)
@@ -1128,19 +1340,21 @@ func (m *Manager) syncLoop(ctx context.Context) {
 		for roomID, r := range resp.Rooms.Leave {
 			evs = append(evs, parseAll(inRoom(r.Timeline.Events, roomID), m.log.With("room_id", roomID))...)
 		}
-		if len(evs) > 0 {
-			res, err := m.in.IngestFrom(ctx, store.SourceSync, evs)
+		evs, err = m.Archivable(ctx, evs)
+		if err == nil && len(evs) > 0 {
+			var res Result
+			res, err = m.in.IngestFrom(ctx, store.SourceSync, evs)
 			if err == nil {
 				err = m.Committed(ctx, res.Kept(evs))
 			}
-			if err != nil {
-				m.in.metrics.run("sync", err)
-				// The same since token brings them again.
-				if !backoff("storing events from sync failed; not advancing", err) {
-					return
-				}
-				continue
+		}
+		if err != nil {
+			m.in.metrics.run("sync", err)
+			// The same since token brings them again.
+			if !backoff("storing events from sync failed; not advancing", err) {
+				return
 			}
+			continue
 		}
 		m.in.metrics.run("sync", nil)
 		delay = time.Second
@@ -1160,5 +1374,6 @@ func (m *Manager) syncLoop(ctx context.Context) {
 			continue
 		}
 		since = resp.NextBatch
+		limit = min(limit*2, syncTimelineLimit)
 	}
 }
