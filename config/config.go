@@ -562,6 +562,28 @@ func (c Config) validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
 	}
+	// Values that cannot mean what they say were replaced by defaults
+	// further down without a word (a query timeout of -5s became 10s; a
+	// sweep_interval of 0, meant to turn sweeps off, swept every 30s).
+	for _, d := range []struct {
+		key  string
+		v    time.Duration
+		want string
+	}{
+		{"database.query_timeout", c.Database.QueryTimeout, "a duration above 0 (default 10s)"},
+		{"database.write_timeout", c.Database.WriteTimeout, "a duration above 0 (default 2m)"},
+		{"archive.sweep_interval", c.Archive.SweepInterval, "a duration above 0 (default 30s); sweeps cannot be turned off: they fetch the events the homeserver did not push"},
+	} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s %s: want %s", d.key, d.v, d.want)
+		}
+	}
+	if c.Archive.OptInWait < 0 {
+		return fmt.Errorf("archive.optin_wait %s must not be negative (0: a user's own optin is taken at once; default 1h)", c.Archive.OptInWait)
+	}
+	if err := c.checkIdentity(); err != nil {
+		return err
+	}
 	if a := c.Archive; a.BackfillLimit < 0 || a.BackfillMaxBytes <= 0 || a.BackfillRetry <= 0 || a.LeaveNonPublicAfter < 0 {
 		return fmt.Errorf("archive: backfill_limit (%d) and leave_non_public_after (%s) must not be negative, backfill_max_bytes (%d) and backfill_retry (%s) must be positive",
 			a.BackfillLimit, a.LeaveNonPublicAfter, a.BackfillMaxBytes, a.BackfillRetry)

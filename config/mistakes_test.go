@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -274,5 +275,67 @@ func TestMemoryLimitInMegabytesRefused(t *testing.T) {
 		if !c.ok && (err == nil || !strings.Contains(err.Error(), "web.memory_limit") || !strings.Contains(err.Error(), "bytes")) {
 			t.Errorf("web.memory_limit: %s (bytes) loads with error %v; want it refused, naming the key and its unit", c.value, err)
 		}
+	}
+}
+
+// A retention lifetime written as a bare number is refused, saying to
+// write a unit, from the file and from the environment; one under an hour
+// (default_max_lifetime, allowed_lifetime_max) is refused as a unit slip.
+// Before, 30 (meant as days) or 365 (a year) loaded as 30 ms and 365 ms:
+// `archiver retention --dry-run` said 150,156 of 150,158 events would be
+// deleted, and the archiver's next purge would have deleted them.
+func TestRetentionLifetimeWithoutUnitRefused(t *testing.T) {
+	for _, c := range []struct{ key, value, want string }{
+		{"default_max_lifetime", "30", "no unit"},
+		{"allowed_lifetime_max", "365", "no unit"},
+		{"allowed_lifetime_min", "86400000", "no unit"},
+		{"default_max_lifetime", "30s", "retention.default_max_lifetime 30s is under an hour"},
+		{"allowed_lifetime_max", "59m", "retention.allowed_lifetime_max 59m is under an hour"},
+	} {
+		env := EnvPrefix + "RETENTION_" + strings.ToUpper(c.key) + "=" + c.value
+		if _, err := Load("", []string{env}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it refused saying %q", env, err, c.want)
+		}
+		file := "retention:\n  " + c.key + ": " + c.value + "\n"
+		if _, err := LoadBytes([]byte(file)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want it refused saying %q", file, err, c.want)
+		}
+	}
+	cfg, err := LoadBytes([]byte("retention:\n  default_max_lifetime: 30d\n  allowed_lifetime_min: 1s\n  allowed_lifetime_max: 1y\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Retention; time.Duration(p.DefaultMaxLifetime) != 30*24*time.Hour || time.Duration(p.AllowedLifetimeMin) != time.Second || time.Duration(p.AllowedLifetimeMax) != 365*24*time.Hour {
+		t.Errorf("30d, 1s and 1y loaded as %v, %v and %v", time.Duration(p.DefaultMaxLifetime), time.Duration(p.AllowedLifetimeMin), time.Duration(p.AllowedLifetimeMax))
+	}
+	// What config show prints loads again.
+	if _, err := LoadBytes([]byte(cfg.Redacted())); err != nil {
+		t.Errorf("config show's output does not load: %v", err)
+	}
+}
+
+// Durations that cannot mean what they say are refused, naming the key, as
+// backfill_retry and purge_interval were. Before, they were replaced by
+// defaults further down without a word: a query timeout of -5s ran as
+// 10s, a write timeout of 0 as 2 minutes, a sweep_interval of 0 (meant to
+// turn sweeps off) swept every 30s; a negative optin_wait was taken.
+func TestImpossibleDurationsRefused(t *testing.T) {
+	for env, key := range map[string]string{
+		"MXARCHIVE_DATABASE_QUERY_TIMEOUT=-5s":  "database.query_timeout",
+		"MXARCHIVE_DATABASE_QUERY_TIMEOUT=0s":   "database.query_timeout",
+		"MXARCHIVE_DATABASE_WRITE_TIMEOUT=0s":   "database.write_timeout",
+		"MXARCHIVE_ARCHIVE_SWEEP_INTERVAL=0s":   "sweeps cannot be turned off",
+		"MXARCHIVE_ARCHIVE_SWEEP_INTERVAL=-30s": "archive.sweep_interval",
+		"MXARCHIVE_ARCHIVE_OPTIN_WAIT=-1h":      "archive.optin_wait",
+	} {
+		if _, err := Load("", []string{env}); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s: err = %v, want it refused naming %s", env, err, key)
+		}
+	}
+	if _, err := LoadBytes([]byte("archive:\n  sweep_interval: 0s\n")); err == nil || !strings.Contains(err.Error(), "archive.sweep_interval") {
+		t.Errorf("sweep_interval: 0s in the file: err = %v", err)
+	}
+	if _, err := Load("", []string{"MXARCHIVE_ARCHIVE_OPTIN_WAIT=0s"}); err != nil {
+		t.Errorf("optin_wait 0 (an optin taken at once) refused: %v", err)
 	}
 }

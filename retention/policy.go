@@ -30,8 +30,25 @@ type Policy struct {
 	PurgeInterval time.Duration `yaml:"purge_interval"`
 }
 
-// Validate reports a policy that cannot be honoured, naming the keys.
+// MinLifetime is the shortest default_max_lifetime or allowed_lifetime_max
+// the operator may set: shorter is surely a unit slip (30s for 30d), and
+// either one applies to every room, so the next purge would delete nearly
+// the whole archive. Rooms' own max_lifetime is not bound by it (MSC1763
+// lets a room ask for any), nor is allowed_lifetime_min, which only ever
+// keeps messages longer.
+const MinLifetime = time.Hour
+
+// Validate reports a policy that cannot be honoured, or that is surely a
+// slip, naming the keys.
 func (p Policy) Validate() error {
+	for _, l := range []struct {
+		key string
+		v   Lifetime
+	}{{"default_max_lifetime", p.DefaultMaxLifetime}, {"allowed_lifetime_max", p.AllowedLifetimeMax}} {
+		if l.v > 0 && time.Duration(l.v) < MinLifetime {
+			return fmt.Errorf("retention.%s %s is under an hour: surely a unit slip, and every room's older messages would be deleted at the next purge; write the unit you mean, like 30d, 12w or 1y (0: none)", l.key, l.v)
+		}
+	}
 	if p.AllowedLifetimeMin > 0 && p.AllowedLifetimeMax > 0 && p.AllowedLifetimeMin > p.AllowedLifetimeMax {
 		return errors.New("retention.allowed_lifetime_min is above retention.allowed_lifetime_max")
 	}
@@ -93,9 +110,18 @@ func RoomMaxLifetime(content json.RawMessage) *int64 {
 	return &n
 }
 
-// Lifetime is a duration written as Synapse writes them: a number of
-// milliseconds, or a number with a unit: s, m, h, d, w or y ("30d").
+// Lifetime is the operator's retention duration: a number with a unit,
+// ms, s, m, h, d, w or y ("30d"; a year is 365 days), or 0 for none.
+// Synapse reads a bare number as milliseconds; here it is refused: an
+// operator who wrote 30 meaning days (or 365 for a year) got 30 ms, and the
+// next purge deleted every room's messages but its last.
 type Lifetime time.Duration
+
+// lifetimeUnits are the units a Lifetime is read in.
+var lifetimeUnits = map[string]time.Duration{
+	"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour,
+	"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "y": 365 * 24 * time.Hour,
+}
 
 // UnmarshalText parses a Lifetime.
 func (l *Lifetime) UnmarshalText(b []byte) error {
@@ -104,23 +130,43 @@ func (l *Lifetime) UnmarshalText(b []byte) error {
 		*l = 0
 		return nil
 	}
-	units := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}
-	unit := time.Millisecond
-	if u, ok := units[s[len(s)-1]]; ok {
-		unit, s = u, s[:len(s)-1]
+	const want = "want a number with a unit: ms, s, m, h, d, w or y (like 30d or 720h; 0: none)"
+	num, name := s, ""
+	if strings.HasSuffix(s, "ms") {
+		num, name = s[:len(s)-2], "ms"
+	} else if _, ok := lifetimeUnits[s[len(s)-1:]]; ok {
+		num, name = s[:len(s)-1], s[len(s)-1:]
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > int64(1<<62)/int64(unit) {
-		return fmt.Errorf("lifetime %q: want milliseconds or a number with s, m, h, d, w or y (like 30d)", string(b))
+	n, err := strconv.ParseInt(num, 10, 64)
+	if name == "" && err == nil {
+		return fmt.Errorf("retention lifetime %q has no unit: %s. A bare number is not read as milliseconds, as Synapse reads it: 30 meant as days deleted nearly everything", string(b), want)
+	}
+	unit := lifetimeUnits[name]
+	if name == "" || err != nil || n < 0 || n > int64(1<<62)/int64(unit) {
+		return fmt.Errorf("retention lifetime %q: %s", string(b), want)
 	}
 	*l = Lifetime(time.Duration(n) * unit)
 	return nil
 }
 
-// MarshalText writes a Lifetime in milliseconds.
-func (l Lifetime) MarshalText() ([]byte, error) {
-	return []byte(strconv.FormatInt(time.Duration(l).Milliseconds(), 10)), nil
-}
+// MarshalText writes a Lifetime as String does, which UnmarshalText reads.
+func (l Lifetime) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
-// String writes a Lifetime in milliseconds, as UnmarshalText reads it.
-func (l Lifetime) String() string { return strconv.FormatInt(time.Duration(l).Milliseconds(), 10) }
+// String writes a Lifetime in the longest of d, h, m, s and ms that
+// divides it ("30d"; "0" for none), as UnmarshalText reads it. Not w or y:
+// days are what retention periods are counted in, and 365d is plainer
+// than 1y.
+func (l Lifetime) String() string {
+	d := time.Duration(l)
+	if d <= 0 {
+		return "0"
+	}
+	for _, name := range []string{"d", "h", "m", "s"} {
+		if u := lifetimeUnits[name]; d%u == 0 {
+			return strconv.FormatInt(int64(d/u), 10) + name
+		}
+	}
+	// Milliseconds, rounded down below one (only ever set in code): the
+	// store reads lifetimes in milliseconds.
+	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+}

@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,17 +44,79 @@ func TestRetentionPolicyResolution(t *testing.T) {
 			t.Errorf("RoomMaxLifetime(%s) = %v", in, got)
 		}
 	}
-	for in, want := range map[string]time.Duration{"30d": 30 * day, "1y": 365 * day, "12h": 12 * time.Hour, "86400000": day, "0": 0, "2w": 14 * day} {
+	for in, want := range map[string]time.Duration{"30d": 30 * day, "1y": 365 * day, "12h": 12 * time.Hour, "86400000ms": day, "0": 0, "2w": 14 * day, "90s": 90 * time.Second, "45m": 45 * time.Minute} {
 		var l retention.Lifetime
 		if err := l.UnmarshalText([]byte(in)); err != nil || time.Duration(l) != want {
 			t.Errorf("Lifetime(%q) = %v, %v", in, time.Duration(l), err)
 		}
 	}
-	for _, in := range []string{"1x", "-1d", "d", "1.5d"} {
+	for _, in := range []string{"1x", "-1d", "d", "1.5d", "ms", "30 d"} {
 		var l retention.Lifetime
 		if err := l.UnmarshalText([]byte(in)); err == nil {
 			t.Errorf("Lifetime(%q) accepted", in)
 		}
+	}
+}
+
+// A lifetime written as a bare number is refused, saying to write a unit.
+// Before, it was read as milliseconds (Synapse's reading): an operator who
+// wrote default_max_lifetime: 30 meaning days, or allowed_lifetime_max:
+// 365 meaning a year, got 30 ms or 365 ms, and `archiver retention
+// --dry-run` said 150,156 of 150,158 events would be deleted. Rooms'
+// m.room.retention max_lifetime stays in milliseconds, as MSC1763 has it.
+func TestLifetimeWithoutUnitRefused(t *testing.T) {
+	for _, in := range []string{"30", "365", "2592000000", " 30 ", "-5"} {
+		var l retention.Lifetime
+		err := l.UnmarshalText([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), "no unit") || !strings.Contains(err.Error(), "like 30d or 720h") {
+			t.Errorf("Lifetime(%q) = %v, %v; want it refused, saying to write a unit", in, time.Duration(l), err)
+		}
+	}
+	if n := retention.RoomMaxLifetime(json.RawMessage(`{"max_lifetime":2592000000}`)); n == nil || *n != 2592000000 {
+		t.Errorf("a room's max_lifetime in milliseconds reads as %v, want 2592000000", n)
+	}
+}
+
+// A lifetime written back (config show, archiver init's file) reads back
+// the same: in the unit that divides it, never as a bare number, which
+// UnmarshalText refuses.
+func TestLifetimeWritesItsUnit(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0", 30 * 24 * time.Hour: "30d", 365 * 24 * time.Hour: "365d", 36 * time.Hour: "36h",
+		90 * time.Minute: "90m", 61 * time.Second: "61s", 1500 * time.Millisecond: "1500ms",
+	} {
+		b, err := retention.Lifetime(d).MarshalText()
+		if err != nil || string(b) != want {
+			t.Errorf("Lifetime(%v) writes %q, %v; want %q", d, b, err, want)
+		}
+	}
+}
+
+// default_max_lifetime and allowed_lifetime_max under an hour are refused
+// as unit slips: either applies to every room without a longer policy of
+// its own, so the next purge would delete nearly the whole archive. A
+// short allowed_lifetime_min only ever keeps messages longer, and a room's
+// own max_lifetime is the room's to set: neither is bound.
+func TestLifetimeUnderAnHourRefused(t *testing.T) {
+	lt := func(d time.Duration) retention.Lifetime { return retention.Lifetime(d) }
+	base := retention.Policy{Enabled: true, PurgeInterval: time.Hour}
+	for key, p := range map[string]func(*retention.Policy){
+		"retention.default_max_lifetime": func(p *retention.Policy) { p.DefaultMaxLifetime = lt(30 * time.Second) },
+		"retention.allowed_lifetime_max": func(p *retention.Policy) { p.AllowedLifetimeMax = lt(59 * time.Minute) },
+	} {
+		bad := base
+		p(&bad)
+		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "unit slip") {
+			t.Errorf("%s under an hour: Validate = %v, want it refused naming the key", key, err)
+		}
+	}
+	ok := base
+	ok.DefaultMaxLifetime, ok.AllowedLifetimeMax, ok.AllowedLifetimeMin = lt(time.Hour), lt(365*24*time.Hour), lt(time.Second)
+	if err := ok.Validate(); err != nil {
+		t.Errorf("an hour, a year and a one-second minimum: %v", err)
+	}
+	if d, _ := ok.MaxLifetime(ptr(1000)); d != time.Second {
+		t.Errorf("a room's own one-second max_lifetime resolves to %v, want 1s", d)
 	}
 }
 
@@ -99,7 +162,7 @@ func TestValidate(t *testing.T) {
 // Lifetimes come from the operator's file and room state from any room
 // member: neither may panic, and what parses must write back the same.
 func FuzzLifetime(f *testing.F) {
-	for _, s := range []string{"30d", "1y", "0", "", "86400000", "1x", "-1d", "d", "9223372036854775807y"} {
+	for _, s := range []string{"30d", "1y", "0", "", "86400000", "86400000ms", "1x", "-1d", "d", "9223372036854775807y"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -101,7 +101,9 @@ search:
 
 # Rooms' m.room.retention policies, with Synapse's semantics: a room's
 # max_lifetime clamped to [allowed_lifetime_min, allowed_lifetime_max], else
-# default_max_lifetime, else none. Durations: 30d, 1y, 12h, or milliseconds.
+# default_max_lifetime, else none. Lifetimes take a unit: 30d, 12w, 1y, 720h
+# (ms, s, m, h, d, w, y); a bare number is refused, and so is a
+# default_max_lifetime or allowed_lifetime_max under an hour. 0: none.
 retention:
   enabled: {{.Retention.Enabled}}
   default_max_lifetime: {{.Retention.DefaultMaxLifetime}}

@@ -83,7 +83,12 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		}
 		fmt.Fprintln(stdout, s)
 		log.Info("operator command", "command", cmd, "target", target, "by", actor, "dry_run", *dryRun, "affected", affected, "reason", r)
-		return st.LogOperator(ctx, store.OperatorAction{At: time.Now(), Actor: actor, Command: cmd, Target: target,
+		// Written even when ctx has ended (Ctrl-C, systemd stop): a stop
+		// is the very case the entry is for, and the log is the audit
+		// trail of erasures. Bounded, so the stop still ends the program.
+		logCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		return st.LogOperator(logCtx, store.OperatorAction{At: time.Now(), Actor: actor, Command: cmd, Target: target,
 			Reason: r, DryRun: *dryRun, Affected: affected})
 	}
 	switch cmd {
@@ -107,6 +112,12 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 		case "purge-room":
 			affected, err = st.PurgeRoom(ctx, room, *dryRun)
 			summary = fmt.Sprintf("%d events of %s deleted", affected, room)
+			if err != nil && !*dryRun {
+				// Stopped part-way: the room is marked purged (that
+				// commits first) and affected events are gone. Logged
+				// as far as it went; running it again finishes it.
+				return errors.Join(err, record(err))
+			}
 		case "hide-room":
 			affected = r.MessageCount
 			if !*dryRun {
@@ -199,13 +210,21 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 					n = boolCount(changed)
 				}
 			}
+			// Counted even when it stopped: EraseUser returns the events
+			// its committed batches deleted.
+			affected += n
 			if err != nil {
-				// Those before it are done: say so, and not that this
-				// one is (its summary is the last).
-				summary = strings.Join(summaries[:len(summaries)-1], "; ")
+				// Those before it are done: say so. This one is done
+				// only as far as its count says: its summary stays when
+				// it changed something (an erasure opts the user out
+				// before its first batch), and goes when it changed
+				// nothing that we know of.
+				if n == 0 {
+					summaries = summaries[:len(summaries)-1]
+				}
+				summary = strings.Join(summaries, "; ")
 				return errors.Join(err, record(err))
 			}
-			affected += n
 		}
 		summary = strings.Join(summaries, "; ")
 		if *ircNick != "" {
@@ -251,6 +270,12 @@ func operatorCmd(ctx context.Context, cfg config.Config, log *slog.Logger, cmd s
 	}
 	return nil
 }
+
+// recordTimeout bounds writing an operator log entry, which is written
+// even once the command's context has ended: long enough to wait out
+// another writer's transaction, short enough that a stop request (systemd
+// waits 90 s before it kills) still ends the program.
+const recordTimeout = 15 * time.Second
 
 var operatorUsage = map[string]string{
 	"hide-room":  "hide-room ROOM [--reason TEXT] [--dry-run]",
