@@ -111,7 +111,10 @@ func (w *world) startReplica(bin string, r *replica, dbURI string) {
 	defer logs.Close()
 	r.cmd = exec.Command(bin, "-c", filepath.Join(w.dir, "config.yaml"))
 	r.cmd.Env = append(os.Environ(), w.env...)
-	r.cmd.Env = append(r.cmd.Env, "MXARCHIVE_DATA_DIR="+r.dir, "MXARCHIVE_DATABASE_TYPE=postgres", "MXARCHIVE_DATABASE_URI="+dbURI,
+	// The archiver's media directory, as a replica on another machine
+	// mounts it: archive-web refuses to start without one.
+	r.cmd.Env = append(r.cmd.Env, "MXARCHIVE_DATA_DIR="+r.dir, "MXARCHIVE_MEDIA_DIR="+filepath.Join(w.dir, "data", "media"),
+		"MXARCHIVE_DATABASE_TYPE=postgres", "MXARCHIVE_DATABASE_URI="+dbURI,
 		"MXARCHIVE_WEB_LISTEN="+strings.TrimPrefix(r.url, "http://"), "MXARCHIVE_SEARCH_ENABLED=true", "MXARCHIVE_LOG_LEVEL=info")
 	r.cmd.Stdout, r.cmd.Stderr = logs, logs
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -243,7 +243,31 @@ func Open(ctx context.Context, o Options) (Blobs, error) {
 		return OpenS3(ctx, o.S3)
 	}
 	if o.ReadOnly {
+		// The directory is the archiver's, and a reader creates nothing:
+		// one that is not there is a mistake (a typo, the archiver's
+		// volume not mounted on this host), refused here as a missing
+		// bucket is. Opened without a look, every stored file was a 404
+		// with a warning per request while /readyz said ready.
+		if err := isDir(o.Dir); err != nil {
+			return nil, err
+		}
 		return ReadDir(o.Dir), nil
 	}
 	return OpenDir(o.Dir)
+}
+
+// isDir checks that the read-only media directory dir is there.
+func isDir(dir string) error {
+	const key = "media.dir, by default data_dir/media"
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("media directory %s (%s) does not exist: the archiver creates it when it starts with media enabled; "+
+			"on another machine, mount the archiver's there; or set media.enabled: false if the archive keeps no media", dir, key)
+	case err != nil:
+		return fmt.Errorf("media directory %s (%s): %w", dir, key, err)
+	case !fi.IsDir():
+		return fmt.Errorf("media directory %s (%s) is not a directory", dir, key)
+	}
+	return nil
 }

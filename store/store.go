@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +33,9 @@ var (
 	ErrNotFound      = errors.New("not found")
 	ErrSchemaTooNew  = errors.New("database schema is newer than this binary")
 	ErrUnknownDBType = errors.New("unknown database type")
+	// ErrNoArchive is Open's answer, with Options.MustExist, for a SQLite
+	// database file that is not there.
+	ErrNoArchive = errors.New("no archive")
 )
 
 // Config selects and tunes the database.
@@ -88,6 +93,16 @@ type Options struct {
 	// (sqliteDSN), since alternated reindexes of the 1M replay could not
 	// tell whether the smaller one slowed them.
 	ReadsWhole bool
+	// MustExist is for a process that only reads the archive (archive-web,
+	// `archiver status`, `log`, `quarantine`): on SQLite, Open refuses a
+	// database file that is not there (ErrNoArchive) instead of creating
+	// an empty archive, as it does for the archiver, which records. Such a
+	// process pointed at a data_dir with a typo, or at a volume that did
+	// not mount, created a new empty mxarchive.db, migrated it and served
+	// it (archive-web's /readyz said "ready", and every permalink was a
+	// 404). A PostgreSQL database is the server's to create, and is left
+	// as it was.
+	MustExist bool
 }
 
 type dialect int
@@ -160,12 +175,19 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 		s.dialect = sqlite
 		path := cfg.URI
 		if path == "" {
-			if err := os.MkdirAll(dataDir, 0o750); err != nil {
-				return nil, fmt.Errorf("open store: create data directory: %w", err)
+			if !opts.MustExist {
+				if err := os.MkdirAll(dataDir, 0o750); err != nil {
+					return nil, fmt.Errorf("open store: create data directory: %w", err)
+				}
 			}
 			path = filepath.Join(dataDir, "mxarchive.db")
 		}
 		s.path = sqlitePath(path)
+		if opts.MustExist {
+			if err := archiveExists(s.path, cfg.URI == ""); err != nil {
+				return nil, err
+			}
+		}
 		s.db, err = sql.Open("sqlite", sqliteDSN(path, opts))
 	case "postgres", "postgresql":
 		s.dialect = postgres
@@ -211,14 +233,14 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 	defer cancel()
 	if err := s.ping(pctx); err != nil {
 		s.db.Close()
-		return nil, fmt.Errorf("open store: connect to %s: %w", cfg.redacted(), err)
+		return nil, fmt.Errorf("open store: connect to %s: %w", cfg.redacted(), s.diskFull(err))
 	}
 	if err := connMutexFailure(); s.dialect == sqlite && err != nil {
 		log.Warn("SQLite connections keep their mutex (reads are slower, as safe)", "err", err)
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()
-		return nil, err
+		return nil, s.diskFull(err)
 	}
 	// A timeout of its own: a long migration (018 copies the events
 	// table) must not have spent the ping's.
@@ -230,6 +252,64 @@ func Open(ctx context.Context, cfg Config, dataDir string, log *slog.Logger, opt
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	return s, nil
+}
+
+// archiveExists is Options.MustExist's check of the SQLite file at path
+// ("" for an in-memory database, which is always there). inDataDir says the
+// path came from data_dir (database.uri was empty), for the message: the
+// operator's mistake is in whichever of the two keys named it.
+func archiveExists(path string, inDataDir bool) error {
+	if path == "" {
+		return nil
+	}
+	key := "database.uri"
+	if inDataDir {
+		key = "data_dir"
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("open store: %w at %s: the file does not exist, and this command only reads an archive, "+
+			"which the archiver creates (`archiver run`, or `archiver import FILE`; `make demo` imports the demo rooms first); "+
+			"if the archive is elsewhere, check %s, and that its volume is mounted", ErrNoArchive, path, key)
+	case err != nil:
+		return fmt.Errorf("open store: %s (%s): %w", path, key, err)
+	case fi.IsDir():
+		return fmt.Errorf("open store: %w at %s: it is a directory, not the archive's database file (check %s)", ErrNoArchive, path, key)
+	}
+	return nil
+}
+
+// diskFull says so when err is SQLite's failure to write because the disk
+// holding the database is full. SQLite reports it as such only for the
+// database's own pages (SQLITE_FULL); the shared-memory file every
+// connection of a WAL database first extends fails as a bare I/O error,
+// "disk I/O error (4874)", which is all archive-web said when it could
+// not start on a full disk. So on either, a small write beside the
+// database tells whether there is room: ENOSPC there is named, with the
+// directory. Any other error, or room enough, leaves err as it was.
+func (s *Store) diskFull(err error) error {
+	var liteErr *moderncsqlite.Error
+	if s.dialect != sqlite || s.path == "" || !errors.As(err, &liteErr) {
+		return err
+	}
+	if code := liteErr.Code() & 0xff; code != sqlite3.SQLITE_IOERR && code != sqlite3.SQLITE_FULL {
+		return err
+	}
+	dir := filepath.Dir(s.path)
+	f, perr := os.CreateTemp(dir, ".mxarchive-space-*")
+	if perr == nil {
+		defer os.Remove(f.Name())
+		// 32 KiB: what SQLite extends the shared-memory file by at once.
+		if _, perr = f.Write(make([]byte, 32<<10)); perr == nil {
+			perr = f.Sync()
+		}
+		f.Close()
+	}
+	if errors.Is(perr, syscall.ENOSPC) {
+		return fmt.Errorf("the disk holding %s is full (no space left on device): %w", dir, err)
+	}
+	return err
 }
 
 // openPostgres opens the pool of a PostgreSQL database. A ReadMostly
@@ -370,6 +450,11 @@ func sqliteDSN(path string, opts Options) string {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
+	if opts.MustExist {
+		// SQLite's own refusal to create the file, should it go between
+		// Open's look (archiveExists) and the first connection.
+		q.Set("mode", "rw")
+	}
 	// In a file: URI '?' starts the query and '#' a fragment, and SQLite
 	// decodes %XX: a data directory named "a#1" must not open the file "a".
 	return "file:" + uriPath.Replace(path) + "?" + q.Encode()

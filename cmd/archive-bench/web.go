@@ -320,7 +320,10 @@ func startWeb(ctx context.Context, bin string, cfg store.Config, dataDir string,
 	w.cmd.Env = append(os.Environ(), "MXARCHIVE_DATA_DIR="+dataDir, "MXARCHIVE_DATABASE_TYPE="+cfg.Type,
 		"MXARCHIVE_DATABASE_URI="+cfg.URI, "MXARCHIVE_WEB_LISTEN="+addr, "MXARCHIVE_LOG_LEVEL=info",
 		// Sitemaps and feeds need absolute URLs; they are never built from the Host header.
-		"MXARCHIVE_WEB_BASE_URL="+w.url)
+		"MXARCHIVE_WEB_BASE_URL="+w.url,
+		// The bench's archives are written through the store and keep no
+		// media: there is no media directory for archive-web to read.
+		"MXARCHIVE_MEDIA_ENABLED=false")
 	w.cmd.Env = append(w.cmd.Env, env...)
 	w.cmd.Stdout, w.cmd.Stderr = &w.logs, &w.logs
 	w.cmd.SysProcAttr = procAttr()

@@ -19,7 +19,7 @@ import (
 // messages in pages of 10 is three pages, each linking to the next.
 func TestDayPageSizeFromConfig(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
+	dataDir := newArchive(t)
 	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dataDir, storetest.Logger(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)

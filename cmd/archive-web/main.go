@@ -130,13 +130,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	}
 
 	// ReadMostly: archive-web's memory is its own caches, not the SQLite
-	// file mapped in (store.Options.ReadMostly).
+	// file mapped in (store.Options.ReadMostly). MustExist: it only reads
+	// the archive, and one that is not there is a mistake (a data_dir with
+	// a typo, a volume not mounted), not a new archive to serve empty.
 	open := store.OpenWaiting // the server waits for a database that does not answer yet
 	if fs.Arg(0) == "reindex" {
 		open = store.Open
 	}
 	st, err := open(ctx, store.Config(cfg.Database), cfg.DataDir, log,
-		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic, ReadMostly: true, ReadsWhole: fs.Arg(0) == "reindex"})
+		store.Options{Retention: cfg.Retention, ShowFormerlyPublic: cfg.Archive.ShowFormerlyPublic, ReadMostly: true, ReadsWhole: fs.Arg(0) == "reindex", MustExist: true})
 	if err != nil {
 		if ctx.Err() != nil && fs.Arg(0) == "" {
 			return nil // stopped while it waited for the database: a stop

@@ -22,7 +22,7 @@ func TestMetricsListener(t *testing.T) {
 	}
 	metricsAddr := l.Addr().String()
 	l.Close()
-	addr, stop := startWeb(t, t.TempDir(), "web:\n  listen: 127.0.0.1:0\nmetrics:\n  listen: "+metricsAddr+"\nsearch:\n  enabled: false\n")
+	addr, stop := startWeb(t, newArchive(t), "web:\n  listen: 127.0.0.1:0\nmetrics:\n  listen: "+metricsAddr+"\nsearch:\n  enabled: false\n")
 	if code, _ := get(t, "http://"+addr+"/"); code != http.StatusOK {
 		t.Fatalf("GET / = %d", code)
 	}

@@ -12,8 +12,26 @@ import (
 
 	"github.com/mxarchive/mxarchive/indexer"
 	"github.com/mxarchive/mxarchive/internal/storetest"
+	"github.com/mxarchive/mxarchive/media"
 	"github.com/mxarchive/mxarchive/store"
 )
+
+// newArchive is a data directory as the archiver leaves it on its first
+// start: a new SQLite archive, and the media directory. archive-web only
+// reads one, and refuses a directory that holds none.
+func newArchive(t *testing.T) string {
+	t.Helper()
+	dataDir := t.TempDir()
+	st, err := store.Open(context.Background(), store.Config{Type: "sqlite"}, dataDir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := media.Open(context.Background(), media.Options{Dir: filepath.Join(dataDir, "media")}); err != nil {
+		t.Fatal(err)
+	}
+	return dataDir
+}
 
 // freeAddr is a loopback address nothing listens on (just now).
 func freeAddr(t *testing.T) string {
@@ -47,7 +65,7 @@ func TestReindexBindsNoPort(t *testing.T) {
 	}
 	defer l.Close()
 	var stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-c", startConfig(t, t.TempDir(), l.Addr().String()), "reindex"}, &stderr, nil); err != nil {
+	if err := run(context.Background(), []string{"-c", startConfig(t, newArchive(t), l.Addr().String()), "reindex"}, &stderr, nil); err != nil {
 		t.Fatalf("reindex with web.listen taken: %v\n%s", err, stderr.String())
 	}
 }

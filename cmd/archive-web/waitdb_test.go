@@ -113,7 +113,13 @@ func dbName(t *testing.T, dsn string) string {
 func waitConfig(t *testing.T, dsn, listen string) string {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
-	conf := "data_dir: " + t.TempDir() + "\ndatabase:\n  type: postgres\n  uri: " + dsn + "\nweb:\n  listen: " + listen + "\nsearch:\n  enabled: false\n"
+	// The archiver's media directory, which archive-web refuses to start
+	// without (media.Open, ReadOnly).
+	dataDir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dataDir, "media"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	conf := "data_dir: " + dataDir + "\ndatabase:\n  type: postgres\n  uri: " + dsn + "\nweb:\n  listen: " + listen + "\nsearch:\n  enabled: false\n"
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

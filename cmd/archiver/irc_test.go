@@ -244,3 +244,43 @@ func TestImportTakesFlagsAfterTheFiles(t *testing.T) {
 		t.Errorf("the log's line is not in the room:\n%s\n%s", out.String(), errs.String())
 	}
 }
+
+// archiver import names each line it leaves out because the archive holds
+// it in another room, or deleted it before (a room purged after a log went
+// into it by mistake), and its total counts the deleted: the reports had
+// them, the command printed only the changed lines, and the total read as
+// if nothing had been left out.
+func TestImportNamesLinesKeptElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	ctx := context.Background()
+	var out, errs bytes.Buffer
+	files := []string{"../../testdata/irc/opendev.2021-08-17.log", "../../testdata/irc/opendev.2021-08-17.log"}
+	into := func(room string) []string {
+		return append([]string{"import", "--network", "OFTC", "--channel", "#opendev", "--new-room", room, "--tz", "UTC"}, files...)
+	}
+	if err := run(ctx, into("#wrong:irc.example"), &out, &errs); err != nil {
+		t.Fatalf("import: %v\n%s", err, errs.String())
+	}
+	errs.Reset()
+	if err := run(ctx, into("#second:irc.example"), &out, &errs); err != nil {
+		t.Fatalf("import into a second room: %v\n%s", err, errs.String())
+	}
+	if !strings.Contains(errs.String(), "in another room") {
+		t.Errorf("importing into a second room names no line held in the first:\n%s", errs.String())
+	}
+	if err := run(ctx, []string{"purge-room", "#wrong:irc.example", "--reason", "wrong room"}, &out, &errs); err != nil {
+		t.Fatalf("purge-room: %v\n%s", err, errs.String())
+	}
+	out.Reset()
+	errs.Reset()
+	if err := run(ctx, into("#right:irc.example"), &out, &errs); err != nil {
+		t.Fatalf("import into the right room: %v\n%s", err, errs.String())
+	}
+	if !strings.Contains(errs.String(), "(not imported again)") {
+		t.Errorf("importing after the purge names no line deleted before:\n%s", errs.String())
+	}
+	if !strings.Contains(out.String(), "events deleted from the archive before, not imported again") {
+		t.Errorf("the total does not count the lines deleted before:\n%s", out.String())
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +47,12 @@ func logCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 	if *limit <= 0 {
 		return errors.New("log: --limit must be positive")
 	}
+	// A typo (hide-rom) would match nothing and print nothing, which reads
+	// as "never run".
+	if _, ok := operatorUsage[*command]; *command != "" && !ok {
+		known := slices.Sorted(maps.Keys(operatorUsage))
+		return fmt.Errorf("log: --command %q is no operator command: want one of %s", *command, strings.Join(known, ", "))
+	}
 	q := store.OperatorLogQuery{Command: *command, Target: *target, Limit: *limit}
 	if *since != "" {
 		t, err := time.Parse(time.DateOnly, *since)
@@ -55,7 +63,7 @@ func logCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []str
 		}
 		q.Since = t
 	}
-	st, err := openStore(ctx, cfg, log)
+	st, err := openArchive(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -119,3 +119,27 @@ func TestLogTargetByAliasAfterPurge(t *testing.T) {
 		t.Errorf("log --target <alias of the purged room>: err = %v, out = %q; want the purge-room entry", err, out)
 	}
 }
+
+// `archiver log --command` refuses a name that is no operator command,
+// listing those there are. Before, a typo (hide-rom) printed nothing and
+// exited 0, which reads as "never run".
+func TestLogUnknownCommandRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MXARCHIVE_DATA_DIR", dir)
+	st, err := store.Open(context.Background(), store.Config{Type: "sqlite"}, dir, storetest.Logger(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errs bytes.Buffer
+	err = run(context.Background(), []string{"log", "--command", "hide-rom"}, &out, &errs)
+	want := `log: --command "hide-rom" is no operator command: want one of erase-user, hide-room, optin, optout, purge-room, retention, show-room, takedown`
+	if err == nil || err.Error() != want {
+		t.Errorf("log --command hide-rom: %v, want %q", err, want)
+	}
+	for cmd := range operatorUsage {
+		if err := run(context.Background(), []string{"log", "--command", cmd}, &out, &errs); err != nil {
+			t.Errorf("log --command %s: %v", cmd, err)
+		}
+	}
+}

@@ -152,6 +152,16 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store
 	return store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log, storeOptions(cfg, ""))
 }
 
+// openArchive is openStore for a command that only reads the archive
+// (status, log, quarantine): on SQLite it refuses a database file that is
+// not there (store.Options.MustExist) rather than create an empty archive
+// where a mistaken data_dir points, and answer that it holds nothing.
+func openArchive(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+	opts := storeOptions(cfg, "")
+	opts.MustExist = true
+	return store.Open(ctx, store.Config(cfg.Database), cfg.DataDir, log, opts)
+}
+
 // storeOptions are the store's options from the configuration. bot is the
 // archive bot for the commands that record its membership (run, backfill);
 // the others leave it empty.
@@ -230,6 +240,12 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		for _, le := range rep.Changed {
 			fmt.Fprintf(stderr, "%s: %v\n", path, le)
 		}
+		for _, le := range rep.OtherRoom {
+			fmt.Fprintf(stderr, "%s: %v\n", path, le)
+		}
+		for _, le := range rep.WithdrawnLines {
+			fmt.Fprintf(stderr, "%s: %v (not imported again)\n", path, le)
+		}
 		for _, le := range rep.QuarantinedLines {
 			fmt.Fprintf(stderr, "%s: %v (archiver quarantine lists it)\n", path, le)
 		}
@@ -262,6 +278,9 @@ func importCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 			len(files)-failed, total.Events, total.Stored, total.Duplicates, total.NotPublic, len(total.Rejected))
 		if len(total.Changed) > 0 {
 			fmt.Fprintf(stdout, "; %d lines differ from the archived ones (kept the archived)", len(total.Changed))
+		}
+		if total.Withdrawn > 0 {
+			fmt.Fprintf(stdout, "; %d events deleted from the archive before, not imported again", total.Withdrawn)
 		}
 		fmt.Fprintln(stdout)
 	}

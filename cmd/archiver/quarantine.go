@@ -29,7 +29,7 @@ func quarantineCmd(ctx context.Context, cfg config.Config, log *slog.Logger, arg
 	if fs.NArg() != 0 || *limit <= 0 {
 		return fmt.Errorf("usage: archiver %s", quarantineUsage)
 	}
-	st, err := openStore(ctx, cfg, log)
+	st, err := openArchive(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

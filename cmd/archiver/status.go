@@ -86,7 +86,7 @@ func statusCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg, log)
+	st, err := openArchive(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
