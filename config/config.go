@@ -254,7 +254,8 @@ type Web struct {
 	// there are no sitemaps, never links from the request's Host.
 	BaseURL string `yaml:"base_url"`
 	// ReadyIndexLag is how many change-feed entries the search index may
-	// be behind before /readyz says this replica is not ready.
+	// be behind for /readyz to say this replica is ready at first; once it
+	// has been, a lag is only reported (web's readyz).
 	ReadyIndexLag int64 `yaml:"ready_index_lag"`
 	// CacheSize bounds, in bytes, archive-web's cache of rendered
 	// messages and pages (0: none). Entries are keyed by what they show,

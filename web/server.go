@@ -79,8 +79,9 @@ type Options struct {
 	// (takeDayRead). Default: twice GOMAXPROCS. web.max_day_reads.
 	MaxDayReads int
 	// IndexPosition reports the change-feed position the search index
-	// reflects; with it /readyz fails while the index is more than
-	// ReadyIndexLag changes behind the feed. Nil: no index to wait for.
+	// reflects; with it /readyz fails until the index has come within
+	// ReadyIndexLag changes of the feed (readyz). Nil: no index to wait
+	// for.
 	IndexPosition func() (int64, error)
 	ReadyIndexLag int64
 	// Metrics records request and search latencies; nil records none.
