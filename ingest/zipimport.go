@@ -371,13 +371,22 @@ func (in *Ingester) putAttachment(ctx context.Context, url event.MXC, f *zip.Fil
 	if err != nil {
 		return false, media.Blob{}, err
 	}
-	kept, err := in.store.MediaFetched(ctx, url, b.Hash, b.Size, media.Sniff(head.Bytes()), func() error {
+	ct := media.Sniff(head.Bytes())
+	kept, err := in.store.MediaFetched(ctx, url, b.Hash, b.Size, ct, func() error {
 		fl, err := blobs.Open(ctx, b.Hash)
 		if err != nil {
 			return err
 		}
 		return fl.Close()
 	})
+	if err == nil && kept {
+		// The thumbnail the fetcher would have made: nothing makes one
+		// later, and pages would load the whole image through /thumbnail.
+		if terr := media.StoreThumbnail(ctx, in.store, blobs, url, b, ct, in.log); terr != nil {
+			// Pages then show the image itself, as after a fetch.
+			in.log.Warn("media thumbnail not made", "mxc", url.String(), "err", terr)
+		}
+	}
 	return kept, b, err
 }
 

@@ -30,42 +30,91 @@ var ErrTooManyScans = errors.New("JPEG has too many scans to decode")
 const maxJPEGScans = 64
 
 // checkJPEGScans reads a JPEG to its EOI marker and refuses one with more
-// than maxScans scans. It finds markers as image/jpeg does: segments are
+// than maxScans scans (scanJPEG).
+func checkJPEGScans(r io.Reader, maxScans int) error {
+	_, err := scanJPEG(r, maxScans)
+	return err
+}
+
+// jpegInfo is what scanJPEG learns of a JPEG beyond image.DecodeConfig:
+// what the decoder will allocate (decodeCost) and how to show it
+// (orientation).
+type jpegInfo struct {
+	// sof is true once a frame header (SOF0-2, what image/jpeg decodes)
+	// was read: progressive, and each component's sampling factors.
+	sof         bool
+	progressive bool
+	comps       []jpegComponent
+	// orientation is the EXIF Orientation of the first APP1 Exif segment
+	// before the frame header (1-8; 1 when absent or unreadable).
+	orientation int
+}
+
+type jpegComponent struct{ h, v int }
+
+// scanJPEG reads a JPEG to its EOI marker and refuses one with more than
+// maxScans scans. It finds markers as image/jpeg does: segments are
 // skipped by their lengths, and between them (entropy-coded data after a
 // scan header, or junk) a marker is 0xFF followed by a byte other than
-// 0x00 (stuffing), 0xFF (fill) or RST0–7, which the decoder does not end
+// 0x00 (stuffing), 0xFF (fill) or RST0-7, which the decoder does not end
 // a scan at. It may count a scan the decoder never reaches (after an
-// error), never the reverse.
-func checkJPEGScans(r io.Reader, maxScans int) error {
+// error), never the reverse. On the way it reads the frame header and an
+// APP1 Exif segment (at most 64 KiB, a segment's largest).
+func scanJPEG(r io.Reader, maxScans int) (jpegInfo, error) {
+	info := jpegInfo{orientation: 1}
 	br := bufio.NewReaderSize(r, 64<<10)
 	var two [2]byte
 	if _, err := io.ReadFull(br, two[:]); err != nil || two != [2]byte{0xff, 0xd8} {
-		return errors.New("jpeg: missing SOI marker")
+		return info, errors.New("jpeg: missing SOI marker")
 	}
-	scans := 0
+	scans, exif := 0, false
 	for {
 		m, err := nextJPEGMarker(br)
 		if err != nil {
 			// Truncated: the decoder stops here too.
-			return nil
+			return info, nil
 		}
 		if m == 0xd9 { // EOI: the decoder reads no further.
-			return nil
+			return info, nil
 		}
 		if _, err := io.ReadFull(br, two[:]); err != nil {
-			return nil
+			return info, nil
 		}
 		n := int(two[0])<<8 | int(two[1]) - 2
 		if n < 0 {
-			return nil // the decoder refuses it
+			return info, nil // the decoder refuses it
 		}
-		if m == 0xda {
+		switch {
+		case m == 0xda:
 			if scans++; scans > maxScans {
-				return fmt.Errorf("%w: more than %d", ErrTooManyScans, maxScans)
+				return info, fmt.Errorf("%w: more than %d", ErrTooManyScans, maxScans)
 			}
+		case m >= 0xc0 && m <= 0xc2 && !info.sof:
+			// The decoder refuses a second frame header; the first is
+			// the one it allocates for.
+			seg := make([]byte, n)
+			if _, err := io.ReadFull(br, seg); err != nil {
+				return info, nil
+			}
+			info.sof, info.progressive = true, m == 0xc2
+			if len(seg) >= 6 {
+				for c := seg[6:]; len(c) >= 3 && len(info.comps) < 4; c = c[3:] {
+					info.comps = append(info.comps, jpegComponent{h: int(c[1] >> 4), v: int(c[1] & 0x0f)})
+				}
+			}
+			continue
+		case m == 0xe1 && !exif && !info.sof:
+			seg := make([]byte, n)
+			if _, err := io.ReadFull(br, seg); err != nil {
+				return info, nil
+			}
+			if o, ok := exifOrientation(seg); ok {
+				info.orientation, exif = o, true
+			}
+			continue
 		}
 		if _, err := br.Discard(n); err != nil {
-			return nil
+			return info, nil
 		}
 	}
 }

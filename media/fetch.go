@@ -69,6 +69,9 @@ type Fetcher struct {
 	// owner names this fetcher's claims on queued fetches
 	// (Store.ClaimMedia), which another process's fetcher leaves alone.
 	owner string
+	// decodes holds a place for each thumbnail being decoded
+	// (thumbnailDecodes).
+	decodes chan struct{}
 }
 
 // claimLease is how long a claim on a queued fetch lasts unless renewed
@@ -94,6 +97,7 @@ func NewFetcher(st *store.Store, blobs Blobs, address, asToken string, user id.U
 		http:    &http.Client{Timeout: 15 * time.Minute, CheckRedirect: tokenStaysHome(u)},
 		minRate: defaultMinRate, rateWindow: defaultRateWindow,
 		MaxSize: DefaultMaxSize, Concurrency: 4, Poll: 2 * time.Second, now: time.Now,
+		decodes: make(chan struct{}, thumbnailDecodes),
 	}, nil
 }
 
@@ -433,8 +437,8 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 	}
 	f.report("fetched", b.Size)
 	log.Debug("media fetched", "sha256", b.Hash, "size", b.Size, "content_type", ct, "kept", kept)
-	if kept && IsImage(ct) && b.Size > ThumbnailAbove {
-		if err := f.thumbnail(ctx, j.MXC, b); err != nil {
+	if kept {
+		if err := f.thumbnail(ctx, j.MXC, b, ct); err != nil {
 			// Pages then show the image itself: a thumbnail is an
 			// optimisation, not a condition for serving.
 			log.Warn("media thumbnail not made", "err", err)
@@ -510,44 +514,99 @@ const (
 	ThumbnailHeight = 800
 )
 
-// thumbnail makes and records a thumbnail of a stored image.
-func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob) error {
-	src, err := f.blobs.Open(ctx, b.Hash)
-	if err != nil {
-		return err
-	}
-	cfg, _, err := CheckPixels(src, MaxPixels)
-	if err != nil {
-		src.Close()
-		return err
-	}
-	if cfg.Width <= ThumbnailWidth && cfg.Height <= ThumbnailHeight {
-		// Already page-sized: a re-encoded copy would be no smaller.
-		src.Close()
+// thumbnailDecodes is how many of a fetcher's own thumbnails are decoded
+// at once, whatever Concurrency says: each may take up to MaxDecodeBytes
+// and a core, while a download slot mostly waits on the network.
+const thumbnailDecodes = 1
+
+// thumbnail makes and records a thumbnail of a stored image: the
+// homeserver's first (it has often made one already, and decoding a
+// large image here costs memory and time), else the archive's own, one
+// decode at a time (thumbnailDecodes).
+func (f *Fetcher) thumbnail(ctx context.Context, m event.MXC, b Blob, ct string) error {
+	remote := func(ctx context.Context) ([]byte, string, error) { return f.remoteThumbnail(ctx, m) }
+	return storeThumbnail(ctx, f.store, f.blobs, m, b, ct, remote, f.decodes, f.log)
+}
+
+// StoreThumbnail makes and records the archive's thumbnail of an image
+// stored for m as b (content type ct), when it is worth one (an inline
+// image over ThumbnailAbove bytes), as the fetcher does after a download:
+// an import of the same file must leave it as a fetch would. It returns
+// nil when none is wanted or none would be smaller than the image.
+func StoreThumbnail(ctx context.Context, st *store.Store, blobs Blobs, m event.MXC, b Blob, ct string, log *slog.Logger) error {
+	return storeThumbnail(ctx, st, blobs, m, b, ct, nil, nil, log)
+}
+
+// storeThumbnail is StoreThumbnail asking remote first, if set, and
+// holding a place in decodes, if set, while it decodes.
+//
+// Whether a thumbnail is worth making is decided on bytes, not only on
+// pixels: an image of page size may still be large (a 32×32 icon padded
+// with a 40 MiB ancillary chunk was skipped as "already page-sized", and
+// /thumbnail, in every page's <img>, served the 40 MiB to each reader).
+// So every image over ThumbnailAbove bytes is thumbnailed, re-encoded at
+// its own size if it is no larger than the box, and the thumbnail is kept
+// only when it is smaller than the image.
+func storeThumbnail(ctx context.Context, st *store.Store, blobs Blobs, m event.MXC, b Blob, ct string,
+	remote func(context.Context) ([]byte, string, error), decodes chan struct{}, log *slog.Logger) error {
+	if !IsImage(ct) || b.Size <= ThumbnailAbove {
 		return nil
 	}
-	// The homeserver's thumbnail first: it has often made one already, and
-	// decoding a large image here costs memory and time.
-	out, ct, err := f.remoteThumbnail(ctx, m)
-	if err != nil {
-		f.log.Debug("media: no usable homeserver thumbnail; making one", "mxc", m.String(), "err", err)
-		if _, err := src.Seek(0, io.SeekStart); err != nil {
-			src.Close()
-			return err
-		}
-		out, ct, err = Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
-	}
-	src.Close()
+	src, err := blobs.Open(ctx, b.Hash)
 	if err != nil {
 		return err
 	}
-	tb, err := f.blobs.Put(ctx, bytes.NewReader(out), 0)
+	defer src.Close()
+	if _, _, err := CheckPixels(src, MaxPixels); err != nil {
+		return err
+	}
+	var out []byte
+	if remote != nil {
+		var rerr error
+		if out, ct, rerr = remote(ctx); rerr == nil && int64(len(out)) >= b.Size {
+			rerr = fmt.Errorf("homeserver thumbnail of %d bytes is no smaller than the image", len(out))
+		}
+		if rerr != nil {
+			log.Debug("media: no usable homeserver thumbnail; making one", "mxc", m.String(), "err", rerr)
+			out = nil
+		}
+	}
+	if out == nil {
+		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if decodes != nil {
+			select {
+			case decodes <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		out, ct, err = Thumbnail(src, ThumbnailWidth, ThumbnailHeight, MaxPixels)
+		if decodes != nil {
+			<-decodes
+		}
+		if err != nil {
+			return err
+		}
+		if int64(len(out)) >= b.Size {
+			log.Debug("media: thumbnail no smaller than the image; none kept", "mxc", m.String(), "size", b.Size, "thumbnail_size", len(out))
+			return nil
+		}
+	}
+	tb, err := blobs.Put(ctx, bytes.NewReader(out), 0)
 	if err != nil {
 		return err
 	}
 	// A thumbnail lost to another process's deletion pass is not made
 	// again: pages then show the image itself.
-	_, err = f.store.MediaThumbnail(ctx, m, tb.Hash, ct, f.present(ctx, tb.Hash))
+	_, err = st.MediaThumbnail(ctx, m, tb.Hash, ct, func() error {
+		fl, err := blobs.Open(ctx, tb.Hash)
+		if err != nil {
+			return err
+		}
+		return fl.Close()
+	})
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -253,7 +254,10 @@ func TestFetcherThumbnails(t *testing.T) {
 	var big bytes.Buffer
 	png.Encode(&big, img)
 	bomb := append(bombHeader(100000, 100000), bytes.Repeat([]byte{0}, media.ThumbnailAbove+1)...)
-	// 700×500 of noise: over ThumbnailAbove in bytes, but already page-sized.
+	// 700×500 of noise: over ThumbnailAbove in bytes, but already
+	// page-sized. Decided on bytes, it is re-encoded at its own size, and
+	// the thumbnail kept only if smaller (noise with random alpha loses
+	// what premultiplying drops, so it is).
 	mid := image.NewNRGBA(image.Rect(0, 0, 700, 500))
 	for i := range mid.Pix {
 		mid.Pix[i] = byte(r.IntN(256))
@@ -292,8 +296,18 @@ func TestFetcherThumbnails(t *testing.T) {
 		t.Fatalf("bomb: %+v", m)
 	}
 	m, _ = st.MediaFor(ctx, event.MXC{Server: "example.org", MediaID: "mid"})
-	if m.State != store.MediaReady || m.ThumbSHA256 != "" || m.Size < media.ThumbnailAbove {
-		t.Fatalf("page-sized image got a thumbnail: %+v", m)
+	if m.State != store.MediaReady || m.ThumbSHA256 == "" || m.Size < media.ThumbnailAbove {
+		t.Fatalf("page-sized image of %d bytes: state %d, thumbnail %q; want one", m.Size, m.State, m.ThumbSHA256)
+	}
+	th, err = blobs.Open(ctx, m.ThumbSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err = image.DecodeConfig(th)
+	size, _ := th.Seek(0, io.SeekEnd)
+	th.Close()
+	if err != nil || cfg.Width != 700 || cfg.Height != 500 || size >= m.Size {
+		t.Fatalf("page-sized image's thumbnail %d×%d of %d bytes (image: %d), %v; want 700×500, smaller", cfg.Width, cfg.Height, size, m.Size, err)
 	}
 	// Redacting the large image deletes both its bytes and its thumbnail.
 	st.PutEvents(ctx, []store.Event{ev(t, "$r", "m.room.redaction", "@bob:example.org", 3000, nil, `{"redacts":"$big"}`)})
