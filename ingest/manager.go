@@ -649,7 +649,7 @@ func (m *Manager) denied(roomID id.RoomID, state []*event.Event, inviterServers 
 		return ""
 	}
 	for _, s := range servers {
-		if slices.Contains(m.cfg.AllowServers, s) {
+		if hasServer(m.cfg.AllowServers, s) {
 			return ""
 		}
 	}
@@ -657,6 +657,13 @@ func (m *Manager) denied(roomID id.RoomID, state []*event.Event, inviterServers 
 		return "" // aliases and creator are known only after joining; decide then
 	}
 	return notAllowed
+}
+
+// hasServer reports whether list names the server s. Server names are
+// host names, which DNS compares without case: deny_servers [SPAM.example]
+// denied nothing of spam.example.
+func hasServer(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(l string) bool { return strings.EqualFold(l, s) })
 }
 
 // onDenyList returns why one of a room's names (ID, aliases) or servers
@@ -668,7 +675,7 @@ func (m *Manager) onDenyList(names, servers []string) string {
 		}
 	}
 	for _, s := range servers {
-		if s != "" && slices.Contains(m.cfg.DenyServers, s) {
+		if s != "" && hasServer(m.cfg.DenyServers, s) {
 			return "the server " + s + " is on the deny list"
 		}
 	}
