@@ -176,7 +176,7 @@ func EventIDLookups(st *Store) map[string][]any {
 		runBoundsSQL:               {"$a", "$b"},
 		rejudgeTargetsSQL:          {"!r:example.org", 10},
 		roomRedactionsSQL:          {"!r:example.org", int64(0), "$a", 10, int64(0)},
-		visibleRef:                 {"example.org", "m", "!r:example.org", int64(0)},
+		visibleRef:                 {"example.org", "m", int64(0), 1, int64(0), int64(0), int64(1 << 62), 0},
 		MeetingStartsSQL(st):       {"!r:example.org", 10, 1 << 62},
 		amongQuery:                 {amongArg},
 		probe:                      {amongArg},
@@ -293,8 +293,8 @@ const PollIndexCondSQL = pollIndexCond
 // it.
 const ReadableSQL = readableSQL
 
-// VisibleRefPostgres is MediaFor's query of one shown reference in a room,
-// as PostgreSQL runs it.
+// VisibleRefPostgres is MediaFor's query of one shown reference to a
+// file, as PostgreSQL runs it.
 var VisibleRefPostgres = visibleRefPostgres
 
 // SetLockSession makes the archiver guard take the lock's session to be

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -53,10 +55,6 @@ type MediaJob struct {
 	site     string // mediaSite(Server), as queued
 }
 
-// maxRefRooms bounds how many rooms that refer to a media item a request
-// looks in: one shown reference is enough, and each room is one query.
-const maxRefRooms = 200
-
 const (
 	insertMediaRefSQL = `INSERT INTO media_refs (event_id, room_id, server, media_id) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (event_id, server, media_id) DO NOTHING`
@@ -89,39 +87,97 @@ func (s *Store) MediaRefEvents(ctx context.Context, mxc event.MXC, limit int) ([
 	return out, nil
 }
 
-// refRoomsSQL is the rooms whose events refer to a media item (each
-// reference keeps its event's room).
-const refRoomsSQL = `SELECT DISTINCT room_id FROM media_refs WHERE server = $1 AND media_id = $2 ORDER BY room_id LIMIT $3`
+// shownRoomSQL is Room.Shown for the rooms row r, with $8 the operator's
+// ShowFormerlyPublic: not purged, not hidden by the operator, the archive
+// bot neither banned nor gone (Room.Hiding's order; any other membership
+// is shown, as there) and the history world-readable, or once so where
+// the operator shows what was archived then. It must say what
+// Room.Hiding says (TestShownRefFollowsRoomHiding).
+const shownRoomSQL = `NOT r.purged AND NOT r.hidden AND r.bot_membership NOT IN ('ban', 'leave', 'invite')
+	AND (r.history_visibility IN ('', 'world_readable') OR $8 = 1)`
 
-// visibleRefSQL is one event of room $3 that refers to a media item and
-// may be shown: public, unredacted, sent at $4 or later (the room's
-// retention cutoff) and not by an opted-out sender; an event is found by
-// its ID's hash (idh) on SQLite. Everything anyone can make cheaply of a
-// reference of their own (opted out, expired, in a room made private) is
-// left out here, not after a limit: 50 such references to someone else's
-// file, the newest, made it answer 410. No order: any one will do.
+// refCutoffSQL is the retention cutoff (ms) of the rooms row r, as
+// Store.expiredBefore computes it from retention.Policy: $3 for a room
+// with no max_lifetime of its own (the operator's default, 0: none); for
+// one with its own, none unless $4 is 1 (retention enabled), else $5
+// (now) less its max_lifetime clamped to [$6, $7] (allowed_lifetime_min
+// and _max; mediaCutoffArgs). A max_lifetime longer than a time.Duration
+// holds (some 292 years; a room may ask for up to 2^53-1 ms) wraps in
+// Policy.MaxLifetime, and screening's cutoff is then no longer this one:
+// such a room's references count as not shown here, so that none of
+// them is found and then dropped by screening in place of one that is
+// shown (a room asking for that cannot then show a file of its own).
+var refCutoffSQL = `CASE WHEN r.retention_max_lifetime IS NULL THEN $3 WHEN $4 = 0 THEN 0
+	WHEN r.retention_max_lifetime > ` + strconv.FormatInt(math.MaxInt64/int64(time.Millisecond), 10) + ` THEN ` + strconv.FormatInt(math.MaxInt64, 10) + `
+	ELSE $5 - CASE WHEN r.retention_max_lifetime < $6 THEN $6 WHEN r.retention_max_lifetime > $7 THEN $7 ELSE r.retention_max_lifetime END END`
+
+// visibleRefSQL is one event that refers to a media item ($1, $2) and
+// may be shown: in a room that is shown (shownRoomSQL), public,
+// unredacted, sent at its room's retention cutoff or later
+// (refCutoffSQL) and not by an opted-out sender; an event is found by its
+// ID's hash (idh) on SQLite. Everything is judged here, in one query, not
+// room by room after a limit: anyone can make references to someone
+// else's file that are not shown (sent after opting out, in a room made
+// private, expired), and 50 such references, then 200 rooms of them (the
+// first by room ID), made a file still shown answer 410. Each reference
+// costs index probes (its room by key, its event by ID), one query for
+// them all. No order: any one will do.
 //
-// On PostgreSQL the references are read first, in a subquery with OFFSET
-// 0, and each event is looked up from them (LATERAL, once per reference):
-// archive-web's sessions plan once for any arguments, and that generic
-// plan hashed the references and scanned the events table for them,
-// which for a file posted lately is the whole table (and the newest-first
-// order this query had walked it backwards from its newest: 131 ms at
-// 60,000 events; TestVisibleRefProbesTheEvents). SQLite plans the join
-// from the references as written.
+// SQLite joins in the order written (CROSS JOIN): the references on
+// media_refs_mxc, each one's room by its key, then its event.
 var visibleRefSQL = `SELECT ` + qualified(eventColumns, "e") + ` FROM media_refs m
-	JOIN events e ON idh(e.event_id) = idh(m.event_id) AND e.event_id = m.event_id
-	WHERE m.server = $1 AND m.media_id = $2 AND m.room_id = $3 AND e.public AND NOT e.redacted AND e.origin_ts >= $4
+	CROSS JOIN rooms r CROSS JOIN events e
+	WHERE m.server = $1 AND m.media_id = $2 AND r.room_id = m.room_id AND ` + shownRoomSQL + `
+		AND idh(e.event_id) = idh(m.event_id) AND e.event_id = m.event_id AND e.public AND NOT e.redacted
+		AND e.origin_ts >= ` + refCutoffSQL + `
 		AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = e.sender)
 	LIMIT 1`
 
 // visibleRefPostgres is visibleRefSQL as PostgreSQL plans it soundly.
+// The references are read first, in a subquery with OFFSET 0, and each
+// one's room and event are looked up from them (LATERAL, once per
+// reference): archive-web's sessions plan once for any arguments, and
+// that generic plan hashed the references and scanned the events table
+// for them, which for a file posted lately is the whole table (131 ms at
+// 60,000 events). The room's subquery has OFFSET 0 too: joined as a
+// table, with few rooms, the generic plan scanned the rooms and then
+// media_refs for each (TestShownRefGenericPlanProbesTheEvents).
 var visibleRefPostgres = `SELECT e.* FROM
-	(SELECT event_id FROM media_refs WHERE server = $1 AND media_id = $2 AND room_id = $3 OFFSET 0) m
+	(SELECT event_id, room_id FROM media_refs WHERE server = $1 AND media_id = $2 OFFSET 0) m
+	CROSS JOIN LATERAL (SELECT r.retention_max_lifetime FROM rooms r WHERE r.room_id = m.room_id AND ` + shownRoomSQL + ` OFFSET 0) r
 	CROSS JOIN LATERAL (SELECT ` + eventColumns + ` FROM events
-		WHERE idh(event_id) = idh(m.event_id) AND event_id = m.event_id AND public AND NOT redacted AND origin_ts >= $4
+		WHERE idh(event_id) = idh(m.event_id) AND event_id = m.event_id AND public AND NOT redacted
+			AND origin_ts >= ` + refCutoffSQL + `
 			AND NOT EXISTS (SELECT 1 FROM optouts o WHERE o.user_id = events.sender)) e
 	LIMIT 1`
+
+// mediaCutoffArgs are visibleRefSQL's $3-$8: the operator's retention
+// policy at this moment, and ShowFormerlyPublic.
+func (s *Store) mediaCutoffArgs() []any {
+	p := s.opts.Retention
+	// The clamp's bounds in ms; none is [0, max]. A minimum above the
+	// maximum (which Validate refuses) gives the maximum, as
+	// Policy.MaxLifetime does.
+	lo, hi := time.Duration(p.AllowedLifetimeMin).Milliseconds(), int64(math.MaxInt64)
+	if p.AllowedLifetimeMax > 0 {
+		hi = time.Duration(p.AllowedLifetimeMax).Milliseconds()
+	}
+	lo = min(lo, hi)
+	// The flags are 0 or 1: the direct reads bind no bool.
+	enabled, formerly := 0, 0
+	if p.Enabled {
+		enabled = 1
+	}
+	if s.opts.ShowFormerlyPublic {
+		formerly = 1
+	}
+	now := s.now()
+	return []any{p.ExpiredBefore(now, nil), enabled, now.UnixMilli(), lo, hi, formerly}
+}
+
+// anyMediaRefSQL says whether any event refers to a media item (1) or
+// none (0), reading one reference at most.
+const anyMediaRefSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM media_refs WHERE server = $1 AND media_id = $2 LIMIT 1) r`
 
 // addMediaRefs records the media a new public event refers to and queues
 // their fetch, in the event's own transaction: the ack never waits for a
@@ -285,46 +341,22 @@ func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return out, fmt.Errorf("media %s: %w", mxc, err)
 	}
-	// Room by room: whether a room is shown, and where its retention
-	// cuts, is the room's.
-	rooms, err := scanStrings(s.db.QueryContext(ctx, refRoomsSQL, mxc.Server, mxc.MediaID, maxRefRooms))
+	// One query judges every reference (visibleRefSQL): the file is
+	// served while any shown event refers to it, whatever else does.
+	q := visibleRefSQL
+	if s.dialect == postgres {
+		q = visibleRefPostgres
+	}
+	evs, err := s.queryEvents(ctx, q, append([]any{mxc.Server, mxc.MediaID}, s.mediaCutoffArgs()...)...)
 	if err != nil {
-		return out, fmt.Errorf("media %s rooms: %w", mxc, err)
+		return out, fmt.Errorf("media %s refs: %w", mxc, err)
 	}
-	roomMax, _, err := s.consentView(ctx)
-	if err != nil {
-		return out, fmt.Errorf("media %s: %w", mxc, err)
+	// Screened as every read is: the query's opt-out and cutoff are
+	// the same rules, read again.
+	if evs, err = s.screen(ctx, evs, false); err != nil {
+		return out, fmt.Errorf("media %s refs: %w", mxc, err)
 	}
-	referred, visible := len(rooms) > 0, false
-	for _, room := range rooms {
-		r, err := s.Room(ctx, id.RoomID(room))
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return out, fmt.Errorf("media %s room: %w", mxc, err)
-		}
-		if !r.Shown() {
-			continue
-		}
-		q := visibleRefSQL
-		if s.dialect == postgres {
-			q = visibleRefPostgres
-		}
-		evs, err := s.queryEvents(ctx, q, mxc.Server, mxc.MediaID, room, s.expiredBefore(roomMax, r.ID))
-		if err != nil {
-			return out, fmt.Errorf("media %s refs: %w", mxc, err)
-		}
-		// Screened as every read is: the query's opt-out and cutoff
-		// are the same rules, read again.
-		if evs, err = s.screen(ctx, evs, false); err != nil {
-			return out, fmt.Errorf("media %s refs: %w", mxc, err)
-		}
-		if len(evs) > 0 && !evs[0].OptedOut {
-			visible = true
-			break
-		}
-	}
+	visible := len(evs) > 0 && !evs[0].OptedOut
 	switch {
 	case visible && known && erasedAt == 0 && out.SHA256 != "":
 		out.State = MediaReady
@@ -336,11 +368,11 @@ func (s *Store) MediaFor(ctx context.Context, mxc event.MXC) (Media, error) {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return out, fmt.Errorf("media %s queue: %w", mxc, err)
 		}
-	case known || referred:
+	case known:
 		out.State = MediaGone
 	default:
 		var refs int
-		if err := s.db.QueryRowContext(ctx, mediaRefsLeftSQL, mxc.Server, mxc.MediaID).Scan(&refs); err != nil {
+		if err := s.db.QueryRowContext(ctx, anyMediaRefSQL, mxc.Server, mxc.MediaID).Scan(&refs); err != nil {
 			return out, fmt.Errorf("media %s refs: %w", mxc, err)
 		}
 		if refs > 0 {
