@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,11 @@ func (p Policy) MaxLifetime(roomMax *int64) (d time.Duration, ok bool) {
 	}
 	switch {
 	case roomMax != nil:
-		d = time.Duration(*roomMax) * time.Millisecond
+		// A room may ask for up to 2^53-1 ms (some 285,000 years); a
+		// Duration holds some 292 years, and a longer max_lifetime
+		// wrapped to a negative one, which expired the whole room at
+		// once: it is held at MaxRoomLifetime.
+		d = time.Duration(min(*roomMax, MaxRoomLifetime)) * time.Millisecond
 	case p.DefaultMaxLifetime > 0:
 		d = time.Duration(p.DefaultMaxLifetime)
 	default:
@@ -81,6 +86,11 @@ func (p Policy) MaxLifetime(roomMax *int64) (d time.Duration, ok bool) {
 	}
 	return d, true
 }
+
+// MaxRoomLifetime is the longest max_lifetime (ms) MaxLifetime takes a
+// room's own policy to ask for: the longest a time.Duration holds, in
+// whole milliseconds.
+const MaxRoomLifetime = int64(math.MaxInt64 / int64(time.Millisecond))
 
 // ExpiredBefore is the time (ms) before which a room's non-state events
 // have expired at now, for a room whose own policy says roomMax; 0 when

@@ -190,3 +190,19 @@ func FuzzRoomMaxLifetime(f *testing.F) {
 		}
 	})
 }
+
+// A room may ask for a max_lifetime of up to 2^53-1 ms; past what a
+// time.Duration holds (some 292 years) it wrapped to a negative lifetime,
+// and the whole room expired at once. It is held at retention.MaxRoomLifetime.
+func TestRoomLifetimePastADurationKeepsItsMessages(t *testing.T) {
+	now := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	for _, ms := range []int64{retention.MaxRoomLifetime, retention.MaxRoomLifetime + 1, 1<<53 - 1} {
+		d, ok := retention.Policy{Enabled: true}.MaxLifetime(&ms)
+		if !ok || d != time.Duration(retention.MaxRoomLifetime)*time.Millisecond {
+			t.Errorf("max_lifetime %d ms: %v, %v; want %v", ms, d, ok, time.Duration(retention.MaxRoomLifetime)*time.Millisecond)
+		}
+		if cut := (retention.Policy{Enabled: true}).ExpiredBefore(now, &ms); cut > now.AddDate(-290, 0, 0).UnixMilli() {
+			t.Errorf("max_lifetime %d ms: messages before %s have expired; want none of the last 290 years", ms, time.UnixMilli(cut).UTC())
+		}
+	}
+}

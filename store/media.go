@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/mxarchive/mxarchive/event"
+	"github.com/mxarchive/mxarchive/retention"
 )
 
 // MediaState says what the archive may do with an mxc URI.
@@ -101,15 +102,15 @@ const shownRoomSQL = `NOT r.purged AND NOT r.hidden AND r.bot_membership NOT IN 
 // with no max_lifetime of its own (the operator's default, 0: none); for
 // one with its own, none unless $4 is 1 (retention enabled), else $5
 // (now) less its max_lifetime clamped to [$6, $7] (allowed_lifetime_min
-// and _max; mediaCutoffArgs). A max_lifetime longer than a time.Duration
-// holds (some 292 years; a room may ask for up to 2^53-1 ms) wraps in
-// Policy.MaxLifetime, and screening's cutoff is then no longer this one:
-// such a room's references count as not shown here, so that none of
-// them is found and then dropped by screening in place of one that is
-// shown (a room asking for that cannot then show a file of its own).
+// and _max; mediaCutoffArgs), a max_lifetime longer than a
+// time.Duration holds (some 292 years; a room may ask for up to 2^53-1
+// ms) held at retention.MaxRoomLifetime, as Policy.MaxLifetime holds it.
 var refCutoffSQL = `CASE WHEN r.retention_max_lifetime IS NULL THEN $3 WHEN $4 = 0 THEN 0
-	WHEN r.retention_max_lifetime > ` + strconv.FormatInt(math.MaxInt64/int64(time.Millisecond), 10) + ` THEN ` + strconv.FormatInt(math.MaxInt64, 10) + `
-	ELSE $5 - CASE WHEN r.retention_max_lifetime < $6 THEN $6 WHEN r.retention_max_lifetime > $7 THEN $7 ELSE r.retention_max_lifetime END END`
+	ELSE $5 - CASE WHEN ` + refOwnLifetimeSQL + ` < $6 THEN $6 WHEN ` + refOwnLifetimeSQL + ` > $7 THEN $7 ELSE ` + refOwnLifetimeSQL + ` END END`
+
+// refOwnLifetimeSQL is the rooms row r's own max_lifetime, held at
+// retention.MaxRoomLifetime.
+var refOwnLifetimeSQL = `(CASE WHEN r.retention_max_lifetime > ` + strconv.FormatInt(retention.MaxRoomLifetime, 10) + ` THEN ` + strconv.FormatInt(retention.MaxRoomLifetime, 10) + ` ELSE r.retention_max_lifetime END)`
 
 // visibleRefSQL is one event that refers to a media item ($1, $2) and
 // may be shown: in a room that is shown (shownRoomSQL), public,

@@ -222,10 +222,13 @@ func TestShownRefFollowsRetention(t *testing.T) {
 		{name: "own", own: fmt.Sprintf(`{"max_lifetime":%d}`, (5 * day).Milliseconds()), keeps: 5 * day},
 		{name: "own, over the maximum", own: fmt.Sprintf(`{"max_lifetime":%d}`, (100 * day).Milliseconds()), keeps: 30 * day},
 		{name: "own, retention off", off: true, own: `{"max_lifetime":3600000}`, keeps: 1000 * day},
-		// Longer than a time.Duration holds: screening's cutoff wraps
-		// into the future, with no minimum to clamp it (refCutoffSQL),
-		// and no file of the room is served.
-		{name: "own, past a Duration", noMin: true, own: `{"max_lifetime":9223372036855}`, keeps: 0},
+		// Longer than a time.Duration holds: held at
+		// retention.MaxRoomLifetime, then clamped to the operator's
+		// allowed_lifetime_max. It wrapped to a negative lifetime, which
+		// no bound of the operator's clamped, and the room's whole
+		// history expired at once.
+		{name: "own, past a Duration", noMin: true, own: `{"max_lifetime":9223372036855}`, keeps: 30 * day},
+		{name: "own, the most a room may ask", noMin: true, own: `{"max_lifetime":9007199254740991}`, keeps: 30 * day},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := policy
