@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -397,6 +398,12 @@ func (s *Store) unlockArchiver(conn *sql.Conn) error {
 }
 
 // sqlitePath is the file a SQLite DSN names, or "" for an in-memory one.
+// A file: URI's path is read as SQLite reads it: up to its query or
+// fragment, after an authority of "" or "localhost", its %HH escapes
+// decoded (file:/srv/mx%231/mxarchive.db is /srv/mx#1/mxarchive.db:
+// read undecoded, a reader looked for a file of that name and refused
+// the archive as missing, and the lock file went beside a directory that
+// does not exist).
 func sqlitePath(path string) string {
 	if !strings.HasPrefix(path, "file:") {
 		if path == ":memory:" {
@@ -405,8 +412,17 @@ func sqlitePath(path string) string {
 		return path
 	}
 	p, query, _ := strings.Cut(strings.TrimPrefix(path, "file:"), "?")
+	p, _, _ = strings.Cut(p, "#")
+	if rest, ok := strings.CutPrefix(p, "//"); ok {
+		if i := strings.IndexByte(rest, '/'); i >= 0 && (i == 0 || rest[:i] == "localhost") {
+			p = rest[i:]
+		}
+	}
 	if p == ":memory:" || strings.Contains(query, "mode=memory") {
 		return ""
+	}
+	if d, err := url.PathUnescape(p); err == nil {
+		p = d
 	}
 	return p
 }

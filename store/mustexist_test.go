@@ -104,3 +104,32 @@ func TestOpenMustExistOpensPostgres(t *testing.T) {
 	}
 	st.Close()
 }
+
+// An archive whose database.uri is a SQLite file: URI with a
+// percent-escaped character in its path (SQLite decodes %XX in a URI's
+// path; the store's own DSN escapes '#' and '?' that way): the archiver
+// opened it, and archive-web (MustExist) looked for the undecoded path
+// and refused an archive that is there (helper-126).
+func TestMustExistReadsAFileURIAsSQLiteDoes(t *testing.T) {
+	ctx := context.Background()
+	log := storetest.Logger(t)
+	dir := filepath.Join(t.TempDir(), "mx#1")
+	// The archiver creates it (data_dir).
+	st, err := store.Open(ctx, store.Config{Type: "sqlite"}, dir, log, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	uri := "file:" + strings.ReplaceAll(filepath.Join(dir, "mxarchive.db"), "#", "%23")
+	// Without MustExist the URI opens the archive there.
+	st, err = store.Open(ctx, store.Config{Type: "sqlite", URI: uri}, t.TempDir(), log, store.Options{})
+	if err != nil {
+		t.Fatalf("archiver open %s: %v", uri, err)
+	}
+	st.Close()
+	st, err = store.Open(ctx, store.Config{Type: "sqlite", URI: uri}, t.TempDir(), log, store.Options{ReadMostly: true, MustExist: true})
+	if err != nil {
+		t.Fatalf("reader open %s: %v", uri, err)
+	}
+	st.Close()
+}
