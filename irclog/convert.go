@@ -101,6 +101,10 @@ type Converter struct {
 	// a line carrying its date): from then on its days are its own, and
 	// its clock going back is never read as a new day (rollover).
 	dated bool
+	// first is the day the file begins on, from its name or --date (UTC
+	// midnight; zero if neither says it), before which rollover never
+	// goes back
+	first time.Time
 }
 
 // rollover is how far back a clock must go, in a file whose lines carry
@@ -112,7 +116,22 @@ type Converter struct {
 // start of the day it began, before its #startmeeting, and said nothing.
 // A line a few minutes out of order, or the hour the clocks go back,
 // stays on its day.
+//
+// Likewise a clock going on by more than half a day is the day before,
+// when that puts the line at most lateLine before the line above and
+// not before the file's first day: a line relayed a few seconds late
+// just after midnight (23:59:59, 00:00:01, then 23:59:58) was put on the
+// new day, a day after its instant, and the next line (00:00:05) a day
+// later still, as if midnight had passed twice.
 const rollover = 12 * 60 * 60
+
+// lateLine bounds how far before the line above a line going back to the
+// day before may land: a line out of order is seconds or minutes late
+// (a relay's lag), or an hour (the clocks going back). A log where a
+// channel is quiet for most of a day (22:00, 01:00, then 23:00) has
+// passed midnight each time, and its 23:00 is the new day's, 22 hours on,
+// not the old day's, two hours back.
+const lateLine = 60 * 60
 
 // keptDays bounds the days whose lines a Converter keeps. Only the
 // current day's were kept: a file that came back to a day it had left
@@ -202,6 +221,7 @@ func NewConverter(f Format, path string, opts Options) (*Converter, error) {
 	}
 	if ok {
 		c.year, c.month, c.day = d.Date()
+		c.first = time.Date(c.year, c.month, c.day, 0, 0, 0, 0, time.UTC)
 	} else if f == ZNC || f == Plain {
 		// Their lines never say the day: every line would fail.
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), ErrNoDate)
@@ -242,12 +262,20 @@ func (c *Converter) Line(n int, raw []byte) (*Event, error) {
 		}
 		c.setDay(y, l.Month, l.Day)
 	}
-	if l.Stamp != "" && c.day != 0 && !c.dated && c.stamp != "" &&
-		(c.hour*3600+c.minute*60+c.second)-(l.Hour*3600+l.Minute*60+l.Second) > rollover {
+	if l.Stamp != "" && c.day != 0 && !c.dated && c.stamp != "" {
 		// The file's day came from its name or --date, and nothing in it
-		// marks midnight: the clock going back by more than half a day is
-		// the next day (rollover).
-		c.setDay(time.Date(c.year, c.month, c.day+1, 0, 0, 0, 0, time.UTC).Date())
+		// marks midnight: the line is on the day, of this one, the next
+		// and the one before, that puts it nearest the line above
+		// (rollover), the one before only if at most lateLine back.
+		step := (l.Hour*3600 + l.Minute*60 + l.Second) - (c.hour*3600 + c.minute*60 + c.second)
+		switch {
+		case step < -rollover:
+			c.setDay(time.Date(c.year, c.month, c.day+1, 0, 0, 0, 0, time.UTC).Date())
+		case step > rollover && step-24*3600 >= -lateLine:
+			if before := time.Date(c.year, c.month, c.day-1, 0, 0, 0, 0, time.UTC); !before.Before(c.first) {
+				c.setDay(before.Date())
+			}
+		}
 	}
 	if c.day == 0 {
 		return nil, ErrNoDate

@@ -506,6 +506,53 @@ func TestConverterKeepsNoLine(t *testing.T) {
 	runtime.KeepAlive(c)
 }
 
+// TestConvertLineLateAcrossMidnightIsTheDayBefore: in a file that never
+// says a day, a line relayed a few seconds late just after midnight
+// (23:59:59, 00:00:01, then 23:59:58) is the day before's, and the line
+// after it (00:00:05) the new day's again. Only a clock going back was
+// read as a new day: the late line stayed on the new day, a day after its
+// instant, and the next line, the clock going back again, was put a day
+// later still. The day before is never before the file's first day
+// (its name's), and a line more than an hour before the line above stays
+// on its day (a quiet channel's 23:00 after 01:00, in
+// TestConvertClockPastMidnightIsTheNextDay, is the new day's).
+func TestConvertLineLateAcrossMidnightIsTheDayBefore(t *testing.T) {
+	at := func(d, h, m, s int) time.Time { return time.Date(2021, 8, d, h, m, s, 0, time.UTC) }
+	for name, tt := range map[string]struct {
+		lines []string
+		want  []time.Time
+	}{
+		"late relay after midnight": {[]string{"[23:59:59] <a> one", "[00:00:01] <b> two", "[23:59:58] <c> late relay", "[00:00:05] <a> three"},
+			[]time.Time{at(17, 23, 59, 59), at(18, 0, 0, 1), at(17, 23, 59, 58), at(18, 0, 0, 5)}},
+		"the reviewer's lines": {[]string{"[23:59:50] <a> a", "[00:00:02] <b> b", "[23:59:58] <c> late relay", "[00:00:05] <a> three"},
+			[]time.Time{at(17, 23, 59, 50), at(18, 0, 0, 2), at(17, 23, 59, 58), at(18, 0, 0, 5)}},
+		"an hour late": {[]string{"[23:29:00] <a> one", "[00:30:00] <b> two", "[23:30:00] <c> an hour late", "[00:31:00] <a> three"},
+			[]time.Time{at(17, 23, 29, 0), at(18, 0, 30, 0), at(17, 23, 30, 0), at(18, 0, 31, 0)}},
+		"more than an hour late stays": {[]string{"[23:00:00] <a> one", "[00:30:00] <b> two", "[23:29:59] <c> late", "[00:31:00] <a> three"},
+			[]time.Time{at(17, 23, 0, 0), at(18, 0, 30, 0), at(18, 23, 29, 59), at(19, 0, 31, 0)}},
+		"never before the first day": {[]string{"[00:00:05] <a> one", "[23:59:58] <b> late relay", "[00:00:07] <a> two"},
+			[]time.Time{at(17, 0, 0, 5), at(17, 23, 59, 58), at(18, 0, 0, 7)}},
+		"half a day on stays": {[]string{"[23:59:59] <a> one", "[00:00:01] <b> two", "[12:00:01] <c> noon"},
+			[]time.Time{at(17, 23, 59, 59), at(18, 0, 0, 1), at(18, 12, 0, 1)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			evs, errs := convert(t, ZNC, "2021-08-17.log", testOpts, tt.lines...)
+			if len(errs) > 0 || len(evs) != len(tt.want) {
+				t.Fatalf("%d events, want %d; errors %v", len(evs), len(tt.want), errs)
+			}
+			for i, e := range evs {
+				if got := time.UnixMilli(e.TS).UTC().Truncate(time.Second); !got.Equal(tt.want[i]) {
+					t.Errorf("line %d %q at %s, want %s", i+1, tt.lines[i], got.Format(time.RFC3339), tt.want[i].Format(time.RFC3339))
+				}
+				// The ID is the day's too: the day's own log gives the line it.
+				if want := EventID(testOpts.Network, testOpts.Channel, tt.want[i].Format(time.DateTime), 0); e.ID != string(want) {
+					t.Errorf("line %d: ID %s, want that of %s", i+1, e.ID, tt.want[i].Format(time.DateTime))
+				}
+			}
+		})
+	}
+}
+
 // TestConvertClockPastMidnightIsTheNextDay: in a file whose lines carry no
 // date and that has no date lines, the day is the one its name or --date
 // gives, and a clock that goes back by more than half a day (23:59:58,

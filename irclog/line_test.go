@@ -197,7 +197,7 @@ func TestDecode(t *testing.T) {
 		{"hex colour", []byte("\x04FF0000red\x04"), "red"},
 		{"other controls dropped, tab kept", []byte("a\x00b\x07c\td\x7f"), "abc\td"},
 		// Cut lines: see TestDecodeKeepsUTF8LineCutShort.
-		{"utf-8 cut short", []byte("\xd0\xbc\xd0\xb8\xd1"), "ми\uFFFD"},
+		{"utf-8 cut short", []byte("\xd0\xbc\xd0\xb8\xd1\x80\xd1"), "мир\uFFFD"},
 		{"latin-1 ending in a lead byte", []byte("caf\xe9"), "café"},
 	}
 	for _, tt := range tests {
@@ -313,9 +313,12 @@ func TestHexChatChannelNoticeIsByItsNick(t *testing.T) {
 // channels are full of such lines. Decode read every line that is not
 // valid UTF-8 as Windows-1252, so one broken last character made mojibake
 // of the whole line ("Ð¿Ñ€Ð¸Ð²ÐµÑ‚" for "привет"). A line that is valid
-// UTF-8 up to an incomplete sequence at its end, with a whole multi-byte
-// character before it, is UTF-8, the cut character U+FFFD; a Latin-1
-// line whose last byte could begin a sequence is still Windows-1252.
+// UTF-8 up to an incomplete sequence at its end, with at least three
+// whole multi-byte characters before it, is UTF-8, the cut character
+// U+FFFD; a Latin-1 line whose last byte could begin a sequence is still
+// Windows-1252, even when some of its other accented letters pair into
+// UTF-8 (one whole character before the cut was taken as enough, and
+// "Spa\xdf\x85 und Gru\xdf", Spaß… und Gruß, became "Spa\u07c5 und Gru\uFFFD").
 func TestDecodeKeepsUTF8LineCutShort(t *testing.T) {
 	text := "19:00 <ivan> " + strings.Repeat("привет ", 3) + "мир"
 	for _, tt := range []struct {
@@ -324,15 +327,22 @@ func TestDecodeKeepsUTF8LineCutShort(t *testing.T) {
 		want string
 	}{
 		{"two-byte character cut", []byte(text[:len(text)-1]), "19:00 <ivan> привет привет привет ми\uFFFD"},
-		{"three-byte character cut after one byte", []byte("€ 5 \xe2"), "€ 5 \uFFFD"},
-		{"three-byte character cut after two bytes", []byte("€ 5 \xe2\x82"), "€ 5 \uFFFD"},
-		{"four-byte character cut after three bytes", []byte("ok 👍 \xf0\x9f\x91"), "ok 👍 \uFFFD"},
+		{"three-byte character cut after one byte", []byte("€ 5, € 6, € 7, \xe2"), "€ 5, € 6, € 7, \uFFFD"},
+		{"three-byte character cut after two bytes", []byte("€ 5, € 6, € 7, \xe2\x82"), "€ 5, € 6, € 7, \uFFFD"},
+		{"four-byte character cut after three bytes", []byte("ok 👍👍👍 \xf0\x9f\x91"), "ok 👍👍👍 \uFFFD"},
+		{"three whole characters before the cut", []byte("ему \xd0"), "ему \uFFFD"},
 		{"cut, then the line end", []byte(text[:len(text)-1] + "\r\n"), "19:00 <ivan> привет привет привет ми\uFFFD"},
 		{"cut, with mIRC codes", []byte("\x02жирный\x02 \xd0"), "жирный \uFFFD"},
 		// No whole multi-byte character: the byte that could begin one is
 		// Latin-1's (é, Ð), as in the rest of such logs.
 		{"latin-1 é at the end", []byte("caf\xe9"), "café"},
 		{"latin-1 Ð at the end", []byte("19:00 <ivan> \xd0"), "19:00 <ivan> Ð"},
+		// Windows-1252 whose other accented letters pair into UTF-8 (ß…
+		// is U+07C5's, É© U+0269's), fewer than three times.
+		{"windows-1252 ß… then ß at the end", []byte("12:00 <udo> Spa\xdf\x85 und Gru\xdf"), "12:00 <udo> Spaß… und Gruß"},
+		{"windows-1252 É© then à at the end", []byte("12:00 <marc> \xc9\xa9 voil\xe0"), "12:00 <marc> É© voilà"},
+		{"windows-1252 two pairs then ß at the end", []byte("Spa\xdf\x85 Spa\xdf\x85 Gru\xdf"), "Spaß… Spaß… Gruß"},
+		{"two whole characters before the cut", []byte("ем \xd0"), "ÐµÐ¼ Ð"},
 		// Not UTF-8 before the end: the line is Windows-1252 whatever its
 		// last bytes are.
 		{"latin-1 before a lead byte", []byte("na\xefve \xd0\xbc \xd0"), "naïve Ð¼ Ð"},
@@ -350,19 +360,22 @@ func TestDecodeKeepsUTF8LineCutShort(t *testing.T) {
 	}
 }
 
-// FuzzDecodeCutUTF8: valid UTF-8 with a multi-byte character, cut inside
-// a multi-byte character added after it, decodes to the text before the
-// cut and U+FFFD; whatever the bytes, Decode gives valid UTF-8.
+// FuzzDecodeCutUTF8: valid UTF-8 with at least three multi-byte
+// characters (cutEvidence), cut inside a multi-byte character added after
+// it, decodes to the text before the cut and U+FFFD; whatever the bytes,
+// Decode gives valid UTF-8.
 func FuzzDecodeCutUTF8(f *testing.F) {
 	f.Add("привет мир", "ы", 1)
-	f.Add("€", "👍", 3)
-	f.Add("a é", "€", 2)
+	f.Add("€€€", "👍", 3)
+	f.Add("a é ü ß", "€", 2)
+	f.Add("\uFEFFé ü", "€", 1) // the byte order mark Decode drops is no evidence
 	f.Fuzz(func(t *testing.T, head, last string, cut int) {
 		if got := Decode([]byte(head + last)); !utf8.ValidString(got) {
 			t.Fatalf("Decode(%q) = %q, not UTF-8", head+last, got)
 		}
 		r, size := utf8.DecodeRuneInString(last)
-		if !utf8.ValidString(head) || r == utf8.RuneError || size < 2 || !strings.ContainsFunc(head, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		// Decode drops a byte order mark before it looks for a cut.
+		if !utf8.ValidString(head) || r == utf8.RuneError || size < 2 || multiByte(strings.TrimPrefix(head, "\uFEFF")) < cutEvidence {
 			return
 		}
 		cut = 1 + (cut%(size-1)+(size-1))%(size-1) // 1 to size-1 bytes of it
@@ -371,6 +384,17 @@ func FuzzDecodeCutUTF8(f *testing.F) {
 			t.Fatalf("Decode(%q) = %q, want %q", in, got, want)
 		}
 	})
+}
+
+// multiByte counts the characters of s that take more than a byte in UTF-8.
+func multiByte(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= utf8.RuneSelf {
+			n++
+		}
+	}
+	return n
 }
 
 // TestIrssiTopicUnsetClearsTheTopic: irssi's default theme writes a

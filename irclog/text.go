@@ -60,10 +60,10 @@ func Decode(b []byte) string {
 // cutUTF8 reports whether b is UTF-8 whose last character was cut short,
 // as an IRC server cuts a message at 512 bytes on the wire, and where the
 // cut character begins: b is valid UTF-8 up to an incomplete sequence at
-// its end, and holds at least one whole multi-byte sequence before it.
-// Read as Windows-1252, one broken character made mojibake of the whole
-// line ("Ð¿Ñ€Ð¸Ð²ÐµÑ‚" for "привет"). A Latin-1 line that ends in a
-// byte that could begin a sequence ("caf\xe9") has no multi-byte
+// its end, and holds at least cutEvidence whole multi-byte sequences
+// before it. Read as Windows-1252, one broken character made mojibake of
+// the whole line ("Ð¿Ñ€Ð¸Ð²ÐµÑ‚" for "привет"). A Latin-1 line that ends
+// in a byte that could begin a sequence ("caf\xe9") has no multi-byte
 // sequence before it, and stays Windows-1252.
 func cutUTF8(b []byte) (int, bool) {
 	// The cut sequence's lead byte is one of the last UTFMax-1 bytes.
@@ -80,15 +80,31 @@ func cutUTF8(b []byte) (int, bool) {
 		if !utf8.Valid(head) {
 			return 0, false
 		}
+		n := 0
 		for _, c := range head {
-			if c >= utf8.RuneSelf { // valid, so part of a multi-byte sequence
-				return i, true
+			// Valid, so a byte from 0xC0 up is the lead of a multi-byte
+			// sequence.
+			if c >= 0xc0 {
+				if n++; n == cutEvidence {
+					return i, true
+				}
 			}
 		}
 		return 0, false
 	}
 	return 0, false
 }
+
+// cutEvidence is how many whole multi-byte sequences a line must hold
+// before an incomplete one at its end to be read as UTF-8 cut short. One
+// was taken as enough, and a Windows-1252 line whose accented letters
+// happen to pair into UTF-8 and that ends in one that could begin a
+// sequence ("Spa\xdf\x85 und Gru\xdf", Spaß… und Gruß: ß… is also the
+// UTF-8 of U+07C5) was read as UTF-8, mojibake with its last letter lost.
+// Two such pairs in a line are rare, three rarer still; a real cut
+// happens at the 512-byte limit, on a long line of a non-Latin script,
+// which has many.
+const cutEvidence = 3
 
 // StripFormatting removes mIRC formatting: bold (^B), italics (^]),
 // underline (^_), strike-through (^^), monospace (^Q), reverse (^V), reset
