@@ -423,7 +423,7 @@ func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	byID := make(map[id.EventID]*nearLine, len(near))
+	byID := make(map[id.EventID]*nearLine, len(near)+len(held))
 	byHash := map[string][]*nearLine{}
 	lastOf := map[int64]int64{} // the last archived line of each minute
 	for i := range near {
@@ -432,6 +432,23 @@ func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []
 		byHash[n.hash] = append(byHash[n.hash], n)
 		m := n.ev.OriginTS - n.ev.OriginTS%60_000
 		lastOf[m] = max(lastOf[m], n.ev.OriginTS)
+	}
+	// A line's ID does not depend on the room, so a position may be held
+	// in another room (a log of the channel imported there): by the same
+	// line, it is archived there and reported so (changedLines); by a
+	// different one, the line is stored beside it, here. linesNear reads
+	// this room only, and a line whose position another room held with a
+	// different line was written under its own ID, dropped as a duplicate
+	// and reported as archived in that room, stored nowhere (helper-126).
+	// Those lines hold positions only: no line of the batch is matched to
+	// them by what they said, nor placed after them in their minute.
+	for _, se := range held {
+		if _, ok := byID[se.ID]; ok || se.RoomID == evs[0].RoomID {
+			continue
+		}
+		if p, ok := ircProvenance(se.Content); ok {
+			byID[se.ID] = &nearLine{ev: se, hash: p.Hash, taken: true}
+		}
 	}
 	// The archived lines that are a line of the batch by their ID (at its
 	// position, saying the same; or stored beside it before) are that
@@ -506,6 +523,7 @@ func (in *Ingester) placeLines(ctx context.Context, evs []*event.Event, lines []
 			dups++
 			continue
 		case held != nil && !held.taken && !saidNear(held.hash, held.ev.OriginTS) && sameLine(&held.ev, ev):
+			// (Never another room's line: those are taken, above.)
 			placed = held.ev.OriginTS
 		case held != nil:
 			minute := ev.OriginTS - ev.OriginTS%60_000

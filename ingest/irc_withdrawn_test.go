@@ -139,3 +139,51 @@ func TestSameLogInASecondRoomNamesTheRoomThatHasIt(t *testing.T) {
 		}
 	})
 }
+
+// TestOtherRoomsDifferentLineAtAPositionDoesNotHideThisLogsLine: Alice's
+// log of #opendev went into a room of its own by mistake; Bob's log of
+// the same channel and minute goes into the channel's room. His "one" is
+// Alice's line at her position (archived in her room, and reported so);
+// his "three" is at the position of her "two", a different line. A line's
+// ID does not depend on the room, and the archived lines near Bob's were
+// read in his room only, so "three" was written under its own ID, dropped
+// as a duplicate and reported as archived in Alice's room: stored nowhere
+// (helper-126). It is stored beside her "two", in Bob's room.
+func TestOtherRoomsDifferentLineAtAPositionDoesNotHideThisLogsLine(t *testing.T) {
+	alice := "--- Log opened Tue Aug 17 19:00:00 2021\n19:00 <fungi> one\n19:00 <clarkb> two\n"
+	bob := "--- Log opened Tue Aug 17 19:00:30 2021\n19:00 <fungi> one\n19:00 <corvus> three\n19:00 <fungi> four\n"
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		in := ingest.New(st, storetest.Logger(t), "")
+		dir := t.TempDir()
+		pa, pb := filepath.Join(dir, "alice.log"), filepath.Join(dir, "bob.log")
+		if err := os.WriteFile(pa, []byte(alice), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(pb, []byte(bob), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a := ircOptions(t)
+		a.NewRoomAlias = "#opendev-alice:archive.test"
+		a.Room, _ = irclog.RoomID(a.NewRoomAlias)
+		importIRC(t, in, pa, a)
+		b := ircOptions(t)
+		for i, what := range []string{"bob's log", "bob's log again"} {
+			rep := importIRC(t, in, pb, b)
+			if i > 0 && rep.Stored != 0 {
+				t.Errorf("%s: %s; want nothing stored", what, rep)
+			}
+			if len(rep.Changed) != 0 || len(rep.WithdrawnLines) != 0 {
+				t.Errorf("%s: changed %v, withdrawn %v; want none", what, rep.Changed, rep.WithdrawnLines)
+			}
+			if got := lineNumbers(rep.OtherRoom, ingest.ErrIRCOtherRoom); got != "2" || len(rep.OtherRoom) != 1 {
+				t.Errorf("%s: lines in another room %v; want line 2 (\"one\") alone", what, rep.OtherRoom)
+			}
+			if got, want := sortedDay(t, st, b), "corvus: three / fungi: four"; got != want {
+				t.Errorf("%s: bob's room holds (sorted) %q, want %q", what, got, want)
+			}
+			if got, want := sortedDay(t, st, a), "clarkb: two / fungi: one"; got != want {
+				t.Errorf("%s: alice's room holds (sorted) %q, want %q", what, got, want)
+			}
+		}
+	})
+}
