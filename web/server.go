@@ -354,15 +354,15 @@ func (s *Server) routes() *echo.Echo {
 // (but "/") with a 301 to the path without it, the query kept: no route
 // ends in one, and a link pasted into a wiki or a mail with one
 // (/room/x/2026-03-03/) was a 400 or a 404. A path that would then begin
-// with "//" or "/\" is left to its 404: as a Location it names another
-// host.
+// with "//" is left to its 404: as a Location it names another host. A
+// backslash comes out escaped (/%5Cevil.example), a path on this host.
 func withoutTrailingSlash(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		p := r.URL.EscapedPath()
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && len(p) > 1 && strings.HasSuffix(p, "/") {
 			t := strings.TrimRight(p, "/")
-			if t != "" && !strings.HasPrefix(t, "//") && !strings.HasPrefix(t, "/\\") {
+			if t != "" && !strings.HasPrefix(t, "//") {
 				return c.Redirect(http.StatusMovedPermanently, withQuery(t, r.URL.RawQuery))
 			}
 		}
